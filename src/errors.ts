@@ -1,0 +1,129 @@
+/** Runprint errors: one base class with a stable code, one subclass per kind of failure. */
+
+/**
+ * Every code runprint can report. The set is closed: a code is never renamed or reused for a
+ * different failure, so scripts and other implementations may match on it.
+ */
+export type ErrorCode =
+  // Strict JSON (RFC 8259 syntax, RFC 7493 I-JSON, RFC 8785 canonical form)
+  | 'ERR_JSON_SYNTAX'
+  | 'ERR_JSON_TRUNCATED'
+  | 'ERR_JSON_TRAILING_DATA'
+  | 'ERR_JSON_INVALID_UTF8'
+  | 'ERR_JSON_BOM'
+  | 'ERR_JSON_DUPLICATE_KEY'
+  | 'ERR_JSON_LONE_SURROGATE'
+  | 'ERR_JSON_NON_FINITE'
+  | 'ERR_JSON_UNSAFE_INTEGER'
+  | 'ERR_JSON_TOO_DEEP'
+  | 'ERR_JSON_TOO_LARGE'
+  | 'ERR_JSON_UNSUPPORTED_VALUE'
+  | 'ERR_JSON_CYCLE'
+  // Composition shape and version
+  | 'ERR_COMPOSITION_INVALID'
+  | 'ERR_COMPOSITION_VERSION'
+  // Provider request mappings
+  | 'ERR_PROVIDER_INVALID_REQUEST'
+  | 'ERR_PROVIDER_UNKNOWN_FORMAT'
+  | 'ERR_PROVIDER_AMBIGUOUS_FORMAT'
+  | 'ERR_PROVIDER_INVALID_RESPONSE'
+  // Identity strings
+  | 'ERR_IDENTITY_MALFORMED'
+  | 'ERR_IDENTITY_UNSUPPORTED_VERSION'
+  // Model weights digest (OpenSSF Model Signing)
+  | 'ERR_MODEL_NOT_FOUND'
+  | 'ERR_MODEL_UNREADABLE'
+  | 'ERR_MODEL_UNSUPPORTED_ENTRY'
+  // Command line and input files
+  | 'ERR_CLI_USAGE'
+  | 'ERR_INPUT_NOT_FOUND'
+  | 'ERR_INPUT_UNREADABLE'
+  // HTTP service
+  | 'ERR_HTTP_NOT_FOUND'
+  | 'ERR_HTTP_METHOD_NOT_ALLOWED'
+  | 'ERR_HTTP_BODY_TOO_LARGE'
+  | 'ERR_HTTP_MEDIA_TYPE'
+  | 'ERR_HTTP_LISTEN'
+  // Anything runprint did not anticipate; reported without internals.
+  | 'ERR_INTERNAL';
+
+/**
+ * Base class. `message` is one fixed sentence that names the field it concerns and never echoes
+ * the offending content (a prompt or a secret may be in it). `path` is an RFC 9535 normalized
+ * JSONPath (`$['messages'][0]['content']`) when the error concerns a place in a JSON document.
+ */
+export class RunprintError extends Error {
+  readonly code: ErrorCode;
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, path?: string) {
+    super(message);
+    this.code = code;
+    this.path = path;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** The one-line form the CLI prints: `ERR_CODE: message (at path)`. */
+  toLine(): string {
+    return this.path === undefined
+      ? `${this.code}: ${this.message}`
+      : `${this.code}: ${this.message} (at ${this.path})`;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; path?: string } {
+    return this.path === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, path: this.path };
+  }
+}
+
+/** Input that is not strict I-JSON, or an in-process value with no JSON form. */
+export class JsonError extends RunprintError {}
+
+/** A composition document whose shape or version is not the one docs/SPEC.md defines. */
+export class CompositionError extends RunprintError {}
+
+/** A provider request or response that its mapping cannot take without guessing. */
+export class ProviderError extends RunprintError {}
+
+/** An identity string not in its one canonical spelling. */
+export class IdentityStringError extends RunprintError {}
+
+/** A model file or directory that cannot be digested. */
+export class ModelDigestError extends RunprintError {}
+
+/** A command line or HTTP request that is not well formed. */
+export class UsageError extends RunprintError {}
+
+/** An input file that cannot be read. */
+export class InputError extends RunprintError {}
+
+/** Formats a JSON path segment list as an RFC 9535 normalized path. */
+export function formatPath(segments: ReadonlyArray<string | number>): string {
+  let out = '$';
+  for (const segment of segments) {
+    out += typeof segment === 'number' ? `[${segment}]` : `['${escapePathName(segment)}']`;
+  }
+  return out;
+}
+
+// RFC 9535 section 2.7: normalized paths escape ', \ and control characters.
+function escapePathName(name: string): string {
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x27) out += "\\'";
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c < 0x20) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += name[i];
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+/** SHA-256 (FIPS 180-4): native node:crypto where the runtime has it, @noble/hashes elsewhere. */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+
+/** An incremental SHA-256. Strings are hashed as their UTF-8 bytes. */
+export interface Sha256 {
+  update(data: Uint8Array | string): Sha256;
+  digest(): Uint8Array;
+}
+
+interface NodeCrypto {
+  createHash(algorithm: 'sha256'): {
+    update(data: Uint8Array | string, encoding?: 'utf8'): unknown;
+    digest(): Uint8Array;
+  };
+}
+
+// The pure core imports no node:* module, so a browser can load it; on Node the built-in module
+// is looked up at run time, which keeps native speed without a static import.
+const nodeCrypto: NodeCrypto | undefined = (() => {
+  const getBuiltinModule = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+    .process?.getBuiltinModule;
+  return typeof getBuiltinModule === 'function' ? (getBuiltinModule('node:crypto') as NodeCrypto) : undefined;
+})();
+
+const encoder = new TextEncoder();
+
+/** Returns a new incremental SHA-256. */
+export function createSha256(): Sha256 {
+  if (nodeCrypto !== undefined) {
+    const hash = nodeCrypto.createHash('sha256');
+    const wrapper: Sha256 = {
+      update(data) {
+        if (typeof data === 'string') hash.update(data, 'utf8');
+        else hash.update(data);
+        return wrapper;
+      },
+      digest: () => new Uint8Array(hash.digest()),
+    };
+    return wrapper;
+  }
+  const hash = nobleSha256.create();
+  const wrapper: Sha256 = {
+    update(data) {
+      hash.update(typeof data === 'string' ? encoder.encode(data) : data);
+      return wrapper;
+    },
+    digest: () => hash.digest(),
+  };
+  return wrapper;
+}
+
+/** SHA-256 of the concatenation of `parts`. */
+export function sha256(...parts: Array<Uint8Array | string>): Uint8Array {
+  const hash = createSha256();
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+const hexDigits = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lowercase hexadecimal, as in-toto DigestSet values are written. */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += hexDigits[bytes[i]!];
+  return out;
+}
+
+/** Parses lowercase or uppercase hexadecimal; returns undefined for anything else. */
+export function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

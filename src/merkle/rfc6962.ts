@@ -1,0 +1,47 @@
+/** RFC 6962 section 2.1 (RFC 9162 section 2.1.1): Merkle Tree Hash over an ordered list of leaves. */
+import { createSha256 } from '../hash/sha256.ts';
+
+const LEAF_PREFIX = new Uint8Array([0x00]);
+const NODE_PREFIX = new Uint8Array([0x01]);
+
+/** leafHash = SHA-256(0x00 || leaf). */
+export function hashLeaf(leaf: Uint8Array): Uint8Array {
+  return createSha256().update(LEAF_PREFIX).update(leaf).digest();
+}
+
+/** nodeHash = SHA-256(0x01 || left || right). */
+export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return createSha256().update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** SHA-256 of the empty string: the hash of a tree with no leaves. */
+export function emptyRootHash(): Uint8Array {
+  return createSha256().digest();
+}
+
+/**
+ * The Merkle Tree Hash of `leafHashes` (already hashed with hashLeaf). The tree splits at the
+ * largest power of two smaller than the size, as RFC 6962 defines; this iterative form folds
+ * complete subtrees left to right and gives the same root.
+ */
+export function rootFromLeafHashes(leafHashes: ReadonlyArray<Uint8Array>): Uint8Array {
+  const size = leafHashes.length;
+  if (size === 0) return emptyRootHash();
+  // Stack of complete subtree roots; stack[i] covers 2^heights[i] leaves.
+  const stack: Uint8Array[] = [];
+  const heights: number[] = [];
+  for (let index = 0; index < size; index++) {
+    let node = leafHashes[index]!;
+    let height = 0;
+    while (heights.length > 0 && heights[heights.length - 1] === height) {
+      node = hashChildren(stack.pop()!, node);
+      heights.pop();
+      height++;
+    }
+    stack.push(node);
+    heights.push(height);
+  }
+  let root = stack.pop()!;
+  while (stack.length > 0) root = hashChildren(stack.pop()!, root);
+  return root;
+}
