@@ -71,12 +71,15 @@ function fail(message: string, ...path: Array<string | number>): never {
  * Checks that a parsed JSON value is a composition of this version and returns it typed. Member
  * values are not copied; they must already be strict JSON values (from parseJson or toJsonValue).
  */
-export function parseComposition(value: JsonValue): Composition {
+export function parseComposition(value: unknown): Composition {
   if (!isObject(value)) fail('composition must be a JSON object');
+  // A member whose value is undefined (an in-process object) is absent, as on the wire.
   for (const key of Object.keys(value)) {
-    if (!TOP_LEVEL_KEYS.has(key)) fail(`unknown composition member "${key.slice(0, 64)}"`, key);
+    if (value[key] !== undefined && !TOP_LEVEL_KEYS.has(key)) {
+      fail(`unknown composition member "${key.slice(0, 64)}"`, key);
+    }
   }
-  if (!('version' in value)) fail('composition is missing "version"', 'version');
+  if (value['version'] === undefined) fail('composition is missing "version"', 'version');
   if (value['version'] !== COMPOSITION_VERSION) {
     throw new CompositionError(
       'ERR_COMPOSITION_VERSION',
@@ -85,7 +88,7 @@ export function parseComposition(value: JsonValue): Composition {
     );
   }
   for (const name of REQUEST_COMPONENTS) {
-    if (!(name in value)) fail(`composition is missing component "${name}"`, name);
+    if (value[name] === undefined) fail(`composition is missing component "${name}"`, name);
   }
   for (const name of VALUE_COMPONENTS) {
     if (!isObject(value[name])) fail(`component "${name}" must be a JSON object`, name);
@@ -97,8 +100,8 @@ export function parseComposition(value: JsonValue): Composition {
   if (typeof model['name'] !== 'string' || model['name'] === '') {
     fail('model must have a non-empty string "name"', 'model', 'name');
   }
-  if ('served' in value) {
-    const served = value['served'];
+  const served = value['served'];
+  if (served !== undefined) {
     if (!isObject(served)) fail('"served" must be a JSON object of facts', 'served');
     for (const [name, fact] of Object.entries(served)) {
       if (!isObject(fact)) fail('a served fact must be an object with "source" and "value"', 'served', name);
@@ -110,10 +113,10 @@ export function parseComposition(value: JsonValue): Composition {
       if (fact['source'] !== 'derived' && fact['source'] !== 'reported') {
         fail('a served fact\'s "source" must be "derived" or "reported"', 'served', name, 'source');
       }
-      if (!('value' in fact)) fail('a served fact must have a "value"', 'served', name, 'value');
+      if (fact['value'] === undefined) fail('a served fact must have a "value"', 'served', name, 'value');
     }
   }
-  if ('excluded' in value && !isObject(value['excluded'])) {
+  if (value['excluded'] !== undefined && !isObject(value['excluded'])) {
     fail('"excluded" must be a JSON object', 'excluded');
   }
   return value as unknown as Composition;

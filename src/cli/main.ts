@@ -1,0 +1,84 @@
+/** `runprint`: the command line. Parses the command, runs it, and maps every error to one line and an exit code. */
+import { RunprintError } from '../errors.ts';
+import { canonCommand, diffCommand, explainCommand, idCommand } from './identity-commands.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { modelDigestCommand } from './model-digest-command.ts';
+import { serveCommand } from './serve-command.ts';
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  canon: canonCommand,
+  id: idCommand,
+  explain: explainCommand,
+  diff: diffCommand,
+  'model-digest': modelDigestCommand,
+  serve: serveCommand,
+};
+
+export const USAGE = `usage: runprint <command> [options]
+
+commands:
+  canon [FILE|-]                      print the RFC 8785 canonical bytes of a JSON document
+  id [FILE|-] [--from F] [--response FILE] [--json]
+                                      print the identity (--json: the identity document)
+  explain [FILE|-] [--from F] [--response FILE]
+                                      show components and elements with their digests
+  diff A B [--from F]                 exit 0 when the identities are equal, 1 when not
+  model-digest PATH [--json] [--method files|shards] [--shard-size N]
+                                      OpenSSF Model Signing v1.0 digest of a file or directory
+  serve [--host H] [--port N] [--data DIR]
+                                      run the HTTP service (default 127.0.0.1:8480)
+
+F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
+`;
+
+/** Exit code for an error of each kind (README, "Exit codes"). */
+export function exitCodeFor(error: RunprintError): number {
+  if (error.code === 'ERR_CLI_USAGE') return EXIT.usage;
+  if (error.code.startsWith('ERR_INPUT_') || error.code === 'ERR_HTTP_LISTEN') return EXIT.io;
+  if (error.code === 'ERR_MODEL_NOT_FOUND' || error.code === 'ERR_MODEL_UNREADABLE') return EXIT.io;
+  if (error.code === 'ERR_INTERNAL') return EXIT.internal;
+  return EXIT.input;
+}
+
+/** Runs one command line against `io`; returns the exit code and never throws. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    (name === undefined ? io.stderr : io.stdout)(USAGE);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr(`runprint: ERR_CLI_USAGE: unknown command; run "runprint help"\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await command(args, io);
+  } catch (error) {
+    if (error instanceof RunprintError) {
+      io.stderr(`runprint: ${error.toLine()}\n`);
+      return exitCodeFor(error);
+    }
+    // Never a stack trace, never the content that was being processed.
+    io.stderr(`runprint: ERR_INTERNAL: unexpected failure (${error instanceof Error ? error.name : typeof error})\n`);
+    return EXIT.internal;
+  }
+}
+
+/** The process entry point used by bin/runprint.js. */
+export async function main(argv: string[]): Promise<number> {
+  const io: CliIo = {
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return new Uint8Array(Buffer.concat(chunks));
+    },
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    stderrIsTTY: process.stderr.isTTY === true,
+    cwd: process.cwd(),
+  };
+  return run(argv, io);
+}

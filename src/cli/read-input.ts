@@ -1,0 +1,33 @@
+/** Reading a CLI input document from a file or standard input, with stable errors. */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InputError, JsonError } from '../errors.ts';
+import type { CliIo } from './io.ts';
+
+/** Largest input document read (SPEC 3.1): 256 MiB. */
+export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/** Reads FILE, or standard input when the name is `-` or absent. */
+export async function readInput(name: string | undefined, io: CliIo): Promise<Uint8Array> {
+  if (name === undefined || name === '-') {
+    const bytes = await io.readStdin();
+    if (bytes.length > MAX_INPUT_BYTES) throw tooLarge();
+    return bytes;
+  }
+  const path = resolve(io.cwd, name);
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw new InputError('ERR_INPUT_UNREADABLE', 'input is a directory, not a file');
+    if (info.size > MAX_INPUT_BYTES) throw tooLarge();
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    if (error instanceof InputError || error instanceof JsonError) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError('ERR_INPUT_NOT_FOUND', 'input file does not exist');
+    throw new InputError('ERR_INPUT_UNREADABLE', 'input file cannot be read');
+  }
+}
+
+function tooLarge(): JsonError {
+  return new JsonError('ERR_JSON_TOO_LARGE', `input is larger than ${MAX_INPUT_BYTES} bytes`);
+}

@@ -1,0 +1,176 @@
+/** docs/SPEC.md section 10: a structural diff of two compositions, by component, element and path. */
+import { formatPath } from '../errors.ts';
+import { canonicalize } from '../jcs/canonicalize.ts';
+import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ComponentName } from './composition.ts';
+import { computeIdentity, type IdentityDocument } from './identity.ts';
+
+/**
+ * One difference. `path` is the RFC 9535 normalized path of the place in composition B (in A for
+ * `removed`); `from`/`to` are element indices in A and B when a list element moved or changed.
+ */
+export interface Difference {
+  component: ComponentName | 'version';
+  change: 'changed' | 'added' | 'removed' | 'moved';
+  path: string;
+  from?: number;
+  to?: number;
+}
+
+export interface CompositionDiff {
+  /** True when the identities compared are equal: run identities if both have one, else request. */
+  equal: boolean;
+  compared: 'runId' | 'requestId';
+  a: IdentityDocument;
+  b: IdentityDocument;
+  differences: Difference[];
+}
+
+type Segment = string | number;
+const LIST_NAMES = new Set<string>(LIST_COMPONENTS);
+
+/** Compares two compositions (parsed JSON or in-process values); both must be valid. */
+export function diffCompositions(compositionA: unknown, compositionB: unknown): CompositionDiff {
+  const a = computeIdentity(compositionA);
+  const b = computeIdentity(compositionB);
+  const compared = a.runId !== null && b.runId !== null ? 'runId' : 'requestId';
+  const differences: Difference[] = [];
+  const valueA = compositionA as Record<string, unknown>;
+  const valueB = compositionB as Record<string, unknown>;
+  for (const name of REQUEST_COMPONENTS) {
+    const entryA = a.components[name];
+    const entryB = b.components[name];
+    if (entryA.digest.sha256 === entryB.digest.sha256) continue;
+    if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {
+      diffList(name, valueA[name] as unknown[], valueB[name] as unknown[], entryA.elements, entryB.elements, differences);
+    } else {
+      diffValue(name, valueA[name], valueB[name], [name], differences);
+    }
+  }
+  if (a.served?.digest.sha256 !== b.served?.digest.sha256) {
+    diffValue('served', valueA['served'], valueB['served'], ['served'], differences);
+  }
+  const equal = compared === 'runId' ? a.runId === b.runId : a.requestId === b.requestId;
+  return { equal, compared, a, b, differences };
+}
+
+function same(x: unknown, y: unknown): boolean {
+  return canonicalize(x) === canonicalize(y);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Walks two JSON values and reports the smallest places where they differ. */
+function diffValue(component: ComponentName, x: unknown, y: unknown, path: Segment[], out: Difference[]): void {
+  if (x === undefined && y === undefined) return;
+  if (x === undefined) return void out.push({ component, change: 'added', path: formatPath(path) });
+  if (y === undefined) return void out.push({ component, change: 'removed', path: formatPath(path) });
+  if (isPlainObject(x) && isPlainObject(y)) {
+    const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
+    for (const key of keys) {
+      if (x[key] === undefined || y[key] === undefined || !same(x[key], y[key])) {
+        diffValue(component, x[key], y[key], [...path, key], out);
+      }
+    }
+    return;
+  }
+  if (Array.isArray(x) && Array.isArray(y)) {
+    const length = Math.max(x.length, y.length);
+    for (let index = 0; index < length; index++) {
+      if (index >= x.length) out.push({ component, change: 'added', path: formatPath([...path, index]) });
+      else if (index >= y.length) out.push({ component, change: 'removed', path: formatPath([...path, index]) });
+      else if (!same(x[index], y[index])) diffValue(component, x[index], y[index], [...path, index], out);
+    }
+    return;
+  }
+  if (!same(x, y)) out.push({ component, change: 'changed', path: formatPath(path) });
+}
+
+/**
+ * Aligns two lists by element digest (longest common subsequence), reports elements that moved
+ * (same digest, other place), then pairs what is left in each gap as changed, the rest as added
+ * or removed.
+ */
+function diffList(
+  component: ComponentName,
+  listA: unknown[],
+  listB: unknown[],
+  digestsA: Array<{ sha256: string }>,
+  digestsB: Array<{ sha256: string }>,
+  out: Difference[],
+): void {
+  const keysA = digestsA.map((d) => d.sha256);
+  const keysB = digestsB.map((d) => d.sha256);
+  const matches = longestCommonSubsequence(keysA, keysB);
+  const unmatchedA: number[] = [];
+  const unmatchedB: number[] = [];
+  let i = 0;
+  let j = 0;
+  const gaps: Array<{ a: number[]; b: number[] }> = [];
+  for (const [matchA, matchB] of [...matches, [keysA.length, keysB.length] as const]) {
+    const gap = { a: [] as number[], b: [] as number[] };
+    for (; i < matchA; i++) gap.a.push(i);
+    for (; j < matchB; j++) gap.b.push(j);
+    gaps.push(gap);
+    unmatchedA.push(...gap.a);
+    unmatchedB.push(...gap.b);
+    i = matchA + 1;
+    j = matchB + 1;
+  }
+  // Moves: an element that left one place and appears unchanged at another.
+  const moved = new Set<number>();
+  const movedB = new Set<number>();
+  for (const from of unmatchedA) {
+    const to = unmatchedB.find((index) => !movedB.has(index) && keysB[index] === keysA[from]);
+    if (to !== undefined) {
+      moved.add(from);
+      movedB.add(to);
+      out.push({ component, change: 'moved', path: formatPath([component, to]), from, to });
+    }
+  }
+  for (const gap of gaps) {
+    const restA = gap.a.filter((index) => !moved.has(index));
+    const restB = gap.b.filter((index) => !movedB.has(index));
+    const paired = Math.min(restA.length, restB.length);
+    for (let k = 0; k < paired; k++) {
+      const from = restA[k]!;
+      const to = restB[k]!;
+      const before = out.length;
+      diffValue(component, listA[from], listB[to], [component, to], out);
+      for (let n = before; n < out.length; n++) {
+        out[n]!.from = from;
+        out[n]!.to = to;
+      }
+    }
+    for (const from of restA.slice(paired)) out.push({ component, change: 'removed', path: formatPath([component, from]), from });
+    for (const to of restB.slice(paired)) out.push({ component, change: 'added', path: formatPath([component, to]), to });
+  }
+}
+
+/** Index pairs of a longest common subsequence; quadratic, so long lists fall back to none. */
+function longestCommonSubsequence(a: string[], b: string[]): Array<readonly [number, number]> {
+  if (a.length * b.length > 4_000_000) return [];
+  const width = b.length + 1;
+  const table = new Uint32Array((a.length + 1) * width);
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      table[i * width + j] =
+        a[i] === b[j]
+          ? table[(i + 1) * width + j + 1]! + 1
+          : Math.max(table[(i + 1) * width + j]!, table[i * width + j + 1]!);
+    }
+  }
+  const pairs: Array<readonly [number, number]> = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      pairs.push([i, j]);
+      i++;
+      j++;
+    } else if (table[(i + 1) * width + j]! >= table[i * width + j + 1]!) i++;
+    else j++;
+  }
+  return pairs;
+}

@@ -1,0 +1,90 @@
+/** docs/SPEC.md section 5: domain-separated SHA-256 digests of elements, components, request and run. */
+import { createSha256, sha256, toHex } from '../hash/sha256.ts';
+import { hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import type { ListComponentName, ValueComponentName } from './composition.ts';
+
+/** in-toto DigestSet with the one algorithm runprint v1 uses. */
+export interface DigestSet {
+  sha256: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * SPEC 5.1: every digest that means something different starts with its own tag: the ASCII bytes
+ * `runprint/v1/<purpose>` followed by one 0x00 byte. No tag is a prefix of another tag's bytes
+ * because the 0x00 ends each one and no purpose contains 0x00.
+ */
+export function domainTag(purpose: string): Uint8Array {
+  return encoder.encode(`runprint/v1/${purpose}\u0000`);
+}
+
+const ELEMENT_TAG = domainTag('element');
+const REQUEST_TAG = domainTag('request');
+const RUN_TAG = domainTag('run');
+const componentTags = new Map<string, Uint8Array>();
+
+function componentTag(name: string): Uint8Array {
+  let tag = componentTags.get(name);
+  if (tag === undefined) {
+    tag = domainTag(`component/${name}`);
+    componentTags.set(name, tag);
+  }
+  return tag;
+}
+
+/** SPEC 5.2: elementDigest = SHA-256(tag("element") || JCS(element)). */
+export function elementDigest(canonicalElement: string): Uint8Array {
+  return createSha256().update(ELEMENT_TAG).update(canonicalElement).digest();
+}
+
+/**
+ * SPEC 5.3: the list root is the RFC 6962 Merkle Tree Hash whose leaves are the 32-byte element
+ * digests, in list order (leafHash = SHA-256(0x00 || elementDigest)).
+ */
+export function listRoot(elementDigests: ReadonlyArray<Uint8Array>): Uint8Array {
+  return rootFromLeafHashes(elementDigests.map(hashLeaf));
+}
+
+/** SPEC 5.4: digest of a list component = SHA-256(tag("component/<name>") || uint64be(count) || root). */
+export function listComponentDigest(
+  name: ListComponentName,
+  count: number,
+  root: Uint8Array,
+): Uint8Array {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError('count must be a non-negative safe integer');
+  const length = new Uint8Array(8);
+  new DataView(length.buffer).setBigUint64(0, BigInt(count));
+  return createSha256().update(componentTag(name)).update(length).update(root).digest();
+}
+
+/** SPEC 5.4: digest of a value component = SHA-256(tag("component/<name>") || JCS(value)). */
+export function valueComponentDigest(
+  name: ValueComponentName | 'served',
+  canonicalValue: string,
+): Uint8Array {
+  return createSha256().update(componentTag(name)).update(canonicalValue).digest();
+}
+
+/**
+ * SPEC 5.5: requestDigest = SHA-256(tag("request") || the seven component digests in the order
+ * model, system, input, context, tools, parameters, configuration).
+ */
+export function requestDigest(componentDigests: ReadonlyArray<Uint8Array>): Uint8Array {
+  if (componentDigests.length !== 7) throw new RangeError('requestDigest takes exactly seven component digests');
+  const hash = createSha256().update(REQUEST_TAG);
+  for (const digest of componentDigests) {
+    if (digest.length !== 32) throw new RangeError('component digests are 32 bytes');
+    hash.update(digest);
+  }
+  return hash.digest();
+}
+
+/** SPEC 5.5: runDigest = SHA-256(tag("run") || requestDigest || servedDigest). */
+export function runDigest(request: Uint8Array, served: Uint8Array): Uint8Array {
+  return sha256(RUN_TAG, request, served);
+}
+
+export function digestSet(bytes: Uint8Array): DigestSet {
+  return { sha256: toHex(bytes) };
+}

@@ -1,0 +1,151 @@
+/** docs/SPEC.md sections 5 and 7: compute the request and run identities and the identity document. */
+import { canonicalize } from '../jcs/canonicalize.ts';
+import {
+  LIST_COMPONENTS,
+  REQUEST_COMPONENTS,
+  parseComposition,
+  type Composition,
+  type ListComponentName,
+  type RequestComponentName,
+  type ServedFact,
+} from './composition.ts';
+import {
+  digestSet,
+  elementDigest,
+  listComponentDigest,
+  listRoot,
+  requestDigest,
+  runDigest,
+  valueComponentDigest,
+  type DigestSet,
+} from './digest.ts';
+import { formatIdentity } from './identity-string.ts';
+
+/** SPEC 3.3: no value may be nested deeper than this, the composition object being depth 1. */
+export const MAX_DEPTH = 128;
+
+export interface ValueComponentEntry {
+  kind: 'value';
+  digest: DigestSet;
+}
+
+export interface ListComponentEntry {
+  kind: 'list';
+  digest: DigestSet;
+  count: number;
+  root: DigestSet;
+  /** One digest per element, in list order (SPEC 5.2). */
+  elements: DigestSet[];
+}
+
+export type ComponentEntry = ValueComponentEntry | ListComponentEntry;
+
+/** SPEC 7: what `runprint id --json` prints. */
+export interface IdentityDocument {
+  version: 'runprint/v1';
+  /** What was asked: derived by runprint from the request components' bytes. */
+  requestId: string;
+  /** The request plus what served it; null when the composition has no `served` facts. */
+  runId: string | null;
+  components: Record<RequestComponentName, ComponentEntry>;
+  /** Facts about what served the run, each marked derived or reported (SPEC 2.3). */
+  served: { digest: DigestSet; facts: Record<string, ServedFact> } | null;
+  /** Names of request fields kept for replay but left out of identity (SPEC 4.1). */
+  excluded: string[];
+}
+
+const LIST_NAMES = new Set<string>(LIST_COMPONENTS);
+
+/**
+ * Computes the identity document of a composition, given either as a parsed JSON value or as an
+ * in-process JavaScript object (SPEC 3.5 says how in-process values become JSON).
+ */
+export function computeIdentity(value: unknown): IdentityDocument {
+  const composition = parseComposition(value);
+  const components = {} as Record<RequestComponentName, ComponentEntry>;
+  const digests: Uint8Array[] = [];
+  for (const name of REQUEST_COMPONENTS) {
+    const entry = LIST_NAMES.has(name)
+      ? listEntry(name as ListComponentName, composition[name] as unknown[])
+      : valueEntry(name, composition[name]);
+    components[name] = entry.entry;
+    digests.push(entry.digest);
+  }
+  const request = requestDigest(digests);
+  let served: IdentityDocument['served'] = null;
+  let runId: string | null = null;
+  if (composition.served !== undefined) {
+    const servedDigest = valueComponentDigest('served', canonicalAt(composition.served, "$['served']", MAX_DEPTH - 1));
+    served = { digest: digestSet(servedDigest), facts: copyFacts(composition.served) };
+    runId = formatIdentity('run', runDigest(request, servedDigest));
+  }
+  return {
+    version: 'runprint/v1',
+    requestId: formatIdentity('req', request),
+    runId,
+    components,
+    served,
+    excluded: excludedNames(composition),
+  };
+}
+
+function valueEntry(name: RequestComponentName, value: unknown): { entry: ValueComponentEntry; digest: Uint8Array } {
+  const digest = valueComponentDigest(
+    name as 'model' | 'parameters' | 'configuration',
+    canonicalAt(value, `$['${name}']`, MAX_DEPTH - 1),
+  );
+  return { entry: { kind: 'value', digest: digestSet(digest) }, digest };
+}
+
+function listEntry(name: ListComponentName, list: unknown[]): { entry: ListComponentEntry; digest: Uint8Array } {
+  const elementDigests: Uint8Array[] = [];
+  for (let index = 0; index < list.length; index++) {
+    if (!(index in list)) {
+      // A hole in an in-process array has no JSON form; canonicalize reports it with its path.
+      canonicalAt(list, `$['${name}']`, MAX_DEPTH - 1);
+    }
+    elementDigests.push(elementDigest(canonicalAt(list[index], `$['${name}'][${index}]`, MAX_DEPTH - 2)));
+  }
+  const root = listRoot(elementDigests);
+  const digest = listComponentDigest(name, list.length, root);
+  return {
+    entry: {
+      kind: 'list',
+      digest: digestSet(digest),
+      count: list.length,
+      root: digestSet(root),
+      elements: elementDigests.map(digestSet),
+    },
+    digest,
+  };
+}
+
+/** Canonicalizes a part of the composition; error paths are made absolute by `prefix`. */
+function canonicalAt(value: unknown, prefix: string, maxDepth: number): string {
+  try {
+    return canonicalize(value, { maxDepth });
+  } catch (error) {
+    throw rebase(error, prefix);
+  }
+}
+
+/** Errors from canonicalize carry paths relative to the element; make them absolute. */
+function rebase(error: unknown, prefix: string): unknown {
+  if (error instanceof Error && 'path' in error && typeof error.path === 'string' && error.path.startsWith('$')) {
+    Object.defineProperty(error, 'path', { value: prefix + error.path.slice(1) });
+  }
+  return error;
+}
+
+function copyFacts(served: NonNullable<Composition['served']>): Record<string, ServedFact> {
+  const facts: Record<string, ServedFact> = {};
+  for (const name of Object.keys(served).sort()) facts[name] = served[name]!;
+  return facts;
+}
+
+function excludedNames(composition: Composition): string[] {
+  if (composition.excluded === undefined) return [];
+  return Object.keys(composition.excluded)
+    .filter((key) => composition.excluded![key] !== undefined)
+    .sort();
+}

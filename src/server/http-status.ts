@@ -1,0 +1,29 @@
+/** The one place that maps runprint errors to HTTP statuses and JSON error bodies. */
+import { RunprintError } from '../errors.ts';
+
+export function statusFor(error: RunprintError): number {
+  switch (error.code) {
+    case 'ERR_HTTP_NOT_FOUND':
+      return 404;
+    case 'ERR_HTTP_METHOD_NOT_ALLOWED':
+      return 405;
+    case 'ERR_HTTP_BODY_TOO_LARGE':
+    case 'ERR_JSON_TOO_LARGE':
+      return 413;
+    case 'ERR_HTTP_MEDIA_TYPE':
+      return 415;
+    case 'ERR_INTERNAL':
+      return 500;
+    default:
+      return 400;
+  }
+}
+
+/** `{"error": {"code", "message", "path"?}}`, the same codes and messages as the CLI. */
+export function errorResponse(error: unknown, headers: Record<string, string> = {}): Response {
+  const known =
+    error instanceof RunprintError
+      ? error
+      : new RunprintError('ERR_INTERNAL', 'unexpected failure');
+  return Response.json({ error: known.toJSON() }, { status: statusFor(known), headers });
+}
