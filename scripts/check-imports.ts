@@ -1,0 +1,82 @@
+/** Fails when an import points the wrong way between src/ folders, or the pure core imports node:*. */
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'src');
+
+/**
+ * Layers, lowest first. A file may import from its own layer or a lower one. Arrows point one way:
+ * canonical JSON -> identity -> providers -> compose -> server -> cli.
+ */
+const LAYERS: Record<string, number> = {
+  'errors.ts': 0,
+  hash: 1,
+  jcs: 1,
+  merkle: 2,
+  identity: 3,
+  providers: 4,
+  'model-digest': 4,
+  compose: 5,
+  server: 6,
+  cli: 7,
+};
+
+/** The pure core runs in a browser: no node:* imports, not even type-only ones. */
+const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose']);
+/** Files in otherwise impure folders that must stay pure too. */
+const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts']);
+
+async function* walk(folder: string): AsyncGenerator<string> {
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else if (entry.name.endsWith('.ts')) yield path;
+  }
+}
+
+function areaOf(file: string): string {
+  const first = relative(src, file).split('/')[0]!;
+  return first;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+export async function checkImports(): Promise<string[]> {
+  const problems: string[] = [];
+  for await (const file of walk(src)) {
+    const area = areaOf(file);
+    const layer = LAYERS[area];
+    const name = relative(src, file);
+    if (layer === undefined) {
+      problems.push(`${name}: folder "${area}" has no layer in scripts/check-imports.ts`);
+      continue;
+    }
+    const text = await readFile(file, 'utf8');
+    for (const match of text.matchAll(IMPORT)) {
+      const specifier = match[1] ?? match[2]!;
+      if (specifier.startsWith('node:')) {
+        if (PURE.has(area) || PURE_FILES.has(name)) problems.push(`${name}: pure core imports ${specifier}`);
+        continue;
+      }
+      if (!specifier.startsWith('.')) continue;
+      const target = resolve(dirname(file), specifier);
+      if (!target.startsWith(src)) continue;
+      const targetArea = areaOf(target);
+      const targetLayer = LAYERS[targetArea];
+      if (targetLayer === undefined || targetLayer > layer) {
+        problems.push(`${name}: imports ${relative(src, target)}, which is above it (${targetArea} > ${area})`);
+      } else if (PURE_FILES.has(name) && !PURE.has(targetArea) && !PURE_FILES.has(relative(src, target))) {
+        problems.push(`${name}: pure file imports impure ${relative(src, target)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+const problems = await checkImports();
+if (problems.length > 0) {
+  process.stderr.write(`import direction check failed:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+  process.exit(1);
+}
