@@ -1,0 +1,61 @@
+/** docs/SPEC.md section 4.5: recognizing a composition or a provider request body (`--from auto`). */
+import { ProviderError, formatPath } from '../errors.ts';
+import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { mappingFor } from './request-mapping.ts';
+import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './request-format.ts';
+
+/*
+ * The rules look only at top-level member names, never at values, model names or nested content:
+ * a model name says nothing reliable about the API (proxies serve any model behind any API), and
+ * nested shapes change faster than field names.
+ *
+ *   1. A JSON object whose "version" is a string starting with "runprint/" is a composition (an
+ *      unsupported version is then reported by the composition reader, not mistaken for a request).
+ *   2. Otherwise only member names that appear in at least one field table (SPEC 4.2-4.4) count;
+ *      unknown names are ignored. With none left, the format is unknown.
+ *   3. The candidates are the APIs whose field table holds every counted name. Exactly one
+ *      candidate is the answer; more than one is ambiguous (a bare {model, messages, max_tokens} is
+ *      both an OpenAI Chat and an Anthropic Messages request); none means the names mix APIs.
+ */
+
+const KNOWN = new Map<RequestFormat, Set<string>>(
+  REQUEST_FORMATS.map((format) => [format, knownFields(mappingFor(format))]),
+);
+
+const COMPOSITION_VERSION_PREFIX = 'runprint/';
+
+export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
+  if (!isJsonObject(value)) {
+    throw new ProviderError(
+      'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input is not a JSON object, so it is neither a composition nor a provider request',
+      formatPath([]),
+    );
+  }
+  const version = member(value, 'version');
+  if (typeof version === 'string' && version.startsWith(COMPOSITION_VERSION_PREFIX)) return 'composition';
+
+  const counted = Object.keys(value).filter((key) => REQUEST_FORMATS.some((f) => KNOWN.get(f)?.has(key)));
+  if (counted.length === 0) {
+    throw new ProviderError(
+      'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input has no field of a composition or of a supported provider request; pass --from',
+      formatPath([]),
+    );
+  }
+  const candidates = REQUEST_FORMATS.filter((format) => counted.every((key) => KNOWN.get(format)?.has(key)));
+  const [only] = candidates;
+  if (candidates.length === 1 && only !== undefined) return only;
+  if (candidates.length === 0) {
+    throw new ProviderError(
+      'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input mixes fields of different provider APIs; pass --from',
+      formatPath([]),
+    );
+  }
+  throw new ProviderError(
+    'ERR_PROVIDER_AMBIGUOUS_FORMAT',
+    `input could be a request of more than one provider API (${candidates.join(', ')}); pass --from`,
+    formatPath([]),
+  );
+}
