@@ -1,0 +1,51 @@
+/** Benchmarks of identity computation against JSON.stringify + SHA-256 of the same input (issue: performance). */
+import { createHash } from 'node:crypto';
+import { compositionFromDocument } from '../src/compose/from-document.ts';
+import { computeIdentity } from '../src/identity/identity.ts';
+import { parseJson } from '../src/jcs/parse.ts';
+import { chatRequest, composition } from './fixtures.ts';
+import { compare } from './measure.ts';
+
+export interface BenchResult {
+  name: string;
+  ratio: number;
+  detail: string;
+}
+
+const sizes: Array<[string, number]> = [
+  ['2 KB', 2_000],
+  ['20 KB', 20_000],
+  ['200 KB', 200_000],
+];
+
+const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
+
+export async function benchIdentity(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  for (const [label, bytes] of sizes) {
+    const value = composition(bytes);
+    const { candidate, baseline, ratio } = compare(
+      () => computeIdentity(value),
+      () => createHash('sha256').update(JSON.stringify(value)).digest(),
+    );
+    results.push({
+      name: `identity of a ${label} composition (in-process object) vs JSON.stringify + SHA-256`,
+      ratio,
+      detail: `${us(candidate)} vs ${us(baseline)}`,
+    });
+  }
+  const decoder = new TextDecoder();
+  for (const [label, bytes] of sizes) {
+    const raw = new TextEncoder().encode(JSON.stringify(chatRequest(bytes)));
+    const { candidate, baseline, ratio } = compare(
+      () => computeIdentity(compositionFromDocument(parseJson(raw), { from: 'openai-chat' }).composition),
+      () => createHash('sha256').update(JSON.stringify(JSON.parse(decoder.decode(raw)))).digest(),
+    );
+    results.push({
+      name: `identity from raw ${label} OpenAI Chat request bytes vs decode + JSON.parse + JSON.stringify + SHA-256`,
+      ratio,
+      detail: `${us(candidate)} vs ${us(baseline)}`,
+    });
+  }
+  return results;
+}

@@ -1,0 +1,23 @@
+/** `npm run bench`: every benchmark, each a ratio against a baseline measured in the same run. */
+import { cpus, totalmem } from 'node:os';
+import { benchIdentity, type BenchResult } from './identity.ts';
+
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+process.stdout.write(`runprint benchmarks on ${machine}\n`);
+process.stdout.write('ratio = runprint time / baseline time (lower is better), except where a line says "speed-up"\n\n');
+
+const groups: Array<[string, () => Promise<BenchResult[]>]> = [
+  ['identity', benchIdentity],
+  ['jcs', async () => (await import('./jcs.ts')).benchJcs()],
+  ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],
+];
+
+for (const [name, run] of groups) {
+  if (!wanted(name)) continue;
+  for (const result of await run()) {
+    process.stdout.write(`${result.ratio.toFixed(2).padStart(6)}x  ${result.name}  (${result.detail})\n`);
+  }
+}

@@ -1,0 +1,130 @@
+/** The runprint command line: outputs, exit codes and one-line errors (README, "CLI"). */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { run } from '../src/cli/main.ts';
+import type { CliIo } from '../src/cli/io.ts';
+
+const folder = mkdtempSync(join(tmpdir(), 'runprint-cli-'));
+const file = (name: string, content: string | Uint8Array) => {
+  const path = join(folder, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+async function cli(argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    readStdin: async () => new TextEncoder().encode(stdin),
+    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: false,
+    cwd: folder,
+  };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+const chat = {
+  model: 'gpt-4o',
+  messages: [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Hello' },
+  ],
+  temperature: 0,
+  stream: true,
+};
+
+test('canon prints the RFC 8785 bytes and nothing else', async () => {
+  const result = await cli(['canon', '-'], '{ "b": [1.0, 2e0, "é"], "a": {"z": null, "y": true} }');
+  assert.deepEqual(result, { code: 0, stdout: '{"a":{"y":true,"z":null},"b":[1,2,"é"]}', stderr: '' });
+});
+
+test('id prints the request identity of a provider request, stable across formatting', async () => {
+  const a = await cli(['id', file('chat.json', JSON.stringify(chat))]);
+  const b = await cli(['id', '--from', 'openai-chat', '-'], JSON.stringify(chat, null, 4));
+  assert.equal(a.code, 0);
+  assert.match(a.stdout, /^rp-req-v1-sha256-[0-9a-f]{64}\n$/);
+  assert.equal(a.stdout, b.stdout);
+  const unstreamed = await cli(['id', '-'], JSON.stringify({ ...chat, stream: false }));
+  assert.equal(unstreamed.stdout, a.stdout, 'stream is excluded from identity');
+  const warmer = await cli(['id', '-'], JSON.stringify({ ...chat, temperature: 0.1 }));
+  assert.notEqual(warmer.stdout, a.stdout);
+});
+
+test('id --response gives the run identity; --json prints the identity document', async () => {
+  const response = file('response.json', JSON.stringify({ id: 'x', model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [] }));
+  const result = await cli(['id', '--from', 'openai-chat', '--response', response, '--json', file('c.json', JSON.stringify(chat))]);
+  assert.equal(result.code, 0, result.stderr);
+  const document = JSON.parse(result.stdout);
+  assert.match(document.runId, /^rp-run-v1-sha256-/);
+  assert.deepEqual(document.served.facts.model, { source: 'reported', value: 'gpt-4o-2024-08-06' });
+  assert.deepEqual(document.excluded, ['stream']);
+  assert.equal(document.components.system.count, 1);
+});
+
+test('explain shows components and digests without message text', async () => {
+  const result = await cli(['explain', file('e.json', JSON.stringify(chat))]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^request  rp-req-v1-sha256-/);
+  assert.match(result.stdout, /├─ input +sha256:[0-9a-f]{64}  1 element/);
+  assert.match(result.stdout, /excluded from identity: stream/);
+  assert.doesNotMatch(result.stdout, /Hello|Be brief/);
+});
+
+test('diff exits 0 when equal and 1 with the paths that differ', async () => {
+  const a = file('a.json', JSON.stringify(chat));
+  const same = await cli(['diff', a, file('a2.json', JSON.stringify({ ...chat, stream: false }))]);
+  assert.equal(same.code, 0);
+  assert.match(same.stdout, /^equal rp-req-v1-sha256-/);
+  const changed = structuredClone(chat);
+  changed.messages[1]!.content = 'Hello!';
+  const different = await cli(['diff', a, file('b.json', JSON.stringify({ ...changed, temperature: 1 }))]);
+  assert.equal(different.code, 1);
+  assert.match(different.stdout, /changed +input +\$\['input'\]\[0\]\['content'\]/);
+  assert.match(different.stdout, /changed +parameters +\$\['parameters'\]\['temperature'\]/);
+});
+
+test('bad input: one line on stderr with a stable code, nothing on stdout, documented exit codes', async () => {
+  const cases: Array<[string[], string, number, RegExp]> = [
+    [['canon', '-'], '{"a":1,"a":2}', 3, /^runprint: ERR_JSON_DUPLICATE_KEY: .* \(at \$\['a'\]\)\n$/],
+    [['canon', '-'], '{"a":', 3, /^runprint: ERR_JSON_TRUNCATED: /],
+    [['id', '-'], '{"model":"m","messages":[]}', 3, /^runprint: ERR_PROVIDER_AMBIGUOUS_FORMAT: /],
+    [['id', '--from', 'openai-chat', '-'], '{"messages":[]}', 3, /^runprint: ERR_PROVIDER_INVALID_REQUEST: /],
+    [['id', '--from', 'nope', '-'], '{}', 2, /^runprint: ERR_CLI_USAGE: /],
+    [['id', join(folder, 'missing.json')], '', 4, /^runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n$/],
+    [['id', folder], '', 4, /^runprint: ERR_INPUT_UNREADABLE: /],
+    [['frobnicate'], '', 2, /^runprint: ERR_CLI_USAGE: unknown command/],
+    [['canon', '--bogus'], '', 2, /^runprint: ERR_CLI_USAGE: /],
+    [['diff', 'a'], '', 2, /^runprint: ERR_CLI_USAGE: wrong number of arguments/],
+  ];
+  for (const [argv, stdin, code, stderr] of cases) {
+    const result = await cli(argv, stdin);
+    assert.equal(result.code, code, argv.join(' '));
+    assert.equal(result.stdout, '', argv.join(' '));
+    assert.match(result.stderr, stderr, argv.join(' '));
+    assert.equal(result.stderr.split('\n').length, 2, 'exactly one line');
+  }
+});
+
+test('a secret in the input is never echoed in an error', async () => {
+  const secret = 'sk-live-DO-NOT-PRINT-0123456789';
+  const result = await cli(['id', '--from', 'openai-chat', '-'], `{"model":"m","messages":[{"role":"user","content":"${secret}"}],"x":1,"x":2}`);
+  assert.equal(result.code, 3);
+  assert.doesNotMatch(result.stderr, new RegExp(secret));
+});
+
+test('the installed bin runs end to end and never prints a stack trace', async () => {
+  const bin = new URL('../bin/runprint.js', import.meta.url).pathname;
+  const ok = await promisify(execFile)(process.execPath, [bin, 'id', file('bin.json', JSON.stringify(chat))]);
+  assert.match(ok.stdout, /^rp-req-v1-sha256-[0-9a-f]{64}\n$/);
+  const failed = await promisify(execFile)(process.execPath, [bin, 'canon', file('bad.json', '{"a": NaN}')]).catch((error) => error);
+  assert.equal(failed.code, 3);
+  assert.match(failed.stderr, /^runprint: ERR_JSON_SYNTAX: /);
+  assert.doesNotMatch(failed.stderr, /\n\s+at /);
+});

@@ -1,0 +1,62 @@
+/** The HTTP service: routes through app.request() with no socket, then once over a real socket. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createApp } from '../src/server/app.ts';
+import { listen } from '../src/server/listen.ts';
+
+const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], temperature: 0 };
+const post = (body: string, type = 'application/json') => ({ method: 'POST', body, headers: { 'content-type': type } });
+
+test('GET /healthz', async () => {
+  const response = await createApp({ version: '9.9.9' }).request('/healthz');
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { status: 'ok', version: '9.9.9' });
+});
+
+test('POST /v1/identity answers the identity document', async () => {
+  const app = createApp();
+  const response = await app.request('/v1/identity?from=openai-chat', post(JSON.stringify(chat)));
+  assert.equal(response.status, 200);
+  const document = await response.json();
+  assert.match(document.requestId, /^rp-req-v1-sha256-[0-9a-f]{64}$/);
+  assert.equal(document.components.input.count, 1);
+  const again = await (await app.request('/v1/identity?from=openai-chat', post(JSON.stringify(chat, null, 2)))).json();
+  assert.equal(again.requestId, document.requestId);
+});
+
+test('errors are JSON with the same codes as the CLI and the right status', async () => {
+  const app = createApp({ maxBodyBytes: 1000 });
+  const cases: Array<[Promise<Response>, number, string]> = [
+    [app.request('/nope'), 404, 'ERR_HTTP_NOT_FOUND'],
+    [app.request('/v1/identity'), 405, 'ERR_HTTP_METHOD_NOT_ALLOWED'],
+    [app.request('/v1/identity', post('{}', 'text/plain')), 415, 'ERR_HTTP_MEDIA_TYPE'],
+    [app.request('/v1/identity', post('x'.repeat(2000))), 413, 'ERR_HTTP_BODY_TOO_LARGE'],
+    [app.request('/v1/identity', post('{"a":1,"a":2}')), 400, 'ERR_JSON_DUPLICATE_KEY'],
+    [app.request('/v1/identity?from=bogus', post('{}')), 400, 'ERR_CLI_USAGE'],
+    [app.request('/v1/identity', post('{"model":"m","messages":[]}')), 400, 'ERR_PROVIDER_AMBIGUOUS_FORMAT'],
+  ];
+  for (const [pending, status, code] of cases) {
+    const response = await pending;
+    assert.equal(response.status, status, code);
+    const body = await response.json();
+    assert.equal(body.error.code, code);
+    assert.equal(typeof body.error.message, 'string');
+  }
+  const duplicate = await (await app.request('/v1/identity', post('{"a":1,"a":2}'))).json();
+  assert.equal(duplicate.error.path, "$['a']");
+  assert.equal((await app.request('/v1/identity')).headers.get('allow'), 'POST');
+});
+
+test('serves over a real socket on 127.0.0.1', async () => {
+  const server = await listen(createApp(), { host: '127.0.0.1', port: 0 });
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const response = await fetch(`${base}/v1/identity?from=openai-chat`, post(JSON.stringify(chat)));
+    assert.equal(response.status, 200);
+    assert.match((await response.json()).requestId, /^rp-req-/);
+    await assert.rejects(listen(createApp(), { host: '127.0.0.1', port: server.port }), { code: 'ERR_HTTP_LISTEN' });
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,41 @@
+/** Generated vectors are regenerated in the test run and must equal the committed files. */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { test } from 'node:test';
+import { generateAll, render } from '../scripts/generate-vectors.ts';
+
+test('testdata/ matches what scripts/vectors/ generates (run `npm run vectors` after a deliberate change)', async () => {
+  const files = await generateAll();
+  assert.ok(files.length > 0);
+  for (const file of files) {
+    const committed = readFileSync(new URL(`../testdata/${file.path}`, import.meta.url), 'utf8');
+    assert.equal(committed, render(file.content), `testdata/${file.path} drifted`);
+  }
+});
+
+test('every vector has a description, a spec section, and an expected result or error', () => {
+  let count = 0;
+  for (const file of readdirRecursive(new URL('../testdata/', import.meta.url))) {
+    const content = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(typeof content.desc, 'string', file.pathname);
+    assert.ok(Array.isArray(content.vectors), file.pathname);
+    for (const vector of content.vectors) {
+      assert.equal(typeof vector.desc, 'string', `${file.pathname}: a vector without desc`);
+      assert.ok(typeof (vector.spec ?? content.spec) === 'string', `${file.pathname}: ${vector.desc}: no spec section`);
+      const keys = Object.keys(vector);
+      assert.ok(keys.some((key) => key.startsWith('want')), `${file.pathname}: ${vector.desc}: nothing expected`);
+      count++;
+    }
+  }
+  assert.ok(count >= 150, `only ${count} vectors`);
+});
+
+function readdirRecursive(folder: URL): URL[] {
+  const out: URL[] = [];
+  for (const name of readdirSync(folder)) {
+    const url = new URL(name, folder);
+    if (statSync(url).isDirectory()) out.push(...readdirRecursive(new URL(`${name}/`, folder)));
+    else if (name.endsWith('.json')) out.push(url);
+  }
+  return out;
+}
