@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
+
+It shares no code with runprint: it is written from the spec alone, using only the Python standard
+library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the
+spec is ambiguous or one of them is wrong.
+
+Usage: python3 interop/python/check_vectors.py [TESTDATA_DIR]
+"""
+import decimal
+import hashlib
+import json
+import math
+import os
+import struct
+import sys
+
+MAX_SAFE = 2**53 - 1
+MAX_DEPTH = 128
+
+
+class Rejected(Exception):
+    pass
+
+
+# ---- Section 3: strict I-JSON input -------------------------------------------------------------
+
+def _pairs(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise Rejected("ERR_JSON_DUPLICATE_KEY")
+        out[key] = value
+    return out
+
+
+def _constant(name):
+    raise Rejected("ERR_JSON_SYNTAX")  # NaN, Infinity are not JSON
+
+
+def _check(value, depth):
+    if isinstance(value, (dict, list)):
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise Rejected("ERR_JSON_TOO_DEEP")
+    if isinstance(value, dict):
+        for key, member in value.items():
+            _check_string(key)
+            _check(member, depth)
+    elif isinstance(value, list):
+        for member in value:
+            _check(member, depth)
+    elif isinstance(value, str):
+        _check_string(value)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE:
+            raise Rejected("ERR_JSON_UNSAFE_INTEGER")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise Rejected("ERR_JSON_NON_FINITE")
+        if value == int(value) and abs(value) > MAX_SAFE:
+            raise Rejected("ERR_JSON_UNSAFE_INTEGER")
+
+
+def _check_string(text):
+    for char in text:
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            raise Rejected("ERR_JSON_LONE_SURROGATE")
+
+
+def parse(data):
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise Rejected("ERR_JSON_BOM")
+    try:
+        text = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise Rejected("ERR_JSON_INVALID_UTF8")
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+    except RecursionError:
+        raise Rejected("ERR_JSON_TOO_DEEP")
+    except ValueError:
+        raise Rejected("ERR_JSON_SYNTAX")
+    _check(value, 0)
+    return value
+
+
+# ---- Section 3.4: RFC 8785 serialization ---------------------------------------------------------
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _string(text):
+    out = ['"']
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20:
+            out.append("\\u%04x" % ord(char))
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _number(value):
+    """ECMAScript Number::toString, from the shortest round-trip digits Python's repr gives."""
+    if value == 0:
+        return "0"
+    if isinstance(value, int):
+        return str(value)
+    sign = "-" if value < 0 else ""
+    _, digit_tuple, exponent = decimal.Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    stripped = digits.rstrip("0")
+    exponent += len(digits) - len(stripped)
+    digits = stripped
+    k = len(digits)
+    n = k + exponent  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + digits
+    e = n - 1
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return sign + head + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+
+
+def canonical(value):
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list):
+        return "[" + ",".join(canonical(member) for member in value) + "]"
+    keys = sorted(value.keys(), key=lambda key: key.encode("utf-16-be"))
+    return "{" + ",".join(_string(key) + ":" + canonical(value[key]) for key in keys) + "}"
+
+
+# ---- Section 5: digests --------------------------------------------------------------------------
+
+def sha256(*parts):
+    hash = hashlib.sha256()
+    for part in parts:
+        hash.update(part)
+    return hash.digest()
+
+
+def tag(purpose):
+    return ("runprint/v1/" + purpose).encode("ascii") + b"\x00"
+
+
+def mth(leaves):
+    if not leaves:
+        return sha256()
+    if len(leaves) == 1:
+        return sha256(b"\x00", leaves[0])
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return sha256(b"\x01", mth(leaves[:k]), mth(leaves[k:]))
+
+
+LISTS = ("system", "input", "context", "tools")
+ORDER = ("model", "system", "input", "context", "tools", "parameters", "configuration")
+
+
+def identity(composition):
+    _check(composition, 0)
+    components = {}
+    digests = []
+    for name in ORDER:
+        value = composition[name]
+        if name in LISTS:
+            elements = [sha256(tag("element"), canonical(e).encode("utf-8")) for e in value]
+            root = mth(elements)
+            digest = sha256(tag("component/" + name), struct.pack(">Q", len(value)), root)
+            components[name] = {"kind": "list", "digest": {"sha256": digest.hex()}, "count": len(value),
+                                "root": {"sha256": root.hex()},
+                                "elements": [{"sha256": e.hex()} for e in elements]}
+        else:
+            digest = sha256(tag("component/" + name), canonical(value).encode("utf-8"))
+            components[name] = {"kind": "value", "digest": {"sha256": digest.hex()}}
+        digests.append(digest)
+    request = sha256(tag("request"), *digests)
+    run_id = None
+    if "served" in composition:
+        served = sha256(tag("component/served"), canonical(composition["served"]).encode("utf-8"))
+        run_id = "rp-run-v1-sha256-" + sha256(tag("run"), request, served).hex()
+    return "rp-req-v1-sha256-" + request.hex(), run_id, components
+
+
+# ---- The vectors ---------------------------------------------------------------------------------
+
+def check(folder):
+    passed = failed = 0
+
+    def expect(ok, what):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL " + what)
+
+    jcs_folder = os.path.join(folder, "jcs")
+    for name in sorted(os.listdir(jcs_folder)) if os.path.isdir(jcs_folder) else []:
+        with open(os.path.join(jcs_folder, name), encoding="utf-8") as handle:
+            vectors = json.load(handle)["vectors"]
+        for vector in vectors:
+            if "inputHex" in vector:
+                data = bytes.fromhex(vector["inputHex"])
+            elif "inputText" in vector:
+                data = vector["inputText"].encode("utf-8", errors="surrogatepass")
+            elif "input" in vector:
+                data = json.dumps(vector["input"]).encode("utf-8")
+            else:
+                continue  # in-process JavaScript values have no meaning outside JavaScript
+            what = "%s: %s" % (name, vector["desc"])
+            try:
+                got = canonical(parse(data))
+                expect("wantCanonical" in vector and got == vector["wantCanonical"], what)
+            except Rejected:
+                expect("wantErr" in vector, what)
+
+    with open(os.path.join(folder, "identity", "compositions.json"), encoding="utf-8") as handle:
+        for vector in json.load(handle)["vectors"]:
+            want = vector["wantIdentity"]
+            request_id, run_id, components = identity(vector["composition"])
+            expect(request_id == want["requestId"] and run_id == want["runId"]
+                   and components == want["components"], "compositions.json: " + vector["desc"])
+
+    print("%d passed, %d failed" % (passed, failed))
+    return failed == 0
+
+
+if __name__ == "__main__":
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "testdata")
+    sys.exit(0 if check(folder) else 1)
