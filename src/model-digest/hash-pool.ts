@@ -1,0 +1,95 @@
+/** OpenSSF Model Signing v1.0 model digest (docs/SPEC.md section 9.4): worker threads hash resources. */
+import { Worker } from 'node:worker_threads';
+import { modelChanged, modelUnreadable } from './model-digest-errors.ts';
+import type { FileState } from './model-files.ts';
+
+/** Bytes read per call. Each worker owns one buffer this size, so memory is bounded by the pool. */
+export const CHUNK_SIZE = 16 * 1024 * 1024;
+
+/** One byte range to hash: `path` is opened, checked against `state`, read from start to end. */
+export interface HashTask {
+  id: number;
+  path: string;
+  start: number;
+  end: number;
+  state: FileState;
+}
+
+/** What a worker sends back: progress after every chunk, then a digest or the reason it failed. */
+export type WorkerReply =
+  | { type: 'progress'; bytes: number }
+  | { type: 'done'; id: number; digest: Uint8Array }
+  | { type: 'error'; id: number; reason: 'changed' | 'unreadable' };
+
+export interface HashPoolOptions {
+  /** Workers to start, at most one per task. */
+  concurrency: number;
+  /** Called on the calling thread with the bytes each chunk added. */
+  onBytes?: (bytes: number) => void;
+}
+
+const workerUrl = new URL('./hash-worker.ts', import.meta.url);
+
+/**
+ * SHA-256 of every task's byte range, in task order, computed by a pool of worker threads. A
+ * worker takes its next task only when it has answered the last one; the largest tasks go first,
+ * which keeps the workers evenly loaded when a few big shards dominate. The first failure stops
+ * every worker.
+ */
+export function hashResources(tasks: readonly HashTask[], options: HashPoolOptions): Promise<Uint8Array[]> {
+  const digests: Uint8Array[] = new Array<Uint8Array>(tasks.length);
+  if (tasks.length === 0) return Promise.resolve(digests);
+  const queue = [...tasks].sort((a, b) => b.end - b.start - (a.end - a.start) || a.id - b.id);
+  const size = Math.max(1, Math.min(options.concurrency, queue.length));
+
+  return new Promise((resolve, reject) => {
+    const workers: Worker[] = [];
+    let next = 0;
+    let remaining = tasks.length;
+    let settled = false;
+
+    const finish = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      for (const worker of workers) void worker.terminate();
+      if (error === undefined) resolve(digests);
+      else reject(error);
+    };
+
+    const onReply = (worker: Worker, reply: WorkerReply): void => {
+      if (settled) return;
+      if (reply.type === 'progress') {
+        try {
+          options.onBytes?.(reply.bytes);
+        } catch (error) {
+          finish(error);
+        }
+        return;
+      }
+      if (reply.type === 'error') {
+        finish(reply.reason === 'changed' ? modelChanged() : modelUnreadable());
+        return;
+      }
+      digests[reply.id] = reply.digest;
+      remaining -= 1;
+      if (remaining === 0) finish();
+      else feed(worker);
+    };
+
+    const feed = (worker: Worker): void => {
+      const task = queue[next];
+      if (task === undefined) return;
+      next += 1;
+      worker.postMessage(task);
+    };
+
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(workerUrl, { workerData: { chunkSize: CHUNK_SIZE } });
+      workers.push(worker);
+      worker.on('message', (reply: WorkerReply) => onReply(worker, reply));
+      worker.on('error', (error) => finish(error));
+      worker.on('exit', (code) => finish(new Error(`hash worker stopped early with exit code ${code}`)));
+      feed(worker);
+    }
+  });
+}
