@@ -1,0 +1,139 @@
+/** `runprint model-digest`: the OpenSSF Model Signing v1.0 digest of a model (docs/SPEC.md section 9). */
+import { resolve } from 'node:path';
+import { RunprintError, UsageError } from '../errors.ts';
+import { computeModelDigest } from '../model-digest/index.ts';
+import type { ModelDigestOptions } from '../model-digest/index.ts';
+import { EXIT } from './io.ts';
+import type { CliIo } from './io.ts';
+
+export const MODEL_DIGEST_USAGE = `usage: runprint model-digest PATH [--json] [--method files|shards] [--shard-size N]
+                             [--allow-symlinks]
+
+Prints sha256:<hex>, the OpenSSF Model Signing v1.0 digest of the file or directory PATH.
+  --json            print the digest, serialization parameters and every resource as JSON
+  --method M        files (one resource per file) or shards (default)
+  --shard-size N    shard size in bytes for --method shards (default 1000000000)
+  --allow-symlinks  follow symbolic links to regular files instead of refusing them
+`;
+
+/** Progress on a terminal: redrawn at most this often, in milliseconds. */
+const REDRAW_INTERVAL = 100;
+
+/** Runs `runprint model-digest`; returns the exit code. Errors go to stderr as one line. */
+export async function modelDigestCommand(args: string[], io: CliIo): Promise<number> {
+  const progress = io.stderrIsTTY ? progressBar(io) : undefined;
+  try {
+    const request = parseArguments(args);
+    if (request === 'help') {
+      io.stdout(MODEL_DIGEST_USAGE);
+      return EXIT.ok;
+    }
+    const options: ModelDigestOptions = { ...request.options };
+    if (progress !== undefined) options.onProgress = progress.update;
+    const result = await computeModelDigest(resolve(io.cwd, request.path), options);
+    progress?.clear();
+    io.stdout(request.json ? `${JSON.stringify(result, null, 2)}\n` : `sha256:${result.digest.sha256}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    progress?.clear();
+    if (error instanceof RunprintError) {
+      io.stderr(`runprint: ${error.toLine()}\n`);
+      return exitCodeFor(error);
+    }
+    // Never a stack trace: a bug is reported by kind only.
+    io.stderr(`runprint: ERR_INTERNAL: unexpected failure (${error instanceof Error ? error.name : typeof error})\n`);
+    return EXIT.internal;
+  }
+}
+
+interface Request {
+  path: string;
+  json: boolean;
+  options: ModelDigestOptions;
+}
+
+function usage(message: string): UsageError {
+  return new UsageError('ERR_CLI_USAGE', message);
+}
+
+function parseArguments(args: readonly string[]): Request | 'help' {
+  const paths: string[] = [];
+  let json = false;
+  let method: string | undefined;
+  let shardSize: string | undefined;
+  let allowSymlinks = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? splitOnce(arg) : [arg, undefined];
+    const value = (): string => {
+      const given = inline ?? args[++i];
+      if (given === undefined) throw usage(`${flag} needs a value`);
+      return given;
+    };
+    if (flag === '--help' || flag === '-h') return 'help';
+    else if (flag === '--json' && inline === undefined) json = true;
+    else if (flag === '--allow-symlinks' && inline === undefined) allowSymlinks = true;
+    else if (flag === '--method') method = value();
+    else if (flag === '--shard-size') shardSize = value();
+    else if (flag === '--') paths.push(...args.slice(i + 1)), (i = args.length);
+    else if (flag.startsWith('-') && flag !== '-') throw usage('unknown option for model-digest');
+    else paths.push(arg);
+  }
+  if (paths.length === 0) throw usage('model-digest needs a model PATH');
+  if (paths.length > 1) throw usage('model-digest takes exactly one model PATH');
+
+  if (method !== undefined && method !== 'files' && method !== 'shards') {
+    throw usage('--method must be files or shards');
+  }
+  const options: ModelDigestOptions = { allowSymlinks };
+  if (method !== undefined) options.method = method;
+  if (shardSize !== undefined) {
+    if (method === 'files') throw usage('--shard-size applies only to --method shards');
+    const size = /^[1-9][0-9]*$/.test(shardSize) ? Number(shardSize) : Number.NaN;
+    if (!Number.isSafeInteger(size)) throw usage('--shard-size must be a positive whole number of bytes');
+    options.shardSize = size;
+  }
+  return { path: paths[0]!, json, options };
+}
+
+function splitOnce(arg: string): [string, string] {
+  const at = arg.indexOf('=');
+  return [arg.slice(0, at), arg.slice(at + 1)];
+}
+
+// The same mapping as the dispatcher's (src/cli/main.ts), kept here so that this command reports
+// its own errors, after clearing its progress bar.
+function exitCodeFor(error: RunprintError): number {
+  if (error.code === 'ERR_CLI_USAGE') return EXIT.usage;
+  if (error.code === 'ERR_MODEL_NOT_FOUND' || error.code === 'ERR_MODEL_UNREADABLE') return EXIT.io;
+  return EXIT.input;
+}
+
+function progressBar(io: CliIo): { update: (done: number, total: number) => void; clear: () => void } {
+  let lastDraw = 0;
+  let drawn = false;
+  return {
+    update(done, total) {
+      const now = Date.now();
+      if (now - lastDraw < REDRAW_INTERVAL && done < total) return;
+      lastDraw = now;
+      drawn = true;
+      const fraction = total === 0 ? 1 : done / total;
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+      const percent = `${Math.floor(fraction * 100)}`.padStart(3);
+      io.stderr(`\r\x1b[2Kmodel-digest [${bar}] ${percent}% ${formatBytes(done)} / ${formatBytes(total)}`);
+    },
+    clear() {
+      if (drawn) io.stderr('\r\x1b[2K');
+      drawn = false;
+    },
+  };
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${bytes} B`;
+}
