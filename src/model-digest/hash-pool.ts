@@ -84,7 +84,9 @@ export function hashResources(tasks: readonly HashTask[], options: HashPoolOptio
     };
 
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(workerUrl, { workerData: { chunkSize: CHUNK_SIZE } });
+      // execArgv: [] because the worker needs no flag of the caller's, and some (--input-type,
+      // --eval) make a file worker fail to start.
+      const worker = new Worker(workerUrl, { workerData: { chunkSize: CHUNK_SIZE }, execArgv: [] });
       workers.push(worker);
       worker.on('message', (reply: WorkerReply) => onReply(worker, reply));
       worker.on('error', (error) => finish(error));
