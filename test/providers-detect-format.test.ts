@@ -1,0 +1,76 @@
+/** docs/SPEC.md section 4.5: format detection for `--from auto`, messages and marker coverage. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProviderError } from '../src/errors.ts';
+import type { JsonValue } from '../src/jcs/json-value.ts';
+import { REQUEST_FORMATS, detectFormat } from '../src/providers/index.ts';
+import { knownFields } from '../src/providers/request-format.ts';
+import { mappingFor } from '../src/providers/request-mapping.ts';
+
+function rejects(value: JsonValue, code: string, message: string): void {
+  assert.throws(
+    () => detectFormat(value),
+    (error: unknown) => {
+      assert.ok(error instanceof ProviderError);
+      assert.equal(error.code, code);
+      assert.equal(error.message, message);
+      assert.equal(error.path, '$');
+      return true;
+    },
+  );
+}
+
+const ask = { role: 'user', content: 'Hi' };
+
+describe('detectFormat', () => {
+  it('asks for --from when a body fits two APIs, naming them', () => {
+    rejects(
+      { model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [ask] },
+      'ERR_PROVIDER_AMBIGUOUS_FORMAT',
+      'input could be a request of more than one provider API (openai-chat, anthropic-messages); pass --from',
+    );
+  });
+
+  it('reports a body of no known API, a body mixing APIs, and a non-object', () => {
+    rejects(
+      { prompt_text: 'Hi' },
+      'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input has no field of a composition or of a supported provider request; pass --from',
+    );
+    rejects(
+      { model: 'm', system: 'x', input: 'y' },
+      'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input mixes fields of different provider APIs; pass --from',
+    );
+    for (const value of [null, 'x', 3, [ask]]) {
+      rejects(
+        value,
+        'ERR_PROVIDER_UNKNOWN_FORMAT',
+        'input is not a JSON object, so it is neither a composition nor a provider request',
+      );
+    }
+  });
+
+  it('ignores values: the model name never decides', () => {
+    rejects({ model: 'gpt-4o', messages: [ask] }, 'ERR_PROVIDER_AMBIGUOUS_FORMAT',
+      'input could be a request of more than one provider API (openai-chat, anthropic-messages); pass --from');
+    assert.equal(detectFormat({ model: 'claude-sonnet-4-5', messages: [ask], n: 1 }), 'openai-chat');
+  });
+
+  it('has, for each API, fields that only it defines, and each of them alone decides', () => {
+    for (const format of REQUEST_FORMATS) {
+      const others = REQUEST_FORMATS.filter((other) => other !== format).map((other) => knownFields(mappingFor(other)));
+      const own = [...knownFields(mappingFor(format))].filter((field) => others.every((set) => !set.has(field)));
+      assert.ok(own.length >= 5, `${format} has ${own.length} exclusive fields`);
+      for (const field of own) {
+        assert.equal(detectFormat({ model: 'm', [field]: null }), format, field);
+      }
+    }
+  });
+
+  it('recognizes a composition by its runprint version, supported or not', () => {
+    assert.equal(detectFormat({ version: 'runprint/v1' }), 'composition');
+    assert.equal(detectFormat({ version: 'runprint/v2', messages: [] }), 'composition');
+    assert.equal(detectFormat({ version: 'v1', model: 'm', input: 'x' }), 'openai-responses');
+  });
+});
