@@ -1,6 +1,9 @@
 /** docs/SPEC.md section 4.5: format detection for `--from auto`, messages and marker coverage. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ProviderError } from '../src/errors.ts';
 import type { JsonValue } from '../src/jcs/json-value.ts';
 import { REQUEST_FORMATS, detectFormat } from '../src/providers/index.ts';
@@ -21,6 +24,15 @@ function rejects(value: JsonValue, code: string, message: string): void {
 }
 
 const ask = { role: 'user', content: 'Hi' };
+
+/** The fields SPEC 4.5 lists as defined by one API only (docs/SPEC.md once merged, else the draft). */
+function specMarkers(format: string): string[] {
+  const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
+  const spec = readFileSync(join(docs, 'SPEC.md'), 'utf8');
+  const text = spec.includes('### 4.5 ') ? spec : readFileSync(join(docs, 'drafts', 'providers.md'), 'utf8');
+  const row = text.split('\n').find((line) => line.startsWith(`| \`${format}\` | \``)) ?? '';
+  return [...(row.split('|')[2] ?? '').matchAll(/`([^`]+)`/g)].map((match) => match[1] as string).sort();
+}
 
 describe('detectFormat', () => {
   it('asks for --from when a body fits two APIs, naming them', () => {
@@ -62,6 +74,7 @@ describe('detectFormat', () => {
       const others = REQUEST_FORMATS.filter((other) => other !== format).map((other) => knownFields(mappingFor(other)));
       const own = [...knownFields(mappingFor(format))].filter((field) => others.every((set) => !set.has(field)));
       assert.ok(own.length >= 5, `${format} has ${own.length} exclusive fields`);
+      assert.deepEqual(own.sort(), specMarkers(format), 'the SPEC 4.5 marker table');
       for (const field of own) {
         assert.equal(detectFormat({ model: 'm', [field]: null }), format, field);
       }

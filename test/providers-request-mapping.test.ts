@@ -1,6 +1,9 @@
 /** docs/SPEC.md sections 4.1-4.4: request mapping errors, messages and field tables. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ProviderError } from '../src/errors.ts';
 import type { Composition } from '../src/identity/composition.ts';
 import type { JsonValue } from '../src/jcs/json-value.ts';
@@ -156,7 +159,46 @@ describe('requestFromComposition errors', () => {
   });
 });
 
+/** SPEC section 4 text: docs/SPEC.md once the draft is merged into it, else the draft. */
+function specSection4(): string {
+  const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
+  const spec = readFileSync(join(docs, 'SPEC.md'), 'utf8');
+  return spec.includes('### 4.2 ') ? spec : readFileSync(join(docs, 'drafts', 'providers.md'), 'utf8');
+}
+
+/** The field table rows of one SPEC subsection: field name -> place. */
+function tableOf(text: string, heading: string): Map<string, string> {
+  const start = text.indexOf(`### ${heading} `);
+  const end = text.indexOf('\n### ', start + 1);
+  const rows = new Map<string, string>();
+  for (const line of text.slice(start, end === -1 ? undefined : end).split('\n')) {
+    const row = /^\| `([^`]+)` \| ([^|]+?) \|/.exec(line);
+    if (row === null) continue;
+    const place = row[2]!.startsWith('lifted') ? 'lifted' : row[2]!;
+    rows.set(row[1]!, place);
+  }
+  return rows;
+}
+
 describe('field tables', () => {
+  const headings: { [F in RequestFormat]: string } = {
+    'openai-chat': '4.2',
+    'openai-responses': '4.3',
+    'anthropic-messages': '4.4',
+  };
+  for (const format of REQUEST_FORMATS) {
+    it(`${format}: the SPEC table and the implementation place every field alike`, () => {
+      const mapping = mappingFor(format);
+      const want = new Map<string, string>([['model', 'model']]);
+      for (const field of mapping.lifted) want.set(field, 'lifted');
+      for (const field of mapping.parameters) want.set(field, 'parameters');
+      for (const field of mapping.configuration) want.set(field, 'configuration');
+      for (const field of mapping.excluded) want.set(field, 'excluded');
+      const table = tableOf(specSection4(), headings[format]);
+      assert.deepEqual(new Map([...table].sort()), new Map([...want].sort()));
+    });
+  }
+
   for (const format of REQUEST_FORMATS) {
     it(`${format}: every named field has exactly one place, and "model" none of them`, () => {
       const mapping = mappingFor(format);

@@ -520,7 +520,7 @@ function detection(): Vector[] {
     is('"version": "runprint/v1" marks a composition', composition('openai-chat', 'gpt-4o', { input: [ask] }), 'composition'),
     is('any "runprint/" version marks a composition (its reader reports an unsupported version)',
       { version: 'runprint/v9', model: { api: 'x', name: 'y' } }, 'composition'),
-    is('"stream_options" is an OpenAI Chat field only', { model: 'gpt-4o', messages: [ask], stream: true, stream_options: { include_usage: true } }, 'openai-chat'),
+    is('"messages" rules out OpenAI Responses and "stream_options" Anthropic Messages: OpenAI Chat', { model: 'gpt-4o', messages: [ask], stream: true, stream_options: { include_usage: true } }, 'openai-chat'),
     is('"n", "seed" and "response_format" are OpenAI Chat fields only', { model: 'gpt-4o', messages: [ask], n: 2, seed: 1, response_format: { type: 'text' } }, 'openai-chat'),
     is('"input" is an OpenAI Responses field only', { model: 'gpt-5', input: 'Hi' }, 'openai-responses'),
     is('"instructions" and "previous_response_id" are OpenAI Responses fields only',
