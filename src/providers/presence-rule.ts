@@ -59,7 +59,11 @@ export function liftTextOrObjectList(
 }
 
 /** The error for a composition component that no request of `format` would map to. */
-export function noRequestForm(format: RequestFormat, component: string, ...path: Array<string | number>): never {
+export function noRequestForm(
+  format: RequestFormat,
+  component: string,
+  ...path: Array<string | number>
+): never {
   throw new ProviderError(
     'ERR_PROVIDER_INVALID_REQUEST',
     `composition component "${component}" has no ${format} request form`,

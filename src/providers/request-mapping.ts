@@ -6,7 +6,13 @@ import { anthropicMessages } from './anthropic-messages.ts';
 import { openAIChat } from './openai-chat.ts';
 import { openAIResponses } from './openai-responses.ts';
 import { noRequestForm } from './presence-rule.ts';
-import { isRequestFormat, member, setMember, type RequestFormat, type RequestMapping } from './request-format.ts';
+import {
+  isRequestFormat,
+  member,
+  setMember,
+  type RequestFormat,
+  type RequestMapping,
+} from './request-format.ts';
 
 /** Marks request fields written from the list components; they are added first, so never collide. */
 const LISTS = 'lists';
@@ -125,10 +131,18 @@ export function requestFromComposition(composition: Composition): JsonObject {
     throw error;
   }
   for (const component of REQUEST_COMPONENTS) {
-    if (!jsonEqual(again[component], composition[component])) noRequestForm(format, component);
+    if (!jsonEqual(again[component], composition[component])) notMappedBack(format, component);
   }
-  if (!jsonEqual(again.excluded ?? {}, composition.excluded ?? {})) noRequestForm(format, 'excluded');
+  if (!jsonEqual(again.excluded ?? {}, composition.excluded ?? {})) notMappedBack(format, 'excluded');
   return request;
+}
+
+function notMappedBack(format: RequestFormat, component: string): never {
+  throw new ProviderError(
+    'ERR_PROVIDER_INVALID_REQUEST',
+    `composition component "${component}" differs from what its ${format} request maps back to`,
+    formatPath([component]),
+  );
 }
 
 /** JSON value equality: member order does not count, array order does. */

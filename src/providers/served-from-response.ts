@@ -2,8 +2,7 @@
 import { ProviderError, formatPath } from '../errors.ts';
 import type { ServedFact } from '../identity/composition.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { mappingFor } from './request-mapping.ts';
-import { member, type RequestFormat } from './request-format.ts';
+import { isRequestFormat, member, type RequestFormat } from './request-format.ts';
 
 /*
  * Only facts about what served the run: the resolved model snapshot, backend fingerprint, service
@@ -34,14 +33,22 @@ const PLANS: { readonly [F in RequestFormat]: ResponsePlan } = {
     ],
   },
   'openai-responses': {
-    discriminator: { member: 'object', values: ['response'], message: 'response "object" does not name a response' },
+    discriminator: {
+      member: 'object',
+      values: ['response'],
+      message: 'response "object" does not name a response',
+    },
     facts: [
       ['model', ['model']],
       ['serviceTier', ['service_tier']],
     ],
   },
   'anthropic-messages': {
-    discriminator: { member: 'type', values: ['message'], message: 'response "type" does not name a message' },
+    discriminator: {
+      member: 'type',
+      values: ['message'],
+      message: 'response "type" does not name a message',
+    },
     facts: [
       ['model', ['model']],
       ['serviceTier', ['usage', 'service_tier']],
@@ -74,8 +81,11 @@ function read(response: JsonObject, path: readonly string[]): JsonValue | undefi
  * A fact member that is absent or null gives no fact; one of another type than string is rejected,
  * as is a response that reports no fact at all (an error body, or the response of another API).
  */
-export function servedFromResponse(format: RequestFormat, response: JsonValue): { [name: string]: ServedFact } {
-  mappingFor(format);
+export function servedFromResponse(
+  format: RequestFormat,
+  response: JsonValue,
+): { [name: string]: ServedFact } {
+  if (!isRequestFormat(format)) throw new RangeError('unknown request format');
   const plan = PLANS[format];
   if (!isJsonObject(response)) invalid('response must be a JSON object', []);
   const kind = member(response, plan.discriminator.member);
