@@ -6,6 +6,10 @@ import type { FileState } from './model-files.ts';
 /** Bytes read per call. Each worker owns one buffer this size, so memory is bounded by the pool. */
 export const CHUNK_SIZE = 16 * 1024 * 1024;
 
+/** A batch closes once it holds this many bytes or this many tasks: few messages, even loads. */
+const BATCH_BYTES = CHUNK_SIZE;
+const BATCH_TASKS = 256;
+
 /** One byte range to hash: `path` is opened, checked against `state`, read from start to end. */
 export interface HashTask {
   id: number;
@@ -15,37 +19,37 @@ export interface HashTask {
   state: FileState;
 }
 
-/** What a worker sends back: progress after every chunk, then a digest or the reason it failed. */
+/** What a worker sends back: progress as it reads, then the batch's digests or why it failed. */
 export type WorkerReply =
   | { type: 'progress'; bytes: number }
-  | { type: 'done'; id: number; digest: Uint8Array }
-  | { type: 'error'; id: number; reason: 'changed' | 'unreadable' };
+  | { type: 'done'; ids: number[]; digests: Uint8Array[] }
+  | { type: 'error'; reason: 'changed' | 'unreadable' };
 
 export interface HashPoolOptions {
-  /** Workers to start, at most one per task. */
+  /** Workers to start, at most one per batch. */
   concurrency: number;
-  /** Called on the calling thread with the bytes each chunk added. */
+  /** Called on the calling thread with the bytes read since the last call. */
   onBytes?: (bytes: number) => void;
 }
 
 const workerUrl = new URL('./hash-worker.ts', import.meta.url);
 
 /**
- * SHA-256 of every task's byte range, in task order, computed by a pool of worker threads. A
- * worker takes its next task only when it has answered the last one; the largest tasks go first,
- * which keeps the workers evenly loaded when a few big shards dominate. The first failure stops
- * every worker.
+ * SHA-256 of every task's byte range, in task order, computed by a pool of worker threads.
+ * Tasks go largest first, in batches (a large shard alone, small files together); a worker gets
+ * its next batch only when it has answered the last, which keeps the workers evenly loaded when
+ * a few big shards dominate. The first failure stops every worker.
  */
 export function hashResources(tasks: readonly HashTask[], options: HashPoolOptions): Promise<Uint8Array[]> {
   const digests: Uint8Array[] = new Array<Uint8Array>(tasks.length);
-  if (tasks.length === 0) return Promise.resolve(digests);
-  const queue = [...tasks].sort((a, b) => b.end - b.start - (a.end - a.start) || a.id - b.id);
-  const size = Math.max(1, Math.min(options.concurrency, queue.length));
+  const batches = batch([...tasks].sort((a, b) => b.end - b.start - (a.end - a.start) || a.id - b.id));
+  if (batches.length === 0) return Promise.resolve(digests);
+  const size = Math.max(1, Math.min(options.concurrency, batches.length));
 
   return new Promise((resolve, reject) => {
     const workers: Worker[] = [];
     let next = 0;
-    let remaining = tasks.length;
+    let remaining = batches.length;
     let settled = false;
 
     const finish = (error?: unknown): void => {
@@ -56,6 +60,13 @@ export function hashResources(tasks: readonly HashTask[], options: HashPoolOptio
       else reject(error);
     };
 
+    const feed = (worker: Worker): void => {
+      const work = batches[next];
+      if (work === undefined) return;
+      next += 1;
+      worker.postMessage(work);
+    };
+
     const onReply = (worker: Worker, reply: WorkerReply): void => {
       if (settled) return;
       if (reply.type === 'progress') {
@@ -64,23 +75,14 @@ export function hashResources(tasks: readonly HashTask[], options: HashPoolOptio
         } catch (error) {
           finish(error);
         }
-        return;
-      }
-      if (reply.type === 'error') {
+      } else if (reply.type === 'error') {
         finish(reply.reason === 'changed' ? modelChanged() : modelUnreadable());
-        return;
+      } else {
+        reply.ids.forEach((id, i) => (digests[id] = reply.digests[i]!));
+        remaining -= 1;
+        if (remaining === 0) finish();
+        else feed(worker);
       }
-      digests[reply.id] = reply.digest;
-      remaining -= 1;
-      if (remaining === 0) finish();
-      else feed(worker);
-    };
-
-    const feed = (worker: Worker): void => {
-      const task = queue[next];
-      if (task === undefined) return;
-      next += 1;
-      worker.postMessage(task);
     };
 
     for (let i = 0; i < size; i++) {
@@ -94,4 +96,21 @@ export function hashResources(tasks: readonly HashTask[], options: HashPoolOptio
       feed(worker);
     }
   });
+}
+
+function batch(ordered: readonly HashTask[]): HashTask[][] {
+  const batches: HashTask[][] = [];
+  let current: HashTask[] = [];
+  let bytes = 0;
+  for (const task of ordered) {
+    current.push(task);
+    bytes += task.end - task.start;
+    if (bytes >= BATCH_BYTES || current.length >= BATCH_TASKS) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

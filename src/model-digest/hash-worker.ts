@@ -9,44 +9,73 @@ const port = parentPort;
 if (port === null) throw new Error('hash-worker.ts runs only as a worker thread');
 
 // One buffer for the worker's whole life: large reads, no per-chunk allocation.
-const buffer = Buffer.allocUnsafe((workerData as { chunkSize: number }).chunkSize);
+const chunkSize = (workerData as { chunkSize: number }).chunkSize;
+const buffer = Buffer.allocUnsafe(chunkSize);
 
-port.on('message', (task: HashTask) => {
-  port.postMessage(hashRange(task));
+/** A task failed: the file moved (`changed`) or could not be opened or read (`unreadable`). */
+class Failure {
+  readonly reason: 'changed' | 'unreadable';
+  constructor(reason: 'changed' | 'unreadable') {
+    this.reason = reason;
+  }
+}
+
+port.on('message', (tasks: HashTask[]) => {
+  port.postMessage(hashBatch(tasks));
 });
 
-// Reads [start, end) of the file in large chunks into SHA-256. The file must still be the one
-// listed (same device, inode, size and modification time) before the first read and after the
-// last, and must not end early; anything else means it changed under us, and a digest of a file
-// in motion would be silently wrong.
-function hashRange(task: HashTask): WorkerReply {
-  let fd: number;
+function hashBatch(tasks: readonly HashTask[]): WorkerReply {
+  const digests: Uint8Array[] = [];
+  let unreported = 0;
+  let open: { path: string; fd: number } | undefined;
   try {
-    fd = openSync(task.path, 'r');
+    for (const task of tasks) {
+      // Consecutive shards of one file share its descriptor.
+      if (open?.path !== task.path) {
+        if (open !== undefined) closeSync(open.fd);
+        open = undefined; // closed: never closed twice, even if the next open fails
+        open = { path: task.path, fd: openFile(task.path) };
+      }
+      digests.push(hashRange(open.fd, task, (bytes) => {
+        unreported += bytes;
+        if (unreported >= chunkSize) {
+          port!.postMessage({ type: 'progress', bytes: unreported } satisfies WorkerReply);
+          unreported = 0;
+        }
+      }));
+    }
   } catch (error) {
-    const reason = (error as { code?: unknown }).code === 'ENOENT' ? 'changed' : 'unreadable';
-    return { type: 'error', id: task.id, reason };
-  }
-  try {
-    if (!sameState(stateOf(fstatSync(fd, { bigint: true })), task.state)) {
-      return { type: 'error', id: task.id, reason: 'changed' };
-    }
-    const hash = createHash('sha256');
-    let position = task.start;
-    while (position < task.end) {
-      const read = readSync(fd, buffer, 0, Math.min(buffer.length, task.end - position), position);
-      if (read === 0) return { type: 'error', id: task.id, reason: 'changed' };
-      hash.update(buffer.subarray(0, read));
-      position += read;
-      port!.postMessage({ type: 'progress', bytes: read } satisfies WorkerReply);
-    }
-    if (!sameState(stateOf(fstatSync(fd, { bigint: true })), task.state)) {
-      return { type: 'error', id: task.id, reason: 'changed' };
-    }
-    return { type: 'done', id: task.id, digest: new Uint8Array(hash.digest()) };
-  } catch {
-    return { type: 'error', id: task.id, reason: 'unreadable' };
+    return { type: 'error', reason: error instanceof Failure ? error.reason : 'unreadable' };
   } finally {
-    closeSync(fd);
+    if (open !== undefined) closeSync(open.fd);
   }
+  if (unreported > 0) port!.postMessage({ type: 'progress', bytes: unreported } satisfies WorkerReply);
+  return { type: 'done', ids: tasks.map((task) => task.id), digests };
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (error) {
+    throw new Failure((error as { code?: unknown }).code === 'ENOENT' ? 'changed' : 'unreadable');
+  }
+}
+
+// Reads [start, end) in large chunks into SHA-256. The file must still be the one listed (same
+// device, inode, size and modification time) before the first read and after the last, and must
+// not end early: anything else means it changed under us, and the digest of a file in motion
+// would be silently wrong.
+function hashRange(fd: number, task: HashTask, onBytes: (bytes: number) => void): Uint8Array {
+  if (!sameState(stateOf(fstatSync(fd, { bigint: true })), task.state)) throw new Failure('changed');
+  const hash = createHash('sha256');
+  let position = task.start;
+  while (position < task.end) {
+    const read = readSync(fd, buffer, 0, Math.min(buffer.length, task.end - position), position);
+    if (read === 0) throw new Failure('changed');
+    hash.update(buffer.subarray(0, read));
+    position += read;
+    onBytes(read);
+  }
+  if (!sameState(stateOf(fstatSync(fd, { bigint: true })), task.state)) throw new Failure('changed');
+  return new Uint8Array(hash.digest());
 }
