@@ -175,7 +175,7 @@ test('a file or a directory that cannot be read', async () => {
 });
 
 // Acts on the first progress report after real bytes were read, while hashing is under way.
-function onceHashing(action: () => void): ModelDigestOptions['onProgress'] {
+function onceHashing(action: () => void): NonNullable<ModelDigestOptions['onProgress']> {
   let done = false;
   return (bytes) => {
     if (bytes > 0 && !done) {
@@ -205,6 +205,31 @@ test('a file that grows, is touched, or disappears while the model is hashed', a
   cpSync(untouched, join(root, 'untouched-copy'), { recursive: true });
   const calm = await computeModelDigest(untouched, { onProgress: onceHashing(() => undefined), concurrency: 1 });
   assert.equal(calm.digest.sha256, (await computeModelDigest(join(root, 'untouched-copy'))).digest.sha256);
+});
+
+test('a file touched after its own resources were hashed, before the model is done, is reported', async () => {
+  // One worker, largest first: big.bin is done before small.bin's bytes are reported.
+  const folder = model({ 'big.bin': BIG, 'small.bin': 'small' });
+  let touched = false;
+  const onProgress = (done: number): void => {
+    if (done > BIG.length && !touched) {
+      touched = true;
+      utimesSync(join(folder, 'big.bin'), new Date(), new Date(1_000_000_000_000));
+    }
+  };
+  await rejects(folder, 'ERR_MODEL_UNREADABLE', CHANGED, { onProgress, concurrency: 1, method: 'files' });
+  assert.ok(touched);
+});
+
+test('a change stops the hashing at the next resource, not at the end of the model', async () => {
+  const folder = model({ 'big.bin': Buffer.alloc(160 * 1024 * 1024, 1) });
+  let reported = 0;
+  const onProgress = (done: number): void => {
+    if (reported === 0 && done > 0) appendFileSync(join(folder, 'big.bin'), 'more');
+    reported = done;
+  };
+  await rejects(folder, 'ERR_MODEL_UNREADABLE', CHANGED, { onProgress, concurrency: 1, shardSize: 16 * 1024 * 1024 });
+  assert.equal(reported, 16 * 1024 * 1024, 'one shard read, then the change was seen');
 });
 
 test('wrong options are programmer errors: TypeError or RangeError', async () => {

@@ -219,6 +219,6 @@ test('progress runs from 0 to the total, never backwards', async () => {
   assert.deepEqual(seen[0], [0, result.bytes]);
   assert.deepEqual(seen.at(-1), [result.bytes, result.bytes]);
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0]);
-  assert.ok(seen.length > 4, 'large files report progress per read, not only at the end');
+  assert.ok(seen.some(([done]) => done > 0 && done < result.bytes), 'progress is reported while reading');
   assert.equal(statSync(join(MODEL, 'weights', 'model-00001-of-00002.bin')).size, big.length);
 });
