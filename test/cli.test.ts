@@ -94,7 +94,7 @@ test('bad input: one line on stderr with a stable code, nothing on stdout, docum
   const cases: Array<[string[], string, number, RegExp]> = [
     [['canon', '-'], '{"a":1,"a":2}', 3, /^runprint: ERR_JSON_DUPLICATE_KEY: .* \(at \$\['a'\]\)\n$/],
     [['canon', '-'], '{"a":', 3, /^runprint: ERR_JSON_TRUNCATED: /],
-    [['id', '-'], '{"model":"m","messages":[]}', 3, /^runprint: ERR_PROVIDER_AMBIGUOUS_FORMAT: /],
+    [['id', '-'], '{"model":"m","messages":[],"max_tokens":5}', 3, /^runprint: ERR_PROVIDER_AMBIGUOUS_FORMAT: /],
     [['id', '--from', 'openai-chat', '-'], '{"messages":[]}', 3, /^runprint: ERR_PROVIDER_INVALID_REQUEST: /],
     [['id', '--from', 'nope', '-'], '{}', 2, /^runprint: ERR_CLI_USAGE: /],
     [['id', join(folder, 'missing.json')], '', 4, /^runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n$/],

@@ -64,8 +64,9 @@ describe('detectFormat', () => {
   });
 
   it('ignores values: the model name never decides', () => {
-    rejects({ model: 'gpt-4o', messages: [ask] }, 'ERR_PROVIDER_AMBIGUOUS_FORMAT',
+    rejects({ model: 'gpt-4o', messages: [ask], max_tokens: 5 }, 'ERR_PROVIDER_AMBIGUOUS_FORMAT',
       'input could be a request of more than one provider API (openai-chat, anthropic-messages); pass --from');
+    assert.equal(detectFormat({ model: 'claude-sonnet-4-5', messages: [ask] }), 'openai-chat');
     assert.equal(detectFormat({ model: 'claude-sonnet-4-5', messages: [ask], n: 1 }), 'openai-chat');
   });
 

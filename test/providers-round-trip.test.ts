@@ -197,6 +197,9 @@ describe('format detection properties', () => {
     for (const format of REQUEST_FORMATS) {
       fc.assert(
         fc.property(requests(format), (request) => {
+          // Only requests with every field their API requires are requests of that API (SPEC 4.5).
+          const required = { 'openai-chat': ['messages'], 'openai-responses': [], 'anthropic-messages': ['messages', 'max_tokens'] }[format];
+          fc.pre(required.every((key) => (request as Record<string, unknown>)[key] !== undefined));
           let detected: string;
           try {
             detected = detectFormat(request);

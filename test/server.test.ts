@@ -33,7 +33,7 @@ test('errors are JSON with the same codes as the CLI and the right status', asyn
     [app.request('/v1/identity', post('x'.repeat(2000))), 413, 'ERR_HTTP_BODY_TOO_LARGE'],
     [app.request('/v1/identity', post('{"a":1,"a":2}')), 400, 'ERR_JSON_DUPLICATE_KEY'],
     [app.request('/v1/identity?from=bogus', post('{}')), 400, 'ERR_CLI_USAGE'],
-    [app.request('/v1/identity', post('{"model":"m","messages":[]}')), 400, 'ERR_PROVIDER_AMBIGUOUS_FORMAT'],
+    [app.request('/v1/identity', post('{"model":"m","messages":[],"max_tokens":5}')), 400, 'ERR_PROVIDER_AMBIGUOUS_FORMAT'],
   ];
   for (const [pending, status, code] of cases) {
     const response = await pending;

@@ -10,7 +10,7 @@ import { formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
 
-type Options = Parameters<typeof parseArgs>[0]['options'];
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
 function parse(args: string[], options: Options, positionals: { min: number; max: number }) {
   let parsed;

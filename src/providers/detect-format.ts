@@ -14,9 +14,19 @@ import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './requ
  *   2. Otherwise only member names that appear in at least one field table (SPEC 4.2-4.4) count;
  *      unknown names are ignored. With none left, the format is unknown.
  *   3. The candidates are the APIs whose field table holds every counted name. Exactly one
- *      candidate is the answer; more than one is ambiguous (a bare {model, messages, max_tokens} is
- *      both an OpenAI Chat and an Anthropic Messages request); none means the names mix APIs.
+ *      candidate is the answer; none means the names mix APIs.
+ *   4. When more than one candidate remains, a candidate whose API requires a field the document
+ *      lacks is dropped (Anthropic Messages requires max_tokens, OpenAI Chat requires messages).
+ *      Exactly one left is the answer; more is ambiguous (a bare {model, messages, max_tokens} is
+ *      both an OpenAI Chat and an Anthropic Messages request).
  */
+
+/** Top-level fields each API requires (SPEC 4.5, rule 4). */
+const REQUIRED: Record<RequestFormat, readonly string[]> = {
+  'openai-chat': ['model', 'messages'],
+  'openai-responses': ['model'],
+  'anthropic-messages': ['model', 'messages', 'max_tokens'],
+};
 
 const KNOWN = new Map<RequestFormat, Set<string>>(
   REQUEST_FORMATS.map((format) => [format, knownFields(mappingFor(format))]),
@@ -43,7 +53,11 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
       formatPath([]),
     );
   }
-  const candidates = REQUEST_FORMATS.filter((format) => counted.every((key) => KNOWN.get(format)?.has(key)));
+  let candidates = REQUEST_FORMATS.filter((format) => counted.every((key) => KNOWN.get(format)?.has(key)));
+  if (candidates.length > 1) {
+    const complete = candidates.filter((format) => REQUIRED[format].every((key) => member(value, key) !== undefined));
+    if (complete.length > 0) candidates = complete;
+  }
   const [only] = candidates;
   if (candidates.length === 1 && only !== undefined) return only;
   if (candidates.length === 0) {
