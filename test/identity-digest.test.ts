@@ -15,7 +15,6 @@ const u64 = (n: number) => {
   out.writeBigUInt64BE(BigInt(n));
   return out;
 };
-const leaf = (d: Buffer) => sha(Buffer.from([0]), d);
 const node = (l: Buffer, r: Buffer) => sha(Buffer.from([1]), l, r);
 
 test('a composition hashes exactly as sections 5.1 to 5.5 say', () => {
@@ -32,7 +31,8 @@ test('a composition hashes exactly as sections 5.1 to 5.5 say', () => {
     excluded: { stream: true },
   };
   // Canonical forms written out by hand (RFC 8785: members sorted, no white space).
-  const element = (canonical: string) => sha(tag('element'), canonical);
+  // An element digest is the RFC 6962 leaf hash of tag("element") || JCS(element).
+  const element = (canonical: string) => sha(Buffer.from([0]), tag('element'), canonical);
   const e = {
     system: [element('"S"')],
     input: [element('{"content":"é","role":"user"}'), element('"two"'), element('3')],
@@ -41,11 +41,11 @@ test('a composition hashes exactly as sections 5.1 to 5.5 say', () => {
   const listDigest = (name: string, root: Buffer, n: number) => sha(tag(`component/${name}`), u64(n), root);
   const d = {
     model: sha(tag('component/model'), '{"api":"x","name":"m"}'),
-    system: listDigest('system', leaf(e.system[0]!), 1),
+    system: listDigest('system', e.system[0]!, 1),
     // Three leaves: k = 2, so root = node(node(l0, l1), l2).
-    input: listDigest('input', node(node(leaf(e.input[0]!), leaf(e.input[1]!)), leaf(e.input[2]!)), 3),
+    input: listDigest('input', node(node(e.input[0]!, e.input[1]!), e.input[2]!), 3),
     context: listDigest('context', sha(), 0),
-    tools: listDigest('tools', node(leaf(e.tools[0]!), leaf(e.tools[1]!)), 2),
+    tools: listDigest('tools', node(e.tools[0]!, e.tools[1]!), 2),
     parameters: sha(tag('component/parameters'), '{"temperature":0.5}'),
     configuration: sha(tag('component/configuration'), '{}'),
   };

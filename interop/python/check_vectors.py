@@ -160,15 +160,16 @@ def tag(purpose):
     return ("runprint/v1/" + purpose).encode("ascii") + b"\x00"
 
 
-def mth(leaves):
-    if not leaves:
+def mth(leaf_hashes):
+    """RFC 6962 Merkle Tree Hash over leaves whose leaf hashes (0x00-prefixed) are given."""
+    if not leaf_hashes:
         return sha256()
-    if len(leaves) == 1:
-        return sha256(b"\x00", leaves[0])
+    if len(leaf_hashes) == 1:
+        return leaf_hashes[0]
     k = 1
-    while k * 2 < len(leaves):
+    while k * 2 < len(leaf_hashes):
         k *= 2
-    return sha256(b"\x01", mth(leaves[:k]), mth(leaves[k:]))
+    return sha256(b"\x01", mth(leaf_hashes[:k]), mth(leaf_hashes[k:]))
 
 
 LISTS = ("system", "input", "context", "tools")
@@ -182,7 +183,7 @@ def identity(composition):
     for name in ORDER:
         value = composition[name]
         if name in LISTS:
-            elements = [sha256(tag("element"), canonical(e).encode("utf-8")) for e in value]
+            elements = [sha256(b"\x00", tag("element"), canonical(e).encode("utf-8")) for e in value]
             root = mth(elements)
             digest = sha256(tag("component/" + name), struct.pack(">Q", len(value)), root)
             components[name] = {"kind": "list", "digest": {"sha256": digest.hex()}, "count": len(value),

@@ -8,6 +8,8 @@ export interface Sha256 {
 }
 
 interface NodeCrypto {
+  /** One-shot digest (Node 21.7 and later): no hash object, so much cheaper for small inputs. */
+  hash?: (algorithm: 'sha256', data: Uint8Array | string, outputEncoding: 'buffer') => Uint8Array;
   createHash(algorithm: 'sha256'): {
     update(data: Uint8Array | string, encoding?: 'utf8'): unknown;
     digest(): Uint8Array;
@@ -47,6 +49,17 @@ export function createSha256(): Sha256 {
     digest: () => hash.digest(),
   };
   return wrapper;
+}
+
+const oneShot = nodeCrypto?.hash;
+
+/**
+ * SHA-256 of one string's UTF-8 bytes or of one byte array, in one call. Identity computation
+ * hashes many small elements, where the cost of creating a hash object dominates.
+ */
+export function sha256Once(data: Uint8Array | string): Uint8Array {
+  if (oneShot !== undefined) return oneShot('sha256', data, 'buffer');
+  return createSha256().update(data).digest();
 }
 
 /** SHA-256 of the concatenation of `parts`. */

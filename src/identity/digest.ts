@@ -1,6 +1,6 @@
 /** docs/SPEC.md section 5: domain-separated SHA-256 digests of elements, components, request and run. */
-import { createSha256, sha256, toHex } from '../hash/sha256.ts';
-import { hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import { createSha256, sha256, sha256Once, toHex } from '../hash/sha256.ts';
+import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { ListComponentName, ValueComponentName } from './composition.ts';
 
 /** in-toto DigestSet with the one algorithm runprint v1 uses. */
@@ -19,7 +19,8 @@ export function domainTag(purpose: string): Uint8Array {
   return encoder.encode(`runprint/v1/${purpose}\u0000`);
 }
 
-const ELEMENT_TAG = domainTag('element');
+// The RFC 6962 leaf prefix 0x00 followed by tag("element"), as text: "\u0000" is one 0x00 byte.
+const ELEMENT_LEAF_PREFIX = '\u0000runprint/v1/element\u0000';
 const REQUEST_TAG = domainTag('request');
 const RUN_TAG = domainTag('run');
 const componentTags = new Map<string, Uint8Array>();
@@ -33,17 +34,21 @@ function componentTag(name: string): Uint8Array {
   return tag;
 }
 
-/** SPEC 5.2: elementDigest = SHA-256(tag("element") || JCS(element)). */
+/**
+ * SPEC 5.2: elementDigest = SHA-256(0x00 || tag("element") || JCS(element)). This is the RFC 6962
+ * leaf hash of the leaf `tag("element") || JCS(element)`, so an element digest is directly a leaf
+ * of the list's Merkle tree.
+ */
 export function elementDigest(canonicalElement: string): Uint8Array {
-  return createSha256().update(ELEMENT_TAG).update(canonicalElement).digest();
+  return sha256Once(ELEMENT_LEAF_PREFIX + canonicalElement);
 }
 
 /**
- * SPEC 5.3: the list root is the RFC 6962 Merkle Tree Hash whose leaves are the 32-byte element
- * digests, in list order (leafHash = SHA-256(0x00 || elementDigest)).
+ * SPEC 5.3: the list root is the RFC 6962 Merkle Tree Hash whose leaf hashes are the element
+ * digests, in list order.
  */
 export function listRoot(elementDigests: ReadonlyArray<Uint8Array>): Uint8Array {
-  return rootFromLeafHashes(elementDigests.map(hashLeaf));
+  return rootFromLeafHashes(elementDigests);
 }
 
 /** SPEC 5.4: digest of a list component = SHA-256(tag("component/<name>") || uint64be(count) || root). */
@@ -53,9 +58,12 @@ export function listComponentDigest(
   root: Uint8Array,
 ): Uint8Array {
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError('count must be a non-negative safe integer');
-  const length = new Uint8Array(8);
-  new DataView(length.buffer).setBigUint64(0, BigInt(count));
-  return createSha256().update(componentTag(name)).update(length).update(root).digest();
+  const tag = componentTag(name);
+  const input = new Uint8Array(tag.length + 8 + root.length);
+  input.set(tag, 0);
+  new DataView(input.buffer).setBigUint64(tag.length, BigInt(count));
+  input.set(root, tag.length + 8);
+  return sha256Once(input);
 }
 
 /** SPEC 5.4: digest of a value component = SHA-256(tag("component/<name>") || JCS(value)). */
@@ -63,7 +71,7 @@ export function valueComponentDigest(
   name: ValueComponentName | 'served',
   canonicalValue: string,
 ): Uint8Array {
-  return createSha256().update(componentTag(name)).update(canonicalValue).digest();
+  return sha256Once(`runprint/v1/component/${name}\u0000${canonicalValue}`);
 }
 
 /**

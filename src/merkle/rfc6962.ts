@@ -1,5 +1,5 @@
 /** RFC 6962 section 2.1 (RFC 9162 section 2.1.1): Merkle Tree Hash over an ordered list of leaves. */
-import { createSha256 } from '../hash/sha256.ts';
+import { createSha256, sha256Once } from '../hash/sha256.ts';
 
 const LEAF_PREFIX = new Uint8Array([0x00]);
 const NODE_PREFIX = new Uint8Array([0x01]);
@@ -9,9 +9,18 @@ export function hashLeaf(leaf: Uint8Array): Uint8Array {
   return createSha256().update(LEAF_PREFIX).update(leaf).digest();
 }
 
+// Reused for every node hash: 0x01 || left || right is always 65 bytes.
+const nodeInput = new Uint8Array(65);
+nodeInput[0] = 0x01;
+
 /** nodeHash = SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createSha256().update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== 32 || right.length !== 32) {
+    return createSha256().update(NODE_PREFIX).update(left).update(right).digest();
+  }
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return sha256Once(nodeInput);
 }
 
 /** SHA-256 of the empty string: the hash of a tree with no leaves. */
