@@ -70,15 +70,21 @@ export function chatRequest(bytes: number): Record<string, unknown> {
   return request;
 }
 
-/** A composition whose JSON text is about `bytes` long: messages, retrieval documents and tools. */
-export function composition(bytes: number): Record<string, unknown> {
+/**
+ * A composition whose JSON text is about `bytes` long, shaped like a retrieval-augmented chat turn:
+ * a system prompt, tool schemas, retrieval chunks of about 1.2 KB and a conversation. With
+ * `elementBytes` small, it is instead many short messages and documents: the worst case for
+ * per-element hashing.
+ */
+export function composition(bytes: number, shape: 'rag' | 'many-small' = 'rag'): Record<string, unknown> {
+  const small = shape === 'many-small';
   const input: Array<Record<string, unknown>> = [];
   const context: Array<Record<string, unknown>> = [];
-  const tools = [tool(1), tool(2)];
+  const tools = [tool(1)];
   const value: Record<string, unknown> = {
     version: 'runprint/v1',
     model: { api: 'openai-chat', name: 'gpt-4o-2024-08-06' },
-    system: [{ role: 'system', content: 'You are a financial analyst. ' + text(1, 3) }],
+    system: [{ role: 'system', content: 'You are a financial analyst. Cite the documents you use. ' + text(1, 6) }],
     input,
     context,
     tools,
@@ -88,10 +94,12 @@ export function composition(bytes: number): Record<string, unknown> {
   };
   let turn = 0;
   while (JSON.stringify(value).length < bytes) {
-    context.push({ id: `doc-${turn}`, title: `Report ${turn}`, text: text(turn, 4), score: 0.5 + turn / 1000 });
-    input.push({ role: 'user', content: text(turn + 2, 1) });
-    input.push({ role: 'assistant', content: text(turn + 5, 2) });
-    if (turn % 5 === 4 && tools.length < 12) tools.push(tool(tools.length + 1));
+    context.push({ id: `doc-${turn}`, title: `Report ${turn}`, text: text(turn, small ? 3 : 14), score: 0.5 + turn / 1000 });
+    if (small || turn % 2 === 0) {
+      input.push({ role: 'user', content: text(turn + 2, small ? 1 : 2) });
+      input.push({ role: 'assistant', content: text(turn + 5, small ? 2 : 5) });
+    }
+    if (turn % (small ? 5 : 2) === 1 && tools.length < 12) tools.push(tool(tools.length + 1));
     turn++;
   }
   return value;

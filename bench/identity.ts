@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { compositionFromDocument } from '../src/compose/from-document.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
+import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 import { chatRequest, composition } from './fixtures.ts';
 import { compare } from './measure.ts';
@@ -22,18 +23,32 @@ const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
 
 export async function benchIdentity(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  for (const [label, bytes] of sizes) {
-    const value = composition(bytes);
-    const { candidate, baseline, ratio } = compare(
-      () => computeIdentity(value),
-      () => createHash('sha256').update(JSON.stringify(value)).digest(),
-    );
-    results.push({
-      name: `identity of a ${label} composition (in-process object) vs JSON.stringify + SHA-256`,
-      ratio,
-      detail: `${us(candidate)} vs ${us(baseline)}`,
-    });
+  for (const shape of ['rag', 'many-small'] as const) {
+    for (const [label, bytes] of sizes) {
+      const value = composition(bytes, shape);
+      const elements = ['system', 'input', 'context', 'tools'].reduce((n, name) => n + (value[name] as unknown[]).length, 0);
+      const { candidate, baseline, ratio } = compare(
+        () => computeIdentity(value),
+        () => createHash('sha256').update(JSON.stringify(value)).digest(),
+      );
+      results.push({
+        name: `identity of a ${label} ${shape} composition (${elements} elements, in-process object) vs JSON.stringify + SHA-256`,
+        ratio,
+        detail: `${us(candidate)} vs ${us(baseline)}`,
+      });
+    }
   }
+  // The canonical form alone, hashed once: the cost of RFC 8785 without per-element digests.
+  const value = composition(20_000);
+  const jcsOnly = compare(
+    () => createHash('sha256').update(canonicalize(value)).digest(),
+    () => createHash('sha256').update(JSON.stringify(value)).digest(),
+  );
+  results.push({
+    name: 'RFC 8785 canonical form + one SHA-256 of a 20 KB rag composition vs JSON.stringify + SHA-256',
+    ratio: jcsOnly.ratio,
+    detail: `${us(jcsOnly.candidate)} vs ${us(jcsOnly.baseline)}`,
+  });
   const decoder = new TextDecoder();
   for (const [label, bytes] of sizes) {
     const raw = new TextEncoder().encode(JSON.stringify(chatRequest(bytes)));
