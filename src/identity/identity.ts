@@ -139,7 +139,10 @@ function rebase(error: unknown, prefix: string): unknown {
 
 function copyFacts(served: NonNullable<Composition['served']>): Record<string, ServedFact> {
   const facts: Record<string, ServedFact> = {};
-  for (const name of Object.keys(served).sort()) facts[name] = served[name]!;
+  for (const name of Object.keys(served).sort()) {
+    const fact = served[name]!;
+    facts[name] = { source: fact.source, value: fact.value };
+  }
   return facts;
 }
 
