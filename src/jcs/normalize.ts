@@ -211,9 +211,8 @@ function sortMembers(names: string[], inputs: unknown[], count: number): void {
     const name = names[index]!;
     let at = index - 1;
     const previous = names[at]!;
-    const first = name.charCodeAt(0);
-    const previousFirst = previous.charCodeAt(0);
-    if (previousFirst < first || (previousFirst === first && previous < name)) continue;
+    // Already in order? Usually the first code units decide (NaN for "" compares false).
+    if (previous.charCodeAt(0) < name.charCodeAt(0) || !(previous > name)) continue;
     const input = inputs[index];
     do {
       names[at + 1] = names[at]!;
