@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { computeModelDigest, DEFAULT_SHARD_SIZE } from '../src/model-digest/index.ts';
+import { computeModelDigest, DEFAULT_SHARD_SIZE, OMS_REFERENCE_SHARD_SIZE } from '../src/model-digest/index.ts';
 import type { ModelDigestOptions } from '../src/model-digest/index.ts';
 
 const run = promisify(execFile);
@@ -37,8 +37,8 @@ export async function benchModelDigest(options: { sizeBytes?: number } = {}): Pr
 
     const configurations: Array<[string, ModelDigestOptions]> = [
       [`default (shards of ${DEFAULT_SHARD_SIZE} bytes)`, {}],
+      [`OMS reference default shard size (${OMS_REFERENCE_SHARD_SIZE} bytes)`, { shardSize: OMS_REFERENCE_SHARD_SIZE }],
       ['shards of 2^30 bytes', { shardSize: GiB }],
-      ['shards of 2^28 bytes', { shardSize: 2 ** 28 }],
       ['files (one stream, no parallelism possible)', { method: 'files' }],
     ];
     const openssl: number[] = [];

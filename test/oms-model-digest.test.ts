@@ -170,17 +170,18 @@ test('resources are in OMS order: path components by code point, then shard star
   assert.ok(names.includes('weights/empty.bin'), 'an empty file is a resource of the files method');
 });
 
-test('defaults: shards of 10^9 bytes, sha256, no symlinks, git paths ignored; bytes counts every file', async () => {
+test('defaults: shards of 2^28 bytes, sha256, no symlinks, git paths ignored; bytes counts every file', async () => {
   const result = await computeModelDigest(MODEL);
   assert.deepEqual(result.serialization, {
     method: 'shards',
     hash_type: 'sha256',
-    shard_size: DEFAULT_SHARD_SIZE,
+    shard_size: 268_435_456,
     allow_symlinks: false,
     ignore_paths: ['.git', '.gitattributes', '.github', '.gitignore'],
   });
   const total = naiveFiles(MODEL).reduce((sum, file) => sum + file.bytes.length, 0);
   assert.equal(result.bytes, total);
+  assert.equal(DEFAULT_SHARD_SIZE, 2 ** 28);
   assert.equal(result.digest.sha256, naiveDigest(MODEL, DEFAULT_SHARD_SIZE).digest);
   assert.deepEqual(JSON.parse(JSON.stringify(result)), result, 'the result is plain JSON');
 });

@@ -63,7 +63,7 @@ const CASES: Case[] = [
   { desc: 'one file, files method: the resource is named "."', spec: '9.3', model: SAMPLE_FILE, serialization: files() },
   { desc: 'one file, shards of 8 bytes: 22 bytes give .:0:8, .:8:16, .:16:22', spec: '9.3', model: SAMPLE_FILE, serialization: shards(8),
     source: `${GOLDENS}/sample_model_file_small_shards`, sourceDigest: '57d54248751a51781ac2bed647670df0c45d3926e337021585c34a82384b6573' },
-  { desc: 'one file, default shard size 10^9: one shard', spec: '9.3', model: SAMPLE_FILE, serialization: shards(1_000_000_000),
+  { desc: 'one file, the OMS reference default shard size 10^9: one shard', spec: '9.3', model: SAMPLE_FILE, serialization: shards(1_000_000_000),
     source: `${GOLDENS}/sample_model_file_shard`, sourceDigest: '002d162f867c5eee944e5080d25829b6625be0e3f081f6fbafc7dd655ca2e178' },
   { desc: 'OMS reference sample folder, files method', spec: '9.4', model: SAMPLE_FOLDER, serialization: files(),
     source: `${GOLDENS}/sample_model_folder`, sourceDigest: '143cc682e555951649f18e2761c3d526d2502996f5e32dc187ef7f8a614f8df7' },

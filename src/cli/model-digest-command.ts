@@ -12,7 +12,7 @@ export const MODEL_DIGEST_USAGE = `usage: runprint model-digest PATH [--json] [-
 Prints sha256:<hex>, the OpenSSF Model Signing v1.0 digest of the file or directory PATH.
   --json            print the digest, serialization parameters and every resource as JSON
   --method M        files (one resource per file) or shards (default)
-  --shard-size N    shard size in bytes for --method shards (default 1000000000)
+  --shard-size N    shard size in bytes for --method shards (default 268435456)
   --allow-symlinks  follow symbolic links to regular files instead of refusing them
 `;
 

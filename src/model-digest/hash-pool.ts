@@ -1,7 +1,7 @@
 /** OpenSSF Model Signing v1.0 model digest (docs/SPEC.md section 9.4): worker threads hash resources. */
 import { Worker } from 'node:worker_threads';
 import { modelChanged, modelUnreadable } from './model-digest-errors.ts';
-import type { FileState } from './model-files.ts';
+import type { FileState } from './file-state.ts';
 
 /** Bytes read per call. Each worker owns one buffer this size, so memory is bounded by the pool. */
 export const CHUNK_SIZE = 16 * 1024 * 1024;

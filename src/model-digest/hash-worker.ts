@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HashTask, WorkerReply } from './hash-pool.ts';
-import { sameState, stateOf } from './model-files.ts';
+import { sameState, stateOf } from './file-state.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('hash-worker.ts runs only as a worker thread');

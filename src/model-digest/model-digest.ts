@@ -5,13 +5,21 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { hashResources } from './hash-pool.ts';
 import { modelChanged } from './model-digest-errors.ts';
-import { listModelFiles, normalizeIgnorePaths, sameState, stateOf } from './model-files.ts';
+import { sameState, stateOf } from './file-state.ts';
+import { listModelFiles, normalizeIgnorePaths } from './model-files.ts';
 import type { ModelFile } from './model-files.ts';
 import { planResources } from './resource-plan.ts';
 import type { SerializationMethod } from './resource-plan.ts';
 
-/** The OMS reference library's default shard size (10^9 bytes), which runprint keeps. */
-export const DEFAULT_SHARD_SIZE = 1_000_000_000;
+/**
+ * runprint's default shard size, 2^28 bytes (256 MiB). The OMS reference defaults to 10^9; a
+ * smaller shard splits a large file more evenly among workers (section 9.5 gives the numbers).
+ * Any size is valid OMS and is recorded, so the reference recomputes the digest from it.
+ */
+export const DEFAULT_SHARD_SIZE = 268_435_456;
+
+/** The OMS reference library's default shard size, for callers who want its exact defaults. */
+export const OMS_REFERENCE_SHARD_SIZE = 1_000_000_000;
 
 /** runprint's default serialization method (section 9.5 says why it is not the OMS default). */
 export const DEFAULT_METHOD: SerializationMethod = 'shards';

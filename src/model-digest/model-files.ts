@@ -2,6 +2,8 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stateOf } from './file-state.ts';
+import type { FileState } from './file-state.ts';
 import {
   danglingSymlink,
   fromFileSystemError,
@@ -22,26 +24,10 @@ export interface ModelFile {
   state: FileState;
 }
 
-/** What identifies a file's content between two looks at it. */
-export interface FileState {
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-}
-
 export interface ListOptions {
   allowSymlinks: boolean;
   /** Normalized relative POSIX paths (see normalizeIgnorePaths); each hides itself and all below. */
   ignorePaths: readonly string[];
-}
-
-export function stateOf(stats: BigIntStats): FileState {
-  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs };
-}
-
-export function sameState(a: FileState, b: FileState): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }
 
 /**
