@@ -1,6 +1,7 @@
 /** RFC 8259 sections 2-7 with RFC 7493 section 2.3: an iterative JSON text parser with an explicit stack. */
 import { JsonError, formatPath } from '../errors.ts';
 import type { JsonArray, JsonObject, JsonValue } from './json-value.ts';
+import { createJsonObject } from './json-value.ts';
 import { tooDeepMessage } from './limits.ts';
 import { numberProblem, numberProblemMessage } from './number-rules.ts';
 import { readEscapedString } from './json-string-escapes.ts';
@@ -80,7 +81,7 @@ export class JsonTextParser {
             continue;
           }
         } else {
-          const object: JsonObject = Object.create(null) as JsonObject;
+          const object = createJsonObject();
           if (text.charCodeAt(index) === 0x7d) {
             index++;
             value = object;
@@ -136,7 +137,9 @@ export class JsonTextParser {
           if (next !== 0x7d) throw this.between(index, "expected ',' or '}' after an object member");
         }
         index++;
-        value = container;
+        // push grows an array's storage to at least 17 slots; a copy of a short array is exact,
+        // which keeps large documents near the size JSON.parse would build.
+        value = Array.isArray(container) && container.length < 64 ? container.slice() : container;
         containers.pop();
         names.pop();
       }

@@ -2,6 +2,7 @@
 import { JsonError, formatPath } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { JsonArray, JsonObject, JsonValue } from './json-value.ts';
+import { createJsonObject } from './json-value.ts';
 import { tooDeepMessage } from './limits.ts';
 import { numberProblem, numberProblemMessage } from './number-rules.ts';
 
@@ -180,7 +181,7 @@ function visitObject(object: object, depth: number, walk: Walk): JsonValue {
     }
   }
   sortMembers(names, inputs, count);
-  const out = (walk.nullPrototype ? Object.create(null) : {}) as JsonObject;
+  const out: JsonObject = walk.nullPrototype ? createJsonObject() : {};
   let name = '';
   try {
     for (let index = 0; index < count; index++) {
