@@ -30,6 +30,29 @@ export type ErrorCode =
   // Identity strings
   | 'ERR_IDENTITY_MALFORMED'
   | 'ERR_IDENTITY_UNSUPPORTED_VERSION'
+  // Provider output (the output digest of a response or a stream)
+  | 'ERR_OUTPUT_INVALID'
+  | 'ERR_OUTPUT_INCOMPLETE_STREAM'
+  // Keys
+  | 'ERR_KEY_INVALID'
+  | 'ERR_KEY_UNSUPPORTED'
+  // Receipts: DSSE envelope, in-toto statement, runprint predicate, verification
+  | 'ERR_ENVELOPE_INVALID'
+  | 'ERR_ENVELOPE_PAYLOAD_TYPE'
+  | 'ERR_ENVELOPE_BASE64'
+  | 'ERR_SIGNATURE_INVALID'
+  | 'ERR_SIGNATURE_UNKNOWN_KEY'
+  | 'ERR_STATEMENT_INVALID'
+  | 'ERR_STATEMENT_TYPE'
+  | 'ERR_SUBJECT_INVALID'
+  | 'ERR_PREDICATE_TYPE'
+  | 'ERR_PREDICATE_INVALID'
+  | 'ERR_PREDICATE_VERSION'
+  | 'ERR_IDENTITY_MISMATCH'
+  | 'ERR_OUTPUT_MISMATCH'
+  | 'ERR_BUNDLE_INVALID'
+  | 'ERR_DISCLOSURE_INVALID'
+  | 'ERR_DISCLOSURE_MISMATCH'
   // Model weights digest (OpenSSF Model Signing)
   | 'ERR_MODEL_NOT_FOUND'
   | 'ERR_MODEL_UNREADABLE'
@@ -91,6 +114,15 @@ export class ProviderError extends RunprintError {}
 
 /** An identity string not in its one canonical spelling. */
 export class IdentityStringError extends RunprintError {}
+
+/** A provider response or stream whose output cannot be assembled without guessing. */
+export class OutputError extends RunprintError {}
+
+/** A key that cannot be read or is not an Ed25519 key. */
+export class KeyError extends RunprintError {}
+
+/** A receipt, bundle or disclosure that fails a verification check. */
+export class ReceiptError extends RunprintError {}
 
 /** A model file or directory that cannot be digested. */
 export class ModelDigestError extends RunprintError {}
