@@ -1,0 +1,223 @@
+/** docs/SPEC.md section 12.2: the output of an OpenAI Chat Completions response and of its chunk stream. */
+import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import { isJsonObject } from '../jcs/json-value.ts';
+import {
+  eventObject, incomplete, invalid, member, objectOf, optionalString, rejectErrorObject,
+  requiredArray, requiredIndex, requiredObject, requiredString, type AssembledOutput,
+} from './output-reading.ts';
+import type { SseEvent } from './output-sse.ts';
+
+/** One choice as both forms reduce to it (SPEC 12.2). */
+interface Choice {
+  index: number;
+  role: string | null;
+  content: string | null;
+  refusal: string | null;
+  toolCalls: JsonValue[];
+  functionCall: { name: string; arguments: string } | null;
+  finishReason: string | null | undefined;
+}
+
+/** SPEC 12.2: `{"choices": [...]}`, choices by index; "" content or refusal is null. */
+function assemble(choices: Choice[], usage: JsonValue | null, servedFrom: JsonValue | undefined): AssembledOutput {
+  const sorted = [...choices].sort((a, b) => a.index - b.index);
+  const values = sorted.map((choice) => {
+    const message = objectOf([
+      ['role', choice.role],
+      ['content', choice.content === '' ? null : choice.content],
+      ['refusal', choice.refusal === '' ? null : choice.refusal],
+    ]);
+    if (choice.toolCalls.length > 0) message['tool_calls'] = choice.toolCalls;
+    if (choice.functionCall !== null) {
+      message['function_call'] = objectOf([['name', choice.functionCall.name], ['arguments', choice.functionCall.arguments]]);
+    }
+    return objectOf([['index', choice.index], ['message', message], ['finish_reason', choice.finishReason ?? null]]);
+  });
+  return {
+    output: objectOf([['choices', values]]),
+    finishReason: sorted[0]?.finishReason ?? null,
+    usage,
+    servedFrom,
+  };
+}
+
+function toolCallOf(name: string, args: string): JsonObject {
+  return objectOf([['type', 'function'], ['function', objectOf([['name', name], ['arguments', args]])]]);
+}
+
+/** A tool call of a non-streamed message: its `id` is left out (SPEC 12.2). */
+function responseToolCall(call: JsonValue, where: string): JsonValue {
+  if (!isJsonObject(call)) invalid(`${where} must be an object`);
+  const type = requiredString(call, 'type', where);
+  if (type === 'function') {
+    const fn = requiredObject(call, 'function', where);
+    return toolCallOf(requiredString(fn, 'name', `${where}.function`), requiredString(fn, 'arguments', `${where}.function`));
+  }
+  if (type === 'custom') {
+    const custom = requiredObject(call, 'custom', where);
+    const name = requiredString(custom, 'name', `${where}.custom`);
+    const input = requiredString(custom, 'input', `${where}.custom`);
+    return objectOf([['type', 'custom'], ['custom', objectOf([['name', name], ['input', input]])]]);
+  }
+  return invalid(`${where} "type" is not a known tool call type`);
+}
+
+/** SPEC 12.2: a non-streamed `chat.completion`. */
+export function chatOutputFromResponse(response: JsonObject): AssembledOutput {
+  rejectErrorObject(response, 'response');
+  if (member(response, 'object') !== 'chat.completion') invalid('response "object" is not "chat.completion"');
+  const seen = new Set<number>();
+  const choices = requiredArray(response, 'choices', 'response').map((value, position): Choice => {
+    const where = `choices[${position}]`;
+    if (!isJsonObject(value)) invalid(`${where} must be an object`);
+    const index = requiredIndex(value, 'index', where);
+    if (seen.has(index)) invalid(`${where} repeats choice index ${index}`);
+    seen.add(index);
+    const message = requiredObject(value, 'message', where);
+    const calls = member(message, 'tool_calls');
+    if (calls !== undefined && calls !== null && !Array.isArray(calls)) invalid(`${where}.message "tool_calls" must be an array or null`);
+    const fn = member(message, 'function_call');
+    let functionCall: Choice['functionCall'] = null;
+    if (fn !== undefined && fn !== null) {
+      if (!isJsonObject(fn)) invalid(`${where}.message "function_call" must be an object or null`);
+      functionCall = {
+        name: requiredString(fn, 'name', `${where}.message.function_call`),
+        arguments: requiredString(fn, 'arguments', `${where}.message.function_call`),
+      };
+    }
+    return {
+      index,
+      role: requiredString(message, 'role', `${where}.message`),
+      content: optionalString(message, 'content', `${where}.message`) ?? null,
+      refusal: optionalString(message, 'refusal', `${where}.message`) ?? null,
+      toolCalls: (calls ?? []).map((call, i) => responseToolCall(call, `${where}.message.tool_calls[${i}]`)),
+      functionCall,
+      finishReason: optionalString(value, 'finish_reason', where) ?? null,
+    };
+  });
+  return assemble(choices, member(response, 'usage') ?? null, response);
+}
+
+interface StreamedCall {
+  name: string;
+  arguments: string;
+}
+
+interface StreamedChoice extends Choice {
+  calls: Map<number, StreamedCall>;
+}
+
+/** A delta piece of text: appended when a string, ignored when absent or null. */
+function append(current: string | null, delta: JsonObject, key: string, where: string): string | null {
+  const value = optionalString(delta, key, where);
+  return typeof value === 'string' ? (current ?? '') + value : current;
+}
+
+function applyToolCalls(choice: StreamedChoice, calls: JsonValue, where: string): void {
+  if (calls === null) return;
+  if (!Array.isArray(calls)) invalid(`${where} "tool_calls" must be an array`);
+  for (const [position, call] of calls.entries()) {
+    const at = `${where}.tool_calls[${position}]`;
+    if (!isJsonObject(call)) invalid(`${at} must be an object`);
+    const index = requiredIndex(call, 'index', at);
+    const type = optionalString(call, 'type', at);
+    if (type !== undefined && type !== null && type !== 'function') invalid(`${at} "type" must be "function"`);
+    const fn = member(call, 'function');
+    if (fn !== undefined && !isJsonObject(fn)) invalid(`${at} "function" must be an object`);
+    const name = fn === undefined ? undefined : optionalString(fn, 'name', `${at}.function`);
+    const args = fn === undefined ? undefined : optionalString(fn, 'arguments', `${at}.function`);
+    let state = choice.calls.get(index);
+    if (state === undefined) {
+      if (typeof name !== 'string' || name === '') incomplete(`${at}: delta for tool call index ${index} that was never started`);
+      state = { name, arguments: '' };
+      choice.calls.set(index, state);
+    } else if (typeof name === 'string' && name !== '') {
+      invalid(`${at}: tool call index ${index} is named twice`);
+    }
+    if (typeof args === 'string') state.arguments += args;
+  }
+}
+
+function applyFunctionCall(choice: StreamedChoice, fn: JsonValue, where: string): void {
+  if (fn === null) return;
+  if (!isJsonObject(fn)) invalid(`${where} "function_call" must be an object`);
+  const name = optionalString(fn, 'name', `${where}.function_call`);
+  const args = optionalString(fn, 'arguments', `${where}.function_call`);
+  if (choice.functionCall === null) {
+    if (typeof name !== 'string' || name === '') incomplete(`${where}: function_call delta that was never started`);
+    choice.functionCall = { name, arguments: '' };
+  } else if (typeof name === 'string' && name !== '') {
+    invalid(`${where}: function_call is named twice`);
+  }
+  if (typeof args === 'string') choice.functionCall.arguments += args;
+}
+
+function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, where: string): void {
+  if (!isJsonObject(value)) invalid(`${where} must be an object`);
+  const index = requiredIndex(value, 'index', where);
+  let choice = choices.get(index);
+  if (choice === undefined) {
+    choice = { index, role: null, content: null, refusal: null, toolCalls: [], functionCall: null, finishReason: undefined, calls: new Map() };
+    choices.set(index, choice);
+  }
+  const delta = member(value, 'delta');
+  if (delta !== undefined && delta !== null) {
+    if (!isJsonObject(delta)) invalid(`${where} "delta" must be an object`);
+    const at = `${where}.delta`;
+    const carries = ['content', 'refusal', 'tool_calls', 'function_call'].some((key) => {
+      const piece = member(delta, key);
+      return piece !== undefined && piece !== null && piece !== '';
+    });
+    if (carries && typeof choice.finishReason === 'string') invalid(`${where}: delta for choice index ${index} after its finish_reason`);
+    const role = optionalString(delta, 'role', at);
+    if (typeof role === 'string') {
+      if (choice.role !== null && choice.role !== role) invalid(`${at}: choice index ${index} changes its role`);
+      choice.role = role;
+    }
+    choice.content = append(choice.content, delta, 'content', at);
+    choice.refusal = append(choice.refusal, delta, 'refusal', at);
+    const calls = member(delta, 'tool_calls');
+    if (calls !== undefined) applyToolCalls(choice, calls, at);
+    const fn = member(delta, 'function_call');
+    if (fn !== undefined) applyFunctionCall(choice, fn, at);
+  }
+  const finish = optionalString(value, 'finish_reason', where);
+  if (typeof finish === 'string') {
+    if (typeof choice.finishReason === 'string' && choice.finishReason !== finish) invalid(`${where}: choice index ${index} has two finish reasons`);
+    choice.finishReason = finish;
+  }
+}
+
+/** SPEC 12.2: a stream of `chat.completion.chunk` events ended by `data: [DONE]`. */
+export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutput {
+  const choices = new Map<number, StreamedChoice>();
+  let done = false;
+  let usage: JsonValue | null = null;
+  let first: JsonObject | undefined;
+  for (const [position, event] of events.entries()) {
+    const number = position + 1;
+    if (done) invalid(`stream event ${number} follows data: [DONE]`);
+    if (event.data === '[DONE]') {
+      done = true;
+      continue;
+    }
+    const chunk = eventObject(event, number);
+    rejectErrorObject(chunk, `stream event ${number}`);
+    if (member(chunk, 'object') !== 'chat.completion.chunk') invalid(`stream event ${number} "object" is not "chat.completion.chunk"`);
+    first ??= chunk;
+    const chunkUsage = member(chunk, 'usage');
+    if (chunkUsage !== undefined && chunkUsage !== null) usage = chunkUsage;
+    for (const [i, value] of requiredArray(chunk, 'choices', `stream event ${number}`).entries()) {
+      applyChoice(choices, value, `stream event ${number} choices[${i}]`);
+    }
+  }
+  if (!done) incomplete('stream ends without data: [DONE]');
+  for (const choice of choices.values()) {
+    if (choice.finishReason === undefined || choice.finishReason === null) incomplete(`choice index ${choice.index} ends without a finish_reason`);
+    if (choice.role === null) incomplete(`choice index ${choice.index} has no role`);
+    choice.toolCalls = [...choice.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, call]) => toolCallOf(call.name, call.arguments));
+  }
+  return assemble([...choices.values()], usage, first);
+}

@@ -1,0 +1,107 @@
+/** docs/SPEC.md section 12: the output of a run, its output digest and its raw digest, from the body as received. */
+import { JsonError, OutputError, ProviderError } from '../errors.ts';
+import type { ServedFact } from '../identity/composition.ts';
+import type { DigestSet } from '../identity/digest.ts';
+import { parseJson } from '../jcs/index.ts';
+import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { anthropicOutputFromResponse, anthropicOutputFromStream } from './output-anthropic-messages.ts';
+import { outputDigest, rawDigest } from './output-digest.ts';
+import { chatOutputFromResponse, chatOutputFromStream } from './output-openai-chat.ts';
+import { responsesOutputFromResponse, responsesOutputFromStream } from './output-openai-responses.ts';
+import { incomplete, invalid, type AssembledOutput } from './output-reading.ts';
+import { parseEventStream, type SseEvent } from './output-sse.ts';
+import { isRequestFormat, type RequestFormat } from './request-format.ts';
+import { servedFromResponse } from './served-from-response.ts';
+
+export interface RunOutput {
+  /** The assembled final output as a JSON value (SPEC 12); null when no format applies and the body is not JSON. */
+  output: JsonValue | null;
+  /** SHA-256(tag("output") || JCS(output)), tag("output") = "runprint/v1/output" 0x00; null when output is null. */
+  digest: DigestSet | null;
+  /** Plain SHA-256 of the body bytes exactly as received, so `sha256sum` reproduces it. */
+  rawDigest: DigestSet;
+  /** e.g. "stop", "length", "tool_calls", "end_turn", "completed"; null when unknown. */
+  finishReason: string | null;
+  /** The provider's usage object, verbatim. */
+  usage: JsonValue | null;
+  /** As servedFromResponse gives (empty for output without a format). */
+  served: { [name: string]: ServedFact };
+  /** True when the body was an SSE stream. */
+  stream: boolean;
+}
+
+interface Assembler {
+  fromResponse(response: JsonObject): AssembledOutput;
+  fromStream(events: readonly SseEvent[]): AssembledOutput;
+}
+
+const ASSEMBLERS: { readonly [F in RequestFormat]: Assembler } = {
+  'openai-chat': { fromResponse: chatOutputFromResponse, fromStream: chatOutputFromStream },
+  'openai-responses': { fromResponse: responsesOutputFromResponse, fromStream: responsesOutputFromStream },
+  'anthropic-messages': { fromResponse: anthropicOutputFromResponse, fromStream: anthropicOutputFromStream },
+};
+
+/** SPEC 12.1: a body whose first byte other than JSON white space is `{` is a response, else a stream. */
+function isJsonBody(body: Uint8Array): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
+    return byte === 0x7b;
+  }
+  return false;
+}
+
+/** Served facts, with a failure reported as an output failure (the body is the run's output). */
+function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [name: string]: ServedFact } {
+  if (from === undefined) return {};
+  try {
+    return servedFromResponse(format, from);
+  } catch (error) {
+    if (error instanceof ProviderError) throw new OutputError('ERR_OUTPUT_INVALID', error.message, error.path);
+    throw error;
+  }
+}
+
+/**
+ * SPEC 12: the output of a run from the response body exactly as received. With a format, the
+ * body is the provider's JSON response or its SSE stream, and both give the same output for the
+ * same content; broken or ambiguous input is rejected (ERR_OUTPUT_INVALID,
+ * ERR_OUTPUT_INCOMPLETE_STREAM, ERR_JSON_*). Without one (SPEC 12.5), the output is the body's
+ * JSON value, or null when the body is not strict JSON.
+ */
+export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutput {
+  if (!(body instanceof Uint8Array)) throw new TypeError('body must be a Uint8Array');
+  const raw = rawDigest(body);
+  if (format === undefined) {
+    let output: JsonValue;
+    try {
+      output = parseJson(body);
+    } catch (error) {
+      if (!(error instanceof JsonError)) throw error;
+      return { output: null, digest: null, rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+    }
+    // The JSON text `null` has output null too, and a digest: the digest tells the two apart.
+    return { output, digest: outputDigest(output), rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+  }
+  if (!isRequestFormat(format)) throw new RangeError('unknown request format');
+  const assembler = ASSEMBLERS[format];
+  let assembled: AssembledOutput;
+  const stream = !isJsonBody(body);
+  if (stream) {
+    const { events } = parseEventStream(body);
+    if (events.length === 0) incomplete('event stream has no event');
+    assembled = assembler.fromStream(events);
+  } else {
+    const response = parseJson(body);
+    if (!isJsonObject(response)) invalid('response must be a JSON object');
+    assembled = assembler.fromResponse(response);
+  }
+  return {
+    output: assembled.output,
+    digest: outputDigest(assembled.output),
+    rawDigest: raw,
+    finishReason: assembled.finishReason,
+    usage: assembled.usage,
+    served: servedFacts(format, assembled.servedFrom),
+    stream,
+  };
+}
