@@ -19,12 +19,13 @@ const LAYERS: Record<string, number> = {
   providers: 4,
   'model-digest': 4,
   compose: 5,
+  receipt: 5.5, // above compose and providers, below server and cli
   server: 6,
   cli: 7,
 };
 
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
-const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose']);
+const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt']);
 /** Files in otherwise impure folders that must stay pure too. */
 const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts']);
 

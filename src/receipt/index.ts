@@ -1,0 +1,36 @@
+/** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope (SPEC 13-15, drafts). */
+export { decodeBase64, encodeBase64 } from './base64.ts';
+export { pae } from './pae.ts';
+export { formatEnvelope, readEnvelope, PAYLOAD_TYPE, type Envelope, type EnvelopeSignature } from './envelope.ts';
+export {
+  generateKeyFiles,
+  importPublicKey,
+  keyIdOf,
+  parsePrivateKey,
+  parsePublicKey,
+  type KeyFiles,
+  type PublicKey,
+  type SigningKey,
+} from './keys.ts';
+export { formatVerifierKey, parseVerifierKey } from './verifier-key.ts';
+export {
+  BUILD_TYPE,
+  CAPTURES,
+  PREDICATE_TYPE,
+  type Capture,
+  type ComponentDescriptor,
+  type Predicate,
+  type ReceiptFacts,
+  type ReceiptOutput,
+  type RecordedOutput,
+} from './predicate.ts';
+export { buildStatement, STATEMENT_TYPE, type Statement, type Subject } from './statement.ts';
+export { addSignature, signReceipt, signStatement } from './sign.ts';
+export {
+  CHECK_LABELS,
+  verifyReceipt,
+  type CheckName,
+  type VerificationCheck,
+  type VerificationReport,
+  type VerifyOptions,
+} from './verify.ts';

@@ -1,0 +1,135 @@
+/** docs/SPEC.md section 13.2 (draft): the runprint receipt predicate v1, shaped like SLSA Provenance v1. */
+import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ServedFact } from '../identity/composition.ts';
+import type { DigestSet } from '../identity/digest.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { parseIdentity } from '../identity/identity-string.ts';
+import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
+
+/** `predicateType` of this version. A name, not a document runprint fetches. */
+export const PREDICATE_TYPE = 'https://runprint.dev/receipt/v1';
+/** SLSA `buildDefinition.buildType`: what the external parameters mean. */
+export const BUILD_TYPE = 'https://runprint.dev/run/v1';
+/** SLSA `runDetails.builder.id` prefix; the capture point follows. */
+export const BUILDER_PREFIX = 'https://runprint.dev/capture/';
+
+/** Where the run was captured. */
+export type Capture = 'cli' | 'sdk' | 'proxy';
+export const CAPTURES: readonly Capture[] = ['cli', 'sdk', 'proxy'];
+
+/** What is known about the output (the provider response), as providers/run-output.ts gives it. */
+export interface ReceiptOutput {
+  digest: DigestSet | null;
+  rawDigest: DigestSet;
+  finishReason: string | null;
+  usage: JsonValue | null;
+  stream: boolean;
+}
+
+/** The output as a receipt records it: with the provider format its bytes were read as (SPEC 12). */
+export interface RecordedOutput extends ReceiptOutput {
+  /** openai-chat, openai-responses or anthropic-messages; null when read as plain JSON (SPEC 12.5). */
+  format: string | null;
+}
+
+/** in-toto ResourceDescriptor of one component. */
+export interface ComponentDescriptor {
+  name: string;
+  digest: DigestSet;
+  uri?: string;
+  mediaType?: string;
+  annotations?: { count: number; root: DigestSet; elements: DigestSet[] };
+}
+
+export interface Predicate {
+  buildDefinition: {
+    buildType: typeof BUILD_TYPE;
+    externalParameters: { requestId: string; runId: string; model: string; capture: string };
+    resolvedDependencies: ComponentDescriptor[];
+  };
+  runDetails: {
+    builder: { id: string; version: { runprint: string } };
+    metadata: { startedOn?: string; finishedOn?: string };
+    served: { [name: string]: ServedFact };
+    output: RecordedOutput;
+    parentRunIds: string[];
+    logProof: JsonObject | null;
+  };
+}
+
+/** Everything a receipt records about one run. */
+export interface ReceiptFacts {
+  /** The identity document of the composition; it must have a run identity. */
+  identity: IdentityDocument;
+  /** The model asked for: the composition's `model.name`. */
+  requestedModel: string;
+  output: ReceiptOutput;
+  /** The provider format the output bytes were read as; absent when read as plain JSON. */
+  outputFormat?: RequestFormat;
+  capture: Capture;
+  /** The runprint version that captured the run (package.json `version`). */
+  runprintVersion: string;
+  startedOn?: string;
+  finishedOn?: string;
+  parentRunIds?: readonly string[];
+  /** Where a component's content is stored, when it is. */
+  locations?: { [component: string]: { uri?: string; mediaType?: string } };
+}
+
+/** RFC 3339 `date-time` (section 5.6), with a time zone. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+export function isTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** Builds the predicate; throws TypeError/RangeError for facts that cannot make a receipt. */
+export function buildPredicate(facts: ReceiptFacts): Predicate {
+  const { identity } = facts;
+  if (identity.runId === null || identity.served === null) throw new TypeError('a receipt needs a run identity: give the composition "served" facts');
+  if (!CAPTURES.includes(facts.capture)) throw new RangeError('capture must be cli, sdk or proxy');
+  for (const time of [facts.startedOn, facts.finishedOn]) {
+    if (time !== undefined && !isTimestamp(time)) throw new RangeError('times must be RFC 3339 date-times');
+  }
+  for (const parent of facts.parentRunIds ?? []) {
+    if (parseIdentity(parent).kind !== 'run') throw new RangeError('parent run ids must be run identities');
+  }
+  const listNames = new Set<string>(LIST_COMPONENTS);
+  const resolvedDependencies: ComponentDescriptor[] = REQUEST_COMPONENTS.map((name) => {
+    const entry = identity.components[name];
+    const descriptor: ComponentDescriptor = { name, digest: { sha256: entry.digest.sha256 } };
+    const location = facts.locations?.[name];
+    if (location?.uri !== undefined) descriptor.uri = location.uri;
+    if (location?.mediaType !== undefined) descriptor.mediaType = location.mediaType;
+    if (entry.kind === 'list' && listNames.has(name)) {
+      descriptor.annotations = { count: entry.count, root: entry.root, elements: entry.elements };
+    }
+    return descriptor;
+  });
+  resolvedDependencies.push({ name: 'served', digest: { sha256: identity.served.digest.sha256 } });
+  const metadata: Predicate['runDetails']['metadata'] = {};
+  if (facts.startedOn !== undefined) metadata.startedOn = facts.startedOn;
+  if (facts.finishedOn !== undefined) metadata.finishedOn = facts.finishedOn;
+  const { digest, rawDigest, finishReason, usage, stream } = facts.output;
+  return {
+    buildDefinition: {
+      buildType: BUILD_TYPE,
+      externalParameters: { requestId: identity.requestId, runId: identity.runId, model: facts.requestedModel, capture: facts.capture },
+      resolvedDependencies,
+    },
+    runDetails: {
+      builder: { id: BUILDER_PREFIX + facts.capture, version: { runprint: facts.runprintVersion } },
+      metadata,
+      served: identity.served.facts,
+      output: { digest, rawDigest, finishReason, usage, stream, format: facts.outputFormat ?? null },
+      parentRunIds: [...(facts.parentRunIds ?? [])],
+      logProof: null,
+    },
+  };
+}
+
+export function isSha256DigestSet(value: unknown): value is DigestSet {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const sha256 = (value as Record<string, unknown>)['sha256'];
+  return typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256);
+}

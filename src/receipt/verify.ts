@@ -1,0 +1,172 @@
+/** docs/SPEC.md section 15 (draft): verifying a receipt offline, as a checklist of named steps. */
+import type { InputFormat } from '../compose/from-document.ts';
+import { ReceiptError, type ErrorCode } from '../errors.ts';
+import type { JsonValue } from '../jcs/json-value.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
+import { decodePayload, decodeSignature, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
+import type { PublicKey } from './keys.ts';
+import { pae } from './pae.ts';
+import type { Predicate } from './predicate.ts';
+import { readPredicate } from './predicate-shape.ts';
+import { checkComposition, checkOutput, checkPredicateIdentity, checkSubjectBinding } from './receipt-identity.ts';
+import { checkPredicateType, checkStatementType, parseStatement, readSubjects, type ReceiptSubjects } from './statement.ts';
+
+/** The checks, in the order they run. */
+export type CheckName =
+  | 'envelope'
+  | 'payload-type'
+  | 'base64'
+  | 'signature'
+  | 'statement-type'
+  | 'subjects'
+  | 'predicate-type'
+  | 'predicate'
+  | 'subject-binding'
+  | 'identity'
+  | 'composition'
+  | 'output';
+
+/** What each check establishes, for people. */
+export const CHECK_LABELS: { readonly [N in CheckName]: string } = {
+  envelope: 'envelope shape (DSSE v1.0)',
+  'payload-type': 'payload type application/vnd.in-toto+json',
+  base64: 'payload and signatures are base64',
+  signature: 'Ed25519 signature over the DSSE PAE',
+  'statement-type': 'in-toto Statement v1',
+  subjects: 'subjects: run identity and output digests',
+  'predicate-type': 'predicate type and version (runprint receipt v1)',
+  predicate: 'predicate shape',
+  'subject-binding': 'subjects match the predicate',
+  identity: 'component digests give the run identity',
+  composition: 'identity recomputed from the composition',
+  output: 'output digest recomputed from the output bytes',
+};
+
+export interface VerificationCheck {
+  name: CheckName;
+  ok: boolean;
+  /** For `signature`: the key id the check is about. */
+  keyId?: string;
+  code?: ErrorCode;
+  message?: string;
+}
+
+export interface VerificationReport {
+  /** True only when every check ran and passed. */
+  ok: boolean;
+  checks: VerificationCheck[];
+}
+
+export interface VerifyOptions {
+  /** Every key given must have signed the envelope (an application key and a gateway key, say). */
+  keys: readonly PublicKey[];
+  /** A composition or a provider request (parsed JSON), to recompute the identity from. */
+  composition?: JsonValue;
+  /** How to read `composition` (default: auto, as `runprint id`). */
+  from?: InputFormat;
+  /** The provider response or stream bytes, to recompute the output digest from. */
+  output?: Uint8Array;
+  outputFormat?: RequestFormat;
+}
+
+const ED25519 = { name: 'Ed25519' } as const;
+
+/**
+ * Verifies a receipt: the envelope as JSON text, bytes or a parsed value. Everything in it is
+ * attacker-controlled until its signature is verified, and the signer is trusted only to have
+ * signed, not to be correct, so every later step re-reads the payload defensively. The first
+ * failing check ends verification; its code is stable. Bad `composition` or `output` inputs
+ * (the caller's, not the receipt's) throw their own errors.
+ */
+export async function verifyReceipt(input: unknown, options: VerifyOptions): Promise<VerificationReport> {
+  if (!Array.isArray(options.keys) || options.keys.length === 0) throw new TypeError('verifyReceipt needs at least one public key');
+  const checks: VerificationCheck[] = [];
+  const report = (ok: boolean) => ({ ok, checks });
+  const step = <T>(name: CheckName, run: () => T): { value: T } | undefined => {
+    try {
+      const value = run();
+      checks.push({ name, ok: true });
+      return { value };
+    } catch (error) {
+      if (!(error instanceof ReceiptError)) throw error;
+      checks.push({ name, ok: false, code: error.code, message: error.message });
+      return undefined;
+    }
+  };
+
+  // 1. Shape: attacker-controlled; parse strictly and keep only the DSSE members.
+  const envelope = step('envelope', () => readEnvelope(input));
+  if (envelope === undefined) return report(false);
+  // 2. Payload type: DSSE authenticates it through PAE; runprint accepts exactly one.
+  if (step('payload-type', () => checkPayloadType(envelope.value)) === undefined) return report(false);
+  // 3. Base64 of one spelling, for the payload and every signature.
+  const decoded = step('base64', () => ({
+    payload: decodePayload(envelope.value),
+    signatures: envelope.value.signatures.map((signature, index) => decodeSignature(signature, index)),
+  }));
+  if (decoded === undefined) return report(false);
+  // 4. Signatures: each given key must have signed PAE(payloadType, payload). keyid is only a hint.
+  const message = pae(envelope.value.payloadType, decoded.value.payload) as Uint8Array<ArrayBuffer>;
+  let signed = true;
+  for (const key of options.keys) {
+    const check = await checkSignature(key, envelope.value, decoded.value.signatures, message);
+    checks.push(check);
+    signed &&= check.ok;
+  }
+  if (!signed) return report(false);
+  // 5-8. Only now is the payload read: a statement, its subjects, its predicate.
+  const statement = step('statement-type', () => {
+    const value = parseStatement(decoded.value.payload);
+    checkStatementType(value);
+    return value;
+  });
+  if (statement === undefined) return report(false);
+  const subjects: { value: ReceiptSubjects } | undefined = step('subjects', () => readSubjects(statement.value));
+  if (subjects === undefined) return report(false);
+  if (step('predicate-type', () => checkPredicateType(statement.value)) === undefined) return report(false);
+  const predicate: { value: Predicate } | undefined = step('predicate', () => readPredicate(statement.value['predicate']));
+  if (predicate === undefined) return report(false);
+  // 9-10. The statement is consistent: subjects say what the predicate says, digests add up.
+  if (step('subject-binding', () => checkSubjectBinding(subjects.value, predicate.value)) === undefined) return report(false);
+  if (step('identity', () => checkPredicateIdentity(predicate.value)) === undefined) return report(false);
+  // 11-12. Optional: the receipt is about these bytes.
+  if (options.composition !== undefined) {
+    const composition = options.composition;
+    if (step('composition', () => checkComposition(predicate.value, composition, options.from)) === undefined) return report(false);
+  }
+  if (options.output !== undefined) {
+    const output = options.output;
+    if (step('output', () => checkOutput(predicate.value, output, options.outputFormat)) === undefined) return report(false);
+  }
+  return report(true);
+}
+
+function checkPayloadType(envelope: Envelope): void {
+  if (envelope.payloadType !== PAYLOAD_TYPE) {
+    throw new ReceiptError('ERR_ENVELOPE_PAYLOAD_TYPE', `envelope "payloadType" must be "${PAYLOAD_TYPE}"`);
+  }
+}
+
+/**
+ * Passes when any signature verifies under `key`, whatever its keyid says (DSSE: the keyid must
+ * not decide anything). Fails with ERR_SIGNATURE_UNKNOWN_KEY when no signature even names this
+ * key (another signer's receipt), else with ERR_SIGNATURE_INVALID and no more detail.
+ */
+async function checkSignature(
+  key: PublicKey,
+  envelope: Envelope,
+  signatures: Uint8Array[],
+  message: Uint8Array<ArrayBuffer>,
+): Promise<VerificationCheck> {
+  for (const signature of signatures) {
+    // Ed25519 signatures are 64 bytes; anything else cannot verify.
+    if (signature.length !== 64) continue;
+    if (await globalThis.crypto.subtle.verify(ED25519, key.cryptoKey, signature as Uint8Array<ArrayBuffer>, message)) {
+      return { name: 'signature', ok: true, keyId: key.keyId };
+    }
+  }
+  const named = envelope.signatures.some((signature) => signature.keyid === undefined || signature.keyid === key.keyId);
+  return named
+    ? { name: 'signature', ok: false, keyId: key.keyId, code: 'ERR_SIGNATURE_INVALID', message: 'signature verification failed' }
+    : { name: 'signature', ok: false, keyId: key.keyId, code: 'ERR_SIGNATURE_UNKNOWN_KEY', message: 'the receipt has no signature by this key' };
+}
