@@ -1,6 +1,7 @@
 /** Sigstore bundle v0.3: formatBundle and parseBundle, and @sigstore/verify checking the bundle offline with a public key. */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ValidationError, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { PublicKeyDetails, type TrustedRoot } from '@sigstore/protobuf-specs';
@@ -554,4 +555,49 @@ describe('parseBundle', () => {
       (error: unknown) => error instanceof ReceiptError && !error.toLine().includes('secret'),
     );
   });
+});
+
+describe('testdata/bundle/sigstore-bundle.json', () => {
+  interface Vector {
+    desc: string;
+    envelope?: DsseEnvelopeJson;
+    publicKeyHint?: string;
+    publicKeyPem?: string;
+    bundle?: Record<string, any>;
+    wantBundle?: Record<string, any>;
+    wantVerified?: boolean;
+    wantErr?: string;
+    wantPath?: string;
+  }
+  const file = JSON.parse(readFileSync(new URL('../testdata/bundle/sigstore-bundle.json', import.meta.url), 'utf8'));
+  const vectors = file.vectors as Vector[];
+
+  test('the file has written, refused and unverifiable bundles', () => {
+    assert.ok(vectors.some((v) => v.wantBundle !== undefined));
+    assert.ok(vectors.some((v) => v.wantErr !== undefined));
+    assert.ok(vectors.some((v) => v.wantVerified === false));
+  });
+
+  for (const vector of vectors) {
+    test(vector.desc, () => {
+      if (vector.wantBundle !== undefined) {
+        const hint = vector.publicKeyHint!;
+        assert.deepEqual(formatBundle(vector.envelope!, { publicKeyHint: hint }), vector.wantBundle);
+        assert.deepEqual(parseBundle(vector.wantBundle), { envelope: vector.envelope, publicKeyHint: hint });
+      }
+      if (vector.wantErr !== undefined) {
+        assert.throws(
+          () => parseBundle(vector.bundle),
+          (error: unknown) => error instanceof ReceiptError && error.code === vector.wantErr && error.path === vector.wantPath,
+        );
+      }
+      if (vector.wantVerified !== undefined) {
+        const bundle = vector.wantBundle ?? vector.bundle!;
+        const { publicKeyHint } = parseBundle(bundle);
+        const key = createPublicKey(vector.publicKeyPem!);
+        if (vector.wantVerified) assert.ok(verifyOffline(bundle, { [publicKeyHint]: key }).equals(key));
+        else assertVerificationError(() => verifyOffline(bundle, { [publicKeyHint]: key }), 'SIGNATURE_ERROR', 'signature verification failed');
+      }
+    });
+  }
 });
