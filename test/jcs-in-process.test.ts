@@ -1,6 +1,8 @@
 /** docs/SPEC.md section 3.5: in-process JavaScript values, the same identity as JSON.stringify's wire form or a clear error. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { JsonError } from '../src/errors.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { toJsonValue } from '../src/jcs/to-json-value.ts';
@@ -69,6 +71,30 @@ describe('values JSON.stringify writes the same way', () => {
     assert.equal(canonicalize(new Proxy({ b: 1, a: [2] }, {})), '{"a":[2],"b":1}');
     assert.equal(canonicalize(new Proxy([1, 2], {})), '[1,2]');
   });
+
+  test('a toJSON method may itself call canonicalize', () => {
+    const inner = { z: 1, y: [{ b: 2, a: 1 }], x: 'x' };
+    const outer = { c: { toJSON: () => canonicalize(inner) }, b: { q: 1, p: 2 }, a: 0 };
+    assert.equal(canonicalize(outer), JSON.stringify({ a: 0, b: { p: 2, q: 1 }, c: '{"x":"x","y":[{"a":1,"b":2}],"z":1}' }));
+  });
+
+  for (const outcome of ['returns', 'throws'] as const) {
+    test(`no value is kept once canonicalize ${outcome}`, async () => {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      let reference: WeakRef<object> | undefined;
+      (() => {
+        const prompt = { text: 'x'.repeat(1000) };
+        reference = new WeakRef(prompt);
+        if (outcome === 'returns') canonicalize({ b: prompt, a: [prompt] });
+        else assert.throws(() => canonicalize({ a: NaN, b: prompt }), { code: 'ERR_JSON_NON_FINITE' });
+      })();
+      // A WeakRef holds its target until the current job ends.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      assert.equal(reference?.deref(), undefined);
+    });
+  }
 
   test('toJsonValue returns a fresh tree of null-prototype objects that canonicalizes the same', () => {
     const input = { b: [{ d: 1, c: new Date(0) }], a: 'x' };

@@ -46,7 +46,7 @@ interface Walk {
   readonly nullPrototype: boolean;
   /** Someone made a property of Object.prototype enumerable: read members with Object.keys. */
   readonly inheritedEnumerables: boolean;
-  /** Scratch arrays for each depth's member names and their values. */
+  /** Scratch arrays for each depth's member names and their values (see `pool`). */
   readonly names: string[][];
   readonly inputs: unknown[][];
   digitNames: boolean;
@@ -62,12 +62,16 @@ interface Walk {
  * the depth limit, and only then is the chain of containers searched for a repeat.
  */
 export function normalize(input: unknown, maxDepth: number, nullPrototype: boolean): NormalizedValue {
+  // A call from inside a toJSON method finds the pool taken and uses arrays of its own.
+  const scratch = pool ?? { names: [], inputs: [] };
+  const pooled = scratch === pool;
+  pool = undefined;
   const walk: Walk = {
     maxDepth,
     nullPrototype,
     inheritedEnumerables: hasInheritedEnumerables(),
-    names: [],
-    inputs: [],
+    names: scratch.names,
+    inputs: scratch.inputs,
     digitNames: false,
   };
   try {
@@ -75,6 +79,10 @@ export function normalize(input: unknown, maxDepth: number, nullPrototype: boole
     if (value === undefined) throw unsupported('undefined has no JSON form outside an object member');
     return { value, digitNames: walk.digitNames };
   } catch (error) {
+    // A walk that stopped early left values in the scratch arrays: drop them.
+    // (forEach skips the depths this walk never reached.)
+    scratch.names.forEach((names) => (names.length = 0));
+    scratch.inputs.forEach((inputs) => (inputs.length = 0));
     if (!(error instanceof Unwind)) throw error;
     const segments = error.segments.reverse();
     const containers = error.containers.reverse();
@@ -86,8 +94,22 @@ export function normalize(input: unknown, maxDepth: number, nullPrototype: boole
       }
     }
     throw new JsonError(error.code, error.message, formatPath(segments));
+  } finally {
+    if (pooled) pool = scratch;
   }
 }
+
+interface Scratch {
+  readonly names: string[][];
+  readonly inputs: unknown[][];
+}
+
+/**
+ * Scratch arrays for member names and values, one pair per depth, reused from call to call: small
+ * values are canonicalized by the thousand, and allocating these was a fifth of their cost. Every
+ * slot is emptied as soon as it is read, so the pool holds no caller data between calls.
+ */
+let pool: Scratch | undefined = { names: [], inputs: [] };
 
 function hasInheritedEnumerables(): boolean {
   for (const name in OBJECT_PROTOTYPE) if (name !== undefined) return true;
@@ -159,7 +181,7 @@ function visitObject(object: object, depth: number, walk: Walk): JsonValue {
   if (prototype !== OBJECT_PROTOTYPE && prototype !== null) return visitOtherObject(object, depth, walk);
   if (depth > walk.maxDepth) throw tooDeep(walk, object);
   // Own enumerable string-keyed members, as JSON.stringify lists them (symbols are skipped),
-  // gathered into scratch arrays kept per depth, so the walk allocates only its output.
+  // gathered into the scratch arrays of this depth, so the walk allocates only its output.
   let names = walk.names[depth];
   let inputs = walk.inputs[depth];
   if (names === undefined || inputs === undefined) {
@@ -187,6 +209,8 @@ function visitObject(object: object, depth: number, walk: Walk): JsonValue {
     for (let index = 0; index < count; index++) {
       name = names[index]!;
       const input = inputs[index];
+      names[index] = '';
+      inputs[index] = undefined;
       const member = typeof input === 'string' ? input : visit(input, name, depth + 1, walk);
       if (member === undefined) continue;
       const first = name.charCodeAt(0);
