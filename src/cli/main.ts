@@ -2,8 +2,11 @@
 import { RunprintError } from '../errors.ts';
 import { canonCommand, diffCommand, explainCommand, idCommand } from './identity-commands.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { keygenCommand } from './keygen-command.ts';
 import { modelDigestCommand } from './model-digest-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { signCommand } from './sign-command.ts';
+import { verifyCommand } from './verify-command.ts';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
@@ -14,6 +17,9 @@ const COMMANDS: Record<string, Command> = {
   diff: diffCommand,
   'model-digest': modelDigestCommand,
   serve: serveCommand,
+  keygen: keygenCommand,
+  sign: signCommand,
+  verify: verifyCommand,
 };
 
 export const USAGE = `usage: runprint <command> [options]
@@ -29,6 +35,13 @@ commands:
                                       OpenSSF Model Signing v1.0 digest of a file or directory
   serve [--host H] [--port N] [--data DIR]
                                       run the HTTP service (default 127.0.0.1:8480)
+  keygen [--out DIR] [--name NAME]    new Ed25519 receipt key: private PEM, public PEM, JWK, vkey
+  sign --key KEY --composition FILE --output FILE [--from F] [--started T --finished T]
+       [--capture cli|sdk|proxy] [--parent RUNID]... [--out FILE] [--bundle FILE]
+  sign --add-to RECEIPT --key KEY [--out FILE]
+                                      sign a receipt (DSSE envelope JSON), or add a signature
+  verify RECEIPT --key PUB [--key PUB]... [--composition FILE] [--output FILE] [--json]
+                                      check a receipt offline; exit 0 when every check passes
 
 F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
 `;

@@ -91,6 +91,9 @@ export function buildPredicate(facts: ReceiptFacts): Predicate {
   for (const time of [facts.startedOn, facts.finishedOn]) {
     if (time !== undefined && !isTimestamp(time)) throw new RangeError('times must be RFC 3339 date-times');
   }
+  if (facts.startedOn !== undefined && facts.finishedOn !== undefined && Date.parse(facts.finishedOn) < Date.parse(facts.startedOn)) {
+    throw new RangeError('finishedOn is before startedOn');
+  }
   for (const parent of facts.parentRunIds ?? []) {
     if (parseIdentity(parent).kind !== 'run') throw new RangeError('parent run ids must be run identities');
   }

@@ -1,0 +1,77 @@
+/** `runprint keygen`: a new Ed25519 receipt key as PKCS #8, SPKI PEM, JWK and signed-note verifier key (SPEC 14.1, draft). */
+import { constants } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InputError, UsageError } from '../errors.ts';
+import { generateKeyFiles } from '../receipt/keys.ts';
+import { isKeyName } from '../receipt/verifier-key.ts';
+import { EXIT, type CliIo } from './io.ts';
+
+/** The files keygen writes, by role. The private key is the only secret. */
+export const KEY_FILE_NAMES = {
+  privateKey: 'receipt-key.pem',
+  publicKeyPem: 'receipt-key.pub.pem',
+  publicKeyJwk: 'receipt-key.pub.jwk',
+  verifierKey: 'receipt-key.vkey',
+} as const;
+
+export const KEYGEN_USAGE = `usage: runprint keygen [--out DIR] [--name NAME]
+
+Writes a new Ed25519 key for signing receipts into DIR (default: the current directory):
+  ${KEY_FILE_NAMES.privateKey}      private key, PKCS #8 PEM, mode 0600 (keep it secret)
+  ${KEY_FILE_NAMES.publicKeyPem}  public key, SubjectPublicKeyInfo PEM (openssl reads it)
+  ${KEY_FILE_NAMES.publicKeyJwk}  public key, JSON Web Key (RFC 8037)
+  ${KEY_FILE_NAMES.verifierKey}         public key, C2SP signed-note verifier key named NAME (default runprint)
+Existing files are never overwritten. Prints the key id.
+`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function keygenCommand(args: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
+  } catch {
+    throw new UsageError('ERR_CLI_USAGE', 'unknown option or missing option value; run "runprint keygen --help"');
+  }
+  if (values.help === true) {
+    io.stdout(KEYGEN_USAGE);
+    return EXIT.ok;
+  }
+  const name = values.name ?? 'runprint';
+  if (!isKeyName(name)) throw new UsageError('ERR_CLI_USAGE', '--name must be non-empty and contain no spaces and no "+"');
+  const folder = resolve(io.cwd, values.out ?? '.');
+  const paths = Object.values(KEY_FILE_NAMES).map((file) => join(folder, file));
+  // All or nothing: refuse before writing anything when any of the files is already there.
+  for (const path of paths) {
+    if (await exists(path)) throw new UsageError('ERR_CLI_USAGE', 'a key file already exists in the output folder; refusing to overwrite it');
+  }
+  const files = await generateKeyFiles(name);
+  const contents = [
+    [files.privateKeyPem, 0o600],
+    [files.publicKeyPem, 0o644],
+    [`${JSON.stringify(files.publicKeyJwk)}\n`, 0o644],
+    [`${files.verifierKey}\n`, 0o644],
+  ] as const;
+  try {
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    for (const [index, [content, mode]] of contents.entries()) {
+      // "wx": fail rather than replace a file that appeared in the meantime.
+      await writeFile(paths[index]!, content, { flag: 'wx', mode });
+    }
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EEXIST') throw new UsageError('ERR_CLI_USAGE', 'a key file already exists in the output folder; refusing to overwrite it');
+    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the key files to the output folder');
+  }
+  io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
+  return EXIT.ok;
+}

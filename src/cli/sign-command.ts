@@ -1,0 +1,147 @@
+/** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14, drafts). */
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
+import { InputError, UsageError } from '../errors.ts';
+import { parseIdentity } from '../identity/identity-string.ts';
+import { computeIdentity } from '../identity/identity.ts';
+import { parseJson } from '../jcs/parse.ts';
+import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
+import { formatEnvelope, type Envelope } from '../receipt/envelope.ts';
+import { parsePrivateKey } from '../receipt/keys.ts';
+import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
+import { addSignature, signReceipt } from '../receipt/sign.ts';
+import { formatBundle } from '../receipt/sigstore-bundle.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { readInput } from './read-input.ts';
+
+export const SIGN_USAGE = `usage: runprint sign --key KEY --composition FILE --output FILE [options]
+       runprint sign --add-to RECEIPT --key KEY [--out FILE]
+
+Signs a receipt: an in-toto statement in a DSSE envelope, printed as JSON.
+  --key KEY             Ed25519 private key, PKCS #8 PEM (runprint keygen)
+  --composition FILE    the composition, or the provider request body as with "runprint id"
+  --from F              how to read the composition (default auto)
+  --output FILE         the provider response body or stream, as received
+  --output-format F     how to read --output (default: the request's format)
+  --started T, --finished T
+                        RFC 3339 times the run started and finished
+  --capture C           cli, sdk or proxy (default cli)
+  --parent RUNID        a parent run of this agent step (repeatable)
+  --out FILE            write the receipt to FILE instead of standard output
+  --bundle FILE         also write a Sigstore bundle v0.3 with a public-key hint
+  --add-to RECEIPT      add a signature by KEY to an existing receipt (payload unchanged)
+`;
+
+const OPTIONS = {
+  key: { type: 'string' },
+  composition: { type: 'string' },
+  from: { type: 'string' },
+  output: { type: 'string' },
+  'output-format': { type: 'string' },
+  started: { type: 'string' },
+  finished: { type: 'string' },
+  capture: { type: 'string' },
+  parent: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  bundle: { type: 'string' },
+  'add-to': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function usage(message: string): UsageError {
+  return new UsageError('ERR_CLI_USAGE', message);
+}
+
+/** package.json `version`, recorded in every receipt as the capturing runprint's version. */
+async function runprintVersion(): Promise<string> {
+  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+async function write(name: string, text: string, io: CliIo): Promise<void> {
+  try {
+    await writeFile(resolve(io.cwd, name), text);
+  } catch {
+    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the output file');
+  }
+}
+
+export async function signCommand(args: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true }));
+  } catch {
+    throw usage('unknown option or missing option value; run "runprint sign --help"');
+  }
+  if (values.help === true) {
+    io.stdout(SIGN_USAGE);
+    return EXIT.ok;
+  }
+  if (values.key === undefined) throw usage('--key is required');
+  const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
+  let envelope: Envelope;
+  if (values['add-to'] !== undefined) {
+    for (const option of ['composition', 'output', 'from', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
+      if (values[option] !== undefined) throw usage(`--${option} cannot be used with --add-to: the payload is already signed`);
+    }
+    envelope = await addSignature(await readInput(values['add-to'], io), key);
+  } else {
+    envelope = await signReceipt(await receiptFacts(values, io), key);
+  }
+  const text = formatEnvelope(envelope);
+  if (values.bundle !== undefined) {
+    if (envelope.signatures.length !== 1) throw usage('--bundle needs a receipt with exactly one signature (a Sigstore bundle holds one)');
+    await write(values.bundle, `${JSON.stringify(formatBundle(envelope, { publicKeyHint: key.keyId }), null, 2)}\n`, io);
+  }
+  if (values.out !== undefined) await write(values.out, text, io);
+  else io.stdout(text);
+  return EXIT.ok;
+}
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
+  if (values.composition === undefined || values.output === undefined) throw usage('--composition and --output are required');
+  if (values.composition === '-' && values.output === '-') throw usage('only one of --composition and --output can be standard input');
+  if (values.from !== undefined && !isInputFormat(values.from)) {
+    throw usage('--from must be auto, composition, openai-chat, openai-responses or anthropic-messages');
+  }
+  if (values['output-format'] !== undefined && !isRequestFormat(values['output-format'])) {
+    throw usage('--output-format must be openai-chat, openai-responses or anthropic-messages');
+  }
+  const capture = values.capture ?? 'cli';
+  if (!(CAPTURES as readonly string[]).includes(capture)) throw usage('--capture must be cli, sdk or proxy');
+  for (const option of ['started', 'finished'] as const) {
+    const time = values[option];
+    if (time !== undefined && !isTimestamp(time)) throw usage(`--${option} must be an RFC 3339 date-time such as 2026-01-31T12:00:00Z`);
+  }
+  for (const parent of values.parent ?? []) {
+    if (parseIdentity(parent).kind !== 'run') throw usage('--parent must be a run identity (rp-run-…)');
+  }
+  const from = values.from as InputFormat | undefined;
+  const document = parseJson(await readInput(values.composition, io));
+  const { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  const outputFormat = (values['output-format'] as RequestFormat | undefined) ?? (format === 'composition' ? undefined : format);
+  const output = runOutputFrom(await readInput(values.output, io), outputFormat);
+  // A receipt always names a run: served facts from the composition, else from the response, else
+  // none known (SPEC 2.3: `served: {}` means "served, no fact known").
+  if (composition.served === undefined) composition.served = output.served;
+  const facts: ReceiptFacts = {
+    identity: computeIdentity(composition),
+    requestedModel: composition.model['name'] as string,
+    output,
+    capture: capture as Capture,
+    runprintVersion: await runprintVersion(),
+    parentRunIds: values.parent ?? [],
+  };
+  if (outputFormat !== undefined) facts.outputFormat = outputFormat;
+  if (values.started !== undefined) facts.startedOn = values.started;
+  if (values.finished !== undefined) facts.finishedOn = values.finished;
+  if (facts.startedOn !== undefined && facts.finishedOn !== undefined && Date.parse(facts.finishedOn) < Date.parse(facts.startedOn)) {
+    throw usage('--finished is before --started');
+  }
+  return facts;
+}
