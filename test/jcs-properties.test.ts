@@ -7,6 +7,7 @@ import { canonicalize } from '../src/jcs/canonicalize.ts';
 import type { JsonValue } from '../src/jcs/json-value.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 import { toJsonValue } from '../src/jcs/to-json-value.ts';
+import { findInvalidUtf8 } from '../src/jcs/utf8.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -135,5 +136,35 @@ describe('parseJson', () => {
         assert.ok(error instanceof JsonError, String(error));
       }
     }), { numRuns: 1000 });
+  });
+});
+
+describe('UTF-8 validation', () => {
+  // Well-formed text with a few random bytes spliced in: mostly near the edge of validity.
+  const bytes = fc
+    .tuple(fc.string({ unit: 'binary', maxLength: 12 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }))
+    .map(([text, edits]) => {
+      const out = Array.from(utf8(text));
+      for (const [at, byte] of edits) out.splice(at % (out.length + 1), 0, byte);
+      return Uint8Array.from(out);
+    });
+  const strict = new TextDecoder('utf-8', { fatal: true });
+
+  test('findInvalidUtf8 agrees with a fatal TextDecoder, and everything before its offset decodes', () => {
+    fc.assert(fc.property(bytes, (input) => {
+      const offset = findInvalidUtf8(input);
+      let valid = true;
+      try {
+        strict.decode(input);
+      } catch {
+        valid = false;
+      }
+      assert.equal(offset === -1, valid);
+      if (offset >= 0) {
+        strict.decode(input.subarray(0, offset));
+        const bom = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf;
+        if (!bom) assert.throws(() => parseJson(input), (error: unknown) => error instanceof JsonError && error.code === 'ERR_JSON_INVALID_UTF8' && error.message.includes(`at byte ${offset} (`));
+      }
+    }), { numRuns: 2000 });
   });
 });

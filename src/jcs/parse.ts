@@ -1,5 +1,5 @@
 /** RFC 8259 sections 2-8 under RFC 7493 section 2 (I-JSON): the strict parser of docs/SPEC.md sections 3.1-3.3. */
-import { JsonError, RunprintError } from '../errors.ts';
+import { JsonError } from '../errors.ts';
 import type { JsonValue } from './json-value.ts';
 import { readMaxBytes, readMaxDepth } from './limits.ts';
 import { JsonTextParser } from './json-text-parser.ts';
@@ -44,7 +44,6 @@ export function parseJson(input: Uint8Array | string, options?: ParseOptions): J
   if (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf) throw bomError();
   const text = decodeUtf8(input);
   if (typeof text === 'number') {
-    if (text < 0) throw new RunprintError('ERR_INTERNAL', 'UTF-8 decoder and validator disagree');
     throw new JsonError('ERR_JSON_INVALID_UTF8', `JSON text is not well-formed UTF-8 at ${describeByteOffset(input, text)}`);
   }
   return new JsonTextParser(text, 'byte', maxDepth, false).parseDocument();

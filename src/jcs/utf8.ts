@@ -10,9 +10,12 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function decodeUtf8(bytes: Uint8Array): string | number {
   try {
     return decoder.decode(bytes);
-  } catch {
+  } catch (error) {
     // The native decoder only says that the input is ill-formed; find where, byte by byte.
-    return findInvalidUtf8(bytes);
+    // Well-formed bytes it still refused (a shared buffer, say) keep the decoder's own error.
+    const offset = findInvalidUtf8(bytes);
+    if (offset < 0) throw error;
+    return offset;
   }
 }
 
