@@ -8,7 +8,10 @@ import { PublicKeyDetails, type TrustedRoot } from '@sigstore/protobuf-specs';
 import { VerificationError, Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import fc from 'fast-check';
 import { ReceiptError } from '../src/errors.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { signStatement } from '../src/receipt/sign.ts';
 import { BUNDLE_MEDIA_TYPE, formatBundle, parseBundle, type DsseEnvelopeJson } from '../src/receipt/sigstore-bundle.ts';
+import type { Statement } from '../src/receipt/statement.ts';
 
 const IN_TOTO = 'application/vnd.in-toto+json';
 
@@ -218,6 +221,15 @@ describe('@sigstore/verify checks the bundle offline with the public key alone',
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8'));
     assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
     assert.equal(statement.subject.length, 2);
+  });
+
+  test('an envelope from the receipt core (signStatement, keygen files) bundles with its key id as hint and verifies', async () => {
+    const files = await generateKeyFiles('bundle-test');
+    const statement = JSON.parse(body.toString('utf8')) as Statement; // signStatement only canonicalizes and signs
+    const signed = await signStatement(statement, await parsePrivateKey(files.privateKeyPem));
+    const bundle = formatBundle(signed, { publicKeyHint: files.keyId });
+    const publicKey = createPublicKey(files.publicKeyPem);
+    assert.ok(verifyOffline(JSON.parse(JSON.stringify(bundle)), { [files.keyId]: publicKey }).equals(publicKey));
   });
 
   test('it also verifies after a trip through JSON text and parseBundle', () => {
