@@ -4,6 +4,7 @@ export { pae } from './pae.ts';
 export { formatEnvelope, readEnvelope, PAYLOAD_TYPE, type Envelope, type EnvelopeSignature } from './envelope.ts';
 export {
   generateKeyFiles,
+  keyFilesOf,
   importPublicKey,
   keyIdOf,
   parsePrivateKey,

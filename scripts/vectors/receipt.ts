@@ -1,0 +1,239 @@
+/** Generates testdata/receipt/*.json: DSSE PAE, strict base64, receipt keys, and receipts with their verification results (SPEC 13-15, drafts). */
+import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { compositionFromDocument } from '../../src/compose/from-document.ts';
+import { computeIdentity } from '../../src/identity/identity.ts';
+import { canonicalize } from '../../src/jcs/canonicalize.ts';
+import { runOutputFrom } from '../../src/providers/run-output.ts';
+import { buildStatement } from '../../src/receipt/statement.ts';
+import type { ReceiptFacts } from '../../src/receipt/predicate.ts';
+import type { VectorFile } from '../generate-vectors.ts';
+import { keyVectors } from './fixtures/receipt-keys.ts';
+import { base64Vectors, pae, paeVectors, PAYLOAD_TYPE } from './fixtures/receipt-pae.ts';
+
+// Signatures here are made with node:crypto, not with src/receipt/, so the verifier is checked
+// against an independent signer; the test also checks that src/receipt/ signs byte for byte alike.
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** A fixed test key from an RFC 8032 section 7.1 secret key. Never a real key. */
+export interface TestKey {
+  seedHex: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+  keyId: string;
+  privateKey: KeyObject;
+}
+
+function testKey(seedHex: string): TestKey {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seedHex, 'hex')]), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey(privateKey);
+  return {
+    seedHex,
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    keyId: createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex'),
+    privateKey,
+  };
+}
+
+/** RFC 8032 section 7.1, TEST 1 and TEST 2 secret keys: the application key and the gateway key. */
+export const APPLICATION_KEY = testKey('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+export const GATEWAY_KEY = testKey('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb');
+
+/** The run of every receipt vector: an OpenAI Chat request and its response. */
+export const REQUEST = {
+  model: 'gpt-4o',
+  messages: [
+    { role: 'system', content: 'Answer in one word.' },
+    { role: 'user', content: 'Capital of France?' },
+  ],
+  temperature: 0,
+  stream: false,
+};
+export const RESPONSE_TEXT = `${JSON.stringify({
+  id: 'chatcmpl-test',
+  object: 'chat.completion',
+  created: 1767225600,
+  model: 'gpt-4o-2024-08-06',
+  system_fingerprint: 'fp_test',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Paris' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 20, completion_tokens: 1, total_tokens: 21 },
+})}\n`;
+
+/** The facts of the fixture run, as `runprint sign` gathers them. */
+export function fixtureFacts(overrides: Partial<ReceiptFacts> = {}): ReceiptFacts {
+  const { composition } = compositionFromDocument(structuredClone(REQUEST), { from: 'openai-chat' });
+  const output = runOutputFrom(new TextEncoder().encode(RESPONSE_TEXT), 'openai-chat');
+  composition.served = output.served;
+  return {
+    identity: computeIdentity(composition),
+    requestedModel: 'gpt-4o',
+    output,
+    outputFormat: 'openai-chat',
+    capture: 'cli',
+    runprintVersion: '0.1.0',
+    startedOn: '2026-01-01T00:00:00Z',
+    finishedOn: '2026-01-01T00:00:01.250Z',
+    ...overrides,
+  };
+}
+
+/** The composition of the fixture run, served facts included. */
+export function fixtureComposition(): unknown {
+  const { composition } = compositionFromDocument(structuredClone(REQUEST), { from: 'openai-chat' });
+  composition.served = runOutputFrom(new TextEncoder().encode(RESPONSE_TEXT), 'openai-chat').served;
+  return JSON.parse(JSON.stringify(composition));
+}
+
+export interface EnvelopeJson {
+  payload: string;
+  payloadType: string;
+  signatures: Array<{ keyid?: string; sig: string }>;
+}
+
+/** Signs payload bytes with node:crypto: PAE, Ed25519, standard base64. */
+export function envelopeOf(payload: Uint8Array, keys: readonly TestKey[] = [APPLICATION_KEY], payloadType = PAYLOAD_TYPE): EnvelopeJson {
+  const message = pae(payloadType, Buffer.from(payload));
+  return {
+    payload: Buffer.from(payload).toString('base64'),
+    payloadType,
+    signatures: keys.map((key) => ({ keyid: key.keyId, sig: sign(null, message, key.privateKey).toString('base64') })),
+  };
+}
+
+/** The statement of the fixture run, as plain JSON to change in vectors. */
+export function fixtureStatement(): Record<string, any> {
+  return JSON.parse(JSON.stringify(buildStatement(fixtureFacts()))) as Record<string, any>;
+}
+
+const canonical = (statement: unknown) => new TextEncoder().encode(canonicalize(statement));
+
+/** A statement changed by `change`, then signed: what a buggy or hostile signer could produce. */
+export function signedVariant(change: (statement: Record<string, any>) => void, keys?: readonly TestKey[]): EnvelopeJson {
+  const statement = fixtureStatement();
+  change(statement);
+  return envelopeOf(canonical(statement), keys);
+}
+
+/** An envelope changed after signing: what an attacker on the way could produce. */
+export function tampered(change: (envelope: EnvelopeJson) => void): EnvelopeJson {
+  const envelope = envelopeOf(canonical(fixtureStatement()));
+  change(envelope);
+  return envelope;
+}
+
+function flipBase64(text: string, index: number): string {
+  const bytes = Buffer.from(text, 'base64');
+  bytes[index] = bytes[index]! ^ 0x01;
+  return bytes.toString('base64');
+}
+
+const SPEC = 'docs/drafts/receipt.md';
+const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+function receiptVectors(): unknown[] {
+  const pem = (key: TestKey) => key.publicKeyPem;
+  const ok = (desc: string, spec: string, envelope: unknown, extra: Record<string, unknown> = {}) => ({
+    desc, spec, envelope, publicKeys: [pem(APPLICATION_KEY)], ...extra, wantOk: true,
+  });
+  const bad = (desc: string, spec: string, envelope: unknown, wantCheck: string, wantErr: string, extra: Record<string, unknown> = {}) => ({
+    desc, spec, envelope, publicKeys: [pem(APPLICATION_KEY)], ...extra, wantCheck, wantErr,
+  });
+  const valid = envelopeOf(canonical(fixtureStatement()));
+  const both = envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY, GATEWAY_KEY]);
+  return [
+    ok('the fixture receipt, one signature; the payload is the JCS form of the statement', '14.2', valid),
+    ok('with the composition (served facts included) and the response bytes: identity and output recomputed', '15', valid, {
+      composition: fixtureComposition(), outputText: RESPONSE_TEXT,
+    }),
+    ok('with the provider request instead of a composition: the receipt\'s served facts complete it', '15', valid, {
+      composition: REQUEST, from: 'openai-chat',
+    }),
+    ok('with the same response re-serialized with other white space: the assembled output still matches', '15', valid, {
+      outputText: JSON.stringify(JSON.parse(RESPONSE_TEXT), null, 2),
+    }),
+    ok('application and gateway signatures, both keys required', '14.3', both, { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
+    ok('application and gateway signatures, only the gateway key given', '14.3', both, { publicKeys: [pem(GATEWAY_KEY)] }),
+    ok('payload and signature in URL-safe base64 without padding (DSSE: verifiers accept either)', '15', {
+      ...valid, payload: urlSafe(valid.payload), signatures: [{ keyid: APPLICATION_KEY.keyId, sig: urlSafe(valid.signatures[0]!.sig) }],
+    }),
+    ok('keyid hint naming another key: the hint is not authenticated and decides nothing', '15', {
+      ...valid, signatures: [{ keyid: GATEWAY_KEY.keyId, sig: valid.signatures[0]!.sig }],
+    }),
+    ok('no keyid at all', '15', { ...valid, signatures: [{ sig: valid.signatures[0]!.sig }] }),
+    ok('statement with unknown extra members at every level (in-toto: ignore what is not understood)', '13.1', signedVariant((s) => {
+      s['extension'] = { note: 'x' };
+      s['subject'][0]['uri'] = 'https://example.com/run';
+      s['subject'].push({ name: 'transcript', digest: { sha256: '00'.repeat(32) } });
+      s['predicate']['extra'] = 1;
+      s['predicate']['runDetails']['byproducts'] = [];
+      s['predicate']['buildDefinition']['internalParameters'] = {};
+      s['predicate']['buildDefinition']['resolvedDependencies'].push({ name: 'tokenizer', digest: { sha256: '11'.repeat(32) } });
+    })),
+    ok('an agent step with a parent run', '13.2', signedVariant((s) => {
+      s['predicate']['runDetails']['parentRunIds'] = [`rp-run-v1-sha256-${'ab'.repeat(32)}`];
+    })),
+    bad('not JSON', '15', { text: '{"payload": ' }, 'envelope', 'ERR_ENVELOPE_INVALID'),
+    bad('a duplicate member in the envelope', '15', { text: `{"payload":"","payload":"${valid.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":${JSON.stringify(valid.signatures)}}` }, 'envelope', 'ERR_ENVELOPE_INVALID'),
+    bad('no signatures', '15', { ...valid, signatures: [] }, 'envelope', 'ERR_ENVELOPE_INVALID'),
+    bad('a signature that is a number', '15', { ...valid, signatures: [{ sig: 7 }] }, 'envelope', 'ERR_ENVELOPE_INVALID'),
+    bad('payload type application/json, signed as such', '15', envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY], 'application/json'), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE'),
+    bad('payload with a character outside base64', '15', { ...valid, payload: `${valid.payload.slice(0, 8)}!${valid.payload.slice(9)}` }, 'base64', 'ERR_ENVELOPE_BASE64'),
+    bad('payload mixing the standard and URL-safe alphabets', '15', { ...valid, payload: 'QU+_' }, 'base64', 'ERR_ENVELOPE_BASE64'),
+    bad('signature base64 with white space', '15', { ...valid, signatures: [{ sig: ` ${valid.signatures[0]!.sig}` }] }, 'base64', 'ERR_ENVELOPE_BASE64'),
+    bad('signed by the application key, verified with the gateway key only', '15', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', { publicKeys: [pem(GATEWAY_KEY)] }),
+    bad('tampered payload: one bit of the statement flipped after signing', '15', tampered((e) => { e.payload = flipBase64(e.payload, 40); }), 'signature', 'ERR_SIGNATURE_INVALID'),
+    bad('tampered signature: one bit flipped', '15', tampered((e) => { e.signatures[0]!.sig = flipBase64(e.signatures[0]!.sig, 10); }), 'signature', 'ERR_SIGNATURE_INVALID'),
+    bad('tampered subject: the output digest replaced after signing', '15', tampered((e) => {
+      const statement = JSON.parse(Buffer.from(e.payload, 'base64').toString());
+      statement.subject[1].digest.sha256 = '00'.repeat(32);
+      e.payload = Buffer.from(canonicalize(statement)).toString('base64');
+    }), 'signature', 'ERR_SIGNATURE_INVALID'),
+    bad('a 63-byte signature', '15', tampered((e) => { e.signatures[0]!.sig = Buffer.from(e.signatures[0]!.sig, 'base64').subarray(1).toString('base64'); }), 'signature', 'ERR_SIGNATURE_INVALID'),
+    bad('payloadType changed after signing (PAE authenticates it)', '15', tampered((e) => { e.payloadType = 'application/vnd.in-toto+json '; }), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE'),
+    bad('gateway key required but only the application signed', '14.3', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
+    bad('signed payload that is not JSON', '15', envelopeOf(new TextEncoder().encode('not json')), 'statement-type', 'ERR_STATEMENT_INVALID'),
+    bad('signed payload with a duplicate member "subject"', '15', envelopeOf(new TextEncoder().encode(
+      canonicalize(fixtureStatement()).replace('{"_type"', '{"subject":[],"_type"'),
+    )), 'statement-type', 'ERR_STATEMENT_INVALID'),
+    bad('in-toto Statement v0.1', '13.1', signedVariant((s) => { s['_type'] = 'https://in-toto.io/Statement/v0.1'; }), 'statement-type', 'ERR_STATEMENT_TYPE'),
+    bad('subject "run" whose runId annotation spells another digest', '13.1', signedVariant((s) => { s['subject'][0]['digest']['sha256'] = '00'.repeat(32); }), 'subjects', 'ERR_SUBJECT_INVALID'),
+    bad('no subject "output-bytes"', '13.1', signedVariant((s) => { s['subject'].pop(); }), 'subjects', 'ERR_SUBJECT_INVALID'),
+    bad('subject "run" twice', '13.1', signedVariant((s) => { s['subject'].push(s['subject'][0]); }), 'subjects', 'ERR_SUBJECT_INVALID'),
+    bad('predicate of major version 2', '13.3', signedVariant((s) => { s['predicateType'] = 'https://runprint.dev/receipt/v2'; }), 'predicate-type', 'ERR_PREDICATE_VERSION'),
+    bad('SLSA Provenance predicate type', '13.3', signedVariant((s) => { s['predicateType'] = 'https://slsa.dev/provenance/v1'; }), 'predicate-type', 'ERR_PREDICATE_TYPE'),
+    bad('predicate without runDetails', '13.2', signedVariant((s) => { delete s['predicate']['runDetails']; }), 'predicate', 'ERR_PREDICATE_INVALID'),
+    bad('predicate without a descriptor for "served"', '13.2', signedVariant((s) => { s['predicate']['buildDefinition']['resolvedDependencies'].pop(); }), 'predicate', 'ERR_PREDICATE_INVALID'),
+    bad('finishedOn before startedOn', '13.2', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2025-12-31T23:59:59Z'; }), 'predicate', 'ERR_PREDICATE_INVALID'),
+    bad('subjects and predicate disagree on the output digest', '13.1', signedVariant((s) => { s['subject'][1]['digest']['sha256'] = '00'.repeat(32); }), 'subject-binding', 'ERR_SUBJECT_INVALID'),
+    bad('an input element digest that does not give the list root', '13.2', signedVariant((s) => {
+      s['predicate']['buildDefinition']['resolvedDependencies'][2]['annotations']['elements'][0]['sha256'] = '00'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH'),
+    bad('a served fact changed: the facts no longer give the served digest', '13.2', signedVariant((s) => {
+      s['predicate']['runDetails']['served']['model']['value'] = 'gpt-4o-mini';
+    }), 'identity', 'ERR_IDENTITY_MISMATCH'),
+    bad('composition with another user message', '15', valid, 'composition', 'ERR_IDENTITY_MISMATCH', {
+      composition: { ...REQUEST, messages: [REQUEST.messages[0], { role: 'user', content: 'Capital of Spain?' }] }, from: 'openai-chat',
+    }),
+    bad('response with another answer', '15', valid, 'output', 'ERR_OUTPUT_MISMATCH', { outputText: RESPONSE_TEXT.replace('Paris', 'Lyon') }),
+  ];
+}
+
+export async function generate(): Promise<VectorFile[]> {
+  return [
+    { path: 'receipt/pae.json', content: { desc: 'DSSE v1.0 pre-authentication encoding', spec: '14.2', generated: true, vectors: paeVectors() } },
+    { path: 'receipt/base64.json', content: { desc: 'Base64 as receipts use it: standard or URL-safe, one spelling', spec: '15', generated: true, vectors: base64Vectors() } },
+    { path: 'receipt/keys.json', content: { desc: 'Receipt keys: key id, JWK, signed-note verifier key, and keys refused', spec: '14.1', generated: true, vectors: await keyVectors() } },
+    {
+      path: 'receipt/receipts.json',
+      content: {
+        desc: 'Receipts and their verification: envelopes (as JSON or as exact "text"), public keys (PEM), optional composition and output bytes; wantOk, or the first failing check (wantCheck) and its code (wantErr)',
+        spec: '15',
+        generated: true,
+        keys: { application: { rfc8032: 'section 7.1 TEST 1', secretKeyHex: APPLICATION_KEY.seedHex, keyId: APPLICATION_KEY.keyId }, gateway: { rfc8032: 'section 7.1 TEST 2', secretKeyHex: GATEWAY_KEY.seedHex, keyId: GATEWAY_KEY.keyId } },
+        vectors: receiptVectors(),
+      },
+    },
+  ];
+}
+
