@@ -54,10 +54,10 @@ describe('the output value', () => {
 
   it('thinking keeps its text and signature, redacted thinking its data', () => {
     const { output } = run(read('thinking.sse'));
-    const content = (plain(output) as { content: Array<{ type: string }> }).content;
+    const content = (plain(output) as { content: Array<{ type: string; thinking?: string; signature?: string }> }).content;
     assert.deepEqual(content.map((block) => block.type), ['thinking', 'redacted_thinking', 'text']);
-    assert.equal((content[0] as { thinking: string }).thinking, 'The user asks for 27 * 453. 27 * 453 = 27 * 400 + 27 * 53 = 10800 + 1431 = 12231.');
-    assert.match((content[0] as { signature: string }).signature, /^EqQB/);
+    assert.equal(content[0]?.thinking, 'The user asks for 27 * 453. 27 * 453 = 27 * 400 + 27 * 53 = 10800 + 1431 = 12231.');
+    assert.match(content[0]?.signature ?? '', /^EqQB/);
   });
 
   it('stop_sequence is output; usage merges message_start and message_delta', () => {
