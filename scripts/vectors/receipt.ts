@@ -111,14 +111,18 @@ const canonical = (statement: unknown) => new TextEncoder().encode(canonicalize(
 /** A statement changed by `change`, then signed: what a buggy or hostile signer could produce. */
 export function signedVariant(change: (statement: Record<string, any>) => void, keys?: readonly TestKey[]): EnvelopeJson {
   const statement = fixtureStatement();
+  const before = canonicalize(statement);
   change(statement);
+  if (canonicalize(statement) === before) throw new Error('the variant changed nothing');
   return envelopeOf(canonical(statement), keys);
 }
 
 /** An envelope changed after signing: what an attacker on the way could produce. */
 export function tampered(change: (envelope: EnvelopeJson) => void): EnvelopeJson {
   const envelope = envelopeOf(canonical(fixtureStatement()));
+  const before = JSON.stringify(envelope);
   change(envelope);
+  if (JSON.stringify(envelope) === before) throw new Error('tampering changed nothing');
   return envelope;
 }
 
