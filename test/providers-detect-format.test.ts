@@ -29,7 +29,7 @@ const ask = { role: 'user', content: 'Hi' };
 function specMarkers(format: string): string[] {
   const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
   const spec = readFileSync(join(docs, 'SPEC.md'), 'utf8');
-  const text = spec.includes('### 4.5 ') ? spec : readFileSync(join(docs, 'drafts', 'providers.md'), 'utf8');
+  const text = spec;
   const row = text.split('\n').find((line) => line.startsWith(`| \`${format}\` | \``)) ?? '';
   return [...(row.split('|')[2] ?? '').matchAll(/`([^`]+)`/g)].map((match) => match[1] as string).sort();
 }
