@@ -102,6 +102,12 @@ describe('bodies with a format', () => {
     });
   });
 
+  it('a body that reports no served fact gives none', () => {
+    const result = runOutputFrom(encoder.encode('{"type":"message","role":"assistant","content":[],"stop_reason":"end_turn"}'), 'anthropic-messages');
+    assert.deepEqual(result.served, {});
+    assert.equal(result.finishReason, 'end_turn');
+  });
+
   it('programmer errors are TypeError and RangeError', () => {
     assert.throws(() => runOutputFrom('text' as unknown as Uint8Array), TypeError);
     assert.throws(() => runOutputFrom(encoder.encode('{}'), 'openai-completions' as RequestFormat), RangeError);

@@ -50,14 +50,19 @@ function isJsonBody(body: Uint8Array): boolean {
   return false;
 }
 
-/** Served facts, with a failure reported as an output failure (the body is the run's output). */
+/**
+ * Served facts (SPEC 4.6). A body that reports no fact gives none: the assemblers have already
+ * checked that it is an object of the right type, so the one failure servedFromResponse reports
+ * at `$` is "no fact". A fact of the wrong type is an output failure (the body is the output).
+ */
 function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [name: string]: ServedFact } {
   if (from === undefined) return {};
   try {
     return servedFromResponse(format, from);
   } catch (error) {
-    if (error instanceof ProviderError) throw new OutputError('ERR_OUTPUT_INVALID', error.message, error.path);
-    throw error;
+    if (!(error instanceof ProviderError)) throw error;
+    if (error.path === '$') return {};
+    throw new OutputError('ERR_OUTPUT_INVALID', error.message, error.path);
   }
 }
 
