@@ -1,0 +1,49 @@
+/** DSSE v1.0 envelope reading and base64 (RFC 4648 sections 4 and 5, one spelling), with properties against Buffer. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
+import { formatEnvelope, readEnvelope } from '../src/receipt/envelope.ts';
+
+test('encodeBase64 equals Buffer standard base64; both alphabets, padded or not, decode back', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+    const standard = encodeBase64(bytes);
+    assert.equal(standard, Buffer.from(bytes).toString('base64'));
+    for (const text of [standard, standard.replace(/=+$/, ''), Buffer.from(bytes).toString('base64url')]) {
+      assert.deepEqual(decodeBase64(text), bytes);
+    }
+  }), { numRuns: 2000 });
+});
+
+test('decodeBase64 accepts only one spelling: any text it accepts re-encodes to itself (up to alphabet and padding)', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \n*';
+  fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 24 }), (text) => {
+    const bytes = decodeBase64(text);
+    if (bytes === undefined) return;
+    const canonical = encodeBase64(bytes);
+    const normalized = text.replace(/-/g, '+').replace(/_/g, '/');
+    assert.ok(canonical === normalized || canonical.replace(/=+$/, '') === normalized, text);
+  }), { numRuns: 20000 });
+});
+
+test('readEnvelope keeps only the DSSE members and treats an empty keyid as absent', () => {
+  const envelope = readEnvelope('{"payload":"e30=","payloadType":"t","signatures":[{"keyid":"","sig":"AA==","extra":1}],"other":true}');
+  assert.deepEqual(envelope, { payload: 'e30=', payloadType: 't', signatures: [{ sig: 'AA==' }] });
+  assert.equal(formatEnvelope(envelope), '{\n  "payload": "e30=",\n  "payloadType": "t",\n  "signatures": [\n    {\n      "sig": "AA=="\n    }\n  ]\n}\n');
+});
+
+const rejected: Array<[string, unknown, string]> = [
+  ['bytes that are not UTF-8', Uint8Array.of(0x7b, 0xff, 0x7d), 'envelope is not strict JSON (ERR_JSON_INVALID_UTF8)'],
+  ['a duplicate member', '{"payload":"","payload":"","payloadType":"t","signatures":[{"sig":""}]}', 'envelope is not strict JSON (ERR_JSON_DUPLICATE_KEY)'],
+  ['null', 'null', 'envelope must be a JSON object'],
+  ['payload that is a number', { payload: 1, payloadType: 't', signatures: [{ sig: '' }] }, 'envelope "payload" must be a string'],
+  ['signatures that is an object', { payload: '', payloadType: 't', signatures: { sig: '' } }, 'envelope "signatures" must be a non-empty array'],
+  ['a signature that is a string', { payload: '', payloadType: 't', signatures: ['AA=='] }, 'each envelope signature must be an object'],
+  ['a keyid that is a number', { payload: '', payloadType: 't', signatures: [{ keyid: 1, sig: '' }] }, 'envelope signature "keyid" must be a string'],
+];
+
+for (const [desc, input, message] of rejected) {
+  test(`readEnvelope rejects ${desc} with ERR_ENVELOPE_INVALID`, () => {
+    assert.throws(() => readEnvelope(input), { code: 'ERR_ENVELOPE_INVALID', message });
+  });
+}
