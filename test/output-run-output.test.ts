@@ -36,7 +36,7 @@ describe('digests (SPEC 12.1)', () => {
     }
   });
 
-  it('the tag is 19 ASCII bytes and one 0x00: a worked value', () => {
+  it('the tag is 18 ASCII bytes and one 0x00: a worked value', () => {
     assert.equal(outputDigest({ a: 1 }).sha256, sha256('runprint/v1/output\u0000{"a":1}'));
     assert.equal(outputDigest(null).sha256, sha256('runprint/v1/output\u0000null'));
   });

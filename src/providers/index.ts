@@ -3,6 +3,5 @@ export { REQUEST_FORMATS, isRequestFormat, type RequestFormat } from './request-
 export { compositionFromRequest, requestFromComposition } from './request-mapping.ts';
 export { detectFormat } from './detect-format.ts';
 export { servedFromResponse } from './served-from-response.ts';
-export { runOutputFrom, type RunOutput } from './run-output.ts';
-export { outputDigest, rawDigest } from './output-digest.ts';
+export { outputDigest, rawDigest, runOutputFrom, type RunOutput } from './run-output.ts';
 export { SseParser, parseEventStream, type SseEvent } from './output-sse.ts';

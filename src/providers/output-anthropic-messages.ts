@@ -9,6 +9,15 @@ import {
 import { setMember } from './request-format.ts';
 import type { SseEvent } from './output-sse.ts';
 
+/** The events after message_start that build the message. */
+const KNOWN_EVENTS = new Set([
+  'content_block_start',
+  'content_block_delta',
+  'content_block_stop',
+  'message_delta',
+  'message_stop',
+]);
+
 /** Members that identify a block rather than hold output: left out of every block (SPEC 12.4). */
 const BLOCK_IDS = new Set(['id', 'tool_use_id']);
 
@@ -20,7 +29,9 @@ function outputBlock(block: JsonValue, where: string): JsonValue {
     case 'text': {
       const out = objectOf([['type', type], ['text', requiredString(block, 'text', where)]]);
       const citations = member(block, 'citations');
-      if (citations !== undefined && citations !== null && !Array.isArray(citations)) invalid(`${where} "citations" must be an array or null`);
+      if (citations !== undefined && citations !== null && !Array.isArray(citations)) {
+        invalid(`${where} "citations" must be an array or null`);
+      }
       if (Array.isArray(citations) && citations.length > 0) out['citations'] = citations;
       return out;
     }
@@ -47,7 +58,8 @@ function outputBlock(block: JsonValue, where: string): JsonValue {
 export function anthropicOutputFromResponse(response: JsonObject): AssembledOutput {
   rejectErrorObject(response, 'response');
   if (member(response, 'type') !== 'message') invalid('response "type" is not "message"');
-  const content = requiredArray(response, 'content', 'response').map((block, i) => outputBlock(block, `content[${i}]`));
+  const content = requiredArray(response, 'content', 'response')
+    .map((block, i) => outputBlock(block, `content[${i}]`));
   const stopReason = optionalString(response, 'stop_reason', 'response') ?? null;
   const output = objectOf([
     ['role', requiredString(response, 'role', 'response')],
@@ -69,7 +81,9 @@ function applyDelta(state: StreamedBlock, delta: JsonObject, where: string): voi
   const block = state.block;
   const type = member(block, 'type');
   const expect = (blockType: readonly string[]): void => {
-    if (typeof type !== 'string' || !blockType.includes(type)) invalid(`${where}: a ${kind} for a block that is not ${blockType.join(' or ')}`);
+    if (typeof type !== 'string' || !blockType.includes(type)) {
+      invalid(`${where}: a ${kind} for a block that is not ${blockType.join(' or ')}`);
+    }
   };
   const text = (key: string, field: string): string => requiredString(delta, key, `${where} (${field})`);
   switch (kind) {
@@ -111,7 +125,9 @@ function finishedBlock(state: StreamedBlock, index: number): JsonObject {
   try {
     input = parseJson(state.json);
   } catch (error) {
-    if (error instanceof JsonError) invalid(`tool input of content block ${index} is not valid JSON (${error.code})`);
+    if (error instanceof JsonError) {
+      invalid(`tool input of content block ${index} is not valid JSON (${error.code})`);
+    }
     throw error;
   }
   const block = without(state.block, new Set());
@@ -149,14 +165,17 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
       stopSequence = optionalString(message, 'stop_sequence', `${where} message`) ?? null;
       continue;
     }
-    const known = ['content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'];
     // Anthropic documents that new event types may be added: unknown ones carry no output.
-    if (!known.includes(type)) continue;
+    if (!KNOWN_EVENTS.has(type)) continue;
     if (message === undefined) incomplete(`${where}: ${type} before message_start`);
     if (type === 'message_delta') {
       const delta = requiredObject(data, 'delta', where);
-      if (member(delta, 'stop_reason') !== undefined) stopReason = optionalString(delta, 'stop_reason', `${where} delta`) ?? null;
-      if (member(delta, 'stop_sequence') !== undefined) stopSequence = optionalString(delta, 'stop_sequence', `${where} delta`) ?? null;
+      if (member(delta, 'stop_reason') !== undefined) {
+        stopReason = optionalString(delta, 'stop_reason', `${where} delta`) ?? null;
+      }
+      if (member(delta, 'stop_sequence') !== undefined) {
+        stopSequence = optionalString(delta, 'stop_sequence', `${where} delta`) ?? null;
+      }
       const deltaUsage = member(data, 'usage');
       if (isJsonObject(deltaUsage)) {
         usage ??= createJsonObject();
@@ -178,7 +197,9 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
       continue;
     }
     const state = blocks[index];
-    if (state === undefined) incomplete(`${where}: ${type} for content block ${index} that was never started`);
+    if (state === undefined) {
+      incomplete(`${where}: ${type} for content block ${index} that was never started`);
+    }
     if (state.stopped) invalid(`${where}: ${type} for content block ${index} after its content_block_stop`);
     if (type === 'content_block_stop') state.stopped = true;
     else applyDelta(state, requiredObject(data, 'delta', where), where);

@@ -19,7 +19,11 @@ interface Choice {
 }
 
 /** SPEC 12.2: `{"choices": [...]}`, choices by index; "" content or refusal is null. */
-function assemble(choices: Choice[], usage: JsonValue | null, servedFrom: JsonValue | undefined): AssembledOutput {
+function assemble(
+  choices: Choice[],
+  usage: JsonValue | null,
+  servedFrom: JsonValue | undefined,
+): AssembledOutput {
   const sorted = [...choices].sort((a, b) => a.index - b.index);
   const values = sorted.map((choice) => {
     const message = objectOf([
@@ -29,9 +33,14 @@ function assemble(choices: Choice[], usage: JsonValue | null, servedFrom: JsonVa
     ]);
     if (choice.toolCalls.length > 0) message['tool_calls'] = choice.toolCalls;
     if (choice.functionCall !== null) {
-      message['function_call'] = objectOf([['name', choice.functionCall.name], ['arguments', choice.functionCall.arguments]]);
+      const { name, arguments: args } = choice.functionCall;
+      message['function_call'] = objectOf([['name', name], ['arguments', args]]);
     }
-    return objectOf([['index', choice.index], ['message', message], ['finish_reason', choice.finishReason ?? null]]);
+    return objectOf([
+      ['index', choice.index],
+      ['message', message],
+      ['finish_reason', choice.finishReason ?? null],
+    ]);
   });
   return {
     output: objectOf([['choices', values]]),
@@ -51,7 +60,8 @@ function responseToolCall(call: JsonValue, where: string): JsonValue {
   const type = requiredString(call, 'type', where);
   if (type === 'function') {
     const fn = requiredObject(call, 'function', where);
-    return toolCallOf(requiredString(fn, 'name', `${where}.function`), requiredString(fn, 'arguments', `${where}.function`));
+    const at = `${where}.function`;
+    return toolCallOf(requiredString(fn, 'name', at), requiredString(fn, 'arguments', at));
   }
   if (type === 'custom') {
     const custom = requiredObject(call, 'custom', where);
@@ -75,7 +85,9 @@ export function chatOutputFromResponse(response: JsonObject): AssembledOutput {
     seen.add(index);
     const message = requiredObject(value, 'message', where);
     const calls = member(message, 'tool_calls');
-    if (calls !== undefined && calls !== null && !Array.isArray(calls)) invalid(`${where}.message "tool_calls" must be an array or null`);
+    if (calls !== undefined && calls !== null && !Array.isArray(calls)) {
+      invalid(`${where}.message "tool_calls" must be an array or null`);
+    }
     const fn = member(message, 'function_call');
     let functionCall: Choice['functionCall'] = null;
     if (fn !== undefined && fn !== null) {
@@ -121,14 +133,18 @@ function applyToolCalls(choice: StreamedChoice, calls: JsonValue, where: string)
     if (!isJsonObject(call)) invalid(`${at} must be an object`);
     const index = requiredIndex(call, 'index', at);
     const type = optionalString(call, 'type', at);
-    if (type !== undefined && type !== null && type !== 'function') invalid(`${at} "type" must be "function"`);
+    if (type !== undefined && type !== null && type !== 'function') {
+      invalid(`${at} "type" must be "function"`);
+    }
     const fn = member(call, 'function');
     if (fn !== undefined && !isJsonObject(fn)) invalid(`${at} "function" must be an object`);
     const name = fn === undefined ? undefined : optionalString(fn, 'name', `${at}.function`);
     const args = fn === undefined ? undefined : optionalString(fn, 'arguments', `${at}.function`);
     let state = choice.calls.get(index);
     if (state === undefined) {
-      if (typeof name !== 'string' || name === '') incomplete(`${at}: delta for tool call index ${index} that was never started`);
+      if (typeof name !== 'string' || name === '') {
+        incomplete(`${at}: delta for tool call index ${index} that was never started`);
+      }
       state = { name, arguments: '' };
       choice.calls.set(index, state);
     } else if (typeof name === 'string' && name !== '') {
@@ -144,7 +160,9 @@ function applyFunctionCall(choice: StreamedChoice, fn: JsonValue, where: string)
   const name = optionalString(fn, 'name', `${where}.function_call`);
   const args = optionalString(fn, 'arguments', `${where}.function_call`);
   if (choice.functionCall === null) {
-    if (typeof name !== 'string' || name === '') incomplete(`${where}: function_call delta that was never started`);
+    if (typeof name !== 'string' || name === '') {
+      incomplete(`${where}: function_call delta that was never started`);
+    }
     choice.functionCall = { name, arguments: '' };
   } else if (typeof name === 'string' && name !== '') {
     invalid(`${where}: function_call is named twice`);
@@ -157,7 +175,16 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
   const index = requiredIndex(value, 'index', where);
   let choice = choices.get(index);
   if (choice === undefined) {
-    choice = { index, role: null, content: null, refusal: null, toolCalls: [], functionCall: null, finishReason: undefined, calls: new Map() };
+    choice = {
+      index,
+      role: null,
+      content: null,
+      refusal: null,
+      toolCalls: [],
+      functionCall: null,
+      finishReason: undefined,
+      calls: new Map(),
+    };
     choices.set(index, choice);
   }
   const delta = member(value, 'delta');
@@ -168,10 +195,14 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
       const piece = member(delta, key);
       return piece !== undefined && piece !== null && piece !== '';
     });
-    if (carries && typeof choice.finishReason === 'string') invalid(`${where}: delta for choice index ${index} after its finish_reason`);
+    if (carries && typeof choice.finishReason === 'string') {
+      invalid(`${where}: delta for choice index ${index} after its finish_reason`);
+    }
     const role = optionalString(delta, 'role', at);
     if (typeof role === 'string') {
-      if (choice.role !== null && choice.role !== role) invalid(`${at}: choice index ${index} changes its role`);
+      if (choice.role !== null && choice.role !== role) {
+        invalid(`${at}: choice index ${index} changes its role`);
+      }
       choice.role = role;
     }
     choice.content = append(choice.content, delta, 'content', at);
@@ -183,7 +214,9 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
   }
   const finish = optionalString(value, 'finish_reason', where);
   if (typeof finish === 'string') {
-    if (typeof choice.finishReason === 'string' && choice.finishReason !== finish) invalid(`${where}: choice index ${index} has two finish reasons`);
+    if (typeof choice.finishReason === 'string' && choice.finishReason !== finish) {
+      invalid(`${where}: choice index ${index} has two finish reasons`);
+    }
     choice.finishReason = finish;
   }
 }
@@ -203,7 +236,9 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
     }
     const chunk = eventObject(event, number);
     rejectErrorObject(chunk, `stream event ${number}`);
-    if (member(chunk, 'object') !== 'chat.completion.chunk') invalid(`stream event ${number} "object" is not "chat.completion.chunk"`);
+    if (member(chunk, 'object') !== 'chat.completion.chunk') {
+      invalid(`stream event ${number} "object" is not "chat.completion.chunk"`);
+    }
     first ??= chunk;
     const chunkUsage = member(chunk, 'usage');
     if (chunkUsage !== undefined && chunkUsage !== null) usage = chunkUsage;
@@ -213,7 +248,9 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
   }
   if (!done) incomplete('stream ends without data: [DONE]');
   for (const choice of choices.values()) {
-    if (choice.finishReason === undefined || choice.finishReason === null) incomplete(`choice index ${choice.index} ends without a finish_reason`);
+    if (choice.finishReason === undefined || choice.finishReason === null) {
+      incomplete(`choice index ${choice.index} ends without a finish_reason`);
+    }
     if (choice.role === null) incomplete(`choice index ${choice.index} has no role`);
     choice.toolCalls = [...choice.calls.entries()]
       .sort(([a], [b]) => a - b)

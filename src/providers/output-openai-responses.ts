@@ -25,13 +25,18 @@ export function responsesOutputFromResponse(response: JsonObject): AssembledOutp
   const status = requiredString(response, 'status', 'response');
   if (!FINISHED.has(status)) invalid('response "status" is not "completed" or "incomplete"');
   const details = member(response, 'incomplete_details') ?? null;
-  if (details !== null && !isJsonObject(details)) invalid('response "incomplete_details" must be an object or null');
-  const items = requiredArray(response, 'output', 'response').map((item, i) => outputItem(item, `output[${i}]`));
+  if (details !== null && !isJsonObject(details)) {
+    invalid('response "incomplete_details" must be an object or null');
+  }
+  const items = requiredArray(response, 'output', 'response')
+    .map((item, i) => outputItem(item, `output[${i}]`));
   const output = objectOf([['status', status], ['incomplete_details', details], ['output', items]]);
   let finishReason = status;
   if (status === 'incomplete') {
     const reason = details === null ? undefined : member(details, 'reason');
-    if (typeof reason !== 'string') invalid('response "incomplete_details.reason" must be a string when "status" is "incomplete"');
+    if (typeof reason !== 'string') {
+      invalid('response "incomplete_details.reason" must be a string when "status" is "incomplete"');
+    }
     finishReason = reason;
   }
   return { output, finishReason, usage: member(response, 'usage') ?? null, servedFrom: response };
@@ -56,12 +61,15 @@ function streamedItem(items: StreamedItem[], data: JsonObject, where: string, ty
 
 /** Every delta and every output_item.done must agree with the terminal event's output. */
 function checkAgainst(items: StreamedItem[], final: JsonValue[]): void {
-  if (final.length !== items.length) invalid('the terminal event has a different number of output items than the stream started');
+  if (final.length !== items.length) {
+    invalid('the terminal event has a different number of output items than the stream started');
+  }
   for (const [index, item] of items.entries()) {
     const finalItem = final[index];
     if (!isJsonObject(finalItem)) invalid(`output[${index}] must be an object`);
     if (item.done === undefined) incomplete(`output item ${index} has no response.output_item.done`);
-    if (canonicalize(outputItem(item.done, `output item ${index}`)) !== canonicalize(outputItem(finalItem, `output[${index}]`))) {
+    const streamed = canonicalize(outputItem(item.done, `output item ${index}`));
+    if (streamed !== canonicalize(outputItem(finalItem, `output[${index}]`))) {
       invalid(`output item ${index} differs between response.output_item.done and the terminal event`);
     }
     if (item.arguments !== undefined && member(finalItem, 'arguments') !== item.arguments) {

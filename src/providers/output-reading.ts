@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 12.1: reading untrusted response bodies and stream events; the two output failures. */
+/** docs/SPEC.md section 12.1: reading untrusted response bodies and stream events; the output failures. */
 import { JsonError, OutputError } from '../errors.ts';
 import { parseJson } from '../jcs/index.ts';
 import { createJsonObject, isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';

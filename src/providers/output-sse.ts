@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 12.1 (WHATWG HTML "Server-sent events", 9.2.6): the event stream parser for provider output. */
+/** docs/SPEC.md section 12.1 (WHATWG HTML 9.2.6, server-sent events): the event stream parser for output. */
 import { OutputError } from '../errors.ts';
 
 /** One dispatched server-sent event: its `event:` name (null when no `event:` line set one) and its data. */

@@ -1,11 +1,11 @@
-/** docs/SPEC.md section 12: the output of a run, its output digest and its raw digest, from the body as received. */
+/** docs/SPEC.md section 12: a run's output, output digest and raw digest, from the body as received. */
 import { JsonError, OutputError, ProviderError } from '../errors.ts';
 import type { ServedFact } from '../identity/composition.ts';
-import type { DigestSet } from '../identity/digest.ts';
-import { parseJson } from '../jcs/index.ts';
+import { sha256, sha256Once } from '../hash/sha256.ts';
+import { digestSet, domainTag, type DigestSet } from '../identity/digest.ts';
+import { canonicalize, parseJson } from '../jcs/index.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { anthropicOutputFromResponse, anthropicOutputFromStream } from './output-anthropic-messages.ts';
-import { outputDigest, rawDigest } from './output-digest.ts';
 import { chatOutputFromResponse, chatOutputFromStream } from './output-openai-chat.ts';
 import { responsesOutputFromResponse, responsesOutputFromStream } from './output-openai-responses.ts';
 import { incomplete, invalid, type AssembledOutput } from './output-reading.ts';
@@ -14,9 +14,9 @@ import { isRequestFormat, type RequestFormat } from './request-format.ts';
 import { servedFromResponse } from './served-from-response.ts';
 
 export interface RunOutput {
-  /** The assembled final output as a JSON value (SPEC 12); null when no format applies and the body is not JSON. */
+  /** The assembled final output as a JSON value (SPEC 12); null without a format for a body not JSON. */
   output: JsonValue | null;
-  /** SHA-256(tag("output") || JCS(output)), tag("output") = "runprint/v1/output" 0x00; null when output is null. */
+  /** SHA-256(tag("output") || JCS(output)), tag = "runprint/v1/output" 0x00; null when output is null. */
   digest: DigestSet | null;
   /** Plain SHA-256 of the body bytes exactly as received, so `sha256sum` reproduces it. */
   rawDigest: DigestSet;
@@ -28,6 +28,19 @@ export interface RunOutput {
   served: { [name: string]: ServedFact };
   /** True when the body was an SSE stream. */
   stream: boolean;
+}
+
+/** tag("output"): the 18 ASCII bytes `runprint/v1/output` and one 0x00 (SPEC 5.1). */
+const OUTPUT_TAG = domainTag('output');
+
+/** SPEC 12.1: the digest of an assembled output value. */
+export function outputDigest(output: JsonValue): DigestSet {
+  return digestSet(sha256(OUTPUT_TAG, canonicalize(output)));
+}
+
+/** SPEC 12.1: plain SHA-256 of the body bytes exactly as received (what `sha256sum` prints). */
+export function rawDigest(body: Uint8Array): DigestSet {
+  return digestSet(sha256Once(body));
 }
 
 interface Assembler {
@@ -66,6 +79,11 @@ function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [nam
   }
 }
 
+/** What output without a format never has (SPEC 12.5); a new object each time, as callers own it. */
+function withoutFormat(raw: DigestSet, output: JsonValue | null, digest: DigestSet | null): RunOutput {
+  return { output, digest, rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+}
+
 /**
  * SPEC 12: the output of a run from the response body exactly as received. With a format, the
  * body is the provider's JSON response or its SSE stream, and both give the same output for the
@@ -82,10 +100,10 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
       output = parseJson(body);
     } catch (error) {
       if (!(error instanceof JsonError)) throw error;
-      return { output: null, digest: null, rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+      return withoutFormat(raw, null, null);
     }
     // The JSON text `null` has output null too, and a digest: the digest tells the two apart.
-    return { output, digest: outputDigest(output), rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+    return withoutFormat(raw, output, outputDigest(output));
   }
   if (!isRequestFormat(format)) throw new RangeError('unknown request format');
   const assembler = ASSEMBLERS[format];
