@@ -68,6 +68,18 @@ describe('SSE parser (SPEC 12.1)', () => {
   });
 });
 
+describe('Unicode split across network chunks', () => {
+  it('a stream fed one byte at a time, splitting every multi-byte character, gives the same output', () => {
+    for (const [format, name] of [['openai-chat', 'unicode.sse'], ['anthropic-messages', 'stop-sequence.sse']] as const) {
+      const body = fixture(format, name);
+      const parser = new SseParser();
+      for (let i = 0; i < body.length; i++) parser.push(body.subarray(i, i + 1));
+      parser.end();
+      assert.deepEqual(parser.events, parseEventStream(body).events);
+    }
+  });
+});
+
 describe('properties', () => {
   const streams: Array<[RequestFormat, string]> = [
     ['openai-chat', 'unicode.sse'],
