@@ -77,6 +77,10 @@ function openaiChat(): Vector[] {
     accepts('12.2', 'an empty content string is null', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":"stop"}]') + 'data: [DONE]\n\n',
       { choices: [chatChoice(0, {}, 'stop')] }, 'stop'),
+    accepts('12.2', 'a custom tool call in a response: its id left out', 'openai-chat',
+      '{"id":"chatcmpl-2","object":"chat.completion","created":2,"model":"gpt-5","choices":[{"index":0,"message":{"role":"assistant","content":null,' +
+      '"refusal":null,"tool_calls":[{"id":"call_9","type":"custom","custom":{"name":"sql","input":"SELECT 1"}}]},"finish_reason":"tool_calls"}]}',
+      { choices: [chatChoice(0, { tool_calls: [{ type: 'custom', custom: { name: 'sql', input: 'SELECT 1' } }] }, 'tool_calls')] }, 'tool_calls'),
     rejects('12.2', 'a stream without data: [DONE]', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]'), 'ERR_OUTPUT_INCOMPLETE_STREAM'),
     rejects('12.2', 'data: [DONE] not ended by an empty line is not dispatched', 'openai-chat',
@@ -127,6 +131,7 @@ function anthropicMessages(): Vector[] {
       messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"now","input":{}}') +
       anthropicEvent('content_block_stop', ',"index":0') + messageEnd,
       message([{ type: 'tool_use', name: 'now', input: {} }], 'end_turn'), 'end_turn'),
+    ...serverTool(message),
     rejects('12.4', 'a stream without message_stop', 'anthropic-messages',
       messageStart + anthropicEvent('message_delta', ',"delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}'),
       'ERR_OUTPUT_INCOMPLETE_STREAM'),
@@ -144,6 +149,27 @@ function anthropicMessages(): Vector[] {
       messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}') +
       anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\": "}') +
       anthropicEvent('content_block_stop', ',"index":0') + messageEnd, 'ERR_OUTPUT_INVALID'),
+  ];
+}
+
+/** A server tool and its result block: the result block has no delta type and is kept whole, ids left out. */
+function serverTool(message: (content: Json, stopReason: string) => Json): Vector[] {
+  const results = '[{"type":"web_search_result","title":"Wetter Zürich","url":"https://www.meteoschweiz.admin.ch/","encrypted_content":"EqgfCioIARgBIiQ3YTAwMjY1Mi1","page_age":null}]';
+  const output = message([
+    { type: 'server_tool_use', name: 'web_search', input: { query: 'Wetter Zürich' } },
+    { type: 'web_search_tool_result', content: [{ type: 'web_search_result', title: 'Wetter Zürich', url: 'https://www.meteoschweiz.admin.ch/', encrypted_content: 'EqgfCioIARgBIiQ3YTAwMjY1Mi1', page_age: null }] },
+  ], 'end_turn');
+  const response = `{"id":"msg_01A","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"server_tool_use","id":"srvtoolu_01A","name":"web_search","input":{"query":"Wetter Zürich"}},{"type":"web_search_tool_result","tool_use_id":"srvtoolu_01A","content":${results}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":7}}`;
+  const stream = messageStart +
+    anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_01B","name":"web_search","input":{}}') +
+    anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"{\\"query\\": \\"Wetter Z"}') +
+    anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"ürich\\"}"}') +
+    anthropicEvent('content_block_stop', ',"index":0') +
+    anthropicEvent('content_block_start', `,"index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":"srvtoolu_01B","content":${results}}`) +
+    anthropicEvent('content_block_stop', ',"index":1') + messageEnd;
+  return [
+    accepts('12.4', 'a server tool call and its result block: ids and tool_use_id left out (response)', 'anthropic-messages', response, output, 'end_turn'),
+    accepts('12.4', 'a server tool call and its result block: the stream gives the same output', 'anthropic-messages', stream, output, 'end_turn'),
   ];
 }
 
