@@ -193,7 +193,7 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
     const at = `${where}.delta`;
     const carries = ['content', 'refusal', 'tool_calls', 'function_call'].some((key) => {
       const piece = member(delta, key);
-      return piece !== undefined && piece !== null && piece !== '';
+      return piece !== undefined && piece !== null && piece !== '' && !(Array.isArray(piece) && piece.length === 0);
     });
     if (carries && typeof choice.finishReason === 'string') {
       invalid(`${where}: delta for choice index ${index} after its finish_reason`);
