@@ -216,6 +216,12 @@ function receiptVectors(): unknown[] {
     bad('a served fact changed: the facts no longer give the served digest', '13.2', signedVariant((s) => {
       s['predicate']['runDetails']['served']['model']['value'] = 'gpt-4o-mini';
     }), 'identity', 'ERR_IDENTITY_MISMATCH'),
+    bad('an element digest that does not give the list root, with the composition given: still the identity check', '15', signedVariant((s) => {
+      s['predicate']['buildDefinition']['resolvedDependencies'][2]['annotations']['elements'][0]['sha256'] = '00'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', { composition: fixtureComposition() }),
+    bad('served facts changed but the served digest kept, with the matching composition given', '15', signedVariant((s) => {
+      s['predicate']['runDetails']['served']['systemFingerprint']['value'] = 'fp_other';
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', { composition: fixtureComposition() }),
     bad('composition with another user message', '15', valid, 'composition', 'ERR_IDENTITY_MISMATCH', {
       composition: { ...REQUEST, messages: [REQUEST.messages[0], { role: 'user', content: 'Capital of Spain?' }] }, from: 'openai-chat',
     }),

@@ -1,30 +1,29 @@
 /** RFC 4648 sections 4 and 5 as DSSE v1.0 uses them: standard or URL-safe base64, decoded strictly. */
 
-const STANDARD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const STANDARD_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
+const URL_SAFE_TEXT = /^[A-Za-z0-9_-]*={0,2}$/;
+const VALUE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-// Value of each ASCII character in either alphabet; -1 for every other character.
-const VALUES = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) VALUES[STANDARD.charCodeAt(i)] = i;
-VALUES[0x2d] = 62; // '-' (URL-safe)
-VALUES[0x5f] = 63; // '_' (URL-safe)
+/** Bytes as a binary string (one UTF-16 code unit per byte), in chunks small enough for apply. */
+function binaryString(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 0x2000) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x2000) as unknown as number[]);
+  }
+  return out;
+}
 
 /** Standard base64 with padding (RFC 4648 section 4): what runprint writes. */
 export function encodeBase64(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += STANDARD[n >> 18]! + STANDARD[(n >> 12) & 63]! + STANDARD[(n >> 6) & 63]! + STANDARD[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += `${STANDARD[n >> 18]!}${STANDARD[(n >> 12) & 63]!}==`;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += `${STANDARD[n >> 18]!}${STANDARD[(n >> 12) & 63]!}${STANDARD[(n >> 6) & 63]!}=`;
-  }
-  return out;
+  // btoa is native in browsers and in Node; it takes a binary string.
+  return btoa(binaryString(bytes));
+}
+
+/** The 6-bit value of one base64 character of either alphabet. */
+function valueOf(code: number): number {
+  if (code === 0x2b || code === 0x2d) return 62;
+  if (code === 0x2f || code === 0x5f) return 63;
+  return VALUE.indexOf(String.fromCharCode(code));
 }
 
 /**
@@ -37,38 +36,25 @@ export function encodeBase64(bytes: Uint8Array): string {
  * - padding `=` either absent or exactly what the length needs, and only at the end;
  * - the unused low bits of the last character are zero (RFC 4648 section 3.5 lets a decoder
  *   reject them; accepting them would give one signature several encodings).
+ *
+ * The checks are made here; the native atob (lenient on its own) only does the decoding.
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
+  const urlSafe = !STANDARD_TEXT.test(text);
+  if (urlSafe && !URL_SAFE_TEXT.test(text)) return undefined;
   let end = text.length;
-  if (end % 4 === 0 && end > 0) {
-    if (text.charCodeAt(end - 1) === 0x3d) end--;
-    if (text.charCodeAt(end - 1) === 0x3d) end--;
-  }
+  while (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
+  const padding = text.length - end;
   const rest = end % 4;
   if (rest === 1) return undefined;
-  // Padding is stripped only from a text of length 0 mod 4, so it always completes the last group;
-  // an `=` anywhere else is outside the alphabet and rejected below.
-  let standard = false;
-  let urlSafe = false;
-  const out = new Uint8Array(Math.floor((end * 3) / 4));
-  let o = 0;
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    const value = c < 128 ? VALUES[c]! : -1;
-    if (value < 0) return undefined;
-    if (c === 0x2b || c === 0x2f) standard = true;
-    else if (c === 0x2d || c === 0x5f) urlSafe = true;
-    buffer = (buffer << 6) | value;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (buffer >> bits) & 0xff;
-      buffer &= (1 << bits) - 1;
-    }
+  if (padding > 0 && (text.length % 4 !== 0 || padding !== 4 - rest)) return undefined;
+  if (rest > 0) {
+    const last = valueOf(text.charCodeAt(end - 1));
+    if ((rest === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined;
   }
-  if (standard && urlSafe) return undefined;
-  if (buffer !== 0) return undefined;
+  const standard = urlSafe ? text.slice(0, end).replace(/-/g, '+').replace(/_/g, '/') : text.slice(0, end);
+  const binary = atob(standard);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
 }

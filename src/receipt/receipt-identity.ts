@@ -2,15 +2,25 @@
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
 import { ReceiptError } from '../errors.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
-import { fromHex, toHex } from '../hash/sha256.ts';
+import { toHex } from '../hash/sha256.ts';
 import { REQUEST_COMPONENTS, type ListComponentName } from '../identity/composition.ts';
 import { listComponentDigest, listRoot, requestDigest, runDigest, valueComponentDigest } from '../identity/digest.ts';
-import { computeIdentity } from '../identity/identity.ts';
+import { computeIdentity, type IdentityDocument } from '../identity/identity.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import type { Predicate } from './predicate.ts';
 import type { ReceiptSubjects } from './statement.ts';
+
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
+
+/** 32 bytes from 64 lowercase hex digits, already checked by the predicate reader. */
+function bytesOf(hex: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = (HEX[hex.charCodeAt(2 * i)]! << 4) | HEX[hex.charCodeAt(2 * i + 1)]!;
+  return out;
+}
 
 const same = (a: { sha256: string } | null | undefined, b: { sha256: string } | null | undefined) =>
   (a ?? null) === null ? (b ?? null) === null : a!.sha256 === b?.sha256;
@@ -44,9 +54,9 @@ export function checkPredicateIdentity(predicate: Predicate): void {
   const digests: Uint8Array[] = [];
   for (const name of REQUEST_COMPONENTS) {
     const descriptor = byName.get(name)!;
-    const digest = fromHex(descriptor.digest.sha256)!;
+    const digest = bytesOf(descriptor.digest.sha256);
     if (descriptor.annotations !== undefined) {
-      const root = listRoot(descriptor.annotations.elements.map((e) => fromHex(e.sha256)!));
+      const root = listRoot(descriptor.annotations.elements.map((e) => bytesOf(e.sha256)));
       if (toHex(root) !== descriptor.annotations.root.sha256) throw mismatch(`component "${name}": element digests do not give its root`);
       const computed = listComponentDigest(name as ListComponentName, descriptor.annotations.count, root);
       if (toHex(computed) !== descriptor.digest.sha256) throw mismatch(`component "${name}": count and root do not give its digest`);
@@ -62,14 +72,47 @@ export function checkPredicateIdentity(predicate: Predicate): void {
 }
 
 /**
- * Recomputes the identity from a composition (or a provider request, read as `runprint id`
- * reads it). A provider request carries no served facts; the receipt's own facts, already bound
- * to its runId, complete it. Throws the composition's own error when the document is not valid.
+ * The identity of a composition (or of a provider request, read as `runprint id` reads it). A
+ * provider request carries no served facts; the receipt's own facts complete it, and they are
+ * bound to its runId by the identity check. Throws the document's own error when it is not valid:
+ * that is the caller's input, not the receipt.
  */
-export function checkComposition(predicate: Predicate, document: JsonValue, from?: InputFormat): void {
+export function identityOfDocument(predicate: Predicate, document: JsonValue, from?: InputFormat): IdentityDocument {
   const { composition } = compositionFromDocument(document, from === undefined ? {} : { from });
   if (composition.served === undefined) composition.served = predicate.runDetails.served;
-  const identity = computeIdentity(composition);
+  return computeIdentity(composition);
+}
+
+/**
+ * True when the predicate states exactly the digests of `identity`: every component digest,
+ * count, root and element digest, the served facts and digest, requestId and runId. Since a
+ * computed identity is consistent, so is a predicate that matches it: verification with a
+ * composition then needs no second recomputation (the fast path of SPEC 15 steps 10-11).
+ */
+export function predicateMatches(predicate: Predicate, identity: IdentityDocument): boolean {
+  const { externalParameters, resolvedDependencies } = predicate.buildDefinition;
+  if (externalParameters.requestId !== identity.requestId || externalParameters.runId !== identity.runId) return false;
+  if (identity.served === null || canonicalize(predicate.runDetails.served) !== canonicalize(identity.served.facts)) return false;
+  for (const descriptor of resolvedDependencies) {
+    if (descriptor.name === 'served') {
+      if (descriptor.digest.sha256 !== identity.served.digest.sha256) return false;
+      continue;
+    }
+    const entry = identity.components[descriptor.name as (typeof REQUEST_COMPONENTS)[number]];
+    if (entry.digest.sha256 !== descriptor.digest.sha256) return false;
+    if (entry.kind === 'list') {
+      const annotations = descriptor.annotations;
+      if (annotations === undefined || annotations.count !== entry.count || annotations.root.sha256 !== entry.root.sha256) return false;
+      for (let i = 0; i < entry.count; i++) {
+        if (annotations.elements[i]!.sha256 !== entry.elements[i]!.sha256) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** The composition's identity is the receipt's: component by component, then requestId and runId. */
+export function checkComposition(predicate: Predicate, identity: IdentityDocument): void {
   const byName = new Map(predicate.buildDefinition.resolvedDependencies.map((d) => [d.name, d]));
   for (const name of REQUEST_COMPONENTS) {
     if (identity.components[name].digest.sha256 !== byName.get(name)!.digest.sha256) {
@@ -78,6 +121,10 @@ export function checkComposition(predicate: Predicate, document: JsonValue, from
   }
   if (identity.requestId !== predicate.buildDefinition.externalParameters.requestId) throw mismatch('requestId of the composition does not match the receipt');
   if (identity.runId !== predicate.buildDefinition.externalParameters.runId) throw mismatch('served facts of the composition do not match the receipt');
+  // Component digests, requestId and runId agree, yet the predicate's list annotations do not:
+  // checkPredicateIdentity has already rejected that, so this is only reached by a caller that
+  // skipped it.
+  if (!predicateMatches(predicate, identity)) throw mismatch('element digests of the composition do not match the receipt');
 }
 
 /**
