@@ -3,8 +3,12 @@ import { Worker } from 'node:worker_threads';
 import { modelChanged, modelUnreadable } from './model-digest-errors.ts';
 import type { FileState } from './file-state.ts';
 
-/** Bytes read per call. Each worker owns one buffer this size, so memory is bounded by the pool. */
-export const CHUNK_SIZE = 16 * 1024 * 1024;
+/**
+ * Bytes read per call. Each worker owns one buffer this size, so memory is bounded by the pool.
+ * 8 MiB measured faster than 16 MiB with two workers (about 5%): the bytes just copied from the
+ * page cache are more likely still in the CPU cache when SHA-256 reads them.
+ */
+export const CHUNK_SIZE = 8 * 1024 * 1024;
 
 /** A batch closes once it holds this many bytes or this many tasks: few messages, even loads. */
 const BATCH_BYTES = CHUNK_SIZE;
