@@ -30,7 +30,7 @@ async function measureAsync(fn: () => Promise<unknown>, roundMs: number): Promis
 }
 
 /** Alternates baseline and candidate rounds so machine load affects both alike; medians of each. */
-async function compareAsync(candidate: () => Promise<unknown>, baseline: () => Promise<unknown>, pairs = 7, roundMs = 250) {
+async function compareAsync(candidate: () => Promise<unknown>, baseline: () => Promise<unknown>, pairs = 11, roundMs = 200) {
   await measureAsync(baseline, 100);
   await measureAsync(candidate, 100);
   const c: number[] = [];
