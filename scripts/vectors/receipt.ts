@@ -145,6 +145,8 @@ function receiptVectors(): unknown[] {
   });
   const valid = envelopeOf(canonical(fixtureStatement()));
   const both = envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY, GATEWAY_KEY]);
+  // An extension member whose bytes give '+' and '/' in standard base64 ("~~~" is "fn5+", "???" is "Pz8/").
+  const symbols = signedVariant((s) => { s['note'] = '~~~???~~~???'; });
   return [
     ok('the fixture receipt, one signature; the payload is the JCS form of the statement', '14.2', valid),
     ok('with the composition (served facts included) and the response bytes: identity and output recomputed', '15', valid, {
@@ -160,6 +162,9 @@ function receiptVectors(): unknown[] {
     ok('application and gateway signatures, only the gateway key given', '14.3', both, { publicKeys: [pem(GATEWAY_KEY)] }),
     ok('payload and signature in URL-safe base64 without padding (DSSE: verifiers accept either)', '15', {
       ...valid, payload: urlSafe(valid.payload), signatures: [{ keyid: APPLICATION_KEY.keyId, sig: urlSafe(valid.signatures[0]!.sig) }],
+    }),
+    ok('payload with "-" and "_" (URL-safe for "+" and "/"), padded signature', '15', {
+      ...symbols, payload: urlSafe(symbols.payload), signatures: [{ keyid: APPLICATION_KEY.keyId, sig: urlSafe(symbols.signatures[0]!.sig).padEnd(88, '=') }],
     }),
     ok('keyid hint naming another key: the hint is not authenticated and decides nothing', '15', {
       ...valid, signatures: [{ keyid: GATEWAY_KEY.keyId, sig: valid.signatures[0]!.sig }],
