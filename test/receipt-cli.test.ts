@@ -59,7 +59,7 @@ test('sign prints a receipt that verify accepts with the composition and output;
   const verified = await cli(['verify', 'receipt.json', '--key', 'k1/receipt-key.pub.pem', '--composition', 'request.json', '--output', 'response.json']);
   assert.equal(verified.code, 0, verified.stdout);
   assert.equal(verified.stdout.split('\n').filter((line) => line.startsWith('✓ ')).length, 12);
-  assert.match(verified.stdout, /receipt verified\n$/);
+  assert.match(verified.stdout, /receipt verified: rp-run-v1-sha256-[0-9a-f]{64}\n$/);
   const bundle = parseBundle(JSON.parse(readFileSync(join(folder, 'bundle.json'), 'utf8')));
   assert.deepEqual(bundle.envelope, JSON.parse(signed.stdout));
   assert.equal((await cli(['verify', 'bundle.json', '--key', 'k1/receipt-key.vkey'])).code, 0);

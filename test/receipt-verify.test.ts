@@ -40,6 +40,7 @@ test('a good receipt passes every check, in the documented order', async () => {
     'predicate', 'subject-binding', 'identity', 'composition', 'output',
   ]);
   assert.equal(report.checks[3]!.keyId, APPLICATION_KEY.keyId);
+  assert.equal(report.runId, fixtureFacts().identity.runId);
 });
 
 const cases: Array<[string, unknown, { name: string; code: string; message: string }]> = [

@@ -88,7 +88,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
       const label = check.keyId === undefined ? CHECK_LABELS[check.name] : `${CHECK_LABELS[check.name]} (key ${check.keyId.slice(0, 16)})`;
       out += check.ok ? `✓ ${label}\n` : `✗ ${label}: ${check.code}: ${check.message}\n`;
     }
-    out += report.ok ? 'receipt verified\n' : 'receipt NOT verified\n';
+    out += report.ok ? `receipt verified: ${report.runId}\n` : 'receipt NOT verified\n';
     io.stdout(out);
   }
   return report.ok ? EXIT.ok : EXIT.differs;

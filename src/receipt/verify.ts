@@ -62,6 +62,8 @@ export interface VerificationReport {
   /** True only when every check ran and passed. */
   ok: boolean;
   checks: VerificationCheck[];
+  /** The run identity the receipt is about; present only when every check passed. */
+  runId?: string;
 }
 
 export interface VerifyOptions {
@@ -88,7 +90,7 @@ const ED25519 = { name: 'Ed25519' } as const;
 export async function verifyReceipt(input: unknown, options: VerifyOptions): Promise<VerificationReport> {
   if (!Array.isArray(options.keys) || options.keys.length === 0) throw new TypeError('verifyReceipt needs at least one public key');
   const checks: VerificationCheck[] = [];
-  const report = (ok: boolean) => ({ ok, checks });
+  const report = (ok: boolean): VerificationReport => ({ ok, checks });
   const step = <T>(name: CheckName, run: () => T): { value: T } | undefined => {
     try {
       const value = run();
@@ -151,7 +153,7 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
     const output = options.output;
     if (step('output', () => checkOutput(predicate.value, output, options.outputFormat)) === undefined) return report(false);
   }
-  return report(true);
+  return { ok: true, checks, runId: predicate.value.buildDefinition.externalParameters.runId };
 }
 
 function checkPayloadType(envelope: Envelope): void {
