@@ -39,6 +39,7 @@ const rejected: Array<[string, unknown, string]> = [
   ['payload that is a number', { payload: 1, payloadType: 't', signatures: [{ sig: '' }] }, 'envelope "payload" must be a string'],
   ['signatures that is an object', { payload: '', payloadType: 't', signatures: { sig: '' } }, 'envelope "signatures" must be a non-empty array'],
   ['a signature that is a string', { payload: '', payloadType: 't', signatures: ['AA=='] }, 'each envelope signature must be an object'],
+  ['17 signatures', { payload: '', payloadType: 't', signatures: Array.from({ length: 17 }, () => ({ sig: '' })) }, 'envelope has more than 16 signatures'],
   ['a keyid that is a number', { payload: '', payloadType: 't', signatures: [{ keyid: 1, sig: '' }] }, 'envelope signature "keyid" must be a string'],
 ];
 

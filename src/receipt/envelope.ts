@@ -9,6 +9,9 @@ export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 /** Largest envelope text read, in bytes: a receipt is metadata, never content. */
 export const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;
 
+/** Most signatures read from one envelope: each costs a signature check per key. */
+export const MAX_SIGNATURES = 16;
+
 export interface EnvelopeSignature {
   /** Unauthenticated hint naming the key (runprint: its key id); never used for a security decision. */
   keyid?: string;
@@ -52,6 +55,8 @@ export function readEnvelope(input: unknown): Envelope {
   if (typeof payload !== 'string') throw invalid('envelope "payload" must be a string');
   if (typeof payloadType !== 'string') throw invalid('envelope "payloadType" must be a string');
   if (!Array.isArray(signatures) || signatures.length === 0) throw invalid('envelope "signatures" must be a non-empty array');
+  // A receipt has one signature or a few (application, gateway); thousands would only cost time.
+  if (signatures.length > MAX_SIGNATURES) throw invalid(`envelope has more than ${MAX_SIGNATURES} signatures`);
   const copied: EnvelopeSignature[] = [];
   for (const signature of signatures as unknown[]) {
     if (!isObject(signature)) throw invalid('each envelope signature must be an object');
