@@ -25,7 +25,8 @@ interface BenchResult {
 
 /**
  * Digests one file of `sizeBytes` (default 2 GiB) with openssl and with runprint, in the same
- * run, page cache warm, best of 3 each and interleaved so that a noisy neighbour slows both.
+ * run, page cache warm, best of 3 each, interleaved (and rotated) so that a noisy neighbour
+ * slows every side alike.
  * `ratio` is a speed-up: openssl time / runprint time, higher is better.
  */
 export async function benchModelDigest(options: { sizeBytes?: number } = {}): Promise<BenchResult[]> {
@@ -50,7 +51,10 @@ export async function benchModelDigest(options: { sizeBytes?: number } = {}): Pr
       const { stdout } = await run('openssl', ['dgst', '-sha256', path]);
       openssl.push(performance.now() - started);
       opensslHex = /= ([0-9a-f]{64})\s*$/.exec(stdout)?.[1] ?? '';
-      for (const [i, [, config]] of configurations.entries()) {
+      // Each round starts with a different configuration, so none always runs right after openssl.
+      for (let k = 0; k < configurations.length; k++) {
+        const i = (k + round) % configurations.length;
+        const config = configurations[i]![1];
         const begin = performance.now();
         const result = await computeModelDigest(path, config);
         runprint[i]!.push(performance.now() - begin);
