@@ -31,7 +31,7 @@ commands:
   explain [FILE|-] [--from F] [--response FILE]
                                       show components and elements with their digests
   diff A B [--from F]                 exit 0 when the identities are equal, 1 when not
-  model-digest PATH [--json] [--method files|shards] [--shard-size N]
+  model-digest PATH [--json] [--method files|shards] [--shard-size N] [--allow-symlinks]
                                       OpenSSF Model Signing v1.0 digest of a file or directory
   serve [--host H] [--port N] [--data DIR]
                                       run the HTTP service (default 127.0.0.1:8480)
