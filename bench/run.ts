@@ -7,11 +7,12 @@ const wanted = (name: string) => only.length === 0 || only.includes(name);
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 process.stdout.write(`runprint benchmarks on ${machine}\n`);
-process.stdout.write('ratio = runprint time / baseline time (lower is better), except where a line says "speed-up"\n\n');
+process.stdout.write('each line says which way its ratio reads: "time ratio" = runprint time / baseline time (lower is better);\n"speed-up" and "throughput ratio" = baseline time / runprint time (higher is better)\n\n');
 
 const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['identity', benchIdentity],
   ['jcs', async () => (await import('./jcs.ts')).benchJcs()],
+  ['receipt', async () => (await import('./receipt.ts')).benchReceipt()],
   ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],
 ];
 

@@ -45,7 +45,7 @@ test('keygen writes four files, the private key owner-only, and never overwrites
   assert.match(readFileSync(join(folder, 'app/receipt-key.vkey'), 'utf8'), /^example\.com\/app\+[0-9a-f]{8}\+A[Q-Za-f][A-Za-z0-9+/]{42}\n$/);
   const before = readFileSync(join(folder, 'app/receipt-key.pem'), 'utf8');
   assert.deepEqual(await cli(['keygen', '--out', 'app']), {
-    code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: a key file already exists in the output folder; refusing to overwrite it\n',
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: a key file already exists in the output folder; refusing to overwrite it\n',
   });
   assert.equal(readFileSync(join(folder, 'app/receipt-key.pem'), 'utf8'), before);
 });

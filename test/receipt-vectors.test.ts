@@ -1,4 +1,4 @@
-/** testdata/receipt/*.json: PAE, base64, keys and receipts, checked against src/receipt (drafts of SPEC 13-15). */
+/** testdata/receipt/*.json: PAE, base64, keys and receipts, checked against src/receipt (SPEC 13-15). */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';

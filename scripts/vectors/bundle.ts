@@ -1,11 +1,11 @@
-/** Generates testdata/bundle/sigstore-bundle.json: Sigstore bundle v0.3 around a DSSE receipt (docs/drafts/bundle.md). */
+/** Generates testdata/bundle/sigstore-bundle.json: Sigstore bundle v0.3 around a DSSE receipt (docs/SPEC.md section 16). */
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import type { VectorFile } from '../generate-vectors.ts';
 
 // Expected values are written out here from the bundle section and sigstore_bundle.proto, never
 // taken from src/receipt/: the test suite checks the real code, and @sigstore/verify, against them.
 
-const SPEC = 'Sigstore bundle (docs/drafts/bundle.md)';
+const SPEC = '16';
 const MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const IN_TOTO = 'application/vnd.in-toto+json';
 

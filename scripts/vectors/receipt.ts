@@ -1,4 +1,4 @@
-/** Generates testdata/receipt/*.json: DSSE PAE, strict base64, receipt keys, and receipts with their verification results (SPEC 13-15, drafts). */
+/** Generates testdata/receipt/*.json: DSSE PAE, strict base64, receipt keys, and receipts with their verification results (SPEC 13-15). */
 import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { compositionFromDocument } from '../../src/compose/from-document.ts';
 import { computeIdentity } from '../../src/identity/identity.ts';
@@ -132,7 +132,6 @@ function flipBase64(text: string, index: number): string {
   return bytes.toString('base64');
 }
 
-const SPEC = 'docs/drafts/receipt.md';
 const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 function receiptVectors(): unknown[] {

@@ -52,7 +52,7 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
   const paths = Object.values(KEY_FILE_NAMES).map((file) => join(folder, file));
   // All or nothing: refuse before writing anything when any of the files is already there.
   for (const path of paths) {
-    if (await exists(path)) throw new UsageError('ERR_CLI_USAGE', 'a key file already exists in the output folder; refusing to overwrite it');
+    if (await exists(path)) throw new InputError('ERR_FILE_EXISTS', 'a key file already exists in the output folder; refusing to overwrite it');
   }
   const files = await generateKeyFiles(name);
   const contents = [
@@ -69,8 +69,8 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'EEXIST') throw new UsageError('ERR_CLI_USAGE', 'a key file already exists in the output folder; refusing to overwrite it');
-    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the key files to the output folder');
+    if (code === 'EEXIST') throw new InputError('ERR_FILE_EXISTS', 'a key file already exists in the output folder; refusing to overwrite it');
+    throw new InputError('ERR_FILE_UNWRITABLE', 'cannot write the key files to the output folder');
   }
   io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
   return EXIT.ok;

@@ -46,11 +46,27 @@ commands:
 F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
 `;
 
+const VERIFICATION_FAILURES = new Set<string>([
+  'ERR_SIGNATURE_INVALID',
+  'ERR_SIGNATURE_UNKNOWN_KEY',
+  'ERR_IDENTITY_MISMATCH',
+  'ERR_OUTPUT_MISMATCH',
+  'ERR_DISCLOSURE_MISMATCH',
+]);
+
+const IO_FAILURES = new Set<string>([
+  'ERR_HTTP_LISTEN',
+  'ERR_MODEL_NOT_FOUND',
+  'ERR_MODEL_UNREADABLE',
+  'ERR_FILE_EXISTS',
+  'ERR_FILE_UNWRITABLE',
+]);
+
 /** Exit code for an error of each kind (README, "Exit codes"). */
 export function exitCodeFor(error: RunprintError): number {
   if (error.code === 'ERR_CLI_USAGE') return EXIT.usage;
-  if (error.code.startsWith('ERR_INPUT_') || error.code === 'ERR_HTTP_LISTEN') return EXIT.io;
-  if (error.code === 'ERR_MODEL_NOT_FOUND' || error.code === 'ERR_MODEL_UNREADABLE') return EXIT.io;
+  if (VERIFICATION_FAILURES.has(error.code)) return EXIT.differs;
+  if (error.code.startsWith('ERR_INPUT_') || IO_FAILURES.has(error.code)) return EXIT.io;
   if (error.code === 'ERR_INTERNAL') return EXIT.internal;
   return EXIT.input;
 }

@@ -1,4 +1,4 @@
-/** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14, drafts). */
+/** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -11,7 +11,7 @@ import { setMember, type Lists, type RequestMapping } from './request-format.ts'
 /*
  * Field table, from `MessageCreateParamsBase` in anthropics/anthropic-sdk-typescript
  * (src/resources/messages/messages.ts) and the beta Messages params
- * (src/resources/beta/messages/messages.ts). docs/drafts/providers.md gives the reason for every row.
+ * (src/resources/beta/messages/messages.ts). docs/SPEC.md section 4 gives the reason for every row.
  */
 
 const PARAMETERS = new Set([

@@ -5,7 +5,7 @@ import { member, setMember, type Lists, type RequestMapping } from './request-fo
 
 /*
  * Field table, from `ChatCompletionCreateParamsBase` in openai/openai-node
- * (src/resources/chat/completions/completions.ts). docs/drafts/providers.md gives the reason for
+ * (src/resources/chat/completions/completions.ts). docs/SPEC.md section 4 gives the reason for
  * every row.
  */
 

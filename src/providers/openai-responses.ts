@@ -11,7 +11,7 @@ import { setMember, type Lists, type RequestMapping } from './request-format.ts'
 /*
  * Field table, from `ResponseCreateParamsBase` in openai/openai-node
  * (src/resources/responses/responses.ts), plus `max_tool_calls` from the Responses API reference.
- * docs/drafts/providers.md gives the reason for every row.
+ * docs/SPEC.md section 4 gives the reason for every row.
  */
 
 const PARAMETERS = new Set([

@@ -1,4 +1,4 @@
-/** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope (SPEC 13-15, drafts). */
+/** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope (SPEC 13-15). */
 export { decodeBase64, encodeBase64 } from './base64.ts';
 export { pae } from './pae.ts';
 export { formatEnvelope, readEnvelope, PAYLOAD_TYPE, type Envelope, type EnvelopeSignature } from './envelope.ts';
