@@ -25,7 +25,7 @@ function rejects(value: JsonValue, code: string, message: string): void {
 
 const ask = { role: 'user', content: 'Hi' };
 
-/** The fields SPEC 4.5 lists as defined by one API only (docs/SPEC.md once merged, else the draft). */
+/** The fields SPEC 4.5 lists as defined by one API only (docs/SPEC.md). */
 function specMarkers(format: string): string[] {
   const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
   const spec = readFileSync(join(docs, 'SPEC.md'), 'utf8');

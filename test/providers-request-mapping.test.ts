@@ -159,7 +159,7 @@ describe('requestFromComposition errors', () => {
   });
 });
 
-/** SPEC section 4 text: docs/SPEC.md once the draft is merged into it, else the draft. */
+/** SPEC section 4 text, from docs/SPEC.md. */
 function specSection4(): string {
   const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
   const spec = readFileSync(join(docs, 'SPEC.md'), 'utf8');

@@ -1,4 +1,4 @@
-/** Receipt keys (SPEC 14.1, draft): private keys read once, refused keys with stable codes, keygen output forms. */
+/** Receipt keys (SPEC 14.1): private keys read once, refused keys with stable codes, keygen output forms. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';

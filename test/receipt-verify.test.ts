@@ -1,4 +1,4 @@
-/** The verification checklist (SPEC 15, draft): each bad input fails at its check with a stable code and message. */
+/** The verification checklist (SPEC 15): each bad input fails at its check with a stable code and message. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addSignature, formatEnvelope, parsePrivateKey, parsePublicKey, signReceipt, verifyReceipt } from '../src/receipt/index.ts';

@@ -1,4 +1,4 @@
-/** `runprint keygen`: a new Ed25519 receipt key as PKCS #8, SPKI PEM, JWK and signed-note verifier key (SPEC 14.1, draft). */
+/** `runprint keygen`: a new Ed25519 receipt key as PKCS #8, SPKI PEM, JWK and signed-note verifier key (SPEC 14.1). */
 import { constants } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -1,4 +1,4 @@
-/** `runprint verify`: the verification checklist of a receipt, printed check by check (SPEC 15, draft). */
+/** `runprint verify`: the verification checklist of a receipt, printed check by check (SPEC 15). */
 import { parseArgs } from 'node:util';
 import { isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';

@@ -1,4 +1,4 @@
-/** Mutation test of receipt verification (SPEC 15, draft): random byte changes to valid receipts; every change to signed bytes fails. */
+/** Mutation test of receipt verification (SPEC 15): random byte changes to valid receipts; every change to signed bytes fails. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addSignature, formatEnvelope, parsePrivateKey, parsePublicKey, signReceipt, verifyReceipt } from '../../src/receipt/index.ts';
