@@ -50,14 +50,34 @@ export interface Composition {
   configuration: JsonObject;
   served?: { [name: string]: ServedFact };
   excluded?: JsonObject;
+  /**
+   * Opt-in salts of request components (SPEC 2.5): 64 lowercase hex digits (32 bytes) each. A
+   * salt is never hashed on its own and never appears in an identity document or a receipt.
+   */
+  salts?: Salts;
 }
+
+/** A salt per salted request component, as 64 lowercase hex digits. */
+export type Salts = { [name in RequestComponentName]?: string };
 
 const TOP_LEVEL_KEYS = new Set<string>([
   'version',
   ...REQUEST_COMPONENTS,
   'served',
   'excluded',
+  'salts',
 ]);
+const REQUEST_NAMES = new Set<string>(REQUEST_COMPONENTS);
+
+/** True for a salt as SPEC 2.5 spells it: exactly 64 lowercase hex digits. */
+export function isSaltHex(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -118,6 +138,16 @@ export function parseComposition(value: unknown): Composition {
   }
   if (value['excluded'] !== undefined && !isObject(value['excluded'])) {
     fail('"excluded" must be a JSON object', 'excluded');
+  }
+  const salts = value['salts'];
+  if (salts !== undefined) {
+    if (!isObject(salts)) fail('"salts" must be a JSON object of salts', 'salts');
+    for (const name of Object.keys(salts)) {
+      if (salts[name] === undefined) continue;
+      if (!REQUEST_NAMES.has(name)) fail(`"salts" names no request component: "${name.slice(0, 64)}"`, 'salts', name);
+      // The message never echoes the salt: it is a secret.
+      if (!isSaltHex(salts[name])) fail('a salt must be 64 lowercase hex digits (32 bytes)', 'salts', name);
+    }
   }
   return value as unknown as Composition;
 }

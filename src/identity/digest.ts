@@ -93,6 +93,43 @@ export function runDigest(request: Uint8Array, served: Uint8Array): Uint8Array {
   return sha256(RUN_TAG, request, served);
 }
 
+const SALT_TAG = domainTag('salt');
+const SALTED_ELEMENT_LEAF_PREFIX = new Uint8Array([0x00, ...domainTag('salted-element')]);
+
+/**
+ * SPEC 5.6: the salt of element `index` of a list salted with `salt` (32 bytes):
+ * s_i = SHA-256(tag("salt") || salt || uint64be(index)). One-way, so revealing one element's salt
+ * reveals neither the list's salt nor any other element's.
+ */
+export function elementSalt(salt: Uint8Array, index: number): Uint8Array {
+  if (salt.length !== 32) throw new RangeError('a salt is 32 bytes');
+  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError('index must be a non-negative safe integer');
+  const input = new Uint8Array(SALT_TAG.length + 32 + 8);
+  input.set(SALT_TAG, 0);
+  input.set(salt, SALT_TAG.length);
+  new DataView(input.buffer).setBigUint64(SALT_TAG.length + 32, BigInt(index));
+  return sha256Once(input);
+}
+
+/**
+ * SPEC 5.6: salted element digest = SHA-256(0x00 || tag("salted-element") || s_i || JCS(e)), still
+ * an RFC 6962 leaf hash (of the leaf tag("salted-element") || s_i || JCS(e)).
+ */
+export function saltedElementDigest(elementSaltBytes: Uint8Array, canonicalElement: string): Uint8Array {
+  if (elementSaltBytes.length !== 32) throw new RangeError('an element salt is 32 bytes');
+  return sha256(SALTED_ELEMENT_LEAF_PREFIX, elementSaltBytes, canonicalElement);
+}
+
+/** SPEC 5.6: salted value component digest = SHA-256(tag("salted-component/<name>") || salt || JCS(value)). */
+export function saltedValueComponentDigest(
+  name: ValueComponentName,
+  salt: Uint8Array,
+  canonicalValue: string,
+): Uint8Array {
+  if (salt.length !== 32) throw new RangeError('a salt is 32 bytes');
+  return sha256(domainTag(`salted-component/${name}`), salt, canonicalValue);
+}
+
 export function digestSet(bytes: Uint8Array): DigestSet {
   return { sha256: toHex(bytes) };
 }

@@ -12,13 +12,17 @@ import {
 import {
   digestSet,
   elementDigest,
+  elementSalt,
   listComponentDigest,
   listRoot,
   requestDigest,
   runDigest,
+  saltedElementDigest,
+  saltedValueComponentDigest,
   valueComponentDigest,
   type DigestSet,
 } from './digest.ts';
+import { saltBytes } from './salt.ts';
 import { formatIdentity } from './identity-string.ts';
 
 /** SPEC 3.3: no value may be nested deeper than this, the composition object being depth 1. */
@@ -26,11 +30,15 @@ export const MAX_DEPTH = 128;
 
 export interface ValueComponentEntry {
   kind: 'value';
+  /** Present (true) only when the composition salts this component (SPEC 5.6); never the salt. */
+  salted?: true;
   digest: DigestSet;
 }
 
 export interface ListComponentEntry {
   kind: 'list';
+  /** Present (true) only when the composition salts this component (SPEC 5.6); never the salt. */
+  salted?: true;
   digest: DigestSet;
   count: number;
   root: DigestSet;
@@ -65,9 +73,11 @@ export function computeIdentity(value: unknown): IdentityDocument {
   const components = {} as Record<RequestComponentName, ComponentEntry>;
   const digests: Uint8Array[] = [];
   for (const name of REQUEST_COMPONENTS) {
+    const saltHex = composition.salts?.[name];
+    const salt = saltHex === undefined ? undefined : saltBytes(saltHex);
     const entry = LIST_NAMES.has(name)
-      ? listEntry(name as ListComponentName, composition[name] as unknown[])
-      : valueEntry(name, composition[name]);
+      ? listEntry(name as ListComponentName, composition[name] as unknown[], salt)
+      : valueEntry(name, composition[name], salt);
     components[name] = entry.entry;
     digests.push(entry.digest);
   }
@@ -89,35 +99,39 @@ export function computeIdentity(value: unknown): IdentityDocument {
   };
 }
 
-function valueEntry(name: RequestComponentName, value: unknown): { entry: ValueComponentEntry; digest: Uint8Array } {
-  const digest = valueComponentDigest(
-    name as 'model' | 'parameters' | 'configuration',
-    canonicalAt(value, `$['${name}']`, MAX_DEPTH - 1),
-  );
+function valueEntry(
+  name: RequestComponentName,
+  value: unknown,
+  salt: Uint8Array | undefined,
+): { entry: ValueComponentEntry; digest: Uint8Array } {
+  const canonical = canonicalAt(value, `$['${name}']`, MAX_DEPTH - 1);
+  const valueName = name as 'model' | 'parameters' | 'configuration';
+  if (salt !== undefined) {
+    const digest = saltedValueComponentDigest(valueName, salt, canonical);
+    return { entry: { kind: 'value', salted: true, digest: digestSet(digest) }, digest };
+  }
+  const digest = valueComponentDigest(valueName, canonical);
   return { entry: { kind: 'value', digest: digestSet(digest) }, digest };
 }
 
-function listEntry(name: ListComponentName, list: unknown[]): { entry: ListComponentEntry; digest: Uint8Array } {
+function listEntry(
+  name: ListComponentName,
+  list: unknown[],
+  salt: Uint8Array | undefined,
+): { entry: ListComponentEntry; digest: Uint8Array } {
   const elementDigests: Uint8Array[] = [];
   for (let index = 0; index < list.length; index++) {
     if (!(index in list)) {
       // A hole in an in-process array has no JSON form; canonicalize reports it with its path.
       canonicalAt(list, `$['${name}']`, MAX_DEPTH - 1);
     }
-    elementDigests.push(elementDigest(canonicalAt(list[index], `$['${name}'][${index}]`, MAX_DEPTH - 2)));
+    const canonical = canonicalAt(list[index], `$['${name}'][${index}]`, MAX_DEPTH - 2);
+    elementDigests.push(salt === undefined ? elementDigest(canonical) : saltedElementDigest(elementSalt(salt, index), canonical));
   }
   const root = listRoot(elementDigests);
   const digest = listComponentDigest(name, list.length, root);
-  return {
-    entry: {
-      kind: 'list',
-      digest: digestSet(digest),
-      count: list.length,
-      root: digestSet(root),
-      elements: elementDigests.map(digestSet),
-    },
-    digest,
-  };
+  const rest = { digest: digestSet(digest), count: list.length, root: digestSet(root), elements: elementDigests.map(digestSet) };
+  return { entry: salt === undefined ? { kind: 'list', ...rest } : { kind: 'list', salted: true, ...rest }, digest };
 }
 
 /** Canonicalizes a part of the composition; error paths are made absolute by `prefix`. */
