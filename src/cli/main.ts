@@ -1,5 +1,6 @@
 /** `runprint`: the command line. Parses the command, runs it, and maps every error to one line and an exit code. */
 import { RunprintError } from '../errors.ts';
+import { discloseCommand } from './disclose-command.ts';
 import { canonCommand, diffCommand, explainCommand, idCommand } from './identity-commands.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keygenCommand } from './keygen-command.ts';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   keygen: keygenCommand,
   sign: signCommand,
   verify: verifyCommand,
+  disclose: discloseCommand,
 };
 
 export const USAGE = `usage: runprint <command> [options]
@@ -42,6 +44,13 @@ commands:
                                       sign a receipt (DSSE envelope JSON), or add a signature
   verify RECEIPT --key PUB [--key PUB]... [--composition FILE] [--output FILE] [--json]
                                       check a receipt offline; exit 0 when every check passes
+  disclose salts --components NAME[,NAME]...
+                                      fresh random salts for the named components (JSON)
+  disclose create --composition FILE [--from F] [--salts FILE] [--output FILE]
+       --reveal PART [--reveal PART]... [--out FILE]
+                                      reveal chosen components (system) or elements (input[2])
+  disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--json]
+                                      check the receipt, then the disclosure against it
 
 F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
 `;

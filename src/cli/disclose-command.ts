@@ -1,0 +1,229 @@
+/** `runprint disclose`: fresh salts, and disclosures of chosen parts of a run, created and verified (drafts/disclosure.md). */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
+import { InputError, UsageError } from '../errors.ts';
+import { LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type Salts } from '../identity/composition.ts';
+import { createSalts } from '../identity/salt.ts';
+import { parseJson } from '../jcs/parse.ts';
+import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
+import { createDisclosure, formatDisclosure, type Reveal } from '../receipt/disclosure.ts';
+import { DISCLOSURE_CHECK_LABELS, verifyDisclosure, type DisclosureReport } from '../receipt/disclosure-verify.ts';
+import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
+import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
+import { parseBundle } from '../receipt/sigstore-bundle.ts';
+import { parseStatement } from '../receipt/statement.ts';
+import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { readInput } from './read-input.ts';
+
+export const DISCLOSE_USAGE = `usage: runprint disclose salts --components NAME[,NAME]...
+       runprint disclose create --composition FILE --reveal PART [--reveal PART]... [options]
+       runprint disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--key PUB]... [--json]
+
+salts     prints fresh random salts (JSON) for the named request components; keep them with the
+          content they salt (in the composition's "salts" member or beside it), never in a receipt
+create    prints a disclosure revealing only the chosen parts of the run:
+  --composition FILE   the composition (or provider request) the receipt was signed for
+  --from F             how to read --composition (default auto)
+  --salts FILE         the salts, when they are kept apart from the composition
+  --output FILE        the provider response, when the composition has no served facts (as sign)
+  --output-format F    how to read --output (default: the request's format)
+  --reveal PART        a component whole (system) or one element of a list (input[2]); repeatable
+  --out FILE           write the disclosure to FILE instead of standard output
+verify    checks the receipt's signature by every --key, then the disclosure against the receipt;
+          exit 0 when every check passes, 1 when one fails
+`;
+
+const OPTIONS = {
+  components: { type: 'string' },
+  composition: { type: 'string' },
+  from: { type: 'string' },
+  salts: { type: 'string' },
+  output: { type: 'string' },
+  'output-format': { type: 'string' },
+  reveal: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  receipt: { type: 'string' },
+  key: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+/** Which options each subcommand takes; any other is a usage error. */
+const ALLOWED: { [command: string]: ReadonlyArray<keyof typeof OPTIONS> } = {
+  salts: ['components', 'help'],
+  create: ['composition', 'from', 'salts', 'output', 'output-format', 'reveal', 'out', 'help'],
+  verify: ['receipt', 'key', 'json', 'help'],
+};
+
+function usage(message: string): UsageError {
+  return new UsageError('ERR_CLI_USAGE', message);
+}
+
+const REVEAL = /^([a-z]+)(?:\[(0|[1-9][0-9]{0,15})\])?$/;
+
+/** `system` is the component whole; `input[2]` the element at index 2 of a list component. */
+export function parseReveal(text: string): Reveal {
+  const match = REVEAL.exec(text);
+  const name = match?.[1];
+  if (name === undefined || !(REQUEST_COMPONENTS as readonly string[]).includes(name)) {
+    throw usage(`--reveal must name a request component (${REQUEST_COMPONENTS.join(', ')}), with [INDEX] for one element of a list`);
+  }
+  if (match![2] === undefined) return { component: name };
+  if (!(LIST_COMPONENTS as readonly string[]).includes(name)) throw usage(`--reveal ${name}[…]: only list components (${LIST_COMPONENTS.join(', ')}) have elements`);
+  const index = Number(match![2]);
+  if (!Number.isSafeInteger(index)) throw usage('--reveal index is too large');
+  return { component: name, index };
+}
+
+export async function discloseCommand(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch {
+    throw usage('unknown option or missing option value; run "runprint disclose --help"');
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help === true || command === undefined) {
+    (command === undefined && values.help !== true ? io.stderr : io.stdout)(DISCLOSE_USAGE);
+    return values.help === true ? EXIT.ok : EXIT.usage;
+  }
+  const allowed = ALLOWED[command];
+  if (allowed === undefined) throw usage('unknown disclose command; use salts, create or verify');
+  for (const option of Object.keys(values)) {
+    if (!allowed.includes(option as keyof typeof OPTIONS)) throw usage(`--${option} cannot be used with "disclose ${command}"`);
+  }
+  if (command === 'salts') return saltsCommand(values, rest, io);
+  if (command === 'create') return createCommand(values, rest, io);
+  return verifyCommand(values, rest, io);
+}
+
+function saltsCommand(values: Values, rest: string[], io: CliIo): number {
+  if (rest.length !== 0 || values.components === undefined) throw usage('give --components NAME[,NAME]... and nothing else');
+  const names = values.components.split(',');
+  for (const name of names) {
+    if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw usage(`--components must name request components (${REQUEST_COMPONENTS.join(', ')})`);
+  }
+  if (new Set(names).size !== names.length) throw usage('--components names a component twice');
+  io.stdout(`${JSON.stringify(createSalts(names), null, 2)}\n`);
+  return EXIT.ok;
+}
+
+async function readJson(name: string, io: CliIo): Promise<ReturnType<typeof parseJson>> {
+  return parseJson(await readInput(name, io));
+}
+
+async function createCommand(values: Values, rest: string[], io: CliIo): Promise<number> {
+  if (rest.length !== 0) throw usage('"disclose create" takes no positional arguments');
+  if (values.composition === undefined) throw usage('--composition is required');
+  if (values.reveal === undefined || values.reveal.length === 0) throw usage('--reveal is required: name what to disclose');
+  if (values.from !== undefined && !isInputFormat(values.from)) {
+    throw usage('--from must be auto, composition, openai-chat, openai-responses or anthropic-messages');
+  }
+  if (values['output-format'] !== undefined && !isRequestFormat(values['output-format'])) {
+    throw usage('--output-format must be openai-chat, openai-responses or anthropic-messages');
+  }
+  const stdin = [values.composition, values.salts, values.output].filter((name) => name === '-');
+  if (stdin.length > 1) throw usage('only one input can be standard input');
+  const reveal = values.reveal.map(parseReveal);
+  const keys = reveal.map((r) => (r.index === undefined ? r.component : `${r.component}[${r.index}]`));
+  if (new Set(keys).size !== keys.length) throw usage('--reveal names the same part twice');
+  const document = await readJson(values.composition, io);
+  const from = values.from as InputFormat | undefined;
+  const { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  if (values.salts !== undefined) {
+    if (composition.salts !== undefined) throw usage('the composition has "salts" already; --salts is for salts kept apart from it');
+    composition.salts = (await readJson(values.salts, io)) as unknown as Salts;
+  }
+  if (composition.served === undefined) {
+    // As runprint sign does: the served facts of a provider request come from its response.
+    if (values.output === undefined) throw usage('the composition has no served facts: give --output FILE, the response the receipt was signed with');
+    const outputFormat = (values['output-format'] as RequestFormat | undefined) ?? (format === 'composition' ? undefined : format);
+    composition.served = runOutputFrom(await readInput(values.output, io), outputFormat).served;
+  }
+  checkReveal(composition, reveal);
+  const text = formatDisclosure(createDisclosure(composition, { reveal }));
+  if (values.out === undefined) {
+    io.stdout(text);
+    return EXIT.ok;
+  }
+  try {
+    await writeFile(resolve(io.cwd, values.out), text);
+  } catch {
+    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the output file');
+  }
+  return EXIT.ok;
+}
+
+/** Reveals that cannot be made are the command line's fault: reported as usage errors. */
+function checkReveal(composition: Composition, reveal: readonly Reveal[]): void {
+  const whole = new Set(reveal.filter((r) => r.index === undefined).map((r) => r.component));
+  for (const { component, index } of reveal) {
+    if (index === undefined) continue;
+    if (whole.has(component)) throw usage(`--reveal ${component} and ${component}[${index}]: reveal a component whole or by element, not both`);
+    const length = (composition[component as (typeof LIST_COMPONENTS)[number]] as unknown[]).length;
+    if (index >= length) throw usage(`--reveal ${component}[${index}]: "${component}" has ${length} element(s)`);
+  }
+}
+
+/** A Sigstore bundle is unwrapped to its envelope, as runprint verify does. */
+function envelopeInput(bytes: Uint8Array): unknown {
+  let value;
+  try {
+    value = parseJson(bytes);
+  } catch {
+    return bytes;
+  }
+  const isBundle = typeof value === 'object' && value !== null && !Array.isArray(value) && 'dsseEnvelope' in value;
+  return isBundle ? parseBundle(value).envelope : bytes;
+}
+
+async function verifyCommand(values: Values, rest: string[], io: CliIo): Promise<number> {
+  if (rest.length !== 1) throw usage('give exactly one DISCLOSURE file (or - for standard input)');
+  if (values.receipt === undefined) throw usage('--receipt is required');
+  if (values.key === undefined || values.key.length === 0) throw usage('--key is required');
+  const stdin = [rest[0], values.receipt, ...values.key].filter((name) => name === '-');
+  if (stdin.length > 1) throw usage('only one input can be standard input');
+  const keys: PublicKey[] = [];
+  for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
+  const envelope = envelopeInput(await readInput(values.receipt, io));
+  const disclosure = await readInput(rest[0], io);
+  // 1. The receipt, checked in full by the receipt checklist: only a signed statement is used.
+  const receipt = await verifyReceipt(envelope, { keys });
+  let report: DisclosureReport | undefined;
+  if (receipt.ok) {
+    // The envelope has just verified, so reading it again cannot fail.
+    const statement = parseStatement(decodePayload(readEnvelope(envelope)));
+    // 2. The disclosure against the signed statement.
+    report = verifyDisclosure(disclosure, statement);
+  }
+  const ok = receipt.ok && report?.ok === true;
+  if (values.json === true) {
+    const out = { ok, receipt, disclosure: report ?? null, ...(ok ? { runId: report!.runId } : {}) };
+    io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    io.stdout(formatReports(receipt, report, ok));
+  }
+  return ok ? EXIT.ok : EXIT.differs;
+}
+
+function formatReports(receipt: VerificationReport, report: DisclosureReport | undefined, ok: boolean): string {
+  let out = '';
+  for (const check of receipt.checks) {
+    const label = check.keyId === undefined ? CHECK_LABELS[check.name] : `${CHECK_LABELS[check.name]} (key ${check.keyId.slice(0, 16)})`;
+    out += check.ok ? `✓ receipt: ${label}\n` : `✗ receipt: ${label}: ${check.code}: ${check.message}\n`;
+  }
+  for (const check of report?.checks ?? []) {
+    const part = check.component === undefined ? '' : check.index === undefined ? ` ${check.component}` : ` ${check.component}[${check.index}]`;
+    const label = `${DISCLOSURE_CHECK_LABELS[check.name]}${part === '' ? '' : `:${part}`}`;
+    out += check.ok ? `✓ disclosure: ${label}\n` : `✗ disclosure: ${label}: ${check.code}: ${check.message}\n`;
+  }
+  out += ok ? `disclosure verified: ${report!.runId}\n` : 'disclosure NOT verified\n';
+  return out;
+}
