@@ -222,7 +222,8 @@ function formatReports(receipt: VerificationReport, report: DisclosureReport | u
   for (const check of report?.checks ?? []) {
     const part = check.component === undefined ? '' : check.index === undefined ? ` ${check.component}` : ` ${check.component}[${check.index}]`;
     const label = `${DISCLOSURE_CHECK_LABELS[check.name]}${part === '' ? '' : `:${part}`}`;
-    out += check.ok ? `✓ disclosure: ${label}\n` : `✗ disclosure: ${label}: ${check.code}: ${check.message}\n`;
+    const at = check.path === undefined ? '' : ` (at ${check.path})`;
+    out += check.ok ? `✓ disclosure: ${label}\n` : `✗ disclosure: ${label}: ${check.code}: ${check.message}${at}\n`;
   }
   out += ok ? `disclosure verified: ${report!.runId}\n` : 'disclosure NOT verified\n';
   return out;

@@ -40,6 +40,8 @@ export interface DisclosureCheck {
   index?: number;
   code?: ErrorCode;
   message?: string;
+  /** For a malformed disclosure: the RFC 9535 path of the offending member. */
+  path?: string;
 }
 
 export interface DisclosureReport {
@@ -127,7 +129,9 @@ export function verifyDisclosure(disclosure: unknown, receipt: unknown): Disclos
       return { value };
     } catch (error) {
       if (!(error instanceof RunprintError)) throw error;
-      checks.push({ name, ok: false, ...about, code: error.code, message: error.message });
+      const check: DisclosureCheck = { name, ok: false, ...about, code: error.code, message: error.message };
+      if (error.path !== undefined) check.path = error.path;
+      checks.push(check);
       return undefined;
     }
   };
