@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
+Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs and the digest checks of selective
+disclosure (SPEC 16), as drafted in docs/drafts/disclosure.md.
+
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
 library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the
 spec is ambiguous or one of them is wrong.
@@ -176,22 +179,49 @@ LISTS = ("system", "input", "context", "tools")
 ORDER = ("model", "system", "input", "context", "tools", "parameters", "configuration")
 
 
+def element_salt(salt, index):
+    """SPEC 5.6: s_i = SHA-256(tag("salt") || S || uint64be(i))."""
+    return sha256(tag("salt"), salt, struct.pack(">Q", index))
+
+
+def element_digest(element, salt=None):
+    """SPEC 5.2, or 5.6 with the element's own salt s_i: an RFC 6962 leaf hash either way."""
+    if salt is None:
+        return sha256(b"\x00", tag("element"), canonical(element).encode("utf-8"))
+    return sha256(b"\x00", tag("salted-element"), salt, canonical(element).encode("utf-8"))
+
+
+def list_digest(name, elements):
+    return sha256(tag("component/" + name), struct.pack(">Q", len(elements)), mth(elements))
+
+
+def value_digest(name, value, salt=None):
+    """SPEC 5.4, or 5.6: SHA-256(tag("salted-component/" || name) || S || JCS(value))."""
+    if salt is None:
+        return sha256(tag("component/" + name), canonical(value).encode("utf-8"))
+    return sha256(tag("salted-component/" + name), salt, canonical(value).encode("utf-8"))
+
+
 def identity(composition):
     _check(composition, 0)
+    salts = {name: bytes.fromhex(salt) for name, salt in composition.get("salts", {}).items()}
     components = {}
     digests = []
     for name in ORDER:
         value = composition[name]
+        salt = salts.get(name)
         if name in LISTS:
-            elements = [sha256(b"\x00", tag("element"), canonical(e).encode("utf-8")) for e in value]
+            elements = [element_digest(e, None if salt is None else element_salt(salt, i)) for i, e in enumerate(value)]
             root = mth(elements)
-            digest = sha256(tag("component/" + name), struct.pack(">Q", len(value)), root)
+            digest = list_digest(name, elements)
             components[name] = {"kind": "list", "digest": {"sha256": digest.hex()}, "count": len(value),
                                 "root": {"sha256": root.hex()},
                                 "elements": [{"sha256": e.hex()} for e in elements]}
         else:
-            digest = sha256(tag("component/" + name), canonical(value).encode("utf-8"))
+            digest = value_digest(name, value, salt)
             components[name] = {"kind": "value", "digest": {"sha256": digest.hex()}}
+        if salt is not None:
+            components[name]["salted"] = True
         digests.append(digest)
     request = sha256(tag("request"), *digests)
     run_id = None
@@ -199,6 +229,66 @@ def identity(composition):
         served = sha256(tag("component/served"), canonical(composition["served"]).encode("utf-8"))
         run_id = "rp-run-v1-sha256-" + sha256(tag("run"), request, served).hex()
     return "rp-req-v1-sha256-" + request.hex(), run_id, components
+
+
+# ---- RFC 9162 section 2.1.3.2: verifying an inclusion proof --------------------------------------
+
+def verify_inclusion(leaf_hash, index, size, proof, root_hash):
+    if index >= size or index < 0:
+        return False
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = sha256(b"\x01", p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = sha256(b"\x01", r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root_hash
+
+
+# ---- SPEC 16: the digest checks of a disclosure against a receipt predicate -----------------------
+
+def disclosure_holds(disclosure, predicate):
+    """True when every revealed part gives the digests the predicate carries, and those give its runId.
+
+    Only the checks that need hashing: the shape rules of a disclosure and of a receipt are
+    runprint's reader's business, and vectors about them are skipped.
+    """
+    descriptors = {d["name"]: d for d in predicate["buildDefinition"]["resolvedDependencies"]}
+    digests = [bytes.fromhex(descriptors[name]["digest"]["sha256"]) for name in ORDER]
+    for name in LISTS:
+        notes = descriptors[name]["annotations"]
+        leaves = [bytes.fromhex(e["sha256"]) for e in notes["elements"]]
+        if list_digest(name, leaves).hex() != descriptors[name]["digest"]["sha256"]:
+            return False
+    request = sha256(tag("request"), *digests)
+    served = value_digest("served", predicate["runDetails"]["served"])
+    run_id = "rp-run-v1-sha256-" + sha256(tag("run"), request, served).hex()
+    if run_id != predicate["buildDefinition"]["externalParameters"]["runId"] or disclosure["runId"] != run_id:
+        return False
+    for name, part in disclosure["components"].items():
+        salt = bytes.fromhex(part["salt"]) if "salt" in part else None
+        if name in LISTS:
+            leaves = [element_digest(e, None if salt is None else element_salt(salt, i)) for i, e in enumerate(part["value"])]
+            digest = list_digest(name, leaves)
+        else:
+            digest = value_digest(name, part["value"], salt)
+        if digest.hex() != descriptors[name]["digest"]["sha256"]:
+            return False
+    for part in disclosure["elements"]:
+        notes = descriptors[part["component"]]["annotations"]
+        leaf = element_digest(part["element"], bytes.fromhex(part["salt"]) if "salt" in part else None)
+        if part["size"] != notes["count"] or not verify_inclusion(
+                leaf, part["index"], part["size"], [bytes.fromhex(h) for h in part["proof"]],
+                bytes.fromhex(notes["root"]["sha256"])):
+            return False
+    return True
 
 
 # ---- The vectors ---------------------------------------------------------------------------------
@@ -240,6 +330,41 @@ def check(folder):
             request_id, run_id, components = identity(vector["composition"])
             expect(request_id == want["requestId"] and run_id == want["runId"]
                    and components == want["components"], "compositions.json: " + vector["desc"])
+
+    salted_file = os.path.join(folder, "identity", "salted-digests.json")
+    with open(salted_file, encoding="utf-8") as handle:
+        for vector in json.load(handle)["vectors"]:
+            what = "salted-digests.json: " + vector["desc"]
+            if "wantElementSalt" in vector:
+                got = element_salt(bytes.fromhex(vector["salt"]), vector["index"]).hex()
+                expect(got == vector["wantElementSalt"], what)
+            elif "wantSaltedElementDigest" in vector:
+                got = sha256(b"\x00", tag("salted-element"), bytes.fromhex(vector["elementSalt"]),
+                             vector["canonical"].encode("utf-8")).hex()
+                expect(got == vector["wantSaltedElementDigest"], what)
+            else:
+                got = sha256(tag("salted-component/" + vector["component"]), bytes.fromhex(vector["salt"]),
+                             vector["canonical"].encode("utf-8")).hex()
+                expect(got == vector["wantComponentDigest"], what)
+
+    with open(os.path.join(folder, "disclosure", "rfc9162-inclusion-proofs.json"), encoding="utf-8") as handle:
+        for vector in json.load(handle)["vectors"]:
+            got = verify_inclusion(bytes.fromhex(vector["leafHash"]), vector["index"], vector["size"],
+                                   [bytes.fromhex(h) for h in vector["proof"]], bytes.fromhex(vector["rootHash"]))
+            expect(got == vector["wantValid"], "rfc9162-inclusion-proofs.json: " + vector["desc"])
+
+    with open(os.path.join(folder, "disclosure", "disclosures.json"), encoding="utf-8") as handle:
+        content = json.load(handle)
+        for vector in content["vectors"]:
+            # Shape rules (checks "disclosure" and "receipt") belong to the reader, not to hashing.
+            if vector.get("wantCheck") in ("disclosure", "receipt"):
+                continue
+            if "predicate" in vector:
+                predicate = vector["predicate"]
+            else:
+                predicate = vector.get("statement", content["statement"])["predicate"]
+            got = disclosure_holds(vector["disclosure"], predicate)
+            expect(got == ("wantErr" not in vector), "disclosures.json: " + vector["desc"])
 
     print("%d passed, %d failed" % (passed, failed))
     return failed == 0

@@ -6,16 +6,20 @@ import { diffCompositions } from '../../src/identity/diff.ts';
 import {
   domainTag,
   elementDigest,
+  elementSalt,
   listComponentDigest,
   listRoot,
   requestDigest,
   runDigest,
+  saltedElementDigest,
+  saltedValueComponentDigest,
   valueComponentDigest,
 } from '../../src/identity/digest.ts';
+import { saltBytes } from '../../src/identity/salt.ts';
 import { parseIdentity } from '../../src/identity/identity-string.ts';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
 import type { VectorFile } from '../generate-vectors.ts';
-import { BASE, MINIMAL, variant } from './fixtures/identity.ts';
+import { BASE, MINIMAL, SALT_A, SALT_B, variant } from './fixtures/identity.ts';
 
 function errorCode(run: () => unknown): string {
   try {
@@ -31,7 +35,7 @@ const utf8 = new TextEncoder();
 
 function primitives(): VectorFile {
   const vectors: unknown[] = [];
-  for (const purpose of ['element', 'request', 'run', 'component/model', 'component/input', 'component/served']) {
+  for (const purpose of ['element', 'request', 'run', 'component/model', 'component/input', 'component/served', 'salt', 'salted-element', 'salted-component/parameters']) {
     vectors.push({
       desc: `domain tag for "${purpose}"`,
       spec: '5.1',
@@ -117,6 +121,24 @@ const COMPOSITIONS: Array<[string, string, unknown]> = [
   })],
   ['an empty string and an absent element differ: system [""]', '2.2', variant((c) => void (c['system'] = ['']))],
   ['an empty system list', '2.2', variant((c) => void (c['system'] = []))],
+  ['BASE with the input salted: salted element digests, root and component digest as in 5.3 and 5.4', '5.6', variant((c) => {
+    c['salts'] = { input: SALT_A };
+  })],
+  ['BASE with the parameters salted: a salted value component', '5.6', variant((c) => {
+    c['salts'] = { parameters: SALT_A };
+  })],
+  ['BASE with the system instructions salted with salt A', '5.6', variant((c) => {
+    c['salts'] = { system: SALT_A };
+  })],
+  ['BASE with the system instructions salted with salt B: same content, another salt, another identity', '5.6', variant((c) => {
+    c['salts'] = { system: SALT_B };
+  })],
+  ['BASE with every request component salted', '5.6', variant((c) => {
+    c['salts'] = { model: SALT_A, system: SALT_B, input: SALT_A, context: SALT_B, tools: SALT_A, parameters: SALT_B, configuration: SALT_A };
+  })],
+  ['BASE with an empty "salts" object: nothing salted, the identity of BASE', '2.5', variant((c) => {
+    c['salts'] = {};
+  })],
 ];
 
 function documents(): VectorFile {
@@ -150,6 +172,12 @@ const BAD_COMPOSITIONS: Array<[string, string, unknown]> = [
   ['a served fact with an extra member', '2.3', { ...MINIMAL, served: { model: { source: 'reported', value: 'x', note: 1 } } }],
   ['excluded that is not an object', '2.4', { ...MINIMAL, excluded: 'stream' }],
   ['an unsafe integer inside an element', '3.2', { ...MINIMAL, input: [{ n: 2 ** 53 }] }],
+  ['salts that is not an object', '2.5', { ...MINIMAL, salts: [SALT_A] }],
+  ['a salt for the served facts', '2.5', { ...MINIMAL, salts: { served: SALT_A } }],
+  ['a salt for an unknown component', '2.5', { ...MINIMAL, salts: { prompt: SALT_A } }],
+  ['a salt in uppercase hex', '2.5', { ...MINIMAL, salts: { system: SALT_A.toUpperCase() } }],
+  ['a salt of 31 bytes', '2.5', { ...MINIMAL, salts: { system: SALT_A.slice(2) } }],
+  ['a salt that is a number', '2.5', { ...MINIMAL, salts: { system: 1 } }],
 ];
 
 function badCompositions(): VectorFile {
@@ -226,6 +254,49 @@ function diffs(): VectorFile {
   };
 }
 
+/** SPEC 5.6 (draft): the salted digests byte by byte, from a salt and canonical bytes. */
+function saltedDigests(): VectorFile {
+  const vectors: unknown[] = [];
+  for (const [salt, index] of [[SALT_A, 0], [SALT_A, 1], [SALT_A, 2 ** 32], [SALT_B, 0]] as const) {
+    vectors.push({
+      desc: `element salt ${index} of a list salt`,
+      spec: '5.6',
+      salt,
+      index,
+      wantElementSalt: toHex(elementSalt(saltBytes(salt), index)),
+    });
+  }
+  for (const canonical of ['"hello"', '{"content":"Hi","role":"user"}']) {
+    const elementSaltHex = toHex(elementSalt(saltBytes(SALT_A), 0));
+    vectors.push({
+      desc: 'salted element digest of one canonical element with element salt 0 of salt A',
+      spec: '5.6',
+      elementSalt: elementSaltHex,
+      canonical,
+      wantSaltedElementDigest: toHex(saltedElementDigest(saltBytes(elementSaltHex), canonical)),
+    });
+  }
+  for (const [name, value, salt] of [['parameters', { temperature: 0.7 }, SALT_A], ['parameters', { temperature: 0.7 }, SALT_B], ['model', { name: 'm' }, SALT_A]] as const) {
+    vectors.push({
+      desc: `salted value component digest of ${name}`,
+      spec: '5.6',
+      component: name,
+      salt,
+      canonical: canonicalize(value),
+      wantComponentDigest: toHex(saltedValueComponentDigest(name, saltBytes(salt), canonicalize(value))),
+    });
+  }
+  return {
+    path: 'identity/salted-digests.json',
+    content: {
+      desc: 'Salted commitments byte by byte: element salts, salted element digests, salted value component digests (salts are fixed test values)',
+      spec: '5.6',
+      generated: true,
+      vectors,
+    },
+  };
+}
+
 export function generate(): VectorFile[] {
-  return [primitives(), documents(), badCompositions(), identityStrings(), diffs()];
+  return [primitives(), documents(), badCompositions(), identityStrings(), diffs(), saltedDigests()];
 }
