@@ -123,35 +123,35 @@ function disclosureVectors(): VectorFile {
     return disclosure;
   };
 
-  expect('salted system instructions revealed whole, with the component salt', '16.2', create([{ component: 'system' }]));
-  expect('element 2 of 5 of the salted input: the element, its own salt and the audit path, no other element', '16.2', input2());
-  expect('element 0 of the unsalted context: no salt', '16.2', create([{ component: 'context', index: 0 }]));
-  expect('the salted parameters and the unsalted model revealed whole', '16.2', create([{ component: 'model' }, { component: 'parameters' }]));
-  expect('several parts at once: system, input 0 and 4, tools', '16.2', create([{ component: 'system' }, { component: 'input', index: 4 }, { component: 'input', index: 0 }, { component: 'tools' }]));
-  expect('verified against the predicate alone', '16.3', input2(), { predicate: statement.predicate });
+  expect('salted system instructions revealed whole, with the component salt', '17.2', create([{ component: 'system' }]));
+  expect('element 2 of 5 of the salted input: the element, its own salt and the audit path, no other element', '17.2', input2());
+  expect('element 0 of the unsalted context: no salt', '17.2', create([{ component: 'context', index: 0 }]));
+  expect('the salted parameters and the unsalted model revealed whole', '17.2', create([{ component: 'model' }, { component: 'parameters' }]));
+  expect('several parts at once: system, input 0 and 4, tools', '17.2', create([{ component: 'system' }, { component: 'input', index: 4 }, { component: 'input', index: 0 }, { component: 'tools' }]));
+  expect('verified against the predicate alone', '17.3', input2(), { predicate: statement.predicate });
 
   // A revealed part that does not match the receipt.
-  expect('element content changed', '16.3', changed(input2, (d) => void (d['elements'][0].element.content = 'Welcher ist höher?')));
-  expect('salted element revealed without its salt', '16.3', changed(input2, (d) => void delete d['elements'][0].salt));
-  expect('the list salt given instead of the element salt', '16.3', changed(input2, (d) => void (d['elements'][0].salt = SALTS.input)));
-  expect('another element\'s salt', '16.3', changed(input2, (d) => {
+  expect('element content changed', '17.3', changed(input2, (d) => void (d['elements'][0].element.content = 'Welcher ist höher?')));
+  expect('salted element revealed without its salt', '17.3', changed(input2, (d) => void delete d['elements'][0].salt));
+  expect('the list salt given instead of the element salt', '17.3', changed(input2, (d) => void (d['elements'][0].salt = SALTS.input)));
+  expect('another element\'s salt', '17.3', changed(input2, (d) => {
     d['elements'][0].salt = (create([{ component: 'input', index: 3 }])['elements'] as Array<{ salt: string }>)[0]!.salt;
   }));
-  expect('a proof hash with one bit flipped', '16.3', changed(input2, (d) => {
+  expect('a proof hash with one bit flipped', '17.3', changed(input2, (d) => {
     const hash: string = d['elements'][0].proof[1];
     d['elements'][0].proof[1] = (Number.parseInt(hash[0]!, 16) ^ 1).toString(16) + hash.slice(1);
   }));
-  expect('the proof one hash short', '16.3', changed(input2, (d) => void d['elements'][0].proof.pop()));
-  expect('another index for the same element', '16.3', changed(input2, (d) => void (d['elements'][0].index = 3)));
-  expect('a size other than the list count in the receipt', '16.3', changed(input2, (d) => void (d['elements'][0].size = 6)));
-  expect('system instructions changed by one character', '16.3', changed(() => create([{ component: 'system' }]), (d) => {
+  expect('the proof one hash short', '17.3', changed(input2, (d) => void d['elements'][0].proof.pop()));
+  expect('another index for the same element', '17.3', changed(input2, (d) => void (d['elements'][0].index = 3)));
+  expect('a size other than the list count in the receipt', '17.3', changed(input2, (d) => void (d['elements'][0].size = 6)));
+  expect('system instructions changed by one character', '17.3', changed(() => create([{ component: 'system' }]), (d) => {
     d['components'].system.value[0] = `${d['components'].system.value[0]} `;
   }));
-  expect('salted component revealed without its salt', '16.3', changed(() => create([{ component: 'parameters' }]), (d) => void delete d['components'].parameters.salt));
-  expect('salted component with another salt', '16.3', changed(() => create([{ component: 'parameters' }]), (d) => void (d['components'].parameters.salt = SALTS.system)));
-  expect('unsalted component revealed with a salt', '16.3', changed(() => create([{ component: 'model' }]), (d) => void (d['components'].model.salt = SALTS.system)));
+  expect('salted component revealed without its salt', '17.3', changed(() => create([{ component: 'parameters' }]), (d) => void delete d['components'].parameters.salt));
+  expect('salted component with another salt', '17.3', changed(() => create([{ component: 'parameters' }]), (d) => void (d['components'].parameters.salt = SALTS.system)));
+  expect('unsalted component revealed with a salt', '17.3', changed(() => create([{ component: 'model' }]), (d) => void (d['components'].model.salt = SALTS.system)));
   const otherRun = computeIdentity({ ...composition, served: {} }).runId;
-  expect('a disclosure about another run', '16.3', changed(input2, (d) => void (d['runId'] = otherRun)));
+  expect('a disclosure about another run', '17.3', changed(input2, (d) => void (d['runId'] = otherRun)));
 
   // A disclosure of the wrong shape.
   const invalid: Array<[string, Change]> = [
@@ -170,22 +170,22 @@ function disclosureVectors(): VectorFile {
     ['a list component revealed as an object', (d) => void (d['components'] = { system: { value: {} } })],
     ['a component that is not a request component', (d) => void (d['components'] = { served: { value: {} } })],
   ];
-  for (const [desc, change] of invalid) expect(desc, '16.1', changed(input2, change));
+  for (const [desc, change] of invalid) expect(desc, '17.1', changed(input2, change));
   const text = JSON.stringify(input2(), null, 2);
-  expect('a duplicate member name in the disclosure text', '16.1', undefined, { disclosureText: text.replace('"version":', '"runId": "x",\n  "version":') });
+  expect('a duplicate member name in the disclosure text', '17.1', undefined, { disclosureText: text.replace('"version":', '"runId": "x",\n  "version":') });
 
   // A receipt whose digests do not add up, or is not a statement.
   const badStatement = structuredClone(statement) as unknown as Record<string, any>;
   badStatement['predicate'].buildDefinition.resolvedDependencies[2].annotations.elements[1].sha256 = '00'.repeat(32);
-  expect('a receipt whose input element digests do not give the list root', '16.3', input2(), { statement: badStatement });
+  expect('a receipt whose input element digests do not give the list root', '17.3', input2(), { statement: badStatement });
   const wrongType = { ...structuredClone(statement), _type: 'https://in-toto.io/Statement/v0.1' };
-  expect('a receipt statement of another type', '16.3', input2(), { statement: wrongType });
+  expect('a receipt statement of another type', '17.3', input2(), { statement: wrongType });
 
   return {
     path: 'disclosure/disclosures.json',
     content: {
       desc: 'Disclosures verified against the statement of a receipt (in "statement" at the top, unless a vector has its own "statement" or "predicate"); salts are fixed test values',
-      spec: '16',
+      spec: '17',
       generated: true,
       composition,
       statement,
