@@ -78,6 +78,19 @@ test('create then verify: an element of a salted list, with the receipt signatur
   assert.deepEqual(report.disclosure.checks.map((c: { name: string }) => c.name), ['disclosure', 'receipt', 'identity', 'run-identity', 'component', 'element']);
 });
 
+test('a receipt of a salted composition verifies with it (runprint verify), and runprint id marks salted components', async () => {
+  await ready;
+  const verified = await cli(['verify', 'receipt.json', '--key', 'keys/receipt-key.pub.pem', '--composition', 'composition.json']);
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.ok(verified.stdout.endsWith(`receipt verified: ${runId}\n`));
+  const unsaltedCheck = await cli(['verify', 'receipt.json', '--key', 'keys/receipt-key.pub.pem', '--composition', 'content.json']);
+  assert.equal(unsaltedCheck.code, 1, 'the same content without its salts is another run');
+  const id = await cli(['id', 'composition.json', '--json']);
+  const document = JSON.parse(id.stdout);
+  assert.deepEqual(Object.keys(document.components).filter((name) => document.components[name].salted === true), ['system', 'input', 'parameters']);
+  for (const salt of Object.values(SALTS)) assert.equal(id.stdout.includes(salt), false);
+});
+
 test('salts kept apart from the content: --salts gives the same disclosure', async () => {
   const together = await cli(['disclose', 'create', '--composition', 'composition.json', '--reveal', 'system']);
   const apart = await cli(['disclose', 'create', '--composition', 'content.json', '--salts', 'salts.json', '--reveal', 'system']);
