@@ -96,6 +96,19 @@ test('a malformed disclosure is ERR_DISCLOSURE_INVALID with a message naming the
   }
 });
 
+test('the receipt is given as its statement or predicate, never as an unverified envelope', () => {
+  const disclosure = createDisclosure(composition, { reveal: [{ component: 'system' }] });
+  assert.equal(verifyDisclosure(disclosure, JSON.stringify(statement)).ok, true, 'statement text');
+  assert.equal(verifyDisclosure(disclosure, new TextEncoder().encode(JSON.stringify(statement))).ok, true, 'statement bytes');
+  const envelope = { payload: Buffer.from(JSON.stringify(statement)).toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [] };
+  assert.deepEqual(failure(verifyDisclosure(disclosure, envelope)), {
+    name: 'receipt', ok: false, code: 'ERR_STATEMENT_INVALID', message: 'give the statement of a verified envelope, not the envelope',
+  });
+  const wrongSubject = structuredClone(statement) as unknown as Record<string, any>;
+  wrongSubject['subject'][0].digest.sha256 = '00'.repeat(32);
+  assert.equal(failure(verifyDisclosure(disclosure, wrongSubject)).code, 'ERR_SUBJECT_INVALID');
+});
+
 test('createDisclosure refuses what it cannot reveal (RangeError, TypeError)', () => {
   const cases: Array<[Array<{ component: string; index?: number }>, string]> = [
     [[], 'reveal at least one component or element'],

@@ -68,6 +68,8 @@ function receiptPredicate(receipt: unknown): Predicate {
   const value = typeof receipt === 'string' ? parseStatement(new TextEncoder().encode(receipt))
     : receipt instanceof Uint8Array ? parseStatement(receipt) : receipt;
   if (!isObject(value)) throw new ReceiptError('ERR_STATEMENT_INVALID', 'receipt statement or predicate must be a JSON object');
+  // An envelope's payload is only trustworthy once its signature is verified, which is not done here.
+  if ('payloadType' in value) throw new ReceiptError('ERR_STATEMENT_INVALID', 'give the statement of a verified envelope, not the envelope');
   if (!('_type' in value) && !('predicate' in value)) return readPredicate(value);
   checkStatementType(value);
   const subjects = readSubjects(value);
