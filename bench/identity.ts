@@ -5,26 +5,15 @@ import { computeIdentity } from '../src/identity/identity.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 import { chatRequest, composition } from './fixtures.ts';
-import { compare } from './measure.ts';
+import { compare, SIZES, us, type BenchResult } from './measure.ts';
 
-export interface BenchResult {
-  name: string;
-  ratio: number;
-  detail: string;
-}
 
-const sizes: Array<[string, number]> = [
-  ['2 KB', 2_000],
-  ['20 KB', 20_000],
-  ['200 KB', 200_000],
-];
 
-const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
 
 export async function benchIdentity(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const shape of ['rag', 'many-small'] as const) {
-    for (const [label, bytes] of sizes) {
+    for (const [label, bytes] of SIZES) {
       const value = composition(bytes, shape);
       const elements = ['system', 'input', 'context', 'tools'].reduce((n, name) => n + (value[name] as unknown[]).length, 0);
       const { candidate, baseline, ratio } = compare(
@@ -50,7 +39,7 @@ export async function benchIdentity(): Promise<BenchResult[]> {
     detail: `${us(jcsOnly.candidate)} vs ${us(jcsOnly.baseline)}`,
   });
   const decoder = new TextDecoder();
-  for (const [label, bytes] of sizes) {
+  for (const [label, bytes] of SIZES) {
     const raw = new TextEncoder().encode(JSON.stringify(chatRequest(bytes)));
     const { candidate, baseline, ratio } = compare(
       () => computeIdentity(compositionFromDocument(parseJson(raw), { from: 'openai-chat' }).composition),

@@ -3,21 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 import { composition } from './fixtures.ts';
-import { compare } from './measure.ts';
+import { compare, SIZES, us, type BenchResult } from './measure.ts';
 
-export interface JcsBenchResult {
-  name: string;
-  ratio: number;
-  detail: string;
-}
 
-const sizes: Array<[string, number]> = [
-  ['2 KB', 2_000],
-  ['20 KB', 20_000],
-  ['200 KB', 200_000],
-];
 
-const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
 
 /**
  * canonicalize vs JSON.stringify of the same value (an in-process composition, then the tree
@@ -25,10 +14,10 @@ const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
  * string, then as UTF-8 bytes against TextDecoder + JSON.parse). Every result reads the output,
  * so a lazily joined string is paid for as a hash would pay for it. Prints nothing.
  */
-export async function benchJcs(): Promise<JcsBenchResult[]> {
-  const results: JcsBenchResult[] = [];
+export async function benchJcs(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
   const decoder = new TextDecoder();
-  for (const [label, bytes] of sizes) {
+  for (const [label, bytes] of SIZES) {
     const value = composition(bytes);
     const text = JSON.stringify(value);
     const raw = new TextEncoder().encode(text);

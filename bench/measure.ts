@@ -1,5 +1,22 @@
 /** A small timing harness: warm up, then the median of several rounds, in nanoseconds per operation. */
 
+/** One line of `npm run bench`. */
+export interface BenchResult {
+  name: string;
+  ratio: number;
+  detail: string;
+}
+
+/** The composition sizes the identity and canonical JSON benchmarks use. */
+export const SIZES: ReadonlyArray<readonly [label: string, bytes: number]> = [
+  ['2 KB', 2_000],
+  ['20 KB', 20_000],
+  ['200 KB', 200_000],
+];
+
+/** Nanoseconds as microseconds with one decimal. */
+export const us = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
+
 export interface Measurement {
   nsPerOp: number;
   rounds: number;

@@ -1,4 +1,5 @@
 /** Benchmark: OMS v1.0 model digest (SPEC section 9) of one large file against `openssl dgst -sha256`. */
+import type { BenchResult } from './measure.ts';
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -17,11 +18,6 @@ const ROUNDS = 3;
 /** Set to keep the benchmark file in os.tmpdir() for the next run. */
 const KEEP_VARIABLE = 'RUNPRINT_BENCH_KEEP_FILES';
 
-interface BenchResult {
-  name: string;
-  ratio: number;
-  detail: string;
-}
 
 /**
  * Digests one file of `sizeBytes` (default 2 GiB) with openssl and with runprint, in the same

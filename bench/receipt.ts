@@ -9,12 +9,8 @@ import { signReceipt } from '../src/receipt/sign.ts';
 import { buildStatement } from '../src/receipt/statement.ts';
 import { verifyReceipt } from '../src/receipt/verify.ts';
 import { composition } from './fixtures.ts';
+import { us, type BenchResult } from './measure.ts';
 
-export interface BenchResult {
-  name: string;
-  ratio: number;
-  detail: string;
-}
 
 /** Median nanoseconds per call of an async function over one round of at least `roundMs`. */
 async function measureAsync(fn: () => Promise<unknown>, roundMs: number): Promise<number> {
@@ -43,7 +39,6 @@ async function compareAsync(candidate: () => Promise<unknown>, baseline: () => P
   return { candidate: median(c), baseline: median(b) };
 }
 
-const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
 const ED25519 = { name: 'Ed25519' } as const;
 
 /** ratio = baseline time / runprint time: 1.0 means no overhead over the bare work; the target is at least 0.8. */

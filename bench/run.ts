@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each a ratio against a baseline measured in the same run. */
 import { cpus, totalmem } from 'node:os';
-import { benchIdentity, type BenchResult } from './identity.ts';
+import { benchIdentity } from './identity.ts';
+import type { BenchResult } from './measure.ts';
 
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
