@@ -1,4 +1,4 @@
-/** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope (SPEC 13-15). */
+/** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope and selective disclosures (SPEC 13-15, 17). */
 export { decodeBase64, encodeBase64 } from './base64.ts';
 export { pae } from './pae.ts';
 export { formatEnvelope, readEnvelope, PAYLOAD_TYPE, type Envelope, type EnvelopeSignature } from './envelope.ts';
@@ -35,3 +35,20 @@ export {
   type VerificationReport,
   type VerifyOptions,
 } from './verify.ts';
+export {
+  createDisclosure,
+  formatDisclosure,
+  DISCLOSURE_VERSION,
+  type DisclosedComponent,
+  type DisclosedElement,
+  type Disclosure,
+  type DisclosureOptions,
+  type Reveal,
+} from './disclosure.ts';
+export {
+  DISCLOSURE_CHECK_LABELS,
+  verifyDisclosure,
+  type DisclosureCheck,
+  type DisclosureCheckName,
+  type DisclosureReport,
+} from './disclosure-verify.ts';
