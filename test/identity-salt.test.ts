@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseComposition } from '../src/identity/composition.ts';
 import { elementSalt, saltedElementDigest, saltedValueComponentDigest } from '../src/identity/digest.ts';
+import { diffCompositions } from '../src/identity/diff.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { createSalts, saltBytes } from '../src/identity/salt.ts';
 import { BASE, MINIMAL } from '../scripts/vectors/fixtures/identity.ts';
@@ -137,4 +138,18 @@ test('property: a salted identity is consistent and changes with the salt and wi
     }),
     { numRuns: 300 },
   );
+});
+
+test('diff names the salt when only a salt differs, and never shows it', () => {
+  const base = {
+    version: 'runprint/v1', model: { name: 'm' }, system: ['You are terse.'], input: [], context: [], tools: [],
+    parameters: {}, configuration: {},
+  };
+  const a = { ...base, salts: { system: '11'.repeat(32) } };
+  const b = { ...base, salts: { system: '22'.repeat(32) } };
+  const result = diffCompositions(a, b);
+  assert.equal(result.equal, false);
+  assert.deepEqual(result.differences, [{ component: 'system', change: 'changed', path: "$['salts']['system']" }]);
+  assert.doesNotMatch(JSON.stringify(result.differences), /1111|2222/);
+  assert.deepEqual(diffCompositions(base, a).differences, [{ component: 'system', change: 'changed', path: "$['salts']['system']" }]);
 });

@@ -40,10 +40,16 @@ export function diffCompositions(compositionA: unknown, compositionB: unknown): 
     const entryA = a.components[name];
     const entryB = b.components[name];
     if (entryA.digest.sha256 === entryB.digest.sha256) continue;
+    const before = differences.length;
     if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {
       diffList(name, valueA[name] as unknown[], valueB[name] as unknown[], entryA.elements, entryB.elements, differences);
     } else {
       diffValue(name, valueA[name], valueB[name], [name], differences);
+    }
+    // Same content, another digest: only the component's salt (SPEC 2.5) differs. The path names
+    // where the salt lives; the salt itself is never shown.
+    if (differences.length === before) {
+      differences.push({ component: name, change: 'changed', path: formatPath(['salts', name]) });
     }
   }
   if (a.served?.digest.sha256 !== b.served?.digest.sha256) {
