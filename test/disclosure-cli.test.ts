@@ -160,3 +160,34 @@ test('wrong command lines are ERR_CLI_USAGE with exit 2', async () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: runprint disclose salts/);
 });
+
+test('a provider request with salts kept apart: sign --salts, verify --salts, disclose create --salts', async () => {
+  await ready;
+  file('request.json', JSON.stringify({
+    model: 'gpt-4o', messages: [{ role: 'system', content: 'Answer in one word.' }, { role: 'user', content: 'Capital of France?' }],
+  }));
+  file('response.json', JSON.stringify({
+    id: 'c1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.', refusal: null }, finish_reason: 'stop' }],
+  }));
+  file('request-salts.json', JSON.stringify({ system: 'ab'.repeat(32) }));
+  const receipt = await cli(['sign', '--key', 'keys/receipt-key.pem', '--composition', 'request.json', '--salts', 'request-salts.json',
+    '--output', 'response.json', '--out', 'salted-receipt.json']);
+  assert.equal(receipt.code, 0, receipt.stderr);
+  const verify = (extra: string[]) => cli(['verify', 'salted-receipt.json', '--key', 'keys/receipt-key.pub.pem', '--composition', 'request.json', ...extra]);
+  assert.equal((await verify(['--salts', 'request-salts.json'])).code, 0);
+  const unsalted = await verify([]);
+  assert.equal(unsalted.code, 1, 'without its salts the request has another identity');
+  assert.match(unsalted.stdout, /ERR_IDENTITY_MISMATCH/);
+  const disclosure = await cli(['disclose', 'create', '--composition', 'request.json', '--salts', 'request-salts.json',
+    '--output', 'response.json', '--reveal', 'input[0]', '--out', 'salted-disclosure.json']);
+  assert.equal(disclosure.code, 0, disclosure.stderr);
+  assert.doesNotMatch(readFileSync(join(folder, 'salted-disclosure.json'), 'utf8'), /Answer in one word|abababab/);
+  const checked = await cli(['disclose', 'verify', 'salted-disclosure.json', '--receipt', 'salted-receipt.json', '--key', 'keys/receipt-key.pub.pem']);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  file('bad-salts.json', JSON.stringify({ system: 'not hex' }));
+  const bad = await cli(['sign', '--key', 'keys/receipt-key.pem', '--composition', 'request.json', '--salts', 'bad-salts.json', '--output', 'response.json']);
+  assert.equal(bad.code, 3);
+  assert.match(bad.stderr, /^runprint: ERR_COMPOSITION_INVALID: .*\(at \$\['salts'\]\['system'\]\)\n$/);
+  assert.doesNotMatch(bad.stderr, /not hex/);
+});

@@ -1,10 +1,10 @@
-/** `runprint disclose`: fresh salts, and disclosures of chosen parts of a run, created and verified (drafts/disclosure.md). */
+/** `runprint disclose`: fresh salts, and disclosures of chosen parts of a run, created and verified (SPEC 17). */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { InputError, UsageError } from '../errors.ts';
-import { LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type Salts } from '../identity/composition.ts';
+import { LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { createSalts } from '../identity/salt.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
@@ -18,6 +18,7 @@ import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
+import { withSaltsFile } from './salts-file.ts';
 
 export const DISCLOSE_USAGE = `usage: runprint disclose salts --components NAME[,NAME]...
        runprint disclose create --composition FILE --reveal PART [--reveal PART]... [options]
@@ -136,11 +137,8 @@ async function createCommand(values: Values, rest: string[], io: CliIo): Promise
   if (new Set(keys).size !== keys.length) throw usage('--reveal names the same part twice');
   const document = await readJson(values.composition, io);
   const from = values.from as InputFormat | undefined;
-  const { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
-  if (values.salts !== undefined) {
-    if (composition.salts !== undefined) throw usage('the composition has "salts" already; --salts is for salts kept apart from it');
-    composition.salts = (await readJson(values.salts, io)) as unknown as Salts;
-  }
+  let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
   if (composition.served === undefined) {
     // As runprint sign does: the served facts of a provider request come from its response.
     if (values.output === undefined) throw usage('the composition has no served facts: give --output FILE, the response the receipt was signed with');

@@ -16,6 +16,7 @@ import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
+import { withSaltsFile } from './salts-file.ts';
 
 export const SIGN_USAGE = `usage: runprint sign --key KEY --composition FILE --output FILE [options]
        runprint sign --add-to RECEIPT --key KEY [--out FILE]
@@ -24,6 +25,7 @@ Signs a receipt: an in-toto statement in a DSSE envelope, printed as JSON.
   --key KEY             Ed25519 private key, PKCS #8 PEM (runprint keygen)
   --composition FILE    the composition, or the provider request body as with "runprint id"
   --from F              how to read the composition (default auto)
+  --salts FILE          salts kept apart from the composition (SPEC 2.5), as "runprint disclose salts" prints
   --output FILE         the provider response body or stream, as received
   --output-format F     how to read --output (default: the request's format)
   --started T, --finished T
@@ -38,6 +40,7 @@ Signs a receipt: an in-toto statement in a DSSE envelope, printed as JSON.
 const OPTIONS = {
   key: { type: 'string' },
   composition: { type: 'string' },
+  salts: { type: 'string' },
   from: { type: 'string' },
   output: { type: 'string' },
   'output-format': { type: 'string' },
@@ -84,7 +87,7 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
   let envelope: Envelope;
   if (values['add-to'] !== undefined) {
-    for (const option of ['composition', 'output', 'from', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
+    for (const option of ['composition', 'salts', 'output', 'from', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
       if (values[option] !== undefined) throw usage(`--${option} cannot be used with --add-to: the payload is already signed`);
     }
     envelope = await addSignature(await readInput(values['add-to'], io), key);
@@ -105,7 +108,9 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { mult
 
 async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   if (values.composition === undefined || values.output === undefined) throw usage('--composition and --output are required');
-  if (values.composition === '-' && values.output === '-') throw usage('only one of --composition and --output can be standard input');
+  if ([values.composition, values.output, values.salts].filter((name) => name === '-').length > 1) {
+    throw usage('only one of --composition, --output and --salts can be standard input');
+  }
   if (values.from !== undefined && !isInputFormat(values.from)) {
     throw usage('--from must be auto, composition, openai-chat, openai-responses or anthropic-messages');
   }
@@ -123,7 +128,8 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   }
   const from = values.from as InputFormat | undefined;
   const document = parseJson(await readInput(values.composition, io));
-  const { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
   const outputFormat = (values['output-format'] as RequestFormat | undefined) ?? (format === 'composition' ? undefined : format);
   const output = runOutputFrom(await readInput(values.output, io), outputFormat);
   // A receipt always names a run: served facts from the composition, else from the response, else

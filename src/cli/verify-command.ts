@@ -1,7 +1,9 @@
 /** `runprint verify`: the verification checklist of a receipt, printed check by check (SPEC 15). */
 import { parseArgs } from 'node:util';
+import { compositionFromDocument } from '../compose/from-document.ts';
 import { isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
+import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
@@ -9,6 +11,7 @@ import { parseBundle } from '../receipt/sigstore-bundle.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
+import { withSaltsFile } from './salts-file.ts';
 
 export const VERIFY_USAGE = `usage: runprint verify RECEIPT --key PUB [--key PUB2]... [options]
 
@@ -18,6 +21,7 @@ Exit 0 when every check passes, 1 when one fails.
                        have signed the receipt (repeat for an application and a gateway key)
   --composition FILE   recompute the identity from this composition or provider request
   --from F             how to read --composition (default auto)
+  --salts FILE         salts kept apart from the composition (SPEC 2.5)
   --output FILE        recompute the output digest from this response body or stream
   --output-format F    how to read --output (default: as the receipt records)
   --json               print the report as JSON
@@ -26,6 +30,7 @@ Exit 0 when every check passes, 1 when one fails.
 const OPTIONS = {
   key: { type: 'string', multiple: true },
   composition: { type: 'string' },
+  salts: { type: 'string' },
   from: { type: 'string' },
   output: { type: 'string' },
   'output-format': { type: 'string' },
@@ -69,7 +74,8 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   if (values['output-format'] !== undefined && !isRequestFormat(values['output-format'])) {
     throw usage('--output-format must be openai-chat, openai-responses or anthropic-messages');
   }
-  const stdin = [positionals[0], values.composition, values.output, ...values.key].filter((name) => name === '-');
+  if (values.salts !== undefined && values.composition === undefined) throw usage('--salts goes with --composition');
+  const stdin = [positionals[0], values.composition, values.salts, values.output, ...values.key].filter((name) => name === '-');
   if (stdin.length > 1) throw usage('only one input can be standard input');
   const keys: PublicKey[] = [];
   for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
@@ -77,6 +83,12 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   const options: VerifyOptions = { keys };
   if (values.composition !== undefined) options.composition = parseJson(await readInput(values.composition, io));
   if (values.from !== undefined) options.from = values.from as InputFormat;
+  if (values.salts !== undefined && options.composition !== undefined) {
+    // The salts join the composition the document stands for, which is then read as one.
+    const { composition } = compositionFromDocument(options.composition, options.from === undefined ? {} : { from: options.from });
+    options.composition = (await withSaltsFile(composition, values.salts, io)) as unknown as JsonValue;
+    options.from = 'composition';
+  }
   if (values.output !== undefined) options.output = await readInput(values.output, io);
   if (values['output-format'] !== undefined) options.outputFormat = values['output-format'] as RequestFormat;
   const report = await verifyReceipt(receipt, options);
