@@ -137,3 +137,20 @@ test('signing refuses facts that cannot make a receipt', async () => {
   await assert.rejects(signReceipt({ ...facts, finishedOn: '2025-01-01T00:00:00Z' }, applicationKey), RangeError);
   await assert.rejects(signReceipt({ ...facts, parentRunIds: [facts.identity.requestId] }, applicationKey), RangeError);
 });
+
+test('a bad composition is hashed while signatures verify, but reported only after them, as the caller\'s error', async () => {
+  const badComposition = { version: 'runprint/v1', model: { name: 'm' } } as never;
+  // A receipt whose signature fails ends at the signature check; the composition's error is dropped.
+  const forged = tampered((e) => { const sig = Buffer.from(e.signatures[0]!.sig, 'base64'); sig[0] = sig[0]! ^ 1; e.signatures[0]!.sig = sig.toString('base64'); });
+  const report = await verifyReceipt(forged, { keys: [applicationPublic], composition: badComposition });
+  assert.deepEqual(firstFailure(report), { name: 'signature', code: 'ERR_SIGNATURE_INVALID', message: 'signature verification failed' });
+  // With good signatures, the composition's own error is thrown at step 10, not a receipt check.
+  await assert.rejects(verifyReceipt(formatEnvelope(receipt), { keys: [applicationPublic], composition: badComposition }), {
+    code: 'ERR_COMPOSITION_INVALID',
+  });
+  // Several keys are checked concurrently and reported in the order given.
+  const both = await addSignature(receipt, gatewayKey);
+  const twoKeys = await verifyReceipt(formatEnvelope(both), { keys: [gatewayPublic, applicationPublic], composition: fixtureComposition() as never });
+  assert.equal(twoKeys.ok, true);
+  assert.deepEqual(twoKeys.checks.filter((check) => check.name === 'signature').map((check) => check.keyId), [gatewayPublic.keyId, applicationPublic.keyId]);
+});

@@ -120,22 +120,7 @@ export function parseComposition(value: unknown): Composition {
   if (typeof model['name'] !== 'string' || model['name'] === '') {
     fail('model must have a non-empty string "name"', 'model', 'name');
   }
-  const served = value['served'];
-  if (served !== undefined) {
-    if (!isObject(served)) fail('"served" must be a JSON object of facts', 'served');
-    for (const [name, fact] of Object.entries(served)) {
-      if (!isObject(fact)) fail('a served fact must be an object with "source" and "value"', 'served', name);
-      for (const key of Object.keys(fact)) {
-        if (key !== 'source' && key !== 'value') {
-          fail(`unknown served fact member "${key.slice(0, 64)}"`, 'served', name, key);
-        }
-      }
-      if (fact['source'] !== 'derived' && fact['source'] !== 'reported') {
-        fail('a served fact\'s "source" must be "derived" or "reported"', 'served', name, 'source');
-      }
-      if (fact['value'] === undefined) fail('a served fact must have a "value"', 'served', name, 'value');
-    }
-  }
+  if (value['served'] !== undefined) checkServed(value['served']);
   if (value['excluded'] !== undefined && !isObject(value['excluded'])) {
     fail('"excluded" must be a JSON object', 'excluded');
   }
@@ -150,4 +135,21 @@ export function parseComposition(value: unknown): Composition {
     }
   }
   return value as unknown as Composition;
+}
+
+/** SPEC 2.3: `served` is an object of facts, each exactly `{"source": "derived"|"reported", "value": …}`. */
+export function checkServed(served: unknown): asserts served is { [name: string]: ServedFact } {
+  if (!isObject(served)) fail('"served" must be a JSON object of facts', 'served');
+  for (const [name, fact] of Object.entries(served)) {
+    if (!isObject(fact)) fail('a served fact must be an object with "source" and "value"', 'served', name);
+    for (const key of Object.keys(fact)) {
+      if (key !== 'source' && key !== 'value') {
+        fail(`unknown served fact member "${key.slice(0, 64)}"`, 'served', name, key);
+      }
+    }
+    if (fact['source'] !== 'derived' && fact['source'] !== 'reported') {
+      fail('a served fact\'s "source" must be "derived" or "reported"', 'served', name, 'source');
+    }
+    if (fact['value'] === undefined) fail('a served fact must have a "value"', 'served', name, 'value');
+  }
 }

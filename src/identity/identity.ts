@@ -3,6 +3,7 @@ import { canonicalize } from '../jcs/canonicalize.ts';
 import {
   LIST_COMPONENTS,
   REQUEST_COMPONENTS,
+  checkServed,
   parseComposition,
   type Composition,
   type ListComponentName,
@@ -23,7 +24,7 @@ import {
   type DigestSet,
 } from './digest.ts';
 import { saltBytes } from './salt.ts';
-import { formatIdentity } from './identity-string.ts';
+import { formatIdentity, parseIdentity } from './identity-string.ts';
 
 /** SPEC 3.3: no value may be nested deeper than this, the composition object being depth 1. */
 export const MAX_DEPTH = 128;
@@ -82,20 +83,33 @@ export function computeIdentity(value: unknown): IdentityDocument {
     digests.push(entry.digest);
   }
   const request = requestDigest(digests);
-  let served: IdentityDocument['served'] = null;
-  let runId: string | null = null;
-  if (composition.served !== undefined) {
-    const servedDigest = valueComponentDigest('served', canonicalAt(composition.served, "$['served']", MAX_DEPTH - 1));
-    served = { digest: digestSet(servedDigest), facts: copyFacts(composition.served) };
-    runId = formatIdentity('run', runDigest(request, servedDigest));
-  }
-  return {
+  const identity: IdentityDocument = {
     version: 'runprint/v1',
     requestId: formatIdentity('req', request),
-    runId,
+    runId: null,
     components,
-    served,
+    served: null,
     excluded: excludedNames(composition),
+  };
+  return composition.served === undefined ? identity : servedPart(identity, request, composition.served);
+}
+
+/**
+ * The identity of the same composition with `served` facts added (SPEC 5.5), from the document of
+ * the composition without them: the request components are not hashed again. A verifier uses it
+ * to complete a provider request's identity with the facts a receipt states.
+ */
+export function withServedFacts(identity: IdentityDocument, served: unknown): IdentityDocument {
+  checkServed(served);
+  return servedPart(identity, parseIdentity(identity.requestId).digest, served);
+}
+
+function servedPart(identity: IdentityDocument, request: Uint8Array, served: { [name: string]: ServedFact }): IdentityDocument {
+  const servedDigest = valueComponentDigest('served', canonicalAt(served, "$['served']", MAX_DEPTH - 1));
+  return {
+    ...identity,
+    runId: formatIdentity('run', runDigest(request, servedDigest)),
+    served: { digest: digestSet(servedDigest), facts: copyFacts(served) },
   };
 }
 

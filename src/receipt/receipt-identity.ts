@@ -5,7 +5,7 @@ import { canonicalize } from '../jcs/canonicalize.ts';
 import { toHex } from '../hash/sha256.ts';
 import { REQUEST_COMPONENTS, type ListComponentName } from '../identity/composition.ts';
 import { listComponentDigest, listRoot, requestDigest, runDigest, valueComponentDigest } from '../identity/digest.ts';
-import { computeIdentity, type IdentityDocument } from '../identity/identity.ts';
+import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
@@ -72,16 +72,30 @@ export function checkPredicateIdentity(predicate: Predicate): void {
 }
 
 /**
- * The identity of a composition (or of a provider request, read as `runprint id` reads it). A
- * provider request carries no served facts; the receipt's own facts complete it, and they are
- * bound to its runId by the identity check. Throws the document's own error when it is not valid:
- * that is the caller's input, not the receipt.
+ * The identity of a composition (or of a provider request, read as `runprint id` reads it), in two
+ * parts. A provider request carries no served facts; the receipt's own facts complete it, and they
+ * are bound to its runId by the identity check.
  */
-export function identityOfDocument(predicate: Predicate, document: JsonValue, from?: InputFormat): IdentityDocument {
-  const { composition } = compositionFromDocument(document, from === undefined ? {} : { from });
-  if (composition.served === undefined) composition.served = predicate.runDetails.served;
-  return computeIdentity(composition);
+export interface PreparedIdentity {
+  identity: IdentityDocument;
+  /** False when the document had no served facts: the receipt's own complete it. */
+  complete: boolean;
 }
+
+/**
+ * The part that needs nothing from the receipt, so it may run before the payload is read. Throws
+ * the document's own error when it is not valid: that is the caller's input, not the receipt.
+ */
+export function prepareDocumentIdentity(document: JsonValue, from?: InputFormat): PreparedIdentity {
+  const { composition } = compositionFromDocument(document, from === undefined ? {} : { from });
+  return { identity: computeIdentity(composition), complete: composition.served !== undefined };
+}
+
+/** Completes a prepared identity with the receipt's served facts when the document had none. */
+export function finishDocumentIdentity(prepared: PreparedIdentity, predicate: Predicate): IdentityDocument {
+  return prepared.complete ? prepared.identity : withServedFacts(prepared.identity, predicate.runDetails.served);
+}
+
 
 /**
  * True when the predicate states exactly the digests of `identity`: every component digest,

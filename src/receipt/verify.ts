@@ -13,7 +13,9 @@ import {
   checkOutput,
   checkPredicateIdentity,
   checkSubjectBinding,
-  identityOfDocument,
+  finishDocumentIdentity,
+  prepareDocumentIdentity,
+  type PreparedIdentity,
   predicateMatches,
 } from './receipt-identity.ts';
 import { checkPredicateType, checkStatementType, parseStatement, readSubjects, type ReceiptSubjects } from './statement.ts';
@@ -116,9 +118,20 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
   if (decoded === undefined) return report(false);
   // 4. Signatures: each given key must have signed PAE(payloadType, payload). keyid is only a hint.
   const message = pae(envelope.value.payloadType, decoded.value.payload) as Uint8Array<ArrayBuffer>;
+  const pending = Promise.all(options.keys.map((key) => checkSignature(key, envelope.value, decoded.value.signatures, message)));
+  // While WebCrypto checks the signatures off the main thread, hash the caller's composition: it
+  // is trusted local input and needs nothing from the payload, which stays unread until step 5.
+  // Its own errors are raised at step 10, where they always were.
+  let prepared: { identity: PreparedIdentity } | { error: unknown } | undefined;
+  if (options.composition !== undefined) {
+    try {
+      prepared = { identity: prepareDocumentIdentity(options.composition, options.from) };
+    } catch (error) {
+      prepared = { error };
+    }
+  }
   let signed = true;
-  for (const key of options.keys) {
-    const check = await checkSignature(key, envelope.value, decoded.value.signatures, message);
+  for (const check of await pending) {
     checks.push(check);
     signed &&= check.ok;
   }
@@ -139,7 +152,8 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
   if (step('subject-binding', () => checkSubjectBinding(subjects.value, predicate.value)) === undefined) return report(false);
   // 10. The predicate's digests add up to its identity (with a composition given, checked against
   // the recomputed identity when that matches, which is the same work done once).
-  const recomputed = options.composition === undefined ? undefined : identityOfDocument(predicate.value, options.composition, options.from);
+  if (prepared !== undefined && 'error' in prepared) throw prepared.error;
+  const recomputed = prepared === undefined ? undefined : finishDocumentIdentity(prepared.identity, predicate.value);
   if (recomputed !== undefined && predicateMatches(predicate.value, recomputed)) {
     // The predicate states exactly a recomputed (hence consistent) identity: steps 10 and 11 hold.
     checks.push({ name: 'identity', ok: true }, { name: 'composition', ok: true });
