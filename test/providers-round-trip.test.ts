@@ -12,6 +12,7 @@ import {
   requestFromComposition,
   type RequestFormat,
 } from '../src/providers/index.ts';
+import { knownFields } from '../src/providers/request-format.ts';
 import { mappingFor } from '../src/providers/request-mapping.ts';
 
 const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>;
@@ -67,7 +68,9 @@ const LIFTED: { [F in RequestFormat]: Array<[string, fc.Arbitrary<JsonValue | un
 function requests(format: RequestFormat): fc.Arbitrary<JsonObject> {
   const mapping = mappingFor(format);
   const known = [...mapping.parameters, ...mapping.configuration, ...mapping.excluded];
-  const reserved = new Set(['model', ...mapping.lifted]);
+  // An "unknown" key must be unknown to every API: a random "n" or "top_k" is another API's field,
+  // and would rightly make detection answer that API.
+  const reserved = new Set(['model', ...mapping.lifted, ...REQUEST_FORMATS.flatMap((other) => [...knownFields(mappingFor(other))])]);
   const unknownKey = fc
     .oneof(fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'version', 'configuration'))
     .filter((key) => !reserved.has(key));
