@@ -13,11 +13,11 @@ import { createDisclosure, formatDisclosure, type Reveal } from '../receipt/disc
 import { DISCLOSURE_CHECK_LABELS, verifyDisclosure, type DisclosureReport } from '../receipt/disclosure-verify.ts';
 import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
 import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
-import { parseBundle } from '../receipt/sigstore-bundle.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
+import { receiptEnvelopeInput } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
 export const DISCLOSE_USAGE = `usage: runprint disclose salts --components NAME[,NAME]...
@@ -170,18 +170,6 @@ function checkReveal(composition: Composition, reveal: readonly Reveal[]): void 
   }
 }
 
-/** A Sigstore bundle is unwrapped to its envelope, as runprint verify does. */
-function envelopeInput(bytes: Uint8Array): unknown {
-  let value;
-  try {
-    value = parseJson(bytes);
-  } catch {
-    return bytes;
-  }
-  const isBundle = typeof value === 'object' && value !== null && !Array.isArray(value) && 'dsseEnvelope' in value;
-  return isBundle ? parseBundle(value).envelope : bytes;
-}
-
 async function verifyCommand(values: Values, rest: string[], io: CliIo): Promise<number> {
   if (rest.length !== 1) throw usage('give exactly one DISCLOSURE file (or - for standard input)');
   if (values.receipt === undefined) throw usage('--receipt is required');
@@ -190,7 +178,7 @@ async function verifyCommand(values: Values, rest: string[], io: CliIo): Promise
   if (stdin.length > 1) throw usage('only one input can be standard input');
   const keys: PublicKey[] = [];
   for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
-  const envelope = envelopeInput(await readInput(values.receipt, io));
+  const envelope = receiptEnvelopeInput(await readInput(values.receipt, io));
   const disclosure = await readInput(rest[0], io);
   // 1. The receipt, checked in full by the receipt checklist: only a signed statement is used.
   const receipt = await verifyReceipt(envelope, { keys });

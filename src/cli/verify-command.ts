@@ -7,10 +7,10 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
-import { parseBundle } from '../receipt/sigstore-bundle.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
+import { receiptEnvelopeInput } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
 export const VERIFY_USAGE = `usage: runprint verify RECEIPT --key PUB [--key PUB2]... [options]
@@ -42,18 +42,6 @@ function usage(message: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message);
 }
 
-/** A Sigstore bundle is unwrapped to its envelope; anything else goes to the checklist as is. */
-function envelopeInput(bytes: Uint8Array): unknown {
-  let value;
-  try {
-    value = parseJson(bytes);
-  } catch {
-    return bytes;
-  }
-  const isBundle = typeof value === 'object' && value !== null && !Array.isArray(value) && 'dsseEnvelope' in value;
-  return isBundle ? parseBundle(value).envelope : bytes;
-}
-
 export async function verifyCommand(args: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -79,7 +67,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   if (stdin.length > 1) throw usage('only one input can be standard input');
   const keys: PublicKey[] = [];
   for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
-  const receipt = envelopeInput(await readInput(positionals[0], io));
+  const receipt = receiptEnvelopeInput(await readInput(positionals[0], io));
   const options: VerifyOptions = { keys };
   if (values.composition !== undefined) options.composition = parseJson(await readInput(values.composition, io));
   if (values.from !== undefined) options.from = values.from as InputFormat;
