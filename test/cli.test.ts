@@ -1,34 +1,12 @@
 /** The runprint command line: outputs, exit codes and one-line errors (README, "CLI"). */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { run } from '../src/cli/main.ts';
-import type { CliIo } from '../src/cli/io.ts';
+import { cliFolder } from './helpers/cli-folder.ts';
 
-const folder = mkdtempSync(join(tmpdir(), 'runprint-cli-'));
-const file = (name: string, content: string | Uint8Array) => {
-  const path = join(folder, name);
-  writeFileSync(path, content);
-  return path;
-};
-
-async function cli(argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new TextEncoder().encode(stdin),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: folder,
-  };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
+const { folder, file, cli } = cliFolder('runprint-cli-');
 
 const chat = {
   model: 'gpt-4o',

@@ -1,32 +1,13 @@
 /** `runprint disclose salts|create|verify`: files, outputs, exit codes and one-line errors. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { CliIo } from '../src/cli/io.ts';
-import { run } from '../src/cli/main.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { disclosureComposition, SALTS } from '../scripts/vectors/disclosure.ts';
+import { cliFolder } from './helpers/cli-folder.ts';
 
-const folder = mkdtempSync(join(tmpdir(), 'runprint-disclose-cli-'));
-const file = (name: string, content: string) => {
-  writeFileSync(join(folder, name), content);
-  return name;
-};
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: folder,
-  };
-  return { code: await run(argv, io), stdout, stderr };
-}
+const { folder, file, cli } = cliFolder('runprint-disclose-cli-');
 
 const composition = disclosureComposition();
 const runId = computeIdentity(composition).runId!;

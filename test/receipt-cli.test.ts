@@ -1,34 +1,15 @@
 /** `runprint keygen`, `sign` and `verify`: files, outputs, exit codes and one-line errors. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { CliIo } from '../src/cli/io.ts';
-import { run } from '../src/cli/main.ts';
 import { parseBundle } from '../src/receipt/sigstore-bundle.ts';
 import { parsePublicKey } from '../src/receipt/keys.ts';
 import { verifyReceipt } from '../src/receipt/verify.ts';
 import { REQUEST, RESPONSE_TEXT } from '../scripts/vectors/receipt.ts';
+import { cliFolder } from './helpers/cli-folder.ts';
 
-const folder = mkdtempSync(join(tmpdir(), 'runprint-receipt-cli-'));
-const file = (name: string, content: string) => {
-  writeFileSync(join(folder, name), content);
-  return name;
-};
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: folder,
-  };
-  return { code: await run(argv, io), stdout, stderr };
-}
+const { folder, file, cli } = cliFolder('runprint-receipt-cli-');
 
 file('request.json', JSON.stringify(REQUEST));
 file('response.json', RESPONSE_TEXT);
