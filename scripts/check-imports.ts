@@ -20,12 +20,13 @@ const LAYERS: Record<string, number> = {
   'model-digest': 4,
   compose: 5,
   receipt: 5.5, // above compose and providers, below server and cli
+  log: 5.5, // signed notes reuse receipt keys; the server and the cli build on the log
   server: 6,
   cli: 7,
 };
 
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
-const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt']);
+const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt', 'log']);
 /** Files in otherwise impure folders that must stay pure too. */
 const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts']);
 

@@ -69,6 +69,15 @@ export type ErrorCode =
   | 'ERR_HTTP_BODY_TOO_LARGE'
   | 'ERR_HTTP_MEDIA_TYPE'
   | 'ERR_HTTP_LISTEN'
+  // Transparency log: signed notes, checkpoints, proofs, tiles, cosignatures, tlog-proof
+  | 'ERR_LOG_NOTE_INVALID'
+  | 'ERR_LOG_NOTE_SIGNATURE'
+  | 'ERR_LOG_CHECKPOINT_INVALID'
+  | 'ERR_LOG_PROOF_INVALID'
+  | 'ERR_LOG_TILE_INVALID'
+  | 'ERR_LOG_INCONSISTENT'
+  | 'ERR_LOG_COSIGNATURE_INVALID'
+  | 'ERR_LOG_TLOG_PROOF_INVALID'
   // Anything runprint did not anticipate; reported without internals.
   | 'ERR_INTERNAL';
 
@@ -134,6 +143,9 @@ export class UsageError extends RunprintError {}
 
 /** An input file that cannot be read. */
 export class InputError extends RunprintError {}
+
+/** A signed note, checkpoint, proof, tile, entry bundle or cosignature that fails a log check. */
+export class LogError extends RunprintError {}
 
 /** Formats a JSON path segment list as an RFC 9535 normalized path. */
 export function formatPath(segments: ReadonlyArray<string | number>): string {
