@@ -1,0 +1,140 @@
+/** C2SP tlog-cosignature, "Ed25519 signed message": cosignature/v1, a witness's timestamped signature of a checkpoint. */
+import { KeyError, LogError } from '../errors.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
+import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
+import { importPublicKey, type PublicKey, type SigningKey } from '../receipt/keys.ts';
+import { isKeyName } from '../receipt/verifier-key.ts';
+import { parseNote, verifiedSignatures, type Note, type NoteSigner, type NoteVerifier } from './note.ts';
+
+/** Signature type of timestamped Ed25519 cosignatures (signed-note, "Signature types"). */
+export const COSIGNATURE_TYPE = 0x04;
+const MAX_TIMESTAMP = 2n ** 63n - 1n;
+const ED25519 = { name: 'Ed25519' } as const;
+const encoder = new TextEncoder();
+
+/** A cosignature read back: who made it, when (POSIX seconds), and the Ed25519 signature. */
+export interface Cosignature {
+  name: string;
+  timestamp: number;
+  signature: Uint8Array;
+}
+
+function checkName(name: string): void {
+  if (!isKeyName(name)) throw new KeyError('ERR_KEY_INVALID', 'key name must be non-empty and contain no spaces and no "+"');
+}
+
+/** key ID = SHA-256(<name> || "\n" || 0x04 || 32-byte Ed25519 public key)[:4], as 8 lowercase hex digits. */
+export function cosignerKeyHash(name: string, raw: Uint8Array): string {
+  const nameBytes = encoder.encode(name);
+  const input = new Uint8Array(nameBytes.length + 2 + raw.length);
+  input.set(nameBytes, 0);
+  input[nameBytes.length] = 0x0a;
+  input[nameBytes.length + 1] = COSIGNATURE_TYPE;
+  input.set(raw, nameBytes.length + 2);
+  return toHex(sha256Once(input).subarray(0, 4));
+}
+
+/** The cosigner's vkey: `<name>+<key ID>+<base64(0x04 || key)>`. */
+export function formatCosignerKey(name: string, key: PublicKey): string {
+  checkName(name);
+  return `${name}+${cosignerKeyHash(name, key.raw)}+${encodeBase64(Uint8Array.of(COSIGNATURE_TYPE, ...key.raw))}`;
+}
+
+/** A cosignature verifier from a cosigner vkey; the key ID must match the name and the key. */
+export async function parseCosignerKey(text: string): Promise<NoteVerifier> {
+  const parts = text.split('+');
+  const data = parts.length === 3 ? decodeBase64(parts[2]!) : undefined;
+  if (parts.length !== 3 || !isKeyName(parts[0]!) || !/^[0-9a-f]{8}$/.test(parts[1]!) || data === undefined || /[-_]/.test(parts[2]!)) {
+    throw new KeyError('ERR_KEY_INVALID', 'cosigner key is not of the form <name>+<8 hex digits>+<base64>');
+  }
+  if (data[0] !== COSIGNATURE_TYPE) throw new KeyError('ERR_KEY_UNSUPPORTED', 'cosigner key is not a cosignature/v1 (type 0x04) key');
+  if (data.length !== 33) throw new KeyError('ERR_KEY_INVALID', 'cosigner key must hold a 32-byte Ed25519 key');
+  const raw = data.subarray(1);
+  if (cosignerKeyHash(parts[0]!, raw) !== parts[1]) throw new KeyError('ERR_KEY_INVALID', 'cosigner key hash does not match its name and key');
+  return cosignatureVerifier(parts[0]!, await importPublicKey(raw));
+}
+
+/**
+ * The message a cosigner signs, byte for byte:
+ *
+ *     "cosignature/v1\n"
+ *     "time " <timestamp, ASCII decimal, no leading zeros> "\n"
+ *     <the checkpoint note text, with its final newline, without signature lines>
+ */
+export function cosignedMessage(checkpointText: string, timestamp: number | bigint): string {
+  return `cosignature/v1\ntime ${BigInt(timestamp)}\n${checkpointText}`;
+}
+
+function checkTimestamp(timestamp: number): void {
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError('timestamp must be a non-negative safe integer of seconds');
+}
+
+/** Signs checkpoints as a witness: the signature is the 8-byte big-endian timestamp || Ed25519 signature. */
+export function cosignatureSigner(name: string, key: SigningKey, now: () => number = () => Math.floor(Date.now() / 1000)): NoteSigner {
+  checkName(name);
+  return {
+    name,
+    keyHash: cosignerKeyHash(name, key.publicKey.raw),
+    async sign(text: string): Promise<Uint8Array> {
+      const timestamp = now();
+      checkTimestamp(timestamp);
+      const signature = new Uint8Array(await globalThis.crypto.subtle.sign(ED25519, key.cryptoKey, encoder.encode(cosignedMessage(text, timestamp))));
+      const out = new Uint8Array(72);
+      new DataView(out.buffer).setBigUint64(0, BigInt(timestamp));
+      out.set(signature, 8);
+      return out;
+    },
+  };
+}
+
+/** Splits the signature bytes of a cosignature line into its timestamp and Ed25519 signature. */
+export function parseCosignature(name: string, bytes: Uint8Array): Cosignature {
+  if (bytes.length !== 72) throw new LogError('ERR_LOG_COSIGNATURE_INVALID', 'cosignature must be an 8-byte timestamp and a 64-byte signature');
+  const timestamp = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+  if (timestamp > MAX_TIMESTAMP) throw new LogError('ERR_LOG_COSIGNATURE_INVALID', 'cosignature timestamp must not exceed 2^63 - 1');
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw new LogError('ERR_LOG_COSIGNATURE_INVALID', 'cosignature timestamp is beyond 2^53 - 1 seconds');
+  return { name, timestamp: Number(timestamp), signature: Uint8Array.from(bytes.subarray(8)) };
+}
+
+/** Checks cosignatures made under `name` by `key`. */
+export function cosignatureVerifier(name: string, key: PublicKey): NoteVerifier {
+  checkName(name);
+  return {
+    name,
+    keyHash: cosignerKeyHash(name, key.raw),
+    async verify(text: string, bytes: Uint8Array): Promise<boolean> {
+      let cosignature: Cosignature;
+      try {
+        cosignature = parseCosignature(name, bytes);
+      } catch {
+        return false;
+      }
+      const message = encoder.encode(cosignedMessage(text, cosignature.timestamp));
+      return globalThis.crypto.subtle.verify(ED25519, key.cryptoKey, Uint8Array.from(cosignature.signature), message);
+    },
+  };
+}
+
+/** Adds the witness's cosignature line to a signed checkpoint and returns the new signed note text. */
+export async function cosignCheckpoint(note: Note, signer: NoteSigner): Promise<Note> {
+  const signature = await signer.sign(note.text);
+  return { text: note.text, signatures: [...note.signatures, { name: signer.name, keyHash: signer.keyHash, signature }] };
+}
+
+/**
+ * The cosignatures of a signed checkpoint made by the given witnesses, each verified. Lines from
+ * other keys are ignored; a line from a known witness that fails to verify fails the whole note.
+ */
+export async function verifyCosignatures(input: string | Note, witnesses: ReadonlyArray<NoteVerifier>): Promise<Cosignature[]> {
+  const note = typeof input === 'string' ? parseNote(input) : input;
+  let verified;
+  try {
+    verified = await verifiedSignatures(note, witnesses);
+  } catch (error) {
+    if (error instanceof LogError && error.code === 'ERR_LOG_NOTE_SIGNATURE') {
+      throw new LogError('ERR_LOG_COSIGNATURE_INVALID', 'signature verification failed');
+    }
+    throw error;
+  }
+  return verified.map((signature) => parseCosignature(signature.name, signature.signature));
+}
