@@ -42,16 +42,20 @@ export function formatCosignerKey(name: string, key: PublicKey): string {
 
 /** A cosignature verifier from a cosigner vkey; the key ID must match the name and the key. */
 export async function parseCosignerKey(text: string): Promise<NoteVerifier> {
-  const parts = text.split('+');
-  const data = parts.length === 3 ? decodeBase64(parts[2]!) : undefined;
-  if (parts.length !== 3 || !isKeyName(parts[0]!) || !/^[0-9a-f]{8}$/.test(parts[1]!) || data === undefined || /[-_]/.test(parts[2]!)) {
+  const first = text.indexOf('+');
+  const second = text.indexOf('+', first + 1);
+  const name = text.slice(0, first);
+  const hash = text.slice(first + 1, second);
+  const encoded = text.slice(second + 1);
+  const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);
+  if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(hash) || data === undefined) {
     throw new KeyError('ERR_KEY_INVALID', 'cosigner key is not of the form <name>+<8 hex digits>+<base64>');
   }
   if (data[0] !== COSIGNATURE_TYPE) throw new KeyError('ERR_KEY_UNSUPPORTED', 'cosigner key is not a cosignature/v1 (type 0x04) key');
   if (data.length !== 33) throw new KeyError('ERR_KEY_INVALID', 'cosigner key must hold a 32-byte Ed25519 key');
   const raw = data.subarray(1);
-  if (cosignerKeyHash(parts[0]!, raw) !== parts[1]) throw new KeyError('ERR_KEY_INVALID', 'cosigner key hash does not match its name and key');
-  return cosignatureVerifier(parts[0]!, await importPublicKey(raw));
+  if (cosignerKeyHash(name, raw) !== hash) throw new KeyError('ERR_KEY_INVALID', 'cosigner key hash does not match its name and key');
+  return cosignatureVerifier(name, await importPublicKey(raw));
 }
 
 /**

@@ -126,8 +126,8 @@ export function parseNote(input: string | Uint8Array): Note {
     const name = rest.slice(0, space);
     const encoded = rest.slice(space + 1);
     if (space < 0 || !isKeyName(name)) throw invalid('note signature key name must be non-empty with no spaces and no "+"');
-    const data = STANDARD_BASE64.test(encoded) ? decodeBase64(encoded) : undefined;
-    if (data === undefined) throw invalid('note signature is not standard base64');
+    const data = STANDARD_BASE64.test(encoded) && encoded.length % 4 === 0 ? decodeBase64(encoded) : undefined;
+    if (data === undefined) throw invalid('note signature is not standard, padded base64');
     if (data.length < 5) throw invalid('note signature is shorter than a key ID and a signature');
     const keyHash = hexOf(data.subarray(0, 4));
     // One signature per key: a second one from the same name and key ID is refused, not guessed at.

@@ -68,7 +68,7 @@ export function parseTlogProof(text: string): TlogProof {
   let extra: Uint8Array | undefined;
   if (lines[0]?.startsWith('extra ')) {
     const encoded = lines.shift()!.slice('extra '.length);
-    extra = /^[A-Za-z0-9+/]*={0,2}$/.test(encoded) ? decodeBase64(encoded) : undefined;
+    extra = /^[A-Za-z0-9+/]*={0,2}$/.test(encoded) && encoded.length % 4 === 0 ? decodeBase64(encoded) : undefined;
     if (extra === undefined) throw invalid('tlog-proof extra data is not standard base64');
   }
   const indexLine = lines.shift();
