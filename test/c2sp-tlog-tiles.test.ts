@@ -14,6 +14,7 @@ import {
   parseTilePath,
   rootFromTiles,
   tilePath,
+  tileNodes,
   tilesForSize,
   type TileCoordinates,
 } from '../src/log/index.ts';
@@ -74,6 +75,18 @@ test('the tiles of a tree: level 0 holds the leaf hashes, level 1 the roots of 2
     { index: 2, width: 1 },
   ]);
   assert.deepEqual(tilesForSize(0), []);
+  assert.deepEqual(tileNodes({ level: 1, index: 1, width: 2 }), [
+    { level: 8, index: 256 },
+    { level: 8, index: 257 },
+  ]);
+  // Every tile's data is the concatenation of the hashes of its nodes.
+  for (const { tile, data } of tiles.slice(-3)) {
+    const nodes = tileNodes(tile);
+    nodes.forEach((node, i) => {
+      const width = 2 ** node.level;
+      assert.equal(hex(data.subarray(i * 32, i * 32 + 32)), hex(rootHashAt(leafHashes.slice(node.index * width), width)));
+    });
+  }
 });
 
 test('root, leaf hashes, inclusion and consistency proofs from tiles equal those from all leaves', async () => {

@@ -30,6 +30,7 @@ export {
   TILE_WIDTH,
   tileAt,
   tileHashReader,
+  tileNodes,
   tilePath,
   tilesForSize,
 } from './tiles.ts';

@@ -78,6 +78,12 @@ export function parseTilePath(path: string): { kind: 'hashes'; tile: TileCoordin
   return { kind: 'hashes', tile };
 }
 
+/** The complete subtrees whose hashes the tile holds, in order: tree level 8L, indexes 256N .. 256N + W - 1. */
+export function tileNodes(tile: TileCoordinates): SubtreeNode[] {
+  checkCoordinates(tile);
+  return Array.from({ length: tile.width }, (_, i) => ({ level: tile.level * TILE_HEIGHT, index: tile.index * TILE_WIDTH + i }));
+}
+
 /** How many complete subtrees of 2^(8 * level) leaves a tree of `size` leaves has. */
 function storedCount(level: number, size: number): number {
   return Math.floor(size / 2 ** (TILE_HEIGHT * level));
