@@ -1,27 +1,12 @@
 /** docs/SPEC.md section 12.4: Anthropic Messages output, the same from a message and from its event stream. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import type { ErrorCode } from '../src/errors.ts';
-import { runOutputFrom } from '../src/providers/index.ts';
+import { outputFormat, plain } from './helpers/output-format.ts';
 
-const format = 'anthropic-messages';
-const read = (name: string): string => readFileSync(new URL(`./fixtures/output/${format}/${name}`, import.meta.url), 'utf8');
-const run = (text: string) => runOutputFrom(new TextEncoder().encode(text), format);
-/** Parsed trees have null-prototype objects; compare them as plain JSON. */
-const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+const { read, run, rejects } = outputFormat('anthropic-messages');
 const event = (type: string, data: string): string => `event: ${type}\ndata: {"type":"${type}"${data}}\n\n`;
 const start = event('message_start', ',"message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}');
 const stop = event('message_delta', ',"delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}') + event('message_stop', '');
-
-function rejects(text: string, code: ErrorCode, message: string): void {
-  assert.throws(() => run(text), (error: unknown) => {
-    assert.ok(error instanceof Error);
-    assert.equal((error as { code?: string }).code, code);
-    assert.equal(error.message, message);
-    return true;
-  });
-}
 
 describe('a stream and a message of the same content have the same output (SPEC 12.4)', () => {
   for (const name of ['text', 'tool-use', 'thinking', 'stop-sequence']) {

@@ -1,27 +1,12 @@
 /** docs/SPEC.md section 12.3: OpenAI Responses output, the same from a response and from its event stream. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import type { ErrorCode } from '../src/errors.ts';
-import { runOutputFrom } from '../src/providers/index.ts';
+import { outputFormat, plain } from './helpers/output-format.ts';
 
-const format = 'openai-responses';
-const read = (name: string): string => readFileSync(new URL(`./fixtures/output/${format}/${name}`, import.meta.url), 'utf8');
-const run = (text: string) => runOutputFrom(new TextEncoder().encode(text), format);
-/** Parsed trees have null-prototype objects; compare them as plain JSON. */
-const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+const { read, run, rejects } = outputFormat('openai-responses');
 /** The events of a fixture stream, to be edited into broken streams. */
 const events = (name: string): string[] => read(name).split('\n\n').filter((part) => part !== '');
 const join = (parts: string[]): string => parts.map((part) => `${part}\n\n`).join('');
-
-function rejects(text: string, code: ErrorCode, message: string): void {
-  assert.throws(() => run(text), (error: unknown) => {
-    assert.ok(error instanceof Error);
-    assert.equal((error as { code?: string }).code, code);
-    assert.equal(error.message, message);
-    return true;
-  });
-}
 
 describe('a stream and a response of the same content have the same output (SPEC 12.3)', () => {
   for (const name of ['text', 'function-call', 'reasoning-incomplete', 'refusal']) {
