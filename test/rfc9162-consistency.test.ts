@@ -1,6 +1,5 @@
 /** RFC 9162 section 2.1.4: consistency proofs, checked against a naive recursive reference for every pair of sizes up to 64. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -13,21 +12,7 @@ import {
   subtreeHashFrom,
   verifyConsistency,
 } from '../src/merkle/index.ts';
-
-function sha(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return new Uint8Array(hash.digest());
-}
-
-/** MTH over leaf hashes, as RFC 9162 2.1.1 writes it. */
-function referenceRoot(leafHashes: Uint8Array[]): Uint8Array {
-  if (leafHashes.length === 0) return sha();
-  if (leafHashes.length === 1) return leafHashes[0]!;
-  let k = 1;
-  while (k * 2 < leafHashes.length) k *= 2;
-  return sha(new Uint8Array([1]), referenceRoot(leafHashes.slice(0, k)), referenceRoot(leafHashes.slice(k)));
-}
+import { referenceRoot, sha } from './helpers/reference-tree.ts';
 
 /** SUBPROOF(m, D[n], b) exactly as RFC 9162 2.1.4.1 defines it. */
 function referenceSubproof(m: number, leaves: Uint8Array[], complete: boolean): Uint8Array[] {

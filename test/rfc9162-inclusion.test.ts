@@ -1,26 +1,11 @@
 /** RFC 9162 section 2.1.3: inclusion proofs, checked against a naive recursive reference and testdata/disclosure/rfc9162-inclusion-proofs.json. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { proveInclusion, verifyInclusion } from '../src/merkle/inclusion.ts';
 import { rootFromLeafHashes } from '../src/merkle/rfc6962.ts';
-
-function sha(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return new Uint8Array(hash.digest());
-}
-
-/** MTH over leaf hashes, as RFC 9162 2.1.1 writes it. */
-function referenceRoot(leafHashes: Uint8Array[]): Uint8Array {
-  if (leafHashes.length === 0) return sha();
-  if (leafHashes.length === 1) return leafHashes[0]!;
-  let k = 1;
-  while (k * 2 < leafHashes.length) k *= 2;
-  return sha(new Uint8Array([1]), referenceRoot(leafHashes.slice(0, k)), referenceRoot(leafHashes.slice(k)));
-}
+import { referenceRoot, sha } from './helpers/reference-tree.ts';
 
 /** PATH(m, D[n]) exactly as RFC 9162 2.1.3.1 defines it; subtree roots are memoized per range. */
 function referencePath(m: number, leafHashes: Uint8Array[], memo = new Map<string, Uint8Array>(), start = 0, end = leafHashes.length): Uint8Array[] {
