@@ -21,6 +21,7 @@ const LAYERS: Record<string, number> = {
   compose: 5,
   receipt: 5.5, // above compose and providers, below server and cli
   log: 5.5, // signed notes reuse receipt keys; the server and the cli build on the log
+  store: 5.8, // node:sqlite storage of the log, below the server that serves it
   server: 6,
   cli: 7,
 };
@@ -28,7 +29,7 @@ const LAYERS: Record<string, number> = {
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
 const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt', 'log']);
 /** Files in otherwise impure folders that must stay pure too. */
-const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts']);
+const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts']);
 
 async function* walk(folder: string): AsyncGenerator<string> {
   for (const entry of await readdir(folder, { withFileTypes: true })) {

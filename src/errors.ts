@@ -69,6 +69,13 @@ export type ErrorCode =
   | 'ERR_HTTP_BODY_TOO_LARGE'
   | 'ERR_HTTP_MEDIA_TYPE'
   | 'ERR_HTTP_LISTEN'
+  | 'ERR_HTTP_UNAUTHORIZED'
+  // Log service and its storage
+  | 'ERR_LOG_WRITES_DISABLED'
+  | 'ERR_LOG_ENTRY_INVALID'
+  | 'ERR_LOG_ENTRY_TOO_LARGE'
+  | 'ERR_STORE_CORRUPT'
+  | 'ERR_STORE_UNAVAILABLE'
   // Transparency log: signed notes, checkpoints, proofs, tiles, cosignatures, tlog-proof
   | 'ERR_LOG_NOTE_INVALID'
   | 'ERR_LOG_NOTE_SIGNATURE'

@@ -3,17 +3,25 @@ import { RunprintError } from '../errors.ts';
 
 export function statusFor(error: RunprintError): number {
   switch (error.code) {
+    case 'ERR_HTTP_UNAUTHORIZED':
+      return 401;
+    case 'ERR_LOG_WRITES_DISABLED':
+      return 403;
     case 'ERR_HTTP_NOT_FOUND':
       return 404;
     case 'ERR_HTTP_METHOD_NOT_ALLOWED':
       return 405;
     case 'ERR_HTTP_BODY_TOO_LARGE':
     case 'ERR_JSON_TOO_LARGE':
+    case 'ERR_LOG_ENTRY_TOO_LARGE':
       return 413;
     case 'ERR_HTTP_MEDIA_TYPE':
       return 415;
     case 'ERR_INTERNAL':
+    case 'ERR_STORE_CORRUPT':
       return 500;
+    case 'ERR_STORE_UNAVAILABLE':
+      return 503;
     default:
       return 400;
   }
