@@ -4,6 +4,7 @@ import { RunprintError, UsageError } from '../errors.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { errorResponse } from './http-status.ts';
+import { logRoutes, type LogRouteOptions } from './log-routes.ts';
 import { readBody } from './read-body.ts';
 
 export interface AppOptions {
@@ -11,6 +12,8 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Reported by /healthz. */
   version?: string;
+  /** The transparency log: its routes exist only when it is given (README, "Service"). */
+  log?: LogRouteOptions;
 }
 
 export interface App {
@@ -48,9 +51,12 @@ export function createApp(options: AppOptions = {}): App {
     },
   };
 
+  const log = options.log === undefined ? undefined : logRoutes(options.log);
+  if (log !== undefined) Object.assign(routes, log.routes);
+
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const route = routes[url.pathname];
+    const route = log !== undefined && url.pathname.startsWith('/tile/') ? { GET: log.tiles } : routes[url.pathname];
     try {
       if (route === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
       const handler = route[request.method];

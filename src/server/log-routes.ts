@@ -1,0 +1,159 @@
+/** The log's HTTP routes: C2SP tlog-tiles reads, receipt submission and JSON conveniences (issue 4, section 2). */
+import { RunprintError, UsageError } from '../errors.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
+import { parseTilePath, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { encodeBase64 } from '../receipt/base64.ts';
+import { decodePayload, readEnvelope, type Envelope } from '../receipt/envelope.ts';
+import { parseStatement, readSubjects } from '../receipt/statement.ts';
+import { checkBearer } from './bearer.ts';
+import { readBody } from './read-body.ts';
+
+/** What the routes need from a log; src/store/ implements it on SQLite. */
+export interface LogService {
+  /** C2SP signed-note verifier key of the log: `<origin>+<key hash>+<base64(0x01 || key)>`. */
+  readonly verifierKey: string;
+  /** Sequences one entry and resolves once it is durable. `runId` is an unverified hint for lookups. */
+  append(entry: Uint8Array, runId?: string): Promise<{ index: number; leafHash: Uint8Array; created: boolean }>;
+  /** The latest signed checkpoint: its size and signed note text. */
+  checkpoint(): { size: number; note: string };
+  /** A hash tile covered by the latest checkpoint, or undefined when it covers none that wide. */
+  tile(tile: TileCoordinates): Uint8Array | undefined;
+  /** An entry bundle covered by the latest checkpoint, or undefined. */
+  entryBundle(bundle: { index: number; width: number }): Uint8Array | undefined;
+  /** Indexes of the entries submitted for a run identity. */
+  indexesOfRun(runId: string): number[];
+  /** Leaf hash and inclusion proof of `index` in the tree of `size` leaves (size at most the latest checkpoint's). */
+  inclusionProof(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }>;
+}
+
+export interface LogRouteOptions {
+  log: LogService;
+  /** Bearer token for writes. */
+  token?: string;
+  /** Allows writes with no token when none is configured. */
+  anonymousWrites?: boolean;
+}
+
+/** Largest receipt accepted, in bytes (SPEC: an entry is at most 64 KiB). */
+export const MAX_RECEIPT_BYTES = 64 * 1024;
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+// Partial tiles never change either, but may be deleted once the full tile exists (tlog-tiles).
+const PARTIAL = 'public, max-age=60';
+// tlog-tiles: the checkpoint is mutable, headers SHOULD prevent caching beyond a few seconds.
+const CHECKPOINT = 'no-cache';
+
+/**
+ * The run identity the receipt's statement names, or undefined when the payload is not a runprint
+ * statement. Unverified: it only indexes the entry for lookups, it proves nothing.
+ */
+function runIdOf(envelope: Envelope): string | undefined {
+  try {
+    return readSubjects(parseStatement(decodePayload(envelope))).run.runId;
+  } catch {
+    return undefined;
+  }
+}
+
+type Handler = (request: Request, url: URL) => Promise<Response>;
+
+function notFound(): RunprintError {
+  return new RunprintError('ERR_HTTP_NOT_FOUND', 'no such tile in the log at its latest checkpoint');
+}
+
+function octets(data: Uint8Array, width: number): Response {
+  return new Response(Uint8Array.from(data), {
+    headers: { 'content-type': 'application/octet-stream', 'cache-control': width === TILE_WIDTH ? IMMUTABLE : PARTIAL },
+  });
+}
+
+function queryNumber(url: URL, name: string): number {
+  const value = parseDecimal(url.searchParams.get(name) ?? '');
+  if (value === undefined) throw new UsageError('ERR_CLI_USAGE', `query parameter "${name}" must be a decimal integer`);
+  return value;
+}
+
+/** Routes by exact path, plus a handler for the `/tile/...` prefix. */
+export function logRoutes(options: LogRouteOptions): { routes: Record<string, Record<string, Handler>>; tiles: Handler } {
+  const { log } = options;
+
+  async function authorize(request: Request): Promise<void> {
+    if (options.token === undefined) {
+      if (options.anonymousWrites === true) return;
+      throw new RunprintError('ERR_LOG_WRITES_DISABLED', 'this log takes no writes: no token is configured and anonymous writes are off');
+    }
+    if (!(await checkBearer(request.headers.get('authorization'), options.token))) {
+      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token');
+    }
+  }
+
+  const routes: Record<string, Record<string, Handler>> = {
+    '/checkpoint': {
+      GET: async () =>
+        new Response(log.checkpoint().note, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } }),
+    },
+    '/v1/log/key': {
+      GET: async () =>
+        new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=3600' } }),
+    },
+    '/v1/log/entries': {
+      POST: async (request) => {
+        await authorize(request);
+        const body = await readBody(request, MAX_RECEIPT_BYTES);
+        // Attacker-controlled: only a well-formed DSSE envelope is logged; its signature is the verifier's business.
+        let envelope: Envelope;
+        try {
+          envelope = readEnvelope(body);
+        } catch (error) {
+          if (error instanceof RunprintError) throw new RunprintError('ERR_LOG_ENTRY_INVALID', `entry is not a DSSE envelope (${error.code})`);
+          throw error;
+        }
+        if (body.length > MAX_ENTRY_SIZE) throw new RunprintError('ERR_LOG_ENTRY_TOO_LARGE', `entry is larger than ${MAX_ENTRY_SIZE} bytes`);
+        const runId = runIdOf(envelope);
+        const stored = await log.append(body, runId);
+        const answer: Record<string, unknown> = { index: stored.index, leafHash: encodeBase64(stored.leafHash) };
+        if (runId !== undefined) answer['runId'] = runId;
+        const checkpoint = log.checkpoint();
+        if (checkpoint.size > stored.index) answer['checkpoint'] = checkpoint.note;
+        return Response.json(answer, { status: stored.created ? 201 : 200 });
+      },
+      GET: async (_request, url) => {
+        const runId = url.searchParams.get('runId');
+        if (runId === null || runId.length === 0 || runId.length > 200) {
+          throw new UsageError('ERR_CLI_USAGE', 'query parameter "runId" must be a run identity');
+        }
+        return Response.json({ runId, indexes: log.indexesOfRun(runId) });
+      },
+    },
+    '/v1/log/proof': {
+      GET: async (_request, url) => {
+        const index = queryNumber(url, 'index');
+        const size = url.searchParams.has('size') ? queryNumber(url, 'size') : log.checkpoint().size;
+        if (size > log.checkpoint().size) throw new UsageError('ERR_CLI_USAGE', 'query parameter "size" must be at most the latest checkpoint size');
+        if (index >= size) throw new UsageError('ERR_CLI_USAGE', 'query parameter "index" must be less than "size"');
+        const { leafHash, proof } = await log.inclusionProof(index, size);
+        return Response.json({ index, size, leafHash: encodeBase64(leafHash), proof: proof.map(encodeBase64) });
+      },
+    },
+  };
+
+  const tiles: Handler = async (_request, url) => {
+    let parsed;
+    try {
+      parsed = parseTilePath(url.pathname.slice(1));
+    } catch {
+      throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
+    }
+    if (parsed.kind === 'entries') {
+      const data = log.entryBundle(parsed.bundle);
+      if (data === undefined) throw notFound();
+      return octets(data, parsed.bundle.width);
+    }
+    const data = log.tile(parsed.tile);
+    if (data === undefined) throw notFound();
+    return octets(data, parsed.tile.width);
+  };
+
+  return { routes, tiles };
+}
