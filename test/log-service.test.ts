@@ -218,6 +218,50 @@ test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_
   });
 });
 
+test('a stored tile hash that does not match the level below is refused at open', async () => {
+  const first = await setup();
+  await Promise.all(Array.from({ length: 256 }, (_, n) => submit(first.app, envelope(n))));
+  await first.log.close();
+  const db = new DatabaseSync(first.file);
+  db.prepare('UPDATE tile_hashes SET hash = ? WHERE level = 1 AND idx = 0').run(new Uint8Array(32));
+  db.close();
+  await assert.rejects(SqliteLogService.open({ path: first.file, origin: ORIGIN, key: first.key }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'stored tile hash 0 at level 1 does not match the level below',
+  });
+  await assert.rejects(SqliteLogService.open({ path: first.file, origin: 'another.test/log', key: first.key }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'log database belongs to a log of another name',
+  });
+});
+
+test('the log refuses to sign a tree that does not extend its last checkpoint', async () => {
+  const { app, log, file } = await setup();
+  try {
+    for (let n = 0; n < 8; n++) await submit(app, envelope(n));
+    await log.publishCheckpoint();
+    const before = await (await app.request('/checkpoint')).text();
+    // Rewrite history under the running log: a leaf already covered by the signed checkpoint.
+    const db = new DatabaseSync(file);
+    db.prepare('UPDATE entries SET leaf_hash = ? WHERE idx = 2').run(new Uint8Array(32));
+    db.close();
+    await submit(app, envelope(8));
+    await assert.rejects(log.publishCheckpoint(), {
+      code: 'ERR_LOG_INCONSISTENT',
+      message: 'new tree does not extend the last signed checkpoint; not signing',
+    });
+    assert.equal(await (await app.request('/checkpoint')).text(), before);
+    const refused = await submit(app, envelope(9));
+    assert.equal(refused.status, 500);
+    assert.deepEqual((await refused.json()).error, {
+      code: 'ERR_STORE_CORRUPT',
+      message: 'stored tree does not extend the last signed checkpoint; the log takes no entries',
+    });
+  } finally {
+    await log.close();
+  }
+});
+
 test('writes need the token; bodies are bounded and must be DSSE envelopes', async () => {
   const { app, log } = await setup();
   try {

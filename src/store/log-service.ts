@@ -42,6 +42,8 @@ export class SqliteLogService {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #publishing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Set when signing was refused: the log then takes no more entries (fail closed). */
+  #broken = false;
 
   private constructor(store: SqliteLog, options: LogServiceOptions, latest: { checkpoint: Checkpoint; note: string }) {
     this.#store = store;
@@ -89,6 +91,7 @@ export class SqliteLogService {
 
   append(entry: Uint8Array, runId?: string): Promise<StoredEntry> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the log is closed'));
+    if (this.#broken) return Promise.reject(storeCorrupt('stored tree does not extend the last signed checkpoint; the log takes no entries'));
     return new Promise<StoredEntry>((resolve, reject) => {
       const contentHash = globalThis.crypto.subtle.digest('SHA-256', Uint8Array.from(entry));
       void contentHash.then(
@@ -148,6 +151,7 @@ export class SqliteLogService {
     if (previous.size >= 0) {
       const proof = await consistencyProofFromTiles(previous.size, size, read);
       if (!verifyConsistency(previous.size, size, proof, previous.rootHash, rootHash)) {
+        this.#broken = true;
         throw new LogError('ERR_LOG_INCONSISTENT', 'new tree does not extend the last signed checkpoint; not signing');
       }
     }
