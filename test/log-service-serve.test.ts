@@ -1,7 +1,7 @@
 /** `runprint serve` runs the log: a key made owner-only on first start, the token from the environment, the same log after a restart. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,6 +56,21 @@ test('runprint serve: default log name, owner-only key, token writes, same log a
     } finally {
       await second.stop();
     }
+  } finally {
+    await rm(data, { recursive: true, force: true });
+  }
+});
+
+test('runprint serve refuses a log database that is not one, with ERR_STORE_CORRUPT and no socket', async () => {
+  const data = await mkdtemp(join(tmpdir(), 'runprint-serve-'));
+  try {
+    await writeFile(join(data, 'log.sqlite'), 'not an SQLite database, not an SQLite database\n');
+    const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 3);
+    assert.equal(stderr, 'runprint: ERR_STORE_CORRUPT: log database cannot be opened (not an SQLite file, or damaged)\n');
   } finally {
     await rm(data, { recursive: true, force: true });
   }
