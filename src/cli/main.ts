@@ -35,8 +35,9 @@ commands:
   diff A B [--from F]                 exit 0 when the identities are equal, 1 when not
   model-digest PATH [--json] [--method files|shards] [--shard-size N] [--allow-symlinks]
                                       OpenSSF Model Signing v1.0 digest of a file or directory
-  serve [--host H] [--port N] [--data DIR]
-                                      run the HTTP service (default 127.0.0.1:8480)
+  serve [--host H] [--port N] [--data DIR] [--log-name NAME] [--log-key KEY]
+        [--log-token T] [--log-anonymous-writes] [--no-log]
+                                      run the HTTP service and its log (default 127.0.0.1:8480)
   keygen [--out DIR] [--name NAME]    new Ed25519 receipt key: private PEM, public PEM, JWK, vkey
   sign --key KEY --composition FILE --output FILE [--from F] [--started T --finished T]
        [--capture cli|sdk|proxy] [--parent RUNID]... [--out FILE] [--bundle FILE]
