@@ -1,4 +1,4 @@
-/** Selective disclosure (drafts/disclosure.md): create, verify, vectors, and that nothing unchosen is revealed. */
+/** Selective disclosure (SPEC 17): create, verify, vectors, and that nothing unchosen is revealed. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-/** Salted commitments (SPEC 2.5, 5.6 drafts in docs/drafts/disclosure.md): digests by the formulas, consistency, no salt leaks. */
+/** Salted commitments (SPEC 2.5, 5.6): digests by the formulas, consistency, no salt leaks. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';

@@ -2,7 +2,7 @@
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
 Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs and the digest checks of selective
-disclosure (SPEC 16), as drafted in docs/drafts/disclosure.md.
+disclosure (SPEC 17).
 
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
 library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the

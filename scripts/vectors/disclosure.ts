@@ -1,4 +1,4 @@
-/** Generates testdata/disclosure/*.json: RFC 9162 inclusion proofs and disclosures verified against a receipt statement (drafts/disclosure.md). */
+/** Generates testdata/disclosure/*.json: RFC 9162 inclusion proofs and disclosures verified against a receipt statement (SPEC 17). */
 import { toHex } from '../../src/hash/sha256.ts';
 import { computeIdentity } from '../../src/identity/identity.ts';
 import { proveInclusion, verifyInclusion } from '../../src/merkle/inclusion.ts';
