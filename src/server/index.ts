@@ -1,0 +1,3 @@
+/** runprint/server: the HTTP service as a fetch handler, and the Node socket that serves it. */
+export { createApp, type App, type AppOptions } from './app.ts';
+export { listen, type Listening } from './listen.ts';
