@@ -85,6 +85,12 @@ export type ErrorCode =
   | 'ERR_LOG_INCONSISTENT'
   | 'ERR_LOG_COSIGNATURE_INVALID'
   | 'ERR_LOG_TLOG_PROOF_INVALID'
+  // Log clients: a log that is unreachable, lacks an entry, or broke its append-only promise
+  | 'ERR_LOG_UNREACHABLE'
+  | 'ERR_LOG_ENTRY_NOT_FOUND'
+  | 'ERR_LOG_FORK'
+  | 'ERR_LOG_REWRITE'
+  | 'ERR_LOG_DROPPED'
   // Anything runprint did not anticipate; reported without internals.
   | 'ERR_INTERNAL';
 

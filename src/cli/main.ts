@@ -4,6 +4,7 @@ import { discloseCommand } from './disclose-command.ts';
 import { canonCommand, diffCommand, explainCommand, idCommand } from './identity-commands.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keygenCommand } from './keygen-command.ts';
+import { logCommand } from './log-command.ts';
 import { modelDigestCommand } from './model-digest-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { signCommand } from './sign-command.ts';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   sign: signCommand,
   verify: verifyCommand,
   disclose: discloseCommand,
+  log: logCommand,
 };
 
 export const USAGE = `usage: runprint <command> [options]
@@ -52,6 +54,12 @@ commands:
                                       reveal chosen components (system) or elements (input[2])
   disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--json]
                                       check the receipt, then the disclosure against it
+  log submit RECEIPT --log URL [--token T]
+                                      add a receipt to a log; prints its index and leafHash
+  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json]
+                                      a C2SP tlog-proof of the receipt, proved from the log's tiles
+  log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
+                                      follow a log; exit 1 on a fork, a rewrite or a dropped entry
 
 F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
 `;
@@ -62,6 +70,10 @@ const VERIFICATION_FAILURES = new Set<string>([
   'ERR_IDENTITY_MISMATCH',
   'ERR_OUTPUT_MISMATCH',
   'ERR_DISCLOSURE_MISMATCH',
+  'ERR_LOG_ENTRY_NOT_FOUND',
+  'ERR_LOG_FORK',
+  'ERR_LOG_REWRITE',
+  'ERR_LOG_DROPPED',
 ]);
 
 const IO_FAILURES = new Set<string>([
@@ -70,6 +82,7 @@ const IO_FAILURES = new Set<string>([
   'ERR_MODEL_UNREADABLE',
   'ERR_FILE_EXISTS',
   'ERR_FILE_UNWRITABLE',
+  'ERR_LOG_UNREACHABLE',
 ]);
 
 /** Exit code for an error of each kind (README, "Exit codes"). */

@@ -1,0 +1,132 @@
+/** `runprint log submit|proof|monitor`: a client of a runprint log (SPEC 19.6). */
+import { parseArgs } from 'node:util';
+import { fetchCheckpoint, findRunIndexes, proveInclusion, submitReceipt } from '../log/client.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import { formatTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
+import { encodeBase64 } from '../receipt/base64.ts';
+import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
+import { parseStatement, readSubjects } from '../receipt/statement.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { monitorCommand } from './log-monitor.ts';
+import { logUrl, logUsageError, readLogKey } from './log-options.ts';
+import { readInput } from './read-input.ts';
+
+export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
+
+  log submit RECEIPT --log URL [--token T]
+      POST the receipt, byte for byte, to the log; prints its answer {index, leafHash, ...}.
+      The token may come from RUNPRINT_LOG_TOKEN instead.
+  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json]
+      verify the log's signed checkpoint, find the receipt (by its run identity, or at --index),
+      prove its inclusion from the log's tiles, and print a C2SP tlog-proof@v1 that verifies offline.
+  log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
+      follow a log: each new checkpoint must be signed, consistent with the last one kept in
+      FILE, and its new entries must hash to its tiles. A fork, a rewrite or a dropped entry
+      exits 1 and leaves FILE unchanged.
+`;
+
+const usage = logUsageError;
+
+const SUBMIT_OPTIONS = { log: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean' } } as const;
+const PROOF_OPTIONS = { log: { type: 'string' }, key: { type: 'string' }, index: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } as const;
+
+function badOptions(): never {
+  throw usage('unknown option or missing option value; run "runprint log --help"');
+}
+
+async function submitCommand(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: SUBMIT_OPTIONS, allowPositionals: true, strict: true });
+  } catch {
+    badOptions();
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout(LOG_USAGE);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
+  if (typeof values.log !== 'string') throw usage('--log URL is required');
+  const base = logUrl(values.log);
+  const token = typeof values.token === 'string' ? values.token : process.env['RUNPRINT_LOG_TOKEN'];
+  const receipt = await readInput(positionals[0], io);
+  const answer = await submitReceipt(base, receipt, token === undefined || token === '' ? undefined : token);
+  io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
+  return EXIT.ok;
+}
+
+/** The run identity a receipt names, or undefined (it is only a lookup hint; the proof checks the bytes). */
+function runIdOf(receipt: Uint8Array): string | undefined {
+  try {
+    return readSubjects(parseStatement(decodePayload(readEnvelope(receipt)))).run.runId;
+  } catch {
+    return undefined;
+  }
+}
+
+async function proofCommand(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: PROOF_OPTIONS, allowPositionals: true, strict: true });
+  } catch {
+    badOptions();
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout(LOG_USAGE);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
+  if (typeof values.log !== 'string') throw usage('--log URL is required');
+  if (typeof values.key !== 'string') throw usage('--key LOGKEY.vkey is required');
+  if (positionals[0] === '-' && values.key === '-') throw usage('only one input can be standard input');
+  let index: number | undefined;
+  if (typeof values.index === 'string') {
+    index = parseDecimal(values.index);
+    if (index === undefined) throw usage('--index must be a decimal integer');
+  }
+  const base = logUrl(values.log);
+  const logKey = await readLogKey(values.key, io);
+  const receipt = await readInput(positionals[0], io);
+  let candidates: number[];
+  if (index !== undefined) {
+    candidates = [index];
+  } else {
+    const runId = runIdOf(receipt);
+    if (runId === undefined) throw usage('the receipt names no run identity; give --index N');
+    candidates = await findRunIndexes(base, runId);
+  }
+  // 1. The checkpoint: signed by the log key, under the log's origin.
+  const signed = await fetchCheckpoint(base, logKey);
+  // 2. The entry and its inclusion proof, from tiles, against the signed root hash.
+  const { index: found, proof } = await proveInclusion(base, signed, receipt, candidates);
+  const text = formatTlogProof({ index: found, proof, checkpoint: signed.note });
+  // 3. What is printed verifies offline, as a receipt's holder will check it.
+  const verified = await verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 });
+  if (values.json === true) {
+    io.stdout(
+      `${JSON.stringify({ index: found, size: verified.checkpoint.size, leafHash: encodeBase64(verified.leafHash), tlogProof: text }, null, 2)}\n`,
+    );
+  } else {
+    io.stdout(text);
+  }
+  return EXIT.ok;
+}
+
+const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  submit: submitCommand,
+  proof: proofCommand,
+  monitor: monitorCommand,
+};
+
+export async function logCommand(args: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === '--help' || name === 'help') {
+    io.stdout(LOG_USAGE);
+    return EXIT.ok;
+  }
+  const command = name === undefined ? undefined : SUBCOMMANDS[name];
+  if (command === undefined) throw usage('log takes submit, proof or monitor; run "runprint log --help"');
+  return command(rest, io);
+}

@@ -1,0 +1,100 @@
+/** `runprint log monitor`: follows a log and keeps its last verified checkpoint on disk (SPEC 19.6). */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.ts';
+import { checkLogProgress, checkpointText, fetchCheckpoint, verifyCheckpointNote, type SignedCheckpoint } from '../log/client.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { logUrl, logUsageError, readLogKey } from './log-options.ts';
+
+const OPTIONS = {
+  key: { type: 'string' },
+  state: { type: 'string' },
+  once: { type: 'boolean' },
+  interval: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+/** Seconds between checks when --interval is not given. */
+const DEFAULT_INTERVAL = 60;
+
+/** The state file when --state is not given: in the working directory, named after the log key. */
+export function defaultStatePath(cwd: string, logKey: NoteVerifier): string {
+  return resolve(cwd, `runprint-monitor-${logKey.name.replace(/[^A-Za-z0-9.-]/g, '_')}.json`);
+}
+
+/**
+ * The state file: `{"checkpoint": "<signed note>"}`. Only the signed note is kept, and it is
+ * verified again with the log key when read, so a state file cannot vouch for what the key did not sign.
+ */
+async function readState(path: string, logKey: NoteVerifier): Promise<SignedCheckpoint | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file cannot be read');
+  }
+  let note: unknown;
+  try {
+    note = (JSON.parse(new TextDecoder().decode(bytes)) as { checkpoint?: unknown }).checkpoint;
+  } catch {
+    note = undefined;
+  }
+  if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file is not {"checkpoint": "<signed note>"}');
+  return verifyCheckpointNote(note, logKey);
+}
+
+/** Written to a temporary file and renamed over the old one: the state is the old or the new, never half. */
+async function writeState(path: string, signed: SignedCheckpoint): Promise<void> {
+  const { origin, size, rootHash } = signed.checkpoint;
+  const text = `${JSON.stringify({ origin, size, rootHash: Buffer.from(rootHash).toString('base64'), checkpoint: checkpointText(signed) }, null, 2)}\n`;
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, path);
+  } catch {
+    throw new InputError('ERR_FILE_UNWRITABLE', 'monitor state file cannot be written');
+  }
+}
+
+/** One check: verify the latest checkpoint, check it against the kept one, then keep it. */
+async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, io: CliIo): Promise<void> {
+  const previous = await readState(statePath, logKey);
+  const latest = await fetchCheckpoint(base, logKey);
+  const progress = await checkLogProgress(base, previous?.checkpoint, latest.checkpoint);
+  // Only a checkpoint that passed every check replaces the kept one.
+  if (previous === undefined || progress.to !== progress.from) await writeState(statePath, latest);
+  const seen = previous === undefined ? 'first checkpoint' : progress.to === progress.from ? 'no new entries' : `consistent with size ${progress.from}`;
+  io.stdout(`checkpoint ${latest.checkpoint.origin} size ${progress.to} verified: ${seen}, ${progress.entriesChecked} entries checked\n`);
+}
+
+export async function monitorCommand(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch {
+    throw logUsageError('unknown option or missing option value; run "runprint log --help"');
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout('usage: runprint log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]\n');
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw logUsageError('give exactly one log URL');
+  if (values.key === undefined) throw logUsageError('--key LOGKEY.vkey is required');
+  const interval = values.interval === undefined ? DEFAULT_INTERVAL : parseDecimal(values.interval);
+  if (interval === undefined || interval < 1) throw logUsageError('--interval must be a whole number of seconds, at least 1');
+  const base = logUrl(positionals[0]!);
+  const logKey = await readLogKey(values.key, io);
+  const statePath = values.state === undefined ? defaultStatePath(io.cwd, logKey) : resolve(io.cwd, values.state);
+  // Any failure ends the monitor with its code: a fork, a rewrite or a drop is never retried away.
+  for (;;) {
+    await checkOnce(base, logKey, statePath, io);
+    if (values.once === true) return EXIT.ok;
+    await sleep(interval * 1000);
+  }
+}
