@@ -230,3 +230,65 @@ test('log monitor refuses a state file the log key did not sign', async () => {
   assert.equal(result.code, 3);
   assert.equal(result.stderr, 'runprint: ERR_LOG_NOTE_SIGNATURE: note has no signature from a known key\n');
 });
+
+/** Serves `upstream` on loopback, passing each answer through `alter` (a log serving what it did not sign). */
+async function tamperingProxy(upstream: string, alter: (path: string, body: Uint8Array) => Uint8Array) {
+  const app = {
+    async fetch(request: Request): Promise<Response> {
+      const path = new URL(request.url).pathname;
+      const response = await fetch(new URL(path.slice(1), upstream));
+      const body = alter(path, new Uint8Array(await response.arrayBuffer()));
+      return new Response(Uint8Array.from(body), { status: response.status, headers: response.headers });
+    },
+    request(): Promise<Response> {
+      throw new Error('not used');
+    },
+  };
+  const server = await listen(app, { host: '127.0.0.1', port: 0 });
+  closers.push(() => server.close());
+  return `http://127.0.0.1:${server.port}/`;
+}
+
+test('log monitor --once refuses an entry bundle that does not hash to the tiles, and tiles that do not give the root', async () => {
+  const { url, vkey } = await startLog(await newKey(), [envelope(0), envelope(1), envelope(2)]);
+  const swapEntry = await tamperingProxy(url, (path, body) => {
+    if (path !== '/tile/entries/000.p/3') return body;
+    const text = new TextDecoder().decode(body).replace(encodeBase64(new TextEncoder().encode('entry 1')), encodeBase64(new TextEncoder().encode('entry 9')));
+    return new TextEncoder().encode(text);
+  });
+  const state = join(folder.folder, 'monitor-tamper.json');
+  const swapped = await folder.cli(['log', 'monitor', swapEntry, '--key', vkey, '--state', state, '--once']);
+  assert.equal(swapped.code, 1);
+  assert.equal(swapped.stderr, 'runprint: ERR_LOG_REWRITE: entry 1 does not hash to its level-0 tile hash\n');
+
+  const flipTile = await tamperingProxy(url, (path, body) => {
+    if (path !== '/tile/0/000.p/3') return body;
+    const copy = Uint8Array.from(body);
+    copy[40]! ^= 1;
+    return copy;
+  });
+  const flipped = await folder.cli(['log', 'monitor', flipTile, '--key', vkey, '--state', state, '--once']);
+  assert.equal(flipped.code, 3);
+  assert.equal(flipped.stderr, 'runprint: ERR_LOG_TILE_INVALID: tiles do not reproduce the checkpoint root hash\n');
+  // Neither run kept a state.
+  await assert.rejects(readFile(state), { code: 'ENOENT' });
+});
+
+test('log monitor --once starts from an empty log; log takes submit, proof or monitor', async () => {
+  const { url, vkey, append } = await startLog(await newKey());
+  const state = join(folder.folder, 'monitor-empty.json');
+  const empty = await folder.cli(['log', 'monitor', url, '--key', vkey, '--state', state, '--once']);
+  assert.equal(empty.stderr, '');
+  assert.equal(empty.code, 0);
+  await append([envelope(0), envelope(1)]);
+  const grown = await folder.cli(['log', 'monitor', url, '--key', vkey, '--state', state, '--once']);
+  assert.equal(grown.code, 0);
+  assert.equal(grown.stdout, `checkpoint ${ORIGIN} size 2 verified: consistent with size 0, 2 entries checked\n`);
+
+  const unknown = await folder.cli(['log', 'tail']);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, 'runprint: ERR_CLI_USAGE: log takes submit, proof or monitor; run "runprint log --help"\n');
+  const help = await folder.cli(['log', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: runprint log <submit\|proof\|monitor>/);
+});
