@@ -7,6 +7,7 @@ import { InputError } from '../errors.ts';
 import { checkLogProgress, checkpointText, fetchCheckpoint, verifyCheckpointNote, type SignedCheckpoint } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
+import { encodeBase64 } from '../receipt/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { logUrl, logUsageError, readLogKey } from './log-options.ts';
 
@@ -51,7 +52,7 @@ async function readState(path: string, logKey: NoteVerifier): Promise<SignedChec
 /** Written to a temporary file and renamed over the old one: the state is the old or the new, never half. */
 async function writeState(path: string, signed: SignedCheckpoint): Promise<void> {
   const { origin, size, rootHash } = signed.checkpoint;
-  const text = `${JSON.stringify({ origin, size, rootHash: Buffer.from(rootHash).toString('base64'), checkpoint: checkpointText(signed) }, null, 2)}\n`;
+  const text = `${JSON.stringify({ origin, size, rootHash: encodeBase64(rootHash), checkpoint: checkpointText(signed) }, null, 2)}\n`;
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(temporary, text);
