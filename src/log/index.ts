@@ -38,3 +38,17 @@ export type { TileCoordinates, TileReader } from './tiles.ts';
 export { formatEntryBundle, MAX_ENTRY_SIZE, parseEntryBundle } from './entry-bundle.ts';
 export { formatTlogProof, parseTlogProof, TLOG_PROOF_HEADER, verifyTlogProof } from './tlog-proof.ts';
 export type { TlogProof, TlogProofPolicy, VerifiedTlogProof } from './tlog-proof.ts';
+export {
+  checkLogProgress,
+  checkpointText,
+  fetchCheckpoint,
+  fetchEntryBundle,
+  findRunIndexes,
+  httpTileReader,
+  logPrefix,
+  proveInclusion as proveLogInclusion,
+  submitReceipt,
+  verifyCheckpointNote,
+  type LogProgress,
+  type SignedCheckpoint,
+} from './client.ts';
