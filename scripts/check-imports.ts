@@ -13,6 +13,7 @@ const src = join(root, 'src');
 const LAYERS: Record<string, number> = {
   'errors.ts': 0,
   hash: 1,
+  io: 1,
   jcs: 1,
   merkle: 2,
   identity: 3,
@@ -27,7 +28,7 @@ const LAYERS: Record<string, number> = {
 };
 
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
-const PURE = new Set(['errors.ts', 'hash', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt', 'log']);
+const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt', 'log']);
 /** Files in otherwise impure folders that must stay pure too. */
 const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts']);
 

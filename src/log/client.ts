@@ -8,6 +8,7 @@ import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { MAX_ENTRY_SIZE, parseEntryBundle } from './entry-bundle.ts';
 import { formatNote, verifyNote, type Note, type NoteVerifier } from './note.ts';
 import { consistencyProofFromTiles, entriesPath, inclusionProofFromTiles, leafHashFromTiles, rootFromTiles, tileAt, tilePath, TILE_WIDTH, type TileReader } from './tiles.ts';
+import { readLimited } from '../io/read-limited.ts';
 
 /** A checkpoint whose signature and origin were verified: the parsed tree head and the note as served. */
 export interface SignedCheckpoint {
@@ -47,31 +48,6 @@ export function logPrefix(url: string): URL {
   return base;
 }
 
-/** Reads at most `limit` bytes of a body; a longer body is refused, not truncated. */
-async function readLimited(response: Response, limit: number): Promise<Uint8Array> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw unreachable(`log answer is larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 /**
  * A non-2xx answer as an error. The server's JSON error code is kept when it looks like one; its
  * message is attacker-controlled, so only printable ASCII of it is kept, at most 200 characters.
@@ -79,7 +55,8 @@ async function readLimited(response: Response, limit: number): Promise<Uint8Arra
 async function httpError(response: Response): Promise<RunprintError> {
   let body: unknown;
   try {
-    body = JSON.parse(new TextDecoder().decode(await readLimited(response, MAX_JSON_BYTES)));
+    const bytes = await readLimited(response.body, MAX_JSON_BYTES, () => unreachable(`log answer is larger than ${MAX_JSON_BYTES} bytes`));
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     body = undefined;
   }
@@ -99,7 +76,7 @@ async function request(url: URL, init: RequestInit, limit: number): Promise<Uint
     throw unreachable('log cannot be reached');
   }
   if (!response.ok) throw await httpError(response);
-  return readLimited(response, limit);
+  return readLimited(response.body, limit, () => unreachable(`log answer is larger than ${limit} bytes`));
 }
 
 function get(base: URL, path: string, limit: number): Promise<Uint8Array> {
