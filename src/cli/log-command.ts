@@ -1,5 +1,4 @@
 /** `runprint log submit|proof|monitor`: a client of a runprint log (SPEC 19.6). */
-import { parseArgs } from 'node:util';
 import { fetchCheckpoint, findRunIndexes, proveInclusion, submitReceipt } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { formatTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
@@ -8,7 +7,7 @@ import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { monitorCommand } from './log-monitor.ts';
-import { logUrl, logUsageError, readLogKey } from './log-options.ts';
+import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 import { readInput } from './read-input.ts';
 
 export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
@@ -30,18 +29,8 @@ const usage = logUsageError;
 const SUBMIT_OPTIONS = { log: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean' } } as const;
 const PROOF_OPTIONS = { log: { type: 'string' }, key: { type: 'string' }, index: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } as const;
 
-function badOptions(): never {
-  throw usage('unknown option or missing option value; run "runprint log --help"');
-}
-
 async function submitCommand(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: SUBMIT_OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    badOptions();
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseLogArgs(args, SUBMIT_OPTIONS);
   if (values.help === true) {
     io.stdout(LOG_USAGE);
     return EXIT.ok;
@@ -66,13 +55,7 @@ function runIdOf(receipt: Uint8Array): string | undefined {
 }
 
 async function proofCommand(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: PROOF_OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    badOptions();
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseLogArgs(args, PROOF_OPTIONS);
   if (values.help === true) {
     io.stdout(LOG_USAGE);
     return EXIT.ok;

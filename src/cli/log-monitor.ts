@@ -2,14 +2,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { InputError } from '../errors.ts';
 import { checkLogProgress, checkpointText, fetchCheckpoint, verifyCheckpointNote, type SignedCheckpoint } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { encodeBase64 } from '../receipt/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { logUrl, logUsageError, readLogKey } from './log-options.ts';
+import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -74,13 +73,7 @@ async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, io:
 }
 
 export async function monitorCommand(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    throw logUsageError('unknown option or missing option value; run "runprint log --help"');
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseLogArgs(args, OPTIONS);
   if (values.help === true) {
     io.stdout('usage: runprint log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]\n');
     return EXIT.ok;
