@@ -1,9 +1,8 @@
 /** C2SP tlog-cosignature, "Ed25519 signed message": cosignature/v1, a witness's timestamped signature of a checkpoint. */
 import { KeyError, LogError } from '../errors.ts';
-import { sha256Once, toHex } from '../hash/sha256.ts';
 import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
 import { importPublicKey, type PublicKey, type SigningKey } from '../receipt/keys.ts';
-import { isKeyName } from '../receipt/verifier-key.ts';
+import { isKeyName, noteKeyHash } from '../receipt/verifier-key.ts';
 import { parseNote, verifiedSignatures, type Note, type NoteSigner, type NoteVerifier } from './note.ts';
 
 /** Signature type of timestamped Ed25519 cosignatures (signed-note, "Signature types"). */
@@ -25,13 +24,7 @@ function checkName(name: string): void {
 
 /** key ID = SHA-256(<name> || "\n" || 0x04 || 32-byte Ed25519 public key)[:4], as 8 lowercase hex digits. */
 export function cosignerKeyHash(name: string, raw: Uint8Array): string {
-  const nameBytes = encoder.encode(name);
-  const input = new Uint8Array(nameBytes.length + 2 + raw.length);
-  input.set(nameBytes, 0);
-  input[nameBytes.length] = 0x0a;
-  input[nameBytes.length + 1] = COSIGNATURE_TYPE;
-  input.set(raw, nameBytes.length + 2);
-  return toHex(sha256Once(input).subarray(0, 4));
+  return noteKeyHash(name, raw, COSIGNATURE_TYPE);
 }
 
 /** The cosigner's vkey: `<name>+<key ID>+<base64(0x04 || key)>`. */

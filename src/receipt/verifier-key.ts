@@ -12,13 +12,16 @@ export function isKeyName(name: string): boolean {
   return name.length > 0 && !/[\s+]/u.test(name) && name.isWellFormed();
 }
 
-/** key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte public key)[:4], as 8 lowercase hex digits. */
-export function noteKeyHash(name: string, raw: Uint8Array): string {
+/**
+ * key ID = SHA-256(key name || 0x0A || type || 32-byte public key)[:4], as 8 lowercase hex digits;
+ * the type is 0x01 for signed-note Ed25519 keys (the default) and 0x04 for cosignature/v1 keys.
+ */
+export function noteKeyHash(name: string, raw: Uint8Array, type: number = ED25519_TYPE): string {
   const nameBytes = encoder.encode(name);
   const input = new Uint8Array(nameBytes.length + 2 + raw.length);
   input.set(nameBytes, 0);
   input[nameBytes.length] = 0x0a;
-  input[nameBytes.length + 1] = ED25519_TYPE;
+  input[nameBytes.length + 1] = type;
   input.set(raw, nameBytes.length + 2);
   return toHex(sha256Once(input).subarray(0, 4));
 }
