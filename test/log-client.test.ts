@@ -12,7 +12,7 @@ import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
-import { SqliteLogService } from '../src/store/log-service.ts';
+import { openSqliteLog } from '../src/store/log-service.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
 
 const TOKEN = 'test-token-0123456789';
@@ -39,7 +39,7 @@ async function newKey(): Promise<SigningKey> {
 let logs = 0;
 /** A real log on 127.0.0.1, port 0, holding `entries`, with a signed checkpoint covering them. */
 async function startLog(key: SigningKey, entries: string[] = []) {
-  const log = await SqliteLogService.open({ path: join(folder.folder, `log-${logs++}.sqlite`), origin: ORIGIN, key, checkpointDelayMs: 20 });
+  const log = await openSqliteLog({ path: join(folder.folder, `log-${logs++}.sqlite`), origin: ORIGIN, key, checkpointDelayMs: 20 });
   const server = await listen(createApp({ log: { log, token: TOKEN } }), { host: '127.0.0.1', port: 0 });
   let closed = false;
   const close = async () => {

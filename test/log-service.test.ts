@@ -17,7 +17,7 @@ import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
 import { createApp, type App } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
-import { SqliteLogService } from '../src/store/log-service.ts';
+import { openSqliteLog } from '../src/store/log-service.ts';
 
 const TOKEN = 'test-token-0123456789';
 const ORIGIN = 'example.test/runprint-log';
@@ -46,7 +46,7 @@ async function setup(key?: SigningKey, path?: string) {
   if (folder !== undefined) folders.push(folder);
   const file = path ?? join(folder!, 'log.sqlite');
   const signingKey = key ?? (await newKey());
-  const log = await SqliteLogService.open({ path: file, origin: ORIGIN, key: signingKey, checkpointDelayMs: 20 });
+  const log = await openSqliteLog({ path: file, origin: ORIGIN, key: signingKey, checkpointDelayMs: 20 });
   const app = createApp({ log: { log, token: TOKEN } });
   return { app, log, file, key: signingKey };
 }
@@ -199,7 +199,7 @@ test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_
   flipped[0]! ^= 1;
   db.prepare('UPDATE entries SET leaf_hash = ? WHERE idx = 4').run(flipped);
   db.close();
-  await assert.rejects(SqliteLogService.open({ path: first.file, origin: ORIGIN, key: first.key }), {
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key }), {
     code: 'ERR_STORE_CORRUPT',
     message: 'stored leaf hash of entry 4 does not match its entry',
   });
@@ -208,11 +208,11 @@ test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_
   db2.prepare('UPDATE entries SET leaf_hash = ? WHERE idx = 4').run(row.leaf_hash);
   db2.prepare('DELETE FROM entries WHERE idx = 9').run();
   db2.close();
-  await assert.rejects(SqliteLogService.open({ path: first.file, origin: ORIGIN, key: first.key }), {
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key }), {
     code: 'ERR_STORE_CORRUPT',
     message: 'log database is truncated: it holds 9 entries, its last checkpoint 10',
   });
-  await assert.rejects(SqliteLogService.open({ path: first.file, origin: ORIGIN, key: await newKey() }), {
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: await newKey() }), {
     code: 'ERR_STORE_CORRUPT',
     message: "last stored checkpoint is not signed by this log's key",
   });
@@ -225,11 +225,11 @@ test('a stored tile hash that does not match the level below is refused at open'
   const db = new DatabaseSync(first.file);
   db.prepare('UPDATE tile_hashes SET hash = ? WHERE level = 1 AND idx = 0').run(new Uint8Array(32));
   db.close();
-  await assert.rejects(SqliteLogService.open({ path: first.file, origin: ORIGIN, key: first.key }), {
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key }), {
     code: 'ERR_STORE_CORRUPT',
     message: 'stored tile hash 0 at level 1 does not match the level below',
   });
-  await assert.rejects(SqliteLogService.open({ path: first.file, origin: 'another.test/log', key: first.key }), {
+  await assert.rejects(openSqliteLog({ path: first.file, origin: 'another.test/log', key: first.key }), {
     code: 'ERR_STORE_CORRUPT',
     message: 'log database belongs to a log of another name',
   });

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../receipt/keys.ts';
 import { createApp, type AppOptions } from '../server/app.ts';
-import { DEFAULT_LOG_NAME, SqliteLogService } from '../store/log-service.ts';
+import { DEFAULT_LOG_NAME, openSqliteLog, type TransparencyLog } from '../store/log-service.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
 
@@ -71,11 +71,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
   const options: AppOptions = { version: process.env['npm_package_version'] ?? '0.1.0' };
-  let log: SqliteLogService | undefined;
+  let log: TransparencyLog | undefined;
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
-    log = await SqliteLogService.open({ path: join(dataDir, LOG_DATABASE), origin: name, key });
+    log = await openSqliteLog({ path: join(dataDir, LOG_DATABASE), origin: name, key });
     const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
     options.log = { log, ...(token === undefined || token === '' ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }

@@ -8,6 +8,7 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_LOG_WRITES_DISABLED':
       return 403;
     case 'ERR_HTTP_NOT_FOUND':
+    case 'ERR_LOG_ENTRY_NOT_FOUND':
       return 404;
     case 'ERR_HTTP_METHOD_NOT_ALLOWED':
       return 405;

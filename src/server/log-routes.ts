@@ -15,16 +15,20 @@ export interface LogService {
   readonly verifierKey: string;
   /** Sequences one entry and resolves once it is durable. `runId` is an unverified hint for lookups. */
   append(entry: Uint8Array, runId?: string): Promise<{ index: number; leafHash: Uint8Array; created: boolean }>;
-  /** The latest signed checkpoint: its size and signed note text. */
-  checkpoint(): { size: number; note: string };
+  /** The latest signed checkpoint: its size and signed note text (with any witness cosignatures). */
+  checkpoint(): Promise<{ size: number; note: string }>;
   /** A hash tile covered by the latest checkpoint, or undefined when it covers none that wide. */
-  tile(tile: TileCoordinates): Uint8Array | undefined;
+  tile(tile: TileCoordinates): Promise<Uint8Array | undefined>;
   /** An entry bundle covered by the latest checkpoint, or undefined. */
-  entryBundle(bundle: { index: number; width: number }): Uint8Array | undefined;
+  entryBundle(bundle: { index: number; width: number }): Promise<Uint8Array | undefined>;
   /** Indexes of the entries submitted for a run identity. */
-  indexesOfRun(runId: string): number[];
+  indexesOfRun(runId: string): Promise<number[]>;
   /** Leaf hash and inclusion proof of `index` in the tree of `size` leaves (size at most the latest checkpoint's). */
   inclusionProof(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }>;
+  /** The C2SP tlog-proof of entry `index` against the latest checkpoint, or undefined when none covers it yet. */
+  tlogProof(index: number): Promise<string | undefined>;
+  /** Resolves true once a checkpoint covers `index`, false after `timeoutMs`. */
+  waitForCheckpoint(index: number, timeoutMs: number): Promise<boolean>;
 }
 
 export interface LogRouteOptions {
@@ -34,6 +38,9 @@ export interface LogRouteOptions {
   /** Allows writes with no token when none is configured. */
   anonymousWrites?: boolean;
 }
+
+/** Longest a submission with `?wait=checkpoint` waits for a checkpoint (and its cosignatures) to cover it, in ms. */
+export const WAIT_MS = 5000;
 
 /** Largest receipt accepted, in bytes (SPEC: an entry is at most 64 KiB). */
 export const MAX_RECEIPT_BYTES = 64 * 1024;
@@ -91,15 +98,17 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
   const routes: Record<string, Record<string, Handler>> = {
     '/checkpoint': {
       GET: async () =>
-        new Response(log.checkpoint().note, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } }),
+        new Response((await log.checkpoint()).note, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } }),
     },
     '/v1/log/key': {
       GET: async () =>
         new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=3600' } }),
     },
     '/v1/log/entries': {
-      POST: async (request) => {
+      POST: async (request, url) => {
         await authorize(request);
+        const wait = url.searchParams.get('wait');
+        if (wait !== null && wait !== 'checkpoint') throw new UsageError('ERR_CLI_USAGE', 'query parameter "wait" must be "checkpoint"');
         const body = await readBody(request, MAX_RECEIPT_BYTES);
         // Attacker-controlled: only a well-formed DSSE envelope is logged; its signature is the verifier's business.
         let envelope: Envelope;
@@ -114,8 +123,13 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         const stored = await log.append(body, runId);
         const answer: Record<string, unknown> = { index: stored.index, leafHash: encodeBase64(stored.leafHash) };
         if (runId !== undefined) answer['runId'] = runId;
-        const checkpoint = log.checkpoint();
-        if (checkpoint.size > stored.index) answer['checkpoint'] = checkpoint.note;
+        if (wait !== null) await log.waitForCheckpoint(stored.index, WAIT_MS);
+        const checkpoint = await log.checkpoint();
+        if (checkpoint.size > stored.index) {
+          answer['checkpoint'] = checkpoint.note;
+          const proof = await log.tlogProof(stored.index);
+          if (proof !== undefined) answer['tlogProof'] = proof;
+        }
         return Response.json(answer, { status: stored.created ? 201 : 200 });
       },
       GET: async (_request, url) => {
@@ -123,14 +137,23 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         if (runId === null || runId.length === 0 || runId.length > 200) {
           throw new UsageError('ERR_CLI_USAGE', 'query parameter "runId" must be a run identity');
         }
-        return Response.json({ runId, indexes: log.indexesOfRun(runId) });
+        return Response.json({ runId, indexes: await log.indexesOfRun(runId) });
+      },
+    },
+    '/v1/log/tlog-proof': {
+      GET: async (_request, url) => {
+        const index = queryNumber(url, 'index');
+        const proof = await log.tlogProof(index);
+        if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers that index yet');
+        return new Response(proof, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } });
       },
     },
     '/v1/log/proof': {
       GET: async (_request, url) => {
         const index = queryNumber(url, 'index');
-        const size = url.searchParams.has('size') ? queryNumber(url, 'size') : log.checkpoint().size;
-        if (size > log.checkpoint().size) throw new UsageError('ERR_CLI_USAGE', 'query parameter "size" must be at most the latest checkpoint size');
+        const latest = (await log.checkpoint()).size;
+        const size = url.searchParams.has('size') ? queryNumber(url, 'size') : latest;
+        if (size > latest) throw new UsageError('ERR_CLI_USAGE', 'query parameter "size" must be at most the latest checkpoint size');
         if (index >= size) throw new UsageError('ERR_CLI_USAGE', 'query parameter "index" must be less than "size"');
         const { leafHash, proof } = await log.inclusionProof(index, size);
         return Response.json({ index, size, leafHash: encodeBase64(leafHash), proof: proof.map(encodeBase64) });
@@ -146,11 +169,11 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
       throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
     }
     if (parsed.kind === 'entries') {
-      const data = log.entryBundle(parsed.bundle);
+      const data = await log.entryBundle(parsed.bundle);
       if (data === undefined) throw notFound();
       return octets(data, parsed.bundle.width);
     }
-    const data = log.tile(parsed.tile);
+    const data = await log.tile(parsed.tile);
     if (data === undefined) throw notFound();
     return octets(data, parsed.tile.width);
   };

@@ -1,23 +1,42 @@
-/** The log service on SQLite: a sequencer that batches appends, and a signer that never signs two inconsistent checkpoints. */
+/**
+ * The log service over any LogStorage: a sequencer that batches appends, and a signer that never
+ * signs two inconsistent checkpoints, even with several processes sharing one storage.
+ */
 import { LogError } from '../errors.ts';
+import { sha256Once } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
-import { signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
+import { parseNote, signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
 import { consistencyProofFromTiles, inclusionProofFromTiles, rootFromTiles, tileAt, type TileCoordinates, type TileReader } from '../log/tiles.ts';
+import { formatTlogProof } from '../log/tlog-proof.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import type { SigningKey } from '../receipt/keys.ts';
-import { equalBytes, SqliteLog, storeCorrupt, type NewEntry, type StoredEntry } from './sqlite-log.ts';
+import { SqliteLog } from './sqlite-log.ts';
+import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
+
+/**
+ * Adds witness cosignatures to a freshly signed checkpoint. `proof(oldSize)` gives the consistency
+ * proof from an older size of this log to the checkpoint. Resolves to the note with whatever
+ * cosignatures arrived (the log-signed note unchanged when none did); it must not reject.
+ */
+export type Cosigner = (signed: { checkpoint: Checkpoint; note: string }, proof: (oldSize: number) => Promise<Uint8Array[]>) => Promise<string>;
 
 export interface LogServiceOptions {
-  /** The SQLite database file. */
-  path: string;
+  /** Where the log lives. The service closes it on close(). */
+  storage: LogStorage;
   /** The checkpoint origin, also the key name (default `localhost/runprint`). */
   origin: string;
-  /** The log's Ed25519 key. */
+  /** The log's Ed25519 key. Every process sharing a storage must use the same one. */
   key: SigningKey;
   /** Longest wait from an append to the checkpoint that covers it, in ms (default 500, at most 1000). */
   checkpointDelayMs?: number;
+  /** How old the served checkpoint may get before it is re-read from storage, in ms (default 250). */
+  refreshMs?: number;
+  /** Entries per sequencing transaction at most (default 10,000). */
+  maxBatch?: number;
+  /** Collects witness cosignatures for each new checkpoint. */
+  cosign?: Cosigner;
 }
 
 interface Pending {
@@ -26,65 +45,80 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+interface Latest {
+  checkpoint: Checkpoint;
+  note: string;
+  /** Date.now() when read from storage or signed here. */
+  at: number;
+}
+
 /** The default log name, the checkpoint origin of a log started with no --log-name. */
 export const DEFAULT_LOG_NAME = 'localhost/runprint';
 
+const NONE: Checkpoint = { origin: '', size: -1, rootHash: new Uint8Array(32) };
+
 /** Satisfies the server's LogService interface (structurally: the store sits below the server). */
-export class SqliteLogService {
+export class TransparencyLog {
   readonly verifierKey: string;
-  readonly #store: SqliteLog;
-  readonly #origin: string;
+  readonly origin: string;
+  readonly #storage: LogStorage;
   readonly #signer: NoteSigner;
   readonly #delay: number;
-  #latest: { checkpoint: Checkpoint; note: string };
+  readonly #refresh: number;
+  readonly #maxBatch: number;
+  readonly #cosign: Cosigner | undefined;
+  #latest: Latest;
   #pending: Pending[] = [];
-  #flushScheduled = false;
+  #flushing = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #publishing: Promise<void> = Promise.resolve();
+  #waiters: Array<{ index: number; done: () => void }> = [];
   #closed = false;
   /** Set when signing was refused: the log then takes no more entries (fail closed). */
   #broken = false;
 
-  private constructor(store: SqliteLog, options: LogServiceOptions, latest: { checkpoint: Checkpoint; note: string }) {
-    this.#store = store;
-    this.#origin = options.origin;
+  private constructor(options: LogServiceOptions, latest: Latest) {
+    this.#storage = options.storage;
+    this.origin = options.origin;
     this.#signer = noteSigner(options.origin, options.key);
     this.verifierKey = noteVerifierKey(options.origin, options.key.publicKey);
     this.#delay = Math.min(options.checkpointDelayMs ?? 500, 1000);
+    this.#refresh = options.refreshMs ?? 250;
+    this.#maxBatch = options.maxBatch ?? 10_000;
+    this.#cosign = options.cosign;
     this.#latest = latest;
   }
 
   /**
-   * Opens the store and checks it before serving anything: the last checkpoint must be signed by
-   * this log's key under this origin, the store must hold at least its size entries, every stored
-   * hash must match the entries, and the root recomputed from them must equal the checkpoint's.
-   * Any failure is ERR_STORE_CORRUPT and the store is closed. Entries appended after the last
-   * checkpoint (acknowledged, not yet signed) are kept and signed now.
+   * Opens the log and checks its storage before serving anything: the last checkpoint must be
+   * signed by this log's key under this origin, the storage must hold at least its size entries,
+   * every stored hash must match the entries, and the root recomputed from them must equal the
+   * checkpoint's. Any failure is ERR_STORE_CORRUPT and the storage is closed. Entries appended
+   * after the last checkpoint (acknowledged, not yet signed) are kept and signed now.
    */
-  static async open(options: LogServiceOptions): Promise<SqliteLogService> {
-    const store = SqliteLog.open(options.path);
+  static async open(options: LogServiceOptions): Promise<TransparencyLog> {
+    const storage = options.storage;
     try {
       const verifier = noteVerifier(options.origin, options.key.publicKey);
-      const stored = store.getMeta('origin');
-      if (stored !== undefined && stored !== options.origin) throw storeCorrupt('log database belongs to a log of another name');
-      store.checkHashes();
-      const last = store.latestCheckpoint();
-      let latest: { checkpoint: Checkpoint; note: string } | undefined;
+      const stored = await storage.setMetaOnce('origin', options.origin);
+      if (stored !== options.origin) throw storeCorrupt('log database belongs to a log of another name');
+      await storage.checkHashes();
+      const last = await storage.latestCheckpoint();
+      let latest: Latest = { checkpoint: NONE, note: '', at: Date.now() };
       if (last !== undefined) {
         const checkpoint = await openCheckpoint(last.note, verifier, options.origin);
         if (checkpoint.size !== last.size) throw storeCorrupt('stored checkpoint size does not match its note');
-        if (checkpoint.size > store.size) throw storeCorrupt(`log database is truncated: it holds ${store.size} entries, its last checkpoint ${checkpoint.size}`);
-        const root = await rootFromTiles(checkpoint.size, readerOf(store));
+        const size = await storage.size();
+        if (checkpoint.size > size) throw storeCorrupt(`log database is truncated: it holds ${size} entries, its last checkpoint ${checkpoint.size}`);
+        const root = await rootFromTiles(checkpoint.size, readerOf(storage));
         if (!equalBytes(root, checkpoint.rootHash)) throw storeCorrupt('stored tree does not match the root hash of the last signed checkpoint');
-        latest = { checkpoint, note: last.note };
-      } else if (stored === undefined) {
-        store.setMeta('origin', options.origin);
+        latest = { checkpoint, note: last.note, at: Date.now() };
       }
-      const service = new SqliteLogService(store, options, latest ?? { checkpoint: { origin: options.origin, size: -1, rootHash: new Uint8Array(32) }, note: '' });
-      if (latest === undefined || store.size > latest.checkpoint.size) await service.publishCheckpoint();
+      const service = new TransparencyLog(options, latest);
+      if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();
       return service;
     } catch (error) {
-      store.close();
+      await storage.close();
       throw error;
     }
   }
@@ -93,48 +127,48 @@ export class SqliteLogService {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the log is closed'));
     if (this.#broken) return Promise.reject(storeCorrupt('stored tree does not extend the last signed checkpoint; the log takes no entries'));
     return new Promise<StoredEntry>((resolve, reject) => {
-      const contentHash = globalThis.crypto.subtle.digest('SHA-256', Uint8Array.from(entry));
-      void contentHash.then(
-        (hash) => {
-          const item: NewEntry = runId === undefined ? { entry, contentHash: new Uint8Array(hash) } : { entry, contentHash: new Uint8Array(hash), runId };
-          this.#pending.push({ item, resolve, reject });
-          this.#scheduleFlush();
-        },
-        reject,
-      );
-    });
-  }
-
-  /** Appends arriving in the same turn of the event loop are committed in one transaction. */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const batch = this.#pending;
-      this.#pending = [];
-      let results: StoredEntry[];
-      try {
-        results = this.#store.append(batch.map((pending) => pending.item));
-      } catch {
-        const error = new LogError('ERR_STORE_UNAVAILABLE', 'the log could not store the entry');
-        for (const pending of batch) pending.reject(error);
-        return;
-      }
-      batch.forEach((pending, i) => pending.resolve(results[i]!));
-      if (this.#store.size > this.#latest.checkpoint.size && this.#timer === undefined) {
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          void this.publishCheckpoint().catch(() => undefined);
-        }, this.#delay);
+      const contentHash = sha256Once(entry);
+      const item: NewEntry = runId === undefined ? { entry, contentHash } : { entry, contentHash, runId };
+      this.#pending.push({ item, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
       }
     });
   }
 
   /**
+   * Commits what is pending, one transaction at a time: appends that arrive while a transaction
+   * runs wait for the next one, so the batch grows with the load (up to maxBatch).
+   */
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      let results: StoredEntry[];
+      try {
+        results = await this.#storage.append(batch.map((pending) => pending.item));
+      } catch (error) {
+        const failure = error instanceof LogError && error.code === 'ERR_STORE_CORRUPT' ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the log could not store the entry');
+        for (const pending of batch) pending.reject(failure);
+        continue;
+      }
+      batch.forEach((pending, i) => pending.resolve(results[i]!));
+      if (this.#timer === undefined && results.some((result) => result.index >= this.#latest.checkpoint.size)) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          void this.publishCheckpoint().catch(() => undefined);
+        }, this.#delay);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  /**
    * Signs and persists a checkpoint of every stored entry, then serves it. Before signing, the new
-   * tree is checked to extend the last signed one through a consistency proof built from the
-   * stored tiles; a failure refuses to sign (ERR_LOG_INCONSISTENT). Calls run one at a time.
+   * tree is checked to extend the last signed one (read from storage: another process may have
+   * signed) through a consistency proof built from the stored tiles; a failure refuses to sign
+   * (ERR_LOG_INCONSISTENT). The checkpoint is stored only if no other checkpoint was stored since
+   * that one was read; otherwise this signature is dropped and the newer checkpoint is served.
    */
   publishCheckpoint(): Promise<void> {
     this.#publishing = this.#publishing.then(() => this.#publish(), () => this.#publish());
@@ -142,68 +176,135 @@ export class SqliteLogService {
   }
 
   async #publish(): Promise<void> {
-    if (this.#closed) return;
-    const size = this.#store.size;
-    const previous = this.#latest.checkpoint;
-    if (size === previous.size) return;
-    const read = readerOf(this.#store);
-    const rootHash = await rootFromTiles(size, read);
-    if (previous.size >= 0) {
-      const proof = await consistencyProofFromTiles(previous.size, size, read);
-      if (!verifyConsistency(previous.size, size, proof, previous.rootHash, rootHash)) {
-        this.#broken = true;
-        throw new LogError('ERR_LOG_INCONSISTENT', 'new tree does not extend the last signed checkpoint; not signing');
+    for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
+      const previous = await this.#reload();
+      const size = await this.#storage.size();
+      if (size <= previous.checkpoint.size) return;
+      const read = readerOf(this.#storage);
+      const rootHash = await rootFromTiles(size, read);
+      if (previous.checkpoint.size >= 0) {
+        const proof = await consistencyProofFromTiles(previous.checkpoint.size, size, read);
+        if (!verifyConsistency(previous.checkpoint.size, size, proof, previous.checkpoint.rootHash, rootHash)) {
+          this.#broken = true;
+          throw new LogError('ERR_LOG_INCONSISTENT', 'new tree does not extend the last signed checkpoint; not signing');
+        }
       }
+      const checkpoint: Checkpoint = { origin: this.origin, size, rootHash };
+      let note = await signNote(formatCheckpoint(checkpoint), this.#signer);
+      if (this.#closed) return;
+      if (!(await this.#storage.saveCheckpoint(previous.checkpoint.size, { size, note }))) continue;
+      if (this.#cosign !== undefined) {
+        const cosigned = await this.#cosign({ checkpoint, note }, (oldSize) => consistencyProofFromTiles(oldSize, size, read));
+        if (cosigned !== note && !this.#closed) {
+          await this.#storage.updateCheckpointNote({ size, note: cosigned });
+          note = cosigned;
+        }
+      }
+      this.#setLatest({ checkpoint, note, at: Date.now() });
+      return;
     }
-    const checkpoint: Checkpoint = { origin: this.#origin, size, rootHash };
-    const note = await signNote(formatCheckpoint(checkpoint), this.#signer);
-    if (this.#closed) return;
-    this.#store.saveCheckpoint(size, note);
-    this.#latest = { checkpoint, note };
   }
 
-  checkpoint(): { size: number; note: string } {
+  /** Re-reads the largest stored checkpoint (signed by this log: it was checked at open or signed by a process with this key). */
+  async #reload(): Promise<Latest> {
+    const stored = await this.#storage.latestCheckpoint();
+    if (stored !== undefined && (stored.size > this.#latest.checkpoint.size || stored.note !== this.#latest.note)) {
+      const checkpoint = parseCheckpoint(parseNote(stored.note).text);
+      this.#setLatest({ checkpoint, note: stored.note, at: Date.now() });
+    } else {
+      this.#latest.at = Date.now();
+    }
+    return this.#latest;
+  }
+
+  #setLatest(latest: Latest): void {
+    if (latest.checkpoint.size < this.#latest.checkpoint.size) return;
+    this.#latest = latest;
+    const ready = this.#waiters.filter((waiter) => waiter.index < latest.checkpoint.size);
+    this.#waiters = this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size);
+    for (const waiter of ready) waiter.done();
+  }
+
+  /** The latest signed checkpoint, re-read from storage when the one in hand is older than refreshMs. */
+  async checkpoint(): Promise<{ size: number; note: string }> {
+    if (Date.now() - this.#latest.at > this.#refresh && !this.#closed) await this.#reload();
     return { size: this.#latest.checkpoint.size, note: this.#latest.note };
   }
 
+  /**
+   * Resolves once a checkpoint covers `index`, or after `timeoutMs`; true when covered. A checkpoint
+   * signed by another process sharing the storage is seen within refreshMs.
+   */
+  async waitForCheckpoint(index: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.checkpoint()).size <= index) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#closed) return false;
+      await new Promise<void>((resolve) => {
+        const waiter = { index, done: () => resolve() };
+        this.#waiters.push(waiter);
+        setTimeout(() => {
+          this.#waiters = this.#waiters.filter((other) => other !== waiter);
+          resolve();
+        }, Math.min(left, this.#refresh + 1));
+      });
+    }
+    return true;
+  }
+
   /** Tiles as the latest checkpoint publishes them: a width up to the one its tree has. */
-  tile(tile: TileCoordinates): Uint8Array | undefined {
-    const published = tileAt(tile.level, tile.index, this.#latest.checkpoint.size);
+  async tile(tile: TileCoordinates): Promise<Uint8Array | undefined> {
+    const published = tileAt(tile.level, tile.index, (await this.checkpoint()).size);
     if (published === undefined || published.width < tile.width) return undefined;
-    return this.#store.tileData(tile);
+    return this.#storage.tileData(tile);
   }
 
-  entryBundle(bundle: { index: number; width: number }): Uint8Array | undefined {
-    const published = tileAt(0, bundle.index, this.#latest.checkpoint.size);
+  async entryBundle(bundle: { index: number; width: number }): Promise<Uint8Array | undefined> {
+    const published = tileAt(0, bundle.index, (await this.checkpoint()).size);
     if (published === undefined || published.width < bundle.width) return undefined;
-    return formatEntryBundle(this.#store.entries(bundle.index * 256, bundle.width));
+    return formatEntryBundle(await this.#storage.entries(bundle.index * 256, bundle.width));
   }
 
-  indexesOfRun(runId: string): number[] {
-    const size = this.#latest.checkpoint.size;
-    return this.#store.indexesOfRun(runId).filter((index) => index < size);
+  async indexesOfRun(runId: string): Promise<number[]> {
+    const size = (await this.checkpoint()).size;
+    return (await this.#storage.indexesOfRun(runId)).filter((index) => index < size);
   }
 
   async inclusionProof(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }> {
-    if (size > this.#latest.checkpoint.size || index >= size) throw new RangeError('index and size must lie within the latest checkpoint');
-    const read = readerOf(this.#store);
-    const [leafHash] = this.#store.hashes(0, index, 1);
-    return { leafHash: leafHash!, proof: await inclusionProofFromTiles(index, size, read) };
+    if (size > (await this.checkpoint()).size || index >= size) throw new RangeError('index and size must lie within the latest checkpoint');
+    const [leafHash] = await this.#storage.hashes(0, index, 1);
+    return { leafHash: leafHash!, proof: await inclusionProofFromTiles(index, size, readerOf(this.#storage)) };
   }
 
-  /** Publishes what is pending, then closes the database. */
+  /** The C2SP tlog-proof of entry `index` against the latest checkpoint (with its cosignatures), or undefined when none covers it. */
+  async tlogProof(index: number): Promise<string | undefined> {
+    const latest = this.#latest;
+    if (index >= latest.checkpoint.size) return undefined;
+    const proof = await inclusionProofFromTiles(index, latest.checkpoint.size, readerOf(this.#storage));
+    return formatTlogProof({ index, proof, checkpoint: parseNote(latest.note) });
+  }
+
+  /** Commits and publishes what is pending, then closes the storage. */
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await new Promise((resolve) => setImmediate(resolve));
+    while (this.#flushing) await new Promise((resolve) => setImmediate(resolve));
     await this.publishCheckpoint().catch(() => undefined);
     this.#closed = true;
-    this.#store.close();
+    for (const waiter of this.#waiters) waiter.done();
+    this.#waiters = [];
+    await this.#storage.close();
   }
 }
 
-function readerOf(store: SqliteLog): TileReader {
-  return (tile) => store.tileData(tile);
+/** Opens the default log: SQLite at `path`. */
+export function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> & { path: string }): Promise<TransparencyLog> {
+  const { path, ...rest } = options;
+  return TransparencyLog.open({ ...rest, storage: SqliteLog.open(path) });
+}
+
+function readerOf(storage: LogStorage): TileReader {
+  return (tile) => storage.tileData(tile);
 }
 
 async function openCheckpoint(note: string, verifier: NoteVerifier, origin: string): Promise<Checkpoint> {

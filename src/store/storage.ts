@@ -1,0 +1,87 @@
+/** What the log service needs from a storage backend (SQLite by default, PostgreSQL to scale out). */
+import { LogError } from '../errors.ts';
+import type { TileCoordinates } from '../log/tiles.ts';
+
+/** One stored entry as an append reports it. */
+export interface StoredEntry {
+  index: number;
+  leafHash: Uint8Array;
+  /** False when an identical entry was already in the log (its index is returned). */
+  created: boolean;
+}
+
+/** An entry to append: its bytes, the SHA-256 used to find a resubmission, and an optional run identity. */
+export interface NewEntry {
+  entry: Uint8Array;
+  contentHash: Uint8Array;
+  runId?: string;
+}
+
+/** A signed checkpoint as stored: its tree size and the signed note (with any cosignatures). */
+export interface StoredCheckpoint {
+  size: number;
+  note: string;
+}
+
+/**
+ * A log's storage. Every method reads or writes the shared database, never a cache, so several
+ * processes can use one storage: `append` and `saveCheckpoint` are serialized across all of them
+ * (one sequencer at a time), and everything else reads committed state.
+ */
+export interface LogStorage {
+  /** "SQLite" or "PostgreSQL", for messages. */
+  readonly kind: string;
+  /**
+   * Sequences a batch in one durable transaction, holding the storage's sequencing lock: reads the
+   * current size, gives each new entry the next index (an identical entry, stored or earlier in the
+   * batch, gets its existing index), and stores the tile hashes the batch completes.
+   */
+  append(batch: ReadonlyArray<NewEntry>): Promise<StoredEntry[]>;
+  /** Number of stored entries (acknowledged appends, checkpointed or not). */
+  size(): Promise<number>;
+  /** `count` hashes at tile level `level` from position `start` (level 0: leaf hashes); missing ones are ERR_STORE_CORRUPT. */
+  hashes(level: number, start: number, count: number): Promise<Uint8Array[]>;
+  /** The bytes of a hash tile (32 bytes per hash). */
+  tileData(tile: TileCoordinates): Promise<Uint8Array>;
+  /** Entries start .. start + count - 1. */
+  entries(start: number, count: number): Promise<Uint8Array[]>;
+  /** Indexes of the entries whose receipt names this run identity, in log order. */
+  indexesOfRun(runId: string): Promise<number[]>;
+  getMeta(key: string): Promise<string | undefined>;
+  /** Stores `value` unless the key has one; returns the value stored now. */
+  setMetaOnce(key: string, value: string): Promise<string>;
+  /** The largest signed checkpoint, or undefined if none was signed yet. */
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /**
+   * Stores a new checkpoint only if the largest stored one still has size `previousSize` (-1: there
+   * is none), atomically across processes; false when another signer got there first. Durable
+   * when it returns true.
+   */
+  saveCheckpoint(previousSize: number, checkpoint: StoredCheckpoint): Promise<boolean>;
+  /** Replaces the note of a stored checkpoint of the same size (cosignatures added). */
+  updateCheckpointNote(checkpoint: StoredCheckpoint): Promise<void>;
+  /**
+   * Recomputes every stored hash from the entries: each leaf hash from its entry, each level >= 1
+   * hash from the level below. Any difference is ERR_STORE_CORRUPT. One pass over the log.
+   */
+  checkHashes(): Promise<void>;
+  /** The checkpoint this storage holds as a witness for the log `origin`, if any. */
+  witnessed(origin: string): Promise<StoredCheckpoint | undefined>;
+  /**
+   * Stores a witnessed checkpoint if the stored one for `origin` still has size `previousSize`
+   * (-1: none), atomically; false when it changed meanwhile. Durable when it returns true.
+   */
+  saveWitnessed(origin: string, previousSize: number, checkpoint: StoredCheckpoint): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function storeCorrupt(message: string): LogError {
+  return new LogError('ERR_STORE_CORRUPT', message);
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
+  return difference === 0;
+}
