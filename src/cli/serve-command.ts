@@ -5,15 +5,15 @@ import { parseArgs } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../receipt/keys.ts';
 import { createApp, type AppOptions } from '../server/app.ts';
-import { DEFAULT_LOG_NAME, openSqliteLog, type TransparencyLog } from '../store/log-service.ts';
+import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
+import { openStorage } from '../store/open-storage.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
 export const DEFAULT_DATA_DIR = 'runprint-data';
-/** In the data directory: the log database and, when no --log-key is given, the log key made on first start. */
-export const LOG_DATABASE = 'log.sqlite';
+/** In the data directory, when no --log-key is given: the log key made on first start. */
 export const LOG_KEY_FILE = 'log-key.pem';
 
 /** The --log-key file, or the data directory's own key, created owner-only (0600) on first start. */
@@ -49,6 +49,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'log-name': { type: 'string' },
         'log-key': { type: 'string' },
         'log-token': { type: 'string' },
+        'log-db': { type: 'string' },
         'log-anonymous-writes': { type: 'boolean' },
       },
       strict: true,
@@ -56,7 +57,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-anonymous-writes and --no-log',
+      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-anonymous-writes and --no-log',
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -75,7 +76,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
-    log = await openSqliteLog({ path: join(dataDir, LOG_DATABASE), origin: name, key });
+    const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
+    log = await TransparencyLog.open({ storage: await openStorage({ dataDir, ...(url === undefined ? {} : { url }) }), origin: name, key });
     const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
     options.log = { log, ...(token === undefined || token === '' ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
