@@ -91,6 +91,13 @@ export type ErrorCode =
   | 'ERR_LOG_FORK'
   | 'ERR_LOG_REWRITE'
   | 'ERR_LOG_DROPPED'
+  // Witnessing (C2SP tlog-witness): as a witness, and as a log asking witnesses
+  | 'ERR_WITNESS_REQUEST_INVALID'
+  | 'ERR_WITNESS_UNKNOWN_LOG'
+  | 'ERR_WITNESS_SIGNATURE'
+  | 'ERR_WITNESS_CONFLICT'
+  | 'ERR_WITNESS_PROOF'
+  | 'ERR_WITNESS_UNREACHABLE'
   // Anything runprint did not anticipate; reported without internals.
   | 'ERR_INTERNAL';
 

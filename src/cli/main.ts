@@ -83,6 +83,7 @@ const IO_FAILURES = new Set<string>([
   'ERR_FILE_EXISTS',
   'ERR_FILE_UNWRITABLE',
   'ERR_LOG_UNREACHABLE',
+  'ERR_WITNESS_UNREACHABLE',
 ]);
 
 /** Exit code for an error of each kind (README, "Exit codes"). */

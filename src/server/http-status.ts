@@ -6,10 +6,14 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_HTTP_UNAUTHORIZED':
       return 401;
     case 'ERR_LOG_WRITES_DISABLED':
+    case 'ERR_WITNESS_SIGNATURE':
       return 403;
     case 'ERR_HTTP_NOT_FOUND':
     case 'ERR_LOG_ENTRY_NOT_FOUND':
+    case 'ERR_WITNESS_UNKNOWN_LOG':
       return 404;
+    case 'ERR_WITNESS_CONFLICT':
+      return 409;
     case 'ERR_HTTP_METHOD_NOT_ALLOWED':
       return 405;
     case 'ERR_HTTP_BODY_TOO_LARGE':
@@ -18,6 +22,8 @@ export function statusFor(error: RunprintError): number {
       return 413;
     case 'ERR_HTTP_MEDIA_TYPE':
       return 415;
+    case 'ERR_WITNESS_PROOF':
+      return 422;
     case 'ERR_INTERNAL':
     case 'ERR_STORE_CORRUPT':
       return 500;
