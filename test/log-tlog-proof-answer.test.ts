@@ -1,0 +1,143 @@
+/** The submit answer's C2SP tlog-proof, the tlog-proof route, and two log processes sharing one SQLite file. */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
+import { parseCheckpoint } from '../src/log/checkpoint.ts';
+import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
+import { verifyNote } from '../src/log/note.ts';
+import { consistencyProofFromTiles } from '../src/log/tiles.ts';
+import { verifyTlogProof } from '../src/log/tlog-proof.ts';
+import { verifyConsistency } from '../src/merkle/consistency.ts';
+import { hashLeaf } from '../src/merkle/rfc6962.ts';
+import { encodeBase64 } from '../src/receipt/base64.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { createApp } from '../src/server/app.ts';
+import { openSqliteLog } from '../src/store/log-service.ts';
+import { SqliteLog } from '../src/store/sqlite-log.ts';
+
+const TOKEN = 'answer-token-0123456789';
+const ORIGIN = 'example.test/answer-log';
+const folders: string[] = [];
+after(async () => {
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+});
+
+function envelope(n: number | string): string {
+  return JSON.stringify({ payload: encodeBase64(new TextEncoder().encode(`entry ${n}`)), payloadType: 'text/plain', signatures: [{ sig: 'AAAA' }] });
+}
+
+async function folder(): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), 'runprint-answer-'));
+  folders.push(path);
+  return path;
+}
+
+const key = await parsePrivateKey((await generateKeyFiles(ORIGIN)).privateKeyPem);
+
+test('POST ?wait=checkpoint answers with a tlog-proof of the exact bytes sent, which verifies offline', async () => {
+  const log = await openSqliteLog({ path: join(await folder(), 'log.sqlite'), origin: ORIGIN, key, checkpointDelayMs: 30 });
+  const app = createApp({ log: { log, token: TOKEN } });
+  try {
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    for (let n = 0; n < 3; n++) assert.equal((await app.request('/v1/log/entries', { method: 'POST', body: envelope(n), headers })).status, 201);
+    const body = envelope('waited');
+    const response = await app.request('/v1/log/entries?wait=checkpoint', { method: 'POST', body, headers });
+    assert.equal(response.status, 201);
+    const answer = await response.json();
+    assert.equal(answer.index, 3);
+    assert.equal(typeof answer.tlogProof, 'string');
+    const logKey = await parseNoteVerifier(log.verifierKey);
+    const verified = await verifyTlogProof(answer.tlogProof, new TextEncoder().encode(body), { logKey, witnesses: [], threshold: 0 });
+    assert.equal(verified.index, 3);
+    assert.ok(verified.checkpoint.size >= 4);
+    assert.deepEqual(verified.leafHash, hashLeaf(new TextEncoder().encode(body)));
+    // The proof is for these bytes only: another entry's bytes fail.
+    await assert.rejects(verifyTlogProof(answer.tlogProof, new TextEncoder().encode(envelope(0)), { logKey, witnesses: [], threshold: 0 }), {
+      code: 'ERR_LOG_PROOF_INVALID',
+    });
+    // The same proof from the route.
+    const routed = await app.request('/v1/log/tlog-proof?index=3');
+    assert.equal(routed.status, 200);
+    assert.equal(routed.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(await routed.text(), answer.tlogProof);
+
+    const bad = await app.request('/v1/log/entries?wait=yes', { method: 'POST', body: envelope(9), headers });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'ERR_CLI_USAGE');
+  } finally {
+    await log.close();
+  }
+});
+
+test('GET /v1/log/tlog-proof is 404 ERR_LOG_ENTRY_NOT_FOUND until a checkpoint covers the index, and 400 for a bad index', async () => {
+  const log = await openSqliteLog({ path: join(await folder(), 'log.sqlite'), origin: ORIGIN, key, checkpointDelayMs: 1000 });
+  const app = createApp({ log: { log, token: TOKEN } });
+  try {
+    const answer = await (await app.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    assert.equal(answer.tlogProof, undefined);
+    const early = await app.request(`/v1/log/tlog-proof?index=${answer.index}`);
+    assert.equal(early.status, 404);
+    assert.equal((await early.json()).error.code, 'ERR_LOG_ENTRY_NOT_FOUND');
+    await log.publishCheckpoint();
+    assert.equal((await app.request(`/v1/log/tlog-proof?index=${answer.index}`)).status, 200);
+    for (const query of ['index=-1', 'index=01', 'index=x', '']) {
+      const response = await app.request(`/v1/log/tlog-proof?${query}`);
+      assert.equal(response.status, 400, query);
+      assert.equal((await response.json()).error.code, 'ERR_CLI_USAGE');
+    }
+  } finally {
+    await log.close();
+  }
+});
+
+test('two log services on one SQLite file sequence one at a time and sign one consistent chain of checkpoints', async () => {
+  const path = join(await folder(), 'shared.sqlite');
+  const first = await openSqliteLog({ path, origin: ORIGIN, key, checkpointDelayMs: 5, refreshMs: 5 });
+  const second = await openSqliteLog({ path, origin: ORIGIN, key, checkpointDelayMs: 5, refreshMs: 5 });
+  const sent: string[] = [];
+  try {
+    const rounds = 20;
+    for (let round = 0; round < rounds; round++) {
+      const batch = Array.from({ length: 40 }, (_, n) => envelope(`${round}-${n}`));
+      sent.push(...batch);
+      // Alternate the services entry by entry, all in flight at once, with checkpoints signed meanwhile.
+      const results = await Promise.all(batch.map((body, n) => (n % 2 === 0 ? first : second).append(new TextEncoder().encode(body))));
+      assert.ok(results.every((result) => result.created));
+      if (round % 5 === 4) await Promise.all([first.publishCheckpoint(), second.publishCheckpoint()]);
+    }
+    // A resubmission to the other service finds the first index.
+    const again = await second.append(new TextEncoder().encode(sent[0]!));
+    assert.equal(again.created, false);
+    assert.equal(again.index, 0);
+    await Promise.all([first.publishCheckpoint(), second.publishCheckpoint()]);
+  } finally {
+    await first.close();
+    await second.close();
+  }
+
+  const storage = SqliteLog.open(path);
+  try {
+    assert.equal(await storage.size(), sent.length);
+    const entries = (await storage.entries(0, sent.length)).map((entry) => new TextDecoder().decode(entry));
+    assert.deepEqual([...entries].sort(), [...sent].sort());
+    const db = new DatabaseSync(path, { readOnly: true });
+    const notes = db.prepare('SELECT size, note FROM checkpoints ORDER BY size').all() as Array<{ size: number; note: string }>;
+    db.close();
+    assert.ok(notes.length >= 2);
+    const verifier = await parseNoteVerifier(noteVerifierKey(ORIGIN, key.publicKey));
+    const checkpoints = await Promise.all(notes.map(async (row) => parseCheckpoint((await verifyNote(row.note, [verifier])).text)));
+    assert.equal(checkpoints.at(-1)!.size, sent.length);
+    const read = (tile: Parameters<typeof storage.tileData>[0]) => storage.tileData(tile);
+    for (let i = 1; i < checkpoints.length; i++) {
+      const [older, newer] = [checkpoints[i - 1]!, checkpoints[i]!];
+      assert.ok(newer.size > older.size);
+      const proof = await consistencyProofFromTiles(older.size, newer.size, read);
+      assert.equal(verifyConsistency(older.size, newer.size, proof, older.rootHash, newer.rootHash), true, `${older.size} -> ${newer.size}`);
+    }
+  } finally {
+    await storage.close();
+  }
+});
