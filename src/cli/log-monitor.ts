@@ -2,7 +2,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InputError } from '../errors.ts';
+import { InputError, RunprintError } from '../errors.ts';
 import { checkLogProgress, checkpointText, fetchCheckpoint, verifyCheckpointNote, type SignedCheckpoint } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -85,10 +85,20 @@ export async function monitorCommand(args: string[], io: CliIo): Promise<number>
   const base = logUrl(positionals[0]!);
   const logKey = await readLogKey(values.key, io);
   const statePath = values.state === undefined ? defaultStatePath(io.cwd, logKey) : resolve(io.cwd, values.state);
-  // Any failure ends the monitor with its code: a fork, a rewrite or a drop is never retried away.
+  // With --once any failure ends the monitor with its code. Following, a log that cannot be reached
+  // (or answers 503) is reported and tried again at the next interval; anything else, and above all
+  // a fork, a rewrite or a drop, ends it: those are never retried away.
   for (;;) {
-    await checkOnce(base, logKey, statePath, io);
+    try {
+      await checkOnce(base, logKey, statePath, io);
+    } catch (error) {
+      if (values.once === true || !(error instanceof RunprintError) || !TRANSIENT.has(error.code)) throw error;
+      io.stderr(`runprint: ${error.toLine()}; trying again in ${interval} s\n`);
+    }
     if (values.once === true) return EXIT.ok;
     await sleep(interval * 1000);
   }
 }
+
+/** Failures a following monitor waits out: the log is down or overloaded, it did not lie. */
+const TRANSIENT = new Set<string>(['ERR_LOG_UNREACHABLE', 'ERR_STORE_UNAVAILABLE']);
