@@ -1,9 +1,454 @@
-/** PostgreSQL storage of the log: being written (issue 4, section 3); this placeholder refuses. */
+/**
+ * The log's storage in PostgreSQL, chosen by a connection URL (issue 4, section 3): the same
+ * tables and semantics as SqliteLog, shared by several `runprint serve` processes of which exactly
+ * one sequences at a time.
+ */
+import pg from 'pg';
 import { LogError } from '../errors.ts';
-import type { LogStorage } from './storage.ts';
+import { sha256Once } from '../hash/sha256.ts';
+import { hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
-export class PostgresLog {
-  static async open(_url: string): Promise<LogStorage> {
-    throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL storage is not built yet');
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+  idx bigint PRIMARY KEY CHECK (idx >= 0),
+  entry bytea NOT NULL,
+  leaf_hash bytea NOT NULL,
+  content_hash bytea NOT NULL UNIQUE,
+  run_id text
+);
+CREATE INDEX IF NOT EXISTS entries_run_id ON entries (run_id) WHERE run_id IS NOT NULL;
+-- Hashes of complete subtrees of 256^level leaves, level >= 1 (level 0 is entries.leaf_hash).
+CREATE TABLE IF NOT EXISTS tile_hashes (level integer NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx));
+CREATE TABLE IF NOT EXISTS checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
+-- As a witness: the latest checkpoint cosigned for each log.
+CREATE TABLE IF NOT EXISTS witnessed (origin text PRIMARY KEY, size bigint NOT NULL, note text NOT NULL);
+`;
+
+/** Reads every column the storage uses: fails (42P01, 42703) on tables of the same names that are not a runprint log. */
+const PROBE = `
+SELECT key, value FROM meta LIMIT 0;
+SELECT idx, entry, leaf_hash, content_hash, run_id FROM entries LIMIT 0;
+SELECT level, idx, hash FROM tile_hashes LIMIT 0;
+SELECT size, note FROM checkpoints LIMIT 0;
+SELECT origin, size, note FROM witnessed LIMIT 0;
+`;
+
+/** Connections per process: one sequencing transaction at a time, the rest serve reads. */
+const POOL_SIZE = 4;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const OID_BYTEA = 17;
+const OID_TEXT = 25;
+const OID_INT8 = 20;
+
+/** bigint columns as JS numbers: sizes and indexes stay below 2^53. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === OID_INT8 && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * A 64-bit advisory lock key (a decimal literal) from a fixed name and the schema that holds the
+ * log: processes sharing one log's tables share the key, logs in other schemas of the same
+ * database do not wait for each other.
+ */
+function lockKey(name: string, schema: string): string {
+  const digest = sha256Once(`${name}\n${schema}`);
+  let value = 0n;
+  for (let i = 0; i < 8; i++) value = (value << 8n) | BigInt(digest[i]!);
+  return BigInt.asIntN(64, value).toString();
+}
+
+/**
+ * A one-dimensional PostgreSQL array in the binary wire format (array_recv), sent as a binary
+ * parameter: a batch's entries travel as raw bytes, not hex text. `null` items are SQL NULL.
+ */
+function binaryArray(elementOid: number, items: ReadonlyArray<Uint8Array | null>): Buffer {
+  let length = 20;
+  let hasNull = 0;
+  for (const item of items) {
+    length += 4 + (item?.length ?? 0);
+    if (item === null) hasNull = 1;
+  }
+  const out = Buffer.allocUnsafe(length);
+  out.writeInt32BE(1, 0);
+  out.writeInt32BE(hasNull, 4);
+  out.writeInt32BE(elementOid, 8);
+  out.writeInt32BE(items.length, 12);
+  out.writeInt32BE(1, 16);
+  let offset = 20;
+  for (const item of items) {
+    if (item === null) {
+      out.writeInt32BE(-1, offset);
+      offset += 4;
+    } else {
+      out.writeInt32BE(item.length, offset);
+      out.set(item, offset + 4);
+      offset += 4 + item.length;
+    }
+  }
+  return out;
+}
+
+/** A bytea value as a plain Uint8Array (no copy). */
+function bytes(value: Buffer): Uint8Array {
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** A map key for a 32-byte hash. */
+function keyOf(hash: Uint8Array): string {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+}
+
+/**
+ * Any failure of the database or the connection as ERR_STORE_UNAVAILABLE. The message carries
+ * the SQLSTATE or system error code only: never the driver's text, which may quote the URL.
+ */
+function unavailable(error: unknown): LogError {
+  if (error instanceof LogError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
+  return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL log database is unavailable${detail}`);
+}
+
+/**
+ * The storage. Every write is one transaction committed with the server's synchronous_commit (on
+ * by default: a commit that returned is in the WAL on disk). Writers serialize on transaction-level
+ * advisory locks, one per kind of write, so any number of processes can share the tables:
+ *  - append holds the sequencer lock, reads the size inside it, and commits entries and tile hashes;
+ *  - saveCheckpoint holds the checkpoint lock and compares the largest stored size first;
+ *  - saveWitnessed holds the witness lock and compares the stored size for the origin first.
+ * Reads are plain statements on committed state.
+ */
+export class PostgresLog implements LogStorage {
+  readonly kind = 'PostgreSQL';
+  readonly #pool: pg.Pool;
+  readonly #sequencer: string;
+  readonly #checkpointLock: string;
+  readonly #witnessLock: string;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, schema: string) {
+    this.#pool = pool;
+    this.#sequencer = lockKey('runprint/log sequencer', schema);
+    this.#checkpointLock = lockKey('runprint/log checkpoint', schema);
+    this.#witnessLock = lockKey('runprint/log witness', schema);
+  }
+
+  /**
+   * Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's
+   * search_path (`?options=-c%20search_path%3Dname`; `public` by default). Connection failures are
+   * ERR_STORE_UNAVAILABLE; stored entries not numbered 0 .. size - 1 are ERR_STORE_CORRUPT.
+   * Verification against a checkpoint is the service's job.
+   */
+  static async open(url: string): Promise<PostgresLog> {
+    try {
+      new URL(url);
+    } catch {
+      throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
+    }
+    const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint' });
+    // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    try {
+      let schema: unknown;
+      try {
+        schema = (await pool.query('SELECT current_schema() AS schema')).rows[0]?.schema;
+      } catch (error) {
+        throw unavailable(error);
+      }
+      if (typeof schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      const log = new PostgresLog(pool, schema);
+      await log.#createTables(schema);
+      await log.#checkNumbering();
+      return log;
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #createTables(schema: string): Promise<void> {
+    // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS (a unique violation
+    // in the catalog): creation holds its own lock.
+    await this.#transaction(lockKey('runprint/log schema', schema), async (client) => {
+      await client.query(SCHEMA);
+    });
+    try {
+      await this.#pool.query(PROBE);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
+      throw unavailable(error);
+    }
+  }
+
+  async #checkNumbering(): Promise<void> {
+    const row = (await this.#query('SELECT count(*) AS count, COALESCE(max(idx), -1) AS last FROM entries')).rows[0] as { count: number; last: number };
+    if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
+  }
+
+  async #query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection, first taking the advisory lock `key` (held
+   * until commit or rollback) when given. `isolation` REPEATABLE READ gives `work` one snapshot.
+   */
+  async #transaction<T>(key: string | undefined, work: (client: pg.PoolClient) => Promise<T>, isolation = 'READ COMMITTED'): Promise<T> {
+    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    let broken = false;
+    try {
+      // One round trip; the key is a decimal literal computed here, never input.
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation};${key === undefined ? '' : ` SELECT pg_advisory_xact_lock(${key});`}`);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw unavailable(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async size(): Promise<number> {
+    return (await this.#query('SELECT COALESCE(max(idx), -1) + 1 AS size FROM entries')).rows[0].size as number;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = (await this.#query('SELECT value FROM meta WHERE key = $1', [key])).rows[0] as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setMetaOnce(key: string, value: string): Promise<string> {
+    await this.#query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    return (await this.getMeta(key))!;
+  }
+
+  async append(batch: ReadonlyArray<NewEntry>): Promise<StoredEntry[]> {
+    if (batch.length === 0) return [];
+    return this.#transaction(this.#sequencer, async (client) => {
+      // Read inside the lock: every commit of an earlier holder is visible to this statement.
+      const oldSize = (await client.query('SELECT COALESCE(max(idx), -1) + 1 AS size FROM entries')).rows[0].size as number;
+      const known = new Map<string, StoredEntry>();
+      const found = await client.query('SELECT content_hash, idx, leaf_hash FROM entries WHERE content_hash = ANY($1::bytea[])', [
+        binaryArray(OID_BYTEA, batch.map((item) => item.contentHash)),
+      ]);
+      for (const row of found.rows as Array<{ content_hash: Buffer; idx: number; leaf_hash: Buffer }>) {
+        known.set(keyOf(row.content_hash), { index: row.idx, leafHash: bytes(row.leaf_hash), created: false });
+      }
+      const results: StoredEntry[] = [];
+      const created: NewEntry[] = [];
+      const leafHashes: Uint8Array[] = [];
+      for (const item of batch) {
+        const key = keyOf(item.contentHash);
+        const existing = known.get(key);
+        if (existing !== undefined) {
+          results.push({ index: existing.index, leafHash: existing.leafHash, created: false });
+          continue;
+        }
+        const leafHash = hashLeaf(item.entry);
+        const stored = { index: oldSize + created.length, leafHash, created: true };
+        known.set(key, stored);
+        results.push(stored);
+        created.push(item);
+        leafHashes.push(leafHash);
+      }
+      if (created.length === 0) return results;
+      const encoder = new TextEncoder();
+      await client.query(
+        `INSERT INTO entries (idx, entry, leaf_hash, content_hash, run_id)
+         SELECT $1::bigint + n - 1, entry, leaf_hash, content_hash, run_id
+         FROM unnest($2::bytea[], $3::bytea[], $4::bytea[], $5::text[]) WITH ORDINALITY AS batch (entry, leaf_hash, content_hash, run_id, n)`,
+        [
+          oldSize,
+          binaryArray(OID_BYTEA, created.map((item) => item.entry)),
+          binaryArray(OID_BYTEA, leafHashes),
+          binaryArray(OID_BYTEA, created.map((item) => item.contentHash)),
+          binaryArray(OID_TEXT, created.map((item) => (item.runId === undefined ? null : encoder.encode(item.runId)))),
+        ],
+      );
+      await this.#storeTileHashes(client, oldSize, oldSize + created.length, leafHashes);
+      return results;
+    });
+  }
+
+  /**
+   * Stores the level >= 1 hashes that growing the tree from oldSize to newSize completes, as
+   * SqliteLog does. The hashes of the level below come from this transaction: those the batch
+   * made are in hand, the older ones (at most 255 per level) are read under the lock.
+   */
+  async #storeTileHashes(client: pg.PoolClient, oldSize: number, newSize: number, newLeafHashes: Uint8Array[]): Promise<void> {
+    const levels: number[] = [];
+    const indexes: number[] = [];
+    const hashes: Uint8Array[] = [];
+    // The hashes of the level below that this batch made, from position `freshStart`.
+    let fresh = newLeafHashes;
+    let freshStart = oldSize;
+    for (let level = 1; ; level++) {
+      const span = 2 ** (TILE_HEIGHT * level);
+      const before = Math.floor(oldSize / span);
+      const after = Math.floor(newSize / span);
+      if (after === before) break;
+      const first = before * TILE_WIDTH;
+      const older = freshStart > first ? await this.#hashesWith(client, level - 1, first, freshStart - first) : [];
+      const below = older.concat(fresh);
+      const made: Uint8Array[] = [];
+      for (let index = before; index < after; index++) {
+        const offset = (index - before) * TILE_WIDTH;
+        const hash = rootFromLeafHashes(below.slice(offset, offset + TILE_WIDTH));
+        made.push(hash);
+        levels.push(level);
+        indexes.push(index);
+        hashes.push(hash);
+      }
+      fresh = made;
+      freshStart = before;
+    }
+    if (levels.length === 0) return;
+    await client.query('INSERT INTO tile_hashes (level, idx, hash) SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])', [
+      levels,
+      indexes,
+      binaryArray(OID_BYTEA, hashes),
+    ]);
+  }
+
+  async #hashesWith(client: pg.Pool | pg.PoolClient, level: number, start: number, count: number): Promise<Uint8Array[]> {
+    const result =
+      level === 0
+        ? await client.query('SELECT leaf_hash AS hash FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx', [start, start + count])
+        : await client.query('SELECT hash FROM tile_hashes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx', [level, start, start + count]);
+    if (result.rows.length !== count) throw storeCorrupt(`tile hashes at level ${level} are missing`);
+    return (result.rows as Array<{ hash: Buffer }>).map((row) => {
+      if (row.hash.length !== 32) throw storeCorrupt(`a stored hash at level ${level} is not 32 bytes`);
+      return bytes(row.hash);
+    });
+  }
+
+  async hashes(level: number, start: number, count: number): Promise<Uint8Array[]> {
+    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+    try {
+      return await this.#hashesWith(this.#pool, level, start, count);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async tileData(tile: TileCoordinates): Promise<Uint8Array> {
+    const hashes = await this.hashes(tile.level, tile.index * TILE_WIDTH, tile.width);
+    const data = new Uint8Array(hashes.length * 32);
+    hashes.forEach((hash, i) => data.set(hash, i * 32));
+    return data;
+  }
+
+  async entries(start: number, count: number): Promise<Uint8Array[]> {
+    const rows = (await this.#query('SELECT entry FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx', [start, start + count])).rows as Array<{ entry: Buffer }>;
+    if (rows.length !== count) throw storeCorrupt('stored entries are missing');
+    return rows.map((row) => bytes(row.entry));
+  }
+
+  async indexesOfRun(runId: string): Promise<number[]> {
+    const rows = (await this.#query('SELECT idx FROM entries WHERE run_id = $1 ORDER BY idx', [runId])).rows as Array<{ idx: number }>;
+    return rows.map((row) => row.idx);
+  }
+
+  /**
+   * One pass, in one snapshot (another process may be appending meanwhile): the leaf hashes are
+   * recomputed by the server (sha256 of 0x00 || entry), each higher level here from the one below.
+   */
+  async checkHashes(): Promise<void> {
+    await this.#transaction(
+      undefined,
+      async (client) => {
+        const bad = (await client.query("SELECT idx FROM entries WHERE leaf_hash IS DISTINCT FROM sha256('\\x00'::bytea || entry) ORDER BY idx LIMIT 1")).rows[0] as
+          | { idx: number }
+          | undefined;
+        if (bad !== undefined) throw storeCorrupt(`stored leaf hash of entry ${bad.idx} does not match its entry`);
+        const size = (await client.query('SELECT COALESCE(max(idx), -1) + 1 AS size FROM entries')).rows[0].size as number;
+        for (let level = 1; ; level++) {
+          const count = Math.floor(size / 2 ** (TILE_HEIGHT * level));
+          const stored = (await client.query('SELECT count(*) AS count FROM tile_hashes WHERE level = $1', [level])).rows[0].count as number;
+          if (stored !== count) throw storeCorrupt(`stored tile hashes at level ${level} do not match the number of entries`);
+          if (count === 0) break;
+          // 1024 hashes of this level (256 Ki of the level below) per round trip.
+          for (let from = 0; from < count; from += 1024) {
+            const chunk = Math.min(1024, count - from);
+            const below = await this.#hashesWith(client, level - 1, from * TILE_WIDTH, chunk * TILE_WIDTH);
+            const here = await this.#hashesWith(client, level, from, chunk);
+            for (let i = 0; i < chunk; i++) {
+              if (!equalBytes(rootFromLeafHashes(below.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH)), here[i]!)) {
+                throw storeCorrupt(`stored tile hash ${from + i} at level ${level} does not match the level below`);
+              }
+            }
+          }
+        }
+        const extra = (await client.query('SELECT count(*) AS count FROM tile_hashes WHERE level < 1')).rows[0].count as number;
+        if (extra !== 0) throw storeCorrupt('stored tile hashes at level 0 or below exist');
+      },
+      'REPEATABLE READ READ ONLY',
+    );
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const row = (await this.#query('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1')).rows[0] as StoredCheckpoint | undefined;
+    return row === undefined ? undefined : { size: row.size, note: row.note };
+  }
+
+  async saveCheckpoint(previousSize: number, checkpoint: StoredCheckpoint): Promise<boolean> {
+    return this.#transaction(this.#checkpointLock, async (client) => {
+      const row = (await client.query('SELECT COALESCE(max(size), -1) AS size FROM checkpoints')).rows[0] as { size: number };
+      if (row.size !== previousSize) return false;
+      await client.query('INSERT INTO checkpoints (size, note) VALUES ($1, $2)', [checkpoint.size, checkpoint.note]);
+      return true;
+    });
+  }
+
+  async updateCheckpointNote(checkpoint: StoredCheckpoint): Promise<void> {
+    await this.#query('UPDATE checkpoints SET note = $1 WHERE size = $2', [checkpoint.note, checkpoint.size]);
+  }
+
+  async witnessed(origin: string): Promise<StoredCheckpoint | undefined> {
+    const row = (await this.#query('SELECT size, note FROM witnessed WHERE origin = $1', [origin])).rows[0] as StoredCheckpoint | undefined;
+    return row === undefined ? undefined : { size: row.size, note: row.note };
+  }
+
+  async saveWitnessed(origin: string, previousSize: number, checkpoint: StoredCheckpoint): Promise<boolean> {
+    return this.#transaction(this.#witnessLock, async (client) => {
+      const row = (await client.query('SELECT size FROM witnessed WHERE origin = $1', [origin])).rows[0] as { size: number } | undefined;
+      if ((row?.size ?? -1) !== previousSize) return false;
+      await client.query(
+        'INSERT INTO witnessed (origin, size, note) VALUES ($1, $2, $3) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, note = excluded.note',
+        [origin, checkpoint.size, checkpoint.note],
+      );
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end().catch(() => undefined);
   }
 }
