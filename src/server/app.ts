@@ -6,6 +6,7 @@ import { parseJson } from '../jcs/parse.ts';
 import { errorResponse } from './http-status.ts';
 import { logRoutes, type LogRouteOptions } from './log-routes.ts';
 import { readBody } from './read-body.ts';
+import { witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
 
 export interface AppOptions {
   /** Largest request body accepted, in bytes (default 32 MiB). */
@@ -14,6 +15,8 @@ export interface AppOptions {
   version?: string;
   /** The transparency log: its routes exist only when it is given (README, "Service"). */
   log?: LogRouteOptions;
+  /** Acts as a C2SP tlog-witness: `POST /add-checkpoint` exists only when this is given. */
+  witness?: WitnessRouteOptions;
 }
 
 export interface App {
@@ -53,6 +56,7 @@ export function createApp(options: AppOptions = {}): App {
 
   const log = options.log === undefined ? undefined : logRoutes(options.log);
   if (log !== undefined) Object.assign(routes, log.routes);
+  if (options.witness !== undefined) Object.assign(routes, witnessRoutes(options.witness));
 
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
