@@ -1,4 +1,5 @@
 /** `runprint log submit|proof|monitor`: a client of a runprint log (SPEC 19.6). */
+import { LogError } from '../errors.ts';
 import { fetchCheckpoint, findRunIndexes, proveInclusion, submitReceipt } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { formatTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
@@ -7,17 +8,23 @@ import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { monitorCommand } from './log-monitor.ts';
-import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
+import { logUrl, logUsageError, parseLogArgs, readLogKey, refuseExisting, writeNewFile } from './log-options.ts';
 import { readInput } from './read-input.ts';
 
 export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
 
-  log submit RECEIPT --log URL [--token T]
+  log submit RECEIPT --log URL [--token T] [--proof-out FILE --key LOGKEY.vkey]
       POST the receipt, byte for byte, to the log; prints its answer {index, leafHash, ...}.
-      The token may come from RUNPRINT_LOG_TOKEN instead.
-  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json]
+      The token may come from RUNPRINT_LOG_TOKEN instead. With --proof-out, the log is asked to
+      answer once a signed checkpoint covers the receipt (at most 5 s); its C2SP tlog-proof is
+      verified offline (log key signature, origin, inclusion of the receipt's exact bytes) and
+      written to FILE, which must not exist yet. Keep FILE beside the receipt for
+      "runprint verify RECEIPT --log-proof FILE".
+  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json] [--out FILE]
       verify the log's signed checkpoint, find the receipt (by its run identity, or at --index),
-      prove its inclusion from the log's tiles, and print a C2SP tlog-proof@v1 that verifies offline.
+      prove its inclusion from the log's tiles, and print a C2SP tlog-proof@v1 that verifies offline
+      (--out: write it to FILE, which must not exist yet, instead of printing it).
+LOGKEY.vkey is the log's verifier key itself (<name>+<hex>+<base64>) or a file holding it.
   log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
       follow a log: each new checkpoint must be signed, consistent with the last one kept in
       FILE, and its new entries must hash to its tiles. A fork, a rewrite or a dropped entry
@@ -26,8 +33,21 @@ export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
 
 const usage = logUsageError;
 
-const SUBMIT_OPTIONS = { log: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean' } } as const;
-const PROOF_OPTIONS = { log: { type: 'string' }, key: { type: 'string' }, index: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } as const;
+const SUBMIT_OPTIONS = {
+  log: { type: 'string' },
+  token: { type: 'string' },
+  'proof-out': { type: 'string' },
+  key: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+const PROOF_OPTIONS = {
+  log: { type: 'string' },
+  key: { type: 'string' },
+  index: { type: 'string' },
+  json: { type: 'boolean' },
+  out: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
 
 async function submitCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseLogArgs(args, SUBMIT_OPTIONS);
@@ -37,10 +57,32 @@ async function submitCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
   if (typeof values.log !== 'string') throw usage('--log URL is required');
+  const proofOut = values['proof-out'];
+  // A proof is saved only once it is known good, and that needs the log's key.
+  if (proofOut !== undefined && typeof values.key !== 'string') throw usage('--proof-out needs --key LOGKEY.vkey to verify the proof before saving it');
+  if (proofOut === undefined && values.key !== undefined) throw usage('--key goes with --proof-out');
+  if (proofOut === '-' || proofOut === '') throw usage('--proof-out must name a file');
+  if (positionals[0] === '-' && values.key === '-') throw usage('only one input can be standard input');
   const base = logUrl(values.log);
   const token = typeof values.token === 'string' ? values.token : process.env['RUNPRINT_LOG_TOKEN'];
+  // Before anything is sent: the key must read and the proof file must not exist.
+  const logKey = values.key === undefined ? undefined : await readLogKey(values.key, io);
+  if (proofOut !== undefined) await refuseExisting(proofOut, io);
   const receipt = await readInput(positionals[0], io);
-  const answer = await submitReceipt(base, receipt, token === undefined || token === '' ? undefined : token);
+  const answer = await submitReceipt(base, receipt, token === undefined || token === '' ? undefined : token, { waitForCheckpoint: proofOut !== undefined });
+  if (proofOut !== undefined && logKey !== undefined) {
+    const text = answer['tlogProof'];
+    if (typeof text !== 'string') {
+      throw new LogError(
+        'ERR_LOG_UNREACHABLE',
+        `log accepted the receipt at index ${String(answer['index'])} but gave no tlog-proof (no signed checkpoint covered it in time); run "runprint log proof" later`,
+      );
+    }
+    // The log's answer is untrusted: the proof must show these exact bytes under a checkpoint the log key signed.
+    const verified = await verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 });
+    if (verified.index !== answer['index']) throw new LogError('ERR_LOG_PROOF_INVALID', 'log answered a tlog-proof for another index than the one it gave');
+    await writeNewFile(proofOut, text, io);
+  }
   io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
   return EXIT.ok;
 }
@@ -64,6 +106,7 @@ async function proofCommand(args: string[], io: CliIo): Promise<number> {
   if (typeof values.log !== 'string') throw usage('--log URL is required');
   if (typeof values.key !== 'string') throw usage('--key LOGKEY.vkey is required');
   if (positionals[0] === '-' && values.key === '-') throw usage('only one input can be standard input');
+  if (values.out === '-' || values.out === '') throw usage('--out must name a file');
   let index: number | undefined;
   if (typeof values.index === 'string') {
     index = parseDecimal(values.index);
@@ -71,6 +114,7 @@ async function proofCommand(args: string[], io: CliIo): Promise<number> {
   }
   const base = logUrl(values.log);
   const logKey = await readLogKey(values.key, io);
+  if (values.out !== undefined) await refuseExisting(values.out, io);
   const receipt = await readInput(positionals[0], io);
   let candidates: number[];
   if (index !== undefined) {
@@ -87,11 +131,12 @@ async function proofCommand(args: string[], io: CliIo): Promise<number> {
   const text = formatTlogProof({ index: found, proof, checkpoint: signed.note });
   // 3. What is printed verifies offline, as a receipt's holder will check it.
   const verified = await verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 });
+  if (values.out !== undefined) await writeNewFile(values.out, text, io);
   if (values.json === true) {
     io.stdout(
       `${JSON.stringify({ index: found, size: verified.checkpoint.size, leafHash: encodeBase64(verified.leafHash), tlogProof: text }, null, 2)}\n`,
     );
-  } else {
+  } else if (values.out === undefined) {
     io.stdout(text);
   }
   return EXIT.ok;

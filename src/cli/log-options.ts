@@ -1,7 +1,10 @@
-/** Options shared by the `runprint log` commands: the log's prefix URL and its verifier key file. */
+/** Options shared by the `runprint log` commands and `verify --log-proof`: log URLs, log and witness keys, proof files. */
+import { access, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { UsageError } from '../errors.ts';
+import { InputError, UsageError } from '../errors.ts';
 import { logPrefix } from '../log/client.ts';
+import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import type { CliIo } from './io.ts';
@@ -20,9 +23,29 @@ export function parseLogArgs<const O extends ParseArgsOptionsConfig>(args: strin
   }
 }
 
-/** Reads a signed-note verifier key file (`runprint serve` prints it; `GET /v1/log/key` serves it). */
-export async function readLogKey(name: string, io: CliIo): Promise<NoteVerifier> {
-  return parseNoteVerifier(new TextDecoder().decode(await readInput(name, io)).trim());
+/**
+ * A signed-note verifier key given on the command line: `<name>+<8 hex digits>+<base64>` is the
+ * key itself; anything else names a file holding one (`-` for standard input).
+ */
+const INLINE_VKEY = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/;
+
+/** True when the option value is a verifier key itself rather than the name of a file holding one. */
+export function isInlineVerifierKey(value: string): boolean {
+  return INLINE_VKEY.test(value);
+}
+
+async function verifierKeyText(value: string, io: CliIo): Promise<string> {
+  return isInlineVerifierKey(value) ? value : new TextDecoder().decode(await readInput(value, io)).trim();
+}
+
+/** The log's verifier key (`runprint serve` prints it; `GET /v1/log/key` serves it): the key, or a file holding it. */
+export async function readLogKey(value: string, io: CliIo): Promise<NoteVerifier> {
+  return parseNoteVerifier(await verifierKeyText(value, io));
+}
+
+/** A witness's cosignature/v1 verifier key (type 0x04): the key, or a file holding it. */
+export async function readWitnessKey(value: string, io: CliIo): Promise<NoteVerifier> {
+  return parseCosignerKey(await verifierKeyText(value, io));
 }
 
 /** The prefix URL of a log, or a usage error. */
@@ -31,5 +54,29 @@ export function logUrl(url: string): URL {
     return logPrefix(url);
   } catch {
     throw logUsageError('the log URL must be an absolute http or https URL');
+  }
+}
+
+function fileExists(): InputError {
+  return new InputError('ERR_FILE_EXISTS', 'the output file already exists; refusing to overwrite it');
+}
+
+/** Fails with ERR_FILE_EXISTS when FILE is already there: checked before any work whose result would be lost. */
+export async function refuseExisting(name: string, io: CliIo): Promise<void> {
+  try {
+    await access(resolve(io.cwd, name));
+  } catch {
+    return;
+  }
+  throw fileExists();
+}
+
+/** Writes a new file; never replaces one that exists (ERR_FILE_EXISTS), even one created meanwhile. */
+export async function writeNewFile(name: string, text: string, io: CliIo): Promise<void> {
+  try {
+    await writeFile(resolve(io.cwd, name), text, { flag: 'wx' });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') throw fileExists();
+    throw new InputError('ERR_FILE_UNWRITABLE', 'the output file cannot be written');
   }
 }

@@ -46,7 +46,10 @@ commands:
   sign --add-to RECEIPT --key KEY [--out FILE]
                                       sign a receipt (DSSE envelope JSON), or add a signature
   verify RECEIPT --key PUB [--key PUB]... [--composition FILE] [--output FILE] [--json]
+         [--log-proof FILE --log-key VKEY [--log-origin O] [--witness VKEY]... [--witness-threshold K]]
                                       check a receipt offline; exit 0 when every check passes
+                                      (--log-proof: and its tlog-proof, with at least K of the
+                                      witnesses cosigning; K defaults to all of them)
   disclose salts --components NAME[,NAME]...
                                       fresh random salts for the named components (JSON)
   disclose create --composition FILE [--from F] [--salts FILE] [--output FILE]
@@ -54,9 +57,10 @@ commands:
                                       reveal chosen components (system) or elements (input[2])
   disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--json]
                                       check the receipt, then the disclosure against it
-  log submit RECEIPT --log URL [--token T]
+  log submit RECEIPT --log URL [--token T] [--proof-out FILE --key LOGKEY.vkey]
                                       add a receipt to a log; prints its index and leafHash
-  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json]
+                                      (--proof-out: save its verified tlog-proof to a new FILE)
+  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json] [--out FILE]
                                       a C2SP tlog-proof of the receipt, proved from the log's tiles
   log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
                                       follow a log; exit 1 on a fork, a rewrite or a dropped entry

@@ -5,10 +5,13 @@ import { isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import type { NoteVerifier } from '../log/note.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { readLogKey, readWitnessKey } from './log-options.ts';
 import { readInput } from './read-input.ts';
 import { receiptEnvelopeInput } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -25,6 +28,15 @@ Exit 0 when every check passes, 1 when one fails.
   --output FILE        recompute the output digest from this response body or stream
   --output-format F    how to read --output (default: as the receipt records)
   --json               print the report as JSON
+  --log-proof FILE     also check this C2SP tlog-proof of the receipt (log submit --proof-out,
+                       log proof), offline: log signature and origin, witness cosignatures, and
+                       inclusion of the RECEIPT file's exact bytes (the file submitted to the log)
+  --log-key VKEY       the log's verifier key, or a file holding it (required with --log-proof)
+  --log-origin ORIGIN  the log's checkpoint origin (default: the log key's name)
+  --witness VKEY       a witness's cosignature/v1 verifier key, or a file holding it (repeatable)
+  --witness-threshold K
+                       at least K distinct --witness keys must have cosigned the checkpoint
+                       (default: all of them); a failing cosignature of any --witness fails
 `;
 
 const OPTIONS = {
@@ -35,6 +47,11 @@ const OPTIONS = {
   output: { type: 'string' },
   'output-format': { type: 'string' },
   json: { type: 'boolean' },
+  'log-proof': { type: 'string' },
+  'log-key': { type: 'string' },
+  'log-origin': { type: 'string' },
+  witness: { type: 'string', multiple: true },
+  'witness-threshold': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -63,11 +80,24 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     throw usage('--output-format must be openai-chat, openai-responses or anthropic-messages');
   }
   if (values.salts !== undefined && values.composition === undefined) throw usage('--salts goes with --composition');
-  const stdin = [positionals[0], values.composition, values.salts, values.output, ...values.key].filter((name) => name === '-');
+  const witnessNames = values.witness ?? [];
+  const threshold = checkLogOptions(values, witnessNames.length);
+  const stdin = [positionals[0], values.composition, values.salts, values.output, ...values.key, values['log-proof'], values['log-key'], ...witnessNames].filter(
+    (name) => name === '-',
+  );
   if (stdin.length > 1) throw usage('only one input can be standard input');
   const keys: PublicKey[] = [];
   for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
-  const receipt = receiptEnvelopeInput(await readInput(positionals[0], io));
+  const logKey = values['log-key'] === undefined ? undefined : await readLogKey(values['log-key'], io);
+  const witnesses: NoteVerifier[] = [];
+  for (const name of witnessNames) {
+    const witness = await readWitnessKey(name, io);
+    // The policy counts witnesses by name: two keys under one name would count once.
+    if (witnesses.some((other) => other.name === witness.name)) throw usage('each --witness must have its own name');
+    witnesses.push(witness);
+  }
+  const receiptBytes = await readInput(positionals[0], io);
+  const receipt = receiptEnvelopeInput(receiptBytes);
   const options: VerifyOptions = { keys };
   if (values.composition !== undefined) options.composition = parseJson(await readInput(values.composition, io));
   if (values.from !== undefined) options.from = values.from as InputFormat;
@@ -79,6 +109,13 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   }
   if (values.output !== undefined) options.output = await readInput(values.output, io);
   if (values['output-format'] !== undefined) options.outputFormat = values['output-format'] as RequestFormat;
+  if (values['log-proof'] !== undefined && logKey !== undefined) {
+    // The log holds the bytes that were submitted: a DSSE envelope file, never a bundle made from it.
+    if (!(receipt instanceof Uint8Array)) throw usage('--log-proof checks the receipt file submitted to the log (a DSSE envelope), not a Sigstore bundle');
+    const proof = new TextDecoder().decode(await readInput(values['log-proof'], io));
+    const policy = { logKey, witnesses, threshold, ...(values['log-origin'] === undefined ? {} : { origin: values['log-origin'] }) };
+    options.logProof = { proof, entry: receiptBytes, policy };
+  }
   const report = await verifyReceipt(receipt, options);
   if (values.json === true) {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
@@ -88,8 +125,38 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
       const label = check.keyId === undefined ? CHECK_LABELS[check.name] : `${CHECK_LABELS[check.name]} (key ${check.keyId.slice(0, 16)})`;
       out += check.ok ? `✓ ${label}\n` : `✗ ${label}: ${check.code}: ${check.message}\n`;
     }
+    if (report.logProof !== undefined) {
+      const { origin, index, treeSize, cosignedBy } = report.logProof;
+      out += `logged in ${origin} at index ${index} of ${treeSize}`;
+      out += cosignedBy.length === 0 ? '\n' : `, cosigned by ${cosignedBy.join(', ')} (${threshold} of ${witnesses.length} required)\n`;
+    }
     out += report.ok ? `receipt verified: ${report.runId}\n` : 'receipt NOT verified\n';
     io.stdout(out);
   }
   return report.ok ? EXIT.ok : EXIT.differs;
+}
+
+/**
+ * The log options go together: --log-proof needs --log-key and takes the others; the witness
+ * threshold is from 1 to the number of witnesses, all of them when not given. Returns it.
+ */
+function checkLogOptions(
+  values: { 'log-proof'?: string; 'log-key'?: string; 'log-origin'?: string; 'witness-threshold'?: string },
+  witnessCount: number,
+): number {
+  if (values['log-proof'] === undefined) {
+    if (values['log-key'] !== undefined || values['log-origin'] !== undefined || witnessCount > 0 || values['witness-threshold'] !== undefined) {
+      throw usage('--log-key, --log-origin, --witness and --witness-threshold go with --log-proof');
+    }
+    return 0;
+  }
+  if (values['log-key'] === undefined) throw usage('--log-proof needs --log-key, the log\'s verifier key');
+  if (values['log-origin'] === '') throw usage('--log-origin must not be empty');
+  if (values['witness-threshold'] === undefined) return witnessCount;
+  if (witnessCount === 0) throw usage('--witness-threshold needs --witness keys');
+  const threshold = parseDecimal(values['witness-threshold']);
+  if (threshold === undefined || threshold < 1 || threshold > witnessCount) {
+    throw usage('--witness-threshold must be a whole number from 1 to the number of --witness keys');
+  }
+  return threshold;
 }

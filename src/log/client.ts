@@ -133,12 +133,18 @@ export async function fetchEntryBundle(base: URL, bundle: { index: number; width
   return parseEntryBundle(await get(base, entriesPath(bundle), MAX_BUNDLE_BYTES), bundle.width);
 }
 
-/** POSTs a receipt, byte for byte, to `v1/log/entries`; the answer's leafHash must be the receipt's. */
-export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string): Promise<Record<string, unknown>> {
+/**
+ * POSTs a receipt, byte for byte, to `v1/log/entries`; the answer's leafHash must be the receipt's.
+ * With `waitForCheckpoint`, asks the log (`?wait=checkpoint`) to answer once a signed checkpoint
+ * covers the entry, with its `tlogProof` (unverified here: verify it with verifyTlogProof).
+ */
+export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string, options: { waitForCheckpoint?: boolean } = {}): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  const url = new URL('v1/log/entries', base);
+  if (options.waitForCheckpoint === true) url.search = '?wait=checkpoint';
   // No redirects: the token goes to the URL given and nowhere else.
-  const bytes = await request(new URL('v1/log/entries', base), { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'error' }, MAX_JSON_BYTES);
+  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'error' }, MAX_JSON_BYTES);
   let answer: unknown;
   try {
     answer = JSON.parse(new TextDecoder().decode(bytes));

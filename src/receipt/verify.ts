@@ -5,6 +5,7 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { decodePayload, decodeSignature, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
 import type { PublicKey } from './keys.ts';
+import { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 import { pae } from './pae.ts';
 import type { Predicate } from './predicate.ts';
 import { readPredicate } from './predicate-shape.ts';
@@ -33,7 +34,11 @@ export type CheckName =
   | 'subject-binding'
   | 'identity'
   | 'composition'
-  | 'output';
+  | 'output'
+  | 'log-proof'
+  | 'log-checkpoint'
+  | 'log-witnesses'
+  | 'log-inclusion';
 
 /** What each check establishes, for people. */
 export const CHECK_LABELS: { readonly [N in CheckName]: string } = {
@@ -49,6 +54,10 @@ export const CHECK_LABELS: { readonly [N in CheckName]: string } = {
   identity: 'component digests give the run identity',
   composition: 'identity recomputed from the composition',
   output: 'output digest recomputed from the output bytes',
+  'log-proof': 'log proof shape (C2SP tlog-proof@v1)',
+  'log-checkpoint': 'checkpoint signed by the log key, with the log\'s origin',
+  'log-witnesses': 'witness cosignatures meet the policy',
+  'log-inclusion': 'receipt bytes included in the checkpoint\'s tree',
 };
 
 export interface VerificationCheck {
@@ -66,6 +75,8 @@ export interface VerificationReport {
   checks: VerificationCheck[];
   /** The run identity the receipt is about; present only when every check passed. */
   runId?: string;
+  /** With `logProof` given: where the log holds the receipt; present only when every check passed. */
+  logProof?: LogProofSummary;
 }
 
 export interface VerifyOptions {
@@ -78,6 +89,11 @@ export interface VerifyOptions {
   /** The provider response or stream bytes, to recompute the output digest from. */
   output?: Uint8Array;
   outputFormat?: RequestFormat;
+  /**
+   * A tlog-proof that travels beside the receipt: checked offline after every receipt check passed
+   * (log signature and origin, witness cosignatures, inclusion of `entry`, the receipt's exact bytes).
+   */
+  logProof?: LogProofOptions;
 }
 
 const ED25519 = { name: 'Ed25519' } as const;
@@ -167,7 +183,15 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
     const output = options.output;
     if (step('output', () => checkOutput(predicate.value, output, options.outputFormat)) === undefined) return report(false);
   }
-  return { ok: true, checks, runId: predicate.value.buildDefinition.externalParameters.runId };
+  const runId = predicate.value.buildDefinition.externalParameters.runId;
+  // 13-16. Optional: the receipt is in a log, as its tlog-proof shows, under the witness policy.
+  if (options.logProof !== undefined) {
+    const logged = await checkLogProof(options.logProof);
+    checks.push(...logged.checks);
+    if (logged.summary === undefined) return report(false);
+    return { ok: true, checks, runId, logProof: logged.summary };
+  }
+  return { ok: true, checks, runId };
 }
 
 function checkPayloadType(envelope: Envelope): void {

@@ -1,0 +1,67 @@
+/**
+ * The log steps of the verify checklist (issue 4, section 4): a receipt's C2SP tlog-proof, which
+ * travels beside the receipt as a file, checked offline against a log key and a witness policy.
+ */
+import { LogError } from '../errors.ts';
+import { verifyTlogProof, type TlogProofPolicy } from '../log/tlog-proof.ts';
+import type { CheckName, VerificationCheck } from './verify.ts';
+
+/** What a log proof is checked with. */
+export interface LogProofOptions {
+  /** The tlog-proof text, as `runprint log submit --proof-out` or `runprint log proof` wrote it. */
+  proof: string;
+  /** The exact bytes that were submitted to the log: the receipt file, byte for byte. */
+  entry: Uint8Array;
+  /** The log key, its origin, and the witnesses of which at least `threshold` must have cosigned. */
+  policy: TlogProofPolicy;
+}
+
+/** What the log proof showed, once every log step passed. */
+export interface LogProofSummary {
+  /** The checkpoint origin (the log's name). */
+  origin: string;
+  /** The receipt's index in the log. */
+  index: number;
+  /** The size of the tree the checkpoint commits to. */
+  treeSize: number;
+  /** Names of the configured witnesses whose cosignatures verified, in the order they appear. */
+  cosignedBy: string[];
+}
+
+/** The log steps, in the order verifyTlogProof runs them; `log-witnesses` only with witnesses configured. */
+const STEP_OF_CODE: ReadonlyMap<string, CheckName> = new Map<string, CheckName>([
+  ['ERR_LOG_TLOG_PROOF_INVALID', 'log-proof'],
+  ['ERR_LOG_NOTE_INVALID', 'log-proof'],
+  ['ERR_LOG_NOTE_SIGNATURE', 'log-checkpoint'],
+  ['ERR_LOG_CHECKPOINT_INVALID', 'log-checkpoint'],
+  ['ERR_LOG_COSIGNATURE_INVALID', 'log-witnesses'],
+  ['ERR_LOG_PROOF_INVALID', 'log-inclusion'],
+]);
+
+/**
+ * Runs the log steps: `log-proof` (the text is a tlog-proof@v1), `log-checkpoint` (the log key
+ * signed the checkpoint and its origin is the log's), `log-witnesses` (at least `threshold`
+ * distinct configured witnesses cosigned it, and no configured witness's cosignature fails) and
+ * `log-inclusion` (the RFC 6962 leaf hash of `entry` is at the proof's index of the checkpoint's
+ * tree). verifyTlogProof runs them in that order and fails each with its own codes, so the first
+ * failure names its step and every step before it passed.
+ */
+export async function checkLogProof(options: LogProofOptions): Promise<{ checks: VerificationCheck[]; summary?: LogProofSummary }> {
+  const steps: CheckName[] = ['log-proof', 'log-checkpoint', ...(options.policy.witnesses.length > 0 ? (['log-witnesses'] as const) : []), 'log-inclusion'];
+  try {
+    const verified = await verifyTlogProof(options.proof, options.entry, options.policy);
+    const cosignedBy = verified.cosignatures.map((cosignature) => cosignature.name);
+    return {
+      checks: steps.map((name) => ({ name, ok: true })),
+      summary: { origin: verified.checkpoint.origin, index: verified.index, treeSize: verified.checkpoint.size, cosignedBy },
+    };
+  } catch (error) {
+    const failed = error instanceof LogError ? STEP_OF_CODE.get(error.code) : undefined;
+    if (failed === undefined || !(error instanceof LogError)) throw error;
+    const at = steps.indexOf(failed);
+    if (at < 0) throw error;
+    return {
+      checks: [...steps.slice(0, at).map((name) => ({ name, ok: true })), { name: failed, ok: false, code: error.code, message: error.message }],
+    };
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * `runprint log submit --proof-out` and `runprint verify --log-proof`: a receipt's C2SP tlog-proof
+ * saved from a real log on loopback, then checked offline (the log closed) under witness policies.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { formatCheckpoint, parseCheckpoint } from '../src/log/checkpoint.ts';
+import { cosignatureSigner, cosignCheckpoint, formatCosignerKey } from '../src/log/cosignature.ts';
+import { noteSigner, noteVerifierKey } from '../src/log/note-keys.ts';
+import { parseNote, signNote, type Note } from '../src/log/note.ts';
+import { formatTlogProof, parseTlogProof, type TlogProof } from '../src/log/tlog-proof.ts';
+import { encodeBase64 } from '../src/receipt/base64.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
+import { createApp } from '../src/server/app.ts';
+import { listen } from '../src/server/listen.ts';
+import { openSqliteLog } from '../src/store/log-service.ts';
+import { REQUEST, RESPONSE_TEXT } from '../scripts/vectors/receipt.ts';
+import { cliFolder, type CliResult } from './helpers/cli-folder.ts';
+
+const TOKEN = 'verify-log-proof-token-0123';
+const ORIGIN = 'example.test/receipts-log';
+const { folder, file, cli } = cliFolder('runprint-verify-log-proof-');
+
+async function newKey(name: string): Promise<SigningKey> {
+  return parsePrivateKey((await generateKeyFiles(name)).privateKeyPem);
+}
+
+/** A real SQLite log on 127.0.0.1 (port 0); close() stops the server and the log. */
+async function startLog(key: SigningKey, name: string) {
+  const log = await openSqliteLog({ path: join(folder, `${name}.sqlite`), origin: ORIGIN, key, checkpointDelayMs: 20 });
+  const server = await listen(createApp({ log: { log, token: TOKEN } }), { host: '127.0.0.1', port: 0 });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await server.close();
+    await log.close();
+  };
+  return { url: `http://127.0.0.1:${server.port}/`, vkey: log.verifierKey, close };
+}
+
+const logKey = await newKey(ORIGIN);
+const witnessA = { name: 'witness-a.example/w', key: await newKey('witness-a.example/w') };
+const witnessB = { name: 'witness-b.example/w', key: await newKey('witness-b.example/w') };
+const witnessC = { name: 'witness-c.example/w', key: await newKey('witness-c.example/w') };
+const vkeyOf = (witness: { name: string; key: SigningKey }) => formatCosignerKey(witness.name, witness.key.publicKey);
+
+let logVkey = '';
+let savedProof = '';
+let receiptIndex = -1;
+
+/** The verify command line for `receipt` with the log proof in `proofFile`. */
+function verifyArgs(receipt: string, proofFile: string, ...rest: string[]): string[] {
+  return ['verify', receipt, '--key', 'app/receipt-key.pub.pem', '--log-proof', proofFile, '--log-key', logVkey, ...rest];
+}
+
+/** Asserts a verify run failed at `step` with `code`: exit 1, the failing line in the checklist, and the JSON report. */
+async function assertFailsAt(argv: string[], step: string, code: string, label: string): Promise<void> {
+  const text = await cli(argv);
+  assert.equal(text.code, 1, `${argv.join(' ')}\n${text.stdout}${text.stderr}`);
+  assert.equal(text.stderr, '');
+  assert.match(text.stdout, new RegExp(`✗ ${label}: ${code}: `));
+  assert.match(text.stdout, /receipt NOT verified\n$/);
+  const json = await cli([...argv, '--json']);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.ok, false);
+  assert.equal(report.logProof, undefined);
+  assert.equal(report.runId, undefined);
+  assert.deepEqual({ name: report.checks.at(-1).name, code: report.checks.at(-1).code }, { name: step, code });
+  // Every receipt check before the log steps passed.
+  assert.ok(report.checks.slice(0, -1).every((check: { ok: boolean }) => check.ok));
+}
+
+/** Writes a tlog-proof file built from the saved proof with `change` applied; returns its name. */
+let variants = 0;
+async function variant(change: (proof: TlogProof) => TlogProof | Promise<TlogProof>): Promise<string> {
+  const name = `variant-${variants++}.tlog`;
+  file(name, formatTlogProof(await change(parseTlogProof(savedProof))));
+  return name;
+}
+
+async function cosign(note: Note, ...witnesses: Array<{ name: string; key: SigningKey }>): Promise<Note> {
+  let out = note;
+  for (const witness of witnesses) out = await cosignCheckpoint(out, cosignatureSigner(witness.name, witness.key));
+  return out;
+}
+
+const LABEL = {
+  proof: 'log proof shape \\(C2SP tlog-proof@v1\\)',
+  checkpoint: "checkpoint signed by the log key, with the log's origin",
+  witnesses: 'witness cosignatures meet the policy',
+  inclusion: "receipt bytes included in the checkpoint's tree",
+};
+
+before(async () => {
+  file('request.json', JSON.stringify(REQUEST));
+  file('response.json', RESPONSE_TEXT);
+  assert.equal((await cli(['keygen', '--out', 'app', '--name', 'example.test/app'])).code, 0);
+  for (const [out, finished] of [['receipt.json', '01'], ['other.json', '02']]) {
+    const signed = await cli(['sign', '--key', 'app/receipt-key.pem', '--composition', 'request.json', '--output', 'response.json',
+      '--started', '2026-01-01T00:00:00Z', '--finished', `2026-01-01T00:00:${finished}Z`, '--out', out!]);
+    assert.equal(signed.code, 0, signed.stderr);
+  }
+  assert.notEqual(readFileSync(join(folder, 'receipt.json'), 'utf8'), readFileSync(join(folder, 'other.json'), 'utf8'));
+});
+
+after(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+test('log submit --proof-out saves a verified tlog-proof; verify --log-proof checks it offline once the log is gone', async () => {
+  const log = await startLog(logKey, 'main');
+  logVkey = log.vkey;
+  file('log.vkey', `${log.vkey}\n`);
+  try {
+    // Two entries first, so that the receipt's inclusion proof has hashes in it.
+    assert.equal((await cli(['log', 'submit', 'other.json', '--log', log.url, '--token', TOKEN])).code, 0);
+    file('plain.json', JSON.stringify({ payload: encodeBase64(new TextEncoder().encode('x')), payloadType: 'text/plain', signatures: [{ sig: 'AAAA' }] }));
+    assert.equal((await cli(['log', 'submit', 'plain.json', '--log', log.url, '--token', TOKEN])).code, 0);
+
+    const submitted = await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'receipt.tlog', '--key', 'log.vkey']);
+    assert.equal(submitted.stderr, '');
+    assert.equal(submitted.code, 0);
+    const answer = JSON.parse(submitted.stdout);
+    assert.equal(answer.index, 2);
+    receiptIndex = answer.index;
+    savedProof = readFileSync(join(folder, 'receipt.tlog'), 'utf8');
+    assert.equal(savedProof, answer.tlogProof);
+    assert.match(savedProof, /^c2sp\.org\/tlog-proof@v1\nindex 2\n/);
+    const parsed = parseTlogProof(savedProof);
+    assert.equal(parsed.proof.length, 1);
+    assert.equal(parseCheckpoint(parsed.checkpoint.text).size, 3);
+
+    // Never overwritten: refused before anything is sent, the file as it was.
+    assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'receipt.tlog', '--key', log.vkey]), {
+      code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: the output file already exists; refusing to overwrite it\n',
+    });
+    assert.equal(readFileSync(join(folder, 'receipt.tlog'), 'utf8'), savedProof);
+    // A proof is saved only when it can be verified: the log key goes with it.
+    assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'new.tlog']), {
+      code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: --proof-out needs --key LOGKEY.vkey to verify the proof before saving it\n',
+    });
+    assert.equal((await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--key', 'log.vkey'])).stderr,
+      'runprint: ERR_CLI_USAGE: --key goes with --proof-out\n');
+
+    // Another log's key: the log's answer is not trusted, nothing is written.
+    const stranger = await newKey(ORIGIN);
+    const strangerKey = noteVerifierKey(ORIGIN, stranger.publicKey);
+    const untrusted = await cli(['log', 'submit', 'other.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'other.tlog', '--key', strangerKey]);
+    assert.deepEqual(untrusted, { code: 3, stdout: '', stderr: 'runprint: ERR_LOG_NOTE_SIGNATURE: note has no signature from a known key\n' });
+    assert.throws(() => readFileSync(join(folder, 'other.tlog')), { code: 'ENOENT' });
+
+    // log proof --out writes the same kind of proof to a new file, never over an old one.
+    const proved = await cli(['log', 'proof', 'receipt.json', '--log', log.url, '--key', 'log.vkey', '--out', 'proved.tlog']);
+    assert.deepEqual(proved, { code: 0, stdout: '', stderr: '' });
+    assert.match(readFileSync(join(folder, 'proved.tlog'), 'utf8'), /^c2sp\.org\/tlog-proof@v1\nindex 2\n/);
+    assert.equal((await cli(['log', 'proof', 'receipt.json', '--log', log.url, '--key', 'log.vkey', '--out', 'proved.tlog'])).stderr,
+      'runprint: ERR_FILE_EXISTS: the output file already exists; refusing to overwrite it\n');
+  } finally {
+    await log.close();
+  }
+
+  // Offline from here: the log is closed.
+  const verified = await cli(verifyArgs('receipt.json', 'receipt.tlog'));
+  assert.equal(verified.stderr, '');
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.match(verified.stdout, new RegExp(`✓ ${LABEL.proof}\n✓ ${LABEL.checkpoint}\n✓ ${LABEL.inclusion}\n`));
+  assert.doesNotMatch(verified.stdout, /witness/);
+  assert.match(verified.stdout, new RegExp(`logged in ${ORIGIN} at index 2 of 3\nreceipt verified: rp-run-v1-sha256-[0-9a-f]{64}\n$`));
+  // The log key from a file, and the proof made by log proof, too.
+  assert.equal((await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'proved.tlog', '--log-key', 'log.vkey'])).code, 0);
+
+  const json = await cli([...verifyArgs('receipt.json', 'receipt.tlog'), '--json']);
+  assert.equal(json.code, 0);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.checks.slice(-3), [{ name: 'log-proof', ok: true }, { name: 'log-checkpoint', ok: true }, { name: 'log-inclusion', ok: true }]);
+  assert.deepEqual(report.logProof, { origin: ORIGIN, index: 2, treeSize: 3, cosignedBy: [] });
+  // Without --log-proof the checklist is the receipt's alone.
+  const plain = JSON.parse((await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--json'])).stdout);
+  assert.equal(plain.checks.some((check: { name: string }) => check.name.startsWith('log-')), false);
+  assert.equal(plain.logProof, undefined);
+});
+
+test('witness policy: at least K of the given witnesses, K all of them by default', async () => {
+  assert.equal(receiptIndex, 2, 'needs the proof saved by the first test');
+  const note = parseTlogProof(savedProof).checkpoint;
+  const both = await variant(async (proof) => ({ ...proof, checkpoint: await cosign(note, witnessA, witnessB) }));
+  const onlyA = await variant(async (proof) => ({ ...proof, checkpoint: await cosign(note, witnessA) }));
+  const aAndStranger = await variant(async (proof) => ({ ...proof, checkpoint: await cosign(note, witnessA, witnessC) }));
+  file('witness-a.vkey', `${vkeyOf(witnessA)}\n`);
+  const witnesses = ['--witness', 'witness-a.vkey', '--witness', vkeyOf(witnessB)];
+
+  // 2 of 2.
+  const passed = await cli(verifyArgs('receipt.json', both, ...witnesses));
+  assert.equal(passed.code, 0, passed.stdout);
+  assert.match(passed.stdout, new RegExp(`✓ ${LABEL.checkpoint}\n✓ ${LABEL.witnesses}\n✓ ${LABEL.inclusion}\n`));
+  assert.match(passed.stdout, new RegExp(`logged in ${ORIGIN} at index 2 of 3, cosigned by ${witnessA.name}, ${witnessB.name} \\(2 of 2 required\\)\n`));
+  const report = JSON.parse((await cli([...verifyArgs('receipt.json', both, ...witnesses), '--json'])).stdout);
+  assert.deepEqual(report.logProof.cosignedBy, [witnessA.name, witnessB.name]);
+  assert.equal((await cli(verifyArgs('receipt.json', both, ...witnesses, '--witness-threshold', '2'))).code, 0);
+
+  // 2 of 2 with one cosignature missing, by default and explicitly.
+  await assertFailsAt(verifyArgs('receipt.json', onlyA, ...witnesses), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+  await assertFailsAt(verifyArgs('receipt.json', onlyA, ...witnesses, '--witness-threshold', '2'), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+  // A proof with no cosignature at all.
+  await assertFailsAt(verifyArgs('receipt.json', 'receipt.tlog', '--witness', vkeyOf(witnessA)), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+  // A cosignature from a witness that is not configured does not count.
+  await assertFailsAt(verifyArgs('receipt.json', aAndStranger, ...witnesses), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+
+  // 1 of 2.
+  const oneOfTwo = await cli(verifyArgs('receipt.json', onlyA, ...witnesses, '--witness-threshold', '1'));
+  assert.equal(oneOfTwo.code, 0, oneOfTwo.stdout);
+  assert.match(oneOfTwo.stdout, new RegExp(`cosigned by ${witnessA.name} \\(1 of 2 required\\)\n`));
+  assert.equal((await cli(verifyArgs('receipt.json', both, ...witnesses, '--witness-threshold', '1'))).code, 0);
+  assert.equal((await cli(verifyArgs('receipt.json', aAndStranger, ...witnesses, '--witness-threshold', '1'))).code, 0);
+
+  // A tampered cosignature from a configured witness fails, even when the others meet the threshold.
+  const tampered = await variant(async (proof) => {
+    const cosigned = await cosign(note, witnessA, witnessB);
+    const signatures = cosigned.signatures.map((line) => {
+      if (line.name !== witnessB.name) return line;
+      const signature = Uint8Array.from(line.signature);
+      signature[20]! ^= 0x01;
+      return { ...line, signature };
+    });
+    return { ...proof, checkpoint: { text: cosigned.text, signatures } };
+  });
+  await assertFailsAt(verifyArgs('receipt.json', tampered, ...witnesses, '--witness-threshold', '1'), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+  await assertFailsAt(verifyArgs('receipt.json', tampered, ...witnesses), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+  // A witness's cosignature over another checkpoint, pasted under this one.
+  const otherCheckpoint = await signNote(formatCheckpoint({ origin: ORIGIN, size: 4, rootHash: new Uint8Array(32).fill(7) }), noteSigner(ORIGIN, logKey));
+  const foreign = (await cosign(parseNote(otherCheckpoint), witnessB)).signatures.at(-1)!;
+  const pasted = await variant(async (proof) => ({ ...proof, checkpoint: { text: note.text, signatures: [...(await cosign(note, witnessA)).signatures, foreign] } }));
+  await assertFailsAt(verifyArgs('receipt.json', pasted, ...witnesses, '--witness-threshold', '1'), 'log-witnesses', 'ERR_LOG_COSIGNATURE_INVALID', LABEL.witnesses);
+});
+
+test('a proof of another receipt, by another log key, with a changed hash, index or origin fails at its step', async () => {
+  assert.equal(receiptIndex, 2, 'needs the proof saved by the first test');
+  const note = parseTlogProof(savedProof).checkpoint;
+  const checkpoint = parseCheckpoint(note.text);
+
+  // other.json is signed by the same key, so every receipt check passes: the proof is not its.
+  await assertFailsAt(verifyArgs('other.json', 'receipt.tlog'), 'log-inclusion', 'ERR_LOG_PROOF_INVALID', LABEL.inclusion);
+  // The same bytes re-encoded are another receipt for the log: the exact bytes count.
+  const original = readFileSync(join(folder, 'receipt.json'), 'utf8');
+  const reformatted = original.includes('\n  ') ? JSON.stringify(JSON.parse(original)) : JSON.stringify(JSON.parse(original), null, 2);
+  assert.notEqual(reformatted, original);
+  file('receipt-reformatted.json', reformatted);
+  await assertFailsAt(verifyArgs('receipt-reformatted.json', 'receipt.tlog'), 'log-inclusion', 'ERR_LOG_PROOF_INVALID', LABEL.inclusion);
+
+  // The same checkpoint signed by another key under the log's name.
+  const otherLogKey = await newKey(ORIGIN);
+  const otherSigned = await variant(async (proof) => ({ ...proof, checkpoint: parseNote(await signNote(note.text, noteSigner(ORIGIN, otherLogKey))) }));
+  await assertFailsAt(verifyArgs('receipt.json', otherSigned), 'log-checkpoint', 'ERR_LOG_NOTE_SIGNATURE', LABEL.checkpoint);
+  // The log's own signature, changed.
+  const badSignature = await variant((proof) => {
+    const signature = Uint8Array.from(proof.checkpoint.signatures[0]!.signature);
+    signature[0]! ^= 0x80;
+    return { ...proof, checkpoint: { text: proof.checkpoint.text, signatures: [{ ...proof.checkpoint.signatures[0]!, signature }] } };
+  });
+  await assertFailsAt(verifyArgs('receipt.json', badSignature), 'log-checkpoint', 'ERR_LOG_NOTE_SIGNATURE', LABEL.checkpoint);
+
+  // A tampered inclusion hash, and the right hashes at another index.
+  const badHash = await variant((proof) => {
+    const hashes = proof.proof.map((hash) => Uint8Array.from(hash));
+    hashes[0]![31]! ^= 0x01;
+    return { ...proof, proof: hashes };
+  });
+  await assertFailsAt(verifyArgs('receipt.json', badHash), 'log-inclusion', 'ERR_LOG_PROOF_INVALID', LABEL.inclusion);
+  const badIndex = await variant((proof) => ({ ...proof, index: 1 }));
+  await assertFailsAt(verifyArgs('receipt.json', badIndex), 'log-inclusion', 'ERR_LOG_PROOF_INVALID', LABEL.inclusion);
+
+  // Wrong origin: the verifier expects another one, or the log key signed a checkpoint of another origin.
+  await assertFailsAt(verifyArgs('receipt.json', 'receipt.tlog', '--log-origin', 'example.test/another-log'), 'log-checkpoint', 'ERR_LOG_CHECKPOINT_INVALID', LABEL.checkpoint);
+  const otherOrigin = await variant(async (proof) => ({
+    ...proof,
+    checkpoint: parseNote(await signNote(formatCheckpoint({ ...checkpoint, origin: 'example.test/another-log' }), noteSigner(ORIGIN, logKey))),
+  }));
+  await assertFailsAt(verifyArgs('receipt.json', otherOrigin), 'log-checkpoint', 'ERR_LOG_CHECKPOINT_INVALID', LABEL.checkpoint);
+  // ... which passes when the verifier is told that origin.
+  assert.equal((await cli(verifyArgs('receipt.json', otherOrigin, '--log-origin', 'example.test/another-log'))).code, 0);
+
+  // Not a tlog-proof at all.
+  file('garbage.tlog', 'c2sp.org/tlog-proof@v1\nindex 02\n\nnot a note\n');
+  await assertFailsAt(verifyArgs('receipt.json', 'garbage.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
+  file('empty.tlog', '');
+  await assertFailsAt(verifyArgs('receipt.json', 'empty.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
+
+  // A receipt that fails its own checks never reaches the log steps: the first failure ends verification.
+  assert.equal((await cli(['keygen', '--out', 'other-app'])).code, 0);
+  const unsigned = await cli(['verify', 'receipt.json', '--key', 'other-app/receipt-key.pub.pem', '--log-proof', 'receipt.tlog', '--log-key', logVkey, '--json']);
+  assert.equal(unsigned.code, 1);
+  const report = JSON.parse(unsigned.stdout);
+  assert.equal(report.checks.at(-1).code, 'ERR_SIGNATURE_UNKNOWN_KEY');
+  assert.equal(report.checks.some((check: { name: string }) => check.name.startsWith('log-')), false);
+});
+
+test('wrong log options are usage errors (exit 2); bad witness keys are input errors (exit 3)', async () => {
+  assert.equal(receiptIndex, 2, 'needs the proof saved by the first test');
+  const base = ['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem'];
+  const usage = async (argv: string[], message: string) =>
+    assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` } satisfies CliResult, argv.join(' '));
+  await usage([...base, '--log-proof', 'receipt.tlog'], "--log-proof needs --log-key, the log's verifier key");
+  for (const extra of [['--log-key', logVkey], ['--witness', vkeyOf(witnessA)], ['--witness-threshold', '1'], ['--log-origin', ORIGIN]]) {
+    await usage([...base, ...extra], '--log-key, --log-origin, --witness and --witness-threshold go with --log-proof');
+  }
+  const withProof = verifyArgs('receipt.json', 'receipt.tlog');
+  await usage([...withProof, '--witness-threshold', '1'], '--witness-threshold needs --witness keys');
+  for (const threshold of ['0', '3', '01', 'all', '1.5', '']) {
+    await usage([...withProof, '--witness', vkeyOf(witnessA), '--witness', vkeyOf(witnessB), '--witness-threshold', threshold],
+      '--witness-threshold must be a whole number from 1 to the number of --witness keys');
+  }
+  await usage([...withProof, '--witness', vkeyOf(witnessA), '--witness', vkeyOf(witnessA)], 'each --witness must have its own name');
+  await usage([...withProof, '--log-origin', ''], '--log-origin must not be empty');
+  await usage(['verify', '-', '--key', 'app/receipt-key.pub.pem', '--log-proof', '-', '--log-key', logVkey], 'only one input can be standard input');
+
+  // A Sigstore bundle is not the file the log holds.
+  const bundled = await cli(['sign', '--key', 'app/receipt-key.pem', '--composition', 'request.json', '--output', 'response.json', '--bundle', 'bundle.json', '--out', 'bundled.json']);
+  assert.equal(bundled.code, 0, bundled.stderr);
+  await usage(['verify', 'bundle.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'receipt.tlog', '--log-key', logVkey],
+    '--log-proof checks the receipt file submitted to the log (a DSSE envelope), not a Sigstore bundle');
+
+  // The log's key (type 0x01) is not a witness key (type 0x04), and the other way round.
+  assert.deepEqual(await cli([...withProof, '--witness', logVkey]), {
+    code: 3, stdout: '', stderr: 'runprint: ERR_KEY_UNSUPPORTED: cosigner key is not a cosignature/v1 (type 0x04) key\n',
+  });
+  const asLogKey = await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'receipt.tlog', '--log-key', vkeyOf(witnessA)]);
+  assert.equal(asLogKey.code, 3);
+  assert.match(asLogKey.stderr, /^runprint: ERR_KEY_(INVALID|UNSUPPORTED): /);
+  assert.deepEqual(await cli([...withProof, '--witness', 'no-such.vkey']), { code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n' });
+  assert.deepEqual(await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'no-such.tlog', '--log-key', logVkey]), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n',
+  });
+});
