@@ -174,15 +174,20 @@ export class PostgresLog implements LogStorage {
   }
 
   async #createTables(schema: string): Promise<void> {
-    // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS (a unique violation
-    // in the catalog): creation holds its own lock.
-    await this.#transaction(lockKey('runprint/log schema', schema), async (client) => {
-      await client.query(SCHEMA);
-    });
     try {
+      // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS (a unique
+      // violation in the catalog): creation holds its own lock.
+      await this.#rawTransaction(
+        lockKey('runprint/log schema', schema),
+        async (client) => {
+          await client.query(SCHEMA);
+        },
+        'READ COMMITTED',
+      );
       await this.#pool.query(PROBE);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
+      // Undefined column, undefined table, wrong type: tables of these names that are something else.
+      const code = (error as { code?: unknown } | null)?.code;
       if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
       throw unavailable(error);
     }
@@ -205,15 +210,20 @@ export class PostgresLog implements LogStorage {
   /**
    * Runs `work` in one transaction on one connection, first taking the advisory lock `key` (held
    * until commit or rollback) when given. `isolation` REPEATABLE READ gives `work` one snapshot.
+   * Failures are ERR_STORE_UNAVAILABLE unless already a LogError.
    */
   async #transaction<T>(key: string | undefined, work: (client: pg.PoolClient) => Promise<T>, isolation = 'READ COMMITTED'): Promise<T> {
-    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
-    let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      return await this.#rawTransaction(key, work, isolation);
     } catch (error) {
       throw unavailable(error);
     }
+  }
+
+  /** #transaction with the driver's errors as they are. */
+  async #rawTransaction<T>(key: string | undefined, work: (client: pg.PoolClient) => Promise<T>, isolation: string): Promise<T> {
+    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+    const client = await this.#pool.connect();
     let broken = false;
     try {
       // One round trip; the key is a decimal literal computed here, never input.
@@ -227,7 +237,7 @@ export class PostgresLog implements LogStorage {
       } catch {
         broken = true;
       }
-      throw unavailable(error);
+      throw error;
     } finally {
       client.release(broken);
     }
