@@ -16,7 +16,7 @@ const ORIGIN = 'example.test/log-a';
 const NOW = 1_760_000_000;
 
 function post(app: App, body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'text/plain' }): Promise<Response> {
-  return app.request('/add-checkpoint', { method: 'POST', body, headers });
+  return app.request('/add-checkpoint', { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
 }
 
 async function add(app: App, log: TestLog, oldSize: number, size: number, proof = oldSize === 0 ? [] : log.proof(oldSize, size)): Promise<Response> {

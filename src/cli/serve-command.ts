@@ -2,11 +2,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InputError, UsageError } from '../errors.ts';
+import { InputError, RunprintError, UsageError } from '../errors.ts';
+import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
+import { parseNoteVerifier } from '../log/note-keys.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { witnessedLogs } from '../log/witness.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../receipt/keys.ts';
 import { createApp, type AppOptions } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { openStorage } from '../store/open-storage.ts';
+import type { LogStorage } from '../store/storage.ts';
+import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
 
@@ -36,6 +42,57 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   return parsePrivateKey(text);
 }
 
+/** A verifier key given inline: `<name>+<8 hex digits>+<base64>`; anything else names a file. */
+const INLINE_VKEY = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/;
+
+async function readText(cwd: string, file: string, what: string): Promise<string> {
+  try {
+    return await readFile(resolve(cwd, file), 'utf8');
+  } catch {
+    throw new InputError('ERR_INPUT_UNREADABLE', `${what} cannot be read`);
+  }
+}
+
+/** The lines of a key file that hold keys: blank lines and lines starting with "#" are skipped. */
+function keyLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith('#'));
+}
+
+/** --witness-log: a log's verifier key, or a file of them, one per line. */
+async function witnessLogKeys(cwd: string, value: string): Promise<NoteVerifier[]> {
+  const lines = INLINE_VKEY.test(value) ? [value] : keyLines(await readText(cwd, value, '--witness-log file'));
+  if (lines.length === 0) throw new UsageError('ERR_CLI_USAGE', '--witness-log file holds no verifier key');
+  return Promise.all(lines.map((line) => parseNoteVerifier(line)));
+}
+
+/** --log-witness URL=VKEY: the witness's submission prefix, "=", and its cosigner key or a file holding it. */
+async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> {
+  const split = value.indexOf('=');
+  const url = value.slice(0, split);
+  const key = value.slice(split + 1);
+  let parsed: URL | undefined;
+  try {
+    parsed = split > 0 ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || key.length === 0) {
+    throw new UsageError('ERR_CLI_USAGE', '--log-witness must be URL=VKEY: an http(s) URL, "=", and the witness key or a file holding it');
+  }
+  const lines = INLINE_VKEY.test(key) ? [key] : keyLines(await readText(cwd, key, '--log-witness key file'));
+  if (lines.length !== 1) throw new UsageError('ERR_CLI_USAGE', '--log-witness key file must hold exactly one witness key');
+  return { url, verifier: await parseCosignerKey(lines[0]!) };
+}
+
+/** Values of a repeatable option, or the environment variable's whitespace-separated list when none is given. */
+function listOf(values: string[] | undefined, env: string | undefined): string[] {
+  if (values !== undefined && values.length > 0) return values;
+  return (env ?? '').split(/\s+/).filter((item) => item.length > 0);
+}
+
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let values;
   try {
@@ -51,13 +108,18 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'log-token': { type: 'string' },
         'log-db': { type: 'string' },
         'log-anonymous-writes': { type: 'boolean' },
+        'log-witness': { type: 'string', multiple: true },
+        'log-witness-timeout': { type: 'string' },
+        'witness-key': { type: 'string' },
+        'witness-name': { type: 'string' },
+        'witness-log': { type: 'string', multiple: true },
       },
       strict: true,
     }));
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-anonymous-writes and --no-log',
+      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME and --witness-log VKEY',
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -72,14 +134,63 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
   const options: AppOptions = { version: process.env['npm_package_version'] ?? '0.1.0' };
+
+  // As a witness: its key and name, and the logs it cosigns, all checked before anything opens.
+  const witnessKeyFile = values['witness-key'] ?? process.env['RUNPRINT_WITNESS_KEY'];
+  const witnessName = values['witness-name'] ?? process.env['RUNPRINT_WITNESS_NAME'];
+  const witnessLogValues = listOf(values['witness-log'], process.env['RUNPRINT_WITNESS_LOG']);
+  let witness: { signer: ReturnType<typeof cosignatureSigner>; vkey: string; logs: NoteVerifier[] } | undefined;
+  if (witnessKeyFile !== undefined || witnessName !== undefined || witnessLogValues.length > 0) {
+    if (witnessKeyFile === undefined || witnessName === undefined || witnessLogValues.length === 0) {
+      throw new UsageError('ERR_CLI_USAGE', 'a witness needs --witness-key KEY.pem, --witness-name NAME and at least one --witness-log VKEY');
+    }
+    const key = await parsePrivateKey(await readText(io.cwd, witnessKeyFile, 'witness key file'));
+    const logs = (await Promise.all(witnessLogValues.map((value) => witnessLogKeys(io.cwd, value)))).flat();
+    witness = { signer: cosignatureSigner(witnessName, key), vkey: formatCosignerKey(witnessName, key.publicKey), logs };
+  }
+  // For its own log: the witnesses it asks.
+  const witnesses = await Promise.all(listOf(values['log-witness'], process.env['RUNPRINT_LOG_WITNESSES']).map((value) => logWitness(io.cwd, value)));
+  const timeoutText = values['log-witness-timeout'] ?? process.env['RUNPRINT_LOG_WITNESS_TIMEOUT'] ?? String(DEFAULT_WITNESS_TIMEOUT_MS);
+  if (!/^[0-9]{1,5}$/.test(timeoutText) || Number(timeoutText) < 1 || Number(timeoutText) > 10_000) {
+    throw new UsageError('ERR_CLI_USAGE', '--log-witness-timeout must be a number of milliseconds from 1 to 10000');
+  }
+  if (witnesses.length > 0 && values['no-log'] === true) throw new UsageError('ERR_CLI_USAGE', '--log-witness needs the log; it cannot go with --no-log');
+
   let log: TransparencyLog | undefined;
+  let storage: LogStorage | undefined;
+  const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
-    const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
-    log = await TransparencyLog.open({ storage: await openStorage({ dataDir, ...(url === undefined ? {} : { url }) }), origin: name, key });
+    storage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
+    // Reports a witness once per kind of failure, and again after it cosigned once more.
+    const lastFailure = new Map<string, string>();
+    const cosign =
+      witnesses.length === 0
+        ? undefined
+        : witnessCollector(witnesses, {
+            timeoutMs: Number(timeoutText),
+            onFailure: (witnessUrl, error: RunprintError) => {
+              if (lastFailure.get(witnessUrl) === error.code) return;
+              lastFailure.set(witnessUrl, error.code);
+              io.stderr(`runprint: witness ${witnessUrl}: ${error.toLine()}\n`);
+            },
+            onSuccess: (witnessUrl) => void lastFailure.delete(witnessUrl),
+          });
+    log = await TransparencyLog.open({ storage, origin: name, key, ...(cosign === undefined ? {} : { cosign }) });
     const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
     options.log = { log, ...(token === undefined || token === '' ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
+  }
+  let ownStorage: LogStorage | undefined;
+  if (witness !== undefined) {
+    // The witness keeps its state in the log's storage; with --no-log it opens that storage alone.
+    if (storage === undefined) storage = ownStorage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
+    const state = storage;
+    options.witness = {
+      logs: witnessedLogs(witness.logs),
+      signers: [witness.signer],
+      state: { witnessed: (origin) => state.witnessed(origin), saveWitnessed: (origin, previous, checkpoint) => state.saveWitnessed(origin, previous, checkpoint) },
+    };
   }
   const app = createApp(options);
   let server;
@@ -87,15 +198,21 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     server = await listen(app, { host, port: Number(portText) });
   } catch (error) {
     await log?.close();
+    await ownStorage?.close();
     throw error;
   }
   io.stderr(`runprint: listening on http://${server.host}:${server.port} (data directory ${dataDir})\n`);
   if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
+  if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void server.close().then(() => log?.close()).then(done);
+      void server
+        .close()
+        .then(() => log?.close())
+        .then(() => ownStorage?.close())
+        .then(done);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -1,0 +1,182 @@
+/**
+ * A log asking witnesses for cosignatures (C2SP tlog-witness, client side): each new checkpoint is
+ * sent to every configured witness at once, and the cosignatures that come back valid in time are
+ * added to the note the log serves.
+ */
+import { RunprintError } from '../errors.ts';
+import { readLimited } from '../io/read-limited.ts';
+import { formatNote, parseNote, verifiedSignatures, type NoteSignature, type NoteVerifier } from '../log/note.ts';
+import { formatAddCheckpoint, MAX_PROOF_LINES, parseCosignatureLines, SIZE_MEDIA_TYPE } from '../log/witness.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import type { Cosigner } from './log-service.ts';
+
+/** One witness: its submission prefix URL and its cosigner key (from its vkey, see parseCosignerKey). */
+export interface WitnessEndpoint {
+  url: string;
+  verifier: NoteVerifier;
+}
+
+export interface WitnessCollectorOptions {
+  /** Longest wait for one witness, both attempts included, in ms (default 400). */
+  timeoutMs?: number;
+  /** Told why a witness gave no cosignature (a code and a fixed message; never a secret or the witness's text). */
+  onFailure?: (witness: string, error: RunprintError) => void;
+  /** Told that a witness's cosignature was added. */
+  onSuccess?: (witness: string) => void;
+  /** The fetch to use (tests). */
+  fetch?: typeof fetch;
+}
+
+/** Default per-witness wait: with the log's 500 ms checkpoint delay a checkpoint is still out within 1 s of an append. */
+export const DEFAULT_WITNESS_TIMEOUT_MS = 400;
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+interface Attempt {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+function failure(message: string): RunprintError {
+  return new RunprintError('ERR_WITNESS_UNREACHABLE', message);
+}
+
+/** `<url>/add-checkpoint`, whether or not the prefix ends in a slash. */
+function addCheckpointUrl(prefix: string): URL {
+  const url = new URL(prefix);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError('witness URL must be an http or https URL');
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  url.search = '';
+  url.hash = '';
+  return new URL('add-checkpoint', url);
+}
+
+/**
+ * A Cosigner for TransparencyLog. For each witness it remembers the size it last cosigned (0 at
+ * first), sends `old <that size>` with the consistency proof from it, and on 409 retries once from
+ * the size the witness names. A cosignature is kept only when it verifies under the witness's key;
+ * a witness that is down, slow, or answers anything else adds nothing. Never rejects.
+ */
+export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, options: WitnessCollectorOptions = {}): Cosigner {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WITNESS_TIMEOUT_MS;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const endpoints = witnesses.map((witness) => ({ ...witness, target: addCheckpointUrl(witness.url), known: 0 }));
+
+  async function post(target: URL, body: string, signal: AbortSignal): Promise<Attempt> {
+    let response: Response;
+    try {
+      response = await doFetch(target, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' }, signal, redirect: 'error' });
+    } catch {
+      throw failure('witness cannot be reached');
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readLimited(response.body, MAX_ANSWER_BYTES, () => failure('witness answer is too large'));
+    } catch (error) {
+      throw error instanceof RunprintError ? error : failure('witness answer was cut off');
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw failure('witness answer is not UTF-8');
+    }
+    return { status: response.status, body: text, contentType: (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() };
+  }
+
+  async function ask(
+    endpoint: (typeof endpoints)[number],
+    signed: Parameters<Cosigner>[0],
+    proof: Parameters<Cosigner>[1],
+    signal: AbortSignal,
+  ): Promise<NoteSignature[]> {
+    const size = signed.checkpoint.size;
+    let oldSize = endpoint.known <= size ? endpoint.known : 0;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const hashes = oldSize === 0 ? [] : await proof(oldSize);
+      if (hashes.length > MAX_PROOF_LINES) throw failure('consistency proof is longer than a witness takes');
+      const answer = await post(endpoint.target, formatAddCheckpoint({ oldSize, proof: hashes, note: signed.note }), signal);
+      if (answer.status === 409 && answer.contentType === SIZE_MEDIA_TYPE && attempt === 0) {
+        const held = /^([0-9]+)\n$/.exec(answer.body);
+        const heldSize = held === null ? undefined : parseDecimal(held[1]!);
+        if (heldSize === undefined) throw failure('witness answered 409 without a size');
+        if (heldSize > size) throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness holds a larger checkpoint of this log than the one sent');
+        if (heldSize === oldSize) throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness refused the old size it named');
+        endpoint.known = heldSize;
+        oldSize = heldSize;
+        continue;
+      }
+      if (answer.status !== 200) throw new RunprintError(codeForStatus(answer.status), `witness answered HTTP ${answer.status}`);
+      let valid: NoteSignature[];
+      try {
+        // Lines from other keys are ignored; a line from this witness's key must verify.
+        valid = await verifiedSignatures(parseCosignatureLines(parseNote(signed.note).text, answer.body), [endpoint.verifier]);
+      } catch {
+        throw new RunprintError('ERR_LOG_COSIGNATURE_INVALID', 'witness answer holds no valid cosignature');
+      }
+      if (valid.length === 0) throw new RunprintError('ERR_LOG_COSIGNATURE_INVALID', 'witness answer holds no cosignature from its key');
+      endpoint.known = size;
+      return valid;
+    }
+    throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness refused the size it named');
+  }
+
+  return async (signed, proof) => {
+    try {
+      const results = await Promise.all(
+        endpoints.map(async (endpoint) => {
+          const controller = new AbortController();
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const timedOut = new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => {
+              controller.abort();
+              reject(failure(`witness did not answer within ${timeoutMs} ms`));
+            }, timeoutMs);
+          });
+          try {
+            const valid = await Promise.race([ask(endpoint, signed, proof, controller.signal), timedOut]);
+            options.onSuccess?.(endpoint.url);
+            return valid;
+          } catch (error) {
+            options.onFailure?.(endpoint.url, error instanceof RunprintError ? error : failure('witness request failed'));
+            return [];
+          } finally {
+            clearTimeout(timer);
+            controller.abort();
+          }
+        }),
+      );
+      const cosignatures = results.flat();
+      if (cosignatures.length === 0) return signed.note;
+      const note = parseNote(signed.note);
+      const present = new Set(note.signatures.map((signature) => `${signature.name} ${signature.keyHash}`));
+      const added = cosignatures.filter((signature) => {
+        const key = `${signature.name} ${signature.keyHash}`;
+        if (present.has(key)) return false;
+        present.add(key);
+        return true;
+      });
+      return formatNote({ text: note.text, signatures: [...note.signatures, ...added] });
+    } catch {
+      return signed.note;
+    }
+  };
+}
+
+function codeForStatus(status: number): 'ERR_WITNESS_REQUEST_INVALID' | 'ERR_WITNESS_UNKNOWN_LOG' | 'ERR_WITNESS_SIGNATURE' | 'ERR_WITNESS_CONFLICT' | 'ERR_WITNESS_PROOF' | 'ERR_WITNESS_UNREACHABLE' {
+  switch (status) {
+    case 400:
+      return 'ERR_WITNESS_REQUEST_INVALID';
+    case 403:
+      return 'ERR_WITNESS_SIGNATURE';
+    case 404:
+      return 'ERR_WITNESS_UNKNOWN_LOG';
+    case 409:
+      return 'ERR_WITNESS_CONFLICT';
+    case 422:
+      return 'ERR_WITNESS_PROOF';
+    default:
+      return 'ERR_WITNESS_UNREACHABLE';
+  }
+}

@@ -1,0 +1,220 @@
+/** Two `runprint serve` processes: one a witness (--witness-key, --witness-log), the other a log asking it (--log-witness URL=VKEY). */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:http';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { run } from '../src/cli/main.ts';
+import { formatCosignerKey, parseCosignerKey, verifyCosignatures } from '../src/log/cosignature.ts';
+import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
+import { parseNote, verifyNote } from '../src/log/note.ts';
+import { parseCheckpoint } from '../src/log/checkpoint.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { SqliteLog } from '../src/store/sqlite-log.ts';
+
+const main = fileURLToPath(new URL('../bin/runprint.js', import.meta.url));
+const folders: string[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+});
+
+async function folder(): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), 'runprint-witness-serve-'));
+  folders.push(path);
+  return path;
+}
+
+/** Starts `runprint serve` and waits for the line that starts with `ready`; returns its URL and stderr lines. */
+async function serve(args: string[], ready: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.split('\n').some((line) => line.startsWith(ready))) resolve();
+    });
+    child.once('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  const port = /listening on http:\/\/127\.0\.0\.1:([0-9]+)/.exec(stderr)![1]!;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    line: (prefix: string) => stderr.split('\n').find((line) => line.startsWith(prefix))?.slice(prefix.length),
+    stderr: () => stderr,
+    stop: () =>
+      new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * The log's /checkpoint once it carries a cosignature (at most 3 s): a log stores its checkpoint
+ * before the witnesses answer, so for a moment it may serve it with the log's signature alone.
+ */
+async function cosignedCheckpoint(base: string, size: number): Promise<string> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const note = await (await fetch(`${base}/checkpoint`)).text();
+    const parsed = parseNote(note);
+    if ((parseCheckpoint(parsed.text).size >= size && parsed.signatures.length > 1) || Date.now() > deadline) return note;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const LOG_NAME = 'example.test/served-log';
+const WITNESS_NAME = 'example.test/served-witness';
+const receipt = JSON.stringify({ payload: 'AAAA', payloadType: 't', signatures: [{ sig: 'AAAA' }] });
+
+test('a log served with --log-witness gets its checkpoints cosigned by a witness served with --witness-key; the witness keeps its state across a restart', async () => {
+  const dir = await folder();
+  const logKeyFile = join(dir, 'log.pem');
+  const logFiles = await generateKeyFiles(LOG_NAME);
+  await writeFile(logKeyFile, logFiles.privateKeyPem, { mode: 0o600 });
+  const logVkey = noteVerifierKey(LOG_NAME, (await parsePrivateKey(logFiles.privateKeyPem)).publicKey);
+  const witnessKeyFile = join(dir, 'witness.pem');
+  const witnessFiles = await generateKeyFiles(WITNESS_NAME);
+  await writeFile(witnessKeyFile, witnessFiles.privateKeyPem, { mode: 0o600 });
+  const expectedWitnessVkey = formatCosignerKey(WITNESS_NAME, (await parsePrivateKey(witnessFiles.privateKeyPem)).publicKey);
+  // The witness reads the log's key from a file of keys, one per line, with a comment and another log.
+  const otherLog = noteVerifierKey('example.test/other', (await parsePrivateKey((await generateKeyFiles('x')).privateKeyPem)).publicKey);
+  const logsFile = join(dir, 'witnessed-logs.vkeys');
+  await writeFile(logsFile, `# logs this witness cosigns\n${otherLog}\n\n${logVkey}\n`);
+
+  const witnessData = join(dir, 'witness-data');
+  const witnessArgs = ['--data', witnessData, '--no-log', '--witness-key', witnessKeyFile, '--witness-log', logsFile];
+  const witness = await serve(witnessArgs, 'runprint: witness ', { RUNPRINT_WITNESS_NAME: WITNESS_NAME });
+  const witnessVkey = witness.line('runprint: witness ')!;
+  assert.equal(witnessVkey, expectedWitnessVkey);
+  assert.equal(witness.line('runprint: log '), undefined);
+  // The witness key is read from the command line as a file of its vkey, too.
+  const witnessVkeyFile = join(dir, 'witness.vkey');
+  await writeFile(witnessVkeyFile, `${witnessVkey}\n`);
+
+  const logArgs = ['--data', join(dir, 'log-data'), '--log-name', LOG_NAME, '--log-key', logKeyFile, '--log-anonymous-writes'];
+  const log = await serve([...logArgs, '--log-witness', `${witness.base}=${witnessVkey}`], 'runprint: log ');
+  try {
+    assert.equal(log.line('runprint: log '), logVkey);
+    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt });
+    assert.equal(posted.status, 201);
+    const answer = (await posted.json()) as { index: number; checkpoint: string };
+    assert.equal(answer.index, 0);
+    const served = await cosignedCheckpoint(log.base, 1);
+    assert.equal(parseCheckpoint(parseNote(served).text).size, 1);
+    await verifyNote(served, [await parseNoteVerifier(logVkey)]);
+    const cosignatures = await verifyCosignatures(served, [await parseCosignerKey(witnessVkey)]);
+    assert.equal(cosignatures.length, 1);
+    assert.equal(cosignatures[0]!.name, WITNESS_NAME);
+    assert.equal(log.stderr().includes('ERR_'), false, log.stderr());
+  } finally {
+    assert.equal(await log.stop(), 0);
+    assert.equal(await witness.stop(), 0);
+  }
+
+  // The witness's state is in its data directory's log database.
+  const storage = SqliteLog.open(join(witnessData, 'log.sqlite'));
+  assert.equal((await storage.witnessed(LOG_NAME))?.size, 1);
+  await storage.close();
+
+  // Restarted, the witness knows size 1; the restarted log (knowing nothing) learns it from 409 and extends it.
+  const witness2 = await serve(witnessArgs, 'runprint: witness ', { RUNPRINT_WITNESS_NAME: WITNESS_NAME });
+  const log2 = await serve([...logArgs, '--log-witness', `${witness2.base}/=${witnessVkeyFile}`], 'runprint: log ');
+  try {
+    const posted = await fetch(`${log2.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt.replace('AAAA', 'AAAB') });
+    assert.equal(((await posted.json()) as { index: number }).index, 1);
+    const served = await cosignedCheckpoint(log2.base, 2);
+    assert.equal(parseCheckpoint(parseNote(served).text).size, 2);
+    assert.equal((await verifyCosignatures(served, [await parseCosignerKey(witnessVkey)])).length, 1);
+  } finally {
+    assert.equal(await log2.stop(), 0);
+    assert.equal(await witness2.stop(), 0);
+  }
+});
+
+test('a log whose witness is down still serves, and says so once on stderr', async () => {
+  const dir = await folder();
+  const witnessVkey = formatCosignerKey(WITNESS_NAME, (await parsePrivateKey((await generateKeyFiles('w')).privateKeyPem)).publicKey);
+  // A loopback port nothing listens on.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const deadPort = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const dead = `http://127.0.0.1:${deadPort}`;
+  const log = await serve(['--data', dir, '--log-anonymous-writes', '--log-witness', `${dead}=${witnessVkey}`], 'runprint: log ', {
+    RUNPRINT_LOG_WITNESS_TIMEOUT: '200',
+  });
+  try {
+    const started = performance.now();
+    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt });
+    assert.equal(posted.status, 201);
+    assert.ok('checkpoint' in ((await posted.json()) as object));
+    assert.ok(performance.now() - started < 1500);
+    assert.equal(parseNote(await (await fetch(`${log.base}/checkpoint`)).text()).signatures.length, 1);
+    const reports = log.stderr().split('\n').filter((line) => line.startsWith(`runprint: witness ${dead}`));
+    assert.deepEqual(reports, [`runprint: witness ${dead}: ERR_WITNESS_UNREACHABLE: witness cannot be reached`]);
+  } finally {
+    assert.equal(await log.stop(), 0);
+  }
+});
+
+async function runServe(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const code = await run(['serve', '--port', '0', '--data', await folder(), ...args], {
+    readStdin: async () => new Uint8Array(),
+    stdout: () => undefined,
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: false,
+    cwd: process.cwd(),
+  });
+  return { code, stderr };
+}
+
+test('serve refuses incomplete or malformed witness options before it listens', async () => {
+  const dir = await folder();
+  const keyFile = join(dir, 'w.pem');
+  await writeFile(keyFile, (await generateKeyFiles('w')).privateKeyPem);
+  const logVkey = noteVerifierKey(LOG_NAME, (await parsePrivateKey((await generateKeyFiles('l')).privateKeyPem)).publicKey);
+  const witnessVkey = formatCosignerKey(WITNESS_NAME, (await parsePrivateKey((await generateKeyFiles('w')).privateKeyPem)).publicKey);
+  const usage = 'runprint: ERR_CLI_USAGE: a witness needs --witness-key KEY.pem, --witness-name NAME and at least one --witness-log VKEY\n';
+  assert.deepEqual(await runServe(['--witness-key', keyFile, '--witness-log', logVkey]), { code: 2, stderr: usage });
+  assert.deepEqual(await runServe(['--witness-name', WITNESS_NAME, '--witness-log', logVkey]), { code: 2, stderr: usage });
+  assert.deepEqual(await runServe(['--witness-key', keyFile, '--witness-name', WITNESS_NAME]), { code: 2, stderr: usage });
+  const badName = await runServe(['--witness-key', keyFile, '--witness-name', 'has space', '--witness-log', logVkey]);
+  assert.equal(badName.code, 3);
+  assert.match(badName.stderr, /^runprint: ERR_KEY_INVALID: /);
+  const missing = await runServe(['--witness-key', join(dir, 'nope.pem'), '--witness-name', WITNESS_NAME, '--witness-log', logVkey]);
+  assert.deepEqual(missing, { code: 4, stderr: 'runprint: ERR_INPUT_UNREADABLE: witness key file cannot be read\n' });
+  const noLogs = join(dir, 'empty.vkeys');
+  await writeFile(noLogs, '# nothing\n\n');
+  assert.deepEqual(await runServe(['--witness-key', keyFile, '--witness-name', WITNESS_NAME, '--witness-log', noLogs]), {
+    code: 2,
+    stderr: 'runprint: ERR_CLI_USAGE: --witness-log file holds no verifier key\n',
+  });
+  // A cosigner key where a log key belongs, and the other way round.
+  const swapped = await runServe(['--witness-key', keyFile, '--witness-name', WITNESS_NAME, '--witness-log', witnessVkey]);
+  assert.equal(swapped.code, 3);
+  assert.match(swapped.stderr, /^runprint: ERR_KEY_/);
+  const logKeyAsWitness = await runServe(['--log-witness', `http://127.0.0.1:1=${logVkey}`]);
+  assert.equal(logKeyAsWitness.code, 3);
+  assert.match(logKeyAsWitness.stderr, /^runprint: ERR_KEY_UNSUPPORTED: /);
+  const syntax = '--log-witness must be URL=VKEY: an http(s) URL, "=", and the witness key or a file holding it\n';
+  for (const value of [witnessVkey, `=${witnessVkey}`, 'http://127.0.0.1:1=', `ftp://host=${witnessVkey}`, `not a url=${witnessVkey}`]) {
+    assert.deepEqual(await runServe(['--log-witness', value]), { code: 2, stderr: `runprint: ERR_CLI_USAGE: ${syntax}` }, value);
+  }
+  assert.deepEqual(await runServe(['--no-log', '--log-witness', `http://127.0.0.1:1=${witnessVkey}`]), {
+    code: 2,
+    stderr: 'runprint: ERR_CLI_USAGE: --log-witness needs the log; it cannot go with --no-log\n',
+  });
+  for (const timeout of ['0', '-1', 'soon', '20000']) {
+    const result = await runServe([`--log-witness-timeout=${timeout}`]);
+    assert.deepEqual(result, { code: 2, stderr: 'runprint: ERR_CLI_USAGE: --log-witness-timeout must be a number of milliseconds from 1 to 10000\n' }, timeout);
+  }
+});
