@@ -4,14 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { formatCheckpoint, parseCheckpoint } from '../src/log/checkpoint.ts';
 import { cosignatureSigner, cosignCheckpoint, formatCosignerKey } from '../src/log/cosignature.ts';
 import { noteSigner, noteVerifierKey } from '../src/log/note-keys.ts';
-import { parseNote, signNote, type Note } from '../src/log/note.ts';
+import { formatNote, parseNote, signNote, type Note } from '../src/log/note.ts';
 import { formatTlogProof, parseTlogProof, type TlogProof } from '../src/log/tlog-proof.ts';
+import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { encodeBase64 } from '../src/receipt/base64.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
 import { createApp } from '../src/server/app.ts';
@@ -28,9 +30,16 @@ async function newKey(name: string): Promise<SigningKey> {
   return parsePrivateKey((await generateKeyFiles(name)).privateKeyPem);
 }
 
-/** A real SQLite log on 127.0.0.1 (port 0); close() stops the server and the log. */
-async function startLog(key: SigningKey, name: string) {
-  const log = await openSqliteLog({ path: join(folder, `${name}.sqlite`), origin: ORIGIN, key, checkpointDelayMs: 20 });
+/** A real SQLite log on 127.0.0.1 (port 0), optionally cosigned by witnesses; close() stops the server and the log. */
+async function startLog(key: SigningKey, name: string, witnesses: Array<{ name: string; key: SigningKey }> = []) {
+  const cosigner = async ({ note }: { note: string }) => formatNote(await cosign(parseNote(note), ...witnesses));
+  const log = await openSqliteLog({
+    path: join(folder, `${name}.sqlite`),
+    origin: ORIGIN,
+    key,
+    checkpointDelayMs: 20,
+    ...(witnesses.length > 0 ? { cosign: cosigner } : {}),
+  });
   const server = await listen(createApp({ log: { log, token: TOKEN } }), { host: '127.0.0.1', port: 0 });
   let closed = false;
   const close = async () => {
@@ -290,6 +299,14 @@ test('a proof of another receipt, by another log key, with a changed hash, index
   await assertFailsAt(verifyArgs('receipt.json', 'garbage.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
   file('empty.tlog', '');
   await assertFailsAt(verifyArgs('receipt.json', 'empty.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
+  // Not UTF-8, or with a byte order mark: not a tlog-proof either, however the rest reads.
+  file('latin1.tlog', Buffer.concat([Buffer.from(savedProof), Buffer.from([0xff])]));
+  await assertFailsAt(verifyArgs('receipt.json', 'latin1.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
+  file('bom.tlog', `\ufeff${savedProof}`);
+  await assertFailsAt(verifyArgs('receipt.json', 'bom.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
+  // A proof with CRLF line ends is not the proof the log signed.
+  file('crlf.tlog', savedProof.replaceAll('\n', '\r\n'));
+  await assertFailsAt(verifyArgs('receipt.json', 'crlf.tlog'), 'log-proof', 'ERR_LOG_TLOG_PROOF_INVALID', LABEL.proof);
 
   // A receipt that fails its own checks never reaches the log steps: the first failure ends verification.
   assert.equal((await cli(['keygen', '--out', 'other-app'])).code, 0);
@@ -336,4 +353,93 @@ test('wrong log options are usage errors (exit 2); bad witness keys are input er
   assert.deepEqual(await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'no-such.tlog', '--log-key', logVkey]), {
     code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n',
   });
+});
+
+test('a log cosigned by its witnesses: the proof saved on submission carries the cosignatures verify asks for', async () => {
+  const key = await newKey(ORIGIN);
+  const log = await startLog(key, 'witnessed', [witnessA, witnessB]);
+  try {
+    file('witnessed.vkey', `${log.vkey}\n`);
+    const submitted = await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'witnessed.tlog', '--key', 'witnessed.vkey']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+  } finally {
+    await log.close();
+  }
+  const argv = ['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'witnessed.tlog', '--log-key', 'witnessed.vkey'];
+  const both = await cli([...argv, '--witness', vkeyOf(witnessA), '--witness', vkeyOf(witnessB)]);
+  assert.equal(both.code, 0, both.stdout);
+  assert.match(both.stdout, new RegExp(`logged in ${ORIGIN} at index 0 of 1, cosigned by ${witnessA.name}, ${witnessB.name} \\(2 of 2 required\\)\n`));
+  // A witness this log never asked: required by default, so the proof does not meet the policy.
+  const withC = [...argv, '--witness', vkeyOf(witnessA), '--witness', vkeyOf(witnessC)];
+  const missing = await cli(withC);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /✗ witness cosignatures meet the policy: ERR_LOG_COSIGNATURE_INVALID: checkpoint has fewer witness cosignatures than the policy requires\n/);
+  assert.equal((await cli([...withC, '--witness-threshold', '1'])).code, 0);
+});
+
+/** A fake log on loopback that answers every submission with `answer(receipt bytes)`. */
+async function fakeLog(answer: (body: Uint8Array) => Record<string, unknown>): Promise<{ url: string; server: Server; queries: string[] }> {
+  const queries: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      queries.push(new URL(request.url ?? '/', 'http://x').search);
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(answer(new Uint8Array(Buffer.concat(chunks)))));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/`, server, queries };
+}
+
+test('log submit --proof-out trusts nothing the log answers: no proof, a proof of other bytes or of another index write nothing', async () => {
+  assert.equal(receiptIndex, 2, 'needs the proof saved by the first test');
+  const leafHash = (body: Uint8Array) => encodeBase64(hashLeaf(body));
+  const cases: Array<[string, (body: Uint8Array) => Record<string, unknown>, { code: number; stderr: string }]> = [
+    ['none', (body) => ({ index: 2, leafHash: leafHash(body) }), {
+      code: 4,
+      stderr: 'runprint: ERR_LOG_UNREACHABLE: log accepted the receipt at index 2 but gave no tlog-proof (no signed checkpoint covered it in time); run "runprint log proof" later\n',
+    }],
+    // The genuine proof of receipt.json, answered for other.json.
+    ['other-bytes', (body) => ({ index: 2, leafHash: leafHash(body), tlogProof: savedProof }), {
+      code: 3, stderr: 'runprint: ERR_LOG_PROOF_INVALID: inclusion proof does not lead to the checkpoint root hash\n',
+    }],
+    ['not-a-proof', (body) => ({ index: 2, leafHash: leafHash(body), tlogProof: 'hello' }), {
+      code: 3, stderr: 'runprint: ERR_LOG_TLOG_PROOF_INVALID: tlog-proof must start with c2sp.org/tlog-proof@v1 and hold a checkpoint after a blank line\n',
+    }],
+  ];
+  for (const [name, answer, expected] of cases) {
+    const fake = await fakeLog(answer);
+    try {
+      const result = await cli(['log', 'submit', 'other.json', '--log', fake.url, '--proof-out', `${name}.tlog`, '--key', logVkey]);
+      assert.deepEqual(result, { ...expected, stdout: '' }, name);
+      assert.deepEqual(fake.queries, ['?wait=checkpoint']);
+      assert.throws(() => readFileSync(join(folder, `${name}.tlog`)), { code: 'ENOENT' }, name);
+    } finally {
+      fake.server.close();
+    }
+  }
+  // A valid proof of these bytes, but at another index than the log answered.
+  const fake = await fakeLog((body) => ({ index: 5, leafHash: leafHash(body), tlogProof: savedProof }));
+  try {
+    assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', fake.url, '--proof-out', 'index.tlog', '--key', logVkey]), {
+      code: 3, stdout: '', stderr: 'runprint: ERR_LOG_PROOF_INVALID: log answered a tlog-proof for another index than the one it gave\n',
+    });
+    assert.throws(() => readFileSync(join(folder, 'index.tlog')), { code: 'ENOENT' });
+  } finally {
+    fake.server.close();
+  }
+  // The same answer at the right index is saved, byte for byte.
+  const honest = await fakeLog((body) => ({ index: 2, leafHash: leafHash(body), tlogProof: savedProof }));
+  try {
+    assert.equal((await cli(['log', 'submit', 'receipt.json', '--log', honest.url, '--proof-out', 'honest.tlog', '--key', logVkey])).code, 0);
+    assert.equal(readFileSync(join(folder, 'honest.tlog'), 'utf8'), savedProof);
+    // Without --proof-out nothing is waited for.
+    assert.equal((await cli(['log', 'submit', 'receipt.json', '--log', honest.url])).code, 0);
+    assert.deepEqual(honest.queries, ['?wait=checkpoint', '']);
+  } finally {
+    honest.server.close();
+  }
 });

@@ -24,11 +24,11 @@ export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
       verify the log's signed checkpoint, find the receipt (by its run identity, or at --index),
       prove its inclusion from the log's tiles, and print a C2SP tlog-proof@v1 that verifies offline
       (--out: write it to FILE, which must not exist yet, instead of printing it).
-LOGKEY.vkey is the log's verifier key itself (<name>+<hex>+<base64>) or a file holding it.
   log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
       follow a log: each new checkpoint must be signed, consistent with the last one kept in
       FILE, and its new entries must hash to its tiles. A fork, a rewrite or a dropped entry
       exits 1 and leaves FILE unchanged.
+LOGKEY.vkey is the log's verifier key itself (<name>+<hex>+<base64>) or a file holding it.
 `;
 
 const usage = logUsageError;

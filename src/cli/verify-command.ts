@@ -112,7 +112,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   if (values['log-proof'] !== undefined && logKey !== undefined) {
     // The log holds the bytes that were submitted: a DSSE envelope file, never a bundle made from it.
     if (!(receipt instanceof Uint8Array)) throw usage('--log-proof checks the receipt file submitted to the log (a DSSE envelope), not a Sigstore bundle');
-    const proof = new TextDecoder().decode(await readInput(values['log-proof'], io));
+    const proof = await readInput(values['log-proof'], io);
     const policy = { logKey, witnesses, threshold, ...(values['log-origin'] === undefined ? {} : { origin: values['log-origin'] }) };
     options.logProof = { proof, entry: receiptBytes, policy };
   }

@@ -8,8 +8,8 @@ import type { CheckName, VerificationCheck } from './verify.ts';
 
 /** What a log proof is checked with. */
 export interface LogProofOptions {
-  /** The tlog-proof text, as `runprint log submit --proof-out` or `runprint log proof` wrote it. */
-  proof: string;
+  /** The tlog-proof, as `runprint log submit --proof-out` or `runprint log proof` wrote it: text, or its UTF-8 bytes. */
+  proof: string | Uint8Array;
   /** The exact bytes that were submitted to the log: the receipt file, byte for byte. */
   entry: Uint8Array;
   /** The log key, its origin, and the witnesses of which at least `threshold` must have cosigned. */
@@ -26,6 +26,18 @@ export interface LogProofSummary {
   treeSize: number;
   /** Names of the configured witnesses whose cosignatures verified, in the order they appear. */
   cosignedBy: string[];
+}
+
+// Strict: bytes that are not UTF-8 are not a tlog-proof, and a byte order mark is not removed.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function proofText(proof: string | Uint8Array): string {
+  if (typeof proof === 'string') return proof;
+  try {
+    return decoder.decode(proof);
+  } catch {
+    throw new LogError('ERR_LOG_TLOG_PROOF_INVALID', 'tlog-proof is not valid UTF-8');
+  }
 }
 
 /** The log steps, in the order verifyTlogProof runs them; `log-witnesses` only with witnesses configured. */
@@ -49,7 +61,7 @@ const STEP_OF_CODE: ReadonlyMap<string, CheckName> = new Map<string, CheckName>(
 export async function checkLogProof(options: LogProofOptions): Promise<{ checks: VerificationCheck[]; summary?: LogProofSummary }> {
   const steps: CheckName[] = ['log-proof', 'log-checkpoint', ...(options.policy.witnesses.length > 0 ? (['log-witnesses'] as const) : []), 'log-inclusion'];
   try {
-    const verified = await verifyTlogProof(options.proof, options.entry, options.policy);
+    const verified = await verifyTlogProof(proofText(options.proof), options.entry, options.policy);
     const cosignedBy = verified.cosignatures.map((cosignature) => cosignature.name);
     return {
       checks: steps.map((name) => ({ name, ok: true })),
