@@ -9,13 +9,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { formatCheckpoint, parseCheckpoint } from '../src/log/checkpoint.ts';
-import { cosignatureSigner, cosignCheckpoint, formatCosignerKey } from '../src/log/cosignature.ts';
-import { noteSigner, noteVerifierKey } from '../src/log/note-keys.ts';
+import { cosignatureSigner, cosignCheckpoint, formatCosignerKey, parseCosignerKey } from '../src/log/cosignature.ts';
+import { noteSigner, noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import { formatNote, parseNote, signNote, type Note } from '../src/log/note.ts';
 import { formatTlogProof, parseTlogProof, type TlogProof } from '../src/log/tlog-proof.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { encodeBase64 } from '../src/receipt/base64.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
+import { checkLogProof, verifyReceipt } from '../src/receipt/index.ts';
+import { generateKeyFiles, parsePrivateKey, parsePublicKey, type SigningKey } from '../src/receipt/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';
@@ -442,4 +443,25 @@ test('log submit --proof-out trusts nothing the log answers: no proof, a proof o
   } finally {
     honest.server.close();
   }
+});
+
+test('the library: verifyReceipt with logProof and checkLogProof give the same steps as the command', async () => {
+  assert.equal(receiptIndex, 2, 'needs the proof saved by the first test');
+  const entry = new Uint8Array(readFileSync(join(folder, 'receipt.json')));
+  const key = await parsePublicKey(readFileSync(join(folder, 'app/receipt-key.pub.pem'), 'utf8'));
+  const policy = { logKey: await parseNoteVerifier(logVkey), witnesses: [await parseCosignerKey(vkeyOf(witnessA))], threshold: 1 };
+  const cosigned = formatTlogProof({ ...parseTlogProof(savedProof), checkpoint: await cosign(parseTlogProof(savedProof).checkpoint, witnessA) });
+
+  const report = await verifyReceipt(entry, { keys: [key], logProof: { proof: new TextEncoder().encode(cosigned), entry, policy } });
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.checks.slice(-4).map((check) => check.name), ['log-proof', 'log-checkpoint', 'log-witnesses', 'log-inclusion']);
+  assert.deepEqual(report.logProof, { origin: ORIGIN, index: 2, treeSize: 3, cosignedBy: [witnessA.name] });
+
+  const alone = await checkLogProof({ proof: savedProof, entry, policy });
+  assert.equal(alone.summary, undefined);
+  assert.deepEqual(alone.checks.at(-1), {
+    name: 'log-witnesses', ok: false, code: 'ERR_LOG_COSIGNATURE_INVALID', message: 'checkpoint has fewer witness cosignatures than the policy requires',
+  });
+  // A policy that cannot be met is the caller's mistake, not a failed check.
+  await assert.rejects(checkLogProof({ proof: savedProof, entry, policy: { ...policy, threshold: 2 } }), RangeError);
 });
