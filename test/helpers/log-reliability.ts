@@ -137,6 +137,11 @@ export interface KillScenario {
   minAcks: number;
   maxAcks: number;
   seed: number;
+  /**
+   * Every other round (the 2nd, 4th, ...) is killed after 1 to 50 acknowledgements without waiting
+   * for a checkpoint: acknowledged entries no checkpoint covers yet must be kept and signed at restart.
+   */
+  earlyKills?: boolean;
   /** Called with one line per event worth keeping in the test output. */
   log: (line: string) => void;
 }
@@ -149,7 +154,7 @@ export interface KillScenario {
  * entries that were submitted, each once; a resubmission of an acknowledged entry gets its index
  * back; new entries are taken; and `runprint log monitor --once` accepts the log (exit 0).
  */
-export async function killDuringSubmissions(scenario: KillScenario): Promise<{ acknowledged: number; size: number }> {
+export async function killDuringSubmissions(scenario: KillScenario): Promise<{ acknowledged: number; answers: number; size: number }> {
   const random = prng(scenario.seed);
   scenario.log(`seed ${scenario.seed}`);
   /** Every acknowledged entry by its bytes, with the index the log answered. */
@@ -215,6 +220,8 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
     return latest;
   };
 
+  /** Every 201 or 200 answer of the streams. */
+  let answers = 0;
   let server: ServeProcess | undefined;
   try {
     for (let round = 0; round <= scenario.rounds; round++) {
@@ -245,11 +252,12 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
         remember(covered);
         await monitor(server, 'at the end');
         assert.equal(await server.stop(), 0, 'serve stops cleanly on SIGTERM');
-        return { acknowledged: acked.size, size: covered.size };
+        return { acknowledged: acked.size, answers, size: covered.size };
       }
 
       // The stream, killed at a random number of acknowledgements once a new checkpoint was seen.
-      const target = scenario.minAcks + Math.floor(random() * (scenario.maxAcks - scenario.minAcks + 1));
+      const early = scenario.earlyKills === true && round % 2 === 1;
+      const target = early ? 1 + Math.floor(random() * 50) : scenario.minAcks + Math.floor(random() * (scenario.maxAcks - scenario.minAcks + 1));
       const current = server;
       let acks = 0;
       let killed = false;
@@ -298,6 +306,7 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
             pool.push(body);
           }
           acks++;
+          answers++;
         }
       };
       const submitters = Array.from({ length: scenario.submitters }, (_, id) => submitter(id));
@@ -312,7 +321,7 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
       );
       for (;;) {
         if (failure !== undefined) throw failure;
-        if (acks >= target && last.size > start.size && (await Promise.race([monitorBefore.then(() => true), sleep(0).then(() => false)]))) break;
+        if (acks >= target && (early || last.size > start.size) && (await Promise.race([monitorBefore.then(() => true), sleep(0).then(() => false)]))) break;
         await sleep(2);
       }
       const atKill = { acks, inFlight, lastSize: last.size };
@@ -321,7 +330,7 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
       await Promise.all([...submitters, poller, monitorBefore, failed]);
       if (failure !== undefined) throw failure;
       scenario.log(
-        `round ${round + 1}: SIGKILL pid ${current.pid} after ${atKill.acks} acks (target ${target}), ${atKill.inFlight} in flight (${failedInFlight} lost their answer), last checkpoint seen ${atKill.lastSize}, ${acked.size} acknowledged in all`,
+        `round ${round + 1}${early ? ' (early)' : ''}: SIGKILL pid ${current.pid} after ${atKill.acks} acks (target ${target}), ${atKill.inFlight} in flight (${failedInFlight} lost their answer), last checkpoint seen ${atKill.lastSize}, ${acked.size} acknowledged in all`,
       );
     }
     throw new Error('unreachable');
