@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { verifyCosignatures } from '../src/log/cosignature.ts';
 import { noteSigner } from '../src/log/note-keys.ts';
-import { parseNote, verifyNote } from '../src/log/note.ts';
+import { formatNote, parseNote, verifyNote } from '../src/log/note.ts';
 import { formatAddCheckpoint, parseAddCheckpoint, parseCosignatureLines } from '../src/log/witness.ts';
 import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
 import type { App } from '../src/server/app.ts';
@@ -183,7 +183,6 @@ test('an unknown origin is 404 and a checkpoint with no valid signature from the
     // The log's key ID with signature bytes that do not verify.
     const good = parseNote(await log.note(4));
     const broken = { ...good.signatures[0]!, signature: Uint8Array.from(good.signatures[0]!.signature, (byte, i) => (i === 5 ? byte ^ 0x80 : byte)) };
-    const { formatNote } = await import('../src/log/note.ts');
     const badSignature = formatAddCheckpoint({ oldSize: 0, proof: [], note: formatNote({ text: good.text, signatures: [broken] }) });
     assert.equal((await post(witness.app, badSignature)).status, 403);
     // A signature over another text (size 3) moved onto this one.
@@ -346,4 +345,49 @@ test('the cosignature answer checks out as the spec tells a client: appended to 
   } finally {
     await witness.close();
   }
+});
+
+test('the example request and answer bodies of C2SP tlog-witness parse as the spec describes them', () => {
+  // From c2sp.org/tlog-witness, "add-checkpoint" (signatures by keys this test does not have).
+  const request = [
+    'old 20852014',
+    'PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=',
+    'jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=',
+    '5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=',
+    '/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=',
+    '',
+    'example.com/behind-the-sofa',
+    '20852163',
+    'CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=',
+    '',
+    '\u2014 example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=',
+    '\u2014 example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=',
+    '',
+  ].join('\n');
+  const parsed = parseAddCheckpoint(request);
+  assert.equal(parsed.oldSize, 20852014);
+  assert.equal(parsed.proof.length, 4);
+  assert.equal(encodeBase64(parsed.proof[3]!), '/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=');
+  assert.equal(parsed.checkpoint.origin, 'example.com/behind-the-sofa');
+  assert.equal(parsed.checkpoint.size, 20852163);
+  assert.equal(parsed.note.signatures.length, 2);
+  // Formatting what was parsed gives the same bytes back.
+  assert.equal(formatAddCheckpoint({ oldSize: parsed.oldSize, proof: parsed.proof, note: formatNote(parsed.note) }), request);
+  const answer = [
+    '\u2014 witness.example/w1 CMp+6LWBU0anHGH5aNDTJkH/gj79sG+T6+iP2ThYN5krrDJbR1HDnucjL39QsZTSvVjyQLrdk3DXDqI5G2HgLatVs0pWh6Up69HVOw==',
+    '\u2014 witness.example/w1 I7rEps0pvK2UqkS2gSpVUDhrhVtQV9lgF6pRrWAvjJHjyWpW7VcE3SiOlVlbQNt64vWhO+DlkL0+UfzuOBMh9ChdMkP1vi/lCAsmlw==',
+    '\u2014 witness.example/w2 AWui8Sk55XjYLOijihBjhqEH6nS1ndDymE0a+6idX7pLcnoB+dhnz0854aLZgrrKbYKA7nC3HNJhm/kWl7oJlqU3rXXvpysAdyP3wQ==',
+    '',
+  ].join('\n');
+  const lines = parseCosignatureLines(parsed.note.text, answer);
+  assert.deepEqual(
+    lines.signatures.map((signature) => [signature.name, signature.signature.length]),
+    [
+      ['witness.example/w1', 72],
+      ['witness.example/w1', 72],
+      ['witness.example/w2', 72],
+    ],
+  );
+  assert.throws(() => parseCosignatureLines(parsed.note.text, 'hello\n'), { code: 'ERR_LOG_NOTE_INVALID' });
+  assert.throws(() => parseCosignatureLines(parsed.note.text, ''), { code: 'ERR_LOG_NOTE_INVALID' });
 });
