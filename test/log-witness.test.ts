@@ -391,3 +391,33 @@ test('the example request and answer bodies of C2SP tlog-witness parse as the sp
   assert.throws(() => parseCosignatureLines(parsed.note.text, 'hello\n'), { code: 'ERR_LOG_NOTE_INVALID' });
   assert.throws(() => parseCosignatureLines(parsed.note.text, ''), { code: 'ERR_LOG_NOTE_INVALID' });
 });
+
+test('random damage to a valid request never gets past the checks unnoticed and never fails with 500', async () => {
+  const fc = (await import('fast-check')).default;
+  const log = await TestLog.create(ORIGIN, 10);
+  const witness = await startWitness([log.verifier]);
+  try {
+    assert.equal((await add(witness.app, log, 0, 4)).status, 200);
+    const valid = new TextEncoder().encode(formatAddCheckpoint({ oldSize: 4, proof: log.proof(4, 10), note: await log.note(10) }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.nat(valid.length)),
+        async (flips, cut) => {
+          const body = Uint8Array.from(valid);
+          for (const [at, mask] of flips) body[at]! ^= mask;
+          const response = await post(witness.app, cut === null ? body : body.subarray(0, cut));
+          // Nothing damaged is cosigned; every refusal is one of the protocol's answers with a stable code.
+          assert.notEqual(response.status, 200);
+          assert.ok([400, 403, 404, 409, 422].includes(response.status), `status ${response.status}`);
+          if (response.headers.get('content-type') === 'text/x.tlog.size') assert.equal(await response.text(), '4\n');
+          else assert.match(await errorCode(response), /^ERR_WITNESS_/);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.equal((await witness.storage.witnessed(ORIGIN))?.size, 4);
+  } finally {
+    await witness.close();
+  }
+});
