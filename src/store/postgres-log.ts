@@ -53,11 +53,13 @@ const types: pg.CustomTypesConfig = {
 };
 
 /**
- * A 64-bit advisory lock key (a decimal literal) from a fixed name and the schema that holds the
- * log: processes sharing one log's tables share the key, logs in other schemas of the same
- * database do not wait for each other.
+ * A 64-bit advisory lock key (a decimal literal): the first 8 bytes of SHA-256(name "\n" schema),
+ * big-endian, as a signed bigint. `name` is fixed ("runprint/log sequencer", "runprint/log
+ * checkpoint", "runprint/log witness", "runprint/log schema"); `schema` is the one holding the log,
+ * so processes sharing one log's tables share the key and logs in other schemas of the same
+ * database do not wait for each other. Exported for operators and tests.
  */
-function lockKey(name: string, schema: string): string {
+export function advisoryLockKey(name: string, schema: string): string {
   const digest = sha256Once(`${name}\n${schema}`);
   let value = 0n;
   for (let i = 0; i < 8; i++) value = (value << 8n) | BigInt(digest[i]!);
@@ -105,6 +107,14 @@ function keyOf(hash: Uint8Array): string {
   return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
 }
 
+/** The connection broke or the server ended the session (shutdown, restart, pg_terminate_backend). */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code === '57P01' || code === '57P02' || code.startsWith('08') || code === 'ECONNRESET' || code === 'EPIPE';
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|not queryable/.test(message);
+}
+
 /**
  * Any failure of the database or the connection as ERR_STORE_UNAVAILABLE. The message carries
  * the SQLSTATE or system error code only: never the driver's text, which may quote the URL.
@@ -135,9 +145,9 @@ export class PostgresLog implements LogStorage {
 
   private constructor(pool: pg.Pool, schema: string) {
     this.#pool = pool;
-    this.#sequencer = lockKey('runprint/log sequencer', schema);
-    this.#checkpointLock = lockKey('runprint/log checkpoint', schema);
-    this.#witnessLock = lockKey('runprint/log witness', schema);
+    this.#sequencer = advisoryLockKey('runprint/log sequencer', schema);
+    this.#checkpointLock = advisoryLockKey('runprint/log checkpoint', schema);
+    this.#witnessLock = advisoryLockKey('runprint/log witness', schema);
   }
 
   /**
@@ -178,7 +188,7 @@ export class PostgresLog implements LogStorage {
       // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS (a unique
       // violation in the catalog): creation holds its own lock.
       await this.#rawTransaction(
-        lockKey('runprint/log schema', schema),
+        advisoryLockKey('runprint/log schema', schema),
         async (client) => {
           await client.query(SCHEMA);
         },
@@ -198,12 +208,20 @@ export class PostgresLog implements LogStorage {
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
   }
 
+  /**
+   * One statement on any pooled connection, tried again when the connection was lost (after a
+   * server restart every pooled connection may be: at most POOL_SIZE are, so the last try is on a
+   * new one).
+   */
   async #query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
-    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
-    try {
-      return await this.#pool.query(text, values);
-    } catch (error) {
-      throw unavailable(error);
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+      try {
+        return await this.#pool.query(text, values);
+      } catch (error) {
+        if (attempt < POOL_SIZE && connectionLost(error)) continue;
+        throw unavailable(error);
+      }
     }
   }
 
@@ -220,26 +238,40 @@ export class PostgresLog implements LogStorage {
     }
   }
 
-  /** #transaction with the driver's errors as they are. */
+  /**
+   * #transaction with the driver's errors as they are. A connection found lost by the first
+   * statement (BEGIN and the lock: nothing done yet, for example a pooled connection the server
+   * closed while idle) is replaced, as in #query; a failure after that fails the transaction, which then
+   * stored nothing, except when the connection is lost during COMMIT, whose outcome is unknown.
+   */
   async #rawTransaction<T>(key: string | undefined, work: (client: pg.PoolClient) => Promise<T>, isolation: string): Promise<T> {
-    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
-    const client = await this.#pool.connect();
-    let broken = false;
-    try {
-      // One round trip; the key is a decimal literal computed here, never input.
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation};${key === undefined ? '' : ` SELECT pg_advisory_xact_lock(${key});`}`);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
+      const client = await this.#pool.connect();
+      let broken = false;
+      // A connection that breaks between two statements must not crash the process: the next statement fails.
+      const onError = () => (broken = true);
+      client.on('error', onError);
+      let begun = false;
       try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
+        // One round trip; the key is a decimal literal computed here, never input.
+        await client.query(`BEGIN ISOLATION LEVEL ${isolation};${key === undefined ? '' : ` SELECT pg_advisory_xact_lock(${key});`}`);
+        begun = true;
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        if (!begun && attempt < POOL_SIZE && connectionLost(error)) continue;
+        throw error;
+      } finally {
+        client.removeListener('error', onError);
+        client.release(broken);
       }
-      throw error;
-    } finally {
-      client.release(broken);
     }
   }
 
