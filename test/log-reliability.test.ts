@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { parseNoteVerifier } from '../src/log/note-keys.ts';
 import { verifyInclusion } from '../src/merkle/inclusion.ts';
@@ -46,6 +47,42 @@ test('kill -9 during concurrent submissions, 3 rounds (one before any checkpoint
   });
   assert.ok(result.answers >= 2 * 50 + 1, `at least 50 answers in each of two rounds, 1 in the early one (${result.answers})`);
   assert.ok(result.size >= result.acknowledged && result.acknowledged > 100, `${result.acknowledged} distinct entries acknowledged, ${result.size} in the log`);
+});
+
+test('the kill -9 checks fail when the restarted log lost an acknowledged entry (the last ones deleted from the SQLite file)', async (t) => {
+  const work = await folder('runprint-reliability-loss-');
+  const data = join(work, 'data');
+  let deleted = 0;
+  const run = killDuringSubmissions({
+    data,
+    work,
+    rounds: 1,
+    submitters: 4,
+    minAcks: 20,
+    maxAcks: 60,
+    seed,
+    log: (line) => t.diagnostic(line),
+    afterKill: (_round, acknowledged) => {
+      // Drop the highest acknowledged entry and every one after it, with their tile hashes, as a
+      // log that acknowledged before its commit was durable would after a crash.
+      const db = new DatabaseSync(join(data, 'log.sqlite'));
+      try {
+        const signed = (db.prepare('SELECT COALESCE(MAX(size), 0) AS size FROM checkpoints').get() as { size: number }).size;
+        const from = Math.min(signed, Math.max(...acknowledged));
+        deleted = Number(db.prepare('DELETE FROM entries WHERE idx >= ?').run(from).changes);
+        for (let level = 1; level <= 4; level++) db.prepare('DELETE FROM tile_hashes WHERE level = ? AND idx >= ?').run(level, Math.floor(from / 256 ** level));
+      } finally {
+        db.close();
+      }
+    },
+  });
+  // Either the restarted log no longer covers an acknowledged index, or (when a checkpoint had
+  // covered the deleted entries) it refuses to start on a truncated database.
+  await assert.rejects(run, (error: Error) => {
+    t.diagnostic(`${deleted} entries deleted; caught: ${error.message.split('\n')[0]}`);
+    return /covers every acknowledged index|ERR_STORE_CORRUPT/.test(error.message);
+  });
+  assert.ok(deleted > 0);
 });
 
 test('32 concurrent submitters x 100 entries with resubmissions: one index per entry, 0 .. n-1, the checkpoint root recomputed from the bytes sent', async (t) => {

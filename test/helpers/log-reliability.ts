@@ -142,6 +142,11 @@ export interface KillScenario {
    * for a checkpoint: acknowledged entries no checkpoint covers yet must be kept and signed at restart.
    */
   earlyKills?: boolean;
+  /**
+   * Runs after each kill, before the restart, with the indexes acknowledged so far: lets a test
+   * damage the data directory to show the checks catch it.
+   */
+  afterKill?: (round: number, acknowledged: number[]) => void | Promise<void>;
   /** Called with one line per event worth keeping in the test output. */
   log: (line: string) => void;
 }
@@ -329,6 +334,7 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
       await current.kill();
       await Promise.all([...submitters, poller, monitorBefore, failed]);
       if (failure !== undefined) throw failure;
+      await scenario.afterKill?.(round, [...acked.values()].map((answer) => answer.index));
       scenario.log(
         `round ${round + 1}${early ? ' (early)' : ''}: SIGKILL pid ${current.pid} after ${atKill.acks} acks (target ${target}), ${atKill.inFlight} in flight (${failedInFlight} lost their answer), last checkpoint seen ${atKill.lastSize}, ${acked.size} acknowledged in all`,
       );
