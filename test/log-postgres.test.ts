@@ -287,7 +287,7 @@ async function rootOfLeaves(url: string, start: number, count: number): Promise<
   }
 }
 
-test('a bad URL, an unreachable server or a missing database is ERR_STORE_UNAVAILABLE and never shows the password', async () => {
+test('a bad URL, an unreachable server, a missing database or synchronous_commit off is ERR_STORE_UNAVAILABLE and never shows the password', async () => {
   const secret = 'hunter2-s3cret';
   const base = new URL(BASE);
   const unreachable = `postgres://runprint:${secret}@127.0.0.1:1/test`;
@@ -298,6 +298,10 @@ test('a bad URL, an unreachable server or a missing database is ERR_STORE_UNAVAI
     [missingDatabase, /^PostgreSQL log database is unavailable \(3D000\)$/],
     [missingSchema, /^PostgreSQL search_path names no schema that exists$/],
     [`postgres://runprint:${secret}@[::1/test`, /^PostgreSQL connection URL is not a valid URL$/],
+    [
+      `postgres://${base.username || 'postgres'}:${secret}@${base.host}${base.pathname}?options=-c%20synchronous_commit%3Doff`,
+      /^PostgreSQL synchronous_commit is off: acknowledged appends would not be durable$/,
+    ],
   ];
   for (const [url, message] of cases) {
     const error = await rejectsWith(PostgresLog.open(url), 'ERR_STORE_UNAVAILABLE', message);

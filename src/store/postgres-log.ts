@@ -127,8 +127,8 @@ function unavailable(error: unknown): LogError {
 }
 
 /**
- * The storage. Every write is one transaction committed with the server's synchronous_commit (on
- * by default: a commit that returned is in the WAL on disk). Writers serialize on transaction-level
+ * The storage. Every write is one transaction; open refuses a session with synchronous_commit
+ * off, so a commit that returned is in the WAL on disk (given the server's fsync). Writers serialize on transaction-level
  * advisory locks, one per kind of write, so any number of processes can share the tables:
  *  - append holds the sequencer lock, reads the size inside it, and commits entries and tile hashes;
  *  - saveCheckpoint holds the checkpoint lock and compares the largest stored size first;
@@ -166,15 +166,17 @@ export class PostgresLog implements LogStorage {
     // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     try {
-      let schema: unknown;
+      let session: { schema: unknown; sync: unknown } | undefined;
       try {
-        schema = (await pool.query('SELECT current_schema() AS schema')).rows[0]?.schema;
+        session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync")).rows[0];
       } catch (error) {
         throw unavailable(error);
       }
-      if (typeof schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
-      const log = new PostgresLog(pool, schema);
-      await log.#createTables(schema);
+      if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      // Acknowledged must mean durable: a commit that returns before its WAL is flushed is refused.
+      if (session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: acknowledged appends would not be durable');
+      const log = new PostgresLog(pool, session.schema);
+      await log.#createTables(session.schema);
       await log.#checkNumbering();
       return log;
     } catch (error) {
