@@ -128,8 +128,9 @@ function unavailable(error: unknown): LogError {
 
 /**
  * The storage. Every write is one transaction; open refuses a session with synchronous_commit
- * off, so a commit that returned is in the WAL on disk (given the server's fsync). Writers serialize on transaction-level
- * advisory locks, one per kind of write, so any number of processes can share the tables:
+ * off, so a commit that returned is in the WAL on disk (given the server's fsync). Writers
+ * serialize on transaction-level advisory locks, one per kind of write, so any number of
+ * processes can share the tables:
  *  - append holds the sequencer lock, reads the size inside it, and commits entries and tile hashes;
  *  - saveCheckpoint holds the checkpoint lock and compares the largest stored size first;
  *  - saveWitnessed holds the witness lock and compares the stored size for the origin first.
