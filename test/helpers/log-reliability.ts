@@ -160,8 +160,10 @@ export interface KillScenario {
  * back; new entries are taken; and `runprint log monitor --once` accepts the log (exit 0).
  */
 export async function killDuringSubmissions(scenario: KillScenario): Promise<{ acknowledged: number; answers: number; size: number }> {
-  const random = prng(scenario.seed);
-  scenario.log(`seed ${scenario.seed}`);
+  // Kill points from their own generator, so the seed replays them whatever the submitters draw.
+  const killPoints = prng(scenario.seed);
+  const random = prng(scenario.seed ^ 0x5bd1e995);
+  scenario.log(`seed ${scenario.seed} (RUNPRINT_TEST_SEED=${scenario.seed} replays the kill points)`);
   /** Every acknowledged entry by its bytes, with the index the log answered. */
   const acked = new Map<string, Answer>();
   /** Every entry ever sent, acknowledged or not. */
@@ -262,7 +264,8 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
 
       // The stream, killed at a random number of acknowledgements once a new checkpoint was seen.
       const early = scenario.earlyKills === true && round % 2 === 1;
-      const target = early ? 1 + Math.floor(random() * 50) : scenario.minAcks + Math.floor(random() * (scenario.maxAcks - scenario.minAcks + 1));
+      const draw = killPoints();
+      const target = early ? 1 + Math.floor(draw * 50) : scenario.minAcks + Math.floor(draw * (scenario.maxAcks - scenario.minAcks + 1));
       const current = server;
       let acks = 0;
       let killed = false;
