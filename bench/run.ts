@@ -15,9 +15,14 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['jcs', async () => (await import('./jcs.ts')).benchJcs()],
   ['receipt', async () => (await import('./receipt.ts')).benchReceipt()],
   ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],
+  ['log', async () => (await import('./log.ts')).benchLog()],
+];
+// Run only when named: builds (once, cached in bench/.cache/) and opens a 10-million-entry log.
+const namedOnly: Array<[string, () => Promise<BenchResult[]>]> = [
+  ['log-10m', async () => (await import('./log.ts')).benchLog10m()],
 ];
 
-for (const [name, run] of groups) {
+for (const [name, run] of [...groups, ...namedOnly.filter(([name]) => only.includes(name))]) {
   if (!wanted(name)) continue;
   for (const result of await run()) {
     process.stdout.write(`${result.ratio.toFixed(2).padStart(6)}x  ${result.name}  (${result.detail})\n`);

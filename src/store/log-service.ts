@@ -8,9 +8,10 @@ import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/check
 import { formatEntryBundle } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
 import { parseNote, signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
-import { consistencyProofFromTiles, inclusionProofFromTiles, rootFromTiles, tileAt, type TileCoordinates, type TileReader } from '../log/tiles.ts';
+import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, type TileCoordinates, type TileReader } from '../log/tiles.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
-import { verifyConsistency } from '../merkle/consistency.ts';
+import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
+import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
@@ -37,6 +38,18 @@ export interface LogServiceOptions {
   maxBatch?: number;
   /** Collects witness cosignatures for each new checkpoint. */
   cosign?: Cosigner;
+  /**
+   * What open() checks of the stored hashes (default `full`). `full`: every stored hash is
+   * recomputed from the entries, one pass over the log (about 3 s per million entries). `tiles`:
+   * the root recomputed from the stored tiles must equal the last checkpoint's, and only what was
+   * stored after it is recomputed (entries from the start of the checkpoint's last partial tile,
+   * and every tile hash covering them); a log with no checkpoint gets the full check. Hashes inside
+   * the checkpointed tree that the root does not depend on are then trusted: a damaged one makes
+   * the proofs served from it fail verification at the client, it cannot make a false proof pass.
+   */
+  check?: 'full' | 'tiles';
+  /** Tiles kept in memory for inclusion proofs, with every subtree inside them (16 KiB each; default 2,048; 0: none). */
+  proofCacheTiles?: number;
 }
 
 interface Pending {
@@ -76,6 +89,7 @@ export class TransparencyLog {
   #closed = false;
   /** Set when signing was refused: the log then takes no more entries (fail closed). */
   #broken = false;
+  readonly #tiles: TileCache;
 
   private constructor(options: LogServiceOptions, latest: Latest) {
     this.#storage = options.storage;
@@ -87,6 +101,7 @@ export class TransparencyLog {
     this.#maxBatch = options.maxBatch ?? 10_000;
     this.#cosign = options.cosign;
     this.#latest = latest;
+    this.#tiles = new TileCache(options.storage, options.proofCacheTiles ?? 2048);
   }
 
   /**
@@ -102,8 +117,8 @@ export class TransparencyLog {
       const verifier = noteVerifier(options.origin, options.key.publicKey);
       const stored = await storage.setMetaOnce('origin', options.origin);
       if (stored !== options.origin) throw storeCorrupt('log database belongs to a log of another name');
-      await storage.checkHashes();
       const last = await storage.latestCheckpoint();
+      if ((options.check ?? 'full') === 'full' || last === undefined) await storage.checkHashes();
       let latest: Latest = { checkpoint: NONE, note: '', at: Date.now() };
       if (last !== undefined) {
         const checkpoint = await openCheckpoint(last.note, verifier, options.origin);
@@ -112,6 +127,7 @@ export class TransparencyLog {
         if (checkpoint.size > size) throw storeCorrupt(`log database is truncated: it holds ${size} entries, its last checkpoint ${checkpoint.size}`);
         const root = await rootFromTiles(checkpoint.size, readerOf(storage));
         if (!equalBytes(root, checkpoint.rootHash)) throw storeCorrupt('stored tree does not match the root hash of the last signed checkpoint');
+        if (options.check === 'tiles') await checkHashesAfter(storage, checkpoint.size, size);
         latest = { checkpoint, note: last.note, at: Date.now() };
       }
       const service = new TransparencyLog(options, latest);
@@ -272,15 +288,30 @@ export class TransparencyLog {
 
   async inclusionProof(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }> {
     if (size > (await this.checkpoint()).size || index >= size) throw new RangeError('index and size must lie within the latest checkpoint');
-    const [leafHash] = await this.#storage.hashes(0, index, 1);
-    return { leafHash: leafHash!, proof: await inclusionProofFromTiles(index, size, readerOf(this.#storage)) };
+    const leafHash = await this.#tiles.nodeHash({ level: 0, index }, size);
+    return { leafHash, proof: await this.#inclusionProof(index, size) };
+  }
+
+  /**
+   * PATH(index, D[0:size]) from the stored tiles, as inclusionProofFromTiles builds it, but with
+   * each node inside a full tile read from the tile cache instead of rehashed per proof.
+   */
+  async #inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
+    const proof: Uint8Array[] = [];
+    for (const range of inclusionProofRanges(index, size)) {
+      const nodes = completeSubtrees(range.start, range.end);
+      let hash = await this.#tiles.nodeHash(nodes[nodes.length - 1]!, size);
+      for (let i = nodes.length - 2; i >= 0; i--) hash = hashChildren(await this.#tiles.nodeHash(nodes[i]!, size), hash);
+      proof.push(hash);
+    }
+    return proof;
   }
 
   /** The C2SP tlog-proof of entry `index` against the latest checkpoint (with its cosignatures), or undefined when none covers it. */
   async tlogProof(index: number): Promise<string | undefined> {
     const latest = this.#latest;
     if (index >= latest.checkpoint.size) return undefined;
-    const proof = await inclusionProofFromTiles(index, latest.checkpoint.size, readerOf(this.#storage));
+    const proof = await this.#inclusionProof(index, latest.checkpoint.size);
     return formatTlogProof({ index, proof, checkpoint: parseNote(latest.note) });
   }
 
@@ -305,6 +336,109 @@ export function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> & { pa
 
 function readerOf(storage: LogStorage): TileReader {
   return (tile) => storage.tileData(tile);
+}
+
+/**
+ * Tiles read for proofs, least recently used first out. The tile at level L, index N with width
+ * W never changes (the log only grows: a wider tile of the same N starts with the same hashes), so
+ * one read from storage serves every later proof. With each tile the subtrees inside it are kept
+ * (rows of W, W/2, .., hashes, at most 511 x 32 bytes), so a proof node at any tree level is a
+ * lookup instead of up to 255 hashes. Partial tiles of older sizes simply age out.
+ */
+class TileCache {
+  readonly #storage: LogStorage;
+  readonly #capacity: number;
+  readonly #tiles = new Map<string, Promise<Uint8Array>>();
+
+  constructor(storage: LogStorage, capacity: number) {
+    this.#storage = storage;
+    this.#capacity = capacity;
+  }
+
+  /** The hash of a complete subtree of the tree of `size` leaves. */
+  async nodeHash(node: SubtreeNode, size: number): Promise<Uint8Array> {
+    const level = Math.floor(node.level / TILE_HEIGHT);
+    const row = node.level % TILE_HEIGHT;
+    const count = 2 ** row;
+    const first = node.index * count;
+    const offset = first % TILE_WIDTH;
+    const tile = tileAt(level, Math.floor(first / TILE_WIDTH), size);
+    if (tile === undefined || offset + count > tile.width) throw new RangeError('node is not a complete subtree of the tree');
+    if (this.#capacity > 0) {
+      const tree = await this.#tree(tile);
+      const at = TREE_ROW_START[row]! + offset / count;
+      return tree.subarray(at * 32, at * 32 + 32);
+    }
+    const data = await this.#read(tile);
+    const hashes: Uint8Array[] = [];
+    for (let i = offset; i < offset + count; i++) hashes.push(data.subarray(i * 32, i * 32 + 32));
+    return rootFromLeafHashes(hashes);
+  }
+
+  async #read(tile: TileCoordinates): Promise<Uint8Array> {
+    const data = await this.#storage.tileData(tile);
+    if (data.length !== tile.width * 32) throw storeCorrupt(`stored tile ${tile.level}/${tile.index} does not hold 32 bytes per hash`);
+    return data;
+  }
+
+  #tree(tile: TileCoordinates): Promise<Uint8Array> {
+    const key = `${tile.level}/${tile.index}/${tile.width}`;
+    let tree = this.#tiles.get(key);
+    if (tree !== undefined) {
+      this.#tiles.delete(key);
+      this.#tiles.set(key, tree);
+      return tree;
+    }
+    tree = this.#read(tile).then((data) => {
+      const out = new Uint8Array(TREE_ROW_START[TILE_HEIGHT + 1]! * 32);
+      out.set(data);
+      for (let row = 1; row <= TILE_HEIGHT; row++) {
+        const below = TREE_ROW_START[row - 1]!;
+        const here = TREE_ROW_START[row]!;
+        for (let i = 0; i < tile.width >> row; i++) {
+          const left = out.subarray((below + 2 * i) * 32, (below + 2 * i + 1) * 32);
+          const right = out.subarray((below + 2 * i + 1) * 32, (below + 2 * i + 2) * 32);
+          out.set(hashChildren(left, right), (here + i) * 32);
+        }
+      }
+      return out;
+    });
+    tree.catch(() => this.#tiles.delete(key));
+    this.#tiles.set(key, tree);
+    if (this.#tiles.size > this.#capacity) this.#tiles.delete(this.#tiles.keys().next().value!);
+    return tree;
+  }
+}
+
+/** Where row r (subtrees of 2^r hashes) starts in a cached tile's tree, in hashes: 0, 256, 384, .., 510, and 511 (the end). */
+const TREE_ROW_START = Array.from({ length: TILE_HEIGHT + 2 }, (_, row) => 2 * TILE_WIDTH - 2 ** (TILE_HEIGHT + 1 - row));
+
+/**
+ * The `tiles` check's second half: recomputes every hash stored for entries `from` (the checkpoint
+ * size) .. size - 1, from the start of the tile holding entry `from` at each level: leaf hashes
+ * from the entries, each level >= 1 hash from the 256 below it.
+ */
+async function checkHashesAfter(storage: LogStorage, from: number, size: number): Promise<void> {
+  const CHUNK = 4096;
+  const first = Math.floor(from / TILE_WIDTH) * TILE_WIDTH;
+  for (let start = first; start < size; start += CHUNK) {
+    const count = Math.min(CHUNK, size - start);
+    const [entries, stored] = await Promise.all([storage.entries(start, count), storage.hashes(0, start, count)]);
+    for (let i = 0; i < count; i++) {
+      if (!equalBytes(hashLeaf(entries[i]!), stored[i]!)) throw storeCorrupt(`stored leaf hash of entry ${start + i} does not match its entry`);
+    }
+  }
+  for (let level = 1; ; level++) {
+    const span = 2 ** (TILE_HEIGHT * level);
+    const end = Math.floor(size / span);
+    if (end === 0) break;
+    for (let index = Math.floor(from / span); index < end; index++) {
+      const [hash] = await storage.hashes(level, index, 1);
+      if (!equalBytes(rootFromLeafHashes(await storage.hashes(level - 1, index * TILE_WIDTH, TILE_WIDTH)), hash!)) {
+        throw storeCorrupt(`stored tile hash ${index} at level ${level} does not match the level below`);
+      }
+    }
+  }
 }
 
 async function openCheckpoint(note: string, verifier: NoteVerifier, origin: string): Promise<Checkpoint> {
