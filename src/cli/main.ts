@@ -88,6 +88,7 @@ const IO_FAILURES = new Set<string>([
   'ERR_FILE_UNWRITABLE',
   'ERR_LOG_UNREACHABLE',
   'ERR_WITNESS_UNREACHABLE',
+  'ERR_STORE_UNAVAILABLE',
 ]);
 
 /** Exit code for an error of each kind (README, "Exit codes"). */
