@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { httpTileReader, logPrefix, verifyCheckpointNote } from '../../src/log/client.ts';
 import { parseNoteVerifier } from '../../src/log/note-keys.ts';
 import type { NoteVerifier } from '../../src/log/note.ts';
+import { verifyTlogProof } from '../../src/log/tlog-proof.ts';
 import { consistencyProofFromTiles } from '../../src/log/tiles.ts';
 import { verifyConsistency } from '../../src/merkle/consistency.ts';
 import { referenceRoot } from './reference-tree.ts';
@@ -47,24 +48,31 @@ export interface Answer {
   status: number;
   index: number;
   leafHash: string;
+  /** The signed checkpoint note, when one covering the entry was there to answer with. */
+  checkpoint?: string;
+  /** The C2SP tlog-proof (asked for with `?wait=checkpoint`). */
+  tlogProof?: string;
 }
 
 /**
  * POSTs one entry. Resolves with the log's answer when it is 201 or 200 (an acknowledgement), throws
  * an AssertionError on any other status, and rejects with the fetch error when the connection fails.
  */
-export async function submit(base: string, body: string, token = TOKEN): Promise<Answer> {
-  const response = await fetch(`${base}/v1/log/entries`, {
+export async function submit(base: string, body: string, token = TOKEN, wait = false): Promise<Answer> {
+  const response = await fetch(`${base}/v1/log/entries${wait ? '?wait=checkpoint' : ''}`, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
   });
   const text = await response.text();
   assert.ok(response.status === 201 || response.status === 200, `POST /v1/log/entries answered ${response.status}: ${text}`);
-  const answer = JSON.parse(text) as { index: unknown; leafHash: unknown };
+  const answer = JSON.parse(text) as { index: unknown; leafHash: unknown; checkpoint?: unknown; tlogProof?: unknown };
   assert.ok(Number.isSafeInteger(answer.index) && (answer.index as number) >= 0, `answer has no index: ${text}`);
   assert.equal(answer.leafHash, b64(leafHashOf(body)), 'answered leafHash is SHA-256(0x00 || entry)');
-  return { status: response.status, index: answer.index as number, leafHash: answer.leafHash as string };
+  const result: Answer = { status: response.status, index: answer.index as number, leafHash: answer.leafHash as string };
+  if (typeof answer.checkpoint === 'string') result.checkpoint = answer.checkpoint;
+  if (typeof answer.tlogProof === 'string') result.tlogProof = answer.tlogProof;
+  return result;
 }
 
 export interface SeenCheckpoint {
@@ -175,12 +183,20 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
   let logKey: string | undefined;
   let verifier: NoteVerifier | undefined;
 
+  /**
+   * Sizes first seen since the last restart was checked. A restart recomputes here the roots of
+   * those and of the last restart's checkpoint (whose root was recomputed from the whole log then):
+   * older ones are prefixes of that one, so of the new tree too.
+   */
+  const fresh = new Set<number>();
+  let anchor: SeenCheckpoint | undefined;
   const remember = (checkpoint: SeenCheckpoint) => {
     const earlier = seen.get(checkpoint.size);
     if (earlier !== undefined) {
       assert.equal(b64(checkpoint.rootHash), b64(earlier.rootHash), `two signed root hashes for size ${checkpoint.size}: a fork`);
     } else {
       seen.set(checkpoint.size, checkpoint);
+      fresh.add(checkpoint.size);
     }
   };
 
@@ -212,11 +228,16 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
     const readTile = httpTileReader(logPrefix(server.base));
     for (const old of [...seen.values()].sort((a, b) => a.size - b.size)) {
       if (old.size > latest.size) assert.fail(`a checkpoint of size ${old.size} was signed, the log now has ${latest.size}: entries dropped`);
-      assert.equal(b64(referenceRoot(leafHashes.slice(0, old.size))), b64(old.rootHash), `the checkpoint of size ${old.size} is a prefix of the restarted log`);
+      if (fresh.has(old.size) || old.size === anchor?.size) {
+        assert.equal(b64(referenceRoot(leafHashes.slice(0, old.size))), b64(old.rootHash), `the checkpoint of size ${old.size} is a prefix of the restarted log`);
+      }
+      // From the served tiles, as a client checks it: every checkpoint seen so far.
       if (old.size === 0 || old.size === latest.size) continue;
       const proof = await consistencyProofFromTiles(old.size, latest.size, readTile);
       assert.ok(verifyConsistency(old.size, latest.size, proof, old.rootHash, latest.rootHash), `consistency proof from tiles, ${old.size} -> ${latest.size}`);
     }
+    fresh.clear();
+    anchor = latest;
     // An acknowledged entry resubmitted gets its index back.
     const someAcked = [...acked.entries()];
     if (someAcked.length > 0) {
@@ -227,8 +248,9 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
     return latest;
   };
 
-  /** Every 201 or 200 answer of the streams. */
+  /** Every 201 or 200 answer of the streams, and those with a verified tlog-proof. */
   let answers = 0;
+  let tlogProofs = 0;
   let server: ServeProcess | undefined;
   try {
     for (let round = 0; round <= scenario.rounds; round++) {
@@ -291,11 +313,13 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
           // One in eight is a resubmission of an entry acknowledged earlier (any round).
           const resubmit = pool.length > 0 && random() < 0.125;
           const body = resubmit ? pool[Math.floor(random() * pool.length)]! : envelope(`round ${round} submitter ${id} entry ${i} seed ${scenario.seed}`);
+          // One in eight waits for its checkpoint and gets a tlog-proof.
+          const wait = random() < 0.125;
           sent.add(body);
           inFlight++;
           let answer: Answer;
           try {
-            answer = await submit(current.base, body);
+            answer = await submit(current.base, body, TOKEN, wait);
           } catch (error) {
             if (killed && error instanceof TypeError) {
               failedInFlight++;
@@ -304,6 +328,17 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
             throw error;
           } finally {
             inFlight--;
+          }
+          if (answer.checkpoint !== undefined) {
+            const { checkpoint } = await verifyCheckpointNote(answer.checkpoint, verifier!);
+            assert.ok(checkpoint.size > answer.index, 'the checkpoint of an answer covers its entry');
+            remember({ size: checkpoint.size, rootHash: checkpoint.rootHash, note: answer.checkpoint });
+          }
+          if (wait) {
+            assert.ok(answer.tlogProof !== undefined, `?wait=checkpoint answered with a tlog-proof (index ${answer.index})`);
+            const proved = await verifyTlogProof(answer.tlogProof, Buffer.from(body), { logKey: verifier!, witnesses: [], threshold: 0 });
+            assert.equal(proved.index, answer.index, 'the tlog-proof is for the answered index');
+            tlogProofs++;
           }
           const earlier = acked.get(body);
           if (earlier !== undefined) {
@@ -339,7 +374,7 @@ export async function killDuringSubmissions(scenario: KillScenario): Promise<{ a
       if (failure !== undefined) throw failure;
       await scenario.afterKill?.(round, [...acked.values()].map((answer) => answer.index));
       scenario.log(
-        `round ${round + 1}${early ? ' (early)' : ''}: SIGKILL pid ${current.pid} after ${atKill.acks} acks (target ${target}), ${atKill.inFlight} in flight (${failedInFlight} lost their answer), last checkpoint seen ${atKill.lastSize}, ${acked.size} acknowledged in all`,
+        `round ${round + 1}${early ? ' (early)' : ''}: SIGKILL pid ${current.pid} after ${atKill.acks} acks (target ${target}), ${atKill.inFlight} in flight (${failedInFlight} lost their answer), last checkpoint seen ${atKill.lastSize}, ${acked.size} acknowledged in all, ${tlogProofs} tlog-proofs verified`,
       );
     }
     throw new Error('unreachable');
