@@ -17,9 +17,12 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],
   ['log', async () => (await import('./log.ts')).benchLog()],
 ];
-// Run only when named: builds (once, cached in bench/.cache/) and opens a 10-million-entry log.
+// Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
+// log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the
+// full check at open). log-postgres needs a PostgreSQL server (RUNPRINT_BENCH_PG, see log-postgres.ts).
 const namedOnly: Array<[string, () => Promise<BenchResult[]>]> = [
   ['log-10m', async () => (await import('./log.ts')).benchLog10m()],
+  ['log-postgres', async () => (await (await import('./log-postgres.ts')).benchPostgresAppends()).results],
 ];
 
 for (const [name, run] of [...groups, ...namedOnly.filter(([name]) => only.includes(name))]) {

