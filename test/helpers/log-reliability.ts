@@ -97,7 +97,8 @@ async function getBytes(url: string): Promise<Buffer> {
   return bytes;
 }
 
-function indexPath(index: number): string {
+/** N of a tile path as C2SP tlog-tiles spells it: 3-digit groups, all but the last prefixed with x. */
+export function indexPath(index: number): string {
   let digits = String(index);
   digits = digits.padStart(Math.ceil(digits.length / 3) * 3, '0');
   const groups = digits.match(/.../g)!;

@@ -18,7 +18,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generateKeyFiles, parsePrivateKey } from '../../src/receipt/keys.ts';
 import { noteVerifierKey, parseNoteVerifier } from '../../src/log/note-keys.ts';
-import { b64, envelope, fetchSignedCheckpoint, leafHashOf, submit, TOKEN } from '../helpers/log-reliability.ts';
+import { b64, envelope, fetchSignedCheckpoint, indexPath, leafHashOf, submit, TOKEN } from '../helpers/log-reliability.ts';
 import { referenceRoot } from '../helpers/reference-tree.ts';
 import { killServeProcesses, startServe, type ServeProcess } from '../helpers/serve-process.ts';
 
@@ -105,7 +105,9 @@ async function tamperingProxy(target: string, tamper: (path: string) => boolean)
   return { base: `http://127.0.0.1:${address.port}`, server };
 }
 
-for (const [OLD_SIZE, SIZE] of [[300, 700], [65_000, 66_000]] as const) {
+// 700: full and partial level-0 tiles, a partial level-1 tile. 256,500: past 65,536 (level-2 tiles)
+// and 256,000 (level-0 tiles x001/000 and x001/001.p/244, paths as tlog.Tile.Path writes them).
+for (const [OLD_SIZE, SIZE] of [[300, 700], [65_000, 256_500]] as const) {
   test(`golang.org/x/mod/sumdb verifies a running runprint serve over HTTP: checkpoints, tiles, every entry, consistency ${OLD_SIZE} -> ${SIZE}`, async (t) => {
     const folder = mkdtempSync(join(tmpdir(), 'runprint-go-served-'));
     folders.push(folder);
@@ -156,7 +158,7 @@ for (const [OLD_SIZE, SIZE] of [[300, 700], [65_000, 66_000]] as const) {
       const wrongKey = await runGo(binary, ['-vkey', otherKey, server.base]);
       assert.equal(wrongKey.status, 1, wrongKey.stdout);
       assert.match(wrongKey.stderr, /^FAIL: note\.Open checkpoint: /);
-      const lastTile = `/tile/0/${String(Math.floor(SIZE / 256)).padStart(3, '0')}.p/${SIZE % 256}`;
+      const lastTile = `/tile/0/${indexPath(Math.floor(SIZE / 256))}.p/${SIZE % 256}`;
       for (const [what, tamper, message] of [
         ['a level-0 tile', (path: string) => path === '/tile/0/000', /^FAIL: served tile tile\/0\/000 is not the one tlog computes from the entries$/m],
         ['a level-1 tile', (path: string) => path.startsWith('/tile/1/'), /^FAIL: served tile tile\/1\/000(\.p\/\d+)? is not the one tlog computes from the entries$/m],
