@@ -31,7 +31,7 @@ async function folder(prefix: string): Promise<string> {
 
 const seed = Number(process.env['RUNPRINT_TEST_SEED'] ?? Date.now() % 2 ** 31);
 
-test('kill -9 during concurrent submissions, 3 rounds (one before any checkpoint covers the new entries): acknowledged entries kept at their index, checkpoints consistent, monitor content, new entries taken', async (t) => {
+test('kill -9 during concurrent submissions, 3 rounds (one before any checkpoint covers the new entries): acknowledged entries kept at their index, checkpoints consistent, runprint log monitor accepts every restart, new entries taken', { timeout: 60_000 }, async (t) => {
   const work = await folder('runprint-reliability-');
   const data = join(work, 'data');
   const result = await killDuringSubmissions({
@@ -49,7 +49,7 @@ test('kill -9 during concurrent submissions, 3 rounds (one before any checkpoint
   assert.ok(result.size >= result.acknowledged && result.acknowledged > 100, `${result.acknowledged} distinct entries acknowledged, ${result.size} in the log`);
 });
 
-test('the kill -9 checks fail when the restarted log lost an acknowledged entry (the last ones deleted from the SQLite file)', async (t) => {
+test('the kill -9 checks fail when the restarted log lost an acknowledged entry (the last ones deleted from the SQLite file)', { timeout: 60_000 }, async (t) => {
   const work = await folder('runprint-reliability-loss-');
   const data = join(work, 'data');
   let deleted = 0;
@@ -85,7 +85,7 @@ test('the kill -9 checks fail when the restarted log lost an acknowledged entry 
   assert.ok(deleted > 0);
 });
 
-test('32 concurrent submitters x 100 entries with resubmissions: one index per entry, 0 .. n-1, the checkpoint root recomputed from the bytes sent', async (t) => {
+test('32 concurrent submitters x 100 entries with resubmissions: one index per entry, 0 .. n-1, the checkpoint root recomputed from the bytes sent', { timeout: 60_000 }, async (t) => {
   const data = await folder('runprint-concurrent-');
   const server = await startServe({ data, token: TOKEN });
   try {

@@ -108,7 +108,7 @@ async function tamperingProxy(target: string, tamper: (path: string) => boolean)
 // 700: full and partial level-0 tiles, a partial level-1 tile. 256,500: past 65,536 (level-2 tiles)
 // and 256,000 (level-0 tiles x001/000 and x001/001.p/244, paths as tlog.Tile.Path writes them).
 for (const [OLD_SIZE, SIZE] of [[300, 700], [65_000, 256_500]] as const) {
-  test(`golang.org/x/mod/sumdb verifies a running runprint serve over HTTP: checkpoints, tiles, every entry, consistency ${OLD_SIZE} -> ${SIZE}`, async (t) => {
+  test(`golang.org/x/mod/sumdb verifies a running runprint serve over HTTP: checkpoints, tiles, every entry, consistency ${OLD_SIZE} -> ${SIZE}`, { timeout: 1_200_000 }, async (t) => {
     const folder = mkdtempSync(join(tmpdir(), 'runprint-go-served-'));
     folders.push(folder);
     const binary = buildGoClient(folder);

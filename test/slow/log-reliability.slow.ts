@@ -15,7 +15,7 @@ after(async () => {
 
 const seed = Number(process.env['RUNPRINT_TEST_SEED'] ?? Date.now() % 2 ** 31);
 
-test('kill -9 during concurrent submissions, 12 rounds of 16 submitters: nothing acknowledged lost, every checkpoint consistent, monitor content', async (t) => {
+test('kill -9 during concurrent submissions, 12 rounds of 16 submitters: nothing acknowledged lost, every checkpoint consistent, runprint log monitor accepts every restart', { timeout: 600_000 }, async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'runprint-reliability-slow-'));
   folders.push(work);
   const result = await killDuringSubmissions({
