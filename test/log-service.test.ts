@@ -235,6 +235,62 @@ test('a stored tile hash that does not match the level below is refused at open'
   });
 });
 
+test('stored subtree hashes inside a tile are checked at open; proofs from them verify', async () => {
+  const first = await setup();
+  await Promise.all(Array.from({ length: 300 }, (_, n) => submit(first.app, envelope(n))));
+  await first.log.publishCheckpoint();
+  const checkpoint = await signedCheckpoint(first.app);
+  for (const index of [0, 77, 255, 256, 299]) {
+    const { leafHash, proof } = await first.log.inclusionProof(index, checkpoint.size);
+    assert.ok(verifyInclusion(leafHash, index, checkpoint.size, proof, checkpoint.rootHash), `proof of ${index}`);
+  }
+  await first.log.close();
+  const db = new DatabaseSync(first.file);
+  const row = db.prepare('SELECT nodes FROM tile_nodes WHERE level = 0 AND idx = 0').get() as { nodes: Uint8Array };
+  assert.equal(row.nodes.length, 255 * 32);
+  const damaged = new Uint8Array(row.nodes);
+  damaged[40]! ^= 1;
+  db.prepare('UPDATE tile_nodes SET nodes = ? WHERE level = 0 AND idx = 0').run(damaged);
+  db.close();
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'stored subtree hashes of tile 0 at level 0 do not match the tile',
+  });
+});
+
+test('check "tiles" opens without rehashing the signed tree but rehashes what was stored after the checkpoint', async () => {
+  const first = await setup();
+  await Promise.all(Array.from({ length: 300 }, (_, n) => submit(first.app, envelope(n))));
+  await first.log.close();
+  const db = new DatabaseSync(first.file);
+  const flip = (index: number) => {
+    const row = db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?').get(index) as { leaf_hash: Uint8Array };
+    const flipped = new Uint8Array(row.leaf_hash);
+    flipped[0]! ^= 1;
+    db.prepare('UPDATE entries SET leaf_hash = ? WHERE idx = ?').run(flipped, index);
+  };
+  // Inside the first complete tile of the signed tree (the root reads its level-1 hash): only the full check sees it.
+  flip(1);
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'stored leaf hash of entry 1 does not match its entry',
+  });
+  const opened = await openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key, check: 'tiles' });
+  await opened.close();
+  // An entry acknowledged after the last checkpoint (never signed) is always rehashed.
+  const row = db.prepare('SELECT entry FROM entries WHERE idx = 299').get() as { entry: Uint8Array };
+  db.prepare('INSERT INTO entries (idx, entry, leaf_hash, content_hash) VALUES (300, ?, ?, ?)').run(
+    new Uint8Array([...row.entry, 0x20]),
+    new Uint8Array(32),
+    new Uint8Array(32).fill(7),
+  );
+  db.close();
+  await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key, check: 'tiles' }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'stored leaf hash of entry 300 does not match its entry',
+  });
+});
+
 test('the log refuses to sign a tree that does not extend its last checkpoint', async () => {
   const { app, log, file } = await setup();
   try {

@@ -389,9 +389,15 @@ class TileCache {
       this.#tiles.set(key, tree);
       return tree;
     }
-    tree = this.#read(tile).then((data) => {
+    const stored = tile.width === TILE_WIDTH && hasTileNodes(this.#storage) ? this.#storage.tileNodes(tile.level, tile.index) : Promise.resolve(undefined);
+    tree = Promise.all([this.#read(tile), stored]).then(([data, nodes]) => {
       const out = new Uint8Array(TREE_ROW_START[TILE_HEIGHT + 1]! * 32);
       out.set(data);
+      if (nodes !== undefined) {
+        // Stored with the tile hash (SQLite): no hashing. A damaged copy only makes proofs fail to verify.
+        out.set(nodes, TILE_WIDTH * 32);
+        return out;
+      }
       for (let row = 1; row <= TILE_HEIGHT; row++) {
         const below = TREE_ROW_START[row - 1]!;
         const here = TREE_ROW_START[row]!;
@@ -408,6 +414,15 @@ class TileCache {
     if (this.#tiles.size > this.#capacity) this.#tiles.delete(this.#tiles.keys().next().value!);
     return tree;
   }
+}
+
+/** A storage that keeps the subtree hashes inside complete tiles (SqliteLog). */
+interface TileNodeStorage extends LogStorage {
+  tileNodes(level: number, index: number): Promise<Uint8Array | undefined>;
+}
+
+function hasTileNodes(storage: LogStorage): storage is TileNodeStorage {
+  return typeof (storage as Partial<TileNodeStorage>).tileNodes === 'function';
 }
 
 /** Where row r (subtrees of 2^r hashes) starts in a cached tile's tree, in hashes: 0, 256, 384, .., 510, and 511 (the end). */

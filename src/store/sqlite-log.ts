@@ -2,7 +2,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
 import { sha256Once } from '../hash/sha256.ts';
-import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import { hashChildren } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -18,6 +18,10 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_run_id ON entries (run_id) WHERE run_id IS NOT NULL;
 -- Hashes of complete subtrees of 256^level leaves, level >= 1 (level 0 is entries.leaf_hash).
 CREATE TABLE IF NOT EXISTS tile_hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) STRICT;
+-- Derived, for proofs: the subtree hashes inside each complete tile at (level, idx), computed
+-- anyway when its tile hash is: rows of 128, 64, .., 1 hashes (the last is the tile hash), 255 x 32
+-- bytes. Logs written before this table have none for their older tiles; proofs then rehash.
+CREATE TABLE IF NOT EXISTS tile_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, nodes BLOB NOT NULL, PRIMARY KEY (level, idx)) STRICT;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT;
 -- As a witness: the latest checkpoint cosigned for each log.
 CREATE TABLE IF NOT EXISTS witnessed (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL) STRICT;
@@ -45,6 +49,31 @@ function leafHashOf(entry: Uint8Array): Uint8Array {
   return sha256Once(input);
 }
 
+/** 255 hashes: the subtrees inside a complete tile above its own 256. */
+const NODES_BYTES = (TILE_WIDTH - 1) * 32;
+
+/**
+ * The subtree hashes above 256 hashes (RFC 6962 interior nodes): 128 parents of pairs, then 64,
+ * .., then the root (the tile hash one level up), concatenated; 255 x 32 bytes.
+ */
+export function subtreeHashes(hashes: ReadonlyArray<Uint8Array>): Uint8Array {
+  if (hashes.length !== TILE_WIDTH) throw new RangeError('a complete tile has 256 hashes');
+  const out = new Uint8Array(NODES_BYTES);
+  let below: ReadonlyArray<Uint8Array> = hashes;
+  let at = 0;
+  while (below.length > 1) {
+    const here: Uint8Array[] = [];
+    for (let i = 0; i < below.length; i += 2) {
+      const parent = out.subarray(at, at + 32);
+      parent.set(hashChildren(below[i]!, below[i + 1]!));
+      here.push(parent);
+      at += 32;
+    }
+    below = here;
+  }
+  return out;
+}
+
 /**
  * The storage. Every write is one transaction on a WAL database with synchronous=FULL: the WAL is
  * fsynced at each commit, so a commit that returned survives a crash or power loss ("acknowledged
@@ -60,6 +89,8 @@ export class SqliteLog implements LogStorage {
   readonly #insertEntry: StatementSync;
   readonly #findEntry: StatementSync;
   readonly #insertTileHash: StatementSync;
+  readonly #insertTileNodes: StatementSync;
+  readonly #tileNodes: StatementSync;
   readonly #leafHashes: StatementSync;
   readonly #tileHashes: StatementSync;
   readonly #entryRange: StatementSync;
@@ -75,6 +106,8 @@ export class SqliteLog implements LogStorage {
     this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, content_hash, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING');
     this.#findEntry = db.prepare('SELECT idx, leaf_hash FROM entries WHERE content_hash = ?');
     this.#insertTileHash = db.prepare('INSERT INTO tile_hashes (level, idx, hash) VALUES (?, ?, ?)');
+    this.#insertTileNodes = db.prepare('INSERT OR REPLACE INTO tile_nodes (level, idx, nodes) VALUES (?, ?, ?)');
+    this.#tileNodes = db.prepare('SELECT nodes FROM tile_nodes WHERE level = ? AND idx = ?');
     this.#leafHashes = db.prepare('SELECT leaf_hash AS hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx');
     this.#tileHashes = db.prepare('SELECT hash FROM tile_hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx');
     this.#entryRange = db.prepare('SELECT entry FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx');
@@ -180,8 +213,10 @@ export class SqliteLog implements LogStorage {
         const children = offset >= 0 && offset + TILE_WIDTH <= below.hashes.length
           ? below.hashes.slice(offset, offset + TILE_WIDTH)
           : this.#hashes(level - 1, start, TILE_WIDTH);
-        const hash = rootFromLeafHashes(children);
+        const nodes = subtreeHashes(children);
+        const hash = nodes.subarray(NODES_BYTES - 32);
         this.#insertTileHash.run(level, index, hash);
+        this.#insertTileNodes.run(level - 1, index, nodes);
         here.push(hash);
       }
       below = { start: before, hashes: here };
@@ -211,6 +246,17 @@ export class SqliteLog implements LogStorage {
       throw storeCorrupt(`a stored hash at level ${tile.level} is not 32 bytes`);
     }
     return new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.length);
+  }
+
+  /**
+   * SQLite only (not in LogStorage): the 255 subtree hashes inside the complete tile at `level`,
+   * `index` (rows of 128, 64, .., 1), as stored when its tile hash was; undefined when not stored.
+   */
+  async tileNodes(level: number, index: number): Promise<Uint8Array | undefined> {
+    const row = this.#tileNodes.get(level, index) as { nodes: Uint8Array } | undefined;
+    if (row === undefined) return undefined;
+    if (row.nodes.length !== NODES_BYTES) throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level} are not 255 hashes`);
+    return row.nodes;
   }
 
   async entries(start: number, count: number): Promise<Uint8Array[]> {
@@ -248,8 +294,13 @@ export class SqliteLog implements LogStorage {
       const above = level + 1;
       const index = (next[above] ??= 0);
       const [stored] = this.#hashes(above, index, 1);
-      if (!equalBytes(rootFromLeafHashes(row), stored!)) {
+      const nodes = subtreeHashes(row);
+      if (!equalBytes(nodes.subarray(NODES_BYTES - 32), stored!)) {
         throw storeCorrupt(`stored tile hash ${index} at level ${above} does not match the level below`);
+      }
+      const kept = this.#tileNodes.get(level, index) as { nodes: Uint8Array } | undefined;
+      if (kept !== undefined && !equalBytes(kept.nodes, nodes)) {
+        throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level} do not match the tile`);
       }
       next[above] = index + 1;
       pending[level] = [];
