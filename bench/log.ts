@@ -266,16 +266,16 @@ export async function benchLog10m(): Promise<BenchResult[]> {
     db.close();
 
     const direct: number[] = [];
-    let checked = 0;
-    for (const [i, index] of indexes.entries()) {
+    const answers: Array<{ leafHash: Uint8Array; proof: Uint8Array[] }> = [];
+    for (const index of indexes) {
       const t0 = performance.now();
-      const { leafHash, proof } = await log.inclusionProof(index, treeSize);
+      answers.push(await log.inclusionProof(index, treeSize));
       direct.push(performance.now() - t0);
-      if (i % 500 === 0) {
-        const { rootHash } = await rootOf(log);
-        if (!verifyInclusion(leafHash, index, treeSize, proof, rootHash)) throw new Error(`proof of ${index} does not verify`);
-        checked++;
-      }
+    }
+    // Every proof is checked against the signed root, after the timing.
+    const { rootHash } = await rootOf(log);
+    for (const [i, { leafHash, proof }] of answers.entries()) {
+      if (!verifyInclusion(leafHash, indexes[i]!, treeSize, proof, rootHash)) throw new Error(`proof of ${indexes[i]} does not verify`);
     }
     const app = createApp({ log: { log, token: 'bench-token-0123456789' } });
     const http: number[] = [];
@@ -293,7 +293,7 @@ export async function benchLog10m(): Promise<BenchResult[]> {
     results.push({
       name: `inclusion proof at ${proofs.toLocaleString('en-US')} random indexes of ${treeSize.toLocaleString('en-US')} entries, TransparencyLog.inclusionProof, p99 time ratio vs one raw indexed row read`,
       ratio: percentile(direct, 99) / percentile(raw, 99),
-      detail: `${spread(direct)} vs raw read ${spread(raw)}; ${checked} sampled proofs verified; target p99 ≤ 1 ms ${met(direct)}`,
+      detail: `${spread(direct)} vs raw read ${spread(raw)}; all proofs verified against the signed root; target p99 ≤ 1 ms ${met(direct)}`,
     });
     results.push({
       name: 'the same through GET /v1/log/proof (createApp().request, JSON response), p99 time ratio vs one raw indexed row read',
