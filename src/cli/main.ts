@@ -38,8 +38,13 @@ commands:
   model-digest PATH [--json] [--method files|shards] [--shard-size N] [--allow-symlinks]
                                       OpenSSF Model Signing v1.0 digest of a file or directory
   serve [--host H] [--port N] [--data DIR] [--log-name NAME] [--log-key KEY]
-        [--log-token T] [--log-anonymous-writes] [--no-log]
-                                      run the HTTP service and its log (default 127.0.0.1:8480)
+        [--log-token T] [--log-anonymous-writes] [--log-db URL] [--no-log]
+        [--log-witness URL=VKEY]... [--log-witness-timeout MS]
+        [--witness-key KEY --witness-name NAME --witness-log VKEY...]
+                                      run the HTTP service and its log (default 127.0.0.1:8480);
+                                      --log-db: PostgreSQL instead of <data>/log.sqlite;
+                                      --log-witness: ask a witness to cosign each checkpoint;
+                                      --witness-*: also cosign other logs' checkpoints
   keygen [--out DIR] [--name NAME]    new Ed25519 receipt key: private PEM, public PEM, JWK, vkey
   sign --key KEY --composition FILE --output FILE [--from F] [--started T --finished T]
        [--capture cli|sdk|proxy] [--parent RUNID]... [--out FILE] [--bundle FILE]
