@@ -13,7 +13,7 @@ import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
-import { SqliteLog } from './sqlite-log.ts';
+import { SqliteLog, subtreeHashes } from './sqlite-log.ts';
 import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
@@ -409,7 +409,10 @@ class TileCache {
       }
       return out;
     });
-    tree.catch(() => this.#tiles.delete(key));
+    const settled = tree;
+    settled.catch(() => {
+      if (this.#tiles.get(key) === settled) this.#tiles.delete(key);
+    });
     this.#tiles.set(key, tree);
     if (this.#tiles.size > this.#capacity) this.#tiles.delete(this.#tiles.keys().next().value!);
     return tree;
@@ -449,8 +452,13 @@ async function checkHashesAfter(storage: LogStorage, from: number, size: number)
     if (end === 0) break;
     for (let index = Math.floor(from / span); index < end; index++) {
       const [hash] = await storage.hashes(level, index, 1);
-      if (!equalBytes(rootFromLeafHashes(await storage.hashes(level - 1, index * TILE_WIDTH, TILE_WIDTH)), hash!)) {
+      const nodes = subtreeHashes(await storage.hashes(level - 1, index * TILE_WIDTH, TILE_WIDTH));
+      if (!equalBytes(nodes.subarray(nodes.length - 32), hash!)) {
         throw storeCorrupt(`stored tile hash ${index} at level ${level} does not match the level below`);
+      }
+      const kept = hasTileNodes(storage) ? await storage.tileNodes(level - 1, index) : undefined;
+      if (kept !== undefined && !equalBytes(kept, nodes)) {
+        throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level - 1} do not match the tile`);
       }
     }
   }
