@@ -19,6 +19,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/recei
 import { createApp } from '../src/server/app.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { SQLITE_PRAGMAS, SqliteLog } from '../src/store/sqlite-log.ts';
+import { leafHashOf } from '../src/store/storage.ts';
 import type { BenchResult } from './measure.ts';
 
 const ORIGIN = 'bench.example/runprint-log';
@@ -91,12 +92,12 @@ async function rawInserts(entries: ReadonlyArray<Uint8Array>, batch: number): Pr
     await SqliteLog.open(path).close(); // the schema
     const db = new DatabaseSync(path);
     db.exec(SQLITE_PRAGMAS);
-    const rows = entries.map((entry) => [entry, hashLeaf(entry), sha256Once(entry)] as const);
-    const insert = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, content_hash, run_id) VALUES (?, ?, ?, ?, ?)');
+    const rows = entries.map((entry) => [entry, hashLeaf(entry)] as const);
+    const insert = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, run_id) VALUES (?, ?, ?, ?)');
     const start = performance.now();
     for (let first = 0; first < rows.length; first += batch) {
       db.exec('BEGIN IMMEDIATE');
-      for (let i = first; i < Math.min(rows.length, first + batch); i++) insert.run(i, rows[i]![0], rows[i]![1], rows[i]![2], null);
+      for (let i = first; i < Math.min(rows.length, first + batch); i++) insert.run(i, rows[i]![0], rows[i]![1], null);
       db.exec('COMMIT');
     }
     const elapsed = performance.now() - start;
@@ -210,7 +211,7 @@ async function tenMillionLog(size: number): Promise<{ path: string; key: Signing
     const count = Math.min(batch, size - first);
     const items = makeEntries(count, 32, 2).map((entry, i) => {
       new DataView(entry.buffer).setFloat64(8, first + i);
-      return { entry, contentHash: sha256Once(entry) };
+      return { entry, leafHash: leafHashOf(entry) };
     });
     await storage.append(items);
     if ((first / batch) % 10 === 9) process.stderr.write(`  built ${(first + count).toLocaleString('en-US')} entries in ${((performance.now() - start) / 1000).toFixed(0)} s\n`);

@@ -26,7 +26,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/recei
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { advisoryLockKey, PostgresLog } from '../src/store/postgres-log.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
-import type { LogStorage, NewEntry, StoredEntry } from '../src/store/storage.ts';
+import { leafHashOf, type LogStorage, type NewEntry, type StoredEntry } from '../src/store/storage.ts';
 import { LogError } from '../src/errors.ts';
 
 const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -59,7 +59,7 @@ async function newKey(): Promise<SigningKey> {
 
 function item(text: string, runId?: string): NewEntry {
   const entry = new TextEncoder().encode(text);
-  return runId === undefined ? { entry, contentHash: sha256Once(entry) } : { entry, contentHash: sha256Once(entry), runId };
+  return runId === undefined ? { entry, leafHash: leafHashOf(entry) } : { entry, leafHash: leafHashOf(entry), runId };
 }
 
 /** Byte arrays as hex: storage may hand out Buffers or plain Uint8Arrays of the same bytes. */
@@ -148,8 +148,7 @@ test('append, dedupe, run lookups, tiles, meta and checkpoints: same results and
     assert.equal(await postgres.saveCheckpoint(-1, { size: 2, note: 'two' }), false);
     assert.equal(await postgres.saveCheckpoint(1, { size: 300, note: 'three hundred' }), true);
     assert.equal(await postgres.saveCheckpoint(1, { size: 301, note: 'late' }), false);
-    await postgres.updateCheckpointNote({ size: 300, note: 'three hundred, cosigned' });
-    assert.deepEqual(await postgres.latestCheckpoint(), { size: 300, note: 'three hundred, cosigned' });
+    assert.deepEqual(await postgres.latestCheckpoint(), { size: 300, note: 'three hundred' });
 
     // Witnessed checkpoints: compare-and-swap per origin.
     assert.equal(await postgres.witnessed('other.example/log'), undefined);
@@ -167,7 +166,7 @@ test('append, dedupe, run lookups, tiles, meta and checkpoints: same results and
   const again = await PostgresLog.open(url);
   try {
     assert.equal(await again.getMeta('origin'), 'a');
-    assert.deepEqual(await again.latestCheckpoint(), { size: 300, note: 'three hundred, cosigned' });
+    assert.deepEqual(await again.latestCheckpoint(), { size: 300, note: 'three hundred' });
     assert.ok((await again.size()) > 65_536);
   } finally {
     await again.close();

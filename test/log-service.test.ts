@@ -279,11 +279,7 @@ test('check "tiles" opens without rehashing the signed tree but rehashes what wa
   await opened.close();
   // An entry acknowledged after the last checkpoint (never signed) is always rehashed.
   const row = db.prepare('SELECT entry FROM entries WHERE idx = 299').get() as { entry: Uint8Array };
-  db.prepare('INSERT INTO entries (idx, entry, leaf_hash, content_hash) VALUES (300, ?, ?, ?)').run(
-    new Uint8Array([...row.entry, 0x20]),
-    new Uint8Array(32),
-    new Uint8Array(32).fill(7),
-  );
+  db.prepare('INSERT INTO entries (idx, entry, leaf_hash) VALUES (300, ?, ?)').run(new Uint8Array([...row.entry, 0x20]), new Uint8Array(32));
   db.close();
   await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: first.key, check: 'tiles' }), {
     code: 'ERR_STORE_CORRUPT',

@@ -3,7 +3,6 @@
  * signs two inconsistent checkpoints, even with several processes sharing one storage.
  */
 import { LogError } from '../errors.ts';
-import { sha256Once } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
@@ -14,7 +13,7 @@ import { completeSubtrees, inclusionProofRanges, verifyConsistency, type Subtree
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
 import { SqliteLog, subtreeHashes } from './sqlite-log.ts';
-import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
+import { equalBytes, leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
  * Adds witness cosignatures to a freshly signed checkpoint. `proof(oldSize)` gives the consistency
@@ -76,6 +75,7 @@ export class TransparencyLog {
   readonly origin: string;
   readonly #storage: LogStorage;
   readonly #signer: NoteSigner;
+  readonly #verifier: NoteVerifier;
   readonly #delay: number;
   readonly #refresh: number;
   readonly #maxBatch: number;
@@ -95,6 +95,7 @@ export class TransparencyLog {
     this.#storage = options.storage;
     this.origin = options.origin;
     this.#signer = noteSigner(options.origin, options.key);
+    this.#verifier = noteVerifier(options.origin, options.key.publicKey);
     this.verifierKey = noteVerifierKey(options.origin, options.key.publicKey);
     this.#delay = Math.min(options.checkpointDelayMs ?? 500, 1000);
     this.#refresh = options.refreshMs ?? 250;
@@ -143,8 +144,8 @@ export class TransparencyLog {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the log is closed'));
     if (this.#broken) return Promise.reject(storeCorrupt('stored tree does not extend the last signed checkpoint; the log takes no entries'));
     return new Promise<StoredEntry>((resolve, reject) => {
-      const contentHash = sha256Once(entry);
-      const item: NewEntry = runId === undefined ? { entry, contentHash } : { entry, contentHash, runId };
+      const leafHash = leafHashOf(entry);
+      const item: NewEntry = runId === undefined ? { entry, leafHash } : { entry, leafHash, runId };
       this.#pending.push({ item, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
@@ -207,25 +208,34 @@ export class TransparencyLog {
       }
       const checkpoint: Checkpoint = { origin: this.origin, size, rootHash };
       let note = await signNote(formatCheckpoint(checkpoint), this.#signer);
+      // Witnesses cosign before the checkpoint is stored, so that no reader (this process, or
+      // another sharing the storage) ever serves it without the cosignatures that arrived. A
+      // checkpoint a witness saw but that is then not stored (another signer won, or a crash) is
+      // harmless: every later one extends the same stored entries, so it is consistent with it.
+      if (this.#cosign !== undefined) note = await this.#cosign({ checkpoint, note }, (oldSize) => consistencyProofFromTiles(oldSize, size, read));
       if (this.#closed) return;
       if (!(await this.#storage.saveCheckpoint(previous.checkpoint.size, { size, note }))) continue;
-      if (this.#cosign !== undefined) {
-        const cosigned = await this.#cosign({ checkpoint, note }, (oldSize) => consistencyProofFromTiles(oldSize, size, read));
-        if (cosigned !== note && !this.#closed) {
-          await this.#storage.updateCheckpointNote({ size, note: cosigned });
-          note = cosigned;
-        }
-      }
       this.#setLatest({ checkpoint, note, at: Date.now() });
       return;
     }
   }
 
-  /** Re-reads the largest stored checkpoint (signed by this log: it was checked at open or signed by a process with this key). */
+  /**
+   * Re-reads the largest stored checkpoint. One this process did not sign must still verify with
+   * the log's key under its origin (another process sharing the storage with another key would
+   * otherwise be served); if it does not, the log stops taking entries and keeps serving the last
+   * checkpoint it verified (ERR_STORE_CORRUPT).
+   */
   async #reload(): Promise<Latest> {
     const stored = await this.#storage.latestCheckpoint();
-    if (stored !== undefined && (stored.size > this.#latest.checkpoint.size || stored.note !== this.#latest.note)) {
-      const checkpoint = parseCheckpoint(parseNote(stored.note).text);
+    if (stored !== undefined && stored.note !== this.#latest.note && stored.size >= this.#latest.checkpoint.size) {
+      let checkpoint: Checkpoint;
+      try {
+        checkpoint = await openCheckpoint(stored.note, this.#verifier, this.origin);
+      } catch (error) {
+        this.#broken = true;
+        throw error;
+      }
       this.#setLatest({ checkpoint, note: stored.note, at: Date.now() });
     } else {
       this.#latest.at = Date.now();
@@ -243,7 +253,10 @@ export class TransparencyLog {
 
   /** The latest signed checkpoint, re-read from storage when the one in hand is older than refreshMs. */
   async checkpoint(): Promise<{ size: number; note: string }> {
-    if (Date.now() - this.#latest.at > this.#refresh && !this.#closed) await this.#reload();
+    // A storage that cannot be read, or holds a checkpoint this log did not sign, leaves the last
+    // verified checkpoint served (it is still true); the failure is the signer's and the next
+    // reader's to see.
+    if (Date.now() - this.#latest.at > this.#refresh && !this.#closed) await this.#reload().catch(() => undefined);
     return { size: this.#latest.checkpoint.size, note: this.#latest.note };
   }
 

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { LogError } from '../errors.ts';
 import { sha256Once } from '../hash/sha256.ts';
-import { hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -15,8 +15,7 @@ CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
   idx bigint PRIMARY KEY CHECK (idx >= 0),
   entry bytea NOT NULL,
-  leaf_hash bytea NOT NULL,
-  content_hash bytea NOT NULL UNIQUE,
+  leaf_hash bytea NOT NULL UNIQUE,
   run_id text
 );
 CREATE INDEX IF NOT EXISTS entries_run_id ON entries (run_id) WHERE run_id IS NOT NULL;
@@ -30,7 +29,7 @@ CREATE TABLE IF NOT EXISTS witnessed (origin text PRIMARY KEY, size bigint NOT N
 /** Reads every column the storage uses: fails (42P01, 42703) on tables of the same names that are not a runprint log. */
 const PROBE = `
 SELECT key, value FROM meta LIMIT 0;
-SELECT idx, entry, leaf_hash, content_hash, run_id FROM entries LIMIT 0;
+SELECT idx, entry, leaf_hash, run_id FROM entries LIMIT 0;
 SELECT level, idx, hash FROM tile_hashes LIMIT 0;
 SELECT size, note FROM checkpoints LIMIT 0;
 SELECT origin, size, note FROM witnessed LIMIT 0;
@@ -298,23 +297,23 @@ export class PostgresLog implements LogStorage {
       // Read inside the lock: every commit of an earlier holder is visible to this statement.
       const oldSize = (await client.query('SELECT COALESCE(max(idx), -1) + 1 AS size FROM entries')).rows[0].size as number;
       const known = new Map<string, StoredEntry>();
-      const found = await client.query('SELECT content_hash, idx, leaf_hash FROM entries WHERE content_hash = ANY($1::bytea[])', [
-        binaryArray(OID_BYTEA, batch.map((item) => item.contentHash)),
+      const found = await client.query('SELECT idx, leaf_hash FROM entries WHERE leaf_hash = ANY($1::bytea[])', [
+        binaryArray(OID_BYTEA, batch.map((item) => item.leafHash)),
       ]);
-      for (const row of found.rows as Array<{ content_hash: Buffer; idx: number; leaf_hash: Buffer }>) {
-        known.set(keyOf(row.content_hash), { index: row.idx, leafHash: bytes(row.leaf_hash), created: false });
+      for (const row of found.rows as Array<{ idx: number; leaf_hash: Buffer }>) {
+        known.set(keyOf(row.leaf_hash), { index: row.idx, leafHash: bytes(row.leaf_hash), created: false });
       }
       const results: StoredEntry[] = [];
       const created: NewEntry[] = [];
       const leafHashes: Uint8Array[] = [];
       for (const item of batch) {
-        const key = keyOf(item.contentHash);
+        const key = keyOf(item.leafHash);
         const existing = known.get(key);
         if (existing !== undefined) {
           results.push({ index: existing.index, leafHash: existing.leafHash, created: false });
           continue;
         }
-        const leafHash = hashLeaf(item.entry);
+        const leafHash = item.leafHash;
         const stored = { index: oldSize + created.length, leafHash, created: true };
         known.set(key, stored);
         results.push(stored);
@@ -324,14 +323,13 @@ export class PostgresLog implements LogStorage {
       if (created.length === 0) return results;
       const encoder = new TextEncoder();
       await client.query(
-        `INSERT INTO entries (idx, entry, leaf_hash, content_hash, run_id)
-         SELECT $1::bigint + n - 1, entry, leaf_hash, content_hash, run_id
-         FROM unnest($2::bytea[], $3::bytea[], $4::bytea[], $5::text[]) WITH ORDINALITY AS batch (entry, leaf_hash, content_hash, run_id, n)`,
+        `INSERT INTO entries (idx, entry, leaf_hash, run_id)
+         SELECT $1::bigint + n - 1, entry, leaf_hash, run_id
+         FROM unnest($2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY AS batch (entry, leaf_hash, run_id, n)`,
         [
           oldSize,
           binaryArray(OID_BYTEA, created.map((item) => item.entry)),
           binaryArray(OID_BYTEA, leafHashes),
-          binaryArray(OID_BYTEA, created.map((item) => item.contentHash)),
           binaryArray(OID_TEXT, created.map((item) => (item.runId === undefined ? null : encoder.encode(item.runId)))),
         ],
       );
@@ -468,10 +466,6 @@ export class PostgresLog implements LogStorage {
       await client.query('INSERT INTO checkpoints (size, note) VALUES ($1, $2)', [checkpoint.size, checkpoint.note]);
       return true;
     });
-  }
-
-  async updateCheckpointNote(checkpoint: StoredCheckpoint): Promise<void> {
-    await this.#query('UPDATE checkpoints SET note = $1 WHERE size = $2', [checkpoint.note, checkpoint.size]);
   }
 
   async witnessed(origin: string): Promise<StoredCheckpoint | undefined> {

@@ -1,18 +1,17 @@
 /** The log's storage in one node:sqlite file: entries, tile hashes and signed checkpoints (issue 4, section 3). */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
-import { sha256Once } from '../hash/sha256.ts';
 import { hashChildren } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
+import { equalBytes, leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS entries (
   idx INTEGER PRIMARY KEY,
   entry BLOB NOT NULL,
-  leaf_hash BLOB NOT NULL,
-  content_hash BLOB NOT NULL UNIQUE,
+  -- SHA-256(0x00 || entry); also finds a resubmission (equal leaf hashes are equal bytes).
+  leaf_hash BLOB NOT NULL UNIQUE,
   run_id TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS entries_run_id ON entries (run_id) WHERE run_id IS NOT NULL;
@@ -29,25 +28,11 @@ CREATE TABLE IF NOT EXISTS witnessed (origin TEXT PRIMARY KEY, size INTEGER NOT 
 
 /**
  * Every connection's settings. Durability: WAL with synchronous=FULL (see SqliteLog). Performance
- * only: a 64 MiB page cache keeps the content-hash index of a large log in memory, and the WAL is
+ * only: a 64 MiB page cache keeps the leaf-hash index of a large log in memory, and the WAL is
  * copied back into the database every 64 MiB (16,384 pages) instead of every 4 MiB, so index
  * pages that many batches change are written back once, not once per batch.
  */
 export const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;';
-
-const LEAF_PREFIX = 0x00;
-
-// 0x00 || entry is assembled here so that the leaf hash is one native SHA-256 call with no
-// allocation: about half the cost of an incremental hash of a 1 KiB entry.
-const leafInput = new Uint8Array(64 * 1024);
-
-/** hashLeaf (RFC 6962: SHA-256(0x00 || entry)). */
-function leafHashOf(entry: Uint8Array): Uint8Array {
-  const input = entry.length < leafInput.length ? leafInput.subarray(0, entry.length + 1) : new Uint8Array(entry.length + 1);
-  input[0] = LEAF_PREFIX;
-  input.set(entry, 1);
-  return sha256Once(input);
-}
 
 /** 255 hashes: the subtrees inside a complete tile above its own 256. */
 const NODES_BYTES = (TILE_WIDTH - 1) * 32;
@@ -102,9 +87,9 @@ export class SqliteLog implements LogStorage {
     const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get() as { count: number; last: number };
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
     this.#sizeQuery = db.prepare('SELECT COALESCE(MAX(idx), -1) + 1 AS size FROM entries');
-    // A resubmission conflicts on content_hash only and is skipped; it is then looked up.
-    this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, content_hash, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING');
-    this.#findEntry = db.prepare('SELECT idx, leaf_hash FROM entries WHERE content_hash = ?');
+    // A resubmission conflicts on leaf_hash only and is skipped; it is then looked up.
+    this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, run_id) VALUES (?, ?, ?, ?) ON CONFLICT (leaf_hash) DO NOTHING');
+    this.#findEntry = db.prepare('SELECT idx FROM entries WHERE leaf_hash = ?');
     this.#insertTileHash = db.prepare('INSERT INTO tile_hashes (level, idx, hash) VALUES (?, ?, ?)');
     this.#insertTileNodes = db.prepare('INSERT OR REPLACE INTO tile_nodes (level, idx, nodes) VALUES (?, ?, ?)');
     this.#tileNodes = db.prepare('SELECT nodes FROM tile_nodes WHERE level = ? AND idx = ?');
@@ -178,11 +163,11 @@ export class SqliteLog implements LogStorage {
       const fresh: Uint8Array[] = [];
       let size = oldSize;
       for (const item of batch) {
-        const leafHash = leafHashOf(item.entry);
-        if (this.#insertEntry.run(size, item.entry, leafHash, item.contentHash, item.runId ?? null).changes === 0) {
-          const existing = this.#findEntry.get(item.contentHash) as { idx: number; leaf_hash: Uint8Array } | undefined;
-          if (existing === undefined) throw storeCorrupt('an entry was neither stored nor found by its content hash');
-          results.push({ index: existing.idx, leafHash: new Uint8Array(existing.leaf_hash), created: false });
+        const leafHash = item.leafHash;
+        if (this.#insertEntry.run(size, item.entry, leafHash, item.runId ?? null).changes === 0) {
+          const existing = this.#findEntry.get(leafHash) as { idx: number } | undefined;
+          if (existing === undefined) throw storeCorrupt('an entry was neither stored nor found by its leaf hash');
+          results.push({ index: existing.idx, leafHash, created: false });
           continue;
         }
         fresh.push(leafHash);
@@ -328,10 +313,6 @@ export class SqliteLog implements LogStorage {
       this.#db.prepare('INSERT INTO checkpoints (size, note) VALUES (?, ?)').run(checkpoint.size, checkpoint.note);
       return true;
     });
-  }
-
-  async updateCheckpointNote(checkpoint: StoredCheckpoint): Promise<void> {
-    this.#db.prepare('UPDATE checkpoints SET note = ? WHERE size = ?').run(checkpoint.note, checkpoint.size);
   }
 
   async witnessed(origin: string): Promise<StoredCheckpoint | undefined> {
