@@ -141,3 +141,26 @@ test('two log services on one SQLite file sequence one at a time and sign one co
     await storage.close();
   }
 });
+
+test('of two processes with different keys starting on one empty storage, one signs and the other refuses with ERR_STORE_CORRUPT', async () => {
+  const path = join(await folder(), 'contested.sqlite');
+  const other = await parsePrivateKey((await generateKeyFiles(ORIGIN)).privateKeyPem);
+  const results = await Promise.allSettled([
+    openSqliteLog({ path, origin: ORIGIN, key, checkpointDelayMs: 5 }),
+    openSqliteLog({ path, origin: ORIGIN, key: other, checkpointDelayMs: 5 }),
+  ]);
+  const opened = results.filter((result) => result.status === 'fulfilled');
+  const refused = results.filter((result) => result.status === 'rejected');
+  assert.equal(opened.length, 1);
+  assert.equal(refused.length, 1);
+  assert.equal((refused[0] as PromiseRejectedResult).reason.code, 'ERR_STORE_CORRUPT');
+  assert.match((refused[0] as PromiseRejectedResult).reason.message, /not signed by this log's key/);
+  const log = (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof openSqliteLog>>>).value;
+  try {
+    // The one that opened serves a checkpoint its own key signed.
+    const verifier = await parseNoteVerifier(log.verifierKey);
+    assert.equal(parseCheckpoint((await verifyNote((await log.checkpoint()).note, [verifier])).text).size, 0);
+  } finally {
+    await log.close();
+  }
+});

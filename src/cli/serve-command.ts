@@ -107,6 +107,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'log-key': { type: 'string' },
         'log-token': { type: 'string' },
         'log-db': { type: 'string' },
+        'log-check': { type: 'string' },
         'log-anonymous-writes': { type: 'boolean' },
         'log-witness': { type: 'string', multiple: true },
         'log-witness-timeout': { type: 'string' },
@@ -119,7 +120,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME and --witness-log VKEY',
+      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME and --witness-log VKEY',
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -159,6 +160,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let log: TransparencyLog | undefined;
   let storage: LogStorage | undefined;
   const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
+  const check = values['log-check'] ?? process.env['RUNPRINT_LOG_CHECK'] ?? 'full';
+  if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', '--log-check must be full or tiles');
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
@@ -177,7 +180,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
             },
             onSuccess: (witnessUrl) => void lastFailure.delete(witnessUrl),
           });
-    log = await TransparencyLog.open({ storage, origin: name, key, ...(cosign === undefined ? {} : { cosign }) });
+    log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
     const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
     options.log = { log, ...(token === undefined || token === '' ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
