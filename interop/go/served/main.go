@@ -187,7 +187,7 @@ func main() {
 	// x/mod v0.7.0 it checks a requested tile against its parent only from index len(stx) on,
 	// so a full tile requested after the fewer tiles of the tree hash goes unchecked; the
 	// tamper test of go-served-tiles.slow.ts found a flipped hash in tile/0/000 read through it.
-	// That is the bypass fixed in x/mod v0.40.0, CVE-2026-56865.)
+	// It matches the bypass x/mod v0.40.0 fixes, CVE-2026-56865.)
 	current := widest(tree.N)
 	var entries [][]byte
 	var stored []tlog.Hash
