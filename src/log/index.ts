@@ -52,3 +52,16 @@ export {
   type LogProgress,
   type SignedCheckpoint,
 } from './client.ts';
+export {
+  decideAddCheckpoint,
+  formatAddCheckpoint,
+  parseAddCheckpoint,
+  parseCosignatureLines,
+  SIZE_MEDIA_TYPE,
+  witnessedLogs,
+  WitnessConflictError,
+  type AddCheckpointRequest,
+  type WitnessDecision,
+  type WitnessedCheckpoint,
+  type WitnessedLogs,
+} from './witness.ts';
