@@ -367,3 +367,16 @@ test('serves the log over a real socket', async () => {
     await log.close();
   }
 });
+
+test('a log database whose tables have another shape (an older runprint schema) is refused with ERR_STORE_CORRUPT', async () => {
+  const folder = await mkdtemp(join(tmpdir(), 'runprint-log-old-'));
+  folders.push(folder);
+  const file = join(folder, 'log.sqlite');
+  const db = new DatabaseSync(file);
+  db.exec('CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, leaf_hash BLOB NOT NULL, content_hash BLOB NOT NULL UNIQUE, run_id TEXT) STRICT');
+  db.close();
+  await assert.rejects(openSqliteLog({ path: file, origin: ORIGIN, key: await newKey() }), {
+    code: 'ERR_STORE_CORRUPT',
+    message: 'log database has tables of another shape than this version of runprint writes',
+  });
+});

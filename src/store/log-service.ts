@@ -342,7 +342,7 @@ export class TransparencyLog {
 }
 
 /** Opens the default log: SQLite at `path`. */
-export function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> & { path: string }): Promise<TransparencyLog> {
+export async function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> & { path: string }): Promise<TransparencyLog> {
   const { path, ...rest } = options;
   return TransparencyLog.open({ ...rest, storage: SqliteLog.open(path) });
 }

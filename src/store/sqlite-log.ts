@@ -121,7 +121,9 @@ export class SqliteLog implements LogStorage {
       return new SqliteLog(db);
     } catch (error) {
       db.close();
-      throw error;
+      if (error instanceof LogError) throw error;
+      // The statements of this version do not fit the tables: another schema (an older runprint's).
+      throw storeCorrupt('log database has tables of another shape than this version of runprint writes');
     }
   }
 
