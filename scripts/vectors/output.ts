@@ -74,6 +74,16 @@ function openaiChat(): Vector[] {
       { choices: [chatChoice(0, { content: 'Cafe\u0301 ☕, Familie 👨\u200d👩\u200d👧, \u{1D11E} und 明日の天気は晴れ。' }, 'stop')] }, 'stop'),
     ...pair('12.2', 'openai-chat', 'refusal', 'a refusal: content null, refusal the concatenated string',
       { choices: [chatChoice(0, { refusal: "I'm sorry, I can't help with that request." }, 'stop')] }, 'stop'),
+    accepts('12.2', 'Azure OpenAI content-filter annotations (object "", no delta) are skipped: the prompt filter results first, an offsets annotation after the finish', 'openai-chat',
+      'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}\n\n'
+        + chunk('[{"index":0,"delta":{"role":"assistant","content":"Ja."},"finish_reason":null,"content_filter_results":{}}]')
+        + chunk('[{"index":0,"delta":{},"finish_reason":"stop"}]')
+        + 'data: {"choices":[{"index":0,"finish_reason":null,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"content_filter_offsets":{"check_offset":0,"start_offset":0,"end_offset":3}}],"created":0,"id":"","model":"","object":""}\n\n'
+        + 'data: [DONE]\n\n',
+      { choices: [chatChoice(0, { content: 'Ja.' }, 'stop')] }, 'stop'),
+    rejects('12.2', 'an event with object "" that carries a delta is not an annotation: ERR_OUTPUT_INVALID', 'openai-chat',
+      'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"Nein."},"finish_reason":"stop"}],"created":0,"id":"","model":"","object":""}\n\ndata: [DONE]\n\n',
+      'ERR_OUTPUT_INVALID'),
     accepts('12.2', 'an empty content string is null', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":"stop"}]') + 'data: [DONE]\n\n',
       { choices: [chatChoice(0, {}, 'stop')] }, 'stop'),

@@ -221,6 +221,16 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
   }
 }
 
+/**
+ * SPEC 12.2: an Azure OpenAI content-filter annotation: `object` is the empty string and no element
+ * of `choices` (often none) has a `delta`. It carries filter results, not output, and is skipped.
+ */
+function isFilterAnnotation(chunk: JsonObject): boolean {
+  if (member(chunk, 'object') !== '') return false;
+  const choices = member(chunk, 'choices');
+  return Array.isArray(choices) && choices.every((choice) => isJsonObject(choice) && member(choice, 'delta') === undefined);
+}
+
 /** SPEC 12.2: a stream of `chat.completion.chunk` events ended by `data: [DONE]`. */
 export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutput {
   const choices = new Map<number, StreamedChoice>();
@@ -236,6 +246,7 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
     }
     const chunk = eventObject(event, number);
     rejectErrorObject(chunk, `stream event ${number}`);
+    if (isFilterAnnotation(chunk)) continue;
     if (member(chunk, 'object') !== 'chat.completion.chunk') {
       invalid(`stream event ${number} "object" is not "chat.completion.chunk"`);
     }
