@@ -15,7 +15,9 @@ import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { encodeBase64 } from '../src/receipt/base64.ts';
 import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
 import { createApp } from '../src/server/app.ts';
-import { openSqliteLog } from '../src/store/log-service.ts';
+import { LogError } from '../src/errors.ts';
+import { openSqliteLog, TransparencyLog } from '../src/store/log-service.ts';
+import type { LogStorage } from '../src/store/storage.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
 
 const TOKEN = 'answer-token-0123456789';
@@ -160,6 +162,53 @@ test('of two processes with different keys starting on one empty storage, one si
     // The one that opened serves a checkpoint its own key signed.
     const verifier = await parseNoteVerifier(log.verifierKey);
     assert.equal(parseCheckpoint((await verifyNote((await log.checkpoint()).note, [verifier])).text).size, 0);
+  } finally {
+    await log.close();
+  }
+});
+
+test('a process that only answers tlog-proofs still sees checkpoints another process signed on the same storage', async () => {
+  const path = join(await folder(), 'two-readers.sqlite');
+  const writer = await openSqliteLog({ path, origin: ORIGIN, key, checkpointDelayMs: 10, refreshMs: 50 });
+  const reader = await openSqliteLog({ path, origin: ORIGIN, key, checkpointDelayMs: 10, refreshMs: 50 });
+  try {
+    const stored = await writer.append(new TextEncoder().encode(envelope('written elsewhere')));
+    assert.equal(await writer.waitForCheckpoint(stored.index, 2000), true);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const response = await createApp({ log: { log: reader } }).request(`/v1/log/tlog-proof?index=${stored.index}`);
+    assert.equal(response.status, 200);
+    const logKey = await parseNoteVerifier(reader.verifierKey);
+    await verifyTlogProof(await response.text(), new TextEncoder().encode(envelope('written elsewhere')), { logKey, witnesses: [], threshold: 0 });
+  } finally {
+    await writer.close();
+    await reader.close();
+  }
+});
+
+test('a checkpoint write that fails once is tried again: an acknowledged entry is still covered', async () => {
+  const inner = SqliteLog.open(join(await folder(), 'flaky.sqlite'));
+  let failures = 0;
+  const storage: LogStorage = Object.assign(Object.create(Object.getPrototypeOf(inner)) as LogStorage, {
+    kind: inner.kind,
+  });
+  // Every method goes to the real storage; saveCheckpoint fails while `failures` is above zero.
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(inner))) {
+    if (name === 'constructor') continue;
+    (storage as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      if (name === 'saveCheckpoint' && failures > 0) {
+        failures--;
+        throw new LogError('ERR_STORE_UNAVAILABLE', 'the test made this write fail');
+      }
+      return (inner as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args);
+    };
+  }
+  const log = await TransparencyLog.open({ storage, origin: ORIGIN, key, checkpointDelayMs: 20 });
+  try {
+    failures = 1;
+    const stored = await log.append(new TextEncoder().encode(envelope('flaky')));
+    assert.equal(await log.waitForCheckpoint(stored.index, 3000), true);
+    assert.equal(failures, 0, 'the failing write was attempted');
+    assert.equal((await log.checkpoint()).size, 1);
   } finally {
     await log.close();
   }

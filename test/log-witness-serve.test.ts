@@ -209,6 +209,9 @@ test('serve refuses incomplete or malformed witness options before it listens', 
   for (const value of [witnessVkey, `=${witnessVkey}`, 'http://127.0.0.1:1=', `ftp://host=${witnessVkey}`, `not a url=${witnessVkey}`]) {
     assert.deepEqual(await runServe(['--log-witness', value]), { code: 2, stderr: `runprint: ERR_CLI_USAGE: ${syntax}` }, value);
   }
+  const credentials = await runServe(['--log-witness', `http://admin:s3cret@127.0.0.1:1/=${witnessVkey}`]);
+  assert.deepEqual(credentials, { code: 2, stderr: 'runprint: ERR_CLI_USAGE: --log-witness URL must not carry a user name or password\n' });
+  assert.doesNotMatch(credentials.stderr, /s3cret/);
   assert.deepEqual(await runServe(['--no-log', '--log-witness', `http://127.0.0.1:1=${witnessVkey}`]), {
     code: 2,
     stderr: 'runprint: ERR_CLI_USAGE: --log-witness needs the log; it cannot go with --no-log\n',

@@ -82,6 +82,8 @@ async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> 
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || key.length === 0) {
     throw new UsageError('ERR_CLI_USAGE', '--log-witness must be URL=VKEY: an http(s) URL, "=", and the witness key or a file holding it');
   }
+  // Credentials in a URL would be printed with every failure report (and fetch refuses them).
+  if (parsed.username !== '' || parsed.password !== '') throw new UsageError('ERR_CLI_USAGE', '--log-witness URL must not carry a user name or password');
   const lines = INLINE_VKEY.test(key) ? [key] : keyLines(await readText(cwd, key, '--log-witness key file'));
   if (lines.length !== 1) throw new UsageError('ERR_CLI_USAGE', '--log-witness key file must hold exactly one witness key');
   return { url, verifier: await parseCosignerKey(lines[0]!) };

@@ -25,8 +25,11 @@ export interface LogService {
   indexesOfRun(runId: string): Promise<number[]>;
   /** Leaf hash and inclusion proof of `index` in the tree of `size` leaves (size at most the latest checkpoint's). */
   inclusionProof(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }>;
-  /** The C2SP tlog-proof of entry `index` against the latest checkpoint, or undefined when none covers it yet. */
-  tlogProof(index: number): Promise<string | undefined>;
+  /**
+   * The C2SP tlog-proof of entry `index` against the latest checkpoint, with that checkpoint's
+   * signed note, or undefined when none covers it yet.
+   */
+  tlogProof(index: number): Promise<{ text: string; checkpoint: string } | undefined>;
   /** Resolves true once a checkpoint covers `index`, false after `timeoutMs`. */
   waitForCheckpoint(index: number, timeoutMs: number): Promise<boolean>;
 }
@@ -124,11 +127,11 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         const answer: Record<string, unknown> = { index: stored.index, leafHash: encodeBase64(stored.leafHash) };
         if (runId !== undefined) answer['runId'] = runId;
         if (wait !== null) await log.waitForCheckpoint(stored.index, WAIT_MS);
-        const checkpoint = await log.checkpoint();
-        if (checkpoint.size > stored.index) {
-          answer['checkpoint'] = checkpoint.note;
-          const proof = await log.tlogProof(stored.index);
-          if (proof !== undefined) answer['tlogProof'] = proof;
+        // The checkpoint and the proof come from one snapshot, so they always agree.
+        const proof = await log.tlogProof(stored.index);
+        if (proof !== undefined) {
+          answer['checkpoint'] = proof.checkpoint;
+          answer['tlogProof'] = proof.text;
         }
         return Response.json(answer, { status: stored.created ? 201 : 200 });
       },
@@ -145,7 +148,7 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         const index = queryNumber(url, 'index');
         const proof = await log.tlogProof(index);
         if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers that index yet');
-        return new Response(proof, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } });
+        return new Response(proof.text, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } });
       },
     },
     '/v1/log/proof': {

@@ -85,6 +85,7 @@ export class TransparencyLog {
   #flushing = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #publishing: Promise<void> = Promise.resolve();
+  #reloading: Promise<void> | undefined;
   #waiters: Array<{ index: number; done: () => void }> = [];
   #closed = false;
   /** Set when signing was refused: the log then takes no more entries (fail closed). */
@@ -170,14 +171,29 @@ export class TransparencyLog {
         continue;
       }
       batch.forEach((pending, i) => pending.resolve(results[i]!));
-      if (this.#timer === undefined && results.some((result) => result.index >= this.#latest.checkpoint.size)) {
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          void this.publishCheckpoint().catch(() => undefined);
-        }, this.#delay);
-      }
+      if (results.some((result) => result.index >= this.#latest.checkpoint.size)) this.#schedulePublish();
     }
     this.#flushing = false;
+  }
+
+  /**
+   * Signs a checkpoint `checkpointDelayMs` from now, unless one is already due. When that publish
+   * fails (the storage was unavailable, or other signers kept winning) and entries are still
+   * unsigned, it is tried again after the same delay: an acknowledged entry is never left out of
+   * every checkpoint while the log runs. Only a refusal to sign (ERR_LOG_INCONSISTENT) stops it.
+   */
+  #schedulePublish(): void {
+    if (this.#timer !== undefined || this.#closed || this.#broken) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.publishCheckpoint()
+        .catch(() => undefined)
+        .then(async () => {
+          if (this.#closed || this.#broken) return;
+          if ((await this.#storage.size()) > this.#latest.checkpoint.size) this.#schedulePublish();
+        })
+        .catch(() => this.#schedulePublish());
+    }, this.#delay);
   }
 
   /**
@@ -256,7 +272,13 @@ export class TransparencyLog {
     // A storage that cannot be read, or holds a checkpoint this log did not sign, leaves the last
     // verified checkpoint served (it is still true); the failure is the signer's and the next
     // reader's to see.
-    if (Date.now() - this.#latest.at > this.#refresh && !this.#closed) await this.#reload().catch(() => undefined);
+    if (Date.now() - this.#latest.at > this.#refresh && !this.#closed) {
+      // One re-read at a time: requests arriving meanwhile wait for it instead of each querying.
+      this.#reloading ??= this.#reload()
+        .then(() => undefined, () => undefined)
+        .finally(() => (this.#reloading = undefined));
+      await this.#reloading;
+    }
     return { size: this.#latest.checkpoint.size, note: this.#latest.note };
   }
 
@@ -270,12 +292,18 @@ export class TransparencyLog {
       const left = deadline - Date.now();
       if (left <= 0 || this.#closed) return false;
       await new Promise<void>((resolve) => {
-        const waiter = { index, done: () => resolve() };
-        this.#waiters.push(waiter);
-        setTimeout(() => {
+        const waiter = {
+          index,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
           this.#waiters = this.#waiters.filter((other) => other !== waiter);
           resolve();
         }, Math.min(left, this.#refresh + 1));
+        this.#waiters.push(waiter);
       });
     }
     return true;
@@ -321,11 +349,12 @@ export class TransparencyLog {
   }
 
   /** The C2SP tlog-proof of entry `index` against the latest checkpoint (with its cosignatures), or undefined when none covers it. */
-  async tlogProof(index: number): Promise<string | undefined> {
+  async tlogProof(index: number): Promise<{ text: string; checkpoint: string } | undefined> {
+    await this.checkpoint();
     const latest = this.#latest;
     if (index >= latest.checkpoint.size) return undefined;
     const proof = await this.#inclusionProof(index, latest.checkpoint.size);
-    return formatTlogProof({ index, proof, checkpoint: parseNote(latest.note) });
+    return { text: formatTlogProof({ index, proof, checkpoint: parseNote(latest.note) }), checkpoint: latest.note };
   }
 
   /** Commits and publishes what is pending, then closes the storage. */

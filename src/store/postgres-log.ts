@@ -378,7 +378,7 @@ export class PostgresLog implements LogStorage {
     ]);
   }
 
-  async #hashesWith(client: pg.Pool | pg.PoolClient, level: number, start: number, count: number): Promise<Uint8Array[]> {
+  async #hashesWith(client: { query(text: string, values: unknown[]): Promise<pg.QueryResult> }, level: number, start: number, count: number): Promise<Uint8Array[]> {
     const result =
       level === 0
         ? await client.query('SELECT leaf_hash AS hash FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx', [start, start + count])
@@ -391,12 +391,8 @@ export class PostgresLog implements LogStorage {
   }
 
   async hashes(level: number, start: number, count: number): Promise<Uint8Array[]> {
-    if (this.#closed) throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL log storage is closed');
-    try {
-      return await this.#hashesWith(this.#pool, level, start, count);
-    } catch (error) {
-      throw unavailable(error);
-    }
+    // Through #query: a read on a lost connection is tried again on another (SPEC 19.4).
+    return this.#hashesWith({ query: (text, values) => this.#query(text, values) }, level, start, count);
   }
 
   async tileData(tile: TileCoordinates): Promise<Uint8Array> {
