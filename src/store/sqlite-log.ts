@@ -263,6 +263,17 @@ export class SqliteLog implements LogStorage {
    * Memory stays at a few tiles whatever the size of the log.
    */
   async checkHashes(): Promise<void> {
+    // One read transaction: in WAL mode it sees one snapshot, so another process appending
+    // meanwhile cannot make the counts and the hashes disagree.
+    this.#db.exec('BEGIN');
+    try {
+      this.#checkHashes();
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  #checkHashes(): void {
     const size = this.#size();
     const levels = [];
     for (let level = 1; Math.floor(size / 2 ** (TILE_HEIGHT * level)) > 0; level++) levels.push(level);
