@@ -18,7 +18,7 @@ import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
-import { SQLITE_PRAGMAS, SqliteLog } from '../src/store/sqlite-log.ts';
+import { leafKeyOf, SQLITE_PRAGMAS, SqliteLog } from '../src/store/sqlite-log.ts';
 import { leafHashOf } from '../src/store/storage.ts';
 import type { BenchResult } from './measure.ts';
 
@@ -92,12 +92,15 @@ async function rawInserts(entries: ReadonlyArray<Uint8Array>, batch: number): Pr
     await SqliteLog.open(path).close(); // the schema
     const db = new DatabaseSync(path);
     db.exec(SQLITE_PRAGMAS);
-    const rows = entries.map((entry) => [entry, hashLeaf(entry)] as const);
-    const insert = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, run_id) VALUES (?, ?, ?, ?)');
+    const rows = entries.map((entry) => {
+      const leafHash = hashLeaf(entry);
+      return [entry, leafHash, leafKeyOf(leafHash)] as const;
+    });
+    const insert = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, leaf_key, run_id) VALUES (?, ?, ?, ?, ?)');
     const start = performance.now();
     for (let first = 0; first < rows.length; first += batch) {
       db.exec('BEGIN IMMEDIATE');
-      for (let i = first; i < Math.min(rows.length, first + batch); i++) insert.run(i, rows[i]![0], rows[i]![1], null);
+      for (let i = first; i < Math.min(rows.length, first + batch); i++) insert.run(i, rows[i]![0], rows[i]![1], rows[i]![2], null);
       db.exec('COMMIT');
     }
     const elapsed = performance.now() - start;

@@ -213,3 +213,27 @@ test('a checkpoint write that fails once is tried again: an acknowledged entry i
     await log.close();
   }
 });
+
+test('entries whose 8-byte leaf keys collide are all stored, and each resubmission finds its own entry', async () => {
+  const path = join(await folder(), 'collisions.sqlite');
+  // A 1-byte key for the test: 600 entries in 256 buckets collide often.
+  const coarse = (leafHash: Uint8Array) => BigInt(leafHash[0]!);
+  const storage = SqliteLog.open(path, { leafKey: coarse });
+  const bodies = Array.from({ length: 600 }, (_, n) => new TextEncoder().encode(envelope(`collide ${n}`)));
+  const item = (entry: Uint8Array) => ({ entry, leafHash: hashLeaf(entry) });
+  const first = await storage.append(bodies.slice(0, 300).map(item));
+  const second = await storage.append([...bodies.slice(300).map(item), ...bodies.slice(0, 300).map(item)]);
+  assert.deepEqual(first.map((stored) => stored.index), bodies.slice(0, 300).map((_, n) => n));
+  assert.deepEqual(second.slice(0, 300).map((stored) => [stored.index, stored.created]), bodies.slice(300).map((_, n) => [300 + n, true]));
+  assert.deepEqual(second.slice(300).map((stored) => [stored.index, stored.created]), bodies.slice(0, 300).map((_, n) => [n, false]));
+  assert.equal(await storage.size(), 600);
+  await storage.checkHashes();
+  await storage.close();
+  // The same file read with the real key: its keys do not match, which the full check reports.
+  const plain = SqliteLog.open(path);
+  try {
+    await assert.rejects(plain.checkHashes(), { code: 'ERR_STORE_CORRUPT', message: /stored leaf key of entry \d+ does not match its leaf hash/ });
+  } finally {
+    await plain.close();
+  }
+});

@@ -10,11 +10,17 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRI
 CREATE TABLE IF NOT EXISTS entries (
   idx INTEGER PRIMARY KEY,
   entry BLOB NOT NULL,
-  -- SHA-256(0x00 || entry); also finds a resubmission (equal leaf hashes are equal bytes).
-  leaf_hash BLOB NOT NULL UNIQUE,
+  -- SHA-256(0x00 || entry).
+  leaf_hash BLOB NOT NULL,
+  -- Finds a resubmission: the first 8 bytes of leaf_hash as a signed big-endian integer. An index
+  -- of 8-byte integers is far smaller than one of 32-byte hashes, and a batch writes fewer of its
+  -- pages to the WAL. NULL for an entry whose key another entry already holds; that entry is then
+  -- in leaf_collisions, found by its whole leaf hash.
+  leaf_key INTEGER UNIQUE,
   run_id TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS entries_run_id ON entries (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS leaf_collisions (leaf_hash BLOB PRIMARY KEY, idx INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 -- Hashes of complete subtrees of 256^level leaves, level >= 1 (level 0 is entries.leaf_hash).
 CREATE TABLE IF NOT EXISTS tile_hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) STRICT;
 -- Derived, for proofs: the subtree hashes inside each complete tile at (level, idx), computed
@@ -33,6 +39,11 @@ CREATE TABLE IF NOT EXISTS witnessed (origin TEXT PRIMARY KEY, size INTEGER NOT 
  * pages that many batches change are written back once, not once per batch.
  */
 export const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;';
+
+/** The first 8 bytes of a leaf hash as a signed big-endian 64-bit integer: SQLite's INTEGER. */
+export function leafKeyOf(leafHash: Uint8Array): bigint {
+  return new DataView(leafHash.buffer, leafHash.byteOffset, 8).getBigInt64(0);
+}
 
 /** 255 hashes: the subtrees inside a complete tile above its own 256. */
 const NODES_BYTES = (TILE_WIDTH - 1) * 32;
@@ -72,24 +83,30 @@ export class SqliteLog implements LogStorage {
   // Prepared once: preparing a statement costs about as much as running a small one.
   readonly #sizeQuery: StatementSync;
   readonly #insertEntry: StatementSync;
-  readonly #findEntry: StatementSync;
   readonly #insertTileHash: StatementSync;
   readonly #insertTileNodes: StatementSync;
   readonly #tileNodes: StatementSync;
   readonly #leafHashes: StatementSync;
   readonly #tileHashes: StatementSync;
+  readonly #findKey: StatementSync;
+  readonly #findCollision: StatementSync;
+  readonly #insertCollision: StatementSync;
+  readonly #leafKey: (leafHash: Uint8Array) => bigint;
   readonly #entryRange: StatementSync;
   readonly #leafTile: StatementSync;
   readonly #hashTile: StatementSync;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, leafKey: (leafHash: Uint8Array) => bigint) {
     this.#db = db;
+    this.#leafKey = leafKey;
     const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get() as { count: number; last: number };
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
     this.#sizeQuery = db.prepare('SELECT COALESCE(MAX(idx), -1) + 1 AS size FROM entries');
-    // A resubmission conflicts on leaf_hash only and is skipped; it is then looked up.
-    this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, run_id) VALUES (?, ?, ?, ?) ON CONFLICT (leaf_hash) DO NOTHING');
-    this.#findEntry = db.prepare('SELECT idx FROM entries WHERE leaf_hash = ?');
+    // An entry whose key is taken (a resubmission, or very rarely another entry) is skipped; it is then looked up.
+    this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, leaf_key, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (leaf_key) DO NOTHING');
+    this.#findKey = db.prepare('SELECT idx, leaf_hash FROM entries WHERE leaf_key = ?');
+    this.#findCollision = db.prepare('SELECT idx FROM leaf_collisions WHERE leaf_hash = ?');
+    this.#insertCollision = db.prepare('INSERT INTO leaf_collisions (leaf_hash, idx) VALUES (?, ?)');
     this.#insertTileHash = db.prepare('INSERT INTO tile_hashes (level, idx, hash) VALUES (?, ?, ?)');
     this.#insertTileNodes = db.prepare('INSERT OR REPLACE INTO tile_nodes (level, idx, nodes) VALUES (?, ?, ?)');
     this.#tileNodes = db.prepare('SELECT nodes FROM tile_nodes WHERE level = ? AND idx = ?');
@@ -104,8 +121,11 @@ export class SqliteLog implements LogStorage {
     this.#hashTile = tile('tile_hashes', 'hash', 'level = ? AND idx >= ? AND idx < ?');
   }
 
-  /** Opens (creating if needed) the database file. Verification against a checkpoint is the service's job. */
-  static open(path: string): SqliteLog {
+  /**
+   * Opens (creating if needed) the database file. Verification against a checkpoint is the
+   * service's job. `leafKey` exists for tests only: a coarser key makes collisions happen.
+   */
+  static open(path: string, options: { leafKey?: (leafHash: Uint8Array) => bigint } = {}): SqliteLog {
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);
@@ -118,7 +138,7 @@ export class SqliteLog implements LogStorage {
       throw storeCorrupt('log database cannot be opened (not an SQLite file, or damaged)');
     }
     try {
-      return new SqliteLog(db);
+      return new SqliteLog(db, options.leafKey ?? leafKeyOf);
     } catch (error) {
       db.close();
       if (error instanceof LogError) throw error;
@@ -166,11 +186,18 @@ export class SqliteLog implements LogStorage {
       let size = oldSize;
       for (const item of batch) {
         const leafHash = item.leafHash;
-        if (this.#insertEntry.run(size, item.entry, leafHash, item.runId ?? null).changes === 0) {
-          const existing = this.#findEntry.get(leafHash) as { idx: number } | undefined;
-          if (existing === undefined) throw storeCorrupt('an entry was neither stored nor found by its leaf hash');
-          results.push({ index: existing.idx, leafHash, created: false });
-          continue;
+        const key = this.#leafKey(leafHash);
+        if (this.#insertEntry.run(size, item.entry, leafHash, key, item.runId ?? null).changes === 0) {
+          // The key is taken: by this very entry, by an entry that collided with it, or by another.
+          const holder = this.#findKey.get(key) as { idx: number; leaf_hash: Uint8Array } | undefined;
+          if (holder === undefined) throw storeCorrupt('an entry was neither stored nor found by its leaf key');
+          const existing = equalBytes(holder.leaf_hash, leafHash) ? holder : (this.#findCollision.get(leafHash) as { idx: number } | undefined);
+          if (existing !== undefined) {
+            results.push({ index: existing.idx, leafHash, created: false });
+            continue;
+          }
+          this.#insertEntry.run(size, item.entry, leafHash, null, item.runId ?? null);
+          this.#insertCollision.run(leafHash, size);
         }
         fresh.push(leafHash);
         results.push({ index: size, leafHash, created: true });
@@ -304,13 +331,28 @@ export class SqliteLog implements LogStorage {
       pending[level] = [];
       push(above, stored!);
     };
-    const rows = this.#db.prepare('SELECT idx, entry, leaf_hash FROM entries ORDER BY idx').iterate() as Iterable<{ idx: number; entry: Uint8Array; leaf_hash: Uint8Array }>;
+    // leaf_key spans 64 bits: read as bigint (SQLite INTEGER), idx converted back.
+    const select = this.#db.prepare('SELECT idx, entry, leaf_hash, leaf_key FROM entries ORDER BY idx');
+    select.setReadBigInts(true);
+    const rows = select.iterate() as Iterable<{ idx: bigint; entry: Uint8Array; leaf_hash: Uint8Array; leaf_key: bigint | null }>;
+    let collided = 0;
     for (const row of rows) {
       const leafHash = leafHashOf(row.entry);
       if (!equalBytes(leafHash, row.leaf_hash)) {
         throw storeCorrupt(`stored leaf hash of entry ${row.idx} does not match its entry`);
       }
+      if (row.leaf_key === null) {
+        collided++;
+        if ((this.#findCollision.get(leafHash) as { idx: number } | undefined)?.idx !== Number(row.idx)) {
+          throw storeCorrupt(`entry ${row.idx} has no leaf key and is not among the collisions`);
+        }
+      } else if (row.leaf_key !== this.#leafKey(leafHash)) {
+        throw storeCorrupt(`stored leaf key of entry ${row.idx} does not match its leaf hash`);
+      }
       push(0, leafHash);
+    }
+    if ((this.#db.prepare('SELECT COUNT(*) AS count FROM leaf_collisions').get() as { count: number }).count !== collided) {
+      throw storeCorrupt('stored leaf collisions do not match the entries without a leaf key');
     }
   }
 
