@@ -168,19 +168,20 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
     storage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
-    // Reports a witness once per kind of failure, and again after it cosigned once more.
-    const lastFailure = new Map<string, string>();
+    // Each kind of failure of a witness is reported once, and again after it cosigned once more.
+    const reported = new Map<string, Set<string>>();
     const cosign =
       witnesses.length === 0
         ? undefined
         : witnessCollector(witnesses, {
             timeoutMs: Number(timeoutText),
             onFailure: (witnessUrl, error: RunprintError) => {
-              if (lastFailure.get(witnessUrl) === error.code) return;
-              lastFailure.set(witnessUrl, error.code);
+              const codes = reported.get(witnessUrl) ?? new Set<string>();
+              if (codes.has(error.code)) return;
+              reported.set(witnessUrl, codes.add(error.code));
               io.stderr(`runprint: witness ${witnessUrl}: ${error.toLine()}\n`);
             },
-            onSuccess: (witnessUrl) => void lastFailure.delete(witnessUrl),
+            onSuccess: (witnessUrl) => void reported.delete(witnessUrl),
           });
     log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
     const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
