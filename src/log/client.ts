@@ -1,5 +1,6 @@
 /** A client of a runprint log over HTTP (SPEC 19.6): signed checkpoints, tiles and entry bundles, fetched with fetch and checked. */
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
+import { equalBytes } from '../hash/sha256.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
@@ -243,10 +244,4 @@ export async function checkLogProgress(base: URL, previous: Checkpoint | undefin
     }
   }
   return progress;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -4,6 +4,7 @@
  * run the same checks.
  */
 import { LogError } from '../errors.ts';
+import { equalBytes } from '../hash/sha256.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { encodeBase64 } from '../receipt/base64.ts';
 import { parseCheckpoint, parseDecimal, parseHash, type Checkpoint } from './checkpoint.ts';
@@ -196,7 +197,7 @@ export async function decideAddCheckpoint(options: {
   const heldSize = held?.size ?? 0;
   if (request.oldSize !== heldSize) throw new WitnessConflictError(heldSize);
   if (held !== undefined) {
-    if (request.checkpoint.size === held.size && !sameBytes(request.checkpoint.rootHash, held.rootHash)) {
+    if (request.checkpoint.size === held.size && !equalBytes(request.checkpoint.rootHash, held.rootHash)) {
       throw new LogError('ERR_WITNESS_CONFLICT', 'checkpoint has the size of the one the witness cosigned but another root hash');
     }
     if (!verifyConsistency(held.size, request.checkpoint.size, request.proof, held.rootHash, request.checkpoint.rootHash)) {
@@ -213,11 +214,4 @@ export async function decideAddCheckpoint(options: {
     save: { size: request.checkpoint.size, note: formatNote({ text, signatures: verified }) },
     cosignatures: formatSignatureLines(text, cosignatures),
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
 }

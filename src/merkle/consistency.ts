@@ -1,4 +1,5 @@
 /** RFC 9162 section 2.1.4 (RFC 6962 section 2.1.2): Merkle consistency proofs, and the subtree hashes a tiled log reads. */
+import { equalBytes } from '../hash/sha256.ts';
 import { emptyRootHash, hashChildren, rootFromLeafHashes } from './rfc6962.ts';
 
 /** A complete subtree: the 2^level leaves from index * 2^level, whose hash a tiled log stores. */
@@ -135,13 +136,6 @@ export function proveConsistency(leafHashes: ReadonlyArray<Uint8Array>, oldSize:
   checkSize('newSize', newSize);
   if (newSize > leafHashes.length) throw new RangeError('newSize must not exceed the number of leaves');
   return consistencyProofRanges(oldSize, newSize).map((range) => subtreeHash(leafHashes, range.start, range.end));
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** RFC 9162 section 2.1.3 (RFC 6962 section 2.1.1): Merkle inclusion proofs, made and checked. */
+import { equalBytes } from '../hash/sha256.ts';
 import { hashChildren } from './rfc6962.ts';
 
 function checkPosition(index: number, size: number): void {
@@ -30,13 +31,6 @@ export function proveInclusion(leafHashes: ReadonlyArray<Uint8Array>, index: num
     position = Math.floor(position / 2);
   }
   return proof;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
 }
 
 /**

@@ -3,6 +3,7 @@
  * signs two inconsistent checkpoints, even with several processes sharing one storage.
  */
 import { LogError } from '../errors.ts';
+import { equalBytes } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
@@ -13,7 +14,7 @@ import { completeSubtrees, inclusionProofRanges, verifyConsistency, type Subtree
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
 import { SqliteLog, subtreeHashes } from './sqlite-log.ts';
-import { equalBytes, leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
+import { leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
  * Adds witness cosignatures to a freshly signed checkpoint. `proof(oldSize)` gives the consistency

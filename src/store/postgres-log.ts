@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import { LogError } from '../errors.ts';
-import { sha256Once } from '../hash/sha256.ts';
+import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { equalBytes, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
+import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);

@@ -1,9 +1,10 @@
 /** The log's storage in one node:sqlite file: entries, tile hashes and signed checkpoints (issue 4, section 3). */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
+import { equalBytes } from '../hash/sha256.ts';
 import { hashChildren } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { equalBytes, leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
+import { leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;

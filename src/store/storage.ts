@@ -93,10 +93,3 @@ export interface LogStorage {
 export function storeCorrupt(message: string): LogError {
   return new LogError('ERR_STORE_CORRUPT', message);
 }
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
-}
