@@ -19,7 +19,6 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/recei
 import { createApp } from '../src/server/app.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { leafKeyOf, SQLITE_PRAGMAS, SqliteLog } from '../src/store/sqlite-log.ts';
-import { leafHashOf } from '../src/store/storage.ts';
 import type { BenchResult } from './measure.ts';
 
 const ORIGIN = 'bench.example/runprint-log';
@@ -214,7 +213,7 @@ async function tenMillionLog(size: number): Promise<{ path: string; key: Signing
     const count = Math.min(batch, size - first);
     const items = makeEntries(count, 32, 2).map((entry, i) => {
       new DataView(entry.buffer).setFloat64(8, first + i);
-      return { entry, leafHash: leafHashOf(entry) };
+      return { entry, leafHash: hashLeaf(entry) };
     });
     await storage.append(items);
     if ((first / batch) % 10 === 9) process.stderr.write(`  built ${(first + count).toLocaleString('en-US')} entries in ${((performance.now() - start) / 1000).toFixed(0)} s\n`);

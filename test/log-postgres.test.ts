@@ -26,7 +26,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/recei
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { advisoryLockKey, PostgresLog } from '../src/store/postgres-log.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
-import { leafHashOf, type LogStorage, type NewEntry, type StoredEntry } from '../src/store/storage.ts';
+import type { LogStorage, NewEntry, StoredEntry } from '../src/store/storage.ts';
 import { LogError } from '../src/errors.ts';
 
 const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -59,7 +59,7 @@ async function newKey(): Promise<SigningKey> {
 
 function item(text: string, runId?: string): NewEntry {
   const entry = new TextEncoder().encode(text);
-  return runId === undefined ? { entry, leafHash: leafHashOf(entry) } : { entry, leafHash: leafHashOf(entry), runId };
+  return runId === undefined ? { entry, leafHash: hashLeaf(entry) } : { entry, leafHash: hashLeaf(entry), runId };
 }
 
 /** Byte arrays as hex: storage may hand out Buffers or plain Uint8Arrays of the same bytes. */

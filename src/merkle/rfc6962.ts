@@ -1,12 +1,20 @@
 /** RFC 6962 section 2.1 (RFC 9162 section 2.1.1): Merkle Tree Hash over an ordered list of leaves. */
 import { createSha256, sha256Once } from '../hash/sha256.ts';
 
-const LEAF_PREFIX = new Uint8Array([0x00]);
 const NODE_PREFIX = new Uint8Array([0x01]);
+
+// 0x00 || leaf is assembled here so that a leaf hash is one one-shot SHA-256 call with no
+// allocation for leaves up to 64 KiB (a log entry's limit): about half the cost of an incremental hash.
+const leafInput = new Uint8Array(64 * 1024);
 
 /** leafHash = SHA-256(0x00 || leaf). */
 export function hashLeaf(leaf: Uint8Array): Uint8Array {
-  return createSha256().update(LEAF_PREFIX).update(leaf).digest();
+  const input = leaf.length < leafInput.length ? leafInput.subarray(0, leaf.length + 1) : new Uint8Array(leaf.length + 1);
+  input[0] = 0x00;
+  input.set(leaf, 1);
+  const digest = sha256Once(input);
+  // A plain Uint8Array view (Node's one-shot hash answers a Buffer), as the incremental hash gave.
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }
 
 // Reused for every node hash: 0x01 || left || right is always 65 bytes.

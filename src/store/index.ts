@@ -2,6 +2,6 @@
 export { DEFAULT_LOG_NAME, openSqliteLog, TransparencyLog, type Cosigner, type LogServiceOptions } from './log-service.ts';
 export { LOG_DATABASE, openStorage } from './open-storage.ts';
 export { SqliteLog } from './sqlite-log.ts';
-export { leafHashOf, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
+export { type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 export { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessCollectorOptions, type WitnessEndpoint } from './witness-collector.ts';
 export { advisoryLockKey, PostgresLog } from './postgres-log.ts';

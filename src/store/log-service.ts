@@ -14,7 +14,7 @@ import { completeSubtrees, inclusionProofRanges, verifyConsistency, type Subtree
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
 import { SqliteLog, subtreeHashes } from './sqlite-log.ts';
-import { leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
+import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
  * Adds witness cosignatures to a freshly signed checkpoint. `proof(oldSize)` gives the consistency
@@ -146,7 +146,7 @@ export class TransparencyLog {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the log is closed'));
     if (this.#broken) return Promise.reject(storeCorrupt('stored tree does not extend the last signed checkpoint; the log takes no entries'));
     return new Promise<StoredEntry>((resolve, reject) => {
-      const leafHash = leafHashOf(entry);
+      const leafHash = hashLeaf(entry);
       const item: NewEntry = runId === undefined ? { entry, leafHash } : { entry, leafHash, runId };
       this.#pending.push({ item, resolve, reject });
       if (!this.#flushing) {

@@ -2,9 +2,9 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
-import { hashChildren } from '../merkle/rfc6962.ts';
+import { hashChildren, hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { leafHashOf, storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
+import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -338,7 +338,7 @@ export class SqliteLog implements LogStorage {
     const rows = select.iterate() as Iterable<{ idx: bigint; entry: Uint8Array; leaf_hash: Uint8Array; leaf_key: bigint | null }>;
     let collided = 0;
     for (const row of rows) {
-      const leafHash = leafHashOf(row.entry);
+      const leafHash = hashLeaf(row.entry);
       if (!equalBytes(leafHash, row.leaf_hash)) {
         throw storeCorrupt(`stored leaf hash of entry ${row.idx} does not match its entry`);
       }

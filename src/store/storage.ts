@@ -1,19 +1,6 @@
 /** What the log service needs from a storage backend (SQLite by default, PostgreSQL to scale out). */
 import { LogError } from '../errors.ts';
-import { sha256Once } from '../hash/sha256.ts';
 import type { TileCoordinates } from '../log/tiles.ts';
-
-// 0x00 || entry is assembled here so that the leaf hash is one native SHA-256 call with no
-// allocation: about half the cost of an incremental hash of a 1 KiB entry.
-const leafInput = new Uint8Array(64 * 1024);
-
-/** hashLeaf (RFC 6962: SHA-256(0x00 || entry)), as one native call. */
-export function leafHashOf(entry: Uint8Array): Uint8Array {
-  const input = entry.length < leafInput.length ? leafInput.subarray(0, entry.length + 1) : new Uint8Array(entry.length + 1);
-  input[0] = 0x00;
-  input.set(entry, 1);
-  return sha256Once(input);
-}
 
 /** One stored entry as an append reports it. */
 export interface StoredEntry {
@@ -25,7 +12,7 @@ export interface StoredEntry {
 
 /**
  * An entry to append: its bytes, its RFC 6962 leaf hash SHA-256(0x00 || entry) (computed once, by
- * the service, with leafHashOf; it also finds a resubmission: equal leaf hashes are equal bytes),
+ * the service, with hashLeaf; it also finds a resubmission: equal leaf hashes are equal bytes),
  * and an optional run identity.
  */
 export interface NewEntry {
