@@ -7,6 +7,33 @@ import { hashChildren, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
 
+/** Bytes of a tile's subtree hashes (tileSubtreeHashes): 255 hashes. */
+export const TILE_SUBTREE_BYTES = (TILE_WIDTH - 1) * 32;
+
+/**
+ * The RFC 6962 interior nodes above a tile's hashes, row by row: the parents of pairs (128 for a
+ * full tile), then theirs (64), .., then the root of a full tile (the tile hash one level up).
+ * Row r (subtrees of 2^r hashes, r = 1..8) starts at hash 256 - 2^(9-r) of the result, whatever
+ * the width, so a full tile's rows are simply concatenated; a partial tile of width W has
+ * floor(W / 2^r) complete subtrees in row r and zeros after them. TILE_SUBTREE_BYTES long.
+ */
+export function tileSubtreeHashes(hashes: ReadonlyArray<Uint8Array>): Uint8Array {
+  if (hashes.length > TILE_WIDTH) throw new RangeError('a tile has at most 256 hashes');
+  const out = new Uint8Array(TILE_SUBTREE_BYTES);
+  let below: ReadonlyArray<Uint8Array> = hashes;
+  for (let row = 1; row <= TILE_HEIGHT; row++) {
+    const start = TILE_WIDTH - 2 ** (TILE_HEIGHT + 1 - row);
+    const here: Uint8Array[] = [];
+    for (let i = 0; i < below.length >> 1; i++) {
+      const parent = out.subarray((start + i) * 32, (start + i + 1) * 32);
+      parent.set(hashChildren(below[2 * i]!, below[2 * i + 1]!));
+      here.push(parent);
+    }
+    below = here;
+  }
+  return out;
+}
+
 /**
  * A hash tile: at `level` L it holds the hashes of the complete subtrees of 2^(8L) leaves with
  * indexes 256N .. 256N + width - 1, 32 bytes each, concatenated. The same coordinates at level 0

@@ -8,12 +8,12 @@ import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/check
 import { formatEntryBundle } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
 import { parseNote, signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
-import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, type TileCoordinates, type TileReader } from '../log/tiles.ts';
+import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, tileSubtreeHashes, type TileCoordinates, type TileReader } from '../log/tiles.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import type { SigningKey } from '../receipt/keys.ts';
-import { SqliteLog, subtreeHashes } from './sqlite-log.ts';
+import { SqliteLog } from './sqlite-log.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
@@ -436,20 +436,8 @@ class TileCache {
     tree = Promise.all([this.#read(tile), stored]).then(([data, nodes]) => {
       const out = new Uint8Array(TREE_ROW_START[TILE_HEIGHT + 1]! * 32);
       out.set(data);
-      if (nodes !== undefined) {
-        // Stored with the tile hash (SQLite): no hashing. A damaged copy only makes proofs fail to verify.
-        out.set(nodes, TILE_WIDTH * 32);
-        return out;
-      }
-      for (let row = 1; row <= TILE_HEIGHT; row++) {
-        const below = TREE_ROW_START[row - 1]!;
-        const here = TREE_ROW_START[row]!;
-        for (let i = 0; i < tile.width >> row; i++) {
-          const left = out.subarray((below + 2 * i) * 32, (below + 2 * i + 1) * 32);
-          const right = out.subarray((below + 2 * i + 1) * 32, (below + 2 * i + 2) * 32);
-          out.set(hashChildren(left, right), (here + i) * 32);
-        }
-      }
+      // Stored with the tile hash (SQLite): no hashing. A damaged copy only makes proofs fail to verify.
+      out.set(nodes ?? tileSubtreeHashes(Array.from({ length: tile.width }, (_, i) => data.subarray(i * 32, i * 32 + 32))), TILE_WIDTH * 32);
       return out;
     });
     const settled = tree;
@@ -495,7 +483,7 @@ async function checkHashesAfter(storage: LogStorage, from: number, size: number)
     if (end === 0) break;
     for (let index = Math.floor(from / span); index < end; index++) {
       const [hash] = await storage.hashes(level, index, 1);
-      const nodes = subtreeHashes(await storage.hashes(level - 1, index * TILE_WIDTH, TILE_WIDTH));
+      const nodes = tileSubtreeHashes(await storage.hashes(level - 1, index * TILE_WIDTH, TILE_WIDTH));
       if (!equalBytes(nodes.subarray(nodes.length - 32), hash!)) {
         throw storeCorrupt(`stored tile hash ${index} at level ${level} does not match the level below`);
       }

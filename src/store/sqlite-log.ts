@@ -2,8 +2,8 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
-import { hashChildren, hashLeaf } from '../merkle/rfc6962.ts';
-import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { hashLeaf } from '../merkle/rfc6962.ts';
+import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -46,30 +46,6 @@ export function leafKeyOf(leafHash: Uint8Array): bigint {
   return new DataView(leafHash.buffer, leafHash.byteOffset, 8).getBigInt64(0);
 }
 
-/** 255 hashes: the subtrees inside a complete tile above its own 256. */
-const NODES_BYTES = (TILE_WIDTH - 1) * 32;
-
-/**
- * The subtree hashes above 256 hashes (RFC 6962 interior nodes): 128 parents of pairs, then 64,
- * .., then the root (the tile hash one level up), concatenated; 255 x 32 bytes.
- */
-export function subtreeHashes(hashes: ReadonlyArray<Uint8Array>): Uint8Array {
-  if (hashes.length !== TILE_WIDTH) throw new RangeError('a complete tile has 256 hashes');
-  const out = new Uint8Array(NODES_BYTES);
-  let below: ReadonlyArray<Uint8Array> = hashes;
-  let at = 0;
-  while (below.length > 1) {
-    const here: Uint8Array[] = [];
-    for (let i = 0; i < below.length; i += 2) {
-      const parent = out.subarray(at, at + 32);
-      parent.set(hashChildren(below[i]!, below[i + 1]!));
-      here.push(parent);
-      at += 32;
-    }
-    below = here;
-  }
-  return out;
-}
 
 /**
  * The storage. Every write is one transaction on a WAL database with synchronous=FULL: the WAL is
@@ -228,8 +204,8 @@ export class SqliteLog implements LogStorage {
         const children = offset >= 0 && offset + TILE_WIDTH <= below.hashes.length
           ? below.hashes.slice(offset, offset + TILE_WIDTH)
           : this.#hashes(level - 1, start, TILE_WIDTH);
-        const nodes = subtreeHashes(children);
-        const hash = nodes.subarray(NODES_BYTES - 32);
+        const nodes = tileSubtreeHashes(children);
+        const hash = nodes.subarray(TILE_SUBTREE_BYTES - 32);
         this.#insertTileHash.run(level, index, hash);
         this.#insertTileNodes.run(level - 1, index, nodes);
         here.push(hash);
@@ -270,7 +246,7 @@ export class SqliteLog implements LogStorage {
   async tileNodes(level: number, index: number): Promise<Uint8Array | undefined> {
     const row = this.#tileNodes.get(level, index) as { nodes: Uint8Array } | undefined;
     if (row === undefined) return undefined;
-    if (row.nodes.length !== NODES_BYTES) throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level} are not 255 hashes`);
+    if (row.nodes.length !== TILE_SUBTREE_BYTES) throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level} are not 255 hashes`);
     return row.nodes;
   }
 
@@ -320,8 +296,8 @@ export class SqliteLog implements LogStorage {
       const above = level + 1;
       const index = (next[above] ??= 0);
       const [stored] = this.#hashes(above, index, 1);
-      const nodes = subtreeHashes(row);
-      if (!equalBytes(nodes.subarray(NODES_BYTES - 32), stored!)) {
+      const nodes = tileSubtreeHashes(row);
+      if (!equalBytes(nodes.subarray(TILE_SUBTREE_BYTES - 32), stored!)) {
         throw storeCorrupt(`stored tile hash ${index} at level ${above} does not match the level below`);
       }
       const kept = this.#tileNodes.get(level, index) as { nodes: Uint8Array } | undefined;
