@@ -5,7 +5,7 @@
  */
 import { RunprintError } from '../errors.ts';
 import { readLimited } from '../io/read-limited.ts';
-import { formatNote, parseNote, verifiedSignatures, type NoteSignature, type NoteVerifier } from '../log/note.ts';
+import { addSignatures, formatNote, parseNote, verifiedSignatures, type NoteSignature, type NoteVerifier } from '../log/note.ts';
 import { formatAddCheckpoint, MAX_PROOF_LINES, parseCosignatureLines, SIZE_MEDIA_TYPE } from '../log/witness.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { Cosigner } from './log-service.ts';
@@ -157,7 +157,7 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
         present.add(key);
         return true;
       });
-      return formatNote({ text: note.text, signatures: [...note.signatures, ...added] });
+      return formatNote(addSignatures(note, added));
     } catch {
       return signed.note;
     }
