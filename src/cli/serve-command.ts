@@ -15,6 +15,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { isInlineVerifierKey } from './log-options.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
@@ -42,9 +43,6 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   return parsePrivateKey(text);
 }
 
-/** A verifier key given inline: `<name>+<8 hex digits>+<base64>`; anything else names a file. */
-const INLINE_VKEY = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/;
-
 async function readText(cwd: string, file: string, what: string): Promise<string> {
   try {
     return await readFile(resolve(cwd, file), 'utf8');
@@ -63,7 +61,7 @@ function keyLines(text: string): string[] {
 
 /** --witness-log: a log's verifier key, or a file of them, one per line. */
 async function witnessLogKeys(cwd: string, value: string): Promise<NoteVerifier[]> {
-  const lines = INLINE_VKEY.test(value) ? [value] : keyLines(await readText(cwd, value, '--witness-log file'));
+  const lines = isInlineVerifierKey(value) ? [value] : keyLines(await readText(cwd, value, '--witness-log file'));
   if (lines.length === 0) throw new UsageError('ERR_CLI_USAGE', '--witness-log file holds no verifier key');
   return Promise.all(lines.map((line) => parseNoteVerifier(line)));
 }
@@ -84,7 +82,7 @@ async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> 
   }
   // Credentials in a URL would be printed with every failure report (and fetch refuses them).
   if (parsed.username !== '' || parsed.password !== '') throw new UsageError('ERR_CLI_USAGE', '--log-witness URL must not carry a user name or password');
-  const lines = INLINE_VKEY.test(key) ? [key] : keyLines(await readText(cwd, key, '--log-witness key file'));
+  const lines = isInlineVerifierKey(key) ? [key] : keyLines(await readText(cwd, key, '--log-witness key file'));
   if (lines.length !== 1) throw new UsageError('ERR_CLI_USAGE', '--log-witness key file must hold exactly one witness key');
   return { url, verifier: await parseCosignerKey(lines[0]!) };
 }
