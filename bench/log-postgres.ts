@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { PostgresLog } from '../src/store/postgres-log.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';

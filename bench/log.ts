@@ -15,7 +15,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { sha256Once } from '../src/hash/sha256.ts';
 import { verifyInclusion } from '../src/merkle/inclusion.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { leafKeyOf, SQLITE_PRAGMAS, SqliteLog } from '../src/store/sqlite-log.ts';

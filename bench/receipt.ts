@@ -2,7 +2,7 @@
 import { computeIdentity } from '../src/identity/identity.ts';
 import { canonicalBytes } from '../src/jcs/canonicalize.ts';
 import { formatEnvelope } from '../src/receipt/envelope.ts';
-import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { pae } from '../src/receipt/pae.ts';
 import type { ReceiptFacts } from '../src/receipt/predicate.ts';
 import { signReceipt } from '../src/receipt/sign.ts';

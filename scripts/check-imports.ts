@@ -16,19 +16,20 @@ const LAYERS: Record<string, number> = {
   io: 1,
   jcs: 1,
   merkle: 2,
+  keys: 2, // base64, PEM, Ed25519 keys and the signed-note verifier key: shared by receipt and log
   identity: 3,
   providers: 4,
   'model-digest': 4,
   compose: 5,
-  receipt: 5.5, // above compose and providers, below server and cli
-  log: 5.5, // signed notes reuse receipt keys; the server and the cli build on the log
+  log: 5.4, // signed notes, checkpoints, proofs: built on keys and merkle, below receipt
+  receipt: 5.5, // above compose, providers and log (a receipt's log proof), below server and cli
   store: 5.8, // node:sqlite storage of the log, below the server that serves it
   server: 6,
   cli: 7,
 };
 
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
-const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'identity', 'providers', 'compose', 'receipt', 'log']);
+const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'keys', 'identity', 'providers', 'compose', 'receipt', 'log']);
 /** Files in otherwise impure folders that must stay pure too. */
 const PURE_FILES = new Set(['server/app.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts']);
 

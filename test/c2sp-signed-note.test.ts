@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { formatNote, noteSigner, noteVerifier, noteVerifierKey, parseNote, parseNoteVerifier, signNote, verifyNote } from '../src/log/index.ts';
-import { parsePrivateKey } from '../src/receipt/keys.ts';
+import { parsePrivateKey } from '../src/keys/keys.ts';
 import { LOG_KEY, signatureLine, verifierKeyOf, WITNESS_KEYS } from '../scripts/vectors/log.ts';
 
 const key = await parsePrivateKey(LOG_KEY.privateKeyPem);

@@ -14,7 +14,7 @@ import {
   signNote,
   verifyCosignatures,
 } from '../src/log/index.ts';
-import { parsePrivateKey } from '../src/receipt/keys.ts';
+import { parsePrivateKey } from '../src/keys/keys.ts';
 import { CHECKPOINT_TEXT, cosignatureLine, LOG_KEY, verifierKeyOf, WITNESS_KEYS } from '../scripts/vectors/log.ts';
 
 const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);

@@ -17,7 +17,7 @@ import {
 } from '../src/log/index.ts';
 import { proveInclusion, rootHashAt } from '../src/merkle/index.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
-import { parsePrivateKey } from '../src/receipt/keys.ts';
+import { parsePrivateKey } from '../src/keys/keys.ts';
 import { LOG_KEY, testEntries, WITNESS_KEYS } from '../scripts/vectors/log.ts';
 
 const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);

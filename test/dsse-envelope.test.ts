@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
+import { decodeBase64, encodeBase64 } from '../src/keys/base64.ts';
 import { formatEnvelope, readEnvelope } from '../src/receipt/envelope.ts';
 
 test('encodeBase64 equals Buffer standard base64; both alphabets, padded or not, decode back', () => {

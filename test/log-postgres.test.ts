@@ -21,8 +21,8 @@ import { computeTiles, consistencyProofFromTiles, rootFromTiles, tilesForSize, t
 import { verifyConsistency } from '../src/merkle/consistency.ts';
 import { verifyInclusion } from '../src/merkle/inclusion.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
-import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
+import { decodeBase64, encodeBase64 } from '../src/keys/base64.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/keys/keys.ts';
 import { TransparencyLog } from '../src/store/log-service.ts';
 import { advisoryLockKey, PostgresLog } from '../src/store/postgres-log.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
-import { encodeBase64 } from '../src/receipt/base64.ts';
+import { encodeBase64 } from '../src/keys/base64.ts';
 import { killServeProcesses, runRunprint, startServe } from './helpers/serve-process.ts';
 
 const folders: string[] = [];

@@ -13,8 +13,8 @@ import { computeTiles, consistencyProofFromTiles, inclusionProofFromTiles, rootF
 import { verifyConsistency } from '../src/merkle/consistency.ts';
 import { verifyInclusion } from '../src/merkle/inclusion.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
-import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/receipt/keys.ts';
+import { decodeBase64, encodeBase64 } from '../src/keys/base64.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/keys/keys.ts';
 import { createApp, type App } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';

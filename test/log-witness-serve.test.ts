@@ -12,7 +12,7 @@ import { formatCosignerKey, parseCosignerKey, verifyCosignatures } from '../src/
 import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import { parseNote, verifyNote } from '../src/log/note.ts';
 import { parseCheckpoint } from '../src/log/checkpoint.ts';
-import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
 
 const main = fileURLToPath(new URL('../bin/runprint.js', import.meta.url));

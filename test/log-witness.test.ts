@@ -5,7 +5,7 @@ import { verifyCosignatures } from '../src/log/cosignature.ts';
 import { noteSigner } from '../src/log/note-keys.ts';
 import { formatNote, parseNote, verifyNote } from '../src/log/note.ts';
 import { formatAddCheckpoint, parseAddCheckpoint, parseCosignatureLines } from '../src/log/witness.ts';
-import { decodeBase64, encodeBase64 } from '../src/receipt/base64.ts';
+import { decodeBase64, encodeBase64 } from '../src/keys/base64.ts';
 import type { App } from '../src/server/app.ts';
 import type { WitnessState } from '../src/server/witness-routes.ts';
 import { newKey, removeFolders, startWitness, TestLog, WITNESS_NAME } from './helpers/witness-fixtures.ts';

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseBundle } from '../src/receipt/sigstore-bundle.ts';
-import { parsePublicKey } from '../src/receipt/keys.ts';
+import { parsePublicKey } from '../src/keys/keys.ts';
 import { verifyReceipt } from '../src/receipt/verify.ts';
 import { REQUEST, RESPONSE_TEXT } from '../scripts/vectors/receipt.ts';
 import { cliFolder } from './helpers/cli-folder.ts';

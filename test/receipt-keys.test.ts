@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { generateKeyFiles, parsePrivateKey, parsePublicKey } from '../src/receipt/keys.ts';
-import { formatVerifierKey, parseVerifierKey } from '../src/receipt/verifier-key.ts';
+import { generateKeyFiles, parsePrivateKey, parsePublicKey } from '../src/keys/keys.ts';
+import { formatVerifierKey, parseVerifierKey } from '../src/keys/verifier-key.ts';
 
 const openssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { encoding: 'utf8' });
 

@@ -8,7 +8,7 @@ import { PublicKeyDetails, type TrustedRoot } from '@sigstore/protobuf-specs';
 import { VerificationError, Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import fc from 'fast-check';
 import { ReceiptError } from '../src/errors.ts';
-import { generateKeyFiles, parsePrivateKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { signStatement } from '../src/receipt/sign.ts';
 import { BUNDLE_MEDIA_TYPE, formatBundle, parseBundle, type DsseEnvelopeJson } from '../src/receipt/sigstore-bundle.ts';
 import type { Statement } from '../src/receipt/statement.ts';

@@ -14,9 +14,9 @@ import { noteSigner, noteVerifierKey, parseNoteVerifier } from '../src/log/note-
 import { formatNote, parseNote, signNote, type Note } from '../src/log/note.ts';
 import { formatTlogProof, parseTlogProof, type TlogProof } from '../src/log/tlog-proof.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
-import { encodeBase64 } from '../src/receipt/base64.ts';
+import { encodeBase64 } from '../src/keys/base64.ts';
 import { checkLogProof, verifyReceipt } from '../src/receipt/index.ts';
-import { generateKeyFiles, parsePrivateKey, parsePublicKey, type SigningKey } from '../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey, parsePublicKey, type SigningKey } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';

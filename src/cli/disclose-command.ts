@@ -12,7 +12,7 @@ import { runOutputFrom } from '../providers/run-output.ts';
 import { createDisclosure, formatDisclosure, type Reveal } from '../receipt/disclosure.ts';
 import { DISCLOSURE_CHECK_LABELS, verifyDisclosure, type DisclosureReport } from '../receipt/disclosure-verify.ts';
 import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
-import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
+import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';

@@ -4,8 +4,8 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
-import { generateKeyFiles } from '../receipt/keys.ts';
-import { isKeyName } from '../receipt/verifier-key.ts';
+import { generateKeyFiles } from '../keys/keys.ts';
+import { isKeyName } from '../keys/verifier-key.ts';
 import { EXIT, type CliIo } from './io.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */

@@ -3,7 +3,7 @@ import { LogError } from '../errors.ts';
 import { fetchCheckpoint, findRunIndexes, proveInclusion, submitReceipt } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { formatTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
-import { encodeBase64 } from '../receipt/base64.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { EXIT, type CliIo } from './io.ts';

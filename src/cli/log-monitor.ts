@@ -6,7 +6,7 @@ import { InputError, RunprintError } from '../errors.ts';
 import { checkLogProgress, checkpointText, fetchCheckpoint, verifyCheckpointNote, type SignedCheckpoint } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
-import { encodeBase64 } from '../receipt/base64.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 

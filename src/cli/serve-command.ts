@@ -7,7 +7,7 @@ import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/c
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { witnessedLogs } from '../log/witness.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
 import { createApp, type AppOptions } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { openStorage } from '../store/open-storage.ts';

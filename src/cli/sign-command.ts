@@ -10,7 +10,7 @@ import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { formatEnvelope, type Envelope } from '../receipt/envelope.ts';
-import { parsePrivateKey } from '../receipt/keys.ts';
+import { parsePrivateKey } from '../keys/keys.ts';
 import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';

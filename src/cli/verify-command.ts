@@ -8,7 +8,7 @@ import { parseJson } from '../jcs/parse.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
-import { parsePublicKey, type PublicKey } from '../receipt/keys.ts';
+import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';

@@ -1,6 +1,6 @@
 /** C2SP tlog-checkpoint, "Note text": the three lines of a tree head and optional extension lines. */
 import { LogError } from '../errors.ts';
-import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import { checkNoteText } from './note.ts';
 
 /** A tree head: the log's origin, its size, and the RFC 6962 root hash at that size. */

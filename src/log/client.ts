@@ -4,7 +4,7 @@ import { equalBytes } from '../hash/sha256.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
-import { decodeBase64 } from '../receipt/base64.ts';
+import { decodeBase64 } from '../keys/base64.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { MAX_ENTRY_SIZE, parseEntryBundle } from './entry-bundle.ts';
 import { formatNote, verifyNote, type Note, type NoteVerifier } from './note.ts';

@@ -1,8 +1,8 @@
 /** C2SP tlog-cosignature, "Ed25519 signed message": cosignature/v1, a witness's timestamped signature of a checkpoint. */
 import { KeyError, LogError } from '../errors.ts';
-import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
-import { importPublicKey, type PublicKey, type SigningKey } from '../receipt/keys.ts';
-import { isKeyName, noteKeyHash } from '../receipt/verifier-key.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { importPublicKey, type PublicKey, type SigningKey } from '../keys/keys.ts';
+import { isKeyName, noteKeyHash } from '../keys/verifier-key.ts';
 import { parseNote, verifiedSignatures, type Note, type NoteSigner, type NoteVerifier } from './note.ts';
 
 /** Signature type of timestamped Ed25519 cosignatures (signed-note, "Signature types"). */

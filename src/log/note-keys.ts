@@ -1,7 +1,7 @@
 /** C2SP signed-note, "Ed25519 signatures" (type 0x01): note signers and verifiers over runprint's Ed25519 keys. */
 import { KeyError } from '../errors.ts';
-import { importPublicKey, type PublicKey, type SigningKey } from '../receipt/keys.ts';
-import { formatVerifierKey, isKeyName, noteKeyHash, parseVerifierKey } from '../receipt/verifier-key.ts';
+import { importPublicKey, type PublicKey, type SigningKey } from '../keys/keys.ts';
+import { formatVerifierKey, isKeyName, noteKeyHash, parseVerifierKey } from '../keys/verifier-key.ts';
 import type { NoteSigner, NoteVerifier } from './note.ts';
 
 const ED25519 = { name: 'Ed25519' } as const;

@@ -1,7 +1,7 @@
 /** C2SP signed-note: notes as text, their signature lines, and the rule that a known key must sign. */
 import { LogError } from '../errors.ts';
-import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
-import { isKeyName } from '../receipt/verifier-key.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { isKeyName } from '../keys/verifier-key.ts';
 
 /** One signature line: the key name, the 32-bit key ID, and the signature bytes after it. */
 export interface NoteSignature {

@@ -2,7 +2,7 @@
 import { LogError } from '../errors.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
-import { decodeBase64, encodeBase64 } from '../receipt/base64.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import { parseCheckpoint, parseDecimal, parseHash, type Checkpoint } from './checkpoint.ts';
 import { verifyCosignatures, type Cosignature } from './cosignature.ts';
 import { formatNote, parseNote, verifyNote, type Note, type NoteVerifier } from './note.ts';

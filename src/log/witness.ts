@@ -6,7 +6,7 @@
 import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
-import { encodeBase64 } from '../receipt/base64.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { parseCheckpoint, parseDecimal, parseHash, type Checkpoint } from './checkpoint.ts';
 import { formatNote, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.ts';
 

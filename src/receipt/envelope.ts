@@ -1,7 +1,7 @@
 /** DSSE v1.0 envelope (secure-systems-lab/dsse, envelope.md): its JSON shape, read defensively and written in one form. */
 import { RunprintError, ReceiptError } from '../errors.ts';
 import { parseJson } from '../jcs/parse.ts';
-import { decodeBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 
 /** The payload type of an in-toto statement in DSSE (in-toto attestation spec v1, envelope.md). */
 export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';

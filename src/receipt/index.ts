@@ -1,5 +1,5 @@
 /** runprint/receipt: signed run receipts, an in-toto Statement v1 in a DSSE v1.0 envelope and selective disclosures (SPEC 13-15, 17). */
-export { decodeBase64, encodeBase64 } from './base64.ts';
+export { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 export { pae } from './pae.ts';
 export { formatEnvelope, readEnvelope, PAYLOAD_TYPE, type Envelope, type EnvelopeSignature } from './envelope.ts';
 export {
@@ -12,8 +12,8 @@ export {
   type KeyFiles,
   type PublicKey,
   type SigningKey,
-} from './keys.ts';
-export { formatVerifierKey, parseVerifierKey } from './verifier-key.ts';
+} from '../keys/keys.ts';
+export { formatVerifierKey, parseVerifierKey } from '../keys/verifier-key.ts';
 export {
   BUILD_TYPE,
   CAPTURES,

@@ -1,9 +1,9 @@
 /** docs/SPEC.md section 14.2: DSSE v1.0 signing of a receipt statement with Ed25519, and countersigning. */
 import { ReceiptError } from '../errors.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
-import { encodeBase64 } from './base64.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, decodeSignature, envelopeOf, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
-import type { SigningKey } from './keys.ts';
+import type { SigningKey } from '../keys/keys.ts';
 import { pae } from './pae.ts';
 import type { ReceiptFacts } from './predicate.ts';
 import { buildStatement, checkPredicateType, checkStatementType, parseStatement, type Statement } from './statement.ts';

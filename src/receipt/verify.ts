@@ -4,7 +4,7 @@ import { ReceiptError, type ErrorCode } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { decodePayload, decodeSignature, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
-import type { PublicKey } from './keys.ts';
+import type { PublicKey } from '../keys/keys.ts';
 import { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 import { pae } from './pae.ts';
 import type { Predicate } from './predicate.ts';

@@ -3,7 +3,7 @@ import { RunprintError, UsageError } from '../errors.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { parseTilePath, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { encodeBase64 } from '../receipt/base64.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, readEnvelope, type Envelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { checkBearer } from './bearer.ts';

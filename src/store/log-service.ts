@@ -12,7 +12,7 @@ import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tile
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
-import type { SigningKey } from '../receipt/keys.ts';
+import type { SigningKey } from '../keys/keys.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 

@@ -9,7 +9,7 @@ import { signNote, type NoteSigner, type NoteVerifier } from '../../src/log/note
 import { witnessedLogs } from '../../src/log/witness.ts';
 import { proveConsistency, rootHashAt } from '../../src/merkle/consistency.ts';
 import { hashLeaf } from '../../src/merkle/rfc6962.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../../src/keys/keys.ts';
 import { createApp, type App } from '../../src/server/app.ts';
 import type { WitnessState } from '../../src/server/witness-routes.ts';
 import { SqliteLog } from '../../src/store/sqlite-log.ts';

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { generateKeyFiles, parsePrivateKey } from '../../src/receipt/keys.ts';
+import { generateKeyFiles, parsePrivateKey } from '../../src/keys/keys.ts';
 import { noteVerifierKey, parseNoteVerifier } from '../../src/log/note-keys.ts';
 import { b64, envelope, fetchSignedCheckpoint, indexPath, leafHashOf, submit, TOKEN } from '../helpers/log-reliability.ts';
 import { referenceRoot } from '../helpers/reference-tree.ts';

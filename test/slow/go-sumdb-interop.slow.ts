@@ -23,7 +23,7 @@ import {
 } from '../../src/log/index.ts';
 import { proveConsistency, proveInclusion, rootHashAt } from '../../src/merkle/index.ts';
 import { hashLeaf } from '../../src/merkle/rfc6962.ts';
-import { parsePrivateKey } from '../../src/receipt/keys.ts';
+import { parsePrivateKey } from '../../src/keys/keys.ts';
 import { LOG_KEY, WITNESS_KEYS } from '../../scripts/vectors/log.ts';
 
 const INSTALL = 'apt-get install -y golang-go golang-golang-x-mod-dev';
