@@ -1,4 +1,4 @@
-/** Independent check: receipts verify with `openssl pkeyutl -verify -rawin` over the DSSE PAE, as docs/SPEC.md section 15.1 shows. */
+/** Independent check: receipts verify with `openssl pkeyutl -verify -rawin` over the DSSE PAE, as docs/RECEIPTS.md section 15.1 shows. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -53,7 +53,7 @@ test('a key made by openssl genpkey signs receipts, and the key id is SHA-256 of
   assert.equal(opensslVerifies(path('openssl.pub.pem'), message, Buffer.from(envelope.signatures[0]!.sig, 'base64')), true);
 });
 
-test('the shell recipe of docs/SPEC.md section 15.1 (jq, base64 -d, printf, openssl) verifies a receipt', async () => {
+test('the shell recipe of docs/RECEIPTS.md section 15.1 (jq, base64 -d, printf, openssl) verifies a receipt', async () => {
   const files = await generateKeyFiles('recipe');
   writeFileSync(path('receipt-key.pub.pem'), files.publicKeyPem);
   const envelope = await signReceipt(fixtureFacts(), await parsePrivateKey(files.privateKeyPem));

@@ -1,4 +1,4 @@
-/** Generates testdata/bundle/sigstore-bundle.json: Sigstore bundle v0.3 around a DSSE receipt (docs/SPEC.md section 16). */
+/** Generates testdata/bundle/sigstore-bundle.json: Sigstore bundle v0.3 around a DSSE receipt (docs/RECEIPTS.md section 16). */
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import type { VectorFile } from '../generate-vectors.ts';
 

@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 14.1: Ed25519 keys for receipts, their key id, parsed once into WebCrypto keys. */
+/** docs/RECEIPTS.md section 14.1: Ed25519 keys for receipts, their key id, parsed once into WebCrypto keys. */
 import { KeyError } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';

@@ -1,4 +1,4 @@
-/** Selective disclosure (docs/SPEC.md section 17.1): read a disclosure file defensively. */
+/** Selective disclosure (docs/RECEIPTS.md section 17.1): read a disclosure file defensively. */
 import { formatPath, ReceiptError, RunprintError } from '../errors.ts';
 import { fromHex } from '../hash/sha256.ts';
 import { isSaltHex, LIST_COMPONENTS, REQUEST_COMPONENTS, type ListComponentName, type RequestComponentName } from '../identity/composition.ts';

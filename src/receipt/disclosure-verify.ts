@@ -1,4 +1,4 @@
-/** Selective disclosure (docs/SPEC.md section 17.3): verify a disclosure against a receipt, as a checklist. */
+/** Selective disclosure (docs/RECEIPTS.md section 17.3): verify a disclosure against a receipt, as a checklist. */
 import { ReceiptError, RunprintError, type ErrorCode } from '../errors.ts';
 import { fromHex, toHex } from '../hash/sha256.ts';
 import type { ListComponentName, ValueComponentName } from '../identity/composition.ts';

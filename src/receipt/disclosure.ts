@@ -1,4 +1,4 @@
-/** Selective disclosure (docs/SPEC.md section 17): reveal chosen components or list elements of a receipt's run. */
+/** Selective disclosure (docs/RECEIPTS.md section 17): reveal chosen components or list elements of a receipt's run. */
 import { fromHex, toHex } from '../hash/sha256.ts';
 import {
   LIST_COMPONENTS,

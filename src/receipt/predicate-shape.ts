@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 15 step 8: read the shape of a receipt predicate v1 defensively. */
+/** docs/RECEIPTS.md section 15 step 8: read the shape of a receipt predicate v1 defensively. */
 import { ReceiptError } from '../errors.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ServedFact } from '../identity/composition.ts';
 import { parseIdentity, type IdentityKind } from '../identity/identity-string.ts';

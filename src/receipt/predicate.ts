@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 13.2: the runprint receipt predicate v1, shaped like SLSA Provenance v1. */
+/** docs/RECEIPTS.md section 13.2: the runprint receipt predicate v1, shaped like SLSA Provenance v1. */
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ServedFact } from '../identity/composition.ts';
 import type { DigestSet } from '../identity/digest.ts';
 import type { IdentityDocument } from '../identity/identity.ts';

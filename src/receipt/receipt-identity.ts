@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 15 steps 9-12: bind subjects to the predicate, and the predicate to identity and output bytes. */
+/** docs/RECEIPTS.md section 15 steps 9-12: bind subjects to the predicate, and the predicate to identity and output bytes. */
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
 import { ReceiptError } from '../errors.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';

@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 14.2: DSSE v1.0 signing of a receipt statement with Ed25519, and countersigning. */
+/** docs/RECEIPTS.md section 14.2: DSSE v1.0 signing of a receipt statement with Ed25519, and countersigning. */
 import { ReceiptError } from '../errors.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { encodeBase64 } from '../keys/base64.ts';

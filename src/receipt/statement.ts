@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 13.1: the in-toto Statement v1 of a receipt, its subjects and its predicate type. */
+/** docs/RECEIPTS.md section 13.1: the in-toto Statement v1 of a receipt, its subjects and its predicate type. */
 import { ReceiptError, RunprintError } from '../errors.ts';
 import type { DigestSet } from '../identity/digest.ts';
 import { parseIdentity } from '../identity/identity-string.ts';

@@ -1,4 +1,4 @@
-/** docs/SPEC.md section 15: verifying a receipt offline, as a checklist of named steps. */
+/** docs/RECEIPTS.md section 15: verifying a receipt offline, as a checklist of named steps. */
 import type { InputFormat } from '../compose/from-document.ts';
 import { ReceiptError, type ErrorCode } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
