@@ -1,13 +1,28 @@
 #!/usr/bin/env node
-// runprint's command line. The sources are TypeScript, which Node runs directly and without a
-// warning from version 24.3 on; `npm start`, `npm test` and `npx runprint` put the project's
-// pinned Node first on PATH.
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 24 || (major === 24 && minor < 3)) {
+// runprint's command line. An installed package runs the compiled JavaScript in dist/ (built by
+// `npm run build`, shipped in the tarball). A checkout runs its TypeScript sources directly, which
+// Node does without a warning from 24.3 on; `npm start`, `npm test` and `npx runprint` put the
+// project's pinned Node first on PATH. RUNPRINT_DIST=1 makes a checkout run dist/ too.
+import { existsSync } from 'node:fs';
+
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const fromSource = process.env.RUNPRINT_DIST !== '1' && existsSync(source);
+const oldest = fromSource ? [24, 3] : [22, 13];
+if (major < oldest[0] || (major === oldest[0] && minor < oldest[1])) {
+  const what = fromSource ? 'runprint from its sources needs Node 24.3 or later' : 'runprint needs Node 22.13 or later';
   process.stderr.write(
-    `runprint: ERR_CLI_USAGE: runprint needs Node 24.3 or later (this is ${process.version}); run it through npx or npm scripts\n`,
+    `runprint: ERR_CLI_USAGE: ${what} (this is ${process.version})${fromSource ? '; run it through npx or npm scripts' : ''}\n`,
   );
   process.exit(2);
 }
-const { main } = await import('../src/cli/main.ts');
+// Node 22 and 24 call node:sqlite experimental and say so on every start of a command that opens
+// the log; runprint's stderr keeps its one-line format, so that notice is dropped and any other
+// warning is printed as one line.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'ExperimentalWarning' && /SQLite/.test(warning.message)) return;
+  process.stderr.write(`runprint: warning: ${warning.name}: ${warning.message}\n`);
+});
+const { main } = await import(fromSource ? source.href : '../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -36,7 +36,8 @@ export interface HashPoolOptions {
   onBytes?: (bytes: number) => void;
 }
 
-const workerUrl = new URL('./hash-worker.ts', import.meta.url);
+// The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
 
 /**
  * SHA-256 of every task's byte range, in task order, computed by a pool of worker threads.
