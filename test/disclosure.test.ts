@@ -22,7 +22,7 @@ const failure = (report: ReturnType<typeof verifyDisclosure>) => {
   return failed[0]!;
 };
 
-test('testdata/disclosure/disclosures.json: every vector verifies or fails with its check and code', () => {
+test('testdata/disclosure/disclosures.json: every vector verifies or fails with its check, code and message or path', () => {
   assert.ok(file.vectors.length >= 30);
   for (const v of file.vectors as Vector[]) {
     const against = v['statement'] ?? v['predicate'] ?? file.statement;
@@ -34,6 +34,10 @@ test('testdata/disclosure/disclosures.json: every vector verifies or fails with 
     } else {
       const failed = failure(report);
       assert.deepEqual([failed.name, failed.code], [v['wantCheck'], v['wantErr']], v['desc']);
+      // The message, or for a malformed disclosure the path, tells apart failures of one check.
+      if (v['wantMessage'] !== undefined) assert.equal(failed.message, v['wantMessage'], v['desc']);
+      if (v['wantPath'] !== undefined) assert.equal(failed.path, v['wantPath'], v['desc']);
+      assert.ok(v['wantMessage'] !== undefined || v['wantPath'] !== undefined, `${v['desc']}: no message or path expected`);
     }
   }
 });

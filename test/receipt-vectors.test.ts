@@ -62,7 +62,7 @@ test('keys.json: key id, PEM, JWK and verifier key of fixed keys; refused keys w
   }
 });
 
-test('receipts.json: each receipt verifies, or fails first at the named check with its code', async () => {
+test('receipts.json: each receipt verifies, or fails first at the named check with its code and message', async () => {
   const { vectors } = load('receipts.json');
   assert.ok(vectors.length >= 40);
   for (const vector of vectors) {
@@ -81,6 +81,8 @@ test('receipts.json: each receipt verifies, or fails first at the named check wi
       assert.equal(report.ok, false, vector['desc']);
       assert.equal(failed[0]?.name, vector['wantCheck'], vector['desc']);
       assert.equal(failed[0]?.code, vector['wantErr'], vector['desc']);
+      // The message tells apart steps that share a check name and code (SPEC 15 step 10 has five).
+      assert.equal(failed[0]?.message, vector['wantMessage'], vector['desc']);
       assert.equal(report.checks.at(-1), failed.at(-1), `${vector['desc']}: verification goes on after a failure`);
     }
   }

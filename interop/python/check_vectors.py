@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
-Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs and the digest checks of selective
-disclosure (SPEC 17).
+Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the digest checks of a receipt
+(docs/RECEIPTS.md 13.2 and 15 step 10) and of selective disclosure (17).
 
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
 library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the
@@ -10,6 +10,7 @@ spec is ambiguous or one of them is wrong.
 
 Usage: python3 interop/python/check_vectors.py [TESTDATA_DIR]
 """
+import base64
 import decimal
 import hashlib
 import json
@@ -20,6 +21,7 @@ import sys
 
 MAX_SAFE = 2**53 - 1
 MAX_DEPTH = 128
+DISCLOSURE_MAX_DEPTH = MAX_DEPTH + 2
 
 
 class Rejected(Exception):
@@ -41,18 +43,18 @@ def _constant(name):
     raise Rejected("ERR_JSON_SYNTAX")  # NaN, Infinity are not JSON
 
 
-def _check(value, depth):
+def _check(value, depth, max_depth=MAX_DEPTH):
     if isinstance(value, (dict, list)):
         depth += 1
-        if depth > MAX_DEPTH:
+        if depth > max_depth:
             raise Rejected("ERR_JSON_TOO_DEEP")
     if isinstance(value, dict):
         for key, member in value.items():
             _check_string(key)
-            _check(member, depth)
+            _check(member, depth, max_depth)
     elif isinstance(value, list):
         for member in value:
-            _check(member, depth)
+            _check(member, depth, max_depth)
     elif isinstance(value, str):
         _check_string(value)
     elif isinstance(value, bool) or value is None:
@@ -73,7 +75,7 @@ def _check_string(text):
             raise Rejected("ERR_JSON_LONE_SURROGATE")
 
 
-def parse(data):
+def parse(data, max_depth=MAX_DEPTH):
     if data.startswith(b"\xef\xbb\xbf"):
         raise Rejected("ERR_JSON_BOM")
     try:
@@ -86,7 +88,7 @@ def parse(data):
         raise Rejected("ERR_JSON_TOO_DEEP")
     except ValueError:
         raise Rejected("ERR_JSON_SYNTAX")
-    _check(value, 0)
+    _check(value, 0, max_depth)
     return value
 
 
@@ -254,6 +256,45 @@ def verify_inclusion(leaf_hash, index, size, proof, root_hash):
 
 # ---- SPEC 16: the digest checks of a disclosure against a receipt predicate -----------------------
 
+def predicate_mismatch(predicate):
+    """SPEC 13.2 and 15 step 10: None when the predicate's digests add up to its identity, else what fails.
+
+    The element digests must give the stated root (the inclusion proofs of a disclosure are checked
+    against that root, so a root that is not recomputed would let a made-up element through), count
+    and root the component digest, the seven component digests the requestId, the served facts the
+    served digest, and request and served digests the runId.
+    """
+    descriptors = {}
+    for descriptor in predicate["buildDefinition"]["resolvedDependencies"]:
+        descriptors.setdefault(descriptor["name"], descriptor)
+    for name in LISTS:
+        notes = descriptors[name]["annotations"]
+        leaves = [bytes.fromhex(e["sha256"]) for e in notes["elements"]]
+        if mth(leaves).hex() != notes["root"]["sha256"]:
+            return 'component "%s": element digests do not give its root' % name
+        root = bytes.fromhex(notes["root"]["sha256"])
+        digest = sha256(tag("component/" + name), struct.pack(">Q", notes["count"]), root)
+        if digest.hex() != descriptors[name]["digest"]["sha256"]:
+            return 'component "%s": count and root do not give its digest' % name
+    digests = [bytes.fromhex(descriptors[name]["digest"]["sha256"]) for name in ORDER]
+    request = sha256(tag("request"), *digests)
+    external = predicate["buildDefinition"]["externalParameters"]
+    if "rp-req-v1-sha256-" + request.hex() != external["requestId"]:
+        return "component digests do not give the requestId"
+    served = value_digest("served", predicate["runDetails"]["served"])
+    if served.hex() != descriptors["served"]["digest"]["sha256"]:
+        return 'served facts do not give the "served" digest'
+    if "rp-run-v1-sha256-" + sha256(tag("run"), request, served).hex() != external["runId"]:
+        return "request and served digests do not give the runId"
+    return None
+
+
+def base64_any(text):
+    """DSSE payloads: standard or URL-safe base64, padded or not (docs/RECEIPTS.md section 15 step 3)."""
+    text = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+
+
 def disclosure_holds(disclosure, predicate):
     """True when every revealed part gives the digests the predicate carries, and those give its runId.
 
@@ -262,15 +303,10 @@ def disclosure_holds(disclosure, predicate):
     """
     descriptors = {d["name"]: d for d in predicate["buildDefinition"]["resolvedDependencies"]}
     digests = [bytes.fromhex(descriptors[name]["digest"]["sha256"]) for name in ORDER]
-    for name in LISTS:
-        notes = descriptors[name]["annotations"]
-        leaves = [bytes.fromhex(e["sha256"]) for e in notes["elements"]]
-        if list_digest(name, leaves).hex() != descriptors[name]["digest"]["sha256"]:
-            return False
-    request = sha256(tag("request"), *digests)
-    served = value_digest("served", predicate["runDetails"]["served"])
-    run_id = "rp-run-v1-sha256-" + sha256(tag("run"), request, served).hex()
-    if run_id != predicate["buildDefinition"]["externalParameters"]["runId"] or disclosure["runId"] != run_id:
+    if predicate_mismatch(predicate) is not None:
+        return False
+    run_id = predicate["buildDefinition"]["externalParameters"]["runId"]
+    if disclosure["runId"] != run_id:
         return False
     for name, part in disclosure["components"].items():
         salt = bytes.fromhex(part["salt"]) if "salt" in part else None
@@ -363,8 +399,24 @@ def check(folder):
                 predicate = vector["predicate"]
             else:
                 predicate = vector.get("statement", content["statement"])["predicate"]
-            got = disclosure_holds(vector["disclosure"], predicate)
+            if "disclosureText" in vector:
+                # SPEC 17.1: a disclosure file may be two levels deeper than a composition (130).
+                disclosure = parse(vector["disclosureText"].encode("utf-8"), DISCLOSURE_MAX_DEPTH)
+            else:
+                disclosure = vector["disclosure"]
+            got = disclosure_holds(disclosure, predicate)
             expect(got == ("wantErr" not in vector), "disclosures.json: " + vector["desc"])
+
+    with open(os.path.join(folder, "receipt", "receipts.json"), encoding="utf-8") as handle:
+        for vector in json.load(handle)["vectors"]:
+            # Step 10 needs only the signed statement; signatures are openssl's part (15.1).
+            if not (vector.get("wantOk") or vector.get("wantCheck") == "identity"):
+                continue
+            envelope = vector["envelope"]
+            envelope = envelope.get("dsseEnvelope", envelope)
+            predicate = parse(base64_any(envelope["payload"]))["predicate"]
+            want = None if vector.get("wantOk") else vector["wantMessage"]
+            expect(predicate_mismatch(predicate) == want, "receipts.json: " + vector["desc"])
 
     print("%d passed, %d failed" % (passed, failed))
     return failed == 0

@@ -6,6 +6,8 @@ import { canonicalize } from '../../src/jcs/canonicalize.ts';
 import { runOutputFrom } from '../../src/providers/run-output.ts';
 import { buildStatement } from '../../src/receipt/statement.ts';
 import type { ReceiptFacts } from '../../src/receipt/predicate.ts';
+import { verifyReceipt, type VerifyOptions } from '../../src/receipt/verify.ts';
+import { parsePublicKey } from '../../src/keys/keys.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 import { keyVectors } from './fixtures/receipt-keys.ts';
 import { base64Vectors, pae, paeVectors, PAYLOAD_TYPE } from './fixtures/receipt-pae.ts';
@@ -126,6 +128,24 @@ export function tampered(change: (envelope: EnvelopeJson) => void): EnvelopeJson
   return envelope;
 }
 
+/** The descriptor of one component in a statement being changed. */
+function dependency(statement: Record<string, any>, name: string): Record<string, any> {
+  return (statement['predicate']['buildDefinition']['resolvedDependencies'] as Array<Record<string, any>>).find((d) => d['name'] === name)!;
+}
+
+/** RFC 6962 Merkle Tree Hash over leaf hashes given in hex (SPEC 5.3), with node:crypto. */
+function merkleRootHex(leaves: readonly string[]): string {
+  const node = (left: Buffer, right: Buffer) => createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest();
+  const mth = (hashes: Buffer[]): Buffer => {
+    if (hashes.length === 0) return createHash('sha256').digest();
+    if (hashes.length === 1) return hashes[0]!;
+    let k = 1;
+    while (k * 2 < hashes.length) k *= 2;
+    return node(mth(hashes.slice(0, k)), mth(hashes.slice(k)));
+  };
+  return mth(leaves.map((hex) => Buffer.from(hex, 'hex'))).toString('hex');
+}
+
 function flipBase64(text: string, index: number): string {
   const bytes = Buffer.from(text, 'base64');
   bytes[index] = bytes[index]! ^ 0x01;
@@ -134,13 +154,13 @@ function flipBase64(text: string, index: number): string {
 
 const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
-function receiptVectors(): unknown[] {
+function receiptVectors(): Array<Record<string, any>> {
   const pem = (key: TestKey) => key.publicKeyPem;
   const ok = (desc: string, spec: string, envelope: unknown, extra: Record<string, unknown> = {}) => ({
     desc, spec, envelope, publicKeys: [pem(APPLICATION_KEY)], ...extra, wantOk: true,
   });
-  const bad = (desc: string, spec: string, envelope: unknown, wantCheck: string, wantErr: string, extra: Record<string, unknown> = {}) => ({
-    desc, spec, envelope, publicKeys: [pem(APPLICATION_KEY)], ...extra, wantCheck, wantErr,
+  const bad = (desc: string, spec: string, envelope: unknown, wantCheck: string, wantErr: string, wantMessage: string, extra: Record<string, unknown> = {}) => ({
+    desc, spec, envelope, publicKeys: [pem(APPLICATION_KEY)], ...extra, wantCheck, wantErr, wantMessage,
   });
   const valid = envelopeOf(canonical(fixtureStatement()));
   const both = envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY, GATEWAY_KEY]);
@@ -181,56 +201,96 @@ function receiptVectors(): unknown[] {
     ok('an agent step with a parent run', '13.2', signedVariant((s) => {
       s['predicate']['runDetails']['parentRunIds'] = [`rp-run-v1-sha256-${'ab'.repeat(32)}`];
     })),
-    bad('not JSON', '15', { text: '{"payload": ' }, 'envelope', 'ERR_ENVELOPE_INVALID'),
-    bad('a duplicate member in the envelope', '15', { text: `{"payload":"","payload":"${valid.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":${JSON.stringify(valid.signatures)}}` }, 'envelope', 'ERR_ENVELOPE_INVALID'),
-    bad('no signatures', '15', { ...valid, signatures: [] }, 'envelope', 'ERR_ENVELOPE_INVALID'),
-    bad('a signature that is a number', '15', { ...valid, signatures: [{ sig: 7 }] }, 'envelope', 'ERR_ENVELOPE_INVALID'),
-    bad('payload type application/json, signed as such', '15', envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY], 'application/json'), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE'),
-    bad('payload with a character outside base64', '15', { ...valid, payload: `${valid.payload.slice(0, 8)}!${valid.payload.slice(9)}` }, 'base64', 'ERR_ENVELOPE_BASE64'),
-    bad('payload mixing the standard and URL-safe alphabets', '15', { ...valid, payload: 'QU+_' }, 'base64', 'ERR_ENVELOPE_BASE64'),
-    bad('signature base64 with white space', '15', { ...valid, signatures: [{ sig: ` ${valid.signatures[0]!.sig}` }] }, 'base64', 'ERR_ENVELOPE_BASE64'),
-    bad('signed by the application key, verified with the gateway key only', '15', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', { publicKeys: [pem(GATEWAY_KEY)] }),
-    bad('tampered payload: one bit of the statement flipped after signing', '15', tampered((e) => { e.payload = flipBase64(e.payload, 40); }), 'signature', 'ERR_SIGNATURE_INVALID'),
-    bad('tampered signature: one bit flipped', '15', tampered((e) => { e.signatures[0]!.sig = flipBase64(e.signatures[0]!.sig, 10); }), 'signature', 'ERR_SIGNATURE_INVALID'),
+    bad('not JSON', '15', { text: '{"payload": ' }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_TRUNCATED)'),
+    bad('a duplicate member in the envelope', '15', { text: `{"payload":"","payload":"${valid.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":${JSON.stringify(valid.signatures)}}` }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_DUPLICATE_KEY)'),
+    bad('no signatures', '15', { ...valid, signatures: [] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope "signatures" must be a non-empty array'),
+    bad('a signature that is a number', '15', { ...valid, signatures: [{ sig: 7 }] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope signature "sig" must be a string'),
+    bad('payload type application/json, signed as such', '15', envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY], 'application/json'), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE', 'envelope "payloadType" must be "application/vnd.in-toto+json"'),
+    bad('payload with a character outside base64', '15', { ...valid, payload: `${valid.payload.slice(0, 8)}!${valid.payload.slice(9)}` }, 'base64', 'ERR_ENVELOPE_BASE64', 'envelope "payload" is not base64'),
+    bad('payload mixing the standard and URL-safe alphabets', '15', { ...valid, payload: 'QU+_' }, 'base64', 'ERR_ENVELOPE_BASE64', 'envelope "payload" is not base64'),
+    bad('signature base64 with white space', '15', { ...valid, signatures: [{ sig: ` ${valid.signatures[0]!.sig}` }] }, 'base64', 'ERR_ENVELOPE_BASE64', 'envelope signature 0 "sig" is not base64'),
+    bad('signed by the application key, verified with the gateway key only', '15', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', 'the receipt has no signature by this key', { publicKeys: [pem(GATEWAY_KEY)] }),
+    bad('tampered payload: one bit of the statement flipped after signing', '15', tampered((e) => { e.payload = flipBase64(e.payload, 40); }), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
+    bad('tampered signature: one bit flipped', '15', tampered((e) => { e.signatures[0]!.sig = flipBase64(e.signatures[0]!.sig, 10); }), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
     bad('tampered subject: the output digest replaced after signing', '15', tampered((e) => {
       const statement = JSON.parse(Buffer.from(e.payload, 'base64').toString());
       statement.subject[1].digest.sha256 = '00'.repeat(32);
       e.payload = Buffer.from(canonicalize(statement)).toString('base64');
-    }), 'signature', 'ERR_SIGNATURE_INVALID'),
-    bad('a 63-byte signature', '15', tampered((e) => { e.signatures[0]!.sig = Buffer.from(e.signatures[0]!.sig, 'base64').subarray(1).toString('base64'); }), 'signature', 'ERR_SIGNATURE_INVALID'),
-    bad('payloadType changed after signing (PAE authenticates it)', '15', tampered((e) => { e.payloadType = 'application/vnd.in-toto+json '; }), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE'),
-    bad('gateway key required but only the application signed', '14.3', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
-    bad('signed payload that is not JSON', '15', envelopeOf(new TextEncoder().encode('not json')), 'statement-type', 'ERR_STATEMENT_INVALID'),
+    }), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
+    bad('a 63-byte signature', '15', tampered((e) => { e.signatures[0]!.sig = Buffer.from(e.signatures[0]!.sig, 'base64').subarray(1).toString('base64'); }), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
+    bad('payloadType changed after signing (PAE authenticates it)', '15', tampered((e) => { e.payloadType = 'application/vnd.in-toto+json '; }), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE', 'envelope "payloadType" must be "application/vnd.in-toto+json"'),
+    bad('gateway key required but only the application signed', '14.3', valid, 'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', 'the receipt has no signature by this key', { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
+    bad('signed payload that is not JSON', '15', envelopeOf(new TextEncoder().encode('not json')), 'statement-type', 'ERR_STATEMENT_INVALID', 'statement is not strict JSON (ERR_JSON_SYNTAX)'),
     bad('signed payload with a duplicate member "subject"', '15', envelopeOf(new TextEncoder().encode(
       canonicalize(fixtureStatement()).replace('{"_type"', '{"subject":[],"_type"'),
-    )), 'statement-type', 'ERR_STATEMENT_INVALID'),
-    bad('in-toto Statement v0.1', '13.1', signedVariant((s) => { s['_type'] = 'https://in-toto.io/Statement/v0.1'; }), 'statement-type', 'ERR_STATEMENT_TYPE'),
-    bad('subject "run" whose runId annotation spells another digest', '13.1', signedVariant((s) => { s['subject'][0]['digest']['sha256'] = '00'.repeat(32); }), 'subjects', 'ERR_SUBJECT_INVALID'),
-    bad('no subject "output-bytes"', '13.1', signedVariant((s) => { s['subject'].pop(); }), 'subjects', 'ERR_SUBJECT_INVALID'),
-    bad('subject "run" twice', '13.1', signedVariant((s) => { s['subject'].push(s['subject'][0]); }), 'subjects', 'ERR_SUBJECT_INVALID'),
-    bad('predicate of major version 2', '13.3', signedVariant((s) => { s['predicateType'] = 'https://runprint.dev/receipt/v2'; }), 'predicate-type', 'ERR_PREDICATE_VERSION'),
-    bad('SLSA Provenance predicate type', '13.3', signedVariant((s) => { s['predicateType'] = 'https://slsa.dev/provenance/v1'; }), 'predicate-type', 'ERR_PREDICATE_TYPE'),
-    bad('predicate without runDetails', '13.2', signedVariant((s) => { delete s['predicate']['runDetails']; }), 'predicate', 'ERR_PREDICATE_INVALID'),
-    bad('predicate without a descriptor for "served"', '13.2', signedVariant((s) => { s['predicate']['buildDefinition']['resolvedDependencies'].pop(); }), 'predicate', 'ERR_PREDICATE_INVALID'),
-    bad('finishedOn before startedOn', '13.2', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2025-12-31T23:59:59Z'; }), 'predicate', 'ERR_PREDICATE_INVALID'),
-    bad('subjects and predicate disagree on the output digest', '13.1', signedVariant((s) => { s['subject'][1]['digest']['sha256'] = '00'.repeat(32); }), 'subject-binding', 'ERR_SUBJECT_INVALID'),
+    )), 'statement-type', 'ERR_STATEMENT_INVALID', 'statement is not strict JSON (ERR_JSON_DUPLICATE_KEY)'),
+    bad('in-toto Statement v0.1', '13.1', signedVariant((s) => { s['_type'] = 'https://in-toto.io/Statement/v0.1'; }), 'statement-type', 'ERR_STATEMENT_TYPE', 'statement "_type" must be "https://in-toto.io/Statement/v1"'),
+    bad('subject "run" whose runId annotation spells another digest', '13.1', signedVariant((s) => { s['subject'][0]['digest']['sha256'] = '00'.repeat(32); }), 'subjects', 'ERR_SUBJECT_INVALID', 'subject "run" must carry annotations.runId, the run identity of its digest'),
+    bad('no subject "output-bytes"', '13.1', signedVariant((s) => { s['subject'].pop(); }), 'subjects', 'ERR_SUBJECT_INVALID', 'subject "output-bytes" with a sha256 digest is required'),
+    bad('subject "run" twice', '13.1', signedVariant((s) => { s['subject'].push(s['subject'][0]); }), 'subjects', 'ERR_SUBJECT_INVALID', 'subject name "run" appears twice'),
+    bad('predicate of major version 2', '13.3', signedVariant((s) => { s['predicateType'] = 'https://runprint.dev/receipt/v2'; }), 'predicate-type', 'ERR_PREDICATE_VERSION', 'predicate version is not supported; this implementation reads "https://runprint.dev/receipt/v1"'),
+    bad('SLSA Provenance predicate type', '13.3', signedVariant((s) => { s['predicateType'] = 'https://slsa.dev/provenance/v1'; }), 'predicate-type', 'ERR_PREDICATE_TYPE', 'statement "predicateType" must be "https://runprint.dev/receipt/v1"'),
+    bad('predicate without runDetails', '13.2', signedVariant((s) => { delete s['predicate']['runDetails']; }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails must be an object'),
+    bad('predicate without a descriptor for "served"', '13.2', signedVariant((s) => { s['predicate']['buildDefinition']['resolvedDependencies'].pop(); }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate buildDefinition.resolvedDependencies has no descriptor for component "served"'),
+    bad('finishedOn before startedOn', '13.2', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2025-12-31T23:59:59Z'; }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.metadata.finishedOn is before startedOn'),
+    bad('subjects and predicate disagree on the output digest', '13.1', signedVariant((s) => { s['subject'][1]['digest']['sha256'] = '00'.repeat(32); }), 'subject-binding', 'ERR_SUBJECT_INVALID', 'subject "output" does not match the predicate\'s output digest'),
     bad('an input element digest that does not give the list root', '13.2', signedVariant((s) => {
       s['predicate']['buildDefinition']['resolvedDependencies'][2]['annotations']['elements'][0]['sha256'] = '00'.repeat(32);
-    }), 'identity', 'ERR_IDENTITY_MISMATCH'),
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component "input": element digests do not give its root'),
+    bad('only annotations.root of "input" changed: elements, count and component digest untouched', '13.2', signedVariant((s) => {
+      dependency(s, 'input')['annotations']['root']['sha256'] = 'ab'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component "input": element digests do not give its root'),
+    bad('an element digest changed and annotations.root recomputed from the changed elements: count and root no longer give the component digest', '13.2', signedVariant((s) => {
+      const annotations = dependency(s, 'input')['annotations'];
+      annotations['elements'][0]['sha256'] = '00'.repeat(32);
+      annotations['root']['sha256'] = merkleRootHex(annotations['elements'].map((e: { sha256: string }) => e.sha256));
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component "input": count and root do not give its digest'),
+    bad('only the "parameters" component digest changed', '13.2', signedVariant((s) => {
+      dependency(s, 'parameters')['digest']['sha256'] = 'cd'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component digests do not give the requestId'),
+    bad('only the "served" digest changed: the served facts untouched', '13.2', signedVariant((s) => {
+      dependency(s, 'served')['digest']['sha256'] = 'ef'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'served facts do not give the "served" digest'),
+    bad('runId of another run (subject "run" changed with it)', '13.2', signedVariant((s) => {
+      const runId = `rp-run-v1-sha256-${'12'.repeat(32)}`;
+      s['predicate']['buildDefinition']['externalParameters']['runId'] = runId;
+      s['subject'][0] = { name: 'run', digest: { sha256: '12'.repeat(32) }, annotations: { runId } };
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'request and served digests do not give the runId'),
     bad('a served fact changed: the facts no longer give the served digest', '13.2', signedVariant((s) => {
       s['predicate']['runDetails']['served']['model']['value'] = 'gpt-4o-mini';
-    }), 'identity', 'ERR_IDENTITY_MISMATCH'),
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'served facts do not give the "served" digest'),
     bad('an element digest that does not give the list root, with the composition given: still the identity check', '15', signedVariant((s) => {
       s['predicate']['buildDefinition']['resolvedDependencies'][2]['annotations']['elements'][0]['sha256'] = '00'.repeat(32);
-    }), 'identity', 'ERR_IDENTITY_MISMATCH', { composition: fixtureComposition() }),
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component "input": element digests do not give its root', { composition: fixtureComposition() }),
     bad('served facts changed but the served digest kept, with the matching composition given', '15', signedVariant((s) => {
       s['predicate']['runDetails']['served']['systemFingerprint']['value'] = 'fp_other';
-    }), 'identity', 'ERR_IDENTITY_MISMATCH', { composition: fixtureComposition() }),
-    bad('composition with another user message', '15', valid, 'composition', 'ERR_IDENTITY_MISMATCH', {
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'served facts do not give the "served" digest', { composition: fixtureComposition() }),
+    bad('composition with another user message', '15', valid, 'composition', 'ERR_IDENTITY_MISMATCH', 'component "input" of the composition does not match the receipt', {
       composition: { ...REQUEST, messages: [REQUEST.messages[0], { role: 'user', content: 'Capital of Spain?' }] }, from: 'openai-chat',
     }),
-    bad('response with another answer', '15', valid, 'output', 'ERR_OUTPUT_MISMATCH', { outputText: RESPONSE_TEXT.replace('Paris', 'Lyon') }),
+    bad('response with another answer', '15', valid, 'output', 'ERR_OUTPUT_MISMATCH', 'output digest of the given bytes does not match the receipt', { outputText: RESPONSE_TEXT.replace('Paris', 'Lyon') }),
   ];
+}
+
+/**
+ * Each vector states its intended outcome by hand (accept, or the check, code and message of the
+ * first failure); the verifier must agree before the file is written, so the file records what the
+ * spec says, not whatever the code answers today.
+ */
+async function asserted(vectors: Array<Record<string, any>>): Promise<Array<Record<string, any>>> {
+  for (const vector of vectors) {
+    const keys = await Promise.all((vector['publicKeys'] as string[]).map((text) => parsePublicKey(text)));
+    const options: VerifyOptions = { keys };
+    if (vector['composition'] !== undefined) options.composition = vector['composition'];
+    if (vector['from'] !== undefined) options.from = vector['from'];
+    if (vector['outputText'] !== undefined) options.output = new TextEncoder().encode(vector['outputText']);
+    const report = await verifyReceipt(vector['envelope']['text'] ?? vector['envelope'], options);
+    const failed = report.checks.find((check) => !check.ok);
+    const got = failed === undefined ? 'accepted' : `${failed.name} ${failed.code}: ${failed.message}`;
+    const want = vector['wantOk'] === true ? 'accepted' : `${vector['wantCheck']} ${vector['wantErr']}: ${vector['wantMessage']}`;
+    if (got !== want || report.ok !== (failed === undefined)) throw new Error(`receipt vector "${vector['desc']}": want ${want}, the verifier says ${got}`);
+  }
+  return vectors;
 }
 
 export async function generate(): Promise<VectorFile[]> {
@@ -245,7 +305,7 @@ export async function generate(): Promise<VectorFile[]> {
         spec: '15',
         generated: true,
         keys: { application: { rfc8032: 'section 7.1 TEST 1', secretKeyHex: APPLICATION_KEY.seedHex, keyId: APPLICATION_KEY.keyId }, gateway: { rfc8032: 'section 7.1 TEST 2', secretKeyHex: GATEWAY_KEY.seedHex, keyId: GATEWAY_KEY.keyId } },
-        vectors: receiptVectors(),
+        vectors: await asserted(receiptVectors()),
       },
     },
   ];
