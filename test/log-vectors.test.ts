@@ -76,7 +76,9 @@ test('signed-notes.json', async () => {
       assert.equal(await codeOf(() => verifyNote(v.inputText as string, verifiers)), v.wantErr, v.desc);
       continue;
     }
-    assert.equal((await verifyNote(v.inputText as string, verifiers)).text, v.wantText, v.desc);
+    const verified = await verifyNote(v.inputText as string, verifiers);
+    assert.equal(verified.text, v.wantText, v.desc);
+    if (v.wantVerified !== undefined) assert.deepEqual(verified.verified.map((signature) => signature.name), v.wantVerified, v.desc);
   }
 });
 

@@ -1,15 +1,14 @@
 /** Generates testdata/log/*.json: RFC 9162 proofs, C2SP signed notes, checkpoints, tiles, entry bundles, cosignatures and tlog-proofs (SPEC 18). */
 import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { formatCheckpoint } from '../../src/log/checkpoint.ts';
-import { formatEntryBundle } from '../../src/log/entry-bundle.ts';
-import { entriesPath, tilePath } from '../../src/log/tiles.ts';
-import { proveConsistency, rootHashAt } from '../../src/merkle/consistency.ts';
-import { proveInclusion } from '../../src/merkle/inclusion.ts';
-import { hashLeaf } from '../../src/merkle/rfc6962.ts';
 import type { VectorFile } from '../generate-vectors.ts';
+import { assertOutcomes, type LogVector } from './fixtures/log-outcomes.ts';
+import { referenceConsistency, referenceLeafHash, referencePath, referenceRoot, variantOf } from './fixtures/log-reference.ts';
 
-// Signatures here are made with node:crypto, not with src/log/, so the verifier is checked against
-// an independent signer. Ed25519 is deterministic, so the files are stable.
+// Nothing here is computed by the code the vectors check: signatures are made with node:crypto,
+// hashes, roots and proofs by the naive RFC 9162 definitions of fixtures/log-reference.ts, and
+// checkpoint texts, tile paths and entry bundles are written out by hand from the C2SP specs.
+// Ed25519 is deterministic, so the files are stable. Before a file is written, every vector is run
+// through runprint and must give the outcome it states (fixtures/log-outcomes.ts).
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -72,7 +71,9 @@ export function testEntries(count: number): Uint8Array[] {
 
 const SIZE = 13;
 const ENTRIES = testEntries(SIZE);
-const LEAF_HASHES = ENTRIES.map(hashLeaf);
+const LEAF_HASHES = ENTRIES.map(referenceLeafHash);
+/** The root of the first `size` entries of the test log. */
+const rootHashAt = (size: number): Uint8Array => referenceRoot(LEAF_HASHES.slice(0, size));
 
 function flip(bytes: Uint8Array, bit: number): Uint8Array {
   const copy = Uint8Array.from(bytes);
@@ -87,20 +88,21 @@ function inclusionVectors(): unknown[] {
     index,
     size,
     leafHash: hex(LEAF_HASHES[index]!),
-    proof: proveInclusion(LEAF_HASHES.slice(0, size), index).map(hex),
-    rootHash: hex(rootHashAt(LEAF_HASHES, size)),
+    proof: referencePath(index, LEAF_HASHES.slice(0, size)).map(hex),
+    rootHash: hex(rootHashAt(size)),
   });
   for (const [index, size] of [[0, 1], [0, 8], [5, 8], [7, 8], [12, 13], [6, 13]] as const) {
     vectors.push({ desc: `leaf ${index} of a tree of ${size}`, spec: 'RFC 9162 2.1.3', ...base(index, size), wantValid: true });
   }
   const good = base(6, 13);
-  vectors.push({ desc: 'a flipped bit in the second proof hash', spec: 'RFC 9162 2.1.3.2', ...good, proof: good.proof.map((h, i) => (i === 1 ? hex(flip(Buffer.from(h, 'hex'), 9)) : h)), wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'a truncated proof (last hash dropped)', spec: 'RFC 9162 2.1.3.2', ...good, proof: good.proof.slice(0, -1), wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'an extended proof (a hash appended)', spec: 'RFC 9162 2.1.3.2', ...good, proof: [...good.proof, good.leafHash], wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'the right proof for the wrong index', spec: 'RFC 9162 2.1.3.2', ...good, index: 7, wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'an index equal to the size', spec: 'RFC 9162 2.1.3.2', ...good, index: 13, wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'the root of another size', spec: 'RFC 9162 2.1.3.2', ...good, rootHash: hex(rootHashAt(LEAF_HASHES, 12)), wantErr: 'ERR_LOG_PROOF_INVALID' });
-  vectors.push({ desc: 'the entry hashed without the 0x00 leaf prefix', spec: 'RFC 6962 2.1', ...good, leafHash: createHash('sha256').update(ENTRIES[6]!).digest('hex'), wantErr: 'ERR_LOG_PROOF_INVALID' });
+  const broken = (desc: string, change: Partial<typeof good>, spec = 'RFC 9162 2.1.3.2') => vectors.push({ desc, spec, ...variantOf(good, change), wantErr: 'ERR_LOG_PROOF_INVALID' });
+  broken('a flipped bit in the second proof hash', { proof: good.proof.map((h, i) => (i === 1 ? hex(flip(Buffer.from(h, 'hex'), 9)) : h)) });
+  broken('a truncated proof (last hash dropped)', { proof: good.proof.slice(0, -1) });
+  broken('an extended proof (a hash appended)', { proof: [...good.proof, good.leafHash] });
+  broken('the right proof for the wrong index', { index: 7 });
+  broken('an index equal to the size', { index: 13 });
+  broken('the root of another size', { rootHash: hex(rootHashAt(12)) });
+  broken('the entry hashed without the 0x00 leaf prefix', { leafHash: createHash('sha256').update(ENTRIES[6]!).digest('hex') }, 'RFC 6962 2.1');
   return vectors;
 }
 
@@ -109,27 +111,29 @@ function consistencyVectors(): unknown[] {
   const base = (oldSize: number, newSize: number) => ({
     oldSize,
     newSize,
-    proof: proveConsistency(LEAF_HASHES, oldSize, newSize).map(hex),
-    oldRoot: hex(rootHashAt(LEAF_HASHES, oldSize)),
-    newRoot: hex(rootHashAt(LEAF_HASHES, newSize)),
+    proof: referenceConsistency(oldSize, LEAF_HASHES.slice(0, newSize)).map(hex),
+    oldRoot: hex(rootHashAt(oldSize)),
+    newRoot: hex(rootHashAt(newSize)),
   });
   for (const [oldSize, newSize] of [[1, 2], [3, 7], [4, 8], [6, 8], [7, 13], [8, 13], [13, 13], [0, 13]] as const) {
     vectors.push({ desc: `tree of ${oldSize} to tree of ${newSize}`, spec: 'RFC 9162 2.1.4', ...base(oldSize, newSize), wantValid: true });
   }
   const good = base(7, 13);
-  vectors.push({ desc: 'a flipped bit in the first proof hash', spec: 'RFC 9162 2.1.4.2', ...good, proof: good.proof.map((h, i) => (i === 0 ? hex(flip(Buffer.from(h, 'hex'), 200)) : h)), wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'a truncated proof', spec: 'RFC 9162 2.1.4.2', ...good, proof: good.proof.slice(0, -1), wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'an extended proof', spec: 'RFC 9162 2.1.4.2', ...good, proof: [...good.proof, good.oldRoot], wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'old and new roots swapped', spec: 'RFC 9162 2.1.4.2', ...good, oldRoot: good.newRoot, newRoot: good.oldRoot, wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'a forked new tree: same size, another last entry', spec: 'RFC 9162 2.1.4.2', ...good, newRoot: hex(rootHashAt([...LEAF_HASHES.slice(0, 12), hashLeaf(encoder.encode('forged'))], 13)), wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'an empty proof between different sizes', spec: 'RFC 9162 2.1.4.2', ...good, proof: [], wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'equal sizes with different roots', spec: 'RFC 9162 2.1.4', ...base(13, 13), newRoot: hex(rootHashAt(LEAF_HASHES, 12)), wantErr: 'ERR_LOG_INCONSISTENT' });
-  vectors.push({ desc: 'an old size larger than the new size', spec: 'RFC 9162 2.1.4', ...good, oldSize: 13, newSize: 7, wantErr: 'ERR_LOG_INCONSISTENT' });
+  const broken = (desc: string, change: Partial<typeof good>, spec = 'RFC 9162 2.1.4.2', from = good) => vectors.push({ desc, spec, ...variantOf(from, change), wantErr: 'ERR_LOG_INCONSISTENT' });
+  broken('a flipped bit in the first proof hash', { proof: good.proof.map((h, i) => (i === 0 ? hex(flip(Buffer.from(h, 'hex'), 200)) : h)) });
+  broken('a truncated proof', { proof: good.proof.slice(0, -1) });
+  broken('an extended proof', { proof: [...good.proof, good.oldRoot] });
+  broken('old and new roots swapped', { oldRoot: good.newRoot, newRoot: good.oldRoot });
+  broken('a forked new tree: same size, another last entry', { newRoot: hex(referenceRoot([...LEAF_HASHES.slice(0, 12), referenceLeafHash(encoder.encode('forged'))])) });
+  broken('an empty proof between different sizes', { proof: [] });
+  broken('equal sizes with different roots', { newRoot: hex(rootHashAt(12)) }, 'RFC 9162 2.1.4', base(13, 13));
+  broken('an old size larger than the new size', { oldSize: 13, newSize: 7 }, 'RFC 9162 2.1.4');
   return vectors;
 }
 
-const ROOT = rootHashAt(LEAF_HASHES, SIZE);
-export const CHECKPOINT_TEXT = formatCheckpoint({ origin: LOG_KEY.name, size: SIZE, rootHash: ROOT });
+const ROOT = rootHashAt(SIZE);
+/** C2SP tlog-checkpoint: the origin, the size in decimal and the root hash in base64, each on its own line. */
+export const CHECKPOINT_TEXT = `${LOG_KEY.name}\n${SIZE}\n${b64(ROOT)}\n`;
 
 function checkpointVectors(): unknown[] {
   const hash = b64(ROOT);
@@ -192,21 +196,41 @@ function noteVectors(): unknown[] {
     bad('an empty text', `\n\n${signatureLine(LOG_KEY, '\n')}`),
     bad('the same key signing twice', `${CHECKPOINT_TEXT}\n${sigLine}${sigLine}`),
     bad('a key name with a plus sign', `${CHECKPOINT_TEXT}\n${sigLine.replace(`${LOG_KEY.name} `, 'a+b ')}`),
+    ...goNoteExamples(),
+  ];
+}
+
+/**
+ * An outside anchor: the signed note, keys and signatures that the documentation and tests of Go's
+ * golang.org/x/mod/sumdb/note package use (package doc, example_test.go, TestOpen), not made here.
+ */
+function goNoteExamples(): unknown[] {
+  const spec = 'C2SP signed-note; golang.org/x/mod/sumdb/note package example';
+  const peter = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
+  const enoch = 'EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop';
+  const text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+  const peterSig = '\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+  const enochSig = '\u2014 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n';
+  return [
+    { desc: "Go's example note signed by PeterNeumann", spec, verifierKeys: [peter], inputText: `${text}\n${peterSig}`, wantText: text, wantVerified: ['PeterNeumann'] },
+    { desc: "Go's example note cosigned by EnochRoot, only PeterNeumann's key known", spec, verifierKeys: [peter], inputText: `${text}\n${peterSig}${enochSig}`, wantText: text, wantVerified: ['PeterNeumann'] },
+    { desc: "Go's example note cosigned by EnochRoot, both keys known", spec, verifierKeys: [peter, enoch], inputText: `${text}\n${peterSig}${enochSig}`, wantText: text, wantVerified: ['PeterNeumann', 'EnochRoot'] },
+    { desc: "Go's example note with one letter of the text changed", spec, verifierKeys: [peter], inputText: `${text.replace('If you', 'If You')}\n${peterSig}`, wantErr: 'ERR_LOG_NOTE_SIGNATURE' },
   ];
 }
 
 function tilePathVectors(): unknown[] {
   const spec = 'C2SP tlog-tiles';
-  const good = [
-    { tile: { level: 0, index: 0, width: 256 } },
-    { tile: { level: 0, index: 1234067, width: 256 } },
-    { tile: { level: 1, index: 1234, width: 7 } },
-    { tile: { level: 2, index: 999, width: 255 } },
-    { entries: { index: 0, width: 13 } },
-    { entries: { index: 1000, width: 256 } },
-  ].map((input) => {
-    const path = 'tile' in input ? tilePath(input.tile) : entriesPath(input.entries);
-    return { desc: `the path of ${'tile' in input ? `hash tile ${JSON.stringify(input.tile)}` : `entry bundle ${JSON.stringify(input.entries)}`}`, spec, ...input, wantPath: path };
+  // The index in groups of three digits, all but the last with an x; a partial tile adds .p/<width>.
+  const good = ([
+    [{ tile: { level: 0, index: 0, width: 256 } }, 'tile/0/000'],
+    [{ tile: { level: 0, index: 1234067, width: 256 } }, 'tile/0/x001/x234/067'],
+    [{ tile: { level: 1, index: 1234, width: 7 } }, 'tile/1/x001/234.p/7'],
+    [{ tile: { level: 2, index: 999, width: 255 } }, 'tile/2/999.p/255'],
+    [{ entries: { index: 0, width: 13 } }, 'tile/entries/000.p/13'],
+    [{ entries: { index: 1000, width: 256 } }, 'tile/entries/x001/000'],
+  ] as const).map(([input, wantPath]) => {
+    return { desc: `the path of ${'tile' in input ? `hash tile ${JSON.stringify(input.tile)}` : `entry bundle ${JSON.stringify(input.entries)}`}`, spec, ...input, wantPath };
   });
   const bad = (desc: string, path: string) => ({ desc, spec, path, wantErr: 'ERR_LOG_TILE_INVALID' });
   return [
@@ -224,14 +248,19 @@ function tilePathVectors(): unknown[] {
   ];
 }
 
+/** C2SP tlog-tiles: each entry as a big-endian 16-bit length and its bytes. */
+function entryBundle(entries: Uint8Array[]): Uint8Array {
+  return Buffer.concat(entries.flatMap((entry) => [Buffer.from([entry.length >> 8, entry.length & 0xff]), entry]));
+}
+
 function entryBundleVectors(): unknown[] {
   const spec = 'C2SP tlog-tiles';
   const entries = [encoder.encode('a'), new Uint8Array(0), encoder.encode('runprint test entry 2')];
-  const bundle = formatEntryBundle(entries);
+  const bundle = entryBundle(entries);
   const long = new Uint8Array(300).fill(0x61);
   return [
     { desc: 'three entries, one empty', spec, entriesHex: entries.map(hex), width: 3, wantHex: hex(bundle) },
-    { desc: 'an entry of 300 bytes: the length is big-endian (0x012c)', spec, entriesHex: [hex(long)], width: 1, wantHex: hex(formatEntryBundle([long])) },
+    { desc: 'an entry of 300 bytes: the length is big-endian (0x012c)', spec, entriesHex: [hex(long)], width: 1, wantHex: hex(entryBundle([long])) },
     { desc: 'a bundle cut inside an entry', spec, inputHex: hex(bundle.subarray(0, bundle.length - 1)), width: 3, wantErr: 'ERR_LOG_TILE_INVALID' },
     { desc: 'a bundle cut inside a length', spec, inputHex: `${hex(bundle)}00`, width: 3, wantErr: 'ERR_LOG_TILE_INVALID' },
     { desc: 'a bundle with fewer entries than its width', spec, inputHex: hex(bundle), width: 4, wantErr: 'ERR_LOG_TILE_INVALID' },
@@ -251,7 +280,7 @@ export function cosignedCheckpoint(witnesses: ReadonlyArray<number>): string {
 function tlogProofVectors(): unknown[] {
   const spec = 'C2SP tlog-proof';
   const index = 6;
-  const proofLines = proveInclusion(LEAF_HASHES, index).map((hash) => `${b64(hash)}\n`).join('');
+  const proofLines = referencePath(index, LEAF_HASHES).map((hash) => `${b64(hash)}\n`).join('');
   const text = (checkpoint: string, lines = proofLines, head = `index ${index}\n`) => `c2sp.org/tlog-proof@v1\n${head}${lines}\n${checkpoint}`;
   const policy = { logKey: verifierKeyOf(LOG_KEY), witnesses: WITNESS_KEYS.map((key) => verifierKeyOf(key, 0x04)), threshold: 2 };
   const entryHex = hex(ENTRIES[index]!);
@@ -275,9 +304,12 @@ function tlogProofVectors(): unknown[] {
   ];
 }
 
-export function generate(): VectorFile[] {
-  const file = (name: string, desc: string, spec: string, vectors: unknown[]): VectorFile => ({ path: `log/${name}.json`, content: { desc, spec, generated: true, vectors } });
-  return [
+export async function generate(): Promise<VectorFile[]> {
+  const file = async (name: string, desc: string, spec: string, vectors: unknown[]): Promise<VectorFile> => ({
+    path: `log/${name}.json`,
+    content: { desc, spec, generated: true, vectors: await assertOutcomes(name, vectors as LogVector[]) },
+  });
+  return Promise.all([
     file('inclusion-proofs', 'RFC 9162 inclusion proofs over the entries "runprint test entry <i>" (leaf hashes hex), with broken variants', 'RFC 9162 2.1.3', inclusionVectors()),
     file('consistency-proofs', 'RFC 9162 consistency proofs over the same entries, with broken variants', 'RFC 9162 2.1.4', consistencyVectors()),
     file('checkpoints', 'Checkpoint note texts, valid and broken spellings', 'C2SP tlog-checkpoint', checkpointVectors()),
@@ -285,5 +317,5 @@ export function generate(): VectorFile[] {
     file('tile-paths', 'Hash tile and entry bundle paths, valid and broken spellings', 'C2SP tlog-tiles', tilePathVectors()),
     file('entry-bundles', 'Entry bundles (hex), valid and broken', 'C2SP tlog-tiles', entryBundleVectors()),
     file('tlog-proofs', 'tlog-proof@v1 texts verified with a log key and a k-of-n witness policy (cosignature/v1 vkeys)', 'C2SP tlog-proof', tlogProofVectors()),
-  ];
+  ]);
 }
