@@ -33,6 +33,10 @@ export type ErrorCode =
   // Provider output (the output digest of a response or a stream)
   | 'ERR_OUTPUT_INVALID'
   | 'ERR_OUTPUT_INCOMPLETE_STREAM'
+  | 'ERR_OUTPUT_PROVIDER_ERROR'
+  | 'ERR_OUTPUT_EVENT_ORDER'
+  | 'ERR_OUTPUT_CONTRADICTION'
+  | 'ERR_OUTPUT_UNSUPPORTED'
   // Keys
   | 'ERR_KEY_INVALID'
   | 'ERR_KEY_UNSUPPORTED'
@@ -76,6 +80,10 @@ export type ErrorCode =
   | 'ERR_LOG_ENTRY_TOO_LARGE'
   | 'ERR_STORE_CORRUPT'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_STORE_NO_SPACE'
+  | 'ERR_STORE_READ_ONLY'
+  | 'ERR_STORE_PERMISSION'
+  | 'ERR_STORE_LOCKED'
   // Transparency log: signed notes, checkpoints, proofs, tiles, cosignatures, tlog-proof
   | 'ERR_LOG_NOTE_INVALID'
   | 'ERR_LOG_NOTE_SIGNATURE'
@@ -167,16 +175,59 @@ export class InputError extends RunprintError {}
 /** A signed note, checkpoint, proof, tile, entry bundle or cosignature that fails a log check. */
 export class LogError extends RunprintError {}
 
-/** Formats a JSON path segment list as an RFC 9535 normalized path. */
+/** Longest member name, in code points, that an error path (SPEC 1.3) writes in full. */
+export const MAX_PATH_NAME = 64;
+
+/**
+ * Formats the path of an error (SPEC 1.3): an RFC 9535 normalized path, except that a member name
+ * of more than MAX_PATH_NAME code points is cut to its first MAX_PATH_NAME code points and marked
+ * by `…` after its closing quote (`$['aaa…a'…]`), so that an error never echoes a whole name.
+ */
 export function formatPath(segments: ReadonlyArray<string | number>): string {
+  return writePath(segments, MAX_PATH_NAME);
+}
+
+/** Formats an exact RFC 9535 normalized path (section 2.7), with no name cut: for reports, not errors. */
+export function formatNormalizedPath(segments: ReadonlyArray<string | number>): string {
+  return writePath(segments, Infinity);
+}
+
+function writePath(segments: ReadonlyArray<string | number>, maxName: number): string {
   let out = '$';
   for (const segment of segments) {
-    out += typeof segment === 'number' ? `[${segment}]` : `['${escapePathName(segment)}']`;
+    if (typeof segment === 'number') {
+      out += `[${segment}]`;
+      continue;
+    }
+    const cut = cutName(segment, maxName);
+    out += cut === undefined ? `['${escapePathName(segment)}']` : `['${escapePathName(cut)}'\u2026]`;
   }
   return out;
 }
 
-// RFC 9535 section 2.7: normalized paths escape ', \ and control characters.
+/** The first `max` code points of `name`, or undefined when it has no more than that. */
+function cutName(name: string, max: number): string | undefined {
+  if (name.length <= max) return undefined;
+  let end = 0;
+  for (let points = 0; points < max; points++) {
+    if (end >= name.length) return undefined;
+    const c = name.charCodeAt(end);
+    end += c >= 0xd800 && c <= 0xdbff && end + 1 < name.length && (name.charCodeAt(end + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+  }
+  return end >= name.length ? undefined : name.slice(0, end);
+}
+
+/**
+ * The first MAX_PATH_NAME code points of a name quoted in an error message, with `…` when cut: a
+ * message names a member, it never repeats a long one whole.
+ */
+export function capName(name: string): string {
+  const cut = cutName(name, MAX_PATH_NAME);
+  return cut === undefined ? name : `${cut}\u2026`;
+}
+
+// RFC 9535 section 2.7: normalized paths escape ', \ and control characters: \b \f \n \r \t
+// for those five, \u00xx (lowercase hex) for the other characters below U+0020.
 function escapePathName(name: string): string {
   let out = '';
   for (let i = 0; i < name.length; i++) {

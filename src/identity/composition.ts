@@ -1,5 +1,5 @@
 /** docs/SPEC.md section 2: the run composition, its components and their JSON shapes. */
-import { CompositionError, formatPath } from '../errors.ts';
+import { CompositionError, capName, formatPath } from '../errors.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
 
 /** The one composition version this implementation reads and writes. */
@@ -68,6 +68,7 @@ const TOP_LEVEL_KEYS = new Set<string>([
   'salts',
 ]);
 const REQUEST_NAMES = new Set<string>(REQUEST_COMPONENTS);
+const LIST_NAMES = new Set<string>(LIST_COMPONENTS);
 
 /** True for a salt as SPEC 2.5 spells it: exactly 64 lowercase hex digits. */
 export function isSaltHex(value: unknown): value is string {
@@ -87,39 +88,50 @@ function fail(message: string, ...path: Array<string | number>): never {
   throw new CompositionError('ERR_COMPOSITION_INVALID', message, formatPath(path));
 }
 
+/** The least of some member names in the order of RFC 8785 (UTF-16 code units), for a stable report. */
+function least(names: string[]): string | undefined {
+  let first: string | undefined;
+  for (const name of names) if (first === undefined || name < first) first = name;
+  return first;
+}
+
 /**
  * Checks that a parsed JSON value is a composition of this version and returns it typed. Member
  * values are not copied; they must already be strict JSON values (from parseJson or toJsonValue).
+ * The checks run in the order of SPEC 2.1 and the first that fails is reported.
  */
 export function parseComposition(value: unknown): Composition {
   if (!isObject(value)) fail('composition must be a JSON object');
-  // A member whose value is undefined (an in-process object) is absent, as on the wire.
-  for (const key of Object.keys(value)) {
-    if (value[key] !== undefined && !TOP_LEVEL_KEYS.has(key)) {
-      fail(`unknown composition member "${key.slice(0, 64)}"`, key);
-    }
-  }
-  if (value['version'] === undefined) fail('composition is missing "version"', 'version');
-  if (value['version'] !== COMPOSITION_VERSION) {
+  // 1. The version comes first: a later version may add or change members (SPEC 8).
+  const version = value['version'];
+  if (version === undefined) fail('composition is missing "version"', 'version');
+  if (typeof version !== 'string') fail('composition "version" must be a string', 'version');
+  if (version !== COMPOSITION_VERSION) {
     throw new CompositionError(
       'ERR_COMPOSITION_VERSION',
       `unsupported composition version; this implementation reads "${COMPOSITION_VERSION}"`,
       formatPath(['version']),
     );
   }
+  // 2. Unknown members: a member whose value is undefined (an in-process object) is absent, as on the wire.
+  const unknown = least(Object.keys(value).filter((key) => value[key] !== undefined && !TOP_LEVEL_KEYS.has(key)));
+  if (unknown !== undefined) fail(`unknown composition member "${capName(unknown)}"`, unknown);
+  // 3. The seven request components, in request order: present, then of the right JSON type.
   for (const name of REQUEST_COMPONENTS) {
-    if (value[name] === undefined) fail(`composition is missing component "${name}"`, name);
+    const component = value[name];
+    if (component === undefined) fail(`composition is missing component "${name}"`, name);
+    if (LIST_NAMES.has(name)) {
+      if (!Array.isArray(component)) fail(`component "${name}" must be a JSON array`, name);
+    } else if (!isObject(component)) {
+      fail(`component "${name}" must be a JSON object`, name);
+    }
   }
-  for (const name of VALUE_COMPONENTS) {
-    if (!isObject(value[name])) fail(`component "${name}" must be a JSON object`, name);
-  }
-  for (const name of LIST_COMPONENTS) {
-    if (!Array.isArray(value[name])) fail(`component "${name}" must be a JSON array`, name);
-  }
+  // 4. The model's name.
   const model = value['model'] as JsonObject;
   if (typeof model['name'] !== 'string' || model['name'] === '') {
     fail('model must have a non-empty string "name"', 'model', 'name');
   }
+  // 5. served, 6. excluded, 7. salts.
   if (value['served'] !== undefined) checkServed(value['served']);
   if (value['excluded'] !== undefined && !isObject(value['excluded'])) {
     fail('"excluded" must be a JSON object', 'excluded');
@@ -127,9 +139,9 @@ export function parseComposition(value: unknown): Composition {
   const salts = value['salts'];
   if (salts !== undefined) {
     if (!isObject(salts)) fail('"salts" must be a JSON object of salts', 'salts');
-    for (const name of Object.keys(salts)) {
+    for (const name of Object.keys(salts).sort(byCodeUnits)) {
       if (salts[name] === undefined) continue;
-      if (!REQUEST_NAMES.has(name)) fail(`"salts" names no request component: "${name.slice(0, 64)}"`, 'salts', name);
+      if (!REQUEST_NAMES.has(name)) fail(`"salts" names no request component: "${capName(name)}"`, 'salts', name);
       // The message never echoes the salt: it is a secret.
       if (!isSaltHex(salts[name])) fail('a salt must be 64 lowercase hex digits (32 bytes)', 'salts', name);
     }
@@ -137,16 +149,24 @@ export function parseComposition(value: unknown): Composition {
   return value as unknown as Composition;
 }
 
-/** SPEC 2.3: `served` is an object of facts, each exactly `{"source": "derived"|"reported", "value": …}`. */
+/** Orders member names as RFC 8785 does: by UTF-16 code units. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * SPEC 2.3: `served` is an object of facts, each exactly `{"source": "derived"|"reported", "value": …}`.
+ * Facts are checked in the order of their names (UTF-16 code units); within a fact: its type, an
+ * unknown member, `source`, `value`.
+ */
 export function checkServed(served: unknown): asserts served is { [name: string]: ServedFact } {
   if (!isObject(served)) fail('"served" must be a JSON object of facts', 'served');
-  for (const [name, fact] of Object.entries(served)) {
+  for (const name of Object.keys(served).sort(byCodeUnits)) {
+    const fact = served[name];
+    if (fact === undefined) continue;
     if (!isObject(fact)) fail('a served fact must be an object with "source" and "value"', 'served', name);
-    for (const key of Object.keys(fact)) {
-      if (key !== 'source' && key !== 'value') {
-        fail(`unknown served fact member "${key.slice(0, 64)}"`, 'served', name, key);
-      }
-    }
+    const extra = least(Object.keys(fact).filter((key) => key !== 'source' && key !== 'value' && fact[key] !== undefined));
+    if (extra !== undefined) fail(`unknown served fact member "${capName(extra)}"`, 'served', name, extra);
     if (fact['source'] !== 'derived' && fact['source'] !== 'reported') {
       fail('a served fact\'s "source" must be "derived" or "reported"', 'served', name, 'source');
     }

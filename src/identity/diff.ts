@@ -1,5 +1,5 @@
 /** docs/SPEC.md section 10: a structural diff of two compositions, by component, element and path. */
-import { formatPath } from '../errors.ts';
+import { formatNormalizedPath as formatPath } from '../errors.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ComponentName } from './composition.ts';
 import { computeIdentity, type IdentityDocument } from './identity.ts';

@@ -83,6 +83,10 @@ export function computeIdentity(value: unknown): IdentityDocument {
     digests.push(entry.digest);
   }
   const request = requestDigest(digests);
+  const served = composition.served === undefined ? undefined : canonicalAt(composition.served, "$['served']", MAX_DEPTH - 1);
+  // SPEC 2.4: excluded members are never hashed, but they are JSON like the rest (SPEC 3.5 for an
+  // in-process value): a request rebuilt from the composition must be sendable.
+  if (composition.excluded !== undefined) canonicalAt(composition.excluded, "$['excluded']", MAX_DEPTH - 1);
   const identity: IdentityDocument = {
     version: 'runprint/v1',
     requestId: formatIdentity('req', request),
@@ -91,7 +95,7 @@ export function computeIdentity(value: unknown): IdentityDocument {
     served: null,
     excluded: excludedNames(composition),
   };
-  return composition.served === undefined ? identity : servedPart(identity, request, composition.served);
+  return served === undefined ? identity : servedPart(identity, request, composition.served!, served);
 }
 
 /**
@@ -101,11 +105,16 @@ export function computeIdentity(value: unknown): IdentityDocument {
  */
 export function withServedFacts(identity: IdentityDocument, served: unknown): IdentityDocument {
   checkServed(served);
-  return servedPart(identity, parseIdentity(identity.requestId).digest, served);
+  return servedPart(identity, parseIdentity(identity.requestId).digest, served, canonicalAt(served, "$['served']", MAX_DEPTH - 1));
 }
 
-function servedPart(identity: IdentityDocument, request: Uint8Array, served: { [name: string]: ServedFact }): IdentityDocument {
-  const servedDigest = valueComponentDigest('served', canonicalAt(served, "$['served']", MAX_DEPTH - 1));
+function servedPart(
+  identity: IdentityDocument,
+  request: Uint8Array,
+  served: { [name: string]: ServedFact },
+  canonical: string,
+): IdentityDocument {
+  const servedDigest = valueComponentDigest('served', canonical);
   return {
     ...identity,
     runId: formatIdentity('run', runDigest(request, servedDigest)),
@@ -168,8 +177,8 @@ function rebase(error: unknown, prefix: string): unknown {
 function copyFacts(served: NonNullable<Composition['served']>): Record<string, ServedFact> {
   const facts: Record<string, ServedFact> = {};
   for (const name of Object.keys(served).sort()) {
-    const fact = served[name]!;
-    facts[name] = { source: fact.source, value: fact.value };
+    const fact = served[name];
+    if (fact !== undefined) facts[name] = { source: fact.source, value: fact.value };
   }
   return facts;
 }

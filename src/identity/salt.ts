@@ -1,4 +1,5 @@
 /** docs/SPEC.md section 2.5 (draft): fresh random salts for the components of a composition. */
+import { capName } from '../errors.ts';
 import { fromHex, toHex } from '../hash/sha256.ts';
 import { isSaltHex, REQUEST_COMPONENTS, type RequestComponentName, type Salts } from './composition.ts';
 
@@ -13,7 +14,7 @@ export const SALT_BYTES = 32;
 export function createSalts(names: Iterable<string>): Salts {
   const salts: Salts = {};
   for (const name of names) {
-    if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw new RangeError(`"${name.slice(0, 64)}" is not a request component`);
+    if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw new RangeError(`"${capName(name)}" is not a request component`);
     if (salts[name as RequestComponentName] !== undefined) throw new RangeError(`component "${name}" is named twice`);
     const salt = new Uint8Array(SALT_BYTES);
     globalThis.crypto.getRandomValues(salt);
