@@ -110,3 +110,30 @@ test('errors: missing key file 4, bad key 3, bad options 2, each one line', asyn
   assert.equal((await cli(['sign', '--key', 'k1/receipt-key.pub.pem', '--composition', 'request.json', '--output', 'response.json'])).stderr,
     'runprint: ERR_KEY_UNSUPPORTED: private key PEM label must be PRIVATE KEY (PKCS #8)\n');
 });
+
+test('a Sigstore bundle that does not read, or whose hint names another key, fails a check: exit 1 with the check list', async () => {
+  await cli(['keygen', '--out', 'k5']);
+  await cli(['keygen', '--out', 'k6']);
+  const signed = await cli(['sign', '--key', 'k5/receipt-key.pem', '--composition', 'request.json', '--output', 'response.json', '--bundle', 'b5.json']);
+  assert.equal(signed.code, 0, signed.stderr);
+  const bundle = JSON.parse(readFileSync(join(folder, 'b5.json'), 'utf8'));
+  file('b5-v02.json', JSON.stringify({ ...bundle, mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2' }));
+  const old = await cli(['verify', 'b5-v02.json', '--key', 'k5/receipt-key.pub.pem']);
+  assert.deepEqual(old, {
+    code: 1,
+    stdout: '✗ envelope shape (DSSE v1.0): ERR_BUNDLE_INVALID: mediaType must be application/vnd.dev.sigstore.bundle.v0.3+json (at $[\'mediaType\'])\nreceipt NOT verified\n',
+    stderr: '',
+  });
+  const json = JSON.parse((await cli(['verify', 'b5-v02.json', '--key', 'k5/receipt-key.pub.pem', '--json'])).stdout);
+  assert.deepEqual(json.checks, [{ name: 'envelope', ok: false, code: 'ERR_BUNDLE_INVALID', message: 'mediaType must be application/vnd.dev.sigstore.bundle.v0.3+json', path: "$['mediaType']" }]);
+  const otherKeyId = (await parsePublicKey(readFileSync(join(folder, 'k6/receipt-key.pub.pem'), 'utf8'))).keyId;
+  for (const hint of [otherKeyId, 'https://keys.example/k5.pem']) {
+    const hinted = structuredClone(bundle);
+    hinted.verificationMaterial.publicKey.hint = hint;
+    hinted.dsseEnvelope.signatures[0].keyid = hint;
+    file('b5-hint.json', JSON.stringify(hinted));
+    const result = await cli(['verify', 'b5-hint.json', '--key', 'k5/receipt-key.pub.pem']);
+    assert.equal(result.code, 1, hint);
+    assert.match(result.stdout, /✗ Ed25519 signature over the DSSE PAE \(key [0-9a-f]{16}\): ERR_SIGNATURE_UNKNOWN_KEY: the bundle's key hint does not name this key\nreceipt NOT verified\n$/);
+  }
+});

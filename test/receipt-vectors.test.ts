@@ -83,6 +83,7 @@ test('receipts.json: each receipt verifies, or fails first at the named check wi
       assert.equal(failed[0]?.code, vector['wantErr'], vector['desc']);
       // The message tells apart steps that share a check name and code (SPEC 15 step 10 has five).
       assert.equal(failed[0]?.message, vector['wantMessage'], vector['desc']);
+      assert.equal(failed[0]?.path, vector['wantPath'], vector['desc']);
       assert.equal(report.checks.at(-1), failed.at(-1), `${vector['desc']}: verification goes on after a failure`);
     }
   }

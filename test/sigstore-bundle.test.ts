@@ -613,3 +613,36 @@ describe('testdata/bundle/sigstore-bundle.json', () => {
     });
   }
 });
+
+describe('the receipt vectors in Sigstore bundles: runprint and @sigstore/verify agree on the signature', () => {
+  const { vectors } = JSON.parse(readFileSync(new URL('../testdata/receipt/receipts.json', import.meta.url), 'utf8')) as { vectors: Array<Record<string, any>> };
+  // Bundles that read (16.4); a bundle runprint refuses at step 1 is not a signature question.
+  const bundles = vectors.filter((vector) => 'mediaType' in vector['envelope'] && vector['wantCheck'] !== 'envelope');
+
+  test('there are bundles with a hint naming the signing key, another trusted key and a URL', () => {
+    assert.ok(bundles.length >= 4, `only ${bundles.length} bundle vectors`);
+    assert.ok(bundles.some((vector) => vector['wantOk'] === true));
+    assert.ok(bundles.some((vector) => vector['envelope'].verificationMaterial.publicKey.hint.startsWith('https:')));
+  });
+
+  for (const vector of bundles) {
+    test(`${vector['desc']}: ${vector['wantOk'] === true ? 'both accept the signature' : 'both refuse it'}`, () => {
+      const keys = Object.fromEntries((vector['publicKeys'] as string[]).map((pem) => {
+        const key = createPublicKey(pem);
+        return [createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('hex'), key];
+      }));
+      const sigstoreAccepts = (() => {
+        try {
+          verifyOffline(vector['envelope'], keys);
+          return true;
+        } catch (error) {
+          assert.ok(error instanceof VerificationError, String(error));
+          assert.ok(['PUBLIC_KEY_ERROR', 'SIGNATURE_ERROR'].includes(error.code), error.code);
+          return false;
+        }
+      })();
+      // runprint: the signature step passes for every key unless the vector fails there.
+      assert.equal(sigstoreAccepts, vector['wantCheck'] !== 'signature', vector['desc']);
+    });
+  }
+});

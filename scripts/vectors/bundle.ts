@@ -1,5 +1,9 @@
 /** Generates testdata/bundle/sigstore-bundle.json: Sigstore bundle v0.3 around a DSSE receipt (docs/RECEIPTS.md section 16). */
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { RunprintError } from '../../src/errors.ts';
+import { parsePublicKey } from '../../src/keys/keys.ts';
+import { formatBundle, parseBundle } from '../../src/receipt/sigstore-bundle.ts';
+import { verifyReceipt } from '../../src/receipt/verify.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 
 // Expected values are written out here from the bundle section and sigstore_bundle.proto, never
@@ -58,7 +62,36 @@ function flipFirstBit(base64: string): string {
   return bytes.toString('base64');
 }
 
-export function generate(): VectorFile[] {
+/**
+ * The expectations above are written from the spec; before the file is written, runprint's own
+ * reader and verifier must agree with each (the test suite also asks @sigstore/verify).
+ */
+async function assertOutcomes(vectors: Array<Record<string, any>>): Promise<void> {
+  const key = await parsePublicKey(publicKeyPem);
+  for (const vector of vectors) {
+    const disagree = (got: string) => new Error(`bundle vector "${vector['desc']}": the code says ${got}`);
+    if (vector['wantBundle'] !== undefined) {
+      if (JSON.stringify(formatBundle(vector['envelope'], { publicKeyHint: vector['publicKeyHint'] })) !== JSON.stringify(vector['wantBundle'])) throw disagree('another bundle');
+    }
+    const input = vector['bundle'] ?? vector['wantBundle'];
+    if (vector['wantErr'] !== undefined) {
+      let got = 'accepted';
+      try {
+        parseBundle(input);
+      } catch (error) {
+        got = error instanceof RunprintError ? `${error.code} at ${error.path}` : String(error);
+      }
+      if (got !== `${vector['wantErr']} at ${vector['wantPath']}`) throw disagree(got);
+      continue;
+    }
+    // The statement is not a receipt: only steps 1 to 4 (up to the signature) are asked about.
+    const report = await verifyReceipt(input, { keys: [key] });
+    const signed = report.checks.some((check) => check.name === 'signature' && check.ok);
+    if (signed !== vector['wantVerified']) throw disagree(signed ? 'signed' : 'not signed');
+  }
+}
+
+export async function generate(): Promise<VectorFile[]> {
   const vectors: unknown[] = [
     {
       desc: 'an in-toto statement with two subjects in a single-signature DSSE envelope, bundled with its key id as hint',
@@ -87,6 +120,7 @@ export function generate(): VectorFile[] {
         ['no DSSE envelope', changed((b) => delete b.dsseEnvelope), 'ERR_BUNDLE_INVALID', "$['dsseEnvelope']"],
         ['a certificate instead of a public-key hint', changed((b) => (b.verificationMaterial = { certificate: { rawBytes: 'MAA=' } })), 'ERR_BUNDLE_INVALID', "$['verificationMaterial']['certificate']"],
         ['no hint', changed((b) => (b.verificationMaterial.publicKey = {})), 'ERR_BUNDLE_INVALID', "$['verificationMaterial']['publicKey']['hint']"],
+        ['a publicKey member other than the hint (proto3 PublicKeyIdentifier has only "hint")', changed((b) => (b.verificationMaterial.publicKey.rawBytes = 'MAA=')), 'ERR_BUNDLE_INVALID', "$['verificationMaterial']['publicKey']['rawBytes']"],
         ['a transparency log entry', changed((b) => (b.verificationMaterial.tlogEntries = [{ logIndex: '0' }])), 'ERR_BUNDLE_INVALID', "$['verificationMaterial']['tlogEntries']"],
         ['two signatures', changed((b) => b.dsseEnvelope.signatures.push({ sig, keyid: hint })), 'ERR_BUNDLE_INVALID', "$['dsseEnvelope']['signatures']"],
         ['a keyid that differs from the hint', changed((b) => (b.dsseEnvelope.signatures[0].keyid = '0'.repeat(64))), 'ERR_BUNDLE_INVALID', "$['dsseEnvelope']['signatures'][0]['keyid']"],
@@ -97,6 +131,7 @@ export function generate(): VectorFile[] {
       ] as Array<[string, Bundle, string, string]>
     ).map(([desc, changedBundle, wantErr, wantPath]) => ({ desc, spec: SPEC, bundle: changedBundle, wantErr, wantPath })),
   ];
+  await assertOutcomes(vectors as Array<Record<string, any>>);
   return [
     {
       path: 'bundle/sigstore-bundle.json',

@@ -152,6 +152,15 @@ function flipBase64(text: string, index: number): string {
   return bytes.toString('base64');
 }
 
+/** A single-signature envelope in a Sigstore bundle v0.3 (sigstore_bundle.proto, proto3 JSON), written out by hand. */
+function bundleOf(envelope: EnvelopeJson, hint: string): Record<string, unknown> {
+  return {
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint } },
+    dsseEnvelope: { payload: envelope.payload, payloadType: envelope.payloadType, signatures: [{ sig: envelope.signatures[0]!.sig, keyid: hint }] },
+  };
+}
+
 const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 function receiptVectors(): Array<Record<string, any>> {
@@ -189,6 +198,25 @@ function receiptVectors(): Array<Record<string, any>> {
       ...valid, signatures: [{ keyid: GATEWAY_KEY.keyId, sig: valid.signatures[0]!.sig }],
     }),
     ok('no keyid at all', '15', { ...valid, signatures: [{ sig: valid.signatures[0]!.sig }] }),
+    ok('a DSSE envelope whose keyid names another key, verified with the signing key and that key: each key\'s check passes or fails on its signature alone', '15', {
+      ...both, signatures: [{ keyid: GATEWAY_KEY.keyId, sig: both.signatures[0]!.sig }, { keyid: APPLICATION_KEY.keyId, sig: both.signatures[1]!.sig }],
+    }, { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
+    ok('the fixture receipt in a Sigstore bundle v0.3 whose hint is the signing key\'s id (15 step 1 reads it as a bundle)', '16', bundleOf(valid, APPLICATION_KEY.keyId)),
+    bad('a Sigstore bundle whose hint names the gateway key; the application key signed and is the key given', '15', bundleOf(valid, GATEWAY_KEY.keyId),
+      'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', 'the bundle\'s key hint does not name this key'),
+    bad('a Sigstore bundle whose hint is a URL; the signature verifies with the key given', '15', bundleOf(valid, 'https://keys.example/runprint.pub.pem'),
+      'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', 'the bundle\'s key hint does not name this key'),
+    bad('a Sigstore bundle whose hint names the gateway key, both keys given: the application key\'s check fails on the hint', '15', bundleOf(valid, GATEWAY_KEY.keyId),
+      'signature', 'ERR_SIGNATURE_UNKNOWN_KEY', 'the bundle\'s key hint does not name this key', { publicKeys: [pem(APPLICATION_KEY), pem(GATEWAY_KEY)] }),
+    bad('a Sigstore bundle of media type v0.2: a bundle that does not read fails step 1 with its code and path', '16.4', { ...bundleOf(valid, APPLICATION_KEY.keyId), mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2' },
+      'envelope', 'ERR_BUNDLE_INVALID', 'mediaType must be application/vnd.dev.sigstore.bundle.v0.3+json', { wantPath: "$['mediaType']" }),
+    bad('a DSSE envelope with an extra member "mediaType" is read as a bundle (15 step 1), and no bundle has "payload"', '15', { ...valid, mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' },
+      'envelope', 'ERR_BUNDLE_INVALID', 'unknown member', { wantPath: "$['payload']" }),
+    bad('a Sigstore bundle whose publicKey has a member other than "hint"', '16.4', (() => {
+      const bundle = bundleOf(valid, APPLICATION_KEY.keyId);
+      (bundle['verificationMaterial'] as Record<string, any>)['publicKey']['rawBytes'] = Buffer.from(APPLICATION_KEY.publicKeyPem).toString('base64');
+      return bundle;
+    })(), 'envelope', 'ERR_BUNDLE_INVALID', 'unknown member', { wantPath: "$['verificationMaterial']['publicKey']['rawBytes']" }),
     ok('statement with unknown extra members at every level (in-toto: ignore what is not understood)', '13.1', signedVariant((s) => {
       s['extension'] = { note: 'x' };
       s['subject'][0]['uri'] = 'https://example.com/run';
@@ -286,8 +314,8 @@ async function asserted(vectors: Array<Record<string, any>>): Promise<Array<Reco
     if (vector['outputText'] !== undefined) options.output = new TextEncoder().encode(vector['outputText']);
     const report = await verifyReceipt(vector['envelope']['text'] ?? vector['envelope'], options);
     const failed = report.checks.find((check) => !check.ok);
-    const got = failed === undefined ? 'accepted' : `${failed.name} ${failed.code}: ${failed.message}`;
-    const want = vector['wantOk'] === true ? 'accepted' : `${vector['wantCheck']} ${vector['wantErr']}: ${vector['wantMessage']}`;
+    const got = failed === undefined ? 'accepted' : `${failed.name} ${failed.code}: ${failed.message} at ${failed.path}`;
+    const want = vector['wantOk'] === true ? 'accepted' : `${vector['wantCheck']} ${vector['wantErr']}: ${vector['wantMessage']} at ${vector['wantPath']}`;
     if (got !== want || report.ok !== (failed === undefined)) throw new Error(`receipt vector "${vector['desc']}": want ${want}, the verifier says ${got}`);
   }
   return vectors;

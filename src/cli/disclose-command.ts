@@ -11,13 +11,13 @@ import { isRequestFormat, type RequestFormat } from '../providers/request-format
 import { runOutputFrom } from '../providers/run-output.ts';
 import { createDisclosure, formatDisclosure, type Reveal } from '../receipt/disclosure.ts';
 import { DISCLOSURE_CHECK_LABELS, verifyDisclosure, type DisclosureReport } from '../receipt/disclosure-verify.ts';
-import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
+import { decodePayload } from '../receipt/envelope.ts';
+import { readReceiptInput } from '../receipt/receipt-input.ts';
 import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
-import { receiptEnvelopeInput } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
 export const DISCLOSE_USAGE = `usage: runprint disclose salts --components NAME[,NAME]...
@@ -178,14 +178,14 @@ async function verifyCommand(values: Values, rest: string[], io: CliIo): Promise
   if (stdin.length > 1) throw usage('only one input can be standard input');
   const keys: PublicKey[] = [];
   for (const name of values.key) keys.push(await parsePublicKey(new TextDecoder().decode(await readInput(name, io))));
-  const envelope = receiptEnvelopeInput(await readInput(values.receipt, io));
+  const envelope = await readInput(values.receipt, io);
   const disclosure = await readInput(rest[0], io);
   // 1. The receipt, checked in full by the receipt checklist: only a signed statement is used.
   const receipt = await verifyReceipt(envelope, { keys });
   let report: DisclosureReport | undefined;
   if (receipt.ok) {
     // The envelope has just verified, so reading it again cannot fail.
-    const statement = parseStatement(decodePayload(readEnvelope(envelope)));
+    const statement = parseStatement(decodePayload(readReceiptInput(envelope).envelope));
     // 2. The disclosure against the signed statement.
     report = verifyDisclosure(disclosure, statement);
   }
@@ -203,7 +203,8 @@ function formatReports(receipt: VerificationReport, report: DisclosureReport | u
   let out = '';
   for (const check of receipt.checks) {
     const label = check.keyId === undefined ? CHECK_LABELS[check.name] : `${CHECK_LABELS[check.name]} (key ${check.keyId.slice(0, 16)})`;
-    out += check.ok ? `✓ receipt: ${label}\n` : `✗ receipt: ${label}: ${check.code}: ${check.message}\n`;
+    const at = check.path === undefined ? '' : ` (at ${check.path})`;
+    out += check.ok ? `✓ receipt: ${label}\n` : `✗ receipt: ${label}: ${check.code}: ${check.message}${at}\n`;
   }
   for (const check of report?.checks ?? []) {
     const part = check.component === undefined ? '' : check.index === undefined ? ` ${check.component}` : ` ${check.component}[${check.index}]`;

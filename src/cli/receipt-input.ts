@@ -1,15 +1,16 @@
-/** A receipt file as the CLI reads it: a DSSE envelope, or a Sigstore bundle around one (SPEC 16). */
+/** A receipt file as the CLI reads it: a DSSE envelope, or a Sigstore bundle around one (docs/RECEIPTS.md 15 step 1). */
 import { parseJson } from '../jcs/parse.ts';
-import { parseBundle } from '../receipt/sigstore-bundle.ts';
+import { isBundle } from '../receipt/receipt-input.ts';
 
-/** A Sigstore bundle is unwrapped to its envelope; anything else goes to the checklist as is. */
-export function receiptEnvelopeInput(bytes: Uint8Array): unknown {
-  let value;
+/**
+ * True when the file is a Sigstore bundle by the rule of 15 step 1. The receipt checklist reads
+ * either form itself (a malformed one fails its first check); this only lets a command refuse a
+ * bundle where it needs the envelope file's exact bytes (`verify --log-proof`).
+ */
+export function isBundleFile(bytes: Uint8Array): boolean {
   try {
-    value = parseJson(bytes);
+    return isBundle(parseJson(bytes));
   } catch {
-    return bytes;
+    return false;
   }
-  const isBundle = typeof value === 'object' && value !== null && !Array.isArray(value) && 'dsseEnvelope' in value;
-  return isBundle ? parseBundle(value).envelope : bytes;
 }

@@ -13,7 +13,7 @@ import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/veri
 import { EXIT, type CliIo } from './io.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';
 import { readInput } from './read-input.ts';
-import { receiptEnvelopeInput } from './receipt-input.ts';
+import { isBundleFile } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
 export const VERIFY_USAGE = `usage: runprint verify RECEIPT --key PUB [--key PUB2]... [options]
@@ -97,7 +97,6 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     witnesses.push(witness);
   }
   const receiptBytes = await readInput(positionals[0], io);
-  const receipt = receiptEnvelopeInput(receiptBytes);
   const options: VerifyOptions = { keys };
   if (values.composition !== undefined) options.composition = parseJson(await readInput(values.composition, io));
   if (values.from !== undefined) options.from = values.from as InputFormat;
@@ -111,19 +110,20 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   if (values['output-format'] !== undefined) options.outputFormat = values['output-format'] as RequestFormat;
   if (values['log-proof'] !== undefined && logKey !== undefined) {
     // The log holds the bytes that were submitted: a DSSE envelope file, never a bundle made from it.
-    if (!(receipt instanceof Uint8Array)) throw usage('--log-proof checks the receipt file submitted to the log (a DSSE envelope), not a Sigstore bundle');
+    if (isBundleFile(receiptBytes)) throw usage('--log-proof checks the receipt file submitted to the log (a DSSE envelope), not a Sigstore bundle');
     const proof = await readInput(values['log-proof'], io);
     const policy = { logKey, witnesses, threshold, ...(values['log-origin'] === undefined ? {} : { origin: values['log-origin'] }) };
     options.logProof = { proof, entry: receiptBytes, policy };
   }
-  const report = await verifyReceipt(receipt, options);
+  const report = await verifyReceipt(receiptBytes, options);
   if (values.json === true) {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     let out = '';
     for (const check of report.checks) {
       const label = check.keyId === undefined ? CHECK_LABELS[check.name] : `${CHECK_LABELS[check.name]} (key ${check.keyId.slice(0, 16)})`;
-      out += check.ok ? `✓ ${label}\n` : `✗ ${label}: ${check.code}: ${check.message}\n`;
+      const at = check.path === undefined ? '' : ` (at ${check.path})`;
+      out += check.ok ? `✓ ${label}\n` : `✗ ${label}: ${check.code}: ${check.message}${at}\n`;
     }
     if (report.logProof !== undefined) {
       const { origin, index, treeSize, cosignedBy } = report.logProof;

@@ -35,6 +35,7 @@ export {
   type VerificationReport,
   type VerifyOptions,
 } from './verify.ts';
+export { isBundle, readReceiptInput, type ReceiptInput } from './receipt-input.ts';
 export { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 export {
   createDisclosure,

@@ -3,12 +3,13 @@ import type { InputFormat } from '../compose/from-document.ts';
 import { ReceiptError, type ErrorCode } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
-import { decodePayload, decodeSignature, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
+import { decodePayload, decodeSignature, PAYLOAD_TYPE, type Envelope } from './envelope.ts';
 import type { PublicKey } from '../keys/keys.ts';
 import { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 import { pae } from './pae.ts';
 import type { Predicate } from './predicate.ts';
 import { readPredicate } from './predicate-shape.ts';
+import { readReceiptInput } from './receipt-input.ts';
 import {
   checkComposition,
   checkOutput,
@@ -67,6 +68,8 @@ export interface VerificationCheck {
   keyId?: string;
   code?: ErrorCode;
   message?: string;
+  /** For a malformed Sigstore bundle: the RFC 9535 path of the offending member (16.4). */
+  path?: string;
 }
 
 export interface VerificationReport {
@@ -99,7 +102,8 @@ export interface VerifyOptions {
 const ED25519 = { name: 'Ed25519' } as const;
 
 /**
- * Verifies a receipt: the envelope as JSON text, bytes or a parsed value. Everything in it is
+ * Verifies a receipt: a DSSE envelope, or a Sigstore bundle holding one (section 16), as JSON
+ * text, bytes or a parsed value. Everything in it is
  * attacker-controlled until its signature is verified, and the signer is trusted only to have
  * signed, not to be correct, so every later step re-reads the payload defensively. The first
  * failing check ends verification; its code is stable. Bad `composition` or `output` inputs
@@ -116,14 +120,18 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
       return { value };
     } catch (error) {
       if (!(error instanceof ReceiptError)) throw error;
-      checks.push({ name, ok: false, code: error.code, message: error.message });
+      const check: VerificationCheck = { name, ok: false, code: error.code, message: error.message };
+      if (error.path !== undefined) check.path = error.path;
+      checks.push(check);
       return undefined;
     }
   };
 
-  // 1. Shape: attacker-controlled; parse strictly and keep only the DSSE members.
-  const envelope = step('envelope', () => readEnvelope(input));
-  if (envelope === undefined) return report(false);
+  // 1. Shape: attacker-controlled; parse strictly, unwrap a Sigstore bundle, keep only the DSSE members.
+  const received = step('envelope', () => readReceiptInput(input));
+  if (received === undefined) return report(false);
+  const envelope = { value: received.value.envelope };
+  const keyHint = received.value.bundleKeyHint;
   // 2. Payload type: DSSE authenticates it through PAE; runprint accepts exactly one.
   if (step('payload-type', () => checkPayloadType(envelope.value)) === undefined) return report(false);
   // 3. Base64 of one spelling, for the payload and every signature.
@@ -134,7 +142,7 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
   if (decoded === undefined) return report(false);
   // 4. Signatures: each given key must have signed PAE(payloadType, payload). keyid is only a hint.
   const message = pae(envelope.value.payloadType, decoded.value.payload) as Uint8Array<ArrayBuffer>;
-  const pending = Promise.all(options.keys.map((key) => checkSignature(key, envelope.value, decoded.value.signatures, message)));
+  const pending = Promise.all(options.keys.map((key) => checkSignature(key, envelope.value, decoded.value.signatures, message, keyHint)));
   // While WebCrypto checks the signatures off the main thread, hash the caller's composition: it
   // is trusted local input and needs nothing from the payload, which stays unread until step 5.
   // Its own errors are raised at step 10, where they always were.
@@ -201,16 +209,23 @@ function checkPayloadType(envelope: Envelope): void {
 }
 
 /**
- * Passes when any signature verifies under `key`, whatever its keyid says (DSSE: the keyid must
- * not decide anything). Fails with ERR_SIGNATURE_UNKNOWN_KEY when no signature even names this
- * key (another signer's receipt), else with ERR_SIGNATURE_INVALID and no more detail.
+ * Passes when any signature verifies under `key`. In a DSSE envelope the keyid is an unsigned hint
+ * and decides nothing: any signature may verify. A Sigstore bundle names its one key by a hint
+ * (section 16.2) and a verifier uses it to pick the key, as @sigstore/verify does: a hint that is
+ * not this key's id fails with ERR_SIGNATURE_UNKNOWN_KEY before any signature is tried. Otherwise
+ * ERR_SIGNATURE_UNKNOWN_KEY when no signature even names this key (another signer's receipt),
+ * else ERR_SIGNATURE_INVALID and no more detail.
  */
 async function checkSignature(
   key: PublicKey,
   envelope: Envelope,
   signatures: Uint8Array[],
   message: Uint8Array<ArrayBuffer>,
+  bundleKeyHint: string | undefined,
 ): Promise<VerificationCheck> {
+  if (bundleKeyHint !== undefined && bundleKeyHint !== key.keyId) {
+    return { name: 'signature', ok: false, keyId: key.keyId, code: 'ERR_SIGNATURE_UNKNOWN_KEY', message: 'the bundle\'s key hint does not name this key' };
+  }
   for (const signature of signatures) {
     // Ed25519 signatures are 64 bytes; anything else cannot verify.
     if (signature.length !== 64) continue;
