@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { computeModelDigest } from '../src/model-digest/index.ts';
+import { unprivileged } from './helpers/unprivileged.ts';
 import type { ModelDigestOptions } from '../src/model-digest/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'runprint-oms-errors-'));
@@ -133,8 +134,9 @@ test('a file name that is not UTF-8, or has a colon under the shards method', as
   assert.deepEqual((await computeModelDigest(colon, { method: 'files' })).resources.map((r) => r.name), ['a:b.bin']);
 });
 
-// Root reads every file whatever its mode, so as root the check runs in a child process with the
-// uid and gid of `nobody`; as any other user it runs here.
+// Root reads every file whatever its mode, so as root the check runs in a child process without
+// root's capabilities (see helpers/unprivileged.ts: still uid 0, so it reaches the checkout wherever
+// it is); as any other user it runs here.
 async function digestWithoutPrivileges(path: string): Promise<{ code?: string; message?: string }> {
   if (process.getuid?.() !== 0) {
     return computeModelDigest(path).then(
@@ -147,12 +149,8 @@ async function digestWithoutPrivileges(path: string): Promise<{ code?: string; m
     computeModelDigest(process.env.MODEL).then(
       () => process.stdout.write('{}'),
       (error) => process.stdout.write(JSON.stringify({ code: error.code, message: error.message })));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    uid: 65534,
-    gid: 65534,
-    env: { MODEL: path },
-    encoding: 'utf8',
-  });
+  const { command, args } = unprivileged(process.execPath, ['--input-type=module', '-e', script]);
+  const child = spawnSync(command, args, { env: { MODEL: path, PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
   return JSON.parse(child.stdout) as { code?: string; message?: string };
 }

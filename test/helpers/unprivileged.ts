@@ -1,0 +1,11 @@
+/**
+ * Runs a command as a process that file modes apply to. Root reads and writes every file whatever
+ * its mode, so as root the command runs as root with every capability dropped (util-linux
+ * setpriv): still uid 0, it reaches wherever the checkout and the test's files are (a clone in a
+ * directory only its owner may enter, say), but a file with mode 000 or 0444 is as closed to it
+ * as to any user. As any other user it runs as it is.
+ */
+export function unprivileged(command: string, args: string[]): { command: string; args: string[] } {
+  if (process.getuid?.() !== 0) return { command, args };
+  return { command: 'setpriv', args: ['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--', command, ...args] };
+}
