@@ -36,7 +36,10 @@ test('id prints the request identity of a provider request, stable across format
 });
 
 test('id --response gives the run identity; --json prints the identity document', async () => {
-  const response = file('response.json', JSON.stringify({ id: 'x', model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [] }));
+  const response = file('response.json', JSON.stringify({
+    id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+  }));
   const result = await cli(['id', '--from', 'openai-chat', '--response', response, '--json', file('c.json', JSON.stringify(chat))]);
   assert.equal(result.code, 0, result.stderr);
   const document = JSON.parse(result.stdout);
@@ -44,6 +47,51 @@ test('id --response gives the run identity; --json prints the identity document'
   assert.deepEqual(document.served.facts.model, { source: 'reported', value: 'gpt-4o-2024-08-06' });
   assert.deepEqual(document.excluded, ['stream']);
   assert.equal(document.components.system.count, 1);
+});
+
+// SPEC 4.7: the response is read as SPEC 12.1 reads a body, so a stream and its response give the
+// same served facts, and `id` gives the run identity that `sign` puts in a receipt.
+test('id --response reads a JSON response or its SSE stream alike (SPEC 4.7)', async () => {
+  const fixtures = new URL('./fixtures/output/', import.meta.url);
+  const requests: Record<string, unknown> = {
+    'openai-chat': chat,
+    'openai-responses': { model: 'gpt-5', input: 'Hello', stream: true },
+    'anthropic-messages': { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hello' }], stream: true },
+  };
+  for (const [format, request] of Object.entries(requests)) {
+    const input = file(`${format}-request.json`, JSON.stringify(request));
+    const ids = [];
+    for (const kind of ['json', 'sse']) {
+      const body = new URL(`${format}/text.${kind}`, fixtures).pathname;
+      const result = await cli(['id', '--from', format, '--response', body, '--json', input]);
+      assert.equal(result.code, 0, `${format} ${kind}: ${result.stderr}`);
+      const document = JSON.parse(result.stdout);
+      assert.ok(Object.keys(document.served.facts).includes('model'), `${format} ${kind}`);
+      ids.push(document.runId);
+    }
+    assert.equal(ids[0], ids[1], `${format}: a stream and its response give one run identity`);
+  }
+});
+
+test('id --response: no served fact gives served {}; an error body and a composition are refused (SPEC 4.7)', async () => {
+  const input = file('chat-request.json', JSON.stringify(chat));
+  const bare = file('bare.json', JSON.stringify({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] }));
+  const result = await cli(['id', '--response', bare, '--json', input]);
+  assert.equal(result.code, 0, result.stderr);
+  const document = JSON.parse(result.stdout);
+  assert.deepEqual(document.served.facts, {});
+  assert.match(document.runId, /^rp-run-v1-sha256-/);
+  const error = await cli(['id', '--response', file('error.json', JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests' } })), input]);
+  assert.equal(error.code, 3);
+  assert.match(error.stderr, /^runprint: ERR_OUTPUT_[A-Z_]+: /);
+  assert.doesNotMatch(error.stderr, /Rate limit/);
+  const composition = { version: 'runprint/v1', model: { name: 'm' }, system: [], input: [], context: [], tools: [], parameters: {}, configuration: {} };
+  const refused = await cli(['id', '--response', bare, file('composition.json', JSON.stringify(composition))]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /^runprint: ERR_CLI_USAGE: a response combines with a provider request, not with a composition/);
+  const twice = await cli(['id', '--response', '-'], '{}');
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /^runprint: ERR_CLI_USAGE: only one of FILE and --response can be standard input/);
 });
 
 test('explain shows components and digests without message text', async () => {

@@ -1,4 +1,11 @@
-/** Generates testdata/jcs/*.json (SPEC 3): hand-written cases, expected values written out here, never computed by the code under test. */
+/**
+ * Generates testdata/jcs/*.json (SPEC 3): hand-written cases, expected values written out here,
+ * never computed by the code under test. Before a file is written, each case is run through
+ * src/jcs and must give the canonical text, or the error code, path and byte offset, written here.
+ */
+import { JsonError } from '../../src/errors.ts';
+import { canonicalize } from '../../src/jcs/canonicalize.ts';
+import { parseJson } from '../../src/jcs/parse.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 
 type Vector = Record<string, unknown>;
@@ -22,10 +29,41 @@ const js = (desc: string, jsSource: string, want: string | { err: string; path: 
     ? { desc, spec: '3.5', jsSource, ...canonical(want) }
     : { desc, spec: '3.5', jsSource, wantErr: want.err, wantErrPath: want.path };
 
-const file = (path: string, desc: string, spec: string, vectors: Vector[]): VectorFile => ({
-  path: `jcs/${path}`,
-  content: { desc, spec, generated: true, vectors },
-});
+const file = (path: string, desc: string, spec: string, vectors: Vector[]): VectorFile => {
+  for (const vector of vectors) verify(vector);
+  return { path: `jcs/${path}`, content: { desc, spec, generated: true, vectors } };
+};
+
+/** What src/jcs gives for a vector's input: the canonical text, or the error it reports. */
+function outcome(vector: Vector): Vector {
+  try {
+    if (typeof vector['inputHex'] === 'string') {
+      const bytes = Uint8Array.from((vector['inputHex'] as string).match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
+      return { wantCanonical: canonicalize(parseJson(bytes)) };
+    }
+    if (typeof vector['inputText'] === 'string') return { wantCanonical: canonicalize(parseJson(vector['inputText'] as string)) };
+    if (typeof vector['jsSource'] === 'string') {
+      const make = new Function(`return (${vector['jsSource']});`) as () => unknown;
+      return { wantCanonical: canonicalize(make()) };
+    }
+    return { wantCanonical: canonicalize(vector['input']) };
+  } catch (error) {
+    if (!(error instanceof JsonError)) throw error;
+    const offset = /at byte (\d+) \(/.exec(error.message);
+    return { wantErr: error.code, wantErrPath: error.path, wantErrOffset: offset === null ? undefined : Number(offset[1]) };
+  }
+}
+
+/** Fails generation when src/jcs does not give a case the outcome written for it. */
+function verify(vector: Vector): void {
+  const actual = outcome(vector);
+  for (const key of ['wantCanonical', 'wantErr', 'wantErrPath', 'wantErrOffset']) {
+    if (key in vector && actual[key] !== vector[key]) {
+      throw new Error(`vector "${String(vector['desc'])}": intended ${key} ${JSON.stringify(vector[key])}, got ${JSON.stringify(actual)}`);
+    }
+  }
+  if (('wantErr' in vector) !== ('wantErr' in actual)) throw new Error(`vector "${String(vector['desc'])}": got ${JSON.stringify(actual)}`);
+}
 
 const nested = (open: string, close: string, depth: number, inner = '') => open.repeat(depth) + inner + close.repeat(depth);
 const zeros = (count: number) => '[0]'.repeat(count);

@@ -1,9 +1,15 @@
 /** Writes testdata/providers/*.json: docs/SPEC.md section 4 (provider mappings) cases, hand-written. */
+import { RunprintError } from '../../src/errors.ts';
+import { parseComposition, type Composition } from '../../src/identity/composition.ts';
+import type { JsonValue } from '../../src/jcs/json-value.ts';
+import { compositionFromRequest, detectFormat, requestFromComposition, servedFromResponse } from '../../src/providers/index.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 
 /*
  * Every expected value here is written by hand from the field tables in docs/SPEC.md section 4,
  * never computed by src/providers, so the vectors check the implementation rather than mirror it.
+ * Before a file is written, each case is run through src/providers and must have the outcome
+ * written here (the composition, request, format or served facts; or the error code and path).
  */
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -44,7 +50,53 @@ function rejects(spec: string, desc: string, format: Format, request: Json, want
 }
 
 function file(path: string, desc: string, spec: string, vectors: Vector[]): VectorFile {
+  for (const vector of vectors) verify(vector);
   return { path, content: { desc, spec, generated: true, vectors } };
+}
+
+/** What src/providers gives for a vector's input: its result, or its error code and path. */
+function outcome(vector: Vector): unknown {
+  const format = vector['format'] as Format;
+  try {
+    if ('request' in vector) {
+      const composition = compositionFromRequest(format, vector['request'] as JsonValue);
+      parseComposition(composition);
+      // An accepted request comes back unchanged from its composition (SPEC 4.1.7).
+      if (!sameJson(requestFromComposition(composition), vector['request'])) return { notInvertible: true };
+      return { wantComposition: composition };
+    }
+    if ('composition' in vector) return { wantRequest: requestFromComposition(parseComposition(vector['composition']) as Composition) };
+    if ('input' in vector) return { wantFormat: detectFormat(vector['input'] as JsonValue) };
+    return { wantServed: servedFromResponse(format, vector['response'] as JsonValue) };
+  } catch (error) {
+    if (!(error instanceof RunprintError)) throw error;
+    return { wantErr: error.code, wantPath: error.path };
+  }
+}
+
+/** Fails generation when the implementation does not give a case the outcome written for it. */
+function verify(vector: Vector): void {
+  const intended: { [key: string]: unknown } = {};
+  for (const key of ['wantComposition', 'wantRequest', 'wantFormat', 'wantServed', 'wantErr', 'wantPath']) {
+    if (key in vector) intended[key] = vector[key];
+  }
+  const actual = outcome(vector) as { [key: string]: unknown };
+  // Detection errors carry the path `$`; vectors of section 4.5 do not repeat it.
+  if (!('wantPath' in intended)) delete actual['wantPath'];
+  if (!sameJson(actual, intended)) {
+    throw new Error(`vector "${vector.desc}": intended ${JSON.stringify(intended)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+/** JSON equality; member order does not count. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every((key) => Object.hasOwn(b, key) && sameJson((a as never)[key], (b as never)[key]));
 }
 
 // Shared fixtures: realistic content, with text outside ASCII and outside the BMP.
@@ -325,6 +377,7 @@ function openAIResponses(): Vector[] {
       composition(f, 'gpt-5', { input: ['Hallo 👋'], configuration: { reasoning_mode: 'deep', 'x-trace': [1, 2] } })),
     ...excludedVectors(f, s, base, { input: ['Hallo 👋'] }),
     rejects(s, '"instructions" that is an array (only a string or null)', f, { model: 'gpt-5', instructions: [developerItem] }, "$['instructions']"),
+    rejects(s, '"instructions": [] is rejected: only a string or null (the presence table of 4.1.4)', f, { model: 'gpt-5', instructions: [], input: 'x' }, "$['instructions']"),
     rejects(s, '"input" that is a number', f, { model: 'gpt-5', input: 7 }, "$['input']"),
     rejects(s, 'a string input item: ["x"] and "x" would lift alike', f, { model: 'gpt-5', input: ['Hallo'] }, "$['input'][0]"),
     rejects(s, 'a tool that is a string', f, { model: 'gpt-5', input: 'x', tools: ['web_search'] }, "$['tools'][0]"),
@@ -459,6 +512,11 @@ function commonRules(): Vector[] {
     rejects(s, 'a request without "model"', 'openai-chat', { messages: [ask] }, "$['model']"),
     rejects(s, 'a request whose "model" is not a string', 'openai-responses', { model: 5, input: 'x' }, "$['model']"),
     rejects(s, 'a request whose "model" is the empty string', 'anthropic-messages', { model: '', max_tokens: 1, messages: [ask] }, "$['model']"),
+    rejects(s, 'several faults: "model" is checked before the lifted fields', 'openai-chat', { model: 4, messages: 'x' }, "$['model']"),
+    rejects(s, 'several faults: "instructions" is checked before "input"', 'openai-responses', { input: [1], instructions: 1, model: 'gpt-5' }, "$['instructions']"),
+    rejects(s, 'several faults: "system" is checked before "messages", elements front to back', 'anthropic-messages',
+      { model: 'claude-haiku-4-5', max_tokens: 1, messages: ['y'], system: [{ type: 'text', text: 'a' }, 'x', 'z'] }, "$['system'][1]"),
+    rejects(s, 'several faults: "messages" is checked before "tools"', 'openai-chat', { tools: 'x', model: 'gpt-4o', messages: [ask, 2] }, "$['messages'][1]"),
   ];
 }
 
@@ -589,8 +647,14 @@ function served(): Vector[] {
     fails('Anthropic Messages: "usage" that is not an object', 'anthropic-messages', { type: 'message', model: 'claude-opus-4-6', usage: 'n/a' }, "$['usage']"),
     fails('Anthropic Messages: an error body', 'anthropic-messages',
       { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, "$['type']"),
-    fails('OpenAI Chat: an error body reports nothing about what served', 'openai-chat',
+    fails('OpenAI Chat: an error body (a non-null "error" member) is rejected', 'openai-chat',
       { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } }, '$'),
+    fails('OpenAI Responses: a failed response (a non-null "error" member) is rejected, though it names its model', 'openai-responses',
+      { object: 'response', status: 'failed', model: 'gpt-5-2025-08-07', error: { code: 'server_error', message: 'x' } }, '$'),
+    yields('a response that reports no fact gives no fact: {} (served, no fact known: SPEC 2.3)', 'openai-chat',
+      { object: 'chat.completion', choices: [] }, {}),
+    yields('a null "error" member is no error body', 'openai-responses',
+      { object: 'response', error: null, model: 'gpt-5-2025-08-07' }, { model: fact('gpt-5-2025-08-07') }),
   ];
 }
 

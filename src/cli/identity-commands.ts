@@ -30,8 +30,11 @@ const FROM_OPTIONS = {
   response: { type: 'string' },
 } as const;
 
-async function composeOptions(values: { from?: unknown; response?: unknown }, io: CliIo): Promise<ComposeOptions> {
+async function composeOptions(values: { from?: unknown; response?: unknown }, io: CliIo, input?: string): Promise<ComposeOptions> {
   const options: ComposeOptions = {};
+  if (values.response === '-' && (input === undefined || input === '-')) {
+    throw new UsageError('ERR_CLI_USAGE', 'only one of FILE and --response can be standard input');
+  }
   if (values.from !== undefined) {
     if (typeof values.from !== 'string' || !isInputFormat(values.from)) {
       throw new UsageError(
@@ -41,9 +44,7 @@ async function composeOptions(values: { from?: unknown; response?: unknown }, io
     }
     options.from = values.from;
   }
-  if (typeof values.response === 'string') {
-    options.response = parseJson(await readInput(values.response, io));
-  }
+  if (typeof values.response === 'string') options.response = await readInput(values.response, io);
   return options;
 }
 
@@ -58,7 +59,7 @@ export async function canonCommand(args: string[], io: CliIo): Promise<number> {
 /** `id [FILE|-] [--from F] [--response FILE] [--json]`. */
 export async function idCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse(args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
-  const options = await composeOptions(values, io);
+  const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition } = compositionFromDocument(document, options);
   const identity = computeIdentity(composition);
@@ -70,7 +71,7 @@ export async function idCommand(args: string[], io: CliIo): Promise<number> {
 /** `explain [FILE|-] [--from F] [--response FILE]`: a readable tree. */
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse(args, FROM_OPTIONS, { min: 0, max: 1 });
-  const options = await composeOptions(values, io);
+  const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition, format } = compositionFromDocument(document, options);
   io.stdout(formatExplanation(composition, computeIdentity(composition), format));

@@ -1,14 +1,10 @@
-/** docs/SPEC.md section 4.5: turn an input document (a composition or a provider request) into a composition. */
-import { ProviderError, formatPath } from '../errors.ts';
+/** docs/SPEC.md sections 4.5 and 4.7: turn an input document (a composition or a provider request), and a response, into a composition. */
+import { UsageError } from '../errors.ts';
 import type { Composition } from '../identity/composition.ts';
 import { parseComposition } from '../identity/composition.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
-import {
-  compositionFromRequest,
-  detectFormat,
-  servedFromResponse,
-  type RequestFormat,
-} from '../providers/index.ts';
+import { compositionFromRequest, detectFormat, type RequestFormat } from '../providers/index.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
 
 /** What `--from` accepts. */
 export type InputFormat = 'auto' | 'composition' | RequestFormat;
@@ -27,8 +23,11 @@ export function isInputFormat(value: string): value is InputFormat {
 
 export interface ComposeOptions {
   from?: InputFormat;
-  /** A provider response; its served facts (SPEC 4.6) make the run identity computable. */
-  response?: JsonValue;
+  /**
+   * The provider's response body exactly as received, a JSON response or an SSE stream (SPEC 4.7):
+   * its served facts make the run identity computable. Only with a provider request.
+   */
+  response?: Uint8Array;
 }
 
 /** The composition an input document stands for, and the format it was read as. */
@@ -38,19 +37,14 @@ export function compositionFromDocument(
 ): { composition: Composition; format: 'composition' | RequestFormat } {
   const format = options.from === undefined || options.from === 'auto' ? detectFormat(document) : options.from;
   if (format === 'composition') {
-    const composition = parseComposition(document);
+    // SPEC 4.7: a composition states its own served facts (or none); it takes no response.
     if (options.response !== undefined) {
-      throw new ProviderError(
-        'ERR_PROVIDER_INVALID_RESPONSE',
-        'a response can only be combined with a provider request, not with a composition',
-        formatPath([]),
-      );
+      throw new UsageError('ERR_CLI_USAGE', 'a response combines with a provider request, not with a composition (a composition states its own "served")');
     }
-    return { composition, format };
+    return { composition: parseComposition(document), format };
   }
   const composition = compositionFromRequest(format, document);
-  if (options.response !== undefined) {
-    composition.served = servedFromResponse(format, options.response);
-  }
+  // SPEC 4.7: the body is read as SPEC 12.1 reads it (JSON or SSE); no fact gives `{}`.
+  if (options.response !== undefined) composition.served = runOutputFrom(options.response, format).served;
   return { composition, format };
 }

@@ -79,7 +79,8 @@ function read(response: JsonObject, path: readonly string[]): JsonValue | undefi
 /**
  * The served facts a non-streamed provider response (or, for OpenAI Chat, a stream chunk) reports.
  * A fact member that is absent or null gives no fact; one of another type than string is rejected,
- * as is a response that reports no fact at all (an error body, or the response of another API).
+ * as is an error body (a non-null `error` member) or the body of another API. A response that
+ * reports no fact gives none: `{}`, which as `served` means "served, no fact known" (SPEC 2.3).
  */
 export function servedFromResponse(
   format: RequestFormat,
@@ -92,6 +93,8 @@ export function servedFromResponse(
   if (kind !== undefined && (typeof kind !== 'string' || !plan.discriminator.values.includes(kind))) {
     invalid(plan.discriminator.message, [plan.discriminator.member]);
   }
+  const error = member(response, 'error');
+  if (error !== undefined && error !== null) invalid('response is an error body', []);
   const served: { [name: string]: ServedFact } = {};
   for (const [name, path] of plan.facts) {
     const value = read(response, path);
@@ -99,6 +102,5 @@ export function servedFromResponse(
     if (typeof value !== 'string') invalid(`response "${path.join('.')}" must be a string or null`, path);
     served[name] = { source: 'reported', value };
   }
-  if (Object.keys(served).length === 0) invalid('response reports no fact about what served the run', []);
   return served;
 }
