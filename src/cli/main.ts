@@ -8,6 +8,7 @@ import { logCommand } from './log-command.ts';
 import { modelDigestCommand } from './model-digest-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { signCommand } from './sign-command.ts';
+import { formatUsage } from './usage.ts';
 import { verifyCommand } from './verify-command.ts';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -26,52 +27,11 @@ const COMMANDS: Record<string, Command> = {
   log: logCommand,
 };
 
-export const USAGE = `usage: runprint <command> [options]
+/** The command names the dispatcher knows (the first word of every form in usage.ts). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
-commands:
-  canon [FILE|-]                      print the RFC 8785 canonical bytes of a JSON document
-  id [FILE|-] [--from F] [--response FILE] [--json]
-                                      print the identity (--json: the identity document)
-  explain [FILE|-] [--from F] [--response FILE]
-                                      show components and elements with their digests
-  diff A B [--from F]                 exit 0 when the identities are equal, 1 when not
-  model-digest PATH [--json] [--method files|shards] [--shard-size N] [--allow-symlinks]
-                                      OpenSSF Model Signing v1.0 digest of a file or directory
-  serve [--host H] [--port N] [--data DIR] [--log-name NAME] [--log-key KEY]
-        [--log-token T] [--log-anonymous-writes] [--log-db URL] [--no-log]
-        [--log-witness URL=VKEY]... [--log-witness-timeout MS]
-        [--witness-key KEY --witness-name NAME --witness-log VKEY...]
-                                      run the HTTP service and its log (default 127.0.0.1:8480);
-                                      --log-db: PostgreSQL instead of <data>/log.sqlite;
-                                      --log-witness: ask a witness to cosign each checkpoint;
-                                      --witness-*: also cosign other logs' checkpoints
-  keygen [--out DIR] [--name NAME]    new Ed25519 receipt key: private PEM, public PEM, JWK, vkey
-  sign --key KEY --composition FILE --output FILE [--from F] [--started T --finished T]
-       [--capture cli|sdk|proxy] [--parent RUNID]... [--out FILE] [--bundle FILE]
-  sign --add-to RECEIPT --key KEY [--out FILE]
-                                      sign a receipt (DSSE envelope JSON), or add a signature
-  verify RECEIPT --key PUB [--key PUB]... [--composition FILE] [--output FILE] [--json]
-         [--log-proof FILE --log-key VKEY [--log-origin O] [--witness VKEY]... [--witness-threshold K]]
-                                      check a receipt offline; exit 0 when every check passes
-                                      (--log-proof: and its tlog-proof, with at least K of the
-                                      witnesses cosigning; K defaults to all of them)
-  disclose salts --components NAME[,NAME]...
-                                      fresh random salts for the named components (JSON)
-  disclose create --composition FILE [--from F] [--salts FILE] [--output FILE]
-       --reveal PART [--reveal PART]... [--out FILE]
-                                      reveal chosen components (system) or elements (input[2])
-  disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--json]
-                                      check the receipt, then the disclosure against it
-  log submit RECEIPT --log URL [--token T] [--proof-out FILE --key LOGKEY.vkey]
-                                      add a receipt to a log; prints its index and leafHash
-                                      (--proof-out: save its verified tlog-proof to a new FILE)
-  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json] [--out FILE]
-                                      a C2SP tlog-proof of the receipt, proved from the log's tiles
-  log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
-                                      follow a log; exit 1 on a fork, a rewrite or a dropped entry
-
-F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).
-`;
+/** `runprint help`, printed from the usage definitions of usage.ts. */
+export const USAGE = formatUsage();
 
 const VERIFICATION_FAILURES = new Set<string>([
   'ERR_SIGNATURE_INVALID',

@@ -1,0 +1,244 @@
+/**
+ * The command line as documented: every command, its arguments and options, in one place.
+ * `runprint help` prints from it; the README's CLI table and docs/LOG.md 19.3 are checked against
+ * it, and it against the options each command's parser accepts (test/cli-docs.test.ts).
+ */
+
+/** One option of a command. */
+export interface OptionUsage {
+  /** The long name without the dashes: `from`. */
+  readonly name: string;
+  /** The value's placeholder (`F`, `FILE`, `files|shards`); absent for a flag. */
+  readonly value?: string;
+  /** The command fails without it. */
+  readonly required?: boolean;
+  /** May be given more than once. */
+  readonly repeatable?: boolean;
+  /** The environment variable read when the option is not given. */
+  readonly env?: string;
+  readonly description: string;
+}
+
+/** One form of a command: `sign` has two, every other command one. */
+export interface CommandUsage {
+  /** The command words: `verify`, `log submit`. */
+  readonly command: string;
+  /** The positional arguments as the synopsis writes them: `RECEIPT`, `[FILE|-]`, `A B`. */
+  readonly arguments?: string;
+  readonly options: readonly OptionUsage[];
+  /** What the command does, in one line. */
+  readonly summary: string;
+}
+
+const from: OptionUsage = { name: 'from', value: 'F', description: 'how to read the composition or provider request (default auto)' };
+const response: OptionUsage = { name: 'response', value: 'FILE', description: 'the provider response, for the served facts' };
+const json = (what: string): OptionUsage => ({ name: 'json', description: `print ${what} as JSON` });
+const salts: OptionUsage = { name: 'salts', value: 'FILE', description: 'salts kept apart from the composition (SPEC 2.5)' };
+const outputFormat: OptionUsage = { name: 'output-format', value: 'F', description: 'how to read --output (default: the request\'s format, or as the receipt records)' };
+const publicKey: OptionUsage = { name: 'key', value: 'PUB', required: true, repeatable: true, description: 'public key (PEM, JWK or verifier key); every key given must have signed' };
+const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true, description: 'the log\'s verifier key, or a file holding it' };
+
+/** Every command form, in the order `runprint help` lists them. */
+export const COMMAND_USAGE: readonly CommandUsage[] = [
+  { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document' },
+  { command: 'id', arguments: '[FILE|-]', options: [from, response, json('the identity document')], summary: 'print the identity (--json: the identity document)' },
+  { command: 'explain', arguments: '[FILE|-]', options: [from, response], summary: 'show components and elements with their digests' },
+  { command: 'diff', arguments: 'A B', options: [from], summary: 'exit 0 when the identities are equal, 1 when not' },
+  {
+    command: 'model-digest',
+    arguments: 'PATH',
+    options: [
+      json('the digest, serialization parameters and every resource'),
+      { name: 'method', value: 'files|shards', description: 'files (one resource per file) or shards (default)' },
+      { name: 'shard-size', value: 'N', description: 'shard size in bytes for --method shards (default 268435456)' },
+      { name: 'allow-symlinks', description: 'follow symbolic links to regular files instead of refusing them' },
+    ],
+    summary: 'OpenSSF Model Signing v1.0 digest of a file or directory',
+  },
+  {
+    command: 'keygen',
+    options: [
+      { name: 'out', value: 'DIR', description: 'folder to write the key files to (default: the current directory)' },
+      { name: 'name', value: 'NAME', description: 'name of the signed-note verifier key (default runprint)' },
+    ],
+    summary: 'new Ed25519 receipt key: private PEM, public PEM, JWK, verifier key',
+  },
+  {
+    command: 'sign',
+    options: [
+      { name: 'key', value: 'KEY', required: true, description: 'Ed25519 private key, PKCS #8 PEM (runprint keygen)' },
+      { name: 'composition', value: 'FILE', required: true, description: 'the composition, or the provider request body' },
+      { name: 'output', value: 'FILE', required: true, description: 'the provider response body or stream, as received' },
+      from,
+      salts,
+      outputFormat,
+      { name: 'started', value: 'T', description: 'RFC 3339 time the run started' },
+      { name: 'finished', value: 'T', description: 'RFC 3339 time the run finished' },
+      { name: 'capture', value: 'cli|sdk|proxy', description: 'where the run was captured (default cli)' },
+      { name: 'parent', value: 'RUNID', repeatable: true, description: 'a parent run of this agent step' },
+      { name: 'out', value: 'FILE', description: 'write the receipt to FILE instead of standard output' },
+      { name: 'bundle', value: 'FILE', description: 'also write a Sigstore bundle v0.3 with a public-key hint' },
+    ],
+    summary: 'sign a receipt (DSSE envelope JSON)',
+  },
+  {
+    command: 'sign',
+    options: [
+      { name: 'add-to', value: 'RECEIPT', required: true, description: 'the receipt to add a signature to (payload unchanged)' },
+      { name: 'key', value: 'KEY', required: true, description: 'Ed25519 private key, PKCS #8 PEM' },
+      { name: 'out', value: 'FILE', description: 'write the receipt to FILE instead of standard output' },
+    ],
+    summary: 'add a signature to a receipt',
+  },
+  {
+    command: 'verify',
+    arguments: 'RECEIPT',
+    options: [
+      publicKey,
+      { name: 'composition', value: 'FILE', description: 'recompute the identity from this composition or provider request' },
+      from,
+      salts,
+      { name: 'output', value: 'FILE', description: 'recompute the output digest from this response body or stream' },
+      outputFormat,
+      { name: 'log-proof', value: 'FILE', description: 'also check this C2SP tlog-proof of the receipt, offline' },
+      { name: 'log-key', value: 'VKEY', description: 'the log\'s verifier key, or a file holding it (with --log-proof)' },
+      { name: 'log-origin', value: 'ORIGIN', description: 'the log\'s checkpoint origin (default: the log key\'s name)' },
+      { name: 'witness', value: 'VKEY', repeatable: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
+      { name: 'witness-threshold', value: 'K', description: 'at least K of the --witness keys must have cosigned (default: all)' },
+      json('the report'),
+    ],
+    summary: 'check a receipt offline; exit 0 when every check passes',
+  },
+  {
+    command: 'disclose salts',
+    options: [{ name: 'components', value: 'NAME[,NAME]...', required: true, description: 'the request components to salt' }],
+    summary: 'fresh random salts for the named components (JSON)',
+  },
+  {
+    command: 'disclose create',
+    options: [
+      { name: 'composition', value: 'FILE', required: true, description: 'the composition (or provider request) the receipt was signed for' },
+      { name: 'reveal', value: 'PART', required: true, repeatable: true, description: 'a component whole (system) or one element of a list (input[2])' },
+      from,
+      salts,
+      { name: 'output', value: 'FILE', description: 'the provider response, when the composition has no served facts' },
+      outputFormat,
+      { name: 'out', value: 'FILE', description: 'write the disclosure to FILE instead of standard output' },
+    ],
+    summary: 'reveal chosen components (system) or elements (input[2]) of a run',
+  },
+  {
+    command: 'disclose verify',
+    arguments: 'DISCLOSURE',
+    options: [{ name: 'receipt', value: 'RECEIPT', required: true, description: 'the receipt the disclosure is about' }, publicKey, json('the report')],
+    summary: 'check the receipt, then the disclosure against it',
+  },
+  {
+    command: 'serve',
+    options: [
+      { name: 'host', value: 'H', env: 'RUNPRINT_HOST', description: 'address to listen on (default 127.0.0.1)' },
+      { name: 'port', value: 'N', env: 'RUNPRINT_PORT', description: 'port to listen on (default 8480)' },
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'data directory (default ./runprint-data)' },
+      { name: 'log-name', value: 'NAME', env: 'RUNPRINT_LOG_NAME', description: 'the log\'s checkpoint origin and key name' },
+      { name: 'log-key', value: 'KEY.pem', env: 'RUNPRINT_LOG_KEY', description: 'the log\'s private key (default <data>/log-key.pem)' },
+      { name: 'log-token', value: 'T', env: 'RUNPRINT_LOG_TOKEN', description: 'bearer token that log writes must present' },
+      { name: 'log-anonymous-writes', description: 'accept log writes without a token' },
+      { name: 'log-db', value: 'URL', env: 'RUNPRINT_LOG_DB', description: 'PostgreSQL instead of <data>/log.sqlite' },
+      { name: 'log-check', value: 'full|tiles', env: 'RUNPRINT_LOG_CHECK', description: 'how much of the stored log to check at start (default full)' },
+      { name: 'log-witness', value: 'URL=VKEY', repeatable: true, env: 'RUNPRINT_LOG_WITNESSES', description: 'ask a witness to cosign each checkpoint' },
+      { name: 'log-witness-timeout', value: 'MS', env: 'RUNPRINT_LOG_WITNESS_TIMEOUT', description: 'how long to wait for each witness (default 400)' },
+      { name: 'witness-key', value: 'KEY.pem', env: 'RUNPRINT_WITNESS_KEY', description: 'act as a witness with this key' },
+      { name: 'witness-name', value: 'NAME', env: 'RUNPRINT_WITNESS_NAME', description: 'the witness\'s name' },
+      { name: 'witness-log', value: 'VKEY', repeatable: true, env: 'RUNPRINT_WITNESS_LOG', description: 'a log the witness cosigns' },
+      { name: 'no-log', description: 'run without the log' },
+    ],
+    summary: 'run the HTTP service and its transparency log (default 127.0.0.1:8480)',
+  },
+  {
+    command: 'log submit',
+    arguments: 'RECEIPT',
+    options: [
+      { name: 'log', value: 'URL', required: true, description: 'the log\'s URL prefix' },
+      { name: 'token', value: 'T', env: 'RUNPRINT_LOG_TOKEN', description: 'the log\'s bearer token' },
+      { name: 'proof-out', value: 'FILE', description: 'wait for a checkpoint and save the verified tlog-proof to a new FILE' },
+      { ...logKey, required: false, description: 'the log\'s verifier key, or a file holding it (with --proof-out)' },
+    ],
+    summary: 'add a receipt to a log; prints its index and leafHash',
+  },
+  {
+    command: 'log proof',
+    arguments: 'RECEIPT',
+    options: [
+      { name: 'log', value: 'URL', required: true, description: 'the log\'s URL prefix' },
+      logKey,
+      { name: 'index', value: 'N', description: 'the receipt\'s index, instead of a look-up by its run identity' },
+      json('index, size, leafHash and the tlog-proof'),
+      { name: 'out', value: 'FILE', description: 'write the tlog-proof to a new FILE instead of printing it' },
+    ],
+    summary: 'a C2SP tlog-proof of the receipt, proved from the log\'s tiles',
+  },
+  {
+    command: 'log monitor',
+    arguments: 'URL',
+    options: [
+      logKey,
+      { name: 'state', value: 'FILE', description: 'where the last verified checkpoint is kept' },
+      { name: 'once', description: 'check once and exit' },
+      { name: 'interval', value: 'S', description: 'seconds between checks (default 60)' },
+    ],
+    summary: 'follow a log; exit 1 on a fork, a rewrite or a dropped entry',
+  },
+];
+
+/** What the placeholders mean, printed after the commands. */
+export const USAGE_NOTES: readonly string[] = [
+  'F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).',
+  'FILE may be - for standard input.',
+];
+
+/** One option as a synopsis writes it: `--key PUB`, `[--from F]`, `[--witness VKEY]...`. */
+export function formatOption(option: OptionUsage): string {
+  const text = option.value === undefined ? `--${option.name}` : `--${option.name} ${option.value}`;
+  if (option.required === true) return option.repeatable === true ? `${text}...` : text;
+  return option.repeatable === true ? `[${text}]...` : `[${text}]`;
+}
+
+/** A command form's synopsis, in pieces: its words, arguments, required options, then the others. */
+function synopsisParts(usage: CommandUsage): string[] {
+  const required = usage.options.filter((option) => option.required === true);
+  const optional = usage.options.filter((option) => option.required !== true);
+  return [usage.command, ...(usage.arguments === undefined ? [] : [usage.arguments]), ...[...required, ...optional].map(formatOption)];
+}
+
+/** A command form's synopsis: `verify RECEIPT --key PUB... [--composition FILE] ...`. */
+export function formatSynopsis(usage: CommandUsage): string {
+  return synopsisParts(usage).join(' ');
+}
+
+const WIDTH = 100;
+
+/** Pieces joined into lines of at most WIDTH columns (a longer piece gets a line of its own). */
+function wrap(pieces: string[], first: string, rest: string): string[] {
+  const lines: string[] = [];
+  let line = first + pieces[0]!;
+  for (const piece of pieces.slice(1)) {
+    if (line.length + 1 + piece.length > WIDTH) {
+      lines.push(line);
+      line = rest + piece;
+    } else {
+      line += ` ${piece}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** `runprint help`: every command form with its synopsis and what it does. */
+export function formatUsage(): string {
+  const out = ['usage: runprint <command> [options]', '', 'commands:'];
+  for (const usage of COMMAND_USAGE) {
+    out.push(...wrap(synopsisParts(usage), '  ', '        '), `      ${usage.summary}`);
+  }
+  out.push('', ...USAGE_NOTES, '');
+  return out.join('\n');
+}
