@@ -77,7 +77,7 @@ describe('broken or ambiguous input is rejected', () => {
   });
   it('a delta for a content block never started', () => {
     rejects(start + event('content_block_delta', ',"index":0,"delta":{"type":"text_delta","text":"x"}') + stop,
-      'ERR_OUTPUT_INCOMPLETE_STREAM', 'stream event 2: content_block_delta for content block 0 that was never started');
+      'ERR_OUTPUT_EVENT_ORDER', 'stream event 2: content_block_delta for content block 0 that was never started');
   });
   it('a content block that is never stopped', () => {
     rejects(start + event('content_block_start', ',"index":0,"content_block":{"type":"text","text":""}') + stop,
@@ -85,15 +85,15 @@ describe('broken or ambiguous input is rejected', () => {
   });
   it('an event before message_start', () => {
     rejects(event('content_block_start', ',"index":0,"content_block":{"type":"text","text":""}'),
-      'ERR_OUTPUT_INCOMPLETE_STREAM', 'stream event 1: content_block_start before message_start');
+      'ERR_OUTPUT_EVENT_ORDER', 'stream event 1: content_block_start before message_start');
   });
   it('an error event', () => {
     rejects(start + 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
-      'ERR_OUTPUT_INVALID', 'stream event 2 is an error event');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'stream event 2 is an error event');
   });
   it('an error body', () => {
     rejects('{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}',
-      'ERR_OUTPUT_INVALID', 'response is an error object');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'response is an error object');
   });
   it('tool input that is not JSON once assembled', () => {
     rejects(start + event('content_block_start', ',"index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}') +
@@ -110,12 +110,12 @@ describe('broken or ambiguous input is rejected', () => {
   });
   it('a block started out of order, and a delta after its block stopped', () => {
     rejects(start + event('content_block_start', ',"index":1,"content_block":{"type":"text","text":""}'),
-      'ERR_OUTPUT_INVALID', 'stream event 2: content block 1 starts out of order');
+      'ERR_OUTPUT_EVENT_ORDER', 'stream event 2: content block 1 is not the next block');
     rejects(start + event('content_block_start', ',"index":0,"content_block":{"type":"text","text":""}') + event('content_block_stop', ',"index":0') +
       event('content_block_delta', ',"index":0,"delta":{"type":"text_delta","text":"x"}'),
-    'ERR_OUTPUT_INVALID', 'stream event 4: content_block_delta for content block 0 after its content_block_stop');
+    'ERR_OUTPUT_EVENT_ORDER', 'stream event 4: content_block_delta for content block 0 after its content_block_stop');
   });
   it('an event after message_stop', () => {
-    rejects(read('text.sse') + event('ping', ''), 'ERR_OUTPUT_INVALID', 'stream event 10 follows message_stop');
+    rejects(read('text.sse') + event('ping', ''), 'ERR_OUTPUT_EVENT_ORDER', 'stream event 10 follows message_stop');
   });
 });

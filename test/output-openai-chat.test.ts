@@ -91,7 +91,7 @@ describe('broken or ambiguous input is rejected', () => {
   it('a tool call delta for an index never started', () => {
     const text = chunk('[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]') +
       chunk('[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]},"finish_reason":null}]');
-    rejects(text + 'data: [DONE]\n\n', 'ERR_OUTPUT_INCOMPLETE_STREAM',
+    rejects(text + 'data: [DONE]\n\n', 'ERR_OUTPUT_EVENT_ORDER',
       'stream event 2 choices[0].delta.tool_calls[0]: delta for tool call index 1 that was never started');
   });
   it('a choice that never gets a finish_reason, or a role', () => {
@@ -103,25 +103,25 @@ describe('broken or ambiguous input is rejected', () => {
   it('an error object in the stream', () => {
     const text = read('text.sse').split('\n\n').slice(0, 2).join('\n\n') +
       '\n\ndata: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n';
-    rejects(text, 'ERR_OUTPUT_INVALID', 'stream event 3 is an error object');
+    rejects(text, 'ERR_OUTPUT_PROVIDER_ERROR', 'stream event 3 is an error object');
   });
   it('an error body instead of a completion', () => {
     rejects('{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}',
-      'ERR_OUTPUT_INVALID', 'response is an error object');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'response is an error object');
   });
   it('a body of another object type', () => {
     rejects('{"object":"response","choices":[]}', 'ERR_OUTPUT_INVALID', 'response "object" is not "chat.completion"');
   });
   it('an event after data: [DONE]', () => {
-    rejects(read('text.sse') + chunk('[]'), 'ERR_OUTPUT_INVALID', 'stream event 8 follows data: [DONE]');
+    rejects(read('text.sse') + chunk('[]'), 'ERR_OUTPUT_EVENT_ORDER', 'stream event 8 follows data: [DONE]');
   });
   it('content after the choice finished, or two finish reasons', () => {
     rejects(chunk('[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":"stop"}]') +
       chunk('[{"index":0,"delta":{"content":"b"},"finish_reason":null}]') + 'data: [DONE]\n\n',
-    'ERR_OUTPUT_INVALID', 'stream event 2 choices[0]: delta for choice index 0 after its finish_reason');
+    'ERR_OUTPUT_EVENT_ORDER', 'stream event 2 choices[0]: delta for choice index 0 after its finish_reason');
     rejects(chunk('[{"index":0,"delta":{"role":"assistant"},"finish_reason":"stop"}]') +
       chunk('[{"index":0,"delta":{},"finish_reason":"length"}]') + 'data: [DONE]\n\n',
-    'ERR_OUTPUT_INVALID', 'stream event 2 choices[0]: choice index 0 has two finish reasons');
+    'ERR_OUTPUT_CONTRADICTION', 'stream event 2 choices[0]: choice index 0 has two finish reasons');
   });
   it('a response whose body is not strict JSON', () => {
     rejects('{"object":"chat.completion","choices":[]', 'ERR_JSON_TRUNCATED', 'JSON text ends before the value is complete at byte 40 (line 1, column 41)');

@@ -60,7 +60,7 @@ describe('broken or ambiguous input is rejected', () => {
   });
   it('a delta for an output item never started', () => {
     const parts = events('text.sse');
-    rejects(join([parts[0]!, parts[4]!]), 'ERR_OUTPUT_INCOMPLETE_STREAM',
+    rejects(join([parts[0]!, parts[4]!]), 'ERR_OUTPUT_EVENT_ORDER',
       'stream event 2: response.output_text.delta for output item 0 that was never started');
   });
   it('an output item without response.output_item.done', () => {
@@ -69,26 +69,26 @@ describe('broken or ambiguous input is rejected', () => {
       'output item 0 has no response.output_item.done');
   });
   it('deltas that differ from the terminal event', () => {
-    rejects(read('text.sse').replace('"delta":" 21:04 Uhr."', '"delta":" 21:05 Uhr."'), 'ERR_OUTPUT_INVALID',
+    rejects(read('text.sse').replace('"delta":" 21:04 Uhr."', '"delta":" 21:05 Uhr."'), 'ERR_OUTPUT_CONTRADICTION',
       'output item 0 content 0: the deltas differ from the terminal event');
-    rejects(read('function-call.sse').replace('"delta":"\\"celsius\\"}"', '"delta":"\\"kelvin\\"}"'), 'ERR_OUTPUT_INVALID',
+    rejects(read('function-call.sse').replace('"delta":"\\"celsius\\"}"', '"delta":"\\"kelvin\\"}"'), 'ERR_OUTPUT_CONTRADICTION',
       'output item 0: the arguments deltas differ from the terminal event');
   });
   it('an error event, and a failed response', () => {
     const parts = events('text.sse');
     rejects(join([parts[0]!, 'event: error\ndata: {"type":"error","code":"server_error","message":"The server had an error.","param":null,"sequence_number":1}']),
-      'ERR_OUTPUT_INVALID', 'stream event 2 is an error event');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'stream event 2 is an error object');
     rejects(join([parts[0]!, 'event: response.failed\ndata: {"type":"response.failed","sequence_number":1,"response":{"object":"response","status":"failed","error":{"code":"server_error","message":"x"},"output":[]}}']),
-      'ERR_OUTPUT_INVALID', 'stream event 2: the response failed');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'stream event 2: the response failed');
   });
   it('an error body, and a response that has not finished', () => {
     rejects('{"error":{"message":"Invalid model","type":"invalid_request_error","param":"model","code":"model_not_found"}}',
-      'ERR_OUTPUT_INVALID', 'response is an error object');
+      'ERR_OUTPUT_PROVIDER_ERROR', 'response is an error object');
     rejects('{"id":"resp_1","object":"response","status":"in_progress","error":null,"output":[]}',
       'ERR_OUTPUT_INVALID', 'response "status" is not "completed" or "incomplete"');
   });
   it('an event after the terminal event', () => {
     const parts = events('refusal.sse');
-    rejects(join([...parts, parts[0]!]), 'ERR_OUTPUT_INVALID', 'stream event 9 follows the terminal event');
+    rejects(join([...parts, parts[0]!]), 'ERR_OUTPUT_EVENT_ORDER', 'stream event 9 follows the terminal event');
   });
 });

@@ -14,6 +14,8 @@ interface Vector {
   wantDigest?: { sha256: string } | null;
   wantRawDigest?: { sha256: string };
   wantFinishReason?: string | null;
+  wantServed?: unknown;
+  wantUsage?: unknown;
   wantErr?: string;
 }
 
@@ -45,6 +47,8 @@ for (const name of files) {
         assert.deepEqual(result.digest, vector.wantDigest);
         assert.deepEqual(result.rawDigest, vector.wantRawDigest);
         assert.equal(result.finishReason, vector.wantFinishReason);
+        if (vector.wantServed !== undefined) assert.deepEqual(JSON.parse(JSON.stringify(result.served)), vector.wantServed);
+        if (vector.wantUsage !== undefined) assert.deepEqual(JSON.parse(JSON.stringify(result.usage)), vector.wantUsage);
       });
     }
   });

@@ -66,7 +66,14 @@ describe('servedFromResponse', () => {
     rejects('openai-chat', { object: 'response', model: 'm' }, 'response "object" does not name a chat completion', "$['object']");
     rejects('openai-responses', { object: 'chat.completion', model: 'm' }, 'response "object" does not name a response', "$['object']");
     rejects('anthropic-messages', { type: 'error', error: { type: 'api_error' } }, 'response "type" does not name a message', "$['type']");
-    rejects('openai-responses', { error: { message: 'quota' } }, 'response reports no fact about what served the run', '$');
+    rejects('openai-responses', { error: { message: 'quota' } }, 'response is an error body', '$');
+    rejects('openai-chat', { object: 'chat.completion', model: 'gpt-4o', error: { message: 'x' } }, 'response is an error body', '$');
+  });
+
+  it('a response that reports no fact gives none: {} (SPEC 4.6), not an error', () => {
+    assert.deepEqual(servedFromResponse('openai-chat', { object: 'chat.completion', choices: [] }), {});
+    assert.deepEqual(servedFromResponse('openai-responses', { object: 'response', model: null, error: null }), {});
+    assert.deepEqual(servedFromResponse('anthropic-messages', { type: 'message', usage: { input_tokens: 1 } }), {});
   });
 
   it('treats null and absent members alike: no fact', () => {

@@ -1,13 +1,19 @@
-/** Writes testdata/output/*.json: docs/SPEC.md section 12 (output digest) cases, expected outputs by hand. */
+/** Writes testdata/output/*.json: docs/SPEC.md section 12 (output digest) cases, expected outcomes by hand. */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { RunprintError } from '../../src/errors.ts';
+import { runOutputFrom } from '../../src/providers/run-output.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 
 /*
- * Every `wantOutput` here is written by hand from SPEC section 12, never computed by
- * src/providers; `wantDigest` is computed from it with the naive JCS below and node:crypto, and
- * `wantRawDigest` is node:crypto over the body's UTF-8 bytes. Bodies of the stream/response pairs
- * are the hand-made fixtures of test/fixtures/output/ (see the README there: not recorded).
+ * Every intended outcome here (`wantOutput`, `wantFinishReason`, `wantServed`, `wantUsage` or
+ * `wantErr`) is written by hand from SPEC section 12, never computed by src/providers;
+ * `wantDigest` is computed from `wantOutput` with the naive JCS below and node:crypto, and
+ * `wantRawDigest` is node:crypto over the body's UTF-8 bytes. Before a file is written, every
+ * vector is run through runOutputFrom and generation fails when the implementation disagrees
+ * with the intended outcome: a vector file is never a snapshot of what the code answers today.
+ * Bodies of the stream/response pairs are the hand-made fixtures of test/fixtures/output/ (see
+ * the README there: not recorded).
  */
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -38,8 +44,43 @@ function accepts(spec: string, desc: string, format: Format | null, bodyText: st
   };
 }
 
-function rejects(spec: string, desc: string, format: Format, bodyText: string, wantErr: string): Vector {
+type OutputCode =
+  | 'ERR_OUTPUT_INVALID' | 'ERR_OUTPUT_INCOMPLETE_STREAM' | 'ERR_OUTPUT_PROVIDER_ERROR'
+  | 'ERR_OUTPUT_EVENT_ORDER' | 'ERR_OUTPUT_CONTRADICTION' | 'ERR_OUTPUT_UNSUPPORTED' | 'ERR_JSON_TRUNCATED';
+
+function rejects(spec: string, desc: string, format: Format, bodyText: string, wantErr: OutputCode): Vector {
   return { desc, spec, format, bodyText, wantErr };
+}
+
+/** An accepted vector that also states its served facts and usage. */
+function acceptsAll(spec: string, desc: string, format: Format, bodyText: string, output: Json, finishReason: string | null,
+  served: { [name: string]: string }, usage: Json): Vector {
+  const wantServed: { [name: string]: Json } = {};
+  for (const [name, value] of Object.entries(served)) wantServed[name] = { source: 'reported', value };
+  return { ...accepts(spec, desc, format, bodyText, output, finishReason), wantServed, wantUsage: usage };
+}
+
+/** Runs `vector` through the implementation; throws when it does not give the intended outcome. */
+function check(vector: Vector): void {
+  const body = new TextEncoder().encode(vector['bodyText'] as string);
+  const format = (vector['format'] ?? undefined) as Format | undefined;
+  let got: { [key: string]: Json };
+  try {
+    const result = runOutputFrom(body, format);
+    got = JSON.parse(JSON.stringify({
+      wantOutput: result.output, wantDigest: result.digest, wantRawDigest: result.rawDigest,
+      wantFinishReason: result.finishReason, wantServed: result.served, wantUsage: result.usage,
+    })) as { [key: string]: Json };
+  } catch (error) {
+    if (!(error instanceof RunprintError)) throw error;
+    got = { wantErr: error.code };
+  }
+  for (const key of Object.keys(vector).filter((name) => name.startsWith('want'))) {
+    const actual = key in got ? jcs(got[key] as Json) : `(nothing: ${jcs(got['wantErr'] ?? 'accepted')})`;
+    if (actual !== jcs(vector[key] as Json)) {
+      throw new Error(`output vector "${vector.desc}": ${key} is ${actual} in the implementation, the vector intends ${jcs(vector[key] as Json)}`);
+    }
+  }
 }
 
 /** The response and the stream of one fixture pair: two vectors with one expected output. */
@@ -51,6 +92,7 @@ function pair(spec: string, format: Format, name: string, what: string, output: 
 }
 
 function file(path: string, desc: string, spec: string, vectors: Vector[]): VectorFile {
+  for (const vector of vectors) check(vector);
   return { path, content: { desc, spec, generated: true, vectors } };
 }
 
@@ -60,9 +102,67 @@ const chatChoice = (index: number, message: { [key: string]: Json }, finish: str
 const chunk = (choices: string): string =>
   `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":${choices}}\n\n`;
 
+/** The worked example of SPEC 12.2, byte for byte. */
+const CHAT_EXAMPLE_STREAM = String.raw`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Ja."},"finish_reason":null}]}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: [DONE]
+
+`;
+const CHAT_EXAMPLE_RESPONSE = '{"id":"chatcmpl-2","object":"chat.completion","created":2,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1",'
+  + '"choices":[{"index":0,"message":{"role":"assistant","content":"Ja.","refusal":null},"finish_reason":"stop"}],'
+  + '"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}';
+
+function openaiChatStreams(): Vector[] {
+  const ja = { choices: [chatChoice(0, { content: 'Ja.' }, 'stop')] };
+  const start = chunk('[{"index":0,"delta":{"role":"assistant","content":"Ja."},"finish_reason":null}]');
+  const finish = chunk('[{"index":0,"delta":{},"finish_reason":"stop"}]');
+  const done = 'data: [DONE]\n\n';
+  const callStart = chunk('[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"now","arguments":""}}]},"finish_reason":null}]');
+  const nowCall = { choices: [chatChoice(0, { tool_calls: [{ type: 'function', function: { name: 'now', arguments: '{}' } }] }, 'tool_calls')] };
+  const facts = { model: 'gpt-4o-2024-08-06', systemFingerprint: 'fp_1' };
+  return [
+    acceptsAll('12.2', 'worked example 12.2: the stream', 'openai-chat', CHAT_EXAMPLE_STREAM, ja, 'stop', facts, null),
+    acceptsAll('12.2', 'worked example 12.2: the response gives the same output', 'openai-chat', CHAT_EXAMPLE_RESPONSE, ja, 'stop', facts,
+      { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }),
+    accepts('12.2', 'after the finish, a delta whose content is "" (and tool_calls []) is not content: accepted', 'openai-chat',
+      start + finish + chunk('[{"index":0,"delta":{"content":"","tool_calls":[]},"finish_reason":null}]') + done, ja, 'stop'),
+    rejects('12.2', 'after the finish, a delta with non-empty content: ERR_OUTPUT_EVENT_ORDER', 'openai-chat',
+      start + finish + chunk('[{"index":0,"delta":{"content":" Nein."},"finish_reason":null}]') + done, 'ERR_OUTPUT_EVENT_ORDER'),
+    accepts('12.2', 'the same finish_reason twice is one finish reason', 'openai-chat', start + finish + finish + done, ja, 'stop'),
+    rejects('12.2', 'a second, different finish_reason: ERR_OUTPUT_CONTRADICTION', 'openai-chat',
+      start + finish + chunk('[{"index":0,"delta":{},"finish_reason":"length"}]') + done, 'ERR_OUTPUT_CONTRADICTION'),
+    rejects('12.2', 'a second, different role: ERR_OUTPUT_CONTRADICTION', 'openai-chat',
+      start + chunk('[{"index":0,"delta":{"role":"tool"},"finish_reason":"stop"}]') + done, 'ERR_OUTPUT_CONTRADICTION'),
+    accepts('12.2', 'a tool call named again with the same name: one call', 'openai-chat',
+      callStart + chunk('[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"now","arguments":"{}"}}]},"finish_reason":"tool_calls"}]') + done,
+      nowCall, 'tool_calls'),
+    rejects('12.2', 'a tool call given a second, different name: ERR_OUTPUT_CONTRADICTION', 'openai-chat',
+      callStart + chunk('[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"later","arguments":"{}"}}]},"finish_reason":"tool_calls"}]') + done,
+      'ERR_OUTPUT_CONTRADICTION'),
+    rejects('12.2', 'a streamed tool call of type "custom": ERR_OUTPUT_UNSUPPORTED', 'openai-chat',
+      chunk('[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"type":"custom","custom":{"name":"sql","input":"SELECT 1"}}]},"finish_reason":"tool_calls"}]') + done,
+      'ERR_OUTPUT_UNSUPPORTED'),
+    rejects('12.2', 'a chunk after data: [DONE]: ERR_OUTPUT_EVENT_ORDER', 'openai-chat', start + finish + done + finish, 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.2', 'an event named error: ERR_OUTPUT_PROVIDER_ERROR', 'openai-chat',
+      start + 'event: error\ndata: {"message":"Internal server error"}\n\n', 'ERR_OUTPUT_PROVIDER_ERROR'),
+    accepts('12.1', 'framing: one chunk in two data lines (joined by LF), id and retry lines, a comment, CR line endings, a leading U+FEFF', 'openai-chat',
+      '\uFEFF: keep-alive\rid: 1\rretry: 1000\rdata: {"id":"chatcmpl-1","object":"chat.completion.chunk",\rdata: "choices":[{"index":0,"delta":{"role":"assistant","content":"Ja."},"finish_reason":"stop"}]}\r\r'
+        + 'data: [DONE]\r\r', ja, 'stop'),
+    accepts('12.1', 'framing: an event with a name and no data line is not dispatched', 'openai-chat',
+      start + 'event: error\n\n' + finish + done, ja, 'stop'),
+    acceptsAll('4.6', 'a body that reports no served fact gives {}, not an error', 'openai-chat',
+      '{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Ja."},"finish_reason":"stop"}]}', ja, 'stop', {}, null),
+  ];
+}
+
 function openaiChat(): Vector[] {
   const call = (name: string, args: string): Json => ({ type: 'function', function: { name, arguments: args } });
   return [
+    ...openaiChatStreams(),
     ...pair('12.2', 'openai-chat', 'text', 'text',
       { choices: [chatChoice(0, { content: 'Morgen wird es in Zürich bewölkt, bei 14 °C.' }, 'stop')] }, 'stop'),
     ...pair('12.2', 'openai-chat', 'tool-calls', 'two tool calls: ids left out, arguments as the concatenated string',
@@ -96,17 +196,17 @@ function openaiChat(): Vector[] {
     rejects('12.2', 'data: [DONE] not ended by an empty line is not dispatched', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]') + 'data: [DONE]', 'ERR_OUTPUT_INCOMPLETE_STREAM'),
     rejects('12.2', 'an event that is not JSON', 'openai-chat', 'data: {"id":"chatcmpl-1","object":\n\ndata: [DONE]\n\n', 'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.2', 'a tool call delta for an index never started', 'openai-chat',
+    rejects('12.2', 'a tool call delta for an index never started: ERR_OUTPUT_EVENT_ORDER', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":"tool_calls"}]') + 'data: [DONE]\n\n',
-      'ERR_OUTPUT_INCOMPLETE_STREAM'),
+      'ERR_OUTPUT_EVENT_ORDER'),
     rejects('12.2', 'a choice without a finish_reason', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]') + 'data: [DONE]\n\n', 'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.2', 'an error object in the stream', 'openai-chat',
+    rejects('12.2', 'an error object in the middle of the stream: the run failed, no output', 'openai-chat',
       chunk('[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]') +
       'data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n',
-      'ERR_OUTPUT_INVALID'),
+      'ERR_OUTPUT_PROVIDER_ERROR'),
     rejects('12.2', 'an error body', 'openai-chat',
-      '{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}', 'ERR_OUTPUT_INVALID'),
+      '{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}', 'ERR_OUTPUT_PROVIDER_ERROR'),
     rejects('12.2', 'a response that is not strict JSON', 'openai-chat', '{"object":"chat.completion","choices":[]', 'ERR_JSON_TRUNCATED'),
   ];
 }
@@ -145,20 +245,92 @@ function anthropicMessages(): Vector[] {
     rejects('12.4', 'a stream without message_stop', 'anthropic-messages',
       messageStart + anthropicEvent('message_delta', ',"delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}'),
       'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.4', 'a delta for a content block never started', 'anthropic-messages',
+    rejects('12.4', 'a delta for a content block never started: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
       messageStart + anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"text_delta","text":"x"}') + messageEnd,
-      'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.4', 'a content block without content_block_stop', 'anthropic-messages',
+      'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'an unstopped content block at message_stop: ERR_OUTPUT_INCOMPLETE_STREAM', 'anthropic-messages',
       messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"text","text":""}') + messageEnd,
       'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.4', 'an error event', 'anthropic-messages',
-      messageStart + 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 'ERR_OUTPUT_INVALID'),
+    rejects('12.4', 'an error event in the middle of the stream: the run failed, no output', 'anthropic-messages',
+      messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"text","text":""}') +
+      anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"text_delta","text":"Hallo"}') +
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 'ERR_OUTPUT_PROVIDER_ERROR'),
     rejects('12.4', 'an error body', 'anthropic-messages',
-      '{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}', 'ERR_OUTPUT_INVALID'),
+      '{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}', 'ERR_OUTPUT_PROVIDER_ERROR'),
+    ...anthropicOrder(message),
     rejects('12.4', 'tool input that is not JSON once assembled', 'anthropic-messages',
       messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}') +
       anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\": "}') +
       anthropicEvent('content_block_stop', ',"index":0') + messageEnd, 'ERR_OUTPUT_INVALID'),
+  ];
+}
+
+/** The worked example of SPEC 12.4, byte for byte. */
+const ANTHROPIC_EXAMPLE_STREAM = String.raw`event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}
+
+event: ping
+data: {"type":"ping"}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Z"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"ürich\"}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":12}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+`;
+const ANTHROPIC_EXAMPLE_RESPONSE = '{"id":"msg_2","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",'
+  + '"content":[{"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"city":"Zürich"}}],"stop_reason":"tool_use","stop_sequence":null,'
+  + '"usage":{"input_tokens":9,"output_tokens":12}}';
+
+/** SPEC 12.4 state table: the worked example, and the rows that separate one reading from another. */
+function anthropicOrder(message: (content: Json, stopReason: string) => Json): Vector[] {
+  const weather = message([{ type: 'tool_use', name: 'get_weather', input: { city: 'Zürich' } }], 'tool_use');
+  const facts = { model: 'claude-sonnet-4-5-20250929' };
+  const text = (index: number): string => anthropicEvent('content_block_start', `,"index":${index},"content_block":{"type":"text","text":""}`);
+  const delta = (index: number, piece: string): string =>
+    anthropicEvent('content_block_delta', `,"index":${index},"delta":{"type":"text_delta","text":"${piece}"}`);
+  const stop = (index: number): string => anthropicEvent('content_block_stop', `,"index":${index}`);
+  const ja = message([{ type: 'text', text: 'Ja.' }], 'end_turn');
+  return [
+    acceptsAll('12.4', 'worked example 12.4: the stream', 'anthropic-messages', ANTHROPIC_EXAMPLE_STREAM, weather, 'tool_use', facts,
+      { input_tokens: 9, output_tokens: 12 }),
+    acceptsAll('12.4', 'worked example 12.4: the response gives the same output', 'anthropic-messages', ANTHROPIC_EXAMPLE_RESPONSE, weather, 'tool_use',
+      facts, { input_tokens: 9, output_tokens: 12 }),
+    rejects('12.4', 'a content block whose index is not the next one: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
+      messageStart + text(1) + delta(1, 'Ja.') + stop(1) + messageEnd, 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'a second message_start: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
+      messageStart + text(0) + delta(0, 'Ja.') + stop(0) + messageStart + messageEnd, 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'an event before message_start: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
+      text(0) + messageStart + messageEnd, 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'a ping after message_stop: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
+      messageStart + text(0) + delta(0, 'Ja.') + stop(0) + messageEnd + anthropicEvent('ping', ''), 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'a delta after its block stopped: ERR_OUTPUT_EVENT_ORDER', 'anthropic-messages',
+      messageStart + text(0) + stop(0) + delta(0, 'Ja.') + messageEnd, 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.4', 'a delta type the rules do not assemble: ERR_OUTPUT_UNSUPPORTED', 'anthropic-messages',
+      messageStart + text(0) + anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"compaction_delta","content":"x"}') + stop(0) + messageEnd,
+      'ERR_OUTPUT_UNSUPPORTED'),
+    rejects('12.4', 'a delta for a block of another type: ERR_OUTPUT_INVALID', 'anthropic-messages',
+      messageStart + text(0) + anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"thinking_delta","thinking":"x"}') + stop(0) + messageEnd,
+      'ERR_OUTPUT_INVALID'),
+    accepts('12.4', 'unknown event types and a named event without data are ignored', 'anthropic-messages',
+      messageStart + 'event: ping\n\n' + text(0) + anthropicEvent('content_block_progress', ',"index":0') + delta(0, 'Ja.') + stop(0) + messageEnd,
+      ja, 'end_turn'),
+    accepts('12.4', 'a block may start while another is open', 'anthropic-messages',
+      messageStart + text(0) + text(1) + delta(0, 'Ja.') + delta(1, 'Nein.') + stop(1) + stop(0) + messageEnd,
+      message([{ type: 'text', text: 'Ja.' }, { type: 'text', text: 'Nein.' }], 'end_turn'), 'end_turn'),
   ];
 }
 
@@ -183,6 +355,63 @@ function serverTool(message: (content: Json, stopReason: string) => Json): Vecto
   ];
 }
 
+/** The worked example of SPEC 12.3, byte for byte. */
+const RESPONSES_EXAMPLE_STREAM = String.raw`event: response.created
+data: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"gpt-4.1-2025-04-14","output":[]}}
+
+event: response.output_item.added
+data: {"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant","content":[]}}
+
+event: response.output_text.delta
+data: {"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Ja."}
+
+event: response.output_item.done
+data: {"type":"response.output_item.done","sequence_number":3,"output_index":0,"item":{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Ja.","annotations":[]}]}}
+
+event: response.completed
+data: {"type":"response.completed","sequence_number":4,"response":{"id":"resp_1","object":"response","status":"completed","error":null,"model":"gpt-4.1-2025-04-14","service_tier":"default","output":[{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Ja.","annotations":[]}]}],"usage":{"input_tokens":9,"output_tokens":2,"total_tokens":11}}}
+
+`;
+
+/** SPEC 12.3 state table: the worked example, and the rows that separate one reading from another. */
+function responsesOrder(fixtureEvents: string[]): Vector[] {
+  const example = RESPONSES_EXAMPLE_STREAM;
+  const output = {
+    status: 'completed', incomplete_details: null,
+    output: [{ type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Ja.', annotations: [] }] }],
+  };
+  const parts = example.split('\n\n').filter((part) => part !== '');
+  const join = (list: string[]): string => list.map((part) => `${part}\n\n`).join('');
+  const textDone = 'event: response.output_text.done\ndata: {"type":"response.output_text.done","sequence_number":3,"item_id":"msg_1","output_index":0,"content_index":0,"text":"Nein."}';
+  return [
+    acceptsAll('12.3', 'worked example 12.3: the stream', 'openai-responses', example, output, 'completed',
+      { model: 'gpt-4.1-2025-04-14', serviceTier: 'default' }, { input_tokens: 9, output_tokens: 2, total_tokens: 11 }),
+    rejects('12.3', 'worked example 12.3 with the delta changed: ERR_OUTPUT_CONTRADICTION', 'openai-responses',
+      example.replace('"delta":"Ja."', '"delta":"Nein."'), 'ERR_OUTPUT_CONTRADICTION'),
+    rejects('12.3', 'an output_item.done that differs from the terminal item: ERR_OUTPUT_CONTRADICTION', 'openai-responses',
+      example.replace('"sequence_number":3,"output_index":0,"item":{"id":"msg_1","type":"message","status":"completed"',
+        '"sequence_number":3,"output_index":0,"item":{"id":"msg_1","type":"message","status":"incomplete"'), 'ERR_OUTPUT_CONTRADICTION'),
+    accepts('12.3', 'not compared: the partial item of output_item.added and the text of output_text.done', 'openai-responses',
+      join([parts[0]!, parts[1]!.replace('"content":[]', '"content":[{"type":"output_text","text":"Nein.","annotations":[]}]'), parts[2]!, textDone, parts[3]!, parts[4]!]),
+      output, 'completed'),
+    rejects('12.3', 'an output item whose index is not the next one: ERR_OUTPUT_EVENT_ORDER', 'openai-responses',
+      example.replaceAll('"output_index":0', '"output_index":1'), 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.3', 'a delta after its item is done: ERR_OUTPUT_EVENT_ORDER', 'openai-responses',
+      join([parts[0]!, parts[1]!, parts[3]!, parts[2]!, parts[4]!]), 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.3', 'an event after the terminal event: ERR_OUTPUT_EVENT_ORDER', 'openai-responses',
+      join([...parts, parts[0]!]), 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.3', 'an item never done at the terminal event: ERR_OUTPUT_INCOMPLETE_STREAM', 'openai-responses',
+      join([parts[0]!, parts[1]!, parts[2]!, parts[4]!]), 'ERR_OUTPUT_INCOMPLETE_STREAM'),
+    rejects('12.3', 'a terminal event whose name differs from its response status: ERR_OUTPUT_CONTRADICTION', 'openai-responses',
+      join([...parts.slice(0, 4), parts[4]!.replaceAll('response.completed', 'response.incomplete')]), 'ERR_OUTPUT_CONTRADICTION'),
+    rejects('12.3', 'response.failed: ERR_OUTPUT_PROVIDER_ERROR', 'openai-responses',
+      join([fixtureEvents[0]!, 'event: response.failed\ndata: {"type":"response.failed","sequence_number":1,"response":{"object":"response","status":"failed","error":{"code":"server_error","message":"x"},"output":[]}}']),
+      'ERR_OUTPUT_PROVIDER_ERROR'),
+    rejects('12.3', 'a response with status "failed": ERR_OUTPUT_PROVIDER_ERROR', 'openai-responses',
+      '{"id":"resp_1","object":"response","status":"failed","error":null,"output":[]}', 'ERR_OUTPUT_PROVIDER_ERROR'),
+  ];
+}
+
 function openaiResponses(): Vector[] {
   const response = (output: Json, status = 'completed', details: Json = null): Json =>
     ({ status, incomplete_details: details, output });
@@ -204,13 +433,14 @@ function openaiResponses(): Vector[] {
       'completed'),
     rejects('12.3', 'a stream without its terminal event', 'openai-responses',
       events.slice(0, -1).map((part) => `${part}\n\n`).join(''), 'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.3', 'a text delta for an output item never started', 'openai-responses',
-      [events[0], events[4]].map((part) => `${part}\n\n`).join(''), 'ERR_OUTPUT_INCOMPLETE_STREAM'),
-    rejects('12.3', 'deltas that differ from the terminal event', 'openai-responses',
-      text.replace('"delta":" 21:04 Uhr."', '"delta":" 21:05 Uhr."'), 'ERR_OUTPUT_INVALID'),
-    rejects('12.3', 'an error event', 'openai-responses',
-      `${events[0]}\n\nevent: error\ndata: {"type":"error","code":"server_error","message":"The server had an error.","param":null,"sequence_number":1}\n\n`,
-      'ERR_OUTPUT_INVALID'),
+    rejects('12.3', 'a text delta for an output item never started: ERR_OUTPUT_EVENT_ORDER', 'openai-responses',
+      [events[0], events[4]].map((part) => `${part}\n\n`).join(''), 'ERR_OUTPUT_EVENT_ORDER'),
+    rejects('12.3', 'deltas that differ from the terminal event: ERR_OUTPUT_CONTRADICTION', 'openai-responses',
+      text.replace('"delta":" 21:04 Uhr."', '"delta":" 21:05 Uhr."'), 'ERR_OUTPUT_CONTRADICTION'),
+    rejects('12.3', 'an error event in the middle of the stream: the run failed, no output', 'openai-responses',
+      `${events.slice(0, 6).join('\n\n')}\n\nevent: error\ndata: {"type":"error","code":"server_error","message":"The server had an error.","param":null,"sequence_number":6}\n\n`,
+      'ERR_OUTPUT_PROVIDER_ERROR'),
+    ...responsesOrder(events),
     rejects('12.3', 'a response that has not finished', 'openai-responses',
       '{"id":"resp_1","object":"response","status":"in_progress","error":null,"output":[]}', 'ERR_OUTPUT_INVALID'),
   ];

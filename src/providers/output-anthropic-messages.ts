@@ -3,8 +3,9 @@ import { JsonError } from '../errors.ts';
 import { parseJson } from '../jcs/index.ts';
 import { createJsonObject, isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
 import {
-  eventObject, eventType, incomplete, invalid, member, objectOf, optionalString, rejectErrorObject,
-  requiredArray, requiredIndex, requiredObject, requiredString, without, type AssembledOutput,
+  eventObject, eventType, incomplete, invalid, member, objectOf, optionalString, outOfOrder, providerError,
+  rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, unsupported, without,
+  type AssembledOutput,
 } from './output-reading.ts';
 import { setMember } from './request-format.ts';
 import type { SseEvent } from './output-sse.ts';
@@ -114,7 +115,7 @@ function applyDelta(state: StreamedBlock, delta: JsonObject, where: string): voi
       return;
     }
     default:
-      invalid(`${where} "type" is not a known delta type`);
+      unsupported(`${where} "type" is not a known delta type`);
   }
 }
 
@@ -142,17 +143,17 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
   const blocks: StreamedBlock[] = [];
   let stopReason: JsonValue = null;
   let stopSequence: JsonValue = null;
-  let done = false;
+  let assembled: AssembledOutput | undefined;
   for (const [position, event] of events.entries()) {
     const number = position + 1;
     const where = `stream event ${number}`;
-    if (done) invalid(`${where} follows message_stop`);
+    if (assembled !== undefined) outOfOrder(`${where} follows message_stop`);
     const data = eventObject(event, number);
     const type = eventType(event, data, number);
+    if (type === 'error') providerError(`${where} is an error event`);
     if (type === 'ping') continue;
-    if (type === 'error') invalid(`${where} is an error event`);
     if (type === 'message_start') {
-      if (message !== undefined) invalid(`${where} is a second message_start`);
+      if (message !== undefined) outOfOrder(`${where} is a second message_start`);
       message = requiredObject(data, 'message', where);
       rejectErrorObject(message, `${where} message`);
       for (const block of requiredArray(message, 'content', `${where} message`)) {
@@ -167,7 +168,7 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
     }
     // Anthropic documents that new event types may be added: unknown ones carry no output.
     if (!KNOWN_EVENTS.has(type)) continue;
-    if (message === undefined) incomplete(`${where}: ${type} before message_start`);
+    if (message === undefined) outOfOrder(`${where}: ${type} before message_start`);
     if (type === 'message_delta') {
       const delta = requiredObject(data, 'delta', where);
       if (member(delta, 'stop_reason') !== undefined) {
@@ -186,30 +187,30 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
     if (type === 'message_stop') {
       const open = blocks.findIndex((state) => !state.stopped);
       if (open !== -1) incomplete(`content block ${open} has no content_block_stop`);
-      done = true;
+      const whole = without(message, new Set(['content', 'stop_reason', 'stop_sequence', 'usage']));
+      whole['content'] = blocks.map(finishedBlock);
+      whole['stop_reason'] = stopReason;
+      whole['stop_sequence'] = stopSequence;
+      whole['usage'] = usage;
+      assembled = anthropicOutputFromResponse(whole);
       continue;
     }
     const index = requiredIndex(data, 'index', where);
     if (type === 'content_block_start') {
-      if (index !== blocks.length) invalid(`${where}: content block ${index} starts out of order`);
+      if (index !== blocks.length) outOfOrder(`${where}: content block ${index} is not the next block`);
       const block = requiredObject(data, 'content_block', where);
       blocks.push({ block: without(block, new Set()), json: '', stopped: false });
       continue;
     }
     const state = blocks[index];
     if (state === undefined) {
-      incomplete(`${where}: ${type} for content block ${index} that was never started`);
+      outOfOrder(`${where}: ${type} for content block ${index} that was never started`);
     }
-    if (state.stopped) invalid(`${where}: ${type} for content block ${index} after its content_block_stop`);
+    if (state.stopped) outOfOrder(`${where}: ${type} for content block ${index} after its content_block_stop`);
     if (type === 'content_block_stop') state.stopped = true;
     else applyDelta(state, requiredObject(data, 'delta', where), where);
   }
   if (message === undefined) incomplete('stream ends without message_start');
-  if (!done) incomplete('stream ends without message_stop');
-  const assembled = without(message, new Set(['content', 'stop_reason', 'stop_sequence', 'usage']));
-  assembled['content'] = blocks.map(finishedBlock);
-  assembled['stop_reason'] = stopReason;
-  assembled['stop_sequence'] = stopSequence;
-  assembled['usage'] = usage;
-  return anthropicOutputFromResponse(assembled);
+  if (assembled === undefined) incomplete('stream ends without message_stop');
+  return assembled;
 }

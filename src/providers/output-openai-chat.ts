@@ -2,8 +2,9 @@
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
 import { isJsonObject } from '../jcs/json-value.ts';
 import {
-  eventObject, incomplete, invalid, member, objectOf, optionalString, rejectErrorObject,
-  requiredArray, requiredIndex, requiredObject, requiredString, type AssembledOutput,
+  contradiction, eventObject, incomplete, invalid, member, objectOf, optionalString, outOfOrder,
+  providerError, rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString,
+  unsupported, type AssembledOutput,
 } from './output-reading.ts';
 import type { SseEvent } from './output-sse.ts';
 
@@ -69,7 +70,7 @@ function responseToolCall(call: JsonValue, where: string): JsonValue {
     const input = requiredString(custom, 'input', `${where}.custom`);
     return objectOf([['type', 'custom'], ['custom', objectOf([['name', name], ['input', input]])]]);
   }
-  return invalid(`${where} "type" is not a known tool call type`);
+  return unsupported(`${where} "type" is not a known tool call type`);
 }
 
 /** SPEC 12.2: a non-streamed `chat.completion`. */
@@ -119,12 +120,6 @@ interface StreamedChoice extends Choice {
   calls: Map<number, StreamedCall>;
 }
 
-/** A delta piece of text: appended when a string, ignored when absent or null. */
-function append(current: string | null, delta: JsonObject, key: string, where: string): string | null {
-  const value = optionalString(delta, key, where);
-  return typeof value === 'string' ? (current ?? '') + value : current;
-}
-
 function applyToolCalls(choice: StreamedChoice, calls: JsonValue, where: string): void {
   if (calls === null) return;
   if (!Array.isArray(calls)) invalid(`${where} "tool_calls" must be an array`);
@@ -134,7 +129,7 @@ function applyToolCalls(choice: StreamedChoice, calls: JsonValue, where: string)
     const index = requiredIndex(call, 'index', at);
     const type = optionalString(call, 'type', at);
     if (type !== undefined && type !== null && type !== 'function') {
-      invalid(`${at} "type" must be "function"`);
+      unsupported(`${at} "type" is not "function"`);
     }
     const fn = member(call, 'function');
     if (fn !== undefined && !isJsonObject(fn)) invalid(`${at} "function" must be an object`);
@@ -143,12 +138,12 @@ function applyToolCalls(choice: StreamedChoice, calls: JsonValue, where: string)
     let state = choice.calls.get(index);
     if (state === undefined) {
       if (typeof name !== 'string' || name === '') {
-        incomplete(`${at}: delta for tool call index ${index} that was never started`);
+        outOfOrder(`${at}: delta for tool call index ${index} that was never started`);
       }
       state = { name, arguments: '' };
       choice.calls.set(index, state);
-    } else if (typeof name === 'string' && name !== '') {
-      invalid(`${at}: tool call index ${index} is named twice`);
+    } else if (typeof name === 'string' && name !== '' && name !== state.name) {
+      contradiction(`${at}: tool call index ${index} is given a second name`);
     }
     if (typeof args === 'string') state.arguments += args;
   }
@@ -161,11 +156,11 @@ function applyFunctionCall(choice: StreamedChoice, fn: JsonValue, where: string)
   const args = optionalString(fn, 'arguments', `${where}.function_call`);
   if (choice.functionCall === null) {
     if (typeof name !== 'string' || name === '') {
-      incomplete(`${where}: function_call delta that was never started`);
+      outOfOrder(`${where}: function_call delta that was never started`);
     }
     choice.functionCall = { name, arguments: '' };
-  } else if (typeof name === 'string' && name !== '') {
-    invalid(`${where}: function_call is named twice`);
+  } else if (typeof name === 'string' && name !== '' && name !== choice.functionCall.name) {
+    contradiction(`${where}: function_call is given a second name`);
   }
   if (typeof args === 'string') choice.functionCall.arguments += args;
 }
@@ -188,34 +183,40 @@ function applyChoice(choices: Map<number, StreamedChoice>, value: JsonValue, whe
     choices.set(index, choice);
   }
   const delta = member(value, 'delta');
-  if (delta !== undefined && delta !== null) {
-    if (!isJsonObject(delta)) invalid(`${where} "delta" must be an object`);
+  if (delta !== undefined && delta !== null && !isJsonObject(delta)) invalid(`${where} "delta" must be an object`);
+  if (isJsonObject(delta)) {
     const at = `${where}.delta`;
-    const carries = ['content', 'refusal', 'tool_calls', 'function_call'].some((key) => {
-      const piece = member(delta, key);
-      return piece !== undefined && piece !== null && piece !== '' && !(Array.isArray(piece) && piece.length === 0);
-    });
-    if (carries && typeof choice.finishReason === 'string') {
-      invalid(`${where}: delta for choice index ${index} after its finish_reason`);
-    }
+    // Types first, then order: after its finish_reason a choice takes no more content. Content is
+    // a non-empty content or refusal string, a non-empty tool_calls array, or a function_call
+    // object; "", null, absence and [] change nothing and are allowed (SPEC 12.2).
+    const content = optionalString(delta, 'content', at);
+    const refusal = optionalString(delta, 'refusal', at);
+    const calls = member(delta, 'tool_calls');
+    if (calls !== undefined && calls !== null && !Array.isArray(calls)) invalid(`${at} "tool_calls" must be an array`);
+    const fn = member(delta, 'function_call');
+    if (fn !== undefined && fn !== null && !isJsonObject(fn)) invalid(`${at} "function_call" must be an object`);
     const role = optionalString(delta, 'role', at);
+    optionalString(value, 'finish_reason', where);
+    const carries = (typeof content === 'string' && content !== '') || (typeof refusal === 'string' && refusal !== '')
+      || (Array.isArray(calls) && calls.length > 0) || isJsonObject(fn);
+    if (carries && typeof choice.finishReason === 'string') {
+      outOfOrder(`${where}: delta for choice index ${index} after its finish_reason`);
+    }
     if (typeof role === 'string') {
       if (choice.role !== null && choice.role !== role) {
-        invalid(`${at}: choice index ${index} changes its role`);
+        contradiction(`${at}: choice index ${index} changes its role`);
       }
       choice.role = role;
     }
-    choice.content = append(choice.content, delta, 'content', at);
-    choice.refusal = append(choice.refusal, delta, 'refusal', at);
-    const calls = member(delta, 'tool_calls');
+    if (typeof content === 'string') choice.content = (choice.content ?? '') + content;
+    if (typeof refusal === 'string') choice.refusal = (choice.refusal ?? '') + refusal;
     if (calls !== undefined) applyToolCalls(choice, calls, at);
-    const fn = member(delta, 'function_call');
     if (fn !== undefined) applyFunctionCall(choice, fn, at);
   }
   const finish = optionalString(value, 'finish_reason', where);
   if (typeof finish === 'string') {
     if (typeof choice.finishReason === 'string' && choice.finishReason !== finish) {
-      invalid(`${where}: choice index ${index} has two finish reasons`);
+      contradiction(`${where}: choice index ${index} has two finish reasons`);
     }
     choice.finishReason = finish;
   }
@@ -239,12 +240,14 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
   let first: JsonObject | undefined;
   for (const [position, event] of events.entries()) {
     const number = position + 1;
-    if (done) invalid(`stream event ${number} follows data: [DONE]`);
+    if (done) outOfOrder(`stream event ${number} follows data: [DONE]`);
     if (event.data === '[DONE]') {
       done = true;
+      finishChoices(choices);
       continue;
     }
     const chunk = eventObject(event, number);
+    if (event.event === 'error') providerError(`stream event ${number} is an error event`);
     rejectErrorObject(chunk, `stream event ${number}`);
     if (isFilterAnnotation(chunk)) continue;
     if (member(chunk, 'object') !== 'chat.completion.chunk') {
@@ -258,6 +261,11 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
     }
   }
   if (!done) incomplete('stream ends without data: [DONE]');
+  return assemble([...choices.values()], usage, first);
+}
+
+/** At data: [DONE]: every choice has a role and a finish reason; its tool calls by index. */
+function finishChoices(choices: Map<number, StreamedChoice>): void {
   for (const choice of choices.values()) {
     if (choice.finishReason === undefined || choice.finishReason === null) {
       incomplete(`choice index ${choice.index} ends without a finish_reason`);
@@ -267,5 +275,4 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
       .sort(([a], [b]) => a - b)
       .map(([, call]) => toolCallOf(call.name, call.arguments));
   }
-  return assemble([...choices.values()], usage, first);
 }

@@ -25,9 +25,29 @@ export function invalid(message: string): never {
   throw new OutputError('ERR_OUTPUT_INVALID', message);
 }
 
-/** A stream that stops too early or refers to something it never started. */
+/** A stream that ends before its end event, or whose end event finds something unfinished. */
 export function incomplete(message: string): never {
   throw new OutputError('ERR_OUTPUT_INCOMPLETE_STREAM', message);
+}
+
+/** A body in which the provider reports an error: an error body, an error event, a failed response. */
+export function providerError(message: string): never {
+  throw new OutputError('ERR_OUTPUT_PROVIDER_ERROR', message);
+}
+
+/** An event that the state table forbids where it comes (before the start, after the end, out of turn). */
+export function outOfOrder(message: string): never {
+  throw new OutputError('ERR_OUTPUT_EVENT_ORDER', message);
+}
+
+/** A stream that says two different things about one value. */
+export function contradiction(message: string): never {
+  throw new OutputError('ERR_OUTPUT_CONTRADICTION', message);
+}
+
+/** Well-formed input that SPEC 12 gives no assembly rule for (a delta or tool call type it does not know). */
+export function unsupported(message: string): never {
+  throw new OutputError('ERR_OUTPUT_UNSUPPORTED', message);
 }
 
 /** The member `key`, or undefined when it is absent. */
@@ -70,11 +90,11 @@ export function requiredIndex(object: JsonObject, key: string, where: string): n
   return value;
 }
 
-/** An error body: a non-null `error` member and, for `type`-tagged APIs, `type: "error"`. */
+/** An error body or event: a non-null `error` member, or `type: "error"` (ERR_OUTPUT_PROVIDER_ERROR). */
 export function rejectErrorObject(object: JsonObject, where: string): void {
   const error = member(object, 'error');
   if ((error !== undefined && error !== null) || member(object, 'type') === 'error') {
-    invalid(`${where} is an error object`);
+    providerError(`${where} is an error object`);
   }
 }
 

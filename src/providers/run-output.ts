@@ -64,9 +64,9 @@ function isJsonBody(body: Uint8Array): boolean {
 }
 
 /**
- * Served facts (SPEC 4.6). A body that reports no fact gives none: the assemblers have already
- * checked that it is an object of the right type, so the one failure servedFromResponse reports
- * at `$` is "no fact". A fact of the wrong type is an output failure (the body is the output).
+ * Served facts (SPEC 4.6; a body that reports none gives `{}`). The assemblers have already
+ * rejected error bodies and bodies of another type, so what servedFromResponse can still reject
+ * is a fact of the wrong type: an output failure here, as the body is the output.
  */
 function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [name: string]: ServedFact } {
   if (from === undefined) return {};
@@ -74,7 +74,6 @@ function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [nam
     return servedFromResponse(format, from);
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    if (error.path === '$') return {};
     throw new OutputError('ERR_OUTPUT_INVALID', error.message, error.path);
   }
 }
