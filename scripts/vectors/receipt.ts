@@ -297,6 +297,62 @@ function receiptVectors(): Array<Record<string, any>> {
       composition: { ...REQUEST, messages: [REQUEST.messages[0], { role: 'user', content: 'Capital of Spain?' }] }, from: 'openai-chat',
     }),
     bad('response with another answer', '15', valid, 'output', 'ERR_OUTPUT_MISMATCH', 'output digest of the given bytes does not match the receipt', { outputText: RESPONSE_TEXT.replace('Paris', 'Lyon') }),
+    // docs/RECEIPTS.md 13.1 and 15 step 8, item by item: each vector separates two readings of the spec.
+    ok('runDetails.metadata {} (both times are optional; the object is not)', '15', signedVariant((s) => { s['predicate']['runDetails']['metadata'] = {}; })),
+    bad('runDetails.metadata missing', '15', signedVariant((s) => { delete s['predicate']['runDetails']['metadata']; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.metadata must be an object'),
+    ok('output.format "gemini": a lowercase name a later minor version may add', '15', signedVariant((s) => { s['predicate']['runDetails']['output']['format'] = 'gemini'; })),
+    bad('output.format "gemini" with the output bytes: this verifier cannot read them as the receipt says', '15', signedVariant((s) => { s['predicate']['runDetails']['output']['format'] = 'gemini'; }),
+      'output', 'ERR_OUTPUT_UNSUPPORTED', 'the receipt\'s output format is not one this verifier reads; name one to read the bytes as', { outputText: RESPONSE_TEXT }),
+    bad('output.format "" (not a name)', '15', signedVariant((s) => { s['predicate']['runDetails']['output']['format'] = ''; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.output.format must be a lowercase format name or null'),
+    bad('a parent that is a request identity, not a run identity', '15', signedVariant((s) => { s['predicate']['runDetails']['parentRunIds'] = [`rp-req-v1-sha256-${'ab'.repeat(32)}`]; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.parentRunIds[0] must be a run identity'),
+    bad('finishedOn a leap second, 23:59:60Z (outside the profile)', '15', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2026-01-01T23:59:60Z'; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.metadata.finishedOn must be an RFC 3339 date-time'),
+    bad('finishedOn on February 30', '15', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2026-02-30T00:00:00Z'; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.metadata.finishedOn must be an RFC 3339 date-time'),
+    bad('finishedOn at hour 24', '15', signedVariant((s) => { s['predicate']['runDetails']['metadata']['finishedOn'] = '2026-01-01T24:00:00Z'; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.metadata.finishedOn must be an RFC 3339 date-time'),
+    ok('times with lowercase "t" and "z", and an offset of -00:00 (RFC 3339 allows both)', '15', signedVariant((s) => {
+      s['predicate']['runDetails']['metadata'] = { startedOn: '2026-01-01t00:00:00z', finishedOn: '2026-01-01T00:00:01.5-00:00' };
+    })),
+    bad('an element digest in uppercase hex (the same digest otherwise)', '15', signedVariant((s) => {
+      const element = dependency(s, 'input')['annotations']['elements'][0];
+      element['sha256'] = element['sha256'].toUpperCase();
+    }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate buildDefinition.resolvedDependencies[2].annotations.elements[0] must have a sha256 of 64 lowercase hex digits'),
+    bad('requestId with its digest in uppercase hex', '15', signedVariant((s) => {
+      const external = s['predicate']['buildDefinition']['externalParameters'];
+      external['requestId'] = `rp-req-v1-sha256-${external['requestId'].slice(17).toUpperCase()}`;
+    }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate buildDefinition.externalParameters.requestId is not a v1 identity string'),
+    bad('subject "run" digest in uppercase hex', '15', signedVariant((s) => { s['subject'][0]['digest']['sha256'] = s['subject'][0]['digest']['sha256'].toUpperCase(); }),
+      'subjects', 'ERR_SUBJECT_INVALID', 'subject "run" with a sha256 digest is required'),
+    ok('a payload that is not canonical JSON (indented, members in another order): the signed bytes are read as they are', '15',
+      envelopeOf(new TextEncoder().encode(JSON.stringify(Object.fromEntries(Object.entries(fixtureStatement()).reverse()), null, 2)))),
+    ok('an unnamed subject with a digest (ignored)', '13.1', signedVariant((s) => { s['subject'].push({ digest: { sha512: '00'.repeat(64) } }); })),
+    bad('a subject whose name is a number', '13.1', signedVariant((s) => { s['subject'].push({ name: 7, digest: { sha256: '00'.repeat(32) } }); }),
+      'subjects', 'ERR_SUBJECT_INVALID', 'subject 3 "name" must be a string'),
+    bad('a subject of an unknown name without a digest', '13.1', signedVariant((s) => { s['subject'].push({ name: 'transcript', uri: 'https://example.com/t' }); }),
+      'subjects', 'ERR_SUBJECT_INVALID', 'subject 3 must be an object with a "digest" of string values'),
+    bad('a subject of an unknown name with an empty digest set', '13.1', signedVariant((s) => { s['subject'].push({ name: 'transcript', digest: {} }); }),
+      'subjects', 'ERR_SUBJECT_INVALID', 'subject 3 must be an object with a "digest" of string values'),
+    bad('two subjects of the same unknown name', '13.1', signedVariant((s) => {
+      s['subject'].push({ name: 'transcript', digest: { sha256: '00'.repeat(32) } }, { name: 'transcript', digest: { sha256: '11'.repeat(32) } });
+    }), 'subjects', 'ERR_SUBJECT_INVALID', 'subject name "transcript" appears twice'),
+    bad('a requestId that is not an identity string: step 8, not step 10', '15', signedVariant((s) => {
+      s['predicate']['buildDefinition']['externalParameters']['requestId'] = 'rp-req-v1-sha256-1234';
+    }), 'predicate', 'ERR_PREDICATE_INVALID', 'predicate buildDefinition.externalParameters.requestId is not a v1 identity string'),
+    bad('a well-formed requestId of another request: step 10', '15', signedVariant((s) => {
+      s['predicate']['buildDefinition']['externalParameters']['requestId'] = `rp-req-v1-sha256-${'34'.repeat(32)}`;
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component digests do not give the requestId'),
+    bad('a count one more than the element digests listed: step 8', '15', signedVariant((s) => { dependency(s, 'input')['annotations']['count'] += 1; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate buildDefinition.resolvedDependencies[2].annotations.elements must be an array of "count" digests'),
+    ok('with a composition that has no "served": the receipt\'s served facts complete it, as for a provider request', '15', valid, {
+      composition: (() => { const composition = fixtureComposition() as Record<string, unknown>; delete composition['served']; return composition; })(),
+    }),
+    ok('runDetails.logProof an object: v1 readers ignore its content', '13.2', signedVariant((s) => { s['predicate']['runDetails']['logProof'] = { note: 'not read' }; })),
+    bad('runDetails.logProof a string', '13.2', signedVariant((s) => { s['predicate']['runDetails']['logProof'] = 'c2sp.org/tlog-proof@v1'; }),
+      'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.logProof must be null or an object'),
   ];
 }
 

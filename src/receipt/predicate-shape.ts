@@ -91,7 +91,8 @@ function output(value: unknown): Predicate['runDetails']['output'] {
   if (finishReason !== null && typeof finishReason !== 'string') fail('runDetails.output.finishReason', 'must be a string or null');
   if (usage === undefined) fail('runDetails.output.usage', 'must be present (null when unknown)');
   if (typeof stream !== 'boolean') fail('runDetails.output.stream', 'must be a boolean');
-  if (format !== null && typeof format !== 'string') fail('runDetails.output.format', 'must be a format name or null');
+  // A later minor version may add formats: any lowercase name is read, "" is not a name.
+  if (format !== null && (typeof format !== 'string' || !/^[a-z][a-z0-9-]*$/.test(format))) fail('runDetails.output.format', 'must be a lowercase format name or null');
   return {
     digest: digest === null ? null : { sha256: digest.sha256 },
     rawDigest: { sha256: rawDigest.sha256 },

@@ -76,11 +76,26 @@ export interface ReceiptFacts {
   locations?: { [component: string]: { uri?: string; mediaType?: string } };
 }
 
-/** RFC 3339 `date-time` (section 5.6), with a time zone. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 `date-time` (section 5.6), with a time zone; the ranges are checked below. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
+/**
+ * The date-time profile of docs/RECEIPTS.md 13.2: RFC 3339 section 5.6 with every field in its
+ * range (month 01-12, the day within its month, leap years as in section 5.7, hour 00-23, minute
+ * 00-59, offset hours 00-23), at most 9 fraction digits, and no leap second (second 60): the clocks
+ * receipts are signed with never produce one, and telling a real one from 23:59:60 on any day
+ * would need a table of leap seconds. `T` and `Z` may be lowercase, as RFC 3339 allows.
+ */
 export function isTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+  if (typeof value !== 'string') return false;
+  const match = RFC3339.exec(value);
+  if (match === null) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  if (match[7] !== undefined && (Number(match[7]) > 23 || Number(match[8]) > 59)) return false;
+  return true;
 }
 
 /** Builds the predicate; throws TypeError/RangeError for facts that cannot make a receipt. */

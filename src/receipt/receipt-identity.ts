@@ -149,8 +149,11 @@ export function checkComposition(predicate: Predicate, identity: IdentityDocumen
 export function checkOutput(predicate: Predicate, body: Uint8Array, format?: RequestFormat): void {
   const recorded = predicate.runDetails.output;
   // The bytes are read as the receipt says they were, unless the caller names a format.
-  const recordedFormat = isRequestFormat(recorded.format) ? recorded.format : undefined;
-  const output = runOutputFrom(body, format ?? recordedFormat);
+  if (format === undefined && recorded.format !== null && !isRequestFormat(recorded.format)) {
+    // Never a silent fallback to plain JSON: the bytes would be read another way than they were.
+    throw new ReceiptError('ERR_OUTPUT_UNSUPPORTED', 'the receipt\'s output format is not one this verifier reads; name one to read the bytes as');
+  }
+  const output = runOutputFrom(body, format ?? (recorded.format as RequestFormat | null) ?? undefined);
   if (recorded.digest !== null) {
     if (output.digest?.sha256 !== recorded.digest.sha256) throw new ReceiptError('ERR_OUTPUT_MISMATCH', 'output digest of the given bytes does not match the receipt');
     return;

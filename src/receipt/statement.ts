@@ -75,24 +75,35 @@ export function checkStatementType(statement: Record<string, unknown>): void {
   }
 }
 
+/** in-toto DigestSet: at least one algorithm, each mapped to a string. */
+function isDigestSet(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const values = Object.values(value);
+  return values.length > 0 && values.every((digest) => typeof digest === 'string');
+}
+
 function subjectError(message: string): ReceiptError {
   return new ReceiptError('ERR_SUBJECT_INVALID', message);
 }
 
 /**
- * Reads the subjects: an array of ResourceDescriptors, each with a digest; names unique. `run`
- * (with its runId annotation spelling the same digest) and `output-bytes` are required, `output`
- * is optional; subjects of other names are ignored.
+ * Reads the subjects (docs/RECEIPTS.md 13.1): a non-empty array of ResourceDescriptors, each with a
+ * non-empty DigestSet and, when named, a string name; no name twice. `run` (with its runId
+ * annotation spelling the same digest) and `output-bytes` are required, `output` is optional;
+ * unnamed subjects and subjects of other names are then ignored.
  */
 export function readSubjects(statement: Record<string, unknown>): ReceiptSubjects {
   const subjects = statement['subject'];
   if (!Array.isArray(subjects) || subjects.length === 0) throw subjectError('statement "subject" must be a non-empty array');
   const byName = new Map<string, Record<string, unknown>>();
   for (const [index, subject] of (subjects as unknown[]).entries()) {
-    if (!isObject(subject) || !isObject(subject['digest'])) throw subjectError(`subject ${index} must be an object with a "digest"`);
-    if (typeof subject['name'] !== 'string') continue;
-    if (byName.has(subject['name'])) throw subjectError(`subject name "${subject['name'].slice(0, 64)}" appears twice`);
-    byName.set(subject['name'], subject);
+    // in-toto: every subject is a ResourceDescriptor with a digest, whatever its name.
+    if (!isObject(subject) || !isDigestSet(subject['digest'])) throw subjectError(`subject ${index} must be an object with a "digest" of string values`);
+    const name = subject['name'];
+    if (name === undefined) continue;
+    if (typeof name !== 'string') throw subjectError(`subject ${index} "name" must be a string`);
+    if (byName.has(name)) throw subjectError(`subject name "${name.slice(0, 64)}" appears twice`);
+    byName.set(name, subject);
   }
   const run = byName.get(SUBJECT_RUN);
   if (run === undefined || !isSha256DigestSet(run['digest'])) throw subjectError('subject "run" with a sha256 digest is required');
