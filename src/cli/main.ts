@@ -54,6 +54,10 @@ const IO_FAILURES = new Set<string>([
   'ERR_LOG_UNREACHABLE',
   'ERR_WITNESS_UNREACHABLE',
   'ERR_STORE_UNAVAILABLE',
+  'ERR_STORE_NO_SPACE',
+  'ERR_STORE_READ_ONLY',
+  'ERR_STORE_PERMISSION',
+  'ERR_STORE_LOCKED',
 ]);
 
 /** Exit code for an error of each kind (README, "Exit codes"). */

@@ -1,8 +1,8 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InputError, RunprintError, UsageError } from '../errors.ts';
+import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -15,6 +15,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { keyFileMode, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey } from './log-options.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -23,8 +24,13 @@ export const DEFAULT_DATA_DIR = 'runprint-data';
 /** In the data directory, when no --log-key is given: the log key made on first start. */
 export const LOG_KEY_FILE = 'log-key.pem';
 
-/** The --log-key file, or the data directory's own key, created owner-only (0600) on first start. */
-async function logKey(dataDir: string, cwd: string, file: string | undefined, name: string): Promise<SigningKey> {
+/**
+ * The --log-key file, or the data directory's own key, created owner-only (0600) on first start,
+ * atomically: a start that cannot write it (a full disk) leaves no file. An empty one (left by an
+ * older runprint that could not write it) is refused, never replaced: the log may hold entries
+ * signed with the lost key.
+ */
+async function logKey(dataDir: string, cwd: string, file: string | undefined, name: string, io: CliIo): Promise<SigningKey> {
   const path = file === undefined ? join(dataDir, LOG_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
@@ -35,12 +41,48 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
     }
     text = (await generateKeyFiles(name)).privateKeyPem;
     try {
-      await writeFile(path, text, { mode: 0o600, flag: 'wx' });
-    } catch {
-      throw new InputError('ERR_FILE_UNWRITABLE', 'log key file cannot be written in the data directory');
+      await writeFileAtomic(path, text, 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Another process sharing the data directory made it first: use that one.
+      if (code === 'EEXIST') return logKey(dataDir, cwd, file, name, io);
+      const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
+      throw new InputError('ERR_FILE_UNWRITABLE', `log key file cannot be written in the data directory${why}`);
     }
+    return parsePrivateKey(text);
   }
+  if (text.trim() === '') {
+    throw new KeyError(
+      'ERR_KEY_INVALID',
+      file === undefined
+        ? `${LOG_KEY_FILE} in the data directory is empty (a start that could not write it): delete it if the log holds no entries yet, else restore it from a backup`
+        : '--log-key file is empty',
+    );
+  }
+  await warnOpenKey(path, file === undefined ? `${LOG_KEY_FILE} in the data directory` : '--log-key file', io);
   return parsePrivateKey(text);
+}
+
+/** One line on stderr when users other than its owner have access to a private key file (the key still works). */
+async function warnOpenKey(path: string, what: string, io: CliIo): Promise<void> {
+  const mode = await keyFileMode(path).catch(() => undefined);
+  if (mode !== undefined && (mode & 0o077) !== 0) {
+    io.stderr(`runprint: warning: ${what} has mode ${mode.toString(8).padStart(4, '0')}: users other than its owner have access to the private key; chmod 600 it\n`);
+  }
+}
+
+/**
+ * The log's write token must be one that a client can present: `Authorization: Bearer TOKEN`
+ * carries 1 or more visible ASCII characters (what server/bearer.ts matches; RFC 6750's b64token,
+ * letters, digits and -._~+/ with trailing =, is the portable subset). A token with a space, a
+ * control or a non-ASCII character could never match, so it is refused at start, unprinted.
+ */
+function logToken(value: string | undefined, from: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    throw new UsageError('ERR_CLI_USAGE', `${from} must be 1 or more visible ASCII characters with no spaces (a bearer token; letters, digits and -._~+/= are the portable choice)`);
+  }
+  return value;
 }
 
 async function readText(cwd: string, file: string, what: string): Promise<string> {
@@ -129,8 +171,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('ERR_CLI_USAGE', '--port must be a number from 0 to 65535');
   }
   const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
+  // A log token that no client could present is refused before anything is created or opened.
+  const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
   try {
-    await mkdir(dataDir, { recursive: true });
+    // Owner-only whatever the umask: it holds the log key (and with SQLite, the log).
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
@@ -146,6 +191,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       throw new UsageError('ERR_CLI_USAGE', 'a witness needs --witness-key KEY.pem, --witness-name NAME and at least one --witness-log VKEY');
     }
     const key = await parsePrivateKey(await readText(io.cwd, witnessKeyFile, 'witness key file'));
+    await warnOpenKey(resolve(io.cwd, witnessKeyFile), '--witness-key file', io);
     const logs = (await Promise.all(witnessLogValues.map((value) => witnessLogKeys(io.cwd, value)))).flat();
     witness = { signer: cosignatureSigner(witnessName, key), vkey: formatCosignerKey(witnessName, key.publicKey), logs };
   }
@@ -164,7 +210,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', '--log-check must be full or tiles');
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
-    const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name);
+    const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name, io);
     storage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
     // Each kind of failure of a witness is reported once, and again after it cosigned once more.
     const reported = new Map<string, Set<string>>();
@@ -182,8 +228,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
             onSuccess: (witnessUrl) => void reported.delete(witnessUrl),
           });
     log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
-    const token = values['log-token'] ?? process.env['RUNPRINT_LOG_TOKEN'];
-    options.log = { log, ...(token === undefined || token === '' ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
+    options.log = { log, ...(token === undefined ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
   let ownStorage: LogStorage | undefined;
   if (witness !== undefined) {

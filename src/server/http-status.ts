@@ -28,7 +28,13 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_STORE_CORRUPT':
       return 500;
     case 'ERR_STORE_UNAVAILABLE':
+    case 'ERR_STORE_READ_ONLY':
+    case 'ERR_STORE_PERMISSION':
+    case 'ERR_STORE_LOCKED':
       return 503;
+    // RFC 4918 section 11.5: the server cannot store what the request needs.
+    case 'ERR_STORE_NO_SPACE':
+      return 507;
     default:
       return 400;
   }
