@@ -86,9 +86,12 @@ function withoutFormat(raw: DigestSet, output: JsonValue | null, digest: DigestS
 /**
  * SPEC 12: the output of a run from the response body exactly as received. With a format, the
  * body is the provider's JSON response or its SSE stream, and both give the same output for the
- * same content; broken or ambiguous input is rejected (ERR_OUTPUT_INVALID,
- * ERR_OUTPUT_INCOMPLETE_STREAM, ERR_JSON_*). Without one (SPEC 12.5), the output is the body's
- * JSON value, or null when the body is not strict JSON.
+ * same content; broken or ambiguous input is rejected with the codes of SPEC 12.1
+ * (ERR_OUTPUT_INVALID, _INCOMPLETE_STREAM, _PROVIDER_ERROR, _EVENT_ORDER, _CONTRADICTION,
+ * _UNSUPPORTED, and ERR_JSON_* for a response that is not strict JSON); a body in which the
+ * provider reports an error has no output. Without a format (SPEC 12.5), the output is the body's
+ * JSON value, or null when the body is not strict JSON. The body is the response content with any
+ * content coding removed.
  */
 export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutput {
   if (!(body instanceof Uint8Array)) throw new TypeError('body must be a Uint8Array');
