@@ -1,12 +1,13 @@
 /** `runprint keygen`: a new Ed25519 receipt key as PKCS #8, SPKI PEM, JWK and signed-note verifier key (SPEC 14.1). */
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import { generateKeyFiles } from '../keys/keys.ts';
 import { isKeyName } from '../keys/verifier-key.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { writeFileAtomic } from './key-file.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */
 export const KEY_FILE_NAMES = {
@@ -61,16 +62,21 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
     [`${JSON.stringify(files.publicKeyJwk)}\n`, 0o644],
     [`${files.verifierKey}\n`, 0o644],
   ] as const;
+  // Each file is whole or absent (written atomically, never over a file that appeared in the
+  // meantime); when one fails, those this run wrote are removed again.
+  const written: string[] = [];
   try {
     await mkdir(folder, { recursive: true, mode: 0o700 });
     for (const [index, [content, mode]] of contents.entries()) {
-      // "wx": fail rather than replace a file that appeared in the meantime.
-      await writeFile(paths[index]!, content, { flag: 'wx', mode });
+      await writeFileAtomic(paths[index]!, content, mode);
+      written.push(paths[index]!);
     }
   } catch (error) {
+    for (const path of written) await unlink(path).catch(() => undefined);
     const code = (error as { code?: string }).code;
     if (code === 'EEXIST') throw new InputError('ERR_FILE_EXISTS', 'a key file already exists in the output folder; refusing to overwrite it');
-    throw new InputError('ERR_FILE_UNWRITABLE', 'cannot write the key files to the output folder');
+    const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
+    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write the key files to the output folder${why}`);
   }
   io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
   return EXIT.ok;

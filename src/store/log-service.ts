@@ -167,7 +167,8 @@ export class TransparencyLog {
       try {
         results = await this.#storage.append(batch.map((pending) => pending.item));
       } catch (error) {
-        const failure = error instanceof LogError && error.code === 'ERR_STORE_CORRUPT' ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the log could not store the entry');
+        // A named storage fault (corrupt, no space, read-only, ...) is reported as it is.
+        const failure = error instanceof LogError && error.code.startsWith('ERR_STORE_') ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the log could not store the entry');
         for (const pending of batch) pending.reject(failure);
         continue;
       }

@@ -8,6 +8,7 @@ import { LogError } from '../errors.ts';
 import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -115,12 +116,16 @@ function connectionLost(error: unknown): boolean {
 }
 
 /**
- * Any failure of the database or the connection as ERR_STORE_UNAVAILABLE. The message carries
- * the SQLSTATE or system error code only: never the driver's text, which may quote the URL.
+ * A failure of the database or the connection: a full disk, a read-only transaction, a missing
+ * privilege, a lock timeout or damaged data by its own code (storage-faults.ts), anything else
+ * ERR_STORE_UNAVAILABLE. The message carries the SQLSTATE or system error code only: never the
+ * driver's text, which may quote the URL.
  */
 function unavailable(error: unknown): LogError {
   if (error instanceof LogError) return error;
   const code = (error as { code?: unknown } | null)?.code;
+  const fault = typeof code === 'string' ? postgresFault(code) : undefined;
+  if (fault !== undefined) return fault;
   const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
   return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL log database is unavailable${detail}`);
 }

@@ -4,6 +4,7 @@ import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
+import { isSqliteStatementError, sqliteFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -57,6 +58,7 @@ export function leafKeyOf(leafHash: Uint8Array): bigint {
 export class SqliteLog implements LogStorage {
   readonly kind = 'SQLite';
   readonly #db: DatabaseSync;
+  readonly #path: string;
   // Prepared once: preparing a statement costs about as much as running a small one.
   readonly #sizeQuery: StatementSync;
   readonly #insertEntry: StatementSync;
@@ -73,8 +75,9 @@ export class SqliteLog implements LogStorage {
   readonly #leafTile: StatementSync;
   readonly #hashTile: StatementSync;
 
-  private constructor(db: DatabaseSync, leafKey: (leafHash: Uint8Array) => bigint) {
+  private constructor(db: DatabaseSync, path: string, leafKey: (leafHash: Uint8Array) => bigint) {
     this.#db = db;
+    this.#path = path;
     this.#leafKey = leafKey;
     const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get() as { count: number; last: number };
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
@@ -100,27 +103,43 @@ export class SqliteLog implements LogStorage {
 
   /**
    * Opens (creating if needed) the database file. Verification against a checkpoint is the
-   * service's job. `leafKey` exists for tests only: a coarser key makes collisions happen.
+   * service's job. A failure is named by its cause (see storage-faults.ts): ERR_STORE_CORRUPT only
+   * for a file that is not an SQLite database, fails quick_check, or holds tables of another shape;
+   * a full disk, a read-only or forbidden file, or a lock is its own code. Test-only options:
+   * `leafKey`, a coarser key that makes collisions happen; `maxPageCount`, SQLite's
+   * max_page_count on this connection, so that a write that needs more pages fails as on a full disk.
    */
-  static open(path: string, options: { leafKey?: (leafHash: Uint8Array) => bigint } = {}): SqliteLog {
-    let db: DatabaseSync;
+  static open(path: string, options: { leafKey?: (leafHash: Uint8Array) => bigint; maxPageCount?: number } = {}): SqliteLog {
+    let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
       db.exec(SQLITE_PRAGMAS);
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('log database fails SQLite quick_check');
       db.exec(SCHEMA);
+      if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.trunc(options.maxPageCount)}`);
     } catch (error) {
-      if (error instanceof LogError) throw error;
-      throw storeCorrupt('log database cannot be opened (not an SQLite file, or damaged)');
+      if (db?.isOpen === true) db.close();
+      // CREATE INDEX on a column that an older schema's table lacks is an SQL error, not damage.
+      if (isSqliteStatementError(error)) throw otherShape();
+      throw sqliteFault(error, path);
     }
     try {
-      return new SqliteLog(db, options.leafKey ?? leafKeyOf);
+      return new SqliteLog(db, path, options.leafKey ?? leafKeyOf);
     } catch (error) {
       db.close();
-      if (error instanceof LogError) throw error;
       // The statements of this version do not fit the tables: another schema (an older runprint's).
-      throw storeCorrupt('log database has tables of another shape than this version of runprint writes');
+      if (isSqliteStatementError(error)) throw otherShape();
+      throw sqliteFault(error, path);
+    }
+  }
+
+  /** Runs `work`, naming any SQLite failure by its cause. */
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw sqliteFault(error, this.#path);
     }
   }
 
@@ -129,30 +148,47 @@ export class SqliteLog implements LogStorage {
   }
 
   async size(): Promise<number> {
-    return this.#size();
+    return this.#guard(() => this.#size());
   }
 
   async getMeta(key: string): Promise<string | undefined> {
+    return this.#guard(() => this.#getMeta(key));
+  }
+
+  #getMeta(key: string): string | undefined {
     const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
   async setMetaOnce(key: string, value: string): Promise<string> {
-    this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
-    return (await this.getMeta(key))!;
+    return this.#guard(() => {
+      // Always the INSERT, even when the key is there: a database that cannot be written fails
+      // here, at open (the service stores its origin first), not at the first append.
+      this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+      return this.#getMeta(key)!;
+    });
   }
 
-  /** Runs `write` in one BEGIN IMMEDIATE transaction (SQLite's write lock, across processes). */
+  /**
+   * Runs `write` in one BEGIN IMMEDIATE transaction (SQLite's write lock, across processes). A
+   * failure rolls it back (SQLite may already have, after SQLITE_FULL) and is named by its cause.
+   */
   #transaction<T>(write: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = write();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    return this.#guard(() => {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = write();
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+        } catch {
+          // The failure that matters is the first one.
+        }
+        throw error;
+      }
+    });
   }
 
   async append(batch: ReadonlyArray<NewEntry>): Promise<StoredEntry[]> {
@@ -221,10 +257,14 @@ export class SqliteLog implements LogStorage {
   }
 
   async hashes(level: number, start: number, count: number): Promise<Uint8Array[]> {
-    return this.#hashes(level, start, count);
+    return this.#guard(() => this.#hashes(level, start, count));
   }
 
   async tileData(tile: TileCoordinates): Promise<Uint8Array> {
+    return this.#guard(() => this.#tileData(tile));
+  }
+
+  #tileData(tile: TileCoordinates): Uint8Array {
     const start = tile.index * TILE_WIDTH;
     const row = (tile.level === 0 ? this.#leafTile.get(start, start + tile.width) : this.#hashTile.get(tile.level, start, start + tile.width)) as {
       data: Uint8Array | null;
@@ -244,20 +284,20 @@ export class SqliteLog implements LogStorage {
    * `index` (rows of 128, 64, .., 1), as stored when its tile hash was; undefined when not stored.
    */
   async tileNodes(level: number, index: number): Promise<Uint8Array | undefined> {
-    const row = this.#tileNodes.get(level, index) as { nodes: Uint8Array } | undefined;
+    const row = this.#guard(() => this.#tileNodes.get(level, index)) as { nodes: Uint8Array } | undefined;
     if (row === undefined) return undefined;
     if (row.nodes.length !== TILE_SUBTREE_BYTES) throw storeCorrupt(`stored subtree hashes of tile ${index} at level ${level} are not 255 hashes`);
     return row.nodes;
   }
 
   async entries(start: number, count: number): Promise<Uint8Array[]> {
-    const rows = this.#entryRange.all(start, start + count) as Array<{ entry: Uint8Array }>;
+    const rows = this.#guard(() => this.#entryRange.all(start, start + count)) as Array<{ entry: Uint8Array }>;
     if (rows.length !== count) throw storeCorrupt('stored entries are missing');
     return rows.map((row) => new Uint8Array(row.entry));
   }
 
   async indexesOfRun(runId: string): Promise<number[]> {
-    const rows = this.#db.prepare('SELECT idx FROM entries WHERE run_id = ? ORDER BY idx').all(runId) as Array<{ idx: number }>;
+    const rows = this.#guard(() => this.#db.prepare('SELECT idx FROM entries WHERE run_id = ? ORDER BY idx').all(runId)) as Array<{ idx: number }>;
     return rows.map((row) => row.idx);
   }
 
@@ -269,12 +309,14 @@ export class SqliteLog implements LogStorage {
   async checkHashes(): Promise<void> {
     // One read transaction: in WAL mode it sees one snapshot, so another process appending
     // meanwhile cannot make the counts and the hashes disagree.
-    this.#db.exec('BEGIN');
-    try {
-      this.#checkHashes();
-    } finally {
-      this.#db.exec('COMMIT');
-    }
+    this.#guard(() => {
+      this.#db.exec('BEGIN');
+      try {
+        this.#checkHashes();
+      } finally {
+        this.#db.exec('COMMIT');
+      }
+    });
   }
 
   #checkHashes(): void {
@@ -334,7 +376,7 @@ export class SqliteLog implements LogStorage {
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
-    const row = this.#db.prepare('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1').get() as StoredCheckpoint | undefined;
+    const row = this.#guard(() => this.#db.prepare('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1').get()) as StoredCheckpoint | undefined;
     return row === undefined ? undefined : { size: row.size, note: row.note };
   }
 
@@ -348,7 +390,7 @@ export class SqliteLog implements LogStorage {
   }
 
   async witnessed(origin: string): Promise<StoredCheckpoint | undefined> {
-    const row = this.#db.prepare('SELECT size, note FROM witnessed WHERE origin = ?').get(origin) as StoredCheckpoint | undefined;
+    const row = this.#guard(() => this.#db.prepare('SELECT size, note FROM witnessed WHERE origin = ?').get(origin)) as StoredCheckpoint | undefined;
     return row === undefined ? undefined : { size: row.size, note: row.note };
   }
 
@@ -366,4 +408,8 @@ export class SqliteLog implements LogStorage {
   async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
+}
+
+function otherShape(): LogError {
+  return storeCorrupt('log database has tables of another shape than this version of runprint writes');
 }

@@ -1,0 +1,136 @@
+/**
+ * Storage failures named for what the operator must do (LOG.md 19.4, "Storage faults"): a full
+ * disk, a store that cannot be written, a store the process may not open, a store locked by
+ * another process, and only when the stored bytes are inconsistent, a corrupt store. A healthy
+ * log must never be reported corrupt: an operator told "corrupt" may delete it.
+ */
+import { accessSync, constants, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LogError } from '../errors.ts';
+import { storeCorrupt } from './storage.ts';
+
+/** SQLite primary result codes (the low byte of an extended code), https://sqlite.org/rescode.html. */
+const SQLITE_ERROR = 1;
+const SQLITE_PERM = 3;
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_IOERR = 10;
+const SQLITE_CORRUPT = 11;
+const SQLITE_FULL = 13;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_NOTADB = 26;
+/** Extended: the directory holding the database cannot be written (no -wal or -shm file). */
+const SQLITE_READONLY_DIRECTORY = SQLITE_READONLY | (6 << 8);
+
+/** Below this much free space a failed write is taken for a full file system (a WAL frame or the -shm file needs far less). */
+const NEARLY_FULL_BYTES = 1 << 20;
+
+const INTACT = 'stored entries are intact';
+
+export function storeNoSpace(where: string): LogError {
+  return new LogError('ERR_STORE_NO_SPACE', `no space left on the file system holding the ${where} (${INTACT}; free space, then retry)`);
+}
+
+export function storeReadOnly(what: string): LogError {
+  return new LogError('ERR_STORE_READ_ONLY', `${what} cannot be written (${INTACT}; make it writable, then retry)`);
+}
+
+export function storePermission(what: string): LogError {
+  return new LogError('ERR_STORE_PERMISSION', `${what}: permission denied`);
+}
+
+export function storeLocked(what: string): LogError {
+  return new LogError('ERR_STORE_LOCKED', `${what} is locked by another process`);
+}
+
+/** The SQLite extended result code of a node:sqlite error, or undefined for anything else. */
+export function sqliteErrorCode(error: unknown): number | undefined {
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  return (error as { code?: unknown } | null)?.code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' ? errcode : undefined;
+}
+
+/**
+ * Names a failure of the SQLite database at `path`. A LogError passes through. SQLite's own codes
+ * say most faults; an I/O error or a file that cannot be opened is then explained by the file
+ * system (node:sqlite does not expose errno): little free space is a full disk, a file or
+ * directory that access(2) refuses is read-only or not permitted. Everything else is
+ * ERR_STORE_UNAVAILABLE with the SQLite code, never the driver's text.
+ */
+export function sqliteFault(error: unknown, path: string): LogError {
+  if (error instanceof LogError) return error;
+  const code = sqliteErrorCode(error);
+  if (code === undefined) return new LogError('ERR_STORE_UNAVAILABLE', 'log database failed');
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return storeNoSpace('log database');
+    case SQLITE_READONLY:
+      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? 'the directory holding the log database' : 'log database');
+    case SQLITE_PERM:
+      return storePermission('log database');
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return storeLocked('log database');
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return storeCorrupt('log database cannot be opened (not an SQLite file, or damaged)');
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return fileSystemFault(path) ?? new LogError('ERR_STORE_UNAVAILABLE', `log database cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
+    default:
+      return new LogError('ERR_STORE_UNAVAILABLE', `log database failed (SQLite code ${code})`);
+  }
+}
+
+/** True for an SQLite "SQL error": at open, statements that do not fit tables of another shape. */
+export function isSqliteStatementError(error: unknown): boolean {
+  const code = sqliteErrorCode(error);
+  return code !== undefined && (code & 0xff) === SQLITE_ERROR;
+}
+
+/** The file-system reason a file and its directory cannot be used, if one is visible. */
+function fileSystemFault(path: string): LogError | undefined {
+  const directory = dirname(path);
+  // Permissions first: a read-only file system (a squashfs, say) may also report no free space.
+  for (const [target, what] of [[directory, 'the directory holding the log database'], [path, 'log database']] as const) {
+    try {
+      accessSync(target, constants.R_OK | constants.W_OK | (target === directory ? constants.X_OK : 0));
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException).code;
+      if (errno === 'EROFS' || errno === 'EPERM' || errno === 'ETXTBSY') return storeReadOnly(what);
+      if (errno === 'EACCES') return storePermission(what);
+    }
+  }
+  try {
+    const stats = statfsSync(directory);
+    // Root may use the blocks reserved for it; anyone else only the available ones.
+    const free = (process.getuid?.() === 0 ? stats.bfree : stats.bavail) * stats.bsize;
+    // Some file systems (btrfs) report no inode counts at all: files 0.
+    if (free < NEARLY_FULL_BYTES || (stats.files > 0 && stats.ffree === 0)) return storeNoSpace('log database');
+  } catch {
+    // No statfs: nothing more to say.
+  }
+  return undefined;
+}
+
+/**
+ * Names a PostgreSQL failure by its SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html),
+ * or undefined when it is none of these faults.
+ */
+export function postgresFault(sqlstate: string): LogError | undefined {
+  switch (sqlstate) {
+    case '53100': // disk_full
+      return storeNoSpace('PostgreSQL log database');
+    case '25006': // read_only_sql_transaction: a standby, or default_transaction_read_only
+      return storeReadOnly('PostgreSQL log database (a read-only transaction: a standby, or default_transaction_read_only)');
+    case '42501': // insufficient_privilege
+      return storePermission('PostgreSQL log database (insufficient privilege)');
+    case '55P03': // lock_not_available (lock_timeout)
+      return storeLocked('PostgreSQL log database');
+    case 'XX001': // data_corrupted
+    case 'XX002': // index_corrupted
+      return storeCorrupt(`PostgreSQL reports damaged data in the log database (${sqlstate})`);
+    default:
+      return undefined;
+  }
+}
