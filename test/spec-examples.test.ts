@@ -93,6 +93,16 @@ test('SPEC 5.7: an outside Python computation from the spec text alone agrees (s
   assert.match(result.stdout ?? '', /^4 examples, \d+ values checked, 0 differ\n$/m, `${result.stdout}${result.stderr ?? ''}`);
 });
 
+test('SPEC 2.2 and 2.4: the inline identities of a reordered and of a differently excluded request', () => {
+  const responses = '{"model":"gpt-5","instructions":"Be brief.","input":[{"role":"assistant","content":"Hello!"},{"role":"user","content":"Hi"},{"role":"user","content":"Bye"}],"tools":[],"max_output_tokens":50,"store":false}';
+  const swapped = computeIdentity(compositionFromRequest('openai-responses', parseJson(responses))).requestId;
+  assert.ok(spec.includes(`it has\n\`${swapped}\``), swapped);
+  const chat = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"temperature":0,"stream":false,"user":"u-9"}';
+  const unchanged = computeIdentity(compositionFromRequest('openai-chat', parseJson(chat))).requestId;
+  assert.ok(spec.includes(`of \`"stream":true\` has the same\n\`${unchanged}\``), unchanged);
+  assert.equal(unchanged, exampleBlocks()[0]!.get('requestId'));
+});
+
 test('SPEC 5.6 and 1.3: the inline salt example and path examples are what runprint computes', async () => {
   const { formatPath } = await import('../src/errors.ts');
   const { saltedElementDigest, saltedValueComponentDigest } = await import('../src/identity/digest.ts');

@@ -9,7 +9,7 @@ import {
 import { setMember, type Lists, type RequestMapping } from './request-format.ts';
 
 /*
- * Field table, from `MessageCreateParamsBase` in anthropics/anthropic-sdk-typescript
+ * The field table of docs/SPEC.md section 4.4, which defines it; drawn from `MessageCreateParamsBase` in anthropics/anthropic-sdk-typescript
  * (src/resources/messages/messages.ts) and the beta Messages params
  * (src/resources/beta/messages/messages.ts). docs/SPEC.md section 4 gives the reason for every row.
  */

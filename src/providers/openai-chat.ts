@@ -4,7 +4,7 @@ import { liftObjectList, lowerObjectList } from './presence-rule.ts';
 import { member, setMember, type Lists, type RequestMapping } from './request-format.ts';
 
 /*
- * Field table, from `ChatCompletionCreateParamsBase` in openai/openai-node
+ * The field table of docs/SPEC.md section 4.2, which defines it; drawn from `ChatCompletionCreateParamsBase` in openai/openai-node
  * (src/resources/chat/completions/completions.ts). docs/SPEC.md section 4 gives the reason for
  * every row.
  */

@@ -9,7 +9,7 @@ import {
 import { setMember, type Lists, type RequestMapping } from './request-format.ts';
 
 /*
- * Field table, from `ResponseCreateParamsBase` in openai/openai-node
+ * The field table of docs/SPEC.md section 4.3, which defines it; drawn from `ResponseCreateParamsBase` in openai/openai-node
  * (src/resources/responses/responses.ts), plus `max_tool_calls` from the Responses API reference.
  * docs/SPEC.md section 4 gives the reason for every row.
  */
