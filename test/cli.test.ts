@@ -103,6 +103,17 @@ test('explain shows components and digests without message text', async () => {
   assert.doesNotMatch(result.stdout, /Hello|Be brief/);
 });
 
+test('explain cuts long names at 64 code points and escapes control characters (SPEC 1.3)', async () => {
+  const huge = 'm'.repeat(1 << 20);
+  const request = { model: huge, messages: [{ role: 'user', content: 'Hello' }], temperature: 0, '\u001b[31mred': 1 };
+  const result = await cli(['explain', '--from', 'openai-chat', file('long.json', JSON.stringify(request))]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(result.stdout.length < 4000, `${result.stdout.length} characters`);
+  assert.match(result.stdout, new RegExp(`openai-chat m{64}\u2026\n`));
+  assert.doesNotMatch(result.stdout, /\u001b/);
+  assert.match(result.stdout, /\\u001b\[31mred/);
+});
+
 test('diff exits 0 when equal and 1 with the paths that differ', async () => {
   const a = file('a.json', JSON.stringify(chat));
   const same = await cli(['diff', a, file('a2.json', JSON.stringify({ ...chat, stream: false }))]);

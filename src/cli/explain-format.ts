@@ -1,4 +1,5 @@
 /** The text `runprint explain` prints: components and elements with their digests, no content. */
+import { capName } from '../errors.ts';
 import { REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 
@@ -19,7 +20,7 @@ export function formatExplanation(composition: Composition, identity: IdentityDo
     const indent = last ? '   ' : '│  ';
     if (name === 'served') {
       const facts = Object.entries(identity.served!.facts)
-        .map(([fact, { source }]) => `${fact} (${source})`)
+        .map(([fact, { source }]) => `${shown(fact)} (${source})`)
         .join(', ');
       lines.push(`${branch}${'served'.padEnd(14)} sha256:${identity.served!.digest.sha256}  ${facts}`);
       return;
@@ -39,7 +40,7 @@ export function formatExplanation(composition: Composition, identity: IdentityDo
     });
   });
   if (identity.excluded.length > 0) {
-    lines.push(`excluded from identity: ${identity.excluded.join(', ')}`);
+    lines.push(`excluded from identity: ${identity.excluded.map(shown).join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -48,10 +49,10 @@ function describeValue(name: string, value: unknown): string {
   const object = value as Record<string, unknown>;
   if (name === 'model') {
     const parts = [object['api'], object['name']].filter((part) => typeof part === 'string');
-    return parts.join(' ');
+    return parts.map(shown).join(' ');
   }
   const keys = Object.keys(object).filter((key) => object[key] !== undefined);
-  return keys.length === 0 ? '(empty)' : keys.sort().join(', ');
+  return keys.length === 0 ? '(empty)' : keys.sort().map(shown).join(', ');
 }
 
 const encoder = new TextEncoder();
@@ -63,9 +64,17 @@ function describeElement(element: unknown): string {
   const object = element as Record<string, unknown>;
   const tags: string[] = [];
   for (const key of ['role', 'type', 'name']) {
-    if (typeof object[key] === 'string') tags.push(`${key}=${(object[key] as string).slice(0, 40)}`);
+    if (typeof object[key] === 'string') tags.push(`${key}=${shown(object[key] as string)}`);
   }
   const functionName = (object['function'] as Record<string, unknown> | undefined)?.['name'];
-  if (typeof functionName === 'string') tags.push(`function=${functionName.slice(0, 40)}`);
+  if (typeof functionName === 'string') tags.push(`function=${shown(functionName)}`);
   return [...tags, size].join(', ');
+}
+
+/**
+ * A name from the input as the tree shows it: cut to 64 code points like an error path (SPEC 1.3),
+ * with control characters escaped so that no input can move the terminal's cursor or colours.
+ */
+function shown(name: string): string {
+  return capName(name).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
