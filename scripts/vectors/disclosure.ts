@@ -1,4 +1,5 @@
 /** Generates testdata/disclosure/*.json: RFC 9162 inclusion proofs and disclosures verified against a receipt statement (SPEC 17). */
+import { createHash } from 'node:crypto';
 import { fromHex, toHex } from '../../src/hash/sha256.ts';
 import { elementDigest } from '../../src/identity/digest.ts';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
@@ -49,6 +50,24 @@ export function statementOf(composition: unknown): Statement {
   });
 }
 
+/** RFC 9162 section 2.1.3.1 PATH(m, D[n]), written as the RFC defines it: a reference only, never fast. */
+function naivePath(index: number, leaves: readonly Uint8Array[]): Uint8Array[] {
+  if (leaves.length <= 1) return [];
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return index < k
+    ? [...naivePath(index, leaves.slice(0, k)), naiveRoot(leaves.slice(k))]
+    : [...naivePath(index - k, leaves.slice(k)), naiveRoot(leaves.slice(0, k))];
+}
+
+/** RFC 9162 section 2.1.1 MTH over leaf hashes, recursively. */
+function naiveRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  if (leaves.length === 1) return leaves[0]!;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return createHash('sha256').update(Buffer.from([1])).update(naiveRoot(leaves.slice(0, k))).update(naiveRoot(leaves.slice(k))).digest();
+}
+
 function inclusionVectors(): VectorFile {
   const vectors: unknown[] = [];
   const flip = (hex: string, bit: number) => {
@@ -59,8 +78,14 @@ function inclusionVectors(): VectorFile {
   for (let size = 1; size <= 8; size++) {
     const leaves = Array.from({ length: size }, (_, i) => hashLeaf(new TextEncoder().encode(`leaf ${i}`)));
     const rootHash = toHex(rootFromLeafHashes(leaves));
+    if (rootHash !== toHex(naiveRoot(leaves))) throw new Error(`rootFromLeafHashes differs from MTH: size ${size}`);
     for (let index = 0; index < size; index++) {
       const proof = proveInclusion(leaves, index).map(toHex);
+      // The fast prover must give RFC 9162's recursive PATH, and the proof must verify, before it is written.
+      if (proof.join() !== naivePath(index, leaves).map(toHex).join()) throw new Error(`proveInclusion differs from PATH: size ${size} index ${index}`);
+      if (!verifyInclusion(leaves[index]!, index, size, proof.map((h) => Buffer.from(h, 'hex')), rootFromLeafHashes(leaves))) {
+        throw new Error(`valid inclusion vector does not verify: size ${size} index ${index}`);
+      }
       const leafHash = toHex(leaves[index]!);
       const base = { spec: 'RFC 9162 2.1.3', leafHash, index, size, proof, rootHash };
       vectors.push({ desc: `size ${size}, index ${index}: valid`, ...base, leafHashes: leaves.map(toHex), wantValid: true });
