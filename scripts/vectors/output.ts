@@ -328,6 +328,11 @@ function anthropicOrder(message: (content: Json, stopReason: string) => Json): V
     accepts('12.4', 'unknown event types and a named event without data are ignored', 'anthropic-messages',
       messageStart + 'event: ping\n\n' + text(0) + anthropicEvent('content_block_progress', ',"index":0') + delta(0, 'Ja.') + stop(0) + messageEnd,
       ja, 'end_turn'),
+    accepts('12.4', 'an MCP tool call (beta) streams its input as input_json_delta; the block is kept less its id', 'anthropic-messages',
+      messageStart + anthropicEvent('content_block_start', ',"index":0,"content_block":{"type":"mcp_tool_use","id":"mcptoolu_1","name":"search","server_name":"docs","input":{}}') +
+      anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"{\\"q\\": \\"Zü"}') +
+      anthropicEvent('content_block_delta', ',"index":0,"delta":{"type":"input_json_delta","partial_json":"rich\\"}"}') + stop(0) + messageEnd,
+      message([{ type: 'mcp_tool_use', name: 'search', server_name: 'docs', input: { q: 'Zürich' } }], 'end_turn'), 'end_turn'),
     accepts('12.4', 'a block may start while another is open', 'anthropic-messages',
       messageStart + text(0) + text(1) + delta(0, 'Ja.') + delta(1, 'Nein.') + stop(1) + stop(0) + messageEnd,
       message([{ type: 'text', text: 'Ja.' }, { type: 'text', text: 'Nein.' }], 'end_turn'), 'end_turn'),

@@ -109,7 +109,7 @@ function applyDelta(state: StreamedBlock, delta: JsonObject, where: string): voi
       return;
     }
     case 'input_json_delta': {
-      expect(['tool_use', 'server_tool_use']);
+      expect(['tool_use', 'server_tool_use', 'mcp_tool_use']);
       const partial = optionalString(delta, 'partial_json', where);
       if (typeof partial === 'string') state.json += partial;
       return;
