@@ -172,3 +172,20 @@ test('a provider request with salts kept apart: sign --salts, verify --salts, di
   assert.match(bad.stderr, /^runprint: ERR_COMPOSITION_INVALID: .*\(at \$\['salts'\]\['system'\]\)\n$/);
   assert.doesNotMatch(bad.stderr, /not hex/);
 });
+
+test('disclose verify takes the receipt as a Sigstore bundle too; one whose hint names another key fails the receipt', async () => {
+  await ready;
+  const bundled = await cli(['sign', '--key', 'keys/receipt-key.pem', '--composition', 'composition.json', '--output', 'output.json', '--out', 'receipt-b.json', '--bundle', 'bundle.json']);
+  assert.equal(bundled.code, 0, bundled.stderr);
+  assert.equal((await cli(['disclose', 'create', '--composition', 'composition.json', '--reveal', 'system', '--out', 'system.json'])).code, 0);
+  const verified = await cli(['disclose', 'verify', 'system.json', '--receipt', 'bundle.json', '--key', 'keys/receipt-key.pub.pem']);
+  assert.equal(verified.code, 0, verified.stdout);
+  assert.ok(verified.stdout.endsWith(`disclosure verified: ${runId}\n`));
+  const bundle = JSON.parse(readFileSync(join(folder, 'bundle.json'), 'utf8'));
+  bundle.verificationMaterial.publicKey.hint = 'https://keys.example/app.pem';
+  bundle.dsseEnvelope.signatures[0].keyid = 'https://keys.example/app.pem';
+  file('bundle-url.json', JSON.stringify(bundle));
+  const refused = await cli(['disclose', 'verify', 'system.json', '--receipt', 'bundle-url.json', '--key', 'keys/receipt-key.pub.pem']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout, /ERR_SIGNATURE_UNKNOWN_KEY: the bundle's key hint does not name this key\ndisclosure NOT verified\n$/);
+});
