@@ -4,7 +4,8 @@
 An outside check: this file imports nothing from runprint and shares no code with it. It reads the
 field tables of SPEC 4.2-4.4 from the document itself, maps each example's request as section 4
 says, serializes as section 3.4 says, digests as section 5 says, and compares every line of every
-example block. Usage: python3 scripts/check-spec-examples.py [docs/SPEC.md]
+example block; given the folder testdata/providers, it also maps every request vector there.
+Usage: python3 scripts/check-spec-examples.py [docs/SPEC.md [testdata/providers]]
 """
 import hashlib
 import json
@@ -103,33 +104,52 @@ def field_tables(spec):
     return tables
 
 
-def lifts(value, allow_string):
-    """4.1.4: the list a field lifts to, or None when it stays (absent, null, [])."""
-    if value is None or value == []:
+class Rejected(Exception):
+    """ERR_PROVIDER_INVALID_REQUEST at a path (SPEC 4.1.6)."""
+
+    def __init__(self, *path):
+        super().__init__(path)
+        self.path = '$' + ''.join('[%d]' % p if isinstance(p, int) else "['%s']" % p for p in path)
+
+
+def lifts(field, value, allow_string, allow_array=True):
+    """4.1.4: the list a field lifts to, None when it stays in configuration (null, []), or Rejected."""
+    if value is None:
         return None
     if allow_string and isinstance(value, str):
         return [value]
-    assert isinstance(value, list) and all(isinstance(e, dict) for e in value), 'rejected (4.1.4)'
+    if not allow_array or not isinstance(value, list):
+        raise Rejected(field)
+    if not value:
+        return None
+    for index, element in enumerate(value):
+        if not isinstance(element, dict):
+            raise Rejected(field, index)
     return value
 
 
+# The lifted fields of each API, in the order 4.1.6 checks them: (field, a string lifts, an array lifts).
+LIFTED = {
+    'openai-chat': [('messages', False, True), ('tools', False, True)],
+    'openai-responses': [('instructions', True, False), ('input', True, True), ('tools', False, True)],
+    'anthropic-messages': [('system', True, True), ('messages', False, True), ('tools', False, True)],
+}
+
+
 def map_request(fmt, request, table):
+    if not isinstance(request, dict):
+        raise Rejected()
+    if not isinstance(request.get('model'), str) or request['model'] == '':
+        raise Rejected('model')
     composition = {'version': 'runprint/v1', 'model': {'api': fmt, 'name': request['model']},
                    'system': [], 'input': [], 'context': [], 'tools': [],
                    'parameters': {}, 'configuration': {}}
     excluded = {}
     consumed = {'model'}
-    lifted = {
-        'openai-chat': [('messages', False), ('tools', False)],
-        'openai-responses': [('instructions', True), ('input', True), ('tools', False)],
-        'anthropic-messages': [('system', True), ('messages', False), ('tools', False)],
-    }[fmt]
-    for field, allow_string in lifted:
+    for field, allow_string, allow_array in LIFTED[fmt]:
         if field not in request:
             continue
-        if fmt == 'openai-responses' and field == 'instructions':
-            assert request[field] is None or isinstance(request[field], str), 'rejected (4.1.4)'
-        items = lifts(request[field], allow_string)
+        items = lifts(field, request[field], allow_string, allow_array)
         if items is None:
             continue
         consumed.add(field)
@@ -157,6 +177,25 @@ def map_request(fmt, request, table):
     if excluded:
         composition['excluded'] = excluded
     return composition
+
+
+def check_provider_vectors(folder, tables):
+    """Every request vector of testdata/providers against this mapping: composition, or error path."""
+    checked = failed = 0
+    for name in ('common-rules', 'openai-chat', 'openai-responses', 'anthropic-messages'):
+        with open('%s/%s.json' % (folder, name), encoding='utf-8') as handle:
+            vectors = json.load(handle)['vectors']
+        for vector in vectors:
+            checked += 1
+            try:
+                got = {'wantComposition': map_request(vector['format'], vector['request'], tables[vector['format']])}
+            except Rejected as error:
+                got = {'wantErr': 'ERR_PROVIDER_INVALID_REQUEST', 'wantPath': error.path}
+            want = {key: vector[key] for key in ('wantComposition', 'wantErr', 'wantPath') if key in vector}
+            if got != want:
+                failed += 1
+                print('%s.json, %s: the vector says %r, recomputed %r' % (name, vector['desc'], want, got))
+    return checked, failed
 
 
 # --- Section 5: digests --------------------------------------------------------------------------
@@ -239,7 +278,7 @@ def main():
     with open(path, encoding='utf-8') as handle:
         spec = handle.read()
     tables = field_tables(spec)
-    checked = failed = 0
+    checked = failed = number = 0
     for number, block in enumerate(example_blocks(spec), 1):
         got = compute(block, tables)
         for name in sorted(set(block) | set(got)):
@@ -248,7 +287,12 @@ def main():
                 failed += 1
                 print('example %d, %s: the spec says %r, recomputed %r' % (number, name, block.get(name), got.get(name)))
     print('%d examples, %d values checked, %d differ' % (number, checked, failed))
-    sys.exit(1 if failed or number < 4 else 0)
+    bad = failed or number < 4
+    if len(sys.argv) > 2:
+        vectors, differ = check_provider_vectors(sys.argv[2], tables)
+        print('%d provider mapping vectors, %d differ' % (vectors, differ))
+        bad = bad or differ or vectors < 60
+    sys.exit(1 if bad else 0)
 
 
 if __name__ == '__main__':

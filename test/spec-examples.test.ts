@@ -87,10 +87,16 @@ test('SPEC 5.7: every value of every worked example is what runprint computes', 
   }
 });
 
-test('SPEC 5.7: an outside Python computation from the spec text alone agrees (scripts/check-spec-examples.py)', async () => {
+test('SPEC 5.7 and 4: an outside Python computation from the spec text alone agrees (scripts/check-spec-examples.py)', async () => {
+  // It reads the field tables of SPEC 4.2-4.4 from the text, maps requests, serializes and digests
+  // without runprint's code, then checks every example value and every provider mapping vector.
   const script = new URL('../scripts/check-spec-examples.py', import.meta.url).pathname;
-  const result = await promisify(execFile)('python3', [script, specPath]).catch((error) => error);
-  assert.match(result.stdout ?? '', /^4 examples, \d+ values checked, 0 differ\n$/m, `${result.stdout}${result.stderr ?? ''}`);
+  const providers = new URL('../testdata/providers', import.meta.url).pathname;
+  const result = await promisify(execFile)('python3', [script, specPath, providers]).catch((error) => error);
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  assert.match(output, /^4 examples, \d+ values checked, 0 differ\n/m, output);
+  assert.match(output, /^\d+ provider mapping vectors, 0 differ\n/m, output);
+  assert.equal(result.code ?? 0, 0, output);
 });
 
 test('SPEC 2.2 and 2.4: the inline identities of a reordered and of a differently excluded request', () => {
