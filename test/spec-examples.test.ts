@@ -109,6 +109,17 @@ test('SPEC 2.2 and 2.4: the inline identities of a reordered and of a differentl
   assert.equal(unchanged, exampleBlocks()[0]!.get('requestId'));
 });
 
+test('SPEC 10: the inline diff example is what runprint reports', async () => {
+  const { diffCompositions } = await import('../src/identity/diff.ts');
+  const a = exampleBlocks()[0]!.get('request')!;
+  const b = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi!"},{"role":"user","content":"Bye"}],"temperature":0.7,"stream":false}';
+  const result = diffCompositions(compositionFromRequest('openai-chat', parseJson(a)), compositionFromRequest('openai-chat', parseJson(b)));
+  assert.equal(result.equal, false);
+  assert.equal(result.compared, 'requestId');
+  const lines = result.differences.map((d) => `    ${d.change.padEnd(8)} ${d.component.padEnd(14)} ${d.path}`).join('\n');
+  assert.ok(spec.includes(`lists exactly\n\n${lines}\n\n`), lines);
+});
+
 test('SPEC 5.6 and 1.3: the inline salt example and path examples are what runprint computes', async () => {
   const { formatPath } = await import('../src/errors.ts');
   const { saltedElementDigest, saltedValueComponentDigest } = await import('../src/identity/digest.ts');
