@@ -195,3 +195,17 @@ test('a key write that fails midway (a file size limit) leaves no log-key.pem, a
   await served.stop();
   assert.equal(statSync(join(data, 'log-key.pem')).mode & 0o777, 0o600);
 });
+
+test('a log database another connection (as another process would) holds locked past the 5 s wait is ERR_STORE_LOCKED (503), and the append works once it lets go', async () => {
+  const path = join(folder(), 'log.sqlite');
+  const key = await parsePrivateKey((await generateKeyFiles(DEFAULT_LOG_NAME)).privateKeyPem);
+  const log = await TransparencyLog.open({ storage: SqliteLog.open(path), origin: DEFAULT_LOG_NAME, key, checkpointDelayMs: 10 });
+  const { DatabaseSync } = await import('node:sqlite');
+  const other = new DatabaseSync(path);
+  other.exec('BEGIN IMMEDIATE');
+  await assert.rejects(log.append(entry(0)), { code: 'ERR_STORE_LOCKED', message: 'log database is locked by another process' });
+  other.exec('ROLLBACK');
+  other.close();
+  assert.deepEqual(await log.append(entry(0)), { index: 0, leafHash: hashLeaf(entry(0)), created: true });
+  await log.close();
+});

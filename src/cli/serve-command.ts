@@ -11,6 +11,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys
 import { createApp, type AppOptions } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { openStorage } from '../store/open-storage.ts';
+import { pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { listen } from '../server/listen.ts';
@@ -206,6 +207,10 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let log: TransparencyLog | undefined;
   let storage: LogStorage | undefined;
   const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
+  const replaced = url === undefined ? undefined : pinSslMode(url).replaced;
+  if (replaced !== undefined) {
+    io.stderr(`runprint: warning: the log database URL's sslmode=${replaced} is taken as sslmode=verify-full: the server's certificate and host name are verified, as node-postgres does today (uselibpqcompat=true gives libpq's meaning)\n`);
+  }
   const check = values['log-check'] ?? process.env['RUNPRINT_LOG_CHECK'] ?? 'full';
   if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', '--log-check must be full or tiles');
   if (values['no-log'] !== true) {

@@ -8,6 +8,7 @@ import { LogError } from '../errors.ts';
 import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -126,7 +127,9 @@ function unavailable(error: unknown): LogError {
   const code = (error as { code?: unknown } | null)?.code;
   const fault = typeof code === 'string' ? postgresFault(code) : undefined;
   if (fault !== undefined) return fault;
-  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
+  // Without a code, one known case is named: sslmode asks for SSL and the server has none.
+  const noSsl = error instanceof Error && /does not support SSL/.test(error.message) ? ' (the server does not offer SSL)' : '';
+  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : noSsl;
   return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL log database is unavailable${detail}`);
 }
 
@@ -167,7 +170,8 @@ export class PostgresLog implements LogStorage {
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
-    const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint' });
+    // sslmode=require and the like as node-postgres treats them today, without its multi-line warning.
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint' });
     // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     try {
