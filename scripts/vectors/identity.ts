@@ -20,6 +20,7 @@ import { parseIdentity } from '../../src/identity/identity-string.ts';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 import { BASE, MINIMAL, SALT_A, SALT_B, variant } from './fixtures/identity.ts';
+import * as reference from './fixtures/identity-reference.ts';
 
 /** The code and path of the RunprintError `run` throws; fails the generator when it throws none. */
 function failure(run: () => unknown): { code: string; path: string | undefined } {
@@ -40,6 +41,34 @@ function expect(actual: unknown, intended: unknown, desc: string): void {
 }
 
 const utf8 = new TextEncoder();
+const bytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
+
+/**
+ * Recomputes a digest vector from its inputs with the naive reference of SPEC 5 (node:crypto,
+ * no src/identity code) and fails generation unless every wanted digest agrees.
+ */
+function checkDigestVector(v: Record<string, any>): void {
+  const agree = (want: string, got: Buffer): void => expect(want, got.toString('hex'), v['desc']);
+  if ('wantTagHex' in v) agree(v['wantTagHex'], reference.tag(v['purpose']));
+  if ('wantElementDigest' in v) agree(v['wantElementDigest'], reference.element(v['canonical']));
+  if ('wantListRoot' in v) {
+    const root = reference.mth(v['elementDigests'].map(bytes));
+    agree(v['wantListRoot'], root);
+    agree(v['wantInputComponentDigest'], reference.listComponent('input', v['elementDigests'].length, root));
+  }
+  if ('wantComponentDigest' in v) {
+    agree(v['wantComponentDigest'], v['salt'] === undefined
+      ? reference.valueComponent(v['component'], v['canonical'])
+      : reference.saltedValueComponent(v['component'], bytes(v['salt']), v['canonical']));
+  }
+  if ('wantRequestDigest' in v) {
+    const request = reference.request(v['componentDigests'].map(bytes));
+    agree(v['wantRequestDigest'], request);
+    agree(v['wantRunDigest'], reference.run(request, bytes(v['servedComponentDigest'])));
+  }
+  if ('wantElementSalt' in v) agree(v['wantElementSalt'], reference.elementSalt(bytes(v['salt']), v['index']));
+  if ('wantSaltedElementDigest' in v) agree(v['wantSaltedElementDigest'], reference.saltedElement(bytes(v['elementSalt']), v['canonical']));
+}
 
 function primitives(): VectorFile {
   const vectors: unknown[] = [];
@@ -94,6 +123,7 @@ function primitives(): VectorFile {
     wantRequestDigest: toHex(request),
     wantRunDigest: toHex(runDigest(request, served)),
   });
+  for (const vector of vectors) checkDigestVector(vector as Record<string, unknown>);
   return {
     path: 'identity/digest-primitives.json',
     content: { desc: 'The digest building blocks, byte by byte', spec: '5', generated: true, vectors },
@@ -184,6 +214,7 @@ function documents(): VectorFile {
   const identities = new Map(COMPOSITIONS.map(([desc, , composition]) => [desc, computeIdentity(composition)]));
   const vectors = COMPOSITIONS.map(([desc, spec, composition, intended]) => {
     const identity = identities.get(desc)!;
+    expect({ requestId: identity.requestId, runId: identity.runId }, reference.identityOf(composition as Record<string, unknown>), desc);
     if (intended === undefined) return { desc, spec, composition, wantIdentity: identity };
     const other = identities.get(intended.with);
     if (other === undefined) throw new Error(`vector "${desc}": no vector "${intended.with}"`);
@@ -364,6 +395,7 @@ function saltedDigests(): VectorFile {
       wantComponentDigest: toHex(saltedValueComponentDigest(name, saltBytes(salt), canonicalize(value))),
     });
   }
+  for (const vector of vectors) checkDigestVector(vector as Record<string, unknown>);
   return {
     path: 'identity/salted-digests.json',
     content: {
