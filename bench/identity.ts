@@ -23,7 +23,7 @@ export async function benchIdentity(): Promise<BenchResult[]> {
       results.push({
         name: `identity of a ${label} ${shape} composition (${elements} elements, in-process object) vs JSON.stringify + SHA-256`,
         ratio,
-        detail: `${us(candidate)} vs ${us(baseline)}`,
+        detail: `${us(candidate)} vs ${us(baseline)}, ${JSON.stringify(value).length} chars`,
       });
     }
   }
@@ -36,7 +36,7 @@ export async function benchIdentity(): Promise<BenchResult[]> {
   results.push({
     name: 'RFC 8785 canonical form + one SHA-256 of a 20 KB rag composition vs JSON.stringify + SHA-256',
     ratio: jcsOnly.ratio,
-    detail: `${us(jcsOnly.candidate)} vs ${us(jcsOnly.baseline)}`,
+    detail: `${us(jcsOnly.candidate)} vs ${us(jcsOnly.baseline)}, ${JSON.stringify(value).length} chars`,
   });
   const decoder = new TextDecoder();
   for (const [label, bytes] of SIZES) {
@@ -48,7 +48,7 @@ export async function benchIdentity(): Promise<BenchResult[]> {
     results.push({
       name: `identity from raw ${label} OpenAI Chat request bytes vs decode + JSON.parse + JSON.stringify + SHA-256`,
       ratio,
-      detail: `${us(candidate)} vs ${us(baseline)}`,
+      detail: `${us(candidate)} vs ${us(baseline)}, ${raw.length} B`,
     });
   }
   return results;

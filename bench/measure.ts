@@ -7,7 +7,11 @@ export interface BenchResult {
   detail: string;
 }
 
-/** The composition sizes the identity and canonical JSON benchmarks use. */
+/**
+ * The nominal composition sizes of the identity and canonical JSON benchmarks. The fixtures grow
+ * whole elements until their JSON text has at least this many characters, so the real sizes are
+ * larger (the "2 KB" composition is 3,023 characters, 3,746 bytes of UTF-8); each line prints its own.
+ */
 export const SIZES: ReadonlyArray<readonly [label: string, bytes: number]> = [
   ['2 KB', 2_000],
   ['20 KB', 20_000],

@@ -1,4 +1,9 @@
-/** Benchmarks of receipts (issue 3, section 6): verify and sign against bare Ed25519 plus identity, in the same run. */
+/**
+ * Benchmarks of receipts: verify and sign against bare Ed25519 plus identity, in the same run.
+ * verifyReceipt hashes the caller's composition while WebCrypto checks Ed25519 off the main thread,
+ * so its baseline overlaps the same two pieces of work the same way; the sequential baseline is
+ * printed beside it only to show what the overlap is worth on this machine.
+ */
 import { computeIdentity } from '../src/identity/identity.ts';
 import { canonicalBytes } from '../src/jcs/canonicalize.ts';
 import { formatEnvelope } from '../src/receipt/envelope.ts';
@@ -63,27 +68,37 @@ export async function benchReceipt(): Promise<BenchResult[]> {
   const subtle = globalThis.crypto.subtle;
   if (!(await verifyReceipt(text, { keys: [key.publicKey], composition: value as never })).ok) throw new Error('bench receipt does not verify');
 
-  const verify = await compareAsync(
-    () => verifyReceipt(text, { keys: [key.publicKey], composition: value as never }),
-    async () => {
-      const ok = await subtle.verify(ED25519, key.publicKey.cryptoKey, signature, message);
-      return [ok, computeIdentity(value)];
-    },
-  );
+  const verifyOverlapped = async () => {
+    const pending = subtle.verify(ED25519, key.publicKey.cryptoKey, signature, message);
+    const identity = computeIdentity(value);
+    return [await pending, identity];
+  };
+  const verifySequential = async () => {
+    const ok = await subtle.verify(ED25519, key.publicKey.cryptoKey, signature, message);
+    return [ok, computeIdentity(value)];
+  };
+  const verify = await compareAsync(() => verifyReceipt(text, { keys: [key.publicKey], composition: value as never }), verifyOverlapped);
+  const overlap = await compareAsync(verifyOverlapped, verifySequential);
   const sign = await compareAsync(
     () => signReceipt(facts(), key),
     async () => [computeIdentity(value), await subtle.sign(ED25519, key.cryptoKey, message)],
   );
+  const size = `${JSON.stringify(value).length} chars`;
   return [
     {
-      name: `verify a receipt (parse ${text.length} B envelope, Ed25519, checklist, recompute identity of a 20 KB composition) vs bare Ed25519 verify + identity; speed ratio, target >= 0.8`,
+      name: `verify a receipt (parse ${text.length} B envelope, Ed25519, checklist, recompute identity of a 20 KB composition) vs bare Ed25519 verify overlapped with identity, as verifyReceipt overlaps them; speed ratio, target >= 0.8`,
       ratio: verify.baseline / verify.candidate,
-      detail: `${us(verify.candidate)} vs ${us(verify.baseline)}`,
+      detail: `${us(verify.candidate)} vs ${us(verify.baseline)}, composition ${size}`,
+    },
+    {
+      name: 'for scale, not a target: bare Ed25519 verify overlapped with identity vs the same two one after the other; speed ratio (above 1: the overlap pays)',
+      ratio: overlap.baseline / overlap.candidate,
+      detail: `${us(overlap.candidate)} vs ${us(overlap.baseline)}`,
     },
     {
       name: 'sign a receipt (identity of a 20 KB composition, statement, JCS, PAE, Ed25519, base64) vs bare identity + Ed25519 sign; speed ratio, target >= 0.8',
       ratio: sign.baseline / sign.candidate,
-      detail: `${us(sign.candidate)} vs ${us(sign.baseline)}`,
+      detail: `${us(sign.candidate)} vs ${us(sign.baseline)}, composition ${size}`,
     },
   ];
 }
