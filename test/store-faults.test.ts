@@ -167,7 +167,8 @@ async function readOnlyFile(): Promise<void> {
   const result = await runToEnd(command, args);
   assert.equal(result.code, 4, result.stderr);
   assert.equal(result.stderr, 'runprint: ERR_STORE_READ_ONLY: log database cannot be written (stored entries are intact; make it writable, then retry)\n');
-  chmodSync(join(data, 'log.sqlite'), 0o644);
+  // SQLite gives the -wal and -shm files it makes the database file's mode: all of them are made writable again.
+  for (const name of readdirSync(data).filter((file) => file.startsWith('log.sqlite'))) chmodSync(join(data, name), 0o644);
   assert.deepEqual(await reopen(join(data, 'log.sqlite'), key), { size: 25, intact: true });
 }
 
