@@ -52,7 +52,7 @@ async function startLog(key: SigningKey, entries: string[] = []) {
   const url = `http://127.0.0.1:${server.port}/`;
   const append = async (bodies: string[]) => {
     for (const body of bodies) {
-      const response = await fetch(`${url}v1/log/entries`, { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}` } });
+      const response = await fetch(`${url}v1/log/entries`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
       assert.equal(response.ok, true);
       await response.arrayBuffer();
     }

@@ -34,7 +34,7 @@ async function logWith(key: Awaited<ReturnType<typeof parsePrivateKey>>, name: s
   closers.push(() => log.close());
   const app = createApp({ log: { log, token: TOKEN } });
   const add = async (more: string[]) => {
-    for (const body of more) assert.ok((await app.request('/v1/log/entries', { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}` } })).ok);
+    for (const body of more) assert.ok((await app.request('/v1/log/entries', { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } })).ok);
     await log.publishCheckpoint();
   };
   await add(bodies);

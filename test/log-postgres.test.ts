@@ -516,7 +516,7 @@ test('two runprint serve processes on one PostgreSQL database: submissions over 
       await Promise.all(
         bodies.slice(from, from + 40).map(async (body, i) => {
           const n = from + i;
-          const response = await fetch(`${servers[n % 2]!.base}/v1/log/entries`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
+          const response = await fetch(`${servers[n % 2]!.base}/v1/log/entries`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
           assert.equal(response.status, 201);
           const answer = await response.json();
           assert.deepEqual(decodeBase64(answer.leafHash), hashLeaf(new TextEncoder().encode(body)));
@@ -526,7 +526,7 @@ test('two runprint serve processes on one PostgreSQL database: submissions over 
     }
     assert.deepEqual([...indexes].sort((x, y) => x - y), Array.from({ length: count }, (_, n) => n));
     // The same entry sent to the other server: the same index.
-    const again = await fetch(`${servers[1]!.base}/v1/log/entries`, { method: 'POST', body: bodies[0]!, headers: { authorization: `Bearer ${token}` } });
+    const again = await fetch(`${servers[1]!.base}/v1/log/entries`, { method: 'POST', body: bodies[0]!, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
     assert.equal(again.status, 200);
     assert.equal((await again.json()).index, indexes[0]);
 

@@ -22,7 +22,7 @@ test('--log-check tiles opens a store whose damage lies inside the signed tree, 
   const first = await startServe({ data, token: TOKEN });
   for (let n = 0; n < 300; n++) {
     const body = JSON.stringify({ payload: encodeBase64(new TextEncoder().encode(`entry ${n}`)), payloadType: 'text/plain', signatures: [{ sig: 'AAAA' }] });
-    const response = await fetch(`${first.base}/v1/log/entries${n === 299 ? '?wait=checkpoint' : ''}`, { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}` } });
+    const response = await fetch(`${first.base}/v1/log/entries${n === 299 ? '?wait=checkpoint' : ''}`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
     assert.equal(response.ok, true);
     await response.arrayBuffer();
   }

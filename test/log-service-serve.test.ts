@@ -42,9 +42,9 @@ test('runprint serve: default log name, owner-only key, token writes, same log a
     assert.equal((await stat(join(data, 'log-key.pem'))).mode & 0o777, 0o600);
     assert.equal(await (await fetch(`${first.base}/v1/log/key`)).text(), `${first.key}\n`);
     const body = JSON.stringify({ payload: 'AAAA', payloadType: 't', signatures: [{ sig: 'AAAA' }] });
-    const refused = await fetch(`${first.base}/v1/log/entries`, { method: 'POST', body });
+    const refused = await fetch(`${first.base}/v1/log/entries`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     assert.equal(refused.status, 401);
-    const posted = await fetch(`${first.base}/v1/log/entries`, { method: 'POST', body, headers: { authorization: 'Bearer secret-token' } });
+    const posted = await fetch(`${first.base}/v1/log/entries`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: 'Bearer secret-token' } });
     assert.equal(posted.status, 201);
     assert.equal((await posted.json()).index, 0);
     assert.equal(await first.stop(), 0);

@@ -319,7 +319,7 @@ test('writes need the token; bodies are bounded and must be DSSE envelopes', asy
   try {
     const cases: Array<[Promise<Response>, number, string, string]> = [
       [submit(app, envelope(1), 'wrong'), 401, 'ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token'],
-      [app.request('/v1/log/entries', { method: 'POST', body: envelope(1) }), 401, 'ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token'],
+      [app.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { 'content-type': 'application/json' } }), 401, 'ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token'],
       [submit(app, 'x'.repeat(64 * 1024 + 1)), 413, 'ERR_HTTP_BODY_TOO_LARGE', 'request body is larger than 65536 bytes'],
       [submit(app, '{"payload":"", "payloadType":"t"}'), 400, 'ERR_LOG_ENTRY_INVALID', 'entry is not a DSSE envelope (ERR_ENVELOPE_INVALID)'],
       [submit(app, 'not json'), 400, 'ERR_LOG_ENTRY_INVALID', 'entry is not a DSSE envelope (ERR_ENVELOPE_INVALID)'],
@@ -339,11 +339,11 @@ test('writes need the token; bodies are bounded and must be DSSE envelopes', asy
     assert.deepEqual((await tooLarge.json()).error, { code: 'ERR_LOG_ENTRY_TOO_LARGE', message: 'entry is larger than 65535 bytes' });
 
     const closed = createApp({ log: { log } });
-    const refused = await closed.request('/v1/log/entries', { method: 'POST', body: envelope(1) });
+    const refused = await closed.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { 'content-type': 'application/json' } });
     assert.equal(refused.status, 403);
     assert.equal((await refused.json()).error.code, 'ERR_LOG_WRITES_DISABLED');
     const open = createApp({ log: { log, anonymousWrites: true } });
-    assert.equal((await open.request('/v1/log/entries', { method: 'POST', body: envelope(1) })).status, 201);
+    assert.equal((await open.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { 'content-type': 'application/json' } })).status, 201);
     assert.equal((await createApp().request('/checkpoint')).status, 404);
   } finally {
     await log.close();
@@ -355,7 +355,7 @@ test('serves the log over a real socket', async () => {
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    const response = await fetch(`${base}/v1/log/entries`, { method: 'POST', body: fixtureReceipt, headers: { authorization: `Bearer ${TOKEN}` } });
+    const response = await fetch(`${base}/v1/log/entries`, { method: 'POST', body: fixtureReceipt, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
     assert.equal(response.status, 201);
     await log.publishCheckpoint();
     const note = await (await fetch(`${base}/checkpoint`)).text();

@@ -43,7 +43,7 @@ test('POST ?wait=checkpoint answers with a tlog-proof of the exact bytes sent, w
   const log = await openSqliteLog({ path: join(await folder(), 'log.sqlite'), origin: ORIGIN, key, checkpointDelayMs: 30 });
   const app = createApp({ log: { log, token: TOKEN } });
   try {
-    const headers = { authorization: `Bearer ${TOKEN}` };
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
     for (let n = 0; n < 3; n++) assert.equal((await app.request('/v1/log/entries', { method: 'POST', body: envelope(n), headers })).status, 201);
     const body = envelope('waited');
     const response = await app.request('/v1/log/entries?wait=checkpoint', { method: 'POST', body, headers });
@@ -78,7 +78,7 @@ test('GET /v1/log/tlog-proof is 404 ERR_LOG_ENTRY_NOT_FOUND until a checkpoint c
   const log = await openSqliteLog({ path: join(await folder(), 'log.sqlite'), origin: ORIGIN, key, checkpointDelayMs: 1000 });
   const app = createApp({ log: { log, token: TOKEN } });
   try {
-    const answer = await (await app.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const answer = await (await app.request('/v1/log/entries', { method: 'POST', body: envelope(1), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } })).json();
     assert.equal(answer.tlogProof, undefined);
     const early = await app.request(`/v1/log/tlog-proof?index=${answer.index}`);
     assert.equal(early.status, 404);

@@ -103,7 +103,7 @@ test('a log served with --log-witness gets its checkpoints cosigned by a witness
   const log = await serve([...logArgs, '--log-witness', `${witness.base}=${witnessVkey}`], 'runprint: log ');
   try {
     assert.equal(log.line('runprint: log '), logVkey);
-    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt });
+    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt, headers: { 'content-type': 'application/json' } });
     assert.equal(posted.status, 201);
     const answer = (await posted.json()) as { index: number; checkpoint: string };
     assert.equal(answer.index, 0);
@@ -128,7 +128,7 @@ test('a log served with --log-witness gets its checkpoints cosigned by a witness
   const witness2 = await serve(witnessArgs, 'runprint: witness ', { RUNPRINT_WITNESS_NAME: WITNESS_NAME });
   const log2 = await serve([...logArgs, '--log-witness', `${witness2.base}/=${witnessVkeyFile}`], 'runprint: log ');
   try {
-    const posted = await fetch(`${log2.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt.replace('AAAA', 'AAAB') });
+    const posted = await fetch(`${log2.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt.replace('AAAA', 'AAAB'), headers: { 'content-type': 'application/json' } });
     assert.equal(((await posted.json()) as { index: number }).index, 1);
     const served = await cosignedCheckpoint(log2.base, 2);
     assert.equal(parseCheckpoint(parseNote(served).text).size, 2);
@@ -153,7 +153,7 @@ test('a log whose witness is down still serves, and says so once on stderr', asy
   });
   try {
     const started = performance.now();
-    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt });
+    const posted = await fetch(`${log.base}/v1/log/entries?wait=checkpoint`, { method: 'POST', body: receipt, headers: { 'content-type': 'application/json' } });
     assert.equal(posted.status, 201);
     assert.ok('checkpoint' in ((await posted.json()) as object));
     assert.ok(performance.now() - started < 1500);

@@ -14,10 +14,12 @@ import { openStorage } from '../store/open-storage.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
+import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey } from './log-options.ts';
+import { guardProcess, LIMIT_OPTIONS, LIMIT_USAGE, serveLimits } from './serve-limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
@@ -157,13 +159,14 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'witness-key': { type: 'string' },
         'witness-name': { type: 'string' },
         'witness-log': { type: 'string', multiple: true },
+        ...LIMIT_OPTIONS,
       },
       strict: true,
     }));
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      'serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME and --witness-log VKEY',
+      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, ${LIMIT_USAGE}`,
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -171,6 +174,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new UsageError('ERR_CLI_USAGE', '--port must be a number from 0 to 65535');
   }
+  const limits = serveLimits(values, process.env);
   const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
@@ -246,16 +250,21 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       state: { witnessed: (origin) => state.witnessed(origin), saveWitnessed: (origin, previous, checkpoint) => state.saveWitnessed(origin, previous, checkpoint) },
     };
   }
+  // Identity answers are computed in worker threads: a large request cannot hold the event loop.
+  const pool = createIdentityPool();
+  options.computeIdentity = pool.compute;
   const app = createApp(options);
   let server;
   try {
-    server = await listen(app, { host, port: Number(portText) });
+    server = await listen(app, { host, port: Number(portText), ...limits });
   } catch (error) {
+    await pool.close();
     await log?.close();
     await ownStorage?.close();
     throw error;
   }
-  io.stderr(`runprint: listening on http://${server.host}:${server.port} (data directory ${dataDir})\n`);
+  const unguard = guardProcess(io);
+  io.stderr(`runprint: listening on ${server.url} (data directory ${dataDir})\n`);
   if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
   if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
   await new Promise<void>((done) => {
@@ -264,8 +273,10 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       process.off('SIGTERM', stop);
       void server
         .close()
+        .then(() => pool.close())
         .then(() => log?.close())
         .then(() => ownStorage?.close())
+        .then(() => unguard())
         .then(done);
     };
     process.on('SIGINT', stop);

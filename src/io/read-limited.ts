@@ -18,7 +18,8 @@ export async function readLimited(
     if (done) break;
     total += value.length;
     if (total > limit) {
-      await reader.cancel();
+      // The refusal does not wait on the source: a cancel that fails changes nothing for the caller.
+      void reader.cancel().catch(() => undefined);
       throw tooLarge();
     }
     chunks.push(value);

@@ -1,16 +1,22 @@
 /** The runprint HTTP service as a fetch handler: `createApp()` and `app.request()`, no socket. */
-import { compositionFromDocument, isInputFormat } from '../compose/from-document.ts';
+import { isInputFormat } from '../compose/from-document.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import { computeIdentity } from '../identity/identity.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { errorResponse } from './http-status.ts';
-import { logRoutes, type LogRouteOptions } from './log-routes.ts';
-import { readBody } from './read-body.ts';
-import { witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
+import { computeInProcess, MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
+import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes.ts';
+import { readBody, requireJson } from './read-body.ts';
+import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
+
+/** Largest `POST /v1/identity` body by default: 32 MiB, the largest request the providers take (Anthropic's limit). */
+export const MAX_IDENTITY_BODY_BYTES = 32 * 1024 * 1024;
 
 export interface AppOptions {
-  /** Largest request body accepted, in bytes (default 32 MiB). */
+  /** Largest `POST /v1/identity` body accepted, in bytes (default 32 MiB); the log's and the witness's routes have their own. */
   maxBodyBytes?: number;
+  /** Most list elements `POST /v1/identity` answers for (default MAX_IDENTITY_ELEMENTS). */
+  maxIdentityElements?: number;
+  /** Computes identity answers; the Node server passes a worker pool (identity-pool.ts). Default: in this thread. */
+  computeIdentity?: IdentityCompute;
   /** Reported by /healthz. */
   version?: string;
   /** The transparency log: its routes exist only when it is given (README, "Service"). */
@@ -24,22 +30,27 @@ export interface App {
   fetch(request: Request): Promise<Response>;
   /** Convenience for tests: a request to a path on this app, with no network. */
   request(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Most body bytes the route for `method` and `pathname` reads (0: it reads none). A server
+   * knows it before it reads a byte, and hands `fetch` a request whose body is already read.
+   * An app without it gets FALLBACK_BODY_LIMIT.
+   */
+  bodyLimit?(method: string, pathname: string): number;
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
 
 export function createApp(options: AppOptions = {}): App {
-  const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_IDENTITY_BODY_BYTES;
+  const maxElements = options.maxIdentityElements ?? MAX_IDENTITY_ELEMENTS;
+  const compute = options.computeIdentity ?? computeInProcess;
   const routes: Record<string, Record<string, Handler>> = {
     '/healthz': {
       GET: async () => Response.json({ status: 'ok', version: options.version ?? 'dev' }),
     },
     '/v1/identity': {
       POST: async (request, url) => {
-        const mediaType = (request.headers.get('content-type') ?? 'application/json').split(';')[0]!.trim();
-        if (mediaType !== 'application/json') {
-          throw new UsageError('ERR_HTTP_MEDIA_TYPE', 'request body must be application/json');
-        }
+        requireJson(request);
         const from = url.searchParams.get('from') ?? 'auto';
         if (!isInputFormat(from)) {
           throw new UsageError(
@@ -47,38 +58,64 @@ export function createApp(options: AppOptions = {}): App {
             'from must be auto, composition, openai-chat, openai-responses or anthropic-messages',
           );
         }
-        const document = parseJson(await readBody(request, maxBodyBytes));
-        const { composition } = compositionFromDocument(document, { from });
-        return Response.json(computeIdentity(composition));
+        const answer = await compute(await readBody(request, maxBodyBytes), from, maxElements);
+        return new Response(answer as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/json' } });
       },
     },
   };
+  const limits: Record<string, number> = { 'POST /v1/identity': maxBodyBytes };
 
   const log = options.log === undefined ? undefined : logRoutes(options.log);
-  if (log !== undefined) Object.assign(routes, log.routes);
-  if (options.witness !== undefined) Object.assign(routes, witnessRoutes(options.witness));
+  if (log !== undefined) {
+    Object.assign(routes, log.routes);
+    limits['POST /v1/log/entries'] = MAX_RECEIPT_BYTES;
+  }
+  if (options.witness !== undefined) {
+    Object.assign(routes, witnessRoutes(options.witness));
+    limits['POST /add-checkpoint'] = MAX_ADD_CHECKPOINT_BYTES;
+  }
+
+  const routeOf = (pathname: string) =>
+    log !== undefined && pathname.startsWith('/tile/') ? { GET: log.tiles } : routes[pathname];
 
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const route = log !== undefined && url.pathname.startsWith('/tile/') ? { GET: log.tiles } : routes[url.pathname];
+    const route = routeOf(url.pathname);
     try {
       if (route === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
-      const handler = route[request.method];
+      // RFC 9110 section 9.3.2: HEAD answers as GET would, without the body.
+      const head = request.method === 'HEAD' && route['GET'] !== undefined;
+      const handler = head ? route['GET'] : route[request.method];
       if (handler === undefined) {
-        const allow = Object.keys(route).join(', ');
+        const allow = allowed(route);
         return errorResponse(
           new RunprintError('ERR_HTTP_METHOD_NOT_ALLOWED', `method not allowed; use ${allow}`),
           { allow },
         );
       }
-      return await handler(request, url);
+      const response = await handler(request, url);
+      return head ? withoutBody(response) : response;
     } catch (error) {
-      return errorResponse(error);
+      const response = errorResponse(error);
+      return request.method === 'HEAD' ? withoutBody(response) : response;
     }
   }
 
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
+    bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? 0,
   };
+}
+
+/** The methods a route answers, for `Allow`: HEAD wherever GET is. */
+function allowed(route: Record<string, Handler>): string {
+  const methods = Object.keys(route);
+  if (route['GET'] !== undefined) methods.push('HEAD');
+  return methods.join(', ');
+}
+
+function withoutBody(response: Response): Response {
+  void response.body?.cancel().catch(() => undefined);
+  return new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
 }

@@ -20,8 +20,14 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_JSON_TOO_LARGE':
     case 'ERR_LOG_ENTRY_TOO_LARGE':
       return 413;
+    case 'ERR_HTTP_TOO_MANY_ELEMENTS':
+      return 413;
     case 'ERR_HTTP_MEDIA_TYPE':
       return 415;
+    case 'ERR_HTTP_TOO_MANY_REQUESTS':
+      return 429;
+    case 'ERR_HTTP_BUSY':
+      return 503;
     case 'ERR_WITNESS_PROOF':
       return 422;
     case 'ERR_INTERNAL':
@@ -46,5 +52,7 @@ export function errorResponse(error: unknown, headers: Record<string, string> = 
     error instanceof RunprintError
       ? error
       : new RunprintError('ERR_INTERNAL', 'unexpected failure');
-  return Response.json({ error: known.toJSON() }, { status: statusFor(known), headers });
+  // A client told to slow down learns when to come back (RFC 9110 section 10.2.3).
+  const retry = known.code === 'ERR_HTTP_TOO_MANY_REQUESTS' || known.code === 'ERR_HTTP_BUSY' ? { 'retry-after': '1' } : {};
+  return Response.json({ error: known.toJSON() }, { status: statusFor(known), headers: { ...retry, ...headers } });
 }

@@ -1,31 +1,94 @@
-/** Serves a fetch-style app on a Node HTTP socket; only the CLI calls this. */
+/**
+ * Serves an app on a Node HTTP socket; only the CLI calls this. Node streams on the hot path, no
+ * web-stream adapter: the body is read with 'data' events up to the route's limit (known before a
+ * byte is read), then handed to the app's fetch handler whole; the answer is written with
+ * backpressure. Attacker-controlled: no sequence of client bytes, disconnects or aborts may throw
+ * outside this file's handlers (docs/decisions/0008-http-foundation.md).
+ */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { isIPv6, type Socket } from 'node:net';
 import { RunprintError } from '../errors.ts';
 import type { App } from './app.ts';
+import { statusFor } from './http-status.ts';
+import { ClientLimits } from './client-limits.ts';
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** Open connections at most; more are closed at once (default: 1000, or less below the open-file limit). */
+  maxConnections?: number;
+  /** Open connections per client address (default 64). */
+  maxClientConnections?: number;
+  /** Requests in progress per client address; more get 429 ERR_HTTP_TOO_MANY_REQUESTS (default 32). */
+  maxClientRequests?: number;
+  /** Longest wait for a request's headers, in ms (default 10 s): a slow-header client is cut off. */
+  headersTimeoutMs?: number;
+  /** Longest wait for a whole request, body included, in ms (default 120 s). */
+  requestTimeoutMs?: number;
+  /** Longest an idle keep-alive connection stays open, in ms (default 5 s). */
+  keepAliveTimeoutMs?: number;
+}
 
 export interface Listening {
   host: string;
   port: number;
+  /** `http://host:port`, an IPv6 host in brackets. */
+  url: string;
   close(): Promise<void>;
 }
 
-export async function listen(app: App, options: { host: string; port: number }): Promise<Listening> {
-  const server = createServer((incoming, outgoing) => {
-    void bridge(app, incoming, outgoing, options.host);
+/** Body limit for an app that states none (a test double, say). */
+export const FALLBACK_BODY_LIMIT = 64 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+export const DEFAULT_MAX_CLIENT_CONNECTIONS = 64;
+export const DEFAULT_MAX_CLIENT_REQUESTS = 32;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+
+/** `host:port` as a URL authority: an IPv6 address goes in brackets (RFC 3986 section 3.2.2). */
+export function authority(host: string, port: number): string {
+  return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
+}
+
+export async function listen(app: App, options: ListenOptions): Promise<Listening> {
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, headersTimeout);
+  const limits = new ClientLimits({
+    connections: options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS,
+    requests: options.maxClientRequests ?? DEFAULT_MAX_CLIENT_REQUESTS,
+  });
+  const server = createServer({
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+    // How often Node looks for connections past those timeouts (its default, 30 s, lets them pile up).
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  });
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.on('connection', (socket: Socket) => {
+    if (!limits.openConnection(socket.remoteAddress ?? '')) return void socket.destroy();
+    socket.once('close', () => limits.closeConnection(socket.remoteAddress ?? ''));
+  });
+  let origin = '';
+  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    serve(app, incoming, outgoing, origin, limits).catch(() => outgoing.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EADDRINUSE' ? 'address is already in use' : 'cannot listen on that address';
-      reject(new RunprintError('ERR_HTTP_LISTEN', `${reason} (${options.host}:${options.port})`));
+      reject(new RunprintError('ERR_HTTP_LISTEN', `${reason} (${authority(options.host, options.port)})`));
     });
     server.listen(options.port, options.host, () => resolve());
   });
+  // From now on a server error (EMFILE on accept, say) is not fatal: Node retries.
+  server.on('error', () => undefined);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  origin = `http://${authority(options.host, port)}`;
   return {
     host: options.host,
     port,
+    url: origin,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -34,28 +97,140 @@ export async function listen(app: App, options: { host: string; port: number }):
   };
 }
 
-async function bridge(app: App, incoming: IncomingMessage, outgoing: ServerResponse, host: string): Promise<void> {
+/** The path and query of a request target: origin-form, or absolute-form with an http(s) URL (RFC 9112 section 3.2). */
+function targetOf(target: string, origin: string): URL | undefined {
+  try {
+    if (target.startsWith('/')) return new URL(origin + target);
+    if (/^https?:\/\//i.test(target)) {
+      const absolute = new URL(target);
+      return new URL(origin + absolute.pathname + absolute.search);
+    }
+  } catch {
+    // Not a URL: a port out of range, an unclosed bracket, ...
+  }
+  return undefined;
+}
+
+function reply(outgoing: ServerResponse, error: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
+  if (outgoing.headersSent || outgoing.destroyed) return void outgoing.destroy();
+  const body = JSON.stringify({ error: error.toJSON() });
+  outgoing.writeHead(statusFor(error), {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...(close ? { connection: 'close' } : {}),
+    ...extra,
+  });
+  outgoing.end(body);
+}
+
+/** True when the request says a body follows. */
+function hasBody(incoming: IncomingMessage): boolean {
+  return incoming.headers['transfer-encoding'] !== undefined || Number(incoming.headers['content-length'] ?? 0) > 0;
+}
+
+/**
+ * Reads the body, at most `limit` bytes: the bytes, 'too-large' as soon as more arrive (the rest
+ * is not read), or 'gone' when the client went away first.
+ */
+function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'gone'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    const finish = (result: Buffer | 'too-large' | 'gone'): void => {
+      if (settled) return;
+      settled = true;
+      incoming.off('data', onData);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limit) {
+        incoming.pause();
+        return finish('too-large');
+      }
+      chunks.push(chunk);
+    };
+    incoming.on('data', onData);
+    incoming.once('end', () => finish(Buffer.concat(chunks, total)));
+    incoming.once('close', () => finish(incoming.complete ? Buffer.concat(chunks, total) : 'gone'));
+  });
+}
+
+async function serve(app: App, incoming: IncomingMessage, outgoing: ServerResponse, origin: string, limits: ClientLimits): Promise<void> {
+  // A stream error after the request is settled must not become an uncaught 'error' event.
+  incoming.on('error', () => undefined);
+  outgoing.on('error', () => undefined);
+  const client = incoming.socket.remoteAddress ?? '';
+  const body = hasBody(incoming);
+  if (!limits.startRequest(client)) {
+    return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
+  }
+  outgoing.once('close', () => limits.endRequest(client));
+  const url = targetOf(incoming.url ?? '', origin);
+  if (url === undefined) {
+    return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request target must be a path or an http URL'), body);
+  }
+  const method = incoming.method ?? 'GET';
+  const limit = app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT;
+  let bytes: Buffer | undefined;
+  if (body && limit > 0) {
+    const tooLarge = new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge, true);
+    const read = await readBody(incoming, limit);
+    if (read === 'gone') return void outgoing.destroy();
+    if (read === 'too-large') return reply(outgoing, tooLarge, true);
+    bytes = read;
+  }
+  let request: Request;
   try {
     const headers = new Headers();
-    for (const [name, value] of Object.entries(incoming.headers)) {
-      if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-      else if (value !== undefined) headers.set(name, value);
-    }
-    const method = incoming.method ?? 'GET';
-    const hasBody = method !== 'GET' && method !== 'HEAD';
-    const request = new Request(new URL(incoming.url ?? '/', `http://${host}`), {
-      method,
-      headers,
-      ...(hasBody ? { body: Readable.toWeb(incoming) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-    } as RequestInit);
-    const response = await app.fetch(request);
-    outgoing.writeHead(response.status, Object.fromEntries(response.headers));
-    if (response.body === null || method === 'HEAD') outgoing.end();
-    else await Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).pipe(outgoing);
+    const raw = incoming.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+    request = new Request(url, { method, headers, ...(bytes === undefined ? {} : { body: bytes as Uint8Array<ArrayBuffer> }) });
   } catch {
-    if (!outgoing.headersSent) {
-      outgoing.writeHead(500, { 'content-type': 'application/json' });
-      outgoing.end(JSON.stringify({ error: { code: 'ERR_INTERNAL', message: 'unexpected failure' } }));
-    } else outgoing.destroy();
+    return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'), body);
   }
+  const response = await app.fetch(request);
+  // A body this route does not read is not drained: the connection closes after the answer.
+  const unread = body && bytes === undefined && !incoming.complete;
+  await writeResponse(outgoing, response, method === 'HEAD', unread);
+}
+
+/** Writes `response`, waiting for the socket to drain whenever it is full; a client that leaves stops the body. */
+async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => void (headers[name] = value));
+  if (close) headers['connection'] = 'close';
+  outgoing.writeHead(response.status, headers);
+  if (response.body === null || head) {
+    void response.body?.cancel().catch(() => undefined);
+    return void outgoing.end();
+  }
+  const reader = response.body.getReader();
+  const stop = () => void reader.cancel().catch(() => undefined);
+  outgoing.once('close', stop);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (outgoing.destroyed) return;
+      if (!outgoing.write(value)) await drained(outgoing);
+    }
+    outgoing.end();
+  } finally {
+    outgoing.off('close', stop);
+  }
+}
+
+function drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      outgoing.off('drain', done);
+      outgoing.off('close', done);
+      resolve();
+    };
+    outgoing.on('drain', done);
+    outgoing.on('close', done);
+  });
 }

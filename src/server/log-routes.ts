@@ -7,7 +7,7 @@ import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, readEnvelope, type Envelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { checkBearer } from './bearer.ts';
-import { readBody } from './read-body.ts';
+import { readBody, requireJson } from './read-body.ts';
 
 /** What the routes need from a log; src/store/ implements it on SQLite. */
 export interface LogService {
@@ -110,6 +110,7 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
     '/v1/log/entries': {
       POST: async (request, url) => {
         await authorize(request);
+        requireJson(request);
         const wait = url.searchParams.get('wait');
         if (wait !== null && wait !== 'checkpoint') throw new UsageError('ERR_CLI_USAGE', 'query parameter "wait" must be "checkpoint"');
         const body = await readBody(request, MAX_RECEIPT_BYTES);

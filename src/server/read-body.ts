@@ -11,3 +11,11 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 function tooLarge(limit: number): UsageError {
   return new UsageError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
 }
+
+/** A JSON body route takes `application/json` (parameters such as charset aside); no Content-Type reads as JSON. */
+export function requireJson(request: Request): void {
+  const mediaType = (request.headers.get('content-type') ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new UsageError('ERR_HTTP_MEDIA_TYPE', 'request body must be application/json');
+  }
+}

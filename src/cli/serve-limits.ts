@@ -1,0 +1,80 @@
+/** `runprint serve`'s connection limits and timeouts (docs/LOG.md 19.3), and its last-resort guard. */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.ts';
+import { DEFAULT_MAX_CONNECTIONS, type ListenOptions } from '../server/listen.ts';
+import type { CliIo } from './io.ts';
+
+/** The parseArgs options this file reads. */
+export const LIMIT_OPTIONS = {
+  'max-connections': { type: 'string' },
+  'max-client-connections': { type: 'string' },
+  'max-client-requests': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+} as const;
+
+export const LIMIT_USAGE = '--max-connections N, --max-client-connections N, --max-client-requests N, --headers-timeout MS, --request-timeout MS';
+
+type Limits = Omit<ListenOptions, 'host' | 'port'>;
+
+/** File descriptors kept for the log's database, its workers and the process itself. */
+const SPARE_FILES = 64;
+
+/**
+ * Default cap on connections: 1000, or fewer when the open-file limit is lower, so that accepting
+ * never fails for want of a descriptor (a refused connection is closed at once instead).
+ */
+export function defaultMaxConnections(): number {
+  let soft: number | undefined;
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (line !== null && line[1] !== 'unlimited') soft = Number(line[1]);
+  } catch {
+    // Not Linux: Node's own default limits apply.
+  }
+  return soft === undefined ? DEFAULT_MAX_CONNECTIONS : Math.max(1, Math.min(DEFAULT_MAX_CONNECTIONS, soft - SPARE_FILES));
+}
+
+function count(text: string, flag: string, min: number, max: number): number {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError('ERR_CLI_USAGE', `${flag} must be a number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/** The limits from the command line, else the environment, else the defaults. */
+export function serveLimits(values: Partial<Record<keyof typeof LIMIT_OPTIONS, string>>, env: NodeJS.ProcessEnv): Limits {
+  const limits: Limits = {};
+  const pick = (name: keyof typeof LIMIT_OPTIONS, variable: string) => values[name] ?? env[variable];
+  const connections = pick('max-connections', 'RUNPRINT_MAX_CONNECTIONS');
+  limits.maxConnections = connections === undefined ? defaultMaxConnections() : count(connections, '--max-connections', 1, 1_000_000);
+  const perClient = pick('max-client-connections', 'RUNPRINT_MAX_CLIENT_CONNECTIONS');
+  if (perClient !== undefined) limits.maxClientConnections = count(perClient, '--max-client-connections', 0, 1_000_000);
+  const requests = pick('max-client-requests', 'RUNPRINT_MAX_CLIENT_REQUESTS');
+  if (requests !== undefined) limits.maxClientRequests = count(requests, '--max-client-requests', 0, 1_000_000);
+  const headers = pick('headers-timeout', 'RUNPRINT_HEADERS_TIMEOUT');
+  if (headers !== undefined) limits.headersTimeoutMs = count(headers, '--headers-timeout', 100, 600_000);
+  const request = pick('request-timeout', 'RUNPRINT_REQUEST_TIMEOUT');
+  if (request !== undefined) limits.requestTimeoutMs = count(request, '--request-timeout', 100, 3_600_000);
+  return limits;
+}
+
+/**
+ * Last resort: a failure that escapes every request handler is reported on one line and the
+ * service keeps serving, instead of the process dying with a stack trace. Only `serve` installs it,
+ * never library code. The line names the failure's code or class, never its message (it might
+ * carry request content). Returns the uninstaller.
+ */
+export function guardProcess(io: CliIo): () => void {
+  const report = (error: unknown): void => {
+    const code = (error as { code?: unknown } | null)?.code;
+    const what = typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? code : error instanceof Error ? error.constructor.name.slice(0, 64) : typeof error;
+    io.stderr(`runprint: ERR_INTERNAL: a failure escaped the request handlers (${what}); still serving\n`);
+  };
+  process.on('uncaughtException', report);
+  process.on('unhandledRejection', report);
+  return () => {
+    process.off('uncaughtException', report);
+    process.off('unhandledRejection', report);
+  };
+}
