@@ -251,6 +251,10 @@ function rejections(): Vector[] {
     err('129 nested arrays', '3.3', nested('[', ']', 129), 'ERR_JSON_TOO_DEEP', `$${zeros(128)}`),
     err('129 nested objects', '3.3', nested('{"a":', '}', 128, '{}'), 'ERR_JSON_TOO_DEEP', `$${names('a', 128)}`),
     err('10000 unclosed arrays: the depth limit comes first', '3.3', '['.repeat(10000), 'ERR_JSON_TOO_DEEP', `$${zeros(128)}`),
+    err('several faults: a number that overflows is met before the text ends', '3.1', '[[[1e400', 'ERR_JSON_NON_FINITE', '$[0][0][0]'),
+    err('several faults: a duplicate name is met before its value\'s lone surrogate', '3.1', '{"a":1,"a":"\\ud800"}', DUPLICATE, "$['a']"),
+    err('several faults: a lone surrogate is met before a trailing comma', '3.1', '["\\ud800",]', LONE, '$[0]'),
+    err('several faults: a syntax error is met before a later unsafe integer', '3.1', '[01, 9007199254740992]', SYNTAX),
   ];
 }
 
