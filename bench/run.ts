@@ -16,6 +16,7 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['receipt', async () => (await import('./receipt.ts')).benchReceipt()],
   ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],
   ['log', async () => (await import('./log.ts')).benchLog()],
+  ['http', async () => (await import('./http.ts')).benchHttp()],
 ];
 // Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
 // log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the

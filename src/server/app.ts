@@ -59,7 +59,14 @@ export function createApp(options: AppOptions = {}): App {
           );
         }
         const answer = await compute(await readBody(request, maxBodyBytes), from, maxElements);
-        return new Response(answer as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/json' } });
+        // A stream of the one array, so the answer (up to a few MB) is not copied again.
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(answer);
+            controller.close();
+          },
+        });
+        return new Response(body, { headers: { 'content-type': 'application/json', 'content-length': String(answer.length) } });
       },
     },
   };

@@ -12,7 +12,7 @@ import { parseJson } from '../jcs/parse.ts';
  */
 export const MAX_IDENTITY_ELEMENTS = 100_000;
 
-/** Computes the answer off the caller's thread or in it; the Node server injects a worker pool. */
+/** Computes the answer off the caller's thread or in it; the Node server injects a worker pool, which may take over (detach) `body`. */
 export type IdentityCompute = (body: Uint8Array, from: InputFormat, maxElements: number) => Promise<Uint8Array>;
 
 const encoder = new TextEncoder();

@@ -79,7 +79,10 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
       const worker = idle.pop()!;
       const pending = queue.shift()!;
       running.set(worker, pending);
-      worker.postMessage(pending.task);
+      // A body that owns its whole buffer is moved to the worker, not copied (the caller is done with it).
+      const { body } = pending.task;
+      const movable = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+      worker.postMessage(pending.task, movable ? [body.buffer as ArrayBuffer] : []);
     }
   };
 

@@ -10,6 +10,7 @@ import { isIPv6, type Socket } from 'node:net';
 import { RunprintError } from '../errors.ts';
 import type { App } from './app.ts';
 import { statusFor } from './http-status.ts';
+import { attachBody } from './read-body.ts';
 import { ClientLimits } from './client-limits.ts';
 
 export interface ListenOptions {
@@ -132,28 +133,42 @@ function hasBody(incoming: IncomingMessage): boolean {
  * Reads the body, at most `limit` bytes: the bytes, 'too-large' as soon as more arrive (the rest
  * is not read), or 'gone' when the client went away first.
  */
-function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'gone'> {
+function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array | 'too-large' | 'gone'> {
   return new Promise((resolve) => {
+    // With a Content-Length (at most the limit) the bytes are copied once, into their own buffer.
+    const declared = Number(incoming.headers['content-length'] ?? -1);
+    let body = declared >= 0 && incoming.headers['transfer-encoding'] === undefined ? new Uint8Array(declared) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
-    const finish = (result: Buffer | 'too-large' | 'gone'): void => {
+    const finish = (result: Uint8Array | 'too-large' | 'gone'): void => {
       if (settled) return;
       settled = true;
       incoming.off('data', onData);
       resolve(result);
     };
+    const whole = (): Uint8Array => {
+      if (body !== undefined && total === body.length) return body;
+      body = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of chunks) {
+        body.set(chunk, offset);
+        offset += chunk.length;
+      }
+      return body;
+    };
     const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > limit) {
+      if (total + chunk.length > limit) {
         incoming.pause();
         return finish('too-large');
       }
-      chunks.push(chunk);
+      if (body !== undefined && total + chunk.length <= body.length) body.set(chunk, total);
+      else chunks.push(chunk);
+      total += chunk.length;
     };
     incoming.on('data', onData);
-    incoming.once('end', () => finish(Buffer.concat(chunks, total)));
-    incoming.once('close', () => finish(incoming.complete ? Buffer.concat(chunks, total) : 'gone'));
+    incoming.once('end', () => finish(whole()));
+    incoming.once('close', () => finish(incoming.complete ? whole() : 'gone'));
   });
 }
 
@@ -173,7 +188,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   }
   const method = incoming.method ?? 'GET';
   const limit = app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT;
-  let bytes: Buffer | undefined;
+  let bytes: Uint8Array | undefined;
   if (body && limit > 0) {
     const tooLarge = new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
     if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge, true);
@@ -187,7 +202,8 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     const headers = new Headers();
     const raw = incoming.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-    request = new Request(url, { method, headers, ...(bytes === undefined ? {} : { body: bytes as Uint8Array<ArrayBuffer> }) });
+    request = new Request(url, { method, headers });
+    if (bytes !== undefined) attachBody(request, bytes);
   } catch {
     return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'), body);
   }
