@@ -5,7 +5,7 @@
  * what the CLI's error-to-exit mapping does.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import util, { type ParseArgsConfig } from 'node:util';
 import { test } from 'node:test';
@@ -151,8 +151,10 @@ test('docs/LOG.md 19.3 lists every serve option, with its value and environment 
     listed.push(...names);
   }
   assert.deepEqual(sorted(listed), sorted(optionNames(serve)));
-  const source = read('src/cli/serve-command.ts');
-  const readEnv = new Set([...source.matchAll(/process\.env\['(RUNPRINT_[A-Z_]+)'\]/g)].map((match) => match[1]!));
+  // serve's own files: serve-command.ts and any src/cli/serve-*.ts it splits its options into.
+  const files = readdirSync(new URL('../src/cli/', import.meta.url)).filter((name) => /^serve-[a-z-]+\.ts$/.test(name));
+  const source = files.map((name) => read(`src/cli/${name}`)).join('\n');
+  const readEnv = new Set([...source.matchAll(/'(RUNPRINT_[A-Z_]+)'/g)].map((match) => match[1]!));
   assert.deepEqual(sorted(readEnv), sorted(serve.flatMap((form) => form.options.flatMap((option) => (option.env === undefined ? [] : [option.env])))));
 });
 
