@@ -99,3 +99,13 @@ test('nesting deeper than 128 levels in total is rejected without a stack overfl
   assert.doesNotThrow(() => computeIdentity({ ...composition, input: [limit] }));
   assert.throws(() => computeIdentity({ ...composition, input: [[limit]] }), { code: 'ERR_JSON_TOO_DEEP' });
 });
+
+test('excluded is never hashed, but an in-process excluded value is read by SPEC 3.5 like the rest (SPEC 2.1 step 9)', () => {
+  const composition = { version: 'runprint/v1', model: { name: 'm' }, system: [], input: [], context: [], tools: [], parameters: {}, configuration: {} };
+  const plain = computeIdentity(composition);
+  assert.equal(computeIdentity({ ...composition, excluded: { stream: true, at: new Date(0) } }).requestId, plain.requestId);
+  assert.throws(() => computeIdentity({ ...composition, excluded: { seed: 10n } }), { code: 'ERR_JSON_UNSUPPORTED_VALUE', path: "$['excluded']['seed']" });
+  assert.throws(() => computeIdentity({ ...composition, excluded: { n: Number.NaN } }), { code: 'ERR_JSON_NON_FINITE', path: "$['excluded']['n']" });
+  // A served fact whose value is undefined in memory is absent, as on the wire.
+  assert.equal(computeIdentity({ ...composition, served: { model: undefined } }).runId, computeIdentity({ ...composition, served: {} }).runId);
+});
