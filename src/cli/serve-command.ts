@@ -62,8 +62,9 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
         : '--log-key file is empty',
     );
   }
+  const key = await parsePrivateKey(text);
   await warnOpenKey(path, file === undefined ? `${LOG_KEY_FILE} in the data directory` : '--log-key file', io);
-  return parsePrivateKey(text);
+  return key;
 }
 
 /** One line on stderr when users other than its owner have access to a private key file (the key still works). */
@@ -196,9 +197,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       throw new UsageError('ERR_CLI_USAGE', 'a witness needs --witness-key KEY.pem, --witness-name NAME and at least one --witness-log VKEY');
     }
     const key = await parsePrivateKey(await readText(io.cwd, witnessKeyFile, 'witness key file'));
-    await warnOpenKey(resolve(io.cwd, witnessKeyFile), '--witness-key file', io);
     const logs = (await Promise.all(witnessLogValues.map((value) => witnessLogKeys(io.cwd, value)))).flat();
     witness = { signer: cosignatureSigner(witnessName, key), vkey: formatCosignerKey(witnessName, key.publicKey), logs };
+    await warnOpenKey(resolve(io.cwd, witnessKeyFile), '--witness-key file', io);
   }
   // For its own log: the witnesses it asks.
   const witnesses = await Promise.all(listOf(values['log-witness'], process.env['RUNPRINT_LOG_WITNESSES']).map((value) => logWitness(io.cwd, value)));

@@ -51,16 +51,16 @@ export function sqliteErrorCode(error: unknown): number | undefined {
 }
 
 /**
- * Names a failure of the SQLite database at `path`. A LogError passes through. SQLite's own codes
- * say most faults; an I/O error or a file that cannot be opened is then explained by the file
- * system (node:sqlite does not expose errno): little free space is a full disk, a file or
- * directory that access(2) refuses is read-only or not permitted. Everything else is
- * ERR_STORE_UNAVAILABLE with the SQLite code, never the driver's text.
+ * Names a failure of the SQLite database at `path`. SQLite's own codes say most faults; an I/O
+ * error or a file that cannot be opened is then explained by the file system (node:sqlite does not
+ * expose errno): little free space is a full disk, a file or directory that access(2) refuses is
+ * read-only or not permitted. Any other SQLite failure is ERR_STORE_UNAVAILABLE with the SQLite
+ * code, never the driver's text. What is not an SQLite error (a LogError, or a bug) is returned
+ * as it is.
  */
-export function sqliteFault(error: unknown, path: string): LogError {
-  if (error instanceof LogError) return error;
+export function sqliteFault(error: unknown, path: string): unknown {
   const code = sqliteErrorCode(error);
-  if (code === undefined) return new LogError('ERR_STORE_UNAVAILABLE', 'log database failed');
+  if (code === undefined) return error;
   switch (code & 0xff) {
     case SQLITE_FULL:
       return storeNoSpace('log database');
