@@ -66,6 +66,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     connectionsCheckingInterval: Math.min(1000, headersTimeout),
   });
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // A connection on which nothing moves for this long (a client that stopped reading its answer,
+  // say) is closed, so it cannot hold a request slot and its answer's memory for ever.
+  server.timeout = requestTimeout;
   server.on('connection', (socket: Socket) => {
     if (!limits.openConnection(socket.remoteAddress ?? '')) return void socket.destroy();
     socket.once('close', () => limits.closeConnection(socket.remoteAddress ?? ''));
