@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApp } from '../src/server/app.ts';
+import { createIdentityPool } from '../src/server/identity-pool.ts';
 import { listen, type Listening } from '../src/server/listen.ts';
 import type { LogService } from '../src/server/log-routes.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -251,4 +252,26 @@ test('a client over its connection cap is disconnected; another address still co
       for (const socket of open) socket.destroy();
     }
   });
+});
+
+test('the identity workers answer as the in-process compute does, refuse past their queue with 503 ERR_HTTP_BUSY, and keep error codes and paths', async () => {
+  const pool = createIdentityPool({ workers: 1, maxQueued: 1 });
+  try {
+    const app = createApp({ computeIdentity: pool.compute });
+    const body = JSON.stringify({ model: 'm', messages: Array.from({ length: 2_000 }, () => ({ role: 'user', content: 'x'.repeat(50) })) });
+    const post = (text: string) => app.request('/v1/identity?from=openai-chat', { method: 'POST', body: text, headers: { 'content-type': 'application/json' } });
+    // One computing, one queued, the third refused at once.
+    const [first, second, third] = await Promise.all([post(body), post(body), post(body)]);
+    assert.equal(first!.status, 200);
+    assert.equal(second!.status, 200);
+    assert.equal(third!.status, 503);
+    assert.equal(third!.headers.get('retry-after'), '1');
+    assert.equal((await third!.json()).error.code, 'ERR_HTTP_BUSY');
+    assert.deepEqual(await first!.json(), await (await createApp().request('/v1/identity?from=openai-chat', { method: 'POST', body, headers: { 'content-type': 'application/json' } })).json());
+    // A worker's error arrives with its code, message and path.
+    const bad = await (await post('{"model":"m","messages":[{"role":"user","content":"x","content":"y"}]}')).json();
+    assert.deepEqual(bad.error, { code: 'ERR_JSON_DUPLICATE_KEY', message: bad.error.message, path: "$['messages'][0]['content']" });
+  } finally {
+    await pool.close();
+  }
 });

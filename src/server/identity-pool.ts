@@ -91,7 +91,7 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
   return {
     compute: (body, from, maxElements) =>
       new Promise((resolve, reject) => {
-        if (closed || queue.length >= maxQueued) return reject(busy());
+        if (closed || (idle.length === 0 && queue.length >= maxQueued)) return reject(busy());
         queue.push({ task: { id: nextId++, body, from, maxElements }, resolve, reject });
         feed();
       }),
