@@ -70,8 +70,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // say) is closed, so it cannot hold a request slot and its answer's memory for ever.
   server.timeout = requestTimeout;
   server.on('connection', (socket: Socket) => {
-    if (!limits.openConnection(socket.remoteAddress ?? '')) return void socket.destroy();
-    socket.once('close', () => limits.closeConnection(socket.remoteAddress ?? ''));
+    const client = socket.remoteAddress ?? '';
+    if (!limits.openConnection(client)) return void socket.destroy();
+    socket.once('close', () => limits.closeConnection(client));
   });
   let origin = '';
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
