@@ -5,8 +5,9 @@
  * plain .mjs file, and the same exports' types from a TypeScript file.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,6 +23,13 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 /** The Node 22 LTS the package is checked on, besides the pinned Node 24. */
 const NODE_22 = '22.23.3';
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+/** A loopback port nobody listens on now. */
+const freePort = await new Promise<number>((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    server.close(() => resolve(port));
+  });
+});
 const quiet = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
 
 async function npmIn(cwd: string, args: string[]): Promise<string> {
@@ -40,7 +48,10 @@ const REQUEST = JSON.stringify({
 
 test('npm pack gives a tarball that installs into an empty project and works there on Node 24 and Node 22', { timeout: 600_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'runprint-pack-'));
-  const packed = JSON.parse(await npmIn(root, ['pack', '--json', '--pack-destination', work, '--loglevel=error'])) as Array<{
+  // npm test builds dist/ before any test runs; packing without prepack's rebuild keeps dist/ in
+  // place for the tests that read it at the same time (the browser test).
+  assert.ok(existsSync(join(root, 'dist', 'cli', 'main.js')), 'dist/ is built (npm run build)');
+  const packed = JSON.parse(await npmIn(root, ['pack', '--ignore-scripts', '--json', '--pack-destination', work, '--loglevel=error'])) as Array<{
     filename: string;
     files: Array<{ path: string }>;
   }>;
@@ -113,6 +124,45 @@ test('npm pack gives a tarball that installs into an empty project and works the
       assert.equal(`${imported.stdout}\n`, expected, 'the library gives the CLI identity');
     });
   }
+
+  await t.test("README's five-minute tour, pasted block by block into an empty folder", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Five minutes\n'), readme.indexOf('\n## ', readme.indexOf('## Five minutes\n') + 1));
+    const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    assert.ok(blocks.length >= 7, `${blocks.length} shell blocks`);
+    const tour = join(work, 'tour');
+    await run('mkdir', ['-p', tour]);
+    // The tour installs ../runprint-<version>.tgz: the tarball npm pack made, beside the folder.
+    assert.equal(packed[0]!.filename, `${manifest.name}-${manifest.version}.tgz`);
+    assert.match(blocks[0]!, new RegExp(`npm install \\.\\./${manifest.name}-${manifest.version}\\.tgz`));
+    const env = { ...process.env, PATH: `${join(process.execPath, '..')}:${process.env['PATH'] ?? ''}`, npm_config_update_notifier: 'false', npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+    let server: ReturnType<typeof spawn> | undefined;
+    try {
+      for (const [number, text] of blocks.entries()) {
+        // The README's port 8480 may be taken on this machine; the test gives the service a free one.
+        const block = text.replace('runprint serve', `runprint serve --port ${freePort}`).replaceAll('127.0.0.1:8480', `127.0.0.1:${freePort}`);
+        if (block.includes('runprint serve')) {
+          // "in a second terminal": its own process group, stopped below as Ctrl-C stops one.
+          server = spawn('bash', ['-c', block], { cwd: tour, env, detached: true, stdio: 'ignore' });
+          continue;
+        }
+        const result = await run('bash', ['-c', block], { cwd: tour, env }).then(
+          (ok) => ({ code: 0, ...ok }),
+          (error: { code: number; stdout: string; stderr: string }) => error,
+        );
+        const wantCode = block.includes('runprint diff') ? 1 : 0;
+        assert.equal(result.code, wantCode, `block ${number + 1} exits ${wantCode}:\n${block}\n${result.stderr}`);
+        assert.doesNotMatch(result.stderr, /ERR_|Error|warn/i, `block ${number + 1}:\n${result.stderr}`);
+        if (block.includes('/v1/identity')) assert.match(result.stdout, /"requestId":"rp-req-v1-sha256-[0-9a-f]{64}"/, 'the service answers with the identity');
+        if (block.includes('runprint verify')) assert.match(result.stdout, /receipt verified: rp-run-v1-sha256-/);
+        if (block.includes('disclose verify')) assert.match(result.stdout, /disclosure verified: rp-run-v1-sha256-/);
+      }
+      assert.ok(server !== undefined, 'the tour starts the service');
+    } finally {
+      // Ctrl-C: SIGINT to the whole process group of the "second terminal".
+      if (server?.pid !== undefined) process.kill(-server.pid, 'SIGINT');
+    }
+  });
 
   await t.test('TypeScript resolves every subpath export to its declarations', async () => {
     writeFileSync(
