@@ -132,10 +132,13 @@ test('bad caller input throws its own error; no keys is a programmer error', asy
 
 test('signing refuses facts that cannot make a receipt', async () => {
   const facts = fixtureFacts();
-  await assert.rejects(signReceipt({ ...facts, identity: { ...facts.identity, runId: null, served: null } }, applicationKey), TypeError);
-  await assert.rejects(signReceipt({ ...facts, startedOn: 'yesterday' }, applicationKey), RangeError);
-  await assert.rejects(signReceipt({ ...facts, finishedOn: '2025-01-01T00:00:00Z' }, applicationKey), RangeError);
-  await assert.rejects(signReceipt({ ...facts, parentRunIds: [facts.identity.requestId] }, applicationKey), RangeError);
+  await assert.rejects(signReceipt({ ...facts, identity: { ...facts.identity, runId: null, served: null } }, applicationKey),
+    { name: 'TypeError', message: 'a receipt needs a run identity: give the composition "served" facts' });
+  await assert.rejects(signReceipt({ ...facts, capture: 'cron' as 'cli' }, applicationKey), { name: 'RangeError', message: 'capture must be cli, sdk or proxy' });
+  await assert.rejects(signReceipt({ ...facts, startedOn: 'yesterday' }, applicationKey), { name: 'RangeError', message: 'times must be RFC 3339 date-times' });
+  await assert.rejects(signReceipt({ ...facts, finishedOn: '2026-02-30T00:00:00Z' }, applicationKey), { name: 'RangeError', message: 'times must be RFC 3339 date-times' });
+  await assert.rejects(signReceipt({ ...facts, finishedOn: '2025-01-01T00:00:00Z' }, applicationKey), { name: 'RangeError', message: 'finishedOn is before startedOn' });
+  await assert.rejects(signReceipt({ ...facts, parentRunIds: [facts.identity.requestId] }, applicationKey), { name: 'RangeError', message: 'parent run ids must be run identities' });
 });
 
 test('a bad composition is hashed while signatures verify, but reported only after them, as the caller\'s error', async () => {

@@ -198,6 +198,14 @@ function disclosureVectors(): VectorFile {
     ['a proof of 54 hashes', "$['elements'][0]['proof']", (d) => void (d['elements'][0].proof = Array.from({ length: 54 }, () => '00'.repeat(32)))],
     ['a list component revealed as an object', "$['components']['system']['value']", (d) => void (d['components'] = { system: { value: {} } })],
     ['a component that is not a request component', "$['components']['served']", (d) => void (d['components'] = { served: { value: {} } })],
+    ['a revealed component that is not an object', "$['components']['model']", (d) => void (d['components'] = { model: 'llama' })],
+    ['a revealed component without "value"', "$['components']['model']['value']", (d) => void (d['components'] = { model: {} })],
+    ['a value component revealed as an array', "$['components']['model']['value']", (d) => void (d['components'] = { model: { value: [] } })],
+    ['a revealed element that is not an object', "$['elements'][0]", (d) => void (d['elements'] = ['input[2]'])],
+    ['size 0', "$['elements'][0]['size']", (d) => void (d['elements'][0].size = 0)],
+    ['a revealed element without "element"', "$['elements'][0]['element']", (d) => void delete d['elements'][0].element],
+    ['"components" an array', "$['components']", (d) => void (d['components'] = [])],
+    ['"elements" an object', "$['elements']", (d) => void (d['elements'] = {})],
   ];
   for (const [desc, path, change] of invalid) expect(desc, '17.1', changed(input2, change), { check: 'disclosure', code: 'ERR_DISCLOSURE_INVALID', path });
   const text = JSON.stringify(input2(), null, 2);
@@ -208,6 +216,11 @@ function disclosureVectors(): VectorFile {
   badStatement['predicate'].buildDefinition.resolvedDependencies[2].annotations.elements[1].sha256 = '00'.repeat(32);
   expect('a receipt whose input element digests do not give the list root', '17.3', input2(), { check: 'identity', code: 'ERR_IDENTITY_MISMATCH', message: 'component "input": element digests do not give its root' }, { statement: badStatement });
   const wrongType = { ...structuredClone(statement), _type: 'https://in-toto.io/Statement/v0.1' };
+  expect('a disclosure that is a JSON array', '17.1', [input2()], { check: 'disclosure', code: 'ERR_DISCLOSURE_INVALID', path: '$' });
+  expect('a receipt given as a JSON array', '17.3', input2(), { check: 'receipt', code: 'ERR_STATEMENT_INVALID', message: 'receipt statement or predicate must be a JSON object' }, { statement: [statement] });
+  expect('a receipt given as its DSSE envelope (its payload is trusted only once verified)', '17.3', input2(),
+    { check: 'receipt', code: 'ERR_STATEMENT_INVALID', message: 'give the statement of a verified envelope, not the envelope' },
+    { statement: { payload: 'e30=', payloadType: 'application/vnd.in-toto+json', signatures: [] } });
   expect('a receipt statement of another type', '17.3', input2(), { check: 'receipt', code: 'ERR_STATEMENT_TYPE', message: 'statement "_type" must be "https://in-toto.io/Statement/v1"' }, { statement: wrongType });
 
   // A forged receipt: annotations.root of "input" swapped for the root of a tree holding a made-up

@@ -163,6 +163,57 @@ function bundleOf(envelope: EnvelopeJson, hint: string): Record<string, unknown>
 
 const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
+type PredicateChange = (predicate: Record<string, any>) => void;
+
+/** A change to the fixture predicate, and the message step 8 must fail with (after "predicate "). */
+function predicateCases(): Array<[string, PredicateChange, string]> {
+  const input = (p: Record<string, any>) => p['buildDefinition']['resolvedDependencies'][2];
+  return [
+    ['buildType of another kind of build', (p) => { p['buildDefinition']['buildType'] = 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1'; },
+      'buildDefinition.buildType must be "https://runprint.dev/run/v1"'],
+    ['runId a number', (p) => { p['buildDefinition']['externalParameters']['runId'] = 5; }, 'buildDefinition.externalParameters.runId must be a run identity string'],
+    ['runId a request identity', (p) => { p['buildDefinition']['externalParameters']['runId'] = p['buildDefinition']['externalParameters']['requestId']; },
+      'buildDefinition.externalParameters.runId must be a run identity'],
+    ['model ""', (p) => { p['buildDefinition']['externalParameters']['model'] = ''; }, 'buildDefinition.externalParameters.model must be a non-empty string'],
+    ['capture "CLI" (not lowercase)', (p) => { p['buildDefinition']['externalParameters']['capture'] = 'CLI'; },
+      'buildDefinition.externalParameters.capture must be a lowercase name such as "cli"'],
+    ['resolvedDependencies an object', (p) => { p['buildDefinition']['resolvedDependencies'] = {}; }, 'buildDefinition.resolvedDependencies must be an array'],
+    ['a descriptor that is a string', (p) => { p['buildDefinition']['resolvedDependencies'].push('tokenizer'); },
+      'buildDefinition.resolvedDependencies[8] must be an object'],
+    ['the model digest 63 hex digits long', (p) => { p['buildDefinition']['resolvedDependencies'][0]['digest']['sha256'] = 'a'.repeat(63); },
+      'buildDefinition.resolvedDependencies[0].digest must have a sha256 of 64 lowercase hex digits'],
+    ['the model digest a string, not a DigestSet', (p) => { p['buildDefinition']['resolvedDependencies'][0]['digest'] = 'a'.repeat(64); },
+      'buildDefinition.resolvedDependencies[0].digest must have a sha256 of 64 lowercase hex digits'],
+    ['a descriptor "uri" that is a number', (p) => { p['buildDefinition']['resolvedDependencies'][0]['uri'] = 1; },
+      'buildDefinition.resolvedDependencies[0].uri must be a string'],
+    ['a list descriptor without annotations', (p) => { delete input(p)['annotations']; }, 'buildDefinition.resolvedDependencies[2].annotations must be an object'],
+    ['count -1', (p) => { input(p)['annotations']['count'] = -1; }, 'buildDefinition.resolvedDependencies[2].annotations.count must be a non-negative integer'],
+    ['count 1.5', (p) => { input(p)['annotations']['count'] = 1.5; }, 'buildDefinition.resolvedDependencies[2].annotations.count must be a non-negative integer'],
+    ['root in uppercase hex', (p) => { input(p)['annotations']['root']['sha256'] = input(p)['annotations']['root']['sha256'].toUpperCase(); },
+      'buildDefinition.resolvedDependencies[2].annotations.root must have a sha256 of 64 lowercase hex digits'],
+    ['a component named twice', (p) => { p['buildDefinition']['resolvedDependencies'].push(structuredClone(p['buildDefinition']['resolvedDependencies'][0])); },
+      'buildDefinition.resolvedDependencies names component "model" twice'],
+    ['builder id of another capture point', (p) => { p['runDetails']['builder']['id'] = 'https://runprint.dev/capture/proxy'; },
+      'runDetails.builder.id must be "https://runprint.dev/capture/" followed by the capture point'],
+    ['builder version.runprint a number', (p) => { p['runDetails']['builder']['version']['runprint'] = 1; }, 'runDetails.builder.version.runprint must be a string'],
+    ['startedOn "yesterday"', (p) => { p['runDetails']['metadata']['startedOn'] = 'yesterday'; }, 'runDetails.metadata.startedOn must be an RFC 3339 date-time'],
+    ['startedOn with an offset of +24:00', (p) => { p['runDetails']['metadata']['startedOn'] = '2026-01-01T00:00:00+24:00'; },
+      'runDetails.metadata.startedOn must be an RFC 3339 date-time'],
+    ['startedOn with an offset of +01:60', (p) => { p['runDetails']['metadata']['startedOn'] = '2026-01-01T00:00:00+01:60'; },
+      'runDetails.metadata.startedOn must be an RFC 3339 date-time'],
+    ['parentRunIds null', (p) => { p['runDetails']['parentRunIds'] = null; }, 'runDetails.parentRunIds must be an array'],
+    ['a served fact with a third member', (p) => { p['runDetails']['served']['model']['note'] = 'x'; },
+      'runDetails.served["model"] must be exactly {"source": "derived" | "reported", "value": ...}'],
+    ['a served fact of source "claimed"', (p) => { p['runDetails']['served']['model']['source'] = 'claimed'; },
+      'runDetails.served["model"] must be exactly {"source": "derived" | "reported", "value": ...}'],
+    ['output.digest a string', (p) => { p['runDetails']['output']['digest'] = 'e2c8'; }, 'runDetails.output.digest must be null or have a sha256 of 64 lowercase hex digits'],
+    ['output.rawDigest null', (p) => { p['runDetails']['output']['rawDigest'] = null; }, 'runDetails.output.rawDigest must have a sha256 of 64 lowercase hex digits'],
+    ['output.finishReason a number', (p) => { p['runDetails']['output']['finishReason'] = 0; }, 'runDetails.output.finishReason must be a string or null'],
+    ['output.usage missing', (p) => { delete p['runDetails']['output']['usage']; }, 'runDetails.output.usage must be present (null when unknown)'],
+    ['output.stream "false"', (p) => { p['runDetails']['output']['stream'] = 'false'; }, 'runDetails.output.stream must be a boolean'],
+  ];
+}
+
 function receiptVectors(): Array<Record<string, any>> {
   const pem = (key: TestKey) => key.publicKeyPem;
   const ok = (desc: string, spec: string, envelope: unknown, extra: Record<string, unknown> = {}) => ({
@@ -175,6 +226,10 @@ function receiptVectors(): Array<Record<string, any>> {
   const both = envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY, GATEWAY_KEY]);
   // An extension member whose bytes give '+' and '/' in standard base64 ("~~~" is "fn5+", "???" is "Pz8/").
   const symbols = signedVariant((s) => { s['note'] = '~~~???~~~???'; });
+  const noOutputDigest = signedVariant((s) => {
+    s['subject'].splice(1, 1);
+    s['predicate']['runDetails']['output']['digest'] = null;
+  });
   return [
     ok('the fixture receipt, one signature; the payload is the JCS form of the statement', '14.2', valid),
     ok('with the composition (served facts included) and the response bytes: identity and output recomputed', '15', valid, {
@@ -232,6 +287,19 @@ function receiptVectors(): Array<Record<string, any>> {
     bad('not JSON', '15', { text: '{"payload": ' }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_TRUNCATED)'),
     bad('a duplicate member in the envelope', '15', { text: `{"payload":"","payload":"${valid.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":${JSON.stringify(valid.signatures)}}` }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_DUPLICATE_KEY)'),
     bad('no signatures', '15', { ...valid, signatures: [] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope "signatures" must be a non-empty array'),
+    bad('an envelope that is a JSON array', '15', { text: `[${JSON.stringify(valid)}]` }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope must be a JSON object'),
+    bad('a payload that is a number', '15', { ...valid, payload: 7 }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope "payload" must be a string'),
+    bad('no payloadType', '15', { payload: valid.payload, signatures: valid.signatures }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope "payloadType" must be a string'),
+    bad('17 signatures', '15', { ...valid, signatures: Array.from({ length: 17 }, () => valid.signatures[0]) }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope has more than 16 signatures'),
+    bad('a signature that is a string', '15', { ...valid, signatures: [valid.signatures[0]!.sig] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'each envelope signature must be an object'),
+    bad('a keyid that is a number', '15', { ...valid, signatures: [{ keyid: 1, sig: valid.signatures[0]!.sig }] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope signature "keyid" must be a string'),
+    bad('a bundle whose signature is not base64', '16.4', (() => {
+      const bundle = bundleOf(valid, APPLICATION_KEY.keyId) as Record<string, any>;
+      bundle['dsseEnvelope']['signatures'][0]['sig'] = `${bundle['dsseEnvelope']['signatures'][0]['sig'].slice(0, -2)}!=`;
+      return bundle;
+    })(), 'envelope', 'ERR_ENVELOPE_BASE64', 'sig must be standard base64 with padding', { wantPath: "$['dsseEnvelope']['signatures'][0]['sig']" }),
+    bad('a bundle whose dsseEnvelope is a string', '16.4', { ...bundleOf(valid, APPLICATION_KEY.keyId), dsseEnvelope: valid.payload },
+      'envelope', 'ERR_ENVELOPE_INVALID', 'envelope must be a JSON object', { wantPath: "$['dsseEnvelope']" }),
     bad('a signature that is a number', '15', { ...valid, signatures: [{ sig: 7 }] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope signature "sig" must be a string'),
     bad('payload type application/json, signed as such', '15', envelopeOf(canonical(fixtureStatement()), [APPLICATION_KEY], 'application/json'), 'payload-type', 'ERR_ENVELOPE_PAYLOAD_TYPE', 'envelope "payloadType" must be "application/vnd.in-toto+json"'),
     bad('payload with a character outside base64', '15', { ...valid, payload: `${valid.payload.slice(0, 8)}!${valid.payload.slice(9)}` }, 'base64', 'ERR_ENVELOPE_BASE64', 'envelope "payload" is not base64'),
@@ -353,6 +421,53 @@ function receiptVectors(): Array<Record<string, any>> {
     ok('runDetails.logProof an object: v1 readers ignore its content', '13.2', signedVariant((s) => { s['predicate']['runDetails']['logProof'] = { note: 'not read' }; })),
     bad('runDetails.logProof a string', '13.2', signedVariant((s) => { s['predicate']['runDetails']['logProof'] = 'c2sp.org/tlog-proof@v1'; }),
       'predicate', 'ERR_PREDICATE_INVALID', 'predicate runDetails.logProof must be null or an object'),
+    // One vector per check of 15 step 8 that the items above do not reach, each with its message.
+    ...predicateCases().map(([desc, change, message]) => bad(desc, '15', signedVariant((s) => change(s['predicate'])), 'predicate', 'ERR_PREDICATE_INVALID', `predicate ${message}`)),
+    ok('capture "batch", with the builder id that names it: readers accept any lowercase capture name', '13.2', signedVariant((s) => {
+      s['predicate']['buildDefinition']['externalParameters']['capture'] = 'batch';
+      s['predicate']['runDetails']['builder']['id'] = 'https://runprint.dev/capture/batch';
+    })),
+    ok('a descriptor of another name without a digest: ignored, not read', '13.2', signedVariant((s) => {
+      s['predicate']['buildDefinition']['resolvedDependencies'].push({ name: 'tokenizer', uri: 'https://example.com/tokenizer.json' });
+    })),
+    bad('signed payload that is a JSON array', '15', envelopeOf(new TextEncoder().encode('[]')), 'statement-type', 'ERR_STATEMENT_INVALID', 'statement must be a JSON object'),
+    bad('an empty subject array', '13.1', signedVariant((s) => { s['subject'] = []; }), 'subjects', 'ERR_SUBJECT_INVALID', 'statement "subject" must be a non-empty array'),
+    bad('subject "output" with a digest of another algorithm only', '13.1', signedVariant((s) => { s['subject'][1]['digest'] = { sha512: '00'.repeat(64) }; }),
+      'subjects', 'ERR_SUBJECT_INVALID', 'subject "output" must have a sha256 digest'),
+    bad('subject "run" of another run (its annotation agreeing with it)', '13.1', signedVariant((s) => {
+      s['subject'][0] = { name: 'run', digest: { sha256: '56'.repeat(32) }, annotations: { runId: `rp-run-v1-sha256-${'56'.repeat(32)}` } };
+    }), 'subject-binding', 'ERR_SUBJECT_INVALID', 'subject "run" does not match the predicate\'s runId'),
+    bad('subjects and predicate disagree on the output bytes', '13.1', signedVariant((s) => { s['subject'][2]['digest']['sha256'] = '00'.repeat(32); }),
+      'subject-binding', 'ERR_SUBJECT_INVALID', 'subject "output-bytes" does not match the predicate\'s raw output digest'),
+    // With a matching composition, steps 10 and 11 take one comparison (15): every value it skips
+    // recomputing must still be compared, or an inconsistent predicate would pass both.
+    bad('only annotations.root changed, with the matching composition given', '15', signedVariant((s) => {
+      dependency(s, 'input')['annotations']['root']['sha256'] = 'ab'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component "input": element digests do not give its root', { composition: fixtureComposition() }),
+    bad('only the "parameters" digest changed, with the matching composition given', '15', signedVariant((s) => {
+      dependency(s, 'parameters')['digest']['sha256'] = 'cd'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component digests do not give the requestId', { composition: fixtureComposition() }),
+    bad('only the "served" digest changed, with the matching composition given', '15', signedVariant((s) => {
+      dependency(s, 'served')['digest']['sha256'] = 'ef'.repeat(32);
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'served facts do not give the "served" digest', { composition: fixtureComposition() }),
+    bad('a requestId of another request, with the matching composition given', '15', signedVariant((s) => {
+      s['predicate']['buildDefinition']['externalParameters']['requestId'] = `rp-req-v1-sha256-${'34'.repeat(32)}`;
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'component digests do not give the requestId', { composition: fixtureComposition() }),
+    bad('a runId of another run, with the matching composition given', '15', signedVariant((s) => {
+      const runId = `rp-run-v1-sha256-${'12'.repeat(32)}`;
+      s['predicate']['buildDefinition']['externalParameters']['runId'] = runId;
+      s['subject'][0] = { name: 'run', digest: { sha256: '12'.repeat(32) }, annotations: { runId } };
+    }), 'identity', 'ERR_IDENTITY_MISMATCH', 'request and served digests do not give the runId', { composition: fixtureComposition() }),
+    bad('composition whose served facts differ from the receipt\'s', '15', valid, 'composition', 'ERR_IDENTITY_MISMATCH', 'served facts of the composition do not match the receipt', {
+      composition: (() => {
+        const composition = fixtureComposition() as Record<string, any>;
+        composition['served']['systemFingerprint']['value'] = 'fp_other';
+        return composition;
+      })(),
+    }),
+    ok('a receipt with no assembled output (output.digest null, no subject "output"), checked against the same bytes', '15', noOutputDigest, { outputText: RESPONSE_TEXT }),
+    bad('a receipt with no assembled output, checked against other bytes: their SHA-256 is not rawDigest', '15', noOutputDigest, 'output', 'ERR_OUTPUT_MISMATCH',
+      'digest of the given output bytes does not match the receipt', { outputText: RESPONSE_TEXT.replace('\n', ' \n') }),
   ];
 }
 
