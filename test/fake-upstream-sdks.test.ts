@@ -4,9 +4,10 @@
  * custom `fetch` that records what it was given and calls globalThis.fetch. Each call checks that
  * the SDK read the answer, that the fake received exactly the body bytes the SDK handed to
  * `fetch`, and the API key header. The fake's streams and JSON bodies give the same SPEC 12 output
- * digest. These facts are what live capture builds on (docs/decisions/0009-fake-upstream.md).
+ * digest, and test/fixtures/sdk-wire/ holds what each client sent and got. These facts are what live capture builds on (docs/decisions/0009-fake-upstream.md).
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { createAnthropic } from '@ai-sdk/anthropic';
@@ -16,8 +17,9 @@ import { ChatOpenAI } from '@langchain/openai';
 import { APICallError, generateText, jsonSchema, Output, streamText, tool, type ToolSet } from 'ai';
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { runOutputFrom } from '../src/providers/index.ts';
+import { runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
+import { buildSdkWireFixtures, formatSdkWireFixture, SDK_WIRE_FOLDER, type SdkWireFixture } from './helpers/fake-upstream/sdk-wire.ts';
 
 interface SentCall {
   input: unknown;
@@ -452,6 +454,31 @@ describe('the fake answers the same output streamed and not (SPEC 12)', () => {
       assert.notEqual(first.content[0].text, second.content[0].text);
     } finally {
       await varied.close();
+    }
+  });
+});
+
+describe('test/fixtures/sdk-wire', () => {
+  test('rebuilt from the pinned SDKs and the fake, they equal the committed files', async () => {
+    const fixtures = await buildSdkWireFixtures();
+    assert.deepEqual(readdirSync(SDK_WIRE_FOLDER).filter((name) => name.endsWith('.json')).sort(), [...fixtures.keys()].sort());
+    for (const [name, fixture] of fixtures) {
+      assert.equal(readFileSync(new URL(name, SDK_WIRE_FOLDER), 'utf8'), formatSdkWireFixture(fixture), `${name} drifted: run node scripts/sdk-wire-fixtures.ts`);
+    }
+  });
+
+  test('every 200 answer has an output digest under SPEC 12, every error body is a provider error', () => {
+    const formats: Record<string, RequestFormat> = { '/v1/chat/completions': 'openai-chat', '/v1/responses': 'openai-responses', '/v1/messages': 'anthropic-messages' };
+    for (const name of readdirSync(SDK_WIRE_FOLDER)) {
+      const fixture = JSON.parse(readFileSync(new URL(name, SDK_WIRE_FOLDER), 'utf8')) as SdkWireFixture;
+      const body = new TextEncoder().encode(fixture.response.body);
+      const format = formats[fixture.path];
+      assert.ok(format !== undefined, name);
+      if (fixture.response.status === 200) {
+        assert.notEqual(runOutputFrom(body, format).digest, null, name);
+      } else {
+        assert.throws(() => runOutputFrom(body, format), { code: 'ERR_OUTPUT_PROVIDER_ERROR' }, name);
+      }
     }
   });
 });
