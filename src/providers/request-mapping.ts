@@ -2,10 +2,8 @@
 import { ProviderError, formatPath } from '../errors.ts';
 import { COMPOSITION_VERSION, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { anthropicMessages } from './anthropic-messages.ts';
-import { openAIChat } from './openai-chat.ts';
-import { openAIResponses } from './openai-responses.ts';
 import { noRequestForm } from './presence-rule.ts';
+import { providerFor } from './registry.ts';
 import {
   isRequestFormat,
   member,
@@ -17,16 +15,9 @@ import {
 /** Marks request fields written from the list components; they are added first, so never collide. */
 const LISTS = 'lists';
 
-const MAPPINGS: { readonly [F in RequestFormat]: RequestMapping } = {
-  'openai-chat': openAIChat,
-  'openai-responses': openAIResponses,
-  'anthropic-messages': anthropicMessages,
-};
-
 /** The mapping of one format; a name outside RequestFormat is a programmer error. */
 export function mappingFor(format: RequestFormat): RequestMapping {
-  if (!isRequestFormat(format)) throw new RangeError('unknown request format');
-  return MAPPINGS[format];
+  return providerFor(format).request;
 }
 
 /**
@@ -89,7 +80,7 @@ export function requestFromComposition(composition: Composition): JsonObject {
       formatPath(['model', 'api']),
     );
   }
-  const mapping = MAPPINGS[format];
+  const mapping = mappingFor(format);
   const name = member(composition.model, 'name');
   if (typeof name !== 'string' || name === '') noRequestForm(format, 'model', 'name');
   if (composition.context.length > 0) noRequestForm(format, 'context', 0);

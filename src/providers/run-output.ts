@@ -4,13 +4,11 @@ import type { ServedFact } from '../identity/composition.ts';
 import { sha256, sha256Once } from '../hash/sha256.ts';
 import { digestSet, domainTag, type DigestSet } from '../identity/digest.ts';
 import { canonicalize, parseJson } from '../jcs/index.ts';
-import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { anthropicOutputFromResponse, anthropicOutputFromStream } from './output-anthropic-messages.ts';
-import { chatOutputFromResponse, chatOutputFromStream } from './output-openai-chat.ts';
-import { responsesOutputFromResponse, responsesOutputFromStream } from './output-openai-responses.ts';
+import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { incomplete, invalid, type AssembledOutput } from './output-reading.ts';
-import { parseEventStream, type SseEvent } from './output-sse.ts';
-import { isRequestFormat, type RequestFormat } from './request-format.ts';
+import { parseEventStream } from './output-sse.ts';
+import { providerFor } from './registry.ts';
+import type { RequestFormat } from './request-format.ts';
 import { servedFromResponse } from './served-from-response.ts';
 
 export interface RunOutput {
@@ -42,17 +40,6 @@ export function outputDigest(output: JsonValue): DigestSet {
 export function rawDigest(body: Uint8Array): DigestSet {
   return digestSet(sha256Once(body));
 }
-
-interface Assembler {
-  fromResponse(response: JsonObject): AssembledOutput;
-  fromStream(events: readonly SseEvent[]): AssembledOutput;
-}
-
-const ASSEMBLERS: { readonly [F in RequestFormat]: Assembler } = {
-  'openai-chat': { fromResponse: chatOutputFromResponse, fromStream: chatOutputFromStream },
-  'openai-responses': { fromResponse: responsesOutputFromResponse, fromStream: responsesOutputFromStream },
-  'anthropic-messages': { fromResponse: anthropicOutputFromResponse, fromStream: anthropicOutputFromStream },
-};
 
 /** SPEC 12.1: a body whose first byte other than JSON white space is `{` is a response, else a stream. */
 function isJsonBody(body: Uint8Array): boolean {
@@ -107,18 +94,17 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
     // The JSON text `null` has output null too, and a digest: the digest tells the two apart.
     return withoutFormat(raw, output, outputDigest(output));
   }
-  if (!isRequestFormat(format)) throw new RangeError('unknown request format');
-  const assembler = ASSEMBLERS[format];
+  const provider = providerFor(format);
   let assembled: AssembledOutput;
   const stream = !isJsonBody(body);
   if (stream) {
     const { events } = parseEventStream(body);
     if (events.length === 0) incomplete('event stream has no event');
-    assembled = assembler.fromStream(events);
+    assembled = provider.outputFromStream(events);
   } else {
     const response = parseJson(body);
     if (!isJsonObject(response)) invalid('response must be a JSON object');
-    assembled = assembler.fromResponse(response);
+    assembled = provider.outputFromResponse(response);
   }
   return {
     output: assembled.output,

@@ -2,7 +2,8 @@
 import { ProviderError, formatPath } from '../errors.ts';
 import type { ServedFact } from '../identity/composition.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { isRequestFormat, member, type RequestFormat } from './request-format.ts';
+import { providerFor } from './registry.ts';
+import { member, type RequestFormat } from './request-format.ts';
 
 /*
  * Only facts about what served the run: the resolved model snapshot, backend fingerprint, service
@@ -10,53 +11,6 @@ import { isRequestFormat, member, type RequestFormat } from './request-format.ts
  * on every run and would make the run identity useless for comparing runs. Every fact is
  * `source: "reported"`: runprint cannot check it, it repeats what the provider says.
  */
-
-interface ResponsePlan {
-  /** The member that names the response object type, and the values it may have. */
-  discriminator: { member: string; values: readonly string[]; message: string };
-  /** Fact name -> path of the string member in the response that reports it. */
-  facts: ReadonlyArray<readonly [name: string, path: readonly string[]]>;
-}
-
-const PLANS: { readonly [F in RequestFormat]: ResponsePlan } = {
-  'openai-chat': {
-    // A streamed chunk carries the same three members, so a chunk is accepted too.
-    discriminator: {
-      member: 'object',
-      values: ['chat.completion', 'chat.completion.chunk'],
-      message: 'response "object" does not name a chat completion',
-    },
-    facts: [
-      ['model', ['model']],
-      ['systemFingerprint', ['system_fingerprint']],
-      ['serviceTier', ['service_tier']],
-    ],
-  },
-  'openai-responses': {
-    discriminator: {
-      member: 'object',
-      values: ['response'],
-      message: 'response "object" does not name a response',
-    },
-    facts: [
-      ['model', ['model']],
-      ['serviceTier', ['service_tier']],
-    ],
-  },
-  'anthropic-messages': {
-    discriminator: {
-      member: 'type',
-      values: ['message'],
-      message: 'response "type" does not name a message',
-    },
-    facts: [
-      ['model', ['model']],
-      ['serviceTier', ['usage', 'service_tier']],
-      ['inferenceGeo', ['usage', 'inference_geo']],
-      ['speed', ['usage', 'speed']],
-    ],
-  },
-};
 
 function invalid(message: string, path: readonly string[]): never {
   throw new ProviderError('ERR_PROVIDER_INVALID_RESPONSE', message, formatPath(path));
@@ -86,8 +40,7 @@ export function servedFromResponse(
   format: RequestFormat,
   response: JsonValue,
 ): { [name: string]: ServedFact } {
-  if (!isRequestFormat(format)) throw new RangeError('unknown request format');
-  const plan = PLANS[format];
+  const plan = providerFor(format).served;
   if (!isJsonObject(response)) invalid('response must be a JSON object', []);
   const kind = member(response, plan.discriminator.member);
   if (kind !== undefined && (typeof kind !== 'string' || !plan.discriminator.values.includes(kind))) {

@@ -1,14 +1,14 @@
 /** docs/SPEC.md section 12.4: the output of an Anthropic Messages response and of its event stream. */
-import { JsonError } from '../errors.ts';
-import { parseJson } from '../jcs/index.ts';
-import { createJsonObject, isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { JsonError } from '../../errors.ts';
+import { parseJson } from '../../jcs/index.ts';
+import { createJsonObject, isJsonObject, type JsonObject, type JsonValue } from '../../jcs/json-value.ts';
 import {
   eventObject, eventType, incomplete, invalid, member, objectOf, optionalString, outOfOrder, providerError,
   rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, unsupported, without,
   type AssembledOutput,
-} from './output-reading.ts';
-import { setMember } from './request-format.ts';
-import type { SseEvent } from './output-sse.ts';
+} from '../output-reading.ts';
+import { setMember } from '../request-format.ts';
+import type { SseEvent } from '../output-sse.ts';
 
 /** The events after message_start that build the message. */
 const KNOWN_EVENTS = new Set([

@@ -1,12 +1,12 @@
 /** docs/SPEC.md section 12.2: the output of an OpenAI Chat Completions response and of its chunk stream. */
-import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
-import { isJsonObject } from '../jcs/json-value.ts';
+import type { JsonObject, JsonValue } from '../../jcs/json-value.ts';
+import { isJsonObject } from '../../jcs/json-value.ts';
 import {
   contradiction, eventObject, incomplete, invalid, member, objectOf, optionalString, outOfOrder,
   providerError, rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString,
   unsupported, type AssembledOutput,
-} from './output-reading.ts';
-import type { SseEvent } from './output-sse.ts';
+} from '../output-reading.ts';
+import type { SseEvent } from '../output-sse.ts';
 
 /** One choice as both forms reduce to it (SPEC 12.2). */
 interface Choice {

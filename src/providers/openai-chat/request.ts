@@ -1,7 +1,7 @@
 /** docs/SPEC.md section 4.2: the OpenAI Chat Completions request mapping (POST /v1/chat/completions). */
-import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { liftObjectList, lowerObjectList } from './presence-rule.ts';
-import { member, setMember, type Lists, type RequestMapping } from './request-format.ts';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../jcs/json-value.ts';
+import { liftObjectList, lowerObjectList } from '../presence-rule.ts';
+import { member, setMember, type Lists, type RequestMapping } from '../request-format.ts';
 
 /*
  * The field table of docs/SPEC.md section 4.2, which defines it; drawn from `ChatCompletionCreateParamsBase` in openai/openai-node

@@ -1,11 +1,11 @@
 /** docs/SPEC.md section 12.3: the output of an OpenAI Responses response and of its event stream. */
-import { canonicalize } from '../jcs/index.ts';
-import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { canonicalize } from '../../jcs/index.ts';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../jcs/json-value.ts';
 import {
   contradiction, eventObject, eventType, incomplete, invalid, member, objectOf, outOfOrder, providerError,
   rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, without, type AssembledOutput,
-} from './output-reading.ts';
-import type { SseEvent } from './output-sse.ts';
+} from '../output-reading.ts';
+import type { SseEvent } from '../output-sse.ts';
 
 /** Members of an output item that identify it rather than hold output (SPEC 12.3). */
 const ITEM_IDS = new Set(['id', 'call_id']);

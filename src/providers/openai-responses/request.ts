@@ -1,12 +1,12 @@
 /** docs/SPEC.md section 4.3: the OpenAI Responses request mapping (POST /v1/responses). */
-import type { JsonObject } from '../jcs/json-value.ts';
+import type { JsonObject } from '../../jcs/json-value.ts';
 import {
   liftObjectList,
   liftTextOrObjectList,
   lowerObjectList,
   lowerTextOrObjectList,
-} from './presence-rule.ts';
-import { setMember, type Lists, type RequestMapping } from './request-format.ts';
+} from '../presence-rule.ts';
+import { setMember, type Lists, type RequestMapping } from '../request-format.ts';
 
 /*
  * The field table of docs/SPEC.md section 4.3, which defines it; drawn from `ResponseCreateParamsBase` in openai/openai-node

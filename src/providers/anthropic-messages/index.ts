@@ -1,0 +1,13 @@
+/** Anthropic Messages (`anthropic-messages`, POST /v1/messages): SPEC 4.4, 4.6 and 12.4. */
+import type { Provider } from '../provider.ts';
+import { anthropicOutputFromResponse, anthropicOutputFromStream } from './output.ts';
+import { anthropicMessages } from './request.ts';
+import { anthropicMessagesServed } from './served.ts';
+
+export const anthropicMessagesProvider: Provider = {
+  format: 'anthropic-messages',
+  request: anthropicMessages,
+  served: anthropicMessagesServed,
+  outputFromResponse: anthropicOutputFromResponse,
+  outputFromStream: anthropicOutputFromStream,
+};

@@ -1,0 +1,13 @@
+/** OpenAI Chat Completions (`openai-chat`, POST /v1/chat/completions): SPEC 4.2, 4.6 and 12.2. */
+import type { Provider } from '../provider.ts';
+import { chatOutputFromResponse, chatOutputFromStream } from './output.ts';
+import { openAIChat } from './request.ts';
+import { openAIChatServed } from './served.ts';
+
+export const openAIChatProvider: Provider = {
+  format: 'openai-chat',
+  request: openAIChat,
+  served: openAIChatServed,
+  outputFromResponse: chatOutputFromResponse,
+  outputFromStream: chatOutputFromStream,
+};

@@ -1,0 +1,13 @@
+/** OpenAI Responses (`openai-responses`, POST /v1/responses): SPEC 4.3, 4.6 and 12.3. */
+import type { Provider } from '../provider.ts';
+import { responsesOutputFromResponse, responsesOutputFromStream } from './output.ts';
+import { openAIResponses } from './request.ts';
+import { openAIResponsesServed } from './served.ts';
+
+export const openAIResponsesProvider: Provider = {
+  format: 'openai-responses',
+  request: openAIResponses,
+  served: openAIResponsesServed,
+  outputFromResponse: responsesOutputFromResponse,
+  outputFromStream: responsesOutputFromStream,
+};

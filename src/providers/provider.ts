@@ -1,0 +1,29 @@
+/** One provider API as runprint knows it: its request mapping (SPEC 4), served facts (4.6) and output assembly (12). */
+import type { JsonObject } from '../jcs/json-value.ts';
+import type { AssembledOutput } from './output-reading.ts';
+import type { SseEvent } from './output-sse.ts';
+import type { RequestFormat, RequestMapping } from './request-format.ts';
+
+/** Where a non-streamed response reports the facts about what served the run (SPEC 4.6). */
+export interface ServedPlan {
+  /** The member that names the response object type, and the values it may have. */
+  discriminator: { member: string; values: readonly string[]; message: string };
+  /** Fact name -> path of the string member in the response that reports it. */
+  facts: ReadonlyArray<readonly [name: string, path: readonly string[]]>;
+}
+
+/**
+ * Everything runprint knows about one API, in one folder of src/providers: adding a provider is
+ * adding a folder that exports one of these, and naming it in registry.ts.
+ */
+export interface Provider {
+  format: RequestFormat;
+  /** The request mapping, both ways (SPEC 4.1-4.4). */
+  request: RequestMapping;
+  /** Where its responses report served facts (SPEC 4.6). */
+  served: ServedPlan;
+  /** The output of a non-streamed response body, parsed (SPEC 12). */
+  outputFromResponse(response: JsonObject): AssembledOutput;
+  /** The output of a server-sent-event stream, as its events (SPEC 12). */
+  outputFromStream(events: readonly SseEvent[]): AssembledOutput;
+}
