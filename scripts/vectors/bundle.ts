@@ -128,6 +128,8 @@ export async function generate(): Promise<VectorFile[]> {
         ['no signatures', changed((b) => (b.dsseEnvelope.signatures = [])), 'ERR_ENVELOPE_INVALID', "$['dsseEnvelope']['signatures']"],
         ['no payload type', changed((b) => delete b.dsseEnvelope.payloadType), 'ERR_ENVELOPE_INVALID', "$['dsseEnvelope']['payloadType']"],
         ['a payload in URL-safe base64', changed((b) => (b.dsseEnvelope.payload = '-_8=')) /* bytes fb ff */, 'ERR_ENVELOPE_BASE64', "$['dsseEnvelope']['payload']"],
+        ['a payload whose unused bits are not zero ("AAB=" for the bytes 00 00)', changed((b) => (b.dsseEnvelope.payload = 'AAB=')), 'ERR_ENVELOPE_BASE64', "$['dsseEnvelope']['payload']"],
+        ['a signature whose unused bits are not zero ("AB==" for the byte 00)', changed((b) => (b.dsseEnvelope.signatures[0].sig = 'AB==')), 'ERR_ENVELOPE_BASE64', "$['dsseEnvelope']['signatures'][0]['sig']"],
       ] as Array<[string, Bundle, string, string]>
     ).map(([desc, changedBundle, wantErr, wantPath]) => ({ desc, spec: SPEC, bundle: changedBundle, wantErr, wantPath })),
   ];
