@@ -230,6 +230,27 @@ describe('openai', () => {
     assert.equal(received[0]?.response.outcome, 'cut');
   });
 
+  test('a client that aborts a slow stream: the iteration ends quietly, the fake records what it wrote', async () => {
+    const controller = new AbortController();
+    const { result, received } = await exchange(key, async () => {
+      const texts: string[] = [];
+      const stream = await client().chat.completions.create(
+        { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Count slowly.' }] }, { signal: controller.signal },
+      );
+      for await (const chunk of stream) {
+        texts.push(chunk.choices[0]?.delta.content ?? '');
+        if (texts.length === 2) controller.abort();
+      }
+      return texts;
+    }, { kind: 'text', text: 'one two three four five six seven eight', eventDelayMs: 100 });
+    // Events already buffered when the abort lands may still be yielded; the rest never comes.
+    assert.deepEqual(result.slice(0, 2), ['', 'one ']);
+    assert.ok(result.length < 9);
+    const response = received[0]!.response;
+    assert.equal(response.outcome, 'client-closed');
+    assert.ok(!response.body.toString('utf8').includes('[DONE]'));
+  });
+
   test('models list passes through', async () => {
     const { result } = await exchange(key, async () => {
       const ids: string[] = [];
