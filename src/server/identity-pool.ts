@@ -86,11 +86,17 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
     }
   };
 
-  for (let i = 0; i < size; i++) start();
+  // Workers start with the first request, not with the server: a service that only runs the log
+  // or a witness never pays for loading them (it slowed the first checkpoints of a busy machine).
+  let started = false;
 
   return {
     compute: (body, from, maxElements) =>
       new Promise((resolve, reject) => {
+        if (!started && !closed) {
+          started = true;
+          for (let i = 0; i < size; i++) start();
+        }
         if (closed || (idle.length === 0 && queue.length >= maxQueued)) return reject(busy());
         queue.push({ task: { id: nextId++, body, from, maxElements }, resolve, reject });
         feed();
