@@ -230,6 +230,20 @@ describe('openai', () => {
     assert.equal(received[0]?.response.outcome, 'cut');
   });
 
+  test('an error event mid-stream (Chat and Responses) fails the iteration with an APIError', async () => {
+    const failing = { kind: 'text', text: 'one two three four', errorAfterEvents: 2 } as const;
+    const chat = await failedExchange(key, async () => {
+      for await (const _ of await client().chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Hi' }] })) void _;
+    }, failing);
+    assert.ok(chat.error instanceof OpenAI.APIError);
+    assert.match(chat.error.message, /The server had an error/);
+    const responses = await failedExchange(key, async () => {
+      for await (const _ of await client().responses.create({ model: 'gpt-4.1', input: 'Hi', stream: true })) void _;
+    }, failing);
+    assert.ok(responses.error instanceof OpenAI.APIError);
+    assert.deepEqual([...chat.received, ...responses.received].map((request) => request.response.outcome), ['complete', 'complete']);
+  });
+
   test('a client that aborts a slow stream: the iteration ends quietly, the fake records what it wrote', async () => {
     const controller = new AbortController();
     const { result, received } = await exchange(key, async () => {
@@ -317,6 +331,14 @@ describe('@anthropic-ai/sdk', () => {
     const overloaded = await failedExchange(key, () => client().messages.create(ask), { kind: 'error', status: 529 });
     assert.ok(overloaded.error instanceof Anthropic.APIError);
     assert.equal(overloaded.error.status, 529);
+  });
+
+  test('an overloaded_error event mid-stream fails the iteration', async () => {
+    const { error } = await failedExchange(key, async () => {
+      for await (const _ of await client().messages.create({ ...ask, stream: true })) void _;
+    }, { kind: 'text', text: 'one two three', errorAfterEvents: 4 });
+    assert.ok(error instanceof Anthropic.APIError);
+    assert.match(error.message, /overloaded_error/);
   });
 
   test('a JSON body cut off mid-way is sent again by the SDK itself', async () => {
@@ -464,6 +486,15 @@ describe('the fake answers the same output streamed and not (SPEC 12)', () => {
       }
     });
   }
+
+  test('an error event mid-stream is a provider error (SPEC 12), never an output', async () => {
+    for (const { format, path, body, streamExtra } of cases) {
+      upstream.enqueue({ kind: 'text', text: 'one two three', errorAfterEvents: 3 });
+      const response = await fetch(upstream.url + path, { method: 'POST', body: JSON.stringify({ ...body, stream: true, ...streamExtra }) });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      assert.throws(() => runOutputFrom(bytes, format), { code: 'ERR_OUTPUT_PROVIDER_ERROR' }, format);
+    }
+  });
 
   test('deterministic by default, varied on request', async () => {
     const ask = () => fetch(`${upstream.url}/v1/chat/completions`, { method: 'POST', body: '{"model":"gpt-4o","messages":[]}' }).then((response) => response.text());

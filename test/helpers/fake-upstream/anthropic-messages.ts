@@ -6,6 +6,7 @@
  * message_stop. Errors use `{"type": "error", "error": {"type", "message"}, "request_id"}`.
  */
 import {
+  failAfter,
   inputTokens,
   outputTokens,
   servedModel,
@@ -95,5 +96,6 @@ export function answerAnthropicMessages(request: Body, scenario: TextScenario | 
   });
   emit('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: output } });
   emit('message_stop', {});
-  return { type: 'sse', status: 200, headers, events };
+  const error = () => typedEvent('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: headers['request-id'] });
+  return { type: 'sse', status: 200, headers, events: failAfter(events, scenario.errorAfterEvents, error) };
 }

@@ -6,6 +6,7 @@
  */
 import {
   dataEvent,
+  failAfter,
   inputTokens,
   outputTokens,
   servedModel,
@@ -101,5 +102,7 @@ export function answerOpenAIChat(request: Body, scenario: TextScenario | ToolCal
   events.push(delta({}, finish));
   if (includeUsage) events.push(chunk([], { usage: usage(scenario, context) }));
   events.push('data: [DONE]\n\n');
-  return { type: 'sse', status: 200, headers, events };
+  // Mid-stream, OpenAI sends the error object as a data event, without [DONE].
+  const error = () => dataEvent({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+  return { type: 'sse', status: 200, headers, events: failAfter(events, scenario.errorAfterEvents, error) };
 }

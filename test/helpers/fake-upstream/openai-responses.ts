@@ -6,6 +6,7 @@
  */
 import { openaiError, openaiHeaders } from './openai-chat.ts';
 import {
+  failAfter,
   inputTokens,
   outputTokens,
   servedModel,
@@ -91,5 +92,8 @@ export function answerOpenAIResponses(request: Body, scenario: TextScenario | To
     emit('response.output_item.done', { output_index: outputIndex, item });
   });
   emit('response.completed', { response: final });
-  return { type: 'sse', status: 200, headers, events };
+  const error = (sequence: number) => typedEvent('error', {
+    type: 'error', sequence_number: sequence, code: 'server_error', message: 'The server had an error while processing your request.', param: null,
+  });
+  return { type: 'sse', status: 200, headers, events: failAfter(events, scenario.errorAfterEvents, error) };
 }

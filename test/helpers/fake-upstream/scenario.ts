@@ -13,6 +13,8 @@ export interface Timing {
   cutAfterEvents?: number;
   /** Destroy the socket after this many bytes of a JSON body were written (content-length stays the full size). */
   cutAfterBytes?: number;
+  /** Replace the stream from this event on by the provider's mid-stream error event, then end the body. */
+  errorAfterEvents?: number;
   /** Extra response headers. */
   headers?: Record<string, string>;
 }
@@ -109,6 +111,12 @@ export function outputTokens(scenario: TextScenario | ToolCallsScenario): number
 
 export function inputTokens(context: AnswerContext): number {
   return Math.max(1, Math.ceil(context.requestBytes / 4));
+}
+
+/** The first `count` events, then `error` (when `count` is undefined: all events, no error). */
+export function failAfter(events: string[], count: number | undefined, error: (sequence: number) => string): string[] {
+  if (count === undefined) return events;
+  return [...events.slice(0, count), error(Math.min(count, events.length))];
 }
 
 /** `data: JSON` and an empty line (OpenAI Chat Completions framing). */
