@@ -43,6 +43,8 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
   const running = new Map<Worker, Pending>();
   let nextId = 0;
   let closed = false;
+  let broken = false;
+  let exitsInARow = 0;
 
   const start = (): void => {
     // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
@@ -51,6 +53,7 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
     worker.on('message', (reply: IdentityReply) => {
       const pending = running.get(worker);
       running.delete(worker);
+      exitsInARow = 0;
       if (pending !== undefined) {
         if ('answer' in reply) pending.resolve(reply.answer);
         else pending.reject(new RunprintError(reply.error.code, reply.error.message, reply.error.path));
@@ -66,10 +69,17 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
       const at = idle.indexOf(worker);
       if (at >= 0) idle.splice(at, 1);
       pending?.reject(new RunprintError('ERR_INTERNAL', 'unexpected failure'));
-      if (!closed) {
-        start();
-        feed();
+      if (closed) return;
+      // Workers that keep dying before any answers (one that cannot load, say) are not restarted
+      // in a loop: requests fail instead.
+      exitsInARow += 1;
+      if (exitsInARow > 3) {
+        broken = true;
+        for (const waiting of queue.splice(0)) waiting.reject(new RunprintError('ERR_INTERNAL', 'unexpected failure'));
+        return;
       }
+      start();
+      feed();
     });
     idle.push(worker);
   };
@@ -97,6 +107,7 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
           started = true;
           for (let i = 0; i < size; i++) start();
         }
+        if (broken) return reject(new RunprintError('ERR_INTERNAL', 'unexpected failure'));
         if (closed || (idle.length === 0 && queue.length >= maxQueued)) return reject(busy());
         queue.push({ task: { id: nextId++, body, from, maxElements }, resolve, reject });
         feed();
