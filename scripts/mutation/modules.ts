@@ -80,7 +80,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   },
   witness: {
     mutate: ['src/log/witness.ts'],
-    testFiles: ['test/log-witness.test.ts'],
+    testFiles: ['test/log-witness.test.ts', 'test/c2sp-tlog-witness.test.ts'],
   },
   signing: {
     // The checkpoint signing path of the log service: the checks at open, publishing (consistency

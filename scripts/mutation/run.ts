@@ -1,8 +1,10 @@
 // Mutation testing of the trust core (StrykerJS with its tap runner): one Stryker run per module,
 // each mutant tried against that module's own test files only. Usage:
-//   node scripts/mutation/run.ts [module ...] [--concurrency=N] [--incremental]
+//   node scripts/mutation/run.ts [module ...] [--concurrency=N] [--force]
 // With no module named, every module in modules.ts runs, one after the other. Reports go to
-// reports/mutation/<module>.html and .json. A module passes when every surviving mutant is listed in
+// reports/mutation/<module>.html and .json. Runs are incremental: a mutant whose code and covering
+// tests did not change since the last run keeps its result (reports/mutation/<module>.incremental.json);
+// --force tests every mutant again. A module passes when every surviving mutant is listed in
 // equivalent.ts and its score is at least 90%; the process exits 1 when one does not.
 import { readFileSync } from 'node:fs';
 import { Stryker } from '@stryker-mutator/core';
@@ -40,7 +42,7 @@ function resolveRange(range: LineRange): string {
   return `${range.file}:${start + 1}-${end}`;
 }
 
-function optionsFor(name: string, module: MutationModule, concurrency: number, incremental: boolean): PartialStrykerOptions {
+function optionsFor(name: string, module: MutationModule, concurrency: number, force: boolean): PartialStrykerOptions {
   return {
     testRunner: 'tap',
     plugins: ['@stryker-mutator/tap-runner'],
@@ -57,7 +59,8 @@ function optionsFor(name: string, module: MutationModule, concurrency: number, i
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: false },
     htmlReporter: { fileName: `reports/mutation/${name}.html` },
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
-    incremental,
+    incremental: true,
+    force,
     incrementalFile: `reports/mutation/${name}.incremental.json`,
     tempDirName: '.stryker-tmp',
     // The sandbox copy needs the sources, tests and test data only.
@@ -109,10 +112,10 @@ const flags = args.filter((arg) => arg.startsWith('--'));
 const named = args.filter((arg) => !arg.startsWith('--'));
 const concurrencyFlag = flags.find((flag) => flag.startsWith('--concurrency='));
 const concurrency = concurrencyFlag === undefined ? 2 : Number(concurrencyFlag.slice('--concurrency='.length));
-const incremental = flags.includes('--incremental');
+const force = flags.includes('--force');
 const unknown = named.filter((name) => !(name in MODULES));
 if (unknown.length > 0 || !Number.isInteger(concurrency) || concurrency < 1) {
-  console.error(`usage: test:mutation [${Object.keys(MODULES).join('|')} ...] [--concurrency=N] [--incremental]`);
+  console.error(`usage: test:mutation [${Object.keys(MODULES).join('|')} ...] [--concurrency=N] [--force]`);
   process.exit(2);
 }
 
@@ -121,7 +124,7 @@ for (const name of named.length > 0 ? named : Object.keys(MODULES)) {
   const module = MODULES[name];
   if (module === undefined) continue;
   const started = performance.now();
-  await new Stryker(optionsFor(name, module, concurrency, incremental)).runMutationTest();
+  await new Stryker(optionsFor(name, module, concurrency, force)).runMutationTest();
   const outcome = judge(name, Math.round((performance.now() - started) / 1000));
   for (const survivor of outcome.unexplained) console.log(`  survived: ${survivor}`);
   console.log(outcome.line);
