@@ -12,6 +12,7 @@ process.stdout.write('each line says which way its ratio reads: "time ratio" = r
 
 const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['identity', benchIdentity],
+  ['startup', async () => (await import('./startup.ts')).benchStartup()],
   ['jcs', async () => (await import('./jcs.ts')).benchJcs()],
   ['receipt', async () => (await import('./receipt.ts')).benchReceipt()],
   ['model-digest', async () => (await import('./model-digest.ts')).benchModelDigest()],

@@ -165,3 +165,20 @@ test('the installed bin runs end to end and never prints a stack trace', async (
   assert.match(failed.stderr, /^runprint: ERR_JSON_SYNTAX: /);
   assert.doesNotMatch(failed.stderr, /\n\s+at /);
 });
+
+test('runprint --version prints package.json version; an unknown command names itself and the nearest command', async () => {
+  const { readFileSync } = await import('node:fs');
+  const folder = cliFolder('runprint-version-');
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const word of ['--version', '-V', 'version']) {
+    assert.deepEqual(await folder.cli([word]), { code: 0, stdout: `${version}\n`, stderr: '' });
+  }
+  const typo = await folder.cli(['verfy', 'receipt.json']);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stderr, 'runprint: ERR_CLI_USAGE: unknown command "verfy"; did you mean "verify"? (run "runprint help")\n');
+  const far = await folder.cli(['zzzzzzzz']);
+  assert.equal(far.stderr, 'runprint: ERR_CLI_USAGE: unknown command "zzzzzzzz"; run "runprint help"\n');
+  const hostile = await folder.cli([`\u001b[31m${'x'.repeat(100)}`]);
+  assert.equal(hostile.stderr.includes('\u001b'), false, 'no terminal escape is echoed');
+  assert.ok(hostile.stderr.length < 120, 'a long word is cut');
+});

@@ -1,30 +1,27 @@
 /** `runprint`: the command line. Parses the command, runs it, and maps every error to one line and an exit code. */
 import { RunprintError } from '../errors.ts';
-import { discloseCommand } from './disclose-command.ts';
-import { canonCommand, diffCommand, explainCommand, idCommand } from './identity-commands.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { keygenCommand } from './keygen-command.ts';
-import { logCommand } from './log-command.ts';
-import { modelDigestCommand } from './model-digest-command.ts';
-import { serveCommand } from './serve-command.ts';
-import { signCommand } from './sign-command.ts';
 import { formatUsage } from './usage.ts';
-import { verifyCommand } from './verify-command.ts';
+import { runprintVersion } from './version.ts';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  canon: canonCommand,
-  id: idCommand,
-  explain: explainCommand,
-  diff: diffCommand,
-  'model-digest': modelDigestCommand,
-  serve: serveCommand,
-  keygen: keygenCommand,
-  sign: signCommand,
-  verify: verifyCommand,
-  disclose: discloseCommand,
-  log: logCommand,
+/**
+ * Each command's module is loaded only when that command runs, so `runprint id` does not pay for
+ * the log's storage, the HTTP server or the model hashing pool at start-up.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  canon: async () => (await import('./identity-commands.ts')).canonCommand,
+  id: async () => (await import('./identity-commands.ts')).idCommand,
+  explain: async () => (await import('./identity-commands.ts')).explainCommand,
+  diff: async () => (await import('./identity-commands.ts')).diffCommand,
+  'model-digest': async () => (await import('./model-digest-command.ts')).modelDigestCommand,
+  serve: async () => (await import('./serve-command.ts')).serveCommand,
+  keygen: async () => (await import('./keygen-command.ts')).keygenCommand,
+  sign: async () => (await import('./sign-command.ts')).signCommand,
+  verify: async () => (await import('./verify-command.ts')).verifyCommand,
+  disclose: async () => (await import('./disclose-command.ts')).discloseCommand,
+  log: async () => (await import('./log-command.ts')).logCommand,
 };
 
 /** The command names the dispatcher knows (the first word of every form in usage.ts). */
@@ -76,13 +73,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     (name === undefined ? io.stderr : io.stdout)(USAGE);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) {
-    io.stderr(`runprint: ERR_CLI_USAGE: unknown command; run "runprint help"\n`);
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout(`${await runprintVersion()}\n`);
+    return EXIT.ok;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
+    const closest = closestName(name, COMMAND_NAMES);
+    const hint = closest === undefined ? '; run "runprint help"' : `; did you mean "${closest}"? (run "runprint help")`;
+    io.stderr(`runprint: ERR_CLI_USAGE: unknown command "${printable(name)}"${hint}\n`);
     return EXIT.usage;
   }
   try {
-    return await command(args, io);
+    return await (await load())(args, io);
   } catch (error) {
     if (error instanceof RunprintError) {
       io.stderr(`runprint: ${error.toLine()}\n`);
@@ -92,6 +95,37 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`runprint: ERR_INTERNAL: unexpected failure (${error instanceof Error ? error.name : typeof error})\n`);
     return EXIT.internal;
   }
+}
+
+/** A command-line word as it may be echoed: at most 40 characters, control characters escaped. */
+function printable(word: string): string {
+  const cut = [...word].slice(0, 40).join('');
+  return JSON.stringify(cut).slice(1, -1) + (cut.length < word.length ? '…' : '');
+}
+
+/** Levenshtein distance, for suggesting the name nearest to a mistyped one. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name nearest to `word`, when it is near enough to be a typo (at most a third of it differs). */
+export function closestName(word: string, names: readonly string[]): string | undefined {
+  if (word.length > 64) return undefined;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = distance(word.toLowerCase(), name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(Math.max(word.length, (best ?? '').length) / 3)) ? best : undefined;
 }
 
 /** The process entry point used by bin/runprint.js. */

@@ -1,5 +1,5 @@
 /** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14). */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
@@ -14,6 +14,7 @@ import { parsePrivateKey } from '../keys/keys.ts';
 import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
+import { runprintVersion } from './version.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -56,12 +57,6 @@ const OPTIONS = {
 
 function usage(message: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message);
-}
-
-/** package.json `version`, recorded in every receipt as the capturing runprint's version. */
-async function runprintVersion(): Promise<string> {
-  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
 }
 
 async function write(name: string, text: string, io: CliIo): Promise<void> {

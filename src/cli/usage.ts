@@ -199,6 +199,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
 export const USAGE_NOTES: readonly string[] = [
   'F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).',
   'FILE may be - for standard input.',
+  'runprint --version prints the version; runprint help prints this.',
 ];
 
 /** One option as a synopsis writes it: `--key PUB`, `[--from F]`, `[--witness VKEY]...`. */
