@@ -88,10 +88,6 @@ export type ErrorCode =
   | 'ERR_STORE_READ_ONLY'
   | 'ERR_STORE_PERMISSION'
   | 'ERR_STORE_LOCKED'
-  | 'ERR_STORE_NO_SPACE'
-  | 'ERR_STORE_READ_ONLY'
-  | 'ERR_STORE_PERMISSION'
-  | 'ERR_STORE_LOCKED'
   // Transparency log: signed notes, checkpoints, proofs, tiles, cosignatures, tlog-proof
   | 'ERR_LOG_NOTE_INVALID'
   | 'ERR_LOG_NOTE_SIGNATURE'
