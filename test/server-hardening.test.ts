@@ -226,6 +226,27 @@ test('a client with too many requests in progress gets 429 with Retry-After; oth
   });
 });
 
+test('a client gets at most 4 large-body requests in progress; a fifth is 429, small routes still answer', async () => {
+  await withServer({}, {}, async (server) => {
+    const holders = [0, 1, 2, 3].map(() => {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const started = new Promise((resolve) => socket.once('data', resolve));
+      socket.write('POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{');
+      return { socket, started };
+    });
+    await Promise.all(holders.map((holder) => holder.started));
+    try {
+      const fifth = await raw(server.port, 'POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      assert.match(fifth, /^HTTP\/1\.1 429 /);
+      assert.match(fifth, /"code":"ERR_HTTP_TOO_MANY_REQUESTS"/);
+      assert.match(await raw(server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+    } finally {
+      for (const holder of holders) holder.socket.destroy();
+    }
+  });
+});
+
 test('a client over its connection cap is disconnected; another address still connects', async () => {
   await withServer({}, { maxClientConnections: 3 }, async (server) => {
     const open = await Promise.all(

@@ -3,13 +3,19 @@
 export class ClientLimits {
   readonly #maxConnections: number;
   readonly #maxRequests: number;
+  readonly #maxLarge: number;
   readonly #connections = new Map<string, number>();
   readonly #requests = new Map<string, number>();
+  readonly #large = new Map<string, number>();
 
-  /** 0 turns a cap off (behind a proxy every client has the proxy's address). */
-  constructor(caps: { connections: number; requests: number }) {
+  /**
+   * 0 turns a cap off (behind a proxy every client has the proxy's address). `large` caps the
+   * requests in progress on a route that takes a large body (each may hold tens of MB).
+   */
+  constructor(caps: { connections: number; requests: number; large: number }) {
     this.#maxConnections = caps.connections;
     this.#maxRequests = caps.requests;
+    this.#maxLarge = caps.large;
   }
 
   /** Counts a new connection of `client`; false (and not counted) when it has as many as allowed. */
@@ -28,6 +34,15 @@ export class ClientLimits {
 
   endRequest(client: string): void {
     give(this.#requests, client);
+  }
+
+  /** Counts a request of `client` on a large-body route; false (and not counted) at the cap. */
+  startLarge(client: string): boolean {
+    return take(this.#large, client, this.#maxLarge);
+  }
+
+  endLarge(client: string): void {
+    give(this.#large, client);
   }
 }
 

@@ -18,9 +18,12 @@ export interface ListenOptions {
   port: number;
   /** Open connections at most; more are closed at once (default: 1000, or less below the open-file limit). */
   maxConnections?: number;
-  /** Open connections per client address (default 64). */
+  /** Open connections per client address (default 128). */
   maxClientConnections?: number;
-  /** Requests in progress per client address; more get 429 ERR_HTTP_TOO_MANY_REQUESTS (default 32). */
+  /**
+   * Requests in progress per client address; more get 429 ERR_HTTP_TOO_MANY_REQUESTS (default 64).
+   * Of those, at most 4 (or this many, if fewer) on a route whose body may pass 1 MiB.
+   */
   maxClientRequests?: number;
   /** Longest wait for a request's headers, in ms (default 10 s): a slow-header client is cut off. */
   headersTimeoutMs?: number;
@@ -41,8 +44,11 @@ export interface Listening {
 /** Body limit for an app that states none (a test double, say). */
 export const FALLBACK_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
-export const DEFAULT_MAX_CLIENT_CONNECTIONS = 64;
-export const DEFAULT_MAX_CLIENT_REQUESTS = 32;
+export const DEFAULT_MAX_CLIENT_CONNECTIONS = 128;
+export const DEFAULT_MAX_CLIENT_REQUESTS = 64;
+/** Requests in progress per client on a route whose body limit is over LARGE_BODY_BYTES. */
+export const MAX_CLIENT_LARGE_REQUESTS = 4;
+export const LARGE_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
@@ -54,9 +60,11 @@ export function authority(host: string, port: number): string {
 export async function listen(app: App, options: ListenOptions): Promise<Listening> {
   const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
   const requestTimeout = Math.max(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, headersTimeout);
+  const requests = options.maxClientRequests ?? DEFAULT_MAX_CLIENT_REQUESTS;
   const limits = new ClientLimits({
     connections: options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS,
-    requests: options.maxClientRequests ?? DEFAULT_MAX_CLIENT_REQUESTS,
+    requests,
+    large: requests === 0 ? 0 : Math.min(requests, MAX_CLIENT_LARGE_REQUESTS),
   });
   const server = createServer({
     headersTimeout,
@@ -192,6 +200,12 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   }
   const method = incoming.method ?? 'GET';
   const limit = app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT;
+  if (limit > LARGE_BODY_BYTES) {
+    if (!limits.startLarge(client)) {
+      return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
+    }
+    outgoing.once('close', () => limits.endLarge(client));
+  }
   let bytes: Uint8Array | undefined;
   if (body && limit > 0) {
     const tooLarge = new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
