@@ -25,6 +25,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'test/jcs-in-process.test.ts',
       'test/jcs-large-input.test.ts',
       'test/jcs-properties.test.ts',
+      'test/jcs-error-positions.test.ts',
     ],
   },
   hash: {
