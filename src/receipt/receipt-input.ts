@@ -18,7 +18,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * Section 15 step 1: a JSON object with a member `mediaType` or `dsseEnvelope` is a Sigstore
  * bundle, read by the rules of 16.4; any other value is read as a DSSE envelope. No DSSE envelope
- * has either member, and every bundle has both, so the two readings never compete.
+ * has either member and every bundle has `mediaType`, so the two readings never compete.
  */
 export function isBundle(value: unknown): boolean {
   return isObject(value) && (Object.hasOwn(value, 'mediaType') || Object.hasOwn(value, 'dsseEnvelope'));
