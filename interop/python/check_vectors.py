@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
-Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the digest checks of a receipt
+Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the subject rules and digest checks of a receipt
 (docs/RECEIPTS.md 13.2 and 15 step 10) and of selective disclosure (17).
 
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import struct
 import sys
 
@@ -289,6 +290,46 @@ def predicate_mismatch(predicate):
     return None
 
 
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def subjects_problem(statement):
+    """docs/RECEIPTS.md 13.1, the rules for readers (15 step 6): None, or what fails."""
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        return 'statement "subject" must be a non-empty array'
+    by_name = {}
+    for index, subject in enumerate(subjects):
+        digest = subject.get("digest") if isinstance(subject, dict) else None
+        if not isinstance(digest, dict) or not digest or not all(isinstance(v, str) for v in digest.values()):
+            return 'subject %d must be an object with a "digest" of string values' % index
+        if "name" not in subject:
+            continue
+        name = subject["name"]
+        if not isinstance(name, str):
+            return 'subject %d "name" must be a string' % index
+        if name in by_name:
+            return 'subject name "%s" appears twice' % name[:64]
+        by_name[name] = subject
+
+    def sha256_of(subject):
+        value = subject["digest"].get("sha256") if subject is not None else None
+        return value if isinstance(value, str) and SHA256_HEX.match(value) else None
+
+    run = by_name.get("run")
+    if sha256_of(run) is None:
+        return 'subject "run" with a sha256 digest is required'
+    annotations = run.get("annotations")
+    run_id = annotations.get("runId") if isinstance(annotations, dict) else None
+    if not isinstance(run_id, str) or run_id != "rp-run-v1-sha256-" + sha256_of(run):
+        return 'subject "run" must carry annotations.runId, the run identity of its digest'
+    if sha256_of(by_name.get("output-bytes")) is None:
+        return 'subject "output-bytes" with a sha256 digest is required'
+    if "output" in by_name and sha256_of(by_name["output"]) is None:
+        return 'subject "output" must have a sha256 digest'
+    return None
+
+
 def base64_any(text):
     """DSSE payloads: standard or URL-safe base64, padded or not (docs/RECEIPTS.md section 15 step 3)."""
     text = text.replace("-", "+").replace("_", "/")
@@ -409,14 +450,18 @@ def check(folder):
 
     with open(os.path.join(folder, "receipt", "receipts.json"), encoding="utf-8") as handle:
         for vector in json.load(handle)["vectors"]:
-            # Step 10 needs only the signed statement; signatures are openssl's part (15.1).
-            if not (vector.get("wantOk") or vector.get("wantCheck") == "identity"):
+            # Steps 6 and 10 need only the signed statement; signatures are openssl's part (15.1).
+            if not (vector.get("wantOk") or vector.get("wantCheck") in ("subjects", "identity")):
                 continue
             envelope = vector["envelope"]
             envelope = envelope.get("dsseEnvelope", envelope)
-            predicate = parse(base64_any(envelope["payload"]))["predicate"]
+            statement = parse(base64_any(envelope["payload"]))
             want = None if vector.get("wantOk") else vector["wantMessage"]
-            expect(predicate_mismatch(predicate) == want, "receipts.json: " + vector["desc"])
+            if vector.get("wantCheck") == "subjects":
+                expect(subjects_problem(statement) == want, "receipts.json: " + vector["desc"])
+                continue
+            expect(subjects_problem(statement) is None and predicate_mismatch(statement["predicate"]) == want,
+                   "receipts.json: " + vector["desc"])
 
     print("%d passed, %d failed" % (passed, failed))
     return failed == 0
