@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
-Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the subject rules and digest checks of a receipt
-(docs/RECEIPTS.md 13.2 and 15 step 10) and of selective disclosure (17).
+Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the subject rules and digest checks
+of a receipt (docs/RECEIPTS.md 13.1, 13.2, 15 steps 6 and 10) and of selective disclosure (17).
 
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
 library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the
