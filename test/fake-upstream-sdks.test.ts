@@ -208,6 +208,7 @@ describe('openai', () => {
     assert.equal(result.choices[0]?.message.content, 'Third time.');
     assert.deepEqual(received.map((request) => request.headers['x-stainless-retry-count']), ['0', '1', '2']);
     assert.deepEqual(received.map((request) => request.response.status), [500, 503, 200]);
+    assert.ok(received.every((request) => request.body.equals(received[0]!.body)), 'a retry sends the same body bytes');
   });
 
   test('a delay before the headers times the client out; the fake sees the client go', async () => {
