@@ -112,15 +112,17 @@ test('model-digest (its own parser) accepts the options of its definition and re
 
 test('each COMMAND --help names every option of its definitions, and only options that exist', async () => {
   const everyOption = optionNames(COMMAND_USAGE);
-  for (const first of ['model-digest', 'keygen', 'sign', 'verify', 'disclose', 'log']) {
-    const result = await runCli([first, '--help']);
-    assert.equal(result.code, 0, `${first} --help`);
+  const everyCommand = new Set(COMMAND_USAGE.flatMap((form) => [form.command.split(' ')[0]!, form.command]));
+  assert.deepEqual(sorted(new Set([...everyCommand].map((words) => words.split(' ')[0]!))), sorted(COMMAND_NAMES));
+  for (const words of everyCommand) {
+    const result = await runCli([...words.split(' '), '--help']);
+    assert.equal(result.code, 0, `${words} --help`);
     const named = new Set([...result.stdout.matchAll(/--([a-z][a-z-]*)/g)].map((match) => match[1]!));
     named.delete('help');
-    for (const name of optionNames(COMMAND_USAGE.filter((form) => form.command.split(' ')[0] === first))) {
-      assert.ok(named.has(name), `${first} --help does not name --${name}`);
-    }
-    for (const name of named) assert.ok(everyOption.has(name), `${first} --help names --${name}, which no command takes`);
+    const forms = COMMAND_USAGE.filter((form) => form.command === words || form.command.startsWith(`${words} `));
+    for (const name of optionNames(forms)) assert.ok(named.has(name), `${words} --help does not name --${name}`);
+    for (const name of named) assert.ok(everyOption.has(name), `${words} --help names --${name}, which no command takes`);
+    for (const form of forms) for (const example of form.examples) assert.ok(result.stdout.includes(example), `${words} --help: example ${example}`);
   }
 });
 

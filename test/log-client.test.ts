@@ -290,5 +290,5 @@ test('log monitor --once starts from an empty log; log takes submit, proof or mo
   assert.equal(unknown.stderr, 'runprint: ERR_CLI_USAGE: log takes submit, proof or monitor; run "runprint log --help"\n');
   const help = await folder.cli(['log', '--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage: runprint log <submit\|proof\|monitor>/);
+  assert.match(help.stdout, /^usage: runprint log submit RECEIPT /);
 });

@@ -95,7 +95,7 @@ test('errors are one line on stderr with the code, and the exit code of their ki
   const cases: Array<[string[], number, string]> = [
     [[], EXIT.usage, 'ERR_CLI_USAGE: model-digest needs a model PATH'],
     [[model, model], EXIT.usage, 'ERR_CLI_USAGE: model-digest takes exactly one model PATH'],
-    [[model, '--fast'], EXIT.usage, 'ERR_CLI_USAGE: unknown option for model-digest'],
+    [[model, '--fast'], EXIT.usage, 'ERR_CLI_USAGE: unknown option "--fast" for "model-digest" (run "runprint model-digest --help")'],
     [[model, '--method', 'blake2'], EXIT.usage, 'ERR_CLI_USAGE: --method must be files or shards'],
     [[model, '--method'], EXIT.usage, 'ERR_CLI_USAGE: --method needs a value'],
     [[model, '--shard-size', '0'], EXIT.usage, 'ERR_CLI_USAGE: --shard-size must be a positive whole number of bytes'],

@@ -8,19 +8,15 @@ import { canonicalize } from '../jcs/canonicalize.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
-function parse(args: string[], options: Options, positionals: { min: number; max: number }) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: options ?? {}, allowPositionals: true, strict: true });
-  } catch {
-    throw new UsageError('ERR_CLI_USAGE', 'unknown option or missing option value; run "runprint help"');
-  }
+function parse(command: string, args: string[], options: Options, positionals: { min: number; max: number }) {
+  const parsed = parseCommandLine(command, args, options ?? {});
   if (parsed.positionals.length < positionals.min || parsed.positionals.length > positionals.max) {
-    throw new UsageError('ERR_CLI_USAGE', 'wrong number of arguments; run "runprint help"');
+    throw new UsageError('ERR_CLI_USAGE', `wrong number of arguments; run "runprint ${command} --help"`);
   }
   return parsed;
 }
@@ -50,7 +46,7 @@ async function composeOptions(values: { from?: unknown; response?: unknown }, io
 
 /** `canon [FILE|-]`: the RFC 8785 bytes, nothing added. */
 export async function canonCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals } = parse(args, {}, { min: 0, max: 1 });
+  const { positionals } = parse('canon', args, {}, { min: 0, max: 1 });
   const value = parseJson(await readInput(positionals[0], io));
   io.stdout(canonicalize(value));
   return EXIT.ok;
@@ -58,7 +54,7 @@ export async function canonCommand(args: string[], io: CliIo): Promise<number> {
 
 /** `id [FILE|-] [--from F] [--response FILE] [--json]`. */
 export async function idCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse(args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
+  const { positionals, values } = parse('id', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition } = compositionFromDocument(document, options);
@@ -70,7 +66,7 @@ export async function idCommand(args: string[], io: CliIo): Promise<number> {
 
 /** `explain [FILE|-] [--from F] [--response FILE]`: a readable tree. */
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse(args, FROM_OPTIONS, { min: 0, max: 1 });
+  const { positionals, values } = parse('explain', args, FROM_OPTIONS, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition, format } = compositionFromDocument(document, options);
@@ -80,7 +76,7 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
 
 /** `diff A B [--from F]`: exit 0 when equal, 1 when not, listing what differs. */
 export async function diffCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse(args, { from: { type: 'string' } }, { min: 2, max: 2 });
+  const { positionals, values } = parse('diff', args, { from: { type: 'string' } }, { min: 2, max: 2 });
   const options = await composeOptions(values, io);
   if (positionals[0] === '-' && positionals[1] === '-') {
     throw new UsageError('ERR_CLI_USAGE', 'only one of A and B can be standard input');

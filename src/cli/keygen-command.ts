@@ -2,12 +2,12 @@
 import { constants } from 'node:fs';
 import { access, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import { generateKeyFiles } from '../keys/keys.ts';
 import { isKeyName } from '../keys/verifier-key.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { writeFileAtomic } from './key-file.ts';
+import { parseCommandLine } from './parse-options.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */
 export const KEY_FILE_NAMES = {
@@ -16,16 +16,6 @@ export const KEY_FILE_NAMES = {
   publicKeyJwk: 'receipt-key.pub.jwk',
   verifierKey: 'receipt-key.vkey',
 } as const;
-
-export const KEYGEN_USAGE = `usage: runprint keygen [--out DIR] [--name NAME]
-
-Writes a new Ed25519 key for signing receipts into DIR (default: the current directory):
-  ${KEY_FILE_NAMES.privateKey}      private key, PKCS #8 PEM, mode 0600 (keep it secret)
-  ${KEY_FILE_NAMES.publicKeyPem}  public key, SubjectPublicKeyInfo PEM (openssl reads it)
-  ${KEY_FILE_NAMES.publicKeyJwk}  public key, JSON Web Key (RFC 8037)
-  ${KEY_FILE_NAMES.verifierKey}         public key, C2SP signed-note verifier key named NAME (default runprint)
-Existing files are never overwritten. Prints the key id.
-`;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -37,16 +27,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function keygenCommand(args: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
-  } catch {
-    throw new UsageError('ERR_CLI_USAGE', 'unknown option or missing option value; run "runprint keygen --help"');
-  }
-  if (values.help === true) {
-    io.stdout(KEYGEN_USAGE);
-    return EXIT.ok;
-  }
+  const { values } = parseCommandLine('keygen', args, { out: { type: 'string' }, name: { type: 'string' } }, false);
   const name = values.name ?? 'runprint';
   if (!isKeyName(name)) throw new UsageError('ERR_CLI_USAGE', '--name must be non-empty and contain no spaces and no "+"');
   const folder = resolve(io.cwd, values.out ?? '.');

@@ -10,26 +10,8 @@ import { EXIT, type CliIo } from './io.ts';
 import { monitorCommand } from './log-monitor.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey, refuseExisting, writeNewFile } from './log-options.ts';
 import { readInput } from './read-input.ts';
-
-export const LOG_USAGE = `usage: runprint log <submit|proof|monitor> [options]
-
-  log submit RECEIPT --log URL [--token T] [--proof-out FILE --key LOGKEY.vkey]
-      POST the receipt, byte for byte, to the log; prints its answer {index, leafHash, ...}.
-      The token may come from RUNPRINT_LOG_TOKEN instead. With --proof-out, the log is asked to
-      answer once a signed checkpoint covers the receipt (at most 5 s); its C2SP tlog-proof is
-      verified offline (log key signature, origin, inclusion of the receipt's exact bytes) and
-      written to FILE, which must not exist yet. Keep FILE beside the receipt for
-      "runprint verify RECEIPT --log-proof FILE".
-  log proof RECEIPT --log URL --key LOGKEY.vkey [--index N] [--json] [--out FILE]
-      verify the log's signed checkpoint, find the receipt (by its run identity, or at --index),
-      prove its inclusion from the log's tiles, and print a C2SP tlog-proof@v1 that verifies offline
-      (--out: write it to FILE, which must not exist yet, instead of printing it).
-  log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]
-      follow a log: each new checkpoint must be signed, consistent with the last one kept in
-      FILE, and its new entries must hash to its tiles. A fork, a rewrite or a dropped entry
-      exits 1 and leaves FILE unchanged.
-LOGKEY.vkey is the log's verifier key itself (<name>+<hex>+<base64>) or a file holding it.
-`;
+import { closestName } from './closest-name.ts';
+import { formatCommandHelp } from './usage.ts';
 
 const usage = logUsageError;
 
@@ -38,7 +20,6 @@ const SUBMIT_OPTIONS = {
   token: { type: 'string' },
   'proof-out': { type: 'string' },
   key: { type: 'string' },
-  help: { type: 'boolean' },
 } as const;
 const PROOF_OPTIONS = {
   log: { type: 'string' },
@@ -46,15 +27,10 @@ const PROOF_OPTIONS = {
   index: { type: 'string' },
   json: { type: 'boolean' },
   out: { type: 'string' },
-  help: { type: 'boolean' },
 } as const;
 
 async function submitCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseLogArgs(args, SUBMIT_OPTIONS);
-  if (values.help === true) {
-    io.stdout(LOG_USAGE);
-    return EXIT.ok;
-  }
+  const { values, positionals } = parseLogArgs('log submit', args, SUBMIT_OPTIONS);
   if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
   if (typeof values.log !== 'string') throw usage('--log URL is required');
   const proofOut = values['proof-out'];
@@ -97,11 +73,7 @@ function runIdOf(receipt: Uint8Array): string | undefined {
 }
 
 async function proofCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseLogArgs(args, PROOF_OPTIONS);
-  if (values.help === true) {
-    io.stdout(LOG_USAGE);
-    return EXIT.ok;
-  }
+  const { values, positionals } = parseLogArgs('log proof', args, PROOF_OPTIONS);
   if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
   if (typeof values.log !== 'string') throw usage('--log URL is required');
   if (typeof values.key !== 'string') throw usage('--key LOGKEY.vkey is required');
@@ -150,11 +122,14 @@ const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>
 
 export async function logCommand(args: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = args;
-  if (name === '--help' || name === 'help') {
-    io.stdout(LOG_USAGE);
+  if (name === 'help') {
+    io.stdout(formatCommandHelp('log')!);
     return EXIT.ok;
   }
-  const command = name === undefined ? undefined : SUBCOMMANDS[name];
-  if (command === undefined) throw usage('log takes submit, proof or monitor; run "runprint log --help"');
+  const command = name !== undefined && Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
+  if (command === undefined) {
+    const closest = name === undefined ? undefined : closestName(name, Object.keys(SUBCOMMANDS));
+    throw usage(`log takes submit, proof or monitor${closest === undefined ? '' : `; did you mean "log ${closest}"?`}; run "runprint log --help"`);
+  }
   return command(rest, io);
 }

@@ -15,7 +15,6 @@ const OPTIONS = {
   state: { type: 'string' },
   once: { type: 'boolean' },
   interval: { type: 'string' },
-  help: { type: 'boolean' },
 } as const;
 
 /** Seconds between checks when --interval is not given. */
@@ -73,11 +72,7 @@ async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, io:
 }
 
 export async function monitorCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseLogArgs(args, OPTIONS);
-  if (values.help === true) {
-    io.stdout('usage: runprint log monitor URL --key LOGKEY.vkey [--state FILE] [--once] [--interval S]\n');
-    return EXIT.ok;
-  }
+  const { values, positionals } = parseLogArgs('log monitor', args, OPTIONS);
   if (positionals.length !== 1) throw logUsageError('give exactly one log URL');
   if (values.key === undefined) throw logUsageError('--key LOGKEY.vkey is required');
   const interval = values.interval === undefined ? DEFAULT_INTERVAL : parseDecimal(values.interval);

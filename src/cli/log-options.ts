@@ -1,26 +1,23 @@
 /** Options shared by the `runprint log` commands and `verify --log-proof`: log URLs, log and witness keys, proof files. */
 import { access, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import { logPrefix } from '../log/client.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import type { CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 
 export function logUsageError(message: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message);
 }
 
-/** parseArgs for one `runprint log` command: positionals allowed, any unknown option a usage error. */
-export function parseLogArgs<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch {
-    throw logUsageError('unknown option or missing option value; run "runprint log --help"');
-  }
+/** parseArgs for one `runprint log` command (`log submit`): positionals allowed, any unknown option a usage error naming it. */
+export function parseLogArgs<const O extends ParseArgsOptionsConfig>(command: string, args: string[], options: O) {
+  return parseCommandLine(command, args, options);
 }
 
 /**

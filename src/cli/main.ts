@@ -1,8 +1,12 @@
 /** `runprint`: the command line. Parses the command, runs it, and maps every error to one line and an exit code. */
 import { RunprintError } from '../errors.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { formatUsage } from './usage.ts';
+import { formatCommandHelp, formatUsage, formsOf } from './usage.ts';
 import { runprintVersion } from './version.ts';
+import { closestName } from './closest-name.ts';
+import { printable } from './printable.ts';
+
+export { closestName };
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
@@ -69,6 +73,7 @@ export function exitCodeFor(error: RunprintError): number {
 /** Runs one command line against `io`; returns the exit code and never throws. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
+  if (name === 'help' && args.length > 0) return help(args, io);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? io.stderr : io.stdout)(USAGE);
     return name === undefined ? EXIT.usage : EXIT.ok;
@@ -78,12 +83,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (load === undefined) {
-    const closest = closestName(name, COMMAND_NAMES);
-    const hint = closest === undefined ? '; run "runprint help"' : `; did you mean "${closest}"? (run "runprint help")`;
-    io.stderr(`runprint: ERR_CLI_USAGE: unknown command "${printable(name)}"${hint}\n`);
-    return EXIT.usage;
-  }
+  if (load === undefined) return unknownCommand(name, io);
+  if (asksForHelp(args)) return help([name, ...args.slice(0, 1)], io);
   try {
     return await (await load())(args, io);
   } catch (error) {
@@ -97,35 +98,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** A command-line word as it may be echoed: at most 40 characters, control characters escaped. */
-function printable(word: string): string {
-  const cut = [...word].slice(0, 40).join('');
-  return JSON.stringify(cut).slice(1, -1) + (cut.length < word.length ? '…' : '');
+function unknownCommand(name: string, io: CliIo): number {
+  const closest = closestName(name, COMMAND_NAMES);
+  const hint = closest === undefined ? '; run "runprint help"' : `; did you mean "${closest}"? (run "runprint help")`;
+  io.stderr(`runprint: ERR_CLI_USAGE: unknown command "${printable(name, 40)}"${hint}\n`);
+  return EXIT.usage;
 }
 
-/** Levenshtein distance, for suggesting the name nearest to a mistyped one. */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
+/** `--help` or `-h` anywhere before `--`: the command's help, whatever else the line holds. */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
 }
 
-/** The known name nearest to `word`, when it is near enough to be a typo (at most a third of it differs). */
-export function closestName(word: string, names: readonly string[]): string | undefined {
-  if (word.length > 64) return undefined;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const name of names) {
-    const d = distance(word.toLowerCase(), name);
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  return bestDistance <= Math.max(1, Math.floor(Math.max(word.length, (best ?? '').length) / 3)) ? best : undefined;
+/** `runprint help COMMAND [SUBCOMMAND]` and `COMMAND [SUBCOMMAND] --help`: from the usage definitions. */
+function help(words: readonly string[], io: CliIo): number {
+  const [name, next] = words;
+  if (name === undefined || !Object.hasOwn(COMMANDS, name)) return unknownCommand(name ?? '', io);
+  const sub = next !== undefined && formsOf(`${name} ${next}`).length > 0 ? `${name} ${next}` : name;
+  io.stdout(formatCommandHelp(sub)!);
+  return EXIT.ok;
 }
 
 /** The process entry point used by bin/runprint.js. */

@@ -5,16 +5,10 @@ import { computeModelDigest } from '../model-digest/index.ts';
 import type { ModelDigestOptions } from '../model-digest/index.ts';
 import { EXIT } from './io.ts';
 import type { CliIo } from './io.ts';
+import { unknownOption } from './parse-options.ts';
+import { formatCommandHelp } from './usage.ts';
 
-export const MODEL_DIGEST_USAGE = `usage: runprint model-digest PATH [--json] [--method files|shards] [--shard-size N]
-                             [--allow-symlinks]
-
-Prints sha256:<hex>, the OpenSSF Model Signing v1.0 digest of the file or directory PATH.
-  --json            print the digest, serialization parameters and every resource as JSON
-  --method M        files (one resource per file) or shards (default)
-  --shard-size N    shard size in bytes for --method shards (default 268435456)
-  --allow-symlinks  follow symbolic links to regular files instead of refusing them
-`;
+const OPTION_NAMES = ['json', 'method', 'shard-size', 'allow-symlinks'];
 
 /** Progress on a terminal: redrawn at most this often, in milliseconds. */
 const REDRAW_INTERVAL = 100;
@@ -25,7 +19,7 @@ export async function modelDigestCommand(args: string[], io: CliIo): Promise<num
   try {
     const request = parseArguments(args);
     if (request === 'help') {
-      io.stdout(MODEL_DIGEST_USAGE);
+      io.stdout(formatCommandHelp('model-digest')!);
       return EXIT.ok;
     }
     const options: ModelDigestOptions = { ...request.options };
@@ -76,7 +70,7 @@ function parseArguments(args: readonly string[]): Request | 'help' {
     else if (flag === '--method') method = value();
     else if (flag === '--shard-size') shardSize = value();
     else if (flag === '--') paths.push(...args.slice(i + 1)), (i = args.length);
-    else if (flag.startsWith('-') && flag !== '-') throw usage('unknown option for model-digest');
+    else if (flag.startsWith('-') && flag !== '-') throw usage(`${unknownOption('model-digest', flag, OPTION_NAMES)} (run "runprint model-digest --help")`);
     else paths.push(arg);
   }
   if (paths.length === 0) throw usage('model-digest needs a model PATH');

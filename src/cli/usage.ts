@@ -28,6 +28,10 @@ export interface CommandUsage {
   readonly options: readonly OptionUsage[];
   /** What the command does, in one line. */
   readonly summary: string;
+  /** More about it, for `COMMAND --help`: sentences, wrapped when printed. */
+  readonly details?: string;
+  /** One to three command lines that work as written, each starting with `runprint`. */
+  readonly examples: readonly string[];
 }
 
 const from: OptionUsage = { name: 'from', value: 'F', description: 'how to read the composition or provider request (default auto)' };
@@ -40,10 +44,10 @@ const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true,
 
 /** Every command form, in the order `runprint help` lists them. */
 export const COMMAND_USAGE: readonly CommandUsage[] = [
-  { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document' },
-  { command: 'id', arguments: '[FILE|-]', options: [from, response, json('the identity document')], summary: 'print the identity (--json: the identity document)' },
-  { command: 'explain', arguments: '[FILE|-]', options: [from, response], summary: 'show components and elements with their digests' },
-  { command: 'diff', arguments: 'A B', options: [from], summary: 'exit 0 when the identities are equal, 1 when not' },
+  { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document', examples: ['runprint canon request.json', 'runprint canon - < request.json > request.canonical.json'] },
+  { command: 'id', arguments: '[FILE|-]', options: [from, response, json('the identity document')], summary: 'print the identity (--json: the identity document)', details: 'Prints the run identity when served facts are known (a composition that has them, or --response with a provider request), else the request identity. --response is a JSON response body or an SSE stream.', examples: ['runprint id request.json', 'runprint id request.json --response response.json', 'runprint id request.json --from openai-chat --json'] },
+  { command: 'explain', arguments: '[FILE|-]', options: [from, response], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json'] },
+  { command: 'diff', arguments: 'A B', options: [from], summary: 'exit 0 when the identities are equal, 1 when not', details: 'Compares run identities when both sides have served facts, else request identities, and lists each difference with its component and JSON path (never the values).', examples: ['runprint diff request.json other-request.json', 'runprint diff a.json b.json --from composition'] },
   {
     command: 'model-digest',
     arguments: 'PATH',
@@ -54,6 +58,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'allow-symlinks', description: 'follow symbolic links to regular files instead of refusing them' },
     ],
     summary: 'OpenSSF Model Signing v1.0 digest of a file or directory',
+    details: 'Prints sha256:<hex>. Files are hashed in parallel worker threads; on a terminal, progress goes to standard error.',
+    examples: ['runprint model-digest ./my-model', 'runprint model-digest ./my-model --method files --json'],
   },
   {
     command: 'keygen',
@@ -62,6 +68,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'name', value: 'NAME', description: 'name of the signed-note verifier key (default runprint)' },
     ],
     summary: 'new Ed25519 receipt key: private PEM, public PEM, JWK, verifier key',
+    details: 'Writes receipt-key.pem (private, PKCS #8, mode 0600: keep it secret), receipt-key.pub.pem (SubjectPublicKeyInfo), receipt-key.pub.jwk (RFC 8037) and receipt-key.vkey (C2SP signed-note verifier key named NAME) into DIR, and prints the key id. Existing files are never overwritten.',
+    examples: ['runprint keygen --out keys', 'runprint keygen --out keys --name example.com/app'],
   },
   {
     command: 'sign',
@@ -80,6 +88,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'bundle', value: 'FILE', description: 'also write a Sigstore bundle v0.3 with a public-key hint' },
     ],
     summary: 'sign a receipt (DSSE envelope JSON)',
+    details: 'Signs an in-toto statement in a DSSE envelope. --composition is a composition or a provider request body as runprint id reads it; --output is the response as received (JSON body or SSE stream).',
+    examples: ['runprint sign --key keys/receipt-key.pem --composition request.json --output response.json --out receipt.json', 'runprint sign --key keys/receipt-key.pem --composition request.json --output stream.sse --capture sdk --bundle receipt.sigstore.json'],
   },
   {
     command: 'sign',
@@ -89,6 +99,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'out', value: 'FILE', description: 'write the receipt to FILE instead of standard output' },
     ],
     summary: 'add a signature to a receipt',
+    examples: ['runprint sign --add-to receipt.json --key gateway-key.pem --out receipt.both.json'],
   },
   {
     command: 'verify',
@@ -108,11 +119,15 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       json('the report'),
     ],
     summary: 'check a receipt offline; exit 0 when every check passes',
+    details: 'Reads a DSSE envelope or a Sigstore bundle holding one and prints each check. Every --key must have signed. --log-proof checks offline that the log signed a checkpoint including the RECEIPT file\'s exact bytes, and that the witnesses cosigned it.',
+    examples: ['runprint verify receipt.json --key keys/receipt-key.pub.pem', 'runprint verify receipt.json --key keys/receipt-key.pub.pem --composition request.json --output response.json --json', 'runprint verify receipt.json --key keys/receipt-key.pub.pem --log-proof receipt.tlog-proof --log-key log.vkey'],
   },
   {
     command: 'disclose salts',
     options: [{ name: 'components', value: 'NAME[,NAME]...', required: true, description: 'the request components to salt' }],
     summary: 'fresh random salts for the named components (JSON)',
+    details: 'Keep the salts with the content they salt (in the composition\'s "salts" member or beside it), never in a receipt.',
+    examples: ['runprint disclose salts --components system,input > salts.json'],
   },
   {
     command: 'disclose create',
@@ -126,12 +141,14 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'out', value: 'FILE', description: 'write the disclosure to FILE instead of standard output' },
     ],
     summary: 'reveal chosen components (system) or elements (input[2]) of a run',
+    examples: ['runprint disclose create --composition request.json --salts salts.json --output response.json --reveal system --out disclosure.json', 'runprint disclose create --composition request.json --reveal input[1] --reveal tools'],
   },
   {
     command: 'disclose verify',
     arguments: 'DISCLOSURE',
     options: [{ name: 'receipt', value: 'RECEIPT', required: true, description: 'the receipt the disclosure is about' }, publicKey, json('the report')],
     summary: 'check the receipt, then the disclosure against it',
+    examples: ['runprint disclose verify disclosure.json --receipt receipt.json --key keys/receipt-key.pub.pem'],
   },
   {
     command: 'serve',
@@ -158,6 +175,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'no-log', description: 'run without the log' },
     ],
     summary: 'run the HTTP service and its transparency log (default 127.0.0.1:8480)',
+    details: 'Every option also reads the environment variable named beside it (docs/LOG.md 19.3).',
+    examples: ['runprint serve', 'runprint serve --port 9000 --data /var/lib/runprint --log-token "$TOKEN"', 'runprint serve --no-log --max-connections 200'],
   },
   {
     command: 'log submit',
@@ -169,6 +188,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { ...logKey, required: false, description: 'the log\'s verifier key, or a file holding it (with --proof-out)' },
     ],
     summary: 'add a receipt to a log; prints its index and leafHash',
+    details: 'POSTs the receipt byte for byte. With --proof-out, waits (at most 5 s) for a signed checkpoint covering it, verifies the tlog-proof with the log key and writes it to FILE, which must not exist yet.',
+    examples: ['runprint log submit receipt.json --log http://127.0.0.1:8480/v1/log/', 'runprint log submit receipt.json --log http://127.0.0.1:8480/v1/log/ --proof-out receipt.tlog-proof --key log.vkey'],
   },
   {
     command: 'log proof',
@@ -181,6 +202,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'out', value: 'FILE', description: 'write the tlog-proof to a new FILE instead of printing it' },
     ],
     summary: 'a C2SP tlog-proof of the receipt, proved from the log\'s tiles',
+    details: 'Verifies the log\'s signed checkpoint, finds the receipt (by its run identity, or at --index), proves its inclusion from the tiles and prints a tlog-proof that verifies offline. Exit 1 when the receipt is not in the log.',
+    examples: ['runprint log proof receipt.json --log http://127.0.0.1:8480/v1/log/ --key log.vkey --out receipt.tlog-proof'],
   },
   {
     command: 'log monitor',
@@ -192,6 +215,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'interval', value: 'S', description: 'seconds between checks (default 60)' },
     ],
     summary: 'follow a log; exit 1 on a fork, a rewrite or a dropped entry',
+    details: 'Each new checkpoint must be signed, consistent with the last one kept in the state file, and its new entries must hash to its tiles. A log that cannot be reached is tried again at the next interval; a fork, a rewrite or a dropped entry exits 1 and leaves the state file unchanged.',
+    examples: ['runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --once', 'runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --state monitor.json --interval 300'],
   },
 ];
 
@@ -199,7 +224,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
 export const USAGE_NOTES: readonly string[] = [
   'F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).',
   'FILE may be - for standard input.',
-  'runprint --version prints the version; runprint help prints this.',
+  'runprint help COMMAND or runprint COMMAND --help: its options and examples; runprint --version: the version.',
 ];
 
 /** One option as a synopsis writes it: `--key PUB`, `[--from F]`, `[--witness VKEY]...`. */
@@ -246,5 +271,46 @@ export function formatUsage(): string {
     out.push(...wrap(synopsisParts(usage), '  ', '        '), `      ${usage.summary}`);
   }
   out.push('', ...USAGE_NOTES, '');
+  return out.join('\n');
+}
+
+/** A paragraph wrapped to WIDTH columns, each line indented by `indent`. */
+function wrapText(text: string, indent: string): string[] {
+  return wrap(text.split(' '), indent, indent);
+}
+
+/** The forms `runprint help WORDS` and `WORDS --help` describe: `log` gives all three log forms, `log proof` one. */
+export function formsOf(words: string): CommandUsage[] {
+  return COMMAND_USAGE.filter((usage) => usage.command === words || usage.command.startsWith(`${words} `));
+}
+
+/** One option as `COMMAND --help` lists it: the flag, then what it does and how it may be given. */
+function formatOptionLine(option: OptionUsage): string[] {
+  const flag = option.value === undefined ? `--${option.name}` : `--${option.name} ${option.value}`;
+  const notes = [option.required === true ? 'required' : '', option.repeatable === true ? 'repeatable' : '', option.env === undefined ? '' : `env ${option.env}`].filter((note) => note !== '');
+  const text = notes.length === 0 ? option.description : `${option.description} (${notes.join('; ')})`;
+  const column = 30;
+  if (flag.length + 4 > column) return [`  ${flag}`, ...wrapText(text, ' '.repeat(column))];
+  const lines = wrapText(text, ' '.repeat(column));
+  lines[0] = `  ${flag.padEnd(column - 2)}${lines[0]!.slice(column)}`;
+  return lines;
+}
+
+/**
+ * `runprint help WORDS` and `WORDS --help`: the synopsis of each form, then per form what it does,
+ * its options and its examples; undefined when no command has these words.
+ */
+export function formatCommandHelp(words: string): string | undefined {
+  const forms = formsOf(words);
+  if (forms.length === 0) return undefined;
+  const out: string[] = [];
+  forms.forEach((usage, index) => out.push(...wrap(synopsisParts(usage), index === 0 ? 'usage: runprint ' : '       runprint ', '           ')));
+  for (const usage of forms) {
+    out.push('', `${forms.length > 1 ? `${usage.command}: ` : ''}${usage.summary}`);
+    if (usage.details !== undefined) out.push(...wrapText(usage.details, '  '));
+    if (usage.options.length > 0) out.push('', 'options:', ...usage.options.flatMap(formatOptionLine));
+    out.push('', 'examples:', ...usage.examples.map((example) => `  ${example}`));
+  }
+  out.push('', ...USAGE_NOTES.slice(0, 2), '');
   return out.join('\n');
 }

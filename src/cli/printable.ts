@@ -1,0 +1,16 @@
+/** A name from the command line or the file system as it may be echoed in a message: cut, and with no terminal escapes. */
+
+/** C0 and C1 controls, DEL, and the characters that reorder or hide text on a terminal. */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * `word` with every control or reordering character written as `\uXXXX` (a quote and a backslash
+ * escaped too, so the result reads unambiguously inside quotes), cut to `max` characters with `…`.
+ * An attacker may choose file names and URLs: they must never move the cursor or recolour the terminal.
+ */
+export function printable(word: string, max = 60): string {
+  const characters = [...word];
+  const cut = characters.slice(0, max).join('');
+  const escaped = cut.replace(/["\\]/g, (character) => `\\${character}`).replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped + (characters.length > max ? '…' : '');
+}

@@ -1,0 +1,95 @@
+/**
+ * The command line explains itself: `runprint help COMMAND` and `COMMAND --help` for every command,
+ * printed from the usage definitions (src/cli/usage.ts) with examples; an option that is not
+ * understood is named, with the nearest valid one, and exits 2 (README, "CLI").
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { COMMAND_USAGE, formatCommandHelp } from '../src/cli/usage.ts';
+import { cliFolder } from './helpers/cli-folder.ts';
+
+const { cli } = cliFolder('runprint-cli-help-');
+
+/** Every command as help takes it: each first word (`log`) and each whole form (`log proof`). */
+const commandWords = [...new Set(COMMAND_USAGE.flatMap((form) => [form.command.split(' ')[0]!, form.command]))];
+
+test('COMMAND --help, -h and runprint help COMMAND print the same help for every command, exit 0', async () => {
+  for (const words of commandWords) {
+    const want = formatCommandHelp(words);
+    assert.ok(want !== undefined, words);
+    for (const argv of [[...words.split(' '), '--help'], [...words.split(' '), '-h'], ['help', ...words.split(' ')]]) {
+      assert.deepEqual(await cli(argv), { code: 0, stdout: want, stderr: '' }, argv.join(' '));
+    }
+  }
+  // --help wins over whatever else the line holds, even an option that would be refused.
+  assert.deepEqual(await cli(['id', 'request.json', '--bogus', '--help']), { code: 0, stdout: formatCommandHelp('id'), stderr: '' });
+  assert.deepEqual(await cli(['log', 'proof', '--json', '-h']), { code: 0, stdout: formatCommandHelp('log proof'), stderr: '' });
+});
+
+test('each help gives the summary, every option and one to three examples of each form; examples use only that form\'s options', async () => {
+  for (const form of COMMAND_USAGE) {
+    const help = formatCommandHelp(form.command)!;
+    assert.ok(help.startsWith(`usage: runprint ${form.command}`), form.command);
+    assert.ok(help.includes(form.summary), `${form.command}: summary`);
+    for (const option of form.options) assert.match(help, new RegExp(`\\n  --${option.name}\\b`), `${form.command} --${option.name}`);
+    assert.ok(form.examples.length >= 1 && form.examples.length <= 3, `${form.command}: ${form.examples.length} examples`);
+    const known = new Set(form.options.map((option) => option.name));
+    for (const example of form.examples) {
+      assert.ok(help.includes(`\n  ${example}\n`), `${form.command}: example printed`);
+      assert.ok(example.startsWith(`runprint ${form.command}`), example);
+      for (const [, name] of example.matchAll(/ --([a-z][a-z-]*)/g)) assert.ok(known.has(name!), `${example}: --${name} is not an option of ${form.command}`);
+      for (const option of form.options.filter((option) => option.required === true)) assert.ok(example.includes(`--${option.name} `), `${example}: misses required --${option.name}`);
+    }
+  }
+  const log = formatCommandHelp('log')!;
+  for (const form of COMMAND_USAGE.filter((usage) => usage.command.startsWith('log '))) assert.ok(log.includes(`runprint ${form.command} `), form.command);
+});
+
+test('help for a command that does not exist names it and suggests the nearest', async () => {
+  assert.deepEqual(await cli(['help', 'verfy']), { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: unknown command "verfy"; did you mean "verify"? (run "runprint help")\n' });
+  assert.deepEqual(await cli(['log', 'submt', 'r.json']), {
+    code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: log takes submit, proof or monitor; did you mean "log submit"?; run "runprint log --help"\n',
+  });
+});
+
+test('an unknown option is named with the nearest valid one, exit 2', async () => {
+  const cases: Array<[string[], string]> = [
+    [['id', 'request.json', '--form', 'openai-chat'], 'unknown option "--form" for "id"; did you mean "--from"? (run "runprint id --help")'],
+    [['explain', '--respones', 'r.json'], 'unknown option "--respones" for "explain"; did you mean "--response"? (run "runprint explain --help")'],
+    [['diff', 'a', 'b', '--jsn'], 'unknown option "--jsn" for "diff" (run "runprint diff --help")'],
+    [['canon', '--bogus'], 'unknown option "--bogus" for "canon" (run "runprint canon --help")'],
+    [['keygen', '--ot', 'keys'], 'unknown option "--ot" for "keygen"; did you mean "--out"? (run "runprint keygen --help")'],
+    [['log', 'monitor', 'http://127.0.0.1:1/', '--onse'], 'unknown option "--onse" for "log monitor"; did you mean "--once"? (run "runprint log monitor --help")'],
+    [['log', 'proof', 'r.json', '--indx', '3'], 'unknown option "--indx" for "log proof"; did you mean "--index"? (run "runprint log proof --help")'],
+    [['model-digest', 'model', '--allow-symlink'], 'unknown option "--allow-symlink" for "model-digest"; did you mean "--allow-symlinks"? (run "runprint model-digest --help")'],
+    [['id', '-x'], 'unknown option "-x" for "id" (run "runprint id --help")'],
+  ];
+  for (const [argv, message] of cases) {
+    assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, argv.join(' '));
+  }
+});
+
+test('a missing value, a value given to a flag and an argument where none is taken are named', async () => {
+  const cases: Array<[string[], string]> = [
+    [['id', 'request.json', '--from'], 'option --from needs a value (run "runprint id --help")'],
+    [['id', '--from', '--json', 'request.json'], 'option --from needs a value (run "runprint id --help")'],
+    [['id', 'request.json', '--json=yes'], 'option --json takes no value (run "runprint id --help")'],
+    [['keygen', 'keys'], '"keygen" takes no argument "keys" (run "runprint keygen --help")'],
+    [['log', 'submit', 'r.json', '--log'], 'option --log needs a value (run "runprint log submit --help")'],
+  ];
+  for (const [argv, message] of cases) {
+    assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, argv.join(' '));
+  }
+});
+
+test('what is echoed is cut and escaped, and an option\'s value is never echoed', async () => {
+  const secret = await cli(['log', 'submit', 'r.json', '--log', 'http://127.0.0.1:1/', '--tokn=s3cr3t-value']);
+  assert.equal(secret.code, 2);
+  assert.equal(secret.stderr, 'runprint: ERR_CLI_USAGE: unknown option "--tokn" for "log submit"; did you mean "--token"? (run "runprint log submit --help")\n');
+  const escape = await cli(['id', '--fr\x1b[31m\u202eom']);
+  assert.equal(escape.stderr, 'runprint: ERR_CLI_USAGE: unknown option "--fr\\u001b[31m\\u202eom" for "id" (run "runprint id --help")\n');
+  const long = await cli(['id', `--${'a'.repeat(500)}`]);
+  assert.equal(long.stderr, `runprint: ERR_CLI_USAGE: unknown option "--${'a'.repeat(38)}…" for "id" (run "runprint id --help")\n`);
+  const argument = await cli(['keygen', `x\x07${'b'.repeat(100)}`]);
+  assert.equal(argument.stderr, `runprint: ERR_CLI_USAGE: "keygen" takes no argument "x\\u0007${'b'.repeat(58)}…" (run "runprint keygen --help")\n`);
+});
