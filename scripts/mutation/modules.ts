@@ -26,6 +26,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'test/jcs-large-input.test.ts',
       'test/jcs-properties.test.ts',
       'test/jcs-error-positions.test.ts',
+      'test/rfc8259-number-edges.test.ts',
     ],
   },
   hash: {
