@@ -80,6 +80,8 @@ test('parseAddCheckpoint refuses every malformed body with ERR_WITNESS_REQUEST_I
     ['', 'request must start with an "old <size>" line'],
     ['old 0', 'request must start with an "old <size>" line'],
     [`\ufeffold 0\n\n${note}`, 'request must start with an "old <size>" line'],
+    // A byte order mark is not skipped in bytes either.
+    [new TextEncoder().encode(`\ufeffold 0\n\n${note}`), 'request must start with an "old <size>" line'],
     [`Old 0\n\n${note}`, 'request must start with an "old <size>" line'],
     [`old\n\n${note}`, 'request must start with an "old <size>" line'],
     [`old 01\n\n${note}`, 'old size must be a decimal with no leading zeros, at most 2^53 - 1'],

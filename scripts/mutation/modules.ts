@@ -82,7 +82,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   },
   witness: {
     mutate: ['src/log/witness.ts'],
-    testFiles: ['test/log-witness.test.ts', 'test/c2sp-tlog-witness.test.ts'],
+    testFiles: ['test/c2sp-tlog-witness.test.ts', 'test/log-witness.test.ts'],
   },
   signing: {
     // The checkpoint signing path of the log service: the checks at open, publishing (consistency
