@@ -134,7 +134,7 @@ test('bad input: one line on stderr with a stable code, nothing on stdout, docum
     [['id', '-'], '{"model":"m","messages":[],"max_tokens":5}', 3, /^runprint: ERR_PROVIDER_AMBIGUOUS_FORMAT: /],
     [['id', '--from', 'openai-chat', '-'], '{"messages":[]}', 3, /^runprint: ERR_PROVIDER_INVALID_REQUEST: /],
     [['id', '--from', 'nope', '-'], '{}', 2, /^runprint: ERR_CLI_USAGE: /],
-    [['id', join(folder, 'missing.json')], '', 4, /^runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n$/],
+    [['id', join(folder, 'missing.json')], '', 4, /^runprint: ERR_INPUT_NOT_FOUND: no such file: \/.*\/missing\.json\n$/],
     [['id', folder], '', 4, /^runprint: ERR_INPUT_UNREADABLE: /],
     [['frobnicate'], '', 2, /^runprint: ERR_CLI_USAGE: unknown command/],
     [['canon', '--bogus'], '', 2, /^runprint: ERR_CLI_USAGE: /],

@@ -105,7 +105,7 @@ test('log submit to a log that cannot be reached exits 4 with ERR_LOG_UNREACHABL
   await close();
   const result = await folder.cli(['log', 'submit', folder.file('receipt.json', fixtureReceipt), '--log', url, '--token', TOKEN]);
   assert.equal(result.code, 4);
-  assert.equal(result.stderr, 'runprint: ERR_LOG_UNREACHABLE: log cannot be reached\n');
+  assert.equal(result.stderr, `runprint: ERR_LOG_UNREACHABLE: cannot reach ${url}v1/log/entries\n`);
 });
 
 test('log proof proves inclusion from tiles; the tlog-proof verifies offline', async () => {

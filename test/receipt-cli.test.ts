@@ -26,7 +26,7 @@ test('keygen writes four files, the private key owner-only, and never overwrites
   assert.match(readFileSync(join(folder, 'app/receipt-key.vkey'), 'utf8'), /^example\.com\/app\+[0-9a-f]{8}\+A[Q-Za-f][A-Za-z0-9+/]{42}\n$/);
   const before = readFileSync(join(folder, 'app/receipt-key.pem'), 'utf8');
   assert.deepEqual(await cli(['keygen', '--out', 'app']), {
-    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: a key file already exists in the output folder; refusing to overwrite it\n',
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: key file already exists, refusing to overwrite it: app/receipt-key.pem\n',
   });
   assert.equal(readFileSync(join(folder, 'app/receipt-key.pem'), 'utf8'), before);
 });
@@ -97,7 +97,7 @@ test('a composition without served facts and a response without format still get
 
 test('errors: missing key file 4, bad key 3, bad options 2, each one line', async () => {
   assert.deepEqual(await cli(['verify', 'receipt.json', '--key', 'nope.pem']), {
-    code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n',
+    code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: nope.pem\n',
   });
   file('bad.pem', 'not a key');
   assert.deepEqual(await cli(['verify', 'receipt.json', '--key', 'bad.pem']), {

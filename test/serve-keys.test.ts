@@ -119,7 +119,7 @@ test('keygen whose writes fail midway (a file size limit) leaves no file behind,
   const out = join(folder(), 'keys');
   const failed = await runUnder('ulimit -f 0', ['keygen', '--out', out]);
   assert.equal(failed.code, 4, failed.stderr);
-  assert.equal(failed.stderr, 'runprint: ERR_FILE_UNWRITABLE: cannot write the key files to the output folder\n');
+  assert.equal(failed.stderr, `runprint: ERR_FILE_UNWRITABLE: cannot write the key files to the output folder: ${out}\n`);
   assert.deepEqual(readdirSync(out), []);
   const made = await runUnder('umask 000', ['keygen', '--out', out]);
   assert.equal(made.code, 0, made.stderr);

@@ -147,7 +147,7 @@ test('log submit --proof-out saves a verified tlog-proof; verify --log-proof che
 
     // Never overwritten: refused before anything is sent, the file as it was.
     assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'receipt.tlog', '--key', log.vkey]), {
-      code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: the output file already exists; refusing to overwrite it\n',
+      code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: file already exists, refusing to overwrite it: receipt.tlog\n',
     });
     assert.equal(readFileSync(join(folder, 'receipt.tlog'), 'utf8'), savedProof);
     // A proof is saved only when it can be verified: the log key goes with it.
@@ -169,7 +169,7 @@ test('log submit --proof-out saves a verified tlog-proof; verify --log-proof che
     assert.deepEqual(proved, { code: 0, stdout: '', stderr: '' });
     assert.match(readFileSync(join(folder, 'proved.tlog'), 'utf8'), /^c2sp\.org\/tlog-proof@v1\nindex 2\n/);
     assert.equal((await cli(['log', 'proof', 'receipt.json', '--log', log.url, '--key', 'log.vkey', '--out', 'proved.tlog'])).stderr,
-      'runprint: ERR_FILE_EXISTS: the output file already exists; refusing to overwrite it\n');
+      'runprint: ERR_FILE_EXISTS: file already exists, refusing to overwrite it: proved.tlog\n');
   } finally {
     await log.close();
   }
@@ -350,9 +350,9 @@ test('wrong log options are usage errors (exit 2); bad witness keys are input er
   const asLogKey = await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'receipt.tlog', '--log-key', vkeyOf(witnessA)]);
   assert.equal(asLogKey.code, 3);
   assert.match(asLogKey.stderr, /^runprint: ERR_KEY_(INVALID|UNSUPPORTED): /);
-  assert.deepEqual(await cli([...withProof, '--witness', 'no-such.vkey']), { code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n' });
+  assert.deepEqual(await cli([...withProof, '--witness', 'no-such.vkey']), { code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: no-such.vkey\n' });
   assert.deepEqual(await cli(['verify', 'receipt.json', '--key', 'app/receipt-key.pub.pem', '--log-proof', 'no-such.tlog', '--log-key', logVkey]), {
-    code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: input file does not exist\n',
+    code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: no-such.tlog\n',
   });
 });
 

@@ -8,6 +8,7 @@ import { isKeyName } from '../keys/verifier-key.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { writeFileAtomic } from './key-file.ts';
 import { parseCommandLine } from './parse-options.ts';
+import { fileName } from './read-input.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */
 export const KEY_FILE_NAMES = {
@@ -33,8 +34,10 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
   const folder = resolve(io.cwd, values.out ?? '.');
   const paths = Object.values(KEY_FILE_NAMES).map((file) => join(folder, file));
   // All or nothing: refuse before writing anything when any of the files is already there.
-  for (const path of paths) {
-    if (await exists(path)) throw new InputError('ERR_FILE_EXISTS', 'a key file already exists in the output folder; refusing to overwrite it');
+  const given = values.out ?? '.';
+  for (const [index, path] of paths.entries()) {
+    const shown = join(given, Object.values(KEY_FILE_NAMES)[index]!);
+    if (await exists(path)) throw new InputError('ERR_FILE_EXISTS', `key file already exists, refusing to overwrite it: ${fileName(shown)}`);
   }
   const files = await generateKeyFiles(name);
   const contents = [
@@ -55,9 +58,9 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
   } catch (error) {
     for (const path of written) await unlink(path).catch(() => undefined);
     const code = (error as { code?: string }).code;
-    if (code === 'EEXIST') throw new InputError('ERR_FILE_EXISTS', 'a key file already exists in the output folder; refusing to overwrite it');
+    if (code === 'EEXIST') throw new InputError('ERR_FILE_EXISTS', `a key file appeared meanwhile in the output folder, refusing to overwrite it: ${fileName(given)}`);
     const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
-    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write the key files to the output folder${why}`);
+    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write the key files to the output folder${why}: ${fileName(given)}`);
   }
   io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
   return EXIT.ok;

@@ -8,6 +8,7 @@ import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { fileName } from './read-input.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 
 const OPTIONS = {
@@ -35,7 +36,7 @@ async function readState(path: string, logKey: NoteVerifier): Promise<SignedChec
     bytes = await readFile(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return undefined;
-    throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file cannot be read');
+    throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file cannot be read: ${fileName(path)}`);
   }
   let note: unknown;
   try {
@@ -43,7 +44,7 @@ async function readState(path: string, logKey: NoteVerifier): Promise<SignedChec
   } catch {
     note = undefined;
   }
-  if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file is not {"checkpoint": "<signed note>"}');
+  if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file is not {"checkpoint": "<signed note>"}: ${fileName(path)}`);
   return verifyCheckpointNote(note, logKey);
 }
 
@@ -56,7 +57,7 @@ async function writeState(path: string, signed: SignedCheckpoint): Promise<void>
     await writeFile(temporary, text);
     await rename(temporary, path);
   } catch {
-    throw new InputError('ERR_FILE_UNWRITABLE', 'monitor state file cannot be written');
+    throw new InputError('ERR_FILE_UNWRITABLE', `monitor state file cannot be written: ${fileName(path)}`);
   }
 }
 

@@ -9,7 +9,7 @@ import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { readInput } from './read-input.ts';
+import { fileName, readInput } from './read-input.ts';
 
 export function logUsageError(message: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message);
@@ -54,8 +54,8 @@ export function logUrl(url: string): URL {
   }
 }
 
-function fileExists(): InputError {
-  return new InputError('ERR_FILE_EXISTS', 'the output file already exists; refusing to overwrite it');
+function fileExists(name: string): InputError {
+  return new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${fileName(name)}`);
 }
 
 /** Fails with ERR_FILE_EXISTS when FILE is already there: checked before any work whose result would be lost. */
@@ -65,7 +65,7 @@ export async function refuseExisting(name: string, io: CliIo): Promise<void> {
   } catch {
     return;
   }
-  throw fileExists();
+  throw fileExists(name);
 }
 
 /** Writes a new file; never replaces one that exists (ERR_FILE_EXISTS), even one created meanwhile. */
@@ -73,7 +73,7 @@ export async function writeNewFile(name: string, text: string, io: CliIo): Promi
   try {
     await writeFile(resolve(io.cwd, name), text, { flag: 'wx' });
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') throw fileExists();
-    throw new InputError('ERR_FILE_UNWRITABLE', 'the output file cannot be written');
+    if ((error as { code?: string }).code === 'EEXIST') throw fileExists(name);
+    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${fileName(name)}`);
   }
 }

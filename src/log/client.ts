@@ -34,6 +34,20 @@ function unreachable(message: string): LogError {
   return new LogError('ERR_LOG_UNREACHABLE', message);
 }
 
+/**
+ * A URL as an error message may show it: no user name, password, query or fragment (they may hold
+ * credentials), printable ASCII only, at most 120 characters.
+ */
+export function printableUrl(url: URL): string {
+  const shown = new URL(url.href);
+  shown.username = '';
+  shown.password = '';
+  shown.search = '';
+  shown.hash = '';
+  const text = shown.href.replace(/[^\x21-\x7e]/g, '?');
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
 /** The prefix URL with one trailing slash, so tile paths resolve below it. */
 export function logPrefix(url: string): URL {
   let base: URL;
@@ -74,7 +88,7 @@ async function request(url: URL, init: RequestInit, limit: number): Promise<Uint
   try {
     response = await fetch(url, init);
   } catch {
-    throw unreachable('log cannot be reached');
+    throw unreachable(`cannot reach ${printableUrl(url)}`);
   }
   if (!response.ok) throw await httpError(response);
   return readLimited(response.body, limit, () => unreachable(`log answer is larger than ${limit} bytes`));
