@@ -27,6 +27,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'test/jcs-properties.test.ts',
       'test/jcs-error-positions.test.ts',
       'test/rfc8259-number-edges.test.ts',
+      'test/rfc8259-string-escapes.test.ts',
     ],
   },
   hash: {
