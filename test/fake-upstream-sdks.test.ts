@@ -511,6 +511,21 @@ describe('the fake answers the same output streamed and not (SPEC 12)', () => {
   });
 });
 
+describe('the fake upstream itself', () => {
+  test('a body that is not a JSON object is a 400, an unknown route a 404, each in the provider\'s error shape', async () => {
+    const anthropic = await fetch(`${upstream.url}/v1/messages`, { method: 'POST', body: 'not json' });
+    assert.equal(anthropic.status, 400);
+    assert.equal(((await anthropic.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+    const openai = await fetch(`${upstream.url}/v1/chat/completions`, { method: 'POST', body: '[1]' });
+    assert.equal(openai.status, 400);
+    assert.equal(((await openai.json()) as { error: { param: null } }).error.param, null);
+    const unknown = await fetch(`${upstream.url}/v1/files`, { headers: { 'anthropic-version': '2023-06-01' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { type: string }).type, 'error');
+    assert.deepEqual(upstream.requests.slice(-3).map((request) => request.response.status), [400, 400, 404]);
+  });
+});
+
 describe('test/fixtures/sdk-wire', () => {
   test('rebuilt from the pinned SDKs and the fake, they equal the committed files', async () => {
     const fixtures = await buildSdkWireFixtures();
