@@ -1,8 +1,8 @@
 /**
  * docs/SPEC.md section 3.1: an error names its place as an offset, line and column in the input's
- * own unit. Byte offsets count UTF-8 bytes of 1, 2, 3 and 4 bytes (U+007F, U+0080, U+07FF, U+0800,
- * U+FFFF, U+10000 at the edges); lines end at LF, and an LF at the error itself or after it does
- * not start a new line.
+ * own unit. Byte offsets count UTF-8 bytes of 1, 2, 3 and 4 bytes, at the edges: U+007F, U+0080,
+ * U+07FF, U+0800, U+FFFF, and U+10000, U+103FF, U+10FFFF (surrogates D800, DC00, DFFF, DBFF).
+ * Lines end at LF, and an LF at the error itself or after it does not start a new line.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -29,6 +29,8 @@ test('byte offsets count each character as its UTF-8 length, at every length bou
     ['\uffff', 3],
     ['\u{10000}', 4],
     ['\u{1f600}', 4],
+    ['\u{103ff}', 4],
+    ['\u{10ffff}', 4],
     ['\u00e9\u20ac\u0800\u{1f600}', 2 + 3 + 3 + 4],
   ];
   for (const [characters, length] of cases) {
