@@ -213,8 +213,8 @@ describe('openai', () => {
 
   test('a delay before the headers times the client out; the fake sees the client go', async () => {
     const { error, received } = await failedExchange(key, () => client().chat.completions.create(
-      { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }, { timeout: 200 },
-    ), { kind: 'text', text: 'Too late.', headersDelayMs: 5000 });
+      { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }, { timeout: 1000 },
+    ), { kind: 'text', text: 'Too late.', headersDelayMs: 60_000 });
     assert.ok(error instanceof OpenAI.APIConnectionTimeoutError);
     assert.equal(received[0]?.response.outcome, 'client-closed');
     assert.equal(received[0]?.response.status, null);
