@@ -19,6 +19,7 @@ import { listen } from '../server/listen.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey } from './log-options.ts';
+import { runprintVersion } from './version.ts';
 import { guardProcess, LIMIT_OPTIONS, LIMIT_USAGE, serveLimits } from './serve-limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -133,6 +134,23 @@ async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> 
   return { url, verifier: await parseCosignerKey(lines[0]!) };
 }
 
+/** The OpenAPI document of every route (served at GET /openapi.json): docs/openapi.json, beside src/ and dist/. */
+const OPENAPI_FILE = new URL('../../docs/openapi.json', import.meta.url);
+
+/**
+ * `POST /v1/sign`: the service's receipt key and the token that signing needs. The route signs
+ * whatever a caller sends under the key, so it never runs without a token of its own (not the log
+ * token: a client that may append to the log may not therefore sign as the service).
+ */
+async function signOptions(keyFile: string | undefined, [tokenFrom, tokenValue]: [string, string | undefined], io: CliIo): Promise<AppOptions['sign']> {
+  const token = logToken(tokenValue, tokenFrom);
+  if (keyFile === undefined && token === undefined) return undefined;
+  if (keyFile === undefined || token === undefined) throw new UsageError('ERR_CLI_USAGE', 'signing needs both --sign-key KEY.pem and --sign-token T');
+  const key = await parsePrivateKey(await readText(io.cwd, keyFile, 'sign key file'));
+  await warnOpenKey(resolve(io.cwd, keyFile), '--sign-key file', io);
+  return { key, token, runprintVersion: await runprintVersion() };
+}
+
 /** Values of a repeatable option, or the environment variable's whitespace-separated list when none is given. */
 function listOf(values: string[] | undefined, env: string | undefined): string[] {
   if (values !== undefined && values.length > 0) return values;
@@ -160,6 +178,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'witness-key': { type: 'string' },
         'witness-name': { type: 'string' },
         'witness-log': { type: 'string', multiple: true },
+        'sign-key': { type: 'string' },
+        'sign-token': { type: 'string' },
         ...LIMIT_OPTIONS,
       },
       strict: true,
@@ -167,7 +187,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, ${LIMIT_USAGE}`,
+      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, --sign-key KEY.pem, --sign-token T, ${LIMIT_USAGE}`,
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -185,7 +205,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
-  const options: AppOptions = { version: process.env['npm_package_version'] ?? '0.1.0' };
+  const options: AppOptions = { version: process.env['npm_package_version'] ?? '0.1.0', openapi: await readFile(OPENAPI_FILE) };
+  const sign = await signOptions(values['sign-key'] ?? process.env['RUNPRINT_SIGN_KEY'], values['sign-token'] !== undefined ? ['--sign-token', values['sign-token']] : ['RUNPRINT_SIGN_TOKEN', process.env['RUNPRINT_SIGN_TOKEN'] || undefined], io);
 
   // As a witness: its key and name, and the logs it cosigns, all checked before anything opens.
   const witnessKeyFile = values['witness-key'] ?? process.env['RUNPRINT_WITNESS_KEY'];
@@ -237,6 +258,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
             },
             onSuccess: (witnessUrl) => void reported.delete(witnessUrl),
           });
+    // A receipt key that is the log key would let anyone with the sign token make signatures the log's verifiers trust.
+    if (sign !== undefined && sign.key.keyId === key.keyId) throw new UsageError('ERR_CLI_USAGE', '--sign-key must not be the log key: give the service its own receipt key (runprint keygen)');
     log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
     options.log = { log, ...(token === undefined ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
@@ -251,6 +274,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       state: { witnessed: (origin) => state.witnessed(origin), saveWitnessed: (origin, previous, checkpoint) => state.saveWitnessed(origin, previous, checkpoint) },
     };
   }
+  if (sign !== undefined) options.sign = sign;
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;

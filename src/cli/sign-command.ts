@@ -5,13 +5,12 @@ import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
-import { computeIdentity } from '../identity/identity.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
-import { runOutputFrom } from '../providers/run-output.ts';
 import { formatEnvelope, type Envelope } from '../receipt/envelope.ts';
 import { parsePrivateKey } from '../keys/keys.ts';
 import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
+import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { runprintVersion } from './version.ts';
@@ -125,24 +124,17 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   const document = parseJson(await readInput(values.composition, io));
   let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
   if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
-  const outputFormat = (values['output-format'] as RequestFormat | undefined) ?? (format === 'composition' ? undefined : format);
-  const output = runOutputFrom(await readInput(values.output, io), outputFormat);
-  // A receipt always names a run: served facts from the composition, else from the response, else
-  // none known (SPEC 2.3: `served: {}` means "served, no fact known").
-  if (composition.served === undefined) composition.served = output.served;
-  const facts: ReceiptFacts = {
-    identity: computeIdentity(composition),
-    requestedModel: composition.model['name'] as string,
-    output,
-    capture: capture as Capture,
-    runprintVersion: await runprintVersion(),
-    parentRunIds: values.parent ?? [],
-  };
-  if (outputFormat !== undefined) facts.outputFormat = outputFormat;
-  if (values.started !== undefined) facts.startedOn = values.started;
-  if (values.finished !== undefined) facts.finishedOn = values.finished;
-  if (facts.startedOn !== undefined && facts.finishedOn !== undefined && Date.parse(facts.finishedOn) < Date.parse(facts.startedOn)) {
-    throw usage('--finished is before --started');
-  }
-  return facts;
+  return receiptFactsOf(
+    { composition, format },
+    {
+      output: await readInput(values.output, io),
+      capture: capture as Capture,
+      runprintVersion: await runprintVersion(),
+      parentRunIds: values.parent ?? [],
+      ...(values['output-format'] === undefined ? {} : { outputFormat: values['output-format'] as RequestFormat }),
+      ...(values.started === undefined ? {} : { startedOn: values.started }),
+      ...(values.finished === undefined ? {} : { finishedOn: values.finished }),
+    },
+    { started: '--started', finished: '--finished' },
+  );
 }

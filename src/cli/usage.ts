@@ -172,6 +172,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'witness-key', value: 'KEY.pem', env: 'RUNPRINT_WITNESS_KEY', description: 'act as a witness with this key' },
       { name: 'witness-name', value: 'NAME', env: 'RUNPRINT_WITNESS_NAME', description: 'the witness\'s name' },
       { name: 'witness-log', value: 'VKEY', repeatable: true, env: 'RUNPRINT_WITNESS_LOG', description: 'a log the witness cosigns' },
+      { name: 'sign-key', value: 'KEY.pem', env: 'RUNPRINT_SIGN_KEY', description: 'sign receipts at POST /v1/sign with this key (never the log key)' },
+      { name: 'sign-token', value: 'T', env: 'RUNPRINT_SIGN_TOKEN', description: 'bearer token that POST /v1/sign requires (its own, not the log token)' },
       { name: 'no-log', description: 'run without the log' },
     ],
     summary: 'run the HTTP service and its transparency log (default 127.0.0.1:8480)',

@@ -2,7 +2,9 @@
 import { isInputFormat } from '../compose/from-document.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { errorResponse } from './http-status.ts';
-import { computeInProcess, MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
+import { computeInProcess } from './api-answers.ts';
+import { apiRoutes, type SignRouteOptions } from './api-routes.ts';
+import { MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
 import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
 import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
@@ -11,16 +13,23 @@ import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } fro
 export const MAX_IDENTITY_BODY_BYTES = 32 * 1024 * 1024;
 
 export interface AppOptions {
-  /** Largest `POST /v1/identity` body accepted, in bytes (default 32 MiB); the log's and the witness's routes have their own. */
+  /**
+   * Largest body of `POST /v1/identity`, `/v1/explain`, `/v1/diff`, `/v1/sign` and `/v1/verify`, in
+   * bytes (default 32 MiB; diff's two requests together); the log's and the witness's routes have their own.
+   */
   maxBodyBytes?: number;
   /** Most list elements `POST /v1/identity` answers for (default MAX_IDENTITY_ELEMENTS). */
   maxIdentityElements?: number;
-  /** Computes identity answers; the Node server passes a worker pool (identity-pool.ts). Default: in this thread. */
+  /** Computes identity, explain, diff, verify and sign answers; the Node server passes a worker pool (identity-pool.ts). Default: in this thread. */
   computeIdentity?: IdentityCompute;
   /** Reported by /healthz. */
   version?: string;
   /** The transparency log: its routes exist only when it is given (README, "Service"). */
   log?: LogRouteOptions;
+  /** Signs receipts with a server-held key: `POST /v1/sign` exists only when this is given. */
+  sign?: SignRouteOptions;
+  /** The OpenAPI document served at `GET /openapi.json` (the Node side reads it from docs/openapi.json). */
+  openapi?: Uint8Array;
   /** Acts as a C2SP tlog-witness: `POST /add-checkpoint` exists only when this is given. */
   witness?: WitnessRouteOptions;
 }
@@ -36,6 +45,8 @@ export interface App {
    * An app without it gets FALLBACK_BODY_LIMIT.
    */
   bodyLimit?(method: string, pathname: string): number;
+  /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
+  routeTable?(): string[];
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
@@ -71,6 +82,14 @@ export function createApp(options: AppOptions = {}): App {
     },
   };
   const limits: Record<string, number> = { 'POST /v1/identity': maxBodyBytes };
+  Object.assign(routes, apiRoutes({ compute, maxBodyBytes, maxElements, ...(options.sign === undefined ? {} : { sign: options.sign }) }));
+  for (const path of ['/v1/explain', '/v1/diff', '/v1/verify', ...(options.sign === undefined ? [] : ['/v1/sign'])]) limits[`POST ${path}`] = maxBodyBytes;
+  const openapi = options.openapi;
+  if (openapi !== undefined) {
+    routes['/openapi.json'] = {
+      GET: async () => new Response(Uint8Array.from(openapi), { headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' } }),
+    };
+  }
 
   const log = options.log === undefined ? undefined : logRoutes(options.log);
   if (log !== undefined) {
@@ -112,6 +131,10 @@ export function createApp(options: AppOptions = {}): App {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? 0,
+    routeTable: () => [
+      ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
+      ...(log === undefined ? [] : ['GET /tile/{path}']),
+    ],
   };
 }
 

@@ -1,9 +1,11 @@
 /** The answer of `POST /v1/identity`: request bytes in, identity document bytes out, with the service's bound on its size. */
-import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
+import { compositionFromDocument, type ComposeOptions, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
-import { LIST_COMPONENTS } from '../identity/composition.ts';
+import { LIST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { computeIdentity } from '../identity/identity.ts';
+import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
+import { bytesMember, inputFormat } from './body-members.ts';
 
 /**
  * Most list elements (all list components together) the service computes an identity for. The
@@ -12,14 +14,20 @@ import { parseJson } from '../jcs/parse.ts';
  */
 export const MAX_IDENTITY_ELEMENTS = 100_000;
 
-/** Computes the answer off the caller's thread or in it; the Node server injects a worker pool, which may take over (detach) `body`. */
-export type IdentityCompute = (body: Uint8Array, from: InputFormat, maxElements: number) => Promise<Uint8Array>;
+/** What the service computes off its event loop (README, "Service"). */
+export type Operation = 'identity' | 'explain' | 'diff' | 'verify' | 'sign-facts';
+
+/**
+ * Computes the answer off the caller's thread or in it; the Node server injects a worker pool,
+ * which may take over (detach) `body`. `operation` defaults to `identity`; `from` is the query's
+ * (the other operations read theirs from the body).
+ */
+export type IdentityCompute = (body: Uint8Array, from: InputFormat, maxElements: number, operation?: Operation) => Promise<Uint8Array>;
 
 const encoder = new TextEncoder();
 
-/** The identity document of `body` (a provider request or a composition) as JSON bytes. */
-export function identityAnswer(body: Uint8Array, from: InputFormat, maxElements: number): Uint8Array {
-  const { composition } = compositionFromDocument(parseJson(body), { from });
+/** Refuses a composition with more list elements than the service answers for. */
+export function checkElements(composition: Composition, maxElements: number): void {
   let elements = 0;
   for (const name of LIST_COMPONENTS) {
     const list = composition[name];
@@ -28,8 +36,42 @@ export function identityAnswer(body: Uint8Array, from: InputFormat, maxElements:
   if (elements > maxElements) {
     throw new UsageError('ERR_HTTP_TOO_MANY_ELEMENTS', `the request has more than ${maxElements} list elements, the most this service answers for`);
   }
-  return encoder.encode(JSON.stringify(computeIdentity(composition)));
 }
 
-/** The in-process compute: for `createApp()` with no pool (tests, embedding). */
-export const computeInProcess: IdentityCompute = async (body, from, maxElements) => identityAnswer(body, from, maxElements);
+/** Members of the named form of `POST /v1/identity` and `POST /v1/explain`. */
+export const REQUEST_MEMBERS = ['request', 'response', 'responseBase64', 'from'] as const;
+
+/**
+ * The named form: `{"request": ..., "response": ...}`, an object with a `request` member and no
+ * member but these. No composition (it needs `version` and `model`) and no provider request (it
+ * needs `model`) has that shape, so the two forms never compete.
+ */
+function isNamedForm(document: JsonValue): document is { [name: string]: JsonValue } {
+  return isJsonObject(document) && Object.hasOwn(document, 'request') && Object.keys(document).every((name) => (REQUEST_MEMBERS as readonly string[]).includes(name));
+}
+
+/**
+ * A request and its options from a body: the plain form (the body is the composition or provider
+ * request, `from` from the query) or the named form (`from` a member, the response beside it, as
+ * a string exactly as received, JSON or SSE, or as a JSON object).
+ */
+export function readRequestBody(body: Uint8Array, from: InputFormat): { document: JsonValue; options: ComposeOptions } {
+  const document = parseJson(body);
+  if (!isNamedForm(document)) return { document, options: { from } };
+  const named = inputFormat(document);
+  if (named !== undefined && from !== 'auto' && named !== from) {
+    throw new UsageError('ERR_CLI_USAGE', 'the query\'s "from" and the member "from" differ; give one', "$['from']");
+  }
+  const options: ComposeOptions = { from: named ?? from };
+  const response = bytesMember(document, 'response', { objects: true });
+  if (response !== undefined) options.response = response;
+  return { document: document['request']!, options };
+}
+
+/** The identity document of `body` (a provider request or a composition, plain or named form) as JSON bytes. */
+export function identityAnswer(body: Uint8Array, from: InputFormat, maxElements: number): Uint8Array {
+  const { document, options } = readRequestBody(body, from);
+  const { composition } = compositionFromDocument(document, options);
+  checkElements(composition, maxElements);
+  return encoder.encode(JSON.stringify(computeIdentity(composition)));
+}

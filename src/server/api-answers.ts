@@ -1,0 +1,241 @@
+/**
+ * The answers of the service's CLI-like routes, bytes in and JSON bytes out (README, "Service"):
+ * `explain`, `diff`, `verify` and the facts `sign` signs. Pure, so the worker pool and an app with
+ * no pool compute them with the same code.
+ */
+import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
+import { capName, formatNormalizedPath, UsageError } from '../errors.ts';
+import { parseComposition, REQUEST_COMPONENTS, LIST_COMPONENTS, type Composition } from '../identity/composition.ts';
+import { diffCompositions } from '../identity/diff.ts';
+import { computeIdentity } from '../identity/identity.ts';
+import { parseIdentity } from '../identity/identity-string.ts';
+import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import { parseDecimal } from '../log/checkpoint.ts';
+import { parseCosignerKey } from '../log/cosignature.ts';
+import { parseNoteVerifier } from '../log/note-keys.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { parsePublicKey } from '../keys/keys.ts';
+import { CAPTURES, isTimestamp, type Capture } from '../receipt/predicate.ts';
+import { receiptFactsOf } from '../receipt/receipt-facts.ts';
+import { isBundle } from '../receipt/receipt-input.ts';
+import { verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
+import { bytesMember, inputFormat, optionalString, readMembers, requestFormat, requiredMember, stringList } from './body-members.ts';
+import { checkElements, identityAnswer, readRequestBody, REQUEST_MEMBERS, type IdentityCompute, type Operation } from './identity-answer.ts';
+
+const encoder = new TextEncoder();
+
+function json(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+function usage(message: string, member?: string): UsageError {
+  return new UsageError('ERR_CLI_USAGE', message, member === undefined ? undefined : formatNormalizedPath([member]));
+}
+
+/**
+ * `POST /v1/explain`: what `runprint explain` shows, as JSON. The identity document, the format the
+ * request was read as, and per component what the tree describes: member names for a value
+ * component (`api` and `name` for the model), and for each list element its role, type, name and
+ * function name where it has them and its size in bytes. Names are cut to 64 code points as error
+ * paths are (SPEC 1.3); no content is included.
+ */
+export function explainAnswer(body: Uint8Array, maxElements: number): Uint8Array {
+  const members = readMembers(body, REQUEST_MEMBERS);
+  requiredMember(members, 'request');
+  const { document, options } = readRequestBody(body, 'auto');
+  const { composition, format } = compositionFromDocument(document, options);
+  checkElements(composition, maxElements);
+  const identity = computeIdentity(composition);
+  const components: Record<string, unknown> = {};
+  for (const name of REQUEST_COMPONENTS) {
+    const value = composition[name] as unknown;
+    if ((LIST_COMPONENTS as readonly string[]).includes(name)) {
+      components[name] = { elements: (Array.isArray(value) ? value : []).map(describeElement) };
+    } else if (name === 'model') {
+      const model = value as Record<string, unknown>;
+      const shown: Record<string, string> = {};
+      for (const key of ['api', 'name']) if (typeof model[key] === 'string') shown[key] = capName(model[key] as string);
+      components[name] = shown;
+    } else {
+      const object = (value ?? {}) as Record<string, unknown>;
+      components[name] = { members: Object.keys(object).filter((key) => object[key] !== undefined).sort().map(capName) };
+    }
+  }
+  return json({ format, requestId: identity.requestId, runId: identity.runId, components, identity });
+}
+
+function describeElement(element: unknown): Record<string, unknown> {
+  const described: Record<string, unknown> = {};
+  if (typeof element === 'string') described['type'] = 'text';
+  else if (typeof element === 'object' && element !== null && !Array.isArray(element)) {
+    const object = element as Record<string, unknown>;
+    for (const key of ['role', 'type', 'name']) if (typeof object[key] === 'string') described[key] = capName(object[key] as string);
+    const functionName = (object['function'] as Record<string, unknown> | undefined)?.['name'];
+    if (typeof functionName === 'string') described['function'] = capName(functionName);
+  }
+  described['bytes'] = encoder.encode(JSON.stringify(element) ?? '').length;
+  return described;
+}
+
+/** `POST /v1/diff`: SPEC 10's CompositionDiff of `a` and `b` (each a composition or a provider request), as JSON. */
+export function diffAnswer(body: Uint8Array, maxElements: number): Uint8Array {
+  const members = readMembers(body, ['a', 'b', 'from']);
+  const from = inputFormat(members);
+  const read = (name: 'a' | 'b'): Composition => {
+    const { composition } = compositionFromDocument(requiredMember(members, name), from === undefined ? {} : { from });
+    checkElements(composition, maxElements);
+    return composition;
+  };
+  const a = read('a');
+  const b = read('b');
+  return json(diffCompositions(a, b));
+}
+
+/** The salts kept apart from a composition (SPEC 2.5), joined to it as `runprint sign/verify --salts` does. */
+function withSalts(composition: Composition, salts: JsonValue | undefined): Composition {
+  if (salts === undefined) return composition;
+  if (composition.salts !== undefined) throw usage('the composition has "salts" already; the member "salts" is for salts kept apart from it', 'salts');
+  return parseComposition({ ...composition, salts });
+}
+
+const SIGN_MEMBERS = ['composition', 'from', 'salts', 'output', 'outputBase64', 'outputFormat', 'started', 'finished', 'capture', 'parents'];
+
+/**
+ * The receipt facts `POST /v1/sign` signs, as JSON, built as `runprint sign` builds them
+ * (receiptFactsOf); `runprintVersion` is left empty for the server to fill. The output is taken
+ * only as exact bytes (a string or base64): its raw digest is of the bytes.
+ */
+export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Array {
+  const members = readMembers(body, SIGN_MEMBERS);
+  const document = requiredMember(members, 'composition');
+  const output = bytesMember(members, 'output', { objects: false });
+  if (output === undefined) throw usage('member "output" (or "outputBase64") is required', 'output');
+  const from = inputFormat(members);
+  const outputFormat = requestFormat(members, 'outputFormat');
+  const capture = optionalString(members, 'capture') ?? 'cli';
+  if (!(CAPTURES as readonly string[]).includes(capture)) throw usage('member "capture" must be cli, sdk or proxy', 'capture');
+  const times: { startedOn?: string; finishedOn?: string } = {};
+  for (const [member, fact] of [['started', 'startedOn'], ['finished', 'finishedOn']] as const) {
+    const time = optionalString(members, member);
+    if (time === undefined) continue;
+    if (!isTimestamp(time)) throw usage(`member "${member}" must be an RFC 3339 date-time such as 2026-01-31T12:00:00Z`, member);
+    times[fact] = time;
+  }
+  const parents = stringList(members, 'parents', { objects: false }) ?? [];
+  parents.forEach((parent, index) => {
+    if (parseIdentity(parent).kind !== 'run') throw new UsageError('ERR_CLI_USAGE', 'member "parents" must hold run identities (rp-run-…)', formatNormalizedPath(['parents', index]));
+  });
+  const read = compositionFromDocument(document, from === undefined ? {} : { from });
+  const composition = withSalts(read.composition, members['salts']);
+  checkElements(composition, maxElements);
+  const facts = receiptFactsOf(
+    { composition, format: read.format },
+    { output, capture: capture as Capture, runprintVersion: '', parentRunIds: parents, ...times, ...(outputFormat === undefined ? {} : { outputFormat }) },
+  );
+  return json(facts);
+}
+
+const VERIFY_MEMBERS = [
+  'receipt', 'keys', 'composition', 'from', 'salts', 'output', 'outputBase64', 'outputFormat',
+  'logProof', 'logKey', 'logOrigin', 'witnesses', 'witnessThreshold',
+];
+
+/**
+ * `POST /v1/verify`: the report `runprint verify --json` prints. `receipt` is the receipt file's
+ * text (a DSSE envelope or a Sigstore bundle) or its parsed JSON; with `logProof` it must be the
+ * text, byte for byte what was submitted to the log. A receipt that fails a check is an answer
+ * (`ok: false`), not an error; inputs of the caller's that cannot be read (a key, a composition)
+ * are errors, as in the CLI.
+ */
+export async function verifyAnswer(body: Uint8Array, maxElements: number): Promise<Uint8Array> {
+  const members = readMembers(body, VERIFY_MEMBERS);
+  const receipt = requiredMember(members, 'receipt');
+  const keyTexts = stringList(members, 'keys', { objects: true });
+  if (keyTexts === undefined || keyTexts.length === 0) throw usage('member "keys" must list at least one public key (PEM, JWK or verifier key)', 'keys');
+  const from = inputFormat(members);
+  const outputFormat = requestFormat(members, 'outputFormat');
+  const output = bytesMember(members, 'output', { objects: false });
+  const proof = optionalString(members, 'logProof');
+  const logKeyText = optionalString(members, 'logKey');
+  const logOrigin = optionalString(members, 'logOrigin');
+  const witnessTexts = stringList(members, 'witnesses', { objects: false }) ?? [];
+  const thresholdValue = members['witnessThreshold'];
+  if (proof === undefined && (logKeyText !== undefined || logOrigin !== undefined || witnessTexts.length > 0 || thresholdValue !== undefined)) {
+    throw usage('logKey, logOrigin, witnesses and witnessThreshold go with logProof', 'logProof');
+  }
+  if (members['salts'] !== undefined && members['composition'] === undefined) throw usage('member "salts" goes with "composition"', 'salts');
+
+  const keys = [];
+  for (const text of keyTexts) keys.push(await parsePublicKey(text));
+  const options: VerifyOptions = { keys };
+  if (members['composition'] !== undefined) {
+    // Read here to bound its size; handed over as the composition it stands for.
+    const read = compositionFromDocument(members['composition'], from === undefined ? {} : { from });
+    const composition = withSalts(read.composition, members['salts']);
+    checkElements(composition, maxElements);
+    if (members['salts'] === undefined) {
+      options.composition = members['composition'];
+      if (from !== undefined) options.from = from as InputFormat;
+    } else {
+      options.composition = composition as unknown as JsonValue;
+      options.from = 'composition';
+    }
+  }
+  if (output !== undefined) options.output = output;
+  if (outputFormat !== undefined) options.outputFormat = outputFormat;
+  const receiptBytes = typeof receipt === 'string' ? encoder.encode(receipt) : undefined;
+  if (proof !== undefined) {
+    if (logKeyText === undefined) throw usage('logProof needs logKey, the log\'s verifier key', 'logKey');
+    if (receiptBytes === undefined) throw usage('with logProof, member "receipt" must be the receipt file\'s text, byte for byte what was submitted to the log', 'receipt');
+    if (isBundle(safeParse(receipt as string))) throw usage('logProof checks the receipt submitted to the log (a DSSE envelope), not a Sigstore bundle', 'receipt');
+    if (logOrigin === '') throw usage('member "logOrigin" must not be empty', 'logOrigin');
+    const logKey = await parseNoteVerifier(logKeyText.trim());
+    const witnesses: NoteVerifier[] = [];
+    for (const text of witnessTexts) {
+      const witness = await parseCosignerKey(text.trim());
+      if (witnesses.some((other) => other.name === witness.name)) throw usage('each of "witnesses" must have its own name', 'witnesses');
+      witnesses.push(witness);
+    }
+    const threshold = witnessThreshold(thresholdValue, witnesses.length);
+    options.logProof = { proof, entry: receiptBytes, policy: { logKey, witnesses, threshold, ...(logOrigin === undefined ? {} : { origin: logOrigin }) } };
+  }
+  return json(await verifyReceipt(receiptBytes ?? (receipt as JsonObject), options));
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** At least this many distinct witnesses: from 1 to their number, all of them when not given (as `verify --witness-threshold`). */
+function witnessThreshold(value: JsonValue | undefined, count: number): number {
+  if (value === undefined) return count;
+  if (count === 0) throw usage('member "witnessThreshold" needs "witnesses"', 'witnessThreshold');
+  const threshold = typeof value === 'number' ? value : parseDecimal(String(value));
+  if (threshold === undefined || !Number.isInteger(threshold) || threshold < 1 || threshold > count) {
+    throw usage('member "witnessThreshold" must be a whole number from 1 to the number of witnesses', 'witnessThreshold');
+  }
+  return threshold;
+}
+
+/** One operation's answer; `identity` reads `from` from the query, the others from the body. */
+export async function operationAnswer(operation: Operation, body: Uint8Array, maxElements: number, from: InputFormat = 'auto'): Promise<Uint8Array> {
+  switch (operation) {
+    case 'identity':
+      return identityAnswer(body, from, maxElements);
+    case 'explain':
+      return explainAnswer(body, maxElements);
+    case 'diff':
+      return diffAnswer(body, maxElements);
+    case 'sign-facts':
+      return signFactsAnswer(body, maxElements);
+    case 'verify':
+      return verifyAnswer(body, maxElements);
+  }
+}
+
+/** The in-process compute: for `createApp()` with no pool (tests, embedding). */
+export const computeInProcess: IdentityCompute = (body, from, maxElements, operation = 'identity') => operationAnswer(operation, body, maxElements, from);

@@ -1,0 +1,68 @@
+/**
+ * The routes that do what the CLI does (README, "Service"): `POST /v1/explain`, `/v1/diff`,
+ * `/v1/verify` and, with a server-held key, `/v1/sign`. Each reads one JSON object; the work is
+ * done by the injected compute (the worker pool in `runprint serve`), except the Ed25519
+ * signature itself, which stays with the key on this thread.
+ */
+import { RunprintError } from '../errors.ts';
+import type { SigningKey } from '../keys/keys.ts';
+import { formatEnvelope } from '../receipt/envelope.ts';
+import type { ReceiptFacts } from '../receipt/predicate.ts';
+import { signReceipt } from '../receipt/sign.ts';
+import { checkBearer } from './bearer.ts';
+import type { IdentityCompute, Operation } from './identity-answer.ts';
+import { readBody, requireJson } from './read-body.ts';
+
+export interface SignRouteOptions {
+  /** The service's receipt key (never the log's). */
+  key: SigningKey;
+  /** Bearer token every sign request must present: a receipt under this key is a claim the key holder makes. */
+  token: string;
+  /** Recorded in each receipt as the runprint version that captured the run. */
+  runprintVersion: string;
+}
+
+type Handler = (request: Request, url: URL) => Promise<Response>;
+
+const decoder = new TextDecoder();
+
+function jsonAnswer(answer: Uint8Array): Response {
+  // A stream of the one array, so a large answer is not copied again.
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(answer);
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { 'content-type': 'application/json', 'content-length': String(answer.length) } });
+}
+
+/** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
+export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
+  const { compute, maxBodyBytes, maxElements } = options;
+  const answer = (operation: Operation): Handler => async (request) => {
+    requireJson(request);
+    return jsonAnswer(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, operation));
+  };
+  const routes: Record<string, Record<string, Handler>> = {
+    '/v1/explain': { POST: answer('explain') },
+    '/v1/diff': { POST: answer('diff') },
+    '/v1/verify': { POST: answer('verify') },
+  };
+  const sign = options.sign;
+  if (sign !== undefined) {
+    routes['/v1/sign'] = {
+      POST: async (request) => {
+        // The token is checked before the body is read or anything is computed.
+        if (!(await checkBearer(request.headers.get('authorization'), sign.token))) {
+          throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'signing needs Authorization: Bearer with the sign token');
+        }
+        requireJson(request);
+        const facts = JSON.parse(decoder.decode(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
+        facts.runprintVersion = sign.runprintVersion;
+        return new Response(formatEnvelope(await signReceipt(facts, sign.key)), { headers: { 'content-type': 'application/json' } });
+      },
+    };
+  }
+  return routes;
+}

@@ -1,0 +1,178 @@
+/** The service's CLI-like routes through `app.request()` (no socket): identity with a response, explain, diff, sign and verify (README, "Service"). */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { compositionFromDocument } from '../src/compose/from-document.ts';
+import { diffCompositions } from '../src/identity/diff.ts';
+import { computeIdentity } from '../src/identity/identity.ts';
+import { parsePrivateKey } from '../src/keys/keys.ts';
+import { formatEnvelope } from '../src/receipt/envelope.ts';
+import { receiptFactsOf } from '../src/receipt/receipt-facts.ts';
+import { signReceipt } from '../src/receipt/sign.ts';
+import { formatBundle } from '../src/receipt/sigstore-bundle.ts';
+import { createApp, type AppOptions } from '../src/server/app.ts';
+import { createIdentityPool } from '../src/server/identity-pool.ts';
+import { APPLICATION_KEY, GATEWAY_KEY, REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
+
+const encoder = new TextEncoder();
+const SSE = readFileSync(new URL('./fixtures/output/openai-chat/text.sse', import.meta.url), 'utf8');
+const SSE_JSON = readFileSync(new URL('./fixtures/output/openai-chat/text.json', import.meta.url), 'utf8');
+const TOKEN = 'sign-token-1';
+const VERSION = '9.9.9-test';
+const signKey = await parsePrivateKey(APPLICATION_KEY.privateKeyPem);
+
+function appWith(options: AppOptions = {}) {
+  return createApp({ sign: { key: signKey, token: TOKEN, runprintVersion: VERSION }, ...options });
+}
+
+function post(app: ReturnType<typeof createApp>, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return app.request(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+const signBody = { composition: REQUEST, output: RESPONSE_TEXT, started: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:00:01Z' };
+
+/** The envelope `runprint sign` makes of the same run (same facts, same deterministic key). */
+async function cliEnvelope(): Promise<string> {
+  const read = compositionFromDocument(structuredClone(REQUEST) as never);
+  const facts = receiptFactsOf(read, { output: encoder.encode(RESPONSE_TEXT), capture: 'cli', runprintVersion: VERSION, parentRunIds: [], startedOn: signBody.started, finishedOn: signBody.finished });
+  return formatEnvelope(await signReceipt(facts, signKey));
+}
+
+const pool = createIdentityPool({ workers: 1 });
+after(() => pool.close());
+
+for (const [name, options] of [['in process', {}], ['worker pool', { computeIdentity: pool.compute }]] as const) {
+  test(`${name}: POST /v1/identity takes the plain body and the named form with a JSON or SSE response`, async () => {
+    const app = appWith(options);
+    const plain = await (await post(app, '/v1/identity', REQUEST)).json();
+    assert.equal(plain.runId, null);
+    assert.deepEqual(plain, JSON.parse(JSON.stringify(computeIdentity(compositionFromDocument(REQUEST as never).composition))));
+    const expected = computeIdentity(compositionFromDocument(REQUEST as never, { response: encoder.encode(SSE) }).composition);
+    assert.match(expected.runId ?? '', /^rp-run-/);
+    for (const response of [SSE, SSE_JSON, JSON.parse(SSE_JSON)]) {
+      const answer = await post(app, '/v1/identity', { request: REQUEST, response });
+      assert.equal(answer.status, 200);
+      assert.equal((await answer.json()).runId, expected.runId);
+    }
+    const base64 = await post(app, '/v1/identity', { request: REQUEST, responseBase64: Buffer.from(SSE).toString('base64') });
+    assert.equal((await base64.json()).runId, expected.runId);
+    // A response with a composition is refused as in the CLI; a broken stream has the CLI's code.
+    const broken = await post(app, '/v1/identity', { request: REQUEST, response: 'data: {"id":' });
+    assert.equal(broken.status, 400);
+    assert.match((await broken.json()).error.code, /^ERR_(OUTPUT|JSON)_/);
+    const both = await post(app, '/v1/identity?from=anthropic-messages', { request: REQUEST, from: 'openai-chat' });
+    assert.deepEqual(await both.json(), { error: { code: 'ERR_CLI_USAGE', message: 'the query\'s "from" and the member "from" differ; give one', path: "$['from']" } });
+  });
+
+  test(`${name}: POST /v1/explain describes components without their content`, async () => {
+    const app = appWith(options);
+    const answer = await post(app, '/v1/explain', { request: REQUEST, response: RESPONSE_TEXT });
+    assert.equal(answer.status, 200);
+    const text = await answer.text();
+    assert.ok(!text.includes('Capital of France') && !text.includes('Answer in one word'), 'no message content in the answer');
+    const explained = JSON.parse(text);
+    assert.equal(explained.format, 'openai-chat');
+    assert.match(explained.runId, /^rp-run-/);
+    assert.equal(explained.identity.runId, explained.runId);
+    assert.deepEqual(explained.components.model, { api: 'openai-chat', name: 'gpt-4o' });
+    assert.equal(explained.components.system.elements.length + explained.components.input.elements.length, 2);
+    assert.equal(explained.components.input.elements[0].role, 'user');
+    const missing = await post(app, '/v1/explain', { response: RESPONSE_TEXT });
+    assert.equal((await missing.json()).error.message, 'member "request" is required');
+    const unknown = await post(app, '/v1/explain', { request: REQUEST, respnse: RESPONSE_TEXT });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual((await unknown.json()).error, { code: 'ERR_CLI_USAGE', message: 'unknown member "respnse"; this route takes request, response, responseBase64, from', path: "$['respnse']" });
+  });
+
+  test(`${name}: POST /v1/diff answers the library's CompositionDiff, equal or not, with 200`, async () => {
+    const app = appWith(options);
+    const other = { ...REQUEST, temperature: 1 };
+    const differ = await post(app, '/v1/diff', { a: REQUEST, b: other });
+    assert.equal(differ.status, 200);
+    const expected = diffCompositions(compositionFromDocument(REQUEST as never).composition, compositionFromDocument(other as never).composition);
+    assert.deepEqual(await differ.json(), JSON.parse(JSON.stringify(expected)));
+    assert.equal(expected.equal, false);
+    const equal = await (await post(app, '/v1/diff', { a: REQUEST, b: REQUEST, from: 'openai-chat' })).json();
+    assert.equal(equal.equal, true);
+    assert.deepEqual(equal.differences, []);
+  });
+
+  test(`${name}: POST /v1/sign needs the sign token and signs what runprint sign signs`, async () => {
+    const app = appWith(options);
+    for (const authorization of [undefined, 'Bearer wrong', `Basic ${TOKEN}`]) {
+      const refused = await post(app, '/v1/sign', signBody, authorization === undefined ? {} : { authorization });
+      assert.equal(refused.status, 401);
+      assert.deepEqual((await refused.json()).error.code, 'ERR_HTTP_UNAUTHORIZED');
+    }
+    const signed = await post(app, '/v1/sign', signBody, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(signed.status, 200);
+    assert.equal(await signed.text(), await cliEnvelope());
+    const asObject = await post(app, '/v1/sign', { ...signBody, output: JSON.parse(RESPONSE_TEXT) }, { authorization: `Bearer ${TOKEN}` });
+    assert.deepEqual((await asObject.json()).error, { code: 'ERR_CLI_USAGE', message: 'member "output" must be a string: the body exactly as received (JSON or an SSE stream)', path: "$['output']" });
+    const badTime = await post(app, '/v1/sign', { ...signBody, finished: '2025-01-01T00:00:00Z' }, { authorization: `Bearer ${TOKEN}` });
+    assert.equal((await badTime.json()).error.message, 'finished is before started');
+    const badParent = await post(app, '/v1/sign', { ...signBody, parents: ['rp-req-x'] }, { authorization: `Bearer ${TOKEN}` });
+    assert.equal((await badParent.json()).error.code, 'ERR_IDENTITY_MALFORMED', 'as runprint sign --parent');
+    // Without a sign key the route does not exist.
+    assert.equal((await post(createApp(options), '/v1/sign', signBody, { authorization: `Bearer ${TOKEN}` })).status, 404);
+  });
+
+  test(`${name}: POST /v1/verify answers the verify report; a failing receipt is 200 with ok false`, async () => {
+    const app = appWith(options);
+    const receipt = await cliEnvelope();
+    const full = { receipt, keys: [APPLICATION_KEY.publicKeyPem], composition: REQUEST, output: RESPONSE_TEXT };
+    const ok = await (await post(app, '/v1/verify', full)).json();
+    assert.equal(ok.ok, true);
+    assert.match(ok.runId, /^rp-run-/);
+    assert.ok(ok.checks.every((check: { ok: boolean }) => check.ok));
+    // The parsed envelope and a Sigstore bundle are read too.
+    assert.equal((await (await post(app, '/v1/verify', { ...full, receipt: JSON.parse(receipt) })).json()).ok, true);
+    const bundle = formatBundle(JSON.parse(receipt), { publicKeyHint: APPLICATION_KEY.keyId });
+    assert.equal((await (await post(app, '/v1/verify', { ...full, receipt: bundle })).json()).ok, true);
+    // Other output, another key: answers, not errors.
+    const otherOutput = await post(app, '/v1/verify', { ...full, output: RESPONSE_TEXT.replace('Paris', 'Lyon') });
+    assert.equal(otherOutput.status, 200);
+    const failed = await otherOutput.json();
+    assert.equal(failed.ok, false);
+    assert.equal(failed.checks.at(-1).code, 'ERR_OUTPUT_MISMATCH');
+    const wrongKey = await (await post(app, '/v1/verify', { ...full, keys: [GATEWAY_KEY.publicKeyPem] })).json();
+    assert.equal(wrongKey.ok, false);
+    // The caller's own inputs that cannot be read are errors, as in the CLI.
+    const badKey = await post(app, '/v1/verify', { ...full, keys: ['not a key'] });
+    assert.equal(badKey.status, 400);
+    assert.match((await badKey.json()).error.code, /^ERR_KEY_/);
+    const noKeys = await post(app, '/v1/verify', { receipt });
+    assert.equal((await noKeys.json()).error.path, "$['keys']");
+    const lonely = await post(app, '/v1/verify', { receipt, keys: [APPLICATION_KEY.publicKeyPem], logKey: 'x+00000000+AA==' });
+    assert.equal((await lonely.json()).error.message, 'logKey, logOrigin, witnesses and witnessThreshold go with logProof');
+    const parsedWithProof = await post(app, '/v1/verify', { receipt: JSON.parse(receipt), keys: [APPLICATION_KEY.publicKeyPem], logProof: 'x', logKey: 'x' });
+    assert.equal((await parsedWithProof.json()).error.path, "$['receipt']");
+  });
+}
+
+test('the CLI-like routes declare the identity body limit to the server, and refuse a larger body with 413', async () => {
+  const app = appWith({ maxBodyBytes: 1000 });
+  for (const path of ['/v1/identity', '/v1/explain', '/v1/diff', '/v1/verify', '/v1/sign']) {
+    assert.equal(app.bodyLimit?.('POST', path), 1000, path);
+    const tooLarge = await post(app, path, { request: 'x'.repeat(1000) }, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(tooLarge.status, 413, path);
+    assert.equal((await tooLarge.json()).error.code, 'ERR_HTTP_BODY_TOO_LARGE');
+    const text = await app.request(path, { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` } });
+    assert.equal(text.status, 415, path);
+  }
+  assert.equal(createApp().bodyLimit?.('POST', '/v1/sign'), 0, 'no sign key: no route, no body read');
+});
+
+test('the element limit holds on every CLI-like route', async () => {
+  const app = appWith({ maxIdentityElements: 1 });
+  const answers = [
+    await post(app, '/v1/explain', { request: REQUEST }),
+    await post(app, '/v1/diff', { a: REQUEST, b: REQUEST }),
+    await post(app, '/v1/sign', signBody, { authorization: `Bearer ${TOKEN}` }),
+    await post(app, '/v1/verify', { receipt: await cliEnvelope(), keys: [APPLICATION_KEY.publicKeyPem], composition: REQUEST }),
+  ];
+  for (const answer of answers) {
+    assert.equal(answer.status, 413);
+    assert.equal((await answer.json()).error.code, 'ERR_HTTP_TOO_MANY_ELEMENTS');
+  }
+});
