@@ -28,6 +28,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'test/jcs-error-positions.test.ts',
       'test/rfc8259-number-edges.test.ts',
       'test/rfc8259-string-escapes.test.ts',
+      'test/ecma262-tojson.test.ts',
     ],
   },
   hash: {
