@@ -1,0 +1,145 @@
+/**
+ * docs/openapi.json against the service: every route of the app is in the document and every path
+ * of the document is a route, and the real answers of a real `runprint serve` (log, witness and
+ * signing on), successes and errors, validate against the document's schemas.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { createApp } from '../src/server/app.ts';
+import type { LogService } from '../src/server/log-routes.ts';
+import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
+import { validate } from './helpers/json-schema.ts';
+import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+
+type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
+const DOCUMENT_BYTES = readFileSync(new URL('../docs/openapi.json', import.meta.url));
+const DOCUMENT = JSON.parse(DOCUMENT_BYTES.toString('utf8')) as { openapi: string; paths: Record<string, Record<string, Operation>> };
+const METHODS = ['get', 'post', 'put', 'delete', 'patch'];
+
+function documented(): string[] {
+  return Object.entries(DOCUMENT.paths).flatMap(([path, item]) => Object.keys(item).filter((key) => METHODS.includes(key)).map((method) => `${method.toUpperCase()} ${path}`));
+}
+
+const folders: string[] = [];
+after(async () => {
+  await killServeProcesses();
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+});
+
+test('the JSON Schema checker used below fails what it must', () => {
+  const root = { s: { type: 'object', required: ['a'], additionalProperties: false, properties: { a: { type: ['string', 'null'], pattern: '^x' }, b: { type: 'integer', minimum: 1 }, c: { oneOf: [{ type: 'null' }, { type: 'object' }] } } } };
+  const schema = { $ref: '#/s' };
+  assert.deepEqual(validate({ a: 'xy' }, schema, root), []);
+  assert.deepEqual(validate({ a: null, b: 2, c: {} }, schema, root), []);
+  for (const wrong of [{ a: 'y' }, { b: 1 }, { a: 'x', d: 1 }, { a: 'x', b: 1.5 }, { a: 'x', b: 0 }, { a: 'x', c: 3 }, []]) {
+    assert.notDeepEqual(validate(wrong, schema, root), [], JSON.stringify(wrong));
+  }
+  assert.notDeepEqual(validate(1, { minLength: 1 }, root), [], 'an unknown keyword fails');
+});
+
+test('every route of the app is in docs/openapi.json and every documented route is one of the app\'s', async () => {
+  assert.equal(DOCUMENT.openapi, '3.1.0');
+  const app = createApp({
+    log: { log: {} as LogService, token: 't' },
+    witness: { logs: new Map(), signers: [], state: { witnessed: async () => undefined, saveWitnessed: async () => true } } as never,
+    sign: { key: await parsePrivateKey((await generateKeyFiles('k')).privateKeyPem), token: 't', runprintVersion: 'x' },
+    openapi: new Uint8Array(DOCUMENT_BYTES),
+  });
+  const routes = app.routeTable!();
+  assert.deepEqual([...routes].sort(), documented().sort());
+});
+
+test('real answers of runprint serve, successes and errors, validate against docs/openapi.json', async () => {
+  const data = await mkdtemp(join(tmpdir(), 'runprint-openapi-'));
+  folders.push(data);
+  const LOG_NAME = 'example.test/openapi-log';
+  const logKey = await generateKeyFiles(LOG_NAME);
+  const witnessKey = await generateKeyFiles('example.test/openapi-witness');
+  const signKey = await generateKeyFiles('receipts');
+  for (const [name, text] of [['log.pem', logKey.privateKeyPem], ['witness.pem', witnessKey.privateKeyPem], ['sign.pem', signKey.privateKeyPem]] as const) {
+    await writeFile(join(data, name), text, { mode: 0o600 });
+  }
+  const serve = await startServe({
+    data,
+    token: 'log-token-1',
+    args: ['--log-name', LOG_NAME, '--log-key', join(data, 'log.pem'), '--sign-key', join(data, 'sign.pem'), '--sign-token', 'sign-token-1',
+      '--witness-key', join(data, 'witness.pem'), '--witness-name', 'example.test/openapi-witness', '--witness-log', logKey.verifierKey],
+  });
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  async function call(template: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+    const method = (init.method ?? 'GET').toLowerCase();
+    const headers = new Headers(init.headers);
+    let body = init.body;
+    if (init.json !== undefined) {
+      body = JSON.stringify(init.json);
+      headers.set('content-type', 'application/json');
+    }
+    const response = await fetch(`${serve.base}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const copy = response.clone();
+    const operation = DOCUMENT.paths[template]?.[method];
+    const where = `${method.toUpperCase()} ${path} -> ${response.status}`;
+    seen.add(`${method.toUpperCase()} ${template}`);
+    const documentedAnswer = operation?.responses[String(response.status)];
+    if (documentedAnswer === undefined) {
+      problems.push(`${where}: status not documented`);
+      return copy;
+    }
+    const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const content = documentedAnswer.content?.[mediaType];
+    if (content === undefined) problems.push(`${where}: content type ${mediaType} not documented`);
+    else if (mediaType === 'application/json') problems.push(...validate(await response.json(), content.schema as never, DOCUMENT).map((problem) => `${where}: ${problem}`));
+    else if (mediaType !== 'application/octet-stream') problems.push(...validate(await response.text(), content.schema as never, DOCUMENT).map((problem) => `${where}: ${problem}`));
+    return copy;
+  }
+  const sign = { authorization: 'Bearer sign-token-1' };
+  await call('/healthz', '/healthz');
+  const served = await call('/openapi.json', '/openapi.json');
+  assert.deepEqual(new Uint8Array(await served.arrayBuffer()), new Uint8Array(DOCUMENT_BYTES));
+  await call('/v1/identity', '/v1/identity', { method: 'POST', json: REQUEST });
+  await call('/v1/identity', '/v1/identity?from=openai-chat', { method: 'POST', json: { request: REQUEST, response: RESPONSE_TEXT } });
+  await call('/v1/identity', '/v1/identity', { method: 'POST', body: '{"model":', headers: { 'content-type': 'application/json' } });
+  await call('/v1/identity', '/v1/identity', { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } });
+  await call('/v1/explain', '/v1/explain', { method: 'POST', json: { request: REQUEST, response: RESPONSE_TEXT } });
+  await call('/v1/explain', '/v1/explain', { method: 'POST', json: { request: REQUEST, from: 'nope' } });
+  await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: REQUEST, b: { ...REQUEST, temperature: 1 } } });
+  await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: REQUEST } });
+  await call('/v1/sign', '/v1/sign', { method: 'POST', json: { composition: REQUEST, output: RESPONSE_TEXT } });
+  const receipt = await (await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST, output: RESPONSE_TEXT } })).text();
+  await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST } });
+  await call('/v1/log/entries', '/v1/log/entries', { method: 'POST', body: receipt, headers: { 'content-type': 'application/json' } });
+  await call('/v1/log/entries', '/v1/log/entries', { method: 'POST', body: '{"payload":1}', headers: { 'content-type': 'application/json', authorization: 'Bearer log-token-1' } });
+  const submitted = await (await call('/v1/log/entries', '/v1/log/entries?wait=checkpoint', { method: 'POST', body: receipt, headers: { 'content-type': 'application/json', authorization: 'Bearer log-token-1' } })).json();
+  assert.equal(typeof submitted.tlogProof, 'string', 'a checkpoint covered the entry within the wait');
+  await call('/v1/log/entries', '/v1/log/entries', { method: 'POST', body: receipt, headers: { 'content-type': 'application/json', authorization: 'Bearer log-token-1' } });
+  await call('/v1/log/entries', `/v1/log/entries?runId=${submitted.runId}`);
+  await call('/v1/log/entries', '/v1/log/entries');
+  const keys = [signKey.publicKeyPem];
+  const verified = await (await call('/v1/verify', '/v1/verify', { method: 'POST', json: { receipt, keys, composition: REQUEST, output: RESPONSE_TEXT, logProof: submitted.tlogProof, logKey: logKey.verifierKey } })).json();
+  assert.equal(verified.ok, true);
+  assert.equal(verified.logProof.index, 0);
+  const failed = await (await call('/v1/verify', '/v1/verify', { method: 'POST', json: { receipt, keys: [logKey.publicKeyPem] } })).json();
+  assert.equal(failed.ok, false);
+  await call('/v1/verify', '/v1/verify', { method: 'POST', json: { receipt, keys: ['no key'] } });
+  const checkpoint = await (await call('/checkpoint', '/checkpoint')).text();
+  await call('/tile/{path}', '/tile/0/000.p/1');
+  await call('/tile/{path}', '/tile/entries/000.p/1');
+  await call('/tile/{path}', '/tile/0/001');
+  await call('/v1/log/proof', '/v1/log/proof?index=0');
+  await call('/v1/log/proof', '/v1/log/proof?index=x');
+  await call('/v1/log/tlog-proof', '/v1/log/tlog-proof?index=0');
+  await call('/v1/log/tlog-proof', '/v1/log/tlog-proof?index=5');
+  await call('/v1/log/key', '/v1/log/key');
+  const addCheckpoint = { method: 'POST', headers: { 'content-type': 'text/plain' } };
+  await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: `old 0\n\n${checkpoint}` });
+  await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: `old 0\n\n${checkpoint}` });
+  await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: 'not a request' });
+  assert.deepEqual(problems, []);
+  assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
+  await serve.stop();
+});
