@@ -2,6 +2,7 @@
 import { pathToFileURL } from 'node:url';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
+import { canonicalDocument } from '../test/fixtures/large-document.ts';
 import { composition } from './fixtures.ts';
 import { compare, SIZES, us, type BenchResult } from './measure.ts';
 
@@ -52,35 +53,6 @@ export async function benchJcs(): Promise<BenchResult[]> {
     );
   }
   return results;
-}
-
-/**
- * A JSON document of about `size` bytes already in RFC 8785 canonical form (members inserted in
- * code unit order, no integer-like names), so its canonical text is the document itself. Used by
- * the memory tests as well: text and UTF-8 bytes.
- */
-export function canonicalDocument(size: number): { text: string; bytes: Uint8Array } {
-  const contents = [
-    'Quarterly revenue grew 12% — see "Table 3".\nNext line\twith a tab.',
-    '四半期の収益は12%増加しました。😀',
-    'Kurzer Text mit Umlauten: äöü ß, und einem Backslash \\ am Ende',
-    'plain ASCII text of moderate length, repeated to fill the document',
-  ];
-  const parts: string[] = [];
-  let length = 0;
-  for (let index = 0; length < size; index++) {
-    const item = JSON.stringify({
-      content: contents[index % contents.length],
-      id: `msg-${index}`,
-      metadata: { page: index % 500, tags: ['a', 'b'] },
-      role: index % 2 === 0 ? 'user' : 'assistant',
-      score: (index % 1000) / 1024,
-    });
-    parts.push(item);
-    length += item.length + 1;
-  }
-  const text = `{"items":[${parts.join(',')}],"version":"runprint/v1"}`;
-  return { text, bytes: new TextEncoder().encode(text) };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

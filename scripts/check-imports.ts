@@ -31,7 +31,7 @@ const LAYERS: Record<string, number> = {
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
 const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'keys', 'identity', 'providers', 'compose', 'receipt', 'log']);
 /** Files in otherwise impure folders that must stay pure too. */
-const PURE_FILES = new Set(['server/app.ts', 'server/identity-answer.ts', 'server/client-limits.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts']);
+const PURE_FILES = new Set(['server/app.ts', 'server/identity-answer.ts', 'server/client-limits.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts', 'server/api-answers.ts', 'server/api-routes.ts', 'server/body-members.ts']);
 
 async function* walk(folder: string): AsyncGenerator<string> {
   for (const entry of await readdir(folder, { withFileTypes: true })) {
@@ -74,6 +74,20 @@ export async function checkImports(): Promise<string[]> {
         problems.push(`${name}: imports ${relative(src, target)}, which is above it (${targetArea} > ${area})`);
       } else if (PURE_FILES.has(name) && !PURE.has(targetArea) && !PURE_FILES.has(relative(src, target))) {
         problems.push(`${name}: pure file imports impure ${relative(src, target)}`);
+      }
+    }
+  }
+  // Tests import the code under test and their own fixtures and helpers, never the benchmarks or
+  // the vector generators (those import from test/fixtures instead).
+  const tests = join(root, 'test');
+  for await (const file of walk(tests)) {
+    const text = await readFile(file, 'utf8');
+    for (const match of text.matchAll(IMPORT)) {
+      const specifier = match[1] ?? match[2]!;
+      if (!specifier.startsWith('.')) continue;
+      const target = resolve(dirname(file), specifier);
+      for (const folder of ['bench', 'scripts']) {
+        if (target.startsWith(join(root, folder) + '/')) problems.push(`${relative(root, file)}: imports ${relative(root, target)}; tests import nothing from ${folder}/`);
       }
     }
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { formatNote, noteSigner, noteVerifier, noteVerifierKey, parseNote, parseNoteVerifier, signNote, verifyNote } from '../src/log/index.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
-import { LOG_KEY, signatureLine, verifierKeyOf, WITNESS_KEYS } from '../scripts/vectors/log.ts';
+import { LOG_KEY, signatureLine, verifierKeyOf, WITNESS_KEYS } from './fixtures/log-keys.ts';
 
 const key = await parsePrivateKey(LOG_KEY.privateKeyPem);
 const signer = noteSigner(LOG_KEY.name, key);

@@ -15,7 +15,7 @@ import {
   verifyCosignatures,
 } from '../src/log/index.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
-import { CHECKPOINT_TEXT, cosignatureLine, LOG_KEY, verifierKeyOf, WITNESS_KEYS } from '../scripts/vectors/log.ts';
+import { CHECKPOINT_TEXT, cosignatureLine, LOG_KEY, verifierKeyOf, WITNESS_KEYS } from './fixtures/log-keys.ts';
 
 const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);
 const witnessKeys = await Promise.all(WITNESS_KEYS.map((key) => parsePrivateKey(key.privateKeyPem)));

@@ -18,7 +18,7 @@ import {
 import { proveInclusion, rootHashAt } from '../src/merkle/index.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
-import { LOG_KEY, testEntries, WITNESS_KEYS } from '../scripts/vectors/log.ts';
+import { LOG_KEY, testEntries, WITNESS_KEYS } from './fixtures/log-keys.ts';
 
 const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);
 const witnessKeys = await Promise.all(WITNESS_KEYS.map((key) => parsePrivateKey(key.privateKeyPem)));

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { computeIdentity } from '../src/identity/identity.ts';
-import { disclosureComposition, SALTS } from '../scripts/vectors/disclosure.ts';
+import { disclosureComposition, SALTS } from './fixtures/disclosure-run.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
 
 const { folder, file, cli } = cliFolder('runprint-disclose-cli-');

@@ -6,7 +6,7 @@ import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 import { createDisclosure, formatDisclosure } from '../src/receipt/disclosure.ts';
 import { verifyDisclosure } from '../src/receipt/disclosure-verify.ts';
-import { disclosureComposition, statementOf } from '../scripts/vectors/disclosure.ts';
+import { disclosureComposition, statementOf } from './fixtures/disclosure-run.ts';
 
 const composition = disclosureComposition();
 const statement = statementOf(composition);

@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { createDisclosure, formatDisclosure, type Disclosure } from '../src/receipt/disclosure.ts';
 import { verifyDisclosure } from '../src/receipt/disclosure-verify.ts';
-import { disclosureComposition, SALTS, statementOf } from '../scripts/vectors/disclosure.ts';
-import { MINIMAL } from '../scripts/vectors/fixtures/identity.ts';
+import { disclosureComposition, SALTS, statementOf } from './fixtures/disclosure-run.ts';
+import { MINIMAL } from './fixtures/identity-compositions.ts';
 
 type Vector = Record<string, any>;
 const file = JSON.parse(readFileSync(new URL('../testdata/disclosure/disclosures.json', import.meta.url), 'utf8'));

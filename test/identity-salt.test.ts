@@ -8,7 +8,7 @@ import { elementSalt, saltedElementDigest, saltedValueComponentDigest } from '..
 import { diffCompositions } from '../src/identity/diff.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { createSalts, saltBytes } from '../src/identity/salt.ts';
-import { BASE, MINIMAL } from '../scripts/vectors/fixtures/identity.ts';
+import { BASE, MINIMAL } from './fixtures/identity-compositions.ts';
 
 const SALT_A = '5a'.repeat(32);
 const SALT_B = 'a5'.repeat(32);

@@ -1,7 +1,7 @@
 /** docs/SPEC.md section 3.1: a 20 MB document parsed in memory proportional to it (its own file, so its own process). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { canonicalDocument } from '../bench/jcs.ts';
+import { canonicalDocument } from './fixtures/large-document.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
 

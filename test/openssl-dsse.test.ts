@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { addSignature, formatEnvelope, generateKeyFiles, pae, parsePrivateKey, signReceipt } from '../src/receipt/index.ts';
-import { fixtureFacts } from '../scripts/vectors/receipt.ts';
+import { fixtureFacts } from './fixtures/receipt-run.ts';
 
 const OPENSSL = '/usr/bin/openssl';
 const folder = mkdtempSync(join(tmpdir(), 'runprint-openssl-'));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parseBundle } from '../src/receipt/sigstore-bundle.ts';
 import { parsePublicKey } from '../src/keys/keys.ts';
 import { verifyReceipt } from '../src/receipt/verify.ts';
-import { REQUEST, RESPONSE_TEXT } from '../scripts/vectors/receipt.ts';
+import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
 
 const { folder, file, cli } = cliFolder('runprint-receipt-cli-');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { RunprintError } from '../src/errors.ts';
 import { decodePayload, readEnvelope } from '../src/receipt/envelope.ts';
 import { formatEnvelope, keyFilesOf, pae, parsePrivateKey, parsePublicKey, signReceipt, verifyReceipt } from '../src/receipt/index.ts';
-import { APPLICATION_KEY, fixtureFacts } from '../scripts/vectors/receipt.ts';
+import { APPLICATION_KEY, fixtureFacts } from './fixtures/receipt-run.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Vector = Record<string, any>;

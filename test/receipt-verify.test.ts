@@ -12,7 +12,7 @@ import {
   RESPONSE_TEXT,
   signedVariant,
   tampered,
-} from '../scripts/vectors/receipt.ts';
+} from './fixtures/receipt-run.ts';
 
 const applicationPublic = await parsePublicKey(APPLICATION_KEY.publicKeyPem);
 const gatewayPublic = await parsePublicKey(GATEWAY_KEY.publicKeyPem);

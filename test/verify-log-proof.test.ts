@@ -20,7 +20,7 @@ import { generateKeyFiles, parsePrivateKey, parsePublicKey, type SigningKey } fr
 import { createApp } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';
-import { REQUEST, RESPONSE_TEXT } from '../scripts/vectors/receipt.ts';
+import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { cliFolder, type CliResult } from './helpers/cli-folder.ts';
 
 const TOKEN = 'verify-log-proof-token-0123';

@@ -8,47 +8,12 @@ import { proveInclusion, verifyInclusion } from '../../src/merkle/inclusion.ts';
 import { hashLeaf, rootFromLeafHashes } from '../../src/merkle/rfc6962.ts';
 import { createDisclosure, type Reveal } from '../../src/receipt/disclosure.ts';
 import { verifyDisclosure } from '../../src/receipt/disclosure-verify.ts';
-import { buildStatement, type Statement } from '../../src/receipt/statement.ts';
+import type { Statement } from '../../src/receipt/statement.ts';
 import type { VectorFile } from '../generate-vectors.ts';
-import { variant } from './fixtures/identity.ts';
+import { variant } from '../../test/fixtures/identity-compositions.ts';
 
-// Fixed salts so the vectors are reproducible. Real salts come from createSalts (random); never
-// reuse these.
-export const SALTS = {
-  system: '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0',
-  input: '8a6f7e3c2b1d0e9f8a6f7e3c2b1d0e9f8a6f7e3c2b1d0e9f8a6f7e3c2b1d0e9f',
-  parameters: 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00',
-} as const;
+import { disclosureComposition, SALTS, statementOf } from '../../test/fixtures/disclosure-run.ts';
 
-/** The run of every disclosure vector: BASE with five input messages and three salted components. */
-export function disclosureComposition(): Record<string, unknown> {
-  return variant((c) => {
-    (c['input'] as unknown[]).push(
-      { role: 'assistant', content: 'Der Mont Blanc ist 4805 m hoch.' },
-      { role: 'user', content: 'Welcher ist älter?' },
-    );
-    c['salts'] = { ...SALTS };
-  });
-}
-
-/** The in-toto statement of a receipt for `composition` (unsigned: disclosures verify against the statement). */
-export function statementOf(composition: unknown): Statement {
-  return buildStatement({
-    identity: computeIdentity(composition),
-    requestedModel: 'llama-3.1-8b-instruct',
-    output: {
-      digest: { sha256: '11'.repeat(32) },
-      rawDigest: { sha256: '22'.repeat(32) },
-      finishReason: 'stop',
-      usage: null,
-      stream: false,
-    },
-    capture: 'sdk',
-    runprintVersion: '0.1.0',
-    startedOn: '2026-01-01T00:00:00Z',
-    finishedOn: '2026-01-01T00:00:02Z',
-  });
-}
 
 /** RFC 9162 section 2.1.3.1 PATH(m, D[n]), written as the RFC defines it: a reference only, never fast. */
 function naivePath(index: number, leaves: readonly Uint8Array[]): Uint8Array[] {

@@ -19,7 +19,7 @@ import { saltBytes } from '../../src/identity/salt.ts';
 import { parseIdentity } from '../../src/identity/identity-string.ts';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
 import type { VectorFile } from '../generate-vectors.ts';
-import { BASE, MINIMAL, SALT_A, SALT_B, variant } from './fixtures/identity.ts';
+import { BASE, MINIMAL, SALT_A, SALT_B, variant } from '../../test/fixtures/identity-compositions.ts';
 import * as reference from './fixtures/identity-reference.ts';
 
 /** The code and path of the RunprintError `run` throws; fails the generator when it throws none. */

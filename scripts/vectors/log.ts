@@ -1,75 +1,32 @@
 /** Generates testdata/log/*.json: RFC 9162 proofs, C2SP signed notes, checkpoints, tiles, entry bundles, cosignatures and tlog-proofs (SPEC 18). */
-import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { VectorFile } from '../generate-vectors.ts';
 import { assertOutcomes, type LogVector } from './fixtures/log-outcomes.ts';
-import { referenceConsistency, referenceLeafHash, referencePath, referenceRoot, variantOf } from './fixtures/log-reference.ts';
+import { referenceConsistency, referenceLeafHash, referencePath, referenceRoot, variantOf } from '../../test/fixtures/log-reference.ts';
 
 // Nothing here is computed by the code the vectors check: signatures are made with node:crypto,
-// hashes, roots and proofs by the naive RFC 9162 definitions of fixtures/log-reference.ts, and
+// hashes, roots and proofs by the naive RFC 9162 definitions of test/fixtures/log-reference.ts, and
 // checkpoint texts, tile paths and entry bundles are written out by hand from the C2SP specs.
 // Ed25519 is deterministic, so the files are stable. Before a file is written, every vector is run
 // through runprint and must give the outcome it states (fixtures/log-outcomes.ts).
 
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** A fixed test key. Never a real key. */
-export interface LogTestKey {
-  name: string;
-  seedHex: string;
-  privateKeyPem: string;
-  raw: Uint8Array;
-  privateKey: KeyObject;
-}
-
-function testKey(name: string, seedHex: string): LogTestKey {
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seedHex, 'hex')]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { name, seedHex, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), raw: new Uint8Array(spki.subarray(12)), privateKey };
-}
-
-function seedOf(label: string): string {
-  return createHash('sha256').update(label).digest('hex');
-}
-
-/** The log's key (origin example.com/runprint-test-log) and three witnesses. */
-export const LOG_KEY = testKey('example.com/runprint-test-log', seedOf('runprint test log key'));
-export const WITNESS_KEYS = [1, 2, 3].map((n) => testKey(`witness${n}.example`, seedOf(`runprint test witness ${n}`)));
-/** A key that is no one's: signatures by it must not count. */
-export const STRANGER_KEY = testKey('example.com/runprint-test-log', seedOf('runprint test stranger'));
+import {
+  CHECKPOINT_TEXT,
+  cosignatureLine,
+  keyHash,
+  LOG_KEY,
+  signatureLine,
+  SIZE,
+  STRANGER_KEY,
+  testEntries,
+  verifierKeyOf,
+  WITNESS_KEYS,
+} from '../../test/fixtures/log-keys.ts';
 
 const encoder = new TextEncoder();
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
-function keyHash(name: string, type: number, raw: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.concat([Buffer.from(name), Buffer.from([0x0a, type]), raw])).digest().subarray(0, 4);
-}
-
-/** The verifier key text: <name>+<hash>+<base64(type || key)>. */
-export function verifierKeyOf(key: LogTestKey, type = 0x01): string {
-  return `${key.name}+${keyHash(key.name, type, key.raw).toString('hex')}+${Buffer.from([type, ...key.raw]).toString('base64')}`;
-}
-
-/** A note signature line by `key` over `text`. */
-export function signatureLine(key: LogTestKey, text: string): string {
-  const signature = sign(null, Buffer.from(text), key.privateKey);
-  return `\u2014 ${key.name} ${Buffer.concat([keyHash(key.name, 0x01, key.raw), signature]).toString('base64')}\n`;
-}
-
-/** A cosignature/v1 line by `key` over checkpoint `text` at `timestamp`. */
-export function cosignatureLine(key: LogTestKey, text: string, timestamp: number): string {
-  const signature = sign(null, Buffer.from(`cosignature/v1\ntime ${timestamp}\n${text}`), key.privateKey);
-  const time = Buffer.alloc(8);
-  time.writeBigUInt64BE(BigInt(timestamp));
-  return `\u2014 ${key.name} ${Buffer.concat([keyHash(key.name, 0x04, key.raw), time, signature]).toString('base64')}\n`;
-}
-
-/** The entries of the test log: `runprint test entry <i>`. */
-export function testEntries(count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, i) => encoder.encode(`runprint test entry ${i}`));
-}
-
-const SIZE = 13;
 const ENTRIES = testEntries(SIZE);
 const LEAF_HASHES = ENTRIES.map(referenceLeafHash);
 /** The root of the first `size` entries of the test log. */
@@ -132,8 +89,6 @@ function consistencyVectors(): unknown[] {
 }
 
 const ROOT = rootHashAt(SIZE);
-/** C2SP tlog-checkpoint: the origin, the size in decimal and the root hash in base64, each on its own line. */
-export const CHECKPOINT_TEXT = `${LOG_KEY.name}\n${SIZE}\n${b64(ROOT)}\n`;
 
 function checkpointVectors(): unknown[] {
   const hash = b64(ROOT);

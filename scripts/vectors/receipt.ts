@@ -1,132 +1,27 @@
 /** Generates testdata/receipt/*.json: DSSE PAE, strict base64, receipt keys, and receipts with their verification results (SPEC 13-15). */
-import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { compositionFromDocument } from '../../src/compose/from-document.ts';
-import { computeIdentity } from '../../src/identity/identity.ts';
+import { createHash } from 'node:crypto';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
-import { runOutputFrom } from '../../src/providers/run-output.ts';
-import { buildStatement } from '../../src/receipt/statement.ts';
-import type { ReceiptFacts } from '../../src/receipt/predicate.ts';
 import { verifyReceipt, type VerifyOptions } from '../../src/receipt/verify.ts';
 import { parsePublicKey } from '../../src/keys/keys.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 import { keyVectors } from './fixtures/receipt-keys.ts';
-import { base64Vectors, pae, paeVectors, PAYLOAD_TYPE } from './fixtures/receipt-pae.ts';
+import { base64Vectors, paeVectors, PAYLOAD_TYPE } from '../../test/fixtures/receipt-pae.ts';
 
-// Signatures here are made with node:crypto, not with src/receipt/, so the verifier is checked
-// against an independent signer; the test also checks that src/receipt/ signs byte for byte alike.
+import {
+  APPLICATION_KEY,
+  canonical,
+  envelopeOf,
+  fixtureComposition,
+  fixtureStatement,
+  GATEWAY_KEY,
+  REQUEST,
+  RESPONSE_TEXT,
+  signedVariant,
+  tampered,
+  type EnvelopeJson,
+  type TestKey,
+} from '../../test/fixtures/receipt-run.ts';
 
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** A fixed test key from an RFC 8032 section 7.1 secret key. Never a real key. */
-export interface TestKey {
-  seedHex: string;
-  privateKeyPem: string;
-  publicKeyPem: string;
-  keyId: string;
-  privateKey: KeyObject;
-}
-
-function testKey(seedHex: string): TestKey {
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(seedHex, 'hex')]), format: 'der', type: 'pkcs8' });
-  const publicKey = createPublicKey(privateKey);
-  return {
-    seedHex,
-    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-    keyId: createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex'),
-    privateKey,
-  };
-}
-
-/** RFC 8032 section 7.1, TEST 1 and TEST 2 secret keys: the application key and the gateway key. */
-export const APPLICATION_KEY = testKey('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
-export const GATEWAY_KEY = testKey('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb');
-
-/** The run of every receipt vector: an OpenAI Chat request and its response. */
-export const REQUEST = {
-  model: 'gpt-4o',
-  messages: [
-    { role: 'system', content: 'Answer in one word.' },
-    { role: 'user', content: 'Capital of France?' },
-  ],
-  temperature: 0,
-  stream: false,
-};
-export const RESPONSE_TEXT = `${JSON.stringify({
-  id: 'chatcmpl-test',
-  object: 'chat.completion',
-  created: 1767225600,
-  model: 'gpt-4o-2024-08-06',
-  system_fingerprint: 'fp_test',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Paris' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 20, completion_tokens: 1, total_tokens: 21 },
-})}\n`;
-
-/** The facts of the fixture run, as `runprint sign` gathers them. */
-export function fixtureFacts(overrides: Partial<ReceiptFacts> = {}): ReceiptFacts {
-  const { composition } = compositionFromDocument(structuredClone(REQUEST), { from: 'openai-chat' });
-  const output = runOutputFrom(new TextEncoder().encode(RESPONSE_TEXT), 'openai-chat');
-  composition.served = output.served;
-  return {
-    identity: computeIdentity(composition),
-    requestedModel: 'gpt-4o',
-    output,
-    outputFormat: 'openai-chat',
-    capture: 'cli',
-    runprintVersion: '0.1.0',
-    startedOn: '2026-01-01T00:00:00Z',
-    finishedOn: '2026-01-01T00:00:01.250Z',
-    ...overrides,
-  };
-}
-
-/** The composition of the fixture run, served facts included. */
-export function fixtureComposition(): unknown {
-  const { composition } = compositionFromDocument(structuredClone(REQUEST), { from: 'openai-chat' });
-  composition.served = runOutputFrom(new TextEncoder().encode(RESPONSE_TEXT), 'openai-chat').served;
-  return JSON.parse(JSON.stringify(composition));
-}
-
-export interface EnvelopeJson {
-  payload: string;
-  payloadType: string;
-  signatures: Array<{ keyid?: string; sig: string }>;
-}
-
-/** Signs payload bytes with node:crypto: PAE, Ed25519, standard base64. */
-export function envelopeOf(payload: Uint8Array, keys: readonly TestKey[] = [APPLICATION_KEY], payloadType = PAYLOAD_TYPE): EnvelopeJson {
-  const message = pae(payloadType, Buffer.from(payload));
-  return {
-    payload: Buffer.from(payload).toString('base64'),
-    payloadType,
-    signatures: keys.map((key) => ({ keyid: key.keyId, sig: sign(null, message, key.privateKey).toString('base64') })),
-  };
-}
-
-/** The statement of the fixture run, as plain JSON to change in vectors. */
-export function fixtureStatement(): Record<string, any> {
-  return JSON.parse(JSON.stringify(buildStatement(fixtureFacts()))) as Record<string, any>;
-}
-
-const canonical = (statement: unknown) => new TextEncoder().encode(canonicalize(statement));
-
-/** A statement changed by `change`, then signed: what a buggy or hostile signer could produce. */
-export function signedVariant(change: (statement: Record<string, any>) => void, keys?: readonly TestKey[]): EnvelopeJson {
-  const statement = fixtureStatement();
-  const before = canonicalize(statement);
-  change(statement);
-  if (canonicalize(statement) === before) throw new Error('the variant changed nothing');
-  return envelopeOf(canonical(statement), keys);
-}
-
-/** An envelope changed after signing: what an attacker on the way could produce. */
-export function tampered(change: (envelope: EnvelopeJson) => void): EnvelopeJson {
-  const envelope = envelopeOf(canonical(fixtureStatement()));
-  const before = JSON.stringify(envelope);
-  change(envelope);
-  if (JSON.stringify(envelope) === before) throw new Error('tampering changed nothing');
-  return envelope;
-}
 
 /** The descriptor of one component in a statement being changed. */
 function dependency(statement: Record<string, any>, name: string): Record<string, any> {

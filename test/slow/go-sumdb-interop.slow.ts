@@ -24,7 +24,7 @@ import {
 import { proveConsistency, proveInclusion, rootHashAt } from '../../src/merkle/index.ts';
 import { hashLeaf } from '../../src/merkle/rfc6962.ts';
 import { parsePrivateKey } from '../../src/keys/keys.ts';
-import { LOG_KEY, WITNESS_KEYS } from '../../scripts/vectors/log.ts';
+import { LOG_KEY, WITNESS_KEYS } from '../fixtures/log-keys.ts';
 
 const INSTALL = 'apt-get install -y golang-go golang-golang-x-mod-dev';
 const program = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'interop', 'go', 'main.go');

@@ -1,7 +1,7 @@
 /** docs/SPEC.md section 3.1 at the default size limit: a ~200 MB document parsed correctly in bounded memory (slow: `npm run test:slow`). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalDocument } from '../../bench/jcs.ts';
+import { canonicalDocument } from '../fixtures/large-document.ts';
 import { canonicalize } from '../../src/jcs/canonicalize.ts';
 import { DEFAULT_MAX_BYTES } from '../../src/jcs/limits.ts';
 import { parseJson } from '../../src/jcs/parse.ts';

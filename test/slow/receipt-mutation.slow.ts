@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addSignature, formatEnvelope, parsePrivateKey, parsePublicKey, signReceipt, verifyReceipt } from '../../src/receipt/index.ts';
-import { APPLICATION_KEY, fixtureFacts, GATEWAY_KEY } from '../../scripts/vectors/receipt.ts';
+import { APPLICATION_KEY, fixtureFacts, GATEWAY_KEY } from '../fixtures/receipt-run.ts';
 
 /** xorshift32, seeded, so a failure can be replayed from the seed printed with it. */
 function random(seed: number): () => number {
