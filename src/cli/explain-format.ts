@@ -3,72 +3,118 @@ import { capName } from '../errors.ts';
 import { REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 
+/** One element of a list component as `explain --json` gives it: no content, only its digest, size and tags. */
+export interface ExplainedElement {
+  index: number;
+  digest: string;
+  bytes: number;
+  /** Present (true) when the element is a plain string. */
+  text?: true;
+  /** `role`, `type`, `name` and `function` when the element has them as strings (cut, escaped). */
+  tags: Record<string, string>;
+}
+
+/** One component as `explain --json` gives it. */
+export interface ExplainedComponent {
+  name: string;
+  kind: 'value' | 'list' | 'served';
+  digest: string;
+  salted?: true;
+  /** value: the member names (model: api and name); served: each fact with its source. */
+  members?: string[];
+  facts?: Record<string, string>;
+  count?: number;
+  elements?: ExplainedElement[];
+}
+
+/** What `runprint explain --json` prints (docs/CLI.md): the tree, as data. */
+export interface Explanation {
+  format: string;
+  requestId: string;
+  runId: string | null;
+  components: ExplainedComponent[];
+  excluded: string[];
+}
+
 /**
- * A tree of the composition. It shows digests, sizes, roles and member names, never message text
- * or other content, so its output can be pasted into a ticket without leaking a prompt.
+ * The composition explained: digests, sizes, roles and member names, never message text or other
+ * content, so the result can be pasted into a ticket without leaking a prompt.
  */
+export function explainComposition(composition: Composition, identity: IdentityDocument, format: string): Explanation {
+  const components: ExplainedComponent[] = [];
+  for (const name of REQUEST_COMPONENTS) {
+    const entry = identity.components[name];
+    const salted = entry.salted === true ? { salted: true as const } : {};
+    if (entry.kind === 'value') {
+      components.push({ name, kind: 'value', digest: `sha256:${entry.digest.sha256}`, ...salted, members: valueMembers(name, composition[name]) });
+      continue;
+    }
+    const list = composition[name] as unknown[];
+    const elements = entry.elements.map((digest, index) => ({ index, digest: `sha256:${digest.sha256}`, ...describeElement(list[index]) }));
+    components.push({ name, kind: 'list', digest: `sha256:${entry.digest.sha256}`, ...salted, count: entry.count, elements });
+  }
+  if (identity.served !== null) {
+    const facts = Object.fromEntries(Object.entries(identity.served.facts).map(([fact, { source }]) => [shown(fact), source]));
+    components.push({ name: 'served', kind: 'served', digest: `sha256:${identity.served.digest.sha256}`, facts });
+  }
+  return { format, requestId: identity.requestId, runId: identity.runId, components, excluded: identity.excluded.map(shown) };
+}
+
+/** The tree `runprint explain` prints, from the explanation. */
 export function formatExplanation(composition: Composition, identity: IdentityDocument, format: string): string {
+  const explained = explainComposition(composition, identity, format);
   const lines: string[] = [];
-  lines.push(`request  ${identity.requestId}`);
-  lines.push(`run      ${identity.runId ?? '(none: no served facts; pass --response or add "served")'}`);
+  lines.push(`request  ${explained.requestId}`);
+  lines.push(`run      ${explained.runId ?? '(none: no served facts; pass --response or add "served")'}`);
   lines.push(`read as  ${format}`);
   lines.push('components');
-  const names = [...REQUEST_COMPONENTS, ...(identity.served === null ? [] : ['served' as const])];
-  names.forEach((name, position) => {
-    const last = position === names.length - 1;
+  explained.components.forEach((component, position) => {
+    const last = position === explained.components.length - 1;
     const branch = last ? '└─ ' : '├─ ';
     const indent = last ? '   ' : '│  ';
-    if (name === 'served') {
-      const facts = Object.entries(identity.served!.facts)
-        .map(([fact, { source }]) => `${shown(fact)} (${source})`)
-        .join(', ');
-      lines.push(`${branch}${'served'.padEnd(14)} sha256:${identity.served!.digest.sha256}  ${facts}`);
+    const head = `${branch}${component.name.padEnd(14)} ${component.digest}  `;
+    if (component.kind === 'served') {
+      lines.push(head + Object.entries(component.facts!).map(([fact, source]) => `${fact} (${source})`).join(', '));
       return;
     }
-    const entry = identity.components[name];
-    if (entry.kind === 'value') {
-      lines.push(`${branch}${name.padEnd(14)} sha256:${entry.digest.sha256}  ${describeValue(name, composition[name])}`);
+    if (component.kind === 'value') {
+      const members = component.members!;
+      lines.push(head + (component.name === 'model' ? members.join(' ') : members.length === 0 ? '(empty)' : members.join(', ')));
       return;
     }
-    const plural = entry.count === 1 ? 'element' : 'elements';
-    lines.push(`${branch}${name.padEnd(14)} sha256:${entry.digest.sha256}  ${entry.count} ${plural}`);
-    const list = composition[name] as unknown[];
-    entry.elements.forEach((digest, index) => {
-      const elementBranch = index === entry.elements.length - 1 ? '└─ ' : '├─ ';
-      const label = `[${index}]`.padEnd(11);
-      lines.push(`${indent}${elementBranch}${label} sha256:${digest.sha256}  ${describeElement(list[index])}`);
+    lines.push(`${head}${component.count} ${component.count === 1 ? 'element' : 'elements'}`);
+    const elements = component.elements!;
+    elements.forEach((element, index) => {
+      const elementBranch = index === elements.length - 1 ? '└─ ' : '├─ ';
+      const tags = element.text === true ? ['text'] : Object.entries(element.tags).map(([key, value]) => `${key}=${value}`);
+      lines.push(`${indent}${elementBranch}${`[${index}]`.padEnd(11)} ${element.digest}  ${[...tags, `${element.bytes} bytes`].join(', ')}`);
     });
   });
-  if (identity.excluded.length > 0) {
-    lines.push(`excluded from identity: ${identity.excluded.map(shown).join(', ')}`);
-  }
+  if (explained.excluded.length > 0) lines.push(`excluded from identity: ${explained.excluded.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 
-function describeValue(name: string, value: unknown): string {
+/** The model's api and name; for another value component, its member names, sorted. */
+function valueMembers(name: string, value: unknown): string[] {
   const object = value as Record<string, unknown>;
-  if (name === 'model') {
-    const parts = [object['api'], object['name']].filter((part) => typeof part === 'string');
-    return parts.map(shown).join(' ');
-  }
-  const keys = Object.keys(object).filter((key) => object[key] !== undefined);
-  return keys.length === 0 ? '(empty)' : keys.sort().map(shown).join(', ');
+  if (name === 'model') return [object['api'], object['name']].filter((part) => typeof part === 'string').map(shown);
+  return Object.keys(object).filter((key) => object[key] !== undefined).sort().map(shown);
 }
 
 const encoder = new TextEncoder();
 
-function describeElement(element: unknown): string {
-  const size = `${encoder.encode(JSON.stringify(element) ?? '').length} bytes`;
-  if (typeof element === 'string') return `text, ${size}`;
-  if (typeof element !== 'object' || element === null || Array.isArray(element)) return size;
+function describeElement(element: unknown): { bytes: number; text?: true; tags: Record<string, string> } {
+  const bytes = encoder.encode(JSON.stringify(element) ?? '').length;
+  const tags: Record<string, string> = {};
+  if (typeof element === 'string') return { bytes, text: true, tags };
+  if (typeof element !== 'object' || element === null || Array.isArray(element)) return { bytes, tags };
   const object = element as Record<string, unknown>;
-  const tags: string[] = [];
   for (const key of ['role', 'type', 'name']) {
-    if (typeof object[key] === 'string') tags.push(`${key}=${shown(object[key] as string)}`);
+    if (typeof object[key] === 'string') tags[key] = shown(object[key] as string);
   }
   const functionName = (object['function'] as Record<string, unknown> | undefined)?.['name'];
-  if (typeof functionName === 'string') tags.push(`function=${shown(functionName)}`);
-  return [...tags, size].join(', ');
+  if (typeof functionName === 'string') tags['function'] = shown(functionName);
+  return { bytes, tags };
 }
 
 /**

@@ -6,7 +6,7 @@ import { computeIdentity } from '../identity/identity.ts';
 import { diffCompositions } from '../identity/diff.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
 import { parseJson } from '../jcs/parse.ts';
-import { formatExplanation } from './explain-format.ts';
+import { explainComposition, formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
@@ -64,19 +64,21 @@ export async function idCommand(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-/** `explain [FILE|-] [--from F] [--response FILE]`: a readable tree. */
+/** `explain [FILE|-] [--from F] [--response FILE] [--json]`: a readable tree, or the same as data. */
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse('explain', args, FROM_OPTIONS, { min: 0, max: 1 });
+  const { positionals, values } = parse('explain', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition, format } = compositionFromDocument(document, options);
-  io.stdout(formatExplanation(composition, computeIdentity(composition), format));
+  const identity = computeIdentity(composition);
+  if (values['json'] === true) io.stdout(`${JSON.stringify(explainComposition(composition, identity, format), null, 2)}\n`);
+  else io.stdout(formatExplanation(composition, identity, format));
   return EXIT.ok;
 }
 
-/** `diff A B [--from F]`: exit 0 when equal, 1 when not, listing what differs. */
+/** `diff A B [--from F] [--json]`: exit 0 when equal, 1 when not, listing what differs. */
 export async function diffCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse('diff', args, { from: { type: 'string' } }, { min: 2, max: 2 });
+  const { positionals, values } = parse('diff', args, { from: { type: 'string' }, json: { type: 'boolean' } }, { min: 2, max: 2 });
   const options = await composeOptions(values, io);
   if (positionals[0] === '-' && positionals[1] === '-') {
     throw new UsageError('ERR_CLI_USAGE', 'only one of A and B can be standard input');
@@ -86,6 +88,10 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
   const result = diffCompositions(a, b);
   const idA = result.compared === 'runId' ? result.a.runId : result.a.requestId;
   const idB = result.compared === 'runId' ? result.b.runId : result.b.requestId;
+  if (values['json'] === true) {
+    io.stdout(`${JSON.stringify({ equal: result.equal, compared: result.compared, a: idA, b: idB, differences: result.differences }, null, 2)}\n`);
+    return result.equal ? EXIT.ok : EXIT.differs;
+  }
   if (result.equal) {
     io.stdout(`equal ${idA}\n`);
     return EXIT.ok;

@@ -28,7 +28,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function keygenCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandLine('keygen', args, { out: { type: 'string' }, name: { type: 'string' } }, false);
+  const { values } = parseCommandLine('keygen', args, { out: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } }, false);
   const name = values.name ?? 'runprint';
   if (!isKeyName(name)) throw new UsageError('ERR_CLI_USAGE', '--name must be non-empty and contain no spaces and no "+"');
   const folder = resolve(io.cwd, values.out ?? '.');
@@ -62,6 +62,11 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
     const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
     throw new InputError('ERR_FILE_UNWRITABLE', `cannot write the key files to the output folder${why}: ${fileName(given)}`);
   }
-  io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
+  if (values.json === true) {
+    const written = Object.fromEntries(Object.keys(KEY_FILE_NAMES).map((role, index) => [role, paths[index]!]));
+    io.stdout(`${JSON.stringify({ keyId: files.keyId, verifierKey: files.verifierKey, files: written }, null, 2)}\n`);
+  } else {
+    io.stdout(`key id ${files.keyId}\n${paths.map((path) => `wrote ${path}\n`).join('')}`);
+  }
   return EXIT.ok;
 }

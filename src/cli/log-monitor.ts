@@ -16,6 +16,7 @@ const OPTIONS = {
   state: { type: 'string' },
   once: { type: 'boolean' },
   interval: { type: 'string' },
+  json: { type: 'boolean' },
 } as const;
 
 /** Seconds between checks when --interval is not given. */
@@ -62,12 +63,19 @@ async function writeState(path: string, signed: SignedCheckpoint): Promise<void>
 }
 
 /** One check: verify the latest checkpoint, check it against the kept one, then keep it. */
-async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, io: CliIo): Promise<void> {
+async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, json: boolean, io: CliIo): Promise<void> {
   const previous = await readState(statePath, logKey);
   const latest = await fetchCheckpoint(base, logKey);
   const progress = await checkLogProgress(base, previous?.checkpoint, latest.checkpoint);
   // Only a checkpoint that passed every check replaces the kept one.
   if (previous === undefined || progress.to !== progress.from) await writeState(statePath, latest);
+  if (json) {
+    // One JSON object per line, one line per check (docs/CLI.md).
+    const { origin, rootHash } = latest.checkpoint;
+    const change = previous === undefined ? 'first' : progress.to === progress.from ? 'unchanged' : 'grown';
+    io.stdout(`${JSON.stringify({ origin, size: progress.to, rootHash: encodeBase64(rootHash), previousSize: previous === undefined ? null : progress.from, change, entriesChecked: progress.entriesChecked })}\n`);
+    return;
+  }
   const seen = previous === undefined ? 'first checkpoint' : progress.to === progress.from ? 'no new entries' : `consistent with size ${progress.from}`;
   io.stdout(`checkpoint ${latest.checkpoint.origin} size ${progress.to} verified: ${seen}, ${progress.entriesChecked} entries checked\n`);
 }
@@ -86,7 +94,7 @@ export async function monitorCommand(args: string[], io: CliIo): Promise<number>
   // a fork, a rewrite or a drop, ends it: those are never retried away.
   for (;;) {
     try {
-      await checkOnce(base, logKey, statePath, io);
+      await checkOnce(base, logKey, statePath, values.json === true, io);
     } catch (error) {
       if (values.once === true || !(error instanceof RunprintError) || !TRANSIENT.has(error.code)) throw error;
       io.stderr(`runprint: ${error.toLine()}; trying again in ${interval} s\n`);

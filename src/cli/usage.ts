@@ -46,8 +46,8 @@ const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true,
 export const COMMAND_USAGE: readonly CommandUsage[] = [
   { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document', examples: ['runprint canon request.json', 'runprint canon - < request.json > request.canonical.json'] },
   { command: 'id', arguments: '[FILE|-]', options: [from, response, json('the identity document')], summary: 'print the identity (--json: the identity document)', details: 'Prints the run identity when served facts are known (a composition that has them, or --response with a provider request), else the request identity. --response is a JSON response body or an SSE stream.', examples: ['runprint id request.json', 'runprint id request.json --response response.json', 'runprint id request.json --from openai-chat --json'] },
-  { command: 'explain', arguments: '[FILE|-]', options: [from, response], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json'] },
-  { command: 'diff', arguments: 'A B', options: [from], summary: 'exit 0 when the identities are equal, 1 when not', details: 'Compares run identities when both sides have served facts, else request identities, and lists each difference with its component and JSON path (never the values).', examples: ['runprint diff request.json other-request.json', 'runprint diff a.json b.json --from composition'] },
+  { command: 'explain', arguments: '[FILE|-]', options: [from, response, json('the components, elements and digests')], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json --json'] },
+  { command: 'diff', arguments: 'A B', options: [from, json('the result and the differences')], summary: 'exit 0 when the identities are equal, 1 when not', details: 'Compares run identities when both sides have served facts, else request identities, and lists each difference with its component and JSON path (never the values).', examples: ['runprint diff request.json other-request.json', 'runprint diff a.json b.json --from composition --json'] },
   {
     command: 'model-digest',
     arguments: 'PATH',
@@ -66,10 +66,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     options: [
       { name: 'out', value: 'DIR', description: 'folder to write the key files to (default: the current directory)' },
       { name: 'name', value: 'NAME', description: 'name of the signed-note verifier key (default runprint)' },
+      json('the key id, the verifier key and the files written'),
     ],
     summary: 'new Ed25519 receipt key: private PEM, public PEM, JWK, verifier key',
     details: 'Writes receipt-key.pem (private, PKCS #8, mode 0600: keep it secret), receipt-key.pub.pem (SubjectPublicKeyInfo), receipt-key.pub.jwk (RFC 8037) and receipt-key.vkey (C2SP signed-note verifier key named NAME) into DIR, and prints the key id. Existing files are never overwritten.',
-    examples: ['runprint keygen --out keys', 'runprint keygen --out keys --name example.com/app'],
+    examples: ['runprint keygen --out keys', 'runprint keygen --out keys --name example.com/app --json'],
   },
   {
     command: 'sign',
@@ -215,10 +216,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'state', value: 'FILE', description: 'where the last verified checkpoint is kept' },
       { name: 'once', description: 'check once and exit' },
       { name: 'interval', value: 'S', description: 'seconds between checks (default 60)' },
+      json('each check, one JSON object per line'),
     ],
     summary: 'follow a log; exit 1 on a fork, a rewrite or a dropped entry',
     details: 'Each new checkpoint must be signed, consistent with the last one kept in the state file, and its new entries must hash to its tiles. A log that cannot be reached is tried again at the next interval; a fork, a rewrite or a dropped entry exits 1 and leaves the state file unchanged.',
-    examples: ['runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --once', 'runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --state monitor.json --interval 300'],
+    examples: ['runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --once --json', 'runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --state monitor.json --interval 300'],
   },
 ];
 
