@@ -9,6 +9,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** True when standard error is a terminal (progress bars go there, and only then). */
   stderrIsTTY: boolean;
+  /** True when standard input is a terminal: a command that would read a document from it prints its usage instead. */
+  stdinIsTTY?: boolean;
   /** Working directory against which relative paths are resolved. */
   cwd: string;
 }

@@ -3,6 +3,7 @@ import { RunprintError } from '../errors.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { formatCommandHelp, formatUsage, formsOf } from './usage.ts';
 import { runprintVersion } from './version.ts';
+import { TerminalInputError } from './read-input.ts';
 import { closestName } from './closest-name.ts';
 import { printable } from './printable.ts';
 
@@ -90,6 +91,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof RunprintError) {
       io.stderr(`runprint: ${error.toLine()}\n`);
+      if (error instanceof TerminalInputError) io.stderr(`\n${formatCommandHelp(helpWords(name, args[0]))!}`);
       return exitCodeFor(error);
     }
     // Never a stack trace, never the content that was being processed.
@@ -115,9 +117,13 @@ function asksForHelp(args: readonly string[]): boolean {
 function help(words: readonly string[], io: CliIo): number {
   const [name, next] = words;
   if (name === undefined || !Object.hasOwn(COMMANDS, name)) return unknownCommand(name ?? '', io);
-  const sub = next !== undefined && formsOf(`${name} ${next}`).length > 0 ? `${name} ${next}` : name;
-  io.stdout(formatCommandHelp(sub)!);
+  io.stdout(formatCommandHelp(helpWords(name, next))!);
   return EXIT.ok;
+}
+
+/** The words help is printed for: the command, with its subcommand when `next` is one (`log proof`). */
+function helpWords(name: string, next: string | undefined): string {
+  return next !== undefined && formsOf(`${name} ${next}`).length > 0 ? `${name} ${next}` : name;
 }
 
 /** The process entry point used by bin/runprint.js. */
@@ -131,6 +137,7 @@ export async function main(argv: string[]): Promise<number> {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     stderrIsTTY: process.stderr.isTTY === true,
+    stdinIsTTY: process.stdin.isTTY === true,
     cwd: process.cwd(),
   };
   return run(argv, io);

@@ -1,16 +1,27 @@
 /** Reading a CLI input document from a file or standard input, with stable errors that name the file. */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InputError, JsonError } from '../errors.ts';
+import { InputError, JsonError, UsageError } from '../errors.ts';
 import type { CliIo } from './io.ts';
 import { printable } from './printable.ts';
 
 /** Largest input document read (SPEC 3.1): 256 MiB. */
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
-/** Reads FILE, or standard input when the name is `-` or absent. */
+/**
+ * Standard input is a terminal where a document was to be read: nobody is piping one in, and
+ * waiting would look like a hang. The dispatcher prints the command's usage after this error.
+ */
+export class TerminalInputError extends UsageError {
+  constructor() {
+    super('ERR_CLI_USAGE', 'standard input is a terminal: give a FILE, or pipe the document in');
+  }
+}
+
+/** Reads FILE, or standard input when the name is `-` or absent (refused when standard input is a terminal). */
 export async function readInput(name: string | undefined, io: CliIo): Promise<Uint8Array> {
   if (name === undefined || name === '-') {
+    if (io.stdinIsTTY === true) throw new TerminalInputError();
     const bytes = await io.readStdin();
     if (bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input');
     return bytes;
