@@ -23,13 +23,15 @@ const LAYERS: Record<string, number> = {
   compose: 5,
   log: 5.4, // signed notes, checkpoints, proofs: built on keys and merkle, below receipt
   receipt: 5.5, // above compose, providers and log (a receipt's log proof), below server and cli
+  capture: 5.6, // run records from a call's bytes, and the fetch wrapper: above receipt, below store
+  'capture-node': 5.7, // the Node side of capture (AsyncLocalStorage parents)
   store: 5.8, // node:sqlite storage of the log, below the server that serves it
   server: 6,
   cli: 7,
 };
 
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
-const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'keys', 'identity', 'providers', 'compose', 'receipt', 'log']);
+const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'keys', 'identity', 'providers', 'compose', 'receipt', 'log', 'capture']);
 /** Files in otherwise impure folders that must stay pure too. */
 const PURE_FILES = new Set(['server/app.ts', 'server/identity-answer.ts', 'server/client-limits.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts', 'server/api-answers.ts', 'server/api-routes.ts', 'server/body-members.ts']);
 

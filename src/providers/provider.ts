@@ -12,6 +12,13 @@ export interface ServedPlan {
   facts: ReadonlyArray<readonly [name: string, path: readonly string[]]>;
 }
 
+/** An HTTP route of a provider API whose calls are runs (captured by the fetch wrapper and the proxy). */
+export interface ProviderRoute {
+  method: 'POST';
+  /** The path as the provider's public API spells it, e.g. `/v1/chat/completions`. */
+  path: string;
+}
+
 /**
  * Everything runprint knows about one API, in one folder of src/providers: adding a provider is
  * adding a folder that exports one of these, and naming it in registry.ts.
@@ -26,4 +33,8 @@ export interface Provider {
   outputFromResponse(response: JsonObject): AssembledOutput;
   /** The output of a server-sent-event stream, as its events (SPEC 12). */
   outputFromStream(events: readonly SseEvent[]): AssembledOutput;
+  /** The routes whose calls are runs of this format. */
+  routes: readonly ProviderRoute[];
+  /** The lower-case response header in which the provider names its request (kept in run records). */
+  requestIdHeader: string;
 }

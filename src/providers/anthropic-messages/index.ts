@@ -10,4 +10,6 @@ export const anthropicMessagesProvider: Provider = {
   served: anthropicMessagesServed,
   outputFromResponse: anthropicOutputFromResponse,
   outputFromStream: anthropicOutputFromStream,
+  routes: [{ method: 'POST', path: '/v1/messages' }],
+  requestIdHeader: 'request-id',
 };

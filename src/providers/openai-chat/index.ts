@@ -10,4 +10,6 @@ export const openAIChatProvider: Provider = {
   served: openAIChatServed,
   outputFromResponse: chatOutputFromResponse,
   outputFromStream: chatOutputFromStream,
+  routes: [{ method: 'POST', path: '/v1/chat/completions' }],
+  requestIdHeader: 'x-request-id',
 };

@@ -10,4 +10,6 @@ export const openAIResponsesProvider: Provider = {
   served: openAIResponsesServed,
   outputFromResponse: responsesOutputFromResponse,
   outputFromStream: responsesOutputFromStream,
+  routes: [{ method: 'POST', path: '/v1/responses' }],
+  requestIdHeader: 'x-request-id',
 };

@@ -1,0 +1,153 @@
+/** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
+import { captureRun } from './capture-run.ts';
+import { observeBody, outcomeOfError } from './observe-body.ts';
+import { routeOf } from './route.ts';
+import type { CaptureOutcome, RunRecord } from './run-record.ts';
+
+/** The content of a run, by the digests its record names: for a sink that keeps content. */
+export interface RunContent {
+  requestBytes: Uint8Array;
+  responseBytes: Uint8Array;
+}
+
+export interface CaptureFetchOptions {
+  /** Receives each run, once its response has ended, failed or been abandoned. May return a promise. */
+  onRun(record: RunRecord, content: RunContent): void | Promise<void>;
+  /** Receives runprint's own failures (never the application's); default: ignored, but counted. */
+  onError?: (error: unknown) => void;
+  /** The run identities the next call follows from (e.g. from async context); default none. */
+  parents?: () => readonly string[];
+  /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
+  now?: () => number;
+}
+
+/** What a capturing fetch has done so far. */
+export interface CaptureCounts {
+  /** Records handed to onRun. */
+  runs: number;
+  /** Of those, runs whose request could not be identified. */
+  unidentified: number;
+  /** Runprint's own failures (reading the request, building a record, onRun throwing): the call went on. */
+  failures: number;
+}
+
+export type CapturingFetch = typeof fetch & { readonly counts: Readonly<CaptureCounts> };
+
+type FetchInput = string | URL | Request;
+
+/** The method and URL path of a call, as fetch will send it. */
+function target(input: FetchInput, init: RequestInit | undefined): { method: string; path: string } {
+  const request = input instanceof Request ? input : null;
+  const method = init?.method ?? request?.method ?? 'GET';
+  const url = request !== null ? request.url : input instanceof URL ? input.href : String(input);
+  // A relative URL has no path fetch could send in Node; the base only serves the parsing.
+  return { method, path: new URL(url, 'http://relative.invalid').pathname };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The request body bytes without consuming what fetch will send: the SDKs give a string; a
+ * buffer or Blob is copied; a Request's body is read from a clone. A stream or form body cannot be
+ * read without consuming it, so it gives null (the call is forwarded and not recorded).
+ */
+async function requestBytes(input: FetchInput, init: RequestInit | undefined): Promise<Uint8Array | null> {
+  const body = init !== undefined && 'body' in init ? init.body : undefined;
+  if (body === undefined) {
+    if (input instanceof Request) return input.body === null ? new Uint8Array(0) : new Uint8Array(await input.clone().arrayBuffer());
+    return new Uint8Array(0);
+  }
+  if (body === null) return new Uint8Array(0);
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  if (body instanceof Blob) return new Uint8Array(await body.arrayBuffer());
+  if (body instanceof URLSearchParams) return encoder.encode(body.toString());
+  return null;
+}
+
+/**
+ * Wraps `fetchImpl` so that every call to a provider route (see routeOf) is recorded, and
+ * everything else passes straight through. The call is forwarded untouched (same URL, headers,
+ * body, signal); the application gets a Response whose body streams through unchanged, chunk by
+ * chunk, while a copy is kept on the side; when the body ends, is cancelled or fails, the record
+ * goes to `options.onRun` with the bytes. A call that fails before any response (refused,
+ * aborted, timed out) is recorded too and its error reaches the application as it was.
+ * Fail-open: runprint's own failures go to `options.onError` and `counts.failures`, never to the
+ * application.
+ */
+export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptions): CapturingFetch {
+  if (typeof fetchImpl !== 'function') throw new TypeError('fetchImpl must be a function');
+  if (typeof options?.onRun !== 'function') throw new TypeError('options.onRun must be a function');
+  const now = options.now ?? Date.now;
+  const counts: CaptureCounts = { runs: 0, unidentified: 0, failures: 0 };
+  const fail = (error: unknown) => {
+    counts.failures++;
+    try {
+      options.onError?.(error);
+    } catch {
+      // Reporting must not fail the call either.
+    }
+  };
+
+  const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[] } | null = null;
+    try {
+      const { method, path } = target(input, init);
+      const format = routeOf(method, path);
+      if (format !== null) {
+        const bytes = await requestBytes(input, init);
+        if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
+        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [] };
+      }
+    } catch (error) {
+      fail(error);
+    }
+    if (prepared === null) return fetchImpl(input, init);
+    const call = prepared;
+    const started = now();
+
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) => {
+      try {
+        const run = captureRun({
+          format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
+          status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents,
+        });
+        counts.runs++;
+        if (run.unidentified !== null) counts.unidentified++;
+        const pending = options.onRun(run, { requestBytes: call.bytes, responseBytes });
+        if (pending !== undefined && typeof (pending as Promise<void>).then === 'function') (pending as Promise<void>).then(undefined, fail);
+      } catch (error) {
+        fail(error);
+      }
+    };
+
+    let response: Response;
+    try {
+      response = await fetchImpl(input, init);
+    } catch (error) {
+      record(null, null, new Uint8Array(0), outcomeOfError(error), null, now());
+      throw error;
+    }
+    const responded = now();
+    if (response.body === null) {
+      record(response.status, response.headers, new Uint8Array(0), 'complete', responded, responded);
+      return response;
+    }
+    let wrapped: Response;
+    try {
+      const body = observeBody(response.body, {
+        now,
+        onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended),
+      });
+      wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+      // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
+      for (const name of ['url', 'redirected', 'type'] as const) Object.defineProperty(wrapped, name, { value: response[name] });
+    } catch (error) {
+      fail(error);
+      return response;
+    }
+    return wrapped;
+  };
+  return Object.assign(capturing as typeof fetch, { counts: counts as Readonly<CaptureCounts> });
+}

@@ -1,0 +1,163 @@
+/** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
+import { JsonError, OutputError, RunprintError } from '../errors.ts';
+import type { Composition } from '../identity/composition.ts';
+import { computeIdentity } from '../identity/identity.ts';
+import { parseIdentity } from '../identity/identity-string.ts';
+import { parseJson } from '../jcs/index.ts';
+import { providerFor } from '../providers/registry.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
+import { compositionFromRequest } from '../providers/request-mapping.ts';
+import { rawDigest, runOutputFrom, type RunOutput } from '../providers/run-output.ts';
+import { RUN_RECORD_VERSION, type CaptureOutcome, type IncompleteReason, type RunRecord } from './run-record.ts';
+
+/** One exchange with a provider, exactly as it went over the wire. */
+export interface CapturedExchange {
+  format: RequestFormat;
+  method: string;
+  /** URL path without query. */
+  path: string;
+  /** The exact request body bytes sent. */
+  requestBytes: Uint8Array;
+  /** The response status, or null when no response arrived. */
+  status: number | null;
+  /** The response headers (only the allow-list is read), or null without a response. */
+  headers: { get(name: string): string | null } | null;
+  /** The exact response body bytes received, content coding removed (empty without a response). */
+  responseBytes: Uint8Array;
+  outcome: CaptureOutcome;
+  /** Milliseconds since the Unix epoch. */
+  times: { started: number; response: number | null; ended: number };
+  /** Run identities this run follows from. */
+  parents?: readonly string[];
+}
+
+/** The response headers a record keeps: nothing that can carry a credential. */
+function keptHeaders(format: RequestFormat, headers: CapturedExchange['headers']): { [name: string]: string } {
+  const kept: { [name: string]: string } = {};
+  if (headers === null) return kept;
+  for (const name of ['content-type', providerFor(format).requestIdHeader]) {
+    const value = headers.get(name);
+    if (value !== null) kept[name] = value;
+  }
+  return kept;
+}
+
+/** SPEC 12.1: a body whose first byte other than JSON white space is `{` is a response, else a stream. */
+function looksLikeStream(body: Uint8Array, contentType: string | undefined): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
+    return byte !== 0x7b;
+  }
+  return contentType?.toLowerCase().startsWith('text/event-stream') ?? false;
+}
+
+function checkParents(parents: readonly string[]): string[] {
+  if (!Array.isArray(parents)) throw new TypeError('parents must be an array of run identities');
+  return parents.map((parent) => {
+    if (typeof parent !== 'string' || parseIdentity(parent).kind !== 'run') throw new TypeError('a parent must be a run identity (rp-run-...)');
+    return parent;
+  });
+}
+
+function isSuccess(status: number | null): status is number {
+  return status !== null && status >= 200 && status <= 299;
+}
+
+/** Why an exchange has no output before its body is read, or null when the body should be read. */
+function transportIncomplete(exchange: CapturedExchange): IncompleteReason | null {
+  if (exchange.status !== null && !isSuccess(exchange.status)) return 'http-status';
+  switch (exchange.outcome) {
+    case 'complete': return null;
+    case 'aborted': return 'aborted';
+    case 'timeout': return 'timeout';
+    case 'network-error': return exchange.status === null ? 'network-error' : 'cut';
+  }
+}
+
+/** The composition of the request bytes, or the code and path of why there is none. */
+function readRequest(format: RequestFormat, bytes: Uint8Array): Composition | RunprintError {
+  try {
+    return compositionFromRequest(format, parseJson(bytes));
+  } catch (error) {
+    if (error instanceof RunprintError) return error;
+    throw error;
+  }
+}
+
+/**
+ * The run record of one exchange. Everything is derived from the bytes: the request identity
+ * from the request body (what `runprint id` gives for the same bytes), served facts, output digest
+ * and finish reason from the response body as SPEC 12 reads it (what `runOutputFrom` gives), so a
+ * fetch wrapper and a proxy that see the same bytes make the same record but for times. A failed
+ * call is a run too, marked incomplete; a request runprint cannot identify is recorded as
+ * unidentified with its error code. Throws only on a programmer error (TypeError).
+ */
+export function captureRun(exchange: CapturedExchange): RunRecord {
+  const { format, requestBytes, responseBytes } = exchange;
+  if (!(requestBytes instanceof Uint8Array) || !(responseBytes instanceof Uint8Array)) {
+    throw new TypeError('requestBytes and responseBytes must be Uint8Arrays');
+  }
+  const parents = checkParents(exchange.parents ?? []);
+  const headers = keptHeaders(format, exchange.headers);
+  let incomplete: RunRecord['incomplete'] = null;
+  let output: RunOutput | null = null;
+  const reason = transportIncomplete(exchange);
+  if (reason !== null) {
+    incomplete = { reason, code: null };
+  } else {
+    try {
+      output = runOutputFrom(responseBytes, format);
+    } catch (error) {
+      if (!(error instanceof OutputError || error instanceof JsonError)) throw error;
+      const why: IncompleteReason = error.code === 'ERR_OUTPUT_PROVIDER_ERROR' ? 'provider-error'
+        : error.code === 'ERR_OUTPUT_INCOMPLETE_STREAM' ? 'cut' : 'unreadable-output';
+      incomplete = { reason: why, code: error.code };
+    }
+  }
+  const served = output === null ? null : output.served;
+  let requestId: string | null = null;
+  let runId: string | null = null;
+  let unidentified: RunRecord['unidentified'] = null;
+  const composition = readRequest(format, requestBytes);
+  if (composition instanceof RunprintError) {
+    unidentified = { code: composition.code, path: composition.path ?? null };
+  } else {
+    try {
+      if (served !== null) composition.served = served;
+      const identity = computeIdentity(composition);
+      requestId = identity.requestId;
+      runId = identity.runId;
+    } catch (error) {
+      if (!(error instanceof RunprintError)) throw error;
+      unidentified = { code: error.code, path: error.path ?? null };
+    }
+  }
+  const responded = exchange.status !== null;
+  return {
+    version: RUN_RECORD_VERSION,
+    format,
+    method: exchange.method.toUpperCase(),
+    path: exchange.path,
+    requestId,
+    runId,
+    unidentified,
+    served,
+    request: { size: requestBytes.length, rawDigest: rawDigest(requestBytes) },
+    response: {
+      status: exchange.status,
+      headers,
+      size: responseBytes.length,
+      rawDigest: responded ? rawDigest(responseBytes) : null,
+      stream: output?.stream ?? (responded && looksLikeStream(responseBytes, headers['content-type'])),
+    },
+    output: output === null || output.digest === null ? null : { digest: output.digest, finishReason: output.finishReason, usage: output.usage },
+    outcome: exchange.outcome,
+    incomplete,
+    parents,
+    times: {
+      started: new Date(exchange.times.started).toISOString(),
+      response: exchange.times.response === null ? null : new Date(exchange.times.response).toISOString(),
+      ended: new Date(exchange.times.ended).toISOString(),
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/** A streaming tee for response bodies: bytes pass to the application unchanged while a copy is kept on the side. */
+import type { CaptureOutcome } from './run-record.ts';
+
+/** How an observed body ended, with every byte the application was given. */
+export interface ObservedBody {
+  bytes: Uint8Array;
+  outcome: CaptureOutcome;
+  /** The error that ended the body (a read failure, or the reason the reader cancelled with). */
+  error: unknown;
+  /** Milliseconds since the Unix epoch when the body ended. */
+  ended: number;
+}
+
+export interface ObserveOptions {
+  /** Called once, when the body ended, failed or was cancelled. Must not throw (its errors are dropped). */
+  onEnd(body: ObservedBody): void;
+  /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
+  now?: () => number;
+}
+
+/** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
+export function outcomeOfError(error: unknown): CaptureOutcome {
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+  if (name === 'TimeoutError') return 'timeout';
+  if (name === 'AbortError') return 'aborted';
+  return 'network-error';
+}
+
+/**
+ * Wraps `source` in a stream that hands each chunk to its reader as it arrives (one read of the
+ * source per read of the reader: nothing is read ahead or held back) and keeps a copy. The copy
+ * is made because the reader owns the chunk it receives and may change it. `onEnd` is called once:
+ * `complete` when the source ended, the outcome of the error when a read failed (the reader gets
+ * the same error), `aborted` (or `timeout` for a TimeoutError reason) when the reader cancelled.
+ */
+export function observeBody(source: ReadableStream<Uint8Array>, options: ObserveOptions): ReadableStream<Uint8Array> {
+  const now = options.now ?? Date.now;
+  const reader = source.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  const finish = (outcome: CaptureOutcome, error: unknown) => {
+    if (done) return;
+    done = true;
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    chunks.length = 0;
+    try {
+      options.onEnd({ bytes, outcome, error, ended: now() });
+    } catch {
+      // The observer's own failure is its business; the application's stream goes on.
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        finish(outcomeOfError(error), error);
+        controller.error(error);
+        return;
+      }
+      if (result.done) {
+        finish('complete', undefined);
+        controller.close();
+        return;
+      }
+      const chunk = result.value;
+      chunks.push(chunk.slice());
+      size += chunk.length;
+      controller.enqueue(chunk);
+    },
+    async cancel(reason) {
+      finish(outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted', reason);
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
