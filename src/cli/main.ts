@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keygen: async () => (await import('./keygen-command.ts')).keygenCommand,
   sign: async () => (await import('./sign-command.ts')).signCommand,
   verify: async () => (await import('./verify-command.ts')).verifyCommand,
+  show: async () => (await import('./show-command.ts')).showCommand,
   disclose: async () => (await import('./disclose-command.ts')).discloseCommand,
   log: async () => (await import('./log-command.ts')).logCommand,
 };

@@ -124,6 +124,17 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     examples: ['runprint verify receipt.json --key keys/receipt-key.pub.pem', 'runprint verify receipt.json --key keys/receipt-key.pub.pem --composition request.json --output response.json --json', 'runprint verify receipt.json --key keys/receipt-key.pub.pem --log-proof receipt.tlog-proof --log-key log.vkey'],
   },
   {
+    command: 'show',
+    arguments: 'RECEIPT|BUNDLE',
+    options: [
+      { name: 'log-proof', value: 'FILE', description: 'also show what this tlog-proof claims (origin, index, size, signers)' },
+      json('the claims'),
+    ],
+    summary: 'what a receipt claims, as a person reads it; checks nothing (use verify)',
+    details: 'Shows the run and request identities, the model asked for and the facts of what served it, the times, the capture point, the output digests, the parent runs, the key ids the signatures name and, with --log-proof, where the proof says the log holds the receipt. No signature, digest or proof is checked: every line is a claim until runprint verify has checked it.',
+    examples: ['runprint show receipt.json', 'runprint show receipt.sigstore.json --json', 'runprint show receipt.json --log-proof receipt.tlog-proof'],
+  },
+  {
     command: 'disclose salts',
     options: [{ name: 'components', value: 'NAME[,NAME]...', required: true, description: 'the request components to salt' }],
     summary: 'fresh random salts for the named components (JSON)',
