@@ -1,9 +1,11 @@
 /** The service's CLI-like routes through `app.request()` (no socket): identity with a response, explain, diff, sign and verify (README, "Service"). */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { compositionFromDocument } from '../src/compose/from-document.ts';
-import { diffCompositions } from '../src/identity/diff.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
 import { formatEnvelope } from '../src/receipt/envelope.ts';
@@ -13,6 +15,7 @@ import { formatBundle } from '../src/receipt/sigstore-bundle.ts';
 import { createApp, type AppOptions } from '../src/server/app.ts';
 import { createIdentityPool } from '../src/server/identity-pool.ts';
 import { APPLICATION_KEY, GATEWAY_KEY, REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
+import { runRunprint } from './helpers/serve-process.ts';
 
 const encoder = new TextEncoder();
 const SSE = readFileSync(new URL('./fixtures/output/openai-chat/text.sse', import.meta.url), 'utf8');
@@ -29,6 +32,19 @@ function post(app: ReturnType<typeof createApp>, path: string, body: unknown, he
   return app.request(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
 }
 
+const OTHER_REQUEST = { ...REQUEST, temperature: 1 };
+
+/** What the CLI prints with --json for the same files (request.json, response.json, other-request.json). */
+const cliFolder = await mkdtemp(join(tmpdir(), 'runprint-api-cli-'));
+await writeFile(join(cliFolder, 'request.json'), JSON.stringify(REQUEST));
+await writeFile(join(cliFolder, 'other-request.json'), JSON.stringify(OTHER_REQUEST));
+await writeFile(join(cliFolder, 'response.json'), RESPONSE_TEXT);
+async function cliJson(args: string[]): Promise<unknown> {
+  const result = await runRunprint(args, { cwd: cliFolder });
+  assert.equal(result.stderr, '');
+  return JSON.parse(result.stdout);
+}
+
 const signBody = { composition: REQUEST, output: RESPONSE_TEXT, started: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:00:01Z' };
 
 /** The envelope `runprint sign` makes of the same run (same facts, same deterministic key). */
@@ -39,7 +55,10 @@ async function cliEnvelope(): Promise<string> {
 }
 
 const pool = createIdentityPool({ workers: 1 });
-after(() => pool.close());
+after(async () => {
+  await pool.close();
+  await rm(cliFolder, { recursive: true, force: true });
+});
 
 for (const [name, options] of [['in process', {}], ['worker pool', { computeIdentity: pool.compute }]] as const) {
   test(`${name}: POST /v1/identity takes the plain body and the named form with a JSON or SSE response`, async () => {
@@ -64,19 +83,14 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.deepEqual(await both.json(), { error: { code: 'ERR_CLI_USAGE', message: 'the query\'s "from" and the member "from" differ; give one', path: "$['from']" } });
   });
 
-  test(`${name}: POST /v1/explain describes components without their content`, async () => {
+  test(`${name}: POST /v1/explain answers what runprint explain --json prints, without content`, async () => {
     const app = appWith(options);
     const answer = await post(app, '/v1/explain', { request: REQUEST, response: RESPONSE_TEXT });
     assert.equal(answer.status, 200);
     const text = await answer.text();
     assert.ok(!text.includes('Capital of France') && !text.includes('Answer in one word'), 'no message content in the answer');
-    const explained = JSON.parse(text);
-    assert.equal(explained.format, 'openai-chat');
-    assert.match(explained.runId, /^rp-run-/);
-    assert.equal(explained.identity.runId, explained.runId);
-    assert.deepEqual(explained.components.model, { api: 'openai-chat', name: 'gpt-4o' });
-    assert.equal(explained.components.system.elements.length + explained.components.input.elements.length, 2);
-    assert.equal(explained.components.input.elements[0].role, 'user');
+    assert.deepEqual(JSON.parse(text), await cliJson(['explain', 'request.json', '--response', 'response.json', '--json']));
+    assert.match(JSON.parse(text).runId, /^rp-run-/);
     const missing = await post(app, '/v1/explain', { response: RESPONSE_TEXT });
     assert.equal((await missing.json()).error.message, 'member "request" is required');
     const unknown = await post(app, '/v1/explain', { request: REQUEST, respnse: RESPONSE_TEXT });
@@ -84,14 +98,14 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.deepEqual((await unknown.json()).error, { code: 'ERR_CLI_USAGE', message: 'unknown member "respnse"; this route takes request, response, responseBase64, from', path: "$['respnse']" });
   });
 
-  test(`${name}: POST /v1/diff answers the library's CompositionDiff, equal or not, with 200`, async () => {
+  test(`${name}: POST /v1/diff answers what runprint diff --json prints, with 200 whether equal or not`, async () => {
     const app = appWith(options);
-    const other = { ...REQUEST, temperature: 1 };
-    const differ = await post(app, '/v1/diff', { a: REQUEST, b: other });
+    const differ = await post(app, '/v1/diff', { a: REQUEST, b: OTHER_REQUEST });
     assert.equal(differ.status, 200);
-    const expected = diffCompositions(compositionFromDocument(REQUEST as never).composition, compositionFromDocument(other as never).composition);
-    assert.deepEqual(await differ.json(), JSON.parse(JSON.stringify(expected)));
-    assert.equal(expected.equal, false);
+    const answer = await differ.json();
+    assert.deepEqual(answer, await cliJson(['diff', 'request.json', 'other-request.json', '--json']));
+    assert.equal(answer.equal, false);
+    assert.deepEqual(answer.differences, [{ component: 'parameters', change: 'changed', path: "$['parameters']['temperature']" }]);
     const equal = await (await post(app, '/v1/diff', { a: REQUEST, b: REQUEST, from: 'openai-chat' })).json();
     assert.equal(equal.equal, true);
     assert.deepEqual(equal.differences, []);

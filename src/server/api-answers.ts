@@ -4,9 +4,10 @@
  * no pool compute them with the same code.
  */
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
-import { capName, formatNormalizedPath, UsageError } from '../errors.ts';
-import { parseComposition, REQUEST_COMPONENTS, LIST_COMPONENTS, type Composition } from '../identity/composition.ts';
+import { formatNormalizedPath, UsageError } from '../errors.ts';
+import { parseComposition, type Composition } from '../identity/composition.ts';
 import { diffCompositions } from '../identity/diff.ts';
+import { explainComposition } from '../identity/explain.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
@@ -32,52 +33,20 @@ function usage(message: string, member?: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message, member === undefined ? undefined : formatNormalizedPath([member]));
 }
 
-/**
- * `POST /v1/explain`: what `runprint explain` shows, as JSON. The identity document, the format the
- * request was read as, and per component what the tree describes: member names for a value
- * component (`api` and `name` for the model), and for each list element its role, type, name and
- * function name where it has them and its size in bytes. Names are cut to 64 code points as error
- * paths are (SPEC 1.3); no content is included.
- */
+/** `POST /v1/explain`: what `runprint explain --json` prints (docs/CLI.md), from the request and its response. */
 export function explainAnswer(body: Uint8Array, maxElements: number): Uint8Array {
   const members = readMembers(body, REQUEST_MEMBERS);
   requiredMember(members, 'request');
   const { document, options } = readRequestBody(body, 'auto');
   const { composition, format } = compositionFromDocument(document, options);
   checkElements(composition, maxElements);
-  const identity = computeIdentity(composition);
-  const components: Record<string, unknown> = {};
-  for (const name of REQUEST_COMPONENTS) {
-    const value = composition[name] as unknown;
-    if ((LIST_COMPONENTS as readonly string[]).includes(name)) {
-      components[name] = { elements: (Array.isArray(value) ? value : []).map(describeElement) };
-    } else if (name === 'model') {
-      const model = value as Record<string, unknown>;
-      const shown: Record<string, string> = {};
-      for (const key of ['api', 'name']) if (typeof model[key] === 'string') shown[key] = capName(model[key] as string);
-      components[name] = shown;
-    } else {
-      const object = (value ?? {}) as Record<string, unknown>;
-      components[name] = { members: Object.keys(object).filter((key) => object[key] !== undefined).sort().map(capName) };
-    }
-  }
-  return json({ format, requestId: identity.requestId, runId: identity.runId, components, identity });
+  return json(explainComposition(composition, computeIdentity(composition), format));
 }
 
-function describeElement(element: unknown): Record<string, unknown> {
-  const described: Record<string, unknown> = {};
-  if (typeof element === 'string') described['type'] = 'text';
-  else if (typeof element === 'object' && element !== null && !Array.isArray(element)) {
-    const object = element as Record<string, unknown>;
-    for (const key of ['role', 'type', 'name']) if (typeof object[key] === 'string') described[key] = capName(object[key] as string);
-    const functionName = (object['function'] as Record<string, unknown> | undefined)?.['name'];
-    if (typeof functionName === 'string') described['function'] = capName(functionName);
-  }
-  described['bytes'] = encoder.encode(JSON.stringify(element) ?? '').length;
-  return described;
-}
-
-/** `POST /v1/diff`: SPEC 10's CompositionDiff of `a` and `b` (each a composition or a provider request), as JSON. */
+/**
+ * `POST /v1/diff`: what `runprint diff --json` prints (docs/CLI.md): SPEC 10's diff of `a` and `b`
+ * (each a composition or a provider request), with the identities compared.
+ */
 export function diffAnswer(body: Uint8Array, maxElements: number): Uint8Array {
   const members = readMembers(body, ['a', 'b', 'from']);
   const from = inputFormat(members);
@@ -86,9 +55,9 @@ export function diffAnswer(body: Uint8Array, maxElements: number): Uint8Array {
     checkElements(composition, maxElements);
     return composition;
   };
-  const a = read('a');
-  const b = read('b');
-  return json(diffCompositions(a, b));
+  const result = diffCompositions(read('a'), read('b'));
+  const identity = (side: 'a' | 'b') => (result.compared === 'runId' ? result[side].runId : result[side].requestId);
+  return json({ equal: result.equal, compared: result.compared, a: identity('a'), b: identity('b'), differences: result.differences });
 }
 
 /** The salts kept apart from a composition (SPEC 2.5), joined to it as `runprint sign/verify --salts` does. */
