@@ -102,7 +102,7 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const app = appWith(options);
     const differ = await post(app, '/v1/diff', { a: REQUEST, b: OTHER_REQUEST });
     assert.equal(differ.status, 200);
-    const answer = await differ.json();
+    const answer = (await differ.json()) as { equal: boolean; differences: unknown[] };
     assert.deepEqual(answer, await cliJson(['diff', 'request.json', 'other-request.json', '--json']));
     assert.equal(answer.equal, false);
     assert.deepEqual(answer.differences, [{ component: 'parameters', change: 'changed', path: "$['parameters']['temperature']" }]);
