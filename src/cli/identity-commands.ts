@@ -10,6 +10,7 @@ import { explainComposition, formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
+import { checkRequestMembers } from './request-warnings.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -24,6 +25,7 @@ function parse(command: string, args: string[], options: Options, positionals: {
 const FROM_OPTIONS = {
   from: { type: 'string' },
   response: { type: 'string' },
+  strict: { type: 'boolean' },
 } as const;
 
 async function composeOptions(values: { from?: unknown; response?: unknown }, io: CliIo, input?: string): Promise<ComposeOptions> {
@@ -52,12 +54,13 @@ export async function canonCommand(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-/** `id [FILE|-] [--from F] [--response FILE] [--json]`. */
+/** `id [FILE|-] [--from F] [--response FILE] [--strict] [--json]`. */
 export async function idCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse('id', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
-  const { composition } = compositionFromDocument(document, options);
+  const { composition, format } = compositionFromDocument(document, options);
+  checkRequestMembers(document, format, positionals[0], values.strict === true, io);
   const identity = computeIdentity(composition);
   if (values['json'] === true) io.stdout(`${JSON.stringify(identity, null, 2)}\n`);
   else io.stdout(`${identity.runId ?? identity.requestId}\n`);
@@ -70,6 +73,7 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
   const { composition, format } = compositionFromDocument(document, options);
+  checkRequestMembers(document, format, positionals[0], values.strict === true, io);
   const identity = computeIdentity(composition);
   if (values['json'] === true) io.stdout(`${JSON.stringify(explainComposition(composition, identity, format), null, 2)}\n`);
   else io.stdout(formatExplanation(composition, identity, format));
@@ -78,13 +82,19 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
 
 /** `diff A B [--from F] [--json]`: exit 0 when equal, 1 when not, listing what differs. */
 export async function diffCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse('diff', args, { from: { type: 'string' }, json: { type: 'boolean' } }, { min: 2, max: 2 });
+  const { positionals, values } = parse('diff', args, { from: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 2, max: 2 });
   const options = await composeOptions(values, io);
   if (positionals[0] === '-' && positionals[1] === '-') {
     throw new UsageError('ERR_CLI_USAGE', 'only one of A and B can be standard input');
   }
-  const a = compositionFromDocument(parseJson(await readInput(positionals[0], io)), options).composition;
-  const b = compositionFromDocument(parseJson(await readInput(positionals[1], io)), options).composition;
+  const read = async (input: string) => {
+    const document = parseJson(await readInput(input, io));
+    const { composition, format } = compositionFromDocument(document, options);
+    checkRequestMembers(document, format, input, values.strict === true, io);
+    return composition;
+  };
+  const a = await read(positionals[0]!);
+  const b = await read(positionals[1]!);
   const result = diffCompositions(a, b);
   const idA = result.compared === 'runId' ? result.a.runId : result.a.requestId;
   const idB = result.compared === 'runId' ? result.b.runId : result.b.requestId;

@@ -37,6 +37,7 @@ export interface CommandUsage {
 const from: OptionUsage = { name: 'from', value: 'F', description: 'how to read the composition or provider request (default auto)' };
 const response: OptionUsage = { name: 'response', value: 'FILE', description: 'the provider response, for the served facts' };
 const json = (what: string): OptionUsage => ({ name: 'json', description: `print ${what} as JSON` });
+const strict: OptionUsage = { name: 'strict', description: 'refuse a provider request with a member or role its mapping does not know (default: warn)' };
 const salts: OptionUsage = { name: 'salts', value: 'FILE', description: 'salts kept apart from the composition (SPEC 2.5)' };
 const outputFormat: OptionUsage = { name: 'output-format', value: 'F', description: 'how to read --output (default: the request\'s format, or as the receipt records)' };
 const publicKey: OptionUsage = { name: 'key', value: 'PUB', required: true, repeatable: true, description: 'public key (PEM, JWK or verifier key); every key given must have signed' };
@@ -45,9 +46,9 @@ const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true,
 /** Every command form, in the order `runprint help` lists them. */
 export const COMMAND_USAGE: readonly CommandUsage[] = [
   { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document', examples: ['runprint canon request.json', 'runprint canon - < request.json > request.canonical.json'] },
-  { command: 'id', arguments: '[FILE|-]', options: [from, response, json('the identity document')], summary: 'print the identity (--json: the identity document)', details: 'Prints the run identity when served facts are known (a composition that has them, or --response with a provider request), else the request identity. --response is a JSON response body or an SSE stream.', examples: ['runprint id request.json', 'runprint id request.json --response response.json', 'runprint id request.json --from openai-chat --json'] },
-  { command: 'explain', arguments: '[FILE|-]', options: [from, response, json('the components, elements and digests')], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json --json'] },
-  { command: 'diff', arguments: 'A B', options: [from, json('the result and the differences')], summary: 'exit 0 when the identities are equal, 1 when not', details: 'Compares run identities when both sides have served facts, else request identities, and lists each difference with its component and JSON path (never the values).', examples: ['runprint diff request.json other-request.json', 'runprint diff a.json b.json --from composition --json'] },
+  { command: 'id', arguments: '[FILE|-]', options: [from, response, strict, json('the identity document')], summary: 'print the identity (--json: the identity document)', details: 'Prints the run identity when served facts are known (a composition that has them, or --response with a provider request), else the request identity. --response is a JSON response body or an SSE stream.', examples: ['runprint id request.json', 'runprint id request.json --response response.json', 'runprint id request.json --from openai-chat --strict --json'] },
+  { command: 'explain', arguments: '[FILE|-]', options: [from, response, strict, json('the components, elements and digests')], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json --json'] },
+  { command: 'diff', arguments: 'A B', options: [from, strict, json('the result and the differences')], summary: 'exit 0 when the identities are equal, 1 when not', details: 'Compares run identities when both sides have served facts, else request identities, and lists each difference with its component and JSON path (never the values).', examples: ['runprint diff request.json other-request.json', 'runprint diff a.json b.json --from composition --json'] },
   {
     command: 'model-digest',
     arguments: 'PATH',

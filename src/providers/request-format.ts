@@ -43,6 +43,11 @@ export interface RequestMapping {
   readonly configuration: ReadonlySet<string>;
   /** Transport and bookkeeping fields: kept in `excluded` for replay, not part of identity. */
   readonly excluded: ReadonlySet<string>;
+  /**
+   * The request field whose object elements are messages with a `role`, and the roles the API
+   * defines. Only for warnings about likely typos (unknown-members.ts); identity never looks at them.
+   */
+  readonly messages: { readonly field: string; readonly roles: ReadonlySet<string> };
   /** Lifts the list fields of an object request; throws ProviderError for a wrong JSON type. */
   lift(request: JsonObject): LiftedLists;
   /** The request fields that give back these lists; throws ProviderError when there are none. */

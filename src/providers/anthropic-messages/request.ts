@@ -41,6 +41,7 @@ const EXCLUDED = new Set(['cache_control', 'metadata', 'stream', 'user_profile_i
 export const anthropicMessages: RequestMapping = {
   format: 'anthropic-messages',
   lifted: new Set(['system', 'messages', 'tools']),
+  messages: { field: 'messages', roles: new Set(['user', 'assistant']) },
   parameters: PARAMETERS,
   configuration: CONFIGURATION,
   excluded: EXCLUDED,

@@ -63,6 +63,7 @@ export const openAIChat: RequestMapping = {
   parameters: PARAMETERS,
   configuration: CONFIGURATION,
   excluded: EXCLUDED,
+  messages: { field: 'messages', roles: new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']) },
 
   lift(request: JsonObject) {
     const consumed = new Set<string>();

@@ -52,6 +52,7 @@ const EXCLUDED = new Set([
 export const openAIResponses: RequestMapping = {
   format: 'openai-responses',
   lifted: new Set(['instructions', 'input', 'tools']),
+  messages: { field: 'input', roles: new Set(['user', 'assistant', 'system', 'developer']) },
   parameters: PARAMETERS,
   configuration: CONFIGURATION,
   excluded: EXCLUDED,
