@@ -1,6 +1,6 @@
 /** Parent runs through async context (Node's AsyncLocalStorage), for captureFetch's `parents` option. */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { parseIdentity } from '../identity/identity-string.ts';
+import { isRunId } from '../capture/capture-run.ts';
 
 const storage = new AsyncLocalStorage<readonly string[]>();
 
@@ -11,15 +11,7 @@ const storage = new AsyncLocalStorage<readonly string[]>();
  */
 export function withParent<T>(runIds: string | readonly string[], fn: () => T): T {
   const list = typeof runIds === 'string' ? [runIds] : [...runIds];
-  for (const runId of list) {
-    let kind: string | null = null;
-    try {
-      kind = typeof runId === 'string' ? parseIdentity(runId).kind : null;
-    } catch {
-      kind = null;
-    }
-    if (kind !== 'run') throw new TypeError('a parent must be a run identity (rp-run-...)');
-  }
+  if (!list.every(isRunId)) throw new TypeError('a parent must be a run identity (rp-run-...)');
   return storage.run(Object.freeze(list), fn);
 }
 

@@ -35,6 +35,12 @@ export type CapturingFetch = typeof fetch & { readonly counts: Readonly<CaptureC
 
 type FetchInput = string | URL | Request;
 
+/**
+ * How much of an error body (status not 2xx) is still read on the side when the application
+ * discards it unread (SDKs do before a retry), so the record names the body the provider sent.
+ */
+const ERROR_BODY_DRAIN = 1 << 20;
+
 /** The method and URL path of a call, as fetch will send it. */
 function target(input: FetchInput, init: RequestInit | undefined): { method: string; path: string } {
   const request = input instanceof Request ? input : null;
@@ -138,6 +144,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     try {
       const body = observeBody(response.body, {
         now,
+        drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
         onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended),
       });
       wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });

@@ -51,10 +51,21 @@ function looksLikeStream(body: Uint8Array, contentType: string | undefined): boo
   return contentType?.toLowerCase().startsWith('text/event-stream') ?? false;
 }
 
+/** True for a run identity in its canonical spelling (SPEC 5.5): what a parent must be. */
+export function isRunId(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    return parseIdentity(value).kind === 'run';
+  } catch (error) {
+    if (error instanceof RunprintError) return false;
+    throw error;
+  }
+}
+
 function checkParents(parents: readonly string[]): string[] {
   if (!Array.isArray(parents)) throw new TypeError('parents must be an array of run identities');
   return parents.map((parent) => {
-    if (typeof parent !== 'string' || parseIdentity(parent).kind !== 'run') throw new TypeError('a parent must be a run identity (rp-run-...)');
+    if (!isRunId(parent)) throw new TypeError('a parent must be a run identity (rp-run-...)');
     return parent;
   });
 }
@@ -63,14 +74,31 @@ function isSuccess(status: number | null): status is number {
   return status !== null && status >= 200 && status <= 299;
 }
 
-/** Why an exchange has no output before its body is read, or null when the body should be read. */
-function transportIncomplete(exchange: CapturedExchange): IncompleteReason | null {
-  if (exchange.status !== null && !isSuccess(exchange.status)) return 'http-status';
+/** Why a run without output has none, from the transport alone (no body read). */
+function transportReason(exchange: CapturedExchange): IncompleteReason | null {
   switch (exchange.outcome) {
     case 'complete': return null;
     case 'aborted': return 'aborted';
     case 'timeout': return 'timeout';
     case 'network-error': return exchange.status === null ? 'network-error' : 'cut';
+  }
+}
+
+/**
+ * The output of a 2xx body, or why there is none. SPEC 12 decides from the bytes, not from the
+ * transport: a stream whose terminal event arrived before the client hung up (SDKs stop reading
+ * at `[DONE]`) has its whole output; a provider error event is a provider error however the
+ * exchange ended; otherwise a transport failure names the reason, with the SPEC 12 code.
+ */
+function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunRecord['incomplete']> {
+  try {
+    return runOutputFrom(exchange.responseBytes, exchange.format);
+  } catch (error) {
+    if (!(error instanceof OutputError || error instanceof JsonError)) throw error;
+    if (error.code === 'ERR_OUTPUT_PROVIDER_ERROR') return { reason: 'provider-error', code: error.code };
+    const transport = transportReason(exchange);
+    if (transport !== null) return { reason: transport, code: error.code };
+    return { reason: error.code === 'ERR_OUTPUT_INCOMPLETE_STREAM' ? 'cut' : 'unreadable-output', code: error.code };
   }
 }
 
@@ -101,18 +129,14 @@ export function captureRun(exchange: CapturedExchange): RunRecord {
   const headers = keptHeaders(format, exchange.headers);
   let incomplete: RunRecord['incomplete'] = null;
   let output: RunOutput | null = null;
-  const reason = transportIncomplete(exchange);
-  if (reason !== null) {
-    incomplete = { reason, code: null };
+  if (exchange.status !== null && !isSuccess(exchange.status)) {
+    incomplete = { reason: 'http-status', code: null };
+  } else if (exchange.status === null) {
+    incomplete = { reason: transportReason(exchange) ?? 'network-error', code: null };
   } else {
-    try {
-      output = runOutputFrom(responseBytes, format);
-    } catch (error) {
-      if (!(error instanceof OutputError || error instanceof JsonError)) throw error;
-      const why: IncompleteReason = error.code === 'ERR_OUTPUT_PROVIDER_ERROR' ? 'provider-error'
-        : error.code === 'ERR_OUTPUT_INCOMPLETE_STREAM' ? 'cut' : 'unreadable-output';
-      incomplete = { reason: why, code: error.code };
-    }
+    const read = readOutput(exchange);
+    if ('reason' in read) incomplete = read;
+    else output = read;
   }
   const served = output === null ? null : output.served;
   let requestId: string | null = null;

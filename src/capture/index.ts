@@ -1,6 +1,6 @@
 /** runprint/capture: the run record of a provider call from its exact bytes, and a `fetch` that records every call it forwards. */
 export { captureFetch, type CaptureCounts, type CaptureFetchOptions, type CapturingFetch, type RunContent } from './capture-fetch.ts';
-export { captureRun, type CapturedExchange } from './capture-run.ts';
+export { captureRun, isRunId, type CapturedExchange } from './capture-run.ts';
 export { observeBody, outcomeOfError, type ObserveOptions, type ObservedBody } from './observe-body.ts';
 export { CAPTURE_ROUTES, routeOf, type CaptureRoute } from './route.ts';
 export { RUN_RECORD_VERSION, type CaptureOutcome, type IncompleteReason, type RunRecord } from './run-record.ts';

@@ -16,6 +16,12 @@ export interface ObserveOptions {
   onEnd(body: ObservedBody): void;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * When the reader cancels, read the rest of the source on the side, up to this many more bytes,
+   * before cancelling it (default 0: cancel at once). For a body the reader discards unread, as
+   * SDKs do with an error body before a retry: the record then holds the body the provider sent.
+   */
+  drainOnCancel?: number;
 }
 
 /** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
@@ -55,6 +61,22 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       // The observer's own failure is its business; the application's stream goes on.
     }
   };
+  /** Reads on up to `limit` more bytes; true when the source ended within them. */
+  const drain = async (limit: number): Promise<boolean> => {
+    let left = limit;
+    try {
+      while (left > 0) {
+        const result = await reader.read();
+        if (result.done) return true;
+        chunks.push(result.value);
+        size += result.value.length;
+        left -= result.value.length;
+      }
+    } catch {
+      return false;
+    }
+    return false;
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let result: ReadableStreamReadResult<Uint8Array>;
@@ -76,7 +98,16 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       controller.enqueue(chunk);
     },
     async cancel(reason) {
-      finish(outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted', reason);
+      const outcome = outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted';
+      const limit = options.drainOnCancel ?? 0;
+      if (limit > 0) {
+        void drain(limit).then((ended) => {
+          finish(ended ? 'complete' : outcome, reason);
+          if (!ended) void reader.cancel(reason).catch(() => undefined);
+        });
+        return;
+      }
+      finish(outcome, reason);
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

@@ -1,0 +1,205 @@
+/**
+ * The capture core without an SDK: the route table, captureRun over every recorded SDK wire
+ * fixture (the record's identities and digests are those of the identity and output code over the
+ * same bytes), the streaming tee, and captureFetch's pass-through and fail-open behaviour.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, test } from 'node:test';
+import { captureFetch, captureRun, observeBody, routeOf, type ObservedBody, type RunRecord } from '../src/capture/index.ts';
+import { compositionFromDocument } from '../src/compose/from-document.ts';
+import { computeIdentity } from '../src/identity/index.ts';
+import { parseJson } from '../src/jcs/index.ts';
+import { rawDigest, runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
+import type { SdkWireFixture } from './helpers/fake-upstream/sdk-wire.ts';
+
+const WIRE = new URL('./fixtures/sdk-wire/', import.meta.url);
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const times = { started: Date.UTC(2026, 0, 1), response: Date.UTC(2026, 0, 1, 0, 0, 1), ended: Date.UTC(2026, 0, 1, 0, 0, 2) };
+
+describe('routeOf', () => {
+  test('the three provider routes, under a base-URL prefix too; anything else is not a run', () => {
+    assert.equal(routeOf('POST', '/v1/chat/completions'), 'openai-chat');
+    assert.equal(routeOf('post', '/v1/responses'), 'openai-responses');
+    assert.equal(routeOf('POST', '/v1/messages'), 'anthropic-messages');
+    assert.equal(routeOf('POST', '/api/v1/chat/completions'), 'openai-chat');
+    assert.equal(routeOf('GET', '/v1/chat/completions'), null);
+    assert.equal(routeOf('GET', '/v1/models'), null);
+    assert.equal(routeOf('POST', '/v1/messages/count_tokens'), null);
+    assert.equal(routeOf('POST', '/v1/chat/completions/'), null);
+  });
+});
+
+describe('captureRun over the SDK wire fixtures', () => {
+  const files = readdirSync(WIRE).filter((name) => name.endsWith('.json')).sort();
+  test('there are fixtures', () => assert.ok(files.length >= 10));
+  for (const name of files) {
+    test(name, () => {
+      const fixture = JSON.parse(readFileSync(new URL(name, WIRE), 'utf8')) as SdkWireFixture;
+      const format = routeOf(fixture.method, fixture.path);
+      assert.ok(format !== null);
+      const requestBytes = utf8(fixture.request.body);
+      const responseBytes = utf8(fixture.response.body);
+      const headers = new Headers({ 'content-type': fixture.response.contentType, authorization: 'Bearer sk-secret', 'set-cookie': 'session=secret' });
+      const record = captureRun({
+        format, method: fixture.method, path: fixture.path, requestBytes, status: fixture.response.status,
+        headers, responseBytes, outcome: 'complete', times,
+      });
+      assert.deepEqual(record.response.headers, { 'content-type': fixture.response.contentType });
+      assert.ok(!JSON.stringify(record).includes('secret'));
+      assert.deepEqual(record.request, { size: requestBytes.length, rawDigest: rawDigest(requestBytes) });
+      assert.deepEqual(record.response.rawDigest, rawDigest(responseBytes));
+      const request = computeIdentity(compositionFromDocument(parseJson(requestBytes), { from: format }).composition);
+      assert.equal(record.requestId, request.requestId);
+      if (fixture.response.status >= 400) {
+        assert.deepEqual(record.incomplete, { reason: 'http-status', code: null });
+        assert.equal(record.runId, null);
+        assert.equal(record.output, null);
+        return;
+      }
+      const output = runOutputFrom(responseBytes, format);
+      const run = computeIdentity(compositionFromDocument(parseJson(requestBytes), { from: format, response: responseBytes }).composition);
+      assert.equal(record.incomplete, null);
+      assert.equal(record.runId, run.runId);
+      assert.deepEqual(record.output, { digest: output.digest, finishReason: output.finishReason, usage: output.usage });
+      assert.deepEqual(record.served, output.served);
+      assert.equal(record.response.stream, output.stream);
+      assert.deepEqual(record.times, { started: '2026-01-01T00:00:00.000Z', response: '2026-01-01T00:00:01.000Z', ended: '2026-01-01T00:00:02.000Z' });
+    });
+  }
+
+  test('a stream with its terminal event is complete even when the client hung up after it', () => {
+    const fixture = JSON.parse(readFileSync(new URL('openai-chat-stream.json', WIRE), 'utf8')) as SdkWireFixture;
+    const exchange = { format: 'openai-chat' as const, method: 'POST', path: '/v1/chat/completions', requestBytes: utf8(fixture.request.body), status: 200, headers: null, times };
+    const whole = captureRun({ ...exchange, responseBytes: utf8(fixture.response.body), outcome: 'aborted' });
+    assert.equal(whole.incomplete, null);
+    assert.equal(whole.outcome, 'aborted');
+    const cut = captureRun({ ...exchange, responseBytes: utf8(fixture.response.body.slice(0, 200)), outcome: 'aborted' });
+    assert.deepEqual(cut.incomplete, { reason: 'aborted', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' });
+    assert.equal(cut.runId, null);
+    assert.match(cut.requestId ?? '', /^rp-req-/);
+  });
+
+  test('an unidentifiable request is a run with its code and path; a 2xx body that is not JSON is unreadable output', () => {
+    const record = captureRun({
+      format: 'anthropic-messages', method: 'POST', path: '/v1/messages', requestBytes: utf8('{"model":"claude","messages":[],"max_tokens":1e400}'),
+      status: 200, headers: null, responseBytes: utf8('{"type":'), outcome: 'complete', times,
+    });
+    assert.deepEqual(record.unidentified, { code: 'ERR_JSON_NON_FINITE', path: "$['max_tokens']" });
+    assert.equal(record.requestId, null);
+    assert.deepEqual(record.incomplete, { reason: 'unreadable-output', code: 'ERR_JSON_TRUNCATED' });
+  });
+
+  test('parents must be run identities (a programmer error otherwise)', () => {
+    const exchange = { format: 'openai-chat' as const, method: 'POST', path: '/v1/chat/completions', requestBytes: utf8('{}'), status: null, headers: null, responseBytes: new Uint8Array(0), outcome: 'network-error' as const, times };
+    assert.throws(() => captureRun({ ...exchange, parents: ['not-an-id'] }), TypeError);
+    const record = captureRun({ ...exchange, parents: [`rp-run-v1-sha256-${'0'.repeat(64)}`] });
+    assert.deepEqual(record.parents, [`rp-run-v1-sha256-${'0'.repeat(64)}`]);
+    assert.deepEqual(record.incomplete, { reason: 'network-error', code: null });
+  });
+});
+
+function streamOf(chunks: string[], failAfter?: number): ReadableStream<Uint8Array> {
+  let index = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (index === failAfter) return controller.error(new TypeError('terminated'));
+      const chunk = chunks[index++];
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(utf8(chunk));
+    },
+  }, { highWaterMark: 0 });
+}
+
+describe('observeBody', () => {
+  test('chunks pass through as they are, the copy is whole, the end is noticed once', async () => {
+    const ends: ObservedBody[] = [];
+    const seen: string[] = [];
+    const body = observeBody(streamOf(['data: a\n\n', 'data: b\n\n']), { onEnd: (end) => void ends.push(end) });
+    const reader = body.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) seen.push(new TextDecoder().decode(read.value));
+    assert.deepEqual(seen, ['data: a\n\n', 'data: b\n\n']);
+    assert.equal(ends.length, 1);
+    assert.equal(new TextDecoder().decode(ends[0]!.bytes), 'data: a\n\ndata: b\n\n');
+    assert.equal(ends[0]!.outcome, 'complete');
+  });
+
+  test('a read failure reaches the reader and ends as a network error; a cancel ends as aborted', async () => {
+    const ends: ObservedBody[] = [];
+    const failing = observeBody(streamOf(['x', 'y'], 1), { onEnd: (end) => void ends.push(end) }).getReader();
+    assert.equal((await failing.read()).done, false);
+    await assert.rejects(failing.read(), { name: 'TypeError', message: 'terminated' });
+    assert.equal(ends[0]!.outcome, 'network-error');
+    assert.equal(new TextDecoder().decode(ends[0]!.bytes), 'x');
+    const cancelled = observeBody(streamOf(['x', 'y', 'z']), { onEnd: (end) => void ends.push(end) }).getReader();
+    await cancelled.read();
+    await cancelled.cancel(new DOMException('stop', 'AbortError'));
+    assert.equal(ends[1]!.outcome, 'aborted');
+    assert.equal(new TextDecoder().decode(ends[1]!.bytes), 'x');
+  });
+
+  test('drainOnCancel reads the rest on the side and ends complete; an observer that throws changes nothing', async () => {
+    let end: ObservedBody | undefined;
+    const reader = observeBody(streamOf(['{"error":', '{"message":"no"}}']), { drainOnCancel: 1024, onEnd: (observed) => { end = observed; throw new Error('observer bug'); } }).getReader();
+    await reader.cancel();
+    for (let i = 0; i < 100 && end === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.equal(end?.outcome, 'complete');
+    assert.equal(new TextDecoder().decode(end!.bytes), '{"error":{"message":"no"}}');
+  });
+});
+
+describe('captureFetch', () => {
+  const chat = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+  const answer = '{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}]}';
+  const fake = (async () => new Response(answer, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': 'req_1', 'set-cookie': 'a=b' } })) as typeof fetch;
+
+  test('fail-open: onRun throwing never reaches the application; it is counted and reported', async () => {
+    const reported: unknown[] = [];
+    const capturing = captureFetch(fake, { onRun: () => { throw new Error('store down'); }, onError: (error) => void reported.push(error) });
+    const response = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: chat });
+    assert.equal(await response.text(), answer);
+    assert.equal(capturing.counts.failures, 1);
+    assert.equal((reported[0] as Error).message, 'store down');
+    const rejecting = captureFetch(fake, { onRun: async () => { throw new Error('later'); }, onError: (error) => void reported.push(error) });
+    await (await rejecting('http://upstream.test/v1/chat/completions', { method: 'POST', body: chat })).text();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(rejecting.counts.failures, 1);
+    assert.equal(rejecting.counts.runs, 1);
+  });
+
+  test('the call reaches fetchImpl as given; a body fetch cannot re-read is forwarded unrecorded', async () => {
+    const calls: Array<[unknown, RequestInit | undefined]> = [];
+    const spying = (async (input: string | URL | Request, init?: RequestInit) => { calls.push([input, init]); return fake(input, init); }) as typeof fetch;
+    const records: RunRecord[] = [];
+    const capturing = captureFetch(spying, { onRun: (record) => void records.push(record) });
+    const init = { method: 'POST', body: chat, headers: { authorization: 'Bearer sk-secret' }, signal: new AbortController().signal };
+    const response = await capturing('http://upstream.test/v1/chat/completions', init);
+    assert.equal(calls[0]![0], 'http://upstream.test/v1/chat/completions');
+    assert.equal(calls[0]![1], init, 'the same init object, untouched');
+    assert.equal(response.url, '', 'url as fetchImpl gave it');
+    await response.text();
+    assert.deepEqual(records[0]!.response.headers, { 'content-type': 'application/json', 'x-request-id': 'req_1' });
+    assert.ok(!JSON.stringify(records[0]).includes('sk-secret'));
+    const streamed = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: streamOf([chat]), duplex: 'half' } as RequestInit);
+    await streamed.text();
+    assert.equal(records.length, 1);
+    assert.equal(capturing.counts.failures, 1);
+  });
+
+  test('no response at all: the error reaches the application as it was, the run is a network error', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const records: RunRecord[] = [];
+    const capturing = captureFetch(globalThis.fetch, { onRun: (record) => void records.push(record) });
+    const failure = await capturing(`http://127.0.0.1:${port}/v1/messages`, { method: 'POST', body: '{}' }).then(() => null, (error: unknown) => error);
+    assert.ok(failure instanceof TypeError);
+    assert.equal(records[0]!.outcome, 'network-error');
+    assert.equal(records[0]!.response.status, null);
+    assert.deepEqual(records[0]!.incomplete, { reason: 'network-error', code: null });
+    assert.deepEqual(records[0]!.unidentified, { code: 'ERR_PROVIDER_INVALID_REQUEST', path: "$['model']" });
+  });
+});
