@@ -66,6 +66,16 @@ test('--strict refuses the request with ERR_REQUEST_UNKNOWN_MEMBER at the first 
   assert.equal((await cli(['id', 'composition.json', '--strict'])).code, 0);
 });
 
+test('--from auto does not guess the format of a request whose only unknown member may be a typo (SPEC 4.5 rule 6)', async () => {
+  file('auto.json', JSON.stringify({ model: 'gpt-4o', mesages: [{ role: 'user', content: 'b' }], temperature: 0 }));
+  assert.deepEqual(await cli(['id', 'auto.json']), {
+    code: 3, stdout: '', stderr: 'runprint: ERR_PROVIDER_UNKNOWN_FORMAT: input has a member no supported API defines and no field that only one API defines; pass --from (at $)\n',
+  });
+  const named = await cli(['id', 'auto.json', '--from', 'openai-chat']);
+  assert.equal(named.code, 0);
+  assert.match(named.stderr, /did you mean "messages"\?/);
+});
+
 test('each provider: its fields and roles are known, others are found with their paths', () => {
   assert.deepEqual(unknownMembers('openai-responses', { model: 'gpt-5', input: [{ role: 'usr', content: 'x' }, { type: 'function_call_output', call_id: 'c', output: 'o' }], instructions: 'x', max_output_tokens: 5 }), [
     { kind: 'role', name: 'usr', path: "$['input'][0]['role']", known: ['user', 'assistant', 'system', 'developer'], knownIn: [] },
@@ -78,7 +88,7 @@ test('each provider: its fields and roles are known, others are found with their
 
 test('a member name is echoed escaped and cut', async () => {
   file('odd.json', JSON.stringify({ model: 'gpt-4o', messages: [], [`x\u001b[31m${'y'.repeat(100)}`]: 1 }));
-  const result = await cli(['id', 'odd.json']);
+  const result = await cli(['id', 'odd.json', '--from', 'openai-chat']);
   assert.equal(result.code, 0);
   assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(result.stderr), JSON.stringify(result.stderr));
   assert.ok(result.stderr.startsWith(`runprint: warning: odd.json: member "x\\u001b[31m${'y'.repeat(34)}…" is not in the openai-chat mapping`), result.stderr);

@@ -19,6 +19,9 @@ import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './requ
  *      lacks is dropped (Anthropic Messages requires max_tokens, OpenAI Chat requires messages).
  *      Exactly one left is the answer; more is ambiguous (a bare {model, messages, max_tokens} is
  *      both an OpenAI Chat and an Anthropic Messages request).
+ *   5. An answer of rule 4 is refused when the document also has a name no field table holds: no
+ *      field only one API defines told the API, and the unknown name may be a misspelled one that
+ *      would have ({model, mesages} is not an OpenAI Responses request).
  */
 
 /** Top-level fields each API requires (SPEC 4.5, rule 4). */
@@ -57,6 +60,13 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
   if (candidates.length > 1) {
     const complete = candidates.filter((format) => REQUIRED[format].every((key) => member(value, key) !== undefined));
     if (complete.length > 0) candidates = complete;
+    if (candidates.length === 1 && counted.length < Object.keys(value).length) {
+      throw new ProviderError(
+        'ERR_PROVIDER_UNKNOWN_FORMAT',
+        'input has a member no supported API defines and no field that only one API defines; pass --from',
+        formatPath([]),
+      );
+    }
   }
   const [only] = candidates;
   if (candidates.length === 1 && only !== undefined) return only;
