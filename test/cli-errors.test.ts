@@ -39,6 +39,12 @@ test('a file name is echoed with its control characters escaped and cut to 80 ch
   assert.deepEqual(await cli(['canon', long]), { code: 4, stdout: '', stderr: `runprint: ERR_INPUT_NOT_FOUND: no such file: ${long.slice(0, 80)}…\n` });
 });
 
+test('model-digest names the model PATH given when it does not exist, escaped', async () => {
+  assert.deepEqual(await cli(['model-digest', 'models/llama\u001b[0m']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_MODEL_NOT_FOUND: model path does not exist: models/llama\\u001b[0m\n',
+  });
+});
+
 test('an existing output file and a key file are named', async () => {
   writeFileSync(join(folder, 'receipt.tlog'), 'kept');
   file('receipt.json', '{}');

@@ -102,7 +102,7 @@ test('errors are one line on stderr with the code, and the exit code of their ki
     [[model, '--shard-size', '1e9'], EXIT.usage, 'ERR_CLI_USAGE: --shard-size must be a positive whole number of bytes'],
     [[model, '--shard-size', '99999999999999999999'], EXIT.usage, 'ERR_CLI_USAGE: --shard-size must be a positive whole number of bytes'],
     [[model, '--method', 'files', '--shard-size', '8'], EXIT.usage, 'ERR_CLI_USAGE: --shard-size applies only to --method shards'],
-    [[join(root, 'missing')], EXIT.io, 'ERR_MODEL_NOT_FOUND: model path does not exist'],
+    [[join(root, 'missing')], EXIT.io, `ERR_MODEL_NOT_FOUND: model path does not exist: ${join(root, 'missing')}`],
     [[join(root, 'empty')], EXIT.input, 'ERR_MODEL_UNSUPPORTED_ENTRY: model has no resource to digest: no regular file, or only empty files under the shards method'],
   ];
   mkdirSync(join(root, 'empty'));
@@ -120,7 +120,7 @@ test('a symbolic link: refused (exit 3) unless --allow-symlinks', async () => {
   assert.deepEqual(refused, {
     code: EXIT.input,
     stdout: '',
-    stderr: 'runprint: ERR_MODEL_UNSUPPORTED_ENTRY: model contains a symbolic link and symbolic links are not allowed\n',
+    stderr: 'runprint: ERR_MODEL_UNSUPPORTED_ENTRY: model contains a symbolic link and symbolic links are not allowed (model caches are often links: pass --allow-symlinks to follow links to regular files)\n',
   });
   const allowed = await run([linked, '--allow-symlinks', '--json']);
   assert.equal(allowed.code, EXIT.ok);

@@ -1,12 +1,14 @@
 /** `runprint model-digest`: the OpenSSF Model Signing v1.0 digest of a model (docs/SPEC.md section 9). */
 import { resolve } from 'node:path';
-import { RunprintError, UsageError } from '../errors.ts';
+import { ModelDigestError, RunprintError, UsageError } from '../errors.ts';
+import { modelNotFound, symlinkNotAllowed } from '../model-digest/model-digest-errors.ts';
 import { computeModelDigest } from '../model-digest/index.ts';
 import type { ModelDigestOptions } from '../model-digest/index.ts';
 import { EXIT } from './io.ts';
 import type { CliIo } from './io.ts';
 import { unknownOption } from './parse-options.ts';
 import { formatCommandHelp } from './usage.ts';
+import { fileName } from './read-input.ts';
 
 const OPTION_NAMES = ['json', 'method', 'shard-size', 'allow-symlinks'];
 
@@ -15,9 +17,11 @@ const REDRAW_INTERVAL = 100;
 
 /** Runs `runprint model-digest`; returns the exit code. Errors go to stderr as one line. */
 export async function modelDigestCommand(args: string[], io: CliIo): Promise<number> {
+  let path: string | undefined;
   const progress = io.stderrIsTTY ? progressBar(io) : undefined;
   try {
     const request = parseArguments(args);
+    if (request !== 'help') path = request.path;
     if (request === 'help') {
       io.stdout(formatCommandHelp('model-digest')!);
       return EXIT.ok;
@@ -31,13 +35,27 @@ export async function modelDigestCommand(args: string[], io: CliIo): Promise<num
   } catch (error) {
     progress?.clear();
     if (error instanceof RunprintError) {
-      io.stderr(`runprint: ${error.toLine()}\n`);
+      io.stderr(`runprint: ${explained(error, path).toLine()}\n`);
       return exitCodeFor(error);
     }
     // Never a stack trace: a bug is reported by kind only.
     io.stderr(`runprint: ERR_INTERNAL: unexpected failure (${error instanceof Error ? error.name : typeof error})\n`);
     return EXIT.internal;
   }
+}
+
+/**
+ * The model's own errors never name a path inside the model (its names are attacker-controlled);
+ * the CLI names the PATH the user gave when it does not exist, and says how to follow links.
+ */
+function explained(error: RunprintError, path: string | undefined): RunprintError {
+  if (error.message === modelNotFound().message) {
+    if (path !== undefined) return new ModelDigestError(error.code, `${error.message}: ${fileName(path)}`);
+  }
+  if (error.message === symlinkNotAllowed().message) {
+    return new ModelDigestError(error.code, `${error.message} (model caches are often links: pass --allow-symlinks to follow links to regular files)`);
+  }
+  return error;
 }
 
 interface Request {
