@@ -17,6 +17,11 @@ import type { SdkWireFixture } from './helpers/fake-upstream/sdk-wire.ts';
 
 const WIRE = new URL('./fixtures/sdk-wire/', import.meta.url);
 const utf8 = (text: string) => new TextEncoder().encode(text);
+/** captureFetch builds a record on a later turn of the event loop, after the application's last byte. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(condition(), 'the run was recorded');
+}
 const times = { started: Date.UTC(2026, 0, 1), response: Date.UTC(2026, 0, 1, 0, 0, 1), ended: Date.UTC(2026, 0, 1, 0, 0, 2) };
 
 describe('routeOf', () => {
@@ -160,12 +165,11 @@ describe('captureFetch', () => {
     const capturing = captureFetch(fake, { onRun: () => { throw new Error('store down'); }, onError: (error) => void reported.push(error) });
     const response = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: chat });
     assert.equal(await response.text(), answer);
-    assert.equal(capturing.counts.failures, 1);
+    await until(() => capturing.counts.failures === 1);
     assert.equal((reported[0] as Error).message, 'store down');
     const rejecting = captureFetch(fake, { onRun: async () => { throw new Error('later'); }, onError: (error) => void reported.push(error) });
     await (await rejecting('http://upstream.test/v1/chat/completions', { method: 'POST', body: chat })).text();
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(rejecting.counts.failures, 1);
+    await until(() => rejecting.counts.failures === 1);
     assert.equal(rejecting.counts.runs, 1);
   });
 
@@ -180,12 +184,14 @@ describe('captureFetch', () => {
     assert.equal(calls[0]![1], init, 'the same init object, untouched');
     assert.equal(response.url, '', 'url as fetchImpl gave it');
     await response.text();
+    await until(() => records.length === 1);
     assert.deepEqual(records[0]!.response.headers, { 'content-type': 'application/json', 'x-request-id': 'req_1' });
     assert.ok(!JSON.stringify(records[0]).includes('sk-secret'));
     const streamed = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: streamOf([chat]), duplex: 'half' } as RequestInit);
     await streamed.text();
-    assert.equal(records.length, 1);
     assert.equal(capturing.counts.failures, 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(records.length, 1);
   });
 
   test('no response at all: the error reaches the application as it was, the run is a network error', async () => {
@@ -197,6 +203,7 @@ describe('captureFetch', () => {
     const capturing = captureFetch(globalThis.fetch, { onRun: (record) => void records.push(record) });
     const failure = await capturing(`http://127.0.0.1:${port}/v1/messages`, { method: 'POST', body: '{}' }).then(() => null, (error: unknown) => error);
     assert.ok(failure instanceof TypeError);
+    await until(() => records.length === 1);
     assert.equal(records[0]!.outcome, 'network-error');
     assert.equal(records[0]!.response.status, null);
     assert.deepEqual(records[0]!.incomplete, { reason: 'network-error', code: null });

@@ -113,7 +113,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const call = prepared;
     const started = now();
 
-    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) => {
+    // Built on a later turn of the event loop: the application has its last byte (or its error)
+    // before runprint hashes anything.
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) =>
+      void setTimeout(() => build(status, headers, responseBytes, outcome, response, ended), 0);
+    const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) => {
       try {
         const run = captureRun({
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,

@@ -88,8 +88,8 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
         return;
       }
       if (result.done) {
-        finish('complete', undefined);
         controller.close();
+        finish('complete', undefined);
         return;
       }
       const chunk = result.value;
