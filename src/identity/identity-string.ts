@@ -18,6 +18,8 @@ export interface ParsedIdentity {
  * URL path segment, a query value and a file name on every common file system.
  */
 export function formatIdentity(kind: IdentityKind, digest: Uint8Array): string {
+  if (kind !== 'req' && kind !== 'run') throw new RangeError('identity kind must be "req" or "run"');
+  if (!(digest instanceof Uint8Array)) throw new TypeError('identity digest must be a Uint8Array of 32 bytes (hex text: decode it first)');
   if (digest.length !== 32) throw new RangeError('a v1 identity digest is 32 bytes');
   return `rp-${kind}-v1-sha256-${toHex(digest)}`;
 }

@@ -12,6 +12,9 @@ export const SALT_BYTES = 32;
  * with the receipt: whoever holds a salt and a guess can confirm the guess.
  */
 export function createSalts(names: Iterable<string>): Salts {
+  if (typeof names === 'string' || typeof (names as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError('createSalts takes an array (or other iterable) of component names, such as ["system", "input"]');
+  }
   const salts: Salts = {};
   for (const name of names) {
     if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw new RangeError(`"${capName(name)}" is not a request component`);
@@ -25,6 +28,7 @@ export function createSalts(names: Iterable<string>): Salts {
 
 /** The 32 bytes of a salt written as 64 lowercase hex digits; RangeError for anything else. */
 export function saltBytes(hex: string): Uint8Array {
+  if (typeof hex !== 'string') throw new TypeError('a salt must be a string of 64 lowercase hex digits');
   if (!isSaltHex(hex)) throw new RangeError('a salt must be 64 lowercase hex digits');
   return fromHex(hex)!;
 }

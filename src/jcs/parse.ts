@@ -27,6 +27,9 @@ export interface ParseOptions {
  * name. Strings are kept exactly as written: no Unicode normalization. `-0` parses to -0.
  */
 export function parseJson(input: Uint8Array | string, options?: ParseOptions): JsonValue {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TypeError('parseJson options must be an object such as { maxBytes, maxDepth }');
+  }
   const maxDepth = readMaxDepth(options?.maxDepth);
   const maxBytes = readMaxBytes(options?.maxBytes);
   if (typeof input === 'string') {

@@ -2,6 +2,7 @@
 import { KeyError } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
+import { describe, requireBytes, requireString } from './key-arguments.ts';
 import { ED25519_SPKI_PREFIX, formatPem, parsePem, requireEd25519 } from './pem.ts';
 import { formatVerifierKey, parseVerifierKey } from './verifier-key.ts';
 
@@ -44,6 +45,7 @@ function subtle(): SubtleCrypto {
 
 /** The key id rule: lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of the public key. */
 export function keyIdOf(raw: Uint8Array): string {
+  requireBytes(raw, 'keyIdOf raw key');
   return toHex(sha256Once(spkiOf(raw)));
 }
 
@@ -56,6 +58,7 @@ function spkiOf(raw: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** Imports a 32-byte Ed25519 public key. */
 export async function importPublicKey(raw: Uint8Array): Promise<PublicKey> {
+  requireBytes(raw, 'importPublicKey raw key');
   if (raw.length !== 32) throw new KeyError('ERR_KEY_INVALID', 'an Ed25519 public key is 32 bytes');
   const copy = Uint8Array.from(raw);
   let cryptoKey: CryptoKey;
@@ -67,12 +70,28 @@ export async function importPublicKey(raw: Uint8Array): Promise<PublicKey> {
   return { keyId: keyIdOf(copy), raw: copy, cryptoKey };
 }
 
+// Strict: a key file that is not UTF-8 is not a key file.
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of a key file given as a string or as its bytes (a Buffer from readFileSync, say). */
+function keyText(value: unknown, what: string): string {
+  if (typeof value === 'string') return value;
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be the key file's text (a string or its bytes), not ${describe(value)}`);
+  try {
+    return decoder.decode(value);
+  } catch {
+    throw new KeyError('ERR_KEY_INVALID', `${what} is not UTF-8 text`);
+  }
+}
+
 /**
- * Reads a public key from the text of a key file: a PEM SubjectPublicKeyInfo, a JSON Web Key or
- * a C2SP signed-note verifier key, the three forms `runprint keygen` writes. Key files come from
- * the user, not from the receipt, but are still read strictly.
+ * Reads a public key from the text of a key file (a string, or its bytes): a PEM
+ * SubjectPublicKeyInfo, a JSON Web Key or a C2SP signed-note verifier key, the three forms
+ * `runprint keygen` writes. Key files come from the user, not from the receipt, but are still
+ * read strictly.
  */
-export async function parsePublicKey(text: string): Promise<PublicKey> {
+export async function parsePublicKey(input: string | Uint8Array): Promise<PublicKey> {
+  const text = keyText(input, 'public key');
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN')) {
     const pem = parsePem(text);
@@ -107,8 +126,9 @@ function rawFromJwk(text: string): Uint8Array {
   return raw;
 }
 
-/** Reads a PKCS #8 PEM private key (unencrypted) and imports it for signing. */
-export async function parsePrivateKey(text: string): Promise<SigningKey> {
+/** Reads a PKCS #8 PEM private key (unencrypted; a string, or its bytes) and imports it for signing. */
+export async function parsePrivateKey(input: string | Uint8Array): Promise<SigningKey> {
+  const text = keyText(input, 'private key');
   const pem = parsePem(text);
   if (pem === undefined) throw new KeyError('ERR_KEY_INVALID', 'private key file is not one well-formed PEM block');
   if (pem.label === 'ENCRYPTED PRIVATE KEY') throw new KeyError('ERR_KEY_UNSUPPORTED', 'encrypted private keys are not supported');
@@ -131,6 +151,7 @@ export async function parsePrivateKey(text: string): Promise<SigningKey> {
 
 /** Generates a new Ed25519 key pair and renders every file `runprint keygen` writes. */
 export async function generateKeyFiles(name: string): Promise<KeyFiles> {
+  requireString(name, 'generateKeyFiles name');
   const pair = (await subtle().generateKey(ED25519, true, ['sign', 'verify'])) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await subtle().exportKey('pkcs8', pair.privateKey));
   const raw = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
@@ -139,6 +160,9 @@ export async function generateKeyFiles(name: string): Promise<KeyFiles> {
 
 /** The key files for a given PKCS #8 private key and its raw public key. */
 export function keyFilesOf(pkcs8: Uint8Array, raw: Uint8Array, name: string): KeyFiles {
+  requireBytes(pkcs8, 'keyFilesOf pkcs8');
+  requireBytes(raw, 'keyFilesOf raw key');
+  requireString(name, 'keyFilesOf name');
   const keyId = keyIdOf(raw);
   const x = encodeBase64(raw).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   return {

@@ -64,6 +64,7 @@ export function formatCheckpoint(checkpoint: Checkpoint): string {
  * an empty line, or text not ending in a newline is refused.
  */
 export function parseCheckpoint(text: string): Checkpoint {
+  if (typeof text !== 'string') throw new TypeError('checkpoint text must be a string (the text of a verified note)');
   if (!text.endsWith('\n')) throw invalid('checkpoint must end with a newline');
   try {
     checkNoteText(text);

@@ -1,6 +1,7 @@
 /** C2SP tlog-cosignature, "Ed25519 signed message": cosignature/v1, a witness's timestamped signature of a checkpoint. */
 import { KeyError, LogError } from '../errors.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { requirePublicKey, requireSigningKey } from '../keys/key-arguments.ts';
 import { importPublicKey, type PublicKey, type SigningKey } from '../keys/keys.ts';
 import { isKeyName, noteKeyHash } from '../keys/verifier-key.ts';
 import { parseNote, verifiedSignatures, type Note, type NoteSigner, type NoteVerifier } from './note.ts';
@@ -68,6 +69,7 @@ function checkTimestamp(timestamp: number): void {
 
 /** Signs checkpoints as a witness: the signature is the 8-byte big-endian timestamp || Ed25519 signature. */
 export function cosignatureSigner(name: string, key: SigningKey, now: () => number = () => Math.floor(Date.now() / 1000)): NoteSigner {
+  requireSigningKey(key, 'cosignatureSigner key');
   checkName(name);
   return {
     name,
@@ -95,6 +97,7 @@ export function parseCosignature(name: string, bytes: Uint8Array): Cosignature {
 
 /** Checks cosignatures made under `name` by `key`. */
 export function cosignatureVerifier(name: string, key: PublicKey): NoteVerifier {
+  requirePublicKey(key, 'cosignatureVerifier key');
   checkName(name);
   return {
     name,

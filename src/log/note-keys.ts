@@ -1,5 +1,6 @@
 /** C2SP signed-note, "Ed25519 signatures" (type 0x01): note signers and verifiers over runprint's Ed25519 keys. */
 import { KeyError } from '../errors.ts';
+import { requirePublicKey, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import { importPublicKey, type PublicKey, type SigningKey } from '../keys/keys.ts';
 import { formatVerifierKey, isKeyName, noteKeyHash, parseVerifierKey } from '../keys/verifier-key.ts';
 import type { NoteSigner, NoteVerifier } from './note.ts';
@@ -13,6 +14,8 @@ function checkName(name: string): void {
 
 /** Signs note text with an Ed25519 key under `name` (for a log, its origin). */
 export function noteSigner(name: string, key: SigningKey): NoteSigner {
+  requireString(name, 'noteSigner name');
+  requireSigningKey(key, 'noteSigner key');
   checkName(name);
   return {
     name,
@@ -25,6 +28,8 @@ export function noteSigner(name: string, key: SigningKey): NoteSigner {
 
 /** Checks Ed25519 note signatures made under `name` by `key`. */
 export function noteVerifier(name: string, key: PublicKey): NoteVerifier {
+  requireString(name, 'noteVerifier name');
+  requirePublicKey(key, 'noteVerifier key');
   checkName(name);
   return {
     name,
@@ -38,11 +43,13 @@ export function noteVerifier(name: string, key: PublicKey): NoteVerifier {
 
 /** A verifier from its C2SP verifier key text `<name>+<hash>+<base64(0x01 || key)>`. */
 export async function parseNoteVerifier(verifierKey: string): Promise<NoteVerifier> {
+  requireString(verifierKey, 'parseNoteVerifier verifier key');
   const { name, raw } = parseVerifierKey(verifierKey);
   return noteVerifier(name, await importPublicKey(raw));
 }
 
 /** The verifier key text of a signer's key, as golang.org/x/mod/sumdb/note's NewVerifier reads it. */
 export function noteVerifierKey(name: string, key: PublicKey): string {
+  requirePublicKey(key, 'noteVerifierKey key');
   return formatVerifierKey(name, key.raw);
 }

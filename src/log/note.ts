@@ -1,6 +1,7 @@
 /** C2SP signed-note: notes as text, their signature lines, and the rule that a known key must sign. */
 import { LogError } from '../errors.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { describe } from '../keys/key-arguments.ts';
 import { isKeyName } from '../keys/verifier-key.ts';
 
 /** One signature line: the key name, the 32-bit key ID, and the signature bytes after it. */
@@ -100,6 +101,7 @@ export function formatNote(note: Note): string {
 export function parseNote(input: string | Uint8Array): Note {
   let message: string;
   if (typeof input === 'string') message = input;
+  else if (!(input instanceof Uint8Array)) throw new TypeError(`a signed note must be its text or its bytes, not ${describe(input)}`);
   else {
     try {
       message = decoder.decode(input);
@@ -138,12 +140,31 @@ export function parseNote(input: string | Uint8Array): Note {
   return { text, signatures };
 }
 
+function isNoteKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const key = value as { name?: unknown; keyHash?: unknown };
+  return typeof key.name === 'string' && key.keyHash !== undefined;
+}
+
+/** Verifiers are objects from noteVerifier or parseNoteVerifier; verifier key text must be parsed first. */
+export function requireNoteVerifier(value: unknown, what: string): asserts value is NoteVerifier {
+  if (isNoteKey(value) && typeof (value as { verify?: unknown }).verify === 'function') return;
+  if (typeof value === 'string') throw new TypeError(`${what} must be a NoteVerifier: parse verifier key text with parseNoteVerifier first`);
+  throw new TypeError(`${what} must be a NoteVerifier (from noteVerifier or parseNoteVerifier), not ${describe(value)}`);
+}
+
+function requireNoteVerifiers(value: unknown, what: string): asserts value is ReadonlyArray<NoteVerifier> {
+  if (!Array.isArray(value)) throw new TypeError(`${what} must be an array of NoteVerifier objects, not ${describe(value)}`);
+  value.forEach((verifier, index) => requireNoteVerifier(verifier, `${what}[${index}]`));
+}
+
 /**
  * The signatures of `note` made by the given verifiers, each checked. Signatures from unknown keys
  * (name and key ID not both matching a verifier) are ignored, as signed-note requires; a signature
  * from a known key that does not verify fails the whole note.
  */
 export async function verifiedSignatures(note: Note, verifiers: ReadonlyArray<NoteVerifier>): Promise<NoteSignature[]> {
+  requireNoteVerifiers(verifiers, 'note verifiers');
   const verified: NoteSignature[] = [];
   for (const signature of note.signatures) {
     const verifier = verifiers.find((candidate) => candidate.name === signature.name && candidate.keyHash === signature.keyHash);
@@ -164,6 +185,7 @@ export async function verifyNote(
   input: string | Uint8Array | Note,
   verifiers: ReadonlyArray<NoteVerifier>,
 ): Promise<{ text: string; note: Note; verified: NoteSignature[] }> {
+  requireNoteVerifiers(verifiers, 'verifyNote verifiers');
   const note = typeof input === 'string' || input instanceof Uint8Array ? parseNote(input) : input;
   const verified = await verifiedSignatures(note, verifiers);
   if (verified.length === 0) throw new LogError('ERR_LOG_NOTE_SIGNATURE', 'note has no signature from a known key');
@@ -172,8 +194,14 @@ export async function verifyNote(
 
 /** Signs `text` with each signer and returns the signed note. */
 export async function signNote(text: string, signers: NoteSigner | ReadonlyArray<NoteSigner>): Promise<string> {
+  if (typeof text !== 'string') throw new TypeError(`note text must be a string, not ${describe(text)}`);
   checkNoteText(text);
   const list = Array.isArray(signers) ? (signers as ReadonlyArray<NoteSigner>) : [signers as NoteSigner];
+  for (const signer of list) {
+    if (!isNoteKey(signer) || typeof (signer as { sign?: unknown }).sign !== 'function') {
+      throw new TypeError(`note signers must be NoteSigner objects (from noteSigner), not ${describe(signer)}`);
+    }
+  }
   const signatures: NoteSignature[] = [];
   for (const signer of list) signatures.push({ name: signer.name, keyHash: signer.keyHash, signature: await signer.sign(text) });
   return formatNote({ text, signatures });

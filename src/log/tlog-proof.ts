@@ -3,9 +3,10 @@ import { LogError } from '../errors.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { describe, requireBytes, requireOptions } from '../keys/key-arguments.ts';
 import { parseCheckpoint, parseDecimal, parseHash, type Checkpoint } from './checkpoint.ts';
 import { verifyCosignatures, type Cosignature } from './cosignature.ts';
-import { formatNote, parseNote, verifyNote, type Note, type NoteVerifier } from './note.ts';
+import { formatNote, parseNote, requireNoteVerifier, verifyNote, type Note, type NoteVerifier } from './note.ts';
 
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 
@@ -62,6 +63,7 @@ export function formatTlogProof(proof: TlogProof): string {
 
 /** Reads a tlog-proof strictly; no signature or hash is checked here (see verifyTlogProof). */
 export function parseTlogProof(text: string): TlogProof {
+  if (typeof text !== 'string') throw new TypeError(`a tlog-proof must be its text (read the file as UTF-8), not ${describe(text)}`);
   const blank = text.indexOf('\n\n');
   if (!text.startsWith(`${TLOG_PROOF_HEADER}\n`) || blank < 0) throw invalid('tlog-proof must start with c2sp.org/tlog-proof@v1 and hold a checkpoint after a blank line');
   const lines = text.slice(0, blank).split('\n').slice(1);
@@ -97,6 +99,13 @@ export function parseTlogProof(text: string): TlogProof {
  * of RFC 6962 leafHash(leafData) at `index` leads to the checkpoint's root hash.
  */
 export async function verifyTlogProof(input: string | TlogProof, leafData: Uint8Array, policy: TlogProofPolicy): Promise<VerifiedTlogProof> {
+  // Programmer errors first: the caller's arguments, not the proof.
+  if (typeof input !== 'string') requireOptions(input, 'verifyTlogProof proof (its text or a parsed TlogProof)');
+  requireBytes(leafData, 'verifyTlogProof leaf data (the exact bytes submitted to the log)');
+  requireOptions(policy, 'verifyTlogProof policy');
+  requireNoteVerifier(policy.logKey, 'verifyTlogProof policy.logKey');
+  if (!Array.isArray(policy.witnesses)) throw new TypeError('verifyTlogProof policy.witnesses must be an array of NoteVerifier objects (empty for none)');
+  policy.witnesses.forEach((witness, index) => requireNoteVerifier(witness, `verifyTlogProof policy.witnesses[${index}]`));
   if (!Number.isSafeInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > policy.witnesses.length) {
     throw new RangeError('threshold must be an integer from 0 to the number of witnesses');
   }

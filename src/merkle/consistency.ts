@@ -1,5 +1,6 @@
 /** RFC 9162 section 2.1.4 (RFC 6962 section 2.1.2): Merkle consistency proofs, and the subtree hashes a tiled log reads. */
 import { equalBytes } from '../hash/sha256.ts';
+import { requireHashBytes, requireHashList, requireLeafHashes } from './merkle-arguments.ts';
 import { emptyRootHash, hashChildren, rootFromLeafHashes } from './rfc6962.ts';
 
 /** A complete subtree: the 2^level leaves from index * 2^level, whose hash a tiled log stores. */
@@ -133,6 +134,7 @@ export function consistencyProofRanges(oldSize: number, newSize: number): LeafRa
  * prefix of the tree of the first `newSize` leaves of `leafHashes`.
  */
 export function proveConsistency(leafHashes: ReadonlyArray<Uint8Array>, oldSize: number, newSize: number): Uint8Array[] {
+  requireLeafHashes(leafHashes, 'proveConsistency leafHashes');
   checkSize('newSize', newSize);
   if (newSize > leafHashes.length) throw new RangeError('newSize must not exceed the number of leaves');
   return consistencyProofRanges(oldSize, newSize).map((range) => subtreeHash(leafHashes, range.start, range.end));
@@ -153,6 +155,9 @@ export function verifyConsistency(
   newRoot: Uint8Array,
 ): boolean {
   if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize)) throw new RangeError('oldSize and newSize must be safe integers');
+  requireHashList(proof, 'verifyConsistency proof');
+  requireHashBytes(oldRoot, 'verifyConsistency oldRoot');
+  requireHashBytes(newRoot, 'verifyConsistency newRoot');
   if (oldSize < 0 || oldSize > newSize) return false;
   if (oldRoot.length !== 32 || newRoot.length !== 32) return false;
   if (proof.some((hash) => hash.length !== 32)) return false;

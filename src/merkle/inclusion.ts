@@ -1,5 +1,6 @@
 /** RFC 9162 section 2.1.3 (RFC 6962 section 2.1.1): Merkle inclusion proofs, made and checked. */
 import { equalBytes } from '../hash/sha256.ts';
+import { requireHashBytes, requireHashList, requireLeafHashes } from './merkle-arguments.ts';
 import { hashChildren } from './rfc6962.ts';
 
 function checkPosition(index: number, size: number): void {
@@ -17,6 +18,7 @@ function checkPosition(index: number, size: number): void {
  * A node that moves up unchanged contributes no hash to the path.
  */
 export function proveInclusion(leafHashes: ReadonlyArray<Uint8Array>, index: number): Uint8Array[] {
+  requireLeafHashes(leafHashes, 'proveInclusion leafHashes');
   checkPosition(index, leafHashes.length);
   const proof: Uint8Array[] = [];
   let level: ReadonlyArray<Uint8Array> = leafHashes;
@@ -46,6 +48,9 @@ export function verifyInclusion(
   rootHash: Uint8Array,
 ): boolean {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size)) throw new RangeError('index and size must be safe integers');
+  requireHashBytes(leafHash, 'verifyInclusion leafHash');
+  requireHashList(proof, 'verifyInclusion proof');
+  requireHashBytes(rootHash, 'verifyInclusion rootHash');
   // Step 1: leaf_index must be less than tree_size.
   if (index < 0 || index >= size) return false;
   if (leafHash.length !== 32 || rootHash.length !== 32) return false;

@@ -1,5 +1,6 @@
 /** RFC 6962 section 2.1 (RFC 9162 section 2.1.1): Merkle Tree Hash over an ordered list of leaves. */
 import { createSha256, sha256Once } from '../hash/sha256.ts';
+import { requireHashBytes, requireLeafHashes } from './merkle-arguments.ts';
 
 const NODE_PREFIX = new Uint8Array([0x01]);
 
@@ -9,6 +10,7 @@ const leafInput = new Uint8Array(64 * 1024);
 
 /** leafHash = SHA-256(0x00 || leaf). */
 export function hashLeaf(leaf: Uint8Array): Uint8Array {
+  requireHashBytes(leaf, 'hashLeaf leaf');
   const input = leaf.length < leafInput.length ? leafInput.subarray(0, leaf.length + 1) : new Uint8Array(leaf.length + 1);
   input[0] = 0x00;
   input.set(leaf, 1);
@@ -42,6 +44,7 @@ export function emptyRootHash(): Uint8Array {
  * complete subtrees left to right and gives the same root.
  */
 export function rootFromLeafHashes(leafHashes: ReadonlyArray<Uint8Array>): Uint8Array {
+  requireLeafHashes(leafHashes, 'rootFromLeafHashes leafHashes');
   const size = leafHashes.length;
   if (size === 0) return emptyRootHash();
   // Stack of complete subtree roots; stack[i] covers 2^heights[i] leaves.

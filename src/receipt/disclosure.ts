@@ -74,6 +74,14 @@ function order(name: string): number {
  * RangeError; an invalid composition throws its own error (ERR_COMPOSITION_*, ERR_JSON_*).
  */
 export function createDisclosure(composition: unknown, options: DisclosureOptions): Disclosure {
+  if (typeof options !== 'object' || options === null || !Array.isArray(options.reveal)) {
+    throw new TypeError('createDisclosure options must be an object with "reveal", an array of { component } or { component, index }');
+  }
+  for (const reveal of options.reveal) {
+    if (typeof reveal !== 'object' || reveal === null || typeof reveal.component !== 'string') {
+      throw new TypeError('each reveal must be { component: "name" } or { component: "name", index: n }');
+    }
+  }
   const identity = computeIdentity(composition);
   if (identity.runId === null) throw new TypeError('a disclosure needs a run identity: give the composition "served" facts');
   const parsed = parseComposition(composition);

@@ -3,6 +3,7 @@
  * travels beside the receipt as a file, checked offline against a log key and a witness policy.
  */
 import { LogError } from '../errors.ts';
+import { requireBytes, requireOptions } from '../keys/key-arguments.ts';
 import { verifyTlogProof, type TlogProofPolicy } from '../log/tlog-proof.ts';
 import type { CheckName, VerificationCheck } from './verify.ts';
 
@@ -59,6 +60,12 @@ const STEP_OF_CODE: ReadonlyMap<string, CheckName> = new Map<string, CheckName>(
  * failure names its step and every step before it passed.
  */
 export async function checkLogProof(options: LogProofOptions): Promise<{ checks: VerificationCheck[]; summary?: LogProofSummary }> {
+  requireOptions(options, 'log proof options');
+  if (typeof options.proof !== 'string' && !(options.proof instanceof Uint8Array)) {
+    throw new TypeError('log proof "proof" must be the tlog-proof text or its bytes');
+  }
+  requireBytes(options.entry, 'log proof "entry" (the receipt file\'s exact bytes)');
+  requireOptions(options.policy, 'log proof "policy"');
   const steps: CheckName[] = ['log-proof', 'log-checkpoint', ...(options.policy.witnesses.length > 0 ? (['log-witnesses'] as const) : []), 'log-inclusion'];
   try {
     const verified = await verifyTlogProof(proofText(options.proof), options.entry, options.policy);

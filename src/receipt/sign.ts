@@ -3,6 +3,7 @@ import { ReceiptError } from '../errors.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, decodeSignature, envelopeOf, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
+import { requireOptions, requireSigningKey } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { pae } from './pae.ts';
 import type { ReceiptFacts } from './predicate.ts';
@@ -22,6 +23,8 @@ async function signPae(payloadType: string, payload: Uint8Array, key: SigningKey
  * statement and key always give the same envelope, byte for byte (Ed25519 is deterministic).
  */
 export async function signStatement(statement: Statement, key: SigningKey): Promise<Envelope> {
+  requireOptions(statement, 'signStatement statement');
+  requireSigningKey(key, 'signStatement key');
   const payload = canonicalBytes(statement);
   const envelope = envelopeOf(payload);
   envelope.signatures.push({ keyid: key.keyId, sig: await signPae(PAYLOAD_TYPE, payload, key) });
@@ -30,6 +33,10 @@ export async function signStatement(statement: Statement, key: SigningKey): Prom
 
 /** Builds the statement of a run and signs it: the receipt. */
 export async function signReceipt(facts: ReceiptFacts, key: SigningKey): Promise<Envelope> {
+  requireSigningKey(key, 'signReceipt key');
+  requireOptions(facts, 'signReceipt facts');
+  requireOptions(facts.identity, 'signReceipt facts.identity (an identity document from computeIdentity)');
+  requireOptions(facts.output, 'signReceipt facts.output (from receiptFactsOf or runOutputFrom)');
   return signStatement(buildStatement(facts), key);
 }
 
@@ -41,6 +48,7 @@ export async function signReceipt(facts: ReceiptFacts, key: SigningKey): Promise
  * those keys). Signing again with a key that already signed returns the envelope unchanged.
  */
 export async function addSignature(input: unknown, key: SigningKey): Promise<Envelope> {
+  requireSigningKey(key, 'addSignature key');
   const envelope = readEnvelope(input);
   if (envelope.payloadType !== PAYLOAD_TYPE) {
     throw new ReceiptError('ERR_ENVELOPE_PAYLOAD_TYPE', `envelope "payloadType" must be "${PAYLOAD_TYPE}"`);

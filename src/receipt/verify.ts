@@ -4,6 +4,7 @@ import { ReceiptError, type ErrorCode } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { decodePayload, decodeSignature, PAYLOAD_TYPE, type Envelope } from './envelope.ts';
+import { requireBytes, requireOptions, requirePublicKey } from '../keys/key-arguments.ts';
 import type { PublicKey } from '../keys/keys.ts';
 import { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 import { pae } from './pae.ts';
@@ -110,7 +111,12 @@ const ED25519 = { name: 'Ed25519' } as const;
  * (the caller's, not the receipt's) throw their own errors.
  */
 export async function verifyReceipt(input: unknown, options: VerifyOptions): Promise<VerificationReport> {
-  if (!Array.isArray(options.keys) || options.keys.length === 0) throw new TypeError('verifyReceipt needs at least one public key');
+  // Programmer errors, before anything is read: the caller's arguments, not the receipt.
+  requireOptions(options, 'verifyReceipt options');
+  if (!Array.isArray(options.keys) || options.keys.length === 0) throw new TypeError('verifyReceipt options.keys must be an array of at least one public key');
+  options.keys.forEach((key, index) => requirePublicKey(key, `verifyReceipt options.keys[${index}]`));
+  if (options.output !== undefined) requireBytes(options.output, 'verifyReceipt options.output');
+  if (options.logProof !== undefined) requireOptions(options.logProof, 'verifyReceipt options.logProof');
   const checks: VerificationCheck[] = [];
   const report = (ok: boolean): VerificationReport => ({ ok, checks });
   const step = <T>(name: CheckName, run: () => T): { value: T } | undefined => {
