@@ -219,6 +219,17 @@ describe('openai', () => {
     assert.deepEqual(records[0]!.incomplete, { reason: 'aborted', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' });
   });
 
+  test('the SDK times out before the headers: the error is the SDK\'s, the run has no response and is aborted', async () => {
+    // The SDK aborts its own controller without a reason, so its timeout is an abort to fetch;
+    // `timeout` is kept for a TimeoutError reason (AbortSignal.timeout), see the plain fetch test.
+    const { error, records } = await captured('openai-chat', () => openai().chat.completions.create({ model: 'gpt-4o', messages: HI }, { timeout: 1000 }),
+      { kind: 'text', text: 'Too late.', headersDelayMs: 60_000 });
+    assert.ok(error instanceof OpenAI.APIConnectionTimeoutError);
+    assert.equal(records[0]!.response.status, null);
+    assert.equal(records[0]!.outcome, 'aborted');
+    assert.deepEqual(records[0]!.incomplete, { reason: 'aborted', code: null });
+  });
+
   test('parents through async context', async () => {
     const { records } = await captured('openai-chat', () => withParent(PARENT, () => openai().chat.completions.create({ model: 'gpt-4o', messages: HI })));
     assert.deepEqual(records[0]!.parents, [PARENT]);
@@ -268,6 +279,22 @@ describe('Vercel AI SDK', () => {
     assert.equal(streamed.result, 'Streamed hi.');
     assert.equal(streamed.records[0]!.response.stream, true);
   });
+});
+
+test('Vercel AI SDK: a stream the caller aborts mid-way is an aborted run', async () => {
+  const claude = createAnthropic({ apiKey: ANTHROPIC_KEY, baseURL: `${upstream.url}/v1`, fetch: capturing });
+  const controller = new AbortController();
+  const { records } = await captured('anthropic-messages', async () => {
+    const parts: string[] = [];
+    const result = streamText({ model: claude('claude-sonnet-4-5'), prompt: 'Count.', abortSignal: controller.signal, onError: () => undefined });
+    for await (const part of result.textStream) {
+      parts.push(part);
+      controller.abort();
+    }
+    return parts;
+  }, { kind: 'text', text: 'one two three four five six', eventDelayMs: 50 });
+  assert.equal(records[0]!.outcome, 'aborted');
+  assert.equal(records[0]!.incomplete?.reason, 'aborted');
 });
 
 describe('LangChain.js', () => {
