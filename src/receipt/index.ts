@@ -27,6 +27,7 @@ export {
 } from './predicate.ts';
 export { buildStatement, STATEMENT_TYPE, type Statement, type Subject } from './statement.ts';
 export { addSignature, signReceipt, signStatement } from './sign.ts';
+export { receiptFactsOf, type RunFacts } from './receipt-facts.ts';
 export {
   CHECK_LABELS,
   verifyReceipt,
