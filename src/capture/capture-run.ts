@@ -1,5 +1,5 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
-import { JsonError, OutputError, RunprintError } from '../errors.ts';
+import { RunprintError } from '../errors.ts';
 import type { Composition } from '../identity/composition.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
@@ -94,7 +94,8 @@ function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunReco
   try {
     return runOutputFrom(exchange.responseBytes, exchange.format);
   } catch (error) {
-    if (!(error instanceof OutputError || error instanceof JsonError)) throw error;
+    // Any input error over these bytes (SPEC 12 codes, ERR_JSON_* for a JSON body) is the run's, not runprint's.
+    if (!(error instanceof RunprintError)) throw error;
     if (error.code === 'ERR_OUTPUT_PROVIDER_ERROR') return { reason: 'provider-error', code: error.code };
     const transport = transportReason(exchange);
     if (transport !== null) return { reason: transport, code: error.code };
