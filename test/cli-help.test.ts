@@ -64,6 +64,9 @@ test('an unknown option is named with the nearest valid one, exit 2', async () =
     [['log', 'proof', 'r.json', '--indx', '3'], 'unknown option "--indx" for "log proof"; did you mean "--index"? (run "runprint log proof --help")'],
     [['model-digest', 'model', '--allow-symlink'], 'unknown option "--allow-symlink" for "model-digest"; did you mean "--allow-symlinks"? (run "runprint model-digest --help")'],
     [['id', '-x'], 'unknown option "-x" for "id" (run "runprint id --help")'],
+    [['verify', 'r.json', '--kye', 'k.pem'], 'unknown option "--kye" for "verify"; did you mean "--key"? (run "runprint verify --help")'],
+    [['sign', '--composiiton', 'c.json'], 'unknown option "--composiiton" for "sign"; did you mean "--composition"? (run "runprint sign --help")'],
+    [['disclose', 'create', '--reveel', 'system'], 'unknown option "--reveel" for "disclose"; did you mean "--reveal"? (run "runprint disclose --help")'],
   ];
   for (const [argv, message] of cases) {
     assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, argv.join(' '));
@@ -77,6 +80,8 @@ test('a missing value, a value given to a flag and an argument where none is tak
     [['id', 'request.json', '--json=yes'], 'option --json takes no value (run "runprint id --help")'],
     [['keygen', 'keys'], '"keygen" takes no argument "keys" (run "runprint keygen --help")'],
     [['log', 'submit', 'r.json', '--log'], 'option --log needs a value (run "runprint log submit --help")'],
+    [['verify', 'r.json', '--key'], 'option --key needs a value (run "runprint verify --help")'],
+    [['sign', 'extra.json'], '"sign" takes no argument "extra.json" (run "runprint sign --help")'],
   ];
   for (const [argv, message] of cases) {
     assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, argv.join(' '));

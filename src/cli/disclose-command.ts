@@ -17,6 +17,7 @@ import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
@@ -83,13 +84,7 @@ export function parseReveal(text: string): Reveal {
 }
 
 export async function discloseCommand(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    throw usage('unknown option or missing option value; run "runprint disclose --help"');
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine('disclose', args, OPTIONS);
   const [command, ...rest] = positionals;
   if (values.help === true || command === undefined) {
     (command === undefined && values.help !== true ? io.stderr : io.stdout)(DISCLOSE_USAGE);

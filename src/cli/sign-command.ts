@@ -1,7 +1,6 @@
 /** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14). */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
@@ -15,6 +14,7 @@ import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { runprintVersion } from './version.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
@@ -67,12 +67,7 @@ async function write(name: string, text: string, io: CliIo): Promise<void> {
 }
 
 export async function signCommand(args: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true }));
-  } catch {
-    throw usage('unknown option or missing option value; run "runprint sign --help"');
-  }
+  const { values } = parseCommandLine('sign', args, OPTIONS, false);
   if (values.help === true) {
     io.stdout(SIGN_USAGE);
     return EXIT.ok;

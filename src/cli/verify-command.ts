@@ -1,5 +1,4 @@
 /** `runprint verify`: the verification checklist of a receipt, printed check by check (SPEC 15). */
-import { parseArgs } from 'node:util';
 import { compositionFromDocument } from '../compose/from-document.ts';
 import { isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
@@ -12,6 +11,7 @@ import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { isBundleFile } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -60,13 +60,7 @@ function usage(message: string): UsageError {
 }
 
 export async function verifyCommand(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    throw usage('unknown option or missing option value; run "runprint verify --help"');
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine('verify', args, OPTIONS);
   if (values.help === true) {
     io.stdout(VERIFY_USAGE);
     return EXIT.ok;
