@@ -85,8 +85,11 @@ test('on a terminal a progress bar is drawn on stderr and cleared at the end', a
   const result = await run([model, '--method', 'files'], { tty: true });
   assert.equal(result.code, EXIT.ok);
   assert.match(result.stdout, /^sha256:[0-9a-f]{64}\n$/);
-  assert.ok(result.stderr.startsWith('\r\x1b[2Kmodel-digest ['), JSON.stringify(result.stderr.slice(0, 40)));
-  assert.match(result.stderr, /100% 40\.0 MiB \/ 40\.0 MiB/);
+  // From the first moment: the listing line, then the bar from 0% before any byte is hashed.
+  assert.ok(result.stderr.startsWith("\r\x1b[2Kmodel-digest: listing the model's files…\r\x1b[2Kmodel-digest ["), JSON.stringify(result.stderr.slice(0, 80)));
+  assert.match(result.stderr, /model-digest \[\.{30}\]   0% 0 B \/ 40\.0 MiB, … \/s, … left/);
+  // The last bar: all bytes, the rate since hashing began, nothing left.
+  assert.match(result.stderr, /100% 40\.0 MiB \/ 40\.0 MiB, [0-9.]+ (B|KiB|MiB|GiB)\/s, 0 s left/);
   assert.ok(result.stderr.endsWith('\r\x1b[2K'), 'the last thing written clears the line');
   assert.ok(!result.stderr.includes('\n'), 'the bar never scrolls the terminal');
 });
@@ -120,7 +123,8 @@ test('a symbolic link: refused (exit 3) unless --allow-symlinks', async () => {
   assert.deepEqual(refused, {
     code: EXIT.input,
     stdout: '',
-    stderr: 'runprint: ERR_MODEL_UNSUPPORTED_ENTRY: model contains a symbolic link and symbolic links are not allowed (model caches are often links: pass --allow-symlinks to follow links to regular files)\n',
+    // On a terminal the progress line ("listing…") is drawn first and erased before the error.
+    stderr: "\r\x1b[2Kmodel-digest: listing the model's files…\r\x1b[2Krunprint: ERR_MODEL_UNSUPPORTED_ENTRY: model contains a symbolic link and symbolic links are not allowed (model caches are often links: pass --allow-symlinks to follow links to regular files)\n",
   });
   const allowed = await run([linked, '--allow-symlinks', '--json']);
   assert.equal(allowed.code, EXIT.ok);

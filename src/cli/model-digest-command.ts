@@ -27,7 +27,10 @@ export async function modelDigestCommand(args: string[], io: CliIo): Promise<num
       return EXIT.ok;
     }
     const options: ModelDigestOptions = { ...request.options };
-    if (progress !== undefined) options.onProgress = progress.update;
+    if (progress !== undefined) {
+      options.onProgress = progress.update;
+      progress.listing();
+    }
     const result = await computeModelDigest(resolve(io.cwd, request.path), options);
     progress?.clear();
     io.stdout(request.json ? `${JSON.stringify(result, null, 2)}\n` : `sha256:${result.digest.sha256}\n`);
@@ -121,21 +124,42 @@ function exitCodeFor(error: RunprintError): number {
   return EXIT.input;
 }
 
-function progressBar(io: CliIo): { update: (done: number, total: number) => void; clear: () => void } {
+/**
+ * The progress line on a terminal, from the first moment: "listing files" until the sizes are
+ * known, then a bar with bytes done, the rate since hashing began and the time left at that rate.
+ * Redrawn in place (carriage return, erase line), never scrolling; cleared at the end.
+ */
+function progressBar(io: CliIo, now: () => number = Date.now): {
+  listing: () => void;
+  update: (done: number, total: number) => void;
+  clear: () => void;
+} {
   let lastDraw = 0;
   let drawn = false;
+  let started: number | undefined;
+  const draw = (text: string): void => {
+    drawn = true;
+    io.stderr(`\r\x1b[2K${text}`);
+  };
   return {
+    listing() {
+      draw('model-digest: listing the model\'s files…');
+    },
     update(done, total) {
-      const now = Date.now();
-      if (now - lastDraw < REDRAW_INTERVAL && done < total) return;
-      lastDraw = now;
-      drawn = true;
+      const time = now();
+      started ??= time;
+      if (time - lastDraw < REDRAW_INTERVAL && done > 0 && done < total) return;
+      lastDraw = time;
       const fraction = total === 0 ? 1 : done / total;
       const width = 30;
       const filled = Math.round(fraction * width);
       const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
       const percent = `${Math.floor(fraction * 100)}`.padStart(3);
-      io.stderr(`\r\x1b[2Kmodel-digest [${bar}] ${percent}% ${formatBytes(done)} / ${formatBytes(total)}`);
+      const seconds = (time - started) / 1000;
+      const rate = seconds > 0 ? done / seconds : 0;
+      const left = done >= total ? '0 s' : rate > 0 ? `${Math.ceil((total - done) / rate)} s` : '…';
+      const speed = rate > 0 ? `${formatBytes(rate)}/s` : '… /s';
+      draw(`model-digest [${bar}] ${percent}% ${formatBytes(done)} / ${formatBytes(total)}, ${speed}, ${left} left`);
     },
     clear() {
       if (drawn) io.stderr('\r\x1b[2K');
@@ -147,5 +171,6 @@ function progressBar(io: CliIo): { update: (done: number, total: number) => void
 function formatBytes(bytes: number): string {
   if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${bytes} B`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${Math.round(bytes)} B`;
 }

@@ -59,7 +59,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'allow-symlinks', description: 'follow symbolic links to regular files instead of refusing them' },
     ],
     summary: 'OpenSSF Model Signing v1.0 digest of a file or directory',
-    details: 'Prints sha256:<hex>. Files are hashed in parallel worker threads; on a terminal, progress goes to standard error.',
+    details: 'Prints sha256:<hex>. Files are hashed in parallel worker threads; on a terminal, standard error shows progress from the start: bytes done, rate and time left.',
     examples: ['runprint model-digest ./my-model', 'runprint model-digest ./my-model --method files --json'],
   },
   {
