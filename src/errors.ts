@@ -31,6 +31,7 @@ export type ErrorCode =
   // Identity strings
   | 'ERR_IDENTITY_MALFORMED'
   | 'ERR_IDENTITY_UNSUPPORTED_VERSION'
+  | 'ERR_IDENTITY_DOCUMENT_INVALID'
   // Provider output (the output digest of a response or a stream)
   | 'ERR_OUTPUT_INVALID'
   | 'ERR_OUTPUT_INCOMPLETE_STREAM'

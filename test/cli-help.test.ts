@@ -57,7 +57,7 @@ test('an unknown option is named with the nearest valid one, exit 2', async () =
     [['id', 'request.json', '--form', 'openai-chat'], 'unknown option "--form" for "id"; did you mean "--from"? (run "runprint id --help")'],
     [['explain', '--respones', 'r.json'], 'unknown option "--respones" for "explain"; did you mean "--response"? (run "runprint explain --help")'],
     [['diff', 'a', 'b', '--jsn'], 'unknown option "--jsn" for "diff"; did you mean "--json"? (run "runprint diff --help")'],
-    [['diff', 'a', 'b', '--values'], 'unknown option "--values" for "diff" (run "runprint diff --help")'],
+    [['diff', 'a', 'b', '--valeus'], 'unknown option "--valeus" for "diff"; did you mean "--values"? (run "runprint diff --help")'],
     [['canon', '--bogus'], 'unknown option "--bogus" for "canon" (run "runprint canon --help")'],
     [['keygen', '--ot', 'keys'], 'unknown option "--ot" for "keygen"; did you mean "--out"? (run "runprint keygen --help")'],
     [['log', 'monitor', 'http://127.0.0.1:1/', '--onse'], 'unknown option "--onse" for "log monitor"; did you mean "--once"? (run "runprint log monitor --help")'],
