@@ -168,3 +168,16 @@ test('unreadable inputs: not JSON, a broken receipt or identity document exit 3 
   assert.equal(missing.code, 4);
   assert.match(missing.stderr, /ERR_INPUT_NOT_FOUND/);
 });
+
+test('--values never shows a salt: two compositions that differ only by salt', async () => {
+  const composition = { version: 'runprint/v1', model: { name: 'm' }, system: [], input: ['hi'], context: [], tools: [], parameters: {}, configuration: {} };
+  const saltA = 'a'.repeat(64);
+  const saltB = 'b'.repeat(64);
+  file('salted-a.json', JSON.stringify({ ...composition, salts: { input: saltA } }));
+  file('salted-b.json', JSON.stringify({ ...composition, salts: { input: saltB } }));
+  const result = await cli(['diff', 'salted-a.json', 'salted-b.json', '--values', '--json']);
+  assert.equal(result.code, 1, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout).differences, [{ component: 'input', change: 'changed', path: "$['salts']['input']" }]);
+  const text = await cli(['diff', 'salted-a.json', 'salted-b.json', '--values']);
+  assert.ok(!text.stdout.includes('aaaa') && !text.stdout.includes('bbbb') && !text.stdout.includes(' a: '), text.stdout);
+});
