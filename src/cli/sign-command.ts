@@ -13,29 +13,11 @@ import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { runprintVersion } from './version.ts';
+import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
-
-export const SIGN_USAGE = `usage: runprint sign --key KEY --composition FILE --output FILE [options]
-       runprint sign --add-to RECEIPT --key KEY [--out FILE]
-
-Signs a receipt: an in-toto statement in a DSSE envelope, printed as JSON.
-  --key KEY             Ed25519 private key, PKCS #8 PEM (runprint keygen)
-  --composition FILE    the composition, or the provider request body as with "runprint id"
-  --from F              how to read the composition (default auto)
-  --salts FILE          salts kept apart from the composition (SPEC 2.5), as "runprint disclose salts" prints
-  --output FILE         the provider response body or stream, as received
-  --output-format F     how to read --output (default: the request's format)
-  --started T, --finished T
-                        RFC 3339 times the run started and finished
-  --capture C           cli, sdk or proxy (default cli)
-  --parent RUNID        a parent run of this agent step (repeatable)
-  --out FILE            write the receipt to FILE instead of standard output
-  --bundle FILE         also write a Sigstore bundle v0.3 with a public-key hint
-  --add-to RECEIPT      add a signature by KEY to an existing receipt (payload unchanged)
-`;
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -69,7 +51,7 @@ async function write(name: string, text: string, io: CliIo): Promise<void> {
 export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandLine('sign', args, OPTIONS, false);
   if (values.help === true) {
-    io.stdout(SIGN_USAGE);
+    io.stdout(formatCommandHelp('sign')!);
     return EXIT.ok;
   }
   if (values.key === undefined) throw usage('--key is required');

@@ -9,35 +9,13 @@ import type { NoteVerifier } from '../log/note.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
+import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { isBundleFile } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
-
-export const VERIFY_USAGE = `usage: runprint verify RECEIPT --key PUB [--key PUB2]... [options]
-
-Checks a receipt (a DSSE envelope, or a Sigstore bundle holding one) offline and prints each check.
-Exit 0 when every check passes, 1 when one fails.
-  --key PUB            public key: PEM, JWK or signed-note verifier key; every key given must
-                       have signed the receipt (repeat for an application and a gateway key)
-  --composition FILE   recompute the identity from this composition or provider request
-  --from F             how to read --composition (default auto)
-  --salts FILE         salts kept apart from the composition (SPEC 2.5)
-  --output FILE        recompute the output digest from this response body or stream
-  --output-format F    how to read --output (default: as the receipt records)
-  --json               print the report as JSON
-  --log-proof FILE     also check this C2SP tlog-proof of the receipt (log submit --proof-out,
-                       log proof), offline: log signature and origin, witness cosignatures, and
-                       inclusion of the RECEIPT file's exact bytes (the file submitted to the log)
-  --log-key VKEY       the log's verifier key, or a file holding it (required with --log-proof)
-  --log-origin ORIGIN  the log's checkpoint origin (default: the log key's name)
-  --witness VKEY       a witness's cosignature/v1 verifier key, or a file holding it (repeatable)
-  --witness-threshold K
-                       at least K distinct --witness keys must have cosigned the checkpoint
-                       (default: all of them); a failing cosignature of any --witness fails
-`;
 
 const OPTIONS = {
   key: { type: 'string', multiple: true },
@@ -62,7 +40,7 @@ function usage(message: string): UsageError {
 export async function verifyCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine('verify', args, OPTIONS);
   if (values.help === true) {
-    io.stdout(VERIFY_USAGE);
+    io.stdout(formatCommandHelp('verify')!);
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw usage('give exactly one RECEIPT file (or - for standard input)');
