@@ -1,6 +1,7 @@
-/** `runprint diff` over receipts, bundles, identity documents and requests in any mix, and `--values`. */
+/** `runprint diff` over receipts, bundles, identity documents and requests (with their responses) in any mix, and `--values`. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runOutputFrom } from '../src/providers/run-output.ts';
 import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
 
@@ -13,6 +14,11 @@ file('request.json', JSON.stringify(request));
 file('longer.json', JSON.stringify(longer));
 file('response.json', RESPONSE_TEXT);
 file('other-response.json', RESPONSE_TEXT.replace('gpt-4o-2024-08-06', 'gpt-4o-2024-11-20'));
+file('lyon-response.json', RESPONSE_TEXT.replace('Paris', 'Lyon secret-5120'));
+/** The output digest of SPEC 12.1, as `sign` records it, of a response to REQUEST. */
+const outputDigest = (text: string) => `sha256:${runOutputFrom(new TextEncoder().encode(text), 'openai-chat').digest!.sha256}`;
+const PARIS = outputDigest(RESPONSE_TEXT);
+const LYON = outputDigest(RESPONSE_TEXT.replace('Paris', 'Lyon secret-5120'));
 
 async function ok(argv: string[]): Promise<string> {
   const result = await cli(argv);
@@ -37,18 +43,20 @@ const ready = (async () => {
 
 test('a receipt, its bundle and the identity document of the same run are equal; the output says signatures were not checked', async () => {
   const { runId } = await ready;
-  for (const [a, b, kindA, kindB] of [
-    ['receipt.json', 'bundle.json', 'receipt', 'receipt'],
-    ['receipt.json', 'id.json', 'receipt', 'identity document'],
-    ['id.json', 'bundle.json', 'identity document', 'receipt'],
+  for (const [a, b, kindA, kindB, output] of [
+    ['receipt.json', 'bundle.json', 'receipt', 'receipt', `output equal ${PARIS}\n`],
+    ['receipt.json', 'id.json', 'receipt', 'identity document', ''],
+    ['id.json', 'bundle.json', 'identity document', 'receipt', ''],
   ] as const) {
     const result = await cli(['diff', a, b]);
     assert.deepEqual(result, {
       code: 0,
       stderr: '',
-      stdout: `equal ${runId}\n  a ${kindA}\n  b ${kindB}\nreceipt signatures not checked: run "runprint verify" to check them\n`,
+      stdout: `equal ${runId}\n  a ${kindA}\n  b ${kindB}\n${output}receipt signatures not checked: run "runprint verify" to check them\n`,
     });
   }
+  // Two receipts both state an output: its digests are compared too.
+  assert.deepEqual(JSON.parse((await cli(['diff', 'receipt.json', 'bundle.json', '--json'])).stdout).output, { equal: true, a: PARIS, b: PARIS });
   const json = await cli(['diff', 'bundle.json', 'id.json', '--json']);
   assert.equal(json.code, 0);
   assert.deepEqual(JSON.parse(json.stdout), {
@@ -85,6 +93,7 @@ test('two receipts of different runs: each differing component with list counts,
     stdout:
       `differ\n  a ${runId} (receipt)\n  b ${longerRunId} (receipt)\n` +
       "changed  input          $['input'] (count 1 to 3)\n" +
+      `output equal ${PARIS}\n` +
       'receipt signatures not checked: run "runprint verify" to check them\n',
   });
 });
@@ -101,6 +110,85 @@ test('identity documents with other served facts: the fact that differs, by name
   const half = await cli(['diff', 'id-request.json', 'id.json', '--json']);
   assert.equal(half.code, 0);
   assert.deepEqual(JSON.parse(half.stdout).differences, [{ component: 'served', change: 'added', path: "$['served']" }]);
+});
+
+test('--response-a and --response-b: two requests with their responses compare run identities, served facts and outputs', async () => {
+  const { runId } = await ready;
+  const served = await cli(['diff', 'request.json', 'request.json', '--response-a', 'response.json', '--response-b', 'other-response.json', '--json']);
+  assert.equal(served.code, 1, served.stderr);
+  const printed = JSON.parse(served.stdout);
+  assert.equal(printed.compared, 'runId');
+  assert.equal(printed.a, runId);
+  assert.notEqual(printed.b, runId);
+  // Both sides have their content: SPEC 10's structural diff, down to the fact's value.
+  assert.deepEqual(printed.differences, [{ component: 'served', change: 'changed', path: "$['served']['model']['value']" }]);
+  assert.deepEqual(printed.output, { equal: true, a: PARIS, b: PARIS });
+  assert.ok(!('kinds' in printed), 'two requests keep the shape of two compositions');
+  assert.ok(!served.stdout.includes('2024-11-20'));
+  // Same run identity, another answer: the identities are equal (exit 0) and the output line says the outputs differ.
+  const answer = await cli(['diff', 'request.json', 'request.json', '--response-a', 'response.json', '--response-b', 'lyon-response.json']);
+  assert.deepEqual(answer, { code: 0, stderr: '', stdout: `equal ${runId}\noutput differs\n  a ${PARIS}\n  b ${LYON}\n` });
+  const same = await cli(['diff', 'request.json', 'request.json', '--response-a', 'response.json', '--response-b', '-'], RESPONSE_TEXT);
+  assert.deepEqual(same, { code: 0, stderr: '', stdout: `equal ${runId}\noutput equal ${PARIS}\n` });
+  const differ = await cli(['diff', 'request.json', 'longer.json', '--response-a', 'response.json', '--response-b', 'lyon-response.json']);
+  assert.equal(differ.code, 1);
+  assert.ok(differ.stdout.endsWith(`output differs\n  a ${PARIS}\n  b ${LYON}\n`), differ.stdout);
+  assert.ok(!differ.stdout.includes('secret-'));
+});
+
+test('--response-a and --response-b read a JSON response or its SSE stream alike: one run identity, one output digest', async () => {
+  const fixtures = new URL('./fixtures/output/openai-chat/', import.meta.url);
+  file('hello.json', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }], stream: true }));
+  const result = await cli(['diff', 'hello.json', 'hello.json', '--response-a', new URL('text.json', fixtures).pathname, '--response-b', new URL('text.sse', fixtures).pathname, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout);
+  assert.equal(printed.compared, 'runId');
+  assert.equal(printed.output.equal, true);
+  assert.match(printed.output.a, /^sha256:[0-9a-f]{64}$/);
+});
+
+test('a request with its response against the receipt of its run: equal run identities and outputs', async () => {
+  const { runId, requestId } = await ready;
+  assert.deepEqual(await cli(['diff', 'request.json', 'receipt.json', '--response-a', 'response.json']), {
+    code: 0,
+    stderr: '',
+    stdout: `equal ${runId}\n  a request\n  b receipt\noutput equal ${PARIS}\nreceipt signatures not checked: run "runprint verify" to check them\n`,
+  });
+  const other = await cli(['diff', 'bundle.json', 'request.json', '--response-b', 'lyon-response.json', '--json']);
+  assert.equal(other.code, 0, other.stderr);
+  assert.deepEqual(JSON.parse(other.stdout), {
+    equal: true, compared: 'runId', a: runId, b: runId, kinds: { a: 'receipt', b: 'request' }, signaturesChecked: false, output: { equal: false, a: PARIS, b: LYON }, differences: [],
+  });
+  // A response on one side only: no run identity on the other, so request identities, and no output compared.
+  const half = await cli(['diff', 'request.json', 'request.json', '--response-b', 'response.json', '--json']);
+  assert.equal(half.code, 0, half.stderr);
+  assert.deepEqual(JSON.parse(half.stdout), { equal: true, compared: 'requestId', a: requestId, b: requestId, differences: [{ component: 'served', change: 'added', path: "$['served']" }] });
+});
+
+test('--response-a and --response-b go only with a provider request; a failed response exits 3; one standard input at most', async () => {
+  await ready;
+  assert.deepEqual(await cli(['diff', 'receipt.json', 'request.json', '--response-a', 'response.json']), {
+    code: 2,
+    stdout: '',
+    stderr: 'runprint: ERR_CLI_USAGE: --response-a: a response combines with a provider request, not with a receipt (a receipt states its own output digest)\n',
+  });
+  const identity = await cli(['diff', 'request.json', 'id.json', '--response-b', 'response.json']);
+  assert.equal(identity.code, 2);
+  assert.equal(identity.stderr, 'runprint: ERR_CLI_USAGE: --response-b: a response combines with a provider request, not with an identity document (it states its own served facts)\n');
+  const composition = { version: 'runprint/v1', model: { name: 'm' }, system: [], input: [], context: [], tools: [], parameters: {}, configuration: {} };
+  file('composition.json', JSON.stringify(composition));
+  const withComposition = await cli(['diff', 'composition.json', 'request.json', '--response-a', 'response.json']);
+  assert.equal(withComposition.code, 2);
+  assert.match(withComposition.stderr, /^runprint: ERR_CLI_USAGE: --response-a: a response combines with a provider request, not with a composition /);
+  file('error-response.json', JSON.stringify({ error: { message: 'Rate limit reached secret-7781', type: 'requests' } }));
+  const failed = await cli(['diff', 'request.json', 'request.json', '--response-b', 'error-response.json']);
+  assert.equal(failed.code, 3);
+  assert.match(failed.stderr, /^runprint: ERR_OUTPUT_PROVIDER_ERROR: [^\n]*\n$/);
+  assert.ok(!failed.stderr.includes('secret-7781'));
+  for (const argv of [['-', 'request.json', '--response-b', '-'], ['request.json', 'request.json', '--response-a', '-', '--response-b', '-'], ['-', '-']]) {
+    const twice = await cli(['diff', ...argv], '{}');
+    assert.deepEqual(twice, { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: only one of A, B, --response-a and --response-b can be standard input\n' }, argv.join(' '));
+  }
 });
 
 test('--values prints the differing values of two requests, cut and escaped; without it no content is printed', async () => {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type ComposeOptions } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
 import { computeIdentity } from '../identity/identity.ts';
-import { diffCompositions, type Difference } from '../identity/diff.ts';
+import type { Difference } from '../identity/diff.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { explainComposition, formatExplanation } from './explain-format.ts';
@@ -11,17 +11,9 @@ import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
-import {
-  diffDigests,
-  isIdentityDocument,
-  isReceiptDocument,
-  valuesOf,
-  viewOfIdentity,
-  viewOfIdentityDocument,
-  viewOfReceipt,
-  type DiffKind,
-  type DigestView,
-} from './diff-inputs.ts';
+import type { DigestDifference } from '../receipt/digest-view.ts';
+import { diffSides, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
+import { valuesOf } from './diff-inputs.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -92,42 +84,50 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
 }
 
 /**
- * `diff A B [--from F] [--values] [--json]`: exit 0 when equal, 1 when not, listing what differs.
- * A and B are each a composition, a provider request, a receipt or an identity document.
+ * `diff A B [--from F] [--response-a FILE] [--response-b FILE] [--values] [--json]`: exit 0 when
+ * the identities are equal, 1 when not, listing what differs. A and B are each a composition, a
+ * provider request (with its response, if given), a receipt or an identity document.
  */
 export async function diffCommand(args: string[], io: CliIo): Promise<number> {
-  const { positionals, values } = parse('diff', args, { from: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, values: { type: 'boolean' } }, { min: 2, max: 2 });
-  const options = await composeOptions(values, io);
-  if (positionals[0] === '-' && positionals[1] === '-') {
-    throw new UsageError('ERR_CLI_USAGE', 'only one of A and B can be standard input');
+  const { positionals, values } = parse(
+    'diff',
+    args,
+    { from: { type: 'string' }, 'response-a': { type: 'string' }, 'response-b': { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, values: { type: 'boolean' } },
+    { min: 2, max: 2 },
+  );
+  const { from } = await composeOptions(values, io);
+  const responses = { a: values['response-a'], b: values['response-b'] };
+  if ([positionals[0], positionals[1], responses.a, responses.b].filter((input) => input === '-').length > 1) {
+    throw new UsageError('ERR_CLI_USAGE', 'only one of A, B, --response-a and --response-b can be standard input');
   }
-  const read = async (input: string): Promise<DiffSide> => {
+  const read = async (input: string, side: 'a' | 'b'): Promise<DiffSide> => {
     const document = parseJson(await readInput(input, io));
-    if (isReceiptDocument(document)) return { kind: 'receipt', view: viewOfReceipt(document) };
-    if (isIdentityDocument(document)) return { kind: 'identity-document', view: viewOfIdentityDocument(document) };
-    const { composition, format } = compositionFromDocument(document, options);
-    checkRequestMembers(document, format, input, values.strict === true, io);
-    return { kind: format === 'composition' ? 'composition' : 'request', composition };
+    const response = responses[side];
+    const read = readDiffSide(document, {
+      ...(from === undefined ? {} : { from }),
+      ...(typeof response === 'string' ? { response: { body: await readInput(response, io), name: `--response-${side}` } } : {}),
+    });
+    if (read.format !== undefined) checkRequestMembers(document, read.format, input, values.strict === true, io);
+    return read;
   };
-  const a = await read(positionals[0]!);
-  const b = await read(positionals[1]!);
-  if (a.composition !== undefined && b.composition !== undefined) {
-    return diffContent(a.composition, b.composition, values['json'] === true, values['values'] === true, io);
-  }
-  return diffKinds(a, b, values['json'] === true, values['values'] === true, io);
+  const a = await read(positionals[0]!, 'a');
+  const b = await read(positionals[1]!, 'b');
+  const result = diffSides(a, b);
+  const json = values['json'] === true;
+  const showValues = values['values'] === true;
+  if (a.composition !== undefined && b.composition !== undefined) return printContentDiff(result, a.composition, b.composition, json, showValues, io);
+  return printKindsDiff(result, json, showValues, io);
 }
 
-interface DiffSide {
-  kind: DiffKind;
-  composition?: unknown;
-  view?: DigestView;
+/** The output lines: `output equal sha256:…`, or `output differs` with both digests. */
+function formatOutput(output: OutputComparison | undefined): string {
+  if (output === undefined) return '';
+  const digest = (value: string | null) => value ?? '(no output digest)';
+  return output.equal ? `output equal ${digest(output.a)}\n` : `output differs\n  a ${digest(output.a)}\n  b ${digest(output.b)}\n`;
 }
 
 /** Two compositions or requests: the structural diff of SPEC 10, with the values on request. */
-function diffContent(a: unknown, b: unknown, json: boolean, showValues: boolean, io: CliIo): number {
-  const result = diffCompositions(a, b);
-  const idA = result.compared === 'runId' ? result.a.runId : result.a.requestId;
-  const idB = result.compared === 'runId' ? result.b.runId : result.b.requestId;
+function printContentDiff(result: RunDiff, a: unknown, b: unknown, json: boolean, showValues: boolean, io: CliIo): number {
   const differences: Array<Difference & { values?: { a?: string; b?: string } }> = showValues
     ? result.differences.map((difference) => {
         const shown = valuesOf(difference, a, b);
@@ -135,14 +135,14 @@ function diffContent(a: unknown, b: unknown, json: boolean, showValues: boolean,
       })
     : result.differences;
   if (json) {
-    io.stdout(`${JSON.stringify({ equal: result.equal, compared: result.compared, a: idA, b: idB, differences }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ ...result, differences }, null, 2)}\n`);
     return result.equal ? EXIT.ok : EXIT.differs;
   }
   if (result.equal) {
-    io.stdout(`equal ${idA}\n`);
+    io.stdout(`equal ${result.a}\n${formatOutput(result.output)}`);
     return EXIT.ok;
   }
-  let out = `differ\n  a ${idA}\n  b ${idB}\n`;
+  let out = `differ\n  a ${result.a}\n  b ${result.b}\n`;
   for (const difference of differences) {
     const where =
       difference.change === 'moved' ? ` (from [${difference.from}] to [${difference.to}])` : '';
@@ -152,42 +152,28 @@ function diffContent(a: unknown, b: unknown, json: boolean, showValues: boolean,
       if (difference.values.b !== undefined) out += `           b: ${difference.values.b}\n`;
     }
   }
-  io.stdout(out);
+  io.stdout(out + formatOutput(result.output));
   return EXIT.differs;
 }
 
-const KIND_NAMES: Record<DiffKind, string> = {
-  composition: 'composition',
-  request: 'request',
-  receipt: 'receipt',
-  'identity-document': 'identity document',
-};
-
-/** A receipt or an identity document on either side: only digests, identities and served facts. */
-function diffKinds(a: DiffSide, b: DiffSide, json: boolean, showValues: boolean, io: CliIo): number {
-  const viewA = a.view ?? viewOfIdentity(computeIdentity(a.composition));
-  const viewB = b.view ?? viewOfIdentity(computeIdentity(b.composition));
-  const result = diffDigests(viewA, viewB);
-  const idA = result.compared === 'runId' ? viewA.runId : viewA.requestId;
-  const idB = result.compared === 'runId' ? viewB.runId : viewB.requestId;
-  const receipt = a.kind === 'receipt' || b.kind === 'receipt';
+/** A receipt or an identity document on either side: only digests, identities, served facts and outputs. */
+function printKindsDiff(result: RunDiff, json: boolean, showValues: boolean, io: CliIo): number {
   if (showValues) io.stderr('runprint: --values: no content to show: a receipt or an identity document carries only digests\n');
   if (json) {
-    const shape: Record<string, unknown> = { equal: result.equal, compared: result.compared, a: idA, b: idB, kinds: { a: a.kind, b: b.kind } };
-    if (receipt) shape['signaturesChecked'] = false;
-    shape['differences'] = result.differences;
-    io.stdout(`${JSON.stringify(shape, null, 2)}\n`);
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return result.equal ? EXIT.ok : EXIT.differs;
   }
+  const kinds = result.kinds!;
   // As for two compositions: equal identities print no differences (those are in --json).
   let out = result.equal
-    ? `equal ${idA}\n  a ${KIND_NAMES[a.kind]}\n  b ${KIND_NAMES[b.kind]}\n`
-    : `differ\n  a ${idA} (${KIND_NAMES[a.kind]})\n  b ${idB} (${KIND_NAMES[b.kind]})\n`;
-  for (const difference of result.equal ? [] : result.differences) {
+    ? `equal ${result.a}\n  a ${KIND_NAMES[kinds.a]}\n  b ${KIND_NAMES[kinds.b]}\n`
+    : `differ\n  a ${result.a} (${KIND_NAMES[kinds.a]})\n  b ${result.b} (${KIND_NAMES[kinds.b]})\n`;
+  for (const difference of result.equal ? [] : (result.differences as DigestDifference[])) {
     const count = difference.count === undefined ? '' : ` (count ${difference.count.a ?? '-'} to ${difference.count.b ?? '-'})`;
     out += `${difference.change.padEnd(8)} ${difference.component.padEnd(14)} ${difference.path}${count}\n`;
   }
-  if (receipt) out += 'receipt signatures not checked: run "runprint verify" to check them\n';
+  out += formatOutput(result.output);
+  if (result.signaturesChecked === false) out += 'receipt signatures not checked: run "runprint verify" to check them\n';
   io.stdout(out);
   return result.equal ? EXIT.ok : EXIT.differs;
 }

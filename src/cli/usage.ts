@@ -48,7 +48,21 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   { command: 'canon', arguments: '[FILE|-]', options: [], summary: 'print the RFC 8785 canonical bytes of a JSON document', examples: ['runprint canon request.json', 'runprint canon - < request.json > request.canonical.json'] },
   { command: 'id', arguments: '[FILE|-]', options: [from, response, strict, json('the identity document')], summary: 'print the identity (--json: the identity document)', details: 'Prints the run identity when served facts are known (a composition that has them, or --response with a provider request), else the request identity. --response is a JSON response body or an SSE stream.', examples: ['runprint id request.json', 'runprint id request.json --response response.json', 'runprint id request.json --from openai-chat --strict --json'] },
   { command: 'explain', arguments: '[FILE|-]', options: [from, response, strict, json('the components, elements and digests')], summary: 'show components and elements with their digests', examples: ['runprint explain request.json', 'runprint explain request.json --response response.json --json'] },
-  { command: 'diff', arguments: 'A B', options: [from, strict, { name: 'values', description: 'print the differing values (cut to 80 characters); only when both sides are compositions or requests' }, json('the result and the differences')], summary: 'exit 0 when the identities are equal, 1 when not', details: 'A and B are each a composition, a provider request, a receipt (DSSE envelope or Sigstore bundle; its signatures are not checked, run verify for that) or an identity document (id --json). Compares run identities when both sides have one, else request identities, and lists each difference with its component and JSON path; with a receipt or an identity document on either side, only identities, component digests, list counts and served facts. Values are never printed without --values.', examples: ['runprint diff request.json other-request.json --values', 'runprint diff a.json b.json --from composition', 'runprint diff receipt.json id.json --json'] },
+  {
+    command: 'diff',
+    arguments: 'A B',
+    options: [
+      from,
+      { name: 'response-a', value: 'FILE', description: 'the provider response to request A, for its served facts and output digest' },
+      { name: 'response-b', value: 'FILE', description: 'the provider response to request B, for its served facts and output digest' },
+      strict,
+      { name: 'values', description: 'print the differing values (cut to 80 characters); only when both sides are compositions or requests' },
+      json('the result and the differences'),
+    ],
+    summary: 'exit 0 when the identities are equal, 1 when not',
+    details: 'A and B are each a composition, a provider request, a receipt (DSSE envelope or Sigstore bundle; its signatures are not checked, run verify for that) or an identity document (id --json). --response-a and --response-b give the response (JSON body or SSE stream) to a provider request A or B, so that its served facts make the run identity. Compares run identities when both sides have one, else request identities, and lists each difference with its component and JSON path; with a receipt or an identity document on either side, only identities, component digests, list counts and served facts. When both sides have an output (a receipt, or a request with its response), the output digests are compared too and printed on an output line; the exit code says only whether the identities are equal. Values are never printed without --values.',
+    examples: ['runprint diff request.json other-request.json --values', 'runprint diff request.json other-request.json --response-a response.json --response-b other-response.json', 'runprint diff receipt.json request.json --response-b response.json --json'],
+  },
   {
     command: 'model-digest',
     arguments: 'PATH',
