@@ -112,6 +112,14 @@ test('real answers of runprint serve, successes and errors, validate against doc
   await call('/v1/sign', '/v1/sign', { method: 'POST', json: { composition: REQUEST, output: RESPONSE_TEXT } });
   const receipt = await (await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST, output: RESPONSE_TEXT } })).text();
   await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST } });
+  // Receipts, identity documents and requests with responses in one diff: kinds, signaturesChecked, output, count.
+  const identity = await (await call('/v1/identity', '/v1/identity', { method: 'POST', json: { request: REQUEST, response: RESPONSE_TEXT } })).json();
+  const mixed = await (await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: REQUEST, responseA: RESPONSE_TEXT.replace('Paris', 'Lyon'), b: receipt } })).json();
+  assert.deepEqual([mixed.kinds, mixed.signaturesChecked, mixed.output.equal], [{ a: 'request', b: 'receipt' }, false, false]);
+  const longer = { ...REQUEST, messages: [...REQUEST.messages, { role: 'user', content: 'And Spain?' }] };
+  const counted = await (await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: identity, b: longer } })).json();
+  assert.deepEqual(counted.differences[0].count, { a: 1, b: 2 });
+  await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: receipt, b: REQUEST, responseA: RESPONSE_TEXT } });
   await call('/v1/log/entries', '/v1/log/entries', { method: 'POST', body: receipt, headers: { 'content-type': 'application/json' } });
   await call('/v1/log/entries', '/v1/log/entries', { method: 'POST', body: '{"payload":1}', headers: { 'content-type': 'application/json', authorization: 'Bearer log-token-1' } });
   const submitted = await (await call('/v1/log/entries', '/v1/log/entries?wait=checkpoint', { method: 'POST', body: receipt, headers: { 'content-type': 'application/json', authorization: 'Bearer log-token-1' } })).json();

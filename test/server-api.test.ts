@@ -34,6 +34,16 @@ function post(app: ReturnType<typeof createApp>, path: string, body: unknown, he
 
 const OTHER_REQUEST = { ...REQUEST, temperature: 1 };
 
+/** What POST /v1/diff answers with a receipt or an identity document on a side (docs/CLI.md, "diff --json"). */
+interface DiffAnswer {
+  equal: boolean;
+  compared: string;
+  a: string;
+  kinds: { a: string; b: string };
+  signaturesChecked?: boolean;
+  output: { equal: boolean; a: string | null; b: string | null };
+}
+
 /** What the CLI prints with --json for the same files (request.json, response.json, other-request.json). */
 const cliFolder = await mkdtemp(join(tmpdir(), 'runprint-api-cli-'));
 await writeFile(join(cliFolder, 'request.json'), JSON.stringify(REQUEST));
@@ -109,6 +119,58 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const equal = await (await post(app, '/v1/diff', { a: REQUEST, b: REQUEST, from: 'openai-chat' })).json();
     assert.equal(equal.equal, true);
     assert.deepEqual(equal.differences, []);
+  });
+
+  test(`${name}: POST /v1/diff compares receipts, identity documents and requests with their responses as runprint diff --json does`, async () => {
+    const app = appWith(options);
+    const receipt = await cliEnvelope();
+    const lyon = RESPONSE_TEXT.replace('Paris', 'Lyon');
+    await writeFile(join(cliFolder, 'receipt.json'), receipt);
+    await writeFile(join(cliFolder, 'lyon.json'), lyon);
+    const identity = await (await post(app, '/v1/identity', { request: REQUEST, response: RESPONSE_TEXT })).json();
+    await writeFile(join(cliFolder, 'id.json'), JSON.stringify(identity));
+    // A request with its response against the receipt of its run: equal run identities and outputs.
+    const withResponse = await post(app, '/v1/diff', { a: REQUEST, responseA: RESPONSE_TEXT, b: JSON.parse(receipt) });
+    assert.equal(withResponse.status, 200);
+    const answer = (await withResponse.json()) as DiffAnswer;
+    assert.deepEqual(answer, await cliJson(['diff', 'request.json', 'receipt.json', '--response-a', 'response.json', '--json']));
+    assert.equal(answer.equal, true);
+    assert.equal(answer.compared, 'runId');
+    assert.equal(answer.a, identity.runId);
+    assert.deepEqual(answer.kinds, { a: 'request', b: 'receipt' });
+    assert.equal(answer.signaturesChecked, false);
+    assert.equal(answer.output.equal, true);
+    // The receipt as the file's text, an identity document, a bundle, another answer given in base64.
+    const textual = (await (await post(app, '/v1/diff', { a: receipt, b: identity })).json()) as DiffAnswer;
+    assert.deepEqual(textual, await cliJson(['diff', 'receipt.json', 'id.json', '--json']));
+    assert.deepEqual(textual.kinds, { a: 'receipt', b: 'identity-document' });
+    const bundle = formatBundle(JSON.parse(receipt), { publicKeyHint: APPLICATION_KEY.keyId });
+    const other = (await (await post(app, '/v1/diff', { a: bundle, b: REQUEST, responseBBase64: Buffer.from(lyon).toString('base64') })).json()) as DiffAnswer;
+    assert.deepEqual(other, await cliJson(['diff', 'receipt.json', 'request.json', '--response-b', 'lyon.json', '--json']));
+    assert.equal(other.equal, true);
+    assert.equal(other.output.equal, false);
+    assert.notEqual(other.output.a, other.output.b);
+    assert.ok(!JSON.stringify(other).includes('Lyon'));
+    // Two requests with their responses, one as an SSE stream and one as its JSON body.
+    const streams = (await (await post(app, '/v1/diff', { a: REQUEST, responseA: SSE, b: REQUEST, responseB: JSON.parse(SSE_JSON) })).json()) as DiffAnswer;
+    assert.equal(streams.compared, 'runId');
+    assert.equal(streams.output.equal, true);
+    // Errors name the member, as the CLI names the option.
+    const refused = await post(app, '/v1/diff', { a: JSON.parse(receipt), responseA: RESPONSE_TEXT, b: REQUEST });
+    assert.equal(refused.status, 400);
+    assert.deepEqual((await refused.json()).error, {
+      code: 'ERR_CLI_USAGE',
+      message: 'member "responseA": a response combines with a provider request, not with a receipt (a receipt states its own output digest)',
+      path: "$['responseA']",
+    });
+    const unknown = await post(app, '/v1/diff', { a: REQUEST, b: REQUEST, response: RESPONSE_TEXT });
+    assert.equal((await unknown.json()).error.message, 'unknown member "response"; this route takes a, b, from, responseA, responseABase64, responseB, responseBBase64');
+    const broken = await post(app, '/v1/diff', { a: { payloadType: 'application/vnd.in-toto+json', payload: '!!!', signatures: [] }, b: REQUEST });
+    assert.equal(broken.status, 400);
+    assert.equal((await broken.json()).error.code, 'ERR_ENVELOPE_INVALID');
+    const failed = await post(app, '/v1/diff', { a: REQUEST, b: REQUEST, responseB: '{"error":{"message":"Rate limit","type":"requests"}}' });
+    assert.equal(failed.status, 400);
+    assert.equal((await failed.json()).error.code, 'ERR_OUTPUT_PROVIDER_ERROR');
   });
 
   test(`${name}: POST /v1/sign needs the sign token and signs what runprint sign signs`, async () => {

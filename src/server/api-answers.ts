@@ -6,11 +6,11 @@
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
 import { formatNormalizedPath, UsageError } from '../errors.ts';
 import { parseComposition, type Composition } from '../identity/composition.ts';
-import { diffCompositions } from '../identity/diff.ts';
 import { explainComposition } from '../identity/explain.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import { parseJson } from '../jcs/parse.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
@@ -19,6 +19,7 @@ import { parsePublicKey } from '../keys/keys.ts';
 import { CAPTURES, isTimestamp, type Capture } from '../receipt/predicate.ts';
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
+import { diffSides, readDiffSide, type DiffSide } from '../receipt/run-diff.ts';
 import { verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { bytesMember, inputFormat, optionalString, readMembers, requestFormat, requiredMember, stringList } from './body-members.ts';
 import { checkElements, identityAnswer, readRequestBody, REQUEST_MEMBERS, type IdentityCompute, type Operation } from './identity-answer.ts';
@@ -43,21 +44,32 @@ export function explainAnswer(body: Uint8Array, maxElements: number): Uint8Array
   return json(explainComposition(composition, computeIdentity(composition), format));
 }
 
+const DIFF_MEMBERS = ['a', 'b', 'from', 'responseA', 'responseABase64', 'responseB', 'responseBBase64'];
+
 /**
- * `POST /v1/diff`: what `runprint diff --json` prints (docs/CLI.md): SPEC 10's diff of `a` and `b`
- * (each a composition or a provider request), with the identities compared.
+ * `POST /v1/diff`: what `runprint diff --json` prints (docs/CLI.md). `a` and `b` are each a
+ * composition, a provider request, a receipt (DSSE envelope or Sigstore bundle; no signature is
+ * checked) or an identity document, as parsed JSON or as the file's text; `responseA` and
+ * `responseB` give the response to a provider request side, as `--response-a` and `--response-b`.
  */
 export function diffAnswer(body: Uint8Array, maxElements: number): Uint8Array {
-  const members = readMembers(body, ['a', 'b', 'from']);
+  const members = readMembers(body, DIFF_MEMBERS);
   const from = inputFormat(members);
-  const read = (name: 'a' | 'b'): Composition => {
-    const { composition } = compositionFromDocument(requiredMember(members, name), from === undefined ? {} : { from });
-    checkElements(composition, maxElements);
-    return composition;
+  const read = (name: 'a' | 'b'): DiffSide => {
+    const value = requiredMember(members, name);
+    // The file's text: parsed strictly here, as the CLI parses the file.
+    const document = typeof value === 'string' ? parseJson(encoder.encode(value)) : value;
+    const member = name === 'a' ? 'responseA' : 'responseB';
+    const response = bytesMember(members, member, { objects: true });
+    const side = readDiffSide(document, {
+      ...(from === undefined ? {} : { from }),
+      ...(response === undefined ? {} : { response: { body: response, name: `member "${member}"`, path: formatNormalizedPath([member]) } }),
+    });
+    if (side.composition !== undefined) checkElements(side.composition, maxElements);
+    return side;
   };
-  const result = diffCompositions(read('a'), read('b'));
-  const identity = (side: 'a' | 'b') => (result.compared === 'runId' ? result[side].runId : result[side].requestId);
-  return json({ equal: result.equal, compared: result.compared, a: identity('a'), b: identity('b'), differences: result.differences });
+  const a = read('a');
+  return json(diffSides(a, read('b')));
 }
 
 /** The salts kept apart from a composition (SPEC 2.5), joined to it as `runprint sign/verify --salts` does. */
