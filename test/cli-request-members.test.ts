@@ -4,13 +4,16 @@
  * and the nearest known name; --strict refuses it with ERR_REQUEST_UNKNOWN_MEMBER (exit 3).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { compositionFromRequest } from '../src/providers/request-mapping.ts';
 import { unknownMembers } from '../src/providers/unknown-members.ts';
+import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
 
-const { file, cli } = cliFolder('runprint-cli-request-members-');
+const { file, cli, folder } = cliFolder('runprint-cli-request-members-');
 
 const typos = {
   model: 'gpt-4o',
@@ -64,6 +67,35 @@ test('--strict refuses the request with ERR_REQUEST_UNKNOWN_MEMBER at the first 
   // A composition is not a provider request: its shape rules are section 2's.
   file('composition.json', JSON.stringify({ version: 'runprint/v1', model: { api: 'x', name: 'y' }, system: [], input: [], context: [], tools: [], parameters: { temprature: 1 }, configuration: {} }));
   assert.equal((await cli(['id', 'composition.json', '--strict'])).code, 0);
+});
+
+test('sign warns as id does about each unknown member, signs the identity with them kept, and --strict refuses before signing', async () => {
+  file('typos.json', JSON.stringify(typos));
+  file('response.json', RESPONSE_TEXT);
+  assert.equal((await cli(['keygen', '--out', 'keys'])).code, 0);
+  const warned = await cli(['id', 'typos.json', '--from', 'openai-chat']);
+  const signArgs = ['sign', '--key', 'keys/receipt-key.pem', '--composition', 'typos.json', '--output', 'response.json', '--from', 'openai-chat'];
+  const signed = await cli([...signArgs, '--out', 'typos-receipt.json']);
+  assert.equal(signed.code, 0);
+  assert.equal(signed.stderr, warned.stderr);
+  assert.match(signed.stderr, /did you mean "messages"\?/);
+  const runId = (await cli(['id', 'typos.json', '--from', 'openai-chat', '--response', 'response.json'])).stdout.trim();
+  const shown = JSON.parse((await cli(['show', 'typos-receipt.json', '--json'])).stdout);
+  assert.equal(shown.runId, runId, 'the receipt binds the identity with the unknown members kept');
+  const strict = await cli([...signArgs, '--strict', '--out', 'strict-receipt.json']);
+  assert.deepEqual(strict, {
+    code: 3, stdout: '',
+    stderr: 'runprint: ERR_REQUEST_UNKNOWN_MEMBER: member "mesages" is not in the openai-chat mapping; did you mean "messages"? (and 3 more) (at $[\'mesages\'])\n',
+  });
+  assert.equal(existsSync(join(folder, 'strict-receipt.json')), false, 'nothing is signed or written');
+  // A request its mapping knows: no warning, and --strict signs the same receipt.
+  file('clean.json', JSON.stringify(REQUEST));
+  const clean = await cli(['sign', '--key', 'keys/receipt-key.pem', '--composition', 'clean.json', '--output', 'response.json', '--started', '2026-01-01T00:00:00Z']);
+  assert.deepEqual(clean.stderr, '');
+  assert.deepEqual(await cli(['sign', '--key', 'keys/receipt-key.pem', '--composition', 'clean.json', '--output', 'response.json', '--started', '2026-01-01T00:00:00Z', '--strict']), clean);
+  // Countersigning signs a payload as it is: --strict has nothing to check there.
+  const countersign = await cli(['sign', '--add-to', 'typos-receipt.json', '--key', 'keys/receipt-key.pem', '--strict']);
+  assert.deepEqual(countersign, { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: --strict cannot be used with --add-to: the payload is already signed\n' });
 });
 
 test('--from auto does not guess the format of a request whose only unknown member may be a typo (SPEC 4.5 rule 6)', async () => {

@@ -17,6 +17,7 @@ import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
+import { checkRequestMembers } from './request-warnings.ts';
 import { withSaltsFile } from './salts-file.ts';
 
 const OPTIONS = {
@@ -33,6 +34,7 @@ const OPTIONS = {
   out: { type: 'string' },
   bundle: { type: 'string' },
   'add-to': { type: 'string' },
+  strict: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
@@ -58,7 +60,7 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
   let envelope: Envelope;
   if (values['add-to'] !== undefined) {
-    for (const option of ['composition', 'salts', 'output', 'from', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
+    for (const option of ['composition', 'salts', 'output', 'from', 'strict', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
       if (values[option] !== undefined) throw usage(`--${option} cannot be used with --add-to: the payload is already signed`);
     }
     envelope = await addSignature(await readInput(values['add-to'], io), key);
@@ -100,6 +102,8 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   const from = values.from as InputFormat | undefined;
   const document = parseJson(await readInput(values.composition, io));
   let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
+  // A typo'd member changes the identity the receipt binds: named before anything is signed.
+  checkRequestMembers(document, format, values.composition, values.strict === true, io);
   if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
   return receiptFactsOf(
     { composition, format },

@@ -94,6 +94,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'composition', value: 'FILE', required: true, description: 'the composition, or the provider request body' },
       { name: 'output', value: 'FILE', required: true, description: 'the provider response body or stream, as received' },
       from,
+      strict,
       salts,
       outputFormat,
       { name: 'started', value: 'T', description: 'RFC 3339 time the run started' },
@@ -104,7 +105,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'bundle', value: 'FILE', description: 'also write a Sigstore bundle v0.3 with a public-key hint' },
     ],
     summary: 'sign a receipt (DSSE envelope JSON)',
-    details: 'Signs an in-toto statement in a DSSE envelope. --composition is a composition or a provider request body as runprint id reads it; --output is the response as received (JSON body or SSE stream).',
+    details: 'Signs an in-toto statement in a DSSE envelope. --composition is a composition or a provider request body as runprint id reads it, with the same warning on standard error for each member or role its mapping does not know (--strict refuses it instead); --output is the response as received (JSON body or SSE stream).',
     examples: ['runprint sign --key keys/receipt-key.pem --composition request.json --output response.json --out receipt.json', 'runprint sign --key keys/receipt-key.pem --composition request.json --output stream.sse --capture sdk --bundle receipt.sigstore.json'],
   },
   {
