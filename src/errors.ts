@@ -80,6 +80,12 @@ export type ErrorCode =
   | 'ERR_HTTP_TOO_MANY_REQUESTS'
   | 'ERR_HTTP_BUSY'
   | 'ERR_HTTP_TOO_MANY_ELEMENTS'
+  // Capture: the proxy and the run store
+  | 'ERR_CAPTURE_PARENT_INVALID'
+  | 'ERR_CAPTURE_UNAVAILABLE'
+  | 'ERR_CAPTURE_UPSTREAM_UNREACHABLE'
+  | 'ERR_RUN_NOT_FOUND'
+  | 'ERR_RUN_NO_RECEIPT'
   // Log service and its storage
   | 'ERR_LOG_WRITES_DISABLED'
   | 'ERR_LOG_ENTRY_INVALID'

@@ -1,7 +1,7 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
 import { RunprintError } from '../errors.ts';
 import type { Composition } from '../identity/composition.ts';
-import { computeIdentity } from '../identity/identity.ts';
+import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/index.ts';
 import { providerFor } from '../providers/registry.ts';
@@ -29,6 +29,28 @@ export interface CapturedExchange {
   times: { started: number; response: number | null; ended: number };
   /** Run identities this run follows from. */
   parents?: readonly string[];
+  /** The capture's id (a version 4 UUID); default a new random one. */
+  captureId?: string;
+}
+
+/**
+ * The request half of a run, read before the call is forwarded (a proxy names the request
+ * identity in its answer's headers): the composition and its identity document without served
+ * facts, or why the request has none.
+ */
+export type PreparedRequest =
+  | { composition: Composition; identity: IdentityDocument; error: null }
+  | { composition: null; identity: null; error: RunprintError };
+
+/**
+ * A run's record with what it was derived from: the composition of the request and its identity
+ * document (with served facts when the record has a run identity); both null when unidentified.
+ * What a store indexes (component digests) and what a receipt signs.
+ */
+export interface CapturedRun {
+  record: RunRecord;
+  composition: Composition | null;
+  identity: IdentityDocument | null;
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -103,12 +125,16 @@ function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunReco
   }
 }
 
-/** The composition of the request bytes, or the code and path of why there is none. */
-function readRequest(format: RequestFormat, bytes: Uint8Array): Composition | RunprintError {
+/**
+ * The composition and identity (without served facts) of request bytes in `format`, or the
+ * SPEC 11 error that says why there are none. Throws only on a programmer error.
+ */
+export function prepareRequest(format: RequestFormat, bytes: Uint8Array): PreparedRequest {
   try {
-    return compositionFromRequest(format, parseJson(bytes));
+    const composition = compositionFromRequest(format, parseJson(bytes));
+    return { composition, identity: computeIdentity(composition), error: null };
   } catch (error) {
-    if (error instanceof RunprintError) return error;
+    if (error instanceof RunprintError) return { composition: null, identity: null, error };
     throw error;
   }
 }
@@ -122,6 +148,15 @@ function readRequest(format: RequestFormat, bytes: Uint8Array): Composition | Ru
  * unidentified with its error code. Throws only on a programmer error (TypeError).
  */
 export function captureRun(exchange: CapturedExchange): RunRecord {
+  return captureRunWith(exchange).record;
+}
+
+/**
+ * As captureRun, with the composition and identity document the record was derived from.
+ * `prepared` is prepareRequest's result for the same bytes, when the caller has it already (the
+ * request components are then not hashed again).
+ */
+export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRequest): CapturedRun {
   const { format, requestBytes, responseBytes } = exchange;
   if (!(requestBytes instanceof Uint8Array) || !(responseBytes instanceof Uint8Array)) {
     throw new TypeError('requestBytes and responseBytes must be Uint8Arrays');
@@ -140,31 +175,28 @@ export function captureRun(exchange: CapturedExchange): RunRecord {
     else output = read;
   }
   const served = output === null ? null : output.served;
-  let requestId: string | null = null;
-  let runId: string | null = null;
   let unidentified: RunRecord['unidentified'] = null;
-  const composition = readRequest(format, requestBytes);
-  if (composition instanceof RunprintError) {
-    unidentified = { code: composition.code, path: composition.path ?? null };
+  const request = prepared ?? prepareRequest(format, requestBytes);
+  let identity: IdentityDocument | null = null;
+  if (request.error !== null) {
+    unidentified = { code: request.error.code, path: request.error.path ?? null };
   } else {
     try {
-      if (served !== null) composition.served = served;
-      const identity = computeIdentity(composition);
-      requestId = identity.requestId;
-      runId = identity.runId;
+      identity = served === null ? request.identity : withServedFacts(request.identity, served);
     } catch (error) {
       if (!(error instanceof RunprintError)) throw error;
       unidentified = { code: error.code, path: error.path ?? null };
     }
   }
   const responded = exchange.status !== null;
-  return {
+  const record: RunRecord = {
     version: RUN_RECORD_VERSION,
+    captureId: exchange.captureId ?? globalThis.crypto.randomUUID(),
     format,
     method: exchange.method.toUpperCase(),
     path: exchange.path,
-    requestId,
-    runId,
+    requestId: identity?.requestId ?? null,
+    runId: identity?.runId ?? null,
     unidentified,
     served,
     request: { size: requestBytes.length, rawDigest: rawDigest(requestBytes) },
@@ -185,4 +217,5 @@ export function captureRun(exchange: CapturedExchange): RunRecord {
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
+  return { record, composition: identity === null ? null : request.composition, identity };
 }

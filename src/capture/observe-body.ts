@@ -12,8 +12,17 @@ export interface ObservedBody {
 }
 
 export interface ObserveOptions {
-  /** Called once, when the body ended, failed or was cancelled. Must not throw (its errors are dropped). */
-  onEnd(body: ObservedBody): void;
+  /**
+   * Called once, when the body ended, failed or was cancelled. Must not throw (its errors are
+   * dropped). With `holdEnd`, a promise it returns when the body ended is awaited before the
+   * reader sees the end (it must not reject).
+   */
+  onEnd(body: ObservedBody): void | Promise<void>;
+  /**
+   * Hold the end of the body (the reader's last `done`) until onEnd's promise settles: a proxy
+   * ends its answer only once the run's record is durable. Default false.
+   */
+  holdEnd?: boolean;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -45,7 +54,7 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
   const chunks: Uint8Array[] = [];
   let size = 0;
   let done = false;
-  const finish = (outcome: CaptureOutcome, error: unknown) => {
+  const finish = (outcome: CaptureOutcome, error: unknown): void | Promise<void> => {
     if (done) return;
     done = true;
     const bytes = new Uint8Array(size);
@@ -56,7 +65,7 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
     }
     chunks.length = 0;
     try {
-      options.onEnd({ bytes, outcome, error, ended: now() });
+      return options.onEnd({ bytes, outcome, error, ended: now() });
     } catch {
       // The observer's own failure is its business; the application's stream goes on.
     }
@@ -83,13 +92,19 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       try {
         result = await reader.read();
       } catch (error) {
-        finish(outcomeOfError(error), error);
+        void finish(outcomeOfError(error), error);
         controller.error(error);
         return;
       }
       if (result.done) {
+        if (options.holdEnd === true) {
+          const held = finish('complete', undefined);
+          if (held !== undefined) await held.catch(() => undefined);
+          controller.close();
+          return;
+        }
         controller.close();
-        finish('complete', undefined);
+        void finish('complete', undefined);
         return;
       }
       const chunk = result.value;
@@ -102,12 +117,12 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       const limit = options.drainOnCancel ?? 0;
       if (limit > 0) {
         void drain(limit).then((ended) => {
-          finish(ended ? 'complete' : outcome, reason);
+          void finish(ended ? 'complete' : outcome, reason);
           if (!ended) void reader.cancel(reason).catch(() => undefined);
         });
         return;
       }
-      finish(outcome, reason);
+      void finish(outcome, reason);
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

@@ -29,6 +29,12 @@ export type IncompleteReason = 'http-status' | 'cut' | 'aborted' | 'timeout' | '
  */
 export interface RunRecord {
   version: typeof RUN_RECORD_VERSION;
+  /**
+   * A random UUID the capturing side gave this call (RFC 9562 version 4): how a client finds the
+   * record of its call, streamed or not (the proxy answers it in `runprint-capture-id`). Names the
+   * capture, not the run: equal runs have equal run identities and different capture ids.
+   */
+  captureId: string;
   format: RequestFormat;
   /** `POST`, and the URL path without query (`/v1/chat/completions`). */
   method: string;

@@ -16,6 +16,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, startCapture } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey } from './log-options.ts';
@@ -181,13 +182,14 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         'sign-key': { type: 'string' },
         'sign-token': { type: 'string' },
         ...LIMIT_OPTIONS,
+        ...CAPTURE_OPTIONS,
       },
       strict: true,
     }));
   } catch {
     throw new UsageError(
       'ERR_CLI_USAGE',
-      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, --sign-key KEY.pem, --sign-token T, ${LIMIT_USAGE}`,
+      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, --sign-key KEY.pem, --sign-token T, ${CAPTURE_USAGE}, ${LIMIT_USAGE}`,
     );
   }
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
@@ -196,6 +198,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('ERR_CLI_USAGE', '--port must be a number from 0 to 65535');
   }
   const limits = serveLimits(values, process.env);
+  // Capture's options are checked before anything is created or opened.
+  const captureConfig = captureOptions(values, process.env, host, io);
   const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
@@ -231,6 +235,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (witnesses.length > 0 && values['no-log'] === true) throw new UsageError('ERR_CLI_USAGE', '--log-witness needs the log; it cannot go with --no-log');
 
   let log: TransparencyLog | undefined;
+  let logKeyId: string | undefined;
   let storage: LogStorage | undefined;
   const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
   const replaced = url === undefined ? undefined : pinSslMode(url).replaced;
@@ -242,6 +247,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name, io);
+    logKeyId = key.keyId;
     storage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
     // Each kind of failure of a witness is reported once, and again after it cosigned once more.
     const reported = new Map<string, Set<string>>();
@@ -275,6 +281,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
   }
   if (sign !== undefined) options.sign = sign;
+  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io });
+  if (capture !== undefined) {
+    options.proxy = capture.proxy;
+    options.runs = capture.runs;
+  }
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;
@@ -284,6 +295,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     server = await listen(app, { host, port: Number(portText), ...limits });
   } catch (error) {
     await pool.close();
+    await capture?.close();
     await log?.close();
     await ownStorage?.close();
     throw error;
@@ -292,6 +304,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   io.stderr(`runprint: listening on ${server.url} (data directory ${dataDir})\n`);
   if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
   if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
+  if (capture !== undefined) io.stderr(capture.banner(server.url));
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -299,6 +312,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       void server
         .close()
         .then(() => pool.close())
+        .then(() => capture?.close())
         .then(() => log?.close())
         .then(() => ownStorage?.close())
         .then(() => unguard())

@@ -37,4 +37,10 @@ export interface Provider {
   routes: readonly ProviderRoute[];
   /** The lower-case response header in which the provider names its request (kept in run records). */
   requestIdHeader: string;
+  /**
+   * The service that answers these routes, for the proxy: its name (the proxy's path prefix and
+   * `--upstream NAME=URL`) and its public URL, to which the route's path is appended. Formats of
+   * one service share it (OpenAI's chat and responses).
+   */
+  upstream: { name: string; url: string };
 }

@@ -6,7 +6,9 @@ import { computeInProcess } from './api-answers.ts';
 import { apiRoutes, type SignRouteOptions } from './api-routes.ts';
 import { MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
 import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes.ts';
+import type { Proxy } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
+import { runRoutes, type RunRouteOptions } from './run-routes.ts';
 import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
 
 /** Largest `POST /v1/identity` body by default: 32 MiB, the largest request the providers take (Anthropic's limit). */
@@ -32,6 +34,10 @@ export interface AppOptions {
   openapi?: Uint8Array;
   /** Acts as a C2SP tlog-witness: `POST /add-checkpoint` exists only when this is given. */
   witness?: WitnessRouteOptions;
+  /** The capture proxy (proxy-routes.ts): provider routes forwarded upstream, runs recorded. */
+  proxy?: Proxy;
+  /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
+  runs?: RunRouteOptions;
 }
 
 export interface App {
@@ -45,6 +51,12 @@ export interface App {
    * An app without it gets FALLBACK_BODY_LIMIT.
    */
   bodyLimit?(method: string, pathname: string): number;
+  /**
+   * False when a request to a route whose body limit passes 1 MiB is not to be counted as large
+   * (listen.ts holds a client to 4 of those at once): a proxied call that declares a small body.
+   * `declared` is its Content-Length, Infinity when chunked. Default: every such request is large.
+   */
+  isLarge?(method: string, pathname: string, declared: number): boolean;
   /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
   routeTable?(): string[];
 }
@@ -101,12 +113,25 @@ export function createApp(options: AppOptions = {}): App {
     limits['POST /add-checkpoint'] = MAX_ADD_CHECKPOINT_BYTES;
   }
 
-  const routeOf = (pathname: string) =>
-    log !== undefined && pathname.startsWith('/tile/') ? { GET: log.tiles } : routes[pathname];
+  const runs = options.runs === undefined ? undefined : runRoutes(options.runs);
+  if (runs !== undefined) Object.assign(routes, runs.routes);
+  const proxy = options.proxy;
+
+  const routeOf = (pathname: string): Record<string, Handler> | undefined => {
+    if (log !== undefined && pathname.startsWith('/tile/')) return { GET: log.tiles };
+    const route = routes[pathname];
+    if (route !== undefined || runs === undefined) return route;
+    if (pathname.startsWith('/v1/runs/') || pathname.startsWith('/v1/content/')) return { GET: runs.prefix, POST: runs.prefix, PUT: runs.prefix, DELETE: runs.prefix };
+    return undefined;
+  };
 
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const route = routeOf(url.pathname);
+    if (route === undefined && proxy !== undefined) {
+      const proxied = proxy.handle(request, url);
+      if (proxied !== undefined) return proxied;
+    }
     try {
       if (route === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
       // RFC 9110 section 9.3.2: HEAD answers as GET would, without the body.
@@ -130,10 +155,13 @@ export function createApp(options: AppOptions = {}): App {
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
-    bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? 0,
+    isLarge: (method, pathname, declared) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined ? declared > 1024 * 1024 : true),
+    bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
       ...(log === undefined ? [] : ['GET /tile/{path}']),
+      ...(runs === undefined ? [] : ['GET /v1/runs/{id}', 'GET /v1/runs/{id}/receipt', 'GET /v1/runs/{id}/tlog-proof', 'GET /v1/content/{digest}']),
+      ...(proxy === undefined ? [] : proxy.routeTable()),
     ],
   };
 }

@@ -15,3 +15,12 @@ export async function checkBearer(header: string | null, token: string): Promise
   for (let i = 0; i < 32; i++) difference |= given[i]! ^ wanted[i]!;
   return difference === 0;
 }
+
+/** True when `given` (a header's value, or null) is exactly `token`, compared as checkBearer does. */
+export async function sameToken(given: string | null, token: string): Promise<boolean> {
+  const a = await digest(given ?? '');
+  const b = await digest(token);
+  let difference = given === null ? 1 : 0;
+  for (let i = 0; i < 32; i++) difference |= a[i]! ^ b[i]!;
+  return difference === 0;
+}

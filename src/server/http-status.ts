@@ -9,6 +9,8 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_WITNESS_SIGNATURE':
       return 403;
     case 'ERR_HTTP_NOT_FOUND':
+    case 'ERR_RUN_NOT_FOUND':
+    case 'ERR_RUN_NO_RECEIPT':
     case 'ERR_LOG_ENTRY_NOT_FOUND':
     case 'ERR_WITNESS_UNKNOWN_LOG':
       return 404;
@@ -27,7 +29,11 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_HTTP_TOO_MANY_REQUESTS':
       return 429;
     case 'ERR_HTTP_BUSY':
+    case 'ERR_CAPTURE_UNAVAILABLE':
       return 503;
+    // RFC 9110 section 15.6.3: the proxy got no answer from the server it forwards to.
+    case 'ERR_CAPTURE_UPSTREAM_UNREACHABLE':
+      return 502;
     case 'ERR_WITNESS_PROOF':
       return 422;
     case 'ERR_INTERNAL':

@@ -12,4 +12,5 @@ export const anthropicMessagesProvider: Provider = {
   outputFromStream: anthropicOutputFromStream,
   routes: [{ method: 'POST', path: '/v1/messages' }],
   requestIdHeader: 'request-id',
+  upstream: { name: 'anthropic', url: 'https://api.anthropic.com' },
 };

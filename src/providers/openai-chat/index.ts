@@ -12,4 +12,5 @@ export const openAIChatProvider: Provider = {
   outputFromStream: chatOutputFromStream,
   routes: [{ method: 'POST', path: '/v1/chat/completions' }],
   requestIdHeader: 'x-request-id',
+  upstream: { name: 'openai', url: 'https://api.openai.com' },
 };

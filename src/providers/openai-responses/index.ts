@@ -12,4 +12,5 @@ export const openAIResponsesProvider: Provider = {
   outputFromStream: responsesOutputFromStream,
   routes: [{ method: 'POST', path: '/v1/responses' }],
   requestIdHeader: 'x-request-id',
+  upstream: { name: 'openai', url: 'https://api.openai.com' },
 };

@@ -1,0 +1,218 @@
+/** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
+import { providerFor } from '../providers/registry.ts';
+import { REQUEST_FORMATS } from '../providers/request-format.ts';
+import { createProxy, type Proxy } from '../server/proxy-routes.ts';
+import type { RunRouteOptions } from '../server/run-routes.ts';
+import type { TransparencyLog } from '../store/log-service.ts';
+import { RunRecorder, type Durability } from '../store/run-recorder.ts';
+import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy } from '../store/run-storage.ts';
+import { SqliteRuns } from '../store/sqlite-runs.ts';
+import type { CliIo } from './io.ts';
+import { writeFileAtomic } from './key-file.ts';
+import { runprintVersion } from './version.ts';
+
+/** The parseArgs options this file reads. */
+export const CAPTURE_OPTIONS = {
+  'no-capture': { type: 'boolean' },
+  upstream: { type: 'string', multiple: true },
+  'capture-token': { type: 'string' },
+  'capture-fail-closed': { type: 'boolean' },
+  'capture-durability': { type: 'string' },
+  'capture-keep': { type: 'string', multiple: true },
+  'capture-retention': { type: 'string' },
+  'capture-key': { type: 'string' },
+} as const;
+
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem';
+
+/** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
+export const RUNS_DATABASE = 'runs.sqlite';
+export const RECEIPT_KEY_FILE = 'receipt-key.pem';
+
+export interface CaptureConfig {
+  upstreams: { [name: string]: string };
+  token: string | undefined;
+  failClosed: boolean;
+  durability: Durability;
+  policy: ContentPolicy;
+  retentionDays: number | undefined;
+  keyFile: string | undefined;
+}
+
+type Values = {
+  'no-capture'?: boolean;
+  upstream?: string[];
+  'capture-token'?: string;
+  'capture-fail-closed'?: boolean;
+  'capture-durability'?: string;
+  'capture-keep'?: string[];
+  'capture-retention'?: string;
+  'capture-key'?: string;
+};
+
+/** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function list(values: string[] | undefined, env: string | undefined): string[] {
+  if (values !== undefined && values.length > 0) return values;
+  return (env ?? '').split(/\s+/).filter((item) => item.length > 0);
+}
+
+/**
+ * The capture configuration from the options and environment, checked before anything opens, or
+ * undefined when capture is off: --no-capture, or a non-loopback address without a capture
+ * token (an open proxy is never the default; one line on stderr says so).
+ */
+export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
+  if (values['no-capture'] === true) return undefined;
+  const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
+  const upstreams: { [name: string]: string } = {};
+  for (const value of list(values.upstream, env['RUNPRINT_UPSTREAMS'])) {
+    const split = value.indexOf('=');
+    const name = value.slice(0, split);
+    let url: URL | undefined;
+    try {
+      url = split > 0 ? new URL(value.slice(split + 1)) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+      throw new UsageError('ERR_CLI_USAGE', `--upstream must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
+    }
+    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', '--upstream URL must not carry a user name or password');
+    upstreams[name] = url.href.replace(/\/+$/, '');
+  }
+  const token = values['capture-token'] ?? (env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
+    throw new UsageError('ERR_CLI_USAGE', '--capture-token must be 1 or more visible ASCII characters with no spaces');
+  }
+  const durability = values['capture-durability'] ?? env['RUNPRINT_CAPTURE_DURABILITY'] ?? 'sync';
+  if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', '--capture-durability must be sync or async');
+  const policy = defaultContentPolicy();
+  for (const value of list(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP'])) {
+    const split = value.indexOf('=');
+    const part = split < 0 ? undefined : value.slice(0, split);
+    const mode = split < 0 ? value : value.slice(split + 1);
+    if ((mode !== 'content' && mode !== 'digest') || (part !== undefined && !(CONTENT_PARTS as readonly string[]).includes(part))) {
+      throw new UsageError('ERR_CLI_USAGE', `--capture-keep must be content, digest, or PART=content|digest with PART one of ${CONTENT_PARTS.join(', ')}`);
+    }
+    if (part === undefined) for (const each of CONTENT_PARTS) policy[each] = mode;
+    else policy[part as ContentPart] = mode;
+  }
+  const retention = values['capture-retention'] ?? env['RUNPRINT_CAPTURE_RETENTION'];
+  if (retention !== undefined && (!/^[0-9]{1,5}$/.test(retention) || Number(retention) < 1)) {
+    throw new UsageError('ERR_CLI_USAGE', '--capture-retention must be a number of days from 1 to 99999');
+  }
+  if (token === undefined && !isLoopback(host)) {
+    io.stderr(`runprint: capture is off: on ${host}, which other machines can reach, the proxy needs --capture-token T (or say --no-capture)\n`);
+    return undefined;
+  }
+  return {
+    upstreams,
+    token,
+    failClosed: values['capture-fail-closed'] === true || env['RUNPRINT_CAPTURE_FAIL_CLOSED'] === '1',
+    durability,
+    policy,
+    retentionDays: retention === undefined ? undefined : Number(retention),
+    keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
+  };
+}
+
+/** The receipt key: the --capture-key file, else the data directory's own (made owner-only on first start). */
+async function receiptKey(dataDir: string, cwd: string, file: string | undefined): Promise<SigningKey> {
+  const path = file === undefined ? join(dataDir, RECEIPT_KEY_FILE) : resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (file !== undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError('ERR_INPUT_UNREADABLE', 'receipt key file cannot be read');
+    text = (await generateKeyFiles('runprint-capture')).privateKeyPem;
+    try {
+      await writeFileAtomic(path, text, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return receiptKey(dataDir, cwd, file);
+      throw new InputError('ERR_FILE_UNWRITABLE', 'receipt key file cannot be written in the data directory');
+    }
+  }
+  if (text.trim() === '') throw new KeyError('ERR_KEY_INVALID', `${file === undefined ? `${RECEIPT_KEY_FILE} in the data directory` : '--capture-key file'} is empty`);
+  return parsePrivateKey(text);
+}
+
+export interface Capture {
+  proxy: Proxy;
+  runs: RunRouteOptions;
+  recorder: RunRecorder;
+  banner(url: string): string;
+  close(): Promise<void>;
+}
+
+/** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo }): Promise<Capture> {
+  const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
+  if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
+  const storage = SqliteRuns.open(join(context.dataDir, RUNS_DATABASE));
+  // Each kind of failure is reported once, until recording works again.
+  const reported = new Set<string>();
+  const report = (error: unknown) => {
+    const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
+    if (reported.has(known.code)) return;
+    reported.add(known.code);
+    context.io.stderr(`runprint: capture: ${known.toLine()} (the calls go on${config.failClosed ? '; fail-closed: new calls get 503 until it works again' : ''})\n`);
+  };
+  const recorder = new RunRecorder({
+    storage,
+    policy: config.policy,
+    sign: { key, runprintVersion: await runprintVersion() },
+    ...(context.log === undefined ? {} : { log: context.log }),
+    onFailure: report,
+  });
+  const proxy = createProxy({
+    upstreams: config.upstreams,
+    sink: {
+      get healthy() {
+        return recorder.healthy;
+      },
+      record: (run, bytes, capture) =>
+        recorder.record(run, bytes, capture).then(() => {
+          reported.clear();
+        }),
+    },
+    durability: config.durability,
+    failClosed: config.failClosed,
+    ...(config.token === undefined ? {} : { token: config.token }),
+    maxBodyBytes: 32 * 1024 * 1024,
+    receipts: true,
+    onFailure: report,
+  });
+  void recorder.signPending();
+  let sweep: NodeJS.Timeout | undefined;
+  if (config.retentionDays !== undefined) {
+    const days = config.retentionDays;
+    const expire = () => void storage.expire(new Date(Date.now() - days * 86_400_000).toISOString()).catch(report);
+    expire();
+    sweep = setInterval(expire, 3_600_000);
+    sweep.unref();
+  }
+  const upstreams = [...new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name))];
+  return {
+    proxy,
+    runs: { storage, ...(context.log === undefined ? {} : { log: context.log }), ...(config.token === undefined ? {} : { token: config.token }) },
+    recorder,
+    banner: (url) =>
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,
+    close: async () => {
+      if (sweep !== undefined) clearInterval(sweep);
+      await recorder.close();
+      await storage.close();
+    },
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * The capture proxy (issue: live capture, section 2): provider API calls forwarded to their
+ * upstream, the calls that are runs recorded on the way through the same capture core as the
+ * in-process fetch wrapper (capture/capture-run.ts), so both give the same identities for the same
+ * bytes. Streams pass through chunk by chunk; upstream status, headers and bodies reach the client
+ * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
+ */
+import { captureRunWith, isRunId, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
+import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
+import { isReceiptable } from '../capture/run-receipt.ts';
+import type { CaptureOutcome } from '../capture/run-record.ts';
+import { RunprintError } from '../errors.ts';
+import { providerFor } from '../providers/registry.ts';
+import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
+import { sameToken } from './bearer.ts';
+import { errorResponse } from './http-status.ts';
+import { readBody } from './read-body.ts';
+
+/** Where a captured run goes: the run recorder (store/run-recorder.ts) on the Node side. */
+export interface CaptureSink {
+  /** False while runprint cannot record (the last commit failed). */
+  readonly healthy: boolean;
+  /** Resolves when the run's record is durable. */
+  record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy'): Promise<void>;
+}
+
+export interface ProxyOptions {
+  /** Upstream name (`openai`, `anthropic`) -> base URL the request path is appended to; defaults are the providers' public URLs. */
+  upstreams?: { [name: string]: string };
+  sink: CaptureSink;
+  /** `sync` (default): a response's last byte leaves only once its record is durable. `async`: at once. */
+  durability?: 'sync' | 'async';
+  /** Refuse calls with 503 ERR_CAPTURE_UNAVAILABLE, before forwarding, while the sink is not healthy. */
+  failClosed?: boolean;
+  /** When set, every proxied call must carry `runprint-capture-token: TOKEN`. */
+  token?: string;
+  /** Largest request body forwarded, in bytes. */
+  maxBodyBytes: number;
+  /** Whether receipts are signed (the answer then names the receipt's URL). */
+  receipts: boolean;
+  /** Runprint's own failures while recording (the call went on: fail-open). */
+  onFailure?: (error: unknown) => void;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** Request headers a proxy never forwards (RFC 9110 section 7.6.1, hop-by-hop), and runprint's own. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
+/** Response headers not passed back: hop-by-hop, and the coding and length of bytes fetch has decoded. */
+const NOT_RETURNED = new Set([...HOP_BY_HOP, 'content-encoding']);
+
+export const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
+export const PARENT_HEADER = 'runprint-parent';
+
+interface Target {
+  upstream: string;
+  /** The path to append to the upstream URL (starts with /v1/). */
+  path: string;
+  /** The format, when the call is a run. */
+  format: RequestFormat | null;
+}
+
+function upstreamsOf(given: { [name: string]: string } | undefined): Map<string, string> {
+  const upstreams = new Map<string, string>();
+  for (const format of REQUEST_FORMATS) {
+    const { name, url } = providerFor(format).upstream;
+    upstreams.set(name, (given?.[name] ?? url).replace(/\/+$/, ''));
+  }
+  for (const name of Object.keys(given ?? {})) {
+    if (!upstreams.has(name)) throw new TypeError(`no provider API is served by an upstream named ${name}`);
+  }
+  return upstreams;
+}
+
+/** The formats each upstream serves, by route. */
+function routesOf(): Map<string, { upstream: string; format: RequestFormat }> {
+  const routes = new Map<string, { upstream: string; format: RequestFormat }>();
+  for (const format of REQUEST_FORMATS) {
+    const provider = providerFor(format);
+    for (const route of provider.routes) routes.set(`${route.method} ${route.path}`, { upstream: provider.upstream.name, format });
+  }
+  return routes;
+}
+
+/** The parents a `runprint-parent` header names: run identities separated by commas. */
+function parentsOf(request: Request): string[] {
+  const header = request.headers.get(PARENT_HEADER);
+  if (header === null) return [];
+  const parents = header.split(',').map((item) => item.trim());
+  if (!parents.every(isRunId)) {
+    throw new RunprintError('ERR_CAPTURE_PARENT_INVALID', `${PARENT_HEADER} must be run identities (rp-run-...) separated by commas`);
+  }
+  return parents;
+}
+
+function forwardedHeaders(request: Request): Headers {
+  const headers = new Headers();
+  const named = new Set((request.headers.get('connection') ?? '').split(',').map((item) => item.trim().toLowerCase()));
+  request.headers.forEach((value, name) => {
+    // accept-encoding is fetch's to choose: it decodes what it asked for, and capture needs the decoded bytes.
+    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('runprint-') || name === 'accept-encoding') return;
+    headers.append(name, value);
+  });
+  return headers;
+}
+
+function returnedHeaders(response: Response): Headers {
+  const headers = new Headers();
+  response.headers.forEach((value, name) => {
+    if (!NOT_RETURNED.has(name)) headers.append(name, value);
+  });
+  // Headers.forEach joins Set-Cookie values; they are kept one by one.
+  headers.delete('set-cookie');
+  for (const cookie of response.headers.getSetCookie()) headers.append('set-cookie', cookie);
+  return headers;
+}
+
+/** Reads a whole body; on a read failure, what arrived and the outcome. */
+async function readAll(body: ReadableStream<Uint8Array> | null): Promise<{ bytes: Uint8Array; outcome: CaptureOutcome; error: unknown }> {
+  if (body === null) return { bytes: new Uint8Array(0), outcome: 'complete', error: undefined };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let outcome: CaptureOutcome = 'complete';
+  let failure: unknown;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch (error) {
+    outcome = outcomeOfError(error);
+    failure = error;
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { bytes, outcome, error: failure };
+}
+
+export interface Proxy {
+  /** The proxy's answer to a request, or undefined when the path is not one the proxy serves. */
+  handle(request: Request, url: URL): Promise<Response> | undefined;
+  /** Most body bytes a proxied path reads, or undefined when the path is not the proxy's. */
+  bodyLimit(method: string, pathname: string): number | undefined;
+  /** `METHOD /path` of every route it serves, for the OpenAPI test. */
+  routeTable(): string[];
+}
+
+/**
+ * The proxy's routes: `/NAME/...` forwards anything under it to upstream NAME (`/openai/v1/models`
+ * to `https://api.openai.com/v1/models`); the provider routes themselves (`POST
+ * /v1/chat/completions`, `/v1/responses`, `/v1/messages`) are also answered without a prefix. Of
+ * these, calls to a provider route are runs and are recorded; the rest pass through unrecorded.
+ */
+export function createProxy(options: ProxyOptions): Proxy {
+  const upstreams = upstreamsOf(options.upstreams);
+  const routes = routesOf();
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  const durability = options.durability ?? 'sync';
+  const fail = (error: unknown) => {
+    try {
+      options.onFailure?.(error);
+    } catch {
+      // Reporting must not fail the call.
+    }
+  };
+
+  const targetOf = (method: string, pathname: string): Target | undefined => {
+    const bare = routes.get(`${method} ${pathname}`);
+    if (bare !== undefined) return { upstream: bare.upstream, path: pathname, format: bare.format };
+    const slash = pathname.indexOf('/', 1);
+    if (slash < 0) return undefined;
+    const name = pathname.slice(1, slash);
+    if (!upstreams.has(name)) return undefined;
+    const path = pathname.slice(slash);
+    const route = routes.get(`${method} ${path}`);
+    return { upstream: name, path, format: route !== undefined && route.upstream === name ? route.format : null };
+  };
+
+  async function forward(request: Request, url: URL, target: Target): Promise<Response> {
+    if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
+      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `the proxy needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
+    }
+    const parents = target.format === null ? [] : parentsOf(request);
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+    const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
+    const upstreamUrl = `${upstreams.get(target.upstream)!}${target.path}${url.search}`;
+    const init: RequestInit = { method: request.method, headers: forwardedHeaders(request), redirect: 'manual' };
+    if (bytes !== undefined) init.body = bytes as Uint8Array<ArrayBuffer>;
+    if (target.format === null) {
+      let response: Response;
+      try {
+        response = await fetchImpl(upstreamUrl, init);
+      } catch {
+        throw new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${target.upstream} upstream`);
+      }
+      return new Response(response.body, { status: response.status, statusText: response.statusText, headers: returnedHeaders(response) });
+    }
+    if (options.failClosed === true && !options.sink.healthy) {
+      throw new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint cannot record runs right now, and the proxy is fail-closed: the call was not forwarded');
+    }
+    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, request.method, target.path);
+  }
+
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], method: string, path: string): Promise<Response> {
+    const captureId = globalThis.crypto.randomUUID();
+    let prepared: PreparedRequest | undefined;
+    try {
+      prepared = prepareRequest(format, requestBytes);
+    } catch (error) {
+      fail(error);
+    }
+    const started = now();
+    /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null): { run: CapturedRun | undefined; durable: Promise<void> } => {
+      let run: CapturedRun | undefined;
+      try {
+        run = captureRunWith(
+          { format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId },
+          prepared,
+        );
+        const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch(fail);
+        return { run, durable: durability === 'sync' ? durable : Promise.resolve() };
+      } catch (error) {
+        fail(error);
+        return { run, durable: Promise.resolve() };
+      }
+    };
+    const ids = new Headers({ 'runprint-capture-id': captureId });
+    if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
+
+    let response: Response;
+    try {
+      response = await fetchImpl(upstreamUrl, init);
+    } catch (error) {
+      await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
+      const failure = errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`));
+      ids.forEach((value, name) => failure.headers.set(name, value));
+      return failure;
+    }
+    const responded = now();
+    const headers = returnedHeaders(response);
+    ids.forEach((value, name) => headers.set(name, value));
+    const streamed = (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+    if (!streamed || response.body === null) {
+      // Not a stream: read whole, so the answer's headers can name the run and its receipt.
+      const body = await readAll(response.body);
+      const { run, durable } = record(response.status, response.headers, body.bytes, body.outcome, responded);
+      await durable;
+      if (run?.record.runId != null) headers.set('runprint-run-id', run.record.runId);
+      if (run !== undefined && options.receipts && isReceiptable(run)) headers.set('runprint-receipt', `/v1/runs/${captureId}/receipt`);
+      if (body.outcome !== 'complete') {
+        // The upstream cut the body: the client gets what arrived, then the same cut.
+        const cut = new ReadableStream<Uint8Array>({
+          start(controller) {
+            if (body.bytes.length > 0) controller.enqueue(body.bytes);
+            controller.error(body.error);
+          },
+        });
+        return new Response(cut, { status: response.status, statusText: response.statusText, headers });
+      }
+      headers.set('content-length', String(body.bytes.length));
+      return new Response(body.bytes.length === 0 ? null : (body.bytes as Uint8Array<ArrayBuffer>), { status: response.status, statusText: response.statusText, headers });
+    }
+    const observed = observeBody(response.body, {
+      now,
+      drainOnCancel: 0,
+      onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded).durable,
+      holdEnd: true,
+    });
+    return new Response(observed, { status: response.status, statusText: response.statusText, headers });
+  }
+
+  return {
+    handle(request, url) {
+      const target = targetOf(request.method, url.pathname);
+      if (target === undefined) return undefined;
+      return forward(request, url, target).catch((error: unknown) => errorResponse(error));
+    },
+    bodyLimit(method, pathname) {
+      const target = targetOf(method, pathname);
+      if (target === undefined) return undefined;
+      return method === 'GET' || method === 'HEAD' ? 0 : options.maxBodyBytes;
+    },
+    routeTable() {
+      const table = [...routes.keys()];
+      for (const name of upstreams.keys()) table.push(`* /${name}/{path}`);
+      return table;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The run store over HTTP (issue: live capture, section 4): `GET /v1/runs` lists captured runs,
+ * `GET /v1/runs/{id}` shows one (a capture id, or a run identity with every capture of it), and its
+ * receipt and tlog-proof; `GET /v1/content/{digest}` gives a stored component, element or output.
+ */
+import { RunprintError, UsageError } from '../errors.ts';
+import { CONTENT_PARTS, type ContentPart, type RunQuery, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { sameToken } from './bearer.ts';
+import { isTimestamp } from '../receipt/predicate.ts';
+
+export interface RunRouteOptions {
+  storage: RunStorage;
+  /** The log the receipts go to, for tlog-proofs. */
+  log?: { tlogProof(index: number): Promise<{ text: string; checkpoint: string } | undefined> };
+  /** When set, these routes need `runprint-capture-token` (they show what the runs sent). */
+  token?: string;
+}
+
+type Handler = (request: Request, url: URL) => Promise<Response>;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The JSON view of a stored run: what `runprint runs show --json` prints. */
+export function runView(run: StoredRun): Record<string, unknown> {
+  return {
+    captureId: run.record.captureId,
+    recordDigest: { sha256: run.recordDigest },
+    capture: run.capture,
+    model: run.model,
+    record: run.record,
+    identity: run.identity,
+    receipt: run.receipt === null ? null : { logIndex: run.logIndex },
+    contentExpired: run.contentExpired,
+  };
+}
+
+/** `component` query: `DIGEST` or `NAME=DIGEST`, the digest as 64 hex digits or `sha256:` and them. */
+export function componentQuery(value: string): { part?: ContentPart; digest: string } {
+  const split = value.indexOf('=');
+  const name = split < 0 ? undefined : value.slice(0, split);
+  const digest = (split < 0 ? value : value.slice(split + 1)).replace(/^sha256:/, '');
+  if (!HEX64.test(digest) || (name !== undefined && !(CONTENT_PARTS as readonly string[]).includes(name))) {
+    throw new UsageError('ERR_CLI_USAGE', `component must be DIGEST or NAME=DIGEST: NAME one of ${CONTENT_PARTS.join(', ')}, DIGEST 64 lower-case hex digits (sha256: before them may be kept)`);
+  }
+  return name === undefined ? { digest } : { part: name as ContentPart, digest };
+}
+
+/** A run query from `since`, `model`, `servedModel`, `component`, `limit` and `before` parameters (CLI and HTTP alike). */
+export function runQuery(get: (name: string) => string | undefined): RunQuery {
+  const query: RunQuery = {};
+  const since = get('since');
+  if (since !== undefined) {
+    if (!isTimestamp(since)) throw new UsageError('ERR_CLI_USAGE', 'since must be an RFC 3339 time, e.g. 2026-12-05T00:00:00Z');
+    query.since = new Date(since).toISOString();
+  }
+  const model = get('model');
+  if (model !== undefined) query.model = model;
+  const served = get('servedModel');
+  if (served !== undefined) query.servedModel = served;
+  const component = get('component');
+  if (component !== undefined) query.component = componentQuery(component);
+  for (const name of ['limit', 'before'] as const) {
+    const text = get(name);
+    if (text === undefined) continue;
+    if (!/^[0-9]{1,9}$/.test(text) || Number(text) < 1 || (name === 'limit' && Number(text) > 1000)) {
+      throw new UsageError('ERR_CLI_USAGE', name === 'limit' ? 'limit must be a number from 1 to 1000' : 'before must be a positive number (a run\'s seq)');
+    }
+    query[name] = Number(text);
+  }
+  return query;
+}
+
+/** The captures an id names: a capture id, a record digest, or a run identity. */
+export async function findRuns(storage: RunStorage, id: string): Promise<StoredRun[]> {
+  if (!UUID.test(id) && !HEX64.test(id) && !id.startsWith('rp-run-')) {
+    throw new UsageError('ERR_CLI_USAGE', 'a run is named by its capture id (a UUID), its record digest (64 hex digits) or its run identity (rp-run-...)');
+  }
+  const found = await storage.find(id);
+  if (found.length === 0) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no captured run has that id');
+  return found;
+}
+
+export function runRoutes(options: RunRouteOptions): { routes: Record<string, Record<string, Handler>>; prefix: Handler } {
+  const { storage } = options;
+  const authorize = async (request: Request) => {
+    if (options.token !== undefined && !(await sameToken(request.headers.get('runprint-capture-token'), options.token))) {
+      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'the run store needs the runprint-capture-token header with the capture token');
+    }
+  };
+  const routes: Record<string, Record<string, Handler>> = {
+    '/v1/runs': {
+      GET: async (request, url) => {
+        await authorize(request);
+        for (const name of url.searchParams.keys()) {
+          if (!['since', 'model', 'servedModel', 'component', 'limit', 'before'].includes(name)) {
+            throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; /v1/runs takes since, model, servedModel, component, limit and before`);
+          }
+        }
+        const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
+        return Response.json({ runs: runs.map(runView) });
+      },
+    },
+  };
+  /** `/v1/runs/{id}`, `/v1/runs/{id}/receipt`, `/v1/runs/{id}/tlog-proof`, `/v1/content/{digest}`. */
+  const prefix: Handler = async (request, url) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      throw new RunprintError('ERR_HTTP_METHOD_NOT_ALLOWED', 'method not allowed; use GET, HEAD');
+    }
+    await authorize(request);
+    const parts = url.pathname.split('/');
+    if (parts[2] === 'content' && parts.length === 4) {
+      const digest = parts[3]!.replace(/^sha256:/, '');
+      if (!HEX64.test(digest)) throw new UsageError('ERR_CLI_USAGE', 'content is named by its digest: 64 lower-case hex digits');
+      const bytes = await storage.content(digest);
+      if (bytes === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'private, max-age=31536000, immutable' } });
+    }
+    const id = decodeURIComponent(parts[3] ?? '');
+    const runs = await findRuns(storage, id);
+    const latest = runs[runs.length - 1]!;
+    if (parts.length === 4) return Response.json({ runs: runs.map(runView) });
+    if (parts.length === 5 && parts[4] === 'receipt') {
+      if (latest.receipt === null) throw noReceipt(latest);
+      return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
+    }
+    if (parts.length === 5 && parts[4] === 'tlog-proof') {
+      if (latest.receipt === null) throw noReceipt(latest);
+      if (latest.logIndex === null || options.log === undefined) throw new RunprintError('ERR_RUN_NO_RECEIPT', 'this run\'s receipt is not in a log (serve runs without its log)');
+      const proof = await options.log.tlogProof(latest.logIndex);
+      if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers the receipt yet; retry in a second');
+      return new Response(proof.text, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+    throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
+  };
+  return { routes, prefix };
+}
+
+function noReceipt(run: StoredRun): RunprintError {
+  if (run.record.runId === null) return new RunprintError('ERR_RUN_NO_RECEIPT', 'this run gets no receipt: it has no run identity (unidentified, or no response with served facts)');
+  if (run.record.output === null) return new RunprintError('ERR_RUN_NO_RECEIPT', 'this run gets no receipt: it has no whole output (a failed or cut-off call)');
+  return new RunprintError('ERR_RUN_NO_RECEIPT', 'the receipt is not signed yet (or the service signs none); retry in a second');
+}

@@ -1,0 +1,169 @@
+/**
+ * Records captured runs (issue: live capture, section 3): commits each record durably in batches,
+ * then signs a receipt from the durable record and appends it to the log. A crash at any point
+ * loses no committed record and duplicates no log entry: signing resumes from the store at start
+ * (runs with no receipt yet), and a receipt signed again is the same bytes (Ed25519 is
+ * deterministic and the facts come from the stored record), which the log stores once.
+ */
+import type { CapturedRun } from '../capture/capture-run.ts';
+import { isReceiptable, receiptFactsOfRecord } from '../capture/run-receipt.ts';
+import { LogError, RunprintError } from '../errors.ts';
+import type { SigningKey } from '../keys/keys.ts';
+import { formatEnvelope } from '../receipt/envelope.ts';
+import { signReceipt } from '../receipt/sign.ts';
+import type { TransparencyLog } from './log-service.ts';
+import { runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+
+export type Durability = 'sync' | 'async';
+
+export interface RecorderOptions {
+  storage: RunStorage;
+  policy: ContentPolicy;
+  /** Signs each receiptable run's receipt with this key; none: records only. */
+  sign?: { key: SigningKey; runprintVersion: string };
+  /** Appends each receipt to this log (needs `sign`). */
+  log?: TransparencyLog;
+  /** Most records in one transaction (default 512). */
+  maxBatch?: number;
+  /** Runprint's own failures (a store that cannot be written, a receipt that cannot be logged), each as it happens. */
+  onFailure?: (error: RunprintError) => void;
+}
+
+export interface RecorderCounts {
+  /** Records committed. */
+  recorded: number;
+  /** Records that could not be committed (the calls went on: fail-open). */
+  failed: number;
+  /** Receipts signed, and of those appended to the log. */
+  signed: number;
+  logged: number;
+}
+
+interface Pending {
+  run: RunToStore;
+  resolve: () => void;
+  reject: (error: RunprintError) => void;
+}
+
+export class RunRecorder {
+  readonly counts: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  readonly #options: RecorderOptions;
+  readonly #maxBatch: number;
+  #pending: Pending[] = [];
+  #flushing = false;
+  /** The last commit failed: a fail-closed proxy refuses calls until one succeeds. */
+  #unhealthy = false;
+  #signing: Promise<void> = Promise.resolve();
+  #signQueued = false;
+  #closed = false;
+
+  constructor(options: RecorderOptions) {
+    if (options.log !== undefined && options.sign === undefined) throw new TypeError('a recorder that logs receipts needs a signing key');
+    this.#options = options;
+    this.#maxBatch = options.maxBatch ?? 512;
+  }
+
+  /** False after a commit failed, until the next one succeeds. */
+  get healthy(): boolean {
+    return !this.#unhealthy && !this.#closed;
+  }
+
+  /**
+   * Queues a captured run; resolves when its record is durable (committed with its batch), rejects
+   * with the store's error when it could not be. Signing follows the commit, in the background.
+   */
+  record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
+    if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
+    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run));
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ run: prepared, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      try {
+        await this.#options.storage.put(batch.map((item) => item.run));
+      } catch (error) {
+        const failure = error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
+        this.#unhealthy = true;
+        this.counts.failed += batch.length;
+        this.#report(failure);
+        for (const item of batch) item.reject(failure);
+        continue;
+      }
+      this.#unhealthy = false;
+      this.counts.recorded += batch.length;
+      for (const item of batch) item.resolve();
+      if (batch.some((item) => item.run.receiptable)) this.signPending();
+    }
+    this.#flushing = false;
+  }
+
+  #report(error: RunprintError): void {
+    try {
+      this.#options.onFailure?.(error);
+    } catch {
+      // Reporting must not fail recording.
+    }
+  }
+
+  /**
+   * Signs and logs every stored run that has no receipt yet (at start, this picks up what a
+   * crash left). One pass at a time; a call during a pass makes one more pass after it.
+   */
+  signPending(): Promise<void> {
+    if (this.#options.sign === undefined) return Promise.resolve();
+    if (this.#signQueued) return this.#signing;
+    this.#signQueued = true;
+    this.#signing = this.#signing.then(async () => {
+      this.#signQueued = false;
+      try {
+        for (;;) {
+          const runs = await this.#options.storage.unsigned(256);
+          if (runs.length === 0 || this.#closed) return;
+          const done = await Promise.all(runs.map((run) => this.#signOne(run)));
+          const receipts = done.filter((item) => item !== undefined);
+          await this.#options.storage.setReceipts(receipts);
+          // A run whose receipt cannot be logged stays unsigned; the next pass tries again.
+          if (receipts.length < runs.length) return;
+        }
+      } catch (error) {
+        this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be signed or stored'));
+      }
+    });
+    return this.#signing;
+  }
+
+  async #signOne(run: StoredRun): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
+    const sign = this.#options.sign!;
+    const facts = receiptFactsOfRecord(run.record, run.identity, run.model ?? '', run.capture, sign.runprintVersion);
+    const receipt = formatEnvelope(await signReceipt(facts, sign.key));
+    this.counts.signed++;
+    let logIndex: number | null = null;
+    if (this.#options.log !== undefined) {
+      try {
+        const stored = await this.#options.log.append(new TextEncoder().encode(receipt), run.record.runId ?? undefined);
+        logIndex = stored.index;
+        this.counts.logged++;
+      } catch (error) {
+        this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'a receipt could not be logged'));
+        return undefined;
+      }
+    }
+    return { recordDigest: run.recordDigest, receipt, logIndex };
+  }
+
+  /** Commits what is queued, finishes signing, and takes no more records. */
+  async close(): Promise<void> {
+    while (this.#flushing || this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await this.#signing;
+    this.#closed = true;
+  }
+}
+

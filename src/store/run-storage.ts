@@ -1,0 +1,170 @@
+/**
+ * The run store (issue: live capture, section 4): every captured run's record, indexed by its
+ * identities, model and component digests, with content stored once per digest. SQLite by default
+ * (sqlite-runs.ts). What is kept of each component follows the content policy.
+ */
+import type { CapturedRun } from '../capture/capture-run.ts';
+import type { RunRecord } from '../capture/run-record.ts';
+import { canonicalBytes } from '../jcs/canonicalize.ts';
+import { LIST_COMPONENTS, REQUEST_COMPONENTS } from '../identity/composition.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
+
+const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
+
+/** The parts of a run whose content the store may keep, beside the request components. */
+export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request'] as const;
+export type ContentPart = (typeof CONTENT_PARTS)[number];
+
+/** For each part: keep its content, or its digests only. */
+export type ContentPolicy = Record<ContentPart, 'content' | 'digest'>;
+
+/**
+ * By default the store keeps the components (each once per digest), the excluded members (to
+ * rebuild a request for replay) and the response bytes; not the exact request bytes, which would
+ * hold every component again in every run.
+ */
+export function defaultContentPolicy(): ContentPolicy {
+  const policy = {} as ContentPolicy;
+  for (const part of CONTENT_PARTS) policy[part] = part === 'request' ? 'digest' : 'content';
+  return policy;
+}
+
+/** One digest a run names: a component (position -1), a list element (position 0, 1, ..), the output or the exact request bytes. */
+export interface RunDigest {
+  part: ContentPart;
+  position: number;
+  /** Lower-case hex SHA-256. */
+  digest: string;
+}
+
+/** A captured run, ready for one transaction. */
+export interface RunToStore {
+  /** Hex SHA-256 of `recordJson`: names this capture among runs with the same run identity. */
+  recordDigest: string;
+  record: RunRecord;
+  /** RFC 8785 canonical JSON of the record. */
+  recordJson: string;
+  /** The identity document (with served facts when there is a run identity); null when unidentified. */
+  identity: IdentityDocument | null;
+  /** Requested model name and the served model fact, for queries. */
+  model: string | null;
+  servedModel: string | null;
+  /** Where the run was captured: proxy or sdk. */
+  capture: 'proxy' | 'sdk';
+  digests: RunDigest[];
+  /** Content rows, by the digest that names them: written once, whatever the number of runs. */
+  content: { digest: string; bytes: Uint8Array }[];
+  /** True when the run gets a receipt (capture/run-receipt.ts isReceiptable). */
+  receiptable: boolean;
+}
+
+/** A stored run as the store gives it back. */
+export interface StoredRun {
+  /** Position in the store, from 1: later captures have larger numbers. */
+  seq: number;
+  recordDigest: string;
+  record: RunRecord;
+  identity: IdentityDocument | null;
+  /** The model asked for (the composition's `model.name`); null when unidentified. */
+  model: string | null;
+  capture: 'proxy' | 'sdk';
+  digests: RunDigest[];
+  /** The signed receipt (a DSSE envelope, as `runprint sign` writes it), once signed. */
+  receipt: string | null;
+  /** The receipt's index in the log, once logged. */
+  logIndex: number | null;
+  /** True once the retention period deleted this run's content (digests, record and receipt remain). */
+  contentExpired: boolean;
+}
+
+export interface RunQuery {
+  /** Runs that started at or after this RFC 3339 time. */
+  since?: string;
+  model?: string;
+  servedModel?: string;
+  /** Runs naming this digest (hex) as a component, list element or output; `part` narrows it to one component. */
+  component?: { part?: ContentPart; digest: string };
+  /** Most runs answered, newest first (default 100). */
+  limit?: number;
+  /** Only runs with seq below this (paging, newest first). */
+  before?: number;
+}
+
+/**
+ * A run store. `put` is one durable transaction for the whole batch (WAL with synchronous=FULL
+ * for SQLite): when it resolves, the records survive a crash. Putting a record twice stores it once.
+ */
+export interface RunStorage {
+  readonly kind: string;
+  put(batch: readonly RunToStore[]): Promise<void>;
+  /** Receiptable runs without a receipt yet, oldest first (signing picks up where a crash left it). */
+  unsigned(limit: number): Promise<StoredRun[]>;
+  setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void>;
+  list(query: RunQuery): Promise<StoredRun[]>;
+  /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */
+  find(id: string): Promise<StoredRun[]>;
+  content(digest: string): Promise<Uint8Array | undefined>;
+  /**
+   * Deletes the content of runs that ended before `before` (RFC 3339), except content another,
+   * newer run still names; their records, digests and receipts stay. Returns the runs expired.
+   */
+  expire(before: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * What the store keeps of one captured run under `policy`: digests of every component, list
+ * element and output, and the content the policy allows, each piece named by the digest the
+ * identity document gives it (so a query by a component digest and a content lookup use one name).
+ */
+export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, policy: ContentPolicy, capture: 'proxy' | 'sdk', receiptable: boolean): RunToStore {
+  const recordJson = new TextDecoder().decode(canonicalBytes(run.record));
+  const digests: RunDigest[] = [];
+  const content: { digest: string; bytes: Uint8Array }[] = [];
+  const keep = (part: ContentPart, digest: string, value: () => Uint8Array) => {
+    if (policy[part] === 'content') content.push({ digest, bytes: value() });
+  };
+  const { identity, composition, record } = run;
+  if (identity !== null && composition !== null) {
+    for (const name of REQUEST_COMPONENTS) {
+      const entry = identity.components[name];
+      digests.push({ part: name, position: -1, digest: entry.digest.sha256 });
+      if (entry.kind === 'list') {
+        const list = composition[name as (typeof LIST_COMPONENTS)[number]] as unknown[];
+        entry.elements.forEach((element, i) => {
+          digests.push({ part: name, position: i, digest: element.sha256 });
+          keep(name, element.sha256, () => canonicalBytes(list[i]));
+        });
+      } else {
+        keep(name, entry.digest.sha256, () => canonicalBytes(composition[name]));
+      }
+    }
+    if (composition.excluded !== undefined) {
+      const excluded = canonicalBytes(composition.excluded);
+      const digest = sha256Hex(excluded);
+      digests.push({ part: 'excluded', position: -1, digest });
+      keep('excluded', digest, () => excluded);
+    }
+  }
+  if (record.output !== null) digests.push({ part: 'output', position: -1, digest: record.output.digest.sha256 });
+  if (record.response.rawDigest !== null) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
+  digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
+  keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
+  const model = composition?.model['name'];
+  const servedModel = record.served?.['model']?.value;
+  return {
+    recordDigest: sha256Hex(encoder.encode(recordJson)),
+    record,
+    recordJson,
+    identity,
+    model: typeof model === 'string' ? model : null,
+    servedModel: typeof servedModel === 'string' ? servedModel : null,
+    capture,
+    digests,
+    content,
+    receiptable,
+  };
+}

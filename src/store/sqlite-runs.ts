@@ -1,0 +1,249 @@
+/** The run store in one node:sqlite file (runs.sqlite in the data directory), beside the log's. */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { RunRecord } from '../capture/run-record.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { SQLITE_PRAGMAS } from './sqlite-log.ts';
+import { isSqliteStatementError, sqliteFault } from './storage-faults.ts';
+import { storeCorrupt } from './storage.ts';
+import type { ContentPart, RunDigest, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  seq INTEGER PRIMARY KEY,
+  record_digest TEXT NOT NULL UNIQUE,
+  capture_id TEXT NOT NULL,
+  run_id TEXT,
+  request_id TEXT,
+  model TEXT,
+  served_model TEXT,
+  started TEXT NOT NULL,
+  ended TEXT NOT NULL,
+  capture TEXT NOT NULL,
+  record TEXT NOT NULL,
+  identity TEXT,
+  receiptable INTEGER NOT NULL,
+  receipt TEXT,
+  log_index INTEGER,
+  content_expired INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
+CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable = 1 AND receipt IS NULL;
+-- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request bytes.
+CREATE TABLE IF NOT EXISTS run_digests (
+  seq INTEGER NOT NULL,
+  part TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (seq, part, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
+-- Content, once per digest, and which runs keep it (for retention).
+CREATE TABLE IF NOT EXISTS content (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_content (digest TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (digest, seq)) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
+`;
+
+interface RunRow {
+  seq: number;
+  record_digest: string;
+  model: string | null;
+  capture: string;
+  record: string;
+  identity: string | null;
+  receipt: string | null;
+  log_index: number | null;
+  content_expired: number;
+}
+
+const COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+
+/** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
+export class SqliteRuns implements RunStorage {
+  readonly kind = 'SQLite';
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #insertRun: StatementSync;
+  readonly #insertDigest: StatementSync;
+  readonly #insertContent: StatementSync;
+  readonly #insertRunContent: StatementSync;
+  readonly #digestsOf: StatementSync;
+
+  private constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.#path = path;
+    this.#insertRun = db.prepare(
+      `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
+    );
+    this.#insertDigest = db.prepare('INSERT INTO run_digests (seq, part, position, digest) VALUES (?, ?, ?, ?)');
+    this.#insertContent = db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING');
+    this.#insertRunContent = db.prepare('INSERT INTO run_content (digest, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
+  }
+
+  /** Opens (creating if needed) the database file; failures are named by cause, as the log's (storage-faults.ts). */
+  static open(path: string): SqliteRuns {
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      db.exec(SQLITE_PRAGMAS);
+      const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
+      if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
+      db.exec(SCHEMA);
+      return new SqliteRuns(db, path);
+    } catch (error) {
+      if (db?.isOpen === true) db.close();
+      if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
+      throw sqliteFault(error, path);
+    }
+  }
+
+  #write<T>(work: () => T): T {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw sqliteFault(error, this.#path);
+    }
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      } catch {
+        // Already rolled back by SQLite (after SQLITE_FULL, say).
+      }
+      throw sqliteFault(error, this.#path);
+    }
+  }
+
+  #read<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw sqliteFault(error, this.#path);
+    }
+  }
+
+  async put(batch: readonly RunToStore[]): Promise<void> {
+    if (batch.length === 0) return;
+    this.#write(() => {
+      for (const run of batch) {
+        const row = this.#insertRun.get(
+          run.recordDigest,
+          run.record.captureId,
+          run.record.runId,
+          run.record.requestId,
+          run.model,
+          run.servedModel,
+          run.record.times.started,
+          run.record.times.ended,
+          run.capture,
+          run.recordJson,
+          run.identity === null ? null : JSON.stringify(run.identity),
+          run.receiptable ? 1 : 0,
+        ) as { seq: number } | undefined;
+        // Stored before (the same record put twice): nothing more to do.
+        if (row === undefined) continue;
+        for (const digest of run.digests) this.#insertDigest.run(row.seq, digest.part, digest.position, digest.digest);
+        for (const piece of run.content) {
+          this.#insertContent.run(piece.digest, piece.bytes);
+          this.#insertRunContent.run(piece.digest, row.seq);
+        }
+      }
+    });
+  }
+
+  #stored(row: RunRow): StoredRun {
+    const digests = (this.#digestsOf.all(row.seq) as unknown as RunDigest[]).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest }));
+    return {
+      seq: row.seq,
+      recordDigest: row.record_digest,
+      record: JSON.parse(row.record) as RunRecord,
+      identity: row.identity === null ? null : (JSON.parse(row.identity) as IdentityDocument),
+      model: row.model,
+      capture: row.capture as 'proxy' | 'sdk',
+      digests,
+      receipt: row.receipt,
+      logIndex: row.log_index,
+      contentExpired: row.content_expired === 1,
+    };
+  }
+
+  async unsigned(limit: number): Promise<StoredRun[]> {
+    return this.#read(() =>
+      (this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE receiptable = 1 AND receipt IS NULL ORDER BY seq LIMIT ?`).all(limit) as unknown as RunRow[]).map((row) => this.#stored(row)),
+    );
+  }
+
+  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {
+    if (items.length === 0) return;
+    const update = this.#db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ?');
+    this.#write(() => {
+      for (const item of items) update.run(item.receipt, item.logIndex, item.recordDigest);
+    });
+  }
+
+  async list(query: RunQuery): Promise<StoredRun[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (query.since !== undefined) {
+      where.push('started >= ?');
+      args.push(query.since);
+    }
+    if (query.model !== undefined) {
+      where.push('model = ?');
+      args.push(query.model);
+    }
+    if (query.servedModel !== undefined) {
+      where.push('served_model = ?');
+      args.push(query.servedModel);
+    }
+    if (query.before !== undefined) {
+      where.push('seq < ?');
+      args.push(query.before);
+    }
+    if (query.component !== undefined) {
+      const part = query.component.part === undefined ? '' : ' AND part = ?';
+      where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ?${part})`);
+      args.push(query.component.digest);
+      if (query.component.part !== undefined) args.push(query.component.part);
+    }
+    const sql = `SELECT ${COLUMNS} FROM runs ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`;
+    args.push(query.limit ?? 100);
+    return this.#read(() => (this.#db.prepare(sql).all(...args) as unknown as RunRow[]).map((row) => this.#stored(row)));
+  }
+
+  async find(id: string): Promise<StoredRun[]> {
+    return this.#read(() => {
+      const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE run_id = ? OR record_digest = ? OR capture_id = ? ORDER BY seq`).all(id, id, id) as unknown as RunRow[];
+      return rows.map((row) => this.#stored(row));
+    });
+  }
+
+  async content(digest: string): Promise<Uint8Array | undefined> {
+    return this.#read(() => {
+      const row = this.#db.prepare('SELECT bytes FROM content WHERE digest = ?').get(digest) as { bytes: Uint8Array } | undefined;
+      return row === undefined ? undefined : new Uint8Array(row.bytes);
+    });
+  }
+
+  async expire(before: string): Promise<number> {
+    return this.#write(() => {
+      const expired = this.#db.prepare('SELECT seq FROM runs WHERE ended < ? AND content_expired = 0').all(before) as unknown as { seq: number }[];
+      if (expired.length === 0) return 0;
+      this.#db.prepare('UPDATE runs SET content_expired = 1 WHERE ended < ? AND content_expired = 0').run(before);
+      this.#db.prepare('DELETE FROM run_content WHERE seq IN (SELECT seq FROM runs WHERE content_expired = 1)').run();
+      // Content no run keeps any more; content a newer run names stays.
+      this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_content WHERE run_content.digest = content.digest)').run();
+      return expired.length;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
