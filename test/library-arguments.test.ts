@@ -2,9 +2,14 @@
  * Programmer errors at the public entry points: an argument of the wrong type (key text where a
  * key object is expected, text where bytes are, a missing options object) is a plain TypeError
  * whose message says what was expected, thrown before WebCrypto or a parser sees the value and
- * fails with a message about something else, or a hash of the wrong type silently gives false.
+ * fails with a message about something else, or a hash of the wrong type silently gives false,
+ * or (createApp, openSqliteLog) long after the call that was wrong.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { RunprintError } from '../src/errors.ts';
 import { createSalts, formatIdentity, saltBytes } from '../src/identity/index.ts';
@@ -24,7 +29,7 @@ import {
   verifyTlogProof,
 } from '../src/log/index.ts';
 import { hashLeaf, proveInclusion, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../src/merkle/index.ts';
-import { runOutputFrom } from '../src/providers/index.ts';
+import { compositionFromRequest, rawDigest, requestFromComposition, runOutputFrom } from '../src/providers/index.ts';
 import {
   addSignature,
   checkLogProof,
@@ -34,6 +39,7 @@ import {
   keyIdOf,
   parsePrivateKey,
   parsePublicKey,
+  receiptFactsOf,
   signReceipt,
   signStatement,
   verifyReceipt,
@@ -41,6 +47,9 @@ import {
 } from '../src/receipt/index.ts';
 import { buildStatement } from '../src/receipt/statement.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
+import { createApp } from '../src/server/index.ts';
+import { openSqliteLog, TransparencyLog } from '../src/store/index.ts';
+import { SqliteLog } from '../src/store/sqlite-log.ts';
 
 const files = await generateKeyFiles('test-key');
 const signingKey = await parsePrivateKey(files.privateKeyPem);
@@ -174,4 +183,59 @@ test('identity and jcs: salts from a name list, identity digests as bytes, parse
   assert.throws(() => formatIdentity('run', 'ab'.repeat(32) as never), typeError(/^identity digest must be a Uint8Array of 32 bytes/));
   assert.throws(() => formatIdentity('runs' as never, new Uint8Array(32)), { name: 'RangeError', message: 'identity kind must be "req" or "run"' });
   assert.throws(() => parseJson('{}', 1000 as never), typeError(/^parseJson options must be an object such as \{ maxBytes, maxDepth \}$/));
+});
+
+test('requestFromComposition: no composition, or JSON text, or a component of the wrong type is a TypeError, not a property read of undefined', () => {
+  assert.throws(() => requestFromComposition(undefined as never), typeError(/^requestFromComposition composition must be a composition object \(from parseComposition or compositionFromRequest\), not undefined$/));
+  assert.throws(() => requestFromComposition(JSON.stringify(composition) as never), typeError(/^requestFromComposition composition must be a composition object .*, not a string$/));
+  assert.throws(() => requestFromComposition({} as never), typeError(/^requestFromComposition composition\.model must be an object, not undefined: give a composition object/));
+  assert.throws(() => requestFromComposition({ ...composition, input: 'Hello' } as never), typeError(/^requestFromComposition composition\.input must be an array, not a string: give a composition object/));
+  // A composition of the right type that no request maps to is bad input, with its code.
+  assert.throws(() => requestFromComposition({ ...composition, model: { name: 'gpt-4o' } } as never), { code: 'ERR_PROVIDER_UNKNOWN_FORMAT' });
+  const request = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }], temperature: 0 };
+  assert.deepEqual(requestFromComposition(compositionFromRequest('openai-chat', request)), request);
+});
+
+test('rawDigest and receiptFactsOf: the body is bytes and the run facts an object, never text or nothing', () => {
+  assert.throws(() => rawDigest('text' as never), typeError(/^rawDigest body must be a Uint8Array, not a string \(encode text with TextEncoder, or read the file without an encoding\)$/));
+  assert.throws(() => rawDigest(undefined as never), typeError(/^rawDigest body must be a Uint8Array, not undefined$/));
+  assert.equal(rawDigest(new TextEncoder().encode('text')).sha256, createHash('sha256').update('text').digest('hex'));
+  const read = () => ({ composition: structuredClone(composition) as never, format: 'composition' as const });
+  const run = { output: new TextEncoder().encode('{"text":"Hi"}'), capture: 'sdk' as const, runprintVersion: '0.0.0' };
+  assert.throws(() => receiptFactsOf(read(), undefined as never), typeError(/^receiptFactsOf run \(\{ output, capture, runprintVersion \}\) must be an object, not undefined$/));
+  assert.throws(() => receiptFactsOf(undefined as never, run), typeError(/^receiptFactsOf read \(\{ composition, format \}, as compositionFromDocument gives it\) must be an object, not undefined$/));
+  assert.throws(() => receiptFactsOf({ composition: undefined as never, format: 'composition' }, run), typeError(/^receiptFactsOf read\.composition must be an object, not undefined$/));
+  assert.throws(() => receiptFactsOf(read(), { ...run, output: '{"text":"Hi"}' as never }), typeError(/^receiptFactsOf run\.output \(the response body exactly as received\) must be a Uint8Array, not a string/));
+  assert.deepEqual(receiptFactsOf(read(), run).identity, facts.identity);
+});
+
+test('openSqliteLog and TransparencyLog.open: a PEM text as key is a TypeError, before the database file is made', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'runprint-library-arguments-'));
+  try {
+    const path = join(folder, 'log.sqlite');
+    await assert.rejects(openSqliteLog({ path, origin: 'log.example', key: files.privateKeyPem as never }), typeError(/^openSqliteLog options\.key must be a signing key object: parse the PEM text with parsePrivateKey first$/));
+    await assert.rejects(openSqliteLog({ path, origin: 'log.example', key: publicKey as never }), typeError(/^openSqliteLog options\.key must be a signing key object from parsePrivateKey, not a public key$/));
+    await assert.rejects(openSqliteLog({ path, key: signingKey } as never), typeError(/^openSqliteLog options\.origin must be a string, not undefined$/));
+    await assert.rejects(openSqliteLog(undefined as never), typeError(/^openSqliteLog options must be an object, not undefined$/));
+    assert.equal(existsSync(path), false, 'no database file for a call that was wrong');
+    await assert.rejects(TransparencyLog.open({ storage: SqliteLog.open(path), origin: 'log.example', key: files.privateKeyPem as never }), typeError(/^TransparencyLog\.open options\.key must be a signing key object: parse the PEM text/));
+    const log = await openSqliteLog({ path, origin: 'log.example', key: signingKey });
+    assert.equal((await log.checkpoint()).size, 0);
+    await log.close();
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('createApp: a sign key given as PEM text, or no sign token, is a TypeError when the app is made, not at the first signing', async () => {
+  assert.throws(() => createApp({ sign: { key: files.privateKeyPem as never, token: 't', runprintVersion: '0.0.0' } }), typeError(/^createApp options\.sign\.key must be a signing key object: parse the PEM text with parsePrivateKey first$/));
+  assert.throws(() => createApp({ sign: { key: publicKey as never, token: 't', runprintVersion: '0.0.0' } }), typeError(/^createApp options\.sign\.key must be a signing key object from parsePrivateKey, not a public key$/));
+  // A missing token would otherwise be compared as the text "undefined".
+  assert.throws(() => createApp({ sign: { key: signingKey, runprintVersion: '0.0.0' } as never }), typeError(/^createApp options\.sign\.token must be a string, not undefined$/));
+  assert.throws(() => createApp({ sign: { key: signingKey, token: '', runprintVersion: '0.0.0' } }), typeError(/^createApp options\.sign\.token must not be empty$/));
+  assert.throws(() => createApp({ sign: files.privateKeyPem as never }), typeError(/^createApp options\.sign must be an object, not a string$/));
+  const app = createApp({ sign: { key: signingKey, token: 't', runprintVersion: '0.0.0' } });
+  const signed = await app.request('/v1/sign', { method: 'POST', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify({ composition, output: '{"text":"Hi"}' }) });
+  assert.equal(signed.status, 200);
+  assert.equal((await verifyReceipt(await signed.text(), { keys: [publicKey] })).ok, true);
 });

@@ -1,7 +1,8 @@
 /** docs/SPEC.md section 4.1: mapping a provider request to a composition and back, losslessly. */
 import { ProviderError, formatPath } from '../errors.ts';
-import { COMPOSITION_VERSION, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
+import { COMPOSITION_VERSION, LIST_COMPONENTS, REQUEST_COMPONENTS, VALUE_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { describe } from '../keys/key-arguments.ts';
 import { noRequestForm } from './presence-rule.ts';
 import { providerFor } from './registry.ts';
 import {
@@ -72,6 +73,7 @@ export function compositionFromRequest(format: RequestFormat, request: JsonValue
  * `served` is not part of a request and is ignored.
  */
 export function requestFromComposition(composition: Composition): JsonObject {
+  requireComposition(composition);
   const format = member(composition.model, 'api');
   if (!isRequestFormat(format)) {
     throw new ProviderError(
@@ -126,6 +128,22 @@ export function requestFromComposition(composition: Composition): JsonObject {
   }
   if (!jsonEqual(again.excluded ?? {}, composition.excluded ?? {})) notMappedBack(format, 'excluded');
   return request;
+}
+
+/**
+ * A composition object as parseComposition or compositionFromRequest gives it: anything else is a
+ * programmer error (a TypeError saying what was expected), not a property read of undefined.
+ */
+function requireComposition(value: unknown): asserts value is Composition {
+  const expected = 'a composition object (from parseComposition or compositionFromRequest)';
+  if (!isJsonObject(value as JsonValue)) throw new TypeError(`requestFromComposition composition must be ${expected}, not ${describe(value)}`);
+  const object = value as JsonObject;
+  for (const name of VALUE_COMPONENTS) {
+    if (!isJsonObject(object[name])) throw new TypeError(`requestFromComposition composition.${name} must be an object, not ${describe(object[name])}: give ${expected}`);
+  }
+  for (const name of LIST_COMPONENTS) {
+    if (!Array.isArray(object[name])) throw new TypeError(`requestFromComposition composition.${name} must be an array, not ${describe(object[name])}: give ${expected}`);
+  }
 }
 
 function notMappedBack(format: RequestFormat, component: string): never {

@@ -5,6 +5,7 @@ import { sha256, sha256Once } from '../hash/sha256.ts';
 import { digestSet, domainTag, type DigestSet } from '../identity/digest.ts';
 import { canonicalize, parseJson } from '../jcs/index.ts';
 import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { requireBytes } from '../keys/key-arguments.ts';
 import { incomplete, invalid, type AssembledOutput } from './output-reading.ts';
 import { parseEventStream } from './output-sse.ts';
 import { providerFor } from './registry.ts';
@@ -38,6 +39,8 @@ export function outputDigest(output: JsonValue): DigestSet {
 
 /** SPEC 12.1: plain SHA-256 of the body bytes exactly as received (what `sha256sum` prints). */
 export function rawDigest(body: Uint8Array): DigestSet {
+  // A string would be hashed as something other than the bytes received: never silently.
+  requireBytes(body, 'rawDigest body');
   return digestSet(sha256Once(body));
 }
 

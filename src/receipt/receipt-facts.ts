@@ -1,5 +1,6 @@
 /** docs/RECEIPTS.md section 13: the facts a receipt records, from a composition and the output bytes of its run. */
 import { UsageError } from '../errors.ts';
+import { requireBytes, requireOptions } from '../keys/key-arguments.ts';
 import type { Composition } from '../identity/composition.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
@@ -32,6 +33,10 @@ export function receiptFactsOf(
   run: RunFacts,
   names: { started: string; finished: string } = { started: 'started', finished: 'finished' },
 ): ReceiptFacts {
+  requireOptions(read, 'receiptFactsOf read ({ composition, format }, as compositionFromDocument gives it)');
+  requireOptions(read.composition, 'receiptFactsOf read.composition');
+  requireOptions(run, 'receiptFactsOf run ({ output, capture, runprintVersion })');
+  requireBytes(run.output, 'receiptFactsOf run.output (the response body exactly as received)');
   const { composition } = read;
   const outputFormat = run.outputFormat ?? (read.format === 'composition' ? undefined : read.format);
   const { digest, rawDigest, finishReason, usage, stream, served } = runOutputFrom(run.output, outputFormat);

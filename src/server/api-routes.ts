@@ -5,6 +5,7 @@
  * signature itself, which stays with the key on this thread.
  */
 import { RunprintError } from '../errors.ts';
+import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import type { ReceiptFacts } from '../receipt/predicate.ts';
@@ -37,6 +38,19 @@ function jsonAnswer(answer: Uint8Array): Response {
   return new Response(body, { headers: { 'content-type': 'application/json', 'content-length': String(answer.length) } });
 }
 
+/**
+ * The sign options as createApp takes them, checked when the app is made: a key given as PEM text
+ * would otherwise fail only at the first signing, and a missing token must never be compared as
+ * the text "undefined".
+ */
+function checkSignOptions(sign: SignRouteOptions): void {
+  requireOptions(sign, 'createApp options.sign');
+  requireSigningKey(sign.key, 'createApp options.sign.key');
+  requireString(sign.token, 'createApp options.sign.token');
+  if (sign.token === '') throw new TypeError('createApp options.sign.token must not be empty');
+  requireString(sign.runprintVersion, 'createApp options.sign.runprintVersion');
+}
+
 /** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
 export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
   const { compute, maxBodyBytes, maxElements } = options;
@@ -51,6 +65,7 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
   };
   const sign = options.sign;
   if (sign !== undefined) {
+    checkSignOptions(sign);
     routes['/v1/sign'] = {
       POST: async (request) => {
         // The token is checked before the body is read or anything is computed.

@@ -12,6 +12,7 @@ import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tile
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
 import { hashChildren, hashLeaf, rootFromLeafHashes } from '../merkle/rfc6962.ts';
+import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
@@ -115,8 +116,10 @@ export class TransparencyLog {
    * after the last checkpoint (acknowledged, not yet signed) are kept and signed now.
    */
   static async open(options: LogServiceOptions): Promise<TransparencyLog> {
+    requireOptions(options, 'TransparencyLog.open options');
     const storage = options.storage;
     try {
+      requireLogKey(options, 'TransparencyLog.open');
       const verifier = noteVerifier(options.origin, options.key.publicKey);
       const stored = await storage.setMetaOnce('origin', options.origin);
       if (stored !== options.origin) throw storeCorrupt('log database belongs to a log of another name');
@@ -374,8 +377,18 @@ export class TransparencyLog {
 
 /** Opens the default log: SQLite at `path`. */
 export async function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> & { path: string }): Promise<TransparencyLog> {
+  // Checked before the database file is created: a PEM text as key is a programmer error.
+  requireOptions(options, 'openSqliteLog options');
+  requireString(options.path, 'openSqliteLog options.path');
+  requireLogKey(options, 'openSqliteLog');
   const { path, ...rest } = options;
   return TransparencyLog.open({ ...rest, storage: SqliteLog.open(path) });
+}
+
+/** The log's name and key: a string and a signing key object (parsePrivateKey), not key text. */
+function requireLogKey(options: { origin: unknown; key: unknown }, what: string): void {
+  requireString(options.origin, `${what} options.origin`);
+  requireSigningKey(options.key, `${what} options.key`);
 }
 
 function readerOf(storage: LogStorage): TileReader {
