@@ -40,8 +40,8 @@ function jsonAnswer(answer: Uint8Array): Response {
 
 /**
  * The sign options as createApp takes them, checked when the app is made: a key given as PEM text
- * would otherwise fail only at the first signing, and a missing token must never be compared as
- * the text "undefined".
+ * would otherwise fail only at the first signing, and a missing or empty token would leave a sign
+ * route that no request can use.
  */
 function checkSignOptions(sign: SignRouteOptions): void {
   requireOptions(sign, 'createApp options.sign');
