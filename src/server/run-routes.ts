@@ -24,6 +24,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The JSON view of a stored run: what `runprint runs show --json` prints. */
 export function runView(run: StoredRun): Record<string, unknown> {
   return {
+    seq: run.seq,
     captureId: run.record.captureId,
     recordDigest: { sha256: run.recordDigest },
     capture: run.capture,

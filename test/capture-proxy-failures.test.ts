@@ -1,0 +1,92 @@
+/**
+ * The proxy's failure modes in process, against the fake upstream and a real run store: fail-open
+ * (a store that cannot record does not stop the call) and --capture-fail-closed (503 before
+ * forwarding), and the capture options serve checks before it starts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { captureOptions } from '../src/cli/serve-capture.ts';
+import { UsageError } from '../src/errors.ts';
+import { createApp } from '../src/server/app.ts';
+import { createProxy } from '../src/server/proxy-routes.ts';
+import { RunRecorder } from '../src/store/run-recorder.ts';
+import { defaultContentPolicy } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+
+let upstream: FakeUpstream;
+let dir: string;
+before(async () => {
+  upstream = await startFakeUpstream();
+  dir = mkdtempSync(join(tmpdir(), 'runprint-proxy-failures-'));
+});
+after(async () => {
+  await upstream.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const CALL = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] };
+
+/** An app whose proxy records into a run store that is then closed under it: every commit fails. */
+async function brokenStore(failClosed: boolean) {
+  const storage = SqliteRuns.open(join(dir, `runs-${failClosed}.sqlite`));
+  const failures: unknown[] = [];
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), onFailure: (error) => void failures.push(error) });
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: recorder, failClosed, maxBodyBytes: 1 << 20, receipts: false, onFailure: (error) => void failures.push(error) });
+  const app = createApp({ proxy });
+  await storage.close();
+  const call = () => app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify(CALL) });
+  return { call, failures, recorder };
+}
+
+test('fail-open: when the store cannot record, the call still completes, and the failure is counted and reported', async () => {
+  const { call, failures, recorder } = await brokenStore(false);
+  for (let i = 0; i < 2; i++) {
+    const response = await call();
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content, 'Hello from the fake upstream.');
+  }
+  assert.equal(recorder.counts.failed, 2);
+  assert.equal(recorder.healthy, false);
+  assert.ok(failures.length >= 1 && failures.every((error) => (error as { code?: string }).code === 'ERR_STORE_UNAVAILABLE'), 'reported with its code');
+});
+
+test('--capture-fail-closed: once recording failed, calls get 503 ERR_CAPTURE_UNAVAILABLE and are not forwarded', async () => {
+  const { call } = await brokenStore(true);
+  assert.equal((await call()).status, 200, 'the first call finds out the store is broken');
+  const before = upstream.requests.length;
+  const refused = await call();
+  assert.equal(refused.status, 503);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_UNAVAILABLE');
+  assert.equal(upstream.requests.length, before, 'nothing was forwarded');
+});
+
+test('capture options: an open proxy is never the default off loopback, and bad values are usage errors', () => {
+  const lines: string[] = [];
+  const io = { stderr: (text: string) => void lines.push(text) } as Parameters<typeof captureOptions>[3];
+  assert.notEqual(captureOptions({}, {}, '127.0.0.1', io), undefined);
+  assert.notEqual(captureOptions({}, {}, '::1', io), undefined);
+  assert.equal(captureOptions({}, {}, '0.0.0.0', io), undefined, 'capture is off on a reachable address without a token');
+  assert.match(lines.join(''), /capture is off: on 0\.0\.0\.0.*--capture-token/);
+  assert.notEqual(captureOptions({ 'capture-token': 'T' }, {}, '0.0.0.0', io), undefined);
+  assert.equal(captureOptions({ 'no-capture': true }, {}, '127.0.0.1', io), undefined);
+  const config = captureOptions({ upstream: ['openai=http://127.0.0.1:11434/'], 'capture-keep': ['digest', 'output=content'] }, {}, '127.0.0.1', io)!;
+  assert.equal(config.upstreams['openai'], 'http://127.0.0.1:11434');
+  assert.equal(config.policy.system, 'digest');
+  assert.equal(config.policy.output, 'content');
+  for (const values of [
+    { upstream: ['gemini=http://x'] },
+    { upstream: ['openai=ftp://x'] },
+    { upstream: ['openai=http://user:pw@x'] },
+    { upstream: ['openai'] },
+    { 'capture-durability': 'eventually' },
+    { 'capture-keep': ['secret=digest'] },
+    { 'capture-retention': '0' },
+    { 'capture-token': 'has space' },
+  ]) {
+    assert.throws(() => captureOptions(values, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.code === 'ERR_CLI_USAGE', JSON.stringify(values));
+  }
+});
