@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { discloseCommand } from '../src/cli/disclose-command.ts';
+import { COMMAND_USAGE, formatCommandHelp } from '../src/cli/usage.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { disclosureComposition, SALTS } from './fixtures/disclosure-run.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
@@ -115,7 +117,11 @@ test('verify fails (exit 1) for a tampered disclosure, another key, or a tampere
 
 test('wrong command lines are ERR_CLI_USAGE with exit 2', async () => {
   const cases: Array<[string[], string]> = [
-    [['disclose', 'publish'], 'unknown disclose command; use salts, create or verify'],
+    [['disclose', 'publish'], 'disclose takes salts, create or verify; run "runprint disclose --help"'],
+    [['disclose', 'verfy', 'disclosure.json'], 'disclose takes salts, create or verify; did you mean "disclose verify"?; run "runprint disclose --help"'],
+    // A name of an inherited object member is no subcommand (it was read as "verify", or crashed with an option).
+    [['disclose', 'constructor'], 'disclose takes salts, create or verify; run "runprint disclose --help"'],
+    [['disclose', 'toString', '--json'], 'disclose takes salts, create or verify; run "runprint disclose --help"'],
     [['disclose', 'create', '--composition', 'composition.json'], '--reveal is required: name what to disclose'],
     [['disclose', 'create', '--reveal', 'system'], '--composition is required'],
     [['disclose', 'create', '--composition', 'composition.json', '--reveal', 'prompt'], '--reveal must name a request component (model, system, input, context, tools, parameters, configuration), with [INDEX] for one element of a list'],
@@ -137,9 +143,21 @@ test('wrong command lines are ERR_CLI_USAGE with exit 2', async () => {
   assert.deepEqual(await cli(['disclose', 'create', '--composition', 'no-served.json', '--reveal', 'system']), {
     code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: the composition has no served facts: give --output FILE, the response the receipt was signed with\n',
   });
+  // The help is usage.ts's, the one source: each form with its options; to standard error and
+  // exit 2 when no subcommand is given.
   const help = await cli(['disclose', '--help']);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage: runprint disclose salts/);
+  assert.deepEqual(help, { code: 0, stdout: formatCommandHelp('disclose'), stderr: '' });
+  assert.match(help.stdout, /^usage: runprint disclose salts --components NAME\[,NAME\]\.\.\.\n {7}runprint disclose create --composition FILE --reveal PART\.\.\. /);
+  for (const form of COMMAND_USAGE.filter((usage) => usage.command.startsWith('disclose '))) {
+    for (const option of form.options) assert.match(help.stdout, new RegExp(`\\n  --${option.name} `), `--${option.name}`);
+  }
+  assert.deepEqual(await cli(['disclose']), { code: 2, stdout: '', stderr: formatCommandHelp('disclose') });
+  assert.deepEqual(await cli(['disclose', 'create', '--help']), { code: 0, stdout: formatCommandHelp('disclose create'), stderr: '' });
+  // Called without the dispatcher (which answers --help first), the command prints the same.
+  let printed = '';
+  const io = { readStdin: async () => new Uint8Array(0), stdout: (text: string | Uint8Array) => void (printed += String(text)), stderr: () => undefined, stderrIsTTY: false, cwd: folder };
+  assert.equal(await discloseCommand(['salts', '--help'], io), 0);
+  assert.equal(printed, formatCommandHelp('disclose salts'));
 });
 
 test('a provider request with salts kept apart: sign --salts, verify --salts, disclose create --salts', async () => {

@@ -17,27 +17,11 @@ import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { closestName } from './closest-name.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
-
-export const DISCLOSE_USAGE = `usage: runprint disclose salts --components NAME[,NAME]...
-       runprint disclose create --composition FILE --reveal PART [--reveal PART]... [options]
-       runprint disclose verify DISCLOSURE --receipt RECEIPT --key PUB [--key PUB]... [--json]
-
-salts     prints fresh random salts (JSON) for the named request components; keep them with the
-          content they salt (in the composition's "salts" member or beside it), never in a receipt
-create    prints a disclosure revealing only the chosen parts of the run:
-  --composition FILE   the composition (or provider request) the receipt was signed for
-  --from F             how to read --composition (default auto)
-  --salts FILE         the salts, when they are kept apart from the composition
-  --output FILE        the provider response, when the composition has no served facts (as sign)
-  --output-format F    how to read --output (default: the request's format)
-  --reveal PART        a component whole (system) or one element of a list (input[2]); repeatable
-  --out FILE           write the disclosure to FILE instead of standard output
-verify    checks the receipt's signature by every --key, then the disclosure against the receipt;
-          exit 0 when every check passes, 1 when one fails
-`;
+import { formatCommandHelp } from './usage.ts';
 
 const OPTIONS = {
   components: { type: 'string' },
@@ -86,12 +70,21 @@ export function parseReveal(text: string): Reveal {
 export async function discloseCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine('disclose', args, OPTIONS);
   const [command, ...rest] = positionals;
-  if (values.help === true || command === undefined) {
-    (command === undefined && values.help !== true ? io.stderr : io.stdout)(DISCLOSE_USAGE);
-    return values.help === true ? EXIT.ok : EXIT.usage;
+  // `ALLOWED` is an object: a subcommand named like one of its inherited members is no subcommand.
+  const allowed = command !== undefined && Object.hasOwn(ALLOWED, command) ? ALLOWED[command] : undefined;
+  // The help comes from usage.ts, as every command's (the dispatcher answers --help before this).
+  if (values.help === true) {
+    io.stdout(formatCommandHelp(allowed === undefined ? 'disclose' : `disclose ${command}`)!);
+    return EXIT.ok;
   }
-  const allowed = ALLOWED[command];
-  if (allowed === undefined) throw usage('unknown disclose command; use salts, create or verify');
+  if (command === undefined) {
+    io.stderr(formatCommandHelp('disclose')!);
+    return EXIT.usage;
+  }
+  if (allowed === undefined) {
+    const closest = closestName(command, Object.keys(ALLOWED));
+    throw usage(`disclose takes salts, create or verify${closest === undefined ? '' : `; did you mean "disclose ${closest}"?`}; run "runprint disclose --help"`);
+  }
   for (const option of Object.keys(values)) {
     if (!allowed.includes(option as keyof typeof OPTIONS)) throw usage(`--${option} cannot be used with "disclose ${command}"`);
   }
