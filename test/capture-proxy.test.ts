@@ -17,6 +17,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 import { captureFetch, type RunRecord } from '../src/capture/index.ts';
+import { run as runCli } from '../src/cli/main.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
 import { runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
 import { verifyReceipt } from '../src/receipt/index.ts';
@@ -345,6 +346,40 @@ describe('the run store', () => {
     await until(async () => (await fetch(`${serve.base}/v1/runs/${runId}/tlog-proof`)).status === 200, 'a checkpoint covers the receipt');
     const proof = await (await fetch(`${serve.base}/v1/runs/${runId}/tlog-proof`)).text();
     assert.match(proof, /^c2sp\.org\/tlog-proof@v1\n/);
+  });
+});
+
+describe('runprint runs', () => {
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runCli(args, { readStdin: async () => new Uint8Array(0), stdout: (text) => void (out += typeof text === 'string' ? text : new TextDecoder().decode(text)), stderr: (text) => void (err += text), stderrIsTTY: false, cwd: data });
+    return { code, out, err };
+  }
+
+  test('list and show read the store serve writes, with the same JSON as GET /v1/runs', async () => {
+    const { runs } = await viaProxy('openai-chat', () => openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'system', content: 'CLI listing.' }, ...HI] }), { kind: 'text', text: 'Listed.' });
+    const run = runs[0]!;
+    const listed = await cli(['runs', 'list', '--data', data, '--limit', '1', '--json']);
+    assert.equal(listed.code, 0, listed.err);
+    const http = await json<{ runs: RunView[] }>(`${serve.base}/v1/runs?limit=1`);
+    assert.equal(JSON.parse(listed.out).runs[0].captureId, http.body.runs[0]!.captureId);
+    assert.equal(JSON.parse(listed.out).runs[0].record.runId, run.record.runId);
+    const digest = run.identity!.components['system']!.digest.sha256;
+    const byComponent = await cli(['runs', 'list', '--data', data, '--component', `system=${digest}`]);
+    assert.equal(byComponent.code, 0);
+    assert.equal(byComponent.out.trim().split('\n').length, 1, 'one run used that system prompt');
+    assert.ok(byComponent.out.includes(run.record.captureId) && byComponent.out.includes(run.record.runId!));
+    const shown = await cli(['runs', 'show', run.record.captureId, '--data', data]);
+    assert.equal(shown.code, 0);
+    assert.match(shown.out, new RegExp(`^run +${run.record.runId}$`, 'm'));
+    assert.match(shown.out, /^served model +gpt-4o-2024-08-06 \(reported\)$/m);
+    const missing = await cli(['runs', 'show', `rp-run-v1-sha256-${'0'.repeat(64)}`, '--data', data]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.err, /^runprint: ERR_RUN_NOT_FOUND: /);
+    const noStore = await cli(['runs', 'list', '--data', join(data, 'nothing-here')]);
+    assert.equal(noStore.code, 4);
+    assert.match(noStore.err, /^runprint: ERR_INPUT_NOT_FOUND: no run store in /);
   });
 });
 

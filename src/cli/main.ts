@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   show: async () => (await import('./show-command.ts')).showCommand,
   disclose: async () => (await import('./disclose-command.ts')).discloseCommand,
   log: async () => (await import('./log-command.ts')).logCommand,
+  runs: async () => (await import('./runs-command.ts')).runsCommand,
 };
 
 /** The command names the dispatcher knows (the first word of every form in usage.ts). */

@@ -214,7 +214,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'run the HTTP service, its transparency log and the capture proxy (default 127.0.0.1:8480)',
     details: 'Every option also reads the environment variable named beside it (docs/LOG.md 19.3).',
-    examples: ['runprint serve', 'runprint serve --upstream openai=http://127.0.0.1:11434', 'runprint serve --host 0.0.0.0 --capture-token "$CAPTURE_TOKEN" --log-token "$TOKEN"', 'runprint serve --port 9000 --data /var/lib/runprint --log-token "$TOKEN"', 'runprint serve --no-log --no-capture --max-connections 200'],
+    examples: ['runprint serve', 'runprint serve --upstream openai=http://127.0.0.1:11434', 'runprint serve --host 0.0.0.0 --data /var/lib/runprint --capture-token "$CAPTURE_TOKEN" --log-token "$TOKEN"'],
   },
   {
     command: 'log submit',
@@ -256,6 +256,32 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     summary: 'follow a log; exit 1 on a fork, a rewrite or a dropped entry',
     details: 'Each new checkpoint must be signed, consistent with the last one kept in the state file, and its new entries must hash to its tiles. A log that cannot be reached is tried again at the next interval; a fork, a rewrite or a dropped entry exits 1 and leaves the state file unchanged.',
     examples: ['runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --once --json', 'runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --state monitor.json --interval 300'],
+  },
+  {
+    command: 'runs list',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
+      { name: 'model', value: 'M', description: 'runs that asked for this model' },
+      { name: 'served-model', value: 'M', description: 'runs the provider says this model served' },
+      { name: 'component', value: 'NAME=DIGEST', description: 'runs whose component (or list element) NAME has this digest; DIGEST alone: any part' },
+      { name: 'limit', value: 'N', description: 'at most N runs, newest first (default 100, at most 1000)' },
+      json('the runs, as GET /v1/runs answers'),
+    ],
+    summary: 'the captured runs, newest first, one line each',
+    details: 'Reads the run store of the data directory (runs.sqlite), also while serve runs. Each line: start time, capture id, format, model asked (and served, when different), status, run identity. --component finds every run that used a given system prompt, tool, message or document: the digests are those of runprint id --json and runs show.',
+    examples: ['runprint runs list', 'runprint runs list --served-model gpt-4o-2024-08-06 --since 2026-12-01T00:00:00Z', 'runprint runs list --component system=9f2c...e1 --json'],
+  },
+  {
+    command: 'runs show',
+    arguments: 'RUN',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      json('the run record, identity document and receipt status'),
+    ],
+    summary: 'one captured run: identities, served facts, status, digests, receipt',
+    details: 'RUN is a capture id (the runprint-capture-id header), a record digest, or a run identity (every capture of that run is shown).',
+    examples: ['runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs show rp-run-v1-sha256-fcee... --json'],
   },
 ];
 
