@@ -22,6 +22,7 @@ import { parsePrivateKey } from '../src/keys/keys.ts';
 import { runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
 import { verifyReceipt } from '../src/receipt/index.ts';
 import { parseJson } from '../src/jcs/index.ts';
+import { validate } from './helpers/json-schema.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -324,6 +325,9 @@ describe('the run store', () => {
     assert.equal(JSON.parse(await content.text()).content, system, 'the element is stored and served by its digest');
     const byModel = await json<{ runs: RunView[] }>(`${serve.base}/v1/runs?servedModel=gpt-4o-2024-08-06&limit=1000`);
     assert.ok(byModel.body.runs.length >= 2 && byModel.body.runs.every((run) => run.record.served?.['model']?.value === 'gpt-4o-2024-08-06'));
+    const document = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8'));
+    const listed = await json<unknown>(`${serve.base}/v1/runs?limit=20`);
+    assert.deepEqual(validate(listed.body, { $ref: '#/components/schemas/RunList' } as never, document), [], 'real run views match docs/openapi.json');
     const bad = await json<{ error: { code: string } }>(`${serve.base}/v1/runs?component=nonsense`);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'ERR_CLI_USAGE');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
+import type { RunStorage } from '../src/store/run-storage.ts';
 import type { LogService } from '../src/server/log-routes.ts';
 import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { validate } from './helpers/json-schema.ts';
@@ -49,6 +50,7 @@ test('every route of the app is in docs/openapi.json and every documented route 
     witness: { logs: new Map(), signers: [], state: { witnessed: async () => undefined, saveWitnessed: async () => true } } as never,
     sign: { key: await parsePrivateKey((await generateKeyFiles('k')).privateKeyPem), token: 't', runprintVersion: 'x' },
     openapi: new Uint8Array(DOCUMENT_BYTES),
+    runs: { storage: {} as RunStorage },
   });
   const routes = app.routeTable!();
   assert.deepEqual([...routes].sort(), documented().sort());
@@ -147,6 +149,17 @@ test('real answers of runprint serve, successes and errors, validate against doc
   await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: `old 0\n\n${checkpoint}` });
   await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: `old 0\n\n${checkpoint}` });
   await call('/add-checkpoint', '/add-checkpoint', { ...addCheckpoint, body: 'not a request' });
+  // The run store (capture is on by default on loopback): nothing captured in this test, so lists are empty and ids unknown.
+  const runs = await (await call('/v1/runs', '/v1/runs?limit=5')).json();
+  assert.deepEqual(runs, { runs: [] });
+  await call('/v1/runs', '/v1/runs?component=nonsense');
+  const unknown = `rp-run-v1-sha256-${'0'.repeat(64)}`;
+  await call('/v1/runs/{id}', `/v1/runs/${unknown}`);
+  await call('/v1/runs/{id}', '/v1/runs/not-an-id');
+  await call('/v1/runs/{id}/receipt', `/v1/runs/${unknown}/receipt`);
+  await call('/v1/runs/{id}/tlog-proof', `/v1/runs/${unknown}/tlog-proof`);
+  await call('/v1/content/{digest}', `/v1/content/${'0'.repeat(64)}`);
+  await call('/v1/content/{digest}', '/v1/content/xyz');
   assert.deepEqual(problems, []);
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
   await serve.stop();
