@@ -428,6 +428,38 @@ describe('serve options', () => {
     await quick.stop();
   });
 
+  test('kill -9 in the middle of a stream: the store opens intact, keeps every committed record, and has no half record', async () => {
+    const dir = tempDir();
+    const first = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`] });
+    upstream.enqueue({ kind: 'text', text: 'Committed before the crash.' });
+    const { response: done } = await openai(first.base).chat.completions.create({ model: 'gpt-4o', messages: HI }).withResponse();
+    const committed = done.headers.get('runprint-capture-id')!;
+    upstream.enqueue({ kind: 'text', text: 'A long answer streamed word by word so that the crash comes in the middle of it.', eventDelayMs: 100 });
+    const { data: stream, response } = await openai(first.base).chat.completions.create({ model: 'gpt-4o', messages: HI, stream: true }).withResponse();
+    const interrupted = response.headers.get('runprint-capture-id')!;
+    let chunks = 0;
+    let failure: unknown;
+    try {
+      for await (const chunk of stream) {
+        void chunk;
+        if (++chunks === 2) await first.kill();
+      }
+    } catch (error) {
+      failure = error;
+    }
+    assert.ok(failure !== undefined, 'the client sees the stream cut by the crash');
+    await upstream.settled();
+    const second = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`] });
+    assert.equal((await fetch(`${second.base}/v1/runs/${committed}`)).status, 200, 'the committed record survived');
+    const lost = await json<{ error: { code: string } }>(`${second.base}/v1/runs/${interrupted}`);
+    assert.equal(lost.status, 404, 'the stream that never ended was never committed: no half record');
+    await until(async () => (await json<{ runs: RunView[] }>(`${second.base}/v1/runs/${committed}`)).body.runs[0]!.receipt !== null, 'its receipt is signed');
+    upstream.enqueue({ kind: 'text', text: 'After the restart.' });
+    const after = await openai(second.base).chat.completions.create({ model: 'gpt-4o', messages: HI });
+    assert.equal(after.choices[0]?.message.content, 'After the restart.');
+    await second.stop();
+  });
+
   test('kill -9 after answered calls loses no record; at restart every receipt is signed and logged once', async () => {
     const dir = tempDir();
     const first = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`] });
