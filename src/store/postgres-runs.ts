@@ -1,0 +1,286 @@
+/**
+ * The run store in PostgreSQL (docs/CAPTURE.md, "The run store"): the same tables and answers as
+ * SqliteRuns, shared by several `runprint serve` processes. Its tables sit beside the log's in the
+ * URL's schema (their names differ), so one database can hold both.
+ */
+import pg from 'pg';
+import type { RunRecord } from '../capture/run-record.ts';
+import { LogError } from '../errors.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { advisoryLockKey } from './postgres-log.ts';
+import { pinSslMode } from './postgres-url.ts';
+import { postgresFault } from './storage-faults.ts';
+import { storeCorrupt } from './storage.ts';
+import type { ContentPart, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  seq bigserial PRIMARY KEY,
+  record_digest text NOT NULL UNIQUE,
+  capture_id text NOT NULL,
+  run_id text,
+  request_id text,
+  model text,
+  served_model text,
+  started text NOT NULL,
+  ended text NOT NULL,
+  capture text NOT NULL,
+  record text NOT NULL,
+  identity text,
+  receiptable boolean NOT NULL,
+  receipt text,
+  log_index bigint,
+  content_expired boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
+CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
+CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable AND receipt IS NULL;
+CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, PRIMARY KEY (seq, part, position));
+CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
+CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS run_content (digest text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (digest, seq));
+CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
+`;
+
+/** Reads every column the store uses: fails on tables of the same names that are something else. */
+const PROBE = `
+SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired FROM runs LIMIT 0;
+SELECT seq, part, position, digest FROM run_digests LIMIT 0;
+SELECT digest, bytes FROM content LIMIT 0;
+SELECT digest, seq FROM run_content LIMIT 0;
+`;
+
+const OID_INT8 = 20;
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === OID_INT8 && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+interface RunRow {
+  seq: number;
+  record_digest: string;
+  model: string | null;
+  capture: string;
+  record: string;
+  identity: string | null;
+  receipt: string | null;
+  log_index: number | null;
+  content_expired: boolean;
+}
+
+const COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+
+/** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
+function unavailable(error: unknown): LogError {
+  if (error instanceof LogError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const fault = typeof code === 'string' ? postgresFault(code) : undefined;
+  if (fault !== undefined) return fault;
+  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
+  return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL run database is unavailable${detail}`);
+}
+
+export class PostgresRuns implements RunStorage {
+  readonly kind = 'PostgreSQL';
+  readonly #pool: pg.Pool;
+  /**
+   * Puts hold it shared, retention holds it exclusive: a sweep never deletes content that a put
+   * in another process is linking to a new run at the same moment.
+   */
+  readonly #contentLock: string;
+
+  private constructor(pool: pg.Pool, schema: string) {
+    this.#pool = pool;
+    this.#contentLock = advisoryLockKey('runprint/runs content', schema);
+  }
+
+  /** Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's search_path. */
+  static async open(url: string): Promise<PostgresRuns> {
+    try {
+      new URL(url);
+    } catch {
+      throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
+    }
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, types, application_name: 'runprint-runs' });
+    pool.on('error', () => undefined);
+    try {
+      const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync").catch((error: unknown) => {
+        throw unavailable(error);
+      })).rows[0] as { schema: unknown; sync: unknown } | undefined;
+      if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      if (session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      try {
+        // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
+        await client.query(SCHEMA);
+        await client.query('COMMIT');
+        await client.query(PROBE);
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
+        throw unavailable(error);
+      } finally {
+        client.release();
+      }
+      return new PostgresRuns(pool, session.schema);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async put(batch: readonly RunToStore[]): Promise<void> {
+    if (batch.length === 0) return;
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`);
+      const digests: { seq: number[]; part: string[]; position: number[]; digest: string[] } = { seq: [], part: [], position: [], digest: [] };
+      const content = new Map<string, Buffer>();
+      const links: { digest: string[]; seq: number[] } = { digest: [], seq: [] };
+      for (const run of batch) {
+        const inserted = await client.query(
+          `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
+          [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, run.model, run.servedModel, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable],
+        );
+        const seq = inserted.rows[0]?.seq as number | undefined;
+        if (seq === undefined) continue;
+        for (const digest of run.digests) {
+          digests.seq.push(seq);
+          digests.part.push(digest.part);
+          digests.position.push(digest.position);
+          digests.digest.push(digest.digest);
+        }
+        for (const piece of run.content) {
+          content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
+          links.digest.push(piece.digest);
+          links.seq.push(seq);
+        }
+      }
+      if (digests.seq.length > 0) {
+        await client.query('INSERT INTO run_digests (seq, part, position, digest) SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[])', [digests.seq, digests.part, digests.position, digests.digest]);
+      }
+      if (content.size > 0) {
+        await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
+        await client.query('INSERT INTO run_content (digest, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING', [links.digest, links.seq]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw unavailable(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async #stored(rows: RunRow[]): Promise<StoredRun[]> {
+    if (rows.length === 0) return [];
+    const found = await this.#query('SELECT seq, part, position, digest FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
+    const bySeq = new Map<number, StoredRun['digests']>();
+    for (const digest of found.rows as { seq: number; part: string; position: number; digest: string }[]) {
+      const list = bySeq.get(digest.seq) ?? [];
+      list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest });
+      bySeq.set(digest.seq, list);
+    }
+    return rows.map((row) => ({
+      seq: row.seq,
+      recordDigest: row.record_digest,
+      record: JSON.parse(row.record) as RunRecord,
+      identity: row.identity === null ? null : (JSON.parse(row.identity) as IdentityDocument),
+      model: row.model,
+      capture: row.capture as 'proxy' | 'sdk',
+      digests: bySeq.get(row.seq) ?? [],
+      receipt: row.receipt,
+      logIndex: row.log_index,
+      contentExpired: row.content_expired,
+    }));
+  }
+
+  async unsigned(limit: number): Promise<StoredRun[]> {
+    return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
+  }
+
+  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.#query(
+      'UPDATE runs SET receipt = u.receipt, log_index = u.log_index FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record_digest, receipt, log_index) WHERE runs.record_digest = u.record_digest',
+      [items.map((item) => item.recordDigest), items.map((item) => item.receipt), items.map((item) => item.logIndex)],
+    );
+  }
+
+  async list(query: RunQuery): Promise<StoredRun[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (value: unknown) => {
+      args.push(value);
+      return `$${args.length}`;
+    };
+    if (query.since !== undefined) where.push(`started >= ${arg(query.since)}`);
+    if (query.model !== undefined) where.push(`model = ${arg(query.model)}`);
+    if (query.servedModel !== undefined) where.push(`served_model = ${arg(query.servedModel)}`);
+    if (query.before !== undefined) where.push(`seq < ${arg(query.before)}`);
+    if (query.component !== undefined) {
+      const part = query.component.part === undefined ? '' : ` AND part = ${arg(query.component.part)}`;
+      where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ${arg(query.component.digest)}${part})`);
+    }
+    const sql = `SELECT ${COLUMNS} FROM runs ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
+    return this.#stored((await this.#query(sql, args)).rows as RunRow[]);
+  }
+
+  async find(id: string): Promise<StoredRun[]> {
+    return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[]);
+  }
+
+  async content(digest: string): Promise<Uint8Array | undefined> {
+    const row = (await this.#query('SELECT bytes FROM content WHERE digest = $1', [digest])).rows[0] as { bytes: Buffer } | undefined;
+    return row === undefined ? undefined : new Uint8Array(row.bytes);
+  }
+
+  async expire(before: string): Promise<number> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`);
+      const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);
+      if (expired.rowCount !== 0) {
+        await client.query('DELETE FROM run_content WHERE seq = ANY($1::bigint[])', [expired.rows.map((row) => row.seq)]);
+        await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_content WHERE run_content.digest = content.digest)');
+      }
+      await client.query('COMMIT');
+      return expired.rowCount ?? 0;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw unavailable(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => undefined);
+  }
+}

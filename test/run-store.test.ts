@@ -1,0 +1,167 @@
+/**
+ * The run store, SQLite and PostgreSQL, on the same captured runs: a record put twice is stored
+ * once; content is stored once per digest however many runs name it; queries by time, model,
+ * served model and component digest; finding by capture id, record digest and run identity;
+ * receipts; retention that keeps content a newer run still names; two PostgreSQL stores (two
+ * serve processes) writing one database at once.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
+import { isReceiptable } from '../src/capture/run-receipt.ts';
+import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+
+const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new pg.Client({ connectionString: BASE });
+await admin.connect();
+const schemas: string[] = [];
+const folders: string[] = [];
+after(async () => {
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+async function freshUrl(): Promise<string> {
+  const schema = `runprint_runs_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  schemas.push(schema);
+  const url = new URL(BASE);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+const encoder = new TextEncoder();
+
+/** A captured OpenAI chat call: `system` and `user` messages, answered by `served` with `text`. */
+function chatRun(system: string, user: string, text: string, served = 'gpt-4o-2024-08-06', started = Date.now()): { run: CapturedRun; bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array } } {
+  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: system }, { role: 'user', content: user }], user: 'u-1' }));
+  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: served, choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: text } }] }));
+  const headers = new Headers({ 'content-type': 'application/json', authorization: 'Bearer must-not-be-kept' });
+  const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers, responseBytes, outcome: 'complete', times: { started, response: started + 5, ended: started + 10 } });
+  return { run, bytes: { requestBytes, responseBytes } };
+}
+
+function toStore(entry: ReturnType<typeof chatRun>): RunToStore {
+  return runToStore(entry.run, entry.bytes, defaultContentPolicy(), 'proxy', isReceiptable(entry.run));
+}
+
+async function exercise(store: RunStorage): Promise<void> {
+  const day = Date.parse('2026-12-01T00:00:00Z');
+  const a = chatRun('Shared system prompt.', 'First question', 'First answer', 'gpt-4o-2024-08-06', day);
+  const b = chatRun('Shared system prompt.', 'Second question', 'Second answer', 'gpt-4o-2024-11-20', day + 86_400_000);
+  const c = chatRun('Another system prompt.', 'First question', 'Third answer', 'gpt-4o-2024-08-06', day + 2 * 86_400_000);
+  const runs = [a, b, c].map(toStore);
+  await store.put(runs);
+  await store.put([runs[0]!]);
+  const all = await store.list({});
+  assert.deepEqual(all.map((run) => run.record.captureId), [c, b, a].map((entry) => entry.run.record.captureId), 'newest first, each once');
+  assert.ok(!JSON.stringify(all).includes('must-not-be-kept'), 'no credential header is stored');
+
+  const systemDigest = a.run.identity!.components.system.digest.sha256;
+  assert.equal(systemDigest, b.run.identity!.components.system.digest.sha256);
+  assert.deepEqual((await store.list({ component: { part: 'system', digest: systemDigest } })).map((run) => run.record.captureId).sort(), [a, b].map((entry) => entry.run.record.captureId).sort());
+  const question = a.run.identity!.components.input;
+  assert.equal(question.kind, 'list');
+  const questionDigest = question.kind === 'list' ? question.elements[0]!.sha256 : '';
+  assert.deepEqual((await store.list({ component: { digest: questionDigest } })).map((run) => run.record.captureId).sort(), [a, c].map((entry) => entry.run.record.captureId).sort(), 'an element digest finds the runs with that message');
+  assert.deepEqual((await store.list({ component: { part: 'system', digest: questionDigest } })), [], 'narrowed to a part');
+  assert.deepEqual((await store.list({ servedModel: 'gpt-4o-2024-11-20' })).map((run) => run.record.captureId), [b.run.record.captureId]);
+  assert.equal((await store.list({ model: 'gpt-4o' })).length, 3);
+  assert.deepEqual((await store.list({ since: new Date(day + 86_400_000).toISOString() })).length, 2);
+  assert.deepEqual((await store.list({ limit: 1, before: all[0]!.seq })).map((run) => run.seq), [all[1]!.seq], 'paging by seq');
+
+  // Found by capture id, record digest and run identity.
+  const stored = all[2]!;
+  assert.deepEqual((await store.find(a.run.record.captureId)).map((run) => run.seq), [stored.seq]);
+  assert.deepEqual((await store.find(stored.recordDigest)).map((run) => run.seq), [stored.seq]);
+  assert.deepEqual((await store.find(a.run.record.runId!)).map((run) => run.seq), [stored.seq]);
+  assert.deepEqual(await store.find('rp-run-v1-sha256-' + '0'.repeat(64)), []);
+  assert.deepEqual(stored.record, a.run.record);
+  assert.deepEqual(stored.identity, a.run.identity);
+  assert.equal(stored.model, 'gpt-4o');
+
+  // Content: one row per digest, named by the identity document's digests.
+  const systemElement = a.run.identity!.components.system;
+  const element = systemElement.kind === 'list' ? systemElement.elements[0]!.sha256 : '';
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(await store.content(element))), { role: 'system', content: 'Shared system prompt.' });
+  assert.deepEqual(await store.content(a.run.record.response.rawDigest!.sha256), a.bytes.responseBytes);
+  assert.equal(await store.content(a.run.record.request.rawDigest.sha256), undefined, 'the exact request bytes are not kept by default');
+
+  // Receipts: every receiptable run is unsigned until its receipt is set.
+  assert.equal((await store.unsigned(10)).length, 3);
+  await store.setReceipts([{ recordDigest: stored.recordDigest, receipt: '{"payload":"x"}', logIndex: 7 }]);
+  const unsigned = await store.unsigned(10);
+  assert.equal(unsigned.length, 2);
+  assert.ok(!unsigned.some((run) => run.seq === stored.seq));
+  assert.deepEqual([(await store.find(stored.recordDigest))[0]!.receipt, (await store.find(stored.recordDigest))[0]!.logIndex], ['{"payload":"x"}', 7]);
+
+  // Retention: a's content goes, but the system prompt b still names stays, and a's record stays.
+  assert.equal(await store.expire(new Date(day + 43_200_000).toISOString()), 1);
+  const expired = (await store.find(a.run.record.captureId))[0]!;
+  assert.equal(expired.contentExpired, true);
+  assert.deepEqual(expired.record, a.run.record);
+  assert.equal(await store.content(a.run.record.response.rawDigest!.sha256), undefined, 'a\'s own output is deleted');
+  assert.notEqual(await store.content(element), undefined, 'the shared system prompt stays for b');
+  const firstQuestion = question.kind === 'list' ? question.elements[0]!.sha256 : '';
+  assert.notEqual(await store.content(firstQuestion), undefined, 'the first question stays: c names it too');
+  assert.equal(await store.expire(new Date(day + 43_200_000).toISOString()), 0, 'expiring again expires nothing');
+}
+
+describe('SQLite', () => {
+  test('put, query, find, content, receipts and retention', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
+    folders.push(folder);
+    const store = SqliteRuns.open(join(folder, 'runs.sqlite'));
+    try {
+      await exercise(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PostgreSQL', () => {
+  test('put, query, find, content, receipts and retention: the same answers as SQLite', async () => {
+    const store = await PostgresRuns.open(await freshUrl());
+    try {
+      assert.equal(store.kind, 'PostgreSQL');
+      await exercise(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two stores on one database (two serve processes) put at once: every run once, content once', async () => {
+    const url = await freshUrl();
+    const [one, two] = await Promise.all([PostgresRuns.open(url), PostgresRuns.open(url)]);
+    try {
+      const shared = Array.from({ length: 40 }, (_, i) => toStore(chatRun('One prompt for all.', `Question ${i}`, `Answer ${i}`)));
+      await Promise.all([one.put(shared.slice(0, 25)), two.put(shared.slice(15)), one.put(shared.slice(30))]);
+      const all = await two.list({ limit: 1000 });
+      assert.equal(all.length, 40);
+      assert.equal(new Set(all.map((run) => run.seq)).size, 40);
+      const count = await admin.query(`SELECT count(*)::int AS n FROM ${new URL(url).searchParams.get('options')!.split('=')[1]}.content WHERE bytes = $1`, [Buffer.from(JSON.stringify({ content: 'One prompt for all.', role: 'system' }))]);
+      assert.equal(count.rows[0].n, 1, 'the shared system prompt is one row');
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  test('an unreachable database or foreign tables are named errors', async () => {
+    await assert.rejects(PostgresRuns.open('postgres://postgres@127.0.0.1:1/test'), (error: unknown) => (error as { code?: string }).code === 'ERR_STORE_UNAVAILABLE');
+    await assert.rejects(PostgresRuns.open('not a url'), (error: unknown) => (error as { code?: string }).code === 'ERR_STORE_UNAVAILABLE');
+    const url = await freshUrl();
+    const schema = new URL(url).searchParams.get('options')!.split('=')[1]!;
+    await admin.query(`CREATE TABLE ${schema}.runs (something text)`);
+    await assert.rejects(PostgresRuns.open(url), (error: unknown) => (error as { code?: string }).code === 'ERR_STORE_CORRUPT');
+  });
+});
