@@ -24,8 +24,9 @@ const LAYERS: Record<string, number> = {
   log: 5.4, // signed notes, checkpoints, proofs: built on keys and merkle, below receipt
   receipt: 5.5, // above compose, providers and log (a receipt's log proof), below server and cli
   capture: 5.6, // run records from a call's bytes, and the fetch wrapper: above receipt, below store
-  'capture-node': 5.7, // the Node side of capture (AsyncLocalStorage parents)
   store: 5.8, // node:sqlite storage of the log, below the server that serves it
+  replay: 5.9, // rebuilding, replaying and comparing stored runs: above store, below server and cli
+  'capture-node': 5.9, // the Node side of capture (AsyncLocalStorage parents, runprintFetch into a data directory's run store)
   server: 6,
   cli: 7,
 };

@@ -1,5 +1,5 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
-import { captureRun } from './capture-run.ts';
+import { captureRunWith, type CapturedRun } from './capture-run.ts';
 import { observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome, RunRecord } from './run-record.ts';
@@ -12,7 +12,12 @@ export interface RunContent {
 
 export interface CaptureFetchOptions {
   /** Receives each run, once its response has ended, failed or been abandoned. May return a promise. */
-  onRun(record: RunRecord, content: RunContent): void | Promise<void>;
+  onRun?: (record: RunRecord, content: RunContent) => void | Promise<void>;
+  /**
+   * As onRun, with the composition and identity document the record was derived from (what a run
+   * store indexes and a receipt signs). Either or both may be given; at least one must be.
+   */
+  onCapturedRun?: (run: CapturedRun, content: RunContent) => void | Promise<void>;
   /** Receives runprint's own failures (never the application's); default: ignored, but counted. */
   onError?: (error: unknown) => void;
   /** The run identities the next call follows from (e.g. from async context); default none. */
@@ -23,7 +28,7 @@ export interface CaptureFetchOptions {
 
 /** What a capturing fetch has done so far. */
 export interface CaptureCounts {
-  /** Records handed to onRun. */
+  /** Runs handed to onRun and onCapturedRun. */
   runs: number;
   /** Of those, runs whose request could not be identified. */
   unidentified: number;
@@ -77,14 +82,19 @@ async function requestBytes(input: FetchInput, init: RequestInit | undefined): P
  * everything else passes straight through. The call is forwarded untouched (same URL, headers,
  * body, signal); the application gets a Response whose body streams through unchanged, chunk by
  * chunk, while a copy is kept on the side; when the body ends, is cancelled or fails, the record
- * goes to `options.onRun` with the bytes. A call that fails before any response (refused,
+ * goes to `options.onRun` (and the record with its composition and identity document to
+ * `options.onCapturedRun`) with the bytes. A call that fails before any response (refused,
  * aborted, timed out) is recorded too and its error reaches the application as it was.
  * Fail-open: runprint's own failures go to `options.onError` and `counts.failures`, never to the
  * application.
  */
 export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptions): CapturingFetch {
   if (typeof fetchImpl !== 'function') throw new TypeError('fetchImpl must be a function');
-  if (typeof options?.onRun !== 'function') throw new TypeError('options.onRun must be a function');
+  const onRun = options?.onRun;
+  const onCapturedRun = options?.onCapturedRun;
+  if (onRun !== undefined && typeof onRun !== 'function') throw new TypeError('options.onRun must be a function');
+  if (onCapturedRun !== undefined && typeof onCapturedRun !== 'function') throw new TypeError('options.onCapturedRun must be a function');
+  if (onRun === undefined && onCapturedRun === undefined) throw new TypeError('options.onRun must be a function (or give options.onCapturedRun)');
   const now = options.now ?? Date.now;
   const counts: CaptureCounts = { runs: 0, unidentified: 0, failures: 0 };
   const fail = (error: unknown) => {
@@ -93,6 +103,15 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       options.onError?.(error);
     } catch {
       // Reporting must not fail the call either.
+    }
+  };
+
+  const hand = (sink: () => void | Promise<void>) => {
+    try {
+      const pending = sink();
+      if (pending !== undefined && typeof (pending as Promise<void>).then === 'function') (pending as Promise<void>).then(undefined, fail);
+    } catch (error) {
+      fail(error);
     }
   };
 
@@ -119,14 +138,16 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       void setTimeout(() => build(status, headers, responseBytes, outcome, response, ended), 0);
     const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) => {
       try {
-        const run = captureRun({
+        const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents,
         });
         counts.runs++;
-        if (run.unidentified !== null) counts.unidentified++;
-        const pending = options.onRun(run, { requestBytes: call.bytes, responseBytes });
-        if (pending !== undefined && typeof (pending as Promise<void>).then === 'function') (pending as Promise<void>).then(undefined, fail);
+        if (captured.record.unidentified !== null) counts.unidentified++;
+        const content = { requestBytes: call.bytes, responseBytes };
+        // Each sink on its own: one that throws does not keep the run from the other.
+        if (onRun !== undefined) hand(() => onRun(captured.record, content));
+        if (onCapturedRun !== undefined) hand(() => onCapturedRun(captured, content));
       } catch (error) {
         fail(error);
       }

@@ -1,19 +1,18 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
-import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
-import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
+import { join } from 'node:path';
+import { RunprintError, UsageError } from '../errors.ts';
+import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { createProxy, type Proxy } from '../server/proxy-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
+import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
-import { writeFileAtomic } from './key-file.ts';
 import { runprintVersion } from './version.ts';
 
 /** The parseArgs options this file reads. */
@@ -31,8 +30,7 @@ export const CAPTURE_OPTIONS = {
 export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
-export const RUNS_DATABASE = 'runs.sqlite';
-export const RECEIPT_KEY_FILE = 'receipt-key.pem';
+export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
 
 export interface CaptureConfig {
   upstreams: { [name: string]: string };
@@ -125,26 +123,6 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     retentionDays: retention === undefined ? undefined : Number(retention),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
   };
-}
-
-/** The receipt key: the --capture-key file, else the data directory's own (made owner-only on first start). */
-async function receiptKey(dataDir: string, cwd: string, file: string | undefined): Promise<SigningKey> {
-  const path = file === undefined ? join(dataDir, RECEIPT_KEY_FILE) : resolve(cwd, file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (file !== undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError('ERR_INPUT_UNREADABLE', 'receipt key file cannot be read');
-    text = (await generateKeyFiles('runprint-capture')).privateKeyPem;
-    try {
-      await writeFileAtomic(path, text, 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return receiptKey(dataDir, cwd, file);
-      throw new InputError('ERR_FILE_UNWRITABLE', 'receipt key file cannot be written in the data directory');
-    }
-  }
-  if (text.trim() === '') throw new KeyError('ERR_KEY_INVALID', `${file === undefined ? `${RECEIPT_KEY_FILE} in the data directory` : '--capture-key file'} is empty`);
-  return parsePrivateKey(text);
 }
 
 export interface Capture {

@@ -1,7 +1,2 @@
-/** runprint's own version, package.json `version`: read where the running code sits (src/cli or dist/cli). */
-import { readFile } from 'node:fs/promises';
-
-export async function runprintVersion(): Promise<string> {
-  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
+/** runprint's own version: shared with in-process capture, which signs receipts with it too. */
+export { runprintVersion } from '../capture-node/version.ts';

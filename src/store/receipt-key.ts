@@ -1,0 +1,34 @@
+/** A data directory's run store and receipt key: what `runprint serve` and in-process capture share. */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { InputError, KeyError } from '../errors.ts';
+import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
+import { writeFileAtomic } from './key-file.ts';
+
+/** In the data directory: the run store, and the receipt key made on first use when no other key is given. */
+export const RUNS_DATABASE = 'runs.sqlite';
+export const RECEIPT_KEY_FILE = 'receipt-key.pem';
+
+/**
+ * The receipt key: the `file` given (resolved against `cwd`; `--capture-key` in serve), else the
+ * data directory's own receipt-key.pem, made owner-only (0600) and atomically on first use. Two
+ * processes making it at once both end with the one that was written first.
+ */
+export async function receiptKey(dataDir: string, cwd: string, file: string | undefined): Promise<SigningKey> {
+  const path = file === undefined ? join(dataDir, RECEIPT_KEY_FILE) : resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (file !== undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError('ERR_INPUT_UNREADABLE', 'receipt key file cannot be read');
+    text = (await generateKeyFiles('runprint-capture')).privateKeyPem;
+    try {
+      await writeFileAtomic(path, text, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return receiptKey(dataDir, cwd, file);
+      throw new InputError('ERR_FILE_UNWRITABLE', 'receipt key file cannot be written in the data directory');
+    }
+  }
+  if (text.trim() === '') throw new KeyError('ERR_KEY_INVALID', `${file === undefined ? `${RECEIPT_KEY_FILE} in the data directory` : '--capture-key file'} is empty`);
+  return parsePrivateKey(text);
+}
