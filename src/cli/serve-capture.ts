@@ -5,12 +5,14 @@ import { RunprintError, UsageError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
-import { createProxy, type Proxy } from '../server/proxy-routes.ts';
+import type { CapturedRun } from '../capture/capture-run.ts';
+import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
+import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
-import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy } from '../store/run-storage.ts';
+import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
 import { runprintVersion } from './version.ts';
@@ -25,9 +27,11 @@ export const CAPTURE_OPTIONS = {
   'capture-keep': { type: 'string', multiple: true },
   'capture-retention': { type: 'string' },
   'capture-key': { type: 'string' },
+  'runs-db': { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
@@ -40,6 +44,10 @@ export interface CaptureConfig {
   policy: ContentPolicy;
   retentionDays: number | undefined;
   keyFile: string | undefined;
+  /** PostgreSQL for the run store; undefined: SQLite in the data directory. */
+  runsDb: string | undefined;
+  /** OTLP/HTTP traces URL (`.../v1/traces`), or undefined: no spans exported. */
+  otlpEndpoint: string | undefined;
 }
 
 type Values = {
@@ -51,6 +59,9 @@ type Values = {
   'capture-keep'?: string[];
   'capture-retention'?: string;
   'capture-key'?: string;
+  'runs-db'?: string;
+  'otlp-endpoint'?: string;
+  'log-db'?: string;
 };
 
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -110,6 +121,10 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (retention !== undefined && (!/^[0-9]{1,5}$/.test(retention) || Number(retention) < 1)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-retention must be a number of days from 1 to 99999');
   }
+  // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
+  const runsDb = values['runs-db'] ?? (env['RUNPRINT_RUNS_DB'] || undefined) ?? values['log-db'] ?? (env['RUNPRINT_LOG_DB'] || undefined);
+  if (runsDb !== undefined && !/^postgres(ql)?:\/\//.test(runsDb)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
+  const otlpEndpoint = otlpEndpointOf(values['otlp-endpoint'], env);
   if (token === undefined && !isLoopback(host)) {
     io.stderr(`runprint: capture is off: on ${host}, which other machines can reach, the proxy needs --capture-token T (or say --no-capture)\n`);
     return undefined;
@@ -122,7 +137,33 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     policy,
     retentionDays: retention === undefined ? undefined : Number(retention),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
+    runsDb,
+    otlpEndpoint,
   };
+}
+
+/**
+ * The traces URL: --otlp-endpoint as given, else the OpenTelemetry SDK environment:
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT with `/v1/traces`
+ * appended (OTLP exporter specification). OTEL_TRACES_EXPORTER=none turns the environment's off.
+ */
+function otlpEndpointOf(option: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  let url = option;
+  if (url === undefined && env['OTEL_TRACES_EXPORTER'] !== 'none') {
+    url = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] || undefined;
+    const base = env['OTEL_EXPORTER_OTLP_ENDPOINT'] || undefined;
+    if (url === undefined && base !== undefined) url = `${base.replace(/\/+$/, '')}/v1/traces`;
+  }
+  if (url === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) throw new UsageError('ERR_CLI_USAGE', '--otlp-endpoint (or OTEL_EXPORTER_OTLP_*_ENDPOINT) must be an http(s) URL');
+  if (parsed.username !== '' || parsed.password !== '') throw new UsageError('ERR_CLI_USAGE', '--otlp-endpoint must not carry a user name or password');
+  return parsed.href;
 }
 
 export interface Capture {
@@ -137,7 +178,17 @@ export interface Capture {
 export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
-  const storage = SqliteRuns.open(join(context.dataDir, RUNS_DATABASE));
+  const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE)) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
+  const version = await runprintVersion();
+  const telemetryReported = new Set<string>();
+  const exporter = config.otlpEndpoint === undefined
+    ? undefined
+    : otlpExporter({ endpoint: config.otlpEndpoint, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
+        // Once per kind of failure: a receiver that is down does not fill the log.
+        if (telemetryReported.has(message)) return;
+        telemetryReported.add(message);
+        context.io.stderr(`runprint: telemetry: ${message}; its spans are dropped, calls go on\n`);
+      } });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
   const report = (error: unknown) => {
@@ -149,7 +200,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   const recorder = new RunRecorder({
     storage,
     policy: config.policy,
-    sign: { key, runprintVersion: await runprintVersion() },
+    sign: { key, runprintVersion: version },
     ...(context.log === undefined ? {} : { log: context.log }),
     onFailure: report,
   });
@@ -170,6 +221,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     maxBodyBytes: 32 * 1024 * 1024,
     receipts: true,
     onFailure: report,
+    ...(exporter === undefined
+      ? {}
+      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
   });
   void recorder.signPending();
   let sweep: NodeJS.Timeout | undefined;
@@ -186,10 +240,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     runs: { storage, ...(context.log === undefined ? {} : { log: context.log }), ...(config.token === undefined ? {} : { token: config.token }) },
     recorder,
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,
     close: async () => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();
+      await exporter?.close();
       await storage.close();
     },
   };

@@ -210,6 +210,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'capture-keep', value: '[PART=]content|digest', repeatable: true, env: 'RUNPRINT_CAPTURE_KEEP', description: 'what the run store keeps of each part (default: content, but request: digest)' },
       { name: 'capture-retention', value: 'DAYS', env: 'RUNPRINT_CAPTURE_RETENTION', description: 'delete stored content after this many days; records and receipts stay' },
       { name: 'capture-key', value: 'KEY.pem', env: 'RUNPRINT_CAPTURE_KEY', description: 'the key that signs captured runs\' receipts (default --sign-key, else <data>/receipt-key.pem)' },
+      { name: 'runs-db', value: 'URL', env: 'RUNPRINT_RUNS_DB', description: 'PostgreSQL for the run store (default: --log-db when given, else <data>/runs.sqlite)' },
+      { name: 'otlp-endpoint', value: 'URL', description: 'export a span per captured run over OTLP/HTTP (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces)' },
       { name: 'no-capture', description: 'run without the capture proxy and run store' },
     ],
     summary: 'run the HTTP service, its transparency log and the capture proxy (default 127.0.0.1:8480)',

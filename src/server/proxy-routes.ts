@@ -40,6 +40,11 @@ export interface ProxyOptions {
   receipts: boolean;
   /** Runprint's own failures while recording (the call went on: fail-open). */
   onFailure?: (error: unknown) => void;
+  /**
+   * Called with each run once its record is built (before it is durable), with where it went and
+   * the client's `traceparent` header: the OpenTelemetry span exporter (otlp.ts) listens here.
+   */
+  onRun?: (run: CapturedRun, context: RunContext) => void;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -48,6 +53,19 @@ export interface ProxyOptions {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
 /** Response headers not passed back: hop-by-hop, and the coding and length of bytes fetch has decoded. */
 const NOT_RETURNED = new Set([...HOP_BY_HOP, 'content-encoding']);
+
+/** What the proxy knows of a run beside its record. */
+export interface RunContext {
+  /** The upstream's name and the URL the call went to. */
+  upstream: string;
+  url: string;
+  /** The client's W3C `traceparent` header, or null. */
+  traceparent: string | null;
+  /** True when the answer was an event stream. */
+  stream: boolean;
+  /** The receipt's path when the run gets one, else null. */
+  receipt: string | null;
+}
 
 export const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
 export const PARENT_HEADER = 'runprint-parent';
@@ -206,10 +224,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (options.failClosed === true && !options.sink.healthy) {
       throw new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint cannot record runs right now, and the proxy is fail-closed: the call was not forwarded');
     }
-    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, request.method, target.path);
+    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, request.method, target.path, request.headers.get('traceparent'));
   }
 
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], method: string, path: string): Promise<Response> {
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], method: string, path: string, traceparent: string | null): Promise<Response> {
     const captureId = globalThis.crypto.randomUUID();
     let prepared: PreparedRequest | undefined;
     try {
@@ -227,6 +245,15 @@ export function createProxy(options: ProxyOptions): Proxy {
           prepared,
         );
         const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch(fail);
+        if (options.onRun !== undefined) {
+          const stream = run.record.response.stream;
+          const receipt = options.receipts && isReceiptable(run) ? `/v1/runs/${captureId}/receipt` : null;
+          try {
+            options.onRun(run, { upstream, url: upstreamUrl, traceparent, stream, receipt });
+          } catch (error) {
+            fail(error);
+          }
+        }
         return { run, durable: durability === 'sync' ? durable : Promise.resolve() };
       } catch (error) {
         fail(error);

@@ -1,0 +1,129 @@
+/**
+ * OpenTelemetry from the proxy: with --otlp-endpoint (or the OTEL_EXPORTER_OTLP_* variables),
+ * `runprint serve` exports one span per captured run over OTLP/HTTP JSON to a loopback receiver,
+ * with the GenAI semantic-convention attributes, runprint's identities and component digests, in
+ * the caller's trace when it sent a W3C traceparent; a receiver that is down drops spans, never calls.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import { parseTraceparent } from '../src/server/otlp.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+
+interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: { key: string; value: Record<string, unknown> }[];
+  status: { code: number; message?: string };
+}
+
+let upstream: FakeUpstream;
+let receiver: Server;
+let receiverUrl: string;
+const bodies: { contentType: string | undefined; body: { resourceSpans: { resource: { attributes: { key: string; value: Record<string, unknown> }[] }; scopeSpans: { spans: Span[] }[] }[] } }[] = [];
+const dirs: string[] = [];
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      if (request.method === 'POST' && request.url === '/v1/traces') bodies.push({ contentType: request.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  await new Promise((resolve) => receiver.close(resolve));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const spans = () => bodies.flatMap((entry) => entry.body.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)));
+const attribute = (span: Span, key: string) => span.attributes.find((item) => item.key === key)?.value;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.ok(condition(), what);
+}
+
+test('one span per captured run, GenAI attributes and runprint identities, in the caller\'s trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  // From the OpenTelemetry SDK's own variable, as an operator would set it.
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`], env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl } });
+  const client = new OpenAI({ apiKey: 'sk-otlp-test', baseURL: `${serve.base}/openai/v1`, maxRetries: 0 });
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  upstream.enqueue({ kind: 'text', text: 'Traced.' });
+  const { response } = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] }, { headers: { traceparent } }).withResponse();
+  upstream.enqueue({ kind: 'error', status: 500, message: 'scripted failure' });
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Fail' }] }).catch(() => undefined);
+  await until(() => spans().length >= 2, 'both spans arrive within the export interval');
+  assert.equal(bodies[0]!.contentType, 'application/json');
+  const ok = spans().find((span) => attribute(span, 'runprint.capture.id')?.['stringValue'] === response.headers.get('runprint-capture-id'))!;
+  assert.ok(ok !== undefined, 'the span names the capture id the client got');
+  assert.equal(ok.name, 'chat gpt-4o');
+  assert.equal(ok.kind, 3, 'CLIENT');
+  assert.equal(ok.traceId, '4bf92f3577b34da6a3ce929d0e0e4736', 'in the caller\'s trace');
+  assert.equal(ok.parentSpanId, '00f067aa0ba902b7');
+  assert.match(ok.spanId, /^[0-9a-f]{16}$/);
+  assert.ok(BigInt(ok.endTimeUnixNano) >= BigInt(ok.startTimeUnixNano));
+  assert.deepEqual(attribute(ok, 'gen_ai.operation.name'), { stringValue: 'chat' });
+  assert.deepEqual(attribute(ok, 'gen_ai.provider.name'), { stringValue: 'openai' });
+  assert.deepEqual(attribute(ok, 'gen_ai.request.model'), { stringValue: 'gpt-4o' });
+  assert.deepEqual(attribute(ok, 'gen_ai.response.model'), { stringValue: 'gpt-4o-2024-08-06' });
+  assert.deepEqual(attribute(ok, 'gen_ai.response.finish_reasons'), { arrayValue: { values: [{ stringValue: 'stop' }] } });
+  assert.match(String(attribute(ok, 'gen_ai.usage.input_tokens')?.['intValue']), /^[0-9]+$/);
+  assert.deepEqual(attribute(ok, 'runprint.run.id'), { stringValue: response.headers.get('runprint-run-id') });
+  assert.deepEqual(attribute(ok, 'runprint.request.id'), { stringValue: response.headers.get('runprint-request-id') });
+  assert.deepEqual(attribute(ok, 'runprint.receipt'), { stringValue: response.headers.get('runprint-receipt') });
+  assert.match(String(attribute(ok, 'runprint.component.system.digest')?.['stringValue']), /^sha256:[0-9a-f]{64}$/);
+  assert.deepEqual(attribute(ok, 'server.address'), { stringValue: '127.0.0.1' });
+  assert.equal(ok.status.code, 0);
+  assert.ok(!JSON.stringify(bodies).includes('sk-otlp-test'), 'no credential in telemetry');
+  const failed = spans().find((span) => span.name === 'chat gpt-4o-mini')!;
+  assert.deepEqual(attribute(failed, 'error.type'), { stringValue: '500' });
+  assert.equal(failed.status.code, 2, 'ERROR');
+  assert.notEqual(failed.traceId, ok.traceId, 'a call without traceparent starts its own trace');
+  assert.deepEqual(bodies[0]!.body.resourceSpans[0]!.resource.attributes.find((item) => item.key === 'service.name')?.value, { stringValue: 'runprint' });
+  await serve.stop();
+});
+
+test('a receiver that is down drops spans and says so once; the calls go on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', 'http://127.0.0.1:1/v1/traces'] });
+  const client = new OpenAI({ apiKey: 'sk-otlp-test', baseURL: `${serve.base}/openai/v1`, maxRetries: 0 });
+  for (let i = 0; i < 3; i++) {
+    upstream.enqueue({ kind: 'text', text: `Still answered ${i}.` });
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    assert.equal(completion.choices[0]?.message.content, `Still answered ${i}.`);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+  }
+  const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: '));
+  assert.equal(lines.length, 1, `one line, not one per failed export: ${lines.join(' / ')}`);
+  assert.match(lines[0]!, /cannot be reached; its spans are dropped, calls go on$/);
+  await serve.stop();
+});
+
+test('traceparent: only a well-formed version 00 header joins a trace', () => {
+  assert.deepEqual(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' });
+  for (const bad of [null, '', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7']) {
+    assert.equal(parseTraceparent(bad), null, String(bad));
+  }
+});
