@@ -11,12 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import OpenAI from 'openai';
 import pg from 'pg';
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { isReceiptable } from '../src/capture/run-receipt.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe } from './helpers/serve-process.ts';
 
 const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const admin = new pg.Client({ connectionString: BASE });
@@ -153,6 +156,43 @@ describe('PostgreSQL', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  });
+
+  test('two serve processes on one PostgreSQL database (--log-db) share the log and the run store', async () => {
+    const url = await freshUrl();
+    const upstream = await startFakeUpstream();
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-pg-'));
+    folders.push(folder);
+    try {
+      const key = join(folder, 'log-key.pem');
+      const one = await startServe({ data: join(folder, 'one'), args: ['--log-db', url, '--upstream', `openai=${upstream.url}`] });
+      // The second process uses the first one's log key: one log, two front ends.
+      const { copyFileSync } = await import('node:fs');
+      copyFileSync(join(folder, 'one', 'log-key.pem'), key);
+      const two = await startServe({ data: join(folder, 'two'), args: ['--log-db', url, '--log-key', key, '--upstream', `openai=${upstream.url}`] });
+      const ids: string[] = [];
+      for (const [index, serve] of [one, two, one, two].entries()) {
+        upstream.enqueue({ kind: 'text', text: `Answer ${index}.` });
+        const { response } = await new OpenAI({ apiKey: 'sk-pg', baseURL: `${serve.base}/openai/v1`, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Question ${index}` }] }).withResponse();
+        ids.push(response.headers.get('runprint-capture-id')!);
+      }
+      for (const serve of [one, two]) {
+        const listed = (await (await fetch(`${serve.base}/v1/runs?limit=10`)).json()) as { runs: { captureId: string; receipt: { logIndex: number } | null }[] };
+        assert.deepEqual(listed.runs.map((run) => run.captureId).sort(), [...ids].sort(), 'each process sees every run, whichever took it');
+      }
+      let listed: { runs: { receipt: { logIndex: number } | null }[] } = { runs: [] };
+      for (let i = 0; i < 200; i++) {
+        listed = (await (await fetch(`${one.base}/v1/runs?limit=10`)).json()) as typeof listed;
+        if (listed.runs.every((run) => run.receipt?.logIndex != null)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(listed.runs.map((run) => run.receipt?.logIndex).sort(), [0, 1, 2, 3], 'four receipts, one log, no index twice');
+      await one.stop();
+      await two.stop();
+    } finally {
+      await killServeProcesses();
+      await upstream.close();
     }
   });
 
