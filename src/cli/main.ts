@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   disclose: async () => (await import('./disclose-command.ts')).discloseCommand,
   log: async () => (await import('./log-command.ts')).logCommand,
   runs: async () => (await import('./runs-command.ts')).runsCommand,
+  replay: async () => (await import('./replay-command.ts')).replayCommand,
 };
 
 /** The command names the dispatcher knows (the first word of every form in usage.ts). */

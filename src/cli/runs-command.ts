@@ -1,15 +1,19 @@
 /**
- * `runprint runs list` and `runprint runs show RUN`: the captured runs in a data directory's run
- * store (runs.sqlite), read while `serve` may be writing it (docs/CAPTURE.md). The same queries as
- * `GET /v1/runs` and `GET /v1/runs/{id}`, with the same JSON.
+ * `runprint runs list`, `runprint runs show RUN` and `runprint runs diff A B`: the captured runs in
+ * a data directory's run store (runs.sqlite), read while `serve` may be writing it
+ * (docs/CAPTURE.md). list and show are the same queries as `GET /v1/runs` and `GET /v1/runs/{id}`,
+ * with the same JSON; diff compares two runs (docs/REPLAY.md).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
+import type { Difference } from '../identity/diff.ts';
+import { compareRuns, type RunsDiff, type ServedDifference } from '../replay/compare-runs.ts';
 import { findRuns, runQuery, runView } from '../server/run-routes.ts';
 import type { StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from './closest-name.ts';
+import { valuesOf } from './diff-inputs.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
@@ -34,9 +38,14 @@ const SHOW_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function openStore(data: string | undefined, io: CliIo): SqliteRuns {
-  const dir = resolve(io.cwd, data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
-  const path = join(dir, RUNS_DATABASE);
+/** The run store's file in a data directory (--data, else RUNPRINT_DATA, else ./runprint-data). */
+export function runStorePath(data: string | undefined, io: CliIo): string {
+  return join(resolve(io.cwd, data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR), RUNS_DATABASE);
+}
+
+/** Opens a data directory's run store, which must exist. */
+export function openStore(data: string | undefined, io: CliIo): SqliteRuns {
+  const path = runStorePath(data, io);
   // Opening would create an empty store: a data directory without one is named instead.
   if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures)`);
   return SqliteRuns.open(path);
@@ -123,7 +132,81 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { list: listCommand, show: showCommand };
+const DIFF_OPTIONS = {
+  data: { type: 'string' },
+  values: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type ShownDifference = Difference & { values?: { a?: string; b?: string } };
+
+function servedLine(fact: ServedDifference): string {
+  const value = (side: ServedDifference['a']) => (side === null ? '(none)' : `${printable(typeof side.value === 'string' ? side.value : JSON.stringify(side.value))} (${side.source})`);
+  return `served   ${fact.name.padEnd(14)} ${value(fact.a)} -> ${value(fact.b)}\n`;
+}
+
+function formatRunsDiff(diff: RunsDiff, differences: ShownDifference[]): string {
+  const same = diff.sameRun && diff.output.equal !== false;
+  let out = same ? `same run ${diff.a.runId}\n` : `differ (${diff.sameRun ? 'same run identity' : diff.sameRequest ? 'same request identity' : 'different requests'})\n`;
+  out += `  a ${diff.a.captureId}  ${diff.a.runId ?? diff.a.requestId}\n  b ${diff.b.captureId}  ${diff.b.runId ?? diff.b.requestId}\n`;
+  if (differences.length > 0) out += `request differences (compared by ${diff.compared === 'content' ? 'stored content' : 'element digests: some content is not stored'}):\n`;
+  for (const difference of differences) {
+    const where = difference.change === 'moved' ? ` (from [${difference.from}] to [${difference.to}])` : '';
+    out += `${difference.change.padEnd(8)} ${difference.component.padEnd(14)} ${difference.path}${where}\n`;
+    if (difference.values?.a !== undefined) out += `           a: ${difference.values.a}\n`;
+    if (difference.values?.b !== undefined) out += `           b: ${difference.values.b}\n`;
+  }
+  for (const fact of diff.served) out += servedLine(fact);
+  const { output } = diff;
+  if (output.equal === null) out += 'output   none on either side\n';
+  else if (output.equal) out += `output   equal ${output.a}\n`;
+  else {
+    out += `output   differs\n  a ${output.a ?? '(none)'}\n  b ${output.b ?? '(none)'}\n`;
+    const first = output.firstDifference;
+    if (first !== undefined) {
+      const text = first.text === undefined ? '' : ` at character ${first.text.offset}, words ${first.text.words.from}..${first.text.words.from + Math.max(first.text.words.a, first.text.words.b)}${first.text.similarity === null ? '' : `, word similarity ${first.text.similarity}`}`;
+      out += `first difference ${first.change} ${printable(first.path, 120)}${text}\n`;
+    } else if (output.firstDifferenceUnknown !== undefined) out += `first difference unknown: ${output.firstDifferenceUnknown}\n`;
+  }
+  return out;
+}
+
+/**
+ * `runs diff A B [--values] [--json]`: two stored runs compared (docs/REPLAY.md section 4). Exit
+ * 0 when they are the same run (equal run identities) with the same output, 1 otherwise.
+ */
+async function diffCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine('runs diff', args, DIFF_OPTIONS);
+  if (values.help === true) {
+    io.stdout(formatCommandHelp('runs diff')!);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 2) throw new UsageError('ERR_CLI_USAGE', 'runs diff takes two runs A and B, each a capture id, a record digest or a run identity (run "runprint runs diff --help")');
+  const store = openStore(values.data, io);
+  try {
+    // A run identity may name several captures: the latest is compared (its capture id is printed).
+    const a = (await findRuns(store, positionals[0]!)).at(-1)!;
+    const b = (await findRuns(store, positionals[1]!)).at(-1)!;
+    const { diff, compositions } = await compareRuns(store, a, b);
+    let differences: ShownDifference[] = diff.differences;
+    if (values.values === true) {
+      if (compositions === undefined) io.stderr('runprint: --values: not every component of both runs is stored (digest only, or past retention): no values shown\n');
+      else {
+        differences = differences.map((difference) => {
+          const shown = valuesOf(difference, compositions.a, compositions.b);
+          return shown === undefined ? difference : { ...difference, values: shown };
+        });
+      }
+    }
+    io.stdout(values.json === true ? `${JSON.stringify({ ...diff, differences }, null, 2)}\n` : formatRunsDiff(diff, differences));
+    return diff.sameRun && diff.output.equal !== false ? EXIT.ok : EXIT.differs;
+  } finally {
+    await store.close();
+  }
+}
+
+const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { list: listCommand, show: showCommand, diff: diffCommand };
 
 export async function runsCommand(args: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = args;
@@ -134,7 +217,7 @@ export async function runsCommand(args: string[], io: CliIo): Promise<number> {
   const command = name !== undefined && Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (command === undefined) {
     const closest = name === undefined ? undefined : closestName(name, Object.keys(SUBCOMMANDS));
-    throw new UsageError('ERR_CLI_USAGE', `runs takes list or show${closest === undefined ? '' : `; did you mean "runs ${closest}"?`}; run "runprint runs --help"`);
+    throw new UsageError('ERR_CLI_USAGE', `runs takes list, show or diff${closest === undefined ? '' : `; did you mean "runs ${closest}"?`}; run "runprint runs --help"`);
   }
   return command(rest, io);
 }

@@ -285,6 +285,32 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     details: 'RUN is a capture id (the runprint-capture-id header), a record digest, or a run identity (every capture of that run is shown).',
     examples: ['runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs show rp-run-v1-sha256-fcee... --json'],
   },
+  {
+    command: 'runs diff',
+    arguments: 'A B',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'values', description: 'print the differing values (cut to 80 characters); only when both runs\' content is stored' },
+      json('the identities, differences, served facts and outputs'),
+    ],
+    summary: 'two captured runs compared: components, elements, served facts, outputs',
+    details: 'A and B are each a capture id, a record digest or a run identity (the latest capture of it). Differences are by component and list element, with paths inside the values when both runs\' content is stored, else by element digests. Served facts are compared fact by fact, outputs by digest and, when both response bodies are stored, by where they first differ. Exit 0 when A and B have the same run identity and the same output, 1 otherwise.',
+    examples: ['runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a', 'runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a --values --json'],
+  },
+  {
+    command: 'replay',
+    arguments: 'RUN',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replay (NAME openai or anthropic; default the provider\'s public URL)' },
+      { name: 'model', value: 'M', description: 'send this model instead: a variant' },
+      { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): a variant' },
+      json('the verdict and its evidence'),
+    ],
+    summary: 'send a stored run\'s request again and say how the answer compares',
+    details: 'Rebuilds the request from the run store (each piece checked against its digest), sends it through the capture core with the key in OPENAI_API_KEY or ANTHROPIC_API_KEY, stores the replay as a run linked to the original, and gives one verdict: identical, same-request-other-server, divergent, variant or cannot-replay (docs/REPLAY.md). Exit 0 identical, 1 same-request-other-server, divergent or variant, 3 cannot-replay.',
+    examples: ['runprint replay 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint replay rp-run-v1-sha256-fcee... --upstream openai=http://127.0.0.1:8000 --json', 'runprint replay 910c2159-56c4-48fd-beb5-8f0b7da44f35 --model gpt-4.1 --param temperature=0'],
+  },
 ];
 
 /** What the placeholders mean, printed after the commands. */

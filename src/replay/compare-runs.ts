@@ -1,0 +1,196 @@
+/**
+ * Two stored runs compared (docs/REPLAY.md section 4, `runprint runs diff`): component by
+ * component and element by element (SPEC 10's structural diff, over the stored content when both
+ * runs have all of it, else over the element digests of their identity documents), served facts
+ * fact by fact, and outputs by digest and, where the response bytes are stored, by where they
+ * first differ.
+ */
+import type { RunRecord } from '../capture/run-record.ts';
+import { RunprintError } from '../errors.ts';
+import { toHex, sha256Once } from '../hash/sha256.ts';
+import { COMPOSITION_VERSION, VALUE_COMPONENTS, type Composition, type ServedFact } from '../identity/composition.ts';
+import { diffCompositions, type Difference } from '../identity/diff.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { canonicalize } from '../jcs/canonicalize.ts';
+import type { JsonValue } from '../jcs/json-value.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
+import type { RunStorage, StoredRun } from '../store/run-storage.ts';
+import { firstOutputDifference, type OutputDifference } from './output-difference.ts';
+import { storedComposition } from './rebuild-request.ts';
+
+/** One served fact that differs: its value on each side, null where that side does not have it. */
+export interface ServedDifference {
+  name: string;
+  a: ServedFact | null;
+  b: ServedFact | null;
+}
+
+export interface OutputComparison {
+  /** Equal output digests; null when neither run has an output. */
+  equal: boolean | null;
+  /** `sha256:<hex>` output digests, null for a run without an output. */
+  a: string | null;
+  b: string | null;
+  /** Where they first differ; absent when equal, or when either response body is not stored. */
+  firstDifference?: OutputDifference;
+  /** Why firstDifference is absent although the outputs differ. */
+  firstDifferenceUnknown?: string;
+}
+
+/** The identities and facts of one side, as a diff names it. */
+export interface RunSide {
+  captureId: string;
+  requestId: string;
+  runId: string | null;
+  model: string | null;
+  served: { [name: string]: ServedFact } | null;
+}
+
+export interface RunsDiff {
+  a: RunSide;
+  b: RunSide;
+  sameRequest: boolean;
+  sameRun: boolean;
+  /** `content`: the differences come from the stored values (with paths inside elements); `digests`: from element digests only. */
+  compared: 'content' | 'digests';
+  /** Request components and list elements that differ (SPEC 10), in component order. */
+  differences: Difference[];
+  served: ServedDifference[];
+  output: OutputComparison;
+}
+
+/** The served facts that differ between two records' facts, by name in code-unit order. */
+export function servedDifferences(a: RunRecord['served'], b: RunRecord['served']): ServedDifference[] {
+  const names = [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort();
+  const out: ServedDifference[] = [];
+  for (const name of names) {
+    const x = a?.[name];
+    const y = b?.[name];
+    if (x !== undefined && y !== undefined && canonicalize(x) === canonicalize(y)) continue;
+    out.push({ name, a: x ?? null, b: y ?? null });
+  }
+  return out;
+}
+
+/**
+ * The assembled output (SPEC 12) of a run from its stored response bytes, checked against the
+ * raw digest of its record; undefined when the bytes are not stored or the run has no output.
+ */
+export async function storedOutput(storage: RunStorage, run: StoredRun): Promise<JsonValue | undefined> {
+  const raw = run.record.response.rawDigest;
+  if (raw === null || run.record.output === null) return undefined;
+  const bytes = await storage.content(raw.sha256);
+  if (bytes === undefined) return undefined;
+  if (toHex(sha256Once(bytes)) !== raw.sha256) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored response bytes do not give the raw digest of the run record: the run store is damaged');
+  return runOutputFrom(bytes, run.record.format).output ?? undefined;
+}
+
+const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
+
+/** Outputs compared by digest, and by content where both response bodies are stored. */
+export async function compareOutputs(storage: RunStorage, a: StoredRun, b: StoredRun, outputB?: JsonValue): Promise<OutputComparison> {
+  const digestA = a.record.output?.digest;
+  const digestB = b.record.output?.digest;
+  const comparison: OutputComparison = {
+    equal: digestA === undefined && digestB === undefined ? null : digestA?.sha256 === digestB?.sha256,
+    a: shown(digestA),
+    b: shown(digestB),
+  };
+  if (comparison.equal !== false) return comparison;
+  if (digestA === undefined || digestB === undefined) {
+    comparison.firstDifferenceUnknown = `run ${digestA === undefined ? 'A' : 'B'} has no output`;
+    return comparison;
+  }
+  const valueA = await storedOutput(storage, a);
+  const valueB = outputB ?? (await storedOutput(storage, b));
+  if (valueA === undefined || valueB === undefined) {
+    comparison.firstDifferenceUnknown = `the response bytes of run ${valueA === undefined ? 'A' : 'B'} are not stored (digest only, or past retention)`;
+    return comparison;
+  }
+  const first = firstOutputDifference(valueA, valueB);
+  if (first !== undefined) comparison.firstDifference = first;
+  return comparison;
+}
+
+/**
+ * A composition standing for a run's identity document when its content is not all stored: each
+ * list element is its element digest (`sha256:<hex>`), each value component `{"name": "sha256:<hex>"}`. Two
+ * such stand-ins differ where the runs' elements differ, so SPEC 10's list alignment (moves,
+ * additions, removals) works on digests alone.
+ */
+function standIn(identity: IdentityDocument): Composition {
+  const component = (name: 'model' | 'parameters' | 'configuration') => ({ name: `sha256:${identity.components[name].digest.sha256}` });
+  const list = (name: 'system' | 'input' | 'context' | 'tools') => {
+    const entry = identity.components[name];
+    return entry.kind === 'list' ? entry.elements.map((element) => `sha256:${element.sha256}`) : [];
+  };
+  return {
+    version: COMPOSITION_VERSION,
+    model: component('model'),
+    system: list('system'),
+    input: list('input'),
+    context: list('context'),
+    tools: list('tools'),
+    parameters: component('parameters'),
+    configuration: component('configuration'),
+  };
+}
+
+function sideOf(run: StoredRun, which: 'A' | 'B'): RunSide {
+  if (run.identity === null || run.record.requestId === null) {
+    throw new RunprintError('ERR_REPLAY_UNIDENTIFIED', `run ${which} has no request identity (${run.record.unidentified?.code ?? 'unidentified'}): there is nothing to compare it by`);
+  }
+  return { captureId: run.record.captureId, requestId: run.record.requestId, runId: run.record.runId, model: run.model, served: run.record.served };
+}
+
+/** The stored composition of a run, or undefined when some of its content is not stored. */
+async function compositionOrNone(storage: RunStorage, run: StoredRun): Promise<Composition | undefined> {
+  try {
+    return await storedComposition(storage, run);
+  } catch (error) {
+    if (error instanceof RunprintError && error.code === 'ERR_REPLAY_CONTENT_NOT_STORED') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Compares two stored runs. When every piece of both runs' content is stored, the compositions
+ * compared are returned too (for `--values`).
+ */
+export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRun): Promise<{ diff: RunsDiff; compositions?: { a: Composition; b: Composition } }> {
+  const sideA = sideOf(a, 'A');
+  const sideB = sideOf(b, 'B');
+  const compositionA = await compositionOrNone(storage, a);
+  const compositionB = compositionA === undefined ? undefined : await compositionOrNone(storage, b);
+  let differences: Difference[];
+  let compared: RunsDiff['compared'];
+  if (compositionA !== undefined && compositionB !== undefined) {
+    differences = diffCompositions(compositionA, compositionB).differences;
+    compared = 'content';
+  } else {
+    const values = new Set<string>(VALUE_COMPONENTS);
+    const seen = new Set<string>();
+    differences = [];
+    for (const difference of diffCompositions(standIn(a.identity!), standIn(b.identity!)).differences) {
+      if (!values.has(difference.component)) {
+        differences.push(difference);
+      } else if (!seen.has(difference.component)) {
+        // A value component is one digest: it changed, and where inside it is not known.
+        seen.add(difference.component);
+        differences.push({ component: difference.component, change: 'changed', path: `$['${difference.component}']` });
+      }
+    }
+    compared = 'digests';
+  }
+  const diff: RunsDiff = {
+    a: sideA,
+    b: sideB,
+    sameRequest: sideA.requestId === sideB.requestId,
+    sameRun: sideA.runId !== null && sideA.runId === sideB.runId,
+    compared,
+    differences,
+    served: servedDifferences(a.record.served, b.record.served),
+    output: await compareOutputs(storage, a, b),
+  };
+  return compared === 'content' ? { diff, compositions: { a: compositionA!, b: compositionB! } } : { diff };
+}

@@ -1,0 +1,136 @@
+/**
+ * Rebuilding a stored run's provider request (docs/REPLAY.md section 2): the composition from the
+ * content rows of the run store, every piece checked against the digest the identity document
+ * gives it, then the request by the inverse mapping (SPEC 4.1), whose request identity must be the
+ * stored one.
+ */
+import { RunprintError } from '../errors.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
+import { COMPOSITION_VERSION, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
+import { elementDigest, valueComponentDigest } from '../identity/digest.ts';
+import { computeIdentity } from '../identity/identity.ts';
+import { canonicalBytes } from '../jcs/canonicalize.ts';
+import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { parseJson } from '../jcs/parse.ts';
+import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
+import { compositionFromRequest, requestFromComposition } from '../providers/request-mapping.ts';
+import type { RunStorage, StoredRun } from '../store/run-storage.ts';
+
+/** What a piece of content is, for an error message: a component, or one of its elements. */
+function pieceName(component: string, index?: number): string {
+  return index === undefined ? `component "${component}"` : `element ${index} of component "${component}"`;
+}
+
+/** A stored run's request, rebuilt. */
+export interface RebuiltRequest {
+  format: RequestFormat;
+  /** The composition of the stored components (no served facts). */
+  composition: Composition;
+  /** The provider request the composition stands for (SPEC 4.1). */
+  request: JsonObject;
+  /**
+   * The body to send: the exact bytes sent first when the store kept them (`exact`), else the
+   * RFC 8785 canonical JSON of the rebuilt request (`rebuilt`), which has the same request identity.
+   */
+  bytes: Uint8Array;
+  bytesFrom: 'exact' | 'rebuilt';
+  requestId: string;
+}
+
+const decoder = new TextDecoder();
+
+function notStored(run: StoredRun, piece: string): RunprintError {
+  const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only (the capture-keep setting)';
+  return new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `the content of ${piece} is not in the run store: ${why}; only its digest remains`);
+}
+
+/**
+ * The stored content named by `digest`, parsed: `check` must give that digest for its canonical
+ * text (stored content is attacker-reachable on disk; never trust it unchecked).
+ */
+async function piece(storage: RunStorage, run: StoredRun, digest: string, name: string, check: (canonical: string) => string): Promise<JsonValue> {
+  const bytes = await storage.content(digest);
+  if (bytes === undefined) throw notStored(run, name);
+  let value: JsonValue;
+  try {
+    value = parseJson(bytes);
+  } catch (error) {
+    if (!(error instanceof RunprintError)) throw error;
+    throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} is not JSON: the run store is damaged`);
+  }
+  const canonical = decoder.decode(canonicalBytes(value));
+  if (check(canonical) !== digest) {
+    throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} does not give the digest that names it: the run store is damaged`);
+  }
+  return value;
+}
+
+/**
+ * The composition of a stored run, from the run store's content rows: each value component by its
+ * component digest, each list element by its element digest, the excluded members by their plain
+ * SHA-256. ERR_REPLAY_UNIDENTIFIED for a run without a request identity,
+ * ERR_REPLAY_CONTENT_NOT_STORED for a piece that has only its digest, ERR_REPLAY_CONTENT_MISMATCH
+ * for content that does not give its digest.
+ */
+export async function storedComposition(storage: RunStorage, run: StoredRun): Promise<Composition> {
+  const { identity, record } = run;
+  if (identity === null || record.requestId === null || !isRequestFormat(record.format)) {
+    throw new RunprintError('ERR_REPLAY_UNIDENTIFIED', `the run has no request identity (${record.unidentified?.code ?? 'unidentified'}): there is no composition to rebuild`);
+  }
+  const parts: Record<string, JsonValue> = {};
+  for (const name of REQUEST_COMPONENTS) {
+    const entry = identity.components[name];
+    if (entry.salted === true) throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `${pieceName(name)} is salted: its content cannot be checked against its digest without the salt`);
+    if (entry.kind === 'list') {
+      const list: JsonValue[] = [];
+      for (const [index, element] of entry.elements.entries()) {
+        list.push(await piece(storage, run, element.sha256, pieceName(name, index), (canonical) => toHex(elementDigest(canonical))));
+      }
+      parts[name] = list;
+    } else {
+      parts[name] = await piece(storage, run, entry.digest.sha256, pieceName(name), (canonical) => toHex(valueComponentDigest(name as 'model', canonical)));
+    }
+  }
+  const composition: Composition = {
+    version: COMPOSITION_VERSION,
+    model: parts['model'] as JsonObject,
+    system: parts['system'] as JsonValue[],
+    input: parts['input'] as JsonValue[],
+    context: parts['context'] as JsonValue[],
+    tools: parts['tools'] as JsonValue[],
+    parameters: parts['parameters'] as JsonObject,
+    configuration: parts['configuration'] as JsonObject,
+  };
+  for (const name of LIST_COMPONENTS) {
+    if (!Array.isArray(composition[name])) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `${pieceName(name)} is not a list: the run store is damaged`);
+  }
+  const excluded = run.digests.find((digest) => digest.part === 'excluded');
+  if (excluded !== undefined) {
+    const value = await piece(storage, run, excluded.digest, 'the excluded request members', (canonical) => toHex(sha256Once(canonical)));
+    if (!isJsonObject(value)) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored excluded request members are not an object: the run store is damaged');
+    composition.excluded = value;
+  }
+  return composition;
+}
+
+/**
+ * Rebuilds a stored run's request: storedComposition, then the inverse mapping. The request
+ * identity of the result is recomputed and must equal the stored one (ERR_REPLAY_IDENTITY_MISMATCH
+ * otherwise: a finding, as the mapping is meant to be lossless). When the store kept the exact
+ * request bytes and they give the same composition, they are the body; else the canonical JSON of
+ * the rebuilt request is.
+ */
+export async function rebuildRequest(storage: RunStorage, run: StoredRun): Promise<RebuiltRequest> {
+  const composition = await storedComposition(storage, run);
+  const format = run.record.format;
+  const request = requestFromComposition(composition);
+  const requestId = computeIdentity(compositionFromRequest(format, request)).requestId;
+  if (requestId !== run.record.requestId) {
+    throw new RunprintError('ERR_REPLAY_IDENTITY_MISMATCH', 'the rebuilt request has another request identity than the stored run: the request cannot be replayed as it was');
+  }
+  const exact = await storage.content(run.record.request.rawDigest.sha256);
+  if (exact !== undefined && toHex(sha256Once(exact)) === run.record.request.rawDigest.sha256) {
+    return { format, composition, request, bytes: exact, bytesFrom: 'exact', requestId };
+  }
+  return { format, composition, request, bytes: canonicalBytes(request), bytesFrom: 'rebuilt', requestId };
+}

@@ -1,0 +1,215 @@
+/**
+ * Replaying a stored run (docs/REPLAY.md): its request rebuilt from the run store, overrides
+ * applied (a variant), sent through the in-process capture core (captureFetch), the replay stored
+ * as a run of its own in the same store and linked to the original, and the verdict.
+ */
+import { captureFetch, type RunContent } from '../capture/capture-fetch.ts';
+import { prepareRequest, type CapturedRun } from '../capture/capture-run.ts';
+import { isReceiptable } from '../capture/run-receipt.ts';
+import type { RunRecord } from '../capture/run-record.ts';
+import { RunprintError } from '../errors.ts';
+import type { Composition } from '../identity/composition.ts';
+import { diffCompositions, type Difference } from '../identity/diff.ts';
+import { withServedFacts } from '../identity/identity.ts';
+import { canonicalBytes } from '../jcs/canonicalize.ts';
+import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import { providerFor } from '../providers/registry.ts';
+import { setMember } from '../providers/request-format.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
+import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { compareOutputs, servedDifferences, type OutputComparison, type ServedDifference } from './compare-runs.ts';
+import { rebuildRequest } from './rebuild-request.ts';
+import type { ReplayLinks } from './replay-links.ts';
+import { decideVerdict, determinismCaveats, type ReplayReason, type Verdict } from './verdict.ts';
+
+export interface ReplayOverrides {
+  /** The request's `model`. */
+  model?: string;
+  /** Request members set to these values, in order. */
+  params?: ReadonlyArray<readonly [name: string, value: JsonValue]>;
+}
+
+export interface ReplayOptions {
+  storage: RunStorage;
+  /** Where the link to the original is kept; none: not linked. */
+  links?: ReplayLinks;
+  /** Upstream name (`openai`, `anthropic`) -> base URL the recorded path is appended to; default the provider's public URL. */
+  upstreams?: { [name: string]: string };
+  overrides?: ReplayOverrides;
+  /** Headers sent with the request (the credentials): never stored. */
+  headers?: (upstream: string) => Record<string, string>;
+  /** What the store keeps of the replay (default as serve's default). */
+  policy?: ContentPolicy;
+  fetch?: typeof fetch;
+  /** Longest wait for the whole answer, ms (default 300 s). */
+  timeoutMs?: number;
+}
+
+/** The verdict document: what `runprint replay --json` prints. */
+export interface ReplayResult {
+  verdict: Verdict;
+  /** For `cannot-replay`: why, with a stable code. */
+  reason?: ReplayReason;
+  original: { captureId: string; recordDigest: string; requestId: string | null; runId: string | null; output: string | null };
+  /** The replay's run as stored (null when nothing was sent). */
+  replay: {
+    captureId: string;
+    recordDigest: string;
+    requestId: string | null;
+    runId: string | null;
+    output: string | null;
+    status: number | null;
+    incomplete: RunRecord['incomplete'];
+    /** Where it went, and whether the body was the exact bytes stored or the rebuilt request's canonical JSON. */
+    url: string;
+    body: 'exact' | 'rebuilt' | 'overridden';
+  } | null;
+  /** The overrides given, and the request differences they made (SPEC 10); absent without overrides. */
+  overrides?: { model?: string; params?: { [name: string]: JsonValue }; changed: Difference[] };
+  /** Served facts that differ (original A, replay B). */
+  served: ServedDifference[];
+  /** Outputs compared (original A, replay B); null when the replay has no output. */
+  output: OutputComparison | null;
+  /** For `divergent`: what the request's sampling settings say about determinism. */
+  caveats?: string[];
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+
+function refused(record: RunRecord): ReplayReason {
+  const status = record.response.status;
+  const why = record.incomplete === null ? 'no output' : `${record.incomplete.reason}${record.incomplete.code === null ? '' : `, ${record.incomplete.code}`}`;
+  if (status === null) return { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: `the upstream gave no answer (${why})` };
+  if (status === 404) return { code: 'ERR_REPLAY_MODEL_UNAVAILABLE', message: 'the upstream answered 404 to the run route: the model is not served there (or the route is not)' };
+  if (status < 200 || status > 299) return { code: 'ERR_REPLAY_UPSTREAM_REFUSED', message: `the upstream answered status ${status}` };
+  return { code: 'ERR_REPLAY_UPSTREAM_REFUSED', message: `the upstream's answer has no whole output (${why})` };
+}
+
+/** The request with the overrides set; the original object is not changed. */
+function overridden(request: JsonObject, overrides: ReplayOverrides): JsonObject {
+  const copy: JsonObject = {};
+  for (const key of Object.keys(request)) setMember(copy, key, request[key]!);
+  if (overrides.model !== undefined) setMember(copy, 'model', overrides.model);
+  for (const [name, value] of overrides.params ?? []) setMember(copy, name, value);
+  return copy;
+}
+
+function hasOverrides(overrides: ReplayOverrides | undefined): overrides is ReplayOverrides {
+  return overrides !== undefined && (overrides.model !== undefined || (overrides.params?.length ?? 0) > 0);
+}
+
+const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
+
+/** Sends `bytes` through captureFetch and waits for its run record (made once the body has ended). */
+async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number): Promise<{ record: RunRecord; content: RunContent }> {
+  let deliver!: (run: { record: RunRecord; content: RunContent }) => void;
+  let fail!: (error: unknown) => void;
+  const recorded = new Promise<{ record: RunRecord; content: RunContent }>((resolve, reject) => {
+    deliver = resolve;
+    fail = reject;
+  });
+  const capturing = captureFetch(fetchImpl, { onRun: (record, content) => deliver({ record, content }), onError: fail });
+  try {
+    const response = await capturing(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: bytes as Uint8Array<ArrayBuffer>,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.arrayBuffer();
+  } catch {
+    // A call that failed is a run too: captureFetch records it with its outcome.
+  }
+  return recorded;
+}
+
+/**
+ * Replays `original` and gives the verdict. Errors of the stored run (no identity, content not
+ * stored, an identity that does not rebuild) and of the upstream (no whole output) are verdicts
+ * (`cannot-replay`), not exceptions; an override that makes no valid request throws its error,
+ * and so does a run store that cannot be read or written.
+ */
+export async function replayRun(original: StoredRun, options: ReplayOptions): Promise<ReplayResult> {
+  const { record } = original;
+  const result: ReplayResult = {
+    verdict: 'cannot-replay',
+    original: { captureId: record.captureId, recordDigest: original.recordDigest, requestId: record.requestId, runId: record.runId, output: shown(record.output?.digest) },
+    replay: null,
+    served: [],
+    output: null,
+  };
+  const cannot = (reason: ReplayReason): ReplayResult => ({ ...result, verdict: 'cannot-replay', reason });
+
+  let rebuilt;
+  try {
+    rebuilt = await rebuildRequest(options.storage, original);
+  } catch (error) {
+    if (error instanceof RunprintError && error.code.startsWith('ERR_REPLAY_')) return cannot({ code: error.code, message: error.message });
+    throw error;
+  }
+  if (record.runId === null || record.output === null) {
+    return cannot({ code: 'ERR_REPLAY_NO_OUTPUT', message: `the original run has no ${record.runId === null ? 'run identity' : 'whole output'} (${record.incomplete?.reason ?? 'no served facts'}): there is nothing to compare a replay with` });
+  }
+
+  // Overrides: applied to the provider request, whose composition then says what they changed.
+  let bytes = rebuilt.bytes;
+  let body: 'exact' | 'rebuilt' | 'overridden' = rebuilt.bytesFrom;
+  let composition: Composition = rebuilt.composition;
+  if (hasOverrides(options.overrides)) {
+    const request = overridden(rebuilt.request, options.overrides);
+    bytes = canonicalBytes(request);
+    const prepared = prepareRequest(rebuilt.format, bytes);
+    if (prepared.error !== null) throw prepared.error;
+    composition = prepared.composition;
+    const params: { [name: string]: JsonValue } = {};
+    for (const [name, value] of options.overrides.params ?? []) setMember(params, name, value);
+    const changed = prepared.identity.requestId === rebuilt.requestId ? [] : diffCompositions(rebuilt.composition, composition).differences;
+    result.overrides = {
+      ...(options.overrides.model === undefined ? {} : { model: options.overrides.model }),
+      ...(Object.keys(params).length === 0 ? {} : { params }),
+      changed,
+    };
+    // Overrides that change nothing leave the request as it was: it is compared as a replay.
+    if (changed.length > 0) body = 'overridden';
+    else bytes = rebuilt.bytes;
+  }
+
+  const provider = providerFor(rebuilt.format);
+  const base = (options.upstreams?.[provider.upstream.name] ?? provider.upstream.url).replace(/\/+$/, '');
+  const url = `${base}${record.path}`;
+  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+
+  // The replay as a stored run, as the proxy would store it: composition and identity from the bytes sent.
+  const replayRecord = sent.record;
+  const prepared = prepareRequest(rebuilt.format, sent.content.requestBytes);
+  const identity = prepared.error !== null ? null : replayRecord.served === null ? prepared.identity : withServedFacts(prepared.identity, replayRecord.served);
+  const captured: CapturedRun = { record: replayRecord, composition: identity === null ? null : prepared.composition, identity };
+  const stored = runToStore(captured, sent.content, options.policy ?? defaultContentPolicy(), 'sdk', isReceiptable(captured));
+  await options.storage.put([stored]);
+  result.replay = {
+    captureId: replayRecord.captureId,
+    recordDigest: stored.recordDigest,
+    requestId: replayRecord.requestId,
+    runId: replayRecord.runId,
+    output: shown(replayRecord.output?.digest),
+    status: replayRecord.response.status,
+    incomplete: replayRecord.incomplete,
+    url,
+    body,
+  };
+
+  let reason: ReplayReason | null = null;
+  if (replayRecord.output === null || replayRecord.runId === null) reason = refused(replayRecord);
+  else {
+    result.served = servedDifferences(record.served, replayRecord.served);
+    const replayOutput = runOutputFrom(sent.content.responseBytes, rebuilt.format).output ?? undefined;
+    const asStored: StoredRun = { ...original, record: replayRecord, recordDigest: stored.recordDigest };
+    result.output = await compareOutputs(options.storage, original, asStored, replayOutput);
+  }
+  const decided = decideVerdict({ original: record, replay: replayRecord, reason, changed: result.overrides?.changed ?? [], served: result.served, output: result.output });
+  result.verdict = decided.verdict;
+  if (decided.reason !== undefined) result.reason = decided.reason;
+  if (decided.verdict === 'divergent') result.caveats = determinismCaveats(rebuilt.composition);
+  options.links?.link({ replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) });
+  return result;
+}
