@@ -154,11 +154,21 @@ test('altered content is ERR_REPLAY_CONTENT_MISMATCH, an unidentified run ERR_RE
   db.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(encoder.encode('{"temperature":2}'), run.identity!.components.parameters.digest.sha256);
   db.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(encoder.encode('not json'), run.identity!.components.model.digest.sha256);
   db.close();
-  await assert.rejects(rebuildRequest(storage, run), { code: 'ERR_REPLAY_CONTENT_MISMATCH', message: /component "model" is not JSON/ });
+  await assert.rejects(rebuildRequest(storage, run), { code: 'ERR_REPLAY_CONTENT_MISMATCH', message: /component "model" does not give the digest that names it/ });
   const restore = new DatabaseSync(path);
   restore.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(encoder.encode('{"api":"openai-chat","name":"gpt-4o"}'), run.identity!.components.model.digest.sha256);
   restore.close();
   await assert.rejects(rebuildRequest(storage, run), { code: 'ERR_REPLAY_CONTENT_MISMATCH', message: /component "parameters" does not give the digest that names it/ });
+  // The same JSON value in another spelling is altered content too: the store keeps canonical text.
+  const respelled = new DatabaseSync(path);
+  respelled.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(encoder.encode('{"temperature":0}'), run.identity!.components.parameters.digest.sha256);
+  respelled.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(encoder.encode('{ "api":"openai-chat","name":"gpt-4o"}'), run.identity!.components.model.digest.sha256);
+  respelled.close();
+  await assert.rejects(rebuildRequest(storage, run), { code: 'ERR_REPLAY_CONTENT_MISMATCH', message: /component "model"/ });
+  const invalid = new DatabaseSync(path);
+  invalid.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(new Uint8Array([0x7b, 0xff, 0x7d]), run.identity!.components.model.digest.sha256);
+  invalid.close();
+  await assert.rejects(rebuildRequest(storage, run), { code: 'ERR_REPLAY_CONTENT_MISMATCH', message: /component "model"/ });
   const unidentified = await store(storage, 'openai-chat', '/v1/chat/completions', '{"model":"gpt-4o","messages":[],"seed":12345678901234567890}', okResponse);
   assert.notEqual(unidentified.record.unidentified, null);
   await assert.rejects(rebuildRequest(storage, unidentified), { code: 'ERR_REPLAY_UNIDENTIFIED', message: /ERR_JSON_UNSAFE_INTEGER/ });

@@ -11,7 +11,6 @@ import { elementDigest, valueComponentDigest } from '../identity/digest.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { compositionFromRequest, requestFromComposition } from '../providers/request-mapping.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
@@ -37,7 +36,8 @@ export interface RebuiltRequest {
   requestId: string;
 }
 
-const decoder = new TextDecoder();
+/** Stored content is UTF-8: bytes that are not are altered content, never decoded with replacements. */
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function notStored(run: StoredRun, piece: string): RunprintError {
   const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only (the capture-keep setting)';
@@ -45,24 +45,24 @@ function notStored(run: StoredRun, piece: string): RunprintError {
 }
 
 /**
- * The stored content named by `digest`, parsed: `check` must give that digest for its canonical
- * text (stored content is attacker-reachable on disk; never trust it unchecked).
+ * The stored content named by `digest`, parsed. The store keeps each piece as the RFC 8785
+ * canonical text its digest was computed over, so `check` over the stored text must give that
+ * digest (stored content is reachable on disk: it is never trusted unchecked). Text that gives its
+ * digest is the canonical JSON capture hashed, so JSON.parse reads it as the strict parser would.
  */
 async function piece(storage: RunStorage, run: StoredRun, digest: string, name: string, check: (canonical: string) => string): Promise<JsonValue> {
   const bytes = await storage.content(digest);
   if (bytes === undefined) throw notStored(run, name);
-  let value: JsonValue;
+  let text: string | undefined;
   try {
-    value = parseJson(bytes);
-  } catch (error) {
-    if (!(error instanceof RunprintError)) throw error;
-    throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} is not JSON: the run store is damaged`);
+    text = decoder.decode(bytes);
+  } catch {
+    text = undefined;
   }
-  const canonical = decoder.decode(canonicalBytes(value));
-  if (check(canonical) !== digest) {
-    throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} does not give the digest that names it: the run store is damaged`);
+  if (text === undefined || check(text) !== digest) {
+    throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} does not give the digest that names it: the run store is damaged or altered`);
   }
-  return value;
+  return JSON.parse(text) as JsonValue;
 }
 
 /**
