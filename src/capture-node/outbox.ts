@@ -1,0 +1,196 @@
+/**
+ * A durable local outbox of exchanges for a remote runprint server (`RUNPRINT_URL`): each exchange
+ * is written to its own file (atomically, fsynced) before it is sent, and deleted only once the
+ * server answered that its record is durable. A server that is down, a network failure or a crash
+ * at any point loses nothing: what is left is sent on the next pass, or by the next process that
+ * opens the outbox. Sending twice is harmless: the server makes the same record from the same
+ * exchange and stores it once.
+ */
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXCHANGES_PATH, type ExchangeBody } from '../capture/exchange.ts';
+import { RunprintError } from '../errors.ts';
+import { writeFileAtomic } from '../store/key-file.ts';
+
+/** The header a server's capture token goes in (server/proxy-routes.ts CAPTURE_TOKEN_HEADER; the server layer is above this one). */
+const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
+
+/** Files waiting: `<16-digit ms>-<capture id>.json`, oldest first by name. */
+const WAITING = /^[0-9]{16}-[0-9a-f-]{36}\.json$/;
+/** Where an exchange the server refused as malformed goes (kept, not resent). */
+export const REJECTED_FOLDER = 'rejected';
+
+export interface OutboxCounts {
+  /** Exchanges written to the outbox by this process. */
+  queued: number;
+  /** Exchanges the server took (by any process's file this one sent). */
+  delivered: number;
+  /** Exchanges the server refused as malformed, moved to `rejected/`. */
+  rejected: number;
+}
+
+export interface OutboxOptions {
+  /** The folder (created owner-only when missing). */
+  dir: string;
+  /** The server's base URL, no trailing slash. */
+  url: string;
+  /** `runprint-capture-token`, when the server wants one. */
+  token?: string;
+  /** The fetch the exchanges are sent with (never the capturing one). */
+  fetch: typeof fetch;
+  onError: (error: RunprintError) => void;
+  /** First wait before trying again after a failed send, in ms (doubles up to 30 s). Default 500. */
+  retryMs?: number;
+}
+
+/** Statuses that say the exchange itself is wrong: sending it again cannot help. */
+function isRefusal(status: number): boolean {
+  return status === 400 || status === 413 || status === 415 || status === 422;
+}
+
+export class Outbox {
+  readonly counts: OutboxCounts = { queued: 0, delivered: 0, rejected: 0 };
+  readonly #options: OutboxOptions;
+  readonly #ready: Promise<void>;
+  #sending: Promise<void> = Promise.resolve();
+  #again = false;
+  #retry: NodeJS.Timeout | undefined;
+  #retryMs: number;
+  #closed = false;
+
+  constructor(options: OutboxOptions) {
+    this.#options = options;
+    this.#retryMs = options.retryMs ?? 500;
+    this.#ready = mkdir(join(options.dir, REJECTED_FOLDER), { recursive: true, mode: 0o700 }).then(
+      () => undefined,
+      () => {
+        throw new RunprintError('ERR_STORE_PERMISSION', 'the outbox folder cannot be created');
+      },
+    );
+    // What an earlier process left is sent now.
+    void this.send();
+  }
+
+  /** Writes the exchange to its file (durable when this resolves), then sends in the background. */
+  async put(body: ExchangeBody): Promise<void> {
+    await this.#ready;
+    const name = `${String(Date.now()).padStart(16, '0')}-${body.captureId}.json`;
+    try {
+      await writeFileAtomic(join(this.#options.dir, name), JSON.stringify(body), 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new RunprintError(code === 'ENOSPC' ? 'ERR_STORE_NO_SPACE' : 'ERR_STORE_UNAVAILABLE', 'an exchange cannot be written to the outbox');
+    }
+    this.counts.queued++;
+    void this.send();
+  }
+
+  /**
+   * One pass over the outbox, oldest first, after the pass in progress (a call during a pass makes
+   * one more pass after it); stops at the first send that fails and tries again later.
+   */
+  send(): Promise<void> {
+    if (this.#again) return this.#sending;
+    this.#again = true;
+    this.#sending = this.#sending.then(async () => {
+      this.#again = false;
+      if (this.#closed) return;
+      try {
+        await this.#ready;
+        await this.#pass();
+      } catch (error) {
+        this.#report(error);
+      }
+    });
+    return this.#sending;
+  }
+
+  async #pass(): Promise<void> {
+    const names = (await readdir(this.#options.dir)).filter((name) => WAITING.test(name)).sort();
+    for (const name of names) {
+      if (this.#closed) return;
+      const path = join(this.#options.dir, name);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (error) {
+        // Sent and deleted by another process meanwhile.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      let response: Response;
+      try {
+        response = await this.#options.fetch(`${this.#options.url}${EXCHANGES_PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(this.#options.token === undefined ? {} : { [CAPTURE_TOKEN_HEADER]: this.#options.token }) },
+          body: text,
+        });
+      } catch {
+        this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'the runprint server cannot be reached: exchanges wait in the outbox'));
+        return;
+      }
+      const answer = await response.text().catch(() => '');
+      if (response.ok) {
+        await unlink(path).catch(() => undefined);
+        this.counts.delivered++;
+        this.#retryMs = this.#options.retryMs ?? 500;
+        continue;
+      }
+      const code = codeOf(answer);
+      if (isRefusal(response.status)) {
+        await rename(path, join(this.#options.dir, REJECTED_FOLDER, name)).catch(() => undefined);
+        this.counts.rejected++;
+        this.#report(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is kept in the outbox's ${REJECTED_FOLDER} folder`));
+        continue;
+      }
+      this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`}: exchanges wait in the outbox`));
+      return;
+    }
+  }
+
+  /** Reports why sending stopped and tries again after the back-off (a timer that does not keep the process alive). */
+  #later(error: RunprintError): void {
+    this.#report(error);
+    if (this.#retry !== undefined || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.send();
+    }, this.#retryMs);
+    this.#retry.unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#options.onError(error instanceof RunprintError ? error : new RunprintError('ERR_STORE_UNAVAILABLE', 'the outbox cannot be read'));
+    } catch {
+      // Reporting must not fail sending.
+    }
+  }
+
+  /** Number of exchanges waiting in the outbox (from any process). */
+  async waiting(): Promise<number> {
+    await this.#ready.catch(() => undefined);
+    try {
+      return (await readdir(this.#options.dir)).filter((name) => WAITING.test(name)).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Finishes the pass in progress and sends no more; what is left waits for the next process. */
+  async close(): Promise<void> {
+    await this.#sending;
+    this.#closed = true;
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
+  }
+}
+
+function codeOf(answer: string): string | undefined {
+  try {
+    const code = (JSON.parse(answer) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}

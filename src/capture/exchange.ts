@@ -1,0 +1,137 @@
+/**
+ * An exchange: the exact bytes of one provider call and what its transport saw, as in-process
+ * capture sends it to a runprint server (`POST /v1/exchanges`, server/ingest-routes.ts), which
+ * makes the run record from it itself. Pure: the browser may send exchanges too.
+ */
+import { RunprintError } from '../errors.ts';
+import { parseJson } from '../jcs/index.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import type { RunContent } from './capture-fetch.ts';
+import { isRunId, type CapturedExchange, type CapturedRun } from './capture-run.ts';
+import { routeOf } from './route.ts';
+import type { CaptureOutcome } from './run-record.ts';
+
+/** The `version` of an exchange body. */
+export const EXCHANGE_VERSION = 'runprint/exchange/v1';
+export const EXCHANGES_PATH = '/v1/exchanges';
+
+/**
+ * One exchange as a client sends it: JSON, the bytes in standard base64 (RFC 4648 section 4).
+ * `response` is null when no response arrived; `headers` are the response's (only the content
+ * type and the provider's request id header are read); times are milliseconds since the epoch.
+ */
+export interface ExchangeBody {
+  version: typeof EXCHANGE_VERSION;
+  /** The capture's id, a version 4 UUID the client made: the same exchange sent twice has the same one. */
+  captureId: string;
+  method: string;
+  path: string;
+  request: string;
+  response: { status: number; headers: { [name: string]: string }; body: string } | null;
+  outcome: CaptureOutcome;
+  times: { started: number; response: number | null; ended: number };
+  parents: string[];
+}
+
+
+/** The exchange of a captured run: its exact bytes, and what the transport saw, from its record. */
+export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody {
+  const { record } = run;
+  return {
+    version: EXCHANGE_VERSION,
+    captureId: record.captureId,
+    method: record.method,
+    path: record.path,
+    request: encodeBase64(content.requestBytes),
+    response: record.response.status === null ? null : { status: record.response.status, headers: { ...record.response.headers }, body: encodeBase64(content.responseBytes) },
+    outcome: record.outcome,
+    times: {
+      started: Date.parse(record.times.started),
+      response: record.times.response === null ? null : Date.parse(record.times.response),
+      ended: Date.parse(record.times.ended),
+    },
+    parents: [...record.parents],
+  };
+}
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const OUTCOMES: readonly CaptureOutcome[] = ['complete', 'aborted', 'timeout', 'network-error'];
+const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents'];
+
+function bad(message: string, path: string): RunprintError {
+  return new RunprintError('ERR_HTTP_BAD_REQUEST', message, path);
+}
+
+function isObject(value: unknown): value is { [name: string]: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bytesOf(value: unknown, path: string): Uint8Array {
+  const bytes = typeof value === 'string' ? decodeBase64(value) : undefined;
+  if (bytes === undefined) throw bad('must be the bytes in standard base64', path);
+  return bytes;
+}
+
+/** Milliseconds since the epoch that Date can hold as an RFC 3339 time. */
+function timeOf(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 8_640_000_000_000_000) {
+    throw bad('must be a time in whole milliseconds since the Unix epoch', path);
+  }
+  return value;
+}
+
+/**
+ * The exchange in a body (strict I-JSON), checked member by member, ready for captureRunWith;
+ * ERR_HTTP_BAD_REQUEST (or ERR_CAPTURE_PARENT_INVALID, ERR_JSON_*) naming the member otherwise.
+ */
+export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId: string; parents: string[] } {
+  const body = parseJson(bytes);
+  if (!isObject(body)) throw bad('an exchange is a JSON object', '$');
+  for (const name of Object.keys(body)) {
+    if (!MEMBERS.includes(name)) throw bad('is not a member of an exchange', `$['${name.replace(/[\\']/g, (c) => `\\${c}`)}']`);
+  }
+  if (body['version'] !== EXCHANGE_VERSION) throw bad(`must be ${EXCHANGE_VERSION}`, "$['version']");
+  const captureId = body['captureId'];
+  if (typeof captureId !== 'string' || !UUID_V4.test(captureId)) throw bad('must be a version 4 UUID in lower case', "$['captureId']");
+  const method = body['method'];
+  const path = body['path'];
+  if (typeof method !== 'string') throw bad('must be a string', "$['method']");
+  if (typeof path !== 'string') throw bad('must be a string', "$['path']");
+  const format = routeOf(method, path);
+  if (format === null) throw bad('must be a provider route runprint captures (POST /v1/chat/completions, /v1/responses or /v1/messages)', "$['path']");
+  const requestBytes = bytesOf(body['request'], "$['request']");
+  const response = body['response'];
+  let status: number | null = null;
+  let headers: Headers | null = null;
+  let responseBytes: Uint8Array = new Uint8Array(0);
+  if (response !== null) {
+    if (!isObject(response)) throw bad('must be an object or null', "$['response']");
+    const code = response['status'];
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 100 || code > 599) throw bad('must be an HTTP status from 100 to 599', "$['response']['status']");
+    status = code;
+    const given = response['headers'];
+    if (!isObject(given) || !Object.values(given).every((value) => typeof value === 'string')) throw bad('must be an object of header names and string values', "$['response']['headers']");
+    headers = new Headers();
+    try {
+      for (const [name, value] of Object.entries(given)) headers.append(name, value as string);
+    } catch {
+      throw bad('holds a header name or value HTTP does not allow', "$['response']['headers']");
+    }
+    responseBytes = bytesOf(response['body'], "$['response']['body']");
+  }
+  const outcome = body['outcome'];
+  if (typeof outcome !== 'string' || !(OUTCOMES as readonly string[]).includes(outcome)) throw bad(`must be one of ${OUTCOMES.join(', ')}`, "$['outcome']");
+  const times = body['times'];
+  if (!isObject(times)) throw bad('must be an object with started, response and ended', "$['times']");
+  const started = timeOf(times['started'], "$['times']['started']");
+  const responded = times['response'] === null ? null : timeOf(times['response'], "$['times']['response']");
+  const ended = timeOf(times['ended'], "$['times']['ended']");
+  if (ended < started || (responded !== null && (responded < started || responded > ended))) throw bad('must be in order: started, response, ended', "$['times']");
+  if ((responded === null) !== (status === null)) throw bad('a response time goes with a response, and only with one', "$['times']['response']");
+  const parents = body['parents'];
+  if (!Array.isArray(parents)) throw bad('must be an array of run identities', "$['parents']");
+  parents.forEach((parent, i) => {
+    if (!isRunId(parent)) throw new RunprintError('ERR_CAPTURE_PARENT_INVALID', 'a parent must be a run identity (rp-run-...)', `$['parents'][${i}]`);
+  });
+  return { format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId };
+}

@@ -1,0 +1,57 @@
+/**
+ * Exchanges captured elsewhere (in-process capture sending to a runprint server, `RUNPRINT_URL`):
+ * `POST /v1/exchanges` takes the exact bytes of one provider call with what its transport saw
+ * (capture/exchange.ts), and the server makes the run record itself, with the proxy's core
+ * (captureRunWith). A client sends bytes, never a record: identities, served facts and output
+ * digests are all computed here. The answer comes once the record is durable; the same exchange
+ * sent again is the same record, which the store keeps once, so a client's outbox may resend.
+ */
+import { captureRunWith, type CapturedRun } from '../capture/capture-run.ts';
+import { EXCHANGES_PATH, readExchange } from '../capture/exchange.ts';
+import { isReceiptable } from '../capture/run-receipt.ts';
+import { RunprintError } from '../errors.ts';
+import { sameToken } from './bearer.ts';
+import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
+import { readBody, requireJson } from './read-body.ts';
+
+/** Where an ingested run goes: the run recorder on the Node side, as for the proxy. */
+export interface IngestSink {
+  /** Resolves when the run's record is durable; rejects with the store's error otherwise. */
+  record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'sdk'): Promise<void>;
+}
+
+export interface IngestRouteOptions {
+  sink: IngestSink;
+  /** When set, every exchange must carry `runprint-capture-token: TOKEN` (serve's --capture-token). */
+  token?: string;
+  /** Largest exchange body, in bytes (base64 makes the bytes about 4/3 larger). */
+  maxBodyBytes: number;
+  /** Whether receipts are signed (the answer then names the receipt's URL). */
+  receipts: boolean;
+}
+
+type Handler = (request: Request, url: URL) => Promise<Response>;
+
+/**
+ * `POST /v1/exchanges`: answers `{"captureId", "requestId", "runId", "receipt"}` once the record
+ * is durable (200), the same for an exchange sent again. Mount with
+ * `const ingest = ingestRoutes(options); Object.assign(routes, ingest.routes); Object.assign(limits, ingest.limits);`.
+ */
+export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number> } {
+  const post: Handler = async (request) => {
+    if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
+      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
+    }
+    requireJson(request);
+    const exchange = readExchange(await readBody(request, options.maxBodyBytes));
+    const run = captureRunWith(exchange);
+    await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
+    return Response.json({
+      captureId: run.record.captureId,
+      requestId: run.record.requestId,
+      runId: run.record.runId,
+      receipt: options.receipts && isReceiptable(run) ? `/v1/runs/${run.record.captureId}/receipt` : null,
+    });
+  };
+  return { routes: { [EXCHANGES_PATH]: { POST: post } }, limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes } };
+}
