@@ -10,7 +10,6 @@ import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
 import type { Composition } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
-import { withServedFacts } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
 import { providerFor } from '../providers/registry.ts';
@@ -100,15 +99,15 @@ function hasOverrides(overrides: ReplayOverrides | undefined): overrides is Repl
 
 const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
 
-/** Sends `bytes` through captureFetch and waits for its run record (made once the body has ended). */
-async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number): Promise<{ record: RunRecord; content: RunContent }> {
-  let deliver!: (run: { record: RunRecord; content: RunContent }) => void;
+/** Sends `bytes` through captureFetch and waits for its captured run (made once the body has ended). */
+async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number): Promise<{ run: CapturedRun; content: RunContent }> {
+  let deliver!: (run: { run: CapturedRun; content: RunContent }) => void;
   let fail!: (error: unknown) => void;
-  const recorded = new Promise<{ record: RunRecord; content: RunContent }>((resolve, reject) => {
+  const recorded = new Promise<{ run: CapturedRun; content: RunContent }>((resolve, reject) => {
     deliver = resolve;
     fail = reject;
   });
-  const capturing = captureFetch(fetchImpl, { onRun: (record, content) => deliver({ record, content }), onError: fail });
+  const capturing = captureFetch(fetchImpl, { onCapturedRun: (run, content) => deliver({ run, content }), onError: fail });
   try {
     const response = await capturing(url, {
       method: 'POST',
@@ -179,11 +178,9 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   const url = `${base}${record.path}`;
   const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 
-  // The replay as a stored run, as the proxy would store it: composition and identity from the bytes sent.
-  const replayRecord = sent.record;
-  const prepared = prepareRequest(rebuilt.format, sent.content.requestBytes);
-  const identity = prepared.error !== null ? null : replayRecord.served === null ? prepared.identity : withServedFacts(prepared.identity, replayRecord.served);
-  const captured: CapturedRun = { record: replayRecord, composition: identity === null ? null : prepared.composition, identity };
+  // The replay as a stored run, as in-process capture stores it.
+  const captured = sent.run;
+  const replayRecord = captured.record;
   const stored = runToStore(captured, sent.content, options.policy ?? defaultContentPolicy(), 'sdk', isReceiptable(captured));
   await options.storage.put([stored]);
   result.replay = {
