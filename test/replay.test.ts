@@ -189,6 +189,28 @@ describe('replay verdicts against the fake upstream', () => {
     }
   });
 
+  test('identical across the three APIs, streamed and not; a tool call that differs is divergent at its arguments', async () => {
+    const calls = [
+      ['/openai/v1/chat/completions', chat('Stream a greeting.', { stream: true, stream_options: { include_usage: true } })],
+      ['/openai/v1/responses', { model: 'gpt-4.1', instructions: 'Be brief.', input: 'Say hi.' }],
+      ['/openai/v1/responses', { model: 'gpt-4.1', input: 'Say hi.', stream: true }],
+      ['/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Say hi.' }], stream: true }],
+    ] as const;
+    for (const [path, body] of calls) {
+      const original = await capture(path, body);
+      const { code, result } = await replay(original);
+      assert.equal(result.verdict, 'identical', `${path} ${JSON.stringify(body)}`);
+      assert.equal(code, 0);
+    }
+    const tools = chat('Weather in Zürich?', { tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }] });
+    const original = await capture('/openai/v1/chat/completions', tools, { kind: 'tool-calls', calls: [{ name: 'get_weather', arguments: '{"city":"Zürich"}' }] });
+    upstream.enqueue({ kind: 'tool-calls', calls: [{ name: 'get_weather', arguments: '{"city":"Bern"}' }] });
+    const { result } = await replay(original);
+    assert.equal(result.verdict, 'divergent');
+    assert.equal(result.output!.firstDifference!.path, "$['choices'][0]['message']['tool_calls'][0]['function']['arguments']");
+    assert.equal(result.output!.firstDifference!.text!.offset, '{"city":"'.length);
+  });
+
   test('variant: --model and --param change the request on purpose, and the verdict names the components they changed', async () => {
     const original = await capture('/openai/v1/chat/completions', chat('Name a planet.', { temperature: 1 }));
     const { code, result } = await replay(original, ['--model', 'gpt-4.1', '--param', 'temperature=0', '--param', 'stop=END']);
