@@ -143,6 +143,14 @@ describe('replay verdicts against the fake upstream', () => {
     } finally {
       db.close();
     }
+    // replay holds no key: the serve on that store signs the replay after the next batch it commits.
+    await capture('/openai/v1/chat/completions', chat('Name a shape.'));
+    let status = 0;
+    for (let i = 0; i < 200 && status !== 200; i++) {
+      status = (await fetch(`${serve.base}/v1/runs/${result.replay!.captureId}/receipt`)).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(status, 200, 'the replay gets its receipt from serve');
   });
 
   test('same-request-other-server: another served snapshot is never identical, and the facts are listed', async () => {
