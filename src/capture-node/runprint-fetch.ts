@@ -8,17 +8,21 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { CapturedRun } from '../capture/capture-run.ts';
+import { exchangeOf } from '../capture/exchange.ts';
 import { LogError, RunprintError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
+import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
 import { runprintVersion } from './version.ts';
 
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
 export const DEFAULT_DATA = 'runprint-data';
+/** In the data directory, with `url`: the exchanges waiting for the server. */
+export const OUTBOX_FOLDER = 'outbox';
 
 export interface RunprintFetchOptions {
   /**
@@ -26,40 +30,58 @@ export interface RunprintFetchOptions {
    * created owner-only when missing. Default: RUNPRINT_DATA, else `runprint-data`.
    */
   data?: string;
-  /** The fetch the calls go through. Default: the global fetch. */
+  /** The fetch the calls go through (and, with `url`, the exchanges). Default: the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * A runprint server to record to instead of the local run store (its `POST /v1/exchanges`):
+   * the exchanges go through a durable outbox in `<data>/outbox` and wait there while the server
+   * cannot take them. Default: RUNPRINT_URL, else none (the local store).
+   */
+  url?: string;
+  /** The server's capture token (`runprint-capture-token`), with `url`. Default: RUNPRINT_CAPTURE_TOKEN. */
+  token?: string;
   /** What the store keeps, per part (serve's --capture-keep); the rest as serve's default. */
   keep?: Partial<ContentPolicy>;
   /** The run identities the next call follows from. Default: currentParents (withParent). */
   parents?: () => readonly string[];
   /**
-   * Runprint's own failures (the store cannot be opened or written, a receipt cannot be signed):
-   * the calls go on. Default: one line on stderr per kind of failure.
+   * Runprint's own failures (the store cannot be opened or written, a receipt cannot be signed,
+   * the server cannot be reached: its exchanges wait in the outbox): the calls go on. Default: one line on stderr per kind of failure.
    */
   onError?: (error: RunprintError) => void;
 }
 
 /** What a runprintFetch has done so far: the runs it captured and what the recorder made of them. */
 export interface RunprintFetchCounts extends Readonly<CaptureCounts> {
+  /** Into the local store (all zero with `url`). */
   readonly recorder: Readonly<RecorderCounts>;
+  /** Through the outbox to a server (all zero without `url`). */
+  readonly outbox: Readonly<OutboxCounts>;
 }
 
 export type RunprintFetch = typeof fetch & {
   readonly counts: RunprintFetchCounts;
   /** The data directory's absolute path. */
   readonly data: string;
+  /** The server's base URL with `url`, else null. */
+  readonly url: string | null;
   /**
-   * Resolves once every run whose response has ended is committed and its receipt signed; call it
-   * before the process exits on purpose (`process.exit` does not wait for the background writes).
+   * Resolves once every run whose response has ended is committed and its receipt signed (with
+   * `url`: written to the outbox, and one attempt made to send what waits there); call it before
+   * the process exits on purpose (`process.exit` does not wait for the background writes).
    */
   flush(): Promise<void>;
-  /** flush, then closes the run store; calls made afterwards go on unrecorded (and are counted as failures). */
+  /** flush, then closes the run store (or stops sending); calls made afterwards go on unrecorded (and are counted as failures). */
   close(): Promise<void>;
 };
 
-interface Opened {
-  storage: RunStorage;
-  recorder: RunRecorder;
+/** Where runs go: the local store, or the outbox to a server. */
+interface Sink {
+  /** Resolves when the run is durable (committed, or written to the outbox); rejects with Counted once reported. */
+  record(run: CapturedRun, content: RunContent): Promise<void>;
+  /** After the runs handed over are durable: sign them, or try to send them. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
@@ -71,6 +93,7 @@ function sdkRunsOnly(storage: SqliteRuns): RunStorage {
     kind: storage.kind,
     put: (batch) => storage.put(batch),
     unsigned: async (limit) => (await storage.unsigned(Math.max(limit, 1) * 16)).filter((run) => run.capture === 'sdk').slice(0, limit),
+    claimUnsigned: (limit, claimant, staleBefore) => storage.claimUnsigned(limit, claimant, staleBefore, 'sdk'),
     setReceipts: (items) => storage.setReceipts(items),
     list: (query) => storage.list(query),
     find: (id) => storage.find(id),
@@ -102,22 +125,88 @@ function stderrOnce(): (error: RunprintError) => void {
   };
 }
 
+/** The local sink: the data directory's run store, and receipts signed with its key. */
+function localSink(data: string, policy: ContentPolicy, report: (error: unknown) => void): Sink & { counts(): Readonly<RecorderCounts> } {
+  let recorder: RunRecorder | undefined;
+  const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
+    try {
+      await mkdir(data, { recursive: true, mode: 0o700 });
+    } catch {
+      throw new LogError('ERR_STORE_PERMISSION', 'the data directory cannot be created');
+    }
+    const key: SigningKey = await receiptKey(data, data, undefined);
+    const version = await runprintVersion();
+    const storage = sdkRunsOnly(SqliteRuns.open(join(data, RUNS_DATABASE)));
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, onFailure: report });
+    // What this process left unsigned before (it stopped between commit and signing).
+    void recorder.signPending();
+    return { storage, recorder };
+  })();
+  // Not an unhandled rejection: the failure is reported once, here, and each run is counted.
+  opening.catch(report);
+  const none: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  return {
+    // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
+    record: (run, content) => opening.then(
+      (opened) => opened.recorder.record(run, content, 'sdk').catch(() => {
+        throw new Counted();
+      }),
+      () => {
+        throw new Counted();
+      },
+    ),
+    settle: async () => {
+      const opened = await opening.catch(() => undefined);
+      await opened?.recorder.signPending();
+    },
+    close: async () => {
+      const opened = await opening.catch(() => undefined);
+      if (opened === undefined) return;
+      await opened.recorder.close();
+      await opened.storage.close();
+    },
+    counts: () => recorder?.counts ?? none,
+  };
+}
+
+/** The server URL of `url` or RUNPRINT_URL: http(s), no query, fragment or credentials; without its trailing slash. */
+function serverUrl(given: string | undefined): string | null {
+  const text = given ?? (process.env['RUNPRINT_URL'] || undefined);
+  if (text === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`${given === undefined ? 'RUNPRINT_URL' : 'options.url'} must be an http(s) URL`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new TypeError(`${given === undefined ? 'RUNPRINT_URL' : 'options.url'} must be an http(s) URL without query, fragment, user name or password`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /**
  * A `fetch` that records every provider call (OpenAI chat completions and responses, Anthropic
- * messages) into the run store of a data directory, and passes everything through untouched:
- * `new OpenAI({ fetch: runprintFetch() })`. The store and key open in the background; a failure
- * there or later never reaches the application (fail-open): it goes to `onError`. Records are
- * committed after the application has its answer (serve's async durability); `flush()` waits for
- * them. Bad options are a programmer error (TypeError), thrown at once.
+ * messages) and passes everything through untouched: `new OpenAI({ fetch: runprintFetch() })`.
+ * The runs go to the run store of a data directory, or with `url` (RUNPRINT_URL) to a runprint
+ * server through a durable outbox in that directory. The store, key or outbox open in the
+ * background; a failure there or later never reaches the application (fail-open): it goes to
+ * `onError`. Runs are recorded after the application has its answer (serve's async durability);
+ * `flush()` waits for them. Bad options are a programmer error (TypeError), thrown at once.
  */
 export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   if (options.data !== undefined && (typeof options.data !== 'string' || options.data === '')) throw new TypeError('options.data must be a directory path');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('options.fetch must be a function');
+  if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string');
+  if (options.token !== undefined && (typeof options.token !== 'string' || !/^[\x21-\x7e]+$/.test(options.token))) throw new TypeError('options.token must be visible ASCII characters with no spaces');
   if (options.parents !== undefined && typeof options.parents !== 'function') throw new TypeError('options.parents must be a function');
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
   const policy = policyOf(options.keep);
+  const url = serverUrl(options.url);
+  const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
+  const fetchImpl = options.fetch ?? globalThis.fetch;
   const onError = options.onError ?? stderrOnce();
   const report = (error: unknown) => {
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
@@ -127,40 +216,37 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       // Reporting must not fail the call.
     }
   };
-  let recorderCounts: Readonly<RecorderCounts> = { recorded: 0, failed: 0, signed: 0, logged: 0 };
 
-  const opening: Promise<Opened> = (async () => {
-    try {
-      await mkdir(data, { recursive: true, mode: 0o700 });
-    } catch {
-      throw new LogError('ERR_STORE_PERMISSION', 'the data directory cannot be created');
-    }
-    const key: SigningKey = await receiptKey(data, data, undefined);
-    const version = await runprintVersion();
-    const sqlite = SqliteRuns.open(join(data, RUNS_DATABASE));
-    const storage = sdkRunsOnly(sqlite);
-    const recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, onFailure: report });
-    recorderCounts = recorder.counts;
-    // What this process left unsigned before (it stopped between commit and signing).
-    void recorder.signPending();
-    return { storage, recorder };
-  })();
-  // Not an unhandled rejection: the failure is reported once, here, and each call goes on.
-  opening.catch(report);
+  const noRecorder: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  const noOutbox: OutboxCounts = { queued: 0, delivered: 0, rejected: 0 };
+  let sink: Sink;
+  let recorderCounts = (): Readonly<RecorderCounts> => noRecorder;
+  let outboxCounts = (): Readonly<OutboxCounts> => noOutbox;
+  if (url === null) {
+    const local = localSink(data, policy, report);
+    recorderCounts = local.counts;
+    sink = local;
+  } else {
+    const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report });
+    outboxCounts = () => outbox.counts;
+    sink = {
+      record: (run, content) => outbox.put(exchangeOf(run, content)).catch((error: unknown) => {
+        report(error);
+        throw new Counted();
+      }),
+      settle: () => outbox.send(),
+      close: () => outbox.close(),
+    };
+  }
 
   const pending = new Set<Promise<void>>();
   let closed = false;
   const record = (run: CapturedRun, content: RunContent): Promise<void> => {
-    if (closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'runprintFetch was closed: the run was not recorded'));
-    const work = opening.then(
-      // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
-      ({ recorder }) => recorder.record(run, content, 'sdk').catch(() => {
-        throw new Counted();
-      }),
-      () => {
-        throw new Counted();
-      },
-    );
+    if (closed) {
+      report(new LogError('ERR_STORE_UNAVAILABLE', 'runprintFetch was closed: a run was not recorded'));
+      return Promise.reject(new Counted());
+    }
+    const work = sink.record(run, content);
     const tracked = work.then(
       () => undefined,
       () => undefined,
@@ -170,9 +256,9 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     return work;
   };
 
-  const capturing = captureFetch(options.fetch ?? globalThis.fetch, {
+  const capturing = captureFetch(fetchImpl, {
     onCapturedRun: record,
-    // Failures already reported (the store's) are only counted by captureFetch.
+    // Failures already reported are only counted by captureFetch.
     onError: (error) => {
       if (!(error instanceof Counted)) report(error);
     },
@@ -190,7 +276,10 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return inner.failures;
     },
     get recorder() {
-      return recorderCounts;
+      return recorderCounts();
+    },
+    get outbox() {
+      return outboxCounts();
     },
   };
 
@@ -198,18 +287,14 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     // A response that has ended hands its run over on a later timer: let those run first.
     await new Promise((done) => setTimeout(done, 0));
     while (pending.size > 0) await Promise.all([...pending]);
-    const opened = await opening.catch(() => undefined);
-    await opened?.recorder.signPending();
+    await sink.settle();
   };
   const close = async (): Promise<void> => {
     await flush();
     closed = true;
-    const opened = await opening.catch(() => undefined);
-    if (opened === undefined) return;
-    await opened.recorder.close();
-    await opened.storage.close();
+    await sink.close();
   };
-  return Object.assign(capturing, { counts, data, flush, close }) as unknown as RunprintFetch;
+  return Object.assign(capturing, { counts, data, url, flush, close }) as unknown as RunprintFetch;
 }
 
 /** A failure already reported to onError: captureFetch counts it, nothing reports it twice. */

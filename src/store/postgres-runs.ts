@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS runs (
   receiptable boolean NOT NULL,
   receipt text,
   log_index bigint,
-  content_expired boolean NOT NULL DEFAULT false
+  content_expired boolean NOT NULL DEFAULT false,
+  claimed_by text,
+  claimed_at text
 );
 CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
@@ -45,7 +47,7 @@ CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
 
 /** Reads every column the store uses: fails on tables of the same names that are something else. */
 const PROBE = `
-SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired FROM runs LIMIT 0;
+SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
 SELECT seq, part, position, digest FROM run_digests LIMIT 0;
 SELECT digest, bytes FROM content LIMIT 0;
 SELECT digest, seq FROM run_content LIMIT 0;
@@ -218,6 +220,19 @@ export class PostgresRuns implements RunStorage {
 
   async unsigned(limit: number): Promise<StoredRun[]> {
     return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
+  }
+
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]> {
+    // SKIP LOCKED: two processes claiming at once take different rows instead of waiting.
+    const result = await this.#query(
+      `UPDATE runs SET claimed_by = $1, claimed_at = $2 WHERE seq IN (
+         SELECT seq FROM runs WHERE receiptable AND receipt IS NULL
+           AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_at < $3) ${capture === undefined ? '' : 'AND capture = $5'}
+         ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING ${COLUMNS}`,
+      [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture])],
+    );
+    return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {

@@ -25,6 +25,10 @@ export interface RecorderOptions {
   log?: TransparencyLog;
   /** Most records in one transaction (default 512). */
   maxBatch?: number;
+  /** Sign only runs of this capture point (in-process capture signs its own; serve signs the rest). Default: all. */
+  signCapture?: 'proxy' | 'sdk';
+  /** A claim older than this is taken over by another signer (its process died), in ms (default 60 s). */
+  claimStaleMs?: number;
   /** Runprint's own failures (a store that cannot be written, a receipt that cannot be logged), each as it happens. */
   onFailure?: (error: RunprintError) => void;
 }
@@ -56,11 +60,18 @@ export class RunRecorder {
   #signing: Promise<void> = Promise.resolve();
   #signQueued = false;
   #closed = false;
+  /**
+   * This recorder's name when it claims runs to sign: its key. A process restarted with the same
+   * key takes over what it claimed before it stopped; two processes with one key may both sign a
+   * run, and make the same bytes, which the log stores once; two keys never sign one run.
+   */
+  readonly #claimant: string;
 
   constructor(options: RecorderOptions) {
     if (options.log !== undefined && options.sign === undefined) throw new TypeError('a recorder that logs receipts needs a signing key');
     this.#options = options;
     this.#maxBatch = options.maxBatch ?? 512;
+    this.#claimant = `key:${options.sign?.key.keyId ?? 'none'}`;
   }
 
   /** False after a commit failed, until the next one succeeds. */
@@ -125,7 +136,8 @@ export class RunRecorder {
       this.#signQueued = false;
       try {
         for (;;) {
-          const runs = await this.#options.storage.unsigned(256);
+          const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
+          const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture);
           if (runs.length === 0 || this.#closed) return;
           const done = await Promise.all(runs.map((run) => this.#signOne(run)));
           const receipts = done.filter((item) => item !== undefined);

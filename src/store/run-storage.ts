@@ -98,8 +98,16 @@ export interface RunQuery {
 export interface RunStorage {
   readonly kind: string;
   put(batch: readonly RunToStore[]): Promise<void>;
-  /** Receiptable runs without a receipt yet, oldest first (signing picks up where a crash left it). */
+  /** Receiptable runs without a receipt yet, oldest first (a read: nothing is claimed). */
   unsigned(limit: number): Promise<StoredRun[]>;
+  /**
+   * Claims for `claimant` up to `limit` receiptable runs without a receipt, oldest first, and
+   * returns them: runs nobody claimed, runs this claimant claimed before, and runs whose claim is
+   * older than `staleBefore` (RFC 3339: its process died before signing). Atomic across processes
+   * sharing the store, so two signers never sign one run (two keys would make two log entries).
+   * `capture` narrows it to runs of one capture point.
+   */
+  claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]>;
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;
   /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */

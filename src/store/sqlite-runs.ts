@@ -24,7 +24,10 @@ CREATE TABLE IF NOT EXISTS runs (
   receiptable INTEGER NOT NULL,
   receipt TEXT,
   log_index INTEGER,
-  content_expired INTEGER NOT NULL DEFAULT 0
+  content_expired INTEGER NOT NULL DEFAULT 0,
+  -- Who is signing the receipt, and since when (run-storage.ts claimUnsigned).
+  claimed_by TEXT,
+  claimed_at TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
@@ -177,6 +180,23 @@ export class SqliteRuns implements RunStorage {
     return this.#read(() =>
       (this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE receiptable = 1 AND receipt IS NULL ORDER BY seq LIMIT ?`).all(limit) as unknown as RunRow[]).map((row) => this.#stored(row)),
     );
+  }
+
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]> {
+    const now = new Date().toISOString();
+    // One write transaction: SQLite's write lock makes the claim atomic across processes.
+    const rows = this.#write(() =>
+      this.#db
+        .prepare(
+          `UPDATE runs SET claimed_by = ?, claimed_at = ? WHERE seq IN (
+             SELECT seq FROM runs WHERE receiptable = 1 AND receipt IS NULL
+               AND (claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?) ${capture === undefined ? '' : 'AND capture = ?'}
+             ORDER BY seq LIMIT ?)
+           RETURNING ${COLUMNS}`,
+        )
+        .all(...([claimant, now, claimant, staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
+    );
+    return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {
