@@ -72,6 +72,7 @@ export class SqliteRuns implements RunStorage {
   readonly #insertContent: StatementSync;
   readonly #insertRunContent: StatementSync;
   readonly #digestsOf: StatementSync;
+  readonly #contentOf: StatementSync;
 
   private constructor(db: DatabaseSync, path: string) {
     this.#db = db;
@@ -84,6 +85,7 @@ export class SqliteRuns implements RunStorage {
     this.#insertContent = db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING');
     this.#insertRunContent = db.prepare('INSERT INTO run_content (digest, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
+    this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
 
   /** Opens (creating if needed) the database file; failures are named by cause, as the log's (storage-faults.ts). */
@@ -246,7 +248,7 @@ export class SqliteRuns implements RunStorage {
 
   async content(digest: string): Promise<Uint8Array | undefined> {
     return this.#read(() => {
-      const row = this.#db.prepare('SELECT bytes FROM content WHERE digest = ?').get(digest) as { bytes: Uint8Array } | undefined;
+      const row = this.#contentOf.get(digest) as { bytes: Uint8Array } | undefined;
       return row === undefined ? undefined : new Uint8Array(row.bytes);
     });
   }
