@@ -16,7 +16,8 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, startCapture } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, RECEIPT_KEY_FILE, startCapture } from './serve-capture.ts';
+import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey } from './log-options.ts';
@@ -286,6 +287,10 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     options.proxy = capture.proxy;
     options.runs = capture.runs;
   }
+  // The explorer verifies receipts with the key startCapture signs them with: --capture-key, else
+  // --sign-key, else the data directory's receipt key (startCapture made it if it was missing).
+  const receiptKey = captureConfig === undefined ? undefined : captureConfig.keyFile === undefined && sign !== undefined ? sign.key : await parsePrivateKey(await readFile(resolve(io.cwd, captureConfig.keyFile ?? join(dataDir, RECEIPT_KEY_FILE)), 'utf8'));
+  options.explorer = explorerRoutes(receiptKey === undefined ? {} : { receiptKey: receiptKey.publicKey });
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;
@@ -305,6 +310,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
   if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
   if (capture !== undefined) io.stderr(capture.banner(server.url));
+  io.stderr(`runprint: explorer ${server.url}/explorer/\n`);
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);

@@ -38,6 +38,12 @@ export interface AppOptions {
   proxy?: Proxy;
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
+  /**
+   * The explorer (explorer-routes.ts builds it): its routes, the handler of every path under
+   * `/explorer/`, and that one as `GET /explorer/{path}` for the route table. Given as handlers,
+   * so this file imports none of its Node side.
+   */
+  explorer?: { routes: Record<string, Record<string, Handler>>; prefix: Handler; prefixRoutes: string[] };
 }
 
 export interface App {
@@ -116,9 +122,12 @@ export function createApp(options: AppOptions = {}): App {
   const runs = options.runs === undefined ? undefined : runRoutes(options.runs);
   if (runs !== undefined) Object.assign(routes, runs.routes);
   const proxy = options.proxy;
+  const explorer = options.explorer;
+  if (explorer !== undefined) Object.assign(routes, explorer.routes);
 
   const routeOf = (pathname: string): Record<string, Handler> | undefined => {
     if (log !== undefined && pathname.startsWith('/tile/')) return { GET: log.tiles };
+    if (explorer !== undefined && pathname.startsWith('/explorer/')) return { GET: explorer.prefix };
     const route = routes[pathname];
     if (route !== undefined || runs === undefined) return route;
     if (pathname.startsWith('/v1/runs/') || pathname.startsWith('/v1/content/')) return { GET: runs.prefix, POST: runs.prefix, PUT: runs.prefix, DELETE: runs.prefix };
@@ -162,6 +171,7 @@ export function createApp(options: AppOptions = {}): App {
       ...(log === undefined ? [] : ['GET /tile/{path}']),
       ...(runs === undefined ? [] : ['GET /v1/runs/{id}', 'GET /v1/runs/{id}/receipt', 'GET /v1/runs/{id}/tlog-proof', 'GET /v1/content/{digest}']),
       ...(proxy === undefined ? [] : proxy.routeTable()),
+      ...(explorer === undefined ? [] : explorer.prefixRoutes),
     ],
   };
 }

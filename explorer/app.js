@@ -1,0 +1,155 @@
+// The runprint explorer: hash routes (#/runs?..., #/run/ID, #/log, #/keys), each a shareable URL.
+// Everything shown comes from this server's run store and log routes; what can be checked is
+// checked in this browser with runprint's core (verify.js). No request leaves this origin.
+import { api, errorBlock, h, pinnedKeys, short } from './common.js';
+import { runPage } from './views.js';
+import { parseCheckpoint, parseNoteVerifier, verifyNote } from 'runprint/log';
+
+const FILTERS = [
+  ['since', 'Since (RFC 3339, UTC)', 'e.g. 2026-12-05T00:00:00Z'],
+  ['model', 'Requested model', 'e.g. gpt-4o'],
+  ['servedModel', 'Served model', 'e.g. gpt-4o-2024-08-06'],
+  ['component', 'Component digest', '[NAME=]DIGEST'],
+];
+
+/** #/runs?since&model&servedModel&component&limit&before: the newest runs first, a page at a time. */
+async function runsPage(main, params) {
+  const limit = params.get('limit') ?? '25';
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter runs' },
+    FILTERS.map(([name, label, example]) => h('label', {}, label, h('input', { name, value: params.get(name) ?? '', placeholder: example, spellcheck: 'false' }))),
+    h('label', {}, 'Per page', h('select', { name: 'limit' }, [...new Set(['10', '25', '50', '100', limit])].map((n) => h('option', { value: n, selected: n === limit }, n)))),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '#/runs', class: 'clear' }, 'Clear')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (String(value).trim() !== '' && !(name === 'limit' && value === '25')) next.set(name, String(value).trim());
+    location.hash = `#/runs${next.size > 0 ? `?${next}` : ''}`;
+  });
+  main.append(h('h1', {}, 'Runs'), form);
+  const query = new URLSearchParams(params);
+  query.set('limit', limit);
+  let runs;
+  try {
+    ({ runs } = await api(`/v1/runs?${query}`));
+  } catch (error) {
+    main.append(errorBlock(error));
+    return;
+  }
+  const filtered = FILTERS.some(([name]) => params.has(name));
+  if (runs.length === 0) {
+    main.append(h('p', { class: 'muted', id: 'empty' }, params.has('before') ? 'No older runs.' : filtered ? 'No run matches these filters.' : 'No runs captured yet: point a client at this server\'s /openai/v1 or /anthropic base URL.'));
+  } else {
+    main.append(h('table', { class: 'runs' },
+      h('thead', {}, h('tr', {}, ['#', 'Started (UTC)', 'Model → served', 'Status', 'Run identity', 'Receipt'].map((name) => h('th', { scope: 'col' }, name)))),
+      h('tbody', {}, runs.map(runRow)),
+    ));
+  }
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of runs' });
+  if (params.has('before')) {
+    const newest = new URLSearchParams(params);
+    newest.delete('before');
+    pager.append(h('a', { href: `#/runs${newest.size > 0 ? `?${newest}` : ''}`, rel: 'first' }, '« Newest'));
+  }
+  if (runs.length === Number(limit)) {
+    const older = new URLSearchParams(params);
+    older.set('before', String(runs[runs.length - 1].seq));
+    pager.append(h('a', { href: `#/runs?${older}`, rel: 'next' }, 'Older runs »'));
+  }
+  main.append(pager);
+}
+
+function runRow(run) {
+  const { record } = run;
+  const served = record.served?.model?.value;
+  const status = record.incomplete === null ? String(record.response.status) : `${record.response.status ?? '—'} ${record.incomplete.reason}`;
+  return h('tr', { 'data-seq': run.seq },
+    h('td', { 'data-label': '#' }, h('a', { href: `#/run/${run.captureId}` }, String(run.seq))),
+    h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
+    h('td', { 'data-label': 'Model' }, run.model ?? '—', typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ` → ${served}`) : ''),
+    h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status)),
+    h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
+    h('td', { 'data-label': 'Receipt' }, run.receipt === null ? h('span', { class: 'muted' }, '—') : `log #${run.receipt.logIndex ?? '?'}`),
+  );
+}
+
+/** #/log: the log's latest checkpoint, its signature checked here against the log key. */
+async function logPage(main) {
+  main.append(h('h1', {}, 'Log'));
+  let text;
+  let key;
+  try {
+    [text, key] = await Promise.all([api('/checkpoint', 'text'), api('/v1/log/key', 'text')]);
+  } catch (error) {
+    main.append(errorBlock(error));
+    return;
+  }
+  const pinned = pinnedKeys().log;
+  const keyLine = (pinned ?? key).trim();
+  let verdict;
+  try {
+    const note = await verifyNote(text, [await parseNoteVerifier(keyLine)]);
+    const checkpoint = parseCheckpoint(note.text);
+    verdict = h('div', { class: 'check pass', id: 'checkpoint-check' }, h('div', { class: 'head' }, h('span', { class: 'state' }, 'PASS'), 'Checkpoint signed by the log key'),
+      h('table', { class: 'facts' }, [['Origin', checkpoint.origin], ['Tree size', String(checkpoint.size)], ['Root hash', h('span', { class: 'digest' }, [...checkpoint.rootHash].map((b) => b.toString(16).padStart(2, '0')).join(''))]].map(([name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, value)))));
+  } catch (error) {
+    verdict = h('div', { class: 'check fail', id: 'checkpoint-check' }, h('div', { class: 'head' }, h('span', { class: 'state' }, 'FAIL'), 'Checkpoint signed by the log key'), h('p', {}, `${error.code ?? ''} ${error.message}`));
+  }
+  verdict.append(h('p', { class: 'relies' }, 'Relies on: the log key ', h('code', {}, keyLine), pinned === null ? ' as this server gives it at /v1/log/key (pin your own under Keys).' : ' pinned in this browser.'));
+  main.append(verdict, h('h2', {}, 'Checkpoint'), h('pre', {}, text));
+}
+
+/** #/keys: keys pinned in this browser, so that the checks do not rely on what this server says its keys are. */
+function keysPage(main) {
+  const pinned = pinnedKeys();
+  const receipt = h('textarea', { rows: 4, name: 'receipt', placeholder: '-----BEGIN PUBLIC KEY-----' }, pinned.receipt ?? '');
+  const log = h('textarea', { rows: 2, name: 'log', placeholder: 'name+hash+base64' }, pinned.log ?? '');
+  const saved = h('p', { role: 'status', class: 'muted' });
+  const save = (event) => {
+    event.preventDefault();
+    for (const [name, area] of [['runprint-receipt-key', receipt], ['runprint-log-key', log]]) {
+      if (area.value.trim() === '') localStorage.removeItem(name);
+      else localStorage.setItem(name, area.value.trim());
+    }
+    saved.textContent = 'Saved in this browser.';
+  };
+  main.append(
+    h('h1', {}, 'Keys'),
+    h('p', {}, 'The verification panel checks receipts with the receipt key and log proofs with the log key. By default it takes them from this server (/v1/receipt-key, /v1/log/key); a key pinned here, obtained another way, is used instead, so a server that swapped its keys is caught.'),
+    h('form', { onsubmit: save },
+      h('label', {}, 'Receipt public key (PEM)', receipt),
+      h('label', {}, 'Log verifier key (signed-note)', log),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')), saved),
+  );
+}
+
+/** Renders the page the hash names. */
+async function route() {
+  const main = document.getElementById('main');
+  const hash = location.hash.replace(/^#/, '') || '/runs';
+  const [path, search = ''] = hash.split('?');
+  const params = new URLSearchParams(search);
+  const page = path.split('/')[1] ?? 'runs';
+  for (const link of document.querySelectorAll('nav a')) {
+    if (link.dataset.page === page || (page === 'run' && link.dataset.page === 'runs')) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  main.replaceChildren();
+  main.removeAttribute('data-ready');
+  try {
+    if (page === 'runs') await runsPage(main, params);
+    else if (page === 'run' && path.split('/')[2]) await runPage(main, decodeURIComponent(path.split('/')[2]));
+    else if (page === 'log') await logPage(main);
+    else if (page === 'keys') keysPage(main);
+    else main.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/runs' }, 'Back to the runs')));
+  } catch (error) {
+    main.append(errorBlock(error));
+  }
+  document.title = `${main.querySelector('h1')?.textContent ?? 'runprint'} · runprint explorer`;
+  main.setAttribute('data-ready', '');
+}
+
+window.addEventListener('hashchange', () => {
+  void route().then(() => document.getElementById('main').focus({ preventScroll: true }));
+});
+void route();

@@ -1,0 +1,73 @@
+// Shared by the explorer's pages: building elements (text is never parsed as HTML), reading this
+// server's routes, and the keys a reader pinned in this browser.
+/** An element: h('a', { href: '#/runs' }, 'Runs'). Children are nodes or text; text is never parsed as HTML. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+/** An error the service answered, with its stable code. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const TOKEN = 'runprint-capture-token';
+
+/** GET a path of this server: as JSON, text or bytes. Sends the capture token when one was given. */
+export async function api(path, as = 'json') {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN);
+  if (token !== null) headers[TOKEN] = token;
+  const response = await fetch(path, { headers });
+  if (!response.ok) {
+    let code = `HTTP ${response.status}`;
+    let message = response.statusText;
+    try {
+      const body = await response.json();
+      code = body.error?.code ?? code;
+      message = body.error?.message ?? message;
+    } catch {
+      // not a runprint error answer
+    }
+    throw new ApiError(response.status, code, message);
+  }
+  if (as === 'json') return response.json();
+  if (as === 'text') return response.text();
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The keys a reader pinned in this browser (#/keys); null where none is pinned. */
+export function pinnedKeys() {
+  return { receipt: localStorage.getItem('runprint-receipt-key'), log: localStorage.getItem('runprint-log-key') };
+}
+
+export const short = (text, length = 24) => (text.length > length ? `${text.slice(0, length)}…` : text);
+
+/** An error as a block: its code and message, and a token form when the run store wants one. */
+export function errorBlock(error) {
+  const block = h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Error'), ': ', error.message ?? String(error));
+  if (error.code === 'ERR_HTTP_UNAUTHORIZED') {
+    const input = h('input', { type: 'password', name: 'token', 'aria-label': 'Capture token', autocomplete: 'off' });
+    block.append(
+      h('form', { class: 'actions', onsubmit: (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(TOKEN, input.value);
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
+      } }, input, h('button', { type: 'submit' }, 'Use token')),
+    );
+  }
+  return block;
+}

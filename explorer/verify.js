@@ -1,0 +1,169 @@
+// The verification panel's checks, run in this browser with runprint's core: the run identity
+// recomputed from the stored content, the receipt's signature and statement, and the receipt's
+// inclusion in the log. Each check says what it relies on; none trusts the digests the server states.
+import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
+import { parseJson } from 'runprint/jcs';
+import { parseNoteVerifier } from 'runprint/log';
+import { CHECK_LABELS, checkLogProof, parsePublicKey, verifyReceipt } from 'runprint/receipt';
+import { api, pinnedKeys } from './common.js';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A check's result: state is pass, fail or skip (could not be checked, and why). */
+function result(id, title, state, steps, detail, reliesOn) {
+  return { id, title, state, steps, detail, reliesOn };
+}
+
+/** The composition the stored content gives, or the parts kept as digests only. */
+export function storedComposition(run, content) {
+  const missing = [];
+  const unreadable = [];
+  const read = (digest, where) => {
+    const bytes = content.get(digest);
+    if (bytes === null || bytes === undefined) {
+      missing.push(where);
+      return null;
+    }
+    try {
+      return parseJson(decoder.decode(bytes));
+    } catch (error) {
+      unreadable.push(`${where} (${error.code ?? 'not JSON'})`);
+      return null;
+    }
+  };
+  const composition = { version: 'runprint/v1' };
+  for (const name of REQUEST_COMPONENTS) {
+    const entry = run.identity.components[name];
+    composition[name] = entry.kind === 'list' ? entry.elements.map((digest, index) => read(digest.sha256, `${name}[${index}]`)) : read(entry.digest.sha256, name);
+  }
+  if (run.record.served !== null) composition.served = run.record.served;
+  return { composition, missing, unreadable };
+}
+
+const IDENTITY_RELIES = 'The content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
+
+function identityCheck(run, content) {
+  const title = 'Run identity recomputed from the stored content';
+  if (run.identity === null) return { check: result('identity', title, 'skip', [], `the request was not identified (${run.record.unidentified?.code ?? 'no identity'}), so there is no identity to recompute`, IDENTITY_RELIES) };
+  const { composition, missing, unreadable } = storedComposition(run, content);
+  if (unreadable.length > 0) {
+    return { check: result('identity', title, 'fail', [{ label: 'stored content is canonical JSON', ok: false, detail: unreadable.join(', ') }], 'stored content cannot be read', IDENTITY_RELIES) };
+  }
+  if (missing.length > 0) {
+    const list = missing.length > 6 ? `${missing.slice(0, 6).join(', ')} and ${missing.length - 6} more` : missing.join(', ');
+    return { check: result('identity', title, 'skip', [], `${missing.length} part${missing.length === 1 ? ' is' : 's are'} kept as digests only (${list}): the identity cannot be recomputed from content`, IDENTITY_RELIES) };
+  }
+  let document;
+  try {
+    document = computeIdentity(composition);
+  } catch (error) {
+    return { check: result('identity', title, 'fail', [{ label: 'the stored content is a valid composition', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the stored content is not a valid composition', IDENTITY_RELIES) };
+  }
+  const differing = [];
+  for (const name of REQUEST_COMPONENTS) {
+    const stored = run.identity.components[name];
+    const computed = document.components[name];
+    if (stored.kind === 'list') {
+      stored.elements.forEach((digest, index) => {
+        if (computed.elements[index]?.sha256 !== digest.sha256) differing.push(`${name}[${index}]`);
+      });
+    } else if (computed.digest.sha256 !== stored.digest.sha256) differing.push(name);
+  }
+  const steps = [
+    { label: 'each component\'s stored content gives its digest', ok: differing.length === 0, detail: differing.length === 0 ? '' : `content does not match its digest: ${differing.join(', ')}` },
+    { label: 'the components give the request identity', ok: document.requestId === run.record.requestId && document.requestId === run.identity.requestId, detail: document.requestId },
+  ];
+  if (run.record.runId !== null) steps.push({ label: 'with the served facts, the run identity', ok: document.runId === run.record.runId && document.runId === run.identity.runId, detail: document.runId ?? 'none' });
+  const failed = steps.filter((step) => !step.ok);
+  return {
+    check: result('identity', title, failed.length === 0 ? 'pass' : 'fail', steps, failed.length === 0 ? `computed ${document.runId ?? document.requestId} in this browser` : failed.map((step) => step.detail || step.label).join('; '), IDENTITY_RELIES),
+    composition,
+  };
+}
+
+/** The receipt key: pinned in this browser, else the one this server publishes. */
+async function receiptKey() {
+  const pinned = pinnedKeys().receipt;
+  if (pinned !== null) {
+    const key = await parsePublicKey(pinned);
+    return { key, relies: `the receipt key ${key.keyId.slice(0, 16)}… pinned in this browser` };
+  }
+  const served = await api('/v1/receipt-key');
+  const key = await parsePublicKey(served.publicKey);
+  return { key, relies: `the receipt key ${key.keyId.slice(0, 16)}… as this server gives it at /v1/receipt-key (pin your own under Keys to rely on no server)` };
+}
+
+function noReceiptReason(run) {
+  if (run.record.runId === null) return 'no receipt: the run has no run identity';
+  if (run.record.output === null) return 'no receipt: the run has no whole output (a failed or cut-off call)';
+  return 'no receipt yet: it is signed right after the run is stored';
+}
+
+async function receiptCheck(run, receipt, composition, content) {
+  const title = 'Receipt signed by the service, about this run';
+  if (run.receipt === null || receipt instanceof Error) {
+    return result('receipt', title, 'skip', [], receipt instanceof Error ? `${receipt.code}: ${receipt.message}` : noReceiptReason(run), 'the receipt key');
+  }
+  let key;
+  try {
+    key = await receiptKey();
+  } catch (error) {
+    return result('receipt', title, 'fail', [{ label: 'the receipt key can be read', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'no usable receipt key', 'the receipt key');
+  }
+  const options = { keys: [key.key] };
+  if (composition !== undefined) {
+    options.composition = composition;
+    options.from = 'composition';
+  }
+  const output = run.record.response.rawDigest === null ? null : content.get(run.record.response.rawDigest.sha256);
+  if (output instanceof Uint8Array) {
+    options.output = output;
+    options.outputFormat = run.record.format;
+  }
+  let report;
+  try {
+    report = await verifyReceipt(decoder.decode(receipt), options);
+  } catch (error) {
+    return result('receipt', title, 'fail', [{ label: 'the receipt can be read', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the receipt cannot be read', key.relies);
+  }
+  const steps = report.checks.map((check) => ({ label: CHECK_LABELS[check.name] ?? check.name, name: check.name, ok: check.ok, detail: check.ok ? '' : `${check.code ?? ''}: ${check.message ?? ''}` }));
+  if (report.ok) steps.push({ label: 'the receipt names this run\'s identity', name: 'this-run', ok: report.runId === run.record.runId, detail: report.runId });
+  const notChecked = [composition === undefined ? 'the identity from content (parts kept as digests only)' : '', output instanceof Uint8Array ? '' : 'the output digest from the output (not stored)'].filter(Boolean);
+  const failed = steps.find((step) => !step.ok);
+  return result('receipt', title, failed === undefined ? 'pass' : 'fail', steps,
+    failed === undefined ? `signature and statement verified${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}` : `${failed.name ?? ''} failed: ${failed.label}`, key.relies);
+}
+
+async function logCheck(run, receipt) {
+  const title = 'Receipt included in the transparency log';
+  const relies = 'the log key';
+  if (run.receipt === null || receipt instanceof Error) return result('log', title, 'skip', [], 'no receipt, so no log entry', relies);
+  if (run.receipt.logIndex === null) return result('log', title, 'skip', [], 'the receipt is not in a log (serve runs without its log)', relies);
+  let proof;
+  let keyLine;
+  try {
+    keyLine = pinnedKeys().log ?? (await api('/v1/log/key', 'text')).trim();
+    proof = await api(`/v1/runs/${encodeURIComponent(run.captureId)}/tlog-proof`, 'text');
+  } catch (error) {
+    return result('log', title, error.code === 'ERR_LOG_ENTRY_NOT_FOUND' ? 'skip' : 'fail', [], `${error.code}: ${error.message}`, relies);
+  }
+  const keyRelies = `the log key ${keyLine.split('+')[0]}+${keyLine.split('+')[1] ?? ''} ${pinnedKeys().log === null ? 'as this server gives it at /v1/log/key' : 'pinned in this browser'}; no witnesses are asked, so a log that shows readers different trees is not caught here`;
+  let checked;
+  try {
+    checked = await checkLogProof({ proof, entry: receipt, policy: { logKey: await parseNoteVerifier(keyLine), witnesses: [], threshold: 0 } });
+  } catch (error) {
+    return result('log', title, 'fail', [{ label: 'the proof and key can be read', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the proof cannot be checked', keyRelies);
+  }
+  const steps = checked.checks.map((check) => ({ label: CHECK_LABELS[check.name] ?? check.name, name: check.name, ok: check.ok, detail: check.ok ? '' : `${check.code ?? ''}: ${check.message ?? ''}` }));
+  if (checked.summary !== undefined) steps.push({ label: 'at the log index the run store names', name: 'log-index', ok: checked.summary.index === run.receipt.logIndex, detail: `index ${checked.summary.index} of ${checked.summary.treeSize}` });
+  const failed = steps.find((step) => !step.ok);
+  return result('log', title, failed === undefined ? 'pass' : 'fail', steps,
+    failed === undefined ? `entry ${checked.summary.index} of a tree of ${checked.summary.treeSize}, checkpoint of ${checked.summary.origin}` : `${failed.name} failed: ${failed.label}`, keyRelies);
+}
+
+/** Every check of a run, in order. `receipt` is the receipt's exact bytes, an error, or null. */
+export async function verifyRun(run, content, receipt) {
+  const { check: identity, composition } = identityCheck(run, content);
+  const [receiptResult, log] = await Promise.all([receiptCheck(run, receipt, composition, content), logCheck(run, receipt)]);
+  return [identity, receiptResult, log];
+}

@@ -1,0 +1,184 @@
+// The run page (#/run/ID): identities, components with their digests and stored content, served
+// facts, output, parents, receipt, and the verification panel (verify.js).
+import { api, errorBlock, h, short } from './common.js';
+import { verifyRun } from './verify.js';
+
+const text = new TextDecoder();
+const FOLD_LINES = 24;
+
+/** The stored bytes of every digest the page shows, fetched a few at a time: null where only the digest is kept. */
+async function loadContent(run) {
+  const digests = [];
+  for (const entry of Object.values(run.identity?.components ?? {})) {
+    if (entry.kind === 'list') digests.push(...entry.elements.map((digest) => digest.sha256));
+    else digests.push(entry.digest.sha256);
+  }
+  if (run.record.response.rawDigest !== null) digests.push(run.record.response.rawDigest.sha256);
+  const content = new Map();
+  const queue = [...new Set(digests)];
+  const worker = async () => {
+    for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
+      try {
+        content.set(digest, await api(`/v1/content/${digest}`, 'bytes'));
+      } catch (error) {
+        if (error.code !== 'ERR_RUN_NOT_FOUND') throw error;
+        content.set(digest, null);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return content;
+}
+
+/** JSON text pretty-printed, or the text as it is. */
+function pretty(value) {
+  try {
+    return JSON.stringify(JSON.parse(value), null, 2);
+  } catch {
+    return value;
+  }
+}
+
+/** A block of text, folded behind a summary when it is long. */
+function textBlock(value) {
+  const lines = value.split('\n').length;
+  const pre = h('pre', {}, value);
+  return lines > FOLD_LINES ? h('details', {}, h('summary', {}, `Show ${lines} lines`), pre) : pre;
+}
+
+/** Stored content, or a plain statement that only its digest is kept: never a blank that looks like content. */
+function contentOf(run, content, digest) {
+  const bytes = content.get(digest);
+  if (bytes === null || bytes === undefined) {
+    return h('div', { class: 'digest-only' }, run.contentExpired ? 'Digest only: the content passed its retention period and was deleted.' : 'Digest only: the content was not kept (capture policy), so only its digest is known.');
+  }
+  let value;
+  try {
+    value = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return h('div', { class: 'digest-only' }, `${bytes.length} bytes, not UTF-8 text`);
+  }
+  return textBlock(pretty(value));
+}
+
+const row = (name, ...value) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, ...value));
+const digestText = (digest) => h('span', { class: 'digest' }, digest);
+
+function identities(run) {
+  const { record } = run;
+  const status = record.response.status === null ? 'no response' : String(record.response.status);
+  return h('table', { class: 'facts', id: 'identities' },
+    row('Run identity', record.runId === null ? h('span', { class: 'muted' }, 'none (no served facts, or not identified)') : digestText(record.runId)),
+    row('Request identity', record.requestId === null ? h('span', { class: 'muted' }, `none: ${record.unidentified?.code ?? ''} ${record.unidentified?.path ?? ''}`) : digestText(record.requestId)),
+    row('Capture id', digestText(run.captureId)),
+    row('Record digest', digestText(run.recordDigest.sha256)),
+    row('Model', run.model ?? '—'),
+    row('Call', `${record.format} · ${record.method} ${record.path} · ${run.capture}`),
+    row('Status', status, record.response.stream ? ' · streamed' : '', record.incomplete === null ? '' : h('span', { class: 'badge fail' }, ` ${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`}`)),
+    row('Times (UTC)', `started ${record.times.started}, ended ${record.times.ended}`),
+  );
+}
+
+function components(run, content) {
+  const section = [h('h2', { id: 'components' }, 'Components')];
+  if (run.identity === null) return [...section, h('p', { class: 'muted' }, 'The request was not identified, so it has no components.')];
+  for (const [name, entry] of Object.entries(run.identity.components)) {
+    const component = h('div', { class: 'component', 'data-component': name });
+    const find = (digest) => h('a', { href: `#/runs?component=${name}%3D${digest}`, title: `Runs whose ${name} has this digest` }, 'runs with this');
+    if (entry.kind === 'list') {
+      component.append(h('h3', {}, name, h('span', { class: 'muted' }, ` · ${entry.count} element${entry.count === 1 ? '' : 's'}`)), h('div', { class: 'digest' }, `digest ${entry.digest.sha256} · root ${entry.root.sha256}`));
+      entry.elements.forEach((digest, index) => {
+        component.append(h('div', { class: 'element', 'data-element': `${name}[${index}]` },
+          h('div', {}, h('strong', {}, `${name}[${index}]`), ' ', digestText(digest.sha256), ' · ', find(digest.sha256)),
+          contentOf(run, content, digest.sha256)));
+      });
+    } else {
+      component.append(h('h3', {}, name), h('div', {}, digestText(entry.digest.sha256), ' · ', find(entry.digest.sha256)), contentOf(run, content, entry.digest.sha256));
+    }
+    section.push(component);
+  }
+  if (run.identity.excluded.length > 0) section.push(h('p', {}, 'Left out of identity (kept for replay): ', run.identity.excluded.join(', ')));
+  return section;
+}
+
+function served(run) {
+  const facts = run.record.served;
+  const section = [h('h2', { id: 'served' }, 'Served facts')];
+  if (facts === null) return [...section, h('p', { class: 'muted' }, 'None: the response gave no served facts.')];
+  const names = Object.keys(facts).sort();
+  if (names.length === 0) return [...section, h('p', { class: 'muted' }, 'The response reported none.')];
+  section.push(h('table', { class: 'facts' }, names.map((name) => row(name, h('code', {}, JSON.stringify(facts[name].value)), ' ', h('span', { class: `badge ${facts[name].source}`, title: facts[name].source === 'derived' ? 'computed by runprint from bytes' : 'stated by the provider' }, facts[name].source)))));
+  if (run.identity?.served !== null && run.identity?.served !== undefined) section.push(h('p', { class: 'digest' }, `served digest ${run.identity.served.digest.sha256}`));
+  return section;
+}
+
+function output(run, content) {
+  const { record } = run;
+  const section = [h('h2', { id: 'output' }, 'Output')];
+  const facts = [];
+  if (record.output !== null) {
+    facts.push(row('Output digest', digestText(record.output.digest.sha256)), row('Finish reason', record.output.finishReason ?? '—'));
+    if (record.output.usage !== null) facts.push(row('Usage', h('code', {}, JSON.stringify(record.output.usage))));
+  }
+  if (record.response.rawDigest !== null) facts.push(row('Response bytes', `${record.response.size} bytes · `, digestText(record.response.rawDigest.sha256)));
+  if (facts.length === 0) return [...section, h('p', { class: 'muted' }, 'No response arrived.')];
+  section.push(h('table', { class: 'facts' }, facts));
+  if (record.response.rawDigest !== null) section.push(contentOf(run, content, record.response.rawDigest.sha256));
+  return section;
+}
+
+function parents(run) {
+  const list = run.record.parents;
+  return [h('h2', { id: 'parents' }, 'Parents'), list.length === 0 ? h('p', { class: 'muted' }, 'None: this run names no run it follows from.') : h('ul', {}, list.map((id) => h('li', {}, h('a', { href: `#/run/${id}`, class: 'digest' }, id))))];
+}
+
+function receiptSection(run, receipt) {
+  const section = [h('h2', { id: 'receipt' }, 'Receipt')];
+  if (run.receipt === null) return [...section, h('p', { class: 'muted' }, 'None for this run (see the verification panel for why).')];
+  if (receipt instanceof Error) return [...section, errorBlock(receipt)];
+  section.push(h('p', {}, `Log index ${run.receipt.logIndex ?? '— (not in a log)'} · `, h('a', { href: `/v1/runs/${run.captureId}/receipt`, download: `${run.captureId}.receipt.json` }, 'download'), ' · ', h('a', { href: `/v1/runs/${run.captureId}/tlog-proof`, download: `${run.captureId}.tlog-proof` }, 'tlog-proof')));
+  const envelopeText = text.decode(receipt);
+  try {
+    const statement = new TextDecoder().decode(Uint8Array.from(atob(JSON.parse(envelopeText).payload), (c) => c.charCodeAt(0)));
+    section.push(h('h3', {}, 'Statement (the signed payload, decoded)'), textBlock(pretty(statement)));
+  } catch {
+    section.push(h('p', { class: 'muted' }, 'The payload cannot be decoded (see the verification panel).'));
+  }
+  section.push(h('details', {}, h('summary', {}, 'The envelope as stored'), h('pre', {}, envelopeText)));
+  return section;
+}
+
+/** The verification panel: each check passing, failing or not run, with its steps and what it relies on. */
+function renderChecks(panel, checks) {
+  const failed = checks.filter((check) => check.state === 'fail');
+  const passed = checks.filter((check) => check.state === 'pass');
+  panel.replaceChildren(
+    h('h2', { id: 'verification-title' }, 'Verification in this browser'),
+    h('p', { class: `summary ${failed.length > 0 ? 'fail' : 'pass'}`, role: 'status' },
+      failed.length > 0 ? `Failed: ${failed.map((check) => check.title).join('; ')}` : `${passed.length} of ${checks.length} checks passed${passed.length < checks.length ? ' (the others could not run)' : ''}`),
+    ...checks.map((check) => h('div', { class: `check ${check.state}`, id: `check-${check.id}`, 'data-state': check.state },
+      h('div', { class: 'head' }, h('span', { class: 'state' }, { pass: 'PASS', fail: 'FAIL', skip: 'NOT CHECKED' }[check.state]), h('strong', {}, check.title)),
+      h('p', { class: 'detail' }, check.detail),
+      check.steps.length === 0 ? '' : h('ul', {}, check.steps.map((step) => h('li', { class: step.ok ? 'pass' : 'fail', 'data-step': step.name ?? '' }, step.ok ? '✓ ' : '✗ ', step.label, step.ok || step.detail === '' ? '' : ` — ${step.detail}`))),
+      h('p', { class: 'relies' }, `Relies on: ${check.reliesOn}.`))),
+  );
+  panel.dataset.done = failed.length > 0 ? 'fail' : 'pass';
+}
+
+export async function runPage(main, id) {
+  const { runs } = await api(`/v1/runs/${encodeURIComponent(id)}`);
+  const run = runs[runs.length - 1];
+  main.append(h('h1', {}, run.record.runId === null ? 'Run (no run identity)' : `Run ${short(run.record.runId, 40)}`));
+  if (runs.length > 1) {
+    main.append(h('p', {}, `This run identity was captured ${runs.length} times; the latest is shown. Captures: `,
+      runs.map((capture, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${capture.captureId}` }, `#${capture.seq}`)])));
+  }
+  const [content, receipt] = await Promise.all([
+    loadContent(run),
+    run.receipt === null ? null : api(`/v1/runs/${encodeURIComponent(run.captureId)}/receipt`, 'bytes').catch((error) => error),
+  ]);
+  const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
+    h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
+  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...parents(run), ...receiptSection(run, receipt));
+  renderChecks(panel, await verifyRun(run, content, receipt));
+}

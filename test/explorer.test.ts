@@ -1,0 +1,305 @@
+/**
+ * The explorer (issue 12) in headless Chromium against a real `runprint serve` whose run store the
+ * capture proxy filled (the openai client, the fake upstream): the runs list and its filters and
+ * paging, a run page and its verification panel passing on good runs and failing, naming the
+ * check, on runs whose stored content or receipt was changed in runs.sqlite, digest-only parts
+ * shown as digests, no console error, no request outside the server, and the page weight.
+ * Screenshots at desktop and phone width go to test-output/explorer/ (not committed).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import OpenAI from 'openai';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const CHROMIUM = process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium';
+const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
+const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
+
+interface RunView {
+  seq: number;
+  captureId: string;
+  model: string | null;
+  record: { runId: string | null; requestId: string | null; parents: string[]; served: Record<string, { value: unknown }> | null };
+  identity: { components: Record<string, { digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
+}
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+let browser: Browser;
+const scratch: string[] = [];
+const args = () => ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-explorer-'));
+  scratch.push(dir);
+  return dir;
+}
+
+async function runs(base: string, query = 'limit=1000'): Promise<RunView[]> {
+  const response = await fetch(`${base}/v1/runs?${query}`);
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { runs: RunView[] }).runs;
+}
+
+/** Calls through the proxy: a chat completion per question, `system` as the system prompt. */
+async function call(base: string, model: string, system: string, question: string, headers: Record<string, string> = {}): Promise<void> {
+  upstream.enqueue({ kind: 'text', text: `An answer of ${question.length} characters.` });
+  const client = new OpenAI({ apiKey: 'sk-test-explorer-0123456789', baseURL: `${base}/openai/v1`, maxRetries: 0, defaultHeaders: headers });
+  await client.chat.completions.create({ model, messages: [{ role: 'system', content: system }, { role: 'user', content: question }], temperature: 0.2 });
+}
+
+/** Waits until every run has its receipt, so pages show receipts and log proofs. */
+async function receipted(base: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const all = await runs(base);
+    const proofs = await Promise.all(all.map(async (run) => (await fetch(`${base}/v1/runs/${run.captureId}/tlog-proof`)).status));
+    if (proofs.every((status) => status === 200)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail('every run gets a receipt and a log proof');
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  mkdirSync(SHOTS, { recursive: true });
+  upstream = await startFakeUpstream();
+  serve = await startServe({ data: tempDir(), args: args() });
+  for (let i = 0; i < 6; i++) await call(serve.base, i % 2 === 0 ? 'gpt-4o' : 'gpt-4o-mini', 'Be brief.', `Question ${i}?`);
+  await call(serve.base, 'gpt-4o', 'Answer in French.', 'Where is Paris?');
+  const first = (await runs(serve.base)).at(-1)!;
+  await call(serve.base, 'gpt-4o-mini', 'Be brief.', 'A follow-up step.', { 'runprint-parent': first.record.runId! });
+  await receipted(serve.base);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await killServeProcesses();
+  await upstream?.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh page that records console errors, page errors and any request outside `base`. */
+async function open(base: string, viewport: { width: number; height: number } = VIEWPORTS.desktop): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(`${base}/`)) problems.push(`outside request: ${request.url()}`);
+  });
+  return { page, problems, close: () => context.close() };
+}
+
+async function show(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForSelector('main[data-ready]', { timeout: 60_000 });
+}
+
+/** Opens a run page and waits for its verification panel. */
+async function showRun(page: Page, base: string, id: string): Promise<void> {
+  await show(page, `${base}/explorer/#/run/${id}`);
+  await page.waitForSelector('#verification[data-done]', { timeout: 60_000 });
+}
+
+const rowSeqs = (page: Page) => page.$$eval('table.runs tbody tr', (rows) => rows.map((row) => Number((row as HTMLElement).dataset['seq'])));
+
+async function screenshots(base: string, name: string, hash: string, ready: string): Promise<void> {
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    const { page, problems, close } = await open(base, viewport);
+    await show(page, `${base}/explorer/${hash}`);
+    await page.waitForSelector(ready, { timeout: 60_000 });
+    await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+    assert.deepEqual(problems, [], `${name} at ${width} width`);
+    await close();
+  }
+}
+
+test('GET / leads to the runs list: every run, newest first, filtered by model, served model, component and time, and paged with before', { timeout: 180_000 }, async () => {
+  const all = await runs(serve.base);
+  const { page, problems, close } = await open(serve.base);
+  await page.goto(`${serve.base}/`);
+  await page.waitForSelector('main[data-ready]', { timeout: 60_000 });
+  assert.equal(new URL(page.url()).pathname, '/explorer/');
+  assert.deepEqual(await rowSeqs(page), all.map((run) => run.seq), 'every run, newest first');
+
+  // The model filter, typed into the form: the URL carries it, so it can be shared.
+  await page.fill('input[name="model"]', 'gpt-4o');
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForFunction(() => location.hash.includes('model=gpt-4o'));
+  await page.waitForSelector('main[data-ready]');
+  const gpt4o = all.filter((run) => run.model === 'gpt-4o');
+  assert.deepEqual(await rowSeqs(page), gpt4o.map((run) => run.seq));
+  assert.ok(gpt4o.length >= 3 && gpt4o.length < all.length);
+
+  const servedModel = all[0]!.record.served!['model']!.value as string;
+  await show(page, `${serve.base}/explorer/#/runs?servedModel=${servedModel}`);
+  assert.deepEqual(await rowSeqs(page), all.filter((run) => run.record.served?.['model']?.value === servedModel).map((run) => run.seq));
+
+  const french = all.find((run) => run.seq === 7)!;
+  const system = french.identity!.components['system']!.elements![0]!.sha256;
+  await show(page, `${serve.base}/explorer/#/runs?component=system%3D${system}`);
+  assert.deepEqual(await rowSeqs(page), [french.seq], 'one run has that system prompt');
+
+  await show(page, `${serve.base}/explorer/#/runs?since=2999-01-01T00:00:00Z`);
+  assert.deepEqual(await rowSeqs(page), []);
+  assert.match((await page.textContent('#empty')) ?? '', /No run matches/);
+
+  // Paging: three at a time, following "Older runs" to the end, gives every run once, in order.
+  await show(page, `${serve.base}/explorer/#/runs?limit=3`);
+  const seen: number[] = [];
+  for (;;) {
+    seen.push(...(await rowSeqs(page)));
+    const older = await page.$('a[rel="next"]');
+    if (older === null) break;
+    const before = page.url();
+    await older.click();
+    await page.waitForFunction((url) => location.href !== url, before);
+    await page.waitForSelector('main[data-ready]');
+  }
+  assert.deepEqual(seen, all.map((run) => run.seq));
+  assert.deepEqual(problems, []);
+
+  // A filter the store refuses is shown with its code (the one console error is the 400 answer itself).
+  await show(page, `${serve.base}/explorer/#/runs?since=yesterday`);
+  assert.match((await page.textContent('.error')) ?? '', /ERR_CLI_USAGE/);
+  assert.deepEqual(problems.map((problem) => /status of 400/.test(problem)), [true]);
+  await close();
+  await screenshots(serve.base, 'runs', '#/runs', 'table.runs');
+});
+
+test('a run page shows identities, content, served facts, output, parents and receipt, and every check passes in the browser', { timeout: 180_000 }, async (t) => {
+  const all = await runs(serve.base);
+  const child = all[0]!;
+  const parent = all.at(-1)!;
+  assert.deepEqual(child.record.parents, [parent.record.runId]);
+  const { page, problems, close } = await open(serve.base);
+  const weight = { files: 0, data: 0, requests: 0 };
+  const pending: Promise<void>[] = [];
+  page.on('response', (response) => {
+    pending.push(response.body().then((body) => {
+      weight.requests++;
+      if (new URL(response.url()).pathname.startsWith('/explorer/')) weight.files += gzipSync(body, { level: 9 }).length;
+      else weight.data += body.length;
+    }, () => undefined));
+  });
+  await showRun(page, serve.base, child.captureId);
+  await Promise.all(pending);
+  const total = weight.files + weight.data;
+  t.diagnostic(`first load of a run page: ${weight.requests} requests, ${(weight.files / 1024).toFixed(1)} KB of page and core (gzip), ${(weight.data / 1024).toFixed(1)} KB of run data`);
+  assert.ok(total < 250 * 1024, `page weight ${total} bytes is within 250 KB compressed`);
+
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+  for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'pass', id);
+  assert.match((await page.textContent('#check-identity')) ?? '', new RegExp(`computed ${child.record.runId}`));
+  assert.match((await page.textContent('#check-receipt')) ?? '', /Relies on: the receipt key [0-9a-f]{16}… as this server gives it at \/v1\/receipt-key/);
+  assert.match((await page.textContent('#check-log')) ?? '', /Relies on: the log key localhost\/runprint\+/);
+  const identities = (await page.textContent('#identities')) ?? '';
+  for (const value of [child.record.runId!, child.record.requestId!, child.captureId]) assert.ok(identities.includes(value), value);
+  assert.match((await page.textContent('[data-element="input[0]"]')) ?? '', /A follow-up step\./);
+  assert.match((await page.textContent('[data-element="system[0]"]')) ?? '', /Be brief\./);
+  assert.deepEqual(await page.$$eval('#served ~ table.facts .badge', (badges) => badges.map((badge) => badge.textContent)), ['reported', 'reported', 'reported']);
+  assert.equal(await page.$$eval('.digest-only', (blocks) => blocks.length), 0, 'everything is stored');
+
+  // The parent is a link; following it shows the parent run, which passes too.
+  await page.click(`a[href="#/run/${parent.record.runId}"]`);
+  await page.waitForSelector('#verification[data-done]');
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+  assert.ok(((await page.textContent('#identities')) ?? '').includes(parent.captureId));
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
+  await screenshots(serve.base, 'log', '#/log', '#checkpoint-check');
+  await screenshots(serve.base, 'keys', '#/keys', 'textarea');
+});
+
+test('a run whose parts are kept as digests only shows digests, never blank content, and its identity check says it could not run', { timeout: 120_000 }, async () => {
+  const digests = await startServe({ data: tempDir(), args: [...args(), '--capture-keep', 'input=digest'] });
+  try {
+    await call(digests.base, 'gpt-4o', 'Be brief.', 'A private question?');
+    await receipted(digests.base);
+    const [run] = await runs(digests.base);
+    const { page, problems, close } = await open(digests.base);
+    await showRun(page, digests.base, run!.captureId);
+    assert.match((await page.textContent('[data-element="input[0]"] .digest-only')) ?? '', /Digest only: the content was not kept/);
+    assert.ok(((await page.textContent('[data-element="input[0]"]')) ?? '').includes(run!.identity!.components['input']!.elements![0]!.sha256));
+    assert.ok(!((await page.textContent('main')) ?? '').includes('A private question?'), 'the question is nowhere on the page');
+    assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'skip');
+    assert.match((await page.textContent('#check-identity')) ?? '', /input\[0\]\): the identity cannot be recomputed from content/);
+    assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'pass', 'the signature still verifies');
+    assert.match((await page.textContent('#check-receipt')) ?? '', /not checked: the identity from content/);
+    assert.equal(await page.getAttribute('#check-log', 'data-state'), 'pass');
+    // The only console errors are the store's 404 for the content it did not keep.
+    assert.ok(problems.every((problem) => /status of 404/.test(problem) && problem.includes('/v1/content/')), problems.join('\n'));
+    await page.screenshot({ path: join(SHOTS, 'run-digest-only-desktop.png'), fullPage: true });
+    await close();
+  } finally {
+    await digests.stop();
+  }
+});
+
+test('runs tampered with in runs.sqlite fail in the browser, naming the check: changed content fails the identity, a changed receipt its signature and log inclusion', { timeout: 180_000 }, async () => {
+  const all = await runs(serve.base);
+  const [contentRun, receiptRun, goodRun] = [all.find((run) => run.seq === 2)!, all.find((run) => run.seq === 3)!, all.find((run) => run.seq === 4)!];
+  const data = /data directory (\S+)\)/.exec(serve.stderr())![1]!;
+  assert.equal(await serve.stop(), 0);
+  const db = new DatabaseSync(join(data, 'runs.sqlite'));
+  try {
+    const input = contentRun.identity!.components['input']!.elements![0]!.sha256;
+    const stored = db.prepare('SELECT bytes FROM content WHERE digest = ?').get(input) as { bytes: Uint8Array };
+    const text = new TextDecoder().decode(stored.bytes);
+    assert.match(text, /Question 1\?/);
+    assert.equal(db.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(new TextEncoder().encode(text.replace('Question 1?', 'Question 1!')), input).changes, 1);
+    const { receipt } = db.prepare('SELECT receipt FROM runs WHERE capture_id = ?').get(receiptRun.captureId) as { receipt: string };
+    const envelope = JSON.parse(receipt) as { signatures: { sig: string }[] };
+    const sig = envelope.signatures[0]!.sig;
+    const changed = receipt.replace(sig, `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`);
+    assert.notEqual(changed, receipt);
+    assert.equal(db.prepare('UPDATE runs SET receipt = ? WHERE capture_id = ?').run(changed, receiptRun.captureId).changes, 1);
+  } finally {
+    db.close();
+  }
+  serve = await startServe({ data, args: args() });
+  const { page, problems, close } = await open(serve.base);
+
+  await showRun(page, serve.base, contentRun.captureId);
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'fail');
+  assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'fail');
+  assert.match((await page.textContent('#check-identity')) ?? '', /content does not match its digest: input\[0\]/);
+  assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'fail');
+  assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'composition', 'the receipt fails where the identity is recomputed from the changed content');
+  assert.equal(await page.getAttribute('#check-log', 'data-state'), 'pass', 'the receipt itself is untouched');
+  assert.match((await page.textContent('#verification .summary')) ?? '', /^Failed: Run identity recomputed from the stored content; Receipt signed by the service/);
+  await page.screenshot({ path: join(SHOTS, 'run-tampered-content-desktop.png'), fullPage: true });
+
+  await showRun(page, serve.base, receiptRun.captureId);
+  assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'pass', 'the content is untouched');
+  assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'fail');
+  assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'signature');
+  assert.match((await page.textContent('#check-receipt')) ?? '', /signature failed/);
+  assert.equal(await page.getAttribute('#check-log', 'data-state'), 'fail');
+  assert.equal(await page.getAttribute('#check-log li.fail', 'data-step'), 'log-inclusion', 'the log holds the receipt as it was signed');
+  await page.locator('#verification').screenshot({ path: join(SHOTS, 'run-tampered-receipt-panel.png') });
+  for (const [name, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `run-tampered-receipt-${name}.png`), fullPage: true });
+  }
+
+  await showRun(page, serve.base, goodRun.captureId);
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', 'a run nobody touched still passes');
+  assert.deepEqual(problems, []);
+  await close();
+});
