@@ -1,6 +1,7 @@
 // Surviving mutants that no test can kill because they do not change behaviour, each with the
 // reason. A mutant is matched by its file, its mutator, the trimmed source line where it starts and
-// its replacement, so the list survives edits elsewhere in the file. TESTING.md lists the same.
+// its replacement (and, where a line has several mutants of the same kind, the source text it
+// replaces), so the list survives edits elsewhere in the file. TESTING.md lists the same.
 
 export interface EquivalentMutant {
   readonly file: string;
@@ -8,6 +9,8 @@ export interface EquivalentMutant {
   /** The trimmed source line on which the mutated code starts. */
   readonly line: string;
   readonly replacement: string;
+  /** The source text the mutant replaces; when given, only that mutant of the line matches. */
+  readonly original?: string;
   readonly reason: string;
 }
 
@@ -20,6 +23,14 @@ const JCS_SURROGATES =
 
 const JCS_FAST_STRING =
   "the fast path for strings without escapes: where it stops early or is skipped, readEscapedString reads the same string from that point under the same rules, giving the same value and errors, only slower";
+
+const MERKLE_FAST_PATH = 'a fast path only: the other branch computes the same SHA-256 over the same bytes, with one more allocation';
+
+const MERKLE_POWER_OF_TWO =
+  'isPowerOfTwo is only called with oldSize >= 1 (0 returns earlier); an odd number above 1 halved is never exactly 1, so halving it on (or stopping at 1 either way) gives the same answer';
+
+const MERKLE_INNER_SHIFT =
+  'the inner shift of step 4b/6b starts with fn odd or fn === sn > 0 (sn === 0 was refused just before), and halving a positive even number reaches an odd one before 0, so fn is never 0 there';
 
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
@@ -272,5 +283,126 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     line: "for (const name in OBJECT_PROTOTYPE) if (name !== undefined) return true;",
     replacement: "true",
     reason: "for...in never yields undefined, so the condition is always true already",
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "ConditionalExpression",
+    line: "if (oldSize === 0 || oldSize === newSize) return [];",
+    replacement: "false",
+    original: "oldSize === newSize",
+    reason: "with equal sizes the loop below stops at once (m === end - start) with complete still true, so it returns [] as well",
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "ConditionalExpression",
+    line: "if (proof.length === 0) return false;",
+    replacement: "false",
+    original: "proof.length === 0",
+    reason: "step 1 is implied by step 7: with no proof hashes the path is [oldRoot] (a power of two, where fn shifts to 0 and sn stays >= 1 as newSize > oldSize) or empty (fn stays even and > 0, so sn >= fn > 0), and sn === 0 fails",
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "ConditionalExpression",
+    line: "while (fn % 2 === 0 && fn !== 0) {",
+    replacement: "true",
+    original: "fn !== 0",
+    reason: MERKLE_INNER_SHIFT,
+  },
+  {
+    file: "src/merkle/inclusion.ts",
+    mutator: "ConditionalExpression",
+    line: "while (fn % 2 === 0 && fn !== 0) {",
+    replacement: "true",
+    original: "fn !== 0",
+    reason: MERKLE_INNER_SHIFT,
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "LogicalOperator",
+    line: "while (value > 1 && value % 2 === 0) value /= 2;",
+    replacement: "value > 1 || value % 2 === 0",
+    reason: MERKLE_POWER_OF_TWO,
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "ConditionalExpression",
+    line: "while (value > 1 && value % 2 === 0) value /= 2;",
+    replacement: "true",
+    original: "value > 1",
+    reason: MERKLE_POWER_OF_TWO,
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "ConditionalExpression",
+    line: "while (value > 1 && value % 2 === 0) value /= 2;",
+    replacement: "true",
+    original: "value % 2 === 0",
+    reason: MERKLE_POWER_OF_TWO,
+  },
+  {
+    file: "src/merkle/consistency.ts",
+    mutator: "EqualityOperator",
+    line: "while (value > 1 && value % 2 === 0) value /= 2;",
+    replacement: "value >= 1",
+    reason: MERKLE_POWER_OF_TWO,
+  },
+  {
+    file: "src/merkle/inclusion.ts",
+    mutator: "ConditionalExpression",
+    line: "if (leafHash.length !== 32 || rootHash.length !== 32) return false;",
+    replacement: "false",
+    original: "rootHash.length !== 32",
+    reason: "the leaf hash is 32 bytes here and every hashChildren result is 32 bytes, so a root of another length fails equalBytes' length check at step 5 anyway",
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "ArithmeticOperator",
+    line: "const leafInput = new Uint8Array(64 * 1024);",
+    replacement: "64 / 1024",
+    reason: "the reused leaf buffer then has length 0, so every leaf takes the allocating branch: the same digest, only slower",
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "ConditionalExpression",
+    line: "const input = leaf.length < leafInput.length ? leafInput.subarray(0, leaf.length + 1) : new Uint8Array(leaf.length + 1);",
+    replacement: "false",
+    reason: MERKLE_FAST_PATH,
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "ConditionalExpression",
+    line: "if (left.length !== 32 || right.length !== 32) {",
+    replacement: "true",
+    original: "left.length !== 32 || right.length !== 32",
+    reason: MERKLE_FAST_PATH,
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "ArrayDeclaration",
+    line: "const heights: number[] = [];",
+    replacement: "[\"Stryker was here\"]",
+    reason: "a string at the bottom of the heights stack never equals a number, so it acts as the empty stack does; the roots come from the node stack alone",
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "ConditionalExpression",
+    line: "while (heights.length > 0 && heights[heights.length - 1] === height) {",
+    replacement: "true",
+    original: "heights.length > 0",
+    reason: "on an empty stack heights[-1] is undefined, which never equals a height, so the length test changes nothing",
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "EqualityOperator",
+    line: "while (heights.length > 0 && heights[heights.length - 1] === height) {",
+    replacement: "heights.length >= 0",
+    reason: "on an empty stack heights[-1] is undefined, which never equals a height, so the length test changes nothing",
+  },
+  {
+    file: "src/merkle/rfc6962.ts",
+    mutator: "UpdateOperator",
+    line: "height++;",
+    replacement: "height--",
+    reason: "heights are only compared for equality with each other, and -a === -b exactly when a === b: counting down pairs the same subtrees",
   },
 ];

@@ -38,6 +38,8 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   identity: {
     mutate: ['src/identity/**/*.ts', '!src/identity/index.ts'],
     testFiles: [
+      'test/identity-edges.test.ts',
+      'test/identity-diff-explain.test.ts',
       'test/identity-digest.test.ts',
       'test/identity-string.test.ts',
       'test/identity-vectors.test.ts',
@@ -55,7 +57,13 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'src/receipt/statement.ts',
       'src/receipt/log-proof-check.ts',
     ],
-    testFiles: ['test/dsse-envelope.test.ts', 'test/receipt-verify.test.ts', 'test/receipt-vectors.test.ts', 'test/verify-log-proof.test.ts'],
+    testFiles: [
+      'test/receipt-edges.test.ts',
+      'test/dsse-envelope.test.ts',
+      'test/receipt-verify.test.ts',
+      'test/receipt-vectors.test.ts',
+      'test/verify-log-proof.test.ts',
+    ],
   },
   disclosure: {
     mutate: ['src/receipt/disclosure-verify.ts', 'src/receipt/disclosure-shape.ts'],
@@ -64,6 +72,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   merkle: {
     mutate: ['src/merkle/**/*.ts', '!src/merkle/index.ts'],
     testFiles: [
+      'test/merkle-edges.test.ts',
       'test/rfc6962-merkle.test.ts',
       'test/rfc9162-consistency.test.ts',
       'test/log-vectors.test.ts',

@@ -24,7 +24,14 @@ interface JsonMutant {
   mutatorName: string;
   replacement: string;
   status: string;
-  location: { start: { line: number; column: number } };
+  location: { start: { line: number; column: number }; end: { line: number; column: number } };
+}
+
+/** The source text a mutant replaces (columns are 1-based, the end exclusive). */
+function originalText(lines: readonly string[], { start, end }: JsonMutant['location']): string {
+  if (start.line === end.line) return (lines[start.line - 1] ?? '').slice(start.column - 1, end.column - 1);
+  const middle = lines.slice(start.line, end.line - 1);
+  return [(lines[start.line - 1] ?? '').slice(start.column - 1), ...middle, (lines[end.line - 1] ?? '').slice(0, end.column - 1)].join('\n');
 }
 
 interface Outcome {
@@ -91,10 +98,20 @@ function judge(name: string, seconds: number): Outcome {
         valid++;
         const line = (lines[mutant.location.start.line - 1] ?? '').trim();
         const listed = EQUIVALENT.some(
-          (known) => known.file === file && known.mutator === mutant.mutatorName && known.line === line && known.replacement === mutant.replacement,
+          (known) =>
+            known.file === file &&
+            known.mutator === mutant.mutatorName &&
+            known.line === line &&
+            known.replacement === mutant.replacement &&
+            (known.original === undefined || known.original === originalText(lines, mutant.location)),
         );
         if (listed) equivalent++;
-        else unexplained.push(`${file}:${mutant.location.start.line}:${mutant.location.start.column} ${mutant.status} ${mutant.mutatorName}: ${JSON.stringify(mutant.replacement)}`);
+        else {
+          unexplained.push(
+            `${file}:${mutant.location.start.line}:${mutant.location.start.column} ${mutant.status} ${mutant.mutatorName}: ` +
+              `${JSON.stringify(originalText(lines, mutant.location))} -> ${JSON.stringify(mutant.replacement)}`,
+          );
+        }
       }
     }
   }
