@@ -181,9 +181,11 @@ describe('openai through the proxy', () => {
       }],
       ['responses', (client) => client.responses.create({ model: 'gpt-4.1', input: 'Say hello.', instructions: 'Be brief.' })],
       ['tools', (client) => client.chat.completions.create({ model: 'gpt-4o', messages: HI, tools: [{ type: 'function', function: { name: 'lookup', description: 'Look up', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }] })],
+      ['image', (client) => client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==' } }] }] })],
+      ['structured', (client) => client.chat.completions.create({ model: 'gpt-4o', messages: HI, response_format: { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } } } })],
     ];
     for (const [name, call] of calls) {
-      const scenario: Scenario = name === 'tools' ? { kind: 'tool-calls', calls: [{ name: 'lookup', arguments: '{"q":"x"}' }] } : { kind: 'text', text: `Answer to ${name}.` };
+      const scenario: Scenario = name === 'tools' ? { kind: 'tool-calls', calls: [{ name: 'lookup', arguments: '{"q":"x"}' }] } : name === 'structured' ? { kind: 'text', text: '{"city":"Paris"}' } : { kind: 'text', text: `Answer to ${name}.` };
       upstream.enqueue(scenario);
       await call(direct);
       await upstream.settled();
