@@ -84,25 +84,6 @@ interface Sink {
   close(): Promise<void>;
 }
 
-/**
- * The store as this process's recorder sees it: it signs only the runs captured in process. The
- * proxy's runs are serve's to sign and log (serve signs what it left unsigned when it starts).
- */
-function sdkRunsOnly(storage: SqliteRuns): RunStorage {
-  return {
-    kind: storage.kind,
-    put: (batch) => storage.put(batch),
-    unsigned: async (limit) => (await storage.unsigned(Math.max(limit, 1) * 16)).filter((run) => run.capture === 'sdk').slice(0, limit),
-    claimUnsigned: (limit, claimant, staleBefore) => storage.claimUnsigned(limit, claimant, staleBefore, 'sdk'),
-    setReceipts: (items) => storage.setReceipts(items),
-    list: (query) => storage.list(query),
-    find: (id) => storage.find(id),
-    content: (digest) => storage.content(digest),
-    expire: (before) => storage.expire(before),
-    close: () => storage.close(),
-  };
-}
-
 function policyOf(keep: Partial<ContentPolicy> | undefined): ContentPolicy {
   const policy = defaultContentPolicy();
   if (keep === undefined) return policy;
@@ -136,8 +117,10 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     }
     const key: SigningKey = await receiptKey(data, data, undefined);
     const version = await runprintVersion();
-    const storage = sdkRunsOnly(SqliteRuns.open(join(data, RUNS_DATABASE)));
-    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, onFailure: report });
+    const storage = SqliteRuns.open(join(data, RUNS_DATABASE));
+    // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
+    // the store keeps a serve on the same directory and this process from signing one run twice.
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', onFailure: report });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     return { storage, recorder };
