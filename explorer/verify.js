@@ -40,7 +40,7 @@ export function storedComposition(run, content) {
   return { composition, missing, unreadable };
 }
 
-const IDENTITY_RELIES = 'The content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
+const IDENTITY_RELIES = 'the content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
 
 function identityCheck(run, content) {
   const title = 'Run identity recomputed from the stored content';
@@ -71,12 +71,12 @@ function identityCheck(run, content) {
   }
   const steps = [
     { label: 'each component\'s stored content gives its digest', ok: differing.length === 0, detail: differing.length === 0 ? '' : `content does not match its digest: ${differing.join(', ')}` },
-    { label: 'the components give the request identity', ok: document.requestId === run.record.requestId && document.requestId === run.identity.requestId, detail: document.requestId },
+    { label: 'the components give the request identity', ok: document.requestId === run.record.requestId && document.requestId === run.identity.requestId, detail: `computed ${document.requestId}, the record names ${run.record.requestId}` },
   ];
-  if (run.record.runId !== null) steps.push({ label: 'with the served facts, the run identity', ok: document.runId === run.record.runId && document.runId === run.identity.runId, detail: document.runId ?? 'none' });
+  if (run.record.runId !== null) steps.push({ label: 'with the served facts, the run identity', ok: document.runId === run.record.runId && document.runId === run.identity.runId, detail: `computed ${document.runId}, the record names ${run.record.runId}` });
   const failed = steps.filter((step) => !step.ok);
   return {
-    check: result('identity', title, failed.length === 0 ? 'pass' : 'fail', steps, failed.length === 0 ? `computed ${document.runId ?? document.requestId} in this browser` : failed.map((step) => step.detail || step.label).join('; '), IDENTITY_RELIES),
+    check: { ...result('identity', title, failed.length === 0 ? 'pass' : 'fail', steps, failed.length === 0 ? `computed ${document.runId ?? document.requestId} in this browser` : `${failed[0].label}: no`, IDENTITY_RELIES), differing },
     composition,
   };
 }

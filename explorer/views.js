@@ -180,5 +180,12 @@ export async function runPage(main, id) {
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
   main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...parents(run), ...receiptSection(run, receipt));
-  renderChecks(panel, await verifyRun(run, content, receipt));
+  const checks = await verifyRun(run, content, receipt);
+  renderChecks(panel, checks);
+  // The parts whose stored content does not give their digest are marked where they are shown.
+  for (const part of checks[0].differing ?? []) {
+    const [, name, index] = /^([a-z]+)(?:\[(\d+)\])?$/.exec(part) ?? [];
+    const shown = main.querySelector(index === undefined ? `[data-component="${name}"] h3` : `[data-element="${name}[${index}]"] strong`);
+    shown?.after(' ', h('span', { class: 'badge fail', 'data-mismatch': part }, 'content does not match its digest'));
+  }
 }

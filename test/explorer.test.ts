@@ -279,6 +279,7 @@ test('runs tampered with in runs.sqlite fail in the browser, naming the check: c
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'fail');
   assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'fail');
   assert.match((await page.textContent('#check-identity')) ?? '', /content does not match its digest: input\[0\]/);
+  assert.deepEqual(await page.$$eval('[data-mismatch]', (marks) => marks.map((mark) => (mark as HTMLElement).dataset['mismatch'])), ['input[0]'], 'the changed element is marked where it is shown');
   assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'fail');
   assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'composition', 'the receipt fails where the identity is recomputed from the changed content');
   assert.equal(await page.getAttribute('#check-log', 'data-state'), 'pass', 'the receipt itself is untouched');
