@@ -255,6 +255,14 @@ describe('openai through the proxy', () => {
     assert.equal(runs[0]!.record.incomplete?.reason, 'aborted');
   });
 
+  test('a client that times out before the answer: the proxy stops the upstream call and stores the run as aborted', async () => {
+    const { error, runs, received } = await viaProxy('openai-chat', () => openai(serve.base, { timeout: 300 }).chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'Too late.', headersDelayMs: 1500 });
+    assert.ok(error instanceof OpenAI.APIConnectionTimeoutError, String(error));
+    assert.equal(received[0]!.response.outcome, 'client-closed', 'the upstream saw the proxy go away');
+    assert.equal(runs[0]!.record.outcome, 'aborted');
+    assert.equal(runs[0]!.record.response.status, null);
+  });
+
   test('runprint-parent names the parent runs in the record and in the receipt; a malformed one is refused', async () => {
     const { runs } = await viaProxy('openai-chat', () => openai(serve.base, { defaultHeaders: { 'runprint-parent': PARENT } }).chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'A step.' });
     assert.deepEqual(runs[0]!.record.parents, [PARENT]);

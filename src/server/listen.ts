@@ -219,11 +219,17 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     bytes = read;
   }
   let request: Request;
+  // The request's signal aborts when the client goes away before its answer is written whole:
+  // a route that calls onwards (the capture proxy) stops that call too.
+  const gone = new AbortController();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) gone.abort(new DOMException('the client went away', 'AbortError'));
+  });
   try {
     const headers = new Headers();
     const raw = incoming.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-    request = new Request(url, { method, headers });
+    request = new Request(url, { method, headers, signal: gone.signal });
     if (bytes !== undefined) attachBody(request, bytes);
   } catch {
     return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'), body);

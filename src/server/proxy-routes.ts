@@ -210,7 +210,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
     const upstreamUrl = `${upstreams.get(target.upstream)!}${target.path}${url.search}`;
-    const init: RequestInit = { method: request.method, headers: forwardedHeaders(request), redirect: 'manual' };
+    // A client that goes away stops the upstream call (and is recorded as aborted).
+    const init: RequestInit = { method: request.method, headers: forwardedHeaders(request), redirect: 'manual', signal: request.signal };
     if (bytes !== undefined) init.body = bytes as Uint8Array<ArrayBuffer>;
     if (target.format === null) {
       let response: Response;
