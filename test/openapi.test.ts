@@ -121,6 +121,8 @@ test('real answers of runprint serve, successes and errors, validate against doc
   await call('/v1/sign', '/v1/sign', { method: 'POST', json: { composition: REQUEST, output: RESPONSE_TEXT } });
   const receipt = await (await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST, output: RESPONSE_TEXT } })).text();
   await call('/v1/sign', '/v1/sign', { method: 'POST', headers: sign, json: { composition: REQUEST } });
+  await call('/v1/sign', '/v1/sign?form=bundle', { method: 'POST', headers: sign, json: { composition: REQUEST, output: RESPONSE_TEXT } });
+  await call('/v1/sign', '/v1/sign?form=nope', { method: 'POST', headers: sign, json: { composition: REQUEST, output: RESPONSE_TEXT } });
   // Receipts, identity documents and requests with responses in one diff: kinds, signaturesChecked, output, count.
   const identity = await (await call('/v1/identity', '/v1/identity', { method: 'POST', json: { request: REQUEST, response: RESPONSE_TEXT } })).json();
   const mixed = await (await call('/v1/diff', '/v1/diff', { method: 'POST', json: { a: REQUEST, responseA: RESPONSE_TEXT.replace('Paris', 'Lyon'), b: receipt } })).json();

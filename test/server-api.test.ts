@@ -183,6 +183,13 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const signed = await post(app, '/v1/sign', signBody, { authorization: `Bearer ${TOKEN}` });
     assert.equal(signed.status, 200);
     assert.equal(await signed.text(), await cliEnvelope());
+    // ?form=bundle: the Sigstore bundle runprint sign --bundle writes, byte for byte.
+    const bundled = await post(app, '/v1/sign?form=bundle', signBody, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(bundled.status, 200);
+    assert.equal(await bundled.text(), `${JSON.stringify(formatBundle(JSON.parse(await cliEnvelope()), { publicKeyHint: signKey.keyId }), null, 2)}\n`);
+    const badForm = await post(app, '/v1/sign?form=pdf', signBody, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(badForm.status, 400);
+    assert.equal((await badForm.json()).error.code, 'ERR_CLI_USAGE');
     const asObject = await post(app, '/v1/sign', { ...signBody, output: JSON.parse(RESPONSE_TEXT) }, { authorization: `Bearer ${TOKEN}` });
     assert.deepEqual((await asObject.json()).error, { code: 'ERR_CLI_USAGE', message: 'member "output" must be a string: the body exactly as received (JSON or an SSE stream)', path: "$['output']" });
     const badTime = await post(app, '/v1/sign', { ...signBody, finished: '2025-01-01T00:00:00Z' }, { authorization: `Bearer ${TOKEN}` });

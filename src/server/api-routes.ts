@@ -4,12 +4,13 @@
  * done by the injected compute (the worker pool in `runprint serve`), except the Ed25519
  * signature itself, which stays with the key on this thread.
  */
-import { RunprintError } from '../errors.ts';
+import { RunprintError, UsageError } from '../errors.ts';
 import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import type { ReceiptFacts } from '../receipt/predicate.ts';
 import { signReceipt } from '../receipt/sign.ts';
+import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { checkBearer } from './bearer.ts';
 import type { IdentityCompute, Operation } from './identity-answer.ts';
 import { readBody, requireJson } from './read-body.ts';
@@ -67,15 +68,20 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
   if (sign !== undefined) {
     checkSignOptions(sign);
     routes['/v1/sign'] = {
-      POST: async (request) => {
+      POST: async (request, url) => {
         // The token is checked before the body is read or anything is computed.
         if (!(await checkBearer(request.headers.get('authorization'), sign.token))) {
           throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'signing needs Authorization: Bearer with the sign token');
         }
+        const form = url.searchParams.get('form') ?? 'envelope';
+        if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_CLI_USAGE', 'query parameter "form" must be envelope or bundle');
         requireJson(request);
         const facts = JSON.parse(decoder.decode(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;
-        return new Response(formatEnvelope(await signReceipt(facts, sign.key)), { headers: { 'content-type': 'application/json' } });
+        const envelope = await signReceipt(facts, sign.key);
+        // form=bundle: the Sigstore bundle runprint sign --bundle writes (docs/RECEIPTS.md section 16).
+        const text = form === 'bundle' ? `${JSON.stringify(formatBundle(envelope, { publicKeyHint: sign.key.keyId }), null, 2)}\n` : formatEnvelope(envelope);
+        return new Response(text, { headers: { 'content-type': 'application/json' } });
       },
     };
   }
