@@ -2,6 +2,7 @@
 // Everything shown comes from this server's run store and log routes; what can be checked is
 // checked in this browser with runprint's core (verify.js). No request leaves this origin.
 import { api, errorBlock, h, pinnedKeys, short } from './common.js';
+import { comparePage } from './compare.js';
 import { runPage } from './views.js';
 import { parseCheckpoint, parseNoteVerifier, verifyNote } from 'runprint/log';
 
@@ -40,10 +41,18 @@ async function runsPage(main, params) {
   if (runs.length === 0) {
     main.append(h('p', { class: 'muted', id: 'empty' }, params.has('before') ? 'No older runs.' : filtered ? 'No run matches these filters.' : 'No runs captured yet: point a client at this server\'s /openai/v1 or /anthropic base URL.'));
   } else {
-    main.append(h('table', { class: 'runs' },
-      h('thead', {}, h('tr', {}, ['#', 'Started (UTC)', 'Model → served', 'Status', 'Run identity', 'Receipt'].map((name) => h('th', { scope: 'col' }, name)))),
+    const compare = h('button', { type: 'button', class: 'secondary', id: 'compare', disabled: true }, 'Compare the two ticked runs');
+    const table = h('table', { class: 'runs' },
+      h('thead', {}, h('tr', {}, ['', '#', 'Started (UTC)', 'Model → served', 'Status', 'Run identity', 'Receipt'].map((name) => h('th', { scope: 'col' }, name)))),
       h('tbody', {}, runs.map(runRow)),
-    ));
+    );
+    const ticked = () => [...table.querySelectorAll('input[name="pick"]:checked')].map((box) => box.value);
+    table.addEventListener('change', () => void (compare.disabled = ticked().length !== 2));
+    compare.addEventListener('click', () => {
+      const [a, b] = ticked();
+      location.hash = `#/compare?${new URLSearchParams({ a, b })}`;
+    });
+    main.append(table, h('div', { class: 'actions' }, compare));
   }
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of runs' });
   if (params.has('before')) {
@@ -64,6 +73,7 @@ function runRow(run) {
   const served = record.served?.model?.value;
   const status = record.incomplete === null ? String(record.response.status) : `${record.response.status ?? '—'} ${record.incomplete.reason}`;
   return h('tr', { 'data-seq': run.seq },
+    h('td', { class: 'pick' }, h('input', { type: 'checkbox', name: 'pick', value: run.captureId, 'aria-label': `Tick run ${run.seq} to compare` })),
     h('td', { 'data-label': '#' }, h('a', { href: `#/run/${run.captureId}` }, String(run.seq))),
     h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
     h('td', { 'data-label': 'Model' }, run.model ?? '—', typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ` → ${served}`) : ''),
@@ -139,6 +149,7 @@ async function route() {
   try {
     if (page === 'runs') await runsPage(main, params);
     else if (page === 'run' && path.split('/')[2]) await runPage(main, decodeURIComponent(path.split('/')[2]));
+    else if (page === 'compare') await comparePage(main, params);
     else if (page === 'log') await logPage(main);
     else if (page === 'keys') keysPage(main);
     else main.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/runs' }, 'Back to the runs')));

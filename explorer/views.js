@@ -168,7 +168,8 @@ function renderChecks(panel, checks) {
 export async function runPage(main, id) {
   const { runs } = await api(`/v1/runs/${encodeURIComponent(id)}`);
   const run = runs[runs.length - 1];
-  main.append(h('h1', {}, run.record.runId === null ? 'Run (no run identity)' : `Run ${short(run.record.runId, 40)}`));
+  main.append(h('h1', {}, run.record.runId === null ? 'Run (no run identity)' : `Run ${short(run.record.runId, 40)}`),
+    h('p', {}, h('a', { href: `#/compare?a=${run.captureId}` }, 'Compare with another run')));
   if (runs.length > 1) {
     main.append(h('p', {}, `This run identity was captured ${runs.length} times; the latest is shown. Captures: `,
       runs.map((capture, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${capture.captureId}` }, `#${capture.seq}`)])));

@@ -181,6 +181,29 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   await screenshots(serve.base, 'runs', '#/runs', 'table.runs');
 });
 
+test('compare: two runs ticked in the list, side by side, equal parts as one digest, differing ones with both values', { timeout: 120_000 }, async () => {
+  const all = await runs(serve.base);
+  const [first, french] = [all.find((run) => run.seq === 1)!, all.find((run) => run.seq === 7)!];
+  const { page, problems, close } = await open(serve.base);
+  await show(page, `${serve.base}/explorer/#/runs`);
+  assert.equal(await page.isDisabled('#compare'), true, 'nothing ticked yet');
+  await page.check(`input[name="pick"][value="${first.captureId}"]`);
+  await page.check(`input[name="pick"][value="${french.captureId}"]`);
+  await page.click('#compare');
+  await page.waitForSelector('#compare-verdict');
+  const shared = new URLSearchParams(new URL(page.url()).hash.split('?')[1]);
+  assert.deepEqual([shared.get('a'), shared.get('b')].sort(), [first.captureId, french.captureId].sort(), 'the comparison is a shareable URL');
+  assert.equal(await page.textContent('#compare-verdict'), 'Different requests.');
+  const equal = await page.$$eval('.compare-part', (parts) => Object.fromEntries(parts.map((part) => [(part as HTMLElement).dataset['component'], (part as HTMLElement).dataset['equal']])));
+  assert.deepEqual(equal, { model: 'true', system: 'false', input: 'false', context: 'true', tools: 'true', parameters: 'true', configuration: 'true' });
+  const system = (await page.textContent('[data-element="system[0]"]')) ?? '';
+  assert.ok(system.includes('Be brief.') && system.includes('Answer in French.'), 'both stored values are shown');
+  assert.equal(await page.getAttribute('tr[data-fact="model"]', 'data-equal'), 'true', 'both served by the same model');
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(serve.base, 'compare', `#/compare?a=${first.captureId}&b=${french.captureId}`, '#compare-verdict');
+});
+
 test('a run page shows identities, content, served facts, output, parents and receipt, and every check passes in the browser', { timeout: 180_000 }, async (t) => {
   const all = await runs(serve.base);
   const child = all[0]!;

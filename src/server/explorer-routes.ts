@@ -36,6 +36,7 @@ const PAGE_FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'common.js': 'text/javascript; charset=utf-8',
+  'compare.js': 'text/javascript; charset=utf-8',
   'views.js': 'text/javascript; charset=utf-8',
   'verify.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
