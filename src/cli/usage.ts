@@ -298,6 +298,37 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     examples: ['runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a', 'runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a --values --json'],
   },
   {
+    command: 'runs verify',
+    arguments: 'RUN',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'key', value: 'PUB', description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem)' },
+      { name: 'log-key', value: 'VKEY', description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem)' },
+      { name: 'log-name', value: 'NAME', env: 'RUNPRINT_LOG_NAME', description: 'the log\'s origin, with the derived log key (default localhost/runprint)' },
+      json('each check, its status and what it relies on'),
+    ],
+    summary: 'check everything checkable about a stored run, and say what each check relies on',
+    details: 'Checks the record digest, the request and run identities recomputed from the stored content, the raw and output digests recomputed from the stored response bytes, the receipt (verifyReceipt with the receipt public key, against that composition and those bytes) and the receipt\'s inclusion in the log at its stored index (a tlog-proof from the log.sqlite of the data directory). A check whose material is not there (content kept as a digest only, no receipt yet, no log) is not checked, with the reason; never a pass. Exit 0 when no check made fails, 1 when one fails (named).',
+    examples: ['runprint runs verify 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs verify rp-run-v1-sha256-fcee... --key receipt.pub.pem --log-key log.vkey --json'],
+  },
+  {
+    command: 'runs group',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'by', value: 'KEY', required: true, description: 'request, run, component=NAME (a request component or output) or element=NAME (each element of a list component)' },
+      { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
+      { name: 'model', value: 'M', description: 'runs that asked for this model' },
+      { name: 'served-model', value: 'M', description: 'runs the provider says this model served' },
+      { name: 'component', value: 'NAME=DIGEST', description: 'runs whose component (or list element) NAME has this digest; DIGEST alone: any part' },
+      { name: 'limit', value: 'N', description: 'count at most the N newest runs (default: every matching run)' },
+      { name: 'values', description: 'show the stored content each component or element digest names (cut to 80 characters)' },
+      json('the groups with their counts and capture ids'),
+    ],
+    summary: 'count the runs a query selects by request or run identity, component or element',
+    details: 'How many distinct request identities ran (--by request), which versions of a system prompt or tool list (--by component=system), which runs shared a retrieval document (--by element=context). Each group: its identity or digest, the number of runs, the first and last start time, the capture ids. Runs without one (unidentified, no elements) are the group (none).',
+    examples: ['runprint runs group --by request --since 2026-12-05T00:00:00Z', 'runprint runs group --by component=system --values', 'runprint runs group --by element=context --json'],
+  },
+  {
     command: 'replay',
     arguments: 'RUN',
     options: [

@@ -1,0 +1,110 @@
+/**
+ * Counting stored runs by what they share (docs/REPLAY.md section 6): how many distinct request
+ * or run identities a query's runs have, which versions of a component ran (a system prompt, the
+ * tools), and which runs shared one list element (a retrieval document). A function over
+ * RunStorage.list, paged through, so every run store answers it alike.
+ */
+import { UsageError } from '../errors.ts';
+import { LIST_COMPONENTS, REQUEST_COMPONENTS } from '../identity/composition.ts';
+import type { RunQuery, RunStorage, StoredRun } from '../store/run-storage.ts';
+
+/** What runs are grouped by. */
+export type GroupBy = { kind: 'request' } | { kind: 'run' } | { kind: 'component'; name: string } | { kind: 'element'; name: string };
+
+/** Components whose digest `component=NAME` groups by: the request components, and the output (SPEC 12 digest). */
+const GROUPABLE = [...REQUEST_COMPONENTS, 'output'] as const;
+
+/** `request`, `run`, `component=NAME` or `element=NAME` (NAME a list component). */
+export function parseGroupBy(text: string): GroupBy {
+  if (text === 'request' || text === 'run') return { kind: text };
+  const split = text.indexOf('=');
+  const kind = text.slice(0, split);
+  const name = text.slice(split + 1);
+  if (split > 0 && kind === 'component' && (GROUPABLE as readonly string[]).includes(name)) return { kind, name };
+  if (split > 0 && kind === 'element' && (LIST_COMPONENTS as readonly string[]).includes(name)) return { kind, name };
+  throw new UsageError(
+    'ERR_CLI_USAGE',
+    `--by must be request, run, component=NAME (NAME one of ${GROUPABLE.join(', ')}) or element=NAME (NAME one of ${LIST_COMPONENTS.join(', ')})`,
+  );
+}
+
+export function formatGroupBy(by: GroupBy): string {
+  return by.kind === 'component' || by.kind === 'element' ? `${by.kind}=${by.name}` : by.kind;
+}
+
+export interface RunGroup {
+  /** The identity (`rp-req-…`, `rp-run-…`) or digest (`sha256:…`) the runs share; null: the runs that have none. */
+  key: string | null;
+  /** Runs in the group. */
+  count: number;
+  /** Start times of the earliest and latest run in it. */
+  first: string;
+  last: string;
+  /** Capture ids of its runs, newest first. */
+  captureIds: string[];
+}
+
+export interface RunGroups {
+  by: string;
+  /** Runs the query selected, each counted once whatever the number of groups it is in. */
+  runs: number;
+  /** Distinct keys, the null group not counted. */
+  distinct: number;
+  /** Largest group first; equal counts by earliest first run. */
+  groups: RunGroup[];
+}
+
+/** The keys a run has under `by`: one for an identity or component, one per list element (none: the null key). */
+function keysOf(run: StoredRun, by: GroupBy): Array<string | null> {
+  switch (by.kind) {
+    case 'request':
+      return [run.record.requestId];
+    case 'run':
+      return [run.record.runId];
+    case 'component': {
+      const digest = run.digests.find((entry) => entry.part === by.name && entry.position === -1);
+      return [digest === undefined ? null : `sha256:${digest.digest}`];
+    }
+    case 'element': {
+      const elements = run.digests.filter((entry) => entry.part === by.name && entry.position >= 0).map((entry) => `sha256:${entry.digest}`);
+      // The same element twice in one run counts the run once.
+      return elements.length === 0 ? [null] : [...new Set(elements)];
+    }
+  }
+}
+
+/** Runs per page while paging through the store. */
+const PAGE = 1000;
+
+/**
+ * Groups every run `query` selects (its `limit`, when given, caps the runs counted, newest first;
+ * without one every matching run is counted), paging through the store newest first.
+ */
+export async function groupRuns(storage: RunStorage, query: RunQuery, by: GroupBy): Promise<RunGroups> {
+  const groups = new Map<string | null, RunGroup>();
+  const cap = query.limit ?? Number.POSITIVE_INFINITY;
+  let before = query.before;
+  let runs = 0;
+  while (runs < cap) {
+    const want = Math.min(PAGE, cap - runs);
+    const page = await storage.list({ ...query, limit: want, ...(before === undefined ? {} : { before }) });
+    for (const run of page) {
+      runs++;
+      const started = run.record.times.started;
+      for (const key of keysOf(run, by)) {
+        const group = groups.get(key);
+        if (group === undefined) groups.set(key, { key, count: 1, first: started, last: started, captureIds: [run.record.captureId] });
+        else {
+          group.count++;
+          if (started < group.first) group.first = started;
+          if (started > group.last) group.last = started;
+          group.captureIds.push(run.record.captureId);
+        }
+      }
+    }
+    if (page.length < want) break;
+    before = page[page.length - 1]!.seq;
+  }
+  const sorted = [...groups.values()].sort((a, b) => b.count - a.count || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  return { by: formatGroupBy(by), runs, distinct: sorted.filter((group) => group.key !== null).length, groups: sorted };
+}

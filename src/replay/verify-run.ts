@@ -1,0 +1,210 @@
+/**
+ * Verifying a stored run end to end (docs/REPLAY.md section 7): everything about one run of the
+ * run store that can be checked from what is stored, as a checklist. Each check says what it
+ * relies on, and a check whose material is not there is `not-checked` with the reason, never a
+ * pass. The crypto is the receipt verifier's (verifyReceipt) and the log proof's (checkLogProof).
+ */
+import { RunprintError, type ErrorCode } from '../errors.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
+import type { Composition } from '../identity/composition.ts';
+import { computeIdentity, withServedFacts } from '../identity/identity.ts';
+import { canonicalBytes } from '../jcs/canonicalize.ts';
+import type { JsonValue } from '../jcs/json-value.ts';
+import type { PublicKey } from '../keys/keys.ts';
+import { formatTlogProof } from '../log/tlog-proof.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { parseNote } from '../log/note.ts';
+import { inclusionProofFromTiles } from '../log/tiles.ts';
+import { runOutputFrom } from '../providers/run-output.ts';
+import { checkLogProof } from '../receipt/log-proof-check.ts';
+import { verifyReceipt, type VerificationCheck } from '../receipt/verify.ts';
+import type { RunStorage, StoredRun } from '../store/run-storage.ts';
+import type { LogStorage } from '../store/storage.ts';
+import { storedComposition } from './rebuild-request.ts';
+
+export const RUN_CHECKS = ['record', 'identity', 'output', 'receipt', 'log'] as const;
+export type RunCheckName = (typeof RUN_CHECKS)[number];
+
+export interface RunCheck {
+  name: RunCheckName;
+  status: 'pass' | 'fail' | 'not-checked';
+  /** What the check rests on: which stored material and which key. */
+  reliesOn: string;
+  /** For `fail`: the stable code; for `not-checked`: why not, as a code when there is one. */
+  code?: ErrorCode;
+  message?: string;
+  /** For `receipt` and `log`: the steps of the receipt verifier and of the log proof, as they ran. */
+  steps?: VerificationCheck[];
+  /** For `log`: where the log holds the receipt. */
+  log?: { index: number; treeSize: number; origin: string };
+}
+
+export interface RunVerification {
+  run: { captureId: string; recordDigest: string; requestId: string | null; runId: string | null };
+  /** True when no check failed (checks not made are not failures, and are listed as such). */
+  ok: boolean;
+  counts: { pass: number; fail: number; 'not-checked': number };
+  checks: RunCheck[];
+}
+
+/** A key to check the receipt with, and where it came from (said in `reliesOn`). */
+export interface KeySource {
+  key: PublicKey;
+  from: string;
+}
+
+export interface VerifyRunOptions {
+  storage: RunStorage;
+  /** The receipt's public key; absent: the receipt is not checked, with `receiptKeyMissing` as the reason. */
+  receiptKey?: KeySource;
+  receiptKeyMissing?: string;
+  /** The log holding the receipts, and the log key and origin its checkpoints are checked with; absent: `logMissing` says why. */
+  log?: { storage: LogStorage; logKey: NoteVerifier; from: string };
+  logMissing?: string;
+}
+
+const encoder = new TextEncoder();
+
+function failed(error: unknown): { code: ErrorCode; message: string } {
+  if (error instanceof RunprintError) return { code: error.code, message: error.message };
+  throw error;
+}
+
+/** The record digest recomputed from the stored record: SHA-256 of its RFC 8785 canonical JSON. */
+function checkRecord(run: StoredRun): RunCheck {
+  const reliesOn = 'the run record as stored (runs.sqlite); its digest is the name the store gives it';
+  const digest = toHex(sha256Once(canonicalBytes(run.record as unknown as JsonValue)));
+  if (digest === run.recordDigest) return { name: 'record', status: 'pass', reliesOn };
+  return { name: 'record', status: 'fail', reliesOn, code: 'ERR_REPLAY_CONTENT_MISMATCH', message: 'the stored record does not give its record digest: the run store is damaged or altered' };
+}
+
+/**
+ * The request identity recomputed from the stored components (each piece checked against the
+ * digest naming it, as for replay), and the run identity from it and the record's served facts.
+ */
+async function checkIdentity(storage: RunStorage, run: StoredRun): Promise<{ check: RunCheck; composition?: Composition }> {
+  const reliesOn = 'the component content in the run store (each piece checked against its digest) and the served facts of the record';
+  const { record } = run;
+  if (record.requestId === null || run.identity === null) {
+    return { check: { name: 'identity', status: 'not-checked', reliesOn, code: 'ERR_REPLAY_UNIDENTIFIED', message: `the run has no request identity (${record.unidentified?.code ?? 'unidentified'}): nothing to recompute` } };
+  }
+  let composition: Composition;
+  try {
+    composition = await storedComposition(storage, run);
+  } catch (error) {
+    const { code, message } = failed(error);
+    // Content that is not there is not checkable: never a pass, and not a failure of the run.
+    if (code === 'ERR_REPLAY_CONTENT_NOT_STORED') return { check: { name: 'identity', status: 'not-checked', reliesOn, code, message: `content not stored: not checkable (${message})` } };
+    return { check: { name: 'identity', status: 'fail', reliesOn, code, message } };
+  }
+  let identity = computeIdentity(composition);
+  if (identity.requestId !== record.requestId || identity.requestId !== run.identity.requestId) {
+    return { check: { name: 'identity', status: 'fail', reliesOn, code: 'ERR_IDENTITY_MISMATCH', message: 'the stored components give another request identity than the record states' } };
+  }
+  if (record.runId !== null) {
+    if (record.served === null) return { check: { name: 'identity', status: 'fail', reliesOn, code: 'ERR_IDENTITY_MISMATCH', message: 'the record states a run identity but no served facts' } };
+    identity = withServedFacts(identity, record.served);
+    if (identity.runId !== record.runId) {
+      return { check: { name: 'identity', status: 'fail', reliesOn, code: 'ERR_IDENTITY_MISMATCH', message: 'the stored components and the record\'s served facts give another run identity than the record states' } };
+    }
+    composition = { ...composition, served: record.served };
+  }
+  return { check: { name: 'identity', status: 'pass', reliesOn, message: record.runId === null ? 'request identity recomputed (the run has no run identity)' : 'request and run identities recomputed' }, composition };
+}
+
+/** The raw digest and the output digest (SPEC 12) recomputed from the stored response bytes. */
+async function checkOutput(storage: RunStorage, run: StoredRun): Promise<{ check: RunCheck; bytes?: Uint8Array }> {
+  const reliesOn = 'the response bytes in the run store';
+  const { record } = run;
+  const raw = record.response.rawDigest;
+  if (raw === null) return { check: { name: 'output', status: 'not-checked', reliesOn, message: 'the run has no response' } };
+  const bytes = await storage.content(raw.sha256);
+  if (bytes === undefined) {
+    const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only';
+    return { check: { name: 'output', status: 'not-checked', reliesOn, code: 'ERR_REPLAY_CONTENT_NOT_STORED', message: `content not stored: not checkable (the response bytes were ${why})` } };
+  }
+  if (toHex(sha256Once(bytes)) !== raw.sha256) {
+    return { check: { name: 'output', status: 'fail', reliesOn, code: 'ERR_REPLAY_CONTENT_MISMATCH', message: 'the stored response bytes do not give the record\'s raw digest' } };
+  }
+  if (record.output === null) return { check: { name: 'output', status: 'pass', reliesOn, message: 'raw digest recomputed (the run has no whole output)' }, bytes };
+  let digest: string | undefined;
+  try {
+    digest = runOutputFrom(bytes, record.format).digest?.sha256;
+  } catch (error) {
+    const { code, message } = failed(error);
+    return { check: { name: 'output', status: 'fail', reliesOn, code, message: `the stored response bytes have no output: ${message}` } };
+  }
+  if (digest !== record.output.digest.sha256) {
+    return { check: { name: 'output', status: 'fail', reliesOn, code: 'ERR_OUTPUT_MISMATCH', message: 'the output digest recomputed from the stored response bytes is not the record\'s' } };
+  }
+  return { check: { name: 'output', status: 'pass', reliesOn, message: 'raw digest and output digest recomputed' }, bytes };
+}
+
+/** The receipt verified with its public key, against the recomputed composition and output when there are. */
+async function checkReceipt(run: StoredRun, options: VerifyRunOptions, composition: Composition | undefined, output: Uint8Array | undefined): Promise<RunCheck> {
+  const base = (reliesOn: string) => ({ name: 'receipt' as const, reliesOn });
+  if (run.receipt === null) {
+    const why = run.record.runId === null || run.record.output === null ? 'the run gets no receipt (no run identity or no whole output)' : 'the run is not signed yet (the next serve on the data directory signs it)';
+    return { ...base('the receipt in the run store'), status: 'not-checked', code: 'ERR_RUN_NO_RECEIPT', message: why };
+  }
+  if (options.receiptKey === undefined) return { ...base('a receipt public key'), status: 'not-checked', message: options.receiptKeyMissing ?? 'no receipt key' };
+  const extra = [composition === undefined ? '' : 'the recomputed composition', output === undefined ? '' : 'the stored response bytes'].filter((text) => text !== '');
+  const reliesOn = `the receipt public key ${options.receiptKey.key.keyId} (${options.receiptKey.from})${extra.length === 0 ? '' : `; checked against ${extra.join(' and ')}`}`;
+  const report = await verifyReceipt(run.receipt, {
+    keys: [options.receiptKey.key],
+    ...(composition === undefined ? {} : { composition: composition as unknown as JsonValue, from: 'composition' as const }),
+    ...(output === undefined ? {} : { output, outputFormat: run.record.format }),
+  });
+  const steps = report.checks;
+  if (!report.ok) {
+    const first = steps.find((step) => !step.ok);
+    return { ...base(reliesOn), status: 'fail', code: first?.code ?? 'ERR_SIGNATURE_INVALID', message: `${first?.name ?? 'receipt'}: ${first?.message ?? 'verification failed'}`, steps };
+  }
+  if (report.runId !== run.record.runId) {
+    return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: 'the receipt is about another run identity than the record states', steps };
+  }
+  return { ...base(reliesOn), status: 'pass', steps };
+}
+
+/** The receipt's inclusion at its stored log index, by the tlog-proof the log's stored tiles and latest checkpoint give. */
+async function checkLog(run: StoredRun, options: VerifyRunOptions): Promise<RunCheck> {
+  const name = 'log' as const;
+  if (run.receipt === null) return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: 'no receipt to look for in the log' };
+  if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
+  if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
+  const { storage, logKey, from } = options.log;
+  const reliesOn = `the stored log index ${run.logIndex}, the log's stored tiles and latest checkpoint, and the log key ${from} with origin ${logKey.name}`;
+  const latest = await storage.latestCheckpoint();
+  if (latest === undefined || latest.size <= run.logIndex) {
+    return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint covers index ${run.logIndex} yet` };
+  }
+  const proof = await inclusionProofFromTiles(run.logIndex, latest.size, (tile) => storage.tileData(tile));
+  const text = formatTlogProof({ index: run.logIndex, proof, checkpoint: parseNote(latest.note) });
+  const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin: logKey.name, witnesses: [], threshold: 0 } });
+  if (result.summary === undefined) {
+    const first = result.checks.find((step) => !step.ok);
+    return { name, status: 'fail', reliesOn, code: first?.code ?? 'ERR_LOG_PROOF_INVALID', message: `${first?.name ?? 'log'}: ${first?.message ?? 'inclusion failed'}`, steps: result.checks };
+  }
+  return { name, status: 'pass', reliesOn, steps: result.checks, log: { index: result.summary.index, treeSize: result.summary.treeSize, origin: result.summary.origin } };
+}
+
+/** Runs every check on a stored run; a check that fails does not stop the others. */
+export async function verifyRun(run: StoredRun, options: VerifyRunOptions): Promise<RunVerification> {
+  const record = checkRecord(run);
+  const identity = await checkIdentity(options.storage, run);
+  const output = await checkOutput(options.storage, run);
+  // The receipt is checked against recomputed material only when that material passed its own check.
+  const composition = identity.check.status === 'pass' && run.record.runId !== null ? identity.composition : undefined;
+  const bytes = output.check.status === 'pass' && run.record.output !== null ? output.bytes : undefined;
+  const receipt = await checkReceipt(run, options, composition, bytes);
+  const log = await checkLog(run, options);
+  const checks = [record, identity.check, output.check, receipt, log];
+  const counts = { pass: 0, fail: 0, 'not-checked': 0 };
+  for (const check of checks) counts[check.status]++;
+  return {
+    run: { captureId: run.record.captureId, recordDigest: run.recordDigest, requestId: run.record.requestId, runId: run.record.runId },
+    ok: counts.fail === 0,
+    counts,
+    checks,
+  };
+}

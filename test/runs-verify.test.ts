@@ -1,0 +1,254 @@
+/**
+ * `runprint runs verify` against runs a real `runprint serve` captured from the fake upstream,
+ * signed and logged: every check passes on an untouched store; each kind of tampering with the
+ * stored content, response bytes, receipt or log fails its own check (exit 1, named); content kept
+ * as a digest only, a missing key and a missing log are "not checked", never a pass.
+ */
+import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import type { CliIo } from '../src/cli/io.ts';
+import { run as runCli } from '../src/cli/main.ts';
+import { generateKeyFiles } from '../src/keys/keys.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const OPENAI_KEY = 'sk-test-runs-verify-0123456789';
+
+let upstream: FakeUpstream;
+const scratch: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-runs-verify-'));
+  scratch.push(dir);
+  return dir;
+}
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    readStdin: async () => new Uint8Array(0),
+    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: false,
+    cwd: tmpdir(),
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+interface Check {
+  name: string;
+  status: 'pass' | 'fail' | 'not-checked';
+  reliesOn: string;
+  code?: string;
+  message?: string;
+  steps?: Array<{ name: string; ok: boolean; code?: string }>;
+  log?: { index: number; treeSize: number; origin: string };
+}
+interface Verification {
+  run: { captureId: string; runId: string | null };
+  ok: boolean;
+  counts: { pass: number; fail: number; 'not-checked': number };
+  checks: Check[];
+}
+
+async function verify(captureId: string, data: string, extra: string[] = []): Promise<{ code: number; result: Verification; stderr: string }> {
+  const out = await cli(['runs', 'verify', captureId, '--data', data, '--json', ...extra]);
+  return { code: out.code, result: JSON.parse(out.stdout) as Verification, stderr: out.stderr };
+}
+
+const check = (result: Verification, name: string) => result.checks.find((entry) => entry.name === name)!;
+const statuses = (result: Verification) => Object.fromEntries(result.checks.map((entry) => [entry.name, entry.status]));
+
+/** One chat call through the proxy; its capture id. */
+async function capture(serve: ServeProcess, text: string): Promise<string> {
+  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 }),
+  });
+  await response.arrayBuffer();
+  return response.headers.get('runprint-capture-id')!;
+}
+
+/** Waits until serve answers the run's tlog-proof: signed, logged, and covered by a checkpoint. */
+async function logged(serve: ServeProcess, captureId: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await fetch(`${serve.base}/v1/runs/${captureId}/tlog-proof`)).status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail('the run was not logged in time');
+}
+
+/** A copy of a stopped serve's data directory, to tamper with. */
+function copyOf(data: string): string {
+  const copy = tempDir();
+  cpSync(data, copy, { recursive: true });
+  return copy;
+}
+
+let data: string;
+let digestOnly: string;
+const ids: string[] = [];
+let digestOnlyId: string;
+let logVkey: string;
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  data = tempDir();
+  const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  for (const text of ['Name a colour.', 'Name a river.']) ids.push(await capture(serve, text));
+  for (const id of ids) await logged(serve, id);
+  logVkey = serve.key;
+  await serve.stop();
+  digestOnly = tempDir();
+  const second = await startServe({ data: digestOnly, args: ['--upstream', `openai=${upstream.url}`, '--capture-keep', 'digest'] });
+  digestOnlyId = await capture(second, 'Name a bird.');
+  await logged(second, digestOnlyId);
+  await second.stop();
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('runs verify', () => {
+  test('an untouched run passes every check, each saying what it relies on', async () => {
+    const { code, result } = await verify(ids[1]!, data);
+    assert.equal(code, 0);
+    assert.equal(result.ok, true);
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass' });
+    assert.deepEqual(result.counts, { pass: 5, fail: 0, 'not-checked': 0 });
+    assert.match(check(result, 'receipt').reliesOn, /derived from receipt-key\.pem in the data directory/);
+    assert.match(check(result, 'receipt').reliesOn, /recomputed composition and the stored response bytes/);
+    const steps = check(result, 'receipt').steps!.map((step) => step.name);
+    for (const name of ['signature', 'identity', 'composition', 'output']) assert.ok(steps.includes(name), name);
+    assert.deepEqual(check(result, 'log').log, { index: 1, treeSize: 2, origin: 'localhost/runprint' });
+    assert.match(check(result, 'log').reliesOn, /stored log index 1/);
+    // The text form names each check.
+    const text = await cli(['runs', 'verify', ids[1]!, '--data', data]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^ok /);
+    assert.match(text.stdout, /5 passed, 0 failed, 0 not checked/);
+  });
+
+  test('a receipt key given with --key: the right one passes, another fails the signature', async () => {
+    const dir = tempDir();
+    // The serve's own key, as its public half in a file of its own.
+    writeFileSync(join(dir, 'receipt.pub.pem'), createPublicKey(readFileSync(join(data, 'receipt-key.pem'))).export({ type: 'spki', format: 'pem' }));
+    const right = await verify(ids[0]!, data, ['--key', join(dir, 'receipt.pub.pem'), '--log-key', logVkey]);
+    assert.equal(right.code, 0);
+    assert.deepEqual(statuses(right.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass' });
+    assert.match(check(right.result, 'receipt').reliesOn, /given with --key/);
+    assert.match(check(right.result, 'log').reliesOn, /given with --log-key/);
+    const wrong = await generateKeyFiles('other');
+    writeFileSync(join(dir, 'other.pub.pem'), wrong.publicKeyPem);
+    const { code, result } = await verify(ids[0]!, data, ['--key', join(dir, 'other.pub.pem')]);
+    assert.equal(code, 1);
+    assert.equal(result.ok, false);
+    assert.equal(check(result, 'receipt').status, 'fail');
+    assert.match(check(result, 'receipt').code!, /^ERR_SIGNATURE_/);
+    assert.match(check(result, 'receipt').reliesOn, /given with --key/);
+    // The other checks still ran and passed.
+    assert.equal(check(result, 'identity').status, 'pass');
+    assert.equal(check(result, 'output').status, 'pass');
+    // The text form names the failed check.
+    const text = await cli(['runs', 'verify', ids[0]!, '--data', data, '--key', join(dir, 'other.pub.pem')]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /^FAILED /);
+    assert.match(text.stdout, /FAIL\s+receipt\s+ERR_SIGNATURE_/);
+  });
+
+  test('altered stored content fails the identity check; altered response bytes fail the output check', async () => {
+    const copy = copyOf(data);
+    const shown = JSON.parse((await cli(['runs', 'show', ids[0]!, '--data', copy, '--json'])).stdout) as { runs: Array<{ record: { response: { rawDigest: { sha256: string } } }; identity: { components: { input: { elements: Array<{ sha256: string }> } } } }> };
+    const run = shown.runs[0]!;
+    const db = new DatabaseSync(join(copy, 'runs.sqlite'));
+    db.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(new TextEncoder().encode('{"content":"Name a colour!","role":"user"}'), run.identity.components.input.elements[0]!.sha256);
+    db.close();
+    let out = await verify(ids[0]!, copy);
+    assert.equal(out.code, 1);
+    assert.equal(check(out.result, 'identity').status, 'fail');
+    assert.equal(check(out.result, 'identity').code, 'ERR_REPLAY_CONTENT_MISMATCH');
+    assert.equal(check(out.result, 'output').status, 'pass');
+    // The receipt is then checked without the composition, and still verifies.
+    assert.equal(check(out.result, 'receipt').status, 'pass');
+    assert.doesNotMatch(check(out.result, 'receipt').reliesOn, /recomputed composition/);
+
+    const db2 = new DatabaseSync(join(copy, 'runs.sqlite'));
+    const bytes = (db2.prepare('SELECT bytes FROM content WHERE digest = ?').get(run.record.response.rawDigest.sha256) as { bytes: Uint8Array }).bytes;
+    const altered = new TextDecoder().decode(bytes).replace('Hello', 'Jello');
+    assert.notEqual(altered, new TextDecoder().decode(bytes));
+    db2.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(new TextEncoder().encode(altered), run.record.response.rawDigest.sha256);
+    db2.close();
+    out = await verify(ids[0]!, copy);
+    assert.equal(check(out.result, 'output').status, 'fail');
+    assert.equal(check(out.result, 'output').code, 'ERR_REPLAY_CONTENT_MISMATCH');
+  });
+
+  test('an altered receipt fails the receipt check, and is then not the log entry either', async () => {
+    const copy = copyOf(data);
+    const db = new DatabaseSync(join(copy, 'runs.sqlite'));
+    const row = db.prepare('SELECT receipt FROM runs WHERE capture_id = ?').get(ids[0]!) as { receipt: string };
+    const envelope = JSON.parse(row.receipt) as { signatures: Array<{ sig: string }> };
+    const sig = envelope.signatures[0]!.sig;
+    envelope.signatures[0]!.sig = `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`;
+    db.prepare('UPDATE runs SET receipt = ? WHERE capture_id = ?').run(JSON.stringify(envelope), ids[0]!);
+    db.close();
+    const { code, result } = await verify(ids[0]!, copy);
+    assert.equal(code, 1);
+    assert.equal(check(result, 'receipt').status, 'fail');
+    assert.equal(check(result, 'receipt').code, 'ERR_SIGNATURE_INVALID');
+    assert.equal(check(result, 'log').status, 'fail');
+    assert.equal(check(result, 'log').code, 'ERR_LOG_PROOF_INVALID');
+  });
+
+  test('a log checked with another log key fails at the checkpoint signature', async () => {
+    const other = await generateKeyFiles('localhost/runprint');
+    const { code, result } = await verify(ids[0]!, data, ['--log-key', other.verifierKey]);
+    assert.equal(code, 1);
+    assert.equal(check(result, 'log').status, 'fail');
+    assert.ok(check(result, 'log').steps!.some((step) => step.name === 'log-checkpoint' && !step.ok));
+    assert.match(check(result, 'log').reliesOn, /given with --log-key/);
+  });
+
+  test('content kept as a digest only is "not checked: content not stored", never a pass; receipt and log still pass', async () => {
+    const { code, result } = await verify(digestOnlyId, digestOnly);
+    assert.equal(code, 0, 'nothing failed');
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'not-checked', receipt: 'pass', log: 'pass' });
+    assert.match(check(result, 'identity').message!, /^content not stored: not checkable/);
+    assert.match(check(result, 'output').message!, /^content not stored: not checkable/);
+    assert.deepEqual(result.counts, { pass: 3, fail: 0, 'not-checked': 2 });
+  });
+
+  test('no receipt key and no log in the data directory: those checks are not made, and said so', async () => {
+    const copy = copyOf(data);
+    renameSync(join(copy, 'receipt-key.pem'), join(copy, 'moved-receipt-key.pem'));
+    renameSync(join(copy, 'log.sqlite'), join(copy, 'moved-log.sqlite'));
+    const { code, result } = await verify(ids[0]!, copy);
+    assert.equal(code, 0);
+    assert.equal(check(result, 'receipt').status, 'not-checked');
+    assert.match(check(result, 'receipt').message!, /no --key and no receipt-key\.pem/);
+    assert.equal(check(result, 'log').status, 'not-checked');
+    assert.match(check(result, 'log').message!, /no log\.sqlite in the data directory/);
+  });
+
+  test('bad input: an unknown run, a malformed run name, --log-name with --log-key', async () => {
+    let out = await cli(['runs', 'verify', '00000000-0000-4000-8000-000000000000', '--data', data]);
+    assert.equal(out.code, 3);
+    assert.match(out.stderr, /^runprint: ERR_RUN_NOT_FOUND: /);
+    out = await cli(['runs', 'verify', 'nope', '--data', data]);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /ERR_CLI_USAGE/);
+    out = await cli(['runs', 'verify', ids[0]!, '--data', data, '--log-key', 'x', '--log-name', 'y']);
+    assert.equal(out.code, 2);
+    assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
