@@ -11,7 +11,7 @@ import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
 import { noteVerifier } from '../log/note-keys.ts';
 import type { Difference } from '../identity/diff.ts';
 import { compareRuns, type RunsDiff, type ServedDifference } from '../replay/compare-runs.ts';
-import { groupRuns, parseGroupBy, type RunGroups } from '../replay/group-runs.ts';
+import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
 import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
 import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
 import { LOG_DATABASE } from '../store/open-storage.ts';
@@ -315,11 +315,20 @@ const GROUP_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The stored content a group's digest names, cut for a line; undefined when it is not stored. */
-async function contentPreview(store: SqliteRuns, key: string | null): Promise<string | undefined> {
-  if (key === null || !key.startsWith('sha256:')) return undefined;
-  const bytes = await store.content(key.slice('sha256:'.length));
-  return bytes === undefined ? undefined : printable(new TextDecoder().decode(bytes), 80);
+/**
+ * The stored content a group's digest names, cut for a line: the value of a value component or
+ * element, the elements of a list component one after the other; undefined when not stored.
+ */
+async function contentPreview(store: SqliteRuns, group: RunGroup): Promise<string | undefined> {
+  const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
+  if (digests.length === 0) return group.elements === undefined ? undefined : '(empty list)';
+  const texts: string[] = [];
+  for (const digest of digests) {
+    const bytes = await store.content(digest.slice('sha256:'.length));
+    if (bytes === undefined) return undefined;
+    texts.push(new TextDecoder().decode(bytes));
+  }
+  return printable(texts.join(' '), 80);
 }
 
 function formatGroups(groups: RunGroups, previews: Array<string | undefined>): string {
@@ -358,7 +367,7 @@ async function groupCommand(args: string[], io: CliIo): Promise<number> {
   const store = openStore(values.data, io);
   try {
     const groups = await groupRuns(store, query, by);
-    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group.key))) : [];
+    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];
     if (values.json === true) {
       const shown = values.values === true ? { ...groups, groups: groups.groups.map((group, i) => ({ ...group, value: previews[i] ?? null })) } : groups;
       io.stdout(`${JSON.stringify(shown, null, 2)}\n`);

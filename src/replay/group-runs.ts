@@ -42,6 +42,8 @@ export interface RunGroup {
   last: string;
   /** Capture ids of its runs, newest first. */
   captureIds: string[];
+  /** With component=NAME of a list component: the element digests the component digest stands for. */
+  elements?: string[];
 }
 
 export interface RunGroups {
@@ -93,7 +95,13 @@ export async function groupRuns(storage: RunStorage, query: RunQuery, by: GroupB
       const started = run.record.times.started;
       for (const key of keysOf(run, by)) {
         const group = groups.get(key);
-        if (group === undefined) groups.set(key, { key, count: 1, first: started, last: started, captureIds: [run.record.captureId] });
+        if (group === undefined) {
+          const created: RunGroup = { key, count: 1, first: started, last: started, captureIds: [run.record.captureId] };
+          if (by.kind === 'component' && key !== null && (LIST_COMPONENTS as readonly string[]).includes(by.name)) {
+            created.elements = run.digests.filter((entry) => entry.part === by.name && entry.position >= 0).sort((a, b) => a.position - b.position).map((entry) => `sha256:${entry.digest}`);
+          }
+          groups.set(key, created);
+        }
         else {
           group.count++;
           if (started < group.first) group.first = started;

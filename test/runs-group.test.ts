@@ -1,0 +1,157 @@
+/**
+ * `runprint runs group` over runs a real `runprint serve` captured from the fake upstream: distinct
+ * request and run identities, which system prompt versions ran (with their stored content), which
+ * runs shared one input element (a document), the filters of runs list, and bad input.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { CliIo } from '../src/cli/io.ts';
+import { run as runCli } from '../src/cli/main.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+let data: string;
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    readStdin: async () => new Uint8Array(0),
+    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: false,
+    cwd: tmpdir(),
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+interface Groups {
+  by: string;
+  runs: number;
+  distinct: number;
+  groups: Array<{ key: string | null; count: number; first: string; last: string; captureIds: string[]; elements?: string[]; value?: string | null }>;
+}
+
+async function group(args: string[]): Promise<Groups> {
+  const out = await cli(['runs', 'group', '--data', data, '--json', ...args]);
+  assert.equal(out.code, 0, out.stderr);
+  return JSON.parse(out.stdout) as Groups;
+}
+
+/** One chat call through the proxy, raw JSON text (so a number the spec refuses can be sent); its capture id. */
+async function capture(body: string): Promise<string> {
+  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-group' }, body });
+  await response.arrayBuffer();
+  return response.headers.get('runprint-capture-id')!;
+}
+
+const DOCUMENT = 'Document: The Rhine rises in the Swiss Alps.';
+const V1 = 'You answer in one sentence.';
+const V2 = 'You answer in one word.';
+const chat = (system: string, messages: string[], model = 'gpt-4o') =>
+  JSON.stringify({ model, messages: [{ role: 'system', content: system }, ...messages.map((content) => ({ role: 'user', content }))] });
+
+const ids: Record<string, string> = {};
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  data = mkdtempSync(join(tmpdir(), 'runprint-runs-group-'));
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  ids['a'] = await capture(chat(V1, [DOCUMENT, 'Where does it rise?']));
+  ids['a2'] = await capture(chat(V1, [DOCUMENT, 'Where does it rise?'])); // the same request again
+  ids['b'] = await capture(chat(V1, ['Name a colour.']));
+  ids['c'] = await capture(chat(V2, [DOCUMENT, 'Which country?']));
+  upstream.enqueue({ kind: 'text', text: 'Hello from the fake upstream.', servedModel: 'gpt-4o-2024-11-20' });
+  ids['d'] = await capture(chat(V2, ['Name a colour.'])); // another served snapshot
+  ids['d2'] = await capture(chat(V2, ['Name a colour.'])); // the same request, the usual snapshot
+  ids['e'] = await capture(chat(V2, ['Name a shape.'], 'gpt-4.1'));
+  // A seed beyond 2^53 - 1: forwarded, recorded, unidentified.
+  ids['u'] = await capture('{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"seed":18446744073709551615}');
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  rmSync(data, { recursive: true, force: true });
+});
+
+const keyOf = (groups: Groups, captureId: string) => groups.groups.find((entry) => entry.captureIds.includes(captureId))!;
+
+describe('runs group', () => {
+  test('--by request: distinct request identities, the same request twice in one group, unidentified runs as (none)', async () => {
+    const groups = await group(['--by', 'request']);
+    assert.equal(groups.by, 'request');
+    assert.equal(groups.runs, 8);
+    assert.equal(groups.distinct, 5, 'a and a2 are one request, d and d2 another; u has none');
+    const first = groups.groups[0]!;
+    assert.equal(first.count, 2, 'largest group first');
+    assert.deepEqual(new Set(first.captureIds), new Set([ids['a'], ids['a2']]));
+    assert.match(first.key!, /^rp-req-v1-sha256-/);
+    const none = groups.groups.find((entry) => entry.key === null)!;
+    assert.deepEqual(none.captureIds, [ids['u']]);
+    assert.equal(keyOf(groups, ids['d']!).count, 2);
+    assert.equal(groups.groups.reduce((sum, entry) => sum + entry.count, 0), 8);
+  });
+
+  test('--by run: another served snapshot is another run identity', async () => {
+    const requests = await group(['--by', 'request']);
+    const runs = await group(['--by', 'run']);
+    // d and d2 are one request served by two snapshots: two run identities.
+    assert.equal(runs.distinct, 6);
+    assert.match(keyOf(runs, ids['d']!).key!, /^rp-run-v1-sha256-/);
+    assert.notEqual(keyOf(runs, ids['d']!).key, keyOf(runs, ids['d2']!).key);
+    assert.equal(keyOf(requests, ids['d']!).key, keyOf(requests, ids['d2']!).key);
+    assert.equal(keyOf(requests, ids['a']!).count, keyOf(runs, ids['a']!).count);
+  });
+
+  test('--by component=system --values: which system prompt versions ran, how often, and what they say', async () => {
+    const groups = await group(['--by', 'component=system', '--values']);
+    assert.equal(groups.distinct, 2);
+    const v1 = keyOf(groups, ids['a']!);
+    const v2 = keyOf(groups, ids['c']!);
+    assert.equal(v1.count, 3);
+    assert.equal(v2.count, 4);
+    assert.deepEqual(new Set(v1.captureIds), new Set([ids['a'], ids['a2'], ids['b']]));
+    assert.equal(v1.elements!.length, 1);
+    assert.match(v1.value!, /You answer in one sentence\./);
+    assert.match(v2.value!, /You answer in one word\./);
+    const text = await cli(['runs', 'group', '--data', data, '--by', 'component=system', '--values']);
+    assert.match(text.stdout, /^8 runs, 2 distinct by component=system\n/);
+    assert.match(text.stdout, /You answer in one word\./);
+  });
+
+  test('--by element=input: the runs that shared one document', async () => {
+    const groups = await group(['--by', 'element=input', '--values']);
+    const shared = groups.groups.find((entry) => entry.value?.includes('The Rhine rises') === true)!;
+    assert.equal(shared.count, 3, 'a, a2 and c hold the document, under two system prompts');
+    assert.deepEqual(new Set(shared.captureIds), new Set([ids['a'], ids['a2'], ids['c']]));
+    assert.equal(groups.runs, 8, 'each run counted once, whatever its number of elements');
+    const colour = groups.groups.find((entry) => entry.value?.includes('Name a colour.') === true)!;
+    assert.deepEqual(new Set(colour.captureIds), new Set([ids['b'], ids['d'], ids['d2']]));
+  });
+
+  test('the filters of runs list select the runs grouped, and --limit caps them', async () => {
+    const model = await group(['--by', 'component=model', '--model', 'gpt-4.1']);
+    assert.equal(model.runs, 1);
+    assert.deepEqual(model.groups[0]!.captureIds, [ids['e']]);
+    const served = await group(['--by', 'request', '--served-model', 'gpt-4o-2024-11-20']);
+    assert.deepEqual(served.groups.flatMap((entry) => entry.captureIds), [ids['d']]);
+    assert.equal(served.runs, 1);
+    const limited = await group(['--by', 'request', '--limit', '2']);
+    assert.equal(limited.runs, 2);
+    assert.deepEqual(new Set(limited.groups.flatMap((entry) => entry.captureIds)), new Set([ids['e'], ids['u']]), 'the two newest');
+  });
+
+  test('bad input is a usage error with its code', async () => {
+    for (const args of [[], ['--by', 'colour'], ['--by', 'element=model'], ['--by', 'component=nope'], ['--by', 'request', '--values'], ['--by', 'run', '--limit', '0'], ['--by', 'run', 'extra']]) {
+      const out = await cli(['runs', 'group', '--data', data, ...args]);
+      assert.equal(out.code, 2, args.join(' '));
+      assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
+    }
+  });
+});
