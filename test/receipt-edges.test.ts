@@ -331,3 +331,159 @@ test('checkOutput: the assembled digest decides when there is one, else the byte
   assert.throws(() => checkOutput(none, body), { code: 'ERR_OUTPUT_MISMATCH', message: 'output digest of the given bytes does not match the receipt' });
   assert.doesNotThrow(() => checkOutput(none, body, 'openai-chat'));
 });
+
+test('readEnvelope: every refusal with its message, the signature limit, keyid hints', async () => {
+  const { readEnvelope, decodePayload, decodeSignature, MAX_SIGNATURES, MAX_ENVELOPE_BYTES, formatEnvelope, envelopeOf } = await import('../src/receipt/envelope.ts');
+  const invalid = (input: unknown, message: string) => assert.throws(() => readEnvelope(input), { code: 'ERR_ENVELOPE_INVALID', message }, message);
+  const sig = { keyid: 'k', sig: 'AAAA' };
+  const good = { payload: 'e30=', payloadType: 'application/vnd.in-toto+json', signatures: [sig] };
+  invalid('{"payload":1,"payload":2}', 'envelope is not strict JSON (ERR_JSON_DUPLICATE_KEY)');
+  invalid(new TextEncoder().encode('[1'), 'envelope is not strict JSON (ERR_JSON_TRUNCATED)');
+  invalid('null', 'envelope must be a JSON object');
+  invalid([good], 'envelope must be a JSON object');
+  invalid({ ...good, payload: 1 }, 'envelope "payload" must be a string');
+  invalid({ ...good, payloadType: null }, 'envelope "payloadType" must be a string');
+  invalid({ ...good, signatures: [] }, 'envelope "signatures" must be a non-empty array');
+  invalid({ ...good, signatures: sig }, 'envelope "signatures" must be a non-empty array');
+  assert.equal(MAX_SIGNATURES, 16);
+  assert.equal(readEnvelope({ ...good, signatures: Array.from({ length: 16 }, () => sig) }).signatures.length, 16);
+  invalid({ ...good, signatures: Array.from({ length: 17 }, () => sig) }, 'envelope has more than 16 signatures');
+  invalid({ ...good, signatures: [sig, 'x'] }, 'each envelope signature must be an object');
+  invalid({ ...good, signatures: [sig, []] }, 'each envelope signature must be an object');
+  invalid({ ...good, signatures: [{ keyid: 'k' }] }, 'envelope signature "sig" must be a string');
+  invalid({ ...good, signatures: [{ keyid: 5, sig: 'AAAA' }] }, 'envelope signature "keyid" must be a string');
+  invalid({ ...good, signatures: [{ keyid: null, sig: 'AAAA' }] }, 'envelope signature "keyid" must be a string');
+  // Only the DSSE members are kept; an empty keyid is no hint.
+  const read = readEnvelope(JSON.stringify({ ...good, extra: 1, signatures: [{ keyid: '', sig: 'AA==', x: 1 }, { sig: 'AAAA' }, sig] }));
+  assert.deepEqual(read, { payload: 'e30=', payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AA==' }, { sig: 'AAAA' }, { keyid: 'k', sig: 'AAAA' }] });
+  assert.equal(Object.keys(read.signatures[0]!).join(), 'sig');
+  // The size limit is passed to the parser: one byte over is refused before parsing.
+  assert.equal(MAX_ENVELOPE_BYTES, 16 * 1024 * 1024);
+  invalid(new Uint8Array(MAX_ENVELOPE_BYTES + 1).fill(0x20), 'envelope is not strict JSON (ERR_JSON_TOO_LARGE)');
+  // Decoding, with the index of the signature that is not base64.
+  assert.deepEqual(decodePayload(read), new TextEncoder().encode('{}'));
+  assert.throws(() => decodePayload({ ...read, payload: 'e30' + '!' }), { code: 'ERR_ENVELOPE_BASE64', message: 'envelope "payload" is not base64' });
+  assert.deepEqual(decodeSignature({ sig: 'AAAA' }, 0), new Uint8Array(3));
+  assert.throws(() => decodeSignature({ sig: 'A' }, 3), { code: 'ERR_ENVELOPE_BASE64', message: 'envelope signature 3 "sig" is not base64' });
+  // The written form.
+  assert.equal(
+    formatEnvelope({ payload: 'e30=', payloadType: 't', signatures: [{ sig: 'AA==' }, { keyid: 'k', sig: 'AAAA' }] }),
+    '{\n  "payload": "e30=",\n  "payloadType": "t",\n  "signatures": [\n    {\n      "sig": "AA=="\n    },\n    {\n      "keyid": "k",\n      "sig": "AAAA"\n    }\n  ]\n}\n',
+  );
+  assert.deepEqual(envelopeOf(new TextEncoder().encode('{}')), { payload: 'e30=', payloadType: 'application/vnd.in-toto+json', signatures: [] });
+});
+
+test('pae: DSSE v1 pre-authentication encoding, byte lengths not character counts', async () => {
+  const { pae } = await import('../src/receipt/pae.ts');
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  assert.equal(text(pae('http://example.com/HelloWorld', new TextEncoder().encode('hello world'))), 'DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+  assert.equal(text(pae('', new Uint8Array(0))), 'DSSEv1 0  0 ');
+  assert.equal(text(pae('é', new TextEncoder().encode('ü'))), 'DSSEv1 2 é 2 ü');
+  assert.equal(pae('t', new Uint8Array(300)).length, 'DSSEv1 1 t 300 '.length + 300);
+});
+
+test('verifyReceipt: argument checks, bundle key hints, error paths, signature selection', async () => {
+  const { parsePublicKey, parsePrivateKey, signReceipt, verifyReceipt, formatEnvelope } = await import('../src/receipt/index.ts');
+  const { formatBundle } = await import('../src/receipt/sigstore-bundle.ts');
+  const { APPLICATION_KEY, GATEWAY_KEY, fixtureFacts, signedVariant, envelopeOf, canonical } = await import('./fixtures/receipt-run.ts');
+  const app = await parsePublicKey(APPLICATION_KEY.publicKeyPem);
+  const gateway = await parsePublicKey(GATEWAY_KEY.publicKeyPem);
+  const envelope = await signReceipt(fixtureFacts(), await parsePrivateKey(APPLICATION_KEY.privateKeyPem));
+  const text = formatEnvelope(envelope);
+  // Programmer errors, with their messages.
+  for (const keys of [[], undefined, 'k', {}]) {
+    await assert.rejects(verifyReceipt(text, { keys } as never), { name: 'TypeError', message: 'verifyReceipt options.keys must be an array of at least one public key' });
+  }
+  await assert.rejects(verifyReceipt(text, { keys: [app, 'x'] } as never), { name: 'TypeError', message: /^verifyReceipt options\.keys\[1\] / });
+  await assert.rejects(verifyReceipt(text, { keys: [app], output: 'text' } as never), { name: 'TypeError', message: /^verifyReceipt options\.output / });
+  await assert.rejects(verifyReceipt(text, { keys: [app], logProof: 'x' } as never), { name: 'TypeError', message: /^verifyReceipt options\.logProof / });
+  await assert.rejects(verifyReceipt(text, null as never), { name: 'TypeError', message: /^verifyReceipt options / });
+  // A Sigstore bundle: its hint picks the key; a key it does not name fails before any signature.
+  const bundle = formatBundle(JSON.parse(text), { publicKeyHint: APPLICATION_KEY.keyId });
+  const ok = await verifyReceipt(JSON.stringify(bundle), { keys: [app] });
+  assert.equal(ok.ok, true);
+  assert.equal(ok.checks.find((c) => c.name === 'signature')!.keyId, APPLICATION_KEY.keyId);
+  const other = await verifyReceipt(bundle, { keys: [gateway] });
+  assert.deepEqual(other.checks.at(-1), {
+    name: 'signature', ok: false, keyId: GATEWAY_KEY.keyId, code: 'ERR_SIGNATURE_UNKNOWN_KEY', message: 'the bundle\'s key hint does not name this key',
+  });
+  // A bundle with the gateway's hint over the application's signature: the application key is not named.
+  const misnamed = { ...bundle, verificationMaterial: { publicKey: { hint: GATEWAY_KEY.keyId } }, dsseEnvelope: { ...bundle.dsseEnvelope, signatures: [{ ...bundle.dsseEnvelope.signatures[0]!, keyid: GATEWAY_KEY.keyId }] } };
+  const misnamedReport = await verifyReceipt(misnamed, { keys: [app] });
+  assert.equal(misnamedReport.ok, false);
+  assert.equal(misnamedReport.checks.at(-1)!.code, 'ERR_SIGNATURE_UNKNOWN_KEY');
+  assert.equal(misnamedReport.checks.at(-1)!.message, 'the bundle\'s key hint does not name this key');
+  // A malformed bundle fails at "envelope" with the path of the offending member.
+  const badBundle = await verifyReceipt({ ...bundle, mediaType: 'application/json' }, { keys: [app] });
+  assert.deepEqual(badBundle.checks, [{ name: 'envelope', ok: false, code: 'ERR_BUNDLE_INVALID', message: badBundle.checks[0]!.message, path: "$['mediaType']" }]);
+  assert.equal(badBundle.ok, false);
+  assert.equal('path' in (await verifyReceipt('[]', { keys: [app] })).checks[0]!, false);
+  // Signatures: one that is not 64 bytes is skipped; a keyid naming no given key is ERR_SIGNATURE_UNKNOWN_KEY,
+  // an unnamed or matching one ERR_SIGNATURE_INVALID.
+  const parsed = JSON.parse(text);
+  const good = parsed.signatures[0];
+  const sig = Buffer.from(good.sig, 'base64');
+  const short = sig.subarray(0, 63).toString('base64');
+  const withSignatures = (signatures: unknown[]) => ({ ...parsed, signatures });
+  const first = async (value: unknown, keys = [app]) => (await verifyReceipt(value, { keys })).checks.find((c) => c.name === 'signature');
+  assert.equal((await first(withSignatures([{ keyid: APPLICATION_KEY.keyId, sig: short }, good])))!.ok, true);
+  assert.deepEqual(await first(withSignatures([{ keyid: APPLICATION_KEY.keyId, sig: short }])), {
+    name: 'signature', ok: false, keyId: APPLICATION_KEY.keyId, code: 'ERR_SIGNATURE_INVALID', message: 'signature verification failed',
+  });
+  assert.equal((await first(withSignatures([{ sig: Buffer.concat([sig, Buffer.from([0])]).toString('base64') }])))!.code, 'ERR_SIGNATURE_INVALID');
+  const flipped = Buffer.from(sig);
+  flipped[0]! ^= 1;
+  assert.equal((await first(withSignatures([{ keyid: GATEWAY_KEY.keyId, sig: flipped.toString('base64') }])))!.code, 'ERR_SIGNATURE_UNKNOWN_KEY');
+  assert.equal((await first(withSignatures([{ sig: flipped.toString('base64') }])))!.code, 'ERR_SIGNATURE_INVALID');
+  assert.equal((await first(withSignatures([{ keyid: GATEWAY_KEY.keyId, sig: flipped.toString('base64') }, { keyid: APPLICATION_KEY.keyId, sig: flipped.toString('base64') }])))!.code, 'ERR_SIGNATURE_INVALID');
+  // The keyid decides nothing: a good signature under another key's keyid still verifies.
+  assert.equal((await first(withSignatures([{ keyid: GATEWAY_KEY.keyId, sig: good.sig }])))!.ok, true);
+  // Two keys required: the first failing one stops verification after all signature checks.
+  const both = await verifyReceipt(text, { keys: [gateway, app] });
+  assert.deepEqual(both.checks.map((c) => [c.name, c.ok]), [['envelope', true], ['payload-type', true], ['base64', true], ['signature', false], ['signature', true]]);
+  assert.equal(both.ok, false);
+  assert.equal('runId' in both, false);
+  // A statement that is not strict JSON, re-signed: fails at statement-type.
+  const notJson = envelopeOf(new TextEncoder().encode('{"_type":1,"_type":2}'));
+  assert.deepEqual((await verifyReceipt(notJson, { keys: [app] })).checks.at(-1), {
+    name: 'statement-type', ok: false, code: 'ERR_STATEMENT_INVALID', message: 'statement is not strict JSON (ERR_JSON_DUPLICATE_KEY)',
+  });
+  // A run in the report only when every check passed.
+  const passed = await verifyReceipt(text, { keys: [app] });
+  assert.equal(passed.runId, fixtureFacts().identity.runId);
+  assert.deepEqual(Object.keys(passed).sort(), ['checks', 'ok', 'runId']);
+  const failedLater = await verifyReceipt(signedVariant((s) => (s['predicate'].runDetails.output.stream = 1)), { keys: [app] });
+  assert.deepEqual(Object.keys(failedLater).sort(), ['checks', 'ok']);
+  assert.equal(canonical({}).length, 2);
+});
+
+test('verifyReceipt with a composition: the fast path when the predicate matches, the checks when it does not', async () => {
+  const { parsePublicKey, verifyReceipt } = await import('../src/receipt/index.ts');
+  const { APPLICATION_KEY, fixtureComposition, signedVariant, RESPONSE_TEXT } = await import('./fixtures/receipt-run.ts');
+  const app = await parsePublicKey(APPLICATION_KEY.publicKeyPem);
+  const composition = fixtureComposition() as never;
+  const names = (report: { checks: Array<{ name: string; ok: boolean; code?: string; message?: string }> }) => report.checks.slice(8);
+  // A predicate whose element root is wrong although every component digest is right: not the fast
+  // path, and the identity check names the root.
+  const badRoot = signedVariant((s) => (s['predicate'].buildDefinition.resolvedDependencies[1].annotations.root.sha256 = '0'.repeat(64)));
+  assert.deepEqual(names(await verifyReceipt(badRoot, { keys: [app], composition })), [
+    { name: 'subject-binding', ok: true },
+    { name: 'identity', ok: false, code: 'ERR_IDENTITY_MISMATCH', message: 'component "system": element digests do not give its root' },
+  ]);
+  // Another composition: identity holds, composition fails with the first differing component.
+  const other = { ...(fixtureComposition() as Record<string, unknown>), parameters: { temperature: 1 } };
+  assert.deepEqual(names(await verifyReceipt(signedVariant((s) => (s['future'] = 1)), { keys: [app], composition: other as never })), [
+    { name: 'subject-binding', ok: true },
+    { name: 'identity', ok: true },
+    { name: 'composition', ok: false, code: 'ERR_IDENTITY_MISMATCH', message: 'component "parameters" of the composition does not match the receipt' },
+  ]);
+  // Output given: checked after identity; the wrong bytes fail there.
+  const wrong = new TextEncoder().encode(RESPONSE_TEXT.replace('Paris', 'Lyon'));
+  const outputReport = await verifyReceipt(signedVariant((s) => (s['future'] = 1)), { keys: [app], output: wrong });
+  assert.deepEqual(outputReport.checks.at(-1), { name: 'output', ok: false, code: 'ERR_OUTPUT_MISMATCH', message: 'output digest of the given bytes does not match the receipt' });
+  // outputFormat is passed through: bytes of another format named are the caller's error.
+  await assert.rejects(
+    verifyReceipt(signedVariant((s) => (s['future'] = 1)), { keys: [app], output: new TextEncoder().encode(RESPONSE_TEXT), outputFormat: 'anthropic-messages' as never }),
+    { code: 'ERR_OUTPUT_INVALID', message: 'response "type" is not "message"' },
+  );
+});

@@ -67,7 +67,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   },
   disclosure: {
     mutate: ['src/receipt/disclosure-verify.ts', 'src/receipt/disclosure-shape.ts'],
-    testFiles: ['test/disclosure.test.ts', 'test/disclosure-mutation.test.ts'],
+    testFiles: ['test/disclosure-edges.test.ts', 'test/disclosure.test.ts', 'test/disclosure-mutation.test.ts'],
   },
   merkle: {
     mutate: ['src/merkle/**/*.ts', '!src/merkle/index.ts'],
@@ -82,6 +82,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
   log: {
     mutate: ['src/log/checkpoint.ts', 'src/log/note.ts', 'src/log/note-keys.ts', 'src/log/tlog-proof.ts', 'src/log/cosignature.ts', 'src/log/tiles.ts'],
     testFiles: [
+      'test/log-edges.test.ts',
       'test/c2sp-tlog-checkpoint.test.ts',
       'test/c2sp-signed-note.test.ts',
       'test/c2sp-tlog-cosignature.test.ts',
