@@ -64,6 +64,53 @@ test('--capture-fail-closed: once recording failed, calls get 503 ERR_CAPTURE_UN
   assert.equal(upstream.requests.length, before, 'nothing was forwarded');
 });
 
+test('sync durability holds the chunk with the terminal event until the record is durable; the first events are not held', async () => {
+  const storage = SqliteRuns.open(join(dir, 'runs-held.sqlite'));
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy() });
+  let durableAt = 0;
+  // A slow disk: the commit takes 400 ms.
+  const slow = {
+    get healthy() {
+      return recorder.healthy;
+    },
+    record: async (...args: Parameters<RunRecorder['record']>) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await recorder.record(...args);
+      durableAt = performance.now();
+    },
+  };
+  for (const [format, path, body, marker] of [
+    ['openai-chat', '/openai/v1/chat/completions', { ...CALL, stream: true }, 'data: [DONE]'],
+    ['anthropic-messages', '/anthropic/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: CALL.messages }, 'message_stop'],
+    ['openai-responses', '/openai/v1/responses', { model: 'gpt-4o', input: 'Say hello.', stream: true }, 'response.completed'],
+  ] as const) {
+    durableAt = 0;
+    const proxy = createProxy({ upstreams: { openai: upstream.url, anthropic: upstream.url }, sink: slow, maxBodyBytes: 1 << 20, receipts: false });
+    const app = createApp({ proxy });
+    upstream.enqueue({ kind: 'text', text: 'Several words arrive one event at a time.', eventDelayMs: 10 });
+    const response = await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k', authorization: 'Bearer k' }, body: JSON.stringify(body) });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    let firstAt = 0;
+    let markerAt = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      if (firstAt === 0) firstAt = performance.now();
+      if (markerAt === 0 && text.includes(marker)) markerAt = performance.now();
+    }
+    assert.ok(durableAt > 0, `${format}: recorded`);
+    assert.ok(firstAt < durableAt, `${format}: the first events pass at once, not after the commit`);
+    assert.ok(markerAt >= durableAt, `${format}: the terminal event reaches the client only once the record is durable (${markerAt - durableAt} ms)`);
+    const stored = await storage.list({ limit: 1 });
+    assert.equal(stored[0]!.record.incomplete, null, `${format}: the stored record has the whole output`);
+  }
+  await recorder.close();
+  await storage.close();
+});
+
 test('capture options: an open proxy is never the default off loopback, and bad values are usage errors', () => {
   const lines: string[] = [];
   const io = { stderr: (text: string) => void lines.push(text) } as Parameters<typeof captureOptions>[3];

@@ -23,6 +23,12 @@ export interface ObserveOptions {
    * ends its answer only once the run's record is durable. Default false.
    */
   holdEnd?: boolean;
+  /**
+   * With `holdEnd`: true for the chunk from which on the rest of the body is held back with its
+   * end (the chunk holding a stream's terminal event). `tail` is the end of the chunk before, so a
+   * marker split across two chunks is still seen. Default: nothing is held but the end.
+   */
+  holdFrom?: (chunk: Uint8Array, tail: string) => boolean;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -31,6 +37,16 @@ export interface ObserveOptions {
    * SDKs do with an error body before a retry: the record then holds the body the provider sent.
    */
   drainOnCancel?: number;
+}
+
+/** How much of the chunk before a holdFrom check sees: longer than any marker. */
+const TAIL = 64;
+
+/** Bytes as Latin-1 text, one character per byte: markers are ASCII, so they match whatever the encoding. */
+export function latin1(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return text;
 }
 
 /** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
@@ -86,31 +102,48 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
     }
     return false;
   };
+  /** Chunks held back from the one holdFrom picked, released when the body ends. */
+  const heldBack: Uint8Array[] = [];
+  let tail = '';
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        void finish(outcomeOfError(error), error);
-        controller.error(error);
-        return;
-      }
-      if (result.done) {
-        if (options.holdEnd === true) {
-          const held = finish('complete', undefined);
-          if (held !== undefined) await held.catch(() => undefined);
-          controller.close();
+      // One chunk reaches the reader per pull, except chunks held back (holdFrom): those are read
+      // on until the body ends, then released with its end.
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          void finish(outcomeOfError(error), error);
+          for (const chunk of heldBack.splice(0)) controller.enqueue(chunk);
+          controller.error(error);
           return;
         }
-        controller.close();
-        void finish('complete', undefined);
+        if (result.done) {
+          if (options.holdEnd === true) {
+            const held = finish('complete', undefined);
+            if (held !== undefined) await held.catch(() => undefined);
+            for (const chunk of heldBack.splice(0)) controller.enqueue(chunk);
+            controller.close();
+            return;
+          }
+          controller.close();
+          void finish('complete', undefined);
+          return;
+        }
+        const chunk = result.value;
+        chunks.push(chunk.slice());
+        size += chunk.length;
+        if (options.holdEnd === true && options.holdFrom !== undefined) {
+          if (heldBack.length > 0 || options.holdFrom(chunk, tail)) {
+            heldBack.push(chunk);
+            continue;
+          }
+          tail = latin1(chunk.subarray(Math.max(0, chunk.length - TAIL)));
+        }
+        controller.enqueue(chunk);
         return;
       }
-      const chunk = result.value;
-      chunks.push(chunk.slice());
-      size += chunk.length;
-      controller.enqueue(chunk);
     },
     async cancel(reason) {
       const outcome = outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted';

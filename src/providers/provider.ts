@@ -43,4 +43,11 @@ export interface Provider {
    * one service share it (OpenAI's chat and responses).
    */
   upstream: { name: string; url: string };
+  /**
+   * Texts whose presence in a chunk of an SSE stream means the stream's terminal event (SPEC 12)
+   * is in it: a proxy in sync durability holds that chunk until the run's record is durable, so a
+   * client that stops reading at the terminal event has a record of what it read. Each is written
+   * so that it cannot occur inside a JSON string (a line start, or quotes a string would escape).
+   */
+  streamEndMarkers: readonly string[];
 }

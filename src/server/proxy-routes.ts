@@ -6,7 +6,7 @@
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
 import { captureRunWith, isRunId, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
-import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
+import { latin1, observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
@@ -297,11 +297,22 @@ export function createProxy(options: ProxyOptions): Proxy {
       headers.set('content-length', String(body.bytes.length));
       return new Response(body.bytes.length === 0 ? null : (body.bytes as Uint8Array<ArrayBuffer>), { status: response.status, statusText: response.statusText, headers });
     }
+    const markers = providerFor(format).streamEndMarkers;
     const observed = observeBody(response.body, {
       now,
       drainOnCancel: 0,
       onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded).durable,
       holdEnd: true,
+      // In sync durability the chunk with the terminal event waits for the record too: a client that
+      // stops reading at that event (the SDKs do) has read nothing that is not recorded.
+      ...(durability === 'sync'
+        ? {
+            holdFrom: (chunk: Uint8Array, tail: string) => {
+              const text = tail + latin1(chunk);
+              return markers.some((marker) => text.includes(marker));
+            },
+          }
+        : {}),
     });
     return new Response(observed, { status: response.status, statusText: response.statusText, headers });
   }

@@ -13,4 +13,5 @@ export const anthropicMessagesProvider: Provider = {
   routes: [{ method: 'POST', path: '/v1/messages' }],
   requestIdHeader: 'request-id',
   upstream: { name: 'anthropic', url: 'https://api.anthropic.com' },
+  streamEndMarkers: ['\nevent: message_stop', '"type":"message_stop"'],
 };

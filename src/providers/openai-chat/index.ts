@@ -13,4 +13,5 @@ export const openAIChatProvider: Provider = {
   routes: [{ method: 'POST', path: '/v1/chat/completions' }],
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
+  streamEndMarkers: ['\ndata: [DONE]', '\ndata:[DONE]'],
 };

@@ -13,4 +13,5 @@ export const openAIResponsesProvider: Provider = {
   routes: [{ method: 'POST', path: '/v1/responses' }],
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
+  streamEndMarkers: ['\nevent: response.completed', '\nevent: response.incomplete', '"type":"response.completed"', '"type":"response.incomplete"'],
 };
