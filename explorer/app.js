@@ -3,6 +3,7 @@
 // checked in this browser with runprint's core (verify.js). No request leaves this origin.
 import { api, errorBlock, h, pinnedKeys, short } from './common.js';
 import { comparePage } from './compare.js';
+import { verifyPage } from './verify-page.js';
 import { runPage } from './views.js';
 import { parseCheckpoint, parseNoteVerifier, verifyNote } from 'runprint/log';
 
@@ -151,6 +152,7 @@ async function route() {
     else if (page === 'run' && path.split('/')[2]) await runPage(main, decodeURIComponent(path.split('/')[2]));
     else if (page === 'compare') await comparePage(main, params);
     else if (page === 'log') await logPage(main);
+    else if (page === 'verify') verifyPage(main);
     else if (page === 'keys') keysPage(main);
     else main.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/runs' }, 'Back to the runs')));
   } catch (error) {

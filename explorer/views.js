@@ -149,7 +149,7 @@ function receiptSection(run, receipt) {
 }
 
 /** The verification panel: each check passing, failing or not run, with its steps and what it relies on. */
-function renderChecks(panel, checks) {
+export function renderChecks(panel, checks) {
   const failed = checks.filter((check) => check.state === 'fail');
   const passed = checks.filter((check) => check.state === 'pass');
   panel.replaceChildren(

@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { generateKeyFiles } from '../src/keys/keys.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -26,7 +28,7 @@ interface RunView {
   seq: number;
   captureId: string;
   model: string | null;
-  record: { runId: string | null; requestId: string | null; parents: string[]; served: Record<string, { value: unknown }> | null };
+  record: { runId: string | null; requestId: string | null; parents: string[]; served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } } };
   identity: { components: Record<string, { digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
 }
 
@@ -272,6 +274,68 @@ test('a run whose parts are kept as digests only shows digests, never blank cont
   } finally {
     await digests.stop();
   }
+});
+
+test('the verify page checks what it is given, receipt, key, request, output, tlog-proof and log key, without a request, and fails a changed output naming the check', { timeout: 120_000 }, async () => {
+  const run = (await runs(serve.base)).find((view) => view.seq === 5)!;
+  const sent = upstream.requests.find((request) => createHash('sha256').update(request.body).digest('hex') === run.record.request.rawDigest.sha256)!;
+  const receipt = await (await fetch(`${serve.base}/v1/runs/${run.captureId}/receipt`)).text();
+  const { publicKey } = (await (await fetch(`${serve.base}/v1/receipt-key`)).json()) as { publicKey: string };
+  const proof = await (await fetch(`${serve.base}/v1/runs/${run.captureId}/tlog-proof`)).text();
+  const { page, problems, close } = await open(serve.base);
+  await show(page, `${serve.base}/explorer/#/verify`);
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  await page.fill('textarea[name="receipt"]', receipt);
+  await page.fill('textarea[name="key"]', publicKey);
+  await page.fill('textarea[name="composition"]', sent.body.toString('utf8'));
+  await page.selectOption('select[name="from"]', 'openai-chat');
+  const output = sent.response.body.toString('utf8');
+  await page.fill('textarea[name="output"]', output);
+  await page.fill('textarea[name="proof"]', proof);
+  await page.fill('textarea[name="logKey"]', serve.key);
+  await page.click('form.verify-form button[type="submit"]');
+  await page.waitForSelector('#verification[data-done]');
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', (await page.textContent('#verification')) ?? '');
+  const passed = await page.$$eval('#check-receipt li.pass', (items) => items.map((item) => (item as HTMLElement).dataset['step']));
+  for (const step of ['signature', 'composition', 'output', 'log-checkpoint', 'log-inclusion']) assert.ok(passed.includes(step), step);
+  await page.screenshot({ path: join(SHOTS, 'verify-result-desktop.png'), fullPage: true });
+
+  await page.fill('textarea[name="output"]', output.replace('characters', 'Characters'));
+  await page.click('form.verify-form button[type="submit"]');
+  await page.waitForSelector('#verification[data-done="fail"]');
+  assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'output');
+  assert.deepEqual(requests, [], 'nothing is sent anywhere while verifying');
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(serve.base, 'verify', '#/verify', 'form.verify-form');
+});
+
+test('keys pinned in the browser are used instead of the server\'s: other keys fail the signature and the checkpoint, naming them', { timeout: 120_000 }, async () => {
+  const run = (await runs(serve.base)).find((view) => view.seq === 6)!;
+  const other = await generateKeyFiles('example.test/other-log');
+  const { page, problems, close } = await open(serve.base);
+  await show(page, `${serve.base}/explorer/#/keys`);
+  await page.fill('textarea[name="receipt"]', other.publicKeyPem);
+  await page.fill('textarea[name="log"]', other.verifierKey);
+  await page.click('form button[type="submit"]');
+  await page.waitForSelector('text=Saved in this browser.');
+  await showRun(page, serve.base, run.captureId);
+  assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'pass', 'the identity relies on no key');
+  assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'signature');
+  assert.match((await page.textContent('#check-receipt .relies')) ?? '', new RegExp(`receipt key ${other.keyId.slice(0, 16)}… pinned in this browser`));
+  assert.equal(await page.getAttribute('#check-log li.fail', 'data-step'), 'log-checkpoint');
+  assert.match((await page.textContent('#check-log .relies')) ?? '', /example\.test\/other-log\+[0-9a-f]{8} pinned in this browser/);
+
+  await show(page, `${serve.base}/explorer/#/keys`);
+  await page.fill('textarea[name="receipt"]', '');
+  await page.fill('textarea[name="log"]', '');
+  await page.click('form button[type="submit"]');
+  await page.waitForSelector('text=Saved in this browser.');
+  await showRun(page, serve.base, run.captureId);
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', 'without pinned keys, the server\'s keys again');
+  assert.deepEqual(problems, []);
+  await close();
 });
 
 test('runs tampered with in runs.sqlite fail in the browser, naming the check: changed content fails the identity, a changed receipt its signature and log inclusion', { timeout: 180_000 }, async () => {

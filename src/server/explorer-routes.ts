@@ -39,6 +39,7 @@ const PAGE_FILES: Record<string, string> = {
   'compare.js': 'text/javascript; charset=utf-8',
   'views.js': 'text/javascript; charset=utf-8',
   'verify.js': 'text/javascript; charset=utf-8',
+  'verify-page.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 const JS = 'text/javascript; charset=utf-8';

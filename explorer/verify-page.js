@@ -1,0 +1,89 @@
+// The verify page (#/verify): a receipt or bundle, its public key, and optionally the composition or
+// request, the output, and a tlog-proof with the log key, all checked in this browser. Nothing
+// given here is sent anywhere: the page makes no request while it verifies.
+import { parseJson } from 'runprint/jcs';
+import { parseNoteVerifier } from 'runprint/log';
+import { CHECK_LABELS, parsePublicKey, verifyReceipt } from 'runprint/receipt';
+import { h } from './common.js';
+import { renderChecks } from './views.js';
+
+const FORMATS = ['auto', 'composition', 'openai-chat', 'openai-responses', 'anthropic-messages'];
+
+/** A text area that a file may fill: the file's exact bytes are kept for the check. */
+function field(name, label, rows, hint) {
+  const area = h('textarea', { name, rows, spellcheck: 'false', placeholder: hint });
+  const file = h('input', { type: 'file', 'aria-label': `${label} from a file` });
+  const holder = { area, bytes: undefined };
+  file.addEventListener('change', async () => {
+    const chosen = file.files?.[0];
+    if (chosen === undefined) return;
+    holder.bytes = new Uint8Array(await chosen.arrayBuffer());
+    area.value = new TextDecoder().decode(holder.bytes);
+  });
+  area.addEventListener('input', () => void (holder.bytes = undefined));
+  holder.element = h('label', {}, label, area, file);
+  /** The bytes as given: the file's, else the text's UTF-8. */
+  holder.value = () => (holder.bytes ?? (area.value.trim() === '' ? undefined : new TextEncoder().encode(area.value)));
+  return holder;
+}
+
+async function check(fields, from) {
+  const receipt = fields.receipt.value();
+  const key = fields.key.value();
+  if (receipt === undefined || key === undefined) throw new Error('a receipt and its public key are needed');
+  const text = (bytes) => new TextDecoder().decode(bytes);
+  const options = { keys: await Promise.all(text(key).split(/(?=-----BEGIN PUBLIC KEY-----)/).filter((pem) => pem.trim() !== '').map((pem) => parsePublicKey(pem))) };
+  const composition = fields.composition.value();
+  if (composition !== undefined) {
+    options.composition = parseJson(text(composition));
+    options.from = from;
+  }
+  const output = fields.output.value();
+  if (output !== undefined) options.output = output;
+  const proof = fields.proof.value();
+  const logKey = fields.logKey.value();
+  if (proof !== undefined) {
+    if (logKey === undefined) throw new Error('a tlog-proof is checked against the log key: give it too');
+    options.logProof = { proof, entry: receipt, policy: { logKey: await parseNoteVerifier(text(logKey).trim()), witnesses: [], threshold: 0 } };
+  }
+  const report = await verifyReceipt(text(receipt), options);
+  const steps = report.checks.map((step) => ({ label: CHECK_LABELS[step.name] ?? step.name, name: step.name, ok: step.ok, detail: step.ok ? '' : `${step.code ?? ''}: ${step.message ?? ''}` }));
+  const failed = steps.find((step) => !step.ok);
+  const notGiven = [composition === undefined ? 'the composition' : '', output === undefined ? 'the output' : '', proof === undefined ? 'the log proof' : ''].filter(Boolean);
+  return [{
+    id: 'receipt',
+    title: 'Receipt',
+    state: report.ok ? 'pass' : 'fail',
+    steps,
+    detail: report.ok ? `about ${report.runId}${report.logProof === undefined ? '' : `, entry ${report.logProof.index} of ${report.logProof.origin}`}${notGiven.length > 0 ? `; not checked (not given): ${notGiven.join(', ')}` : ''}` : `${failed?.name ?? ''} failed: ${failed?.label ?? ''}`,
+    reliesOn: `the public key${options.keys.length === 1 ? '' : 's'} you gave (${options.keys.map((k) => `${k.keyId.slice(0, 16)}…`).join(', ')})${proof === undefined ? '' : ' and the log key you gave; no witnesses'}`,
+  }];
+}
+
+export function verifyPage(main) {
+  const fields = {
+    receipt: field('receipt', 'Receipt: DSSE envelope or Sigstore bundle (JSON)', 6, '{"payloadType": "application/vnd.in-toto+json", ...}'),
+    key: field('key', 'Public key (PEM; several for several signers)', 3, '-----BEGIN PUBLIC KEY-----'),
+    composition: field('composition', 'Optional: the composition or provider request (JSON)', 4, '{"model": ...}'),
+    output: field('output', 'Optional: the output, the response body or stream exactly as received', 4, ''),
+    proof: field('proof', 'Optional: the tlog-proof', 3, 'c2sp.org/tlog-proof@v1'),
+    logKey: field('logKey', 'The log\'s verifier key (with a tlog-proof)', 1, 'name+hash+base64'),
+  };
+  const from = h('select', { name: 'from' }, FORMATS.map((format) => h('option', { value: format }, format)));
+  const panel = h('section', { class: 'verification', id: 'verification', 'aria-live': 'polite' });
+  const form = h('form', { class: 'verify-form', onsubmit: async (event) => {
+    event.preventDefault();
+    panel.removeAttribute('data-done');
+    try {
+      renderChecks(panel, await check(fields, from.value));
+    } catch (error) {
+      panel.replaceChildren(h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Cannot verify'), ': ', error.message));
+      panel.dataset.done = 'error';
+    }
+  } },
+  fields.receipt.element, fields.key.element, fields.composition.element, h('label', {}, 'Read the composition as', from), fields.output.element, fields.proof.element, fields.logKey.element,
+  h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Verify here')));
+  main.append(h('h1', {}, 'Verify a receipt'),
+    h('p', {}, 'Everything is checked in this browser with runprint\'s core and WebCrypto: nothing you give here is uploaded.'),
+    form, panel);
+}
