@@ -338,6 +338,30 @@ test('keys pinned in the browser are used instead of the server\'s: other keys f
   await close();
 });
 
+test('with --capture-token the explorer shows nothing of the store until the reader gives the token, then sends it on every call', { timeout: 120_000 }, async () => {
+  const TOKEN = 'explorer-capture-token-1';
+  const guarded = await startServe({ data: tempDir(), args: [...args(), '--capture-token', TOKEN] });
+  try {
+    await call(guarded.base, 'gpt-4o', 'Be brief.', 'A guarded question?', { 'runprint-capture-token': TOKEN });
+    const [run] = ((await (await fetch(`${guarded.base}/v1/runs`, { headers: { 'runprint-capture-token': TOKEN } })).json()) as { runs: RunView[] }).runs;
+    const { page, problems, close } = await open(guarded.base);
+    await show(page, `${guarded.base}/explorer/#/runs`);
+    assert.match((await page.textContent('.error')) ?? '', /ERR_HTTP_UNAUTHORIZED/);
+    assert.equal(await page.$('table.runs'), null, 'no run is listed without the token');
+    await page.fill('.error input[name="token"]', TOKEN);
+    await page.click('.error button[type="submit"]');
+    await page.waitForSelector('table.runs');
+    assert.deepEqual(await rowSeqs(page), [run!.seq]);
+    await page.click(`a[href="#/run/${run!.captureId}"] >> nth=0`);
+    await page.waitForSelector('#verification[data-done]');
+    assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', 'content, receipt and proof are read with the token');
+    assert.deepEqual(problems.map((problem) => /status of 401/.test(problem)), [true], 'the one console error is the refused first call');
+    await close();
+  } finally {
+    await guarded.stop();
+  }
+});
+
 test('runs tampered with in runs.sqlite fail in the browser, naming the check: changed content fails the identity, a changed receipt its signature and log inclusion', { timeout: 180_000 }, async () => {
   const all = await runs(serve.base);
   const [contentRun, receiptRun, goodRun] = [all.find((run) => run.seq === 2)!, all.find((run) => run.seq === 3)!, all.find((run) => run.seq === 4)!];
