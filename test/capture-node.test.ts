@@ -228,6 +228,45 @@ describe('runprintFetch into a data directory', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('sync durability (the default): the run is committed before the answer\'s end reaches the application, streamed or not', async () => {
+    const store = SqliteRuns.open(join(data, 'runs.sqlite'));
+    try {
+      await local.flush();
+      const count = async () => (await store.list({ limit: 1000 })).length;
+      const mark = await count();
+      upstream.enqueue({ kind: 'text', text: 'Durable.' }, { kind: 'text', text: 'Durable stream.' });
+      await inProcess.openai().chat.completions.create({ model: 'gpt-4o', messages: HI });
+      // Read in the same turn: nothing of runprint's ran after the call returned.
+      assert.equal(await count(), mark + 1, 'committed when the answer was read');
+      // A stream read to its end (the SDKs stop at the terminal event and cancel the rest: the run
+      // is then recorded right after, whole, but nothing holds the application for it).
+      const body = JSON.stringify({ model: 'gpt-4o', messages: HI, stream: true });
+      const text = await (await local(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).text();
+      assert.match(text, /data: \[DONE\]/);
+      assert.equal(await count(), mark + 2, 'committed when the stream ended');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('async durability: the call returns before its run is committed; flush commits it', async () => {
+    const dir = join(tempDir(), 'async');
+    const own = runprintFetch({ data: dir, durability: 'async' });
+    const client = new OpenAI({ apiKey: OPENAI_KEY, baseURL: `${upstream.url}/v1`, fetch: own, maxRetries: 0 });
+    await own.flush();
+    const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+    try {
+      upstream.enqueue({ kind: 'text', text: 'Later.' });
+      await client.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      assert.equal((await store.list({})).length, 0, 'not yet committed when the call returned');
+      await own.flush();
+      assert.equal((await store.list({})).length, 1);
+    } finally {
+      await own.close();
+      await store.close();
+    }
+  });
+
   test('a fresh directory: created owner-only with its receipt key (0600), and the records are there after close', async () => {
     const dir = join(tempDir(), 'nested', 'data');
     const own = runprintFetch({ data: dir });
@@ -288,5 +327,9 @@ describe('runprintFetch into a data directory', () => {
     assert.throws(() => runprintFetch({ fetch: 'nope' as unknown as typeof fetch }), TypeError);
     assert.throws(() => runprintFetch({ keep: { prompts: 'content' } as never }), /unknown part/);
     assert.throws(() => runprintFetch({ keep: { output: 'all' } as never }), /"content" or "digest"/);
+    assert.throws(() => runprintFetch({ durability: 'eventually' as never }), /options.durability must be sync or async/);
+    assert.throws(() => runprintFetch({ url: 'ftp://runprint.example' }), /http\(s\) URL/);
+    assert.throws(() => runprintFetch({ url: 'https://user:pw@runprint.example' }), /without query, fragment, user name or password/);
+    assert.throws(() => runprintFetch({ token: 'has space' }), /visible ASCII/);
   });
 });

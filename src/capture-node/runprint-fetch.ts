@@ -40,6 +40,13 @@ export interface RunprintFetchOptions {
   url?: string;
   /** The server's capture token (`runprint-capture-token`), with `url`. Default: RUNPRINT_CAPTURE_TOKEN. */
   token?: string;
+  /**
+   * `sync` (default, as serve's proxy): the application's last byte of each answer waits until
+   * its run is durable (committed, or written to the outbox), so every answer it saw has a
+   * record. `async`: the run is recorded after the application has its answer (less latency; a
+   * crash can lose the last runs). Default: RUNPRINT_CAPTURE_DURABILITY, else `sync`.
+   */
+  durability?: 'sync' | 'async';
   /** What the store keeps, per part (serve's --capture-keep); the rest as serve's default. */
   keep?: Partial<ContentPolicy>;
   /** The run identities the next call follows from. Default: currentParents (withParent). */
@@ -174,8 +181,10 @@ function serverUrl(given: string | undefined): string | null {
  * The runs go to the run store of a data directory, or with `url` (RUNPRINT_URL) to a runprint
  * server through a durable outbox in that directory. The store, key or outbox open in the
  * background; a failure there or later never reaches the application (fail-open): it goes to
- * `onError`. Runs are recorded after the application has its answer (serve's async durability);
- * `flush()` waits for them. Bad options are a programmer error (TypeError), thrown at once.
+ * `onError`. By default the last byte of each answer waits until its run is durable (serve's sync
+ * durability); with `durability: 'async'` runs are recorded after, and `flush()` waits for them.
+ * Receipts are signed after the commit, in the background. Bad options are a programmer error
+ * (TypeError), thrown at once.
  */
 export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -184,6 +193,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string');
   if (options.token !== undefined && (typeof options.token !== 'string' || !/^[\x21-\x7e]+$/.test(options.token))) throw new TypeError('options.token must be visible ASCII characters with no spaces');
   if (options.parents !== undefined && typeof options.parents !== 'function') throw new TypeError('options.parents must be a function');
+  const durability = options.durability ?? (process.env['RUNPRINT_CAPTURE_DURABILITY'] || 'sync');
+  if (durability !== 'sync' && durability !== 'async') throw new TypeError(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
   const policy = policyOf(options.keep);
   const url = serverUrl(options.url);
@@ -246,6 +257,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       if (!(error instanceof Counted)) report(error);
     },
     parents: options.parents ?? currentParents,
+    holdEnd: durability === 'sync',
   });
   const inner = capturing.counts;
   const counts: RunprintFetchCounts = {

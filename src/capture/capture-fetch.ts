@@ -24,6 +24,14 @@ export interface CaptureFetchOptions {
   parents?: () => readonly string[];
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * Hold the end of each response (the application's last read of the body, or the response or
+   * error of a call without one) until the promises onRun and onCapturedRun return have settled:
+   * with a sink that resolves once the run is durable, every answer the application saw has its
+   * record (the proxy's sync durability). The run is then built before the application has its
+   * last byte. Default false: the run is handed over after it, on a later turn of the event loop.
+   */
+  holdEnd?: boolean;
 }
 
 /** What a capturing fetch has done so far. */
@@ -106,14 +114,17 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     }
   };
 
-  const hand = (sink: () => void | Promise<void>) => {
+  /** Hands the run to one sink; a promise it returns is settled (never rejects) in what this returns. */
+  const hand = (sink: () => void | Promise<void>): Promise<void> | undefined => {
     try {
       const pending = sink();
-      if (pending !== undefined && typeof (pending as Promise<void>).then === 'function') (pending as Promise<void>).then(undefined, fail);
+      if (pending !== undefined && typeof (pending as Promise<void>).then === 'function') return (pending as Promise<void>).then(undefined, fail);
     } catch (error) {
       fail(error);
     }
+    return undefined;
   };
+  const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
     let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[] } | null = null;
@@ -133,10 +144,13 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const started = now();
 
     // Built on a later turn of the event loop: the application has its last byte (or its error)
-    // before runprint hashes anything.
-    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) =>
-      void setTimeout(() => build(status, headers, responseBytes, outcome, response, ended), 0);
-    const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number) => {
+    // before runprint hashes anything. With holdEnd, built at once, and the end waits for the sinks.
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number): Promise<void> | undefined => {
+      if (holdEnd) return build(status, headers, responseBytes, outcome, response, ended);
+      setTimeout(() => void build(status, headers, responseBytes, outcome, response, ended), 0);
+      return undefined;
+    };
+    const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number): Promise<void> | undefined => {
       try {
         const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
@@ -146,10 +160,13 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         if (captured.record.unidentified !== null) counts.unidentified++;
         const content = { requestBytes: call.bytes, responseBytes };
         // Each sink on its own: one that throws does not keep the run from the other.
-        if (onRun !== undefined) hand(() => onRun(captured.record, content));
-        if (onCapturedRun !== undefined) hand(() => onCapturedRun(captured, content));
+        const first = onRun === undefined ? undefined : hand(() => onRun(captured.record, content));
+        const second = onCapturedRun === undefined ? undefined : hand(() => onCapturedRun(captured, content));
+        if (first === undefined && second === undefined) return undefined;
+        return Promise.all([first, second]).then(() => undefined);
       } catch (error) {
         fail(error);
+        return undefined;
       }
     };
 
@@ -157,12 +174,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     try {
       response = await fetchImpl(input, init);
     } catch (error) {
-      record(null, null, new Uint8Array(0), outcomeOfError(error), null, now());
+      const held = record(null, null, new Uint8Array(0), outcomeOfError(error), null, now());
+      if (held !== undefined) await held;
       throw error;
     }
     const responded = now();
     if (response.body === null) {
-      record(response.status, response.headers, new Uint8Array(0), 'complete', responded, responded);
+      const held = record(response.status, response.headers, new Uint8Array(0), 'complete', responded, responded);
+      if (held !== undefined) await held;
       return response;
     }
     let wrapped: Response;
@@ -171,6 +190,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         now,
         drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
         onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended),
+        holdEnd,
       });
       wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
       // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
