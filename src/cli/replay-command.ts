@@ -5,14 +5,19 @@
  * (docs/REPLAY.md). Exit 0 `identical`; 1 `same-request-other-server`, `divergent`, `variant`;
  * 3 `cannot-replay`.
  */
-import { UsageError } from '../errors.ts';
+import { existsSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InputError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { ReplayLinks } from '../replay/replay-links.ts';
-import { replayRun, type ReplayResult } from '../replay/replay-run.ts';
-import { findRuns } from '../server/run-routes.ts';
+import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
+import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
+import { VERDICTS, type Verdict } from '../replay/verdict.ts';
+import { findRuns, runQuery } from '../server/run-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
@@ -25,6 +30,23 @@ const OPTIONS = {
   model: { type: 'string' },
   param: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  // Batch options: here only to be named in the error that they go with --runs.
+  runs: { type: 'string' },
+  concurrency: { type: 'string' },
+  rate: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `replay --runs QUERY ...`: --json names the report file. */
+const BATCH_OPTIONS = {
+  runs: { type: 'string' },
+  data: { type: 'string' },
+  upstream: { type: 'string', multiple: true },
+  model: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  concurrency: { type: 'string' },
+  rate: { type: 'string' },
+  json: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -98,16 +120,137 @@ function formatResult(result: ReplayResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The credentials of each upstream, from the environment; never stored. */
+function credentialHeaders(upstream: string): Record<string, string> {
+  const credential = CREDENTIALS[upstream];
+  const key = credential === undefined ? undefined : process.env[credential.env];
+  return key === undefined || key === '' ? {} : credential!.headers(key);
+}
+
+function overridesOf(values: { model?: string | undefined; param?: string[] | undefined }): ReplayOverrides {
+  if (values.model !== undefined && values.model === '') throw new UsageError('ERR_CLI_USAGE', '--model must not be empty');
+  const params = (values.param ?? []).map(paramOption);
+  return { ...(values.model === undefined ? {} : { model: values.model }), params };
+}
+
+/** `--runs QUERY`: `all`, or the query string of GET /v1/runs (since, model, servedModel, component, before, limit). */
+function batchQuery(text: string) {
+  if (text === 'all') return runQuery(() => undefined);
+  const params = new URLSearchParams(text);
+  const known = ['since', 'model', 'servedModel', 'component', 'before', 'limit'];
+  for (const name of params.keys()) {
+    if (!known.includes(name) || params.getAll(name).length > 1) throw new UsageError('ERR_CLI_USAGE', `--runs must be all, or a query of ${known.join(', ')} (each once), as GET /v1/runs takes: model=gpt-4o&since=2026-12-01T00:00:00Z`);
+  }
+  const limit = params.get('limit');
+  params.delete('limit');
+  const query = runQuery((name) => params.get(name) ?? undefined);
+  // In a batch, limit caps the whole set (newest first), not a page.
+  if (limit !== null) {
+    if (!/^[0-9]{1,9}$/.test(limit) || Number(limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--runs limit must be a positive number');
+    query.limit = Number(limit);
+  }
+  return query;
+}
+
+function numberOption(text: string | undefined, name: string, fallback: number | undefined, max: number, integer: boolean): number | undefined {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(value > 0) || value > max || (integer && !Number.isInteger(value))) {
+    throw new UsageError('ERR_CLI_USAGE', `--${name} must be ${integer ? 'a whole number' : 'a number'} above 0, at most ${max}`);
+  }
+  return value;
+}
+
+/** The progress line on a terminal: replays done of the total, and the verdicts so far. */
+function progressLine(done: number, total: number, counts: Record<Verdict, number>): string {
+  const width = 24;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  const verdicts = VERDICTS.filter((verdict) => counts[verdict] > 0).map((verdict) => `${verdict} ${counts[verdict]}`).join('  ');
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${verdicts}\u001b[K`;
+}
+
+function formatBatch(report: BatchReport, jsonFile: string): string {
+  let out = `${report.total} run${report.total === 1 ? '' : 's'} replayed${report.resumed > 0 ? ` (${report.resumed} by an earlier, interrupted run of this batch)` : ''}; report in ${printable(jsonFile, 120)}\n`;
+  for (const verdict of VERDICTS) if (report.counts[verdict] > 0) out += `  ${verdict.padEnd(26)} ${report.counts[verdict]}\n`;
+  if (report.errors > 0) out += `  ${'error'.padEnd(26)} ${report.errors}\n`;
+  for (const [code, count] of Object.entries(report.codes)) out += `  ${code.padEnd(40)} ${count}\n`;
+  for (const change of report.servedChanges) {
+    const value = (side: unknown) => (side === null ? '(none)' : printable(typeof side === 'string' ? side : JSON.stringify(side)));
+    out += `  served ${change.fact}: ${value(change.a)} -> ${value(change.b)} in ${change.count} run${change.count === 1 ? '' : 's'}\n`;
+  }
+  return out;
+}
+
+/**
+ * `replay --runs QUERY --json FILE [--concurrency N] [--rate R]`: every run the query selects
+ * replayed (docs/REPLAY.md section 8), resumable: the state file FILE.state names the batch until
+ * the report is written. Exit 0 when every run is identical, 1 otherwise.
+ */
+async function batchCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine('replay', args, BATCH_OPTIONS);
+  if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'replay --runs takes no RUN: the query selects the runs');
+  if (values.json === undefined || values.json === '' || values.json === '-') throw new UsageError('ERR_CLI_USAGE', 'replay --runs needs --json FILE: the report file (the batch\'s state is kept beside it, in FILE.state)');
+  const query = batchQuery(values.runs!);
+  const concurrency = numberOption(values.concurrency, 'concurrency', 1, 64, true)!;
+  const rate = numberOption(values.rate, 'rate', undefined, 100000, false);
+  const upstreams = upstreamOptions(values.upstream ?? []);
+  const overrides = overridesOf(values);
+  const jsonPath = resolve(io.cwd, values.json);
+  const statePath = `${jsonPath}.state`;
+  // A report that is there without a batch state is a finished batch's: never replaced.
+  if (existsSync(jsonPath) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(values.json, 120)}`);
+  const store = openStore(values.data, io);
+  const links = ReplayLinks.open(runStorePath(values.data, io));
+  let shown = 0;
+  try {
+    const report = await replayBatch({
+      storage: store,
+      links,
+      statePath,
+      query,
+      queryText: values.runs!,
+      replay: { upstreams, overrides, headers: credentialHeaders },
+      concurrency,
+      ...(rate === undefined ? {} : { rate }),
+      onProgress: (done, total, counts) => {
+        if (!io.stderrIsTTY) return;
+        const now = performance.now();
+        if (done < total && now - shown < 100) return;
+        shown = now;
+        io.stderr(progressLine(done, total, counts));
+        if (done === total) io.stderr('\n');
+      },
+    });
+    const temporary = `${jsonPath}.${process.pid}.tmp`;
+    try {
+      await writeFile(temporary, `${JSON.stringify(report, null, 2)}\n`);
+      await rename(temporary, jsonPath);
+    } catch {
+      await rm(temporary, { force: true });
+      throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${printable(values.json, 120)}`);
+    }
+    await deleteBatchState(statePath);
+    io.stdout(formatBatch(report, values.json));
+    return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
+  } finally {
+    links.close();
+    await store.close();
+  }
+}
+
 export async function replayCommand(args: string[], io: CliIo): Promise<number> {
+  if (args.some((arg) => arg === '--runs' || arg.startsWith('--runs='))) return batchCommand(args, io);
   const { values, positionals } = parseCommandLine('replay', args, OPTIONS);
   if (values.help === true) {
     io.stdout(formatCommandHelp('replay')!);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity (run "runprint replay --help")');
+  for (const name of ['concurrency', 'rate'] as const) {
+    if (values[name] !== undefined) throw new UsageError('ERR_CLI_USAGE', `--${name} goes with --runs (a batch replay)`);
+  }
+  if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');
   const upstreams = upstreamOptions(values.upstream ?? []);
-  if (values.model !== undefined && values.model === '') throw new UsageError('ERR_CLI_USAGE', '--model must not be empty');
-  const params = (values.param ?? []).map(paramOption);
+  const { params, ...model } = overridesOf(values);
   const store = openStore(values.data, io);
   let links: ReplayLinks | undefined;
   try {
@@ -119,12 +262,8 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       storage: store,
       links,
       upstreams,
-      overrides: { ...(values.model === undefined ? {} : { model: values.model }), params },
-      headers: (upstream) => {
-        const credential = CREDENTIALS[upstream];
-        const key = credential === undefined ? undefined : process.env[credential.env];
-        return key === undefined || key === '' ? {} : credential!.headers(key);
-      },
+      overrides: { ...model, ...(params === undefined ? {} : { params }) },
+      headers: credentialHeaders,
     });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
     if (result.verdict === 'identical') return EXIT.ok;

@@ -342,6 +342,22 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     details: 'Rebuilds the request from the run store (each piece checked against its digest), sends it through the capture core with the key in OPENAI_API_KEY or ANTHROPIC_API_KEY, stores the replay as a run linked to the original, and gives one verdict: identical, same-request-other-server, divergent, variant or cannot-replay (docs/REPLAY.md). Exit 0 identical, 1 same-request-other-server, divergent or variant, 3 cannot-replay.',
     examples: ['runprint replay 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint replay rp-run-v1-sha256-fcee... --upstream openai=http://127.0.0.1:8000 --json', 'runprint replay 910c2159-56c4-48fd-beb5-8f0b7da44f35 --model gpt-4.1 --param temperature=0'],
   },
+  {
+    command: 'replay',
+    options: [
+      { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, model, servedModel, component, before; limit caps the whole set)' },
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replays (NAME openai or anthropic; default the provider\'s public URL)' },
+      { name: 'model', value: 'M', description: 'send this model instead: every replay a variant' },
+      { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): every replay a variant' },
+      { name: 'concurrency', value: 'N', description: 'replays in flight at once (default 1, at most 64)' },
+      { name: 'rate', value: 'R', description: 'replays started per second, at most (default: no limit)' },
+      { name: 'json', value: 'FILE', required: true, description: 'the report: verdict counts, one row per run, served-model changes (the batch state is kept in FILE.state until it is written)' },
+    ],
+    summary: 'replay every run a query selects, resumably, and report the verdicts',
+    details: 'The set is fixed when the batch starts (runs that are themselves replays are left out). Each finished replay is marked in the run store with its link, so the same command run again after an interruption (even kill -9) goes on where it stopped and never sends a finished replay again. A progress line goes to stderr on a terminal. The report names the served-model changes found. Exit 0 when every run is identical, 1 otherwise.',
+    examples: ['runprint replay --runs all --json replays.json', 'runprint replay --runs "servedModel=gpt-4o-2024-08-06&since=2026-12-01T00:00:00Z" --concurrency 4 --rate 10 --json replays.json'],
+  },
 ];
 
 /** What the placeholders mean, printed after the commands. */

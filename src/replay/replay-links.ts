@@ -16,6 +16,17 @@ CREATE TABLE IF NOT EXISTS replay_links (
   result TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS replay_links_of ON replay_links (replay_of);
+-- Batch replays (docs/REPLAY.md section 8): each original a batch has finished, with its verdict
+-- document; written with the replay's link in one transaction, so a batch resumed after a crash
+-- never sends a finished replay again.
+CREATE TABLE IF NOT EXISTS replay_batch_items (
+  batch TEXT NOT NULL,
+  original TEXT NOT NULL,
+  replay TEXT,
+  verdict TEXT NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY (batch, original)
+) STRICT;
 `;
 
 export interface ReplayLink {
@@ -51,12 +62,63 @@ export class ReplayLinks {
     }
   }
 
-  /** Records a link; the same replay linked twice keeps the first. */
-  link(link: ReplayLink): void {
-    try {
+  /**
+   * Records a link; the same replay linked twice keeps the first. With `batch`, the original is
+   * marked finished in that batch in the same transaction.
+   */
+  link(link: ReplayLink, batch?: string): void {
+    this.#write(() => {
       this.#db
         .prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING')
         .run(link.replay, link.replayOf, link.verdict, link.result);
+      if (batch !== undefined) this.#finish(batch, link.replayOf, link.replay, link.verdict, link.result);
+    });
+  }
+
+  /** Marks an original finished in a batch without a replay (nothing was sent: cannot-replay, or an error of the request). */
+  finishWithoutReplay(batch: string, original: string, verdict: string, result: string): void {
+    this.#write(() => this.#finish(batch, original, null, verdict, result));
+  }
+
+  #finish(batch: string, original: string, replay: string | null, verdict: string, result: string): void {
+    this.#db
+      .prepare('INSERT INTO replay_batch_items (batch, original, replay, verdict, result) VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch, original) DO NOTHING')
+      .run(batch, original, replay, verdict, result);
+  }
+
+  #write(work: () => void): void {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw sqliteFault(error, this.#path);
+    }
+    try {
+      work();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      try {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      } catch {
+        // Already rolled back by SQLite.
+      }
+      throw sqliteFault(error, this.#path);
+    }
+  }
+
+  /** The originals a batch has finished: record digest -> verdict document (JSON). */
+  batchItems(batch: string): Map<string, { verdict: string; result: string }> {
+    try {
+      const rows = this.#db.prepare('SELECT original, verdict, result FROM replay_batch_items WHERE batch = ?').all(batch) as unknown as Array<{ original: string; verdict: string; result: string }>;
+      return new Map(rows.map((row) => [row.original, { verdict: row.verdict, result: row.result }]));
+    } catch (error) {
+      throw sqliteFault(error, this.#path);
+    }
+  }
+
+  /** Record digests of every run that is a replay. */
+  replays(): Set<string> {
+    try {
+      return new Set((this.#db.prepare('SELECT replay FROM replay_links').all() as unknown as Array<{ replay: string }>).map((row) => row.replay));
     } catch (error) {
       throw sqliteFault(error, this.#path);
     }

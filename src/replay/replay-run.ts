@@ -32,6 +32,8 @@ export interface ReplayOptions {
   storage: RunStorage;
   /** Where the link to the original is kept; none: not linked. */
   links?: ReplayLinks;
+  /** A batch the replay belongs to: the link also marks the original finished in it (one transaction). */
+  batch?: string;
   /** Upstream name (`openai`, `anthropic`) -> base URL the recorded path is appended to; default the provider's public URL. */
   upstreams?: { [name: string]: string };
   overrides?: ReplayOverrides;
@@ -207,6 +209,6 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   result.verdict = decided.verdict;
   if (decided.reason !== undefined) result.reason = decided.reason;
   if (decided.verdict === 'divergent') result.caveats = determinismCaveats(rebuilt.composition);
-  options.links?.link({ replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) });
+  options.links?.link({ replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) }, options.batch);
   return result;
 }

@@ -1,0 +1,242 @@
+/**
+ * `runprint replay --runs` against runs a real `runprint serve` captured from the fake upstream:
+ * the report's verdict counts, rows and served-model changes come from what the upstream really
+ * answered; a batch killed with SIGKILL in the middle and run again goes on where it stopped and
+ * never sends a finished replay again; earlier replays are not selected again; the rate limit
+ * holds; a state file of another batch or not runprint's is refused.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import type { CliIo } from '../src/cli/io.ts';
+import { run as runCli } from '../src/cli/main.ts';
+import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const OPENAI_KEY = 'sk-test-replay-batch-0123456789';
+const TOPICS = ['colour', 'river', 'planet', 'metal', 'bird', 'tree', 'city', 'ocean', 'fruit', 'shape', 'stone', 'star'];
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+let data: string;
+const scratch: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-replay-batch-'));
+  scratch.push(dir);
+  return dir;
+}
+
+async function cli(argv: string[], tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    readStdin: async () => new Uint8Array(0),
+    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: tty,
+    cwd: tmpdir(),
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** The topic a request asks about (each original asks about one). */
+function topicOf(request: RecordedRequest): string | undefined {
+  const body = request.body.toString('utf8');
+  return TOPICS.find((topic) => body.includes(`Name a ${topic}.`));
+}
+
+/** The replay upstream: the planet run is served by another snapshot, the river run answers otherwise. */
+function replayScenario(delayMs: number): (request: RecordedRequest) => Scenario {
+  return (request) => {
+    const topic = topicOf(request);
+    const timing = delayMs > 0 ? { headersDelayMs: delayMs } : {};
+    if (topic === 'planet') return { kind: 'text', text: 'Hello from the fake upstream.', servedModel: 'gpt-4o-2024-11-20', ...timing };
+    if (topic === 'river') return { kind: 'text', text: 'The Danube.', ...timing };
+    return { kind: 'text', text: 'Hello from the fake upstream.', ...timing };
+  };
+}
+
+interface Report {
+  batch: string;
+  query: string;
+  total: number;
+  resumed: number;
+  counts: Record<string, number>;
+  errors: number;
+  codes: Record<string, number>;
+  servedChanges: Array<{ fact: string; a: unknown; b: unknown; count: number; originals: string[] }>;
+  runs: Array<{ original: string; recordDigest: string; replay: string | null; verdict: string | null; code?: string; served?: unknown[]; outputEqual?: boolean | null; firstDifference?: string }>;
+}
+
+const originals: Record<string, string> = {};
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  data = tempDir();
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  for (const topic of TOPICS) {
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `Name a ${topic}.` }], temperature: 0 }),
+    });
+    await response.arrayBuffer();
+    originals[topic] = response.headers.get('runprint-capture-id')!;
+  }
+  process.env['OPENAI_API_KEY'] = OPENAI_KEY;
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Batch items of a batch, straight from the run store. */
+function finishedOriginals(batch: string): string[] {
+  const db = new DatabaseSync(join(data, 'runs.sqlite'), { readOnly: true });
+  try {
+    return (db.prepare('SELECT original FROM replay_batch_items WHERE batch = ?').all(batch) as Array<{ original: string }>).map((row) => row.original);
+  } finally {
+    db.close();
+  }
+}
+
+describe('replay --runs', () => {
+  test('a whole batch: verdict counts, one row per run, the served-model change, a progress line on a terminal', async () => {
+    const replays = await startFakeUpstream({ fallback: replayScenario(0) });
+    try {
+      const out = tempDir();
+      const json = join(out, 'replays.json');
+      const result = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, '--concurrency', '3', '--json', json], true);
+      assert.equal(result.code, 1, 'not every run is identical');
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      assert.equal(report.total, TOPICS.length);
+      assert.equal(report.resumed, 0);
+      assert.deepEqual(report.counts, { identical: 10, 'same-request-other-server': 1, divergent: 1, variant: 0, 'cannot-replay': 0 });
+      assert.equal(report.runs.length, TOPICS.length);
+      assert.deepEqual(new Set(report.runs.map((row) => row.original)), new Set(Object.values(originals)));
+      assert.ok(report.runs.every((row) => row.replay !== null));
+      const planet = report.runs.find((row) => row.original === originals['planet'])!;
+      assert.equal(planet.verdict, 'same-request-other-server');
+      assert.deepEqual(report.servedChanges, [{ fact: 'model', a: 'gpt-4o-2024-08-06', b: 'gpt-4o-2024-11-20', count: 1, originals: [originals['planet']] }]);
+      const river = report.runs.find((row) => row.original === originals['river'])!;
+      assert.equal(river.verdict, 'divergent');
+      assert.equal(river.firstDifference, "$['choices'][0]['message']['content']");
+      assert.equal(replays.requests.length, TOPICS.length, 'each run replayed once');
+      assert.equal(existsSync(`${json}.state`), false, 'the state file goes once the report is written');
+      assert.match(result.stderr, /\r\[#{24}\] 12\/12 {2}identical 10/);
+      assert.match(result.stdout, /^12 runs replayed; report in /);
+
+      // The same command again: the report is a finished batch's, and is not replaced.
+      const again = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, '--json', json]);
+      assert.equal(again.code, 4);
+      assert.match(again.stderr, /^runprint: ERR_FILE_EXISTS: /);
+      // A new batch selects the captured runs, not the replays the first one stored.
+      const second = join(out, 'second.json');
+      const rerun = await cli(['replay', '--runs', 'limit=100', '--data', data, '--upstream', `openai=${replays.url}`, '--json', second]);
+      assert.equal(rerun.code, 1, rerun.stderr);
+      const secondReport = JSON.parse(readFileSync(second, 'utf8')) as Report;
+      assert.equal(secondReport.total, TOPICS.length);
+      assert.deepEqual(new Set(secondReport.runs.map((row) => row.original)), new Set(Object.values(originals)));
+    } finally {
+      await replays.close();
+    }
+  });
+
+  test('kill -9 in the middle, then the same command: it goes on, and no finished replay is sent again', async () => {
+    const slow = await startFakeUpstream({ fallback: replayScenario(150) });
+    try {
+      const json = join(tempDir(), 'killed.json');
+      const args = [RUNPRINT_BIN, 'replay', '--runs', 'all', '--data', data, '--upstream', `openai=${slow.url}`, '--concurrency', '2', '--json', json];
+      const child = spawn(process.execPath, args, { env: { ...process.env, OPENAI_API_KEY: OPENAI_KEY }, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // Wait until the batch has finished a few replays, then kill it without warning.
+      let batch: string | undefined;
+      for (let i = 0; i < 400; i++) {
+        if (existsSync(`${json}.state`)) {
+          batch ??= (JSON.parse(readFileSync(`${json}.state`, 'utf8')) as { batch: string }).batch;
+          if (finishedOriginals(batch).length >= 4) break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(batch !== undefined, 'the batch wrote its state');
+      const finished = finishedOriginals(batch);
+      assert.ok(finished.length >= 4 && finished.length < TOPICS.length, `killed in the middle (${finished.length} finished)`);
+      assert.equal(existsSync(json), false, 'no report yet');
+      const sentBefore = slow.requests.length;
+
+      // Another query on the same report is another batch: refused, nothing sent.
+      const other = await cli(['replay', '--runs', 'limit=3', '--data', data, '--upstream', `openai=${slow.url}`, '--json', json]);
+      assert.equal(other.code, 3);
+      assert.match(other.stderr, /^runprint: ERR_REPLAY_BATCH_MISMATCH: /);
+      assert.equal(slow.requests.length, sentBefore);
+
+      const resumed = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${slow.url}`, '--concurrency', '2', '--json', json]);
+      assert.equal(resumed.code, 1, resumed.stderr);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      assert.equal(report.batch, batch);
+      assert.equal(report.total, TOPICS.length);
+      assert.equal(report.resumed, finished.length);
+      assert.equal(report.runs.length, TOPICS.length);
+      assert.deepEqual(report.counts, { identical: 10, 'same-request-other-server': 1, divergent: 1, variant: 0, 'cannot-replay': 0 });
+      // Each original finished before the kill was sent exactly once, over both processes.
+      const finishedTopics = new Set(report.runs.filter((row) => finished.includes(row.recordDigest)).map((row) => TOPICS.find((topic) => originals[topic] === row.original)!));
+      assert.equal(finishedTopics.size, finished.length);
+      const sent = new Map<string, number>();
+      for (const request of slow.requests) sent.set(topicOf(request)!, (sent.get(topicOf(request)!) ?? 0) + 1);
+      for (const topic of finishedTopics) assert.equal(sent.get(topic), 1, `${topic} was replayed again`);
+      for (const topic of TOPICS) assert.ok((sent.get(topic) ?? 0) >= 1, `${topic} replayed`);
+      // At most the replays in flight at the kill (the concurrency) were sent twice.
+      assert.ok(slow.requests.length <= TOPICS.length + 2, `${slow.requests.length} requests`);
+      assert.equal(finishedOriginals(batch).length, TOPICS.length);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('--rate spaces the replays out; --model makes every replay a variant', async () => {
+    const replays = await startFakeUpstream();
+    try {
+      const json = join(tempDir(), 'rate.json');
+      const started = performance.now();
+      const result = await cli(['replay', '--runs', 'limit=5', '--data', data, '--upstream', `openai=${replays.url}`, '--concurrency', '4', '--rate', '10', '--model', 'gpt-4.1', '--json', json]);
+      const elapsed = performance.now() - started;
+      assert.equal(result.code, 1);
+      assert.ok(elapsed >= 380, `5 starts at 10 per second take at least 400 ms (${Math.round(elapsed)} ms)`);
+      const starts = replays.requests.length;
+      assert.equal(starts, 5);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      assert.equal(report.counts['variant'], 5);
+    } finally {
+      await replays.close();
+    }
+  });
+
+  test('bad input: a state file that is not runprint\'s, options that need --runs, a bad query, no --json', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.json.state'), 'not a state');
+    let out = await cli(['replay', '--runs', 'all', '--data', data, '--json', join(dir, 'bad.json')]);
+    assert.equal(out.code, 3);
+    assert.match(out.stderr, /^runprint: ERR_REPLAY_BATCH_STATE_INVALID: /);
+    for (const args of [
+      ['replay', originals['colour']!, '--concurrency', '2'],
+      ['replay', '--runs', 'colour=red', '--json', join(dir, 'x.json')],
+      ['replay', '--runs', 'all'],
+      ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--concurrency', '0'],
+      ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--rate', 'fast'],
+      ['replay', '--runs', 'all', originals['colour']!, '--json', join(dir, 'x.json')],
+    ]) {
+      out = await cli([...args, '--data', data]);
+      assert.equal(out.code, 2, args.join(' '));
+      assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
+    }
+  });
+});
