@@ -342,7 +342,7 @@ function formatGroups(groups: RunGroups, previews: Array<string | undefined>): s
 
 /**
  * `runs group --by request|run|component=NAME|element=NAME [filters of runs list] [--values]
- * [--json]`: the runs a query selects, counted by what they share (docs/REPLAY.md section 6).
+ * [--json]`: the runs a query selects, counted by what they share (docs/REPLAY.md section 9).
  */
 async function groupCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine('runs group', args, GROUP_OPTIONS);

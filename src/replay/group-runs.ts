@@ -1,5 +1,5 @@
 /**
- * Counting stored runs by what they share (docs/REPLAY.md section 6): how many distinct request
+ * Counting stored runs by what they share (docs/REPLAY.md section 9): how many distinct request
  * or run identities a query's runs have, which versions of a component ran (a system prompt, the
  * tools), and which runs shared one list element (a retrieval document). A function over
  * RunStorage.list, paged through, so every run store answers it alike.
