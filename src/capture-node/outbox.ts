@@ -82,7 +82,8 @@ export class Outbox {
       throw new RunprintError(code === 'ENOSPC' ? 'ERR_STORE_NO_SPACE' : 'ERR_STORE_UNAVAILABLE', 'an exchange cannot be written to the outbox');
     }
     this.counts.queued++;
-    void this.send();
+    // While a retry is pending (the server is down), a new exchange waits for it: no attempt per call.
+    if (this.#retry === undefined) void this.send();
   }
 
   /**
