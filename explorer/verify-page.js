@@ -85,5 +85,6 @@ export function verifyPage(main) {
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Verify here')));
   main.append(h('h1', {}, 'Verify a receipt'),
     h('p', {}, 'Everything is checked in this browser with runprint\'s core and WebCrypto: nothing you give here is uploaded.'),
+    location.protocol === 'file:' ? '' : h('p', {}, h('a', { href: '/explorer/verify-offline.html', download: 'runprint-verify.html', id: 'offline' }, 'Save this page as one file'), ' to verify with no server at all (it opens from disk and makes no connection).'),
     form, panel);
 }

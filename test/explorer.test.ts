@@ -1,17 +1,20 @@
 /**
  * The explorer (issue 12) in headless Chromium against a real `runprint serve` whose run store the
  * capture proxy filled (the openai client, the fake upstream): the runs list and its filters and
- * paging, a run page and its verification panel passing on good runs and failing, naming the
- * check, on runs whose stored content or receipt was changed in runs.sqlite, digest-only parts
- * shown as digests, no console error, no request outside the server, and the page weight.
- * Screenshots at desktop and phone width go to test-output/explorer/ (not committed).
+ * paging, compare, a run page and its verification panel passing on good runs and failing, naming
+ * the check, on runs whose stored content or receipt was changed in runs.sqlite or under keys the
+ * reader pinned, digest-only parts shown as digests, the capture token, the verify page in the
+ * explorer and saved as one file opened from file://, no console error, no request outside the
+ * server, and the page weight. Screenshots at desktop and phone width go to test-output/explorer/
+ * (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
@@ -309,6 +312,41 @@ test('the verify page checks what it is given, receipt, key, request, output, tl
   assert.deepEqual(problems, []);
   await close();
   await screenshots(serve.base, 'verify', '#/verify', 'form.verify-form');
+});
+
+test('the verify page saved as one file works offline from a file:// URL and makes no connection', { timeout: 120_000 }, async () => {
+  const run = (await runs(serve.base)).find((view) => view.seq === 4)!;
+  const sent = upstream.requests.find((request) => createHash('sha256').update(request.body).digest('hex') === run.record.request.rawDigest.sha256)!;
+  const receipt = await (await fetch(`${serve.base}/v1/runs/${run.captureId}/receipt`)).text();
+  const { publicKey } = (await (await fetch(`${serve.base}/v1/receipt-key`)).json()) as { publicKey: string };
+  const proof = await (await fetch(`${serve.base}/v1/runs/${run.captureId}/tlog-proof`)).text();
+  const saved = await fetch(`${serve.base}/explorer/verify-offline.html`);
+  assert.equal(saved.headers.get('content-disposition'), 'attachment; filename="runprint-verify.html"');
+  const file = join(tempDir(), 'runprint-verify.html');
+  writeFileSync(file, await saved.text());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => void (message.type() === 'error' && problems.push(message.text())));
+  page.on('pageerror', (error) => problems.push(error.message));
+  const requests: string[] = [];
+  page.on('request', (request) => void (request.url().startsWith('data:') || requests.push(request.url())));
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector('main[data-ready]', { timeout: 60_000 });
+  assert.equal(await page.$('#offline'), null, 'no link to save it again from disk');
+  await page.fill('textarea[name="receipt"]', receipt);
+  await page.fill('textarea[name="key"]', publicKey);
+  await page.fill('textarea[name="composition"]', sent.body.toString('utf8'));
+  await page.fill('textarea[name="output"]', sent.response.body.toString('utf8'));
+  await page.fill('textarea[name="proof"]', proof);
+  await page.fill('textarea[name="logKey"]', serve.key);
+  await page.click('form.verify-form button[type="submit"]');
+  await page.waitForSelector('#verification[data-done]');
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', (await page.textContent('#verification')) ?? '');
+  assert.deepEqual(requests, [pathToFileURL(file).href], 'the file itself, nothing else');
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: join(SHOTS, 'verify-offline-desktop.png'), fullPage: true });
+  await context.close();
 });
 
 test('keys pinned in the browser are used instead of the server\'s: other keys fail the signature and the checkpoint, naming them', { timeout: 120_000 }, async () => {

@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { RunprintError } from '../errors.ts';
 import type { PublicKey } from '../keys/keys.ts';
 import { ED25519_SPKI_PREFIX, formatPem } from '../keys/pem.ts';
+import { offlinePage } from './explorer-offline.ts';
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
 
@@ -40,9 +41,12 @@ const PAGE_FILES: Record<string, string> = {
   'views.js': 'text/javascript; charset=utf-8',
   'verify.js': 'text/javascript; charset=utf-8',
   'verify-page.js': 'text/javascript; charset=utf-8',
+  'offline.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 };
 const JS = 'text/javascript; charset=utf-8';
+/** The verify page as one file, for use offline (explorer-offline.ts). */
+const OFFLINE = 'verify-offline.html';
 /** Where the core's one dependency, @noble/hashes (its browser SHA-256), is found. */
 const NOBLE = new URL('./', import.meta.resolve('@noble/hashes/sha2.js'));
 const fromSource = import.meta.url.endsWith('.ts');
@@ -89,28 +93,32 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
     if (path === '' || path === 'index.html') return text.replace(/("\/explorer\/core\/[a-z/-]+)\.js"/g, '$1.ts"');
     return path.startsWith('core/') ? stripTypeScriptTypes(text) : text;
   };
+  const asset = (type: string, text: string): Asset => {
+    const bytes = new TextEncoder().encode(text);
+    return { type, bytes, gzip: new Uint8Array(gzipSync(bytes, { level: 9 })) };
+  };
   const load = (path: string): Promise<Asset | undefined> => {
-    let asset = cache.get(path);
-    if (asset === undefined) {
+    let loaded = cache.get(path);
+    if (loaded === undefined) {
       const file = fileOf(path);
-      asset =
-        file === undefined
-          ? Promise.resolve(undefined)
-          : readFile(file.url).then(
-              (raw) => {
-                const bytes = new TextEncoder().encode(served(path, new TextDecoder().decode(raw)));
-                return { type: file.type, bytes, gzip: new Uint8Array(gzipSync(bytes, { level: 9 })) };
-              },
-              () => undefined,
-            );
-      cache.set(path, asset);
+      if (path === OFFLINE) {
+        const read = async (part: string) => {
+          const found = await load(part);
+          return found === undefined ? undefined : new TextDecoder().decode(found.bytes);
+        };
+        loaded = offlinePage(read).then((text) => asset('text/html; charset=utf-8', text));
+      } else {
+        loaded = file === undefined ? Promise.resolve(undefined) : readFile(file.url).then((raw) => asset(file.type, served(path, new TextDecoder().decode(raw))), () => undefined);
+      }
+      cache.set(path, loaded);
     }
-    return asset;
+    return loaded;
   };
 
   const prefix: Handler = async (request, url) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new RunprintError('ERR_HTTP_METHOD_NOT_ALLOWED', 'method not allowed; use GET, HEAD');
-    const asset = await load(url.pathname.slice('/explorer/'.length));
+    const path = url.pathname.slice('/explorer/'.length);
+    const asset = await load(path);
     if (asset === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
     const gzip = /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
     const headers: Record<string, string> = {
@@ -120,7 +128,10 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
       vary: 'accept-encoding',
       ...(gzip ? { 'content-encoding': 'gzip' } : {}),
     };
-    if (asset.type.startsWith('text/html')) {
+    if (path === OFFLINE) {
+      // A file to save: it carries its own policy, which allows no connection.
+      headers['content-disposition'] = 'attachment; filename="runprint-verify.html"';
+    } else if (asset.type.startsWith('text/html')) {
       headers['content-security-policy'] = securityPolicy(new TextDecoder().decode(asset.bytes));
       headers['referrer-policy'] = 'no-referrer';
     }
