@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import type { CliIo } from '../src/cli/io.ts';
 import { run as runCli } from '../src/cli/main.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
@@ -220,6 +222,46 @@ describe('replay --runs', () => {
     }
   });
 
+  test('--report: a static HTML page that opens in Chromium with no error and no request, with the counts and the served-model change', { timeout: 120_000 }, async () => {
+    const replays = await startFakeUpstream({ fallback: replayScenario(0) });
+    const dir = tempDir();
+    const json = join(dir, 'report.json');
+    const html = join(dir, 'report.html');
+    try {
+      const result = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, '--json', json, '--report', html]);
+      assert.equal(result.code, 1, result.stderr);
+    } finally {
+      await replays.close();
+    }
+    const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+    const browser = await chromium.launch({
+      executablePath: process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error' || message.type() === 'warning') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+      page.on('request', (request) => {
+        if (request.url() !== pathToFileURL(html).href) problems.push(`request: ${request.url()}`);
+      });
+      await page.goto(pathToFileURL(html).href);
+      const counts = await page.$$eval('#verdicts tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent)));
+      assert.deepEqual(counts, [['identical', '10'], ['same-request-other-server', '1'], ['divergent', '1'], ['variant', '0'], ['cannot-replay', '0']]);
+      const changes = await page.$$eval('#served-changes tbody td', (cells) => cells.map((cell) => cell.textContent));
+      assert.deepEqual(changes, ['model', 'gpt-4o-2024-08-06', 'gpt-4o-2024-11-20', '1']);
+      assert.equal(await page.$$eval('#runs tbody tr', (rows) => rows.length), TOPICS.length);
+      const planet = report.runs.find((row) => row.original === originals['planet'])!;
+      assert.ok((await page.textContent('#runs'))!.includes(`runprint runs diff ${planet.original} ${planet.replay}`));
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('bad input: a state file that is not runprint\'s, options that need --runs, a bad query, no --json', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.json.state'), 'not a state');
@@ -228,6 +270,8 @@ describe('replay --runs', () => {
     assert.match(out.stderr, /^runprint: ERR_REPLAY_BATCH_STATE_INVALID: /);
     for (const args of [
       ['replay', originals['colour']!, '--concurrency', '2'],
+      ['replay', originals['colour']!, '--report', join(dir, 'x.html')],
+      ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--report', join(dir, 'x.json')],
       ['replay', '--runs', 'colour=red', '--json', join(dir, 'x.json')],
       ['replay', '--runs', 'all'],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--concurrency', '0'],

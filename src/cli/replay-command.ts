@@ -14,6 +14,7 @@ import { parseJson } from '../jcs/parse.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { ReplayLinks } from '../replay/replay-links.ts';
+import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
@@ -34,6 +35,7 @@ const OPTIONS = {
   runs: { type: 'string' },
   concurrency: { type: 'string' },
   rate: { type: 'string' },
+  report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -47,6 +49,7 @@ const BATCH_OPTIONS = {
   concurrency: { type: 'string' },
   rate: { type: 'string' },
   json: { type: 'string' },
+  report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -181,6 +184,18 @@ function formatBatch(report: BatchReport, jsonFile: string): string {
   return out;
 }
 
+/** Writes a report file whole or not at all: a temporary file renamed over it. */
+async function writeWhole(path: string, text: string, name: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, path);
+  } catch {
+    await rm(temporary, { force: true });
+    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${printable(name, 120)}`);
+  }
+}
+
 /**
  * `replay --runs QUERY --json FILE [--concurrency N] [--rate R]`: every run the query selects
  * replayed (docs/REPLAY.md section 8), resumable: the state file FILE.state names the batch until
@@ -197,8 +212,12 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   const overrides = overridesOf(values);
   const jsonPath = resolve(io.cwd, values.json);
   const statePath = `${jsonPath}.state`;
+  const htmlPath = values.report === undefined ? undefined : resolve(io.cwd, values.report);
+  if (values.report === '' || values.report === '-' || htmlPath === jsonPath) throw new UsageError('ERR_CLI_USAGE', '--report must name a file other than the --json report');
   // A report that is there without a batch state is a finished batch's: never replaced.
-  if (existsSync(jsonPath) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(values.json, 120)}`);
+  for (const [path, name] of [[jsonPath, values.json], [htmlPath, values.report]] as const) {
+    if (path !== undefined && existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
+  }
   const store = openStore(values.data, io);
   const links = ReplayLinks.open(runStorePath(values.data, io));
   let shown = 0;
@@ -221,14 +240,8 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
         if (done === total) io.stderr('\n');
       },
     });
-    const temporary = `${jsonPath}.${process.pid}.tmp`;
-    try {
-      await writeFile(temporary, `${JSON.stringify(report, null, 2)}\n`);
-      await rename(temporary, jsonPath);
-    } catch {
-      await rm(temporary, { force: true });
-      throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${printable(values.json, 120)}`);
-    }
+    if (htmlPath !== undefined) await writeWhole(htmlPath, formatBatchReportHtml(report), values.report!);
+    await writeWhole(jsonPath, `${JSON.stringify(report, null, 2)}\n`, values.json);
     await deleteBatchState(statePath);
     io.stdout(formatBatch(report, values.json));
     return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
@@ -245,7 +258,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     io.stdout(formatCommandHelp('replay')!);
     return EXIT.ok;
   }
-  for (const name of ['concurrency', 'rate'] as const) {
+  for (const name of ['concurrency', 'rate', 'report'] as const) {
     if (values[name] !== undefined) throw new UsageError('ERR_CLI_USAGE', `--${name} goes with --runs (a batch replay)`);
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');

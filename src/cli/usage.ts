@@ -353,10 +353,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'concurrency', value: 'N', description: 'replays in flight at once (default 1, at most 64)' },
       { name: 'rate', value: 'R', description: 'replays started per second, at most (default: no limit)' },
       { name: 'json', value: 'FILE', required: true, description: 'the report: verdict counts, one row per run, served-model changes (the batch state is kept in FILE.state until it is written)' },
+      { name: 'report', value: 'FILE', description: 'the same report as a static, self-contained HTML page' },
     ],
     summary: 'replay every run a query selects, resumably, and report the verdicts',
     details: 'The set is fixed when the batch starts (runs that are themselves replays are left out). Each finished replay is marked in the run store with its link, so the same command run again after an interruption (even kill -9) goes on where it stopped and never sends a finished replay again. A progress line goes to stderr on a terminal. The report names the served-model changes found. Exit 0 when every run is identical, 1 otherwise.',
-    examples: ['runprint replay --runs all --json replays.json', 'runprint replay --runs "servedModel=gpt-4o-2024-08-06&since=2026-12-01T00:00:00Z" --concurrency 4 --rate 10 --json replays.json'],
+    examples: ['runprint replay --runs all --json replays.json', 'runprint replay --runs "servedModel=gpt-4o-2024-08-06&since=2026-12-01T00:00:00Z" --concurrency 4 --rate 10 --json replays.json --report replays.html'],
   },
 ];
 
