@@ -1,11 +1,12 @@
-// The runprint explorer: hash routes (#/runs?..., #/run/ID, #/log, #/keys), each a shareable URL.
+// The runprint explorer: hash routes (#/runs?..., #/run/ID, #/compare?a&b, #/log, #/verify, #/keys),
+// each a shareable URL.
 // Everything shown comes from this server's run store and log routes; what can be checked is
 // checked in this browser with runprint's core (verify.js). No request leaves this origin.
 import { api, errorBlock, h, pinnedKeys, short } from './common.js';
 import { comparePage } from './compare.js';
+import { logPage } from './log-page.js';
 import { verifyPage } from './verify-page.js';
 import { runPage } from './views.js';
-import { parseCheckpoint, parseNoteVerifier, verifyNote } from 'runprint/log';
 
 const FILTERS = [
   ['since', 'Since (RFC 3339, UTC)', 'e.g. 2026-12-05T00:00:00Z'],
@@ -82,32 +83,6 @@ function runRow(run) {
     h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
     h('td', { 'data-label': 'Receipt' }, run.receipt === null ? h('span', { class: 'muted' }, '—') : `log #${run.receipt.logIndex ?? '?'}`),
   );
-}
-
-/** #/log: the log's latest checkpoint, its signature checked here against the log key. */
-async function logPage(main) {
-  main.append(h('h1', {}, 'Log'));
-  let text;
-  let key;
-  try {
-    [text, key] = await Promise.all([api('/checkpoint', 'text'), api('/v1/log/key', 'text')]);
-  } catch (error) {
-    main.append(errorBlock(error));
-    return;
-  }
-  const pinned = pinnedKeys().log;
-  const keyLine = (pinned ?? key).trim();
-  let verdict;
-  try {
-    const note = await verifyNote(text, [await parseNoteVerifier(keyLine)]);
-    const checkpoint = parseCheckpoint(note.text);
-    verdict = h('div', { class: 'check pass', id: 'checkpoint-check' }, h('div', { class: 'head' }, h('span', { class: 'state' }, 'PASS'), 'Checkpoint signed by the log key'),
-      h('table', { class: 'facts' }, [['Origin', checkpoint.origin], ['Tree size', String(checkpoint.size)], ['Root hash', h('span', { class: 'digest' }, [...checkpoint.rootHash].map((b) => b.toString(16).padStart(2, '0')).join(''))]].map(([name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, value)))));
-  } catch (error) {
-    verdict = h('div', { class: 'check fail', id: 'checkpoint-check' }, h('div', { class: 'head' }, h('span', { class: 'state' }, 'FAIL'), 'Checkpoint signed by the log key'), h('p', {}, `${error.code ?? ''} ${error.message}`));
-  }
-  verdict.append(h('p', { class: 'relies' }, 'Relies on: the log key ', h('code', {}, keyLine), pinned === null ? ' as this server gives it at /v1/log/key (pin your own under Keys).' : ' pinned in this browser.'));
-  main.append(verdict, h('h2', {}, 'Checkpoint'), h('pre', {}, text));
 }
 
 /** #/keys: keys pinned in this browser, so that the checks do not rely on what this server says its keys are. */

@@ -254,6 +254,32 @@ test('a run page shows identities, content, served facts, output, parents and re
   await screenshots(serve.base, 'keys', '#/keys', 'textarea');
 });
 
+test('the log page checks the checkpoint and, as a monitor in the browser, that the log only grew since this browser last checked it', { timeout: 120_000 }, async () => {
+  const { page, problems, close } = await open(serve.base);
+  await show(page, `${serve.base}/explorer/#/log`);
+  assert.equal(await page.getAttribute('#checkpoint-check', 'data-state'), 'pass');
+  const size = Number(/Tree size(\d+)/.exec((await page.textContent('#checkpoint-check')) ?? '')![1]);
+  assert.equal(size, (await runs(serve.base)).length, 'one entry per receipt');
+  await page.click('#monitor');
+  await page.waitForSelector('#monitor-result [data-state]');
+  assert.equal(await page.getAttribute('#monitor-result [data-state]', 'data-state'), 'pass');
+  assert.match((await page.textContent('#monitor-result')) ?? '', new RegExp(`root of all ${size} entries, and each of the ${size} entries hashes into it`));
+
+  await call(serve.base, 'gpt-4o', 'Be brief.', 'One more question?');
+  await receipted(serve.base);
+  for (let i = 0; i < 100 && !((await (await fetch(`${serve.base}/checkpoint`)).text()).split('\n')[1] === String(size + 1)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  await page.reload();
+  await page.waitForSelector('main[data-ready]');
+  assert.match((await page.textContent('main')) ?? '', new RegExp(`Last checked here at size ${size}`));
+  await page.click('#monitor');
+  await page.waitForSelector('#monitor-result [data-state]');
+  assert.match((await page.textContent('#monitor-result')) ?? '', new RegExp(`Consistent with the checkpoint of size ${size} this browser checked before; 1 new entry hashes into the root of size ${size + 1}`));
+  assert.deepEqual(await page.$$eval('#log-history tbody tr td:nth-child(2)', (cells) => cells.map((cell) => cell.textContent)), [String(size + 1), String(size)]);
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: join(SHOTS, 'log-monitor-desktop.png'), fullPage: true });
+  await close();
+});
+
 test('a run whose parts are kept as digests only shows digests, never blank content, and its identity check says it could not run', { timeout: 120_000 }, async () => {
   const digests = await startServe({ data: tempDir(), args: [...args(), '--capture-keep', 'input=digest'] });
   try {
