@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { InputError, RunprintError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
-import type { RunQuery, RunStorage, StoredRun } from '../store/run-storage.ts';
-import type { ReplayLinks } from './replay-links.ts';
+import type { RunQuery, RunStorage, RunToStore, StoredRun } from '../store/run-storage.ts';
+import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 import { replayRun, type ReplayOptions, type ReplayResult } from './replay-run.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';
 
@@ -168,6 +168,40 @@ function report(state: BatchState, items: Map<string, { verdict: string; result:
   return { batch: state.batch, query: state.query, overrides: state.overrides, started: state.started, finished: new Date().toISOString(), total: state.originals.length, resumed, counts, errors, codes, servedChanges, runs };
 }
 
+/**
+ * Group commit: the replays that finish while one transaction is being written go together into
+ * the next, their runs in one `put` and then their links (each marking its original finished) in
+ * one transaction. A replay counts as finished only once its link is committed; a crash between
+ * the two leaves stored replays without links, whose originals a resumed batch sends again.
+ */
+function groupCommitter(storage: RunStorage, links: ReplayLinks, batch: string): (stored: RunToStore, link: ReplayLink) => Promise<void> {
+  let queue: Array<{ stored: RunToStore; link: ReplayLink; resolve: () => void; reject: (error: unknown) => void }> = [];
+  let flushing = false;
+  const flush = async () => {
+    while (queue.length > 0) {
+      const items = queue;
+      queue = [];
+      try {
+        await storage.put(items.map((item) => item.stored));
+        links.linkAll(items.map((item) => item.link), batch);
+        for (const item of items) item.resolve();
+      } catch (error) {
+        for (const item of items) item.reject(error);
+      }
+    }
+    flushing = false;
+  };
+  return (stored, link) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ stored, link, resolve, reject });
+      if (!flushing) {
+        flushing = true;
+        // On the next turn: replays finishing meanwhile join this transaction.
+        setImmediate(() => void flush());
+      }
+    });
+}
+
 /** Waits so that starts are at least 1/rate seconds apart, across every worker. */
 function pacer(rate: number | undefined): () => Promise<void> {
   if (rate === undefined) return async () => undefined;
@@ -204,6 +238,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
   const total = state.originals.length;
   const wait = pacer(options.rate);
   const batch = state.batch;
+  const commit = groupCommitter(options.storage, options.links, batch);
   let next = 0;
   let failure: unknown;
   const worker = async () => {
@@ -215,7 +250,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
       let verdict: string;
       try {
         if (original === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'the run is no longer in the run store');
-        const result = await replayRun(original, { ...options.replay, storage: options.storage, links: options.links, batch });
+        const result = await replayRun(original, { ...options.replay, storage: options.storage, links: options.links, batch, commit });
         verdict = result.verdict;
         // Sent replays were marked with their link; one with nothing sent is marked here.
         if (result.replay === null) options.links.finishWithoutReplay(batch, digest, verdict, JSON.stringify(result));

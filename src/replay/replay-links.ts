@@ -75,6 +75,17 @@ export class ReplayLinks {
     });
   }
 
+  /** Records links in one transaction, each marking its original finished in `batch`. */
+  linkAll(links: readonly ReplayLink[], batch: string): void {
+    this.#write(() => {
+      const insert = this.#db.prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING');
+      for (const link of links) {
+        insert.run(link.replay, link.replayOf, link.verdict, link.result);
+        this.#finish(batch, link.replayOf, link.replay, link.verdict, link.result);
+      }
+    });
+  }
+
   /** Marks an original finished in a batch without a replay (nothing was sent: cannot-replay, or an error of the request). */
   finishWithoutReplay(batch: string, original: string, verdict: string, result: string): void {
     this.#write(() => this.#finish(batch, original, null, verdict, result));

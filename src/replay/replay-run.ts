@@ -15,10 +15,10 @@ import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
 import { providerFor } from '../providers/registry.ts';
 import { setMember } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
-import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from '../store/run-storage.ts';
 import { compareOutputs, servedDifferences, type OutputComparison, type ServedDifference } from './compare-runs.ts';
 import { rebuildRequest } from './rebuild-request.ts';
-import type { ReplayLinks } from './replay-links.ts';
+import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 import { decideVerdict, determinismCaveats, type ReplayReason, type Verdict } from './verdict.ts';
 
 export interface ReplayOverrides {
@@ -34,6 +34,11 @@ export interface ReplayOptions {
   links?: ReplayLinks;
   /** A batch the replay belongs to: the link also marks the original finished in it (one transaction). */
   batch?: string;
+  /**
+   * Stores the replay and its link once the verdict is known, instead of storing the replay when it
+   * ends and linking it after (batch replay commits many replays in one transaction this way).
+   */
+  commit?: (stored: RunToStore, link: ReplayLink) => Promise<void>;
   /** Upstream name (`openai`, `anthropic`) -> base URL the recorded path is appended to; default the provider's public URL. */
   upstreams?: { [name: string]: string };
   overrides?: ReplayOverrides;
@@ -184,7 +189,7 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   const captured = sent.run;
   const replayRecord = captured.record;
   const stored = runToStore(captured, sent.content, options.policy ?? defaultContentPolicy(), 'sdk', isReceiptable(captured));
-  await options.storage.put([stored]);
+  if (options.commit === undefined) await options.storage.put([stored]);
   result.replay = {
     captureId: replayRecord.captureId,
     recordDigest: stored.recordDigest,
@@ -209,6 +214,8 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   result.verdict = decided.verdict;
   if (decided.reason !== undefined) result.reason = decided.reason;
   if (decided.verdict === 'divergent') result.caveats = determinismCaveats(rebuilt.composition);
-  options.links?.link({ replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) }, options.batch);
+  const link: ReplayLink = { replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) };
+  if (options.commit !== undefined) await options.commit(stored, link);
+  else options.links?.link(link, options.batch);
   return result;
 }
