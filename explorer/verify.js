@@ -43,7 +43,7 @@ export function storedComposition(run, content) {
 const IDENTITY_RELIES = 'the content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
 
 function identityCheck(run, content) {
-  const title = 'Run identity recomputed from the stored content';
+  const title = `${run.record.runId === null ? 'Request' : 'Run'} identity recomputed from the stored content`;
   if (run.identity === null) return { check: result('identity', title, 'skip', [], `the request was not identified (${run.record.unidentified?.code ?? 'no identity'}), so there is no identity to recompute`, IDENTITY_RELIES) };
   const { composition, missing, unreadable } = storedComposition(run, content);
   if (unreadable.length > 0) {

@@ -31,7 +31,7 @@ interface RunView {
   seq: number;
   captureId: string;
   model: string | null;
-  record: { runId: string | null; requestId: string | null; parents: string[]; served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } } };
+  record: { runId: string | null; requestId: string | null; parents: string[]; incomplete: { reason: string } | null; served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } } };
   identity: { components: Record<string, { digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
 }
 
@@ -64,8 +64,8 @@ async function call(base: string, model: string, system: string, question: strin
 async function receipted(base: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const all = await runs(base);
-    const proofs = await Promise.all(all.map(async (run) => (await fetch(`${base}/v1/runs/${run.captureId}/tlog-proof`)).status));
-    if (proofs.every((status) => status === 200)) return;
+    const proofs = await Promise.all(all.filter((run) => run.record.incomplete === null).map(async (run) => (await fetch(`${base}/v1/runs/${run.captureId}/tlog-proof`)).status));
+    if (all.length > 0 && proofs.every((status) => status === 200)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.fail('every run gets a receipt and a log proof');
@@ -80,6 +80,11 @@ before(async () => {
   await call(serve.base, 'gpt-4o', 'Answer in French.', 'Where is Paris?');
   const first = (await runs(serve.base)).at(-1)!;
   await call(serve.base, 'gpt-4o-mini', 'Be brief.', 'A follow-up step.', { 'runprint-parent': first.record.runId! });
+  // A call the provider fails: a run with a record and no receipt.
+  upstream.enqueue({ kind: 'error', status: 500, message: 'scripted failure' });
+  const client = new OpenAI({ apiKey: 'sk-test-explorer-0123456789', baseURL: `${serve.base}/openai/v1`, maxRetries: 0 });
+  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Will this fail?' }] }));
+  await upstream.settled();
   await receipted(serve.base);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -118,6 +123,11 @@ async function show(page: Page, url: string): Promise<void> {
 async function showRun(page: Page, base: string, id: string): Promise<void> {
   await show(page, `${base}/explorer/#/run/${id}`);
   await page.waitForSelector('#verification[data-done]', { timeout: 60_000 });
+  // Every check is laid out inside the page, whatever its state (a style once moved skipped ones off screen).
+  const width = page.viewportSize()!.width;
+  for (const box of await page.$$eval('#verification .check', (checks) => checks.map((check) => check.getBoundingClientRect().toJSON() as { x: number; width: number }))) {
+    assert.ok(box.x >= 0 && box.x + box.width <= width && box.width > 0, `a check is shown inside the page: ${JSON.stringify(box)}`);
+  }
 }
 
 const rowSeqs = (page: Page) => page.$$eval('table.runs tbody tr', (rows) => rows.map((row) => Number((row as HTMLElement).dataset['seq'])));
@@ -150,7 +160,7 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   assert.deepEqual(await rowSeqs(page), gpt4o.map((run) => run.seq));
   assert.ok(gpt4o.length >= 3 && gpt4o.length < all.length);
 
-  const servedModel = all[0]!.record.served!['model']!.value as string;
+  const servedModel = all.find((run) => run.seq === 1)!.record.served!['model']!.value as string;
   await show(page, `${serve.base}/explorer/#/runs?servedModel=${servedModel}`);
   assert.deepEqual(await rowSeqs(page), all.filter((run) => run.record.served?.['model']?.value === servedModel).map((run) => run.seq));
 
@@ -211,8 +221,8 @@ test('compare: two runs ticked in the list, side by side, equal parts as one dig
 
 test('a run page shows identities, content, served facts, output, parents and receipt, and every check passes in the browser', { timeout: 180_000 }, async (t) => {
   const all = await runs(serve.base);
-  const child = all[0]!;
-  const parent = all.at(-1)!;
+  const child = all.find((run) => run.seq === 8)!;
+  const parent = all.find((run) => run.seq === 1)!;
   assert.deepEqual(child.record.parents, [parent.record.runId]);
   const { page, problems, close } = await open(serve.base);
   const weight = { files: 0, data: 0, requests: 0 };
@@ -247,6 +257,16 @@ test('a run page shows identities, content, served facts, output, parents and re
   await page.waitForSelector('#verification[data-done]');
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
   assert.ok(((await page.textContent('#identities')) ?? '').includes(parent.captureId));
+  // The failed call: its record is shown, nothing pretends to be a receipt, and the checks that cannot run say why.
+  const failed = all.find((run) => run.seq === 9)!;
+  assert.equal(failed.record.incomplete?.reason, 'http-status');
+  await showRun(page, serve.base, failed.captureId);
+  assert.equal(await page.getAttribute('#check-identity', 'data-state'), 'pass', 'the request identity is recomputed');
+  for (const id of ['receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'skip', id);
+  assert.match((await page.textContent('#check-receipt')) ?? '', /no receipt: the run has no run identity/);
+  assert.match((await page.textContent('#verification .summary')) ?? '', /^1 of 3 checks passed \(the others could not run\)$/);
+  assert.match((await page.textContent('#identities')) ?? '', /500.*http-status/);
+  await page.screenshot({ path: join(SHOTS, 'run-failed-call-desktop.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await close();
   await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
@@ -259,7 +279,7 @@ test('the log page checks the checkpoint and, as a monitor in the browser, that 
   await show(page, `${serve.base}/explorer/#/log`);
   assert.equal(await page.getAttribute('#checkpoint-check', 'data-state'), 'pass');
   const size = Number(/Tree size(\d+)/.exec((await page.textContent('#checkpoint-check')) ?? '')![1]);
-  assert.equal(size, (await runs(serve.base)).length, 'one entry per receipt');
+  assert.equal(size, (await runs(serve.base)).filter((run) => run.record.incomplete === null).length, 'one entry per receipt');
   await page.click('#monitor');
   await page.waitForSelector('#monitor-result [data-state]');
   assert.equal(await page.getAttribute('#monitor-result [data-state]', 'data-state'), 'pass');
