@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CliIo } from '../src/cli/io.ts';
 import { run as runCli } from '../src/cli/main.ts';
+import { canonicalBytes } from '../src/jcs/canonicalize.ts';
+import { sha256Once, toHex } from '../src/hash/sha256.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -152,6 +155,35 @@ describe('runs group', () => {
       const out = await cli(['runs', 'group', '--data', data, ...args]);
       assert.equal(out.code, 2, args.join(' '));
       assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
+    }
+  });
+
+  test('more runs than one page of the store (1,000): every one is counted, and --limit caps them across pages', async () => {
+    // 1,005 captures of one run in a real run store: the record of a captured run with new capture ids.
+    const source = SqliteRuns.open(join(data, 'runs.sqlite'));
+    const [run] = await source.find(ids['b']!);
+    await source.close();
+    const dir = mkdtempSync(join(tmpdir(), 'runprint-runs-group-pages-'));
+    try {
+      const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+      const batch = Array.from({ length: 1005 }, (_, i) => {
+        const record = { ...run!.record, captureId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };
+        const recordJson = new TextDecoder().decode(canonicalBytes(record));
+        return { recordDigest: toHex(sha256Once(recordJson)), record, recordJson, identity: run!.identity, model: run!.model, servedModel: null, capture: run!.capture, digests: run!.digests, content: [], receiptable: false };
+      });
+      await store.put(batch);
+      await store.close();
+      const all = await cli(['runs', 'group', '--data', dir, '--by', 'run', '--json']);
+      const groups = JSON.parse(all.stdout) as Groups;
+      assert.equal(groups.runs, 1005);
+      assert.equal(groups.groups.length, 1);
+      assert.equal(groups.groups[0]!.count, 1005);
+      assert.equal(new Set(groups.groups[0]!.captureIds).size, 1005, 'no run counted twice across pages');
+      const capped = JSON.parse((await cli(['runs', 'group', '--data', dir, '--by', 'element=input', '--limit', '1001', '--json'])).stdout) as Groups;
+      assert.equal(capped.runs, 1001);
+      assert.equal(capped.groups[0]!.captureIds[0], '00000000-0000-4000-8000-000000001004', 'newest first');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
