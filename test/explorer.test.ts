@@ -9,12 +9,13 @@
  * (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
@@ -443,6 +444,43 @@ test('with --capture-token the explorer shows nothing of the store until the rea
     await close();
   } finally {
     await guarded.stop();
+  }
+});
+
+test('installed, runprint runs compiled: the explorer loads the core\'s .js from dist/ (never a .ts) and its checks pass', { timeout: 180_000 }, async () => {
+  // A copy of the package as npm installs it (package.json "files"), compiled here so the checkout's dist/ is not touched.
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const installed = tempDir();
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(installed, 'dist')], () => resolve()).once('error', reject);
+  });
+  assert.ok(existsSync(join(installed, 'dist/server/explorer-routes.js')), 'the server compiles');
+  for (const part of ['bin', 'explorer', 'package.json']) cpSync(join(root, part), join(installed, part), { recursive: true });
+  mkdirSync(join(installed, 'docs'));
+  cpSync(join(root, 'docs/openapi.json'), join(installed, 'docs/openapi.json'));
+  symlinkSync(join(root, 'node_modules'), join(installed, 'node_modules'));
+  const child = spawn(process.execPath, [join(installed, 'bin/runprint.js'), 'serve', '--port', '0', '--data', tempDir(), ...args()], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  try {
+    for (let i = 0; i < 200 && !/runprint: explorer /.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+    assert.ok(base !== undefined, stderr);
+    await call(base, 'gpt-4o', 'Be brief.', 'Compiled?');
+    await receipted(base);
+    const [run] = await runs(base);
+    const { page, problems, close } = await open(base);
+    const loaded: string[] = [];
+    page.on('request', (request) => loaded.push(new URL(request.url()).pathname));
+    await showRun(page, base, run!.captureId);
+    assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+    assert.ok(loaded.some((path) => path === '/explorer/core/identity/index.js'));
+    assert.deepEqual(loaded.filter((path) => path.endsWith('.ts')), []);
+    assert.deepEqual(problems, []);
+    assert.ok(!stderr.includes('warning'), 'no type stripping, no warning');
+    await close();
+  } finally {
+    child.kill();
   }
 });
 
