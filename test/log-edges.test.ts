@@ -208,3 +208,151 @@ test('verifying notes: unknown keys ignored, a known key must verify, at least o
   assert.equal(added.text, 'hello\n');
   assert.equal((await verifyNote(formatNote(added), [verifier])).verified.length, 1);
 });
+
+test('cosignatures: keys, the 72-byte signature, timestamps at their limits, verification', async () => {
+  const { parseCosignerKey, formatCosignerKey, parseCosignature, cosignatureSigner, cosignatureVerifier, cosignCheckpoint, verifyCosignatures, cosignedMessage, cosignerKeyHash, COSIGNATURE_TYPE } = await import('../src/log/cosignature.ts');
+  const witness = await parsePrivateKey(WITNESS_KEYS[0]!.privateKeyPem);
+  const name = WITNESS_KEYS[0]!.name;
+  assert.equal(COSIGNATURE_TYPE, 4);
+  const vkey = formatCosignerKey(name, witness.publicKey);
+  const [vName, vHash, vData] = [vkey.slice(0, vkey.indexOf('+')), vkey.slice(vkey.indexOf('+') + 1, vkey.indexOf('+', vkey.indexOf('+') + 1)), vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1)];
+  assert.equal(vName, name);
+  assert.equal(vHash, cosignerKeyHash(name, witness.publicKey.raw));
+  assert.deepEqual([...Buffer.from(vData!, 'base64')], [4, ...witness.publicKey.raw]);
+  const verifier = await parseCosignerKey(vkey);
+  assert.equal(verifier.keyHash, vHash);
+  const keyRefused = async (text: string, code: string, message: string) => assert.rejects(parseCosignerKey(text), { code, message }, text);
+  const form = 'cosigner key is not of the form <name>+<8 hex digits>+<base64>';
+  await keyRefused(`${name}${vHash}${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash}${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`+${vHash}+${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`a b+${vHash}+${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash!.toUpperCase()}+${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash}0+${vData}`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash}+${vData}!`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash}+`, 'ERR_KEY_INVALID', form);
+  await keyRefused(`${name}+${vHash}+${Buffer.from([1, ...witness.publicKey.raw]).toString('base64')}`, 'ERR_KEY_UNSUPPORTED', 'cosigner key is not a cosignature/v1 (type 0x04) key');
+  await keyRefused(`${name}+${vHash}+${Buffer.from([4, ...witness.publicKey.raw, 0]).toString('base64')}`, 'ERR_KEY_INVALID', 'cosigner key must hold a 32-byte Ed25519 key');
+  await keyRefused(`${name}+${vHash}+${Buffer.from([4, ...witness.publicKey.raw.subarray(1)]).toString('base64')}`, 'ERR_KEY_INVALID', 'cosigner key must hold a 32-byte Ed25519 key');
+  await keyRefused(`other+${vHash}+${vData}`, 'ERR_KEY_INVALID', 'cosigner key hash does not match its name and key');
+  assert.throws(() => formatCosignerKey('a b', witness.publicKey), { code: 'ERR_KEY_INVALID', message: 'key name must be non-empty and contain no spaces and no "+"' });
+  assert.throws(() => cosignatureVerifier('a+b', witness.publicKey), { code: 'ERR_KEY_INVALID' });
+  assert.throws(() => cosignatureSigner('', witness), { code: 'ERR_KEY_INVALID' });
+  // The signed message.
+  assert.equal(cosignedMessage('o\n1\nx\n', 5), 'cosignature/v1\ntime 5\no\n1\nx\n');
+  assert.equal(cosignedMessage('t\n', 2n ** 63n - 1n), `cosignature/v1\ntime ${2n ** 63n - 1n}\nt\n`);
+  // The 72 bytes: an 8-byte big-endian timestamp, then the signature.
+  const bytes = (timestamp: bigint, length = 72) => {
+    const out = new Uint8Array(length).fill(9);
+    if (length >= 8) new DataView(out.buffer).setBigUint64(0, timestamp);
+    return out;
+  };
+  assert.deepEqual(parseCosignature('w', bytes(258n)), { name: 'w', timestamp: 258, signature: new Uint8Array(64).fill(9) });
+  assert.equal(parseCosignature('w', bytes(BigInt(Number.MAX_SAFE_INTEGER))).timestamp, Number.MAX_SAFE_INTEGER);
+  const sigRefused = (value: Uint8Array, message: string) => assert.throws(() => parseCosignature('w', value), { code: 'ERR_LOG_COSIGNATURE_INVALID', message });
+  sigRefused(bytes(1n, 71), 'cosignature must be an 8-byte timestamp and a 64-byte signature');
+  sigRefused(bytes(1n, 73), 'cosignature must be an 8-byte timestamp and a 64-byte signature');
+  sigRefused(bytes(BigInt(Number.MAX_SAFE_INTEGER) + 1n), 'cosignature timestamp is beyond 2^53 - 1 seconds');
+  sigRefused(bytes(2n ** 63n - 1n), 'cosignature timestamp is beyond 2^53 - 1 seconds');
+  sigRefused(bytes(2n ** 63n), 'cosignature timestamp must not exceed 2^63 - 1');
+  // A subarray with an offset is read from its own start.
+  const shifted = new Uint8Array(80);
+  shifted.set(bytes(7n), 8);
+  assert.equal(parseCosignature('w', shifted.subarray(8)).timestamp, 7);
+  // Signing and verifying, with the clock given.
+  const signer = cosignatureSigner(name, witness, () => 1_700_000_000);
+  const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);
+  const note = parseNote(await signNote('o\n1\nAAAA\n', noteSigner(LOG_KEY.name, logKey)));
+  const cosigned = await cosignCheckpoint(note, signer);
+  assert.equal(cosigned.signatures.length, 2);
+  assert.equal(cosigned.text, note.text);
+  assert.equal(cosigned.signatures[1]!.signature.length, 72);
+  assert.deepEqual(await verifyCosignatures(cosigned, [verifier]), [{ name, timestamp: 1_700_000_000, signature: cosigned.signatures[1]!.signature.subarray(8) }]);
+  assert.equal((await verifyCosignatures(formatNote(cosigned), [verifier])).length, 1);
+  assert.deepEqual(await verifyCosignatures(note, [verifier]), []);
+  // A cosignature under another timestamp, or over other text, fails the note.
+  const changed = { ...cosigned, signatures: [cosigned.signatures[0]!, { ...cosigned.signatures[1]!, signature: Uint8Array.from(cosigned.signatures[1]!.signature) }] };
+  changed.signatures[1]!.signature[7] ^= 1;
+  await assert.rejects(verifyCosignatures(changed, [verifier]), { code: 'ERR_LOG_COSIGNATURE_INVALID', message: 'signature verification failed' });
+  const short = { ...cosigned, signatures: [{ ...cosigned.signatures[1]!, signature: cosigned.signatures[1]!.signature.subarray(0, 71) }] };
+  await assert.rejects(verifyCosignatures(short, [verifier]), { code: 'ERR_LOG_COSIGNATURE_INVALID', message: 'signature verification failed' });
+  // A clock that is not a non-negative safe integer is refused when signing.
+  for (const now of [-1, 1.5, 2 ** 53]) {
+    await assert.rejects(cosignatureSigner(name, witness, () => now).sign('t\n'), { name: 'RangeError', message: 'timestamp must be a non-negative safe integer of seconds' });
+  }
+  assert.equal((await cosignatureSigner(name, witness, () => 0).sign('t\n')).subarray(0, 8).every((b) => b === 0), true);
+  // Errors other than a failed signature pass through.
+  await assert.rejects(verifyCosignatures(note, 'x' as never), { name: 'TypeError' });
+});
+
+test('tlog-proof: the text format, every refusal with its message, and the policy checks', async () => {
+  const { formatTlogProof, parseTlogProof, verifyTlogProof, TLOG_PROOF_HEADER } = await import('../src/log/tlog-proof.ts');
+  const { hashLeaf, rootFromLeafHashes } = await import('../src/merkle/rfc6962.ts');
+  const { proveInclusion } = await import('../src/merkle/inclusion.ts');
+  const { cosignatureSigner, cosignatureVerifier, cosignCheckpoint } = await import('../src/log/cosignature.ts');
+  const logKey = await parsePrivateKey(LOG_KEY.privateKeyPem);
+  const witnesses = await Promise.all(WITNESS_KEYS.map((k) => parsePrivateKey(k.privateKeyPem)));
+  const entries = Array.from({ length: 5 }, (_, i) => new TextEncoder().encode(`entry ${i}`));
+  const leaves = entries.map(hashLeaf);
+  const text = formatCheckpoint({ origin: LOG_KEY.name, size: 5, rootHash: rootFromLeafHashes(leaves) });
+  let checkpoint = parseNote(await signNote(text, noteSigner(LOG_KEY.name, logKey)));
+  checkpoint = await cosignCheckpoint(checkpoint, cosignatureSigner(WITNESS_KEYS[0]!.name, witnesses[0]!, () => 10));
+  const proofText = formatTlogProof({ index: 3, proof: proveInclusion(leaves, 3), checkpoint });
+  assert.ok(proofText.startsWith(`${TLOG_PROOF_HEADER}\nindex 3\n`));
+  const withExtra = formatTlogProof({ extra: new Uint8Array([1, 2]), index: 3, proof: proveInclusion(leaves, 3), checkpoint });
+  assert.ok(withExtra.startsWith(`${TLOG_PROOF_HEADER}\nextra AQI=\nindex 3\n`));
+  assert.deepEqual(parseTlogProof(withExtra).extra, new Uint8Array([1, 2]));
+  assert.equal('extra' in parseTlogProof(proofText), false);
+  assert.deepEqual(parseTlogProof(formatTlogProof({ extra: new Uint8Array(0), index: 0, proof: [], checkpoint })).extra, new Uint8Array(0));
+  assert.throws(() => formatTlogProof({ index: -1, proof: [], checkpoint }), { name: 'RangeError', message: 'index must be a non-negative safe integer' });
+  assert.throws(() => formatTlogProof({ index: 0.5, proof: [], checkpoint }), { name: 'RangeError', message: 'index must be a non-negative safe integer' });
+  assert.throws(() => formatTlogProof({ index: 0, proof: [new Uint8Array(31)], checkpoint }), { name: 'RangeError', message: 'inclusion proof hashes are 32 bytes' });
+  const note = proofText.slice(proofText.indexOf('\n\n') + 2);
+  const body = proofText.slice(0, proofText.indexOf('\n\n') + 2);
+  const refused = (value: string, message: string) => assert.throws(() => parseTlogProof(value), { code: 'ERR_LOG_TLOG_PROOF_INVALID', message }, JSON.stringify(value.slice(0, 60)));
+  const start = 'tlog-proof must start with c2sp.org/tlog-proof@v1 and hold a checkpoint after a blank line';
+  refused(proofText.replace(TLOG_PROOF_HEADER, 'c2sp.org/tlog-proof@v2'), start);
+  refused(` ${proofText}`, start);
+  refused(`${TLOG_PROOF_HEADER}\nindex 3\n`, start);
+  refused(TLOG_PROOF_HEADER, start);
+  refused(`${TLOG_PROOF_HEADER}\nextra AQI\nindex 3\n\n${note}`, 'tlog-proof extra data is not standard base64');
+  refused(`${TLOG_PROOF_HEADER}\nextra A-I=\nindex 3\n\n${note}`, 'tlog-proof extra data is not standard base64');
+  const indexMessage = 'tlog-proof index must be "index " and a decimal with no leading zeros';
+  for (const line of ['index 03', 'index -1', 'index', 'idx 3', 'index  3']) refused(`${TLOG_PROOF_HEADER}\n${line}\n\n${note}`, indexMessage);
+  refused(`${TLOG_PROOF_HEADER}\n\n${note}`, indexMessage);
+  const hash = Buffer.alloc(32, 1).toString('base64');
+  assert.equal(parseTlogProof(`${TLOG_PROOF_HEADER}\nindex 0\n${`${hash}\n`.repeat(63)}\n${note}`).proof.length, 63);
+  refused(`${TLOG_PROOF_HEADER}\nindex 0\n${`${hash}\n`.repeat(64)}\n${note}`, 'tlog-proof inclusion proof is longer than any tree needs');
+  refused(`${TLOG_PROOF_HEADER}\nindex 0\n${hash.slice(1)}\n\n${note}`, 'tlog-proof inclusion proof hash must be 32 bytes in standard base64');
+  refused(`${body}${note.replace('\u2014', '-')}`, 'tlog-proof checkpoint is not a signed note');
+  assert.throws(() => parseTlogProof(new Uint8Array(1) as never), { name: 'TypeError', message: /^a tlog-proof must be its text \(read the file as UTF-8\), not / });
+  // Verification: each step, in order.
+  const logVerifier = noteVerifier(LOG_KEY.name, logKey.publicKey);
+  const witnessVerifiers = WITNESS_KEYS.map((k, i) => cosignatureVerifier(k.name, witnesses[i]!.publicKey));
+  const policy = { logKey: logVerifier, witnesses: witnessVerifiers.slice(0, 1), threshold: 1 };
+  const verified = await verifyTlogProof(proofText, entries[3]!, policy);
+  assert.equal(verified.index, 3);
+  assert.deepEqual(verified.leafHash, leaves[3]);
+  assert.equal(verified.checkpoint.size, 5);
+  assert.deepEqual(verified.cosignatures.map((c) => [c.name, c.timestamp]), [[WITNESS_KEYS[0]!.name, 10]]);
+  assert.equal((await verifyTlogProof(parseTlogProof(proofText), entries[3]!, policy)).index, 3);
+  await assert.rejects(verifyTlogProof(proofText, entries[2]!, policy), { code: 'ERR_LOG_PROOF_INVALID', message: 'inclusion proof does not lead to the checkpoint root hash' });
+  await assert.rejects(verifyTlogProof(proofText, entries[3]!, { ...policy, origin: 'other' }), { code: 'ERR_LOG_CHECKPOINT_INVALID', message: 'checkpoint origin is not the log\'s origin' });
+  assert.equal((await verifyTlogProof(proofText, entries[3]!, { ...policy, origin: LOG_KEY.name })).index, 3);
+  await assert.rejects(verifyTlogProof(proofText, entries[3]!, { logKey: logVerifier, witnesses: witnessVerifiers.slice(1, 3), threshold: 1 }), {
+    code: 'ERR_LOG_COSIGNATURE_INVALID',
+    message: 'checkpoint has fewer witness cosignatures than the policy requires',
+  });
+  assert.equal((await verifyTlogProof(proofText, entries[3]!, { logKey: logVerifier, witnesses: witnessVerifiers, threshold: 0 })).cosignatures.length, 1);
+  await assert.rejects(verifyTlogProof(proofText, entries[3]!, { ...policy, logKey: noteVerifier(WITNESS_KEYS[1]!.name, witnesses[1]!.publicKey) }), { code: 'ERR_LOG_NOTE_SIGNATURE', message: 'note has no signature from a known key' });
+  // Argument checks, before the proof is read.
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, threshold: 2 }), { name: 'RangeError', message: 'threshold must be an integer from 0 to the number of witnesses' });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, threshold: -1 }), { name: 'RangeError', message: 'threshold must be an integer from 0 to the number of witnesses' });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, threshold: 0.5 }), { name: 'RangeError', message: 'threshold must be an integer from 0 to the number of witnesses' });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, witnesses: 'w' as never }), { name: 'TypeError', message: 'verifyTlogProof policy.witnesses must be an array of NoteVerifier objects (empty for none)' });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, witnesses: [logVerifier, 'w'] as never, threshold: 0 }), { name: 'TypeError', message: /^verifyTlogProof policy\.witnesses\[1\] must be a NoteVerifier/ });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, logKey: 'k' as never }), { name: 'TypeError', message: /^verifyTlogProof policy\.logKey must be a NoteVerifier/ });
+  await assert.rejects(verifyTlogProof('garbage', 'x' as never, policy), { name: 'TypeError', message: /^verifyTlogProof leaf data/ });
+  await assert.rejects(verifyTlogProof(5 as never, entries[3]!, policy), { name: 'TypeError', message: /^verifyTlogProof proof/ });
+  await assert.rejects(verifyTlogProof('garbage', entries[3]!, policy), { code: 'ERR_LOG_TLOG_PROOF_INVALID' });
+});

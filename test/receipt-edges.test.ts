@@ -487,3 +487,103 @@ test('verifyReceipt with a composition: the fast path when the predicate matches
     { code: 'ERR_OUTPUT_INVALID', message: 'response "type" is not "message"' },
   );
 });
+
+test('more refusals: long names cut in messages, values that only look like strings, array-typed members', async () => {
+  const { CHECK_LABELS } = await import('../src/receipt/verify.ts');
+  const { DISCLOSURE_CHECK_LABELS } = await import('../src/receipt/disclosure-verify.ts');
+  // Every check has a label for people, non-empty and its own.
+  for (const labels of [CHECK_LABELS, DISCLOSURE_CHECK_LABELS] as Array<Record<string, string>>) {
+    const values = Object.values(labels);
+    assert.ok(values.every((label) => label.length > 0));
+    assert.equal(new Set(values).size, values.length);
+  }
+  assert.deepEqual(Object.keys(CHECK_LABELS), [
+    'envelope', 'payload-type', 'base64', 'signature', 'statement-type', 'subjects', 'predicate-type', 'predicate', 'subject-binding',
+    'identity', 'composition', 'output', 'log-proof', 'log-checkpoint', 'log-witnesses', 'log-inclusion',
+  ]);
+  const long = 'n'.repeat(70);
+  refused((p) => (p['runDetails'].served[long] = { source: 'guessed', value: 1 }), `runDetails.served["${'n'.repeat(64)}"] must be exactly {"source": "derived" | "reported", "value": ...}`);
+  // An array holding one string is not a string, though a regular expression would read it as one.
+  refused((p) => (p['runDetails'].output.format = ['gemini']), 'runDetails.output.format must be a lowercase format name or null');
+  refused((p) => (p['buildDefinition'].externalParameters.capture = ['cli']), 'buildDefinition.externalParameters.capture must be a lowercase name such as "cli"');
+  assert.throws(() => checkPredicateType({ predicateType: ['https://runprint.dev/receipt/v2'] }), { code: 'ERR_PREDICATE_TYPE' });
+  const subjects = fixtureStatement()['subject'] as Json[];
+  assert.throws(() => readSubjects({ subject: [...subjects, { name: long, digest: { a: 'b' } }, { name: long, digest: { a: 'b' } }] }), {
+    code: 'ERR_SUBJECT_INVALID',
+    message: `subject name "${'n'.repeat(64)}" appears twice`,
+  });
+  // The facts read are a plain object: a member can be changed and removed.
+  const read = readPredicate(predicateOf());
+  assert.deepEqual(Object.getOwnPropertyDescriptor(read.runDetails.served, 'model'), {
+    value: { source: 'reported', value: 'gpt-4o-2024-08-06' }, writable: true, enumerable: true, configurable: true,
+  });
+  delete read.runDetails.served['systemFingerprint'];
+  read.runDetails.served['model'] = { source: 'derived', value: 1 };
+  assert.deepEqual(Object.keys(read.runDetails.served), ['model']);
+  // Output bytes that are not JSON, against a receipt with an assembled digest: a mismatch, not a crash.
+  const plain = readPredicate(predicateOf((p) => (p['runDetails'].output.format = null)));
+  assert.throws(() => checkOutput(plain, new TextEncoder().encode('not json')), { code: 'ERR_OUTPUT_MISMATCH', message: 'output digest of the given bytes does not match the receipt' });
+});
+
+test('verifyReceipt: "from" says how to read the composition', async () => {
+  const { parsePublicKey, verifyReceipt } = await import('../src/receipt/index.ts');
+  const { APPLICATION_KEY, fixtureComposition, REQUEST, signedVariant } = await import('./fixtures/receipt-run.ts');
+  const app = await parsePublicKey(APPLICATION_KEY.publicKeyPem);
+  const envelope = signedVariant((s) => (s['future'] = 1));
+  const composition = fixtureComposition() as never;
+  assert.equal((await verifyReceipt(envelope, { keys: [app], composition })).ok, true);
+  assert.equal((await verifyReceipt(envelope, { keys: [app], composition, from: 'composition' })).ok, true);
+  assert.equal((await verifyReceipt(envelope, { keys: [app], composition: REQUEST as never })).ok, true);
+  assert.equal((await verifyReceipt(envelope, { keys: [app], composition: REQUEST as never, from: 'openai-chat' })).ok, true);
+  // A composition read as a provider request, or a request read as a composition, is the caller's error.
+  await assert.rejects(verifyReceipt(envelope, { keys: [app], composition, from: 'openai-chat' }), (error: { code?: string }) => typeof error.code === 'string');
+  await assert.rejects(verifyReceipt(envelope, { keys: [app], composition: REQUEST as never, from: 'composition' }), { code: 'ERR_COMPOSITION_INVALID' });
+});
+
+test('checkLogProof: arguments, the steps reported, and bytes that are not a tlog-proof', async () => {
+  const { checkLogProof } = await import('../src/receipt/log-proof-check.ts');
+  const { parsePrivateKey } = await import('../src/keys/keys.ts');
+  const { noteSigner, noteVerifier } = await import('../src/log/note-keys.ts');
+  const { signNote } = await import('../src/log/note.ts');
+  const { formatCheckpoint } = await import('../src/log/checkpoint.ts');
+  const { formatTlogProof } = await import('../src/log/tlog-proof.ts');
+  const { parseNote } = await import('../src/log/note.ts');
+  const { hashLeaf } = await import('../src/merkle/rfc6962.ts');
+  const { LOG_KEY } = await import('./fixtures/log-keys.ts');
+  const key = await parsePrivateKey(LOG_KEY.privateKeyPem);
+  const entry = new TextEncoder().encode('receipt bytes');
+  const checkpoint = parseNote(await signNote(formatCheckpoint({ origin: LOG_KEY.name, size: 1, rootHash: hashLeaf(entry) }), noteSigner(LOG_KEY.name, key)));
+  const proof = formatTlogProof({ index: 0, proof: [], checkpoint });
+  const policy = { logKey: noteVerifier(LOG_KEY.name, key.publicKey), witnesses: [], threshold: 0 };
+  const ok = await checkLogProof({ proof, entry, policy });
+  assert.deepEqual(ok, {
+    checks: [{ name: 'log-proof', ok: true }, { name: 'log-checkpoint', ok: true }, { name: 'log-inclusion', ok: true }],
+    summary: { origin: LOG_KEY.name, index: 0, treeSize: 1, cosignedBy: [] },
+  });
+  assert.deepEqual((await checkLogProof({ proof: new TextEncoder().encode(proof), entry, policy })).summary?.treeSize, 1);
+  // A failure names its step; only the steps before it are reported as passed.
+  assert.deepEqual(await checkLogProof({ proof, entry, policy: { ...policy, origin: 'other' } }), {
+    checks: [{ name: 'log-proof', ok: true }, { name: 'log-checkpoint', ok: false, code: 'ERR_LOG_CHECKPOINT_INVALID', message: 'checkpoint origin is not the log\'s origin' }],
+  });
+  assert.deepEqual(await checkLogProof({ proof, entry: new Uint8Array(1), policy }), {
+    checks: [
+      { name: 'log-proof', ok: true },
+      { name: 'log-checkpoint', ok: true },
+      { name: 'log-inclusion', ok: false, code: 'ERR_LOG_PROOF_INVALID', message: 'inclusion proof does not lead to the checkpoint root hash' },
+    ],
+  });
+  // Bytes that are not UTF-8, and a byte order mark, which is not removed.
+  assert.deepEqual(await checkLogProof({ proof: new Uint8Array([0xff, 0x0a]), entry, policy }), {
+    checks: [{ name: 'log-proof', ok: false, code: 'ERR_LOG_TLOG_PROOF_INVALID', message: 'tlog-proof is not valid UTF-8' }],
+  });
+  const bom = await checkLogProof({ proof: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(proof)]), entry, policy });
+  assert.equal(bom.checks.length, 1);
+  assert.equal(bom.checks[0]!.code, 'ERR_LOG_TLOG_PROOF_INVALID');
+  // Arguments.
+  await assert.rejects(checkLogProof(null as never), { name: 'TypeError', message: /^log proof options / });
+  await assert.rejects(checkLogProof({ proof: 5, entry, policy } as never), { name: 'TypeError', message: 'log proof "proof" must be the tlog-proof text or its bytes' });
+  await assert.rejects(checkLogProof({ proof, entry: 'x', policy } as never), { name: 'TypeError', message: /^log proof "entry" \(the receipt file's exact bytes\) / });
+  await assert.rejects(checkLogProof({ proof, entry, policy: null } as never), { name: 'TypeError', message: /^log proof "policy" / });
+  // Errors that are not a log step's pass through.
+  await assert.rejects(checkLogProof({ proof, entry, policy: { ...policy, threshold: 3 } }), { name: 'RangeError' });
+});

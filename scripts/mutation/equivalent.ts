@@ -32,6 +32,21 @@ const MERKLE_POWER_OF_TWO =
 const MERKLE_INNER_SHIFT =
   'the inner shift of step 4b/6b starts with fn odd or fn === sn > 0 (sn === 0 was refused just before), and halving a positive even number reaches an odd one before 0, so fn is never 0 there';
 
+const RECEIPT_PARSE_ERRORS =
+  'parseJson is called here with text or bytes and valid options, so every failure it raises is a JsonError (a RunprintError): the other branch is never taken';
+
+const RECEIPT_NOTE_INVALID =
+  'verifyTlogProof never raises ERR_LOG_NOTE_INVALID: parseTlogProof turns a checkpoint that is not a signed note into ERR_LOG_TLOG_PROOF_INVALID, and the parsed note is then only verified, never parsed again';
+
+const RECEIPT_UNKNOWN_STEP =
+  'the two checks back each other up: an error with no step has failed === undefined and steps.indexOf(undefined) === -1, and the only step that can be missing from the list (log-witnesses, without witnesses) is never failed: with no witnesses no cosignature is checked and the threshold is 0';
+
+const RECEIPT_TIMES =
+  'with one of the two times absent, Date.parse(undefined) is NaN and a comparison with NaN is false, so the order check cannot fail either way';
+
+const RECEIPT_HEX_TABLE =
+  'bytesOf only reads 64 lowercase hex digits the predicate reader has checked: the table entries outside 0-9a-f, index 16 of the digit string (NaN, ignored by a typed array) and a 33rd byte (past the end of a 32-byte Uint8Array) are never read or kept';
+
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: 'src/hash/sha256.ts',
@@ -404,5 +419,149 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     line: "height++;",
     replacement: "height--",
     reason: "heights are only compared for equality with each other, and -a === -b exactly when a === b: counting down pairs the same subtrees",
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "ArrayDeclaration",
+    line: "['ERR_LOG_NOTE_INVALID', 'log-proof'],",
+    replacement: "[]",
+    reason: RECEIPT_NOTE_INVALID,
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "StringLiteral",
+    line: "['ERR_LOG_NOTE_INVALID', 'log-proof'],",
+    replacement: "\"\"",
+    original: "'ERR_LOG_NOTE_INVALID'",
+    reason: RECEIPT_NOTE_INVALID,
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "StringLiteral",
+    line: "['ERR_LOG_NOTE_INVALID', 'log-proof'],",
+    replacement: "\"\"",
+    original: "'log-proof'",
+    reason: RECEIPT_NOTE_INVALID,
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "ConditionalExpression",
+    line: "if (failed === undefined || !(error instanceof LogError)) throw error;",
+    replacement: "false",
+    reason: RECEIPT_UNKNOWN_STEP,
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "LogicalOperator",
+    line: "if (failed === undefined || !(error instanceof LogError)) throw error;",
+    replacement: "failed === undefined && !(error instanceof LogError)",
+    reason: RECEIPT_UNKNOWN_STEP,
+  },
+  {
+    file: "src/receipt/log-proof-check.ts",
+    mutator: "ConditionalExpression",
+    line: "if (at < 0) throw error;",
+    replacement: "false",
+    reason: RECEIPT_UNKNOWN_STEP,
+  },
+  {
+    file: "src/receipt/envelope.ts",
+    mutator: "ConditionalExpression",
+    line: "if (error instanceof RunprintError) throw invalid(`envelope is not strict JSON (${error.code})`);",
+    replacement: "true",
+    reason: RECEIPT_PARSE_ERRORS,
+  },
+  {
+    file: "src/receipt/statement.ts",
+    mutator: "ConditionalExpression",
+    line: "if (error instanceof RunprintError) throw new ReceiptError('ERR_STATEMENT_INVALID', `statement is not strict JSON (${error.code})`);",
+    replacement: "true",
+    reason: RECEIPT_PARSE_ERRORS,
+  },
+  {
+    file: "src/receipt/envelope.ts",
+    mutator: "ConditionalExpression",
+    line: "const signatures = envelope.signatures.map((s) => (s.keyid === undefined ? { sig: s.sig } : { keyid: s.keyid, sig: s.sig }));",
+    replacement: "false",
+    reason: "JSON.stringify leaves out a member whose value is undefined, so {keyid: undefined, sig} is written as {sig}",
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (typeof entry['name'] !== 'string' || !(COMPONENT_NAMES as readonly string[]).includes(entry['name'])) return undefined;",
+    replacement: "false",
+    original: "typeof entry['name'] !== 'string'",
+    reason: "a name that is not a string is never one of the component names, so includes() alone returns undefined for it too",
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) fail(`${path}.annotations.count`, 'must be a non-negative integer');",
+    replacement: "false",
+    original: "typeof count !== 'number'",
+    reason: "Number.isSafeInteger is false for every value that is not a number, so the next test refuses it with the same message",
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (times.startedOn !== undefined && times.finishedOn !== undefined && Date.parse(times.finishedOn) < Date.parse(times.startedOn)) {",
+    replacement: "true",
+    reason: RECEIPT_TIMES,
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "LogicalOperator",
+    line: "if (times.startedOn !== undefined && times.finishedOn !== undefined && Date.parse(times.finishedOn) < Date.parse(times.startedOn)) {",
+    replacement: "times.startedOn !== undefined || times.finishedOn !== undefined",
+    reason: RECEIPT_TIMES,
+  },
+  {
+    file: "src/receipt/receipt-identity.ts",
+    mutator: "UnaryOperator",
+    line: "const HEX = new Int8Array(128).fill(-1);",
+    replacement: "+1",
+    reason: RECEIPT_HEX_TABLE,
+  },
+  {
+    file: "src/receipt/receipt-identity.ts",
+    mutator: "EqualityOperator",
+    line: "for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;",
+    replacement: "i <= 16",
+    reason: RECEIPT_HEX_TABLE,
+  },
+  {
+    file: "src/receipt/receipt-identity.ts",
+    mutator: "EqualityOperator",
+    line: "for (let i = 0; i < 32; i++) out[i] = (HEX[hex.charCodeAt(2 * i)]! << 4) | HEX[hex.charCodeAt(2 * i + 1)]!;",
+    replacement: "i <= 32",
+    reason: RECEIPT_HEX_TABLE,
+  },
+  {
+    file: "src/receipt/statement.ts",
+    mutator: "ConditionalExpression",
+    line: "parsed = typeof runId === 'string' ? parseIdentity(runId) : undefined;",
+    replacement: "true",
+    reason: "parseIdentity throws a TypeError for a value that is not a string, and the catch below turns every throw into undefined: the same result",
+  },
+  {
+    file: "src/receipt/statement.ts",
+    mutator: "BlockStatement",
+    line: "} catch {",
+    replacement: "{}",
+    reason: "parsed was declared without a value, so it is undefined in the catch whether or not the block assigns undefined to it",
+  },
+  {
+    file: "src/receipt/verify.ts",
+    mutator: "ConditionalExpression",
+    line: "if (recomputed !== undefined && predicateMatches(predicate.value, recomputed)) {",
+    replacement: "false",
+    reason: "the fast path only: a predicate that matches the recomputed identity passes checkPredicateIdentity and checkComposition too, and the report is the same two passed checks",
+  },
+  {
+    file: "src/receipt/verify.ts",
+    mutator: "ConditionalExpression",
+    line: "if (signature.length !== 64) continue;",
+    replacement: "false",
+    reason: "WebCrypto's Ed25519 verify answers false for a signature that is not 64 bytes (it does not throw), so skipping it first changes nothing",
   },
 ];
