@@ -6,16 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { CliIo } from '../src/cli/io.ts';
 import { run as runCli } from '../src/cli/main.ts';
-import { generateKeyFiles } from '../src/keys/keys.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { formatCosignerKey } from '../src/log/cosignature.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const OPENAI_KEY = 'sk-test-runs-verify-0123456789';
 
@@ -49,7 +51,7 @@ interface Check {
   code?: string;
   message?: string;
   steps?: Array<{ name: string; ok: boolean; code?: string }>;
-  log?: { index: number; treeSize: number; origin: string };
+  log?: { index: number; treeSize: number; origin: string; cosignedBy: string[] };
 }
 interface Verification {
   run: { captureId: string; runId: string | null };
@@ -113,7 +115,9 @@ before(async () => {
   await logged(second, digestOnlyId);
   await second.stop();
 });
+const children: ChildProcess[] = [];
 after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await killServeProcesses();
   await upstream.close();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -130,7 +134,8 @@ describe('runs verify', () => {
     assert.match(check(result, 'receipt').reliesOn, /recomputed composition and the stored response bytes/);
     const steps = check(result, 'receipt').steps!.map((step) => step.name);
     for (const name of ['signature', 'identity', 'composition', 'output']) assert.ok(steps.includes(name), name);
-    assert.deepEqual(check(result, 'log').log, { index: 1, treeSize: 2, origin: 'localhost/runprint' });
+    assert.deepEqual(check(result, 'log').log, { index: 1, treeSize: 2, origin: 'localhost/runprint', cosignedBy: [] });
+    assert.match(check(result, 'log').reliesOn, /no witness policy/);
     assert.match(check(result, 'log').reliesOn, /stored log index 1/);
     // The text form names each check.
     const text = await cli(['runs', 'verify', ids[1]!, '--data', data]);
@@ -240,15 +245,67 @@ describe('runs verify', () => {
     assert.match(check(result, 'log').message!, /no log\.sqlite in the data directory/);
   });
 
-  test('bad input: an unknown run, a malformed run name, --log-name with --log-key', async () => {
+  test('bad input: an unknown run, a malformed run name, witness options that do not add up', async () => {
     let out = await cli(['runs', 'verify', '00000000-0000-4000-8000-000000000000', '--data', data]);
     assert.equal(out.code, 3);
     assert.match(out.stderr, /^runprint: ERR_RUN_NOT_FOUND: /);
     out = await cli(['runs', 'verify', 'nope', '--data', data]);
     assert.equal(out.code, 2);
     assert.match(out.stderr, /ERR_CLI_USAGE/);
-    out = await cli(['runs', 'verify', ids[0]!, '--data', data, '--log-key', 'x', '--log-name', 'y']);
+    out = await cli(['runs', 'verify', ids[0]!, '--data', data, '--witness-threshold', '1']);
     assert.equal(out.code, 2);
-    assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack trace');
+    assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: --witness-threshold goes with --witness\n$/);
+    const witness = await generateKeyFiles('example.test/w');
+    out = await cli(['runs', 'verify', ids[0]!, '--data', data, '--witness', formatCosignerKey('example.test/w', (await parsePrivateKey(witness.privateKeyPem)).publicKey), '--witness-threshold', '2']);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: --witness-threshold must be a number from 1 to 1/);
+  });
+
+  test('witness cosignatures: a serve whose log a witness cosigns passes --witness; a witness that did not cosign fails log-witnesses unless the threshold allows it', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const witnessed = join(dir, 'data');
+    mkdirSync(witnessed);
+    // The log's key made beforehand, so the witness can be told which log it cosigns.
+    const logFiles = await generateKeyFiles('localhost/runprint');
+    writeFileSync(join(witnessed, 'log-key.pem'), logFiles.privateKeyPem, { mode: 0o600 });
+    const WITNESS = 'example.test/runs-verify-witness';
+    const witnessFiles = await generateKeyFiles(WITNESS);
+    writeFileSync(join(dir, 'witness.pem'), witnessFiles.privateKeyPem, { mode: 0o600 });
+    const witnessVkey = formatCosignerKey(WITNESS, (await parsePrivateKey(witnessFiles.privateKeyPem)).publicKey);
+    const child = spawn(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', join(dir, 'witness-data'), '--no-log', '--witness-key', join(dir, 'witness.pem'), '--witness-name', WITNESS, '--witness-log', logFiles.verifierKey], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        const listening = /listening on http:\/\/127\.0\.0\.1:([0-9]+)/.exec(stderr);
+        if (listening !== null && stderr.includes('runprint: witness ')) resolve(listening[1]!);
+      });
+      child.once('exit', () => reject(new Error(`witness exited: ${stderr}`)));
+    });
+    const serve = await startServe({ data: witnessed, args: ['--upstream', `openai=${upstream.url}`, '--log-witness', `http://127.0.0.1:${port}=${witnessVkey}`] });
+    const id = await capture(serve, 'Name a witness.');
+    await logged(serve, id);
+    // The log stores a checkpoint before the witness answers: wait for the cosigned one.
+    let out = await verify(id, witnessed, ['--witness', witnessVkey]);
+    for (let i = 0; i < 100 && check(out.result, 'log').status !== 'pass'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      out = await verify(id, witnessed, ['--witness', witnessVkey]);
+    }
+    assert.equal(out.code, 0, JSON.stringify(check(out.result, 'log')));
+    assert.deepEqual(check(out.result, 'log').log!.cosignedBy, [WITNESS]);
+    assert.match(check(out.result, 'log').reliesOn, new RegExp(`at least 1 of the witnesses ${WITNESS} cosigning it`));
+    assert.ok(check(out.result, 'log').steps!.some((step) => step.name === 'log-witnesses' && step.ok));
+
+    const absentFiles = await generateKeyFiles('example.test/absent');
+    const absent = formatCosignerKey('example.test/absent', (await parsePrivateKey(absentFiles.privateKeyPem)).publicKey);
+    out = await verify(id, witnessed, ['--witness', witnessVkey, '--witness', absent]);
+    assert.equal(out.code, 1, 'both witnesses required by default');
+    assert.equal(check(out.result, 'log').status, 'fail');
+    assert.equal(check(out.result, 'log').code, 'ERR_LOG_COSIGNATURE_INVALID');
+    assert.ok(check(out.result, 'log').steps!.some((step) => step.name === 'log-witnesses' && !step.ok));
+    out = await verify(id, witnessed, ['--witness', witnessVkey, '--witness', absent, '--witness-threshold', '1']);
+    assert.equal(out.code, 0);
+    await serve.stop();
   });
 });

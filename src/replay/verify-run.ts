@@ -36,7 +36,7 @@ export interface RunCheck {
   /** For `receipt` and `log`: the steps of the receipt verifier and of the log proof, as they ran. */
   steps?: VerificationCheck[];
   /** For `log`: where the log holds the receipt. */
-  log?: { index: number; treeSize: number; origin: string };
+  log?: { index: number; treeSize: number; origin: string; cosignedBy: string[] };
 }
 
 export interface RunVerification {
@@ -58,8 +58,12 @@ export interface VerifyRunOptions {
   /** The receipt's public key; absent: the receipt is not checked, with `receiptKeyMissing` as the reason. */
   receiptKey?: KeySource;
   receiptKeyMissing?: string;
-  /** The log holding the receipts, and the log key and origin its checkpoints are checked with; absent: `logMissing` says why. */
-  log?: { storage: LogStorage; logKey: NoteVerifier; from: string };
+  /**
+   * The log holding the receipts, the log key and origin its checkpoints are checked with, and the
+   * witnesses of which at least `threshold` must have cosigned the checkpoint (none: no witness
+   * policy); absent: `logMissing` says why.
+   */
+  log?: { storage: LogStorage; logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
   logMissing?: string;
 }
 
@@ -172,20 +176,23 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions): Promise<RunC
   if (run.receipt === null) return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: 'no receipt to look for in the log' };
   if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
-  const { storage, logKey, from } = options.log;
-  const reliesOn = `the stored log index ${run.logIndex}, the log's stored tiles and latest checkpoint, and the log key ${from} with origin ${logKey.name}`;
+  const { storage, logKey, origin, from } = options.log;
+  const witnesses = options.log.witnesses ?? [];
+  const threshold = options.log.threshold ?? 0;
+  const policy = witnesses.length === 0 ? 'no witness policy' : `at least ${threshold} of the witnesses ${witnesses.map((witness) => witness.name).join(', ')} cosigning it`;
+  const reliesOn = `the stored log index ${run.logIndex}, the log's stored tiles and latest checkpoint, the log key ${from} with origin ${origin}, and ${policy}`;
   const latest = await storage.latestCheckpoint();
   if (latest === undefined || latest.size <= run.logIndex) {
     return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint covers index ${run.logIndex} yet` };
   }
   const proof = await inclusionProofFromTiles(run.logIndex, latest.size, (tile) => storage.tileData(tile));
   const text = formatTlogProof({ index: run.logIndex, proof, checkpoint: parseNote(latest.note) });
-  const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin: logKey.name, witnesses: [], threshold: 0 } });
+  const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin, witnesses, threshold } });
   if (result.summary === undefined) {
     const first = result.checks.find((step) => !step.ok);
     return { name, status: 'fail', reliesOn, code: first?.code ?? 'ERR_LOG_PROOF_INVALID', message: `${first?.name ?? 'log'}: ${first?.message ?? 'inclusion failed'}`, steps: result.checks };
   }
-  return { name, status: 'pass', reliesOn, steps: result.checks, log: { index: result.summary.index, treeSize: result.summary.treeSize, origin: result.summary.origin } };
+  return { name, status: 'pass', reliesOn, steps: result.checks, log: { index: result.summary.index, treeSize: result.summary.treeSize, origin: result.summary.origin, cosignedBy: result.summary.cosignedBy } };
 }
 
 /** Runs every check on a stored run; a check that fails does not stop the others. */
