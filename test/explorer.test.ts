@@ -304,9 +304,12 @@ test('the log page checks the checkpoint and, as a monitor in the browser, that 
 test('a run whose parts are kept as digests only shows digests, never blank content, and its identity check says it could not run', { timeout: 120_000 }, async () => {
   const digests = await startServe({ data: tempDir(), args: [...args(), '--capture-keep', 'input=digest'] });
   try {
+    // The same call twice: one run identity, two captures.
+    await call(digests.base, 'gpt-4o', 'Be brief.', 'A private question?');
     await call(digests.base, 'gpt-4o', 'Be brief.', 'A private question?');
     await receipted(digests.base);
-    const [run] = await runs(digests.base);
+    const [run, earlier] = await runs(digests.base);
+    assert.equal(run!.record.runId, earlier!.record.runId);
     const { page, problems, close } = await open(digests.base);
     await showRun(page, digests.base, run!.captureId);
     assert.match((await page.textContent('[data-element="input[0]"] .digest-only')) ?? '', /Digest only: the content was not kept/);
@@ -320,6 +323,11 @@ test('a run whose parts are kept as digests only shows digests, never blank cont
     // The only console errors are the store's 404 for the content it did not keep.
     assert.ok(problems.every((problem) => /status of 404/.test(problem) && problem.includes('/v1/content/')), problems.join('\n'));
     await page.screenshot({ path: join(SHOTS, 'run-digest-only-desktop.png'), fullPage: true });
+    // A run identity names every capture of the run: the latest is shown, each capture linked.
+    await showRun(page, digests.base, run!.record.runId!);
+    assert.match((await page.textContent('main')) ?? '', /This run identity was captured 2 times; the latest is shown/);
+    assert.ok(((await page.textContent('#identities')) ?? '').includes(run!.captureId));
+    for (const capture of [run!, earlier!]) assert.ok(await page.$(`a[href="#/run/${capture.captureId}"]`), capture.captureId);
     await close();
   } finally {
     await digests.stop();
