@@ -2,21 +2,14 @@
  * `runprint runs list`, `runprint runs show RUN` and `runprint runs diff A B`: the captured runs in
  * a data directory's run store (runs.sqlite), read while `serve` may be writing it
  * (docs/CAPTURE.md). list and show are the same queries as `GET /v1/runs` and `GET /v1/runs/{id}`,
- * with the same JSON; diff compares two runs (docs/REPLAY.md).
+ * with the same JSON; diff compares two runs (docs/REPLAY.md). `runs verify` and `runs group`
+ * are in runs-verify-command.ts and runs-group-command.ts.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
-import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
-import { noteVerifier } from '../log/note-keys.ts';
 import type { Difference } from '../identity/diff.ts';
 import { compareRuns, type RunsDiff, type ServedDifference } from '../replay/compare-runs.ts';
-import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
-import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
-import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
-import { LOG_DATABASE } from '../store/open-storage.ts';
-import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
-import { SqliteLog } from '../store/sqlite-log.ts';
 import { findRuns, runQuery, runView } from '../server/run-routes.ts';
 import type { StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -25,10 +18,7 @@ import { valuesOf } from './diff-inputs.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
-import { readLogKey, readWitnessKey } from './log-options.ts';
-import type { NoteVerifier } from '../log/note.ts';
-import { readInput } from './read-input.ts';
-import { DEFAULT_DATA_DIR, LOG_KEY_FILE } from './serve-command.ts';
+import { DEFAULT_DATA_DIR } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -217,194 +207,13 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-const VERIFY_OPTIONS = {
-  data: { type: 'string' },
-  key: { type: 'string' },
-  'log-key': { type: 'string' },
-  'log-origin': { type: 'string' },
-  witness: { type: 'string', multiple: true },
-  'witness-threshold': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/**
- * The keys `runs verify` checks with: the receipt key from --key, else derived from the data
- * directory's receipt-key.pem; the log from the data directory's log.sqlite, its key from
- * --log-key (a verifier key), else derived from log-key.pem, its origin --log-origin (else the
- * verifier key's name, else RUNPRINT_LOG_NAME, else serve's default); the witnesses from
- * --witness, at least --witness-threshold of them (default all). What is missing is said, not guessed.
- */
-async function verifySources(storePath: string, values: VerifyValues, io: CliIo): Promise<Omit<VerifyRunOptions, 'storage'>> {
-  const dataDir = dirname(storePath);
-  const sources: Omit<VerifyRunOptions, 'storage'> = {};
-  if (values.key !== undefined) {
-    sources.receiptKey = { key: await parsePublicKey(new TextDecoder().decode(await readInput(values.key, io))), from: 'given with --key' };
-  } else if (existsSync(join(dataDir, RECEIPT_KEY_FILE))) {
-    const key = await parsePrivateKey(readFileSync(join(dataDir, RECEIPT_KEY_FILE)));
-    sources.receiptKey = { key: key.publicKey, from: `derived from ${RECEIPT_KEY_FILE} in the data directory: whoever can write the directory can re-sign, so give --key for a check independent of it` };
-  } else {
-    sources.receiptKeyMissing = `not checked: no --key and no ${RECEIPT_KEY_FILE} in the data directory (serve ran with --capture-key or --sign-key: give that key's public half with --key)`;
-  }
-  const witnesses: NoteVerifier[] = [];
-  for (const name of values.witness ?? []) {
-    const witness = await readWitnessKey(name, io);
-    // The policy counts witnesses by name: two keys under one name would count once.
-    if (witnesses.some((other) => other.name === witness.name)) throw new UsageError('ERR_CLI_USAGE', 'each --witness must have its own name');
-    witnesses.push(witness);
-  }
-  let threshold = witnesses.length;
-  if (values['witness-threshold'] !== undefined) {
-    const text = values['witness-threshold'];
-    if (witnesses.length === 0) throw new UsageError('ERR_CLI_USAGE', '--witness-threshold goes with --witness');
-    if (!/^[0-9]{1,4}$/.test(text) || Number(text) < 1 || Number(text) > witnesses.length) throw new UsageError('ERR_CLI_USAGE', `--witness-threshold must be a number from 1 to ${witnesses.length} (the --witness keys given)`);
-    threshold = Number(text);
-  }
-  const logPath = join(dataDir, LOG_DATABASE);
-  if (!existsSync(logPath)) {
-    sources.logMissing = `not checked: no ${LOG_DATABASE} in the data directory (the log is elsewhere, or serve ran with --no-log)`;
-    return sources;
-  }
-  let logKey;
-  let from: string;
-  if (values['log-key'] !== undefined) {
-    logKey = await readLogKey(values['log-key'], io);
-    from = 'given with --log-key';
-  } else if (existsSync(join(dataDir, LOG_KEY_FILE))) {
-    const key = await parsePrivateKey(readFileSync(join(dataDir, LOG_KEY_FILE)));
-    logKey = noteVerifier(values['log-origin'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME, key.publicKey);
-    from = `derived from ${LOG_KEY_FILE} in the data directory`;
-  } else {
-    sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
-    return sources;
-  }
-  sources.log = { storage: SqliteLog.open(logPath), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
-  return sources;
-}
-
-interface VerifyValues {
-  key?: string | undefined;
-  'log-key'?: string | undefined;
-  'log-origin'?: string | undefined;
-  witness?: string[] | undefined;
-  'witness-threshold'?: string | undefined;
-}
-
-function formatVerification(result: RunVerification): string {
-  let out = `${result.ok ? 'ok' : 'FAILED'} ${result.run.captureId}  ${result.run.runId ?? result.run.requestId ?? '(unidentified)'}\n`;
-  for (const check of result.checks) {
-    const mark = check.status === 'pass' ? 'pass' : check.status === 'fail' ? 'FAIL' : 'not checked';
-    const why = check.status === 'pass' ? (check.log === undefined ? (check.message ?? '') : `index ${check.log.index} of ${check.log.treeSize}, origin ${check.log.origin}${check.log.cosignedBy.length === 0 ? '' : `, cosigned by ${check.log.cosignedBy.join(', ')}`}`) : `${check.code === undefined ? '' : `${check.code}: `}${check.message ?? ''}`;
-    out += `${mark.padEnd(11)} ${check.name.padEnd(8)} ${why}\n${' '.repeat(21)}relies on ${check.reliesOn}\n`;
-  }
-  out += `${result.counts.pass} passed, ${result.counts.fail} failed, ${result.counts['not-checked']} not checked\n`;
-  return out;
-}
-
-/**
- * `runs verify RUN [--key PUB] [--log-key VKEY] [--log-origin O] [--witness VKEY]... [--witness-threshold K] [--json]`: every check of a
- * stored run (docs/REPLAY.md section 7). Exit 0 when no check made fails, 1 when one does.
- */
-async function verifyCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine('runs verify', args, VERIFY_OPTIONS);
-  if (values.help === true) {
-    io.stdout(formatCommandHelp('runs verify')!);
-    return EXIT.ok;
-  }
-  if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs verify takes one RUN: a capture id, a record digest or a run identity (run "runprint runs verify --help")');
-  const store = openStore(values.data, io);
-  let sources: Omit<VerifyRunOptions, 'storage'> | undefined;
-  try {
-    // A run identity may name several captures: the latest is verified (its capture id is printed).
-    const run = (await findRuns(store, positionals[0]!)).at(-1)!;
-    sources = await verifySources(runStorePath(values.data, io), values, io);
-    const result = await verifyRun(run, { storage: store, ...sources });
-    io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
-    return result.ok ? EXIT.ok : EXIT.differs;
-  } finally {
-    await sources?.log?.storage.close();
-    await store.close();
-  }
-}
-
-const GROUP_OPTIONS = {
-  data: { type: 'string' },
-  by: { type: 'string' },
-  since: { type: 'string' },
-  model: { type: 'string' },
-  'served-model': { type: 'string' },
-  component: { type: 'string' },
-  limit: { type: 'string' },
-  values: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/**
- * The stored content a group's digest names, cut for a line: the value of a value component or
- * element, the elements of a list component one after the other; undefined when not stored.
- */
-async function contentPreview(store: SqliteRuns, group: RunGroup): Promise<string | undefined> {
-  const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
-  if (digests.length === 0) return group.elements === undefined ? undefined : '(empty list)';
-  const texts: string[] = [];
-  for (const digest of digests) {
-    const bytes = await store.content(digest.slice('sha256:'.length));
-    if (bytes === undefined) return undefined;
-    texts.push(new TextDecoder().decode(bytes));
-  }
-  return printable(texts.join(' '), 80);
-}
-
-function formatGroups(groups: RunGroups, previews: Array<string | undefined>): string {
-  let out = `${groups.runs} run${groups.runs === 1 ? '' : 's'}, ${groups.distinct} distinct by ${groups.by}\n`;
-  groups.groups.forEach((group, i) => {
-    out += `${String(group.count).padStart(7)}  ${group.key ?? '(none)'}  ${group.first} .. ${group.last}\n`;
-    if (previews[i] !== undefined) out += `         ${previews[i]}\n`;
-  });
-  return out;
-}
-
-/**
- * `runs group --by request|run|component=NAME|element=NAME [filters of runs list] [--values]
- * [--json]`: the runs a query selects, counted by what they share (docs/REPLAY.md section 9).
- */
-async function groupCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine('runs group', args, GROUP_OPTIONS);
-  if (values.help === true) {
-    io.stdout(formatCommandHelp('runs group')!);
-    return EXIT.ok;
-  }
-  if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs group takes no arguments, only options (run "runprint runs group --help")');
-  if (values.by === undefined) throw new UsageError('ERR_CLI_USAGE', 'runs group needs --by request, run, component=NAME or element=NAME');
-  const by = parseGroupBy(values.by);
-  if (values.values === true && (by.kind === 'request' || by.kind === 'run')) throw new UsageError('ERR_CLI_USAGE', '--values goes with --by component=NAME or element=NAME: identities have no content to show');
-  const names: Record<string, keyof typeof values> = { since: 'since', model: 'model', servedModel: 'served-model', component: 'component' };
-  const query = runQuery((name) => {
-    const option = names[name];
-    return option === undefined ? undefined : (values[option] as string | undefined);
-  });
-  // Unlike runs list, every matching run is counted unless --limit caps it.
-  if (values.limit !== undefined) {
-    if (!/^[0-9]{1,9}$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--limit must be a positive number');
-    query.limit = Number(values.limit);
-  }
-  const store = openStore(values.data, io);
-  try {
-    const groups = await groupRuns(store, query, by);
-    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];
-    if (values.json === true) {
-      const shown = values.values === true ? { ...groups, groups: groups.groups.map((group, i) => ({ ...group, value: previews[i] ?? null })) } : groups;
-      io.stdout(`${JSON.stringify(shown, null, 2)}\n`);
-    } else if (groups.runs === 0) io.stderr('runprint: no captured runs match\n');
-    else io.stdout(formatGroups(groups, previews));
-  } finally {
-    await store.close();
-  }
-  return EXIT.ok;
-}
-
-const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = { list: listCommand, show: showCommand, diff: diffCommand, verify: verifyCommand, group: groupCommand };
+const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  list: listCommand,
+  show: showCommand,
+  diff: diffCommand,
+  verify: async (args, io) => (await import('./runs-verify-command.ts')).verifyCommand(args, io),
+  group: async (args, io) => (await import('./runs-group-command.ts')).groupCommand(args, io),
+};
 
 export async function runsCommand(args: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = args;

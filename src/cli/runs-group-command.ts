@@ -1,0 +1,90 @@
+/**
+ * `runprint runs group --by KEY`: the runs a query selects, counted by what they share
+ * (docs/REPLAY.md section 9).
+ */
+import { UsageError } from '../errors.ts';
+import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
+import { runQuery } from '../server/run-routes.ts';
+import type { SqliteRuns } from '../store/sqlite-runs.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
+import { printable } from './printable.ts';
+import { openStore } from './runs-command.ts';
+import { formatCommandHelp } from './usage.ts';
+
+const GROUP_OPTIONS = {
+  data: { type: 'string' },
+  by: { type: 'string' },
+  since: { type: 'string' },
+  model: { type: 'string' },
+  'served-model': { type: 'string' },
+  component: { type: 'string' },
+  limit: { type: 'string' },
+  values: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * The stored content a group's digest names, cut for a line: the value of a value component or
+ * element, the elements of a list component one after the other; undefined when not stored.
+ */
+async function contentPreview(store: SqliteRuns, group: RunGroup): Promise<string | undefined> {
+  const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
+  if (digests.length === 0) return group.elements === undefined ? undefined : '(empty list)';
+  const texts: string[] = [];
+  for (const digest of digests) {
+    const bytes = await store.content(digest.slice('sha256:'.length));
+    if (bytes === undefined) return undefined;
+    texts.push(new TextDecoder().decode(bytes));
+  }
+  return printable(texts.join(' '), 80);
+}
+
+function formatGroups(groups: RunGroups, previews: Array<string | undefined>): string {
+  let out = `${groups.runs} run${groups.runs === 1 ? '' : 's'}, ${groups.distinct} distinct by ${groups.by}\n`;
+  groups.groups.forEach((group, i) => {
+    out += `${String(group.count).padStart(7)}  ${group.key ?? '(none)'}  ${group.first} .. ${group.last}\n`;
+    if (previews[i] !== undefined) out += `         ${previews[i]}\n`;
+  });
+  return out;
+}
+
+/**
+ * `runs group --by request|run|component=NAME|element=NAME [filters of runs list] [--values]
+ * [--json]`: the runs a query selects, counted by what they share (docs/REPLAY.md section 9).
+ */
+export async function groupCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine('runs group', args, GROUP_OPTIONS);
+  if (values.help === true) {
+    io.stdout(formatCommandHelp('runs group')!);
+    return EXIT.ok;
+  }
+  if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs group takes no arguments, only options (run "runprint runs group --help")');
+  if (values.by === undefined) throw new UsageError('ERR_CLI_USAGE', 'runs group needs --by request, run, component=NAME or element=NAME');
+  const by = parseGroupBy(values.by);
+  if (values.values === true && (by.kind === 'request' || by.kind === 'run')) throw new UsageError('ERR_CLI_USAGE', '--values goes with --by component=NAME or element=NAME: identities have no content to show');
+  const names: Record<string, keyof typeof values> = { since: 'since', model: 'model', servedModel: 'served-model', component: 'component' };
+  const query = runQuery((name) => {
+    const option = names[name];
+    return option === undefined ? undefined : (values[option] as string | undefined);
+  });
+  // Unlike runs list, every matching run is counted unless --limit caps it.
+  if (values.limit !== undefined) {
+    if (!/^[0-9]{1,9}$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--limit must be a positive number');
+    query.limit = Number(values.limit);
+  }
+  const store = openStore(values.data, io);
+  try {
+    const groups = await groupRuns(store, query, by);
+    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];
+    if (values.json === true) {
+      const shown = values.values === true ? { ...groups, groups: groups.groups.map((group, i) => ({ ...group, value: previews[i] ?? null })) } : groups;
+      io.stdout(`${JSON.stringify(shown, null, 2)}\n`);
+    } else if (groups.runs === 0) io.stderr('runprint: no captured runs match\n');
+    else io.stdout(formatGroups(groups, previews));
+  } finally {
+    await store.close();
+  }
+  return EXIT.ok;
+}

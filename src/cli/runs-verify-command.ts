@@ -1,0 +1,133 @@
+/**
+ * `runprint runs verify RUN`: every check of a stored run, each saying what it relies on
+ * (docs/REPLAY.md section 7), with the keys and the log of the data directory unless given.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
+import { noteVerifier } from '../log/note-keys.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
+import { findRuns } from '../server/run-routes.ts';
+import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
+import { LOG_DATABASE } from '../store/open-storage.ts';
+import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
+import { SqliteLog } from '../store/sqlite-log.ts';
+import { EXIT, type CliIo } from './io.ts';
+import { readLogKey, readWitnessKey } from './log-options.ts';
+import { parseCommandLine } from './parse-options.ts';
+import { readInput } from './read-input.ts';
+import { openStore, runStorePath } from './runs-command.ts';
+import { LOG_KEY_FILE } from './serve-command.ts';
+import { formatCommandHelp } from './usage.ts';
+
+const VERIFY_OPTIONS = {
+  data: { type: 'string' },
+  key: { type: 'string' },
+  'log-key': { type: 'string' },
+  'log-origin': { type: 'string' },
+  witness: { type: 'string', multiple: true },
+  'witness-threshold': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * The keys `runs verify` checks with: the receipt key from --key, else derived from the data
+ * directory's receipt-key.pem; the log from the data directory's log.sqlite, its key from
+ * --log-key (a verifier key), else derived from log-key.pem, its origin --log-origin (else the
+ * verifier key's name, else RUNPRINT_LOG_NAME, else serve's default); the witnesses from
+ * --witness, at least --witness-threshold of them (default all). What is missing is said, not guessed.
+ */
+async function verifySources(storePath: string, values: VerifyValues, io: CliIo): Promise<Omit<VerifyRunOptions, 'storage'>> {
+  const dataDir = dirname(storePath);
+  const sources: Omit<VerifyRunOptions, 'storage'> = {};
+  if (values.key !== undefined) {
+    sources.receiptKey = { key: await parsePublicKey(new TextDecoder().decode(await readInput(values.key, io))), from: 'given with --key' };
+  } else if (existsSync(join(dataDir, RECEIPT_KEY_FILE))) {
+    const key = await parsePrivateKey(readFileSync(join(dataDir, RECEIPT_KEY_FILE)));
+    sources.receiptKey = { key: key.publicKey, from: `derived from ${RECEIPT_KEY_FILE} in the data directory: whoever can write the directory can re-sign, so give --key for a check independent of it` };
+  } else {
+    sources.receiptKeyMissing = `not checked: no --key and no ${RECEIPT_KEY_FILE} in the data directory (serve ran with --capture-key or --sign-key: give that key's public half with --key)`;
+  }
+  const witnesses: NoteVerifier[] = [];
+  for (const name of values.witness ?? []) {
+    const witness = await readWitnessKey(name, io);
+    // The policy counts witnesses by name: two keys under one name would count once.
+    if (witnesses.some((other) => other.name === witness.name)) throw new UsageError('ERR_CLI_USAGE', 'each --witness must have its own name');
+    witnesses.push(witness);
+  }
+  let threshold = witnesses.length;
+  if (values['witness-threshold'] !== undefined) {
+    const text = values['witness-threshold'];
+    if (witnesses.length === 0) throw new UsageError('ERR_CLI_USAGE', '--witness-threshold goes with --witness');
+    if (!/^[0-9]{1,4}$/.test(text) || Number(text) < 1 || Number(text) > witnesses.length) throw new UsageError('ERR_CLI_USAGE', `--witness-threshold must be a number from 1 to ${witnesses.length} (the --witness keys given)`);
+    threshold = Number(text);
+  }
+  const logPath = join(dataDir, LOG_DATABASE);
+  if (!existsSync(logPath)) {
+    sources.logMissing = `not checked: no ${LOG_DATABASE} in the data directory (the log is elsewhere, or serve ran with --no-log)`;
+    return sources;
+  }
+  let logKey;
+  let from: string;
+  if (values['log-key'] !== undefined) {
+    logKey = await readLogKey(values['log-key'], io);
+    from = 'given with --log-key';
+  } else if (existsSync(join(dataDir, LOG_KEY_FILE))) {
+    const key = await parsePrivateKey(readFileSync(join(dataDir, LOG_KEY_FILE)));
+    logKey = noteVerifier(values['log-origin'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME, key.publicKey);
+    from = `derived from ${LOG_KEY_FILE} in the data directory`;
+  } else {
+    sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
+    return sources;
+  }
+  sources.log = { storage: SqliteLog.open(logPath), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
+  return sources;
+}
+
+interface VerifyValues {
+  key?: string | undefined;
+  'log-key'?: string | undefined;
+  'log-origin'?: string | undefined;
+  witness?: string[] | undefined;
+  'witness-threshold'?: string | undefined;
+}
+
+function formatVerification(result: RunVerification): string {
+  let out = `${result.ok ? 'ok' : 'FAILED'} ${result.run.captureId}  ${result.run.runId ?? result.run.requestId ?? '(unidentified)'}\n`;
+  for (const check of result.checks) {
+    const mark = check.status === 'pass' ? 'pass' : check.status === 'fail' ? 'FAIL' : 'not checked';
+    const why = check.status === 'pass' ? (check.log === undefined ? (check.message ?? '') : `index ${check.log.index} of ${check.log.treeSize}, origin ${check.log.origin}${check.log.cosignedBy.length === 0 ? '' : `, cosigned by ${check.log.cosignedBy.join(', ')}`}`) : `${check.code === undefined ? '' : `${check.code}: `}${check.message ?? ''}`;
+    out += `${mark.padEnd(11)} ${check.name.padEnd(8)} ${why}\n${' '.repeat(21)}relies on ${check.reliesOn}\n`;
+  }
+  out += `${result.counts.pass} passed, ${result.counts.fail} failed, ${result.counts['not-checked']} not checked\n`;
+  return out;
+}
+
+/**
+ * `runs verify RUN [--key PUB] [--log-key VKEY] [--log-origin O] [--witness VKEY]... [--witness-threshold K] [--json]`: every check of a
+ * stored run (docs/REPLAY.md section 7). Exit 0 when no check made fails, 1 when one does.
+ */
+export async function verifyCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine('runs verify', args, VERIFY_OPTIONS);
+  if (values.help === true) {
+    io.stdout(formatCommandHelp('runs verify')!);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs verify takes one RUN: a capture id, a record digest or a run identity (run "runprint runs verify --help")');
+  const store = openStore(values.data, io);
+  let sources: Omit<VerifyRunOptions, 'storage'> | undefined;
+  try {
+    // A run identity may name several captures: the latest is verified (its capture id is printed).
+    const run = (await findRuns(store, positionals[0]!)).at(-1)!;
+    sources = await verifySources(runStorePath(values.data, io), values, io);
+    const result = await verifyRun(run, { storage: store, ...sources });
+    io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
+    return result.ok ? EXIT.ok : EXIT.differs;
+  } finally {
+    await sources?.log?.storage.close();
+    await store.close();
+  }
+}
