@@ -100,6 +100,7 @@ let digestOnly: string;
 const ids: string[] = [];
 let digestOnlyId: string;
 let logVkey: string;
+let unidentifiedId: string;
 
 before(async () => {
   upstream = await startFakeUpstream();
@@ -108,6 +109,14 @@ before(async () => {
   for (const text of ['Name a colour.', 'Name a river.']) ids.push(await capture(serve, text));
   for (const id of ids) await logged(serve, id);
   logVkey = serve.key;
+  // A seed beyond 2^53 - 1: forwarded and recorded, with no identity and so no receipt.
+  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
+    body: '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"seed":18446744073709551615}',
+  });
+  await response.arrayBuffer();
+  unidentifiedId = response.headers.get('runprint-capture-id')!;
   await serve.stop();
   digestOnly = tempDir();
   const second = await startServe({ data: digestOnly, args: ['--upstream', `openai=${upstream.url}`, '--capture-keep', 'digest'] });
@@ -231,6 +240,16 @@ describe('runs verify', () => {
     assert.match(check(result, 'identity').message!, /^content not stored: not checkable/);
     assert.match(check(result, 'output').message!, /^content not stored: not checkable/);
     assert.deepEqual(result.counts, { pass: 3, fail: 0, 'not-checked': 2 });
+  });
+
+  test('an unidentified run: its identity and receipt are not checked, with the reason; its stored response bytes are', async () => {
+    const { code, result } = await verify(unidentifiedId, data);
+    assert.equal(code, 0);
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'pass', receipt: 'not-checked', log: 'not-checked' });
+    assert.equal(check(result, 'identity').code, 'ERR_REPLAY_UNIDENTIFIED');
+    assert.equal(check(result, 'receipt').code, 'ERR_RUN_NO_RECEIPT');
+    assert.match(check(result, 'receipt').message!, /gets no receipt/);
+    assert.match(check(result, 'output').message!, /raw digest and output digest recomputed/);
   });
 
   test('no receipt key and no log in the data directory: those checks are not made, and said so', async () => {
