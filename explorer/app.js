@@ -36,7 +36,7 @@ async function runsPage(main, params) {
   try {
     ({ runs } = await api(`/v1/runs?${query}`));
   } catch (error) {
-    main.append(errorBlock(error));
+    main.append(error.code === 'ERR_HTTP_NOT_FOUND' ? h('p', { class: 'error', role: 'alert', id: 'no-capture' }, 'This server does not capture runs (it was started with --no-capture, or capture is off on its address without --capture-token): there is no run store to show. The Log and Verify pages still work.') : errorBlock(error));
     return;
   }
   const filtered = FILTERS.some(([name]) => params.has(name));

@@ -71,3 +71,17 @@ export function errorBlock(error) {
   }
   return block;
 }
+
+/**
+ * A link that saves what a path of this server answers as a file: fetched with api(), so the
+ * capture token goes with it, then handed to the browser as a download.
+ */
+export function downloadLink(path, filename, label) {
+  return h('a', { href: path, download: filename, onclick: async (event) => {
+    event.preventDefault();
+    const url = URL.createObjectURL(new Blob([await api(path, 'bytes')]));
+    const save = h('a', { href: url, download: filename });
+    save.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } }, label);
+}

@@ -1,6 +1,6 @@
 // The run page (#/run/ID): identities, components with their digests and stored content, served
 // facts, output, parents, receipt, and the verification panel (verify.js).
-import { api, errorBlock, h, short } from './common.js';
+import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { verifyRun } from './verify.js';
 
 const text = new TextDecoder();
@@ -136,7 +136,9 @@ function receiptSection(run, receipt) {
   const section = [h('h2', { id: 'receipt' }, 'Receipt')];
   if (run.receipt === null) return [...section, h('p', { class: 'muted' }, 'None for this run (see the verification panel for why).')];
   if (receipt instanceof Error) return [...section, errorBlock(receipt)];
-  section.push(h('p', {}, `Log index ${run.receipt.logIndex ?? '— (not in a log)'} · `, h('a', { href: `/v1/runs/${run.captureId}/receipt`, download: `${run.captureId}.receipt.json` }, 'download'), ' · ', h('a', { href: `/v1/runs/${run.captureId}/tlog-proof`, download: `${run.captureId}.tlog-proof` }, 'tlog-proof')));
+  section.push(h('p', {}, `Log index ${run.receipt.logIndex ?? '— (not in a log)'} · `,
+    downloadLink(`/v1/runs/${run.captureId}/receipt`, `${run.captureId}.receipt.json`, 'download'), ' · ',
+    downloadLink(`/v1/runs/${run.captureId}/tlog-proof`, `${run.captureId}.tlog-proof`, 'tlog-proof')));
   const envelopeText = text.decode(receipt);
   try {
     const statement = new TextDecoder().decode(Uint8Array.from(atob(JSON.parse(envelopeText).payload), (c) => c.charCodeAt(0)));

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -448,6 +448,11 @@ test('with --capture-token the explorer shows nothing of the store until the rea
     await page.click(`a[href="#/run/${run!.captureId}"] >> nth=0`);
     await page.waitForSelector('#verification[data-done]');
     assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', 'content, receipt and proof are read with the token');
+    // The receipt download goes through the page too, with the token: the file is the stored receipt.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#receipt ~ p a:text("download")')]);
+    assert.equal(download.suggestedFilename(), `${run!.captureId}.receipt.json`);
+    const stored = await (await fetch(`${guarded.base}/v1/runs/${run!.captureId}/receipt`, { headers: { 'runprint-capture-token': TOKEN } })).text();
+    assert.equal(readFileSync((await download.path())!, 'utf8'), stored);
     assert.deepEqual(problems.map((problem) => /status of 401/.test(problem)), [true], 'the one console error is the refused first call');
     await close();
   } finally {
@@ -489,6 +494,23 @@ test('installed, runprint runs compiled: the explorer loads the core\'s .js from
     await close();
   } finally {
     child.kill();
+  }
+});
+
+test('with --no-capture the runs page says there is no run store, and the log page still works', { timeout: 60_000 }, async () => {
+  const bare = await startServe({ data: tempDir(), args: ['--no-capture'] });
+  try {
+    assert.equal((await fetch(`${bare.base}/v1/receipt-key`)).status, 404, 'no capture, no receipt key');
+    const { page, problems, close } = await open(bare.base);
+    await show(page, `${bare.base}/explorer/#/runs`);
+    assert.match((await page.textContent('#no-capture')) ?? '', /does not capture runs/);
+    assert.ok(problems.length === 1 && /status of 404/.test(problems[0]!), problems.join('\n'));
+    await show(page, `${bare.base}/explorer/#/log`);
+    assert.equal(await page.getAttribute('#checkpoint-check', 'data-state'), 'pass');
+    assert.equal(problems.length, 1);
+    await close();
+  } finally {
+    await bare.stop();
   }
 });
 
