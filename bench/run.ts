@@ -19,6 +19,7 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['log', async () => (await import('./log.ts')).benchLog()],
   ['http', async () => (await import('./http.ts')).benchHttp()],
   ['capture', async () => (await import('./capture.ts')).benchCapture()],
+  ['proxy', async () => (await import('./proxy.ts')).benchProxy()],
 ];
 // Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
 // log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the
