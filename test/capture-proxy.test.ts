@@ -18,6 +18,7 @@ import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 import { captureFetch, type RunRecord } from '../src/capture/index.ts';
 import { run as runCli } from '../src/cli/main.ts';
+import { runprintFetch } from '../src/capture-node/index.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
 import { runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
 import { verifyReceipt } from '../src/receipt/index.ts';
@@ -360,6 +361,29 @@ describe('the run store', () => {
     await until(async () => (await fetch(`${serve.base}/v1/runs/${runId}/tlog-proof`)).status === 200, 'a checkpoint covers the receipt');
     const proof = await (await fetch(`${serve.base}/v1/runs/${runId}/tlog-proof`)).text();
     assert.match(proof, /^c2sp\.org\/tlog-proof@v1\n/);
+  });
+});
+
+describe('in process, to the server', () => {
+  test('runprintFetch with the server\'s URL: the run is stored, signed and logged by serve (POST /v1/exchanges), with the identities the proxy gives', async () => {
+    const wrapped = runprintFetch({ data: tempDir(), url: serve.base });
+    const client = new OpenAI({ apiKey: OPENAI_KEY, baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: `Sent in process ${Date.now()}` }];
+    upstream.enqueue({ kind: 'text', text: 'From the application.' });
+    const seq = await latestSeq(serve.base);
+    await client.chat.completions.create({ model: 'gpt-4o', messages });
+    await wrapped.flush();
+    let runs: RunView[] = [];
+    await until(async () => (runs = await runsAfter(serve.base, seq)).length === 1, 'serve stored the exchange');
+    const sent = runs[0]!;
+    assert.equal(sent.capture, 'sdk');
+    await until(async () => (await json<{ runs: RunView[] }>(`${serve.base}/v1/runs/${sent.captureId}`)).body.runs[0]!.receipt?.logIndex != null, 'serve signs and logs it');
+    // The same call through the proxy: the same identities.
+    const { runs: proxied } = await viaProxy('openai-chat', () => openai().chat.completions.create({ model: 'gpt-4o', messages }), { kind: 'text', text: 'From the application.' });
+    assert.equal(proxied[0]!.record.requestId, sent.record.requestId);
+    assert.equal(proxied[0]!.record.runId, sent.record.runId);
+    assert.deepEqual(proxied[0]!.record.output?.digest, sent.record.output?.digest);
+    await wrapped.close();
   });
 });
 

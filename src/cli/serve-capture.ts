@@ -8,6 +8,7 @@ import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import type { CapturedRun } from '../capture/capture-run.ts';
 import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
+import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
@@ -169,6 +170,8 @@ function otlpEndpointOf(option: string | undefined, env: NodeJS.ProcessEnv): str
 export interface Capture {
   proxy: Proxy;
   runs: RunRouteOptions;
+  /** `POST /v1/exchanges`: runs that in-process capture (runprintFetch with a url) sends here. */
+  ingest: IngestRouteOptions;
   recorder: RunRecorder;
   banner(url: string): string;
   close(): Promise<void>;
@@ -238,6 +241,13 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   return {
     proxy,
     runs: { storage, ...(context.log === undefined ? {} : { log: context.log }), ...(config.token === undefined ? {} : { token: config.token }) },
+    ingest: {
+      sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },
+      ...(config.token === undefined ? {} : { token: config.token }),
+      // A 32 MiB request and its answer, base64 in JSON.
+      maxBodyBytes: 96 * 1024 * 1024,
+      receipts: true,
+    },
     recorder,
     banner: (url) =>
       `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,

@@ -286,6 +286,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (capture !== undefined) {
     options.proxy = capture.proxy;
     options.runs = capture.runs;
+    options.ingest = capture.ingest;
   }
   // The explorer verifies receipts with the key startCapture signs them with: --capture-key, else
   // --sign-key, else the data directory's receipt key (startCapture made it if it was missing).

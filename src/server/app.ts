@@ -6,6 +6,8 @@ import { computeInProcess } from './api-answers.ts';
 import { apiRoutes, type SignRouteOptions } from './api-routes.ts';
 import { MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
 import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes.ts';
+import { EXCHANGES_PATH } from '../capture/exchange.ts';
+import { ingestRoutes, type IngestRouteOptions } from './ingest-routes.ts';
 import type { Proxy } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
 import { runRoutes, type RunRouteOptions } from './run-routes.ts';
@@ -38,6 +40,8 @@ export interface AppOptions {
   proxy?: Proxy;
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
+  /** `POST /v1/exchanges`: runs captured in other processes, sent as bytes (ingest-routes.ts). */
+  ingest?: IngestRouteOptions;
   /**
    * The explorer (explorer-routes.ts builds it): its routes, the handler of every path under
    * `/explorer/`, and that one as `GET /explorer/{path}` for the route table. Given as handlers,
@@ -119,6 +123,11 @@ export function createApp(options: AppOptions = {}): App {
     limits['POST /add-checkpoint'] = MAX_ADD_CHECKPOINT_BYTES;
   }
 
+  if (options.ingest !== undefined) {
+    const ingest = ingestRoutes(options.ingest);
+    Object.assign(routes, ingest.routes);
+    Object.assign(limits, ingest.limits);
+  }
   const runs = options.runs === undefined ? undefined : runRoutes(options.runs);
   if (runs !== undefined) Object.assign(routes, runs.routes);
   const proxy = options.proxy;
@@ -164,7 +173,8 @@ export function createApp(options: AppOptions = {}): App {
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
-    isLarge: (method, pathname, declared) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined ? declared > 1024 * 1024 : true),
+    // Proxied calls and sent exchanges declare their (usually small) length; each is large only when it is.
+    isLarge: (method, pathname, declared) => ((routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH ? declared > 1024 * 1024 : true),
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
