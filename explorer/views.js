@@ -39,15 +39,15 @@ function pretty(value) {
   }
 }
 
-/** A block of text, folded behind a summary when it is long. */
-function textBlock(value) {
+/** A block of text, folded behind a summary when it is long (unless `fold` is false: it then scrolls). */
+function textBlock(value, fold = true) {
   const lines = value.split('\n').length;
   const pre = h('pre', {}, value);
-  return lines > FOLD_LINES ? h('details', {}, h('summary', {}, `Show ${lines} lines`), pre) : pre;
+  return fold && lines > FOLD_LINES ? h('details', {}, h('summary', {}, `Show ${lines} lines`), pre) : pre;
 }
 
 /** Stored content, or a plain statement that only its digest is kept: never a blank that looks like content. */
-function contentOf(run, content, digest) {
+function contentOf(run, content, digest, fold = true) {
   const bytes = content.get(digest);
   if (bytes === null || bytes === undefined) {
     return h('div', { class: 'digest-only' }, run.contentExpired ? 'Digest only: the content passed its retention period and was deleted.' : 'Digest only: the content was not kept (capture policy), so only its digest is known.');
@@ -58,7 +58,7 @@ function contentOf(run, content, digest) {
   } catch {
     return h('div', { class: 'digest-only' }, `${bytes.length} bytes, not UTF-8 text`);
   }
-  return textBlock(pretty(value));
+  return textBlock(pretty(value), fold);
 }
 
 const row = (name, ...value) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, ...value));
@@ -123,7 +123,7 @@ function output(run, content) {
   if (record.response.rawDigest !== null) facts.push(row('Response bytes', `${record.response.size} bytes · `, digestText(record.response.rawDigest.sha256)));
   if (facts.length === 0) return [...section, h('p', { class: 'muted' }, 'No response arrived.')];
   section.push(h('table', { class: 'facts' }, facts));
-  if (record.response.rawDigest !== null) section.push(contentOf(run, content, record.response.rawDigest.sha256));
+  if (record.response.rawDigest !== null) section.push(contentOf(run, content, record.response.rawDigest.sha256, false));
   return section;
 }
 

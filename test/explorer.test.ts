@@ -252,6 +252,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.match((await page.textContent('[data-element="system[0]"]')) ?? '', /Be brief\./);
   assert.deepEqual(await page.$$eval('#served ~ table.facts .badge', (badges) => badges.map((badge) => badge.textContent)), ['reported', 'reported', 'reported']);
   assert.equal(await page.$$eval('.digest-only', (blocks) => blocks.length), 0, 'everything is stored');
+  assert.ok(await page.locator('pre', { hasText: `An answer of ${'A follow-up step.'.length} characters.` }).isVisible(), 'the output is shown, not folded away');
 
   // The parent is a link; following it shows the parent run, which passes too.
   await page.click(`a[href="#/run/${parent.record.runId}"]`);
