@@ -101,12 +101,24 @@ function keysPage(main) {
   };
   main.append(
     h('h1', {}, 'Keys'),
-    h('p', {}, 'The verification panel checks receipts with the receipt key and log proofs with the log key. By default it takes them from this server (/v1/receipt-key, /v1/log/key); a key pinned here, obtained another way, is used instead, so a server that swapped its keys is caught.'),
+    h('p', {}, 'The verification panel checks receipts with the receipt key and log proofs with the log key. By default it takes them from this server (/v1/receipt-key, /v1/log/key); a key pinned here, obtained another way, is used instead, so a server that swapped its keys is caught. Pinning the keys the server gives now trusts them once, on first use, and catches any later change.'),
     h('form', { onsubmit: save },
       h('label', {}, 'Receipt public key (PEM)', receipt),
       h('label', {}, 'Log verifier key (signed-note)', log),
-      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')), saved),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', id: 'pin-served', onclick: pinServed }, 'Pin the keys this server gives now')), saved),
   );
+
+  /** Trust on first use: the keys the server publishes today, pinned, so a later change of them is caught. */
+  async function pinServed(event) {
+    try {
+      const [receiptKey, logKey] = await Promise.all([api('/v1/receipt-key').catch((error) => (error.code === 'ERR_HTTP_NOT_FOUND' ? null : Promise.reject(error))), api('/v1/log/key', 'text')]);
+      if (receiptKey !== null) receipt.value = receiptKey.publicKey;
+      log.value = logKey.trim();
+      save(event);
+    } catch (error) {
+      saved.replaceChildren(errorBlock(error));
+    }
+  }
 }
 
 /** Renders the page the hash names. */

@@ -421,6 +421,15 @@ test('keys pinned in the browser are used instead of the server\'s: other keys f
   assert.equal(await page.getAttribute('#check-log li.fail', 'data-step'), 'log-checkpoint');
   assert.match((await page.textContent('#check-log .relies')) ?? '', /example\.test\/other-log\+[0-9a-f]{8} pinned in this browser/);
 
+  // Trust on first use: pinning the keys the server gives now, the checks pass and say they used the pinned keys.
+  await show(page, `${serve.base}/explorer/#/keys`);
+  await page.click('#pin-served');
+  await page.waitForSelector('text=Saved in this browser.');
+  assert.equal(await page.inputValue('textarea[name="log"]'), serve.key);
+  await showRun(page, serve.base, run.captureId);
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+  assert.match((await page.textContent('#check-receipt .relies')) ?? '', /pinned in this browser/);
+
   await show(page, `${serve.base}/explorer/#/keys`);
   await page.fill('textarea[name="receipt"]', '');
   await page.fill('textarea[name="log"]', '');
@@ -428,6 +437,7 @@ test('keys pinned in the browser are used instead of the server\'s: other keys f
   await page.waitForSelector('text=Saved in this browser.');
   await showRun(page, serve.base, run.captureId);
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass', 'without pinned keys, the server\'s keys again');
+  assert.match((await page.textContent('#check-receipt .relies')) ?? '', /as this server gives it at \/v1\/receipt-key/);
   assert.deepEqual(problems, []);
   await close();
 });
