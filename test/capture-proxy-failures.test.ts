@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import OpenAI from 'openai';
+import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { captureOptions } from '../src/cli/serve-capture.ts';
 import { UsageError } from '../src/errors.ts';
 import { createApp } from '../src/server/app.ts';
@@ -109,6 +111,29 @@ test('sync durability holds the chunk with the terminal event until the record i
   }
   await recorder.close();
   await storage.close();
+});
+
+test('in process with holdEnd: an SDK that stops reading at data: [DONE] has its answer only once the slow sink is done', async () => {
+  let durableAt = 0;
+  const wrapped = captureFetch(globalThis.fetch, {
+    holdEnd: true,
+    onCapturedRun: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      durableAt = performance.now();
+    },
+  });
+  const client = new OpenAI({ apiKey: 'k', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+  upstream.enqueue({ kind: 'text', text: 'Streamed in process.', eventDelayMs: 5 });
+  let text = '';
+  let firstAt = 0;
+  for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o', messages: CALL.messages as never, stream: true })) {
+    if (firstAt === 0) firstAt = performance.now();
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  const doneAt = performance.now();
+  assert.equal(text, 'Streamed in process.');
+  assert.ok(durableAt > 0 && firstAt < durableAt, 'the first events pass at once');
+  assert.ok(doneAt >= durableAt, 'the SDK finishes only after the sink');
 });
 
 test('capture options: an open proxy is never the default off loopback, and bad values are usage errors', () => {

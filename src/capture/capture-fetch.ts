@@ -1,6 +1,7 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
 import { captureRunWith, type CapturedRun } from './capture-run.ts';
-import { observeBody, outcomeOfError } from './observe-body.ts';
+import { providerFor } from '../providers/registry.ts';
+import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome, RunRecord } from './run-record.ts';
 
@@ -28,7 +29,8 @@ export interface CaptureFetchOptions {
    * Hold the end of each response (the application's last read of the body, or the response or
    * error of a call without one) until the promises onRun and onCapturedRun return have settled:
    * with a sink that resolves once the run is durable, every answer the application saw has its
-   * record (the proxy's sync durability). The run is then built before the application has its
+   * record (the proxy's sync durability); the chunk with a stream's terminal event is held with the
+   * end, as SDKs stop reading there. The run is then built before the application has its
    * last byte. Default false: the run is handed over after it, on a later turn of the event loop.
    */
   holdEnd?: boolean;
@@ -53,6 +55,14 @@ type FetchInput = string | URL | Request;
  * discards it unread (SDKs do before a retry), so the record names the body the provider sent.
  */
 const ERROR_BODY_DRAIN = 1 << 20;
+
+/** A holdFrom test: true for the chunk (with the tail of the one before) that holds one of the markers. */
+export function terminalEventIn(markers: readonly string[]): (chunk: Uint8Array, tail: string) => boolean {
+  return (chunk, tail) => {
+    const text = tail + latin1(chunk);
+    return markers.some((marker) => text.includes(marker));
+  };
+}
 
 /** The method and URL path of a call, as fetch will send it. */
 function target(input: FetchInput, init: RequestInit | undefined): { method: string; path: string } {
@@ -191,6 +201,9 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
         onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended),
         holdEnd,
+        // With holdEnd, the chunk with a stream's terminal event waits for the sinks too: SDKs stop
+        // reading at that event, so without it they would have the answer before its record.
+        ...(holdEnd ? { holdFrom: terminalEventIn(providerFor(call.format).streamEndMarkers) } : {}),
       });
       wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
       // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
