@@ -52,6 +52,7 @@ test('every route of the app is in docs/openapi.json and every documented route 
     sign: { key: await parsePrivateKey((await generateKeyFiles('k')).privateKeyPem), token: 't', runprintVersion: 'x' },
     openapi: new Uint8Array(DOCUMENT_BYTES),
     runs: { storage: {} as RunStorage },
+    ingest: { sink: { record: async () => undefined }, maxBodyBytes: 1, receipts: false },
     explorer: explorerRoutes({ receiptKey: (await parsePrivateKey((await generateKeyFiles('r')).privateKeyPem)).publicKey }),
   });
   const routes = app.routeTable!();
@@ -177,6 +178,16 @@ test('real answers of runprint serve, successes and errors, validate against doc
   await call('/explorer/{path}', '/explorer/core/store/index.ts');
   const receiptKey = await (await call('/v1/receipt-key', '/v1/receipt-key')).json();
   assert.equal(receiptKey.keyId, signKey.keyId, 'with --sign-key and no --capture-key, receipts are signed with the sign key');
+  // An exchange, as runprintFetch with a url sends it: the request and response bytes of one call.
+  const exchange = {
+    version: 'runprint/exchange/v1', captureId: '6f1c2a4e-9d3b-4c8a-8f2e-1a2b3c4d5e6f', method: 'POST', path: '/v1/chat/completions',
+    request: Buffer.from(JSON.stringify(REQUEST)).toString('base64'),
+    response: { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(RESPONSE_TEXT).toString('base64') },
+    outcome: 'complete', times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 }, parents: [],
+  };
+  const ingested = await (await call('/v1/exchanges', '/v1/exchanges', { method: 'POST', json: exchange })).json();
+  assert.match(ingested.runId, /^rp-run-/);
+  await call('/v1/exchanges', '/v1/exchanges', { method: 'POST', json: { ...exchange, runId: 'rp-run-forged' } });
   assert.deepEqual(problems, []);
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
   await serve.stop();
