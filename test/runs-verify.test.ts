@@ -15,7 +15,10 @@ import type { CliIo } from '../src/cli/io.ts';
 import { run as runCli } from '../src/cli/main.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { formatCheckpoint } from '../src/log/checkpoint.ts';
 import { formatCosignerKey } from '../src/log/cosignature.ts';
+import { noteSigner } from '../src/log/note-keys.ts';
+import { signNote } from '../src/log/note.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -100,15 +103,22 @@ let digestOnly: string;
 const ids: string[] = [];
 let digestOnlyId: string;
 let logVkey: string;
+let monitorState: string;
 let unidentifiedId: string;
 
 before(async () => {
   upstream = await startFakeUpstream();
   data = tempDir();
   const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
-  for (const text of ['Name a colour.', 'Name a river.']) ids.push(await capture(serve, text));
-  for (const id of ids) await logged(serve, id);
+  ids.push(await capture(serve, 'Name a colour.'));
+  await logged(serve, ids[0]!);
   logVkey = serve.key;
+  // A monitor follows the log while it has one entry.
+  monitorState = join(tempDir(), 'monitor.json');
+  const monitor = await cli(['log', 'monitor', `${serve.base}/`, '--key', logVkey, '--once', '--state', monitorState]);
+  assert.equal(monitor.code, 0, monitor.stderr);
+  ids.push(await capture(serve, 'Name a river.'));
+  await logged(serve, ids[1]!);
   // A seed beyond 2^53 - 1: forwarded and recorded, with no identity and so no receipt.
   const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
     method: 'POST',
@@ -137,8 +147,9 @@ describe('runs verify', () => {
     const { code, result } = await verify(ids[1]!, data);
     assert.equal(code, 0);
     assert.equal(result.ok, true);
-    assert.deepEqual(statuses(result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass' });
-    assert.deepEqual(result.counts, { pass: 5, fail: 0, 'not-checked': 0 });
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
+    assert.deepEqual(result.counts, { pass: 5, fail: 0, 'not-checked': 1 });
+    assert.match(check(result, 'monitor').message!, /no monitor state given/);
     assert.match(check(result, 'receipt').reliesOn, /derived from receipt-key\.pem in the data directory/);
     assert.match(check(result, 'receipt').reliesOn, /recomputed composition and the stored response bytes/);
     const steps = check(result, 'receipt').steps!.map((step) => step.name);
@@ -150,7 +161,7 @@ describe('runs verify', () => {
     const text = await cli(['runs', 'verify', ids[1]!, '--data', data]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^ok /);
-    assert.match(text.stdout, /5 passed, 0 failed, 0 not checked/);
+    assert.match(text.stdout, /5 passed, 0 failed, 1 not checked/);
   });
 
   test('a receipt key given with --key: the right one passes, another fails the signature', async () => {
@@ -159,7 +170,7 @@ describe('runs verify', () => {
     writeFileSync(join(dir, 'receipt.pub.pem'), createPublicKey(readFileSync(join(data, 'receipt-key.pem'))).export({ type: 'spki', format: 'pem' }));
     const right = await verify(ids[0]!, data, ['--key', join(dir, 'receipt.pub.pem'), '--log-key', logVkey]);
     assert.equal(right.code, 0);
-    assert.deepEqual(statuses(right.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass' });
+    assert.deepEqual(statuses(right.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
     assert.match(check(right.result, 'receipt').reliesOn, /given with --key/);
     assert.match(check(right.result, 'log').reliesOn, /given with --log-key/);
     const wrong = await generateKeyFiles('other');
@@ -236,16 +247,16 @@ describe('runs verify', () => {
   test('content kept as a digest only is "not checked: content not stored", never a pass; receipt and log still pass', async () => {
     const { code, result } = await verify(digestOnlyId, digestOnly);
     assert.equal(code, 0, 'nothing failed');
-    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'not-checked', receipt: 'pass', log: 'pass' });
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'not-checked', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
     assert.match(check(result, 'identity').message!, /^content not stored: not checkable/);
     assert.match(check(result, 'output').message!, /^content not stored: not checkable/);
-    assert.deepEqual(result.counts, { pass: 3, fail: 0, 'not-checked': 2 });
+    assert.deepEqual(result.counts, { pass: 3, fail: 0, 'not-checked': 3 });
   });
 
   test('an unidentified run: its identity and receipt are not checked, with the reason; its stored response bytes are', async () => {
     const { code, result } = await verify(unidentifiedId, data);
     assert.equal(code, 0);
-    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'pass', receipt: 'not-checked', log: 'not-checked' });
+    assert.deepEqual(statuses(result), { record: 'pass', identity: 'not-checked', output: 'pass', receipt: 'not-checked', log: 'not-checked', monitor: 'not-checked' });
     assert.equal(check(result, 'identity').code, 'ERR_REPLAY_UNIDENTIFIED');
     assert.equal(check(result, 'receipt').code, 'ERR_RUN_NO_RECEIPT');
     assert.match(check(result, 'receipt').message!, /gets no receipt/);
@@ -326,5 +337,38 @@ describe('runs verify', () => {
     out = await verify(id, witnessed, ['--witness', witnessVkey, '--witness', absent, '--witness-threshold', '1']);
     assert.equal(out.code, 0);
     await serve.stop();
+  });
+
+  test('--monitor-state: the log is consistent with the checkpoint a monitor kept; a fork, a rewrite or a dropped tail fails, and so does another log\'s checkpoint', async () => {
+    let out = await verify(ids[1]!, data, ['--monitor-state', monitorState]);
+    assert.equal(out.code, 0);
+    assert.equal(check(out.result, 'monitor').status, 'pass');
+    assert.equal(check(out.result, 'monitor').message, 'the monitor\'s checkpoint of size 1 leads to the log\'s latest of size 2');
+    assert.match(check(out.result, 'monitor').reliesOn, /--monitor-state/);
+    // Checkpoints signed with the log's own key (it is in the data directory) that the log contradicts.
+    const key = await parsePrivateKey(readFileSync(join(data, 'log-key.pem')));
+    const dir = tempDir();
+    const state = async (size: number, rootHash: Uint8Array, signer = noteSigner('localhost/runprint', key)) => {
+      const path = join(dir, `state-${size}-${rootHash[0]}.json`);
+      writeFileSync(path, JSON.stringify({ checkpoint: await signNote(formatCheckpoint({ origin: 'localhost/runprint', size, rootHash }), signer) }));
+      return path;
+    };
+    const cases: Array<[number, string]> = [[2, 'ERR_LOG_FORK'], [1, 'ERR_LOG_REWRITE'], [7, 'ERR_LOG_DROPPED']];
+    for (const [size, code] of cases) {
+      out = await verify(ids[1]!, data, ['--monitor-state', await state(size, new Uint8Array(32).fill(9))]);
+      assert.equal(out.code, 1, code);
+      assert.equal(check(out.result, 'monitor').status, 'fail');
+      assert.equal(check(out.result, 'monitor').code, code);
+      assert.equal(check(out.result, 'log').status, 'pass', 'the other checks still ran');
+    }
+    const other = await parsePrivateKey((await generateKeyFiles('localhost/runprint')).privateKeyPem);
+    out = await verify(ids[1]!, data, ['--monitor-state', await state(1, new Uint8Array(32).fill(3), noteSigner('localhost/runprint', other))]);
+    assert.equal(out.code, 1);
+    assert.match(check(out.result, 'monitor').code!, /^ERR_LOG_NOTE/);
+    // A file that is not a monitor state is an error of the command line's input.
+    writeFileSync(join(dir, 'not-state.json'), '{"size": 3}');
+    const bad = await cli(['runs', 'verify', ids[1]!, '--data', data, '--monitor-state', join(dir, 'not-state.json')]);
+    assert.equal(bad.code, 4);
+    assert.match(bad.stderr, /^runprint: ERR_INPUT_UNREADABLE: monitor state file/);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { InputError, UsageError } from '../errors.ts';
 import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
 import { noteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -29,6 +29,7 @@ const VERIFY_OPTIONS = {
   'log-origin': { type: 'string' },
   witness: { type: 'string', multiple: true },
   'witness-threshold': { type: 'string' },
+  'monitor-state': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -65,6 +66,18 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     if (!/^[0-9]{1,4}$/.test(text) || Number(text) < 1 || Number(text) > witnesses.length) throw new UsageError('ERR_CLI_USAGE', `--witness-threshold must be a number from 1 to ${witnesses.length} (the --witness keys given)`);
     threshold = Number(text);
   }
+  if (values['monitor-state'] !== undefined) {
+    // The monitor's state file: {"checkpoint": "<signed note>"}; the note is verified in the check.
+    const text = new TextDecoder().decode(await readInput(values['monitor-state'], io));
+    let note: unknown;
+    try {
+      note = (JSON.parse(text) as { checkpoint?: unknown }).checkpoint;
+    } catch {
+      note = undefined;
+    }
+    if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file is not {"checkpoint": "<signed note>"} (as log monitor --state writes it)');
+    sources.monitor = { note, from: 'the monitor state file given with --monitor-state' };
+  }
   const logPath = join(dataDir, LOG_DATABASE);
   if (!existsSync(logPath)) {
     sources.logMissing = `not checked: no ${LOG_DATABASE} in the data directory (the log is elsewhere, or serve ran with --no-log)`;
@@ -93,6 +106,7 @@ interface VerifyValues {
   'log-origin'?: string | undefined;
   witness?: string[] | undefined;
   'witness-threshold'?: string | undefined;
+  'monitor-state'?: string | undefined;
 }
 
 function formatVerification(result: RunVerification): string {

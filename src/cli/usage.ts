@@ -307,10 +307,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'log-origin', value: 'O', description: 'the log\'s origin (default: the --log-key\'s name, else RUNPRINT_LOG_NAME, else localhost/runprint)' },
       { name: 'witness', value: 'VKEY', repeatable: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
       { name: 'witness-threshold', value: 'K', description: 'at least K of the --witness keys must have cosigned the log\'s checkpoint (default: all)' },
+      { name: 'monitor-state', value: 'FILE', description: 'a log monitor --state file: the log must be consistent with the checkpoint it kept' },
       json('each check, its status and what it relies on'),
     ],
     summary: 'check everything checkable about a stored run, and say what each check relies on',
-    details: 'Checks the record digest, the request and run identities recomputed from the stored content, the raw and output digests recomputed from the stored response bytes, the receipt (verifyReceipt with the receipt public key, against that composition and those bytes) and the receipt\'s inclusion in the log at its stored index (a tlog-proof from the log.sqlite of the data directory). A check whose material is not there (content kept as a digest only, no receipt yet, no log) is not checked, with the reason; never a pass. Exit 0 when no check made fails, 1 when one fails (named).',
+    details: 'Checks the record digest, the request and run identities recomputed from the stored content, the raw and output digests recomputed from the stored response bytes, the receipt (verifyReceipt with the receipt public key, against that composition and those bytes) and the receipt\'s inclusion in the log at its stored index (a tlog-proof from the log.sqlite of the data directory), and with --monitor-state the log\'s consistency with a monitor\'s checkpoint. A check whose material is not there (content kept as a digest only, no receipt yet, no log) is not checked, with the reason; never a pass. Exit 0 when no check made fails, 1 when one fails (named).',
     examples: ['runprint runs verify 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs verify rp-run-v1-sha256-fcee... --key receipt.pub.pem --log-key log.vkey --witness witness.vkey --json'],
   },
   {

@@ -14,7 +14,9 @@ import type { PublicKey } from '../keys/keys.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { parseNote } from '../log/note.ts';
-import { inclusionProofFromTiles } from '../log/tiles.ts';
+import { verifyCheckpointNote } from '../log/client.ts';
+import { consistencyProofFromTiles, inclusionProofFromTiles } from '../log/tiles.ts';
+import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
 import { verifyReceipt, type VerificationCheck } from '../receipt/verify.ts';
@@ -22,7 +24,7 @@ import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { storedComposition } from './rebuild-request.ts';
 
-export const RUN_CHECKS = ['record', 'identity', 'output', 'receipt', 'log'] as const;
+export const RUN_CHECKS = ['record', 'identity', 'output', 'receipt', 'log', 'monitor'] as const;
 export type RunCheckName = (typeof RUN_CHECKS)[number];
 
 export interface RunCheck {
@@ -65,6 +67,8 @@ export interface VerifyRunOptions {
    */
   log?: { storage: LogStorage; logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
   logMissing?: string;
+  /** A checkpoint a monitor verified earlier (`log monitor --state`): the log must be consistent with it. */
+  monitor?: { note: string; from: string };
 }
 
 const encoder = new TextEncoder();
@@ -195,6 +199,48 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions): Promise<RunC
   return { name, status: 'pass', reliesOn, steps: result.checks, log: { index: result.summary.index, treeSize: result.summary.treeSize, origin: result.summary.origin, cosignedBy: result.summary.cosignedBy } };
 }
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+
+/**
+ * The log's latest stored checkpoint is consistent with one a monitor verified before: both signed
+ * by the log key, and the later tree extends the earlier (a consistency proof from the stored
+ * tiles), so the log has not forked, rewritten or dropped what the monitor saw.
+ */
+async function checkMonitor(options: VerifyRunOptions): Promise<RunCheck> {
+  const name = 'monitor' as const;
+  if (options.monitor === undefined) return { name, status: 'not-checked', reliesOn: 'a monitor\'s state', message: 'no monitor state given (--monitor-state)' };
+  if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
+  const { storage, logKey, origin, from } = options.log;
+  const reliesOn = `the checkpoint kept in ${options.monitor.from}, the log's latest stored checkpoint and tiles, and the log key ${from} with origin ${origin}`;
+  const fail = (code: ErrorCode, message: string): RunCheck => ({ name, status: 'fail', reliesOn, code, message });
+  let kept;
+  let latest;
+  try {
+    kept = (await verifyCheckpointNote(options.monitor.note, logKey, origin)).checkpoint;
+  } catch (error) {
+    const { code, message } = failed(error);
+    return fail(code, `the monitor's checkpoint: ${message}`);
+  }
+  const stored = await storage.latestCheckpoint();
+  if (stored === undefined) return fail('ERR_LOG_DROPPED', `the log has no checkpoint, the monitor verified one of size ${kept.size}`);
+  try {
+    latest = (await verifyCheckpointNote(stored.note, logKey, origin)).checkpoint;
+  } catch (error) {
+    const { code, message } = failed(error);
+    return fail(code, `the log's latest checkpoint: ${message}`);
+  }
+  if (latest.size < kept.size) return fail('ERR_LOG_DROPPED', `the log's latest checkpoint has ${latest.size} entries, the monitor verified ${kept.size}`);
+  if (latest.size === kept.size) {
+    if (!sameBytes(latest.rootHash, kept.rootHash)) return fail('ERR_LOG_FORK', `the log signed two root hashes for size ${kept.size}`);
+  } else {
+    const proof = await consistencyProofFromTiles(kept.size, latest.size, (tile) => storage.tileData(tile));
+    if (!verifyConsistency(kept.size, latest.size, proof, kept.rootHash, latest.rootHash)) {
+      return fail('ERR_LOG_REWRITE', `the log's checkpoint of size ${latest.size} is not consistent with the monitor's of size ${kept.size}`);
+    }
+  }
+  return { name, status: 'pass', reliesOn, message: `the monitor's checkpoint of size ${kept.size} leads to the log's latest of size ${latest.size}` };
+}
+
 /** Runs every check on a stored run; a check that fails does not stop the others. */
 export async function verifyRun(run: StoredRun, options: VerifyRunOptions): Promise<RunVerification> {
   const record = checkRecord(run);
@@ -205,7 +251,8 @@ export async function verifyRun(run: StoredRun, options: VerifyRunOptions): Prom
   const bytes = output.check.status === 'pass' && run.record.output !== null ? output.bytes : undefined;
   const receipt = await checkReceipt(run, options, composition, bytes);
   const log = await checkLog(run, options);
-  const checks = [record, identity.check, output.check, receipt, log];
+  const monitor = await checkMonitor(options);
+  const checks = [record, identity.check, output.check, receipt, log, monitor];
   const counts = { pass: 0, fail: 0, 'not-checked': 0 };
   for (const check of checks) counts[check.status]++;
   return {
