@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { stripTypeScriptTypes } from 'node:module';
+// A namespace import: only the sources need stripTypeScriptTypes, and a compiled runprint on an
+// older Node must not fail to load for a function it never calls.
+import * as nodeModule from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { RunprintError } from '../errors.ts';
 import type { PublicKey } from '../keys/keys.ts';
@@ -92,7 +94,7 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
   const served = (path: string, text: string): string => {
     if (!fromSource) return text;
     if (path === '' || path === 'index.html') return text.replace(/("\/explorer\/core\/[a-z/-]+)\.js"/g, '$1.ts"');
-    return path.startsWith('core/') ? stripTypeScriptTypes(text) : text;
+    return path.startsWith('core/') ? nodeModule.stripTypeScriptTypes(text) : text;
   };
   const asset = (type: string, text: string): Asset => {
     const bytes = new TextEncoder().encode(text);
