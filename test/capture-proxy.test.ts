@@ -347,6 +347,15 @@ describe('the run store', () => {
     assert.equal(missing.body.error.code, 'ERR_RUN_NOT_FOUND');
   });
 
+  test('/healthz counts what capture did since start', async () => {
+    const health = await json<{ status: string; capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number } }>(`${serve.base}/healthz`);
+    assert.equal(health.body.status, 'ok');
+    assert.equal(health.body.capture.healthy, true);
+    assert.ok(health.body.capture.recorded >= 10, `recorded ${health.body.capture.recorded}`);
+    assert.ok(health.body.capture.signed >= 1 && health.body.capture.logged === health.body.capture.signed);
+    assert.equal(health.body.capture.failed, 0);
+  });
+
   test('no credential reaches any file in the data directory', async () => {
     await viaProxy('openai-chat', () => openai().chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'Fine.' });
     for (const name of readdirSync(data)) {

@@ -172,6 +172,8 @@ export interface Capture {
   runs: RunRouteOptions;
   /** `POST /v1/exchanges`: runs that in-process capture (runprintFetch with a url) sends here. */
   ingest: IngestRouteOptions;
+  /** What /healthz says of capture: the counts since start, and whether recording works. */
+  health(): { capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number } };
   recorder: RunRecorder;
   banner(url: string): string;
   close(): Promise<void>;
@@ -194,7 +196,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       } });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
+  let failures = 0;
   const report = (error: unknown) => {
+    failures++;
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     if (reported.has(known.code)) return;
     reported.add(known.code);
@@ -249,6 +253,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       receipts: true,
     },
     recorder,
+    health: () => ({ capture: { healthy: recorder.healthy, ...recorder.counts, failures } }),
     banner: (url) =>
       `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,
     close: async () => {

@@ -287,6 +287,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     options.proxy = capture.proxy;
     options.runs = capture.runs;
     options.ingest = capture.ingest;
+    options.health = () => capture.health();
   }
   // The explorer verifies receipts with the key startCapture signs them with: --capture-key, else
   // --sign-key, else the data directory's receipt key (startCapture made it if it was missing).

@@ -40,6 +40,8 @@ export interface AppOptions {
   proxy?: Proxy;
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
+  /** More members of the /healthz answer (serve adds its capture counts). */
+  health?: () => Record<string, unknown>;
   /** `POST /v1/exchanges`: runs captured in other processes, sent as bytes (ingest-routes.ts). */
   ingest?: IngestRouteOptions;
   /**
@@ -79,7 +81,7 @@ export function createApp(options: AppOptions = {}): App {
   const compute = options.computeIdentity ?? computeInProcess;
   const routes: Record<string, Record<string, Handler>> = {
     '/healthz': {
-      GET: async () => Response.json({ status: 'ok', version: options.version ?? 'dev' }),
+      GET: async () => Response.json({ status: 'ok', version: options.version ?? 'dev', ...(options.health === undefined ? {} : options.health()) }),
     },
     '/v1/identity': {
       POST: async (request, url) => {
