@@ -10,17 +10,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeyFiles } from '../src/keys/keys.ts';
+import { createApp } from '../src/server/app.ts';
+import { explorerRoutes } from '../src/server/explorer-routes.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -143,6 +145,31 @@ async function screenshots(base: string, name: string, hash: string, ready: stri
     await close();
   }
 }
+
+test('the explorer serves its page, the pure core and @noble/hashes, and nothing else of the package, however the path is spelled', async () => {
+  const app = createApp({ explorer: explorerRoutes() });
+  const status = async (path: string) => (await app.request(path)).status;
+  for (const file of readdirSync(new URL('../explorer/', import.meta.url))) assert.equal(await status(`/explorer/${file}`), 200, `explorer/${file} is served`);
+  for (const path of ['/explorer/', '/explorer/index.html', '/explorer/core/errors.ts', '/explorer/core/jcs/index.ts', '/explorer/core/providers/openai-chat/index.ts', '/explorer/vendor/noble-hashes/sha2.js']) {
+    assert.equal(await status(path), 200, path);
+  }
+  for (const path of [
+    '/explorer/core/store/index.ts', '/explorer/core/server/app.ts', '/explorer/core/cli/main.ts', '/explorer/core/jcs/index.js', '/explorer/core/jcs/nothing.ts',
+    '/explorer/core/jcs/../../cli/main.ts', '/explorer/core/%2e%2e/cli/main.ts', '/explorer/core/jcs%2f..%2f..%2fcli%2fmain.ts', '/explorer/../package.json',
+    '/explorer/vendor/noble-hashes/../../../package.json', '/explorer/vendor/noble-hashes/package.json', '/explorer/package.json', '/explorer/core/', '/explorer/core/JCS/index.ts',
+  ]) {
+    assert.equal(await status(path), 404, path);
+  }
+  const page = await app.request('/explorer/', { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(page.headers.get('content-encoding'), 'gzip');
+  assert.match(page.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self' 'sha256-[A-Za-z0-9+/]+=*'; style-src 'self';.* connect-src 'self';/);
+  const html = new TextDecoder().decode(gunzipSync(new Uint8Array(await page.arrayBuffer())));
+  const map = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)![1]!;
+  assert.ok(page.headers.get('content-security-policy')!.includes(`'sha256-${createHash('sha256').update(map).digest('base64')}'`), 'the import map is allowed by its hash');
+  assert.match(map, /"runprint\/identity": "\/explorer\/core\/identity\/index\.ts"/, 'from the sources, the map names .ts modules');
+  assert.equal((await app.request('/explorer/app.js', { method: 'POST' })).status, 405);
+  assert.equal((await app.request('/v1/receipt-key')).status, 404, 'no receipt key without capture');
+});
 
 test('GET / leads to the runs list: every run, newest first, filtered by model, served model, component and time, and paged with before', { timeout: 180_000 }, async () => {
   const all = await runs(serve.base);

@@ -100,21 +100,27 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
     const bytes = new TextEncoder().encode(text);
     return { type, bytes, gzip: new Uint8Array(gzipSync(bytes, { level: 9 })) };
   };
+  /** A served file, read, prepared and compressed once; a path that names no file is not remembered (there are endless such paths). */
   const load = (path: string): Promise<Asset | undefined> => {
     let loaded = cache.get(path);
-    if (loaded === undefined) {
-      const file = fileOf(path);
-      if (path === OFFLINE) {
-        const read = async (part: string) => {
-          const found = await load(part);
-          return found === undefined ? undefined : new TextDecoder().decode(found.bytes);
-        };
-        loaded = offlinePage(read).then((text) => asset('text/html; charset=utf-8', text));
-      } else {
-        loaded = file === undefined ? Promise.resolve(undefined) : readFile(file.url).then((raw) => asset(file.type, served(path, new TextDecoder().decode(raw))), () => undefined);
-      }
-      cache.set(path, loaded);
+    if (loaded !== undefined) return loaded;
+    const file = fileOf(path);
+    if (path === OFFLINE) {
+      const read = async (part: string) => {
+        const found = await load(part);
+        return found === undefined ? undefined : new TextDecoder().decode(found.bytes);
+      };
+      loaded = offlinePage(read).then((text) => asset('text/html; charset=utf-8', text));
+    } else if (file !== undefined) {
+      loaded = readFile(file.url).then((raw) => asset(file.type, served(path, new TextDecoder().decode(raw))), () => undefined);
+    } else {
+      return Promise.resolve(undefined);
     }
+    cache.set(path, loaded);
+    loaded.then(
+      (found) => void (found === undefined && cache.delete(path)),
+      () => void cache.delete(path),
+    );
     return loaded;
   };
 
