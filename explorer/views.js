@@ -154,17 +154,20 @@ function receiptSection(run, receipt) {
 export function renderChecks(panel, checks) {
   const failed = checks.filter((check) => check.state === 'fail');
   const passed = checks.filter((check) => check.state === 'pass');
+  const verdict = failed.length > 0 ? 'fail' : passed.length > 0 ? 'pass' : 'none';
   panel.replaceChildren(
     h('h2', { id: 'verification-title' }, 'Verification in this browser'),
-    h('p', { class: `summary ${failed.length > 0 ? 'fail' : 'pass'}`, role: 'status' },
-      failed.length > 0 ? `Failed: ${failed.map((check) => check.title).join('; ')}` : `${passed.length} of ${checks.length} checks passed${passed.length < checks.length ? ' (the others could not run)' : ''}`),
+    h('p', { class: `summary ${verdict}`, role: 'status' },
+      verdict === 'fail' ? `Failed: ${failed.map((check) => check.title).join('; ')}`
+        : verdict === 'none' ? 'No check could run: nothing here is verified'
+          : `${passed.length} of ${checks.length} checks passed${passed.length < checks.length ? ' (the others could not run)' : ''}`),
     ...checks.map((check) => h('div', { class: `check ${check.state}`, id: `check-${check.id}`, 'data-state': check.state },
       h('div', { class: 'head' }, h('span', { class: 'state' }, { pass: 'PASS', fail: 'FAIL', skip: 'NOT CHECKED' }[check.state]), h('strong', {}, check.title)),
       h('p', { class: 'detail' }, check.detail),
       check.steps.length === 0 ? '' : h('ul', {}, check.steps.map((step) => h('li', { class: step.ok ? 'pass' : 'fail', 'data-step': step.name ?? '' }, step.ok ? '✓ ' : '✗ ', step.label, step.ok || step.detail === '' ? '' : ` — ${step.detail}`))),
       h('p', { class: 'relies' }, `Relies on: ${check.reliesOn}.`))),
   );
-  panel.dataset.done = failed.length > 0 ? 'fail' : 'pass';
+  panel.dataset.done = verdict;
 }
 
 export async function runPage(main, id) {

@@ -63,11 +63,14 @@ async function call(base: string, model: string, system: string, question: strin
   await client.chat.completions.create({ model, messages: [{ role: 'system', content: system }, { role: 'user', content: question }], temperature: 0.2 });
 }
 
+/** A run that gets a receipt: it has a run identity and its whole output. */
+const receiptable = (run: RunView) => run.record.runId !== null && run.record.incomplete === null;
+
 /** Waits until every run has its receipt, so pages show receipts and log proofs. */
 async function receipted(base: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const all = await runs(base);
-    const proofs = await Promise.all(all.filter((run) => run.record.incomplete === null).map(async (run) => (await fetch(`${base}/v1/runs/${run.captureId}/tlog-proof`)).status));
+    const proofs = await Promise.all(all.filter(receiptable).map(async (run) => (await fetch(`${base}/v1/runs/${run.captureId}/tlog-proof`)).status));
     if (all.length > 0 && proofs.every((status) => status === 200)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -88,6 +91,14 @@ before(async () => {
   const client = new OpenAI({ apiKey: 'sk-test-explorer-0123456789', baseURL: `${serve.base}/openai/v1`, maxRetries: 0 });
   await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Will this fail?' }] }));
   await upstream.settled();
+  // A request runprint cannot identify (a number JSON cannot hold): forwarded, recorded as unidentified.
+  upstream.enqueue({ kind: 'text', text: 'Answered all the same.' });
+  const unidentified = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-explorer-0123456789' },
+    body: '{"model":"gpt-4o","messages":[{"role":"user","content":"Too hot?"}],"temperature":1e999}',
+  });
+  assert.equal(unidentified.status, 200);
+  await unidentified.arrayBuffer();
   await receipted(serve.base);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -296,6 +307,15 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.match((await page.textContent('#verification .summary')) ?? '', /^1 of 3 checks passed \(the others could not run\)$/);
   assert.match((await page.textContent('#identities')) ?? '', /500.*http-status/);
   await page.screenshot({ path: join(SHOTS, 'run-failed-call-desktop.png'), fullPage: true });
+  // The unidentified request: no identity to recompute, no receipt; the page says nothing is verified.
+  const unidentified = all.find((run) => run.seq === 10)!;
+  assert.equal(unidentified.identity, null);
+  await showRun(page, serve.base, unidentified.captureId);
+  assert.equal(await page.getAttribute('#verification', 'data-done'), 'none');
+  for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'skip', id);
+  assert.equal(await page.textContent('#verification .summary'), 'No check could run: nothing here is verified');
+  assert.match((await page.textContent('#identities')) ?? '', /ERR_JSON_NON_FINITE \$\['temperature'\]/);
+  assert.match((await page.textContent('main')) ?? '', /The request was not identified, so it has no components\./);
   assert.deepEqual(problems, []);
   await close();
   await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
@@ -308,7 +328,7 @@ test('the log page checks the checkpoint and, as a monitor in the browser, that 
   await show(page, `${serve.base}/explorer/#/log`);
   assert.equal(await page.getAttribute('#checkpoint-check', 'data-state'), 'pass');
   const size = Number(/Tree size(\d+)/.exec((await page.textContent('#checkpoint-check')) ?? '')![1]);
-  assert.equal(size, (await runs(serve.base)).filter((run) => run.record.incomplete === null).length, 'one entry per receipt');
+  assert.equal(size, (await runs(serve.base)).filter(receiptable).length, 'one entry per receipt');
   await page.click('#monitor');
   await page.waitForSelector('#monitor-result [data-state]');
   assert.equal(await page.getAttribute('#monitor-result [data-state]', 'data-state'), 'pass');
