@@ -17,6 +17,7 @@ import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPoli
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
+import { currentRetrieval } from './retrieval.ts';
 import { runprintVersion } from './version.ts';
 
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
@@ -257,6 +258,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       if (!(error instanceof Counted)) report(error);
     },
     parents: options.parents ?? currentParents,
+    retrieval: currentRetrieval,
     holdEnd: durability === 'sync',
   });
   const inner = capturing.counts;

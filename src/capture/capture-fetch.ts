@@ -3,7 +3,8 @@ import { captureRunWith, type CapturedRun } from './capture-run.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
-import type { CaptureOutcome, RunRecord } from './run-record.ts';
+import { RunprintError } from '../errors.ts';
+import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
 export interface RunContent {
@@ -23,6 +24,11 @@ export interface CaptureFetchOptions {
   onError?: (error: unknown) => void;
   /** The run identities the next call follows from (e.g. from async context); default none. */
   parents?: () => readonly string[];
+  /**
+   * The documents the next call rests on (declared retrieval, e.g. from async context); default
+   * none. One whose text the request does not hold is an error for onError (ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST); the call goes on.
+   */
+  retrieval?: () => readonly DeclaredDocument[];
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -137,14 +143,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[] } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[] } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
         const bytes = await requestBytes(input, init);
         if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
-        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [] };
+        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [] };
       }
     } catch (error) {
       fail(error);
@@ -164,8 +170,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       try {
         const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
-          status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents,
+          status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
         });
+        if (captured.notFound.length > 0) {
+          fail(new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${captured.notFound.length} declared document(s) are not in the request's system or input (sources ${captured.notFound.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`));
+        }
         counts.runs++;
         if (captured.record.unidentified !== null) counts.unidentified++;
         const content = { requestBytes: call.bytes, responseBytes };

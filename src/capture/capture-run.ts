@@ -8,7 +8,7 @@ import { providerFor } from '../providers/registry.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { compositionFromRequest } from '../providers/request-mapping.ts';
 import { rawDigest, runOutputFrom, type RunOutput } from '../providers/run-output.ts';
-import { RUN_RECORD_VERSION, type CaptureOutcome, type IncompleteReason, type RunRecord } from './run-record.ts';
+import { RUN_RECORD_VERSION, type CaptureOutcome, type DeclaredDocument, type IncompleteReason, type RetrievedDocument, type RunRecord } from './run-record.ts';
 
 /** One exchange with a provider, exactly as it went over the wire. */
 export interface CapturedExchange {
@@ -31,6 +31,8 @@ export interface CapturedExchange {
   parents?: readonly string[];
   /** The capture's id (a version 4 UUID); default a new random one. */
   captureId?: string;
+  /** Documents the application declares this call rests on (declared retrieval). */
+  retrieval?: readonly DeclaredDocument[];
 }
 
 /**
@@ -51,6 +53,10 @@ export interface CapturedRun {
   record: RunRecord;
   composition: Composition | null;
   identity: IdentityDocument | null;
+  /** The declared documents, texts included (record.retrieval holds those found, by digest). */
+  declared: DeclaredDocument[];
+  /** Sources of declared documents whose text no string of the request's system or input holds. */
+  notFound: string[];
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -188,6 +194,8 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
       unidentified = { code: error.code, path: error.path ?? null };
     }
   }
+  const declared = checkDeclared(exchange.retrieval ?? []);
+  const { found, notFound } = locate(declared, request.composition);
   const responded = exchange.status !== null;
   const record: RunRecord = {
     version: RUN_RECORD_VERSION,
@@ -211,11 +219,60 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     outcome: exchange.outcome,
     incomplete,
     parents,
+    retrieval: found,
     times: {
       started: new Date(exchange.times.started).toISOString(),
       response: exchange.times.response === null ? null : new Date(exchange.times.response).toISOString(),
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
-  return { record, composition: identity === null ? null : request.composition, identity };
+  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound };
+}
+
+function checkDeclared(documents: readonly DeclaredDocument[]): DeclaredDocument[] {
+  if (!Array.isArray(documents)) throw new TypeError('retrieval must be an array of { source, text }');
+  return documents.map((document) => {
+    if (typeof document !== 'object' || document === null || typeof document.source !== 'string' || document.source === '' || typeof document.text !== 'string' || document.text === '') {
+      throw new TypeError('a declared document is { source: non-empty string, text: non-empty string }');
+    }
+    return { source: document.source, text: document.text };
+  });
+}
+
+/** Every string inside a JSON value (member names aside). */
+function* strings(value: unknown): Generator<string> {
+  if (typeof value === 'string') yield value;
+  else if (Array.isArray(value)) for (const item of value) yield* strings(item);
+  else if (typeof value === 'object' && value !== null) for (const item of Object.values(value)) yield* strings(item);
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Where each declared document is: the first list element of `system`, then `input`, one of
+ * whose strings contains its text (as the request's JSON strings hold it, escapes undone). A
+ * document found nowhere is named in `notFound`: declaring what was not sent is an error, and the
+ * record says only what the request holds.
+ */
+function locate(declared: DeclaredDocument[], composition: Composition | null): { found: RetrievedDocument[]; notFound: string[] } {
+  const found: RetrievedDocument[] = [];
+  const notFound: string[] = [];
+  for (const document of declared) {
+    let place: { component: 'system' | 'input'; element: number } | undefined;
+    if (composition !== null) {
+      for (const component of ['system', 'input'] as const) {
+        const index = composition[component].findIndex((element) => {
+          for (const text of strings(element)) if (text.includes(document.text)) return true;
+          return false;
+        });
+        if (index >= 0) {
+          place = { component, element: index };
+          break;
+        }
+      }
+    }
+    if (place === undefined) notFound.push(document.source);
+    else found.push({ source: document.source, digest: rawDigest(textEncoder.encode(document.text)), ...place });
+  }
+  return { found, notFound };
 }

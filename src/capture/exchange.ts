@@ -31,6 +31,8 @@ export interface ExchangeBody {
   outcome: CaptureOutcome;
   times: { started: number; response: number | null; ended: number };
   parents: string[];
+  /** Declared retrieval: the documents the application said the call rests on, texts included (may be absent: none). */
+  retrieval?: { source: string; text: string }[];
 }
 
 
@@ -51,12 +53,13 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
       ended: Date.parse(record.times.ended),
     },
     parents: [...record.parents],
+    ...(run.declared.length === 0 ? {} : { retrieval: run.declared.map((document) => ({ source: document.source, text: document.text })) }),
   };
 }
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const OUTCOMES: readonly CaptureOutcome[] = ['complete', 'aborted', 'timeout', 'network-error'];
-const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents'];
+const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents', 'retrieval'];
 
 function bad(message: string, path: string): RunprintError {
   return new RunprintError('ERR_HTTP_BAD_REQUEST', message, path);
@@ -133,5 +136,15 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   parents.forEach((parent, i) => {
     if (!isRunId(parent)) throw new RunprintError('ERR_CAPTURE_PARENT_INVALID', 'a parent must be a run identity (rp-run-...)', `$['parents'][${i}]`);
   });
-  return { format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId };
+  const retrieval = body['retrieval'] ?? [];
+  if (!Array.isArray(retrieval)) throw bad('must be an array of { source, text }', "$['retrieval']");
+  retrieval.forEach((document, i) => {
+    if (!isObject(document) || Object.keys(document).some((name) => name !== 'source' && name !== 'text') || typeof document['source'] !== 'string' || document['source'] === '' || typeof document['text'] !== 'string' || document['text'] === '') {
+      throw bad('must be { source, text }, two non-empty strings', `$['retrieval'][${i}]`);
+    }
+  });
+  return {
+    format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
+    retrieval: retrieval as { source: string; text: string }[],
+  };
 }

@@ -3,4 +3,4 @@ export { captureFetch, type CaptureCounts, type CaptureFetchOptions, type Captur
 export { captureRun, isRunId, type CapturedExchange } from './capture-run.ts';
 export { observeBody, outcomeOfError, type ObserveOptions, type ObservedBody } from './observe-body.ts';
 export { CAPTURE_ROUTES, routeOf, type CaptureRoute } from './route.ts';
-export { RUN_RECORD_VERSION, type CaptureOutcome, type IncompleteReason, type RunRecord } from './run-record.ts';
+export { RUN_RECORD_VERSION, type CaptureOutcome, type DeclaredDocument, type IncompleteReason, type RetrievedDocument, type RunRecord } from './run-record.ts';

@@ -7,6 +7,20 @@ import type { RequestFormat } from '../providers/request-format.ts';
 
 export const RUN_RECORD_VERSION = 'runprint/capture/v1';
 
+/** One declared document, as a record keeps it. */
+export interface RetrievedDocument {
+  source: string;
+  digest: DigestSet;
+  component: 'system' | 'input';
+  element: number;
+}
+
+/** A document an application declares it retrieved for a call: where it came from, and its text. */
+export interface DeclaredDocument {
+  source: string;
+  text: string;
+}
+
 /** How the exchange ended, as the transport saw it. */
 export type CaptureOutcome = 'complete' | 'aborted' | 'timeout' | 'network-error';
 
@@ -70,6 +84,13 @@ export interface RunRecord {
   incomplete: { reason: IncompleteReason; code: ErrorCode | null } | null;
   /** Run identities of the runs this one follows from (agent steps), as given by the caller. */
   parents: string[];
+  /**
+   * Declared retrieval (docs/CAPTURE.md): the documents the application said this call rests on,
+   * each found in the request: its source id, the SHA-256 of its text (UTF-8), and the list
+   * element of `system` or `input` whose strings hold the text. The documents are already inside
+   * the request identity (SPEC 4.1.3: they stay in the messages); this says which ones they are.
+   */
+  retrieval: RetrievedDocument[];
   /** RFC 3339 UTC times: request sent, response headers received (null without), last byte or failure. */
   times: { started: string; response: string | null; ended: string };
 }

@@ -13,7 +13,7 @@ import { sha256Once, toHex } from '../hash/sha256.ts';
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
 /** The parts of a run whose content the store may keep, beside the request components. */
-export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request'] as const;
+export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request', 'retrieval'] as const;
 export type ContentPart = (typeof CONTENT_PARTS)[number];
 
 /** For each part: keep its content, or its digests only. */
@@ -159,6 +159,12 @@ export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; 
   }
   if (record.output !== null) digests.push({ part: 'output', position: -1, digest: record.output.digest.sha256 });
   if (record.response.rawDigest !== null) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
+  // Declared retrieval: each document found in the request, by the digest of its text, in order.
+  run.record.retrieval.forEach((document, i) => {
+    digests.push({ part: 'retrieval', position: i, digest: document.digest.sha256 });
+    const text = run.declared.find((declared) => declared.source === document.source)?.text;
+    if (text !== undefined) keep('retrieval', document.digest.sha256, () => encoder.encode(text));
+  });
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
   keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
   const model = composition?.model['name'];

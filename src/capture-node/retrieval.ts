@@ -1,0 +1,27 @@
+/** Declared retrieval through async context (Node's AsyncLocalStorage), for captureFetch's `retrieval` option. */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DeclaredDocument } from '../capture/run-record.ts';
+
+const storage = new AsyncLocalStorage<readonly DeclaredDocument[]>();
+
+/**
+ * Runs `fn` with `documents` declared as the retrieval of every call captured inside it (across
+ * awaits): each `{ source, text }` names where a document came from (a URL, a database key) and
+ * its text as the application put it in the request. Capture checks each text occurs in the
+ * request's system or input, and records the document's source and digest with the run
+ * (docs/CAPTURE.md, "Declared retrieval"). Wrong shapes are programmer errors (TypeError).
+ */
+export function withRetrieval<T>(documents: readonly DeclaredDocument[], fn: () => T): T {
+  if (!Array.isArray(documents)) throw new TypeError('withRetrieval takes an array of { source, text }');
+  for (const document of documents) {
+    if (typeof document !== 'object' || document === null || typeof document.source !== 'string' || document.source === '' || typeof document.text !== 'string' || document.text === '') {
+      throw new TypeError('a declared document is { source: non-empty string, text: non-empty string }');
+    }
+  }
+  return storage.run(Object.freeze(documents.map((document) => ({ source: document.source, text: document.text }))), fn);
+}
+
+/** The documents declared in the current async context: pass as `captureFetch(fetch, { retrieval: currentRetrieval, ... })`. */
+export function currentRetrieval(): readonly DeclaredDocument[] {
+  return storage.getStore() ?? [];
+}
