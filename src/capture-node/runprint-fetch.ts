@@ -18,6 +18,7 @@ import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
+import { otelApi, otelHooks } from './otel.ts';
 import { runprintVersion } from './version.ts';
 
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
@@ -50,6 +51,11 @@ export interface RunprintFetchOptions {
   durability?: 'sync' | 'async';
   /** What the store keeps, per part (serve's --capture-keep); the rest as serve's default. */
   keep?: Partial<ContentPolicy>;
+  /**
+   * A span per call through `@opentelemetry/api` (GenAI conventions, runprint's identities), in the
+   * trace active when the call started: on when the application has the package. false: never.
+   */
+  spans?: boolean;
   /** The run identities the next call follows from. Default: currentParents (withParent). */
   parents?: () => readonly string[];
   /**
@@ -236,7 +242,17 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
 
   const pending = new Set<Promise<void>>();
   let closed = false;
-  const record = (run: CapturedRun, content: RunContent): Promise<void> => {
+  // Spans through @opentelemetry/api when the application has it (and options.spans is not false).
+  const api = options.spans === false ? null : otelApi();
+  const spans = api === null ? undefined : otelHooks(api);
+  const record = (run: CapturedRun, content: RunContent, started?: unknown): Promise<void> => {
+    if (spans !== undefined) {
+      try {
+        spans.emit(run, started, null);
+      } catch {
+        // A tracer's failure never fails a call or its record.
+      }
+    }
     if (closed) {
       report(new LogError('ERR_STORE_UNAVAILABLE', 'runprintFetch was closed: a run was not recorded'));
       return Promise.reject(new Counted());
@@ -259,6 +275,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     },
     parents: options.parents ?? currentParents,
     retrieval: currentRetrieval,
+    ...(spans === undefined ? {} : { onStart: spans.onStart }),
     holdEnd: durability === 'sync',
   });
   const inner = capturing.counts;

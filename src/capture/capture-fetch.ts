@@ -19,7 +19,12 @@ export interface CaptureFetchOptions {
    * As onRun, with the composition and identity document the record was derived from (what a run
    * store indexes and a receipt signs). Either or both may be given; at least one must be.
    */
-  onCapturedRun?: (run: CapturedRun, content: RunContent) => void | Promise<void>;
+  onCapturedRun?: (run: CapturedRun, content: RunContent, started: unknown) => void | Promise<void>;
+  /**
+   * Called as each recorded call starts, in the caller's async context; what it returns is handed
+   * to onCapturedRun as `started` (in-process spans keep the caller's trace context this way).
+   */
+  onStart?: () => unknown;
   /** Receives runprint's own failures (never the application's); default: ignored, but counted. */
   onError?: (error: unknown) => void;
   /** The run identities the next call follows from (e.g. from async context); default none. */
@@ -143,14 +148,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[] } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; started: unknown } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
         const bytes = await requestBytes(input, init);
         if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
-        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [] };
+        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], started: options.onStart?.() };
       }
     } catch (error) {
       fail(error);
@@ -180,7 +185,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         const content = { requestBytes: call.bytes, responseBytes };
         // Each sink on its own: one that throws does not keep the run from the other.
         const first = onRun === undefined ? undefined : hand(() => onRun(captured.record, content));
-        const second = onCapturedRun === undefined ? undefined : hand(() => onCapturedRun(captured, content));
+        const second = onCapturedRun === undefined ? undefined : hand(() => onCapturedRun(captured, content, call.started));
         if (first === undefined && second === undefined) return undefined;
         return Promise.all([first, second]).then(() => undefined);
       } catch (error) {

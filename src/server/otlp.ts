@@ -7,7 +7,7 @@
  * Written here, not with the OpenTelemetry SDK, so the proxy has no runtime dependency for it.
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
-import type { JsonValue } from '../jcs/json-value.ts';
+import { errorType, spanAttributes, spanName, type AttributeValue } from '../capture/span-attributes.ts';
 
 /** Where the span sits in a trace: the caller's W3C traceparent when it sent one. */
 export interface SpanContext {
@@ -29,10 +29,10 @@ function randomHex(bytes: number): string {
   return Array.from(buffer, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-type AttributeValue = { stringValue: string } | { intValue: string } | { boolValue: boolean } | { arrayValue: { values: AttributeValue[] } };
+type OtlpValue = { stringValue: string } | { intValue: string } | { boolValue: boolean } | { arrayValue: { values: OtlpValue[] } };
 interface Attribute {
   key: string;
-  value: AttributeValue;
+  value: OtlpValue;
 }
 
 /** One span in the OTLP JSON shape. */
@@ -52,59 +52,25 @@ const SPAN_KIND_CLIENT = 3;
 const STATUS_UNSET = 0;
 const STATUS_ERROR = 2;
 
-function number(value: JsonValue | undefined): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
-}
-
-/** Token counts from a provider's usage object: OpenAI chat names them prompt/completion, the others input/output. */
-function tokens(usage: JsonValue | null): { input?: number; output?: number } {
-  if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) return {};
-  const input = number(usage['input_tokens']) ?? number(usage['prompt_tokens']);
-  const output = number(usage['output_tokens']) ?? number(usage['completion_tokens']);
-  return { ...(input === undefined ? {} : { input }), ...(output === undefined ? {} : { output }) };
-}
-
 const nanos = (iso: string): string => `${BigInt(Date.parse(iso)) * 1_000_000n}`;
 
-/** The span of one captured run. `upstream` is the provider name, `server` the upstream URL. */
+/** An attribute value in the OTLP JSON shape: 64-bit integers as decimal strings. */
+function otlpValue(value: AttributeValue): Attribute['value'] {
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (typeof value === 'number') return { intValue: String(value) };
+  return { arrayValue: { values: value.map((item) => ({ stringValue: item })) } };
+}
+
+/** The span of one captured run. `server` is the upstream URL. */
 export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean }): OtlpSpan {
   const { record } = run;
-  const attributes: Attribute[] = [];
-  const text = (key: string, value: string | null | undefined) => {
-    if (value !== null && value !== undefined) attributes.push({ key, value: { stringValue: value } });
-  };
-  const int = (key: string, value: number | undefined) => {
-    if (value !== undefined) attributes.push({ key, value: { intValue: String(value) } });
-  };
-  const model = run.composition?.model['name'];
-  const requested = typeof model === 'string' ? model : null;
-  const served = record.served?.['model']?.value;
-  text('gen_ai.operation.name', 'chat');
-  text('gen_ai.provider.name', context.upstream);
-  text('gen_ai.request.model', requested);
-  attributes.push({ key: 'gen_ai.request.stream', value: { boolValue: context.stream } });
-  text('gen_ai.response.model', typeof served === 'string' ? served : null);
-  if (record.output?.finishReason != null) attributes.push({ key: 'gen_ai.response.finish_reasons', value: { arrayValue: { values: [{ stringValue: record.output.finishReason }] } } });
-  const usage = tokens(record.output?.usage ?? null);
-  int('gen_ai.usage.input_tokens', usage.input);
-  int('gen_ai.usage.output_tokens', usage.output);
-  if (record.format !== 'anthropic-messages') text('openai.api.type', record.format === 'openai-chat' ? 'chat_completions' : 'responses');
-  text('server.address', context.server.hostname);
-  int('server.port', Number(context.server.port || (context.server.protocol === 'https:' ? 443 : 80)));
-  const failure = record.incomplete === null ? null : record.response.status !== null && record.incomplete.reason === 'http-status' ? String(record.response.status) : record.incomplete.reason;
-  text('error.type', failure);
-  text('runprint.capture.id', record.captureId);
-  text('runprint.request.id', record.requestId);
-  text('runprint.run.id', record.runId);
-  text('runprint.receipt', context.receipt);
-  if (run.identity !== null) {
-    for (const [name, entry] of Object.entries(run.identity.components)) text(`runprint.component.${name}.digest`, `sha256:${entry.digest.sha256}`);
-  }
-  if (record.unidentified !== null) text('runprint.unidentified', record.unidentified.code);
+  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt })).map(([key, value]) => ({ key, value: otlpValue(value) }));
+  const failure = errorType(run);
   const span: OtlpSpan = {
     traceId: context.trace?.traceId ?? randomHex(16),
     spanId: randomHex(8),
-    name: requested === null ? 'chat' : `chat ${requested}`,
+    name: spanName(run),
     kind: SPAN_KIND_CLIENT,
     startTimeUnixNano: nanos(record.times.started),
     endTimeUnixNano: nanos(record.times.ended),

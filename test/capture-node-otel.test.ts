@@ -1,0 +1,63 @@
+/**
+ * In-process spans: with @opentelemetry/api and a registered tracer provider (the OpenTelemetry
+ * SDK's in-memory exporter here), runprintFetch makes one CLIENT span per call, a child of the
+ * span active when the call started, with the GenAI attributes and runprint's identities.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import OpenAI from 'openai';
+import { runprintFetch } from '../src/capture-node/index.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+
+let upstream: FakeUpstream;
+let dir: string;
+const exporter = new InMemorySpanExporter();
+before(async () => {
+  upstream = await startFakeUpstream();
+  dir = mkdtempSync(join(tmpdir(), 'runprint-otel-'));
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+});
+after(async () => {
+  trace.disable();
+  context.disable();
+  await upstream.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('one span per call, in the caller\'s trace, with GenAI attributes and runprint identities', async () => {
+  const wrapped = runprintFetch({ data: dir });
+  const client = new OpenAI({ apiKey: 'sk-otel-in-process', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+  const tracer = trace.getTracer('application');
+  upstream.enqueue({ kind: 'text', text: 'Traced in process.' });
+  const parent = await tracer.startActiveSpan('agent step', async (span) => {
+    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
+    span.end();
+    return span.spanContext();
+  });
+  upstream.enqueue({ kind: 'error', status: 429, message: 'slow down' });
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Again' }] }).catch(() => undefined);
+  await wrapped.close();
+  const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
+  assert.equal(spans.length, 2);
+  const [ok, failed] = spans;
+  assert.equal(ok!.name, 'chat gpt-4o');
+  assert.equal(ok!.kind, 2, 'CLIENT');
+  assert.equal(ok!.spanContext().traceId, parent.traceId, 'in the caller\'s trace');
+  assert.equal(ok!.parentSpanContext?.spanId, parent.spanId, 'a child of the span active when the call started');
+  assert.equal(ok!.attributes['gen_ai.provider.name'], 'openai');
+  assert.equal(ok!.attributes['gen_ai.request.model'], 'gpt-4o');
+  assert.equal(ok!.attributes['gen_ai.response.model'], 'gpt-4o-2024-08-06');
+  assert.deepEqual(ok!.attributes['gen_ai.response.finish_reasons'], ['stop']);
+  assert.match(String(ok!.attributes['runprint.run.id']), /^rp-run-v1-sha256-/);
+  assert.match(String(ok!.attributes['runprint.component.system.digest']), /^sha256:[0-9a-f]{64}$/);
+  assert.equal(failed!.attributes['error.type'], '429');
+  assert.equal(failed!.status.code, SpanStatusCode.ERROR);
+  assert.ok(!JSON.stringify(spans.map((span) => span.attributes)).includes('sk-otel-in-process'), 'no credential in a span');
+});
