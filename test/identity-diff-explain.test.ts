@@ -62,6 +62,24 @@ test('list alignment: insertions, removals, moves and changes, by longest common
     { component: 'input', change: 'added', path: at(2), to: 2 },
     { component: 'input', change: 'added', path: at(3), to: 3 },
   ]);
+  // Alignments the table must get right: an element kept late in A, and one found late in B.
+  assert.deepEqual(diffInputs(['b', 'a', 'a', 'a', 'c'], ['c', 'b', 'c']), [
+    { component: 'input', change: 'added', path: at(0), to: 0 },
+    { component: 'input', change: 'removed', path: at(1), from: 1 },
+    { component: 'input', change: 'removed', path: at(2), from: 2 },
+    { component: 'input', change: 'removed', path: at(3), from: 3 },
+  ]);
+  assert.deepEqual(diffInputs(['a'], ['c', 'c', 'd', 'a', 'b']), [
+    { component: 'input', change: 'added', path: at(0), to: 0 },
+    { component: 'input', change: 'added', path: at(1), to: 1 },
+    { component: 'input', change: 'added', path: at(2), to: 2 },
+    { component: 'input', change: 'added', path: at(4), to: 4 },
+  ]);
+  // B used up while A has an element equal to an aligned one: the walk ends there.
+  assert.deepEqual(diffInputs(['x', 'y', 'x'], ['x']), [
+    { component: 'input', change: 'removed', path: at(1), from: 1 },
+    { component: 'input', change: 'removed', path: at(2), from: 2 },
+  ]);
   // A longer alignment wins over an earlier match.
   assert.deepEqual(diffInputs(['k', 'a', 'b', 'c'], ['a', 'b', 'c', 'k']), [{ component: 'input', change: 'moved', path: at(3), from: 0, to: 3 }]);
   assert.deepEqual(diffInputs(['a', 'b', 'c', 'k'], ['k', 'a', 'b', 'c']), [{ component: 'input', change: 'moved', path: at(0), from: 3, to: 0 }]);

@@ -47,6 +47,18 @@ const RECEIPT_TIMES =
 const RECEIPT_HEX_TABLE =
   'bytesOf only reads 64 lowercase hex digits the predicate reader has checked: the table entries outside 0-9a-f, index 16 of the digit string (NaN, ignored by a typed array) and a 33rd byte (past the end of a 32-byte Uint8Array) are never read or kept';
 
+const IDENTITY_LIST_KIND =
+  'computeIdentity gives an entry of kind "list" exactly for the names in LIST_COMPONENTS, so the kinds and the name test always agree';
+
+const IDENTITY_DIFF_SAME =
+  'diffValue reports nothing for two equal values (objects and arrays recurse, scalars are compared), so calling it also where nothing differs only costs time';
+
+const IDENTITY_CODE_UNITS =
+  'Object.keys never gives a name twice, so a comparison of equal names never happens; and V8 sorts by asking only whether the comparator is below 0, so 0 and 1 for a > b order the same (checked on 200 random lists of 2 to 80 names)';
+
+const IDENTITY_LCS_WALK =
+  'the walk past the end of one list only compares undefined with a digest (never equal) and reads cells past the table (undefined, never >=), so it aligns nothing more and ends; checked against the unmutated diff on 3,000 random pairs of lists';
+
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: 'src/hash/sha256.ts',
@@ -563,5 +575,198 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     line: "if (signature.length !== 64) continue;",
     replacement: "false",
     reason: "WebCrypto's Ed25519 verify answers false for a signature that is not 64 bytes (it does not throw), so skipping it first changes nothing",
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "LogicalOperator",
+    line: "if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {",
+    replacement: "entryA.kind === 'list' && entryB.kind === 'list' || LIST_NAMES.has(name)",
+    reason: IDENTITY_LIST_KIND,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {",
+    replacement: "true",
+    original: "entryA.kind === 'list' && entryB.kind === 'list'",
+    reason: IDENTITY_LIST_KIND,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {",
+    replacement: "true",
+    original: "entryA.kind === 'list'",
+    reason: IDENTITY_LIST_KIND,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {",
+    replacement: "true",
+    original: "entryB.kind === 'list'",
+    reason: IDENTITY_LIST_KIND,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "LogicalOperator",
+    line: "if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {",
+    replacement: "entryA.kind === 'list' || entryB.kind === 'list'",
+    reason: IDENTITY_LIST_KIND,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "if (a.served?.digest.sha256 !== b.served?.digest.sha256) {",
+    replacement: "true",
+    reason: IDENTITY_DIFF_SAME,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "if (x[key] === undefined || y[key] === undefined || !same(x[key], y[key])) {",
+    replacement: "true",
+    original: "x[key] === undefined || y[key] === undefined || !same(x[key], y[key])",
+    reason: IDENTITY_DIFF_SAME,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "else if (!same(x[index], y[index])) diffValue(component, x[index], y[index], [...path, index], out);",
+    replacement: "true",
+    reason: IDENTITY_DIFF_SAME,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ArrayDeclaration",
+    line: "const unmatchedA: number[] = [];",
+    replacement: "[\"Stryker was here\"]",
+    reason: "a string index in A's unmatched list looks up keysA[string], undefined, which no digest in keysB equals: it moves nothing and is never reported",
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ArrayDeclaration",
+    line: "const unmatchedB: number[] = [];",
+    replacement: "[\"Stryker was here\"]",
+    reason: "a string index in B's unmatched list has keysB[string] undefined, which equals no digest of A: it is never chosen as a move target and never reported",
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ArithmeticOperator",
+    line: "for (let i = a.length - 1; i >= 0; i--) {",
+    replacement: "a.length + 1",
+    reason: "starting two rows lower only writes past the end of the Uint32Array (ignored) and row a.length, which is all zeros either way (its cells are max(undefined, ...) = NaN, stored as 0)",
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "ConditionalExpression",
+    line: "while (i < a.length && j < b.length) {",
+    replacement: "true",
+    original: "i < a.length",
+    reason: IDENTITY_LCS_WALK,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "EqualityOperator",
+    line: "while (i < a.length && j < b.length) {",
+    replacement: "i <= a.length",
+    reason: IDENTITY_LCS_WALK,
+  },
+  {
+    file: "src/identity/diff.ts",
+    mutator: "EqualityOperator",
+    line: "while (i < a.length && j < b.length) {",
+    replacement: "j <= b.length",
+    reason: IDENTITY_LCS_WALK,
+  },
+  {
+    file: "src/identity/digest.ts",
+    mutator: "ConditionalExpression",
+    line: "if (tag === undefined) {",
+    replacement: "true",
+    reason: "the tag cache only: a tag built again is the same bytes",
+  },
+  {
+    file: "src/identity/explain.ts",
+    mutator: "StringLiteral",
+    line: "const bytes = encoder.encode(JSON.stringify(element) ?? '').length;",
+    replacement: "\"Stryker was here!\"",
+    reason: "JSON.stringify gives undefined only for undefined, functions and symbols, which no valid composition holds as an element (computeIdentity refuses them first)",
+  },
+  {
+    file: "src/identity/explain.ts",
+    mutator: "ConditionalExpression",
+    line: "if (typeof element !== 'object' || element === null || Array.isArray(element)) return { bytes, tags };",
+    replacement: "false",
+    original: "typeof element !== 'object'",
+    reason: "a number, boolean or null element then falls through to reading role, type, name and function from it, which are all undefined: the same empty tags",
+  },
+  {
+    file: "src/identity/identity.ts",
+    mutator: "ArithmeticOperator",
+    line: "canonicalAt(list, `$['${name}']`, MAX_DEPTH - 1);",
+    replacement: "MAX_DEPTH + 1",
+    reason: "reached only at a hole: the elements before it have passed the element limit (MAX_DEPTH - 2), and canonicalize reports the hole before it walks any element after it, so the list's limit is never what fails",
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "EqualityOperator",
+    line: "for (const name of names) if (first === undefined || name < first) first = name;",
+    replacement: "name <= first",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "EqualityOperator",
+    line: "return a < b ? -1 : a > b ? 1 : 0;",
+    replacement: "a <= b",
+    original: "a < b",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "ConditionalExpression",
+    line: "return a < b ? -1 : a > b ? 1 : 0;",
+    replacement: "true",
+    original: "a > b",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "ConditionalExpression",
+    line: "return a < b ? -1 : a > b ? 1 : 0;",
+    replacement: "false",
+    original: "a > b",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "EqualityOperator",
+    line: "return a < b ? -1 : a > b ? 1 : 0;",
+    replacement: "a >= b",
+    original: "a > b",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/composition.ts",
+    mutator: "EqualityOperator",
+    line: "return a < b ? -1 : a > b ? 1 : 0;",
+    replacement: "a <= b",
+    original: "a > b",
+    reason: IDENTITY_CODE_UNITS,
+  },
+  {
+    file: "src/identity/identity-string.ts",
+    mutator: "Regex",
+    line: "if (/^[1-9][0-9]*$/.test(version)) {",
+    replacement: "/^[1-9][0-9]*/",
+    reason: "the version already matched [0-9]+ in the shape, so it is digits to its end and the $ anchor changes nothing",
+  },
+  {
+    file: "src/identity/digest.ts",
+    mutator: "CallExpression",
+    line: "componentTags.set(name, tag);",
+    replacement: ";",
+    reason: "the tag cache only: every tag is then built again, the same bytes (recorded as a timeout under load; every identity test file passes with it applied by hand)",
   },
 ];
