@@ -90,10 +90,12 @@ function keysPage(main) {
   const pinned = pinnedKeys();
   const receipt = h('textarea', { rows: 4, name: 'receipt', placeholder: '-----BEGIN PUBLIC KEY-----' }, pinned.receipt ?? '');
   const log = h('textarea', { rows: 2, name: 'log', placeholder: 'name+hash+base64' }, pinned.log ?? '');
+  const witnesses = h('textarea', { rows: 3, name: 'witnesses', placeholder: 'one witness cosigner key per line: name+hash+base64' }, pinned.witnesses.join('\n'));
+  const threshold = h('input', { type: 'number', name: 'threshold', min: 1, value: String(Math.max(pinned.threshold, 1)) });
   const saved = h('p', { role: 'status', class: 'muted' });
   const save = (event) => {
     event.preventDefault();
-    for (const [name, area] of [['runprint-receipt-key', receipt], ['runprint-log-key', log]]) {
+    for (const [name, area] of [['runprint-receipt-key', receipt], ['runprint-log-key', log], ['runprint-witness-keys', witnesses], ['runprint-witness-threshold', threshold]]) {
       if (area.value.trim() === '') localStorage.removeItem(name);
       else localStorage.setItem(name, area.value.trim());
     }
@@ -105,6 +107,8 @@ function keysPage(main) {
     h('form', { onsubmit: save },
       h('label', {}, 'Receipt public key (PEM)', receipt),
       h('label', {}, 'Log verifier key (signed-note)', log),
+      h('label', {}, 'Witnesses that must cosign the log\'s checkpoints (C2SP tlog-cosignature keys)', witnesses),
+      h('label', {}, 'How many of them at least', threshold),
       h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', id: 'pin-served', onclick: pinServed }, 'Pin the keys this server gives now')), saved),
   );
 

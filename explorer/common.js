@@ -51,7 +51,9 @@ export async function api(path, as = 'json') {
 
 /** The keys a reader pinned in this browser (#/keys); null where none is pinned. */
 export function pinnedKeys() {
-  return { receipt: localStorage.getItem('runprint-receipt-key'), log: localStorage.getItem('runprint-log-key') };
+  const witnesses = (localStorage.getItem('runprint-witness-keys') ?? '').split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const threshold = Number(localStorage.getItem('runprint-witness-threshold') ?? '1');
+  return { receipt: localStorage.getItem('runprint-receipt-key'), log: localStorage.getItem('runprint-log-key'), witnesses, threshold: witnesses.length === 0 ? 0 : threshold };
 }
 
 export const short = (text, length = 24) => (text.length > length ? `${text.slice(0, length)}…` : text);

@@ -3,7 +3,7 @@
 // the tiles must reproduce the new root, prove it consistent with the old one, and every new entry
 // must hash into it (checkLogProgress, as `runprint log monitor` does). What was checked, and
 // when, is kept in this browser: the tree size over time as this reader saw it.
-import { checkLogProgress, logPrefix, parseNoteVerifier, verifyCheckpointNote } from 'runprint/log';
+import { checkLogProgress, logPrefix, parseCosignerKey, parseNoteVerifier, verifyCheckpointNote, verifyCosignatures } from 'runprint/log';
 import { api, errorBlock, h, pinnedKeys } from './common.js';
 
 const HISTORY = 'runprint-log-history';
@@ -75,13 +75,29 @@ export async function logPage(main) {
   }
   const { checkpoint, note } = signed;
   const others = note.signatures.filter((signature) => !(signature.name === verifier.name && signature.keyHash === verifier.keyHash));
+  // Cosignatures by the witnesses pinned in this browser are verified; others are only named.
+  const { witnesses } = pinnedKeys();
+  let cosigned = [];
+  let cosignError;
+  try {
+    const keys = await Promise.all(witnesses.map((line) => parseCosignerKey(line)));
+    cosigned = await verifyCosignatures(note, keys);
+  } catch (error) {
+    cosignError = `${error.code ?? ''}: ${error.message}`;
+  }
+  const signatureLine = (signature) => {
+    const verified = cosigned.find((cosignature) => cosignature.name === signature.name);
+    return h('div', { 'data-cosigner': signature.name, 'data-verified': String(verified !== undefined) },
+      verified !== undefined ? `${signature.name}: cosignature verified with the witness key pinned here (cosigned at ${new Date(verified.timestamp * 1000).toISOString()})` : `${signature.name} (key ${signature.keyHash}): not checked, no key for it is pinned under Keys`);
+  };
   main.append(h('div', { class: 'check pass', id: 'checkpoint-check', 'data-state': 'pass' },
     h('div', { class: 'head' }, h('span', { class: 'state' }, 'PASS'), h('strong', {}, 'Checkpoint signed by the log key')),
     h('table', { class: 'facts' },
       row('Origin', checkpoint.origin),
       row('Tree size', String(checkpoint.size)),
       row('Root hash', h('span', { class: 'digest' }, hex(checkpoint.rootHash))),
-      row('Other signatures', others.length === 0 ? h('span', { class: 'muted' }, 'none: no witness cosigned this checkpoint') : others.map((signature) => h('div', {}, `${signature.name} (key ${signature.keyHash}), not checked: no witness key is configured here`)))),
+      row('Other signatures', others.length === 0 ? h('span', { class: 'muted' }, 'none: no witness cosigned this checkpoint') : others.map(signatureLine)),
+      ...(cosignError === undefined ? [] : [row('Witnesses', h('span', { class: 'badge fail' }, cosignError))])),
     relies));
 
   const result = h('div', { id: 'monitor-result', 'aria-live': 'polite' });

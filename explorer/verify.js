@@ -3,7 +3,7 @@
 // inclusion in the log. Each check says what it relies on; none trusts the digests the server states.
 import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
 import { parseJson } from 'runprint/jcs';
-import { parseNoteVerifier } from 'runprint/log';
+import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
 import { CHECK_LABELS, checkLogProof, parsePublicKey, verifyReceipt } from 'runprint/receipt';
 import { api, pinnedKeys } from './common.js';
 
@@ -147,10 +147,14 @@ async function logCheck(run, receipt) {
   } catch (error) {
     return result('log', title, error.code === 'ERR_LOG_ENTRY_NOT_FOUND' ? 'skip' : 'fail', [], `${error.code}: ${error.message}`, relies);
   }
-  const keyRelies = `the log key ${keyLine.split('+')[0]}+${keyLine.split('+')[1] ?? ''} ${pinnedKeys().log === null ? 'as this server gives it at /v1/log/key' : 'pinned in this browser'}; no witnesses are asked, so a log that shows readers different trees is not caught here`;
+  const { witnesses, threshold } = pinnedKeys();
+  const witnessRelies = witnesses.length === 0
+    ? 'no witnesses are pinned, so a log that shows readers different trees is not caught here'
+    : `at least ${threshold} of the ${witnesses.length} witness${witnesses.length === 1 ? '' : 'es'} pinned in this browser (${witnesses.map((line) => line.split('+')[0]).join(', ')}) must have cosigned the checkpoint`;
+  const keyRelies = `the log key ${keyLine.split('+')[0]}+${keyLine.split('+')[1] ?? ''} ${pinnedKeys().log === null ? 'as this server gives it at /v1/log/key' : 'pinned in this browser'}; ${witnessRelies}`;
   let checked;
   try {
-    checked = await checkLogProof({ proof, entry: receipt, policy: { logKey: await parseNoteVerifier(keyLine), witnesses: [], threshold: 0 } });
+    checked = await checkLogProof({ proof, entry: receipt, policy: { logKey: await parseNoteVerifier(keyLine), witnesses: await Promise.all(witnesses.map((line) => parseCosignerKey(line))), threshold } });
   } catch (error) {
     return result('log', title, 'fail', [{ label: 'the proof and key can be read', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the proof cannot be checked', keyRelies);
   }

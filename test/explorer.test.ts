@@ -555,6 +555,62 @@ test('installed, runprint runs compiled: the explorer loads the core\'s .js from
   }
 });
 
+test('witnesses pinned in the browser: the log check and the log page verify their cosignatures, and a witness that did not cosign fails the check, naming it', { timeout: 180_000 }, async () => {
+  const dir = tempDir();
+  const LOG_NAME = 'example.test/explorer-log';
+  const WITNESS_NAME = 'example.test/explorer-witness';
+  const [logFiles, witnessFiles, absentFiles] = await Promise.all([generateKeyFiles(LOG_NAME), generateKeyFiles(WITNESS_NAME), generateKeyFiles('example.test/absent-witness')]);
+  writeFileSync(join(dir, 'log.pem'), logFiles.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'witness.pem'), witnessFiles.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'absent.pem'), absentFiles.privateKeyPem, { mode: 0o600 });
+  const witness = await startServe({ data: join(dir, 'witness-data'), args: ['--no-capture', '--witness-key', join(dir, 'witness.pem'), '--witness-name', WITNESS_NAME, '--witness-log', logFiles.verifierKey] });
+  const absent = await startServe({ data: join(dir, 'absent-data'), args: ['--no-capture', '--witness-key', join(dir, 'absent.pem'), '--witness-name', 'example.test/absent-witness', '--witness-log', logFiles.verifierKey] });
+  /** The witness's cosigner key, from the line serve prints after its log line. */
+  const vkeyOf = async (served: ServeProcess) => {
+    for (let i = 0; i < 200 && !/^runprint: witness \S+$/m.test(served.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    return /^runprint: witness (\S+)$/m.exec(served.stderr())![1]!;
+  };
+  const witnessKey = await vkeyOf(witness);
+  const absentKey = await vkeyOf(absent);
+  await absent.stop();
+  const logged = await startServe({ data: join(dir, 'log-data'), args: [...args(), '--log-name', LOG_NAME, '--log-key', join(dir, 'log.pem'), '--log-witness', `${witness.base}=${witnessKey}`] });
+  try {
+    await call(logged.base, 'gpt-4o', 'Be brief.', 'Witnessed?');
+    await receipted(logged.base);
+    const [run] = await runs(logged.base);
+    // The receipt's proof carries the witness's cosignature once a cosigned checkpoint covers it.
+    for (let i = 0; i < 100 && !(await (await fetch(`${logged.base}/v1/runs/${run!.captureId}/tlog-proof`)).text()).includes(`— ${WITNESS_NAME} `); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const { page, problems, close } = await open(logged.base);
+    await show(page, `${logged.base}/explorer/#/keys`);
+    await page.fill('textarea[name="witnesses"]', witnessKey);
+    await page.fill('input[name="threshold"]', '1');
+    await page.click('form button[type="submit"]');
+    await page.waitForSelector('text=Saved in this browser.');
+    await showRun(page, logged.base, run!.captureId);
+    assert.equal(await page.getAttribute('#check-log', 'data-state'), 'pass', (await page.textContent('#check-log')) ?? '');
+    assert.equal(await page.getAttribute('#check-log li[data-step="log-witnesses"]', 'class'), 'pass');
+    assert.match((await page.textContent('#check-log .relies')) ?? '', /at least 1 of the 1 witness pinned in this browser \(example\.test\/explorer-witness\) must have cosigned/);
+    await show(page, `${logged.base}/explorer/#/log`);
+    assert.equal(await page.getAttribute(`[data-cosigner="${WITNESS_NAME}"]`, 'data-verified'), 'true');
+    await page.screenshot({ path: join(SHOTS, 'log-witnessed-desktop.png'), fullPage: true });
+
+    // A pinned witness that never cosigned: the policy is not met, and the check says which step failed.
+    await show(page, `${logged.base}/explorer/#/keys`);
+    await page.fill('textarea[name="witnesses"]', absentKey);
+    await page.click('form button[type="submit"]');
+    await page.waitForSelector('text=Saved in this browser.');
+    await showRun(page, logged.base, run!.captureId);
+    assert.equal(await page.getAttribute('#check-log', 'data-state'), 'fail');
+    assert.equal(await page.getAttribute('#check-log li.fail', 'data-step'), 'log-witnesses');
+    assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'pass', 'the receipt itself is fine');
+    assert.deepEqual(problems, []);
+    await close();
+  } finally {
+    await logged.stop();
+    await witness.stop();
+  }
+});
+
 test('with --no-capture the runs page says there is no run store, and the log page still works', { timeout: 60_000 }, async () => {
   const bare = await startServe({ data: tempDir(), args: ['--no-capture'] });
   try {
