@@ -272,7 +272,7 @@ test('cosignatures: keys, the 72-byte signature, timestamps at their limits, ver
   assert.deepEqual(await verifyCosignatures(note, [verifier]), []);
   // A cosignature under another timestamp, or over other text, fails the note.
   const changed = { ...cosigned, signatures: [cosigned.signatures[0]!, { ...cosigned.signatures[1]!, signature: Uint8Array.from(cosigned.signatures[1]!.signature) }] };
-  changed.signatures[1]!.signature[7] ^= 1;
+  changed.signatures[1]!.signature[7]! ^= 1;
   await assert.rejects(verifyCosignatures(changed, [verifier]), { code: 'ERR_LOG_COSIGNATURE_INVALID', message: 'signature verification failed' });
   const short = { ...cosigned, signatures: [{ ...cosigned.signatures[1]!, signature: cosigned.signatures[1]!.signature.subarray(0, 71) }] };
   await assert.rejects(verifyCosignatures(short, [verifier]), { code: 'ERR_LOG_COSIGNATURE_INVALID', message: 'signature verification failed' });
