@@ -80,6 +80,7 @@ export type ErrorCode =
   | 'ERR_HTTP_TOO_MANY_REQUESTS'
   | 'ERR_HTTP_BUSY'
   | 'ERR_HTTP_TOO_MANY_ELEMENTS'
+  | 'ERR_HTTP_HOST_NOT_ALLOWED'
   // Capture: the proxy and the run store
   | 'ERR_CAPTURE_PARENT_INVALID'
   | 'ERR_CAPTURE_UNAVAILABLE'

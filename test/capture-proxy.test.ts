@@ -356,6 +356,25 @@ describe('the run store', () => {
     assert.equal(health.body.capture.failed, 0);
   });
 
+  test('on loopback, a request whose Host names another site (DNS rebinding) is refused with 421', async () => {
+    const { request } = await import('node:http');
+    const ask = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const call = request({ host: '127.0.0.1', port: serve.port, path: '/v1/runs', headers: { host } }, (answer) => {
+          let body = '';
+          answer.on('data', (chunk: Buffer) => (body += chunk));
+          answer.on('end', () => resolve({ status: answer.statusCode ?? 0, body }));
+        });
+        call.on('error', reject);
+        call.end();
+      });
+    const rebound = await ask(`attacker.example:${serve.port}`);
+    assert.equal(rebound.status, 421);
+    assert.equal(JSON.parse(rebound.body).error.code, 'ERR_HTTP_HOST_NOT_ALLOWED');
+    assert.doesNotMatch(rebound.body, /captureId/, 'nothing of the store is answered');
+    for (const host of [`127.0.0.1:${serve.port}`, `localhost:${serve.port}`, `LOCALHOST:${serve.port}`]) assert.equal((await ask(host)).status, 200, host);
+  });
+
   test('no credential reaches any file in the data directory', async () => {
     await viaProxy('openai-chat', () => openai().chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'Fine.' });
     for (const name of readdirSync(data)) {

@@ -63,7 +63,7 @@ test('/healthz answers while a large identity request is being computed', async 
 function slowHeaders(port: number, localAddress: string): Promise<Socket> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1', localAddress }, () => {
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
       resolve(socket);
     });
     socket.on('error', () => resolve(socket));

@@ -106,7 +106,7 @@ test('bodies over the limit, chunked or cut off, are refused or dropped and the 
 });
 
 test('a Content-Length over the route limit is refused before the body is read', async () => {
-  const answer = await raw(serve.port, 'POST /v1/log/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n{');
+  const answer = await raw(serve.port, 'POST /v1/log/entries HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer secret-token\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n{');
   assert.match(answer, /^HTTP\/1\.1 413 /);
   assert.match(answer, /"code":"ERR_HTTP_BODY_TOO_LARGE"/);
   assert.match(answer, /connection: close/i);
@@ -114,12 +114,12 @@ test('a Content-Length over the route limit is refused before the body is read',
 
 test('a malformed request target is 400 ERR_HTTP_BAD_REQUEST, not 500', async () => {
   for (const target of ['http://a:99999/healthz', 'http://[::1/healthz', 'http://[/']) {
-    const answer = await raw(serve.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const answer = await raw(serve.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     assert.match(answer, /^HTTP\/1\.1 400 /, target);
     assert.match(answer, /"code":"ERR_HTTP_BAD_REQUEST"/, target);
   }
   // An absolute-form target that is a URL is served by its path (RFC 9112 section 3.2.2).
-  assert.match(await raw(serve.port, 'GET http://runprint.example/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  assert.match(await raw(serve.port, 'GET http://runprint.example/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
   assert.equal(await healthy(serve.base), true);
 });
 
@@ -131,7 +131,7 @@ test('serves on an IPv6 address: the URL it gives has brackets and requests answ
     assert.equal(response.status, 200);
     const identity = await fetch(`${server.url}/v1/identity?from=openai-chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [] }) });
     assert.equal(identity.status, 200);
-    assert.match(await raw(server.port, 'GET http://[::1/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '::1'), /^HTTP\/1\.1 400 /);
+    assert.match(await raw(server.port, 'GET http://[::1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', '::1'), /^HTTP\/1\.1 400 /);
   } finally {
     await server.close();
   }
@@ -188,7 +188,7 @@ test('each route reads at most its own limit: a receipt route refuses 64 KiB + 1
   await withServer({ log: { log, anonymousWrites: true } }, {}, async (_server, base) => {
     assert.equal(await postChunked(base, '/v1/log/entries', 64 * 1024 + 1, 1024), 413);
     // A body sent to a route that reads none is not read; the answer closes the connection.
-    const answer = await raw(Number(new URL(base).port), 'POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nxx');
+    const answer = await raw(Number(new URL(base).port), 'POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nxx');
     assert.match(answer, /^HTTP\/1\.1 404 /);
     assert.match(answer, /connection: close/i);
   });
@@ -202,12 +202,12 @@ test('a client with too many requests in progress gets 429 with Retry-After; oth
       socket.on('error', () => undefined);
       // Node answers 100 Continue as it hands the request to the server: then it holds a slot.
       const started = new Promise((resolve) => socket.once('data', resolve));
-      socket.write('POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{');
+      socket.write('POST /v1/identity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{');
       return { socket, started };
     });
     await Promise.all(holders.map((holder) => holder.started));
     try {
-      const answer = await raw(server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const answer = await raw(server.port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
       assert.match(answer, /^HTTP\/1\.1 429 /);
       assert.match(answer, /retry-after: 1/i);
       assert.match(answer, /"code":"ERR_HTTP_TOO_MANY_REQUESTS"/);
@@ -217,7 +217,7 @@ test('a client with too many requests in progress gets 429 with Retry-After; oth
         let text = '';
         socket.setEncoding('latin1').on('data', (part: string) => (text += part));
         socket.on('error', reject).on('close', () => resolve(text));
-        socket.end('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        socket.end('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
       });
       assert.match(other, /^HTTP\/1\.1 200 /);
     } finally {
@@ -232,15 +232,15 @@ test('a client gets at most 4 large-body requests in progress; a fifth is 429, s
       const socket = connect(server.port, '127.0.0.1');
       socket.on('error', () => undefined);
       const started = new Promise((resolve) => socket.once('data', resolve));
-      socket.write('POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{');
+      socket.write('POST /v1/identity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n{');
       return { socket, started };
     });
     await Promise.all(holders.map((holder) => holder.started));
     try {
-      const fifth = await raw(server.port, 'POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+      const fifth = await raw(server.port, 'POST /v1/identity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
       assert.match(fifth, /^HTTP\/1\.1 429 /);
       assert.match(fifth, /"code":"ERR_HTTP_TOO_MANY_REQUESTS"/);
-      assert.match(await raw(server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+      assert.match(await raw(server.port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
     } finally {
       for (const holder of holders) holder.socket.destroy();
     }
@@ -265,7 +265,7 @@ test('a client over its connection cap is disconnected; another address still co
         let text = '';
         socket.setEncoding('latin1').on('data', (part: string) => (text += part));
         socket.on('error', () => undefined).on('close', () => resolve(text));
-        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
       });
       assert.equal(fourth, '');
       assert.equal(await healthy(server.url), true);

@@ -16,7 +16,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, RECEIPT_KEY_FILE, startCapture } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, RECEIPT_KEY_FILE, startCapture } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
@@ -299,7 +299,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const app = createApp(options);
   let server;
   try {
-    server = await listen(app, { host, port: Number(portText), ...limits });
+    // On loopback, only loopback names: a page whose name resolves to 127.0.0.1 (DNS rebinding) is refused.
+    const allowedHosts = isLoopback(host) ? [...new Set(['127.0.0.1', 'localhost', '::1', host.toLowerCase()])] : undefined;
+    server = await listen(app, { host, port: Number(portText), ...limits, ...(allowedHosts === undefined ? {} : { allowedHosts }) });
   } catch (error) {
     await pool.close();
     await capture?.close();

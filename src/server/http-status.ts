@@ -28,6 +28,9 @@ export function statusFor(error: RunprintError): number {
       return 415;
     case 'ERR_HTTP_TOO_MANY_REQUESTS':
       return 429;
+    // RFC 9110 section 15.5.20: this server does not answer for that authority.
+    case 'ERR_HTTP_HOST_NOT_ALLOWED':
+      return 421;
     case 'ERR_HTTP_BUSY':
     case 'ERR_CAPTURE_UNAVAILABLE':
       return 503;

@@ -31,6 +31,21 @@ export interface ListenOptions {
   requestTimeoutMs?: number;
   /** Longest an idle keep-alive connection stays open, in ms (default 5 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Host names (lower case, without port) a request's Host header may name; any other gets 421
+   * ERR_HTTP_HOST_NOT_ALLOWED. A server on loopback sets it so that a web page whose own name
+   * resolves to 127.0.0.1 (DNS rebinding) cannot read or write through the user's browser.
+   * Default: any host.
+   */
+  allowedHosts?: readonly string[];
+}
+
+/** The host name of a Host header value, lower case, without port or IPv6 brackets; undefined when malformed. */
+export function hostOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+))(?::[0-9]{1,5})?$/.exec(value.trim());
+  if (match === null) return undefined;
+  return (match[1] ?? match[2]!).toLowerCase();
 }
 
 export interface Listening {
@@ -83,7 +98,16 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     socket.once('close', () => limits.closeConnection(client));
   });
   let origin = '';
+  const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    if (allowed !== undefined) {
+      const host = hostOf(incoming.headers.host);
+      if (host === undefined || !allowed.has(host)) {
+        incoming.on('error', () => undefined);
+        outgoing.on('error', () => undefined);
+        return reply(outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (the Host header names another)`), true);
+      }
+    }
     serve(app, incoming, outgoing, origin, limits).catch(() => outgoing.destroy());
   });
   await new Promise<void>((resolve, reject) => {
