@@ -356,3 +356,95 @@ test('tlog-proof: the text format, every refusal with its message, and the polic
   await assert.rejects(verifyTlogProof(5 as never, entries[3]!, policy), { name: 'TypeError', message: /^verifyTlogProof proof/ });
   await assert.rejects(verifyTlogProof('garbage', entries[3]!, policy), { code: 'ERR_LOG_TLOG_PROOF_INVALID' });
 });
+
+test('tiles: paths in their one spelling, coordinates at their limits, reading hashes back', async () => {
+  const tiles = await import('../src/log/tiles.ts');
+  const { hashLeaf, rootFromLeafHashes, hashChildren } = await import('../src/merkle/rfc6962.ts');
+  const { proveInclusion } = await import('../src/merkle/inclusion.ts');
+  const { proveConsistency } = await import('../src/merkle/consistency.ts');
+  const hx = (bytes: Uint8Array | undefined) => Buffer.from(bytes!).toString('hex');
+  const hxs = (list: Uint8Array[]) => list.map(hx);
+  assert.equal(tiles.tilePath({ level: 0, index: 0, width: 256 }), 'tile/0/000');
+  assert.equal(tiles.tilePath({ level: 1, index: 1234067, width: 5 }), 'tile/1/x001/x234/067.p/5');
+  assert.equal(tiles.tilePath({ level: 63, index: 999, width: 255 }), 'tile/63/999.p/255');
+  assert.equal(tiles.tilePath({ level: 2, index: 1000, width: 1 }), 'tile/2/x001/000.p/1');
+  assert.equal(tiles.entriesPath({ index: 12, width: 256 }), 'tile/entries/012');
+  assert.equal(tiles.entriesPath({ index: 12, width: 3 }), 'tile/entries/012.p/3');
+  const coordinate = (tile: { level: number; index: number; width: number }, message: string) => assert.throws(() => tiles.tilePath(tile), { name: 'RangeError', message }, JSON.stringify(tile));
+  for (const level of [-1, 64, 1.5]) coordinate({ level, index: 0, width: 1 }, 'tile level must be an integer in [0, 63]');
+  for (const index of [-1, 0.5, 2 ** 53]) coordinate({ level: 0, index, width: 1 }, 'tile index must be a non-negative safe integer');
+  for (const width of [0, 257, 1.5]) coordinate({ level: 0, index: 0, width }, 'tile width must be an integer in [1, 256]');
+  assert.deepEqual(tiles.parseTilePath('tile/1/x001/x234/067.p/5'), { kind: 'hashes', tile: { level: 1, index: 1234067, width: 5 } });
+  assert.deepEqual(tiles.parseTilePath('tile/63/000'), { kind: 'hashes', tile: { level: 63, index: 0, width: 256 } });
+  assert.deepEqual(tiles.parseTilePath('tile/entries/012.p/255'), { kind: 'entries', bundle: { index: 12, width: 255 } });
+  assert.deepEqual(tiles.parseTilePath('tile/entries/x001/000'), { kind: 'entries', bundle: { index: 1000, width: 256 } });
+  const shape = 'tile path is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]';
+  const canonical = 'tile path is not in its canonical spelling';
+  for (const [path, message] of [
+    ['tile/0/12', shape],
+    ['tile/0/000.p/256', shape],
+    ['tile/0/000.p/0', shape],
+    ['tile/0/000.p/', shape],
+    ['tile/01/000', shape],
+    ['tile/100/000', shape],
+    ['tile/0/000/', shape],
+    ['/tile/0/000', shape],
+    ['tile/x/000', shape],
+    ['tile/64/000', canonical],
+    ['tile/0/x000/001', canonical],
+    ['tile/entries/x000/001', canonical],
+    ['tile/entries/000.p/256', shape],
+  ] as const) {
+    assert.throws(() => tiles.parseTilePath(path), { code: 'ERR_LOG_TILE_INVALID', message }, path);
+  }
+  // tileAt and tilesForSize: widths of partial tiles, levels that have tiles.
+  assert.deepEqual(tiles.tileAt(0, 0, 300), { level: 0, index: 0, width: 256 });
+  assert.deepEqual(tiles.tileAt(0, 1, 300), { level: 0, index: 1, width: 44 });
+  assert.equal(tiles.tileAt(0, 2, 300), undefined);
+  assert.deepEqual(tiles.tileAt(1, 0, 300), { level: 1, index: 0, width: 1 });
+  assert.equal(tiles.tileAt(1, 0, 255), undefined);
+  assert.deepEqual(tiles.tilesForSize(0), []);
+  assert.deepEqual(tiles.tilesForSize(1), [{ level: 0, index: 0, width: 1 }]);
+  assert.deepEqual(tiles.tilesForSize(512), [{ level: 0, index: 0, width: 256 }, { level: 0, index: 1, width: 256 }, { level: 1, index: 0, width: 2 }]);
+  assert.deepEqual(tiles.tilesForSize(65536).at(-1), { level: 2, index: 0, width: 1 });
+  assert.deepEqual(tiles.entryBundlesForSize(300), [{ index: 0, width: 256 }, { index: 1, width: 44 }]);
+  for (const size of [-1, 1.5]) assert.throws(() => tiles.tilesForSize(size), { name: 'RangeError', message: 'size must be a non-negative safe integer' });
+  assert.deepEqual(tiles.tileNodes({ level: 1, index: 2, width: 3 }), [{ level: 8, index: 512 }, { level: 8, index: 513 }, { level: 8, index: 514 }]);
+  // Tiles computed from leaves, read back as roots and proofs.
+  const leaves = Array.from({ length: 300 }, (_, i) => hashLeaf(new TextEncoder().encode(`e${i}`)));
+  const computed = tiles.computeTiles(leaves);
+  assert.deepEqual(computed.map((t) => t.tile), tiles.tilesForSize(300));
+  const data = new Map(computed.map((t) => [`${t.tile.level}/${t.tile.index}`, t.data]));
+  let reads = 0;
+  const read = (tile: { level: number; index: number; width: number }) => {
+    reads++;
+    const bytes = data.get(`${tile.level}/${tile.index}`)!;
+    return bytes.subarray(0, tile.width * 32);
+  };
+  for (const size of [0, 1, 255, 256, 257, 300]) {
+    assert.equal(hx(await tiles.rootFromTiles(size, read)), hx(rootFromLeafHashes(leaves.slice(0, size))), `root of ${size}`);
+  }
+  assert.deepEqual(hxs(await tiles.inclusionProofFromTiles(257, 300, read)), hxs(proveInclusion(leaves, 257)));
+  assert.deepEqual(hxs(await tiles.consistencyProofFromTiles(100, 300, read)), hxs(proveConsistency(leaves, 100, 300)));
+  assert.equal(hx(await tiles.leafHashFromTiles(299, 300, read)), hx(leaves[299]));
+  for (const index of [-1, 300, 0.5]) await assert.rejects(tiles.leafHashFromTiles(index, 300, read), { name: 'RangeError', message: 'index must be an integer in [0, size)' });
+  // Each tile is read once per reader.
+  reads = 0;
+  const reader = tiles.tileHashReader(300, read);
+  await reader([{ level: 0, index: 0 }, { level: 0, index: 1 }, { level: 8, index: 0 }]);
+  assert.equal(reads, 2);
+  await assert.rejects(reader([{ level: 8, index: 1 }]), { name: 'RangeError', message: 'node is not a complete subtree of the tree' });
+  await assert.rejects(reader([{ level: 1, index: 150 }]), { name: 'RangeError', message: 'node is not a complete subtree of the tree' });
+  await assert.rejects(tiles.tileHashReader(300, () => new Uint8Array(31))([{ level: 0, index: 0 }]), { code: 'ERR_LOG_TILE_INVALID', message: 'tile must hold 32 bytes per hash of its width' });
+  // A tile's interior nodes, row by row.
+  const four = leaves.slice(0, 4);
+  const subtree = tiles.tileSubtreeHashes(four);
+  assert.equal(subtree.length, tiles.TILE_SUBTREE_BYTES);
+  assert.equal(tiles.TILE_SUBTREE_BYTES, 255 * 32);
+  assert.equal(hx(subtree.subarray(0, 32)), hx(hashChildren(four[0]!, four[1]!)));
+  assert.equal(hx(subtree.subarray(32, 64)), hx(hashChildren(four[2]!, four[3]!)));
+  assert.equal(hx(subtree.subarray(64, 128)), '00'.repeat(64));
+  assert.equal(hx(subtree.subarray(128 * 32, 129 * 32)), hx(rootFromLeafHashes(four)));
+  assert.equal(hx(tiles.tileSubtreeHashes(leaves.slice(0, 256)).subarray(254 * 32)), hx(rootFromLeafHashes(leaves.slice(0, 256))));
+  assert.throws(() => tiles.tileSubtreeHashes(leaves.slice(0, 257)), { name: 'RangeError', message: 'a tile has at most 256 hashes' });
+});
