@@ -279,6 +279,25 @@ describe('openai through the proxy', () => {
     assert.equal(upstream.requests.length, before, 'nothing was forwarded');
   });
 
+  test('several Set-Cookie headers reach the client one by one, recorded route and pass-through alike', async () => {
+    const { request } = await import('node:http');
+    const cookies = (path: string, method: string, body?: string) =>
+      new Promise<string[]>((resolve, reject) => {
+        const call = request({ host: '127.0.0.1', port: serve.port, path, method, headers: { 'content-type': 'application/json' } }, (answer) => {
+          answer.resume();
+          answer.on('end', () => resolve(answer.headers['set-cookie'] ?? []));
+        });
+        call.on('error', reject);
+        call.end(body);
+      });
+    // Node writes an array value as one header line per item.
+    const two = { 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'] } as unknown as Record<string, string>;
+    upstream.enqueue({ kind: 'text', text: 'With cookies.', headers: two });
+    assert.deepEqual(await cookies('/openai/v1/chat/completions', 'POST', JSON.stringify({ model: 'gpt-4o', messages: HI })), ['a=1; Path=/', 'b=2; Path=/']);
+    upstream.enqueue({ kind: 'text', text: 'With cookies, streamed.', headers: two });
+    assert.deepEqual(await cookies('/openai/v1/chat/completions', 'POST', JSON.stringify({ model: 'gpt-4o', messages: HI, stream: true })), ['a=1; Path=/', 'b=2; Path=/']);
+  });
+
   test('other paths under a prefix pass through unrecorded', async () => {
     const count = (await json<{ runs: RunView[] }>(`${serve.base}/v1/runs?limit=1000`)).body.runs.length;
     const models = await openai().models.list();

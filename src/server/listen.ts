@@ -267,7 +267,12 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
 /** Writes `response`, waiting for the socket to drain whenever it is full; a client that leaves stops the body. */
 async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean): Promise<void> {
   const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => void (headers[name] = value));
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  // Each Set-Cookie on its own line (RFC 6265 section 3): they cannot be joined with commas.
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
   if (close) headers['connection'] = 'close';
   outgoing.writeHead(response.status, headers);
   if (response.body === null || head) {
