@@ -106,6 +106,19 @@ async function exercise(store: RunStorage): Promise<void> {
   assert.ok(!unsigned.some((run) => run.seq === stored.seq));
   assert.deepEqual([(await store.find(stored.recordDigest))[0]!.receipt, (await store.find(stored.recordDigest))[0]!.logIndex], ['{"payload":"x"}', 7]);
 
+  // Claims: a run claimed by one signer is not handed to another until the claim is stale, and a
+  // signer that does not hold the claim cannot set (or overwrite) the receipt.
+  const claimedByA = await store.claimUnsigned(10, 'a', '2000-01-01T00:00:00Z');
+  assert.equal(claimedByA.length, 2);
+  assert.deepEqual(await store.claimUnsigned(10, 'b', '2000-01-01T00:00:00Z'), [], 'b gets nothing a holds');
+  assert.equal((await store.claimUnsigned(10, 'a', '2000-01-01T00:00:00Z')).length, 2, 'a takes its own claims again (a restart)');
+  await store.setReceipts([{ recordDigest: claimedByA[0]!.recordDigest, receipt: '{"by":"b"}', logIndex: null }], 'b');
+  assert.equal((await store.find(claimedByA[0]!.recordDigest))[0]!.receipt, null, 'b cannot set a receipt for a run a claims');
+  await store.setReceipts([{ recordDigest: claimedByA[0]!.recordDigest, receipt: '{"by":"a"}', logIndex: 8 }], 'a');
+  await store.setReceipts([{ recordDigest: claimedByA[0]!.recordDigest, receipt: '{"by":"again"}', logIndex: null }], 'a');
+  assert.deepEqual([(await store.find(claimedByA[0]!.recordDigest))[0]!.receipt, (await store.find(claimedByA[0]!.recordDigest))[0]!.logIndex], ['{"by":"a"}', 8], 'a receipt once set is never overwritten');
+  assert.equal((await store.claimUnsigned(10, 'b', new Date(Date.now() + 1000).toISOString())).length, 1, 'a stale claim is taken over');
+
   // Retention: a's content goes, but the system prompt b still names stays, and a's record stays.
   assert.equal(await store.expire(new Date(day + 43_200_000).toISOString()), 1);
   const expired = (await store.find(a.run.record.captureId))[0]!;

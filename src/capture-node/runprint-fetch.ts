@@ -134,7 +134,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     const storage = SqliteRuns.open(join(data, RUNS_DATABASE));
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
-    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', onFailure: report });
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure: report });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     return { storage, recorder };

@@ -208,6 +208,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     storage,
     policy: config.policy,
     sign: { key, runprintVersion: version },
+    // serve's own name in claims: a restart takes over at once; in-process capture never shares it.
+    claimant: `serve:${key.keyId}:${config.runsDb === undefined ? context.dataDir : 'postgres'}`,
     ...(context.log === undefined ? {} : { log: context.log }),
     onFailure: report,
   });

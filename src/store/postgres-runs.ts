@@ -235,11 +235,12 @@ export class PostgresRuns implements RunStorage {
     return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
   }
 
-  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {
+  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
     if (items.length === 0) return;
     await this.#query(
-      'UPDATE runs SET receipt = u.receipt, log_index = u.log_index FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record_digest, receipt, log_index) WHERE runs.record_digest = u.record_digest',
-      [items.map((item) => item.recordDigest), items.map((item) => item.receipt), items.map((item) => item.logIndex)],
+      `UPDATE runs SET receipt = u.receipt, log_index = u.log_index FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record_digest, receipt, log_index)
+       WHERE runs.record_digest = u.record_digest AND runs.receipt IS NULL${claimant === undefined ? '' : ' AND runs.claimed_by = $4'}`,
+      [items.map((item) => item.recordDigest), items.map((item) => item.receipt), items.map((item) => item.logIndex), ...(claimant === undefined ? [] : [claimant])],
     );
   }
 

@@ -29,6 +29,12 @@ export interface RecorderOptions {
   signCapture?: 'proxy' | 'sdk';
   /** A claim older than this is taken over by another signer (its process died), in ms (default 60 s). */
   claimStaleMs?: number;
+  /**
+   * Who this signer is when it claims runs: stable across restarts of one service (it takes over
+   * its own claims at once), different between services that may share a store and a key (serve
+   * and in-process capture), so that they never both sign one run. Default `key:KEYID`.
+   */
+  claimant?: string;
   /** Runprint's own failures (a store that cannot be written, a receipt that cannot be logged), each as it happens. */
   onFailure?: (error: RunprintError) => void;
 }
@@ -71,7 +77,7 @@ export class RunRecorder {
     if (options.log !== undefined && options.sign === undefined) throw new TypeError('a recorder that logs receipts needs a signing key');
     this.#options = options;
     this.#maxBatch = options.maxBatch ?? 512;
-    this.#claimant = `key:${options.sign?.key.keyId ?? 'none'}`;
+    this.#claimant = options.claimant ?? `key:${options.sign?.key.keyId ?? 'none'}`;
   }
 
   /** False after a commit failed, until the next one succeeds. */
@@ -141,7 +147,8 @@ export class RunRecorder {
           if (runs.length === 0 || this.#closed) return;
           const done = await Promise.all(runs.map((run) => this.#signOne(run)));
           const receipts = done.filter((item) => item !== undefined);
-          await this.#options.storage.setReceipts(receipts);
+          // Only where this signer still holds the claim and no receipt was set meanwhile.
+          await this.#options.storage.setReceipts(receipts, this.#claimant);
           // A run whose receipt cannot be logged stays unsigned; the next pass tries again.
           if (receipts.length < runs.length) return;
         }

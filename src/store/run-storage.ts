@@ -108,7 +108,8 @@ export interface RunStorage {
    * `capture` narrows it to runs of one capture point.
    */
   claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]>;
-  setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void>;
+  /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
+  setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;
   /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */
   find(id: string): Promise<StoredRun[]>;

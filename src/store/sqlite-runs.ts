@@ -201,11 +201,11 @@ export class SqliteRuns implements RunStorage {
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
-  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<void> {
+  async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
     if (items.length === 0) return;
-    const update = this.#db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ?');
+    const update = this.#db.prepare(`UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL${claimant === undefined ? '' : ' AND claimed_by = ?'}`);
     this.#write(() => {
-      for (const item of items) update.run(item.receipt, item.logIndex, item.recordDigest);
+      for (const item of items) update.run(...([item.receipt, item.logIndex, item.recordDigest, ...(claimant === undefined ? [] : [claimant])] as (string | number | null)[]));
     });
   }
 
