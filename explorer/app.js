@@ -104,7 +104,7 @@ function keysPage(main) {
   main.append(
     h('h1', {}, 'Keys'),
     h('p', {}, 'The verification panel checks receipts with the receipt key and log proofs with the log key. By default it takes them from this server (/v1/receipt-key, /v1/log/key); a key pinned here, obtained another way, is used instead, so a server that swapped its keys is caught. Pinning the keys the server gives now trusts them once, on first use, and catches any later change.'),
-    h('form', { onsubmit: save },
+    h('form', { class: 'stack', onsubmit: save },
       h('label', {}, 'Receipt public key (PEM)', receipt),
       h('label', {}, 'Log verifier key (signed-note)', log),
       h('label', {}, 'Witnesses that must cosign the log\'s checkpoints (C2SP tlog-cosignature keys)', witnesses),

@@ -71,7 +71,7 @@ export function verifyPage(main) {
   };
   const from = h('select', { name: 'from' }, FORMATS.map((format) => h('option', { value: format }, format)));
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-live': 'polite' });
-  const form = h('form', { class: 'verify-form', onsubmit: async (event) => {
+  const form = h('form', { class: 'verify-form stack', onsubmit: async (event) => {
     event.preventDefault();
     panel.removeAttribute('data-done');
     try {
