@@ -67,6 +67,17 @@ type FetchInput = string | URL | Request;
  */
 const ERROR_BODY_DRAIN = 1 << 20;
 
+/** A heldComplete test: true once a marker is followed by the blank line that ends its SSE event. */
+export function terminalEventComplete(markers: readonly string[]): (text: string) => boolean {
+  return (text) => {
+    for (const marker of markers) {
+      const at = text.indexOf(marker);
+      if (at >= 0 && (text.indexOf('\n\n', at) >= 0 || text.indexOf('\r\n\r\n', at) >= 0)) return true;
+    }
+    return false;
+  };
+}
+
 /** A holdFrom test: true for the chunk (with the tail of the one before) that holds one of the markers. */
 export function terminalEventIn(markers: readonly string[]): (chunk: Uint8Array, tail: string) => boolean {
   return (chunk, tail) => {
@@ -217,7 +228,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         holdEnd,
         // With holdEnd, the chunk with a stream's terminal event waits for the sinks too: SDKs stop
         // reading at that event, so without it they would have the answer before its record.
-        ...(holdEnd ? { holdFrom: terminalEventIn(providerFor(call.format).streamEndMarkers) } : {}),
+        ...(holdEnd ? { holdFrom: terminalEventIn(providerFor(call.format).streamEndMarkers), heldComplete: terminalEventComplete(providerFor(call.format).streamEndMarkers) } : {}),
       });
       wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
       // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.

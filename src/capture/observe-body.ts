@@ -29,6 +29,12 @@ export interface ObserveOptions {
    * marker split across two chunks is still seen. Default: nothing is held but the end.
    */
   holdFrom?: (chunk: Uint8Array, tail: string) => boolean;
+  /**
+   * With holdFrom: true once the held text (with the tail before it) holds the whole terminal
+   * event; the body is then handed to onEnd at once (not when the source closes), and bytes that
+   * come after pass through without being kept. Default: wait for the end of the source.
+   */
+  heldComplete?: (text: string) => boolean;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -105,25 +111,42 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
   /** Chunks held back from the one holdFrom picked, released when the body ends. */
   const heldBack: Uint8Array[] = [];
   let tail = '';
+  /** The held text so far, for heldComplete. */
+  let heldText = '';
+  /** Set once the record was handed over early (heldComplete): later bytes pass through uncopied. */
+  let settled = false;
+  /** A read error that comes after held chunks: the reader gets those chunks first, then it. */
+  let failure: { error: unknown } | undefined;
+  /** Hands the body over (awaiting onEnd's promise with holdEnd), then releases what was held. */
+  const release = async (controller: ReadableStreamDefaultController<Uint8Array>, outcome: CaptureOutcome, error: unknown) => {
+    const held = finish(outcome, error);
+    if (options.holdEnd === true && held !== undefined) await held.catch(() => undefined);
+    for (const chunk of heldBack.splice(0)) controller.enqueue(chunk);
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (failure !== undefined) return controller.error(failure.error);
       // One chunk reaches the reader per pull, except chunks held back (holdFrom): those are read
-      // on until the body ends, then released with its end.
+      // on until the terminal event is whole (heldComplete) or the body ends, then released.
       for (;;) {
         let result: ReadableStreamReadResult<Uint8Array>;
         try {
           result = await reader.read();
         } catch (error) {
+          if (heldBack.length > 0) {
+            // The bytes that arrived reach the reader before the error does (an error discards
+            // what is queued).
+            await release(controller, outcomeOfError(error), error);
+            failure = { error };
+            return;
+          }
           void finish(outcomeOfError(error), error);
-          for (const chunk of heldBack.splice(0)) controller.enqueue(chunk);
           controller.error(error);
           return;
         }
         if (result.done) {
-          if (options.holdEnd === true) {
-            const held = finish('complete', undefined);
-            if (held !== undefined) await held.catch(() => undefined);
-            for (const chunk of heldBack.splice(0)) controller.enqueue(chunk);
+          if (options.holdEnd === true && !settled) {
+            await release(controller, 'complete', undefined);
             controller.close();
             return;
           }
@@ -132,11 +155,22 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
           return;
         }
         const chunk = result.value;
+        if (settled) {
+          controller.enqueue(chunk);
+          return;
+        }
         chunks.push(chunk.slice());
         size += chunk.length;
         if (options.holdEnd === true && options.holdFrom !== undefined) {
           if (heldBack.length > 0 || options.holdFrom(chunk, tail)) {
             heldBack.push(chunk);
+            heldText += latin1(chunk);
+            // The terminal event is whole: the run is recorded now, not when the upstream closes.
+            if (options.heldComplete?.(tail + heldText) === true) {
+              settled = true;
+              await release(controller, 'complete', undefined);
+              return;
+            }
             continue;
           }
           tail = latin1(chunk.subarray(Math.max(0, chunk.length - TAIL)));

@@ -6,7 +6,7 @@
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
 import { captureRunWith, isRunId, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
-import { terminalEventIn } from '../capture/capture-fetch.ts';
+import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome } from '../capture/run-record.ts';
@@ -306,7 +306,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       holdEnd: true,
       // In sync durability the chunk with the terminal event waits for the record too: a client that
       // stops reading at that event (the SDKs do) has read nothing that is not recorded.
-      ...(durability === 'sync' ? { holdFrom: terminalEventIn(markers) } : {}),
+      ...(durability === 'sync' ? { holdFrom: terminalEventIn(markers), heldComplete: terminalEventComplete(markers) } : {}),
     });
     return new Response(observed, { status: response.status, statusText: response.statusText, headers });
   }

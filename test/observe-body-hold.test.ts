@@ -1,0 +1,66 @@
+/**
+ * observeBody's hold of a stream's terminal event (the proxy's and in-process sync durability):
+ * the chunk with the terminal event reaches the reader only after onEnd's promise settled; the
+ * record is made as soon as the event is whole, not when the source closes; and bytes held when
+ * the source fails reach the reader before the error.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { terminalEventComplete, terminalEventIn } from '../src/capture/capture-fetch.ts';
+import { observeBody, type ObservedBody } from '../src/capture/observe-body.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const MARKERS = ['\ndata: [DONE]'];
+const FIRST = 'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n';
+const DONE = 'data: [DONE]\n\n';
+
+/** A source that gives `chunks`, then stays open (never closes) or fails, as told. */
+function source(chunks: string[], then: 'hang' | 'fail'): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (i < chunks.length) return controller.enqueue(encoder.encode(chunks[i++]!));
+      if (then === 'fail') return controller.error(new TypeError('connection reset'));
+      await new Promise(() => undefined);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function observed(body: ReadableStream<Uint8Array>, ends: ObservedBody[], commitMs: number): ReadableStream<Uint8Array> {
+  return observeBody(body, {
+    holdEnd: true,
+    holdFrom: terminalEventIn(MARKERS),
+    heldComplete: terminalEventComplete(MARKERS),
+    onEnd: async (end) => {
+      await new Promise((resolve) => setTimeout(resolve, commitMs));
+      ends.push(end);
+    },
+  });
+}
+
+test('an upstream that keeps the connection open after [DONE]: the record is made at [DONE], then the reader gets it', async () => {
+  const ends: ObservedBody[] = [];
+  const reader = observed(source([FIRST, `\n${DONE}`], 'hang'), ends, 100).getReader();
+  assert.equal(decoder.decode((await reader.read()).value), FIRST);
+  assert.equal(ends.length, 0);
+  const last = await Promise.race([reader.read(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 2000))]);
+  assert.notEqual(last, 'timeout', 'the terminal event is not held until the upstream closes');
+  assert.equal(decoder.decode((last as ReadableStreamReadResult<Uint8Array>).value), `\n${DONE}`);
+  assert.equal(ends.length, 1, 'recorded before the reader got the terminal event');
+  assert.equal(ends[0]!.outcome, 'complete');
+  assert.equal(decoder.decode(ends[0]!.bytes), `${FIRST}\n${DONE}`);
+  void reader.cancel();
+});
+
+test('a source that fails after [DONE]: the reader gets the held bytes, then the error', async () => {
+  const ends: ObservedBody[] = [];
+  // The marker's chunk without its blank line: still held when the failure comes.
+  const reader = observed(source([FIRST, '\ndata: [DONE]'], 'fail'), ends, 10).getReader();
+  assert.equal(decoder.decode((await reader.read()).value), FIRST);
+  const held = await reader.read();
+  assert.equal(decoder.decode(held.value), '\ndata: [DONE]', 'the held bytes arrive before the error');
+  await assert.rejects(reader.read(), /connection reset/);
+  assert.equal(ends.length, 1);
+  assert.equal(ends[0]!.outcome, 'network-error');
+});
