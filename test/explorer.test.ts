@@ -1,12 +1,14 @@
 /**
- * The explorer (issue 12) in headless Chromium against a real `runprint serve` whose run store the
- * capture proxy filled (the openai client, the fake upstream): the runs list and its filters and
- * paging, compare, a run page and its verification panel passing on good runs and failing, naming
- * the check, on runs whose stored content or receipt was changed in runs.sqlite or under keys the
- * reader pinned, digest-only parts shown as digests, the capture token, the verify page in the
- * explorer and saved as one file opened from file://, no console error, no request outside the
- * server, and the page weight. Screenshots at desktop and phone width go to test-output/explorer/
- * (not committed).
+ * The explorer (issue 12) in headless Chromium against real `runprint serve` processes whose run
+ * stores the capture proxy filled (the openai client, the fake upstream): what is served and what
+ * is not; the runs list, its filters and paging; compare; a run page and its verification panel
+ * passing on good runs and failing, naming the check, on runs whose stored content or receipt was
+ * changed in runs.sqlite, under other pinned keys, or under a pinned witness that never cosigned;
+ * failed and unidentified calls; digest-only parts shown as digests; the capture token; no capture;
+ * the log page's monitor; the verify page, in the explorer and saved as one file opened from
+ * file://; the installed (compiled) layout; no console error, no request outside the server, and
+ * the page weight. Screenshots at desktop and phone width go to test-output/explorer/ (not
+ * committed).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
