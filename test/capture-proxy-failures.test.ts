@@ -162,3 +162,26 @@ test('capture options: an open proxy is never the default off loopback, and bad 
     assert.throws(() => captureOptions(values, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.code === 'ERR_CLI_USAGE', JSON.stringify(values));
   }
 });
+
+test('a stuck store: commits time out and make the recorder unhealthy, and the waiting queue is bounded', async () => {
+  const real = SqliteRuns.open(join(dir, 'runs-stuck.sqlite'));
+  // Every method as the real store's, but put never settles (a database that stopped answering).
+  const storage = Object.create(real) as typeof real;
+  Object.defineProperty(storage, 'put', { value: () => new Promise<void>(() => undefined) });
+  const failures: unknown[] = [];
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), commitTimeoutMs: 200, maxPending: 5, onFailure: (error) => void failures.push(error) });
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: recorder, maxBodyBytes: 1 << 20, receipts: false });
+  const app = createApp({ proxy });
+  const call = () => app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CALL) });
+  const started = performance.now();
+  const answer = await call();
+  assert.equal(answer.status, 200, 'the call completes: fail-open');
+  assert.ok(performance.now() - started < 5000, 'after the commit timed out, not for ever');
+  assert.equal(recorder.healthy, false);
+  // With the store stuck, at most maxPending records wait; the rest are refused at once.
+  const many = await Promise.all(Array.from({ length: 12 }, () => call()));
+  assert.ok(many.every((response) => response.status === 200));
+  assert.ok(recorder.counts.failed >= 12, `failed ${recorder.counts.failed}`);
+  assert.ok(failures.some((error) => /too many records wait/.test((error as Error).message)), 'the bound was reached and said so');
+  await real.close();
+});

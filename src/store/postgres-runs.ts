@@ -106,7 +106,8 @@ export class PostgresRuns implements RunStorage {
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
-    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, types, application_name: 'runprint-runs' });
+    // A statement that runs 30 s fails (57014) instead of holding a connection and its callers for ever.
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs' });
     pool.on('error', () => undefined);
     try {
       const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync").catch((error: unknown) => {

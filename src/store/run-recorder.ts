@@ -25,6 +25,13 @@ export interface RecorderOptions {
   log?: TransparencyLog;
   /** Most records in one transaction (default 512). */
   maxBatch?: number;
+  /**
+   * Most records waiting for a commit (default 10,000): beyond it a record is refused at once
+   * (ERR_STORE_UNAVAILABLE, fail-open), so a slow or stuck store cannot grow memory without bound.
+   */
+  maxPending?: number;
+  /** A commit that takes longer than this counts as failed (default 30 s): a stuck store makes the recorder unhealthy. */
+  commitTimeoutMs?: number;
   /** Sign only runs of this capture point (in-process capture signs its own; serve signs the rest). Default: all. */
   signCapture?: 'proxy' | 'sdk';
   /** A claim older than this is taken over by another signer (its process died), in ms (default 60 s). */
@@ -92,6 +99,13 @@ export class RunRecorder {
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
     const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run));
+    if (this.#pending.length >= (this.#options.maxPending ?? 10_000)) {
+      this.counts.failed++;
+      this.#unhealthy = true;
+      const behind = new LogError('ERR_STORE_UNAVAILABLE', 'the run store is behind: too many records wait for a commit; this one was not recorded');
+      this.#report(behind);
+      return Promise.reject(behind);
+    }
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ run: prepared, resolve, reject });
       if (!this.#flushing) {
@@ -105,7 +119,7 @@ export class RunRecorder {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#maxBatch);
       try {
-        await this.#options.storage.put(batch.map((item) => item.run));
+        await withTimeout(this.#options.storage.put(batch.map((item) => item.run)), this.#options.commitTimeoutMs ?? 30_000);
       } catch (error) {
         const failure = error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
         this.#unhealthy = true;
@@ -186,3 +200,11 @@ export class RunRecorder {
   }
 }
 
+/** `work`, or ERR_STORE_UNAVAILABLE when it has not settled within `ms` (it may still finish later). */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LogError('ERR_STORE_UNAVAILABLE', `the run store did not commit within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
