@@ -101,7 +101,7 @@ export class SqliteRuns implements RunStorage {
     } catch (error) {
       if (db?.isOpen === true) db.close();
       if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
-      throw sqliteFault(error, path);
+      throw sqliteFault(error, path, 'run database');
     }
   }
 
@@ -109,7 +109,7 @@ export class SqliteRuns implements RunStorage {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, 'run database');
     }
     try {
       const result = work();
@@ -121,7 +121,7 @@ export class SqliteRuns implements RunStorage {
       } catch {
         // Already rolled back by SQLite (after SQLITE_FULL, say).
       }
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, 'run database');
     }
   }
 
@@ -129,7 +129,7 @@ export class SqliteRuns implements RunStorage {
     try {
       return work();
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, 'run database');
     }
   }
 

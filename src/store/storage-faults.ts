@@ -56,29 +56,29 @@ export function sqliteErrorCode(error: unknown): number | undefined {
  * expose errno): little free space is a full disk, a file or directory that access(2) refuses is
  * read-only or not permitted. Any other SQLite failure is ERR_STORE_UNAVAILABLE with the SQLite
  * code, never the driver's text. What is not an SQLite error (a LogError, or a bug) is returned
- * as it is.
+ * as it is. `what` names the database in messages.
  */
-export function sqliteFault(error: unknown, path: string): unknown {
+export function sqliteFault(error: unknown, path: string, what = 'log database'): unknown {
   const code = sqliteErrorCode(error);
   if (code === undefined) return error;
   switch (code & 0xff) {
     case SQLITE_FULL:
-      return storeNoSpace('log database');
+      return storeNoSpace(what);
     case SQLITE_READONLY:
-      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? 'the directory holding the log database' : 'log database');
+      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? `the directory holding the ${what}` : what);
     case SQLITE_PERM:
-      return storePermission('log database');
+      return storePermission(what);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return storeLocked('log database');
+      return storeLocked(what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return storeCorrupt('log database cannot be opened (not an SQLite file, or damaged)');
+      return storeCorrupt(`${what} cannot be opened (not an SQLite file, or damaged)`);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-      return fileSystemFault(path) ?? new LogError('ERR_STORE_UNAVAILABLE', `log database cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
+      return fileSystemFault(path) ?? new LogError('ERR_STORE_UNAVAILABLE', `${what} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
     default:
-      return new LogError('ERR_STORE_UNAVAILABLE', `log database failed (SQLite code ${code})`);
+      return new LogError('ERR_STORE_UNAVAILABLE', `${what} failed (SQLite code ${code})`);
   }
 }
 
