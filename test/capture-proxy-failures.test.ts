@@ -185,3 +185,37 @@ test('a stuck store: commits time out and make the recorder unhealthy, and the w
   assert.ok(failures.some((error) => /too many records wait/.test((error as Error).message)), 'the bound was reached and said so');
   await real.close();
 });
+
+test('an answer longer than capture keeps passes through whole and is recorded too-large, without its bytes', async () => {
+  const storage = SqliteRuns.open(join(dir, 'runs-large.sqlite'));
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy() });
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: recorder, maxBodyBytes: 1 << 20, maxCapturedBytes: 2000, receipts: false });
+  const app = createApp({ proxy });
+  const long = 'word '.repeat(2000);
+  for (const stream of [false, true]) {
+    upstream.enqueue({ kind: 'text', text: long });
+    const response = await app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...CALL, stream }) });
+    const text = await response.text();
+    await upstream.settled();
+    const sent = upstream.requests.at(-1)!.response.body;
+    assert.equal(text, sent.toString('utf8'), `${stream ? 'stream' : 'JSON'}: the client gets every byte`);
+    const [run] = await storage.list({ limit: 1 });
+    assert.deepEqual(run!.record.incomplete, { reason: 'too-large', code: null });
+    assert.equal(run!.record.response.size, sent.length);
+    assert.equal(run!.record.response.rawDigest, null);
+    assert.equal(run!.record.output, null);
+  }
+  await recorder.close();
+  await storage.close();
+});
+
+test('a JSON answer cut by the upstream: the client gets the bytes that arrived, then the cut', async () => {
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: { healthy: true, record: async () => undefined }, maxBodyBytes: 1 << 20, receipts: false });
+  const app = createApp({ proxy });
+  upstream.enqueue({ kind: 'text', text: 'A body cut in the middle.', cutAfterBytes: 40 });
+  const response = await app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CALL) });
+  const reader = response.body!.getReader();
+  const first = await reader.read();
+  assert.equal(first.value?.length, 40, 'the 40 bytes that arrived');
+  await assert.rejects(reader.read());
+});

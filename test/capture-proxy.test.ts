@@ -227,6 +227,9 @@ describe('openai through the proxy', () => {
       const { record } = runs[0]!;
       assert.deepEqual(record.incomplete, { reason: 'http-status', code: null });
       assert.equal(record.response.status, status);
+      const errorBody = await fetch(`${serve.base}/v1/content/${record.response.rawDigest!.sha256}`);
+      assert.equal(errorBody.status, 404, 'an error body is kept by digest only');
+      void errorBody.body?.cancel();
       const receipt = await json<{ error: { code: string } }>(`${serve.base}/v1/runs/${record.captureId}/receipt`);
       assert.equal(receipt.status, 404);
       assert.equal(receipt.body.error.code, 'ERR_RUN_NO_RECEIPT');
@@ -361,6 +364,10 @@ describe('the run store', () => {
     const bad = await json<{ error: { code: string } }>(`${serve.base}/v1/runs?component=nonsense`);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'ERR_CLI_USAGE');
+    assert.equal((await fetch(`${serve.base}/v1/content/${element}`)).headers.get('x-content-type-options'), 'nosniff');
+    const badEscape = await json<{ error: { code: string } }>(`${serve.base}/v1/runs/%E0%A4%A`);
+    assert.equal(badEscape.status, 400);
+    assert.equal(badEscape.body.error.code, 'ERR_CLI_USAGE');
     const missing = await json<{ error: { code: string } }>(`${serve.base}/v1/runs/${'0'.repeat(64)}`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'ERR_RUN_NOT_FOUND');

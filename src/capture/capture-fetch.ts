@@ -1,5 +1,5 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
-import { captureRunWith, type CapturedRun } from './capture-run.ts';
+import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, type CapturedRun } from './capture-run.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
@@ -177,16 +177,17 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
 
     // Built on a later turn of the event loop: the application has its last byte (or its error)
     // before runprint hashes anything. With holdEnd, built at once, and the end waits for the sinks.
-    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number): Promise<void> | undefined => {
-      if (holdEnd) return build(status, headers, responseBytes, outcome, response, ended);
-      setTimeout(() => void build(status, headers, responseBytes, outcome, response, ended), 0);
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
+      if (holdEnd) return build(status, headers, responseBytes, outcome, response, ended, truncated);
+      setTimeout(() => void build(status, headers, responseBytes, outcome, response, ended, truncated), 0);
       return undefined;
     };
-    const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number): Promise<void> | undefined => {
+    const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
       try {
         const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
+          ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
         });
         if (captured.notFound.length > 0) {
           fail(new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${captured.notFound.length} declared document(s) are not in the request's system or input (sources ${captured.notFound.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`));
@@ -224,7 +225,8 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       const body = observeBody(response.body, {
         now,
         drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
-        onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended),
+        onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended, observed.truncated ? observed.size : undefined),
+        maxKeptBytes: MAX_CAPTURED_RESPONSE_BYTES,
         holdEnd,
         // With holdEnd, the chunk with a stream's terminal event waits for the sinks too: SDKs stop
         // reading at that event, so without it they would have the answer before its record.

@@ -33,7 +33,12 @@ export interface CapturedExchange {
   captureId?: string;
   /** Documents the application declares this call rests on (declared retrieval). */
   retrieval?: readonly DeclaredDocument[];
+  /** The response body passed the capture limit: `responseBytes` is empty, and this many bytes passed. */
+  truncated?: { size: number };
 }
+
+/** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
+export const MAX_CAPTURED_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The request half of a run, read before the call is forwarded (a proxy names the request
@@ -171,7 +176,9 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   const headers = keptHeaders(format, exchange.headers);
   let incomplete: RunRecord['incomplete'] = null;
   let output: RunOutput | null = null;
-  if (exchange.status !== null && !isSuccess(exchange.status)) {
+  if (exchange.truncated !== undefined && exchange.status !== null) {
+    incomplete = { reason: 'too-large', code: null };
+  } else if (exchange.status !== null && !isSuccess(exchange.status)) {
     incomplete = { reason: 'http-status', code: null };
   } else if (exchange.status === null) {
     incomplete = { reason: transportReason(exchange) ?? 'network-error', code: null };
@@ -211,8 +218,8 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     response: {
       status: exchange.status,
       headers,
-      size: responseBytes.length,
-      rawDigest: responded ? rawDigest(responseBytes) : null,
+      size: exchange.truncated?.size ?? responseBytes.length,
+      rawDigest: responded && exchange.truncated === undefined ? rawDigest(responseBytes) : null,
       stream: output?.stream ?? (responded && looksLikeStream(responseBytes, headers['content-type'])),
     },
     output: output === null || output.digest === null ? null : { digest: output.digest, finishReason: output.finishReason, usage: output.usage },

@@ -3,7 +3,12 @@ import type { CaptureOutcome } from './run-record.ts';
 
 /** How an observed body ended, with every byte the application was given. */
 export interface ObservedBody {
+  /** Every byte the reader was given; empty when `truncated`. */
   bytes: Uint8Array;
+  /** True when the body passed maxKeptBytes: its bytes were not kept (`size` says how many passed). */
+  truncated: boolean;
+  /** Bytes the reader was given. */
+  size: number;
   outcome: CaptureOutcome;
   /** The error that ended the body (a read failure, or the reason the reader cancelled with). */
   error: unknown;
@@ -23,6 +28,12 @@ export interface ObserveOptions {
    * ends its answer only once the run's record is durable. Default false.
    */
   holdEnd?: boolean;
+  /**
+   * Keep at most this many bytes on the side (default: all). A longer body still passes through
+   * whole; its copy is dropped and the end reports it `truncated`, so one huge answer cannot
+   * hold the memory of the process.
+   */
+  maxKeptBytes?: number;
   /**
    * With `holdEnd`: true for the chunk from which on the rest of the body is held back with its
    * end (the chunk holding a stream's terminal event). `tail` is the end of the chunk before, so a
@@ -76,18 +87,31 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
   const chunks: Uint8Array[] = [];
   let size = 0;
   let done = false;
+  const maxKept = options.maxKeptBytes ?? Number.POSITIVE_INFINITY;
+  /** Keeps a copy while the body is within maxKept; past it, drops what was kept. */
+  const keep = (chunk: Uint8Array, copy: boolean) => {
+    size += chunk.length;
+    if (size > maxKept) {
+      chunks.length = 0;
+      return;
+    }
+    chunks.push(copy ? chunk.slice() : chunk);
+  };
   const finish = (outcome: CaptureOutcome, error: unknown): void | Promise<void> => {
     if (done) return;
     done = true;
-    const bytes = new Uint8Array(size);
+    const truncated = size > maxKept;
+    const bytes = new Uint8Array(truncated ? 0 : size);
     let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
+    if (!truncated) {
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+      }
     }
     chunks.length = 0;
     try {
-      return options.onEnd({ bytes, outcome, error, ended: now() });
+      return options.onEnd({ bytes, truncated, size, outcome, error, ended: now() });
     } catch {
       // The observer's own failure is its business; the application's stream goes on.
     }
@@ -99,8 +123,7 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       while (left > 0) {
         const result = await reader.read();
         if (result.done) return true;
-        chunks.push(result.value);
-        size += result.value.length;
+        keep(result.value, false);
         left -= result.value.length;
       }
     } catch {
@@ -159,8 +182,7 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
           controller.enqueue(chunk);
           return;
         }
-        chunks.push(chunk.slice());
-        size += chunk.length;
+        keep(chunk, true);
         if (options.holdEnd === true && options.holdFrom !== undefined) {
           if (heldBack.length > 0 || options.holdFrom(chunk, tail)) {
             heldBack.push(chunk);

@@ -32,9 +32,11 @@ export type CaptureOutcome = 'complete' | 'aborted' | 'timeout' | 'network-error
  * - `aborted` / `timeout`: the client gave up, before or during the body;
  * - `network-error`: no response at all (refused, reset, DNS);
  * - `provider-error`: the provider reported an error inside a 2xx body (SPEC 12 ERR_OUTPUT_PROVIDER_ERROR);
- * - `unreadable-output`: a 2xx body SPEC 12 rejects for another reason (its code says which).
+ * - `unreadable-output`: a 2xx body SPEC 12 rejects for another reason (its code says which);
+ * - `too-large`: the body passed the capture limit (MAX_CAPTURED_RESPONSE_BYTES): it reached the
+ *   client whole, but its bytes were not kept, so it has no digest.
  */
-export type IncompleteReason = 'http-status' | 'cut' | 'aborted' | 'timeout' | 'network-error' | 'provider-error' | 'unreadable-output';
+export type IncompleteReason = 'http-status' | 'cut' | 'aborted' | 'timeout' | 'network-error' | 'provider-error' | 'unreadable-output' | 'too-large';
 
 /**
  * One captured run. Plain JSON, no content: the request and response bytes are named by digest

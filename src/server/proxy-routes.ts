@@ -5,7 +5,7 @@
  * bytes. Streams pass through chunk by chunk; upstream status, headers and bodies reach the client
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
-import { captureRunWith, isRunId, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
+import { captureRunWith, isRunId, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -37,6 +37,8 @@ export interface ProxyOptions {
   token?: string;
   /** Largest request body forwarded, in bytes. */
   maxBodyBytes: number;
+  /** Largest response body whose bytes are kept (default MAX_CAPTURED_RESPONSE_BYTES); a longer one passes through, recorded `too-large`. */
+  maxCapturedBytes?: number;
   /** Whether receipts are signed (the answer then names the receipt's URL). */
   receipts: boolean;
   /** Runprint's own failures while recording (the call went on: fail-open). */
@@ -134,8 +136,11 @@ function returnedHeaders(response: Response): Headers {
   return headers;
 }
 
-/** Reads a whole body; on a read failure, what arrived and the outcome. */
-async function readAll(body: ReadableStream<Uint8Array> | null): Promise<{ bytes: Uint8Array; outcome: CaptureOutcome; error: unknown }> {
+/**
+ * Reads a whole body, up to `limit` bytes: what arrived and the outcome (on a read failure), or,
+ * when the body is longer, the chunks read so far and the reader to go on with.
+ */
+async function readAll(body: ReadableStream<Uint8Array> | null, limit: number): Promise<{ bytes: Uint8Array; outcome: CaptureOutcome; error: unknown } | { head: Uint8Array[]; size: number; reader: ReadableStreamDefaultReader<Uint8Array> }> {
   if (body === null) return { bytes: new Uint8Array(0), outcome: 'complete', error: undefined };
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -148,6 +153,7 @@ async function readAll(body: ReadableStream<Uint8Array> | null): Promise<{ bytes
       if (done) break;
       chunks.push(value);
       size += value.length;
+      if (size > limit) return { head: chunks, size, reader };
     }
   } catch (error) {
     outcome = outcomeOfError(error);
@@ -160,6 +166,18 @@ async function readAll(body: ReadableStream<Uint8Array> | null): Promise<{ bytes
     offset += chunk.length;
   }
   return { bytes, outcome, error: failure };
+}
+
+/** A body of `bytes` that then fails with `error`: each reaches the reader (an error in start() would discard the bytes). */
+function cutBody(bytes: Uint8Array, error: unknown): ReadableStream<Uint8Array> {
+  let sent = bytes.length === 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(error);
+      sent = true;
+      controller.enqueue(bytes);
+    },
+  }, { highWaterMark: 0 });
 }
 
 export interface Proxy {
@@ -183,6 +201,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
   const durability = options.durability ?? 'sync';
+  const maxCaptured = options.maxCapturedBytes ?? MAX_CAPTURED_RESPONSE_BYTES;
   const fail = (error: unknown) => {
     try {
       options.onFailure?.(error);
@@ -239,11 +258,14 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     const started = now();
     /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */
-    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null): { run: CapturedRun | undefined; durable: Promise<void> } => {
+    const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null, truncated?: number): { run: CapturedRun | undefined; durable: Promise<void> } => {
       let run: CapturedRun | undefined;
       try {
         run = captureRunWith(
-          { format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId },
+          {
+            format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId,
+            ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
+          },
           prepared,
         );
         const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch(fail);
@@ -280,20 +302,48 @@ export function createProxy(options: ProxyOptions): Proxy {
     const streamed = (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
     if (!streamed || response.body === null) {
       // Not a stream: read whole, so the answer's headers can name the run and its receipt.
-      const body = await readAll(response.body);
+      const body = await readAll(response.body, maxCaptured);
+      if ('head' in body) {
+        // Longer than capture keeps: it passes through whole, recorded without its bytes (too-large).
+        const { head, reader } = body;
+        let size = body.size;
+        let ended = false;
+        const end = (outcome: CaptureOutcome) => {
+          if (ended) return Promise.resolve();
+          ended = true;
+          return record(response.status, response.headers, new Uint8Array(0), outcome, responded, size).durable;
+        };
+        const rest = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const next = head.shift();
+            if (next !== undefined) return controller.enqueue(next);
+            try {
+              const { done, value } = await reader.read();
+              if (!done) {
+                size += value.length;
+                return controller.enqueue(value);
+              }
+              await end('complete');
+              controller.close();
+            } catch (error) {
+              void end(outcomeOfError(error));
+              controller.error(error);
+            }
+          },
+          cancel(reason) {
+            void end(outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted');
+            return reader.cancel(reason);
+          },
+        }, { highWaterMark: 0 });
+        return new Response(rest, { status: response.status, statusText: response.statusText, headers });
+      }
       const { run, durable } = record(response.status, response.headers, body.bytes, body.outcome, responded);
       await durable;
       if (run?.record.runId != null) headers.set('runprint-run-id', run.record.runId);
       if (run !== undefined && options.receipts && isReceiptable(run)) headers.set('runprint-receipt', `/v1/runs/${captureId}/receipt`);
       if (body.outcome !== 'complete') {
         // The upstream cut the body: the client gets what arrived, then the same cut.
-        const cut = new ReadableStream<Uint8Array>({
-          start(controller) {
-            if (body.bytes.length > 0) controller.enqueue(body.bytes);
-            controller.error(body.error);
-          },
-        });
-        return new Response(cut, { status: response.status, statusText: response.statusText, headers });
+        return new Response(cutBody(body.bytes, body.error), { status: response.status, statusText: response.statusText, headers });
       }
       headers.set('content-length', String(body.bytes.length));
       return new Response(body.bytes.length === 0 ? null : (body.bytes as Uint8Array<ArrayBuffer>), { status: response.status, statusText: response.statusText, headers });
@@ -302,7 +352,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const observed = observeBody(response.body, {
       now,
       drainOnCancel: 0,
-      onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded).durable,
+      onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded, end.truncated ? end.size : undefined).durable,
+      maxKeptBytes: maxCaptured,
       holdEnd: true,
       // In sync durability the chunk with the terminal event waits for the record too: a client that
       // stops reading at that event (the SDKs do) has read nothing that is not recorded.

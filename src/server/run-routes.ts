@@ -115,9 +115,15 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       if (!HEX64.test(digest)) throw new UsageError('ERR_CLI_USAGE', 'content is named by its digest: 64 lower-case hex digits');
       const bytes = await storage.content(digest);
       if (bytes === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
-      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'private, max-age=31536000, immutable' } });
+      // nosniff: stored content is never run or rendered by a browser as a page.
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment', 'cache-control': 'private, max-age=31536000, immutable' } });
     }
-    const id = decodeURIComponent(parts[3] ?? '');
+    let id: string;
+    try {
+      id = decodeURIComponent(parts[3] ?? '');
+    } catch {
+      throw new UsageError('ERR_CLI_USAGE', 'the run id in the path is not valid percent-encoding');
+    }
     const runs = await findRuns(storage, id);
     const latest = runs[runs.length - 1]!;
     if (parts.length === 4) return Response.json({ runs: runs.map(runView) });

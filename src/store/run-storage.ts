@@ -159,7 +159,10 @@ export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; 
     }
   }
   if (record.output !== null) digests.push({ part: 'output', position: -1, digest: record.output.digest.sha256 });
-  if (record.response.rawDigest !== null) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
+  // Only a 2xx body is kept: an error body may echo part of a credential (OpenAI's 401 names the
+  // key's last characters); it stays named by its digest.
+  const success = record.response.status !== null && record.response.status >= 200 && record.response.status <= 299;
+  if (record.response.rawDigest !== null && success) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
   // Declared retrieval: each document found in the request, by the digest of its text, in order.
   run.record.retrieval.forEach((document, i) => {
     digests.push({ part: 'retrieval', position: i, digest: document.digest.sha256 });
