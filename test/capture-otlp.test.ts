@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { parseTraceparent } from '../src/server/otlp.ts';
+import { otlpExporter, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe } from './helpers/serve-process.ts';
 
@@ -126,4 +126,24 @@ test('traceparent: only a well-formed version 00 header joins a trace', () => {
   for (const bad of [null, '', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7']) {
     assert.equal(parseTraceparent(bad), null, String(bad));
   }
+});
+
+test('a slow receiver: spans waiting to be sent count against maxQueue, so memory stays bounded', async () => {
+  let posts = 0;
+  const slow = (async () => {
+    posts++;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return new Response('{}');
+  }) as unknown as typeof fetch;
+  const exporter = otlpExporter({ endpoint: 'http://127.0.0.1:9/v1/traces', serviceName: 'runprint', serviceVersion: 'x', intervalMs: 20, maxBatch: 10, maxQueue: 100, fetch: slow });
+  const span = { traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', name: 'chat', kind: 3, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: [], status: { code: 0 } } as OtlpSpan;
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 100; i++) exporter.export(span);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+  await exporter.close();
+  assert.ok(exporter.counts.dropped >= 800, `dropped ${exporter.counts.dropped}`);
+  assert.ok(exporter.counts.exported <= 200, `exported ${exporter.counts.exported}`);
+  assert.equal(exporter.counts.exported + exporter.counts.dropped, 1000);
+  assert.ok(posts > 0);
 });

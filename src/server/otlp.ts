@@ -122,12 +122,19 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
       options.onFailure?.(error instanceof Error && /^HTTP \d+$/.test(error.message) ? `the OTLP receiver answered ${error.message}` : 'the OTLP receiver cannot be reached');
     }
   };
+  /** Spans handed to the send chain and not yet posted: they count against maxQueue too. */
+  let inFlight = 0;
   const flush = (): Promise<void> => {
     if (queue.length > 0) {
       const batch = queue;
       queue = [];
+      inFlight += batch.length;
       sending = sending.then(async () => {
-        for (let i = 0; i < batch.length; i += maxBatch) await post(batch.slice(i, i + maxBatch));
+        for (let i = 0; i < batch.length; i += maxBatch) {
+          const part = batch.slice(i, i + maxBatch);
+          await post(part);
+          inFlight -= part.length;
+        }
       });
     }
     return sending;
@@ -137,7 +144,7 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
   return {
     counts,
     export(span) {
-      if (queue.length >= maxQueue) {
+      if (queue.length + inFlight >= maxQueue) {
         counts.dropped++;
         return;
       }
