@@ -190,3 +190,23 @@ test('verifyDisclosure: each content check is the one that catches its forgery',
   assert.match(salted['elements'][0].salt, /^[0-9a-f]{64}$/);
   assert.notEqual(salted['elements'][0].salt, composition['salts' as keyof typeof composition]);
 });
+
+test('disclosure: labels, long names, receipts that are not objects, a statement without its predicate, thrown non-runprint errors', async () => {
+  const { DISCLOSURE_CHECK_LABELS } = await import('../src/receipt/disclosure-verify.ts');
+  const labels = Object.values(DISCLOSURE_CHECK_LABELS);
+  assert.deepEqual(Object.keys(DISCLOSURE_CHECK_LABELS), ['disclosure', 'receipt', 'identity', 'run-identity', 'component', 'element']);
+  assert.ok(labels.every((label) => typeof label === 'string' && label.length > 0));
+  assert.equal(new Set(labels).size, labels.length);
+  const long = 'c'.repeat(70);
+  refused(disclosure({ components: { [long]: { value: {} } } }), `"components" names no request component: "${'c'.repeat(64)}"`, `$['components']['${'c'.repeat(64)}'\u2026]`);
+  const made = createDisclosure(composition, { reveal: [{ component: 'parameters' }] });
+  for (const receipt of [null, 5, true]) {
+    const report = verifyDisclosure(made, receipt);
+    assert.deepEqual(report.checks.at(-1), { name: 'receipt', ok: false, code: 'ERR_STATEMENT_INVALID', message: 'receipt statement or predicate must be a JSON object' }, String(receipt));
+  }
+  // A statement without its predicate is read as a statement, not as a predicate.
+  const { predicate: _, ...withoutPredicate } = statement;
+  assert.deepEqual(verifyDisclosure(made, withoutPredicate).checks.at(-1), { name: 'receipt', ok: false, code: 'ERR_PREDICATE_INVALID', message: 'predicate  must be an object' });
+  // An in-process value whose toJSON throws: that error, not a disclosure error.
+  assert.throws(() => readDisclosure(disclosure({ elements: [element({ element: { toJSON() { throw new SyntaxError('from toJSON'); } } })] })), { name: 'SyntaxError', message: 'from toJSON' });
+});

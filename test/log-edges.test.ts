@@ -448,3 +448,49 @@ test('tiles: paths in their one spelling, coordinates at their limits, reading h
   assert.equal(hx(tiles.tileSubtreeHashes(leaves.slice(0, 256)).subarray(254 * 32)), hx(rootFromLeafHashes(leaves.slice(0, 256))));
   assert.throws(() => tiles.tileSubtreeHashes(leaves.slice(0, 257)), { name: 'RangeError', message: 'a tile has at most 256 hashes' });
 });
+
+test('more log refusals: argument messages, BOMs and surrogates in the signature block, clocks, lookalike objects', async () => {
+  const { cosignatureSigner, cosignatureVerifier, parseCosignature } = await import('../src/log/cosignature.ts');
+  const { verifyTlogProof, parseTlogProof, formatTlogProof } = await import('../src/log/tlog-proof.ts');
+  const key = await parsePrivateKey(LOG_KEY.privateKeyPem);
+  // A 44-character hash whose last digit carries bits past the 32 bytes is not canonical base64.
+  assert.equal(parseHash(`${'A'.repeat(42)}B=`), undefined);
+  assert.deepEqual(parseHash(`${'A'.repeat(42)}E=`), new Uint8Array(32).fill(0).map((_, i) => (i === 31 ? 0x01 : 0)));
+  // Argument messages name the function and argument.
+  assert.throws(() => noteSigner(5 as never, key), { name: 'TypeError', message: /^noteSigner name / });
+  assert.throws(() => noteSigner('log', key.publicKey as never), { name: 'TypeError', message: /^noteSigner key / });
+  assert.throws(() => noteVerifier(5 as never, key.publicKey), { name: 'TypeError', message: /^noteVerifier name / });
+  assert.throws(() => noteVerifier('log', 'k' as never), { name: 'TypeError', message: /^noteVerifier key / });
+  await assert.rejects(parseNoteVerifier(5 as never), { name: 'TypeError', message: /^parseNoteVerifier verifier key / });
+  assert.throws(() => noteVerifierKey('log', {} as never), { name: 'TypeError', message: /^noteVerifierKey key / });
+  assert.throws(() => cosignatureSigner('w', key.publicKey as never), { name: 'TypeError', message: /^cosignatureSigner key / });
+  assert.throws(() => cosignatureVerifier('w', 'k' as never), { name: 'TypeError', message: /^cosignatureVerifier key / });
+  await assert.rejects(verifyTlogProof('x', new Uint8Array(1), null as never), { name: 'TypeError', message: /^verifyTlogProof policy / });
+  // The default clock counts seconds.
+  const before = Math.floor(Date.now() / 1000);
+  const stamped = parseCosignature('w', await cosignatureSigner('w', key).sign('t\n'));
+  assert.ok(stamped.timestamp >= before && stamped.timestamp <= Math.floor(Date.now() / 1000) + 1, String(stamped.timestamp));
+  // A byte order mark is not removed: it is part of the note text.
+  const signed = await signNote('hello\n', noteSigner('log', key));
+  const withBom = parseNote(new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(signed)]));
+  assert.equal(withBom.text, '\ufeffhello\n');
+  // A lone surrogate or a control character in the signature block, not only in the text.
+  assert.throws(() => parseNote(`hello\n\n\u2014 k\ud800 AAAAAAA=\n`), { code: 'ERR_LOG_NOTE_INVALID', message: 'note is not valid UTF-8' });
+  assert.throws(() => parseNote(`hello\n\n\u2014 k\u0001 AAAAAAA=\n`), { code: 'ERR_LOG_NOTE_INVALID', message: 'note contains an ASCII control character other than newline' });
+  // Objects that only look like keys: null, and functions carrying the members.
+  assert.throws(() => requireNoteVerifier(null, 'v'), { name: 'TypeError', message: 'v must be a NoteVerifier (from noteVerifier or parseNoteVerifier), not null' });
+  const lookalike = Object.assign(() => undefined, { keyHash: '00000000', verify: async () => true, sign: async () => new Uint8Array(64) });
+  Object.defineProperty(lookalike, 'name', { value: 'log' });
+  assert.throws(() => requireNoteVerifier(lookalike, 'v'), { name: 'TypeError', message: /^v must be a NoteVerifier \(from noteVerifier or parseNoteVerifier\), not / });
+  await assert.rejects(signNote('a\n', lookalike as never), { name: 'TypeError', message: /^note signers must be NoteSigner objects/ });
+  await assert.rejects(signNote('a\n', 'log' as never), { name: 'TypeError', message: /^note signers must be NoteSigner objects/ });
+  // Bad text is refused before any signer is asked to sign it.
+  let asked = 0;
+  const spy = { name: 'log', keyHash: '00000000', sign: async () => { asked++; return new Uint8Array(64); } };
+  await assert.rejects(signNote('no newline', spy), { code: 'ERR_LOG_NOTE_INVALID', message: 'note text must end with a newline' });
+  assert.equal(asked, 0);
+  // An index line with another six-character word before the number.
+  const checkpoint = parseNote(signed);
+  const text = formatTlogProof({ index: 0, proof: [], checkpoint });
+  assert.throws(() => parseTlogProof(text.replace('index 0', 'indey 0')), { code: 'ERR_LOG_TLOG_PROOF_INVALID', message: 'tlog-proof index must be "index " and a decimal with no leading zeros' });
+});

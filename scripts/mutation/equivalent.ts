@@ -59,6 +59,12 @@ const IDENTITY_CODE_UNITS =
 const IDENTITY_LCS_WALK =
   'the walk past the end of one list only compares undefined with a digest (never equal) and reads cells past the table (undefined, never >=), so it aligns nothing more and ends; checked against the unmutated diff on 3,000 random pairs of lists';
 
+const LOG_COSIGNER_PLUS =
+  "without the two '+' checks, the slices make the name, the key ID and the base64 key overlap the whole text: the key ID would have to be 8 hex digits inside the base64 of the very key whose SHA-256 it is, with a key name in front; no test can build such a key (a 2^-32 chance per key, on top of the text decoding to 0x04 and 32 bytes), and every other text is still refused by the name, key ID or base64 checks. Not strictly equivalent, but undetectable in practice";
+
+const LOG_DECODER_STRICT =
+  "decodeBase64 itself refuses anything but standard padded base64, so text before or after the base64 that the unanchored pattern lets through is refused there, with the same message";
+
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: 'src/hash/sha256.ts',
@@ -768,5 +774,159 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     line: "componentTags.set(name, tag);",
     replacement: ";",
     reason: "the tag cache only: every tag is then built again, the same bytes (recorded as a timeout under load; every identity test file passes with it applied by hand)",
+  },
+  {
+    file: "src/log/checkpoint.ts",
+    mutator: "Regex",
+    line: "const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;",
+    replacement: "/^[A-Za-z0-9+/]*=$/",
+    reason: "parseHash also requires 44 characters, and 32 bytes in padded base64 always end in exactly one '='",
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "ConditionalExpression",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "false",
+    original: "first < 0 || second < 0",
+    reason: LOG_COSIGNER_PLUS,
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "LogicalOperator",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "first < 0 && second < 0",
+    reason: LOG_COSIGNER_PLUS,
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "ConditionalExpression",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "false",
+    original: "first < 0",
+    reason: "with no '+' at all, second is -1 as well, so second < 0 refuses the text alone",
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "EqualityOperator",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "first <= 0",
+    reason: "a '+' at position 0 leaves an empty name, which isKeyName refuses with the same message",
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "ConditionalExpression",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "false",
+    original: "second < 0",
+    reason: LOG_COSIGNER_PLUS,
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "EqualityOperator",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "second <= 0",
+    reason: "second is searched from first + 1, so it is -1 or at least 1, never 0",
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "Regex",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "/[A-Za-z0-9+/]+={0,2}$/",
+    reason: LOG_DECODER_STRICT,
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "Regex",
+    line: "const data = first < 0 || second < 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? undefined : decodeBase64(encoded);",
+    replacement: "/^[A-Za-z0-9+/]+={0,2}/",
+    reason: LOG_DECODER_STRICT,
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "LogicalOperator",
+    line: "if (error instanceof LogError && error.code === 'ERR_LOG_NOTE_SIGNATURE') {",
+    replacement: "error instanceof LogError || error.code === 'ERR_LOG_NOTE_SIGNATURE'",
+    reason: "verifiedSignatures raises no LogError but ERR_LOG_NOTE_SIGNATURE, and its TypeErrors have no code, so the two tests always agree",
+  },
+  {
+    file: "src/log/cosignature.ts",
+    mutator: "ConditionalExpression",
+    line: "if (error instanceof LogError && error.code === 'ERR_LOG_NOTE_SIGNATURE') {",
+    replacement: "true",
+    original: "error.code === 'ERR_LOG_NOTE_SIGNATURE'",
+    reason: "verifiedSignatures raises no LogError but ERR_LOG_NOTE_SIGNATURE, so the code test is always true for a LogError",
+  },
+  {
+    file: "src/log/note-keys.ts",
+    mutator: "ConditionalExpression",
+    line: "if (signature.length !== 64) return false;",
+    replacement: "false",
+    reason: "WebCrypto's Ed25519 verify answers false for a signature that is not 64 bytes (it does not throw)",
+  },
+  {
+    file: "src/log/note.ts",
+    mutator: "EqualityOperator",
+    line: "for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);",
+    replacement: "i <= out.length",
+    reason: "the extra step writes NaN to out[4], past the end of a 4-byte Uint8Array, which is ignored",
+  },
+  {
+    file: "src/log/note.ts",
+    mutator: "ConditionalExpression",
+    line: "if (block.length === 0 || !block.endsWith('\\n')) throw invalid('note signature block must be lines ending in a newline');",
+    replacement: "false",
+    original: "block.length === 0",
+    reason: "an empty block does not end with a newline either, so the second test refuses it with the same message",
+  },
+  {
+    file: "src/log/note.ts",
+    mutator: "EqualityOperator",
+    line: "if (space < 0 || !isKeyName(name)) throw invalid('note signature key name must be non-empty with no spaces and no \"+\"');",
+    replacement: "space <= 0",
+    reason: "a space at position 0 leaves an empty name, which isKeyName refuses with the same message",
+  },
+  {
+    file: "src/log/tlog-proof.ts",
+    mutator: "EqualityOperator",
+    line: "if (!text.startsWith(`${TLOG_PROOF_HEADER}\\n`) || blank < 0) throw invalid('tlog-proof must start with c2sp.org/tlog-proof@v1 and hold a checkpoint after a blank line');",
+    replacement: "blank <= 0",
+    reason: "a text that starts with the header cannot have its first blank line at position 0, and the header test gives the same message",
+  },
+  {
+    file: "src/receipt/disclosure-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "return typeof value === 'number' && Number.isSafeInteger(value) && value >= minimum;",
+    replacement: "true",
+    original: "typeof value === 'number'",
+    reason: "Number.isSafeInteger is false for every value that is not a number, so the type test adds nothing",
+  },
+  {
+    file: "src/receipt/disclosure-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (typeof component !== 'string' || !LIST_NAMES.has(component)) {",
+    replacement: "false",
+    original: "typeof component !== 'string'",
+    reason: "a Set of strings has no member that is not a string, so LIST_NAMES.has refuses it with the same message",
+  },
+  {
+    file: "src/receipt/disclosure-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (error instanceof RunprintError) fail(`disclosure is not strict JSON (${error.code})`);",
+    replacement: "true",
+    reason: RECEIPT_PARSE_ERRORS,
+  },
+  {
+    file: "src/receipt/disclosure-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "kind = typeof runId === 'string' ? parseIdentity(runId).kind : undefined;",
+    replacement: "true",
+    reason: "parseIdentity throws a TypeError for a value that is not a string, and the catch below turns every throw into undefined: the same result",
+  },
+  {
+    file: "src/receipt/disclosure-shape.ts",
+    mutator: "BlockStatement",
+    line: "} catch {",
+    replacement: "{}",
+    reason: "kind was declared without a value and is assigned only when parseIdentity returns, so it is undefined in the catch either way",
   },
 ];
