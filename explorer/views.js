@@ -13,7 +13,9 @@ async function loadContent(run) {
     if (entry.kind === 'list') digests.push(...entry.elements.map((digest) => digest.sha256));
     else digests.push(entry.digest.sha256);
   }
-  if (run.record.response.rawDigest !== null) digests.push(run.record.response.rawDigest.sha256);
+  // The store keeps the body of a 2xx answer only (an error body may echo part of a credential).
+  const status = run.record.response.status;
+  if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) digests.push(run.record.response.rawDigest.sha256);
   const content = new Map();
   const queue = [...new Set(digests)];
   const worker = async () => {
