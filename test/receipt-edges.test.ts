@@ -587,3 +587,14 @@ test('checkLogProof: arguments, the steps reported, and bytes that are not a tlo
   // Errors that are not a log step's pass through.
   await assert.rejects(checkLogProof({ proof, entry, policy: { ...policy, threshold: 3 } }), { name: 'RangeError' });
 });
+
+test('buildStatement: the "output" subject only when the output was assembled', async () => {
+  const { buildStatement } = await import('../src/receipt/statement.ts');
+  const { fixtureFacts } = await import('./fixtures/receipt-run.ts');
+  const facts = fixtureFacts();
+  assert.deepEqual(buildStatement(facts).subject.map((s) => s.name), ['run', 'output', 'output-bytes']);
+  const bytesOnly = buildStatement(fixtureFacts({ output: { ...facts.output, digest: null } }));
+  assert.deepEqual(bytesOnly.subject.map((s) => s.name), ['run', 'output-bytes']);
+  assert.deepEqual(bytesOnly.subject[1]!.digest, { sha256: facts.output.rawDigest.sha256 });
+  assert.equal(bytesOnly.subject[0]!.digest.sha256, facts.identity.runId!.slice('rp-run-v1-sha256-'.length));
+});

@@ -524,6 +524,23 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     mutator: "ConditionalExpression",
     line: "if (times.startedOn !== undefined && times.finishedOn !== undefined && Date.parse(times.finishedOn) < Date.parse(times.startedOn)) {",
     replacement: "true",
+    original: "times.startedOn !== undefined && times.finishedOn !== undefined",
+    reason: RECEIPT_TIMES,
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (times.startedOn !== undefined && times.finishedOn !== undefined && Date.parse(times.finishedOn) < Date.parse(times.startedOn)) {",
+    replacement: "true",
+    original: "times.startedOn !== undefined",
+    reason: RECEIPT_TIMES,
+  },
+  {
+    file: "src/receipt/predicate-shape.ts",
+    mutator: "ConditionalExpression",
+    line: "if (times.startedOn !== undefined && times.finishedOn !== undefined && Date.parse(times.finishedOn) < Date.parse(times.startedOn)) {",
+    replacement: "true",
+    original: "times.finishedOn !== undefined",
     reason: RECEIPT_TIMES,
   },
   {
@@ -928,5 +945,13 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     line: "} catch {",
     replacement: "{}",
     reason: "kind was declared without a value and is assigned only when parseIdentity returns, so it is undefined in the catch either way",
+  },
+  {
+    file: "src/receipt/receipt-identity.ts",
+    mutator: "ConditionalExpression",
+    line: "const { composition } = compositionFromDocument(document, from === undefined ? {} : { from });",
+    replacement: "false",
+    original: "from === undefined",
+    reason: "compositionFromDocument reads options.from === undefined as auto, so { from: undefined } and {} are read alike",
   },
 ];
