@@ -79,6 +79,7 @@ function details(run: StoredRun): string {
     ['response bytes', record.response.rawDigest === null ? '(none)' : `${record.response.size} sha256:${record.response.rawDigest.sha256}${record.response.stream ? ' (stream)' : ''}`],
     ['times', `${record.times.started} .. ${record.times.ended}`],
     ['parents', record.parents.length === 0 ? '(none)' : record.parents.join(', ')],
+    ['retrieval', (record.retrieval ?? []).length === 0 ? '(none declared)' : record.retrieval.map((document) => `${printable(document.source)} sha256:${document.digest.sha256} (${document.component}[${document.element}])`).join(', ')],
     ['receipt', run.receipt === null ? '(none yet)' : run.logIndex === null ? 'signed' : `signed, log index ${run.logIndex}`],
   );
   if (run.contentExpired) rows.push(['content', 'deleted (retention); digests remain']);
