@@ -14,8 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import type { CliIo } from '../src/cli/io.ts';
-import { run as runCli } from '../src/cli/main.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -33,19 +32,7 @@ function tempDir(): string {
   return dir;
 }
 
-async function cli(argv: string[], tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(0),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: tty,
-    cwd: tmpdir(),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], tty = false) => runCliInProcess(argv, { tty });
 
 /** The topic a request asks about (each original asks about one). */
 function topicOf(request: RecordedRequest): string | undefined {

@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
-import type { CliIo } from '../src/cli/io.ts';
-import { run as runCli } from '../src/cli/main.ts';
 import { computeIdentity } from '../src/identity/identity.ts';
 import { parseJson } from '../src/jcs/index.ts';
 import { compositionFromRequest } from '../src/providers/index.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -48,19 +47,7 @@ after(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(0),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: tmpdir(),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runCliInProcess(argv);
 
 interface Verdict {
   verdict: string;

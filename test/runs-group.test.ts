@@ -8,11 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { CliIo } from '../src/cli/io.ts';
-import { run as runCli } from '../src/cli/main.ts';
 import { canonicalBytes } from '../src/jcs/canonicalize.ts';
 import { sha256Once, toHex } from '../src/hash/sha256.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -20,19 +19,7 @@ let upstream: FakeUpstream;
 let serve: ServeProcess;
 let data: string;
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(0),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: tmpdir(),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runCliInProcess(argv);
 
 interface Groups {
   by: string;

@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import type { CliIo } from '../src/cli/io.ts';
-import { run as runCli } from '../src/cli/main.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { formatCheckpoint } from '../src/log/checkpoint.ts';
 import { formatCosignerKey } from '../src/log/cosignature.ts';
 import { noteSigner } from '../src/log/note-keys.ts';
 import { signNote } from '../src/log/note.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -33,19 +32,7 @@ function tempDir(): string {
   return dir;
 }
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    readStdin: async () => new Uint8Array(0),
-    stdout: (text) => void (stdout += typeof text === 'string' ? text : new TextDecoder().decode(text)),
-    stderr: (text) => void (stderr += text),
-    stderrIsTTY: false,
-    cwd: tmpdir(),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runCliInProcess(argv);
 
 interface Check {
   name: string;

@@ -11,14 +11,13 @@ import { resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
-import { providerFor } from '../providers/registry.ts';
-import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { ReplayLinks } from '../replay/replay-links.ts';
 import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
 import { findRuns, runQuery } from '../server/run-routes.ts';
+import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
@@ -58,28 +57,6 @@ const CREDENTIALS: Record<string, { env: string; headers(key: string): Record<st
   openai: { env: 'OPENAI_API_KEY', headers: (key) => ({ authorization: `Bearer ${key}` }) },
   anthropic: { env: 'ANTHROPIC_API_KEY', headers: (key) => ({ 'x-api-key': key, 'anthropic-version': '2023-06-01' }) },
 };
-
-/** `--upstream NAME=URL` as serve reads it. */
-export function upstreamOptions(values: readonly string[]): { [name: string]: string } {
-  const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
-  const upstreams: { [name: string]: string } = {};
-  for (const value of values) {
-    const split = value.indexOf('=');
-    const name = value.slice(0, split);
-    let url: URL | undefined;
-    try {
-      url = split > 0 ? new URL(value.slice(split + 1)) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
-      throw new UsageError('ERR_CLI_USAGE', `--upstream must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the recorded path, /v1/..., is appended)`);
-    }
-    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', '--upstream URL must not carry a user name or password');
-    upstreams[name] = url.href.replace(/\/+$/, '');
-  }
-  return upstreams;
-}
 
 /** `--param K=V`: V is read as JSON when it is JSON (`0.2`, `true`, `null`, `{"a":1}`), else taken as a string. */
 export function paramOption(text: string): [string, JsonValue] {

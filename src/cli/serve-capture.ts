@@ -65,6 +65,31 @@ type Values = {
   'log-db'?: string;
 };
 
+/**
+ * `--upstream NAME=URL` values (serve's and replay's): NAME an upstream a provider folder names,
+ * URL an http(s) base URL without query, fragment or credentials, to which /v1/... is appended.
+ */
+export function upstreamOptions(values: readonly string[]): { [name: string]: string } {
+  const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
+  const upstreams: { [name: string]: string } = {};
+  for (const value of values) {
+    const split = value.indexOf('=');
+    const name = value.slice(0, split);
+    let url: URL | undefined;
+    try {
+      url = split > 0 ? new URL(value.slice(split + 1)) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+      throw new UsageError('ERR_CLI_USAGE', `--upstream must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
+    }
+    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', '--upstream URL must not carry a user name or password');
+    upstreams[name] = url.href.replace(/\/+$/, '');
+  }
+  return upstreams;
+}
+
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -84,23 +109,7 @@ function list(values: string[] | undefined, env: string | undefined): string[] {
  */
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
   if (values['no-capture'] === true) return undefined;
-  const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
-  const upstreams: { [name: string]: string } = {};
-  for (const value of list(values.upstream, env['RUNPRINT_UPSTREAMS'])) {
-    const split = value.indexOf('=');
-    const name = value.slice(0, split);
-    let url: URL | undefined;
-    try {
-      url = split > 0 ? new URL(value.slice(split + 1)) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
-      throw new UsageError('ERR_CLI_USAGE', `--upstream must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
-    }
-    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', '--upstream URL must not carry a user name or password');
-    upstreams[name] = url.href.replace(/\/+$/, '');
-  }
+  const upstreams = upstreamOptions(list(values.upstream, env['RUNPRINT_UPSTREAMS']));
   const token = values['capture-token'] ?? (env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-token must be 1 or more visible ASCII characters with no spaces');
