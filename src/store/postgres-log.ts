@@ -123,6 +123,11 @@ function connectionLost(error: unknown): boolean {
  * driver's text, which may quote the URL.
  */
 function unavailable(error: unknown): LogError {
+  return postgresUnavailable(error, 'log');
+}
+
+/** As unavailable, for the log's or the run store's database (`what` names it in the message). */
+export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogError {
   if (error instanceof LogError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   const fault = typeof code === 'string' ? postgresFault(code) : undefined;
@@ -130,7 +135,7 @@ function unavailable(error: unknown): LogError {
   // Without a code, one known case is named: sslmode asks for SSL and the server has none.
   const noSsl = error instanceof Error && /does not support SSL/.test(error.message) ? ' (the server does not offer SSL)' : '';
   const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : noSsl;
-  return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL log database is unavailable${detail}`);
+  return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL ${what} database is unavailable${detail}`);
 }
 
 /**

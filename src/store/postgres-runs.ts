@@ -7,9 +7,8 @@ import pg from 'pg';
 import type { RunRecord } from '../capture/run-record.ts';
 import { LogError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { advisoryLockKey } from './postgres-log.ts';
+import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { pinSslMode } from './postgres-url.ts';
-import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt } from './storage.ts';
 import type { ContentPart, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
 
@@ -76,14 +75,7 @@ interface RunRow {
 const COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
 
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
-function unavailable(error: unknown): LogError {
-  if (error instanceof LogError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  const fault = typeof code === 'string' ? postgresFault(code) : undefined;
-  if (fault !== undefined) return fault;
-  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
-  return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL run database is unavailable${detail}`);
-}
+const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
 
 export class PostgresRuns implements RunStorage {
   readonly kind = 'PostgreSQL';
