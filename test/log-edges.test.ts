@@ -494,3 +494,21 @@ test('more log refusals: argument messages, BOMs and surrogates in the signature
   const text = formatTlogProof({ index: 0, proof: [], checkpoint });
   assert.throws(() => parseTlogProof(text.replace('index 0', 'indey 0')), { code: 'ERR_LOG_TLOG_PROOF_INVALID', message: 'tlog-proof index must be "index " and a decimal with no leading zeros' });
 });
+
+test('tiles: an index too large for a number, coordinates checked for nodes, whole tiles, nodes above the tree', async () => {
+  const tiles = await import('../src/log/tiles.ts');
+  const { hashLeaf } = await import('../src/merkle/rfc6962.ts');
+  // 21 digits: the path has the right shape but no safe integer index.
+  assert.throws(() => tiles.parseTilePath(`tile/0/${'x999/'.repeat(6)}999`), { code: 'ERR_LOG_TILE_INVALID', message: 'tile path is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]' });
+  assert.throws(() => tiles.parseTilePath(`tile/entries/${'x999/'.repeat(6)}999`), { code: 'ERR_LOG_TILE_INVALID', message: 'tile path is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]' });
+  assert.throws(() => tiles.tileNodes({ level: -1, index: 0, width: 1 }), { name: 'RangeError', message: 'tile level must be an integer in [0, 63]' });
+  assert.throws(() => tiles.tileNodes({ level: 0, index: 0, width: 0 }), { name: 'RangeError', message: 'tile width must be an integer in [1, 256]' });
+  // A tree of whole tiles has no empty tile after them.
+  for (const size of [256, 512]) {
+    const leaves = Array.from({ length: size }, (_, i) => hashLeaf(new Uint8Array([i & 0xff, i >> 8])));
+    assert.deepEqual(tiles.computeTiles(leaves).map((t) => t.tile), tiles.tilesForSize(size), `size ${size}`);
+  }
+  // A node above the tree's highest tile level.
+  const reader = tiles.tileHashReader(300, () => new Uint8Array(32 * 256));
+  await assert.rejects(reader([{ level: 16, index: 0 }]), { name: 'RangeError', message: 'node is not a complete subtree of the tree' });
+});
