@@ -356,6 +356,10 @@ describe('the run store', () => {
     const content = await fetch(`${serve.base}/v1/content/${element}`);
     assert.equal(content.status, 200);
     assert.equal(JSON.parse(await content.text()).content, system, 'the element is stored and served by its digest');
+    const grouped = await json<{ by: string; runs: number; groups: { key: string | null; count: number; captureIds: string[] }[] }>(`${serve.base}/v1/runs/groups?by=component=system&limit=2`);
+    assert.equal(grouped.status, 200);
+    assert.deepEqual(grouped.body.groups.map((group) => [group.key, group.count]), [[`sha256:${digest}`, 2]], 'the two newest runs share one system prompt version');
+    assert.deepEqual(validate(grouped.body, { $ref: '#/components/schemas/RunGroups' } as never, JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8'))), []);
     const byModel = await json<{ runs: RunView[] }>(`${serve.base}/v1/runs?servedModel=gpt-4o-2024-08-06&limit=1000`);
     assert.ok(byModel.body.runs.length >= 2 && byModel.body.runs.every((run) => run.record.served?.['model']?.value === 'gpt-4o-2024-08-06'));
     const document = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8'));

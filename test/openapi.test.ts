@@ -163,6 +163,8 @@ test('real answers of runprint serve, successes and errors, validate against doc
   const runs = await (await call('/v1/runs', '/v1/runs?limit=5')).json();
   assert.deepEqual(runs, { runs: [] });
   await call('/v1/runs', '/v1/runs?component=nonsense');
+  assert.deepEqual(await (await call('/v1/runs/groups', '/v1/runs/groups?by=request')).json(), { by: 'request', runs: 0, distinct: 0, groups: [] });
+  await call('/v1/runs/groups', '/v1/runs/groups?by=nothing');
   const unknown = `rp-run-v1-sha256-${'0'.repeat(64)}`;
   await call('/v1/runs/{id}', `/v1/runs/${unknown}`);
   await call('/v1/runs/{id}', '/v1/runs/not-an-id');

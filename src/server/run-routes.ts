@@ -7,6 +7,7 @@ import { RunprintError, UsageError } from '../errors.ts';
 import { CONTENT_PARTS, type ContentPart, type RunQuery, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
+import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
 
 export interface RunRouteOptions {
   storage: RunStorage;
@@ -110,6 +111,17 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     await authorize(request);
     const parts = url.pathname.split('/');
+    if (parts[2] === 'runs' && parts[3] === 'groups' && parts.length === 4) {
+      // runprint runs group over HTTP: at most 1,000 runs (the newest the filters select) are grouped per request.
+      for (const name of url.searchParams.keys()) {
+        if (!['by', 'since', 'model', 'servedModel', 'component', 'limit', 'before'].includes(name)) {
+          throw new UsageError('ERR_CLI_USAGE', 'unknown query parameter; /v1/runs/groups takes by, since, model, servedModel, component, limit and before');
+        }
+      }
+      const by = parseGroupBy(url.searchParams.get('by') ?? '');
+      const query = runQuery((name) => url.searchParams.get(name) ?? undefined);
+      return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by));
+    }
     if (parts[2] === 'content' && parts.length === 4) {
       const digest = parts[3]!.replace(/^sha256:/, '');
       if (!HEX64.test(digest)) throw new UsageError('ERR_CLI_USAGE', 'content is named by its digest: 64 lower-case hex digits');
