@@ -296,7 +296,11 @@ test('a run page shows identities, content, served facts, output, parents and re
 
   // The parent is a link; following it shows the parent run, which passes too.
   await page.click(`a[href="#/run/${parent.record.runId}"]`);
-  await page.waitForSelector('#verification[data-done]');
+  // The child's page is still in the document for a moment: wait for the parent's, checked.
+  await page.waitForFunction(
+    (id) => (document.querySelector('#identities')?.textContent ?? '').includes(id) && document.querySelector('#verification')?.getAttribute('data-done') !== null && document.querySelector('#verification')?.getAttribute('data-done') !== undefined,
+    parent.captureId,
+  );
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
   assert.ok(((await page.textContent('#identities')) ?? '').includes(parent.captureId));
   // The failed call: its record is shown, nothing pretends to be a receipt, and the checks that cannot run say why.
