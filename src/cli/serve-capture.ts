@@ -97,7 +97,8 @@ export function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-function list(values: string[] | undefined, env: string | undefined): string[] {
+/** Values of a repeatable option, or the environment variable's whitespace-separated list when none is given. */
+export function listOf(values: string[] | undefined, env: string | undefined): string[] {
   if (values !== undefined && values.length > 0) return values;
   return (env ?? '').split(/\s+/).filter((item) => item.length > 0);
 }
@@ -109,7 +110,7 @@ function list(values: string[] | undefined, env: string | undefined): string[] {
  */
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
   if (values['no-capture'] === true) return undefined;
-  const upstreams = upstreamOptions(list(values.upstream, env['RUNPRINT_UPSTREAMS']));
+  const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']));
   const token = values['capture-token'] ?? (env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-token must be 1 or more visible ASCII characters with no spaces');
@@ -117,7 +118,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   const durability = values['capture-durability'] ?? env['RUNPRINT_CAPTURE_DURABILITY'] ?? 'sync';
   if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', '--capture-durability must be sync or async');
   const policy = defaultContentPolicy();
-  for (const value of list(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP'])) {
+  for (const value of listOf(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP'])) {
     const split = value.indexOf('=');
     const part = split < 0 ? undefined : value.slice(0, split);
     const mode = split < 0 ? value : value.slice(split + 1);
@@ -184,6 +185,8 @@ export interface Capture {
   /** What /healthz says of capture: the counts since start, and whether recording works. */
   health(): { capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number } };
   recorder: RunRecorder;
+  /** The key this service signs captured runs' receipts with (what the explorer verifies them against). */
+  receiptKey: SigningKey;
   banner(url: string): string;
   close(): Promise<void>;
 }
@@ -255,6 +258,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   const upstreams = [...new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name))];
   return {
     proxy,
+    receiptKey: key,
     runs: { storage, ...(context.log === undefined ? {} : { log: context.log }), ...(config.token === undefined ? {} : { token: config.token }) },
     ingest: {
       sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },

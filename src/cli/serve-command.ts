@@ -16,7 +16,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, RECEIPT_KEY_FILE, startCapture } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, startCapture } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
@@ -153,11 +153,6 @@ async function signOptions(keyFile: string | undefined, [tokenFrom, tokenValue]:
   return { key, token, runprintVersion: await runprintVersion() };
 }
 
-/** Values of a repeatable option, or the environment variable's whitespace-separated list when none is given. */
-function listOf(values: string[] | undefined, env: string | undefined): string[] {
-  if (values !== undefined && values.length > 0) return values;
-  return (env ?? '').split(/\s+/).filter((item) => item.length > 0);
-}
 
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let values;
@@ -289,10 +284,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     options.ingest = capture.ingest;
     options.health = () => capture.health();
   }
-  // The explorer verifies receipts with the key startCapture signs them with: --capture-key, else
-  // --sign-key, else the data directory's receipt key (startCapture made it if it was missing).
-  const receiptKey = captureConfig === undefined ? undefined : captureConfig.keyFile === undefined && sign !== undefined ? sign.key : await parsePrivateKey(await readFile(resolve(io.cwd, captureConfig.keyFile ?? join(dataDir, RECEIPT_KEY_FILE)), 'utf8'));
-  options.explorer = explorerRoutes(receiptKey === undefined ? {} : { receiptKey: receiptKey.publicKey });
+  // The explorer verifies receipts with the key capture signs them with.
+  options.explorer = explorerRoutes(capture === undefined ? {} : { receiptKey: capture.receiptKey.publicKey });
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;

@@ -64,11 +64,11 @@ export interface App {
    */
   bodyLimit?(method: string, pathname: string): number;
   /**
-   * False when a request to a route whose body limit passes 1 MiB is not to be counted as large
-   * (listen.ts holds a client to 4 of those at once): a proxied call that declares a small body.
-   * `declared` is its Content-Length, Infinity when chunked. Default: every such request is large.
+   * True for a route whose requests are judged large by the length they declare, not by the
+   * route's limit (listen.ts holds a client to 4 large ones at once): a proxied call or a sent
+   * exchange is usually a few KB on a route that takes 32 MiB. Default: by the route's limit.
    */
-  isLarge?(method: string, pathname: string, declared: number): boolean;
+  largeByDeclaredLength?(method: string, pathname: string): boolean;
   /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
   routeTable?(): string[];
 }
@@ -175,8 +175,7 @@ export function createApp(options: AppOptions = {}): App {
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
-    // Proxied calls and sent exchanges declare their (usually small) length; each is large only when it is.
-    isLarge: (method, pathname, declared) => ((routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH ? declared > 1024 * 1024 : true),
+    largeByDeclaredLength: (method, pathname) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),

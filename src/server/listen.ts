@@ -22,7 +22,7 @@ export interface ListenOptions {
   maxClientConnections?: number;
   /**
    * Requests in progress per client address; more get 429 ERR_HTTP_TOO_MANY_REQUESTS (default 64).
-   * Of those, at most 4 (or this many, if fewer) on a route whose body may pass 1 MiB (unless the app's isLarge says otherwise).
+   * Of those, at most 4 (or this many, if fewer) on a route whose body may pass 1 MiB (for a route the app judges by declared length, only a request that declares more, or no length).
    */
   maxClientRequests?: number;
   /** Longest wait for a request's headers, in ms (default 10 s): a slow-header client is cut off. */
@@ -227,7 +227,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   // The app may say a request is not large although its route takes large bodies (a proxied call
   // of a few KB declares its length): it is then not held to the few large slots.
   const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : Infinity;
-  if (limit > LARGE_BODY_BYTES && (app.isLarge?.(method, url.pathname, declared) ?? true)) {
+  if (limit > LARGE_BODY_BYTES && (app.largeByDeclaredLength?.(method, url.pathname) !== true || declared > LARGE_BODY_BYTES)) {
     if (!limits.startLarge(client)) {
       return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
     }
