@@ -4,7 +4,7 @@ import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
-import { isSqliteStatementError, sqliteFault } from './storage-faults.ts';
+import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -174,21 +174,7 @@ export class SqliteLog implements LogStorage {
    * failure rolls it back (SQLite may already have, after SQLITE_FULL) and is named by its cause.
    */
   #transaction<T>(write: () => T): T {
-    return this.#guard(() => {
-      this.#db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = write();
-        this.#db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        try {
-          if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-        } catch {
-          // The failure that matters is the first one.
-        }
-        throw error;
-      }
-    });
+    return sqliteWriteTransaction(this.#db, this.#path, 'log database', write);
   }
 
   async append(batch: ReadonlyArray<NewEntry>): Promise<StoredEntry[]> {

@@ -3,7 +3,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
-import { isSqliteStatementError, sqliteFault } from './storage-faults.ts';
+import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { storeCorrupt } from './storage.ts';
 import type { ContentPart, RunDigest, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
 
@@ -106,23 +106,7 @@ export class SqliteRuns implements RunStorage {
   }
 
   #write<T>(work: () => T): T {
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      throw sqliteFault(error, this.#path, 'run database');
-    }
-    try {
-      const result = work();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      try {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      } catch {
-        // Already rolled back by SQLite (after SQLITE_FULL, say).
-      }
-      throw sqliteFault(error, this.#path, 'run database');
-    }
+    return sqliteWriteTransaction(this.#db, this.#path, 'run database', work);
   }
 
   #read<T>(work: () => T): T {

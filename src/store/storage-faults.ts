@@ -6,6 +6,7 @@
  */
 import { accessSync, constants, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
 import { storeCorrupt } from './storage.ts';
 
@@ -79,6 +80,31 @@ export function sqliteFault(error: unknown, path: string, what = 'log database')
       return fileSystemFault(path) ?? new LogError('ERR_STORE_UNAVAILABLE', `${what} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
     default:
       return new LogError('ERR_STORE_UNAVAILABLE', `${what} failed (SQLite code ${code})`);
+  }
+}
+
+/**
+ * Runs `work` in one BEGIN IMMEDIATE transaction (SQLite's write lock, across processes). A
+ * failure rolls it back (SQLite may already have, after SQLITE_FULL) and is named by its cause
+ * (sqliteFault, `what` naming the database).
+ */
+export function sqliteWriteTransaction<T>(db: DatabaseSync, path: string, what: string, work: () => T): T {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        if (db.isTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The failure that matters is the first one.
+      }
+      throw error;
+    }
+  } catch (error) {
+    throw sqliteFault(error, path, what);
   }
 }
 
