@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { terminalEventComplete, terminalEventIn } from '../src/capture/capture-fetch.ts';
-import { observeBody, type ObservedBody } from '../src/capture/observe-body.ts';
+import { latin1, observeBody, type ObservedBody } from '../src/capture/observe-body.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -63,4 +63,16 @@ test('a source that fails after [DONE]: the reader gets the held bytes, then the
   await assert.rejects(reader.read(), /connection reset/);
   assert.equal(ends.length, 1);
   assert.equal(ends[0]!.outcome, 'network-error');
+});
+
+test('latin1 gives one character per byte, ASCII bytes as themselves, so markers are found at byte offsets in any body', () => {
+  const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const text = latin1(every);
+  assert.equal(text.length, 256);
+  for (let i = 0; i < 128; i++) assert.equal(text.charCodeAt(i), i);
+  // Bytes that are not UTF-8 (a lone continuation byte, 0xff) before a marker do not hide it or move it.
+  const body = Uint8Array.from([0x80, 0xff, 0xc3, ...encoder.encode(DONE)]);
+  assert.equal(latin1(body).indexOf('data: [DONE]'), 3);
+  assert.equal(terminalEventIn(MARKERS)(body.subarray(3), '\n'), true);
+  assert.equal(terminalEventIn(MARKERS)(body.subarray(3), ''), false);
 });

@@ -59,11 +59,16 @@ export interface ObserveOptions {
 /** How much of the chunk before a holdFrom check sees: longer than any marker. */
 const TAIL = 64;
 
-/** Bytes as Latin-1 text, one character per byte: markers are ASCII, so they match whatever the encoding. */
+const singleByte = new TextDecoder('latin1');
+
+/**
+ * Bytes as text, one UTF-16 code unit per byte, whatever the bytes (the WHATWG "latin1" label is
+ * windows-1252, which maps every byte to one character): markers are ASCII, so they match whatever
+ * the body's encoding, and positions are byte offsets. A decoder, not String.fromCharCode over
+ * the bytes, which cost about 600 us per 20 KB.
+ */
 export function latin1(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return text;
+  return singleByte.decode(bytes);
 }
 
 /** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
