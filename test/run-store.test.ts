@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import pg from 'pg';
@@ -131,7 +132,113 @@ async function exercise(store: RunStorage): Promise<void> {
   assert.equal(await store.expire(new Date(day + 43_200_000).toISOString()), 0, 'expiring again expires nothing');
 }
 
+/** Any captured exchange: `extra` sets status, body, outcome, format and parents. */
+function exchangeRun(user: string, started: number, extra: Partial<Parameters<typeof captureRunWith>[0]> & { model?: string; served?: string } = {}): RunToStore {
+  const anthropic = extra.format === 'anthropic-messages';
+  const model = extra.model ?? (anthropic ? 'claude-sonnet-4-5' : 'gpt-4o');
+  const requestBytes = extra.requestBytes ?? encoder.encode(JSON.stringify(anthropic ? { model, max_tokens: 64, messages: [{ role: 'user', content: user }] } : { model, messages: [{ role: 'user', content: user }] }));
+  const served = extra.served ?? `${model}-2026`;
+  const responseBytes = extra.responseBytes ?? encoder.encode(JSON.stringify(anthropic
+    ? { id: 'msg_1', type: 'message', role: 'assistant', model: served, content: [{ type: 'text', text: 'Yes.' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 1 } }
+    : { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: served, choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'Yes.' } }] }));
+  const run = captureRunWith({
+    format: 'openai-chat', method: 'POST', path: anthropic ? '/v1/messages' : '/v1/chat/completions', status: 200, headers: new Headers({ 'content-type': 'application/json' }), outcome: 'complete',
+    times: { started, response: started + 5, ended: started + 10 }, ...extra, requestBytes, responseBytes,
+  });
+  return runToStore(run, { requestBytes, responseBytes }, defaultContentPolicy(), 'proxy', isReceiptable(run));
+}
+
+/**
+ * The filters of the explorer's runs list (provider, status, parent, time range) and the counts,
+ * on runs of every status: the same answers from SQLite and PostgreSQL.
+ */
+async function filtersAndCounts(store: RunStorage): Promise<void> {
+  const day = Date.parse('2026-12-01T00:00:00Z');
+  const hour = 3_600_000;
+  const root = exchangeRun('Plan the trip.', day);
+  const rootId = root.record.runId!;
+  const runs = [
+    root,
+    exchangeRun('Book the train.', day + hour, { parents: [rootId] }),
+    exchangeRun('Book the hotel.', day + 2 * hour, { parents: [rootId], format: 'anthropic-messages' }),
+    exchangeRun('Will this fail?', day + 3 * hour, { status: 500, responseBytes: encoder.encode('{"error":{"message":"down"}}') }),
+    exchangeRun('No answer.', day + 4 * hour, { status: null, headers: null, responseBytes: new Uint8Array(0), outcome: 'network-error' }),
+    exchangeRun('Cut short.', day + 5 * hour, { outcome: 'aborted', responseBytes: encoder.encode('{"id":"chatcmpl-1","obj') }),
+    exchangeRun('Too hot?', day + 6 * hour, { requestBytes: encoder.encode('{"model":"gpt-4o","messages":[{"role":"user","content":"Too hot?"}],"temperature":1e999}') }),
+    exchangeRun('Plan the trip.', day + 7 * hour, { served: 'gpt-4o-2027' }),
+    exchangeRun('Plan the trip.', day + 8 * hour, { parents: [rootId], model: 'gpt-4o-mini' }),
+  ];
+  await store.put(runs);
+  const ids = (found: { record: { captureId: string } }[]) => found.map((run) => run.record.captureId);
+  const of = (...indexes: number[]) => indexes.map((i) => runs[i]!.record.captureId);
+  assert.deepEqual(runs.map((run) => run.record.incomplete?.reason ?? null), [null, null, null, 'http-status', 'network-error', 'aborted', null, null, null], 'the runs are what the test says');
+  assert.equal(runs[6]!.record.requestId, null);
+
+  assert.deepEqual(ids(await store.list({ provider: 'anthropic' })), of(2));
+  assert.deepEqual(ids(await store.list({ provider: 'openai' })), of(8, 7, 6, 5, 4, 3, 1, 0));
+  assert.deepEqual(ids(await store.list({ status: 'complete' })), of(8, 7, 6, 2, 1, 0), 'complete: a whole output, identified or not');
+  assert.deepEqual(ids(await store.list({ status: 'failed' })), of(4, 3), 'failed: an error status, or no answer');
+  assert.deepEqual(ids(await store.list({ status: 'incomplete' })), of(5));
+  assert.deepEqual(ids(await store.list({ status: 'unidentified' })), of(6));
+  assert.deepEqual(ids(await store.list({ parent: rootId })), of(8, 2, 1), 'the children of the root');
+  assert.deepEqual(ids(await store.list({ parent: rootId, provider: 'openai', limit: 1 })), of(8));
+  assert.deepEqual(ids(await store.list({ parent: rootId, before: (await store.list({ parent: rootId }))[1]!.seq })), of(1), 'children, paged');
+  assert.deepEqual(ids(await store.list({ parent: runs[1]!.record.runId! })), [], 'a run with no children');
+  const at = (h: number) => new Date(day + h * hour).toISOString();
+  assert.deepEqual(ids(await store.list({ since: at(2), until: at(4) })), of(3, 2), 'since is inclusive, until is not');
+
+  const all = await store.counts({});
+  assert.equal(all.runs, 9);
+  assert.equal(all.requestIdentities, 7, 'two runs ask the same (Plan the trip. to gpt-4o), one is unidentified');
+  assert.equal(all.runIdentities, 5, 'failed, cut and unidentified runs have none; the two same requests were served by different models');
+  assert.deepEqual(all.models, [{ model: 'gpt-4o', runs: 6 }, { model: 'claude-sonnet-4-5', runs: 1 }, { model: 'gpt-4o-mini', runs: 1 }, { model: null, runs: 1 }], 'an unidentified request has no model; ties by name, none last');
+  assert.deepEqual(all.servedModels, [{ servedModel: 'gpt-4o-2026', runs: 3 }, { servedModel: null, runs: 3 }, { servedModel: 'claude-sonnet-4-5-2026', runs: 1 }, { servedModel: 'gpt-4o-2027', runs: 1 }, { servedModel: 'gpt-4o-mini-2026', runs: 1 }]);
+  assert.deepEqual(await store.counts({ parent: rootId, limit: 1, before: 1 }), {
+    runs: 3, requestIdentities: 3, runIdentities: 3,
+    models: [{ model: 'claude-sonnet-4-5', runs: 1 }, { model: 'gpt-4o', runs: 1 }, { model: 'gpt-4o-mini', runs: 1 }],
+    servedModels: [{ servedModel: 'claude-sonnet-4-5-2026', runs: 1 }, { servedModel: 'gpt-4o-2026', runs: 1 }, { servedModel: 'gpt-4o-mini-2026', runs: 1 }],
+  }, 'counts take the filters, not the paging');
+  assert.deepEqual((await store.counts({ status: 'failed' })).models, [{ model: 'gpt-4o', runs: 2 }]);
+  assert.deepEqual(await store.counts({ model: 'nothing' }), { runs: 0, requestIdentities: 0, runIdentities: 0, models: [], servedModels: [] });
+}
+
 describe('SQLite', () => {
+  test('filters by provider, status, parent and time range, and counts', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
+    folders.push(folder);
+    const store = SqliteRuns.open(join(folder, 'runs.sqlite'));
+    try {
+      await filtersAndCounts(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a store made before the parents table gets it, with the parents of the runs it holds', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
+    folders.push(folder);
+    const path = join(folder, 'runs.sqlite');
+    const parent = exchangeRun('Plan the trip.', Date.parse('2026-12-01T00:00:00Z'));
+    const child = exchangeRun('Book the train.', Date.parse('2026-12-01T01:00:00Z'), { parents: [parent.record.runId!] });
+    const store = SqliteRuns.open(path);
+    await store.put([parent, child]);
+    await store.close();
+    // The older shape: no run_parents table and no trigger (what stores made before this version hold).
+    const db = new DatabaseSync(path);
+    db.exec('DROP TRIGGER runs_parents; DROP TABLE run_parents; DROP INDEX runs_model; DROP INDEX runs_ending');
+    db.close();
+    const reopened = SqliteRuns.open(path);
+    try {
+      assert.deepEqual((await reopened.list({ parent: parent.record.runId! })).map((run) => run.record.captureId), [child.record.captureId]);
+      const later = exchangeRun('Book the hotel.', Date.parse('2026-12-01T02:00:00Z'), { parents: [parent.record.runId!] });
+      await reopened.put([later]);
+      assert.deepEqual((await reopened.list({ parent: parent.record.runId! })).map((run) => run.record.captureId), [later.record.captureId, child.record.captureId]);
+      assert.equal((await reopened.counts({ status: 'complete', model: 'gpt-4o' })).runs, 3);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('put, query, find, content, receipts and retention', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
     folders.push(folder);
@@ -152,6 +259,35 @@ describe('PostgreSQL', () => {
       await exercise(store);
     } finally {
       await store.close();
+    }
+  });
+
+  test('filters by provider, status, parent and time range, and counts: the same answers as SQLite', async () => {
+    const store = await PostgresRuns.open(await freshUrl());
+    try {
+      await filtersAndCounts(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a store made before the parents table gets it, with the parents of the runs it holds', async () => {
+    const url = await freshUrl();
+    const parent = exchangeRun('Plan the trip.', Date.parse('2026-12-01T00:00:00Z'));
+    const child = exchangeRun('Book the train.', Date.parse('2026-12-01T01:00:00Z'), { parents: [parent.record.runId!] });
+    const store = await PostgresRuns.open(url);
+    await store.put([parent, child]);
+    await store.close();
+    const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
+    await admin.query(`DROP TABLE ${schema}.run_parents; DROP FUNCTION ${schema}.runs_parents() CASCADE`);
+    const reopened = await PostgresRuns.open(url);
+    try {
+      assert.deepEqual((await reopened.list({ parent: parent.record.runId! })).map((run) => run.record.captureId), [child.record.captureId]);
+      const later = exchangeRun('Book the hotel.', Date.parse('2026-12-01T02:00:00Z'), { parents: [parent.record.runId!] });
+      await reopened.put([later]);
+      assert.deepEqual((await reopened.list({ parent: parent.record.runId! })).map((run) => run.record.captureId), [later.record.captureId, child.record.captureId]);
+    } finally {
+      await reopened.close();
     }
   });
 

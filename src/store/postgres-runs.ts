@@ -10,7 +10,7 @@ import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import type { ContentPart, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -42,7 +42,23 @@ CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS run_content (digest text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (digest, seq));
 CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
+CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
+CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
+CREATE INDEX IF NOT EXISTS runs_request_id ON runs (request_id);
+CREATE TABLE IF NOT EXISTS run_parents (parent text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (parent, seq));
+CREATE OR REPLACE FUNCTION runs_parents() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  INSERT INTO run_parents (parent, seq) SELECT parent, NEW.seq FROM jsonb_array_elements_text(NEW.record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER runs_parents AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION runs_parents();
 `;
+
+/** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
+const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING`;
+
+/** How a run ended (run-storage.ts runEnding), from its record. */
+const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
 
 /** Reads every column the store uses: fails on tables of the same names that are something else. */
 const PROBE = `
@@ -50,6 +66,7 @@ SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, 
 SELECT seq, part, position, digest FROM run_digests LIMIT 0;
 SELECT digest, bytes FROM content LIMIT 0;
 SELECT digest, seq FROM run_content LIMIT 0;
+SELECT parent, seq FROM run_parents LIMIT 0;
 `;
 
 const OID_INT8 = 20;
@@ -113,7 +130,9 @@ export class PostgresRuns implements RunStorage {
       try {
         // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
+        const older = (await client.query("SELECT to_regclass('runs') IS NOT NULL AND to_regclass('run_parents') IS NULL AS older")).rows[0] as { older: boolean };
         await client.query(SCHEMA);
+        if (older.older) await client.query(BACKFILL_PARENTS);
         await client.query('COMMIT');
         await client.query(PROBE);
       } catch (error) {
@@ -237,23 +256,56 @@ export class PostgresRuns implements RunStorage {
     );
   }
 
-  async list(query: RunQuery): Promise<StoredRun[]> {
+  /** The WHERE clause of a query's filters (not its paging); `arg` numbers the arguments. */
+  #where(query: RunQuery, arg: (value: unknown) => string): string {
     const where: string[] = [];
+    if (query.since !== undefined) where.push(`started >= ${arg(query.since)}`);
+    if (query.until !== undefined) where.push(`started < ${arg(query.until)}`);
+    if (query.model !== undefined) where.push(`model = ${arg(query.model)}`);
+    if (query.servedModel !== undefined) where.push(`served_model = ${arg(query.servedModel)}`);
+    if (query.provider !== undefined) where.push(`record::jsonb ->> 'format' = ANY(${arg(formatsOf(query.provider))}::text[])`);
+    if (query.status === 'unidentified') where.push('request_id IS NULL');
+    else if (query.status !== undefined) where.push(`${ENDING} = ${arg(query.status)}`);
+    if (query.parent !== undefined) where.push(`seq IN (SELECT seq FROM run_parents WHERE parent = ${arg(query.parent)})`);
+    if (query.component !== undefined) {
+      const part = query.component.part === undefined ? '' : ` AND part = ${arg(query.component.part)}`;
+      where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ${arg(query.component.digest)}${part})`);
+    }
+    return where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+  }
+
+  async list(query: RunQuery): Promise<StoredRun[]> {
     const args: unknown[] = [];
     const arg = (value: unknown) => {
       args.push(value);
       return `$${args.length}`;
     };
-    if (query.since !== undefined) where.push(`started >= ${arg(query.since)}`);
-    if (query.model !== undefined) where.push(`model = ${arg(query.model)}`);
-    if (query.servedModel !== undefined) where.push(`served_model = ${arg(query.servedModel)}`);
-    if (query.before !== undefined) where.push(`seq < ${arg(query.before)}`);
-    if (query.component !== undefined) {
-      const part = query.component.part === undefined ? '' : ` AND part = ${arg(query.component.part)}`;
-      where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ${arg(query.component.digest)}${part})`);
-    }
-    const sql = `SELECT ${COLUMNS} FROM runs ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
+    const where = this.#where(query, arg);
+    const paged = query.before === undefined ? where : `${where === '' ? 'WHERE' : `${where} AND`} seq < ${arg(query.before)}`;
+    const sql = `SELECT ${COLUMNS} FROM runs ${paged} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
     return this.#stored((await this.#query(sql, args)).rows as RunRow[]);
+  }
+
+  async counts(query: RunQuery): Promise<RunCounts> {
+    const args: unknown[] = [];
+    const where = this.#where(query, (value) => {
+      args.push(value);
+      return `$${args.length}`;
+    });
+    const groups = (column: string) => `SELECT ${column} AS name, count(*) AS runs FROM runs ${where} GROUP BY ${column} ORDER BY count(*) DESC, ${column} IS NULL, ${column} LIMIT ${COUNTS_GROUPS}`;
+    const [totals, models, served] = await Promise.all([
+      this.#query(`SELECT count(*) AS runs, count(DISTINCT request_id) AS requests, count(DISTINCT run_id) AS identities FROM runs ${where}`, args),
+      this.#query(groups('model'), args),
+      this.#query(groups('served_model'), args),
+    ]);
+    const total = totals.rows[0] as { runs: number; requests: number; identities: number };
+    return {
+      runs: total.runs,
+      requestIdentities: total.requests,
+      runIdentities: total.identities,
+      models: (models.rows as { name: string | null; runs: number }[]).map((group) => ({ model: group.name, runs: group.runs })),
+      servedModels: (served.rows as { name: string | null; runs: number }[]).map((group) => ({ servedModel: group.name, runs: group.runs })),
+    };
   }
 
   async find(id: string): Promise<StoredRun[]> {

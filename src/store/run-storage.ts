@@ -4,11 +4,12 @@
  * (sqlite-runs.ts). What is kept of each component follows the content policy.
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
-import type { RunRecord } from '../capture/run-record.ts';
+import type { IncompleteReason, RunRecord } from '../capture/run-record.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS } from '../identity/composition.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
+import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
@@ -78,11 +79,43 @@ export interface StoredRun {
   contentExpired: boolean;
 }
 
+/**
+ * What became of a run, from its record: `complete` (its whole output), `failed` (the provider
+ * answered an error status or an error event, or no answer came), `incomplete` (an answer came
+ * but its output is not whole: cut, aborted, timed out, unreadable or too large to keep). Every
+ * run is one of these three; `unidentified` selects the runs whose request has no identity,
+ * whatever became of them.
+ */
+export const RUN_STATUSES = ['complete', 'incomplete', 'failed', 'unidentified'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** The reasons of `incomplete` (run-record.ts) that make a run `failed`; the others make it `incomplete`. */
+export const FAILED_REASONS: readonly IncompleteReason[] = ['http-status', 'network-error', 'provider-error'];
+
+/** How a run ended: complete, incomplete or failed (`unidentified` is not one of them: see RUN_STATUSES). */
+export function runEnding(record: RunRecord): 'complete' | 'incomplete' | 'failed' {
+  if (record.incomplete === null) return 'complete';
+  return FAILED_REASONS.includes(record.incomplete.reason) ? 'failed' : 'incomplete';
+}
+
+/** The provider of a request format: the API's maker, the part of its name before the first `-` (openai-chat: openai). */
+export const providerOf = (format: RequestFormat): string => format.slice(0, format.indexOf('-'));
+export const PROVIDERS: readonly string[] = [...new Set(REQUEST_FORMATS.map(providerOf))];
+/** The request formats of a provider. */
+export const formatsOf = (provider: string): RequestFormat[] => REQUEST_FORMATS.filter((format) => providerOf(format) === provider);
+
 export interface RunQuery {
   /** Runs that started at or after this RFC 3339 time. */
   since?: string;
+  /** Runs that started before this RFC 3339 time. */
+  until?: string;
   model?: string;
   servedModel?: string;
+  /** Runs made with this provider's API (PROVIDERS). */
+  provider?: string;
+  status?: RunStatus;
+  /** Runs naming this run identity as a parent: its children. */
+  parent?: string;
   /** Runs naming this digest (hex) as a component, list element or output; `part` narrows it to one component. */
   component?: { part?: ContentPart; digest: string };
   /** Most runs answered, newest first (default 100). */
@@ -90,6 +123,22 @@ export interface RunQuery {
   /** Only runs with seq below this (paging, newest first). */
   before?: number;
 }
+
+/** How many runs a query selects, by requested and served model, and how many distinct identities they have. */
+export interface RunCounts {
+  runs: number;
+  /** Distinct request identities among them (unidentified runs have none). */
+  requestIdentities: number;
+  /** Distinct run identities among them. */
+  runIdentities: number;
+  /** Runs per requested model, most first (at most COUNTS_GROUPS; null: no model known). */
+  models: { model: string | null; runs: number }[];
+  /** Runs per served model, most first (at most COUNTS_GROUPS; null: none reported). */
+  servedModels: { servedModel: string | null; runs: number }[];
+}
+
+/** The most groups `counts` lists per model kind. */
+export const COUNTS_GROUPS = 50;
 
 /**
  * A run store. `put` is one durable transaction for the whole batch (WAL with synchronous=FULL
@@ -111,6 +160,8 @@ export interface RunStorage {
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;
+  /** Counts of every run the query's filters select (its `limit` and `before` do not apply). */
+  counts(query: RunQuery): Promise<RunCounts>;
   /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */
   find(id: string): Promise<StoredRun[]>;
   content(digest: string): Promise<Uint8Array | undefined>;

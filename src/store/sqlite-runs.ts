@@ -5,7 +5,11 @@ import type { IdentityDocument } from '../identity/identity.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { storeCorrupt } from './storage.ts';
-import type { ContentPart, RunDigest, RunQuery, RunStorage, RunToStore, StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+
+/** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
+const ENDING = `(CASE WHEN json_extract(record, '$.incomplete') IS NULL THEN 'complete' WHEN json_extract(record, '$.incomplete.reason') IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
+const FORMAT = `json_extract(record, '$.format')`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,6 +50,24 @@ CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
 CREATE TABLE IF NOT EXISTS content (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_content (digest TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (digest, seq)) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
+-- Queries and counts (issue 12): by model, served model, request identity, status and format.
+CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
+CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
+CREATE INDEX IF NOT EXISTS runs_request_id ON runs (request_id);
+CREATE INDEX IF NOT EXISTS runs_ending ON runs (${ENDING});
+CREATE INDEX IF NOT EXISTS runs_format ON runs (${FORMAT});
+`;
+
+/**
+ * The parents each run names (record.parents), for the children of a run: filled by a trigger on
+ * every insert into runs, and from the records already stored when an older store is opened.
+ */
+const PARENTS = `
+CREATE TABLE IF NOT EXISTS run_parents (parent TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (parent, seq)) STRICT, WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS runs_parents AFTER INSERT ON runs WHEN json_array_length(NEW.record, '$.parents') > 0 BEGIN
+  INSERT OR IGNORE INTO run_parents (parent, seq) SELECT value, NEW.seq FROM json_each(NEW.record, '$.parents');
+END;
+INSERT OR IGNORE INTO run_parents (parent, seq) SELECT value, runs.seq FROM runs, json_each(runs.record, '$.parents');
 `;
 
 interface RunRow {
@@ -97,6 +119,11 @@ export class SqliteRuns implements RunStorage {
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
       db.exec(SCHEMA);
+      // Stores made before run_parents: the table, its trigger and the parents of the runs stored, at once.
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) {
+        const opened = db;
+        sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(PARENTS));
+      }
       return new SqliteRuns(db, path);
     } catch (error) {
       if (db?.isOpen === true) db.close();
@@ -193,34 +220,53 @@ export class SqliteRuns implements RunStorage {
     });
   }
 
-  async list(query: RunQuery): Promise<StoredRun[]> {
+  /** The WHERE clause of a query's filters (not its paging), and its arguments. */
+  #where(query: RunQuery): { sql: string; args: (string | number)[] } {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (query.since !== undefined) {
-      where.push('started >= ?');
-      args.push(query.since);
+    const add = (sql: string, ...values: (string | number)[]) => {
+      where.push(sql);
+      args.push(...values);
+    };
+    if (query.since !== undefined) add('started >= ?', query.since);
+    if (query.until !== undefined) add('started < ?', query.until);
+    if (query.model !== undefined) add('model = ?', query.model);
+    if (query.servedModel !== undefined) add('served_model = ?', query.servedModel);
+    if (query.provider !== undefined) {
+      const formats = formatsOf(query.provider);
+      add(`${FORMAT} IN (${formats.map(() => '?').join(', ') || 'NULL'})`, ...formats);
     }
-    if (query.model !== undefined) {
-      where.push('model = ?');
-      args.push(query.model);
-    }
-    if (query.servedModel !== undefined) {
-      where.push('served_model = ?');
-      args.push(query.servedModel);
-    }
-    if (query.before !== undefined) {
-      where.push('seq < ?');
-      args.push(query.before);
-    }
+    if (query.status === 'unidentified') add('request_id IS NULL');
+    else if (query.status !== undefined) add(`${ENDING} = ?`, query.status);
+    if (query.parent !== undefined) add('seq IN (SELECT seq FROM run_parents WHERE parent = ?)', query.parent);
     if (query.component !== undefined) {
-      const part = query.component.part === undefined ? '' : ' AND part = ?';
-      where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ?${part})`);
-      args.push(query.component.digest);
-      if (query.component.part !== undefined) args.push(query.component.part);
+      if (query.component.part === undefined) add('seq IN (SELECT seq FROM run_digests WHERE digest = ?)', query.component.digest);
+      else add('seq IN (SELECT seq FROM run_digests WHERE digest = ? AND part = ?)', query.component.digest, query.component.part);
     }
-    const sql = `SELECT ${COLUMNS} FROM runs ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`;
+    return { sql: where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`, args };
+  }
+
+  async list(query: RunQuery): Promise<StoredRun[]> {
+    const { sql, args } = this.#where(query);
+    const paged = query.before === undefined ? sql : `${sql === '' ? 'WHERE' : `${sql} AND`} seq < ?`;
+    if (query.before !== undefined) args.push(query.before);
     args.push(query.limit ?? 100);
-    return this.#read(() => (this.#db.prepare(sql).all(...args) as unknown as RunRow[]).map((row) => this.#stored(row)));
+    return this.#read(() => (this.#db.prepare(`SELECT ${COLUMNS} FROM runs ${paged} ORDER BY seq DESC LIMIT ?`).all(...args) as unknown as RunRow[]).map((row) => this.#stored(row)));
+  }
+
+  async counts(query: RunQuery): Promise<RunCounts> {
+    const { sql, args } = this.#where(query);
+    return this.#read(() => {
+      const totals = this.#db.prepare(`SELECT count(*) AS runs, count(DISTINCT request_id) AS requests, count(DISTINCT run_id) AS identities FROM runs ${sql}`).get(...args) as { runs: number; requests: number; identities: number };
+      const groups = (column: string) => this.#db.prepare(`SELECT ${column} AS name, count(*) AS runs FROM runs ${sql} GROUP BY ${column} ORDER BY count(*) DESC, ${column} IS NULL, ${column} LIMIT ${COUNTS_GROUPS}`).all(...args) as { name: string | null; runs: number }[];
+      return {
+        runs: totals.runs,
+        requestIdentities: totals.requests,
+        runIdentities: totals.identities,
+        models: groups('model').map((group) => ({ model: group.name, runs: group.runs })),
+        servedModels: groups('served_model').map((group) => ({ servedModel: group.name, runs: group.runs })),
+      };
+    });
   }
 
   async find(id: string): Promise<StoredRun[]> {
