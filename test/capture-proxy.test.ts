@@ -466,6 +466,18 @@ describe('runprint runs', () => {
     assert.equal(byComponent.code, 0);
     assert.equal(byComponent.out.trim().split('\n').length, 1, 'one run used that system prompt');
     assert.ok(byComponent.out.includes(run.record.captureId) && byComponent.out.includes(run.record.runId!));
+    // The explorer's filters: the CLI and GET /v1/runs select the same runs.
+    const filtered = await cli(['runs', 'list', '--data', data, '--provider', 'openai', '--status', 'complete', '--until', '2100-01-01T00:00:00Z', '--json']);
+    assert.equal(filtered.code, 0, filtered.err);
+    const filteredHttp = await json<{ runs: RunView[] }>(`${serve.base}/v1/runs?provider=openai&status=complete&until=2100-01-01T00:00:00Z`);
+    assert.ok(filteredHttp.body.runs.length > 0);
+    assert.deepEqual(JSON.parse(filtered.out).runs.map((view: RunView) => view.captureId), filteredHttp.body.runs.map((view) => view.captureId));
+    assert.equal((await cli(['runs', 'list', '--data', data, '--provider', 'anthropic', '--status', 'complete', '--model', 'gpt-4o'])).err, 'runprint: no captured runs match\n');
+    const childless = await cli(['runs', 'list', '--data', data, '--parent', run.record.runId!]);
+    assert.deepEqual([childless.code, childless.out], [0, ''], 'no run names it as parent');
+    const badStatus = await cli(['runs', 'list', '--data', data, '--status', 'done']);
+    assert.equal(badStatus.code, 2);
+    assert.match(badStatus.err, /^runprint: ERR_CLI_USAGE: status must be one of complete, incomplete, failed, unidentified/);
     const shown = await cli(['runs', 'show', run.record.captureId, '--data', data]);
     assert.equal(shown.code, 0);
     assert.match(shown.out, new RegExp(`^run +${run.record.runId}$`, 'm'));

@@ -1,10 +1,12 @@
 /**
- * The run store over HTTP (issue: live capture, section 4): `GET /v1/runs` lists captured runs,
+ * The run store over HTTP (issue: live capture, section 4): `GET /v1/runs` lists captured runs
+ * (`GET /v1/runs/counts` counts them by model and identity),
  * `GET /v1/runs/{id}` shows one (a capture id, or a run identity with every capture of it), and its
  * receipt and tlog-proof; `GET /v1/content/{digest}` gives a stored component, element or output.
  */
+import { isRunId } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import { CONTENT_PARTS, type ContentPart, type RunQuery, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
@@ -48,18 +50,44 @@ export function componentQuery(value: string): { part?: ContentPart; digest: str
   return name === undefined ? { digest } : { part: name as ContentPart, digest };
 }
 
-/** A run query from `since`, `model`, `servedModel`, `component`, `limit` and `before` parameters (CLI and HTTP alike). */
+/** The filters of a run query, as GET /v1/runs, /v1/runs/counts and /v1/runs/groups name them. */
+export const RUN_FILTERS = ['since', 'until', 'model', 'servedModel', 'provider', 'status', 'parent', 'component'] as const;
+
+/** Unknown query parameters are refused, naming the ones `path` takes. */
+function knownParameters(url: URL, path: string, names: readonly string[]): void {
+  for (const name of url.searchParams.keys()) {
+    if (!names.includes(name)) throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; ${path} takes ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
+  }
+}
+
+/** A run query from the RUN_FILTERS, `limit` and `before` parameters (CLI and HTTP alike). */
 export function runQuery(get: (name: string) => string | undefined): RunQuery {
   const query: RunQuery = {};
-  const since = get('since');
-  if (since !== undefined) {
-    if (!isTimestamp(since)) throw new UsageError('ERR_CLI_USAGE', 'since must be an RFC 3339 time, e.g. 2026-12-05T00:00:00Z');
-    query.since = new Date(since).toISOString();
+  for (const name of ['since', 'until'] as const) {
+    const time = get(name);
+    if (time === undefined) continue;
+    if (!isTimestamp(time)) throw new UsageError('ERR_CLI_USAGE', `${name} must be an RFC 3339 time, e.g. 2026-12-05T00:00:00Z`);
+    query[name] = new Date(time).toISOString();
   }
   const model = get('model');
   if (model !== undefined) query.model = model;
   const served = get('servedModel');
   if (served !== undefined) query.servedModel = served;
+  const provider = get('provider');
+  if (provider !== undefined) {
+    if (!PROVIDERS.includes(provider)) throw new UsageError('ERR_CLI_USAGE', `provider must be one of ${PROVIDERS.join(', ')}`);
+    query.provider = provider;
+  }
+  const status = get('status');
+  if (status !== undefined) {
+    if (!(RUN_STATUSES as readonly string[]).includes(status)) throw new UsageError('ERR_CLI_USAGE', `status must be one of ${RUN_STATUSES.join(', ')}`);
+    query.status = status as RunStatus;
+  }
+  const parent = get('parent');
+  if (parent !== undefined) {
+    if (!isRunId(parent)) throw new UsageError('ERR_CLI_USAGE', 'parent must be a run identity (rp-run-...): the runs naming it as their parent are its children');
+    query.parent = parent;
+  }
   const component = get('component');
   if (component !== undefined) query.component = componentQuery(component);
   for (const name of ['limit', 'before'] as const) {
@@ -94,13 +122,16 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     '/v1/runs': {
       GET: async (request, url) => {
         await authorize(request);
-        for (const name of url.searchParams.keys()) {
-          if (!['since', 'model', 'servedModel', 'component', 'limit', 'before'].includes(name)) {
-            throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; /v1/runs takes since, model, servedModel, component, limit and before`);
-          }
-        }
+        knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before']);
         const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
         return Response.json({ runs: runs.map(runView) });
+      },
+    },
+    '/v1/runs/counts': {
+      GET: async (request, url) => {
+        await authorize(request);
+        knownParameters(url, '/v1/runs/counts', RUN_FILTERS);
+        return Response.json(await storage.counts(runQuery((name) => url.searchParams.get(name) ?? undefined)));
       },
     },
   };
@@ -113,11 +144,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     const parts = url.pathname.split('/');
     if (parts[2] === 'runs' && parts[3] === 'groups' && parts.length === 4) {
       // runprint runs group over HTTP: at most 1,000 runs (the newest the filters select) are grouped per request.
-      for (const name of url.searchParams.keys()) {
-        if (!['by', 'since', 'model', 'servedModel', 'component', 'limit', 'before'].includes(name)) {
-          throw new UsageError('ERR_CLI_USAGE', 'unknown query parameter; /v1/runs/groups takes by, since, model, servedModel, component, limit and before');
-        }
-      }
+      knownParameters(url, '/v1/runs/groups', ['by', ...RUN_FILTERS, 'limit', 'before']);
       const by = parseGroupBy(url.searchParams.get('by') ?? '');
       const query = runQuery((name) => url.searchParams.get(name) ?? undefined);
       return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by));
