@@ -52,6 +52,7 @@ test('every route of the app is in docs/openapi.json and every documented route 
     sign: { key: await parsePrivateKey((await generateKeyFiles('k')).privateKeyPem), token: 't', runprintVersion: 'x' },
     openapi: new Uint8Array(DOCUMENT_BYTES),
     runs: { storage: {} as RunStorage },
+    runAnalysis: { storage: {} as RunStorage, verify: {} },
     ingest: { sink: { record: async () => undefined }, maxBodyBytes: 1, receipts: false },
     explorer: explorerRoutes({ receiptKey: (await parsePrivateKey((await generateKeyFiles('r')).privateKeyPem)).publicKey }),
   });
@@ -194,6 +195,15 @@ test('real answers of runprint serve, successes and errors, validate against doc
   const ingested = await (await call('/v1/exchanges', '/v1/exchanges', { method: 'POST', json: exchange })).json();
   assert.match(ingested.runId, /^rp-run-/);
   await call('/v1/exchanges', '/v1/exchanges', { method: 'POST', json: { ...exchange, runId: 'rp-run-forged' } });
+  // The ingested run compared with itself, values shown, and verified with the service's own key and log.
+  const diff = await (await call('/v1/runs/diff', `/v1/runs/diff?a=${exchange.captureId}&b=${ingested.runId}&values=1`)).json();
+  assert.equal(diff.sameRun, true);
+  assert.equal(diff.compared, 'content');
+  await call('/v1/runs/diff', `/v1/runs/diff?a=${exchange.captureId}`);
+  await call('/v1/runs/diff', `/v1/runs/diff?a=${exchange.captureId}&b=${unknown}`);
+  const runChecks = await (await call('/v1/runs/{id}/verify', `/v1/runs/${exchange.captureId}/verify`)).json();
+  assert.deepEqual(runChecks.checks.slice(0, 3).map((check: { status: string }) => check.status), ['pass', 'pass', 'pass']);
+  await call('/v1/runs/{id}/verify', `/v1/runs/${unknown}/verify`);
   assert.deepEqual(problems, []);
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
   await serve.stop();

@@ -13,7 +13,7 @@ import { readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import type { DigestDifference } from '../receipt/digest-view.ts';
 import { diffSides, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
-import { valuesOf } from './diff-inputs.ts';
+import { valuesOf } from '../replay/diff-values.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 

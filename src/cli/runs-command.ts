@@ -8,13 +8,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
-import type { Difference } from '../identity/diff.ts';
-import { compareRuns, type RunsDiff, type ServedDifference } from '../replay/compare-runs.ts';
+import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
+import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { findRuns, runQuery, runView } from '../server/run-routes.ts';
 import type { StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from './closest-name.ts';
-import { valuesOf } from './diff-inputs.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
@@ -145,8 +144,6 @@ const DIFF_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type ShownDifference = Difference & { values?: { a?: string; b?: string } };
-
 function servedLine(fact: ServedDifference): string {
   const value = (side: ServedDifference['a']) => (side === null ? '(none)' : `${printable(typeof side.value === 'string' ? side.value : JSON.stringify(side.value))} (${side.source})`);
   return `served   ${fact.name.padEnd(14)} ${value(fact.a)} -> ${value(fact.b)}\n`;
@@ -194,18 +191,9 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
     // A run identity may name several captures: the latest is compared (its capture id is printed).
     const a = (await findRuns(store, positionals[0]!)).at(-1)!;
     const b = (await findRuns(store, positionals[1]!)).at(-1)!;
-    const { diff, compositions } = await compareRuns(store, a, b);
-    let differences: ShownDifference[] = diff.differences;
-    if (values.values === true) {
-      if (compositions === undefined) io.stderr('runprint: --values: not every component of both runs is stored (digest only, or past retention): no values shown\n');
-      else {
-        differences = differences.map((difference) => {
-          const shown = valuesOf(difference, compositions.a, compositions.b);
-          return shown === undefined ? difference : { ...difference, values: shown };
-        });
-      }
-    }
-    io.stdout(values.json === true ? `${JSON.stringify({ ...diff, differences }, null, 2)}\n` : formatRunsDiff(diff, differences));
+    const { diff, valuesShown } = await runsDiffView(store, a, b, values.values === true);
+    if (values.values === true && !valuesShown) io.stderr('runprint: --values: not every component of both runs is stored (digest only, or past retention): no values shown\n');
+    io.stdout(values.json === true ? `${JSON.stringify(diff, null, 2)}\n` : formatRunsDiff(diff, diff.differences));
     return diff.sameRun && diff.output.equal !== false ? EXIT.ok : EXIT.differs;
   } finally {
     await store.close();

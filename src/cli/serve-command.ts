@@ -281,6 +281,17 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (capture !== undefined) {
     options.proxy = capture.proxy;
     options.runs = capture.runs;
+    // runs diff and runs verify over HTTP: verify checks with the service's own receipt key and log.
+    options.runAnalysis = {
+      storage: capture.runs.storage,
+      ...(capture.runs.token === undefined ? {} : { token: capture.runs.token }),
+      verify: {
+        receiptKey: { key: capture.receiptKey.publicKey, from: 'the service\'s own receipt key, the one it signs captured runs with: whoever runs the service can re-sign, so runprint runs verify --key with a key you hold is independent of it' },
+        ...(log === undefined || storage === undefined
+          ? { logMissing: 'not checked: serve runs without its log (--no-log)' }
+          : { log: { storage, logKey: await parseNoteVerifier(log.verifierKey), origin: log.origin, from: 'of the service\'s own log' } }),
+      },
+    };
     options.ingest = capture.ingest;
     options.health = () => capture.health();
   }

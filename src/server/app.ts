@@ -10,6 +10,7 @@ import { EXCHANGES_PATH } from '../capture/exchange.ts';
 import { ingestRoutes, type IngestRouteOptions } from './ingest-routes.ts';
 import type { Proxy } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
+import { runAnalysisRoutes, VERIFY_PATH, type RunAnalysisRouteOptions } from './run-analysis-routes.ts';
 import { runRoutes, type RunRouteOptions } from './run-routes.ts';
 import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } from './witness-routes.ts';
 
@@ -40,6 +41,8 @@ export interface AppOptions {
   proxy?: Proxy;
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
+  /** `GET /v1/runs/diff` and `GET /v1/runs/{id}/verify` (run-analysis-routes.ts), with the run store's routes. */
+  runAnalysis?: RunAnalysisRouteOptions;
   /** More members of the /healthz answer (serve adds its capture counts). */
   health?: () => Record<string, unknown>;
   /** `POST /v1/exchanges`: runs captured in other processes, sent as bytes (ingest-routes.ts). */
@@ -132,6 +135,8 @@ export function createApp(options: AppOptions = {}): App {
   }
   const runs = options.runs === undefined ? undefined : runRoutes(options.runs);
   if (runs !== undefined) Object.assign(routes, runs.routes);
+  const analysis = options.runAnalysis === undefined ? undefined : runAnalysisRoutes(options.runAnalysis);
+  if (analysis !== undefined) routes['/v1/runs/diff'] = { GET: analysis.diff };
   const proxy = options.proxy;
   const explorer = options.explorer;
   if (explorer !== undefined) Object.assign(routes, explorer.routes);
@@ -140,6 +145,7 @@ export function createApp(options: AppOptions = {}): App {
     if (log !== undefined && pathname.startsWith('/tile/')) return { GET: log.tiles };
     if (explorer !== undefined && pathname.startsWith('/explorer/')) return { GET: explorer.prefix };
     const route = routes[pathname];
+    if (analysis !== undefined && VERIFY_PATH.test(pathname)) return { GET: analysis.verify };
     if (route !== undefined || runs === undefined) return route;
     if (pathname.startsWith('/v1/runs/') || pathname.startsWith('/v1/content/')) return { GET: runs.prefix, POST: runs.prefix, PUT: runs.prefix, DELETE: runs.prefix };
     return undefined;
@@ -181,6 +187,7 @@ export function createApp(options: AppOptions = {}): App {
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
       ...(log === undefined ? [] : ['GET /tile/{path}']),
       ...(runs === undefined ? [] : ['GET /v1/runs/groups', 'GET /v1/runs/{id}', 'GET /v1/runs/{id}/receipt', 'GET /v1/runs/{id}/tlog-proof', 'GET /v1/content/{digest}']),
+      ...(analysis === undefined ? [] : ['GET /v1/runs/{id}/verify']),
       ...(proxy === undefined ? [] : proxy.routeTable()),
       ...(explorer === undefined ? [] : explorer.prefixRoutes),
     ],

@@ -41,6 +41,8 @@ export function statusFor(error: RunprintError): number {
       return 422;
     case 'ERR_INTERNAL':
     case 'ERR_STORE_CORRUPT':
+    // Stored content that does not give the digest naming it: the run store is damaged.
+    case 'ERR_REPLAY_CONTENT_MISMATCH':
       return 500;
     case 'ERR_STORE_UNAVAILABLE':
     case 'ERR_STORE_READ_ONLY':

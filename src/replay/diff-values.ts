@@ -1,5 +1,10 @@
-/** `runprint diff --values`: the differing values of two compositions or requests, cut and escaped. */
+/**
+ * `runprint diff --values` and `runs diff --values` (CLI and `GET /v1/runs/diff?values=1`): the
+ * differing values of two compositions or requests, cut and escaped.
+ */
 import type { Difference } from '../identity/diff.ts';
+import type { RunStorage, StoredRun } from '../store/run-storage.ts';
+import { compareRuns, type RunsDiff } from './compare-runs.ts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -96,4 +101,22 @@ export function valuesOf(difference: Difference, a: unknown, b: unknown): { a?: 
     if (found !== undefined) out.b = showValue(found.value);
   }
   return out;
+}
+
+/** A difference with the values at its place when they were asked for and are stored. */
+export type ShownDifference = Difference & { values?: { a?: string; b?: string } };
+
+/**
+ * Two stored runs compared, as `runs diff --json` prints it and `GET /v1/runs/diff` answers it:
+ * with `values`, each difference carries the values at its place, but only when every piece of
+ * both runs' content is stored (`compared` is then `content`); `valuesShown` says whether they are.
+ */
+export async function runsDiffView(storage: RunStorage, a: StoredRun, b: StoredRun, values: boolean): Promise<{ diff: RunsDiff & { differences: ShownDifference[] }; valuesShown: boolean }> {
+  const { diff, compositions } = await compareRuns(storage, a, b);
+  if (!values || compositions === undefined) return { diff, valuesShown: false };
+  const differences = diff.differences.map((difference): ShownDifference => {
+    const shown = valuesOf(difference, compositions.a, compositions.b);
+    return shown === undefined ? difference : { ...difference, values: shown };
+  });
+  return { diff: { ...diff, differences }, valuesShown: true };
 }
