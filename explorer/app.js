@@ -8,18 +8,67 @@ import { logPage } from './log-page.js';
 import { verifyPage } from './verify-page.js';
 import { runPage } from './views.js';
 
+// The filters of GET /v1/runs: a text field, or a choice among the values the server takes.
 const FILTERS = [
   ['since', 'Since (RFC 3339, UTC)', 'e.g. 2026-12-05T00:00:00Z'],
+  ['until', 'Until (RFC 3339, UTC)', 'e.g. 2026-12-06T00:00:00Z'],
   ['model', 'Requested model', 'e.g. gpt-4o'],
   ['servedModel', 'Served model', 'e.g. gpt-4o-2024-08-06'],
+  ['provider', 'Provider', ['openai', 'anthropic']],
+  ['status', 'Status', ['complete', 'incomplete', 'failed', 'unidentified']],
+  ['parent', 'Parent (run identity)', 'rp-run-… : its children'],
   ['component', 'Component digest', '[NAME=]DIGEST'],
 ];
 
-/** #/runs?since&model&servedModel&component&limit&before: the newest runs first, a page at a time. */
+function filterField([name, label, example], params) {
+  const value = params.get(name) ?? '';
+  // Digests and identities are long: on a phone their fields take the whole width.
+  if (!Array.isArray(example)) return h('label', { class: name === 'parent' || name === 'component' ? 'wide' : undefined }, label, h('input', { name, value, placeholder: example, spellcheck: 'false' }));
+  const choices = example.includes(value) || value === '' ? example : [...example, value];
+  return h('label', {}, label, h('select', { name }, h('option', { value: '' }, 'any'), choices.map((choice) => h('option', { value: choice, selected: choice === value }, choice))));
+}
+
+/** The runs page's link with `params` and one filter set (`value` null: removed); paging starts again. */
+function filterLink(params, name, value) {
+  const next = new URLSearchParams(params);
+  next.delete('before');
+  if (value === null) next.delete(name);
+  else next.set(name, value);
+  return `#/runs${next.size > 0 ? `?${next}` : ''}`;
+}
+
+/** The counts of every run the filters select (GET /v1/runs/counts), each model a link that filters by it. */
+async function countsOf(section, params) {
+  const query = new URLSearchParams();
+  for (const [name] of FILTERS) if (params.has(name)) query.set(name, params.get(name));
+  let counts;
+  try {
+    counts = await api(`/v1/runs/counts${query.size > 0 ? `?${query}` : ''}`);
+  } catch (error) {
+    section.replaceChildren(errorBlock(error));
+    return;
+  }
+  const n = (count) => count.toLocaleString('en-US');
+  const groups = (title, list, name, key, none) => h('div', { class: 'count-group' }, h('h3', {}, title),
+    list.length === 0 ? h('p', { class: 'muted' }, 'none') : h('ul', {}, list.map((group) => h('li', {},
+      group[key] === null ? h('span', { class: 'muted' }, none) : params.get(name) === group[key] ? h('strong', {}, group[key]) : h('a', { href: filterLink(params, name, group[key]) }, group[key]),
+      ' ', h('span', { class: 'count' }, n(group.runs))))));
+  section.replaceChildren(
+    h('p', { class: 'totals' }, h('strong', { 'data-count': 'runs' }, n(counts.runs)), ` run${counts.runs === 1 ? '' : 's'} · `,
+      h('strong', { 'data-count': 'requestIdentities' }, n(counts.requestIdentities)), ' distinct request identities · ',
+      h('strong', { 'data-count': 'runIdentities' }, n(counts.runIdentities)), ' distinct run identities'),
+    h('div', { class: 'count-groups' },
+      groups('Requested model', counts.models, 'model', 'model', 'not identified'),
+      groups('Served model', counts.servedModels, 'servedModel', 'servedModel', 'none reported')),
+  );
+  section.dataset.ready = '';
+}
+
+/** #/runs?since&until&model&servedModel&provider&status&parent&component&limit&before: the newest runs first, a page at a time. */
 async function runsPage(main, params) {
   const limit = params.get('limit') ?? '25';
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter runs' },
-    FILTERS.map(([name, label, example]) => h('label', {}, label, h('input', { name, value: params.get(name) ?? '', placeholder: example, spellcheck: 'false' }))),
+    FILTERS.map((filter) => filterField(filter, params)),
     h('label', {}, 'Per page', h('select', { name: 'limit' }, [...new Set(['10', '25', '50', '100', limit])].map((n) => h('option', { value: n, selected: n === limit }, n)))),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '#/runs', class: 'clear' }, 'Clear')),
   );
@@ -29,12 +78,15 @@ async function runsPage(main, params) {
     for (const [name, value] of new FormData(form)) if (String(value).trim() !== '' && !(name === 'limit' && value === '25')) next.set(name, String(value).trim());
     location.hash = `#/runs${next.size > 0 ? `?${next}` : ''}`;
   });
+  const counts = h('section', { class: 'counts', id: 'counts', 'aria-label': 'Counts of the runs these filters select', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Counting…'));
   main.append(h('h1', {}, 'Runs'), form);
   const query = new URLSearchParams(params);
   query.set('limit', limit);
   let runs;
   try {
     ({ runs } = await api(`/v1/runs?${query}`));
+    main.append(counts);
+    void countsOf(counts, params);
   } catch (error) {
     main.append(error.code === 'ERR_HTTP_NOT_FOUND' ? h('p', { class: 'error', role: 'alert', id: 'no-capture' }, 'This server does not capture runs (it was started with --no-capture, or capture is off on its address without --capture-token): there is no run store to show. The Log and Verify pages still work.') : errorBlock(error));
     return;

@@ -1,5 +1,5 @@
 // The run page (#/run/ID): identities, components with their digests and stored content, served
-// facts, output, parents, receipt, and the verification panel (verify.js).
+// facts, output, parents and children, receipt, and the verification panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { verifyRun } from './verify.js';
 
@@ -131,7 +131,24 @@ function output(run, content) {
 
 function parents(run) {
   const list = run.record.parents;
-  return [h('h2', { id: 'parents' }, 'Parents'), list.length === 0 ? h('p', { class: 'muted' }, 'None: this run names no run it follows from.') : h('ul', {}, list.map((id) => h('li', {}, h('a', { href: `#/run/${id}`, class: 'digest' }, id))))];
+  return [h('h2', { id: 'parents' }, 'Parents'), list.length === 0 ? h('p', { class: 'muted' }, 'None: this run names no run it follows from.') : h('ul', { class: 'family' }, list.map((id) => h('li', {}, h('a', { href: `#/run/${id}`, class: 'digest' }, id))))];
+}
+
+const CHILDREN_SHOWN = 100;
+
+/** The runs that name this run's identity as their parent (GET /v1/runs?parent=), newest first. */
+function children(run, found) {
+  const section = [h('h2', { id: 'children' }, 'Children')];
+  if (run.record.runId === null) return [...section, h('p', { class: 'muted' }, 'None: a run without a run identity cannot be named as a parent.')];
+  if (found instanceof Error) return [...section, errorBlock(found)];
+  if (found.length === 0) return [...section, h('p', { class: 'muted' }, 'None: no stored run names this run as its parent.')];
+  const all = `#/runs?${new URLSearchParams({ parent: run.record.runId })}`;
+  section.push(h('ul', { class: 'family' }, found.map((child) => h('li', {},
+    h('a', { href: `#/run/${child.captureId}` }, `#${child.seq}`), ' ',
+    h('span', { class: 'digest' }, child.record.runId === null ? 'no run identity' : short(child.record.runId, 40)), ' ',
+    h('span', { class: 'muted' }, `${child.model ?? '—'} · ${child.record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')}`)))));
+  section.push(h('p', {}, h('a', { href: all }, found.length === CHILDREN_SHOWN ? `The first ${CHILDREN_SHOWN} are shown: all children in the runs list` : 'The children in the runs list')));
+  return section;
 }
 
 function receiptSection(run, receipt) {
@@ -181,13 +198,14 @@ export async function runPage(main, id) {
     main.append(h('p', {}, `This run identity was captured ${runs.length} times; the latest is shown. Captures: `,
       runs.map((capture, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${capture.captureId}` }, `#${capture.seq}`)])));
   }
-  const [content, receipt] = await Promise.all([
+  const [content, receipt, childRuns] = await Promise.all([
     loadContent(run),
     run.receipt === null ? null : api(`/v1/runs/${encodeURIComponent(run.captureId)}/receipt`, 'bytes').catch((error) => error),
+    run.record.runId === null ? [] : api(`/v1/runs?${new URLSearchParams({ parent: run.record.runId, limit: String(CHILDREN_SHOWN) })}`).then((answer) => answer.runs, (error) => error),
   ]);
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
-  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...parents(run), ...receiptSection(run, receipt));
+  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...parents(run), ...children(run, childRuns), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   // The parts whose stored content does not give their digest are marked where they are shown.

@@ -101,6 +101,14 @@ before(async () => {
   });
   assert.equal(unidentified.status, 200);
   await unidentified.arrayBuffer();
+  // An Anthropic call, a second child of the first run.
+  upstream.enqueue({ kind: 'text', text: 'Bonjour.' });
+  const anthropic = await fetch(`${serve.base}/anthropic/v1/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test-explorer-0123456789', 'anthropic-version': '2023-06-01', 'runprint-parent': first.record.runId! },
+    body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello in French.' }] }),
+  });
+  assert.equal(anthropic.status, 200);
+  await anthropic.arrayBuffer();
   await receipted(serve.base);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -234,7 +242,67 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   assert.match((await page.textContent('.error')) ?? '', /ERR_CLI_USAGE/);
   assert.deepEqual(problems.map((problem) => /status of 400/.test(problem)), [true]);
   await close();
-  await screenshots(serve.base, 'runs', '#/runs', 'table.runs');
+  await screenshots(serve.base, 'runs', '#/runs', '#counts[data-ready]');
+});
+
+test('the runs list filters by provider, status, parent and time range from its form, as shareable URLs, and counts the runs each filter selects', { timeout: 180_000 }, async () => {
+  const all = await runs(serve.base);
+  const first = all.find((run) => run.seq === 1)!;
+  const seqsOf = (keep: (run: RunView) => boolean) => all.filter(keep).map((run) => run.seq);
+  const { page, problems, close } = await open(serve.base);
+  await show(page, `${serve.base}/explorer/#/runs`);
+  await page.waitForSelector('#counts[data-ready]');
+  const count = (name: string) => page.textContent(`#counts [data-count="${name}"]`);
+  assert.equal(await count('runs'), String(all.length));
+  assert.equal(await count('requestIdentities'), String(new Set(all.map((run) => run.record.requestId).filter((id) => id !== null)).size));
+  assert.equal(await count('runIdentities'), String(new Set(all.map((run) => run.record.runId).filter((id) => id !== null)).size));
+  const modelCounts = await page.$$eval('#counts .count-group:first-child li', (items) => items.map((item) => item.textContent));
+  const perModel = new Map<string, number>();
+  for (const run of all) perModel.set(run.model ?? 'not identified', (perModel.get(run.model ?? 'not identified') ?? 0) + 1);
+  assert.deepEqual(modelCounts, [...perModel].sort((a, b) => b[1] - a[1] || Number(a[0] === 'not identified') - Number(b[0] === 'not identified') || (a[0] < b[0] ? -1 : 1)).map(([model, n]) => `${model} ${n}`), 'runs per requested model, most first');
+  assert.deepEqual([...perModel.keys()].sort(), ['claude-sonnet-4-5', 'gpt-4o', 'gpt-4o-mini', 'not identified']);
+
+  // Provider and status are chosen in the form; the URL carries them.
+  await page.selectOption('select[name="provider"]', 'anthropic');
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForFunction(() => location.hash.includes('provider=anthropic'));
+  await page.waitForSelector('#counts[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [11]);
+  assert.equal(await count('runs'), '1');
+  await page.selectOption('select[name="provider"]', '');
+  await page.selectOption('select[name="status"]', 'failed');
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForFunction(() => location.hash === '#/runs?status=failed');
+  await page.waitForSelector('main[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [9], 'the call the provider failed');
+  await show(page, `${serve.base}/explorer/#/runs?status=unidentified`);
+  assert.deepEqual(await rowSeqs(page), [10]);
+  assert.equal(await page.inputValue('select[name="status"]'), 'unidentified', 'the form shows the filter of the URL');
+  await show(page, `${serve.base}/explorer/#/runs?status=complete&provider=openai`);
+  assert.deepEqual(await rowSeqs(page), seqsOf((run) => run.record.incomplete === null && run.seq !== 11));
+
+  // The children of the first run, typed as its run identity; a model in the counts narrows them.
+  await show(page, `${serve.base}/explorer/#/runs`);
+  await page.fill('input[name="parent"]', first.record.runId!);
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForFunction(() => location.hash.includes('parent='));
+  await page.waitForSelector('#counts[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [11, 8]);
+  assert.equal(await count('runs'), '2');
+  await page.click('#counts a:text-is("gpt-4o-mini")');
+  await page.waitForFunction(() => location.hash.includes('model=gpt-4o-mini'));
+  await page.waitForSelector('#counts[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [8]);
+  assert.equal(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('parent'), first.record.runId, 'the parent filter stays');
+
+  // A time range: since inclusive, until not.
+  const [since, until] = [all.find((run) => run.seq === 3)!, all.find((run) => run.seq === 6)!].map((run) => (run.record as unknown as { times: { started: string } }).times.started);
+  await show(page, `${serve.base}/explorer/#/runs?${new URLSearchParams({ since: since!, until: until! })}`);
+  assert.deepEqual(await rowSeqs(page), [5, 4, 3]);
+  assert.equal(await page.inputValue('input[name="until"]'), until);
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(serve.base, 'runs-filtered', `#/runs?parent=${first.record.runId}`, '#counts[data-ready]');
 });
 
 test('compare: two runs ticked in the list, side by side, equal parts as one digest, differing ones with both values', { timeout: 120_000 }, async () => {
@@ -294,6 +362,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.equal(await page.$$eval('.digest-only', (blocks) => blocks.length), 0, 'everything is stored');
   assert.ok(await page.locator('pre', { hasText: `An answer of ${'A follow-up step.'.length} characters.` }).isVisible(), 'the output is shown, not folded away');
 
+  assert.match((await page.textContent('#children + p')) ?? '', /None: no stored run names this run as its parent\./);
   // The parent is a link; following it shows the parent run, which passes too.
   await page.click(`a[href="#/run/${parent.record.runId}"]`);
   // The child's page is still in the document for a moment: wait for the parent's, checked.
@@ -303,6 +372,13 @@ test('a run page shows identities, content, served facts, output, parents and re
   );
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
   assert.ok(((await page.textContent('#identities')) ?? '').includes(parent.captureId));
+  // Its children, newest first, each a link to its page; and a link to them in the runs list.
+  const anthropicChild = all.find((run) => run.seq === 11)!;
+  assert.deepEqual(await page.$$eval('#children + ul.family li > a', (links) => links.map((link) => link.getAttribute('href'))), [`#/run/${anthropicChild.captureId}`, `#/run/${child.captureId}`]);
+  assert.match((await page.textContent('#children + ul.family')) ?? '', /#11 rp-run-.*claude-sonnet-4-5/);
+  assert.equal(await page.getAttribute('#children + ul + p a', 'href'), `#/runs?${new URLSearchParams({ parent: parent.record.runId! })}`);
+  await page.click(`#children + ul.family a[href="#/run/${child.captureId}"]`);
+  await page.waitForFunction((id) => (document.querySelector('#identities')?.textContent ?? '').includes(id) && document.querySelector('#verification')?.hasAttribute('data-done') === true, child.captureId);
   // The failed call: its record is shown, nothing pretends to be a receipt, and the checks that cannot run say why.
   const failed = all.find((run) => run.seq === 9)!;
   assert.equal(failed.record.incomplete?.reason, 'http-status');
@@ -325,6 +401,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.deepEqual(problems, []);
   await close();
   await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
+  await screenshots(serve.base, 'run-with-children', `#/run/${parent.captureId}`, '#verification[data-done]');
   await screenshots(serve.base, 'log', '#/log', '#checkpoint-check');
   await screenshots(serve.base, 'keys', '#/keys', 'textarea');
 });
