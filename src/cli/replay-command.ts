@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
-import { ReplayLinks } from '../replay/replay-links.ts';
+import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
 import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
@@ -21,11 +21,12 @@ import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
-import { openStore, runStorePath } from './runs-command.ts';
+import { openStore, runsDatabase, runStorePath, type StoreOptions } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
 const OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   upstream: { type: 'string', multiple: true },
   model: { type: 'string' },
   param: { type: 'string', multiple: true },
@@ -42,6 +43,7 @@ const OPTIONS = {
 const BATCH_OPTIONS = {
   runs: { type: 'string' },
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   upstream: { type: 'string', multiple: true },
   model: { type: 'string' },
   param: { type: 'string', multiple: true },
@@ -51,6 +53,13 @@ const BATCH_OPTIONS = {
   report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The replay links beside the run store: in its PostgreSQL schema, or in its SQLite file. */
+async function openReplayLinks(values: StoreOptions, io: CliIo): Promise<ReplayLinks> {
+  const url = runsDatabase(values);
+  if (url !== undefined) return (await import('../replay/postgres-replay-links.ts')).PostgresReplayLinks.open(url);
+  return SqliteReplayLinks.open(runStorePath(values.data, io));
+}
 
 /** The environment variable holding each upstream's API key, and how it is sent. */
 const CREDENTIALS: Record<string, { env: string; headers(key: string): Record<string, string> }> = {
@@ -195,8 +204,14 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   for (const [path, name] of [[jsonPath, values.json], [htmlPath, values.report]] as const) {
     if (path !== undefined && existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
   }
-  const store = openStore(values.data, io);
-  const links = ReplayLinks.open(runStorePath(values.data, io));
+  const store = await openStore(values, io);
+  let links: ReplayLinks;
+  try {
+    links = await openReplayLinks(values, io);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   let shown = 0;
   try {
     const report = await replayBatch({
@@ -223,7 +238,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(formatBatch(report, values.json));
     return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
   } finally {
-    links.close();
+    await links.close();
     await store.close();
   }
 }
@@ -241,13 +256,13 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');
   const upstreams = upstreamOptions(values.upstream ?? []);
   const { params, ...model } = overridesOf(values);
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   let links: ReplayLinks | undefined;
   try {
     const runs = await findRuns(store, positionals[0]!);
     // A run identity may name several captures: the latest is replayed (its capture id is printed).
     const original = runs[runs.length - 1]!;
-    links = ReplayLinks.open(runStorePath(values.data, io));
+    links = await openReplayLinks(values, io);
     const result = await replayRun(original, {
       storage: store,
       links,
@@ -259,7 +274,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     if (result.verdict === 'identical') return EXIT.ok;
     return result.verdict === 'cannot-replay' ? EXIT.input : EXIT.differs;
   } finally {
-    links?.close();
+    await links?.close();
     await store.close();
   }
 }

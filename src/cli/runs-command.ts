@@ -11,7 +11,7 @@ import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { findRuns, runQuery, runView } from '../server/run-routes.ts';
-import type { StoredRun } from '../store/run-storage.ts';
+import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from './closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -23,6 +23,7 @@ import { formatCommandHelp } from './usage.ts';
 
 const LIST_OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   since: { type: 'string' },
   until: { type: 'string' },
   model: { type: 'string' },
@@ -38,6 +39,7 @@ const LIST_OPTIONS = {
 
 const SHOW_OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -47,11 +49,30 @@ export function runStorePath(data: string | undefined, io: CliIo): string {
   return join(resolve(io.cwd, data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR), RUNS_DATABASE);
 }
 
-/** Opens a data directory's run store, which must exist. */
-export function openStore(data: string | undefined, io: CliIo): SqliteRuns {
-  const path = runStorePath(data, io);
+/** Where a command finds the run store: --data (its runs.sqlite) or --runs-db (PostgreSQL). */
+export interface StoreOptions {
+  data?: string | undefined;
+  'runs-db'?: string | undefined;
+}
+
+/**
+ * The PostgreSQL run store's URL as serve takes it: --runs-db, else RUNPRINT_RUNS_DB, else
+ * RUNPRINT_LOG_DB (serve puts the runs where the log goes unless told otherwise); undefined: the
+ * data directory's SQLite file.
+ */
+export function runsDatabase(values: StoreOptions): string | undefined {
+  const url = values['runs-db'] ?? (process.env['RUNPRINT_RUNS_DB'] || undefined) ?? (process.env['RUNPRINT_LOG_DB'] || undefined);
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
+  return url;
+}
+
+/** Opens the run store: the PostgreSQL one of runsDatabase, else the data directory's, which must exist. */
+export async function openStore(values: StoreOptions, io: CliIo): Promise<RunStorage> {
+  const url = runsDatabase(values);
+  if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url);
+  const path = runStorePath(values.data, io);
   // Opening would create an empty store: a data directory without one is named instead.
-  if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures)`);
+  if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures)`);
   return SqliteRuns.open(path);
 }
 
@@ -107,7 +128,7 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
     const option = names[name];
     return option === undefined ? undefined : (values[option] as string | undefined);
   });
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   try {
     const runs = await store.list(query);
     if (values.json === true) io.stdout(`${JSON.stringify({ runs: runs.map(runView) }, null, 2)}\n`);
@@ -126,7 +147,7 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs show takes one RUN: a capture id, a record digest or a run identity (run "runprint runs show --help")');
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   try {
     const runs = await findRuns(store, positionals[0]!);
     if (values.json === true) io.stdout(`${JSON.stringify({ runs: runs.map(runView) }, null, 2)}\n`);
@@ -139,6 +160,7 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
 
 const DIFF_OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   values: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -186,7 +208,7 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 2) throw new UsageError('ERR_CLI_USAGE', 'runs diff takes two runs A and B, each a capture id, a record digest or a run identity (run "runprint runs diff --help")');
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   try {
     // A run identity may name several captures: the latest is compared (its capture id is printed).
     const a = (await findRuns(store, positionals[0]!)).at(-1)!;

@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.ts';
 import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
 import { runQuery } from '../server/run-routes.ts';
-import type { SqliteRuns } from '../store/sqlite-runs.ts';
+import type { RunStorage } from '../store/run-storage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';
@@ -14,6 +14,7 @@ import { formatCommandHelp } from './usage.ts';
 
 const GROUP_OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
   by: { type: 'string' },
   since: { type: 'string' },
   model: { type: 'string' },
@@ -29,7 +30,7 @@ const GROUP_OPTIONS = {
  * The stored content a group's digest names, cut for a line: the value of a value component or
  * element, the elements of a list component one after the other; undefined when not stored.
  */
-async function contentPreview(store: SqliteRuns, group: RunGroup): Promise<string | undefined> {
+async function contentPreview(store: RunStorage, group: RunGroup): Promise<string | undefined> {
   const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
   if (digests.length === 0) return group.elements === undefined ? undefined : '(empty list)';
   const texts: string[] = [];
@@ -74,7 +75,7 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
     if (!/^[0-9]{1,9}$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--limit must be a positive number');
     query.limit = Number(values.limit);
   }
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   try {
     const groups = await groupRuns(store, query, by);
     const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];

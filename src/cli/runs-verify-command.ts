@@ -11,7 +11,7 @@ import type { NoteVerifier } from '../log/note.ts';
 import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
 import { findRuns } from '../server/run-routes.ts';
 import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
-import { LOG_DATABASE } from '../store/open-storage.ts';
+import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
 import { SqliteLog } from '../store/sqlite-log.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -24,6 +24,8 @@ import { formatCommandHelp } from './usage.ts';
 
 const VERIFY_OPTIONS = {
   data: { type: 'string' },
+  'runs-db': { type: 'string' },
+  'log-db': { type: 'string' },
   key: { type: 'string' },
   'log-key': { type: 'string' },
   'log-origin': { type: 'string' },
@@ -78,9 +80,11 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file is not {"checkpoint": "<signed note>"} (as log monitor --state writes it)');
     sources.monitor = { note, from: 'the monitor state file given with --monitor-state' };
   }
+  // The log serve --log-db writes, else the data directory's log.sqlite.
+  const logDb = values['log-db'] ?? (process.env['RUNPRINT_LOG_DB'] || undefined);
   const logPath = join(dataDir, LOG_DATABASE);
-  if (!existsSync(logPath)) {
-    sources.logMissing = `not checked: no ${LOG_DATABASE} in the data directory (the log is elsewhere, or serve ran with --no-log)`;
+  if (logDb === undefined && !existsSync(logPath)) {
+    sources.logMissing = `not checked: no ${LOG_DATABASE} in the data directory (the log is elsewhere: give --log-db, or serve ran with --no-log)`;
     return sources;
   }
   let logKey;
@@ -96,11 +100,12 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
     return sources;
   }
-  sources.log = { storage: SqliteLog.open(logPath), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
+  sources.log = { storage: logDb === undefined ? SqliteLog.open(logPath) : await openStorage({ dataDir, url: logDb }), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
   return sources;
 }
 
 interface VerifyValues {
+  'log-db'?: string | undefined;
   key?: string | undefined;
   'log-key'?: string | undefined;
   'log-origin'?: string | undefined;
@@ -131,7 +136,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs verify takes one RUN: a capture id, a record digest or a run identity (run "runprint runs verify --help")');
-  const store = openStore(values.data, io);
+  const store = await openStore(values, io);
   let sources: Omit<VerifyRunOptions, 'storage'> | undefined;
   try {
     // A run identity may name several captures: the latest is verified (its capture id is printed).

@@ -37,6 +37,8 @@ export interface CommandUsage {
 const from: OptionUsage = { name: 'from', value: 'F', description: 'how to read the composition or provider request (default auto)' };
 const response: OptionUsage = { name: 'response', value: 'FILE', description: 'the provider response, for the served facts' };
 const json = (what: string): OptionUsage => ({ name: 'json', description: `print ${what} as JSON` });
+/** The run store as serve takes it: the commands that read it open the same one. */
+const runsDb: OptionUsage = { name: 'runs-db', value: 'URL', env: 'RUNPRINT_RUNS_DB', description: 'the PostgreSQL run store serve --runs-db writes (default: RUNPRINT_LOG_DB when set, as serve, else <data>/runs.sqlite)' };
 const strict: OptionUsage = { name: 'strict', description: 'refuse a provider request with a member or role its mapping does not know (default: warn)' };
 const salts: OptionUsage = { name: 'salts', value: 'FILE', description: 'salts kept apart from the composition (SPEC 2.5)' };
 const outputFormat: OptionUsage = { name: 'output-format', value: 'F', description: 'how to read --output (default: the request\'s format, or as the receipt records)' };
@@ -263,6 +265,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     command: 'runs list',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
       { name: 'until', value: 'T', description: 'runs started before this RFC 3339 time' },
       { name: 'model', value: 'M', description: 'runs that asked for this model' },
@@ -283,6 +286,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'RUN',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       json('the run record, identity document and receipt status'),
     ],
     summary: 'one captured run: identities, served facts, status, digests, receipt',
@@ -294,6 +298,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'A B',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'values', description: 'print the differing values (cut to 80 characters); only when both runs\' content is stored' },
       json('the identities, differences, served facts and outputs'),
     ],
@@ -306,7 +311,9 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'RUN',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'key', value: 'PUB', description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem)' },
+      { name: 'log-db', value: 'URL', env: 'RUNPRINT_LOG_DB', description: 'the PostgreSQL log serve --log-db writes (default <data>/log.sqlite)' },
       { name: 'log-key', value: 'VKEY', description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem)' },
       { name: 'log-origin', value: 'O', description: 'the log\'s origin (default: the --log-key\'s name, else RUNPRINT_LOG_NAME, else localhost/runprint)' },
       { name: 'witness', value: 'VKEY', repeatable: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
@@ -322,6 +329,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     command: 'runs group',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'by', value: 'KEY', required: true, description: 'request, run, component=NAME (a request component or output) or element=NAME (each element of a list component)' },
       { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
       { name: 'model', value: 'M', description: 'runs that asked for this model' },
@@ -340,6 +348,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'RUN',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replay (NAME openai or anthropic; default the provider\'s public URL)' },
       { name: 'model', value: 'M', description: 'send this model instead: a variant' },
       { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): a variant' },
@@ -354,6 +363,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     options: [
       { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, model, servedModel, component, before; limit caps the whole set)' },
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
+      runsDb,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replays (NAME openai or anthropic; default the provider\'s public URL)' },
       { name: 'model', value: 'M', description: 'send this model instead: every replay a variant' },
       { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): every replay a variant' },

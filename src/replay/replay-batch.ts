@@ -107,7 +107,7 @@ async function writeState(path: string, state: BatchState): Promise<void> {
 
 /** Every run the query selects (its limit caps the total), except runs that are replays, oldest first. */
 async function selectOriginals(storage: RunStorage, links: ReplayLinks, query: RunQuery): Promise<string[]> {
-  const replays = links.replays();
+  const replays = await links.replays();
   const cap = query.limit ?? Number.POSITIVE_INFINITY;
   const selected: string[] = [];
   let before = query.before;
@@ -183,7 +183,7 @@ function groupCommitter(storage: RunStorage, links: ReplayLinks, batch: string):
       queue = [];
       try {
         await storage.put(items.map((item) => item.stored));
-        links.linkAll(items.map((item) => item.link), batch);
+        await links.linkAll(items.map((item) => item.link), batch);
         for (const item of items) item.resolve();
       } catch (error) {
         for (const item of items) item.reject(error);
@@ -229,7 +229,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
     state = { version: 1, batch: randomUUID(), query: options.queryText, overrides, started: new Date().toISOString(), originals: await selectOriginals(options.storage, options.links, options.query) };
     await writeState(options.statePath, state);
   }
-  const finished = options.links.batchItems(state.batch);
+  const finished = await options.links.batchItems(state.batch);
   const resumed = finished.size;
   const pending = state.originals.filter((digest) => !finished.has(digest));
   const counts = zeroCounts();
@@ -253,7 +253,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
         const result = await replayRun(original, { ...options.replay, storage: options.storage, links: options.links, batch, commit });
         verdict = result.verdict;
         // Sent replays were marked with their link; one with nothing sent is marked here.
-        if (result.replay === null) options.links.finishWithoutReplay(batch, digest, verdict, JSON.stringify(result));
+        if (result.replay === null) await options.links.finishWithoutReplay(batch, digest, verdict, JSON.stringify(result));
       } catch (error) {
         // The overrides made this run's request invalid (or the run is gone): a row, not the end of the batch.
         if (!(error instanceof RunprintError) || !(error.code.startsWith('ERR_PROVIDER_') || error.code === 'ERR_RUN_NOT_FOUND')) {
@@ -263,7 +263,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
         verdict = 'error';
         const captureId = original?.record.captureId ?? '';
         const row = { original: { captureId }, replay: null, served: [], output: null, error: { code: error.code, message: error.message } };
-        options.links.finishWithoutReplay(batch, digest, verdict, JSON.stringify(row));
+        await options.links.finishWithoutReplay(batch, digest, verdict, JSON.stringify(row));
       }
       done++;
       if (verdict !== 'error') counts[verdict as Verdict]++;
@@ -272,7 +272,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, pending.length)) }, worker));
   if (failure !== undefined) throw failure;
-  return report(state, options.links.batchItems(batch), resumed);
+  return report(state, await options.links.batchItems(batch), resumed);
 }
 
 /** Removes the state file of a batch whose report is written: the same command then starts a new batch. */

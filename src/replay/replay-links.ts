@@ -1,8 +1,9 @@
 /**
- * Which stored run replays which (docs/REPLAY.md section 5): a `replay_links` table in the run
- * store's SQLite file, beside the store's own tables, keyed by the replay's record digest. The
- * receipt predicate has no `replayOf` field, so the link lives here, with the verdict and its
- * evidence as `runprint replay --json` printed them.
+ * Which stored run replays which (docs/REPLAY.md section 5): a `replay_links` table beside the run
+ * store's own tables (in its SQLite file here, in its PostgreSQL schema in
+ * postgres-replay-links.ts), keyed by the replay's record digest. The receipt predicate has no
+ * `replayOf` field, so the link lives here, with the verdict and its evidence as `runprint replay
+ * --json` printed them.
  */
 import { DatabaseSync } from 'node:sqlite';
 import { SQLITE_PRAGMAS } from '../store/sqlite-log.ts';
@@ -39,7 +40,29 @@ export interface ReplayLink {
   result: string;
 }
 
-export class ReplayLinks {
+/** The links and a batch's finished originals, in the run store's database. */
+export interface ReplayLinks {
+  /**
+   * Records a link; the same replay linked twice keeps the first. With `batch`, the original is
+   * marked finished in that batch in the same transaction.
+   */
+  link(link: ReplayLink, batch?: string): Promise<void>;
+  /** Records links in one transaction, each marking its original finished in `batch`. */
+  linkAll(links: readonly ReplayLink[], batch: string): Promise<void>;
+  /** Marks an original finished in a batch without a replay (nothing was sent: cannot-replay, or an error of the request). */
+  finishWithoutReplay(batch: string, original: string, verdict: string, result: string): Promise<void>;
+  /** The originals a batch has finished: record digest -> verdict document (JSON). */
+  batchItems(batch: string): Promise<Map<string, { verdict: string; result: string }>>;
+  /** Record digests of every run that is a replay. */
+  replays(): Promise<Set<string>>;
+  /** The link of a replay's record digest, if it is one. */
+  replayOf(replay: string): Promise<ReplayLink | undefined>;
+  /** The replays of a run's record digest, oldest first. */
+  replaysOf(original: string): Promise<ReplayLink[]>;
+  close(): Promise<void>;
+}
+
+export class SqliteReplayLinks implements ReplayLinks {
   readonly #db: DatabaseSync;
   readonly #path: string;
 
@@ -49,13 +72,13 @@ export class ReplayLinks {
   }
 
   /** Opens the links table in the run store's file (creating the table if needed). */
-  static open(path: string): ReplayLinks {
+  static open(path: string): SqliteReplayLinks {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
       db.exec(SQLITE_PRAGMAS);
       db.exec(SCHEMA);
-      return new ReplayLinks(db, path);
+      return new SqliteReplayLinks(db, path);
     } catch (error) {
       if (db?.isOpen === true) db.close();
       throw sqliteFault(error, path);
@@ -66,7 +89,7 @@ export class ReplayLinks {
    * Records a link; the same replay linked twice keeps the first. With `batch`, the original is
    * marked finished in that batch in the same transaction.
    */
-  link(link: ReplayLink, batch?: string): void {
+  async link(link: ReplayLink, batch?: string): Promise<void> {
     this.#write(() => {
       this.#db
         .prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING')
@@ -76,7 +99,7 @@ export class ReplayLinks {
   }
 
   /** Records links in one transaction, each marking its original finished in `batch`. */
-  linkAll(links: readonly ReplayLink[], batch: string): void {
+  async linkAll(links: readonly ReplayLink[], batch: string): Promise<void> {
     this.#write(() => {
       const insert = this.#db.prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING');
       for (const link of links) {
@@ -87,7 +110,7 @@ export class ReplayLinks {
   }
 
   /** Marks an original finished in a batch without a replay (nothing was sent: cannot-replay, or an error of the request). */
-  finishWithoutReplay(batch: string, original: string, verdict: string, result: string): void {
+  async finishWithoutReplay(batch: string, original: string, verdict: string, result: string): Promise<void> {
     this.#write(() => this.#finish(batch, original, null, verdict, result));
   }
 
@@ -117,7 +140,7 @@ export class ReplayLinks {
   }
 
   /** The originals a batch has finished: record digest -> verdict document (JSON). */
-  batchItems(batch: string): Map<string, { verdict: string; result: string }> {
+  async batchItems(batch: string): Promise<Map<string, { verdict: string; result: string }>> {
     try {
       const rows = this.#db.prepare('SELECT original, verdict, result FROM replay_batch_items WHERE batch = ?').all(batch) as unknown as Array<{ original: string; verdict: string; result: string }>;
       return new Map(rows.map((row) => [row.original, { verdict: row.verdict, result: row.result }]));
@@ -127,7 +150,7 @@ export class ReplayLinks {
   }
 
   /** Record digests of every run that is a replay. */
-  replays(): Set<string> {
+  async replays(): Promise<Set<string>> {
     try {
       return new Set((this.#db.prepare('SELECT replay FROM replay_links').all() as unknown as Array<{ replay: string }>).map((row) => row.replay));
     } catch (error) {
@@ -136,7 +159,7 @@ export class ReplayLinks {
   }
 
   /** The link of a replay's record digest, if it is one. */
-  replayOf(replay: string): ReplayLink | undefined {
+  async replayOf(replay: string): Promise<ReplayLink | undefined> {
     try {
       const row = this.#db.prepare('SELECT replay, replay_of, verdict, result FROM replay_links WHERE replay = ?').get(replay) as
         | { replay: string; replay_of: string; verdict: string; result: string }
@@ -148,7 +171,7 @@ export class ReplayLinks {
   }
 
   /** The replays of a run's record digest, oldest first. */
-  replaysOf(original: string): ReplayLink[] {
+  async replaysOf(original: string): Promise<ReplayLink[]> {
     try {
       const rows = this.#db.prepare('SELECT replay, replay_of, verdict, result FROM replay_links WHERE replay_of = ? ORDER BY rowid').all(original) as unknown as Array<{ replay: string; replay_of: string; verdict: string; result: string }>;
       return rows.map((row) => ({ replay: row.replay, replayOf: row.replay_of, verdict: row.verdict, result: row.result }));
@@ -157,7 +180,7 @@ export class ReplayLinks {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
 }

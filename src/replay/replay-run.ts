@@ -216,6 +216,6 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   if (decided.verdict === 'divergent') result.caveats = determinismCaveats(rebuilt.composition);
   const link: ReplayLink = { replay: stored.recordDigest, replayOf: original.recordDigest, verdict: result.verdict, result: JSON.stringify(result) };
   if (options.commit !== undefined) await options.commit(stored, link);
-  else options.links?.link(link, options.batch);
+  else await options.links?.link(link, options.batch);
   return result;
 }
