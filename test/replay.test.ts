@@ -58,6 +58,7 @@ interface Verdict {
   served: Array<{ name: string; a: { value: unknown } | null; b: { value: unknown } | null }>;
   output: { equal: boolean | null; a: string | null; b: string | null; firstDifference?: { path: string; change: string; text?: { offset: number; words: { from: number; a: number; b: number }; similarity: number | null } } } | null;
   caveats?: string[];
+  failure?: { original: { status: number | null; incomplete: unknown }; replay: { status: number | null; incomplete: unknown }; reproduced: boolean };
 }
 
 /** `runprint replay RUN --json` against the fake upstream, with the serve's data directory by default. */
@@ -249,15 +250,61 @@ describe('replay verdicts against the fake upstream', () => {
     assert.equal((JSON.parse(unreachable.stdout) as Verdict).reason!.code, 'ERR_CAPTURE_UPSTREAM_UNREACHABLE');
   });
 
-  test('cannot-replay: an original without output is not sent (nothing to compare with)', async () => {
-    const original = await capture('/openai/v1/chat/completions', chat('Name a tree.'), { kind: 'error', status: 503 });
-    const before = upstream.requests.length;
-    const { code, result } = await replay(original);
-    assert.equal(result.verdict, 'cannot-replay');
-    assert.equal(code, 3);
-    assert.equal(result.reason!.code, 'ERR_REPLAY_NO_OUTPUT');
-    assert.equal(result.replay, null);
-    assert.equal(upstream.requests.length, before, 'nothing was sent');
+  test('an original that failed (an error status, a cut-off stream) is sent again: cannot-replay ERR_REPLAY_ORIGINAL_FAILED, and whether the failure is reproduced', async () => {
+    const failed = await capture('/openai/v1/chat/completions', chat('Name a tree.'), { kind: 'error', status: 503 });
+    // The upstream fails the same way again: reproduced.
+    upstream.enqueue({ kind: 'error', status: 503 });
+    let before = upstream.requests.length;
+    let out = await replay(failed);
+    assert.equal(upstream.requests.length, before + 1, 'the failed original was sent again');
+    assert.equal(out.code, 3);
+    assert.equal(out.result.verdict, 'cannot-replay', 'no verdict about the model without an original output');
+    assert.equal(out.result.reason!.code, 'ERR_REPLAY_ORIGINAL_FAILED');
+    assert.match(out.result.reason!.message, /^the original failed \(status 503, http-status\).*the failure is reproduced$/);
+    assert.deepEqual(out.result.failure, { original: { status: 503, incomplete: { reason: 'http-status', code: null } }, replay: { status: 503, incomplete: { reason: 'http-status', code: null } }, reproduced: true });
+    assert.equal(out.result.output, null);
+    assert.equal(out.result.replay!.status, 503, 'the replay is a stored run');
+    // Now the upstream answers: not reproduced, and the replay's output is listed, never compared.
+    before = upstream.requests.length;
+    out = await replay(failed);
+    assert.equal(upstream.requests.length, before + 1);
+    assert.equal(out.result.verdict, 'cannot-replay', 'an answer to a failed original is never called identical');
+    assert.equal(out.result.reason!.code, 'ERR_REPLAY_ORIGINAL_FAILED');
+    assert.match(out.result.reason!.message, /the replay ended with status 200 with a whole output: the failure is not reproduced$/);
+    assert.equal(out.result.failure!.reproduced, false);
+    assert.deepEqual(out.result.failure!.replay, { status: 200, incomplete: null });
+    assert.equal(out.result.output!.a, null);
+    assert.match(out.result.output!.b!, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(out.result.output!.equal, false);
+    // Another status is another failure: not reproduced.
+    upstream.enqueue({ kind: 'error', status: 500 });
+    out = await replay(failed);
+    assert.equal(out.result.failure!.reproduced, false);
+    assert.match(out.result.reason!.message, /the replay ended with status 500, http-status: the failure is not reproduced$/);
+
+    // A stream cut off after two events: the original has no whole output; cut again is reproduced.
+    upstream.enqueue({ kind: 'text', text: 'Lake Baikal is the deepest lake.', cutAfterEvents: 2 });
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` }, body: JSON.stringify(chat('Name a lake.', { stream: true })) });
+    const cut = response.headers.get('runprint-capture-id')!;
+    await assert.rejects(response.arrayBuffer(), 'the proxy passes the cut on');
+    let shown = await cli(['runs', 'show', cut, '--data', data, '--json']);
+    for (let i = 0; i < 200 && shown.code !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      shown = await cli(['runs', 'show', cut, '--data', data, '--json']);
+    }
+    const cutRecord = (await storedRecord(cut)).record;
+    assert.equal(cutRecord.output, null);
+    assert.equal(cutRecord.incomplete?.reason, 'cut');
+    upstream.enqueue({ kind: 'text', text: 'Lake Baikal is the deepest lake.', cutAfterEvents: 2 });
+    out = await replay(cut);
+    assert.equal(out.result.reason!.code, 'ERR_REPLAY_ORIGINAL_FAILED');
+    assert.equal(out.result.failure!.reproduced, true);
+    assert.equal(out.result.failure!.replay.status, 200);
+    // The text form says the same.
+    upstream.enqueue({ kind: 'error', status: 503 });
+    const text = await cli(['replay', failed, '--data', data, '--upstream', `openai=${upstream.url}`]);
+    assert.equal(text.code, 3);
+    assert.match(text.stdout, /^cannot-replay ERR_REPLAY_ORIGINAL_FAILED: the original failed \(status 503, http-status\)/);
   });
 
   test('the text output names the verdict, and a bad command line is a usage error', async () => {

@@ -78,6 +78,41 @@ export interface ReplayResult {
   output: OutputComparison | null;
   /** For `divergent`: what the request's sampling settings say about determinism. */
   caveats?: string[];
+  /**
+   * For an original that failed (an error status or event, cut off, no answer): how it failed, how
+   * the replay ended, and whether the replay failed the same way (same status, same reason).
+   */
+  failure?: { original: Outcome; replay: Outcome; reproduced: boolean };
+}
+
+/** How a run ended: its status (null: no answer) and why its output is not whole (null: it is). */
+export interface Outcome {
+  status: number | null;
+  incomplete: RunRecord['incomplete'];
+}
+
+const outcomeOf = (record: RunRecord): Outcome => ({ status: record.response.status, incomplete: record.incomplete });
+
+function describeOutcome(outcome: Outcome): string {
+  const status = outcome.status === null ? 'no answer' : `status ${outcome.status}`;
+  if (outcome.incomplete === null) return `${status} with a whole output`;
+  return `${status}, ${outcome.incomplete.reason}${outcome.incomplete.code === null ? '' : ` (${outcome.incomplete.code})`}`;
+}
+
+/**
+ * The verdict on replaying an original that failed: there is no original output to compare with,
+ * so no verdict about the model can be given (`cannot-replay`, ERR_REPLAY_ORIGINAL_FAILED); what
+ * can be said is whether the failure happened again.
+ */
+function failedOriginal(original: RunRecord, replay: RunRecord): { reason: ReplayReason; failure: NonNullable<ReplayResult['failure']> } {
+  const a = outcomeOf(original);
+  const b = outcomeOf(replay);
+  const reproduced = a.status === b.status && a.incomplete?.reason === b.incomplete?.reason && b.incomplete !== null;
+  const replayed = reproduced ? 'the replay failed the same way: the failure is reproduced' : `the replay ended with ${describeOutcome(b)}: the failure is not reproduced`;
+  return {
+    reason: { code: 'ERR_REPLAY_ORIGINAL_FAILED', message: `the original failed (${describeOutcome(a)}), so there is no output to compare a replay with; ${replayed}` },
+    failure: { original: a, replay: b, reproduced },
+  };
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -153,7 +188,9 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
     if (error instanceof RunprintError && error.code.startsWith('ERR_REPLAY_')) return cannot({ code: error.code, message: error.message });
     throw error;
   }
-  if (record.runId === null || record.output === null) {
+  // An original that failed is sent again (does it fail again?); one with a whole output but no run identity is not.
+  const originalFailed = record.output === null;
+  if (record.runId === null && !originalFailed) {
     return cannot({ code: 'ERR_REPLAY_NO_OUTPUT', message: `the original run has no ${record.runId === null ? 'run identity' : 'whole output'} (${record.incomplete?.reason ?? 'no served facts'}): there is nothing to compare a replay with` });
   }
 
@@ -203,7 +240,14 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   };
 
   let reason: ReplayReason | null = null;
-  if (replayRecord.output === null || replayRecord.runId === null) reason = refused(replayRecord);
+  if (originalFailed) {
+    const failed = failedOriginal(record, replayRecord);
+    reason = failed.reason;
+    result.failure = failed.failure;
+    result.served = servedDifferences(record.served, replayRecord.served);
+    // Only the replay can have an output: listed, never compared.
+    if (replayRecord.output !== null) result.output = { equal: false, a: null, b: shown(replayRecord.output.digest), firstDifferenceUnknown: 'the original has no output' };
+  } else if (replayRecord.output === null || replayRecord.runId === null) reason = refused(replayRecord);
   else {
     result.served = servedDifferences(record.served, replayRecord.served);
     const replayOutput = runOutputFrom(sent.content.responseBytes, rebuilt.format).output ?? undefined;
