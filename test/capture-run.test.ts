@@ -104,6 +104,23 @@ describe('captureRun over the SDK wire fixtures', () => {
     assert.deepEqual(record.parents, [`rp-run-v1-sha256-${'0'.repeat(64)}`]);
     assert.deepEqual(record.incomplete, { reason: 'network-error', code: null });
   });
+
+  test('derived served facts join the response\'s in the record and the run identity; the response\'s win a name; none without an answer', () => {
+    const request = utf8(JSON.stringify({ model: 'local-model', messages: [{ role: 'user', content: 'hi' }] }));
+    const response = utf8(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'local-model-q4', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello.' }, finish_reason: 'stop' }] }));
+    const exchange = { format: 'openai-chat' as const, method: 'POST', path: '/v1/chat/completions', requestBytes: request, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes: response, outcome: 'complete' as const, times };
+    const weights = { source: 'derived' as const, value: { digest: { sha256: 'a'.repeat(64) } } };
+    const plain = captureRun(exchange);
+    const derived = captureRun({ ...exchange, derived: { weights } });
+    assert.deepEqual(derived.served, { ...plain.served, weights });
+    assert.equal(derived.requestId, plain.requestId);
+    assert.notEqual(derived.runId, plain.runId, 'the weights are part of the run identity');
+    const clash = captureRun({ ...exchange, derived: { model: { source: 'derived', value: 'other' } } });
+    assert.deepEqual(clash.served, plain.served, 'the response\'s reported model is kept');
+    assert.throws(() => captureRun({ ...exchange, derived: { weights: { source: 'reported', value: 1 } } }), TypeError);
+    const failed = captureRun({ ...exchange, status: 500, derived: { weights } });
+    assert.equal(failed.served, null, 'a run without served facts gets no derived ones');
+  });
 });
 
 function streamOf(chunks: string[], failAfter?: number): ReadableStream<Uint8Array> {

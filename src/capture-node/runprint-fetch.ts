@@ -4,6 +4,7 @@
  * directory reads and writes), with capture `sdk`, parents from async context, and receipts
  * signed with the directory's receipt key (docs/CAPTURE.md, "In process (Node)").
  */
+import type { ServedFact } from '../identity/composition.ts';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
@@ -56,6 +57,13 @@ export interface RunprintFetchOptions {
    * trace active when the call started: on when the application has the package. false: never.
    */
   spans?: boolean;
+  /**
+   * Served facts the application derived itself for the next call, each `{"source": "derived",
+   * "value": ...}`: a local model's `weights` (SPEC 9.6, the `model-digest` of the weights it
+   * loaded), so that `runprint replay --weights` can check them. Local store only: with `url` the
+   * server derives each record from the bytes, and they would be lost.
+   */
+  servedFacts?: () => { readonly [name: string]: ServedFact } | undefined;
   /** The run identities the next call follows from. Default: currentParents (withParent). */
   parents?: () => readonly string[];
   /**
@@ -200,11 +208,13 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string');
   if (options.token !== undefined && (typeof options.token !== 'string' || !/^[\x21-\x7e]+$/.test(options.token))) throw new TypeError('options.token must be visible ASCII characters with no spaces');
   if (options.parents !== undefined && typeof options.parents !== 'function') throw new TypeError('options.parents must be a function');
+  if (options.servedFacts !== undefined && typeof options.servedFacts !== 'function') throw new TypeError('options.servedFacts must be a function');
   const durability = options.durability ?? (process.env['RUNPRINT_CAPTURE_DURABILITY'] || 'sync');
   if (durability !== 'sync' && durability !== 'async') throw new TypeError(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
   const policy = policyOf(options.keep);
   const url = serverUrl(options.url);
+  if (url !== null && options.servedFacts !== undefined) throw new TypeError('options.servedFacts needs the local run store: a server derives each record from the bytes (no url)');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -275,6 +285,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     },
     parents: options.parents ?? currentParents,
     retrieval: currentRetrieval,
+    ...(options.servedFacts === undefined ? {} : { derived: options.servedFacts }),
     ...(spans === undefined ? {} : { onStart: spans.onStart }),
     holdEnd: durability === 'sync',
   });

@@ -4,6 +4,7 @@ import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
 import { RunprintError } from '../errors.ts';
+import type { ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
@@ -34,6 +35,8 @@ export interface CaptureFetchOptions {
    * none. One whose text the request does not hold is an error for onError (ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST); the call goes on.
    */
   retrieval?: () => readonly DeclaredDocument[];
+  /** Served facts the caller derived itself for the next call (a local model's weights digest): see CapturedExchange.derived. */
+  derived?: () => { readonly [name: string]: ServedFact } | undefined;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -159,14 +162,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; started: unknown } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
         const bytes = await requestBytes(input, init);
         if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
-        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], started: options.onStart?.() };
+        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), started: options.onStart?.() };
       }
     } catch (error) {
       fail(error);
@@ -188,6 +191,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
+          ...(call.derived === undefined ? {} : { derived: call.derived }),
         });
         if (captured.notFound.length > 0) {
           fail(new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${captured.notFound.length} declared document(s) are not in the request's system or input (sources ${captured.notFound.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`));

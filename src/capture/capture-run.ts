@@ -1,6 +1,6 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
 import { RunprintError } from '../errors.ts';
-import type { Composition } from '../identity/composition.ts';
+import type { Composition, ServedFact } from '../identity/composition.ts';
 import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/index.ts';
@@ -35,6 +35,12 @@ export interface CapturedExchange {
   retrieval?: readonly DeclaredDocument[];
   /** The response body passed the capture limit: `responseBytes` is empty, and this many bytes passed. */
   truncated?: { size: number };
+  /**
+   * Served facts the caller derived itself (SPEC 2.3), each with source `derived`: a local model's
+   * `weights` digest (SPEC 9.6). Added to those the response reports when it reports its facts (a
+   * response without served facts gets none); a fact the response reports under the same name is kept.
+   */
+  derived?: { readonly [name: string]: ServedFact };
 }
 
 /** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
@@ -150,6 +156,18 @@ export function prepareRequest(format: RequestFormat, bytes: Uint8Array): Prepar
   }
 }
 
+/** The response's served facts with the caller's derived ones added (the response's win a name). */
+function withDerived(served: { [name: string]: ServedFact } | null, derived: CapturedExchange['derived']): { [name: string]: ServedFact } | null {
+  if (served === null || derived === undefined) return served;
+  const all: { [name: string]: ServedFact } = {};
+  for (const [name, fact] of Object.entries(derived)) {
+    if (fact === null || typeof fact !== 'object' || fact.source !== 'derived') throw new TypeError('a derived served fact must be {"source": "derived", "value": ...}');
+    Object.defineProperty(all, name, { value: { source: 'derived', value: fact.value }, enumerable: true, writable: true, configurable: true });
+  }
+  for (const [name, fact] of Object.entries(served)) Object.defineProperty(all, name, { value: fact, enumerable: true, writable: true, configurable: true });
+  return all;
+}
+
 /**
  * The run record of one exchange. Everything is derived from the bytes: the request identity
  * from the request body (what `runprint id` gives for the same bytes), served facts, output digest
@@ -187,7 +205,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     if ('reason' in read) incomplete = read;
     else output = read;
   }
-  const served = output === null ? null : output.served;
+  const served = output === null ? null : withDerived(output.served, exchange.derived);
   let unidentified: RunRecord['unidentified'] = null;
   const request = prepared ?? prepareRequest(format, requestBytes);
   let identity: IdentityDocument | null = null;

@@ -30,6 +30,7 @@ const OPTIONS = {
   upstream: { type: 'string', multiple: true },
   model: { type: 'string' },
   param: { type: 'string', multiple: true },
+  weights: { type: 'string' },
   json: { type: 'boolean' },
   // Batch options: here only to be named in the error that they go with --runs.
   runs: { type: 'string' },
@@ -269,6 +270,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       upstreams,
       overrides: { ...model, ...(params === undefined ? {} : { params }) },
       headers: credentialHeaders,
+      ...(values.weights === undefined ? {} : { weights: resolve(io.cwd, values.weights) }),
     });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
     if (result.verdict === 'identical') return EXIT.ok;

@@ -352,6 +352,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replay (NAME openai or anthropic; default the provider\'s public URL)' },
       { name: 'model', value: 'M', description: 'send this model instead: a variant' },
       { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): a variant' },
+      { name: 'weights', value: 'PATH', description: 'a local model\'s weights (file or directory): their digest must be the original\'s weights fact, else nothing is sent' },
       json('the verdict and its evidence'),
     ],
     summary: 'send a stored run\'s request again and say how the answer compares',

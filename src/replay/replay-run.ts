@@ -8,7 +8,7 @@ import { prepareRequest, type CapturedRun } from '../capture/capture-run.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
-import type { Composition } from '../identity/composition.ts';
+import type { Composition, ServedFact } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
@@ -19,6 +19,7 @@ import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, 
 import { compareOutputs, servedDifferences, type OutputComparison, type ServedDifference } from './compare-runs.ts';
 import { rebuildRequest } from './rebuild-request.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
+import { checkWeights, type WeightsCheck } from './weights-check.ts';
 import { decideVerdict, determinismCaveats, type ReplayReason, type Verdict } from './verdict.ts';
 
 export interface ReplayOverrides {
@@ -49,6 +50,8 @@ export interface ReplayOptions {
   fetch?: typeof fetch;
   /** Longest wait for the whole answer, ms (default 300 s). */
   timeoutMs?: number;
+  /** A local model's weights (file or directory): checked against the original's `weights` fact before anything is sent. */
+  weights?: string;
 }
 
 /** The verdict document: what `runprint replay --json` prints. */
@@ -83,6 +86,8 @@ export interface ReplayResult {
    * the replay ended, and whether the replay failed the same way (same status, same reason).
    */
   failure?: { original: Outcome; replay: Outcome; reproduced: boolean };
+  /** With --weights: the original's weights digest and the one recomputed from the files given (docs/REPLAY.md 3.2). */
+  weights?: WeightsCheck;
 }
 
 /** How a run ended: its status (null: no answer) and why its output is not whole (null: it is). */
@@ -142,14 +147,14 @@ function hasOverrides(overrides: ReplayOverrides | undefined): overrides is Repl
 const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
 
 /** Sends `bytes` through captureFetch and waits for its captured run (made once the body has ended). */
-async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number): Promise<{ run: CapturedRun; content: RunContent }> {
+async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, derived: { [name: string]: ServedFact } | undefined): Promise<{ run: CapturedRun; content: RunContent }> {
   let deliver!: (run: { run: CapturedRun; content: RunContent }) => void;
   let fail!: (error: unknown) => void;
   const recorded = new Promise<{ run: CapturedRun; content: RunContent }>((resolve, reject) => {
     deliver = resolve;
     fail = reject;
   });
-  const capturing = captureFetch(fetchImpl, { onCapturedRun: (run, content) => deliver({ run, content }), onError: fail });
+  const capturing = captureFetch(fetchImpl, { onCapturedRun: (run, content) => deliver({ run, content }), onError: fail, ...(derived === undefined ? {} : { derived: () => derived }) });
   try {
     const response = await capturing(url, {
       method: 'POST',
@@ -217,10 +222,20 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
     else bytes = rebuilt.bytes;
   }
 
+  // A local model's weights, checked before the call: another model is never sent the request.
+  let derived: { [name: string]: ServedFact } | undefined;
+  if (options.weights !== undefined) {
+    const checked = await checkWeights(record, options.weights);
+    if (checked.check !== undefined) result.weights = checked.check;
+    if ('reason' in checked) return cannot(checked.reason);
+    // Derived by runprint from the files just now: the replay's record carries it as the original's did.
+    derived = { weights: checked.fact };
+  }
+
   const provider = providerFor(rebuilt.format);
   const base = (options.upstreams?.[provider.upstream.name] ?? provider.upstream.url).replace(/\/+$/, '');
   const url = `${base}${record.path}`;
-  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived);
 
   // The replay as a stored run, as in-process capture stores it.
   const captured = sent.run;
