@@ -20,6 +20,7 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
   ['http', async () => (await import('./http.ts')).benchHttp()],
   ['capture', async () => (await import('./capture.ts')).benchCapture()],
   ['proxy', async () => (await import('./proxy.ts')).benchProxy()],
+  ['replay', async () => (await import('./replay.ts')).benchReplay()],
 ];
 // Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
 // log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the

@@ -209,8 +209,29 @@ test('the first output difference: path, added and removed, text offset, words a
   assert.deepEqual(firstOutputDifference({ a: 'x' }, { a: 1 }), { path: "$['a']", change: 'changed' });
   assert.deepEqual(textDifference('one two three', 'one two four'), { offset: 8, words: { from: 2, a: 1, b: 1 }, editDistance: 1, similarity: 0.667 });
   assert.deepEqual(textDifference('', ''), { offset: 0, words: { from: 0, a: 0, b: 0 }, editDistance: 0, similarity: 1 });
+  // Only the differing middle is compared: a long common text costs nothing, two long different ones are too many pairs.
   const long = 'w '.repeat(2100);
-  assert.equal(textDifference(long, `${long}x`).editDistance, null, 'too long for the quadratic distance');
+  assert.deepEqual(textDifference(long, `${long}x`), { offset: 4200, words: { from: 2100, a: 0, b: 1 }, editDistance: 1, similarity: 1 });
+  assert.equal(textDifference('a '.repeat(2100), 'b '.repeat(2100)).editDistance, null, 'too long for the quadratic distance');
+  // The distance over the middles is the distance over the whole texts (a plain Levenshtein over words as reference).
+  const levenshtein = (x: string[], y: string[]) => {
+    let row = Array.from({ length: y.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= x.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= y.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[y.length]!;
+  };
+  const words = (text: string) => text.match(/\s*\S+\s*|\s+/gu) ?? [];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 4;
+  for (let round = 0; round < 200; round++) {
+    const make = () => Array.from({ length: 1 + (next() * 3) + next() }, () => ['a', 'b', 'c', 'd'][next()]).join(' ');
+    const a = make();
+    const b = make();
+    assert.equal(textDifference(a, b).editDistance, levenshtein(words(a), words(b)), `${a} / ${b}`);
+  }
 });
 
 test('verdict rules: a served-model change and another output are never identical; a failure is never a verdict about the model', () => {

@@ -27,7 +27,7 @@ export interface OutputDifference {
   text?: TextDifference;
 }
 
-/** Word-level edit distance is quadratic: above this many word pairs it is not computed. */
+/** Word-level edit distance is quadratic: above this many word pairs (of the differing middles) it is not computed. */
 const MAX_EDIT_CELLS = 4_000_000;
 
 function same(a: JsonValue, b: JsonValue): boolean {
@@ -61,7 +61,8 @@ export function textDifference(a: string, b: string): TextDifference {
   while (from < wordsA.length && from < wordsB.length && wordsA[from] === wordsB[from]) from++;
   let tail = 0;
   while (tail < wordsA.length - from && tail < wordsB.length - from && wordsA[wordsA.length - 1 - tail] === wordsB[wordsB.length - 1 - tail]) tail++;
-  const distance = editDistance(wordsA, wordsB);
+  // The common beginning and end add nothing to the distance: only the middle is compared (quadratic).
+  const distance = editDistance(wordsA.slice(from, wordsA.length - tail), wordsB.slice(from, wordsB.length - tail));
   const longer = Math.max(wordsA.length, wordsB.length);
   return {
     offset,
