@@ -115,6 +115,14 @@ describe('on a PostgreSQL run store (--runs-db)', () => {
       assert.equal(local.code, 4, local.stderr);
       assert.match(local.stderr, /ERR_INPUT_NOT_FOUND/);
       // RUNPRINT_RUNS_DB is --runs-db's variable, as for serve; a URL that is not PostgreSQL is refused.
+      process.env['RUNPRINT_RUNS_DB'] = url;
+      try {
+        const listed = await runCliInProcess(['runs', 'show', originals['colour']!, '--json']);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.equal(JSON.parse(listed.stdout).runs[0].captureId, originals['colour']);
+      } finally {
+        delete process.env['RUNPRINT_RUNS_DB'];
+      }
       const bad = await runCliInProcess(['runs', 'list', '--runs-db', 'mysql://127.0.0.1/x']);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /ERR_CLI_USAGE: --runs-db must be a postgres/);
