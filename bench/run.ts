@@ -24,10 +24,12 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
 ];
 // Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
 // log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the
-// full check at open). log-postgres needs a PostgreSQL server (RUNPRINT_BENCH_PG, see log-postgres.ts).
+// full check at open). runs-1m builds (once, cached there too) a 1,000,000-run store and times the
+// runs list's filtered pages and counts (bench/runs-1m.ts). log-postgres needs a PostgreSQL server (RUNPRINT_BENCH_PG, see log-postgres.ts).
 const namedOnly: Array<[string, () => Promise<BenchResult[]>]> = [
   ['log-10m', async () => (await import('./log.ts')).benchLog10m()],
   ['log-postgres', async () => (await (await import('./log-postgres.ts')).benchPostgresAppends()).results],
+  ['runs-1m', async () => (await import('./runs-1m.ts')).benchRuns1m()],
 ];
 
 for (const [name, run] of [...groups, ...namedOnly.filter(([name]) => only.includes(name))]) {
