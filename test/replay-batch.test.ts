@@ -260,6 +260,7 @@ describe('replay --runs', () => {
       ['replay', originals['colour']!, '--report', join(dir, 'x.html')],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--report', join(dir, 'x.json')],
       ['replay', '--runs', 'colour=red', '--json', join(dir, 'x.json')],
+      ['replay', '--runs', 'provider=anthropic&provider=openai', '--json', join(dir, 'x.json')],
       ['replay', '--runs', 'all'],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--concurrency', '0'],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--rate', 'fast'],
@@ -269,5 +270,9 @@ describe('replay --runs', () => {
       assert.equal(out.code, 2, args.join(' '));
       assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
     }
+    // The runs list's filters are a batch's too, checked as GET /v1/runs checks them.
+    out = await cli(['replay', '--runs', 'status=lost', '--json', join(dir, 'x.json'), '--data', data]);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: status must be one of complete, incomplete, failed, unidentified/);
   });
 });

@@ -16,7 +16,7 @@ import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
-import { findRuns, runQuery } from '../server/run-routes.ts';
+import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
@@ -123,11 +123,11 @@ function overridesOf(values: { model?: string | undefined; param?: string[] | un
   return { ...(values.model === undefined ? {} : { model: values.model }), params };
 }
 
-/** `--runs QUERY`: `all`, or the query string of GET /v1/runs (since, model, servedModel, component, before, limit). */
+/** `--runs QUERY`: `all`, or the query string of GET /v1/runs (its filters, before and limit). */
 function batchQuery(text: string) {
   if (text === 'all') return runQuery(() => undefined);
   const params = new URLSearchParams(text);
-  const known = ['since', 'model', 'servedModel', 'component', 'before', 'limit'];
+  const known = [...RUN_FILTERS, 'before', 'limit'];
   for (const name of params.keys()) {
     if (!known.includes(name) || params.getAll(name).length > 1) throw new UsageError('ERR_CLI_USAGE', `--runs must be all, or a query of ${known.join(', ')} (each once), as GET /v1/runs takes: model=gpt-4o&since=2026-12-01T00:00:00Z`);
   }

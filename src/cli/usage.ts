@@ -362,7 +362,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'replay',
     options: [
-      { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, model, servedModel, component, before; limit caps the whole set)' },
+      { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, until, model, servedModel, provider, status, parent, component, before; limit caps the whole set)' },
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
       runsDb,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replays (NAME openai or anthropic; default the provider\'s public URL)' },
