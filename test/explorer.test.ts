@@ -402,6 +402,13 @@ test('a run page shows identities, content, served facts, output, parents and re
   await close();
   await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
   await screenshots(serve.base, 'run-with-children', `#/run/${parent.captureId}`, '#verification[data-done]');
+  // Parents and children at phone width, up close (the whole page is long).
+  const phone = await open(serve.base, VIEWPORTS.phone);
+  await showRun(phone.page, serve.base, parent.captureId);
+  const family = (await phone.page.locator('#parents').boundingBox())!;
+  await phone.page.screenshot({ path: join(SHOTS, 'run-family-phone.png'), fullPage: true, clip: { x: 0, y: family.y - 8, width: VIEWPORTS.phone.width, height: 360 } });
+  assert.deepEqual(phone.problems, []);
+  await phone.close();
   await screenshots(serve.base, 'log', '#/log', '#checkpoint-check');
   await screenshots(serve.base, 'keys', '#/keys', 'textarea');
 });
