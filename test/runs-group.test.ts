@@ -132,6 +132,8 @@ describe('runs group', () => {
     const served = await group(['--by', 'request', '--served-model', 'gpt-4o-2024-11-20']);
     assert.deepEqual(served.groups.flatMap((entry) => entry.captureIds), [ids['d']]);
     assert.equal(served.runs, 1);
+    const unidentified = await group(['--by', 'request', '--status', 'unidentified', '--until', '2100-01-01T00:00:00Z']);
+    assert.deepEqual([unidentified.runs, unidentified.groups.flatMap((entry) => entry.captureIds)], [1, [ids['u']]], 'the new filters of runs list too');
     const limited = await group(['--by', 'request', '--limit', '2']);
     assert.equal(limited.runs, 2);
     assert.deepEqual(new Set(limited.groups.flatMap((entry) => entry.captureIds)), new Set([ids['e'], ids['u']]), 'the two newest');
