@@ -158,7 +158,7 @@ describe('runs group', () => {
       const batch = Array.from({ length: 1005 }, (_, i) => {
         const record = { ...run!.record, captureId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };
         const recordJson = new TextDecoder().decode(canonicalBytes(record));
-        return { recordDigest: toHex(sha256Once(recordJson)), record, recordJson, identity: run!.identity, model: run!.model, servedModel: null, capture: run!.capture, digests: run!.digests, content: [], receiptable: false };
+        return { recordDigest: toHex(sha256Once(recordJson)), record, recordJson, identity: run!.identity, model: run!.model, servedModel: null, capture: run!.capture, digests: run!.digests, content: [], kept: [], receiptable: false };
       });
       await store.put(batch);
       await store.close();

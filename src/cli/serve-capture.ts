@@ -250,7 +250,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   let sweep: NodeJS.Timeout | undefined;
   if (config.retentionDays !== undefined) {
     const days = config.retentionDays;
-    const expire = () => void storage.expire(new Date(Date.now() - days * 86_400_000).toISOString()).catch(report);
+    const expire = () => void recorder.expire(new Date(Date.now() - days * 86_400_000).toISOString()).catch(report);
     expire();
     sweep = setInterval(expire, 3_600_000);
     sweep.unref();

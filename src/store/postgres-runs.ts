@@ -37,11 +37,8 @@ CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable AND receipt IS NULL;
-CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, PRIMARY KEY (seq, part, position));
-CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
+CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
-CREATE TABLE IF NOT EXISTS run_content (digest text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (digest, seq));
-CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
 CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
 CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
 CREATE INDEX IF NOT EXISTS runs_request_id ON runs (request_id);
@@ -54,6 +51,23 @@ END $$;
 CREATE OR REPLACE TRIGGER runs_parents AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION runs_parents();
 `;
 
+/**
+ * From a store of the first layout (sqlite-runs.ts KEPT_MIGRATION): run_digests gains `kept`
+ * (from run_content, then dropped), the response bytes' digest of every run becomes a row, and
+ * the digest index covers `kept`. After SCHEMA, in its transaction.
+ */
+const KEPT_MIGRATION = `
+ALTER TABLE run_digests ADD COLUMN IF NOT EXISTS kept boolean NOT NULL DEFAULT false;
+UPDATE run_digests SET kept = true FROM run_content WHERE run_content.digest = run_digests.digest AND run_content.seq = run_digests.seq;
+INSERT INTO run_digests (seq, part, position, digest, kept)
+  SELECT seq, 'response', -1, record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256',
+         EXISTS (SELECT 1 FROM run_content WHERE run_content.seq = runs.seq AND run_content.digest = runs.record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256')
+  FROM runs WHERE record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256' IS NOT NULL
+  ON CONFLICT DO NOTHING;
+DROP INDEX IF EXISTS run_digests_digest;
+DROP TABLE run_content;
+`;
+
 /** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
 const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING`;
 
@@ -63,9 +77,8 @@ const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete
 /** Reads every column the store uses: fails on tables of the same names that are something else. */
 const PROBE = `
 SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
-SELECT seq, part, position, digest FROM run_digests LIMIT 0;
+SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0;
 SELECT digest, bytes FROM content LIMIT 0;
-SELECT digest, seq FROM run_content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
 `;
 
@@ -133,6 +146,8 @@ export class PostgresRuns implements RunStorage {
         const older = (await client.query("SELECT to_regclass('runs') IS NOT NULL AND to_regclass('run_parents') IS NULL AS older")).rows[0] as { older: boolean };
         await client.query(SCHEMA);
         if (older.older) await client.query(BACKFILL_PARENTS);
+        if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
+        await client.query('CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq)');
         await client.query('COMMIT');
         await client.query(PROBE);
       } catch (error) {
@@ -168,9 +183,8 @@ export class PostgresRuns implements RunStorage {
     }
     try {
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`);
-      const digests: { seq: number[]; part: string[]; position: number[]; digest: string[] } = { seq: [], part: [], position: [], digest: [] };
+      const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
-      const links: { digest: string[]; seq: number[] } = { digest: [], seq: [] };
       for (const run of batch) {
         const inserted = await client.query(
           `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
@@ -179,24 +193,21 @@ export class PostgresRuns implements RunStorage {
         );
         const seq = inserted.rows[0]?.seq as number | undefined;
         if (seq === undefined) continue;
+        const kept = new Set(run.kept);
         for (const digest of run.digests) {
           digests.seq.push(seq);
           digests.part.push(digest.part);
           digests.position.push(digest.position);
           digests.digest.push(digest.digest);
+          digests.kept.push(kept.has(digest.digest));
         }
-        for (const piece of run.content) {
-          content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
-          links.digest.push(piece.digest);
-          links.seq.push(seq);
-        }
+        for (const piece of run.content) content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
       }
       if (digests.seq.length > 0) {
-        await client.query('INSERT INTO run_digests (seq, part, position, digest) SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[])', [digests.seq, digests.part, digests.position, digests.digest]);
+        await client.query('INSERT INTO run_digests (seq, part, position, digest, kept) SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::boolean[])', [digests.seq, digests.part, digests.position, digests.digest, digests.kept]);
       }
       if (content.size > 0) {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
-        await client.query('INSERT INTO run_content (digest, seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING', [links.digest, links.seq]);
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -328,8 +339,9 @@ export class PostgresRuns implements RunStorage {
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`);
       const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);
       if (expired.rowCount !== 0) {
-        await client.query('DELETE FROM run_content WHERE seq = ANY($1::bigint[])', [expired.rows.map((row) => row.seq)]);
-        await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_content WHERE run_content.digest = content.digest)');
+        await client.query('UPDATE run_digests SET kept = false WHERE seq = ANY($1::bigint[]) AND kept', [expired.rows.map((row) => row.seq)]);
+        // Content no run keeps any more; content a newer run keeps stays.
+        await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)');
       }
       await client.query('COMMIT');
       return expired.rowCount ?? 0;

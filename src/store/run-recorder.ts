@@ -44,7 +44,20 @@ export interface RecorderOptions {
   claimant?: string;
   /** Runprint's own failures (a store that cannot be written, a receipt that cannot be logged), each as it happens. */
   onFailure?: (error: RunprintError) => void;
+  /** The clock of the content memory (ms; default Date.now). */
+  now?: () => number;
 }
+
+/**
+ * How long the recorder remembers that a piece of content is in the store (its digest committed
+ * as kept by a run): within it, a run that keeps the same content names it as kept without making
+ * its bytes again or writing them. Sound because the store deletes content only when no unexpired
+ * run keeps it, and a run committed this recently is not expired: serve's retention is at least a
+ * day, and the recorder's own `expire` forgets what it remembered.
+ */
+export const CONTENT_MEMORY_MS = 10 * 60_000;
+/** Most digests remembered (the oldest are forgotten first). */
+export const CONTENT_MEMORY_ENTRIES = 50_000;
 
 export interface RecorderCounts {
   /** Records committed. */
@@ -79,12 +92,49 @@ export class RunRecorder {
    * run, and make the same bytes, which the log stores once; two keys never sign one run.
    */
   readonly #claimant: string;
+  /** Content digests committed as kept, with the time of that commit (oldest first). */
+  readonly #stored = new Map<string, number>();
+  readonly #now: () => number;
 
   constructor(options: RecorderOptions) {
     if (options.log !== undefined && options.sign === undefined) throw new TypeError('a recorder that logs receipts needs a signing key');
     this.#options = options;
     this.#maxBatch = options.maxBatch ?? 512;
     this.#claimant = options.claimant ?? `key:${options.sign?.key.keyId ?? 'none'}`;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True when a run committed within CONTENT_MEMORY_MS before `now` keeps this content. */
+  #known(digest: string, now: number): boolean {
+    const at = this.#stored.get(digest);
+    return at !== undefined && now - at < CONTENT_MEMORY_MS;
+  }
+
+  #remember(batch: readonly Pending[]): void {
+    const at = this.#now();
+    for (const item of batch) {
+      for (const digest of item.run.kept) {
+        this.#stored.delete(digest);
+        this.#stored.set(digest, at);
+      }
+    }
+    for (const digest of this.#stored.keys()) {
+      if (this.#stored.size <= CONTENT_MEMORY_ENTRIES) break;
+      this.#stored.delete(digest);
+    }
+  }
+
+  /**
+   * Deletes the content of runs that ended before `before` (the store's expire), forgetting what
+   * the recorder remembered as stored first.
+   */
+  async expire(before: string): Promise<number> {
+    this.#stored.clear();
+    try {
+      return await this.#options.storage.expire(before);
+    } finally {
+      this.#stored.clear();
+    }
   }
 
   /** False after a commit failed, until the next one succeeds. */
@@ -98,7 +148,8 @@ export class RunRecorder {
    */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
-    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run));
+    const now = this.#now();
+    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
     if (this.#pending.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#unhealthy = true;
@@ -129,6 +180,7 @@ export class RunRecorder {
         continue;
       }
       this.#unhealthy = false;
+      this.#remember(batch);
       this.counts.recorded += batch.length;
       for (const item of batch) item.resolve();
       if (batch.some((item) => item.run.receiptable)) this.signPending();

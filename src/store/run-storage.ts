@@ -31,9 +31,12 @@ export function defaultContentPolicy(): ContentPolicy {
   return policy;
 }
 
-/** One digest a run names: a component (position -1), a list element (position 0, 1, ..), the output or the exact request bytes. */
+/**
+ * One digest a run names: a component (position -1), a list element (position 0, 1, ..), the
+ * output (SPEC 12), the exact request bytes (`request`) or the exact response body (`response`).
+ */
 export interface RunDigest {
-  part: ContentPart;
+  part: ContentPart | 'response';
   position: number;
   /** Lower-case hex SHA-256. */
   digest: string;
@@ -56,6 +59,11 @@ export interface RunToStore {
   digests: RunDigest[];
   /** Content rows, by the digest that names them: written once, whatever the number of runs. */
   content: { digest: string; bytes: Uint8Array }[];
+  /**
+   * Every digest whose content this run keeps (retention deletes content no unexpired run keeps):
+   * those of `content`, and those left out of it because the store already holds them.
+   */
+  kept: string[];
   /** True when the run gets a receipt (capture/run-receipt.ts isReceiptable). */
   receiptable: boolean;
 }
@@ -180,12 +188,23 @@ const encoder = new TextEncoder();
  * element and output, and the content the policy allows, each piece named by the digest the
  * identity document gives it (so a query by a component digest and a content lookup use one name).
  */
-export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, policy: ContentPolicy, capture: 'proxy' | 'sdk', receiptable: boolean): RunToStore {
+export function runToStore(
+  run: CapturedRun,
+  bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array },
+  policy: ContentPolicy,
+  capture: 'proxy' | 'sdk',
+  receiptable: boolean,
+  stored?: (digest: string) => boolean,
+): RunToStore {
   const recordJson = new TextDecoder().decode(canonicalBytes(run.record));
   const digests: RunDigest[] = [];
   const content: { digest: string; bytes: Uint8Array }[] = [];
+  const kept: string[] = [];
+  // Content the store is known to hold (`stored`) is not made again: only named as kept.
   const keep = (part: ContentPart, digest: string, value: () => Uint8Array) => {
-    if (policy[part] === 'content') content.push({ digest, bytes: value() });
+    if (policy[part] !== 'content') return;
+    kept.push(digest);
+    if (stored?.(digest) !== true) content.push({ digest, bytes: value() });
   };
   const { identity, composition, record } = run;
   if (identity !== null && composition !== null) {
@@ -213,7 +232,10 @@ export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; 
   // Only a 2xx body is kept: an error body may echo part of a credential (OpenAI's 401 names the
   // key's last characters); it stays named by its digest.
   const success = record.response.status !== null && record.response.status >= 200 && record.response.status <= 299;
-  if (record.response.rawDigest !== null && success) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
+  if (record.response.rawDigest !== null) {
+    digests.push({ part: 'response', position: -1, digest: record.response.rawDigest.sha256 });
+    if (success) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
+  }
   // Declared retrieval: each document found in the request, by the digest of its text, in order.
   run.record.retrieval.forEach((document, i) => {
     digests.push({ part: 'retrieval', position: i, digest: document.digest.sha256 });
@@ -234,6 +256,7 @@ export function runToStore(run: CapturedRun, bytes: { requestBytes: Uint8Array; 
     capture,
     digests,
     content,
+    kept,
     receiptable,
   };
 }

@@ -37,19 +37,20 @@ CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable = 1 AND receipt IS NULL;
--- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request bytes.
+-- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request
+-- and response bytes; kept = 1 where the run keeps that digest's content (retention deletes
+-- content no unexpired run keeps).
 CREATE TABLE IF NOT EXISTS run_digests (
   seq INTEGER NOT NULL,
   part TEXT NOT NULL,
   position INTEGER NOT NULL,
   digest TEXT NOT NULL,
+  kept INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (seq, part, position)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, seq);
--- Content, once per digest, and which runs keep it (for retention).
+CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq);
+-- Content, once per digest.
 CREATE TABLE IF NOT EXISTS content (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS run_content (digest TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (digest, seq)) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_content_seq ON run_content (seq);
 -- Queries (issue 12): pages by model, served model, status and format, newest first.
 CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
 CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
@@ -75,6 +76,22 @@ END;
 INSERT OR IGNORE INTO run_parents (parent, seq) SELECT value, runs.seq FROM runs, json_each(runs.record, '$.parents');
 `;
 
+/**
+ * From a store of the first layout: run_digests gains `kept` (from run_content, then dropped), the
+ * response bytes' digest of every run becomes a row, and the digest index covers `kept`.
+ */
+const KEPT_MIGRATION = `
+ALTER TABLE run_digests ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
+UPDATE run_digests SET kept = 1 WHERE EXISTS (SELECT 1 FROM run_content WHERE run_content.digest = run_digests.digest AND run_content.seq = run_digests.seq);
+INSERT OR IGNORE INTO run_digests (seq, part, position, digest, kept)
+  SELECT seq, 'response', -1, json_extract(record, '$.response.rawDigest.sha256'),
+         EXISTS (SELECT 1 FROM run_content WHERE run_content.seq = runs.seq AND run_content.digest = json_extract(runs.record, '$.response.rawDigest.sha256'))
+  FROM runs WHERE json_extract(record, '$.response.rawDigest.sha256') IS NOT NULL;
+DROP INDEX IF EXISTS run_digests_digest;
+CREATE INDEX run_digests_digest ON run_digests (digest, kept, seq);
+DROP TABLE run_content;
+`;
+
 interface RunRow {
   seq: number;
   record_digest: string;
@@ -97,7 +114,6 @@ export class SqliteRuns implements RunStorage {
   readonly #insertRun: StatementSync;
   readonly #insertDigest: StatementSync;
   readonly #insertContent: StatementSync;
-  readonly #insertRunContent: StatementSync;
   readonly #digestsOf: StatementSync;
   readonly #contentOf: StatementSync;
 
@@ -108,9 +124,8 @@ export class SqliteRuns implements RunStorage {
       `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
     );
-    this.#insertDigest = db.prepare('INSERT INTO run_digests (seq, part, position, digest) VALUES (?, ?, ?, ?)');
+    this.#insertDigest = db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)');
     this.#insertContent = db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING');
-    this.#insertRunContent = db.prepare('INSERT INTO run_content (digest, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
@@ -129,6 +144,12 @@ export class SqliteRuns implements RunStorage {
         const opened = db;
         sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(PARENTS));
       }
+      // Stores made before run_digests.kept: which runs keep which content was a table of its own
+      // (run_content); the response bytes' digest was not a row.
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) {
+        const opened = db;
+        sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(KEPT_MIGRATION));
+      }
       return new SqliteRuns(db, path);
     } catch (error) {
       if (db?.isOpen === true) db.close();
@@ -139,6 +160,22 @@ export class SqliteRuns implements RunStorage {
 
   #write<T>(work: () => T): T {
     return sqliteWriteTransaction(this.#db, this.#path, 'run database', work);
+  }
+
+  /**
+   * A write transaction committed without waiting for the disk (synchronous = NORMAL: in WAL mode a
+   * process crash loses nothing, a power loss may lose the last such commits). For claims and
+   * receipts only, which the recorder can lose by design: a lost claim is taken over when stale, a
+   * lost receipt is signed again from the durable record, the same bytes, which the log (committed
+   * with a full sync before) holds once. The next full-sync commit makes them durable too.
+   */
+  #writeRelaxed<T>(work: () => T): T {
+    this.#db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return this.#write(work);
+    } finally {
+      this.#db.exec('PRAGMA synchronous = FULL');
+    }
   }
 
   #read<T>(work: () => T): T {
@@ -169,11 +206,9 @@ export class SqliteRuns implements RunStorage {
         ) as { seq: number } | undefined;
         // Stored before (the same record put twice): nothing more to do.
         if (row === undefined) continue;
-        for (const digest of run.digests) this.#insertDigest.run(row.seq, digest.part, digest.position, digest.digest);
-        for (const piece of run.content) {
-          this.#insertContent.run(piece.digest, piece.bytes);
-          this.#insertRunContent.run(piece.digest, row.seq);
-        }
+        const kept = new Set(run.kept);
+        for (const digest of run.digests) this.#insertDigest.run(row.seq, digest.part, digest.position, digest.digest, kept.has(digest.digest) ? 1 : 0);
+        for (const piece of run.content) this.#insertContent.run(piece.digest, piece.bytes);
       }
     });
   }
@@ -203,7 +238,7 @@ export class SqliteRuns implements RunStorage {
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]> {
     const now = new Date().toISOString();
     // One write transaction: SQLite's write lock makes the claim atomic across processes.
-    const rows = this.#write(() =>
+    const rows = this.#writeRelaxed(() =>
       this.#db
         .prepare(
           `UPDATE runs SET claimed_by = ?, claimed_at = ? WHERE seq IN (
@@ -220,7 +255,7 @@ export class SqliteRuns implements RunStorage {
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
     if (items.length === 0) return;
     const update = this.#db.prepare(`UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL${claimant === undefined ? '' : ' AND claimed_by = ?'}`);
-    this.#write(() => {
+    this.#writeRelaxed(() => {
       for (const item of items) update.run(...([item.receipt, item.logIndex, item.recordDigest, ...(claimant === undefined ? [] : [claimant])] as (string | number | null)[]));
     });
   }
@@ -337,9 +372,10 @@ export class SqliteRuns implements RunStorage {
       const expired = this.#db.prepare('SELECT seq FROM runs WHERE ended < ? AND content_expired = 0').all(before) as unknown as { seq: number }[];
       if (expired.length === 0) return 0;
       this.#db.prepare('UPDATE runs SET content_expired = 1 WHERE ended < ? AND content_expired = 0').run(before);
-      this.#db.prepare('DELETE FROM run_content WHERE seq IN (SELECT seq FROM runs WHERE content_expired = 1)').run();
-      // Content no run keeps any more; content a newer run names stays.
-      this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_content WHERE run_content.digest = content.digest)').run();
+      const release = this.#db.prepare('UPDATE run_digests SET kept = 0 WHERE seq = ? AND kept = 1');
+      for (const { seq } of expired) release.run(seq);
+      // Content no run keeps any more; content a newer run keeps stays.
+      this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
       return expired.length;
     });
   }
