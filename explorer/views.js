@@ -1,6 +1,7 @@
 // The run page (#/run/ID): identities, components with their digests and stored content, served
-// facts, output, parents and children, receipt, and the verification panel (verify.js).
+// facts, output, the agent graph (graph.js), parents and children, receipt, and the verification panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
+import { agentGraph } from './graph.js';
 import { verifyRun } from './verify.js';
 
 const text = new TextDecoder();
@@ -205,7 +206,7 @@ export async function runPage(main, id) {
   ]);
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
-  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...parents(run), ...children(run, childRuns), ...receiptSection(run, receipt));
+  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   // The parts whose stored content does not give their digest are marked where they are shown.

@@ -40,6 +40,7 @@ const PAGE_FILES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'common.js': 'text/javascript; charset=utf-8',
   'compare.js': 'text/javascript; charset=utf-8',
+  'graph.js': 'text/javascript; charset=utf-8',
   'log-page.js': 'text/javascript; charset=utf-8',
   'views.js': 'text/javascript; charset=utf-8',
   'verify.js': 'text/javascript; charset=utf-8',
