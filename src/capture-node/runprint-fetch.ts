@@ -60,8 +60,9 @@ export interface RunprintFetchOptions {
   /**
    * Served facts the application derived itself for the next call, each `{"source": "derived",
    * "value": ...}`: a local model's `weights` (SPEC 9.6, the `model-digest` of the weights it
-   * loaded), so that `runprint replay --weights` can check them. Local store only: with `url` the
-   * server derives each record from the bytes, and they would be lost.
+   * loaded), so that `runprint replay --weights` can check them. Local store only: a server
+   * (`url`) derives every fact from the bytes and refuses facts a client states
+   * (ERR_CAPTURE_SERVED_FACT_REFUSED, docs/CAPTURE.md "Local models").
    */
   servedFacts?: () => { readonly [name: string]: ServedFact } | undefined;
   /** The run identities the next call follows from. Default: currentParents (withParent). */
@@ -139,7 +140,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     }
     const key: SigningKey = await receiptKey(data, data, undefined);
     const version = await runprintVersion();
-    const storage = SqliteRuns.open(join(data, RUNS_DATABASE));
+    const storage = SqliteRuns.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
     recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure: report });
@@ -214,7 +215,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
   const policy = policyOf(options.keep);
   const url = serverUrl(options.url);
-  if (url !== null && options.servedFacts !== undefined) throw new TypeError('options.servedFacts needs the local run store: a server derives each record from the bytes (no url)');
+  if (url !== null && options.servedFacts !== undefined) throw new TypeError('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
   const fetchImpl = options.fetch ?? globalThis.fetch;

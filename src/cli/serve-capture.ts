@@ -1,7 +1,10 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RunprintError, UsageError } from '../errors.ts';
+import type { ServedFact } from '../identity/composition.ts';
+import type { JsonObject } from '../jcs/json-value.ts';
+import { computeModelDigest } from '../model-digest/index.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
@@ -16,12 +19,14 @@ import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
+import { fileName } from './read-input.ts';
 import { runprintVersion } from './version.ts';
 
 /** The parseArgs options this file reads. */
 export const CAPTURE_OPTIONS = {
   'no-capture': { type: 'boolean' },
   upstream: { type: 'string', multiple: true },
+  'upstream-weights': { type: 'string', multiple: true },
   'capture-token': { type: 'string' },
   'capture-fail-closed': { type: 'boolean' },
   'capture-durability': { type: 'string' },
@@ -32,13 +37,15 @@ export const CAPTURE_OPTIONS = {
   'otlp-endpoint': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
 
 export interface CaptureConfig {
   upstreams: { [name: string]: string };
+  /** --upstream-weights: upstream name -> the absolute path of the model its server loaded. */
+  upstreamWeights: { [name: string]: string };
   token: string | undefined;
   failClosed: boolean;
   durability: Durability;
@@ -54,6 +61,7 @@ export interface CaptureConfig {
 type Values = {
   'no-capture'?: boolean;
   upstream?: string[];
+  'upstream-weights'?: string[];
   'capture-token'?: string;
   'capture-fail-closed'?: boolean;
   'capture-durability'?: string;
@@ -90,6 +98,48 @@ export function upstreamOptions(values: readonly string[]): { [name: string]: st
   return upstreams;
 }
 
+/**
+ * `--upstream-weights NAME=PATH` values: NAME an upstream that `--upstream` points at a server of
+ * one's own (the weights behind a provider's public URL are not the operator's to state), PATH
+ * the model file or directory that server loaded, resolved against `cwd`. Each NAME once.
+ */
+export function upstreamWeightsOptions(values: readonly string[], upstreams: { readonly [name: string]: string }, cwd: string): { [name: string]: string } {
+  const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
+  const weights: { [name: string]: string } = {};
+  for (const value of values) {
+    const split = value.indexOf('=');
+    const name = value.slice(0, split);
+    if (split <= 0 || !names.has(name) || split === value.length - 1) {
+      throw new UsageError('ERR_CLI_USAGE', `--upstream-weights must be NAME=PATH: NAME one of ${[...names].join(', ')}, PATH the model file or directory that upstream's server loaded`);
+    }
+    if (upstreams[name] === undefined) throw new UsageError('ERR_CLI_USAGE', `--upstream-weights ${name} needs --upstream ${name}=URL: weights are stated only for a model server of your own, never for a provider's public URL`);
+    if (weights[name] !== undefined) throw new UsageError('ERR_CLI_USAGE', `--upstream-weights names the ${name} upstream more than once`);
+    weights[name] = resolve(cwd, value.slice(split + 1));
+  }
+  return weights;
+}
+
+/**
+ * The served fact `weights` (SPEC 2.3, 9.6) of each `--upstream-weights` model, derived once: its
+ * `runprint model-digest` digest with that command's default serialization, as
+ * `{"source": "derived", "value": {"digest", "serialization"}}`, what in-process capture records
+ * with `servedFacts`. A model that cannot be digested is ERR_CLI_USAGE naming its ERR_MODEL_ code.
+ */
+export async function upstreamWeightsFacts(paths: { readonly [name: string]: string }): Promise<{ [name: string]: { readonly [name: string]: ServedFact } }> {
+  const facts: { [name: string]: { readonly [name: string]: ServedFact } } = {};
+  for (const [name, path] of Object.entries(paths)) {
+    let digest;
+    try {
+      digest = await computeModelDigest(path, {});
+    } catch (error) {
+      if (!(error instanceof RunprintError)) throw error;
+      throw new UsageError('ERR_CLI_USAGE', `--upstream-weights ${name}: the model cannot be digested (${error.code}: ${error.message}): ${fileName(path)}`);
+    }
+    facts[name] = { weights: { source: 'derived', value: { digest: digest.digest, serialization: digest.serialization } as unknown as JsonObject } };
+  }
+  return facts;
+}
+
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -111,6 +161,7 @@ export function listOf(values: string[] | undefined, env: string | undefined): s
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
   if (values['no-capture'] === true) return undefined;
   const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']));
+  const upstreamWeights = upstreamWeightsOptions(listOf(values['upstream-weights'], env['RUNPRINT_UPSTREAM_WEIGHTS']), upstreams, io.cwd);
   const token = values['capture-token'] ?? (env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-token must be 1 or more visible ASCII characters with no spaces');
@@ -142,6 +193,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   }
   return {
     upstreams,
+    upstreamWeights,
     token,
     failClosed: values['capture-fail-closed'] === true || env['RUNPRINT_CAPTURE_FAIL_CLOSED'] === '1',
     durability,
@@ -191,11 +243,17 @@ export interface Capture {
   close(): Promise<void>;
 }
 
+/** For the banner: ` (weights sha256:...)` when runs through the upstream record a weights fact. */
+function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): string {
+  const value = facts?.['weights']?.value as { digest?: { sha256?: string } } | undefined;
+  return value?.digest?.sha256 === undefined ? '' : ` (weights sha256:${value.digest.sha256})`;
+}
+
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
-export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo }): Promise<Capture> {
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } } }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
-  const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE)) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
+  const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
   const version = await runprintVersion();
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
@@ -242,6 +300,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     maxBodyBytes: 32 * 1024 * 1024,
     receipts: true,
     onFailure: report,
+    ...(context.upstreamWeights === undefined || Object.keys(context.upstreamWeights).length === 0 ? {} : { derived: context.upstreamWeights }),
     ...(exporter === undefined
       ? {}
       : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
@@ -270,7 +329,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     recorder,
     health: () => ({ capture: { healthy: recorder.healthy, ...recorder.counts, failures } }),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async () => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();

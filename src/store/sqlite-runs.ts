@@ -4,6 +4,8 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { RunWriterThread } from './sqlite-runs-thread.ts';
+import { prepareRunWrites, runWriteOf, writeRuns, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -111,27 +113,27 @@ export class SqliteRuns implements RunStorage {
   readonly kind = 'SQLite';
   readonly #db: DatabaseSync;
   readonly #path: string;
-  readonly #insertRun: StatementSync;
-  readonly #insertDigest: StatementSync;
-  readonly #insertContent: StatementSync;
+  readonly #writes: RunWriteStatements;
+  /** Where puts are committed when the store was opened with a writer thread. */
+  readonly #thread: RunWriterThread | undefined;
   readonly #digestsOf: StatementSync;
   readonly #contentOf: StatementSync;
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync, path: string, thread: boolean) {
     this.#db = db;
     this.#path = path;
-    this.#insertRun = db.prepare(
-      `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
-    );
-    this.#insertDigest = db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)');
-    this.#insertContent = db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING');
+    this.#writes = prepareRunWrites(db);
+    this.#thread = thread ? new RunWriterThread(path) : undefined;
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
 
   /** Opens (creating if needed) the database file; failures are named by cause, as the log's (storage-faults.ts). */
-  static open(path: string): SqliteRuns {
+  /**
+   * With `writerThread`, puts are committed on a thread of their own (sqlite-runs-thread.ts), so
+   * the caller's event loop does not wait for inserts and the disk: for a capturing process.
+   */
+  static open(path: string, options: { writerThread?: boolean } = {}): SqliteRuns {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
@@ -150,7 +152,7 @@ export class SqliteRuns implements RunStorage {
         const opened = db;
         sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(KEPT_MIGRATION));
       }
-      return new SqliteRuns(db, path);
+      return new SqliteRuns(db, path, options.writerThread === true);
     } catch (error) {
       if (db?.isOpen === true) db.close();
       if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
@@ -188,29 +190,9 @@ export class SqliteRuns implements RunStorage {
 
   async put(batch: readonly RunToStore[]): Promise<void> {
     if (batch.length === 0) return;
-    this.#write(() => {
-      for (const run of batch) {
-        const row = this.#insertRun.get(
-          run.recordDigest,
-          run.record.captureId,
-          run.record.runId,
-          run.record.requestId,
-          run.model,
-          run.servedModel,
-          run.record.times.started,
-          run.record.times.ended,
-          run.capture,
-          run.recordJson,
-          run.identity === null ? null : JSON.stringify(run.identity),
-          run.receiptable ? 1 : 0,
-        ) as { seq: number } | undefined;
-        // Stored before (the same record put twice): nothing more to do.
-        if (row === undefined) continue;
-        const kept = new Set(run.kept);
-        for (const digest of run.digests) this.#insertDigest.run(row.seq, digest.part, digest.position, digest.digest, kept.has(digest.digest) ? 1 : 0);
-        for (const piece of run.content) this.#insertContent.run(piece.digest, piece.bytes);
-      }
-    });
+    const writes = batch.map(runWriteOf);
+    if (this.#thread !== undefined) return this.#thread.put(writes);
+    writeRuns(this.#db, this.#path, this.#writes, writes);
   }
 
   #stored(row: RunRow): StoredRun {
@@ -260,6 +242,14 @@ export class SqliteRuns implements RunStorage {
     });
   }
 
+  #replayLinks = false;
+
+  /** True once the replay links table exists (it is never dropped, so a true answer is kept). */
+  #hasReplayLinks(): boolean {
+    this.#replayLinks ||= this.#read(() => this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'replay_links'").get() !== undefined);
+    return this.#replayLinks;
+  }
+
   /** The WHERE clause of a query's filters (not its paging), and its arguments. */
   #where(query: RunQuery): { sql: string; args: (string | number)[] } {
     const where: string[] = [];
@@ -279,6 +269,12 @@ export class SqliteRuns implements RunStorage {
     if (query.status === 'unidentified') add('request_id IS NULL');
     else if (query.status !== undefined) add(`${ENDING} = ?`, query.status);
     if (query.parent !== undefined) add('seq IN (SELECT seq FROM run_parents WHERE parent = ?)', query.parent);
+    // The replay links are a table of this file, made by the first replay (replay/replay-links.ts):
+    // before it, no run was replayed.
+    if (query.verdict !== undefined) {
+      if (this.#hasReplayLinks()) add('record_digest IN (SELECT replay_of FROM replay_links WHERE verdict = ?)', query.verdict);
+      else add('0');
+    }
     if (query.component !== undefined) {
       if (query.component.part === undefined) add('seq IN (SELECT seq FROM run_digests WHERE digest = ?)', query.component.digest);
       else add('seq IN (SELECT seq FROM run_digests WHERE digest = ? AND part = ?)', query.component.digest, query.component.part);
@@ -381,6 +377,7 @@ export class SqliteRuns implements RunStorage {
   }
 
   async close(): Promise<void> {
+    await this.#thread?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 }
