@@ -86,6 +86,7 @@ export type ErrorCode =
   | 'ERR_CAPTURE_UNAVAILABLE'
   | 'ERR_CAPTURE_UPSTREAM_UNREACHABLE'
   | 'ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST'
+  | 'ERR_CAPTURE_SERVED_FACT_REFUSED'
   | 'ERR_RUN_NOT_FOUND'
   | 'ERR_RUN_NO_RECEIPT'
   // Replay and comparison of stored runs (docs/REPLAY.md)

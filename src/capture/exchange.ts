@@ -90,6 +90,11 @@ function timeOf(value: unknown, path: string): number {
 export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId: string; parents: string[] } {
   const body = parseJson(bytes);
   if (!isObject(body)) throw bad('an exchange is a JSON object', '$');
+  // Served facts are the server's to derive from the bytes: one a client states (a local model's
+  // weights digest) it cannot recheck, and would sign as its own (docs/CAPTURE.md, "Local models").
+  if (Object.hasOwn(body, 'served')) {
+    throw new RunprintError('ERR_CAPTURE_SERVED_FACT_REFUSED', 'an exchange carries bytes, not served facts: the server derives a run\'s facts itself and cannot recheck the ones a client states (record them in a local run store, or digest the model with serve --upstream-weights)', "$['served']");
+  }
   for (const name of Object.keys(body)) {
     if (!MEMBERS.includes(name)) throw bad('is not a member of an exchange', `$['${name.replace(/[\\']/g, (c) => `\\${c}`)}']`);
   }

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InputError, UsageError } from '../errors.ts';
+import { InputError, ModelDigestError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
@@ -16,6 +16,9 @@ import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
+import { modelWeights, type ModelWeights } from '../replay/weights-check.ts';
+import { modelNotFound } from '../model-digest/model-digest-errors.ts';
+import { fileName } from './read-input.ts';
 import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -48,6 +51,7 @@ const BATCH_OPTIONS = {
   upstream: { type: 'string', multiple: true },
   model: { type: 'string' },
   param: { type: 'string', multiple: true },
+  weights: { type: 'string' },
   concurrency: { type: 'string' },
   rate: { type: 'string' },
   json: { type: 'string' },
@@ -205,6 +209,13 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   for (const [path, name] of [[jsonPath, values.json], [htmlPath, values.report]] as const) {
     if (path !== undefined && existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
   }
+  // One model for every run, digested once per serialization the runs recorded.
+  let weights: ModelWeights | undefined;
+  if (values.weights !== undefined) {
+    const path = resolve(io.cwd, values.weights);
+    if (!existsSync(path)) throw new ModelDigestError('ERR_MODEL_NOT_FOUND', `${modelNotFound().message}: ${fileName(values.weights)}`);
+    weights = modelWeights(path);
+  }
   const store = await openStore(values, io);
   let links: ReplayLinks;
   try {
@@ -221,7 +232,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
       statePath,
       query,
       queryText: values.runs!,
-      replay: { upstreams, overrides, headers: credentialHeaders },
+      replay: { upstreams, overrides, headers: credentialHeaders, ...(weights === undefined ? {} : { weights }) },
       concurrency,
       ...(rate === undefined ? {} : { rate }),
       onProgress: (done, total, counts) => {

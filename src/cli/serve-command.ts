@@ -16,7 +16,7 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, startCapture } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
@@ -196,6 +196,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const limits = serveLimits(values, process.env);
   // Capture's options are checked before anything is created or opened.
   const captureConfig = captureOptions(values, process.env, host, io);
+  // Each --upstream-weights model is digested once, now: one that cannot be is refused before anything opens.
+  const upstreamWeights = captureConfig === undefined ? {} : await upstreamWeightsFacts(captureConfig.upstreamWeights);
   const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
@@ -277,7 +279,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
   }
   if (sign !== undefined) options.sign = sign;
-  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io });
+  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io, upstreamWeights });
   if (capture !== undefined) {
     options.proxy = capture.proxy;
     options.runs = capture.runs;

@@ -12,6 +12,7 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import type { RunQuery, RunStorage, RunToStore, StoredRun } from '../store/run-storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 import { replayRun, type ReplayOptions, type ReplayResult } from './replay-run.ts';
+import type { WeightsCheck } from './weights-check.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';
 
 /** What the state file holds: enough to resume the same batch. */
@@ -21,6 +22,8 @@ export interface BatchState {
   /** The query as given (`--runs`) and the overrides, so a resume with other options is refused. */
   query: string;
   overrides: JsonValue;
+  /** The model every original's weights were checked against (--weights), when given. */
+  weights?: string;
   started: string;
   /** Record digests of the originals, oldest first. */
   originals: string[];
@@ -35,6 +38,8 @@ export interface BatchRow {
   /** For cannot-replay: the reason's code; for a run whose request the overrides made invalid: that error's. */
   code?: string;
   served?: Array<{ name: string; a: JsonValue | null; b: JsonValue | null }>;
+  /** With --weights, when the original has a weights fact: the digests recorded and found. */
+  weights?: WeightsCheck;
   outputEqual?: boolean | null;
   firstDifference?: string;
 }
@@ -43,6 +48,8 @@ export interface BatchReport {
   batch: string;
   query: string;
   overrides: JsonValue;
+  /** With --weights: the model each original's weights fact was checked against. */
+  weights?: string;
   started: string;
   finished: string;
   total: number;
@@ -128,6 +135,7 @@ function rowOf(recordDigest: string, verdict: string, resultText: string): Batch
   const row: BatchRow = { original: result.original.captureId, recordDigest, replay: result.replay?.captureId ?? null, verdict: verdict === 'error' ? null : (verdict as Verdict) };
   if (result.reason !== undefined) row.code = result.reason.code;
   if (result.error !== undefined) row.code = result.error.code;
+  if (result.weights !== undefined) row.weights = result.weights;
   if (result.served !== undefined && result.served.length > 0) row.served = result.served.map((fact) => ({ name: fact.name, a: fact.a?.value ?? null, b: fact.b?.value ?? null }));
   if (result.output !== null && result.output !== undefined) {
     row.outputEqual = result.output.equal;
@@ -165,7 +173,7 @@ function report(state: BatchState, items: Map<string, { verdict: string; result:
     }
   }
   const servedChanges = [...changes.values()].sort((x, y) => Number(y.fact === 'model') - Number(x.fact === 'model') || y.count - x.count);
-  return { batch: state.batch, query: state.query, overrides: state.overrides, started: state.started, finished: new Date().toISOString(), total: state.originals.length, resumed, counts, errors, codes, servedChanges, runs };
+  return { batch: state.batch, query: state.query, overrides: state.overrides, ...(state.weights === undefined ? {} : { weights: state.weights }), started: state.started, finished: new Date().toISOString(), total: state.originals.length, resumed, counts, errors, codes, servedChanges, runs };
 }
 
 /**
@@ -221,12 +229,14 @@ function pacer(rate: number | undefined): () => Promise<void> {
  */
 export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
   const overrides = (options.replay.overrides ?? {}) as unknown as JsonValue;
+  const given = options.replay.weights;
+  const weights = given === undefined ? undefined : typeof given === 'string' ? given : given.path;
   let state = await readState(options.statePath);
-  if (state !== undefined && (state.query !== options.queryText || JSON.stringify(state.overrides) !== JSON.stringify(overrides))) {
-    throw new RunprintError('ERR_REPLAY_BATCH_MISMATCH', 'the batch state file beside the report belongs to a batch with another --runs query or other overrides: resume it with the same options, or write the report elsewhere');
+  if (state !== undefined && (state.query !== options.queryText || JSON.stringify(state.overrides) !== JSON.stringify(overrides) || state.weights !== weights)) {
+    throw new RunprintError('ERR_REPLAY_BATCH_MISMATCH', 'the batch state file beside the report belongs to a batch with another --runs query, other overrides or other --weights: resume it with the same options, or write the report elsewhere');
   }
   if (state === undefined) {
-    state = { version: 1, batch: randomUUID(), query: options.queryText, overrides, started: new Date().toISOString(), originals: await selectOriginals(options.storage, options.links, options.query) };
+    state = { version: 1, batch: randomUUID(), query: options.queryText, overrides, ...(weights === undefined ? {} : { weights }), started: new Date().toISOString(), originals: await selectOriginals(options.storage, options.links, options.query) };
     await writeState(options.statePath, state);
   }
   const finished = await options.links.batchItems(state.batch);

@@ -19,7 +19,7 @@ import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, 
 import { compareOutputs, servedDifferences, type OutputComparison, type ServedDifference } from './compare-runs.ts';
 import { rebuildRequest } from './rebuild-request.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
-import { checkWeights, type WeightsCheck } from './weights-check.ts';
+import { checkWeights, type ModelWeights, type WeightsCheck } from './weights-check.ts';
 import { decideVerdict, determinismCaveats, type ReplayReason, type Verdict } from './verdict.ts';
 
 export interface ReplayOverrides {
@@ -50,8 +50,8 @@ export interface ReplayOptions {
   fetch?: typeof fetch;
   /** Longest wait for the whole answer, ms (default 300 s). */
   timeoutMs?: number;
-  /** A local model's weights (file or directory): checked against the original's `weights` fact before anything is sent. */
-  weights?: string;
+  /** A local model's weights (file or directory, or modelWeights of one): checked against the original's `weights` fact before anything is sent. */
+  weights?: string | ModelWeights;
 }
 
 /** The verdict document: what `runprint replay --json` prints. */

@@ -6,7 +6,7 @@
 import type { RunRecord } from '../capture/run-record.ts';
 import type { ServedFact } from '../identity/composition.ts';
 import { isJsonObject, type JsonObject } from '../jcs/json-value.ts';
-import { computeModelDigest, type ModelDigestOptions } from '../model-digest/index.ts';
+import { computeModelDigest, type ModelDigest, type ModelDigestOptions } from '../model-digest/index.ts';
 import type { ReplayReason } from './verdict.ts';
 
 /** What the check found: the digest recorded and the one recomputed, `sha256:<hex>`. */
@@ -14,6 +14,32 @@ export interface WeightsCheck {
   recorded: string;
   found: string;
   equal: boolean;
+}
+
+/**
+ * A model's weights for replays: its digest under each serialization a recorded fact names,
+ * computed once per serialization (a batch checks many runs against the same files).
+ */
+export interface ModelWeights {
+  readonly path: string;
+  digest(options: ModelDigestOptions): Promise<ModelDigest>;
+}
+
+/** The weights at `path` (a file or a directory, as `model-digest` takes it), digested when first asked. */
+export function modelWeights(path: string): ModelWeights {
+  const digests = new Map<string, Promise<ModelDigest>>();
+  return {
+    path,
+    digest(options) {
+      const key = JSON.stringify([options.method, options.shardSize ?? null, options.allowSymlinks ?? false, options.ignorePaths ?? null]);
+      let digest = digests.get(key);
+      if (digest === undefined) {
+        digest = computeModelDigest(path, options);
+        digests.set(key, digest);
+      }
+      return digest;
+    },
+  };
 }
 
 /** The serialization of a recorded weights fact as model-digest options; undefined when it is not one model-digest makes. */
@@ -32,7 +58,7 @@ function digestOptions(serialization: JsonObject): ModelDigestOptions | undefine
  * (ERR_REPLAY_WEIGHTS_NOT_RECORDED, ERR_REPLAY_WEIGHTS_MISMATCH) not to send. A model that cannot
  * be digested throws its ERR_MODEL_* error.
  */
-export async function checkWeights(original: RunRecord, path: string): Promise<{ check: WeightsCheck; fact: ServedFact } | { check?: WeightsCheck; reason: ReplayReason }> {
+export async function checkWeights(original: RunRecord, weights: string | ModelWeights): Promise<{ check: WeightsCheck; fact: ServedFact } | { check?: WeightsCheck; reason: ReplayReason }> {
   const fact = original.served?.['weights'];
   const value = fact?.value;
   const digest = isJsonObject(value) && isJsonObject(value['digest']) ? value['digest']['sha256'] : undefined;
@@ -46,7 +72,7 @@ export async function checkWeights(original: RunRecord, path: string): Promise<{
       },
     };
   }
-  const found = await computeModelDigest(path, options);
+  const found = await (typeof weights === 'string' ? modelWeights(weights) : weights).digest(options);
   const check: WeightsCheck = { recorded: `sha256:${digest}`, found: `sha256:${found.digest.sha256}`, equal: found.digest.sha256 === digest };
   if (!check.equal) {
     return { check, reason: { code: 'ERR_REPLAY_WEIGHTS_MISMATCH', message: `the weights given with --weights have digest ${check.found}, the original run was served by ${check.recorded}: another model; nothing was sent` } };

@@ -11,6 +11,7 @@ import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
+import type { ServedFact } from '../identity/composition.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { sameToken } from './bearer.ts';
@@ -48,6 +49,11 @@ export interface ProxyOptions {
    * the client's `traceparent` header: the OpenTelemetry span exporter (otlp.ts) listens here.
    */
   onRun?: (run: CapturedRun, context: RunContext) => void;
+  /**
+   * Served facts derived once for every run through an upstream, by upstream name: a local
+   * model's `weights` (serve --upstream-weights), added as CapturedExchange.derived says.
+   */
+  derived?: { readonly [upstream: string]: { readonly [name: string]: ServedFact } };
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -265,6 +271,7 @@ export function createProxy(options: ProxyOptions): Proxy {
           {
             format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId,
             ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
+            ...(options.derived?.[upstream] === undefined ? {} : { derived: options.derived[upstream] }),
           },
           prepared,
         );
