@@ -271,6 +271,32 @@ describe('PostgreSQL', () => {
     }
   });
 
+  test('status and provider filters have their indexes, made on open for a store that lacks them', async () => {
+    const url = await freshUrl();
+    const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
+    const indexes = async () => (await admin.query('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ($2, $3) ORDER BY indexname', [schema, 'runs_ending', 'runs_format'])).rows as { indexname: string; indexdef: string }[];
+    const store = await PostgresRuns.open(url);
+    await store.put([exchangeRun('Plan the trip.', Date.parse('2026-12-01T00:00:00Z'))]);
+    await store.close();
+    assert.deepEqual((await indexes()).map((index) => index.indexname), ['runs_ending', 'runs_format']);
+    // A store made before them: opened again, it gets them.
+    await admin.query(`DROP INDEX ${schema}.runs_ending; DROP INDEX ${schema}.runs_format`);
+    assert.deepEqual(await indexes(), []);
+    const reopened = await PostgresRuns.open(url);
+    try {
+      assert.deepEqual((await indexes()).map((index) => index.indexname), ['runs_ending', 'runs_format']);
+      // The planner takes them for the filters' queries (sequential scans off, as on a large table).
+      await admin.query(`SET search_path = ${schema}; SET enable_seqscan = off`);
+      const plan = async (where: string) => JSON.stringify((await admin.query(`EXPLAIN (FORMAT JSON) SELECT count(*) FROM runs WHERE ${where}`)).rows);
+      assert.match(await plan(`(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN ('http-status', 'network-error', 'provider-error') THEN 'failed' ELSE 'incomplete' END) = 'failed'`), /runs_ending/);
+      assert.match(await plan(`(record::jsonb ->> 'format') = ANY(ARRAY['anthropic-messages'])`), /runs_format/);
+      await admin.query('RESET search_path; RESET enable_seqscan');
+      assert.deepEqual((await reopened.list({ status: 'complete', provider: 'openai' })).length, 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('a store made before the parents table gets it, with the parents of the runs it holds', async () => {
     const url = await freshUrl();
     const parent = exchangeRun('Plan the trip.', Date.parse('2026-12-01T00:00:00Z'));

@@ -12,6 +12,11 @@ import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
+/** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
+const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
+/** A run's request format: the index runs_format and the provider filter use this one text. */
+const FORMAT = `(record::jsonb ->> 'format')`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   seq bigserial PRIMARY KEY,
@@ -42,6 +47,9 @@ CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NUL
 CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
 CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
 CREATE INDEX IF NOT EXISTS runs_request_id ON runs (request_id);
+-- The status and provider filters (as SQLite's runs_ending and runs_format), newest first within each.
+CREATE INDEX IF NOT EXISTS runs_ending ON runs (${ENDING}, seq);
+CREATE INDEX IF NOT EXISTS runs_format ON runs (${FORMAT}, seq);
 CREATE TABLE IF NOT EXISTS run_parents (parent text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (parent, seq));
 CREATE OR REPLACE FUNCTION runs_parents() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
@@ -70,9 +78,6 @@ DROP TABLE run_content;
 
 /** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
 const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING`;
-
-/** How a run ended (run-storage.ts runEnding), from its record. */
-const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
 
 /** Reads every column the store uses: fails on tables of the same names that are something else. */
 const PROBE = `
@@ -274,7 +279,7 @@ export class PostgresRuns implements RunStorage {
     if (query.until !== undefined) where.push(`started < ${arg(query.until)}`);
     if (query.model !== undefined) where.push(`model = ${arg(query.model)}`);
     if (query.servedModel !== undefined) where.push(`served_model = ${arg(query.servedModel)}`);
-    if (query.provider !== undefined) where.push(`record::jsonb ->> 'format' = ANY(${arg(formatsOf(query.provider))}::text[])`);
+    if (query.provider !== undefined) where.push(`${FORMAT} = ANY(${arg(formatsOf(query.provider))}::text[])`);
     if (query.status === 'unidentified') where.push('request_id IS NULL');
     else if (query.status !== undefined) where.push(`${ENDING} = ${arg(query.status)}`);
     if (query.parent !== undefined) where.push(`seq IN (SELECT seq FROM run_parents WHERE parent = ${arg(query.parent)})`);
