@@ -17,6 +17,8 @@ const FILTERS = [
   ['provider', 'Provider', ['openai', 'anthropic']],
   ['status', 'Status', ['complete', 'incomplete', 'failed', 'unidentified']],
   ['parent', 'Parent (run identity)', 'rp-run-… : its children'],
+  // The runs `runprint replay` replayed with that verdict (not the replays themselves).
+  ['verdict', 'Replayed, verdict', ['identical', 'same-request-other-server', 'divergent', 'variant', 'cannot-replay']],
   ['component', 'Component digest', '[NAME=]DIGEST'],
 ];
 
@@ -64,7 +66,7 @@ async function countsOf(section, params) {
   section.dataset.ready = '';
 }
 
-/** #/runs?since&until&model&servedModel&provider&status&parent&component&limit&before: the newest runs first, a page at a time. */
+/** #/runs?since&until&model&servedModel&provider&status&parent&verdict&component&limit&before: the newest runs first, a page at a time. */
 async function runsPage(main, params) {
   const limit = params.get('limit') ?? '25';
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter runs' },

@@ -26,6 +26,7 @@ import { generateKeyFiles } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { explorerRoutes } from '../src/server/explorer-routes.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const CHROMIUM = process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -521,6 +522,42 @@ test('a run page draws the agent DAG around it: a three-level chain with a fan-o
   assert.deepEqual(problems.filter((problem) => !(/status of 404/.test(problem) && problem.includes(`/v1/runs/${elsewhere})`))), []);
   await close();
   await dag.stop();
+});
+
+test('the runs list filters by replay verdict: the runs runprint replay replayed with it, chosen in the form, as a shareable URL', { timeout: 120_000 }, async () => {
+  const data = tempDir();
+  const replayed = await startServe({ data, args: args() });
+  await call(replayed.base, 'gpt-4o', 'Be brief.', 'Name a colour.');
+  await call(replayed.base, 'gpt-4o', 'Be brief.', 'Name a river.');
+  const [river, colour] = await runs(replayed.base);
+  // Replayed through the CLI on the same store: the colour again with the same answer, the river with another one.
+  const replay = async (run: RunView, text: string) => {
+    upstream.enqueue({ kind: 'text', text });
+    const out = await runCliInProcess(['replay', run.captureId, '--data', data, '--upstream', `openai=${upstream.url}`, '--json']);
+    return (JSON.parse(out.stdout) as { verdict: string }).verdict;
+  };
+  assert.equal(await replay(colour!, `An answer of ${'Name a colour.'.length} characters.`), 'identical');
+  assert.equal(await replay(river!, 'Another answer altogether.'), 'divergent');
+  const { page, problems, close } = await open(replayed.base);
+  await show(page, `${replayed.base}/explorer/#/runs`);
+  await page.waitForSelector('#counts[data-ready]');
+  assert.equal(await page.textContent('#counts [data-count="runs"]'), '4', 'two runs and their two replays');
+  await page.selectOption('select[name="verdict"]', 'divergent');
+  await page.click('form.filters button[type="submit"]');
+  await page.waitForFunction(() => location.hash === '#/runs?verdict=divergent');
+  await page.waitForSelector('#counts[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [river!.seq], 'the original, not its replay');
+  assert.equal(await page.textContent('#counts [data-count="runs"]'), '1');
+  await show(page, `${replayed.base}/explorer/#/runs?verdict=identical`);
+  await page.waitForSelector('#counts[data-ready]');
+  assert.deepEqual(await rowSeqs(page), [colour!.seq]);
+  assert.equal(await page.inputValue('select[name="verdict"]'), 'identical', 'the form shows the filter of the URL');
+  await show(page, `${replayed.base}/explorer/#/runs?verdict=variant`);
+  assert.equal(await page.textContent('#empty'), 'No run matches these filters.');
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(replayed.base, 'runs-verdict', '#/runs?verdict=divergent', '#counts[data-ready]');
+  await replayed.stop();
 });
 
 test('the log page checks the checkpoint and, as a monitor in the browser, that the log only grew since this browser last checked it', { timeout: 120_000 }, async () => {

@@ -166,6 +166,9 @@ test('real answers of runprint serve, successes and errors, validate against doc
   await call('/v1/runs', '/v1/runs?component=nonsense');
   assert.deepEqual(await (await call('/v1/runs', '/v1/runs?provider=anthropic&status=failed&parent=rp-run-v1-sha256-' + '0'.repeat(64) + '&until=2026-12-01T00:00:00Z')).json(), { runs: [] });
   await call('/v1/runs', '/v1/runs?status=lost');
+  assert.deepEqual(await (await call('/v1/runs', '/v1/runs?verdict=divergent')).json(), { runs: [] }, 'nothing was replayed');
+  await call('/v1/runs', '/v1/runs?verdict=different');
+  assert.equal((await (await call('/v1/runs/counts', '/v1/runs/counts?verdict=identical')).json()).runs, 0);
   assert.deepEqual(await (await call('/v1/runs/counts', '/v1/runs/counts?model=gpt-4o&status=complete')).json(), { runs: 0, requestIdentities: 0, runIdentities: 0, models: [], servedModels: [] });
   await call('/v1/runs/counts', '/v1/runs/counts?limit=5');
   assert.deepEqual(await (await call('/v1/runs/groups', '/v1/runs/groups?by=request')).json(), { by: 'request', runs: 0, distinct: 0, groups: [] });

@@ -323,6 +323,33 @@ describe('replay verdicts against the fake upstream', () => {
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /ERR_RUN_NOT_FOUND/);
   });
+
+  test('runs list --verdict and GET /v1/runs?verdict= select the runs replayed with that verdict (the originals the links name), not the replays', async () => {
+    // The tests above replayed runs to every verdict; the links say which originals got which.
+    const db = new DatabaseSync(join(data, 'runs.sqlite'), { readOnly: true });
+    const links = db.prepare('SELECT replay, replay_of, verdict FROM replay_links').all() as unknown as Array<{ replay: string; replay_of: string; verdict: string }>;
+    db.close();
+    const replays = new Set(links.map((link) => link.replay));
+    for (const verdict of ['identical', 'same-request-other-server', 'divergent', 'variant', 'cannot-replay']) {
+      const expected = [...new Set(links.filter((link) => link.verdict === verdict).map((link) => link.replay_of))].sort();
+      assert.ok(expected.length > 0, `a run was replayed to ${verdict} above`);
+      const listed = await cli(['runs', 'list', '--data', data, '--verdict', verdict, '--limit', '1000', '--json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      const digests = (JSON.parse(listed.stdout) as { runs: Array<{ recordDigest: { sha256: string }; seq: number }> }).runs;
+      assert.deepEqual(digests.map((run) => run.recordDigest.sha256).sort(), expected, verdict);
+      assert.deepEqual(digests.map((run) => run.seq), digests.map((run) => run.seq).sort((a, b) => b - a), 'newest first');
+      assert.ok(digests.every((run) => !replays.has(run.recordDigest.sha256)), 'no replay is listed as replayed');
+      const served = (await (await fetch(`${serve.base}/v1/runs?verdict=${verdict}&limit=1000`)).json()) as { runs: Array<{ recordDigest: { sha256: string } }> };
+      assert.deepEqual(served.runs.map((run) => run.recordDigest.sha256).sort(), expected, `GET /v1/runs?verdict=${verdict}`);
+      assert.equal(((await (await fetch(`${serve.base}/v1/runs/counts?verdict=${verdict}`)).json()) as { runs: number }).runs, expected.length);
+    }
+    const wrong = await cli(['runs', 'list', '--data', data, '--verdict', 'same']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /^runprint: ERR_CLI_USAGE: verdict must be one of identical, same-request-other-server, divergent, variant, cannot-replay/);
+    const refused = await fetch(`${serve.base}/v1/runs?verdict=same`);
+    assert.equal(refused.status, 400);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CLI_USAGE');
+  });
 });
 
 describe('replay from a run store that kept less, or was tampered with', () => {

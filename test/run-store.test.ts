@@ -16,6 +16,8 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { isReceiptable } from '../src/capture/run-receipt.ts';
+import { PostgresReplayLinks } from '../src/replay/postgres-replay-links.ts';
+import { SqliteReplayLinks, type ReplayLinks } from '../src/replay/replay-links.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
@@ -202,7 +204,56 @@ async function filtersAndCounts(store: RunStorage): Promise<void> {
   assert.deepEqual(await store.counts({ model: 'nothing' }), { runs: 0, requestIdentities: 0, runIdentities: 0, models: [], servedModels: [] });
 }
 
+/**
+ * The verdict filter: the runs replayed with a verdict, from the replay links `runprint replay`
+ * records beside the runs (a table made by the first replay: before it, no run matches).
+ */
+async function verdictFilter(store: RunStorage, openLinks: () => Promise<ReplayLinks>): Promise<void> {
+  const day = Date.parse('2026-12-02T00:00:00Z');
+  const originals = ['Colour?', 'Planet?', 'River?', 'Mountain?'].map((question, i) => exchangeRun(question, day + i * 60_000));
+  const replays = ['Colour?', 'Planet?', 'Planet?', 'River?'].map((question, i) => exchangeRun(question, day + 3_600_000 + i * 60_000, { served: 'gpt-4o-2027' }));
+  await store.put([...originals, ...replays]);
+  assert.deepEqual(await store.list({ verdict: 'identical' }), [], 'no replay links table yet: nothing was replayed');
+  assert.equal((await store.counts({ verdict: 'identical' })).runs, 0);
+  const links = await openLinks();
+  try {
+    assert.deepEqual(await store.list({ verdict: 'identical' }), [], 'the table, no link');
+    const link = (replay: number, original: number, verdict: string) => links.link({ replay: replays[replay]!.recordDigest, replayOf: originals[original]!.recordDigest, verdict, result: JSON.stringify({ verdict }) });
+    await link(0, 0, 'identical');
+    await link(1, 1, 'divergent');
+    await link(2, 1, 'identical');
+    await link(3, 2, 'cannot-replay');
+    const ids = (found: { record: { captureId: string } }[]) => found.map((run) => run.record.captureId);
+    const of = (...indexes: number[]) => indexes.map((i) => originals[i]!.record.captureId);
+    assert.deepEqual(ids(await store.list({ verdict: 'identical' })), of(1, 0), 'the originals, newest first; not the replays');
+    assert.deepEqual(ids(await store.list({ verdict: 'divergent' })), of(1), 'a run replayed twice matches each verdict');
+    assert.deepEqual(ids(await store.list({ verdict: 'cannot-replay' })), of(2));
+    assert.deepEqual(ids(await store.list({ verdict: 'variant' })), []);
+    assert.deepEqual(ids(await store.list({ verdict: 'identical', limit: 1 })), of(1));
+    assert.deepEqual(ids(await store.list({ verdict: 'identical', before: (await store.list({ verdict: 'identical' }))[0]!.seq })), of(0), 'paged');
+    assert.deepEqual(ids(await store.list({ verdict: 'identical', since: new Date(day + 30_000).toISOString() })), of(1), 'with other filters');
+    const counts = await store.counts({ verdict: 'identical' });
+    assert.equal(counts.runs, 2);
+    assert.equal(counts.requestIdentities, 2);
+    assert.deepEqual(counts.servedModels, [{ servedModel: 'gpt-4o-2026', runs: 2 }], 'the originals\' served model, not the replays\'');
+  } finally {
+    await links.close();
+  }
+}
+
 describe('SQLite', () => {
+  test('filters by verdict: the runs replayed with it, from the replay links in the same file', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
+    folders.push(folder);
+    const path = join(folder, 'runs.sqlite');
+    const store = SqliteRuns.open(path);
+    try {
+      await verdictFilter(store, async () => SqliteReplayLinks.open(path));
+    } finally {
+      await store.close();
+    }
+  });
+
   test('filters by provider, status, parent and time range, and counts', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
     folders.push(folder);
@@ -266,6 +317,16 @@ describe('PostgreSQL', () => {
     const store = await PostgresRuns.open(await freshUrl());
     try {
       await filtersAndCounts(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('filters by verdict: the runs replayed with it, from the replay links in the same schema', async () => {
+    const url = await freshUrl();
+    const store = await PostgresRuns.open(url);
+    try {
+      await verdictFilter(store, () => PostgresReplayLinks.open(url));
     } finally {
       await store.close();
     }

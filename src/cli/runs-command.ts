@@ -31,6 +31,7 @@ const LIST_OPTIONS = {
   provider: { type: 'string' },
   status: { type: 'string' },
   parent: { type: 'string' },
+  verdict: { type: 'string' },
   component: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
@@ -123,7 +124,7 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs list takes no arguments, only options (run "runprint runs list --help")');
-  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', component: 'component', limit: 'limit' };
+  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', verdict: 'verdict', component: 'component', limit: 'limit' };
   const query = runQuery((name) => {
     const option = names[name];
     return option === undefined ? undefined : (values[option] as string | undefined);

@@ -23,6 +23,7 @@ const GROUP_OPTIONS = {
   provider: { type: 'string' },
   status: { type: 'string' },
   parent: { type: 'string' },
+  verdict: { type: 'string' },
   component: { type: 'string' },
   limit: { type: 'string' },
   values: { type: 'boolean' },
@@ -69,7 +70,7 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
   if (values.by === undefined) throw new UsageError('ERR_CLI_USAGE', 'runs group needs --by request, run, component=NAME or element=NAME');
   const by = parseGroupBy(values.by);
   if (values.values === true && (by.kind === 'request' || by.kind === 'run')) throw new UsageError('ERR_CLI_USAGE', '--values goes with --by component=NAME or element=NAME: identities have no content to show');
-  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', component: 'component' };
+  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', verdict: 'verdict', component: 'component' };
   const query = runQuery((name) => {
     const option = names[name];
     return option === undefined ? undefined : (values[option] as string | undefined);

@@ -274,12 +274,13 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'provider', value: 'P', description: 'runs made with this provider\'s API: openai or anthropic' },
       { name: 'status', value: 'S', description: 'complete, incomplete, failed or unidentified' },
       { name: 'parent', value: 'RUN_ID', description: 'runs naming this run identity as their parent (its children)' },
+      { name: 'verdict', value: 'V', description: 'runs replayed with this verdict: identical, same-request-other-server, divergent, variant or cannot-replay (the originals, not the replays)' },
       { name: 'component', value: 'NAME=DIGEST', description: 'runs whose component (or list element) NAME has this digest; DIGEST alone: any part' },
       { name: 'limit', value: 'N', description: 'at most N runs, newest first (default 100, at most 1000)' },
       json('the runs, as GET /v1/runs answers'),
     ],
     summary: 'the captured runs, newest first, one line each',
-    details: 'Reads the run store of the data directory (runs.sqlite), also while serve runs. Each line: start time, capture id, format, model asked (and served, when different), status, run identity. --component finds every run that used a given system prompt, tool, message or document: the digests are those of runprint id --json and runs show. --status: complete (a whole output), failed (an error status or event, or no answer), incomplete (an answer whose output is not whole: cut, aborted, timed out, unreadable or too large); unidentified selects the runs whose request has no identity, however they ended.',
+    details: 'Reads the run store of the data directory (runs.sqlite), also while serve runs. Each line: start time, capture id, format, model asked (and served, when different), status, run identity. --component finds every run that used a given system prompt, tool, message or document: the digests are those of runprint id --json and runs show. --status: complete (a whole output), failed (an error status or event, or no answer), incomplete (an answer whose output is not whole: cut, aborted, timed out, unreadable or too large); unidentified selects the runs whose request has no identity, however they ended. --verdict selects the runs that runprint replay replayed with that verdict (linked in the run store\'s replay_links): a run replayed twice matches both verdicts; a replay refused before anything was sent leaves no link.',
     examples: ['runprint runs list', 'runprint runs list --served-model gpt-4o-2024-08-06 --since 2026-12-01T00:00:00Z', 'runprint runs list --provider anthropic --status failed', 'runprint runs list --parent rp-run-v1-sha256-fcee... --json', 'runprint runs list --component system=9f2c...e1 --json'],
   },
   {
@@ -339,6 +340,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'provider', value: 'P', description: 'runs made with this provider\'s API: openai or anthropic' },
       { name: 'status', value: 'S', description: 'complete, incomplete, failed or unidentified' },
       { name: 'parent', value: 'RUN_ID', description: 'runs naming this run identity as their parent (its children)' },
+      { name: 'verdict', value: 'V', description: 'runs replayed with this verdict: identical, same-request-other-server, divergent, variant or cannot-replay (the originals, not the replays)' },
       { name: 'component', value: 'NAME=DIGEST', description: 'runs whose component (or list element) NAME has this digest; DIGEST alone: any part' },
       { name: 'limit', value: 'N', description: 'count at most the N newest runs (default: every matching run)' },
       { name: 'values', description: 'show the stored content each component or element digest names (cut to 80 characters)' },
@@ -367,7 +369,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'replay',
     options: [
-      { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, until, model, servedModel, provider, status, parent, component, before; limit caps the whole set)' },
+      { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, until, model, servedModel, provider, status, parent, verdict, component, before; limit caps the whole set)' },
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
       runsDb,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replays (NAME openai or anthropic; default the provider\'s public URL)' },

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS replay_links (
   result text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS replay_links_of ON replay_links (replay_of, seq);
+CREATE INDEX IF NOT EXISTS replay_links_verdict ON replay_links (verdict, replay_of);
 CREATE TABLE IF NOT EXISTS replay_batch_items (
   batch text NOT NULL,
   original text NOT NULL,

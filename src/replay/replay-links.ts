@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS replay_links (
   result TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS replay_links_of ON replay_links (replay_of);
+-- The runs list's verdict filter (the originals replayed with a verdict).
+CREATE INDEX IF NOT EXISTS replay_links_verdict ON replay_links (verdict, replay_of);
 -- Batch replays (docs/REPLAY.md section 8): each original a batch has finished, with its verdict
 -- document; written with the replay's link in one transaction, so a batch resumed after a crash
 -- never sends a finished replay again.

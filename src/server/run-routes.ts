@@ -10,6 +10,7 @@ import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery
 import { sameToken } from './bearer.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
+import { VERDICTS } from '../replay/verdict.ts';
 
 export interface RunRouteOptions {
   storage: RunStorage;
@@ -51,7 +52,7 @@ export function componentQuery(value: string): { part?: ContentPart; digest: str
 }
 
 /** The filters of a run query, as GET /v1/runs, /v1/runs/counts and /v1/runs/groups name them. */
-export const RUN_FILTERS = ['since', 'until', 'model', 'servedModel', 'provider', 'status', 'parent', 'component'] as const;
+export const RUN_FILTERS = ['since', 'until', 'model', 'servedModel', 'provider', 'status', 'parent', 'verdict', 'component'] as const;
 
 /** Unknown query parameters are refused, naming the ones `path` takes. */
 function knownParameters(url: URL, path: string, names: readonly string[]): void {
@@ -87,6 +88,11 @@ export function runQuery(get: (name: string) => string | undefined): RunQuery {
   if (parent !== undefined) {
     if (!isRunId(parent)) throw new UsageError('ERR_CLI_USAGE', 'parent must be a run identity (rp-run-...): the runs naming it as their parent are its children');
     query.parent = parent;
+  }
+  const verdict = get('verdict');
+  if (verdict !== undefined) {
+    if (!(VERDICTS as readonly string[]).includes(verdict)) throw new UsageError('ERR_CLI_USAGE', `verdict must be one of ${VERDICTS.join(', ')}: the runs replayed with that verdict`);
+    query.verdict = verdict;
   }
   const component = get('component');
   if (component !== undefined) query.component = componentQuery(component);

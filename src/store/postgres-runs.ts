@@ -272,8 +272,16 @@ export class PostgresRuns implements RunStorage {
     );
   }
 
-  /** The WHERE clause of a query's filters (not its paging); `arg` numbers the arguments. */
-  #where(query: RunQuery, arg: (value: unknown) => string): string {
+  #replayLinks = false;
+
+  /** True once the replay links table exists in the schema (it is never dropped, so a true answer is kept). */
+  async #hasReplayLinks(): Promise<boolean> {
+    this.#replayLinks ||= ((await this.#query("SELECT to_regclass('replay_links') IS NOT NULL AS found")).rows[0] as { found: boolean }).found;
+    return this.#replayLinks;
+  }
+
+  /** The WHERE clause of a query's filters (not its paging); `arg` numbers the arguments; `replayLinks`: that table exists. */
+  #where(query: RunQuery, arg: (value: unknown) => string, replayLinks: boolean): string {
     const where: string[] = [];
     if (query.since !== undefined) where.push(`started >= ${arg(query.since)}`);
     if (query.until !== undefined) where.push(`started < ${arg(query.until)}`);
@@ -283,6 +291,8 @@ export class PostgresRuns implements RunStorage {
     if (query.status === 'unidentified') where.push('request_id IS NULL');
     else if (query.status !== undefined) where.push(`${ENDING} = ${arg(query.status)}`);
     if (query.parent !== undefined) where.push(`seq IN (SELECT seq FROM run_parents WHERE parent = ${arg(query.parent)})`);
+    // The replay links sit in this schema, made by the first replay (replay/postgres-replay-links.ts): before it, no run was replayed.
+    if (query.verdict !== undefined) where.push(replayLinks ? `record_digest IN (SELECT replay_of FROM replay_links WHERE verdict = ${arg(query.verdict)})` : 'false');
     if (query.component !== undefined) {
       const part = query.component.part === undefined ? '' : ` AND part = ${arg(query.component.part)}`;
       where.push(`seq IN (SELECT seq FROM run_digests WHERE digest = ${arg(query.component.digest)}${part})`);
@@ -296,7 +306,7 @@ export class PostgresRuns implements RunStorage {
       args.push(value);
       return `$${args.length}`;
     };
-    const where = this.#where(query, arg);
+    const where = this.#where(query, arg, query.verdict !== undefined && (await this.#hasReplayLinks()));
     const paged = query.before === undefined ? where : `${where === '' ? 'WHERE' : `${where} AND`} seq < ${arg(query.before)}`;
     const sql = `SELECT ${COLUMNS} FROM runs ${paged} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
     return this.#stored((await this.#query(sql, args)).rows as RunRow[]);
@@ -304,10 +314,11 @@ export class PostgresRuns implements RunStorage {
 
   async counts(query: RunQuery): Promise<RunCounts> {
     const args: unknown[] = [];
+    const links = query.verdict !== undefined && (await this.#hasReplayLinks());
     const where = this.#where(query, (value) => {
       args.push(value);
       return `$${args.length}`;
-    });
+    }, links);
     const groups = (column: string) => `SELECT ${column} AS name, count(*) AS runs FROM runs ${where} GROUP BY ${column} ORDER BY count(*) DESC, ${column} IS NULL, ${column} LIMIT ${COUNTS_GROUPS}`;
     const [totals, models, served] = await Promise.all([
       this.#query(`SELECT count(*) AS runs, count(DISTINCT request_id) AS requests, count(DISTINCT run_id) AS identities FROM runs ${where}`, args),

@@ -124,6 +124,12 @@ export interface RunQuery {
   status?: RunStatus;
   /** Runs naming this run identity as a parent: its children. */
   parent?: string;
+  /**
+   * Runs that were replayed with this verdict (replay/verdict.ts VERDICTS): the originals of the
+   * replays linked in the store's `replay_links` table (docs/REPLAY.md section 5) with it, not
+   * the replays themselves. A run replayed several times matches the verdict of each replay.
+   */
+  verdict?: string;
   /** Runs naming this digest (hex) as a component, list element or output; `part` narrows it to one component. */
   component?: { part?: ContentPart; digest: string };
   /** Most runs answered, newest first (default 100). */
