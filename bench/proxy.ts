@@ -608,6 +608,76 @@ export async function benchProxy(): Promise<BenchResult[]> {
   return results;
 }
 
+/** The soak: this many minutes (RUNPRINT_BENCH_SOAK_MINUTES, default 10), in windows of this many seconds. */
+const SOAK_MINUTES = Number(process.env['RUNPRINT_BENCH_SOAK_MINUTES'] ?? 10);
+const SOAK_WINDOW_MS = 30_000;
+const SOAK_CONCURRENCY = 8;
+
+/**
+ * `npm run bench -- proxy-soak` (named only; about 11 minutes): one sync serve captures 20 KB
+ * calls for SOAK_MINUTES, closed loop, 8 at a time, JSON and SSE windows in turn; its RSS is read
+ * after the warm-up and after every 30 s window. Flat memory: the RSS at the end against the RSS
+ * at the middle of the soak, and the growth per minute over the second half (least squares).
+ */
+export async function benchProxySoak(): Promise<BenchResult[]> {
+  const request = chatRequest(20_000);
+  const bodies = [false, true].map((stream) => new TextEncoder().encode(JSON.stringify({ ...request, stream })));
+  const upstream = await start('upstream', [SELF, 'upstream'], /^([0-9]+)\n/, 'stdout');
+  const servers: Server[] = [upstream];
+  try {
+    const sync = await startServe('sync', upstream.base, 'sync');
+    servers.push(sync);
+    const startRss = rssMiB(sync.pid);
+    await closedLoop(sync, bodies[0]!, { count: 2_000 }, SOAK_CONCURRENCY);
+    const warm = rssMiB(sync.pid);
+    const samples: Array<{ minute: number; rss: number; sent: number }> = [];
+    const began = performance.now();
+    let sent = 2_000;
+    let cpu = 0;
+    for (let window = 0; performance.now() - began < SOAK_MINUTES * 60_000; window++) {
+      const round = await closedLoop(sync, bodies[window % 2]!, { ms: SOAK_WINDOW_MS }, SOAK_CONCURRENCY);
+      sent += round.count;
+      cpu += round.cpu;
+      samples.push({ minute: (performance.now() - began) / 60_000, rss: rssMiB(sync.pid), sent });
+      note(`soak ${samples.at(-1)!.minute.toFixed(1)} min: ${sent} requests, RSS ${samples.at(-1)!.rss.toFixed(0)} MiB`);
+    }
+    const minutes = samples.at(-1)!.minute;
+    const middle = samples.find((sample) => sample.minute >= minutes / 2)!;
+    const second = samples.filter((sample) => sample.minute >= minutes / 2);
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const mx = mean(second.map((sample) => sample.minute));
+    const my = mean(second.map((sample) => sample.rss));
+    const slope = second.reduce((sum, sample) => sum + (sample.minute - mx) * (sample.rss - my), 0) / second.reduce((sum, sample) => sum + (sample.minute - mx) ** 2, 0);
+    await settle(sync, 120_000);
+    await sync.stop();
+    servers.pop();
+    const stored = storeCounts(sync.data!);
+    await rm(sync.data!, { recursive: true, force: true });
+    return [
+      {
+        name: `proxy-soak: RSS of the sync serve at the end of a ${minutes.toFixed(1)}-minute soak vs at its middle (ratio; 1 = flat), 20 KB calls, ${SOAK_CONCURRENCY} at a time, JSON and SSE in turn`,
+        ratio: samples.at(-1)!.rss / middle.rss,
+        detail: `start ${startRss.toFixed(0)}, after 2,000 warm-up calls ${warm.toFixed(0)}, then ${samples.map((sample) => `${sample.minute.toFixed(1)} min ${sample.rss.toFixed(0)}`).join(', ')} MiB; ${(sent - 2_000).toLocaleString('en-US')} calls in the soak, ${((1e6 * cpu) / (sent - 2_000)).toFixed(0)} µs of serve CPU each`,
+      },
+      {
+        name: 'proxy-soak: RSS growth over the second half of the soak, MiB per minute (least squares; shown as the ratio of the end RSS predicted by it to the middle RSS)',
+        ratio: (middle.rss + slope * (minutes - middle.minute)) / middle.rss,
+        detail: `${slope.toFixed(2)} MiB/min over ${second.length} samples`,
+      },
+      {
+        name: 'proxy-soak: stored runs with a receipt in the log / calls sent (ratio; 1 = all)',
+        ratio: stored.logged / sent,
+        detail: `${stored.runs} runs, ${stored.receipts} receipts, ${stored.logged} logged, of ${sent} calls`,
+      },
+    ];
+  } finally {
+    for (const server of servers) {
+      await server.stop();
+      if (server.data !== undefined) await rm(server.data, { recursive: true, force: true });
+    }
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const role = process.argv[2];
   if (role === 'upstream') serveUpstream();
