@@ -251,6 +251,10 @@ test('an empty log is signed at open: a checkpoint of size 0', async () => {
   assert.equal((await checkpointOf(note, key)).size, 0);
   assert.deepEqual(storedSizes(path), [0]);
   await log.close();
+  // The log's name is kept under the meta key "origin", which every later open compares.
+  const db = new DatabaseSync(path);
+  assert.deepEqual({ ...(db.prepare('SELECT key, value FROM meta WHERE key = ?').get('origin') as object) }, { key: 'origin', value: ORIGIN });
+  db.close();
 });
 
 test('a service that loses every race to store a checkpoint gives up after 5 attempts and serves the newest stored one', async () => {
@@ -550,4 +554,36 @@ test('after a refusal to sign, an entry stored meanwhile starts no publish timer
   } finally {
     await log.close();
   }
+});
+
+test('a publish asked for while the log closes stores nothing once close() has begun to close the storage', async () => {
+  const key = await newKey();
+  const path = await newFile();
+  const recorder = record(path);
+  const log = await open(recorder.storage, key, { checkpointDelayMs: 1000, refreshMs: 60_000 });
+  await log.append(entry(0));
+  await log.publishCheckpoint();
+  await log.append(entry(1));
+  // Closing a storage can take a while (a connection pool lets its queries end first): held here.
+  const closeGate = deferred();
+  const inner = recorder.inner;
+  const realClose = inner.close.bind(inner);
+  inner.close = async () => {
+    await closeGate.promise;
+    await realClose();
+  };
+  // While close() publishes entry 1, entry 2 is stored, and a publish is asked for behind it.
+  let late: Promise<void> | undefined;
+  recorder.beforeSave = async () => {
+    recorder.beforeSave = undefined;
+    await log.append(entry(2));
+    late = log.publishCheckpoint();
+  };
+  const closing = log.close();
+  await until(() => late !== undefined && recorder.count('close') === 1, 'close() to reach the storage');
+  await late;
+  closeGate.resolve();
+  await closing;
+  // Close signed what was pending when it began; the publish behind it signed nothing after close.
+  assert.deepEqual(storedSizes(path), [0, 1, 2]);
 });
