@@ -8,7 +8,7 @@ import { api, errorBlock, h } from './common.js';
 /** How far from the run the graph reaches (steps along parent or child edges), and how big it gets. */
 export const GRAPH_STEPS = 3;
 export const GRAPH_NODES = 40;
-/** Children read per run: more are left to the runs list (the node says so). */
+/** Children read per run, the newest (as the runs list pages them): more are left to the runs list (the node says so). */
 const CHILDREN_READ = 12;
 
 const NODE_W = 164;
@@ -30,7 +30,7 @@ function s(tag, attributes = {}, ...children) {
 
 const cut = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 /** The distinctive part of a run identity: the digest's first hex digits. */
-const idLabel = (runId) => `run ${runId.slice(runId.lastIndexOf('-') + 1, runId.lastIndexOf('-') + 13)}…`;
+const idLabel = (runId, digits = 12) => `run ${runId.slice(runId.lastIndexOf('-') + 1, runId.lastIndexOf('-') + 1 + digits)}…`;
 
 /** The key of a stored run in the graph: its run identity, else (no identity) its capture id. */
 const keyOf = (run) => run.record.runId ?? run.captureId;
@@ -81,7 +81,7 @@ export async function collectGraph(run) {
       }
       const found = children[index];
       if (found.length > CHILDREN_READ) known.moreChildren = true;
-      // Oldest first: the order the steps ran.
+      // Drawn oldest first: the order the steps ran.
       for (const child of found.slice(0, CHILDREN_READ).reverse()) {
         const key = keyOf(child);
         if (!nodes.has(key)) {
@@ -187,7 +187,7 @@ function drawing(graph, size, current) {
     const title = run === null ? `${node.key}: named as a parent, not in this store` : `#${run.seq} ${run.model ?? 'no model'} · ${run.record.runId ?? `capture ${run.captureId} (no run identity)`}`;
     const lines = run === null
       ? [s('text', { x: 8, y: 19, class: 'label' }, 'not in this store'), s('text', { x: 8, y: 36, class: 'id' }, idLabel(node.key))]
-      : [s('text', { x: 8, y: 19, class: 'label' }, cut(`#${run.seq} ${run.model ?? '—'}`, 22)), s('text', { x: 8, y: 36, class: 'id' }, run.record.runId === null ? 'no run identity' : idLabel(run.record.runId))];
+      : [s('text', { x: 8, y: 19, class: 'label' }, cut(`#${run.seq} ${run.model ?? '—'}`, 22)), s('text', { x: 8, y: 36, class: 'id' }, run.record.runId === null ? 'no run identity' : idLabel(run.record.runId, node.moreChildren ? 8 : 12))];
     const box = s('rect', { width: NODE_W, height: NODE_H, rx: 7 });
     const more = node.moreChildren ? s('text', { x: NODE_W - 8, y: 36, class: 'more', 'text-anchor': 'end' }, '+ more') : null;
     const group = [s('title', {}, title), box, ...lines, more];

@@ -524,6 +524,42 @@ test('a run page draws the agent DAG around it: a three-level chain with a fan-o
   await dag.stop();
 });
 
+test('the agent graph is bounded: 12 children read per run (the node says there are more), 40 runs at most (the caption says so)', { timeout: 180_000 }, async () => {
+  const wide = await startServe({ data: tempDir(), args: args() });
+  const newest = async () => (await runs(wide.base, 'limit=1'))[0]!;
+  await call(wide.base, 'gpt-4o', 'Plan.', 'The root.');
+  const root = await newest();
+  const children: RunView[] = [];
+  for (let i = 0; i < 14; i++) {
+    await call(wide.base, 'gpt-4o-mini', 'Step.', `Child ${i}.`, { 'runprint-parent': root.record.runId! });
+    children.push(await newest());
+  }
+  // Three grandchildren under each of the first 12 children: more than the graph holds.
+  for (const child of children.slice(0, 12)) {
+    for (let i = 0; i < 3; i++) await call(wide.base, 'gpt-4o-mini', 'Substep.', `Grandchild ${i} of ${child.seq}.`, { 'runprint-parent': child.record.runId! });
+  }
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    const { page, problems, close } = await open(wide.base, viewport);
+    await show(page, `${wide.base}/explorer/#/run/${root.captureId}`);
+    await page.waitForSelector('#agent-graph[data-ready] svg', { timeout: 60_000 });
+    const keys = await page.$$eval('#agent-graph a[data-run]', (links) => links.map((link) => link.getAttribute('data-run')!));
+    assert.equal(keys.length, 40, `${width}: the nearest 40 runs`);
+    // The 12 newest children are read, as the runs list pages them (the two oldest are left to it), and the root says there are more.
+    const childKeys = new Set(children.map((child) => child.record.runId!));
+    assert.deepEqual(keys.filter((key) => childKeys.has(key)).sort(), children.slice(2).map((child) => child.record.runId!).sort());
+    assert.equal(await page.textContent(`#agent-graph [data-run="${root.record.runId}"] .more`), '+ more');
+    assert.equal(await page.$$eval('#agent-graph .more', (marks) => marks.length), 1);
+    assert.match((await page.textContent('#agent-graph figcaption')) ?? '', /^40 runs up to 3 steps from this one \(the nearest 40: more are not drawn\).*“\+ more”: that run has more than 12 children, all in the runs list\.$/);
+    for (const box of await page.$$eval('#agent-graph a[data-run]', (links) => links.map((link) => link.getBoundingClientRect().toJSON() as DOMRect))) {
+      assert.ok(box.x >= 0 && box.x + box.width <= viewport.width, `inside ${width} width`);
+    }
+    await page.locator('#agent-graph').screenshot({ path: join(SHOTS, `run-graph-bounded-${width}.png`) });
+    assert.deepEqual(problems, [], width);
+    await close();
+  }
+  await wide.stop();
+});
+
 test('the runs list filters by replay verdict: the runs runprint replay replayed with it, chosen in the form, as a shareable URL', { timeout: 120_000 }, async () => {
   const data = tempDir();
   const replayed = await startServe({ data, args: args() });
