@@ -192,9 +192,9 @@ export class PostgresRuns implements RunStorage {
       const content = new Map<string, Buffer>();
       for (const run of batch) {
         const inserted = await client.query(
-          `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
-          [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, run.model, run.servedModel, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable],
+          `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
+          [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, run.model, run.servedModel, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable, run.claimedBy ?? null, run.claimedBy === undefined ? null : new Date().toISOString()],
         );
         const seq = inserted.rows[0]?.seq as number | undefined;
         if (seq === undefined) continue;

@@ -12,6 +12,8 @@ import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import type { TransparencyLog } from './log-service.ts';
+import type { RunRecord } from '../capture/run-record.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
 import { runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 export type Durability = 'sync' | 'async';
@@ -69,6 +71,12 @@ export interface RecorderCounts {
   logged: number;
 }
 
+/** A sweep (claiming runs without a receipt) runs at most this often after commits (ms). */
+const SWEEP_INTERVAL_MS = 1_000;
+
+/** What signing a run needs: the stored record and identity (StoredRun's fields of them). */
+type ToSign = Pick<StoredRun, 'recordDigest' | 'record' | 'identity' | 'model' | 'capture'>;
+
 interface Pending {
   run: RunToStore;
   resolve: () => void;
@@ -85,6 +93,12 @@ export class RunRecorder {
   #unhealthy = false;
   #signing: Promise<void> = Promise.resolve();
   #signQueued = false;
+  /** Runs this recorder claimed as it committed them: signed from memory, without reading them back. */
+  #fresh: ToSign[] = [];
+  /** When a sweep last ran (ms, performance clock); a sweep is due on the next pass when set. */
+  #lastSweep = Number.NEGATIVE_INFINITY;
+  #sweepDue = true;
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /**
    * This recorder's name when it claims runs to sign: its key. A process restarted with the same
@@ -150,6 +164,8 @@ export class RunRecorder {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
     const now = this.#now();
     const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
+    // This recorder signs it: claimed in the same transaction that stores it.
+    if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
     if (this.#pending.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#unhealthy = true;
@@ -183,7 +199,12 @@ export class RunRecorder {
       this.#remember(batch);
       this.counts.recorded += batch.length;
       for (const item of batch) item.resolve();
-      if (batch.some((item) => item.run.receiptable)) this.signPending();
+      for (const { run } of batch) {
+        // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
+        // signed again after a crash, from the store, is the same bytes.
+        if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });
+      }
+      if (batch.some((item) => item.run.receiptable)) this.#signPass(false);
     }
     this.#flushing = false;
   }
@@ -201,12 +222,37 @@ export class RunRecorder {
    * crash left). One pass at a time; a call during a pass makes one more pass after it.
    */
   signPending(): Promise<void> {
+    return this.#signPass(true);
+  }
+
+  /**
+   * One pass: the runs this recorder claimed as it committed them, then, when `sweep` or when the
+   * last sweep is SWEEP_INTERVAL_MS old, a sweep that claims every other run without a receipt it
+   * may sign (another signer's stale claims, what a crash left); a sweep put off is run by a timer.
+   */
+  #signPass(sweep: boolean): Promise<void> {
     if (this.#options.sign === undefined) return Promise.resolve();
+    if (sweep) this.#sweepDue = true;
     if (this.#signQueued) return this.#signing;
     this.#signQueued = true;
     this.#signing = this.#signing.then(async () => {
       this.#signQueued = false;
       try {
+        const fresh = this.#fresh.splice(0);
+        if (fresh.length > 0 && !this.#closed) {
+          const done = await Promise.all(fresh.map((run) => this.#signOne(run)));
+          const receipts = done.filter((item) => item !== undefined);
+          await this.#options.storage.setReceipts(receipts, this.#claimant);
+          // A run whose receipt cannot be logged stays unsigned, claimed by this signer: the sweep takes it again.
+          if (receipts.length < fresh.length) this.#sweepDue = true;
+        }
+        const now = performance.now();
+        if (!this.#sweepDue && now - this.#lastSweep < SWEEP_INTERVAL_MS) {
+          this.#sweepLater(SWEEP_INTERVAL_MS - (now - this.#lastSweep));
+          return;
+        }
+        this.#sweepDue = false;
+        this.#lastSweep = now;
         for (;;) {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
           const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture);
@@ -215,17 +261,28 @@ export class RunRecorder {
           const receipts = done.filter((item) => item !== undefined);
           // Only where this signer still holds the claim and no receipt was set meanwhile.
           await this.#options.storage.setReceipts(receipts, this.#claimant);
-          // A run whose receipt cannot be logged stays unsigned; the next pass tries again.
-          if (receipts.length < runs.length) return;
+          // A run whose receipt cannot be logged stays unsigned; a sweep a moment later tries again.
+          if (receipts.length < runs.length) return this.#sweepLater(SWEEP_INTERVAL_MS);
         }
       } catch (error) {
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be signed or stored'));
+        this.#sweepLater(SWEEP_INTERVAL_MS);
       }
     });
     return this.#signing;
   }
 
-  async #signOne(run: StoredRun): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
+  /** A sweep in `ms` (one at a time; none once closed; it does not keep the process alive). */
+  #sweepLater(ms: number): void {
+    if (this.#closed || this.#sweepTimer !== undefined) return;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined;
+      if (!this.#closed) void this.#signPass(true);
+    }, ms);
+    this.#sweepTimer.unref?.();
+  }
+
+  async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
     const sign = this.#options.sign!;
     const facts = receiptFactsOfRecord(run.record, run.identity, run.model ?? '', run.capture, sign.runprintVersion);
     const receipt = formatEnvelope(await signReceipt(facts, sign.key));
@@ -249,6 +306,8 @@ export class RunRecorder {
     while (this.#flushing || this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
     await this.#signing;
     this.#closed = true;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
   }
 }
 

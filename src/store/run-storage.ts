@@ -66,6 +66,8 @@ export interface RunToStore {
   kept: string[];
   /** True when the run gets a receipt (capture/run-receipt.ts isReceiptable). */
   receiptable: boolean;
+  /** The signer that claims the run as it is stored (RunStorage.claimUnsigned's claimant): it signs the run itself. */
+  claimedBy?: string;
 }
 
 /** A stored run as the store gives it back. */

@@ -9,8 +9,8 @@ import { sqliteWriteTransaction } from './storage-faults.ts';
 
 /** One run's rows: the runs row's values, its digests (with whether it keeps each one's content), its content. */
 export interface RunWrite {
-  /** record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable. */
-  run: [string, string, string | null, string | null, string | null, string | null, string, string, string, string, string | null, number];
+  /** record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at. */
+  run: [string, string, string | null, string | null, string | null, string | null, string, string, string, string, string | null, number, string | null, string | null];
   parts: string[];
   positions: number[];
   digests: string[];
@@ -34,6 +34,8 @@ export function runWriteOf(run: RunToStore): RunWrite {
       run.recordJson,
       run.identity === null ? null : JSON.stringify(run.identity),
       run.receiptable ? 1 : 0,
+      run.claimedBy ?? null,
+      run.claimedBy === undefined ? null : new Date().toISOString(),
     ],
     parts: [],
     positions: [],
@@ -59,8 +61,8 @@ export interface RunWriteStatements {
 export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
   return {
     insertRun: db.prepare(
-      `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
+      `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
     ),
     insertDigest: db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)'),
     insertContent: db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),

@@ -1,0 +1,138 @@
+/**
+ * The recorder claims the runs it signs in the transaction that stores them: they are signed from
+ * memory (no claim transaction or read-back per batch), another signer cannot take them while the
+ * claim is fresh, the receipt is the same bytes a signer reading the store makes, a run whose
+ * receipt cannot be logged is taken again by the sweep, and sweeps run at start and at most about
+ * once a second after commits.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
+import { LogError } from '../src/errors.ts';
+import type { TransparencyLog } from '../src/store/log-service.ts';
+import { receiptKey } from '../src/store/receipt-key.ts';
+import { RunRecorder } from '../src/store/run-recorder.ts';
+import { defaultContentPolicy, type RunStorage } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+
+const folders: string[] = [];
+after(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-claims-'));
+  folders.push(dir);
+  return dir;
+}
+
+const encoder = new TextEncoder();
+function chat(user: string): { run: CapturedRun; bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array } } {
+  const started = Date.now();
+  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: user }] }));
+  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `About ${user}.` } }] }));
+  const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } });
+  return { run, bytes: { requestBytes, responseBytes } };
+}
+
+/** The store, counting the claims it is asked for. */
+function counted(store: SqliteRuns): { storage: RunStorage; claims: () => number } {
+  let claims = 0;
+  const storage = new Proxy(store, {
+    get(target, name) {
+      if (name === 'claimUnsigned') return (...args: Parameters<RunStorage['claimUnsigned']>) => (claims++, target.claimUnsigned(...args));
+      const value = Reflect.get(target, name, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as RunStorage;
+  return { storage, claims: () => claims };
+}
+
+/** A log that keeps what it is given, or refuses while `down` is set. */
+function memoryLog(): { log: TransparencyLog; entries: Uint8Array[]; down: { value: boolean } } {
+  const entries: Uint8Array[] = [];
+  const down = { value: false };
+  const log = {
+    append: async (entry: Uint8Array) => {
+      if (down.value) throw new LogError('ERR_STORE_UNAVAILABLE', 'the log is down');
+      const known = entries.findIndex((other) => Buffer.from(other).equals(Buffer.from(entry)));
+      if (known >= 0) return { index: known };
+      entries.push(entry);
+      return { index: entries.length - 1 };
+    },
+  } as unknown as TransparencyLog;
+  return { log, entries, down };
+}
+
+test('runs are claimed as they are stored and signed without a claim per batch; receipts equal those a signer reading the store makes', async () => {
+  const dir = folder();
+  const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const key = await receiptKey(dir, dir, undefined);
+  const { storage, claims } = counted(store);
+  const { log, entries } = memoryLog();
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, log, claimant: 'serve:test' });
+  try {
+    await recorder.signPending();
+    assert.equal(claims(), 1, 'a sweep at start');
+    for (let i = 0; i < 20; i++) {
+      await recorder.record(chat(`question ${i}`).run, chat(`question ${i}`).bytes, 'proxy');
+      // Stored claimed: another signer gets nothing while the claim is fresh.
+      if (i === 0) assert.deepEqual(await store.claimUnsigned(10, 'other', '2000-01-01T00:00:00Z'), []);
+    }
+    await recorder.close();
+    const runs = await store.list({ limit: 100 });
+    assert.equal(runs.length, 20);
+    assert.ok(runs.every((run) => run.receipt !== null && run.logIndex !== null), 'every run signed and logged');
+    assert.equal(entries.length, 20);
+    assert.ok(claims() <= 4, `claims after start: ${claims() - 1} for 20 commits (sweeps are at most about one a second)`);
+
+    // The same runs signed by a signer that reads them back from the store give the same receipts.
+    const again = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+    const reread = new RunRecorder({ storage: again, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, claimant: 'other' });
+    const stored = await store.find(runs[0]!.record.captureId);
+    await again.put([{ recordDigest: stored[0]!.recordDigest, record: stored[0]!.record, recordJson: JSON.stringify(stored[0]!.record), identity: stored[0]!.identity, model: stored[0]!.model, servedModel: null, capture: 'proxy', digests: [], content: [], kept: [], receiptable: true }]);
+    await reread.signPending();
+    const [signedFromStore] = await again.find(stored[0]!.record.captureId);
+    assert.equal(signedFromStore!.receipt, stored[0]!.receipt);
+    await reread.close();
+    await again.close();
+  } finally {
+    await recorder.close();
+    await store.close();
+  }
+});
+
+test('a run whose receipt cannot be logged stays claimed and unsigned, and the next sweep signs it', async () => {
+  const dir = folder();
+  const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const key = await receiptKey(dir, dir, undefined);
+  const { log, entries, down } = memoryLog();
+  const failures: string[] = [];
+  const recorder = new RunRecorder({ storage: store, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, log, claimant: 'serve:test', onFailure: (error) => failures.push(error.code) });
+  try {
+    await recorder.signPending();
+    down.value = true;
+    const one = chat('while the log is down');
+    await recorder.record(one.run, one.bytes, 'proxy');
+    // Wait for the pass that tried it.
+    for (let i = 0; i < 100 && failures.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(failures.slice(0, 1), ['ERR_STORE_UNAVAILABLE']);
+    const [unsigned] = await store.find(one.run.record.captureId);
+    assert.equal(unsigned!.receipt, null);
+    down.value = false;
+    // The sweep comes by itself (a timer), within about a second.
+    for (let i = 0; i < 300; i++) {
+      const [run] = await store.find(one.run.record.captureId);
+      if (run!.receipt !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const [signed] = await store.find(one.run.record.captureId);
+    assert.notEqual(signed!.receipt, null, 'signed once the log is back');
+    assert.equal(entries.length, 1);
+  } finally {
+    await recorder.close();
+    await store.close();
+  }
+});
