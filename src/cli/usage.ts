@@ -281,7 +281,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'the captured runs, newest first, one line each',
     details: 'Reads the run store of the data directory (runs.sqlite), also while serve runs. Each line: start time, capture id, format, model asked (and served, when different), status, run identity. --component finds every run that used a given system prompt, tool, message or document: the digests are those of runprint id --json and runs show. --status: complete (a whole output), failed (an error status or event, or no answer), incomplete (an answer whose output is not whole: cut, aborted, timed out, unreadable or too large); unidentified selects the runs whose request has no identity, however they ended. --verdict selects the runs that runprint replay replayed with that verdict (linked in the run store\'s replay_links): a run replayed twice matches both verdicts; a replay refused before anything was sent leaves no link.',
-    examples: ['runprint runs list', 'runprint runs list --served-model gpt-4o-2024-08-06 --since 2026-12-01T00:00:00Z', 'runprint runs list --provider anthropic --status failed', 'runprint runs list --parent rp-run-v1-sha256-fcee... --json', 'runprint runs list --component system=9f2c...e1 --json'],
+    examples: ['runprint runs list --served-model gpt-4o-2024-08-06 --since 2026-12-01T00:00:00Z', 'runprint runs list --provider anthropic --status failed', 'runprint runs list --component system=9f2c...e1 --json'],
   },
   {
     command: 'runs show',
