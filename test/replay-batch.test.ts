@@ -120,7 +120,7 @@ describe('replay --runs', () => {
       assert.equal(replays.requests.length, TOPICS.length, 'each run replayed once');
       assert.equal(existsSync(`${json}.state`), false, 'the state file goes once the report is written');
       assert.match(result.stderr, /\r\[#{24}\] 12\/12 {2}identical 10/);
-      assert.match(result.stdout, /^12 runs replayed; report in /);
+      assert.ok(result.stdout.startsWith(`12 runs replayed; report in ${json}\n`), result.stdout);
 
       // The same command again: the report is a finished batch's, and is not replaced.
       const again = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, '--json', json]);
@@ -217,6 +217,7 @@ describe('replay --runs', () => {
     try {
       const result = await cli(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, '--json', json, '--report', html]);
       assert.equal(result.code, 1, result.stderr);
+      assert.ok(result.stdout.split('\n')[0]!.endsWith(` runs replayed; report in ${json} and ${html}`), result.stdout);
     } finally {
       await replays.close();
     }

@@ -163,8 +163,9 @@ function progressLine(done: number, total: number, counts: Record<Verdict, numbe
   return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}  ${verdicts}\u001b[K`;
 }
 
-function formatBatch(report: BatchReport, jsonFile: string): string {
-  let out = `${report.total} run${report.total === 1 ? '' : 's'} replayed${report.resumed > 0 ? ` (${report.resumed} by an earlier, interrupted run of this batch)` : ''}; report in ${printable(jsonFile, 120)}\n`;
+function formatBatch(report: BatchReport, jsonFile: string, htmlFile: string | undefined): string {
+  const files = htmlFile === undefined ? printable(jsonFile, 120) : `${printable(jsonFile, 120)} and ${printable(htmlFile, 120)}`;
+  let out = `${report.total} run${report.total === 1 ? '' : 's'} replayed${report.resumed > 0 ? ` (${report.resumed} by an earlier, interrupted run of this batch)` : ''}; report in ${files}\n`;
   for (const verdict of VERDICTS) if (report.counts[verdict] > 0) out += `  ${verdict.padEnd(26)} ${report.counts[verdict]}\n`;
   if (report.errors > 0) out += `  ${'error'.padEnd(26)} ${report.errors}\n`;
   for (const [code, count] of Object.entries(report.codes)) out += `  ${code.padEnd(40)} ${count}\n`;
@@ -247,7 +248,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     if (htmlPath !== undefined) await writeWhole(htmlPath, formatBatchReportHtml(report), values.report!);
     await writeWhole(jsonPath, `${JSON.stringify(report, null, 2)}\n`, values.json);
     await deleteBatchState(statePath);
-    io.stdout(formatBatch(report, values.json));
+    io.stdout(formatBatch(report, values.json, values.report));
     return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
   } finally {
     await links.close();
