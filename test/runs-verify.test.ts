@@ -250,6 +250,28 @@ describe('runs verify', () => {
     assert.match(check(result, 'output').message!, /raw digest and output digest recomputed/);
   });
 
+  test('a replay the CLI stored is not signed yet, and says who signs it: a running serve, after its next capture', async () => {
+    const copy = copyOf(data);
+    const serve = await startServe({ data: copy, args: ['--upstream', `openai=${upstream.url}`] });
+    try {
+      const replay = await cli(['replay', ids[0]!, '--data', copy, '--upstream', `openai=${upstream.url}`, '--json']);
+      assert.equal(replay.code, 0, replay.stderr);
+      const replayId = (JSON.parse(replay.stdout) as { replay: { captureId: string } }).replay.captureId;
+      const unsigned = await verify(replayId, copy);
+      assert.equal(unsigned.code, 0);
+      assert.deepEqual(statuses(unsigned.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'not-checked', log: 'not-checked', monitor: 'not-checked' });
+      assert.equal(check(unsigned.result, 'receipt').code, 'ERR_RUN_NO_RECEIPT');
+      assert.match(check(unsigned.result, 'receipt').message!, /^the run is not signed yet \(a serve running on the data directory signs it after its next capture, else the next serve when it starts\)$/);
+      await capture(serve, 'Name a mountain.');
+      await logged(serve, replayId);
+      const signed = await verify(replayId, copy);
+      assert.equal(signed.code, 0);
+      assert.deepEqual(statuses(signed.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
+    } finally {
+      await serve.stop();
+    }
+  });
+
   test('no receipt key and no log in the data directory: those checks are not made, and said so', async () => {
     const copy = copyOf(data);
     renameSync(join(copy, 'receipt-key.pem'), join(copy, 'moved-receipt-key.pem'));

@@ -152,7 +152,7 @@ async function checkOutput(storage: RunStorage, run: StoredRun): Promise<{ check
 async function checkReceipt(run: StoredRun, options: VerifyRunOptions, composition: Composition | undefined, output: Uint8Array | undefined): Promise<RunCheck> {
   const base = (reliesOn: string) => ({ name: 'receipt' as const, reliesOn });
   if (run.receipt === null) {
-    const why = run.record.runId === null || run.record.output === null ? 'the run gets no receipt (no run identity or no whole output)' : 'the run is not signed yet (the next serve on the data directory signs it)';
+    const why = run.record.runId === null || run.record.output === null ? 'the run gets no receipt (no run identity or no whole output)' : 'the run is not signed yet (a serve running on the data directory signs it after its next capture, else the next serve when it starts)';
     return { ...base('the receipt in the run store'), status: 'not-checked', code: 'ERR_RUN_NO_RECEIPT', message: why };
   }
   if (options.receiptKey === undefined) return { ...base('a receipt public key'), status: 'not-checked', message: options.receiptKeyMissing ?? 'no receipt key' };
