@@ -45,6 +45,16 @@ test('each help gives the summary, every option and one to three examples of eac
   for (const form of COMMAND_USAGE.filter((usage) => usage.command.startsWith('log '))) assert.ok(log.includes(`runprint ${form.command} `), form.command);
 });
 
+test('the note on F is printed only by the help of a command that takes an F', () => {
+  const note = 'F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).';
+  for (const words of commandWords) {
+    const takesF = COMMAND_USAGE.some((form) => (form.command === words || form.command.startsWith(`${words} `)) && form.options.some((option) => option.value === 'F'));
+    assert.equal(formatCommandHelp(words)!.includes(note), takesF, words);
+  }
+  assert.ok(formatCommandHelp('id')!.includes(note));
+  assert.ok(!formatCommandHelp('replay')!.includes(note));
+});
+
 test('help for a command that does not exist names it and suggests the nearest', async () => {
   assert.deepEqual(await cli(['help', 'verfy']), { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: unknown command "verfy"; did you mean "verify"? (run "runprint help")\n' });
   assert.deepEqual(await cli(['log', 'submt', 'r.json']), {

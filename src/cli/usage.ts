@@ -478,6 +478,8 @@ export function formatCommandHelp(words: string): string | undefined {
     if (usage.options.length > 0) out.push('', 'options:', ...usage.options.flatMap(formatOptionLine));
     out.push('', 'examples:', ...usage.examples.map((example) => `  ${example}`));
   }
-  out.push('', ...USAGE_NOTES.slice(0, 2), '');
+  // The note on F only where a form takes an F (--from, --output-format).
+  const takesF = forms.some((usage) => usage.options.some((option) => option.value === 'F'));
+  out.push('', ...(takesF ? USAGE_NOTES.slice(0, 2) : USAGE_NOTES.slice(1, 2)), '');
   return out.join('\n');
 }
