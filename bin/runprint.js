@@ -5,12 +5,15 @@
 // project's pinned Node first on PATH. RUNPRINT_DIST=1 makes a checkout run dist/ too.
 import { existsSync } from 'node:fs';
 
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const [major = 0, minor = 0, patch = 0] = process.versions.node.split('.').map(Number);
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const fromSource = process.env.RUNPRINT_DIST !== '1' && existsSync(source);
-const oldest = fromSource ? [24, 3] : [22, 13];
-if (major < oldest[0] || (major === oldest[0] && minor < oldest[1])) {
-  const what = fromSource ? 'runprint from its sources needs Node 24.3 or later' : 'runprint needs Node 22.13 or later';
+/** At least a.b.c. */
+const atLeast = (a, b, c) => major > a || (major === a && (minor > b || (minor === b && patch >= c)));
+// As package.json's engines: ^22.23.3 || >=24.3.0 (the sources: 24.3 or later).
+const supported = fromSource ? atLeast(24, 3, 0) : (major === 22 && atLeast(22, 23, 3)) || atLeast(24, 3, 0);
+if (!supported) {
+  const what = fromSource ? 'runprint from its sources needs Node 24.3 or later' : 'runprint needs Node 22.23.3 or later on the 22 line, or 24.3 or later';
   process.stderr.write(
     `runprint: ERR_CLI_USAGE: ${what} (this is ${process.version})${fromSource ? '; run it through npx or npm scripts' : ''}\n`,
   );
