@@ -130,7 +130,9 @@ function runRow(run) {
   const status = record.incomplete === null ? String(record.response.status) : `${record.response.status ?? '—'} ${record.incomplete.reason}`;
   return h('tr', { 'data-seq': run.seq },
     h('td', { class: 'pick' }, h('input', { type: 'checkbox', name: 'pick', value: run.captureId, 'aria-label': `Tick run ${run.seq} to compare` })),
-    h('td', { 'data-label': '#' }, h('a', { href: `#/run/${run.captureId}` }, String(run.seq))),
+    h('td', { 'data-label': '#' }, h('a', { href: `#/run/${run.captureId}` }, String(run.seq)),
+      run.replayOf == null ? '' : [' ', h('a', { href: `#/run/${run.replayOf.captureId}`, class: 'badge replay', 'data-replay-of': run.replayOf.seq, title: `A replay of run ${run.replayOf.seq}, verdict ${run.replayOf.verdict}` }, `replay of #${run.replayOf.seq}`)],
+      (run.replays ?? []).length === 0 ? '' : [' ', h('span', { class: 'muted', 'data-replays': run.replays.length }, `replayed ${run.replays.length}×`)]),
     h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
     h('td', { 'data-label': 'Model' }, run.model ?? '—', typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ` → ${served}`) : ''),
     h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status)),

@@ -1,5 +1,6 @@
 // The run page (#/run/ID): identities, components with their digests and stored content, served
-// facts, output, the agent graph (graph.js), parents and children, receipt, and the verification panel (verify.js).
+// facts, output, the agent graph (graph.js), parents and children, replays (and the run a replay
+// replays), receipt, and the verification panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { agentGraph } from './graph.js';
 import { verifyRun } from './verify.js';
@@ -152,6 +153,32 @@ function children(run, found) {
   return section;
 }
 
+/** A replay's verdict (docs/REPLAY.md section 3) as a badge: identical passes, divergent and cannot-replay fail, the others differ by design. */
+export function verdictBadge(verdict) {
+  const tone = verdict === 'identical' ? 'pass' : verdict === 'divergent' || verdict === 'cannot-replay' ? 'fail' : 'reported';
+  return h('span', { class: `badge ${tone}`, 'data-verdict': verdict, title: 'the verdict of runprint replay (docs/REPLAY.md section 3)' }, verdict);
+}
+
+const compareLink = (a, b, label) => h('a', { href: `#/compare?${new URLSearchParams({ a, b })}` }, label);
+
+/** The run this run replays, named at the top of its page: a link to it, the verdict, and the two compared. */
+function replayOfNote(run) {
+  const link = run.replayOf;
+  if (link === null || link === undefined) return '';
+  return h('p', { id: 'replay-of', class: 'replay-note' }, 'A replay of ', h('a', { href: `#/run/${link.captureId}` }, `run #${link.seq}`),
+    ' (runprint replay) · verdict ', verdictBadge(link.verdict), ' · ', compareLink(link.captureId, run.captureId, 'compare the two'));
+}
+
+/** The replays of this run (runprint replay links each to its original in the run store), oldest first. */
+function replays(run) {
+  const section = [h('h2', { id: 'replays' }, 'Replays')];
+  if ((run.replays ?? []).length === 0) return [...section, h('p', { class: 'muted' }, 'None: runprint replay has not replayed this run on this store.')];
+  section.push(h('ul', { class: 'family', id: 'replay-list' }, run.replays.map((replay) => h('li', { 'data-replay': replay.captureId },
+    h('a', { href: `#/run/${replay.captureId}` }, `#${replay.seq}`), ' ', verdictBadge(replay.verdict), ' ',
+    h('span', { class: 'digest' }, replay.captureId), ' · ', compareLink(run.captureId, replay.captureId, 'compare with this run')))));
+  return section;
+}
+
 function receiptSection(run, receipt) {
   const section = [h('h2', { id: 'receipt' }, 'Receipt')];
   if (run.receipt === null) return [...section, h('p', { class: 'muted' }, 'None for this run (see the verification panel for why).')];
@@ -194,7 +221,12 @@ export async function runPage(main, id) {
   const { runs } = await api(`/v1/runs/${encodeURIComponent(id)}`);
   const run = runs[runs.length - 1];
   main.append(h('h1', {}, run.record.runId === null ? 'Run (no run identity)' : `Run ${short(run.record.runId, 40)}`),
-    h('p', {}, h('a', { href: `#/compare?a=${run.captureId}` }, 'Compare with another run')));
+    h('p', {}, h('a', { href: `#/compare?a=${run.captureId}` }, 'Compare with another run')), replayOfNote(run));
+  if ((run.replays ?? []).length > 0) {
+    main.append(h('p', { id: 'replayed', class: 'replay-note' }, `Replayed ${run.replays.length} time${run.replays.length === 1 ? '' : 's'}: `,
+      run.replays.map((replay, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${replay.captureId}` }, `#${replay.seq}`), ' ', verdictBadge(replay.verdict)]),
+      ' (see Replays below)'));
+  }
   if (runs.length > 1) {
     main.append(h('p', {}, `This run identity was captured ${runs.length} times; the latest is shown. Captures: `,
       runs.map((capture, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${capture.captureId}` }, `#${capture.seq}`)])));
@@ -206,7 +238,7 @@ export async function runPage(main, id) {
   ]);
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
-  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...receiptSection(run, receipt));
+  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   // The parts whose stored content does not give their digest are marked where they are shown.

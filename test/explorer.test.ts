@@ -596,6 +596,63 @@ test('the runs list filters by replay verdict: the runs runprint replay replayed
   await replayed.stop();
 });
 
+test('a run page lists its replays with their verdicts, a replay\'s page names its original and verdict, and the runs list marks replays', { timeout: 120_000 }, async () => {
+  const data = tempDir();
+  const replayed = await startServe({ data, args: args() });
+  await call(replayed.base, 'gpt-4o', 'Be brief.', 'Name a mountain.');
+  const [original] = await runs(replayed.base);
+  // Replayed twice through the CLI on the same store: the same answer, then another one.
+  const replay = async (text: string) => {
+    upstream.enqueue({ kind: 'text', text });
+    const out = await runCliInProcess(['replay', original!.captureId, '--data', data, '--upstream', `openai=${upstream.url}`, '--json']);
+    return (JSON.parse(out.stdout) as { verdict: string }).verdict;
+  };
+  assert.equal(await replay(`An answer of ${'Name a mountain.'.length} characters.`), 'identical');
+  assert.equal(await replay('Another answer altogether.'), 'divergent');
+  const [second, first] = await runs(replayed.base);
+  const { page, problems, close } = await open(replayed.base);
+  // The original's page: both replays, oldest first, each with its verdict, its page and the compare view of the two.
+  await showRun(page, replayed.base, original!.captureId);
+  assert.equal(await page.$('#replay-of'), null, 'the original is no replay');
+  assert.equal(await page.textContent('#replayed'), `Replayed 2 times: #${first!.seq} identical, #${second!.seq} divergent (see Replays below)`);
+  const listed = await page.$$eval('#replay-list li', (items) => items.map((item) => ({
+    replay: (item as HTMLElement).dataset['replay'],
+    verdict: item.querySelector('[data-verdict]')?.textContent,
+    links: [...item.querySelectorAll('a')].map((link) => link.getAttribute('href')),
+  })));
+  assert.deepEqual(listed, [first!, second!].map((run, index) => ({
+    replay: run.captureId,
+    verdict: ['identical', 'divergent'][index],
+    links: [`#/run/${run.captureId}`, `#/compare?a=${original!.captureId}&b=${run.captureId}`],
+  })));
+  // Following the second replay's link: its page names the original, the verdict, and compares the two.
+  await page.click(`#replay-list li[data-replay="${second!.captureId}"] a[href="#/run/${second!.captureId}"]`);
+  await page.waitForSelector('#verification[data-done]', { timeout: 60_000 });
+  assert.equal(await page.textContent('#replay-of'), `A replay of run #${original!.seq} (runprint replay) · verdict divergent · compare the two`);
+  assert.equal(await page.getAttribute('#replay-of [data-verdict]', 'class'), 'badge fail');
+  assert.equal(await page.textContent('#replays + p'), 'None: runprint replay has not replayed this run on this store.');
+  await page.click(`#replay-of a[href="#/compare?a=${original!.captureId}&b=${second!.captureId}"]`);
+  await page.waitForFunction(() => location.hash.startsWith('#/compare?'));
+  await page.waitForSelector('main[data-ready]');
+  assert.match(await page.textContent('main') ?? '', /output/i, 'the compare view of the original and its replay');
+  await page.goBack();
+  await page.waitForSelector('#replay-of');
+  await page.click(`#replay-of a[href="#/run/${original!.captureId}"]`);
+  await page.waitForSelector('#replayed');
+  assert.equal(await page.$('#replay-of'), null, 'back on the original');
+  // The runs list: each replay marked with a link to its original; the original says it was replayed.
+  await show(page, `${replayed.base}/explorer/#/runs`);
+  const marks = await page.$$eval('table.runs tbody tr', (rows) => rows.map((row) => [Number((row as HTMLElement).dataset['seq']), row.querySelector('[data-replay-of]')?.textContent ?? null, row.querySelector('[data-replays]')?.textContent ?? null]));
+  assert.deepEqual(marks, [[second!.seq, `replay of #${original!.seq}`, null], [first!.seq, `replay of #${original!.seq}`, null], [original!.seq, null, 'replayed 2×']]);
+  assert.equal(await page.getAttribute(`tr[data-seq="${first!.seq}"] [data-replay-of]`, 'href'), `#/run/${original!.captureId}`);
+  assert.deepEqual(problems, []);
+  await close();
+  await screenshots(replayed.base, 'run-replays', `#/run/${original!.captureId}`, '#verification[data-done]');
+  await screenshots(replayed.base, 'run-replay-of', `#/run/${second!.captureId}`, '#verification[data-done]');
+  await screenshots(replayed.base, 'runs-replays', '#/runs', '#counts[data-ready]');
+  await replayed.stop();
+});
+
 test('the log page checks the checkpoint and, as a monitor in the browser, that the log only grew since this browser last checked it', { timeout: 120_000 }, async () => {
   const { page, problems, close } = await open(serve.base);
   await show(page, `${serve.base}/explorer/#/log`);

@@ -15,7 +15,9 @@ import { explorerRoutes } from '../src/server/explorer-routes.ts';
 import type { RunStorage } from '../src/store/run-storage.ts';
 import type { LogService } from '../src/server/log-routes.ts';
 import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
+import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
 import { killServeProcesses, startServe } from './helpers/serve-process.ts';
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
@@ -207,6 +209,27 @@ test('real answers of runprint serve, successes and errors, validate against doc
   const runChecks = await (await call('/v1/runs/{id}/verify', `/v1/runs/${exchange.captureId}/verify`)).json();
   assert.deepEqual(runChecks.checks.slice(0, 3).map((check: { status: string }) => check.status), ['pass', 'pass', 'pass']);
   await call('/v1/runs/{id}/verify', `/v1/runs/${unknown}/verify`);
+  // The ingested run replayed by the CLI on the same store against a fake provider: each side of the link names the other.
+  const upstream = await startFakeUpstream({ script: [{ kind: 'text', text: 'Another answer.' }] });
+  let verdict = '';
+  try {
+    const replayed = await runCliInProcess(['replay', exchange.captureId, '--data', data, '--upstream', `openai=${upstream.url}`, '--json']);
+    assert.equal(replayed.code, 1, replayed.stderr);
+    verdict = (JSON.parse(replayed.stdout) as { verdict: string }).verdict;
+  } finally {
+    await upstream.close();
+  }
+  const [original] = (await (await call('/v1/runs/{id}', `/v1/runs/${exchange.captureId}`)).json()).runs;
+  assert.equal(original.replayOf, null);
+  assert.equal(original.replays.length, 1);
+  const link = original.replays[0];
+  assert.ok(['divergent', 'same-request-other-server'].includes(verdict), verdict);
+  assert.equal(link.verdict, verdict);
+  const [replay] = (await (await call('/v1/runs/{id}', `/v1/runs/${link.captureId}`)).json()).runs;
+  assert.deepEqual([replay.seq, replay.recordDigest, replay.replays], [link.seq, link.recordDigest, []]);
+  assert.deepEqual(replay.replayOf, { recordDigest: original.recordDigest, captureId: exchange.captureId, seq: original.seq, verdict });
+  const listed = (await (await call('/v1/runs', '/v1/runs?limit=5')).json()).runs;
+  assert.deepEqual(listed.map((run: { seq: number; replayOf: { seq: number } | null; replays: unknown[] }) => [run.seq, run.replayOf?.seq ?? null, run.replays.length]), [[replay.seq, original.seq, 0], [original.seq, null, 1]]);
   assert.deepEqual(problems, []);
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
   await serve.stop();

@@ -99,6 +99,7 @@ describe('on a PostgreSQL run store (--runs-db)', () => {
   test('replay RUN: the verdict, the replay stored in PostgreSQL and linked there', async () => {
     const replays = await startFakeUpstream({ fallback: replayScenario(0) });
     try {
+      const replayOf = new Map<string, { recordDigest: string; captureId: string }>();
       for (const [topic, verdict, code] of [['colour', 'identical', 0], ['planet', 'same-request-other-server', 1], ['river', 'divergent', 1]] as const) {
         const result = await runCliInProcess(['replay', originals[topic]!, '--runs-db', url, '--upstream', `openai=${replays.url}`, '--json']);
         assert.equal(result.code, code, result.stderr);
@@ -109,7 +110,15 @@ describe('on a PostgreSQL run store (--runs-db)', () => {
         assert.equal(link.verdict, verdict);
         const stored = (await admin.query(`SELECT capture FROM ${schema}.runs WHERE record_digest = $1`, [answer.replay.recordDigest])).rows[0];
         assert.equal(stored.capture, 'sdk', 'the replay is a run in the PostgreSQL store');
+        replayOf.set(topic, answer.replay);
       }
+      // Each side of a link names the other, in the CLI's runs show --json and in serve's GET /v1/runs/{id} on the same store.
+      const river = replayOf.get('river')!;
+      const shownReplay = JSON.parse((await runCliInProcess(['runs', 'show', river.captureId, '--runs-db', url, '--json'])).stdout).runs[0];
+      assert.deepEqual([shownReplay.replayOf.captureId, shownReplay.replayOf.verdict, shownReplay.replays], [originals['river'], 'divergent', []]);
+      const [servedOriginal] = (await (await fetch(`${serve.base}/v1/runs/${originals['river']}`)).json()).runs;
+      assert.equal(servedOriginal.replayOf, null);
+      assert.deepEqual(servedOriginal.replays.at(-1), { recordDigest: { sha256: river.recordDigest }, captureId: river.captureId, seq: shownReplay.seq, verdict: 'divergent' });
       // The same without --runs-db reads the data directory, which has no run store.
       const local = await runCliInProcess(['replay', originals['colour']!, '--data', data, '--upstream', `openai=${replays.url}`], {});
       assert.equal(local.code, 4, local.stderr);

@@ -131,6 +131,15 @@ describe('replay verdicts against the fake upstream', () => {
     } finally {
       db.close();
     }
+    // runs show names the link on both sides, as text and as JSON.
+    const shownOriginal = (await cli(['runs', 'show', result.original.captureId, '--data', data])).stdout;
+    assert.match(shownOriginal, new RegExp(`^replays +${result.replay!.captureId} \\(seq \\d+\\) identical$`, 'm'));
+    assert.doesNotMatch(shownOriginal, /^replay of/m);
+    const shownReplay = (await cli(['runs', 'show', result.replay!.captureId, '--data', data])).stdout;
+    assert.match(shownReplay, new RegExp(`^replay of +${result.original.captureId} \\(seq \\d+\\), verdict identical$`, 'm'));
+    assert.match(shownReplay, /^replays +\(none\)$/m);
+    const replayJson = JSON.parse((await cli(['runs', 'show', result.replay!.captureId, '--data', data, '--json'])).stdout).runs[0];
+    assert.deepEqual([replayJson.replayOf.captureId, replayJson.replayOf.recordDigest.sha256, replayJson.replayOf.verdict], [result.original.captureId, result.original.recordDigest, 'identical']);
     // replay holds no key: the serve on that store signs the replay after the next batch it commits.
     await capture('/openai/v1/chat/completions', chat('Name a shape.'));
     let status = 0;

@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
-import { findRuns, runQuery, runView } from '../server/run-routes.ts';
-import type { RunStorage, StoredRun } from '../store/run-storage.ts';
+import { findRuns, runQuery, runViews } from '../server/run-routes.ts';
+import type { RunStorage, StoredReplayLink, StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from './closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -87,7 +87,7 @@ function line(run: StoredRun): string {
   return `${record.times.started}  ${record.captureId}  ${record.format}  ${printable(model)}  ${status}  ${id}\n`;
 }
 
-function details(run: StoredRun): string {
+function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
   const { record } = run;
   const rows: Array<[string, string]> = [
     ['capture id', record.captureId],
@@ -107,6 +107,11 @@ function details(run: StoredRun): string {
     ['retrieval', (record.retrieval ?? []).length === 0 ? '(none declared)' : record.retrieval.map((document) => `${printable(document.source)} sha256:${document.digest.sha256} (${document.component}[${document.element}])`).join(', ')],
     ['receipt', run.receipt === null ? '(none yet)' : run.logIndex === null ? 'signed' : `signed, log index ${run.logIndex}`],
   );
+  // The replay links of the run store (docs/REPLAY.md section 5): the run this one replays, and its replays.
+  const of = links.find((link) => link.replay.recordDigest === run.recordDigest);
+  if (of !== undefined) rows.push(['replay of', `${of.replayOf.captureId} (seq ${of.replayOf.seq}), verdict ${of.verdict}`]);
+  const replays = links.filter((link) => link.replayOf.recordDigest === run.recordDigest);
+  rows.push(['replays', replays.length === 0 ? '(none)' : replays.map((link) => `${link.replay.captureId} (seq ${link.replay.seq}) ${link.verdict}`).join(', ')]);
   if (run.contentExpired) rows.push(['content', 'deleted (retention); digests remain']);
   if (run.identity !== null) {
     for (const [name, entry] of Object.entries(run.identity.components)) {
@@ -132,7 +137,7 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values, io);
   try {
     const runs = await store.list(query);
-    if (values.json === true) io.stdout(`${JSON.stringify({ runs: runs.map(runView) }, null, 2)}\n`);
+    if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else if (runs.length === 0) io.stderr('runprint: no captured runs match\n');
     else for (const run of runs) io.stdout(line(run));
   } finally {
@@ -151,8 +156,11 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values, io);
   try {
     const runs = await findRuns(store, positionals[0]!);
-    if (values.json === true) io.stdout(`${JSON.stringify({ runs: runs.map(runView) }, null, 2)}\n`);
-    else io.stdout(runs.map(details).join('\n'));
+    if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
+    else {
+      const links = await store.replayLinks(runs.map((run) => run.recordDigest));
+      io.stdout(runs.map((run) => details(run, links)).join('\n'));
+    }
   } finally {
     await store.close();
   }

@@ -292,7 +292,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       json('the run record, identity document and receipt status'),
     ],
     summary: 'one captured run: identities, served facts, status, digests, receipt',
-    details: 'RUN is a capture id (the runprint-capture-id header), a record digest, or a run identity (every capture of that run is shown).',
+    details: 'RUN is a capture id (the runprint-capture-id header), a record digest, or a run identity (every capture of that run is shown). A replay names the run it replays (replay of) with its verdict, and a replayed run lists its replays (runprint replay links them in the run store).',
     examples: ['runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs show rp-run-v1-sha256-fcee... --json'],
   },
   {

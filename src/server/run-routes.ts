@@ -6,7 +6,7 @@
  */
 import { isRunId } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
@@ -38,6 +38,27 @@ export function runView(run: StoredRun): Record<string, unknown> {
     receipt: run.receipt === null ? null : { logIndex: run.logIndex },
     contentExpired: run.contentExpired,
   };
+}
+
+/** A run at the other end of a replay link, with the replay's verdict. */
+const linkedRun = (end: ReplayEnd, verdict: string) => ({ recordDigest: { sha256: end.recordDigest }, captureId: end.captureId, seq: end.seq, verdict });
+
+/**
+ * The JSON views of stored runs with their replay links (docs/REPLAY.md section 5): `replayOf`,
+ * the run a run replays (null when it is no replay), and `replays`, the replays of it, oldest
+ * first; each with the replay's verdict. What `runs list --json`, `runs show --json`, `GET
+ * /v1/runs` and `GET /v1/runs/{id}` answer.
+ */
+export async function runViews(storage: RunStorage, runs: readonly StoredRun[]): Promise<Record<string, unknown>[]> {
+  const links = await storage.replayLinks([...new Set(runs.map((run) => run.recordDigest))]);
+  return runs.map((run) => {
+    const of = links.find((link) => link.replay.recordDigest === run.recordDigest);
+    return {
+      ...runView(run),
+      replayOf: of === undefined ? null : linkedRun(of.replayOf, of.verdict),
+      replays: links.filter((link) => link.replayOf.recordDigest === run.recordDigest).map((link) => linkedRun(link.replay, link.verdict)),
+    };
+  });
 }
 
 /** `component` query: `DIGEST` or `NAME=DIGEST`, the digest as 64 hex digits or `sha256:` and them. */
@@ -130,7 +151,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
         await authorize(request);
         knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before']);
         const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
-        return Response.json({ runs: runs.map(runView) });
+        return Response.json({ runs: await runViews(storage, runs) });
       },
     },
     '/v1/runs/counts': {
@@ -171,7 +192,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     const runs = await findRuns(storage, id);
     const latest = runs[runs.length - 1]!;
-    if (parts.length === 4) return Response.json({ runs: runs.map(runView) });
+    if (parts.length === 4) return Response.json({ runs: await runViews(storage, runs) });
     if (parts.length === 5 && parts[4] === 'receipt') {
       if (latest.receipt === null) throw noReceipt(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });

@@ -10,7 +10,7 @@ import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
@@ -310,6 +310,15 @@ export class PostgresRuns implements RunStorage {
     const paged = query.before === undefined ? where : `${where === '' ? 'WHERE' : `${where} AND`} seq < ${arg(query.before)}`;
     const sql = `SELECT ${COLUMNS} FROM runs ${paged} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
     return this.#stored((await this.#query(sql, args)).rows as RunRow[]);
+  }
+
+  async replayLinks(recordDigests: readonly string[]): Promise<StoredReplayLink[]> {
+    if (recordDigests.length === 0 || !(await this.#hasReplayLinks())) return [];
+    const sql = `SELECT r.record_digest AS replay, r.capture_id AS replay_capture, r.seq AS replay_seq,
+             o.record_digest AS original, o.capture_id AS original_capture, o.seq AS original_seq, l.verdict
+      FROM replay_links l JOIN runs r ON r.record_digest = l.replay JOIN runs o ON o.record_digest = l.replay_of
+      WHERE l.replay = ANY($1::text[]) OR l.replay_of = ANY($1::text[]) ORDER BY l.seq`;
+    return ((await this.#query(sql, [recordDigests])).rows as ReplayLinkRow[]).map(replayLinkOf);
   }
 
   async counts(query: RunQuery): Promise<RunCounts> {

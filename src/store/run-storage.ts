@@ -140,6 +140,37 @@ export interface RunQuery {
   before?: number;
 }
 
+/** A stored run at one end of a replay link. */
+export interface ReplayEnd {
+  recordDigest: string;
+  captureId: string;
+  seq: number;
+}
+
+/** A link `runprint replay` stored (docs/REPLAY.md section 5): `replay` replays `replayOf`, with that verdict. */
+export interface StoredReplayLink {
+  replay: ReplayEnd;
+  replayOf: ReplayEnd;
+  verdict: string;
+}
+
+/** A row of the stores' replay links query (sqlite-runs.ts, postgres-runs.ts). */
+export interface ReplayLinkRow {
+  replay: string;
+  replay_capture: string;
+  replay_seq: number;
+  original: string;
+  original_capture: string;
+  original_seq: number;
+  verdict: string;
+}
+
+export const replayLinkOf = (row: ReplayLinkRow): StoredReplayLink => ({
+  replay: { recordDigest: row.replay, captureId: row.replay_capture, seq: row.replay_seq },
+  replayOf: { recordDigest: row.original, captureId: row.original_capture, seq: row.original_seq },
+  verdict: row.verdict,
+});
+
 /** How many runs a query selects, by requested and served model, and how many distinct identities they have. */
 export interface RunCounts {
   runs: number;
@@ -176,6 +207,11 @@ export interface RunStorage {
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;
+  /**
+   * The replay links (docs/REPLAY.md section 5) where one of these runs (record digests, hex) is
+   * the replay or the original, oldest link first; none in a store no replay wrote to.
+   */
+  replayLinks(recordDigests: readonly string[]): Promise<StoredReplayLink[]>;
   /** Counts of every run the query's filters select (its `limit` and `before` do not apply). */
   counts(query: RunQuery): Promise<RunCounts>;
   /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */

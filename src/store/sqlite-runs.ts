@@ -7,7 +7,7 @@ import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './s
 import { RunWriterThread } from './sqlite-runs-thread.ts';
 import { prepareRunWrites, runWriteOf, writeRuns, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, type ContentPart, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN json_extract(record, '$.incomplete') IS NULL THEN 'complete' WHEN json_extract(record, '$.incomplete.reason') IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
@@ -291,6 +291,16 @@ export class SqliteRuns implements RunStorage {
     // range) sorts seqs, not whole records (248 ms instead of 13 ms for a day of 1M runs).
     const page = `SELECT ${COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs ${paged} ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC`;
     return this.#read(() => (this.#db.prepare(page).all(...args) as unknown as RunRow[]).map((row) => this.#stored(row)));
+  }
+
+  async replayLinks(recordDigests: readonly string[]): Promise<StoredReplayLink[]> {
+    if (recordDigests.length === 0 || !this.#hasReplayLinks()) return [];
+    const sql = `WITH wanted(digest) AS (SELECT value FROM json_each(?))
+      SELECT r.record_digest AS replay, r.capture_id AS replay_capture, r.seq AS replay_seq,
+             o.record_digest AS original, o.capture_id AS original_capture, o.seq AS original_seq, l.verdict
+      FROM replay_links l JOIN runs r ON r.record_digest = l.replay JOIN runs o ON o.record_digest = l.replay_of
+      WHERE l.replay IN wanted OR l.replay_of IN wanted ORDER BY l.rowid`;
+    return this.#read(() => (this.#db.prepare(sql).all(JSON.stringify(recordDigests)) as unknown as ReplayLinkRow[]).map(replayLinkOf));
   }
 
   async counts(query: RunQuery): Promise<RunCounts> {
