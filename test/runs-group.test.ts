@@ -139,6 +139,19 @@ describe('runs group', () => {
     assert.deepEqual(new Set(limited.groups.flatMap((entry) => entry.captureIds)), new Set([ids['e'], ids['u']]), 'the two newest');
   });
 
+  test('--values prints stored content as its JSON text: quotes as they are, characters that could move the terminal escaped', async () => {
+    const system = 'Say "hi" \\ \u202e\u0085\u001b[2J ok';
+    const id = await capture(chat(system, ['Hello?'], 'gpt-4o-mini'));
+    const text = await cli(['runs', 'group', '--data', data, '--by', 'component=system', '--model', 'gpt-4o-mini', '--values']);
+    assert.equal(text.code, 0, text.stderr);
+    const shown = text.stdout.split('\n')[2]!.trim();
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0009\u000b-\u001f\u0085\u202e]/, 'no control or reordering character reaches the terminal');
+    assert.equal(shown, String.raw`{"content":"Say \"hi\" \\ \u202e\u0085\u001b[2J ok","role":"system"}`, 'the JSON text once, not escaped again');
+    assert.deepEqual(JSON.parse(shown), { content: system, role: 'system' }, 'the escapes are JSON\'s own: the text reads back as the value');
+    const json = await group(['--by', 'component=system', '--model', 'gpt-4o-mini', '--values']);
+    assert.deepEqual(json.groups.map((entry) => [entry.captureIds, entry.value]), [[[id], shown]]);
+  });
+
   test('bad input is a usage error with its code', async () => {
     for (const args of [[], ['--by', 'colour'], ['--by', 'element=model'], ['--by', 'component=nope'], ['--by', 'request', '--values'], ['--by', 'run', '--limit', '0'], ['--by', 'run', 'extra']]) {
       const out = await cli(['runs', 'group', '--data', data, ...args]);

@@ -3,12 +3,12 @@
  * (docs/REPLAY.md section 9).
  */
 import { UsageError } from '../errors.ts';
+import { showJsonText } from '../replay/diff-values.ts';
 import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
 import { runQuery } from '../server/run-routes.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { printable } from './printable.ts';
 import { openStore } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -33,7 +33,8 @@ const GROUP_OPTIONS = {
 
 /**
  * The stored content a group's digest names, cut for a line: the value of a value component or
- * element, the elements of a list component one after the other; undefined when not stored.
+ * element, the elements of a list component one after the other, as their JSON text (showJsonText:
+ * quotes as they are, terminal controls escaped); undefined when not stored.
  */
 async function contentPreview(store: RunStorage, group: RunGroup): Promise<string | undefined> {
   const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
@@ -44,7 +45,7 @@ async function contentPreview(store: RunStorage, group: RunGroup): Promise<strin
     if (bytes === undefined) return undefined;
     texts.push(new TextDecoder().decode(bytes));
   }
-  return printable(texts.join(' '), 80);
+  return showJsonText(texts.join(' '));
 }
 
 function formatGroups(groups: RunGroups, previews: Array<string | undefined>): string {

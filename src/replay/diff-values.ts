@@ -69,9 +69,18 @@ export const MAX_VALUE_CHARACTERS = 80;
  * `\uXXXX`, cut after at most 80 characters (an escape is never split) and marked with `…`.
  */
 export function showValue(value: unknown): string {
+  return showJsonText(JSON.stringify(value));
+}
+
+/**
+ * JSON text as `--values` shows it (showValue; `runs group --values` shows stored content so):
+ * as it is, quotes and backslashes unchanged, but control and reordering characters written as
+ * `\uXXXX` (inside a JSON string, the same value) and cut after at most 80 characters.
+ */
+export function showJsonText(text: string): string {
   let out = '';
   let length = 0;
-  for (const character of JSON.stringify(value)) {
+  for (const character of text) {
     const shown = UNSAFE_ONE.test(character) ? `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}` : character;
     const size = shown === character ? 1 : shown.length;
     if (length + size > MAX_VALUE_CHARACTERS) return `${out}…`;
