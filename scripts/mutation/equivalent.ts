@@ -65,6 +65,36 @@ const LOG_COSIGNER_PLUS =
 const LOG_DECODER_STRICT =
   "decodeBase64 itself refuses anything but standard padded base64, so text before or after the base64 that the unanchored pattern lets through is refused there, with the same message";
 
+const SIGNING_OPEN_PUBLISH =
+  "open() publishes when the storage holds more entries than the last checkpoint; with no checkpoint (size -1) the storage's size (0 or more) is always more, so the `size < 0` half decides nothing, and a publish with nothing new returns before signing (the note in hand is the stored one, the size is not larger)";
+
+const SIGNING_NO_CHECKPOINT_NOTE =
+  "the note of the 'no checkpoint yet' placeholder is never served: open() then always publishes, and that publish either stores the empty tree's checkpoint, or reads the one another process stored first (saveCheckpoint returns false only then), or fails and open() fails";
+
+const SIGNING_TILES_CHECK_TWICE =
+  "with check 'full' (the only other value) every stored hash, and SQLite's kept subtree hashes, were just recomputed by checkHashes; checkHashesAfter recomputes a subset of them again and finds nothing more";
+
+const SIGNING_TIMER_THEN_CLOSED_BROKEN =
+  '#schedulePublish itself returns when the log is closed or broken, so skipping this early return only reads the storage size once more (or fails to, and the catch calls #schedulePublish, which returns the same way)';
+
+const SIGNING_FROM_EMPTY_TREE =
+  "a tree of size 0 is extended by every tree: consistencyProofFromTiles(0, n) is empty and verifyConsistency(0, ...) accepts an empty proof, so skipping the check from size 0 changes nothing";
+
+const SIGNING_RELOAD_SAME_NOTE =
+  'the stored note equal to the one in hand verifies and parses to the same checkpoint, and #setLatest with the same size and note releases no waiter the last one did not; only slower';
+
+const SIGNING_RELOAD_SIZE =
+  "the storage keeps one checkpoint per size (its primary key) and only adds larger ones (saveCheckpoint is a compare-and-set on the largest size), and the checkpoint in hand was read from or stored in it: the largest stored one is never smaller, and at the same size it is the same note, which the test before this one already skips";
+
+const SIGNING_SET_LATEST_SMALLER =
+  "#setLatest is never given a smaller checkpoint: #reload passes only a stored one at least as large as the one in hand, and #publish one larger than the one it read, stored by compare-and-set over that size (had another process stored a larger one since, the store would have failed)";
+
+const SIGNING_WAITERS_EARLY =
+  "a waiter released before a checkpoint covers its entry only wakes waitForCheckpoint's loop, which reads the checkpoint again (fresh: not re-read), sees the entry uncovered and waits again; released waiters left in the list are released again by a later checkpoint or close(), and done() then clears a cleared timer and resolves a settled promise, so no caller sees a difference (the list only holds more until then)";
+
+const SIGNING_SET_LATEST_SAME =
+  "a checkpoint of the same size as the one in hand is the same stored checkpoint (one note per size, never rewritten): #reload skips an equal note, and #publish's own one can only be in hand already when a concurrent re-read found it after it was stored; keeping the one in hand changes nothing a caller sees";
+
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: 'src/hash/sha256.ts',
@@ -961,5 +991,149 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
     replacement: "false",
     original: "match === null",
     reason: "without a match the index is NaN, which is not a safe integer, so the next test refuses the path with the same message",
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "StringLiteral",
+    line: "let latest: Latest = { checkpoint: NONE, note: '', at: Date.now() };",
+    replacement: "\"Stryker was here!\"",
+    original: "''",
+    reason: SIGNING_NO_CHECKPOINT_NOTE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (options.check === 'tiles') await checkHashesAfter(storage, checkpoint.size, size);",
+    replacement: "true",
+    original: "options.check === 'tiles'",
+    reason: SIGNING_TILES_CHECK_TWICE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();",
+    replacement: "true",
+    original: "latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size",
+    reason: SIGNING_OPEN_PUBLISH,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();",
+    replacement: "false",
+    original: "latest.checkpoint.size < 0",
+    reason: SIGNING_OPEN_PUBLISH,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();",
+    replacement: "latest.checkpoint.size <= 0",
+    original: "latest.checkpoint.size < 0",
+    reason: SIGNING_OPEN_PUBLISH,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();",
+    replacement: "latest.checkpoint.size >= 0",
+    original: "latest.checkpoint.size < 0",
+    reason: SIGNING_OPEN_PUBLISH,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (this.#closed || this.#broken) return;",
+    replacement: "false",
+    original: "this.#closed || this.#broken",
+    reason: SIGNING_TIMER_THEN_CLOSED_BROKEN,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "LogicalOperator",
+    line: "if (this.#closed || this.#broken) return;",
+    replacement: "this.#closed && this.#broken",
+    original: "this.#closed || this.#broken",
+    reason: SIGNING_TIMER_THEN_CLOSED_BROKEN,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "if (previous.checkpoint.size >= 0) {",
+    replacement: "previous.checkpoint.size > 0",
+    original: "previous.checkpoint.size >= 0",
+    reason: SIGNING_FROM_EMPTY_TREE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (stored !== undefined && stored.note !== this.#latest.note && stored.size >= this.#latest.checkpoint.size) {",
+    replacement: "true",
+    original: "stored.note !== this.#latest.note",
+    reason: SIGNING_RELOAD_SAME_NOTE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (stored !== undefined && stored.note !== this.#latest.note && stored.size >= this.#latest.checkpoint.size) {",
+    replacement: "true",
+    original: "stored.size >= this.#latest.checkpoint.size",
+    reason: SIGNING_RELOAD_SIZE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "if (stored !== undefined && stored.note !== this.#latest.note && stored.size >= this.#latest.checkpoint.size) {",
+    replacement: "stored.size > this.#latest.checkpoint.size",
+    original: "stored.size >= this.#latest.checkpoint.size",
+    reason: SIGNING_RELOAD_SIZE,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "if (latest.checkpoint.size < this.#latest.checkpoint.size) return;",
+    replacement: "false",
+    original: "latest.checkpoint.size < this.#latest.checkpoint.size",
+    reason: SIGNING_SET_LATEST_SMALLER,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "MethodExpression",
+    line: "const ready = this.#waiters.filter((waiter) => waiter.index < latest.checkpoint.size);",
+    replacement: "this.#waiters",
+    original: "this.#waiters.filter((waiter) => waiter.index < latest.checkpoint.size)",
+    reason: SIGNING_WAITERS_EARLY,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "const ready = this.#waiters.filter((waiter) => waiter.index < latest.checkpoint.size);",
+    replacement: "true",
+    original: "waiter.index < latest.checkpoint.size",
+    reason: SIGNING_WAITERS_EARLY,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "MethodExpression",
+    line: "this.#waiters = this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size);",
+    replacement: "this.#waiters",
+    original: "this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size)",
+    reason: SIGNING_WAITERS_EARLY,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "ConditionalExpression",
+    line: "this.#waiters = this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size);",
+    replacement: "true",
+    original: "waiter.index >= latest.checkpoint.size",
+    reason: SIGNING_WAITERS_EARLY,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "if (latest.checkpoint.size < this.#latest.checkpoint.size) return;",
+    replacement: "latest.checkpoint.size <= this.#latest.checkpoint.size",
+    original: "latest.checkpoint.size < this.#latest.checkpoint.size",
+    reason: SIGNING_SET_LATEST_SAME,
   },
 ];

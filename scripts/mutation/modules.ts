@@ -104,6 +104,6 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       { file: 'src/store/log-service.ts', from: '  #schedulePublish(): void', to: '  async checkpoint()' },
       { file: 'src/store/log-service.ts', from: 'async function openCheckpoint(' },
     ],
-    testFiles: ['test/log-service.test.ts', 'test/log-postgres-consistency.test.ts', 'test/log-witness-collector.test.ts', 'test/store-faults.test.ts'],
+    testFiles: ['test/log-service.test.ts', 'test/log-postgres-consistency.test.ts', 'test/log-witness-collector.test.ts', 'test/store-faults.test.ts', 'test/log-signing-edges.test.ts'],
   },
 };
