@@ -176,7 +176,6 @@ describe('the same call through the proxy and in process with runprintFetch', ()
       assert.equal(sdk.record.response.stream, proxy.record.response.stream);
       assert.equal(sdk.model, proxy.model);
       assert.ok(sdk.receipt !== null, 'the in-process run is signed');
-      assert.equal(sdk.receipt.logIndex, null, 'in-process receipts are not appended to the log');
       await verifiedReceipt(sdk.captureId, format, direct);
       const text = readFileSync(join(data, 'runs.sqlite')).toString('latin1');
       for (const secret of [OPENAI_KEY, ANTHROPIC_KEY]) assert.ok(!text.includes(secret), 'no credential in the run store');
@@ -195,6 +194,21 @@ describe('runprintFetch into a data directory', () => {
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /^receipt +signed$/m);
     assert.match(show.stdout, new RegExp(`^run +${run.record.runId}$`, 'm'));
+  });
+
+  test('a serve on the same directory appends the in-process receipts to its log within seconds', async () => {
+    await made(() => inProcess.openai().chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'Logged by serve.' });
+    await local.flush();
+    const run = (await listed()).at(-1)!;
+    assert.equal(run.capture, 'sdk');
+    // The serve sweeps at least every 5 s (and after its own commits).
+    await until(async () => ((await listed()).find((item) => item.captureId === run.captureId)!.receipt?.logIndex ?? null) !== null, 'the in-process receipt is in the log');
+    // Its inclusion proof, once a checkpoint covers the entry.
+    await until(async () => (await fetch(`${serve.base}/v1/runs/${run.captureId}/tlog-proof`)).status === 200, 'the inclusion proof is served');
+    const verify = await runRunprint(['runs', 'verify', run.captureId, '--data', data, '--json']);
+    const checks = (JSON.parse(verify.stdout) as { checks: { name: string; status: string }[] }).checks;
+    assert.equal(checks.find((check) => check.name === 'log')?.status, 'pass', 'runs verify finds the receipt in the log at its index');
+    assert.equal(checks.find((check) => check.name === 'receipt')?.status, 'pass');
   });
 
   test('parents from withParent are recorded and signed into the receipt', async () => {

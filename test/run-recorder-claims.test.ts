@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import pg from 'pg';
+import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { randomBytes } from 'node:crypto';
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { LogError } from '../src/errors.ts';
 import type { TransparencyLog } from '../src/store/log-service.ts';
@@ -133,6 +136,76 @@ test('a run whose receipt cannot be logged stays claimed and unsigned, and the n
     assert.equal(entries.length, 1);
   } finally {
     await recorder.close();
+    await store.close();
+  }
+});
+
+/** A receipt stored without a log index (in-process capture) is found by unlogged and taken out by setLogIndexes, once. */
+async function unloggedOnce(store: RunStorage): Promise<void> {
+  const one = chat('signed in process');
+  const recorder = new RunRecorder({ storage: store, policy: defaultContentPolicy() });
+  await recorder.record(one.run, one.bytes, 'sdk');
+  await recorder.close();
+  const [stored] = await store.find(one.run.record.captureId);
+  assert.deepEqual(await store.unlogged(10), [], 'no receipt yet: nothing to log');
+  await store.setReceipts([{ recordDigest: stored!.recordDigest, receipt: '{"receipt":1}', logIndex: null }]);
+  assert.deepEqual(await store.unlogged(10), [{ recordDigest: stored!.recordDigest, receipt: '{"receipt":1}', runId: one.run.record.runId }]);
+  await store.setLogIndexes([{ recordDigest: stored!.recordDigest, logIndex: 7 }]);
+  await store.setLogIndexes([{ recordDigest: stored!.recordDigest, logIndex: 9 }]);
+  assert.deepEqual(await store.unlogged(10), []);
+  assert.equal((await store.find(one.run.record.captureId))[0]!.logIndex, 7, 'a stored index is not replaced');
+}
+
+test('unlogged and setLogIndexes, SQLite', async () => {
+  const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+  try {
+    await unloggedOnce(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test('unlogged and setLogIndexes, PostgreSQL', async () => {
+  const base = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  const schema = `runprint_unlogged_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  const store = await PostgresRuns.open(url.toString());
+  try {
+    await unloggedOnce(store);
+  } finally {
+    await store.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+});
+
+test('a recorder with logOthers appends receipts others stored without a log, and stores their index', async () => {
+  const dir = folder();
+  const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const key = await receiptKey(dir, dir, undefined);
+  // In process: signed, no log.
+  const sdk = new RunRecorder({ storage: store, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, signCapture: 'sdk', claimant: 'sdk:test' });
+  const one = chat('in process');
+  await sdk.record(one.run, one.bytes, 'sdk');
+  await sdk.close();
+  const [signed] = await store.find(one.run.record.captureId);
+  assert.notEqual(signed!.receipt, null);
+  assert.equal(signed!.logIndex, null);
+  const { log, entries } = memoryLog();
+  const serve = new RunRecorder({ storage: store, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, log, logOthers: true, claimant: 'serve:test' });
+  try {
+    await serve.signPending();
+    assert.equal(entries.length, 1);
+    assert.equal(new TextDecoder().decode(entries[0]), signed!.receipt, 'the receipt as stored');
+    assert.equal((await store.find(one.run.record.captureId))[0]!.logIndex, 0);
+    await serve.signPending();
+    assert.equal(entries.length, 1, 'logged once');
+  } finally {
+    await serve.close();
     await store.close();
   }
 });

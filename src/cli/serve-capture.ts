@@ -280,7 +280,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     sign: { key, runprintVersion: version },
     // serve's own name in claims: a restart takes over at once; in-process capture never shares it.
     claimant: `serve:${key.keyId}:${config.runsDb === undefined ? context.dataDir : 'postgres'}`,
-    ...(context.log === undefined ? {} : { log: context.log }),
+    // Receipts in-process capture signed on this store are appended to this log too, within seconds.
+    ...(context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
   });
   const proxy = createProxy({

@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable AND receipt IS NULL;
+CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL AND log_index IS NULL;
 CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
@@ -261,6 +262,20 @@ export class PostgresRuns implements RunStorage {
       [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture])],
     );
     return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
+  }
+
+  async unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>> {
+    const found = await this.#query('SELECT record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL ORDER BY seq LIMIT $1', [limit]);
+    return (found.rows as { record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
+  }
+
+  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.#query(
+      `UPDATE runs SET log_index = u.log_index FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+       WHERE runs.record_digest = u.record_digest AND runs.log_index IS NULL`,
+      [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)],
+    );
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {

@@ -48,6 +48,13 @@ export interface RecorderOptions {
   onFailure?: (error: RunprintError) => void;
   /** The clock of the content memory (ms; default Date.now). */
   now?: () => number;
+  /**
+   * Appends to `log` the receipts other signers stored without a log (in-process capture on the
+   * same store), in every sweep, and stores their log index.
+   */
+  logOthers?: boolean;
+  /** A sweep at least this often (ms), also when no run is committed; none by default. */
+  sweepEveryMs?: number;
 }
 
 /**
@@ -99,6 +106,7 @@ export class RunRecorder {
   #lastSweep = Number.NEGATIVE_INFINITY;
   #sweepDue = true;
   #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepInterval: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   /**
    * This recorder's name when it claims runs to sign: its key. A process restarted with the same
@@ -116,6 +124,10 @@ export class RunRecorder {
     this.#maxBatch = options.maxBatch ?? 512;
     this.#claimant = options.claimant ?? `key:${options.sign?.key.keyId ?? 'none'}`;
     this.#now = options.now ?? Date.now;
+    if (options.sweepEveryMs !== undefined && options.sign !== undefined) {
+      this.#sweepInterval = setInterval(() => void this.#signPass(true), options.sweepEveryMs);
+      this.#sweepInterval.unref?.();
+    }
   }
 
   /** True when a run committed within CONTENT_MEMORY_MS before `now` keeps this content. */
@@ -253,6 +265,7 @@ export class RunRecorder {
         }
         this.#sweepDue = false;
         this.#lastSweep = now;
+        if (this.#options.logOthers === true && this.#options.log !== undefined) await this.#logOthers(this.#options.log);
         for (;;) {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
           const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture);
@@ -270,6 +283,28 @@ export class RunRecorder {
       }
     });
     return this.#signing;
+  }
+
+  /** Appends the receipts stored without a log index to the log, and stores their indexes. */
+  async #logOthers(log: TransparencyLog): Promise<void> {
+    for (;;) {
+      const unlogged = await this.#options.storage.unlogged(256);
+      if (unlogged.length === 0 || this.#closed) return;
+      const indexes: { recordDigest: string; logIndex: number }[] = [];
+      for (const run of unlogged) {
+        try {
+          // The log holds an entry once: a receipt appended twice gets the index it has.
+          const stored = await log.append(new TextEncoder().encode(run.receipt), run.runId ?? undefined);
+          indexes.push({ recordDigest: run.recordDigest, logIndex: stored.index });
+          this.counts.logged++;
+        } catch (error) {
+          this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'a receipt could not be logged'));
+          break;
+        }
+      }
+      await this.#options.storage.setLogIndexes(indexes);
+      if (indexes.length < unlogged.length) return this.#sweepLater(SWEEP_INTERVAL_MS);
+    }
   }
 
   /** A sweep in `ms` (one at a time; none once closed; it does not keep the process alive). */
@@ -308,6 +343,7 @@ export class RunRecorder {
     this.#closed = true;
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
+    clearInterval(this.#sweepInterval);
   }
 }
 

@@ -204,6 +204,10 @@ export interface RunStorage {
    * `capture` narrows it to runs of one capture point.
    */
   claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]>;
+  /** Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture), oldest first. */
+  unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>>;
+  /** Stores the log index of receipts appended to the log, where none is stored yet. */
+  setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;

@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable = 1 AND receipt IS NULL;
+CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL AND log_index IS NULL;
 -- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request
 -- and response bytes; kept = 1 where the run keeps that digest's content (retention deletes
 -- content no unexpired run keeps).
@@ -232,6 +233,23 @@ export class SqliteRuns implements RunStorage {
         .all(...([claimant, now, claimant, staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
     );
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
+  }
+
+  async unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>> {
+    return this.#read(() =>
+      (this.#db.prepare('SELECT record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL ORDER BY seq LIMIT ?').all(limit) as unknown as { record_digest: string; receipt: string; run_id: string | null }[]).map(
+        (row) => ({ recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }),
+      ),
+    );
+  }
+
+  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
+    if (items.length === 0) return;
+    const update = this.#db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL');
+    // Without a full sync, as receipts: a lost index is found again (the log answers the index of an entry it holds).
+    this.#writeRelaxed(() => {
+      for (const item of items) update.run(item.logIndex, item.recordDigest);
+    });
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
