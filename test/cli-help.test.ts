@@ -4,9 +4,21 @@
  * understood is named, with the nearest valid one, and exits 2 (README, "CLI").
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import type { CliIo } from '../src/cli/io.ts';
+import { run } from '../src/cli/main.ts';
 import { COMMAND_USAGE, formatCommandHelp } from '../src/cli/usage.ts';
+import { captureRunWith } from '../src/capture/capture-run.ts';
+import { generateKeyFiles } from '../src/keys/keys.ts';
+import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { cliFolder } from './helpers/cli-folder.ts';
+import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
+
+const TERMINAL = 'runprint: ERR_CLI_USAGE: standard input is a terminal: give a FILE, or pipe the document in\n';
 
 const { cli } = cliFolder('runprint-cli-help-');
 
@@ -108,4 +120,115 @@ test('what is echoed is cut and escaped, and an option\'s value is never echoed'
   assert.equal(long.stderr, `runprint: ERR_CLI_USAGE: unknown option "--${'a'.repeat(38)}…" for "id" (run "runprint id --help")\n`);
   const argument = await cli(['keygen', `x\x07${'b'.repeat(100)}`]);
   assert.equal(argument.stderr, `runprint: ERR_CLI_USAGE: "keygen" takes no argument "x\\u0007${'b'.repeat(58)}…" (run "runprint keygen --help")\n`);
+});
+
+/** `argv` run in `cwd` with standard input a terminal: an input given as - is refused at once, naming standard input, instead of read. */
+async function atTerminal(argv: string[], cwd: string): Promise<{ code: number; stderr: string; read: boolean }> {
+  let stderr = '';
+  let read = false;
+  const io: CliIo = {
+    readStdin: async () => {
+      read = true;
+      return new Uint8Array(0);
+    },
+    stdout: () => undefined,
+    stderr: (text) => void (stderr += text),
+    stderrIsTTY: false,
+    stdinIsTTY: true,
+    cwd,
+  };
+  return { code: await run(argv, io), stderr, read };
+}
+
+test('help says "standard input if -" for exactly the inputs that read standard input, and never for a file written (replay --json, --report)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-cli-stdin-'));
+  try {
+    const receiptKey = await generateKeyFiles('receipt');
+    const log = await generateKeyFiles('example.test/log');
+    writeFileSync(join(dir, 'key.pem'), receiptKey.privateKeyPem);
+    writeFileSync(join(dir, 'key.pub.pem'), receiptKey.publicKeyPem);
+    writeFileSync(join(dir, 'request.json'), JSON.stringify(REQUEST));
+    writeFileSync(join(dir, 'response.json'), RESPONSE_TEXT);
+    writeFileSync(join(dir, 'salts.json'), '{}');
+    const signed = await run(['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', 'response.json', '--out', 'receipt.json'], { readStdin: async () => new Uint8Array(0), stdout: () => undefined, stderr: () => undefined, stderrIsTTY: false, cwd: dir });
+    assert.equal(signed, 0);
+    const vkey = log.verifierKey;
+    // A stored run for runs verify, which finds the run before it reads its keys.
+    const requestBytes = new TextEncoder().encode(JSON.stringify(REQUEST));
+    const responseBytes = new TextEncoder().encode(RESPONSE_TEXT);
+    const started = Date.parse('2026-12-01T00:00:00Z');
+    const captured = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 5, ended: started + 10 } });
+    const stored = runToStore(captured, { requestBytes, responseBytes }, defaultContentPolicy(), 'proxy', true);
+    const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+    await store.put([stored]);
+    await store.close();
+    const runId = stored.recordDigest;
+    // runs verify reads --log-key only when there is a log to check: its file is there (never opened here).
+    writeFileSync(join(dir, 'log.sqlite'), '');
+    // For each input help marks, a command line whose other inputs are real files: the one given as - must be the one read.
+    const cases: Record<string, string[]> = {
+      'id --response': ['id', 'request.json', '--response', '-'],
+      'explain --response': ['explain', 'request.json', '--response', '-'],
+      'diff A or B': ['diff', 'request.json', '-'],
+      'diff --response-a': ['diff', 'request.json', 'request.json', '--response-a', '-'],
+      'diff --response-b': ['diff', 'request.json', 'request.json', '--response-b', '-'],
+      'sign --key': ['sign', '--key', '-', '--composition', 'request.json', '--output', 'response.json'],
+      'sign --composition': ['sign', '--key', 'key.pem', '--composition', '-', '--output', 'response.json'],
+      'sign --output': ['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', '-'],
+      'sign --salts': ['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', 'response.json', '--salts', '-'],
+      'sign --add-to': ['sign', '--add-to', '-', '--key', 'key.pem'],
+      'verify RECEIPT': ['verify', '-', '--key', 'key.pub.pem'],
+      'verify --key': ['verify', 'receipt.json', '--key', '-'],
+      'verify --composition': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--composition', '-'],
+      'verify --salts': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--composition', 'request.json', '--salts', '-'],
+      'verify --output': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--output', '-'],
+      'verify --log-proof': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--log-proof', '-', '--log-key', vkey],
+      'verify --log-key': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--log-proof', 'receipt.json', '--log-key', '-'],
+      'verify --witness': ['verify', 'receipt.json', '--key', 'key.pub.pem', '--log-proof', 'receipt.json', '--log-key', vkey, '--witness', '-'],
+      'show RECEIPT|BUNDLE': ['show', '-'],
+      'show --log-proof': ['show', 'receipt.json', '--log-proof', '-'],
+      'disclose create --composition': ['disclose', 'create', '--composition', '-', '--reveal', 'system'],
+      'disclose create --salts': ['disclose', 'create', '--composition', 'request.json', '--reveal', 'system', '--salts', '-'],
+      'disclose create --output': ['disclose', 'create', '--composition', 'request.json', '--reveal', 'system', '--output', '-'],
+      'disclose verify DISCLOSURE': ['disclose', 'verify', '-', '--receipt', 'receipt.json', '--key', 'key.pub.pem'],
+      'disclose verify --receipt': ['disclose', 'verify', 'receipt.json', '--receipt', '-', '--key', 'key.pub.pem'],
+      'disclose verify --key': ['disclose', 'verify', 'receipt.json', '--receipt', 'receipt.json', '--key', '-'],
+      'log submit RECEIPT': ['log', 'submit', '-', '--log', 'http://127.0.0.1:1/'],
+      'log submit --key': ['log', 'submit', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--proof-out', 'proof', '--key', '-'],
+      'log proof RECEIPT': ['log', 'proof', '-', '--log', 'http://127.0.0.1:1/', '--key', vkey],
+      'log proof --key': ['log', 'proof', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', '-'],
+      'log monitor --key': ['log', 'monitor', 'http://127.0.0.1:1/', '--key', '-', '--once'],
+      'runs verify --key': ['runs', 'verify', runId, '--data', dir, '--key', '-'],
+      'runs verify --log-key': ['runs', 'verify', runId, '--data', dir, '--log-key', '-'],
+      'runs verify --witness': ['runs', 'verify', runId, '--data', dir, '--witness', '-'],
+      'runs verify --monitor-state': ['runs', 'verify', runId, '--data', dir, '--monitor-state', '-'],
+    };
+    const marked = COMMAND_USAGE.flatMap((form) => [
+      ...(form.stdinArguments === undefined ? [] : [`${form.command} ${form.stdinArguments}`]),
+      ...form.options.filter((option) => option.stdin === true).map((option) => `${form.command} --${option.name}`),
+    ]);
+    assert.deepEqual([...new Set(marked)].sort(), Object.keys(cases).sort(), 'a case for every input help marks');
+    for (const [name, argv] of Object.entries(cases)) {
+      const words = argv.slice(0, argv.findIndex((word) => !/^[a-z]+$/.test(word))).join(' ');
+      assert.deepEqual(await atTerminal(argv, dir), { code: 2, stderr: `${TERMINAL}\n${formatCommandHelp(words)}`, read: false }, name);
+      const help = formatCommandHelp(words)!;
+      assert.ok(name.includes(' --') ? new RegExp(`\\n  --${name.split(' --')[1]} [^\\n]*(\\n {30}[^\\n]*)*standard\\s+input\\s+if\\s+-\\)`).test(help) : help.includes(`${name.slice(name.lastIndexOf(' ') + 1)} may be - for standard input.`), `${name}: help says so`);
+    }
+    // Files written are not standard input, and their help does not say so: replay refuses - for its reports.
+    for (const words of commandWords) {
+      const help = formatCommandHelp(words)!;
+      for (const [, flag] of help.matchAll(/\n {2}--([a-z-]+) [^\n]*(?:\n {30}[^\n]*)*standard\s+input\s+if\s+-\)/g)) {
+        assert.ok(marked.some((entry) => entry.startsWith(words) && entry.endsWith(` --${flag}`)), `${words} --${flag}`);
+      }
+    }
+    const replay = formatCommandHelp('replay')!;
+    assert.doesNotMatch(replay, /standard input/);
+    for (const argv of [['replay', '--runs', 'all', '--json', '-'], ['replay', '--runs', 'all', '--json', 'report.json', '--report', '-']]) {
+      const refused = await atTerminal(argv, dir);
+      assert.equal(refused.code, 2, argv.join(' '));
+      assert.match(refused.stderr, /^runprint: ERR_CLI_USAGE: (replay --runs needs --json FILE|--report must name a file)/, argv.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

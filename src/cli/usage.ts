@@ -16,6 +16,8 @@ export interface OptionUsage {
   readonly repeatable?: boolean;
   /** The environment variable read when the option is not given. */
   readonly env?: string;
+  /** An input that may be `-`: read from standard input (an output never is). */
+  readonly stdin?: boolean;
   readonly description: string;
 }
 
@@ -25,6 +27,8 @@ export interface CommandUsage {
   readonly command: string;
   /** The positional arguments as the synopsis writes them: `RECEIPT`, `[FILE|-]`, `A B`. */
   readonly arguments?: string;
+  /** The positional arguments that may be `-` (standard input), as help names them: `RECEIPT`, `A or B`. */
+  readonly stdinArguments?: string;
   readonly options: readonly OptionUsage[];
   /** What the command does, in one line. */
   readonly summary: string;
@@ -35,15 +39,15 @@ export interface CommandUsage {
 }
 
 const from: OptionUsage = { name: 'from', value: 'F', description: 'how to read the composition or provider request (default auto)' };
-const response: OptionUsage = { name: 'response', value: 'FILE', description: 'the provider response, for the served facts' };
+const response: OptionUsage = { name: 'response', value: 'FILE', stdin: true, description: 'the provider response, for the served facts' };
 const json = (what: string): OptionUsage => ({ name: 'json', description: `print ${what} as JSON` });
 /** The run store as serve takes it: the commands that read it open the same one. */
 const runsDb: OptionUsage = { name: 'runs-db', value: 'URL', env: 'RUNPRINT_RUNS_DB', description: 'the PostgreSQL run store serve --runs-db writes (default: RUNPRINT_LOG_DB when set, as serve, else <data>/runs.sqlite)' };
 const strict: OptionUsage = { name: 'strict', description: 'refuse a provider request with a member or role its mapping does not know (default: warn)' };
-const salts: OptionUsage = { name: 'salts', value: 'FILE', description: 'salts kept apart from the composition (SPEC 2.5)' };
+const salts: OptionUsage = { name: 'salts', value: 'FILE', stdin: true, description: 'salts kept apart from the composition (SPEC 2.5)' };
 const outputFormat: OptionUsage = { name: 'output-format', value: 'F', description: 'how to read --output (default: the request\'s format, or as the receipt records)' };
-const publicKey: OptionUsage = { name: 'key', value: 'PUB', required: true, repeatable: true, description: 'public key (PEM, JWK or verifier key); every key given must have signed' };
-const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true, description: 'the log\'s verifier key, or a file holding it' };
+const publicKey: OptionUsage = { name: 'key', value: 'PUB', required: true, repeatable: true, stdin: true, description: 'public key (PEM, JWK or verifier key); every key given must have signed' };
+const logKey: OptionUsage = { name: 'key', value: 'LOGKEY.vkey', required: true, stdin: true, description: 'the log\'s verifier key, or a file holding it' };
 
 /** Every command form, in the order `runprint help` lists them. */
 export const COMMAND_USAGE: readonly CommandUsage[] = [
@@ -53,10 +57,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'diff',
     arguments: 'A B',
+    stdinArguments: 'A or B',
     options: [
       from,
-      { name: 'response-a', value: 'FILE', description: 'the provider response to request A, for its served facts and output digest' },
-      { name: 'response-b', value: 'FILE', description: 'the provider response to request B, for its served facts and output digest' },
+      { name: 'response-a', value: 'FILE', stdin: true, description: 'the provider response to request A, for its served facts and output digest' },
+      { name: 'response-b', value: 'FILE', stdin: true, description: 'the provider response to request B, for its served facts and output digest' },
       strict,
       { name: 'values', description: 'print the differing values (cut to 80 characters); only when both sides are compositions or requests' },
       json('the result and the differences'),
@@ -92,9 +97,9 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'sign',
     options: [
-      { name: 'key', value: 'KEY', required: true, description: 'Ed25519 private key, PKCS #8 PEM (runprint keygen)' },
-      { name: 'composition', value: 'FILE', required: true, description: 'the composition, or the provider request body' },
-      { name: 'output', value: 'FILE', required: true, description: 'the provider response body or stream, as received' },
+      { name: 'key', value: 'KEY', required: true, stdin: true, description: 'Ed25519 private key, PKCS #8 PEM (runprint keygen)' },
+      { name: 'composition', value: 'FILE', required: true, stdin: true, description: 'the composition, or the provider request body' },
+      { name: 'output', value: 'FILE', required: true, stdin: true, description: 'the provider response body or stream, as received' },
       from,
       strict,
       salts,
@@ -113,8 +118,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'sign',
     options: [
-      { name: 'add-to', value: 'RECEIPT', required: true, description: 'the receipt to add a signature to (payload unchanged)' },
-      { name: 'key', value: 'KEY', required: true, description: 'Ed25519 private key, PKCS #8 PEM' },
+      { name: 'add-to', value: 'RECEIPT', required: true, stdin: true, description: 'the receipt to add a signature to (payload unchanged)' },
+      { name: 'key', value: 'KEY', required: true, stdin: true, description: 'Ed25519 private key, PKCS #8 PEM' },
       { name: 'out', value: 'FILE', description: 'write the receipt to FILE instead of standard output' },
     ],
     summary: 'add a signature to a receipt',
@@ -123,17 +128,18 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'verify',
     arguments: 'RECEIPT',
+    stdinArguments: 'RECEIPT',
     options: [
       publicKey,
-      { name: 'composition', value: 'FILE', description: 'recompute the identity from this composition or provider request' },
+      { name: 'composition', value: 'FILE', stdin: true, description: 'recompute the identity from this composition or provider request' },
       from,
       salts,
-      { name: 'output', value: 'FILE', description: 'recompute the output digest from this response body or stream' },
+      { name: 'output', value: 'FILE', stdin: true, description: 'recompute the output digest from this response body or stream' },
       outputFormat,
-      { name: 'log-proof', value: 'FILE', description: 'also check this C2SP tlog-proof of the receipt, offline' },
-      { name: 'log-key', value: 'VKEY', description: 'the log\'s verifier key, or a file holding it (with --log-proof)' },
+      { name: 'log-proof', value: 'FILE', stdin: true, description: 'also check this C2SP tlog-proof of the receipt, offline' },
+      { name: 'log-key', value: 'VKEY', stdin: true, description: 'the log\'s verifier key, or a file holding it (with --log-proof)' },
       { name: 'log-origin', value: 'ORIGIN', description: 'the log\'s checkpoint origin (default: the log key\'s name)' },
-      { name: 'witness', value: 'VKEY', repeatable: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
+      { name: 'witness', value: 'VKEY', repeatable: true, stdin: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
       { name: 'witness-threshold', value: 'K', description: 'at least K of the --witness keys must have cosigned (default: all)' },
       json('the report'),
     ],
@@ -144,8 +150,9 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'show',
     arguments: 'RECEIPT|BUNDLE',
+    stdinArguments: 'RECEIPT|BUNDLE',
     options: [
-      { name: 'log-proof', value: 'FILE', description: 'also show what this tlog-proof claims (origin, index, size, signers)' },
+      { name: 'log-proof', value: 'FILE', stdin: true, description: 'also show what this tlog-proof claims (origin, index, size, signers)' },
       json('the claims'),
     ],
     summary: 'what a receipt claims, as a person reads it; checks nothing (use verify)',
@@ -162,11 +169,11 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'disclose create',
     options: [
-      { name: 'composition', value: 'FILE', required: true, description: 'the composition (or provider request) the receipt was signed for' },
+      { name: 'composition', value: 'FILE', required: true, stdin: true, description: 'the composition (or provider request) the receipt was signed for' },
       { name: 'reveal', value: 'PART', required: true, repeatable: true, description: 'a component whole (system) or one element of a list (input[2])' },
       from,
       salts,
-      { name: 'output', value: 'FILE', description: 'the provider response, when the composition has no served facts' },
+      { name: 'output', value: 'FILE', stdin: true, description: 'the provider response, when the composition has no served facts' },
       outputFormat,
       { name: 'out', value: 'FILE', description: 'write the disclosure to FILE instead of standard output' },
     ],
@@ -176,7 +183,8 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'disclose verify',
     arguments: 'DISCLOSURE',
-    options: [{ name: 'receipt', value: 'RECEIPT', required: true, description: 'the receipt the disclosure is about' }, publicKey, json('the report')],
+    stdinArguments: 'DISCLOSURE',
+    options: [{ name: 'receipt', value: 'RECEIPT', required: true, stdin: true, description: 'the receipt the disclosure is about' }, publicKey, json('the report')],
     summary: 'check the receipt, then the disclosure against it',
     examples: ['runprint disclose verify disclosure.json --receipt receipt.json --key keys/receipt-key.pub.pem'],
   },
@@ -224,6 +232,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'log submit',
     arguments: 'RECEIPT',
+    stdinArguments: 'RECEIPT',
     options: [
       { name: 'log', value: 'URL', required: true, description: 'the log\'s URL prefix' },
       { name: 'token', value: 'T', env: 'RUNPRINT_LOG_TOKEN', description: 'the log\'s bearer token' },
@@ -237,6 +246,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
   {
     command: 'log proof',
     arguments: 'RECEIPT',
+    stdinArguments: 'RECEIPT',
     options: [
       { name: 'log', value: 'URL', required: true, description: 'the log\'s URL prefix' },
       logKey,
@@ -314,13 +324,13 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
       runsDb,
-      { name: 'key', value: 'PUB', description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem)' },
+      { name: 'key', value: 'PUB', stdin: true, description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem)' },
       { name: 'log-db', value: 'URL', env: 'RUNPRINT_LOG_DB', description: 'the PostgreSQL log serve --log-db writes (default <data>/log.sqlite)' },
-      { name: 'log-key', value: 'VKEY', description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem)' },
+      { name: 'log-key', value: 'VKEY', stdin: true, description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem)' },
       { name: 'log-origin', value: 'O', description: 'the log\'s origin (default: the --log-key\'s name, else RUNPRINT_LOG_NAME, else localhost/runprint)' },
-      { name: 'witness', value: 'VKEY', repeatable: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
+      { name: 'witness', value: 'VKEY', repeatable: true, stdin: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
       { name: 'witness-threshold', value: 'K', description: 'at least K of the --witness keys must have cosigned the log\'s checkpoint (default: all)' },
-      { name: 'monitor-state', value: 'FILE', description: 'a log monitor --state file: the log must be consistent with the checkpoint it kept' },
+      { name: 'monitor-state', value: 'FILE', stdin: true, description: 'a log monitor --state file: the log must be consistent with the checkpoint it kept' },
       json('each check, its status and what it relies on'),
     ],
     summary: 'check everything checkable about a stored run, and say what each check relies on',
@@ -390,7 +400,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
 /** What the placeholders mean, printed after the commands. */
 export const USAGE_NOTES: readonly string[] = [
   'F is auto, composition, openai-chat, openai-responses or anthropic-messages (default auto).',
-  'FILE may be - for standard input.',
+  'An input may be - (standard input) where runprint COMMAND --help says so.',
   'runprint help COMMAND or runprint COMMAND --help: its options and examples; runprint --version: the version.',
 ];
 
@@ -454,7 +464,7 @@ export function formsOf(words: string): CommandUsage[] {
 /** One option as `COMMAND --help` lists it: the flag, then what it does and how it may be given. */
 function formatOptionLine(option: OptionUsage): string[] {
   const flag = option.value === undefined ? `--${option.name}` : `--${option.name} ${option.value}`;
-  const notes = [option.required === true ? 'required' : '', option.repeatable === true ? 'repeatable' : '', option.env === undefined ? '' : `env ${option.env}`].filter((note) => note !== '');
+  const notes = [option.required === true ? 'required' : '', option.repeatable === true ? 'repeatable' : '', option.env === undefined ? '' : `env ${option.env}`, option.stdin === true ? 'standard input if -' : ''].filter((note) => note !== '');
   const text = notes.length === 0 ? option.description : `${option.description} (${notes.join('; ')})`;
   const column = 30;
   if (flag.length + 4 > column) return [`  ${flag}`, ...wrapText(text, ' '.repeat(column))];
@@ -475,11 +485,14 @@ export function formatCommandHelp(words: string): string | undefined {
   for (const usage of forms) {
     out.push('', `${forms.length > 1 ? `${usage.command}: ` : ''}${usage.summary}`);
     if (usage.details !== undefined) out.push(...wrapText(usage.details, '  '));
+    if (usage.stdinArguments !== undefined) out.push(...wrapText(`${usage.stdinArguments} may be - for standard input.`, '  '));
     if (usage.options.length > 0) out.push('', 'options:', ...usage.options.flatMap(formatOptionLine));
     out.push('', 'examples:', ...usage.examples.map((example) => `  ${example}`));
   }
-  // The note on F only where a form takes an F (--from, --output-format).
+  // The note on F only where a form takes an F (--from, --output-format); which inputs may be -
+  // (standard input) each option and argument says itself (stdin, stdinArguments).
   const takesF = forms.some((usage) => usage.options.some((option) => option.value === 'F'));
-  out.push('', ...(takesF ? USAGE_NOTES.slice(0, 2) : USAGE_NOTES.slice(1, 2)), '');
+  if (takesF) out.push('', USAGE_NOTES[0]!);
+  out.push('');
   return out.join('\n');
 }
