@@ -192,7 +192,8 @@ describe('runprintFetch into a data directory', () => {
     assert.equal(run.record.request.rawDigest.sha256, sha256(request.body));
     const show = await runRunprint(['runs', 'show', run.captureId, '--data', data]);
     assert.equal(show.code, 0, show.stderr);
-    assert.match(show.stdout, /^receipt +signed$/m);
+    // Signed in process; a log index once the serve on this directory has appended it (within seconds).
+    assert.match(show.stdout, /^receipt +signed(, log index [0-9]+)?$/m);
     assert.match(show.stdout, new RegExp(`^run +${run.record.runId}$`, 'm'));
   });
 
