@@ -1,4 +1,5 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
+import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { RunprintError, UsageError } from '../errors.ts';
@@ -284,8 +285,10 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     ...(context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
   });
+  const upstreamFetch = createUpstreamFetch();
   const proxy = createProxy({
     upstreams: config.upstreams,
+    fetch: upstreamFetch as typeof fetch,
     sink: {
       get healthy() {
         return recorder.healthy;
@@ -336,6 +339,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       await recorder.close();
       await exporter?.close();
       await storage.close();
+      upstreamFetch.close();
     },
   };
 }

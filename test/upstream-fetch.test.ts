@@ -1,0 +1,127 @@
+/**
+ * The proxy's upstream calls over node:http (src/server/upstream-fetch.ts) behave as fetch does
+ * where the proxy relies on it: the request's method, headers and bytes reach the upstream; the
+ * answer's status, headers (each Set-Cookie on its own) and bytes come back; a content coding the
+ * upstream used anyway is decoded; no body for 204 and HEAD; errors are fetch's (TypeError "fetch
+ * failed" before an answer, "terminated" for a body cut off, the signal's reason on an abort).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { after, before, test } from 'node:test';
+import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
+
+let server: Server;
+let base: string;
+const call = createUpstreamFetch();
+
+const routes: Record<string, (request: IncomingMessage, body: Buffer, response: ServerResponse) => void> = {
+  '/echo': (request, body, response) => {
+    response.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/']);
+    response.writeHead(201, 'Made', { 'content-type': 'application/json', 'x-upstream': 'yes' });
+    response.end(JSON.stringify({ method: request.method, headers: request.headers, body: body.toString('utf8') }));
+  },
+  '/gzip': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'text/plain' });
+    response.end(gzipSync('zipped words'));
+  },
+  '/br': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'br' });
+    response.end(brotliCompressSync('brotli words'));
+  },
+  '/odd-coding': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'x-unheard-of' });
+    response.end('????');
+  },
+  '/empty': (_request, _body, response) => {
+    response.writeHead(204, { 'x-empty': '1' });
+    response.end();
+  },
+  '/cut': (_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    response.write('data: one\n\n');
+    setTimeout(() => response.socket?.destroy(), 50);
+  },
+  '/slow': (_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    response.write('data: first\n\n');
+    // Never ends: the caller aborts.
+  },
+  '/silent': () => undefined,
+};
+
+before(async () => {
+  server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => routes[request.url ?? '']!(request, Buffer.concat(chunks), response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+after(async () => {
+  call.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+test('method, headers and bytes go up; status, headers (each Set-Cookie) and bytes come back', async () => {
+  const body = new TextEncoder().encode('{"model":"gpt-4o","note":"é"}');
+  const response = await call(`${base}/echo`, { method: 'POST', headers: new Headers({ authorization: 'Bearer sk-test', 'content-type': 'application/json' }), body });
+  assert.equal(response.status, 201);
+  assert.equal(response.statusText, 'Made');
+  assert.equal(response.headers.get('x-upstream'), 'yes');
+  assert.deepEqual(response.headers.getSetCookie(), ['a=1; Path=/', 'b=2; Path=/']);
+  const echoed = (await response.json()) as { method: string; headers: Record<string, string>; body: string };
+  assert.equal(echoed.method, 'POST');
+  assert.equal(echoed.headers['authorization'], 'Bearer sk-test');
+  assert.equal(echoed.headers['content-length'], String(body.byteLength));
+  assert.equal(echoed.headers['accept-encoding'], undefined, 'no coding asked for');
+  assert.equal(echoed.body, '{"model":"gpt-4o","note":"é"}');
+});
+
+test('a content coding used anyway is decoded (gzip, br); one it cannot decode fails as fetch failed', async () => {
+  assert.equal(await (await call(`${base}/gzip`)).text(), 'zipped words');
+  assert.equal(await (await call(`${base}/br`)).text(), 'brotli words');
+  await assert.rejects(call(`${base}/odd-coding`), (error: Error) => error instanceof TypeError && /fetch failed/.test(error.message));
+});
+
+test('no body for 204 and HEAD', async () => {
+  const empty = await call(`${base}/empty`);
+  assert.equal(empty.status, 204);
+  assert.equal(empty.body, null);
+  assert.equal(empty.headers.get('x-empty'), '1');
+  const head = await call(`${base}/echo`, { method: 'HEAD' });
+  assert.equal(head.status, 201);
+  assert.equal(head.body, null);
+});
+
+test('errors are fetch\'s: unreachable, cut off, aborted before and during the answer, a timeout', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  await assert.rejects(call(`http://127.0.0.1:${port}/`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed');
+  await assert.rejects(call('ftp://127.0.0.1/'), TypeError);
+
+  const cut = await call(`${base}/cut`);
+  const reader = cut.body!.getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), 'data: one\n\n');
+  await assert.rejects(reader.read(), (error: Error) => error instanceof TypeError && error.message === 'terminated');
+
+  const before = new AbortController();
+  const waiting = call(`${base}/silent`, { signal: before.signal });
+  setTimeout(() => before.abort(new DOMException('the client went away', 'AbortError')), 50);
+  await assert.rejects(waiting, { name: 'AbortError', message: 'the client went away' });
+  await assert.rejects(call(`${base}/silent`, { signal: AbortSignal.timeout(50) }), { name: 'TimeoutError' });
+  const already = new AbortController();
+  already.abort(new DOMException('no', 'AbortError'));
+  await assert.rejects(call(`${base}/echo`, { signal: already.signal }), { name: 'AbortError' });
+
+  const during = new AbortController();
+  const slow = await call(`${base}/slow`, { signal: during.signal });
+  const slowReader = slow.body!.getReader();
+  assert.equal(new TextDecoder().decode((await slowReader.read()).value), 'data: first\n\n');
+  during.abort(new DOMException('stop', 'AbortError'));
+  await assert.rejects(slowReader.read(), { name: 'AbortError', message: 'stop' });
+});
