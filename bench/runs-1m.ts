@@ -24,6 +24,7 @@ import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import type { BenchResult } from './measure.ts';
 
 const CACHE = new URL('./.cache/', import.meta.url).pathname;
+const STORE_LAYOUT = 2;
 const DAY = 86_400_000;
 const START = Date.parse('2026-11-01T00:00:00Z');
 const encoder = new TextEncoder();
@@ -120,8 +121,10 @@ function makeRun(n: number, size: number, next: () => number, recent: string[]):
 /** The store under bench/.cache, built once (see the file's comment). */
 async function millionRuns(size: number): Promise<{ path: string; built?: { ms: number; bytes: number } }> {
   mkdirSync(CACHE, { recursive: true });
-  const path = join(CACHE, `runs-${size}.sqlite`);
-  const ready = join(CACHE, `runs-${size}.ready`);
+  // The store's layout in the name: a store cached by an older layout is built again, not migrated
+  // (2: run_digests.kept, 2026-12-06).
+  const path = join(CACHE, `runs-${size}-layout${STORE_LAYOUT}.sqlite`);
+  const ready = join(CACHE, `runs-${size}-layout${STORE_LAYOUT}.ready`);
   if (existsSync(ready) && process.env['RUNPRINT_BENCH_RUNS_REBUILD'] === undefined) return { path };
   for (const file of [path, `${path}-wal`, `${path}-shm`, ready]) rmSync(file, { force: true });
   const start = performance.now();
