@@ -92,9 +92,6 @@ const SIGNING_SET_LATEST_SMALLER =
 const SIGNING_WAITERS_EARLY =
   "a waiter released before a checkpoint covers its entry only wakes waitForCheckpoint's loop, which reads the checkpoint again (fresh: not re-read), sees the entry uncovered and waits again; released waiters left in the list are released again by a later checkpoint or close(), and done() then clears a cleared timer and resolves a settled promise, so no caller sees a difference (the list only holds more until then)";
 
-const SIGNING_SET_LATEST_SAME =
-  "a checkpoint of the same size as the one in hand is the same stored checkpoint (one note per size, never rewritten): #reload skips an equal note, and #publish's own one can only be in hand already when a concurrent re-read found it after it was stored; keeping the one in hand changes nothing a caller sees";
-
 export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: 'src/hash/sha256.ts',
@@ -1114,14 +1111,6 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
   },
   {
     file: "src/store/log-service.ts",
-    mutator: "MethodExpression",
-    line: "this.#waiters = this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size);",
-    replacement: "this.#waiters",
-    original: "this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size)",
-    reason: SIGNING_WAITERS_EARLY,
-  },
-  {
-    file: "src/store/log-service.ts",
     mutator: "ConditionalExpression",
     line: "this.#waiters = this.#waiters.filter((waiter) => waiter.index >= latest.checkpoint.size);",
     replacement: "true",
@@ -1131,9 +1120,17 @@ export const EQUIVALENT: readonly EquivalentMutant[] = [
   {
     file: "src/store/log-service.ts",
     mutator: "EqualityOperator",
-    line: "if (latest.checkpoint.size < this.#latest.checkpoint.size) return;",
-    replacement: "latest.checkpoint.size <= this.#latest.checkpoint.size",
-    original: "latest.checkpoint.size < this.#latest.checkpoint.size",
-    reason: SIGNING_SET_LATEST_SAME,
+    line: "if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();",
+    replacement: "(await storage.size()) >= latest.checkpoint.size",
+    original: "(await storage.size()) > latest.checkpoint.size",
+    reason: SIGNING_OPEN_PUBLISH,
+  },
+  {
+    file: "src/store/log-service.ts",
+    mutator: "EqualityOperator",
+    line: "const ready = this.#waiters.filter((waiter) => waiter.index < latest.checkpoint.size);",
+    replacement: "waiter.index <= latest.checkpoint.size",
+    original: "waiter.index < latest.checkpoint.size",
+    reason: SIGNING_WAITERS_EARLY,
   },
 ];
