@@ -6,21 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
-const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const OPENAI_KEY = 'sk-test-replay-postgres-0123456789';
 const TOPICS = ['colour', 'river', 'planet', 'metal', 'bird', 'tree', 'city', 'ocean'];
 
-const admin = new pg.Client({ connectionString: BASE });
+let pgs: PgSchemas;
+let admin: PgSchemas['admin'];
 let schema: string;
 let url: string;
 let upstream: FakeUpstream;
@@ -57,12 +56,9 @@ async function logged(captureId: string): Promise<void> {
 }
 
 before(async () => {
-  await admin.connect();
-  schema = `runprint_test_${randomBytes(6).toString('hex')}`;
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const withPath = new URL(BASE);
-  withPath.searchParams.set('options', `-c search_path=${schema}`);
-  url = withPath.toString();
+  pgs = await pgSchemas();
+  admin = pgs.admin;
+  ({ schema, url } = await pgs.fresh());
   upstream = await startFakeUpstream();
   data = tempDir();
   // The log in PostgreSQL too, and the runs with it: serve puts the run store where the log goes.
@@ -83,8 +79,7 @@ before(async () => {
 after(async () => {
   await killServeProcesses();
   await upstream.close();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await pgs.drop();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,7 +6,7 @@
  * be identical; different (one byte changed), nothing is sent (ERR_REPLAY_WEIGHTS_MISMATCH).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { computeModelDigest } from '../src/model-digest/index.ts';
 import type { ServedFact } from '../src/identity/composition.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { writeModel } from './helpers/model-files.ts';
 
 let upstream: FakeUpstream;
 let data: string;
@@ -28,13 +29,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'runprint-replay-weights-'));
   scratch.push(dir);
   return dir;
-}
-
-/** A small model: weights in two shards of 64 bytes and a configuration file. */
-function writeModel(dir: string, weights: Buffer): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.safetensors'), weights);
-  writeFileSync(join(dir, 'config.json'), '{"hidden_size": 8}\n');
 }
 
 const WEIGHTS = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 37) % 256));

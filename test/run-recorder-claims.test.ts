@@ -10,9 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import pg from 'pg';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
-import { randomBytes } from 'node:crypto';
+
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { LogError } from '../src/errors.ts';
 import type { TransparencyLog } from '../src/store/log-service.ts';
@@ -20,6 +19,7 @@ import { receiptKey } from '../src/store/receipt-key.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { pgSchemas } from './helpers/pg-schemas.ts';
 
 const folders: string[] = [];
 after(() => {
@@ -166,20 +166,13 @@ test('unlogged and setLogIndexes, SQLite', async () => {
 });
 
 test('unlogged and setLogIndexes, PostgreSQL', async () => {
-  const base = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  const schema = `runprint_unlogged_${randomBytes(6).toString('hex')}`;
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(base);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  const store = await PostgresRuns.open(url.toString());
+  const pgs = await pgSchemas();
+  const store = await PostgresRuns.open((await pgs.fresh('runprint_unlogged')).url);
   try {
     await unloggedOnce(store);
   } finally {
     await store.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await pgs.drop();
   }
 });
 

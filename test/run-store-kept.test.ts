@@ -6,13 +6,11 @@
  * memory is past or the recorder's expire cleared it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import pg from 'pg';
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { isReceiptable } from '../src/capture/run-receipt.ts';
 import { sha256Once, toHex } from '../src/hash/sha256.ts';
@@ -20,26 +18,16 @@ import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { CONTENT_MEMORY_MS, RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { pgSchemas } from './helpers/pg-schemas.ts';
 
-const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new pg.Client({ connectionString: BASE });
-await admin.connect();
-const schemas: string[] = [];
+const pgs = await pgSchemas();
+const admin = pgs.admin;
+const freshSchema = () => pgs.fresh('runprint_kept');
 const folders: string[] = [];
 after(async () => {
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await pgs.drop();
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
-
-async function freshSchema(): Promise<{ url: string; schema: string }> {
-  const schema = `runprint_kept_${randomBytes(6).toString('hex')}`;
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  schemas.push(schema);
-  const url = new URL(BASE);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return { url: url.toString(), schema };
-}
 
 function folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'runprint-kept-'));

@@ -6,14 +6,12 @@
  * serve processes) writing one database at once.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import pg from 'pg';
 import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { isReceiptable } from '../src/capture/run-receipt.ts';
 import { PostgresReplayLinks } from '../src/replay/postgres-replay-links.ts';
@@ -22,27 +20,17 @@ import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
+import { pgSchemas } from './helpers/pg-schemas.ts';
 import { killServeProcesses, startServe } from './helpers/serve-process.ts';
 
-const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new pg.Client({ connectionString: BASE });
-await admin.connect();
-const schemas: string[] = [];
+const pgs = await pgSchemas();
+const admin = pgs.admin;
+const freshUrl = async (): Promise<string> => (await pgs.fresh('runprint_runs')).url;
 const folders: string[] = [];
 after(async () => {
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await pgs.drop();
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
-
-async function freshUrl(): Promise<string> {
-  const schema = `runprint_runs_${randomBytes(6).toString('hex')}`;
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  schemas.push(schema);
-  const url = new URL(BASE);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return url.toString();
-}
 
 const encoder = new TextEncoder();
 

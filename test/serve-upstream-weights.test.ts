@@ -8,7 +8,7 @@
  * `POST /v1/exchanges` refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import { runprintFetch } from '../src/capture-node/runprint-fetch.ts';
 import type { ServedFact } from '../src/identity/composition.ts';
 import { computeModelDigest } from '../src/model-digest/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { writeModel } from './helpers/model-files.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -35,13 +36,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'runprint-upstream-weights-'));
   scratch.push(dir);
   return dir;
-}
-
-/** A small model: a weights file of 100 bytes and a configuration file. */
-function writeModel(dir: string, weights: Buffer): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.safetensors'), weights);
-  writeFileSync(join(dir, 'config.json'), '{"hidden_size": 8}\n');
 }
 
 const WEIGHTS = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 53) % 256));
