@@ -78,6 +78,8 @@ export interface RecorderCounts {
   logged: number;
 }
 
+const encoder = new TextEncoder();
+
 /** A sweep (claiming runs without a receipt) runs at most this often after commits (ms). */
 const SWEEP_INTERVAL_MS = 1_000;
 
@@ -174,10 +176,6 @@ export class RunRecorder {
    */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
-    const now = this.#now();
-    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
-    // This recorder signs it: claimed in the same transaction that stores it.
-    if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
     if (this.#pending.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#unhealthy = true;
@@ -185,6 +183,10 @@ export class RunRecorder {
       this.#report(behind);
       return Promise.reject(behind);
     }
+    const now = this.#now();
+    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
+    // This recorder signs it: claimed in the same transaction that stores it.
+    if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ run: prepared, resolve, reject });
       if (!this.#flushing) {
@@ -252,11 +254,8 @@ export class RunRecorder {
       try {
         const fresh = this.#fresh.splice(0);
         if (fresh.length > 0 && !this.#closed) {
-          const done = await Promise.all(fresh.map((run) => this.#signOne(run)));
-          const receipts = done.filter((item) => item !== undefined);
-          await this.#options.storage.setReceipts(receipts, this.#claimant);
           // A run whose receipt cannot be logged stays unsigned, claimed by this signer: the sweep takes it again.
-          if (receipts.length < fresh.length) this.#sweepDue = true;
+          if (!(await this.#signAll(fresh))) this.#sweepDue = true;
         }
         const now = performance.now();
         if (!this.#sweepDue && now - this.#lastSweep < SWEEP_INTERVAL_MS) {
@@ -270,12 +269,8 @@ export class RunRecorder {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
           const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture);
           if (runs.length === 0 || this.#closed) return;
-          const done = await Promise.all(runs.map((run) => this.#signOne(run)));
-          const receipts = done.filter((item) => item !== undefined);
-          // Only where this signer still holds the claim and no receipt was set meanwhile.
-          await this.#options.storage.setReceipts(receipts, this.#claimant);
           // A run whose receipt cannot be logged stays unsigned; a sweep a moment later tries again.
-          if (receipts.length < runs.length) return this.#sweepLater(SWEEP_INTERVAL_MS);
+          if (!(await this.#signAll(runs))) return this.#sweepLater(SWEEP_INTERVAL_MS);
         }
       } catch (error) {
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be signed or stored'));
@@ -294,7 +289,7 @@ export class RunRecorder {
       for (const run of unlogged) {
         try {
           // The log holds an entry once: a receipt appended twice gets the index it has.
-          const stored = await log.append(new TextEncoder().encode(run.receipt), run.runId ?? undefined);
+          const stored = await log.append(encoder.encode(run.receipt), run.runId ?? undefined);
           indexes.push({ recordDigest: run.recordDigest, logIndex: stored.index });
           this.counts.logged++;
         } catch (error) {
@@ -317,6 +312,17 @@ export class RunRecorder {
     this.#sweepTimer.unref?.();
   }
 
+  /**
+   * Signs and logs `runs`, and stores their receipts where this signer still holds the claim and
+   * no receipt was set meanwhile; false when a receipt could not be logged (that run stays unsigned).
+   */
+  async #signAll(runs: readonly ToSign[]): Promise<boolean> {
+    const done = await Promise.all(runs.map((run) => this.#signOne(run)));
+    const receipts = done.filter((item) => item !== undefined);
+    await this.#options.storage.setReceipts(receipts, this.#claimant);
+    return receipts.length === runs.length;
+  }
+
   async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
     const sign = this.#options.sign!;
     const facts = receiptFactsOfRecord(run.record, run.identity, run.model ?? '', run.capture, sign.runprintVersion);
@@ -325,7 +331,7 @@ export class RunRecorder {
     let logIndex: number | null = null;
     if (this.#options.log !== undefined) {
       try {
-        const stored = await this.#options.log.append(new TextEncoder().encode(receipt), run.record.runId ?? undefined);
+        const stored = await this.#options.log.append(encoder.encode(receipt), run.record.runId ?? undefined);
         logIndex = stored.index;
         this.counts.logged++;
       } catch (error) {
