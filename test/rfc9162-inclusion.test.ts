@@ -5,23 +5,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { proveInclusion, verifyInclusion } from '../src/merkle/inclusion.ts';
 import { rootFromLeafHashes } from '../src/merkle/rfc6962.ts';
+import { checkInclusionSweep } from './helpers/inclusion-sweep.ts';
 import { referenceRoot, sha } from './helpers/reference-tree.ts';
-
-/** PATH(m, D[n]) exactly as RFC 9162 2.1.3.1 defines it; subtree roots are memoized per range. */
-function referencePath(m: number, leafHashes: Uint8Array[], memo = new Map<string, Uint8Array>(), start = 0, end = leafHashes.length): Uint8Array[] {
-  const n = end - start;
-  if (n === 1) return [];
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  const root = (from: number, to: number) => {
-    const key = `${from}:${to}`;
-    let hash = memo.get(key);
-    if (hash === undefined) memo.set(key, (hash = referenceRoot(leafHashes.slice(from, to))));
-    return hash;
-  };
-  if (m < k) return [...referencePath(m, leafHashes, memo, start, start + k), root(start + k, end)];
-  return [...referencePath(m - k, leafHashes, memo, start + k, end), root(start, start + k)];
-}
 
 /** Which side each path hash is on (L: hashed to the left of the running hash), by the same recursion. */
 function referenceSides(m: number, n: number): string {
@@ -36,19 +21,15 @@ const leaves = (size: number) => Array.from({ length: size }, (_, i) => leafOf(i
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
 
-test('proveInclusion equals the recursive PATH and verifies, for every size up to 256 and every index', () => {
-  const all = leaves(256);
-  for (let size = 1; size <= 256; size++) {
-    const tree = all.slice(0, size);
-    const root = referenceRoot(tree);
-    assert.equal(hex(rootFromLeafHashes(tree)), hex(root));
-    const memo = new Map<string, Uint8Array>();
-    for (let index = 0; index < size; index++) {
-      const proof = proveInclusion(tree, index);
-      assert.deepEqual(proof.map(hex), referencePath(index, tree, memo).map(hex), `size ${size} index ${index}`);
-      assert.equal(verifyInclusion(tree[index]!, index, size, proof, root), true, `size ${size} index ${index}`);
-    }
-  }
+/**
+ * Every index of every size up to 70 (every proof shape of trees up to 7 levels) and of sizes
+ * around the next powers of two; `npm run test:slow` sweeps every size up to 256
+ * (test/slow/rfc9162-inclusion-sweep.slow.ts).
+ */
+const SIZES = [...Array.from({ length: 70 }, (_, i) => i + 1), 127, 128, 129, 191, 255, 256];
+
+test('proveInclusion equals the recursive PATH and verifies, for every index of sizes 1 to 70, 127 to 129, 191, 255 and 256', () => {
+  checkInclusionSweep(SIZES);
 });
 
 test('a proof does not verify for a wrong index, a wrong size, another leaf or another root', () => {
