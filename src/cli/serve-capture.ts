@@ -17,6 +17,9 @@ import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
+import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
+import { logPrefix, printableUrl } from '../log/client.ts';
+import type { NoteVerifier } from '../log/note.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
@@ -36,9 +39,12 @@ export const CAPTURE_OPTIONS = {
   'capture-key': { type: 'string' },
   'runs-db': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  'capture-log': { type: 'string' },
+  'capture-log-token': { type: 'string' },
+  'capture-log-key': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
@@ -57,6 +63,12 @@ export interface CaptureConfig {
   runsDb: string | undefined;
   /** OTLP/HTTP traces URL (`.../v1/traces`), or undefined: no spans exported. */
   otlpEndpoint: string | undefined;
+  /**
+   * --capture-log: the remote runprint log captured runs' receipts go to, through the run store as
+   * outbox, with its write token and its verifier key (inline, or a file: read before anything
+   * opens); undefined: receipts go to serve's own log.
+   */
+  captureLog: { url: URL; token: string | undefined; key: string | undefined } | undefined;
 }
 
 type Values = {
@@ -71,6 +83,9 @@ type Values = {
   'capture-key'?: string;
   'runs-db'?: string;
   'otlp-endpoint'?: string;
+  'capture-log'?: string;
+  'capture-log-token'?: string;
+  'capture-log-key'?: string;
   'log-db'?: string;
 };
 
@@ -188,6 +203,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   const runsDb = values['runs-db'] ?? (env['RUNPRINT_RUNS_DB'] || undefined) ?? values['log-db'] ?? (env['RUNPRINT_LOG_DB'] || undefined);
   if (runsDb !== undefined && !/^postgres(ql)?:\/\//.test(runsDb)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
   const otlpEndpoint = otlpEndpointOf(values['otlp-endpoint'], env);
+  const captureLog = captureLogOf(values, env);
   if (token === undefined && !isLoopback(host)) {
     io.stderr(`runprint: capture is off: on ${host}, which other machines can reach, the proxy needs --capture-token T (or say --no-capture)\n`);
     return undefined;
@@ -203,7 +219,33 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
     runsDb,
     otlpEndpoint,
+    captureLog,
   };
+}
+
+/**
+ * --capture-log URL (a runprint log's prefix, as `runprint log submit --log` takes it), with
+ * --capture-log-token T for its writes and --capture-log-key VKEY to prove what it answers; the
+ * token and key only with a URL.
+ */
+function captureLogOf(values: Values, env: NodeJS.ProcessEnv): CaptureConfig['captureLog'] {
+  const url = values['capture-log'] ?? (env['RUNPRINT_CAPTURE_LOG'] || undefined);
+  const token = values['capture-log-token'] ?? (env['RUNPRINT_CAPTURE_LOG_TOKEN'] || undefined);
+  const key = values['capture-log-key'] ?? (env['RUNPRINT_CAPTURE_LOG_KEY'] || undefined);
+  if (url === undefined) {
+    if (token !== undefined || key !== undefined) throw new UsageError('ERR_CLI_USAGE', '--capture-log-token and --capture-log-key go with --capture-log URL');
+    return undefined;
+  }
+  let prefix: URL;
+  try {
+    prefix = logPrefix(url);
+  } catch {
+    throw new UsageError('ERR_CLI_USAGE', '--capture-log must be an absolute http(s) URL: the prefix of a runprint log (its /checkpoint and /v1/log/entries are below it)');
+  }
+  // Credentials in a URL would be shown with every failure report; the token has its own option.
+  if (prefix.username !== '' || prefix.password !== '') throw new UsageError('ERR_CLI_USAGE', '--capture-log URL must not carry a user name or password (give the write token with --capture-log-token)');
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new UsageError('ERR_CLI_USAGE', '--capture-log-token must be 1 or more visible ASCII characters with no spaces (a bearer token)');
+  return { url: prefix, token, key };
 }
 
 /**
@@ -235,14 +277,23 @@ export interface Capture {
   runs: RunRouteOptions;
   /** `POST /v1/exchanges`: runs that in-process capture (runprintFetch with a url) sends here. */
   ingest: IngestRouteOptions;
-  /** What /healthz says of capture: the counts since start, and whether recording works. */
-  health(): { capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number } };
+  /** What /healthz says of capture: the counts since start, and whether recording works; with --capture-log, its delivery (`log`). */
+  health(): { capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number; log?: OutboxState } };
+  /** With --capture-log: the log's URL as messages show it. */
+  captureLog: string | undefined;
   recorder: RunRecorder;
   /** The key this service signs captured runs' receipts with (what the explorer verifies them against). */
   receiptKey: SigningKey;
   banner(url: string): string;
   close(): Promise<void>;
 }
+
+/** What the outbox does after a failure, as its report says it. */
+const OUTCOMES: Record<OutboxOutcome, string> = {
+  retry: 'receipts wait in the run store and are sent again with back-off',
+  'set-aside': 'the log refused this receipt: it stays in the run store without a log index and is not sent again until serve restarts',
+  stop: 'delivery stopped: receipts wait in the run store until serve restarts (with the token, URL or key fixed)',
+};
 
 /** For the banner: ` (weights sha256:...)` when runs through the upstream record a weights fact. */
 function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): string {
@@ -251,7 +302,7 @@ function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): 
 }
 
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
-export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } } }): Promise<Capture> {
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
   const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
@@ -275,6 +326,26 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     reported.add(known.code);
     context.io.stderr(`runprint: capture: ${known.toLine()} (the calls go on${config.failClosed ? '; fail-closed: new calls get 503 until it works again' : ''})\n`);
   };
+  // --capture-log: receipts are stored without a log index and the outbox delivers them; each kind
+  // of failure is reported once, until a delivery succeeds again.
+  const logReported = new Set<string>();
+  const outbox =
+    config.captureLog === undefined
+      ? undefined
+      : new LogOutbox({
+          storage,
+          url: config.captureLog.url,
+          ...(config.captureLog.token === undefined ? {} : { token: config.captureLog.token }),
+          ...(context.captureLogKey === undefined ? {} : { logKey: context.captureLogKey }),
+          onFailure: (error, outcome) => {
+            if (logReported.has(`${outcome} ${error.code}`)) return;
+            logReported.add(`${outcome} ${error.code}`);
+            context.io.stderr(`runprint: capture log ${printableUrl(config.captureLog!.url)}: ${error.toLine()}; ${OUTCOMES[outcome]}\n`);
+          },
+          onDelivered: () => {
+            for (const reported of logReported) if (reported.startsWith('retry ')) logReported.delete(reported);
+          },
+        });
   const recorder = new RunRecorder({
     storage,
     policy: config.policy,
@@ -282,7 +353,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // serve's own name in claims: a restart takes over at once; in-process capture never shares it.
     claimant: `serve:${key.keyId}:${config.runsDb === undefined ? context.dataDir : 'postgres'}`,
     // Receipts in-process capture signed on this store are appended to this log too, within seconds.
-    ...(context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
+    ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
   });
   const upstreamFetch = createUpstreamFetch();
@@ -310,6 +381,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
   });
   void recorder.signPending();
+  outbox?.start();
   let sweep: NodeJS.Timeout | undefined;
   if (config.retentionDays !== undefined) {
     const days = config.retentionDays;
@@ -322,7 +394,15 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   return {
     proxy,
     receiptKey: key,
-    runs: { storage, ...(context.log === undefined ? {} : { log: context.log }), ...(config.token === undefined ? {} : { token: config.token }) },
+    runs: {
+      storage,
+      ...(config.captureLog !== undefined
+        ? { log: remoteTlogProofs(config.captureLog.url, context.captureLogKey), unlogged: `the receipt is not in the capture log ${printableUrl(config.captureLog.url)} yet: serve delivers it in the background (GET /healthz, capture.log, says why it waits); retry later` }
+        : context.log === undefined
+          ? {}
+          : { log: context.log }),
+      ...(config.token === undefined ? {} : { token: config.token }),
+    },
     ingest: {
       sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },
       ...(config.token === undefined ? {} : { token: config.token }),
@@ -331,12 +411,17 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       receipts: true,
     },
     recorder,
-    health: () => ({ capture: { healthy: recorder.healthy, ...recorder.counts, failures } }),
+    health: () => {
+      const log = outbox?.state;
+      return { capture: { healthy: recorder.healthy, ...recorder.counts, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }) } };
+    },
+    captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async () => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();
+      await outbox?.close();
       await exporter?.close();
       await storage.close();
       upstreamFetch.close();

@@ -20,7 +20,7 @@ import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, sta
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
-import { isInlineVerifierKey } from './log-options.ts';
+import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
 import { guardProcess, LIMIT_OPTIONS, LIMIT_USAGE, serveLimits } from './serve-limits.ts';
 
@@ -198,6 +198,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const captureConfig = captureOptions(values, process.env, host, io);
   // Each --upstream-weights model is digested once, now: one that cannot be is refused before anything opens.
   const upstreamWeights = captureConfig === undefined ? {} : await upstreamWeightsFacts(captureConfig.upstreamWeights);
+  // The capture log's verifier key (inline or a file), read before anything opens.
+  const captureLogKey = captureConfig?.captureLog?.key === undefined ? undefined : await readLogKey(captureConfig.captureLog.key, io);
   const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
@@ -279,7 +281,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
   }
   if (sign !== undefined) options.sign = sign;
-  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io, upstreamWeights });
+  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io, upstreamWeights, ...(captureLogKey === undefined ? {} : { captureLogKey }) });
   if (capture !== undefined) {
     options.proxy = capture.proxy;
     options.runs = capture.runs;
@@ -289,7 +291,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       ...(capture.runs.token === undefined ? {} : { token: capture.runs.token }),
       verify: {
         receiptKey: { key: capture.receiptKey.publicKey, from: 'the service\'s own receipt key, the one it signs captured runs with: whoever runs the service can re-sign, so runprint runs verify --key with a key you hold is independent of it' },
-        ...(log === undefined || storage === undefined
+        ...(capture.captureLog !== undefined
+          ? { logMissing: `not checked here: receipts go to the log ${capture.captureLog} (--capture-log); GET /v1/runs/{id}/tlog-proof gives its proof, runprint verify --log-proof checks it` }
+          : log === undefined || storage === undefined
           ? { logMissing: 'not checked: serve runs without its log (--no-log)' }
           : { log: { storage, logKey: await parseNoteVerifier(log.verifierKey), origin: log.origin, from: 'of the service\'s own log' } }),
       },

@@ -35,6 +35,18 @@ function unreachable(message: string): LogError {
 }
 
 /**
+ * A log's non-2xx answer: the error it named (or ERR_LOG_UNREACHABLE) with the HTTP status, so a
+ * caller can tell a refusal (4xx) from a log that may answer later (5xx).
+ */
+export class LogAnswerError extends LogError {
+  readonly status: number;
+  constructor(code: ErrorCode, message: string, status: number) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/**
  * A URL as an error message may show it: no user name, password, query or fragment (they may hold
  * credentials), printable ASCII only, at most 120 characters.
  */
@@ -67,7 +79,7 @@ export function logPrefix(url: string): URL {
  * A non-2xx answer as an error. The server's JSON error code is kept when it looks like one; its
  * message is attacker-controlled, so only printable ASCII of it is kept, at most 200 characters.
  */
-async function httpError(response: Response): Promise<RunprintError> {
+async function httpError(response: Response): Promise<LogAnswerError> {
   let body: unknown;
   try {
     const bytes = await readLimited(response.body, MAX_JSON_BYTES, () => unreachable(`log answer is larger than ${MAX_JSON_BYTES} bytes`));
@@ -78,9 +90,9 @@ async function httpError(response: Response): Promise<RunprintError> {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   if (typeof error?.code === 'string' && SERVER_CODE.test(error.code)) {
     const message = typeof error.message === 'string' ? error.message.replace(/[^\x20-\x7e]/g, '').slice(0, 200) : '';
-    return new RunprintError(error.code as ErrorCode, message.length > 0 ? `log answered ${response.status}: ${message}` : `log answered ${response.status}`);
+    return new LogAnswerError(error.code as ErrorCode, message.length > 0 ? `log answered ${response.status}: ${message}` : `log answered ${response.status}`, response.status);
   }
-  return unreachable(`log answered HTTP ${response.status}`);
+  return new LogAnswerError('ERR_LOG_UNREACHABLE', `log answered HTTP ${response.status}`, response.status);
 }
 
 async function request(url: URL, init: RequestInit, limit: number): Promise<Uint8Array> {
@@ -152,14 +164,15 @@ export async function fetchEntryBundle(base: URL, bundle: { index: number; width
  * POSTs a receipt, byte for byte, to `v1/log/entries`; the answer's leafHash must be the receipt's.
  * With `waitForCheckpoint`, asks the log (`?wait=checkpoint`) to answer once a signed checkpoint
  * covers the entry, with its `tlogProof` (unverified here: verify it with verifyTlogProof).
+ * An aborted `signal` ends the call as a log that cannot be reached (ERR_LOG_UNREACHABLE).
  */
-export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string, options: { waitForCheckpoint?: boolean } = {}): Promise<Record<string, unknown>> {
+export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string, options: { waitForCheckpoint?: boolean; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   const url = new URL('v1/log/entries', base);
   if (options.waitForCheckpoint === true) url.search = '?wait=checkpoint';
   // No redirects: the token goes to the URL given and nowhere else.
-  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'error' }, MAX_JSON_BYTES);
+  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'error', ...(options.signal === undefined ? {} : { signal: options.signal }) }, MAX_JSON_BYTES);
   let answer: unknown;
   try {
     answer = JSON.parse(new TextDecoder().decode(bytes));
@@ -175,6 +188,20 @@ export async function submitReceipt(base: URL, receipt: Uint8Array, token?: stri
     throw new LogError('ERR_LOG_PROOF_INVALID', 'log answered a leafHash other than the receipt\'s');
   }
   return record;
+}
+
+/**
+ * The log's tlog-proof of entry `index` against its latest checkpoint (`GET v1/log/tlog-proof`),
+ * unverified: verify it with verifyTlogProof. Undefined when the log answers that no signed
+ * checkpoint covers the index yet (ERR_LOG_ENTRY_NOT_FOUND).
+ */
+export async function fetchTlogProof(base: URL, index: number): Promise<string | undefined> {
+  try {
+    return new TextDecoder().decode(await get(base, `v1/log/tlog-proof?index=${index}`, MAX_JSON_BYTES));
+  } catch (error) {
+    if (error instanceof RunprintError && error.code === 'ERR_LOG_ENTRY_NOT_FOUND') return undefined;
+    throw error;
+  }
 }
 
 /** Indexes the log lists for a run identity (unverified hints; proveInclusion checks them). */

@@ -36,6 +36,8 @@ export function statusFor(error: RunprintError): number {
       return 503;
     // RFC 9110 section 15.6.3: the proxy got no answer from the server it forwards to.
     case 'ERR_CAPTURE_UPSTREAM_UNREACHABLE':
+    // A remote log this service asks for a run's tlog-proof (serve --capture-log) cannot be reached.
+    case 'ERR_LOG_UNREACHABLE':
       return 502;
     case 'ERR_WITNESS_PROOF':
       return 422;

@@ -14,8 +14,10 @@ import { VERDICTS } from '../replay/verdict.ts';
 
 export interface RunRouteOptions {
   storage: RunStorage;
-  /** The log the receipts go to, for tlog-proofs. */
-  log?: { tlogProof(index: number): Promise<{ text: string; checkpoint: string } | undefined> };
+  /** The log the receipts go to, for tlog-proofs (`entry`: the receipt's bytes, which a remote log's proof is checked against). */
+  log?: { tlogProof(index: number, entry: Uint8Array): Promise<{ text: string; checkpoint: string } | undefined> };
+  /** Said (ERR_LOG_ENTRY_NOT_FOUND) of a receipt with no log index yet, when receipts go to a remote log through an outbox. */
+  unlogged?: string;
   /** When set, these routes need `runprint-capture-token` (they show what the runs sent). */
   token?: string;
 }
@@ -199,8 +201,9 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     if (parts.length === 5 && parts[4] === 'tlog-proof') {
       if (latest.receipt === null) throw noReceipt(latest);
+      if (latest.logIndex === null && options.unlogged !== undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', options.unlogged);
       if (latest.logIndex === null || options.log === undefined) throw new RunprintError('ERR_RUN_NO_RECEIPT', 'this run\'s receipt is not in a log (serve runs without its log)');
-      const proof = await options.log.tlogProof(latest.logIndex);
+      const proof = await options.log.tlogProof(latest.logIndex, new TextEncoder().encode(latest.receipt));
       if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers the receipt yet; retry in a second');
       return new Response(proof.text, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
     }

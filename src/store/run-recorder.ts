@@ -55,6 +55,8 @@ export interface RecorderOptions {
   logOthers?: boolean;
   /** A sweep at least this often (ms), also when no run is committed; none by default. */
   sweepEveryMs?: number;
+  /** Called after receipts were stored (a remote log's outbox delivers the ones without a log index). */
+  onReceipts?: () => void;
 }
 
 /**
@@ -320,6 +322,7 @@ export class RunRecorder {
     const done = await Promise.all(runs.map((run) => this.#signOne(run)));
     const receipts = done.filter((item) => item !== undefined);
     await this.#options.storage.setReceipts(receipts, this.#claimant);
+    if (receipts.length > 0) this.#options.onReceipts?.();
     return receipts.length === runs.length;
   }
 

@@ -1,0 +1,338 @@
+/**
+ * The outbox from a run store to a remote runprint log (issue: live capture, section 3): receipts
+ * committed to the store without a log index are POSTed to the log, and the index it answers is
+ * stored. The store is the outbox: a receipt is stored before it is delivered, and its index only
+ * after the log answered (and, with the log's key, after a signed checkpoint is seen to include
+ * it), so a crash at any point leaves it undelivered or delivered, never lost; what is left is
+ * delivered again after a restart, and the log answers an identical entry with the index it
+ * already has, so nothing is logged twice.
+ */
+import { LogError, RunprintError } from '../errors.ts';
+import { equalBytes } from '../hash/sha256.ts';
+import { fetchCheckpoint, fetchTlogProof, httpTileReader, LogAnswerError, printableUrl, submitReceipt } from '../log/client.ts';
+import { parseCheckpoint } from '../log/checkpoint.ts';
+import type { NoteVerifier } from '../log/note.ts';
+import { formatNote } from '../log/note.ts';
+import { inclusionProofFromTiles, leafHashFromTiles } from '../log/tiles.ts';
+import { parseTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
+import { verifyInclusion } from '../merkle/inclusion.ts';
+import { hashLeaf } from '../merkle/rfc6962.ts';
+import type { RunStorage } from './run-storage.ts';
+
+export interface LogOutboxOptions {
+  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes'>;
+  /** The log's URL prefix (logPrefix). */
+  url: URL;
+  /** The log's write token (Authorization: Bearer). */
+  token?: string;
+  /**
+   * The log's verifier key: a delivered receipt's index is stored only once a checkpoint signed
+   * with it is seen to include the receipt there (proved from the log's tiles). None: the index
+   * is stored as the log answered it (its leafHash checked), unproved.
+   */
+  logKey?: NoteVerifier;
+  /** The log's origin (default the key's name). */
+  origin?: string;
+  /** Each failure as it happens, with what the outbox does about it. */
+  onFailure?: (error: RunprintError, outcome: OutboxOutcome) => void;
+  /** Called after receipts were delivered (a failure reported before is over). */
+  onDelivered?: () => void;
+  /** A look for receipts at least this often, also when not woken (ms; default 5,000). */
+  pollMs?: number;
+  /** The first wait after a failed delivery (ms; default 500); each failure in a row doubles it, up to `retryMaxMs` (default 10,000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Longest wait for a signed checkpoint covering delivered receipts (ms; default 10,000). */
+  checkpointWaitMs?: number;
+  /** Receipts sent at once (default 16). */
+  concurrency?: number;
+}
+
+/**
+ * What the outbox does after a failure: `retry` (the log cannot be reached, answers 5xx, 408 or
+ * 429, or no checkpoint covers the receipts yet: delivered again after a back-off), `set-aside`
+ * (the log refused this one receipt, 4xx ERR_LOG_ENTRY_*: not sent again until a restart), `stop`
+ * (any other 4xx, such as a wrong token, or an answer that fails a check: nothing more is sent
+ * until a restart).
+ */
+export type OutboxOutcome = 'retry' | 'set-aside' | 'stop';
+
+export interface OutboxState {
+  /** The log's URL as errors may show it. */
+  url: string;
+  /** Receipts delivered, and of them proved included in a signed checkpoint (with the log key). */
+  delivered: number;
+  proved: number;
+  /** Deliveries that failed and wait for a retry (each attempt counted). */
+  retries: number;
+  /** Receipts the log refused, set aside until a restart. */
+  refused: number;
+  /** Why delivery stopped (until a restart), or null. */
+  stopped: { code: string; status: number | null; message: string } | null;
+  /** The last failure, or null once a delivery succeeded after it. */
+  lastError: { code: string; status: number | null; message: string } | null;
+}
+
+const encoder = new TextEncoder();
+/** Receipts read from the store per pass (with the log key, one checkpoint proves them all). */
+const BATCH = 512;
+/** Longest wait for one answer of the log (ms): a log that hangs is one that cannot be reached. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** 4xx answers that refuse one entry (any other entry may still be taken). */
+const ENTRY_REFUSALS = new Set(['ERR_LOG_ENTRY_INVALID', 'ERR_LOG_ENTRY_TOO_LARGE', 'ERR_HTTP_BODY_TOO_LARGE']);
+/** Failures that pass: the log is down or busy, or has not signed a checkpoint over the entries yet. */
+const TRANSIENT = new Set(['ERR_LOG_UNREACHABLE', 'ERR_LOG_ENTRY_NOT_FOUND']);
+
+/** What to do about a failure to deliver or prove a receipt. */
+export function outcomeOf(error: RunprintError): OutboxOutcome {
+  const status = error instanceof LogAnswerError ? error.status : undefined;
+  if (status === undefined) return TRANSIENT.has(error.code) ? 'retry' : 'stop';
+  if (status >= 500 || status === 408 || status === 429) return 'retry';
+  if (ENTRY_REFUSALS.has(error.code)) return 'set-aside';
+  return 'stop';
+}
+
+function failureOf(error: RunprintError): { code: string; status: number | null; message: string } {
+  return { code: error.code, status: error instanceof LogAnswerError ? error.status : null, message: error.message };
+}
+
+interface Delivered {
+  recordDigest: string;
+  entry: Uint8Array;
+  logIndex: number;
+}
+
+export class LogOutbox {
+  readonly #options: LogOutboxOptions;
+  readonly #state: OutboxState;
+  /** Record digests of receipts the log refused (not sent again by this process). */
+  readonly #setAside = new Set<string>();
+  #woken = false;
+  /** Ends the current sleep (any), and whether a wake may end it. */
+  #endSleep: (() => void) | undefined;
+  #wakeable = false;
+  #closed = false;
+  /** Aborted by close: a delivery in flight ends at once (it is delivered again after a restart). */
+  readonly #abort = new AbortController();
+  #running: Promise<void> = Promise.resolve();
+  /** The wait before the next attempt after a failure (ms); 0 after a success. */
+  #backoff = 0;
+
+  constructor(options: LogOutboxOptions) {
+    this.#options = options;
+    this.#state = { url: printableUrl(options.url), delivered: 0, proved: 0, retries: 0, refused: 0, stopped: null, lastError: null };
+  }
+
+  /** What /healthz shows: the counts since start, and why delivery waits or stopped. */
+  get state(): OutboxState {
+    return { ...this.#state };
+  }
+
+  /** Starts delivering in the background (what a crash left first). */
+  start(): void {
+    this.#running = this.#loop();
+  }
+
+  /** New receipts were stored: deliver them now, unless a failure's back-off is running. */
+  wake(): void {
+    this.#woken = true;
+    if (this.#wakeable) this.#endSleep?.();
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#closed && this.#state.stopped === null) {
+      this.#woken = false;
+      let failed = false;
+      try {
+        failed = await this.#pass();
+      } catch (error) {
+        const known = error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not be read or written for the log outbox');
+        // The store's own failures pass like the log's: delivered again later.
+        failed = !this.#fail(known, known.code.startsWith('ERR_STORE_') ? 'retry' : outcomeOf(known));
+      }
+      if (this.#closed || this.#state.stopped !== null) return;
+      if (failed) {
+        this.#state.retries++;
+        this.#backoff = Math.min(this.#backoff === 0 ? (this.#options.retryMinMs ?? 500) : this.#backoff * 2, this.#options.retryMaxMs ?? 10_000);
+        await this.#sleep(this.#backoff, false);
+      } else {
+        this.#backoff = 0;
+        if (!this.#woken) await this.#sleep(this.#options.pollMs ?? 5_000, true);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less when woken and `wakeable`, or until closed. */
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#endSleep = undefined;
+        this.#wakeable = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      this.#endSleep = done;
+      this.#wakeable = wakeable;
+      if (this.#closed) done();
+    });
+  }
+
+  /**
+   * Reports a failure and acts on it: set aside, stop, or retry. Returns true when the pass may go
+   * on (a receipt set aside), false when it must end (retry or stop).
+   */
+  #fail(error: RunprintError, outcome: OutboxOutcome): boolean {
+    // Closing abandons what is in flight: that is no failure of the log.
+    if (this.#closed) return false;
+    this.#state.lastError = failureOf(error);
+    if (outcome === 'stop') this.#state.stopped = failureOf(error);
+    try {
+      this.#options.onFailure?.(error, outcome);
+    } catch {
+      // Reporting must not stop delivery.
+    }
+    return outcome === 'set-aside';
+  }
+
+  /** Delivers every receipt without a log index, a batch at a time; true when one failed and waits for a retry. */
+  async #pass(): Promise<boolean> {
+    for (;;) {
+      if (this.#closed || this.#state.stopped !== null) return false;
+      const rows = (await this.#options.storage.unlogged(BATCH + this.#setAside.size)).filter((row) => !this.#setAside.has(row.recordDigest)).slice(0, BATCH);
+      if (rows.length === 0) return false;
+      const delivered: Delivered[] = [];
+      let ended = false;
+      let next = 0;
+      const worker = async () => {
+        while (!ended && !this.#closed && next < rows.length) {
+          const row = rows[next++]!;
+          const entry = encoder.encode(row.receipt);
+          try {
+            // The log holds an entry once: a receipt delivered before (a crash before its index was stored) gets the index it has.
+            const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) });
+            delivered.push({ recordDigest: row.recordDigest, entry, logIndex: answer['index'] as number });
+          } catch (error) {
+            const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_UNREACHABLE', 'the receipt could not be sent to the log');
+            const outcome = outcomeOf(known);
+            if (outcome === 'set-aside') {
+              this.#setAside.add(row.recordDigest);
+              this.#state.refused++;
+            }
+            if (!this.#fail(known, outcome)) ended = true;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 16, rows.length) }, worker));
+      if (delivered.length > 0) {
+        if (this.#options.logKey !== undefined) {
+          try {
+            await this.#withinTime(this.#prove(delivered, this.#options.logKey), (this.#options.checkpointWaitMs ?? 10_000) + REQUEST_TIMEOUT_MS);
+          } catch (error) {
+            const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_PROOF_INVALID', 'the log\'s inclusion of the receipts could not be checked');
+            this.#fail(known, outcomeOf(known));
+            return true;
+          }
+          this.#state.proved += delivered.length;
+        }
+        await this.#options.storage.setLogIndexes(delivered.map(({ recordDigest, logIndex }) => ({ recordDigest, logIndex })));
+        this.#state.delivered += delivered.length;
+        if (!ended) this.#state.lastError = null;
+        try {
+          this.#options.onDelivered?.();
+        } catch {
+          // Reporting must not stop delivery.
+        }
+      }
+      if (ended) return this.#state.stopped === null;
+    }
+  }
+
+  /**
+   * Waits for a checkpoint signed with the log key (and of its origin) that covers every delivered
+   * index, then proves from the log's tiles that each receipt is the entry at its index and is
+   * included under that checkpoint's root hash. A log that answered an index it does not hold the
+   * receipt at fails here (ERR_LOG_PROOF_INVALID), before the index is stored.
+   */
+  async #prove(delivered: readonly Delivered[], logKey: NoteVerifier): Promise<void> {
+    const need = Math.max(...delivered.map((item) => item.logIndex)) + 1;
+    const deadline = performance.now() + (this.#options.checkpointWaitMs ?? 10_000);
+    let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin);
+    while (signed.checkpoint.size < need) {
+      if (performance.now() > deadline || this.#closed) {
+        throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${signed.checkpoint.size}, ${need} needed)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin);
+    }
+    const { size, rootHash } = signed.checkpoint;
+    const readTile = httpTileReader(this.#options.url);
+    for (const item of delivered) {
+      const leafHash = hashLeaf(item.entry);
+      if (!equalBytes(await leafHashFromTiles(item.logIndex, size, readTile), leafHash)) {
+        throw new LogError('ERR_LOG_PROOF_INVALID', `the log answered index ${item.logIndex} for a receipt, but holds another entry there`);
+      }
+      if (!verifyInclusion(leafHash, item.logIndex, size, await inclusionProofFromTiles(item.logIndex, size, readTile), rootHash)) {
+        throw new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not prove a delivered receipt against its signed checkpoint');
+      }
+    }
+  }
+
+  /** `work`, or ERR_LOG_UNREACHABLE when it has not settled within `ms` or the outbox closes (it may still finish later, unheeded). */
+  #withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const late = new Promise<never>((_, reject) => {
+      const fail = () => reject(new LogError('ERR_LOG_UNREACHABLE', `the log did not answer within ${ms} ms`));
+      timer = setTimeout(fail, ms);
+      onAbort = fail;
+      this.#abort.signal.addEventListener('abort', onAbort);
+    });
+    return Promise.race([work, late]).finally(() => {
+      clearTimeout(timer);
+      this.#abort.signal.removeEventListener('abort', onAbort!);
+    });
+  }
+
+  /** Stops delivering: a delivery in flight is abandoned (what is left is delivered after a restart). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    this.#endSleep?.();
+    await this.#running;
+  }
+}
+
+/**
+ * `GET /v1/runs/{id}/tlog-proof` when receipts go to a remote log: the log's tlog-proof of the
+ * entry at the stored index, checked before it is passed on: the proof is of that index and its
+ * inclusion proof leads from the receipt to the checkpoint's root hash; with the log key also the
+ * checkpoint's signature and origin (verifyTlogProof). Undefined when no checkpoint covers it yet.
+ */
+export function remoteTlogProofs(url: URL, logKey?: NoteVerifier, origin?: string): { tlogProof(index: number, entry: Uint8Array): Promise<{ text: string; checkpoint: string } | undefined> } {
+  return {
+    async tlogProof(index, entry) {
+      let text: string | undefined;
+      try {
+        text = await fetchTlogProof(url, index);
+      } catch (error) {
+        // The log's own error is no answer of this service's: the log failed it (502).
+        if (error instanceof LogAnswerError) throw new LogError('ERR_LOG_UNREACHABLE', `the log ${printableUrl(url)} answered HTTP ${error.status} (${error.code}) for the tlog-proof`);
+        throw error;
+      }
+      if (text === undefined) return undefined;
+      const proof = parseTlogProof(text);
+      if (proof.index !== index) throw new LogError('ERR_LOG_TLOG_PROOF_INVALID', `the log answered a tlog-proof of index ${proof.index} for index ${index}`);
+      if (logKey !== undefined) {
+        await verifyTlogProof(proof, entry, { logKey, ...(origin === undefined ? {} : { origin }), witnesses: [], threshold: 0 });
+      } else {
+        const checkpoint = parseCheckpoint(proof.checkpoint.text);
+        if (!verifyInclusion(hashLeaf(entry), index, checkpoint.size, proof.proof, checkpoint.rootHash)) {
+          throw new LogError('ERR_LOG_PROOF_INVALID', 'the log\'s tlog-proof does not lead from this run\'s receipt to its checkpoint\'s root hash (the stored index is of another log, or the log is wrong)');
+        }
+      }
+      return { text, checkpoint: formatNote(proof.checkpoint) };
+    },
+  };
+}
