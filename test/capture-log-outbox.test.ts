@@ -21,6 +21,7 @@ import { verifyReceipt } from '../src/receipt/index.ts';
 import { outcomeOf } from '../src/store/log-outbox.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
+import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const TOKEN = 'remote-log-token';
@@ -53,6 +54,7 @@ interface LogHealth {
 }
 
 let upstream: FakeUpstream;
+let pg: PgSchemas;
 const scratch: string[] = [];
 
 function tempDir(): string {
@@ -63,10 +65,12 @@ function tempDir(): string {
 
 before(async () => {
   upstream = await startFakeUpstream();
+  pg = await pgSchemas();
 });
 after(async () => {
   await killServeProcesses();
   await upstream.close();
+  await pg.drop();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -221,7 +225,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     const args = ['--capture-log-token', TOKEN, '--capture-log-key', remote.key];
     link.delayMs = 300;
     const first = await startCapturing(data, `${link.url}/`, args);
-    const count = 40;
+    const count = 30;
     for (let i = 0; i < count; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => call(first.base, `Outbox crash ${i + j}`)));
     // The log has taken at least one receipt; the capturing serve has stored no index yet (it
     // proves each against a signed checkpoint first): the crash falls between the two.
@@ -286,6 +290,75 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     await remote.stop();
   });
 
+  test('a refused receipt (413 ERR_LOG_ENTRY_TOO_LARGE) is set aside, reported once, not sent again; the others are delivered', async () => {
+    const remote = await startRemoteLog();
+    const link = await slowLink(remote.base);
+    let refused: string | undefined;
+    link.meddle = (receipt) => {
+      refused ??= receipt.toString('utf8');
+      return receipt.toString('utf8') === refused ? { status: 413, body: JSON.stringify({ error: { code: 'ERR_LOG_ENTRY_TOO_LARGE', message: 'entry is larger than 65536 bytes' } }) } : undefined;
+    };
+    const data = tempDir();
+    const serve = await startCapturing(data, `${link.url}/`, ['--capture-log-token', TOKEN]);
+    for (let i = 0; i < 3; i++) await call(serve.base, `Outbox set aside ${i}`);
+    await until(async () => (await logHealth(serve.base)).delivered === 2, 'the two others are delivered');
+    // Further passes (a new run wakes one) do not send the refused receipt again.
+    await call(serve.base, 'Outbox set aside 3');
+    await until(async () => (await logHealth(serve.base)).delivered === 3, 'the new one is delivered');
+    const health = await logHealth(serve.base);
+    assert.deepEqual({ refused: health.refused, stopped: health.stopped, retries: health.retries }, { refused: 1, stopped: null, retries: 0 });
+    assert.equal(link.submitted.filter((receipt) => receipt === refused).length, 1, 'the refused receipt was sent once');
+    const lines = serve.stderr().split('\n').filter((line) => line.includes('ERR_LOG_ENTRY_TOO_LARGE'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /: ERR_LOG_ENTRY_TOO_LARGE: log answered 413: entry is larger than 65536 bytes; the log refused this receipt: it stays in the run store without a log index and is not sent again until serve restarts$/);
+    const waiting = (await runs(serve.base)).filter((view) => view.receipt!.logIndex === null);
+    assert.equal(waiting.length, 1, 'the refused receipt waits in the store');
+    await serve.stop();
+    // The log takes it after all (the cause fixed): a restart delivers it.
+    link.meddle = undefined;
+    const again = await startCapturing(data, `${link.url}/`, ['--capture-log-token', TOKEN]);
+    await allDelivered(again.base, 4);
+    await again.stop();
+    await link.close();
+    await remote.stop();
+  });
+
+  test('a log that answers an index where it holds another entry is caught by --capture-log-key: no index it answered is stored', async () => {
+    const remote = await startRemoteLog();
+    const link = await slowLink(remote.base);
+    const data = tempDir();
+    const serve = await startCapturing(data, `${link.url}/`, ['--capture-log-token', TOKEN, '--capture-log-key', remote.key]);
+    await call(serve.base, 'Outbox honest');
+    await allDelivered(serve.base, 1);
+    // From now on the log answers index 0 (the first receipt's) for every receipt, with the right leafHash.
+    link.meddle = (_receipt, status, answer) => ({ status, body: JSON.stringify({ ...(JSON.parse(answer.toString('utf8')) as object), index: 0 }) });
+    await call(serve.base, 'Outbox lied about');
+    await until(async () => (await logHealth(serve.base)).stopped !== null, 'delivery stopped');
+    const health = await logHealth(serve.base);
+    assert.equal(health.stopped!.code, 'ERR_LOG_PROOF_INVALID');
+    assert.equal(health.proved, 1);
+    const views = await runs(serve.base);
+    assert.deepEqual(views.map((view) => view.receipt!.logIndex).sort(), [0, null], 'the index the log lied about is not stored');
+    assert.match(serve.stderr(), /ERR_LOG_PROOF_INVALID: the log answered index 0 for a receipt, but holds another entry there; delivery stopped/);
+    await serve.stop();
+    await link.close();
+    await remote.stop();
+  });
+
+  test('two serves on one PostgreSQL run store both deliver what waits: each receipt is in the remote log once', async () => {
+    const remote = await startRemoteLog();
+    const { url } = await pg.fresh('runprint_outbox');
+    const args = ['--runs-db', url, '--capture-log-token', TOKEN];
+    const [a, b] = await Promise.all([startCapturing(tempDir(), `${remote.base}/`, args), startCapturing(tempDir(), `${remote.base}/`, args)]);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => call(i % 2 === 0 ? a.base : b.base, `Outbox shared store ${i}`)));
+    const views = await allDelivered(a.base, 10);
+    await until(async () => (await checkpointSize(remote.base)) === 10, 'the remote checkpoint covers the 10 receipts');
+    for (const view of views) assert.deepEqual(await remoteIndexes(remote.base, view.record.runId!), [view.receipt!.logIndex]);
+    assert.equal(await checkpointSize(remote.base), 10, 'nothing was logged twice');
+    await Promise.all([a.stop(), b.stop()]);
+    await remote.stop();
+  });
+
   test('bad --capture-log options are refused before serve starts', async () => {
     const cases: [string[], RegExp][] = [
       [['--capture-log-token', TOKEN], /--capture-log-token and --capture-log-key go with --capture-log URL/],
@@ -327,12 +400,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** What a link answers instead of the log's answer to a receipt submission (undefined: the log's answer). */
+type Meddle = (receipt: Buffer, status: number, answer: Buffer) => { status: number; body: string } | undefined;
+
 /**
  * A slow link to the remote log: forwards every request after `delayMs`, and records the status
- * of each answer to a receipt submission (201: appended, 200: the log had it already).
+ * of each answer to a receipt submission (201: appended, 200: the log had it already); `meddle`
+ * may answer a submission otherwise (a log that refuses or lies).
  */
-async function slowLink(target: string): Promise<{ url: string; delayMs: number; answered: number[]; close(): Promise<void> }> {
-  const link = { url: '', delayMs: 0, answered: [] as number[], close: async () => {} };
+async function slowLink(target: string): Promise<{ url: string; delayMs: number; answered: number[]; submitted: string[]; meddle: Meddle | undefined; close(): Promise<void> }> {
+  const link = { url: '', delayMs: 0, answered: [] as number[], submitted: [] as string[], meddle: undefined as Meddle | undefined, close: async () => {} };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -344,7 +421,16 @@ async function slowLink(target: string): Promise<{ url: string; delayMs: number;
         fetch(`${target}${request.url}`, { method: request.method!, headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
           .then(async (answer) => {
             const body = Buffer.from(await answer.arrayBuffer());
-            if (submission) link.answered.push(answer.status);
+            if (submission) {
+              link.answered.push(answer.status);
+              link.submitted.push(Buffer.concat(chunks).toString('utf8'));
+              const instead = link.meddle?.(Buffer.concat(chunks), answer.status, body);
+              if (instead !== undefined) {
+                response.writeHead(instead.status, { 'content-type': 'application/json' });
+                response.end(instead.body);
+                return;
+              }
+            }
             response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' });
             response.end(body);
           })
