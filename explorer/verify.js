@@ -14,6 +14,9 @@ function result(id, title, state, steps, detail, reliesOn) {
   return { id, title, state, steps, detail, reliesOn };
 }
 
+/** The key under which the content map holds a salted run's salts (views.js loadContent). */
+export const SALTS = 'salts';
+
 /** The composition the stored content gives, or the parts kept as digests only. */
 export function storedComposition(run, content) {
   const missing = [];
@@ -37,6 +40,12 @@ export function storedComposition(run, content) {
     composition[name] = entry.kind === 'list' ? entry.elements.map((digest, index) => read(digest.sha256, `${name}[${index}]`)) : read(entry.digest.sha256, name);
   }
   if (run.record.served !== null) composition.served = run.record.served;
+  // Salted components' digests are computed with their salts (SPEC 5.6): without them, no content can be checked.
+  if (REQUEST_COMPONENTS.some((name) => run.identity.components[name].salted === true)) {
+    const salts = content.get(SALTS);
+    if (salts === null || salts === undefined) missing.push('the salts');
+    else composition.salts = salts;
+  }
   return { composition, missing, unreadable };
 }
 

@@ -3,7 +3,7 @@
 // replays), receipt, and the verification panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { agentGraph } from './graph.js';
-import { verifyRun } from './verify.js';
+import { SALTS, verifyRun } from './verify.js';
 
 const text = new TextDecoder();
 const FOLD_LINES = 24;
@@ -31,6 +31,16 @@ async function loadContent(run) {
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+  // A salted run's content gives its digests only with its salts (SPEC 5.6), kept in the store as
+  // content is: its stored composition names them (null: not kept, or past retention).
+  if (Object.values(run.identity?.components ?? {}).some((entry) => entry.salted === true)) {
+    try {
+      content.set(SALTS, (await api(`/v1/runs/${encodeURIComponent(run.captureId)}/composition`)).salts ?? null);
+    } catch (error) {
+      if (error.code !== 'ERR_REPLAY_CONTENT_NOT_STORED') throw error;
+      content.set(SALTS, null);
+    }
+  }
   return content;
 }
 

@@ -38,7 +38,7 @@ interface RunView {
   captureId: string;
   model: string | null;
   record: { runId: string | null; requestId: string | null; parents: string[]; incomplete: { reason: string } | null; served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } } };
-  identity: { components: Record<string, { digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
+  identity: { components: Record<string, { salted?: true; digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
 }
 
 let upstream: FakeUpstream;
@@ -709,6 +709,23 @@ test('a run whose parts are kept as digests only shows digests, never blank cont
     await close();
   } finally {
     await digests.stop();
+  }
+});
+
+test('a salted run (serve --capture-salt): the page recomputes its identity with the salts the store keeps, and every check passes', { timeout: 120_000 }, async () => {
+  const salted = await startServe({ data: tempDir(), args: [...args(), '--capture-salt', 'system,input'] });
+  try {
+    await call(salted.base, 'gpt-4o', 'yes', 'A guessable question?');
+    await receipted(salted.base);
+    const [run] = await runs(salted.base);
+    assert.equal(run!.identity!.components['system']!.salted, true);
+    const { page, problems, close } = await open(salted.base);
+    await showRun(page, salted.base, run!.captureId);
+    for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'pass', `${id}: ${(await page.textContent(`#check-${id}`)) ?? ''}`);
+    assert.deepEqual(problems, []);
+    await close();
+  } finally {
+    await salted.stop();
   }
 });
 

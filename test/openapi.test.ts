@@ -173,7 +173,7 @@ test('real answers of runprint serve, successes and errors, validate against doc
   assert.equal((await (await call('/v1/runs/counts', '/v1/runs/counts?verdict=identical')).json()).runs, 0);
   assert.deepEqual(await (await call('/v1/runs/counts', '/v1/runs/counts?model=gpt-4o&status=complete')).json(), { runs: 0, requestIdentities: 0, runIdentities: 0, models: [], servedModels: [] });
   await call('/v1/runs/counts', '/v1/runs/counts?limit=5');
-  assert.deepEqual(await (await call('/v1/runs/groups', '/v1/runs/groups?by=request')).json(), { by: 'request', runs: 0, distinct: 0, groups: [] });
+  assert.deepEqual(await (await call('/v1/runs/groups', '/v1/runs/groups?by=request')).json(), { by: 'request', runs: 0, distinct: 0, salted: 0, groups: [] });
   await call('/v1/runs/groups', '/v1/runs/groups?by=nothing');
   const unknown = `rp-run-v1-sha256-${'0'.repeat(64)}`;
   await call('/v1/runs/{id}', `/v1/runs/${unknown}`);
@@ -196,6 +196,8 @@ test('real answers of runprint serve, successes and errors, validate against doc
     request: Buffer.from(JSON.stringify(REQUEST)).toString('base64'),
     response: { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(RESPONSE_TEXT).toString('base64') },
     outcome: 'complete', times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 }, parents: [],
+    // Salted by the client (runprintFetch's salt option): the server identifies it with these salts.
+    salts: { system: '3b'.repeat(32) },
   };
   const ingested = await (await call('/v1/exchanges', '/v1/exchanges', { method: 'POST', json: exchange })).json();
   assert.match(ingested.runId, /^rp-run-/);
@@ -209,6 +211,10 @@ test('real answers of runprint serve, successes and errors, validate against doc
   const runChecks = await (await call('/v1/runs/{id}/verify', `/v1/runs/${exchange.captureId}/verify`)).json();
   assert.deepEqual(runChecks.checks.slice(0, 3).map((check: { status: string }) => check.status), ['pass', 'pass', 'pass']);
   await call('/v1/runs/{id}/verify', `/v1/runs/${unknown}/verify`);
+  // Its composition with the salts, as disclose create takes it; an unknown run.
+  const composition = await (await call('/v1/runs/{id}/composition', `/v1/runs/${exchange.captureId}/composition`)).json();
+  assert.deepEqual(composition.salts, exchange.salts);
+  await call('/v1/runs/{id}/composition', `/v1/runs/${unknown}/composition`);
   // The ingested run replayed by the CLI on the same store against a fake provider: each side of the link names the other.
   const upstream = await startFakeUpstream({ script: [{ kind: 'text', text: 'Another answer.' }] });
   let verdict = '';

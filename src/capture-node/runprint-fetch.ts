@@ -4,11 +4,11 @@
  * directory reads and writes), with capture `sdk`, parents from async context, and receipts
  * signed with the directory's receipt key (docs/CAPTURE.md, "In process (Node)").
  */
-import type { ServedFact } from '../identity/composition.ts';
+import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
-import type { CapturedRun } from '../capture/capture-run.ts';
+import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { exchangeOf } from '../capture/exchange.ts';
 import { LogError, RunprintError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
@@ -21,6 +21,13 @@ import { currentParents } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
 import { otelApi, otelHooks } from './otel.ts';
 import { runprintVersion } from './version.ts';
+
+/**
+ * Not part of the package's API: an option under this key gives every call these salts instead
+ * of fresh ones, so a test can compare a call captured in process with the same call through the
+ * proxy under equal salts. Reusing salts defeats their purpose (docs/RECEIPTS.md 17.0).
+ */
+export const SALTS_SEAM = Symbol('runprint.testSalts');
 
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
 export const DEFAULT_DATA = 'runprint-data';
@@ -52,6 +59,13 @@ export interface RunprintFetchOptions {
   durability?: 'sync' | 'async';
   /** What the store keeps, per part (serve's --capture-keep); the rest as serve's default. */
   keep?: Partial<ContentPolicy>;
+  /**
+   * Request components to salt (serve's --capture-salt): names such as `['system', 'input']`, or
+   * `['all']`. Each call gets a fresh random salt per component, so its receipt (and log entry)
+   * carries commitments (SPEC 5.6); the salts are kept in the run store (part `salts`), or sent
+   * with the exchange to a server (`url`). Default: RUNPRINT_CAPTURE_SALT, else none.
+   */
+  salt?: readonly string[];
   /**
    * A span per call through `@opentelemetry/api` (GenAI conventions, runprint's identities), in the
    * trace active when the call started: on when the application has the package. false: never.
@@ -214,6 +228,16 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   if (durability !== 'sync' && durability !== 'async') throw new TypeError(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
   const policy = policyOf(options.keep);
+  let salted: RequestComponentName[];
+  try {
+    if (options.salt !== undefined && !Array.isArray(options.salt)) throw new TypeError('options.salt must be an array of request component names, such as ["system", "input"]');
+    salted = saltedComponents(options.salt ?? (process.env['RUNPRINT_CAPTURE_SALT'] ?? '').split(/\s+/));
+  } catch (error) {
+    if (error instanceof RangeError) throw new TypeError(`${options.salt === undefined ? 'RUNPRINT_CAPTURE_SALT' : 'options.salt'}: ${error.message}`);
+    throw error;
+  }
+  // The test seam: fixed salts for every call (proxy and in-process equality under equal salts).
+  const fixed = (options as { [SALTS_SEAM]?: () => Salts })[SALTS_SEAM];
   const url = serverUrl(options.url);
   if (url !== null && options.servedFacts !== undefined) throw new TypeError('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
@@ -287,6 +311,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     parents: options.parents ?? currentParents,
     retrieval: currentRetrieval,
     ...(options.servedFacts === undefined ? {} : { derived: options.servedFacts }),
+    ...(fixed !== undefined ? { salts: fixed } : salted.length === 0 ? {} : { salts: () => freshSalts(salted) }),
     ...(spans === undefined ? {} : { onStart: spans.onStart }),
     holdEnd: durability === 'sync',
   });

@@ -4,7 +4,7 @@ import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
 import { RunprintError } from '../errors.ts';
-import type { ServedFact } from '../identity/composition.ts';
+import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
@@ -37,6 +37,12 @@ export interface CaptureFetchOptions {
   retrieval?: () => readonly DeclaredDocument[];
   /** Served facts the caller derived itself for the next call (a local model's weights digest): see CapturedExchange.derived. */
   derived?: () => { readonly [name: string]: ServedFact } | undefined;
+  /**
+   * Salts for the next call's request components (SPEC 2.5, 5.6), asked once per call as it
+   * starts: its identity is then the salted one, and the captured run's composition carries them
+   * (for the store to keep beside the content). Default none: unsalted.
+   */
+  salts?: () => Salts | undefined;
   /** Clock, in milliseconds since the Unix epoch. Default Date.now. */
   now?: () => number;
   /**
@@ -162,14 +168,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; started: unknown } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
         const bytes = await requestBytes(input, init);
         if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
-        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), started: options.onStart?.() };
+        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), started: options.onStart?.() };
       }
     } catch (error) {
       fail(error);
@@ -192,6 +198,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
+          ...(call.salts === undefined ? {} : { salts: call.salts }),
         });
         if (captured.notFound.length > 0) {
           fail(new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${captured.notFound.length} declared document(s) are not in the request's system or input (sources ${captured.notFound.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`));

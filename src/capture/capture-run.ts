@@ -1,6 +1,7 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
-import { RunprintError } from '../errors.ts';
-import type { Composition, ServedFact } from '../identity/composition.ts';
+import { capName, RunprintError } from '../errors.ts';
+import { isSaltHex, REQUEST_COMPONENTS, type Composition, type RequestComponentName, type Salts, type ServedFact } from '../identity/composition.ts';
+import { createSalts } from '../identity/salt.ts';
 import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/index.ts';
@@ -41,6 +42,13 @@ export interface CapturedExchange {
    * response without served facts gets none); a fact the response reports under the same name is kept.
    */
   derived?: { readonly [name: string]: ServedFact };
+  /**
+   * Salts of request components (SPEC 2.5, 5.6): the identity is computed with them, so the
+   * record, receipt and log carry commitments to those components. Secret: kept with the content,
+   * never in the record. Capture makes a fresh one per call (createSalts) for each component
+   * named salted; a replay passes the original's.
+   */
+  salts?: Salts;
 }
 
 /** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
@@ -144,15 +152,51 @@ function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunReco
 
 /**
  * The composition and identity (without served facts) of request bytes in `format`, or the
- * SPEC 11 error that says why there are none. Throws only on a programmer error.
+ * SPEC 11 error that says why there are none. With `salts` (one or more components), the
+ * composition carries them and the identity is the salted one (SPEC 5.6). Throws only on a
+ * programmer error (a TypeError or RangeError for salts that are not SPEC 2.5 salts).
  */
-export function prepareRequest(format: RequestFormat, bytes: Uint8Array): PreparedRequest {
+export function prepareRequest(format: RequestFormat, bytes: Uint8Array, salts?: Salts): PreparedRequest {
+  if (salts !== undefined) checkSalts(salts);
   try {
-    const composition = compositionFromRequest(format, parseJson(bytes));
+    const mapped = compositionFromRequest(format, parseJson(bytes));
+    const composition = salts === undefined || Object.keys(salts).length === 0 ? mapped : { ...mapped, salts: { ...salts } };
     return { composition, identity: computeIdentity(composition), error: null };
   } catch (error) {
     if (error instanceof RunprintError) return { composition: null, identity: null, error };
     throw error;
+  }
+}
+
+/**
+ * The request components named salted (serve --capture-salt, runprintFetch's `salt`): names or
+ * comma-separated lists of them, `all` for every request component; in request order, each once.
+ * A RangeError names what is not a request component (`served` cannot be salted, SPEC 2.5).
+ */
+export function saltedComponents(values: readonly string[]): RequestComponentName[] {
+  const named = new Set<string>();
+  for (const value of values) {
+    if (typeof value !== 'string') throw new TypeError('salted components are names of request components');
+    for (const name of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+      if (name === 'all') for (const each of REQUEST_COMPONENTS) named.add(each);
+      else if ((REQUEST_COMPONENTS as readonly string[]).includes(name)) named.add(name);
+      else throw new RangeError(`"${capName(name)}" is not a request component (${REQUEST_COMPONENTS.join(', ')}, or all)`);
+    }
+  }
+  return REQUEST_COMPONENTS.filter((name) => named.has(name));
+}
+
+/** Fresh random salts (crypto.getRandomValues, 32 bytes each) for these components; undefined for none. */
+export function freshSalts(names: readonly RequestComponentName[]): Salts | undefined {
+  return names.length === 0 ? undefined : createSalts(names);
+}
+
+/** Salts as SPEC 2.5 spells them; anything else is a programmer error, named without the salt. */
+function checkSalts(salts: Salts): void {
+  if (salts === null || typeof salts !== 'object' || Array.isArray(salts)) throw new TypeError('salts must be an object of component name -> 64 lowercase hex digits');
+  for (const [name, salt] of Object.entries(salts)) {
+    if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw new RangeError(`salts: "${capName(name)}" is not a request component`);
+    if (!isSaltHex(salt)) throw new RangeError(`salts: the salt of ${name} is not 64 lowercase hex digits`);
   }
 }
 
@@ -207,7 +251,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   }
   const served = output === null ? null : withDerived(output.served, exchange.derived);
   let unidentified: RunRecord['unidentified'] = null;
-  const request = prepared ?? prepareRequest(format, requestBytes);
+  const request = prepared ?? prepareRequest(format, requestBytes, exchange.salts);
   let identity: IdentityDocument | null = null;
   if (request.error !== null) {
     unidentified = { code: request.error.code, path: request.error.path ?? null };

@@ -4,6 +4,7 @@
  * makes the run record from it itself. Pure: the browser may send exchanges too.
  */
 import { RunprintError } from '../errors.ts';
+import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/composition.ts';
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
@@ -33,6 +34,12 @@ export interface ExchangeBody {
   parents: string[];
   /** Declared retrieval: the documents the application said the call rests on, texts included (may be absent: none). */
   retrieval?: { source: string; text: string }[];
+  /**
+   * The salts the client made for the call's salted components (SPEC 2.5; may be absent: none):
+   * the server identifies the request with them, and keeps them in its run store. Made once, at
+   * capture, so an exchange sent again is the same record.
+   */
+  salts?: Salts;
 }
 
 
@@ -54,12 +61,13 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
     },
     parents: [...record.parents],
     ...(run.declared.length === 0 ? {} : { retrieval: run.declared.map((document) => ({ source: document.source, text: document.text })) }),
+    ...(run.composition?.salts === undefined ? {} : { salts: { ...run.composition.salts } }),
   };
 }
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const OUTCOMES: readonly CaptureOutcome[] = ['complete', 'aborted', 'timeout', 'network-error'];
-const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents', 'retrieval'];
+const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents', 'retrieval', 'salts'];
 
 function bad(message: string, path: string): RunprintError {
   return new RunprintError('ERR_HTTP_BAD_REQUEST', message, path);
@@ -148,8 +156,18 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
       throw bad('must be { source, text }, two non-empty strings', `$['retrieval'][${i}]`);
     }
   });
+  const salts = body['salts'];
+  if (salts !== undefined) {
+    // Never echoed: a salt is as secret as the content it opens.
+    if (!isObject(salts)) throw bad('must be an object of request component name -> salt', "$['salts']");
+    for (const [name, salt] of Object.entries(salts)) {
+      if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw bad(`must name request components (${REQUEST_COMPONENTS.join(', ')})`, "$['salts']");
+      if (!isSaltHex(salt)) throw bad('must be 64 lowercase hex digits (32 random bytes)', `$['salts']['${name}']`);
+    }
+  }
   return {
     format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
     retrieval: retrieval as { source: string; text: string }[],
+    ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
   };
 }

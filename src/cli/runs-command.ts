@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
+import { runComposition } from '../replay/rebuild-request.ts';
 import { findRuns, runQuery, runViews } from '../server/run-routes.ts';
 import type { RunStorage, StoredReplayLink, StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -42,6 +43,7 @@ const SHOW_OPTIONS = {
   data: { type: 'string' },
   'runs-db': { type: 'string' },
   json: { type: 'boolean' },
+  composition: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -115,7 +117,8 @@ function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
   if (run.contentExpired) rows.push(['content', 'deleted (retention); digests remain']);
   if (run.identity !== null) {
     for (const [name, entry] of Object.entries(run.identity.components)) {
-      rows.push([`component ${name}`, `sha256:${entry.digest.sha256}${entry.kind === 'list' ? ` (${entry.count} element${entry.count === 1 ? '' : 's'})` : ''}`]);
+      const notes = [...(entry.kind === 'list' ? [`${entry.count} element${entry.count === 1 ? '' : 's'}`] : []), ...(entry.salted === true ? ['salted'] : [])];
+      rows.push([`component ${name}`, `sha256:${entry.digest.sha256}${notes.length === 0 ? '' : ` (${notes.join(', ')})`}`]);
     }
   }
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -153,10 +156,13 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs show takes one RUN: a capture id, a record digest or a run identity (run "runprint runs show --help")');
+  if (values.composition === true && values.json === true) throw new UsageError('ERR_CLI_USAGE', 'runs show: --composition prints the composition as JSON already; give --composition or --json, not both');
   const store = await openStore(values, io);
   try {
     const runs = await findRuns(store, positionals[0]!);
-    if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
+    // With its salts: what `runprint disclose create --composition` takes (the latest capture of a run identity).
+    if (values.composition === true) io.stdout(`${JSON.stringify(await runComposition(store, runs.at(-1)!), null, 2)}\n`);
+    else if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else {
       const links = await store.replayLinks(runs.map((run) => run.recordDigest));
       io.stdout(runs.map((run) => details(run, links)).join('\n'));

@@ -49,9 +49,9 @@ async function contentPreview(store: RunStorage, group: RunGroup): Promise<strin
 }
 
 function formatGroups(groups: RunGroups, previews: Array<string | undefined>): string {
-  let out = `${groups.runs} run${groups.runs === 1 ? '' : 's'}, ${groups.distinct} distinct by ${groups.by}\n`;
+  let out = `${groups.runs} run${groups.runs === 1 ? '' : 's'}, ${groups.distinct} distinct by ${groups.by}${groups.salted === 0 ? '' : ` (${groups.salted} salted: each salt makes its own key, equal content is not grouped)`}\n`;
   groups.groups.forEach((group, i) => {
-    out += `${String(group.count).padStart(7)}  ${group.key ?? '(none)'}  ${group.first} .. ${group.last}\n`;
+    out += `${String(group.count).padStart(7)}  ${group.key ?? '(none)'}  ${group.first} .. ${group.last}${group.salted === true ? '  (salted)' : ''}\n`;
     if (previews[i] !== undefined) out += `         ${previews[i]}\n`;
   });
   return out;

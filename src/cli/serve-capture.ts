@@ -3,13 +3,13 @@ import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { RunprintError, UsageError } from '../errors.ts';
-import type { ServedFact } from '../identity/composition.ts';
+import type { RequestComponentName, ServedFact } from '../identity/composition.ts';
 import type { JsonObject } from '../jcs/json-value.ts';
 import { computeModelDigest } from '../model-digest/index.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
-import type { CapturedRun } from '../capture/capture-run.ts';
+import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
@@ -35,6 +35,7 @@ export const CAPTURE_OPTIONS = {
   'capture-fail-closed': { type: 'boolean' },
   'capture-durability': { type: 'string' },
   'capture-keep': { type: 'string', multiple: true },
+  'capture-salt': { type: 'string', multiple: true },
   'capture-retention': { type: 'string' },
   'capture-key': { type: 'string' },
   'runs-db': { type: 'string' },
@@ -44,7 +45,7 @@ export const CAPTURE_OPTIONS = {
   'capture-log-key': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
@@ -57,6 +58,8 @@ export interface CaptureConfig {
   failClosed: boolean;
   durability: Durability;
   policy: ContentPolicy;
+  /** --capture-salt: the request components each proxied run salts with fresh salts (SPEC 5.6). */
+  salted: RequestComponentName[];
   retentionDays: number | undefined;
   keyFile: string | undefined;
   /** PostgreSQL for the run store; undefined: SQLite in the data directory. */
@@ -79,6 +82,7 @@ type Values = {
   'capture-fail-closed'?: boolean;
   'capture-durability'?: string;
   'capture-keep'?: string[];
+  'capture-salt'?: string[];
   'capture-retention'?: string;
   'capture-key'?: string;
   'runs-db'?: string;
@@ -195,6 +199,13 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     if (part === undefined) for (const each of CONTENT_PARTS) policy[each] = mode;
     else policy[part as ContentPart] = mode;
   }
+  let salted: RequestComponentName[];
+  try {
+    salted = saltedComponents(listOf(values['capture-salt'], env['RUNPRINT_CAPTURE_SALT']));
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new UsageError('ERR_CLI_USAGE', `--capture-salt must be request component names, comma-separated: ${error.message}`);
+  }
   const retention = values['capture-retention'] ?? env['RUNPRINT_CAPTURE_RETENTION'];
   if (retention !== undefined && (!/^[0-9]{1,5}$/.test(retention) || Number(retention) < 1)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-retention must be a number of days from 1 to 99999');
@@ -215,6 +226,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     failClosed: values['capture-fail-closed'] === true || env['RUNPRINT_CAPTURE_FAIL_CLOSED'] === '1',
     durability,
     policy,
+    salted,
     retentionDays: retention === undefined ? undefined : Number(retention),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
     runsDb,
@@ -376,6 +388,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     receipts: true,
     onFailure: report,
     ...(context.upstreamWeights === undefined || Object.keys(context.upstreamWeights).length === 0 ? {} : { derived: context.upstreamWeights }),
+    // A fresh salt per run and component: equal content under one salt would show runs share it.
+    ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
     ...(exporter === undefined
       ? {}
       : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
@@ -417,7 +431,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async () => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();

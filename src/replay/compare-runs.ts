@@ -8,7 +8,7 @@
 import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
 import { toHex, sha256Once } from '../hash/sha256.ts';
-import { COMPOSITION_VERSION, VALUE_COMPONENTS, type Composition, type ServedFact } from '../identity/composition.ts';
+import { COMPOSITION_VERSION, REQUEST_COMPONENTS, VALUE_COMPONENTS, type Composition, type ServedFact } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
@@ -16,7 +16,7 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import { firstOutputDifference, type OutputDifference } from './output-difference.ts';
-import { storedComposition } from './rebuild-request.ts';
+import { isSalted, storedComposition, storedSalts } from './rebuild-request.ts';
 
 /** One served fact that differs: its value on each side, null where that side does not have it. */
 export interface ServedDifference {
@@ -153,9 +153,59 @@ async function compositionOrNone(storage: RunStorage, run: StoredRun): Promise<C
   }
 }
 
+/** A composition without its salts (the salts are compared apart, and never shown). */
+function unsalted(composition: Composition): Composition {
+  const { salts: _salts, ...rest } = composition;
+  return rest;
+}
+
+/**
+ * The differences of two runs' stored content: SPEC 10 over the content itself, salts aside (two
+ * salted runs of the same content differ in their salts, not in their content), then one
+ * `$['salts'][NAME]` difference (never the salt) for each component salted otherwise on either
+ * side whose content is equal, as diffCompositions reports a difference of salts alone.
+ */
+function contentDifferences(a: Composition, b: Composition): Difference[] {
+  const differences = diffCompositions(unsalted(a), unsalted(b)).differences;
+  const ordered: Difference[] = [];
+  for (const name of ['version', ...REQUEST_COMPONENTS, 'served'] as const) {
+    const of = differences.filter((difference) => difference.component === name);
+    if (of.length === 0 && name !== 'served' && name !== 'version' && a.salts?.[name] !== b.salts?.[name]) {
+      of.push({ component: name, change: 'changed', path: `$['salts']['${name}']` });
+    }
+    ordered.push(...of);
+  }
+  return ordered;
+}
+
+/**
+ * Salted element digests are comparable only under equal salts (a replay keeps its original's):
+ * comparing runs by digests when a component is salted on either side with salts not known to be
+ * equal would report differences that are only the salts'. ERR_REPLAY_CONTENT_NOT_STORED then.
+ */
+async function checkComparableDigests(storage: RunStorage, a: StoredRun, b: StoredRun): Promise<void> {
+  if (!isSalted(a) && !isSalted(b)) return;
+  const salts = async (run: StoredRun) => {
+    try {
+      return await storedSalts(storage, run);
+    } catch (error) {
+      if (error instanceof RunprintError && error.code === 'ERR_REPLAY_CONTENT_NOT_STORED') return undefined;
+      throw error;
+    }
+  };
+  const saltsA = await salts(a);
+  const saltsB = await salts(b);
+  for (const name of REQUEST_COMPONENTS) {
+    const salted = a.identity!.components[name].salted === true || b.identity!.components[name].salted === true;
+    if (salted && (saltsA?.[name] === undefined || saltsA[name] !== saltsB?.[name])) {
+      throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `component "${name}" is salted, with salts that are not the same in both runs (or not stored), and not all content of both runs is stored: salted digests cannot be compared, and the content that could be is not there`);
+    }
+  }
+}
+
 /**
  * Compares two stored runs. When every piece of both runs' content is stored, the compositions
- * compared are returned too (for `--values`).
+ * compared are returned too (for `--values`), their salts left out.
  */
 export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRun): Promise<{ diff: RunsDiff; compositions?: { a: Composition; b: Composition } }> {
   const sideA = sideOf(a, 'A');
@@ -165,9 +215,10 @@ export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRu
   let differences: Difference[];
   let compared: RunsDiff['compared'];
   if (compositionA !== undefined && compositionB !== undefined) {
-    differences = diffCompositions(compositionA, compositionB).differences;
+    differences = contentDifferences(compositionA, compositionB);
     compared = 'content';
   } else {
+    await checkComparableDigests(storage, a, b);
     const values = new Set<string>(VALUE_COMPONENTS);
     const seen = new Set<string>();
     differences = [];
@@ -192,5 +243,5 @@ export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRu
     served: servedDifferences(a.record.served, b.record.served),
     output: await compareOutputs(storage, a, b),
   };
-  return compared === 'content' ? { diff, compositions: { a: compositionA!, b: compositionB! } } : { diff };
+  return compared === 'content' ? { diff, compositions: { a: unsalted(compositionA!), b: unsalted(compositionB!) } } : { diff };
 }

@@ -44,6 +44,12 @@ export interface RunGroup {
   captureIds: string[];
   /** With component=NAME of a list component: the element digests the component digest stands for. */
   elements?: string[];
+  /**
+   * Present (true) when the key is a salted commitment (SPEC 5.6): salted with a fresh salt per
+   * run at capture, equal content gives another key in every run, so such a group holds the runs
+   * of one salt only (a run and its replays).
+   */
+  salted?: true;
 }
 
 export interface RunGroups {
@@ -52,6 +58,8 @@ export interface RunGroups {
   runs: number;
   /** Distinct keys, the null group not counted. */
   distinct: number;
+  /** Runs counted whose key is salted (each in a group of its salt's, not of its content's). */
+  salted: number;
   /** Largest group first; equal counts by earliest first run. */
   groups: RunGroup[];
 }
@@ -75,6 +83,13 @@ function keysOf(run: StoredRun, by: GroupBy): Array<string | null> {
   }
 }
 
+/** True when a run's keys under `by` are salted commitments: a salted component, or an identity over one. */
+function saltedUnder(run: StoredRun, by: GroupBy): boolean {
+  if (run.identity === null) return false;
+  if (by.kind === 'request' || by.kind === 'run') return REQUEST_COMPONENTS.some((name) => run.identity!.components[name].salted === true);
+  return (REQUEST_COMPONENTS as readonly string[]).includes(by.name) && run.identity.components[by.name as (typeof REQUEST_COMPONENTS)[number]].salted === true;
+}
+
 /** Runs per page while paging through the store. */
 const PAGE = 1000;
 
@@ -87,12 +102,15 @@ export async function groupRuns(storage: RunStorage, query: RunQuery, by: GroupB
   const cap = query.limit ?? Number.POSITIVE_INFINITY;
   let before = query.before;
   let runs = 0;
+  let salted = 0;
   while (runs < cap) {
     const want = Math.min(PAGE, cap - runs);
     const page = await storage.list({ ...query, limit: want, ...(before === undefined ? {} : { before }) });
     for (const run of page) {
       runs++;
       const started = run.record.times.started;
+      const isSalted = saltedUnder(run, by);
+      if (isSalted) salted++;
       for (const key of keysOf(run, by)) {
         const group = groups.get(key);
         if (group === undefined) {
@@ -100,6 +118,7 @@ export async function groupRuns(storage: RunStorage, query: RunQuery, by: GroupB
           if (by.kind === 'component' && key !== null && (LIST_COMPONENTS as readonly string[]).includes(by.name)) {
             created.elements = run.digests.filter((entry) => entry.part === by.name && entry.position >= 0).sort((a, b) => a.position - b.position).map((entry) => `sha256:${entry.digest}`);
           }
+          if (isSalted && key !== null) created.salted = true;
           groups.set(key, created);
         }
         else {
@@ -114,5 +133,5 @@ export async function groupRuns(storage: RunStorage, query: RunQuery, by: GroupB
     before = page[page.length - 1]!.seq;
   }
   const sorted = [...groups.values()].sort((a, b) => b.count - a.count || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  return { by: formatGroupBy(by), runs, distinct: sorted.filter((group) => group.key !== null).length, groups: sorted };
+  return { by: formatGroupBy(by), runs, distinct: sorted.filter((group) => group.key !== null).length, salted, groups: sorted };
 }

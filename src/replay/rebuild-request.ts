@@ -6,8 +6,9 @@
  */
 import { RunprintError } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
-import { COMPOSITION_VERSION, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
-import { elementDigest, valueComponentDigest } from '../identity/digest.ts';
+import { COMPOSITION_VERSION, isSaltHex, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type Salts } from '../identity/composition.ts';
+import { elementDigest, elementSalt, saltedElementDigest, saltedValueComponentDigest, valueComponentDigest } from '../identity/digest.ts';
+import { saltBytes } from '../identity/salt.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
@@ -65,30 +66,74 @@ async function piece(storage: RunStorage, run: StoredRun, digest: string, name: 
   return JSON.parse(text) as JsonValue;
 }
 
+/** True when the run's identity salts one or more components (SPEC 5.6). */
+export function isSalted(run: StoredRun): boolean {
+  return run.identity !== null && REQUEST_COMPONENTS.some((name) => run.identity!.components[name].salted === true);
+}
+
+/**
+ * The salts of a stored run's salted components, from its `salts` content row (run-storage.ts),
+ * checked against the digest that names them and against the identity document (a salt for each
+ * salted component, none other); undefined for a run that salts nothing.
+ * ERR_REPLAY_CONTENT_NOT_STORED when they are not stored (`--capture-keep salts=digest`, or
+ * deleted by the retention period: the commitments can then never be opened),
+ * ERR_REPLAY_CONTENT_MISMATCH when what is stored is not them.
+ */
+export async function storedSalts(storage: RunStorage, run: StoredRun): Promise<Salts | undefined> {
+  if (!isSalted(run)) return undefined;
+  const row = run.digests.find((digest) => digest.part === 'salts');
+  const bytes = row === undefined ? undefined : await storage.content(row.digest);
+  if (row === undefined || bytes === undefined) {
+    const why = run.contentExpired ? 'deleted by the retention period' : 'not kept (the capture-keep setting)';
+    throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `the run's salts are not in the run store: ${why}; its salted components can never be disclosed or checked against their content`);
+  }
+  const damaged = () => new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored salts of the run are not the ones its identity names: the run store is damaged or altered');
+  let salts: unknown;
+  try {
+    const text = decoder.decode(bytes);
+    if (toHex(sha256Once(bytes)) !== row.digest) throw damaged();
+    salts = JSON.parse(text);
+  } catch {
+    throw damaged();
+  }
+  if (salts === null || typeof salts !== 'object' || Array.isArray(salts)) throw damaged();
+  for (const name of REQUEST_COMPONENTS) {
+    const salt = (salts as Record<string, unknown>)[name];
+    if ((run.identity!.components[name].salted === true) !== (salt !== undefined) || (salt !== undefined && !isSaltHex(salt))) throw damaged();
+  }
+  if (Object.keys(salts).some((name) => !(REQUEST_COMPONENTS as readonly string[]).includes(name))) throw damaged();
+  return salts as Salts;
+}
+
 /**
  * The composition of a stored run, from the run store's content rows: each value component by its
  * component digest, each list element by its element digest, the excluded members by their plain
- * SHA-256. ERR_REPLAY_UNIDENTIFIED for a run without a request identity,
- * ERR_REPLAY_CONTENT_NOT_STORED for a piece that has only its digest, ERR_REPLAY_CONTENT_MISMATCH
- * for content that does not give its digest.
+ * SHA-256; a run with salted components also gets its `salts` (storedSalts), and their pieces are
+ * checked against their salted digests (SPEC 5.6). ERR_REPLAY_UNIDENTIFIED for a run without a
+ * request identity, ERR_REPLAY_CONTENT_NOT_STORED for a piece (or the salts) that has only its
+ * digest, ERR_REPLAY_CONTENT_MISMATCH for content that does not give its digest.
  */
 export async function storedComposition(storage: RunStorage, run: StoredRun): Promise<Composition> {
   const { identity, record } = run;
   if (identity === null || record.requestId === null || !isRequestFormat(record.format)) {
     throw new RunprintError('ERR_REPLAY_UNIDENTIFIED', `the run has no request identity (${record.unidentified?.code ?? 'unidentified'}): there is no composition to rebuild`);
   }
+  const salts = await storedSalts(storage, run);
   const parts: Record<string, JsonValue> = {};
   for (const name of REQUEST_COMPONENTS) {
     const entry = identity.components[name];
-    if (entry.salted === true) throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `${pieceName(name)} is salted: its content cannot be checked against its digest without the salt`);
+    const salt = salts?.[name] === undefined ? undefined : saltBytes(salts[name]!);
     if (entry.kind === 'list') {
       const list: JsonValue[] = [];
       for (const [index, element] of entry.elements.entries()) {
-        list.push(await piece(storage, run, element.sha256, pieceName(name, index), (canonical) => toHex(elementDigest(canonical))));
+        const digestOf = salt === undefined ? elementDigest : (canonical: string) => saltedElementDigest(elementSalt(salt, index), canonical);
+        list.push(await piece(storage, run, element.sha256, pieceName(name, index), (canonical) => toHex(digestOf(canonical))));
       }
       parts[name] = list;
     } else {
-      parts[name] = await piece(storage, run, entry.digest.sha256, pieceName(name), (canonical) => toHex(valueComponentDigest(name as 'model', canonical)));
+      const valueName = name as 'model' | 'parameters' | 'configuration';
+      const digestOf = salt === undefined ? (canonical: string) => valueComponentDigest(valueName, canonical) : (canonical: string) => saltedValueComponentDigest(valueName, salt, canonical);
+      parts[name] = await piece(storage, run, entry.digest.sha256, pieceName(name), (canonical) => toHex(digestOf(canonical)));
     }
   }
   const composition: Composition = {
@@ -101,6 +146,7 @@ export async function storedComposition(storage: RunStorage, run: StoredRun): Pr
     parameters: parts['parameters'] as JsonObject,
     configuration: parts['configuration'] as JsonObject,
   };
+  if (salts !== undefined) composition.salts = salts;
   for (const name of LIST_COMPONENTS) {
     if (!Array.isArray(composition[name])) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `${pieceName(name)} is not a list: the run store is damaged`);
   }
@@ -110,6 +156,18 @@ export async function storedComposition(storage: RunStorage, run: StoredRun): Pr
     if (!isJsonObject(value)) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored excluded request members are not an object: the run store is damaged');
     composition.excluded = value;
   }
+  return composition;
+}
+
+/**
+ * A stored run's composition as a disclosure is made from (SPEC 17.2): storedComposition, with
+ * its salts, and with the served facts of its record when it has a run identity, so its identity
+ * is the run identity its receipt signs. It holds secrets (the salts open the run's commitments):
+ * only for a caller the run store's content is for.
+ */
+export async function runComposition(storage: RunStorage, run: StoredRun): Promise<Composition> {
+  const composition = await storedComposition(storage, run);
+  if (run.record.runId !== null && run.record.served !== null) composition.served = run.record.served;
   return composition;
 }
 
@@ -124,7 +182,9 @@ export async function rebuildRequest(storage: RunStorage, run: StoredRun): Promi
   const composition = await storedComposition(storage, run);
   const format = run.record.format;
   const request = requestFromComposition(composition);
-  const requestId = computeIdentity(compositionFromRequest(format, request)).requestId;
+  // With the original's salts: a salted run's request identity is the salted one (SPEC 5.6).
+  const remapped = compositionFromRequest(format, request);
+  const requestId = computeIdentity(composition.salts === undefined ? remapped : { ...remapped, salts: composition.salts }).requestId;
   if (requestId !== run.record.requestId) {
     throw new RunprintError('ERR_REPLAY_IDENTITY_MISMATCH', 'the rebuilt request has another request identity than the stored run: the request cannot be replayed as it was');
   }

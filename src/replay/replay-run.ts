@@ -8,7 +8,7 @@ import { prepareRequest, type CapturedRun } from '../capture/capture-run.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
-import type { Composition, ServedFact } from '../identity/composition.ts';
+import type { Composition, Salts, ServedFact } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
@@ -147,14 +147,20 @@ function hasOverrides(overrides: ReplayOverrides | undefined): overrides is Repl
 const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
 
 /** Sends `bytes` through captureFetch and waits for its captured run (made once the body has ended). */
-async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, derived: { [name: string]: ServedFact } | undefined): Promise<{ run: CapturedRun; content: RunContent }> {
+async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, derived: { [name: string]: ServedFact } | undefined, salts: Salts | undefined): Promise<{ run: CapturedRun; content: RunContent }> {
   let deliver!: (run: { run: CapturedRun; content: RunContent }) => void;
   let fail!: (error: unknown) => void;
   const recorded = new Promise<{ run: CapturedRun; content: RunContent }>((resolve, reject) => {
     deliver = resolve;
     fail = reject;
   });
-  const capturing = captureFetch(fetchImpl, { onCapturedRun: (run, content) => deliver({ run, content }), onError: fail, ...(derived === undefined ? {} : { derived: () => derived }) });
+  const capturing = captureFetch(fetchImpl, {
+    onCapturedRun: (run, content) => deliver({ run, content }),
+    onError: fail,
+    ...(derived === undefined ? {} : { derived: () => derived }),
+    // A salted original's replay is identified with the original's salts: equal content, equal identities.
+    ...(salts === undefined ? {} : { salts: () => salts }),
+  });
   try {
     const response = await capturing(url, {
       method: 'POST',
@@ -206,7 +212,7 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   if (hasOverrides(options.overrides)) {
     const request = overridden(rebuilt.request, options.overrides);
     bytes = canonicalBytes(request);
-    const prepared = prepareRequest(rebuilt.format, bytes);
+    const prepared = prepareRequest(rebuilt.format, bytes, rebuilt.composition.salts);
     if (prepared.error !== null) throw prepared.error;
     composition = prepared.composition;
     const params: { [name: string]: JsonValue } = {};
@@ -235,7 +241,7 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   const provider = providerFor(rebuilt.format);
   const base = (options.upstreams?.[provider.upstream.name] ?? provider.upstream.url).replace(/\/+$/, '');
   const url = `${base}${record.path}`;
-  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived);
+  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived, rebuilt.composition.salts);
 
   // The replay as a stored run, as in-process capture stores it.
   const captured = sent.run;

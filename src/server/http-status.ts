@@ -11,6 +11,8 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_HTTP_NOT_FOUND':
     case 'ERR_RUN_NOT_FOUND':
     case 'ERR_RUN_NO_RECEIPT':
+    // A run's content or salts that the run store does not hold (GET /v1/runs/{id}/composition).
+    case 'ERR_REPLAY_CONTENT_NOT_STORED':
     case 'ERR_LOG_ENTRY_NOT_FOUND':
     case 'ERR_WITNESS_UNKNOWN_LOG':
       return 404;

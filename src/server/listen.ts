@@ -235,11 +235,12 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   }
   let bytes: Uint8Array | undefined;
   if (body && limit > 0) {
-    const tooLarge = new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
-    if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge, true);
+    // Made only when needed: an Error captures a stack trace, a cost on every request otherwise.
+    const tooLarge = () => new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge(), true);
     const read = await readBody(incoming, limit);
     if (read === 'gone') return void outgoing.destroy();
-    if (read === 'too-large') return reply(outgoing, tooLarge, true);
+    if (read === 'too-large') return reply(outgoing, tooLarge(), true);
     bytes = read;
   }
   let request: Request;

@@ -11,7 +11,7 @@ import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
-import type { ServedFact } from '../identity/composition.ts';
+import type { Salts, ServedFact } from '../identity/composition.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { sameToken } from './bearer.ts';
@@ -54,6 +54,12 @@ export interface ProxyOptions {
    * model's `weights` (serve --upstream-weights), added as CapturedExchange.derived says.
    */
   derived?: { readonly [upstream: string]: { readonly [name: string]: ServedFact } };
+  /**
+   * Salts for each recorded call's request components, asked once per call before it is
+   * forwarded (serve --capture-salt: fresh random ones, createSalts): the identities named in the
+   * answer's headers, the record and the receipt are then salted (SPEC 5.6). Default none.
+   */
+  salts?: () => Salts | undefined;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -258,9 +264,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     const captureId = globalThis.crypto.randomUUID();
     let prepared: PreparedRequest | undefined;
     try {
-      prepared = prepareRequest(format, requestBytes);
+      prepared = prepareRequest(format, requestBytes, options.salts?.());
     } catch (error) {
       fail(error);
+      // Never an unsalted identity for a call that was to be salted: the run is recorded unidentified.
+      if (options.salts !== undefined) prepared = { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
     }
     const started = now();
     /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */

@@ -10,6 +10,7 @@ import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery
 import { sameToken } from './bearer.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
+import { runComposition } from '../replay/rebuild-request.ts';
 import { VERDICTS } from '../replay/verdict.ts';
 
 export interface RunRouteOptions {
@@ -164,7 +165,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       },
     },
   };
-  /** `/v1/runs/{id}`, `/v1/runs/{id}/receipt`, `/v1/runs/{id}/tlog-proof`, `/v1/content/{digest}`. */
+  /** `/v1/runs/{id}`, `/v1/runs/{id}/receipt`, `/v1/runs/{id}/composition`, `/v1/runs/{id}/tlog-proof`, `/v1/content/{digest}`. */
   const prefix: Handler = async (request, url) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       throw new RunprintError('ERR_HTTP_METHOD_NOT_ALLOWED', 'method not allowed; use GET, HEAD');
@@ -198,6 +199,11 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     if (parts.length === 5 && parts[4] === 'receipt') {
       if (latest.receipt === null) throw noReceipt(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
+    }
+    if (parts.length === 5 && parts[4] === 'composition') {
+      // The composition with its salts (what `runprint disclose create` takes): secret as the content is.
+      const composition = await runComposition(storage, latest);
+      return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
     }
     if (parts.length === 5 && parts[4] === 'tlog-proof') {
       if (latest.receipt === null) throw noReceipt(latest);

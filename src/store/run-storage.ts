@@ -13,8 +13,12 @@ import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
-/** The parts of a run whose content the store may keep, beside the request components. */
-export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request', 'retrieval'] as const;
+/**
+ * The parts of a run whose content the store may keep, beside the request components. `salts`:
+ * the salts of a run's salted components (SPEC 2.5), as the RFC 8785 canonical JSON of the
+ * composition's `salts` member, named by its SHA-256; what opens their commitments (SPEC 17).
+ */
+export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request', 'retrieval', 'salts'] as const;
 export type ContentPart = (typeof CONTENT_PARTS)[number];
 
 /** For each part: keep its content, or its digests only. */
@@ -268,6 +272,13 @@ export function runToStore(
       } else {
         keep(name, entry.digest.sha256, () => canonicalBytes(composition[name]));
       }
+    }
+    // The salts of salted components: secret as the content they open, kept (and expired) as content.
+    if (composition.salts !== undefined && Object.keys(composition.salts).length > 0) {
+      const salts = canonicalBytes(composition.salts);
+      const digest = sha256Hex(salts);
+      digests.push({ part: 'salts', position: -1, digest });
+      keep('salts', digest, () => salts);
     }
     if (composition.excluded !== undefined) {
       const excluded = canonicalBytes(composition.excluded);
