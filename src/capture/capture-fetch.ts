@@ -1,9 +1,9 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
 import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, type CapturedRun } from './capture-run.ts';
+import { notInRequest } from './declared.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
-import { RunprintError } from '../errors.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 
@@ -201,7 +201,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           ...(call.salts === undefined ? {} : { salts: call.salts }),
         });
         if (captured.notFound.length > 0) {
-          fail(new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${captured.notFound.length} declared document(s) are not in the request's system or input (sources ${captured.notFound.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`));
+          fail(notInRequest(captured.notFound));
         }
         counts.runs++;
         if (captured.record.unidentified !== null) counts.unidentified++;

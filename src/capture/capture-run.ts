@@ -321,9 +321,10 @@ const textEncoder = new TextEncoder();
  * Where each declared document is: the first list element of `system`, then `input`, one of
  * whose strings contains its text (as the request's JSON strings hold it, escapes undone). A
  * document found nowhere is named in `notFound`: declaring what was not sent is an error, and the
- * record says only what the request holds.
+ * record says only what the request holds. The one check of every capture point (in process, an
+ * exchange sent to a server, the proxy's runprint-retrieval header).
  */
-function locate(declared: DeclaredDocument[], composition: Composition | null): { found: RetrievedDocument[]; notFound: string[] } {
+export function locate(declared: readonly DeclaredDocument[], composition: Composition | null): { found: RetrievedDocument[]; notFound: string[] } {
   const found: RetrievedDocument[] = [];
   const notFound: string[] = [];
   for (const document of declared) {

@@ -9,6 +9,7 @@ import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
 import { isRunId, type CapturedExchange, type CapturedRun } from './capture-run.ts';
+import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome } from './run-record.ts';
 
@@ -149,13 +150,8 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   parents.forEach((parent, i) => {
     if (!isRunId(parent)) throw new RunprintError('ERR_CAPTURE_PARENT_INVALID', 'a parent must be a run identity (rp-run-...)', `$['parents'][${i}]`);
   });
-  const retrieval = body['retrieval'] ?? [];
-  if (!Array.isArray(retrieval)) throw bad('must be an array of { source, text }', "$['retrieval']");
-  retrieval.forEach((document, i) => {
-    if (!isObject(document) || Object.keys(document).some((name) => name !== 'source' && name !== 'text') || typeof document['source'] !== 'string' || document['source'] === '' || typeof document['text'] !== 'string' || document['text'] === '') {
-      throw bad('must be { source, text }, two non-empty strings', `$['retrieval'][${i}]`);
-    }
-  });
+  // The shape every way of declaring retrieval shares (the proxy's runprint-retrieval header too).
+  const retrieval = readDeclared(body['retrieval'] ?? [], "$['retrieval']", 'ERR_HTTP_BAD_REQUEST');
   const salts = body['salts'];
   if (salts !== undefined) {
     // Never echoed: a salt is as secret as the content it opens.
@@ -167,7 +163,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   }
   return {
     format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
-    retrieval: retrieval as { source: string; text: string }[],
+    retrieval,
     ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
   };
 }

@@ -378,7 +378,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       },
       record: (run, bytes, capture) =>
         recorder.record(run, bytes, capture).then(() => {
-          reported.clear();
+          // A client's declarations that cannot be recorded (ERR_CAPTURE_RETRIEVAL_*) are not
+          // recording failures: each kind is reported once, not again after every record.
+          for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_')) reported.delete(code);
         }),
     },
     durability: config.durability,

@@ -27,6 +27,11 @@ export interface ListenOptions {
   maxClientRequests?: number;
   /** Longest wait for a request's headers, in ms (default 10 s): a slow-header client is cut off. */
   headersTimeoutMs?: number;
+  /**
+   * Most bytes of a request's header block (default DEFAULT_MAX_HEADER_BYTES, Node's): a longer one
+   * gets Node's own 431 and the connection is closed, before the app sees the request.
+   */
+  maxHeaderBytes?: number;
   /** Longest wait for a whole request, body included, in ms (default 120 s). */
   requestTimeoutMs?: number;
   /** Longest an idle keep-alive connection stays open, in ms (default 5 s). */
@@ -65,6 +70,8 @@ export const DEFAULT_MAX_CLIENT_REQUESTS = 64;
 export const MAX_CLIENT_LARGE_REQUESTS = 4;
 export const LARGE_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Node's default limit on a request's header block (16 KiB). */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
 /** `host:port` as a URL authority: an IPv6 address goes in brackets (RFC 3986 section 3.2.2). */
@@ -83,6 +90,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   });
   const server = createServer({
     headersTimeout,
+    maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     requestTimeout,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
     // How often Node looks for connections past those timeouts (its default, 30 s, lets them pile up).

@@ -5,11 +5,12 @@
  * bytes. Streams pass through chunk by chunk; upstream status, headers and bodies reach the client
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
-import { captureRunWith, isRunId, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
+import { captureRunWith, isRunId, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
+import { MAX_RETRIEVAL_HEADER_BYTES, notInRequest, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
-import type { CaptureOutcome } from '../capture/run-record.ts';
+import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import { providerFor } from '../providers/registry.ts';
@@ -32,12 +33,19 @@ export interface ProxyOptions {
   sink: CaptureSink;
   /** `sync` (default): a response's last byte leaves only once its record is durable. `async`: at once. */
   durability?: 'sync' | 'async';
-  /** Refuse calls with 503 ERR_CAPTURE_UNAVAILABLE, before forwarding, while the sink is not healthy. */
+  /**
+   * Refuse calls with 503 ERR_CAPTURE_UNAVAILABLE, before forwarding, while the sink is not
+   * healthy; and a call whose `runprint-retrieval` declaration cannot be recorded as sent (400
+   * ERR_CAPTURE_RETRIEVAL_INVALID or ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST, 431
+   * ERR_CAPTURE_RETRIEVAL_TOO_LARGE). Fail-open (default) forwards such a call untouched.
+   */
   failClosed?: boolean;
   /** When set, every proxied call must carry `runprint-capture-token: TOKEN`. */
   token?: string;
   /** Largest request body forwarded, in bytes. */
   maxBodyBytes: number;
+  /** Most bytes of `runprint-retrieval` header values a call may carry (default MAX_RETRIEVAL_HEADER_BYTES). */
+  maxRetrievalBytes?: number;
   /** Largest response body whose bytes are kept (default MAX_CAPTURED_RESPONSE_BYTES); a longer one passes through, recorded `too-large`. */
   maxCapturedBytes?: number;
   /** Whether receipts are signed (the answer then names the receipt's URL). */
@@ -84,6 +92,14 @@ export interface RunContext {
 
 export const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
 export const PARENT_HEADER = 'runprint-parent';
+export { RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
+
+/** A call's declared retrieval (`runprint-retrieval`): the documents, or why the header could not be read. */
+interface Declaration {
+  documents: DeclaredDocument[];
+  /** ERR_CAPTURE_RETRIEVAL_INVALID or _TOO_LARGE (fail-open only: fail-closed refuses the call). */
+  error: RunprintError | null;
+}
 
 interface Target {
   upstream: string;
@@ -214,6 +230,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const now = options.now ?? Date.now;
   const durability = options.durability ?? 'sync';
   const maxCaptured = options.maxCapturedBytes ?? MAX_CAPTURED_RESPONSE_BYTES;
+  const maxRetrieval = options.maxRetrievalBytes ?? MAX_RETRIEVAL_HEADER_BYTES;
   const fail = (error: unknown) => {
     try {
       options.onFailure?.(error);
@@ -239,6 +256,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `the proxy needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
     }
     const parents = target.format === null ? [] : parentsOf(request);
+    const declaration = target.format === null ? { documents: [], error: null } : declarationOf(request);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
     const upstreamUrl = `${upstreams.get(target.upstream)!}${target.path}${url.search}`;
@@ -257,10 +275,24 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (options.failClosed === true && !options.sink.healthy) {
       throw new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint cannot record runs right now, and the proxy is fail-closed: the call was not forwarded');
     }
-    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, request.method, target.path, request.headers.get('traceparent'));
+    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, declaration, request.method, target.path, request.headers.get('traceparent'));
   }
 
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], method: string, path: string, traceparent: string | null): Promise<Response> {
+  /**
+   * The documents a call's `runprint-retrieval` header declares. A header that cannot be read is
+   * refused under fail-closed (thrown: the call is not forwarded); fail-open, the call goes on
+   * without declarations and the error is reported.
+   */
+  function declarationOf(request: Request): Declaration {
+    try {
+      return { documents: readRetrievalHeader(request.headers.get(RETRIEVAL_HEADER), maxRetrieval), error: null };
+    } catch (error) {
+      if (!(error instanceof RunprintError) || options.failClosed === true) throw error;
+      return { documents: [], error };
+    }
+  }
+
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null): Promise<Response> {
     const captureId = globalThis.crypto.randomUUID();
     let prepared: PreparedRequest | undefined;
     try {
@@ -270,6 +302,17 @@ export function createProxy(options: ProxyOptions): Proxy {
       // Never an unsalted identity for a call that was to be salted: the run is recorded unidentified.
       if (options.salts !== undefined) prepared = { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
     }
+    // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
+    // that fail-closed can refuse the call and the answer's headers can say what went wrong.
+    let retrievalError = declaration.error;
+    if (declaration.documents.length > 0) {
+      const { notFound } = locate(declaration.documents, prepared?.composition ?? null);
+      if (notFound.length > 0) {
+        retrievalError = notInRequest(notFound);
+        if (options.failClosed === true) throw retrievalError;
+      }
+    }
+    if (retrievalError !== null) fail(retrievalError);
     const started = now();
     /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */
     const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null, truncated?: number): { run: CapturedRun | undefined; durable: Promise<void> } => {
@@ -278,6 +321,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         run = captureRunWith(
           {
             format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId,
+            ...(declaration.documents.length === 0 ? {} : { retrieval: declaration.documents }),
             ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
             ...(options.derived?.[upstream] === undefined ? {} : { derived: options.derived[upstream] }),
           },
@@ -301,6 +345,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     };
     const ids = new Headers({ 'runprint-capture-id': captureId });
     if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
+    if (retrievalError !== null) ids.set(RETRIEVAL_ERROR_HEADER, retrievalError.code);
 
     let response: Response;
     try {
