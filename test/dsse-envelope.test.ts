@@ -15,6 +15,25 @@ test('encodeBase64 equals Buffer standard base64; both alphabets, padded or not,
   }), { numRuns: 2000 });
 });
 
+test('encodeBase64 without a global Buffer (as in a browser) writes the same text, also for a view into a larger buffer', async () => {
+  const saved = globalThis.Buffer;
+  let browserEncode: typeof encodeBase64;
+  try {
+    // The module reads the global Buffer once, when it loads: a fresh copy loads without one.
+    Reflect.deleteProperty(globalThis, 'Buffer');
+    const fresh: string = '../src/keys/base64.ts?no-buffer';
+    ({ encodeBase64: browserEncode } = (await import(fresh)) as typeof import('../src/keys/base64.ts'));
+  } finally {
+    globalThis.Buffer = saved;
+  }
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), fc.nat(40), (whole, start, cut) => {
+    const view = whole.subarray(Math.min(start, whole.length), Math.max(Math.min(start, whole.length), whole.length - cut));
+    const expected = Buffer.from(view).toString('base64');
+    assert.equal(browserEncode(view), expected);
+    assert.equal(encodeBase64(view), expected);
+  }), { numRuns: 2000 });
+});
+
 test('decodeBase64 accepts only one spelling: any text it accepts re-encodes to itself (up to alphabet and padding)', () => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \n*';
   fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 24 }), (text) => {

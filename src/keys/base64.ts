@@ -13,8 +13,17 @@ function binaryString(bytes: Uint8Array): string {
   return out;
 }
 
+interface NodeBuffer {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'base64'): string };
+}
+
+// The pure core imports no node:* module; on Node the global Buffer encodes natively, about 20x
+// faster than btoa over a binary string built in JavaScript (a receipt's payload is ~10 KB).
+const nodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
 /** Standard base64 with padding (RFC 4648 section 4): what runprint writes. */
 export function encodeBase64(bytes: Uint8Array): string {
+  if (nodeBuffer !== undefined) return nodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
   // btoa is native in browsers and in Node; it takes a binary string.
   return btoa(binaryString(bytes));
 }
