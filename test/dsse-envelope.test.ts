@@ -15,14 +15,15 @@ test('encodeBase64 equals Buffer standard base64; both alphabets, padded or not,
   }), { numRuns: 2000 });
 });
 
-test('encodeBase64 without a global Buffer (as in a browser) writes the same text, also for a view into a larger buffer', async () => {
+test('without a global Buffer (as in a browser) base64 is written and read the same, also for a view into a larger buffer', async () => {
   const saved = globalThis.Buffer;
   let browserEncode: typeof encodeBase64;
+  let browserDecode: typeof decodeBase64;
   try {
     // The module reads the global Buffer once, when it loads: a fresh copy loads without one.
     Reflect.deleteProperty(globalThis, 'Buffer');
     const fresh: string = '../src/keys/base64.ts?no-buffer';
-    ({ encodeBase64: browserEncode } = (await import(fresh)) as typeof import('../src/keys/base64.ts'));
+    ({ encodeBase64: browserEncode, decodeBase64: browserDecode } = (await import(fresh)) as typeof import('../src/keys/base64.ts'));
   } finally {
     globalThis.Buffer = saved;
   }
@@ -31,7 +32,13 @@ test('encodeBase64 without a global Buffer (as in a browser) writes the same tex
     const expected = Buffer.from(view).toString('base64');
     assert.equal(browserEncode(view), expected);
     assert.equal(encodeBase64(view), expected);
+    for (const text of [expected, expected.replace(/=+$/, ''), Buffer.from(view).toString('base64url')]) {
+      assert.deepEqual(browserDecode(text), Uint8Array.from(view));
+      assert.deepEqual(decodeBase64(text), Uint8Array.from(view));
+    }
   }), { numRuns: 2000 });
+  assert.equal(browserDecode('AB=='), undefined);
+  assert.equal(browserDecode('A+_B'), undefined);
 });
 
 test('decodeBase64 accepts only one spelling: any text it accepts re-encodes to itself (up to alphabet and padding)', () => {

@@ -15,6 +15,7 @@ function binaryString(bytes: Uint8Array): string {
 
 interface NodeBuffer {
   from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'base64'): string };
+  from(text: string, encoding: 'base64'): Uint8Array;
 }
 
 // The pure core imports no node:* module; on Node the global Buffer encodes natively, about 20x
@@ -46,7 +47,7 @@ function valueOf(code: number): number {
  * - the unused low bits of the last character are zero (RFC 4648 section 3.5 lets a decoder
  *   reject them; accepting them would give one signature several encodings).
  *
- * The checks are made here; the native atob (lenient on its own) only does the decoding.
+ * The checks are made here; the native decoder (Buffer or atob, lenient on their own) only decodes.
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
   const urlSafe = !STANDARD_TEXT.test(text);
@@ -62,6 +63,8 @@ export function decodeBase64(text: string): Uint8Array | undefined {
     if ((rest === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined;
   }
   const standard = urlSafe ? text.slice(0, end).replace(/-/g, '+').replace(/_/g, '/') : text.slice(0, end);
+  // A plain Uint8Array of its own (a Buffer may be a view into a shared pool).
+  if (nodeBuffer !== undefined) return new Uint8Array(nodeBuffer.from(standard, 'base64'));
   const binary = atob(standard);
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
