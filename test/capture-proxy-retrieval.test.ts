@@ -16,7 +16,8 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { readRetrievalHeader, retrievalHeader, type RunRecord } from '../src/capture/index.ts';
 import { runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
-import type { RunprintError } from '../src/errors.ts';
+import { captureOptions } from '../src/cli/serve-capture.ts';
+import { UsageError, type RunprintError } from '../src/errors.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -36,6 +37,7 @@ interface RunView {
 let upstream: FakeUpstream;
 let serve: ServeProcess;
 let closed: ServeProcess;
+let roomy: ServeProcess;
 let data: string;
 const scratch: string[] = [];
 
@@ -49,7 +51,11 @@ before(async () => {
   upstream = await startFakeUpstream();
   data = tempDir();
   const args = ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`];
-  [serve, closed] = await Promise.all([startServe({ data, args }), startServe({ data: tempDir(), args: [...args, '--capture-fail-closed'] })]);
+  [serve, closed, roomy] = await Promise.all([
+    startServe({ data, args }),
+    startServe({ data: tempDir(), args: [...args, '--capture-fail-closed'] }),
+    startServe({ data: tempDir(), args, env: { RUNPRINT_CAPTURE_RETRIEVAL_MAX: '200000' } }),
+  ]);
 });
 after(async () => {
   await killServeProcesses();
@@ -235,6 +241,35 @@ describe('runprint-retrieval through the proxy', () => {
     assert.equal(within.headers['runprint-retrieval-error'], undefined);
     const run = await stored(serve.base, within.headers['runprint-capture-id'] as string);
     assert.deepEqual(run.record.retrieval.map((document) => document.digest.sha256), [sha256(long)]);
+  });
+
+  test('--capture-retrieval-max (here RUNPRINT_CAPTURE_RETRIEVAL_MAX=200000) raises the limit and the header block with it', async () => {
+    const long = `${DOC_A} ${'Eiffel '.repeat(16_000)}`;
+    const value = retrievalHeader([{ source: 'kb://long', text: long }]);
+    assert.ok(value.length > 140_000 && value.length < 200_000, String(value.length));
+    upstream.enqueue({ kind: 'text', text: 'Tall.' });
+    const within = await rawCall(roomy.base, ask([long]), { 'runprint-retrieval': value });
+    assert.equal(within.status, 200);
+    assert.equal(within.headers['runprint-retrieval-error'], undefined);
+    const run = await stored(roomy.base, within.headers['runprint-capture-id'] as string);
+    assert.deepEqual(run.record.retrieval.map((document) => document.digest.sha256), [sha256(long)]);
+    // Past the limit, within the block: read, refused by the proxy with its own code, the call forwarded.
+    const longer = `${long}${'x'.repeat(40_000)}`;
+    upstream.enqueue({ kind: 'text', text: 'Tall.' });
+    const past = await rawCall(roomy.base, ask([longer]), { 'runprint-retrieval': retrievalHeader([{ source: 'kb://longer', text: longer }]) });
+    assert.equal(past.status, 200);
+    assert.equal(past.headers['runprint-retrieval-error'], 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE');
+    assert.deepEqual((await stored(roomy.base, past.headers['runprint-capture-id'] as string)).record.retrieval, []);
+  });
+
+  test('--capture-retrieval-max takes 1024 to 1048576 bytes', () => {
+    const io = { stderr: () => undefined } as unknown as Parameters<typeof captureOptions>[3];
+    assert.equal(captureOptions({}, {}, '127.0.0.1', io)!.retrievalMax, 65536);
+    assert.equal(captureOptions({ 'capture-retrieval-max': '1024' }, {}, '127.0.0.1', io)!.retrievalMax, 1024);
+    assert.equal(captureOptions({}, { RUNPRINT_CAPTURE_RETRIEVAL_MAX: '1048576' }, '127.0.0.1', io)!.retrievalMax, 1048576);
+    for (const value of ['1023', '1048577', '64k', '', '-1', '0x400']) {
+      assert.throws(() => captureOptions({ 'capture-retrieval-max': value }, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.code === 'ERR_CLI_USAGE' && /--capture-retrieval-max/.test(error.message), value);
+    }
   });
 
   test('--capture-fail-closed: a declaration that cannot be recorded as sent is refused before forwarding', async () => {

@@ -8,7 +8,7 @@
  */
 import { RunprintError, type ErrorCode } from '../errors.ts';
 import { parseJson } from '../jcs/index.ts';
-import { decodeBase64 } from '../keys/base64.ts';
+import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { DeclaredDocument } from './run-record.ts';
 
 /** The request header a proxy client declares retrieval in (docs/CAPTURE.md, "Declared retrieval"). */
@@ -62,10 +62,7 @@ export function retrievalHeader(documents: readonly DeclaredDocument[]): string 
     if (error instanceof RunprintError) throw new TypeError(`retrievalHeader takes an array of { source, text }, two non-empty strings (${error.path ?? '$'})`);
     throw error;
   }
-  const bytes = encoder.encode(JSON.stringify(checked));
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x2000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return encodeBase64(encoder.encode(JSON.stringify(checked))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;

@@ -10,6 +10,7 @@ import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
+import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
 import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
@@ -37,6 +38,7 @@ export const CAPTURE_OPTIONS = {
   'capture-keep': { type: 'string', multiple: true },
   'capture-salt': { type: 'string', multiple: true },
   'capture-retention': { type: 'string' },
+  'capture-retrieval-max': { type: 'string' },
   'capture-key': { type: 'string' },
   'runs-db': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
@@ -45,7 +47,13 @@ export const CAPTURE_OPTIONS = {
   'capture-log-key': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-retrieval-max BYTES, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
+
+/**
+ * Largest --capture-retrieval-max (1 MiB): serve reads request header blocks of 16 KiB more than
+ * it, each connection may hold one that large while its headers arrive.
+ */
+export const MAX_RETRIEVAL_MAX = 1024 * 1024;
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
@@ -61,6 +69,8 @@ export interface CaptureConfig {
   /** --capture-salt: the request components each proxied run salts with fresh salts (SPEC 5.6). */
   salted: RequestComponentName[];
   retentionDays: number | undefined;
+  /** --capture-retrieval-max: most bytes of runprint-retrieval header values a proxied call may carry. */
+  retrievalMax: number;
   keyFile: string | undefined;
   /** PostgreSQL for the run store; undefined: SQLite in the data directory. */
   runsDb: string | undefined;
@@ -84,6 +94,7 @@ type Values = {
   'capture-keep'?: string[];
   'capture-salt'?: string[];
   'capture-retention'?: string;
+  'capture-retrieval-max'?: string;
   'capture-key'?: string;
   'runs-db'?: string;
   'otlp-endpoint'?: string;
@@ -210,6 +221,10 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (retention !== undefined && (!/^[0-9]{1,5}$/.test(retention) || Number(retention) < 1)) {
     throw new UsageError('ERR_CLI_USAGE', '--capture-retention must be a number of days from 1 to 99999');
   }
+  const retrievalMax = values['capture-retrieval-max'] ?? env['RUNPRINT_CAPTURE_RETRIEVAL_MAX'];
+  if (retrievalMax !== undefined && (!/^[0-9]{1,7}$/.test(retrievalMax) || Number(retrievalMax) < 1024 || Number(retrievalMax) > MAX_RETRIEVAL_MAX)) {
+    throw new UsageError('ERR_CLI_USAGE', `--capture-retrieval-max must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
+  }
   // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
   const runsDb = values['runs-db'] ?? (env['RUNPRINT_RUNS_DB'] || undefined) ?? values['log-db'] ?? (env['RUNPRINT_LOG_DB'] || undefined);
   if (runsDb !== undefined && !/^postgres(ql)?:\/\//.test(runsDb)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
@@ -228,6 +243,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     policy,
     salted,
     retentionDays: retention === undefined ? undefined : Number(retention),
+    retrievalMax: retrievalMax === undefined ? MAX_RETRIEVAL_HEADER_BYTES : Number(retrievalMax),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
     runsDb,
     otlpEndpoint,
@@ -387,6 +403,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     failClosed: config.failClosed,
     ...(config.token === undefined ? {} : { token: config.token }),
     maxBodyBytes: 32 * 1024 * 1024,
+    maxRetrievalBytes: config.retrievalMax,
     receipts: true,
     onFailure: report,
     ...(context.upstreamWeights === undefined || Object.keys(context.upstreamWeights).length === 0 ? {} : { derived: context.upstreamWeights }),

@@ -16,7 +16,6 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
-import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
 import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -313,7 +312,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     // On loopback, only loopback names: a page whose name resolves to 127.0.0.1 (DNS rebinding) is refused.
     const allowedHosts = isLoopback(host) ? [...new Set(['127.0.0.1', 'localhost', '::1', host.toLowerCase()])] : undefined;
     // With capture on, room for a runprint-retrieval declaration up to its limit beside the client's other headers.
-    const maxHeaderBytes = capture === undefined ? DEFAULT_MAX_HEADER_BYTES : DEFAULT_MAX_HEADER_BYTES + MAX_RETRIEVAL_HEADER_BYTES;
+    const maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES + (captureConfig?.retrievalMax ?? 0);
     server = await listen(app, { host, port: Number(portText), ...limits, maxHeaderBytes, ...(allowedHosts === undefined ? {} : { allowedHosts }) });
   } catch (error) {
     await pool.close();
