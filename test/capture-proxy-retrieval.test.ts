@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +176,37 @@ describe('runprint-retrieval through the proxy', () => {
     assert.ok(!found.some((run) => run.captureId === undeclared.captureId), 'and not the same call without the declaration');
     const overHttp = (await (await fetch(`${serve.base}/v1/runs?component=retrieval=${sha256(DOC_A)}`)).json()) as { runs: RunView[] };
     assert.ok(overHttp.runs.some((run) => run.captureId === proxied.captureId));
+  });
+
+  test('a Python client (standard library only, the encoding docs/CAPTURE.md gives) declares its documents through the proxy', async () => {
+    // The recipe of docs/CAPTURE.md, "Declared retrieval"; json.dumps escapes non-ASCII as \uXXXX, which is the same JSON.
+    const script = `
+import base64, json, sys, urllib.request
+
+def retrieval(docs):
+    return base64.urlsafe_b64encode(json.dumps(docs).encode()).rstrip(b"=").decode()
+
+base, doc_a, doc_b = sys.argv[1], sys.argv[2], sys.argv[3]
+docs = [{"source": "kb://cities/lyon", "text": doc_b}, {"source": "kb://towers/eiffel", "text": doc_a}]
+body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Read:\\n" + doc_a + "\\n" + doc_b}]}
+request = urllib.request.Request(base + "/openai/v1/chat/completions", data=json.dumps(body).encode(), method="POST",
+    headers={"content-type": "application/json", "authorization": "Bearer ${OPENAI_KEY}", "runprint-retrieval": retrieval(docs)})
+with urllib.request.urlopen(request) as response:
+    answer = json.load(response)
+    print(json.dumps({"capture": response.headers["runprint-capture-id"], "error": response.headers["runprint-retrieval-error"], "content": answer["choices"][0]["message"]["content"]}))
+`;
+    upstream.enqueue({ kind: 'text', text: 'From Python.' });
+    const { stdout } = await promisify(execFile)('python3', ['-c', script, serve.base, DOC_A, DOC_B]);
+    await upstream.settled();
+    const result = JSON.parse(stdout) as { capture: string; error: string | null; content: string };
+    assert.equal(result.content, 'From Python.');
+    assert.equal(result.error, null);
+    assert.deepEqual(runprintHeaders(upstream.requests.at(-1)!), []);
+    const run = await stored(serve.base, result.capture);
+    assert.deepEqual(run.record.retrieval, [
+      { source: 'kb://cities/lyon', digest: { sha256: sha256(DOC_B) }, component: 'input', element: 0 },
+      { source: 'kb://towers/eiffel', digest: { sha256: sha256(DOC_A) }, component: 'input', element: 0 },
+    ]);
   });
 
   test('several runprint-retrieval header lines are read in order as one list, a streamed answer too', async () => {
