@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { readRetrievalHeader, retrievalHeader, type RunRecord } from '../src/capture/index.ts';
 import { runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
@@ -207,6 +208,31 @@ with urllib.request.urlopen(request) as response:
       { source: 'kb://cities/lyon', digest: { sha256: sha256(DOC_B) }, component: 'input', element: 0 },
       { source: 'kb://towers/eiffel', digest: { sha256: sha256(DOC_A) }, component: 'input', element: 0 },
     ]);
+  });
+
+  test('Anthropic messages (the SDK\'s per-request headers): a document in the system prompt is placed there, a streamed answer is recorded with it', async () => {
+    const client = new Anthropic({ apiKey: 'sk-ant-test-proxy-retrieval-0123', baseURL: `${serve.base}/anthropic`, maxRetries: 0 });
+    const headers = { 'runprint-retrieval': retrievalHeader([{ source: 'kb://cities/lyon', text: DOC_B }, { source: 'kb://towers/eiffel', text: DOC_A }]) };
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 64, system: `Answer from this document: ${DOC_B}`, messages: [{ role: 'user' as const, content: `And this one: ${DOC_A}` }] };
+    upstream.enqueue({ kind: 'text', text: 'Two rivers.' });
+    const { response } = await client.messages.create(body, { headers }).withResponse();
+    upstream.enqueue({ kind: 'text', text: 'Two rivers.' });
+    const stream = client.messages.stream(body, { headers });
+    await stream.finalMessage();
+    await upstream.settled();
+    const streamed = upstream.requests.at(-1)!;
+    assert.deepEqual(runprintHeaders(streamed), []);
+    const expected = [
+      { source: 'kb://cities/lyon', digest: { sha256: sha256(DOC_B) }, component: 'system', element: 0 },
+      { source: 'kb://towers/eiffel', digest: { sha256: sha256(DOC_A) }, component: 'input', element: 0 },
+    ];
+    assert.deepEqual((await stored(serve.base, response.headers.get('runprint-capture-id')!)).record.retrieval, expected);
+    // The newest run is the streamed one (this file's calls are made one at a time).
+    const newest = ((await (await fetch(`${serve.base}/v1/runs?limit=1`)).json()) as { runs: RunView[] }).runs[0]!;
+    const run = await stored(serve.base, newest.captureId);
+    assert.equal(run.record.request.rawDigest.sha256, createHash('sha256').update(streamed.body).digest('hex'), 'the run of the streamed call');
+    assert.equal(run.record.response.stream, true);
+    assert.deepEqual(run.record.retrieval, expected);
   });
 
   test('several runprint-retrieval header lines are read in order as one list, a streamed answer too', async () => {
