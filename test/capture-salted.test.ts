@@ -29,6 +29,7 @@ import { groupRuns } from '../src/replay/group-runs.ts';
 import { runComposition, storedSalts } from '../src/replay/rebuild-request.ts';
 import { replayRun } from '../src/replay/replay-run.ts';
 import { createApp } from '../src/server/app.ts';
+import { spanOf } from '../src/server/otlp.ts';
 import { createProxy } from '../src/server/proxy-routes.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
@@ -222,6 +223,11 @@ describe('one core: the proxy and in-process capture agree under equal salts', (
       await local.flush();
       await fresh.flush();
       const byProxy = records[0]!.record;
+      // The span (proxy and in process alike) names the salted digests, never a salt.
+      const span = JSON.stringify(spanOf(records[0]!, { upstream: 'openai', server: new URL(upstream.url), trace: null, receipt: null, stream: false }));
+      assert.ok(span.includes(records[0]!.identity!.components.system.digest.sha256));
+      for (const salt of Object.values(SALTS_A)) assert.ok(!span.includes(salt), 'no salt in the span');
+      assert.ok(!JSON.stringify(byProxy).includes(SALTS_A.system!), 'no salt in the record');
       const stored = SqliteRuns.open(join(dir, 'runs.sqlite'));
       const [inProcess] = await stored.list({});
       await stored.close();
