@@ -248,7 +248,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name, io);
     logKeyId = key.keyId;
-    storage = await openStorage({ dataDir, ...(url === undefined ? {} : { url }) });
+    // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
+    storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
     // Each kind of failure of a witness is reported once, and again after it cosigned once more.
     const reported = new Map<string, Set<string>>();
     const cosign =
@@ -291,10 +292,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       ...(capture.runs.token === undefined ? {} : { token: capture.runs.token }),
       verify: {
         receiptKey: { key: capture.receiptKey.publicKey, from: 'the service\'s own receipt key, the one it signs captured runs with: whoever runs the service can re-sign, so runprint runs verify --key with a key you hold is independent of it' },
-        ...(captureConfig?.captureLog !== undefined && captureLogKey !== undefined
-          ? { log: { url: captureConfig.captureLog.url, logKey: captureLogKey, origin: captureLogKey.name, from: 'given with --capture-log-key (the log receipts go to)' } }
-          : capture.captureLog !== undefined
-          ? { logMissing: `not checked: receipts go to the log ${capture.captureLog} (--capture-log) and serve has no --capture-log-key to check it with; runprint runs verify --log URL --log-key VKEY checks it` }
+        ...(capture.captureLog !== undefined
+          ? { logMissing: `not checked here: receipts go to the log ${capture.captureLog} (--capture-log); GET /v1/runs/{id}/tlog-proof gives its proof, runprint verify --log-proof checks it` }
           : log === undefined || storage === undefined
           ? { logMissing: 'not checked: serve runs without its log (--no-log)' }
           : { log: { storage, logKey: await parseNoteVerifier(log.verifierKey), origin: log.origin, from: 'of the service\'s own log' } }),

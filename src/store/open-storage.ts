@@ -8,11 +8,12 @@ import type { LogStorage } from './storage.ts';
 export const LOG_DATABASE = 'log.sqlite';
 
 /**
- * `url` undefined: `<dataDir>/log.sqlite`. `postgres://` or `postgresql://`: that PostgreSQL
- * database (see PostgresLog). Anything else is ERR_CLI_USAGE.
+ * `url` undefined: `<dataDir>/log.sqlite` (with `writerThread`, appends are committed on a thread
+ * of their own, see SqliteLog.open). `postgres://` or `postgresql://`: that PostgreSQL database
+ * (see PostgresLog). Anything else is ERR_CLI_USAGE.
  */
-export async function openStorage(options: { dataDir: string; url?: string }): Promise<LogStorage> {
-  if (options.url === undefined || options.url === '') return SqliteLog.open(join(options.dataDir, LOG_DATABASE));
+export async function openStorage(options: { dataDir: string; url?: string; writerThread?: boolean }): Promise<LogStorage> {
+  if (options.url === undefined || options.url === '') return SqliteLog.open(join(options.dataDir, LOG_DATABASE), { writerThread: options.writerThread === true });
   if (/^postgres(ql)?:\/\//.test(options.url)) {
     const { PostgresLog } = await import('./postgres-log.ts');
     return PostgresLog.open(options.url);

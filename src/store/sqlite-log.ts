@@ -5,6 +5,7 @@ import { equalBytes } from '../hash/sha256.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -33,6 +34,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT 
 -- As a witness: the latest checkpoint cosigned for each log.
 CREATE TABLE IF NOT EXISTS witnessed (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL) STRICT;
 `;
+
+// The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
+const LOG_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-log-worker.ts' : './sqlite-log-worker.js', import.meta.url);
 
 /**
  * Every connection's settings. Durability: WAL with synchronous=FULL (see SqliteLog). Performance
@@ -74,11 +78,13 @@ export class SqliteLog implements LogStorage {
   readonly #entryRange: StatementSync;
   readonly #leafTile: StatementSync;
   readonly #hashTile: StatementSync;
+  readonly #thread: SqliteWriterThread<NewEntry[], StoredEntry[]> | undefined;
 
-  private constructor(db: DatabaseSync, path: string, leafKey: (leafHash: Uint8Array) => bigint) {
+  private constructor(db: DatabaseSync, path: string, leafKey: (leafHash: Uint8Array) => bigint, thread: boolean) {
     this.#db = db;
     this.#path = path;
     this.#leafKey = leafKey;
+    this.#thread = thread ? new SqliteWriterThread<NewEntry[], StoredEntry[]>(LOG_WORKER, path, 'the log') : undefined;
     const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get() as { count: number; last: number };
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
     this.#sizeQuery = db.prepare('SELECT COALESCE(MAX(idx), -1) + 1 AS size FROM entries');
@@ -108,13 +114,20 @@ export class SqliteLog implements LogStorage {
    * a full disk, a read-only or forbidden file, or a lock is its own code. Test-only options:
    * `leafKey`, a coarser key that makes collisions happen; `maxPageCount`, SQLite's
    * max_page_count on this connection, so that a write that needs more pages fails as on a full disk.
+   *
+   * With `writerThread`, appends are committed on a thread of their own with its own connection
+   * (sqlite-log-worker.ts), so the caller's event loop does not wait for the inserts and the
+   * fsync: for a capturing serve. An append still resolves only once committed; reads stay on
+   * this connection (WAL: they see every committed append). `checked`: the file was opened and
+   * passed quick_check already (the writer thread's own open skips it).
    */
-  static open(path: string, options: { leafKey?: (leafHash: Uint8Array) => bigint; maxPageCount?: number } = {}): SqliteLog {
+  static open(path: string, options: { leafKey?: (leafHash: Uint8Array) => bigint; maxPageCount?: number; writerThread?: boolean; checked?: boolean } = {}): SqliteLog {
+    if (options.writerThread === true && (options.leafKey !== undefined || options.maxPageCount !== undefined)) throw new TypeError('leafKey and maxPageCount apply to this connection only, not to a writer thread');
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
       db.exec(SQLITE_PRAGMAS);
-      const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
+      const check = options.checked === true ? { ok: 'ok' } : (db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined);
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('log database fails SQLite quick_check');
       db.exec(SCHEMA);
       if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.trunc(options.maxPageCount)}`);
@@ -125,7 +138,7 @@ export class SqliteLog implements LogStorage {
       throw sqliteFault(error, path);
     }
     try {
-      return new SqliteLog(db, path, options.leafKey ?? leafKeyOf);
+      return new SqliteLog(db, path, options.leafKey ?? leafKeyOf, options.writerThread === true);
     } catch (error) {
       db.close();
       // The statements of this version do not fit the tables: another schema (an older runprint's).
@@ -178,6 +191,7 @@ export class SqliteLog implements LogStorage {
   }
 
   async append(batch: ReadonlyArray<NewEntry>): Promise<StoredEntry[]> {
+    if (this.#thread !== undefined) return this.#thread.write([...batch]);
     return this.#transaction(() => {
       const results: StoredEntry[] = [];
       const oldSize = this.#size();
@@ -392,7 +406,11 @@ export class SqliteLog implements LogStorage {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    try {
+      await this.#thread?.close();
+    } finally {
+      if (this.#db.isOpen) this.#db.close();
+    }
   }
 }
 

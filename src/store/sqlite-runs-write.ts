@@ -1,6 +1,6 @@
 /**
  * Writing captured runs to the SQLite run store: the rows of one batch as plain data (so they can
- * be handed to the writer thread, sqlite-runs-thread.ts, as they are) and the one transaction
+ * be handed to the writer thread, sqlite-runs-worker.ts, as they are) and the one transaction
  * that inserts them, used on the caller's thread and in the writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';

@@ -4,9 +4,12 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
-import { RunWriterThread } from './sqlite-runs-thread.ts';
-import { prepareRunWrites, runWriteOf, writeRuns, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { SqliteWriterThread } from './sqlite-writer-thread.ts';
+import { prepareRunWrites, runWriteOf, writeRuns, type RunWrite, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
+
+// The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
+const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
@@ -116,7 +119,7 @@ export class SqliteRuns implements RunStorage {
   readonly #path: string;
   readonly #writes: RunWriteStatements;
   /** Where puts are committed when the store was opened with a writer thread. */
-  readonly #thread: RunWriterThread | undefined;
+  readonly #thread: SqliteWriterThread<RunWrite[], void> | undefined;
   readonly #digestsOf: StatementSync;
   readonly #contentOf: StatementSync;
 
@@ -124,14 +127,14 @@ export class SqliteRuns implements RunStorage {
     this.#db = db;
     this.#path = path;
     this.#writes = prepareRunWrites(db);
-    this.#thread = thread ? new RunWriterThread(path) : undefined;
+    this.#thread = thread ? new SqliteWriterThread<RunWrite[], void>(RUNS_WORKER, path, 'the run store') : undefined;
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
 
   /** Opens (creating if needed) the database file; failures are named by cause, as the log's (storage-faults.ts). */
   /**
-   * With `writerThread`, puts are committed on a thread of their own (sqlite-runs-thread.ts), so
+   * With `writerThread`, puts are committed on a thread of their own (sqlite-runs-worker.ts), so
    * the caller's event loop does not wait for inserts and the disk: for a capturing process.
    */
   static open(path: string, options: { writerThread?: boolean } = {}): SqliteRuns {
@@ -192,7 +195,7 @@ export class SqliteRuns implements RunStorage {
   async put(batch: readonly RunToStore[]): Promise<void> {
     if (batch.length === 0) return;
     const writes = batch.map(runWriteOf);
-    if (this.#thread !== undefined) return this.#thread.put(writes);
+    if (this.#thread !== undefined) return this.#thread.write(writes);
     writeRuns(this.#db, this.#path, this.#writes, writes);
   }
 

@@ -1,0 +1,122 @@
+/**
+ * A writer thread for an SQLite store: writes are committed there, on a connection of its own,
+ * so the event loop of the process that sends them does not wait for the inserts or for the disk.
+ * A write resolves once the thread committed it, as it would on the caller's thread. A thread
+ * that stops fails the writes it holds (ERR_STORE_UNAVAILABLE) and is started again by the next
+ * write. The worker's side is serveWrites (sqlite-writer-worker.ts).
+ */
+import { Worker } from 'node:worker_threads';
+import { LogError, type ErrorCode } from '../errors.ts';
+
+export type WriterTask<Task> = { id: number; task: Task } | { close: true };
+export type WriterReply<Result> =
+  | { id: number; result: Result }
+  | { id: number; error: { code: string; message: string } }
+  | { opened: true }
+  | { failed: { code: string; message: string } };
+
+interface Pending<Result> {
+  resolve: (result: Result) => void;
+  reject: (error: LogError) => void;
+}
+
+export class SqliteWriterThread<Task, Result> {
+  readonly #workerUrl: URL;
+  readonly #path: string;
+  /** What the errors call the store: "the run store", "the log". */
+  readonly #store: string;
+  #worker: Worker | undefined;
+  /** Resolves once the worker's connection is open; rejects with the reason it cannot open. */
+  #opened: Promise<void> | undefined;
+  readonly #pending = new Map<number, Pending<Result>>();
+  #next = 0;
+  #closed = false;
+  /** Writes not settled yet, including those waiting for the thread to open. */
+  readonly #inflight = new Set<Promise<Result>>();
+
+  constructor(workerUrl: URL, path: string, store: string) {
+    this.#workerUrl = workerUrl;
+    this.#path = path;
+    this.#store = store;
+  }
+
+  #stopped(): LogError {
+    return new LogError('ERR_STORE_UNAVAILABLE', `${this.#store}'s writer thread stopped; the write was not committed`);
+  }
+
+  #start(): Promise<void> {
+    // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
+    const worker = new Worker(this.#workerUrl, { workerData: { path: this.#path }, execArgv: [] });
+    this.#worker = worker;
+    worker.unref();
+    const opened = new Promise<void>((resolve, reject) => {
+      worker.on('message', (reply: WriterReply<Result>) => {
+        if ('opened' in reply) return resolve();
+        if ('failed' in reply) {
+          // The next write starts a thread again.
+          if (this.#worker === worker) {
+            this.#worker = undefined;
+            this.#opened = undefined;
+          }
+          return reject(new LogError(reply.failed.code as ErrorCode, reply.failed.message));
+        }
+        const pending = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        if (this.#pending.size === 0) worker.unref();
+        if (pending === undefined) return;
+        if ('error' in reply) pending.reject(new LogError(reply.error.code as ErrorCode, reply.error.message));
+        else pending.resolve(reply.result);
+      });
+      const gone = () => {
+        if (this.#worker === worker) {
+          this.#worker = undefined;
+          this.#opened = undefined;
+        }
+        reject(this.#stopped());
+        for (const pending of this.#pending.values()) pending.reject(this.#stopped());
+        this.#pending.clear();
+      };
+      worker.on('error', gone);
+      worker.on('exit', gone);
+    });
+    // A failure to open is reported to the writes that wait for it; nothing else waits.
+    opened.catch(() => undefined);
+    return opened;
+  }
+
+  write(task: Task): Promise<Result> {
+    if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', `${this.#store} is closed`));
+    const write = this.#send(task);
+    this.#inflight.add(write);
+    const forget = () => void this.#inflight.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
+  async #send(task: Task): Promise<Result> {
+    this.#opened ??= this.#start();
+    const opened = this.#opened;
+    await opened;
+    const worker = this.#worker;
+    if (worker === undefined) throw this.#stopped();
+    const id = this.#next++;
+    return new Promise<Result>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      // Held while a write is in the thread: a process does not end with a commit outstanding.
+      worker.ref();
+      worker.postMessage({ id, task } satisfies WriterTask<Task>);
+    });
+  }
+
+  /** Waits for the writes sent, then closes the thread's connection and stops it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inflight]);
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref();
+    worker.postMessage({ close: true } satisfies WriterTask<Task>);
+    await exited;
+  }
+}
