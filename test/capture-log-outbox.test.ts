@@ -173,11 +173,22 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     assert.equal(await checkpointSize(serve.base), 0, 'serve\'s own log got none of them');
     const health = await logHealth(serve.base);
     assert.deepEqual({ delivered: health.delivered, proved: health.proved, refused: health.refused, stopped: health.stopped }, { delivered: 5, proved: 5, refused: 0, stopped: null });
-    // runs verify over HTTP says where the inclusion is checked instead of failing on serve's own log.
-    const verify = (await (await fetch(`${serve.base}/v1/runs/${views[0]!.captureId}/verify`)).json()) as { checks: { name: string; status: string; message?: string }[] };
+    // runs verify checks the inclusion in the remote log: over HTTP with --capture-log-key, and the CLI with --log.
+    const verify = (await (await fetch(`${serve.base}/v1/runs/${views[0]!.captureId}/verify`)).json()) as { checks: { name: string; status: string; reliesOn: string }[] };
     const logCheck = verify.checks.find((check) => check.name === 'log')!;
-    assert.equal(logCheck.status, 'not-checked');
-    assert.match(logCheck.message!, /--capture-log/);
+    assert.equal(logCheck.status, 'pass', JSON.stringify(logCheck));
+    assert.match(logCheck.reliesOn, /the tiles and latest checkpoint the log at http:\/\/127\.0\.0\.1:[0-9]+\/ serves, the log key given with --capture-log-key/);
+    const cli = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`, '--log-key', remote.key, '--json']);
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    const cliChecks = (JSON.parse(cli.stdout) as { checks: { name: string; status: string; log?: { index: number } }[] }).checks;
+    assert.deepEqual(cliChecks.map((check) => [check.name, check.status]), [['record', 'pass'], ['identity', 'pass'], ['output', 'pass'], ['receipt', 'pass'], ['log', 'pass'], ['monitor', 'not-checked']]);
+    assert.equal(cliChecks.find((check) => check.name === 'log')!.log!.index, views[1]!.receipt!.logIndex);
+    // Without --log, the data directory's own (empty) log does not hold the receipt: not checked, never a pass.
+    const own = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--json']);
+    assert.deepEqual((JSON.parse(own.stdout) as { checks: { name: string; status: string; code?: string }[] }).checks.filter((check) => check.name === 'log').map((check) => [check.status, check.code]), [['not-checked', 'ERR_LOG_ENTRY_NOT_FOUND']]);
+    const noKey = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`]);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /^runprint: ERR_CLI_USAGE: --log URL needs --log-key VKEY/);
     // The remote log gone: a tlog-proof cannot be had, and the answer says where it failed.
     await remote.stop();
     const gone = await documented<{ error: { code: string; message: string } }>('/v1/runs/{id}/tlog-proof', `${serve.base}/v1/runs/${views[0]!.captureId}/tlog-proof`);
@@ -214,6 +225,10 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     await checkInRemote(serve.base, remote, views, join(data, 'receipt-key.pem'));
     assert.equal(await checkpointSize(remote.base), 3);
     assert.equal((await logHealth(serve.base)).lastError, null, 'the failure is over once delivery worked');
+    const verify = (await (await fetch(`${serve.base}/v1/runs/${views[0]!.captureId}/verify`)).json()) as { checks: { name: string; status: string; message?: string }[] };
+    const logCheck = verify.checks.find((check) => check.name === 'log')!;
+    assert.equal(logCheck.status, 'not-checked', 'without --capture-log-key serve does not check the inclusion');
+    assert.match(logCheck.message!, /no --capture-log-key to check it with; runprint runs verify --log URL --log-key VKEY checks it/);
     await serve.stop();
     await remote.stop();
   });

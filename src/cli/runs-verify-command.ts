@@ -15,7 +15,7 @@ import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
 import { SqliteLog } from '../store/sqlite-log.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { readLogKey, readWitnessKey } from './log-options.ts';
+import { logUrl, readLogKey, readWitnessKey } from './log-options.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { openStore, runStorePath } from './runs-command.ts';
@@ -26,6 +26,7 @@ const VERIFY_OPTIONS = {
   data: { type: 'string' },
   'runs-db': { type: 'string' },
   'log-db': { type: 'string' },
+  log: { type: 'string' },
   key: { type: 'string' },
   'log-key': { type: 'string' },
   'log-origin': { type: 'string' },
@@ -80,6 +81,14 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', 'monitor state file is not {"checkpoint": "<signed note>"} (as log monitor --state writes it)');
     sources.monitor = { note, from: 'the monitor state file given with --monitor-state' };
   }
+  // A runprint log over HTTP (serve --capture-log's): its own key, never derived from the data directory.
+  if (values.log !== undefined) {
+    if (values['log-db'] !== undefined) throw new UsageError('ERR_CLI_USAGE', '--log URL and --log-db URL name two logs: give the one holding the receipts');
+    if (values['log-key'] === undefined) throw new UsageError('ERR_CLI_USAGE', `--log URL needs --log-key VKEY, that log's verifier key (the data directory's ${LOG_KEY_FILE} is serve's own log)`);
+    const logKey = await readLogKey(values['log-key'], io);
+    sources.log = { url: logUrl(values.log), logKey, origin: values['log-origin'] ?? logKey.name, from: 'given with --log-key', witnesses, threshold };
+    return sources;
+  }
   // The log serve --log-db writes, else the data directory's log.sqlite.
   const logDb = values['log-db'] ?? (process.env['RUNPRINT_LOG_DB'] || undefined);
   const logPath = join(dataDir, LOG_DATABASE);
@@ -106,6 +115,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
 
 interface VerifyValues {
   'log-db'?: string | undefined;
+  log?: string | undefined;
   key?: string | undefined;
   'log-key'?: string | undefined;
   'log-origin'?: string | undefined;
@@ -146,7 +156,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
     return result.ok ? EXIT.ok : EXIT.differs;
   } finally {
-    await sources?.log?.storage.close();
+    await sources?.log?.storage?.close();
     await store.close();
   }
 }

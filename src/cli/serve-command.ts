@@ -292,8 +292,10 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       ...(capture.runs.token === undefined ? {} : { token: capture.runs.token }),
       verify: {
         receiptKey: { key: capture.receiptKey.publicKey, from: 'the service\'s own receipt key, the one it signs captured runs with: whoever runs the service can re-sign, so runprint runs verify --key with a key you hold is independent of it' },
-        ...(capture.captureLog !== undefined
-          ? { logMissing: `not checked here: receipts go to the log ${capture.captureLog} (--capture-log); GET /v1/runs/{id}/tlog-proof gives its proof, runprint verify --log-proof checks it` }
+        ...(captureConfig?.captureLog !== undefined && captureLogKey !== undefined
+          ? { log: { url: captureConfig.captureLog.url, logKey: captureLogKey, origin: captureLogKey.name, from: 'given with --capture-log-key (the log receipts go to)' } }
+          : capture.captureLog !== undefined
+          ? { logMissing: `not checked: receipts go to the log ${capture.captureLog} (--capture-log) and serve has no --capture-log-key to check it with; runprint runs verify --log URL --log-key VKEY checks it` }
           : log === undefined || storage === undefined
           ? { logMissing: 'not checked: serve runs without its log (--no-log)' }
           : { log: { storage, logKey: await parseNoteVerifier(log.verifierKey), origin: log.origin, from: 'of the service\'s own log' } }),

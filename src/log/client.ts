@@ -128,6 +128,11 @@ export async function fetchCheckpoint(base: URL, logKey: NoteVerifier, origin: s
   return verifyCheckpointNote(bytes, logKey, origin);
 }
 
+/** The latest checkpoint's signed note as the log serves it, unverified (verifyCheckpointNote checks it). */
+export async function fetchCheckpointNote(base: URL): Promise<string> {
+  return new TextDecoder().decode(await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES));
+}
+
 /** Verifies a signed checkpoint note (served, or kept by a monitor) with the log key and origin. */
 export async function verifyCheckpointNote(input: string | Uint8Array, logKey: NoteVerifier, origin: string = logKey.name): Promise<SignedCheckpoint> {
   const { text, note } = await verifyNote(input, [logKey]);

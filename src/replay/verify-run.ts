@@ -14,8 +14,9 @@ import type { PublicKey } from '../keys/keys.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { parseNote } from '../log/note.ts';
-import { verifyCheckpointNote } from '../log/client.ts';
-import { consistencyProofFromTiles, inclusionProofFromTiles } from '../log/tiles.ts';
+import { fetchCheckpointNote, httpTileReader, printableUrl, verifyCheckpointNote } from '../log/client.ts';
+import { parseCheckpoint } from '../log/checkpoint.ts';
+import { consistencyProofFromTiles, inclusionProofFromTiles, type TileReader } from '../log/tiles.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
@@ -63,15 +64,41 @@ export interface VerifyRunOptions {
   /**
    * The log holding the receipts, the log key and origin its checkpoints are checked with, and the
    * witnesses of which at least `threshold` must have cosigned the checkpoint (none: no witness
-   * policy); absent: `logMissing` says why.
+   * policy); absent: `logMissing` says why. The log is its storage, or (`url`) a runprint log
+   * over HTTP whose latest checkpoint and tiles are fetched (serve --capture-log's log).
    */
-  log?: { storage: LogStorage; logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
+  log?: ({ storage: LogStorage; url?: undefined } | { url: URL; storage?: undefined }) & { logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
   logMissing?: string;
   /** A checkpoint a monitor verified earlier (`log monitor --state`): the log must be consistent with it. */
   monitor?: { note: string; from: string };
 }
 
 const encoder = new TextEncoder();
+
+/** Where the log checks read the log: its latest checkpoint (unverified here) and its tiles. */
+interface LogReader {
+  /** In `reliesOn`: what is read. */
+  what: string;
+  latest(): Promise<{ size: number; note: string } | undefined>;
+  tile: TileReader;
+}
+
+function logReader(log: NonNullable<VerifyRunOptions['log']>): LogReader {
+  if (log.url === undefined) {
+    const storage = log.storage;
+    return { what: 'the log\'s stored tiles and latest checkpoint', latest: () => storage.latestCheckpoint(), tile: (tile) => storage.tileData(tile) };
+  }
+  const url = log.url;
+  return {
+    what: `the tiles and latest checkpoint the log at ${printableUrl(url)} serves`,
+    // The size is read from the note before it is verified: a note that says another size fails the proof.
+    latest: async () => {
+      const note = await fetchCheckpointNote(url);
+      return { size: parseCheckpoint(parseNote(note).text).size, note };
+    },
+    tile: httpTileReader(url),
+  };
+}
 
 function failed(error: unknown): { code: ErrorCode; message: string } {
   if (error instanceof RunprintError) return { code: error.code, message: error.message };
@@ -180,16 +207,28 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions): Promise<RunC
   if (run.receipt === null) return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: 'no receipt to look for in the log' };
   if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
-  const { storage, logKey, origin, from } = options.log;
+  const { logKey, origin, from } = options.log;
+  const reader = logReader(options.log);
   const witnesses = options.log.witnesses ?? [];
   const threshold = options.log.threshold ?? 0;
   const policy = witnesses.length === 0 ? 'no witness policy' : `at least ${threshold} of the witnesses ${witnesses.map((witness) => witness.name).join(', ')} cosigning it`;
-  const reliesOn = `the stored log index ${run.logIndex}, the log's stored tiles and latest checkpoint, the log key ${from} with origin ${origin}, and ${policy}`;
-  const latest = await storage.latestCheckpoint();
-  if (latest === undefined || latest.size <= run.logIndex) {
-    return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint covers index ${run.logIndex} yet` };
+  const reliesOn = `the stored log index ${run.logIndex}, ${reader.what}, the log key ${from} with origin ${origin}, and ${policy}`;
+  let latest;
+  let proof;
+  try {
+    latest = await reader.latest();
+    if (latest === undefined || latest.size <= run.logIndex) {
+      return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint covers index ${run.logIndex} yet` };
+    }
+    proof = await inclusionProofFromTiles(run.logIndex, latest.size, reader.tile);
+  } catch (error) {
+    // The storage's own failures are the caller's, as before; a log over HTTP's are this check's.
+    if (options.log.url === undefined) throw error;
+    const { code, message } = failed(error);
+    // A log over HTTP that cannot be reached was not checked; one that answers what cannot be read fails.
+    if (code === 'ERR_LOG_UNREACHABLE') return { name, status: 'not-checked', reliesOn, code, message };
+    return { name, status: 'fail', reliesOn, code, message };
   }
-  const proof = await inclusionProofFromTiles(run.logIndex, latest.size, (tile) => storage.tileData(tile));
   const text = formatTlogProof({ index: run.logIndex, proof, checkpoint: parseNote(latest.note) });
   const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin, witnesses, threshold } });
   if (result.summary === undefined) {
@@ -210,8 +249,9 @@ async function checkMonitor(options: VerifyRunOptions): Promise<RunCheck> {
   const name = 'monitor' as const;
   if (options.monitor === undefined) return { name, status: 'not-checked', reliesOn: 'a monitor\'s state', message: 'no monitor state given (--monitor-state)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
-  const { storage, logKey, origin, from } = options.log;
-  const reliesOn = `the checkpoint kept in ${options.monitor.from}, the log's latest stored checkpoint and tiles, and the log key ${from} with origin ${origin}`;
+  const { logKey, origin, from } = options.log;
+  const reader = logReader(options.log);
+  const reliesOn = `the checkpoint kept in ${options.monitor.from}, ${reader.what}, and the log key ${from} with origin ${origin}`;
   const fail = (code: ErrorCode, message: string): RunCheck => ({ name, status: 'fail', reliesOn, code, message });
   let kept;
   let latest;
@@ -221,7 +261,15 @@ async function checkMonitor(options: VerifyRunOptions): Promise<RunCheck> {
     const { code, message } = failed(error);
     return fail(code, `the monitor's checkpoint: ${message}`);
   }
-  const stored = await storage.latestCheckpoint();
+  let stored;
+  try {
+    stored = await reader.latest();
+  } catch (error) {
+    if (options.log.url === undefined) throw error;
+    const { code, message } = failed(error);
+    if (code === 'ERR_LOG_UNREACHABLE') return { name, status: 'not-checked', reliesOn, code, message };
+    return fail(code, `the log's latest checkpoint: ${message}`);
+  }
   if (stored === undefined) return fail('ERR_LOG_DROPPED', `the log has no checkpoint, the monitor verified one of size ${kept.size}`);
   try {
     latest = (await verifyCheckpointNote(stored.note, logKey, origin)).checkpoint;
@@ -233,7 +281,15 @@ async function checkMonitor(options: VerifyRunOptions): Promise<RunCheck> {
   if (latest.size === kept.size) {
     if (!sameBytes(latest.rootHash, kept.rootHash)) return fail('ERR_LOG_FORK', `the log signed two root hashes for size ${kept.size}`);
   } else {
-    const proof = await consistencyProofFromTiles(kept.size, latest.size, (tile) => storage.tileData(tile));
+    let proof;
+    try {
+      proof = await consistencyProofFromTiles(kept.size, latest.size, reader.tile);
+    } catch (error) {
+      if (options.log.url === undefined) throw error;
+      const { code, message } = failed(error);
+      if (code === 'ERR_LOG_UNREACHABLE') return { name, status: 'not-checked', reliesOn, code, message };
+      return fail(code, message);
+    }
     if (!verifyConsistency(kept.size, latest.size, proof, kept.rootHash, latest.rootHash)) {
       return fail('ERR_LOG_REWRITE', `the log's checkpoint of size ${latest.size} is not consistent with the monitor's of size ${kept.size}`);
     }
