@@ -6,7 +6,7 @@
  * forever. The receipt and its tlog-proof are retrievable by run identity from the capturing serve.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -186,6 +186,16 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     // Without --log, the data directory's own (empty) log does not hold the receipt: not checked, never a pass.
     const own = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--json']);
     assert.deepEqual((JSON.parse(own.stdout) as { checks: { name: string; status: string; code?: string }[] }).checks.filter((check) => check.name === 'log').map((check) => [check.status, check.code]), [['not-checked', 'ERR_LOG_ENTRY_NOT_FOUND']]);
+    // --monitor-state with --log: the remote log's latest checkpoint extends one kept before (a consistency proof from its tiles).
+    const kept = join(tempDir(), 'monitor.json');
+    writeFileSync(kept, JSON.stringify({ checkpoint: await (await fetch(`${remote.base}/checkpoint`)).text() }));
+    await call(serve.base, 'Outbox happy path 5');
+    await allDelivered(serve.base, 6);
+    await until(async () => (await checkpointSize(remote.base)) === 6, 'the remote checkpoint covers the sixth receipt');
+    const monitored = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`, '--log-key', remote.key, '--monitor-state', kept, '--json']);
+    assert.equal(monitored.code, 0, monitored.stdout + monitored.stderr);
+    const monitor = (JSON.parse(monitored.stdout) as { checks: { name: string; status: string; message?: string }[] }).checks.find((check) => check.name === 'monitor')!;
+    assert.deepEqual([monitor.status, monitor.message], ['pass', 'the monitor\'s checkpoint of size 5 leads to the log\'s latest of size 6']);
     const noKey = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`]);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /^runprint: ERR_CLI_USAGE: --log URL needs --log-key VKEY/);
