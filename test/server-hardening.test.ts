@@ -123,6 +123,39 @@ test('a malformed request target is 400 ERR_HTTP_BAD_REQUEST, not 500', async ()
   assert.equal(await healthy(serve.base), true);
 });
 
+test('requests Node cannot parse, headers too long and headers too slow get runprint\'s JSON error with a stable code, then the connection closes', async () => {
+  await withServer({}, { maxHeaderBytes: 4096, headersTimeoutMs: 300 }, async (server, base) => {
+    const port = Number(new URL(base).port);
+    const cases: Array<[string, string, RegExp]> = [
+      ['not HTTP', 'HELLO THERE\r\n\r\n', /^HTTP\/1\.1 400 Bad Request\r\n/],
+      ['a bad header line', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n', /^HTTP\/1\.1 400 Bad Request\r\n/],
+      ['a header block over 4 KiB', `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nx-long: ${'a'.repeat(5000)}\r\n\r\n`, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/],
+    ];
+    for (const [what, text, status] of cases) {
+      const answer = await raw(port, text);
+      assert.match(answer, status, what);
+      assert.match(answer, /connection: close/i, what);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, what === 'a header block over 4 KiB' ? 'ERR_HTTP_HEADERS_TOO_LARGE' : 'ERR_HTTP_BAD_REQUEST', what);
+      assert.doesNotMatch(body.error.message, /aaaa|Bad Header|HELLO/, what);
+    }
+    // Headers that stop coming: 408 once the headers timeout has passed.
+    const slow = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (part: string) => (answer += part));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    });
+    assert.match(slow, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.equal((JSON.parse(slow.slice(slow.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code, 'ERR_HTTP_TIMEOUT');
+    assert.equal(await healthy(base), true);
+    void server;
+  });
+});
+
 test('serves on an IPv6 address: the URL it gives has brackets and requests answer', async () => {
   const server = await listen(createApp(), { host: '::1', port: 0 });
   try {

@@ -30,7 +30,10 @@ export function statusFor(error: RunprintError): number {
       return 415;
     // RFC 6585 section 5: a runprint-retrieval header longer than the proxy reads (fail-closed only).
     case 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE':
+    case 'ERR_HTTP_HEADERS_TOO_LARGE':
       return 431;
+    case 'ERR_HTTP_TIMEOUT':
+      return 408;
     case 'ERR_HTTP_TOO_MANY_REQUESTS':
       return 429;
     // RFC 9110 section 15.5.20: this server does not answer for that authority.

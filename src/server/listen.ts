@@ -29,7 +29,7 @@ export interface ListenOptions {
   headersTimeoutMs?: number;
   /**
    * Most bytes of a request's header block (default DEFAULT_MAX_HEADER_BYTES, Node's): a longer one
-   * gets Node's own 431 and the connection is closed, before the app sees the request.
+   * gets 431 ERR_HTTP_HEADERS_TOO_LARGE and the connection is closed, before the app sees the request.
    */
   maxHeaderBytes?: number;
   /** Longest wait for a whole request, body included, in ms (default 120 s). */
@@ -88,9 +88,10 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     requests,
     large: requests === 0 ? 0 : Math.min(requests, MAX_CLIENT_LARGE_REQUESTS),
   });
+  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const server = createServer({
     headersTimeout,
-    maxHeaderSize: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    maxHeaderSize: maxHeaderBytes,
     requestTimeout,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
     // How often Node looks for connections past those timeouts (its default, 30 s, lets them pile up).
@@ -100,6 +101,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // A connection on which nothing moves for this long (a client that stopped reading its answer,
   // say) is closed, so it cannot hold a request slot and its answer's memory for ever.
   server.timeout = requestTimeout;
+  // Node's own answers to requests it cannot parse or that came too slowly are a bare status;
+  // runprint's carry its JSON error with a stable code, and close the connection.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const refusal = clientErrorOf(error.code, maxHeaderBytes);
+    const body = JSON.stringify({ error: refusal.error.toJSON() });
+    socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? '';
     if (!limits.openConnection(client)) return void socket.destroy();
@@ -154,6 +163,17 @@ function targetOf(target: string, origin: string): URL | undefined {
     // Not a URL: a port out of range, an unclosed bracket, ...
   }
   return undefined;
+}
+
+/** The answer to a request Node's parser refused (its error code), before the app saw it. */
+function clientErrorOf(code: string | undefined, maxHeaderBytes: number): { status: number; reason: string; error: RunprintError } {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return { status: 431, reason: 'Request Header Fields Too Large', error: new RunprintError('ERR_HTTP_HEADERS_TOO_LARGE', `request headers are longer than ${maxHeaderBytes} bytes`) };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') {
+    return { status: 408, reason: 'Request Timeout', error: new RunprintError('ERR_HTTP_TIMEOUT', 'the request did not arrive in time') };
+  }
+  return { status: 400, reason: 'Bad Request', error: new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads') };
 }
 
 function reply(outgoing: ServerResponse, error: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
