@@ -282,13 +282,13 @@ with urllib.request.urlopen(request) as response:
     assert.ok(!stderr.includes('Internal memo') && !stderr.includes('merger'), 'no document text reaches stderr');
   });
 
-  test('a header block past what serve reads (16 KiB + 64 KiB) is refused by Node with 431 and not forwarded', async () => {
+  test('a header block past what serve reads (16 KiB + 64 KiB) is refused with 431 and not forwarded', async () => {
     const mark = upstream.requests.length;
     let status: number | string;
     try {
       status = (await rawCall(serve.base, ask([DOC_A]), { 'runprint-retrieval': retrievalHeader([{ source: 'kb://big', text: 'y'.repeat(80 * 1024) }]) })).status;
     } catch (error) {
-      // Node answers 431 and closes at once: while the client still sends, the close may reach it as a reset first.
+      // serve answers 431 (ERR_HTTP_HEADERS_TOO_LARGE) and closes at once: while the client still sends, the close may reach it as a reset first.
       status = (error as NodeJS.ErrnoException).code ?? 'unknown';
     }
     assert.ok(status === 431 || status === 'ECONNRESET' || status === 'EPIPE', `431 or a reset, not ${status}`);
