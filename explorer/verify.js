@@ -143,20 +143,39 @@ async function receiptCheck(run, receipt, composition, content) {
     failed === undefined ? `signature and statement verified${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}` : `${failed.name ?? ''} failed: ${failed.label}`, key.relies);
 }
 
+/**
+ * The log serve sends captured runs' receipts to instead of its own (serve --capture-log), as
+ * /healthz names it, or null. Read once per page.
+ */
+let captureLog;
+function captureLogOf() {
+  captureLog ??= api('/healthz').then((health) => health.capture?.log?.url ?? null, () => null);
+  return captureLog;
+}
+
 async function logCheck(run, receipt) {
   const title = 'Receipt included in the transparency log';
   const relies = 'the log key';
   if (run.receipt === null || receipt instanceof Error) return result('log', title, 'skip', [], 'no receipt, so no log entry', relies);
-  if (run.receipt.logIndex === null) return result('log', title, 'skip', [], 'the receipt is not in a log (serve runs without its log)', relies);
+  const remote = await captureLogOf();
+  if (run.receipt.logIndex === null) {
+    return result('log', title, 'skip', [], remote === null ? 'the receipt is not in a log (serve runs without its log)' : `the receipt is not delivered to the log this server sends receipts to (${remote}) yet`, relies);
+  }
   let proof;
   let keyLine;
   try {
-    keyLine = pinnedKeys().log ?? (await api('/v1/log/key', 'text')).trim();
-    // An entry appended after the latest checkpoint has no proof yet: asked for, it would be a 404.
-    // The checkpoint read here is not trusted: the proof below is checked against its own.
-    const size = Number((await api('/checkpoint', 'text')).split('\n')[1]);
-    if (!(run.receipt.logIndex < size)) {
-      return result('log', title, 'skip', [], 'ERR_LOG_ENTRY_NOT_FOUND: no signed checkpoint covers the receipt yet; reload in a second', relies);
+    if (remote !== null) {
+      // The receipts are in another log, whose proofs this server passes on: its key is not this server's log key.
+      keyLine = pinnedKeys().log;
+      if (keyLine === null) return result('log', title, 'skip', [], `the receipt is in the log this server sends receipts to (${remote}), not in its own: pin that log's key (Keys) to check it here`, `the key of the log at ${remote}`);
+    } else {
+      keyLine = pinnedKeys().log ?? (await api('/v1/log/key', 'text')).trim();
+      // An entry appended after the latest checkpoint has no proof yet: asked for, it would be a 404.
+      // The checkpoint read here is not trusted: the proof below is checked against its own.
+      const size = Number((await api('/checkpoint', 'text')).split('\n')[1]);
+      if (!(run.receipt.logIndex < size)) {
+        return result('log', title, 'skip', [], 'ERR_LOG_ENTRY_NOT_FOUND: no signed checkpoint covers the receipt yet; reload in a second', relies);
+      }
     }
     proof = await api(`/v1/runs/${encodeURIComponent(run.captureId)}/tlog-proof`, 'text');
   } catch (error) {

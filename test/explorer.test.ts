@@ -975,6 +975,33 @@ test('with --no-capture the runs page says there is no run store, and the log pa
   }
 });
 
+test('with --capture-log the log check does not use this server\'s log key: skipped until the capture log\'s key is pinned, then it passes', { timeout: 120_000 }, async () => {
+  const remote = await startServe({ data: tempDir(), token: 'explorer-remote-log', args: ['--no-capture'] });
+  const capturing = await startServe({ data: tempDir(), args: [...args(), '--capture-log', `${remote.base}/`, '--capture-log-token', 'explorer-remote-log', '--capture-log-key', remote.key] });
+  try {
+    await call(capturing.base, 'gpt-4o', 'Be brief.', 'Which log holds this?');
+    await receipted(capturing.base);
+    const run = (await runs(capturing.base))[0]!;
+    const { page, problems, close } = await open(capturing.base);
+    await showRun(page, capturing.base, run.captureId);
+    assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'pass');
+    assert.equal(await page.getAttribute('#check-log', 'data-state'), 'skip');
+    assert.match((await page.textContent('#check-log')) ?? '', /the receipt is in the log this server sends receipts to \(http:\/\/127\.0\.0\.1:[0-9]+\/\), not in its own: pin that log's key \(Keys\) to check it here/);
+    await show(page, `${capturing.base}/explorer/#/keys`);
+    await page.fill('textarea[name="log"]', remote.key);
+    await page.click('form button[type="submit"]');
+    await page.waitForSelector('text=Saved in this browser.');
+    await showRun(page, capturing.base, run.captureId);
+    assert.equal(await page.getAttribute('#check-log', 'data-state'), 'pass', (await page.textContent('#check-log')) ?? '');
+    assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+    assert.deepEqual(problems, []);
+    await close();
+  } finally {
+    await capturing.stop();
+    await remote.stop();
+  }
+});
+
 test('runs tampered with in runs.sqlite fail in the browser, naming the check: changed content fails the identity, a changed receipt its signature and log inclusion', { timeout: 180_000 }, async () => {
   const all = await runs(serve.base);
   const [contentRun, receiptRun, goodRun] = [all.find((run) => run.seq === 2)!, all.find((run) => run.seq === 3)!, all.find((run) => run.seq === 4)!];
