@@ -106,8 +106,8 @@ async function request(url: URL, init: RequestInit, limit: number): Promise<Uint
   return readLimited(response.body, limit, () => unreachable(`log answer is larger than ${limit} bytes`));
 }
 
-function get(base: URL, path: string, limit: number): Promise<Uint8Array> {
-  return request(new URL(path, base), { headers: { accept: '*/*' } }, limit);
+function get(base: URL, path: string, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
+  return request(new URL(path, base), { headers: { accept: '*/*' }, ...(signal === undefined ? {} : { signal }) }, limit);
 }
 
 async function getJson(base: URL, path: string): Promise<unknown> {
@@ -198,11 +198,11 @@ export async function submitReceipt(base: URL, receipt: Uint8Array, token?: stri
 /**
  * The log's tlog-proof of entry `index` against its latest checkpoint (`GET v1/log/tlog-proof`),
  * unverified: verify it with verifyTlogProof. Undefined when the log answers that no signed
- * checkpoint covers the index yet (ERR_LOG_ENTRY_NOT_FOUND).
+ * checkpoint covers the index yet (ERR_LOG_ENTRY_NOT_FOUND). An aborted `signal`: ERR_LOG_UNREACHABLE.
  */
-export async function fetchTlogProof(base: URL, index: number): Promise<string | undefined> {
+export async function fetchTlogProof(base: URL, index: number, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    return new TextDecoder().decode(await get(base, `v1/log/tlog-proof?index=${index}`, MAX_JSON_BYTES));
+    return new TextDecoder().decode(await get(base, `v1/log/tlog-proof?index=${index}`, MAX_JSON_BYTES, signal));
   } catch (error) {
     if (error instanceof RunprintError && error.code === 'ERR_LOG_ENTRY_NOT_FOUND') return undefined;
     throw error;

@@ -315,11 +315,14 @@ export function remoteTlogProofs(url: URL, logKey?: NoteVerifier, origin?: strin
     async tlogProof(index, entry) {
       let text: string | undefined;
       try {
-        text = await fetchTlogProof(url, index);
+        // A log that does not answer within 10 s is one that cannot be reached (502), not a request held open.
+        text = await fetchTlogProof(url, index, AbortSignal.timeout(10_000));
       } catch (error) {
         // The log's own error is no answer of this service's: the log failed it (502).
         if (error instanceof LogAnswerError) throw new LogError('ERR_LOG_UNREACHABLE', `the log ${printableUrl(url)} answered HTTP ${error.status} (${error.code}) for the tlog-proof`);
-        throw error;
+        if (error instanceof RunprintError) throw error;
+        // The answer cut off or timed out while its body was read.
+        throw new LogError('ERR_LOG_UNREACHABLE', `the log ${printableUrl(url)} gave no whole answer for the tlog-proof`);
       }
       if (text === undefined) return undefined;
       const proof = parseTlogProof(text);
