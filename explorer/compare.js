@@ -34,12 +34,29 @@ async function side(digest, label) {
 
 const equalBadge = (equal) => h('span', { class: `badge ${equal ? 'derived' : 'fail'}` }, equal ? 'equal' : 'differs');
 
+/**
+ * Whether two salted parts hold the same content: their digests differ by their salts (SPEC 5.6),
+ * so the stored content is compared instead; undefined when either side's content is not kept.
+ */
+async function sameContent(x, y) {
+  if (x === undefined || y === undefined) return false;
+  const [left, right] = await Promise.all([contentText(x), contentText(y)]);
+  return left === null || right === null ? undefined : left === right;
+}
+
+const SALTED_NOTE = 'Salted: each run commits to its content with its own salt, so the digests differ; the content the store keeps is compared.';
+
 async function componentRows(a, b) {
   const rows = [];
   const names = Object.keys(a.identity?.components ?? b.identity?.components ?? {});
   for (const name of names) {
     const left = a.identity?.components[name];
     const right = b.identity?.components[name];
+    const salted = left?.salted === true || right?.salted === true;
+    if (salted && left !== undefined && right !== undefined) {
+      rows.push(await saltedRow(name, left, right));
+      continue;
+    }
     const equal = left !== undefined && right !== undefined && left.digest.sha256 === right.digest.sha256;
     const block = h('div', { class: 'compare-part', 'data-component': name, 'data-equal': String(equal) }, h('h3', {}, name, ' ', equalBadge(equal)));
     if (equal) {
@@ -61,6 +78,34 @@ async function componentRows(a, b) {
     rows.push(block);
   }
   return rows;
+}
+
+const contentBadge = (same) => (same === undefined ? h('span', { class: 'badge' }, 'not comparable: content not kept') : equalBadge(same));
+
+/** A salted component of both runs, compared by the content the store keeps (element by element for a list). */
+async function saltedRow(name, left, right) {
+  const block = h('div', { class: 'compare-part', 'data-component': name, 'data-salted': 'true' });
+  if (left.kind === 'list' || right.kind === 'list') {
+    const count = Math.max(left.elements?.length ?? 0, right.elements?.length ?? 0);
+    let all = (left.elements?.length ?? 0) === (right.elements?.length ?? 0);
+    const elements = [];
+    for (let index = 0; index < count; index++) {
+      const x = left.elements?.[index]?.sha256;
+      const y = right.elements?.[index]?.sha256;
+      const same = await sameContent(x, y);
+      if (same === false) all = false;
+      else if (same === undefined && all !== false) all = undefined;
+      elements.push(h('div', { class: 'element', 'data-element': `${name}[${index}]`, 'data-equal': String(same) }, h('div', {}, h('strong', {}, `${name}[${index}]`), ' ', contentBadge(same)),
+        same === true ? h('div', {}, h('div', { class: 'digest' }, `A ${x}`), h('div', { class: 'digest' }, `B ${y}`)) : h('div', { class: 'pair' }, await side(x, 'A'), await side(y, 'B'))));
+    }
+    block.dataset.equal = String(all);
+    block.append(h('h3', {}, name, ' ', contentBadge(all)), h('p', { class: 'muted' }, SALTED_NOTE), ...elements);
+    return block;
+  }
+  const same = await sameContent(left.digest.sha256, right.digest.sha256);
+  block.dataset.equal = String(same);
+  block.append(h('h3', {}, name, ' ', contentBadge(same)), h('p', { class: 'muted' }, SALTED_NOTE), h('div', { class: 'pair' }, await side(left.digest.sha256, 'A'), await side(right.digest.sha256, 'B')));
+  return block;
 }
 
 function factsTable(a, b) {

@@ -722,6 +722,17 @@ test('a salted run (serve --capture-salt): the page recomputes its identity with
     const { page, problems, close } = await open(salted.base);
     await showRun(page, salted.base, run!.captureId);
     for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'pass', `${id}: ${(await page.textContent(`#check-${id}`)) ?? ''}`);
+    // The same system prompt, another question: salted digests all differ, so compare reads the
+    // content the store keeps instead, element by element.
+    await call(salted.base, 'gpt-4o', 'yes', 'Another question?');
+    const [second] = await runs(salted.base);
+    assert.notEqual(second!.identity!.components['system']!.digest.sha256, run!.identity!.components['system']!.digest.sha256);
+    await show(page, `${salted.base}/explorer/#/compare?a=${run!.captureId}&b=${second!.captureId}`);
+    const parts = await page.$$eval('.compare-part[data-salted]', (nodes) => Object.fromEntries(nodes.map((node) => [(node as HTMLElement).dataset['component'], (node as HTMLElement).dataset['equal']])));
+    assert.deepEqual(parts, { system: 'true', input: 'false' });
+    assert.equal(await page.getAttribute('[data-element="input[0]"]', 'data-equal'), 'false');
+    assert.match((await page.textContent('.compare-part[data-component="system"]')) ?? '', /Salted: each run commits/);
+    await screenshots(salted.base, 'compare-salted', `#/compare?a=${run!.captureId}&b=${second!.captureId}`, '#compare-verdict');
     assert.deepEqual(problems, []);
     await close();
   } finally {
