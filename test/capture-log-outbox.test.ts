@@ -178,25 +178,25 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     const logCheck = verify.checks.find((check) => check.name === 'log')!;
     assert.equal(logCheck.status, 'pass', JSON.stringify(logCheck));
     assert.match(logCheck.reliesOn, /the tiles and latest checkpoint the log at http:\/\/127\.0\.0\.1:[0-9]+\/ serves, the log key given with --capture-log-key/);
-    const cli = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`, '--log-key', remote.key, '--json']);
-    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
-    const cliChecks = (JSON.parse(cli.stdout) as { checks: { name: string; status: string; log?: { index: number } }[] }).checks;
-    assert.deepEqual(cliChecks.map((check) => [check.name, check.status]), [['record', 'pass'], ['identity', 'pass'], ['output', 'pass'], ['receipt', 'pass'], ['log', 'pass'], ['monitor', 'not-checked']]);
-    assert.equal(cliChecks.find((check) => check.name === 'log')!.log!.index, views[1]!.receipt!.logIndex);
-    // Without --log, the data directory's own (empty) log does not hold the receipt: not checked, never a pass.
-    const own = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--json']);
-    assert.deepEqual((JSON.parse(own.stdout) as { checks: { name: string; status: string; code?: string }[] }).checks.filter((check) => check.name === 'log').map((check) => [check.status, check.code]), [['not-checked', 'ERR_LOG_ENTRY_NOT_FOUND']]);
-    // --monitor-state with --log: the remote log's latest checkpoint extends one kept before (a consistency proof from its tiles).
+    // The CLI with --log (and --monitor-state: the remote log's latest checkpoint extends one kept
+    // before, by a consistency proof from its tiles); without --log, the data directory's own
+    // (empty) log does not hold the receipt: not checked, never a pass; --log without --log-key is refused.
     const kept = join(tempDir(), 'monitor.json');
     writeFileSync(kept, JSON.stringify({ checkpoint: await (await fetch(`${remote.base}/checkpoint`)).text() }));
     await call(serve.base, 'Outbox happy path 5');
     await allDelivered(serve.base, 6);
     await until(async () => (await checkpointSize(remote.base)) === 6, 'the remote checkpoint covers the sixth receipt');
-    const monitored = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`, '--log-key', remote.key, '--monitor-state', kept, '--json']);
+    const [monitored, own, noKey] = await Promise.all([
+      runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`, '--log-key', remote.key, '--monitor-state', kept, '--json']),
+      runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--json']),
+      runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`]),
+    ]);
     assert.equal(monitored.code, 0, monitored.stdout + monitored.stderr);
-    const monitor = (JSON.parse(monitored.stdout) as { checks: { name: string; status: string; message?: string }[] }).checks.find((check) => check.name === 'monitor')!;
-    assert.deepEqual([monitor.status, monitor.message], ['pass', 'the monitor\'s checkpoint of size 5 leads to the log\'s latest of size 6']);
-    const noKey = await runRunprint(['runs', 'verify', views[1]!.captureId, '--data', data, '--log', `${remote.base}/`]);
+    const checks = (JSON.parse(monitored.stdout) as { checks: { name: string; status: string; message?: string; log?: { index: number } }[] }).checks;
+    assert.deepEqual(checks.map((check) => [check.name, check.status]), [['record', 'pass'], ['identity', 'pass'], ['output', 'pass'], ['receipt', 'pass'], ['log', 'pass'], ['monitor', 'pass']]);
+    assert.equal(checks.find((check) => check.name === 'log')!.log!.index, views[1]!.receipt!.logIndex);
+    assert.equal(checks.find((check) => check.name === 'monitor')!.message, 'the monitor\'s checkpoint of size 5 leads to the log\'s latest of size 6');
+    assert.deepEqual((JSON.parse(own.stdout) as { checks: { name: string; status: string; code?: string }[] }).checks.filter((check) => check.name === 'log').map((check) => [check.status, check.code]), [['not-checked', 'ERR_LOG_ENTRY_NOT_FOUND']]);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /^runprint: ERR_CLI_USAGE: --log URL needs --log-key VKEY/);
     // The remote log gone: a tlog-proof cannot be had, and the answer says where it failed.
