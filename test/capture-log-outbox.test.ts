@@ -18,7 +18,7 @@ import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import { verifyTlogProof } from '../src/log/tlog-proof.ts';
 import { LogError } from '../src/errors.ts';
 import { verifyReceipt } from '../src/receipt/index.ts';
-import { outcomeOf } from '../src/store/log-outbox.ts';
+import { outcomeOf, type OutboxState } from '../src/store/log-outbox.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
@@ -43,15 +43,8 @@ interface RunView {
   receipt: { logIndex: number | null } | null;
 }
 
-interface LogHealth {
-  url: string;
-  delivered: number;
-  proved: number;
-  retries: number;
-  refused: number;
-  stopped: { code: string; status: number | null; message: string } | null;
-  lastError: { code: string; status: number | null; message: string } | null;
-}
+/** What /healthz answers of the outbox: its state, as JSON. */
+type LogHealth = OutboxState;
 
 let upstream: FakeUpstream;
 let pg: PgSchemas;
