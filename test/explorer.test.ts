@@ -274,7 +274,9 @@ test('the runs list filters by provider, status, parent and time range from its 
   await page.selectOption('select[name="status"]', 'failed');
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash === '#/runs?status=failed');
-  await page.waitForSelector('main[data-ready]');
+  // The hash changes at once, the page is drawn after its hashchange event: wait for the new rows
+  // (the assertion below then says what was there when they did not come).
+  await page.waitForFunction(() => document.querySelector('main[data-ready]') !== null && [...document.querySelectorAll<HTMLElement>('table.runs tbody tr')].map((row) => row.dataset['seq']).join() === '9', undefined, { timeout: 10_000 }).catch(() => undefined);
   assert.deepEqual(await rowSeqs(page), [9], 'the call the provider failed');
   await show(page, `${serve.base}/explorer/#/runs?status=unidentified`);
   assert.deepEqual(await rowSeqs(page), [10]);
