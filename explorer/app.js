@@ -184,6 +184,7 @@ function keysPage(main) {
 /** Renders the page the hash names. */
 async function route() {
   const main = document.getElementById('main');
+  const rendering = location.hash;
   const hash = location.hash.replace(/^#/, '') || '/runs';
   const [path, search = ''] = hash.split('?');
   const params = new URLSearchParams(search);
@@ -206,7 +207,8 @@ async function route() {
     main.append(errorBlock(error));
   }
   document.title = `${main.querySelector('h1')?.textContent ?? 'runprint'} · runprint explorer`;
-  main.setAttribute('data-ready', '');
+  // Which location this render is of: a page that changes its hash can wait for the new render.
+  main.setAttribute('data-ready', rendering);
 }
 
 window.addEventListener('hashchange', () => {

@@ -139,9 +139,17 @@ async function open(base: string, viewport: { width: number; height: number } = 
   return { page, problems, close: () => context.close() };
 }
 
+/**
+ * Waits until the page has drawn the location it is at: main's data-ready names the hash it drew
+ * (a hash change keeps the old page, ready, until its hashchange event draws the new one).
+ */
+async function drawn(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelector('main')?.getAttribute('data-ready') === location.hash, undefined, { timeout: 60_000 });
+}
+
 async function show(page: Page, url: string): Promise<void> {
   await page.goto(url);
-  await page.waitForSelector('main[data-ready]', { timeout: 60_000 });
+  await drawn(page);
 }
 
 /** Opens a run page and waits for its verification panel. */
@@ -197,7 +205,7 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   const all = await runs(serve.base);
   const { page, problems, close } = await open(serve.base);
   await page.goto(`${serve.base}/`);
-  await page.waitForSelector('main[data-ready]', { timeout: 60_000 });
+  await drawn(page);
   assert.equal(new URL(page.url()).pathname, '/explorer/');
   assert.deepEqual(await rowSeqs(page), all.map((run) => run.seq), 'every run, newest first');
 
@@ -205,7 +213,7 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   await page.fill('input[name="model"]', 'gpt-4o');
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash.includes('model=gpt-4o'));
-  await page.waitForSelector('main[data-ready]');
+  await drawn(page);
   const gpt4o = all.filter((run) => run.model === 'gpt-4o');
   assert.deepEqual(await rowSeqs(page), gpt4o.map((run) => run.seq));
   assert.ok(gpt4o.length >= 3 && gpt4o.length < all.length);
@@ -233,7 +241,7 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
     const before = page.url();
     await older.click();
     await page.waitForFunction((url) => location.href !== url, before);
-    await page.waitForSelector('main[data-ready]');
+    await drawn(page);
   }
   assert.deepEqual(seen, all.map((run) => run.seq));
   assert.deepEqual(problems, []);
@@ -252,6 +260,7 @@ test('the runs list filters by provider, status, parent and time range from its 
   const seqsOf = (keep: (run: RunView) => boolean) => all.filter(keep).map((run) => run.seq);
   const { page, problems, close } = await open(serve.base);
   await show(page, `${serve.base}/explorer/#/runs`);
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   const count = (name: string) => page.textContent(`#counts [data-count="${name}"]`);
   assert.equal(await count('runs'), String(all.length));
@@ -267,6 +276,7 @@ test('the runs list filters by provider, status, parent and time range from its 
   await page.selectOption('select[name="provider"]', 'anthropic');
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash.includes('provider=anthropic'));
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.deepEqual(await rowSeqs(page), [11]);
   assert.equal(await count('runs'), '1');
@@ -274,9 +284,7 @@ test('the runs list filters by provider, status, parent and time range from its 
   await page.selectOption('select[name="status"]', 'failed');
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash === '#/runs?status=failed');
-  // The hash changes at once, the page is drawn after its hashchange event: wait for the new rows
-  // (the assertion below then says what was there when they did not come).
-  await page.waitForFunction(() => document.querySelector('main[data-ready]') !== null && [...document.querySelectorAll<HTMLElement>('table.runs tbody tr')].map((row) => row.dataset['seq']).join() === '9', undefined, { timeout: 10_000 }).catch(() => undefined);
+  await drawn(page);
   assert.deepEqual(await rowSeqs(page), [9], 'the call the provider failed');
   await show(page, `${serve.base}/explorer/#/runs?status=unidentified`);
   assert.deepEqual(await rowSeqs(page), [10]);
@@ -289,11 +297,13 @@ test('the runs list filters by provider, status, parent and time range from its 
   await page.fill('input[name="parent"]', first.record.runId!);
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash.includes('parent='));
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.deepEqual(await rowSeqs(page), [11, 8]);
   assert.equal(await count('runs'), '2');
   await page.click('#counts a:text-is("gpt-4o-mini")');
   await page.waitForFunction(() => location.hash.includes('model=gpt-4o-mini'));
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.deepEqual(await rowSeqs(page), [8]);
   assert.equal(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('parent'), first.record.runId, 'the parent filter stays');
@@ -578,15 +588,18 @@ test('the runs list filters by replay verdict: the runs runprint replay replayed
   assert.equal(await replay(river!, 'Another answer altogether.'), 'divergent');
   const { page, problems, close } = await open(replayed.base);
   await show(page, `${replayed.base}/explorer/#/runs`);
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.equal(await page.textContent('#counts [data-count="runs"]'), '4', 'two runs and their two replays');
   await page.selectOption('select[name="verdict"]', 'divergent');
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash === '#/runs?verdict=divergent');
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.deepEqual(await rowSeqs(page), [river!.seq], 'the original, not its replay');
   assert.equal(await page.textContent('#counts [data-count="runs"]'), '1');
   await show(page, `${replayed.base}/explorer/#/runs?verdict=identical`);
+  await drawn(page);
   await page.waitForSelector('#counts[data-ready]');
   assert.deepEqual(await rowSeqs(page), [colour!.seq]);
   assert.equal(await page.inputValue('select[name="verdict"]'), 'identical', 'the form shows the filter of the URL');
@@ -635,7 +648,7 @@ test('a run page lists its replays with their verdicts, a replay\'s page names i
   assert.equal(await page.textContent('#replays + p'), 'None: runprint replay has not replayed this run on this store.');
   await page.click(`#replay-of a[href="#/compare?a=${original!.captureId}&b=${second!.captureId}"]`);
   await page.waitForFunction(() => location.hash.startsWith('#/compare?'));
-  await page.waitForSelector('main[data-ready]');
+  await drawn(page);
   assert.match(await page.textContent('main') ?? '', /output/i, 'the compare view of the original and its replay');
   await page.goBack();
   await page.waitForSelector('#replay-of');
@@ -670,7 +683,7 @@ test('the log page checks the checkpoint and, as a monitor in the browser, that 
   await receipted(serve.base);
   for (let i = 0; i < 100 && !((await (await fetch(`${serve.base}/checkpoint`)).text()).split('\n')[1] === String(size + 1)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   await page.reload();
-  await page.waitForSelector('main[data-ready]');
+  await drawn(page);
   assert.match((await page.textContent('main')) ?? '', new RegExp(`Last checked here at size ${size}`));
   await page.click('#monitor');
   await page.waitForSelector('#monitor-result [data-state]');
