@@ -2,8 +2,9 @@
  * The recorder claims the runs it signs in the transaction that stores them: they are signed from
  * memory (no claim transaction or read-back per batch), another signer cannot take them while the
  * claim is fresh, the receipt is the same bytes a signer reading the store makes, a run whose
- * receipt cannot be logged is taken again by the sweep, and sweeps run at start and at most about
- * once a second after commits.
+ * receipt cannot be logged is signed again a second later, sweeps run at start and at most about
+ * once a second after commits and leave the recorder's own claims to it (each run signed once),
+ * and an earlier process's claims with the same key are taken over.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { LogError } from '../src/errors.ts';
 import type { TransparencyLog } from '../src/store/log-service.ts';
 import { receiptKey } from '../src/store/receipt-key.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy, type RunStorage } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 
@@ -107,7 +108,7 @@ test('runs are claimed as they are stored and signed without a claim per batch; 
   }
 });
 
-test('a run whose receipt cannot be logged stays claimed and unsigned, and the next sweep signs it', async () => {
+test('a run whose receipt cannot be logged stays claimed and unsigned, and is signed again a second later', async () => {
   const dir = folder();
   const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
   const key = await receiptKey(dir, dir, undefined);
@@ -125,7 +126,7 @@ test('a run whose receipt cannot be logged stays claimed and unsigned, and the n
     const [unsigned] = await store.find(one.run.record.captureId);
     assert.equal(unsigned!.receipt, null);
     down.value = false;
-    // The sweep comes by itself (a timer), within about a second.
+    // The retry comes by itself (a timer), about a second later.
     for (let i = 0; i < 300; i++) {
       const [run] = await store.find(one.run.record.captureId);
       if (run!.receipt !== null) break;
@@ -137,6 +138,68 @@ test('a run whose receipt cannot be logged stays claimed and unsigned, and the n
   } finally {
     await recorder.close();
     await store.close();
+  }
+});
+
+test('each run is signed once: sweeps, however often, leave the runs this recorder claimed to it', async () => {
+  const dir = folder();
+  const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const key = await receiptKey(dir, dir, undefined);
+  const { log, entries } = memoryLog();
+  let appends = 0;
+  // A slow log widens the time a claimed run waits to be signed, when a sweep could take it too.
+  const slow = { append: async (entry: Uint8Array) => (appends++, await new Promise((resolve) => setTimeout(resolve, 2)), log.append(entry)) } as unknown as TransparencyLog;
+  const recorder = new RunRecorder({ storage: store, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, log: slow, claimant: 'serve:test', sweepEveryMs: 5 });
+  try {
+    for (let wave = 0; wave < 10; wave++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => {
+        const one = chat(`wave ${wave} question ${i}`);
+        return recorder.record(one.run, one.bytes, 'proxy');
+      }));
+    }
+    for (let i = 0; i < 300 && entries.length < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await recorder.close();
+    assert.equal(entries.length, 100);
+    assert.equal(recorder.counts.signed, 100, 'signed once each');
+    assert.equal(appends, 100, 'appended once each');
+    assert.ok((await store.list({ limit: 200 })).every((run) => run.receipt !== null && run.logIndex !== null));
+  } finally {
+    await recorder.close();
+    await store.close();
+  }
+});
+
+/** claimUnsigned's ownBefore: the claimant's own claims are taken only when made before it; others' only when stale. */
+async function ownClaims(store: RunStorage): Promise<void> {
+  const before = new Date(Date.now() - 1000).toISOString();
+  for (const user of ['one', 'two']) {
+    const run = chat(user);
+    await store.put([{ ...runToStore(run.run, run.bytes, defaultContentPolicy(), 'proxy', true), claimedBy: 'a' }]);
+  }
+  const after = new Date(Date.now() + 1000).toISOString();
+  const past = '2000-01-01T00:00:00Z';
+  assert.deepEqual(await store.claimUnsigned(10, 'a', past, undefined, before), [], 'claims made since: this process\'s own, left to it');
+  assert.deepEqual(await store.claimUnsigned(10, 'b', past, undefined, after), [], 'another claimant: fresh claims are not taken');
+  assert.equal((await store.claimUnsigned(10, 'a', past, 'proxy', after)).length, 2, 'claims made before: an earlier process\'s, taken over');
+}
+
+test('claimUnsigned with ownBefore, SQLite', async () => {
+  const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+  try {
+    await ownClaims(store);
+  } finally {
+    await store.close();
+  }
+});
+
+test('claimUnsigned with ownBefore, PostgreSQL', async () => {
+  const pgs = await pgSchemas();
+  const store = await PostgresRuns.open((await pgs.fresh('runprint_own_claims')).url);
+  try {
+    await ownClaims(store);
+  } finally {
+    await store.close();
+    await pgs.drop();
   }
 });
 

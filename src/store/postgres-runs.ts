@@ -251,15 +251,16 @@ export class PostgresRuns implements RunStorage {
     return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
   }
 
-  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]> {
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
     // SKIP LOCKED: two processes claiming at once take different rows instead of waiting.
+    const own = ownBefore === undefined ? 'claimed_by = $1' : `(claimed_by = $1 AND claimed_at < $${capture === undefined ? 5 : 6})`;
     const result = await this.#query(
       `UPDATE runs SET claimed_by = $1, claimed_at = $2 WHERE seq IN (
          SELECT seq FROM runs WHERE receiptable AND receipt IS NULL
-           AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_at < $3) ${capture === undefined ? '' : 'AND capture = $5'}
+           AND (claimed_by IS NULL OR ${own} OR claimed_at < $3) ${capture === undefined ? '' : 'AND capture = $5'}
          ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
        RETURNING ${COLUMNS}`,
-      [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture])],
+      [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture]), ...(ownBefore === undefined ? [] : [ownBefore])],
     );
     return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
   }

@@ -85,6 +85,9 @@ const encoder = new TextEncoder();
 /** A sweep (claiming runs without a receipt) runs at most this often after commits (ms). */
 const SWEEP_INTERVAL_MS = 1_000;
 
+/** Most runs held in memory to sign again after their receipt could not be logged. */
+const MAX_RETRY = 1_024;
+
 /** What signing a run needs: the stored record and identity (StoredRun's fields of them). */
 type ToSign = Pick<StoredRun, 'recordDigest' | 'record' | 'identity' | 'model' | 'capture'>;
 
@@ -106,6 +109,14 @@ export class RunRecorder {
   #signQueued = false;
   /** Runs this recorder claimed as it committed them: signed from memory, without reading them back. */
   #fresh: ToSign[] = [];
+  /** Runs whose receipt could not be logged: still claimed by this recorder, signed again from #retryAt on. */
+  #retry: ToSign[] = [];
+  #retryAt = 0;
+  /**
+   * When this recorder started (RFC 3339): its own claims from before it are an earlier process's,
+   * for its sweep to take over; those since are its own, signed from #fresh or #retry.
+   */
+  readonly #startedAt = new Date().toISOString();
   /** When a sweep last ran (ms, performance clock); a sweep is due on the next pass when set. */
   #lastSweep = Number.NEGATIVE_INFINITY;
   #sweepDue = true;
@@ -255,10 +266,8 @@ export class RunRecorder {
       this.#signQueued = false;
       try {
         const fresh = this.#fresh.splice(0);
-        if (fresh.length > 0 && !this.#closed) {
-          // A run whose receipt cannot be logged stays unsigned, claimed by this signer: the sweep takes it again.
-          if (!(await this.#signAll(fresh))) this.#sweepDue = true;
-        }
+        if (this.#retry.length > 0 && performance.now() >= this.#retryAt) fresh.push(...this.#retry.splice(0));
+        if (fresh.length > 0 && !this.#closed) await this.#signAll(fresh);
         const now = performance.now();
         if (!this.#sweepDue && now - this.#lastSweep < SWEEP_INTERVAL_MS) {
           this.#sweepLater(SWEEP_INTERVAL_MS - (now - this.#lastSweep));
@@ -269,10 +278,9 @@ export class RunRecorder {
         if (this.#options.logOthers === true && this.#options.log !== undefined) await this.#logOthers(this.#options.log);
         for (;;) {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
-          const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture);
+          const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture, this.#startedAt);
           if (runs.length === 0 || this.#closed) return;
-          // A run whose receipt cannot be logged stays unsigned; a sweep a moment later tries again.
-          if (!(await this.#signAll(runs))) return this.#sweepLater(SWEEP_INTERVAL_MS);
+          if (!(await this.#signAll(runs))) return;
         }
       } catch (error) {
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be signed or stored'));
@@ -323,7 +331,14 @@ export class RunRecorder {
     const receipts = done.filter((item) => item !== undefined);
     await this.#options.storage.setReceipts(receipts, this.#claimant);
     if (receipts.length > 0) this.#options.onReceipts?.();
-    return receipts.length === runs.length;
+    if (receipts.length === runs.length) return true;
+    // A run whose receipt cannot be logged stays unsigned, claimed by this recorder: signed again a
+    // second later (not by a sweep, which leaves this recorder's own claims to it). At most
+    // MAX_RETRY are held (a log down for long): the sweep takes the others once their claim is stale.
+    runs.forEach((run, i) => void (done[i] === undefined && this.#retry.length < MAX_RETRY && this.#retry.push(run)));
+    this.#retryAt = performance.now() + SWEEP_INTERVAL_MS;
+    this.#sweepLater(SWEEP_INTERVAL_MS);
+    return false;
   }
 
   async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {

@@ -205,9 +205,11 @@ export interface RunStorage {
    * returns them: runs nobody claimed, runs this claimant claimed before, and runs whose claim is
    * older than `staleBefore` (RFC 3339: its process died before signing). Atomic across processes
    * sharing the store, so two signers never sign one run (two keys would make two log entries).
-   * `capture` narrows it to runs of one capture point.
+   * `capture` narrows it to runs of one capture point. `ownBefore` (RFC 3339) takes this
+   * claimant's own claims only when made before it (those of an earlier process with its key; a
+   * running recorder signs what it claims since it started itself).
    */
-  claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]>;
+  claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]>;
   /** Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture), oldest first. */
   unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>>;
   /** Stores the log index of receipts appended to the log, where none is stored yet. */

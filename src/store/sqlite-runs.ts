@@ -221,7 +221,7 @@ export class SqliteRuns implements RunStorage {
     );
   }
 
-  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk'): Promise<StoredRun[]> {
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
     const now = new Date().toISOString();
     // One write transaction: SQLite's write lock makes the claim atomic across processes.
     const rows = this.#writeRelaxed(() =>
@@ -229,11 +229,11 @@ export class SqliteRuns implements RunStorage {
         .prepare(
           `UPDATE runs SET claimed_by = ?, claimed_at = ? WHERE seq IN (
              SELECT seq FROM runs WHERE receiptable = 1 AND receipt IS NULL
-               AND (claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?) ${capture === undefined ? '' : 'AND capture = ?'}
+               AND (claimed_by IS NULL OR (claimed_by = ?${ownBefore === undefined ? '' : ' AND claimed_at < ?'}) OR claimed_at < ?) ${capture === undefined ? '' : 'AND capture = ?'}
              ORDER BY seq LIMIT ?)
            RETURNING ${COLUMNS}`,
         )
-        .all(...([claimant, now, claimant, staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
+        .all(...([claimant, now, claimant, ...(ownBefore === undefined ? [] : [ownBefore]), staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
     );
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
