@@ -6,12 +6,14 @@
  * back, and `disclose create` + `disclose verify` open a revealed element against the receipt.
  * The proxy and in-process capture give equal identities under equal salts (the test seam), two
  * captures with fresh salts differ; replay, runs diff and runs group of salted runs; retention
- * deletes the salts (crypto-shredding) in SQLite and PostgreSQL alike.
+ * deletes the salts from the store in SQLite and PostgreSQL alike, and with SQLite from the bytes
+ * of runs.sqlite and its WAL too; GET /v1/content answers the salts row no-store.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../src/capture/capture-run.ts';
@@ -313,7 +315,7 @@ async function storeSalted(storage: RunStorage, salts: Salts, keep: Partial<Retu
 }
 
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
-  describe(`retention deletes the salts with the content: crypto-shredding (${kind})`, () => {
+  describe(`retention deletes the salts with the content from the store (${kind})`, () => {
     let storage: RunStorage;
     let pg: PgSchemas | undefined;
     before(async () => {
@@ -380,3 +382,83 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
     });
   });
 }
+
+/** Pauses a few milliseconds, so runs stored before and after a cut end on either side of it. */
+const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('SQLite retention overwrites the salts on disk: neither runs.sqlite nor its WAL keeps them after expire', () => {
+  for (const writerThread of [false, true]) {
+    test(`expired runs' salts, hex or raw, are in no file of the store; newer runs' salts are (${writerThread ? 'puts on the writer thread' : 'one connection'})`, async () => {
+      const path = join(tempDir(), 'runs.sqlite');
+      const storage = SqliteRuns.open(path, { writerThread });
+      // Another connection to the file, as a runs command or a second serve has: the store's close
+      // is then not the last one, so SQLite does not checkpoint and delete the WAL on it.
+      const other = new DatabaseSync(path);
+      try {
+        other.prepare('SELECT count(*) FROM runs').get();
+        const older: Salts[] = [];
+        const newer: Salts[] = [];
+        // Enough runs that their content rows share and split pages: the expired salts lie between kept ones.
+        for (let i = 0; i < 40; i++) older.push(freshSalts(['system', 'input'])!);
+        for (let i = 0; i < 40; i++) newer.push(freshSalts(['system', 'input'])!);
+        for (const salts of older) await storeSalted(storage, salts);
+        await pause();
+        const cut = new Date().toISOString();
+        await pause();
+        for (const salts of newer) await storeSalted(storage, salts);
+        assert.equal(await storage.expire(cut), older.length);
+        await storage.close();
+        const wal = `${path}-wal`;
+        const files = { 'runs.sqlite': readFileSync(path), 'runs.sqlite-wal': existsSync(wal) ? readFileSync(wal) : Buffer.alloc(0) };
+        const all = Buffer.concat(Object.values(files));
+        for (const salts of newer) for (const salt of Object.values(salts)) assert.ok(all.includes(salt!), 'a salt still kept is found (the search works)');
+        for (const salts of older) {
+          for (const salt of Object.values(salts)) {
+            for (const [name, bytes] of Object.entries(files)) {
+              assert.ok(!bytes.includes(Buffer.from(salt!, 'latin1')), `an expired salt's hex is in ${name}`);
+              assert.ok(!bytes.includes(Buffer.from(salt!, 'hex')), `an expired salt's raw bytes are in ${name}`);
+            }
+          }
+        }
+      } finally {
+        other.close();
+        await storage.close();
+      }
+    });
+  }
+});
+
+describe('SQLite retention while another connection reads: the WAL is emptied at the next expire', () => {
+  test('a reader of an older snapshot keeps the WAL (expire waits about a second, not the 5 s busy timeout); the next expire, with nothing to delete, empties it', async () => {
+    const path = join(tempDir(), 'runs.sqlite');
+    const storage = SqliteRuns.open(path);
+    const reader = new DatabaseSync(path);
+    try {
+      const salts = freshSalts(['system'])!;
+      await storeSalted(storage, salts);
+      await pause();
+      const cut = new Date().toISOString();
+      await pause();
+      const kept = await storeSalted(storage, freshSalts(['system'])!);
+      // A read transaction on the snapshot before the expire: its pages must stay readable.
+      reader.exec('BEGIN');
+      assert.equal((reader.prepare('SELECT count(*) AS n FROM content').get() as { n: number }).n > 0, true);
+      const started = performance.now();
+      assert.equal(await storage.expire(cut), 1);
+      const waited = performance.now() - started;
+      assert.ok(waited < 3000, `expire waited ${waited} ms for the reader`);
+      assert.ok(readFileSync(`${path}-wal`).length > 0, 'the WAL is not truncated while the reader reads');
+      reader.exec('COMMIT');
+      assert.equal(await storage.expire(cut), 0, 'nothing more to expire');
+      assert.equal(readFileSync(`${path}-wal`).length, 0, 'the WAL is truncated once the reader is done');
+      const files = Buffer.concat([readFileSync(path), readFileSync(`${path}-wal`)]);
+      assert.ok(!files.includes(Buffer.from(salts.system!, 'latin1')), 'the expired salt is in no file');
+      // Nothing committed is lost by the checkpoints: the newer run and its content read back.
+      const [again] = await storage.find(kept.recordDigest);
+      assert.deepEqual(await storedSalts(storage, again!), await storedSalts(storage, kept));
+    } finally {
+      if (reader.isOpen) reader.close();
+      await storage.close();
+    }
+  });
+});

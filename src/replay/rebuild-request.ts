@@ -76,7 +76,7 @@ export function isSalted(run: StoredRun): boolean {
  * checked against the digest that names them and against the identity document (a salt for each
  * salted component, none other); undefined for a run that salts nothing.
  * ERR_REPLAY_CONTENT_NOT_STORED when they are not stored (`--capture-keep salts=digest`, or
- * deleted by the retention period: the commitments can then never be opened),
+ * deleted by the retention period: the store can then no longer open the commitments),
  * ERR_REPLAY_CONTENT_MISMATCH when what is stored is not them.
  */
 export async function storedSalts(storage: RunStorage, run: StoredRun): Promise<Salts | undefined> {

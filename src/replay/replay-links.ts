@@ -6,7 +6,7 @@
  * --json` printed them.
  */
 import { DatabaseSync } from 'node:sqlite';
-import { SQLITE_PRAGMAS } from '../store/sqlite-log.ts';
+import { RUNS_PRAGMAS } from '../store/sqlite-runs-write.ts';
 import { sqliteFault } from '../store/storage-faults.ts';
 
 const SCHEMA = `
@@ -78,7 +78,7 @@ export class SqliteReplayLinks implements ReplayLinks {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
-      db.exec(SQLITE_PRAGMAS);
+      db.exec(RUNS_PRAGMAS);
       db.exec(SCHEMA);
       return new SqliteReplayLinks(db, path);
     } catch (error) {

@@ -381,7 +381,9 @@ export class PostgresRuns implements RunStorage {
       const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);
       if (expired.rowCount !== 0) {
         await client.query('UPDATE run_digests SET kept = false WHERE seq = ANY($1::bigint[]) AND kept', [expired.rows.map((row) => row.seq)]);
-        // Content no run keeps any more; content a newer run keeps stays.
+        // Content no run keeps any more; content a newer run keeps stays. Gone from every query, not
+        // from disk: the dead tuples stay in the table's files until (auto)VACUUM, and the WAL, its
+        // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
         await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)');
       }
       await client.query('COMMIT');

@@ -4,8 +4,7 @@
  * commit's wait for the disk do not hold the event loop of the process that captures.
  */
 import { DatabaseSync } from 'node:sqlite';
-import { SQLITE_PRAGMAS } from './sqlite-log.ts';
-import { prepareRunWrites, writeRuns, type RunWrite } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, writeRuns, type RunWrite } from './sqlite-runs-write.ts';
 import { sqliteFault } from './storage-faults.ts';
 import { serveWrites } from './sqlite-writer-worker.ts';
 
@@ -13,7 +12,7 @@ await serveWrites<RunWrite[], void>((path) => {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);
-    db.exec(SQLITE_PRAGMAS);
+    db.exec(RUNS_PRAGMAS);
     const opened = db;
     const statements = prepareRunWrites(opened);
     return {

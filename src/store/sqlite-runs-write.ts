@@ -5,7 +5,16 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { RunToStore } from './run-storage.ts';
+import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteWriteTransaction } from './storage-faults.ts';
+
+/**
+ * The pragmas of every connection to the run store: the log's, and secure_delete, so that what
+ * retention deletes (content, salts) is overwritten with zeros in the pages, not only unlinked
+ * (sqlite-runs.ts expire). Every connection that writes the file sets it: a page one connection
+ * rewrote without it could keep a stale copy of a cell another later deletes.
+ */
+export const RUNS_PRAGMAS = `${SQLITE_PRAGMAS} PRAGMA secure_delete = ON;`;
 
 /** One run's rows: the runs row's values, its digests (with whether it keeps each one's content), its content. */
 export interface RunWrite {

@@ -2,10 +2,9 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, runWriteOf, writeRuns, type RunWrite, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeRuns, type RunWrite, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
@@ -98,6 +97,10 @@ CREATE INDEX run_digests_digest ON run_digests (digest, kept, seq);
 DROP TABLE run_content;
 `;
 
+/** SQLITE_PRAGMAS's busy timeout, and the shorter one the checkpoint after an expire waits (expire, #emptyWal). */
+const BUSY_MS = 5000;
+const WAL_BUSY_MS = 1000;
+
 interface RunRow {
   seq: number;
   record_digest: string;
@@ -141,7 +144,7 @@ export class SqliteRuns implements RunStorage {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
-      db.exec(SQLITE_PRAGMAS);
+      db.exec(RUNS_PRAGMAS);
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
       db.exec(SCHEMA);
@@ -394,16 +397,47 @@ export class SqliteRuns implements RunStorage {
     });
   }
 
+  /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
+  #walHoldsDeleted = false;
+
+  /**
+   * Deletes the content of runs that ended before `before`. With secure_delete (RUNS_PRAGMAS) the
+   * deleted rows are zeros in the pages written; the WAL still holds the frames that inserted them,
+   * and the database file the pages as they were until a checkpoint: so a checkpoint follows that
+   * copies every frame into the file and truncates the WAL to nothing (#emptyWal).
+   */
   async expire(before: string): Promise<number> {
-    return this.#write(() => {
+    const { runs, deleted } = this.#write(() => {
       const expired = this.#db.prepare('SELECT seq FROM runs WHERE ended < ? AND content_expired = 0').all(before) as unknown as { seq: number }[];
-      if (expired.length === 0) return 0;
+      if (expired.length === 0) return { runs: 0, deleted: false };
       this.#db.prepare('UPDATE runs SET content_expired = 1 WHERE ended < ? AND content_expired = 0').run(before);
       const release = this.#db.prepare('UPDATE run_digests SET kept = 0 WHERE seq = ? AND kept = 1');
       for (const { seq } of expired) release.run(seq);
       // Content no run keeps any more; content a newer run keeps stays.
-      this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
-      return expired.length;
+      const removed = this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
+      return { runs: expired.length, deleted: Number(removed.changes) > 0 };
+    });
+    if (deleted || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
+    return runs;
+  }
+
+  /**
+   * wal_checkpoint(TRUNCATE): every committed frame is written to the database file and synced
+   * before the WAL is truncated, so nothing committed is lost. It waits (at most WAL_BUSY_MS, not
+   * the usual 5 s: this blocks the thread) for a writer to commit and for readers of an older
+   * snapshot to finish; when one does not, the WAL keeps those frames (copied into the file as far
+   * as the readers allow) and false is answered: the next expire tries again, and SQLite deletes
+   * the WAL when its last connection closes.
+   */
+  #emptyWal(): boolean {
+    return this.#read(() => {
+      this.#db.exec(`PRAGMA busy_timeout = ${WAL_BUSY_MS}`);
+      try {
+        const row = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
+        return row?.busy === 0;
+      } finally {
+        this.#db.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
+      }
     });
   }
 
