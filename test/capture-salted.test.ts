@@ -365,6 +365,25 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
       assert.equal(((await gone.json()) as { error: { code: string } }).error.code, 'ERR_REPLAY_CONTENT_NOT_STORED');
     });
 
+    test('GET /v1/content/{digest} answers a run\'s salts with Cache-Control: no-store (no cache keeps them past retention); other content stays cacheable', async () => {
+      const run = await storeSalted(storage, { system: 'c7'.repeat(32) });
+      const app = createApp({ runs: { storage } });
+      const saltsDigest = run.digests.find((digest) => digest.part === 'salts')!.digest;
+      for (const method of ['GET', 'HEAD']) {
+        const salts = await app.request(`/v1/content/${saltsDigest}`, { method });
+        assert.equal(salts.status, 200);
+        assert.equal(salts.headers.get('cache-control'), 'no-store', `${method} of the salts row`);
+        if (method === 'GET') assert.ok((await salts.text()).includes('c7'.repeat(32)));
+        else await salts.arrayBuffer();
+      }
+      assert.equal((await app.request(`/v1/content/sha256:${saltsDigest}`)).headers.get('cache-control'), 'no-store', 'named with its sha256: prefix too');
+      const element = run.digests.find((digest) => digest.part === 'system' && digest.position === 0)!.digest;
+      const cached = await app.request(`/v1/content/${element}`);
+      assert.equal(cached.status, 200);
+      assert.deepEqual(JSON.parse(await cached.text()), SYSTEM);
+      assert.equal(cached.headers.get('cache-control'), 'private, max-age=31536000, immutable', 'a component element is not a salt: cacheable');
+    });
+
     test('--capture-keep salts=digest keeps no salt: the commitment is unopenable from the start; diff by digests refuses unequal salts', async () => {
       const run = await storeSalted(storage, { system: 'c3'.repeat(32) }, { salts: 'digest', system: 'digest' });
       await assert.rejects(storedSalts(storage, run), (error: unknown) => error instanceof RunprintError && error.code === 'ERR_REPLAY_CONTENT_NOT_STORED' && /not kept/.test(error.message));

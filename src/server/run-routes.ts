@@ -184,8 +184,11 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       if (!HEX64.test(digest)) throw new UsageError('ERR_CLI_USAGE', 'content is named by its digest: 64 lower-case hex digits');
       const bytes = await storage.content(digest);
       if (bytes === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
+      // A run's salts are never cached (as its composition): retention deletes them from the store,
+      // and a cached copy would outlive it. Other content is named by its digest: immutable.
+      const salts = (await storage.list({ component: { digest, part: 'salts' }, limit: 1 })).length > 0;
       // nosniff: stored content is never run or rendered by a browser as a page.
-      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment', 'cache-control': 'private, max-age=31536000, immutable' } });
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment', 'cache-control': salts ? 'no-store' : 'private, max-age=31536000, immutable' } });
     }
     let id: string;
     try {
