@@ -331,6 +331,23 @@ with urllib.request.urlopen(request) as response:
     }
   });
 
+  test('two chunks of one source are two documents: GET /v1/content/{digest} serves each chunk\'s own text, bytes that hash to their name', async () => {
+    const chunks = ['Proxy FAQ chunk 1: returns are free within 30 days.', 'Proxy FAQ chunk 2: shipping takes 3 to 5 days.'];
+    upstream.enqueue({ kind: 'text', text: '3 to 5 days.' });
+    const answer = await rawCall(serve.base, ask(chunks, 'How long is shipping?'), { 'runprint-retrieval': retrievalHeader(chunks.map((text) => ({ source: 'kb://faq', text }))) });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['runprint-retrieval-error'], undefined);
+    const run = await stored(serve.base, answer.headers['runprint-capture-id'] as string);
+    assert.deepEqual(run.record.retrieval.map((document) => [document.source, document.digest.sha256]), chunks.map((text) => ['kb://faq', sha256(text)]));
+    for (const text of chunks) {
+      const content = await fetch(`${serve.base}/v1/content/${sha256(text)}`);
+      assert.equal(content.status, 200);
+      const bytes = Buffer.from(await content.arrayBuffer());
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256(text), 'the content hashes to its name');
+      assert.equal(bytes.toString('utf8'), text);
+    }
+  });
+
   test('--capture-fail-closed: a declaration that cannot be recorded as sent is refused before forwarding', async () => {
     const cases: Array<[name: string, value: string, status: number, code: string]> = [
       ['malformed', 'not base64!', 400, 'ERR_CAPTURE_RETRIEVAL_INVALID'],

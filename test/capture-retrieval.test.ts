@@ -86,3 +86,32 @@ test('an exchange carries its declared documents; the server finds the same ones
   assert.throws(() => readExchange(new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(sent)), retrieval: [{ source: 'x' }] }))), (error: unknown) => (error as RunprintError).code === 'ERR_HTTP_BAD_REQUEST');
   assert.throws(() => withRetrieval([{ source: '', text: 'x' }], () => undefined), TypeError);
 });
+
+test('two chunks of one source are two documents: each digest names its own text, in the record and in the store', async () => {
+  const chunkDir = mkdtempSync(join(tmpdir(), 'runprint-retrieval-chunks-'));
+  try {
+    const errors: RunprintError[] = [];
+    const wrapped = runprintFetch({ data: chunkDir, onError: (error) => void errors.push(error) });
+    const client = new OpenAI({ apiKey: 'k', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+    const chunks = ['FAQ chunk 1: returns are free within 30 days.', 'FAQ chunk 2: shipping takes 3 to 5 days.'];
+    await withRetrieval(chunks.map((text) => ({ source: 'kb://faq', text })), () =>
+      client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `${chunks.join('\n')}\nHow long is shipping?` }] }));
+    await wrapped.close();
+    assert.deepEqual(errors, []);
+    const store = SqliteRuns.open(join(chunkDir, 'runs.sqlite'));
+    try {
+      const [run] = await store.list({});
+      assert.deepEqual(run!.record.retrieval.map((document) => [document.source, document.digest.sha256]), chunks.map((text) => ['kb://faq', sha256(text)]));
+      for (const text of chunks) {
+        const content = await store.content(sha256(text));
+        assert.ok(content !== null && content !== undefined, 'the chunk is stored');
+        assert.equal(createHash('sha256').update(content).digest('hex'), sha256(text), 'the content hashes to its name');
+        assert.equal(new TextDecoder().decode(content), text);
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(chunkDir, { recursive: true, force: true });
+  }
+});

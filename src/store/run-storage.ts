@@ -298,10 +298,24 @@ export function runToStore(
     if (success) keep('output', record.response.rawDigest.sha256, () => bytes.responseBytes);
   }
   // Declared retrieval: each document found in the request, by the digest of its text, in order.
+  // Its content is the declared text with that digest: several documents may share a source (the
+  // chunks of one page), and content is stored once per digest, so a text kept under another
+  // text's digest would be served under that name to every later run.
+  let texts: Map<string, Uint8Array> | undefined;
+  const textOf = (digest: string): Uint8Array | undefined => {
+    if (texts === undefined) {
+      texts = new Map();
+      for (const text of new Set(run.declared.map((declared) => declared.text))) {
+        const bytes = encoder.encode(text);
+        texts.set(sha256Hex(bytes), bytes);
+      }
+    }
+    return texts.get(digest);
+  };
   run.record.retrieval.forEach((document, i) => {
-    digests.push({ part: 'retrieval', position: i, digest: document.digest.sha256 });
-    const text = run.declared.find((declared) => declared.source === document.source)?.text;
-    if (text !== undefined) keep('retrieval', document.digest.sha256, () => encoder.encode(text));
+    const digest = document.digest.sha256;
+    digests.push({ part: 'retrieval', position: i, digest });
+    if (policy.retrieval === 'content' && textOf(digest) !== undefined) keep('retrieval', digest, () => textOf(digest)!);
   });
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
   keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
