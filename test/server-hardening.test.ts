@@ -156,6 +156,31 @@ test('requests Node cannot parse, headers too long and headers too slow get runp
   });
 });
 
+test('header lines are limited apart from bytes: 1,000 by default (1,001 short lines, 8 KB, are 431), set with maxHeaderLines; the 431 names both limits', async () => {
+  /** A GET of `lines` header lines in all, each a few bytes. */
+  const request = (lines: number) => `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n${'x-n: 1\r\n'.repeat(lines - 2)}connection: close\r\n\r\n`;
+  const refusal = (answer: string) => {
+    assert.match(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.match(answer, /connection: close/i);
+    return (JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } }).error;
+  };
+  await withServer({}, { maxHeaderBytes: 80 * 1024 }, async (server, base) => {
+    const port = Number(new URL(base).port);
+    assert.match(await raw(port, request(1000)), /^HTTP\/1\.1 200 OK\r\n/, '1,000 header lines are read');
+    const error = refusal(await raw(port, request(1001)));
+    assert.equal(error.code, 'ERR_HTTP_HEADERS_TOO_LARGE');
+    assert.equal(error.message, 'request headers are longer than 81920 bytes or more than 1000 header lines');
+    assert.equal(await healthy(base), true);
+    void server;
+  });
+  await withServer({}, { maxHeaderLines: 50 }, async (server, base) => {
+    const port = Number(new URL(base).port);
+    assert.match(await raw(port, request(50)), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(refusal(await raw(port, request(51))).message, 'request headers are longer than 16384 bytes or more than 50 header lines');
+    void server;
+  });
+});
+
 test('serves on an IPv6 address: the URL it gives has brackets and requests answer', async () => {
   const server = await listen(createApp(), { host: '::1', port: 0 });
   try {

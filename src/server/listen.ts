@@ -32,6 +32,11 @@ export interface ListenOptions {
    * gets 431 ERR_HTTP_HEADERS_TOO_LARGE and the connection is closed, before the app sees the request.
    */
   maxHeaderBytes?: number;
+  /**
+   * Most header lines (fields) of a request (default DEFAULT_MAX_HEADER_LINES): more get the same
+   * 431 ERR_HTTP_HEADERS_TOO_LARGE (Node's parser reports both as one header overflow).
+   */
+  maxHeaderLines?: number;
   /** Longest wait for a whole request, body included, in ms (default 120 s). */
   requestTimeoutMs?: number;
   /** Longest an idle keep-alive connection stays open, in ms (default 5 s). */
@@ -72,6 +77,13 @@ export const LARGE_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 /** Node's default limit on a request's header block (16 KiB). */
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Most header lines (fields) a request may have. Node's own default (server.maxHeadersCount), set
+ * here on purpose: past it Node's parser refuses the request with the code of a header block that
+ * is too long (HPE_HEADER_OVERFLOW), whatever its bytes. Room for a runprint-retrieval line per
+ * declared document (at most MAX_DECLARED_DOCUMENTS, 256) beside a client's other headers.
+ */
+export const DEFAULT_MAX_HEADER_LINES = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
 /** `host:port` as a URL authority: an IPv6 address goes in brackets (RFC 3986 section 3.2.2). */
@@ -98,6 +110,8 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     connectionsCheckingInterval: Math.min(1000, headersTimeout),
   });
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
+  server.maxHeadersCount = maxHeaderLines;
   // A connection on which nothing moves for this long (a client that stopped reading its answer,
   // say) is closed, so it cannot hold a request slot and its answer's memory for ever.
   server.timeout = requestTimeout;
@@ -105,7 +119,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // runprint's carry its JSON error with a stable code, and close the connection.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const refusal = clientErrorOf(error.code, maxHeaderBytes);
+    const refusal = clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines);
     const body = JSON.stringify({ error: refusal.error.toJSON() });
     socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
@@ -166,9 +180,10 @@ function targetOf(target: string, origin: string): URL | undefined {
 }
 
 /** The answer to a request Node's parser refused (its error code), before the app saw it. */
-function clientErrorOf(code: string | undefined, maxHeaderBytes: number): { status: number; reason: string; error: RunprintError } {
+function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHeaderLines: number): { status: number; reason: string; error: RunprintError } {
   if (code === 'HPE_HEADER_OVERFLOW') {
-    return { status: 431, reason: 'Request Header Fields Too Large', error: new RunprintError('ERR_HTTP_HEADERS_TOO_LARGE', `request headers are longer than ${maxHeaderBytes} bytes`) };
+    // One code for both limits: the parser does not say which was passed.
+    return { status: 431, reason: 'Request Header Fields Too Large', error: new RunprintError('ERR_HTTP_HEADERS_TOO_LARGE', `request headers are longer than ${maxHeaderBytes} bytes or more than ${maxHeaderLines} header lines`) };
   }
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') {
     return { status: 408, reason: 'Request Timeout', error: new RunprintError('ERR_HTTP_TIMEOUT', 'the request did not arrive in time') };
