@@ -348,6 +348,30 @@ with urllib.request.urlopen(request) as response:
     }
   });
 
+  test('256 documents, one per runprint-retrieval header line, are read and recorded; 257 are ERR_CAPTURE_RETRIEVAL_TOO_LARGE (fail-open: forwarded, none recorded; fail-closed: 431, not forwarded)', async () => {
+    const many = Array.from({ length: 257 }, (_, i) => ({ source: `kb://note/${i}`, text: `Proxy note ${i}.` }));
+    const body = ask(many.map((document) => document.text));
+    const lines = (documents: typeof many) => ({ 'runprint-retrieval': documents.map((document) => retrievalHeader([document])) });
+    upstream.enqueue({ kind: 'text', text: 'Noted.' });
+    const within = await rawCall(serve.base, body, lines(many.slice(0, 256)));
+    assert.equal(within.status, 200);
+    assert.equal(within.headers['runprint-retrieval-error'], undefined);
+    const recorded = (await stored(serve.base, within.headers['runprint-capture-id'] as string)).record.retrieval;
+    assert.deepEqual(recorded.map((document) => document.source), many.slice(0, 256).map((document) => document.source));
+    upstream.enqueue({ kind: 'text', text: 'Noted.' });
+    const past = await rawCall(serve.base, body, lines(many));
+    assert.ok(past.received !== undefined, 'fail-open: forwarded');
+    assert.deepEqual(past.body, past.received.response.body);
+    assert.equal(past.headers['runprint-retrieval-error'], 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE');
+    assert.deepEqual((await stored(serve.base, past.headers['runprint-capture-id'] as string)).record.retrieval, []);
+    const refused = await rawCall(closed.base, body, lines(many));
+    assert.equal(refused.received, undefined, 'fail-closed: not forwarded');
+    assert.equal(refused.status, 431);
+    const error = (JSON.parse(refused.body.toString('utf8')) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE');
+    assert.match(error.message, /257 documents are declared, more than the 256/);
+  });
+
   test('--capture-fail-closed: a declaration that cannot be recorded as sent is refused before forwarding', async () => {
     const cases: Array<[name: string, value: string, status: number, code: string]> = [
       ['malformed', 'not base64!', 400, 'ERR_CAPTURE_RETRIEVAL_INVALID'],

@@ -115,3 +115,41 @@ test('two chunks of one source are two documents: each digest names its own text
     rmSync(chunkDir, { recursive: true, force: true });
   }
 });
+
+test('more than 256 declared documents: ERR_CAPTURE_RETRIEVAL_TOO_LARGE to onError, the call goes on and none is recorded; an exchange the same', async () => {
+  const many = Array.from({ length: 257 }, (_, i) => ({ source: `kb://note/${i}`, text: `note ${i}.` }));
+  const content = many.map((document) => document.text).join(' ');
+  const manyDir = mkdtempSync(join(tmpdir(), 'runprint-retrieval-many-'));
+  try {
+    const errors: RunprintError[] = [];
+    const wrapped = runprintFetch({ data: manyDir, onError: (error) => void errors.push(error) });
+    const client = new OpenAI({ apiKey: 'k', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+    const ask = () => client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] });
+    const answer = await withRetrieval(many, ask);
+    assert.equal(answer.choices[0]?.message.content, 'Hello from the fake upstream.', 'the call goes on');
+    await withRetrieval(many.slice(0, 256), ask);
+    await wrapped.close();
+    assert.deepEqual(errors.map((error) => error.code), ['ERR_CAPTURE_RETRIEVAL_TOO_LARGE']);
+    assert.match(errors[0]!.message, /257 documents are declared, more than the 256/);
+    const store = SqliteRuns.open(join(manyDir, 'runs.sqlite'));
+    try {
+      const [within, past] = await store.list({});
+      assert.equal(within!.record.retrieval.length, 256, '256 are recorded');
+      assert.deepEqual(past!.record.retrieval, [], 'none of 257');
+      assert.equal(past!.record.requestId, within!.record.requestId);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(manyDir, { recursive: true, force: true });
+  }
+  // An exchange sent to a server: the server's check is the same code.
+  const request = new TextEncoder().encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }));
+  const exchange = { format: 'openai-chat' as const, method: 'POST', path: '/v1/chat/completions', requestBytes: request, status: null, headers: null, responseBytes: new Uint8Array(0), outcome: 'network-error' as const, times: { started: 1, response: null, ended: 3 }, retrieval: many };
+  const local = captureRunWith(exchange);
+  assert.equal(local.retrievalError?.code, 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE');
+  assert.deepEqual(local.record.retrieval, []);
+  const server = captureRunWith(readExchange(new TextEncoder().encode(JSON.stringify(exchangeOf(local, { requestBytes: request, responseBytes: new Uint8Array(0) })))));
+  assert.equal(server.retrievalError?.code, 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE');
+  assert.deepEqual(server.record.retrieval, []);
+});

@@ -1,6 +1,5 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
 import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, type CapturedRun } from './capture-run.ts';
-import { notInRequest } from './declared.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
@@ -200,9 +199,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           ...(call.derived === undefined ? {} : { derived: call.derived }),
           ...(call.salts === undefined ? {} : { salts: call.salts }),
         });
-        if (captured.notFound.length > 0) {
-          fail(notInRequest(captured.notFound));
-        }
+        if (captured.retrievalError !== null) fail(captured.retrievalError);
         counts.runs++;
         if (captured.record.unidentified !== null) counts.unidentified++;
         const content = { requestBytes: call.bytes, responseBytes };

@@ -9,6 +9,8 @@ import { providerFor } from '../providers/registry.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { compositionFromRequest } from '../providers/request-mapping.ts';
 import { rawDigest, runOutputFrom, type RunOutput } from '../providers/run-output.ts';
+import { MAX_DECLARED_DOCUMENTS, MAX_DECLARED_TEXT, notInRequest, tooManyDocuments, tooMuchText } from './declared.ts';
+import { TextFinder } from './find-texts.ts';
 import { RUN_RECORD_VERSION, type CaptureOutcome, type DeclaredDocument, type IncompleteReason, type RetrievedDocument, type RunRecord } from './run-record.ts';
 
 /** One exchange with a provider, exactly as it went over the wire. */
@@ -76,6 +78,8 @@ export interface CapturedRun {
   declared: DeclaredDocument[];
   /** Sources of declared documents whose text no string of the request's system or input holds. */
   notFound: string[];
+  /** Why declared documents are left out of the record (Located.error): the capture point reports it. */
+  retrievalError: RunprintError | null;
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -227,9 +231,10 @@ export function captureRun(exchange: CapturedExchange): RunRecord {
 /**
  * As captureRun, with the composition and identity document the record was derived from.
  * `prepared` is prepareRequest's result for the same bytes, when the caller has it already (the
- * request components are then not hashed again).
+ * request components are then not hashed again); `located` is locate's result for the exchange's
+ * retrieval and `prepared`'s composition, when the caller has it (the texts are not searched again).
  */
-export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRequest): CapturedRun {
+export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRequest, located?: Located): CapturedRun {
   const { format, requestBytes, responseBytes } = exchange;
   if (!(requestBytes instanceof Uint8Array) || !(responseBytes instanceof Uint8Array)) {
     throw new TypeError('requestBytes and responseBytes must be Uint8Arrays');
@@ -264,7 +269,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     }
   }
   const declared = checkDeclared(exchange.retrieval ?? []);
-  const { found, notFound } = locate(declared, request.composition);
+  const { found, notFound, error: retrievalError } = located !== undefined && prepared !== undefined ? located : locate(declared, request.composition);
   const responded = exchange.status !== null;
   const record: RunRecord = {
     version: RUN_RECORD_VERSION,
@@ -295,7 +300,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
-  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound };
+  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError };
 }
 
 function checkDeclared(documents: readonly DeclaredDocument[]): DeclaredDocument[] {
@@ -317,32 +322,76 @@ function* strings(value: unknown): Generator<string> {
 
 const textEncoder = new TextEncoder();
 
+/** Where declared documents are in a request (locate), and why some are not recorded. */
+export interface Located {
+  /** The documents found, in declared order. */
+  found: RetrievedDocument[];
+  /** Sources of declared documents whose text no string of the request's system or input holds. */
+  notFound: string[];
+  /**
+   * What keeps declared documents out of the record: ERR_CAPTURE_RETRIEVAL_TOO_LARGE (more than
+   * MAX_DECLARED_DOCUMENTS documents or MAX_DECLARED_TEXT of text: none is searched or recorded),
+   * ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST (those in `notFound`), or null.
+   */
+  error: RunprintError | null;
+}
+
 /**
  * Where each declared document is: the first list element of `system`, then `input`, one of
  * whose strings contains its text (as the request's JSON strings hold it, escapes undone). A
  * document found nowhere is named in `notFound`: declaring what was not sent is an error, and the
  * record says only what the request holds. The one check of every capture point (in process, an
- * exchange sent to a server, the proxy's runprint-retrieval header).
+ * exchange sent to a server, the proxy's runprint-retrieval header), made once per call.
+ *
+ * Bounded work: at most MAX_DECLARED_DOCUMENTS documents and MAX_DECLARED_TEXT code units of
+ * text (else ERR_CAPTURE_RETRIEVAL_TOO_LARGE, nothing searched); a text declared twice is
+ * searched once; and every text is searched in one pass over the request's strings
+ * (find-texts.ts), so the time is linear in the request's and the texts' lengths, not their product.
  */
-export function locate(declared: readonly DeclaredDocument[], composition: Composition | null): { found: RetrievedDocument[]; notFound: string[] } {
-  const found: RetrievedDocument[] = [];
-  const notFound: string[] = [];
+export function locate(declared: readonly DeclaredDocument[], composition: Composition | null): Located {
+  if (declared.length > MAX_DECLARED_DOCUMENTS) return { found: [], notFound: [], error: tooManyDocuments(declared.length) };
+  const indexOf = new Map<string, number>();
+  const texts: string[] = [];
+  let units = 0;
   for (const document of declared) {
-    let place: { component: 'system' | 'input'; element: number } | undefined;
-    if (composition !== null) {
-      for (const component of ['system', 'input'] as const) {
-        const index = composition[component].findIndex((element) => {
-          for (const text of strings(element)) if (text.includes(document.text)) return true;
-          return false;
-        });
-        if (index >= 0) {
-          place = { component, element: index };
-          break;
+    if (indexOf.has(document.text)) continue;
+    indexOf.set(document.text, texts.length);
+    texts.push(document.text);
+    units += document.text.length;
+  }
+  if (units > MAX_DECLARED_TEXT) return { found: [], notFound: [], error: tooMuchText(units) };
+  const places: { component: 'system' | 'input'; element: number }[] = [];
+  let first: Int32Array | undefined;
+  if (composition !== null && texts.length > 0) {
+    const finder = new TextFinder(texts);
+    search: for (const component of ['system', 'input'] as const) {
+      const list = composition[component];
+      for (let element = 0; element < list.length; element++) {
+        places.push({ component, element });
+        for (const text of strings(list[element])) {
+          finder.scan(text, places.length - 1);
+          if (finder.done) break search;
         }
       }
     }
-    if (place === undefined) notFound.push(document.source);
-    else found.push({ source: document.source, digest: rawDigest(textEncoder.encode(document.text)), ...place });
+    first = finder.first;
   }
-  return { found, notFound };
+  const found: RetrievedDocument[] = [];
+  const notFound: string[] = [];
+  const digests = new Map<number, RetrievedDocument['digest']>();
+  for (const document of declared) {
+    const index = indexOf.get(document.text)!;
+    const slot = first?.[index] ?? -1;
+    if (slot < 0) {
+      notFound.push(document.source);
+      continue;
+    }
+    let digest = digests.get(index);
+    if (digest === undefined) {
+      digest = rawDigest(textEncoder.encode(document.text));
+      digests.set(index, digest);
+    }
+    found.push({ source: document.source, digest, ...places[slot]! });
+  }
+  return { found, notFound, error: notFound.length > 0 ? notInRequest(notFound) : null };
 }

@@ -21,6 +21,14 @@ export const RETRIEVAL_ERROR_HEADER = 'runprint-retrieval-error';
  * declaration up to the limit reaches the proxy with the client's other headers.
  */
 export const MAX_RETRIEVAL_HEADER_BYTES = 64 * 1024;
+/**
+ * Most documents one call may declare, however declared (in process, an exchange, the proxy's
+ * header): more is ERR_CAPTURE_RETRIEVAL_TOO_LARGE and none is recorded. With the next limit it
+ * bounds the work and memory of the check that each text is in the request (find-texts.ts).
+ */
+export const MAX_DECLARED_DOCUMENTS = 256;
+/** Most UTF-16 code units of declared text one call may carry, a text declared twice counted once (1 MiB of ASCII). */
+export const MAX_DECLARED_TEXT = 1024 * 1024;
 
 function isObject(value: unknown): value is { [name: string]: unknown } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -43,6 +51,16 @@ export function readDeclared(value: unknown, path: string, code: ErrorCode): Dec
 /** ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST for the sources of declared documents the request does not hold (the run is recorded without them). */
 export function notInRequest(sources: readonly string[]): RunprintError {
   return new RunprintError('ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', `${sources.length} declared document(s) are not in the request's system or input (sources ${sources.map((source) => JSON.stringify(source.slice(0, 80))).join(', ')}); the run is recorded without them`);
+}
+
+/** ERR_CAPTURE_RETRIEVAL_TOO_LARGE for a call that declares more than MAX_DECLARED_DOCUMENTS documents. */
+export function tooManyDocuments(count: number): RunprintError {
+  return new RunprintError('ERR_CAPTURE_RETRIEVAL_TOO_LARGE', `${count} documents are declared, more than the ${MAX_DECLARED_DOCUMENTS} one call may declare; the run is recorded without them`);
+}
+
+/** ERR_CAPTURE_RETRIEVAL_TOO_LARGE for declared texts longer together than MAX_DECLARED_TEXT. */
+export function tooMuchText(units: number): RunprintError {
+  return new RunprintError('ERR_CAPTURE_RETRIEVAL_TOO_LARGE', `the declared texts hold ${units} UTF-16 code units, more than the ${MAX_DECLARED_TEXT} one call may declare; the run is recorded without them`);
 }
 
 const encoder = new TextEncoder();
@@ -71,8 +89,9 @@ const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
  * The documents a request's `runprint-retrieval` header declares (`value` as the Fetch API joins
  * repeated headers: comma-separated); none for null. Each comma-separated item is a whole
  * declaration (base64url of a JSON array, padding optional), read as strict I-JSON; the lists are
- * joined in order. Throws ERR_CAPTURE_RETRIEVAL_TOO_LARGE past `maxBytes` (before decoding) and
- * ERR_CAPTURE_RETRIEVAL_INVALID for anything else that is not such a list; neither echoes content.
+ * joined in order. Throws ERR_CAPTURE_RETRIEVAL_TOO_LARGE past `maxBytes` (before decoding) or
+ * past MAX_DECLARED_DOCUMENTS documents, and ERR_CAPTURE_RETRIEVAL_INVALID for anything else that
+ * is not such a list; neither echoes content.
  */
 export function readRetrievalHeader(value: string | null, maxBytes: number = MAX_RETRIEVAL_HEADER_BYTES): DeclaredDocument[] {
   if (value === null) return [];
@@ -99,5 +118,6 @@ export function readRetrievalHeader(value: string | null, maxBytes: number = MAX
       throw new RunprintError('ERR_CAPTURE_RETRIEVAL_INVALID', `${where}: ${error.message}`, error.path);
     }
   });
+  if (documents.length > MAX_DECLARED_DOCUMENTS) throw tooManyDocuments(documents.length);
   return documents;
 }

@@ -5,8 +5,8 @@
  * bytes. Streams pass through chunk by chunk; upstream status, headers and bodies reach the client
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
-import { captureRunWith, isRunId, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
-import { MAX_RETRIEVAL_HEADER_BYTES, notInRequest, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
+import { captureRunWith, isRunId, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
+import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -304,11 +304,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
+    // Searched once: the record is built with this result (captureRunWith's `located`).
     let retrievalError = declaration.error;
+    let located: Located | undefined;
     if (declaration.documents.length > 0) {
-      const { notFound } = locate(declaration.documents, prepared?.composition ?? null);
-      if (notFound.length > 0) {
-        retrievalError = notInRequest(notFound);
+      located = locate(declaration.documents, prepared?.composition ?? null);
+      if (located.error !== null) {
+        retrievalError = located.error;
         if (options.failClosed === true) throw retrievalError;
       }
     }
@@ -326,6 +328,7 @@ export function createProxy(options: ProxyOptions): Proxy {
             ...(options.derived?.[upstream] === undefined ? {} : { derived: options.derived[upstream] }),
           },
           prepared,
+          located,
         );
         const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch(fail);
         if (options.onRun !== undefined) {
