@@ -147,7 +147,10 @@ export class TextFinder {
         if (state === 0) continue;
       }
       const own = out[state]!;
-      if (own >= 0 && first[own] === -1) this.#found(own, slot);
+      if (own >= 0 && first[own] === -1) {
+        this.#found(own, slot);
+        if (this.#remaining === 0) return;
+      }
       if (dict[state] !== 0) {
         let node = this.#live(state);
         while (node !== 0) {
