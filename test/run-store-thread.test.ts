@@ -72,6 +72,44 @@ test('a put on the writer thread is committed when it resolves, with the rows a 
   }
 });
 
+test('receipts stored on the writer thread are the rows the caller\'s thread writes: where none is set yet and, with a claimant, only where it holds the claim', async () => {
+  const threaded = databasePath();
+  const inline = databasePath();
+  const store = SqliteRuns.open(threaded, { writerThread: true });
+  const plain = SqliteRuns.open(inline);
+  const [a, b, c] = [run('apples'), run('pears'), { ...run('plums'), claimedBy: 'signer-1' }];
+  const steps: Array<[Array<{ recordDigest: string; receipt: string; logIndex: number | null }>, string | undefined]> = [
+    [[{ recordDigest: a.recordDigest, receipt: '{"receipt":"a"}', logIndex: 0 }], undefined],
+    // Not replaced once set.
+    [[{ recordDigest: a.recordDigest, receipt: '{"receipt":"a2"}', logIndex: 5 }, { recordDigest: b.recordDigest, receipt: '{"receipt":"b"}', logIndex: null }], undefined],
+    // Another claimant does not hold c's claim; signer-1 does.
+    [[{ recordDigest: c.recordDigest, receipt: '{"receipt":"c-other"}', logIndex: 1 }], 'signer-2'],
+    [[{ recordDigest: c.recordDigest, receipt: '{"receipt":"c"}', logIndex: 2 }], 'signer-1'],
+  ];
+  try {
+    await store.put([a, b, c]);
+    await plain.put([a, b, c]);
+    for (const [items, claimant] of steps) {
+      await store.setReceipts(items, claimant);
+      await plain.setReceipts(items, claimant);
+    }
+    const receipts = (path: string) => {
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        return db.prepare('SELECT record_digest, receipt, log_index FROM runs ORDER BY seq').all();
+      } finally {
+        db.close();
+      }
+    };
+    // Committed when setReceipts resolved: another connection reads them.
+    assert.deepEqual(receipts(threaded), receipts(inline));
+    assert.deepEqual(receipts(threaded).map((row) => row['receipt']), ['{"receipt":"a"}', '{"receipt":"b"}', '{"receipt":"c"}']);
+  } finally {
+    await store.close();
+    await plain.close();
+  }
+});
+
 test('a batch the thread cannot write fails with the store\'s code; the thread starts again once the database can be written', async () => {
   const path = databasePath();
   const store = SqliteRuns.open(path, { writerThread: true });

@@ -1,14 +1,15 @@
 /**
  * The run store's writer thread (SqliteRuns.open with writerThread starts it): its own connection
- * to the run database, on which it commits each batch it is sent, so that the insert and the
- * commit's wait for the disk do not hold the event loop of the process that captures.
+ * to the run database, on which it commits each batch of runs and of receipts it is sent, so that
+ * the inserts, the updates and the commit's wait for the disk do not hold the event loop of the
+ * process that captures.
  */
 import { DatabaseSync } from 'node:sqlite';
-import { prepareRunWrites, RUNS_PRAGMAS, writeRuns, type RunWrite } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, runTask, type RunsTask } from './sqlite-runs-write.ts';
 import { sqliteFault } from './storage-faults.ts';
 import { serveWrites } from './sqlite-writer-worker.ts';
 
-await serveWrites<RunWrite[], void>((path) => {
+await serveWrites<RunsTask, void>((path) => {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);
@@ -16,7 +17,7 @@ await serveWrites<RunWrite[], void>((path) => {
     const opened = db;
     const statements = prepareRunWrites(opened);
     return {
-      write: (batch) => writeRuns(opened, path, statements, batch),
+      write: (task) => runTask(opened, path, statements, task),
       close: () => {
         if (opened.isOpen) opened.close();
       },

@@ -1,7 +1,8 @@
 /**
  * Writing captured runs to the SQLite run store: the rows of one batch as plain data (so they can
  * be handed to the writer thread, sqlite-runs-worker.ts, as they are) and the one transaction
- * that inserts them, used on the caller's thread and in the writer thread alike.
+ * that inserts them, and the receipts signed for them, used on the caller's thread and in the
+ * writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { RunToStore } from './run-storage.ts';
@@ -65,7 +66,21 @@ export interface RunWriteStatements {
   insertRun: StatementSync;
   insertDigest: StatementSync;
   insertContent: StatementSync;
+  /** A receipt and its log index, where the run has none yet. */
+  setReceipt: StatementSync;
+  /** The same, only where `claimant` still holds the run's claim. */
+  setClaimedReceipt: StatementSync;
 }
+
+/** A signed run's receipt (a DSSE envelope's JSON) and its log index, null when not logged yet. */
+export interface ReceiptWrite {
+  recordDigest: string;
+  receipt: string;
+  logIndex: number | null;
+}
+
+/** What the writer thread is sent: a batch of runs to insert, or receipts to store. */
+export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string };
 
 export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
   return {
@@ -75,7 +90,41 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     ),
     insertDigest: db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)'),
     insertContent: db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
+    setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
+    setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
   };
+}
+
+/**
+ * A write transaction committed without waiting for the disk (synchronous = NORMAL: in WAL mode a
+ * process crash loses nothing, a power loss may lose the last such commits). For claims and
+ * receipts only, which the recorder can lose by design: a lost claim is taken over when stale, a
+ * lost receipt is signed again from the durable record, the same bytes, which the log (committed
+ * with a full sync before) holds once. The next full-sync commit makes them durable too.
+ */
+export function writeRelaxed<T>(db: DatabaseSync, path: string, work: () => T): T {
+  db.exec('PRAGMA synchronous = NORMAL');
+  try {
+    return sqliteWriteTransaction(db, path, 'run database', work);
+  } finally {
+    db.exec('PRAGMA synchronous = FULL');
+  }
+}
+
+/** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims (relaxed). */
+export function writeReceipts(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly ReceiptWrite[], claimant?: string): void {
+  writeRelaxed(db, path, () => {
+    for (const item of items) {
+      if (claimant === undefined) statements.setReceipt.run(item.receipt, item.logIndex, item.recordDigest);
+      else statements.setClaimedReceipt.run(item.receipt, item.logIndex, item.recordDigest, claimant);
+    }
+  });
+}
+
+/** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
+export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): void {
+  if ('put' in task) writeRuns(db, path, statements, task.put);
+  else writeReceipts(db, path, statements, task.receipts, task.claimant);
 }
 
 /** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */

@@ -4,7 +4,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeRuns, type RunWrite, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeReceipts, writeRelaxed, writeRuns, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
@@ -122,7 +122,7 @@ export class SqliteRuns implements RunStorage {
   readonly #path: string;
   readonly #writes: RunWriteStatements;
   /** Where puts are committed when the store was opened with a writer thread. */
-  readonly #thread: SqliteWriterThread<RunWrite[], void> | undefined;
+  readonly #thread: SqliteWriterThread<RunsTask, void> | undefined;
   readonly #digestsOf: StatementSync;
   readonly #contentOf: StatementSync;
 
@@ -130,7 +130,7 @@ export class SqliteRuns implements RunStorage {
     this.#db = db;
     this.#path = path;
     this.#writes = prepareRunWrites(db);
-    this.#thread = thread ? new SqliteWriterThread<RunWrite[], void>(RUNS_WORKER, path, 'the run store') : undefined;
+    this.#thread = thread ? new SqliteWriterThread<RunsTask, void>(RUNS_WORKER, path, 'the run store') : undefined;
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
@@ -171,20 +171,9 @@ export class SqliteRuns implements RunStorage {
     return sqliteWriteTransaction(this.#db, this.#path, 'run database', work);
   }
 
-  /**
-   * A write transaction committed without waiting for the disk (synchronous = NORMAL: in WAL mode a
-   * process crash loses nothing, a power loss may lose the last such commits). For claims and
-   * receipts only, which the recorder can lose by design: a lost claim is taken over when stale, a
-   * lost receipt is signed again from the durable record, the same bytes, which the log (committed
-   * with a full sync before) holds once. The next full-sync commit makes them durable too.
-   */
+  /** A write transaction committed without waiting for the disk: see writeRelaxed (claims and receipts only). */
   #writeRelaxed<T>(work: () => T): T {
-    this.#db.exec('PRAGMA synchronous = NORMAL');
-    try {
-      return this.#write(work);
-    } finally {
-      this.#db.exec('PRAGMA synchronous = FULL');
-    }
+    return writeRelaxed(this.#db, this.#path, work);
   }
 
   #read<T>(work: () => T): T {
@@ -198,7 +187,7 @@ export class SqliteRuns implements RunStorage {
   async put(batch: readonly RunToStore[]): Promise<void> {
     if (batch.length === 0) return;
     const writes = batch.map(runWriteOf);
-    if (this.#thread !== undefined) return this.#thread.write(writes);
+    if (this.#thread !== undefined) return this.#thread.write({ put: writes });
     writeRuns(this.#db, this.#path, this.#writes, writes);
   }
 
@@ -260,10 +249,10 @@ export class SqliteRuns implements RunStorage {
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
     if (items.length === 0) return;
-    const update = this.#db.prepare(`UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL${claimant === undefined ? '' : ' AND claimed_by = ?'}`);
-    this.#writeRelaxed(() => {
-      for (const item of items) update.run(...([item.receipt, item.logIndex, item.recordDigest, ...(claimant === undefined ? [] : [claimant])] as (string | number | null)[]));
-    });
+    // On the writer thread too: updating the rows (each with its record and identity) is work the
+    // event loop need not do.
+    if (this.#thread !== undefined) return this.#thread.write(claimant === undefined ? { receipts: [...items] } : { receipts: [...items], claimant });
+    writeReceipts(this.#db, this.#path, this.#writes, items, claimant);
   }
 
   #replayLinks = false;
