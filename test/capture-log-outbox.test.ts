@@ -381,6 +381,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     const cases: [string[], RegExp][] = [
       [['--capture-log-token', TOKEN], /--capture-log-token and --capture-log-key go with --capture-log URL/],
       [['--capture-log', 'ftp://127.0.0.1/'], /--capture-log must be an absolute http\(s\) URL/],
+      [['--capture-log', 'http://127.0.0.1:8490/v1/log/'], /--capture-log: the log URL is the prefix the log's \/checkpoint is under \(for runprint serve, http:\/\/127\.0\.0\.1:8490\/\), not its \/v1\/log\/ path/],
       [['--capture-log', 'http://user:secret@127.0.0.1/'], /must not carry a user name or password/],
       [['--capture-log', 'http://127.0.0.1/', '--capture-log-token', 'has space'], /--capture-log-token must be 1 or more visible ASCII characters/],
     ];

@@ -98,6 +98,13 @@ test('log submit posts the receipt bytes and prints the answer; errors keep the 
   const noLog = await folder.cli(['log', 'submit', receipt]);
   assert.equal(noLog.code, 2);
   assert.equal(noLog.stderr, 'runprint: ERR_CLI_USAGE: --log URL is required\n');
+
+  // The log's own /v1/log/ path is not its prefix: said so, with the prefix to give instead.
+  for (const command of [['log', 'submit', receipt], ['log', 'proof', receipt, '--key', 'unused.vkey'], ['log', 'monitor', '--key', 'unused.vkey']]) {
+    const entriesPath = await folder.cli(command[1] === 'monitor' ? ['log', 'monitor', `${url}v1/log`, ...command.slice(2)] : [...command, '--log', `${url}v1/log/`]);
+    assert.equal(entriesPath.code, 2, command.join(' '));
+    assert.equal(entriesPath.stderr, `runprint: ERR_CLI_USAGE: the log URL is the prefix the log's /checkpoint is under (for runprint serve, ${url}), not its /v1/log/ path\n`, command.join(' '));
+  }
 });
 
 test('log submit to a log that cannot be reached exits 4 with ERR_LOG_UNREACHABLE', async () => {

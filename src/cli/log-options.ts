@@ -49,8 +49,8 @@ export async function readWitnessKey(value: string, io: CliIo): Promise<NoteVeri
 export function logUrl(url: string): URL {
   try {
     return logPrefix(url);
-  } catch {
-    throw logUsageError('the log URL must be an absolute http or https URL');
+  } catch (error) {
+    throw logUsageError(error instanceof RangeError && error.message.includes('/v1/log/') ? `the ${error.message}` : 'the log URL must be an absolute http or https URL');
   }
 }
 

@@ -267,7 +267,8 @@ function captureLogOf(values: Values, env: NodeJS.ProcessEnv): CaptureConfig['ca
   let prefix: URL;
   try {
     prefix = logPrefix(url);
-  } catch {
+  } catch (error) {
+    if (error instanceof RangeError && error.message.includes('/v1/log/')) throw new UsageError('ERR_CLI_USAGE', `--capture-log: the ${error.message}`);
     throw new UsageError('ERR_CLI_USAGE', '--capture-log must be an absolute http(s) URL: the prefix of a runprint log (its /checkpoint and /v1/log/entries are below it)');
   }
   // Credentials in a URL would be shown with every failure report; the token has its own option.

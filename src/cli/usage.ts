@@ -225,7 +225,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'capture-key', value: 'KEY.pem', env: 'RUNPRINT_CAPTURE_KEY', description: 'the key that signs captured runs\' receipts (default --sign-key, else <data>/receipt-key.pem)' },
       { name: 'runs-db', value: 'URL', env: 'RUNPRINT_RUNS_DB', description: 'PostgreSQL for the run store (default: --log-db when given, else <data>/runs.sqlite)' },
       { name: 'otlp-endpoint', value: 'URL', description: 'export a span per captured run over OTLP/HTTP (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces)' },
-      { name: 'capture-log', value: 'URL', env: 'RUNPRINT_CAPTURE_LOG', description: 'send captured runs\' receipts to this remote runprint log (its URL prefix) instead of serve\'s own, through the run store as a durable outbox' },
+      { name: 'capture-log', value: 'URL', env: 'RUNPRINT_CAPTURE_LOG', description: 'send captured runs\' receipts to this remote runprint log (its URL prefix, where its /checkpoint is: http://HOST:PORT/ for a runprint serve) instead of serve\'s own, through the run store as a durable outbox' },
       { name: 'capture-log-token', value: 'T', env: 'RUNPRINT_CAPTURE_LOG_TOKEN', description: 'bearer token for writes to the --capture-log log' },
       { name: 'capture-log-key', value: 'VKEY', env: 'RUNPRINT_CAPTURE_LOG_KEY', description: 'the --capture-log log\'s verifier key, or a file holding it: a receipt\'s index is stored only once a checkpoint signed with it includes the receipt' },
       { name: 'no-capture', description: 'run without the capture proxy and run store' },
@@ -246,7 +246,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'add a receipt to a log; prints its index and leafHash',
     details: 'POSTs the receipt byte for byte. With --proof-out, waits (at most 5 s) for a signed checkpoint covering it, verifies the tlog-proof with the log key and writes it to FILE, which must not exist yet.',
-    examples: ['runprint log submit receipt.json --log http://127.0.0.1:8480/v1/log/', 'runprint log submit receipt.json --log http://127.0.0.1:8480/v1/log/ --proof-out receipt.tlog-proof --key log.vkey'],
+    examples: ['runprint log submit receipt.json --log http://127.0.0.1:8480/', 'runprint log submit receipt.json --log http://127.0.0.1:8480/ --proof-out receipt.tlog-proof --key log.vkey'],
   },
   {
     command: 'log proof',
@@ -261,7 +261,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'a C2SP tlog-proof of the receipt, proved from the log\'s tiles',
     details: 'Verifies the log\'s signed checkpoint, finds the receipt (by its run identity, or at --index), proves its inclusion from the tiles and prints a tlog-proof that verifies offline. Exit 1 when the receipt is not in the log.',
-    examples: ['runprint log proof receipt.json --log http://127.0.0.1:8480/v1/log/ --key log.vkey --out receipt.tlog-proof'],
+    examples: ['runprint log proof receipt.json --log http://127.0.0.1:8480/ --key log.vkey --out receipt.tlog-proof'],
   },
   {
     command: 'log monitor',
@@ -275,7 +275,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'follow a log; exit 1 on a fork, a rewrite or a dropped entry',
     details: 'Each new checkpoint must be signed, consistent with the last one kept in the state file, and its new entries must hash to its tiles. A log that cannot be reached is tried again at the next interval; a fork, a rewrite or a dropped entry exits 1 and leaves the state file unchanged.',
-    examples: ['runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --once --json', 'runprint log monitor http://127.0.0.1:8480/v1/log/ --key log.vkey --state monitor.json --interval 300'],
+    examples: ['runprint log monitor http://127.0.0.1:8480/ --key log.vkey --once --json', 'runprint log monitor http://127.0.0.1:8480/ --key log.vkey --state monitor.json --interval 300'],
   },
   {
     command: 'runs list',

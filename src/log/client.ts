@@ -70,6 +70,9 @@ export function logPrefix(url: string): URL {
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError('log URL must be an absolute http or https URL');
   if (!base.pathname.endsWith('/')) base.pathname += '/';
+  // The log's routes are /checkpoint, /tile/... and /v1/log/entries below the prefix: a prefix that
+  // is itself a /v1/log/ path (as a log's entry URL reads) would find none of them.
+  if (base.pathname.endsWith('/v1/log/')) throw new RangeError(`log URL is the prefix the log's /checkpoint is under (for runprint serve, ${base.origin}${base.pathname.slice(0, -'v1/log/'.length)}), not its /v1/log/ path`);
   base.search = '';
   base.hash = '';
   return base;
