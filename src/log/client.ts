@@ -105,8 +105,19 @@ async function request(url: URL, init: RequestInit, limit: number): Promise<Uint
   } catch {
     throw unreachable(`cannot reach ${printableUrl(url)}`);
   }
+  if (response.status >= 300 && response.status < 400 && init.redirect === 'manual') {
+    void response.body?.cancel().catch(() => undefined);
+    // Not followed (the token goes to the URL given only), and not retried: the URL is wrong until it is changed.
+    throw new LogAnswerError('ERR_LOG_UNREACHABLE', `log answered HTTP ${response.status}, a redirect (not followed) from ${printableUrl(url)}: give the log URL it redirects to`, response.status);
+  }
   if (!response.ok) throw await httpError(response);
-  return readLimited(response.body, limit, () => unreachable(`log answer is larger than ${limit} bytes`));
+  try {
+    return await readLimited(response.body, limit, () => unreachable(`log answer is larger than ${limit} bytes`));
+  } catch (error) {
+    if (error instanceof RunprintError) throw error;
+    // The answer cut off, or its signal aborted (a timeout) while the body was read.
+    throw unreachable(`the log gave no whole answer at ${printableUrl(url)}`);
+  }
 }
 
 function get(base: URL, path: string, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -126,14 +137,14 @@ async function getJson(base: URL, path: string): Promise<unknown> {
  * Fetches the latest checkpoint and checks it as a verifier must: the log key signed it (SPEC 18.4)
  * and its origin is the log's (18.5; by default the key's name).
  */
-export async function fetchCheckpoint(base: URL, logKey: NoteVerifier, origin: string = logKey.name): Promise<SignedCheckpoint> {
-  const bytes = await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES);
+export async function fetchCheckpoint(base: URL, logKey: NoteVerifier, origin: string = logKey.name, signal?: AbortSignal): Promise<SignedCheckpoint> {
+  const bytes = await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES, signal);
   return verifyCheckpointNote(bytes, logKey, origin);
 }
 
-/** The latest checkpoint's signed note as the log serves it, unverified (verifyCheckpointNote checks it). */
-export async function fetchCheckpointNote(base: URL): Promise<string> {
-  return new TextDecoder().decode(await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES));
+/** The latest checkpoint's signed note as the log serves it, unverified (verifyCheckpointNote checks it). An aborted `signal`: ERR_LOG_UNREACHABLE. */
+export async function fetchCheckpointNote(base: URL, signal?: AbortSignal): Promise<string> {
+  return new TextDecoder().decode(await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES, signal));
 }
 
 /** Verifies a signed checkpoint note (served, or kept by a monitor) with the log key and origin. */
@@ -149,14 +160,17 @@ export function checkpointText(signed: SignedCheckpoint): string {
   return formatNote(signed.note);
 }
 
-/** Reads hash tiles over HTTP, each once. The data is untrusted until a proof built from it verifies. */
-export function httpTileReader(base: URL): TileReader {
+/**
+ * Reads hash tiles over HTTP, each once. The data is untrusted until a proof built from it verifies.
+ * Once `signal` aborts, every read in flight or later ends as ERR_LOG_UNREACHABLE.
+ */
+export function httpTileReader(base: URL, signal?: AbortSignal): TileReader {
   const cache = new Map<string, Promise<Uint8Array>>();
   return (tile) => {
     const path = tilePath(tile);
     let data = cache.get(path);
     if (data === undefined) {
-      data = get(base, path, MAX_TILE_BYTES);
+      data = get(base, path, MAX_TILE_BYTES, signal);
       cache.set(path, data);
     }
     return data;
@@ -179,8 +193,8 @@ export async function submitReceipt(base: URL, receipt: Uint8Array, token?: stri
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   const url = new URL('v1/log/entries', base);
   if (options.waitForCheckpoint === true) url.search = '?wait=checkpoint';
-  // No redirects: the token goes to the URL given and nowhere else.
-  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'error', ...(options.signal === undefined ? {} : { signal: options.signal }) }, MAX_JSON_BYTES);
+  // No redirects: the token goes to the URL given and nowhere else (a 3xx is an answer of its own).
+  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'manual', ...(options.signal === undefined ? {} : { signal: options.signal }) }, MAX_JSON_BYTES);
   let answer: unknown;
   try {
     answer = JSON.parse(new TextDecoder().decode(bytes));
@@ -188,8 +202,8 @@ export async function submitReceipt(base: URL, receipt: Uint8Array, token?: stri
     throw unreachable('log answer is not JSON');
   }
   const record = answer as Record<string, unknown>;
-  if (typeof answer !== 'object' || answer === null || !Number.isSafeInteger(record['index']) || typeof record['leafHash'] !== 'string') {
-    throw unreachable('log answer has no index and leafHash');
+  if (typeof answer !== 'object' || answer === null || !Number.isSafeInteger(record['index']) || (record['index'] as number) < 0 || typeof record['leafHash'] !== 'string') {
+    throw unreachable('log answer has no index (an integer from 0) and leafHash');
   }
   const leafHash = decodeBase64(record['leafHash']);
   if (leafHash === undefined || !equalBytes(leafHash, hashLeaf(receipt))) {

@@ -46,13 +46,15 @@ export interface LogOutboxOptions {
   checkpointWaitMs?: number;
   /** Receipts sent at once (default 32). */
   concurrency?: number;
+  /** Longest wait for one answer of the log (ms; default 30,000): a log that hangs is one that cannot be reached. */
+  requestTimeoutMs?: number;
 }
 
 /**
  * What the outbox does after a failure: `retry` (the log cannot be reached, answers 5xx, 408 or
  * 429, or no checkpoint covers the receipts yet: delivered again after a back-off), `set-aside`
  * (the log refused this one receipt, 4xx ERR_LOG_ENTRY_*: not sent again until a restart), `stop`
- * (any other 4xx, such as a wrong token, or an answer that fails a check: nothing more is sent
+ * (any other 4xx, such as a wrong token, a redirect (3xx), or an answer that fails a check: nothing more is sent
  * until a restart).
  */
 export type OutboxOutcome = 'retry' | 'set-aside' | 'stop';
@@ -80,7 +82,7 @@ const encoder = new TextEncoder();
  */
 const BATCH = 512;
 const PROVED_BATCH = 4096;
-/** Longest wait for one answer of the log (ms): a log that hangs is one that cannot be reached. */
+/** Longest wait for one answer of the log (ms, by default): a log that hangs is one that cannot be reached. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** 4xx answers that refuse one entry (any other entry may still be taken). */
 const ENTRY_REFUSALS = new Set(['ERR_LOG_ENTRY_INVALID', 'ERR_LOG_ENTRY_TOO_LARGE', 'ERR_HTTP_BODY_TOO_LARGE']);
@@ -121,9 +123,11 @@ export class LogOutbox {
   #running: Promise<void> = Promise.resolve();
   /** The wait before the next attempt after a failure (ms); 0 after a success. */
   #backoff = 0;
+  readonly #requestTimeoutMs: number;
 
   constructor(options: LogOutboxOptions) {
     this.#options = options;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     this.#state = { url: printableUrl(options.url), delivered: 0, proved: 0, retries: 0, refused: 0, stopped: null, lastError: null };
   }
 
@@ -216,7 +220,7 @@ export class LogOutbox {
           const entry = encoder.encode(row.receipt);
           try {
             // The log holds an entry once: a receipt delivered before (a crash before its index was stored) gets the index it has.
-            const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) });
+            const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)]) });
             delivered.push({ recordDigest: row.recordDigest, entry, logIndex: answer['index'] as number });
           } catch (error) {
             const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_UNREACHABLE', 'the receipt could not be sent to the log');
@@ -230,10 +234,12 @@ export class LogOutbox {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 32, rows.length) }, worker));
+      // Closing abandons what was answered but not stored: it is delivered again after a restart.
+      if (this.#closed) return false;
       if (delivered.length > 0) {
         if (this.#options.logKey !== undefined) {
           try {
-            await this.#withinTime(this.#prove(delivered, this.#options.logKey), (this.#options.checkpointWaitMs ?? 10_000) + REQUEST_TIMEOUT_MS);
+            await this.#withinTime(this.#prove(delivered, this.#options.logKey), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
           } catch (error) {
             const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_PROOF_INVALID', 'the log\'s inclusion of the receipts could not be checked');
             this.#fail(known, outcomeOf(known));
@@ -263,16 +269,19 @@ export class LogOutbox {
   async #prove(delivered: readonly Delivered[], logKey: NoteVerifier): Promise<void> {
     const need = Math.max(...delivered.map((item) => item.logIndex)) + 1;
     const deadline = performance.now() + (this.#options.checkpointWaitMs ?? 10_000);
-    let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin);
+    // Every read of the proof ends when the outbox closes or the proof's time is up: an abandoned
+    // read would keep the process alive until the HTTP client's own timeout (minutes).
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout((this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs)]);
+    let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
     while (signed.checkpoint.size < need) {
       if (performance.now() > deadline || this.#closed) {
         throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${signed.checkpoint.size}, ${need} needed)`);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
-      signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin);
+      signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
     }
     const { size, rootHash } = signed.checkpoint;
-    const readTile = httpTileReader(this.#options.url);
+    const readTile = httpTileReader(this.#options.url, signal);
     for (const item of delivered) {
       const leafHash = hashLeaf(item.entry);
       if (!equalBytes(await leafHashFromTiles(item.logIndex, size, readTile), leafHash)) {
@@ -292,7 +301,9 @@ export class LogOutbox {
       const fail = () => reject(new LogError('ERR_LOG_UNREACHABLE', `the log did not answer within ${ms} ms`));
       timer = setTimeout(fail, ms);
       onAbort = fail;
-      this.#abort.signal.addEventListener('abort', onAbort);
+      // An abort listener added after the abort never runs.
+      if (this.#abort.signal.aborted) fail();
+      else this.#abort.signal.addEventListener('abort', onAbort);
     });
     return Promise.race([work, late]).finally(() => {
       clearTimeout(timer);
