@@ -72,7 +72,7 @@ test('a put on the writer thread is committed when it resolves, with the rows a 
   }
 });
 
-test('receipts stored on the writer thread are the rows the caller\'s thread writes: where none is set yet and, with a claimant, only where it holds the claim', async () => {
+test('receipts and log indexes stored on the writer thread are the rows the caller\'s thread writes: where none is set yet and, with a claimant, only where it holds the claim', async () => {
   const threaded = databasePath();
   const inline = databasePath();
   const store = SqliteRuns.open(threaded, { writerThread: true });
@@ -93,6 +93,11 @@ test('receipts stored on the writer thread are the rows the caller\'s thread wri
       await store.setReceipts(items, claimant);
       await plain.setReceipts(items, claimant);
     }
+    // b was stored without a log index; an index already stored is kept.
+    for (const indexes of [[{ recordDigest: b.recordDigest, logIndex: 7 }], [{ recordDigest: b.recordDigest, logIndex: 8 }, { recordDigest: a.recordDigest, logIndex: 9 }]]) {
+      await store.setLogIndexes(indexes);
+      await plain.setLogIndexes(indexes);
+    }
     const receipts = (path: string) => {
       const db = new DatabaseSync(path, { readOnly: true });
       try {
@@ -104,9 +109,40 @@ test('receipts stored on the writer thread are the rows the caller\'s thread wri
     // Committed when setReceipts resolved: another connection reads them.
     assert.deepEqual(receipts(threaded), receipts(inline));
     assert.deepEqual(receipts(threaded).map((row) => row['receipt']), ['{"receipt":"a"}', '{"receipt":"b"}', '{"receipt":"c"}']);
+    assert.deepEqual(receipts(threaded).map((row) => row['log_index']), [0, 7, 2]);
   } finally {
     await store.close();
     await plain.close();
+  }
+});
+
+test('while another connection holds the write lock, storing receipts and log indexes waits on the writer thread, not on the event loop', { timeout: 30_000 }, async () => {
+  const path = databasePath();
+  const store = SqliteRuns.open(path, { writerThread: true });
+  const holder = new DatabaseSync(path);
+  try {
+    const one = run('lock');
+    await store.put([one]);
+    holder.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = performance.now();
+    const writes = Promise.all([
+      store.setReceipts([{ recordDigest: one.recordDigest, receipt: '{"receipt":"lock"}', logIndex: null }]),
+      store.setLogIndexes([{ recordDigest: one.recordDigest, logIndex: 3 }]),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    holder.exec('COMMIT');
+    await writes;
+    clearInterval(timer);
+    assert.ok(performance.now() - started >= 450, 'the writes waited for the lock');
+    assert.ok(ticks >= 20, `the event loop ran while they waited (${ticks} ticks of 10 ms in ${(performance.now() - started).toFixed(0)} ms)`);
+    const [stored] = await store.find(one.record.captureId);
+    assert.deepEqual([stored!.receipt, stored!.logIndex], ['{"receipt":"lock"}', 3]);
+  } finally {
+    if (holder.isTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    await store.close();
   }
 });
 

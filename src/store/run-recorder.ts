@@ -266,7 +266,11 @@ export class RunRecorder {
       this.#signQueued = false;
       try {
         const fresh = this.#fresh.splice(0);
-        if (this.#retry.length > 0 && performance.now() >= this.#retryAt) fresh.push(...this.#retry.splice(0));
+        if (this.#retry.length > 0) {
+          // Not due yet: a pass when it is (a timer due sooner makes its own pass come back here).
+          if (performance.now() >= this.#retryAt) fresh.push(...this.#retry.splice(0));
+          else this.#sweepLater(this.#retryAt - performance.now());
+        }
         if (fresh.length > 0 && !this.#closed) await this.#signAll(fresh);
         const now = performance.now();
         if (!this.#sweepDue && now - this.#lastSweep < SWEEP_INTERVAL_MS) {

@@ -70,6 +70,8 @@ export interface RunWriteStatements {
   setReceipt: StatementSync;
   /** The same, only where `claimant` still holds the run's claim. */
   setClaimedReceipt: StatementSync;
+  /** A log index for a receipt stored without one. */
+  setLogIndex: StatementSync;
 }
 
 /** A signed run's receipt (a DSSE envelope's JSON) and its log index, null when not logged yet. */
@@ -79,8 +81,14 @@ export interface ReceiptWrite {
   logIndex: number | null;
 }
 
-/** What the writer thread is sent: a batch of runs to insert, or receipts to store. */
-export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string };
+/** A receipt's index in a log, for a run whose receipt is stored without one. */
+export interface LogIndexWrite {
+  recordDigest: string;
+  logIndex: number;
+}
+
+/** What the writer thread is sent: a batch of runs to insert, receipts to store, or their log indexes. */
+export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] };
 
 export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
   return {
@@ -92,6 +100,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     insertContent: db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
+    setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
   };
 }
 
@@ -121,10 +130,21 @@ export function writeReceipts(db: DatabaseSync, path: string, statements: RunWri
   });
 }
 
+/**
+ * Stores log indexes where none is stored yet (relaxed, as receipts: a lost index is found again,
+ * the log answering the index of an entry it holds).
+ */
+export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly LogIndexWrite[]): void {
+  writeRelaxed(db, path, () => {
+    for (const item of items) statements.setLogIndex.run(item.logIndex, item.recordDigest);
+  });
+}
+
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): void {
   if ('put' in task) writeRuns(db, path, statements, task.put);
-  else writeReceipts(db, path, statements, task.receipts, task.claimant);
+  else if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
+  else writeLogIndexes(db, path, statements, task.logIndexes);
 }
 
 /** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */

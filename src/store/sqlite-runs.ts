@@ -4,7 +4,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeReceipts, writeRelaxed, writeRuns, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeLogIndexes, writeReceipts, writeRelaxed, writeRuns, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
@@ -230,21 +230,20 @@ export class SqliteRuns implements RunStorage {
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
-  async unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>> {
+  async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
     return this.#read(() =>
-      (this.#db.prepare('SELECT record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL ORDER BY seq LIMIT ?').all(limit) as unknown as { record_digest: string; receipt: string; run_id: string | null }[]).map(
-        (row) => ({ recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }),
+      (this.#db.prepare('SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as unknown as { seq: number; record_digest: string; receipt: string; run_id: string | null }[]).map(
+        (row) => ({ seq: row.seq, recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }),
       ),
     );
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
     if (items.length === 0) return;
-    const update = this.#db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL');
-    // Without a full sync, as receipts: a lost index is found again (the log answers the index of an entry it holds).
-    this.#writeRelaxed(() => {
-      for (const item of items) update.run(item.logIndex, item.recordDigest);
-    });
+    // On the writer thread when there is one: waiting here for the write lock (the thread holds it
+    // through each commit's fsync) would hold the event loop.
+    if (this.#thread !== undefined) return this.#thread.write({ logIndexes: items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex })) });
+    writeLogIndexes(this.#db, this.#path, this.#writes, items);
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
