@@ -15,9 +15,11 @@ import { after, test } from 'node:test';
 import { captureRunWith } from '../src/capture/capture-run.ts';
 import type { RunprintError } from '../src/errors.ts';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { parseTilePath } from '../src/log/tiles.ts';
 import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import type { NoteVerifier } from '../src/log/note.ts';
 import { LogOutbox, type LogOutboxOptions, type OutboxOutcome } from '../src/store/log-outbox.ts';
+import { openSqliteLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
@@ -116,7 +118,7 @@ async function until(condition: () => boolean, what: string, ms = 5_000): Promis
 }
 
 /** An outbox on `store` to `log`, recording its failures. */
-function outbox(store: SqliteRuns, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
+function outbox(store: Pick<SqliteRuns, 'unlogged' | 'setLogIndexes'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
   const failures: [string, OutboxOutcome, string][] = [];
   const box = new LogOutbox({ storage: store, url: log.url, retryMinMs: 20, retryMaxMs: 50, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]), ...options });
   box.start();
@@ -200,5 +202,88 @@ test('a redirect from the log is not followed (the token stays with the URL give
   assert.equal(log.posts, 1);
   await box.close();
   assert.deepEqual(await logIndexes(store), [null]);
+  await log.close();
+});
+
+test('with the log key, receipts the log answered are proved again, not sent again, while no checkpoint covers them; the ones the checkpoint covers are stored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-outbox-faults-'));
+  folders.push(dir);
+  const key = await parsePrivateKey((await generateKeyFiles('outbox.example')).privateKeyPem);
+  const real = await openSqliteLog({ path: join(dir, 'log.sqlite'), origin: 'outbox.example', key, checkpointDelayMs: 10 });
+  const store = await storeWithReceipts(5);
+  const receipts = await store.unlogged(10);
+  // The log holds the first 3 receipts already, under a signed checkpoint of size 3.
+  for (const receipt of receipts.slice(0, 3)) await real.append(encoder.encode(receipt.receipt));
+  await real.publishCheckpoint();
+  const frozen = (await real.checkpoint()).note;
+  let checkpoint: 'busy' | 'frozen' | 'latest' = 'busy';
+  const log = await fakeLog((request, body, response) => {
+    void (async () => {
+      if (request.method === 'POST') {
+        const stored = await real.append(body);
+        response.writeHead(stored.created ? 201 : 200, { 'content-type': 'application/json' });
+        return response.end(JSON.stringify({ index: stored.index, leafHash: Buffer.from(stored.leafHash).toString('base64') }));
+      }
+      if (request.url === '/checkpoint' && checkpoint === 'busy') {
+        response.writeHead(503, { 'content-type': 'application/json' });
+        return response.end(JSON.stringify({ error: { code: 'ERR_STORE_UNAVAILABLE', message: 'busy' } }));
+      }
+      if (request.url === '/checkpoint') return response.end(checkpoint === 'frozen' ? frozen : (await real.checkpoint()).note);
+      const path = parseTilePath(request.url!.slice(1));
+      const data = path.kind === 'hashes' ? await real.tile(path.tile) : undefined;
+      if (data === undefined) return response.writeHead(404).end();
+      return response.end(Buffer.from(data));
+    })();
+  });
+  const logKey = await parseNoteVerifier(noteVerifierKey('outbox.example', key.publicKey));
+  const { outbox: box, failures } = outbox(store, log, { logKey, checkpointWaitMs: 50 });
+  await until(() => log.gets.length >= 5, 'five checkpoint reads failed (503)');
+  assert.equal(log.posts, 5, 'each receipt sent once, though each pass failed');
+  assert.deepEqual(await logIndexes(store), [null, null, null, null, null]);
+  assert.ok(box.state.retries >= 4);
+  assert.deepEqual(failures[0]!.slice(0, 2), ['ERR_STORE_UNAVAILABLE', 'retry']);
+
+  checkpoint = 'frozen';
+  await until(() => box.state.proved === 3, 'the three receipts the checkpoint covers are proved');
+  const reads = log.gets.length;
+  await until(() => log.gets.length >= reads + 3, 'three more passes for the others');
+  const indexes = new Map((await store.list({ limit: 10 })).map((run) => [run.recordDigest, run.logIndex]));
+  assert.deepEqual(receipts.map((receipt) => indexes.get(receipt.recordDigest)), [0, 1, 2, null, null], 'the covered ones are stored, the others wait');
+  assert.ok(failures.some(([code, outcome, message]) => code === 'ERR_LOG_ENTRY_NOT_FOUND' && outcome === 'retry' && /covered 2 of the delivered receipts/.test(message)), JSON.stringify(failures));
+  assert.equal(log.posts, 5, 'still sent once each');
+
+  checkpoint = 'latest';
+  await until(() => box.state.proved === 5, 'the others are proved once a checkpoint covers them');
+  assert.deepEqual((await logIndexes(store)).sort(), [0, 1, 2, 3, 4]);
+  assert.equal(log.posts, 5);
+  assert.deepEqual({ delivered: box.state.delivered, stopped: box.state.stopped, lastError: box.state.lastError }, { delivered: 5, stopped: null, lastError: null });
+  await box.close();
+  await log.close();
+  await real.close();
+});
+
+test('receipts the log refused are read once per pass, not again with every batch (a cursor)', async () => {
+  const log = await fakeLog((_request, _body, response) => {
+    response.writeHead(413, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ error: { code: 'ERR_LOG_ENTRY_TOO_LARGE', message: 'too large' } }));
+  });
+  const store = await storeWithReceipts(30);
+  const asked: { limit: number; after: number | undefined; rows: number }[] = [];
+  const storage = {
+    unlogged: async (limit: number, after?: number) => {
+      const rows = await store.unlogged(limit, after);
+      asked.push({ limit, after, rows: rows.length });
+      return rows;
+    },
+    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+  };
+  const { outbox: box } = outbox(storage, log, { pollMs: 20 });
+  await until(() => box.state.refused === 30, 'the 30 are refused');
+  const from = asked.length;
+  await until(() => asked.length >= from + 6, 'three more passes');
+  await box.close();
+  assert.equal(log.posts, 30, 'none sent again');
+  assert.ok(asked.every(({ limit }) => limit === 512), `the same page size on every read: ${JSON.stringify(asked.slice(-4))}`);
+  assert.equal(asked.slice(from).reduce((sum, { rows }) => sum + rows, 0) / asked.slice(from).filter(({ after }) => after === 0).length, 30, 'each pass reads each waiting receipt once');
   await log.close();
 });

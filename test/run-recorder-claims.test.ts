@@ -212,7 +212,9 @@ async function unloggedOnce(store: RunStorage): Promise<void> {
   const [stored] = await store.find(one.run.record.captureId);
   assert.deepEqual(await store.unlogged(10), [], 'no receipt yet: nothing to log');
   await store.setReceipts([{ recordDigest: stored!.recordDigest, receipt: '{"receipt":1}', logIndex: null }]);
-  assert.deepEqual(await store.unlogged(10), [{ recordDigest: stored!.recordDigest, receipt: '{"receipt":1}', runId: one.run.record.runId }]);
+  assert.deepEqual(await store.unlogged(10), [{ seq: stored!.seq, recordDigest: stored!.recordDigest, receipt: '{"receipt":1}', runId: one.run.record.runId }]);
+  assert.deepEqual(await store.unlogged(10, stored!.seq), [], 'none after its own seq (the cursor)');
+  assert.equal((await store.unlogged(10, stored!.seq - 1)).length, 1);
   await store.setLogIndexes([{ recordDigest: stored!.recordDigest, logIndex: 7 }]);
   await store.setLogIndexes([{ recordDigest: stored!.recordDigest, logIndex: 9 }]);
   assert.deepEqual(await store.unlogged(10), []);

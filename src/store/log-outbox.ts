@@ -82,6 +82,8 @@ const encoder = new TextEncoder();
  */
 const BATCH = 512;
 const PROVED_BATCH = 4096;
+/** Receipts the log answered that wait for a checkpoint to prove them (with the log key), at most. */
+const MAX_ANSWERED = PROVED_BATCH;
 /** Longest wait for one answer of the log (ms, by default): a log that hangs is one that cannot be reached. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** 4xx answers that refuse one entry (any other entry may still be taken). */
@@ -104,7 +106,7 @@ function failureOf(error: RunprintError): { code: string; status: number | null;
 
 interface Delivered {
   recordDigest: string;
-  entry: Uint8Array;
+  leafHash: Uint8Array;
   logIndex: number;
 }
 
@@ -113,6 +115,11 @@ export class LogOutbox {
   readonly #state: OutboxState;
   /** Record digests of receipts the log refused (not sent again by this process). */
   readonly #setAside = new Set<string>();
+  /**
+   * With the log key: receipts the log answered (record digest: index and leaf hash) that no
+   * checkpoint proved yet; a retry proves them again without sending them again.
+   */
+  readonly #answered = new Map<string, Delivered>();
   #woken = false;
   /** Ends the current sleep (any), and whether a wake may end it. */
   #endSleep: (() => void) | undefined;
@@ -204,24 +211,51 @@ export class LogOutbox {
     return outcome === 'set-aside';
   }
 
-  /** Delivers every receipt without a log index, a batch at a time; true when one failed and waits for a retry. */
+  /**
+   * Delivers every receipt without a log index, a batch at a time, each receipt read once per pass
+   * (a cursor on the store's order, so receipts set aside are not read again and again); true when
+   * one failed and waits for a retry.
+   */
   async #pass(): Promise<boolean> {
+    const logKey = this.#options.logKey;
+    const batch = logKey === undefined ? BATCH : PROVED_BATCH;
+    let after = 0;
+    /** Receipts answered before (with the log key) that still wait in the store. */
+    const waiting = new Set<string>();
     for (;;) {
       if (this.#closed || this.#state.stopped !== null) return false;
-      const batch = this.#options.logKey === undefined ? BATCH : PROVED_BATCH;
-      const rows = (await this.#options.storage.unlogged(batch + this.#setAside.size)).filter((row) => !this.#setAside.has(row.recordDigest)).slice(0, batch);
-      if (rows.length === 0) return false;
+      const page = await this.#options.storage.unlogged(batch, after);
+      if (page.length === 0) {
+        // Every receipt waiting was read: one answered before that no longer waits got its index otherwise (another serve on the store).
+        for (const digest of this.#answered.keys()) if (!waiting.has(digest)) this.#answered.delete(digest);
+        return false;
+      }
+      after = page[page.length - 1]!.seq;
+      const rows = page.filter((row) => !this.#setAside.has(row.recordDigest));
+      for (const row of rows) if (this.#answered.has(row.recordDigest)) waiting.add(row.recordDigest);
+      // With the log key, a receipt the log answered is not sent again while it waits for a checkpoint
+      // to prove it (it is proved again), and no more receipts wait for one than MAX_ANSWERED.
+      let send = rows;
+      if (logKey !== undefined) {
+        send = rows.filter((row) => !this.#answered.has(row.recordDigest));
+        const room = Math.max(0, MAX_ANSWERED - this.#answered.size);
+        // The ones left out are sent on the next pass, at once.
+        if (send.length > room) this.#woken = true;
+        send = send.slice(0, room);
+      }
       const delivered: Delivered[] = [];
       let ended = false;
       let next = 0;
       const worker = async () => {
-        while (!ended && !this.#closed && next < rows.length) {
-          const row = rows[next++]!;
+        while (!ended && !this.#closed && next < send.length) {
+          const row = send[next++]!;
           const entry = encoder.encode(row.receipt);
           try {
             // The log holds an entry once: a receipt delivered before (a crash before its index was stored) gets the index it has.
             const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)]) });
-            delivered.push({ recordDigest: row.recordDigest, entry, logIndex: answer['index'] as number });
+            const item = { recordDigest: row.recordDigest, leafHash: hashLeaf(entry), logIndex: answer['index'] as number };
+            if (logKey === undefined) delivered.push(item);
+            else this.#answered.set(row.recordDigest, item);
           } catch (error) {
             const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_UNREACHABLE', 'the receipt could not be sent to the log');
             const outcome = outcomeOf(known);
@@ -233,13 +267,23 @@ export class LogOutbox {
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 32, rows.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 32, send.length) }, worker));
       // Closing abandons what was answered but not stored: it is delivered again after a restart.
       if (this.#closed) return false;
-      if (delivered.length > 0) {
-        if (this.#options.logKey !== undefined) {
+      let proving = false;
+      if (logKey !== undefined && this.#state.stopped === null) {
+        const answered = rows.flatMap((row) => {
+          const item = this.#answered.get(row.recordDigest);
+          return item === undefined ? [] : [item];
+        });
+        if (answered.length > 0) {
           try {
-            await this.#withinTime(this.#prove(delivered, this.#options.logKey), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
+            const proved = await this.#withinTime(this.#prove(answered, logKey), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
+            delivered.push(...proved);
+            if (proved.length < answered.length) {
+              proving = true;
+              this.#fail(new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered ${answered.length - proved.length} of the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (they are proved again, not sent again)`), 'retry');
+            }
           } catch (error) {
             const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_PROOF_INVALID', 'the log\'s inclusion of the receipts could not be checked');
             this.#fail(known, outcomeOf(known));
@@ -247,50 +291,59 @@ export class LogOutbox {
           }
           this.#state.proved += delivered.length;
         }
+      }
+      if (delivered.length > 0) {
         await this.#options.storage.setLogIndexes(delivered.map(({ recordDigest, logIndex }) => ({ recordDigest, logIndex })));
+        for (const { recordDigest } of delivered) {
+          this.#answered.delete(recordDigest);
+          waiting.delete(recordDigest);
+        }
         this.#state.delivered += delivered.length;
-        if (!ended) this.#state.lastError = null;
+        if (!ended && !proving) this.#state.lastError = null;
         try {
           this.#options.onDelivered?.();
         } catch {
           // Reporting must not stop delivery.
         }
       }
+      if (proving) return true;
       if (ended) return this.#state.stopped === null;
     }
   }
 
   /**
-   * Waits for a checkpoint signed with the log key (and of its origin) that covers every delivered
-   * index, then proves from the log's tiles that each receipt is the entry at its index and is
-   * included under that checkpoint's root hash. A log that answered an index it does not hold the
-   * receipt at fails here (ERR_LOG_PROOF_INVALID), before the index is stored.
+   * Waits for a checkpoint signed with the log key (and of its origin) that covers every answered
+   * index, or for as long as `checkpointWaitMs`, then proves from the log's tiles that each receipt
+   * the checkpoint covers is the entry at its index and is included under its root hash; returns
+   * those (none covered: ERR_LOG_ENTRY_NOT_FOUND). A log that answered an index it does not hold
+   * the receipt at fails here (ERR_LOG_PROOF_INVALID), before the index is stored.
    */
-  async #prove(delivered: readonly Delivered[], logKey: NoteVerifier): Promise<void> {
-    const need = Math.max(...delivered.map((item) => item.logIndex)) + 1;
+  async #prove(answered: readonly Delivered[], logKey: NoteVerifier): Promise<Delivered[]> {
+    const need = Math.max(...answered.map((item) => item.logIndex)) + 1;
     const deadline = performance.now() + (this.#options.checkpointWaitMs ?? 10_000);
     // Every read of the proof ends when the outbox closes or the proof's time is up: an abandoned
     // read would keep the process alive until the HTTP client's own timeout (minutes).
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout((this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs)]);
     let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
-    while (signed.checkpoint.size < need) {
-      if (performance.now() > deadline || this.#closed) {
-        throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${signed.checkpoint.size}, ${need} needed)`);
-      }
+    while (signed.checkpoint.size < need && performance.now() <= deadline && !this.#closed) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
     }
     const { size, rootHash } = signed.checkpoint;
+    const covered = answered.filter((item) => item.logIndex < size);
+    if (covered.length === 0) {
+      throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${size}, ${need} needed)`);
+    }
     const readTile = httpTileReader(this.#options.url, signal);
-    for (const item of delivered) {
-      const leafHash = hashLeaf(item.entry);
-      if (!equalBytes(await leafHashFromTiles(item.logIndex, size, readTile), leafHash)) {
+    for (const item of covered) {
+      if (!equalBytes(await leafHashFromTiles(item.logIndex, size, readTile), item.leafHash)) {
         throw new LogError('ERR_LOG_PROOF_INVALID', `the log answered index ${item.logIndex} for a receipt, but holds another entry there`);
       }
-      if (!verifyInclusion(leafHash, item.logIndex, size, await inclusionProofFromTiles(item.logIndex, size, readTile), rootHash)) {
+      if (!verifyInclusion(item.leafHash, item.logIndex, size, await inclusionProofFromTiles(item.logIndex, size, readTile), rootHash)) {
         throw new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not prove a delivered receipt against its signed checkpoint');
       }
     }
+    return covered;
   }
 
   /** `work`, or ERR_LOG_UNREACHABLE when it has not settled within `ms` or the outbox closes (it may still finish later, unheeded). */

@@ -265,9 +265,9 @@ export class PostgresRuns implements RunStorage {
     return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
   }
 
-  async unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>> {
-    const found = await this.#query('SELECT record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL ORDER BY seq LIMIT $1', [limit]);
-    return (found.rows as { record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
+  async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
+    const found = await this.#query('SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > $2 ORDER BY seq LIMIT $1', [limit, afterSeq]);
+    return (found.rows as { seq: number | string; record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ seq: Number(row.seq), recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {

@@ -210,8 +210,11 @@ export interface RunStorage {
    * running recorder signs what it claims since it started itself).
    */
   claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]>;
-  /** Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture), oldest first. */
-  unlogged(limit: number): Promise<Array<{ recordDigest: string; receipt: string; runId: string | null }>>;
+  /**
+   * Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture),
+   * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`).
+   */
+  unlogged(limit: number, afterSeq?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
   /** Stores the log index of receipts appended to the log, where none is stored yet. */
   setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
