@@ -23,6 +23,7 @@ import { openSqliteLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { verifyRun } from '../src/replay/verify-run.ts';
 
 const folders: string[] = [];
 const stores: SqliteRuns[] = [];
@@ -285,5 +286,36 @@ test('receipts the log refused are read once per pass, not again with every batc
   assert.equal(log.posts, 30, 'none sent again');
   assert.ok(asked.every(({ limit }) => limit === 512), `the same page size on every read: ${JSON.stringify(asked.slice(-4))}`);
   assert.equal(asked.slice(from).reduce((sum, { rows }) => sum + rows, 0) / asked.slice(from).filter(({ after }) => after === 0).length, 30, 'each pass reads each waiting receipt once');
+  await log.close();
+});
+
+test('runs verify against the capture log over HTTP: a log that hangs or trickles is not checked (ERR_LOG_UNREACHABLE) once the deadline passed', async () => {
+  let trickle = false;
+  const log = await fakeLog((request, _body, response, self) => {
+    if (!trickle) return hang(request, response, self);
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    const timer = setInterval(() => response.write('a'), 50);
+    response.on('close', () => {
+      clearInterval(timer);
+      self.closedHung++;
+    });
+    self.hung.push(request);
+  });
+  const store = await storeWithReceipts(1);
+  const [waiting] = await store.unlogged(1);
+  await store.setLogIndexes([{ recordDigest: waiting!.recordDigest, logIndex: 0 }]);
+  const [run] = await store.list({ limit: 1 });
+  const logKey = await someLogKey();
+  for (const mode of [false, true]) {
+    trickle = mode;
+    const started = performance.now();
+    const result = await Promise.race([verifyRun(run!, { storage: store, log: { url: log.url, logKey, origin: logKey.name, from: 'a test key', timeoutMs: 300 } }), new Promise<undefined>((resolve) => setTimeout(resolve, 5_000))]);
+    const elapsed = performance.now() - started;
+    assert.ok(result !== undefined && elapsed < 2_000, `answered after ${Math.round(elapsed)} ms (${trickle ? 'trickle' : 'hang'})`);
+    const check = result.checks.find((one) => one.name === 'log')!;
+    assert.deepEqual([check.status, check.code], ['not-checked', 'ERR_LOG_UNREACHABLE'], JSON.stringify(check));
+    assert.match(check.message!, /^the log at http:\/\/127\.0\.0\.1:[0-9]+\/ gave no whole answer within 300 ms$/);
+    await until(() => log.closedHung === log.hung.length, 'the read is given up', 2_000);
+  }
   await log.close();
 });

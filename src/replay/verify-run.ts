@@ -4,7 +4,7 @@
  * relies on, and a check whose material is not there is `not-checked` with the reason, never a
  * pass. The crypto is the receipt verifier's (verifyReceipt) and the log proof's (checkLogProof).
  */
-import { RunprintError, type ErrorCode } from '../errors.ts';
+import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import type { Composition } from '../identity/composition.ts';
 import { computeIdentity, withServedFacts } from '../identity/identity.ts';
@@ -65,9 +65,11 @@ export interface VerifyRunOptions {
    * The log holding the receipts, the log key and origin its checkpoints are checked with, and the
    * witnesses of which at least `threshold` must have cosigned the checkpoint (none: no witness
    * policy); absent: `logMissing` says why. The log is its storage, or (`url`) a runprint log
-   * over HTTP whose latest checkpoint and tiles are fetched (serve --capture-log's log).
+   * over HTTP whose latest checkpoint and tiles are fetched (serve --capture-log's log), every
+   * read of it within one deadline (`timeoutMs`, default 10,000 ms; past it: not checked,
+   * ERR_LOG_UNREACHABLE), so a log that hangs or trickles does not hold the verification open.
    */
-  log?: ({ storage: LogStorage; url?: undefined } | { url: URL; storage?: undefined }) & { logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
+  log?: ({ storage: LogStorage; url?: undefined } | { url: URL; storage?: undefined; timeoutMs?: number }) & { logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
   logMissing?: string;
   /** A checkpoint a monitor verified earlier (`log monitor --state`): the log must be consistent with it. */
   monitor?: { note: string; from: string };
@@ -83,20 +85,34 @@ interface LogReader {
   tile: TileReader;
 }
 
-function logReader(log: NonNullable<VerifyRunOptions['log']>): LogReader {
+/** The longest a verification waits for a log over HTTP, all its reads together (ms), by default. */
+const REMOTE_LOG_TIMEOUT_MS = 10_000;
+
+function logReader(log: NonNullable<VerifyRunOptions['log']>, signal: AbortSignal | undefined): LogReader {
   if (log.url === undefined) {
     const storage = log.storage;
     return { what: 'the log\'s stored tiles and latest checkpoint', latest: () => storage.latestCheckpoint(), tile: (tile) => storage.tileData(tile) };
   }
   const url = log.url;
+  const ms = log.timeoutMs ?? REMOTE_LOG_TIMEOUT_MS;
+  // A read cut off by the deadline says so (it would read as "cannot reach").
+  const timed = async <T>(read: () => Promise<T>): Promise<T> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (signal?.aborted === true) throw new LogError('ERR_LOG_UNREACHABLE', `the log at ${printableUrl(url)} gave no whole answer within ${ms} ms`);
+      throw error;
+    }
+  };
+  const readTile = httpTileReader(url, signal);
   return {
     what: `the tiles and latest checkpoint the log at ${printableUrl(url)} serves`,
     // The size is read from the note before it is verified: a note that says another size fails the proof.
-    latest: async () => {
-      const note = await fetchCheckpointNote(url);
+    latest: () => timed(async () => {
+      const note = await fetchCheckpointNote(url, signal);
       return { size: parseCheckpoint(parseNote(note).text).size, note };
-    },
-    tile: httpTileReader(url),
+    }),
+    tile: (tile) => timed(async () => readTile(tile)),
   };
 }
 
@@ -202,13 +218,13 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
 }
 
 /** The receipt's inclusion at its stored log index, by the tlog-proof the log's stored tiles and latest checkpoint give. */
-async function checkLog(run: StoredRun, options: VerifyRunOptions): Promise<RunCheck> {
+async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: AbortSignal | undefined): Promise<RunCheck> {
   const name = 'log' as const;
   if (run.receipt === null) return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: 'no receipt to look for in the log' };
   if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
   const { logKey, origin, from } = options.log;
-  const reader = logReader(options.log);
+  const reader = logReader(options.log, signal);
   const witnesses = options.log.witnesses ?? [];
   const threshold = options.log.threshold ?? 0;
   const policy = witnesses.length === 0 ? 'no witness policy' : `at least ${threshold} of the witnesses ${witnesses.map((witness) => witness.name).join(', ')} cosigning it`;
@@ -245,12 +261,12 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
  * by the log key, and the later tree extends the earlier (a consistency proof from the stored
  * tiles), so the log has not forked, rewritten or dropped what the monitor saw.
  */
-async function checkMonitor(options: VerifyRunOptions): Promise<RunCheck> {
+async function checkMonitor(options: VerifyRunOptions, signal: AbortSignal | undefined): Promise<RunCheck> {
   const name = 'monitor' as const;
   if (options.monitor === undefined) return { name, status: 'not-checked', reliesOn: 'a monitor\'s state', message: 'no monitor state given (--monitor-state)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
   const { logKey, origin, from } = options.log;
-  const reader = logReader(options.log);
+  const reader = logReader(options.log, signal);
   const reliesOn = `the checkpoint kept in ${options.monitor.from}, ${reader.what}, and the log key ${from} with origin ${origin}`;
   const fail = (code: ErrorCode, message: string): RunCheck => ({ name, status: 'fail', reliesOn, code, message });
   let kept;
@@ -306,8 +322,10 @@ export async function verifyRun(run: StoredRun, options: VerifyRunOptions): Prom
   const composition = identity.check.status === 'pass' && run.record.runId !== null ? identity.composition : undefined;
   const bytes = output.check.status === 'pass' && run.record.output !== null ? output.bytes : undefined;
   const receipt = await checkReceipt(run, options, composition, bytes);
-  const log = await checkLog(run, options);
-  const monitor = await checkMonitor(options);
+  // One deadline for every read of a log over HTTP (the log and monitor checks together).
+  const signal = options.log?.url === undefined ? undefined : AbortSignal.timeout(options.log.timeoutMs ?? REMOTE_LOG_TIMEOUT_MS);
+  const log = await checkLog(run, options, signal);
+  const monitor = await checkMonitor(options, signal);
   const checks = [record, identity.check, output.check, receipt, log, monitor];
   const counts = { pass: 0, fail: 0, 'not-checked': 0 };
   for (const check of checks) counts[check.status]++;
