@@ -319,3 +319,40 @@ test('runs verify against the capture log over HTTP: a log that hangs or trickle
   }
   await log.close();
 });
+
+test('with the log key, a 4xx for a checkpoint read while proving is retried, not a stop (the log took the receipts)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-outbox-faults-'));
+  folders.push(dir);
+  const key = await parsePrivateKey((await generateKeyFiles('outbox.example')).privateKeyPem);
+  const real = await openSqliteLog({ path: join(dir, 'log.sqlite'), origin: 'outbox.example', key, checkpointDelayMs: 10 });
+  const store = await storeWithReceipts(2);
+  let refusals = 2;
+  const log = await fakeLog((request, body, response) => {
+    void (async () => {
+      if (request.method === 'POST') {
+        const stored = await real.append(body);
+        response.writeHead(201, { 'content-type': 'application/json' });
+        return response.end(JSON.stringify({ index: stored.index, leafHash: Buffer.from(stored.leafHash).toString('base64') }));
+      }
+      if (request.url === '/checkpoint' && refusals-- > 0) {
+        response.writeHead(404, { 'content-type': 'application/json' });
+        return response.end(JSON.stringify({ error: { code: 'ERR_LOG_ENTRY_NOT_FOUND', message: 'not yet' } }));
+      }
+      if (request.url === '/checkpoint') return response.end((await real.checkpoint()).note);
+      const path = parseTilePath(request.url!.slice(1));
+      const data = path.kind === 'hashes' ? await real.tile(path.tile) : undefined;
+      if (data === undefined) return response.writeHead(404).end();
+      return response.end(Buffer.from(data));
+    })();
+  });
+  const logKey = await parseNoteVerifier(noteVerifierKey('outbox.example', key.publicKey));
+  const { outbox: box, failures } = outbox(store, log, { logKey, checkpointWaitMs: 500 });
+  await until(() => box.state.proved === 2 || box.state.stopped !== null, 'both proved, or delivery stopped');
+  assert.equal(box.state.stopped, null);
+  assert.deepEqual(failures.map(([code, outcome]) => [code, outcome]), [['ERR_LOG_ENTRY_NOT_FOUND', 'retry'], ['ERR_LOG_ENTRY_NOT_FOUND', 'retry']]);
+  assert.deepEqual((await logIndexes(store)).sort(), [0, 1]);
+  assert.equal(log.posts, 2);
+  await box.close();
+  await log.close();
+  await real.close();
+});

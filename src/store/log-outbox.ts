@@ -286,7 +286,9 @@ export class LogOutbox {
             }
           } catch (error) {
             const known = error instanceof RunprintError ? error : new LogError('ERR_LOG_PROOF_INVALID', 'the log\'s inclusion of the receipts could not be checked');
-            this.#fail(known, outcomeOf(known));
+            // A read of the checkpoint or a tile the log answered with a 4xx refuses no receipt (the
+            // log took them): read again after the back-off (a log's reads may lag its writes).
+            this.#fail(known, known instanceof LogAnswerError && known.status < 500 ? 'retry' : outcomeOf(known));
             return true;
           }
           this.#state.proved += delivered.length;
