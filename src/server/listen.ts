@@ -5,7 +5,7 @@
  * backpressure. Attacker-controlled: no sequence of client bytes, disconnects or aborts may throw
  * outside this file's handlers (docs/decisions/0008-http-foundation.md).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type Socket } from 'node:net';
 import { RunprintError } from '../errors.ts';
 import type { App } from './app.ts';
@@ -120,8 +120,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const refusal = clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines);
-    const body = JSON.stringify({ error: refusal.error.toJSON() });
-    socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const status = statusFor(refusal);
+    const body = JSON.stringify({ error: refusal.toJSON() });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? '';
@@ -180,15 +181,11 @@ function targetOf(target: string, origin: string): URL | undefined {
 }
 
 /** The answer to a request Node's parser refused (its error code), before the app saw it. */
-function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHeaderLines: number): { status: number; reason: string; error: RunprintError } {
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    // One code for both limits: the parser does not say which was passed.
-    return { status: 431, reason: 'Request Header Fields Too Large', error: new RunprintError('ERR_HTTP_HEADERS_TOO_LARGE', `request headers are longer than ${maxHeaderBytes} bytes or more than ${maxHeaderLines} header lines`) };
-  }
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') {
-    return { status: 408, reason: 'Request Timeout', error: new RunprintError('ERR_HTTP_TIMEOUT', 'the request did not arrive in time') };
-  }
-  return { status: 400, reason: 'Bad Request', error: new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads') };
+function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHeaderLines: number): RunprintError {
+  // One code for both limits: the parser does not say which was passed.
+  if (code === 'HPE_HEADER_OVERFLOW') return new RunprintError('ERR_HTTP_HEADERS_TOO_LARGE', `request headers are longer than ${maxHeaderBytes} bytes or more than ${maxHeaderLines} header lines`);
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') return new RunprintError('ERR_HTTP_TIMEOUT', 'the request did not arrive in time');
+  return new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads');
 }
 
 function reply(outgoing: ServerResponse, error: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
