@@ -6,10 +6,10 @@ import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './s
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeLogIndexes, writeReceipts, writeRelaxed, writeRuns, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN json_extract(record, '$.incomplete') IS NULL THEN 'complete' WHEN json_extract(record, '$.incomplete.reason') IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
