@@ -169,6 +169,28 @@ test('each run is signed once: sweeps, however often, leave the runs this record
   }
 });
 
+/** `check` on a fresh SQLite run store and on a fresh PostgreSQL one (a schema named from `schema`), as two tests. */
+function onBothStores(name: string, schema: string, check: (store: RunStorage) => Promise<void>): void {
+  test(`${name}, SQLite`, async () => {
+    const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+    try {
+      await check(store);
+    } finally {
+      await store.close();
+    }
+  });
+  test(`${name}, PostgreSQL`, async () => {
+    const pgs = await pgSchemas();
+    const store = await PostgresRuns.open((await pgs.fresh(schema)).url);
+    try {
+      await check(store);
+    } finally {
+      await store.close();
+      await pgs.drop();
+    }
+  });
+}
+
 /** claimUnsigned's ownBefore: the claimant's own claims are taken only when made before it; others' only when stale. */
 async function ownClaims(store: RunStorage): Promise<void> {
   const before = new Date(Date.now() - 1000).toISOString();
@@ -183,25 +205,7 @@ async function ownClaims(store: RunStorage): Promise<void> {
   assert.equal((await store.claimUnsigned(10, 'a', past, 'proxy', after)).length, 2, 'claims made before: an earlier process\'s, taken over');
 }
 
-test('claimUnsigned with ownBefore, SQLite', async () => {
-  const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
-  try {
-    await ownClaims(store);
-  } finally {
-    await store.close();
-  }
-});
-
-test('claimUnsigned with ownBefore, PostgreSQL', async () => {
-  const pgs = await pgSchemas();
-  const store = await PostgresRuns.open((await pgs.fresh('runprint_own_claims')).url);
-  try {
-    await ownClaims(store);
-  } finally {
-    await store.close();
-    await pgs.drop();
-  }
-});
+onBothStores('claimUnsigned with ownBefore', 'runprint_own_claims', ownClaims);
 
 /** A receipt stored without a log index (in-process capture) is found by unlogged and taken out by setLogIndexes, once. */
 async function unloggedOnce(store: RunStorage): Promise<void> {
@@ -221,25 +225,7 @@ async function unloggedOnce(store: RunStorage): Promise<void> {
   assert.equal((await store.find(one.run.record.captureId))[0]!.logIndex, 7, 'a stored index is not replaced');
 }
 
-test('unlogged and setLogIndexes, SQLite', async () => {
-  const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
-  try {
-    await unloggedOnce(store);
-  } finally {
-    await store.close();
-  }
-});
-
-test('unlogged and setLogIndexes, PostgreSQL', async () => {
-  const pgs = await pgSchemas();
-  const store = await PostgresRuns.open((await pgs.fresh('runprint_unlogged')).url);
-  try {
-    await unloggedOnce(store);
-  } finally {
-    await store.close();
-    await pgs.drop();
-  }
-});
+onBothStores('unlogged and setLogIndexes', 'runprint_unlogged', unloggedOnce);
 
 test('a recorder with logOthers appends receipts others stored without a log, and stores their index', async () => {
   const dir = folder();
