@@ -1,14 +1,16 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
+import { createPreparePool } from '../server/prepare-pool.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunprintError, UsageError } from '../errors.ts';
-import type { RequestComponentName, ServedFact } from '../identity/composition.ts';
+import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
 import type { JsonObject } from '../jcs/json-value.ts';
 import { computeModelDigest } from '../model-digest/index.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
-import { REQUEST_FORMATS } from '../providers/request-format.ts';
+import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
 import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
@@ -39,6 +41,7 @@ export const CAPTURE_OPTIONS = {
   'capture-salt': { type: 'string', multiple: true },
   'capture-retention': { type: 'string' },
   'capture-retrieval-max': { type: 'string' },
+  'capture-workers': { type: 'string' },
   'capture-key': { type: 'string' },
   'runs-db': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
@@ -47,7 +50,7 @@ export const CAPTURE_OPTIONS = {
   'capture-log-key': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-retrieval-max BYTES, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
+export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-retrieval-max BYTES, --capture-workers N, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
 
 /**
  * Largest --capture-retrieval-max (1 MiB): serve reads request header blocks of 16 KiB more than
@@ -71,6 +74,8 @@ export interface CaptureConfig {
   retentionDays: number | undefined;
   /** --capture-retrieval-max: most bytes of runprint-retrieval header values a proxied call may carry. */
   retrievalMax: number;
+  /** --capture-workers: worker threads that compute proxied calls' identities (0: the event loop does). */
+  workers: number;
   keyFile: string | undefined;
   /** PostgreSQL for the run store; undefined: SQLite in the data directory. */
   runsDb: string | undefined;
@@ -95,6 +100,7 @@ type Values = {
   'capture-salt'?: string[];
   'capture-retention'?: string;
   'capture-retrieval-max'?: string;
+  'capture-workers'?: string;
   'capture-key'?: string;
   'runs-db'?: string;
   'otlp-endpoint'?: string;
@@ -225,6 +231,8 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (retrievalMax !== undefined && (!/^[0-9]{1,7}$/.test(retrievalMax) || Number(retrievalMax) < 1024 || Number(retrievalMax) > MAX_RETRIEVAL_MAX)) {
     throw new UsageError('ERR_CLI_USAGE', `--capture-retrieval-max must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
   }
+  const workers = values['capture-workers'] ?? env['RUNPRINT_CAPTURE_WORKERS'];
+  if (workers !== undefined && !/^[0-8]$/.test(workers)) throw new UsageError('ERR_CLI_USAGE', '--capture-workers must be a number of worker threads from 0 to 8');
   // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
   const runsDb = values['runs-db'] ?? (env['RUNPRINT_RUNS_DB'] || undefined) ?? values['log-db'] ?? (env['RUNPRINT_LOG_DB'] || undefined);
   if (runsDb !== undefined && !/^postgres(ql)?:\/\//.test(runsDb)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
@@ -244,11 +252,23 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     salted,
     retentionDays: retention === undefined ? undefined : Number(retention),
     retrievalMax: retrievalMax === undefined ? MAX_RETRIEVAL_HEADER_BYTES : Number(retrievalMax),
+    workers: workers === undefined ? defaultCaptureWorkers() : Number(workers),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
     runsDb,
     otlpEndpoint,
     captureLog,
   };
+}
+
+/**
+ * Worker threads for proxied calls' identities unless --capture-workers says: none below 4 cores,
+ * else 2, leaving at least 2 cores to the event loop and the store's writer threads. A call's identity
+ * in a worker costs about 10 % more CPU in all (its composition is copied back) and takes about a
+ * quarter of the event loop's work per call off it: worth it only where cores are spare
+ * (BENCHMARKS.md, issue 10).
+ */
+export function defaultCaptureWorkers(cores = availableParallelism()): number {
+  return cores < 4 ? 0 : 2;
 }
 
 /**
@@ -386,7 +406,10 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     onFailure: report,
   });
   const upstreamFetch = createUpstreamFetch();
+  // With --capture-workers, each call's identity is computed in a worker thread while the call goes to its upstream.
+  const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers });
   const proxy = createProxy({
+    ...(preparePool === undefined ? {} : { prepare: (format: RequestFormat, bytes: Uint8Array, salts?: Salts) => preparePool.prepare(format, bytes, salts) }),
     upstreams: config.upstreams,
     fetch: upstreamFetch as typeof fetch,
     sink: {
@@ -447,11 +470,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     recorder,
     health: () => {
       const log = outbox?.state;
-      return { capture: { healthy: recorder.healthy, ...recorder.counts, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }) } };
+      return { capture: { healthy: recorder.healthy, ...recorder.counts, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async () => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();
@@ -459,6 +482,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       await exporter?.close();
       await storage.close();
       upstreamFetch.close();
+      await preparePool?.close();
     },
   };
 }

@@ -68,6 +68,13 @@ export interface ProxyOptions {
    * answer's headers, the record and the receipt are then salted (SPEC 5.6). Default none.
    */
   salts?: () => Salts | undefined;
+  /**
+   * Computes what prepareRequest gives for a call's body, while the call is forwarded (serve's
+   * prepare pool, prepare-pool.ts: worker threads). Default: prepareRequest on this thread,
+   * before forwarding. Must settle as prepareRequest would: resolve with its answer, or reject
+   * where it throws.
+   */
+  prepare?: (format: RequestFormat, bytes: Uint8Array, salts?: Salts) => Promise<PreparedRequest>;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -292,22 +299,35 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   }
 
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null): Promise<Response> {
-    const captureId = globalThis.crypto.randomUUID();
-    let prepared: PreparedRequest | undefined;
+  /**
+   * prepareRequest for a call, through options.prepare when given; never rejects: a failure is
+   * reported and the run recorded unidentified (never with an unsalted identity for a call that was
+   * to be salted).
+   */
+  async function prepareCall(format: RequestFormat, requestBytes: Uint8Array): Promise<PreparedRequest | undefined> {
     try {
-      prepared = prepareRequest(format, requestBytes, options.salts?.());
+      const salts = options.salts?.();
+      return options.prepare === undefined ? prepareRequest(format, requestBytes, salts) : await options.prepare(format, requestBytes, salts);
     } catch (error) {
       fail(error);
-      // Never an unsalted identity for a call that was to be salted: the run is recorded unidentified.
-      if (options.salts !== undefined) prepared = { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
+      return options.salts === undefined ? undefined : { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
     }
+  }
+
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null): Promise<Response> {
+    const captureId = globalThis.crypto.randomUUID();
+    // The composition and request identity: with a prepare pool, computed while the call goes to
+    // the upstream and awaited only when the answer is back (or before forwarding, where declared
+    // retrieval must be checked first). Undefined when preparing failed (reported).
+    const preparing = prepareCall(format, requestBytes);
+    let prepared: PreparedRequest | undefined;
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
     // Searched once: the record is built with this result (captureRunWith's `located`).
     let retrievalError = declaration.error;
     let located: Located | undefined;
     if (declaration.documents.length > 0) {
+      prepared = await preparing;
       located = locate(declaration.documents, prepared?.composition ?? null);
       if (located.error !== null) {
         retrievalError = located.error;
@@ -347,19 +367,22 @@ export function createProxy(options: ProxyOptions): Proxy {
       }
     };
     const ids = new Headers({ 'runprint-capture-id': captureId });
-    if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
     if (retrievalError !== null) ids.set(RETRIEVAL_ERROR_HEADER, retrievalError.code);
 
     let response: Response;
     try {
       response = await fetchImpl(upstreamUrl, init);
     } catch (error) {
+      prepared = await preparing;
+      if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
       const failure = errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`));
       ids.forEach((value, name) => failure.headers.set(name, value));
       return failure;
     }
     const responded = now();
+    prepared = await preparing;
+    if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
     const headers = returnedHeaders(response);
     ids.forEach((value, name) => headers.set(name, value));
     const streamed = (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');

@@ -1,0 +1,148 @@
+/**
+ * The capture proxy's prepare pool: worker threads that compute a call's composition and request
+ * identity (capture-run.ts prepareRequest) while the call is forwarded, so the identity of a large
+ * request costs the event loop neither time on the call's way to the upstream nor time other calls
+ * wait for. The answer is the same as prepareRequest's on the calling thread, which is where a call
+ * is prepared whenever the pool cannot take it: before a worker has started, while every worker has
+ * MAX_IN_FLIGHT calls waiting, after a worker died with calls in it (those are prepared again here),
+ * and after close. A pool can therefore never fail or hold up a call that inline preparing would not.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { prepareRequest, type PreparedRequest } from '../capture/capture-run.ts';
+import { RunprintError } from '../errors.ts';
+import type { Salts } from '../identity/composition.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
+import type { PrepareReply, PrepareTask } from './prepare-worker.ts';
+
+export interface PreparePoolOptions {
+  /** Worker threads (default: the available parallelism less one, at least 1, at most 2). */
+  workers?: number;
+}
+
+export interface PreparePool {
+  /** prepareRequest's answer for these bytes; rejects only where prepareRequest throws (a programmer error). */
+  prepare(format: RequestFormat, bytes: Uint8Array, salts?: Salts): Promise<PreparedRequest>;
+  /** Calls prepared by workers and on the calling thread so far. */
+  readonly counts: { pooled: number; inline: number };
+  /** Stops the workers; calls they held are prepared on the calling thread. */
+  close(): Promise<void>;
+}
+
+/** Calls a worker may hold (computing or queued) before more are prepared on the calling thread. */
+export const MAX_IN_FLIGHT = 8;
+/** Workers that die this many times in a row without answering are not started again. */
+const MAX_RESTARTS = 3;
+
+// The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './prepare-worker.ts' : './prepare-worker.js', import.meta.url);
+
+interface Pending {
+  task: PrepareTask;
+  resolve: (prepared: PreparedRequest) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  pending: Map<number, Pending>;
+}
+
+function inline(task: PrepareTask): PreparedRequest {
+  return prepareRequest(task.format, task.bytes, task.salts);
+}
+
+/** Settles `pending` by preparing its call on this thread. */
+function prepareHere(pending: Pending): void {
+  try {
+    pending.resolve(inline(pending.task));
+  } catch (error) {
+    pending.reject(error);
+  }
+}
+
+export function createPreparePool(options: PreparePoolOptions = {}): PreparePool {
+  const size = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
+  const slots: Slot[] = [];
+  const counts = { pooled: 0, inline: 0 };
+  let nextId = 0;
+  let closed = false;
+  let deathsInARow = 0;
+
+  const start = (): void => {
+    // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
+    const worker = new Worker(workerUrl, { execArgv: [] });
+    worker.unref();
+    const slot: Slot = { worker, ready: false, pending: new Map() };
+    slots.push(slot);
+    worker.on('message', (reply: PrepareReply) => {
+      // Until the worker's module has loaded, calls are prepared here.
+      if ('ready' in reply) {
+        slot.ready = true;
+        return;
+      }
+      const pending = slot.pending.get(reply.id);
+      if (pending === undefined) return;
+      slot.pending.delete(reply.id);
+      deathsInARow = 0;
+      if ('composition' in reply) {
+        counts.pooled += 1;
+        pending.resolve({ composition: reply.composition, identity: reply.identity, error: null });
+      } else if ('error' in reply) {
+        counts.pooled += 1;
+        pending.resolve({ composition: null, identity: null, error: new RunprintError(reply.error.code, reply.error.message, reply.error.path) });
+      } else {
+        // Thrown, not answered: the same call here throws the caller's own error object.
+        counts.inline += 1;
+        prepareHere(pending);
+      }
+    });
+    worker.on('error', () => undefined);
+    worker.on('exit', () => {
+      slots.splice(slots.indexOf(slot), 1);
+      const held = [...slot.pending.values()];
+      slot.pending.clear();
+      for (const pending of held) {
+        counts.inline += 1;
+        prepareHere(pending);
+      }
+      if (closed) return;
+      deathsInARow += 1;
+      if (deathsInARow <= MAX_RESTARTS) start();
+    });
+  };
+
+  let started = false;
+  return {
+    prepare(format, bytes, salts) {
+      if (!started && !closed) {
+        started = true;
+        for (let i = 0; i < size; i++) start();
+      }
+      const task: PrepareTask = { id: nextId++, format, bytes, ...(salts === undefined ? {} : { salts }) };
+      let slot: Slot | undefined;
+      for (const each of slots) if (each.ready && each.pending.size < MAX_IN_FLIGHT && (slot === undefined || each.pending.size < slot.pending.size)) slot = each;
+      if (slot === undefined) {
+        counts.inline += 1;
+        try {
+          return Promise.resolve(inline(task));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      const chosen = slot;
+      return new Promise((resolve, reject) => {
+        chosen.pending.set(task.id, { task, resolve, reject });
+        // A view of part of a larger buffer would send the whole buffer: send only its bytes. The
+        // caller keeps its own (it forwards them).
+        chosen.worker.postMessage(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? task : { ...task, bytes: bytes.slice() });
+      });
+    },
+    counts,
+    close: async () => {
+      closed = true;
+      await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    },
+  };
+}
