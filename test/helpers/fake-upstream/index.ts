@@ -2,8 +2,8 @@
  * A fake AI provider on loopback for tests: OpenAI `POST /v1/chat/completions` and
  * `POST /v1/responses`, Anthropic `POST /v1/messages` (JSON and SSE), and `GET /v1/models`, close
  * enough to the real services that the official SDK clients read its answers. Each request takes
- * the next scripted scenario (text, tool calls, an error status, with delays, slow or cut-off
- * streams) and is recorded with its exact body bytes and headers, and with the exact bytes the
+ * the next scripted scenario (text, tool calls, an error status, with delays, slow, paused or
+ * cut-off streams) and is recorded with its exact body bytes and headers, and with the exact bytes the
  * fake answered. No test calls a real provider.
  */
 import { randomBytes } from 'node:crypto';
@@ -177,6 +177,20 @@ function waitUnlessClosed(res: ServerResponse, ms: number): Promise<boolean> {
   });
 }
 
+/** Resolves true once `resume` has settled, or false as soon as the client has gone away. */
+function settledUnlessClosed(res: ServerResponse, resume: Promise<unknown>): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onClose = () => resolve(false);
+    res.once('close', onClose);
+    const go = () => {
+      res.off('close', onClose);
+      resolve(!res.destroyed);
+    };
+    resume.then(go, go);
+  });
+}
+
 function write(res: ServerResponse, recorded: RecordedResponse, bytes: Buffer): Promise<void> {
   recorded.body = Buffer.concat([recorded.body, bytes]);
   return new Promise((resolve, reject) => res.write(bytes, (error) => (error ? reject(error) : resolve())));
@@ -218,6 +232,7 @@ async function send(recorded: RecordedResponse, res: ServerResponse, reply: Repl
       res.destroy();
       return;
     }
+    if (index === timing.pauseBeforeEvent && timing.resume !== undefined && !(await settledUnlessClosed(res, timing.resume))) return;
     if (index > 0 && timing.eventDelayMs !== undefined && !(await waitUnlessClosed(res, timing.eventDelayMs))) return;
     if (res.destroyed) return;
     await write(res, recorded, Buffer.from(event, 'utf8'));

@@ -15,6 +15,13 @@ export interface Timing {
   cutAfterBytes?: number;
   /** Replace the stream from this event on by the provider's mid-stream error event, then end the body. */
   errorAfterEvents?: number;
+  /**
+   * With `resume`: write the SSE events before this index, then hold the stream open (nothing more
+   * written, the connection kept) until `resume` settles, or until the client goes away.
+   */
+  pauseBeforeEvent?: number;
+  /** What a paused stream waits for (see pauseBeforeEvent): a test resolves it to let the stream go on. */
+  resume?: Promise<unknown>;
   /** Extra response headers. */
   headers?: Record<string, string>;
 }
