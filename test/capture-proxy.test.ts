@@ -273,6 +273,12 @@ describe('openai through the proxy', () => {
     const receipt = JSON.parse(await (await fetch(`${serve.base}/v1/runs/${runs[0]!.record.captureId}/receipt`)).text()) as { payload: string };
     const statement = JSON.parse(Buffer.from(receipt.payload, 'base64').toString('utf8')) as { predicate: { runDetails: { parentRunIds: string[] } } };
     assert.deepEqual(statement.predicate.runDetails.parentRunIds, [PARENT]);
+    // A parent named twice (A,A) is one parent, in the record and the receipt; the order first named is kept.
+    const other = `rp-run-v1-sha256-${'ef'.repeat(32)}`;
+    const twice = await viaProxy('openai-chat', () => openai(serve.base, { defaultHeaders: { 'runprint-parent': `${PARENT},${other}, ${PARENT}` } }).chat.completions.create({ model: 'gpt-4o', messages: HI }), { kind: 'text', text: 'Another step.' });
+    assert.deepEqual(twice.runs[0]!.record.parents, [PARENT, other]);
+    const twiceReceipt = JSON.parse(await (await fetch(`${serve.base}/v1/runs/${twice.runs[0]!.record.captureId}/receipt`)).text()) as { payload: string };
+    assert.deepEqual(JSON.parse(Buffer.from(twiceReceipt.payload, 'base64').toString('utf8')).predicate.runDetails.parentRunIds, [PARENT, other]);
     const before = upstream.requests.length;
     const bad = await json<{ error: { code: string } }>(`${serve.base}/openai/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'runprint-parent': 'not-a-run' }, body: JSON.stringify({ model: 'gpt-4o', messages: HI }),

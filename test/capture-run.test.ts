@@ -105,6 +105,14 @@ describe('captureRun over the SDK wire fixtures', () => {
     assert.deepEqual(record.incomplete, { reason: 'network-error', code: null });
   });
 
+  test('a parent named twice is recorded once, the parents in the order first named', () => {
+    const [a, b] = [`rp-run-v1-sha256-${'a'.repeat(64)}`, `rp-run-v1-sha256-${'b'.repeat(64)}`];
+    const exchange = { format: 'openai-chat' as const, method: 'POST', path: '/v1/chat/completions', requestBytes: utf8('{}'), status: null, headers: null, responseBytes: new Uint8Array(0), outcome: 'network-error' as const, times };
+    assert.deepEqual(captureRun({ ...exchange, parents: [a, a] }).parents, [a]);
+    assert.deepEqual(captureRun({ ...exchange, parents: [b, a, b, a, a] }).parents, [b, a]);
+    assert.throws(() => captureRun({ ...exchange, parents: [a, a, 'not-an-id'] }), TypeError, 'a bad parent after a repeated one is still refused');
+  });
+
   test('derived served facts join the response\'s in the record and the run identity; the response\'s win a name; none without an answer', () => {
     const request = utf8(JSON.stringify({ model: 'local-model', messages: [{ role: 'user', content: 'hi' }] }));
     const response = utf8(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'local-model-q4', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello.' }, finish_reason: 'stop' }] }));

@@ -113,12 +113,13 @@ export function isRunId(value: unknown): value is string {
   }
 }
 
+/** The parents, each once, in the order first named (`runprint-parent: A,A` is one parent A). */
 function checkParents(parents: readonly string[]): string[] {
   if (!Array.isArray(parents)) throw new TypeError('parents must be an array of run identities');
-  return parents.map((parent) => {
+  for (const parent of parents) {
     if (!isRunId(parent)) throw new TypeError('a parent must be a run identity (rp-run-...)');
-    return parent;
-  });
+  }
+  return [...new Set(parents)];
 }
 
 function isSuccess(status: number | null): status is number {
