@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXCHANGES_PATH, type ExchangeBody } from '../capture/exchange.ts';
+import { EXCHANGES_PATH, readRetrievalError, type ExchangeBody, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { RunprintError } from '../errors.ts';
 import { writeFileAtomic } from '../store/key-file.ts';
 
@@ -39,6 +39,12 @@ export interface OutboxOptions {
   /** The fetch the exchanges are sent with (never the capturing one). */
   fetch: typeof fetch;
   onError: (error: RunprintError) => void;
+  /**
+   * Called for each exchange the server took (its record durable), with its capture id and the
+   * `retrievalError` of the server's answer: declared documents the server's record leaves out,
+   * and why (null when none, or an older server did not say). Must not throw (its errors are dropped).
+   */
+  onRecorded?: (captureId: string, retrievalError: ExchangeRetrievalError | null) => void;
   /** First wait before trying again after a failed send, in ms (doubles up to 30 s). Default 500. */
   retryMs?: number;
 }
@@ -135,6 +141,7 @@ export class Outbox {
         await unlink(path).catch(() => undefined);
         this.counts.delivered++;
         this.#retryMs = this.#options.retryMs ?? 500;
+        this.#recorded(name, answer);
         continue;
       }
       const code = codeOf(answer);
@@ -146,6 +153,23 @@ export class Outbox {
       }
       this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`}: exchanges wait in the outbox`));
       return;
+    }
+  }
+
+  /** Hands the server's answer for the exchange in file `name` to onRecorded. */
+  #recorded(name: string, answer: string): void {
+    if (this.#options.onRecorded === undefined) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer);
+    } catch {
+      parsed = undefined;
+    }
+    try {
+      // The file's name holds the capture id: `<16-digit ms>-<capture id>.json`.
+      this.#options.onRecorded(name.slice(17, -'.json'.length), readRetrievalError(parsed));
+    } catch {
+      // Reporting must not fail sending.
     }
   }
 

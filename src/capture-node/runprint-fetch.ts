@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
-import { exchangeOf } from '../capture/exchange.ts';
+import { exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
@@ -33,6 +33,8 @@ export const SALTS_SEAM = Symbol('runprint.testSalts');
 export const DEFAULT_DATA = 'runprint-data';
 /** In the data directory, with `url`: the exchanges waiting for the server. */
 export const OUTBOX_FOLDER = 'outbox';
+/** With `url`: most capture ids kept while their exchange awaits the server's answer (to report a declaration's failure once). */
+const MAX_AWAITED = 4096;
 
 export interface RunprintFetchOptions {
   /**
@@ -83,7 +85,10 @@ export interface RunprintFetchOptions {
   parents?: () => readonly string[];
   /**
    * Runprint's own failures (the store cannot be opened or written, a receipt cannot be signed,
-   * the server cannot be reached: its exchanges wait in the outbox): the calls go on. Default: one line on stderr per kind of failure.
+   * the server cannot be reached: its exchanges wait in the outbox; declared retrieval that cannot
+   * be recorded, ERR_CAPTURE_RETRIEVAL_*, found by this process's check or, with `url`, named in the
+   * server's answer for an exchange this process did not report itself): the calls go on.
+   * Default: one line on stderr per kind of failure.
    */
   onError?: (error: RunprintError) => void;
 }
@@ -258,18 +263,40 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   let sink: Sink;
   let recorderCounts = (): Readonly<RecorderCounts> => noRecorder;
   let outboxCounts = (): Readonly<OutboxCounts> => noOutbox;
+  // Declaration failures the server's answers named that this process had not reported itself.
+  let serverRetrievalErrors = 0;
   if (url === null) {
     const local = localSink(data, policy, report);
     recorderCounts = local.counts;
     sink = local;
   } else {
-    const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report });
+    // The capture ids whose declared retrieval this process's own check failed (reported then,
+    // by captureFetch) and the code: the server's answer with the same code is not news. An
+    // exchange the server has not answered yet (down, or left for another process) keeps its
+    // entry until it does; the oldest go past MAX_AWAITED.
+    const reportedAtCapture = new Map<string, string>();
+    const onRecorded = (captureId: string, retrievalError: ExchangeRetrievalError | null) => {
+      const reported = reportedAtCapture.get(captureId);
+      reportedAtCapture.delete(captureId);
+      if (retrievalError === null || reported === retrievalError.code) return;
+      // An exchange another process captured, or a server whose check differs from this one's:
+      // reported the way this process's own check reports one (onError, counts.failures).
+      serverRetrievalErrors++;
+      report(new RunprintError(retrievalError.code, `the runprint server recorded capture ${captureId} without ${retrievalError.sources.length} declared document(s): ${retrievalError.message.slice(0, 2000)}`));
+    };
+    const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report, onRecorded });
     outboxCounts = () => outbox.counts;
     sink = {
-      record: (run, content) => outbox.put(exchangeOf(run, content)).catch((error: unknown) => {
-        report(error);
-        throw new Counted();
-      }),
+      record: (run, content) => {
+        if (run.retrievalError !== null) {
+          if (reportedAtCapture.size >= MAX_AWAITED) reportedAtCapture.delete(reportedAtCapture.keys().next().value!);
+          reportedAtCapture.set(run.record.captureId, run.retrievalError.code);
+        }
+        return outbox.put(exchangeOf(run, content)).catch((error: unknown) => {
+          report(error);
+          throw new Counted();
+        });
+      },
       settle: () => outbox.send(),
       close: () => outbox.close(),
     };
@@ -324,7 +351,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return inner.unidentified;
     },
     get failures() {
-      return inner.failures;
+      return inner.failures + serverRetrievalErrors;
     },
     get recorder() {
       return recorderCounts();

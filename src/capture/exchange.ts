@@ -3,7 +3,7 @@
  * capture sends it to a runprint server (`POST /v1/exchanges`, server/ingest-routes.ts), which
  * makes the run record from it itself. Pure: the browser may send exchanges too.
  */
-import { RunprintError } from '../errors.ts';
+import { RunprintError, type ErrorCode } from '../errors.ts';
 import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/composition.ts';
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
@@ -43,6 +43,57 @@ export interface ExchangeBody {
   salts?: Salts;
 }
 
+/** The codes of a declaration's failure an exchange's answer may name (`retrievalError`). */
+const RETRIEVAL_ERROR_CODES: readonly ErrorCode[] = ['ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE'];
+
+/**
+ * Why a server's record of an exchange leaves out declared documents: the capture core's check
+ * (ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST: texts the request does not hold;
+ * ERR_CAPTURE_RETRIEVAL_TOO_LARGE: more documents or text than a call may declare, none recorded),
+ * its message (sources cut to 80 characters, never a text), and the sources of the documents left
+ * out, one per document, in declared order.
+ */
+export interface ExchangeRetrievalError {
+  code: ErrorCode;
+  message: string;
+  sources: string[];
+}
+
+/** What `POST /v1/exchanges` answers (200) once the exchange's record is durable. */
+export interface ExchangeAnswer {
+  captureId: string;
+  requestId: string | null;
+  runId: string | null;
+  /** The receipt's path on the server, when the run gets one. */
+  receipt: string | null;
+  /** Declared documents the record leaves out, and why; null when every declared one is recorded (or none was declared). */
+  retrievalError: ExchangeRetrievalError | null;
+}
+
+/** The answer's `retrievalError` for a run the server made from an exchange: what locate left out. */
+export function retrievalErrorOf(run: CapturedRun): ExchangeRetrievalError | null {
+  if (run.retrievalError === null) return null;
+  // Not found in the request: those; past a limit: none was searched, so all of them.
+  const sources = run.notFound.length > 0 ? [...run.notFound] : run.declared.map((document) => document.source);
+  return { code: run.retrievalError.code, message: run.retrievalError.message, sources };
+}
+
+/**
+ * The `retrievalError` of an exchange's answer, as the sender reads it: null when the answer has
+ * none (or an older server did not say), or names a code this version does not know.
+ */
+export function readRetrievalError(answer: unknown): ExchangeRetrievalError | null {
+  if (!isObject(answer)) return null;
+  const error = answer['retrievalError'];
+  if (!isObject(error)) return null;
+  const { code, message, sources } = error;
+  if (typeof code !== 'string' || !(RETRIEVAL_ERROR_CODES as readonly string[]).includes(code) || typeof message !== 'string') return null;
+  return {
+    code: code as ErrorCode,
+    message,
+    sources: Array.isArray(sources) ? sources.filter((source): source is string => typeof source === 'string') : [],
+  };
+}
 
 /** The exchange of a captured run: its exact bytes, and what the transport saw, from its record. */
 export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody {

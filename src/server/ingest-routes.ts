@@ -7,7 +7,7 @@
  * sent again is the same record, which the store keeps once, so a client's outbox may resend.
  */
 import { captureRunWith, type CapturedRun } from '../capture/capture-run.ts';
-import { EXCHANGES_PATH, readExchange } from '../capture/exchange.ts';
+import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
 import { sameToken } from './bearer.ts';
@@ -33,8 +33,11 @@ export interface IngestRouteOptions {
 type Handler = (request: Request, url: URL) => Promise<Response>;
 
 /**
- * `POST /v1/exchanges`: answers `{"captureId", "requestId", "runId", "receipt"}` once the record
- * is durable (200), the same for an exchange sent again. Mount with
+ * `POST /v1/exchanges`: answers `{"captureId", "requestId", "runId", "receipt", "retrievalError"}`
+ * once the record is durable (200), the same for an exchange sent again. `retrievalError` is null,
+ * or `{code, message, sources}` when declared documents were left out of the record (the capture
+ * core's check, as the proxy's `runprint-retrieval-error` header): the call is recorded all the
+ * same, without them. Mount with
  * `const ingest = ingestRoutes(options); Object.assign(routes, ingest.routes); Object.assign(limits, ingest.limits);`.
  */
 export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number> } {
@@ -46,12 +49,15 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
     const run = captureRunWith(exchange);
     await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
-    return Response.json({
+    const answer: ExchangeAnswer = {
       captureId: run.record.captureId,
       requestId: run.record.requestId,
       runId: run.record.runId,
       receipt: options.receipts && isReceiptable(run) ? `/v1/runs/${run.record.captureId}/receipt` : null,
-    });
+      // The proxy's runprint-retrieval-error, for a sender: the declared documents left out, and why.
+      retrievalError: retrievalErrorOf(run),
+    };
+    return Response.json(answer);
   };
   return { routes: { [EXCHANGES_PATH]: { POST: post } }, limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes } };
 }
