@@ -154,6 +154,9 @@ async function signOptions(keyFile: string | undefined, [tokenFrom, tokenValue]:
 }
 
 
+/** How long it then waits for the calls it cut to hand over their records. */
+const SHUTDOWN_DRAIN_MS = 5_000;
+
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let values;
   try {
@@ -193,7 +196,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new UsageError('ERR_CLI_USAGE', '--port must be a number from 0 to 65535');
   }
-  const limits = serveLimits(values, process.env);
+  const { shutdownGraceMs, ...limits } = serveLimits(values, process.env);
   // Capture's options are checked before anything is created or opened.
   const captureConfig = captureOptions(values, process.env, host, io);
   // Each --upstream-weights model is digested once, now: one that cannot be is refused before anything opens.
@@ -209,7 +212,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
-  const options: AppOptions = { version: process.env['npm_package_version'] ?? '0.1.0', openapi: await readFile(OPENAPI_FILE) };
+  // runprint's own version: npm_package_version is the version of whatever package npm ran serve in.
+  const options: AppOptions = { version: await runprintVersion(), openapi: await readFile(OPENAPI_FILE) };
   const sign = await signOptions(values['sign-key'] ?? process.env['RUNPRINT_SIGN_KEY'], values['sign-token'] !== undefined ? ['--sign-token', values['sign-token']] : ['RUNPRINT_SIGN_TOKEN', process.env['RUNPRINT_SIGN_TOKEN'] || undefined], io);
 
   // As a witness: its key and name, and the logs it cosigns, all checked before anything opens.
@@ -332,10 +336,16 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   io.stderr(`runprint: explorer ${server.url}/explorer/\n`);
   await new Promise<void>((done) => {
     const stop = () => {
+      // A second Ctrl-C (or SIGTERM) stops at once: Node's default, with these handlers gone.
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      if (server.inProgress > 0 && shutdownGraceMs > 0) {
+        io.stderr(`runprint: stopping: ${server.inProgress} request${server.inProgress === 1 ? '' : 's'} in progress get up to ${shutdownGraceMs / 1000} s to finish, then are cut, captured calls recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n`);
+      }
       void server
-        .close()
+        .close({ graceMs: shutdownGraceMs })
+        // Calls cut at the end of the grace period are recorded before the run store closes.
+        .then(() => capture?.proxy.drain(SHUTDOWN_DRAIN_MS))
         .then(() => pool.close())
         .then(() => capture?.close())
         .then(() => log?.close())

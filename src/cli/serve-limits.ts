@@ -11,11 +11,18 @@ export const LIMIT_OPTIONS = {
   'max-client-requests': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'shutdown-grace': { type: 'string' },
 } as const;
 
-export const LIMIT_USAGE = '--max-connections N, --max-client-connections N, --max-client-requests N, --headers-timeout MS, --request-timeout MS';
+export const LIMIT_USAGE = '--max-connections N, --max-client-connections N, --max-client-requests N, --headers-timeout MS, --request-timeout MS, --shutdown-grace MS';
 
-type Limits = Omit<ListenOptions, 'host' | 'port'>;
+/** How long serve lets requests in progress finish once told to stop (SIGTERM, Ctrl-C), by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+type Limits = Omit<ListenOptions, 'host' | 'port'> & {
+  /** --shutdown-grace: how long requests in progress may take to finish once serve is told to stop. */
+  shutdownGraceMs: number;
+};
 
 /** File descriptors kept for the log's database, its workers and the process itself. */
 const SPARE_FILES = 64;
@@ -44,7 +51,8 @@ function count(text: string, flag: string, min: number, max: number): number {
 
 /** The limits from the command line, else the environment, else the defaults. */
 export function serveLimits(values: Partial<Record<keyof typeof LIMIT_OPTIONS, string>>, env: NodeJS.ProcessEnv): Limits {
-  const limits: Limits = {};
+  const grace = values['shutdown-grace'] ?? env['RUNPRINT_SHUTDOWN_GRACE'];
+  const limits: Limits = { shutdownGraceMs: grace === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : count(grace, '--shutdown-grace', 0, 600_000) };
   const pick = (name: keyof typeof LIMIT_OPTIONS, variable: string) => values[name] ?? env[variable];
   const connections = pick('max-connections', 'RUNPRINT_MAX_CONNECTIONS');
   limits.maxConnections = connections === undefined ? defaultMaxConnections() : count(connections, '--max-connections', 1, 1_000_000);

@@ -72,6 +72,13 @@ export interface App {
    * exchange is usually a few KB on a route that takes 32 MiB. Default: by the route's limit.
    */
   largeByDeclaredLength?(method: string, pathname: string): boolean;
+  /**
+   * True for a route whose requests are not held to the per-client cap on requests in progress
+   * (listen.ts): a proxied call, as many of which run at once as the client's application makes
+   * (a capture proxy's client is usually one application server). The server's connection limit
+   * and the large-body cap still apply. Default: every route is held to it.
+   */
+  uncappedPerClient?(method: string, pathname: string): boolean;
   /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
   routeTable?(): string[];
 }
@@ -181,6 +188,7 @@ export function createApp(options: AppOptions = {}): App {
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
+    uncappedPerClient: (method, pathname) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined,
     largeByDeclaredLength: (method, pathname) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [

@@ -63,7 +63,13 @@ export interface Listening {
   port: number;
   /** `http://host:port`, an IPv6 host in brackets. */
   url: string;
-  close(): Promise<void>;
+  /** Requests in progress now. */
+  readonly inProgress: number;
+  /**
+   * Stops accepting connections and closes idle ones; requests in progress get up to `graceMs`
+   * (default 0) to finish, then every connection still open is cut. Resolves once all are closed.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Body limit for an app that states none (a test double, say). */
@@ -130,8 +136,21 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     socket.once('close', () => limits.closeConnection(client));
   });
   let origin = '';
+  // Requests in progress (until their connection's answer is finished or the client is gone), and
+  // who waits for there to be none (a graceful close).
+  let inProgress = 0;
+  let closing = false;
+  let whenIdle: (() => void) | undefined;
   const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    inProgress += 1;
+    outgoing.once('close', () => {
+      inProgress -= 1;
+      // While closing, a keep-alive connection is not kept for another request.
+      if (closing) server.closeIdleConnections();
+      if (inProgress === 0) whenIdle?.();
+    });
+    if (closing) outgoing.setHeader('connection', 'close');
     if (allowed !== undefined) {
       const host = hostOf(incoming.headers.host);
       if (host === undefined || !allowed.has(host)) {
@@ -158,11 +177,26 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     host: options.host,
     port,
     url: origin,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    get inProgress() {
+      return inProgress;
+    },
+    close: async (closeOptions = {}) => {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const graceMs = closeOptions.graceMs ?? 0;
+      if (graceMs > 0 && inProgress > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          whenIdle = resolve;
+          timer = setTimeout(resolve, graceMs);
+        });
+        clearTimeout(timer);
+        whenIdle = undefined;
+      }
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 
@@ -254,15 +288,17 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   outgoing.on('error', () => undefined);
   const client = incoming.socket.remoteAddress ?? '';
   const body = hasBody(incoming);
-  if (!limits.startRequest(client)) {
-    return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
-  }
-  outgoing.once('close', () => limits.endRequest(client));
   const url = targetOf(incoming.url ?? '', origin);
+  const method = incoming.method ?? 'GET';
+  if (url === undefined || app.uncappedPerClient?.(method, url.pathname) !== true) {
+    if (!limits.startRequest(client)) {
+      return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
+    }
+    outgoing.once('close', () => limits.endRequest(client));
+  }
   if (url === undefined) {
     return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request target must be a path or an http URL'), body);
   }
-  const method = incoming.method ?? 'GET';
   const limit = app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT;
   // The app may say a request is not large although its route takes large bodies (a proxied call
   // of a few KB declares its length): it is then not held to the few large slots.
@@ -315,7 +351,9 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   if (close) headers['connection'] = 'close';
-  outgoing.writeHead(response.status, headers);
+  // The reason phrase as the app gave it (a proxied answer's, as its upstream sent it); else Node's.
+  if (response.statusText !== '') outgoing.writeHead(response.status, response.statusText, headers);
+  else outgoing.writeHead(response.status, headers);
   if (response.body === null || head) {
     void response.body?.cancel().catch(() => undefined);
     return void outgoing.end();

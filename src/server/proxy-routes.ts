@@ -222,6 +222,11 @@ export interface Proxy {
   bodyLimit(method: string, pathname: string): number | undefined;
   /** `METHOD /path` of every route it serves, for the OpenAPI test. */
   routeTable(): string[];
+  /**
+   * Resolves once every call the proxy is capturing has handed its record to the sink (or after
+   * `ms`): a server that is stopping cuts its calls, then waits here before closing the sink.
+   */
+  drain(ms: number): Promise<void>;
 }
 
 /**
@@ -244,6 +249,21 @@ export function createProxy(options: ProxyOptions): Proxy {
     } catch {
       // Reporting must not fail the call.
     }
+  };
+
+  // Calls being captured whose record is not with the sink yet, and who waits for there to be none.
+  let open = 0;
+  const drained: Array<() => void> = [];
+  /** Counts a call open; the function returned counts it closed (once, however often it is called). */
+  const opened = (): (() => void) => {
+    open += 1;
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      open -= 1;
+      if (open === 0) for (const resolve of drained.splice(0)) resolve();
+    };
   };
 
   const targetOf = (method: string, pathname: string): Target | undefined => {
@@ -282,7 +302,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (options.failClosed === true && !options.sink.healthy) {
       throw new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint cannot record runs right now, and the proxy is fail-closed: the call was not forwarded');
     }
-    return capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, declaration, request.method, target.path, request.headers.get('traceparent'));
+    const done = opened();
+    try {
+      return await capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
+    } catch (error) {
+      done();
+      throw error;
+    }
   }
 
   /**
@@ -314,7 +340,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   }
 
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null): Promise<Response> {
+  /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
     const captureId = globalThis.crypto.randomUUID();
     // The composition and request identity: with a prepare pool, computed while the call goes to
     // the upstream and awaited only when the answer is back (or before forwarding, where declared
@@ -364,6 +391,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       } catch (error) {
         fail(error);
         return { run, durable: Promise.resolve() };
+      } finally {
+        done();
       }
     };
     const ids = new Headers({ 'runprint-capture-id': captureId });
@@ -463,6 +492,16 @@ export function createProxy(options: ProxyOptions): Proxy {
       const table = [...routes.keys()];
       for (const name of upstreams.keys()) table.push(`* /${name}/{path}`);
       return table;
+    },
+    drain(ms) {
+      if (open === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        drained.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     },
   };
 }

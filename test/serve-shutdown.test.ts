@@ -1,0 +1,171 @@
+/**
+ * Stopping `runprint serve` (SIGTERM, Ctrl-C) loses no captured call: streams in progress get
+ * `--shutdown-grace` to finish and are then recorded whole; streams still going when it ends are
+ * cut and recorded as incomplete before the run store closes; new connections are refused at once.
+ * And many calls at once from one client address all go through the proxy (no per-client cap on
+ * proxied calls), with the upstream's reason phrase.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { RunRecord } from '../src/capture/index.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+let upstream: FakeUpstream;
+const scratch: string[] = [];
+
+before(async () => {
+  upstream = await startFakeUpstream();
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-shutdown-'));
+  scratch.push(dir);
+  return dir;
+}
+
+const serveArgs = (grace: number) => ['--upstream', `openai=${upstream.url}`, '--shutdown-grace', String(grace)];
+
+interface Stream {
+  captureId: string;
+  /** Resolves with the whole body, or with the error that ended it. */
+  body: Promise<string | Error>;
+}
+
+/** Starts a streamed call through `serve`; resolves once its headers and first bytes arrived. */
+async function openStream(serve: ServeProcess, prompt: string): Promise<Stream> {
+  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-shutdown-0123456789' },
+    body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: prompt }] }),
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  const first = await reader.read();
+  assert.equal(first.done, false);
+  const decoder = new TextDecoder();
+  const body = (async () => {
+    let text = decoder.decode(first.value, { stream: true });
+    try {
+      for (let part = await reader.read(); !part.done; part = await reader.read()) text += decoder.decode(part.value, { stream: true });
+      return text;
+    } catch (error) {
+      return error as Error;
+    }
+  })();
+  return { captureId: response.headers.get('runprint-capture-id')!, body };
+}
+
+async function recordOf(serve: ServeProcess, captureId: string): Promise<{ record: RunRecord; receipt: unknown }> {
+  const view = (await (await fetch(`${serve.base}/v1/runs/${captureId}`)).json()) as { runs: Array<{ record: RunRecord; receipt: unknown }> };
+  assert.equal(view.runs.length, 1, `one record of ${captureId}`);
+  return view.runs[0]!;
+}
+
+test('streams in progress at SIGTERM finish within the grace period, and each is recorded whole and signed', async () => {
+  const data = tempDir();
+  const serve = await startServe({ data, args: serveArgs(20_000) });
+  const text = 'one two three four five six seven eight nine ten eleven twelve';
+  for (let i = 0; i < 5; i++) upstream.enqueue({ kind: 'text', text, eventDelayMs: 60 });
+  const streams = await Promise.all(Array.from({ length: 5 }, (_, i) => openStream(serve, `finish ${i}`)));
+  const stopping = serve.stop();
+  for (let i = 0; i < 200 && !/runprint: stopping/.test(serve.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  // Refused at once: the server no longer accepts connections (a fresh connection, not a pooled one).
+  await assert.rejects(new Promise((resolve, reject) => httpRequest(`${serve.base}/healthz`, { agent: false }, resolve).on('error', reject).end()));
+  const bodies = await Promise.all(streams.map((stream) => stream.body));
+  for (const body of bodies) {
+    assert.equal(typeof body, 'string', `the stream ended whole: ${String(body)}`);
+    assert.match(body as string, /data: \[DONE\]/);
+  }
+  assert.equal(await stopping, 0);
+  assert.match(serve.stderr(), /runprint: stopping: 5 requests in progress get up to 20 s to finish/);
+
+  const again = await startServe({ data, args: serveArgs(20_000) });
+  for (const { captureId } of streams) {
+    const { record, receipt } = await recordOf(again, captureId);
+    assert.equal(record.outcome, 'complete');
+    assert.equal(record.incomplete, null);
+    assert.notEqual(record.output, null);
+    assert.notEqual(receipt, null, 'signed before serve stopped');
+  }
+  assert.equal(await again.stop(), 0);
+});
+
+test('streams still going when the grace period ends are cut, and recorded as incomplete before the store closes', async () => {
+  const data = tempDir();
+  const serve = await startServe({ data, args: serveArgs(300) });
+  const never = new Promise<never>(() => undefined);
+  for (let i = 0; i < 3; i++) upstream.enqueue({ kind: 'text', text: 'held open until the end of time', pauseBeforeEvent: 2, resume: never });
+  const streams = await Promise.all(Array.from({ length: 3 }, (_, i) => openStream(serve, `cut ${i}`)));
+  const started = performance.now();
+  assert.equal(await serve.stop(), 0);
+  const took = performance.now() - started;
+  assert.ok(took >= 300 && took < 10_000, `stopped after the grace period (${took.toFixed(0)} ms)`);
+  for (const stream of streams) assert.ok((await stream.body) instanceof Error, 'the client sees its stream cut');
+
+  const again = await startServe({ data, args: serveArgs(300) });
+  for (const { captureId } of streams) {
+    const { record } = await recordOf(again, captureId);
+    assert.notEqual(record.outcome, 'complete');
+    assert.notEqual(record.incomplete, null, 'recorded as incomplete');
+    assert.ok(record.response.size > 0, 'with the bytes that had arrived');
+  }
+  assert.equal(await again.stop(), 0);
+});
+
+test('one client address, 120 streamed calls at once: all go through and are recorded (proxied calls are not held to the per-client request cap, 64)', async () => {
+  const data = tempDir();
+  const serve = await startServe({ data, args: serveArgs(1_000) });
+  const release: Array<() => void> = [];
+  const gate = new Promise<void>((resolve) => release.push(resolve));
+  for (let i = 0; i < 120; i++) upstream.enqueue({ kind: 'text', text: 'at once', pauseBeforeEvent: 1, resume: gate });
+  // Plain node:http with a fresh connection each: fetch would pool them.
+  const calls = Array.from({ length: 120 }, (_, i) => new Promise<{ status: number; reason: string; captureId: string; body: string }>((resolve, reject) => {
+    const out = httpRequest(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (answer) => {
+      let body = '';
+      answer.setEncoding('utf8').on('data', (part: string) => (body += part)).on('end', () => resolve({ status: answer.statusCode!, reason: answer.statusMessage!, captureId: String(answer.headers['runprint-capture-id']), body }));
+    });
+    out.on('error', reject);
+    out.end(JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `call ${i}` }] }));
+  }));
+  // Every call is in progress at the upstream before any is let go.
+  for (let i = 0; i < 400 && upstream.requests.filter((each) => each.body.toString().includes('"content":"call ')).length < 120; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  release[0]!();
+  const answers = await Promise.all(calls);
+  assert.deepEqual(answers.map((answer) => answer.status), answers.map(() => 200));
+  assert.equal(answers.filter((answer) => /data: \[DONE\]/.test(answer.body)).length, 120);
+  for (const { captureId } of answers.slice(0, 10)) assert.equal((await recordOf(serve, captureId)).record.outcome, 'complete');
+  assert.equal(await serve.stop(), 0);
+});
+
+test('the upstream\'s reason phrase reaches the client', async () => {
+  const data = tempDir();
+  const serve = await startServe({ data, args: serveArgs(1_000) });
+  const { createServer } = await import('node:http');
+  const odd = createServer((_request, response) => {
+    response.writeHead(200, 'Very OK', { 'content-type': 'application/json' });
+    response.end('{"object":"list","data":[]}');
+  });
+  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+  const port = (odd.address() as { port: number }).port;
+  const other = await startServe({ data: tempDir(), args: ['--upstream', `openai=http://127.0.0.1:${port}`] });
+  const reason = await new Promise<string>((resolve, reject) => {
+    httpRequest(`${other.base}/openai/v1/models`, (answer) => {
+      answer.resume();
+      resolve(answer.statusMessage!);
+    }).on('error', reject).end();
+  });
+  assert.equal(reason, 'Very OK');
+  await other.stop();
+  await serve.stop();
+  await new Promise((resolve) => odd.close(resolve));
+});
