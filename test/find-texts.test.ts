@@ -43,6 +43,53 @@ test('TextFinder finds what includes finds, string by string, in the first strin
   }
 });
 
+/** Limits that spend the quick search's budget at once, early, midway or never. */
+const LIMITS = [
+  { base: 0, perUnit: 0, max: 0 },
+  { base: 40, perUnit: 0, max: 40 },
+  { base: 100, perUnit: 1, max: 400 },
+  { base: 0, perUnit: 3, max: 1000 },
+  { base: 1e12, perUnit: 0, max: 1e12 },
+];
+
+test('TextFinder finds what includes finds whichever search finds it: the automaton, the quick one, or the quick one giving up in the middle', () => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const next = random(seed);
+    const alphabet = seed % 2 === 0 ? 'ab' : 'abc\u{1F600}';
+    const strings = Array.from({ length: 1 + Math.floor(next() * 5) }, () => word(next, alphabet, Math.floor(next() * 60)));
+    const texts = [...new Set(Array.from({ length: 1 + Math.floor(next() * 8) }, () => word(next, alphabet, 1 + Math.floor(next() * 6))))];
+    const expected = texts.map((text) => strings.findIndex((value) => value.includes(text)));
+    for (const limits of LIMITS) {
+      const finder = new TextFinder(texts, limits);
+      strings.forEach((value, slot) => finder.scan(value, slot));
+      assert.deepEqual([...finder.first], expected, `seed ${seed}, ${JSON.stringify(limits)}: ${JSON.stringify({ strings, texts })}`);
+    }
+  }
+});
+
+test('texts longer than the quick search\'s anchor (128 code units): the anchor\'s places are checked in full, windows cut where the budget runs out', () => {
+  for (let seed = 1; seed <= 120; seed++) {
+    const next = random(seed * 7919);
+    // Long runs of one letter, so an anchor is found in many places the whole text is not.
+    const alphabet = seed % 3 === 0 ? 'aaaaaaaab' : seed % 3 === 1 ? 'aab' : 'ab';
+    const base = Array.from({ length: 4 }, () => word(next, alphabet, 100 + Math.floor(next() * 200)));
+    const texts = [...new Set(Array.from({ length: 1 + Math.floor(next() * 5) }, () => {
+      const from = base[Math.floor(next() * base.length)]!;
+      const start = Math.floor(next() * 60);
+      const text = from.slice(start, start + 120 + Math.floor(next() * 100));
+      // Some texts changed in one place past the anchor, so only the check finds them absent.
+      return next() < 0.4 ? `${text.slice(0, -3)}c${text.slice(-2)}` : text;
+    }))];
+    const strings = Array.from({ length: 1 + Math.floor(next() * 4) }, () => base.slice(0, 1 + Math.floor(next() * 4)).join(word(next, alphabet, Math.floor(next() * 5))));
+    const expected = texts.map((text) => strings.findIndex((value) => value.includes(text)));
+    for (const limits of [...LIMITS, { base: 500, perUnit: 0, max: 500 }, { base: 3000, perUnit: 2, max: 9000 }]) {
+      const finder = new TextFinder(texts, limits);
+      strings.forEach((value, slot) => finder.scan(value, slot));
+      assert.deepEqual([...finder.first], expected, `seed ${seed}, ${JSON.stringify(limits)}`);
+    }
+  }
+});
+
 test('a text is never found across two strings, and a long periodic text is found or not in one pass', () => {
   const finder = new TextFinder(['ab', 'abc', 'ca']);
   finder.scan('xa', 0);
@@ -57,6 +104,45 @@ test('a text is never found across two strings, and a long periodic text is foun
   periodic.scan(`xx${long}yy`, 1);
   assert.deepEqual([...periodic.first], [1, 0]);
   assert.equal(periodic.done, true);
+  assert.equal(periodic.search, 'automaton', 'the quick search gave up: its anchor is in every place');
+});
+
+test('the quick search keeps to its budget: a typical request is searched by it, one made to slow it down by the automaton', () => {
+  // 20 documents of 2,000 characters in the last message of a 200 KB request: quick all through.
+  const words = ['the', 'tower', 'river', 'stands', 'in', 'paris', 'and', 'lyon', 'of', 'metres', 'tall', 'a', 'city'];
+  const next = random(42);
+  const prose = (length: number) => {
+    let text = '';
+    while (text.length < length) text += `${words[Math.floor(next() * words.length)]} `;
+    return text.slice(0, length);
+  };
+  const documents = Array.from({ length: 20 }, () => prose(2000));
+  const strings = ['Answer from the documents.', prose(150_000), 'user', documents.join('\n')];
+  const finder = new TextFinder(documents);
+  strings.forEach((value, slot) => finder.scan(value, slot));
+  assert.deepEqual([...finder.first], documents.map(() => 3));
+  assert.equal(finder.search, 'quick');
+  // A string the anchors of 64 texts are found nowhere in, searched one code unit at a time.
+  const texts = Array.from({ length: 64 }, (_, i) => `${'a'.repeat(127)}b${'c'.repeat(100)}[${i}]`);
+  const slow = new TextFinder(texts);
+  slow.scan('a'.repeat(1 << 20), 0);
+  slow.scan(`${texts[5]}`, 1);
+  assert.equal(slow.search, 'automaton');
+  assert.deepEqual([...slow.first], texts.map((_, i) => (i === 5 ? 1 : -1)));
+  // An anchor found in many places the text is not: each place is checked once, within the budget...
+  const block = `${'a'.repeat(129)}c`;
+  const once = new TextFinder([`${'a'.repeat(130)}b`]);
+  once.scan(`${block.repeat(50)}${'a'.repeat(130)}b`, 0);
+  assert.deepEqual([once.search, [...once.first]], ['quick', [0]]);
+  // ...and each check counts the text's length: a text of 1,001 checked at every place of 20,000 is too much.
+  const everywhere = new TextFinder([`${'a'.repeat(1000)}b`]);
+  everywhere.scan('a'.repeat(20_000), 0);
+  assert.deepEqual([everywhere.search, [...everywhere.first]], ['automaton', [-1]]);
+  // Many small strings: the budget runs out on their count, not their length.
+  const short = new TextFinder(['Z', ...Array.from({ length: 255 }, (_, i) => `absent ${i}`)]);
+  for (let slot = 0; slot < 200_000; slot++) short.scan(`m${slot}`.padEnd(12, '.'), slot);
+  assert.equal(short.search, 'automaton');
+  assert.equal(short.first.every((slot) => slot === -1), true);
 });
 
 const compose = (system: unknown[], input: unknown[]) => ({ system, input }) as unknown as Composition;

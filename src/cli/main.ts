@@ -129,8 +129,28 @@ function helpWords(name: string, next: string | undefined): string {
   return next !== undefined && formsOf(`${name} ${next}`).length > 0 ? `${name} ${next}` : name;
 }
 
+/**
+ * What a failed write to standard output or error does, so none becomes an unhandled 'error' event
+ * with a stack trace. Standard output closed by its reader (EPIPE: `runprint runs list | head`):
+ * stop at once, quietly, with exit 0 (the reader has what it wanted). Any other failure (a full
+ * disk behind `> file`): one line on standard error, exit 4.
+ * Standard error closed or failing: nothing more is written there; the command goes on.
+ */
+function guardOutput(stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream, exit: (code: number) => void): { stderrOpen: () => boolean } {
+  let stderrOpen = true;
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && stderrOpen) stderr.write(`runprint: ERR_FILE_UNWRITABLE: standard output cannot be written (${error.code ?? error.name})\n`);
+    exit(error.code === 'EPIPE' ? EXIT.ok : EXIT.io);
+  });
+  stderr.on('error', () => {
+    stderrOpen = false;
+  });
+  return { stderrOpen: () => stderrOpen };
+}
+
 /** The process entry point used by bin/runprint.js. */
 export async function main(argv: string[]): Promise<number> {
+  const output = guardOutput(process.stdout, process.stderr, (code) => process.exit(code));
   const io: CliIo = {
     readStdin: async () => {
       const chunks: Buffer[] = [];
@@ -138,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
       return new Uint8Array(Buffer.concat(chunks));
     },
     stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
+    stderr: (text) => void (output.stderrOpen() && process.stderr.write(text)),
     stderrIsTTY: process.stderr.isTTY === true,
     stdinIsTTY: process.stdin.isTTY === true,
     cwd: process.cwd(),
