@@ -5,6 +5,7 @@ import { formatCommandHelp, formatUsage, formsOf } from './usage.ts';
 import { runprintVersion } from './version.ts';
 import { TerminalInputError } from './read-input.ts';
 import { closestName } from './closest-name.ts';
+import { negativeValuesJoined } from './parse-options.ts';
 import { printable } from './printable.ts';
 
 export { closestName };
@@ -90,7 +91,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (load === undefined) return unknownCommand(name, io);
   if (asksForHelp(args)) return help([name, ...args.slice(0, 1)], io);
   try {
-    return await (await load())(args, io);
+    return await (await load())(negativeValuesJoined(args, takesValue(helpWords(name, args[0]))), io);
   } catch (error) {
     if (error instanceof RunprintError) {
       io.stderr(`runprint: ${error.toLine()}\n`);
@@ -122,6 +123,17 @@ function help(words: readonly string[], io: CliIo): number {
   if (name === undefined || !Object.hasOwn(COMMANDS, name)) return unknownCommand(name ?? '', io);
   io.stdout(formatCommandHelp(helpWords(name, next))!);
   return EXIT.ok;
+}
+
+/**
+ * Whether an option of the command `words` takes a value, from its usage definitions. With it every
+ * command line gets a negative value joined to its option (`--port -1` as `--port=-1`), also for
+ * the commands with a parser of their own (serve's, model-digest's): the option's own check then
+ * refuses the value.
+ */
+function takesValue(words: string): (name: string) => boolean {
+  const options = new Set(formsOf(words).flatMap((form) => form.options.filter((option) => option.value !== undefined).map((option) => option.name)));
+  return (name) => options.has(name);
 }
 
 /** The words help is printed for: the command, with its subcommand when `next` is one (`log proof`). */

@@ -8,8 +8,37 @@ import { UsageError } from '../errors.ts';
 import { closestName } from './closest-name.ts';
 import { printable } from './printable.ts';
 
+/**
+ * `--limit -1` as `--limit=-1`: a word that starts with `-` and a digit after an option that takes
+ * a value is that option's value (parseArgs would read it as an option and refuse the line), so
+ * the option's own check names what is wrong with it (`limit must be a number from 1 to 1000`).
+ * Words after `--` are left as they are.
+ */
+export function negativeValuesJoined(args: readonly string[], takesValue: (name: string) => boolean): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && takesValue(arg.slice(2)) && next !== undefined && /^-[0-9]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** Whether `name` is an option of `options` that takes a value. */
+const valueOption = (options: ParseArgsOptionsConfig) => (name: string) => Object.hasOwn(options, name) && options[name]!.type === 'string';
+
 /** The parsed command line of `command` (its words, `log submit`), or ERR_CLI_USAGE naming what is wrong. */
-export function parseCommandLine<const O extends ParseArgsOptionsConfig>(command: string, args: string[], options: O, allowPositionals = true) {
+export function parseCommandLine<const O extends ParseArgsOptionsConfig>(command: string, given: string[], options: O, allowPositionals = true) {
+  const args = negativeValuesJoined(given, valueOption(options));
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch {
