@@ -35,9 +35,13 @@ const LIST_OPTIONS = {
   verdict: { type: 'string' },
   component: { type: 'string' },
   limit: { type: 'string' },
+  before: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The runs `runs list` shows without --limit: the run store's default, as `GET /v1/runs`. */
+const LIST_DEFAULT_LIMIT = 100;
 
 const SHOW_OPTIONS = {
   data: { type: 'string' },
@@ -132,17 +136,24 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs list takes no arguments, only options (run "runprint runs list --help")');
-  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', verdict: 'verdict', component: 'component', limit: 'limit' };
+  const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', verdict: 'verdict', component: 'component', limit: 'limit', before: 'before' };
   const query = runQuery((name) => {
     const option = names[name];
     return option === undefined ? undefined : (values[option] as string | undefined);
   });
+  const limit = query.limit ?? LIST_DEFAULT_LIMIT;
   const store = await openStore(values, io);
   try {
-    const runs = await store.list(query);
+    // One run more than shown says whether more match.
+    const found = await store.list({ ...query, limit: limit + 1 });
+    const runs = found.slice(0, limit);
     if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else if (runs.length === 0) io.stderr('runprint: no captured runs match\n');
     else for (const run of runs) io.stdout(line(run));
+    if (found.length > limit) {
+      const wider = limit < 1000 ? ', or --limit up to 1000 for more at once' : '';
+      io.stderr(`runprint: more runs match than the ${limit} shown: add --before ${runs.at(-1)!.seq} for the next ${limit}${wider}\n`);
+    }
   } finally {
     await store.close();
   }
