@@ -11,6 +11,7 @@ import { computeIdentity, withServedFacts } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { PublicKey } from '../keys/keys.ts';
+import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { parseNote } from '../log/note.ts';
@@ -221,6 +222,9 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
 async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: AbortSignal | undefined): Promise<RunCheck> {
   const name = 'log' as const;
   if (run.receipt === null) return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: 'no receipt to look for in the log' };
+  if (run.logIndex === null && run.receipt.length > MAX_ENTRY_SIZE) {
+    return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: `the receipt (${run.receipt.length} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes), so no log holds it` };
+  }
   if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
   const { logKey, origin, from } = options.log;

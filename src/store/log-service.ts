@@ -5,7 +5,7 @@
 import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
-import { formatEntryBundle } from '../log/entry-bundle.ts';
+import { formatEntryBundle, MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
 import { parseNote, signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
 import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, tileSubtreeHashes, type TileCoordinates, type TileReader } from '../log/tiles.ts';
@@ -148,6 +148,8 @@ export class TransparencyLog {
   append(entry: Uint8Array, runId?: string): Promise<StoredEntry> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the log is closed'));
     if (this.#broken) return Promise.reject(storeCorrupt('stored tree does not extend the last signed checkpoint; the log takes no entries'));
+    // A data tile writes each entry's length in two bytes: a longer entry could never be served.
+    if (entry.length > MAX_ENTRY_SIZE) return Promise.reject(new LogError('ERR_LOG_ENTRY_TOO_LARGE', `entry is larger than ${MAX_ENTRY_SIZE} bytes`));
     return new Promise<StoredEntry>((resolve, reject) => {
       const leafHash = hashLeaf(entry);
       const item: NewEntry = runId === undefined ? { entry, leafHash } : { entry, leafHash, runId };

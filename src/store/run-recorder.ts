@@ -5,6 +5,7 @@
  * (runs with no receipt yet), and a receipt signed again is the same bytes (Ed25519 is
  * deterministic and the facts come from the stored record), which the log stores once.
  */
+import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import type { CapturedRun } from '../capture/capture-run.ts';
 import { isReceiptable, receiptFactsOfRecord } from '../capture/run-receipt.ts';
 import { LogError, RunprintError } from '../errors.ts';
@@ -296,14 +297,19 @@ export class RunRecorder {
 
   /** Appends the receipts stored without a log index to the log, and stores their indexes. */
   async #logOthers(log: TransparencyLog): Promise<void> {
+    let after = 0;
     for (;;) {
-      const unlogged = await this.#options.storage.unlogged(256);
+      const unlogged = await this.#options.storage.unlogged(256, after);
       if (unlogged.length === 0 || this.#closed) return;
+      after = unlogged.at(-1)!.seq;
       const indexes: { recordDigest: string; logIndex: number }[] = [];
       for (const run of unlogged) {
+        const entry = encoder.encode(run.receipt);
+        // Longer than a log entry can be (reported when it was signed): it stays stored, unlogged.
+        if (entry.length > MAX_ENTRY_SIZE) continue;
         try {
           // The log holds an entry once: a receipt appended twice gets the index it has.
-          const stored = await log.append(encoder.encode(run.receipt), run.runId ?? undefined);
+          const stored = await log.append(entry, run.runId ?? undefined);
           indexes.push({ recordDigest: run.recordDigest, logIndex: stored.index });
           this.counts.logged++;
         } catch (error) {
@@ -357,6 +363,12 @@ export class RunRecorder {
         logIndex = stored.index;
         this.counts.logged++;
       } catch (error) {
+        if (error instanceof RunprintError && error.code === 'ERR_LOG_ENTRY_TOO_LARGE') {
+          // No log takes it, now or later: the receipt is stored without a log index (it still
+          // verifies with the key), and the run is not signed again.
+          this.#report(new LogError('ERR_LOG_ENTRY_TOO_LARGE', `a receipt of ${receipt.length} bytes is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes: a request of many hundreds of messages or parents); it is stored, not logged`));
+          return { recordDigest: run.recordDigest, receipt, logIndex: null };
+        }
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'a receipt could not be logged'));
         return undefined;
       }
