@@ -39,6 +39,8 @@ export function statusFor(error: RunprintError): number {
     // RFC 9110 section 15.5.20: this server does not answer for that authority.
     case 'ERR_HTTP_HOST_NOT_ALLOWED':
       return 421;
+    case 'ERR_HTTP_CROSS_ORIGIN':
+      return 403;
     case 'ERR_HTTP_BUSY':
     case 'ERR_CAPTURE_UNAVAILABLE':
       return 503;

@@ -136,6 +136,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     socket.once('close', () => limits.closeConnection(client));
   });
   let origin = '';
+  let listeningPort = options.port;
   // Requests in progress (until their connection's answer is finished or the client is gone), and
   // who waits for there to be none (a graceful close).
   let inProgress = 0;
@@ -158,6 +159,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
         outgoing.on('error', () => undefined);
         return reply(outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (the Host header names another)`), true);
       }
+      // A web page of another origin can make a browser send a simple POST here without asking
+      // (no CORS preflight for text/plain): on loopback, where no token guards the proxy, only this
+      // server's own pages may send requests from a browser.
+      if (!fromOwnOrigin(incoming, allowed, listeningPort)) {
+        incoming.on('error', () => undefined);
+        outgoing.on('error', () => undefined);
+        return reply(outgoing, new RunprintError('ERR_HTTP_CROSS_ORIGIN', 'a request from a web page of another origin: this server on a loopback address answers browsers only for its own pages'), true);
+      }
     }
     serve(app, incoming, outgoing, origin, limits).catch(() => outgoing.destroy());
   });
@@ -173,6 +182,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   origin = `http://${authority(options.host, port)}`;
+  listeningPort = port;
   return {
     host: options.host,
     port,
@@ -198,6 +208,25 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
       await closed;
     },
   };
+}
+
+/**
+ * False for a request a browser sent from a page of another origin: its Origin header names
+ * another scheme, host or port (or is `null`: a sandboxed or file page), or its Sec-Fetch-Site
+ * says it is not same-origin. Clients that are not browsers send neither header.
+ */
+function fromOwnOrigin(incoming: IncomingMessage, hosts: ReadonlySet<string>, port: number): boolean {
+  const site = incoming.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const from = incoming.headers.origin;
+  if (from === undefined) return true;
+  try {
+    const url = new URL(from);
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    return url.protocol === 'http:' && hosts.has(host.toLowerCase()) && Number(url.port || 80) === port && `${url.protocol}//${url.host}` === from.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** The path and query of a request target: origin-form, or absolute-form with an http(s) URL (RFC 9112 section 3.2). */
