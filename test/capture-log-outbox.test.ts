@@ -274,6 +274,8 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     const health = await logHealth(serve.base);
     assert.deepEqual({ code: health.stopped!.code, status: health.stopped!.status }, { code: 'ERR_HTTP_UNAUTHORIZED', status: 401 });
     assert.equal(health.delivered, 0);
+    const capture = (await documented<{ capture: { healthy: boolean } }>('/healthz', `${serve.base}/healthz`)).body.capture;
+    assert.equal(capture.healthy, false, 'a monitor polling healthy sees that receipts no longer reach the log');
     await call(serve.base, 'Outbox refused 1');
     await until(async () => (await runs(serve.base)).every((view) => view.receipt !== null), 'both receipts are signed');
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -287,6 +289,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
 
     const fixed = await startCapturing(data, `${remote.base}/`, ['--capture-log-token', TOKEN]);
     const views = await allDelivered(fixed.base, 2);
+    assert.equal((await documented<{ capture: { healthy: boolean } }>('/healthz', `${fixed.base}/healthz`)).body.capture.healthy, true);
     await checkInRemote(fixed.base, remote, views, join(data, 'receipt-key.pem'));
     await fixed.stop();
     await remote.stop();

@@ -470,7 +470,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     recorder,
     health: () => {
       const log = outbox?.state;
-      return { capture: { healthy: recorder.healthy, ...recorder.counts, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
+      // Unhealthy too while delivery to the --capture-log log has stopped (until a restart): a monitor
+      // polling `healthy` must see that receipts no longer reach the log.
+      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
