@@ -170,6 +170,33 @@ describe('openai through the proxy', () => {
     assert.equal(run.model, 'gpt-4o');
   });
 
+  test('runprint-receipt: the receipt is there at once, or a 404 says Retry-After: 1 and it is there a second later', async (t) => {
+    const early: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      upstream.enqueue({ kind: 'text', text: `Answer ${i}.` });
+      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` }, body: JSON.stringify({ model: 'gpt-4o', messages: HI }) });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+      const path = response.headers.get('runprint-receipt') ?? '';
+      assert.match(path, /^\/v1\/runs\/[0-9a-f-]{36}\/receipt$/);
+      const receipt = await fetch(`${serve.base}${path}`);
+      const body = await receipt.text();
+      if (receipt.status === 404) {
+        assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'ERR_RUN_NO_RECEIPT');
+        assert.equal(receipt.headers.get('retry-after'), '1', 'a receipt not signed yet says when to ask again');
+        early.push(path);
+      } else assert.equal(receipt.status, 200, body);
+    }
+    await upstream.settled();
+    t.diagnostic(`${early.length} of 20 receipts not signed yet when asked at once`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const path of early) {
+      const again = await fetch(`${serve.base}${path}`);
+      assert.equal(again.status, 200, `${path} one Retry-After later`);
+      await again.arrayBuffer();
+    }
+  });
+
   test('the same calls give the same request and run identities and output digests through the proxy and in process', async () => {
     const inProcess: RunRecord[] = [];
     const wrapped = captureFetch(globalThis.fetch, { onRun: (record) => void inProcess.push(record) });

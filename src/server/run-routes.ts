@@ -8,6 +8,7 @@ import { isRunId } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
+import { errorResponse } from './http-status.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
@@ -200,7 +201,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     const latest = runs[runs.length - 1]!;
     if (parts.length === 4) return Response.json({ runs: await runViews(storage, runs) });
     if (parts.length === 5 && parts[4] === 'receipt') {
-      if (latest.receipt === null) throw noReceipt(latest);
+      if (latest.receipt === null) return noReceiptAnswer(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
     }
     if (parts.length === 5 && parts[4] === 'composition') {
@@ -209,16 +210,30 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
     }
     if (parts.length === 5 && parts[4] === 'tlog-proof') {
-      if (latest.receipt === null) throw noReceipt(latest);
+      if (latest.receipt === null) return noReceiptAnswer(latest);
       if (latest.logIndex === null && options.unlogged !== undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', options.unlogged);
       if (latest.logIndex === null || options.log === undefined) throw new RunprintError('ERR_RUN_NO_RECEIPT', 'this run\'s receipt is not in a log (serve runs without its log)');
       const proof = await options.log.tlogProof(latest.logIndex, new TextEncoder().encode(latest.receipt));
-      if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers the receipt yet; retry in a second');
+      if (proof === undefined) return errorResponse(new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers the receipt yet; retry in a second'), RETRY_SOON);
       return new Response(proof.text, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
     }
     throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
   };
   return { routes, prefix };
+}
+
+/** Retry-After (RFC 9110 section 10.2.3) on an answer that changes within about a second: a receipt being signed, a checkpoint being made. */
+const RETRY_SOON = { 'retry-after': '1' };
+
+/**
+ * 404 ERR_RUN_NO_RECEIPT for a run without a receipt. A run that gets one is signed after its
+ * record commits, which is when a non-streamed answer (with its runprint-receipt header) is
+ * released: asked at once, the receipt is usually a moment away, and Retry-After says when to ask
+ * again. A run that never gets one has no Retry-After.
+ */
+function noReceiptAnswer(run: StoredRun): Response {
+  const error = noReceipt(run);
+  return errorResponse(error, run.record.runId !== null && run.record.output !== null ? RETRY_SOON : {});
 }
 
 function noReceipt(run: StoredRun): RunprintError {
