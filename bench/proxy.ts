@@ -202,11 +202,11 @@ async function start(name: string, args: string[], portPattern: RegExp, stream: 
   };
 }
 
-async function startServe(name: string, upstream: string, durability: 'sync' | 'async'): Promise<Server> {
+async function startServe(name: string, upstream: string, durability: 'sync' | 'async', workers = 0): Promise<Server> {
   const data = await mkdtemp(join(tmpdir(), `runprint-bench-proxy-${durability}-`));
   return start(
     name,
-    [BIN, 'serve', '--port', '0', '--data', data, '--upstream', `openai=${upstream}`, '--capture-durability', durability, '--max-client-requests', '0', '--max-client-connections', '0'],
+    [BIN, 'serve', '--port', '0', '--data', data, '--upstream', `openai=${upstream}`, '--capture-durability', durability, '--capture-workers', String(workers), '--max-client-requests', '0', '--max-client-connections', '0'],
     /listening on http:\/\/127\.0\.0\.1:([0-9]+)/,
     'stderr',
     data,
@@ -219,9 +219,9 @@ function rssMiB(pid: number): number {
   return match === null ? NaN : Number(match[1]) / 1024;
 }
 
-/** CPU time of a process (all threads, user + system), in seconds (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU time of a process (all threads, user + system), or of its main thread only, in seconds (Linux /proc). */
+function cpuSeconds(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (CLK_TCK 100)
 }
@@ -307,11 +307,12 @@ async function openLoop(server: Server, body: Uint8Array, rate: number, ms: numb
  * Requests `concurrency` at a time, until `count` were sent or `ms` passed; requests per second,
  * the server's CPU seconds, and how many answers carried a capture id.
  */
-async function closedLoop(server: Server, body: Uint8Array, limit: { count?: number; ms?: number }, concurrency: number): Promise<{ count: number; rps: number; cpu: number; captured: number }> {
+async function closedLoop(server: Server, body: Uint8Array, limit: { count?: number; ms?: number }, concurrency: number): Promise<{ count: number; rps: number; cpu: number; mainCpu: number; captured: number }> {
   let sent = 0;
   let done = 0;
   let captured = 0;
   const cpuBefore = cpuSeconds(server.pid);
+  const mainBefore = cpuSeconds(server.pid, true);
   const started = performance.now();
   const more = () => (limit.count === undefined || sent < limit.count) && (limit.ms === undefined || performance.now() - started < limit.ms);
   await Promise.all(
@@ -325,7 +326,7 @@ async function closedLoop(server: Server, body: Uint8Array, limit: { count?: num
     }),
   );
   const elapsed = performance.now() - started;
-  return { count: done, rps: (done * 1000) / elapsed, cpu: cpuSeconds(server.pid) - cpuBefore, captured };
+  return { count: done, rps: (done * 1000) / elapsed, cpu: cpuSeconds(server.pid) - cpuBefore, mainCpu: cpuSeconds(server.pid, true) - mainBefore, captured };
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -438,6 +439,9 @@ export async function benchProxy(): Promise<BenchResult[]> {
     const rss: Array<[string, number]> = [['start', rssMiB(sync.pid)]];
     const async_ = await startServe('async', upstream.base, 'async');
     servers.push(async_);
+    // The default durability with the identities in a worker thread (serve --capture-workers 1).
+    const pooled = await startServe('sync, 1 worker', upstream.base, 'sync', 1);
+    servers.push(pooled);
     const forwardHttp = await start('forward-http', [SELF, 'forward-http', upstream.base], /^([0-9]+)\n/, 'stdout');
     servers.push(forwardHttp);
     const forwardFetch = await start('forward-fetch', [SELF, 'forward-fetch', upstream.base], /^([0-9]+)\n/, 'stdout');
@@ -448,27 +452,30 @@ export async function benchProxy(): Promise<BenchResult[]> {
 
     note('warm-up');
     // Warm up every path (JIT, connections, the serve's workers and first commits).
-    for (const server of [direct, sync, async_, forwardHttp, forwardFetch]) {
+    for (const server of [direct, sync, async_, pooled, forwardHttp, forwardFetch]) {
       for (const body of [json, sse]) {
         await closedLoop(server, body, { count: WARM_UP }, 8);
         count(server, WARM_UP);
       }
     }
     mark('warm');
-    for (const server of [sync, async_]) await settle(server);
+    for (const server of [sync, async_, pooled]) await settle(server);
 
     note('throughput');
     // Throughput, closed loop, JSON answers: capture on vs the upstream direct and vs no capture.
-    const through = [direct, forwardHttp, forwardFetch, async_, sync];
+    const through = [direct, forwardHttp, forwardFetch, async_, sync, pooled];
     const rps = new Map<Server, number[]>(through.map((t) => [t, []]));
     const cpu = new Map<Server, number[]>(through.map((t) => [t, []]));
+    const mainCpu = new Map<Server, number[]>(through.map((t) => [t, []]));
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of through) {
         const run = await closedLoop(target, json, { ms: THROUGHPUT_MS }, CONCURRENCY);
         count(target, run.count);
-        if ((target === sync || target === async_) && run.captured !== run.count) throw new Error(`${target.name}: ${run.captured} of ${run.count} answers carried a capture id`);
+        if ((target === sync || target === async_ || target === pooled) && run.captured !== run.count) throw new Error(`${target.name}: ${run.captured} of ${run.count} answers carried a capture id`);
         rps.get(target)!.push(run.rps);
         cpu.get(target)!.push((run.cpu / run.count) * 1e6);
+        mainCpu.get(target)!.push((run.mainCpu / run.count) * 1e6);
+        if (target === pooled) await settle(target);
         if (target === sync || target === async_) {
           const lag = await settle(target);
           if (round === ROUNDS - 1) {
@@ -492,6 +499,11 @@ export async function benchProxy(): Promise<BenchResult[]> {
         detail: `${best(target).toFixed(0)}/s vs ${best(direct).toFixed(0)}/s; the serve process used ${cpuUs(target).toFixed(0)} µs of CPU per request (all threads) = ${(1e6 / cpuUs(target)).toFixed(0)} requests/s per core`,
       });
     }
+    results.push({
+      name: `proxy: serve CPU per captured call, sync durability, identities in a worker thread (--capture-workers 1) vs on the event loop (time ratio; above 1: more CPU), ${CONCURRENCY} at a time, JSON`,
+      ratio: cpuUs(pooled) / cpuUs(sync),
+      detail: `${cpuUs(pooled).toFixed(0)} vs ${cpuUs(sync).toFixed(0)} µs, of which the main thread (the event loop) ${Math.min(...mainCpu.get(pooled)!).toFixed(0)} vs ${Math.min(...mainCpu.get(sync)!).toFixed(0)} µs; throughput ${best(pooled).toFixed(0)}/s vs ${best(sync).toFixed(0)}/s`,
+    });
     for (const target of [forwardHttp, forwardFetch]) {
       results.push({
         name: `proxy: throughput of capture (sync) vs a bare pass-through without capture, ${target.name === 'forward-http' ? 'node:http piping' : 'node:http server + fetch to the upstream'} (throughput ratio)`,
@@ -585,7 +597,7 @@ export async function benchProxy(): Promise<BenchResult[]> {
 
     note('stopping');
     // Every proxied request is a stored run with a receipt in the log once the serve has stopped.
-    for (const server of [sync, async_]) {
+    for (const server of [sync, async_, pooled]) {
       const stopAt = performance.now();
       await server.stop();
       servers.splice(servers.indexOf(server), 1);
