@@ -92,6 +92,7 @@ export type ErrorCode =
   | 'ERR_CAPTURE_RETRIEVAL_INVALID'
   | 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE'
   | 'ERR_CAPTURE_SERVED_FACT_REFUSED'
+  | 'ERR_CAPTURE_ID_TAKEN'
   | 'ERR_RUN_NOT_FOUND'
   | 'ERR_RUN_NO_RECEIPT'
   // Replay and comparison of stored runs (docs/REPLAY.md)

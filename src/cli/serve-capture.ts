@@ -462,6 +462,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     ingest: {
       sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },
+      // A capture id names one record: another exchange under a stored one is refused (409).
+      recordsOf: async (captureId) => (await storage.find(captureId)).filter((run) => run.record.captureId === captureId).map((run) => run.recordDigest),
       ...(config.token === undefined ? {} : { token: config.token }),
       // A 32 MiB request and its answer, base64 in JSON.
       maxBodyBytes: 96 * 1024 * 1024,

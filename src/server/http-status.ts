@@ -17,6 +17,8 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_WITNESS_UNKNOWN_LOG':
       return 404;
     case 'ERR_WITNESS_CONFLICT':
+    // POST /v1/exchanges: the capture id already names another record.
+    case 'ERR_CAPTURE_ID_TAKEN':
       return 409;
     case 'ERR_HTTP_METHOD_NOT_ALLOWED':
       return 405;

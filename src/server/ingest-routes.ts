@@ -5,11 +5,16 @@
  * (captureRunWith). A client sends bytes, never a record: identities, served facts and output
  * digests are all computed here. The answer comes once the record is durable; the same exchange
  * sent again is the same record, which the store keeps once, so a client's outbox may resend.
+ * A capture id names one record: an exchange whose capture id the store already holds with
+ * another record is refused (409 ERR_CAPTURE_ID_TAKEN), so a capture id's receipt URL never
+ * comes to name another call's receipt.
  */
 import { captureRunWith, type CapturedRun } from '../capture/capture-run.ts';
 import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
+import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { sameToken } from './bearer.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
@@ -28,6 +33,14 @@ export interface IngestRouteOptions {
   maxBodyBytes: number;
   /** Whether receipts are signed (the answer then names the receipt's URL). */
   receipts: boolean;
+  /**
+   * The record digests (hex SHA-256 of the record's RFC 8785 JSON, as the run store names
+   * records) the store holds under a capture id; none for an unknown one. When given, an exchange
+   * whose capture id names a stored record with another digest is refused (409
+   * ERR_CAPTURE_ID_TAKEN) before it is recorded; the same exchange sent again is answered as the
+   * first time. Without it, nothing is checked.
+   */
+  recordsOf?: (captureId: string) => Promise<readonly string[]>;
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
@@ -41,6 +54,22 @@ type Handler = (request: Request, url: URL) => Promise<Response>;
  * `const ingest = ingestRoutes(options); Object.assign(routes, ingest.routes); Object.assign(limits, ingest.limits);`.
  */
 export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number> } {
+  // Exchanges of one capture id are checked and recorded one after the other in this process, so
+  // two different ones sent at once cannot both find the id free. Serve processes sharing one
+  // run store (PostgreSQL), or a proxy call whose record is not committed yet, are not covered:
+  // see docs/CAPTURE.md, "Capture ids".
+  const busy = new Map<string, Promise<unknown>>();
+  const oneAtATime = async <T>(captureId: string, work: () => Promise<T>): Promise<T> => {
+    const before = busy.get(captureId);
+    const mine = before === undefined ? work() : before.then(work, work);
+    const settled = mine.then(() => undefined, () => undefined);
+    busy.set(captureId, settled);
+    try {
+      return await mine;
+    } finally {
+      if (busy.get(captureId) === settled) busy.delete(captureId);
+    }
+  };
   const post: Handler = async (request) => {
     if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
       throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
@@ -48,7 +77,15 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     requireJson(request);
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
     const run = captureRunWith(exchange);
-    await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
+    await oneAtATime(run.record.captureId, async () => {
+      if (options.recordsOf !== undefined) {
+        const stored = await options.recordsOf(run.record.captureId);
+        if (stored.length > 0 && !stored.includes(recordDigestOf(run))) {
+          throw new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
+        }
+      }
+      await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
+    });
     const answer: ExchangeAnswer = {
       captureId: run.record.captureId,
       requestId: run.record.requestId,
@@ -60,4 +97,9 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     return Response.json(answer);
   };
   return { routes: { [EXCHANGES_PATH]: { POST: post } }, limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes } };
+}
+
+/** The digest the run store names a record by: hex SHA-256 of its RFC 8785 JSON (store/run-storage.ts runToStore). */
+function recordDigestOf(run: CapturedRun): string {
+  return toHex(sha256Once(canonicalBytes(run.record)));
 }

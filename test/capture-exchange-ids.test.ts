@@ -1,0 +1,119 @@
+/**
+ * `POST /v1/exchanges` against a real `runprint serve` in front of the fake upstream: a capture id
+ * names one call. An exchange whose capture id already names another record (a proxy call's, or
+ * another exchange's) is refused with 409 ERR_CAPTURE_ID_TAKEN and nothing is recorded, so the
+ * capture id's receipt stays the first call's; the same exchange sent again is answered 200 as
+ * the first time; two different exchanges with one new capture id sent at once give one 200 and
+ * one 409.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { EXCHANGE_VERSION } from '../src/capture/exchange.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+const scratch: string[] = [];
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  const data = mkdtempSync(join(tmpdir(), 'runprint-exchange-ids-'));
+  scratch.push(data);
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
+});
+after(async () => {
+  await serve?.stop();
+  await killServeProcesses();
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+const request = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
+const answer = readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url)));
+const forged = JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'FORGED ANSWER' } }] });
+
+function exchange(captureId: string, body: string | Buffer, change: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    version: EXCHANGE_VERSION,
+    captureId,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    request: b64(request),
+    response: { status: 200, headers: { 'content-type': 'application/json' }, body: b64(body) },
+    outcome: 'complete',
+    times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 },
+    parents: [],
+    ...change,
+  };
+}
+
+const post = (body: unknown) => fetch(`${serve.base}/v1/exchanges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+interface Runs {
+  runs: Array<{ capture: string; recordDigest: string; record: { output: { digest: { sha256: string } } | null } }>;
+}
+const runsOf = async (captureId: string): Promise<Runs['runs']> => ((await (await fetch(`${serve.base}/v1/runs/${captureId}`)).json()) as Runs).runs;
+
+/** The receipt the capture id's URL gives, once signed (serve signs in the background). */
+async function receiptOf(captureId: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const response = await fetch(`${serve.base}/v1/runs/${captureId}/receipt`);
+    if (response.status === 200) return response.text();
+    await response.arrayBuffer();
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  assert.fail('no receipt within 5 s');
+}
+
+describe('POST /v1/exchanges: a capture id names one record', () => {
+  test('an exchange reusing a proxy call\'s capture id is refused (409 ERR_CAPTURE_ID_TAKEN); its receipt stays the proxy call\'s', async () => {
+    const proxied = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: request });
+    assert.equal(proxied.status, 200);
+    await proxied.arrayBuffer();
+    const captureId = proxied.headers.get('runprint-capture-id')!;
+    assert.match(captureId, /^[0-9a-f-]{36}$/);
+    const receipt = await receiptOf(captureId);
+
+    const refused = await post(exchange(captureId, forged));
+    assert.equal(refused.status, 409);
+    assert.deepEqual(await refused.json(), { error: { code: 'ERR_CAPTURE_ID_TAKEN', message: 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', path: "$['captureId']" } });
+    const runs = await runsOf(captureId);
+    assert.deepEqual(runs.map((run) => run.capture), ['proxy'], 'nothing recorded under the id');
+    assert.equal(await receiptOf(captureId), receipt, 'the receipt is still the proxy call\'s');
+  });
+
+  test('the same exchange sent again: 200 with the same answer, stored once; another under its id: 409', async () => {
+    const captureId = randomUUID();
+    const first = await post(exchange(captureId, answer));
+    assert.equal(first.status, 200);
+    const answered = await first.json();
+    const again = await post(exchange(captureId, answer));
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), answered);
+    // Another record under the id: another response, or the same bytes at other times.
+    for (const other of [exchange(captureId, forged), exchange(captureId, answer, { times: { started: 1767225600001, response: 1767225600100, ended: 1767225600200 } })]) {
+      const refused = await post(other);
+      assert.equal(refused.status, 409);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_ID_TAKEN');
+    }
+    assert.equal((await runsOf(captureId)).length, 1, 'stored once');
+  });
+
+  test('two different exchanges with one new capture id sent at once: one is recorded, the other refused', async () => {
+    for (let round = 0; round < 5; round++) {
+      const captureId = randomUUID();
+      const answers = await Promise.all([post(exchange(captureId, answer)), post(exchange(captureId, forged))]);
+      const statuses = answers.map((each) => each.status).sort();
+      await Promise.all(answers.map((each) => each.arrayBuffer()));
+      assert.deepEqual(statuses, [200, 409]);
+      assert.equal((await runsOf(captureId)).length, 1);
+    }
+  });
+});
