@@ -53,6 +53,19 @@ export interface CapturedExchange {
   salts?: Salts;
 }
 
+/**
+ * The latest time a record may hold, 9999-12-31T23:59:59.999Z in milliseconds since the Unix
+ * epoch: the last an RFC 3339 time (a four-digit year) can say. A record's times are from
+ * 1970-01-01T00:00:00.000Z to this; a later or negative time is refused (a run holding one could
+ * never be signed, and would sort before every other).
+ */
+export const MAX_RECORD_TIME = 253_402_300_799_999;
+
+/** True for a time a record may hold: a finite number of milliseconds from 0 to MAX_RECORD_TIME. */
+export function isRecordTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_RECORD_TIME;
+}
+
 /** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
 export const MAX_CAPTURED_RESPONSE_BYTES = 64 * 1024 * 1024;
 
@@ -223,7 +236,9 @@ function withDerived(served: { [name: string]: ServedFact } | null, derived: Cap
  * and finish reason from the response body as SPEC 12 reads it (what `runOutputFrom` gives), so a
  * fetch wrapper and a proxy that see the same bytes make the same record but for times. A failed
  * call is a run too, marked incomplete; a request runprint cannot identify is recorded as
- * unidentified with its error code. Throws only on a programmer error (TypeError).
+ * unidentified with its error code. Throws only on a programmer error (TypeError), or a
+ * RangeError for a time a record cannot hold as RFC 3339 (isRecordTime: a clock past year 9999 or
+ * before 1970): no record is made then.
  */
 export function captureRun(exchange: CapturedExchange): RunRecord {
   return captureRunWith(exchange).record;
@@ -241,6 +256,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     throw new TypeError('requestBytes and responseBytes must be Uint8Arrays');
   }
   const parents = checkParents(exchange.parents ?? []);
+  checkTimes(exchange.times);
   const headers = keptHeaders(format, exchange.headers);
   let incomplete: RunRecord['incomplete'] = null;
   let output: RunOutput | null = null;
@@ -302,6 +318,16 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     },
   };
   return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError };
+}
+
+/** Times a record can hold as RFC 3339 (isRecordTime); a RangeError otherwise (a clock past 9999, or before 1970). */
+function checkTimes(times: CapturedExchange['times']): void {
+  if (times === null || typeof times !== 'object') throw new TypeError('times must be { started, response, ended } in milliseconds since the Unix epoch');
+  for (const name of ['started', 'response', 'ended'] as const) {
+    const value = times[name];
+    if (name === 'response' && value === null) continue;
+    if (!isRecordTime(value)) throw new RangeError(`times.${name} must be milliseconds since the Unix epoch from 0 to ${MAX_RECORD_TIME} (9999-12-31T23:59:59.999Z)`);
+  }
 }
 
 function checkDeclared(documents: readonly DeclaredDocument[]): DeclaredDocument[] {

@@ -8,7 +8,7 @@ import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/compositi
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
-import { isRunId, type CapturedExchange, type CapturedRun } from './capture-run.ts';
+import { isRecordTime, isRunId, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun } from './capture-run.ts';
 import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome } from './run-record.ts';
@@ -20,7 +20,8 @@ export const EXCHANGES_PATH = '/v1/exchanges';
 /**
  * One exchange as a client sends it: JSON, the bytes in standard base64 (RFC 4648 section 4).
  * `response` is null when no response arrived; `headers` are the response's (only the content
- * type and the provider's request id header are read); times are milliseconds since the epoch.
+ * type and the provider's request id header are read); times are whole milliseconds since the
+ * epoch, from 0 to 9999-12-31T23:59:59.999Z (MAX_RECORD_TIME: a record writes them as RFC 3339).
  */
 export interface ExchangeBody {
   version: typeof EXCHANGE_VERSION;
@@ -135,10 +136,10 @@ function bytesOf(value: unknown, path: string): Uint8Array {
   return bytes;
 }
 
-/** Milliseconds since the epoch that Date can hold as an RFC 3339 time. */
+/** Whole milliseconds since the epoch that a record can hold as an RFC 3339 time (up to 9999-12-31T23:59:59.999Z). */
 function timeOf(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 8_640_000_000_000_000) {
-    throw bad('must be a time in whole milliseconds since the Unix epoch', path);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || !isRecordTime(value)) {
+    throw bad(`must be a time in whole milliseconds since the Unix epoch, from 0 to ${MAX_RECORD_TIME} (9999-12-31T23:59:59.999Z)`, path);
   }
   return value;
 }

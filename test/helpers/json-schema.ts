@@ -1,12 +1,12 @@
 /**
  * A JSON Schema (2020-12) checker for the keywords docs/openapi.json uses, and no more: type (one or
- * a list), const, enum, pattern, minimum, properties, required, additionalProperties (false or a
+ * a list), const, enum, pattern, minimum, maximum, properties, required, additionalProperties (false or a
  * schema), items, oneOf, not, and $ref to `#/...`. A keyword it does not know fails the check, so
  * the document cannot use one that goes unchecked.
  */
 type Schema = { [keyword: string]: unknown } | boolean;
 
-const KNOWN = new Set(['type', 'const', 'enum', 'pattern', 'minimum', 'properties', 'required', 'additionalProperties', 'items', 'oneOf', 'not', '$ref', 'description', 'contentMediaType']);
+const KNOWN = new Set(['type', 'const', 'enum', 'pattern', 'minimum', 'maximum', 'properties', 'required', 'additionalProperties', 'items', 'oneOf', 'not', '$ref', 'description', 'contentMediaType']);
 
 function typeOf(value: unknown): string {
   if (value === null) return 'null';
@@ -40,6 +40,7 @@ export function validate(value: unknown, schema: Schema, root: unknown, at = '')
   if (Array.isArray(schema['enum']) && !schema['enum'].some((item) => JSON.stringify(item) === JSON.stringify(value))) problems.push(`${at}: not one of the enum`);
   if (typeof schema['pattern'] === 'string' && typeof value === 'string' && !new RegExp(schema['pattern'], 'u').test(value)) problems.push(`${at}: does not match ${schema['pattern']}`);
   if (typeof schema['minimum'] === 'number' && typeof value === 'number' && value < schema['minimum']) problems.push(`${at}: below ${schema['minimum']}`);
+  if (typeof schema['maximum'] === 'number' && typeof value === 'number' && value > schema['maximum']) problems.push(`${at}: above ${schema['maximum']}`);
   if (typeOf(value) === 'object') {
     const object = value as Record<string, unknown>;
     const properties = (schema['properties'] ?? {}) as Record<string, Schema>;
