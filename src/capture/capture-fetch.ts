@@ -5,6 +5,7 @@ import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
+import { RunprintError } from '../errors.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
 export interface RunContent {
@@ -21,7 +22,7 @@ export interface CaptureFetchOptions {
    */
   onCapturedRun?: (run: CapturedRun, content: RunContent, started: unknown) => void | Promise<void>;
   /**
-   * Called as each recorded call starts, in the caller's async context; what it returns is handed
+   * Called as each call to a captured route starts, in the caller's async context; what it returns is handed
    * to onCapturedRun as `started` (in-process spans keep the caller's trace context this way).
    */
   onStart?: () => unknown;
@@ -107,8 +108,8 @@ const encoder = new TextEncoder();
 
 /**
  * The request body bytes without consuming what fetch will send: the SDKs give a string; a
- * buffer or Blob is copied; a Request's body is read from a clone. A stream or form body cannot be
- * read without consuming it, so it gives null (the call is forwarded and not recorded).
+ * buffer or Blob is copied; URLSearchParams is its UTF-8 form; a Request's body is read from a
+ * clone. Anything else (a stream or form, handled by requestBody) gives null.
  */
 async function requestBytes(input: FetchInput, init: RequestInit | undefined): Promise<Uint8Array | null> {
   const body = init !== undefined && 'body' in init ? init.body : undefined;
@@ -125,10 +126,89 @@ async function requestBytes(input: FetchInput, init: RequestInit | undefined): P
   return null;
 }
 
+/** A request body that can only be known as fetch sends it: a stream, read on the side. */
+interface KeptStream {
+  /** The bytes, once the stream has ended; rejects if it fails or is cancelled. */
+  readonly bytes: Promise<Uint8Array>;
+  /** True once `bytes` has settled. */
+  readonly settled: boolean;
+  /** Stops reading (this branch only: fetch's goes on); `bytes` then holds only part of the body, not to be recorded. */
+  cancel(): void;
+}
+
+/** Reads one branch of a teed request body to its end, chunk by chunk, concurrently with fetch. */
+function keepStream(stream: ReadableStream<unknown>): KeptStream {
+  const reader = stream.getReader();
+  let settled = false;
+  const bytes = (async () => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        // fetch sends only bytes from a stream body (a chunk of another type fails the call too).
+        if (!(value instanceof Uint8Array)) throw new TypeError('a request body stream chunk is not a Uint8Array');
+        chunks.push(value.slice());
+        size += value.length;
+      }
+    } finally {
+      settled = true;
+    }
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, at);
+      at += chunk.length;
+    }
+    return all;
+  })();
+  // Not an unhandled rejection: whoever builds the record reads it.
+  bytes.catch(() => undefined);
+  return {
+    bytes,
+    get settled() {
+      return settled;
+    },
+    cancel: () => void reader.cancel().catch(() => undefined),
+  };
+}
+
+/**
+ * What a request sends and how to send it: the bytes (or a stream read on the side), and the init
+ * fetch is then called with. A stream body is teed: fetch sends one branch, capture reads the
+ * other, so the bytes recorded are the bytes sent. A FormData body is encoded here once (as fetch
+ * encodes it, with its multipart boundary) and those bytes are sent, with that content type unless
+ * the application set one. Null for a body runprint cannot read without consuming it.
+ */
+async function requestBody(input: FetchInput, init: RequestInit | undefined): Promise<{ bytes: Uint8Array | KeptStream; init: RequestInit | undefined } | null> {
+  const body = init !== undefined && 'body' in init ? init.body : undefined;
+  if (init !== undefined && body instanceof ReadableStream) {
+    const [sent, kept] = body.tee();
+    return { bytes: keepStream(kept), init: { ...init, body: sent } };
+  }
+  if (init !== undefined && typeof FormData === 'function' && body instanceof FormData) {
+    const encoded = new Request('http://form.invalid/', { method: 'POST', body });
+    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    const headers = new Headers(init.headers);
+    const type = encoded.headers.get('content-type');
+    if (!headers.has('content-type') && type !== null) headers.set('content-type', type);
+    return { bytes, init: { ...init, body: bytes, headers } };
+  }
+  const bytes = await requestBytes(input, init);
+  return bytes === null ? null : { bytes, init };
+}
+
+/** The failure of a request body capture could not read: the call goes on, unrecorded. */
+function unreadableBody(message: string): RunprintError {
+  return new RunprintError('ERR_CAPTURE_REQUEST_UNREADABLE', message);
+}
+
 /**
  * Wraps `fetchImpl` so that every call to a provider route (see routeOf) is recorded, and
  * everything else passes straight through. The call is forwarded untouched (same URL, headers,
- * body, signal); the application gets a Response whose body streams through unchanged, chunk by
+ * body, signal; a stream body is teed and one branch sent, a FormData body is sent as the bytes
+ * fetch would encode it to, with their content type, see requestBody); the application gets a Response whose body streams through unchanged, chunk by
  * chunk, while a copy is kept on the side; when the body ends, is cancelled or fails, the record
  * goes to `options.onRun` (and the record with its composition and identity document to
  * `options.onCapturedRun`) with the bytes. A call that fails before any response (refused,
@@ -167,20 +247,23 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   const holdEnd = options.holdEnd === true;
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; started: unknown } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
-        const bytes = await requestBytes(input, init);
-        if (bytes === null) fail(new TypeError('request body is a stream or form: not recorded'));
-        else prepared = { method, path, format, bytes, parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), started: options.onStart?.() };
+        const context = { parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), started: options.onStart?.() };
+        // Last: once a stream body is teed, only the teed branch can be sent.
+        const body = await requestBody(input, init);
+        if (body === null) fail(unreadableBody('the request body is of a kind runprint cannot read without consuming it (not a string, buffer, Blob, URLSearchParams, FormData or ReadableStream): the call went on, not recorded'));
+        else prepared = { method, path, format, bytes: body.bytes, init: body.init, ...context };
       }
     } catch (error) {
       fail(error);
     }
     if (prepared === null) return fetchImpl(input, init);
     const call = prepared;
+    const sent = call.init;
     const started = now();
 
     // Built on a later turn of the event loop: the application has its last byte (or its error)
@@ -191,9 +274,27 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       return undefined;
     };
     const build = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
+      const kept = call.bytes;
+      if (kept instanceof Uint8Array) return buildWith(kept, status, headers, responseBytes, outcome, response, ended, truncated);
+      // A stream body: its bytes, once fetch has sent them all. The stream ends before the call
+      // does (fetch has sent it); one that has not after one more turn (a call that failed or was
+      // answered before the body was sent) is not waited for: the call is left unrecorded.
+      const wait = kept.settled ? Promise.resolve() : new Promise<void>((done) => setTimeout(done, 0));
+      return wait.then(async () => {
+        if (!kept.settled) {
+          kept.cancel();
+          throw unreadableBody('the request body stream had not ended when the call did: the call went on, not recorded');
+        }
+        const bytes = await kept.bytes.catch(() => {
+          throw unreadableBody('the request body stream failed: the call went on, not recorded');
+        });
+        return buildWith(bytes, status, headers, responseBytes, outcome, response, ended, truncated);
+      }).then(undefined, fail);
+    };
+    const buildWith = (requestBytes: Uint8Array, status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
       try {
         const captured = captureRunWith({
-          format: call.format, method: call.method, path: call.path, requestBytes: call.bytes,
+          format: call.format, method: call.method, path: call.path, requestBytes,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
@@ -202,7 +303,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         if (captured.retrievalError !== null) fail(captured.retrievalError);
         counts.runs++;
         if (captured.record.unidentified !== null) counts.unidentified++;
-        const content = { requestBytes: call.bytes, responseBytes };
+        const content = { requestBytes, responseBytes };
         // Each sink on its own: one that throws does not keep the run from the other.
         const first = onRun === undefined ? undefined : hand(() => onRun(captured.record, content));
         const second = onCapturedRun === undefined ? undefined : hand(() => onCapturedRun(captured, content, call.started));
@@ -216,7 +317,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
 
     let response: Response;
     try {
-      response = await fetchImpl(input, init);
+      response = await fetchImpl(input, sent);
     } catch (error) {
       const held = record(null, null, new Uint8Array(0), outcomeOfError(error), null, now());
       if (held !== undefined) await held;
