@@ -372,8 +372,9 @@ export interface Located {
  *
  * Bounded work: at most MAX_DECLARED_DOCUMENTS documents and MAX_DECLARED_TEXT code units of
  * text (else ERR_CAPTURE_RETRIEVAL_TOO_LARGE, nothing searched); a text declared twice is
- * searched once; and every text is searched in one pass over the request's strings
- * (find-texts.ts), so the time is linear in the request's and the texts' lengths, not their product.
+ * searched once; and the texts are searched by find-texts.ts: a quick search per text on a work
+ * budget, then one pass of an automaton over the request's strings for the texts not found yet,
+ * so the time stays linear in the request's and the texts' lengths, not their product.
  */
 export function locate(declared: readonly DeclaredDocument[], composition: Composition | null): Located {
   if (declared.length > MAX_DECLARED_DOCUMENTS) return { found: [], notFound: [], error: tooManyDocuments(declared.length) };

@@ -79,6 +79,12 @@ export interface ProxyOptions {
   now?: () => number;
 }
 
+/** After the current turn of the event loop (its I/O included); a microtask where there is no setImmediate. */
+function nextTurn(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate === undefined ? queueMicrotask(resolve) : immediate(resolve)));
+}
+
 /** Request headers a proxy never forwards (RFC 9110 section 7.6.1, hop-by-hop), and runprint's own. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
 /** Response headers not passed back: hop-by-hop, and the coding and length of bytes fetch has decoded. */
@@ -343,10 +349,11 @@ export function createProxy(options: ProxyOptions): Proxy {
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
   async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
     const captureId = globalThis.crypto.randomUUID();
-    // The composition and request identity: with a prepare pool, computed while the call goes to
-    // the upstream and awaited only when the answer is back (or before forwarding, where declared
-    // retrieval must be checked first). Undefined when preparing failed (reported).
-    const preparing = prepareCall(format, requestBytes);
+    // The composition and request identity, computed while the upstream works on the call and
+    // awaited when its answer is back: by the prepare pool from the start, or on this thread once
+    // the call is on its way (below). Before forwarding where declared retrieval must be checked
+    // first. Undefined when preparing failed (reported).
+    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, requestBytes) : undefined;
     let prepared: PreparedRequest | undefined;
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
@@ -399,8 +406,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (retrievalError !== null) ids.set(RETRIEVAL_ERROR_HEADER, retrievalError.code);
 
     let response: Response;
+    const responding = fetchImpl(upstreamUrl, init);
+    if (preparing === undefined) {
+      // One turn of the event loop lets the request's bytes go out; then this thread computes the
+      // identity while the upstream answers (an upstream slower than that hides it entirely).
+      responding.catch(() => undefined);
+      await nextTurn();
+      preparing = prepareCall(format, requestBytes);
+    }
     try {
-      response = await fetchImpl(upstreamUrl, init);
+      response = await responding;
     } catch (error) {
       prepared = await preparing;
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
