@@ -8,6 +8,7 @@ import type { RequestComponentName, Salts, ServedFact } from '../identity/compos
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
+import type { RunRecord } from '../capture/run-record.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError } from '../errors.ts';
@@ -107,6 +108,14 @@ export type RunprintFetch = typeof fetch & {
   readonly data: string;
   /** The server's base URL with `url`, else null. */
   readonly url: string | null;
+  /**
+   * The record of a call this fetch captured, by the `runprint-capture-id` header of its answer:
+   * resolves once the answer has ended (read to its end, cancelled or failed) and its record is
+   * made, with `runId` for an agent's next step (`withParent(record.runId, ...)`); null for a
+   * capture id it does not know (another process's, or more than 1,024 calls ago) or a call it
+   * could not record. The record is made before it is durable (see flush).
+   */
+  runOf(captureId: string): Promise<RunRecord | null>;
   /**
    * Resolves once every run whose response has ended is committed and its receipt signed (with
    * `url`: written to the outbox, and one attempt made to send what waits there); call it before
@@ -341,6 +350,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     ...(fixed !== undefined ? { salts: fixed } : salted.length === 0 ? {} : { salts: () => freshSalts(salted) }),
     ...(spans === undefined ? {} : { onStart: spans.onStart }),
     holdEnd: durability === 'sync',
+    // runprint-capture-id and runprint-request-id on each answer, as the proxy's: runOf gives the run.
+    idHeaders: true,
   });
   const inner = capturing.counts;
   const counts: RunprintFetchCounts = {

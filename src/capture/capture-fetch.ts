@@ -1,5 +1,5 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
-import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, type CapturedRun } from './capture-run.ts';
+import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from './capture-run.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
@@ -54,7 +54,23 @@ export interface CaptureFetchOptions {
    * last byte. Default false: the run is handed over after it, on a later turn of the event loop.
    */
   holdEnd?: boolean;
+  /**
+   * Give each recorded call's Response the headers the proxy gives (CAPTURE_ID_HEADER, and
+   * REQUEST_ID_HEADER when the request has an identity), so the application can name its run:
+   * `runOf(captureId)` then gives the record. The run identity is known only once the body has
+   * ended (the body streams through unbuffered), so no run id header. Default false.
+   */
+  idHeaders?: boolean;
 }
+
+/** The capture id of a call, as the proxy's answers name it. */
+export const CAPTURE_ID_HEADER = 'runprint-capture-id';
+/** The request identity of a call, as the proxy's answers name it. */
+export const REQUEST_ID_HEADER = 'runprint-request-id';
+/** How many records of finished calls runOf still gives (the most recent). */
+const RECENT_RUNS = 1024;
+/** Most calls runOf waits for at once; past it, the oldest one's runOf gives null. */
+const MAX_IN_FLIGHT = 4096;
 
 /** What a capturing fetch has done so far. */
 export interface CaptureCounts {
@@ -66,7 +82,16 @@ export interface CaptureCounts {
   failures: number;
 }
 
-export type CapturingFetch = typeof fetch & { readonly counts: Readonly<CaptureCounts> };
+export type CapturingFetch = typeof fetch & {
+  readonly counts: Readonly<CaptureCounts>;
+  /**
+   * The record of a call this fetch captured, by its capture id (the Response's
+   * `runprint-capture-id` with idHeaders): resolves once the call's response has ended (read to
+   * its end, cancelled or failed) and its record is made; null for a capture id it does not know
+   * (another fetch's, or one of more than 1,024 calls ago) or a call it could not record.
+   */
+  runOf(captureId: string): Promise<RunRecord | null>;
+};
 
 type FetchInput = string | URL | Request;
 
@@ -245,6 +270,23 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     return undefined;
   };
   const holdEnd = options.holdEnd === true;
+  const idHeaders = options.idHeaders === true;
+  // runOf: calls in flight (their record to come), and the records of the most recent ones.
+  const inFlight = new Map<string, { promise: Promise<RunRecord | null>; resolve: (record: RunRecord | null) => void }>();
+  const recent = new Map<string, RunRecord>();
+  const finish = (captureId: string, record: RunRecord | null) => {
+    const waiting = inFlight.get(captureId);
+    inFlight.delete(captureId);
+    if (record !== null) {
+      recent.set(captureId, record);
+      if (recent.size > RECENT_RUNS) recent.delete(recent.keys().next().value!);
+    }
+    waiting?.resolve(record);
+  };
+  const runOf = (captureId: string): Promise<RunRecord | null> => {
+    if (typeof captureId !== 'string') return Promise.resolve(null);
+    return Promise.resolve(recent.get(captureId) ?? inFlight.get(captureId)?.promise ?? null);
+  };
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
     let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; started: unknown } | null = null;
@@ -265,6 +307,13 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const call = prepared;
     const sent = call.init;
     const started = now();
+    const captureId = globalThis.crypto.randomUUID();
+    let resolveRun!: (record: RunRecord | null) => void;
+    inFlight.set(captureId, { promise: new Promise((resolve) => (resolveRun = resolve)), resolve: (record) => resolveRun(record) });
+    // A response the application never reads to its end is never recorded: its entry goes in time.
+    if (inFlight.size > MAX_IN_FLIGHT) finish(inFlight.keys().next().value!, null);
+    // The request half, when idHeaders made it for the answer's header (not made twice).
+    let request: PreparedRequest | undefined;
 
     // Built on a later turn of the event loop: the application has its last byte (or its error)
     // before runprint hashes anything. With holdEnd, built at once, and the end waits for the sinks.
@@ -289,17 +338,21 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           throw unreadableBody('the request body stream failed: the call went on, not recorded');
         });
         return buildWith(bytes, status, headers, responseBytes, outcome, response, ended, truncated);
-      }).then(undefined, fail);
+      }).then(undefined, (error: unknown) => {
+        finish(captureId, null);
+        fail(error);
+      });
     };
     const buildWith = (requestBytes: Uint8Array, status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
       try {
         const captured = captureRunWith({
-          format: call.format, method: call.method, path: call.path, requestBytes,
+          format: call.format, method: call.method, path: call.path, requestBytes, captureId,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
           ...(call.salts === undefined ? {} : { salts: call.salts }),
-        });
+        }, request);
+        finish(captureId, captured.record);
         if (captured.retrievalError !== null) fail(captured.retrievalError);
         counts.runs++;
         if (captured.record.unidentified !== null) counts.unidentified++;
@@ -310,6 +363,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         if (first === undefined && second === undefined) return undefined;
         return Promise.all([first, second]).then(() => undefined);
       } catch (error) {
+        finish(captureId, null);
         fail(error);
         return undefined;
       }
@@ -324,10 +378,39 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       throw error;
     }
     const responded = now();
+    // The ids the answer names (idHeaders): the capture id, and the request identity when the
+    // request has one (its bytes known: a stream body sent whole by now).
+    const ids = new Headers();
+    if (idHeaders) {
+      ids.set(CAPTURE_ID_HEADER, captureId);
+      try {
+        const bytes = call.bytes instanceof Uint8Array ? call.bytes : call.bytes.settled ? await call.bytes.bytes.catch(() => undefined) : undefined;
+        if (bytes !== undefined) request = prepareRequest(call.format, bytes, call.salts);
+        if (request?.identity != null) ids.set(REQUEST_ID_HEADER, request.identity.requestId);
+      } catch (error) {
+        request = undefined;
+        fail(error);
+      }
+    }
+    /** The answer with the ids added: a Response around the same body (fetch's headers cannot be changed). */
+    const answer = (body: ReadableStream<Uint8Array> | null): Response => {
+      const headers = new Headers(response.headers);
+      for (const [name, value] of ids) headers.set(name, value);
+      const made = new Response(body, { status: response.status, statusText: response.statusText, headers });
+      // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
+      for (const name of ['url', 'redirected', 'type'] as const) Object.defineProperty(made, name, { value: response[name] });
+      return made;
+    };
     if (response.body === null) {
       const held = record(response.status, response.headers, new Uint8Array(0), 'complete', responded, responded);
       if (held !== undefined) await held;
-      return response;
+      if (!idHeaders) return response;
+      try {
+        return answer(null);
+      } catch (error) {
+        fail(error);
+        return response;
+      }
     }
     let wrapped: Response;
     try {
@@ -341,14 +424,13 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         // reading at that event, so without it they would have the answer before its record.
         ...(holdEnd ? { holdFrom: terminalEventIn(providerFor(call.format).streamEndMarkers), heldComplete: terminalEventComplete(providerFor(call.format).streamEndMarkers) } : {}),
       });
-      wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-      // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
-      for (const name of ['url', 'redirected', 'type'] as const) Object.defineProperty(wrapped, name, { value: response[name] });
+      wrapped = answer(body);
     } catch (error) {
+      finish(captureId, null);
       fail(error);
       return response;
     }
     return wrapped;
   };
-  return Object.assign(capturing as typeof fetch, { counts: counts as Readonly<CaptureCounts> });
+  return Object.assign(capturing as typeof fetch, { counts: counts as Readonly<CaptureCounts>, runOf });
 }
