@@ -88,6 +88,9 @@ SELECT digest, bytes FROM content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
 `;
 
+/** The longest a probe waits for a lock (ms): a probe is made again a few seconds later. */
+const PROBE_LOCK_MS = 1_000;
+
 const OID_INT8 = 20;
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
@@ -215,6 +218,28 @@ export class PostgresRuns implements RunStorage {
       if (content.size > 0) {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
       }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw unavailable(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Takes, and waits at most PROBE_LOCK_MS for, the locks a put takes (the content lock shared,
+   * the tables' ROW EXCLUSIVE), in a transaction that writes nothing.
+   */
+  async probe(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query(`BEGIN; SET LOCAL lock_timeout = ${PROBE_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock}); LOCK TABLE runs, run_digests, content IN ROW EXCLUSIVE MODE;`);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -198,6 +198,12 @@ export const COUNTS_GROUPS = 50;
 export interface RunStorage {
   readonly kind: string;
   put(batch: readonly RunToStore[]): Promise<void>;
+  /**
+   * A write transaction that writes nothing, where puts are committed: resolves when a put could
+   * take the store's write locks now, rejects as a put would. The recorder probes a store that
+   * failed with it (run-recorder.ts), when it holds no record to try again.
+   */
+  probe(): Promise<void>;
   /** Receiptable runs without a receipt yet, oldest first (a read: nothing is claimed). */
   unsigned(limit: number): Promise<StoredRun[]>;
   /**

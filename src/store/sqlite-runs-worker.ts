@@ -5,11 +5,11 @@
  * process that captures.
  */
 import { DatabaseSync } from 'node:sqlite';
-import { prepareRunWrites, RUNS_PRAGMAS, runTask, type RunsTask } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUNS_PRAGMAS, runTask, type RunsResult, type RunsTask } from './sqlite-runs-write.ts';
 import { sqliteFault } from './storage-faults.ts';
 import { serveWrites } from './sqlite-writer-worker.ts';
 
-await serveWrites<RunsTask, void>((path) => {
+await serveWrites<RunsTask, RunsResult>((path) => {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);

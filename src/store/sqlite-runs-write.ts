@@ -87,8 +87,48 @@ export interface LogIndexWrite {
   logIndex: number;
 }
 
-/** What the writer thread is sent: a batch of runs to insert, receipts to store, or their log indexes. */
-export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] };
+/** A claim of runs to sign (RunStorage.claimUnsigned's arguments, and the time of the claim). */
+export interface ClaimWrite {
+  claimant: string;
+  now: string;
+  staleBefore: string;
+  capture?: 'proxy' | 'sdk';
+  ownBefore?: string;
+  limit: number;
+}
+
+/** A run row as claims (and the store's reads) give it back. */
+export interface RunRow {
+  seq: number;
+  record_digest: string;
+  model: string | null;
+  capture: string;
+  record: string;
+  identity: string | null;
+  receipt: string | null;
+  log_index: number | null;
+  content_expired: number;
+}
+
+export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+
+/**
+ * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
+ * indexes, a claim (answered with the rows claimed), or a probe (writeNothing).
+ */
+export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] } | { claim: ClaimWrite } | { probe: true };
+/** The writer thread's answer: the rows of a claim, nothing for the other tasks. */
+export type RunsResult = RunRow[] | undefined;
+
+/**
+ * How long a claim or a probe waits for the write lock (ms), instead of the connection's 5 s: a
+ * claim that cannot be made is made by the next sweep, a second later, a probe is made again a
+ * few seconds later, and meanwhile either holds the writer thread's queue (the puts behind it)
+ * or, without a thread, the event loop.
+ */
+export const SHORT_BUSY_MS = 1000;
+/** The busy timeout of every connection to the run store (SQLITE_PRAGMAS). */
+const BUSY_MS = 5000;
 
 export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
   return {
@@ -141,10 +181,53 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
 }
 
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
-export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): void {
+export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {
   if ('put' in task) writeRuns(db, path, statements, task.put);
   else if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
-  else writeLogIndexes(db, path, statements, task.logIndexes);
+  else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes);
+  else if ('claim' in task) return writeClaim(db, path, task.claim);
+  else writeNothing(db, path);
+  return undefined;
+}
+
+/** `work` with the connection's busy timeout at SHORT_BUSY_MS. */
+function waitingShort<T>(db: DatabaseSync, work: () => T): T {
+  db.exec(`PRAGMA busy_timeout = ${SHORT_BUSY_MS}`);
+  try {
+    return work();
+  } finally {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
+  }
+}
+
+/**
+ * Claims runs to sign (RunStorage.claimUnsigned) in one relaxed write transaction: SQLite's write
+ * lock makes the claim atomic across processes. Waits SHORT_BUSY_MS at most for that lock.
+ */
+export function writeClaim(db: DatabaseSync, path: string, claim: ClaimWrite): RunRow[] {
+  const { claimant, now, staleBefore, capture, ownBefore, limit } = claim;
+  return waitingShort(db, () =>
+    writeRelaxed(db, path, () =>
+      db
+        .prepare(
+          `UPDATE runs SET claimed_by = ?, claimed_at = ? WHERE seq IN (
+             SELECT seq FROM runs WHERE receiptable = 1 AND receipt IS NULL
+               AND (claimed_by IS NULL OR (claimed_by = ?${ownBefore === undefined ? '' : ' AND claimed_at < ?'}) OR claimed_at < ?) ${capture === undefined ? '' : 'AND capture = ?'}
+             ORDER BY seq LIMIT ?)
+           RETURNING ${RUN_COLUMNS}`,
+        )
+        .all(...([claimant, now, claimant, ...(ownBefore === undefined ? [] : [ownBefore]), staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
+    ),
+  );
+}
+
+/**
+ * A BEGIN IMMEDIATE transaction that writes nothing: it takes the write lock as a put does
+ * (waiting SHORT_BUSY_MS at most), so it fails where a put would fail for a lock or a file that
+ * cannot be written.
+ */
+export function writeNothing(db: DatabaseSync, path: string): void {
+  waitingShort(db, () => sqliteWriteTransaction(db, path, 'run database', () => undefined));
 }
 
 /** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */

@@ -4,7 +4,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUNS_PRAGMAS, runWriteOf, writeLogIndexes, writeReceipts, writeRelaxed, writeRuns, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -101,20 +101,6 @@ DROP TABLE run_content;
 const BUSY_MS = 5000;
 const WAL_BUSY_MS = 1000;
 
-interface RunRow {
-  seq: number;
-  record_digest: string;
-  model: string | null;
-  capture: string;
-  record: string;
-  identity: string | null;
-  receipt: string | null;
-  log_index: number | null;
-  content_expired: number;
-}
-
-const COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
-
 /** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
 export class SqliteRuns implements RunStorage {
   readonly kind = 'SQLite';
@@ -122,7 +108,7 @@ export class SqliteRuns implements RunStorage {
   readonly #path: string;
   readonly #writes: RunWriteStatements;
   /** Where puts are committed when the store was opened with a writer thread. */
-  readonly #thread: SqliteWriterThread<RunsTask, void> | undefined;
+  readonly #thread: SqliteWriterThread<RunsTask, RunsResult> | undefined;
   readonly #digestsOf: StatementSync;
   readonly #contentOf: StatementSync;
 
@@ -130,7 +116,7 @@ export class SqliteRuns implements RunStorage {
     this.#db = db;
     this.#path = path;
     this.#writes = prepareRunWrites(db);
-    this.#thread = thread ? new SqliteWriterThread<RunsTask, void>(RUNS_WORKER, path, 'the run store') : undefined;
+    this.#thread = thread ? new SqliteWriterThread<RunsTask, RunsResult>(RUNS_WORKER, path, 'the run store') : undefined;
     this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
@@ -171,11 +157,6 @@ export class SqliteRuns implements RunStorage {
     return sqliteWriteTransaction(this.#db, this.#path, 'run database', work);
   }
 
-  /** A write transaction committed without waiting for the disk: see writeRelaxed (claims and receipts only). */
-  #writeRelaxed<T>(work: () => T): T {
-    return writeRelaxed(this.#db, this.#path, work);
-  }
-
   #read<T>(work: () => T): T {
     try {
       return work();
@@ -187,8 +168,13 @@ export class SqliteRuns implements RunStorage {
   async put(batch: readonly RunToStore[]): Promise<void> {
     if (batch.length === 0) return;
     const writes = batch.map(runWriteOf);
-    if (this.#thread !== undefined) return this.#thread.write({ put: writes });
+    if (this.#thread !== undefined) return void (await this.#thread.write({ put: writes }));
     writeRuns(this.#db, this.#path, this.#writes, writes);
+  }
+
+  async probe(): Promise<void> {
+    if (this.#thread !== undefined) return void (await this.#thread.write({ probe: true }));
+    writeNothing(this.#db, this.#path);
   }
 
   #stored(row: RunRow): StoredRun {
@@ -214,19 +200,10 @@ export class SqliteRuns implements RunStorage {
   }
 
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
-    const now = new Date().toISOString();
-    // One write transaction: SQLite's write lock makes the claim atomic across processes.
-    const rows = this.#writeRelaxed(() =>
-      this.#db
-        .prepare(
-          `UPDATE runs SET claimed_by = ?, claimed_at = ? WHERE seq IN (
-             SELECT seq FROM runs WHERE receiptable = 1 AND receipt IS NULL
-               AND (claimed_by IS NULL OR (claimed_by = ?${ownBefore === undefined ? '' : ' AND claimed_at < ?'}) OR claimed_at < ?) ${capture === undefined ? '' : 'AND capture = ?'}
-             ORDER BY seq LIMIT ?)
-           RETURNING ${COLUMNS}`,
-        )
-        .all(...([claimant, now, claimant, ...(ownBefore === undefined ? [] : [ownBefore]), staleBefore, ...(capture === undefined ? [] : [capture]), limit] as (string | number)[])) as unknown as RunRow[],
-    );
+    const claim: ClaimWrite = { claimant, now: new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? {} : { capture }), ...(ownBefore === undefined ? {} : { ownBefore }) };
+    // On the writer thread when there is one: a claim waits for the write lock (up to
+    // SHORT_BUSY_MS), which would hold the event loop and every call in it.
+    const rows = this.#thread !== undefined ? ((await this.#thread.write({ claim })) ?? []) : writeClaim(this.#db, this.#path, claim);
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
@@ -242,7 +219,7 @@ export class SqliteRuns implements RunStorage {
     if (items.length === 0) return;
     // On the writer thread when there is one: waiting here for the write lock (the thread holds it
     // through each commit's fsync) would hold the event loop.
-    if (this.#thread !== undefined) return this.#thread.write({ logIndexes: items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex })) });
+    if (this.#thread !== undefined) return void (await this.#thread.write({ logIndexes: items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex })) }));
     writeLogIndexes(this.#db, this.#path, this.#writes, items);
   }
 
@@ -250,7 +227,7 @@ export class SqliteRuns implements RunStorage {
     if (items.length === 0) return;
     // On the writer thread too: updating the rows (each with its record and identity) is work the
     // event loop need not do.
-    if (this.#thread !== undefined) return this.#thread.write(claimant === undefined ? { receipts: [...items] } : { receipts: [...items], claimant });
+    if (this.#thread !== undefined) return void (await this.#thread.write(claimant === undefined ? { receipts: [...items] } : { receipts: [...items], claimant }));
     writeReceipts(this.#db, this.#path, this.#writes, items, claimant);
   }
 
