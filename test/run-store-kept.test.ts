@@ -304,10 +304,14 @@ describe('the recorder remembers content it stored', () => {
       const one = chatRun('Shared.', 'One?', 'First.', Date.now());
       await assert.rejects(recorder.record(one.run, one.bytes, 'proxy'), { code: 'ERR_STORE_UNAVAILABLE' });
       assert.deepEqual(failures, ['ERR_STORE_UNAVAILABLE']);
-      fail = false;
+      // While the store fails, a record is held for the retry (its caller told at once), made
+      // with the shared content: the failed batch is not remembered as stored.
       const two = chatRun('Shared.', 'Two?', 'Second.', Date.now());
-      await recorder.record(two.run, two.bytes, 'proxy');
-      assert.ok(batches[1]![0]!.content.some((piece) => piece.digest === shared), 'written by the first run that commits');
+      await assert.rejects(recorder.record(two.run, two.bytes, 'proxy'), { code: 'ERR_STORE_UNAVAILABLE' });
+      fail = false;
+      while (!recorder.healthy) await new Promise((resolve) => setTimeout(resolve, 20));
+      const retried = batches.at(-1)!.find((run) => run.record.captureId === two.run.record.captureId);
+      assert.ok(retried?.content.some((piece) => piece.digest === shared), 'written by the first run that commits');
       assert.notEqual(await storage.content(shared), undefined);
     } finally {
       await recorder.close();

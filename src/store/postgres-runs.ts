@@ -88,6 +88,13 @@ SELECT digest, bytes FROM content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
 `;
 
+/**
+ * The longest a put waits for a lock (ms), as SQLite's busy timeout: a table another session
+ * locked, retention's sweep (the content lock). Past it the put fails with ERR_STORE_LOCKED, and
+ * the recorder holds its records and tries again (run-recorder.ts), instead of holding every
+ * answer in sync durability until the statement timeout (30 s).
+ */
+const PUT_LOCK_MS = 5_000;
 /** The longest a probe waits for a lock (ms): a probe is made again a few seconds later. */
 const PROBE_LOCK_MS = 1_000;
 
@@ -191,7 +198,7 @@ export class PostgresRuns implements RunStorage {
       throw unavailable(error);
     }
     try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`);
+      await client.query(`BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`);
       const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
       for (const run of batch) {

@@ -29,12 +29,22 @@ export interface RecorderOptions {
   /** Most records in one transaction (default 512). */
   maxBatch?: number;
   /**
-   * Most records waiting for a commit (default 10,000): beyond it a record is refused at once
-   * (ERR_STORE_UNAVAILABLE, fail-open), so a slow or stuck store cannot grow memory without bound.
+   * Most records waiting for a commit, held ones included (default 10,000): beyond it a record is
+   * refused at once (ERR_STORE_UNAVAILABLE, fail-open), so a slow or stuck store cannot grow
+   * memory without bound.
    */
   maxPending?: number;
   /** A commit that takes longer than this counts as failed (default 30 s): a stuck store makes the recorder unhealthy. */
   commitTimeoutMs?: number;
+  /**
+   * How long a record whose commit failed is held in memory and tried again (default 5 min,
+   * RETRY_FOR_MS): past it, it is dropped and counted failed.
+   */
+  retryForMs?: number;
+  /** Most bytes of records held for a retry (default 256 MiB, MAX_HELD_BYTES); a record beyond it is refused. */
+  maxHeldBytes?: number;
+  /** Called when the store works again after a commit failed, with the number of held records then committed. */
+  onRecovered?: (committed: number) => void;
   /** Sign only runs of this capture point (in-process capture signs its own; serve signs the rest). Default: all. */
   signCapture?: 'proxy' | 'sdk';
   /** A claim older than this is taken over by another signer (its process died), in ms (default 60 s). */
@@ -72,9 +82,12 @@ export const CONTENT_MEMORY_MS = 10 * 60_000;
 export const CONTENT_MEMORY_ENTRIES = 50_000;
 
 export interface RecorderCounts {
-  /** Records committed. */
+  /** Records committed (held ones too, once their retry committed them). */
   recorded: number;
-  /** Records that could not be committed (the calls went on: fail-open). */
+  /**
+   * Records that could not be committed: refused (too many waiting), or held for a retry and
+   * dropped after retryForMs or at close. Records held now are not counted (RunRecorder.held).
+   */
   failed: number;
   /** Receipts signed, and of those appended to the log. */
   signed: number;
@@ -89,6 +102,14 @@ const SWEEP_INTERVAL_MS = 1_000;
 /** Most runs held in memory to sign again after their receipt could not be logged. */
 const MAX_RETRY = 1_024;
 
+/** How long a record whose commit failed is held and tried again, by default (ms). */
+export const RETRY_FOR_MS = 5 * 60_000;
+/** Most bytes of records held for a retry, by default. */
+export const MAX_HELD_BYTES = 256 * 1024 * 1024;
+/** The first retry of a failed commit comes this long after it (ms); each failed retry doubles the wait, up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 5_000;
+
 /** What signing a run needs: the stored record and identity (StoredRun's fields of them). */
 type ToSign = Pick<StoredRun, 'recordDigest' | 'record' | 'identity' | 'model' | 'capture'>;
 
@@ -98,14 +119,43 @@ interface Pending {
   reject: (error: RunprintError) => void;
 }
 
+/** A record whose commit failed (its caller was told so), held to be committed by a retry. */
+interface Held {
+  run: RunToStore;
+  /** When it was first held (performance clock, ms). */
+  since: number;
+  /** What it holds in memory, about: its record's JSON and its content. */
+  bytes: number;
+}
+
+const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
+
 export class RunRecorder {
   readonly counts: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
   readonly #options: RecorderOptions;
   readonly #maxBatch: number;
   #pending: Pending[] = [];
   #flushing = false;
-  /** The last commit failed: a fail-closed proxy refuses calls until one succeeds. */
-  #unhealthy = false;
+  /**
+   * A commit failed and the store has not worked since: new records are held at once (their
+   * callers are not kept waiting), and a retry (#retryPass) commits the held ones, or probes the
+   * store when none is held, every RETRY_FIRST_MS to RETRY_MAX_MS until it works.
+   */
+  #failing = false;
+  /** A record was refused because too many wait: unhealthy until the next commit. */
+  #behind = false;
+  /** Records whose commit failed, oldest first, and the bytes they hold. */
+  #held: Held[] = [];
+  #heldBytes = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelay = RETRY_FIRST_MS;
+  /** The retry pass running, if any. */
+  #retrying: Promise<void> | undefined;
+  /**
+   * A store call that timed out (commitTimeoutMs) and has not settled yet: no retry starts before
+   * it does, so a slow store is never sent the same records twice at once.
+   */
+  #inFlight: Promise<void> | undefined;
   #signing: Promise<void> = Promise.resolve();
   #signQueued = false;
   /** Runs this recorder claimed as it committed them: signed from memory, without reading them back. */
@@ -152,10 +202,10 @@ export class RunRecorder {
     return at !== undefined && now - at < CONTENT_MEMORY_MS;
   }
 
-  #remember(batch: readonly Pending[]): void {
+  #remember(runs: readonly RunToStore[]): void {
     const at = this.#now();
-    for (const item of batch) {
-      for (const digest of item.run.kept) {
+    for (const run of runs) {
+      for (const digest of run.kept) {
         this.#stored.delete(digest);
         this.#stored.set(digest, at);
       }
@@ -179,20 +229,32 @@ export class RunRecorder {
     }
   }
 
-  /** False after a commit failed, until the next one succeeds. */
+  /**
+   * False after a commit failed, until a retry committed every record held since or, with none
+   * held, a probe of the store (a write transaction that writes nothing) worked; and after a
+   * record was refused because too many wait, until the next commit.
+   */
   get healthy(): boolean {
-    return !this.#unhealthy && !this.#closed;
+    return !this.#failing && !this.#behind && !this.#closed;
+  }
+
+  /** Records held in memory after their commit failed, for a retry to commit. */
+  get held(): number {
+    return this.#held.length;
   }
 
   /**
    * Queues a captured run; resolves when its record is durable (committed with its batch), rejects
    * with the store's error when it could not be. Signing follows the commit, in the background.
+   * A record whose commit failed, or that comes while the store is failing (rejected at once,
+   * without a commit attempt), is held in memory and committed by a retry once the store works
+   * again, for up to retryForMs.
    */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
-    if (this.#pending.length >= (this.#options.maxPending ?? 10_000)) {
+    if (this.#pending.length + this.#held.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
-      this.#unhealthy = true;
+      this.#behind = true;
       const behind = new LogError('ERR_STORE_UNAVAILABLE', 'the run store is behind: too many records wait for a commit; this one was not recorded');
       this.#report(behind);
       return Promise.reject(behind);
@@ -201,6 +263,11 @@ export class RunRecorder {
     const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
     // This recorder signs it: claimed in the same transaction that stores it.
     if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
+    if (this.#failing) {
+      const refused = this.#hold(prepared);
+      if (refused !== undefined) return Promise.reject(refused);
+      return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store failed its last commit: this record is held in memory and committed when the store works again'));
+    }
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ run: prepared, resolve, reject });
       if (!this.#flushing) {
@@ -211,30 +278,148 @@ export class RunRecorder {
   }
 
   async #flush(): Promise<void> {
-    while (this.#pending.length > 0) {
+    while (this.#pending.length > 0 && !this.#failing) {
       const batch = this.#pending.splice(0, this.#maxBatch);
-      try {
-        await withTimeout(this.#options.storage.put(batch.map((item) => item.run)), this.#options.commitTimeoutMs ?? 30_000);
-      } catch (error) {
-        const failure = error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
-        this.#unhealthy = true;
-        this.counts.failed += batch.length;
-        this.#report(failure);
-        for (const item of batch) item.reject(failure);
+      const failure = await this.#commit(batch.map((item) => item.run));
+      if (failure === undefined) {
+        for (const item of batch) item.resolve();
         continue;
       }
-      this.#unhealthy = false;
-      this.#remember(batch);
-      this.counts.recorded += batch.length;
-      for (const item of batch) item.resolve();
-      for (const { run } of batch) {
-        // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
-        // signed again after a crash, from the store, is the same bytes.
-        if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });
-      }
-      if (batch.some((item) => item.run.receiptable)) this.#signPass(false);
+      // The store failed: this batch and every record waiting behind it are held for a retry, and
+      // their callers are told now (a proxy in sync durability releases their answers, or, fail-
+      // closed, cuts them), not after another commit attempt each.
+      this.#failing = true;
+      this.#report(failure);
+      for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#hold(item.run) ?? failure);
+      this.#retryLater();
     }
     this.#flushing = false;
+  }
+
+  /**
+   * Commits `runs` in one transaction (bounded by commitTimeoutMs) and, once committed, counts
+   * them and queues their signing; the failure otherwise (nothing is counted).
+   */
+  async #commit(runs: RunToStore[]): Promise<RunprintError | undefined> {
+    try {
+      await this.#bounded(this.#options.storage.put(runs));
+    } catch (error) {
+      return error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
+    }
+    this.#behind = false;
+    this.#remember(runs);
+    this.counts.recorded += runs.length;
+    for (const run of runs) {
+      // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
+      // signed again after a crash, from the store, is the same bytes.
+      if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });
+    }
+    if (runs.some((run) => run.receiptable)) this.#signPass(false);
+    return undefined;
+  }
+
+  /** `work` within commitTimeoutMs; when it times out, it is #inFlight until it settles. */
+  #bounded(work: Promise<void>): Promise<void> {
+    let settled = false;
+    const end = work.then(
+      () => void (settled = true),
+      () => void (settled = true),
+    );
+    return withTimeout(work, this.#options.commitTimeoutMs ?? 30_000).catch((error: unknown) => {
+      if (!settled) {
+        this.#inFlight = end;
+        void end.then(() => {
+          if (this.#inFlight === end) this.#inFlight = undefined;
+        });
+      }
+      throw error;
+    });
+  }
+
+  /** Holds a record for a retry; the error to give its caller instead when the held records' bytes would pass maxHeldBytes (counted failed). */
+  #hold(run: RunToStore): RunprintError | undefined {
+    const bytes = sizeOf(run);
+    const max = this.#options.maxHeldBytes ?? MAX_HELD_BYTES;
+    if (this.#heldBytes + bytes > max) {
+      this.counts.failed++;
+      const full = new LogError('ERR_STORE_UNAVAILABLE', `the run store is failing and the records held for it fill ${Math.round(max / 1048576)} MiB: this one was not recorded`);
+      this.#report(full);
+      return full;
+    }
+    this.#held.push({ run, since: performance.now(), bytes });
+    this.#heldBytes += bytes;
+    return undefined;
+  }
+
+  /** Drops the held records older than retryForMs (counted failed), or all of them. */
+  #dropHeld(all: boolean): void {
+    const oldest = performance.now() - (this.#options.retryForMs ?? RETRY_FOR_MS);
+    let count = 0;
+    while (this.#held.length > count && (all || this.#held[count]!.since <= oldest)) count++;
+    if (count === 0) return;
+    for (const item of this.#held.splice(0, count)) this.#heldBytes -= item.bytes;
+    this.counts.failed += count;
+    const why = all ? 'the recorder closed while the run store was failing' : `the run store did not work again within ${Math.round((this.#options.retryForMs ?? RETRY_FOR_MS) / 1000)} s`;
+    this.#report(new LogError('ERR_STORE_UNAVAILABLE', `${count} held record${count === 1 ? ' was' : 's were'} dropped, not recorded: ${why}`));
+  }
+
+  /** The next retry, RETRY_FIRST_MS after a failure, then twice as long after each failed retry, up to RETRY_MAX_MS. */
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(delay * 2, RETRY_MAX_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryPass();
+    }, delay);
+    // A process may end with records held (they are then lost, as a crash loses them).
+    this.#retryTimer.unref?.();
+  }
+
+  /**
+   * Commits the held records, oldest first, in batches of maxBatch, or, with none held, probes
+   * the store; when everything held is committed the store works again (healthy). A failure
+   * ends the pass: the records held past retryForMs are dropped and the next pass is scheduled.
+   */
+  #retryPass(): Promise<void> {
+    if (this.#retrying !== undefined) return this.#retrying;
+    const pass = this.#retryOnce().finally(() => {
+      if (this.#retrying === pass) this.#retrying = undefined;
+    });
+    this.#retrying = pass;
+    return pass;
+  }
+
+  async #retryOnce(): Promise<void> {
+    this.#dropHeld(false);
+    // A store call that timed out is still running: no retry before it settles.
+    if (this.#inFlight !== undefined) return void this.#retryLater();
+    let committed = 0;
+    if (this.#held.length === 0) {
+      try {
+        await this.#bounded(this.#options.storage.probe());
+      } catch {
+        return void this.#retryLater();
+      }
+    }
+    while (this.#held.length > 0) {
+      const batch = this.#held.slice(0, this.#maxBatch);
+      if ((await this.#commit(batch.map((item) => item.run))) !== undefined) {
+        this.#dropHeld(false);
+        return void this.#retryLater();
+      }
+      // Records held meanwhile were added after these.
+      this.#held.splice(0, batch.length);
+      for (const item of batch) this.#heldBytes -= item.bytes;
+      committed += batch.length;
+    }
+    this.#failing = false;
+    this.#retryDelay = RETRY_FIRST_MS;
+    try {
+      this.#options.onRecovered?.(committed);
+    } catch {
+      // Reporting must not fail recording.
+    }
   }
 
   #report(error: RunprintError): void {
@@ -273,6 +458,8 @@ export class RunRecorder {
           else this.#sweepLater(this.#retryAt - performance.now());
         }
         if (fresh.length > 0 && !this.#closed) await this.#signAll(fresh);
+        // The store is failing: a claim would fail too, after waiting for the lock; sweeps wait.
+        if (this.#failing) return this.#sweepLater(SWEEP_INTERVAL_MS);
         const now = performance.now();
         if (!this.#sweepDue && now - this.#lastSweep < SWEEP_INTERVAL_MS) {
           this.#sweepLater(SWEEP_INTERVAL_MS - (now - this.#lastSweep));
@@ -376,11 +563,26 @@ export class RunRecorder {
     return { recordDigest: run.recordDigest, receipt, logIndex };
   }
 
-  /** Commits what is queued, finishes signing, and takes no more records. */
+  /**
+   * Commits what is queued, tries once more to commit what is held (dropping what still cannot
+   * be, counted failed), finishes signing, and takes no more records.
+   */
   async close(): Promise<void> {
     while (this.#flushing || this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#retrying;
+    if (this.#held.length > 0) {
+      // A store call that timed out may still finish: it is given one more commit timeout.
+      if (this.#inFlight !== undefined) await withTimeout(this.#inFlight, this.#options.commitTimeoutMs ?? 30_000).catch(() => undefined);
+      if (this.#inFlight === undefined) await this.#retryPass();
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      this.#dropHeld(true);
+    }
     await this.#signing;
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     clearInterval(this.#sweepInterval);
