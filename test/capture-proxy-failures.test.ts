@@ -59,7 +59,13 @@ test('fail-open: when the store cannot record, the call still completes, and the
 
 test('--capture-fail-closed: once recording failed, calls get 503 ERR_CAPTURE_UNAVAILABLE and are not forwarded', async () => {
   const { call } = await brokenStore(true);
-  assert.equal((await call()).status, 200, 'the first call finds out the store is broken');
+  const forwarded = upstream.requests.length;
+  // The first call finds out the store is broken: forwarded, but its answer (held until its
+  // record is committed, sync durability) is not passed on.
+  const first = await call();
+  assert.equal(first.status, 503);
+  assert.equal(((await first.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_UNAVAILABLE');
+  assert.equal(upstream.requests.length, forwarded + 1);
   const before = upstream.requests.length;
   const refused = await call();
   assert.equal(refused.status, 503);

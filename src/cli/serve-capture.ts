@@ -368,12 +368,22 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
   let failures = 0;
+  // The recorder, once made: whether the run store is failing now says what becomes of the calls.
+  let recording: { readonly healthy: boolean } | undefined;
   const report = (error: unknown) => {
     failures++;
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
-    if (reported.has(known.code)) return;
-    reported.add(known.code);
-    context.io.stderr(`runprint: capture: ${known.toLine()} (the calls go on${config.failClosed ? '; fail-closed: new calls get 503 until it works again' : ''})\n`);
+    // Once more when the run store fails, even if the code was reported while it worked (a claim).
+    const kind = recording?.healthy === false ? `${known.code} failing` : known.code;
+    if (reported.has(kind)) return;
+    reported.add(kind);
+    const calls =
+      recording?.healthy !== false
+        ? 'the calls go on'
+        : config.failClosed
+          ? 'fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again (tried every few seconds)'
+          : 'the calls go on; records whose commit failed are held in memory and tried again every few seconds';
+    context.io.stderr(`runprint: capture: ${known.toLine()} (${calls})\n`);
   };
   // --capture-log: receipts are stored without a log index and the outbox delivers them; each kind
   // of failure is reported once, until a delivery succeeds again.
@@ -404,7 +414,12 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // Receipts in-process capture signed on this store are appended to this log too, within seconds.
     ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
+    onRecovered: (committed) => {
+      for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_')) reported.delete(code);
+      context.io.stderr(`runprint: capture: the run store works again (${committed} held record${committed === 1 ? '' : 's'} committed${config.failClosed ? '; calls are forwarded again' : ''})\n`);
+    },
   });
+  recording = recorder;
   const upstreamFetch = createUpstreamFetch();
   // With --capture-workers, each call's identity is computed in a worker thread while the call goes to its upstream.
   const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers });

@@ -37,7 +37,9 @@ export interface ProxyOptions {
    * Refuse calls with 503 ERR_CAPTURE_UNAVAILABLE, before forwarding, while the sink is not
    * healthy; and a call whose `runprint-retrieval` declaration cannot be recorded as sent (400
    * ERR_CAPTURE_RETRIEVAL_INVALID or ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST, 431
-   * ERR_CAPTURE_RETRIEVAL_TOO_LARGE). Fail-open (default) forwards such a call untouched.
+   * ERR_CAPTURE_RETRIEVAL_TOO_LARGE). Fail-open (default) forwards such a call untouched. In
+   * sync durability, an answer whose record the sink could not commit is not released: 503
+   * ERR_CAPTURE_UNAVAILABLE instead, or a stream cut before its end.
    */
   failClosed?: boolean;
   /** When set, every proxied call must carry `runprint-capture-token: TOKEN`. */
@@ -175,6 +177,34 @@ function returnedHeaders(response: Response): Headers {
   headers.delete('set-cookie');
   for (const cookie of response.headers.getSetCookie()) headers.append('set-cookie', cookie);
   return headers;
+}
+
+/**
+ * `body`, one read of it per read (nothing read ahead), erred with `unrecorded()` instead of
+ * passing on a chunk or the end once it is set (fail-closed: the call's record could not be
+ * committed; with sync durability the chunk with the terminal event and the end are held until
+ * it is known).
+ */
+function cutIfUnrecorded(body: ReadableStream<Uint8Array>, unrecorded: () => RunprintError | undefined): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        const error = unrecorded();
+        if (error !== undefined) {
+          controller.error(error);
+          return void reader.cancel(error).catch(() => undefined);
+        }
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /**
@@ -370,6 +400,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     if (retrievalError !== null) fail(retrievalError);
     const started = now();
+    // Fail-closed: set when this call's record could not be committed. In sync durability its
+    // answer's end is still held then, and is not released: a 503 before any byte, or a cut.
+    let unrecorded: RunprintError | undefined;
     /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */
     const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null, truncated?: number): { run: CapturedRun | undefined; durable: Promise<void> } => {
       let run: CapturedRun | undefined;
@@ -384,7 +417,10 @@ export function createProxy(options: ProxyOptions): Proxy {
           prepared,
           located,
         );
-        const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch(fail);
+        const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch((error: unknown) => {
+          fail(error);
+          if (options.failClosed === true) unrecorded = new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint could not record this call, and the proxy is fail-closed: its answer was not passed on');
+        });
         if (options.onRun !== undefined) {
           const stream = run.record.response.stream;
           const receipt = options.receipts && isReceiptable(run) ? `/v1/runs/${captureId}/receipt` : null;
@@ -420,6 +456,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       prepared = await preparing;
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
+      if (unrecorded !== undefined) throw unrecorded;
       const failure = errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`));
       ids.forEach((value, name) => failure.headers.set(name, value));
       return failure;
@@ -454,6 +491,7 @@ export function createProxy(options: ProxyOptions): Proxy {
                 return controller.enqueue(value);
               }
               await end('complete');
+              if (unrecorded !== undefined) return controller.error(unrecorded);
               controller.close();
             } catch (error) {
               void end(outcomeOfError(error));
@@ -469,6 +507,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       }
       const { run, durable } = record(response.status, response.headers, body.bytes, body.outcome, responded);
       await durable;
+      if (unrecorded !== undefined) throw unrecorded;
       if (run?.record.runId != null) headers.set('runprint-run-id', run.record.runId);
       if (run !== undefined && options.receipts && isReceiptable(run)) headers.set('runprint-receipt', `/v1/runs/${captureId}/receipt`);
       if (body.outcome !== 'complete') {
@@ -489,7 +528,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // stops reading at that event (the SDKs do) has read nothing that is not recorded.
       ...(durability === 'sync' ? { holdFrom: terminalEventIn(markers), heldComplete: terminalEventComplete(markers) } : {}),
     });
-    return new Response(observed, { status: response.status, statusText: response.statusText, headers });
+    return new Response(options.failClosed === true && durability === 'sync' ? cutIfUnrecorded(observed, () => unrecorded) : observed, { status: response.status, statusText: response.statusText, headers });
   }
 
   return {
