@@ -198,7 +198,7 @@ describe('captureFetch', () => {
     assert.equal(rejecting.counts.runs, 1);
   });
 
-  test('the call reaches fetchImpl as given; a body fetch cannot re-read is forwarded unrecorded', async () => {
+  test('the call reaches fetchImpl as given; a stream body is teed and recorded; one runprint cannot read is forwarded unrecorded', async () => {
     const calls: Array<[unknown, RequestInit | undefined]> = [];
     const spying = (async (input: string | URL | Request, init?: RequestInit) => { calls.push([input, init]); return fake(input, init); }) as typeof fetch;
     const records: RunRecord[] = [];
@@ -212,11 +212,22 @@ describe('captureFetch', () => {
     await until(() => records.length === 1);
     assert.deepEqual(records[0]!.response.headers, { 'content-type': 'application/json', 'x-request-id': 'req_1' });
     assert.ok(!JSON.stringify(records[0]).includes('sk-secret'));
-    const streamed = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: streamOf([chat]), duplex: 'half' } as RequestInit);
+    // A stream body is teed: fetchImpl gets one branch (duplex kept), the record is made from the other.
+    const stream = streamOf([chat]);
+    const streamed = await capturing('http://upstream.test/v1/chat/completions', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
     await streamed.text();
+    await until(() => records.length === 2);
+    assert.ok(calls[1]![1]!.body instanceof ReadableStream && calls[1]![1]!.body !== stream);
+    assert.equal((calls[1]![1] as { duplex?: string }).duplex, 'half');
+    assert.equal(records[1]!.requestId, records[0]!.requestId, 'the bytes of the stream');
+    // What fetch cannot re-read (an async iterable) is forwarded as given and not recorded.
+    const iterable = { method: 'POST', body: (async function* () { yield new TextEncoder().encode(chat); })(), duplex: 'half' } as unknown as RequestInit;
+    const unread = await capturing('http://upstream.test/v1/chat/completions', iterable);
+    await unread.text();
+    assert.equal(calls[2]![1], iterable);
     assert.equal(capturing.counts.failures, 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(records.length, 1);
+    assert.equal(records.length, 2);
   });
 
   test('no response at all: the error reaches the application as it was, the run is a network error', async () => {
