@@ -39,6 +39,13 @@ export interface CapturedExchange {
   /** The response body passed the capture limit: `responseBytes` is empty, and this many bytes passed. */
   truncated?: { size: number };
   /**
+   * A body that is not a 2xx answer's, known by what the record keeps of it: its size, the hex
+   * SHA-256 of its bytes and whether it reads as an SSE stream (SPEC 12.1), instead of the bytes
+   * (`responseBytes` is then empty). An error body may echo part of a credential, and a record
+   * keeps no more of it than this: an exchange sent to a server carries no more either.
+   */
+  digested?: DigestedBody;
+  /**
    * Served facts the caller derived itself (SPEC 2.3), each with source `derived`: a local model's
    * `weights` digest (SPEC 9.6). Added to those the response reports when it reports its facts (a
    * response without served facts gets none); a fact the response reports under the same name is kept.
@@ -64,6 +71,13 @@ export const MAX_RECORD_TIME = 253_402_300_799_999;
 /** True for a time a record may hold: a finite number of milliseconds from 0 to MAX_RECORD_TIME. */
 export function isRecordTime(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_RECORD_TIME;
+}
+
+/** What a record keeps of a response body: its size, plain SHA-256 (hex) and whether it reads as a stream. */
+export interface DigestedBody {
+  size: number;
+  sha256: string;
+  stream: boolean;
 }
 
 /** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
@@ -257,6 +271,15 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   }
   const parents = checkParents(exchange.parents ?? []);
   checkTimes(exchange.times);
+  const digested = exchange.digested;
+  if (digested !== undefined) {
+    if (exchange.status === null || isSuccess(exchange.status) || exchange.truncated !== undefined || responseBytes.length !== 0) {
+      throw new TypeError('digested is for the body of a response whose status is not 2xx, with no responseBytes');
+    }
+    if (!Number.isSafeInteger(digested.size) || digested.size < 0 || typeof digested.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(digested.sha256) || typeof digested.stream !== 'boolean') {
+      throw new TypeError('digested must be { size: a whole number of bytes, sha256: 64 lowercase hex digits, stream: a boolean }');
+    }
+  }
   const headers = keptHeaders(format, exchange.headers);
   let incomplete: RunRecord['incomplete'] = null;
   let output: RunOutput | null = null;
@@ -299,13 +322,15 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     unidentified,
     served,
     request: { size: requestBytes.length, rawDigest: rawDigest(requestBytes) },
-    response: {
-      status: exchange.status,
-      headers,
-      size: exchange.truncated?.size ?? responseBytes.length,
-      rawDigest: responded && exchange.truncated === undefined ? rawDigest(responseBytes) : null,
-      stream: output?.stream ?? (responded && looksLikeStream(responseBytes, headers['content-type'])),
-    },
+    response: digested !== undefined
+      ? { status: exchange.status, headers, size: digested.size, rawDigest: { sha256: digested.sha256 }, stream: digested.stream }
+      : {
+        status: exchange.status,
+        headers,
+        size: exchange.truncated?.size ?? responseBytes.length,
+        rawDigest: responded && exchange.truncated === undefined ? rawDigest(responseBytes) : null,
+        stream: output?.stream ?? (responded && looksLikeStream(responseBytes, headers['content-type'])),
+      },
     output: output === null || output.digest === null ? null : { digest: output.digest, finishReason: output.finishReason, usage: output.usage },
     outcome: exchange.outcome,
     incomplete,

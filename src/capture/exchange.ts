@@ -8,7 +8,7 @@ import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/compositi
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
-import { isRecordTime, isRunId, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun } from './capture-run.ts';
+import { isRecordTime, isRunId, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
 import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome } from './run-record.ts';
@@ -30,7 +30,12 @@ export interface ExchangeBody {
   method: string;
   path: string;
   request: string;
-  response: { status: number; headers: { [name: string]: string }; body: string } | null;
+  /**
+   * The response: its bytes in `body`, or, for a status that is not 2xx, `digested` instead: what
+   * the server keeps of an error body (its size, the hex SHA-256 of its bytes and whether it reads
+   * as an SSE stream), since an error body may echo part of the caller's credential. One of the two.
+   */
+  response: { status: number; headers: { [name: string]: string }; body: string } | { status: number; headers: { [name: string]: string }; digested: DigestedBody } | null;
   outcome: CaptureOutcome;
   times: { started: number; response: number | null; ended: number };
   parents: string[];
@@ -105,7 +110,12 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
     method: record.method,
     path: record.path,
     request: encodeBase64(content.requestBytes),
-    response: record.response.status === null ? null : { status: record.response.status, headers: { ...record.response.headers }, body: encodeBase64(content.responseBytes) },
+    response: record.response.status === null
+      ? null
+      // Not a 2xx answer: only what the record keeps of the body leaves the process (it may echo a credential).
+      : (record.response.status < 200 || record.response.status > 299) && record.response.rawDigest !== null
+        ? { status: record.response.status, headers: { ...record.response.headers }, digested: { size: record.response.size, sha256: record.response.rawDigest.sha256, stream: record.response.stream } }
+        : { status: record.response.status, headers: { ...record.response.headers }, body: encodeBase64(content.responseBytes) },
     outcome: record.outcome,
     times: {
       started: Date.parse(record.times.started),
@@ -134,6 +144,19 @@ function bytesOf(value: unknown, path: string): Uint8Array {
   const bytes = typeof value === 'string' ? decodeBase64(value) : undefined;
   if (bytes === undefined) throw bad('must be the bytes in standard base64', path);
   return bytes;
+}
+
+/** An error body's digest, size and stream flag (ExchangeBody's `digested`). */
+function digestedOf(value: unknown, path: string): DigestedBody {
+  if (!isObject(value)) throw bad('must be an object with size, sha256 and stream', path);
+  for (const name of Object.keys(value)) {
+    if (!['size', 'sha256', 'stream'].includes(name)) throw bad('must have only size, sha256 and stream', path);
+  }
+  const { size, sha256, stream } = value;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad('must be the body\'s size in bytes', `${path}['size']`);
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw bad('must be the SHA-256 of the body in 64 lowercase hex digits', `${path}['sha256']`);
+  if (typeof stream !== 'boolean') throw bad('must be true when the body reads as an SSE stream (SPEC 12.1), else false', `${path}['stream']`);
+  return { size, sha256, stream };
 }
 
 /** Whole milliseconds since the epoch that a record can hold as an RFC 3339 time (up to 9999-12-31T23:59:59.999Z). */
@@ -173,6 +196,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   let status: number | null = null;
   let headers: Headers | null = null;
   let responseBytes: Uint8Array = new Uint8Array(0);
+  let digested: DigestedBody | undefined;
   if (response !== null) {
     if (!isObject(response)) throw bad('must be an object or null', "$['response']");
     const code = response['status'];
@@ -186,7 +210,16 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
     } catch {
       throw bad('holds a header name or value HTTP does not allow', "$['response']['headers']");
     }
-    responseBytes = bytesOf(response['body'], "$['response']['body']");
+    for (const name of Object.keys(response)) {
+      if (!['status', 'headers', 'body', 'digested'].includes(name)) throw bad('is not a member of an exchange\'s response', `$['response']['${name.replace(/[\\']/g, (c) => `\\${c}`)}']`);
+    }
+    if (Object.hasOwn(response, 'digested')) {
+      if (Object.hasOwn(response, 'body')) throw bad('a response has its body or its digest, not both', "$['response']['digested']");
+      if (code >= 200 && code <= 299) throw bad('only a response whose status is not 2xx may be sent by its digest: the server reads a 2xx body for the output', "$['response']['digested']");
+      digested = digestedOf(response['digested'], "$['response']['digested']");
+    } else {
+      responseBytes = bytesOf(response['body'], "$['response']['body']");
+    }
   }
   const outcome = body['outcome'];
   if (typeof outcome !== 'string' || !(OUTCOMES as readonly string[]).includes(outcome)) throw bad(`must be one of ${OUTCOMES.join(', ')}`, "$['outcome']");
@@ -214,7 +247,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
     }
   }
   return {
-    format, method, path, requestBytes, status, headers, responseBytes, outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
+    format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
     retrieval,
     ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
   };
