@@ -62,6 +62,23 @@ test('a page of another origin: refused before forwarding, nothing recorded', as
   assert.equal(((await (await fetch(`${serve.base}/v1/runs`)).json()) as { runs: unknown[] }).runs.length, runsBefore, 'nothing recorded');
 });
 
+test('a link to the explorer followed from another site opens it; a form posted from another site does not go through', async () => {
+  const navigation = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+  const page = await new Promise<{ status: number; type: string }>((resolve, reject) => {
+    httpRequest(`${serve.base}/explorer/`, { headers: navigation }, (answer) => {
+      answer.resume();
+      resolve({ status: answer.statusCode!, type: String(answer.headers['content-type']) });
+    }).on('error', reject).end();
+  });
+  assert.deepEqual(page, { status: 200, type: 'text/html; charset=utf-8' });
+  const before = upstream.requests.length;
+  const form = await post('/openai/v1/chat/completions', { ...navigation, origin: 'https://evil.example' });
+  assert.equal(form.status, 403);
+  const noOrigin = await post('/openai/v1/chat/completions', navigation);
+  assert.equal(noOrigin.status, 403, 'a POST navigation is refused on Sec-Fetch-Site alone');
+  assert.equal(upstream.requests.length, before);
+});
+
 test('no browser headers, or serve\'s own origin: forwarded and recorded', async () => {
   for (const headers of [{}, { origin: serve.base, 'sec-fetch-site': 'same-origin' }, { origin: `http://localhost:${serve.port}` }, { 'sec-fetch-site': 'none' }]) {
     const answer = await post('/openai/v1/chat/completions', headers);

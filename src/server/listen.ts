@@ -213,9 +213,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
 /**
  * False for a request a browser sent from a page of another origin: its Origin header names
  * another scheme, host or port (or is `null`: a sandboxed or file page), or its Sec-Fetch-Site
- * says it is not same-origin. Clients that are not browsers send neither header.
+ * says it is not same-origin. Clients that are not browsers send neither header. A link followed
+ * to one of serve's pages (a GET or HEAD navigation) is let through: its answer goes to the new
+ * page, never to the one that linked, and it sends nothing anywhere.
  */
 function fromOwnOrigin(incoming: IncomingMessage, hosts: ReadonlySet<string>, port: number): boolean {
+  if ((incoming.method === 'GET' || incoming.method === 'HEAD') && incoming.headers['sec-fetch-mode'] === 'navigate') return true;
   const site = incoming.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const from = incoming.headers.origin;
