@@ -42,6 +42,7 @@ test('fail-closed: a lock on the run store cuts the answers in flight, refuses c
   assert.equal(before.status, 200);
   await before.text();
   const holder = new DatabaseSync(join(data, 'runs.sqlite'));
+  let plainId: string | null = null;
   let streamId: string | null = null;
   try {
     holder.exec('BEGIN EXCLUSIVE');
@@ -68,6 +69,9 @@ test('fail-closed: a lock on the run store cuts the answers in flight, refuses c
     const streamed = await streaming;
     assert.equal(upstream.requests.length, sent + 2, 'both were forwarded');
     assert.equal(plain.status, 503);
+    // Named, so the application can find the call's record once it is committed.
+    plainId = plain.headers.get('runprint-capture-id');
+    assert.match(plainId ?? '', /^[0-9a-f-]{36}$/);
     const refusal = await errorCode(plain);
     assert.equal(refusal.code, 'ERR_CAPTURE_UNAVAILABLE');
     assert.match(refusal.message, /could not record this call.*its answer was not passed on/);
@@ -103,6 +107,8 @@ test('fail-closed: a lock on the run store cuts the answers in flight, refuses c
   assert.deepEqual({ recorded: counts.recorded, failed: counts.failed }, { recorded: 4, failed: 0 }, 'the two held records were committed');
   const stream = (await (await fetch(`${serve.base}/v1/runs/${streamId}`)).json()) as { runs: unknown[] };
   assert.equal(stream.runs.length, 1, 'the cut stream\'s record (of the upstream\'s answer) is in the store');
+  const refusedCall = (await (await fetch(`${serve.base}/v1/runs/${plainId}`)).json()) as { runs: unknown[] };
+  assert.equal(refusedCall.runs.length, 1, 'the 503\'s capture id names its record');
   assert.match(serve.stderr(), /ERR_STORE_LOCKED: run database is locked by another process \(fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again/);
   assert.match(serve.stderr(), /the run store works again \(2 held records committed; calls are forwarded again\)/);
   assert.equal(await serve.stop(), 0);

@@ -81,6 +81,12 @@ export interface ProxyOptions {
   now?: () => number;
 }
 
+/** `response` with runprint's headers added (its own are kept). */
+function withIds(response: Response, ids: Headers): Response {
+  ids.forEach((value, name) => response.headers.set(name, value));
+  return response;
+}
+
 /** After the current turn of the event loop (its I/O included); a microtask where there is no setImmediate. */
 function nextTurn(): Promise<void> {
   const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
@@ -442,12 +448,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (retrievalError !== null) ids.set(RETRIEVAL_ERROR_HEADER, retrievalError.code);
 
     let response: Response;
-    const responding = fetchImpl(upstreamUrl, init);
+    // A fetch that says when the request is out (serve's upstream fetch) is waited for, a new
+    // connection opened first; any other gets one turn of the event loop to send it. Then this
+    // thread computes the identity while the upstream answers (an upstream slower than that hides it).
+    const reportsSent = preparing === undefined && (fetchImpl as { reportsSent?: boolean }).reportsSent === true;
+    let sent: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => (sent = resolve));
+    const responding = fetchImpl(upstreamUrl, reportsSent ? ({ ...init, onSent: sent } as RequestInit) : init);
     if (preparing === undefined) {
-      // One turn of the event loop lets the request's bytes go out; then this thread computes the
-      // identity while the upstream answers (an upstream slower than that hides it entirely).
-      responding.catch(() => undefined);
-      await nextTurn();
+      const settled = responding.then(() => undefined, () => undefined);
+      await (reportsSent ? Promise.race([written, settled]) : nextTurn());
       preparing = prepareCall(format, requestBytes);
     }
     try {
@@ -456,7 +466,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       prepared = await preparing;
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
-      if (unrecorded !== undefined) throw unrecorded;
+      if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
       const failure = errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`));
       ids.forEach((value, name) => failure.headers.set(name, value));
       return failure;
@@ -507,7 +517,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       }
       const { run, durable } = record(response.status, response.headers, body.bytes, body.outcome, responded);
       await durable;
-      if (unrecorded !== undefined) throw unrecorded;
+      // Fail-closed: not passed on, but named, so the application can find the call's record.
+      if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
       if (run?.record.runId != null) headers.set('runprint-run-id', run.record.runId);
       if (run !== undefined && options.receipts && isReceiptable(run)) headers.set('runprint-receipt', `/v1/runs/${captureId}/receipt`);
       if (body.outcome !== 'complete') {

@@ -19,7 +19,10 @@ const IDLE_MS = 300_000;
 /** Statuses whose response has no body (Response refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-export type UpstreamFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+export type UpstreamFetch = (input: string | URL, init?: UpstreamInit) => Promise<Response>;
+
+/** fetch's init, and `onSent`: called once the request's last byte is handed to the connection (a new one opened first), or the request failed. */
+export type UpstreamInit = RequestInit & { onSent?: () => void };
 
 export interface UpstreamFetchOptions {
   /** Connections kept open per upstream host at most (default 256). */
@@ -73,7 +76,7 @@ function bodyOf(source: Readable, failure: () => unknown): ReadableStream<Uint8A
   );
 }
 
-export function createUpstreamFetch(options: UpstreamFetchOptions = {}): UpstreamFetch & { close(): void } {
+export function createUpstreamFetch(options: UpstreamFetchOptions = {}): UpstreamFetch & { close(): void; reportsSent: true } {
   const maxSockets = options.maxSockets ?? 256;
   const http = new HttpAgent({ keepAlive: true, maxSockets });
   const https = new HttpsAgent({ keepAlive: true, maxSockets });
@@ -99,8 +102,10 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       signal?.addEventListener('abort', abort, { once: true });
       request.once('close', () => signal?.removeEventListener('abort', abort));
       request.once('error', () => {
+        init.onSent?.();
         if (!answered) reject(reason());
       });
+      if (init.onSent !== undefined) request.once('finish', init.onSent);
       request.once('response', (response) => {
         answered = true;
         const status = response.statusCode ?? 0;
@@ -131,6 +136,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       request.end(body);
     });
   return Object.assign(call, {
+    reportsSent: true as const,
     close: () => {
       http.destroy();
       https.destroy();
