@@ -82,6 +82,7 @@ export type ErrorCode =
   | 'ERR_HTTP_TOO_MANY_ELEMENTS'
   | 'ERR_HTTP_HOST_NOT_ALLOWED'
   | 'ERR_HTTP_CROSS_ORIGIN'
+  | 'ERR_CAPTURE_RECORDS_LOST'
   | 'ERR_HTTP_HEADERS_TOO_LARGE'
   | 'ERR_HTTP_TIMEOUT'
   // Capture: the proxy and the run store

@@ -169,3 +169,25 @@ test('the upstream\'s reason phrase reaches the client', async () => {
   await serve.stop();
   await new Promise((resolve) => odd.close(resolve));
 });
+
+test('stopped while the run store is locked: the records it could not commit are reported lost on stderr, not silently', async () => {
+  const { DatabaseSync } = await import('node:sqlite');
+  const data = tempDir();
+  const serve = await startServe({ data, args: serveArgs(1_000) });
+  const warm = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'before the lock' }] }) });
+  await warm.text();
+  const holder = new DatabaseSync(join(data, 'runs.sqlite'));
+  try {
+    holder.exec('BEGIN EXCLUSIVE');
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `during the lock ${i}` }] }) });
+      assert.equal(response.status, 200, 'fail-open: the call goes on');
+      await response.text();
+    }
+    assert.equal(await serve.stop(), 0);
+  } finally {
+    if (holder.isTransaction) holder.exec('ROLLBACK');
+    holder.close();
+  }
+  assert.match(serve.stderr(), /runprint: capture: ERR_CAPTURE_RECORDS_LOST: 2 held records were dropped, not recorded: the recorder closed while the run store was failing/);
+});

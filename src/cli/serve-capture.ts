@@ -375,7 +375,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     // Once more when the run store fails, even if the code was reported while it worked (a claim).
     const kind = recording?.healthy === false ? `${known.code} failing` : known.code;
-    if (reported.has(kind)) return;
+    // Records lost are reported every time: each is data no retry brings back.
+    if (reported.has(kind) && known.code !== 'ERR_CAPTURE_RECORDS_LOST') return;
     reported.add(kind);
     const calls =
       recording?.healthy !== false

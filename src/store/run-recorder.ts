@@ -360,7 +360,7 @@ export class RunRecorder {
     for (const item of this.#held.splice(0, count)) this.#heldBytes -= item.bytes;
     this.counts.failed += count;
     const why = all ? 'the recorder closed while the run store was failing' : `the run store did not work again within ${Math.round((this.#options.retryForMs ?? RETRY_FOR_MS) / 1000)} s`;
-    this.#report(new LogError('ERR_STORE_UNAVAILABLE', `${count} held record${count === 1 ? ' was' : 's were'} dropped, not recorded: ${why}`));
+    this.#report(new LogError('ERR_CAPTURE_RECORDS_LOST', `${count} held record${count === 1 ? ' was' : 's were'} dropped, not recorded: ${why}`));
   }
 
   /** The next retry, RETRY_FIRST_MS after a failure, then twice as long after each failed retry, up to RETRY_MAX_MS. */
