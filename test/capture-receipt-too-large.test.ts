@@ -76,6 +76,11 @@ test('serve: a call whose receipt is too long for the log keeps its receipt, unl
   assert.equal(check('receipt').status, 'pass', 'the receipt verifies with the key');
   assert.equal(check('log').status, 'not-checked');
   assert.match(check('log').message!, /longer than a log entry can be \(65535 bytes\), so no log holds it/);
+  const proof = await fetch(`${serve.base}/v1/runs/${long}/tlog-proof`);
+  assert.equal(proof.status, 404);
+  const refusal = ((await proof.json()) as { error: { code: string; message: string } }).error;
+  assert.equal(refusal.code, 'ERR_LOG_ENTRY_NOT_FOUND');
+  assert.match(refusal.message, /longer than a log entry can be \(65535 bytes\), so no log holds it/);
 
   // The checkpoint counts the two entries; the entry bundle holding them is served.
   let size = 0;

@@ -130,7 +130,7 @@ function unavailable(error: unknown): LogError {
 export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogError {
   if (error instanceof LogError) return error;
   const code = (error as { code?: unknown } | null)?.code;
-  const fault = typeof code === 'string' ? postgresFault(code) : undefined;
+  const fault = typeof code === 'string' ? postgresFault(code, what) : undefined;
   if (fault !== undefined) return fault;
   // Without a code, one known case is named: sslmode asks for SSL and the server has none.
   const noSsl = error instanceof Error && /does not support SSL/.test(error.message) ? ' (the server does not offer SSL)' : '';

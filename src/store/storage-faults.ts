@@ -143,19 +143,19 @@ function fileSystemFault(path: string): LogError | undefined {
  * Names a PostgreSQL failure by its SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html),
  * or undefined when it is none of these faults.
  */
-export function postgresFault(sqlstate: string): LogError | undefined {
+export function postgresFault(sqlstate: string, what: 'log' | 'run' = 'log'): LogError | undefined {
   switch (sqlstate) {
     case '53100': // disk_full
-      return storeNoSpace('PostgreSQL log database');
+      return storeNoSpace(`PostgreSQL ${what} database`);
     case '25006': // read_only_sql_transaction: a standby, or default_transaction_read_only
-      return storeReadOnly('PostgreSQL log database (a read-only transaction: a standby, or default_transaction_read_only)');
+      return storeReadOnly(`PostgreSQL ${what} database (a read-only transaction: a standby, or default_transaction_read_only)`);
     case '42501': // insufficient_privilege
-      return storePermission('PostgreSQL log database (insufficient privilege)');
+      return storePermission(`PostgreSQL ${what} database (insufficient privilege)`);
     case '55P03': // lock_not_available (lock_timeout)
-      return storeLocked('PostgreSQL log database');
+      return storeLocked(`PostgreSQL ${what} database`);
     case 'XX001': // data_corrupted
     case 'XX002': // index_corrupted
-      return storeCorrupt(`PostgreSQL reports damaged data in the log database (${sqlstate})`);
+      return storeCorrupt(`PostgreSQL reports damaged data in the ${what} database (${sqlstate})`);
     default:
       return undefined;
   }
