@@ -83,7 +83,8 @@ describe('the prepare pool', () => {
       assert.deepEqual(comparable(pooled), comparable(here), name);
       if (pooled.error !== null) {
         errors += 1;
-        assert.equal(pooled.error.name, 'RunprintError', `${name}: a RunprintError`);
+        assert.equal(pooled.error.constructor, here.error!.constructor, `${name}: the same class (${here.error!.name})`);
+        assert.ok(pooled.error instanceof Error);
       }
     }
     assert.ok(errors >= crafted.length - 1, `${errors} input errors compared`);

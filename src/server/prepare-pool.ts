@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { prepareRequest, type PreparedRequest } from '../capture/capture-run.ts';
-import { RunprintError } from '../errors.ts';
+import { CompositionError, JsonError, ProviderError, RunprintError } from '../errors.ts';
 import type { Salts } from '../identity/composition.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import type { PrepareReply, PrepareTask } from './prepare-worker.ts';
@@ -28,6 +28,9 @@ export interface PreparePool {
   /** Stops the workers; calls they held are prepared on the calling thread. */
   close(): Promise<void>;
 }
+
+/** The classes of the input errors prepareRequest gives, by name: a worker's comes back as the same class. */
+const ERROR_KINDS: Record<string, typeof RunprintError> = { JsonError, CompositionError, ProviderError, RunprintError };
 
 /** Calls a worker may hold (computing or queued) before more are prepared on the calling thread. */
 export const MAX_IN_FLIGHT = 8;
@@ -91,7 +94,8 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
         pending.resolve({ composition: reply.composition, identity: reply.identity, error: null });
       } else if ('error' in reply) {
         counts.pooled += 1;
-        pending.resolve({ composition: null, identity: null, error: new RunprintError(reply.error.code, reply.error.message, reply.error.path) });
+        const Kind = ERROR_KINDS[reply.kind] ?? RunprintError;
+        pending.resolve({ composition: null, identity: null, error: new Kind(reply.error.code, reply.error.message, reply.error.path) });
       } else {
         // Thrown, not answered: the same call here throws the caller's own error object.
         counts.inline += 1;

@@ -18,7 +18,7 @@ export interface PrepareTask {
 
 export type PrepareReply =
   | { id: number; composition: Composition; identity: IdentityDocument }
-  | { id: number; error: { code: RunprintError['code']; message: string; path?: string } }
+  | { id: number; error: { code: RunprintError['code']; message: string; path?: string }; kind: string }
   /** Not an input error: prepareRequest threw (a programmer error); the caller computes it again itself. */
   | { id: number; failed: string }
   /** Sent once, when this module has loaded: calls sent before would wait for it. */
@@ -28,7 +28,7 @@ parentPort?.on('message', (task: PrepareTask) => {
   let reply: PrepareReply;
   try {
     const prepared = prepareRequest(task.format, task.bytes, task.salts);
-    reply = prepared.error === null ? { id: task.id, composition: prepared.composition, identity: prepared.identity } : { id: task.id, error: prepared.error.toJSON() };
+    reply = prepared.error === null ? { id: task.id, composition: prepared.composition, identity: prepared.identity } : { id: task.id, error: prepared.error.toJSON(), kind: prepared.error.constructor.name };
   } catch (error) {
     reply = { id: task.id, failed: error instanceof Error ? error.name : 'unknown' };
   }
