@@ -83,6 +83,7 @@ export type ErrorCode =
   | 'ERR_HTTP_HOST_NOT_ALLOWED'
   | 'ERR_HTTP_CROSS_ORIGIN'
   | 'ERR_CAPTURE_RECORDS_LOST'
+  | 'ERR_CAPTURE_REQUEST_ENCODING'
   | 'ERR_HTTP_HEADERS_TOO_LARGE'
   | 'ERR_HTTP_TIMEOUT'
   // Capture: the proxy and the run store

@@ -81,6 +81,43 @@ export interface ProxyOptions {
   now?: () => number;
 }
 
+/**
+ * The JSON a content-coded request body carries (RFC 9110 section 8.4: gzip, deflate, or a list
+ * of them, applied in order), decoded at most to `max` bytes; identity is as sent. A coding
+ * runprint does not decode, or a body that does not decode or decodes longer, is the error the
+ * run is recorded unidentified with.
+ */
+async function decodedBody(bytes: Uint8Array, header: string, max: number): Promise<Uint8Array | RunprintError> {
+  const codings = header.split(',').map((each) => each.trim().toLowerCase()).filter((each) => each !== '' && each !== 'identity');
+  let body = bytes;
+  for (const coding of codings.reverse()) {
+    const format = coding === 'gzip' || coding === 'x-gzip' ? 'gzip' : coding === 'deflate' ? 'deflate' : undefined;
+    if (format === undefined) return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body's content coding ${JSON.stringify(coding.slice(0, 32))} is not one runprint decodes (gzip, deflate): the call was forwarded as sent and recorded unidentified`);
+    try {
+      const reader = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream(format)).getReader();
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      for (let part = await reader.read(); !part.done; part = await reader.read()) {
+        size += part.value.length;
+        if (size > max) {
+          await reader.cancel();
+          return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body decodes to more than ${max} bytes: the call was forwarded as sent and recorded unidentified`);
+        }
+        parts.push(part.value);
+      }
+      body = new Uint8Array(size);
+      let at = 0;
+      for (const part of parts) {
+        body.set(part, at);
+        at += part.length;
+      }
+    } catch {
+      return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body is not valid ${format} data: the call was forwarded as sent and recorded unidentified`);
+    }
+  }
+  return body;
+}
+
 /** `response` with runprint's headers added (its own are kept). */
 function withIds(response: Response, ids: Headers): Response {
   ids.forEach((value, name) => response.headers.set(name, value));
@@ -346,7 +383,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     const done = opened();
     try {
-      return await capture(target.format, target.upstream, upstreamUrl, init, bytes ?? new Uint8Array(0), parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
+      const sent = bytes ?? new Uint8Array(0);
+      // A content-coded body (gzip, deflate) is forwarded as sent and identified by the JSON in it.
+      const coding = request.headers.get('content-encoding');
+      const source = coding === null ? sent : await decodedBody(sent, coding, options.maxBodyBytes);
+      return await capture(target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
     } catch (error) {
       done();
       throw error;
@@ -372,7 +413,9 @@ export function createProxy(options: ProxyOptions): Proxy {
    * reported and the run recorded unidentified (never with an unsalted identity for a call that was
    * to be salted).
    */
-  async function prepareCall(format: RequestFormat, requestBytes: Uint8Array): Promise<PreparedRequest | undefined> {
+  async function prepareCall(format: RequestFormat, requestBytes: Uint8Array | RunprintError): Promise<PreparedRequest | undefined> {
+    // A body runprint could not decode is recorded unidentified with the reason.
+    if (requestBytes instanceof RunprintError) return { composition: null, identity: null, error: requestBytes };
     try {
       const salts = options.salts?.();
       return options.prepare === undefined ? prepareRequest(format, requestBytes, salts) : await options.prepare(format, requestBytes, salts);
@@ -383,13 +426,13 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
+  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
     const captureId = globalThis.crypto.randomUUID();
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start, or on this thread once
     // the call is on its way (below). Before forwarding where declared retrieval must be checked
     // first. Undefined when preparing failed (reported).
-    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, requestBytes) : undefined;
+    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, source) : undefined;
     let prepared: PreparedRequest | undefined;
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
@@ -458,7 +501,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (preparing === undefined) {
       const settled = responding.then(() => undefined, () => undefined);
       await (reportsSent ? Promise.race([written, settled]) : nextTurn());
-      preparing = prepareCall(format, requestBytes);
+      preparing = prepareCall(format, source);
     }
     try {
       response = await responding;
