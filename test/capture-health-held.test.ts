@@ -1,0 +1,77 @@
+/**
+ * /healthz `capture.held`: the records a real `runprint serve` holds in memory after their commit
+ * failed (another connection holds BEGIN EXCLUSIVE on runs.sqlite), as docs/openapi.json
+ * documents the answer; back to 0 once the lock is released and a retry committed them.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, test } from 'node:test';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { validate } from './helpers/json-schema.ts';
+import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+
+const OPENAPI = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: unknown }> }> }>> };
+const SCHEMA = OPENAPI.paths['/healthz']!['get']!.responses['200']!.content['application/json']!.schema;
+
+let upstream: FakeUpstream | undefined;
+const folders: string[] = [];
+after(async () => {
+  await killServeProcesses();
+  await upstream?.close();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+interface Capture {
+  healthy: boolean;
+  recorded: number;
+  failed: number;
+  held: number;
+}
+
+test('healthz capture.held counts the records kept in memory while the run store is locked, and is 0 again once they are committed', { timeout: 60_000 }, async () => {
+  upstream = await startFakeUpstream();
+  const data = mkdtempSync(join(tmpdir(), 'runprint-held-'));
+  folders.push(data);
+  const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  const call = async (content: string) => {
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }) });
+    assert.equal(response.status, 200, 'fail-open: the call completes');
+    await response.text();
+  };
+  const health = async (): Promise<Capture> => {
+    const answer = (await (await fetch(`${serve.base}/healthz`)).json()) as { capture: Capture };
+    assert.deepEqual(validate(answer, SCHEMA as never, OPENAPI as never), [], 'the answer docs/openapi.json documents');
+    return answer.capture;
+  };
+
+  await call('before the lock');
+  assert.deepEqual(pick(await health()), { healthy: true, recorded: 1, failed: 0, held: 0 });
+  const holder = new DatabaseSync(join(data, 'runs.sqlite'));
+  try {
+    holder.exec('BEGIN EXCLUSIVE');
+    // The first commit waits for the lock (5 s) and fails: its record is held; the two after it
+    // are held at once, without a commit attempt.
+    await call('during the lock, 1');
+    await call('during the lock, 2');
+    await call('during the lock, 3');
+    assert.deepEqual(pick(await health()), { healthy: false, recorded: 1, failed: 0, held: 3 });
+    holder.exec('ROLLBACK');
+    const deadline = performance.now() + 20_000;
+    while (!(await health()).healthy) {
+      assert.ok(performance.now() < deadline, 'healthy again within 20 s of the release');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    if (holder.isTransaction) holder.exec('ROLLBACK');
+    holder.close();
+  }
+  assert.deepEqual(pick(await health()), { healthy: true, recorded: 4, failed: 0, held: 0 }, 'the held records were committed');
+  assert.equal(await serve.stop(), 0);
+});
+
+function pick(capture: Capture): Capture {
+  return { healthy: capture.healthy, recorded: capture.recorded, failed: capture.failed, held: capture.held };
+}
