@@ -8,7 +8,7 @@ import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/compositi
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
-import { isRecordTime, isRunId, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
+import { isRecordTime, isRunId, MAX_CAPTURED_RESPONSE_BYTES, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
 import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome } from './run-record.ts';
@@ -33,9 +33,16 @@ export interface ExchangeBody {
   /**
    * The response: its bytes in `body`, or, for a status that is not 2xx, `digested` instead: what
    * the server keeps of an error body (its size, the hex SHA-256 of its bytes and whether it reads
-   * as an SSE stream), since an error body may echo part of the caller's credential. One of the two.
+   * as an SSE stream), since an error body may echo part of the caller's credential; or, for a body
+   * longer than capture keeps (MAX_CAPTURED_RESPONSE_BYTES, 64 MiB), `tooLarge` with its size in
+   * bytes and no bytes or digest: recorded `too-large`, as the proxy records such an answer. One of
+   * the three.
    */
-  response: { status: number; headers: { [name: string]: string }; body: string } | { status: number; headers: { [name: string]: string }; digested: DigestedBody } | null;
+  response:
+    | { status: number; headers: { [name: string]: string }; body: string }
+    | { status: number; headers: { [name: string]: string }; digested: DigestedBody }
+    | { status: number; headers: { [name: string]: string }; tooLarge: { size: number } }
+    | null;
   outcome: CaptureOutcome;
   times: { started: number; response: number | null; ended: number };
   parents: string[];
@@ -112,6 +119,9 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
     request: encodeBase64(content.requestBytes),
     response: record.response.status === null
       ? null
+      // Longer than capture keeps: no bytes were kept, only how many passed.
+      : record.incomplete?.reason === 'too-large'
+        ? { status: record.response.status, headers: { ...record.response.headers }, tooLarge: { size: record.response.size } }
       // Not a 2xx answer: only what the record keeps of the body leaves the process (it may echo a credential).
       : (record.response.status < 200 || record.response.status > 299) && record.response.rawDigest !== null
         ? { status: record.response.status, headers: { ...record.response.headers }, digested: { size: record.response.size, sha256: record.response.rawDigest.sha256, stream: record.response.stream } }
@@ -159,6 +169,19 @@ function digestedOf(value: unknown, path: string): DigestedBody {
   return { size, sha256, stream };
 }
 
+/** The size of a body longer than capture keeps (ExchangeBody's `tooLarge`). */
+function tooLargeOf(value: unknown, path: string): number {
+  if (!isObject(value)) throw bad('must be an object with size', path);
+  for (const name of Object.keys(value)) {
+    if (name !== 'size') throw bad('must have only size', path);
+  }
+  const size = value['size'];
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= MAX_CAPTURED_RESPONSE_BYTES) {
+    throw bad(`must be the body's size in bytes, more than capture keeps (${MAX_CAPTURED_RESPONSE_BYTES}): a shorter body is sent as its bytes`, `${path}['size']`);
+  }
+  return size;
+}
+
 /** Whole milliseconds since the epoch that a record can hold as an RFC 3339 time (up to 9999-12-31T23:59:59.999Z). */
 function timeOf(value: unknown, path: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || !isRecordTime(value)) {
@@ -197,6 +220,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   let headers: Headers | null = null;
   let responseBytes: Uint8Array = new Uint8Array(0);
   let digested: DigestedBody | undefined;
+  let tooLarge: number | undefined;
   if (response !== null) {
     if (!isObject(response)) throw bad('must be an object or null', "$['response']");
     const code = response['status'];
@@ -211,10 +235,13 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
       throw bad('holds a header name or value HTTP does not allow', "$['response']['headers']");
     }
     for (const name of Object.keys(response)) {
-      if (!['status', 'headers', 'body', 'digested'].includes(name)) throw bad('is not a member of an exchange\'s response', `$['response']['${name.replace(/[\\']/g, (c) => `\\${c}`)}']`);
+      if (!['status', 'headers', 'body', 'digested', 'tooLarge'].includes(name)) throw bad('is not a member of an exchange\'s response', `$['response']['${name.replace(/[\\']/g, (c) => `\\${c}`)}']`);
     }
-    if (Object.hasOwn(response, 'digested')) {
-      if (Object.hasOwn(response, 'body')) throw bad('a response has its body or its digest, not both', "$['response']['digested']");
+    const forms = ['body', 'digested', 'tooLarge'].filter((name) => Object.hasOwn(response, name));
+    if (forms.length > 1) throw bad('a response has its body, its digest or its size when too large: one of them', `$['response']['${forms[1]}']`);
+    if (Object.hasOwn(response, 'tooLarge')) {
+      tooLarge = tooLargeOf(response['tooLarge'], "$['response']['tooLarge']");
+    } else if (Object.hasOwn(response, 'digested')) {
       if (code >= 200 && code <= 299) throw bad('only a response whose status is not 2xx may be sent by its digest: the server reads a 2xx body for the output', "$['response']['digested']");
       digested = digestedOf(response['digested'], "$['response']['digested']");
     } else {
@@ -247,7 +274,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
     }
   }
   return {
-    format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
+    format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), ...(tooLarge === undefined ? {} : { truncated: { size: tooLarge } }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
     retrieval,
     ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
   };
