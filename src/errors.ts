@@ -96,6 +96,7 @@ export type ErrorCode =
   | 'ERR_CAPTURE_SERVED_FACT_REFUSED'
   | 'ERR_CAPTURE_ID_TAKEN'
   | 'ERR_CAPTURE_REQUEST_UNREADABLE'
+  | 'ERR_CAPTURE_REQUEST_TOO_LARGE'
   | 'ERR_RUN_NOT_FOUND'
   | 'ERR_RUN_NO_RECEIPT'
   // Replay and comparison of stored runs (docs/REPLAY.md)

@@ -1,5 +1,6 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
-import { captureRunWith, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from './capture-run.ts';
+import { captureRunWith, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from './capture-run.ts';
+import { createSha256, toHex, type Sha256 } from '../hash/sha256.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
@@ -151,35 +152,60 @@ async function requestBytes(input: FetchInput, init: RequestInit | undefined): P
   return null;
 }
 
+/** A request body longer than capture keeps (MAX_CAPTURED_REQUEST_BYTES): its size and hex SHA-256, not its bytes. */
+interface TooLargeBody {
+  size: number;
+  sha256: string;
+}
+
 /** A request body that can only be known as fetch sends it: a stream, read on the side. */
 interface KeptStream {
-  /** The bytes, once the stream has ended; rejects if it fails or is cancelled. */
-  readonly bytes: Promise<Uint8Array>;
+  /**
+   * The bytes, once the stream has ended, or only their size and SHA-256 for a body longer than
+   * MAX_CAPTURED_REQUEST_BYTES; rejects if it fails or is cancelled.
+   */
+  readonly bytes: Promise<Uint8Array | TooLargeBody>;
   /** True once `bytes` has settled. */
   readonly settled: boolean;
   /** Stops reading (this branch only: fetch's goes on); `bytes` then holds only part of the body, not to be recorded. */
   cancel(): void;
 }
 
-/** Reads one branch of a teed request body to its end, chunk by chunk, concurrently with fetch. */
+/**
+ * Reads one branch of a teed request body to its end, chunk by chunk, concurrently with fetch.
+ * At most MAX_CAPTURED_REQUEST_BYTES are kept: past them the kept chunks are hashed and dropped,
+ * and the rest is hashed as it comes (the branch is still read, or the tee would queue it all for
+ * this branch), so a body of any length holds no more memory than that.
+ */
 function keepStream(stream: ReadableStream<unknown>): KeptStream {
   const reader = stream.getReader();
   let settled = false;
-  const bytes = (async () => {
-    const chunks: Uint8Array[] = [];
+  const bytes = (async (): Promise<Uint8Array | TooLargeBody> => {
+    let chunks: Uint8Array[] = [];
     let size = 0;
+    let hash: Sha256 | undefined;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         // fetch sends only bytes from a stream body (a chunk of another type fails the call too).
         if (!(value instanceof Uint8Array)) throw new TypeError('a request body stream chunk is not a Uint8Array');
-        chunks.push(value.slice());
         size += value.length;
+        if (hash !== undefined) {
+          hash.update(value);
+        } else if (size > MAX_CAPTURED_REQUEST_BYTES) {
+          hash = createSha256();
+          for (const chunk of chunks) hash.update(chunk);
+          hash.update(value);
+          chunks = [];
+        } else {
+          chunks.push(value.slice());
+        }
       }
     } finally {
       settled = true;
     }
+    if (hash !== undefined) return { size, sha256: toHex(hash.digest()) };
     const all = new Uint8Array(size);
     let at = 0;
     for (const chunk of chunks) {
@@ -337,18 +363,21 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         const bytes = await kept.bytes.catch(() => {
           throw unreadableBody('the request body stream failed: the call went on, not recorded');
         });
+        // Longer than capture keeps: recorded unidentified, by its size and SHA-256.
+        if (!(bytes instanceof Uint8Array)) return buildWith(new Uint8Array(0), status, headers, responseBytes, outcome, response, ended, truncated, bytes);
         return buildWith(bytes, status, headers, responseBytes, outcome, response, ended, truncated);
       }).then(undefined, (error: unknown) => {
         finish(captureId, null);
         fail(error);
       });
     };
-    const buildWith = (requestBytes: Uint8Array, status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
+    const buildWith = (requestBytes: Uint8Array, status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number, requestTooLarge?: TooLargeBody): Promise<void> | undefined => {
       try {
         const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes, captureId,
           status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
+          ...(requestTooLarge === undefined ? {} : { requestTooLarge }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
           ...(call.salts === undefined ? {} : { salts: call.salts }),
         }, request);
@@ -385,7 +414,8 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       ids.set(CAPTURE_ID_HEADER, captureId);
       try {
         const bytes = call.bytes instanceof Uint8Array ? call.bytes : call.bytes.settled ? await call.bytes.bytes.catch(() => undefined) : undefined;
-        if (bytes !== undefined) request = prepareRequest(call.format, bytes, call.salts);
+        // A body longer than capture keeps has no identity (no header).
+        if (bytes instanceof Uint8Array) request = prepareRequest(call.format, bytes, call.salts);
         if (request?.identity != null) ids.set(REQUEST_ID_HEADER, request.identity.requestId);
       } catch (error) {
         request = undefined;

@@ -39,6 +39,12 @@ export interface CapturedExchange {
   /** The response body passed the capture limit: `responseBytes` is empty, and this many bytes passed. */
   truncated?: { size: number };
   /**
+   * The request body passed the capture limit (MAX_CAPTURED_REQUEST_BYTES; a stream body in
+   * process): `requestBytes` is empty, and the request is known by its size and the hex SHA-256
+   * of its bytes. The run is unidentified (ERR_CAPTURE_REQUEST_TOO_LARGE).
+   */
+  requestTooLarge?: { size: number; sha256: string };
+  /**
    * A body that is not a 2xx answer's, known by what the record keeps of it: its size, the hex
    * SHA-256 of its bytes and whether it reads as an SSE stream (SPEC 12.1), instead of the bytes
    * (`responseBytes` is then empty). An error body may echo part of a credential, and a record
@@ -82,6 +88,18 @@ export interface DigestedBody {
 
 /** Largest response body capture keeps (64 MiB): a longer one passes through, recorded without digest as `too-large`. */
 export const MAX_CAPTURED_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Largest request body capture keeps to identify (32 MiB, the proxy's request limit): a longer
+ * stream body in process passes through untouched, its run recorded unidentified
+ * (ERR_CAPTURE_REQUEST_TOO_LARGE) with its size and SHA-256, computed as it went by.
+ */
+export const MAX_CAPTURED_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/** Why a run whose request body passed MAX_CAPTURED_REQUEST_BYTES has no identity. */
+function requestTooLarge(size: number): RunprintError {
+  return new RunprintError('ERR_CAPTURE_REQUEST_TOO_LARGE', `the request body (${size} bytes) is longer than capture keeps to identify (${MAX_CAPTURED_REQUEST_BYTES} bytes): it was sent untouched, and is recorded by its size and SHA-256`);
+}
 
 /**
  * The request half of a run, read before the call is forwarded (a proxy names the request
@@ -271,6 +289,12 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   }
   const parents = checkParents(exchange.parents ?? []);
   checkTimes(exchange.times);
+  const tooLarge = exchange.requestTooLarge;
+  if (tooLarge !== undefined) {
+    if (requestBytes.length !== 0 || !Number.isSafeInteger(tooLarge.size) || tooLarge.size <= MAX_CAPTURED_REQUEST_BYTES || typeof tooLarge.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tooLarge.sha256)) {
+      throw new TypeError(`requestTooLarge must be { size: more than ${MAX_CAPTURED_REQUEST_BYTES} bytes, sha256: 64 lowercase hex digits }, with no requestBytes`);
+    }
+  }
   const digested = exchange.digested;
   if (digested !== undefined) {
     if (exchange.status === null || isSuccess(exchange.status) || exchange.truncated !== undefined || responseBytes.length !== 0) {
@@ -296,7 +320,9 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   }
   const served = output === null ? null : withDerived(output.served, exchange.derived);
   let unidentified: RunRecord['unidentified'] = null;
-  const request = prepared ?? prepareRequest(format, requestBytes, exchange.salts);
+  const request: PreparedRequest = tooLarge !== undefined
+    ? { composition: null, identity: null, error: requestTooLarge(tooLarge.size) }
+    : prepared ?? prepareRequest(format, requestBytes, exchange.salts);
   let identity: IdentityDocument | null = null;
   if (request.error !== null) {
     unidentified = { code: request.error.code, path: request.error.path ?? null };
@@ -309,7 +335,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     }
   }
   const declared = checkDeclared(exchange.retrieval ?? []);
-  const { found, notFound, error: retrievalError } = located !== undefined && prepared !== undefined ? located : locate(declared, request.composition);
+  const { found, notFound, error: retrievalError } = located !== undefined && prepared !== undefined && tooLarge === undefined ? located : locate(declared, request.composition);
   const responded = exchange.status !== null;
   const record: RunRecord = {
     version: RUN_RECORD_VERSION,
@@ -321,7 +347,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
     runId: identity?.runId ?? null,
     unidentified,
     served,
-    request: { size: requestBytes.length, rawDigest: rawDigest(requestBytes) },
+    request: tooLarge !== undefined ? { size: tooLarge.size, rawDigest: { sha256: tooLarge.sha256 } } : { size: requestBytes.length, rawDigest: rawDigest(requestBytes) },
     response: digested !== undefined
       ? { status: exchange.status, headers, size: digested.size, rawDigest: { sha256: digested.sha256 }, stream: digested.stream }
       : {

@@ -8,7 +8,7 @@ import { isSaltHex, REQUEST_COMPONENTS, type Salts } from '../identity/compositi
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import type { RunContent } from './capture-fetch.ts';
-import { isRecordTime, isRunId, MAX_CAPTURED_RESPONSE_BYTES, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
+import { isRecordTime, isRunId, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
 import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
 import type { CaptureOutcome } from './run-record.ts';
@@ -29,7 +29,15 @@ export interface ExchangeBody {
   captureId: string;
   method: string;
   path: string;
+  /** The request body's bytes; empty (`""`) with `requestTooLarge`. */
   request: string;
+  /**
+   * A request body longer than capture keeps to identify (MAX_CAPTURED_REQUEST_BYTES, 32 MiB; a
+   * stream body in process): its size in bytes and the hex SHA-256 of its bytes, computed as it was
+   * sent, instead of the bytes (`request` is then `""`). The server records the run unidentified
+   * with ERR_CAPTURE_REQUEST_TOO_LARGE, as in-process capture does (may be absent: the bytes are in `request`).
+   */
+  requestTooLarge?: { size: number; sha256: string };
   /**
    * The response: its bytes in `body`, or, for a status that is not 2xx, `digested` instead: what
    * the server keeps of an error body (its size, the hex SHA-256 of its bytes and whether it reads
@@ -117,6 +125,8 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
     method: record.method,
     path: record.path,
     request: encodeBase64(content.requestBytes),
+    // Longer than capture keeps: only its size and digest were kept.
+    ...(record.unidentified?.code === 'ERR_CAPTURE_REQUEST_TOO_LARGE' ? { requestTooLarge: { size: record.request.size, sha256: record.request.rawDigest.sha256 } } : {}),
     response: record.response.status === null
       ? null
       // Longer than capture keeps: no bytes were kept, only how many passed.
@@ -140,7 +150,7 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const OUTCOMES: readonly CaptureOutcome[] = ['complete', 'aborted', 'timeout', 'network-error'];
-const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'response', 'outcome', 'times', 'parents', 'retrieval', 'salts'];
+const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'requestTooLarge', 'response', 'outcome', 'times', 'parents', 'retrieval', 'salts'];
 
 function bad(message: string, path: string): RunprintError {
   return new RunprintError('ERR_HTTP_BAD_REQUEST', message, path);
@@ -167,6 +177,20 @@ function digestedOf(value: unknown, path: string): DigestedBody {
   if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw bad('must be the SHA-256 of the body in 64 lowercase hex digits', `${path}['sha256']`);
   if (typeof stream !== 'boolean') throw bad('must be true when the body reads as an SSE stream (SPEC 12.1), else false', `${path}['stream']`);
   return { size, sha256, stream };
+}
+
+/** The size and digest of a request body longer than capture keeps (ExchangeBody's `requestTooLarge`). */
+function requestTooLargeOf(value: unknown, path: string): { size: number; sha256: string } {
+  if (!isObject(value)) throw bad('must be an object with size and sha256', path);
+  for (const name of Object.keys(value)) {
+    if (name !== 'size' && name !== 'sha256') throw bad('must have only size and sha256', path);
+  }
+  const { size, sha256 } = value;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= MAX_CAPTURED_REQUEST_BYTES) {
+    throw bad(`must be the request body's size in bytes, more than capture keeps (${MAX_CAPTURED_REQUEST_BYTES}): a shorter body is sent as its bytes`, `${path}['size']`);
+  }
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw bad('must be the SHA-256 of the body in 64 lowercase hex digits', `${path}['sha256']`);
+  return { size, sha256 };
 }
 
 /** The size of a body longer than capture keeps (ExchangeBody's `tooLarge`). */
@@ -215,6 +239,11 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
   const format = routeOf(method, path);
   if (format === null) throw bad('must be a provider route runprint captures (POST /v1/chat/completions, /v1/responses or /v1/messages)', "$['path']");
   const requestBytes = bytesOf(body['request'], "$['request']");
+  let requestTooLarge: { size: number; sha256: string } | undefined;
+  if (Object.hasOwn(body, 'requestTooLarge')) {
+    if (requestBytes.length !== 0) throw bad('must be empty ("") with requestTooLarge: a request has its bytes or its size and digest when too large, not both', "$['request']");
+    requestTooLarge = requestTooLargeOf(body['requestTooLarge'], "$['requestTooLarge']");
+  }
   const response = body['response'];
   let status: number | null = null;
   let headers: Headers | null = null;
@@ -274,7 +303,7 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
     }
   }
   return {
-    format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), ...(tooLarge === undefined ? {} : { truncated: { size: tooLarge } }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
+    format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), ...(tooLarge === undefined ? {} : { truncated: { size: tooLarge } }), ...(requestTooLarge === undefined ? {} : { requestTooLarge }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
     retrieval,
     ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
   };
