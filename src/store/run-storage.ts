@@ -327,7 +327,9 @@ export function runToStore(
     if (policy.retrieval === 'content' && textOf(digest) !== undefined) keep('retrieval', digest, () => textOf(digest)!);
   });
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
-  keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
+  // Only bytes that are the request: a stream body too large to capture left none (its digest was
+  // computed as it passed), and an empty body must not be stored under that digest.
+  if (bytes.requestBytes.length === record.request.size) keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
   const model = composition?.model['name'];
   const servedModel = record.served?.['model']?.value;
   return {
