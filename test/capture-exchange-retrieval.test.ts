@@ -9,9 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OUTBOX_FOLDER, runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
@@ -20,7 +19,8 @@ import type { RunRecord } from '../src/capture/index.ts';
 import type { RunprintError } from '../src/errors.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const DOC_A = 'The Eiffel Tower is 330 metres tall and was finished in 1889.';
 const DOC_B = 'Lyon lies where the Rhone and the Saone meet.';
@@ -30,23 +30,13 @@ const OPENAPI = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.m
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
-const scratch: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-exchange-retrieval-'));
-  scratch.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-exchange-retrieval-');
 
 before(async () => {
   upstream = await startFakeUpstream();
-  serve = await startServe({ data: tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
@@ -155,7 +145,7 @@ const waiting = (data: string) => readdirSync(join(data, OUTBOX_FOLDER)).filter(
 describe('runprintFetch with a url reports the server\'s retrievalError as it reports its own check\'s', () => {
   test('a call its own check reported is not reported again when the server\'s answer agrees', async () => {
     const errors: RunprintError[] = [];
-    const wrapped = runprintFetch({ data: tempDir(), url: serve.base, onError: (error) => void errors.push(error) });
+    const wrapped = runprintFetch({ data: scratch.tempDir(), url: serve.base, onError: (error) => void errors.push(error) });
     await withRetrieval([{ source: 'kb://towers/eiffel', text: DOC_A }, { source: 'kb://never-sent', text: NEVER_SENT }], () => call(wrapped, 'Reported once?'));
     await withRetrieval([{ source: 'kb://towers/eiffel', text: DOC_A }], () => call(wrapped, 'Nothing to report.'));
     await wrapped.flush();
@@ -167,7 +157,7 @@ describe('runprintFetch with a url reports the server\'s retrievalError as it re
   });
 
   test('exchanges another process left in the outbox: the server\'s retrievalError for each goes to onError and is counted', async () => {
-    const data = tempDir();
+    const data = scratch.tempDir();
     // The first process captures while the server cannot be reached; its exchanges wait in the outbox.
     const firstErrors: RunprintError[] = [];
     const first = runprintFetch({ data, url: `http://127.0.0.1:${await deadPort()}`, onError: (error) => void firstErrors.push(error) });

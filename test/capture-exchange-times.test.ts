@@ -7,32 +7,27 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { captureRunWith, MAX_RECORD_TIME } from '../src/capture/capture-run.ts';
 import { EXCHANGE_VERSION } from '../src/capture/exchange.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-exchange-times-');
 
 before(async () => {
   upstream = await startFakeUpstream();
-  const data = mkdtempSync(join(tmpdir(), 'runprint-exchange-times-'));
-  scratch.push(data);
-  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
 });
 after(async () => {
   await serve?.stop();
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  await endServeTest(upstream, scratch);
 });
 
 const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');

@@ -6,21 +6,16 @@
  * serve finds the store working by itself, commits the held records and forwards calls again.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream | undefined;
-const folders: string[] = [];
-after(async () => {
-  await killServeProcesses();
-  await upstream?.close();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+const scratch = scratchFolders('runprint-fail-closed-');
+after(() => endServeTest(upstream, scratch));
 
 interface Health {
   healthy: boolean;
@@ -30,8 +25,7 @@ interface Health {
 
 test('fail-closed: a lock on the run store cuts the answers in flight, refuses calls while it is held, and serve forwards calls again once it is released', { timeout: 90_000 }, async () => {
   upstream = await startFakeUpstream();
-  const data = mkdtempSync(join(tmpdir(), 'runprint-fail-closed-'));
-  folders.push(data);
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--capture-fail-closed', '--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
   const call = (content: string, stream = false) =>
     fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content }] }) });

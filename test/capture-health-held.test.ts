@@ -4,25 +4,21 @@
  * documents the answer; back to 0 once the lock is released and a retry committed them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe } from './helpers/serve-process.ts';
 
 const OPENAPI = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: unknown }> }> }>> };
 const SCHEMA = OPENAPI.paths['/healthz']!['get']!.responses['200']!.content['application/json']!.schema;
 
 let upstream: FakeUpstream | undefined;
-const folders: string[] = [];
-after(async () => {
-  await killServeProcesses();
-  await upstream?.close();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+const scratch = scratchFolders('runprint-held-');
+after(() => endServeTest(upstream, scratch));
 
 interface Capture {
   healthy: boolean;
@@ -33,8 +29,7 @@ interface Capture {
 
 test('healthz capture.held counts the records kept in memory while the run store is locked, and is 0 again once they are committed', { timeout: 60_000 }, async () => {
   upstream = await startFakeUpstream();
-  const data = mkdtempSync(join(tmpdir(), 'runprint-held-'));
-  folders.push(data);
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
   const call = async (content: string) => {
     const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }) });

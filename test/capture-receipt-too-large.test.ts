@@ -5,29 +5,23 @@
  * no log index, reported once; calls before and after are logged, and every tile stays readable.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openSqliteLog } from '../src/store/log-service.ts';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-receipt-size-');
 before(async () => {
   upstream = await startFakeUpstream();
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 test('the log refuses an entry over 65,535 bytes with ERR_LOG_ENTRY_TOO_LARGE and takes one of exactly 65,535', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-entry-size-'));
-  scratch.push(dir);
+  const dir = scratch.tempDir();
   const key = await parsePrivateKey((await generateKeyFiles('example.test/entry-size')).privateKeyPem);
   const log = await openSqliteLog({ path: join(dir, 'log.sqlite'), key, origin: 'example.test/entry-size' });
   try {
@@ -40,8 +34,7 @@ test('the log refuses an entry over 65,535 bytes with ERR_LOG_ENTRY_TOO_LARGE an
 });
 
 test('serve: a call whose receipt is too long for the log keeps its receipt, unlogged; the log and its tiles stay whole', async () => {
-  const data = mkdtempSync(join(tmpdir(), 'runprint-receipt-size-'));
-  scratch.push(data);
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
   const call = async (messages: unknown[]) => {
     const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages }) });

@@ -7,8 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runprintFetch, type RunprintFetch } from '../src/capture-node/index.ts';
@@ -18,27 +16,18 @@ import type { RunRecord } from '../src/capture/run-record.ts';
 import { RUNS_DATABASE } from '../src/store/receipt-key.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
-const folders: string[] = [];
+const scratch = scratchFolders('runprint-request-too-large-');
 let upstream: FakeUpstream;
 let serve: ServeProcess;
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-request-too-large-'));
-  folders.push(dir);
-  return dir;
-}
-
 before(async () => {
   upstream = await startFakeUpstream();
-  serve = await startServe({ data: tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 /** A chat completions request of exactly `size` bytes (a long user message). */
 function requestOf(size: number): Buffer {
@@ -89,7 +78,7 @@ test('a stream request body over 32 MiB goes through untouched and is recorded u
   const body = requestOf(MAX_CAPTURED_REQUEST_BYTES + 1);
   const sha256 = createHash('sha256').update(body).digest('hex');
 
-  const data = tempDir();
+  const data = scratch.tempDir();
   // Keeping request bytes: none are kept for a body capture did not keep (not an empty one under its digest).
   const local = runprintFetch({ data, spans: false, onError: noFailure, keep: { request: 'content' } });
   const call = await streamCall(local, body);
@@ -112,7 +101,7 @@ test('a stream request body over 32 MiB goes through untouched and is recorded u
     await storage.close();
   }
 
-  const remote = runprintFetch({ data: tempDir(), url: serve.base, spans: false, onError: noFailure });
+  const remote = runprintFetch({ data: scratch.tempDir(), url: serve.base, spans: false, onError: noFailure });
   const sent = await streamCall(remote, body);
   await remote.flush();
   assert.deepEqual({ delivered: remote.counts.outbox.delivered, rejected: remote.counts.outbox.rejected }, { delivered: 1, rejected: 0 });
@@ -124,7 +113,7 @@ test('a stream request body over 32 MiB goes through untouched and is recorded u
 
 test('a stream request body of exactly 32 MiB is still identified', { timeout: 60_000 }, async () => {
   const body = requestOf(MAX_CAPTURED_REQUEST_BYTES);
-  const local = runprintFetch({ data: tempDir(), spans: false, onError: noFailure });
+  const local = runprintFetch({ data: scratch.tempDir(), spans: false, onError: noFailure });
   const call = await streamCall(local, body);
   const record = (await local.runOf(call.captureId))!;
   assert.equal(record.unidentified, null);

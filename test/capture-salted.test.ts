@@ -10,8 +10,7 @@
  * of runs.sqlite and its WAL too; GET /v1/content answers the salts row no-store.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
@@ -38,7 +37,8 @@ import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
-import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 /** A short, guessable system prompt: the element the mapping makes of it is the message. */
 const SYSTEM = { role: 'system', content: 'yes' };
@@ -46,21 +46,12 @@ const CALL = { model: 'gpt-4o-mini', messages: [SYSTEM, { role: 'user', content:
 const SALTS_A: Salts = { system: '3b7d0a7c2f4e9b1d6a8c5e0f2b4d6f8a1c3e5a7b9d0f2a4c6e8b0d2f4a6c8e0b', input: 'a1'.repeat(32) };
 
 let upstream: FakeUpstream;
-const scratch: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-salted-'));
-  scratch.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-salted-');
 
 before(async () => {
   upstream = await startFakeUpstream();
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 interface RunView {
   captureId: string;
@@ -92,7 +83,7 @@ describe('serve --capture-salt: commitments in the receipt and log, salts in the
   let serve: ServeProcess;
   let data: string;
   before(async () => {
-    data = tempDir();
+    data = scratch.tempDir();
     serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--capture-salt', 'system,input'] });
   });
 
@@ -148,7 +139,7 @@ describe('serve --capture-salt: commitments in the receipt and log, salts in the
     assert.ok(payloadOf(receipt).includes(run.identity.components['system']!.elements![0]!.sha256));
 
     // Disclosure: create from the stored composition, verify against the receipt with the receipt key.
-    const dir = tempDir();
+    const dir = scratch.tempDir();
     writeFileSync(join(dir, 'composition.json'), shown.stdout);
     writeFileSync(join(dir, 'receipt.json'), receipt);
     writeFileSync(join(dir, 'receipt.pub.pem'), ((await (await fetch(`${serve.base}/v1/receipt-key`)).json()) as { publicKey: string }).publicKey);
@@ -212,7 +203,7 @@ describe('serve --capture-salt: commitments in the receipt and log, salts in the
 
 describe('one core: the proxy and in-process capture agree under equal salts', () => {
   test('equal injected salts give equal request and run identities and output digests; fresh ones differ', async () => {
-    const dir = tempDir();
+    const dir = scratch.tempDir();
     const records: CapturedRun[] = [];
     const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: { healthy: true, record: async (run) => void records.push(run) }, maxBodyBytes: 1 << 20, receipts: false, salts: () => SALTS_A });
     const app = createApp({ proxy });
@@ -270,10 +261,10 @@ describe('one core: the proxy and in-process capture agree under equal salts', (
 
 describe('exchanges carry the client\'s salts to a server', () => {
   test('runprintFetch({ url, salt }) sends its salts: the server\'s record has the identity the local store gives under them; bad salts are refused unechoed', async () => {
-    const data = tempDir();
+    const data = scratch.tempDir();
     const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
-    const client = runprintFetch({ data: tempDir(), url: serve.base, [SALTS_SEAM]: () => SALTS_A } as Parameters<typeof runprintFetch>[0]);
-    const local = runprintFetch({ data: tempDir(), [SALTS_SEAM]: () => SALTS_A } as Parameters<typeof runprintFetch>[0]);
+    const client = runprintFetch({ data: scratch.tempDir(), url: serve.base, [SALTS_SEAM]: () => SALTS_A } as Parameters<typeof runprintFetch>[0]);
+    const local = runprintFetch({ data: scratch.tempDir(), [SALTS_SEAM]: () => SALTS_A } as Parameters<typeof runprintFetch>[0]);
     try {
       for (const wrapped of [client, local]) await (await wrapped(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CALL) })).arrayBuffer();
       await client.flush();
@@ -319,7 +310,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
     let storage: RunStorage;
     let pg: PgSchemas | undefined;
     before(async () => {
-      if (kind === 'SQLite') storage = SqliteRuns.open(join(tempDir(), 'runs.sqlite'));
+      if (kind === 'SQLite') storage = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'));
       else {
         pg = await pgSchemas();
         storage = await PostgresRuns.open((await pg.fresh('runprint_salted')).url);
@@ -408,7 +399,7 @@ const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 describe('SQLite retention overwrites the salts on disk: neither runs.sqlite nor its WAL keeps them after expire', () => {
   for (const writerThread of [false, true]) {
     test(`expired runs' salts, hex or raw, are in no file of the store; newer runs' salts are (${writerThread ? 'puts on the writer thread' : 'one connection'})`, async () => {
-      const path = join(tempDir(), 'runs.sqlite');
+      const path = join(scratch.tempDir(), 'runs.sqlite');
       const storage = SqliteRuns.open(path, { writerThread });
       // Another connection to the file, as a runs command or a second serve has: the store's close
       // is then not the last one, so SQLite does not checkpoint and delete the WAL on it.
@@ -449,7 +440,7 @@ describe('SQLite retention overwrites the salts on disk: neither runs.sqlite nor
 
 describe('SQLite retention while another connection reads: the WAL is emptied at the next expire', () => {
   test('a reader of an older snapshot keeps the WAL (expire waits about a second, not the 5 s busy timeout); the next expire, with nothing to delete, empties it', async () => {
-    const path = join(tempDir(), 'runs.sqlite');
+    const path = join(scratch.tempDir(), 'runs.sqlite');
     const storage = SqliteRuns.open(path);
     const reader = new DatabaseSync(path);
     try {

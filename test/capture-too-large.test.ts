@@ -7,8 +7,6 @@
  * server reads it: refused for a size capture would have kept.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runprintFetch } from '../src/capture-node/index.ts';
@@ -18,30 +16,21 @@ import type { RunRecord } from '../src/capture/run-record.ts';
 import { RUNS_DATABASE } from '../src/store/receipt-key.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
-const folders: string[] = [];
+const scratch = scratchFolders('runprint-too-large-');
 let upstream: FakeUpstream;
 let serve: ServeProcess;
 const CALL = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Write a very long answer.' }] };
 // One byte of text past the limit: the JSON around it makes the body longer still.
 const LONG = 'x'.repeat(MAX_CAPTURED_RESPONSE_BYTES + 1);
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-too-large-'));
-  folders.push(dir);
-  return dir;
-}
-
 before(async () => {
   upstream = await startFakeUpstream();
-  serve = await startServe({ data: tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 /** Reads a body to its end, keeping only its length. */
 async function lengthOf(response: Response): Promise<number> {
@@ -92,7 +81,7 @@ test('an answer over 64 MiB is recorded too-large the same way through the proxy
   assert.notEqual(proxyRecord.requestId, null);
 
   // In process, sent to serve as an exchange through the outbox.
-  const remoteData = tempDir();
+  const remoteData = scratch.tempDir();
   const remote = runprintFetch({ data: remoteData, url: serve.base, spans: false, onError: (error) => assert.fail(`no capture failure expected: ${error.code} ${error.message}`) });
   const sent = await longCall(remote, upstream.url);
   assert.equal(sent.read, sent.sent, 'the application gets every byte');
@@ -104,7 +93,7 @@ test('an answer over 64 MiB is recorded too-large the same way through the proxy
   assert.deepEqual(comparable(ingested), comparable(proxyRecord), 'the proxy\'s record but for capture id and times');
 
   // In process, into a local run store.
-  const localData = tempDir();
+  const localData = scratch.tempDir();
   const local = runprintFetch({ data: localData, spans: false, onError: (error) => assert.fail(`no capture failure expected: ${error.code} ${error.message}`) });
   const kept = await longCall(local, upstream.url);
   assert.equal(kept.read, kept.sent);

@@ -6,32 +6,21 @@
  * proxied calls), with the upstream's reason phrase.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-shutdown-');
 
 before(async () => {
   upstream = await startFakeUpstream();
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-shutdown-'));
-  scratch.push(dir);
-  return dir;
-}
+after(() => endServeTest(upstream, scratch));
 
 const serveArgs = (grace: number) => ['--upstream', `openai=${upstream.url}`, '--shutdown-grace', String(grace)];
 
@@ -72,7 +61,7 @@ async function recordOf(serve: ServeProcess, captureId: string): Promise<{ recor
 }
 
 test('streams in progress at SIGTERM finish within the grace period, and each is recorded whole and signed', async () => {
-  const data = tempDir();
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(20_000) });
   const text = 'one two three four five six seven eight nine ten eleven twelve';
   for (let i = 0; i < 5; i++) upstream.enqueue({ kind: 'text', text, eventDelayMs: 60 });
@@ -101,7 +90,7 @@ test('streams in progress at SIGTERM finish within the grace period, and each is
 });
 
 test('streams still going when the grace period ends are cut, and recorded as incomplete before the store closes', async () => {
-  const data = tempDir();
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(300) });
   const never = new Promise<never>(() => undefined);
   for (let i = 0; i < 3; i++) upstream.enqueue({ kind: 'text', text: 'held open until the end of time', pauseBeforeEvent: 2, resume: never });
@@ -123,7 +112,7 @@ test('streams still going when the grace period ends are cut, and recorded as in
 });
 
 test('one client address, 120 streamed calls at once: all go through and are recorded (proxied calls are not held to the per-client request cap, 64)', async () => {
-  const data = tempDir();
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(1_000) });
   const release: Array<() => void> = [];
   const gate = new Promise<void>((resolve) => release.push(resolve));
@@ -148,7 +137,7 @@ test('one client address, 120 streamed calls at once: all go through and are rec
 });
 
 test('the upstream\'s reason phrase reaches the client', async () => {
-  const data = tempDir();
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(1_000) });
   const { createServer } = await import('node:http');
   const odd = createServer((_request, response) => {
@@ -157,7 +146,7 @@ test('the upstream\'s reason phrase reaches the client', async () => {
   });
   await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
   const port = (odd.address() as { port: number }).port;
-  const other = await startServe({ data: tempDir(), args: ['--upstream', `openai=http://127.0.0.1:${port}`] });
+  const other = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=http://127.0.0.1:${port}`] });
   const reason = await new Promise<string>((resolve, reject) => {
     httpRequest(`${other.base}/openai/v1/models`, (answer) => {
       answer.resume();
@@ -172,7 +161,7 @@ test('the upstream\'s reason phrase reaches the client', async () => {
 
 test('stopped while the run store is locked: the records it could not commit are reported lost on stderr, not silently', async () => {
   const { DatabaseSync } = await import('node:sqlite');
-  const data = tempDir();
+  const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(1_000) });
   const warm = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'before the lock' }] }) });
   await warm.text();
