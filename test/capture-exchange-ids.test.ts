@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { EXCHANGE_VERSION } from '../src/capture/exchange.ts';
+import { chatExchange, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -24,32 +24,14 @@ before(async () => {
   upstream = await startFakeUpstream();
   serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
 });
-after(async () => {
-  await serve?.stop();
-  await endServeTest(upstream, scratch);
-});
+after(() => endServeTest(upstream, scratch));
 
-const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 const request = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
 const answer = readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url)));
 const forged = JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'FORGED ANSWER' } }] });
 
-function exchange(captureId: string, body: string | Buffer, change: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    version: EXCHANGE_VERSION,
-    captureId,
-    method: 'POST',
-    path: '/v1/chat/completions',
-    request: b64(request),
-    response: { status: 200, headers: { 'content-type': 'application/json' }, body: b64(body) },
-    outcome: 'complete',
-    times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 },
-    parents: [],
-    ...change,
-  };
-}
-
-const post = (body: unknown) => fetch(`${serve.base}/v1/exchanges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const exchange = (captureId: string, body: string | Buffer, change: Record<string, unknown> = {}) => chatExchange(request, body, { captureId, ...change });
+const post = (body: unknown) => postExchange(serve.base, body);
 
 interface Runs {
   runs: Array<{ capture: string; recordDigest: string; record: { output: { digest: { sha256: string } } | null } }>;

@@ -8,15 +8,15 @@
  * the outbox. Against a real `runprint serve` with capture on.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OUTBOX_FOLDER, runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
-import { EXCHANGE_VERSION, type ExchangeAnswer } from '../src/capture/exchange.ts';
+import type { ExchangeAnswer } from '../src/capture/exchange.ts';
 import type { RunRecord } from '../src/capture/index.ts';
 import type { RunprintError } from '../src/errors.ts';
+import { chatExchange, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
@@ -38,8 +38,6 @@ before(async () => {
 });
 after(() => endServeTest(upstream, scratch));
 
-const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-
 /** A request whose system message holds DOC_A and DOC_B (not NEVER_SENT). */
 const REQUEST = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: `Documents:\n${DOC_A}\n${DOC_B}` }, { role: 'user', content: 'How tall is the tower?' }] });
 const RESPONSE = JSON.stringify({
@@ -50,18 +48,12 @@ const RESPONSE = JSON.stringify({
 
 /** One exchange of REQUEST and RESPONSE, as runprintFetch sends it, with its own capture id. */
 function exchange(retrieval?: { source: string; text: string }[]) {
-  return {
-    version: EXCHANGE_VERSION, captureId: randomUUID(), method: 'POST', path: '/v1/chat/completions',
-    request: base64(REQUEST),
-    response: { status: 200, headers: { 'content-type': 'application/json' }, body: base64(RESPONSE) },
-    outcome: 'complete', times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 }, parents: [],
-    ...(retrieval === undefined ? {} : { retrieval }),
-  };
+  return chatExchange(REQUEST, RESPONSE, retrieval === undefined ? {} : { retrieval });
 }
 
 /** POSTs an exchange to serve: the 200 answer, checked against docs/openapi.json. */
 async function send(body: unknown): Promise<ExchangeAnswer> {
-  const response = await fetch(`${serve.base}/v1/exchanges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await postExchange(serve.base, body);
   const answer = (await response.json()) as ExchangeAnswer;
   assert.equal(response.status, 200, JSON.stringify(answer));
   const schema = OPENAPI.paths['/v1/exchanges']!.post.responses['200']!.content['application/json']!.schema;

@@ -6,13 +6,12 @@
  * their clock says: the call goes on, the failure is counted.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { captureRunWith, MAX_RECORD_TIME } from '../src/capture/capture-run.ts';
-import { EXCHANGE_VERSION } from '../src/capture/exchange.ts';
+import { chatExchange, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -25,27 +24,13 @@ before(async () => {
   upstream = await startFakeUpstream();
   serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
 });
-after(async () => {
-  await serve?.stop();
-  await endServeTest(upstream, scratch);
-});
+after(() => endServeTest(upstream, scratch));
 
-const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
 const request = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
 const answer = readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url)));
 
-const exchange = (times: Record<string, unknown>): Record<string, unknown> => ({
-  version: EXCHANGE_VERSION,
-  captureId: randomUUID(),
-  method: 'POST',
-  path: '/v1/chat/completions',
-  request: b64(request),
-  response: { status: 200, headers: { 'content-type': 'application/json' }, body: b64(answer) },
-  outcome: 'complete',
-  times,
-  parents: [],
-});
-const post = (body: unknown) => fetch(`${serve.base}/v1/exchanges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const exchange = (times: Record<string, unknown>) => chatExchange(request, answer, { times });
+const post = (body: unknown) => postExchange(serve.base, body);
 
 const PAST = MAX_RECORD_TIME + 1;
 const NOW = 1767225600000;
