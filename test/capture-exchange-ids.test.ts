@@ -8,10 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chatExchange, postExchange } from './helpers/exchanges.ts';
+import { chatExchange, HELLO_ANSWER as answer, HELLO_REQUEST as request, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -26,8 +24,6 @@ before(async () => {
 });
 after(() => endServeTest(upstream, scratch));
 
-const request = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
-const answer = readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url)));
 const forged = JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'FORGED ANSWER' } }] });
 
 const exchange = (captureId: string, body: string | Buffer, change: Record<string, unknown> = {}) => chatExchange(request, body, { captureId, ...change });

@@ -6,12 +6,10 @@
  * their clock says: the call goes on, the failure is counted.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { captureRunWith, MAX_RECORD_TIME } from '../src/capture/capture-run.ts';
-import { chatExchange, postExchange } from './helpers/exchanges.ts';
+import { chatExchange, HELLO_ANSWER as answer, HELLO_REQUEST as request, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -26,8 +24,6 @@ before(async () => {
 });
 after(() => endServeTest(upstream, scratch));
 
-const request = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
-const answer = readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url)));
 
 const exchange = (times: Record<string, unknown>) => chatExchange(request, answer, { times });
 const post = (body: unknown) => postExchange(serve.base, body);

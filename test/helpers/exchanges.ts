@@ -1,6 +1,11 @@
 /** Exchanges (the body of `POST /v1/exchanges`) for tests that send them to a real `runprint serve`. */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { EXCHANGE_VERSION } from '../../src/capture/exchange.ts';
+
+/** A chat completions request, and an answer to it (the openai-chat text fixture), to send in exchanges. */
+export const HELLO_REQUEST = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello.' }] });
+export const HELLO_ANSWER = readFileSync(new URL('../fixtures/output/openai-chat/text.json', import.meta.url));
 
 /**
  * The exchange of one complete chat completions call, as runprintFetch sends it: `request` and a
