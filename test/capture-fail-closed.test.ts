@@ -6,10 +6,10 @@
  * serve finds the store working by itself, commits the held records and forwards calls again.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { chatCall, readBody } from './helpers/proxy-calls.ts';
+import { lockRunStore, untilHealthy } from './helpers/run-store-lock.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
@@ -27,38 +27,23 @@ test('fail-closed: a lock on the run store cuts the answers in flight, refuses c
   upstream = await startFakeUpstream();
   const data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--capture-fail-closed', '--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
-  const call = (content: string, stream = false) =>
-    fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content }] }) });
+  const call = (content: string, stream = false) => chatCall(serve.base, content, stream);
   const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: Health }).capture;
   const errorCode = async (response: Response) => ((await response.json()) as { error: { code: string; message: string } }).error;
 
   const before = await call('before the lock');
   assert.equal(before.status, 200);
   await before.text();
-  const holder = new DatabaseSync(join(data, 'runs.sqlite'));
   let plainId: string | null = null;
   let streamId: string | null = null;
+  const lock = lockRunStore(data);
   try {
-    holder.exec('BEGIN EXCLUSIVE');
     const sent = upstream.requests.length;
     // Events 10 ms apart: those before the terminal event pass in chunks of their own.
     upstream.enqueue({ kind: 'text', text: 'Several words, one event at a time.', eventDelayMs: 10 }, { kind: 'text', text: 'Several words, one event at a time.', eventDelayMs: 10 });
     // In flight when the commit fails: the answers are held until their records are committed
     // (sync durability). The stream is read as it comes (a cut discards what was not read yet).
-    const streaming = call('streamed, during the lock', true).then(async (response) => {
-      const reader = response.body!.getReader();
-      const decoder = new TextDecoder();
-      let text = '';
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return { response, text, cut: false };
-          text += decoder.decode(value, { stream: true });
-        }
-      } catch {
-        return { response, text, cut: true };
-      }
-    });
+    const streaming = call('streamed, during the lock', true).then(async (response) => ({ response, ...(await readBody(response)) }));
     const plain = await call('not streamed, during the lock');
     const streamed = await streaming;
     assert.equal(upstream.requests.length, sent + 2, 'both were forwarded');
@@ -83,16 +68,11 @@ test('fail-closed: a lock on the run store cuts the answers in flight, refuses c
     assert.equal(upstream.requests.length, sent + 2, 'not forwarded');
     assert.equal((await health()).healthy, false);
 
-    holder.exec('ROLLBACK');
+    lock.release();
     // serve finds out by itself (a retry of the held records) within a few seconds.
-    const deadline = performance.now() + 20_000;
-    while (!(await health()).healthy) {
-      assert.ok(performance.now() < deadline, 'healthy again within 20 s of the release');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilHealthy(health);
   } finally {
-    if (holder.isTransaction) holder.exec('ROLLBACK');
-    holder.close();
+    lock.close();
   }
   const afterwards = await call('after the lock');
   assert.equal(afterwards.status, 200);

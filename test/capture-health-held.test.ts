@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
+import { chatCall } from './helpers/proxy-calls.ts';
+import { lockRunStore, untilHealthy } from './helpers/run-store-lock.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
@@ -32,7 +32,7 @@ test('healthz capture.held counts the records kept in memory while the run store
   const data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
   const call = async (content: string) => {
-    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }) });
+    const response = await chatCall(serve.base, content);
     assert.equal(response.status, 200, 'fail-open: the call completes');
     await response.text();
   };
@@ -44,24 +44,18 @@ test('healthz capture.held counts the records kept in memory while the run store
 
   await call('before the lock');
   assert.deepEqual(pick(await health()), { healthy: true, recorded: 1, failed: 0, held: 0 });
-  const holder = new DatabaseSync(join(data, 'runs.sqlite'));
+  const lock = lockRunStore(data);
   try {
-    holder.exec('BEGIN EXCLUSIVE');
     // The first commit waits for the lock (5 s) and fails: its record is held; the two after it
     // are held at once, without a commit attempt.
     await call('during the lock, 1');
     await call('during the lock, 2');
     await call('during the lock, 3');
     assert.deepEqual(pick(await health()), { healthy: false, recorded: 1, failed: 0, held: 3 });
-    holder.exec('ROLLBACK');
-    const deadline = performance.now() + 20_000;
-    while (!(await health()).healthy) {
-      assert.ok(performance.now() < deadline, 'healthy again within 20 s of the release');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    lock.release();
+    await untilHealthy(health);
   } finally {
-    if (holder.isTransaction) holder.exec('ROLLBACK');
-    holder.close();
+    lock.close();
   }
   assert.deepEqual(pick(await health()), { healthy: true, recorded: 4, failed: 0, held: 0 }, 'the held records were committed');
   assert.equal(await serve.stop(), 0);

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { chatCall } from './helpers/proxy-calls.ts';
+import { lockRunStore } from './helpers/run-store-lock.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -160,23 +161,20 @@ test('the upstream\'s reason phrase reaches the client', async () => {
 });
 
 test('stopped while the run store is locked: the records it could not commit are reported lost on stderr, not silently', async () => {
-  const { DatabaseSync } = await import('node:sqlite');
   const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(1_000) });
-  const warm = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'before the lock' }] }) });
+  const warm = await chatCall(serve.base, 'before the lock');
   await warm.text();
-  const holder = new DatabaseSync(join(data, 'runs.sqlite'));
+  const lock = lockRunStore(data);
   try {
-    holder.exec('BEGIN EXCLUSIVE');
     for (let i = 0; i < 2; i++) {
-      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `during the lock ${i}` }] }) });
+      const response = await chatCall(serve.base, `during the lock ${i}`);
       assert.equal(response.status, 200, 'fail-open: the call goes on');
       await response.text();
     }
     assert.equal(await serve.stop(), 0);
   } finally {
-    if (holder.isTransaction) holder.exec('ROLLBACK');
-    holder.close();
+    lock.close();
   }
   assert.match(serve.stderr(), /runprint: capture: ERR_CAPTURE_RECORDS_LOST: 2 held records were dropped, not recorded: the recorder closed while the run store was failing/);
 });
