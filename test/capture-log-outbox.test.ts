@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { verifyReceipt } from '../src/receipt/index.ts';
 import { outcomeOf, type OutboxState } from '../src/store/log-outbox.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
+import { logLink } from './helpers/log-link.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -432,39 +433,15 @@ type Meddle = (receipt: Buffer, status: number, answer: Buffer) => { status: num
  */
 async function slowLink(target: string): Promise<{ url: string; delayMs: number; answered: number[]; submitted: string[]; meddle: Meddle | undefined; close(): Promise<void> }> {
   const link = { url: '', delayMs: 0, answered: [] as number[], submitted: [] as string[], meddle: undefined as Meddle | undefined, close: async () => {} };
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const submission = request.method === 'POST' && request.url?.startsWith('/v1/log/entries') === true;
-      setTimeout(() => {
-        const headers: Record<string, string> = {};
-        for (const name of ['content-type', 'authorization']) if (typeof request.headers[name] === 'string') headers[name] = request.headers[name];
-        fetch(`${target}${request.url}`, { method: request.method!, headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
-          .then(async (answer) => {
-            const body = Buffer.from(await answer.arrayBuffer());
-            if (submission) {
-              link.answered.push(answer.status);
-              link.submitted.push(Buffer.concat(chunks).toString('utf8'));
-              const instead = link.meddle?.(Buffer.concat(chunks), answer.status, body);
-              if (instead !== undefined) {
-                response.writeHead(instead.status, { 'content-type': 'application/json' });
-                response.end(instead.body);
-                return;
-              }
-            }
-            response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' });
-            response.end(body);
-          })
-          .catch(() => response.destroy());
-      }, submission ? link.delayMs : 0);
-    });
+  const { url, close } = await logLink(target, {
+    delayMs: () => link.delayMs,
+    onSubmission: (receipt, status, answer) => {
+      link.answered.push(status);
+      link.submitted.push(receipt.toString('utf8'));
+      return link.meddle?.(receipt, status, answer);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  link.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  link.close = () => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  link.url = url;
+  link.close = close;
   return link;
 }

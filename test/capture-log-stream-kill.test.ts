@@ -11,15 +11,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { logLink } from './helpers/log-link.ts';
+import { readBody } from './helpers/proxy-calls.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const TOKEN = 'stream-kill-log-token';
 const TEXT = 'A streamed answer of several words, so that a stream can be held open in its middle.';
@@ -59,15 +57,9 @@ function gate(): Gate {
 let upstream: FakeUpstream;
 /** The scenario of each prompt (a stream's run identity is its prompt's). */
 const scenarios = new Map<string, Scenario>();
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-stream-kill-');
 /** Closed after the tests, whatever failed: links, and gates that would hold a stream open. */
 const cleanups: (() => unknown)[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-stream-kill-'));
-  scratch.push(dir);
-  return dir;
-}
 
 function promptOf(request: RecordedRequest): string {
   return (JSON.parse(request.body.toString('utf8')) as { messages: { content: string }[] }).messages[0]!.content;
@@ -78,9 +70,7 @@ before(async () => {
 });
 after(async () => {
   for (const cleanup of cleanups) await cleanup();
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  await endServeTest(upstream, scratch);
 });
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -103,26 +93,17 @@ async function openStream(base: string, prompt: string, scenario: Scenario, abor
   const captureId = response.headers.get('runprint-capture-id');
   assert.ok(captureId !== null, 'the proxy names the capture id with the headers');
   const stream: Stream = { prompt, captureId, events: 0, terminal: false, error: undefined, ended: Promise.resolve() };
-  stream.ended = (async () => {
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-        stream.events = text.split('\n\n').length - 1;
-        if (!stream.terminal && text.includes('data: [DONE]\n\n')) {
-          stream.terminal = true;
-          onTerminal?.();
-        }
-        if (abortAfterEvents !== undefined && stream.events >= abortAfterEvents) controller.abort();
-      }
-    } catch (error) {
-      stream.error = error;
+  const read = readBody(response, (text) => {
+    stream.events = text.split('\n\n').length - 1;
+    if (!stream.terminal && text.includes('data: [DONE]\n\n')) {
+      stream.terminal = true;
+      onTerminal?.();
     }
-  })();
+    if (abortAfterEvents !== undefined && stream.events >= abortAfterEvents) controller.abort();
+  });
+  stream.ended = read.then(({ error }) => {
+    stream.error = error;
+  });
   return stream;
 }
 
@@ -183,44 +164,24 @@ interface HoldingLink {
 
 async function holdingLink(target: string): Promise<HoldingLink> {
   const link: HoldingLink = { url: '', holding: false, answered: [], held: [], close: async () => {} };
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const submission = request.method === 'POST' && request.url?.startsWith('/v1/log/entries') === true;
-      const headers: Record<string, string> = {};
-      for (const name of ['content-type', 'authorization']) if (typeof request.headers[name] === 'string') headers[name] = request.headers[name];
-      fetch(`${target}${request.url}`, { method: request.method!, headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
-        .then(async (answer) => {
-          const body = Buffer.from(await answer.arrayBuffer());
-          if (submission) {
-            link.answered.push(answer.status);
-            if (link.holding) {
-              link.held.push(JSON.parse(body.toString('utf8')) as { index: number; runId?: string });
-              return;
-            }
-          }
-          response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' });
-          response.end(body);
-        })
-        .catch(() => response.destroy());
-    });
+  const { url, close } = await logLink(target, {
+    onSubmission: (_receipt, status, answer) => {
+      link.answered.push(status);
+      if (!link.holding) return undefined;
+      link.held.push(JSON.parse(answer.toString('utf8')) as { index: number; runId?: string });
+      return 'hold';
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  link.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let closing: Promise<void> | undefined;
-  link.close = () => (closing ??= new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  link.url = url;
+  link.close = close;
   cleanups.push(link.close);
   return link;
 }
 
 test('kill -9 during streaming and outbox delivery to a remote log: every stream read to its end is recorded, every receipt is in the remote log once and verifies', async () => {
-  const remote = await startServe({ data: tempDir(), token: TOKEN, args: ['--no-capture'] });
+  const remote = await startServe({ data: scratch.tempDir(), token: TOKEN, args: ['--no-capture'] });
   const link = await holdingLink(remote.base);
-  const data = tempDir();
+  const data = scratch.tempDir();
   // Sync durability (the default, said here whatever the environment says): a client reads a
   // stream's terminal event only once its record is durable.
   const args = ['--upstream', `openai=${upstream.url}`, '--capture-durability', 'sync', '--capture-log', `${link.url}/`, '--capture-log-token', TOKEN, '--capture-log-key', remote.key];
