@@ -7,13 +7,10 @@
  * and an earlier process's claims with the same key are taken over.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 
-import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { LogError } from '../src/errors.ts';
 import type { TransparencyLog } from '../src/store/log-service.ts';
 import { receiptKey } from '../src/store/receipt-key.ts';
@@ -21,25 +18,13 @@ import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
+import { scratchFolders } from './helpers/scratch.ts';
+import { chatRun } from './helpers/stored-runs.ts';
 
-const folders: string[] = [];
-after(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-claims-'));
-  folders.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-claims-');
+after(() => scratch.removeAll());
 
-const encoder = new TextEncoder();
-function chat(user: string): { run: CapturedRun; bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array } } {
-  const started = Date.now();
-  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: user }] }));
-  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `About ${user}.` } }] }));
-  const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } });
-  return { run, bytes: { requestBytes, responseBytes } };
-}
+const chat = (user: string) => chatRun(user);
 
 /** The store, counting the claims it is asked for. */
 function counted(store: SqliteRuns): { storage: RunStorage; claims: () => number } {
@@ -71,7 +56,7 @@ function memoryLog(): { log: TransparencyLog; entries: Uint8Array[]; down: { val
 }
 
 test('runs are claimed as they are stored and signed without a claim per batch; receipts equal those a signer reading the store makes', async () => {
-  const dir = folder();
+  const dir = scratch.tempDir();
   const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
   const key = await receiptKey(dir, dir, undefined);
   const { storage, claims } = counted(store);
@@ -93,7 +78,7 @@ test('runs are claimed as they are stored and signed without a claim per batch; 
     assert.ok(claims() <= 4, `claims after start: ${claims() - 1} for 20 commits (sweeps are at most about one a second)`);
 
     // The same runs signed by a signer that reads them back from the store give the same receipts.
-    const again = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+    const again = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'));
     const reread = new RunRecorder({ storage: again, policy: defaultContentPolicy(), sign: { key, runprintVersion: '0.1.0' }, claimant: 'other' });
     const stored = await store.find(runs[0]!.record.captureId);
     await again.put([{ recordDigest: stored[0]!.recordDigest, record: stored[0]!.record, recordJson: JSON.stringify(stored[0]!.record), identity: stored[0]!.identity, model: stored[0]!.model, servedModel: null, capture: 'proxy', digests: [], content: [], kept: [], receiptable: true }]);
@@ -109,7 +94,7 @@ test('runs are claimed as they are stored and signed without a claim per batch; 
 });
 
 test('a run whose receipt cannot be logged stays claimed and unsigned, and is signed again a second later', async () => {
-  const dir = folder();
+  const dir = scratch.tempDir();
   const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
   const key = await receiptKey(dir, dir, undefined);
   const { log, entries, down } = memoryLog();
@@ -142,7 +127,7 @@ test('a run whose receipt cannot be logged stays claimed and unsigned, and is si
 });
 
 test('each run is signed once: sweeps, however often, leave the runs this recorder claimed to it', async () => {
-  const dir = folder();
+  const dir = scratch.tempDir();
   const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
   const key = await receiptKey(dir, dir, undefined);
   const { log, entries } = memoryLog();
@@ -172,7 +157,7 @@ test('each run is signed once: sweeps, however often, leave the runs this record
 /** `check` on a fresh SQLite run store and on a fresh PostgreSQL one (a schema named from `schema`), as two tests. */
 function onBothStores(name: string, schema: string, check: (store: RunStorage) => Promise<void>): void {
   test(`${name}, SQLite`, async () => {
-    const store = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+    const store = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'));
     try {
       await check(store);
     } finally {
@@ -228,7 +213,7 @@ async function unloggedOnce(store: RunStorage): Promise<void> {
 onBothStores('unlogged and setLogIndexes', 'runprint_unlogged', unloggedOnce);
 
 test('a recorder with logOthers appends receipts others stored without a log, and stores their index', async () => {
-  const dir = folder();
+  const dir = scratch.tempDir();
   const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
   const key = await receiptKey(dir, dir, undefined);
   // In process: signed, no log.

@@ -9,13 +9,10 @@
  * and bytes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { LogError, RunprintError } from '../src/errors.ts';
 import type { TransparencyLog } from '../src/store/log-service.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
@@ -24,25 +21,13 @@ import { RunRecorder, type RecorderOptions } from '../src/store/run-recorder.ts'
 import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
+import { scratchFolders } from './helpers/scratch.ts';
+import { chatRun } from './helpers/stored-runs.ts';
 
-const folders: string[] = [];
-after(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-retry-'));
-  folders.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-retry-');
+after(() => scratch.removeAll());
 
-const encoder = new TextEncoder();
-function chat(user: string): { run: CapturedRun; bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array } } {
-  const started = Date.now();
-  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: user }] }));
-  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `About ${user}.` } }] }));
-  const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } });
-  return { run, bytes: { requestBytes, responseBytes } };
-}
+const chat = (user: string) => chatRun(user, 'Be brief.');
 
 /** A log that keeps what it is given, once per entry. */
 function memoryLog(): { log: TransparencyLog; entries: Uint8Array[] } {
@@ -76,7 +61,7 @@ interface Locked {
 }
 
 async function sqliteLocked(): Promise<Locked> {
-  const path = join(folder(), 'runs.sqlite');
+  const path = join(scratch.tempDir(), 'runs.sqlite');
   const storage = SqliteRuns.open(path, { writerThread: true });
   const holder = new DatabaseSync(path);
   return {
@@ -151,7 +136,7 @@ describe('a transient store failure', { concurrency: true }, () => {
   for (const [name, open] of STORES) {
     test(`records whose commit failed are held, committed once the lock is released, each once, signed and logged once; ${name}`, { timeout: 60_000 }, async () => {
       const store = await open();
-      const dir = folder();
+      const dir = scratch.tempDir();
       const key = await receiptKey(dir, dir, undefined);
       const { log, entries } = memoryLog();
       const failures: string[] = [];
@@ -230,7 +215,7 @@ describe('a transient store failure', { concurrency: true }, () => {
 
   test('a commit that timed out and went through later is not stored twice: the retry waits for it, then finds the rows there (SQLite)', { timeout: 60_000 }, async () => {
     const store = await sqliteLocked();
-    const dir = folder();
+    const dir = scratch.tempDir();
     const key = await receiptKey(dir, dir, undefined);
     const { log, entries } = memoryLog();
     let puts = 0;

@@ -6,41 +6,26 @@
  * PostgreSQL a probe fails while another session locks the runs table.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { captureRunWith, type CapturedRun } from '../src/capture/capture-run.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
+import { scratchFolders } from './helpers/scratch.ts';
+import { chatRun } from './helpers/stored-runs.ts';
 
-const folders: string[] = [];
-after(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-probe-'));
-  folders.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-probe-');
+after(() => scratch.removeAll());
 
-const encoder = new TextEncoder();
-function chat(user: string): { run: CapturedRun; bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array } } {
-  const started = Date.now();
-  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: user }] }));
-  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `About ${user}.` } }] }));
-  const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } });
-  return { run, bytes: { requestBytes, responseBytes } };
-}
+const chat = (user: string) => chatRun(user);
 
 describe('claims and probes of the SQLite run store', () => {
   test('a claim on the writer thread claims the rows a claim on the caller\'s thread does', async () => {
-    const threaded = SqliteRuns.open(join(folder(), 'runs.sqlite'), { writerThread: true });
-    const inline = SqliteRuns.open(join(folder(), 'runs.sqlite'));
+    const threaded = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'), { writerThread: true });
+    const inline = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'));
     try {
       const runs = ['one', 'two', 'three'].map((user) => chat(user)).map((one) => runToStore(one.run, one.bytes, defaultContentPolicy(), 'proxy', true));
       const batch = [runs[0]!, { ...runs[1]!, claimedBy: 'other' }, { ...runs[2]!, capture: 'sdk' as const }];
@@ -61,7 +46,7 @@ describe('claims and probes of the SQLite run store', () => {
   });
 
   test('while another connection holds the lock, a claim and a probe fail after about a second, waiting on the writer thread, not on the event loop', { timeout: 30_000 }, async () => {
-    const path = join(folder(), 'runs.sqlite');
+    const path = join(scratch.tempDir(), 'runs.sqlite');
     const store = SqliteRuns.open(path, { writerThread: true });
     const holder = new DatabaseSync(path);
     try {
