@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { LogError } from '../errors.ts';
-import { advisoryLockKey, postgresUnavailable } from '../store/postgres-log.ts';
+import { advisoryLockKey, postgresTransaction, postgresUnavailable } from '../store/postgres-log.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import { storeCorrupt } from '../store/storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
@@ -93,22 +93,9 @@ export class PostgresReplayLinks implements ReplayLinks {
 
   /** One transaction: every statement commits or none does. */
   async #write(statements: ReadonlyArray<[string, unknown[]]>): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    try {
-      await client.query('BEGIN');
+    await postgresTransaction(this.#pool, 'run', 'BEGIN', async (client) => {
       for (const [text, values] of statements) await client.query(text, values);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async link(link: ReplayLink, batch?: string): Promise<void> {

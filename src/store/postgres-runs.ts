@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { RunRecord } from '../capture/run-record.ts';
 import { LogError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
+import { advisoryLockKey, postgresTransaction, postgresUnavailable } from './postgres-log.ts';
 import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
@@ -191,14 +191,7 @@ export class PostgresRuns implements RunStorage {
 
   async put(batch: readonly RunToStore[]): Promise<void> {
     if (batch.length === 0) return;
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    try {
-      await client.query(`BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`);
+    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`, async (client) => {
       const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
       for (const run of batch) {
@@ -225,13 +218,7 @@ export class PostgresRuns implements RunStorage {
       if (content.size > 0) {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
       }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -239,21 +226,7 @@ export class PostgresRuns implements RunStorage {
    * the tables' ROW EXCLUSIVE), in a transaction that writes nothing.
    */
   async probe(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    try {
-      await client.query(`BEGIN; SET LOCAL lock_timeout = ${PROBE_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock}); LOCK TABLE runs, run_digests, content IN ROW EXCLUSIVE MODE;`);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PROBE_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock}); LOCK TABLE runs, run_digests, content IN ROW EXCLUSIVE MODE;`, async () => undefined);
   }
 
   async #stored(rows: RunRow[]): Promise<StoredRun[]> {
@@ -402,14 +375,7 @@ export class PostgresRuns implements RunStorage {
   }
 
   async expire(before: string): Promise<number> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`);
+    return postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
       const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);
       if (expired.rowCount !== 0) {
         await client.query('UPDATE run_digests SET kept = false WHERE seq = ANY($1::bigint[]) AND kept', [expired.rows.map((row) => row.seq)]);
@@ -418,14 +384,8 @@ export class PostgresRuns implements RunStorage {
         // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
         await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)');
       }
-      await client.query('COMMIT');
       return expired.rowCount ?? 0;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async close(): Promise<void> {
