@@ -5,29 +5,22 @@
  * chunked; it is not forwarded and no run is recorded. A body of exactly 32 MiB goes through.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const LIMIT = 32 * 1024 * 1024;
 let upstream: FakeUpstream;
 let serve: ServeProcess;
-let data: string;
+const scratch = scratchFolders('runprint-proxy-body-limit-');
 
 before(async () => {
   upstream = await startFakeUpstream();
-  data = mkdtempSync(join(tmpdir(), 'runprint-proxy-body-limit-'));
-  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 interface Answer {
   status: number;

@@ -5,29 +5,22 @@
  * and recorded unidentified with ERR_CAPTURE_REQUEST_ENCODING.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { prepareRequest } from '../src/capture/capture-run.ts';
 import type { RunRecord } from '../src/capture/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
-let data: string;
+const scratch = scratchFolders('runprint-request-coding-');
 before(async () => {
   upstream = await startFakeUpstream();
-  data = mkdtempSync(join(tmpdir(), 'runprint-request-coding-'));
-  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 const json = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Zürich weather? 🌦️' }] });
 const requestId = prepareRequest('openai-chat', new TextEncoder().encode(json)).identity!.requestId;

@@ -5,27 +5,20 @@
  * browser headers (an SDK) or from serve's own origin goes through.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
-let data: string;
+const scratch = scratchFolders('runprint-cross-origin-');
 before(async () => {
   upstream = await startFakeUpstream();
-  data = mkdtempSync(join(tmpdir(), 'runprint-cross-origin-'));
-  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 /** A POST as a browser would send it (node:http: fetch would not let a test set Origin freely). */
 function post(path: string, headers: Record<string, string>): Promise<{ status: number; body: string; captureId: string | undefined }> {
