@@ -371,6 +371,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       } });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
+  let lostLineAt = -Infinity;
+  let lostHeldBack = 0;
+  let lostTimer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
   // The recorder, once made: whether the run store is failing now says what becomes of the calls.
   let recording: { readonly healthy: boolean } | undefined;
@@ -379,8 +382,25 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     // Once more when the run store fails, even if the code was reported while it worked (a claim).
     const kind = recording?.healthy === false ? `${known.code} failing` : known.code;
-    // Records lost are reported every time: each is data no retry brings back.
-    if (reported.has(kind) && known.code !== 'ERR_CAPTURE_RECORDS_LOST') return;
+    // Records lost are reported every time (each is data no retry brings back), at most a line a
+    // second: the lines held back are counted in the next.
+    if (known.code === 'ERR_CAPTURE_RECORDS_LOST') {
+      const now = performance.now();
+      if (now - lostLineAt >= 1_000) {
+        lostLineAt = now;
+        context.io.stderr(`runprint: capture: ${known.toLine()} (/healthz capture.failed counts them)\n`);
+        return;
+      }
+      lostHeldBack += 1;
+      lostTimer ??= setTimeout(() => {
+        lostTimer = undefined;
+        lostLineAt = performance.now();
+        context.io.stderr(`runprint: capture: ERR_CAPTURE_RECORDS_LOST: ${lostHeldBack} more loss${lostHeldBack === 1 ? '' : 'es'} like the last in the second after it (/healthz capture.failed counts them)\n`);
+        lostHeldBack = 0;
+      }, 1_000 - (now - lostLineAt));
+      return;
+    }
+    if (reported.has(kind)) return;
     reported.add(kind);
     const calls =
       recording?.healthy !== false
@@ -483,7 +503,10 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     ingest: {
       sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },
       // A capture id names one record: another exchange under a stored one is refused (409).
-      recordsOf: async (captureId) => (await storage.find(captureId)).filter((run) => run.record.captureId === captureId).map((run) => run.recordDigest),
+      // A call the proxy is capturing has named its capture id already (a stream, at its start), but
+      // has no record yet: the id is taken as much as a stored one's.
+      recordsOf: async (captureId) =>
+        proxy.capturing(captureId) ? ['a call the proxy is capturing'] : (await storage.find(captureId)).filter((run) => run.record.captureId === captureId).map((run) => run.recordDigest),
       ...(config.token === undefined ? {} : { token: config.token }),
       // A 32 MiB request and its answer, base64 in JSON.
       maxBodyBytes: 96 * 1024 * 1024,

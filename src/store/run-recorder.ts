@@ -255,7 +255,7 @@ export class RunRecorder {
     if (this.#pending.length + this.#held.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#behind = true;
-      const behind = new LogError('ERR_STORE_UNAVAILABLE', 'the run store is behind: too many records wait for a commit; this one was not recorded');
+      const behind = new LogError('ERR_CAPTURE_RECORDS_LOST', `the run store is behind: too many records wait for a commit (${this.#options.maxPending ?? 10_000}); this one was not recorded`);
       this.#report(behind);
       return Promise.reject(behind);
     }
@@ -342,7 +342,7 @@ export class RunRecorder {
     const max = this.#options.maxHeldBytes ?? MAX_HELD_BYTES;
     if (this.#heldBytes + bytes > max) {
       this.counts.failed++;
-      const full = new LogError('ERR_STORE_UNAVAILABLE', `the run store is failing and the records held for it fill ${Math.round(max / 1048576)} MiB: this one was not recorded`);
+      const full = new LogError('ERR_CAPTURE_RECORDS_LOST', `the run store is failing and the records held for it fill ${Math.round(max / 1048576)} MiB: this one was not recorded`);
       this.#report(full);
       return full;
     }
