@@ -62,6 +62,25 @@ describe('POST /v1/exchanges: a capture id names one record', () => {
     assert.equal(await receiptOf(captureId), receipt, 'the receipt is still the proxy call\'s');
   });
 
+  test('an exchange reusing the capture id of a stream still in progress (named in its headers, not yet recorded) is refused too', async () => {
+    let resume!: () => void;
+    upstream.enqueue({ kind: 'text', text: 'a stream held open', pauseBeforeEvent: 2, resume: new Promise<void>((done) => (resume = done)) });
+    const streaming = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...JSON.parse(request), stream: true }) });
+    assert.equal(streaming.status, 200);
+    const captureId = streaming.headers.get('runprint-capture-id')!;
+    const refused = await post(exchange(captureId, forged));
+    assert.equal(refused.status, 409);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_ID_TAKEN');
+    resume();
+    assert.match(await streaming.text(), /\[DONE\]/);
+    let runs: Runs['runs'] = [];
+    for (let i = 0; i < 100 && runs.length === 0; i++) {
+      runs = await runsOf(captureId);
+      if (runs.length === 0) await new Promise((done) => setTimeout(done, 20));
+    }
+    assert.deepEqual(runs.map((run) => run.capture), ['proxy'], 'one record under the id: the stream\'s');
+  });
+
   test('the same exchange sent again: 200 with the same answer, stored once; another under its id: 409', async () => {
     const captureId = randomUUID();
     const first = await post(exchange(captureId, answer));

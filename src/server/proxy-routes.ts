@@ -306,6 +306,8 @@ export interface Proxy {
    * `ms`): a server that is stopping cuts its calls, then waits here before closing the sink.
    */
   drain(ms: number): Promise<void>;
+  /** True while a call with this capture id is being captured (its record not yet with the sink). */
+  capturing(captureId: string): boolean;
 }
 
 /**
@@ -334,13 +336,17 @@ export function createProxy(options: ProxyOptions): Proxy {
   let open = 0;
   const drained: Array<() => void> = [];
   /** Counts a call open; the function returned counts it closed (once, however often it is called). */
-  const opened = (): (() => void) => {
+  // Their capture ids: named in answers before their records exist (a stream's, at its start).
+  const openIds = new Set<string>();
+  const opened = (captureId: string): (() => void) => {
     open += 1;
+    openIds.add(captureId);
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
       open -= 1;
+      openIds.delete(captureId);
       if (open === 0) for (const resolve of drained.splice(0)) resolve();
     };
   };
@@ -381,13 +387,14 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (options.failClosed === true && !options.sink.healthy) {
       throw new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint cannot record runs right now, and the proxy is fail-closed: the call was not forwarded');
     }
-    const done = opened();
+    const captureId = globalThis.crypto.randomUUID();
+    const done = opened(captureId);
     try {
       const sent = bytes ?? new Uint8Array(0);
       // A content-coded body (gzip, deflate) is forwarded as sent and identified by the JSON in it.
       const coding = request.headers.get('content-encoding');
       const source = coding === null ? sent : await decodedBody(sent, coding, options.maxBodyBytes);
-      return await capture(target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
+      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
     } catch (error) {
       done();
       throw error;
@@ -426,8 +433,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
-    const captureId = globalThis.crypto.randomUUID();
+  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start, or on this thread once
     // the call is on its way (below). Before forwarding where declared retrieval must be checked
@@ -601,6 +607,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       for (const name of upstreams.keys()) table.push(`* /${name}/{path}`);
       return table;
     },
+    capturing: (captureId) => openIds.has(captureId),
     drain(ms) {
       if (open === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
