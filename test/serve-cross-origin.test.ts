@@ -55,7 +55,7 @@ test('a page of another origin: refused before forwarding, nothing recorded', as
   assert.equal(((await (await fetch(`${serve.base}/v1/runs`)).json()) as { runs: unknown[] }).runs.length, runsBefore, 'nothing recorded');
 });
 
-test('a link to the explorer followed from another site opens it; a form posted from another site does not go through', async () => {
+test('a link to the explorer followed from another site opens it; a link to a proxied path, or a form posted from another site, does not go through', async () => {
   const navigation = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
   const page = await new Promise<{ status: number; type: string }>((resolve, reject) => {
     httpRequest(`${serve.base}/explorer/`, { headers: navigation }, (answer) => {
@@ -64,6 +64,14 @@ test('a link to the explorer followed from another site opens it; a form posted 
     }).on('error', reject).end();
   });
   assert.deepEqual(page, { status: 200, type: 'text/html; charset=utf-8' });
+  // Not to a proxied path: an upstream's page would run on serve's origin and could read the runs.
+  const proxied = await new Promise<number>((resolve, reject) => {
+    httpRequest(`${serve.base}/openai/v1/models`, { headers: navigation }, (answer) => {
+      answer.resume();
+      resolve(answer.statusCode!);
+    }).on('error', reject).end();
+  });
+  assert.equal(proxied, 403);
   const before = upstream.requests.length;
   const form = await post('/openai/v1/chat/completions', { ...navigation, origin: 'https://evil.example' });
   assert.equal(form.status, 403);

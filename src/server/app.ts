@@ -73,12 +73,13 @@ export interface App {
    */
   largeByDeclaredLength?(method: string, pathname: string): boolean;
   /**
-   * True for a route whose requests are not held to the per-client cap on requests in progress
-   * (listen.ts): a proxied call, as many of which run at once as the client's application makes
-   * (a capture proxy's client is usually one application server). The server's connection limit
-   * and the large-body cap still apply. Default: every route is held to it.
+   * True for a path the capture proxy forwards to an upstream (not one of runprint's own routes).
+   * listen.ts does not hold such requests to the per-client cap on requests in progress (as many
+   * run at once as the client's application makes; the connection limit and the large-body cap
+   * still apply), and does not let a browser reach them by following a link from another site (a
+   * navigation to one of runprint's own pages it lets through). Default: none.
    */
-  uncappedPerClient?(method: string, pathname: string): boolean;
+  proxied?(method: string, pathname: string): boolean;
   /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
   routeTable?(): string[];
 }
@@ -188,7 +189,7 @@ export function createApp(options: AppOptions = {}): App {
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
-    uncappedPerClient: (method, pathname) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined,
+    proxied: (method, pathname) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined,
     largeByDeclaredLength: (method, pathname) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [

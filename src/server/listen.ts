@@ -162,7 +162,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
       // A web page of another origin can make a browser send a simple POST here without asking
       // (no CORS preflight for text/plain): on loopback, where no token guards the proxy, only this
       // server's own pages may send requests from a browser.
-      if (!fromOwnOrigin(incoming, allowed, listeningPort)) {
+      // Following a link (a navigation) is let through to runprint's own pages only, not to an upstream's.
+      const ownPage = () => {
+        const url = targetOf(incoming.url ?? '', origin);
+        return url !== undefined && app.proxied?.(incoming.method ?? 'GET', url.pathname) !== true;
+      };
+      if (!fromOwnOrigin(incoming, allowed, listeningPort, ownPage)) {
         incoming.on('error', () => undefined);
         outgoing.on('error', () => undefined);
         return reply(outgoing, new RunprintError('ERR_HTTP_CROSS_ORIGIN', 'a request from a web page of another origin: this server on a loopback address answers browsers only for its own pages'), true);
@@ -214,11 +219,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
  * False for a request a browser sent from a page of another origin: its Origin header names
  * another scheme, host or port (or is `null`: a sandboxed or file page), or its Sec-Fetch-Site
  * says it is not same-origin. Clients that are not browsers send neither header. A link followed
- * to one of serve's pages (a GET or HEAD navigation) is let through: its answer goes to the new
- * page, never to the one that linked, and it sends nothing anywhere.
+ * to one of serve's own pages (a GET or HEAD navigation, `ownPage`) is let through: its answer goes
+ * to the new page, never to the one that linked. Not to a proxied path: an upstream's page would
+ * then run on serve's origin.
  */
-function fromOwnOrigin(incoming: IncomingMessage, hosts: ReadonlySet<string>, port: number): boolean {
-  if ((incoming.method === 'GET' || incoming.method === 'HEAD') && incoming.headers['sec-fetch-mode'] === 'navigate') return true;
+function fromOwnOrigin(incoming: IncomingMessage, hosts: ReadonlySet<string>, port: number, ownPage: () => boolean): boolean {
+  if ((incoming.method === 'GET' || incoming.method === 'HEAD') && incoming.headers['sec-fetch-mode'] === 'navigate' && ownPage()) return true;
   const site = incoming.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const from = incoming.headers.origin;
@@ -322,7 +328,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   const body = hasBody(incoming);
   const url = targetOf(incoming.url ?? '', origin);
   const method = incoming.method ?? 'GET';
-  if (url === undefined || app.uncappedPerClient?.(method, url.pathname) !== true) {
+  if (url === undefined || app.proxied?.(method, url.pathname) !== true) {
     if (!limits.startRequest(client)) {
       return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
     }
