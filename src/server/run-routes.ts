@@ -212,10 +212,10 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     if (parts.length === 5 && parts[4] === 'tlog-proof') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
-      if (latest.logIndex === null && options.unlogged !== undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', options.unlogged);
       if (latest.logIndex === null && latest.receipt.length > MAX_ENTRY_SIZE) {
         throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', `this run's receipt (${latest.receipt.length} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes), so no log holds it; it verifies with the receipt key alone`);
       }
+      if (latest.logIndex === null && options.unlogged !== undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', options.unlogged);
       if (latest.logIndex === null || options.log === undefined) throw new RunprintError('ERR_RUN_NO_RECEIPT', 'this run\'s receipt is not in a log (serve runs without its log)');
       const proof = await options.log.tlogProof(latest.logIndex, new TextEncoder().encode(latest.receipt));
       if (proof === undefined) return errorResponse(new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers the receipt yet; retry in a second'), RETRY_SOON);
