@@ -5,7 +5,8 @@
  */
 import pg from 'pg';
 import { LogError } from '../errors.ts';
-import { advisoryLockKey, postgresTransaction, postgresUnavailable } from '../store/postgres-log.ts';
+import { advisoryLockKey, postgresUnavailable } from '../store/postgres-log.ts';
+import { postgresTransaction } from '../store/postgres-transaction.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import { storeCorrupt } from '../store/storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';

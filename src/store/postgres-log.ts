@@ -139,31 +139,6 @@ export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogErr
 }
 
 /**
- * One transaction on a connection from `pool`: `begin` opens it (BEGIN and what goes with it, in
- * one round trip), `work` runs in it, then COMMIT. A failure, of the connection too, rolls it back
- * and is thrown as postgresUnavailable makes it; the connection goes back to the pool either way.
- */
-export async function postgresTransaction<T>(pool: pg.Pool, what: 'log' | 'run', begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw postgresUnavailable(error, what);
-  }
-  try {
-    await client.query(begin);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw postgresUnavailable(error, what);
-  } finally {
-    client.release();
-  }
-}
-
-/**
  * The storage. Every write is one transaction; open refuses a session with synchronous_commit
  * off, so a commit that returned is in the WAL on disk (given the server's fsync). Writers
  * serialize on transaction-level advisory locks, one per kind of write, so any number of

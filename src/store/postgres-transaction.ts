@@ -1,0 +1,32 @@
+/**
+ * A transaction on a pooled PostgreSQL connection, for the run store and the replay links. In a
+ * module of its own, imported by implementations only: its signature names pg's types, which the
+ * package's public type declarations must not need (pg is an optional dependency).
+ */
+import type pg from 'pg';
+import { postgresUnavailable } from './postgres-log.ts';
+
+/**
+ * One transaction on a connection from `pool`: `begin` opens it (BEGIN and what goes with it, in
+ * one round trip), `work` runs in it, then COMMIT. A failure, of the connection too, rolls it back
+ * and is thrown as postgresUnavailable makes it; the connection goes back to the pool either way.
+ */
+export async function postgresTransaction<T>(pool: pg.Pool, what: 'log' | 'run', begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw postgresUnavailable(error, what);
+  }
+  try {
+    await client.query(begin);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw postgresUnavailable(error, what);
+  } finally {
+    client.release();
+  }
+}
