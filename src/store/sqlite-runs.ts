@@ -4,7 +4,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -364,6 +364,8 @@ export class SqliteRuns implements RunStorage {
 
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
+  /** True while expired salts wait for the database to be rewritten (a VACUUM that failed is tried at the next expire). */
+  #vacuumDue = false;
 
   /**
    * Deletes the content of runs that ended before `before`. With secure_delete (RUNS_PRAGMAS) the
@@ -372,16 +374,30 @@ export class SqliteRuns implements RunStorage {
    * copies every frame into the file and truncates the WAL to nothing (#emptyWal).
    */
   async expire(before: string): Promise<number> {
-    const { runs, deleted } = this.#write(() => {
+    const { runs, deleted, salts } = this.#write(() => {
       const expired = this.#db.prepare('SELECT seq FROM runs WHERE ended < ? AND content_expired = 0').all(before) as unknown as { seq: number }[];
-      if (expired.length === 0) return { runs: 0, deleted: false };
+      if (expired.length === 0) return { runs: 0, deleted: false, salts: false };
+      const salted = this.#db.prepare("SELECT 1 FROM run_digests WHERE seq = ? AND part = 'salts' AND kept = 1");
+      const salts = expired.some(({ seq }) => salted.get(seq) !== undefined);
       this.#db.prepare('UPDATE runs SET content_expired = 1 WHERE ended < ? AND content_expired = 0').run(before);
       const release = this.#db.prepare('UPDATE run_digests SET kept = 0 WHERE seq = ? AND kept = 1');
       for (const { seq } of expired) release.run(seq);
       // Content no run keeps any more; content a newer run keeps stays.
       const removed = this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
-      return { runs: expired.length, deleted: Number(removed.changes) > 0 };
+      return { runs: expired.length, deleted: Number(removed.changes) > 0, salts };
     });
+    if (salts || this.#vacuumDue) {
+      // Salts are what makes a commitment openable: no copy may stay in the file (vacuumRuns).
+      this.#vacuumDue = true;
+      try {
+        if (this.#thread !== undefined) await this.#thread.write({ vacuum: true });
+        else vacuumRuns(this.#db, this.#path);
+        this.#vacuumDue = false;
+      } catch (error) {
+        // Another connection held it off (a reader): the next expire tries again.
+        if ((error as { code?: unknown } | null)?.code !== 'ERR_STORE_LOCKED') throw error;
+      }
+    }
     if (deleted || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
     return runs;
   }
