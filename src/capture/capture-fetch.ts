@@ -7,6 +7,7 @@ import { routeOf } from './route.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 import { RunprintError } from '../errors.ts';
+import { joinBytes } from '../io/read-limited.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
 export interface RunContent {
@@ -206,13 +207,7 @@ function keepStream(stream: ReadableStream<unknown>): KeptStream {
       settled = true;
     }
     if (hash !== undefined) return { size, sha256: toHex(hash.digest()) };
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      all.set(chunk, at);
-      at += chunk.length;
-    }
-    return all;
+    return joinBytes(chunks, size);
   })();
   // Not an unhandled rejection: whoever builds the record reads it.
   bytes.catch(() => undefined);

@@ -24,6 +24,11 @@ export async function readLimited(
     }
     chunks.push(value);
   }
+  return joinBytes(chunks, total);
+}
+
+/** `chunks` in one array of `total` bytes (their lengths' sum). */
+export function joinBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

@@ -186,11 +186,12 @@ export function createApp(options: AppOptions = {}): App {
     }
   }
 
+  const proxied = (method: string, pathname: string) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined;
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
-    proxied: (method, pathname) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined,
-    largeByDeclaredLength: (method, pathname) => (routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined) || pathname === EXCHANGES_PATH,
+    proxied,
+    largeByDeclaredLength: (method, pathname) => proxied(method, pathname) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),

@@ -18,6 +18,7 @@ import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format
 import { sameToken } from './bearer.ts';
 import { errorResponse } from './http-status.ts';
 import { readBody } from './read-body.ts';
+import { readLimited } from '../io/read-limited.ts';
 
 /** Where a captured run goes: the run recorder (store/run-recorder.ts) on the Node side. */
 export interface CaptureSink {
@@ -93,26 +94,12 @@ async function decodedBody(bytes: Uint8Array, header: string, max: number): Prom
   for (const coding of codings.reverse()) {
     const format = coding === 'gzip' || coding === 'x-gzip' ? 'gzip' : coding === 'deflate' ? 'deflate' : undefined;
     if (format === undefined) return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body's content coding ${JSON.stringify(coding.slice(0, 32))} is not one runprint decodes (gzip, deflate): the call was forwarded as sent and recorded unidentified`);
+    let tooLarge: RunprintError | undefined;
     try {
-      const reader = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream(format)).getReader();
-      const parts: Uint8Array[] = [];
-      let size = 0;
-      for (let part = await reader.read(); !part.done; part = await reader.read()) {
-        size += part.value.length;
-        if (size > max) {
-          await reader.cancel();
-          return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body decodes to more than ${max} bytes: the call was forwarded as sent and recorded unidentified`);
-        }
-        parts.push(part.value);
-      }
-      body = new Uint8Array(size);
-      let at = 0;
-      for (const part of parts) {
-        body.set(part, at);
-        at += part.length;
-      }
-    } catch {
-      return new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body is not valid ${format} data: the call was forwarded as sent and recorded unidentified`);
+      const decoded = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream(format));
+      body = await readLimited(decoded, max, () => (tooLarge = new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body decodes to more than ${max} bytes: the call was forwarded as sent and recorded unidentified`)));
+    } catch (error) {
+      return error === tooLarge && tooLarge !== undefined ? tooLarge : new RunprintError('ERR_CAPTURE_REQUEST_ENCODING', `the request body is not valid ${format} data: the call was forwarded as sent and recorded unidentified`);
     }
   }
   return body;
@@ -332,22 +319,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   };
 
-  // Calls being captured whose record is not with the sink yet, and who waits for there to be none.
-  let open = 0;
+  // The capture ids of calls being captured whose record is not with the sink yet (named in
+  // answers before their records exist: a stream's, at its start), and who waits for there to be none.
+  const openIds = new Set<string>();
   const drained: Array<() => void> = [];
   /** Counts a call open; the function returned counts it closed (once, however often it is called). */
-  // Their capture ids: named in answers before their records exist (a stream's, at its start).
-  const openIds = new Set<string>();
   const opened = (captureId: string): (() => void) => {
-    open += 1;
     openIds.add(captureId);
-    let closed = false;
     return () => {
-      if (closed) return;
-      closed = true;
-      open -= 1;
-      openIds.delete(captureId);
-      if (open === 0) for (const resolve of drained.splice(0)) resolve();
+      if (!openIds.delete(captureId)) return;
+      if (openIds.size === 0) for (const resolve of drained.splice(0)) resolve();
     };
   };
 
@@ -516,9 +497,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
       if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
-      const failure = errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`));
-      ids.forEach((value, name) => failure.headers.set(name, value));
-      return failure;
+      return withIds(errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`)), ids);
     }
     const responded = now();
     prepared = await preparing;
@@ -609,7 +588,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
     capturing: (captureId) => openIds.has(captureId),
     drain(ms) {
-      if (open === 0) return Promise.resolve();
+      if (openIds.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms);
         drained.push(() => {
