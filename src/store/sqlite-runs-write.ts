@@ -114,7 +114,7 @@ export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity
 
 /**
  * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
- * indexes, a claim (answered with the rows claimed), or a probe (writeNothing).
+ * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
  */
 export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
 /** The writer thread's answer: the rows of a claim, nothing for the other tasks. */
@@ -192,7 +192,7 @@ export function runTask(db: DatabaseSync, path: string, statements: RunWriteStat
 }
 
 /** `work` with the connection's busy timeout at SHORT_BUSY_MS. */
-function waitingShort<T>(db: DatabaseSync, work: () => T): T {
+export function waitingShort<T>(db: DatabaseSync, work: () => T): T {
   db.exec(`PRAGMA busy_timeout = ${SHORT_BUSY_MS}`);
   try {
     return work();
@@ -232,7 +232,7 @@ export function writeNothing(db: DatabaseSync, path: string): void {
 }
 
 /**
- * Rewrites the run database (VACUUM), then copies the WAL into it and truncates the WAL. After an
+ * Rewrites the run database (VACUUM; the expire that asks for it then empties the WAL). After an
  * expire that deleted salts: secure_delete zeroes deleted cells and freed pages, but a copy of a
  * cell that a B-tree rebalance moved before the delete can stay in the free space of its old page
  * (seen about once in 50 runs of the retention test); a rebuilt file holds only what is stored.
@@ -246,7 +246,6 @@ export function vacuumRuns(db: DatabaseSync, path: string): void {
     } catch (error) {
       throw sqliteFault(error, path, 'run database');
     }
-    db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
   });
 }
 

@@ -4,7 +4,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -96,10 +96,6 @@ DROP INDEX IF EXISTS run_digests_digest;
 CREATE INDEX run_digests_digest ON run_digests (digest, kept, seq);
 DROP TABLE run_content;
 `;
-
-/** SQLITE_PRAGMAS's busy timeout, and the shorter one the checkpoint after an expire waits (expire, #emptyWal). */
-const BUSY_MS = 5000;
-const WAL_BUSY_MS = 1000;
 
 /** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
 export class SqliteRuns implements RunStorage {
@@ -386,6 +382,7 @@ export class SqliteRuns implements RunStorage {
       const removed = this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
       return { runs: expired.length, deleted: Number(removed.changes) > 0, salts };
     });
+    let vacuumed = false;
     if (salts || this.#vacuumDue) {
       // Salts are what makes a commitment openable: no copy may stay in the file (vacuumRuns).
       this.#vacuumDue = true;
@@ -393,34 +390,29 @@ export class SqliteRuns implements RunStorage {
         if (this.#thread !== undefined) await this.#thread.write({ vacuum: true });
         else vacuumRuns(this.#db, this.#path);
         this.#vacuumDue = false;
+        vacuumed = true;
       } catch (error) {
         // Another connection held it off (a reader): the next expire tries again.
         if ((error as { code?: unknown } | null)?.code !== 'ERR_STORE_LOCKED') throw error;
       }
     }
-    if (deleted || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
+    // The rewritten pages are in the WAL until this copies them over the file's old ones.
+    if (deleted || vacuumed || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
     return runs;
   }
 
   /**
    * wal_checkpoint(TRUNCATE): every committed frame is written to the database file and synced
-   * before the WAL is truncated, so nothing committed is lost. It waits (at most WAL_BUSY_MS, not
+   * before the WAL is truncated, so nothing committed is lost. It waits (at most SHORT_BUSY_MS, not
    * the usual 5 s: this blocks the thread) for a writer to commit and for readers of an older
    * snapshot to finish; when one does not, the WAL keeps those frames (copied into the file as far
    * as the readers allow) and false is answered: the next expire tries again, and SQLite deletes
    * the WAL when its last connection closes.
    */
   #emptyWal(): boolean {
-    return this.#read(() => {
-      this.#db.exec(`PRAGMA busy_timeout = ${WAL_BUSY_MS}`);
-      try {
-        const row = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
-        return row?.busy === 0;
-      } finally {
-        this.#db.exec(`PRAGMA busy_timeout = ${BUSY_MS}`);
-      }
-    });
+    return this.#read(() => waitingShort(this.#db, () => (this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined)?.busy === 0));
   }
+
 
   async close(): Promise<void> {
     await this.#thread?.close();
