@@ -13,9 +13,8 @@ import { captureRunWith, type CapturedRun } from '../capture/capture-run.ts';
 import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
-import { sha256Once, toHex } from '../hash/sha256.ts';
-import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { sameToken } from './bearer.ts';
+import { recordDigest } from '../store/run-storage.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
 
@@ -80,7 +79,7 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     await oneAtATime(run.record.captureId, async () => {
       if (options.recordsOf !== undefined) {
         const stored = await options.recordsOf(run.record.captureId);
-        if (stored.length > 0 && !stored.includes(recordDigestOf(run))) {
+        if (stored.length > 0 && !stored.includes(recordDigest(run.record))) {
           throw new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
         }
       }
@@ -97,9 +96,4 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     return Response.json(answer);
   };
   return { routes: { [EXCHANGES_PATH]: { POST: post } }, limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes } };
-}
-
-/** The digest the run store names a record by: hex SHA-256 of its RFC 8785 JSON (store/run-storage.ts runToStore). */
-function recordDigestOf(run: CapturedRun): string {
-  return toHex(sha256Once(canonicalBytes(run.record)));
 }

@@ -30,7 +30,7 @@ export interface RecorderOptions {
   maxBatch?: number;
   /**
    * Most records waiting for a commit, held ones included (default 10,000): beyond it a record is
-   * refused at once (ERR_STORE_UNAVAILABLE, fail-open), so a slow or stuck store cannot grow
+   * refused at once (ERR_CAPTURE_RECORDS_LOST, fail-open), so a slow or stuck store cannot grow
    * memory without bound.
    */
   maxPending?: number;

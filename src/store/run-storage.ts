@@ -13,6 +13,11 @@ import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
+/** The name the run store gives a record: the hex SHA-256 of its RFC 8785 JSON. */
+export function recordDigest(record: RunRecord): string {
+  return sha256Hex(canonicalBytes(record));
+}
+
 /**
  * The parts of a run whose content the store may keep, beside the request components. `salts`:
  * the salts of a run's salted components (SPEC 2.5), as the RFC 8785 canonical JSON of the
@@ -259,7 +264,8 @@ export function runToStore(
   receiptable: boolean,
   stored?: (digest: string) => boolean,
 ): RunToStore {
-  const recordJson = new TextDecoder().decode(canonicalBytes(run.record));
+  const canonicalRecord = canonicalBytes(run.record);
+  const recordJson = new TextDecoder().decode(canonicalRecord);
   const digests: RunDigest[] = [];
   const content: { digest: string; bytes: Uint8Array }[] = [];
   const kept: string[] = [];
@@ -333,7 +339,7 @@ export function runToStore(
   const model = composition?.model['name'];
   const servedModel = record.served?.['model']?.value;
   return {
-    recordDigest: sha256Hex(encoder.encode(recordJson)),
+    recordDigest: sha256Hex(canonicalRecord),
     record,
     recordJson,
     identity,
