@@ -501,7 +501,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       ...(config.token === undefined ? {} : { token: config.token }),
     },
     ingest: {
-      sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture) },
+      // Stored only while no other record has its capture id, checked as it is stored: serve
+      // processes sharing a PostgreSQL store cannot both take one.
+      sink: { record: (run, bytes, capture) => recorder.record(run, bytes, capture, { captureIdOnce: true }) },
       // A capture id names one record: another exchange under a stored one is refused (409).
       // A call the proxy is capturing has named its capture id already (a stream, at its start), but
       // has no record yet: the id is taken as much as a stored one's.

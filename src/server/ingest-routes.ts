@@ -14,13 +14,18 @@ import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } f
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
 import { sameToken } from './bearer.ts';
+import { captureIdTaken } from '../store/run-recorder.ts';
 import { recordDigest } from '../store/run-storage.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
 
 /** Where an ingested run goes: the run recorder on the Node side, as for the proxy. */
 export interface IngestSink {
-  /** Resolves when the run's record is durable; rejects with the store's error otherwise. */
+  /**
+   * Resolves when the run's record is durable; rejects with the store's error otherwise, or with
+   * ERR_CAPTURE_ID_TAKEN when the store, as it stores the record, holds another under its capture
+   * id (stored meanwhile by another process sharing it: RunToStore.captureIdOnce).
+   */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'sdk'): Promise<void>;
 }
 
@@ -54,9 +59,9 @@ type Handler = (request: Request, url: URL) => Promise<Response>;
  */
 export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number> } {
   // Exchanges of one capture id are checked and recorded one after the other in this process, so
-  // two different ones sent at once cannot both find the id free. Serve processes sharing one
-  // run store (PostgreSQL), or a proxy call whose record is not committed yet, are not covered:
-  // see docs/CAPTURE.md, "Capture ids".
+  // two different ones sent at once cannot both find the id free; the sink's store checks again
+  // as it stores (serve processes sharing one run store). A proxy call whose record is not
+  // committed yet is not covered: see docs/CAPTURE.md, "Capture ids".
   const busy = new Map<string, Promise<unknown>>();
   const oneAtATime = async <T>(captureId: string, work: () => Promise<T>): Promise<T> => {
     const before = busy.get(captureId);
@@ -80,7 +85,7 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
       if (options.recordsOf !== undefined) {
         const stored = await options.recordsOf(run.record.captureId);
         if (stored.length > 0 && !stored.includes(recordDigest(run.record))) {
-          throw new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
+          throw captureIdTaken();
         }
       }
       await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');

@@ -132,10 +132,13 @@ export class PostgresRuns implements RunStorage {
    * in another process is linking to a new run at the same moment.
    */
   readonly #contentLock: string;
+  /** The first key of the two-key advisory locks on capture ids (put, captureIdOnce): its own key space. */
+  readonly #captureIdLocks: number;
 
   private constructor(pool: pg.Pool, schema: string) {
     this.#pool = pool;
     this.#contentLock = advisoryLockKey('runprint/runs content', schema);
+    this.#captureIdLocks = Number(BigInt.asIntN(32, BigInt(advisoryLockKey('runprint/runs capture ids', schema))));
   }
 
   /** Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's search_path. */
@@ -190,12 +193,26 @@ export class PostgresRuns implements RunStorage {
     }
   }
 
-  async put(batch: readonly RunToStore[]): Promise<void> {
-    if (batch.length === 0) return;
+  async put(batch: readonly RunToStore[]): Promise<string[]> {
+    if (batch.length === 0) return [];
+    const refused: string[] = [];
     await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`, async (client) => {
+      refused.length = 0;
+      // A capture id a sender chose is stored once across the processes sharing this store: each is
+      // locked (in order, so two batches cannot wait for each other) until this transaction ends,
+      // and checked under its lock; another process storing the same id waits, then finds it.
+      const once = [...new Set(batch.filter((run) => run.captureIdOnce === true).map((run) => run.record.captureId))].sort();
+      for (const captureId of once) await client.query(`SELECT pg_advisory_xact_lock(${this.#captureIdLocks}, hashtext($1))`, [captureId]);
       const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
       for (const run of batch) {
+        if (run.captureIdOnce === true) {
+          const taken = await client.query('SELECT 1 FROM runs WHERE capture_id = $1 AND record_digest <> $2 LIMIT 1', [run.record.captureId, run.recordDigest]);
+          if (taken.rowCount !== 0) {
+            refused.push(run.recordDigest);
+            continue;
+          }
+        }
         const inserted = await client.query(
           `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
@@ -220,6 +237,7 @@ export class PostgresRuns implements RunStorage {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
       }
     });
+    return refused;
   }
 
   /**

@@ -128,6 +128,10 @@ interface Held {
   bytes: number;
 }
 
+/** The error of an exchange whose capture id names another record (the ingest route's check, and the store's, RunToStore.captureIdOnce). */
+export const captureIdTaken = (): RunprintError =>
+  new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
+
 const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
 
 export class RunRecorder {
@@ -248,9 +252,11 @@ export class RunRecorder {
    * with the store's error when it could not be. Signing follows the commit, in the background.
    * A record whose commit failed, or that comes while the store is failing (rejected at once,
    * without a commit attempt), is held in memory and committed by a retry once the store works
-   * again, for up to retryForMs.
+   * again, for up to retryForMs. With `captureIdOnce` (an exchange, whose sender chose the capture
+   * id), the store stores it only while no other record has its capture id, and it rejects with
+   * ERR_CAPTURE_ID_TAKEN otherwise (RunToStore.captureIdOnce).
    */
-  record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk'): Promise<void> {
+  record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
     if (this.#pending.length + this.#held.length >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
@@ -263,6 +269,7 @@ export class RunRecorder {
     const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
     // This recorder signs it: claimed in the same transaction that stores it.
     if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
+    if (options.captureIdOnce === true) prepared.captureIdOnce = true;
     if (this.#failing) {
       const refused = this.#hold(prepared);
       if (refused !== undefined) return Promise.reject(refused);
@@ -281,8 +288,11 @@ export class RunRecorder {
     while (this.#pending.length > 0 && !this.#failing) {
       const batch = this.#pending.splice(0, this.#maxBatch);
       const failure = await this.#commit(batch.map((item) => item.run));
-      if (failure === undefined) {
-        for (const item of batch) item.resolve();
+      if (failure instanceof Set) {
+        for (const item of batch) {
+          if (failure.has(item.run.recordDigest)) item.reject(captureIdTaken());
+          else item.resolve();
+        }
         continue;
       }
       // The store failed: this batch and every record waiting behind it are held for a retry, and
@@ -298,15 +308,19 @@ export class RunRecorder {
 
   /**
    * Commits `runs` in one transaction (bounded by commitTimeoutMs) and, once committed, counts
-   * them and queues their signing; the failure otherwise (nothing is counted).
+   * them and queues their signing, and gives the record digests the store refused (captureIdOnce
+   * runs whose capture id another record has: not stored, not counted); the failure otherwise
+   * (nothing is counted).
    */
-  async #commit(runs: RunToStore[]): Promise<RunprintError | undefined> {
+  async #commit(batch: RunToStore[]): Promise<RunprintError | Set<string>> {
+    let refused: Set<string>;
     try {
-      await this.#bounded(this.#options.storage.put(runs));
+      refused = new Set(await this.#bounded(this.#options.storage.put(batch)));
     } catch (error) {
       return error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
     }
     this.#behind = false;
+    const runs = refused.size === 0 ? batch : batch.filter((run) => !refused.has(run.recordDigest));
     this.#remember(runs);
     this.counts.recorded += runs.length;
     for (const run of runs) {
@@ -315,11 +329,11 @@ export class RunRecorder {
       if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });
     }
     if (runs.some((run) => run.receiptable)) this.#signPass(false);
-    return undefined;
+    return refused;
   }
 
   /** `work` within commitTimeoutMs; when it times out, it is #inFlight until it settles. */
-  #bounded(work: Promise<void>): Promise<void> {
+  #bounded<T>(work: Promise<T>): Promise<T> {
     let settled = false;
     const end = work.then(
       () => void (settled = true),
@@ -404,14 +418,16 @@ export class RunRecorder {
     }
     while (this.#held.length > 0) {
       const batch = this.#held.slice(0, this.#maxBatch);
-      if ((await this.#commit(batch.map((item) => item.run))) !== undefined) {
+      const result = await this.#commit(batch.map((item) => item.run));
+      if (!(result instanceof Set)) {
         this.#dropHeld(false);
         return void this.#retryLater();
       }
-      // Records held meanwhile were added after these.
+      // Records held meanwhile were added after these. One the store refused (an exchange whose
+      // capture id was taken meanwhile) had its caller answered when it was held: it is dropped.
       this.#held.splice(0, batch.length);
       for (const item of batch) this.#heldBytes -= item.bytes;
-      committed += batch.length;
+      committed += batch.length - result.size;
     }
     this.#failing = false;
     this.#retryDelay = RETRY_FIRST_MS;

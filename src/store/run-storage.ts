@@ -77,6 +77,12 @@ export interface RunToStore {
   receiptable: boolean;
   /** The signer that claims the run as it is stored (RunStorage.claimUnsigned's claimant): it signs the run itself. */
   claimedBy?: string;
+  /**
+   * Stored only if no other record has its capture id (a record with the same record digest is
+   * this one, stored before): an exchange's, whose sender chose the capture id. Checked in the
+   * transaction that stores it, so two processes sharing the store cannot both store one id.
+   */
+  captureIdOnce?: true;
 }
 
 /** A stored run as the store gives it back. */
@@ -202,7 +208,11 @@ export const COUNTS_GROUPS = 50;
  */
 export interface RunStorage {
   readonly kind: string;
-  put(batch: readonly RunToStore[]): Promise<void>;
+  /**
+   * Stores a batch in one transaction. Returns the record digests of the batch's `captureIdOnce`
+   * runs it did not store because another record has their capture id (none, usually).
+   */
+  put(batch: readonly RunToStore[]): Promise<string[]>;
   /**
    * A write transaction that writes nothing, where puts are committed: resolves when a put could
    * take the store's write locks now, rejects as a put would. The recorder probes a store that

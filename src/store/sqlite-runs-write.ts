@@ -26,6 +26,8 @@ export interface RunWrite {
   digests: string[];
   kept: number[];
   content: { digest: string; bytes: Uint8Array }[];
+  /** RunToStore.captureIdOnce. */
+  captureIdOnce: boolean;
 }
 
 export function runWriteOf(run: RunToStore): RunWrite {
@@ -52,6 +54,7 @@ export function runWriteOf(run: RunToStore): RunWrite {
     digests: [],
     kept: [],
     content: run.content,
+    captureIdOnce: run.captureIdOnce === true,
   };
   for (const digest of run.digests) {
     write.parts.push(digest.part);
@@ -66,6 +69,8 @@ export interface RunWriteStatements {
   insertRun: StatementSync;
   insertDigest: StatementSync;
   insertContent: StatementSync;
+  /** A record other than the given one (record digest) with the given capture id (RunToStore.captureIdOnce). */
+  otherWithCaptureId: StatementSync;
   /** A receipt and its log index, where the run has none yet. */
   setReceipt: StatementSync;
   /** The same, only where `claimant` still holds the run's claim. */
@@ -117,8 +122,8 @@ export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity
  * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
  */
 export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
-/** The writer thread's answer: the rows of a claim, nothing for the other tasks. */
-export type RunsResult = RunRow[] | undefined;
+/** The writer thread's answer: the rows of a claim, a put's refused record digests (writeRuns), nothing for the other tasks. */
+export type RunsResult = RunRow[] | string[] | undefined;
 
 /**
  * How long a claim or a probe waits for the write lock (ms), instead of the connection's 5 s: a
@@ -138,6 +143,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     ),
     insertDigest: db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)'),
     insertContent: db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
+    otherWithCaptureId: db.prepare('SELECT 1 AS taken FROM runs WHERE capture_id = ? AND record_digest <> ? LIMIT 1'),
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
@@ -182,8 +188,8 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
 
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {
-  if ('put' in task) writeRuns(db, path, statements, task.put);
-  else if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
+  if ('put' in task) return writeRuns(db, path, statements, task.put);
+  if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
   else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes);
   else if ('claim' in task) return writeClaim(db, path, task.claim);
   else if ('vacuum' in task) vacuumRuns(db, path);
@@ -250,9 +256,19 @@ export function vacuumRuns(db: DatabaseSync, path: string): void {
 }
 
 /** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */
-export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[]): void {
+/**
+ * Inserts a batch in one write transaction; returns the record digests of `captureIdOnce` runs
+ * left out because another record has their capture id. SQLite's write transactions take the
+ * database's one write lock, so that check and the insert are atomic across processes too.
+ */
+export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[]): string[] {
+  const refused: string[] = [];
   sqliteWriteTransaction(db, path, 'run database', () => {
     for (const write of batch) {
+      if (write.captureIdOnce && statements.otherWithCaptureId.get(write.run[1], write.run[0]) !== undefined) {
+        refused.push(write.run[0]);
+        continue;
+      }
       const row = statements.insertRun.get(...write.run) as { seq: number } | undefined;
       // Stored before (the same record put twice): nothing more to do.
       if (row === undefined) continue;
@@ -260,4 +276,5 @@ export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteSt
       for (const piece of write.content) statements.insertContent.run(piece.digest, piece.bytes);
     }
   });
+  return refused;
 }

@@ -161,11 +161,11 @@ export class SqliteRuns implements RunStorage {
     }
   }
 
-  async put(batch: readonly RunToStore[]): Promise<void> {
-    if (batch.length === 0) return;
+  async put(batch: readonly RunToStore[]): Promise<string[]> {
+    if (batch.length === 0) return [];
     const writes = batch.map(runWriteOf);
-    if (this.#thread !== undefined) return void (await this.#thread.write({ put: writes }));
-    writeRuns(this.#db, this.#path, this.#writes, writes);
+    if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as string[];
+    return writeRuns(this.#db, this.#path, this.#writes, writes);
   }
 
   async probe(): Promise<void> {
@@ -199,7 +199,7 @@ export class SqliteRuns implements RunStorage {
     const claim: ClaimWrite = { claimant, now: new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? {} : { capture }), ...(ownBefore === undefined ? {} : { ownBefore }) };
     // On the writer thread when there is one: a claim waits for the write lock (up to
     // SHORT_BUSY_MS), which would hold the event loop and every call in it.
-    const rows = this.#thread !== undefined ? ((await this.#thread.write({ claim })) ?? []) : writeClaim(this.#db, this.#path, claim);
+    const rows = this.#thread !== undefined ? (((await this.#thread.write({ claim })) ?? []) as RunRow[]) : writeClaim(this.#db, this.#path, claim);
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
