@@ -3,12 +3,17 @@
  * where the proxy relies on it: the request's method, headers and bytes reach the upstream; the
  * answer's status, headers (each Set-Cookie on its own) and bytes come back; a content coding the
  * upstream used anyway is decoded; no body for 204 and HEAD; errors are fetch's (TypeError "fetch
- * failed" before an answer, "terminated" for a body cut off, the signal's reason on an abort).
+ * failed" before an answer, "terminated" for a body cut off, the signal's reason on an abort). A
+ * body that is not in the coding its header names fails the call before it is answered, so the
+ * proxy answers 502 rather than cutting the client's connection.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
+import type { CapturedRun } from '../src/capture/capture-run.ts';
+import { createApp } from '../src/server/app.ts';
+import { createProxy } from '../src/server/proxy-routes.ts';
 import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
 
 let server: Server;
@@ -28,6 +33,24 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
   '/br': (_request, _body, response) => {
     response.writeHead(200, { 'content-encoding': 'br' });
     response.end(brotliCompressSync('brotli words'));
+  },
+  '/bad-gzip': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'application/json' });
+    response.end('{"not":"gzip"}');
+  },
+  '/gzip-empty': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'gzip' });
+    response.end(gzipSync(''));
+  },
+  '/gzip-stream': (_request, _body, response) => {
+    // Two gzip members, the second 300 ms later: the answer comes with the first.
+    response.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'text/event-stream' });
+    response.write(gzipSync('data: one\n\n'));
+    setTimeout(() => response.end(gzipSync('data: two\n\n')), 300);
+  },
+  '/v1/chat/completions': (_request, _body, response) => {
+    response.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'application/json' });
+    response.end('{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[]}');
   },
   '/odd-coding': (_request, _body, response) => {
     response.writeHead(200, { 'content-encoding': 'x-unheard-of' });
@@ -84,6 +107,31 @@ test('a content coding used anyway is decoded (gzip, br); one it cannot decode f
   assert.equal(await (await call(`${base}/gzip`)).text(), 'zipped words');
   assert.equal(await (await call(`${base}/br`)).text(), 'brotli words');
   await assert.rejects(call(`${base}/odd-coding`), (error: Error) => error instanceof TypeError && /fetch failed/.test(error.message));
+});
+
+test('a body not in the coding it names fails before it is answered; a coded stream is answered with its first bytes', async () => {
+  await assert.rejects(call(`${base}/bad-gzip`), (error: Error) => error instanceof TypeError && error.message === "fetch failed: the upstream's body is not valid gzip data, as its content-encoding says");
+  assert.equal(await (await call(`${base}/gzip-empty`)).text(), '');
+  const started = performance.now();
+  const streamed = await call(`${base}/gzip-stream`);
+  assert.ok(performance.now() - started < 250, 'answered before the second member was sent');
+  assert.equal(await streamed.text(), 'data: one\n\ndata: two\n\n');
+});
+
+test('through the proxy, such a body is a 502 that says why, and the call is recorded as a network error', async () => {
+  const runs: CapturedRun[] = [];
+  const upstreamFetch = createUpstreamFetch();
+  const proxy = createProxy({ upstreams: { openai: base }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+  try {
+    const response = await createApp({ proxy }).request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"Hi."}]}' });
+    assert.equal(response.status, 502);
+    assert.deepEqual(await response.json(), { error: { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: "cannot reach the openai upstream: the upstream's body is not valid gzip data, as its content-encoding says" } });
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.record.incomplete?.reason, 'network-error');
+    assert.equal(response.headers.get('runprint-capture-id'), runs[0]!.record.captureId);
+  } finally {
+    upstreamFetch.close();
+  }
 });
 
 test('no body for 204 and HEAD', async () => {

@@ -269,6 +269,15 @@ async function readAll(body: ReadableStream<Uint8Array> | null, limit: number): 
   return { bytes, outcome, error: failure };
 }
 
+/**
+ * The 502 of a call the upstream gave no usable answer to; the reason serve's upstream fetch gives
+ * (after "fetch failed: ") is added where it says more than that the connection failed.
+ */
+function unreachable(upstream: string, error: unknown): RunprintError {
+  const reason = error instanceof TypeError && error.message.startsWith('fetch failed: ') ? error.message.slice('fetch failed: '.length) : undefined;
+  return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream${reason === undefined ? '' : `: ${reason}`}`);
+}
+
 /** A body of `bytes` that then fails with `error`: each reaches the reader (an error in start() would discard the bytes). */
 function cutBody(bytes: Uint8Array, error: unknown): ReadableStream<Uint8Array> {
   let sent = bytes.length === 0;
@@ -360,8 +369,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       let response: Response;
       try {
         response = await fetchImpl(upstreamUrl, init);
-      } catch {
-        throw new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${target.upstream} upstream`);
+      } catch (error) {
+        throw unreachable(target.upstream, error);
       }
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers: returnedHeaders(response) });
     }
@@ -497,7 +506,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
       if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
-      return withIds(errorResponse(new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream`)), ids);
+      return withIds(errorResponse(unreachable(upstream, error)), ids);
     }
     const responded = now();
     prepared = await preparing;

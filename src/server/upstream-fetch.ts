@@ -38,12 +38,43 @@ function decoded(response: IncomingMessage): Readable | undefined {
   return response.pipe(decoder);
 }
 
-/** The body as a web stream that reads the source only when its reader reads (highWaterMark 0). */
-function bodyOf(source: Readable, failure: () => unknown): ReadableStream<Uint8Array> {
+/**
+ * The first chunk a decoder gives (null: it ended with none), or the error it failed with first:
+ * an upstream that names a coding its body is not in fails the call before it is answered.
+ */
+function firstDecoded(source: Readable): Promise<Buffer | null | Error> {
+  return new Promise((resolve) => {
+    const settle = (value: Buffer | null | Error) => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      source.pause();
+      settle(chunk);
+    };
+    const onEnd = () => settle(null);
+    const onError = (error: Error) => settle(error);
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.once('error', onError);
+  });
+}
+
+/** The body as a web stream that reads the source only when its reader reads (highWaterMark 0), after `first` when given. */
+function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null): ReadableStream<Uint8Array> {
   let ended = false;
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        if (first !== undefined) {
+          if (first !== null) controller.enqueue(new Uint8Array(first.buffer, first.byteOffset, first.byteLength));
+          else {
+            ended = true;
+            return controller.close();
+          }
+        }
         source.pause();
         source.on('data', (chunk: Buffer) => {
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -126,12 +157,23 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
           response.destroy();
           return reject(new TypeError('fetch failed: the upstream answered in a content coding runprint cannot decode'));
         }
-        try {
-          resolve(new Response(bodyOf(source, reason), { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
-        } catch {
+        const answer = (first?: Buffer | null) => {
+          try {
+            resolve(new Response(bodyOf(source, reason, first), { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
+          } catch {
+            response.destroy();
+            reject(new TypeError('fetch failed: the upstream answered a status fetch does not accept'));
+          }
+        };
+        if (source === response) return answer();
+        // A coded body is answered once its first bytes decode: one not in the coding its header
+        // names fails the call (a 502 from the proxy), not the client's connection after a 200.
+        void firstDecoded(source).then((first) => {
+          if (!(first instanceof Error)) return answer(first);
           response.destroy();
-          reject(new TypeError('fetch failed: the upstream answered a status fetch does not accept'));
-        }
+          const coding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
+          reject(signal?.aborted === true ? signal.reason : new TypeError(`fetch failed: the upstream's body is not valid ${coding} data, as its content-encoding says`));
+        });
       });
       request.end(body);
     });
