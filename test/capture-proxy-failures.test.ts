@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,6 +14,7 @@ import { captureFetch } from '../src/capture/capture-fetch.ts';
 import { captureOptions } from '../src/cli/serve-capture.ts';
 import { UsageError } from '../src/errors.ts';
 import { createApp } from '../src/server/app.ts';
+import { listen } from '../src/server/listen.ts';
 import { createProxy } from '../src/server/proxy-routes.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy } from '../src/store/run-storage.ts';
@@ -71,6 +73,34 @@ test('--capture-fail-closed: once recording failed, calls get 503 ERR_CAPTURE_UN
   assert.equal(refused.status, 503);
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_UNAVAILABLE');
   assert.equal(upstream.requests.length, before, 'nothing was forwarded');
+});
+
+test('--capture-fail-closed over HTTP: a stream whose terminal event is in its first chunk is answered 503 with its capture id, not a connection closed without a status line', async () => {
+  // An upstream that sends the whole stream in one write.
+  const oneChunk = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hi."},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => oneChunk.listen(0, '127.0.0.1', resolve));
+  const storage = SqliteRuns.open(join(dir, 'runs-one-chunk.sqlite'));
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy() });
+  await storage.close();
+  const proxy = createProxy({ upstreams: { openai: `http://127.0.0.1:${(oneChunk.address() as { port: number }).port}` }, sink: recorder, failClosed: true, maxBodyBytes: 1 << 20, receipts: false });
+  const server = await listen(createApp({ proxy }), { host: '127.0.0.1', port: 0 });
+  try {
+    const response = await fetch(`${server.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...CALL, stream: true }) });
+    assert.equal(response.status, 503);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_UNAVAILABLE');
+    assert.match(response.headers.get('runprint-capture-id') ?? '', /^[0-9a-f-]{36}$/, 'named, so its held record can be found');
+    assert.equal(recorder.held, 1);
+  } finally {
+    await server.close();
+    oneChunk.close();
+    await recorder.close().catch(() => undefined);
+  }
 });
 
 test('sync durability holds the chunk with the terminal event until the record is durable; the first events are not held', async () => {

@@ -390,9 +390,9 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   if (close) headers['connection'] = 'close';
   // The reason phrase as the app gave it (a proxied answer's, as its upstream sent it); else Node's.
-  if (response.statusText !== '') outgoing.writeHead(response.status, response.statusText, headers);
-  else outgoing.writeHead(response.status, headers);
+  const writeHead = () => (response.statusText !== '' ? outgoing.writeHead(response.status, response.statusText, headers) : outgoing.writeHead(response.status, headers));
   if (response.body === null || head) {
+    writeHead();
     void response.body?.cancel().catch(() => undefined);
     return void outgoing.end();
   }
@@ -400,11 +400,26 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
   const stop = () => void reader.cancel().catch(() => undefined);
   outgoing.once('close', stop);
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    // The head goes out with the body's first bytes (Node sends it with the first write), so it is
+    // written once they are read: a body that fails with runprint's own error before its first
+    // byte (the fail-closed proxy's held stream) is answered with that error, and the answer's
+    // runprint-* headers, instead of a connection closed without a status line.
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      if (!(error instanceof RunprintError) || outgoing.destroyed) throw error;
+      const ids: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        if (name.startsWith('runprint-')) ids[name] = value;
+      });
+      return reply(outgoing, error, close, ids);
+    }
+    writeHead();
+    while (!next.done) {
       if (outgoing.destroyed) return;
-      if (!outgoing.write(value)) await drained(outgoing);
+      if (!outgoing.write(next.value)) await drained(outgoing);
+      next = await reader.read();
     }
     outgoing.end();
   } finally {
