@@ -19,6 +19,7 @@ import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
+import { HeldJournal } from '../store/held-journal.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
 import { logPrefix, printableUrl } from '../log/client.ts';
@@ -57,6 +58,8 @@ export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weig
  * it, each connection may hold one that large while its headers arrive.
  */
 export const MAX_RETRIEVAL_MAX = 1024 * 1024;
+/** The held-records journal's file in the data directory (store/held-journal.ts). */
+export const HELD_JOURNAL_FILE = 'held-runs.sqlite';
 
 /** In the data directory: the run store, and the receipt key made on first start when no --capture-key or --sign-key is given. */
 export { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
@@ -439,6 +442,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // Receipts in-process capture signed on this store are appended to this log too, within seconds.
     ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
+    // Records whose commit failed wait on disk too, beside the data directory's other files, so a
+    // stop or a crash while the run store fails loses none: the next start commits them.
+    journal: new HeldJournal(join(context.dataDir, HELD_JOURNAL_FILE)),
+    onJournalLeft: (count) =>
+      context.io.stderr(`runprint: capture: ${count} record${count === 1 ? '' : 's'} the run store could not take ${count === 1 ? 'waits' : 'wait'} in ${join(context.dataDir, HELD_JOURNAL_FILE)}: committed when serve starts again with this data directory\n`),
     onRecovered: (committed) => {
       for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_')) reported.delete(code);
       context.io.stderr(`runprint: capture: the run store works again (${committed} held record${committed === 1 ? '' : 's'} committed${config.failClosed ? '; calls are forwarded again' : ''})\n`);

@@ -12,6 +12,7 @@ import { LogError, RunprintError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import { signReceipt } from '../receipt/sign.ts';
+import type { HeldJournal } from './held-journal.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
@@ -45,6 +46,15 @@ export interface RecorderOptions {
   maxHeldBytes?: number;
   /** Called when the store works again after a commit failed, with the number of held records then committed. */
   onRecovered?: (committed: number) => void;
+  /**
+   * Keeps held records on disk too (held-journal.ts), until a commit stores them: they are then
+   * not dropped after retryForMs nor when the recorder closes, those past maxHeldBytes wait on disk
+   * alone, and what the journal holds when the recorder starts (a stop or crash while the store
+   * failed, here or in another process sharing the journal) is committed then.
+   */
+  journal?: HeldJournal;
+  /** Called as the recorder closes with records held that the journal keeps (not dropped), with their number. */
+  onJournalLeft?: (count: number) => void;
   /** Sign only runs of this capture point (in-process capture signs its own; serve signs the rest). Default: all. */
   signCapture?: 'proxy' | 'sdk';
   /** A claim older than this is taken over by another signer (its process died), in ms (default 60 s). */
@@ -126,6 +136,8 @@ interface Held {
   since: number;
   /** What it holds in memory, about: its record's JSON and its content. */
   bytes: number;
+  /** True once the journal holds it too: it is then never dropped. */
+  journaled: boolean;
 }
 
 /** The error of an exchange whose capture id names another record (the ingest route's check, and the store's, RunToStore.captureIdOnce). */
@@ -197,6 +209,22 @@ export class RunRecorder {
     if (options.sweepEveryMs !== undefined && options.sign !== undefined) {
       this.#sweepInterval = setInterval(() => void this.#signPass(true), options.sweepEveryMs);
       this.#sweepInterval.unref?.();
+    }
+    // What a stop or a crash left in the journal is committed now (a retry pass loads it).
+    if (options.journal !== undefined) {
+      setImmediate(() => {
+        if (!this.#closed && this.#journalRows() > 0) void this.#retryPass();
+      });
+    }
+  }
+
+  /** The journal's rows; 0 when it cannot be read (reported). */
+  #journalRows(): number {
+    try {
+      return this.#options.journal?.count() ?? 0;
+    } catch (error) {
+      this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be read'));
+      return 0;
     }
   }
 
@@ -273,7 +301,7 @@ export class RunRecorder {
     if (this.#failing) {
       const refused = this.#hold(prepared);
       if (refused !== undefined) return Promise.reject(refused);
-      return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store failed its last commit: this record is held in memory and committed when the store works again'));
+      return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', `the run store failed its last commit: this record is held ${this.#options.journal === undefined ? 'in memory' : 'in memory and in the journal'} and committed when the store works again`));
     }
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ run: prepared, resolve, reject });
@@ -350,31 +378,113 @@ export class RunRecorder {
     });
   }
 
-  /** Holds a record for a retry; the error to give its caller instead when the held records' bytes would pass maxHeldBytes (counted failed). */
+  /**
+   * Holds a record for a retry, and queues it for the journal; the error to give its caller
+   * instead when the held records' bytes would pass maxHeldBytes and no journal takes it (counted
+   * failed). With a journal, a record past maxHeldBytes waits there alone.
+   */
   #hold(run: RunToStore): RunprintError | undefined {
     const bytes = sizeOf(run);
     const max = this.#options.maxHeldBytes ?? MAX_HELD_BYTES;
-    if (this.#heldBytes + bytes > max) {
+    const inMemory = this.#heldBytes + bytes <= max;
+    if (!inMemory && this.#options.journal === undefined) {
       this.counts.failed++;
       const full = new LogError('ERR_CAPTURE_RECORDS_LOST', `the run store is failing and the records held for it fill ${Math.round(max / 1048576)} MiB: this one was not recorded`);
       this.#report(full);
       return full;
     }
-    this.#held.push({ run, since: performance.now(), bytes });
-    this.#heldBytes += bytes;
+    let held: Held | undefined;
+    if (inMemory) {
+      held = { run, since: performance.now(), bytes, journaled: false };
+      this.#held.push(held);
+      this.#heldBytes += bytes;
+    }
+    if (this.#options.journal !== undefined) {
+      this.#toJournal.push({ run, held });
+      if (this.#toJournal.length === 1) setImmediate(() => this.#writeJournal());
+    }
     return undefined;
   }
 
-  /** Drops the held records older than retryForMs (counted failed), or all of them. */
+  /** Records held since the last journal write, to write in one transaction (the held entry when kept in memory too). */
+  #toJournal: Array<{ run: RunToStore; held: Held | undefined }> = [];
+
+  /**
+   * Writes the records held since the last write to the journal, in one durable transaction. When
+   * it fails (reported), those kept in memory are held as without a journal, and those that were
+   * not are lost (counted failed).
+   */
+  #writeJournal(): void {
+    const items = this.#toJournal.splice(0);
+    if (items.length === 0 || this.#options.journal === undefined) return;
+    try {
+      this.#options.journal.add(items.map((item) => item.run));
+    } catch (error) {
+      this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be written'));
+      const lost = items.filter((item) => item.held === undefined).length;
+      if (lost > 0) {
+        this.counts.failed += lost;
+        this.#report(new LogError('ERR_CAPTURE_RECORDS_LOST', `${lost} record${lost === 1 ? '' : 's'} held past ${Math.round((this.#options.maxHeldBytes ?? MAX_HELD_BYTES) / 1048576)} MiB could not be written to the journal either: not recorded`));
+      }
+      return;
+    }
+    for (const item of items) if (item.held !== undefined) item.held.journaled = true;
+  }
+
+  /**
+   * With nothing held in memory, takes what the journal holds (oldest first, up to maxHeldBytes)
+   * to commit next; a journal that cannot be read is reported and left for the next pass.
+   */
+  #loadJournal(): void {
+    const journal = this.#options.journal;
+    if (journal === undefined || this.#held.length > 0) return;
+    // A record queued for the journal and not written yet is not held in memory: it waits there.
+    this.#writeJournal();
+    try {
+      for (const found of journal.load(this.#options.maxHeldBytes ?? MAX_HELD_BYTES, new Set())) {
+        this.#held.push({ run: found.run, since: performance.now(), bytes: found.bytes, journaled: true });
+        this.#heldBytes += found.bytes;
+      }
+    } catch (error) {
+      this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be read'));
+    }
+  }
+
+  /**
+   * Takes committed (or refused) records out of the journal; false when that failed (reported:
+   * they would be committed once more, which stores nothing twice).
+   */
+  #unjournal(runs: readonly Held[]): boolean {
+    if (this.#options.journal === undefined) return true;
+    try {
+      this.#options.journal.remove(runs.map((item) => item.run.recordDigest));
+      return true;
+    } catch (error) {
+      this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be written'));
+      return false;
+    }
+  }
+
+  /**
+   * Drops the held records older than retryForMs (counted failed), or all of them; those the
+   * journal holds are never dropped (at close they are left to it).
+   */
   #dropHeld(all: boolean): void {
     const oldest = performance.now() - (this.#options.retryForMs ?? RETRY_FOR_MS);
     let count = 0;
     while (this.#held.length > count && (all || this.#held[count]!.since <= oldest)) count++;
     if (count === 0) return;
-    for (const item of this.#held.splice(0, count)) this.#heldBytes -= item.bytes;
-    this.counts.failed += count;
-    const why = all ? 'the recorder closed while the run store was failing' : `the run store did not work again within ${Math.round((this.#options.retryForMs ?? RETRY_FOR_MS) / 1000)} s`;
-    this.#report(new LogError('ERR_CAPTURE_RECORDS_LOST', `${count} held record${count === 1 ? ' was' : 's were'} dropped, not recorded: ${why}`));
+    const dropped = this.#held.splice(0, count);
+    const kept = dropped.filter((item) => item.journaled);
+    // Journaled ones stay held, unless the recorder closes: the journal keeps them then.
+    if (!all) this.#held.unshift(...kept);
+    for (const item of dropped) if (all || !item.journaled) this.#heldBytes -= item.bytes;
+    const lost = count - kept.length;
+    if (lost > 0) {
+      this.counts.failed += lost;
+      const why = all ? 'the recorder closed while the run store was failing' : `the run store did not work again within ${Math.round((this.#options.retryForMs ?? RETRY_FOR_MS) / 1000)} s`;
+      this.#report(new LogError('ERR_CAPTURE_RECORDS_LOST', `${lost} held record${lost === 1 ? ' was' : 's were'} dropped, not recorded: ${why}`));
+    }
   }
 
   /** The next retry, RETRY_FIRST_MS after a failure, then twice as long after each failed retry, up to RETRY_MAX_MS. */
@@ -409,6 +519,7 @@ export class RunRecorder {
     // A store call that timed out is still running: no retry before it settles.
     if (this.#inFlight !== undefined) return void this.#retryLater();
     let committed = 0;
+    this.#loadJournal();
     if (this.#held.length === 0) {
       try {
         await this.#bounded(this.#options.storage.probe());
@@ -420,6 +531,8 @@ export class RunRecorder {
       const batch = this.#held.slice(0, this.#maxBatch);
       const result = await this.#commit(batch.map((item) => item.run));
       if (!(result instanceof Set)) {
+        // Failing (as when this pass began with what the journal held at start).
+        this.#failing = true;
         this.#dropHeld(false);
         return void this.#retryLater();
       }
@@ -427,7 +540,11 @@ export class RunRecorder {
       // capture id was taken meanwhile) had its caller answered when it was held: it is dropped.
       this.#held.splice(0, batch.length);
       for (const item of batch) this.#heldBytes -= item.bytes;
+      const unjournaled = this.#unjournal(batch);
       committed += batch.length - result.size;
+      // Then what waits in the journal alone (past maxHeldBytes, or from before a restart); not
+      // when the journal could not be written: it would give these back.
+      if (unjournaled) this.#loadJournal();
     }
     this.#failing = false;
     this.#retryDelay = RETRY_FIRST_MS;
@@ -594,8 +711,19 @@ export class RunRecorder {
       if (this.#inFlight === undefined) await this.#retryPass();
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
+      this.#writeJournal();
       this.#dropHeld(true);
+      const left = this.#journalRows();
+      if (left > 0) {
+        try {
+          this.#options.onJournalLeft?.(left);
+        } catch {
+          // Reporting must not fail closing.
+        }
+      }
     }
+    this.#writeJournal();
+    this.#options.journal?.close();
     await this.#signing;
     this.#closed = true;
     clearTimeout(this.#retryTimer);

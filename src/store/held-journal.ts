@@ -1,0 +1,213 @@
+/**
+ * The held-records journal (docs/CAPTURE.md, "Failures"): records whose commit to the run store
+ * failed, kept on disk in a small SQLite file of their own beside the data directory's other
+ * files until a commit stores them, so that neither a stop nor a crash while the run store fails
+ * loses them. The run recorder keeps what fits in memory as before and commits from there; the
+ * journal is what a restarted serve (or another one on the same data directory) commits from.
+ *
+ * Several processes may share one journal (SQLite's locking): a record committed twice is stored
+ * once (the run store's puts are idempotent by record digest), so whoever commits a row first
+ * wins and the other's commit changes nothing.
+ */
+import { existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import type { RunRecord } from '../capture/run-record.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import type { RunDigest, RunToStore } from './run-storage.ts';
+import { SQLITE_PRAGMAS } from './sqlite-log.ts';
+import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS held (
+  seq INTEGER PRIMARY KEY,
+  record_digest TEXT NOT NULL UNIQUE,
+  held_at TEXT NOT NULL,
+  run TEXT NOT NULL,
+  content BLOB NOT NULL
+);
+`;
+
+/** A RunToStore as a journal row keeps it: everything but the record object (its JSON is kept) and the content bytes (one BLOB). */
+interface JournalRun {
+  recordDigest: string;
+  recordJson: string;
+  identity: IdentityDocument | null;
+  model: string | null;
+  servedModel: string | null;
+  capture: 'proxy' | 'sdk';
+  digests: RunDigest[];
+  /** The content pieces' digests and lengths, in the order of their bytes in the row's BLOB. */
+  content: Array<{ digest: string; length: number }>;
+  kept: string[];
+  receiptable: boolean;
+  claimedBy?: string;
+  captureIdOnce?: true;
+}
+
+function rowOf(run: RunToStore): { run: string; content: Uint8Array } {
+  const journal: JournalRun = {
+    recordDigest: run.recordDigest,
+    recordJson: run.recordJson,
+    identity: run.identity,
+    model: run.model,
+    servedModel: run.servedModel,
+    capture: run.capture,
+    digests: run.digests,
+    content: run.content.map((piece) => ({ digest: piece.digest, length: piece.bytes.byteLength })),
+    kept: run.kept,
+    receiptable: run.receiptable,
+    ...(run.claimedBy === undefined ? {} : { claimedBy: run.claimedBy }),
+    ...(run.captureIdOnce === undefined ? {} : { captureIdOnce: run.captureIdOnce }),
+  };
+  const content = new Uint8Array(run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0));
+  let offset = 0;
+  for (const piece of run.content) {
+    content.set(piece.bytes, offset);
+    offset += piece.bytes.byteLength;
+  }
+  return { run: JSON.stringify(journal), content };
+}
+
+function runOf(row: { run: string; content: Uint8Array }): RunToStore {
+  const journal = JSON.parse(row.run) as JournalRun;
+  let offset = 0;
+  const content = journal.content.map((piece) => {
+    const bytes = row.content.slice(offset, offset + piece.length);
+    offset += piece.length;
+    return { digest: piece.digest, bytes };
+  });
+  return {
+    recordDigest: journal.recordDigest,
+    record: JSON.parse(journal.recordJson) as RunRecord,
+    recordJson: journal.recordJson,
+    identity: journal.identity,
+    model: journal.model,
+    servedModel: journal.servedModel,
+    capture: journal.capture,
+    digests: journal.digests,
+    content,
+    kept: journal.kept,
+    receiptable: journal.receiptable,
+    ...(journal.claimedBy === undefined ? {} : { claimedBy: journal.claimedBy }),
+    ...(journal.captureIdOnce === undefined ? {} : { captureIdOnce: journal.captureIdOnce }),
+  };
+}
+
+/** What `load` gives: records oldest first, with the journal's own size of each. */
+export interface JournalRecord {
+  run: RunToStore;
+  bytes: number;
+}
+
+export class HeldJournal {
+  readonly path: string;
+  #db: DatabaseSync | undefined;
+
+  /** The journal at `path`; the file is made on the first write, not before. */
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  #open(create: boolean): DatabaseSync | undefined {
+    if (this.#db !== undefined) return this.#db;
+    if (!create && !existsSync(this.path)) return undefined;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(this.path);
+      db.exec(SQLITE_PRAGMAS);
+      // A row may stay long in a failing store's outage: what is deleted is overwritten too.
+      db.exec('PRAGMA secure_delete = ON; PRAGMA busy_timeout = 1000;');
+      db.exec(SCHEMA);
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // The failure that matters is the first one.
+      }
+      throw sqliteFault(error, this.path, 'held-records journal');
+    }
+    this.#db = db;
+    return db;
+  }
+
+  /** Writes `runs` (those not in it already) in one durable transaction; throws the storage fault. */
+  add(runs: readonly RunToStore[]): void {
+    if (runs.length === 0) return;
+    const db = this.#open(true)!;
+    const insert = db.prepare('INSERT INTO held (record_digest, held_at, run, content) VALUES (?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING');
+    const at = new Date().toISOString();
+    sqliteWriteTransaction(db, this.path, 'held-records journal', () => {
+      for (const run of runs) {
+        const row = rowOf(run);
+        insert.run(run.recordDigest, at, row.run, row.content);
+      }
+    });
+  }
+
+  /** Removes the rows of these record digests (committed, or refused by the store). */
+  remove(recordDigests: readonly string[]): void {
+    if (recordDigests.length === 0) return;
+    const db = this.#open(false);
+    if (db === undefined) return;
+    const remove = db.prepare('DELETE FROM held WHERE record_digest = ?');
+    // Not waited to disk: a row deleted and then lost is committed once more, which stores nothing twice.
+    db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      sqliteWriteTransaction(db, this.path, 'held-records journal', () => {
+        for (const digest of recordDigests) remove.run(digest);
+      });
+    } finally {
+      db.exec('PRAGMA synchronous = FULL');
+    }
+  }
+
+  /**
+   * Records oldest first, leaving out those of `skip`, until their bytes pass `maxBytes` (at
+   * least one is given when any is there); none when the journal file does not exist.
+   */
+  load(maxBytes: number, skip: ReadonlySet<string>): JournalRecord[] {
+    const db = this.#open(false);
+    if (db === undefined) return [];
+    const found: JournalRecord[] = [];
+    let bytes = 0;
+    try {
+      for (const row of db.prepare('SELECT record_digest, run, content FROM held ORDER BY seq').iterate() as Iterable<{ record_digest: string; run: string; content: Uint8Array }>) {
+        if (skip.has(row.record_digest)) continue;
+        const size = row.run.length + row.content.byteLength;
+        if (found.length > 0 && bytes + size > maxBytes) break;
+        let run: RunToStore;
+        try {
+          run = runOf(row);
+        } catch {
+          // A row that does not read back (not written by this code) is left where it is.
+          continue;
+        }
+        found.push({ run, bytes: size });
+        bytes += size;
+      }
+    } catch (error) {
+      throw sqliteFault(error, this.path, 'held-records journal');
+    }
+    return found;
+  }
+
+  /** Rows in the journal (0 when it does not exist). */
+  count(): number {
+    const db = this.#open(false);
+    if (db === undefined) return 0;
+    try {
+      return Number((db.prepare('SELECT count(*) AS n FROM held').get() as { n: number }).n);
+    } catch (error) {
+      throw sqliteFault(error, this.path, 'held-records journal');
+    }
+  }
+
+  close(): void {
+    try {
+      this.#db?.close();
+    } catch {
+      // Closing cannot lose a committed row.
+    }
+    this.#db = undefined;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * A real `runprint serve` whose run store is locked by another connection (BEGIN EXCLUSIVE on
+ * runs.sqlite) keeps the records it cannot commit in its held-records journal
+ * (DATA/held-runs.sqlite): stopped then (SIGTERM) it says how many wait there, killed (SIGKILL)
+ * it says nothing; either way the next serve on the data directory commits them, signs and logs
+ * them, and the journal is empty after.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { HeldJournal } from '../src/store/held-journal.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { chatCall } from './helpers/proxy-calls.ts';
+import { lockRunStore } from './helpers/run-store-lock.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+let upstream: FakeUpstream | undefined;
+const scratch = scratchFolders('runprint-held-journal-');
+after(() => endServeTest(upstream, scratch));
+
+interface Listed {
+  runs: Array<{ captureId: string; receipt: { logIndex: number | null } | null }>;
+}
+
+test('records a locked run store could not take survive a stop and a kill -9 of serve, and the next serve commits them', { timeout: 120_000 }, async () => {
+  upstream = await startFakeUpstream();
+  const data = scratch.tempDir();
+  const journal = () => new HeldJournal(join(data, 'held-runs.sqlite')).count();
+  const start = () => startServe({ data, args: ['--upstream', `openai=${upstream!.url}`] });
+  const call = async (serve: ServeProcess, content: string): Promise<string> => {
+    const response = await chatCall(serve.base, content);
+    assert.equal(response.status, 200, 'fail-open: the call completes');
+    await response.text();
+    return response.headers.get('runprint-capture-id')!;
+  };
+  const listed = async (serve: ServeProcess): Promise<Listed['runs']> => ((await (await fetch(`${serve.base}/v1/runs?limit=50`)).json()) as Listed).runs;
+  const ids: string[] = [];
+
+  let serve = await start();
+  ids.push(await call(serve, 'Before the lock.'));
+  for (const stop of ['SIGTERM', 'SIGKILL'] as const) {
+    const lock = lockRunStore(data);
+    try {
+      // The first commit waits for the lock (5 s) and fails; the next is held at once.
+      ids.push(await call(serve, `During the lock, before ${stop}, 1.`));
+      ids.push(await call(serve, `During the lock, before ${stop}, 2.`));
+      const deadline = performance.now() + 10_000;
+      while (journal() < 2) {
+        assert.ok(performance.now() < deadline, 'both in the journal within 10 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (stop === 'SIGTERM') {
+        assert.equal(await serve.stop(), 0);
+        assert.match(serve.stderr(), /runprint: capture: 2 records the run store could not take wait in .*held-runs\.sqlite: committed when serve starts again with this data directory/);
+        assert.doesNotMatch(serve.stderr(), /ERR_CAPTURE_RECORDS_LOST/, 'none is lost');
+      } else {
+        await serve.kill();
+      }
+    } finally {
+      lock.close();
+    }
+    serve = await start();
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      const runs = await listed(serve);
+      if (runs.length === ids.length && runs.every((run) => run.receipt?.logIndex != null)) break;
+      assert.ok(performance.now() < deadline, `every call recorded, signed and logged after the ${stop}: ${runs.length} of ${ids.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual((await listed(serve)).map((run) => run.captureId).sort(), [...ids].sort(), 'each call once');
+    assert.equal(journal(), 0, 'the journal is empty once they are committed');
+    assert.match(serve.stderr(), /the run store works again \(2 held records committed\)/);
+  }
+  assert.equal(await serve.stop(), 0);
+});
