@@ -5,7 +5,8 @@
  * covers it). Two stores on one database putting different records with one capture id at once
  * store one and refuse the other; two `runprint serve` processes on one PostgreSQL database sent
  * two different exchanges with one capture id at once answer one 200 and one 409
- * ERR_CAPTURE_ID_TAKEN, and the store holds one record under the id.
+ * ERR_CAPTURE_ID_TAKEN, and the store holds one record under the id; the same exchange sent again
+ * to the other serve (another receipt key) is not signed again, so the log holds one receipt.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ async function raceStores(one: RunStorage, two: RunStorage): Promise<void> {
   const ids = Array.from({ length: 30 }, () => randomUUID());
   const firsts = ids.map((id) => exchangeRun(id, 'First answer.'));
   const seconds = ids.map((id) => exchangeRun(id, 'Second answer.'));
-  const refused = (await Promise.all(ids.flatMap((_, i) => [one.put([firsts[i]!]), two.put([seconds[i]!])]))).flat();
+  const refused = (await Promise.all(ids.flatMap((_, i) => [one.put([firsts[i]!]), two.put([seconds[i]!])]))).flatMap((result) => result.refused);
   assert.equal(refused.length, 30, 'one record of each pair refused');
   for (const [i, id] of ids.entries()) {
     const stored = (await one.find(id)).map((run) => run.recordDigest);
@@ -67,13 +68,13 @@ async function raceStores(one: RunStorage, two: RunStorage): Promise<void> {
   // proxy call's) joins the id as before.
   const kept = (await one.find(ids[0]!))[0]!.recordDigest;
   const again = kept === firsts[0]!.recordDigest ? firsts[0]! : seconds[0]!;
-  assert.deepEqual(await two.put([again]), []);
-  assert.deepEqual(await two.put([exchangeRun(ids[0]!, 'A proxy call.', false)]), []);
+  assert.deepEqual(await two.put([again]), { existing: [again.recordDigest], refused: [] });
+  assert.deepEqual(await two.put([exchangeRun(ids[0]!, 'A proxy call.', false)]), { existing: [], refused: [] });
   assert.equal((await one.find(ids[0]!)).length, 2);
   // Within one batch: the first of two records with one new id is stored.
   const fresh = randomUUID();
   const batch = [exchangeRun(fresh, 'One.'), exchangeRun(fresh, 'Two.')];
-  assert.deepEqual(await one.put(batch), [batch[1]!.recordDigest]);
+  assert.deepEqual(await one.put(batch), { existing: [], refused: [batch[1]!.recordDigest] });
 }
 
 describe('a capture id chosen by a sender is stored once in a shared store', () => {
@@ -101,7 +102,7 @@ describe('a capture id chosen by a sender is stored once in a shared store', () 
   });
 
   test('two serve processes on one PostgreSQL database: one 200 and one 409 per capture id', { timeout: 120_000 }, async () => {
-    const { url } = await pgs.fresh('runprint_ids_serve');
+    const { url, schema } = await pgs.fresh('runprint_ids_serve');
     const upstream: FakeUpstream = await startFakeUpstream();
     try {
       const folder = scratch.tempDir();
@@ -122,6 +123,25 @@ describe('a capture id chosen by a sender is stored once in a shared store', () 
         assert.equal(runs.length, 1, `one record under ${id}`);
       }
       assert.doesNotMatch(one.stderr() + two.stderr(), /ERR_CAPTURE_RECORDS_LOST|at .*\.ts:\d+/, 'a refused exchange is no lost record, and no stack trace');
+
+      // The same exchange sent again to the other serve (an outbox resending behind a load
+      // balancer), whose receipt key is another: answered as the first time, and not signed again,
+      // so the log has one receipt for the run.
+      const again = chatExchange(HELLO_REQUEST, answerOf('Sent twice.'), { captureId: randomUUID() });
+      assert.equal((await postExchange(one.base, again)).status, 200);
+      const entries = async () => Number((await pgs.admin.query(`SELECT count(*) AS n FROM ${schema}.entries`)).rows[0].n);
+      const logged = async () => ((await (await fetch(`${one.base}/v1/runs/${again.captureId}`)).json()) as { runs: Array<{ receipt: { logIndex: number | null } | null }> }).runs[0]?.receipt?.logIndex != null;
+      for (let i = 0; !(await logged()); i++) {
+        assert.ok(i < 200, 'logged within 10 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const before = await entries();
+      const resent = await postExchange(two.base, again);
+      assert.equal(resent.status, 200);
+      await resent.arrayBuffer();
+      // The other serve signs what it commits within about a second.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(await entries(), before, 'no second receipt in the log');
       await one.stop();
       await two.stop();
     } finally {

@@ -11,7 +11,7 @@ import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
@@ -193,11 +193,13 @@ export class PostgresRuns implements RunStorage {
     }
   }
 
-  async put(batch: readonly RunToStore[]): Promise<string[]> {
-    if (batch.length === 0) return [];
+  async put(batch: readonly RunToStore[]): Promise<PutResult> {
+    if (batch.length === 0) return { existing: [], refused: [] };
     const refused: string[] = [];
+    const existing: string[] = [];
     await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`, async (client) => {
       refused.length = 0;
+      existing.length = 0;
       // A capture id a sender chose is stored once across the processes sharing this store: each is
       // locked (in order, so two batches cannot wait for each other) until this transaction ends,
       // and checked under its lock; another process storing the same id waits, then finds it.
@@ -219,7 +221,10 @@ export class PostgresRuns implements RunStorage {
           [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, run.model, run.servedModel, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable, run.claimedBy ?? null, run.claimedBy === undefined ? null : new Date().toISOString()],
         );
         const seq = inserted.rows[0]?.seq as number | undefined;
-        if (seq === undefined) continue;
+        if (seq === undefined) {
+          existing.push(run.recordDigest);
+          continue;
+        }
         const kept = new Set(run.kept);
         for (const digest of run.digests) {
           digests.seq.push(seq);
@@ -237,7 +242,7 @@ export class PostgresRuns implements RunStorage {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
       }
     });
-    return refused;
+    return { existing, refused };
   }
 
   /**

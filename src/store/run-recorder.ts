@@ -342,8 +342,11 @@ export class RunRecorder {
    */
   async #commit(batch: RunToStore[]): Promise<RunprintError | Set<string>> {
     let refused: Set<string>;
+    let existing: Set<string>;
     try {
-      refused = new Set(await this.#bounded(this.#options.storage.put(batch)));
+      const result = await this.#bounded(this.#options.storage.put(batch));
+      refused = new Set(result.refused);
+      existing = new Set(result.existing);
     } catch (error) {
       return error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
     }
@@ -352,6 +355,10 @@ export class RunRecorder {
     this.#remember(runs);
     this.counts.recorded += runs.length;
     for (const run of runs) {
+      // A record the store held already (an exchange sent again, perhaps to another serve) is
+      // signed by whoever stored it first, not again here: another key's receipt would be a
+      // second log entry for one run.
+      if (existing.has(run.recordDigest)) continue;
       // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
       // signed again after a crash, from the store, is the same bytes.
       if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });

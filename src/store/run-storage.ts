@@ -51,6 +51,14 @@ export interface RunDigest {
   digest: string;
 }
 
+/** What a put did not store, by record digest (RunStorage.put). */
+export interface PutResult {
+  /** Stored before: the same record put again (nothing written). */
+  existing: string[];
+  /** `captureIdOnce` records whose capture id another record has. */
+  refused: string[];
+}
+
 /** A captured run, ready for one transaction. */
 export interface RunToStore {
   /** Hex SHA-256 of `recordJson`: names this capture among runs with the same run identity. */
@@ -209,10 +217,11 @@ export const COUNTS_GROUPS = 50;
 export interface RunStorage {
   readonly kind: string;
   /**
-   * Stores a batch in one transaction. Returns the record digests of the batch's `captureIdOnce`
-   * runs it did not store because another record has their capture id (none, usually).
+   * Stores a batch in one transaction. Says which of the batch's records it did not store: those
+   * it held already (the same record put again), and `captureIdOnce` ones refused because another
+   * record has their capture id (none of either, usually).
    */
-  put(batch: readonly RunToStore[]): Promise<string[]>;
+  put(batch: readonly RunToStore[]): Promise<PutResult>;
   /**
    * A write transaction that writes nothing, where puts are committed: resolves when a put could
    * take the store's write locks now, rejects as a put would. The recorder probes a store that

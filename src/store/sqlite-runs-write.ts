@@ -5,7 +5,7 @@
  * writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { RunToStore } from './run-storage.ts';
+import type { PutResult, RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 
@@ -122,8 +122,8 @@ export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity
  * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
  */
 export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
-/** The writer thread's answer: the rows of a claim, a put's refused record digests (writeRuns), nothing for the other tasks. */
-export type RunsResult = RunRow[] | string[] | undefined;
+/** The writer thread's answer: the rows of a claim, what a put did not store (writeRuns), nothing for the other tasks. */
+export type RunsResult = RunRow[] | PutResult | undefined;
 
 /**
  * How long a claim or a probe waits for the write lock (ms), instead of the connection's 5 s: a
@@ -257,12 +257,14 @@ export function vacuumRuns(db: DatabaseSync, path: string): void {
 
 /** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */
 /**
- * Inserts a batch in one write transaction; returns the record digests of `captureIdOnce` runs
- * left out because another record has their capture id. SQLite's write transactions take the
- * database's one write lock, so that check and the insert are atomic across processes too.
+ * Inserts a batch in one write transaction; says which records it did not store (RunStorage.put):
+ * those stored before, and `captureIdOnce` runs left out because another record has their
+ * capture id. SQLite's write transactions take the database's one write lock, so that check and
+ * the insert are atomic across processes too.
  */
-export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[]): string[] {
+export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[]): PutResult {
   const refused: string[] = [];
+  const existing: string[] = [];
   sqliteWriteTransaction(db, path, 'run database', () => {
     for (const write of batch) {
       if (write.captureIdOnce && statements.otherWithCaptureId.get(write.run[1], write.run[0]) !== undefined) {
@@ -271,10 +273,13 @@ export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteSt
       }
       const row = statements.insertRun.get(...write.run) as { seq: number } | undefined;
       // Stored before (the same record put twice): nothing more to do.
-      if (row === undefined) continue;
+      if (row === undefined) {
+        existing.push(write.run[0]);
+        continue;
+      }
       for (let i = 0; i < write.digests.length; i++) statements.insertDigest.run(row.seq, write.parts[i]!, write.positions[i]!, write.digests[i]!, write.kept[i]!);
       for (const piece of write.content) statements.insertContent.run(piece.digest, piece.bytes);
     }
   });
-  return refused;
+  return { existing, refused };
 }

@@ -6,7 +6,7 @@ import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './s
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -161,10 +161,10 @@ export class SqliteRuns implements RunStorage {
     }
   }
 
-  async put(batch: readonly RunToStore[]): Promise<string[]> {
-    if (batch.length === 0) return [];
+  async put(batch: readonly RunToStore[]): Promise<PutResult> {
+    if (batch.length === 0) return { existing: [], refused: [] };
     const writes = batch.map(runWriteOf);
-    if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as string[];
+    if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as PutResult;
     return writeRuns(this.#db, this.#path, this.#writes, writes);
   }
 
