@@ -198,6 +198,15 @@ test('capture options: an open proxy is never the default off loopback, and bad 
   ]) {
     assert.throws(() => captureOptions(values, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.code === 'ERR_CLI_USAGE', JSON.stringify(values));
   }
+  // A database URL that is not PostgreSQL is refused naming where it came from.
+  for (const [values, env, named] of [
+    [{ 'runs-db': 'mysql://h/d' }, {}, '--runs-db'],
+    [{ 'log-db': 'mysql://h/d' }, {}, '--log-db'],
+    [{}, { RUNPRINT_LOG_DB: 'mysql://h/d' }, 'RUNPRINT_LOG_DB'],
+    [{}, { RUNPRINT_RUNS_DB: 'mysql://h/d' }, 'RUNPRINT_RUNS_DB'],
+  ] as const) {
+    assert.throws(() => captureOptions(values, env, '127.0.0.1', io), { code: 'ERR_CLI_USAGE', message: `${named} must be a postgres:// or postgresql:// connection URL` });
+  }
 });
 
 test('a stuck store: commits time out and make the recorder unhealthy, and the waiting queue is bounded', async () => {

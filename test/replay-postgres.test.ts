@@ -159,6 +159,14 @@ describe('on a PostgreSQL run store (--runs-db)', () => {
     const result = JSON.parse(verified.stdout);
     assert.deepEqual(Object.fromEntries(result.checks.map((check: { name: string; status: string }) => [check.name, check.status])), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
     assert.match(result.checks.find((check: { name: string }) => check.name === 'log').reliesOn, /stored log index/);
+    assert.equal(result.checks.find((check: { name: string }) => check.name === 'record').reliesOn, 'the run record as stored in the run store; its digest is the name the store gives it');
+    // --log-db alone names the run store too, as RUNPRINT_LOG_DB does (serve puts the runs where the log goes).
+    const byLogDb = await runCliInProcess(['runs', 'verify', originals['ocean']!, '--log-db', url, '--data', data, '--json']);
+    assert.equal(byLogDb.code, 0, byLogDb.stderr);
+    assert.deepEqual(JSON.parse(byLogDb.stdout).checks.map((check: { status: string }) => check.status), result.checks.map((check: { status: string }) => check.status));
+    const badLogDb = await runCliInProcess(['runs', 'verify', originals['ocean']!, '--log-db', 'mysql://127.0.0.1/x', '--data', data]);
+    assert.equal(badLogDb.code, 2);
+    assert.match(badLogDb.stderr, /ERR_CLI_USAGE: --log-db must be a postgres/, 'the option given is named');
     // Without --log-db the log is looked for in the data directory, where it is not: not checked, said so.
     const noLog = JSON.parse((await runCliInProcess(['runs', 'verify', originals['ocean']!, '--runs-db', url, '--data', data, '--json'])).stdout);
     const log = noLog.checks.find((check: { name: string }) => check.name === 'log');

@@ -60,16 +60,24 @@ export function runStorePath(data: string | undefined, io: CliIo): string {
 export interface StoreOptions {
   data?: string | undefined;
   'runs-db'?: string | undefined;
+  /** A command that takes --log-db (runs verify) finds the run store there too, as serve puts it. */
+  'log-db'?: string | undefined;
 }
 
 /**
  * The PostgreSQL run store's URL as serve takes it: --runs-db, else RUNPRINT_RUNS_DB, else
- * RUNPRINT_LOG_DB (serve puts the runs where the log goes unless told otherwise); undefined: the
- * data directory's SQLite file.
+ * --log-db (for a command that has it), else RUNPRINT_LOG_DB (serve puts the runs where the log
+ * goes unless told otherwise); undefined: the data directory's SQLite file.
  */
 export function runsDatabase(values: StoreOptions): string | undefined {
-  const url = values['runs-db'] ?? (process.env['RUNPRINT_RUNS_DB'] || undefined) ?? (process.env['RUNPRINT_LOG_DB'] || undefined);
-  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', '--runs-db must be a postgres:// or postgresql:// connection URL');
+  const sources: Array<[string, string | undefined]> = [
+    ['--runs-db', values['runs-db']],
+    ['RUNPRINT_RUNS_DB', process.env['RUNPRINT_RUNS_DB'] || undefined],
+    ['--log-db', values['log-db']],
+    ['RUNPRINT_LOG_DB', process.env['RUNPRINT_LOG_DB'] || undefined],
+  ];
+  const [name, url] = sources.find(([, value]) => value !== undefined) ?? ['', undefined];
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', `${name} must be a postgres:// or postgresql:// connection URL`);
   return url;
 }
 
@@ -79,7 +87,7 @@ export async function openStore(values: StoreOptions, io: CliIo): Promise<RunSto
   if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url);
   const path = runStorePath(values.data, io);
   // Opening would create an empty store: a data directory without one is named instead.
-  if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures)`);
+  if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
   return SqliteRuns.open(path);
 }
 

@@ -61,6 +61,10 @@ export class PostgresReplayLinks implements ReplayLinks {
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
+      // A connection that breaks between two statements must not crash the process.
+      let broken = false;
+      const onError = () => (broken = true);
+      client.on('error', onError);
       try {
         const schema = (await client.query('SELECT current_schema() AS schema')).rows[0] as { schema: unknown } | undefined;
         if (typeof schema?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
@@ -75,7 +79,8 @@ export class PostgresReplayLinks implements ReplayLinks {
         if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('replay tables in the PostgreSQL schema are not those of a runprint run store');
         throw unavailable(error);
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        client.release(broken);
       }
       return new PostgresReplayLinks(pool);
     } catch (error) {

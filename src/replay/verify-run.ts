@@ -124,7 +124,7 @@ function failed(error: unknown): { code: ErrorCode; message: string } {
 
 /** The record digest recomputed from the stored record: SHA-256 of its RFC 8785 canonical JSON. */
 function checkRecord(run: StoredRun): RunCheck {
-  const reliesOn = 'the run record as stored (runs.sqlite); its digest is the name the store gives it';
+  const reliesOn = 'the run record as stored in the run store; its digest is the name the store gives it';
   const digest = toHex(sha256Once(canonicalBytes(run.record as unknown as JsonValue)));
   if (digest === run.recordDigest) return { name: 'record', status: 'pass', reliesOn };
   return { name: 'record', status: 'fail', reliesOn, code: 'ERR_REPLAY_CONTENT_MISMATCH', message: 'the stored record does not give its record digest: the run store is damaged or altered' };

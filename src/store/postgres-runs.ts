@@ -160,6 +160,9 @@ export class PostgresRuns implements RunStorage {
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
+      let broken = false;
+      const onError = () => (broken = true);
+      client.on('error', onError);
       try {
         // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
@@ -176,7 +179,8 @@ export class PostgresRuns implements RunStorage {
         if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
         throw unavailable(error);
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        client.release(broken);
       }
       return new PostgresRuns(pool, session.schema);
     } catch (error) {

@@ -153,6 +153,8 @@ export function postgresFault(sqlstate: string, what: 'log' | 'run' = 'log'): Lo
       return storePermission(`PostgreSQL ${what} database (insufficient privilege)`);
     case '55P03': // lock_not_available (lock_timeout)
       return storeLocked(`PostgreSQL ${what} database`);
+    case '57014': // query_canceled: the run store's statement_timeout (30 s), or a cancel
+      return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL ${what} database cancelled a statement (57014: it ran past the statement timeout, 30 s for the run store, or was cancelled): another session may hold a lock that long, or the server is overloaded`);
     case 'XX001': // data_corrupted
     case 'XX002': // index_corrupted
       return storeCorrupt(`PostgreSQL reports damaged data in the ${what} database (${sqlstate})`);
