@@ -5,9 +5,11 @@
  * ingest routes over a real SQLite run store and recorder on loopback. Checked: the server's
  * record has the identities and output digest the bytes give, and a receipt that verifies; a
  * server that is down loses nothing (the outbox holds the exchanges until it is back); an
- * exchange the server refuses is kept aside; malformed exchanges get clear codes; an exchange
- * sent twice is stored once; kill -9 of the sending process while the server holds its answer
- * loses no run and stores none twice.
+ * exchange the server refuses (malformed, or 409 ERR_CAPTURE_ID_TAKEN) is kept aside under its own
+ * code and counted, and the exchanges behind it are delivered; the default stderr reporter prints
+ * a kind of failure again after a delivery worked; malformed exchanges get clear codes; an
+ * exchange sent twice is stored once; kill -9 of the sending process while the server holds its
+ * answer loses no run and stores none twice.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -96,6 +98,8 @@ async function startIngest(dir: string, port = 0): Promise<IngestServer> {
       await server.hold;
     } },
     token: TOKEN,
+    // As serve: an exchange under a capture id that names another stored record is refused (409).
+    recordsOf: async (captureId) => (await storage.find(captureId)).filter((run) => run.record.captureId === captureId).map((run) => run.recordDigest),
     maxBodyBytes: 8 * 1024 * 1024,
     receipts: true,
   });
@@ -220,12 +224,93 @@ describe('runprintFetch to a runprint server', () => {
       assert.deepEqual(waiting(data), []);
       assert.equal(readdirSync(join(outbox, REJECTED_FOLDER)).length, 1);
       assert.equal(fetch.counts.outbox.rejected, 1);
-      assert.ok(errors.some((error) => /refused an exchange \(400 ERR_HTTP_BAD_REQUEST\)/.test(error.message)));
+      assert.ok(errors.some((error) => error.code === 'ERR_CAPTURE_EXCHANGE_REJECTED' && /refused an exchange \(400 ERR_HTTP_BAD_REQUEST\)/.test(error.message)));
+      assert.equal(fetch.counts.failures, 1, 'a refused exchange is a run lost: counted');
       assert.equal((await server.runs()).length, 1);
     } finally {
       await fetch.close();
       await server.close();
     }
+  });
+
+  test('an exchange the server answers 409 ERR_CAPTURE_ID_TAKEN is moved to rejected/, and the exchanges behind it are delivered', async () => {
+    const server = await startIngest(tempDir());
+    const data = tempDir();
+    const outbox = join(data, OUTBOX_FOLDER);
+    await import('node:fs/promises').then((fs) => fs.mkdir(outbox, { recursive: true }));
+    // The server holds a record under this capture id; the outbox holds another exchange with it
+    // (left by a kill -9 between the server's 200 and the unlink, then resent to a server that
+    // makes another record of it, say): the server refuses it with 409 for good.
+    const captureId = globalThis.crypto.randomUUID();
+    const exchangeOf = (content: string) => ({
+      version: EXCHANGE_VERSION,
+      captureId,
+      method: 'POST',
+      path: '/v1/chat/completions',
+      request: Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] })).toString('base64'),
+      response: { status: 200, headers: { 'content-type': 'application/json' }, body: readFileSync(fileURLToPath(new URL('fixtures/output/openai-chat/text.json', import.meta.url))).toString('base64') },
+      outcome: 'complete',
+      times: { started: 1767225600000, response: 1767225600100, ended: 1767225600200 },
+      parents: [],
+    });
+    const first = await fetch(`${server.url}/v1/exchanges`, { method: 'POST', headers: { 'content-type': 'application/json', 'runprint-capture-token': TOKEN }, body: JSON.stringify(exchangeOf('first')) });
+    assert.equal(first.status, 200);
+    writeFileSync(join(outbox, `0000000000000001-${captureId}.json`), JSON.stringify(exchangeOf('other')));
+    const errors: RunprintError[] = [];
+    const wrapped = runprintFetch({ data, url: server.url, token: TOKEN, onError: (error) => void errors.push(error) });
+    try {
+      upstream.enqueue({ kind: 'text', text: 'Behind the taken one.' }, { kind: 'text', text: 'And another.' });
+      const openai = new OpenAI({ apiKey: 'sk-remote', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+      await openai.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      await openai.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      await wrapped.flush();
+      assert.deepEqual(waiting(data), [], 'nothing waits: the refused one is aside, the others delivered');
+      assert.deepEqual(readdirSync(join(outbox, REJECTED_FOLDER)), [`0000000000000001-${captureId}.json`]);
+      assert.deepEqual(wrapped.counts.outbox, { queued: 2, delivered: 2, rejected: 1 });
+      assert.equal(wrapped.counts.failures, 1);
+      assert.equal((await server.runs()).length, 3, 'the first record and the two calls behind the refused exchange');
+      assert.deepEqual(errors.map((error) => error.code), ['ERR_CAPTURE_EXCHANGE_REJECTED']);
+      assert.match(errors[0]!.message, /refused an exchange \(409 ERR_CAPTURE_ID_TAKEN\): it is not recorded/);
+    } finally {
+      await wrapped.close();
+      await server.close();
+    }
+  });
+
+  test('the default reporter: a refused exchange has its own line, and a failure is printed again after a delivery worked', async () => {
+    const port = await freePort();
+    const data = tempDir();
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    const wrapped = runprintFetch({ data, url: `http://127.0.0.1:${port}`, token: TOKEN });
+    let server: IngestServer | undefined;
+    try {
+      const openai = new OpenAI({ apiKey: 'sk-remote', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
+      upstream.enqueue({ kind: 'text', text: 'While down.' });
+      await openai.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      await wrapped.flush();
+      // An exchange an older client left, which the server refuses; then the server comes up.
+      writeFileSync(join(data, OUTBOX_FOLDER, `0000000000000001-${globalThis.crypto.randomUUID()}.json`), JSON.stringify({ version: 'runprint/exchange/v0' }));
+      server = await startIngest(tempDir(), port);
+      await wrapped.flush();
+      assert.deepEqual(waiting(data), []);
+      await server.close();
+      server = undefined;
+      upstream.enqueue({ kind: 'text', text: 'Down again.' });
+      await openai.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      await wrapped.flush();
+    } finally {
+      process.stderr.write = write;
+      await wrapped.close();
+      await server?.close();
+    }
+    const codes = lines.map((line) => /^runprint: capture: (ERR_[A-Z_]+|runs are recorded again)/.exec(line)?.[1]);
+    assert.deepEqual(codes, ['ERR_CAPTURE_UNAVAILABLE', 'ERR_CAPTURE_EXCHANGE_REJECTED', 'runs are recorded again', 'ERR_CAPTURE_UNAVAILABLE'], lines.join(''));
+    assert.equal(wrapped.counts.failures, 1, 'the refused exchange');
   });
 
   test('kill -9 of the sending process while the server holds its answer: every run is stored once', async () => {

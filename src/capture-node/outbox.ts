@@ -17,7 +17,7 @@ const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
 
 /** Files waiting: `<16-digit ms>-<capture id>.json`, oldest first by name. */
 const WAITING = /^[0-9]{16}-[0-9a-f-]{36}\.json$/;
-/** Where an exchange the server refused as malformed goes (kept, not resent). */
+/** Where an exchange the server refused for good goes (kept, not resent). */
 export const REJECTED_FOLDER = 'rejected';
 
 export interface OutboxCounts {
@@ -25,7 +25,7 @@ export interface OutboxCounts {
   queued: number;
   /** Exchanges the server took (by any process's file this one sent). */
   delivered: number;
-  /** Exchanges the server refused as malformed, moved to `rejected/`. */
+  /** Exchanges the server refused for good (malformed, or 409 ERR_CAPTURE_ID_TAKEN), moved to `rejected/`. */
   rejected: number;
 }
 
@@ -49,9 +49,13 @@ export interface OutboxOptions {
   retryMs?: number;
 }
 
-/** Statuses that say the exchange itself is wrong: sending it again cannot help. */
-function isRefusal(status: number): boolean {
-  return status === 400 || status === 413 || status === 415 || status === 422;
+/**
+ * Answers that refuse the exchange itself, for good: sending it again cannot help. 400, 413, 415
+ * and 422 say it is malformed; 409 ERR_CAPTURE_ID_TAKEN that its capture id already names another
+ * record on the server (it stays so: the server keeps the first).
+ */
+function isRefusal(status: number, code: string | undefined): boolean {
+  return status === 400 || status === 413 || status === 415 || status === 422 || (status === 409 && code === 'ERR_CAPTURE_ID_TAKEN');
 }
 
 export class Outbox {
@@ -133,7 +137,7 @@ export class Outbox {
           body: text,
         });
       } catch {
-        this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'the runprint server cannot be reached: exchanges wait in the outbox'));
+        this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server at ${this.#options.url} cannot be reached: exchanges wait in the outbox`));
         return;
       }
       const answer = await response.text().catch(() => '');
@@ -145,13 +149,15 @@ export class Outbox {
         continue;
       }
       const code = codeOf(answer);
-      if (isRefusal(response.status)) {
-        await rename(path, join(this.#options.dir, REJECTED_FOLDER, name)).catch(() => undefined);
+      if (isRefusal(response.status, code)) {
+        const kept = join(this.#options.dir, REJECTED_FOLDER, name);
+        await rename(path, kept).catch(() => undefined);
         this.counts.rejected++;
-        this.#report(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is kept in the outbox's ${REJECTED_FOLDER} folder`));
+        // Its own code: not the server being down (ERR_CAPTURE_UNAVAILABLE), and never recorded.
+        this.#report(new RunprintError('ERR_CAPTURE_EXCHANGE_REJECTED', `the runprint server at ${this.#options.url} refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is not recorded, and is kept as ${kept}; the exchanges after it are sent`));
         continue;
       }
-      this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`}: exchanges wait in the outbox`));
+      this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`} to POST ${this.#options.url}${EXCHANGES_PATH}: exchanges wait in the outbox`));
       return;
     }
   }

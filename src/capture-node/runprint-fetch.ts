@@ -86,10 +86,11 @@ export interface RunprintFetchOptions {
   parents?: () => readonly string[];
   /**
    * Runprint's own failures (the store cannot be opened or written, a receipt cannot be signed,
-   * the server cannot be reached: its exchanges wait in the outbox; declared retrieval that cannot
-   * be recorded, ERR_CAPTURE_RETRIEVAL_*, found by this process's check or, with `url`, named in the
-   * server's answer for an exchange this process did not report itself): the calls go on.
-   * Default: one line on stderr per kind of failure.
+   * the server cannot be reached: its exchanges wait in the outbox; the server refused an exchange
+   * for good, ERR_CAPTURE_EXCHANGE_REJECTED; declared retrieval that cannot be recorded,
+   * ERR_CAPTURE_RETRIEVAL_*, found by this process's check or, with `url`, named in the server's
+   * answer for an exchange this process did not report itself): the calls go on. Default: one line
+   * on stderr per kind of failure, again after capture worked once more.
    */
   onError?: (error: RunprintError) => void;
 }
@@ -147,18 +148,39 @@ function policyOf(keep: Partial<ContentPolicy> | undefined): ContentPolicy {
   return policy;
 }
 
-/** One line on stderr per kind of failure, as `runprint serve` reports its own. */
-function stderrOnce(): (error: RunprintError) => void {
+/** Per-call faults of the application's own request or declarations, not of recording: never reported again. */
+const PER_CALL = /^ERR_CAPTURE_(RETRIEVAL|REQUEST)_/;
+
+/**
+ * The default onError: one line on stderr per kind of failure, as `runprint serve` reports its own,
+ * and reported again only after capture worked once more (`worked`: a run committed to the local
+ * store, or an exchange the server took), so a later failure of the same kind is seen.
+ */
+function stderrReporter(): { report: (error: RunprintError) => void; worked: () => void } {
   const reported = new Set<string>();
-  return (error) => {
-    if (reported.has(error.code)) return;
-    reported.add(error.code);
-    process.stderr.write(`runprint: capture: ${error.toLine()} (the calls go on)\n`);
+  return {
+    report: (error) => {
+      if (reported.has(error.code)) return;
+      reported.add(error.code);
+      process.stderr.write(`runprint: capture: ${error.toLine()} (the calls go on)\n`);
+    },
+    worked: () => {
+      let again = false;
+      for (const code of reported) {
+        if (PER_CALL.test(code)) continue;
+        reported.delete(code);
+        again = true;
+      }
+      if (again) process.stderr.write('runprint: capture: runs are recorded again\n');
+    },
   };
 }
 
-/** The local sink: the data directory's run store, and receipts signed with its key. */
-function localSink(data: string, policy: ContentPolicy, report: (error: unknown) => void): Sink & { counts(): Readonly<RecorderCounts> } {
+/**
+ * The local sink: the data directory's run store, and receipts signed with its key. `worked` is
+ * told each time a run is committed.
+ */
+function localSink(data: string, policy: ContentPolicy, report: (error: unknown) => void, worked: () => void): Sink & { counts(): Readonly<RecorderCounts> } {
   let recorder: RunRecorder | undefined;
   const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
     try {
@@ -171,7 +193,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     const storage = SqliteRuns.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
-    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure: report });
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure: report, onRecovered: () => worked() });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     return { storage, recorder };
@@ -182,7 +204,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
   return {
     // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
     record: (run, content) => opening.then(
-      (opened) => opened.recorder.record(run, content, 'sdk').catch(() => {
+      (opened) => opened.recorder.record(run, content, 'sdk').then(worked, () => {
         throw new Counted();
       }),
       () => {
@@ -257,7 +279,9 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const onError = options.onError ?? stderrOnce();
+  const stderr = options.onError === undefined ? stderrReporter() : undefined;
+  const onError = options.onError ?? stderr!.report;
+  const worked = stderr === undefined ? () => undefined : stderr.worked;
   const report = (error: unknown) => {
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     try {
@@ -275,7 +299,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   // Declaration failures the server's answers named that this process had not reported itself.
   let serverRetrievalErrors = 0;
   if (url === null) {
-    const local = localSink(data, policy, report);
+    const local = localSink(data, policy, report, worked);
     recorderCounts = local.counts;
     sink = local;
   } else {
@@ -285,6 +309,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     // entry until it does; the oldest go past MAX_AWAITED.
     const reportedAtCapture = new Map<string, string>();
     const onRecorded = (captureId: string, retrievalError: ExchangeRetrievalError | null) => {
+      worked();
       const reported = reportedAtCapture.get(captureId);
       reportedAtCapture.delete(captureId);
       if (retrievalError === null || reported === retrievalError.code) return;
@@ -362,7 +387,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return inner.unidentified;
     },
     get failures() {
-      return inner.failures + serverRetrievalErrors;
+      // With url: exchanges the server refused for good (ERR_CAPTURE_EXCHANGE_REJECTED) are runs lost too.
+      return inner.failures + serverRetrievalErrors + outboxCounts().rejected;
     },
     get recorder() {
       return recorderCounts();
