@@ -182,6 +182,16 @@ function stderrReporter(): { report: (error: RunprintError) => void; worked: () 
  */
 function localSink(data: string, policy: ContentPolicy, report: (error: unknown) => void, worked: () => void): Sink & { counts(): Readonly<RecorderCounts> } {
   let recorder: RunRecorder | undefined;
+  // The store failing the same way again before anything worked (the first commit and the signing
+  // pass at open both meet a read-only store) is one failure: reported once.
+  let lastFailure: { key: string; progress: number } | undefined;
+  const onFailure = (error: RunprintError) => {
+    const progress = recorder === undefined ? 0 : recorder.counts.recorded + recorder.counts.signed;
+    const key = `${error.code} ${error.message}`;
+    if (error.code.startsWith('ERR_STORE_') && lastFailure?.key === key && lastFailure.progress === progress) return;
+    lastFailure = { key, progress };
+    report(error);
+  };
   const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
     try {
       await mkdir(data, { recursive: true, mode: 0o700 });
@@ -193,7 +203,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     const storage = SqliteRuns.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
-    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure: report, onRecovered: () => worked() });
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: () => worked() });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     return { storage, recorder };
