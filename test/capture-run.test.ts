@@ -35,6 +35,11 @@ describe('routeOf', () => {
     assert.equal(routeOf('POST', '/v1/messages/count_tokens'), null);
     assert.equal(routeOf('POST', '/v1/chat/completions/'), null);
   });
+
+  test('chat completions at an OpenAI-compatible base path without /v1 are runs too; other paths ending alike are not', () => {
+    for (const path of ['/chat/completions', '/v1beta/openai/chat/completions', '/openai/deployments/gpt-4o/chat/completions']) assert.equal(routeOf('POST', path), 'openai-chat', path);
+    for (const path of ['/v1/threads/thread_1/messages', '/responses', '/xchat/completions', '/chat/completions/', '/v1/chat/completions/cmpl_1']) assert.equal(routeOf('POST', path), null, path);
+  });
 });
 
 describe('captureRun over the SDK wire fixtures', () => {

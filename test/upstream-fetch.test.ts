@@ -48,6 +48,10 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
     response.write(gzipSync('data: one\n\n'));
     setTimeout(() => response.end(gzipSync('data: two\n\n')), 300);
   },
+  '/v1beta/openai/chat/completions': (_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{"id":"x","object":"chat.completion","created":1,"model":"gemini-2.5-flash-001","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Hi."}}]}');
+  },
   '/v1/chat/completions': (_request, _body, response) => {
     response.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'application/json' });
     response.end('{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[]}');
@@ -116,6 +120,23 @@ test('a body not in the coding it names fails before it is answered; a coded str
   const streamed = await call(`${base}/gzip-stream`);
   assert.ok(performance.now() - started < 250, 'answered before the second member was sent');
   assert.equal(await streamed.text(), 'data: one\n\ndata: two\n\n');
+});
+
+test('through the proxy, chat completions at an upstream base path without /v1 are recorded as openai-chat', async () => {
+  const runs: CapturedRun[] = [];
+  const upstreamFetch = createUpstreamFetch();
+  const proxy = createProxy({ upstreams: { openai: `${base}/v1beta/openai` }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+  try {
+    const response = await createApp({ proxy }).request('/openai/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"Hi."}]}' });
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /gemini-2\.5-flash-001/);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.record.format, 'openai-chat');
+    assert.equal(runs[0]!.record.served?.['model']?.value, 'gemini-2.5-flash-001');
+    assert.equal(response.headers.get('runprint-run-id'), runs[0]!.record.runId);
+  } finally {
+    upstreamFetch.close();
+  }
 });
 
 test('through the proxy, such a body is a 502 that says why, and the call is recorded as a network error', async () => {

@@ -10,7 +10,13 @@ export const openAIChatProvider: Provider = {
   served: openAIChatServed,
   outputFromResponse: chatOutputFromResponse,
   outputFromStream: chatOutputFromStream,
-  routes: [{ method: 'POST', path: '/v1/chat/completions' }],
+  // Also without the version: OpenAI-compatible servers that take the format at another base path
+  // (DeepSeek's `/chat/completions`, Gemini's `/v1beta/openai/chat/completions`, Azure's
+  // `/openai/deployments/NAME/chat/completions`).
+  routes: [
+    { method: 'POST', path: '/v1/chat/completions' },
+    { method: 'POST', path: '/chat/completions' },
+  ],
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
   streamEndMarkers: ['\ndata: [DONE]', '\ndata:[DONE]'],
