@@ -266,3 +266,26 @@ test('a JSON answer cut by the upstream: the client gets the bytes that arrived,
   assert.equal(first.value?.length, 40, 'the 40 bytes that arrived');
   await assert.rejects(reader.read());
 });
+
+test('over HTTP too: a JSON answer cut by the upstream reaches the client as its status, headers and the bytes that arrived, then the cut', async () => {
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink: { healthy: true, record: async () => undefined }, maxBodyBytes: 1 << 20, receipts: false });
+  const server = await listen(createApp({ proxy }), { host: '127.0.0.1', port: 0 });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'A body cut in the middle.', cutAfterBytes: 40 });
+    const response = await fetch(`${server.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CALL) });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('runprint-capture-id') ?? '', /^[0-9a-f-]{36}$/);
+    const reader = response.body!.getReader();
+    let received = 0;
+    await assert.rejects(async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        received += value.length;
+      }
+    }, 'then the cut');
+    assert.equal(received, 40, 'the 40 bytes that arrived');
+  } finally {
+    await server.close();
+  }
+});

@@ -419,13 +419,40 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
     while (!next.done) {
       if (outgoing.destroyed) return;
       if (!outgoing.write(next.value)) await drained(outgoing);
-      next = await reader.read();
+      try {
+        next = await reader.read();
+      } catch (error) {
+        // A body that fails after its first bytes (an upstream that cut its answer): the client gets
+        // the bytes written, then the cut (the connection closes without the body's end).
+        await flushed(outgoing);
+        throw error;
+      }
     }
     outgoing.end();
   } finally {
     outgoing.off('close', stop);
   }
 }
+
+/**
+ * Ends the connection once what was written is handed to the system (Node holds a response's
+ * first bytes back for a moment; destroying the socket at once would discard them), waiting at
+ * most FLUSH_MS for a client that does not read; the caller then destroys it.
+ */
+function flushed(outgoing: ServerResponse): Promise<void> {
+  const socket = outgoing.socket;
+  if (socket === null || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FLUSH_MS);
+    socket.end(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Longest wait for a cut answer's bytes to leave (flushed). */
+const FLUSH_MS = 1000;
 
 function drained(outgoing: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
