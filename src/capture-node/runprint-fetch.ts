@@ -10,13 +10,14 @@ import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
-import { exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
+import { EXCHANGES_PATH, exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
+import { closestName, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
@@ -136,13 +137,19 @@ interface Sink {
   close(): Promise<void>;
 }
 
+/** The names of runprintFetch's options: any other is refused (a typo would silently do nothing). */
+const OPTION_NAMES = ['data', 'fetch', 'url', 'token', 'durability', 'keep', 'salt', 'spans', 'servedFacts', 'parents', 'onError'] as const satisfies ReadonlyArray<keyof RunprintFetchOptions>;
+// Every option of RunprintFetchOptions is in OPTION_NAMES (a compile error otherwise).
+const EVERY_OPTION: Exclude<keyof RunprintFetchOptions, (typeof OPTION_NAMES)[number]> extends never ? true : never = true;
+void EVERY_OPTION;
+
 function policyOf(keep: Partial<ContentPolicy> | undefined): ContentPolicy {
   const policy = defaultContentPolicy();
   if (keep === undefined) return policy;
-  if (keep === null || typeof keep !== 'object') throw new TypeError('options.keep must be an object of PART: "content" | "digest"');
+  if (keep === null || typeof keep !== 'object' || Array.isArray(keep)) throw wrongType('options.keep must be an object of PART: "content" | "digest"');
   for (const [part, mode] of Object.entries(keep)) {
-    if (!(CONTENT_PARTS as readonly string[]).includes(part)) throw new TypeError(`options.keep: unknown part (one of ${CONTENT_PARTS.join(', ')})`);
-    if (mode !== 'content' && mode !== 'digest') throw new TypeError('options.keep: each part is "content" or "digest"');
+    if (!(CONTENT_PARTS as readonly string[]).includes(part)) throw wrongValue(`options.keep: unknown part (one of ${CONTENT_PARTS.join(', ')})`);
+    if (mode !== 'content' && mode !== 'digest') throw wrongValue('options.keep: each part is "content" or "digest"');
     policy[part as ContentPart] = mode;
   }
   return policy;
@@ -235,20 +242,42 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
   };
 }
 
-/** The server URL of `url` or RUNPRINT_URL: http(s), no query, fragment or credentials; without its trailing slash. */
+/**
+ * The server URL of `url` or RUNPRINT_URL: the server's base URL, http(s), no query, fragment or
+ * credentials, not the exchanges route itself; without its trailing slash.
+ */
 function serverUrl(given: string | undefined): string | null {
   const text = given ?? (process.env['RUNPRINT_URL'] || undefined);
   if (text === undefined) return null;
-  let url: URL;
+  const name = given === undefined ? 'RUNPRINT_URL' : 'options.url';
+  let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
-    throw new TypeError(`${given === undefined ? 'RUNPRINT_URL' : 'options.url'} must be an http(s) URL`);
+    url = undefined;
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new TypeError(`${given === undefined ? 'RUNPRINT_URL' : 'options.url'} must be an http(s) URL without query, fragment, user name or password`);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    // `localhost:8480` parses with the scheme `localhost:`, `127.0.0.1:8480` not at all: the scheme was forgotten.
+    if (!text.includes('://')) {
+      let meant: string | undefined;
+      try {
+        const guess = new URL(`http://${text}`);
+        if (guess.username === '' && guess.password === '' && guess.search === '' && guess.hash === '') meant = guess.href.replace(/\/+$/, '');
+      } catch {
+        meant = undefined;
+      }
+      throw wrongValue(`${name} has no scheme: it must be an http(s) URL${meant === undefined ? ', such as http://127.0.0.1:8480' : `: ${meant}?`}`);
+    }
+    throw wrongValue(`${name} must be an http(s) URL`);
   }
-  return url.href.replace(/\/+$/, '');
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw wrongValue(`${name} must be an http(s) URL without query, fragment, user name or password`);
+  }
+  const base = url.href.replace(/\/+$/, '');
+  if (base.endsWith(EXCHANGES_PATH)) {
+    throw wrongValue(`${name} is the runprint server's base URL, without ${EXCHANGES_PATH} (runprintFetch posts to ${EXCHANGES_PATH} under it): ${base.slice(0, -EXCHANGES_PATH.length) || url.origin}`);
+  }
+  return base;
 }
 
 /**
@@ -259,33 +288,45 @@ function serverUrl(given: string | undefined): string | null {
  * background; a failure there or later never reaches the application (fail-open): it goes to
  * `onError`. By default the last byte of each answer waits until its run is durable (serve's sync
  * durability); with `durability: 'async'` runs are recorded after, and `flush()` waits for them.
- * Receipts are signed after the commit, in the background. Bad options are a programmer error
- * (TypeError), thrown at once.
+ * Receipts are signed after the commit, in the background. Bad options, and option names it does
+ * not have, are a programmer error thrown at once: a TypeError with `code` ERR_INVALID_ARG_TYPE or
+ * ERR_INVALID_ARG_VALUE (misuse.ts).
  */
 export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  if (options.data !== undefined && (typeof options.data !== 'string' || options.data === '')) throw new TypeError('options.data must be a directory path');
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('options.fetch must be a function');
-  if (options.url !== undefined && typeof options.url !== 'string') throw new TypeError('options.url must be a string');
-  if (options.token !== undefined && (typeof options.token !== 'string' || !/^[\x21-\x7e]+$/.test(options.token))) throw new TypeError('options.token must be visible ASCII characters with no spaces');
-  if (options.parents !== undefined && typeof options.parents !== 'function') throw new TypeError('options.parents must be a function');
-  if (options.servedFacts !== undefined && typeof options.servedFacts !== 'function') throw new TypeError('options.servedFacts must be a function');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw wrongType('options must be an object, such as { data: "runprint-data" }');
+  for (const name of Object.keys(options)) {
+    if ((OPTION_NAMES as readonly string[]).includes(name)) continue;
+    const meant = closestName(name, OPTION_NAMES);
+    throw wrongValue(`options.${name.length > 64 ? `${name.slice(0, 64)}\u2026` : name} is not an option of runprintFetch${meant === undefined ? ` (its options: ${OPTION_NAMES.join(', ')})` : `: did you mean ${meant}?`}`);
+  }
+  if (options.data !== undefined && typeof options.data !== 'string') throw wrongType('options.data must be a string: the data directory\'s path');
+  if (options.data === '') throw wrongValue('options.data must be a directory path, not empty');
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw wrongType('options.fetch must be a function');
+  if (options.url !== undefined && typeof options.url !== 'string') throw wrongType('options.url must be a string');
+  if (options.token !== undefined && typeof options.token !== 'string') throw wrongType('options.token must be a string');
+  if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token)) throw wrongValue('options.token must be visible ASCII characters with no spaces');
+  if (options.parents !== undefined && typeof options.parents !== 'function') throw wrongType('options.parents must be a function');
+  if (options.servedFacts !== undefined && typeof options.servedFacts !== 'function') throw wrongType('options.servedFacts must be a function');
+  if (options.spans !== undefined && typeof options.spans !== 'boolean') throw wrongType('options.spans must be true or false');
+  if (options.durability !== undefined && typeof options.durability !== 'string') throw wrongType('options.durability must be a string: sync or async');
   const durability = options.durability ?? (process.env['RUNPRINT_CAPTURE_DURABILITY'] || 'sync');
-  if (durability !== 'sync' && durability !== 'async') throw new TypeError(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('options.onError must be a function');
+  if (durability !== 'sync' && durability !== 'async') throw wrongValue(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw wrongType('options.onError must be a function');
   const policy = policyOf(options.keep);
+  if (options.salt !== undefined && !Array.isArray(options.salt)) throw wrongType('options.salt must be an array of request component names, such as ["system", "input"]');
   let salted: RequestComponentName[];
   try {
-    if (options.salt !== undefined && !Array.isArray(options.salt)) throw new TypeError('options.salt must be an array of request component names, such as ["system", "input"]');
     salted = saltedComponents(options.salt ?? (process.env['RUNPRINT_CAPTURE_SALT'] ?? '').split(/\s+/));
   } catch (error) {
-    if (error instanceof RangeError) throw new TypeError(`${options.salt === undefined ? 'RUNPRINT_CAPTURE_SALT' : 'options.salt'}: ${error.message}`);
+    const name = options.salt === undefined ? 'RUNPRINT_CAPTURE_SALT' : 'options.salt';
+    if (error instanceof RangeError) throw wrongValue(`${name}: ${error.message}`);
+    if (error instanceof TypeError) throw wrongType(`${name}: ${error.message}`);
     throw error;
   }
   // The test seam: fixed salts for every call (proxy and in-process equality under equal salts).
   const fixed = (options as { [SALTS_SEAM]?: () => Salts })[SALTS_SEAM];
   const url = serverUrl(options.url);
-  if (url !== null && options.servedFacts !== undefined) throw new TypeError('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
+  if (url !== null && options.servedFacts !== undefined) throw wrongValue('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
   const fetchImpl = options.fetch ?? globalThis.fetch;

@@ -1,0 +1,89 @@
+/**
+ * Misuse of runprint/capture-node (docs/API.md): every programmer error is a TypeError thrown at
+ * once, with Node's stable codes (ERR_INVALID_ARG_TYPE for a value of the wrong type,
+ * ERR_INVALID_ARG_VALUE for one of the right type that is not allowed) and a message that says
+ * what is wrong: an unknown option names the one meant, a URL without its scheme or with the
+ * exchanges route says so, withParent and withRetrieval say what they take.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runprintFetch, withParent, withRetrieval, type RunprintFetchOptions } from '../src/capture-node/index.ts';
+
+const RUN = `rp-run-v1-sha256-${'ab'.repeat(32)}`;
+
+/** Asserts `fn` throws a TypeError with `code` and a message matching `message`. */
+function refused(fn: () => unknown, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof TypeError, `a TypeError: ${String(error)}`);
+    assert.equal((error as { code?: unknown }).code, code, error.message);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+const options = (value: unknown) => () => runprintFetch(value as RunprintFetchOptions);
+
+test('runprintFetch: each bad option is a TypeError with a code', () => {
+  const cases: Array<[unknown, 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', RegExp]> = [
+    ['runprint-data', 'ERR_INVALID_ARG_TYPE', /^options must be an object/],
+    [{ data: 42 }, 'ERR_INVALID_ARG_TYPE', /^options.data must be a string/],
+    [{ data: '' }, 'ERR_INVALID_ARG_VALUE', /^options.data must be a directory path, not empty$/],
+    [{ fetch: 'x' }, 'ERR_INVALID_ARG_TYPE', /^options.fetch must be a function$/],
+    [{ durability: 'fast' }, 'ERR_INVALID_ARG_VALUE', /^options.durability must be sync or async$/],
+    [{ durability: 1 }, 'ERR_INVALID_ARG_TYPE', /^options.durability must be a string/],
+    [{ keep: 'digest' }, 'ERR_INVALID_ARG_TYPE', /^options.keep must be an object/],
+    [{ keep: { foo: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /unknown part/],
+    [{ keep: { output: 'none' } }, 'ERR_INVALID_ARG_VALUE', /"content" or "digest"/],
+    [{ salt: 'system' }, 'ERR_INVALID_ARG_TYPE', /^options.salt must be an array/],
+    [{ salt: ['nope'] }, 'ERR_INVALID_ARG_VALUE', /^options.salt: /],
+    [{ salt: [1] }, 'ERR_INVALID_ARG_TYPE', /^options.salt: /],
+    [{ spans: 'no' }, 'ERR_INVALID_ARG_TYPE', /^options.spans must be true or false$/],
+    [{ spans: 0 }, 'ERR_INVALID_ARG_TYPE', /^options.spans must be true or false$/],
+    [{ onError: 'x' }, 'ERR_INVALID_ARG_TYPE', /^options.onError must be a function$/],
+    [{ parents: ['x'] }, 'ERR_INVALID_ARG_TYPE', /^options.parents must be a function$/],
+    [{ servedFacts: {} }, 'ERR_INVALID_ARG_TYPE', /^options.servedFacts must be a function$/],
+    [{ token: 7 }, 'ERR_INVALID_ARG_TYPE', /^options.token must be a string$/],
+    [{ token: 'has space' }, 'ERR_INVALID_ARG_VALUE', /visible ASCII/],
+    [{ url: 5 }, 'ERR_INVALID_ARG_TYPE', /^options.url must be a string$/],
+    [{ url: 'ftp://runprint.example' }, 'ERR_INVALID_ARG_VALUE', /^options.url must be an http\(s\) URL$/],
+    [{ url: 'https://user:pw@runprint.example' }, 'ERR_INVALID_ARG_VALUE', /without query, fragment, user name or password/],
+    [{ url: 'http://127.0.0.1:1', servedFacts: () => ({}) }, 'ERR_INVALID_ARG_VALUE', /^options.servedFacts needs the local run store/],
+  ];
+  for (const [value, code, message] of cases) refused(options(value), code, message);
+});
+
+test('runprintFetch: an unknown option is refused, naming the option meant', () => {
+  refused(options({ durabilty: 'async' }), 'ERR_INVALID_ARG_VALUE', /^options.durabilty is not an option of runprintFetch: did you mean durability\?$/);
+  refused(options({ dataDir: '/tmp/x' }), 'ERR_INVALID_ARG_VALUE', /^options.dataDir is not an option of runprintFetch: did you mean data\?$/);
+  refused(options({ onerror: () => {} }), 'ERR_INVALID_ARG_VALUE', /did you mean onError\?$/);
+  refused(options({ verbose: true }), 'ERR_INVALID_ARG_VALUE', /^options.verbose is not an option of runprintFetch \(its options: data, fetch, url, token, durability, keep, salt, spans, servedFacts, parents, onError\)$/);
+});
+
+test('runprintFetch: a server URL without its scheme, or with the exchanges route, says so', () => {
+  refused(options({ url: 'localhost:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/localhost:8480\?$/);
+  refused(options({ url: '127.0.0.1:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/127\.0\.0\.1:8480\?$/);
+  refused(options({ url: 'not a url' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL, such as http:\/\/127\.0\.0\.1:8480$/);
+  refused(options({ url: 'http://127.0.0.1:8480/v1/exchanges' }), 'ERR_INVALID_ARG_VALUE', /^options.url is the runprint server's base URL, without \/v1\/exchanges \(runprintFetch posts to \/v1\/exchanges under it\): http:\/\/127\.0\.0\.1:8480$/);
+  refused(options({ url: 'https://runprint.example/base/v1/exchanges/' }), 'ERR_INVALID_ARG_VALUE', /base URL, without \/v1\/exchanges .*: https:\/\/runprint\.example\/base$/);
+  const saved = process.env['RUNPRINT_URL'];
+  process.env['RUNPRINT_URL'] = 'localhost:8480';
+  try {
+    refused(() => runprintFetch(), 'ERR_INVALID_ARG_VALUE', /^RUNPRINT_URL has no scheme: it must be an http\(s\) URL: http:\/\/localhost:8480\?$/);
+  } finally {
+    if (saved === undefined) delete process.env['RUNPRINT_URL'];
+    else process.env['RUNPRINT_URL'] = saved;
+  }
+});
+
+test('withParent and withRetrieval: a parent that is not a run identity, a document of the wrong shape, a callback that is not a function', () => {
+  refused(() => withParent(42 as never, () => 1), 'ERR_INVALID_ARG_TYPE', /^withParent: a parent must be a run identity \(rp-run-\.\.\.\), or an array of them$/);
+  refused(() => withParent(null as never, () => 1), 'ERR_INVALID_ARG_TYPE', /a parent must be a run identity/);
+  refused(() => withParent('rp-req-nope', () => 1), 'ERR_INVALID_ARG_VALUE', /^withParent: a parent must be a run identity \(rp-run-\.\.\.\)$/);
+  refused(() => withParent([RUN, 7] as never, () => 1), 'ERR_INVALID_ARG_VALUE', /a parent must be a run identity/);
+  refused(() => withParent(RUN, 5 as never), 'ERR_INVALID_ARG_TYPE', /^withParent: the callback must be a function$/);
+  assert.equal(withParent(new Set([RUN]) as never, () => 'ran'), 'ran', 'any iterable of run identities');
+  refused(() => withRetrieval('doc' as never, () => 1), 'ERR_INVALID_ARG_TYPE', /^withRetrieval takes an array of \{ source, text \}$/);
+  refused(() => withRetrieval([{ source: 's' }] as never, () => 1), 'ERR_INVALID_ARG_TYPE', /a declared document is/);
+  refused(() => withRetrieval([{ source: 's', text: '' }], () => 1), 'ERR_INVALID_ARG_VALUE', /a declared document is/);
+  refused(() => withRetrieval([{ source: 's', text: 't' }], 5 as never), 'ERR_INVALID_ARG_TYPE', /^withRetrieval: the callback must be a function$/);
+});
