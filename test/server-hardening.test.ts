@@ -89,7 +89,10 @@ async function withServer<T>(options: Parameters<typeof createApp>[0], limits: P
 
 test('bodies over the limit, chunked or cut off, are refused or dropped and the process keeps serving', async () => {
   const token = { authorization: 'Bearer secret-token' };
-  assert.equal(await postChunked(serve.base, '/v1/log/entries', 1024 * 1024, 64 * 1024, { headers: token }), 413);
+  // 413, or the connection closing under a client still sending (docs/CAPTURE.md, "Request size":
+  // the close can reach it first; seen about once in 15 runs on a loaded machine).
+  const entries = await postChunked(serve.base, '/v1/log/entries', 1024 * 1024, 64 * 1024, { headers: token });
+  assert.ok(entries === 413 || entries === 0, `status ${entries}`);
   const identity = await postChunked(serve.base, '/v1/identity', 40 * 1024 * 1024, 64 * 1024);
   assert.ok(identity === 413 || identity === 0, `status ${identity}`);
   // Many at once, in every chunk size, some cut off mid-body, some right at the limit.
