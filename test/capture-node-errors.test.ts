@@ -1,14 +1,17 @@
 /**
  * runprintFetch's own failures as the application sees them (onError): a run store that opens but
  * cannot be written is one failure for one call, reported once (the first commit and the signing
- * pass at open both meet it).
+ * pass at open both meet it); a data directory, outbox or receipt key file that cannot be used is
+ * reported with its path and what is wrong with it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runprintFetch } from '../src/capture-node/index.ts';
+import type { RunprintError } from '../src/errors.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 import { unprivileged } from './helpers/unprivileged.ts';
@@ -75,4 +78,38 @@ test('a run store that opens but cannot be written: one call, one ERR_STORE_READ
   } finally {
     chmodSync(data, 0o755);
   }
+});
+
+/** The failures a runprintFetch on `data` reports once its store (or outbox) has tried to open, and a call through it. */
+async function openingErrors(data: string, url?: string): Promise<RunprintError[]> {
+  const errors: RunprintError[] = [];
+  const fetch = runprintFetch({ data, ...(url === undefined ? {} : { url }), onError: (error) => void errors.push(error) });
+  await fetch.flush();
+  upstream.enqueue({ kind: 'text', text: 'Goes on.' });
+  const response = await fetch(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
+  assert.equal(response.status, 200);
+  await response.text();
+  await fetch.close();
+  assert.equal(fetch.counts.failures, 1, 'the call is counted');
+  return errors;
+}
+
+test('a data directory that is a file, or under one: the path and what is wrong, not a permission problem', async () => {
+  const file = join(scratch.tempDir(), 'a-file');
+  writeFileSync(file, 'x');
+  const here = await openingErrors(file);
+  assert.deepEqual(here.map((error) => [error.code, error.message]), [['ERR_STORE_UNAVAILABLE', `the data directory ${file} exists and is not a directory`]]);
+  const under = await openingErrors(join(file, 'sub'));
+  assert.deepEqual(under.map((error) => [error.code, error.message]), [['ERR_STORE_UNAVAILABLE', `the data directory ${join(file, 'sub')} cannot be created: a part of its path is a file, not a directory`]]);
+  // With a server (url): the outbox folder in it, likewise.
+  const outbox = await openingErrors(file, 'http://127.0.0.1:9');
+  assert.deepEqual(outbox.map((error) => [error.code, error.message]), [['ERR_STORE_UNAVAILABLE', `the outbox folder ${join(file, 'outbox')} cannot be created: a part of its path is a file, not a directory`]]);
+});
+
+test('a receipt key file that cannot be read: its path and the reason', async () => {
+  const data = scratch.tempDir();
+  const key = join(data, 'receipt-key.pem');
+  mkdirSync(key);
+  const errors = await openingErrors(data);
+  assert.deepEqual(errors.map((error) => [error.code, error.message]), [['ERR_INPUT_UNREADABLE', `receipt key file cannot be read (EISDIR): ${key}`]]);
 });

@@ -333,7 +333,8 @@ describe('runprintFetch into a data directory', () => {
     assert.equal((await client.chat.completions.create({ model: 'gpt-4o', messages: HI })).choices[0]?.message.content, 'And again.');
     await own.close();
     assert.equal(reported.length, 1, 'reported once');
-    assert.equal(reported[0]!.code, 'ERR_STORE_PERMISSION');
+    assert.equal(reported[0]!.code, 'ERR_STORE_UNAVAILABLE');
+    assert.equal(reported[0]!.message, `the data directory ${file} exists and is not a directory`);
     assert.deepEqual({ runs: own.counts.runs, failures: own.counts.failures }, { runs: 2, failures: 2 });
   });
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { EXCHANGES_PATH, readRetrievalError, type ExchangeBody, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { RunprintError } from '../errors.ts';
 import { writeFileAtomic } from '../store/key-file.ts';
+import { folderError } from './fs-errors.ts';
 
 /** The header a server's capture token goes in (server/proxy-routes.ts CAPTURE_TOKEN_HEADER; the server layer is above this one). */
 const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
@@ -73,8 +74,8 @@ export class Outbox {
     this.#retryMs = options.retryMs ?? 500;
     this.#ready = mkdir(join(options.dir, REJECTED_FOLDER), { recursive: true, mode: 0o700 }).then(
       () => undefined,
-      () => {
-        throw new RunprintError('ERR_STORE_PERMISSION', 'the outbox folder cannot be created');
+      (error: unknown) => {
+        throw folderError('the outbox folder', options.dir, error);
       },
     );
     // What an earlier process left is sent now.

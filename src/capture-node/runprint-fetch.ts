@@ -5,18 +5,19 @@
  * signed with the directory's receipt key (docs/CAPTURE.md, "In process (Node)").
  */
 import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { EXCHANGES_PATH, exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
-import { LogError, RunprintError } from '../errors.ts';
+import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
-import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
+import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
+import { folderError } from './fs-errors.ts';
 import { closestName, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
@@ -202,10 +203,10 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
   const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
     try {
       await mkdir(data, { recursive: true, mode: 0o700 });
-    } catch {
-      throw new LogError('ERR_STORE_PERMISSION', 'the data directory cannot be created');
+    } catch (error) {
+      throw folderError('the data directory', data, error);
     }
-    const key: SigningKey = await receiptKey(data, data, undefined);
+    const key: SigningKey = await receiptKey(data, data, undefined).catch((error: unknown) => namingKeyFile(error, join(data, RECEIPT_KEY_FILE)));
     const version = await runprintVersion();
     const storage = SqliteRuns.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
@@ -240,6 +241,24 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     },
     counts: () => recorder?.counts ?? none,
   };
+}
+
+/**
+ * The receipt key's error with the key file's path (and, when it could not be read, the file
+ * system's reason) in its message: an application with RUNPRINT_DATA from its environment learns
+ * which file.
+ */
+async function namingKeyFile(error: unknown, file: string): Promise<never> {
+  if (!(error instanceof RunprintError)) throw error;
+  let reason = '';
+  if (error.code === 'ERR_INPUT_UNREADABLE') {
+    reason = await readFile(file).then(
+      () => '',
+      (cause: unknown) => ((cause as NodeJS.ErrnoException).code === undefined ? '' : ` (${(cause as NodeJS.ErrnoException).code})`),
+    );
+  }
+  const Kind = error.constructor as new (code: ErrorCode, message: string, path?: string) => RunprintError;
+  throw new Kind(error.code, `${error.message}${reason}: ${file}`, error.path);
 }
 
 /**
@@ -333,8 +352,13 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const stderr = options.onError === undefined ? stderrReporter() : undefined;
   const onError = options.onError ?? stderr!.report;
   const worked = stderr === undefined ? () => undefined : stderr.worked;
+  // One failure met again (the same error: an outbox folder that cannot be made fails every send
+  // and every call) is reported once.
+  const reported = new WeakSet<RunprintError>();
   const report = (error: unknown) => {
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
+    if (reported.has(known)) return;
+    reported.add(known);
     try {
       onError(known);
     } catch {
