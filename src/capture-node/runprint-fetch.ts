@@ -16,7 +16,8 @@ import type { SigningKey } from '../keys/keys.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
-import { SqliteRuns } from '../store/sqlite-runs.ts';
+// Type only: the SQLite store (node:sqlite) is loaded when a local store is opened (loadSqliteRuns).
+import type { SqliteRuns } from '../store/sqlite-runs.ts';
 import { folderError } from './fs-errors.ts';
 import { closestName, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
@@ -156,6 +157,23 @@ function policyOf(keep: Partial<ContentPolicy> | undefined): ContentPolicy {
   return policy;
 }
 
+/** The Node versions runprint supports, as package.json's engines and bin/runprint.js say them. */
+const NODE_NEEDED = 'runprint needs Node 22.23.3 or later on the 22 line, or 24.3 or later';
+
+/**
+ * The SQLite run store, loaded only when a local store is opened: importing runprint/capture-node
+ * needs no node:sqlite (with `url`, none is used), and on a Node without it the local store fails
+ * as a store that cannot be opened (fail-open), with the versions runprint needs.
+ */
+async function loadSqliteRuns(): Promise<typeof SqliteRuns> {
+  try {
+    return (await import('../store/sqlite-runs.ts')).SqliteRuns;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_BUILTIN_MODULE') throw error;
+    throw new LogError('ERR_STORE_UNAVAILABLE', `${NODE_NEEDED}: the local run store uses node:sqlite, which this Node (${process.version}) does not have`);
+  }
+}
+
 /** Per-call faults of the application's own request or declarations, not of recording: never reported again. */
 const PER_CALL = /^ERR_CAPTURE_(RETRIEVAL|REQUEST)_/;
 
@@ -208,7 +226,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     }
     const key: SigningKey = await receiptKey(data, data, undefined).catch((error: unknown) => namingKeyFile(error, join(data, RECEIPT_KEY_FILE)));
     const version = await runprintVersion();
-    const storage = SqliteRuns.open(join(data, RUNS_DATABASE), { writerThread: true });
+    const storage = (await loadSqliteRuns()).open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
     recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: () => worked() });
