@@ -11,7 +11,7 @@ import { computeModelDigest } from '../model-digest/index.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
-import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
+import { freshSalts, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
 import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
@@ -58,6 +58,13 @@ export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weig
  * it, each connection may hold one that large while its headers arrive.
  */
 export const MAX_RETRIEVAL_MAX = 1024 * 1024;
+/**
+ * The largest exchange serve takes (POST /v1/exchanges): the largest request and answer capture
+ * keeps (32 + 64 MiB), base64 in JSON (4/3 as many bytes: 128 MiB), and 2 MiB for the rest (headers,
+ * times, parents, declared documents), so every call in-process capture records locally is
+ * recorded by a server too.
+ */
+export const MAX_EXCHANGE_BYTES = Math.ceil((MAX_CAPTURED_REQUEST_BYTES + MAX_CAPTURED_RESPONSE_BYTES) / 3) * 4 + 2 * 1024 * 1024;
 /** The held-records journal's file in the data directory (store/held-journal.ts). */
 export const HELD_JOURNAL_FILE = 'held-runs.sqlite';
 
@@ -519,8 +526,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       recordsOf: async (captureId) =>
         proxy.capturing(captureId) ? ['a call the proxy is capturing'] : (await storage.find(captureId)).filter((run) => run.record.captureId === captureId).map((run) => run.recordDigest),
       ...(config.token === undefined ? {} : { token: config.token }),
-      // A 32 MiB request and its answer, base64 in JSON.
-      maxBodyBytes: 96 * 1024 * 1024,
+      maxBodyBytes: MAX_EXCHANGE_BYTES,
       receipts: true,
     },
     recorder,
