@@ -1,10 +1,11 @@
 /**
  * In-process spans: with @opentelemetry/api and a registered tracer provider (the OpenTelemetry
  * SDK's in-memory exporter here), runprintFetch makes one CLIENT span per call, a child of the
- * span active when the call started, with the GenAI attributes and runprint's identities.
+ * span active when the call started, with the GenAI attributes and runprint's identities, from
+ * a tracer named runprint with the package's version (as the proxy's OTLP scope).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -46,6 +47,8 @@ test('one span per call, in the caller\'s trace, with GenAI attributes and runpr
   await wrapped.close();
   const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
   assert.equal(spans.length, 2);
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const span of spans) assert.equal(span.instrumentationScope.version, version, 'the tracer has the package version');
   const [ok, failed] = spans;
   assert.equal(ok!.name, 'chat gpt-4o');
   assert.equal(ok!.kind, 2, 'CLIENT');

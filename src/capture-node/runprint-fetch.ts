@@ -24,7 +24,7 @@ import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
 import { otelApi, otelHooks } from './otel.ts';
-import { runprintVersion } from './version.ts';
+import { runprintVersion, runprintVersionNow } from './version.ts';
 
 /**
  * Not part of the package's API: an option under this key gives every call these salts instead
@@ -433,7 +433,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   let closed = false;
   // Spans through @opentelemetry/api when the application has it (and options.spans is not false).
   const api = options.spans === false ? null : otelApi();
-  const spans = api === null ? undefined : otelHooks(api);
+  // The tracer's instrumentation scope: runprint and its version, as the proxy's OTLP spans name it.
+  const spans = api === null ? undefined : otelHooks(api, runprintVersionNow());
   const record = (run: CapturedRun, content: RunContent, started?: unknown): Promise<void> => {
     if (spans !== undefined) {
       try {
