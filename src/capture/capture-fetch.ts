@@ -393,11 +393,14 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       }
     };
 
+    // The call's signal, as fetch takes it (init's, else the Request's): an abort is the caller's
+    // whatever reason it carries.
+    const signal = sent?.signal ?? (input instanceof Request ? input.signal : null);
     let response: Response;
     try {
       response = await fetchImpl(input, sent);
     } catch (error) {
-      const held = record(null, null, new Uint8Array(0), outcomeOfError(error), null, now());
+      const held = record(null, null, new Uint8Array(0), outcomeOfError(error, signal), null, now());
       if (held !== undefined) await held;
       throw error;
     }
@@ -441,6 +444,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     try {
       const body = observeBody(response.body, {
         now,
+        signal,
         drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
         onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended, observed.truncated ? observed.size : undefined),
         maxKeptBytes: MAX_CAPTURED_RESPONSE_BYTES,

@@ -23,6 +23,8 @@ export interface ObserveOptions {
    * reader sees the end (it must not reject).
    */
   onEnd(body: ObservedBody): void | Promise<void>;
+  /** The call's signal: a read that fails once it aborted ended by the caller's abort (outcomeOfError), whatever its reason. */
+  signal?: AbortSignal | null;
   /**
    * Hold the end of the body (the reader's last `done`) until onEnd's promise settles: a proxy
    * ends its answer only once the run's record is durable. Default false.
@@ -72,10 +74,13 @@ export function latin1(bytes: Uint8Array): string {
 }
 
 /** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
-export function outcomeOfError(error: unknown): CaptureOutcome {
+export function outcomeOfError(error: unknown, signal?: AbortSignal | null): CaptureOutcome {
   const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
   if (name === 'TimeoutError') return 'timeout';
   if (name === 'AbortError') return 'aborted';
+  // The caller's signal aborted with a reason of its own (`abort(new Error(...))`, `abort('why')`):
+  // fetch fails with that reason itself, which is the caller's, not the network's.
+  if (signal?.aborted === true) return outcomeOfError(signal.reason) === 'timeout' ? 'timeout' : 'aborted';
   return 'network-error';
 }
 
@@ -164,11 +169,11 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
           if (heldBack.length > 0) {
             // The bytes that arrived reach the reader before the error does (an error discards
             // what is queued).
-            await release(controller, outcomeOfError(error), error);
+            await release(controller, outcomeOfError(error, options.signal), error);
             failure = { error };
             return;
           }
-          void finish(outcomeOfError(error), error);
+          void finish(outcomeOfError(error, options.signal), error);
           controller.error(error);
           return;
         }
