@@ -14,8 +14,7 @@ import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } f
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
 import { sameToken } from './bearer.ts';
-import { captureIdTaken } from '../store/run-recorder.ts';
-import { recordDigest } from '../store/run-storage.ts';
+import { captureIdTaken, recordDigest } from '../store/run-storage.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
 import { readBody, requireJson } from './read-body.ts';
 

@@ -16,7 +16,7 @@ import type { HeldJournal } from './held-journal.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { captureIdTaken, runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 export type Durability = 'sync' | 'async';
 
@@ -139,10 +139,6 @@ interface Held {
   /** True once the journal holds it too: it is then never dropped. */
   journaled: boolean;
 }
-
-/** The error of an exchange whose capture id names another record (the ingest route's check, and the store's, RunToStore.captureIdOnce). */
-export const captureIdTaken = (): RunprintError =>
-  new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
 
 const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
 

@@ -10,6 +10,7 @@ import { LIST_COMPONENTS, REQUEST_COMPONENTS } from '../identity/composition.ts'
 import type { IdentityDocument } from '../identity/identity.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
+import { RunprintError } from '../errors.ts';
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
@@ -50,6 +51,10 @@ export interface RunDigest {
   /** Lower-case hex SHA-256. */
   digest: string;
 }
+
+/** The error of an exchange whose capture id names another record (the ingest route's check, and the store's, RunToStore.captureIdOnce). */
+export const captureIdTaken = (): RunprintError =>
+  new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
 
 /** What a put did not store, by record digest (RunStorage.put). */
 export interface PutResult {
