@@ -22,6 +22,13 @@ export interface SigningKey {
   keyId: string;
   publicKey: PublicKey;
   cryptoKey: CryptoKey;
+  /**
+   * The same key's Ed25519 signature of `message`, computed at once (Node's `crypto.sign`, which
+   * runprint's Node side attaches: store/receipt-key.ts withNodeSigner). Ed25519 is deterministic,
+   * so the signature is WebCrypto's byte for byte, at about half its CPU per receipt. Absent (a
+   * browser, or a key from parsePrivateKey alone): signing uses WebCrypto.
+   */
+  signBytes?: (message: Uint8Array) => Uint8Array;
 }
 
 /** The files `runprint keygen` writes, as text. */

@@ -14,6 +14,7 @@ const ED25519 = { name: 'Ed25519' } as const;
 /** Ed25519 signature (RFC 8032, deterministic) over PAE(payloadType, payload). */
 async function signPae(payloadType: string, payload: Uint8Array, key: SigningKey): Promise<string> {
   const message = pae(payloadType, payload);
+  if (key.signBytes !== undefined) return encodeBase64(key.signBytes(message));
   const signature = await globalThis.crypto.subtle.sign(ED25519, key.cryptoKey, message as Uint8Array<ArrayBuffer>);
   return encodeBase64(new Uint8Array(signature));
 }
