@@ -68,7 +68,8 @@ async function raceStores(one: RunStorage, two: RunStorage): Promise<void> {
   // proxy call's) joins the id as before.
   const kept = (await one.find(ids[0]!))[0]!.recordDigest;
   const again = kept === firsts[0]!.recordDigest ? firsts[0]! : seconds[0]!;
-  assert.deepEqual(await two.put([again]), { existing: [again.recordDigest], refused: [] });
+  assert.deepEqual(await two.put([again]), { existing: [], refused: [] }, 'stored before under the same (no) claim: its signer is the one putting it');
+  assert.deepEqual(await two.put([{ ...again, claimedBy: 'another signer' }]), { existing: [again.recordDigest], refused: [] }, 'another signer\'s to sign: listed');
   assert.deepEqual(await two.put([exchangeRun(ids[0]!, 'A proxy call.', false)]), { existing: [], refused: [] });
   assert.equal((await one.find(ids[0]!)).length, 2);
   // Within one batch: the first of two records with one new id is stored.

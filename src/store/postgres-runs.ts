@@ -226,7 +226,8 @@ export class PostgresRuns implements RunStorage {
         );
         const seq = inserted.rows[0]?.seq as number | undefined;
         if (seq === undefined) {
-          existing.push(run.recordDigest);
+          const elsewhere = await client.query('SELECT 1 FROM runs WHERE record_digest = $1 AND (receipt IS NOT NULL OR claimed_by IS DISTINCT FROM $2)', [run.recordDigest, run.claimedBy ?? null]);
+          if (elsewhere.rowCount !== 0) existing.push(run.recordDigest);
           continue;
         }
         const kept = new Set(run.kept);

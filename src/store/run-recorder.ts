@@ -351,9 +351,9 @@ export class RunRecorder {
     this.#remember(runs);
     this.counts.recorded += runs.length;
     for (const run of runs) {
-      // A record the store held already (an exchange sent again, perhaps to another serve) is
-      // signed by whoever stored it first, not again here: another key's receipt would be a
-      // second log entry for one run.
+      // A record the store held already, signed or claimed by another (an exchange sent again,
+      // perhaps to another serve), is signed by that one, not again here: another key's receipt
+      // would be a second log entry for one run.
       if (existing.has(run.recordDigest)) continue;
       // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
       // signed again after a crash, from the store, is the same bytes.
@@ -594,6 +594,7 @@ export class RunRecorder {
           else this.#sweepLater(this.#retryAt - performance.now());
         }
         if (fresh.length > 0 && !this.#closed) await this.#signAll(fresh);
+        else if (this.#unstored.length > 0 && !(await this.#storeReceipts([]))) return;
         // The store is failing: a claim would fail too, after waiting for the lock; sweeps wait.
         if (this.#failing) return this.#sweepLater(SWEEP_INTERVAL_MS);
         const now = performance.now();
@@ -662,9 +663,8 @@ export class RunRecorder {
   async #signAll(runs: readonly ToSign[]): Promise<boolean> {
     const done = await Promise.all(runs.map((run) => this.#signOne(run)));
     const receipts = done.filter((item) => item !== undefined);
-    await this.#options.storage.setReceipts(receipts, this.#claimant);
-    if (receipts.length > 0) this.#options.onReceipts?.();
-    if (receipts.length === runs.length) return true;
+    const stored = await this.#storeReceipts(receipts);
+    if (receipts.length === runs.length) return stored;
     // A run whose receipt cannot be logged stays unsigned, claimed by this recorder: signed again a
     // second later (not by a sweep, which leaves this recorder's own claims to it). At most
     // MAX_RETRY are held (a log down for long): the sweep takes the others once their claim is stale.
@@ -673,6 +673,30 @@ export class RunRecorder {
     this.#sweepLater(SWEEP_INTERVAL_MS);
     return false;
   }
+
+  /**
+   * Stores receipts signed (and logged) where this signer still holds the claim, with those an
+   * earlier try could not store first; false when the store failed: they are kept (up to
+   * MAX_RETRY) and stored by the pass a second later, not signed again, and not left to a sweep,
+   * which takes this recorder's own claims only once they are stale.
+   */
+  async #storeReceipts(receipts: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<boolean> {
+    const all = [...this.#unstored.splice(0), ...receipts];
+    if (all.length === 0) return true;
+    try {
+      await this.#options.storage.setReceipts(all, this.#claimant);
+    } catch (error) {
+      this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be stored'));
+      this.#unstored.push(...all.slice(0, MAX_RETRY));
+      this.#sweepLater(SWEEP_INTERVAL_MS);
+      return false;
+    }
+    this.#options.onReceipts?.();
+    return true;
+  }
+
+  /** Receipts signed and logged whose storing failed, to store in the next pass (#storeReceipts). */
+  #unstored: Array<{ recordDigest: string; receipt: string; logIndex: number | null }> = [];
 
   async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
     const sign = this.#options.sign!;

@@ -58,7 +58,12 @@ export const captureIdTaken = (): RunprintError =>
 
 /** What a put did not store, by record digest (RunStorage.put). */
 export interface PutResult {
-  /** Stored before: the same record put again (nothing written). */
+  /**
+   * Stored before, the same record put again (nothing written), and signed or to be signed by
+   * another: it has a receipt, or its claim is not the put's `claimedBy`. (One stored before under
+   * the put's own claim, a commit that timed out and went through, is not listed: its signer is
+   * the one putting it again.)
+   */
   existing: string[];
   /** `captureIdOnce` records whose capture id another record has. */
   refused: string[];

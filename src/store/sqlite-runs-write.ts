@@ -71,6 +71,8 @@ export interface RunWriteStatements {
   insertContent: StatementSync;
   /** A record other than the given one (record digest) with the given capture id (RunToStore.captureIdOnce). */
   otherWithCaptureId: StatementSync;
+  /** The stored record of this digest, when it has a receipt or a claim other than the given one (PutResult.existing). */
+  signedElsewhere: StatementSync;
   /** A receipt and its log index, where the run has none yet. */
   setReceipt: StatementSync;
   /** The same, only where `claimant` still holds the run's claim. */
@@ -144,6 +146,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     insertDigest: db.prepare('INSERT INTO run_digests (seq, part, position, digest, kept) VALUES (?, ?, ?, ?, ?)'),
     insertContent: db.prepare('INSERT INTO content (digest, bytes) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
     otherWithCaptureId: db.prepare('SELECT 1 AS taken FROM runs WHERE capture_id = ? AND record_digest <> ? LIMIT 1'),
+    signedElsewhere: db.prepare('SELECT 1 AS elsewhere FROM runs WHERE record_digest = ? AND (receipt IS NOT NULL OR claimed_by IS NOT ?)'),
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
@@ -274,7 +277,7 @@ export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteSt
       const row = statements.insertRun.get(...write.run) as { seq: number } | undefined;
       // Stored before (the same record put twice): nothing more to do.
       if (row === undefined) {
-        existing.push(write.run[0]);
+        if (statements.signedElsewhere.get(write.run[0], write.run[12]) !== undefined) existing.push(write.run[0]);
         continue;
       }
       for (let i = 0; i < write.digests.length; i++) statements.insertDigest.run(row.seq, write.parts[i]!, write.positions[i]!, write.digests[i]!, write.kept[i]!);
