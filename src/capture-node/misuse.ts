@@ -4,6 +4,7 @@
  * Node's: `ERR_INVALID_ARG_TYPE` for a value of the wrong type, `ERR_INVALID_ARG_VALUE` for a
  * value of the right type that is not allowed (an unknown option or name, a URL of the wrong form).
  */
+import { closestName } from '../io/closest-name.ts';
 
 export type MisuseCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE';
 
@@ -26,38 +27,15 @@ export function wrongValue(message: string): MisuseError {
   return misuse('ERR_INVALID_ARG_VALUE', message);
 }
 
-/** Edit distance counting a swap of two neighbouring letters as one edit (`durabilty` is one from `durability`). */
-function distance(a: string, b: string): number {
-  let before: number[] = [];
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
-      current[j] = d;
-    }
-    [before, previous] = [previous, current];
-  }
-  return previous[b.length]!;
-}
-
 /**
  * The known name a mistyped one most likely meant: the nearest by edit distance when at most a
- * third of it differs (`durabilty`: `durability`), else the longest known name it starts with
- * (`dataDir`: `data`); undefined when none is near. (As the command line's closest-name helper,
- * which this layer may not import.)
+ * third of it differs (`durabilty`: `durability`, io/closest-name.ts), else the longest known
+ * name it starts with (`dataDir`: `data`); undefined when none is near.
  */
-export function closestName(word: string, names: readonly string[]): string | undefined {
-  if (word.length > 64) return undefined;
+export function closestOption(word: string, names: readonly string[]): string | undefined {
+  const near = closestName(word, names);
+  if (near !== undefined || word.length > 64) return near;
   const lower = word.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const name of names) {
-    const d = distance(lower, name.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.max(word.length, best.length) / 3))) return best;
   let prefix: string | undefined;
   for (const name of names) if (lower.startsWith(name.toLowerCase()) && name.length > (prefix?.length ?? 0)) prefix = name;
   return prefix;

@@ -19,7 +19,7 @@ import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPoli
 // Type only: the SQLite store (node:sqlite) is loaded when a local store is opened (loadSqliteRuns).
 import type { SqliteRuns } from '../store/sqlite-runs.ts';
 import { folderError } from './fs-errors.ts';
-import { closestName, wrongType, wrongValue } from './misuse.ts';
+import { closestOption, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
 import { currentParents } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
@@ -333,7 +333,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw wrongType('options must be an object, such as { data: "runprint-data" }');
   for (const name of Object.keys(options)) {
     if ((OPTION_NAMES as readonly string[]).includes(name)) continue;
-    const meant = closestName(name, OPTION_NAMES);
+    const meant = closestOption(name, OPTION_NAMES);
     throw wrongValue(`options.${name.length > 64 ? `${name.slice(0, 64)}\u2026` : name} is not an option of runprintFetch${meant === undefined ? ` (its options: ${OPTION_NAMES.join(', ')})` : `: did you mean ${meant}?`}`);
   }
   if (options.data !== undefined && typeof options.data !== 'string') throw wrongType('options.data must be a string: the data directory\'s path');

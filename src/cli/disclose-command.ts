@@ -17,7 +17,7 @@ import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
 import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';

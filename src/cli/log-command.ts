@@ -10,7 +10,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { monitorCommand } from './log-monitor.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey, refuseExisting, writeNewFile } from './log-options.ts';
 import { readInput } from './read-input.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import { formatCommandHelp } from './usage.ts';
 
 const usage = logUsageError;

@@ -4,7 +4,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { formatCommandHelp, formatUsage, formsOf } from './usage.ts';
 import { runprintVersion } from './version.ts';
 import { TerminalInputError } from './read-input.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import { negativeValuesJoined } from './parse-options.ts';
 import { printable } from './printable.ts';
 

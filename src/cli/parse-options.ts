@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from '../errors.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import { printable } from './printable.ts';
 
 /**

@@ -7,7 +7,7 @@ import { ProviderError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { unknownMembers, type UnknownMember } from '../providers/unknown-members.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import type { CliIo } from './io.ts';
 import { printable } from './printable.ts';
 import { fileName } from './read-input.ts';

@@ -14,7 +14,7 @@ import { runComposition } from '../replay/rebuild-request.ts';
 import { findRuns, runQuery, runViews } from '../server/run-routes.ts';
 import type { RunStorage, StoredReplayLink, StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
-import { closestName } from './closest-name.ts';
+import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from './printable.ts';

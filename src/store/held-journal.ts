@@ -12,8 +12,7 @@
 import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
-import type { IdentityDocument } from '../identity/identity.ts';
-import type { RunDigest, RunToStore } from './run-storage.ts';
+import type { RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 
@@ -27,22 +26,8 @@ CREATE TABLE IF NOT EXISTS held (
 );
 `;
 
-/** A RunToStore as a journal row keeps it: everything but the record object (its JSON is kept) and the content bytes (one BLOB). */
-interface JournalRun {
-  recordDigest: string;
-  recordJson: string;
-  identity: IdentityDocument | null;
-  model: string | null;
-  servedModel: string | null;
-  capture: 'proxy' | 'sdk';
-  digests: RunDigest[];
-  /** The content pieces' digests and lengths, in the order of their bytes in the row's BLOB. */
-  content: Array<{ digest: string; length: number }>;
-  kept: string[];
-  receiptable: boolean;
-  claimedBy?: string;
-  captureIdOnce?: true;
-}
+/** A RunToStore as a journal row keeps it: the record as its JSON only, the content pieces' digests and lengths (their bytes, in this order, are the row's BLOB). */
+type JournalRun = Omit<RunToStore, 'record' | 'content'> & { content: Array<{ digest: string; length: number }> };
 
 function rowOf(run: RunToStore): { run: string; content: Uint8Array } {
   const journal: JournalRun = {

@@ -1,4 +1,4 @@
-/** Suggesting the known name nearest to a mistyped one: commands, options, request members. */
+/** Suggesting the known name nearest to a mistyped one: commands, options, request members, in-process capture's options. */
 
 /** Edit distance counting a swap of two neighbouring letters as one edit (`form` is one from `from`). */
 function distance(a: string, b: string): number {
@@ -22,7 +22,7 @@ export function closestName(word: string, names: readonly string[]): string | un
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {
-    const d = distance(word.toLowerCase(), name);
+    const d = distance(word.toLowerCase(), name.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
   return bestDistance <= Math.max(1, Math.floor(Math.max(word.length, (best ?? '').length) / 3)) ? best : undefined;
