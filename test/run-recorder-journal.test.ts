@@ -124,7 +124,7 @@ describe('the held-records journal', () => {
     try {
       await recordAll(recorder, ['A?', 'B?']);
       await until(() => recorder.counts.failed === 2, 'both lost');
-      assert.ok(failures.some((error) => error.code.startsWith('ERR_STORE_') && error.message.includes('held-records journal')), 'the journal\'s failure is reported as such');
+      assert.ok(failures.some((error) => error.code.startsWith('ERR_STORE_') && error.message.includes(`held-records journal ${join(dir, 'no such folder', 'held-runs.sqlite')}`)), 'the journal\'s failure is reported as such, with its path');
       assert.ok(failures.some((error) => error.code === 'ERR_CAPTURE_RECORDS_LOST'));
       assert.equal(existsSync(join(dir, 'no such folder')), false);
     } finally {

@@ -87,10 +87,13 @@ export interface JournalRecord {
 export class HeldJournal {
   readonly path: string;
   #db: DatabaseSync | undefined;
+  /** Its name in messages: what it is, and where. */
+  readonly #what: string;
 
   /** The journal at `path`; the file is made on the first write, not before. */
   constructor(path: string) {
     this.path = path;
+    this.#what = `held-records journal ${path}`;
   }
 
   #open(create: boolean): DatabaseSync | undefined {
@@ -109,7 +112,7 @@ export class HeldJournal {
       } catch {
         // The failure that matters is the first one.
       }
-      throw sqliteFault(error, this.path, 'held-records journal');
+      throw sqliteFault(error, this.path, this.#what);
     }
     this.#db = db;
     return db;
@@ -121,7 +124,7 @@ export class HeldJournal {
     const db = this.#open(true)!;
     const insert = db.prepare('INSERT INTO held (record_digest, held_at, run, content) VALUES (?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING');
     const at = new Date().toISOString();
-    sqliteWriteTransaction(db, this.path, 'held-records journal', () => {
+    sqliteWriteTransaction(db, this.path, this.#what, () => {
       for (const run of runs) {
         const row = rowOf(run);
         insert.run(run.recordDigest, at, row.run, row.content);
@@ -138,7 +141,7 @@ export class HeldJournal {
     // Not waited to disk: a row deleted and then lost is committed once more, which stores nothing twice.
     db.exec('PRAGMA synchronous = NORMAL');
     try {
-      sqliteWriteTransaction(db, this.path, 'held-records journal', () => {
+      sqliteWriteTransaction(db, this.path, this.#what, () => {
         for (const digest of recordDigests) remove.run(digest);
       });
     } finally {
@@ -171,7 +174,7 @@ export class HeldJournal {
         bytes += size;
       }
     } catch (error) {
-      throw sqliteFault(error, this.path, 'held-records journal');
+      throw sqliteFault(error, this.path, this.#what);
     }
     return found;
   }
@@ -183,7 +186,7 @@ export class HeldJournal {
     try {
       return Number((db.prepare('SELECT count(*) AS n FROM held').get() as { n: number }).n);
     } catch (error) {
-      throw sqliteFault(error, this.path, 'held-records journal');
+      throw sqliteFault(error, this.path, this.#what);
     }
   }
 

@@ -77,7 +77,7 @@ export function sqliteFault(error: unknown, path: string, what = 'log database')
       return storeCorrupt(`${what} cannot be opened (not an SQLite file, or damaged)`);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-      return fileSystemFault(path) ?? new LogError('ERR_STORE_UNAVAILABLE', `${what} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
+      return fileSystemFault(path, what) ?? new LogError('ERR_STORE_UNAVAILABLE', `${what} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
     default:
       return new LogError('ERR_STORE_UNAVAILABLE', `${what} failed (SQLite code ${code})`);
   }
@@ -114,11 +114,11 @@ export function isSqliteStatementError(error: unknown): boolean {
   return code !== undefined && (code & 0xff) === SQLITE_ERROR;
 }
 
-/** The file-system reason a file and its directory cannot be used, if one is visible. */
-function fileSystemFault(path: string): LogError | undefined {
+/** The file-system reason a file and its directory cannot be used, if one is visible; `database` names the file in messages. */
+function fileSystemFault(path: string, database: string): LogError | undefined {
   const directory = dirname(path);
   // Permissions first: a read-only file system (a squashfs, say) may also report no free space.
-  for (const [target, what] of [[directory, 'the directory holding the log database'], [path, 'log database']] as const) {
+  for (const [target, what] of [[directory, `the directory holding the ${database}`], [path, database]] as const) {
     try {
       accessSync(target, constants.R_OK | constants.W_OK | (target === directory ? constants.X_OK : 0));
     } catch (error) {
@@ -132,7 +132,7 @@ function fileSystemFault(path: string): LogError | undefined {
     // Root may use the blocks reserved for it; anyone else only the available ones.
     const free = (process.getuid?.() === 0 ? stats.bfree : stats.bavail) * stats.bsize;
     // Some file systems (btrfs) report no inode counts at all: files 0.
-    if (free < NEARLY_FULL_BYTES || (stats.files > 0 && stats.ffree === 0)) return storeNoSpace('log database');
+    if (free < NEARLY_FULL_BYTES || (stats.files > 0 && stats.ffree === 0)) return storeNoSpace(database);
   } catch {
     // No statfs: nothing more to say.
   }
