@@ -48,6 +48,10 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
     response.write(gzipSync('data: one\n\n'));
     setTimeout(() => response.end(gzipSync('data: two\n\n')), 300);
   },
+  '/deployments/gpt-4o/chat/completions?api-version=2024-10-21': (_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Hi."}}]}');
+  },
   '/v1beta/openai/chat/completions': (_request, _body, response) => {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end('{"id":"x","object":"chat.completion","created":1,"model":"gemini-2.5-flash-001","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Hi."}}]}');
@@ -134,6 +138,27 @@ test('through the proxy, chat completions at an upstream base path without /v1 a
     assert.equal(runs[0]!.record.format, 'openai-chat');
     assert.equal(runs[0]!.record.served?.['model']?.value, 'gemini-2.5-flash-001');
     assert.equal(response.headers.get('runprint-run-id'), runs[0]!.record.runId);
+  } finally {
+    upstreamFetch.close();
+  }
+});
+
+test('through the proxy, chat completions under a base path of the upstream\'s own (Azure\'s deployments) are recorded as openai-chat', async () => {
+  const runs: CapturedRun[] = [];
+  const upstreamFetch = createUpstreamFetch();
+  const proxy = createProxy({ upstreams: { openai: base, anthropic: base }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+  try {
+    const response = await createApp({ proxy }).request('/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"role":"user","content":"Hi."}]}' });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.record.format, 'openai-chat');
+    assert.equal(response.headers.get('runprint-capture-id'), runs[0]!.record.captureId);
+    // The same path under the other upstream's prefix is not an Anthropic run.
+    const other = await createApp({ proxy }).request('/anthropic/deployments/gpt-4o/chat/completions?api-version=2024-10-21', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(other.status, 200, 'passed through');
+    await other.arrayBuffer();
+    assert.equal(runs.length, 1);
   } finally {
     upstreamFetch.close();
   }

@@ -13,6 +13,7 @@ import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
+import { routeOf } from '../capture/route.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { sameToken } from './bearer.ts';
@@ -350,7 +351,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (!upstreams.has(name)) return undefined;
     const path = pathname.slice(slash);
     const route = routes.get(`${method} ${path}`);
-    return { upstream: name, path, format: route !== undefined && route.upstream === name ? route.format : null };
+    if (route !== undefined) return { upstream: name, path, format: route.upstream === name ? route.format : null };
+    // A provider route after a base path of the upstream's own (Azure's
+    // /openai/deployments/NAME/chat/completions), as in-process capture matches it (routeOf).
+    const format = routeOf(method, path);
+    return { upstream: name, path, format: format !== null && providerFor(format).upstream.name === name ? format : null };
   };
 
   async function forward(request: Request, url: URL, target: Target): Promise<Response> {
