@@ -18,8 +18,9 @@ import { chatRun } from './helpers/stored-runs.ts';
 const scratch = scratchFolders('runprint-node-signer-');
 
 test('the Node signer gives WebCrypto\'s envelope byte for byte, and it verifies', async () => {
-  const key = await parsePrivateKey((await generateKeyFiles('receipts')).privateKeyPem);
-  const fast = withNodeSigner(key);
+  const pem = (await generateKeyFiles('receipts')).privateKeyPem;
+  const key = await parsePrivateKey(pem);
+  const fast = withNodeSigner(key, pem);
   assert.equal(typeof fast.signBytes, 'function');
   assert.equal(key.signBytes, undefined, 'the key given is not changed');
   for (const user of ['One?', 'Two?', 'Three?']) {

@@ -18,7 +18,7 @@ import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
-import { RUNS_DATABASE, receiptKey, withNodeSigner } from '../store/receipt-key.ts';
+import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { HeldJournal } from '../store/held-journal.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
@@ -367,7 +367,7 @@ function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): 
 
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
 export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
-  const key = config.keyFile === undefined && context.signKey !== undefined ? withNodeSigner(context.signKey) : await receiptKey(context.dataDir, context.cwd, config.keyFile);
+  const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
   const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
   const version = await runprintVersion();
