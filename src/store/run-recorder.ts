@@ -186,6 +186,8 @@ export class RunRecorder {
   #sweepTimer: ReturnType<typeof setTimeout> | undefined;
   #sweepInterval: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** close() has begun: no new signing pass or sweep starts (a locked store would hold up the stop). */
+  #closing = false;
   /**
    * This recorder's name when it claims runs to sign: its key. A process restarted with the same
    * key takes over what it claimed before it stopped; two processes with one key may both sign a
@@ -263,7 +265,8 @@ export class RunRecorder {
    * record was refused because too many wait, until the next commit.
    */
   get healthy(): boolean {
-    return !this.#failing && !this.#behind && !this.#closed;
+    // Records held (a commit failed, or the journal gave them at start) are not recorded yet.
+    return !this.#failing && !this.#behind && !this.#closed && this.#held.length === 0;
   }
 
   /** Records held in memory after their commit failed, for a retry to commit. */
@@ -580,7 +583,8 @@ export class RunRecorder {
    * may sign (another signer's stale claims, what a crash left); a sweep put off is run by a timer.
    */
   #signPass(sweep: boolean): Promise<void> {
-    if (this.#options.sign === undefined) return Promise.resolve();
+    // Closing: the pass under way is finished (close waits for it), no new one starts.
+    if (this.#options.sign === undefined || this.#closing) return this.#signing;
     if (sweep) this.#sweepDue = true;
     if (this.#signQueued) return this.#signing;
     this.#signQueued = true;
@@ -648,7 +652,7 @@ export class RunRecorder {
 
   /** A sweep in `ms` (one at a time; none once closed; it does not keep the process alive). */
   #sweepLater(ms: number): void {
-    if (this.#closed || this.#sweepTimer !== undefined) return;
+    if (this.#closed || this.#closing || this.#sweepTimer !== undefined) return;
     this.#sweepTimer = setTimeout(() => {
       this.#sweepTimer = undefined;
       if (!this.#closed) void this.#signPass(true);
@@ -732,24 +736,35 @@ export class RunRecorder {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#retrying;
-    if (this.#held.length > 0) {
+    // The runs committed until now are signed by the passes already queued (awaited below); no
+    // sweep or pass starts after this.
+    this.#closing = true;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#writeJournal();
+    // What the journal holds is committed by the next start: no last try, which would wait for a
+    // locked store (5 s, or a commit timeout) and hold up a stop. Without one, a last try.
+    if (this.#held.length > 0 && !this.#held.every((item) => item.journaled)) {
       // A store call that timed out may still finish: it is given one more commit timeout.
       if (this.#inFlight !== undefined) await withTimeout(this.#inFlight, this.#options.commitTimeoutMs ?? 30_000).catch(() => undefined);
       if (this.#inFlight === undefined) await this.#retryPass();
+    }
+    if (this.#held.length > 0) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
       this.#writeJournal();
       this.#dropHeld(true);
-      const left = this.#journalRows();
-      if (left > 0) {
-        try {
-          this.#options.onJournalLeft?.(left);
-        } catch {
-          // Reporting must not fail closing.
-        }
-      }
     }
     this.#writeJournal();
+    // Records in memory and those past maxHeldBytes, which waited in the journal alone.
+    const left = this.#options.journal === undefined ? 0 : this.#journalRows();
+    if (left > 0) {
+      try {
+        this.#options.onJournalLeft?.(left);
+      } catch {
+        // Reporting must not fail closing.
+      }
+    }
     this.#options.journal?.close();
     await this.#signing;
     this.#closed = true;

@@ -163,7 +163,9 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
 export function writeRelaxed<T>(db: DatabaseSync, path: string, work: () => T): T {
   db.exec('PRAGMA synchronous = NORMAL');
   try {
-    return sqliteWriteTransaction(db, path, 'run database', work);
+    // Waiting SHORT_BUSY_MS for the lock, not 5 s: a receipt or index not stored now is stored by
+    // the recorder's next pass, and a long wait would hold up the writer thread (and a stop).
+    return waitingShort(db, () => sqliteWriteTransaction(db, path, 'run database', work));
   } finally {
     db.exec('PRAGMA synchronous = FULL');
   }
