@@ -79,6 +79,7 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
     // Never ends: the caller aborts.
   },
   '/silent': () => undefined,
+  '/hang-up': (request) => request.socket.destroy(),
 };
 
 before(async () => {
@@ -114,7 +115,7 @@ test('method, headers and bytes go up; status, headers (each Set-Cookie) and byt
 test('a content coding used anyway is decoded (gzip, br); one it cannot decode fails as fetch failed', async () => {
   assert.equal(await (await call(`${base}/gzip`)).text(), 'zipped words');
   assert.equal(await (await call(`${base}/br`)).text(), 'brotli words');
-  await assert.rejects(call(`${base}/odd-coding`), (error: Error) => error instanceof TypeError && /fetch failed/.test(error.message));
+  await assert.rejects(call(`${base}/odd-coding`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the upstream answered in a content coding runprint cannot decode (x-unheard-of)');
 });
 
 test('a body not in the coding it names fails before it is answered; a coded stream is answered with its first bytes', async () => {
@@ -195,7 +196,9 @@ test('errors are fetch\'s: unreachable, cut off, aborted before and during the a
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const port = (closed.address() as { port: number }).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  await assert.rejects(call(`http://127.0.0.1:${port}/`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed');
+  // "fetch failed", and why, as the proxy's 502 then says.
+  await assert.rejects(call(`http://127.0.0.1:${port}/`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the connection was refused (ECONNREFUSED)');
+  await assert.rejects(call(`${base}/hang-up`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the connection closed before an answer (ECONNRESET)');
   await assert.rejects(call('ftp://127.0.0.1/'), TypeError);
 
   const cut = await call(`${base}/cut`);

@@ -132,9 +132,14 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       const abort = () => request.destroy();
       signal?.addEventListener('abort', abort, { once: true });
       request.once('close', () => signal?.removeEventListener('abort', abort));
-      request.once('error', () => {
+      request.once('error', (error: NodeJS.ErrnoException) => {
         init.onSent?.();
-        if (!answered) reject(reason());
+        if (answered) return;
+        if (signal?.aborted === true) return reject(signal.reason);
+        // Why, in the words an operator can act on (the 502 carries it): the system's error code.
+        const code = typeof error.code === 'string' && /^[A-Z0-9_]{1,32}$/.test(error.code) ? error.code : undefined;
+        const why = code === 'ECONNREFUSED' ? 'the connection was refused' : code === 'ECONNRESET' || code === undefined ? 'the connection closed before an answer' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the host name was not found' : code === 'ETIMEDOUT' ? 'the connection timed out' : 'the connection failed';
+        reject(new TypeError(`fetch failed: ${why}${code === undefined ? '' : ` (${code})`}`));
       });
       if (init.onSent !== undefined) request.once('finish', init.onSent);
       request.once('response', (response) => {
@@ -155,7 +160,8 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
         const source = decoded(response);
         if (source === undefined) {
           response.destroy();
-          return reject(new TypeError('fetch failed: the upstream answered in a content coding runprint cannot decode'));
+          const coding = (response.headers['content-encoding'] ?? '').trim().toLowerCase().slice(0, 32).replace(/[^a-z0-9,. -]/g, '?');
+          return reject(new TypeError(`fetch failed: the upstream answered in a content coding runprint cannot decode (${coding})`));
         }
         const answer = (first?: Buffer | null) => {
           try {
