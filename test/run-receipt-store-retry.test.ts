@@ -54,3 +54,23 @@ test('receipts the store could not take are stored a second later, each signed a
     await real.close();
   }
 });
+
+test('one record recorded twice in one batch (an exchange sent again while the first waited) is one run: recorded, signed and logged once', { timeout: 30_000 }, async () => {
+  const dir = scratch.tempDir();
+  const storage = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const entries: Uint8Array[] = [];
+  const log = { append: async (entry: Uint8Array) => ({ index: entries.push(entry) - 1 }) } as unknown as TransparencyLog;
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), sign: { key: await receiptKey(dir, dir, undefined), runprintVersion: 'test' }, log, claimant: 'serve:test' });
+  try {
+    const one = chatRun('Twice?', 'Be brief.');
+    await Promise.all([recorder.record(one.run, one.bytes, 'sdk'), recorder.record(one.run, one.bytes, 'sdk')]);
+    for (let i = 0; i < 200 && recorder.counts.logged === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual({ recorded: recorder.counts.recorded, signed: recorder.counts.signed, logged: recorder.counts.logged }, { recorded: 1, signed: 1, logged: 1 });
+    assert.equal(entries.length, 1);
+    assert.equal((await storage.list({ limit: 10 })).length, 1);
+  } finally {
+    await recorder.close();
+    await storage.close();
+  }
+});

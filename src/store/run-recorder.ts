@@ -350,7 +350,9 @@ export class RunRecorder {
       return error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the run store could not store the record');
     }
     this.#behind = false;
-    const runs = refused.size === 0 ? batch : batch.filter((run) => !refused.has(run.recordDigest));
+    // One record twice in a batch (an exchange sent again while the first was held) is one run.
+    const seen = new Set<string>();
+    const runs = batch.filter((run) => !refused.has(run.recordDigest) && !seen.has(run.recordDigest) && seen.add(run.recordDigest) !== undefined);
     this.#remember(runs);
     this.counts.recorded += runs.length;
     for (const run of runs) {
