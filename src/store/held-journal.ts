@@ -150,17 +150,16 @@ export class HeldJournal {
   }
 
   /**
-   * Records oldest first, leaving out those of `skip`, until their bytes pass `maxBytes` (at
-   * least one is given when any is there); none when the journal file does not exist.
+   * Records oldest first, until their bytes pass `maxBytes` (at least one is given when any is
+   * there); none when the journal file does not exist.
    */
-  load(maxBytes: number, skip: ReadonlySet<string>): JournalRecord[] {
+  load(maxBytes: number): JournalRecord[] {
     const db = this.#open(false);
     if (db === undefined) return [];
     const found: JournalRecord[] = [];
     let bytes = 0;
     try {
-      for (const row of db.prepare('SELECT record_digest, run, content FROM held ORDER BY seq').iterate() as Iterable<{ record_digest: string; run: string; content: Uint8Array }>) {
-        if (skip.has(row.record_digest)) continue;
+      for (const row of db.prepare('SELECT run, content FROM held ORDER BY seq').iterate() as Iterable<{ run: string; content: Uint8Array }>) {
         const size = row.run.length + row.content.byteLength;
         if (found.length > 0 && bytes + size > maxBytes) break;
         let run: RunToStore;

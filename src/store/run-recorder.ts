@@ -449,7 +449,7 @@ export class RunRecorder {
     // A record queued for the journal and not written yet is not held in memory: it waits there.
     this.#writeJournal();
     try {
-      for (const found of journal.load(this.#options.maxHeldBytes ?? MAX_HELD_BYTES, new Set())) {
+      for (const found of journal.load(this.#options.maxHeldBytes ?? MAX_HELD_BYTES)) {
         this.#held.push({ run: found.run, since: performance.now(), bytes: found.bytes, journaled: true });
         this.#heldBytes += found.bytes;
       }
@@ -754,10 +754,8 @@ export class RunRecorder {
     if (this.#held.length > 0) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
-      this.#writeJournal();
       this.#dropHeld(true);
     }
-    this.#writeJournal();
     // Records in memory and those past maxHeldBytes, which waited in the journal alone.
     const left = this.#options.journal === undefined ? 0 : this.#journalRows();
     if (left > 0) {
