@@ -369,7 +369,15 @@ function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): 
 export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
-  const storage: RunStorage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
+  // Opening a PostgreSQL run store waits for its tables (another session's lock, a slow server), up
+  // to the 30 s statement timeout: past 2 s, stderr says what serve waits for.
+  const waiting = config.runsDb === undefined ? undefined : setTimeout(() => context.io.stderr('runprint: capture: waiting for the PostgreSQL run store (another session holds a lock on its tables, or the server is slow to answer); serve gives up after 30 s\n'), 2_000);
+  let storage: RunStorage;
+  try {
+    storage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
+  } finally {
+    clearTimeout(waiting);
+  }
   const version = await runprintVersion();
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
