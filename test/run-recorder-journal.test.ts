@@ -18,6 +18,8 @@ import { defaultContentPolicy, type RunStorage } from '../src/store/run-storage.
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 import { chatRun } from './helpers/stored-runs.ts';
+import { captureRunWith } from '../src/capture/capture-run.ts';
+import { runToStore } from '../src/store/run-storage.ts';
 
 const scratch = scratchFolders('runprint-journal-');
 after(() => scratch.removeAll());
@@ -108,6 +110,36 @@ describe('the held-records journal', () => {
       assert.equal((await real.list({ limit: 10 })).length, 5);
       assert.equal(recorder.counts.recorded, 5);
       assert.equal(new HeldJournal(join(dir, 'held-runs.sqlite')).count(), 0);
+    } finally {
+      await recorder.close();
+      await real.close();
+    }
+  });
+
+  test('an exchange held while the store failed whose capture id another record took meanwhile is not stored, and that is reported', { timeout: 30_000 }, async () => {
+    const dir = scratch.tempDir();
+    const real = SqliteRuns.open(join(dir, 'runs.sqlite'));
+    const { storage, state } = breakable(real);
+    const failures: RunprintError[] = [];
+    const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), journal: new HeldJournal(join(dir, 'held-runs.sqlite')), onFailure: (error) => void failures.push(error) });
+    const exchange = (text: string) => {
+      const requestBytes = new TextEncoder().encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Which?' }] }));
+      const responseBytes = new TextEncoder().encode(JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: text } }] }));
+      const started = Date.parse('2026-12-01T00:00:00Z');
+      return { run: captureRunWith({ captureId: 'one-id', format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } }), bytes: { requestBytes, responseBytes } };
+    };
+    try {
+      const held = exchange('Held.');
+      await assert.rejects(recorder.record(held.run, held.bytes, 'sdk', { captureIdOnce: true }), { code: 'ERR_STORE_UNAVAILABLE' });
+      // Meanwhile another process stores another record under the capture id.
+      const other = exchange('Stored elsewhere.');
+      await real.put([{ ...runToStore(other.run, other.bytes, defaultContentPolicy(), 'sdk', false), captureIdOnce: true }]);
+      state.broken = false;
+      await until(() => recorder.healthy, 'healthy once the store works', 20_000);
+      assert.deepEqual((await real.find('one-id')).map((run) => run.record.output?.digest), [other.run.record.output?.digest], 'the other record alone');
+      assert.equal(recorder.counts.recorded, 0);
+      assert.ok(failures.some((error) => error.code === 'ERR_CAPTURE_ID_TAKEN' && /1 held exchange was not stored/.test(error.message)), 'reported');
+      assert.equal(new HeldJournal(join(dir, 'held-runs.sqlite')).count(), 0, 'not kept in the journal either');
     } finally {
       await recorder.close();
       await real.close();

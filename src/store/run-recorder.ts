@@ -550,6 +550,10 @@ export class RunRecorder {
       for (const item of batch) this.#heldBytes -= item.bytes;
       const unjournaled = this.#unjournal(batch);
       committed += batch.length - result.size;
+      if (result.size > 0) {
+        // Its sender was told to send it again (the store failed); sent again, it gets 409 then.
+        this.#report(new RunprintError('ERR_CAPTURE_ID_TAKEN', `${result.size} held exchange${result.size === 1 ? ' was' : 's were'} not stored when the run store worked again: ${result.size === 1 ? 'its capture id names' : 'their capture ids name'} another record stored meanwhile`));
+      }
       // Then what waits in the journal alone (past maxHeldBytes, or from before a restart); not
       // when the journal could not be written: it would give these back.
       if (unjournaled) this.#loadJournal();
