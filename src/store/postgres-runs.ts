@@ -11,7 +11,7 @@ import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
@@ -107,19 +107,8 @@ const types: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-interface RunRow {
-  seq: number;
-  record_digest: string;
-  model: string | null;
-  capture: string;
-  record: string;
-  identity: string | null;
-  receipt: string | null;
-  log_index: number | null;
-  content_expired: boolean;
-}
-
-const COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+type RunRow = RunRowOf<boolean>;
+const COLUMNS = RUN_COLUMNS;
 
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');

@@ -56,6 +56,24 @@ export interface RunDigest {
 export const captureIdTaken = (): RunprintError =>
   new RunprintError('ERR_CAPTURE_ID_TAKEN', 'the capture id already names another record: a capture id names one call (an exchange sent again must be the same exchange)', "$['captureId']");
 
+/**
+ * A run row as the stores read it (RUN_COLUMNS): the same columns in SQLite and PostgreSQL;
+ * `content_expired` is SQLite's 0/1 or PostgreSQL's boolean.
+ */
+export interface RunRowOf<Expired extends number | boolean> {
+  seq: number;
+  record_digest: string;
+  model: string | null;
+  capture: string;
+  record: string;
+  identity: string | null;
+  receipt: string | null;
+  log_index: number | null;
+  content_expired: Expired;
+}
+
+export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+
 /** What a put did not store, by record digest (RunStorage.put). */
 export interface PutResult {
   /**

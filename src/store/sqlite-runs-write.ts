@@ -5,7 +5,7 @@
  * writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { PutResult, RunToStore } from './run-storage.ts';
+import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 
@@ -105,19 +105,8 @@ export interface ClaimWrite {
 }
 
 /** A run row as claims (and the store's reads) give it back. */
-export interface RunRow {
-  seq: number;
-  record_digest: string;
-  model: string | null;
-  capture: string;
-  record: string;
-  identity: string | null;
-  receipt: string | null;
-  log_index: number | null;
-  content_expired: number;
-}
-
-export const RUN_COLUMNS = 'seq, record_digest, model, capture, record, identity, receipt, log_index, content_expired';
+export type RunRow = RunRowOf<number>;
+export { RUN_COLUMNS };
 
 /**
  * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
