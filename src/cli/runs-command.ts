@@ -69,12 +69,12 @@ export interface StoreOptions {
  * --log-db (for a command that has it), else RUNPRINT_LOG_DB (serve puts the runs where the log
  * goes unless told otherwise); undefined: the data directory's SQLite file.
  */
-export function runsDatabase(values: StoreOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function runsDatabase(values: StoreOptions): string | undefined {
   const sources: Array<[string, string | undefined]> = [
     ['--runs-db', values['runs-db']],
-    ['RUNPRINT_RUNS_DB', env['RUNPRINT_RUNS_DB'] || undefined],
+    ['RUNPRINT_RUNS_DB', process.env['RUNPRINT_RUNS_DB'] || undefined],
     ['--log-db', values['log-db']],
-    ['RUNPRINT_LOG_DB', env['RUNPRINT_LOG_DB'] || undefined],
+    ['RUNPRINT_LOG_DB', process.env['RUNPRINT_LOG_DB'] || undefined],
   ];
   const [name, url] = sources.find(([, value]) => value !== undefined) ?? ['', undefined];
   if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', `${name} must be a postgres:// or postgresql:// connection URL`);

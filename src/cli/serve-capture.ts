@@ -28,7 +28,6 @@ import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPoli
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
-import { runsDatabase } from './runs-command.ts';
 import { runprintVersion } from './version.ts';
 
 /** The parseArgs options this file reads. */
@@ -245,7 +244,9 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   const workers = values['capture-workers'] ?? env['RUNPRINT_CAPTURE_WORKERS'];
   if (workers !== undefined && !/^[0-8]$/.test(workers)) throw new UsageError('ERR_CLI_USAGE', '--capture-workers must be a number of worker threads from 0 to 8');
   // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
-  const runsDb = runsDatabase(values, env);
+  const runsDbFrom = ([['--runs-db', values['runs-db']], ['RUNPRINT_RUNS_DB', env['RUNPRINT_RUNS_DB'] || undefined], ['--log-db', values['log-db']], ['RUNPRINT_LOG_DB', env['RUNPRINT_LOG_DB'] || undefined]] as const).find(([, value]) => value !== undefined);
+  const runsDb = runsDbFrom?.[1];
+  if (runsDb !== undefined && !/^postgres(ql)?:\/\//.test(runsDb)) throw new UsageError('ERR_CLI_USAGE', `${runsDbFrom![0]} must be a postgres:// or postgresql:// connection URL`);
   const otlpEndpoint = otlpEndpointOf(values['otlp-endpoint'], env);
   const captureLog = captureLogOf(values, env);
   if (token === undefined && !isLoopback(host)) {
