@@ -283,6 +283,35 @@ describe('the recorder remembers content it stored', () => {
     }
   });
 
+  test('content of a run that ended long before its commit (an exchange delivered late) is not remembered: another process may expire it at once', async () => {
+    const path = join(folder(), 'runs.sqlite');
+    const { storage, batches } = watched(path);
+    const now = Date.now();
+    const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), now: () => now });
+    const other = SqliteRuns.open(path);
+    const shared = systemDigest('Shared late.');
+    try {
+      const late = chatRun('Shared late.', 'Late?', 'Late answer.', now - 3 * DAY);
+      await recorder.record(late.run, late.bytes, 'proxy');
+      assert.ok(batches[0]![0]!.content.some((piece) => piece.digest === shared));
+      // Another serve on the same store, with a one-day retention, sweeps: the late run expires.
+      assert.equal(await other.expire(new Date(now - DAY).toISOString()), 1);
+      assert.equal(await other.content(shared), undefined);
+      const fresh = chatRun('Shared late.', 'Fresh?', 'Fresh answer.', now);
+      await recorder.record(fresh.run, fresh.bytes, 'proxy');
+      assert.ok(batches[1]![0]!.content.some((piece) => piece.digest === shared), 'the fresh run writes the content again');
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(await storage.content(shared))), { content: 'Shared late.', role: 'system' });
+      // A run that ended recently is remembered as before.
+      const again = chatRun('Shared late.', 'Again?', 'Again.', now);
+      await recorder.record(again.run, again.bytes, 'proxy');
+      assert.ok(!batches[2]![0]!.content.some((piece) => piece.digest === shared));
+    } finally {
+      await recorder.close();
+      await other.close();
+      await storage.close();
+    }
+  });
+
   test('a batch that fails to commit is not remembered', async () => {
     const path = join(folder(), 'runs.sqlite');
     const store = SqliteRuns.open(path);

@@ -84,10 +84,18 @@ export interface RecorderOptions {
  * How long the recorder remembers that a piece of content is in the store (its digest committed
  * as kept by a run): within it, a run that keeps the same content names it as kept without making
  * its bytes again or writing them. Sound because the store deletes content only when no unexpired
- * run keeps it, and a run committed this recently is not expired: serve's retention is at least a
- * day, and the recorder's own `expire` forgets what it remembered.
+ * run keeps it, and only runs that ended recently (RECENT_ENDED_MS) are remembered: serve's
+ * retention is at least a day, so such a run is not expired for hours yet, whichever process
+ * sweeps; the recorder's own `expire` forgets what it remembered. A run that ended long before it
+ * was committed (an exchange delivered late from an outbox) may expire at the next sweep of any
+ * serve on the store, so what it keeps is not remembered.
  */
 export const CONTENT_MEMORY_MS = 10 * 60_000;
+/**
+ * Content is remembered only from runs that ended at most this long before their commit (by this
+ * process's clock): half of the shortest retention (a day), which leaves hours for clocks that differ.
+ */
+export const RECENT_ENDED_MS = 12 * 60 * 60_000;
 /** Most digests remembered (the oldest are forgotten first). */
 export const CONTENT_MEMORY_ENTRIES = 50_000;
 
@@ -235,6 +243,8 @@ export class RunRecorder {
   #remember(runs: readonly RunToStore[]): void {
     const at = this.#now();
     for (const run of runs) {
+      const ended = Date.parse(run.record.times.ended);
+      if (!(at - ended <= RECENT_ENDED_MS)) continue;
       for (const digest of run.kept) {
         this.#stored.delete(digest);
         this.#stored.set(digest, at);
