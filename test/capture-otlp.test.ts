@@ -147,3 +147,36 @@ test('a slow receiver: spans waiting to be sent count against maxQueue, so memor
   assert.equal(exporter.counts.exported + exporter.counts.dropped, 1000);
   assert.ok(posts > 0);
 });
+
+test('gen_ai.request.stream says what the request asked (its "stream": true), not what the answer was', async () => {
+  // An upstream that answers a streamed request with a JSON error and a plain one with text/plain.
+  const odd = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean };
+      if (body.stream === true) response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"no streaming today","type":"invalid_request_error"}}');
+      else response.writeHead(500, { 'content-type': 'text/plain' }).end('upstream broke');
+    });
+  });
+  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=http://127.0.0.1:${(odd.address() as AddressInfo).port}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`] });
+  try {
+    const ids: Record<string, string> = {};
+    for (const [name, body] of [['streamed', { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Stream please' }] }], ['plain', { model: 'gpt-4o', messages: [{ role: 'user', content: 'Plain please' }] }], ['unidentified', { model: 'gpt-4o', stream: true, messages: 'not a list' }]] as const) {
+      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      await response.arrayBuffer();
+      ids[name] = response.headers.get('runprint-capture-id')!;
+    }
+    const span = (name: string) => spans().find((item) => attribute(item, 'runprint.capture.id')?.['stringValue'] === ids[name]);
+    await until(() => ['streamed', 'plain', 'unidentified'].every((name) => span(name) !== undefined), 'the three spans arrive');
+    assert.deepEqual(attribute(span('streamed')!, 'gen_ai.request.stream'), { boolValue: true }, 'asked to stream, answered with a JSON error');
+    assert.deepEqual(attribute(span('plain')!, 'gen_ai.request.stream'), { boolValue: false }, 'not asked to stream, answered with text/plain');
+    assert.equal(attribute(span('unidentified')!, 'gen_ai.request.stream'), undefined, 'a request not identified: unknown, so absent');
+  } finally {
+    await serve.stop();
+    await new Promise((resolve) => odd.close(resolve));
+  }
+});

@@ -23,6 +23,17 @@ function tokens(usage: JsonValue | null): { input?: number; output?: number } {
   return { ...(input === undefined ? {} : { input }), ...(output === undefined ? {} : { output }) };
 }
 
+/**
+ * gen_ai.request.stream: whether the request asked for a streamed answer, its `"stream": true`
+ * (a member the composition keeps in `excluded`); null (no attribute) when the request was not
+ * identified. Not the response's `stream`, which says only that its body was not JSON (SPEC 12.1):
+ * a streamed request answered with a JSON error, or a plain one answered with text, differ.
+ */
+function requestStream(run: CapturedRun): boolean | null {
+  if (run.composition === null) return null;
+  return run.composition.excluded?.['stream'] === true;
+}
+
 /** `chat MODEL`, or `chat` when the request has no identified model. */
 export function spanName(run: CapturedRun): string {
   const model = run.composition?.model['name'];
@@ -51,7 +62,7 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.operation.name', 'chat');
   set('gen_ai.provider.name', providerFor(record.format).upstream.name);
   set('gen_ai.request.model', typeof model === 'string' ? model : null);
-  set('gen_ai.request.stream', record.response.stream);
+  set('gen_ai.request.stream', requestStream(run));
   set('gen_ai.response.model', typeof served === 'string' ? served : null);
   if (record.output?.finishReason != null) set('gen_ai.response.finish_reasons', [record.output.finishReason]);
   const usage = tokens(record.output?.usage ?? null);
