@@ -1,6 +1,7 @@
 /** A `fetch` that records every provider call it forwards as a run (in-process capture; the proxy shares the core). */
 import { captureRunWith, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type PreparedRequest } from './capture-run.ts';
 import { createSha256, toHex, type Sha256 } from '../hash/sha256.ts';
+import { memberHeadersOf, type MemberHeaders } from '../providers/header-members.ts';
 import { providerFor } from '../providers/registry.ts';
 import { latin1, observeBody, outcomeOfError } from './observe-body.ts';
 import { routeOf } from './route.ts';
@@ -310,12 +311,15 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   };
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
     try {
       const { method, path } = target(input, init);
       const format = routeOf(method, path);
       if (format !== null) {
-        const context = { parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), started: options.onStart?.() };
+        // The headers fetch sends: init's when given, else the Request's (SPEC 4.8 reads members from some).
+        const sentHeaders = init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : null;
+        const headers = sentHeaders === null ? undefined : memberHeadersOf(format, (name) => sentHeaders.get(name));
+        const context = { parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
         // Last: once a stream body is teed, only the teed branch can be sent.
         const body = await requestBody(input, init);
         if (body === null) fail(unreadableBody('the request body is of a kind runprint cannot read without consuming it (not a string, buffer, Blob, URLSearchParams, FormData or ReadableStream): the call went on, not recorded'));
@@ -375,6 +379,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           ...(requestTooLarge === undefined ? {} : { requestTooLarge }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
           ...(call.salts === undefined ? {} : { salts: call.salts }),
+          ...(call.headers === undefined ? {} : { requestHeaders: call.headers }),
         }, request);
         finish(captureId, captured.record);
         if (captured.retrievalError !== null) fail(captured.retrievalError);
@@ -413,7 +418,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       try {
         const bytes = call.bytes instanceof Uint8Array ? call.bytes : call.bytes.settled ? await call.bytes.bytes.catch(() => undefined) : undefined;
         // A body longer than capture keeps has no identity (no header).
-        if (bytes instanceof Uint8Array) request = prepareRequest(call.format, bytes, call.salts);
+        if (bytes instanceof Uint8Array) request = prepareRequest(call.format, bytes, call.salts, call.headers);
         if (request?.identity != null) ids.set(REQUEST_ID_HEADER, request.identity.requestId);
       } catch (error) {
         request = undefined;

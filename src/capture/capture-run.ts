@@ -7,6 +7,7 @@ import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/index.ts';
 import { providerFor } from '../providers/registry.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
+import { withHeaderMembers, type MemberHeaders } from '../providers/header-members.ts';
 import { compositionFromRequest } from '../providers/request-mapping.ts';
 import { rawDigest, runOutputFrom, type RunOutput } from '../providers/run-output.ts';
 import { MAX_DECLARED_DOCUMENTS, MAX_DECLARED_TEXT, notInRequest, tooManyDocuments, tooMuchText } from './declared.ts';
@@ -21,6 +22,11 @@ export interface CapturedExchange {
   path: string;
   /** The exact request body bytes sent. */
   requestBytes: Uint8Array;
+  /**
+   * The request's headers that carry request members (SPEC 4.8, memberHeadersOf: Anthropic's
+   * `anthropic-beta`), by lower-case name; the identity reads the body with those members. Absent: none.
+   */
+  requestHeaders?: MemberHeaders;
   /** The response status, or null when no response arrived. */
   status: number | null;
   /** The response headers (only the allow-list is read), or null without a response. */
@@ -125,6 +131,8 @@ export interface CapturedRun {
   notFound: string[];
   /** Why declared documents are left out of the record (Located.error): the capture point reports it. */
   retrievalError: RunprintError | null;
+  /** The request's member headers (SPEC 4.8) the identity read, as the exchange gave them; absent: none. */
+  requestHeaders?: MemberHeaders;
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -203,13 +211,15 @@ function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunReco
 /**
  * The composition and identity (without served facts) of request bytes in `format`, or the
  * SPEC 11 error that says why there are none. With `salts` (one or more components), the
- * composition carries them and the identity is the salted one (SPEC 5.6). Throws only on a
- * programmer error (a TypeError or RangeError for salts that are not SPEC 2.5 salts).
+ * composition carries them and the identity is the salted one (SPEC 5.6). `headers` are the
+ * request's member headers (SPEC 4.8), read into the body's members. Throws only on a programmer
+ * error (a TypeError or RangeError for salts that are not SPEC 2.5 salts, or a header that carries
+ * no member of `format`).
  */
-export function prepareRequest(format: RequestFormat, bytes: Uint8Array, salts?: Salts): PreparedRequest {
+export function prepareRequest(format: RequestFormat, bytes: Uint8Array, salts?: Salts, headers?: MemberHeaders): PreparedRequest {
   if (salts !== undefined) checkSalts(salts);
   try {
-    const mapped = compositionFromRequest(format, parseJson(bytes));
+    const mapped = compositionFromRequest(format, withHeaderMembers(format, parseJson(bytes), headers));
     const composition = salts === undefined || Object.keys(salts).length === 0 ? mapped : { ...mapped, salts: { ...salts } };
     return { composition, identity: computeIdentity(composition), error: null };
   } catch (error) {
@@ -322,7 +332,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
   let unidentified: RunRecord['unidentified'] = null;
   const request: PreparedRequest = tooLarge !== undefined
     ? { composition: null, identity: null, error: requestTooLarge(tooLarge.size) }
-    : prepared ?? prepareRequest(format, requestBytes, exchange.salts);
+    : prepared ?? prepareRequest(format, requestBytes, exchange.salts, exchange.requestHeaders);
   let identity: IdentityDocument | null = null;
   if (request.error !== null) {
     unidentified = { code: request.error.code, path: request.error.path ?? null };
@@ -368,7 +378,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
-  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError };
+  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError, ...(exchange.requestHeaders === undefined ? {} : { requestHeaders: { ...exchange.requestHeaders } }) };
 }
 
 /** Times a record can hold as RFC 3339 (isRecordTime); a RangeError otherwise (a clock past 9999, or before 1970). */

@@ -11,6 +11,9 @@ import type { RunContent } from './capture-fetch.ts';
 import { isRecordTime, isRunId, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, MAX_RECORD_TIME, type CapturedExchange, type CapturedRun, type DigestedBody } from './capture-run.ts';
 import { readDeclared } from './declared.ts';
 import { routeOf } from './route.ts';
+import type { MemberHeaders } from '../providers/header-members.ts';
+import { providerFor } from '../providers/registry.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
 import type { CaptureOutcome } from './run-record.ts';
 
 /** The `version` of an exchange body. */
@@ -62,6 +65,11 @@ export interface ExchangeBody {
    * capture, so an exchange sent again is the same record.
    */
   salts?: Salts;
+  /**
+   * The request's headers that carry request members (SPEC 4.8: Anthropic's `anthropic-beta`), by
+   * lower-case name, as sent (may be absent: none): the server identifies the request with them.
+   */
+  requestHeaders?: { [name: string]: string };
 }
 
 /** The codes of a declaration's failure an exchange's answer may name (`retrievalError`). */
@@ -145,12 +153,13 @@ export function exchangeOf(run: CapturedRun, content: RunContent): ExchangeBody 
     parents: [...record.parents],
     ...(run.declared.length === 0 ? {} : { retrieval: run.declared.map((document) => ({ source: document.source, text: document.text })) }),
     ...(run.composition?.salts === undefined ? {} : { salts: { ...run.composition.salts } }),
+    ...(run.requestHeaders === undefined ? {} : { requestHeaders: { ...run.requestHeaders } }),
   };
 }
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const OUTCOMES: readonly CaptureOutcome[] = ['complete', 'aborted', 'timeout', 'network-error'];
-const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'requestTooLarge', 'response', 'outcome', 'times', 'parents', 'retrieval', 'salts'];
+const MEMBERS = ['version', 'captureId', 'method', 'path', 'request', 'requestTooLarge', 'response', 'outcome', 'times', 'parents', 'retrieval', 'salts', 'requestHeaders'];
 
 function bad(message: string, path: string): RunprintError {
   return new RunprintError('ERR_HTTP_BAD_REQUEST', message, path);
@@ -204,6 +213,23 @@ function tooLargeOf(value: unknown, path: string): number {
     throw bad(`must be the body's size in bytes, more than capture keeps (${MAX_CAPTURED_RESPONSE_BYTES}): a shorter body is sent as its bytes`, `${path}['size']`);
   }
   return size;
+}
+
+/** Longest member header value an exchange may carry (HTTP servers cap a header line near 8 KiB). */
+const MAX_MEMBER_HEADER = 8192;
+
+/** The request's member headers (ExchangeBody's `requestHeaders`): only those of the format, each a header value. */
+function requestHeadersOf(format: RequestFormat, value: unknown, path: string): MemberHeaders | undefined {
+  if (value === undefined) return undefined;
+  const names = providerFor(format).headerMembers.map((each) => each.header);
+  if (!isObject(value)) throw bad(`must be an object of header name -> value (${names.length === 0 ? 'this route has no member headers' : names.join(', ')})`, path);
+  const headers: { [name: string]: string } = {};
+  for (const [name, header] of Object.entries(value)) {
+    if (!names.includes(name)) throw bad(`must name only headers that carry request members of ${format} (${names.length === 0 ? 'none' : names.join(', ')}, lower case)`, path);
+    if (typeof header !== 'string' || header.length > MAX_MEMBER_HEADER || !/^[\t\x20-\x7e\x80-\xff]*$/.test(header)) throw bad(`must be a header value (at most ${MAX_MEMBER_HEADER} characters, no line break)`, `${path}['${name}']`);
+    headers[name] = header;
+  }
+  return Object.keys(headers).length === 0 ? undefined : headers;
 }
 
 /** Whole milliseconds since the epoch that a record can hold as an RFC 3339 time (up to 9999-12-31T23:59:59.999Z). */
@@ -302,9 +328,11 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
       if (!isSaltHex(salt)) throw bad('must be 64 lowercase hex digits (32 random bytes)', `$['salts']['${name}']`);
     }
   }
+  const requestHeaders = requestHeadersOf(format, body['requestHeaders'], "$['requestHeaders']");
   return {
     format, method, path, requestBytes, status, headers, responseBytes, ...(digested === undefined ? {} : { digested }), ...(tooLarge === undefined ? {} : { truncated: { size: tooLarge } }), ...(requestTooLarge === undefined ? {} : { requestTooLarge }), outcome: outcome as CaptureOutcome, times: { started, response: responded, ended }, parents: parents as string[], captureId,
     retrieval,
     ...(salts === undefined || Object.keys(salts).length === 0 ? {} : { salts: salts as Salts }),
+    ...(requestHeaders === undefined ? {} : { requestHeaders }),
   };
 }

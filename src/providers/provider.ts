@@ -50,4 +50,16 @@ export interface Provider {
    * so that it cannot occur inside a JSON string (a line start, or quotes a string would escape).
    */
   streamEndMarkers: readonly string[];
+  /**
+   * Request members an API takes in an HTTP header instead of the body (SPEC 4.8): the lower-case
+   * header name and the member a captured request is read with; each header holds a
+   * comma-separated list of strings. Empty for an API that has none.
+   */
+  headerMembers: readonly HeaderMember[];
+}
+
+/** A request member sent as a header (SPEC 4.8): `anthropic-beta` is Anthropic's `betas`. */
+export interface HeaderMember {
+  header: string;
+  member: string;
 }

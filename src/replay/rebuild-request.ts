@@ -14,6 +14,9 @@ import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { compositionFromRequest, requestFromComposition } from '../providers/request-mapping.ts';
+import { headerMembersOut } from '../providers/header-members.ts';
+import { providerFor } from '../providers/registry.ts';
+import { parseJson } from '../jcs/index.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 
 /** What a piece of content is, for an error message: a component, or one of its elements. */
@@ -33,8 +36,23 @@ export interface RebuiltRequest {
    * RFC 8785 canonical JSON of the rebuilt request (`rebuilt`), which has the same request identity.
    */
   bytes: Uint8Array;
+  /**
+   * The request members sent as headers (SPEC 4.8: Anthropic's `betas` as `anthropic-beta`), by
+   * lower-case name: taken out of a rebuilt body; for the exact bytes, those the body does not hold.
+   */
+  headers: { [name: string]: string };
   bytesFrom: 'exact' | 'rebuilt';
   requestId: string;
+}
+
+/** The JSON object in bytes, or null (bytes that are not one are sent as they are). */
+function parsedOrNull(bytes: Uint8Array): JsonObject | null {
+  try {
+    const value = parseJson(bytes);
+    return isJsonObject(value) ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Stored content is UTF-8: bytes that are not are altered content, never decoded with replacements. */
@@ -189,8 +207,12 @@ export async function rebuildRequest(storage: RunStorage, run: StoredRun): Promi
     throw new RunprintError('ERR_REPLAY_IDENTITY_MISMATCH', 'the rebuilt request has another request identity than the stored run: the request cannot be replayed as it was');
   }
   const exact = await storage.content(run.record.request.rawDigest.sha256);
+  const out = headerMembersOut(format, request);
   if (exact !== undefined && toHex(sha256Once(exact)) === run.record.request.rawDigest.sha256) {
-    return { format, composition, request, bytes: exact, bytesFrom: 'exact', requestId };
+    // The members the exact body holds stay there; the others were the original's headers.
+    const sent = parsedOrNull(exact);
+    const headers = Object.fromEntries(Object.entries(out.headers).filter(([name]) => !(sent !== null && providerFor(format).headerMembers.some((each) => each.header === name && Object.hasOwn(sent, each.member)))));
+    return { format, composition, request, bytes: exact, bytesFrom: 'exact', headers, requestId };
   }
-  return { format, composition, request, bytes: canonicalBytes(request), bytesFrom: 'rebuilt', requestId };
+  return { format, composition, request, bytes: canonicalBytes(out.request), bytesFrom: 'rebuilt', headers: out.headers, requestId };
 }

@@ -12,6 +12,7 @@ import type { Composition, Salts, ServedFact } from '../identity/composition.ts'
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
+import { headerMembersOut } from '../providers/header-members.ts';
 import { providerFor } from '../providers/registry.ts';
 import { setMember } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
@@ -207,12 +208,15 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
 
   // Overrides: applied to the provider request, whose composition then says what they changed.
   let bytes = rebuilt.bytes;
+  let memberHeaders = rebuilt.headers;
   let body: 'exact' | 'rebuilt' | 'overridden' = rebuilt.bytesFrom;
   let composition: Composition = rebuilt.composition;
   if (hasOverrides(options.overrides)) {
-    const request = overridden(rebuilt.request, options.overrides);
-    bytes = canonicalBytes(request);
-    const prepared = prepareRequest(rebuilt.format, bytes, rebuilt.composition.salts);
+    // Members an API takes as headers (SPEC 4.8) are sent as headers, as the rebuilt request's are.
+    const request = headerMembersOut(rebuilt.format, overridden(rebuilt.request, options.overrides));
+    bytes = canonicalBytes(request.request);
+    memberHeaders = request.headers;
+    const prepared = prepareRequest(rebuilt.format, bytes, rebuilt.composition.salts, request.headers);
     if (prepared.error !== null) throw prepared.error;
     composition = prepared.composition;
     const params: { [name: string]: JsonValue } = {};
@@ -225,7 +229,10 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
     };
     // Overrides that change nothing leave the request as it was: it is compared as a replay.
     if (changed.length > 0) body = 'overridden';
-    else bytes = rebuilt.bytes;
+    else {
+      bytes = rebuilt.bytes;
+      memberHeaders = rebuilt.headers;
+    }
   }
 
   // A local model's weights, checked before the call: another model is never sent the request.
@@ -241,7 +248,7 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   const provider = providerFor(rebuilt.format);
   const base = (options.upstreams?.[provider.upstream.name] ?? provider.upstream.url).replace(/\/+$/, '');
   const url = `${base}${record.path}`;
-  const sent = await send(url, bytes, options.headers?.(provider.upstream.name) ?? {}, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived, rebuilt.composition.salts);
+  const sent = await send(url, bytes, { ...memberHeaders, ...options.headers?.(provider.upstream.name) }, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived, rebuilt.composition.salts);
 
   // The replay as a stored run, as in-process capture stores it.
   const captured = sent.run;

@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { prepareRequest, type PreparedRequest } from '../capture/capture-run.ts';
+import type { MemberHeaders } from '../providers/header-members.ts';
 import { CompositionError, JsonError, ProviderError, RunprintError } from '../errors.ts';
 import type { Salts } from '../identity/composition.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
@@ -22,7 +23,7 @@ export interface PreparePoolOptions {
 
 export interface PreparePool {
   /** prepareRequest's answer for these bytes; rejects only where prepareRequest throws (a programmer error). */
-  prepare(format: RequestFormat, bytes: Uint8Array, salts?: Salts): Promise<PreparedRequest>;
+  prepare(format: RequestFormat, bytes: Uint8Array, salts?: Salts, headers?: MemberHeaders): Promise<PreparedRequest>;
   /** Calls prepared by workers and on the calling thread so far. */
   readonly counts: { pooled: number; inline: number };
   /** Stops the workers; calls they held are prepared on the calling thread. */
@@ -53,7 +54,7 @@ interface Slot {
 }
 
 function inline(task: PrepareTask): PreparedRequest {
-  return prepareRequest(task.format, task.bytes, task.salts);
+  return prepareRequest(task.format, task.bytes, task.salts, task.headers);
 }
 
 /** Settles `pending` by preparing its call on this thread. */
@@ -119,12 +120,12 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
 
   let started = false;
   return {
-    prepare(format, bytes, salts) {
+    prepare(format, bytes, salts, headers) {
       if (!started && !closed) {
         started = true;
         for (let i = 0; i < size; i++) start();
       }
-      const task: PrepareTask = { id: nextId++, format, bytes, ...(salts === undefined ? {} : { salts }) };
+      const task: PrepareTask = { id: nextId++, format, bytes, ...(salts === undefined ? {} : { salts }), ...(headers === undefined ? {} : { headers }) };
       let slot: Slot | undefined;
       for (const each of slots) if (each.ready && each.pending.size < MAX_IN_FLIGHT && (slot === undefined || each.pending.size < slot.pending.size)) slot = each;
       if (slot === undefined) {

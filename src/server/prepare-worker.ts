@@ -7,6 +7,7 @@ import { prepareRequest } from '../capture/capture-run.ts';
 import type { Composition, Salts } from '../identity/composition.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { RunprintError } from '../errors.ts';
+import type { MemberHeaders } from '../providers/header-members.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 
 export interface PrepareTask {
@@ -14,6 +15,7 @@ export interface PrepareTask {
   format: RequestFormat;
   bytes: Uint8Array;
   salts?: Salts;
+  headers?: MemberHeaders;
 }
 
 export type PrepareReply =
@@ -27,7 +29,7 @@ export type PrepareReply =
 parentPort?.on('message', (task: PrepareTask) => {
   let reply: PrepareReply;
   try {
-    const prepared = prepareRequest(task.format, task.bytes, task.salts);
+    const prepared = prepareRequest(task.format, task.bytes, task.salts, task.headers);
     reply = prepared.error === null ? { id: task.id, composition: prepared.composition, identity: prepared.identity } : { id: task.id, error: prepared.error.toJSON(), kind: prepared.error.constructor.name };
   } catch (error) {
     reply = { id: task.id, failed: error instanceof Error ? error.name : 'unknown' };

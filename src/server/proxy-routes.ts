@@ -14,6 +14,7 @@ import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts'
 import { RunprintError } from '../errors.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import { routeOf } from '../capture/route.ts';
+import { memberHeadersOf, type MemberHeaders } from '../providers/header-members.ts';
 import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { sameToken } from './bearer.ts';
@@ -78,7 +79,7 @@ export interface ProxyOptions {
    * before forwarding. Must settle as prepareRequest would: resolve with its answer, or reject
    * where it throws.
    */
-  prepare?: (format: RequestFormat, bytes: Uint8Array, salts?: Salts) => Promise<PreparedRequest>;
+  prepare?: (format: RequestFormat, bytes: Uint8Array, salts?: Salts, headers?: MemberHeaders) => Promise<PreparedRequest>;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -389,7 +390,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // A content-coded body (gzip, deflate) is forwarded as sent and identified by the JSON in it.
       const coding = request.headers.get('content-encoding');
       const source = coding === null ? sent : await decodedBody(sent, coding, options.maxBodyBytes);
-      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), done);
+      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), memberHeadersOf(target.format, (name) => request.headers.get(name)), done);
     } catch (error) {
       done();
       throw error;
@@ -415,12 +416,12 @@ export function createProxy(options: ProxyOptions): Proxy {
    * reported and the run recorded unidentified (never with an unsalted identity for a call that was
    * to be salted).
    */
-  async function prepareCall(format: RequestFormat, requestBytes: Uint8Array | RunprintError): Promise<PreparedRequest | undefined> {
+  async function prepareCall(format: RequestFormat, requestBytes: Uint8Array | RunprintError, headers: MemberHeaders | undefined): Promise<PreparedRequest | undefined> {
     // A body runprint could not decode is recorded unidentified with the reason.
     if (requestBytes instanceof RunprintError) return { composition: null, identity: null, error: requestBytes };
     try {
       const salts = options.salts?.();
-      return options.prepare === undefined ? prepareRequest(format, requestBytes, salts) : await options.prepare(format, requestBytes, salts);
+      return options.prepare === undefined ? prepareRequest(format, requestBytes, salts, headers) : await options.prepare(format, requestBytes, salts, headers);
     } catch (error) {
       fail(error);
       return options.salts === undefined ? undefined : { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
@@ -428,12 +429,12 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, done: () => void): Promise<Response> {
+  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start, or on this thread once
     // the call is on its way (below). Before forwarding where declared retrieval must be checked
     // first. Undefined when preparing failed (reported).
-    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, source) : undefined;
+    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, source, memberHeaders) : undefined;
     let prepared: PreparedRequest | undefined;
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
@@ -460,6 +461,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         run = captureRunWith(
           {
             format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId,
+            ...(memberHeaders === undefined ? {} : { requestHeaders: memberHeaders }),
             ...(declaration.documents.length === 0 ? {} : { retrieval: declaration.documents }),
             ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
             ...(options.derived?.[upstream] === undefined ? {} : { derived: options.derived[upstream] }),
@@ -502,7 +504,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (preparing === undefined) {
       const settled = responding.then(() => undefined, () => undefined);
       await (reportsSent ? Promise.race([written, settled]) : nextTurn());
-      preparing = prepareCall(format, source);
+      preparing = prepareCall(format, source, memberHeaders);
     }
     try {
       response = await responding;

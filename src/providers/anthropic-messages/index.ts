@@ -14,4 +14,5 @@ export const anthropicMessagesProvider: Provider = {
   requestIdHeader: 'request-id',
   upstream: { name: 'anthropic', url: 'https://api.anthropic.com' },
   streamEndMarkers: ['\nevent: message_stop', '"type":"message_stop"'],
+  headerMembers: [{ header: 'anthropic-beta', member: 'betas' }],
 };

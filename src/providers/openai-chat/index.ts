@@ -20,4 +20,5 @@ export const openAIChatProvider: Provider = {
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
   streamEndMarkers: ['\ndata: [DONE]', '\ndata:[DONE]'],
+  headerMembers: [],
 };

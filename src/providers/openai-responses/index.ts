@@ -14,4 +14,5 @@ export const openAIResponsesProvider: Provider = {
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
   streamEndMarkers: ['\nevent: response.completed', '\nevent: response.incomplete', '"type":"response.completed"', '"type":"response.incomplete"'],
+  headerMembers: [],
 };

@@ -1,0 +1,183 @@
+/**
+ * SPEC 4.8: request members an API takes as headers. The Anthropic SDK sends `betas` as the
+ * `anthropic-beta` header, so a captured call's identity reads the header as the `betas` member:
+ * through the proxy, in process, through a server's exchanges and in a replay, the identity is
+ * what `runprint id` gives for the body written with `betas`, and differs from the same call
+ * without them. A body that has `betas` and the header too is refused as ambiguous.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { prepareRequest } from '../src/capture/capture-run.ts';
+import { runprintFetch } from '../src/capture-node/index.ts';
+import type { RunprintError } from '../src/errors.ts';
+import { headerList, headerMembersOut, memberHeadersOf, withHeaderMembers } from '../src/providers/header-members.ts';
+import { parseJson } from '../src/jcs/index.ts';
+import type { JsonObject } from '../src/jcs/json-value.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const KEY = 'sk-ant-test-header-members-0123456789';
+const BETAS = ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'];
+const encoder = new TextEncoder();
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+let serveData: string;
+const scratch: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-header-members-'));
+  scratch.push(dir);
+  return dir;
+}
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  serveData = tempDir();
+  serve = await startServe({ data: serveData, args: ['--upstream', `anthropic=${upstream.url}`] });
+});
+after(async () => {
+  await killServeProcesses();
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+const params = { model: 'claude-sonnet-4-5', max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user' as const, content: 'Say hello.' }] };
+
+/** The request identity `runprint id` gives for a body: the standard of every captured call below. */
+async function idOf(body: object): Promise<string> {
+  const file = join(tempDir(), 'request.json');
+  writeFileSync(file, JSON.stringify(body));
+  const out = await runCliInProcess(['id', file, '--from', 'anthropic-messages']);
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout.trim();
+}
+
+interface RunView { captureId: string; record: { requestId: string | null; unidentified: { code: string; path: string | null } | null } }
+
+async function runOf(base: string, captureId: string): Promise<RunView> {
+  const response = await fetch(`${base}/v1/runs/${captureId}`);
+  assert.equal(response.status, 200);
+  const runs = ((await response.json()) as { runs: RunView[] }).runs;
+  assert.equal(runs.length, 1);
+  return runs[0]!;
+}
+
+describe('the header as a list', () => {
+  test('split at commas, parts trimmed of spaces and tabs, empty parts dropped, order kept', () => {
+    assert.deepEqual(headerList('a,b'), ['a', 'b']);
+    assert.deepEqual(headerList(' b ,\ta , ,'), ['b', 'a']);
+    assert.deepEqual(headerList(' , '), []);
+  });
+
+  test('read into the body as its member; an empty list adds nothing; the body and the header both is refused', () => {
+    const body = parseJson(encoder.encode(JSON.stringify(params)));
+    const read = withHeaderMembers('anthropic-messages', body, { 'anthropic-beta': 'x, y' }) as JsonObject;
+    assert.deepEqual(read['betas'], ['x', 'y']);
+    assert.equal(Object.hasOwn(body as JsonObject, 'betas'), false, 'the parsed body is not changed');
+    assert.equal(withHeaderMembers('anthropic-messages', body, { 'anthropic-beta': ' ,' }), body);
+    const both = prepareRequest('anthropic-messages', encoder.encode(JSON.stringify({ ...params, betas: ['x'] })), undefined, { 'anthropic-beta': 'x' });
+    assert.equal(both.error?.code, 'ERR_PROVIDER_INVALID_REQUEST');
+    assert.equal(both.error?.path, "$['betas']");
+    assert.throws(() => withHeaderMembers('openai-chat', body, { 'anthropic-beta': 'x' }), RangeError, 'OpenAI routes have no member headers');
+    assert.equal(memberHeadersOf('openai-chat', () => 'x'), undefined);
+    assert.deepEqual(memberHeadersOf('anthropic-messages', (name) => (name === 'anthropic-beta' ? 'x' : null)), { 'anthropic-beta': 'x' });
+  });
+
+  test('a request written with the member is sent with the header (what a replay sends), the rest of the body unchanged', () => {
+    const request = parseJson(encoder.encode(JSON.stringify({ ...params, betas: BETAS }))) as JsonObject;
+    const out = headerMembersOut('anthropic-messages', request);
+    assert.deepEqual(out.headers, { 'anthropic-beta': BETAS.join(',') });
+    assert.deepEqual(Object.keys(out.request), Object.keys(params));
+    // Not a list of strings: stays in the body (and the API will answer for it).
+    const odd = parseJson(encoder.encode(JSON.stringify({ ...params, betas: 'x' }))) as JsonObject;
+    assert.deepEqual(headerMembersOut('anthropic-messages', odd), { request: odd, headers: {} });
+  });
+});
+
+describe('captured calls read anthropic-beta as betas', () => {
+  test('the SDK\'s betas through the proxy and in process: the identity runprint id gives for the body with betas, not the one without', async () => {
+    const withBetas = await idOf({ ...params, betas: BETAS });
+    const without = await idOf(params);
+    assert.notEqual(withBetas, without);
+
+    // Through the proxy, with the SDK's base URL option.
+    const client = new Anthropic({ apiKey: KEY, baseURL: `${serve.base}/anthropic`, maxRetries: 0 });
+    upstream.enqueue({ kind: 'text', text: 'Hello.' }, { kind: 'text', text: 'Hello.' });
+    const mark = upstream.requests.length;
+    const beta = await client.beta.messages.create({ ...params, betas: BETAS }).withResponse();
+    const plain = await client.messages.create(params).withResponse();
+    await upstream.settled();
+    const received = upstream.requests.slice(mark);
+    assert.equal(received[0]!.headers['anthropic-beta'], BETAS.join(','), 'the header reaches the upstream as sent');
+    assert.equal(received[1]!.headers['anthropic-beta'], undefined);
+    assert.equal(beta.response.headers.get('runprint-request-id'), withBetas);
+    assert.equal(plain.response.headers.get('runprint-request-id'), without);
+    const stored = await runOf(serve.base, beta.response.headers.get('runprint-capture-id')!);
+    assert.equal(stored.record.requestId, withBetas);
+
+    // In process, into a local store and to the serve as exchanges: the same identities.
+    for (const where of ['data', 'url'] as const) {
+      const errors: RunprintError[] = [];
+      const capturing = runprintFetch({ ...(where === 'data' ? { data: tempDir() } : { url: serve.base }), onError: (error) => void errors.push(error) });
+      try {
+        const local = new Anthropic({ apiKey: KEY, baseURL: upstream.url, maxRetries: 0, fetch: capturing });
+        upstream.enqueue({ kind: 'text', text: 'Hello.' }, { kind: 'text', text: 'Hello.' });
+        const a = await local.beta.messages.create({ ...params, betas: BETAS }).withResponse();
+        const b = await local.messages.create(params).withResponse();
+        await upstream.settled();
+        const ids = [a, b].map((each) => each.response.headers.get('runprint-capture-id')!);
+        await capturing.flush();
+        const records = await Promise.all(ids.map((id) => capturing.runOf(id)));
+        assert.deepEqual(records.map((record) => record?.requestId), [withBetas, without], where);
+        if (where === 'url') {
+          // The server made its record from the exchange: it read the header the exchange carried.
+          assert.equal((await runOf(serve.base, ids[0]!)).record.requestId, withBetas);
+          assert.equal((await runOf(serve.base, ids[1]!)).record.requestId, without);
+        }
+      } finally {
+        await capturing.close();
+      }
+      assert.deepEqual(errors, [], where);
+    }
+  });
+
+  test('betas in the body and in the header: forwarded untouched, recorded unidentified (ERR_PROVIDER_INVALID_REQUEST at betas)', async () => {
+    upstream.enqueue({ kind: 'text', text: 'Hello.' });
+    const response = await fetch(`${serve.base}/anthropic/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'x' },
+      body: JSON.stringify({ ...params, betas: ['y'] }),
+    });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    assert.equal(response.headers.get('runprint-request-id'), null);
+    const stored = await runOf(serve.base, response.headers.get('runprint-capture-id')!);
+    assert.equal(stored.record.requestId, null);
+    assert.deepEqual(stored.record.unidentified, { code: 'ERR_PROVIDER_INVALID_REQUEST', path: "$['betas']" });
+  });
+
+  test('a replay of a beta call sends the header again and has the original\'s identity', async () => {
+    const client = new Anthropic({ apiKey: KEY, baseURL: `${serve.base}/anthropic`, maxRetries: 0 });
+    upstream.enqueue({ kind: 'text', text: 'Replayed.' });
+    const original = await client.beta.messages.create({ ...params, betas: BETAS }).withResponse();
+    const captureId = original.response.headers.get('runprint-capture-id')!;
+    await upstream.settled();
+    upstream.enqueue({ kind: 'text', text: 'Replayed.' });
+    const mark = upstream.requests.length;
+    process.env['ANTHROPIC_API_KEY'] = KEY;
+    const out = await runCliInProcess(['replay', captureId, '--data', serveData, '--upstream', `anthropic=${upstream.url}`, '--json']);
+    await upstream.settled();
+    const result = JSON.parse(out.stdout) as { verdict: string; original: { requestId: string }; replay: { requestId: string } | null };
+    assert.equal(result.replay?.requestId, result.original.requestId, out.stdout + out.stderr);
+    assert.equal(result.verdict, 'identical', out.stdout);
+    const sent = upstream.requests[mark]!;
+    assert.equal(sent.headers['anthropic-beta'], BETAS.join(','));
+    assert.equal(Object.hasOwn(JSON.parse(sent.body.toString('utf8')) as object, 'betas'), false, 'betas go as the header, not in the body');
+  });
+});
