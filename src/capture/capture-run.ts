@@ -274,7 +274,8 @@ function withDerived(served: { [name: string]: ServedFact } | null, derived: Cap
 
 /**
  * The run record of one exchange. Everything is derived from the bytes: the request identity
- * from the request body (what `runprint id` gives for the same bytes), served facts, output digest
+ * from the request body (what `runprint id` gives for the same bytes; with the members SPEC 4.8
+reads from `requestHeaders` added), served facts, output digest
  * and finish reason from the response body as SPEC 12 reads it (what `runOutputFrom` gives), so a
  * fetch wrapper and a proxy that see the same bytes make the same record but for times. A failed
  * call is a run too, marked incomplete; a request runprint cannot identify is recorded as
