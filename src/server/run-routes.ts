@@ -87,6 +87,25 @@ function knownParameters(url: URL, path: string, names: readonly string[]): void
   }
 }
 
+/** The times RFC 3339 can write in UTC (4-digit years): 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, in ms. */
+const FIRST_MS = -62167219200000;
+const LAST_MS = 253402300799999;
+
+/**
+ * `since` or `until` (an RFC 3339 time) as the run store compares it with start times, which
+ * records hold in whole milliseconds (`2026-12-06T11:36:46.706Z`): a time with a fraction finer
+ * than a millisecond is rounded up to the next one, which selects exactly the same runs (started
+ * at or after .7061 is at or after .707; before .7061 is before .707), where cutting it to .706
+ * left out a run started at .706 from `until` and let it into `since`. A time whose UTC form is
+ * outside years 0000-9999 is refused: no record is there, and the run store compares the UTC text.
+ */
+function queryTime(name: string, time: string): string {
+  const finer = /\.\d{3}(\d+)/.exec(time)?.[1];
+  const ms = Date.parse(time) + (finer !== undefined && /[1-9]/.test(finer) ? 1 : 0);
+  if (ms < FIRST_MS || ms > LAST_MS) throw new UsageError('ERR_CLI_USAGE', `${name} must be a time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC`);
+  return new Date(ms).toISOString();
+}
+
 /** A run query from the RUN_FILTERS, `limit` and `before` parameters (CLI and HTTP alike). */
 export function runQuery(get: (name: string) => string | undefined): RunQuery {
   const query: RunQuery = {};
@@ -94,7 +113,7 @@ export function runQuery(get: (name: string) => string | undefined): RunQuery {
     const time = get(name);
     if (time === undefined) continue;
     if (!isTimestamp(time)) throw new UsageError('ERR_CLI_USAGE', `${name} must be an RFC 3339 time, e.g. 2026-12-05T00:00:00Z`);
-    query[name] = new Date(time).toISOString();
+    query[name] = queryTime(name, time);
   }
   const model = get('model');
   if (model !== undefined) query.model = model;
