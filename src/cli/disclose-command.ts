@@ -77,10 +77,8 @@ export async function discloseCommand(args: string[], io: CliIo): Promise<number
     io.stdout(formatCommandHelp(allowed === undefined ? 'disclose' : `disclose ${command}`)!);
     return EXIT.ok;
   }
-  if (command === undefined) {
-    io.stderr(formatCommandHelp('disclose')!);
-    return EXIT.usage;
-  }
+  // As runs and log: one line saying what the command takes (the help is one --help away).
+  if (command === undefined) throw usage('disclose takes salts, create or verify; run "runprint disclose --help"');
   if (allowed === undefined) {
     const closest = closestName(command, Object.keys(ALLOWED));
     throw usage(`disclose takes salts, create or verify${closest === undefined ? '' : `; did you mean "disclose ${closest}"?`}; run "runprint disclose --help"`);

@@ -80,10 +80,14 @@ export function componentQuery(value: string): { part?: ContentPart; digest: str
 /** The filters of a run query, as GET /v1/runs, /v1/runs/counts and /v1/runs/groups name them. */
 export const RUN_FILTERS = ['since', 'until', 'model', 'servedModel', 'provider', 'status', 'parent', 'verdict', 'component'] as const;
 
-/** Unknown query parameters are refused, naming the ones `path` takes. */
+/**
+ * Unknown query parameters are refused, naming the ones `path` takes; so is a parameter given
+ * twice (`model=a&model=b`): one of them would be a guess, as `runs list` refuses an option given twice.
+ */
 function knownParameters(url: URL, path: string, names: readonly string[]): void {
   for (const name of url.searchParams.keys()) {
     if (!names.includes(name)) throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; ${path} takes ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
+    if (url.searchParams.getAll(name).length > 1) throw new UsageError('ERR_CLI_USAGE', `${name} is given more than once; ${path} takes each query parameter once (filters are not combined)`);
   }
 }
 
