@@ -96,7 +96,7 @@ test('a filter given twice is refused by runs list, runs group and the HTTP rout
   assert.equal((await runCliInProcess(['runs', 'list', '--data', data, '--limit', '5', '--limit', '-1'])).stderr, 'runprint: ERR_CLI_USAGE: --limit is given more than once; runs list takes each option once (two filters of one kind are not combined)\n');
   for (const [path, query] of [['/v1/runs', 'model=gpt-4o&model=gpt-4o-mini'], ['/v1/runs/counts', 'model=gpt-4o&model=gpt-4o-mini'], ['/v1/runs/groups', 'by=request&servedModel=a&servedModel=b'], ['/v1/runs', 'limit=1&limit=2']]) {
     const response = await fetch(`${serve.base}${path}?${query}`);
-    const name = query.split('&').at(-1)!.split('=')[0];
+    const name = query!.split('&').at(-1)!.split('=')[0];
     assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_CLI_USAGE', message: `${name} is given more than once; ${path} takes each query parameter once (filters are not combined)` } }], `${path}?${query}`);
   }
   // Once each, the same filters answer.
