@@ -337,8 +337,10 @@ describe('PostgreSQL', () => {
       // The planner takes them for the filters' queries (sequential scans off, as on a large table).
       await admin.query(`SET search_path = ${schema}; SET enable_seqscan = off`);
       const plan = async (where: string) => JSON.stringify((await admin.query(`EXPLAIN (FORMAT JSON) SELECT count(*) FROM runs WHERE ${where}`)).rows);
-      assert.match(await plan(`(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN ('http-status', 'network-error', 'provider-error') THEN 'failed' ELSE 'incomplete' END) = 'failed'`), /runs_ending/);
-      assert.match(await plan(`(record::jsonb ->> 'format') = ANY(ARRAY['anthropic-messages'])`), /runs_format/);
+      // The record as jsonb with each \u0000 read as \ufffd (jsonb refuses \u0000), as the store reads it.
+      const record = String.raw`replace(record, E'\\u0000', E'\\ufffd')::jsonb`;
+      assert.match(await plan(`(CASE WHEN ${record} ->> 'incomplete' IS NULL THEN 'complete' WHEN ${record} -> 'incomplete' ->> 'reason' IN ('http-status', 'network-error', 'provider-error') THEN 'failed' ELSE 'incomplete' END) = 'failed'`), /runs_ending/);
+      assert.match(await plan(`(${record} ->> 'format') = ANY(ARRAY['anthropic-messages'])`), /runs_format/);
       await admin.query('RESET search_path; RESET enable_seqscan');
       assert.deepEqual((await reopened.list({ status: 'complete', provider: 'openai' })).length, 1);
     } finally {

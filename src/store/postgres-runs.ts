@@ -13,10 +13,19 @@ import { pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
+/**
+ * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
+ * canonical JSON keeps for a NUL in a string (a model name, a message): each is read as \ufffd
+ * here. What this reads (the format, how the run ended, its parents) never holds a NUL, and the
+ * text stays valid JSON (a \u0000 replaced is an escape, or follows an escaped backslash). The
+ * record column itself keeps the exact JSON.
+ */
+const jsonb = (column: string): string => `replace(${column}, E'\\\\u0000', E'\\\\ufffd')::jsonb`;
+const RECORD = jsonb('record');
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
-const ENDING = `(CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' WHEN record::jsonb -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
+const ENDING = `(CASE WHEN ${RECORD} ->> 'incomplete' IS NULL THEN 'complete' WHEN ${RECORD} -> 'incomplete' ->> 'reason' IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
 /** A run's request format: the index runs_format and the provider filter use this one text. */
-const FORMAT = `(record::jsonb ->> 'format')`;
+const FORMAT = `(${RECORD} ->> 'format')`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -27,6 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
   request_id text,
   model text,
   served_model text,
+  model_escaped boolean NOT NULL DEFAULT false,
+  served_model_escaped boolean NOT NULL DEFAULT false,
   started text NOT NULL,
   ended text NOT NULL,
   capture text NOT NULL,
@@ -55,7 +66,7 @@ CREATE INDEX IF NOT EXISTS runs_format ON runs (${FORMAT}, seq);
 CREATE TABLE IF NOT EXISTS run_parents (parent text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (parent, seq));
 CREATE OR REPLACE FUNCTION runs_parents() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-  INSERT INTO run_parents (parent, seq) SELECT parent, NEW.seq FROM jsonb_array_elements_text(NEW.record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING;
+  INSERT INTO run_parents (parent, seq) SELECT parent, NEW.seq FROM jsonb_array_elements_text(${jsonb('NEW.record')} -> 'parents') AS parent ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$;
 CREATE OR REPLACE TRIGGER runs_parents AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION runs_parents();
@@ -70,20 +81,34 @@ const KEPT_MIGRATION = `
 ALTER TABLE run_digests ADD COLUMN IF NOT EXISTS kept boolean NOT NULL DEFAULT false;
 UPDATE run_digests SET kept = true FROM run_content WHERE run_content.digest = run_digests.digest AND run_content.seq = run_digests.seq;
 INSERT INTO run_digests (seq, part, position, digest, kept)
-  SELECT seq, 'response', -1, record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256',
-         EXISTS (SELECT 1 FROM run_content WHERE run_content.seq = runs.seq AND run_content.digest = runs.record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256')
-  FROM runs WHERE record::jsonb -> 'response' -> 'rawDigest' ->> 'sha256' IS NOT NULL
+  SELECT seq, 'response', -1, ${RECORD} -> 'response' -> 'rawDigest' ->> 'sha256',
+         EXISTS (SELECT 1 FROM run_content WHERE run_content.seq = runs.seq AND run_content.digest = ${jsonb('runs.record')} -> 'response' -> 'rawDigest' ->> 'sha256')
+  FROM runs WHERE ${RECORD} -> 'response' -> 'rawDigest' ->> 'sha256' IS NOT NULL
   ON CONFLICT DO NOTHING;
 DROP INDEX IF EXISTS run_digests_digest;
 DROP TABLE run_content;
 `;
 
+/**
+ * From a store made before the NUL-safe layout: runs gains the escaped flags of its model columns
+ * (nameColumn), and the indexes on the record's jsonb made with the plain cast (\u0000 refused)
+ * are dropped, for SCHEMA to make them again with the NUL-safe one. Before SCHEMA.
+ */
+async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
+  const flags = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS found";
+  if (((await client.query("SELECT to_regclass('runs') IS NOT NULL AS found")).rows[0] as { found: boolean }).found && !((await client.query(flags)).rows[0] as { found: boolean }).found) {
+    await client.query('ALTER TABLE runs ADD COLUMN model_escaped boolean NOT NULL DEFAULT false, ADD COLUMN served_model_escaped boolean NOT NULL DEFAULT false');
+  }
+  const stale = await client.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('runs_ending', 'runs_format') AND indexdef NOT LIKE '%replace(%'");
+  for (const row of stale.rows as { indexname: string }[]) await client.query(`DROP INDEX ${row.indexname}`);
+}
+
 /** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
-const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(record::jsonb -> 'parents') AS parent ON CONFLICT DO NOTHING`;
+const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(${RECORD} -> 'parents') AS parent ON CONFLICT DO NOTHING`;
 
 /** Reads every column the store uses: fails on tables of the same names that are something else. */
 const PROBE = `
-SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
+SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, model_escaped, served_model_escaped, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
 SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0;
 SELECT digest, bytes FROM content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
@@ -107,8 +132,23 @@ const types: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-type RunRow = RunRowOf<boolean>;
-const COLUMNS = RUN_COLUMNS;
+type RunRow = RunRowOf<boolean> & { model_escaped: boolean };
+/** RUN_COLUMNS, and whether the model column holds the name escaped (nameColumn). */
+const COLUMNS = `${RUN_COLUMNS}, model_escaped`;
+
+/**
+ * A model name as its text column holds it: the name itself, or, when it has a NUL (which
+ * PostgreSQL text cannot hold: 22021), its JSON string, with the column's escaped flag set. The
+ * flag keeps the two apart (a name may be the JSON string of another): a query by a name selects
+ * the rows holding the same text and flag.
+ */
+function nameColumn(name: string | null): { text: string | null; escaped: boolean } {
+  if (name === null || !name.includes('\u0000')) return { text: name, escaped: false };
+  return { text: JSON.stringify(name), escaped: true };
+}
+
+/** The name a text column and its escaped flag hold (nameColumn undone). */
+const nameOf = (text: string | null, escaped: boolean): string | null => (text === null || !escaped ? text : (JSON.parse(text) as string));
 
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
@@ -156,6 +196,7 @@ export class PostgresRuns implements RunStorage {
         // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
         const older = (await client.query("SELECT to_regclass('runs') IS NOT NULL AND to_regclass('run_parents') IS NULL AS older")).rows[0] as { older: boolean };
+        await nulSafeMigration(client);
         await client.query(SCHEMA);
         if (older.older) await client.query(BACKFILL_PARENTS);
         if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
@@ -208,10 +249,12 @@ export class PostgresRuns implements RunStorage {
             continue;
           }
         }
+        const model = nameColumn(run.model);
+        const served = nameColumn(run.servedModel);
         const inserted = await client.query(
-          `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
-          [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, run.model, run.servedModel, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable, run.claimedBy ?? null, run.claimedBy === undefined ? null : new Date().toISOString()],
+          `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, model_escaped, served_model_escaped, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (record_digest) DO NOTHING RETURNING seq`,
+          [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, model.text, served.text, model.escaped, served.escaped, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, run.identity === null ? null : JSON.stringify(run.identity), run.receiptable, run.claimedBy ?? null, run.claimedBy === undefined ? null : new Date().toISOString()],
         );
         const seq = inserted.rows[0]?.seq as number | undefined;
         if (seq === undefined) {
@@ -261,7 +304,7 @@ export class PostgresRuns implements RunStorage {
       recordDigest: row.record_digest,
       record: JSON.parse(row.record) as RunRecord,
       identity: row.identity === null ? null : (JSON.parse(row.identity) as IdentityDocument),
-      model: row.model,
+      model: nameOf(row.model, row.model_escaped),
       capture: row.capture as 'proxy' | 'sdk',
       digests: bySeq.get(row.seq) ?? [],
       receipt: row.receipt,
@@ -324,8 +367,11 @@ export class PostgresRuns implements RunStorage {
     const where: string[] = [];
     if (query.since !== undefined) where.push(`started >= ${arg(query.since)}`);
     if (query.until !== undefined) where.push(`started < ${arg(query.until)}`);
-    if (query.model !== undefined) where.push(`model = ${arg(query.model)}`);
-    if (query.servedModel !== undefined) where.push(`served_model = ${arg(query.servedModel)}`);
+    for (const [column, name] of [['model', query.model], ['served_model', query.servedModel]] as const) {
+      if (name === undefined) continue;
+      const { text, escaped } = nameColumn(name);
+      where.push(`${column} = ${arg(text)} AND ${escaped ? '' : 'NOT '}${column}_escaped`);
+    }
     if (query.provider !== undefined) where.push(`${FORMAT} = ANY(${arg(formatsOf(query.provider))}::text[])`);
     if (query.status === 'unidentified') where.push('request_id IS NULL');
     else if (query.status !== undefined) where.push(`${ENDING} = ${arg(query.status)}`);
@@ -367,7 +413,7 @@ export class PostgresRuns implements RunStorage {
       args.push(value);
       return `$${args.length}`;
     }, links);
-    const groups = (column: string) => `SELECT ${column} AS name, count(*) AS runs FROM runs ${where} GROUP BY ${column} ORDER BY count(*) DESC, ${column} IS NULL, ${column} LIMIT ${COUNTS_GROUPS}`;
+    const groups = (column: string) => `SELECT ${column} AS name, ${column}_escaped AS escaped, count(*) AS runs FROM runs ${where} GROUP BY ${column}, ${column}_escaped ORDER BY count(*) DESC, ${column} IS NULL, ${column}, ${column}_escaped LIMIT ${COUNTS_GROUPS}`;
     const [totals, models, served] = await Promise.all([
       this.#query(`SELECT count(*) AS runs, count(DISTINCT request_id) AS requests, count(DISTINCT run_id) AS identities FROM runs ${where}`, args),
       this.#query(groups('model'), args),
@@ -378,12 +424,14 @@ export class PostgresRuns implements RunStorage {
       runs: total.runs,
       requestIdentities: total.requests,
       runIdentities: total.identities,
-      models: (models.rows as { name: string | null; runs: number }[]).map((group) => ({ model: group.name, runs: group.runs })),
-      servedModels: (served.rows as { name: string | null; runs: number }[]).map((group) => ({ servedModel: group.name, runs: group.runs })),
+      models: (models.rows as { name: string | null; escaped: boolean; runs: number }[]).map((group) => ({ model: nameOf(group.name, group.escaped), runs: group.runs })),
+      servedModels: (served.rows as { name: string | null; escaped: boolean; runs: number }[]).map((group) => ({ servedModel: nameOf(group.name, group.escaped), runs: group.runs })),
     };
   }
 
   async find(id: string): Promise<StoredRun[]> {
+    // No id holds a NUL, which a text parameter cannot (22021): an id asked for with one names no run.
+    if (id.includes('\u0000')) return [];
     return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[]);
   }
 
