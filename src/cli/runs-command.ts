@@ -12,8 +12,8 @@ import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
-import { findRuns, runQuery, runViews } from '../server/run-routes.ts';
-import type { RunStorage, StoredReplayLink, StoredRun } from '../store/run-storage.ts';
+import { findRuns, runQuery, runViews, whyNoReceipt } from '../server/run-routes.ts';
+import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -118,6 +118,33 @@ function line(run: StoredRun): string {
   return `${record.times.started}  ${record.captureId}  ${record.format}  ${printable(model)}  ${status}  ${id}\n`;
 }
 
+/**
+ * The status row of `runs show`: first the word `runs list --status` selects the run by
+ * (complete, incomplete or failed, and unidentified when its request has no identity), then why it
+ * is not complete and the HTTP status. How the exchange itself ended is the transport row.
+ */
+function statusOf(run: StoredRun): string {
+  const { record } = run;
+  const words = [runEnding(record), ...(record.requestId === null ? ['unidentified'] : [])].join(', ');
+  const why = record.incomplete === null ? '' : `: ${record.incomplete.reason}${record.incomplete.code === null ? '' : `, ${record.incomplete.code}`}`;
+  return `${words}${why} (${record.response.status === null ? 'no response' : `HTTP ${record.response.status}`})`;
+}
+
+/** The transport outcome of the exchange (complete: it ended normally, whatever its status and body said). */
+const TRANSPORT: Record<StoredRun['record']['outcome'], string> = {
+  complete: 'complete (the exchange ended normally)',
+  aborted: 'aborted (the client cancelled the call)',
+  timeout: 'timeout (the client stopped waiting)',
+  'network-error': 'network-error (the connection failed or was cut)',
+};
+
+/** The receipt row of `runs show`: signed, not yet, or why none is made. */
+function receiptOf(run: StoredRun): string {
+  if (run.receipt !== null) return run.logIndex === null ? 'signed' : `signed, log index ${run.logIndex}`;
+  const why = whyNoReceipt(run);
+  return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
+}
+
 function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
   const { record } = run;
   const rows: Array<[string, string]> = [
@@ -129,14 +156,15 @@ function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
   ];
   for (const [name, fact] of Object.entries(record.served ?? {})) rows.push([`served ${name}`, `${printable(typeof fact.value === 'string' ? fact.value : JSON.stringify(fact.value))} (${fact.source})`]);
   rows.push(
-    ['status', `${record.response.status ?? 'no response'} ${record.outcome}${record.incomplete === null ? '' : ` (incomplete: ${record.incomplete.reason}${record.incomplete.code === null ? '' : `, ${record.incomplete.code}`})`}`],
+    ['status', statusOf(run)],
+    ['transport', TRANSPORT[record.outcome] ?? record.outcome],
     ['output', record.output === null ? '(none)' : `sha256:${record.output.digest.sha256} finish ${record.output.finishReason ?? '-'}`],
     ['request bytes', `${record.request.size} sha256:${record.request.rawDigest.sha256}`],
     ['response bytes', record.response.rawDigest === null ? '(none)' : `${record.response.size} sha256:${record.response.rawDigest.sha256}${record.response.stream ? ' (stream)' : ''}`],
     ['times', `${record.times.started} .. ${record.times.ended}`],
     ['parents', record.parents.length === 0 ? '(none)' : record.parents.join(', ')],
     ['retrieval', (record.retrieval ?? []).length === 0 ? '(none declared)' : record.retrieval.map((document) => `${printable(document.source)} sha256:${document.digest.sha256} (${document.component}[${document.element}])`).join(', ')],
-    ['receipt', run.receipt === null ? '(none yet)' : run.logIndex === null ? 'signed' : `signed, log index ${run.logIndex}`],
+    ['receipt', receiptOf(run)],
   );
   // The replay links of the run store (docs/REPLAY.md section 5): the run this one replays, and its replays.
   const of = links.find((link) => link.replay.recordDigest === run.recordDigest);

@@ -260,11 +260,18 @@ const RETRY_SOON = { 'retry-after': '1' };
  */
 function noReceiptAnswer(run: StoredRun): Response {
   const error = noReceipt(run);
-  return errorResponse(error, run.record.runId !== null && run.record.output !== null ? RETRY_SOON : {});
+  return errorResponse(error, whyNoReceipt(run) === null ? RETRY_SOON : {});
+}
+
+/** Why a stored run never gets a receipt; null when it gets one (signed once its record commits). `runs show` says it too. */
+export function whyNoReceipt(run: StoredRun): string | null {
+  if (run.record.output === null) return 'it has no whole output (a failed or cut-off call)';
+  if (run.record.runId === null) return 'it has no run identity (unidentified, or no response with served facts)';
+  return null;
 }
 
 function noReceipt(run: StoredRun): RunprintError {
-  if (run.record.runId === null) return new RunprintError('ERR_RUN_NO_RECEIPT', 'this run gets no receipt: it has no run identity (unidentified, or no response with served facts)');
-  if (run.record.output === null) return new RunprintError('ERR_RUN_NO_RECEIPT', 'this run gets no receipt: it has no whole output (a failed or cut-off call)');
+  const why = whyNoReceipt(run);
+  if (why !== null) return new RunprintError('ERR_RUN_NO_RECEIPT', `this run gets no receipt: ${why}`);
   return new RunprintError('ERR_RUN_NO_RECEIPT', 'the receipt is not signed yet (or the service signs none); retry in a second');
 }

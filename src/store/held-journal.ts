@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { RunToStore } from './run-storage.ts';
+import { createOwnerOnly } from './owner-only.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 
@@ -101,6 +102,8 @@ export class HeldJournal {
     if (!create && !existsSync(this.path)) return undefined;
     let db: DatabaseSync | undefined;
     try {
+      // Owner-only whatever the umask, and with it the -wal and -shm SQLite makes beside it.
+      if (create) createOwnerOnly(this.path);
       db = new DatabaseSync(this.path);
       db.exec(SQLITE_PRAGMAS);
       // A row may stay long in a failing store's outage: what is deleted is overwritten too.

@@ -4,6 +4,7 @@ import { LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
+import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
@@ -125,6 +126,8 @@ export class SqliteLog implements LogStorage {
     if (options.writerThread === true && (options.leafKey !== undefined || options.maxPageCount !== undefined)) throw new TypeError('leafKey and maxPageCount apply to this connection only, not to a writer thread');
     let db: DatabaseSync | undefined;
     try {
+      // Owner-only whatever the umask, and with it the -wal and -shm SQLite makes beside it.
+      createOwnerOnly(path);
       db = new DatabaseSync(path);
       db.exec(SQLITE_PRAGMAS);
       const check = options.checked === true ? { ok: 'ok' } : (db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined);

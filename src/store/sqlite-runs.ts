@@ -2,6 +2,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
+import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
@@ -125,6 +126,8 @@ export class SqliteRuns implements RunStorage {
   static open(path: string, options: { writerThread?: boolean } = {}): SqliteRuns {
     let db: DatabaseSync | undefined;
     try {
+      // Owner-only whatever the umask, and with it the -wal and -shm SQLite makes beside it.
+      createOwnerOnly(path);
       db = new DatabaseSync(path);
       db.exec(RUNS_PRAGMAS);
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
