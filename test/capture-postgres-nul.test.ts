@@ -3,9 +3,11 @@
  * store, through a real serve: the run is recorded as on SQLite (PostgreSQL text cannot hold a
  * NUL, and jsonb refuses the escape \u0000), the calls after it are recorded too, and its model
  * name is found as it was sent. A NUL in a query is a client's input, not an outage: the same
- * answers as SQLite (no run), never 503. A store of the layout before is migrated when opened.
+ * answers as SQLite (no run), never 503. So is a model name longer than a btree index entry can
+ * be. A store of the layout before is migrated when opened.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
@@ -87,19 +89,41 @@ test('serve on PostgreSQL records a call with a NUL in its model and messages, a
   assert.doesNotMatch(serve.stderr(), /ERR_STORE|wait in/);
 });
 
-test('a PostgreSQL run store of the layout before NUL-safe names is migrated when opened, its runs kept', { timeout: 30_000 }, async () => {
+test('serve on PostgreSQL records a call whose model name is longer than a btree index entry can be (2,704 bytes), and finds it by that name', { timeout: 60_000 }, async () => {
+  const { url } = await pgs.fresh('runprint_long_model');
+  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
+  // Random text, which PostgreSQL cannot compress below the bound either.
+  const long = randomBytes(3_000).toString('base64url');
+  for (const model of [long, 'gpt-4o']) {
+    const answer = await chat(serve.base, model, 'hello');
+    assert.equal(answer.status, 200);
+    await answer.arrayBuffer();
+  }
+  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as Health).capture;
+  await until(async () => (await health()).recorded === 2, 'both calls recorded');
+  assert.deepEqual([(await health()).healthy, (await health()).held], [true, 0]);
+  const found = (await (await fetch(`${serve.base}/v1/runs?model=${long}`)).json()) as { runs: Array<{ model: string }> };
+  assert.deepEqual(found.runs.map((run) => run.model), [long]);
+  const served = (await (await fetch(`${serve.base}/v1/runs?servedModel=${long}`)).json()) as { runs: unknown[] };
+  assert.equal(served.runs.length, 1);
+  assert.equal(await serve.stop(), 0);
+});
+
+test('a PostgreSQL run store of the layout before NUL-safe and long names is migrated when opened, its runs kept', { timeout: 30_000 }, async () => {
   const { url } = await pgs.fresh('runprint_nul_migrate');
   const store = await PostgresRuns.open(url);
   const { run, bytes } = chatRun('before');
   await store.put([runToStore(run, bytes, defaultContentPolicy(), 'proxy', false)]);
   await store.close();
-  // The layout before: no escaped flags, and the status and provider indexes on the plain jsonb cast.
+  // The layout before: no escaped flags, the status and provider indexes on the plain jsonb cast, btree indexes of the names.
   const admin = pgs.admin;
   const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
   await admin.query(`ALTER TABLE ${schema}.runs DROP COLUMN model_escaped, DROP COLUMN served_model_escaped`);
   await admin.query(`DROP INDEX ${schema}.runs_ending; DROP INDEX ${schema}.runs_format`);
   await admin.query(`CREATE INDEX runs_format ON ${schema}.runs ((record::jsonb ->> 'format'), seq)`);
   await admin.query(`CREATE INDEX runs_ending ON ${schema}.runs ((CASE WHEN record::jsonb ->> 'incomplete' IS NULL THEN 'complete' ELSE 'incomplete' END), seq)`);
+  await admin.query(`DROP INDEX ${schema}.runs_model; DROP INDEX ${schema}.runs_served_model`);
+  await admin.query(`CREATE INDEX runs_model ON ${schema}.runs (model); CREATE INDEX runs_served_model ON ${schema}.runs (served_model)`);
   const again = await PostgresRuns.open(url);
   try {
     const nul = chatRun('after \u0000');
@@ -110,6 +134,13 @@ test('a PostgreSQL run store of the layout before NUL-safe names is migrated whe
     const indexes = (await admin.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('runs_ending', 'runs_format') ORDER BY indexname`, [schema])).rows as { indexname: string; indexdef: string }[];
     assert.deepEqual(indexes.map((index) => index.indexname), ['runs_ending', 'runs_format']);
     for (const index of indexes) assert.match(index.indexdef, /replace\(record/, `${index.indexname} is made again NUL-safe`);
+    const names = (await admin.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('runs_model', 'runs_served_model')`, [schema])).rows as { indexdef: string }[];
+    assert.equal(names.length, 2);
+    for (const index of names) assert.match(index.indexdef, /USING hash/);
+    const long = 'm'.repeat(9_000) + randomBytes(2_000).toString('base64url');
+    const other = chatRun('long');
+    await again.put([runToStore({ ...other.run, composition: { ...other.run.composition!, model: { ...other.run.composition!.model, name: long } } }, other.bytes, defaultContentPolicy(), 'proxy', false)]);
+    assert.equal((await again.list({ model: long })).length, 1);
   } finally {
     await again.close();
   }

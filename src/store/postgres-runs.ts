@@ -57,8 +57,9 @@ CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable AND rec
 CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL AND log_index IS NULL;
 CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
-CREATE INDEX IF NOT EXISTS runs_model ON runs (model);
-CREATE INDEX IF NOT EXISTS runs_served_model ON runs (served_model);
+-- Hash indexes: a model name may be longer than a btree entry can be (2,704 bytes: 54000), and the names are only compared for equality.
+CREATE INDEX IF NOT EXISTS runs_model ON runs USING hash (model);
+CREATE INDEX IF NOT EXISTS runs_served_model ON runs USING hash (served_model);
 CREATE INDEX IF NOT EXISTS runs_request_id ON runs (request_id);
 -- The status and provider filters (as SQLite's runs_ending and runs_format), newest first within each.
 CREATE INDEX IF NOT EXISTS runs_ending ON runs (${ENDING}, seq);
@@ -92,14 +93,16 @@ DROP TABLE run_content;
 /**
  * From a store made before the NUL-safe layout: runs gains the escaped flags of its model columns
  * (nameColumn), and the indexes on the record's jsonb made with the plain cast (\u0000 refused)
- * are dropped, for SCHEMA to make them again with the NUL-safe one. Before SCHEMA.
+ * and the btree indexes of the model names (a long name refused) are dropped, for SCHEMA to make
+ * them again. Before SCHEMA.
  */
 async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
   const flags = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS found";
   if (((await client.query("SELECT to_regclass('runs') IS NOT NULL AS found")).rows[0] as { found: boolean }).found && !((await client.query(flags)).rows[0] as { found: boolean }).found) {
     await client.query('ALTER TABLE runs ADD COLUMN model_escaped boolean NOT NULL DEFAULT false, ADD COLUMN served_model_escaped boolean NOT NULL DEFAULT false');
   }
-  const stale = await client.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('runs_ending', 'runs_format') AND indexdef NOT LIKE '%replace(%'");
+  const stale = await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND (
+    indexname IN ('runs_ending', 'runs_format') AND indexdef NOT LIKE '%replace(%' OR indexname IN ('runs_model', 'runs_served_model') AND indexdef NOT LIKE '%USING hash%')`);
   for (const row of stale.rows as { indexname: string }[]) await client.query(`DROP INDEX ${row.indexname}`);
 }
 
