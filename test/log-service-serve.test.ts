@@ -64,7 +64,8 @@ test('runprint serve: default log name, owner-only key, token writes, same log a
 test('runprint serve refuses a log database that is not one, with ERR_STORE_CORRUPT and no socket', async () => {
   const data = await mkdtemp(join(tmpdir(), 'runprint-serve-'));
   try {
-    await writeFile(join(data, 'log.sqlite'), 'not an SQLite database, not an SQLite database\n');
+    // Owner-only, as runprint makes it: a mode that lets others read it would add a warning line.
+    await writeFile(join(data, 'log.sqlite'), 'not an SQLite database, not an SQLite database\n', { mode: 0o600 });
     const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', data], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -166,7 +166,12 @@ async function readOnlyFile(): Promise<void> {
   const { command, args } = unprivileged(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', data]);
   const result = await runToEnd(command, args);
   assert.equal(result.code, 4, result.stderr);
-  assert.equal(result.stderr, 'runprint: ERR_STORE_READ_ONLY: log database cannot be written (stored entries are intact; make it writable, then retry)\n');
+  assert.equal(
+    result.stderr,
+    // 0444 lets others read it too: said first, as for any data file that is not owner-only.
+    'runprint: warning: log.sqlite (0444) in the data directory is not owner-only: users other than its owner may have access to what it holds; chmod 600 it\n' +
+      'runprint: ERR_STORE_READ_ONLY: log database cannot be written (stored entries are intact; make it writable, then retry)\n',
+  );
   // SQLite gives the -wal and -shm files it makes the database file's mode: all of them are made writable again.
   for (const name of readdirSync(data).filter((file) => file.startsWith('log.sqlite'))) chmodSync(join(data, name), 0o644);
   assert.deepEqual(await reopen(join(data, 'log.sqlite'), key), { size: 25, intact: true });

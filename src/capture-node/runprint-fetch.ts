@@ -13,6 +13,7 @@ import { freshSalts, saltedComponents, type CapturedRun } from '../capture/captu
 import { EXCHANGES_PATH, exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
+import { notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
@@ -202,6 +203,9 @@ function stderrReporter(): { report: (error: RunprintError) => void; worked: () 
   };
 }
 
+/** The data directories whose modes this process has checked (the warnings are printed once). */
+const modesWarned = new Set<string>();
+
 /**
  * The local sink: the data directory's run store, and receipts signed with its key. `worked` is
  * told each time a run is committed.
@@ -223,6 +227,11 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
       await mkdir(data, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw folderError('the data directory', data, error);
+    }
+    // One that was there is left as it is (its mode is the user's): a line says who else may read it, once per process.
+    if (!modesWarned.has(data)) {
+      modesWarned.add(data);
+      for (const warning of await notOwnerOnly(data, [RUNS_DATABASE, RECEIPT_KEY_FILE], `the data directory ${data}`)) process.stderr.write(`runprint: capture: ${warning}\n`);
     }
     const key: SigningKey = await receiptKey(data, data, undefined).catch((error: unknown) => namingKeyFile(error, join(data, RECEIPT_KEY_FILE)));
     const version = await runprintVersion();

@@ -10,13 +10,15 @@ import { witnessedLogs } from '../log/witness.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
 import { createApp, type AppOptions } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
-import { openStorage } from '../store/open-storage.ts';
+import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
+import { notOwnerOnly } from '../store/owner-only.ts';
+import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { keyFileMode, writeFileAtomic } from './key-file.ts';
@@ -212,6 +214,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   } catch {
     throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
   }
+  // One that was there is left as it is (its mode is the user's): a line says who else may read it.
+  for (const warning of await notOwnerOnly(dataDir, [LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE, RECEIPT_KEY_FILE], 'the data directory')) io.stderr(`runprint: ${warning}\n`);
   // runprint's own version: npm_package_version is the version of whatever package npm ran serve in.
   const options: AppOptions = { version: await runprintVersion(), openapi: await readFile(OPENAPI_FILE) };
   const sign = await signOptions(values['sign-key'] ?? process.env['RUNPRINT_SIGN_KEY'], values['sign-token'] !== undefined ? ['--sign-token', values['sign-token']] : ['RUNPRINT_SIGN_TOKEN', process.env['RUNPRINT_SIGN_TOKEN'] || undefined], io);

@@ -3,9 +3,14 @@
  * keys. SQLite makes a new database file with mode 0644 less the umask, and gives its -wal, -shm and
  * -journal files the database file's mode, so a database file made here first, empty, with 0600,
  * keeps all of them owner-only. Directories and files that are there already are never changed:
- * the mode is the user's.
+ * the mode is the user's; `notOwnerOnly` says which others may access, for a warning at start.
  */
 import { closeSync, constants, fchmodSync, openSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** What SQLite makes beside a database file: named like it with these endings. */
+const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
 
 /**
  * Creates the SQLite database file `path`, empty and owner-only (0600, exactly, whatever the
@@ -27,4 +32,38 @@ export function createOwnerOnly(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+async function modeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+
+/**
+ * The warnings (each one line, without "runprint: " and the newline) for a data directory that
+ * users other than its owner may access, and for those of its files `names` (each SQLite database
+ * with its -wal, -shm and -journal) that are not owner-only. `what` names the directory in them
+ * ("the data directory"). None where modes do not exist (Windows).
+ */
+export async function notOwnerOnly(dataDir: string, names: readonly string[], what: string): Promise<string[]> {
+  if (process.platform === 'win32') return [];
+  const warnings: string[] = [];
+  const folder = await modeOf(dataDir);
+  if (folder !== undefined && (folder & 0o077) !== 0) {
+    warnings.push(`warning: ${what} has mode ${octal(folder)}: users other than its owner have access to the runs, salts and keys in it; chmod 700 it`);
+  }
+  const files = [...new Set(names.flatMap((name) => (name.endsWith('.sqlite') ? [name, ...SQLITE_SIDE_FILES.map((end) => name + end)] : [name])))].sort();
+  const open: string[] = [];
+  for (const name of files) {
+    const mode = await modeOf(join(dataDir, name));
+    if (mode !== undefined && (mode & 0o077) !== 0) open.push(`${name} (${octal(mode)})`);
+  }
+  if (open.length === 1) warnings.push(`warning: ${open[0]} in ${what} is not owner-only: users other than its owner may have access to what it holds; chmod 600 it`);
+  if (open.length > 1) warnings.push(`warning: ${open.join(', ')} in ${what} are not owner-only: users other than their owner may have access to what they hold; chmod 600 them`);
+  return warnings;
 }
