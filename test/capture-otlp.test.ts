@@ -5,16 +5,18 @@
  * the caller's trace when it sent a W3C traceparent; a receiver that is down drops spans, never calls.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { otlpExporter, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
+import { otlpExporter, otlpHeaders, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 
 interface Span {
   traceId: string;
@@ -179,4 +181,107 @@ test('gen_ai.request.stream says what the request asked (its "stream": true), no
     await serve.stop();
     await new Promise((resolve) => odd.close(resolve));
   }
+});
+
+/** A receiver that takes the connection and the request and never answers; `posts` counts the requests begun. */
+async function hungReceiver(): Promise<{ url: string; posts: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let posts = 0;
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (chunk: Buffer) => (posts += chunk.toString('latin1').split('POST /v1/traces ').length - 1));
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    posts: () => posts,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test('a receiver that never answers: the export times out and says so (not "cannot be reached")', async () => {
+  const hung = await hungReceiver();
+  const failures: string[] = [];
+  const exporter = otlpExporter({ endpoint: hung.url, serviceName: 'runprint', serviceVersion: 'x', intervalMs: 60_000, timeoutMs: 300, onFailure: (message) => failures.push(message) });
+  try {
+    exporter.export({ traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', name: 'chat', kind: 3, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: [], status: { code: 0 } });
+    await exporter.flush();
+    assert.deepEqual(failures, ['the OTLP receiver did not answer within 0.3 s (timed out); its spans are dropped, calls go on']);
+    assert.deepEqual(exporter.counts, { exported: 0, dropped: 1, failures: 1 });
+  } finally {
+    await exporter.close();
+    await hung.close();
+  }
+});
+
+test('serve stops within --shutdown-grace when the receiver never answers: the export in flight is abandoned and counted', async () => {
+  const hung = await hungReceiver();
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url, '--shutdown-grace', '1500'] });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'Answered.' });
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    await until(() => hung.posts() === 1, 'the span\'s export reaches the receiver within the export interval');
+    const stopping = performance.now();
+    assert.equal(await serve.stop(), 0);
+    const took = performance.now() - stopping;
+    assert.ok(took < 1500 + 1500, `stopped ${Math.round(took)} ms after SIGTERM with --shutdown-grace 1500`);
+    const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: '));
+    assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered when serve\'s stop ran out of time (--shutdown-grace); 1 span not sent, dropped']);
+  } finally {
+    await serve.kill();
+    await hung.close();
+  }
+});
+
+test('OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS go with every export, percent-decoded; their values are never printed', async () => {
+  const seen: IncomingHttpHeaders[] = [];
+  const guarded = createServer((request, response) => {
+    seen.push(request.headers);
+    request.resume();
+    request.on('end', () => {
+      const allowed = request.headers['authorization'] === 'Bearer s3cret-otlp token';
+      response.writeHead(allowed ? 200 : 401, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => guarded.listen(0, '127.0.0.1', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const endpoint = `http://127.0.0.1:${(guarded.address() as AddressInfo).port}/v1/traces`;
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', endpoint], env: { OTEL_EXPORTER_OTLP_HEADERS: ' authorization = Bearer%20s3cret-otlp%20token , x-tenant=everyone,,x-scope=a%2Cb', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'X-Tenant=traces%3Donly' } });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'With headers.' });
+    await (await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) })).arrayBuffer();
+    await until(() => seen.length >= 1, 'the export arrives');
+    assert.equal(seen[0]!['authorization'], 'Bearer s3cret-otlp token');
+    assert.equal(seen[0]!['x-tenant'], 'traces=only', 'the traces variable wins for the same name');
+    assert.equal(seen[0]!['x-scope'], 'a,b');
+    assert.equal(seen[0]!['content-type'], 'application/json');
+    assert.equal(await serve.stop(), 0);
+    assert.ok(!serve.stderr().includes('s3cret'), serve.stderr());
+    assert.ok(!serve.stderr().includes('runprint: telemetry:'), 'the receiver took the spans');
+  } finally {
+    await serve.kill();
+    await new Promise((resolve) => guarded.close(resolve));
+  }
+  // A list that is not NAME=VALUE pairs stops serve before it listens, naming the variable and the entry, not a value.
+  const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dir, '--otlp-endpoint', endpoint], { env: { ...process.env, OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'authorization=ok,Bearer s3cret-otlp' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(refused.code, 2);
+  assert.equal(refused.stderr, 'runprint: ERR_CLI_USAGE: OTEL_EXPORTER_OTLP_TRACES_HEADERS: entry 2 is not NAME=VALUE with NAME an HTTP header name (entries are separated by commas)\n');
+  assert.throws(() => otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%zz' }), /OTEL_EXPORTER_OTLP_HEADERS: the value of authorization is not valid percent-encoding$/);
+  assert.throws(() => otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: 'x-a=line%0Abreak' }), /the value of x-a holds characters a header cannot carry$/);
+  assert.deepEqual(otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: ' ', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=1' }), { a: '1' });
 });

@@ -13,7 +13,7 @@ import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { freshSalts, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
-import { otlpExporter, parseTraceparent, spanOf } from '../server/otlp.ts';
+import { otlpExporter, otlpHeaders, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
@@ -91,6 +91,8 @@ export interface CaptureConfig {
   runsDb: string | undefined;
   /** OTLP/HTTP traces URL (`.../v1/traces`), or undefined: no spans exported. */
   otlpEndpoint: string | undefined;
+  /** Headers of every OTLP export (OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS): never printed. */
+  otlpHeaders: Record<string, string>;
   /**
    * --capture-log: the remote runprint log captured runs' receipts go to, through the run store as
    * outbox, with its write token and its verifier key (inline, or a file: read before anything
@@ -267,6 +269,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
     runsDb,
     otlpEndpoint,
+    otlpHeaders: otlpEndpoint === undefined ? {} : otlpHeaders(env),
     captureLog,
   };
 }
@@ -349,7 +352,8 @@ export interface Capture {
   /** The key this service signs captured runs' receipts with (what the explorer verifies them against). */
   receiptKey: SigningKey;
   banner(url: string): string;
-  close(): Promise<void>;
+  /** `deadline` (a performance.now() time: the end of serve's --shutdown-grace): span exports not answered by then are abandoned. */
+  close(options?: { deadline?: number }): Promise<void>;
 }
 
 /** What the outbox does after a failure, as its report says it. */
@@ -382,11 +386,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
     ? undefined
-    : otlpExporter({ endpoint: config.otlpEndpoint, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
+    : otlpExporter({ endpoint: config.otlpEndpoint, headers: config.otlpHeaders, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
         // Once per kind of failure: a receiver that is down does not fill the log.
         if (telemetryReported.has(message)) return;
         telemetryReported.add(message);
-        context.io.stderr(`runprint: telemetry: ${message}; its spans are dropped, calls go on\n`);
+        context.io.stderr(`runprint: telemetry: ${message}\n`);
       } });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
@@ -547,11 +551,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
       `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
-    close: async () => {
+    close: async (closing = {}) => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();
       await outbox?.close();
-      await exporter?.close();
+      await exporter?.close(closing);
       await storage.close();
       upstreamFetch.close();
       await preparePool?.close();

@@ -343,6 +343,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       // A second Ctrl-C (or SIGTERM) stops at once: Node's default, with these handlers gone.
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      // Span exports the OTLP receiver has not answered by the end of the grace are abandoned then.
+      const deadline = performance.now() + shutdownGraceMs;
       if (server.inProgress > 0 && shutdownGraceMs > 0) {
         io.stderr(`runprint: stopping: ${server.inProgress} request${server.inProgress === 1 ? '' : 's'} in progress get up to ${shutdownGraceMs / 1000} s to finish, then are cut, captured calls recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n`);
       }
@@ -351,7 +353,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         // Calls cut at the end of the grace period are recorded before the run store closes.
         .then(() => capture?.proxy.drain(SHUTDOWN_DRAIN_MS))
         .then(() => pool.close())
-        .then(() => capture?.close())
+        .then(() => capture?.close({ deadline }))
         .then(() => log?.close())
         .then(() => ownStorage?.close())
         .then(() => unguard())

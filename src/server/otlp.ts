@@ -7,6 +7,7 @@
  * Written here, not with the OpenTelemetry SDK, so the proxy has no runtime dependency for it.
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
+import { UsageError } from '../errors.ts';
 import { errorType, spanAttributes, spanName, type AttributeValue } from '../capture/span-attributes.ts';
 
 /** Where the span sits in a trace: the caller's W3C traceparent when it sent one. */
@@ -85,24 +86,85 @@ export interface OtlpExporter {
   export(span: OtlpSpan): void;
   /** Sends what is queued; resolves when the receiver answered (or failed). */
   flush(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Sends what is queued and stops. With `deadline` (a `performance.now()` time: serve's stop plus
+   * its --shutdown-grace), an export the receiver has not answered by then is abandoned: its spans,
+   * and those waiting behind it, are dropped, counted and reported through `onFailure` once; close
+   * resolves at the deadline. Without one, it waits for every export (each bounded by `timeoutMs`).
+   */
+  close(options?: { deadline?: number }): Promise<void>;
   readonly counts: { exported: number; dropped: number; failures: number };
 }
 
 /**
- * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
- * `intervalMs` or `maxBatch` spans. A receiver that is down loses those spans (counted as
- * dropped and reported once per failure kind through `onFailure`): telemetry never holds up a call,
- * and the queue never grows past `maxQueue`.
+ * OTLP exporter headers from the OpenTelemetry SDK environment (OTLP exporter specification,
+ * "Specifying headers via environment variables"): OTEL_EXPORTER_OTLP_HEADERS, and
+ * OTEL_EXPORTER_OTLP_TRACES_HEADERS over it for the same name, each `name=value` pairs separated
+ * by commas (the W3C Baggage list format: white space around names and values ignored, values
+ * percent-decoded), such as `authorization=Bearer%20TOKEN` for a collector that wants a
+ * credential. A malformed list is refused (ERR_CLI_USAGE naming the variable and the entry's place,
+ * never a value: one may be a credential).
  */
-export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; intervalMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
+export function otlpHeaders(env: { readonly [name: string]: string | undefined }): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const variable of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+    const list = env[variable];
+    if (list === undefined || list.trim() === '') continue;
+    list.split(',').forEach((entry, i) => {
+      if (entry.trim() === '') return;
+      const split = entry.indexOf('=');
+      const name = (split < 0 ? '' : entry.slice(0, split)).trim().toLowerCase();
+      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new UsageError('ERR_CLI_USAGE', `${variable}: entry ${i + 1} is not NAME=VALUE with NAME an HTTP header name (entries are separated by commas)`);
+      let value: string;
+      try {
+        value = decodeURIComponent(entry.slice(split + 1).trim());
+      } catch {
+        throw new UsageError('ERR_CLI_USAGE', `${variable}: the value of ${name} is not valid percent-encoding`);
+      }
+      // RFC 9110 section 5.5: a field value is visible characters, spaces and tabs, without leading or trailing white space.
+      if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) throw new UsageError('ERR_CLI_USAGE', `${variable}: the value of ${name} holds characters a header cannot carry`);
+      headers[name] = value.trim();
+    });
+  }
+  return headers;
+}
+
+/** Why an export failed, as the report says it: the receiver's status, a timeout, or no connection. */
+function failureOf(error: unknown, timeoutMs: number): string {
+  if (error instanceof ReceiverStatus) return `the OTLP receiver answered HTTP ${error.status}`;
+  if (error instanceof Error && error.name === 'TimeoutError') return `the OTLP receiver did not answer within ${timeoutMs / 1000} s (timed out)`;
+  return 'the OTLP receiver cannot be reached';
+}
+
+class ReceiverStatus extends Error {
+  readonly status: number;
+  constructor(status: number) {
+    super(`HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+/**
+ * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
+ * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type. A
+ * receiver that is down, refuses, or does not answer within `timeoutMs` (10 s, the OTLP exporter
+ * default) loses those spans (counted as dropped and reported once per failure kind through
+ * `onFailure`): telemetry never holds up a call, and the queue never grows past `maxQueue`.
+ */
+export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
   const interval = options.intervalMs ?? 1000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBatch = options.maxBatch ?? 512;
   const maxQueue = options.maxQueue ?? 8192;
   const send = options.fetch ?? globalThis.fetch;
+  const headers = { ...options.headers, 'content-type': 'application/json' };
   const counts = { exported: 0, dropped: 0, failures: 0 };
   let queue: OtlpSpan[] = [];
   let sending: Promise<void> = Promise.resolve();
+  /** Set when close's deadline passed: what is still unsent is dropped (counted then), nothing more is posted. */
+  let abandoned = false;
+  /** The exports waiting for the receiver, so that a deadline can abort them. */
+  const inProgress = new Set<AbortController>();
   const resource = {
     attributes: [
       { key: 'service.name', value: { stringValue: options.serviceName } },
@@ -110,16 +172,23 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
     ],
   };
   const post = async (spans: OtlpSpan[]): Promise<void> => {
+    if (abandoned) return;
     const body = JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'runprint', version: options.serviceVersion }, spans }] }] });
+    const stop = new AbortController();
+    inProgress.add(stop);
     try {
-      const response = await send(options.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
+      const response = await send(options.endpoint, { method: 'POST', headers, body, signal: AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]) });
       void response.body?.cancel().catch(() => undefined);
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      counts.exported += spans.length;
+      if (!response.ok) throw new ReceiverStatus(response.status);
+      if (!abandoned) counts.exported += spans.length;
     } catch (error) {
+      // Abandoned at close's deadline: counted there, with what waited behind it.
+      if (abandoned) return;
       counts.failures++;
       counts.dropped += spans.length;
-      options.onFailure?.(error instanceof Error && /^HTTP \d+$/.test(error.message) ? `the OTLP receiver answered ${error.message}` : 'the OTLP receiver cannot be reached');
+      options.onFailure?.(`${failureOf(error, timeoutMs)}; its spans are dropped, calls go on`);
+    } finally {
+      inProgress.delete(stop);
     }
   };
   /** Spans handed to the send chain and not yet posted: they count against maxQueue too. */
@@ -144,7 +213,7 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
   return {
     counts,
     export(span) {
-      if (queue.length + inFlight >= maxQueue) {
+      if (abandoned || queue.length + inFlight >= maxQueue) {
         counts.dropped++;
         return;
       }
@@ -152,9 +221,23 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
       if (queue.length >= maxBatch) void flush();
     },
     flush,
-    async close() {
+    async close(closing = {}) {
       clearInterval(timer);
-      await flush();
+      const done = flush();
+      if (closing.deadline === undefined) return done;
+      let expiry: ReturnType<typeof setTimeout> | undefined;
+      const late = await Promise.race([
+        done.then(() => false),
+        new Promise<boolean>((resolve) => (expiry = setTimeout(() => resolve(true), Math.max(0, closing.deadline! - performance.now())))),
+      ]);
+      clearTimeout(expiry);
+      if (!late) return;
+      // The receiver has not answered by the deadline: what is unsent is dropped, not waited for.
+      abandoned = true;
+      const unsent = inFlight;
+      counts.dropped += unsent;
+      for (const stop of inProgress) stop.abort();
+      if (unsent > 0) options.onFailure?.(`the OTLP receiver had not answered when serve's stop ran out of time (--shutdown-grace); ${unsent} span${unsent === 1 ? '' : 's'} not sent, dropped`);
     },
   };
 }
