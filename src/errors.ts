@@ -123,6 +123,7 @@ export type ErrorCode =
   | 'ERR_STORE_READ_ONLY'
   | 'ERR_STORE_PERMISSION'
   | 'ERR_STORE_LOCKED'
+  | 'ERR_STORE_RECORD_REFUSED'
   // Transparency log: signed notes, checkpoints, proofs, tiles, cosignatures, tlog-proof
   | 'ERR_LOG_NOTE_INVALID'
   | 'ERR_LOG_NOTE_SIGNATURE'

@@ -52,6 +52,8 @@ export function statusFor(error: RunprintError): number {
     case 'ERR_LOG_UNREACHABLE':
       return 502;
     case 'ERR_WITNESS_PROOF':
+    // POST /v1/exchanges: the run store refused the record for what it holds (sent again, it is refused again).
+    case 'ERR_STORE_RECORD_REFUSED':
       return 422;
     case 'ERR_INTERNAL':
     case 'ERR_STORE_CORRUPT':

@@ -156,6 +156,19 @@ const nameOf = (text: string | null, escaped: boolean): string | null => (text =
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
 
+/**
+ * A put that failed for what a record holds, not for the database: a data exception (class 22: a
+ * character the database's encoding lacks, a value a type refuses) or a limit (class 54: a value
+ * too large for an index). Tried again, it fails again: the recorder commits the batch's other
+ * records and sets the one that fails alone aside (run-recorder.ts), instead of holding it, and
+ * every record after it, as for an outage.
+ */
+function refusedRecord(error: unknown): LogError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^(22|54)[0-9A-Z]{3}$/.test(code)) return undefined;
+  return new LogError('ERR_STORE_RECORD_REFUSED', `the PostgreSQL run database refused a record for what it holds (${code})`);
+}
+
 export class PostgresRuns implements RunStorage {
   readonly kind = 'PostgreSQL';
   readonly #pool: pg.Pool;
@@ -281,7 +294,7 @@ export class PostgresRuns implements RunStorage {
       if (content.size > 0) {
         await client.query('INSERT INTO content (digest, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (digest) DO NOTHING', [[...content.keys()], [...content.values()]]);
       }
-    });
+    }, refusedRecord);
     return { existing, refused };
   }
 

@@ -148,6 +148,18 @@ interface Held {
   journaled: boolean;
 }
 
+/** What #commitIsolating did with a batch. */
+interface Isolated {
+  /** The first `settled` records were committed, refused or set aside; the others were not committed. */
+  settled: number;
+  /** Record digests the store refused (#commit). */
+  refused: Set<string>;
+  /** Record digests set aside (#setAside), with the error for their callers. */
+  invalid: Map<string, RunprintError>;
+  /** Why the records after `settled` were not committed: the store failed. */
+  failure?: RunprintError;
+}
+
 const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
 
 export class RunRecorder {
@@ -324,20 +336,20 @@ export class RunRecorder {
   async #flush(): Promise<void> {
     while (this.#pending.length > 0 && !this.#failing) {
       const batch = this.#pending.splice(0, this.#maxBatch);
-      const failure = await this.#commit(batch.map((item) => item.run));
-      if (failure instanceof Set) {
-        for (const item of batch) {
-          if (failure.has(item.run.recordDigest)) item.reject(captureIdTaken());
-          else item.resolve();
-        }
-        continue;
+      const result = await this.#commitIsolating(batch.map((item) => item.run));
+      for (const item of batch.slice(0, result.settled)) {
+        const refused = result.invalid.get(item.run.recordDigest);
+        if (refused !== undefined) item.reject(refused);
+        else if (result.refused.has(item.run.recordDigest)) item.reject(captureIdTaken());
+        else item.resolve();
       }
-      // The store failed: this batch and every record waiting behind it are held for a retry, and
-      // their callers are told now (a proxy in sync durability releases their answers, or, fail-
-      // closed, cuts them), not after another commit attempt each.
+      if (result.failure === undefined) continue;
+      // The store failed: the rest of this batch and every record waiting behind it are held for a
+      // retry, and their callers are told now (a proxy in sync durability releases their answers,
+      // or, fail-closed, cuts them), not after another commit attempt each.
       this.#failing = true;
-      this.#report(failure);
-      for (const item of [...batch, ...this.#pending.splice(0)]) item.reject(this.#hold(item.run) ?? failure);
+      this.#report(result.failure);
+      for (const item of [...batch.slice(result.settled), ...this.#pending.splice(0)]) item.reject(this.#hold(item.run) ?? result.failure);
       this.#retryLater();
     }
     this.#flushing = false;
@@ -377,6 +389,53 @@ export class RunRecorder {
     if (runs.some((run) => run.receiptable)) this.#signPass(false);
     return refused;
   }
+
+  /**
+   * Commits `batch` as #commit does; when the store refuses a record for what it holds
+   * (ERR_STORE_RECORD_REFUSED: no retry would store it), commits each half on its own, and so on,
+   * down to the records that fail alone, which are set aside (#setAside): one such record never
+   * holds up the others. The first `settled` records of the batch were committed, refused as
+   * #commit gives them (`refused`) or set aside (`invalid`, by record digest, with the error for
+   * their callers); the others were not committed: the store failed (`failure`).
+   */
+  async #commitIsolating(batch: RunToStore[]): Promise<Isolated> {
+    const result = await this.#commit(batch);
+    if (result instanceof Set) return { settled: batch.length, refused: result, invalid: new Map() };
+    if (result.code !== 'ERR_STORE_RECORD_REFUSED') return { settled: 0, refused: new Set(), invalid: new Map(), failure: result };
+    if (batch.length === 1) return { settled: 1, refused: new Set(), invalid: new Map([[batch[0]!.recordDigest, this.#setAside(batch[0]!, result)]]) };
+    const half = Math.ceil(batch.length / 2);
+    const first = await this.#commitIsolating(batch.slice(0, half));
+    if (first.failure !== undefined) return first;
+    const second = await this.#commitIsolating(batch.slice(half));
+    return { ...second, settled: half + second.settled, refused: new Set([...first.refused, ...second.refused]), invalid: new Map([...first.invalid, ...second.invalid]) };
+  }
+
+  /**
+   * A record the store refused for what it holds, alone: counted failed and reported, kept in the
+   * journal (tried again when a recorder starts with it, never in this one again), and the error
+   * for its caller.
+   */
+  #setAside(run: RunToStore, refused: RunprintError): RunprintError {
+    // One record twice in a batch (an exchange sent again) is set aside once.
+    const again = this.#setAsideDigests.has(run.recordDigest);
+    if (!again) this.counts.failed++;
+    this.#setAsideDigests.add(run.recordDigest);
+    let kept = false;
+    if (this.#options.journal !== undefined) {
+      try {
+        this.#options.journal.add([run]);
+        kept = true;
+      } catch (error) {
+        this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be written'));
+      }
+    }
+    const error = new LogError('ERR_STORE_RECORD_REFUSED', `${refused.message}: the record of capture id ${run.record.captureId} is not stored, the records committed with it are; ${kept ? 'it stays in the held-records journal and is tried again at the next start' : 'it is lost'}`);
+    if (!again) this.#report(error);
+    return error;
+  }
+
+  /** Records set aside (#setAside) by this recorder: not taken from the journal again. */
+  readonly #setAsideDigests = new Set<string>();
 
   /** `work` within commitTimeoutMs; when it times out, it is #inFlight until it settles. */
   #bounded<T>(work: Promise<T>): Promise<T> {
@@ -460,6 +519,7 @@ export class RunRecorder {
     this.#writeJournal();
     try {
       for (const found of journal.load(this.#options.maxHeldBytes ?? MAX_HELD_BYTES)) {
+        if (this.#setAsideDigests.has(found.run.recordDigest)) continue;
         this.#held.push({ run: found.run, since: performance.now(), bytes: found.bytes, journaled: true });
         this.#heldBytes += found.bytes;
       }
@@ -546,23 +606,24 @@ export class RunRecorder {
       }
     }
     while (this.#held.length > 0) {
-      const batch = this.#held.slice(0, this.#maxBatch);
-      const result = await this.#commit(batch.map((item) => item.run));
-      if (!(result instanceof Set)) {
+      const result = await this.#commitIsolating(this.#held.slice(0, this.#maxBatch).map((item) => item.run));
+      // Records held meanwhile were added after these. One the store refused (an exchange whose
+      // capture id was taken meanwhile) had its caller answered when it was held: it is dropped.
+      // One set aside stays in the journal.
+      const batch = this.#held.splice(0, result.settled);
+      for (const item of batch) this.#heldBytes -= item.bytes;
+      const unjournaled = this.#unjournal(batch.filter((item) => !result.invalid.has(item.run.recordDigest)));
+      committed += batch.filter((item) => !result.invalid.has(item.run.recordDigest) && !result.refused.has(item.run.recordDigest)).length;
+      if (result.refused.size > 0) {
+        // Its sender was told to send it again (the store failed); sent again, it gets 409 then.
+        const count = result.refused.size;
+        this.#report(new RunprintError('ERR_CAPTURE_ID_TAKEN', `${count} held exchange${count === 1 ? ' was' : 's were'} not stored when the run store worked again: ${count === 1 ? 'its capture id names' : 'their capture ids name'} another record stored meanwhile`));
+      }
+      if (result.failure !== undefined) {
         // Failing (as when this pass began with what the journal held at start).
         this.#failing = true;
         this.#dropHeld(false);
         return void this.#retryLater();
-      }
-      // Records held meanwhile were added after these. One the store refused (an exchange whose
-      // capture id was taken meanwhile) had its caller answered when it was held: it is dropped.
-      this.#held.splice(0, batch.length);
-      for (const item of batch) this.#heldBytes -= item.bytes;
-      const unjournaled = this.#unjournal(batch);
-      committed += batch.length - result.size;
-      if (result.size > 0) {
-        // Its sender was told to send it again (the store failed); sent again, it gets 409 then.
-        this.#report(new RunprintError('ERR_CAPTURE_ID_TAKEN', `${result.size} held exchange${result.size === 1 ? ' was' : 's were'} not stored when the run store worked again: ${result.size === 1 ? 'its capture id names' : 'their capture ids name'} another record stored meanwhile`));
       }
       // Then what waits in the journal alone (past maxHeldBytes, or from before a restart); not
       // when the journal could not be written: it would give these back.
