@@ -217,7 +217,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     if (!existsSync(path)) throw new ModelDigestError('ERR_MODEL_NOT_FOUND', `${modelNotFound().message}: ${fileName(values.weights)}`);
     weights = modelWeights(path);
   }
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'write');
   let links: ReplayLinks;
   try {
     links = await openReplayLinks(values, io);
@@ -269,7 +269,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');
   const upstreams = upstreamOptions(values.upstream ?? []);
   const { params, ...model } = overridesOf(values);
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'write');
   let links: ReplayLinks | undefined;
   try {
     const runs = await findRuns(store, positionals[0]!);

@@ -82,10 +82,14 @@ export function runsDatabase(values: StoreOptions): string | undefined {
   return url;
 }
 
-/** Opens the run store: the PostgreSQL one of runsDatabase, else the data directory's, which must exist. */
-export async function openStore(values: StoreOptions, io: CliIo): Promise<RunStorage> {
+/**
+ * Opens the run store: the PostgreSQL one of runsDatabase, else the data directory's, which must
+ * exist. `write`: the command stores runs (replay); otherwise a PostgreSQL store is only read (no
+ * table made or migrated: a role that may only SELECT reads it).
+ */
+export async function openStore(values: StoreOptions, io: CliIo, access: 'read' | 'write' = 'read'): Promise<RunStorage> {
   const url = runsDatabase(values);
-  if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url);
+  if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url, access === 'read' ? { readOnly: true } : { create: false });
   const path = runStorePath(values.data, io);
   // Opening would create an empty store: a data directory without one is named instead.
   if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);

@@ -5,11 +5,11 @@
  */
 import pg from 'pg';
 import type { RunRecord } from '../capture/run-record.ts';
-import { LogError } from '../errors.ts';
+import { InputError, LogError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
-import { pinSslMode } from './postgres-url.ts';
+import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -109,13 +109,32 @@ async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
 /** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
 const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(${RECORD} -> 'parents') AS parent ON CONFLICT DO NOTHING`;
 
-/** Reads every column the store uses: fails on tables of the same names that are something else. */
-const PROBE = `
-SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, model_escaped, served_model_escaped, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
+/**
+ * Reads every column the store uses: fails on tables of the same names that are something else.
+ * `flags`: with the model names' escaped flags (a store read as it is, made before them, has none).
+ */
+const probe = (flags: boolean): string => `
+SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, ${flags ? 'model_escaped, served_model_escaped, ' : ''}started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired, claimed_by, claimed_at FROM runs LIMIT 0;
 SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0;
 SELECT digest, bytes FROM content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
 `;
+
+/** What the URL's schema holds: the tables and columns that say which layout a store has. */
+const LAYOUT = `SELECT to_regclass('runs') IS NOT NULL AS runs, to_regclass('run_parents') IS NOT NULL AS parents, to_regclass('run_content') IS NOT NULL AS first,
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS flags`;
+
+/** How a command opens the run store (PostgresRuns.open). */
+export interface PostgresRunsAccess {
+  /**
+   * Reads only (runs list, show, ...): no table is made or migrated (nor anything written: the
+   * caller only reads), so a role that may only SELECT can read; a store of a layout this code
+   * cannot read (serve upgrades it) is refused.
+   */
+  readOnly?: boolean;
+  /** Makes the tables when the schema has none (default true: serve); false, or readOnly: ERR_INPUT_NOT_FOUND instead. */
+  create?: boolean;
+}
 
 /**
  * The longest a put waits for a lock (ms), as SQLite's busy timeout: a table another session
@@ -136,8 +155,6 @@ const types: pg.CustomTypesConfig = {
 };
 
 type RunRow = RunRowOf<boolean> & { model_escaped: boolean };
-/** RUN_COLUMNS, and whether the model column holds the name escaped (nameColumn). */
-const COLUMNS = `${RUN_COLUMNS}, model_escaped`;
 
 /**
  * A model name as its text column holds it: the name itself, or, when it has a NUL (which
@@ -155,6 +172,13 @@ const nameOf = (text: string | null, escaped: boolean): string | null => (text =
 
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
+
+/** As unavailable, for the statements that make or read the tables at open: a table or column of another shape is named. */
+function openFault(error: unknown): LogError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '42703' || code === '42P01' || code === '42804') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
+  return unavailable(error);
+}
 
 /**
  * A put that failed for what a record holds, not for the database: a data exception (class 22: a
@@ -180,28 +204,63 @@ export class PostgresRuns implements RunStorage {
   /** The first key of the two-key advisory locks on capture ids (put, captureIdOnce): its own key space. */
   readonly #captureIdLocks: number;
 
-  private constructor(pool: pg.Pool, schema: string) {
+  /**
+   * False for a store read as it is (readOnly) that was made before the model names' escaped
+   * flags: it holds no escaped name, and queries read every flag as false.
+   */
+  readonly #flags: boolean;
+  /** RUN_COLUMNS, and whether the model column holds the name escaped (nameColumn). */
+  readonly #columns: string;
+
+  private constructor(pool: pg.Pool, schema: string, flags = true) {
     this.#pool = pool;
+    this.#flags = flags;
+    this.#columns = `${RUN_COLUMNS}, ${flags ? '' : 'false AS '}model_escaped`;
     this.#contentLock = advisoryLockKey('runprint/runs content', schema);
     this.#captureIdLocks = Number(BigInt.asIntN(32, BigInt(advisoryLockKey('runprint/runs capture ids', schema))));
   }
 
-  /** Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's search_path. */
-  static async open(url: string): Promise<PostgresRuns> {
+  /**
+   * Connects (a pool of 4) to the run store in the first schema of the URL's search_path, and
+   * creates the tables if missing and migrates an older layout; `access` says how else
+   * (PostgresRunsAccess).
+   */
+  static async open(url: string, access: PostgresRunsAccess = {}): Promise<PostgresRuns> {
+    let database: string;
     try {
-      new URL(url);
+      database = databaseShown(url);
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
+    const readOnly = access.readOnly === true;
+    const create = !readOnly && access.create !== false;
     // A statement that runs 30 s fails (57014) instead of holding a connection and its callers for ever.
     const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs' });
     pool.on('error', () => undefined);
     try {
       const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync").catch((error: unknown) => {
-        throw unavailable(error);
+        // A database that does not exist is named, not taken for an outage.
+        if ((error as { code?: unknown } | null)?.code !== '3D000') throw unavailable(error);
+        if (create) throw new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL run database ${database} does not exist (3D000): create it (createdb), or name another in the URL`);
+        throw new InputError('ERR_INPUT_NOT_FOUND', `the PostgreSQL database ${database} does not exist (3D000)`);
       })).rows[0] as { schema: unknown; sync: unknown } | undefined;
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
-      if (session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
+      if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
+      if (!create) {
+        const layout = (await pool.query(LAYOUT).catch((error: unknown) => {
+          throw unavailable(error);
+        })).rows[0] as { runs: boolean; parents: boolean; first: boolean; flags: boolean };
+        const where = `the PostgreSQL database ${database} (schema ${session.schema})`;
+        // Opening would create an empty store: a database without one is named instead (as a data directory without runs.sqlite).
+        if (!layout.runs) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${where}: runprint serve --runs-db creates it when it starts`);
+        if (readOnly) {
+          if (!layout.parents || layout.first) throw new LogError('ERR_STORE_UNAVAILABLE', `the run store in ${where} has an older layout than this runprint reads: runprint serve --runs-db with this database upgrades it when it starts`);
+          await pool.query(probe(layout.flags)).catch((error: unknown) => {
+            throw openFault(error);
+          });
+          return new PostgresRuns(pool, session.schema, layout.flags);
+        }
+      }
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
@@ -218,12 +277,10 @@ export class PostgresRuns implements RunStorage {
         if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
         await client.query('CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq)');
         await client.query('COMMIT');
-        await client.query(PROBE);
+        await client.query(probe(true));
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        const code = (error as { code?: unknown } | null)?.code;
-        if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
-        throw unavailable(error);
+        throw openFault(error);
       } finally {
         client.removeListener('error', onError);
         client.release(broken);
@@ -330,7 +387,7 @@ export class PostgresRuns implements RunStorage {
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
-    return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
+    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
   }
 
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
@@ -341,7 +398,7 @@ export class PostgresRuns implements RunStorage {
          SELECT seq FROM runs WHERE receiptable AND receipt IS NULL
            AND (claimed_by IS NULL OR ${own} OR claimed_at < $3) ${capture === undefined ? '' : 'AND capture = $5'}
          ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-       RETURNING ${COLUMNS}`,
+       RETURNING ${this.#columns}`,
       [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture]), ...(ownBefore === undefined ? [] : [ownBefore])],
     );
     return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
@@ -386,7 +443,8 @@ export class PostgresRuns implements RunStorage {
     for (const [column, name] of [['model', query.model], ['served_model', query.servedModel]] as const) {
       if (name === undefined) continue;
       const { text, escaped } = nameColumn(name);
-      where.push(`${column} = ${arg(text)} AND ${escaped ? '' : 'NOT '}${column}_escaped`);
+      if (!this.#flags) where.push(escaped ? 'false' : `${column} = ${arg(text)}`);
+      else where.push(`${column} = ${arg(text)} AND ${escaped ? '' : 'NOT '}${column}_escaped`);
     }
     if (query.provider !== undefined) where.push(`${FORMAT} = ANY(${arg(formatsOf(query.provider))}::text[])`);
     if (query.status === 'unidentified') where.push('request_id IS NULL');
@@ -409,7 +467,7 @@ export class PostgresRuns implements RunStorage {
     };
     const where = this.#where(query, arg, query.verdict !== undefined && (await this.#hasReplayLinks()));
     const paged = query.before === undefined ? where : `${where === '' ? 'WHERE' : `${where} AND`} seq < ${arg(query.before)}`;
-    const sql = `SELECT ${COLUMNS} FROM runs ${paged} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
+    const sql = `SELECT ${this.#columns} FROM runs ${paged} ORDER BY seq DESC LIMIT ${arg(query.limit ?? 100)}`;
     return this.#stored((await this.#query(sql, args)).rows as RunRow[]);
   }
 
@@ -429,7 +487,10 @@ export class PostgresRuns implements RunStorage {
       args.push(value);
       return `$${args.length}`;
     }, links);
-    const groups = (column: string) => `SELECT ${column} AS name, ${column}_escaped AS escaped, count(*) AS runs FROM runs ${where} GROUP BY ${column}, ${column}_escaped ORDER BY count(*) DESC, ${column} IS NULL, ${column}, ${column}_escaped LIMIT ${COUNTS_GROUPS}`;
+    const groups = (column: string) => {
+      const flag = this.#flags ? `, ${column}_escaped` : '';
+      return `SELECT ${column} AS name, ${this.#flags ? '' : 'false AS '}${column}_escaped AS escaped, count(*) AS runs FROM runs ${where} GROUP BY ${column}${flag} ORDER BY count(*) DESC, ${column} IS NULL, ${column}${flag} LIMIT ${COUNTS_GROUPS}`;
+    };
     const [totals, models, served] = await Promise.all([
       this.#query(`SELECT count(*) AS runs, count(DISTINCT request_id) AS requests, count(DISTINCT run_id) AS identities FROM runs ${where}`, args),
       this.#query(groups('model'), args),
@@ -448,7 +509,7 @@ export class PostgresRuns implements RunStorage {
   async find(id: string): Promise<StoredRun[]> {
     // No id holds a NUL, which a text parameter cannot (22021): an id asked for with one names no run.
     if (id.includes('\u0000')) return [];
-    return this.#stored((await this.#query(`SELECT ${COLUMNS} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[]);
+    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[]);
   }
 
   async content(digest: string): Promise<Uint8Array | undefined> {

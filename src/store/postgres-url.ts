@@ -1,4 +1,5 @@
-/** PostgreSQL connection URLs as runprint hands them to node-postgres (LOG.md 19.5). */
+/** PostgreSQL connection URLs as runprint hands them to node-postgres (LOG.md 19.5), and as its messages name them. */
+import { printableUrl } from '../log/client.ts';
 
 /**
  * node-postgres (pg 8) verifies the server's certificate and host name for `sslmode=prefer`,
@@ -12,4 +13,12 @@ export function pinSslMode(url: string): { url: string; replaced?: string } {
   const match = /([?&]sslmode=)(prefer|require|verify-ca)(?=&|#|$)/.exec(url);
   if (match === null) return { url };
   return { url: url.slice(0, match.index) + match[1] + 'verify-full' + url.slice(match.index + match[0].length), replaced: match[2]! };
+}
+
+/**
+ * The database a connection URL names, as a message may show it: the URL without its user name,
+ * password and query (they may hold credentials; printableUrl). Throws on a URL that does not parse.
+ */
+export function databaseShown(url: string): string {
+  return printableUrl(new URL(url));
 }
