@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +15,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import OpenAI from 'openai';
 import { runprintFetch } from '../src/capture-node/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
 
 let upstream: FakeUpstream;
 let dir: string;
@@ -69,26 +68,17 @@ test('one span per call, in the caller\'s trace, with GenAI attributes and runpr
 
 test('gen_ai.request.stream is the request\'s "stream": true, whatever the answer\'s body was', async () => {
   // An upstream that answers a streamed request with a JSON error and a plain one with text/plain.
-  const odd = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean };
-      if (body.stream === true) response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"no streaming today","type":"invalid_request_error"}}');
-      else response.writeHead(500, { 'content-type': 'text/plain' }).end('upstream broke');
-    });
-  });
-  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+  const odd = await startStreamMismatchUpstream();
   exporter.reset();
   const wrapped = runprintFetch({ data: dir });
   try {
-    const url = `http://127.0.0.1:${(odd.address() as AddressInfo).port}/v1/chat/completions`;
+    const url = `${odd.url}/v1/chat/completions`;
     for (const body of [{ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Stream please' }] }, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Plain please' }] }]) {
       await (await wrapped(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).arrayBuffer();
     }
   } finally {
     await wrapped.close();
-    await new Promise((resolve) => odd.close(resolve));
+    await odd.close();
   }
   const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
   assert.deepEqual(spans.map((span) => [span.name, span.attributes['gen_ai.request.stream'], span.attributes['error.type']]), [['chat gpt-4o', true, '400'], ['chat gpt-4o-mini', false, '500']]);

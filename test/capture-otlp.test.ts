@@ -17,6 +17,7 @@ import OpenAI from 'openai';
 import { otlpExporter, otlpHeaders, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
+import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
 
 interface Span {
   traceId: string;
@@ -152,19 +153,10 @@ test('a slow receiver: spans waiting to be sent count against maxQueue, so memor
 
 test('gen_ai.request.stream says what the request asked (its "stream": true), not what the answer was', async () => {
   // An upstream that answers a streamed request with a JSON error and a plain one with text/plain.
-  const odd = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean };
-      if (body.stream === true) response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"no streaming today","type":"invalid_request_error"}}');
-      else response.writeHead(500, { 'content-type': 'text/plain' }).end('upstream broke');
-    });
-  });
-  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+  const odd = await startStreamMismatchUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
   dirs.push(dir);
-  const serve = await startServe({ data: dir, args: ['--upstream', `openai=http://127.0.0.1:${(odd.address() as AddressInfo).port}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`] });
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${odd.url}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`] });
   try {
     const ids: Record<string, string> = {};
     for (const [name, body] of [['streamed', { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Stream please' }] }], ['plain', { model: 'gpt-4o', messages: [{ role: 'user', content: 'Plain please' }] }], ['unidentified', { model: 'gpt-4o', stream: true, messages: 'not a list' }]] as const) {
@@ -179,7 +171,7 @@ test('gen_ai.request.stream says what the request asked (its "stream": true), no
     assert.equal(attribute(span('unidentified')!, 'gen_ai.request.stream'), undefined, 'a request not identified: unknown, so absent');
   } finally {
     await serve.stop();
-    await new Promise((resolve) => odd.close(resolve));
+    await odd.close();
   }
 });
 
