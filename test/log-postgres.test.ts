@@ -446,8 +446,10 @@ test('two TransparencyLog instances on one schema racing: one index per entry, n
     // Every stored checkpoint: signed by the log, of a distinct size, consistent with the one before.
     const { rows } = await admin.query(`SELECT size::text AS size, note FROM ${schema}.checkpoints ORDER BY checkpoints.size`);
     assert.ok(rows.length > 3, `${rows.length} checkpoints`);
-    // Both logs signed, and the storage refused the signature that came second.
-    assert.ok(saves.a.won > 0 && saves.b.won > 0, JSON.stringify(saves));
+    // Both logs signed checkpoints, and the storage refused one that came second (which log wins
+    // each swap is the scheduler's: under load one may win them all, the other losing every one).
+    assert.ok(saves.a.won + saves.a.lost > 0 && saves.b.won + saves.b.lost > 0, JSON.stringify(saves));
+    assert.ok(saves.a.lost + saves.b.lost > 0, `no swap was refused: ${JSON.stringify(saves)}`);
     assert.equal(saves.a.won + saves.b.won, rows.length);
     t.diagnostic(`${total} entries, ${rows.length} checkpoints; compare-and-swap won/lost: ${JSON.stringify(saves)}`);
     const sizes = rows.map((row: { size: string }) => Number(row.size));

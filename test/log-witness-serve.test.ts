@@ -113,7 +113,10 @@ test('a log served with --log-witness gets its checkpoints cosigned by a witness
     const cosignatures = await verifyCosignatures(served, [await parseCosignerKey(witnessVkey)]);
     assert.equal(cosignatures.length, 1);
     assert.equal(cosignatures[0]!.name, WITNESS_NAME);
-    assert.equal(log.stderr().includes('ERR_'), false, log.stderr());
+    // No error but, on a loaded machine, a witness answer later than the 400 ms timeout (the
+    // checkpoint is then cosigned by a later round, as cosignedCheckpoint waited for).
+    const errors = log.stderr().split('\n').filter((line) => line.includes('ERR_') && !line.endsWith(': ERR_WITNESS_UNREACHABLE: witness did not answer within 400 ms'));
+    assert.deepEqual(errors, [], log.stderr());
   } finally {
     assert.equal(await log.stop(), 0);
     assert.equal(await witness.stop(), 0);
