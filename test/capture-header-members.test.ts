@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { prepareRequest } from '../src/capture/capture-run.ts';
+import { EXCHANGE_VERSION, readExchange } from '../src/capture/exchange.ts';
 import { runprintFetch } from '../src/capture-node/index.ts';
 import type { RunprintError } from '../src/errors.ts';
 import { headerList, headerMembersOut, memberHeadersOf, withHeaderMembers } from '../src/providers/header-members.ts';
@@ -98,6 +99,21 @@ describe('the header as a list', () => {
     const odd = parseJson(encoder.encode(JSON.stringify({ ...params, betas: 'x' }))) as JsonObject;
     assert.deepEqual(headerMembersOut('anthropic-messages', odd), { request: odd, headers: {} });
   });
+});
+
+test('an exchange\'s requestHeaders: only the route\'s member headers, each a header value', () => {
+  const exchange = (path: string, requestHeaders: unknown) => encoder.encode(JSON.stringify({
+    version: EXCHANGE_VERSION, captureId: crypto.randomUUID(), method: 'POST', path,
+    request: Buffer.from(JSON.stringify(params)).toString('base64'), response: null, outcome: 'network-error',
+    times: { started: 1, response: null, ended: 2 }, parents: [], requestHeaders,
+  }));
+  assert.deepEqual(readExchange(exchange('/v1/messages', { 'anthropic-beta': 'x,y' })).requestHeaders, { 'anthropic-beta': 'x,y' });
+  const refused = (path: string, headers: unknown, at: string) => assert.throws(() => readExchange(exchange(path, headers)), (error: RunprintError) => error.code === 'ERR_HTTP_BAD_REQUEST' && error.path === at, JSON.stringify(headers));
+  refused('/v1/chat/completions', { 'anthropic-beta': 'x' }, "$['requestHeaders']");
+  refused('/v1/messages', { 'x-api-key': 'sk-ant-secret' }, "$['requestHeaders']");
+  refused('/v1/messages', { 'anthropic-beta': 'x\r\nset-cookie: y' }, "$['requestHeaders']['anthropic-beta']");
+  refused('/v1/messages', { 'anthropic-beta': 7 }, "$['requestHeaders']['anthropic-beta']");
+  refused('/v1/messages', ['anthropic-beta'], "$['requestHeaders']");
 });
 
 describe('captured calls read anthropic-beta as betas', () => {
