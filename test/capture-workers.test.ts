@@ -68,7 +68,7 @@ describe('serve --capture-workers 1', () => {
   before(warm);
 
   test('the banner says so', () => {
-    assert.match(serve.stderr(), /capture on \(sync durability, identities in 1 worker thread, runs in SQLite\)/);
+    assert.match(serve.stderr(), /capture on \(sync durability, identities in 1 worker thread, runs in SQLite, keeping all content\)/);
   });
 
   test('a call a worker prepared: headers, stored record, identity and composition as prepared in this process', async () => {

@@ -369,6 +369,29 @@ function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): 
   return value?.digest?.sha256 === undefined ? '' : ` (weights sha256:${value.digest.sha256})`;
 }
 
+/**
+ * For the banner: what the run store keeps when --capture-keep changed the default (the shorter of
+ * the two lists: the parts kept as content, or those kept by digest only), and when
+ * --capture-retention deletes content; '' for the defaults, which keep all but the request bytes, for ever.
+ */
+function storeOf(policy: ContentPolicy, retentionDays: number | undefined): string {
+  const defaults = defaultContentPolicy();
+  let kept = '';
+  if (CONTENT_PARTS.some((part) => policy[part] !== defaults[part])) {
+    const content = CONTENT_PARTS.filter((part) => policy[part] === 'content');
+    const digest = CONTENT_PARTS.filter((part) => policy[part] === 'digest');
+    kept =
+      content.length === 0
+        ? ', keeping only digests'
+        : digest.length === 0
+          ? ', keeping all content'
+          : content.length <= digest.length
+            ? `, keeping content only of ${content.join(',')}`
+            : `, keeping digests only of ${digest.join(',')}`;
+  }
+  return `${kept}${retentionDays === undefined ? '' : `, content deleted after ${retentionDays} day${retentionDays === 1 ? '' : 's'}`}`;
+}
+
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
 export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
@@ -550,7 +573,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async (closing = {}) => {
       if (sweep !== undefined) clearInterval(sweep);
       await recorder.close();
