@@ -1,14 +1,16 @@
 /**
  * What `runprint serve` says at start about capture (LOG.md 19.3, CAPTURE.md "The run store"): the
  * capture line names what the run store keeps and when it deletes content, when the options change
- * the defaults (so an operator sees at start that content goes after N days).
+ * the defaults (so an operator sees at start that content goes after N days); a --capture-key file
+ * that others may read gets the warning line the other key files get.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { generateKeyFiles } from '../src/keys/keys.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const folders: string[] = [];
 after(async () => {
@@ -21,12 +23,22 @@ function folder(): string {
   return path;
 }
 
-/** The `runprint: capture on (...)` line of a serve started with `args` and `env`, once it stopped. */
-async function captureLine(args: string[], env: Record<string, string> = {}): Promise<{ line: string; base: string }> {
+/**
+ * A serve started with `args` and `env`, killed once it printed its last start line (the
+ * explorer's): only its start lines matter here. (Not SIGTERM: serve takes that signal only once it
+ * has printed that line, and one sent at once may find no handler yet.)
+ */
+async function started(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   const serve = await startServe({ data: folder(), args: ['--upstream', 'openai=http://127.0.0.1:9', '--capture-workers', '0', ...args], env });
-  // The capture line comes before the explorer's, the last of the start.
-  for (let i = 0; i < 200 && !serve.stderr().includes('runprint: explorer '); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.equal(await serve.stop(), 0);
+  for (let i = 0; i < 400 && !serve.stderr().includes('runprint: explorer '); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  await serve.kill();
+  assert.match(serve.stderr(), /^runprint: explorer /m, 'serve started');
+  return serve;
+}
+
+/** The `runprint: capture on (...)` line of a serve started with `args` and `env`. */
+async function captureLine(args: string[], env: Record<string, string> = {}): Promise<{ line: string; base: string }> {
+  const serve = await started(args, env);
   const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: capture on ('));
   assert.equal(lines.length, 1, serve.stderr());
   return { line: lines[0]!, base: serve.base };
@@ -51,4 +63,20 @@ test('the capture line says what the run store keeps and when content is deleted
 
   const kept = await captureLine(['--capture-retention', '7']);
   assert.match(kept.line, /^runprint: capture on \(sync durability, runs in SQLite, content deleted after 7 days\): /);
+});
+
+test('a --capture-key file that group or others may read gets one warning line, as --sign-key and --witness-key do; the key is used', async () => {
+  const dir = folder();
+  const key = join(dir, 'receipts.pem');
+  writeFileSync(key, (await generateKeyFiles('receipts')).privateKeyPem, { mode: 0o600 });
+  chmodSync(key, 0o644);
+  const warnings = (serve: ServeProcess) => serve.stderr().split('\n').filter((line) => line.includes('warning'));
+  const open = await started(['--capture-key', key]);
+  assert.deepEqual(warnings(open), ['runprint: warning: --capture-key file has mode 0644: users other than its owner have access to the private key; chmod 600 it']);
+  assert.match(open.stderr(), /^runprint: capture on \(/m, 'capture runs with the key');
+  // From the environment the same; an owner-only key draws none.
+  chmodSync(key, 0o640);
+  assert.deepEqual(warnings(await started([], { RUNPRINT_CAPTURE_KEY: key })), ['runprint: warning: --capture-key file has mode 0640: users other than its owner have access to the private key; chmod 600 it']);
+  chmodSync(key, 0o600);
+  assert.deepEqual(warnings(await started(['--capture-key', key])), []);
 });

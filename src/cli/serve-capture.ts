@@ -28,6 +28,7 @@ import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPoli
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
+import { warnOpenKey } from './key-file.ts';
 import { runprintVersion } from './version.ts';
 
 /** The parseArgs options this file reads. */
@@ -396,6 +397,8 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
 export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
+  // As for --sign-key and --witness-key: a line when others may read it (the key is used all the same).
+  if (config.keyFile !== undefined) await warnOpenKey(resolve(context.cwd, config.keyFile), '--capture-key file', context.io);
   // Opening a PostgreSQL run store waits for its tables (another session's lock, a slow server), up
   // to the 30 s statement timeout: past 2 s, stderr says what serve waits for.
   const waiting = config.runsDb === undefined ? undefined : setTimeout(() => context.io.stderr('runprint: capture: waiting for the PostgreSQL run store (another session holds a lock on its tables, or the server is slow to answer); serve gives up after 30 s\n'), 2_000);

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
 import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { keyFileMode, writeFileAtomic } from './key-file.ts';
+import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
 import { guardProcess, LIMIT_OPTIONS, LIMIT_USAGE, serveLimits } from './serve-limits.ts';
@@ -70,14 +70,6 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   const key = await parsePrivateKey(text);
   await warnOpenKey(path, file === undefined ? `${LOG_KEY_FILE} in the data directory` : '--log-key file', io);
   return key;
-}
-
-/** One line on stderr when users other than its owner have access to a private key file (the key still works). */
-async function warnOpenKey(path: string, what: string, io: CliIo): Promise<void> {
-  const mode = await keyFileMode(path).catch(() => undefined);
-  if (mode !== undefined && (mode & 0o077) !== 0) {
-    io.stderr(`runprint: warning: ${what} has mode ${mode.toString(8).padStart(4, '0')}: users other than its owner have access to the private key; chmod 600 it\n`);
-  }
 }
 
 /**
