@@ -83,3 +83,29 @@ test('gen_ai.request.stream is the request\'s "stream": true, whatever the answe
   const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
   assert.deepEqual(spans.map((span) => [span.name, span.attributes['gen_ai.request.stream'], span.attributes['error.type']]), [['chat gpt-4o', true, '400'], ['chat gpt-4o-mini', false, '500']]);
 });
+
+test('in process too: gen_ai.response.id from the answer (JSON or streamed), gen_ai.request.temperature, top_p and max_tokens from the request', async () => {
+  exporter.reset();
+  const wrapped = runprintFetch({ data: dir });
+  const answered: string[] = [];
+  try {
+    for (const [path, body] of [
+      ['/v1/chat/completions', { model: 'gpt-4o', stream: true, temperature: 0.7, top_p: 1, max_completion_tokens: 40, messages: [{ role: 'user', content: 'Hi' }] }],
+      ['/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }],
+    ] as const) {
+      upstream.enqueue({ kind: 'text', text: 'Settings.' });
+      const text = await (await wrapped(`${upstream.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) })).text();
+      answered.push(JSON.parse('stream' in body ? /^data: (.*)$/m.exec(text)![1]! : text).id);
+    }
+  } finally {
+    await wrapped.close();
+  }
+  const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
+  const settings = spans.map((span) => Object.fromEntries(Object.entries(span.attributes).filter(([key]) => /^gen_ai\.(response\.id|request\.(temperature|top_p|max_tokens))$/.test(key))));
+  assert.deepEqual(settings, [
+    { 'gen_ai.response.id': answered[0], 'gen_ai.request.temperature': 0.7, 'gen_ai.request.top_p': 1, 'gen_ai.request.max_tokens': 40 },
+    { 'gen_ai.response.id': answered[1], 'gen_ai.request.max_tokens': 64 },
+  ]);
+  assert.match(answered[0]!, /^chatcmpl-/);
+  assert.match(answered[1]!, /^msg_/);
+});

@@ -277,3 +277,39 @@ test('OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS go with e
   assert.throws(() => otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: 'x-a=line%0Abreak' }), /the value of x-a holds characters a header cannot carry$/);
   assert.deepEqual(otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: ' ', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=1' }), { a: '1' });
 });
+
+test('gen_ai.response.id is the provider\'s id of the answer, JSON or streamed; gen_ai.request.temperature, top_p (doubles) and max_tokens (an int) are the request\'s own', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`] });
+  try {
+    const calls = {
+      chat: ['/openai/v1/chat/completions', { model: 'gpt-4o', temperature: 1, top_p: 0.5, max_completion_tokens: 50, max_tokens: 70, messages: [{ role: 'user', content: 'Hi' }] }],
+      chatStream: ['/openai/v1/chat/completions', { model: 'gpt-4o', stream: true, max_tokens: 70, messages: [{ role: 'user', content: 'Hi' }] }],
+      responses: ['/openai/v1/responses', { model: 'gpt-4o', max_output_tokens: 32, temperature: 0.25, input: 'Hi' }],
+      anthropicStream: ['/anthropic/v1/messages', { model: 'claude-sonnet-4-5', stream: true, max_tokens: 64, temperature: 0, messages: [{ role: 'user', content: 'Hi' }] }],
+      plain: ['/openai/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }],
+    } as const;
+    const ids: Record<string, { capture: string; response: string }> = {};
+    for (const [name, [path, body]] of Object.entries(calls)) {
+      upstream.enqueue({ kind: 'text', text: `Answer ${name}.` });
+      const response = await fetch(`${serve.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+      assert.equal(response.status, 200, name);
+      const text = await response.text();
+      // The provider's id, as a client reads it: the JSON body's, or the first event's (its message's for Anthropic).
+      const first = 'stream' in body ? JSON.parse(/^data: (.*)$/m.exec(text)![1]!) : JSON.parse(text);
+      ids[name] = { capture: response.headers.get('runprint-capture-id')!, response: first.message?.id ?? first.id };
+      assert.match(ids[name]!.response, /^(chatcmpl-|resp_|msg_)/, name);
+    }
+    const span = (name: string) => spans().find((item) => attribute(item, 'runprint.capture.id')?.['stringValue'] === ids[name]!.capture);
+    await until(() => Object.keys(calls).every((name) => span(name) !== undefined), 'the spans arrive');
+    const settings = (name: string) => Object.fromEntries(['gen_ai.response.id', 'gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens'].map((key) => [key, attribute(span(name)!, key)]).filter(([, value]) => value !== undefined));
+    assert.deepEqual(settings('chat'), { 'gen_ai.response.id': { stringValue: ids['chat']!.response }, 'gen_ai.request.temperature': { doubleValue: 1 }, 'gen_ai.request.top_p': { doubleValue: 0.5 }, 'gen_ai.request.max_tokens': { intValue: '50' } }, 'max_completion_tokens over the older max_tokens');
+    assert.deepEqual(settings('chatStream'), { 'gen_ai.response.id': { stringValue: ids['chatStream']!.response }, 'gen_ai.request.max_tokens': { intValue: '70' } });
+    assert.deepEqual(settings('responses'), { 'gen_ai.response.id': { stringValue: ids['responses']!.response }, 'gen_ai.request.temperature': { doubleValue: 0.25 }, 'gen_ai.request.max_tokens': { intValue: '32' } });
+    assert.deepEqual(settings('anthropicStream'), { 'gen_ai.response.id': { stringValue: ids['anthropicStream']!.response }, 'gen_ai.request.temperature': { doubleValue: 0 }, 'gen_ai.request.max_tokens': { intValue: '64' } });
+    assert.deepEqual(settings('plain'), { 'gen_ai.response.id': { stringValue: ids['plain']!.response } }, 'settings the request does not give are absent');
+  } finally {
+    await serve.stop();
+  }
+});

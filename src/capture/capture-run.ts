@@ -133,6 +133,8 @@ export interface CapturedRun {
   retrievalError: RunprintError | null;
   /** The request's member headers (SPEC 4.8) the identity read, as the exchange gave them; absent: none. */
   requestHeaders?: MemberHeaders;
+  /** The provider's id of the response (RunOutput.responseId), for telemetry; absent when the run has no output or the body gives none. */
+  responseId?: string;
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -379,7 +381,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
-  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError, ...(exchange.requestHeaders === undefined ? {} : { requestHeaders: { ...exchange.requestHeaders } }) };
+  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError, ...(exchange.requestHeaders === undefined ? {} : { requestHeaders: { ...exchange.requestHeaders } }), ...(output?.responseId == null ? {} : { responseId: output.responseId }) };
 }
 
 /** Times a record can hold as RFC 3339 (isRecordTime); a RangeError otherwise (a clock past 9999, or before 1970). */

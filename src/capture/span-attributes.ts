@@ -7,9 +7,27 @@
  */
 import type { JsonValue } from '../jcs/json-value.ts';
 import { providerFor } from '../providers/registry.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
 import type { CapturedRun } from './capture-run.ts';
 
 export type AttributeValue = string | number | boolean | string[];
+
+/**
+ * The attributes whose type the conventions give as double: OTLP sends them as doubles even when
+ * the value is a whole number (`"temperature": 1`); every other number is an int.
+ */
+export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set(['gen_ai.request.temperature', 'gen_ai.request.top_p']);
+
+/**
+ * The request member that bounds the tokens generated, per API, first found first:
+ * gen_ai.request.max_tokens. Chat Completions has `max_completion_tokens` and the older
+ * `max_tokens`; Responses `max_output_tokens`; Anthropic Messages `max_tokens`.
+ */
+const MAX_TOKENS: Record<RequestFormat, readonly string[]> = {
+  'openai-chat': ['max_completion_tokens', 'max_tokens'],
+  'openai-responses': ['max_output_tokens'],
+  'anthropic-messages': ['max_tokens'],
+};
 
 function integer(value: JsonValue | undefined): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
@@ -32,6 +50,26 @@ function tokens(usage: JsonValue | null): { input?: number; output?: number } {
 function requestStream(run: CapturedRun): boolean | null {
   if (run.composition === null) return null;
   return run.composition.excluded?.['stream'] === true;
+}
+
+/** A finite number (a sampling setting): what a double attribute takes. */
+function finite(value: JsonValue | undefined): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * The sampling settings of the request, from its parameters component (the request's own
+ * members, as sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles)
+ * and max_tokens (an int).
+ */
+function requestSettings(run: CapturedRun): { temperature?: number; topP?: number; maxTokens?: number } {
+  const parameters = run.composition?.parameters;
+  if (parameters === undefined) return {};
+  const own = (name: string) => (Object.hasOwn(parameters, name) ? parameters[name] : undefined);
+  const temperature = finite(own('temperature'));
+  const topP = finite(own('top_p'));
+  const maxTokens = MAX_TOKENS[run.record.format].map((name) => integer(own(name))).find((value) => value !== undefined);
+  return { ...(temperature === undefined ? {} : { temperature }), ...(topP === undefined ? {} : { topP }), ...(maxTokens === undefined ? {} : { maxTokens }) };
 }
 
 /** `chat MODEL`, or `chat` when the request has no identified model. */
@@ -63,6 +101,11 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.provider.name', providerFor(record.format).upstream.name);
   set('gen_ai.request.model', typeof model === 'string' ? model : null);
   set('gen_ai.request.stream', requestStream(run));
+  const settings = requestSettings(run);
+  set('gen_ai.request.temperature', settings.temperature);
+  set('gen_ai.request.top_p', settings.topP);
+  set('gen_ai.request.max_tokens', settings.maxTokens);
+  set('gen_ai.response.id', run.responseId);
   set('gen_ai.response.model', typeof served === 'string' ? served : null);
   if (record.output?.finishReason != null) set('gen_ai.response.finish_reasons', [record.output.finishReason]);
   const usage = tokens(record.output?.usage ?? null);

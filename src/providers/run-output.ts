@@ -9,7 +9,7 @@ import { requireBytes } from '../keys/key-arguments.ts';
 import { incomplete, invalid, type AssembledOutput } from './output-reading.ts';
 import { parseEventStream } from './output-sse.ts';
 import { providerFor } from './registry.ts';
-import type { RequestFormat } from './request-format.ts';
+import { member, type RequestFormat } from './request-format.ts';
 import { servedFromResponse } from './served-from-response.ts';
 
 export interface RunOutput {
@@ -27,6 +27,12 @@ export interface RunOutput {
   served: { [name: string]: ServedFact };
   /** True when the body was an SSE stream. */
   stream: boolean;
+  /**
+   * The provider's id of this response (a chat completion's, a response's or a message's `id`,
+   * as the body or its stream gives it); null when it gives none, and for output without a format.
+   * Not part of the output or its digest: it differs on every call.
+   */
+  responseId: string | null;
 }
 
 /** tag("output"): the 18 ASCII bytes `runprint/v1/output` and one 0x00 (SPEC 5.1). */
@@ -70,7 +76,14 @@ function servedFacts(format: RequestFormat, from: JsonValue | undefined): { [nam
 
 /** What output without a format never has (SPEC 12.5); a new object each time, as callers own it. */
 function withoutFormat(raw: DigestSet, output: JsonValue | null, digest: DigestSet | null): RunOutput {
-  return { output, digest, rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false };
+  return { output, digest, rawDigest: raw, finishReason: null, usage: null, served: {}, stream: false, responseId: null };
+}
+
+/** The `id` member of the response object an assembler read, when it is a string. */
+function responseIdOf(from: JsonValue | undefined): string | null {
+  if (from === undefined || !isJsonObject(from)) return null;
+  const id = member(from, 'id');
+  return typeof id === 'string' ? id : null;
 }
 
 /**
@@ -117,5 +130,8 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
     usage: assembled.usage,
     served: servedFacts(format, assembled.servedFrom),
     stream,
+    // The object the assembler read served facts from (the response, the first chunk of a chat
+    // completion stream, the message of message_start, response.completed's response) holds it.
+    responseId: responseIdOf(assembled.servedFrom),
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
 import { UsageError } from '../errors.ts';
-import { errorType, spanAttributes, spanName, type AttributeValue } from '../capture/span-attributes.ts';
+import { DOUBLE_ATTRIBUTES, errorType, spanAttributes, spanName, type AttributeValue } from '../capture/span-attributes.ts';
 
 /** Where the span sits in a trace: the caller's W3C traceparent when it sent one. */
 export interface SpanContext {
@@ -30,7 +30,7 @@ function randomHex(bytes: number): string {
   return Array.from(buffer, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-type OtlpValue = { stringValue: string } | { intValue: string } | { boolValue: boolean } | { arrayValue: { values: OtlpValue[] } };
+type OtlpValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: OtlpValue[] } };
 interface Attribute {
   key: string;
   value: OtlpValue;
@@ -55,18 +55,18 @@ const STATUS_ERROR = 2;
 
 const nanos = (iso: string): string => `${BigInt(Date.parse(iso)) * 1_000_000n}`;
 
-/** An attribute value in the OTLP JSON shape: 64-bit integers as decimal strings. */
-function otlpValue(value: AttributeValue): Attribute['value'] {
+/** An attribute value in the OTLP JSON shape: 64-bit integers as decimal strings, doubles (DOUBLE_ATTRIBUTES, or a number with a fraction) as JSON numbers. */
+function otlpValue(key: string, value: AttributeValue): Attribute['value'] {
   if (typeof value === 'string') return { stringValue: value };
   if (typeof value === 'boolean') return { boolValue: value };
-  if (typeof value === 'number') return { intValue: String(value) };
+  if (typeof value === 'number') return DOUBLE_ATTRIBUTES.has(key) || !Number.isSafeInteger(value) ? { doubleValue: value } : { intValue: String(value) };
   return { arrayValue: { values: value.map((item) => ({ stringValue: item })) } };
 }
 
 /** The span of one captured run. `server` is the upstream URL. */
 export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean }): OtlpSpan {
   const { record } = run;
-  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt })).map(([key, value]) => ({ key, value: otlpValue(value) }));
+  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt })).map(([key, value]) => ({ key, value: otlpValue(key, value) }));
   const failure = errorType(run);
   const span: OtlpSpan = {
     traceId: context.trace?.traceId ?? randomHex(16),
