@@ -13,6 +13,7 @@ import {
 import {
   digestSet,
   elementDigest,
+  lastElementRemembered,
   elementSalt,
   listComponentDigest,
   listRoot,
@@ -143,15 +144,20 @@ function listEntry(
   salt: Uint8Array | undefined,
 ): { entry: ListComponentEntry; digest: Uint8Array } {
   const elementDigests: Uint8Array[] = [];
+  // How many leading elements had remembered digests (listRoot remembers the roots of such prefixes).
+  let rememberedPrefix = 0;
   for (let index = 0; index < list.length; index++) {
     if (!(index in list)) {
       // A hole in an in-process array has no JSON form; canonicalize reports it with its path.
       canonicalAt(list, `$['${name}']`, MAX_DEPTH - 1);
     }
     const canonical = canonicalAt(list[index], `$['${name}'][${index}]`, MAX_DEPTH - 2);
-    elementDigests.push(salt === undefined ? elementDigest(canonical) : saltedElementDigest(elementSalt(salt, index), canonical));
+    if (salt === undefined) {
+      elementDigests.push(elementDigest(canonical));
+      if (lastElementRemembered && rememberedPrefix === index) rememberedPrefix++;
+    } else elementDigests.push(saltedElementDigest(elementSalt(salt, index), canonical));
   }
-  const root = listRoot(elementDigests);
+  const root = listRoot(elementDigests, rememberedPrefix);
   const digest = listComponentDigest(name, list.length, root);
   const rest = { digest: digestSet(digest), count: list.length, root: digestSet(root), elements: elementDigests.map(digestSet) };
   return { entry: salt === undefined ? { kind: 'list', ...rest } : { kind: 'list', salted: true, ...rest }, digest };
