@@ -6,6 +6,9 @@
  * exchanges route says so, withParent and withRetrieval say what they take.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runprintFetch, withParent, withRetrieval, type RunprintFetchOptions } from '../src/capture-node/index.ts';
 
@@ -31,9 +34,16 @@ test('runprintFetch: each bad option is a TypeError with a code', () => {
     [{ fetch: 'x' }, 'ERR_INVALID_ARG_TYPE', /^options.fetch must be a function$/],
     [{ durability: 'fast' }, 'ERR_INVALID_ARG_VALUE', /^options.durability must be sync or async$/],
     [{ durability: 1 }, 'ERR_INVALID_ARG_TYPE', /^options.durability must be a string/],
-    [{ keep: 'digest' }, 'ERR_INVALID_ARG_TYPE', /^options.keep must be an object/],
-    [{ keep: { foo: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /unknown part/],
-    [{ keep: { output: 'none' } }, 'ERR_INVALID_ARG_VALUE', /"content" or "digest"/],
+    [{ keep: 42 }, 'ERR_INVALID_ARG_TYPE', /^options.keep must be a string or an array of strings as --capture-keep takes them/],
+    [{ keep: ['digest', 1] }, 'ERR_INVALID_ARG_TYPE', /^options.keep must be a string or an array of strings/],
+    [{ keep: '' }, 'ERR_INVALID_ARG_VALUE', /^options.keep is empty: give content, digest, or PART=content\|digest with PART one of model, system, /],
+    [{ keep: 'none' }, 'ERR_INVALID_ARG_VALUE', /^options.keep: "none" is not content, digest, or PART=content\|digest with PART one of model, system, /],
+    [{ keep: ['digest', 'output=all'] }, 'ERR_INVALID_ARG_VALUE', /^options.keep: "output=all" is not content, digest, or PART=content\|digest/],
+    [{ keep: 'outputs=digest' }, 'ERR_INVALID_ARG_VALUE', /^options.keep: "outputs=digest": unknown part "outputs" \(did you mean output\?\); PART is one of model, system, /],
+    [{ keep: 'output=digest,request=content' }, 'ERR_INVALID_ARG_VALUE', /^options.keep: "output=digest,request=content" is not .*; one value each, not comma-separated: \["output=digest","request=content"\]$/],
+    [{ keep: { foo: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: unknown part "foo"; PART is one of /],
+    [{ keep: { outptu: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: unknown part "outptu" \(did you mean output\?\)/],
+    [{ keep: { output: 'none' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: each part is "content" or "digest", not "none" for output$/],
     [{ salt: 'system' }, 'ERR_INVALID_ARG_TYPE', /^options.salt must be an array/],
     [{ salt: ['nope'] }, 'ERR_INVALID_ARG_VALUE', /^options.salt: /],
     [{ salt: [1] }, 'ERR_INVALID_ARG_TYPE', /^options.salt: /],
@@ -50,6 +60,22 @@ test('runprintFetch: each bad option is a TypeError with a code', () => {
     [{ url: 'http://127.0.0.1:1', servedFacts: () => ({}) }, 'ERR_INVALID_ARG_VALUE', /^options.servedFacts needs the local run store/],
   ];
   for (const [value, code, message] of cases) refused(options(value), code, message);
+});
+
+test('runprintFetch: a RUNPRINT_CAPTURE_KEEP that serve would refuse is refused, naming the variable; with url it is the server\'s and not read', async () => {
+  const saved = process.env['RUNPRINT_CAPTURE_KEEP'];
+  process.env['RUNPRINT_CAPTURE_KEEP'] = 'digest output=al';
+  const data = mkdtempSync(join(tmpdir(), 'runprint-capture-node-options-'));
+  try {
+    refused(() => runprintFetch({ data }), 'ERR_INVALID_ARG_VALUE', /^RUNPRINT_CAPTURE_KEEP: "output=al" is not content, digest, or PART=content\|digest/);
+    const remote = runprintFetch({ url: 'http://127.0.0.1:9', data });
+    assert.equal(remote.url, 'http://127.0.0.1:9');
+    await remote.close();
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+    if (saved === undefined) delete process.env['RUNPRINT_CAPTURE_KEEP'];
+    else process.env['RUNPRINT_CAPTURE_KEEP'] = saved;
+  }
 });
 
 test('runprintFetch: an unknown option is refused, naming the option meant', () => {

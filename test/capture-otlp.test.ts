@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { otlpExporter, otlpHeaders, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
+import { otlpExporter, otlpHeaders, otlpTimeout, parseTraceparent, type OtlpSpan } from '../src/server/otlp.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
@@ -312,4 +312,35 @@ test('gen_ai.response.id is the provider\'s id of the answer, JSON or streamed; 
   } finally {
     await serve.stop();
   }
+});
+
+test('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT (over OTEL_EXPORTER_OTLP_TIMEOUT) bounds each export, in milliseconds; a bad value stops serve at start naming the variable', async () => {
+  const hung = await hungReceiver();
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url], env: { OTEL_EXPORTER_OTLP_TIMEOUT: '60000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '400' } });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'Answered.' });
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
+    await response.arrayBuffer();
+    await until(() => hung.posts() === 1, 'the export reaches the receiver within the export interval');
+    // 0.4 s, not the default 10 s (nor the 60 s of the general variable): the line comes within the wait.
+    const line = 'runprint: telemetry: the OTLP receiver did not answer within 0.4 s (timed out); its spans are dropped, calls go on';
+    await until(() => serve.stderr().split('\n').includes(line), `the timeout is reported: ${serve.stderr()}`);
+  } finally {
+    await serve.kill();
+    await hung.close();
+  }
+  const refused = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dir, '--otlp-endpoint', hung.url], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('exit', (code) => resolve({ code, stderr }));
+    });
+  assert.deepEqual(await refused({ OTEL_EXPORTER_OTLP_TIMEOUT: '10s' }), { code: 2, stderr: 'runprint: ERR_CLI_USAGE: OTEL_EXPORTER_OTLP_TIMEOUT must be a whole number of milliseconds from 1 to 600000 (the export timeout; default 10000)\n' });
+  assert.deepEqual(await refused({ OTEL_EXPORTER_OTLP_TIMEOUT: '1000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '0' }), { code: 2, stderr: 'runprint: ERR_CLI_USAGE: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be a whole number of milliseconds from 1 to 600000 (the export timeout; default 10000)\n' });
+  assert.equal(otlpTimeout({}), 10_000);
+  assert.equal(otlpTimeout({ OTEL_EXPORTER_OTLP_TIMEOUT: ' 2500 ', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '' }), 2500, 'an empty variable is unset');
+  for (const bad of ['-1', '1.5', '600001', '1e3', 'ten']) assert.throws(() => otlpTimeout({ OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: bad }), /^UsageError: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be/, bad);
 });

@@ -16,6 +16,7 @@ import type { SigningKey } from '../keys/keys.ts';
 import { notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
+import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 // Type only: the SQLite store (node:sqlite) is loaded when a local store is opened (loadSqliteRuns).
 import type { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -64,8 +65,14 @@ export interface RunprintFetchOptions {
    * crash can lose the last runs). Default: RUNPRINT_CAPTURE_DURABILITY, else `sync`.
    */
   durability?: 'sync' | 'async';
-  /** What the store keeps, per part (serve's --capture-keep); the rest as serve's default. */
-  keep?: Partial<ContentPolicy>;
+  /**
+   * What the local store keeps, per part, as serve's --capture-keep: a value it takes (`'digest'`,
+   * `'output=content'`; several separated by spaces, as RUNPRINT_CAPTURE_KEEP), an array of them
+   * applied in order as repeated --capture-keep (`['digest', 'output=content']` keeps only
+   * outputs), or an object of PART: 'content' | 'digest' (`{ output: 'digest' }`); the parts not
+   * named as serve's default. Default: RUNPRINT_CAPTURE_KEEP, else serve's default.
+   */
+  keep?: string | readonly string[] | Partial<ContentPolicy>;
   /**
    * Request components to salt (serve's --capture-salt): names such as `['system', 'input']`, or
    * `['all']`. Each call gets a fresh random salt per component, so its receipt (and log entry)
@@ -146,16 +153,50 @@ const OPTION_NAMES = ['data', 'fetch', 'url', 'token', 'durability', 'keep', 'sa
 const EVERY_OPTION: Exclude<keyof RunprintFetchOptions, (typeof OPTION_NAMES)[number]> extends never ? true : never = true;
 void EVERY_OPTION;
 
-function policyOf(keep: Partial<ContentPolicy> | undefined): ContentPolicy {
+const KEEP_TYPE = 'options.keep must be a string or an array of strings as --capture-keep takes them (such as "digest", "output=content"), or an object of PART: "content" | "digest"';
+
+/**
+ * What the local store keeps: `keep` (or RUNPRINT_CAPTURE_KEEP) parsed by serve's own parser of
+ * --capture-keep (store/capture-keep.ts), so both take the same values; or the object form.
+ */
+function policyOf(keep: RunprintFetchOptions['keep'], local: boolean): ContentPolicy {
+  if (keep === undefined) {
+    const env = local ? process.env['RUNPRINT_CAPTURE_KEEP'] || undefined : undefined;
+    return env === undefined ? defaultContentPolicy() : keepValues(env.split(/\s+/).filter((value) => value !== ''), 'RUNPRINT_CAPTURE_KEEP');
+  }
+  if (typeof keep === 'string') {
+    const values = keep.split(/\s+/).filter((value) => value !== '');
+    if (values.length === 0) throw wrongValue(`options.keep is empty: give ${KEEP_FORMS}`);
+    return keepValues(values, 'options.keep');
+  }
+  if (Array.isArray(keep)) {
+    if (!keep.every((value) => typeof value === 'string')) throw wrongType(KEEP_TYPE);
+    return keepValues(keep, 'options.keep');
+  }
+  if (keep === null || typeof keep !== 'object') throw wrongType(KEEP_TYPE);
   const policy = defaultContentPolicy();
-  if (keep === undefined) return policy;
-  if (keep === null || typeof keep !== 'object' || Array.isArray(keep)) throw wrongType('options.keep must be an object of PART: "content" | "digest"');
   for (const [part, mode] of Object.entries(keep)) {
-    if (!(CONTENT_PARTS as readonly string[]).includes(part)) throw wrongValue(`options.keep: unknown part (one of ${CONTENT_PARTS.join(', ')})`);
-    if (mode !== 'content' && mode !== 'digest') throw wrongValue('options.keep: each part is "content" or "digest"');
+    if (!(CONTENT_PARTS as readonly string[]).includes(part)) {
+      const meant = closestOption(part, CONTENT_PARTS);
+      throw wrongValue(`options.keep: unknown part ${JSON.stringify(part.length > 64 ? `${part.slice(0, 64)}\u2026` : part)}${meant === undefined ? '' : ` (did you mean ${meant}?)`}; PART is one of ${CONTENT_PARTS.join(', ')}`);
+    }
+    if (mode !== 'content' && mode !== 'digest') throw wrongValue(`options.keep: each part is "content" or "digest", not ${typeof mode === 'string' ? JSON.stringify(mode) : typeof mode} for ${part}`);
     policy[part as ContentPart] = mode;
   }
   return policy;
+}
+
+/** `values` through serve's parser of --capture-keep; a value it refuses is ERR_INVALID_ARG_VALUE naming it. */
+function keepValues(values: readonly string[], name: string): ContentPolicy {
+  try {
+    return keepPolicy(values);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    // serve's --capture-keep takes one value each time: `output=digest,request=content` is two.
+    const comma = values.find((value) => value.includes(','));
+    const hint = comma === undefined ? '' : `; one value each, not comma-separated: ${JSON.stringify(comma.split(',').filter((value) => value !== ''))}`;
+    throw wrongValue(`${name}: ${error.message}${hint}`);
+  }
 }
 
 /** The Node versions runprint supports, as package.json's engines and bin/runprint.js say them. */
@@ -358,7 +399,6 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const durability = options.durability ?? (process.env['RUNPRINT_CAPTURE_DURABILITY'] || 'sync');
   if (durability !== 'sync' && durability !== 'async') throw wrongValue(`${options.durability === undefined ? 'RUNPRINT_CAPTURE_DURABILITY' : 'options.durability'} must be sync or async`);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw wrongType('options.onError must be a function');
-  const policy = policyOf(options.keep);
   if (options.salt !== undefined && !Array.isArray(options.salt)) throw wrongType('options.salt must be an array of request component names, such as ["system", "input"]');
   let salted: RequestComponentName[];
   try {
@@ -372,6 +412,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   // The test seam: fixed salts for every call (proxy and in-process equality under equal salts).
   const fixed = (options as { [SALTS_SEAM]?: () => Salts })[SALTS_SEAM];
   const url = serverUrl(options.url);
+  // With url, the server's --capture-keep decides what it keeps: RUNPRINT_CAPTURE_KEEP is its own.
+  const policy = policyOf(options.keep, url === null);
   if (url !== null && options.servedFacts !== undefined) throw wrongValue('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));

@@ -13,7 +13,7 @@ import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { freshSalts, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
-import { otlpExporter, otlpHeaders, parseTraceparent, spanOf } from '../server/otlp.ts';
+import { DEFAULT_OTLP_TIMEOUT_MS, otlpExporter, otlpHeaders, otlpTimeout, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
@@ -25,6 +25,7 @@ import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } fro
 import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
+import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
@@ -94,6 +95,8 @@ export interface CaptureConfig {
   otlpEndpoint: string | undefined;
   /** Headers of every OTLP export (OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS): never printed. */
   otlpHeaders: Record<string, string>;
+  /** How long an OTLP export waits for the receiver (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT), in ms. */
+  otlpTimeoutMs: number;
   /**
    * --capture-log: the remote runprint log captured runs' receipts go to, through the run store as
    * outbox, with its write token and its verifier key (inline, or a file: read before anything
@@ -218,16 +221,12 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   }
   const durability = values['capture-durability'] ?? env['RUNPRINT_CAPTURE_DURABILITY'] ?? 'sync';
   if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', '--capture-durability must be sync or async');
-  const policy = defaultContentPolicy();
-  for (const value of listOf(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP'])) {
-    const split = value.indexOf('=');
-    const part = split < 0 ? undefined : value.slice(0, split);
-    const mode = split < 0 ? value : value.slice(split + 1);
-    if ((mode !== 'content' && mode !== 'digest') || (part !== undefined && !(CONTENT_PARTS as readonly string[]).includes(part))) {
-      throw new UsageError('ERR_CLI_USAGE', `--capture-keep must be content, digest, or PART=content|digest with PART one of ${CONTENT_PARTS.join(', ')}`);
-    }
-    if (part === undefined) for (const each of CONTENT_PARTS) policy[each] = mode;
-    else policy[part as ContentPart] = mode;
+  let policy: ContentPolicy;
+  try {
+    policy = keepPolicy(listOf(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP']));
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new UsageError('ERR_CLI_USAGE', `--capture-keep must be ${KEEP_FORMS}`);
   }
   let salted: RequestComponentName[];
   try {
@@ -271,6 +270,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     runsDb,
     otlpEndpoint,
     otlpHeaders: otlpEndpoint === undefined ? {} : otlpHeaders(env),
+    otlpTimeoutMs: otlpEndpoint === undefined ? DEFAULT_OTLP_TIMEOUT_MS : otlpTimeout(env),
     captureLog,
   };
 }
@@ -412,7 +412,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
     ? undefined
-    : otlpExporter({ endpoint: config.otlpEndpoint, headers: config.otlpHeaders, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
+    : otlpExporter({ endpoint: config.otlpEndpoint, headers: config.otlpHeaders, timeoutMs: config.otlpTimeoutMs, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
         // Once per kind of failure: a receiver that is down does not fill the log.
         if (telemetryReported.has(message)) return;
         telemetryReported.add(message);

@@ -129,6 +129,30 @@ export function otlpHeaders(env: { readonly [name: string]: string | undefined }
   return headers;
 }
 
+/** The OTLP exporters' export timeout when the environment gives none (OTLP exporter specification). */
+export const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
+/** The longest export timeout taken (10 minutes): serve's stop waits no longer than --shutdown-grace for one anyway. */
+export const MAX_OTLP_TIMEOUT_MS = 600_000;
+
+/**
+ * How long an export may wait for the receiver, from the OpenTelemetry SDK environment (OTLP
+ * exporter specification, "Configuration options": Timeout): OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+ * else OTEL_EXPORTER_OTLP_TIMEOUT, in milliseconds; an empty variable is unset; neither set: 10000.
+ * The one that applies must be a whole number of milliseconds from 1 to 600000, else ERR_CLI_USAGE
+ * naming it (0, which some exporters take as no limit, would let one hung receiver hold every export).
+ */
+export function otlpTimeout(env: { readonly [name: string]: string | undefined }): number {
+  for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
+    const value = env[variable]?.trim();
+    if (value === undefined || value === '') continue;
+    if (!/^[0-9]{1,6}$/.test(value) || Number(value) < 1 || Number(value) > MAX_OTLP_TIMEOUT_MS) {
+      throw new UsageError('ERR_CLI_USAGE', `${variable} must be a whole number of milliseconds from 1 to ${MAX_OTLP_TIMEOUT_MS} (the export timeout; default ${DEFAULT_OTLP_TIMEOUT_MS})`);
+    }
+    return Number(value);
+  }
+  return DEFAULT_OTLP_TIMEOUT_MS;
+}
+
 /** Why an export failed, as the report says it: the receiver's status, a timeout, or no connection. */
 function failureOf(error: unknown, timeoutMs: number): string {
   if (error instanceof ReceiverStatus) return `the OTLP receiver answered HTTP ${error.status}`;
@@ -147,13 +171,13 @@ class ReceiverStatus extends Error {
 /**
  * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
  * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type. A
- * receiver that is down, refuses, or does not answer within `timeoutMs` (10 s, the OTLP exporter
- * default) loses those spans (counted as dropped and reported once per failure kind through
+ * receiver that is down, refuses, or does not answer within `timeoutMs` (otlpTimeout; 10 s, the
+ * OTLP exporter default) loses those spans (counted as dropped and reported once per failure kind through
  * `onFailure`): telemetry never holds up a call, and the queue never grows past `maxQueue`.
  */
 export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
   const interval = options.intervalMs ?? 1000;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_OTLP_TIMEOUT_MS;
   const maxBatch = options.maxBatch ?? 512;
   const maxQueue = options.maxQueue ?? 8192;
   const send = options.fetch ?? globalThis.fetch;

@@ -1,0 +1,84 @@
+/**
+ * runprintFetch's `keep` takes what serve's --capture-keep takes (one parser for both): a value
+ * (`'digest'`, `'output=content'`, several separated by spaces as RUNPRINT_CAPTURE_KEEP), an array
+ * of values applied in order as repeated --capture-keep, or the object of PART: mode; with no
+ * `keep`, RUNPRINT_CAPTURE_KEEP. Each call goes through a real fake upstream into a real local run
+ * store, and what the store holds of each part is read back from runs.sqlite.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { runprintFetch, type RunprintFetchOptions } from '../src/capture-node/index.ts';
+import type { RunprintError } from '../src/errors.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+
+let upstream: FakeUpstream;
+const scratch: string[] = [];
+
+before(async () => {
+  upstream = await startFakeUpstream();
+});
+after(async () => {
+  await upstream.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Whether the store holds the content of each part of one chat call captured with `keep` (system, response bytes, request bytes). */
+async function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promise<{ system: boolean; response: boolean; request: boolean }> {
+  const data = mkdtempSync(join(tmpdir(), 'runprint-capture-node-keep-'));
+  scratch.push(data);
+  const errors: RunprintError[] = [];
+  const saved = process.env['RUNPRINT_CAPTURE_KEEP'];
+  if (env === undefined) delete process.env['RUNPRINT_CAPTURE_KEEP'];
+  else process.env['RUNPRINT_CAPTURE_KEEP'] = env;
+  let capture;
+  try {
+    capture = runprintFetch({ data, ...(keep === undefined ? {} : { keep }), onError: (error) => void errors.push(error) });
+  } finally {
+    if (saved === undefined) delete process.env['RUNPRINT_CAPTURE_KEEP'];
+    else process.env['RUNPRINT_CAPTURE_KEEP'] = saved;
+  }
+  const response = await capture(`${upstream.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-capture-node-keep' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }] }),
+  });
+  assert.equal(response.status, 200);
+  await response.text();
+  const captureId = response.headers.get('runprint-capture-id')!;
+  await capture.close();
+  assert.deepEqual(errors, []);
+  const store = SqliteRuns.open(join(data, 'runs.sqlite'));
+  try {
+    const [run] = await store.find(captureId);
+    assert.ok(run !== undefined, 'the run is stored');
+    const held = async (part: string): Promise<boolean> => {
+      // A list component (system) keeps its elements: the first one's row.
+      const rows = run.digests.filter((digest) => digest.part === part);
+      const row = rows.find((digest) => digest.position === 0) ?? rows[0];
+      assert.ok(row !== undefined, `the run names its ${part} digest`);
+      const content = await store.content(row.digest);
+      assert.equal(row.kept, content !== undefined, `${part}: the kept flag and the content stored agree`);
+      return content !== undefined;
+    };
+    return { system: await held('system'), response: await held('response'), request: await held('request') };
+  } finally {
+    await store.close();
+  }
+}
+
+test('keep as serve\'s --capture-keep values: a string, several separated by spaces, an array applied in order', async () => {
+  assert.deepEqual(await keptWith('digest'), { system: false, response: false, request: false }, "'digest' keeps digests only");
+  assert.deepEqual(await keptWith('content'), { system: true, response: true, request: true }, "'content' keeps everything, the request bytes too");
+  assert.deepEqual(await keptWith(['digest', 'output=content']), { system: false, response: true, request: false }, 'applied in order: only outputs');
+  assert.deepEqual(await keptWith('output=digest request=content'), { system: true, response: false, request: true }, 'two values in one string, as RUNPRINT_CAPTURE_KEEP');
+});
+
+test('keep as an object still works; without keep, RUNPRINT_CAPTURE_KEEP, else serve\'s default', async () => {
+  assert.deepEqual(await keptWith({ output: 'digest' }), { system: true, response: false, request: false });
+  assert.deepEqual(await keptWith(undefined, 'digest output=content'), { system: false, response: true, request: false });
+  assert.deepEqual(await keptWith(undefined), { system: true, response: true, request: false }, 'the default: all but the request bytes');
+});
