@@ -6,6 +6,7 @@
  * proxied calls), with the upstream's reason phrase.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
@@ -13,7 +14,7 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/in
 import { chatCall } from './helpers/proxy-calls.ts';
 import { lockRunStore } from './helpers/run-store-lock.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
-import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 let upstream: FakeUpstream;
 const scratch = scratchFolders('runprint-shutdown-');
@@ -178,4 +179,19 @@ test('stopped while the run store is locked: the records it could not commit wai
   }
   assert.match(serve.stderr(), /runprint: capture: 2 records the run store could not take wait in .*held-runs\.sqlite: committed when serve starts again with this data directory/);
   assert.doesNotMatch(serve.stderr(), /ERR_CAPTURE_RECORDS_LOST/, 'none lost (test/capture-held-journal.test.ts commits them at the next start)');
+});
+
+test('a SIGTERM sent as soon as serve prints its first start line stops it cleanly (exit 0): the handlers are installed before the lines are printed', async () => {
+  for (let round = 0; round < 8; round++) {
+    const child = spawn(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', scratch.tempDir(), ...serveArgs(1)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      // At the first byte of the first start line, as a supervisor that waits for it would.
+      if (stderr === '' && chunk.startsWith('runprint: listening')) child.kill('SIGTERM');
+      stderr += chunk;
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])));
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, `round ${round + 1}: ${stderr}`);
+  }
 });

@@ -325,12 +325,10 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     throw error;
   }
   const unguard = guardProcess(io);
-  io.stderr(`runprint: listening on ${server.url} (data directory ${dataDir})\n`);
-  if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
-  if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
-  if (capture !== undefined) io.stderr(capture.banner(server.url));
-  io.stderr(`runprint: explorer ${server.url}/explorer/\n`);
-  await new Promise<void>((done) => {
+  // The handlers are installed before the start lines are printed: a SIGTERM sent as soon as a
+  // client reads them (a supervisor, a test) would otherwise meet no handler and kill the process
+  // with no clean stop (Node installs the signal handler only with its first listener).
+  const stopped = new Promise<void>((done) => {
     const stop = () => {
       // A second Ctrl-C (or SIGTERM) stops at once: Node's default, with these handlers gone.
       process.off('SIGINT', stop);
@@ -354,5 +352,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  io.stderr(`runprint: listening on ${server.url} (data directory ${dataDir})\n`);
+  if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
+  if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);
+  if (capture !== undefined) io.stderr(capture.banner(server.url));
+  io.stderr(`runprint: explorer ${server.url}/explorer/\n`);
+  await stopped;
   return EXIT.ok;
 }
