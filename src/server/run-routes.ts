@@ -113,6 +113,10 @@ function queryTime(name: string, time: string): string {
 /** A run query from the RUN_FILTERS, `limit` and `before` parameters (CLI and HTTP alike). */
 export function runQuery(get: (name: string) => string | undefined): RunQuery {
   const query: RunQuery = {};
+  // An empty value would select no run at all (no model is named ""): it is a mistake, said as one.
+  for (const name of RUN_FILTERS) {
+    if (get(name) === '') throw new UsageError('ERR_CLI_USAGE', `${name} is empty: give it a value, or leave ${name} out (an empty ${name} would select no run)`);
+  }
   for (const name of ['since', 'until'] as const) {
     const time = get(name);
     if (time === undefined) continue;

@@ -1,0 +1,72 @@
+/**
+ * The filters of `runprint runs list` / `runs group` and of GET /v1/runs, /v1/runs/counts and
+ * /v1/runs/groups (a real serve on a real run store): a filter given an empty value is refused,
+ * not taken as a filter that selects no run.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { captureRunWith } from '../src/capture/capture-run.ts';
+import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { runCliInProcess } from './helpers/run-cli.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+let data: string;
+let serve: ServeProcess;
+const ids: string[] = [];
+
+before(async () => {
+  data = mkdtempSync(join(tmpdir(), 'runprint-runs-component-'));
+  const storage = SqliteRuns.open(join(data, 'runs.sqlite'));
+  try {
+    await storage.put(['One', 'Two'].map((content, i) => {
+      const requestBytes = new TextEncoder().encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] }));
+      const responseBytes = new TextEncoder().encode(JSON.stringify({ id: `chatcmpl-${i}`, object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `Answer ${content}` } }] }));
+      const at = Date.parse('2026-12-06T10:00:00Z') + i * 1000;
+      const captured = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started: at, response: at, ended: at } });
+      ids.push(captured.record.captureId);
+      return runToStore(captured, { requestBytes, responseBytes }, defaultContentPolicy(), 'proxy', true);
+    }));
+  } finally {
+    await storage.close();
+  }
+  serve = await startServe({ data });
+});
+after(async () => {
+  await killServeProcesses();
+  rmSync(data, { recursive: true, force: true });
+});
+
+const listed = async (...args: string[]) => {
+  const result = await runCliInProcess(['runs', 'list', '--data', data, '--json', ...args]);
+  assert.equal(result.code, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { runs: { captureId: string }[] }).runs.map((run) => run.captureId);
+};
+const served = async (query: string) => {
+  const response = await fetch(`${serve.base}/v1/runs?${query}`);
+  assert.equal(response.status, 200, await response.clone().text());
+  return ((await response.json()) as { runs: { captureId: string }[] }).runs.map((run) => run.captureId);
+};
+
+test('a filter given an empty value is refused, over the CLI and HTTP, not taken to select no run', async () => {
+  const cases: Array<[string, string]> = [['model', 'model'], ['served-model', 'servedModel'], ['since', 'since'], ['provider', 'provider'], ['status', 'status'], ['parent', 'parent'], ['verdict', 'verdict'], ['component', 'component'], ['until', 'until']];
+  for (const [option, name] of cases) {
+    const message = `${name} is empty: give it a value, or leave ${name} out (an empty ${name} would select no run)`;
+    for (const args of [[`--${option}`, ''], [`--${option}=`]]) {
+      for (const command of [['list'], ['group', '--by', 'request']]) {
+        const result = await runCliInProcess(['runs', ...command, '--data', data, ...args]);
+        assert.deepEqual(result, { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, `runs ${command[0]} ${args.join(' ')}`);
+      }
+    }
+    for (const path of ['/v1/runs?', '/v1/runs/counts?', '/v1/runs/groups?by=request&']) {
+      const response = await fetch(`${serve.base}${path}${name}=`);
+      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_CLI_USAGE', message } }], `${path}${name}=`);
+    }
+  }
+  // Given a value, the filter selects as before.
+  assert.deepEqual(await listed('--model', 'gpt-4o'), [ids[1], ids[0]]);
+  assert.deepEqual(await served('model=gpt-4o'), [ids[1], ids[0]]);
+});
