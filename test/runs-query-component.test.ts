@@ -1,7 +1,8 @@
 /**
  * The filters of `runprint runs list` / `runs group` and of GET /v1/runs, /v1/runs/counts and
- * /v1/runs/groups (a real serve on a real run store): a filter given an empty value is refused,
- * not taken as a filter that selects no run.
+ * /v1/runs/groups (a real serve on a real run store): the response bytes `runs show` prints are
+ * found as `component=response=DIGEST`, as the request bytes are as `request=DIGEST`; and a filter
+ * given an empty value is refused, not taken as a filter that selects no run.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -50,6 +51,23 @@ const served = async (query: string) => {
   assert.equal(response.status, 200, await response.clone().text());
   return ((await response.json()) as { runs: { captureId: string }[] }).runs.map((run) => run.captureId);
 };
+
+test('the digests runs show prints as request bytes and response bytes are found as request=DIGEST and response=DIGEST', async () => {
+  const shown = await runCliInProcess(['runs', 'show', ids[1]!, '--data', data]);
+  assert.equal(shown.code, 0, shown.stderr);
+  const digestOf = (row: string) => new RegExp(`^${row} +\\d+ sha256:([0-9a-f]{64})`, 'm').exec(shown.stdout)![1]!;
+  const output = /^output +sha256:([0-9a-f]{64})/m.exec(shown.stdout)![1]!;
+  for (const [name, digest] of [['response', digestOf('response bytes')], ['request', digestOf('request bytes')], ['output', output]] as const) {
+    assert.deepEqual(await listed('--component', `${name}=${digest}`), [ids[1]], `runs list --component ${name}=`);
+    assert.deepEqual(await listed('--component', `${name}=sha256:${digest}`), [ids[1]], `runs list --component ${name}=sha256:`);
+    assert.deepEqual(await served(`component=${name}=${digest}`), [ids[1]], `GET /v1/runs?component=${name}=`);
+    assert.deepEqual(await listed('--component', digest), [ids[1]], 'the bare digest');
+  }
+  // Each name finds its own digest only: the response bytes are not the output's digest (SPEC 12).
+  assert.deepEqual(await listed('--component', `output=${digestOf('response bytes')}`), []);
+  const group = await runCliInProcess(['runs', 'group', '--data', data, '--by', 'request', '--component', `response=${digestOf('response bytes')}`, '--json']);
+  assert.equal(group.code, 0, group.stderr);
+});
 
 test('a filter given an empty value is refused, over the CLI and HTTP, not taken to select no run', async () => {
   const cases: Array<[string, string]> = [['model', 'model'], ['served-model', 'servedModel'], ['since', 'since'], ['provider', 'provider'], ['status', 'status'], ['parent', 'parent'], ['verdict', 'verdict'], ['component', 'component'], ['until', 'until']];

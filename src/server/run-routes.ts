@@ -7,7 +7,7 @@
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { isRunId } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type ContentPart, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
+import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type RunDigest, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { errorResponse } from './http-status.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
@@ -66,15 +66,24 @@ export async function runViews(storage: RunStorage, runs: readonly StoredRun[]):
   });
 }
 
+/**
+ * The NAMEs of a `component=NAME=DIGEST` query: the parts whose digests a run names
+ * (RunDigest): the request components, `excluded`, `output` (the output's digest, SPEC 12: the
+ * `output` row of `runs show`), `request` and `response` (the exact request and response bytes:
+ * the `request bytes` and `response bytes` rows; `--capture-keep output` keeps the response
+ * bytes), `retrieval` and `salts`.
+ */
+export const COMPONENT_NAMES: readonly RunDigest['part'][] = CONTENT_PARTS.flatMap((part) => (part === 'request' ? ['request', 'response'] as const : [part]));
+
 /** `component` query: `DIGEST` or `NAME=DIGEST`, the digest as 64 hex digits or `sha256:` and them. */
-export function componentQuery(value: string): { part?: ContentPart; digest: string } {
+export function componentQuery(value: string): { part?: RunDigest['part']; digest: string } {
   const split = value.indexOf('=');
   const name = split < 0 ? undefined : value.slice(0, split);
   const digest = (split < 0 ? value : value.slice(split + 1)).replace(/^sha256:/, '');
-  if (!HEX64.test(digest) || (name !== undefined && !(CONTENT_PARTS as readonly string[]).includes(name))) {
-    throw new UsageError('ERR_CLI_USAGE', `component must be DIGEST or NAME=DIGEST: NAME one of ${CONTENT_PARTS.join(', ')}, DIGEST 64 lower-case hex digits (sha256: before them may be kept)`);
+  if (!HEX64.test(digest) || (name !== undefined && !(COMPONENT_NAMES as readonly string[]).includes(name))) {
+    throw new UsageError('ERR_CLI_USAGE', `component must be DIGEST or NAME=DIGEST: NAME one of ${COMPONENT_NAMES.join(', ')}, DIGEST 64 lower-case hex digits (sha256: before them may be kept)`);
   }
-  return name === undefined ? { digest } : { part: name as ContentPart, digest };
+  return name === undefined ? { digest } : { part: name as RunDigest['part'], digest };
 }
 
 /** The filters of a run query, as GET /v1/runs, /v1/runs/counts and /v1/runs/groups name them. */

@@ -183,8 +183,8 @@ export interface RunQuery {
    * the replays themselves. A run replayed several times matches the verdict of each replay.
    */
   verdict?: string;
-  /** Runs naming this digest (hex) as a component, list element or output; `part` narrows it to one component. */
-  component?: { part?: ContentPart; digest: string };
+  /** Runs naming this digest (hex) as a component, list element, output or request or response bytes; `part` narrows it to one part. */
+  component?: { part?: RunDigest['part']; digest: string };
   /** Most runs answered, newest first (default 100). */
   limit?: number;
   /** Only runs with seq below this (paging, newest first). */
