@@ -1,8 +1,9 @@
 /**
  * The filters of `runprint runs list` / `runs group` and of GET /v1/runs, /v1/runs/counts and
  * /v1/runs/groups (a real serve on a real run store): the response bytes `runs show` prints are
- * found as `component=response=DIGEST`, as the request bytes are as `request=DIGEST`; and a filter
- * given an empty value is refused, not taken as a filter that selects no run.
+ * found as `component=response=DIGEST`, as the request bytes are as `request=DIGEST`; each
+ * mistake in a `component` value is said on its own, with the same code over the CLI and HTTP;
+ * and a filter given an empty value is refused, not taken as a filter that selects no run.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,6 +68,34 @@ test('the digests runs show prints as request bytes and response bytes are found
   assert.deepEqual(await listed('--component', `output=${digestOf('response bytes')}`), []);
   const group = await runCliInProcess(['runs', 'group', '--data', data, '--by', 'request', '--component', `response=${digestOf('response bytes')}`, '--json']);
   assert.equal(group.code, 0, group.stderr);
+});
+
+const NAMES = 'model, system, input, context, tools, parameters, configuration, excluded, output, request, response, retrieval, salts';
+const HEX = 'ab'.repeat(32);
+
+test('each mistake in a component value gets its own message, the same over the CLI and HTTP (ERR_CLI_USAGE)', async () => {
+  const cases: Array<[string, string]> = [
+    [`sytem=${HEX}`, `component is DIGEST or NAME=DIGEST: "sytem" is not a NAME; NAME is one of ${NAMES}; did you mean "system"?`],
+    [`responses=${HEX}`, `component is DIGEST or NAME=DIGEST: "responses" is not a NAME; NAME is one of ${NAMES}; did you mean "response"?`],
+    [`answer=${HEX}`, `component is DIGEST or NAME=DIGEST: "answer" is not a NAME; NAME is one of ${NAMES}`],
+    [`=${HEX}`, `component is DIGEST or NAME=DIGEST: the NAME before = is empty; NAME is one of ${NAMES}`],
+    ['system', 'component is DIGEST or NAME=DIGEST: "system" is a NAME without its digest; give system=DIGEST'],
+    ['system=', 'component is DIGEST or NAME=DIGEST: the DIGEST after = is empty: give 64 lower-case hex digits'],
+    [`system=${HEX.toUpperCase()}`, 'component is DIGEST or NAME=DIGEST: DIGEST must be written in lower-case hex: upper-case letters A-F are not accepted'],
+    [HEX.toUpperCase(), 'component is DIGEST or NAME=DIGEST: DIGEST must be written in lower-case hex: upper-case letters A-F are not accepted'],
+    [`system=${HEX.slice(1)}`, 'component is DIGEST or NAME=DIGEST: DIGEST must be 64 hex digits (a SHA-256); this one has 63'],
+    [`input=${HEX.slice(2)}zz`, 'component is DIGEST or NAME=DIGEST: DIGEST must be 64 lower-case hex digits (a SHA-256, sha256: before them may be kept); this one has characters that are not hex digits'],
+  ];
+  for (const [value, message] of cases) {
+    for (const command of [['list'], ['group', '--by', 'request']]) {
+      const result = await runCliInProcess(['runs', ...command, '--data', data, '--component', value]);
+      assert.deepEqual(result, { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, `runs ${command[0]} --component ${value}`);
+    }
+    for (const path of ['/v1/runs', '/v1/runs/counts', '/v1/runs/groups?by=request&']) {
+      const response = await fetch(`${serve.base}${path}${path.endsWith('&') ? '' : '?'}component=${encodeURIComponent(value)}`);
+      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_CLI_USAGE', message } }], `${path} component=${value}`);
+    }
+  }
 });
 
 test('a filter given an empty value is refused, over the CLI and HTTP, not taken to select no run', async () => {

@@ -14,6 +14,8 @@ import { isTimestamp } from '../receipt/predicate.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
 import { VERDICTS } from '../replay/verdict.ts';
+import { closestName } from '../io/closest-name.ts';
+import { printable } from '../cli/printable.ts';
 
 export interface RunRouteOptions {
   storage: RunStorage;
@@ -75,14 +77,36 @@ export async function runViews(storage: RunStorage, runs: readonly StoredRun[]):
  */
 export const COMPONENT_NAMES: readonly RunDigest['part'][] = CONTENT_PARTS.flatMap((part) => (part === 'request' ? ['request', 'response'] as const : [part]));
 
-/** `component` query: `DIGEST` or `NAME=DIGEST`, the digest as 64 hex digits or `sha256:` and them. */
+const COMPONENT_FORM = 'component is DIGEST or NAME=DIGEST';
+
+/** Why `text` is not a digest as a query names one (64 lower-case hex digits, sha256: before them allowed); null when it is. */
+function digestMistake(text: string): string | null {
+  if (HEX64.test(text)) return null;
+  if (text === '') return 'the DIGEST after = is empty: give 64 lower-case hex digits';
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return 'DIGEST must be written in lower-case hex: upper-case letters A-F are not accepted';
+  if (/^[0-9a-fA-F]+$/.test(text)) return `DIGEST must be 64 hex digits (a SHA-256); this one has ${text.length}`;
+  return 'DIGEST must be 64 lower-case hex digits (a SHA-256, sha256: before them may be kept); this one has characters that are not hex digits';
+}
+
+/**
+ * `component` query: `DIGEST` or `NAME=DIGEST`, the digest as 64 lower-case hex digits or
+ * `sha256:` and them. Each mistake is said on its own: a NAME that is none of COMPONENT_NAMES
+ * (with the nearest one), a NAME without its digest, a digest of the wrong length, with
+ * characters that are not hex digits, or in upper case.
+ */
 export function componentQuery(value: string): { part?: RunDigest['part']; digest: string } {
   const split = value.indexOf('=');
   const name = split < 0 ? undefined : value.slice(0, split);
-  const digest = (split < 0 ? value : value.slice(split + 1)).replace(/^sha256:/, '');
-  if (!HEX64.test(digest) || (name !== undefined && !(COMPONENT_NAMES as readonly string[]).includes(name))) {
-    throw new UsageError('ERR_CLI_USAGE', `component must be DIGEST or NAME=DIGEST: NAME one of ${COMPONENT_NAMES.join(', ')}, DIGEST 64 lower-case hex digits (sha256: before them may be kept)`);
+  const names = COMPONENT_NAMES as readonly string[];
+  if (name !== undefined && !names.includes(name)) {
+    if (name === '') throw new UsageError('ERR_CLI_USAGE', `${COMPONENT_FORM}: the NAME before = is empty; NAME is one of ${names.join(', ')}`);
+    const closest = closestName(name, names);
+    throw new UsageError('ERR_CLI_USAGE', `${COMPONENT_FORM}: "${printable(name, 40)}" is not a NAME; NAME is one of ${names.join(', ')}${closest === undefined ? '' : `; did you mean "${closest}"?`}`);
   }
+  if (name === undefined && names.includes(value)) throw new UsageError('ERR_CLI_USAGE', `${COMPONENT_FORM}: "${value}" is a NAME without its digest; give ${value}=DIGEST`);
+  const digest = (split < 0 ? value : value.slice(split + 1)).replace(/^sha256:/, '');
+  const mistake = digestMistake(digest);
+  if (mistake !== null) throw new UsageError('ERR_CLI_USAGE', `${COMPONENT_FORM}: ${mistake}`);
   return name === undefined ? { digest } : { part: name as RunDigest['part'], digest };
 }
 
