@@ -12,8 +12,9 @@ import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
-import { findRuns, runQuery, runViews, whyNoReceipt } from '../server/run-routes.ts';
-import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
+import { COMPONENT_NAMES, findRuns, runQuery, runViews, whyNoReceipt } from '../server/run-routes.ts';
+import { runEnding, type RunDigest, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
+import { LIST_COMPONENTS } from '../identity/composition.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -149,7 +150,50 @@ function receiptOf(run: StoredRun): string {
   return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
 }
 
-function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
+/** Where a piece of an expired run's content is: stored because another run keeps it, or not stored. */
+type ContentState = 'elsewhere' | 'none';
+
+/**
+ * The content rows of `runs show` for a run past retention: for each part of the run (the
+ * query's NAMEs, COMPONENT_NAMES, but `output`, whose digest names no content: the response bytes
+ * are the output kept), whether its content is still stored because another run keeps the same
+ * content (readable: --composition and runs verify use it), or not stored: deleted by retention,
+ * or kept as digest only (the store no longer says which). A list part (each element kept on its
+ * own) split between the two says how many of its elements are where.
+ */
+async function contentRows(store: RunStorage, run: StoredRun): Promise<Array<[string, string]>> {
+  if (!run.contentExpired) return [];
+  const units = new Map<string, RunDigest[]>();
+  for (const part of COMPONENT_NAMES) {
+    if (part === 'output') continue;
+    const rows = run.digests.filter((digest) => digest.part === part);
+    // A list component or retrieval keeps each element; another component or part its one digest.
+    const list = (LIST_COMPONENTS as readonly string[]).includes(part) || part === 'retrieval';
+    const pieces = rows.filter((digest) => (list ? digest.position >= 0 : digest.position === -1));
+    if (pieces.length > 0) units.set(part, pieces);
+  }
+  const present = new Map<string, boolean>();
+  const stateOf = async (digest: RunDigest): Promise<ContentState> => {
+    if (!present.has(digest.digest)) present.set(digest.digest, (await store.content(digest.digest)) !== undefined);
+    return present.get(digest.digest)! ? 'elsewhere' : 'none';
+  };
+  const byState: Record<ContentState, string[]> = { elsewhere: [], none: [] };
+  for (const [part, pieces] of units) {
+    const states = await Promise.all(pieces.map(stateOf));
+    for (const state of ['elsewhere', 'none'] as const) {
+      const count = states.filter((each) => each === state).length;
+      if (count === 0) continue;
+      const of = count === pieces.length ? '' : ` (${count} of ${pieces.length} ${part === 'retrieval' ? 'documents' : 'elements'})`;
+      byState[state].push(`${part}${of}`);
+    }
+  }
+  const rows: Array<[string, string]> = [['content', 'past retention: this run keeps no content now; its digests, record and receipt remain']];
+  if (byState.elsewhere.length > 0) rows.push(['stored elsewhere', `${byState.elsewhere.join(', ')} (another run keeps the same content)`]);
+  if (byState.none.length > 0) rows.push(['not stored', `${byState.none.join(', ')} (deleted by retention, or kept as digest only)`]);
+  return rows;
+}
+
+function details(run: StoredRun, links: readonly StoredReplayLink[], content: ReadonlyArray<[string, string]>): string {
   const { record } = run;
   const rows: Array<[string, string]> = [
     ['capture id', record.captureId],
@@ -175,7 +219,7 @@ function details(run: StoredRun, links: readonly StoredReplayLink[]): string {
   if (of !== undefined) rows.push(['replay of', `${of.replayOf.captureId} (seq ${of.replayOf.seq}), verdict ${of.verdict}`]);
   const replays = links.filter((link) => link.replayOf.recordDigest === run.recordDigest);
   rows.push(['replays', replays.length === 0 ? '(none)' : replays.map((link) => `${link.replay.captureId} (seq ${link.replay.seq}) ${link.verdict}`).join(', ')]);
-  if (run.contentExpired) rows.push(['content', 'deleted (retention); digests remain']);
+  rows.push(...content);
   if (run.identity !== null) {
     for (const [name, entry] of Object.entries(run.identity.components)) {
       const notes = [...(entry.kind === 'list' ? [`${entry.count} element${entry.count === 1 ? '' : 's'}`] : []), ...(entry.salted === true ? ['salted'] : [])];
@@ -234,7 +278,8 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
     else if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else {
       const links = await store.replayLinks(runs.map((run) => run.recordDigest));
-      io.stdout(runs.map((run) => details(run, links)).join('\n'));
+      const content = await Promise.all(runs.map((run) => contentRows(store, run)));
+      io.stdout(runs.map((run, i) => details(run, links, content[i]!)).join('\n'));
     }
   } finally {
     await store.close();
