@@ -1,8 +1,9 @@
 /**
- * `runprint runs show` of a run past retention says, per part, where its content is: stored
- * because another run keeps the same content (readable: --composition and runs verify use it), or
- * not stored (deleted by retention, or kept as digest only). Before, it said "deleted (retention)"
- * of content a newer run still kept. On SQLite and PostgreSQL.
+ * `runprint runs show` says, per part of a run, where its content is: stored because this run
+ * keeps it, stored because another run keeps the same content (readable: --composition and runs
+ * verify use it), or not stored (kept as digest only; once retention expired the run, deleted or
+ * kept as digest only). Before, an expired run said "deleted (retention)" of content a newer run
+ * still kept, and a run kept as digests only said nothing of it. On SQLite and PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -101,6 +102,30 @@ for (const [kind, open] of STORES) {
       const composition = await runCliInProcess(['runs', 'show', ids['old']!, ...where, '--composition']);
       assert.match(composition.stderr, /ERR_REPLAY_CONTENT_NOT_STORED/);
       assert.notEqual(composition.code, 0);
+    });
+
+    test('a run of the default policy: what it keeps, and the request bytes kept as digest only', async () => {
+      const shown = await rows('new');
+      assert.equal(shown.content, undefined);
+      assert.equal(shown.stored, 'model, system, input, parameters, configuration, response (this run keeps them)');
+      assert.equal(shown.digestOnly, 'request (content not stored)');
+      assert.equal(shown.elsewhere, undefined);
+    });
+
+    test('a run kept as digests only says so per part, and which of its content another run keeps', async () => {
+      const all = await rows('digests');
+      assert.equal(all.stored, undefined);
+      assert.equal(all.elsewhere, 'model, system, input (1 of 2 elements), parameters, configuration (another run keeps the same content; this run kept the digests only)');
+      assert.equal(all.digestOnly, 'input (1 of 2 elements), request, response (content not stored)');
+      const input = await rows('input-digest');
+      assert.equal(input.stored, 'model, system, parameters, configuration, response (this run keeps them)');
+      assert.equal(input.elsewhere, 'input (1 of 2 elements) (another run keeps the same content; this run kept the digests only)');
+      assert.equal(input.digestOnly, 'input (1 of 2 elements), request (content not stored)');
+    });
+
+    test('an error body is said to be kept as digest only, whatever the policy', async () => {
+      const shown = await rows('error');
+      assert.equal(shown.digestOnly, 'request, response (an error body, never kept) (content not stored)');
     });
   });
 }

@@ -150,19 +150,19 @@ function receiptOf(run: StoredRun): string {
   return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
 }
 
-/** Where a piece of an expired run's content is: stored because another run keeps it, or not stored. */
-type ContentState = 'elsewhere' | 'none';
+/** Where a piece of a run's content is: kept by this run, stored because another run keeps it, or not stored. */
+type ContentState = 'kept' | 'elsewhere' | 'none';
 
 /**
- * The content rows of `runs show` for a run past retention: for each part of the run (the
- * query's NAMEs, COMPONENT_NAMES, but `output`, whose digest names no content: the response bytes
- * are the output kept), whether its content is still stored because another run keeps the same
- * content (readable: --composition and runs verify use it), or not stored: deleted by retention,
- * or kept as digest only (the store no longer says which). A list part (each element kept on its
- * own) split between the two says how many of its elements are where.
+ * The content rows of `runs show`: for each part of the run (the query's NAMEs, COMPONENT_NAMES,
+ * but `output`, whose digest names no content: the response bytes are the output kept), whether
+ * its content is stored because this run keeps it (run_digests.kept), stored because another run
+ * keeps the same content (readable: --composition and runs verify use it), or not stored: kept
+ * as digest only, or, once retention expired the run, deleted or kept as digest only (the
+ * store no longer says which). A list part (each element kept on its own) split between two of
+ * these says how many of its elements are where.
  */
 async function contentRows(store: RunStorage, run: StoredRun): Promise<Array<[string, string]>> {
-  if (!run.contentExpired) return [];
   const units = new Map<string, RunDigest[]>();
   for (const part of COMPONENT_NAMES) {
     if (part === 'output') continue;
@@ -174,22 +174,27 @@ async function contentRows(store: RunStorage, run: StoredRun): Promise<Array<[st
   }
   const present = new Map<string, boolean>();
   const stateOf = async (digest: RunDigest): Promise<ContentState> => {
+    if (digest.kept === true) return 'kept';
     if (!present.has(digest.digest)) present.set(digest.digest, (await store.content(digest.digest)) !== undefined);
     return present.get(digest.digest)! ? 'elsewhere' : 'none';
   };
-  const byState: Record<ContentState, string[]> = { elsewhere: [], none: [] };
+  const byState: Record<ContentState, string[]> = { kept: [], elsewhere: [], none: [] };
+  const success = run.record.response.status !== null && run.record.response.status >= 200 && run.record.response.status <= 299;
   for (const [part, pieces] of units) {
     const states = await Promise.all(pieces.map(stateOf));
-    for (const state of ['elsewhere', 'none'] as const) {
+    for (const state of ['kept', 'elsewhere', 'none'] as const) {
       const count = states.filter((each) => each === state).length;
       if (count === 0) continue;
       const of = count === pieces.length ? '' : ` (${count} of ${pieces.length} ${part === 'retrieval' ? 'documents' : 'elements'})`;
-      byState[state].push(`${part}${of}`);
+      const note = part === 'response' && state !== 'kept' && !success ? ' (an error body, never kept)' : '';
+      byState[state].push(`${part}${of}${note}`);
     }
   }
-  const rows: Array<[string, string]> = [['content', 'past retention: this run keeps no content now; its digests, record and receipt remain']];
-  if (byState.elsewhere.length > 0) rows.push(['stored elsewhere', `${byState.elsewhere.join(', ')} (another run keeps the same content)`]);
-  if (byState.none.length > 0) rows.push(['not stored', `${byState.none.join(', ')} (deleted by retention, or kept as digest only)`]);
+  const rows: Array<[string, string]> = [];
+  if (run.contentExpired) rows.push(['content', 'past retention: this run keeps no content now; its digests, record and receipt remain']);
+  if (byState.kept.length > 0) rows.push(['stored', `${byState.kept.join(', ')} (this run keeps them)`]);
+  if (byState.elsewhere.length > 0) rows.push(['stored elsewhere', `${byState.elsewhere.join(', ')} (another run keeps the same content${run.contentExpired ? '' : '; this run kept the digests only'})`]);
+  if (byState.none.length > 0) rows.push(run.contentExpired ? ['not stored', `${byState.none.join(', ')} (deleted by retention, or kept as digest only)`] : ['digest only', `${byState.none.join(', ')} (content not stored)`]);
   return rows;
 }
 

@@ -365,11 +365,11 @@ export class PostgresRuns implements RunStorage {
 
   async #stored(rows: RunRow[]): Promise<StoredRun[]> {
     if (rows.length === 0) return [];
-    const found = await this.#query('SELECT seq, part, position, digest FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
+    const found = await this.#query('SELECT seq, part, position, digest, kept FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
     const bySeq = new Map<number, StoredRun['digests']>();
-    for (const digest of found.rows as { seq: number; part: string; position: number; digest: string }[]) {
+    for (const digest of found.rows as { seq: number; part: string; position: number; digest: string; kept: boolean }[]) {
       const list = bySeq.get(digest.seq) ?? [];
-      list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest });
+      list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept });
       bySeq.set(digest.seq, list);
     }
     return rows.map((row) => ({

@@ -50,6 +50,12 @@ export interface RunDigest {
   position: number;
   /** Lower-case hex SHA-256. */
   digest: string;
+  /**
+   * In a stored run (StoredRun): true when this run keeps the content named by the digest (the
+   * run_digests row's `kept`); false for a part kept as digest only, and for every part once
+   * retention expired the run (content another run keeps stays stored).
+   */
+  kept?: boolean;
 }
 
 /** The error of an exchange whose capture id names another record (the ingest route's check, and the store's, RunToStore.captureIdOnce). */

@@ -114,7 +114,7 @@ export class SqliteRuns implements RunStorage {
     this.#path = path;
     this.#writes = prepareRunWrites(db);
     this.#thread = thread ? new SqliteWriterThread<RunsTask, RunsResult>(RUNS_WORKER, path, 'the run store') : undefined;
-    this.#digestsOf = db.prepare('SELECT part, position, digest FROM run_digests WHERE seq = ? ORDER BY part, position');
+    this.#digestsOf = db.prepare('SELECT part, position, digest, kept FROM run_digests WHERE seq = ? ORDER BY part, position');
     this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
   }
 
@@ -177,7 +177,7 @@ export class SqliteRuns implements RunStorage {
   }
 
   #stored(row: RunRow): StoredRun {
-    const digests = (this.#digestsOf.all(row.seq) as unknown as RunDigest[]).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest }));
+    const digests = (this.#digestsOf.all(row.seq) as unknown as Array<Omit<RunDigest, 'kept'> & { kept: number }>).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest, kept: d.kept === 1 }));
     return {
       seq: row.seq,
       recordDigest: row.record_digest,
