@@ -44,6 +44,12 @@ test('runprintFetch: each bad option is a TypeError with a code', () => {
     [{ keep: { foo: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: unknown part "foo"; PART is one of /],
     [{ keep: { outptu: 'digest' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: unknown part "outptu" \(did you mean output\?\)/],
     [{ keep: { output: 'none' } }, 'ERR_INVALID_ARG_VALUE', /^options.keep: each part is "content" or "digest", not "none" for output$/],
+    [{ retention: '30' }, 'ERR_INVALID_ARG_TYPE', /^options.retention must be a number of days from 1 to 99999, not a string$/],
+    [{ retention: 0 }, 'ERR_INVALID_ARG_VALUE', /^options.retention must be a number of days from 1 to 99999, a whole number: not 0$/],
+    [{ retention: 1.5 }, 'ERR_INVALID_ARG_VALUE', /a whole number: not 1.5$/],
+    [{ retention: 100_000 }, 'ERR_INVALID_ARG_VALUE', /from 1 to 99999, a whole number: not 100000$/],
+    [{ retention: Number.NaN }, 'ERR_INVALID_ARG_VALUE', /not NaN$/],
+    [{ url: 'http://127.0.0.1:1', retention: 30 }, 'ERR_INVALID_ARG_VALUE', /^options.retention needs the local run store \(no url\): the server deletes content after its own --capture-retention$/],
     [{ salt: 'system' }, 'ERR_INVALID_ARG_TYPE', /^options.salt must be an array/],
     [{ salt: ['nope'] }, 'ERR_INVALID_ARG_VALUE', /^options.salt: /],
     [{ salt: [1] }, 'ERR_INVALID_ARG_TYPE', /^options.salt: /],
@@ -78,11 +84,29 @@ test('runprintFetch: a RUNPRINT_CAPTURE_KEEP that serve would refuse is refused,
   }
 });
 
+test('runprintFetch: a RUNPRINT_CAPTURE_RETENTION that serve would refuse is refused, naming the variable; with url it is the server\'s and not read', async () => {
+  const saved = process.env['RUNPRINT_CAPTURE_RETENTION'];
+  const data = mkdtempSync(join(tmpdir(), 'runprint-capture-node-options-'));
+  try {
+    for (const value of ['0', '30d', '-1', '100000', '1.5']) {
+      process.env['RUNPRINT_CAPTURE_RETENTION'] = value;
+      refused(() => runprintFetch({ data }), 'ERR_INVALID_ARG_VALUE', /^RUNPRINT_CAPTURE_RETENTION must be a number of days from 1 to 99999$/);
+    }
+    const remote = runprintFetch({ url: 'http://127.0.0.1:9', data });
+    assert.equal(remote.url, 'http://127.0.0.1:9');
+    await remote.close();
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+    if (saved === undefined) delete process.env['RUNPRINT_CAPTURE_RETENTION'];
+    else process.env['RUNPRINT_CAPTURE_RETENTION'] = saved;
+  }
+});
+
 test('runprintFetch: an unknown option is refused, naming the option meant', () => {
   refused(options({ durabilty: 'async' }), 'ERR_INVALID_ARG_VALUE', /^options.durabilty is not an option of runprintFetch: did you mean durability\?$/);
   refused(options({ dataDir: '/tmp/x' }), 'ERR_INVALID_ARG_VALUE', /^options.dataDir is not an option of runprintFetch: did you mean data\?$/);
   refused(options({ onerror: () => {} }), 'ERR_INVALID_ARG_VALUE', /did you mean onError\?$/);
-  refused(options({ verbose: true }), 'ERR_INVALID_ARG_VALUE', /^options.verbose is not an option of runprintFetch \(its options: data, fetch, url, token, durability, keep, salt, spans, servedFacts, parents, onError\)$/);
+  refused(options({ verbose: true }), 'ERR_INVALID_ARG_VALUE', /^options.verbose is not an option of runprintFetch \(its options: data, fetch, url, token, durability, keep, retention, salt, spans, servedFacts, parents, onError\)$/);
 });
 
 test('runprintFetch: a server URL without its scheme, or with the exchanges route, says so', () => {

@@ -16,6 +16,7 @@ import type { SigningKey } from '../keys/keys.ts';
 import { notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
+import { isRetentionDays, RETENTION_FORM, retentionDaysOf, sweepRetention, type RetentionSweep } from '../store/retention.ts';
 import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 // Type only: the SQLite store (node:sqlite) is loaded when a local store is opened (loadSqliteRuns).
@@ -34,6 +35,11 @@ import { runprintVersion, runprintVersionNow } from './version.ts';
  * proxy under equal salts. Reusing salts defeats their purpose (docs/RECEIPTS.md 17.0).
  */
 export const SALTS_SEAM = Symbol('runprint.testSalts');
+/**
+ * Not part of the package's API: the clock (ms since the epoch) the retention sweeps take "now"
+ * from, instead of Date.now, so a test ages the stored runs without waiting days.
+ */
+export const RETENTION_CLOCK_SEAM = Symbol('runprint.testRetentionClock');
 
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
 export const DEFAULT_DATA = 'runprint-data';
@@ -73,6 +79,15 @@ export interface RunprintFetchOptions {
    * named as serve's default. Default: RUNPRINT_CAPTURE_KEEP, else serve's default.
    */
   keep?: string | readonly string[] | Partial<ContentPolicy>;
+  /**
+   * Days after which the local store's content is deleted, as serve's --capture-retention (a
+   * whole number from 1 to 99999): the content of runs that ended longer ago goes, except content a
+   * newer run keeps; records, digests and receipts stay. A sweep when the store opens and every
+   * hour while this fetch is open (its timer does not keep the process alive; close stops it).
+   * Local store only: with `url` the server's --capture-retention decides. Default:
+   * RUNPRINT_CAPTURE_RETENTION (ignored with `url`), else none (content is kept).
+   */
+  retention?: number;
   /**
    * Request components to salt (serve's --capture-salt): names such as `['system', 'input']`, or
    * `['all']`. Each call gets a fresh random salt per component, so its receipt (and log entry)
@@ -148,7 +163,7 @@ interface Sink {
 }
 
 /** The names of runprintFetch's options: any other is refused (a typo would silently do nothing). */
-const OPTION_NAMES = ['data', 'fetch', 'url', 'token', 'durability', 'keep', 'salt', 'spans', 'servedFacts', 'parents', 'onError'] as const satisfies ReadonlyArray<keyof RunprintFetchOptions>;
+const OPTION_NAMES = ['data', 'fetch', 'url', 'token', 'durability', 'keep', 'retention', 'salt', 'spans', 'servedFacts', 'parents', 'onError'] as const satisfies ReadonlyArray<keyof RunprintFetchOptions>;
 // Every option of RunprintFetchOptions is in OPTION_NAMES (a compile error otherwise).
 const EVERY_OPTION: Exclude<keyof RunprintFetchOptions, (typeof OPTION_NAMES)[number]> extends never ? true : never = true;
 void EVERY_OPTION;
@@ -197,6 +212,24 @@ function keepValues(values: readonly string[], name: string): ContentPolicy {
     const hint = comma === undefined ? '' : `; one value each, not comma-separated: ${JSON.stringify(comma.split(',').filter((value) => value !== ''))}`;
     throw wrongValue(`${name}: ${error.message}${hint}`);
   }
+}
+
+/**
+ * The retention period in days: `retention`, or RUNPRINT_CAPTURE_RETENTION for a local store
+ * (with `url` it is the server's), checked as serve checks --capture-retention; undefined for none.
+ */
+function retentionOf(retention: unknown, url: string | null): number | undefined {
+  if (retention === undefined) {
+    const env = url === null ? process.env['RUNPRINT_CAPTURE_RETENTION'] || undefined : undefined;
+    if (env === undefined) return undefined;
+    const days = retentionDaysOf(env);
+    if (days === undefined) throw wrongValue(`RUNPRINT_CAPTURE_RETENTION must be ${RETENTION_FORM}`);
+    return days;
+  }
+  if (typeof retention !== 'number') throw wrongType(`options.retention must be ${RETENTION_FORM}, not ${retention === null ? 'null' : `a ${typeof retention}`}`);
+  if (!isRetentionDays(retention)) throw wrongValue(`options.retention must be ${RETENTION_FORM}, a whole number: not ${retention}`);
+  if (url !== null) throw wrongValue(`options.retention needs the local run store (no url): the server deletes content after its own --capture-retention`);
+  return retention;
 }
 
 /** The Node versions runprint supports, as package.json's engines and bin/runprint.js say them. */
@@ -251,8 +284,10 @@ const modesWarned = new Set<string>();
  * The local sink: the data directory's run store, and receipts signed with its key. `worked` is
  * told each time a run is committed.
  */
-function localSink(data: string, policy: ContentPolicy, report: (error: unknown) => void, worked: () => void): Sink & { counts(): Readonly<RecorderCounts> } {
+function localSink(data: string, policy: ContentPolicy, retention: { days: number; now?: () => number } | undefined, report: (error: unknown) => void, worked: () => void): Sink & { counts(): Readonly<RecorderCounts> } {
   let recorder: RunRecorder | undefined;
+  // With a retention period: serve's sweep, on this process's recorder, from the store's opening to close.
+  let sweep: RetentionSweep | undefined;
   // The store failing the same way again before anything worked (the first commit and the signing
   // pass at open both meet a read-only store) is one failure: reported once.
   let lastFailure: { key: string; progress: number } | undefined;
@@ -282,6 +317,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: () => worked() });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
+    if (retention !== undefined) sweep = sweepRetention(recorder, retention.days, report, retention.now === undefined ? {} : { now: retention.now });
     return { storage, recorder };
   })();
   // Not an unhandled rejection: the failure is reported once, here, and each run is counted.
@@ -304,6 +340,7 @@ function localSink(data: string, policy: ContentPolicy, report: (error: unknown)
     close: async () => {
       const opened = await opening.catch(() => undefined);
       if (opened === undefined) return;
+      await sweep?.stop();
       await opened.recorder.close();
       await opened.storage.close();
     },
@@ -414,6 +451,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const url = serverUrl(options.url);
   // With url, the server's --capture-keep decides what it keeps: RUNPRINT_CAPTURE_KEEP is its own.
   const policy = policyOf(options.keep, url === null);
+  const retentionDays = retentionOf(options.retention, url);
   if (url !== null && options.servedFacts !== undefined) throw wrongValue('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
@@ -443,7 +481,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   // Declaration failures the server's answers named that this process had not reported itself.
   let serverRetrievalErrors = 0;
   if (url === null) {
-    const local = localSink(data, policy, report, worked);
+    const clock = (options as { [RETENTION_CLOCK_SEAM]?: () => number })[RETENTION_CLOCK_SEAM];
+    const local = localSink(data, policy, retentionDays === undefined ? undefined : { days: retentionDays, ...(clock === undefined ? {} : { now: clock }) }, report, worked);
     recorderCounts = local.counts;
     sink = local;
   } else {

@@ -26,6 +26,7 @@ import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
+import { RETENTION_FORM, retentionDaysOf, sweepRetention } from '../store/retention.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
@@ -236,9 +237,8 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     throw new UsageError('ERR_CLI_USAGE', `--capture-salt must be request component names, comma-separated: ${error.message}`);
   }
   const retention = values['capture-retention'] ?? env['RUNPRINT_CAPTURE_RETENTION'];
-  if (retention !== undefined && (!/^[0-9]{1,5}$/.test(retention) || Number(retention) < 1)) {
-    throw new UsageError('ERR_CLI_USAGE', '--capture-retention must be a number of days from 1 to 99999');
-  }
+  const retentionDays = retention === undefined ? undefined : retentionDaysOf(retention);
+  if (retention !== undefined && retentionDays === undefined) throw new UsageError('ERR_CLI_USAGE', `--capture-retention must be ${RETENTION_FORM}`);
   const retrievalMax = values['capture-retrieval-max'] ?? env['RUNPRINT_CAPTURE_RETRIEVAL_MAX'];
   if (retrievalMax !== undefined && (!/^[0-9]{1,7}$/.test(retrievalMax) || Number(retrievalMax) < 1024 || Number(retrievalMax) > MAX_RETRIEVAL_MAX)) {
     throw new UsageError('ERR_CLI_USAGE', `--capture-retrieval-max must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
@@ -263,7 +263,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     durability,
     policy,
     salted,
-    retentionDays: retention === undefined ? undefined : Number(retention),
+    retentionDays,
     retrievalMax: retrievalMax === undefined ? MAX_RETRIEVAL_HEADER_BYTES : Number(retrievalMax),
     workers: workers === undefined ? defaultCaptureWorkers() : Number(workers),
     keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
@@ -533,14 +533,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   });
   void recorder.signPending();
   outbox?.start();
-  let sweep: NodeJS.Timeout | undefined;
-  if (config.retentionDays !== undefined) {
-    const days = config.retentionDays;
-    const expire = () => void recorder.expire(new Date(Date.now() - days * 86_400_000).toISOString()).catch(report);
-    expire();
-    sweep = setInterval(expire, 3_600_000);
-    sweep.unref();
-  }
+  const retention = config.retentionDays === undefined ? undefined : sweepRetention(recorder, config.retentionDays, report);
   const upstreams = [...new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name))];
   return {
     proxy,
@@ -578,7 +571,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     banner: (url) =>
       `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async (closing = {}) => {
-      if (sweep !== undefined) clearInterval(sweep);
+      await retention?.stop();
       await recorder.close();
       await outbox?.close();
       await exporter?.close(closing);
