@@ -6,7 +6,7 @@ import { runprintVersion } from './version.ts';
 import { TerminalInputError } from './read-input.ts';
 import { closestName } from '../io/closest-name.ts';
 import { negativeValuesJoined } from './parse-options.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 
 export { closestName };
 

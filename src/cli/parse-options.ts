@@ -6,7 +6,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from '../errors.ts';
 import { closestName } from '../io/closest-name.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 
 /**
  * `--limit -1` as `--limit=-1`: a word that starts with `-` and a digit after an option that takes

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, JsonError, UsageError } from '../errors.ts';
 import type { CliIo } from './io.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 
 /** Largest input document read (SPEC 3.1): 256 MiB. */
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;

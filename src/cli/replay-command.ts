@@ -23,7 +23,7 @@ import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 import { openStore, runsDatabase, runStorePath, type StoreOptions } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 

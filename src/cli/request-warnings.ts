@@ -9,7 +9,7 @@ import type { RequestFormat } from '../providers/request-format.ts';
 import { unknownMembers, type UnknownMember } from '../providers/unknown-members.ts';
 import { closestName } from '../io/closest-name.ts';
 import type { CliIo } from './io.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 import { fileName } from './read-input.ts';
 
 /** What is said about one unknown member or role: named, with the nearest known name or the format that knows it. */

@@ -19,7 +19,7 @@ import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { negativeValuesJoined, parseCommandLine } from './parse-options.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 import { DEFAULT_DATA_DIR } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
 import { formatCommandHelp } from './usage.ts';

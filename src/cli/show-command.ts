@@ -14,7 +14,7 @@ import { readReceiptInput } from '../receipt/receipt-input.ts';
 import { checkPredicateType, checkStatementType, parseStatement, readSubjects } from '../receipt/statement.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { printable } from './printable.ts';
+import { printable } from '../io/printable.ts';
 import { readInput } from './read-input.ts';
 
 /** The log proof a receipt travels with, as it claims to be: parsed, not checked. */

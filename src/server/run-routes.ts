@@ -15,7 +15,7 @@ import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
 import { VERDICTS } from '../replay/verdict.ts';
 import { closestName } from '../io/closest-name.ts';
-import { printable } from '../cli/printable.ts';
+import { printable } from '../io/printable.ts';
 
 export interface RunRouteOptions {
   storage: RunStorage;
