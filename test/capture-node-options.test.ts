@@ -50,6 +50,7 @@ test('runprintFetch: each bad option is a TypeError with a code', () => {
     [{ retention: 100_000 }, 'ERR_INVALID_ARG_VALUE', /from 1 to 99999, a whole number: not 100000$/],
     [{ retention: Number.NaN }, 'ERR_INVALID_ARG_VALUE', /not NaN$/],
     [{ url: 'http://127.0.0.1:1', retention: 30 }, 'ERR_INVALID_ARG_VALUE', /^options.retention needs the local run store \(no url\): the server deletes content after its own --capture-retention$/],
+    [{ url: 'http://127.0.0.1:1', keep: 'digest' }, 'ERR_INVALID_ARG_VALUE', /^options.keep needs the local run store \(no url\): the server keeps what its own --capture-keep says$/],
     [{ salt: 'system' }, 'ERR_INVALID_ARG_TYPE', /^options.salt must be an array/],
     [{ salt: ['nope'] }, 'ERR_INVALID_ARG_VALUE', /^options.salt: /],
     [{ salt: [1] }, 'ERR_INVALID_ARG_TYPE', /^options.salt: /],

@@ -450,6 +450,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const fixed = (options as { [SALTS_SEAM]?: () => Salts })[SALTS_SEAM];
   const url = serverUrl(options.url);
   // With url, the server's --capture-keep decides what it keeps: RUNPRINT_CAPTURE_KEEP is its own.
+  if (url !== null && options.keep !== undefined) throw wrongValue('options.keep needs the local run store (no url): the server keeps what its own --capture-keep says');
   const policy = policyOf(options.keep, url === null);
   const retentionDays = retentionOf(options.retention, url);
   if (url !== null && options.servedFacts !== undefined) throw wrongValue('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
