@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """An independent implementation of AI Run Identity v1 (docs/SPEC.md sections 3, 5, 6) in Python.
 
-Also salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the subject rules and digest checks
-of a receipt (docs/RECEIPTS.md 13.1, 13.2, 15 steps 6 and 10) and of selective disclosure (17).
+Also the Anthropic Messages request mapping (4.1, 4.4) with the members sent as headers (4.8),
+salted commitments (SPEC 5.6), RFC 9162 inclusion proofs, the subject rules and digest checks of a
+receipt (docs/RECEIPTS.md 13.1, 13.2, 15 steps 6 and 10) and of selective disclosure (17).
 
 It shares no code with runprint: it is written from the spec alone, using only the Python standard
 library, and checks itself against the vectors in testdata/. If it and runprint ever disagree, the
@@ -234,6 +235,96 @@ def identity(composition):
     return "rp-req-v1-sha256-" + request.hex(), run_id, components
 
 
+# ---- Section 4.4: Anthropic Messages requests, and 4.8: members sent as headers ------------------
+
+class RequestRejected(Exception):
+    """ERR_PROVIDER_INVALID_REQUEST at a path (SPEC 4.1.6)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.path = path
+
+
+ANTHROPIC_PARAMETERS = ("max_tokens", "stop_sequences", "temperature", "thinking", "top_k", "top_p")
+ANTHROPIC_EXCLUDED = ("cache_control", "metadata", "stream", "user_profile_id")
+
+
+def _objects(value, path):
+    """A non-empty array of objects lifts (True); null or [] stays (False); else rejected (4.1.4)."""
+    if value is None or value == []:
+        return False
+    if not isinstance(value, list):
+        raise RequestRejected(path)
+    for index, element in enumerate(value):
+        if not isinstance(element, dict):
+            raise RequestRejected("%s[%d]" % (path, index))
+    return True
+
+
+def anthropic_composition(request):
+    """SPEC 4.1 and 4.4: an Anthropic Messages request body -> its composition."""
+    if not isinstance(request, dict):
+        raise RequestRejected("$")
+    model = request.get("model")
+    if not isinstance(model, str) or model == "":
+        raise RequestRejected("$['model']")
+    lifted = {"system": [], "input": [], "tools": []}
+    kept = set()
+    if "system" in request:
+        value = request["system"]
+        if isinstance(value, str):
+            lifted["system"] = [value]
+        elif _objects(value, "$['system']"):
+            lifted["system"] = list(value)
+        else:
+            kept.add("system")
+    for field, component in (("messages", "input"), ("tools", "tools")):
+        if field in request:
+            if _objects(request[field], "$['%s']" % field):
+                lifted[component] = list(request[field])
+            else:
+                kept.add(field)
+    parameters, configuration, excluded = {}, {}, {}
+    for name, value in request.items():
+        if name == "model" or (name in ("system", "messages", "tools") and name not in kept):
+            continue
+        if name in ANTHROPIC_PARAMETERS:
+            parameters[name] = value
+        elif name in ANTHROPIC_EXCLUDED:
+            excluded[name] = value
+        else:
+            configuration[name] = value
+    composition = {"version": "runprint/v1", "model": {"api": "anthropic-messages", "name": model},
+                   "system": lifted["system"], "input": lifted["input"], "context": [], "tools": lifted["tools"],
+                   "parameters": parameters, "configuration": configuration}
+    if excluded:
+        composition["excluded"] = excluded
+    return composition
+
+
+def header_list(lines, name):
+    """SPEC 4.8 step 1: the lines of one header (names compare without case, RFC 9110 5.1), joined
+    with commas in the order received, split at every comma, each part trimmed of spaces and tabs,
+    empty parts dropped."""
+    values = [value for field, value in lines if field.lower() == name]
+    parts = (part.strip(" \t") for part in ",".join(values).split(","))
+    return [part for part in parts if part != ""]
+
+
+def with_header_members(fmt, body, lines):
+    """SPEC 4.8 steps 2 and 3: the body with the members its headers carry (Anthropic's betas)."""
+    if fmt != "anthropic-messages":
+        return body
+    betas = header_list(lines, "anthropic-beta")
+    if not betas:
+        return body
+    if not isinstance(body, dict):
+        return body  # no member can be added to it: 4.1.1 rejects it at $
+    if "betas" in body:
+        raise RequestRejected("$['betas']")
+    return dict(body, betas=betas)
+
+
 # ---- RFC 9162 section 2.1.3.2: verifying an inclusion proof --------------------------------------
 
 def verify_inclusion(leaf_hash, index, size, proof, root_hash):
@@ -462,6 +553,26 @@ def check(folder):
                 continue
             expect(subjects_problem(statement) is None and predicate_mismatch(statement["predicate"]) == want,
                    "receipts.json: " + vector["desc"])
+
+    # SPEC 4.4 and 4.8: Anthropic Messages requests, and the members their headers carry. A vector
+    # of header-members.json spells the request's header lines as [name, value] pairs, in order.
+    providers = os.path.join(folder, "providers")
+    for name in sorted(os.listdir(providers)) if os.path.isdir(providers) else []:
+        with open(os.path.join(providers, name), encoding="utf-8") as handle:
+            vectors = json.load(handle)["vectors"]
+        for vector in vectors:
+            if vector.get("format") != "anthropic-messages" or "request" not in vector:
+                continue
+            try:
+                body = with_header_members(vector["format"], vector["request"], vector.get("headers", []))
+                composition = anthropic_composition(body)
+                got = {"wantComposition": composition}
+                if "wantRequestId" in vector:
+                    got["wantRequestId"] = identity(composition)[0]
+            except RequestRejected as error:
+                got = {"wantErr": "ERR_PROVIDER_INVALID_REQUEST", "wantPath": error.path}
+            want = {key: vector[key] for key in ("wantComposition", "wantRequestId", "wantErr", "wantPath") if key in vector}
+            expect(got == want, "%s: %s" % (name, vector["desc"]))
 
     print("%d passed, %d failed" % (passed, failed))
     return failed == 0

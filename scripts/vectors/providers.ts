@@ -1,7 +1,10 @@
 /** Writes testdata/providers/*.json: docs/SPEC.md section 4 (provider mappings) cases, hand-written. */
+import { prepareRequest } from '../../src/capture/capture-run.ts';
 import { RunprintError } from '../../src/errors.ts';
+import { computeIdentity } from '../../src/identity/identity.ts';
 import { parseComposition, type Composition } from '../../src/identity/composition.ts';
 import type { JsonValue } from '../../src/jcs/json-value.ts';
+import { memberHeadersOf } from '../../src/providers/header-members.ts';
 import { compositionFromRequest, detectFormat, requestFromComposition, servedFromResponse } from '../../src/providers/index.ts';
 import type { VectorFile } from '../generate-vectors.ts';
 
@@ -58,6 +61,7 @@ function file(path: string, desc: string, spec: string, vectors: Vector[]): Vect
 function outcome(vector: Vector): unknown {
   const format = vector['format'] as Format;
   try {
+    if ('headers' in vector) return capturedOutcome(format, vector['headers'] as Array<[string, string]>, vector['request'] as Json);
     if ('request' in vector) {
       const composition = compositionFromRequest(format, vector['request'] as JsonValue);
       parseComposition(composition);
@@ -74,10 +78,24 @@ function outcome(vector: Vector): unknown {
   }
 }
 
+/**
+ * A captured call (SPEC 4.8) as the proxy reads it: its header lines appended in order to a Fetch
+ * Headers (whose get joins the lines of one header with ", "), the member headers taken from it,
+ * and the body's bytes prepared with them.
+ */
+function capturedOutcome(format: Format, lines: Array<[string, string]>, request: Json): unknown {
+  const headers = new Headers();
+  for (const [name, value] of lines) headers.append(name, value);
+  const members = memberHeadersOf(format, (name) => headers.get(name));
+  const prepared = prepareRequest(format, new TextEncoder().encode(JSON.stringify(request)), undefined, members);
+  if (prepared.error !== null) return { wantErr: prepared.error.code, wantPath: prepared.error.path };
+  return { wantComposition: prepared.composition, wantRequestId: prepared.identity.requestId };
+}
+
 /** Fails generation when the implementation does not give a case the outcome written for it. */
 function verify(vector: Vector): void {
   const intended: { [key: string]: unknown } = {};
-  for (const key of ['wantComposition', 'wantRequest', 'wantFormat', 'wantServed', 'wantErr', 'wantPath']) {
+  for (const key of ['wantComposition', 'wantRequestId', 'wantRequest', 'wantFormat', 'wantServed', 'wantErr', 'wantPath']) {
     if (key in vector) intended[key] = vector[key];
   }
   const actual = outcome(vector) as { [key: string]: unknown };
@@ -609,6 +627,63 @@ function detection(): Vector[] {
   ];
 }
 
+function headerMembers(): Vector[] {
+  const s = '4.8';
+  const f: Format = 'anthropic-messages';
+  const ask: Json = { role: 'user', content: 'Fasse den Bericht zusammen. 📄' };
+  const base = { model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [ask] };
+  const thinking = 'interleaved-thinking-2025-05-14';
+  const context = 'context-1m-2025-08-07';
+  // The composition of `base` with these betas: configuration holds them (SPEC 4.4), none when undefined.
+  const withBetas = (betas?: Json[]): Json =>
+    composition(f, 'claude-sonnet-4-5', { input: [ask], parameters: { max_tokens: 1024 }, ...(betas === undefined ? {} : { configuration: { betas } }) });
+  // The identity is the one SPEC 5 gives the hand-written composition: the same for the same composition.
+  const sent = (desc: string, headers: Json, request: Json, want: Json, format: Format = f): Vector =>
+    ({ desc, spec: s, format, headers, request, wantComposition: want, wantRequestId: computeIdentity(want).requestId });
+  const refused = (desc: string, headers: Json, request: Json, wantPath: string): Vector =>
+    ({ desc, spec: s, format: f, headers, request, wantErr: 'ERR_PROVIDER_INVALID_REQUEST', wantPath });
+  const both = `betas ["${thinking}", "${context}"]`;
+  return [
+    sent(`one header line "${thinking},${context}" is the member ${both}, in configuration`,
+      [['anthropic-beta', `${thinking},${context}`]], base, withBetas([thinking, context])),
+    sent(`a body with ${both} and no header maps as before: the same composition and identity as the header`,
+      [], { ...base, betas: [thinking, context] }, withBetas([thinking, context])),
+    sent('parts are trimmed of spaces and tabs and empty parts dropped: " a , ,\tb " is ["a", "b"], the same identity',
+      [['anthropic-beta', ` ${thinking} , ,	${context} `]], base, withBetas([thinking, context])),
+    sent('two lines of the header are joined with a comma in the order received ("a" then "b" is "a, b"): the same identity',
+      [['anthropic-beta', thinking], ['anthropic-beta', context]], base, withBetas([thinking, context])),
+    sent('the order of the parts is kept: "b" then "a" is ["b", "a"], another identity',
+      [['anthropic-beta', context], ['anthropic-beta', thinking]], base, withBetas([context, thinking])),
+    sent('a part named twice is kept twice', [['anthropic-beta', `${thinking}, ${thinking}`]], base, withBetas([thinking, thinking])),
+    sent('spaces inside a part are kept: only leading and trailing ones are removed',
+      [['anthropic-beta', ' a b ,c']], base, withBetas(['a b', 'c'])),
+    sent('header names are compared without case ("Anthropic-Beta")', [['Anthropic-Beta', thinking]], base, withBetas([thinking])),
+    sent('a value is read one character per byte (ISO-8859-1): the UTF-8 bytes of "é" (C3 A9) are the two characters "Ã©"',
+      [['anthropic-beta', 'caf\u00c3\u00a9']], base, withBetas(['caf\u00c3\u00a9'])),
+    sent('an empty list (" , ") is as if the header were absent: no member', [['anthropic-beta', ' , ']], base, withBetas()),
+    sent('lines that are all empty parts ("" and " ,\t") are an empty list: no member',
+      [['anthropic-beta', ''], ['anthropic-beta', ' ,	']], base, withBetas()),
+    sent('other headers ("anthropic-version", "content-type") are no part of the identity',
+      [['anthropic-version', '2023-06-01'], ['content-type', 'application/json']], base, withBetas()),
+    sent('a body with betas and a header whose list is empty: the body\'s betas, not refused',
+      [['anthropic-beta', ' , ']], { ...base, betas: [thinking] }, withBetas([thinking])),
+    sent('OpenAI Chat has no member headers: an "anthropic-beta" header is ignored', [['anthropic-beta', thinking]],
+      { model: 'gpt-4o', messages: [ask] }, composition('openai-chat', 'gpt-4o', { input: [ask] }), 'openai-chat'),
+    refused('a body with betas and a header with a non-empty list is refused at $[\'betas\']',
+      [['anthropic-beta', context]], { ...base, betas: [thinking] }, "$['betas']"),
+    refused('refused even when the body and the header name the same betas',
+      [['anthropic-beta', thinking]], { ...base, betas: [thinking] }, "$['betas']"),
+    refused('refused when the body\'s betas is []: the body has the member',
+      [['anthropic-beta', thinking]], { ...base, betas: [] }, "$['betas']"),
+    refused('refused when the body\'s betas is null: the body has the member',
+      [['anthropic-beta', thinking]], { ...base, betas: null }, "$['betas']"),
+    refused('the member is added before the body is mapped: a body with betas, a header and no model is refused at $[\'betas\']',
+      [['anthropic-beta', thinking]], { max_tokens: 1024, messages: [ask], betas: [context] }, "$['betas']"),
+    refused('a body that is not an object is refused at $, a header beside it or not',
+      [['anthropic-beta', thinking]], [base], '$'),
+  ];
+}
+
 function served(): Vector[] {
   const s = '4.6';
   const fact = (value: string): Json => ({ source: 'reported', value });
@@ -673,5 +748,11 @@ export function generate(): VectorFile[] {
     file('providers/request-from-composition.json', 'Composition -> provider request, and compositions no request maps to', '4.1', inverse()),
     file('providers/detect-format.json', 'Recognizing a composition or a provider request (--from auto)', '4.5', detection()),
     file('providers/served-from-response.json', 'Served facts reported by a provider response', '4.6', served()),
+    file('providers/header-members.json',
+      'Request members sent as headers: a captured Anthropic Messages call\'s anthropic-beta header is its betas member. ' +
+      '"headers" lists the header lines of the request as received, in order, each as [name, value], a value\'s characters ' +
+      'being its bytes (U+0000-U+00FF, one per byte); two lines of one header are two pairs (a receiver joins them as ' +
+      '"v1, v2", RFC 9110 section 5.3). "wantRequestId" is the request identity',
+      '4.8', headerMembers()),
   ];
 }
