@@ -95,6 +95,11 @@ describe('the header as a list', () => {
     const out = headerMembersOut('anthropic-messages', request);
     assert.deepEqual(out.headers, { 'anthropic-beta': BETAS.join(',') });
     assert.deepEqual(Object.keys(out.request), Object.keys(params));
+    // A part a header cannot carry (past U+00FF, or a control) stays in the body: sending it would fail.
+    const wide = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['\u65e5'] }))) as JsonObject;
+    assert.deepEqual(headerMembersOut('anthropic-messages', wide), { request: wide, headers: {} });
+    const control = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['a\u0000b'] }))) as JsonObject;
+    assert.deepEqual(headerMembersOut('anthropic-messages', control), { request: control, headers: {} });
     // Not a list of strings: stays in the body (and the API will answer for it).
     const odd = parseJson(encoder.encode(JSON.stringify({ ...params, betas: 'x' }))) as JsonObject;
     assert.deepEqual(headerMembersOut('anthropic-messages', odd), { request: odd, headers: {} });

@@ -64,10 +64,14 @@ export function withHeaderMembers(format: RequestFormat, request: JsonValue, hea
   return result ?? request;
 }
 
+/** Text a header value can carry as it is read back (one character per byte, SPEC 4.8): no controls, nothing past U+00FF. */
+const HEADER_TEXT = /^[\x20-\x7e\x80-\xff]+$/;
+
 /**
  * The body and headers a request written with its header members in the body is sent as (SPEC 4.8,
  * what a replay sends): those members taken out of the body and put in their headers, each list
- * joined with commas. A member that is not a list of strings without commas stays in the body.
+ * joined with commas. A member that is not a list of strings without commas, each one a header
+ * can carry (SPEC 4.8: one character per byte, no controls), stays in the body.
  */
 export function headerMembersOut(format: RequestFormat, request: JsonObject): { request: JsonObject; headers: { [header: string]: string } } {
   const headers: { [header: string]: string } = {};
@@ -75,7 +79,7 @@ export function headerMembersOut(format: RequestFormat, request: JsonObject): { 
   for (const { header, member } of providerFor(format).headerMembers) {
     if (!Object.hasOwn(request, member)) continue;
     const value = request[member];
-    if (!Array.isArray(value) || value.length === 0 || !value.every((each) => typeof each === 'string' && headerList(each).length === 1 && headerList(each)[0] === each)) continue;
+    if (!Array.isArray(value) || value.length === 0 || !value.every((each) => typeof each === 'string' && HEADER_TEXT.test(each) && headerList(each).length === 1 && headerList(each)[0] === each)) continue;
     body = copied(body ?? request, member);
     headers[header] = (value as string[]).join(',');
   }
