@@ -15,7 +15,7 @@ export function withParent<T>(runIds: string | readonly string[], fn: () => T): 
   let list: unknown[];
   if (typeof runIds === 'string') list = [runIds];
   else if (typeof runIds === 'object' && runIds !== null && typeof (runIds as Iterable<unknown>)[Symbol.iterator] === 'function') list = [...(runIds as Iterable<unknown>)];
-  else throw wrongType('withParent: a parent must be a run identity (rp-run-...), or an array of them');
+  else throw wrongType(`withParent: a parent must be a run identity (rp-run-...), or an array of them, not ${runIds === null ? 'null (a failed, aborted or timed-out call has no run identity: its record\'s runId is null)' : typeof runIds}`);
   if (!list.every(isRunId)) throw wrongValue('withParent: a parent must be a run identity (rp-run-...)');
   if (typeof fn !== 'function') throw wrongType('withParent: the callback must be a function');
   return storage.run(Object.freeze(list as string[]), fn);
