@@ -97,8 +97,8 @@ DROP TABLE run_content;
  * them again. Before SCHEMA.
  */
 async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
-  const flags = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS found";
-  if (((await client.query("SELECT to_regclass('runs') IS NOT NULL AS found")).rows[0] as { found: boolean }).found && !((await client.query(flags)).rows[0] as { found: boolean }).found) {
+  const layout = (await client.query(LAYOUT)).rows[0] as { runs: boolean; flags: boolean };
+  if (layout.runs && !layout.flags) {
     await client.query('ALTER TABLE runs ADD COLUMN model_escaped boolean NOT NULL DEFAULT false, ADD COLUMN served_model_escaped boolean NOT NULL DEFAULT false');
   }
   const stale = await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND (
