@@ -5,7 +5,7 @@
  * receipt and tlog-proof; `GET /v1/content/{digest}` gives a stored component, element or output.
  */
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
-import { isRunId } from '../capture/capture-run.ts';
+import { isRunId, MAX_RECORD_TIME } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type RunDigest, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
@@ -124,9 +124,8 @@ function knownParameters(url: URL, path: string, names: readonly string[]): void
   }
 }
 
-/** The times RFC 3339 can write in UTC (4-digit years): 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, in ms. */
+/** The first time RFC 3339 can write in UTC (4-digit years), 0000-01-01T00:00:00Z, in ms; the last is a record's (MAX_RECORD_TIME). */
 const FIRST_MS = -62167219200000;
-const LAST_MS = 253402300799999;
 
 /**
  * `since` or `until` (an RFC 3339 time) as the run store compares it with start times, which
@@ -139,7 +138,7 @@ const LAST_MS = 253402300799999;
 function queryTime(name: string, time: string): string {
   const finer = /\.\d{3}(\d+)/.exec(time)?.[1];
   const ms = Date.parse(time) + (finer !== undefined && /[1-9]/.test(finer) ? 1 : 0);
-  if (ms < FIRST_MS || ms > LAST_MS) throw new UsageError('ERR_CLI_USAGE', `${name} must be a time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC`);
+  if (ms < FIRST_MS || ms > MAX_RECORD_TIME) throw new UsageError('ERR_CLI_USAGE', `${name} must be a time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC`);
   return new Date(ms).toISOString();
 }
 
