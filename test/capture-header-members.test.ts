@@ -6,8 +6,7 @@
  * without them. A body that has `betas` and the header too is refused as ambiguous.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -20,7 +19,8 @@ import { parseJson } from '../src/jcs/index.ts';
 import type { JsonObject } from '../src/jcs/json-value.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const KEY = 'sk-ant-test-header-members-0123456789';
 const BETAS = ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'];
@@ -29,24 +29,15 @@ const encoder = new TextEncoder();
 let upstream: FakeUpstream;
 let serve: ServeProcess;
 let serveData: string;
-const scratch: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-header-members-'));
-  scratch.push(dir);
-  return dir;
-}
+const scratch = scratchFolders('runprint-header-members-');
+const tempDir = () => scratch.tempDir();
 
 before(async () => {
   upstream = await startFakeUpstream();
   serveData = tempDir();
   serve = await startServe({ data: serveData, args: ['--upstream', `anthropic=${upstream.url}`] });
 });
-after(async () => {
-  await killServeProcesses();
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 const params = { model: 'claude-sonnet-4-5', max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user' as const, content: 'Say hello.' }] };
 

@@ -6,30 +6,25 @@
  * store, and what the store holds of each part is read back from runs.sqlite.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runprintFetch, type RunprintFetchOptions } from '../src/capture-node/index.ts';
 import type { RunprintError } from '../src/errors.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 
 let upstream: FakeUpstream;
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-capture-node-keep-');
 
 before(async () => {
   upstream = await startFakeUpstream();
 });
-after(async () => {
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
 /** Whether the store holds the content of each part of one chat call captured with `keep` (system, response bytes, request bytes). */
 async function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promise<{ system: boolean; response: boolean; request: boolean }> {
-  const data = mkdtempSync(join(tmpdir(), 'runprint-capture-node-keep-'));
-  scratch.push(data);
+  const data = scratch.tempDir();
   const errors: RunprintError[] = [];
   const saved = process.env['RUNPRINT_CAPTURE_KEEP'];
   if (env === undefined) delete process.env['RUNPRINT_CAPTURE_KEEP'];

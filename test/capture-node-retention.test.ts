@@ -9,8 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -21,26 +19,20 @@ import type { RunprintError } from '../src/errors.ts';
 import { defaultContentPolicy, runToStore, type StoredRun } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 let upstream: FakeUpstream;
-const scratch: string[] = [];
+const scratch = scratchFolders('runprint-capture-node-retention-');
 
 before(async () => {
   upstream = await startFakeUpstream();
 });
-after(async () => {
-  await upstream.close();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+after(() => endServeTest(upstream, scratch));
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-capture-node-retention-'));
-  scratch.push(dir);
-  return dir;
-}
+const tempDir = () => scratch.tempDir();
 
 /** One chat call through `capture` with its own system prompt; its capture id, once its answer is read. */
 async function call(capture: typeof fetch, system: string): Promise<string> {
