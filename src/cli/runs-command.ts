@@ -12,9 +12,8 @@ import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
-import { COMPONENT_NAMES, findRuns, runQuery, runViews, whyNoReceipt } from '../server/run-routes.ts';
-import { runEnding, type RunDigest, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
-import { LIST_COMPONENTS } from '../identity/composition.ts';
+import { CONTENT_STATES, findRuns, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
+import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -150,42 +149,20 @@ function receiptOf(run: StoredRun): string {
   return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
 }
 
-/** Where a piece of a run's content is: kept by this run, stored because another run keeps it, or not stored. */
-type ContentState = 'kept' | 'elsewhere' | 'none';
-
 /**
- * The content rows of `runs show`: for each part of the run (the query's NAMEs, COMPONENT_NAMES,
- * but `output`, whose digest names no content: the response bytes are the output kept), whether
- * its content is stored because this run keeps it (run_digests.kept), stored because another run
- * keeps the same content (readable: --composition and runs verify use it), or not stored: kept
- * as digest only, or, once retention expired the run, deleted or kept as digest only (the
- * store no longer says which). A list part (each element kept on its own) split between two of
- * these says how many of its elements are where.
+ * The content rows of `runs show`, from where each part's content is (runContent, which the JSON
+ * views' `content` member says too): the parts whose content is stored because this run keeps
+ * it, stored because another run keeps the same content, or not stored. A list part split
+ * between two of these says how many of its elements are where.
  */
-async function contentRows(store: RunStorage, run: StoredRun): Promise<Array<[string, string]>> {
-  const units = new Map<string, RunDigest[]>();
-  for (const part of COMPONENT_NAMES) {
-    if (part === 'output') continue;
-    const rows = run.digests.filter((digest) => digest.part === part);
-    // A list component or retrieval keeps each element; another component or part its one digest.
-    const list = (LIST_COMPONENTS as readonly string[]).includes(part) || part === 'retrieval';
-    const pieces = rows.filter((digest) => (list ? digest.position >= 0 : digest.position === -1));
-    if (pieces.length > 0) units.set(part, pieces);
-  }
-  const present = new Map<string, boolean>();
-  const stateOf = async (digest: RunDigest): Promise<ContentState> => {
-    if (digest.kept === true) return 'kept';
-    if (!present.has(digest.digest)) present.set(digest.digest, (await store.content(digest.digest)) !== undefined);
-    return present.get(digest.digest)! ? 'elsewhere' : 'none';
-  };
+function contentRows(run: StoredRun, parts: readonly PartContent[]): Array<[string, string]> {
   const byState: Record<ContentState, string[]> = { kept: [], elsewhere: [], none: [] };
   const success = run.record.response.status !== null && run.record.response.status >= 200 && run.record.response.status <= 299;
-  for (const [part, pieces] of units) {
-    const states = await Promise.all(pieces.map(stateOf));
-    for (const state of ['kept', 'elsewhere', 'none'] as const) {
+  for (const { part, states } of parts) {
+    for (const state of CONTENT_STATES) {
       const count = states.filter((each) => each === state).length;
       if (count === 0) continue;
-      const of = count === pieces.length ? '' : ` (${count} of ${pieces.length} ${part === 'retrieval' ? 'documents' : 'elements'})`;
+      const of = count === states.length ? '' : ` (${count} of ${states.length} ${part === 'retrieval' ? 'documents' : 'elements'})`;
       const note = part === 'response' && state !== 'kept' && !success ? ' (an error body, never kept)' : '';
       byState[state].push(`${part}${of}${note}`);
     }
@@ -283,8 +260,8 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
     else if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else {
       const links = await store.replayLinks(runs.map((run) => run.recordDigest));
-      const content = await Promise.all(runs.map((run) => contentRows(store, run)));
-      io.stdout(runs.map((run, i) => details(run, links, content[i]!)).join('\n'));
+      const content = await runContent(store, runs);
+      io.stdout(runs.map((run, i) => details(run, links, contentRows(run, content[i]!))).join('\n'));
     }
   } finally {
     await store.close();

@@ -11,6 +11,7 @@ import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type RunDigest, type RunQuery, 
 import { sameToken } from './bearer.ts';
 import { errorResponse } from './http-status.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
+import { LIST_COMPONENTS } from '../identity/composition.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
 import { VERDICTS } from '../replay/verdict.ts';
@@ -47,21 +48,85 @@ export function runView(run: StoredRun): Record<string, unknown> {
   };
 }
 
+/** Where a piece of a run's content is: kept by this run, stored because another run keeps the same content, or not stored. */
+export const CONTENT_STATES = ['kept', 'elsewhere', 'none'] as const;
+export type ContentState = (typeof CONTENT_STATES)[number];
+
+/** One part of a run and where the content of each of its pieces is (a list part: one per element, in order). */
+export interface PartContent {
+  part: RunDigest['part'];
+  /** A list component or retrieval: each element (document) is kept on its own. */
+  list: boolean;
+  states: ContentState[];
+}
+
+/**
+ * Where each part's content is, for each of `runs`: the parts of a run (COMPONENT_NAMES, but
+ * `output`, whose digest names no content: the response bytes are the output kept) that name
+ * content, in that order, each piece `kept` when this run keeps it (run_digests.kept),
+ * `elsewhere` when another run keeps the same content (it is stored and readable: --composition
+ * and runs verify use it), `none` when it is not stored: kept as digest only, or, once retention
+ * expired the run, deleted or kept as digest only (the store no longer says which). A part with
+ * no piece (an empty list, no retrieval declared) is left out. What `runs show` prints and the
+ * views' `content` member say (one definition).
+ */
+export async function runContent(storage: RunStorage, runs: readonly StoredRun[]): Promise<PartContent[][]> {
+  const parts = runs.map((run) => {
+    const found: Array<{ part: RunDigest['part']; list: boolean; pieces: RunDigest[] }> = [];
+    for (const part of COMPONENT_NAMES) {
+      if (part === 'output') continue;
+      // A list component or retrieval keeps each element; another component or part its one digest.
+      const list = (LIST_COMPONENTS as readonly string[]).includes(part) || part === 'retrieval';
+      const pieces = run.digests.filter((digest) => digest.part === part && (list ? digest.position >= 0 : digest.position === -1)).sort((a, b) => a.position - b.position);
+      if (pieces.length > 0) found.push({ part, list, pieces });
+    }
+    return found;
+  });
+  const asked = [...new Set(parts.flat().flatMap(({ pieces }) => pieces.filter((piece) => piece.kept !== true).map((piece) => piece.digest)))];
+  const present = new Set<string>();
+  await Promise.all(asked.map(async (digest) => {
+    if ((await storage.content(digest)) !== undefined) present.add(digest);
+  }));
+  return parts.map((found) => found.map(({ part, list, pieces }) => ({
+    part,
+    list,
+    states: pieces.map((piece): ContentState => (piece.kept === true ? 'kept' : present.has(piece.digest) ? 'elsewhere' : 'none')),
+  })));
+}
+
+/**
+ * The views' `content` member: for each part runContent names, how many of its pieces are in each
+ * state (all three counted, 0 included; a part that is not a list has one piece), and for a list
+ * part the state of each element in order (`elements`).
+ */
+export function contentView(parts: readonly PartContent[]): Record<string, Record<string, unknown>> {
+  const view: Record<string, Record<string, unknown>> = {};
+  for (const { part, list, states } of parts) {
+    const counts: Record<string, unknown> = {};
+    for (const state of CONTENT_STATES) counts[state] = states.filter((each) => each === state).length;
+    view[part] = list ? { ...counts, elements: states } : counts;
+  }
+  return view;
+}
+
 /** A run at the other end of a replay link, with the replay's verdict. */
 const linkedRun = (end: ReplayEnd, verdict: string) => ({ recordDigest: { sha256: end.recordDigest }, captureId: end.captureId, seq: end.seq, verdict });
 
 /**
- * The JSON views of stored runs with their replay links (docs/REPLAY.md section 5): `replayOf`,
+ * The JSON views of stored runs with where their content is (`content`: contentView) and their
+ * replay links (docs/REPLAY.md section 5): `replayOf`,
  * the run a run replays (null when it is no replay), and `replays`, the replays of it, oldest
  * first; each with the replay's verdict. What `runs list --json`, `runs show --json`, `GET
  * /v1/runs` and `GET /v1/runs/{id}` answer.
  */
 export async function runViews(storage: RunStorage, runs: readonly StoredRun[]): Promise<Record<string, unknown>[]> {
   const links = await storage.replayLinks([...new Set(runs.map((run) => run.recordDigest))]);
-  return runs.map((run) => {
+  const content = await runContent(storage, runs);
+  return runs.map((run, i) => {
     const of = links.find((link) => link.replay.recordDigest === run.recordDigest);
     return {
       ...runView(run),
+      content: contentView(content[i]!),
       replayOf: of === undefined ? null : linkedRun(of.replayOf, of.verdict),
       replays: links.filter((link) => link.replayOf.recordDigest === run.recordDigest).map((link) => linkedRun(link.replay, link.verdict)),
     };
