@@ -517,6 +517,15 @@ export class PostgresRuns implements RunStorage {
     return row === undefined ? undefined : new Uint8Array(row.bytes);
   }
 
+  async contentStored(digests: readonly string[]): Promise<Set<string>> {
+    // No digest holds a NUL, which a text parameter cannot (22021): one asked for with it names no content.
+    const asked = [...new Set(digests)].filter((digest) => !digest.includes('\u0000'));
+    if (asked.length === 0) return new Set();
+    // The primary key only: the bytes (TOAST past about 2 KB) are not read.
+    const found = await this.#query('SELECT digest FROM content WHERE digest = ANY($1::text[])', [asked]);
+    return new Set((found.rows as { digest: string }[]).map((row) => row.digest));
+  }
+
   async expire(before: string): Promise<number> {
     return postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
       const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);

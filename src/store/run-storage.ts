@@ -295,6 +295,11 @@ export interface RunStorage {
   find(id: string): Promise<StoredRun[]>;
   content(digest: string): Promise<Uint8Array | undefined>;
   /**
+   * Which of these digests (hex) name content the store holds, in one query, without reading the
+   * content (runs show: where a run's content is). A digest given twice is answered once.
+   */
+  contentStored(digests: readonly string[]): Promise<Set<string>>;
+  /**
    * Deletes the content of runs that ended before `before` (RFC 3339), except content another,
    * newer run still names; their records, digests and receipts stay. Returns the runs expired.
    */

@@ -361,6 +361,13 @@ export class SqliteRuns implements RunStorage {
     });
   }
 
+  async contentStored(digests: readonly string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    // The content table's key only: the bytes (overflow pages past a few KB) are not read.
+    const sql = 'SELECT digest FROM content WHERE digest IN (SELECT value FROM json_each(?))';
+    return this.#read(() => new Set((this.#db.prepare(sql).all(JSON.stringify([...new Set(digests)])) as { digest: string }[]).map((row) => row.digest)));
+  }
+
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
   /** True while expired salts wait for the database to be rewritten (a VACUUM that failed is tried at the next expire). */
