@@ -294,7 +294,8 @@ test('a bad URL, an unreachable server, a missing database or synchronous_commit
   const missingSchema = `postgres://${base.username || 'postgres'}:${secret}@${base.host}${base.pathname}?options=-c%20search_path%3Drunprint_no_such_schema`;
   const cases: Array<[string, RegExp]> = [
     [unreachable, /^PostgreSQL log database is unavailable \(ECONNREFUSED\)$/],
-    [missingDatabase, /^PostgreSQL log database is unavailable \(3D000\)$/],
+    // A database that does not exist is named, without the credentials (test/log-postgres-missing-db.test.ts checks the commands).
+    [missingDatabase, new RegExp(`^the PostgreSQL log database postgres://${base.host.replace(/[.]/g, '\\.')}/runprint_no_such_database does not exist \\(3D000\\): create it \\(createdb\\), or name another in the URL$`)],
     [missingSchema, /^PostgreSQL search_path names no schema that exists$/],
     [`postgres://runprint:${secret}@[::1/test`, /^PostgreSQL connection URL is not a valid URL$/],
     [

@@ -4,11 +4,11 @@
  * one sequences at a time.
  */
 import pg from 'pg';
-import { LogError } from '../errors.ts';
+import { InputError, LogError } from '../errors.ts';
 import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
-import { pinSslMode } from './postgres-url.ts';
+import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -139,6 +139,26 @@ export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogErr
 }
 
 /**
+ * The error of a connection to a database that does not exist (3D000), named rather than taken for
+ * an outage: for a process that writes (serve), ERR_STORE_UNAVAILABLE saying how to make it; for
+ * a command that only reads, ERR_INPUT_NOT_FOUND (what it was to read is not there). `database`
+ * is the URL as messages show it (databaseShown: no credentials).
+ */
+export function noSuchDatabase(database: string, what: 'log' | 'run', reader: boolean): LogError | InputError {
+  if (reader) return new InputError('ERR_INPUT_NOT_FOUND', `the PostgreSQL database ${database} does not exist (3D000)`);
+  return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL ${what} database ${database} does not exist (3D000): create it (createdb), or name another in the URL`);
+}
+
+/** How a command opens the log's storage (PostgresLog.open). */
+export interface PostgresLogAccess {
+  /**
+   * Reads only (runs verify): no table is made (a schema without a log is ERR_INPUT_NOT_FOUND,
+   * not made an empty log), and a database that does not exist is ERR_INPUT_NOT_FOUND.
+   */
+  readOnly?: boolean;
+}
+
+/**
  * The storage. Every write is one transaction; open refuses a session with synchronous_commit
  * off, so a commit that returned is in the WAL on disk (given the server's fsync). Writers
  * serialize on transaction-level advisory locks, one per kind of write, so any number of
@@ -166,15 +186,18 @@ export class PostgresLog implements LogStorage {
   /**
    * Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's
    * search_path (`?options=-c%20search_path%3Dname`; `public` by default). Connection failures are
-   * ERR_STORE_UNAVAILABLE; stored entries not numbered 0 .. size - 1 are ERR_STORE_CORRUPT.
-   * Verification against a checkpoint is the service's job.
+   * ERR_STORE_UNAVAILABLE (a database that does not exist is named: noSuchDatabase); stored
+   * entries not numbered 0 .. size - 1 are ERR_STORE_CORRUPT. Verification against a checkpoint is
+   * the service's job. `access`: PostgresLogAccess.
    */
-  static async open(url: string): Promise<PostgresLog> {
+  static async open(url: string, access: PostgresLogAccess = {}): Promise<PostgresLog> {
+    let database: string;
     try {
-      new URL(url);
+      database = databaseShown(url);
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
+    const readOnly = access.readOnly === true;
     // sslmode=require and the like as node-postgres treats them today, without its multi-line warning.
     const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint' });
     // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
@@ -184,13 +207,15 @@ export class PostgresLog implements LogStorage {
       try {
         session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync")).rows[0];
       } catch (error) {
+        if ((error as { code?: unknown } | null)?.code === '3D000') throw noSuchDatabase(database, 'log', readOnly);
         throw unavailable(error);
       }
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
       // Acknowledged must mean durable: a commit that returns before its WAL is flushed is refused.
-      if (session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: acknowledged appends would not be durable');
+      if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: acknowledged appends would not be durable');
       const log = new PostgresLog(pool, session.schema);
-      await log.#createTables(session.schema);
+      if (readOnly) await log.#findTables(`the PostgreSQL database ${database} (schema ${session.schema})`);
+      else await log.#createTables(session.schema);
       await log.#checkNumbering();
       return log;
     } catch (error) {
@@ -213,6 +238,19 @@ export class PostgresLog implements LogStorage {
       await this.#pool.query(PROBE);
     } catch (error) {
       // Undefined column, undefined table, wrong type: tables of these names that are something else.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
+      throw unavailable(error);
+    }
+  }
+
+  /** For a reader: the tables, which must be there (`where` names the schema in the error), and of the log's shape. */
+  async #findTables(where: string): Promise<void> {
+    const found = (await this.#query("SELECT to_regclass('entries') IS NOT NULL AS entries")).rows[0] as { entries: boolean };
+    if (!found.entries) throw new InputError('ERR_INPUT_NOT_FOUND', `no log in ${where}: runprint serve --log-db creates it when it starts`);
+    try {
+      await this.#pool.query(PROBE);
+    } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
       if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
       throw unavailable(error);

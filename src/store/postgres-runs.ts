@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { RunRecord } from '../capture/run-record.ts';
 import { InputError, LogError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
+import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
@@ -241,8 +241,7 @@ export class PostgresRuns implements RunStorage {
       const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync").catch((error: unknown) => {
         // A database that does not exist is named, not taken for an outage.
         if ((error as { code?: unknown } | null)?.code !== '3D000') throw unavailable(error);
-        if (create) throw new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL run database ${database} does not exist (3D000): create it (createdb), or name another in the URL`);
-        throw new InputError('ERR_INPUT_NOT_FOUND', `the PostgreSQL database ${database} does not exist (3D000)`);
+        throw noSuchDatabase(database, 'run', !create);
       })).rows[0] as { schema: unknown; sync: unknown } | undefined;
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
