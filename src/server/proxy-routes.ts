@@ -5,8 +5,9 @@
  * bytes. Streams pass through chunk by chunk; upstream status, headers and bodies reach the client
  * as sent (content coding removed). docs/CAPTURE.md says what a client sees.
  */
-import { captureRunWith, isRunId, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
+import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
+import { PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -138,7 +139,7 @@ export interface RunContext {
 }
 
 export const CAPTURE_TOKEN_HEADER = 'runprint-capture-token';
-export const PARENT_HEADER = 'runprint-parent';
+export { PARENT_HEADER } from '../capture/own-headers.ts';
 export { RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 
 /** A call's declared retrieval (`runprint-retrieval`): the documents, or why the header could not be read. */
@@ -178,15 +179,9 @@ function routesOf(): Map<string, { upstream: string; format: RequestFormat }> {
   return routes;
 }
 
-/** The parents a `runprint-parent` header names: run identities separated by commas. */
+/** The parents a `runprint-parent` header names: run identities separated by commas (read as in-process capture reads it). */
 function parentsOf(request: Request): string[] {
-  const header = request.headers.get(PARENT_HEADER);
-  if (header === null) return [];
-  const parents = header.split(',').map((item) => item.trim());
-  if (!parents.every(isRunId)) {
-    throw new RunprintError('ERR_CAPTURE_PARENT_INVALID', `${PARENT_HEADER} must be run identities (rp-run-...) separated by commas`);
-  }
-  return parents;
+  return readParentHeader(request.headers.get(PARENT_HEADER));
 }
 
 function forwardedHeaders(request: Request): Headers {
