@@ -1,8 +1,10 @@
 /**
  * One-line in-process capture for Node: a `fetch` for any SDK that records every provider call
  * into a data directory's run store (the runs.sqlite a `runprint serve --data DIR` on the same
- * directory reads and writes), with capture `sdk`, parents from async context, and receipts
- * signed with the directory's receipt key (docs/CAPTURE.md, "In process (Node)").
+ * directory reads and writes), with capture `sdk`, parents from async context or a call's
+ * `runprint-parent` header, and receipts signed with the directory's receipt key
+ * (docs/CAPTURE.md, "In process (Node)"). As the proxy, it sends no `runprint-*` request header
+ * to the provider (captureFetch).
  */
 import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -108,13 +110,21 @@ export interface RunprintFetchOptions {
    * (ERR_CAPTURE_SERVED_FACT_REFUSED, docs/CAPTURE.md "Local models").
    */
   servedFacts?: () => { readonly [name: string]: ServedFact } | undefined;
-  /** The run identities the next call follows from. Default: currentParents (withParent). */
+  /**
+   * The run identities the next call follows from. Default: currentParents (withParent). A call
+   * with a `runprint-parent` header (an SDK's defaultHeaders, or per request) has the parents it
+   * names instead, read as the proxy reads it; one that is not run identities goes to onError
+   * (ERR_CAPTURE_PARENT_INVALID), and the call goes on, recorded with no parents. A call's
+   * `runprint-retrieval` header adds its documents to withRetrieval's. Neither header, nor any
+   * other `runprint-*` one (`runprint-capture-token`), is sent to the provider.
+   */
   parents?: () => readonly string[];
   /**
    * Runprint's own failures (the store cannot be opened or written, a receipt cannot be signed,
    * the server cannot be reached: its exchanges wait in the outbox; the server refused an exchange
-   * for good, ERR_CAPTURE_EXCHANGE_REJECTED; declared retrieval that cannot be recorded,
-   * ERR_CAPTURE_RETRIEVAL_*, found by this process's check or, with `url`, named in the server's
+   * for good, ERR_CAPTURE_EXCHANGE_REJECTED; a `runprint-parent` header that is not run
+   * identities, ERR_CAPTURE_PARENT_INVALID; declared retrieval that cannot be recorded,
+   * ERR_CAPTURE_RETRIEVAL_* (a `runprint-retrieval` header that cannot be read among them), found by this process's check or, with `url`, named in the server's
    * answer for an exchange this process did not report itself): the calls go on. Default: one line
    * on stderr per kind of failure, again after capture worked once more.
    */

@@ -8,6 +8,9 @@ import { routeOf } from './route.ts';
 import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 import { RunprintError } from '../errors.ts';
+import { readRetrievalHeader, RETRIEVAL_HEADER } from './declared.ts';
+import { isOwnHeader, PARENT_HEADER, readParentHeader } from './own-headers.ts';
+import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { joinBytes } from '../io/read-limited.ts';
 
 /** The content of a run, by the digests its record names: for a sink that keeps content. */
@@ -31,11 +34,20 @@ export interface CaptureFetchOptions {
   onStart?: () => unknown;
   /** Receives runprint's own failures (never the application's); default: ignored, but counted. */
   onError?: (error: unknown) => void;
-  /** The run identities the next call follows from (e.g. from async context); default none. */
+  /**
+   * The run identities the next call follows from (e.g. from async context); default none. Not
+   * asked for a call with a `runprint-parent` header: the header names its parents, read as the
+   * proxy reads it; one that is not run identities is an error for onError
+   * (ERR_CAPTURE_PARENT_INVALID), and the call goes on and is recorded with no parents.
+   */
   parents?: () => readonly string[];
   /**
    * The documents the next call rests on (declared retrieval, e.g. from async context); default
-   * none. One whose text the request does not hold is an error for onError (ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST); the call goes on.
+   * none. A call's `runprint-retrieval` header (read as the proxy reads it) adds its documents
+   * after these, one declared both ways once; a header that cannot be read is an error for
+   * onError (ERR_CAPTURE_RETRIEVAL_INVALID or _TOO_LARGE) and adds none. A document whose text
+   * the request does not hold is an error for onError (ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST). The
+   * call goes on whatever the error.
    */
   retrieval?: () => readonly DeclaredDocument[];
   /** Served facts the caller derived itself for the next call (a local model's weights digest): see CapturedExchange.derived. */
@@ -123,13 +135,94 @@ export function terminalEventIn(markers: readonly string[]): (chunk: Uint8Array,
   };
 }
 
-/** The method and URL path of a call, as fetch will send it. */
-function target(input: FetchInput, init: RequestInit | undefined): { method: string; path: string } {
+/** The method, URL path and origin of a call, as fetch will send it. */
+function target(input: FetchInput, init: RequestInit | undefined): { method: string; path: string; origin: string } {
   const request = input instanceof Request ? input : null;
   const method = init?.method ?? request?.method ?? 'GET';
-  const url = request !== null ? request.url : input instanceof URL ? input.href : String(input);
+  const url = new URL(request !== null ? request.url : input instanceof URL ? input.href : String(input), 'http://relative.invalid');
   // A relative URL has no path fetch could send in Node; the base only serves the parsing.
-  return { method, path: new URL(url, 'http://relative.invalid').pathname };
+  return { method, path: url.pathname, origin: url.origin };
+}
+
+/** The providers' own API origins (https://api.openai.com, ...): no runprint-* header is sent there, on any route. */
+const PROVIDER_ORIGINS: ReadonlySet<string> = new Set(REQUEST_FORMATS.map((format) => new URL(providerFor(format).upstream.url).origin));
+
+/** A call as fetch was given it, without runprint's own request headers (withoutOwnHeaders). */
+interface OwnHeadersOut {
+  /** The headers fetch sends (init's when given, else the Request's), runprint's own among them; null for none given. */
+  headers: Headers | null;
+  /** The call to send: `input` and `init` as given when they hold no runprint-* header. */
+  input: FetchInput;
+  init: RequestInit | undefined;
+}
+
+function hasOwnHeader(headers: Headers): boolean {
+  for (const name of headers.keys()) if (isOwnHeader(name)) return true;
+  return false;
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/**
+ * Name and value pairs as an array of arrays: an iterable (a one-shot one too) read once, here, so
+ * that the pairs read are the pairs sent. An array of arrays is returned as it is.
+ */
+function pairsOf(pairs: Iterable<unknown>): HeadersInit {
+  if (Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair))) return pairs as [string, string][];
+  return [...pairs].map((pair) => (isIterable(pair) && !Array.isArray(pair) ? [...pair] : pair)) as [string, string][];
+}
+
+/**
+ * init.headers without runprint's own, in the form it was given, so fetch sends the rest as it
+ * would have (same names, values and order): a Headers is copied and the names deleted; name and
+ * value pairs (an array or other iterable) are filtered; an object is copied without those
+ * members. `given` has been read by `new Headers` already, so it is well formed.
+ */
+function keptHeaders(given: HeadersInit): HeadersInit {
+  if (given instanceof Headers) {
+    const kept = new Headers(given);
+    for (const name of [...given.keys()]) if (isOwnHeader(name)) kept.delete(name);
+    return kept;
+  }
+  if (isIterable(given)) return [...given].filter((pair) => !isOwnHeader(String((pair as unknown[])[0]))) as [string, string][];
+  const kept: { [name: string | symbol]: unknown } = {};
+  // As fetch reads a record: its own enumerable members, in their order.
+  for (const name of Reflect.ownKeys(given)) {
+    if (!Object.getOwnPropertyDescriptor(given, name)?.enumerable || (typeof name === 'string' && isOwnHeader(name))) continue;
+    kept[name] = (given as { [name: string | symbol]: unknown })[name];
+  }
+  return kept as HeadersInit;
+}
+
+/**
+ * The call without runprint's own request headers (runprint-parent, runprint-retrieval,
+ * runprint-capture-token, any runprint-*), which the proxy never forwards either, and the headers
+ * it had. From init.headers when given (fetch sends those, not a Request's): init is copied with
+ * them filtered (keptHeaders). Else from a Request: a new Request made from it (the constructor
+ * carries over its method, body, signal, headers in order and other members; the referrer is
+ * given again), those deleted. A call without such a header is returned as given. Throws what
+ * fetch would throw for headers it refuses (the caller then sends the call as given, and fetch
+ * throws).
+ */
+function withoutOwnHeaders(input: FetchInput, init: RequestInit | undefined): OwnHeadersOut {
+  if (init?.headers !== undefined) {
+    const given = init.headers instanceof Headers ? init.headers : isIterable(init.headers) ? pairsOf(init.headers) : init.headers;
+    const headers = new Headers(given);
+    if (!hasOwnHeader(headers)) return { headers, input, init: given === init.headers ? init : { ...init, headers: given } };
+    return { headers, input, init: { ...init, headers: keptHeaders(given) } };
+  }
+  if (input instanceof Request) {
+    const headers = input.headers;
+    if (!hasOwnHeader(headers)) return { headers, input, init };
+    // A Request made from a Request copies its header list in order; the referrer is given again,
+    // as a Request made with an init would drop it.
+    const request = new Request(input, { referrer: input.referrer, referrerPolicy: input.referrerPolicy });
+    for (const name of [...request.headers.keys()]) if (isOwnHeader(name)) request.headers.delete(name);
+    return { headers, input: request, init };
+  }
+  return { headers: null, input, init };
 }
 
 const encoder = new TextEncoder();
@@ -255,9 +348,14 @@ function unreadableBody(message: string): RunprintError {
  * Wraps `fetchImpl` so that every call to a provider route (see routeOf) is recorded, and
  * everything else passes straight through. The call is forwarded untouched (same URL, headers,
  * body, signal; a stream body is teed and one branch sent, a FormData body is sent as the bytes
- * fetch would encode it to, with their content type, see requestBody); the application gets a Response whose body streams through unchanged, chunk by
- * chunk, while a copy is kept on the side; when the body ends, is cancelled or fails, the record
- * goes to `options.onRun` (and the record with its composition and identity document to
+ * fetch would encode it to, with their content type, see requestBody), but for runprint's own
+ * `runprint-*` request headers, which the proxy does not forward either: `runprint-parent` names
+ * the call's parents and `runprint-retrieval` declares documents (read as the proxy reads them),
+ * and none of them, `runprint-capture-token` included, is sent (withoutOwnHeaders). A call to a
+ * provider's own API origin that is not recorded (`GET /v1/models`) is sent without them too;
+ * calls to other hosts pass through as given. The application gets a Response whose body
+ * streams through unchanged, chunk by chunk, while a copy is kept on the side; when the body
+ * ends, is cancelled or fails, the record goes to `options.onRun` (and the record with its composition and identity document to
  * `options.onCapturedRun`) with the bytes. A call that fails before any response (refused,
  * aborted, timed out) is recorded too and its error reaches the application as it was.
  * Fail-open: runprint's own failures go to `options.onError` and `counts.failures`, never to the
@@ -310,25 +408,78 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     return Promise.resolve(recent.get(captureId) ?? inFlight.get(captureId)?.promise ?? null);
   };
 
+  /**
+   * A call's parents: those its runprint-parent header names, read as the proxy reads it, when it
+   * has one (an explicit header wins over options.parents, the async context's); else
+   * options.parents'. A header that is not run identities is reported (ERR_CAPTURE_PARENT_INVALID)
+   * and the call has no parents: it goes on, the header not sent, and the record names none
+   * rather than the parents the header was there to replace.
+   */
+  const parentsOf = (header: string | null): readonly string[] => {
+    if (header === null) return options.parents?.() ?? [];
+    try {
+      return readParentHeader(header);
+    } catch (error) {
+      fail(error);
+      return [];
+    }
+  };
+  /**
+   * A call's declared documents: options.retrieval's (the async context's), then those its
+   * runprint-retrieval header declares (read as the proxy reads it, up to MAX_RETRIEVAL_HEADER_BYTES)
+   * that are not among them. A header that cannot be read is reported (the proxy's
+   * ERR_CAPTURE_RETRIEVAL_INVALID or _TOO_LARGE) and adds none; the call goes on.
+   */
+  const retrievalOf = (header: string | null): readonly DeclaredDocument[] => {
+    const declared = options.retrieval?.() ?? [];
+    if (header === null) return declared;
+    let documents: DeclaredDocument[];
+    try {
+      documents = readRetrievalHeader(header);
+    } catch (error) {
+      fail(error);
+      return declared;
+    }
+    const added = documents.filter((document) => !declared.some((other) => other.source === document.source && other.text === document.text));
+    return added.length === 0 ? declared : [...declared, ...added];
+  };
+
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
     let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
+    // The call as sent: without runprint's own headers on a captured route or to a provider's own
+    // API (as the proxy forwards none); any other call as given.
+    let sendInput = input;
+    let sendInit = init;
     try {
-      const { method, path } = target(input, init);
+      const { method, path, origin } = target(input, init);
       const format = routeOf(method, path);
-      if (format !== null) {
-        // The headers fetch sends: init's when given, else the Request's (SPEC 4.8 reads members from some).
-        const sentHeaders = init?.headers !== undefined ? new Headers(init.headers) : input instanceof Request ? input.headers : null;
-        const headers = sentHeaders === null ? undefined : memberHeadersOf(format, (name) => sentHeaders.get(name));
-        const context = { parents: options.parents?.() ?? [], retrieval: options.retrieval?.() ?? [], derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
+      if (format === null && PROVIDER_ORIGINS.has(origin)) {
+        try {
+          ({ input: sendInput, init: sendInit } = withoutOwnHeaders(input, init));
+        } catch {
+          // Headers fetch refuses: the call goes as given, and fetch throws its own error (the
+          // application's, not runprint's, on a call capture does not record).
+        }
+      } else if (format !== null) {
+        const out = withoutOwnHeaders(input, init);
+        sendInput = out.input;
+        sendInit = out.init;
+        // The headers fetch sends, runprint's own among them: init's when given, else the Request's.
+        const own = out.headers;
+        const parents = parentsOf(own?.get(PARENT_HEADER) ?? null);
+        const retrieval = retrievalOf(own?.get(RETRIEVAL_HEADER) ?? null);
+        // SPEC 4.8 reads request members from some headers (none of them runprint's).
+        const headers = own === null ? undefined : memberHeadersOf(format, (name) => own.get(name));
+        const context = { parents, retrieval, derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
         // Last: once a stream body is teed, only the teed branch can be sent.
-        const body = await requestBody(input, init);
+        const body = await requestBody(sendInput, sendInit);
         if (body === null) fail(unreadableBody('the request body is of a kind runprint cannot read without consuming it (not a string, buffer, Blob, URLSearchParams, FormData or ReadableStream): the call went on, not recorded'));
         else prepared = { method, path, format, bytes: body.bytes, init: body.init, ...context };
       }
     } catch (error) {
       fail(error);
     }
-    if (prepared === null) return fetchImpl(input, init);
+    if (prepared === null) return fetchImpl(sendInput, sendInit);
     const call = prepared;
     const sent = call.init;
     const started = now();
@@ -403,7 +554,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const signal = sent?.signal ?? (input instanceof Request ? input.signal : null);
     let response: Response;
     try {
-      response = await fetchImpl(input, sent);
+      response = await fetchImpl(sendInput, sent);
     } catch (error) {
       const held = record(null, null, new Uint8Array(0), outcomeOfError(error, signal), null, now());
       if (held !== undefined) await held;
