@@ -7,7 +7,7 @@
  */
 import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
-import { PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
+import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -189,7 +189,7 @@ function forwardedHeaders(request: Request): Headers {
   const named = new Set((request.headers.get('connection') ?? '').split(',').map((item) => item.trim().toLowerCase()));
   request.headers.forEach((value, name) => {
     // accept-encoding is fetch's to choose: it decodes what it asked for, and capture needs the decoded bytes.
-    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('runprint-') || name === 'accept-encoding') return;
+    if (HOP_BY_HOP.has(name) || named.has(name) || isOwnHeader(name) || name === 'accept-encoding') return;
     headers.append(name, value);
   });
   return headers;
