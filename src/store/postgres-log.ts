@@ -8,6 +8,7 @@ import { InputError, LogError } from '../errors.ts';
 import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
+import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
@@ -153,7 +154,8 @@ export function noSuchDatabase(database: string, what: 'log' | 'run', reader: bo
 export interface PostgresLogAccess {
   /**
    * Reads only (runs verify): no table is made (a schema without a log is ERR_INPUT_NOT_FOUND,
-   * not made an empty log), and a database that does not exist is ERR_INPUT_NOT_FOUND.
+   * not made an empty log), every session is read-only (default_transaction_read_only: a write
+   * fails with ERR_STORE_READ_ONLY), and a database that does not exist is ERR_INPUT_NOT_FOUND.
    */
   readOnly?: boolean;
 }
@@ -199,18 +201,20 @@ export class PostgresLog implements LogStorage {
     }
     const readOnly = access.readOnly === true;
     // sslmode=require and the like as node-postgres treats them today, without its multi-line warning.
-    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint' });
+    // A reader's sessions are read-only: a write (a bug) fails instead of changing the log.
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types, application_name: 'runprint', ...(readOnly ? READ_ONLY_SESSIONS : {}) });
     // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     try {
-      let session: { schema: unknown; sync: unknown } | undefined;
+      let session: { schema: unknown; sync: unknown; read_only: unknown } | undefined;
       try {
-        session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync")).rows[0];
+        session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only")).rows[0];
       } catch (error) {
         if ((error as { code?: unknown } | null)?.code === '3D000') throw noSuchDatabase(database, 'log', readOnly);
         throw unavailable(error);
       }
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the log could not be made read-only (default_transaction_read_only)');
       // Acknowledged must mean durable: a commit that returns before its WAL is flushed is refused.
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: acknowledged appends would not be durable');
       const log = new PostgresLog(pool, session.schema);

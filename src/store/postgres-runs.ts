@@ -8,6 +8,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import { InputError, LogError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
+import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
@@ -127,9 +128,10 @@ const LAYOUT = `SELECT to_regclass('runs') IS NOT NULL AS runs, to_regclass('run
 /** How a command opens the run store (PostgresRuns.open). */
 export interface PostgresRunsAccess {
   /**
-   * Reads only (runs list, show, ...): no table is made or migrated (nor anything written: the
-   * caller only reads), so a role that may only SELECT can read; a store of a layout this code
-   * cannot read (serve upgrades it) is refused.
+   * Reads only (runs list, show, ...): no table is made or migrated, and every session is
+   * read-only (default_transaction_read_only: a write fails with ERR_STORE_READ_ONLY), so a role
+   * that may only SELECT can read and a bug cannot write; a store of a layout this code cannot
+   * read (serve upgrades it) is refused.
    */
   readOnly?: boolean;
   /** Makes the tables when the schema has none (default true: serve); false, or readOnly: ERR_INPUT_NOT_FOUND instead. */
@@ -235,15 +237,17 @@ export class PostgresRuns implements RunStorage {
     const readOnly = access.readOnly === true;
     const create = !readOnly && access.create !== false;
     // A statement that runs 30 s fails (57014) instead of holding a connection and its callers for ever.
-    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs' });
+    // A reader's sessions are read-only: a write (a bug) fails instead of changing the store.
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs', ...(readOnly ? READ_ONLY_SESSIONS : {}) });
     pool.on('error', () => undefined);
     try {
-      const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync").catch((error: unknown) => {
+      const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only").catch((error: unknown) => {
         // A database that does not exist is named, not taken for an outage.
         if ((error as { code?: unknown } | null)?.code !== '3D000') throw unavailable(error);
         throw noSuchDatabase(database, 'run', !create);
-      })).rows[0] as { schema: unknown; sync: unknown } | undefined;
+      })).rows[0] as { schema: unknown; sync: unknown; read_only: unknown } | undefined;
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the run store could not be made read-only (default_transaction_read_only)');
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
       if (!create) {
         const layout = (await pool.query(LAYOUT).catch((error: unknown) => {
