@@ -3,7 +3,8 @@
  * `anthropic-beta` header, so a captured call's identity reads the header as the `betas` member:
  * through the proxy, in process, through a server's exchanges and in a replay, the identity is
  * what `runprint id` gives for the body written with `betas`, and differs from the same call
- * without them. A body that has `betas` and the header too is refused as ambiguous.
+ * without them. A body that has `betas` and the header too is refused as ambiguous, and so is a
+ * header holding a byte outside printable ASCII (UTF-8 or ISO-8859-1 is not for runprint to guess).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -77,8 +78,32 @@ describe('the header as a list', () => {
     assert.equal(both.error?.code, 'ERR_PROVIDER_INVALID_REQUEST');
     assert.equal(both.error?.path, "$['betas']");
     assert.throws(() => withHeaderMembers('openai-chat', body, { 'anthropic-beta': 'x' }), RangeError, 'OpenAI routes have no member headers');
+    assert.equal(withHeaderMembers('openai-chat', body, undefined), body);
     assert.equal(memberHeadersOf('openai-chat', () => 'x'), undefined);
     assert.deepEqual(memberHeadersOf('anthropic-messages', (name) => (name === 'anthropic-beta' ? 'x' : null)), { 'anthropic-beta': 'x' });
+  });
+
+  test('a header holding a byte outside printable ASCII (tab and space allowed) is refused at betas, not read as ISO-8859-1 or UTF-8', () => {
+    const body = parseJson(encoder.encode(JSON.stringify(params)));
+    const prepared = (value: string, request: object = params) => prepareRequest('anthropic-messages', encoder.encode(JSON.stringify(request)), undefined, { 'anthropic-beta': value });
+    // The UTF-8 bytes of "é" (C3 A9), a header value's characters being its bytes.
+    const utf8 = Buffer.from('\u00e9-feature', 'utf8').toString('latin1');
+    for (const [value, refused] of [[utf8, '0xC3'], ['\u00e9-feature', '0xE9'], ['a\u007fb', '0x7F'], ['a\u0001b', '0x01'], ['x, \u00a0', '0xA0'], ['\u65e5', 'U+65E5']] as const) {
+      const result = prepared(value);
+      assert.equal(result.error?.code, 'ERR_PROVIDER_INVALID_REQUEST', JSON.stringify(value));
+      assert.equal(result.error?.path, "$['betas']");
+      assert.ok(result.error?.message.includes(refused), result.error?.message);
+      assert.equal(result.identity, null);
+    }
+    // Before the mapping's checks, and whatever the body's betas.
+    assert.equal(prepared(utf8, { max_tokens: 64, messages: params.messages }).error?.path, "$['betas']");
+    assert.equal(prepared(utf8, { ...params, betas: ['x'] }).error?.path, "$['betas']");
+    // A body that is not an object is the mapping's to refuse, at $.
+    assert.equal(prepareRequest('anthropic-messages', encoder.encode('[]'), undefined, { 'anthropic-beta': utf8 }).error?.path, '$');
+    // A tab inside a part is read; a header of only spaces, tabs and commas is as if absent.
+    assert.deepEqual((withHeaderMembers('anthropic-messages', body, { 'anthropic-beta': 'a\tb,\tc ' }) as JsonObject)['betas'], ['a\tb', 'c']);
+    assert.equal(withHeaderMembers('anthropic-messages', body, { 'anthropic-beta': '   ' }), body);
+    assert.equal(withHeaderMembers('anthropic-messages', body, { 'anthropic-beta': ' \t, ' }), body);
   });
 
   test('a request written with the member is sent with the header (what a replay sends), the rest of the body unchanged', () => {
@@ -86,11 +111,15 @@ describe('the header as a list', () => {
     const out = headerMembersOut('anthropic-messages', request);
     assert.deepEqual(out.headers, { 'anthropic-beta': BETAS.join(',') });
     assert.deepEqual(Object.keys(out.request), Object.keys(params));
-    // A part a header cannot carry (past U+00FF, or a control) stays in the body: sending it would fail.
-    const wide = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['\u65e5'] }))) as JsonObject;
-    assert.deepEqual(headerMembersOut('anthropic-messages', wide), { request: wide, headers: {} });
-    const control = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['a\u0000b'] }))) as JsonObject;
-    assert.deepEqual(headerMembersOut('anthropic-messages', control), { request: control, headers: {} });
+    // A part a header cannot carry and be read back from (outside printable ASCII) stays in the
+    // body: past U+00FF sending it would fail; "é" or DEL would be sent, and refused when read.
+    for (const part of ['\u65e5', 'a\u0000b', 'caf\u00e9', 'a\u007fb', 'a\u0001b']) {
+      const kept = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['x', part] }))) as JsonObject;
+      assert.deepEqual(headerMembersOut('anthropic-messages', kept), { request: kept, headers: {} }, JSON.stringify(part));
+    }
+    // A tab inside a part is carried.
+    const tab = parseJson(encoder.encode(JSON.stringify({ ...params, betas: ['a\tb', 'c'] }))) as JsonObject;
+    assert.deepEqual(headerMembersOut('anthropic-messages', tab).headers, { 'anthropic-beta': 'a\tb,c' });
     // Not a list of strings: stays in the body (and the API will answer for it).
     const odd = parseJson(encoder.encode(JSON.stringify({ ...params, betas: 'x' }))) as JsonObject;
     assert.deepEqual(headerMembersOut('anthropic-messages', odd), { request: odd, headers: {} });
@@ -172,6 +201,76 @@ describe('captured calls read anthropic-beta as betas', () => {
     const stored = await runOf(serve.base, response.headers.get('runprint-capture-id')!);
     assert.equal(stored.record.requestId, null);
     assert.deepEqual(stored.record.unidentified, { code: 'ERR_PROVIDER_INVALID_REQUEST', path: "$['betas']" });
+  });
+
+  test('a non-ASCII anthropic-beta (the UTF-8 bytes of "é") through the proxy and in process: forwarded untouched, recorded unidentified at betas', async () => {
+    // The SDK's betas as a header: a value's characters are its bytes, so the UTF-8 bytes C3 A9 of "é" are "Ã©" here.
+    const utf8 = Buffer.from('\u00e9-feature', 'utf8').toString('latin1');
+    const unidentified = { code: 'ERR_PROVIDER_INVALID_REQUEST', path: "$['betas']" };
+    const client = new Anthropic({ apiKey: KEY, baseURL: `${serve.base}/anthropic`, maxRetries: 0 });
+    upstream.enqueue({ kind: 'text', text: 'Hello.' });
+    const mark = upstream.requests.length;
+    const proxied = await client.beta.messages.create({ ...params, betas: [utf8] }).withResponse();
+    await upstream.settled();
+    assert.equal(proxied.data.content[0]?.type === 'text' && proxied.data.content[0].text, 'Hello.');
+    const received = upstream.requests[mark]!;
+    assert.equal(received.headers['anthropic-beta'], utf8, 'the header reaches the upstream byte for byte');
+    assert.deepEqual(JSON.parse(received.body.toString('utf8')), params, 'the body reaches the upstream as sent');
+    assert.equal(proxied.response.headers.get('runprint-request-id'), null);
+    const stored = await runOf(serve.base, proxied.response.headers.get('runprint-capture-id')!);
+    assert.equal(stored.record.requestId, null);
+    assert.deepEqual(stored.record.unidentified, unidentified);
+
+    for (const where of ['data', 'url'] as const) {
+      const errors: RunprintError[] = [];
+      const capturing = runprintFetch({ ...(where === 'data' ? { data: tempDir() } : { url: serve.base }), onError: (error) => void errors.push(error) });
+      try {
+        const local = new Anthropic({ apiKey: KEY, baseURL: upstream.url, maxRetries: 0, fetch: capturing });
+        upstream.enqueue({ kind: 'text', text: 'Hello.' });
+        const at = upstream.requests.length;
+        // The header set directly, as an application may: the same bytes.
+        const answer = await local.messages.create(params, { headers: { 'anthropic-beta': utf8 } }).withResponse();
+        await upstream.settled();
+        assert.equal(answer.data.content[0]?.type === 'text' && answer.data.content[0].text, 'Hello.', where);
+        assert.equal(upstream.requests[at]!.headers['anthropic-beta'], utf8, where);
+        assert.deepEqual(JSON.parse(upstream.requests[at]!.body.toString('utf8')), params, where);
+        const captureId = answer.response.headers.get('runprint-capture-id')!;
+        assert.equal(answer.response.headers.get('runprint-request-id'), null, where);
+        await capturing.flush();
+        const record = await capturing.runOf(captureId);
+        assert.equal(record?.requestId, null, where);
+        assert.deepEqual(record?.unidentified, unidentified, where);
+        if (where === 'url') assert.deepEqual((await runOf(serve.base, captureId)).record.unidentified, unidentified);
+      } finally {
+        await capturing.close();
+      }
+      assert.deepEqual(errors, [], where);
+    }
+  });
+
+  test('a replay keeps in the body betas a header cannot carry as ASCII ("café"): sent as the body has them, identified', async () => {
+    // Captured from a body with betas (no header): identified, "café" being JSON text.
+    const betas = ['caf\u00e9', BETAS[0]!];
+    upstream.enqueue({ kind: 'text', text: 'Hello.' });
+    const response = await fetch(`${serve.base}/anthropic/v1/messages`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ ...params, betas }),
+    });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    await upstream.settled();
+    assert.equal(response.headers.get('runprint-request-id'), await idOf({ ...params, betas }));
+    // Replayed with an override: the request is rebuilt from the composition, betas written out again.
+    upstream.enqueue({ kind: 'text', text: 'Hello.' });
+    const mark = upstream.requests.length;
+    process.env['ANTHROPIC_API_KEY'] = KEY;
+    const out = await runCliInProcess(['replay', response.headers.get('runprint-capture-id')!, '--data', serveData, '--upstream', `anthropic=${upstream.url}`, '--param', 'temperature=0.5', '--json']);
+    await upstream.settled();
+    const result = JSON.parse(out.stdout) as { replay: { requestId: string | null } | null };
+    assert.equal(result.replay?.requestId, await idOf({ ...params, betas, temperature: 0.5 }), out.stdout + out.stderr);
+    const sent = upstream.requests[mark]!;
+    assert.equal(sent.headers['anthropic-beta'], undefined, 'no header: it would be read back refused');
+    assert.deepEqual((JSON.parse(sent.body.toString('utf8')) as { betas: unknown }).betas, betas);
   });
 
   test('a replay of a beta call sends the header again and has the original\'s identity', async () => {

@@ -302,24 +302,38 @@ def anthropic_composition(request):
     return composition
 
 
-def header_list(lines, name):
-    """SPEC 4.8 step 1: the lines of one header (names compare without case, RFC 9110 5.1), joined
-    with commas in the order received, split at every comma, each part trimmed of spaces and tabs,
-    empty parts dropped."""
-    values = [value for field, value in lines if field.lower() == name]
+def header_lines(lines, name):
+    """The values of one header's lines, in the order received (names compare without case, RFC 9110 5.1)."""
+    return [value for field, value in lines if field.lower() == name]
+
+
+def header_readable(values):
+    """SPEC 4.8 step 1: every byte of every line is printable ASCII (20 to 7E) or tab (09). A vector
+    spells a value's bytes as characters U+0000 to U+00FF, one per byte."""
+    return all(ord(char) == 0x09 or 0x20 <= ord(char) <= 0x7E for value in values for char in value)
+
+
+def header_list(values):
+    """SPEC 4.8 step 2: the lines joined with commas in the order received, split at every comma,
+    each part trimmed of spaces and tabs, empty parts dropped."""
     parts = (part.strip(" \t") for part in ",".join(values).split(","))
     return [part for part in parts if part != ""]
 
 
 def with_header_members(fmt, body, lines):
-    """SPEC 4.8 steps 2 and 3: the body with the members its headers carry (Anthropic's betas)."""
+    """SPEC 4.8: the body with the members its headers carry (Anthropic's betas). Order of checks: a
+    body that is not an object gets no member (4.1.1 rejects it at $); then step 1 (a byte outside
+    printable ASCII and tab); then step 4 (betas in the body and a non-empty list); the mapping last."""
     if fmt != "anthropic-messages":
         return body
-    betas = header_list(lines, "anthropic-beta")
+    if not isinstance(body, dict):
+        return body
+    values = header_lines(lines, "anthropic-beta")
+    if not header_readable(values):
+        raise RequestRejected("$['betas']")
+    betas = header_list(values)
     if not betas:
         return body
-    if not isinstance(body, dict):
-        return body  # no member can be added to it: 4.1.1 rejects it at $
     if "betas" in body:
         raise RequestRejected("$['betas']")
     return dict(body, betas=betas)

@@ -643,6 +643,8 @@ function headerMembers(): Vector[] {
   const refused = (desc: string, headers: Json, request: Json, wantPath: string): Vector =>
     ({ desc, spec: s, format: f, headers, request, wantErr: 'ERR_PROVIDER_INVALID_REQUEST', wantPath });
   const both = `betas ["${thinking}", "${context}"]`;
+  // Every printable ASCII character, 20 to 7E, in order: all are read as themselves (the comma splits).
+  const printable = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join('');
   return [
     sent(`one header line "${thinking},${context}" is the member ${both}, in configuration`,
       [['anthropic-beta', `${thinking},${context}`]], base, withBetas([thinking, context])),
@@ -658,8 +660,10 @@ function headerMembers(): Vector[] {
     sent('spaces inside a part are kept: only leading and trailing ones are removed',
       [['anthropic-beta', ' a b ,c']], base, withBetas(['a b', 'c'])),
     sent('header names are compared without case ("Anthropic-Beta")', [['Anthropic-Beta', thinking]], base, withBetas([thinking])),
-    sent('a value is read one character per byte (ISO-8859-1): the UTF-8 bytes of "é" (C3 A9) are the two characters "Ã©"',
-      [['anthropic-beta', 'caf\u00c3\u00a9']], base, withBetas(['caf\u00c3\u00a9'])),
+    sent('a tab inside a part is kept, as a space is: "a<TAB>b" is the part "a<TAB>b"',
+      [['anthropic-beta', 'a\tb, c']], base, withBetas(['a\tb', 'c'])),
+    sent('every printable ASCII byte (20 to 7E) is read as its character: " !\"#$%&\'()*+,-./0-9:;<=>?@A-Z[\\]^_`a-z{|}~" is two parts, split at the comma',
+      [['anthropic-beta', printable]], base, withBetas(printable.split(',').map((part) => part.trim()))),
     sent('an empty list (" , ") is as if the header were absent: no member', [['anthropic-beta', ' , ']], base, withBetas()),
     sent('lines that are all empty parts ("" and " ,\t") are an empty list: no member',
       [['anthropic-beta', ''], ['anthropic-beta', ' ,	']], base, withBetas()),
@@ -679,8 +683,23 @@ function headerMembers(): Vector[] {
       [['anthropic-beta', thinking]], { ...base, betas: null }, "$['betas']"),
     refused('the member is added before the body is mapped: a body with betas, a header and no model is refused at $[\'betas\']',
       [['anthropic-beta', thinking]], { max_tokens: 1024, messages: [ask], betas: [context] }, "$['betas']"),
+    refused('a byte outside printable ASCII is refused, not guessed at: the UTF-8 bytes of "é" (C3 A9), read one character per byte as "Ã©", could as well be "é"',
+      [['anthropic-beta', 'caf\u00c3\u00a9']], base, "$['betas']"),
+    refused('a byte from 80 to FF alone (E9, "é" in ISO-8859-1) is refused', [['anthropic-beta', `${thinking},\u00e9-feature`]], base, "$['betas']"),
+    refused('DEL (7F) is refused', [['anthropic-beta', 'a\u007fb']], base, "$['betas']"),
+    refused('a control other than tab (01) is refused', [['anthropic-beta', 'a\u0001b']], base, "$['betas']"),
+    refused('a refused byte in the second of two lines refuses the header, the first line\'s parts with it',
+      [['anthropic-beta', thinking], ['anthropic-beta', 'caf\u00c3\u00a9']], base, "$['betas']"),
+    refused('A0 (a no-break space in ISO-8859-1) is not trimmed as a space is: " , <A0> ," is refused, not an empty list',
+      [['anthropic-beta', ' , \u00a0 ,']], base, "$['betas']"),
+    refused('a refused byte is checked before the mapping: a body with no model and such a header is refused at $[\'betas\']',
+      [['anthropic-beta', 'caf\u00c3\u00a9']], { max_tokens: 1024, messages: [ask] }, "$['betas']"),
+    refused('a refused byte and betas in the body too: refused at $[\'betas\'] (either check gives it)',
+      [['anthropic-beta', 'caf\u00c3\u00a9']], { ...base, betas: [thinking] }, "$['betas']"),
     refused('a body that is not an object is refused at $, a header beside it or not',
       [['anthropic-beta', thinking]], [base], '$'),
+    refused('a body that is not an object is refused at $ even beside a header with a refused byte',
+      [['anthropic-beta', 'caf\u00c3\u00a9']], [base], '$'),
   ];
 }
 

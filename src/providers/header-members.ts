@@ -37,11 +37,23 @@ export function headerList(value: string): string[] {
   return value.split(',').map((part) => part.replace(/^[ \t]+|[ \t]+$/g, '')).filter((part) => part !== '');
 }
 
+/** What a member header may hold (SPEC 4.8): printable ASCII, spaces and tabs; any other byte is refused. */
+const READABLE_HEADER = /^[\t\x20-\x7e]*$/;
+
+/** The first character of a header value that is not printable ASCII, a space or a tab, as SPEC 4.8 refuses it. */
+function unreadable(value: string): string | undefined {
+  if (READABLE_HEADER.test(value)) return undefined;
+  const code = [...value].find((each) => !READABLE_HEADER.test(each))!.codePointAt(0)!;
+  return code <= 0xff ? `the byte 0x${code.toString(16).toUpperCase().padStart(2, '0')}` : `the character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 /**
  * The request with the members its headers carry added (SPEC 4.8): a header whose list is empty
- * adds nothing; a member the body holds as well is ambiguous (which one the API honours is not for
- * runprint to guess) and is refused. A request that is not an object is returned as it is (the
- * mapping refuses it). Headers other than the format's member headers are a programmer error.
+ * adds nothing; a header holding a byte outside printable ASCII (a tab and spaces allowed) is
+ * ambiguous (UTF-8 or ISO-8859-1 text is not for runprint to guess) and is refused, and so is a
+ * member the body holds as well (which one the API honours is not for runprint to guess), both at
+ * the member's path. A request that is not an object is returned as it is (the mapping refuses
+ * it). Headers other than the format's member headers are a programmer error.
  */
 export function withHeaderMembers(format: RequestFormat, request: JsonValue, headers: MemberHeaders | undefined): JsonValue {
   if (headers === undefined || !isJsonObject(request)) return request;
@@ -53,6 +65,10 @@ export function withHeaderMembers(format: RequestFormat, request: JsonValue, hea
   for (const { header, member } of members) {
     const value = Object.hasOwn(headers, header) ? headers[header] : undefined;
     if (typeof value !== 'string') continue;
+    const refused = unreadable(value);
+    if (refused !== undefined) {
+      throw new ProviderError('ERR_PROVIDER_INVALID_REQUEST', `the ${header} header holds ${refused}, outside printable ASCII: whether its bytes are UTF-8 or ISO-8859-1 text is not for runprint to guess`, formatPath([member]));
+    }
     const list = headerList(value);
     if (list.length === 0) continue;
     if (Object.hasOwn(request, member)) {
@@ -64,14 +80,15 @@ export function withHeaderMembers(format: RequestFormat, request: JsonValue, hea
   return result ?? request;
 }
 
-/** Text a header value can carry as it is read back (one character per byte, SPEC 4.8): no controls, nothing past U+00FF. */
-const HEADER_TEXT = /^[\x20-\x7e\x80-\xff]+$/;
+/** Text a header value can carry so that it is read back (SPEC 4.8): printable ASCII and tabs, nothing else. */
+const HEADER_TEXT = /^[\t\x20-\x7e]+$/;
 
 /**
  * The body and headers a request written with its header members in the body is sent as (SPEC 4.8,
  * what a replay sends): those members taken out of the body and put in their headers, each list
  * joined with commas. A member that is not a list of strings without commas, each one a header
- * can carry (SPEC 4.8: one character per byte, no controls), stays in the body.
+ * can carry and be read back from (SPEC 4.8: printable ASCII, spaces and tabs inside, not at an
+ * end), stays in the body.
  */
 export function headerMembersOut(format: RequestFormat, request: JsonObject): { request: JsonObject; headers: { [header: string]: string } } {
   const headers: { [header: string]: string } = {};
