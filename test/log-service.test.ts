@@ -212,9 +212,10 @@ test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_
     code: 'ERR_STORE_CORRUPT',
     message: 'log database is truncated: it holds 9 entries, its last checkpoint 10',
   });
+  // Another key of this log's name signed it: the server was given another log key than the one that wrote the store.
   await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: await newKey() }), {
     code: 'ERR_STORE_CORRUPT',
-    message: "last stored checkpoint is not signed by this log's key",
+    message: /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name \(key ID [0-9a-f]{8}, this key's [0-9a-f]{8}\); every server sharing a log database needs the same log key \(serve --log-key, docs\/LOG\.md 19\.5\)$/,
   });
 });
 

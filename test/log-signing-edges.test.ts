@@ -166,7 +166,7 @@ test('open refuses a stored checkpoint whose size, root, origin or text is not w
   const signer = noteSigner(ORIGIN, key);
   const { rootHash } = await checkpointOf(good, key);
 
-  const refusals: Array<[string, () => Promise<void> | void, string]> = [
+  const refusals: Array<[string, () => Promise<void> | void, string | RegExp]> = [
     ['size column', () => sql(path, 'UPDATE checkpoints SET size = 11 WHERE size = 10'), 'stored checkpoint size does not match its note'],
     [
       'root',
@@ -182,6 +182,15 @@ test('open refuses a stored checkpoint whose size, root, origin or text is not w
     [
       'key',
       async () => sql(path, 'UPDATE checkpoints SET note = ? WHERE size = 10', await signNote(formatCheckpoint({ origin: ORIGIN, size: 10, rootHash }), noteSigner(ORIGIN, await newKey()))),
+      /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name \(key ID [0-9a-f]{8}, this key's [0-9a-f]{8}\); every server sharing a log database needs the same log key/,
+    ],
+    [
+      // This key's signature line, its signature bytes damaged: damage, not another key.
+      'signature',
+      () => {
+        const at = good.lastIndexOf(' ') + 10;
+        sql(path, 'UPDATE checkpoints SET note = ? WHERE size = 10', good.slice(0, at) + (good[at] === 'A' ? 'B' : 'A') + good.slice(at + 1));
+      },
       "last stored checkpoint is not signed by this log's key",
     ],
   ];
@@ -363,7 +372,7 @@ test('a stored checkpoint this log did not sign stops the service that reads it:
     await raw.close();
     const foreign = await signNote(formatCheckpoint({ origin: ORIGIN, size: 2, rootHash: new Uint8Array(32) }), noteSigner(ORIGIN, await newKey()));
     sql(path, 'INSERT INTO checkpoints (size, note) VALUES (2, ?)', foreign);
-    await assert.rejects(log.publishCheckpoint(), { code: 'ERR_STORE_CORRUPT', message: "last stored checkpoint is not signed by this log's key" });
+    await assert.rejects(log.publishCheckpoint(), { code: 'ERR_STORE_CORRUPT', message: /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name/ });
     await assert.rejects(log.append(entry(2)), {
       code: 'ERR_STORE_CORRUPT',
       message: 'stored tree does not extend the last signed checkpoint; the log takes no entries',

@@ -511,12 +511,29 @@ async function checkHashesAfter(storage: LogStorage, from: number, size: number)
   }
 }
 
+/**
+ * When a checkpoint note is signed under this log's name by another key and not by this one (a
+ * server given another log key than the others sharing its database), what to say of it; else ''
+ * (a signature of this key that does not verify, or no signature of this name: damage).
+ */
+function otherKeyOf(note: string, verifier: NoteVerifier): string {
+  let signatures: ReadonlyArray<{ name: string; keyHash: string }>;
+  try {
+    signatures = parseNote(note).signatures;
+  } catch {
+    return '';
+  }
+  const named = signatures.filter((signature) => signature.name === verifier.name);
+  if (named.length === 0 || named.some((signature) => signature.keyHash === verifier.keyHash)) return '';
+  return `: it is signed by another key of this log's name (key ID ${named[0]!.keyHash}, this key's ${verifier.keyHash}); every server sharing a log database needs the same log key (serve --log-key, docs/LOG.md 19.5)`;
+}
+
 async function openCheckpoint(note: string, verifier: NoteVerifier, origin: string): Promise<Checkpoint> {
   let text: string;
   try {
     ({ text } = await verifyNote(note, [verifier]));
   } catch {
-    throw storeCorrupt("last stored checkpoint is not signed by this log's key");
+    throw storeCorrupt(`last stored checkpoint is not signed by this log's key${otherKeyOf(note, verifier)}`);
   }
   let checkpoint: Checkpoint;
   try {
