@@ -60,6 +60,10 @@ test('npm pack gives a tarball that installs into an empty project and works the
   assert.ok(files.includes('dist/cli/main.js') && files.includes('dist/jcs/index.d.ts'), 'compiled JavaScript and declarations are packed');
   assert.ok(files.includes('dist/jcs/index.js.map'), 'source maps are packed');
   assert.equal(files.filter((file) => file.startsWith('src/') || file.startsWith('test/')).length, 0, 'no sources or tests are packed');
+  // README's links to the docs (docs/CAPTURE.md, docs/decisions/) work in node_modules/runprint too.
+  const linked = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#\s]*)/g)].map((match) => match[1]!);
+  assert.ok(linked.length >= 5, `${linked.length} links to docs/ in README`);
+  for (const link of linked) assert.ok(link.endsWith('/') ? files.some((file) => file.startsWith(link)) : files.includes(link), `README links to ${link}, which the package holds`);
 
   const project = join(work, 'app');
   await run('mkdir', ['-p', project]);
