@@ -42,6 +42,15 @@ test('serve --capture-retention -1, --port -1: the option\'s own error, not serv
   }
 });
 
+test('serve --capture-keep with a mistyped part names the nearest one, as runprintFetch({ keep }) does; a wrong mode quotes the value', async () => {
+  const typo = await runCliInProcess(['serve', '--data', join(data, 'serve'), '--capture-keep', 'sytem=digest']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^runprint: ERR_CLI_USAGE: --capture-keep "sytem=digest": unknown part "sytem" \(did you mean system\?\); PART is one of model, system, /);
+  const mode = await runCliInProcess(['serve', '--data', join(data, 'serve'), '--capture-keep', 'output=kept']);
+  assert.match(mode.stderr, /^runprint: ERR_CLI_USAGE: --capture-keep "output=kept" is not content, digest, or PART=content\|digest/);
+  for (const result of [typo, mode]) assert.equal(result.stderr.split('\n').length, 2, 'one line');
+});
+
 test('model-digest --shard-size -5: its own range error', async () => {
   const result = await runCliInProcess(['model-digest', join(data, 'no-model'), '--shard-size', '-5']);
   assert.deepEqual(result, { code: 2, stdout: '', stderr: usageLine('--shard-size must be a positive whole number of bytes') });

@@ -25,7 +25,7 @@ import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } fro
 import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
-import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
+import { keepPolicy } from '../store/capture-keep.ts';
 import { RETENTION_FORM, retentionDaysOf, sweepRetention } from '../store/retention.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import type { CliIo } from './io.ts';
@@ -227,7 +227,9 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     policy = keepPolicy(listOf(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP']));
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    throw new UsageError('ERR_CLI_USAGE', `--capture-keep must be ${KEEP_FORMS}`);
+    // The value and what is wrong with it (an unknown part names the nearest one), as runprintFetch's keep says it.
+    const from = values['capture-keep'] !== undefined && values['capture-keep'].length > 0 ? '--capture-keep' : 'RUNPRINT_CAPTURE_KEEP';
+    throw new UsageError('ERR_CLI_USAGE', `${from} ${error.message}`);
   }
   let salted: RequestComponentName[];
   try {
