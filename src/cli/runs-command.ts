@@ -84,8 +84,11 @@ export function runsDatabase(values: StoreOptions): string | undefined {
 
 /**
  * Opens the run store: the PostgreSQL one of runsDatabase, else the data directory's, which must
- * exist. `write`: the command stores runs (replay); otherwise a PostgreSQL store is only read (no
- * table made or migrated: a role that may only SELECT reads it).
+ * exist. `write`: the command stores runs (replay); otherwise the store is only read, on either
+ * store a reader: no table made or migrated, no file made, and a write fails with
+ * ERR_STORE_READ_ONLY (PostgreSQL: read-only sessions, so a role that may only SELECT reads it;
+ * SQLite: a read-only connection, so a store in a folder the user may not write reads, and a
+ * serve of an older version writing it is not migrated under it).
  */
 export async function openStore(values: StoreOptions, io: CliIo, access: 'read' | 'write' = 'read'): Promise<RunStorage> {
   const url = runsDatabase(values);
@@ -93,7 +96,7 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
   const path = runStorePath(values.data, io);
   // Opening would create an empty store: a data directory without one is named instead.
   if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
-  return SqliteRuns.open(path);
+  return access === 'read' ? SqliteRuns.openReader(path) : SqliteRuns.open(path);
 }
 
 /**

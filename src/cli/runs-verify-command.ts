@@ -109,7 +109,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
     return sources;
   }
-  sources.log = { storage: logDb === undefined ? SqliteLog.open(logPath) : await openStorage({ dataDir, url: logDb, readOnly: true }), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
+  sources.log = { storage: logDb === undefined ? SqliteLog.openReader(logPath) : await openStorage({ dataDir, url: logDb, readOnly: true }), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
   return sources;
 }
 

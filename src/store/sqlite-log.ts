@@ -1,12 +1,14 @@
 /** The log's storage in one node:sqlite file: entries, tile hashes and signed checkpoints (issue 4, section 3). */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { LogError } from '../errors.ts';
+import { InputError, LogError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_SUBTREE_BYTES, TILE_WIDTH, tileSubtreeHashes, type TileCoordinates } from '../log/tiles.ts';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
+import { SqliteReader } from './sqlite-reader.ts';
+import { existsSync } from 'node:fs';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -62,32 +64,45 @@ export function leafKeyOf(leafHash: Uint8Array): bigint {
  */
 export class SqliteLog implements LogStorage {
   readonly kind = 'SQLite';
-  readonly #db: DatabaseSync;
+  #db: DatabaseSync;
   readonly #path: string;
+  /** A log opened by openReader (runs verify): its read-only connection, which every read goes through. */
+  readonly #reader: SqliteReader | undefined;
   // Prepared once: preparing a statement costs about as much as running a small one.
-  readonly #sizeQuery: StatementSync;
-  readonly #insertEntry: StatementSync;
-  readonly #insertTileHash: StatementSync;
-  readonly #insertTileNodes: StatementSync;
-  readonly #tileNodes: StatementSync;
-  readonly #leafHashes: StatementSync;
-  readonly #tileHashes: StatementSync;
-  readonly #findKey: StatementSync;
-  readonly #findCollision: StatementSync;
-  readonly #insertCollision: StatementSync;
+  #sizeQuery!: StatementSync;
+  #insertEntry!: StatementSync;
+  #insertTileHash!: StatementSync;
+  #insertTileNodes!: StatementSync;
+  #tileNodes!: StatementSync;
+  #leafHashes!: StatementSync;
+  #tileHashes!: StatementSync;
+  #findKey!: StatementSync;
+  #findCollision!: StatementSync;
+  #insertCollision!: StatementSync;
   readonly #leafKey: (leafHash: Uint8Array) => bigint;
-  readonly #entryRange: StatementSync;
-  readonly #leafTile: StatementSync;
-  readonly #hashTile: StatementSync;
+  #entryRange!: StatementSync;
+  #leafTile!: StatementSync;
+  #hashTile!: StatementSync;
   readonly #thread: SqliteWriterThread<NewEntry[], StoredEntry[]> | undefined;
 
-  private constructor(db: DatabaseSync, path: string, leafKey: (leafHash: Uint8Array) => bigint, thread: boolean) {
-    this.#db = db;
+  private constructor(db: DatabaseSync | SqliteReader, path: string, leafKey: (leafHash: Uint8Array) => bigint, thread: boolean) {
+    this.#reader = db instanceof SqliteReader ? db : undefined;
+    this.#db = db instanceof SqliteReader ? db.db : db;
     this.#path = path;
     this.#leafKey = leafKey;
     this.#thread = thread ? new SqliteWriterThread<NewEntry[], StoredEntry[]>(LOG_WORKER, path, 'the log') : undefined;
-    const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get() as { count: number; last: number };
+    const count = () => this.#db.prepare('SELECT COUNT(*) AS count, COALESCE(MAX(idx), -1) AS last FROM entries').get();
+    const row = (this.#reader === undefined ? count() : this.#reader.read(count)) as { count: number; last: number };
     if (row.last !== row.count - 1) throw storeCorrupt('stored entries are not numbered 0 .. size - 1');
+    this.#prepare(this.#db);
+    this.#reader?.onReplaced((replacement) => {
+      this.#db = replacement;
+      this.#prepare(replacement);
+    });
+  }
+
+  /** The statements, prepared once on a connection: preparing one costs about as much as running a small one. */
+  #prepare(db: DatabaseSync): void {
     this.#sizeQuery = db.prepare('SELECT COALESCE(MAX(idx), -1) + 1 AS size FROM entries');
     // An entry whose key is taken (a resubmission, or very rarely another entry) is skipped; it is then looked up.
     this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, leaf_key, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (leaf_key) DO NOTHING');
@@ -150,10 +165,35 @@ export class SqliteLog implements LogStorage {
     }
   }
 
-  /** Runs `work`, naming any SQLite failure by its cause. */
+  /**
+   * Opens the log at `path` for runs verify, which only reads it: a read-only connection
+   * (sqlite-reader.ts) that creates no file, makes no table and reads while a serve appends.
+   * A missing file, or one without a log, is ERR_INPUT_NOT_FOUND; a write fails with
+   * ERR_STORE_READ_ONLY.
+   */
+  static openReader(path: string): SqliteLog {
+    if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no log at ${path}`);
+    let reader: SqliteReader | undefined;
+    try {
+      const opened = (reader = new SqliteReader(path));
+      const found = opened.read(() => {
+        const check = opened.db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
+        if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('log database fails SQLite quick_check');
+        return opened.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").get() !== undefined;
+      });
+      if (!found) throw new InputError('ERR_INPUT_NOT_FOUND', `no log in ${path}: the file holds no entries table`);
+      return new SqliteLog(opened, path, leafKeyOf, false);
+    } catch (error) {
+      reader?.close();
+      if (isSqliteStatementError(error)) throw otherShape();
+      throw sqliteFault(error, path);
+    }
+  }
+
+  /** Runs `work` (through a reader's connection, when opened by openReader), naming any SQLite failure by its cause. */
   #guard<T>(work: () => T): T {
     try {
-      return work();
+      return this.#reader === undefined ? work() : this.#reader.read(work);
     } catch (error) {
       throw sqliteFault(error, this.#path);
     }
@@ -412,6 +452,7 @@ export class SqliteLog implements LogStorage {
     try {
       await this.#thread?.close();
     } finally {
+      this.#reader?.close();
       if (this.#db.isOpen) this.#db.close();
     }
   }

@@ -1,12 +1,15 @@
 /** The run store in one node:sqlite file (runs.sqlite in the data directory), beside the log's. */
+import { existsSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { createOwnerOnly } from './owner-only.ts';
-import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
+import { SqliteReader } from './sqlite-reader.ts';
+import { InputError, LogError } from '../errors.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
@@ -98,24 +101,50 @@ CREATE INDEX run_digests_digest ON run_digests (digest, kept, seq);
 DROP TABLE run_content;
 `;
 
+/** SQLite's primary result code for a write a read-only connection refuses. */
+const SQLITE_READONLY = 8;
+
+/** A write through a reader's connection: SQLite refused it, nothing was written. */
+const readerWrite = (): LogError => new LogError('ERR_STORE_READ_ONLY', 'run database is open read-only (by a command that only reads it): nothing was written');
+
+/** The tables and columns a reader reads (a statement error: tables of another shape). */
+const READER_PROBE = [`SELECT ${COLUMNS} FROM runs LIMIT 0`, 'SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0', 'SELECT digest, bytes FROM content LIMIT 0', 'SELECT parent, seq FROM run_parents LIMIT 0'];
+
 /** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
 export class SqliteRuns implements RunStorage {
   readonly kind = 'SQLite';
-  readonly #db: DatabaseSync;
+  #db: DatabaseSync;
   readonly #path: string;
-  readonly #writes: RunWriteStatements;
+  /** The insert and update statements: made at open for a store that writes, at the first write for a reader's (where it fails). */
+  #writeStatements: RunWriteStatements | undefined;
   /** Where puts are committed when the store was opened with a writer thread. */
   readonly #thread: SqliteWriterThread<RunsTask, RunsResult> | undefined;
-  readonly #digestsOf: StatementSync;
-  readonly #contentOf: StatementSync;
+  /** A store opened by openReader: its read-only connection, which every read goes through. */
+  readonly #reader: SqliteReader | undefined;
+  #digestsOf!: StatementSync;
+  #contentOf!: StatementSync;
 
-  private constructor(db: DatabaseSync, path: string, thread: boolean) {
-    this.#db = db;
+  private constructor(db: DatabaseSync | SqliteReader, path: string, thread: boolean) {
+    this.#reader = db instanceof SqliteReader ? db : undefined;
+    this.#db = db instanceof SqliteReader ? db.db : db;
     this.#path = path;
-    this.#writes = prepareRunWrites(db);
+    if (this.#reader === undefined) this.#writeStatements = prepareRunWrites(this.#db);
     this.#thread = thread ? new SqliteWriterThread<RunsTask, RunsResult>(RUNS_WORKER, path, 'the run store') : undefined;
-    this.#digestsOf = db.prepare('SELECT part, position, digest, kept FROM run_digests WHERE seq = ? ORDER BY part, position');
-    this.#contentOf = db.prepare('SELECT bytes FROM content WHERE digest = ?');
+    this.#prepareReads();
+    this.#reader?.onReplaced((replacement) => {
+      this.#db = replacement;
+      this.#prepareReads();
+    });
+  }
+
+  #prepareReads(): void {
+    this.#digestsOf = this.#db.prepare('SELECT part, position, digest, kept FROM run_digests WHERE seq = ? ORDER BY part, position');
+    this.#contentOf = this.#db.prepare('SELECT bytes FROM content WHERE digest = ?');
+  }
+
+  get #writes(): RunWriteStatements {
+    this.#writeStatements ??= this.#guardWrite(() => prepareRunWrites(this.#db));
+    return this.#writeStatements;
   }
 
   /** Opens (creating if needed) the database file; failures are named by cause, as the log's (storage-faults.ts). */
@@ -152,13 +181,61 @@ export class SqliteRuns implements RunStorage {
     }
   }
 
+  /**
+   * Opens the run store at `path` for a command that only reads it (runs list, show, diff, verify,
+   * group): a read-only connection (sqlite-reader.ts) that creates no file or folder, makes
+   * no table and migrates nothing, and reads while a serve writes. A missing file is
+   * ERR_INPUT_NOT_FOUND, a file without a run store too; a store of an older layout, which this
+   * code does not read, is refused (serve upgrades it when it opens it); a write through it fails
+   * with ERR_STORE_READ_ONLY.
+   */
+  static openReader(path: string): SqliteRuns {
+    if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store at ${path}: runprint serve creates it when it captures`);
+    let reader: SqliteReader | undefined;
+    try {
+      const opened = (reader = new SqliteReader(path));
+      const layout = opened.read(() => {
+        const check = opened.db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
+        if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
+        const has = (type: string, name: string) => opened.db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
+        const found = { runs: has('table', 'runs'), parents: has('trigger', 'runs_parents'), first: has('table', 'run_content') };
+        if (found.runs && !found.first && found.parents) for (const sql of READER_PROBE) opened.db.prepare(sql).all();
+        return found;
+      });
+      if (!layout.runs) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${path}: the file holds no runs table (runprint serve creates it when it captures)`);
+      if (layout.first || !layout.parents) throw new LogError('ERR_STORE_UNAVAILABLE', `the run store ${path} has an older layout than this runprint reads: runprint serve with its data directory upgrades it when it starts`);
+      return new SqliteRuns(opened, path, false);
+    } catch (error) {
+      reader?.close();
+      if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
+      // The file went between the look and the open.
+      if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store at ${path}: runprint serve creates it when it captures`);
+      throw sqliteFault(error, path, 'run database');
+    }
+  }
+
   #write<T>(work: () => T): T {
-    return sqliteWriteTransaction(this.#db, this.#path, 'run database', work);
+    return this.#guardWrite(() => sqliteWriteTransaction(this.#db, this.#path, 'run database', work));
+  }
+
+  /**
+   * A write through a reader's connection (a bug: the commands that open one only read) fails as
+   * SQLite refuses it, SQLITE_READONLY: ERR_STORE_READ_ONLY, named as opened read-only.
+   */
+  #guardWrite<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (this.#reader === undefined) throw error;
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'ERR_STORE_READ_ONLY' || ((sqliteErrorCode(error) ?? 0) & 0xff) === SQLITE_READONLY) throw readerWrite();
+      throw sqliteFault(error, this.#path, 'run database');
+    }
   }
 
   #read<T>(work: () => T): T {
     try {
-      return work();
+      return this.#reader === undefined ? work() : this.#reader.read(work);
     } catch (error) {
       throw sqliteFault(error, this.#path, 'run database');
     }
@@ -168,12 +245,14 @@ export class SqliteRuns implements RunStorage {
     if (batch.length === 0) return { existing: [], refused: [] };
     const writes = batch.map(runWriteOf);
     if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as PutResult;
-    return writeRuns(this.#db, this.#path, this.#writes, writes);
+    return this.#guardWrite(() => writeRuns(this.#db, this.#path, this.#writes, writes));
   }
 
   async probe(): Promise<void> {
+    // A transaction that writes nothing is no write SQLite refuses: a reader answers for it.
+    if (this.#reader !== undefined) throw readerWrite();
     if (this.#thread !== undefined) return void (await this.#thread.write({ probe: true }));
-    writeNothing(this.#db, this.#path);
+    this.#guardWrite(() => writeNothing(this.#db, this.#path));
   }
 
   #stored(row: RunRow): StoredRun {
@@ -202,7 +281,7 @@ export class SqliteRuns implements RunStorage {
     const claim: ClaimWrite = { claimant, now: new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? {} : { capture }), ...(ownBefore === undefined ? {} : { ownBefore }) };
     // On the writer thread when there is one: a claim waits for the write lock (up to
     // SHORT_BUSY_MS), which would hold the event loop and every call in it.
-    const rows = this.#thread !== undefined ? (((await this.#thread.write({ claim })) ?? []) as RunRow[]) : writeClaim(this.#db, this.#path, claim);
+    const rows = this.#thread !== undefined ? (((await this.#thread.write({ claim })) ?? []) as RunRow[]) : this.#guardWrite(() => writeClaim(this.#db, this.#path, claim));
     return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
   }
 
@@ -219,7 +298,7 @@ export class SqliteRuns implements RunStorage {
     // On the writer thread when there is one: waiting here for the write lock (the thread holds it
     // through each commit's fsync) would hold the event loop.
     if (this.#thread !== undefined) return void (await this.#thread.write({ logIndexes: items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex })) }));
-    writeLogIndexes(this.#db, this.#path, this.#writes, items);
+    this.#guardWrite(() => writeLogIndexes(this.#db, this.#path, this.#writes, items));
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
@@ -227,7 +306,7 @@ export class SqliteRuns implements RunStorage {
     // On the writer thread too: updating the rows (each with its record and identity) is work the
     // event loop need not do.
     if (this.#thread !== undefined) return void (await this.#thread.write(claimant === undefined ? { receipts: [...items] } : { receipts: [...items], claimant }));
-    writeReceipts(this.#db, this.#path, this.#writes, items, claimant);
+    this.#guardWrite(() => writeReceipts(this.#db, this.#path, this.#writes, items, claimant));
   }
 
   #replayLinks = false;
@@ -398,7 +477,7 @@ export class SqliteRuns implements RunStorage {
       this.#vacuumDue = true;
       try {
         if (this.#thread !== undefined) await this.#thread.write({ vacuum: true });
-        else vacuumRuns(this.#db, this.#path);
+        else this.#guardWrite(() => vacuumRuns(this.#db, this.#path));
         this.#vacuumDue = false;
         vacuumed = true;
       } catch (error) {
@@ -426,6 +505,7 @@ export class SqliteRuns implements RunStorage {
 
   async close(): Promise<void> {
     await this.#thread?.close();
+    this.#reader?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 }
