@@ -410,8 +410,19 @@ describe('the run store', () => {
     assert.equal(missing.body.error.code, 'ERR_RUN_NOT_FOUND');
   });
 
-  test('/healthz counts what capture did since start', async () => {
-    const health = await json<{ status: string; capture: { healthy: boolean; recorded: number; failed: number; signed: number; logged: number; failures: number } }>(`${serve.base}/healthz`);
+  test('/healthz counts what capture did since start, unidentified calls among the recorded', async () => {
+    type Health = { status: string; capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; signed: number; logged: number; failures: number } };
+    const before = (await json<Health>(`${serve.base}/healthz`)).body.capture;
+    // A number the specification refuses (1e400): forwarded untouched, recorded unidentified, counted.
+    upstream.enqueue({ kind: 'text', text: 'Unidentified.' });
+    const call = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":1e400}' });
+    assert.equal(call.status, 200);
+    await call.arrayBuffer();
+    const run = await stored(serve.base, call.headers.get('runprint-capture-id')!);
+    assert.equal(run.record.unidentified?.code, 'ERR_JSON_NON_FINITE');
+    const health = await json<Health>(`${serve.base}/healthz`);
+    assert.equal(health.body.capture.unidentified, before.unidentified + 1);
+    assert.equal(health.body.capture.recorded, before.recorded + 1);
     assert.equal(health.body.status, 'ok');
     assert.equal(health.body.capture.healthy, true);
     assert.ok(health.body.capture.recorded >= 10, `recorded ${health.body.capture.recorded}`);

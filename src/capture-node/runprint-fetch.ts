@@ -332,7 +332,7 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
   })();
   // Not an unhandled rejection: the failure is reported once, here, and each run is counted.
   opening.catch(report);
-  const none: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  const none: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
   return {
     // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
     record: (run, content) => opening.then(
@@ -484,7 +484,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     }
   };
 
-  const noRecorder: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  const noRecorder: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
   const noOutbox: OutboxCounts = { queued: 0, delivered: 0, rejected: 0 };
   let sink: Sink;
   let recorderCounts = (): Readonly<RecorderCounts> => noRecorder;

@@ -348,7 +348,7 @@ export interface Capture {
    * their commit failed (`held`, committed by a retry or dropped), and whether recording works;
    * with --capture-log, its delivery (`log`).
    */
-  health(): { capture: { healthy: boolean; recorded: number; failed: number; held: number; signed: number; logged: number; failures: number; log?: OutboxState } };
+  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; signed: number; logged: number; failures: number; log?: OutboxState } };
   /** With --capture-log: the log's URL as messages show it. */
   captureLog: string | undefined;
   recorder: RunRecorder;

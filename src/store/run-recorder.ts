@@ -102,6 +102,8 @@ export const CONTENT_MEMORY_ENTRIES = 50_000;
 export interface RecorderCounts {
   /** Records committed (held ones too, once their retry committed them). */
   recorded: number;
+  /** Of those, records of calls whose request could not be identified (SPEC 11: `unidentified` in the record). */
+  unidentified: number;
   /**
    * Records that could not be committed: refused (too many waiting), or held for a retry and
    * dropped after retryForMs or at close. Records held now are not counted (RunRecorder.held).
@@ -163,7 +165,7 @@ interface Isolated {
 const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
 
 export class RunRecorder {
-  readonly counts: RecorderCounts = { recorded: 0, failed: 0, signed: 0, logged: 0 };
+  readonly counts: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
   readonly #options: RecorderOptions;
   readonly #maxBatch: number;
   #pending: Pending[] = [];
@@ -377,6 +379,7 @@ export class RunRecorder {
     const runs = batch.filter((run) => !refused.has(run.recordDigest) && !seen.has(run.recordDigest) && seen.add(run.recordDigest) !== undefined);
     this.#remember(runs);
     this.counts.recorded += runs.length;
+    for (const run of runs) if (run.record.unidentified !== null) this.counts.unidentified++;
     for (const run of runs) {
       // A record the store held already, signed or claimed by another (an exchange sent again,
       // perhaps to another serve), is signed by that one, not again here: another key's receipt
