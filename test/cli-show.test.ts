@@ -64,13 +64,14 @@ test('show --json: the documented shape, the same for the envelope and its Sigst
   const { keyId, runId } = await ready;
   const envelope = JSON.parse((await cli(['show', 'receipt.json', '--json'])).stdout);
   assert.deepEqual(Object.keys(envelope), [
-    'verified', 'form', 'runId', 'requestId', 'requestedModel', 'served', 'capture', 'builder', 'startedOn', 'finishedOn', 'output', 'parentRunIds', 'signatures', 'logProof',
+    'verified', 'form', 'runId', 'requestId', 'requestedModel', 'served', 'capture', 'builder', 'startedOn', 'finishedOn', 'output', 'parentRunIds', 'retrieval', 'signatures', 'logProof',
   ]);
   assert.equal(envelope.verified, false);
   assert.equal(envelope.runId, runId);
   assert.deepEqual(envelope.served, { model: { source: 'reported', value: 'gpt-4o-2024-08-06' }, systemFingerprint: { source: 'reported', value: 'fp_1' } });
   assert.deepEqual([envelope.startedOn, envelope.finishedOn, envelope.capture], ['2026-03-01T10:00:00Z', '2026-03-01T10:00:02Z', 'sdk']);
   assert.deepEqual(envelope.parentRunIds, [PARENT]);
+  assert.deepEqual(envelope.retrieval, [], 'a receipt that declares no retrieval: an empty list');
   assert.deepEqual(envelope.signatures, [{ keyId }]);
   assert.equal(envelope.output.format, 'openai-chat');
   assert.equal(envelope.logProof, null);

@@ -435,6 +435,44 @@ def subjects_problem(statement):
     return None
 
 
+def retrieval_problem(predicate):
+    """docs/RECEIPTS.md 13.2 and 15 step 8.14: None, or what fails in runDetails.retrieval (absent is fine).
+
+    Only this item: a vector's other predicate members are assumed well-formed (15 step 8 reads them first).
+    """
+    details = predicate["runDetails"]
+    if "retrieval" not in details:
+        return None
+    entries = details["retrieval"]
+    if not isinstance(entries, list):
+        return "predicate runDetails.retrieval must be an array"
+    counts = {d["name"]: d["annotations"]["count"] for d in predicate["buildDefinition"]["resolvedDependencies"]
+              if isinstance(d, dict) and d.get("name") in ("system", "input")}
+    seen = {}
+    for i, entry in enumerate(entries):
+        path = "predicate runDetails.retrieval[%d]" % i
+        if not isinstance(entry, dict):
+            return path + " must be an object"
+        source, digest, component, element = (entry.get(k) for k in ("source", "digest", "component", "element"))
+        if not isinstance(source, str) or source == "":
+            return path + ".source must be a non-empty string"
+        sha = digest.get("sha256") if isinstance(digest, dict) else None
+        if not isinstance(sha, str) or not SHA256_HEX.match(sha):
+            return path + ".digest must have a sha256 of 64 lowercase hex digits"
+        if component not in ("system", "input"):
+            return path + '.component must be "system" or "input"'
+        # JSON integers only: a boolean is not one, and 1.0 reads as a float here but is 1 in JSON.
+        if isinstance(element, bool) or not isinstance(element, (int, float)) or element != int(element) or element < 0:
+            return path + ".element must be a non-negative integer"
+        if element >= counts[component]:
+            return path + '.element must be less than the count of component "%s" (%d)' % (component, counts[component])
+        key = (source, sha, component, int(element))
+        if key in seen:
+            return "%s repeats runDetails.retrieval[%d]" % (path, seen[key])
+        seen[key] = i
+    return None
+
+
 def base64_any(text):
     """DSSE payloads: standard or URL-safe base64, padded or not (docs/RECEIPTS.md section 15 step 3)."""
     text = text.replace("-", "+").replace("_", "/")
@@ -555,13 +593,18 @@ def check(folder):
 
     with open(os.path.join(folder, "receipt", "receipts.json"), encoding="utf-8") as handle:
         for vector in json.load(handle)["vectors"]:
-            # Steps 6 and 10 need only the signed statement; signatures are openssl's part (15.1).
-            if not (vector.get("wantOk") or vector.get("wantCheck") in ("subjects", "identity")):
+            # Steps 6, 8.14 and 10 need only the signed statement; signatures are openssl's part (15.1).
+            retrieval = vector.get("wantCheck") == "predicate" and vector["wantMessage"].startswith("predicate runDetails.retrieval")
+            if not (vector.get("wantOk") or retrieval or vector.get("wantCheck") in ("subjects", "identity")):
                 continue
             envelope = vector["envelope"]
             envelope = envelope.get("dsseEnvelope", envelope)
             statement = parse(base64_any(envelope["payload"]))
             want = None if vector.get("wantOk") else vector["wantMessage"]
+            if retrieval or vector.get("wantOk"):
+                expect(retrieval_problem(statement["predicate"]) == (want if retrieval else None), "receipts.json: " + vector["desc"])
+                if retrieval:
+                    continue
             if vector.get("wantCheck") == "subjects":
                 expect(subjects_problem(statement) == want, "receipts.json: " + vector["desc"])
                 continue

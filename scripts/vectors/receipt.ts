@@ -60,6 +60,18 @@ const urlSafe = (text: string) => text.replace(/\+/g, '-').replace(/\//g, '_').r
 
 type PredicateChange = (predicate: Record<string, any>) => void;
 
+/**
+ * A declared document of the fixture run (RECEIPTS 13.2 `runDetails.retrieval`): its text
+ * "Capital of France" is in the user message, input element 0 (input and system have one element each).
+ */
+function declared(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const digest = createHash('sha256').update('Capital of France', 'utf8').digest('hex');
+  return { source: 'kb://geo/france', digest: { sha256: digest }, component: 'input', element: 0, ...overrides };
+}
+
+/** The fixture predicate declaring `entries`. */
+const declaring = (...entries: unknown[]): PredicateChange => (p) => { p['runDetails']['retrieval'] = entries; };
+
 /** A change to the fixture predicate, and the message step 8 must fail with (after "predicate "). */
 function predicateCases(): Array<[string, PredicateChange, string]> {
   const input = (p: Record<string, any>) => p['buildDefinition']['resolvedDependencies'][2];
@@ -106,6 +118,33 @@ function predicateCases(): Array<[string, PredicateChange, string]> {
     ['output.finishReason a number', (p) => { p['runDetails']['output']['finishReason'] = 0; }, 'runDetails.output.finishReason must be a string or null'],
     ['output.usage missing', (p) => { delete p['runDetails']['output']['usage']; }, 'runDetails.output.usage must be present (null when unknown)'],
     ['output.stream "false"', (p) => { p['runDetails']['output']['stream'] = 'false'; }, 'runDetails.output.stream must be a boolean'],
+    // 15 step 8.14: runDetails.retrieval, when present.
+    ['runDetails.retrieval null (absent is no declaration; null is not)', (p) => { p['runDetails']['retrieval'] = null; }, 'runDetails.retrieval must be an array'],
+    ['runDetails.retrieval an object', (p) => { p['runDetails']['retrieval'] = declared(); }, 'runDetails.retrieval must be an array'],
+    ['a retrieval entry that is a string', declaring('kb://geo/france'), 'runDetails.retrieval[0] must be an object'],
+    ['a retrieval entry without a source', declaring(declared({ source: undefined })), 'runDetails.retrieval[0].source must be a non-empty string'],
+    ['a retrieval entry whose source is ""', declaring(declared({ source: '' })), 'runDetails.retrieval[0].source must be a non-empty string'],
+    ['a retrieval entry whose source is a number', declaring(declared({ source: 7 })), 'runDetails.retrieval[0].source must be a non-empty string'],
+    ['a retrieval entry whose digest is in uppercase hex', declaring(declared({ digest: { sha256: (declared()['digest'] as { sha256: string }).sha256.toUpperCase() } })),
+      'runDetails.retrieval[0].digest must have a sha256 of 64 lowercase hex digits'],
+    ['a retrieval entry whose digest is a string, not a DigestSet', declaring(declared({ digest: (declared()['digest'] as { sha256: string }).sha256 })),
+      'runDetails.retrieval[0].digest must have a sha256 of 64 lowercase hex digits'],
+    ['a retrieval entry in component "context" (documents are declared in system or input)', declaring(declared({ component: 'context' })),
+      'runDetails.retrieval[0].component must be "system" or "input"'],
+    ['a retrieval entry in component "retrieval" (not a component)', declaring(declared({ component: 'retrieval' })), 'runDetails.retrieval[0].component must be "system" or "input"'],
+    ['a retrieval entry without a component', declaring(declared({ component: undefined })), 'runDetails.retrieval[0].component must be "system" or "input"'],
+    ['a retrieval entry at element -1', declaring(declared({ element: -1 })), 'runDetails.retrieval[0].element must be a non-negative integer'],
+    ['a retrieval entry at element 0.5', declaring(declared({ element: 0.5 })), 'runDetails.retrieval[0].element must be a non-negative integer'],
+    ['a retrieval entry at element "0" (a string)', declaring(declared({ element: '0' })), 'runDetails.retrieval[0].element must be a non-negative integer'],
+    ['a retrieval entry at input element 1: input has one element (its count)', declaring(declared({ element: 1 })),
+      'runDetails.retrieval[0].element must be less than the count of component "input" (1)'],
+    ['a retrieval entry at system element 1: system has one element', declaring(declared({ component: 'system', element: 1 })),
+      'runDetails.retrieval[0].element must be less than the count of component "system" (1)'],
+    ['the second of two retrieval entries out of range: the first is read, the second named', declaring(declared(), declared({ source: 'kb://geo/other', element: 2 })),
+      'runDetails.retrieval[1].element must be less than the count of component "input" (1)'],
+    ['the same retrieval entry twice', declaring(declared(), declared()), 'runDetails.retrieval[1] repeats runDetails.retrieval[0]'],
+    ['the same retrieval entry twice, apart, its members in another order', declaring(declared(), declared({ source: 'kb://geo/paris' }), { element: 0, component: 'input', digest: declared()['digest'], source: 'kb://geo/france' }),
+      'runDetails.retrieval[2] repeats runDetails.retrieval[0]'],
   ];
 }
 
@@ -179,6 +218,27 @@ function receiptVectors(): Array<Record<string, any>> {
     ok('an agent step with a parent run', '13.2', signedVariant((s) => {
       s['predicate']['runDetails']['parentRunIds'] = [`rp-run-v1-sha256-${'ab'.repeat(32)}`];
     })),
+    ok('a run with a declared document: runDetails.retrieval (15 step 8.14), with the composition and the response bytes', '13.2',
+      signedVariant((s) => declaring(declared())(s['predicate'])), { composition: fixtureComposition(), outputText: RESPONSE_TEXT }),
+    ok('declared documents in system and input, one text under two sources, an entry with an extension member (ignored)', '13.2', signedVariant((s) => declaring(
+      declared({ source: 'kb://prompts/short', digest: { sha256: createHash('sha256').update('one word', 'utf8').digest('hex') }, component: 'system' }),
+      declared(),
+      declared({ source: 'kb://geo/france#2', chunk: 3 }),
+    )(s['predicate']))),
+    ok('runDetails.retrieval [] (runprint leaves the member out when nothing is declared; an empty array declares nothing)', '13.2',
+      signedVariant((s) => declaring()(s['predicate']))),
+    bad('runDetails.retrieval changed after signing (its entry removed): the signature covers it', '15', (() => {
+      const statement = fixtureStatement();
+      declaring(declared())(statement['predicate']);
+      const envelope = envelopeOf(canonical(statement));
+      statement['predicate']['runDetails']['retrieval'] = [];
+      return { ...envelope, payload: Buffer.from(canonical(statement)).toString('base64') };
+    })(), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
+    bad('runDetails.retrieval added after signing: the signature covers the declaration', '15', tampered((e) => {
+      const statement = JSON.parse(Buffer.from(e.payload, 'base64').toString());
+      statement.predicate.runDetails.retrieval = [declared()];
+      e.payload = Buffer.from(canonicalize(statement)).toString('base64');
+    }), 'signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed'),
     bad('not JSON', '15', { text: '{"payload": ' }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_TRUNCATED)'),
     bad('a duplicate member in the envelope', '15', { text: `{"payload":"","payload":"${valid.payload}","payloadType":"${PAYLOAD_TYPE}","signatures":${JSON.stringify(valid.signatures)}}` }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope is not strict JSON (ERR_JSON_DUPLICATE_KEY)'),
     bad('no signatures', '15', { ...valid, signatures: [] }, 'envelope', 'ERR_ENVELOPE_INVALID', 'envelope "signatures" must be a non-empty array'),

@@ -1,6 +1,6 @@
 /** The receipt facts of a captured run (docs/RECEIPTS.md section 13), from its record alone: nothing is read again. */
 import type { IdentityDocument } from '../identity/identity.ts';
-import type { Capture, ReceiptFacts } from '../receipt/predicate.ts';
+import { retrievalKey, type Capture, type ReceiptFacts, type ReceiptRetrieval } from '../receipt/predicate.ts';
 import type { CapturedRun } from './capture-run.ts';
 import type { RunRecord } from './run-record.ts';
 
@@ -17,7 +17,9 @@ export function isReceiptable(run: CapturedRun): boolean {
 /**
  * The facts to sign for a captured run, from its record, its identity document (with served
  * facts) and the model it asked for; a TypeError when the run has no run identity or no output.
- * Times are the record's: started when the request was sent, finished at the last byte. The same
+ * Times are the record's: started when the request was sent, finished at the last byte. The
+ * record's declared documents are signed too (docs/RECEIPTS.md 13.2 `runDetails.retrieval`), in
+ * declared order, an entry the record holds twice (a document declared twice) once. The same
  * record always gives the same facts, so signing it again gives the same receipt.
  */
 export function receiptFactsOfRecord(record: RunRecord, identity: IdentityDocument | null, requestedModel: string, capture: Capture, runprintVersion: string): ReceiptFacts {
@@ -41,5 +43,17 @@ export function receiptFactsOfRecord(record: RunRecord, identity: IdentityDocume
     startedOn: record.times.started,
     finishedOn: record.times.ended,
     parentRunIds: record.parents,
+    retrieval: distinct(record.retrieval ?? []),
   };
+}
+
+/** Each retrieval entry once, in first-declared order: a receipt states a declaration once (15 step 8.14). */
+function distinct(entries: readonly ReceiptRetrieval[]): ReceiptRetrieval[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => {
+    const key = retrievalKey(entry);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -43,6 +43,11 @@ export interface ShownReceipt {
   finishedOn: string | null;
   output: { digest: string | null; bytesDigest: string; format: string | null; finishReason: string | null; stream: boolean };
   parentRunIds: string[];
+  /**
+   * The documents the receipt declares the run rests on (RECEIPTS 13.2 `runDetails.retrieval`):
+   * source, digest of the text (`sha256:<hex>`), and where in the request; `[]` when it declares none.
+   */
+  retrieval: Array<{ source: string; digest: string; component: string; element: number }>;
   /** One entry per signature, in envelope order: the key id the envelope names (unauthenticated), or null. */
   signatures: Array<{ keyId: string | null }>;
   /** With --log-proof: the proof's claims; null without one. */
@@ -90,6 +95,7 @@ export function readClaims(bytes: Uint8Array): ShownReceipt {
       stream: runDetails.output.stream,
     },
     parentRunIds: [...runDetails.parentRunIds],
+    retrieval: (runDetails.retrieval ?? []).map((entry) => ({ source: entry.source, digest: `sha256:${entry.digest.sha256}`, component: entry.component, element: entry.element })),
     signatures: envelope.signatures.map((signature) => ({ keyId: signature.keyid ?? null })),
     logProof: null,
   };
@@ -128,6 +134,9 @@ export function formatShown(shown: ShownReceipt): string {
   out += row('output bytes', output.bytesDigest);
   out += row('parents', shown.parentRunIds.length === 0 ? '(none)' : shown.parentRunIds[0]!);
   for (const parent of shown.parentRunIds.slice(1)) out += row('', parent);
+  const documents = shown.retrieval.map((entry) => `${text(entry.source)} ${entry.digest} (${entry.component}[${entry.element}])`);
+  out += row('retrieval', documents.length === 0 ? '(none declared)' : documents[0]!);
+  for (const document of documents.slice(1)) out += row('', document);
   const keyIds = shown.signatures.map((signature) => (signature.keyId === null ? '(no key id)' : text(signature.keyId)));
   out += row('signatures', `${shown.signatures.length}, key ids as the envelope names them: ${keyIds.join(', ')}`);
   if (shown.logProof === null) {

@@ -8,7 +8,9 @@ import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { parsePublicKey, type PublicKey } from '../keys/keys.ts';
+import type { ReceiptRetrieval } from '../receipt/predicate.ts';
 import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
+import { printable } from '../io/printable.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';
@@ -102,10 +104,22 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
       out += `logged in ${origin} at index ${index} of ${treeSize}`;
       out += cosignedBy.length === 0 ? '\n' : `, cosigned by ${cosignedBy.join(', ')} (${threshold} of ${witnesses.length} required)\n`;
     }
+    if (report.retrieval !== undefined) out += formatRetrieval(report.retrieval);
     out += report.ok ? `receipt verified: ${report.runId}\n` : 'receipt NOT verified\n';
     io.stdout(out);
   }
   return report.ok ? EXIT.ok : EXIT.differs;
+}
+
+/**
+ * The declared documents a verified receipt signs (RECEIPTS 13.2 `runDetails.retrieval`), one line
+ * each: source (escaped and cut, as `show` prints signed strings), digest of the text, where in the
+ * request.
+ */
+export function formatRetrieval(retrieval: readonly ReceiptRetrieval[]): string {
+  let out = `declared retrieval: ${retrieval.length} document${retrieval.length === 1 ? '' : 's'}\n`;
+  for (const entry of retrieval) out += `  ${printable(entry.source, 100)} sha256:${entry.digest.sha256} (${entry.component}[${entry.element}])\n`;
+  return out;
 }
 
 /**

@@ -8,8 +8,11 @@ import {
   BUILDER_PREFIX,
   isSha256DigestSet,
   isTimestamp,
+  retrievalKey,
+  RETRIEVAL_COMPONENTS,
   type ComponentDescriptor,
   type Predicate,
+  type ReceiptRetrieval,
 } from './predicate.ts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -104,6 +107,34 @@ function output(value: unknown): Predicate['runDetails']['output'] {
 }
 
 /**
+ * `runDetails.retrieval` (15 step 8.14), when present: an array of declared documents, each
+ * `{source, digest, component, element}` with a non-empty source, a DigestSet, `system` or
+ * `input`, and an element index below that component's `count`; no entry twice. Other members of
+ * an entry are ignored, as everywhere in the predicate.
+ */
+function retrieval(value: unknown, byName: ReadonlyMap<string, ComponentDescriptor>): ReceiptRetrieval[] {
+  if (!Array.isArray(value)) fail('runDetails.retrieval', 'must be an array');
+  const seen = new Map<string, number>();
+  return (value as unknown[]).map((item, i) => {
+    const path = `runDetails.retrieval[${i}]`;
+    const entry = object(item, path);
+    const { source, digest, component, element } = entry;
+    if (typeof source !== 'string' || source === '') fail(`${path}.source`, 'must be a non-empty string');
+    if (!isSha256DigestSet(digest)) fail(`${path}.digest`, 'must have a sha256 of 64 lowercase hex digits');
+    if (typeof component !== 'string' || !(RETRIEVAL_COMPONENTS as readonly string[]).includes(component)) fail(`${path}.component`, 'must be "system" or "input"');
+    if (typeof element !== 'number' || !Number.isSafeInteger(element) || element < 0) fail(`${path}.element`, 'must be a non-negative integer');
+    const count = byName.get(component)!.annotations!.count;
+    if (element >= count) fail(`${path}.element`, `must be less than the count of component "${component}" (${count})`);
+    const read: ReceiptRetrieval = { source, digest: { sha256: digest.sha256 }, component: component as ReceiptRetrieval['component'], element };
+    const key = retrievalKey(read);
+    const first = seen.get(key);
+    if (first !== undefined) fail(path, `repeats runDetails.retrieval[${first}]`);
+    seen.set(key, i);
+    return read;
+  });
+}
+
+/**
  * Reads a predicate of type https://runprint.dev/receipt/v1. The payload is signed, but the
  * signer may be buggy or hostile: every member is checked before it is used, and the result is
  * a fresh object holding only what version 1 defines. Unknown members are ignored (in-toto
@@ -152,7 +183,7 @@ export function readPredicate(value: unknown): Predicate {
   const parentRunIds = (parents as unknown[]).map((parent, i) => identity(parent, 'run', `runDetails.parentRunIds[${i}]`));
   const logProof = details['logProof'];
   if (logProof !== null && !isObject(logProof)) fail('runDetails.logProof', 'must be null or an object');
-  return {
+  const read: Predicate = {
     buildDefinition: {
       buildType: BUILD_TYPE,
       externalParameters: { requestId, runId, model, capture },
@@ -167,4 +198,7 @@ export function readPredicate(value: unknown): Predicate {
       logProof: logProof as JsonObject | null,
     },
   };
+  // Optional (a member of receipts signed since declared retrieval is signed): absent stays absent.
+  if (details['retrieval'] !== undefined) read.runDetails.retrieval = retrieval(details['retrieval'], byName);
+  return read;
 }

@@ -41,6 +41,21 @@ export interface ComponentDescriptor {
   annotations?: { count: number; root: DigestSet; elements: DigestSet[] };
 }
 
+/** The list components a declared document can be found in (docs/CAPTURE.md, "Declared retrieval"). */
+export const RETRIEVAL_COMPONENTS = ['system', 'input'] as const;
+
+/**
+ * One declared document of a run (docs/RECEIPTS.md 13.2, `runDetails.retrieval`), as the run record
+ * keeps it: its source, the SHA-256 of its text (UTF-8), and the list element of `system` or
+ * `input` whose strings hold the text.
+ */
+export interface ReceiptRetrieval {
+  source: string;
+  digest: DigestSet;
+  component: (typeof RETRIEVAL_COMPONENTS)[number];
+  element: number;
+}
+
 export interface Predicate {
   buildDefinition: {
     buildType: typeof BUILD_TYPE;
@@ -54,6 +69,8 @@ export interface Predicate {
     output: RecordedOutput;
     parentRunIds: string[];
     logProof: JsonObject | null;
+    /** The declared documents, in declared order; absent when the run declares none. */
+    retrieval?: ReceiptRetrieval[];
   };
 }
 
@@ -72,6 +89,12 @@ export interface ReceiptFacts {
   startedOn?: string;
   finishedOn?: string;
   parentRunIds?: readonly string[];
+  /**
+   * The documents the application declared the run rests on, each found in the request (the run
+   * record's `retrieval`): signed as `runDetails.retrieval` when there is at least one. Each entry
+   * once: the same entry twice is a RangeError.
+   */
+  retrieval?: readonly ReceiptRetrieval[];
   /** Where a component's content is stored, when it is. */
   locations?: { [component: string]: { uri?: string; mediaType?: string } };
 }
@@ -112,6 +135,7 @@ export function buildPredicate(facts: ReceiptFacts): Predicate {
   for (const parent of facts.parentRunIds ?? []) {
     if (parseIdentity(parent).kind !== 'run') throw new RangeError('parent run ids must be run identities');
   }
+  const retrieval = checkRetrieval(facts.retrieval ?? [], identity);
   const listNames = new Set<string>(LIST_COMPONENTS);
   const resolvedDependencies: ComponentDescriptor[] = REQUEST_COMPONENTS.map((name) => {
     const entry = identity.components[name];
@@ -129,7 +153,7 @@ export function buildPredicate(facts: ReceiptFacts): Predicate {
   if (facts.startedOn !== undefined) metadata.startedOn = facts.startedOn;
   if (facts.finishedOn !== undefined) metadata.finishedOn = facts.finishedOn;
   const { digest, rawDigest, finishReason, usage, stream } = facts.output;
-  return {
+  const predicate: Predicate = {
     buildDefinition: {
       buildType: BUILD_TYPE,
       externalParameters: { requestId: identity.requestId, runId: identity.runId, model: facts.requestedModel, capture: facts.capture },
@@ -144,6 +168,36 @@ export function buildPredicate(facts: ReceiptFacts): Predicate {
       logProof: null,
     },
   };
+  // Present only when something was declared: a run without declarations signs the bytes it always did.
+  if (retrieval.length > 0) predicate.runDetails.retrieval = retrieval;
+  return predicate;
+}
+
+/** The key two retrieval entries are the same entry by (docs/RECEIPTS.md 15 step 8.14). */
+export function retrievalKey(entry: ReceiptRetrieval): string {
+  return JSON.stringify([entry.source, entry.digest.sha256, entry.component, entry.element]);
+}
+
+/** Declared documents a receipt can state for this identity (as 15 step 8.14 reads them), copied; a TypeError or RangeError otherwise. */
+function checkRetrieval(entries: readonly ReceiptRetrieval[], identity: IdentityDocument): ReceiptRetrieval[] {
+  if (!Array.isArray(entries)) throw new TypeError('retrieval must be an array of { source, digest, component, element }');
+  const seen = new Set<string>();
+  return entries.map((entry: ReceiptRetrieval) => {
+    if (typeof entry !== 'object' || entry === null || typeof entry.source !== 'string' || entry.source === '' || !isSha256DigestSet(entry.digest)) {
+      throw new TypeError('a retrieval entry is { source: non-empty string, digest: { sha256 }, component, element }');
+    }
+    if (!(RETRIEVAL_COMPONENTS as readonly string[]).includes(entry.component)) throw new RangeError('a retrieval entry\'s component must be "system" or "input"');
+    const list = identity.components[entry.component];
+    const count = list.kind === 'list' ? list.count : 0;
+    if (!Number.isSafeInteger(entry.element) || entry.element < 0 || entry.element >= count) {
+      throw new RangeError(`a retrieval entry's element must be an index of component "${entry.component}" (${count} elements)`);
+    }
+    const copy: ReceiptRetrieval = { source: entry.source, digest: { sha256: entry.digest.sha256 }, component: entry.component, element: entry.element };
+    const key = retrievalKey(copy);
+    if (seen.has(key)) throw new RangeError('a retrieval entry is given twice');
+    seen.add(key);
+    return copy;
+  });
 }
 
 export function isSha256DigestSet(value: unknown): value is DigestSet {

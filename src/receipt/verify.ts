@@ -8,7 +8,7 @@ import { requireBytes, requireOptions, requirePublicKey } from '../keys/key-argu
 import type { PublicKey } from '../keys/keys.ts';
 import { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 import { pae } from './pae.ts';
-import type { Predicate } from './predicate.ts';
+import type { Predicate, ReceiptRetrieval } from './predicate.ts';
 import { readPredicate } from './predicate-shape.ts';
 import { readReceiptInput } from './receipt-input.ts';
 import {
@@ -81,6 +81,11 @@ export interface VerificationReport {
   runId?: string;
   /** With `logProof` given: where the log holds the receipt; present only when every check passed. */
   logProof?: LogProofSummary;
+  /**
+   * The documents the receipt declares the run rests on (13.2 `runDetails.retrieval`), signed with
+   * it; present only when every check passed and the receipt has the member.
+   */
+  retrieval?: ReceiptRetrieval[];
 }
 
 export interface VerifyOptions {
@@ -198,14 +203,16 @@ export async function verifyReceipt(input: unknown, options: VerifyOptions): Pro
     if (step('output', () => checkOutput(predicate.value, output, options.outputFormat)) === undefined) return report(false);
   }
   const runId = predicate.value.buildDefinition.externalParameters.runId;
+  const { retrieval } = predicate.value.runDetails;
+  const declared = retrieval === undefined ? {} : { retrieval };
   // 13-16. Optional: the receipt is in a log, as its tlog-proof shows, under the witness policy.
   if (options.logProof !== undefined) {
     const logged = await checkLogProof(options.logProof);
     checks.push(...logged.checks);
     if (logged.summary === undefined) return report(false);
-    return { ok: true, checks, runId, logProof: logged.summary };
+    return { ok: true, checks, runId, logProof: logged.summary, ...declared };
   }
-  return { ok: true, checks, runId };
+  return { ok: true, checks, runId, ...declared };
 }
 
 function checkPayloadType(envelope: Envelope): void {
