@@ -294,7 +294,7 @@ describe('runprintFetch into a data directory', () => {
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal(statSync(join(dir, 'receipt-key.pem')).mode & 0o777, 0o600);
     assert.deepEqual({ runs: own.counts.runs, failures: own.counts.failures }, { runs: 1, failures: 0 });
-    assert.deepEqual(own.counts.recorder, { recorded: 1, failed: 0, signed: 1, logged: 0 });
+    assert.deepEqual(own.counts.recorder, { recorded: 1, unidentified: 0, failed: 0, signed: 1, logged: 0 });
     const store = SqliteRuns.open(join(dir, 'runs.sqlite'));
     try {
       const [run] = await store.list({});
