@@ -17,9 +17,9 @@
  *
  * One difference is by design and asserted as such: a caller's AbortSignal.timeout is `timeout`
  * in process (the read fails with its TimeoutError) and `aborted` through the proxy (which sees a
- * client that went away). One is not: a stream whose provider error event the SDK throws at
- * (openai, @anthropic-ai/sdk, LangChain's ChatAnthropic) is `complete` through the proxy and
- * `aborted` in process, for the same bytes; those tests fail until capture records the same.
+ * client that went away). A stream whose provider error event the SDK throws at (openai,
+ * @anthropic-ai/sdk, LangChain's ChatAnthropic: they cancel the body there) is `complete` both
+ * ways, with sync and async durability in process, as the proxy reads on to its end.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -56,6 +56,8 @@ const LONG_TEXT = 'one two three four five six seven eight';
 let upstream: FakeUpstream;
 let serve: ServeProcess;
 let local: RunprintFetch;
+/** In process with async durability (no hold of the stream's end: the record is made after the SDK let go). */
+let localAsync: RunprintFetch;
 const localErrors: RunprintError[] = [];
 const scratch = scratchFolders('runprint-equality-');
 /** Resolved at the end: lets a paused stream go on if a client never went away. */
@@ -66,10 +68,12 @@ before(async () => {
   upstream = await startFakeUpstream();
   serve = await startServe({ data: scratch.tempDir(), args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
   local = runprintFetch({ data: scratch.tempDir(), onError: (error) => void localErrors.push(error) });
+  localAsync = runprintFetch({ data: scratch.tempDir(), durability: 'async', onError: (error) => void localErrors.push(error) });
 });
 after(async () => {
   release();
   await local?.close();
+  await localAsync?.close();
   await endServeTest(upstream, scratch);
   assert.deepEqual(localErrors, [], 'in-process capture reported no failure of its own');
 });
@@ -84,6 +88,8 @@ interface Side {
   openai: string;
   /** The Anthropic base URL without /v1 (as @anthropic-ai/sdk and LangChain take it). */
   anthropic: string;
+  /** In process: the runprintFetch whose runOf gives the record (default the sync one, `local`). */
+  runs?: RunprintFetch;
 }
 
 const proxySide = (): Side => ({ name: 'proxy', fetch: globalThis.fetch, openai: `${serve.base}/openai/v1`, anthropic: `${serve.base}/anthropic` });
@@ -139,7 +145,7 @@ async function captureOn(side: Side, call: (side: Side) => Promise<unknown>, sce
   const received = upstream.requests.slice(mark);
   assert.equal(received.length, 1, `${side.name}: one request reached the upstream (retries off)`);
   assert.equal(ids.length, 1, `${side.name}: one answer named its capture`);
-  const record = side.name === 'proxy' ? await proxyRecord(ids[0]!) : await local.runOf(ids[0]!);
+  const record = side.name === 'proxy' ? await proxyRecord(ids[0]!) : await (side.runs ?? local).runOf(ids[0]!);
   assert.ok(record !== null, `${side.name}: the call is recorded`);
   assert.equal(record.captureId, ids[0]);
   assert.equal(record.request.rawDigest.sha256, sha256(received[0]!.body), `${side.name}: the record names the exact request bytes the upstream received`);
@@ -313,6 +319,18 @@ describe('openai', () => {
   test('a provider error event mid-stream', async () => {
     await same((side) => chatStream(side, { model: 'gpt-4o', messages: HI }), text({ kind: 'text', text: LONG_TEXT, errorAfterEvents: 2 }),
       { format: 'openai-chat', outcome: 'complete', incomplete: { reason: 'provider-error', code: 'ERR_OUTPUT_PROVIDER_ERROR' }, status: 200, stream: true });
+  });
+
+  test('a provider error event mid-stream, in process with async durability: complete, as through the proxy (the SDK cancels the body at the error event)', async () => {
+    const call = (side: Side) => chatStream(side, { model: 'gpt-4o', messages: HI });
+    const scenario: Scenario = { kind: 'text', text: LONG_TEXT, errorAfterEvents: 2 };
+    const proxy = await captureOn(proxySide(), call, scenario);
+    const inProcess = await captureOn({ ...localSide(), fetch: localAsync, runs: localAsync }, call, scenario);
+    assert.deepEqual(inProcess.error, proxy.error, 'the SDK threw at the error event both ways');
+    assert.ok(inProcess.error !== null);
+    assert.deepEqual(ofTheRun(inProcess.record), ofTheRun(proxy.record));
+    assert.equal(inProcess.record.outcome, 'complete');
+    assert.deepEqual(inProcess.record.incomplete, { reason: 'provider-error', code: 'ERR_OUTPUT_PROVIDER_ERROR' });
   });
 
   test('a stream the upstream cuts', async () => {

@@ -76,3 +76,34 @@ test('latin1 gives one character per byte, ASCII bytes as themselves, so markers
   assert.equal(terminalEventIn(MARKERS)(body.subarray(3), '\n'), true);
   assert.equal(terminalEventIn(MARKERS)(body.subarray(3), ''), false);
 });
+
+test('endedBy: a reader that cancels after a whole terminal or error event ended the stream (complete); before one, or mid-event, it aborted', async () => {
+  const ERROR = 'data: {"error":{"message":"The server had an error.","type":"server_error"}}\n\n';
+  const markers = ['\ndata: [DONE]', '\ndata: {"error"'];
+  const cases: Array<[string, string[], 'complete' | 'aborted']> = [
+    ['after [DONE]', [FIRST, DONE], 'complete'],
+    ['after an error event', [FIRST, ERROR], 'complete'],
+    // The body's first event: its line start is the body's start.
+    ['after an error event that is the whole body', [ERROR], 'complete'],
+    ['mid-stream', [FIRST], 'aborted'],
+    ['inside the error event (no blank line after it yet)', [FIRST, ERROR.slice(0, 30)], 'aborted'],
+    // In a JSON string the quotes are escaped: no marker.
+    ['a content that quotes an error event', ['data: {"choices":[{"delta":{"content":"data: {\\"error\\"..."}}]}\n\n'], 'aborted'],
+  ];
+  for (const [what, chunks, want] of cases) {
+    const ends: ObservedBody[] = [];
+    const reader = observeBody(source(chunks, 'hang'), { endedBy: terminalEventComplete(markers), onEnd: (end) => void ends.push(end) }).getReader();
+    for (let i = 0; i < chunks.length; i++) await reader.read();
+    await reader.cancel(new DOMException('The operation was aborted.', 'AbortError'));
+    assert.equal(ends.length, 1, what);
+    assert.equal(ends[0]!.outcome, want, what);
+    assert.equal(decoder.decode(ends[0]!.bytes), chunks.join(''), what);
+  }
+  // Without endedBy a cancel is an abort, whatever was read.
+  const ends: ObservedBody[] = [];
+  const reader = observeBody(source([FIRST, DONE], 'hang'), { onEnd: (end) => void ends.push(end) }).getReader();
+  await reader.read();
+  await reader.read();
+  await reader.cancel();
+  assert.equal(ends[0]!.outcome, 'aborted');
+});

@@ -602,6 +602,9 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         now,
         signal,
         drainOnCancel: response.ok ? 0 : ERROR_BODY_DRAIN,
+        // A stream the SDK stops reading after its terminal or error event (they throw at an error
+        // event) ended there, as the proxy, which reads on, records it: not an abort.
+        ...((response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream') ? { endedBy: terminalEventComplete(providerFor(call.format).streamEndMarkers) } : {}),
         onEnd: (observed) => record(response.status, response.headers, observed.bytes, observed.outcome, responded, observed.ended, observed.truncated ? observed.size : undefined),
         maxKeptBytes: MAX_CAPTURED_RESPONSE_BYTES,
         holdEnd,

@@ -56,7 +56,17 @@ export interface ObserveOptions {
    * SDKs do with an error body before a retry: the record then holds the body the provider sent.
    */
   drainOnCancel?: number;
+  /**
+   * When the reader cancels: true when the text of the bytes kept so far (their last 64 KiB, after
+   * a line start when that is the whole body) holds a whole terminal or error event, after which
+   * the provider ends the stream and SDKs stop reading: the body is then `complete`, as a proxy
+   * that reads on to the end records it, not `aborted`. Default: a cancel is an abort.
+   */
+  endedBy?: (text: string) => boolean;
 }
+
+/** How much of the kept bytes endedBy sees at a cancel: a terminal or error event is shorter. */
+const ENDED_BY_WINDOW = 64 * 1024;
 
 /** How much of the chunk before a holdFrom check sees: longer than any marker. */
 const TAIL = 64;
@@ -126,6 +136,16 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       // The observer's own failure is its business; the application's stream goes on.
     }
   };
+  /** The last ENDED_BY_WINDOW bytes kept, as text (after a line start when they are the whole body); '' once the copy was dropped. */
+  const keptTail = (): string => {
+    let text = '';
+    let length = 0;
+    for (let i = chunks.length - 1; i >= 0 && length < ENDED_BY_WINDOW; i--) {
+      text = latin1(chunks[i]!) + text;
+      length += chunks[i]!.length;
+    }
+    return length === size ? `\n${text}` : text;
+  };
   /** Reads on up to `limit` more bytes; true when the source ended within them. */
   const drain = async (limit: number): Promise<boolean> => {
     let left = limit;
@@ -143,7 +163,8 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
   };
   /** Chunks held back from the one holdFrom picked, released when the body ends. */
   const heldBack: Uint8Array[] = [];
-  let tail = '';
+  // A line start before the body's first byte: markers that begin with one match its first event too.
+  let tail = '\n';
   /** The held text so far, for heldComplete. */
   let heldText = '';
   /** Set once the record was handed over early (heldComplete): later bytes pass through uncopied. */
@@ -212,7 +233,8 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
       }
     },
     async cancel(reason) {
-      const outcome = outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted';
+      const ended = options.endedBy !== undefined && options.endedBy(keptTail());
+      const outcome = ended ? 'complete' : outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted';
       const limit = options.drainOnCancel ?? 0;
       if (limit > 0) {
         void drain(limit).then((ended) => {

@@ -45,9 +45,12 @@ export interface Provider {
   upstream: { name: string; url: string };
   /**
    * Texts whose presence in a chunk of an SSE stream means the stream's terminal event (SPEC 12)
-   * is in it: a proxy in sync durability holds that chunk until the run's record is durable, so a
-   * client that stops reading at the terminal event has a record of what it read. Each is written
-   * so that it cannot occur inside a JSON string (a line start, or quotes a string would escape).
+   * or an error event (after which SDKs stop reading too, and the provider ends the stream) is in
+   * it: a proxy in sync durability holds that chunk until the run's record is durable, so a client
+   * that stops reading at the terminal event has a record of what it read, and in process the run
+   * is recorded once that event is whole, not as aborted by the SDK's cancel after it. Each is
+   * written so that it cannot occur inside a JSON string (a line start, or quotes a string would
+   * escape); a stream's first line counts as a line start.
    */
   streamEndMarkers: readonly string[];
   /**

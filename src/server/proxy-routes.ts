@@ -571,6 +571,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const observed = observeBody(response.body, {
       now,
       drainOnCancel: 0,
+      // A client that goes away after the terminal or error event has had the whole stream.
+      endedBy: terminalEventComplete(markers),
       onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded, end.truncated ? end.size : undefined).durable,
       maxKeptBytes: maxCaptured,
       holdEnd: true,

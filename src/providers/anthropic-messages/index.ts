@@ -13,6 +13,7 @@ export const anthropicMessagesProvider: Provider = {
   routes: [{ method: 'POST', path: '/v1/messages' }],
   requestIdHeader: 'request-id',
   upstream: { name: 'anthropic', url: 'https://api.anthropic.com' },
-  streamEndMarkers: ['\nevent: message_stop', '"type":"message_stop"'],
+  // message_stop, or an error event (the stream's last).
+  streamEndMarkers: ['\nevent: message_stop', '"type":"message_stop"', '\nevent: error', '"type":"error"'],
   headerMembers: [{ header: 'anthropic-beta', member: 'betas' }],
 };

@@ -19,6 +19,7 @@ export const openAIChatProvider: Provider = {
   ],
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
-  streamEndMarkers: ['\ndata: [DONE]', '\ndata:[DONE]'],
+  // [DONE], or an error event (OpenAI sends a mid-stream error as a data event, without [DONE]).
+  streamEndMarkers: ['\ndata: [DONE]', '\ndata:[DONE]', '\ndata: {"error"', '\ndata:{"error"'],
   headerMembers: [],
 };

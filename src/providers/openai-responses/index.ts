@@ -13,6 +13,7 @@ export const openAIResponsesProvider: Provider = {
   routes: [{ method: 'POST', path: '/v1/responses' }],
   requestIdHeader: 'x-request-id',
   upstream: { name: 'openai', url: 'https://api.openai.com' },
-  streamEndMarkers: ['\nevent: response.completed', '\nevent: response.incomplete', '"type":"response.completed"', '"type":"response.incomplete"'],
+  // The terminal response event, or an error (response.failed, error).
+  streamEndMarkers: ['\nevent: response.completed', '\nevent: response.incomplete', '\nevent: response.failed', '\nevent: error', '"type":"response.completed"', '"type":"response.incomplete"', '"type":"response.failed"', '"type":"error"'],
   headerMembers: [],
 };
