@@ -19,7 +19,7 @@ import { runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/index.ts';
 import { parsePrivateKey } from '../src/keys/keys.ts';
-import { verifyReceipt } from '../src/receipt/index.ts';
+import { signStatement, verifyReceipt } from '../src/receipt/index.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
@@ -215,4 +215,23 @@ test('runs verify: a declaration added to or removed from a stored record after 
     assert.equal(altered.record.status, 'pass', 'the record is self-consistent');
     assert.deepEqual([altered.receipt.status, altered.receipt.code, altered.receipt.message], ['fail', 'ERR_IDENTITY_MISMATCH', 'the receipt declares other retrieved documents than the record states']);
   }
+});
+
+test('runs verify: a receipt signed before receipts carried declarations (no retrieval member) is not failed for the record\'s declaration, which it says is not checked', async () => {
+  const [run] = await inProcess([(client) => withRetrieval(DOCS, () => client.chat.completions.create(body([DOC_A, DOC_B])))]);
+  const { captureId } = run!.record;
+  const copy = scratch.tempDir();
+  cpSync(localData, copy, { recursive: true });
+  // The receipt as a runprint of before signed it: the same statement without runDetails.retrieval, the same key.
+  const statement = statementOf(run!.receipt);
+  assert.ok(Array.isArray(statement['predicate']['runDetails']['retrieval']));
+  delete statement['predicate']['runDetails']['retrieval'];
+  const key = await parsePrivateKey(readFileSync(join(copy, 'receipt-key.pem'), 'utf8'));
+  const older = JSON.stringify(await signStatement(statement as never, key));
+  const db = new DatabaseSync(join(copy, 'runs.sqlite'));
+  db.prepare('UPDATE runs SET receipt = ? WHERE capture_id = ?').run(older, captureId);
+  db.close();
+  const out = await runRunprint(['runs', 'verify', captureId, '--data', copy, '--json']);
+  const receipt = (JSON.parse(out.stdout) as { checks: Array<{ name: string; status: string; code?: string; message?: string }> }).checks.find((check) => check.name === 'receipt')!;
+  assert.deepEqual([receipt.status, receipt.code, receipt.message], ['pass', undefined, "receipt verified; the record's declared retrieval is not checked: the receipt states none (signed before receipts carried declarations)"]);
 });

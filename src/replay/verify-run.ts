@@ -216,6 +216,11 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   if (report.runId !== run.record.runId) {
     return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: 'the receipt is about another run identity than the record states', steps };
   }
+  // A receipt signed before receipts carried declarations (no runDetails.retrieval member, RECEIPTS
+  // 13.3) says nothing of them: the record's are not checked, which is said, not failed.
+  if (report.retrieval === undefined && (run.record.retrieval ?? []).length > 0) {
+    return { ...base(reliesOn), status: 'pass', message: 'receipt verified; the record\'s declared retrieval is not checked: the receipt states none (signed before receipts carried declarations)', steps };
+  }
   // The receipt signs the record's declared retrieval (RECEIPTS 13.2), each entry once: a store that
   // gained or lost a declaration after signing no longer agrees with it.
   const recorded = new Set<string>((run.record.retrieval ?? []).map(retrievalKey));
