@@ -242,4 +242,16 @@ describe('runprint-* request headers in process', () => {
     assert.equal(capturing.counts.runs, 0);
     assert.deepEqual(errors, []);
   });
+
+  test('headers fetch refuses on a recorded route (a name with a space, a value with a line break, a pair of three): the application gets fetch\'s own TypeError, runprint reports and counts nothing, nothing is sent', async () => {
+    const errors: unknown[] = [];
+    const capturing = captureFetch(fetch, { onRun: () => undefined, onError: (error) => void errors.push(error) });
+    const before = upstream.requests.length;
+    for (const headers of [{ 'bad header': 'x' }, { 'x-a': 'line\nbreak' }, [['a', 'b', 'c']]] as unknown as HeadersInit[]) {
+      await assert.rejects(capturing(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify(ask('Hi')) }), TypeError);
+    }
+    assert.equal(upstream.requests.length, before, 'nothing was sent');
+    assert.deepEqual(errors, [], 'not runprint\'s failure');
+    assert.deepEqual(capturing.counts, { runs: 0, unidentified: 0, failures: 0 });
+  });
 });

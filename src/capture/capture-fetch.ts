@@ -461,7 +461,15 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           // application's, not runprint's, on a call capture does not record).
         }
       } else if (format !== null) {
-        const out = withoutOwnHeaders(input, init);
+        let out: OwnHeadersOut;
+        try {
+          out = withoutOwnHeaders(input, init);
+        } catch {
+          // Headers fetch refuses (a name with a space, a value with a line break): fetch throws
+          // its own TypeError before sending anything, the application's error, not runprint's;
+          // no request, no run.
+          return fetchImpl(input, init);
+        }
         sendInput = out.input;
         sendInit = out.init;
         // The headers fetch sends, runprint's own among them: init's when given, else the Request's.
