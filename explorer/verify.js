@@ -137,10 +137,41 @@ async function receiptCheck(run, receipt, composition, content) {
   }
   const steps = report.checks.map((check) => ({ label: CHECK_LABELS[check.name] ?? check.name, name: check.name, ok: check.ok, detail: check.ok ? '' : `${check.code ?? ''}: ${check.message ?? ''}` }));
   if (report.ok) steps.push({ label: 'the receipt names this run\'s identity', name: 'this-run', ok: report.runId === run.record.runId, detail: report.runId });
+  // The declared retrieval the verified receipt signs (RECEIPTS 13.2), against the record's: only a
+  // receipt that verified here and is about this run says anything about it.
+  let signedRetrieval;
+  if (report.ok && report.runId === run.record.runId) {
+    signedRetrieval = report.retrieval ?? [];
+    const agreement = retrievalAgreement(run.record.retrieval ?? [], signedRetrieval);
+    if (agreement !== 'none') {
+      steps.push({ label: 'the receipt signs the record\'s declared retrieval', name: 'retrieval', ok: agreement === 'signed',
+        detail: agreement === 'receipt-none' ? 'the receipt declares none' : 'the receipt declares other documents than the record' });
+    }
+  }
   const notChecked = [composition === undefined ? 'the identity from content (parts kept as digests only)' : '', output instanceof Uint8Array ? '' : 'the output digest from the output (not stored)'].filter(Boolean);
   const failed = steps.find((step) => !step.ok);
-  return result('receipt', title, failed === undefined ? 'pass' : 'fail', steps,
-    failed === undefined ? `signature and statement verified${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}` : `${failed.name ?? ''} failed: ${failed.label}`, key.relies);
+  return {
+    ...result('receipt', title, failed === undefined ? 'pass' : 'fail', steps,
+      failed === undefined ? `signature and statement verified${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}` : `${failed.name ?? ''} failed: ${failed.label}`, key.relies),
+    signedRetrieval,
+  };
+}
+
+/** The key two declared documents are the same entry by (RECEIPTS 15 step 8.14): source, digest, component, element. */
+const retrievalKey = (entry) => JSON.stringify([entry.source, entry.digest.sha256, entry.component, entry.element]);
+
+/**
+ * Whether a verified receipt's `runDetails.retrieval` is the record's declared retrieval: each
+ * entry once, in declared order, as a receipt states it. `signed` (equal, something declared),
+ * `none` (neither declares any), `receipt-none` (the record declares documents, the receipt none)
+ * or `differs`.
+ */
+export function retrievalAgreement(recorded, signed) {
+  const record = [...new Set(recorded.map(retrievalKey))];
+  const receipt = signed.map(retrievalKey);
+  if (record.length === 0 && receipt.length === 0) return 'none';
+  if (JSON.stringify(record) === JSON.stringify(receipt)) return 'signed';
+  return receipt.length === 0 ? 'receipt-none' : 'differs';
 }
 
 /**

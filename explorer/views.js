@@ -1,9 +1,10 @@
-// The run page (#/run/ID): identities, components with their digests and stored content, served
-// facts, output, the agent graph (graph.js), parents and children, replays (and the run a replay
-// replays), receipt, and the verification panel (verify.js).
+// The run page (#/run/ID): identities, components with their digests and stored content, declared
+// retrieval (and whether the receipt signs it), served facts, output, the agent graph (graph.js),
+// parents and children, replays (and the run a replay replays), receipt, and the verification
+// panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { agentGraph } from './graph.js';
-import { SALTS, verifyRun } from './verify.js';
+import { retrievalAgreement, SALTS, verifyRun } from './verify.js';
 
 const text = new TextDecoder();
 const FOLD_LINES = 24;
@@ -113,6 +114,47 @@ function components(run, content) {
   }
   if (run.identity.excluded.length > 0) section.push(h('p', {}, 'Left out of identity (kept for replay): ', run.identity.excluded.join(', ')));
   return section;
+}
+
+/** Declared documents as a list: each source (the caller's text, shown as text), where it was found, and its digest. */
+function documentList(documents, id, kind = '') {
+  return h('ul', { class: `retrieval${kind}`, id }, documents.map((document) => h('li', {},
+    h('div', {}, h('strong', { class: 'source' }, document.source), ' ', h('span', { class: 'muted' }, 'found in '), h('code', {}, `${document.component}[${document.element}]`)),
+    h('div', {}, digestText(document.digest.sha256), ' · ', h('a', { href: `#/runs?component=retrieval%3D${document.digest.sha256}`, title: 'Runs that declared this document' }, 'runs with this')))));
+}
+
+/**
+ * The documents the caller declared the run rests on (record.retrieval: runprint-retrieval or
+ * withRetrieval, docs/CAPTURE.md "Declared retrieval"), and a line the verification fills in:
+ * whether the receipt, verified in this browser, signs them (signedRetrieval below).
+ */
+function retrieval(run) {
+  const documents = run.record.retrieval ?? [];
+  // Nothing declared and no receipt: there is nothing to say about signing.
+  const signed = run.receipt === null && documents.length === 0 ? '' : h('p', { id: 'retrieval-signed', class: 'muted' }, 'Checking what the receipt signs…');
+  return [h('h2', { id: 'retrieval' }, 'Declared retrieval'),
+    documents.length === 0 ? h('p', { class: 'muted', id: 'retrieval-none' }, 'None declared: the caller named no document this run rests on.') : documentList(documents, 'retrieval-list'),
+    signed];
+}
+
+/** Says whether the receipt's signed runDetails.retrieval is the record's, from the receipt check run in this browser. */
+function signedRetrieval(main, run, check) {
+  const line = main.querySelector('#retrieval-signed');
+  if (line === null) return;
+  const say = (state, ...children) => {
+    line.className = state === 'none' || state === 'unchecked' ? 'muted' : '';
+    line.dataset.signed = state;
+    line.replaceChildren(...children);
+  };
+  if (check.signedRetrieval === undefined) {
+    return say('unchecked', h('span', { class: 'badge' }, 'not checked'), ' ', run.receipt === null ? 'This run has no receipt, so nothing signs its declared retrieval.' : 'The receipt did not verify in this browser (see the verification panel), so what it signs is not known.');
+  }
+  const state = retrievalAgreement(run.record.retrieval ?? [], check.signedRetrieval);
+  if (state === 'none') return say(state, 'The receipt, verified in this browser, declares none either.');
+  if (state === 'signed') return say(state, h('span', { class: 'badge pass' }, 'signed'), ' The receipt, verified in this browser, signs exactly these documents.');
+  if (state === 'receipt-none') return say(state, h('span', { class: 'badge fail' }, 'the receipt declares none'), ' The receipt, verified in this browser, signs no declared retrieval: these documents rest on the run store\'s word alone.');
+  say(state, h('span', { class: 'badge fail' }, 'differs from the record'), ' The receipt, verified in this browser, signs other documents:');
+  line.after(documentList(check.signedRetrieval, 'retrieval-receipt', ' receipt'));
 }
 
 function served(run) {
@@ -248,9 +290,10 @@ export async function runPage(main, id) {
   ]);
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
-  main.append(identities(run), panel, ...components(run, content), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
+  main.append(identities(run), panel, ...components(run, content), ...retrieval(run), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
+  signedRetrieval(main, run, checks[1]);
   // The parts whose stored content does not give their digest are marked where they are shown.
   for (const part of checks[0].differing ?? []) {
     const [, name, index] = /^([a-z]+)(?:\[(\d+)\])?$/.exec(part) ?? [];
