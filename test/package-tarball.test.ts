@@ -59,10 +59,11 @@ test('npm pack gives a tarball that installs into an empty project and works the
   const files = packed[0]!.files.map((file) => file.path);
   assert.ok(files.includes('dist/cli/main.js') && files.includes('dist/jcs/index.d.ts'), 'compiled JavaScript and declarations are packed');
   assert.ok(files.includes('dist/jcs/index.js.map'), 'source maps are packed');
+  assert.equal(files.filter((file) => file.endsWith('.d.ts.map')).length, 0, 'no declaration maps: they would point at src/, which is not packed');
   assert.equal(files.filter((file) => file.startsWith('src/') || file.startsWith('test/')).length, 0, 'no sources or tests are packed');
-  // README's links to the docs (docs/CAPTURE.md, docs/decisions/) work in node_modules/runprint too.
-  const linked = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#\s]*)/g)].map((match) => match[1]!);
-  assert.ok(linked.length >= 5, `${linked.length} links to docs/ in README`);
+  // README's links (docs/CAPTURE.md, docs/decisions/, testdata/, BENCHMARKS.md) work in node_modules/runprint too.
+  const linked = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/\]\(((?!https?:|#)[^)#\s]+)/g)].map((match) => match[1]!);
+  assert.ok(linked.length >= 8, `${linked.length} relative links in README`);
   for (const link of linked) assert.ok(link.endsWith('/') ? files.some((file) => file.startsWith(link)) : files.includes(link), `README links to ${link}, which the package holds`);
 
   const project = join(work, 'app');
