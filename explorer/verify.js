@@ -141,11 +141,13 @@ async function receiptCheck(run, receipt, composition, content) {
   // receipt that verified here and is about this run says anything about it.
   let signedRetrieval;
   if (report.ok && report.runId === run.record.runId) {
-    signedRetrieval = report.retrieval ?? [];
+    // Null: the receipt has no runDetails.retrieval member (signed before receipts carried
+    // declarations, or none declared), which says nothing of them: not checked, as runs verify says.
+    signedRetrieval = report.retrieval ?? null;
     const agreement = retrievalAgreement(run.record.retrieval ?? [], signedRetrieval);
-    if (agreement !== 'none') {
+    if (agreement === 'signed' || agreement === 'differs') {
       steps.push({ label: 'the receipt signs the record\'s declared retrieval', name: 'retrieval', ok: agreement === 'signed',
-        detail: agreement === 'receipt-none' ? 'the receipt declares none' : 'the receipt declares other documents than the record' });
+        detail: agreement === 'signed' ? '' : 'the receipt declares other documents than the record' });
     }
   }
   const notChecked = [composition === undefined ? 'the identity from content (parts kept as digests only)' : '', output instanceof Uint8Array ? '' : 'the output digest from the output (not stored)'].filter(Boolean);
@@ -163,15 +165,17 @@ const retrievalKey = (entry) => JSON.stringify([entry.source, entry.digest.sha25
 /**
  * Whether a verified receipt's `runDetails.retrieval` is the record's declared retrieval: each
  * entry once, in declared order, as a receipt states it. `signed` (equal, something declared),
- * `none` (neither declares any), `receipt-none` (the record declares documents, the receipt none)
- * or `differs`.
+ * `none` (neither declares any), `receipt-none` (the record declares documents, the receipt has
+ * no retrieval member: it says nothing of them, not checked, as runs verify says) or `differs`
+ * (the receipt's member names other documents). `signed` null: the receipt has no member.
  */
 export function retrievalAgreement(recorded, signed) {
   const record = [...new Set(recorded.map(retrievalKey))];
+  if (signed === null) return record.length === 0 ? 'none' : 'receipt-none';
   const receipt = signed.map(retrievalKey);
   if (record.length === 0 && receipt.length === 0) return 'none';
   if (JSON.stringify(record) === JSON.stringify(receipt)) return 'signed';
-  return receipt.length === 0 ? 'receipt-none' : 'differs';
+  return 'differs';
 }
 
 /**

@@ -152,9 +152,9 @@ function signedRetrieval(main, run, check) {
   const state = retrievalAgreement(run.record.retrieval ?? [], check.signedRetrieval);
   if (state === 'none') return say(state, 'The receipt, verified in this browser, declares none either.');
   if (state === 'signed') return say(state, h('span', { class: 'badge pass' }, 'signed'), ' The receipt, verified in this browser, signs exactly these documents.');
-  if (state === 'receipt-none') return say(state, h('span', { class: 'badge fail' }, 'the receipt declares none'), ' The receipt, verified in this browser, signs no declared retrieval: these documents rest on the run store\'s word alone.');
+  if (state === 'receipt-none') return say(state, h('span', { class: 'badge' }, 'not checked'), ' The receipt, verified in this browser, states no declared retrieval (it was signed before receipts carried declarations, or none was declared then): these documents rest on the run store\'s word alone.');
   say(state, h('span', { class: 'badge fail' }, 'differs from the record'), ' The receipt, verified in this browser, signs other documents:');
-  line.after(documentList(check.signedRetrieval, 'retrieval-receipt', ' receipt'));
+  line.after(documentList(check.signedRetrieval ?? [], 'retrieval-receipt', ' receipt'));
 }
 
 function served(run) {
