@@ -48,7 +48,11 @@ test('serve --capture-keep with a mistyped part names the nearest one, as runpri
   assert.match(typo.stderr, /^runprint: ERR_CLI_USAGE: --capture-keep "sytem=digest": unknown part "sytem" \(did you mean system\?\); PART is one of model, system, /);
   const mode = await runCliInProcess(['serve', '--data', join(data, 'serve'), '--capture-keep', 'output=kept']);
   assert.match(mode.stderr, /^runprint: ERR_CLI_USAGE: --capture-keep "output=kept" is not content, digest, or PART=content\|digest/);
-  for (const result of [typo, mode]) assert.equal(result.stderr.split('\n').length, 2, 'one line');
+  const misspelt = await runCliInProcess(['serve', '--data', join(data, 'serve'), '--capture-keep', 'output=contnet']);
+  assert.match(misspelt.stderr, /^runprint: ERR_CLI_USAGE: --capture-keep "output=contnet" is not content, digest, .* \(did you mean output=content\?\)\n$/);
+  const bare = await runCliInProcess(['serve', '--data', join(data, 'serve'), '--capture-keep', 'digst']);
+  assert.match(bare.stderr, /\(did you mean digest\?\)\n$/);
+  for (const result of [typo, mode, misspelt, bare]) assert.equal(result.stderr.split('\n').length, 2, 'one line');
 });
 
 test('model-digest --shard-size -5: its own range error', async () => {

@@ -30,7 +30,10 @@ export function keepPolicy(values: readonly string[]): ContentPolicy {
       const meant = closestName(part, CONTENT_PARTS);
       throw new RangeError(`${quoted(value)}: unknown part ${quoted(part)}${meant === undefined ? '' : ` (did you mean ${meant}?)`}; PART is one of ${CONTENT_PARTS.join(', ')}`);
     }
-    if (mode !== 'content' && mode !== 'digest') throw new RangeError(`${quoted(value)} is not ${KEEP_FORMS}`);
+    if (mode !== 'content' && mode !== 'digest') {
+      const meant = closestName(mode, ['content', 'digest']);
+      throw new RangeError(`${quoted(value)} is not ${KEEP_FORMS}${meant === undefined ? '' : ` (did you mean ${part === undefined ? meant : `${part}=${meant}`}?)`}`);
+    }
     if (part === undefined) for (const each of CONTENT_PARTS) policy[each] = mode;
     else policy[part as ContentPart] = mode;
   }
