@@ -17,6 +17,7 @@ import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 
 const OPENAI_KEY = 'sk-test-read-only-session-0123456789';
@@ -28,26 +29,6 @@ let schema: string;
 let data: string;
 const ids: string[] = [];
 
-/** One chat call through the proxy; its capture id. */
-async function capture(serve: ServeProcess, text: string): Promise<string> {
-  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 }),
-  });
-  await response.arrayBuffer();
-  assert.equal(response.status, 200);
-  return response.headers.get('runprint-capture-id')!;
-}
-
-/** Waits until serve answers the run's tlog-proof: signed, logged, and covered by a checkpoint. */
-async function logged(serve: ServeProcess, captureId: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await fetch(`${serve.base}/v1/runs/${captureId}/tlog-proof`)).status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail('the run was not logged in time');
-}
 
 before(async () => {
   for (const name of ['RUNPRINT_RUNS_DB', 'RUNPRINT_LOG_DB']) delete process.env[name];
@@ -56,8 +37,8 @@ before(async () => {
   upstream = await startFakeUpstream();
   data = scratch.tempDir();
   const serve = await startServe({ data, args: ['--log-db', url, '--upstream', `openai=${upstream.url}`] });
-  ids.push(await capture(serve, 'Name a colour.'), await capture(serve, 'Name a river.'));
-  for (const id of ids) await logged(serve, id);
+  ids.push(await captureChat(serve.base, OPENAI_KEY, 'Name a colour.'), await captureChat(serve.base, OPENAI_KEY, 'Name a river.'));
+  for (const id of ids) await untilLogged(serve.base, id);
   assert.equal(await serve.stop(), 0);
 });
 after(async () => {

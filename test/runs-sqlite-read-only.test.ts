@@ -23,6 +23,7 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/in
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { RUNPRINT_BIN, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 import { unprivileged } from './helpers/unprivileged.ts';
 
@@ -33,25 +34,6 @@ let upstream: FakeUpstream;
 let filled: string;
 const ids: string[] = [];
 
-async function capture(serve: ServeProcess, text: string): Promise<string> {
-  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 }),
-  });
-  await response.arrayBuffer();
-  assert.equal(response.status, 200);
-  return response.headers.get('runprint-capture-id')!;
-}
-
-/** Waits until serve answers the run's tlog-proof: signed, logged, and covered by a checkpoint. */
-async function logged(serve: ServeProcess, captureId: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await fetch(`${serve.base}/v1/runs/${captureId}/tlog-proof`)).status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail('the run was not logged in time');
-}
 
 /** Waits until the run store holds `count` runs (serve stores captured runs in batches). */
 async function stored(serve: ServeProcess, count: number): Promise<void> {
@@ -126,8 +108,8 @@ before(async () => {
   upstream = await startFakeUpstream();
   filled = join(scratch.tempDir(), 'data');
   const serve = await startServe({ data: filled, args: ['--upstream', `openai=${upstream.url}`] });
-  ids.push(await capture(serve, 'Name a colour.'), await capture(serve, 'Name a river.'));
-  for (const id of ids) await logged(serve, id);
+  ids.push(await captureChat(serve.base, OPENAI_KEY, 'Name a colour.'), await captureChat(serve.base, OPENAI_KEY, 'Name a river.'));
+  for (const id of ids) await untilLogged(serve.base, id);
   assert.equal(await serve.stop(), 0);
   // A clean stop: SQLite copied the WALs into the files and removed them.
   assert.deepEqual(readdirSync(filled).filter((name) => name.endsWith('-wal') || name.endsWith('-shm')), []);
@@ -243,14 +225,14 @@ test('a reader sees every run a running serve commits, also one opened before th
   try {
     assert.equal((await reader.list({})).length, 2);
     const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
-    const third = await capture(serve, 'Name a mountain.');
+    const third = await captureChat(serve.base, OPENAI_KEY, 'Name a mountain.');
     await stored(serve, 3);
     assert.deepEqual((await reader.list({})).map((run) => run.record.captureId), [third, ids[1], ids[0]]);
     // Commands started while serve runs (its -wal and -shm beside the store).
     const show = await runRunprint(['runs', 'show', third, '--data', data]);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, new RegExp(`^capture id +${third}$`, 'm'));
-    const fourth = await capture(serve, 'Name a lake.');
+    const fourth = await captureChat(serve.base, OPENAI_KEY, 'Name a lake.');
     await stored(serve, 4);
     const list = await runCliInProcess(['runs', 'list', '--data', data, '--json']);
     assert.equal(list.code, 0, list.stderr);

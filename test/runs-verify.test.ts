@@ -20,6 +20,7 @@ import { signNote } from '../src/log/note.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 
 const OPENAI_KEY = 'sk-test-runs-verify-0123456789';
 
@@ -58,25 +59,6 @@ async function verify(captureId: string, data: string, extra: string[] = []): Pr
 const check = (result: Verification, name: string) => result.checks.find((entry) => entry.name === name)!;
 const statuses = (result: Verification) => Object.fromEntries(result.checks.map((entry) => [entry.name, entry.status]));
 
-/** One chat call through the proxy; its capture id. */
-async function capture(serve: ServeProcess, text: string): Promise<string> {
-  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}` },
-    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 }),
-  });
-  await response.arrayBuffer();
-  return response.headers.get('runprint-capture-id')!;
-}
-
-/** Waits until serve answers the run's tlog-proof: signed, logged, and covered by a checkpoint. */
-async function logged(serve: ServeProcess, captureId: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await fetch(`${serve.base}/v1/runs/${captureId}/tlog-proof`)).status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail('the run was not logged in time');
-}
 
 /** A copy of a stopped serve's data directory, to tamper with. */
 function copyOf(data: string): string {
@@ -97,15 +79,15 @@ before(async () => {
   upstream = await startFakeUpstream();
   data = tempDir();
   const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
-  ids.push(await capture(serve, 'Name a colour.'));
-  await logged(serve, ids[0]!);
+  ids.push(await captureChat(serve.base, OPENAI_KEY, 'Name a colour.'));
+  await untilLogged(serve.base, ids[0]!);
   logVkey = serve.key;
   // A monitor follows the log while it has one entry.
   monitorState = join(tempDir(), 'monitor.json');
   const monitor = await cli(['log', 'monitor', `${serve.base}/`, '--key', logVkey, '--once', '--state', monitorState]);
   assert.equal(monitor.code, 0, monitor.stderr);
-  ids.push(await capture(serve, 'Name a river.'));
-  await logged(serve, ids[1]!);
+  ids.push(await captureChat(serve.base, OPENAI_KEY, 'Name a river.'));
+  await untilLogged(serve.base, ids[1]!);
   // A seed beyond 2^53 - 1: forwarded and recorded, with no identity and so no receipt.
   const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
     method: 'POST',
@@ -117,8 +99,8 @@ before(async () => {
   await serve.stop();
   digestOnly = tempDir();
   const second = await startServe({ data: digestOnly, args: ['--upstream', `openai=${upstream.url}`, '--capture-keep', 'digest'] });
-  digestOnlyId = await capture(second, 'Name a bird.');
-  await logged(second, digestOnlyId);
+  digestOnlyId = await captureChat(second.base, OPENAI_KEY, 'Name a bird.');
+  await untilLogged(second.base, digestOnlyId);
   await second.stop();
 });
 const children: ChildProcess[] = [];
@@ -262,8 +244,8 @@ describe('runs verify', () => {
       assert.deepEqual(statuses(unsigned.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'not-checked', log: 'not-checked', monitor: 'not-checked' });
       assert.equal(check(unsigned.result, 'receipt').code, 'ERR_RUN_NO_RECEIPT');
       assert.match(check(unsigned.result, 'receipt').message!, /^the run is not signed yet \(a serve running on the data directory signs it after its next capture, else the next serve when it starts\)$/);
-      await capture(serve, 'Name a mountain.');
-      await logged(serve, replayId);
+      await captureChat(serve.base, OPENAI_KEY, 'Name a mountain.');
+      await untilLogged(serve.base, replayId);
       const signed = await verify(replayId, copy);
       assert.equal(signed.code, 0);
       assert.deepEqual(statuses(signed.result), { record: 'pass', identity: 'pass', output: 'pass', receipt: 'pass', log: 'pass', monitor: 'not-checked' });
@@ -323,8 +305,8 @@ describe('runs verify', () => {
       child.once('exit', () => reject(new Error(`witness exited: ${stderr}`)));
     });
     const serve = await startServe({ data: witnessed, args: ['--upstream', `openai=${upstream.url}`, '--log-witness', `http://127.0.0.1:${port}=${witnessVkey}`] });
-    const id = await capture(serve, 'Name a witness.');
-    await logged(serve, id);
+    const id = await captureChat(serve.base, OPENAI_KEY, 'Name a witness.');
+    await untilLogged(serve.base, id);
     // The log stores a checkpoint before the witness answers: wait for the cosigned one.
     let out = await verify(id, witnessed, ['--witness', witnessVkey]);
     for (let i = 0; i < 100 && check(out.result, 'log').status !== 'pass'; i++) {

@@ -26,3 +26,29 @@ export async function readBody(response: Response, onText?: (text: string) => vo
     return { text, cut: true, error };
   }
 }
+
+/**
+ * One chat completions call (a system message and `text`, temperature 0) through serve's OpenAI
+ * proxy route with `apiKey`, read to its end; its capture id (runprint-capture-id).
+ */
+export async function captureChat(base: string, apiKey: string, text: string): Promise<string> {
+  const response = await fetch(`${base}/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 }),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`the call through the proxy answered ${response.status}`);
+  return response.headers.get('runprint-capture-id')!;
+}
+
+/** Waits until serve answers the run's tlog-proof: signed, logged, and covered by a checkpoint. */
+export async function untilLogged(base: string, captureId: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const response = await fetch(`${base}/v1/runs/${captureId}/tlog-proof`);
+    await response.arrayBuffer();
+    if (response.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the run was not logged in time');
+}
