@@ -15,15 +15,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { retrievalHeader, type RunRecord } from '../src/capture/index.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { CHROMIUM, drawn, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
 
-const CHROMIUM = process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
-const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
 const KEY = 'sk-test-explorer-retrieval-0123456789';
 
 const DOC_A = 'The Eiffel Tower is 330 metres tall and stands in Paris.';
@@ -87,10 +86,7 @@ before(async () => {
   await call('And in feet?', [{ source: 'kb://towers/eiffel-again', text: DOC_A }]);
   await call('Will this fail?', [{ source: 'kb://cities/lyon', text: DOC_B }], true);
   await receipted(serve.base);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -100,24 +96,8 @@ after(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh page that records console errors, page errors and any request outside `base`. */
-async function open(base: string, viewport: { width: number; height: number } = VIEWPORTS.desktop): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url})`);
-  });
-  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(`${base}/`)) problems.push(`outside request: ${request.url()}`);
-  });
-  return { page, problems, close: () => context.close() };
-}
+const open = (base: string, viewport?: { width: number; height: number }) => openPage(browser, base, viewport);
 
-async function drawn(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('main')?.getAttribute('data-ready') === location.hash, undefined, { timeout: 60_000 });
-}
 
 /** Opens a run page and waits for its verification panel. */
 async function showRun(page: Page, base: string, id: string): Promise<void> {

@@ -21,17 +21,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { generateKeyFiles } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { explorerRoutes } from '../src/server/explorer-routes.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { CHROMIUM, drawn, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
 
-const CHROMIUM = process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
-const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
 
 interface RunView {
   seq: number;
@@ -111,10 +110,7 @@ before(async () => {
   assert.equal(anthropic.status, 200);
   await anthropic.arrayBuffer();
   await receipted(serve.base);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -124,28 +120,8 @@ after(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh page that records console errors, page errors and any request outside `base`. */
-async function open(base: string, viewport: { width: number; height: number } = VIEWPORTS.desktop): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url})`);
-  });
-  page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(`${base}/`)) problems.push(`outside request: ${request.url()}`);
-  });
-  return { page, problems, close: () => context.close() };
-}
+const open = (base: string, viewport?: { width: number; height: number }) => openPage(browser, base, viewport);
 
-/**
- * Waits until the page has drawn the location it is at: main's data-ready names the hash it drew
- * (a hash change keeps the old page, ready, until its hashchange event draws the new one).
- */
-async function drawn(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('main')?.getAttribute('data-ready') === location.hash, undefined, { timeout: 60_000 });
-}
 
 async function show(page: Page, url: string): Promise<void> {
   await page.goto(url);
