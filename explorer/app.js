@@ -183,7 +183,13 @@ function keysPage(main) {
 
 /** Renders the page the hash names. */
 async function route() {
-  const main = document.getElementById('main');
+  // Each render gets a main of its own: a render still waiting on the network when the hash
+  // changes again (a run page's checks) then writes into a main that is out of the page, and
+  // cannot add its content, title or data-ready to the newer render's.
+  const old = document.getElementById('main');
+  const main = old.cloneNode(false);
+  main.removeAttribute('data-ready');
+  old.replaceWith(main);
   const rendering = location.hash;
   const hash = location.hash.replace(/^#/, '') || '/runs';
   const [path, search = ''] = hash.split('?');
@@ -193,8 +199,6 @@ async function route() {
     if (link.dataset.page === page || (page === 'run' && link.dataset.page === 'runs')) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  main.replaceChildren();
-  main.removeAttribute('data-ready');
   try {
     if (page === 'runs') await runsPage(main, params);
     else if (page === 'run' && path.split('/')[2]) await runPage(main, decodeURIComponent(path.split('/')[2]));
@@ -206,12 +210,14 @@ async function route() {
   } catch (error) {
     main.append(errorBlock(error));
   }
-  document.title = `${main.querySelector('h1')?.textContent ?? 'runprint'} · runprint explorer`;
   // Which location this render is of: a page that changes its hash can wait for the new render.
   main.setAttribute('data-ready', rendering);
+  if (!main.isConnected) return undefined;
+  document.title = `${main.querySelector('h1')?.textContent ?? 'runprint'} · runprint explorer`;
+  return main;
 }
 
 window.addEventListener('hashchange', () => {
-  void route().then(() => document.getElementById('main').focus({ preventScroll: true }));
+  void route().then((main) => main?.focus({ preventScroll: true }));
 });
 void route();

@@ -644,6 +644,31 @@ test('a run page lists its replays with their verdicts, a replay\'s page names i
   await replayed.stop();
 });
 
+test('a render the hash change overtook (a run page still loading when the runs list was asked for) leaves the newer page whole: its content, title and data-ready', { timeout: 60_000 }, async () => {
+  const [run] = await runs(serve.base);
+  const { page, problems, close } = await open(serve.base);
+  // The run page's own record arrives late, so its render is still waiting when the hash changes.
+  const url = `${serve.base}/v1/runs/${run!.captureId}`;
+  await page.route(url, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  const late = page.waitForResponse(url);
+  await page.goto(`${serve.base}/explorer/#/run/${run!.captureId}`);
+  await page.evaluate(() => void (location.hash = '#/runs'));
+  await drawn(page);
+  await late;
+  // The overtaken render goes on with the record it now has (its checks, a second or so); then the page is looked at.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(await page.getAttribute('main', 'data-ready'), '#/runs');
+  assert.deepEqual(await page.$$eval('main h1', (headings) => headings.map((heading) => heading.textContent)), ['Runs']);
+  assert.equal(await page.$('#verification'), null, 'nothing of the run page');
+  assert.equal(await page.title(), 'Runs · runprint explorer');
+  assert.equal(await page.$$eval('main', (mains) => mains.length), 1);
+  assert.deepEqual(problems, []);
+  await close();
+});
+
 test('the log page checks the checkpoint and, as a monitor in the browser, that the log only grew since this browser last checked it', { timeout: 120_000 }, async () => {
   const { page, problems, close } = await open(serve.base);
   await show(page, `${serve.base}/explorer/#/log`);
