@@ -4,7 +4,7 @@
 import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
 import { parseJson } from 'runprint/jcs';
 import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
-import { CHECK_LABELS, checkLogProof, parsePublicKey, verifyReceipt } from 'runprint/receipt';
+import { CHECK_LABELS, checkLogProof, parsePublicKey, retrievalAgreement, verifyReceipt } from 'runprint/receipt';
 import { api, pinnedKeys } from './common.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -144,7 +144,7 @@ async function receiptCheck(run, receipt, composition, content) {
     // Null: the receipt has no runDetails.retrieval member (signed before receipts carried
     // declarations, or none declared), which says nothing of them: not checked, as runs verify says.
     signedRetrieval = report.retrieval ?? null;
-    const agreement = retrievalAgreement(run.record.retrieval ?? [], signedRetrieval);
+    const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval);
     if (agreement === 'signed' || agreement === 'differs') {
       steps.push({ label: 'the receipt signs the record\'s declared retrieval', name: 'retrieval', ok: agreement === 'signed',
         detail: agreement === 'signed' ? '' : 'the receipt declares other documents than the record' });
@@ -159,24 +159,6 @@ async function receiptCheck(run, receipt, composition, content) {
   };
 }
 
-/** The key two declared documents are the same entry by (RECEIPTS 15 step 8.14): source, digest, component, element. */
-const retrievalKey = (entry) => JSON.stringify([entry.source, entry.digest.sha256, entry.component, entry.element]);
-
-/**
- * Whether a verified receipt's `runDetails.retrieval` is the record's declared retrieval: each
- * entry once, in declared order, as a receipt states it. `signed` (equal, something declared),
- * `none` (neither declares any), `receipt-none` (the record declares documents, the receipt has
- * no retrieval member: it says nothing of them, not checked, as runs verify says) or `differs`
- * (the receipt's member names other documents). `signed` null: the receipt has no member.
- */
-export function retrievalAgreement(recorded, signed) {
-  const record = [...new Set(recorded.map(retrievalKey))];
-  if (signed === null) return record.length === 0 ? 'none' : 'receipt-none';
-  const receipt = signed.map(retrievalKey);
-  if (record.length === 0 && receipt.length === 0) return 'none';
-  if (JSON.stringify(record) === JSON.stringify(receipt)) return 'signed';
-  return 'differs';
-}
 
 /**
  * The log serve sends captured runs' receipts to instead of its own (serve --capture-log), as

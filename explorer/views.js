@@ -4,7 +4,8 @@
 // panel (verify.js).
 import { api, downloadLink, errorBlock, h, short } from './common.js';
 import { agentGraph } from './graph.js';
-import { retrievalAgreement, SALTS, verifyRun } from './verify.js';
+import { retrievalAgreement } from 'runprint/receipt';
+import { SALTS, verifyRun } from './verify.js';
 
 const text = new TextDecoder();
 const FOLD_LINES = 24;
@@ -149,7 +150,7 @@ function signedRetrieval(main, run, check) {
   if (check.signedRetrieval === undefined) {
     return say('unchecked', h('span', { class: 'badge' }, 'not checked'), ' ', run.receipt === null ? 'This run has no receipt, so nothing signs its declared retrieval.' : 'The receipt did not verify in this browser (see the verification panel), so what it signs is not known.');
   }
-  const state = retrievalAgreement(run.record.retrieval ?? [], check.signedRetrieval);
+  const state = retrievalAgreement(run.record.retrieval ?? [], check.signedRetrieval ?? undefined);
   if (state === 'none') return say(state, 'The receipt, verified in this browser, declares none either.');
   if (state === 'signed') return say(state, h('span', { class: 'badge pass' }, 'signed'), ' The receipt, verified in this browser, signs exactly these documents.');
   if (state === 'receipt-none') return say(state, h('span', { class: 'badge' }, 'not checked'), ' The receipt, verified in this browser, states no declared retrieval (it was signed before receipts carried declarations, or none was declared then): these documents rest on the run store\'s word alone.');

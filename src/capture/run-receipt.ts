@@ -1,6 +1,6 @@
 /** The receipt facts of a captured run (docs/RECEIPTS.md section 13), from its record alone: nothing is read again. */
 import type { IdentityDocument } from '../identity/identity.ts';
-import { retrievalKey, type Capture, type ReceiptFacts, type ReceiptRetrieval } from '../receipt/predicate.ts';
+import { retrievalAsSigned, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
 import type { CapturedRun } from './capture-run.ts';
 import type { RunRecord } from './run-record.ts';
 
@@ -43,17 +43,7 @@ export function receiptFactsOfRecord(record: RunRecord, identity: IdentityDocume
     startedOn: record.times.started,
     finishedOn: record.times.ended,
     parentRunIds: record.parents,
-    retrieval: distinct(record.retrieval ?? []),
+    retrieval: retrievalAsSigned(record.retrieval ?? []),
   };
 }
 
-/** Each retrieval entry once, in first-declared order: a receipt states a declaration once (15 step 8.14). */
-function distinct(entries: readonly ReceiptRetrieval[]): ReceiptRetrieval[] {
-  const seen = new Set<string>();
-  return entries.filter((entry) => {
-    const key = retrievalKey(entry);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}

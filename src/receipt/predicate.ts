@@ -178,6 +178,33 @@ export function retrievalKey(entry: ReceiptRetrieval): string {
   return JSON.stringify([entry.source, entry.digest.sha256, entry.component, entry.element]);
 }
 
+/** A record's declared documents as a receipt states them: each entry once, in first-declared order (15 step 8.14). */
+export function retrievalAsSigned(entries: readonly ReceiptRetrieval[]): ReceiptRetrieval[] {
+  const seen = new Set<string>();
+  return entries.filter((entry) => {
+    const key = retrievalKey(entry);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * Whether a verified receipt's declared retrieval (`signed`: its `runDetails.retrieval`, undefined
+ * when it has no such member) is a record's (`recorded`), as runs verify and the explorer read
+ * it: `signed` (the same entries, retrievalAsSigned, something declared),
+ * `none` (neither declares any), `receipt-none` (the record declares documents and the receipt
+ * has no member: signed before receipts carried declarations, it says nothing of them: not
+ * checked) or `differs` (the receipt's member names other documents).
+ */
+export function retrievalAgreement(recorded: readonly ReceiptRetrieval[], signed: readonly ReceiptRetrieval[] | undefined): 'signed' | 'none' | 'receipt-none' | 'differs' {
+  const record = retrievalAsSigned(recorded).map(retrievalKey);
+  if (signed === undefined) return record.length === 0 ? 'none' : 'receipt-none';
+  const receipt = signed.map(retrievalKey);
+  if (record.length === 0 && receipt.length === 0) return 'none';
+  return JSON.stringify(record) === JSON.stringify(receipt) ? 'signed' : 'differs';
+}
+
 /** Declared documents a receipt can state for this identity (as 15 step 8.14 reads them), copied; a TypeError or RangeError otherwise. */
 function checkRetrieval(entries: readonly ReceiptRetrieval[], identity: IdentityDocument): ReceiptRetrieval[] {
   if (!Array.isArray(entries)) throw new TypeError('retrieval must be an array of { source, digest, component, element }');

@@ -21,7 +21,7 @@ import { consistencyProofFromTiles, inclusionProofFromTiles, type TileReader } f
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
-import { retrievalKey } from '../receipt/predicate.ts';
+import { retrievalAgreement } from '../receipt/predicate.ts';
 import { verifyReceipt, type VerificationCheck } from '../receipt/verify.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import type { LogStorage } from '../store/storage.ts';
@@ -216,15 +216,14 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   if (report.runId !== run.record.runId) {
     return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: 'the receipt is about another run identity than the record states', steps };
   }
-  // A receipt signed before receipts carried declarations (no runDetails.retrieval member, RECEIPTS
-  // 13.3) says nothing of them: the record's are not checked, which is said, not failed.
-  if (report.retrieval === undefined && (run.record.retrieval ?? []).length > 0) {
+  // The receipt signs the record's declared retrieval (RECEIPTS 13.2): a store that gained or lost a
+  // declaration after signing no longer agrees with it. A receipt signed before receipts carried
+  // declarations (no member, RECEIPTS 13.3) says nothing of them: not checked, which is said, not failed.
+  const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval);
+  if (agreement === 'receipt-none') {
     return { ...base(reliesOn), status: 'pass', message: 'receipt verified; the record\'s declared retrieval is not checked: the receipt states none (signed before receipts carried declarations)', steps };
   }
-  // The receipt signs the record's declared retrieval (RECEIPTS 13.2), each entry once: a store that
-  // gained or lost a declaration after signing no longer agrees with it.
-  const recorded = new Set<string>((run.record.retrieval ?? []).map(retrievalKey));
-  if (JSON.stringify([...recorded]) !== JSON.stringify((report.retrieval ?? []).map(retrievalKey))) {
+  if (agreement === 'differs') {
     return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: 'the receipt declares other retrieved documents than the record states', steps };
   }
   return { ...base(reliesOn), status: 'pass', steps };
