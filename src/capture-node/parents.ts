@@ -1,9 +1,15 @@
-/** Parent runs through async context (Node's AsyncLocalStorage), for captureFetch's `parents` option. */
+/**
+ * Parent runs through async context (Node's AsyncLocalStorage), for captureFetch's `parents` option:
+ * named by hand (withParent), or linked step by step (withSteps).
+ */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isRunId } from '../capture/capture-run.ts';
+import { Steps } from '../capture/steps.ts';
 import { wrongType, wrongValue } from './misuse.ts';
 
-const storage = new AsyncLocalStorage<readonly string[]>();
+type Frame = { readonly parents: readonly string[] } | { readonly steps: Steps };
+
+const storage = new AsyncLocalStorage<Frame>();
 
 /**
  * Runs `fn` with `runIds` as the parents of every run captured inside it, across awaits and
@@ -18,10 +24,48 @@ export function withParent<T>(runIds: string | readonly string[], fn: () => T): 
   else throw wrongType(`withParent: a parent must be a run identity (rp-run-...), or an array of them, not ${runIds === null ? 'null (a failed, aborted or timed-out call has no run identity: its record\'s runId is null)' : typeof runIds}`);
   if (!list.every(isRunId)) throw wrongValue('withParent: a parent must be a run identity (rp-run-...)');
   if (typeof fn !== 'function') throw wrongType('withParent: the callback must be a function');
-  return storage.run(Object.freeze(list as string[]), fn);
+  return storage.run({ parents: Object.freeze(list as string[]) }, fn);
 }
 
-/** The parents in the current async context: pass as `captureFetch(fetch, { parents: currentParents, ... })`. */
+/**
+ * Runs `fn` as the steps of one agent (capture/steps.ts): every call captured inside it (across
+ * awaits and callbacks) follows from the runs of the calls that ended inside it since the last
+ * call started, so a tool loop (an SDK's or the application's) is linked step by step without
+ * naming run identities. The first call follows from the parents around withSteps (withParent's,
+ * or none). Calls started together follow from the same runs; the call after them follows from
+ * all that ended. A call that ended without a run identity (failed, aborted) links nothing: a
+ * retry follows from what the failed attempt followed from. A withParent or withSteps inside `fn`
+ * names its own calls' parents, and those calls are not steps of this one.
+ */
+export function withSteps<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw wrongType('withSteps: the callback must be a function');
+  return storage.run({ steps: new Steps(currentParents()) }, fn);
+}
+
+/** The parents in the current async context: pass as `captureFetch(fetch, { parents: currentParents, ... })`. Inside withSteps, what the next call would follow from. */
 export function currentParents(): readonly string[] {
-  return storage.getStore() ?? [];
+  const frame = storage.getStore();
+  if (frame === undefined) return [];
+  return 'steps' in frame ? frame.steps.peek() : frame.parents;
+}
+
+/**
+ * For capture, at a call's start (in its async context): the parents it follows from. Inside
+ * withSteps this takes the runs that ended since the last call started (currentParents only looks).
+ */
+export function takeParents(): readonly string[] {
+  const frame = storage.getStore();
+  if (frame === undefined) return [];
+  return 'steps' in frame ? frame.steps.take() : frame.parents;
+}
+
+/**
+ * For capture, at a call's start: inside withSteps, the function to call with the call's run
+ * identity when its run is made (whatever gave the call its parents: withSteps, a header, an option).
+ */
+export function callSteps(): ((runId: string | null) => void) | undefined {
+  const frame = storage.getStore();
+  if (frame === undefined || !('steps' in frame)) return undefined;
+  const steps = frame.steps;
+  return (runId) => steps.end(runId);
 }

@@ -10,6 +10,7 @@ import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.t
 import { RunprintError } from '../errors.ts';
 import { readRetrievalHeader, RETRIEVAL_HEADER } from './declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from './own-headers.ts';
+import { NamedSteps, readStepsHeader, STEPS_HEADER, type Steps } from './steps.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { joinBytes } from '../io/read-limited.ts';
 
@@ -424,6 +425,25 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       return [];
     }
   };
+  // Agents' steps by their runprint-steps name, for this fetch.
+  const namedSteps = new NamedSteps();
+  /**
+   * A call's parents and the steps it is one of: a runprint-steps header names steps (read as the
+   * proxy reads it); without a runprint-parent header, the call follows from the runs that ended in
+   * them since their last call started. A steps header that cannot be read is reported
+   * (ERR_CAPTURE_STEPS_INVALID) and the call has no parents, as with a parent header that cannot.
+   */
+  const linksOf = (parentHeader: string | null, stepsHeader: string | null): { parents: readonly string[]; steps: Steps | null } => {
+    let name: string | null;
+    try {
+      name = readStepsHeader(stepsHeader);
+    } catch (error) {
+      fail(error);
+      return { parents: [], steps: null };
+    }
+    const steps = name === null ? null : namedSteps.get(name);
+    return { parents: parentHeader === null && steps !== null ? steps.take() : parentsOf(parentHeader), steps };
+  };
   /**
    * A call's declared documents: options.retrieval's (the async context's), then those its
    * runprint-retrieval header declares (read as the proxy reads it, up to MAX_RETRIEVAL_HEADER_BYTES)
@@ -445,7 +465,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   };
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; steps: Steps | null; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
     // The call as sent: without runprint's own headers on a captured route or to a provider's own
     // API (as the proxy forwards none); any other call as given.
     let sendInput = input;
@@ -474,11 +494,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         sendInit = out.init;
         // The headers fetch sends, runprint's own among them: init's when given, else the Request's.
         const own = out.headers;
-        const parents = parentsOf(own?.get(PARENT_HEADER) ?? null);
+        const { parents, steps } = linksOf(own?.get(PARENT_HEADER) ?? null, own?.get(STEPS_HEADER) ?? null);
         const retrieval = retrievalOf(own?.get(RETRIEVAL_HEADER) ?? null);
         // SPEC 4.8 reads request members from some headers (none of them runprint's).
         const headers = own === null ? undefined : memberHeadersOf(format, (name) => own.get(name));
-        const context = { parents, retrieval, derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
+        const context = { parents, steps, retrieval, derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
         // Last: once a stream body is teed, only the teed branch can be sent.
         const body = await requestBody(sendInput, sendInit);
         if (body === null) fail(unreadableBody('the request body is of a kind runprint cannot read without consuming it (not a string, buffer, Blob, URLSearchParams, FormData or ReadableStream): the call went on, not recorded'));
@@ -540,6 +560,9 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           ...(call.salts === undefined ? {} : { salts: call.salts }),
           ...(call.headers === undefined ? {} : { requestHeaders: call.headers }),
         }, request);
+        // Its steps' next call follows from this run (before the sinks: with holdEnd, before the
+        // application has the answer's end).
+        call.steps?.end(captured.record.runId);
         finish(captureId, captured.record);
         if (captured.retrievalError !== null) fail(captured.retrievalError);
         counts.runs++;

@@ -8,6 +8,7 @@
 import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
+import { NamedSteps, readStepsHeader, STEPS_HEADER, type Steps } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -184,6 +185,12 @@ function parentsOf(request: Request): string[] {
   return readParentHeader(request.headers.get(PARENT_HEADER));
 }
 
+/** The steps a `runprint-steps` header names (null: none), remembered by name by this proxy. */
+function stepsOf(request: Request, named: NamedSteps): Steps | null {
+  const name = readStepsHeader(request.headers.get(STEPS_HEADER));
+  return name === null ? null : named.get(name);
+}
+
 function forwardedHeaders(request: Request): Headers {
   const headers = new Headers();
   const named = new Set((request.headers.get('connection') ?? '').split(',').map((item) => item.trim().toLowerCase()));
@@ -317,6 +324,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const durability = options.durability ?? 'sync';
   const maxCaptured = options.maxCapturedBytes ?? MAX_CAPTURED_RESPONSE_BYTES;
   const maxRetrieval = options.maxRetrievalBytes ?? MAX_RETRIEVAL_HEADER_BYTES;
+  // Agents' steps by their runprint-steps name, in this process.
+  const namedSteps = new NamedSteps();
   const fail = (error: unknown) => {
     try {
       options.onFailure?.(error);
@@ -358,7 +367,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
       throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `the proxy needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
     }
-    const parents = target.format === null ? [] : parentsOf(request);
+    // An agent's steps (runprint-steps) and the runs the call follows from: its runprint-parent
+    // header's when it has one, else those that ended in its steps since the last call of them.
+    const steps = target.format === null ? null : stepsOf(request, namedSteps);
+    const parents = target.format === null ? [] : request.headers.has(PARENT_HEADER) || steps === null ? parentsOf(request) : [...steps.take()];
     const declaration = target.format === null ? { documents: [], error: null } : declarationOf(request);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
@@ -385,7 +397,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // A content-coded body (gzip, deflate) is forwarded as sent and identified by the JSON in it.
       const coding = request.headers.get('content-encoding');
       const source = coding === null ? sent : await decodedBody(sent, coding, options.maxBodyBytes);
-      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), memberHeadersOf(target.format, (name) => request.headers.get(name)), done);
+      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), memberHeadersOf(target.format, (name) => request.headers.get(name)), done, steps);
     } catch (error) {
       done();
       throw error;
@@ -424,7 +436,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void): Promise<Response> {
+  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: Steps | null): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start, or on this thread once
     // the call is on its way (below). Before forwarding where declared retrieval must be checked
@@ -464,6 +476,9 @@ export function createProxy(options: ProxyOptions): Proxy {
           prepared,
           located,
         );
+        // Its steps' next call follows from this run (before it is durable: in sync durability
+        // the client has the answer's end only after this).
+        steps?.end(run.record.runId);
         const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch((error: unknown) => {
           fail(error);
           if (options.failClosed === true) unrecorded = new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint could not record this call, and the proxy is fail-closed: its answer was not passed on');
