@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createOpenAI } from '@ai-sdk/openai';
+import { HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { ChatOpenAI } from '@langchain/openai';
 import { generateText, isStepCount, tool, type ToolSet } from 'ai';
 import OpenAI from 'openai';
 import { z } from 'zod';
@@ -79,6 +81,31 @@ test("the Vercel AI SDK's tool loop: the step after the tool call follows from t
   assert.deepEqual(first.parents, [OUTER], 'the first step follows from the parents around withSteps');
   assert.ok(first.runId !== null);
   assert.deepEqual(second.parents, [first.runId], 'the second step follows from the first');
+});
+
+test("LangChain's ChatOpenAI: a tool call, the tool's answer, the next call (its caller's queue keeps the caller's context)", async () => {
+  const { fetch } = capturing();
+  const chat = new ChatOpenAI({ model: 'gpt-4o', apiKey: KEY, maxRetries: 0, configuration: { baseURL: `${upstream.url}/v1`, fetch } });
+  const weather = { type: 'function' as const, function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+  upstream.enqueue({ kind: 'tool-calls', calls: [{ name: 'get_weather', arguments: '{"city":"Basel"}' }] }, { kind: 'text', text: 'Sunny in Basel.' });
+  const records = await withSteps(async () => {
+    const withTools = chat.bindTools([weather]);
+    const question = new HumanMessage('Weather in Basel?');
+    const first = await withTools.invoke([question]);
+    const call = first.tool_calls![0]!;
+    const second = await withTools.invoke([question, first, new ToolMessage({ content: 'Sunny.', tool_call_id: call.id! })]);
+    assert.equal(second.content, 'Sunny in Basel.');
+    await fetch.flush();
+    const store = SqliteRuns.open(join(fetch.data, 'runs.sqlite'));
+    try {
+      return (await store.list({ limit: 10 })).reverse().map((run) => run.record);
+    } finally {
+      await store.close();
+    }
+  });
+  assert.equal(records.length, 2);
+  assert.deepEqual(records[0]!.parents, []);
+  assert.deepEqual(records[1]!.parents, [records[0]!.runId]);
 });
 
 test('steps in order, in parallel, then joined; currentParents looks without taking', async () => {
