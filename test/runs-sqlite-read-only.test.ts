@@ -250,3 +250,19 @@ test('a reader sees every run a running serve commits, also one opened before th
   assert.equal(after.code, 0, after.stderr);
   assert.equal(after.stdout.trim().split('\n').length, 4);
 });
+
+test('a runs.sqlite that is a folder, or not SQLite, is an error naming the file (exit 4 and 3), for the read-only commands and serve alike', async () => {
+  const folder = scratch.tempDir();
+  mkdirSync(join(folder, 'runs.sqlite'), { mode: 0o700 });
+  const notSqlite = scratch.tempDir();
+  writeFileSync(join(notSqlite, 'runs.sqlite'), 'not an SQLite database\n', { mode: 0o600 });
+  for (const args of [['runs', 'list'], ['runs', 'show', 'rp-run-v1-sha256-' + '0'.repeat(64)]]) {
+    const asFolder = await runRunprint([...args, '--data', folder]);
+    assert.deepEqual([asFolder.code, asFolder.stderr], [4, `runprint: ERR_STORE_UNAVAILABLE: run database ${join(folder, 'runs.sqlite')} is a directory, not an SQLite file (move it away, or give another data directory)\n`]);
+    const garbage = await runRunprint([...args, '--data', notSqlite]);
+    assert.deepEqual([garbage.code, garbage.stderr], [3, `runprint: ERR_STORE_CORRUPT: run database ${join(notSqlite, 'runs.sqlite')} cannot be opened (not an SQLite file, or damaged)\n`]);
+  }
+  const serve = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', folder, '--no-log']);
+  assert.equal(serve.code, 4, serve.stderr);
+  assert.match(serve.stderr, new RegExp(`ERR_STORE_UNAVAILABLE: run database ${join(folder, 'runs.sqlite').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is a directory, not an SQLite file`));
+});

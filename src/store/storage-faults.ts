@@ -4,7 +4,7 @@
  * another process, and only when the stored bytes are inconsistent, a corrupt store. A healthy
  * log must never be reported corrupt: an operator told "corrupt" may delete it.
  */
-import { accessSync, constants, statfsSync } from 'node:fs';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { LogError } from '../errors.ts';
@@ -62,22 +62,24 @@ export function sqliteErrorCode(error: unknown): number | undefined {
 export function sqliteFault(error: unknown, path: string, what = 'log database'): unknown {
   const code = sqliteErrorCode(error);
   if (code === undefined) return error;
+  // The file, where the operator must act on it (not for a lock or a full disk).
+  const named = `${what} ${path}`;
   switch (code & 0xff) {
     case SQLITE_FULL:
       return storeNoSpace(what);
     case SQLITE_READONLY:
-      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? `the directory holding the ${what}` : what);
+      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? `the directory ${dirname(path)} holding the ${what}` : named);
     case SQLITE_PERM:
-      return storePermission(what);
+      return storePermission(named);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return storeLocked(what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return storeCorrupt(`${what} cannot be opened (not an SQLite file, or damaged)`);
+      return storeCorrupt(`${named} cannot be opened (not an SQLite file, or damaged)`);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-      return fileSystemFault(path, what) ?? new LogError('ERR_STORE_UNAVAILABLE', `${what} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
+      return fileSystemFault(path, what) ?? new LogError('ERR_STORE_UNAVAILABLE', `${named} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
     default:
       return new LogError('ERR_STORE_UNAVAILABLE', `${what} failed (SQLite code ${code})`);
   }
@@ -117,8 +119,13 @@ export function isSqliteStatementError(error: unknown): boolean {
 /** The file-system reason a file and its directory cannot be used, if one is visible; `database` names the file in messages. */
 function fileSystemFault(path: string, database: string): LogError | undefined {
   const directory = dirname(path);
+  try {
+    if (statSync(path).isDirectory()) return new LogError('ERR_STORE_UNAVAILABLE', `${database} ${path} is a directory, not an SQLite file (move it away, or give another data directory)`);
+  } catch {
+    // Not there, or not visible: the checks below say more.
+  }
   // Permissions first: a read-only file system (a squashfs, say) may also report no free space.
-  for (const [target, what] of [[directory, `the directory holding the ${database}`], [path, database]] as const) {
+  for (const [target, what] of [[directory, `the directory ${directory} holding the ${database}`], [path, `${database} ${path}`]] as const) {
     try {
       accessSync(target, constants.R_OK | constants.W_OK | (target === directory ? constants.X_OK : 0));
     } catch (error) {
