@@ -5,7 +5,7 @@ import { parseJson } from 'runprint/jcs';
 import { parseNoteVerifier } from 'runprint/log';
 import { CHECK_LABELS, parsePublicKey, verifyReceipt } from 'runprint/receipt';
 import { h } from './common.js';
-import { renderChecks } from './views.js';
+import { documentList, renderChecks } from './views.js';
 
 const FORMATS = ['auto', 'composition', 'openai-chat', 'openai-responses', 'anthropic-messages'];
 
@@ -50,14 +50,28 @@ async function check(fields, from) {
   const steps = report.checks.map((step) => ({ label: CHECK_LABELS[step.name] ?? step.name, name: step.name, ok: step.ok, detail: step.ok ? '' : `${step.code ?? ''}: ${step.message ?? ''}` }));
   const failed = steps.find((step) => !step.ok);
   const notGiven = [composition === undefined ? 'the composition' : '', output === undefined ? 'the output' : '', proof === undefined ? 'the log proof' : ''].filter(Boolean);
-  return [{
+  return { report, checks: [{
     id: 'receipt',
     title: 'Receipt',
     state: report.ok ? 'pass' : 'fail',
     steps,
     detail: report.ok ? `about ${report.runId}${report.logProof === undefined ? '' : `, entry ${report.logProof.index} of ${report.logProof.origin}`}${notGiven.length > 0 ? `; not checked (not given): ${notGiven.join(', ')}` : ''}` : `${failed?.name ?? ''} failed: ${failed?.label ?? ''}`,
     reliesOn: `the public key${options.keys.length === 1 ? '' : 's'} you gave (${options.keys.map((k) => `${k.keyId.slice(0, 16)}…`).join(', ')})${proof === undefined ? '' : ' and the log key you gave; no witnesses'}`,
-  }];
+  }] };
+}
+
+/**
+ * What a verified receipt signs beyond the identities: the documents it declares the run rests on
+ * (RECEIPTS 13.2 runDetails.retrieval), shown only once every check passed.
+ */
+function signedDeclarations(report) {
+  if (!report.ok) return '';
+  const documents = report.retrieval ?? [];
+  return h('section', { id: 'receipt-retrieval' },
+    h('h3', {}, 'Declared retrieval the receipt signs'),
+    documents.length === 0
+      ? h('p', { class: 'muted', id: 'receipt-retrieval-none' }, 'None: the receipt declares no document the run rests on (none was declared, or it was signed before receipts carried declarations).')
+      : [h('p', {}, `The caller declared ${documents.length} document${documents.length === 1 ? '' : 's'} this run rests on; the signature covers each source, digest and place in the request:`), documentList(documents, 'receipt-retrieval-list', '', location.protocol !== 'file:')]);
 }
 
 export function verifyPage(main) {
@@ -75,7 +89,9 @@ export function verifyPage(main) {
     event.preventDefault();
     panel.removeAttribute('data-done');
     try {
-      renderChecks(panel, await check(fields, from.value));
+      const { report, checks } = await check(fields, from.value);
+      renderChecks(panel, checks);
+      panel.append(signedDeclarations(report));
     } catch (error) {
       panel.replaceChildren(h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Cannot verify'), ': ', error.message));
       panel.dataset.done = 'error';

@@ -117,11 +117,14 @@ function components(run, content) {
   return section;
 }
 
-/** Declared documents as a list: each source (the caller's text, shown as text), where it was found, and its digest. */
-function documentList(documents, id, kind = '') {
+/**
+ * Declared documents as a list: each source (the caller's text, shown as text), where it was
+ * found, its digest and (with `links`, where there is a run store to ask) the runs that declared it.
+ */
+export function documentList(documents, id, kind = '', links = true) {
   return h('ul', { class: `retrieval${kind}`, id }, documents.map((document) => h('li', {},
     h('div', {}, h('strong', { class: 'source' }, document.source), ' ', h('span', { class: 'muted' }, 'found in '), h('code', {}, `${document.component}[${document.element}]`)),
-    h('div', {}, digestText(document.digest.sha256), ' · ', h('a', { href: `#/runs?component=retrieval%3D${document.digest.sha256}`, title: 'Runs that declared this document' }, 'runs with this')))));
+    h('div', {}, digestText(document.digest.sha256), ...(links ? [' · ', h('a', { href: `#/runs?component=retrieval%3D${document.digest.sha256}`, title: 'Runs that declared this document' }, 'runs with this')] : [])))));
 }
 
 /**

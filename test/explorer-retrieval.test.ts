@@ -170,6 +170,43 @@ test('a run without declarations says "None declared", and that its verified rec
   await close();
 });
 
+test('the verify page shows the declared retrieval a pasted receipt signs, once it verifies; none for a receipt that declares none', { timeout: 120_000 }, async () => {
+  const all = await runs(serve.base);
+  const { publicKey } = (await (await fetch(`${serve.base}/v1/receipt-key`)).json()) as { publicKey: string };
+  const receiptOf = async (run: RunView) => (await fetch(`${serve.base}/v1/runs/${run.captureId}/receipt`)).text();
+  const { page, problems, close } = await open(serve.base);
+  await page.goto(`${serve.base}/explorer/#/verify`);
+  await drawn(page);
+  const verify = async (receipt: string) => {
+    await page.evaluate(() => document.querySelector('#verification')?.removeAttribute('data-done'));
+    await page.fill('textarea[name="receipt"]', receipt);
+    await page.fill('textarea[name="key"]', publicKey);
+    await page.click('form.verify-form button[type="submit"]');
+    await page.waitForSelector('#verification[data-done]');
+    return page.getAttribute('#verification', 'data-done');
+  };
+  assert.equal(await verify(await receiptOf(bySeq(all, 1))), 'pass');
+  assert.equal(await page.textContent('#receipt-retrieval h3'), 'Declared retrieval the receipt signs');
+  const items = await page.$$eval('#receipt-retrieval-list li', (lis) => lis.map((li) => [li.querySelector('.source')!.textContent, li.querySelector('code')!.textContent, li.querySelector('.digest')!.textContent]));
+  assert.deepEqual(items, [[HOSTILE, 'input[0]', sha256(DOC_A)], ['kb://cities/lyon', 'system[0]', sha256(DOC_B)]]);
+  assert.equal(await page.$$eval('main img', (images) => images.length), 0, 'the source is text, never HTML');
+  assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  const top = await page.$eval('#verification', (panel) => panel.getBoundingClientRect().top + window.scrollY);
+  await page.screenshot({ path: join(SHOTS, 'verify-retrieval-desktop.png'), fullPage: true, clip: { x: 0, y: top - 8, width: VIEWPORTS.desktop.width, height: 720 } });
+
+  assert.equal(await verify(await receiptOf(bySeq(all, 2))), 'pass');
+  assert.match((await page.textContent('#receipt-retrieval-none')) ?? '', /^None: the receipt declares no document the run rests on/);
+  assert.equal(await page.$$eval('#receipt-retrieval-list', (lists) => lists.length), 0);
+
+  // A receipt that does not verify (a changed signature) says nothing of what it signs.
+  const tampered = JSON.parse(await receiptOf(bySeq(all, 1))) as { signatures: Array<{ sig: string }> };
+  tampered.signatures[0]!.sig = `${tampered.signatures[0]!.sig.startsWith('A') ? 'B' : 'A'}${tampered.signatures[0]!.sig.slice(1)}`;
+  assert.equal(await verify(JSON.stringify(tampered)), 'fail');
+  assert.equal(await page.$$eval('#receipt-retrieval', (sections) => sections.length), 0);
+  assert.deepEqual(problems, []);
+  await close();
+});
+
 test('a record changed in runs.sqlite after signing: a declaration removed differs from the receipt, one added to a run that declared none meets a receipt without a retrieval member (not checked); only the first fails the receipt check', { timeout: 120_000 }, async () => {
   const all = await runs(serve.base);
   const [removed, added] = [bySeq(all, 1), bySeq(all, 2)];
