@@ -13,7 +13,7 @@ import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
-import { runprintFetch } from '../src/capture-node/index.ts';
+import { runprintFetch, withSteps } from '../src/capture-node/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
 
@@ -38,13 +38,16 @@ test('one span per call, in the caller\'s trace, with GenAI attributes and runpr
   const client = new OpenAI({ apiKey: 'sk-otel-in-process', baseURL: `${upstream.url}/v1`, fetch: wrapped, maxRetries: 0 });
   const tracer = trace.getTracer('application');
   upstream.enqueue({ kind: 'text', text: 'Traced in process.' });
-  const parent = await tracer.startActiveSpan('agent step', async (span) => {
-    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
-    span.end();
-    return span.spanContext();
+  const parent = await withSteps(async () => {
+    const step = await tracer.startActiveSpan('agent step', async (span) => {
+      await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
+      span.end();
+      return span.spanContext();
+    });
+    upstream.enqueue({ kind: 'error', status: 429, message: 'slow down' });
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Again' }] }).catch(() => undefined);
+    return step;
   });
-  upstream.enqueue({ kind: 'error', status: 429, message: 'slow down' });
-  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Again' }] }).catch(() => undefined);
   await wrapped.close();
   const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
   assert.equal(spans.length, 2);
@@ -61,6 +64,8 @@ test('one span per call, in the caller\'s trace, with GenAI attributes and runpr
   assert.deepEqual(ok!.attributes['gen_ai.response.finish_reasons'], ['stop']);
   assert.match(String(ok!.attributes['runprint.run.id']), /^rp-run-v1-sha256-/);
   assert.match(String(ok!.attributes['runprint.component.system.digest']), /^sha256:[0-9a-f]{64}$/);
+  assert.equal(ok!.attributes['runprint.run.parents'], undefined, 'no parents, no attribute');
+  assert.deepEqual(failed!.attributes['runprint.run.parents'], [ok!.attributes['runprint.run.id']], 'a step names the run it follows from');
   assert.equal(failed!.attributes['error.type'], '429');
   assert.equal(failed!.status.code, SpanStatusCode.ERROR);
   assert.ok(!JSON.stringify(spans.map((span) => span.attributes)).includes('sk-otel-in-process'), 'no credential in a span');

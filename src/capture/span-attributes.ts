@@ -120,6 +120,8 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('runprint.capture.id', record.captureId);
   set('runprint.request.id', record.requestId);
   set('runprint.run.id', record.runId);
+  // The runs this one follows from (agent steps: withSteps, runprint-steps, runprint-parent).
+  if (record.parents.length > 0) set('runprint.run.parents', [...record.parents]);
   set('runprint.receipt', context.receipt);
   if (run.identity !== null) {
     for (const [name, entry] of Object.entries(run.identity.components)) set(`runprint.component.${name}.digest`, `sha256:${entry.digest.sha256}`);
