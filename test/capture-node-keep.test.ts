@@ -77,3 +77,36 @@ test('keep as an object still works; without keep, RUNPRINT_CAPTURE_KEEP, else s
   assert.deepEqual(await keptWith(undefined, 'digest output=content'), { system: false, response: true, request: false });
   assert.deepEqual(await keptWith(undefined), { system: true, response: true, request: false }, 'the default: all but the request bytes');
 });
+
+/** Whether the store holds the exact bytes of an unidentified request (a duplicate key: SPEC 11) captured with `keep`. */
+async function unidentifiedKept(keep: RunprintFetchOptions['keep']): Promise<boolean> {
+  const data = scratch.tempDir();
+  const errors: RunprintError[] = [];
+  const capture = runprintFetch({ data, ...(keep === undefined ? {} : { keep }), onError: (error) => void errors.push(error) });
+  const body = '{"model": "gpt-4o-mini", "model": "gpt-4o", "messages": [{"role": "user", "content": "Which model?"}]}';
+  const response = await capture(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-capture-node-keep' }, body });
+  await response.text();
+  const captureId = response.headers.get('runprint-capture-id')!;
+  await capture.close();
+  assert.deepEqual(errors, []);
+  const store = SqliteRuns.open(join(data, 'runs.sqlite'));
+  try {
+    const [run] = await store.find(captureId);
+    assert.ok(run !== undefined, 'the run is stored');
+    assert.equal(run.record.unidentified?.code, 'ERR_JSON_DUPLICATE_KEY');
+    const row = run.digests.find((digest) => digest.part === 'request')!;
+    const content = await store.content(row.digest);
+    assert.equal(row.kept, content !== undefined, 'the kept flag and the content stored agree');
+    if (content !== undefined) assert.equal(new TextDecoder().decode(content), body, 'the exact bytes sent');
+    return content !== undefined;
+  } finally {
+    await store.close();
+  }
+}
+
+test("an unidentified request's bytes (it has no components) are kept when every component's content is: by default, not with a component or everything kept by digest", async () => {
+  assert.equal(await unidentifiedKept(undefined), true, 'the default keeps them: the only copy of what was asked');
+  assert.equal(await unidentifiedKept('input=digest'), false, 'they may hold an input the policy keeps by digest only');
+  assert.equal(await unidentifiedKept('digest'), false);
+  assert.equal(await unidentifiedKept(['digest', 'request=content']), true, 'request=content keeps them whatever the rest');
+});

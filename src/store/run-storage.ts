@@ -41,6 +41,11 @@ export function defaultContentPolicy(): ContentPolicy {
   return policy;
 }
 
+/** True when `policy` keeps the content of every request component and of the excluded members. */
+export function keepsAllComponents(policy: ContentPolicy): boolean {
+  return REQUEST_COMPONENTS.every((name) => policy[name] === 'content') && policy.excluded === 'content';
+}
+
 /**
  * One digest a run names: a component (position -1), a list element (position 0, 1, ..), the
  * output (SPEC 12), the exact request bytes (`request`) or the exact response body (`response`).
@@ -393,7 +398,15 @@ export function runToStore(
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
   // Only bytes that are the request: a stream body too large to capture left none (its digest was
   // computed as it passed), and an empty body must not be stored under that digest.
-  if (bytes.requestBytes.length === record.request.size) keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
+  if (bytes.requestBytes.length === record.request.size) {
+    if (identity === null && policy.request !== 'content' && keepsAllComponents(policy)) {
+      // An unidentified request has no components: its bytes are the only copy of what was asked
+      // (the calls most in need of a look), and hold nothing the components would not. Kept when
+      // the policy keeps every component's content, as the default does.
+      kept.push(record.request.rawDigest.sha256);
+      if (stored?.(record.request.rawDigest.sha256) !== true) content.push({ digest: record.request.rawDigest.sha256, bytes: bytes.requestBytes });
+    } else keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
+  }
   const model = composition?.model['name'];
   const servedModel = record.served?.['model']?.value;
   return {
