@@ -99,6 +99,7 @@ export type ErrorCode =
   | 'ERR_CAPTURE_EXCHANGE_REJECTED'
   | 'ERR_CAPTURE_REQUEST_UNREADABLE'
   | 'ERR_CAPTURE_REQUEST_TOO_LARGE'
+  | 'ERR_CAPTURE_TOO_MANY_ELEMENTS'
   | 'ERR_RUN_NOT_FOUND'
   | 'ERR_RUN_NO_RECEIPT'
   // Replay and comparison of stored runs (docs/REPLAY.md)

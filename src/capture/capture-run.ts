@@ -1,6 +1,6 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
 import { capName, RunprintError } from '../errors.ts';
-import { isSaltHex, REQUEST_COMPONENTS, type Composition, type RequestComponentName, type Salts, type ServedFact } from '../identity/composition.ts';
+import { isSaltHex, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type RequestComponentName, type Salts, type ServedFact } from '../identity/composition.ts';
 import { createSalts } from '../identity/salt.ts';
 import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
@@ -101,6 +101,25 @@ export const MAX_CAPTURED_RESPONSE_BYTES = 64 * 1024 * 1024;
  * (ERR_CAPTURE_REQUEST_TOO_LARGE) with its size and SHA-256, computed as it went by.
  */
 export const MAX_CAPTURED_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Most list elements (system, input, context, tools together) capture computes an identity for
+ * (100,000, as serve's POST /v1/identity answers for): a request with more goes through untouched,
+ * its run recorded unidentified (ERR_CAPTURE_TOO_MANY_ELEMENTS), rather than holding the event loop
+ * for its element digests and signing a receipt that names every one of them.
+ */
+export const MAX_CAPTURED_ELEMENTS = 100_000;
+
+/** Why a run whose request has more than MAX_CAPTURED_ELEMENTS list elements has no identity. */
+function tooManyElements(composition: Composition): RunprintError | null {
+  let elements = 0;
+  for (const name of LIST_COMPONENTS) {
+    const list = composition[name];
+    if (Array.isArray(list)) elements += list.length;
+  }
+  if (elements <= MAX_CAPTURED_ELEMENTS) return null;
+  return new RunprintError('ERR_CAPTURE_TOO_MANY_ELEMENTS', `the request has ${elements} list elements, more than the ${MAX_CAPTURED_ELEMENTS} capture computes an identity for: forwarded untouched, recorded without identity`);
+}
 
 /** Why a run whose request body passed MAX_CAPTURED_REQUEST_BYTES has no identity. */
 function requestTooLarge(size: number): RunprintError {
@@ -222,6 +241,8 @@ export function prepareRequest(format: RequestFormat, bytes: Uint8Array, salts?:
   if (salts !== undefined) checkSalts(salts);
   try {
     const mapped = compositionFromRequest(format, withHeaderMembers(format, parseJson(bytes), headers));
+    const tooMany = tooManyElements(mapped);
+    if (tooMany !== null) return { composition: null, identity: null, error: tooMany };
     const composition = salts === undefined || Object.keys(salts).length === 0 ? mapped : { ...mapped, salts: { ...salts } };
     return { composition, identity: computeIdentity(composition), error: null };
   } catch (error) {
