@@ -6,6 +6,7 @@
  * them, and the journal is empty after.
  */
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HeldJournal } from '../src/store/held-journal.ts';
@@ -72,5 +73,30 @@ test('records a locked run store could not take survive a stop and a kill -9 of 
     assert.equal(journal(), 0, 'the journal is empty once they are committed');
     assert.match(serve.stderr(), /the run store works again \(2 held records committed\)/);
   }
+  assert.equal(await serve.stop(), 0);
+});
+
+test('a damaged held-records journal: serve says what to do with it and is unhealthy until it is moved aside and serve restarted', { timeout: 60_000 }, async () => {
+  upstream ??= await startFakeUpstream();
+  const data = scratch.tempDir();
+  writeFileSync(join(data, 'held-runs.sqlite'), 'not an SQLite database, not an SQLite database\n', { mode: 0o600 });
+  const start = () => startServe({ data, args: ['--upstream', `openai=${upstream!.url}`] });
+  let serve = await start();
+  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean } }).capture.healthy;
+  const deadline = performance.now() + 10_000;
+  while (!/held-runs\.sqlite/.test(serve.stderr())) {
+    assert.ok(performance.now() < deadline, 'the journal is reported within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.match(serve.stderr(), /ERR_STORE_CORRUPT: held-records journal .*held-runs\.sqlite cannot be opened \(not an SQLite file, or damaged\): it may hold records not yet in the run store; stop serve, move it aside to keep it \(or delete it to go on without them\), then start serve again/);
+  assert.equal(await health(), false, 'unhealthy: what it may hold is not recorded');
+  // Calls still go through and are recorded (fail-open).
+  const response = await chatCall(serve.base, 'With a damaged journal.');
+  assert.equal(response.status, 200);
+  await response.text();
+  assert.equal(await serve.stop(), 0);
+  renameSync(join(data, 'held-runs.sqlite'), join(data, 'held-runs.sqlite.damaged'));
+  serve = await start();
+  assert.equal(await health(), true, 'healthy once it is moved aside');
   assert.equal(await serve.stop(), 0);
 });

@@ -16,6 +16,7 @@ import type { RunToStore } from './run-storage.ts';
 import { createOwnerOnly } from './owner-only.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { LogError, RunprintError } from '../errors.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS held (
@@ -115,7 +116,12 @@ export class HeldJournal {
       } catch {
         // The failure that matters is the first one.
       }
-      throw sqliteFault(error, this.path, this.#what);
+      const fault = sqliteFault(error, this.path, this.#what);
+      // A damaged journal may hold records a stopped or crashed serve could not commit: say what to do.
+      if (fault instanceof RunprintError && fault.code === 'ERR_STORE_CORRUPT') {
+        throw new LogError('ERR_STORE_CORRUPT', `${fault.message}: it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again`);
+      }
+      throw fault;
     }
     this.#db = db;
     return db;

@@ -238,11 +238,17 @@ export class RunRecorder {
     }
   }
 
-  /** The journal's rows; 0 when it cannot be read (reported). */
+  /** Set while the journal cannot be read (a damaged file, say): it may hold records not yet committed, so the recorder is unhealthy. */
+  #journalUnreadable = false;
+
+  /** The journal's rows; 0 when it cannot be read (reported, and unhealthy until it can). */
   #journalRows(): number {
     try {
-      return this.#options.journal?.count() ?? 0;
+      const rows = this.#options.journal?.count() ?? 0;
+      this.#journalUnreadable = false;
+      return rows;
     } catch (error) {
+      this.#journalUnreadable = true;
       this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be read'));
       return 0;
     }
@@ -290,7 +296,8 @@ export class RunRecorder {
    */
   get healthy(): boolean {
     // Records held (a commit failed, or the journal gave them at start) are not recorded yet.
-    return !this.#failing && !this.#behind && !this.#closed && this.#held.length === 0;
+    // A journal that cannot be read may hold what a stopped or crashed serve could not commit.
+    return !this.#failing && !this.#behind && !this.#closed && this.#held.length === 0 && !this.#journalUnreadable;
   }
 
   /** Records held in memory after their commit failed, for a retry to commit. */
