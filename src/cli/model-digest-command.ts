@@ -6,7 +6,7 @@ import { computeModelDigest } from '../model-digest/index.ts';
 import type { ModelDigestOptions } from '../model-digest/index.ts';
 import { EXIT } from './io.ts';
 import type { CliIo } from './io.ts';
-import { unknownOption } from './parse-options.ts';
+import { givenTwice, unknownOption } from './parse-options.ts';
 import { formatCommandHelp } from './usage.ts';
 import { fileName } from './read-input.ts';
 
@@ -77,6 +77,7 @@ function parseArguments(args: readonly string[]): Request | 'help' {
   let method: string | undefined;
   let shardSize: string | undefined;
   let allowSymlinks = false;
+  const seen = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? splitOnce(arg) : [arg, undefined];
@@ -85,6 +86,11 @@ function parseArguments(args: readonly string[]): Request | 'help' {
       if (given === undefined) throw usage(`${flag} needs a value`);
       return given;
     };
+    // Each option once, as parseCommandLine has it for every other command.
+    if (flag.startsWith('--') && OPTION_NAMES.includes(flag.slice(2))) {
+      if (seen.has(flag)) throw givenTwice('model-digest', flag.slice(2));
+      seen.add(flag);
+    }
     if (flag === '--help' || flag === '-h') return 'help';
     else if (flag === '--json' && inline === undefined) json = true;
     else if (flag === '--allow-symlinks' && inline === undefined) allowSymlinks = true;

@@ -36,14 +36,38 @@ export function negativeValuesJoined(args: readonly string[], takesValue: (name:
 /** Whether `name` is an option of `options` that takes a value. */
 const valueOption = (options: ParseArgsOptionsConfig) => (name: string) => Object.hasOwn(options, name) && options[name]!.type === 'string';
 
-/** The parsed command line of `command` (its words, `log submit`), or ERR_CLI_USAGE naming what is wrong. */
+/**
+ * The parsed command line of `command` (its words, `log submit`), or ERR_CLI_USAGE naming what is
+ * wrong. An option that is not repeatable (`multiple` in `options`; "repeatable" in docs/CLI.md)
+ * given twice is refused (`--key is given more than once; sign takes it once`): parseArgs would
+ * keep the last value silently, so `sign --key A --key B` would sign with B alone.
+ */
 export function parseCommandLine<const O extends ParseArgsOptionsConfig>(command: string, given: string[], options: O, allowPositionals = true) {
   const args = negativeValuesJoined(given, valueOption(options));
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals, strict: true, tokens: true });
   } catch {
     throw new UsageError('ERR_CLI_USAGE', `${diagnose(command, args, options, allowPositionals)} (run "runprint ${command} --help")`);
   }
+  refuseRepeated(command, parsed.tokens, options);
+  const { values, positionals } = parsed;
+  return { values, positionals };
+}
+
+/** ERR_CLI_USAGE for an option of `options` that is not repeatable and is among `tokens` more than once. */
+export function refuseRepeated(command: string, tokens: ReadonlyArray<{ kind: string; name?: string }>, options: ParseArgsOptionsConfig): void {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined || !Object.hasOwn(options, token.name) || options[token.name]!.multiple === true) continue;
+    if (seen.has(token.name)) throw givenTwice(command, token.name);
+    seen.add(token.name);
+  }
+}
+
+/** `--key is given more than once; sign takes it once`: also for the commands with a parser of their own. */
+export function givenTwice(command: string, name: string): UsageError {
+  return new UsageError('ERR_CLI_USAGE', `--${name} is given more than once; ${command} takes it once`);
 }
 
 /** What a strict parse refused, found by reading the same command line loosely, token by token. */

@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
@@ -17,7 +16,7 @@ import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } fro
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { negativeValuesJoined, parseCommandLine } from './parse-options.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { printable } from '../io/printable.ts';
 import { DEFAULT_DATA_DIR } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
@@ -97,22 +96,6 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
   // Opening would create an empty store: a data directory without one is named instead.
   if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
   return access === 'read' ? SqliteRuns.openReader(path) : SqliteRuns.open(path);
-}
-
-/**
- * Refuses an option of `names` given more than once (`--model a --model b`), as GET /v1/runs
- * refuses a repeated query parameter: the parser would keep the last one silently, and filters
- * are not combined. `args` is a command line parseCommandLine took.
- */
-export function refuseRepeated(command: string, args: string[], options: ParseArgsOptionsConfig, names: readonly string[]): void {
-  const joined = negativeValuesJoined(args, (name) => Object.hasOwn(options, name) && options[name]!.type === 'string');
-  const { tokens } = parseArgs({ args: joined, options, allowPositionals: true, strict: true, tokens: true });
-  const seen = new Set<string>();
-  for (const token of tokens) {
-    if (token.kind !== 'option' || !names.includes(token.name)) continue;
-    if (seen.has(token.name)) throw new UsageError('ERR_CLI_USAGE', `--${token.name} is given more than once; ${command} takes each option once (two filters of one kind are not combined)`);
-    seen.add(token.name);
-  }
 }
 
 /** One line per run: when, capture id, status, model asked -> served, run identity (or why none). */
@@ -223,7 +206,6 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs list takes no arguments, only options (run "runprint runs list --help")');
   const names: Record<string, keyof typeof values> = { since: 'since', until: 'until', model: 'model', servedModel: 'served-model', provider: 'provider', status: 'status', parent: 'parent', verdict: 'verdict', component: 'component', limit: 'limit', before: 'before' };
-  refuseRepeated('runs list', args, LIST_OPTIONS, Object.values(names));
   const query = runQuery((name) => {
     const option = names[name];
     return option === undefined ? undefined : (values[option] as string | undefined);

@@ -9,7 +9,7 @@ import { runQuery } from '../server/run-routes.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { openStore, refuseRepeated } from './runs-command.ts';
+import { openStore } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
 const GROUP_OPTIONS = {
@@ -68,7 +68,6 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'runs group takes no arguments, only options (run "runprint runs group --help")');
-  refuseRepeated('runs group', args, GROUP_OPTIONS, ['by', 'since', 'until', 'model', 'served-model', 'provider', 'status', 'parent', 'verdict', 'component', 'limit']);
   if (values.by === undefined) throw new UsageError('ERR_CLI_USAGE', 'runs group needs --by request, run, component=NAME or element=NAME');
   const by = parseGroupBy(values.by);
   if (values.values === true && (by.kind === 'request' || by.kind === 'run')) throw new UsageError('ERR_CLI_USAGE', '--values goes with --by component=NAME or element=NAME: identities have no content to show');

@@ -1,7 +1,6 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
@@ -18,13 +17,14 @@ import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
 import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
-import { captureOptions, CAPTURE_OPTIONS, CAPTURE_USAGE, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
+import { captureOptions, CAPTURE_OPTIONS, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { parseCommandLine } from './parse-options.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
-import { guardProcess, LIMIT_OPTIONS, LIMIT_USAGE, serveLimits } from './serve-limits.ts';
+import { guardProcess, LIMIT_OPTIONS, serveLimits } from './serve-limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
@@ -148,43 +148,34 @@ async function signOptions(keyFile: string | undefined, [tokenFrom, tokenValue]:
 }
 
 
+/** serve's options: its own, the connection limits', capture's. */
+const SERVE_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  'no-log': { type: 'boolean' },
+  'log-name': { type: 'string' },
+  'log-key': { type: 'string' },
+  'log-token': { type: 'string' },
+  'log-db': { type: 'string' },
+  'log-check': { type: 'string' },
+  'log-anonymous-writes': { type: 'boolean' },
+  'log-witness': { type: 'string', multiple: true },
+  'log-witness-timeout': { type: 'string' },
+  'witness-key': { type: 'string' },
+  'witness-name': { type: 'string' },
+  'witness-log': { type: 'string', multiple: true },
+  'sign-key': { type: 'string' },
+  'sign-token': { type: 'string' },
+  ...LIMIT_OPTIONS,
+  ...CAPTURE_OPTIONS,
+} as const;
+
 /** How long it then waits for the calls it cut to hand over their records. */
 const SHUTDOWN_DRAIN_MS = 5_000;
 
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        data: { type: 'string' },
-        'no-log': { type: 'boolean' },
-        'log-name': { type: 'string' },
-        'log-key': { type: 'string' },
-        'log-token': { type: 'string' },
-        'log-db': { type: 'string' },
-        'log-check': { type: 'string' },
-        'log-anonymous-writes': { type: 'boolean' },
-        'log-witness': { type: 'string', multiple: true },
-        'log-witness-timeout': { type: 'string' },
-        'witness-key': { type: 'string' },
-        'witness-name': { type: 'string' },
-        'witness-log': { type: 'string', multiple: true },
-        'sign-key': { type: 'string' },
-        'sign-token': { type: 'string' },
-        ...LIMIT_OPTIONS,
-        ...CAPTURE_OPTIONS,
-      },
-      strict: true,
-    }));
-  } catch {
-    throw new UsageError(
-      'ERR_CLI_USAGE',
-      `serve takes --host H, --port N, --data DIR, --log-name NAME, --log-key KEY.pem, --log-token T, --log-db URL, --log-check full|tiles, --log-anonymous-writes, --no-log, --log-witness URL=VKEY, --log-witness-timeout MS, --witness-key KEY.pem, --witness-name NAME, --witness-log VKEY, --sign-key KEY.pem, --sign-token T, ${CAPTURE_USAGE}, ${LIMIT_USAGE}`,
-    );
-  }
+  const { values } = parseCommandLine('serve', args, SERVE_OPTIONS, false);
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
   const portText = values.port ?? process.env['RUNPRINT_PORT'] ?? String(DEFAULT_PORT);
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {

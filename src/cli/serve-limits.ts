@@ -14,8 +14,6 @@ export const LIMIT_OPTIONS = {
   'shutdown-grace': { type: 'string' },
 } as const;
 
-export const LIMIT_USAGE = '--max-connections N, --max-client-connections N, --max-client-requests N, --headers-timeout MS, --request-timeout MS, --shutdown-grace MS';
-
 /** How long serve lets requests in progress finish once told to stop (SIGTERM, Ctrl-C), by default. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 

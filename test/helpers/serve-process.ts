@@ -43,7 +43,9 @@ const live = new Set<ChildProcessByStdio<null, null, Readable>>();
 
 /** Starts `runprint serve --port 0 --data DIR` with the project's Node and waits until it listens. */
 export async function startServe(options: ServeOptions): Promise<ServeProcess> {
-  const args = [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.data];
+  // serve takes each of these once: a test's own --host or --port replaces the default.
+  const gives = (name: string) => (options.args ?? []).some((arg) => arg === name || arg.startsWith(`${name}=`));
+  const args = [RUNPRINT_BIN, 'serve', ...(gives('--host') ? [] : ['--host', '127.0.0.1']), ...(gives('--port') ? [] : ['--port', '0']), '--data', options.data];
   if (options.token !== undefined) args.push('--log-token', options.token);
   args.push(...(options.args ?? []));
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
