@@ -1,8 +1,11 @@
 /** The streams a CLI command talks to, so tests can run commands without a child process. */
 
 export interface CliIo {
-  /** Reads all of standard input. */
-  readStdin(): Promise<Uint8Array>;
+  /**
+   * Reads all of standard input. Given `maxBytes`, it stops as soon as more than that has come and
+   * gives undefined, so an endless pipe is never held whole.
+   */
+  readStdin(maxBytes?: number): Promise<Uint8Array | undefined>;
   /** Writes to standard output exactly what is given. */
   stdout(text: string | Uint8Array): void;
   /** Writes to standard error exactly what is given. */

@@ -164,10 +164,16 @@ function guardOutput(stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream, exi
 export async function main(argv: string[]): Promise<number> {
   const output = guardOutput(process.stdout, process.stderr, (code) => process.exit(code));
   const io: CliIo = {
-    readStdin: async () => {
+    readStdin: async (maxBytes = Infinity) => {
       const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return new Uint8Array(Buffer.concat(chunks));
+      let length = 0;
+      for await (const chunk of process.stdin) {
+        chunks.push(chunk as Buffer);
+        length += (chunk as Buffer).length;
+        // Leaving the loop destroys the stream: the rest of an endless pipe is never read.
+        if (length > maxBytes) return undefined;
+      }
+      return new Uint8Array(Buffer.concat(chunks, length));
     },
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void (output.stderrOpen() && process.stderr.write(text)),

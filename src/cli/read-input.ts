@@ -1,5 +1,5 @@
 /** Reading a CLI input document from a file or standard input, with stable errors that name the file. */
-import { readFile, stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, JsonError, UsageError } from '../errors.ts';
 import type { CliIo } from './io.ts';
@@ -18,26 +18,67 @@ export class TerminalInputError extends UsageError {
   }
 }
 
-/** Reads FILE, or standard input when the name is `-` or absent (refused when standard input is a terminal). */
+/**
+ * Reads FILE, or standard input when the name is `-` or absent (refused when standard input is a
+ * terminal). No more than MAX_INPUT_BYTES (and one read's worth) is ever held: a pipe, a FIFO, a
+ * process substitution or a device such as /dev/zero that gives more is ERR_JSON_TOO_LARGE as soon
+ * as the limit is passed, not after it has all been read.
+ */
 export async function readInput(name: string | undefined, io: CliIo): Promise<Uint8Array> {
   if (name === undefined || name === '-') {
     if (io.stdinIsTTY === true) throw new TerminalInputError();
-    const bytes = await io.readStdin();
-    if (bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input');
+    const bytes = await io.readStdin(MAX_INPUT_BYTES);
+    if (bytes === undefined || bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input');
     return bytes;
   }
   const path = resolve(io.cwd, name);
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(path);
+    handle = await open(path, 'r');
+    const info = await handle.stat();
     if (info.isDirectory()) throw new InputError('ERR_INPUT_UNREADABLE', `a directory, not a file: ${fileName(name)}`);
+    // A regular file says its size; a pipe or a device says 0, and only reading tells.
     if (info.size > MAX_INPUT_BYTES) throw tooLarge(fileName(name));
-    return new Uint8Array(await readFile(path));
+    const bytes = await readAtMost(handle, info.isFile() ? info.size : 0, MAX_INPUT_BYTES);
+    if (bytes === undefined) throw tooLarge(fileName(name));
+    return bytes;
   } catch (error) {
     if (error instanceof InputError || error instanceof JsonError) throw error;
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError('ERR_INPUT_NOT_FOUND', `no such file: ${fileName(name)}`);
+    if (code === 'EISDIR') throw new InputError('ERR_INPUT_UNREADABLE', `a directory, not a file: ${fileName(name)}`);
     throw new InputError('ERR_INPUT_UNREADABLE', `cannot read file: ${fileName(name)}`);
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Reads `handle` to its end, or gives undefined as soon as more than `limit` bytes have come.
+ * `expected` is the size a regular file gave: one buffer of that size plus one byte then sees the
+ * end. A pipe or a device is read in pieces of 1 MiB, never past `limit` + 1 bytes in all (nothing
+ * is copied until the end is seen, so a refused input costs about `limit` bytes of memory).
+ */
+async function readAtMost(handle: FileHandle, expected: number, limit: number): Promise<Uint8Array | undefined> {
+  const pieces: Buffer[] = [];
+  let total = 0;
+  let size = Math.min(expected + 1, limit + 1);
+  for (;;) {
+    const piece = Buffer.allocUnsafe(size);
+    let length = 0;
+    while (length < piece.length) {
+      const { bytesRead } = await handle.read(piece, length, piece.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    pieces.push(piece.subarray(0, length));
+    total += length;
+    if (total > limit) return undefined;
+    if (length < piece.length) break;
+    size = Math.min(1024 * 1024, limit + 1 - total);
+  }
+  const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
+  return new Uint8Array(whole.buffer, whole.byteOffset, whole.length);
 }
 
 function tooLarge(what: string): JsonError {
