@@ -99,3 +99,36 @@ test('a following monitor checks each new checkpoint, retries through an outage,
   assert.equal(checkpoint.size, 5);
   assert.equal(kept.checkpoint, (await honest.log.checkpoint()).note);
 });
+
+test('--interval past one timer\'s reach (2^31 - 1 ms) is refused with its range, not run as a check every millisecond', async () => {
+  const key = await parsePrivateKey((await generateKeyFiles(ORIGIN)).privateKeyPem);
+  const { app, log } = await logWith(key, 'interval', ['a'].map(envelope));
+  const server = await listen(app, { host: '127.0.0.1', port: 0 });
+  closers.push(() => server.close());
+  const vkey = folder.file('interval.vkey', `${log.verifierKey}\n`);
+  const state = join(folder.folder, 'interval-state.json');
+  const run = (interval: string, ...more: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'log', 'monitor', `http://127.0.0.1:${server.port}/`, '--key', vkey, '--state', state, '--interval', interval, ...more], { cwd: folder.folder, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      // Before the fix this one never ended: thousands of checks, a TimeoutOverflowWarning each.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`log monitor --interval ${interval} did not end within 10 s: ${stdout.split('\n').length - 1} checks; stderr:\n${stderr.slice(0, 500)}`));
+      }, 10_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  for (const interval of ['3000000', '2147484']) {
+    assert.deepEqual(await run(interval), { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: --interval must be a whole number of seconds from 1 to 2147483 (about 24.8 days)\n' }, interval);
+  }
+  // The longest is taken (here with --once: one check, then the end).
+  const longest = await run('2147483', '--once');
+  assert.equal(longest.code, 0, longest.stderr);
+  assert.match(longest.stdout, /^checkpoint example\.test\/followed-log size 1 verified: first checkpoint/);
+});

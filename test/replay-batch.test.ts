@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runCliInProcess } from './helpers/run-cli.ts';
+import { replayBatch } from '../src/replay/replay-batch.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -209,6 +210,37 @@ describe('replay --runs', () => {
     }
   });
 
+  test('--rate at its slowest: the starts a worker waits for past one timer\'s reach (2^31 - 1 ms) still wait, none goes at once', async () => {
+    const replays = await startFakeUpstream();
+    const json = join(tempDir(), 'slowest.json');
+    // 0.000001 per second: one start every 1e9 ms; five workers wait 0, 1e9, 2e9, 3e9 and 4e9 ms.
+    const args = [RUNPRINT_BIN, 'replay', '--runs', 'limit=5', '--data', data, '--upstream', `openai=${replays.url}`, '--concurrency', '5', '--rate', '0.000001', '--json', json];
+    const child = spawn(process.execPath, args, { env: { ...process.env, OPENAI_API_KEY: OPENAI_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      for (let i = 0; i < 500 && replays.requests.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(replays.requests.length, 1, 'the first replay starts at once');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(replays.requests.length, 1, 'the others wait (a timer of more than 2^31 - 1 ms would fire after 1 ms)');
+      assert.doesNotMatch(stderr, /TimeoutOverflowWarning/);
+      assert.equal(child.exitCode, null, 'still waiting');
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      await replays.close();
+    }
+  });
+
+  test('replayBatch refuses a rate that is not a finite number above 0, as the library\'s other misuses (TypeError with Node\'s code)', async () => {
+    const options = { storage: {} as never, links: {} as never, statePath: join(tempDir(), 'never.state'), query: {}, queryText: 'all', replay: { upstreams: {} }, concurrency: 1 };
+    for (const [rate, code] of [[0, 'ERR_INVALID_ARG_VALUE'], [-1, 'ERR_INVALID_ARG_VALUE'], [Number.NaN, 'ERR_INVALID_ARG_VALUE'], [Infinity, 'ERR_INVALID_ARG_VALUE'], [1e-320, 'ERR_INVALID_ARG_VALUE'], ['10', 'ERR_INVALID_ARG_TYPE']] as const) {
+      await assert.rejects(replayBatch({ ...options, rate: rate as number }), (error: Error & { code?: string }) => error instanceof TypeError && error.code === code && /^replayBatch rate must be /.test(error.message), String(rate));
+    }
+    assert.equal(existsSync(options.statePath), false);
+  });
+
   test('--report: a static HTML page that opens in Chromium with no error and no request, with the counts and the served-model change', { timeout: 120_000 }, async () => {
     const replays = await startFakeUpstream({ fallback: replayScenario(0) });
     const dir = tempDir();
@@ -265,12 +297,19 @@ describe('replay --runs', () => {
       ['replay', '--runs', 'all'],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--concurrency', '0'],
       ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--rate', 'fast'],
+      ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--rate', '0.0000001'],
+      ['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--rate', '100001'],
       ['replay', '--runs', 'all', originals['colour']!, '--json', join(dir, 'x.json')],
     ]) {
       out = await cli([...args, '--data', data]);
       assert.equal(out.code, 2, args.join(' '));
       assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
     }
+    // --rate's range is named: a rate below one replay per 1,000,000 s is taken for a mistake.
+    out = await cli(['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--data', data, '--rate', '0.0000001']);
+    assert.equal(out.stderr, 'runprint: ERR_CLI_USAGE: --rate must be a number from 0.000001 to 100000\n');
+    out = await cli(['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--data', data, '--concurrency', '65']);
+    assert.equal(out.stderr, 'runprint: ERR_CLI_USAGE: --concurrency must be a whole number from 1 to 64\n');
     // The runs list's filters are a batch's too, checked as GET /v1/runs checks them.
     out = await cli(['replay', '--runs', 'status=lost', '--json', join(dir, 'x.json'), '--data', data]);
     assert.equal(out.code, 2);

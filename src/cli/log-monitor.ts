@@ -22,6 +22,12 @@ const OPTIONS = {
 /** Seconds between checks when --interval is not given. */
 const DEFAULT_INTERVAL = 60;
 
+/**
+ * The longest --interval: 2^31 - 1 ms, the longest wait one Node timer takes (a longer one is
+ * taken as 1 ms, a check every millisecond), in whole seconds: about 24.8 days.
+ */
+const MAX_INTERVAL = Math.floor(0x7fffffff / 1000);
+
 /** The state file when --state is not given: in the working directory, named after the log key. */
 export function defaultStatePath(cwd: string, logKey: NoteVerifier): string {
   return resolve(cwd, `runprint-monitor-${logKey.name.replace(/[^A-Za-z0-9.-]/g, '_')}.json`);
@@ -85,7 +91,7 @@ export async function monitorCommand(args: string[], io: CliIo): Promise<number>
   if (positionals.length !== 1) throw logUsageError('give exactly one log URL');
   if (values.key === undefined) throw logUsageError('--key LOGKEY.vkey is required');
   const interval = values.interval === undefined ? DEFAULT_INTERVAL : parseDecimal(values.interval);
-  if (interval === undefined || interval < 1) throw logUsageError('--interval must be a whole number of seconds, at least 1');
+  if (interval === undefined || interval < 1 || interval > MAX_INTERVAL) throw logUsageError(`--interval must be a whole number of seconds from 1 to ${MAX_INTERVAL} (about 24.8 days)`);
   const base = logUrl(positionals[0]!);
   const logKey = await readLogKey(values.key, io);
   const statePath = values.state === undefined ? defaultStatePath(io.cwd, logKey) : resolve(io.cwd, values.state);

@@ -146,11 +146,18 @@ function batchQuery(text: string) {
   return query;
 }
 
-function numberOption(text: string | undefined, name: string, fallback: number | undefined, max: number, integer: boolean): number | undefined {
+/**
+ * The slowest --rate: one replay started every 1,000,000 s (about 11.6 days). A slower one is
+ * taken for a mistake; the pacer itself waits any length (replay-batch.ts).
+ */
+const MIN_RATE = '0.000001';
+
+/** --NAME's number from `min` to `max` (`min` as the message writes it). */
+function numberOption(text: string | undefined, name: string, fallback: number | undefined, [min, max]: [string, number], integer: boolean): number | undefined {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(value > 0) || value > max || (integer && !Number.isInteger(value))) {
-    throw new UsageError('ERR_CLI_USAGE', `--${name} must be ${integer ? 'a whole number' : 'a number'} above 0, at most ${max}`);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(value >= Number(min)) || value > max || (integer && !Number.isInteger(value))) {
+    throw new UsageError('ERR_CLI_USAGE', `--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`);
   }
   return value;
 }
@@ -198,8 +205,8 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'replay --runs takes no RUN: the query selects the runs');
   if (values.json === undefined || values.json === '' || values.json === '-') throw new UsageError('ERR_CLI_USAGE', 'replay --runs needs --json FILE: the report file (the batch\'s state is kept beside it, in FILE.state)');
   const query = batchQuery(values.runs!);
-  const concurrency = numberOption(values.concurrency, 'concurrency', 1, 64, true)!;
-  const rate = numberOption(values.rate, 'rate', undefined, 100000, false);
+  const concurrency = numberOption(values.concurrency, 'concurrency', 1, ['1', 64], true)!;
+  const rate = numberOption(values.rate, 'rate', undefined, [MIN_RATE, 100000], false);
   const upstreams = upstreamOptions(values.upstream ?? []);
   const overrides = overridesOf(values);
   const jsonPath = resolve(io.cwd, values.json);

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { wrongType, wrongValue } from '../capture-node/misuse.ts';
 import { InputError, RunprintError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RunQuery, RunStorage, RunToStore, StoredRun } from '../store/run-storage.ts';
@@ -210,7 +211,21 @@ function groupCommitter(storage: RunStorage, links: ReplayLinks, batch: string):
     });
 }
 
-/** Waits so that starts are at least 1/rate seconds apart, across every worker. */
+/** The longest wait one Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+const LONGEST_TIMER_MS = 0x7fffffff;
+
+/** Resolves at `deadline` (performance.now() time), however far off: a chain of timers, none longer than one can be. */
+async function waitUntil(deadline: number): Promise<void> {
+  for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, LONGEST_TIMER_MS)));
+  }
+}
+
+/**
+ * Waits so that starts are at least 1/rate seconds apart, across every worker. The k-th worker
+ * waiting at once waits k intervals: at a low rate that is past one timer's reach, so the wait is
+ * chained (a single timer would fire after 1 ms and start them all at once).
+ */
 function pacer(rate: number | undefined): () => Promise<void> {
   if (rate === undefined) return async () => undefined;
   const interval = 1000 / rate;
@@ -219,8 +234,16 @@ function pacer(rate: number | undefined): () => Promise<void> {
     const now = performance.now();
     const start = Math.max(now, next);
     next = start + interval;
-    if (start > now) await new Promise((resolve) => setTimeout(resolve, start - now));
+    if (start > now) await waitUntil(start);
   };
+}
+
+/** `rate`, checked: a finite number of replays per second above 0 (a TypeError as the library's other misuses). */
+function checkedRate(rate: unknown): number | undefined {
+  if (rate === undefined) return undefined;
+  if (typeof rate !== 'number') throw wrongType(`replayBatch rate must be a number of replays started per second, not ${rate === null ? 'null' : typeof rate}`);
+  if (!(rate > 0) || !Number.isFinite(rate) || !Number.isFinite(1000 / rate)) throw wrongValue(`replayBatch rate must be a finite number of replays started per second above 0, not ${rate}`);
+  return rate;
 }
 
 /**
@@ -228,6 +251,7 @@ function pacer(rate: number | undefined): () => Promise<void> {
  * starts and is the caller's to delete once the report is written (deleteBatchState).
  */
 export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
+  const rate = checkedRate(options.rate);
   const overrides = (options.replay.overrides ?? {}) as unknown as JsonValue;
   const given = options.replay.weights;
   const weights = given === undefined ? undefined : typeof given === 'string' ? given : given.path;
@@ -246,7 +270,7 @@ export async function replayBatch(options: BatchOptions): Promise<BatchReport> {
   for (const item of finished.values()) if (item.verdict !== 'error') counts[item.verdict as Verdict]++;
   let done = finished.size;
   const total = state.originals.length;
-  const wait = pacer(options.rate);
+  const wait = pacer(rate);
   const batch = state.batch;
   const commit = groupCommitter(options.storage, options.links, batch);
   let next = 0;
