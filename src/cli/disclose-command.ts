@@ -1,9 +1,7 @@
 /** `runprint disclose`: fresh salts, and disclosures of chosen parts of a run, created and verified (SPEC 17). */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
-import { InputError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { createSalts } from '../identity/salt.ts';
 import { parseJson } from '../jcs/parse.ts';
@@ -18,6 +16,7 @@ import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { closestName } from '../io/closest-name.ts';
+import { writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -137,11 +136,7 @@ async function createCommand(values: Values, rest: string[], io: CliIo): Promise
     io.stdout(text);
     return EXIT.ok;
   }
-  try {
-    await writeFile(resolve(io.cwd, values.out), text);
-  } catch {
-    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the output file');
-  }
+  await writeOutputFile(values.out, text, io);
   return EXIT.ok;
 }
 

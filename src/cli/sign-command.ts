@@ -1,8 +1,6 @@
 /** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14). */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
-import { InputError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
@@ -15,6 +13,7 @@ import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { runprintVersion } from './version.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
@@ -42,14 +41,6 @@ function usage(message: string): UsageError {
   return new UsageError('ERR_CLI_USAGE', message);
 }
 
-async function write(name: string, text: string, io: CliIo): Promise<void> {
-  try {
-    await writeFile(resolve(io.cwd, name), text);
-  } catch {
-    throw new InputError('ERR_INPUT_UNREADABLE', 'cannot write the output file');
-  }
-}
-
 export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandLine('sign', args, OPTIONS, false);
   if (values.help === true) {
@@ -70,9 +61,9 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const text = formatEnvelope(envelope);
   if (values.bundle !== undefined) {
     if (envelope.signatures.length !== 1) throw usage('--bundle needs a receipt with exactly one signature (a Sigstore bundle holds one)');
-    await write(values.bundle, `${JSON.stringify(formatBundle(envelope, { publicKeyHint: key.keyId }), null, 2)}\n`, io);
+    await writeOutputFile(values.bundle, `${JSON.stringify(formatBundle(envelope, { publicKeyHint: key.keyId }), null, 2)}\n`, io);
   }
-  if (values.out !== undefined) await write(values.out, text, io);
+  if (values.out !== undefined) await writeOutputFile(values.out, text, io);
   else io.stdout(text);
   return EXIT.ok;
 }

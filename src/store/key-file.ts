@@ -1,7 +1,10 @@
-/** Key files on disk: written atomically and never over an existing file; private ones checked for their mode. */
+/**
+ * Files written atomically: key files never over an existing file (private ones checked for their
+ * mode), output files replacing the one there whole or not at all.
+ */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -29,6 +32,52 @@ export async function writeFileAtomic(path: string, text: string, mode: number):
     await linkNew(temporary, path);
   } finally {
     await unlink(temporary).catch(() => undefined);
+  }
+  await syncDirectory(directory);
+}
+
+/**
+ * Writes `data` to `path`, replacing the file there if there is one, so that `path` holds either
+ * the old file whole or the new one whole, never a part: the bytes go to a temporary file in the
+ * same directory (written, fsynced), which is then renamed over `path`, and the directory is
+ * fsynced. A failure (a full disk, a file size limit) leaves the old file as it was and removes the
+ * temporary one. The new file keeps the permission bits of the one it replaces (a new one gets
+ * 0666 less the umask, as a plain write would); a symbolic link is followed, so it keeps naming the
+ * file it named. A directory is refused (EISDIR) before anything is written. A path that is neither
+ * a file nor a directory (a FIFO, /dev/stdout, /dev/null) cannot be renamed over and holds nothing
+ * to lose: it is written directly. Errors are node:fs errors (with `code`).
+ */
+export async function replaceFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  let target = path;
+  let mode: number | undefined;
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!info.isFile()) {
+      await writeFile(path, data);
+      return;
+    }
+    target = await realpath(path);
+    mode = info.mode & 0o7777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const directory = dirname(target);
+  const temporary = join(directory, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
+  let renamed = false;
+  try {
+    try {
+      if (mode !== undefined) await file.chmod(mode);
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, target);
+    renamed = true;
+  } finally {
+    if (!renamed) await unlink(temporary).catch(() => undefined);
   }
   await syncDirectory(directory);
 }

@@ -1,0 +1,53 @@
+/** Files the CLI writes on request (`sign --out`, `--bundle`, `disclose create --out`): replaced whole or not at all, with errors that say why. */
+import { resolve } from 'node:path';
+import { InputError, UsageError } from '../errors.ts';
+import { replaceFileAtomic } from '../store/key-file.ts';
+import type { CliIo } from './io.ts';
+import { fileName } from './read-input.ts';
+
+/** Why a write failed, in words, from a node:fs error code. */
+export function writeFailureReason(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left on the device';
+    case 'EFBIG':
+      return 'larger than the file size limit';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOENT':
+      return 'no such folder';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return code ?? 'unknown error';
+  }
+}
+
+/** ERR_FILE_UNWRITABLE naming the file as given and why it could not be written. */
+export function unwritable(name: string, error: unknown): InputError {
+  return new InputError('ERR_FILE_UNWRITABLE', `cannot write file (${writeFailureReason(error)}): ${fileName(name)}`);
+}
+
+/** A file the command writes is never standard output (`-`) and never the empty name: a usage error. */
+export function refuseStandardOutput(option: string, value: string | undefined, what = 'a file'): void {
+  if (value === '-' || value === '') throw new UsageError('ERR_CLI_USAGE', `${option} must name ${what}`);
+}
+
+/**
+ * Writes FILE (relative to the working directory), replacing a file of that name whole: on any
+ * failure the file that was there stays as it was (ERR_FILE_UNWRITABLE, with the reason).
+ */
+export async function writeOutputFile(name: string, text: string, io: CliIo): Promise<void> {
+  try {
+    await replaceFileAtomic(resolve(io.cwd, name), text);
+  } catch (error) {
+    throw unwritable(name, error);
+  }
+}
