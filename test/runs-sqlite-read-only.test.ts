@@ -200,6 +200,36 @@ test('a data directory without a run store is ERR_INPUT_NOT_FOUND in one line, a
   }
 });
 
+test('a data directory named by RUNPRINT_DATA is the one the error names, and a file given for it is said to be a file', async () => {
+  const root = scratch.tempDir();
+  const file = join(root, 'req.json');
+  writeFileSync(file, '{}');
+  const saved = process.env['RUNPRINT_DATA'];
+  const commands = [['runs', 'list'], ['runs', 'show', 'x'], ['runs', 'diff', 'x', 'y'], ['runs', 'verify', 'x'], ['runs', 'group', '--by', 'run'], ['replay', 'x']];
+  try {
+    process.env['RUNPRINT_DATA'] = join(root, 'env-folder');
+    for (const args of commands) {
+      const result = await runCliInProcess(args, { cwd: root });
+      assert.equal(result.stderr, `runprint: ERR_INPUT_NOT_FOUND: no run store in ${join(root, 'env-folder')} (RUNPRINT_DATA) (runprint serve creates runs.sqlite there when it captures; a run store in PostgreSQL is named with --runs-db URL)\n`, args.join(' '));
+      assert.equal(result.code, 4);
+    }
+    process.env['RUNPRINT_DATA'] = file;
+    for (const args of commands) {
+      const result = await runCliInProcess(args, { cwd: root });
+      assert.equal(result.stderr, `runprint: ERR_INPUT_NOT_FOUND: no run store in ${file} (RUNPRINT_DATA): it is a file, not a folder (the data directory is the folder runprint serve --data DIR keeps runs.sqlite in)\n`, args.join(' '));
+    }
+    // --data wins over RUNPRINT_DATA, and is named as given.
+    for (const args of commands) {
+      const result = await runCliInProcess([...args, '--data', 'req.json'], { cwd: root });
+      assert.equal(result.stderr, 'runprint: ERR_INPUT_NOT_FOUND: no run store in req.json: it is a file, not a folder (the data directory is the folder runprint serve --data DIR keeps runs.sqlite in)\n', args.join(' '));
+    }
+  } finally {
+    if (saved === undefined) delete process.env['RUNPRINT_DATA'];
+    else process.env['RUNPRINT_DATA'] = saved;
+  }
+  assert.equal(existsSync(join(root, 'env-folder')), false, 'nothing is made');
+});
+
 test('a store of an older layout is refused with what upgrades it, not migrated by a reader; serve upgrades it, then it reads', { timeout: 60_000 }, async () => {
   const data = copyOfFilled();
   // The layout before run_parents (the parents of each run, for --parent).

@@ -5,7 +5,7 @@
  * with the same JSON; diff compares two runs (docs/REPLAY.md). `runs verify` and `runs group`
  * are in runs-verify-command.ts and runs-group-command.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
@@ -51,9 +51,25 @@ const SHOW_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The data directory as given (--data, else RUNPRINT_DATA, else ./runprint-data), and whether RUNPRINT_DATA named it. */
+function dataDirectory(data: string | undefined): { dir: string; fromEnv: boolean } {
+  const variable = process.env['RUNPRINT_DATA'];
+  if (data === undefined && variable !== undefined) return { dir: variable, fromEnv: true };
+  return { dir: data ?? DEFAULT_DATA_DIR, fromEnv: false };
+}
+
+/** Whether `path` is there and is not a folder (a folder it is in that cannot be read: not known, false). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === false;
+  } catch {
+    return false;
+  }
+}
+
 /** The run store's file in a data directory (--data, else RUNPRINT_DATA, else ./runprint-data). */
 export function runStorePath(data: string | undefined, io: CliIo): string {
-  return join(resolve(io.cwd, data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR), RUNS_DATABASE);
+  return join(resolve(io.cwd, dataDirectory(data).dir), RUNS_DATABASE);
 }
 
 /** Where a command finds the run store: --data (its runs.sqlite) or --runs-db (PostgreSQL). */
@@ -93,8 +109,14 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
   const url = runsDatabase(values);
   if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url, access === 'read' ? { readOnly: true } : { create: false });
   const path = runStorePath(values.data, io);
-  // Opening would create an empty store: a data directory without one is named instead.
-  if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${values.data ?? DEFAULT_DATA_DIR} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
+  // Opening would create an empty store: a data directory without one is named instead, as it was
+  // given (--data, RUNPRINT_DATA or the default), and a file given for it is said to be one.
+  if (!existsSync(path)) {
+    const { dir, fromEnv } = dataDirectory(values.data);
+    const named = `${printable(dir, 200)}${fromEnv ? ' (RUNPRINT_DATA)' : ''}`;
+    if (isFile(resolve(io.cwd, dir))) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named}: it is a file, not a folder (the data directory is the folder runprint serve --data DIR keeps ${RUNS_DATABASE} in)`);
+    throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
+  }
   return access === 'read' ? SqliteRuns.openReader(path) : SqliteRuns.open(path);
 }
 
