@@ -78,6 +78,14 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
     response.write('data: first\n\n');
     // Never ends: the caller aborts.
   },
+  '/status-999': (_request, _body, response) => {
+    response.writeHead(999, 'Odd', { 'content-type': 'application/json' });
+    response.end('{}');
+  },
+  '/status-999/v1/chat/completions': (_request, _body, response) => {
+    response.writeHead(999, 'Odd', { 'content-type': 'application/json' });
+    response.end('{}');
+  },
   '/silent': () => undefined,
   '/hang-up': (request) => request.socket.destroy(),
 };
@@ -176,6 +184,22 @@ test('through the proxy, such a body is a 502 that says why, and the call is rec
     assert.equal(runs.length, 1);
     assert.equal(runs[0]!.record.incomplete?.reason, 'network-error');
     assert.equal(response.headers.get('runprint-capture-id'), runs[0]!.record.captureId);
+  } finally {
+    upstreamFetch.close();
+  }
+});
+
+test('an upstream status no Response can carry (999) is a 502 that names it, not a failure of fetch', async () => {
+  await assert.rejects(call(`${base}/status-999`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the upstream answered an invalid HTTP status (999)');
+  const upstreamFetch = createUpstreamFetch();
+  const proxy = createProxy({ upstreams: { openai: `${base}/status-999` }, sink: { healthy: true, record: async () => undefined }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+  try {
+    const response = await createApp({ proxy }).request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"Hi."}]}' });
+    assert.equal(response.status, 502);
+    const { error } = await response.json();
+    assert.equal(error.code, 'ERR_CAPTURE_UPSTREAM_UNREACHABLE');
+    assert.match(error.message, /: the upstream answered an invalid HTTP status \(999\)$/);
+    assert.doesNotMatch(error.message, /fetch/);
   } finally {
     upstreamFetch.close();
   }

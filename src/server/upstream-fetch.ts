@@ -168,7 +168,8 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
             resolve(new Response(bodyOf(source, reason, first), { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
           } catch {
             response.destroy();
-            reject(new TypeError('fetch failed: the upstream answered a status fetch does not accept'));
+            // Node's parser reads any three digits; a Response takes 200 to 599 (1xx are interim, read apart).
+            reject(new TypeError(`fetch failed: the upstream answered an invalid HTTP status (${status})`));
           }
         };
         if (source === response) return answer();
