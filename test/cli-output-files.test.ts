@@ -88,15 +88,15 @@ test('an --out or --bundle that is a folder, or in a folder that does not exist:
   await ready;
   mkdirSync(join(folder, 'adir'));
   for (const [option, name, reason] of [
-    ['--out', 'adir', 'it is a directory'],
-    ['--bundle', 'adir', 'it is a directory'],
+    ['--out', 'adir', 'it is a directory, not a file'],
+    ['--bundle', 'adir', 'it is a directory, not a file'],
     ['--out', 'nodir/x.json', 'no such folder'],
     ['--bundle', 'nodir/x.json', 'no such folder'],
     ['--out', 'request.json/x.json', 'a part of the path is not a folder'],
   ] as const) {
     assert.deepEqual(await cli([...SIGN, option, name]), { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${reason}): ${name}\n` }, `sign ${option} ${name}`);
   }
-  for (const [name, reason] of [['adir', 'it is a directory'], ['nodir/x.json', 'no such folder']] as const) {
+  for (const [name, reason] of [['adir', 'it is a directory, not a file'], ['nodir/x.json', 'no such folder']] as const) {
     assert.deepEqual(await cli([...DISCLOSE, '--out', name]), { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${reason}): ${name}\n` }, `disclose create --out ${name}`);
   }
   assert.deepEqual(readdirSync(join(folder, 'adir')), []);
@@ -132,4 +132,28 @@ test('disclose create --out and sign --bundle replace an existing file with the 
   // A device is written to, not replaced.
   assert.deepEqual(await cli([...SIGN, '--out', '/dev/null']), { code: 0, stdout: '', stderr: '' });
   assert.deepEqual(temporaries(), []);
+});
+
+test('keygen --out naming a file, and log proof/submit writing to a folder, say what is there (finding: "a key file appeared meanwhile", "file already exists")', async () => {
+  await ready;
+  file('plain.json', '{}\n');
+  symlinkSync('plain.json', join(folder, 'plain-link'));
+  for (const name of ['plain.json', 'plain-link']) {
+    assert.deepEqual(await cli(['keygen', '--out', name]), {
+      code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: --out is a file, not a folder (keygen writes its four key files into a folder): ${name}\n`,
+    }, `keygen --out ${name}`);
+  }
+  assert.equal(read('plain.json'), '{}\n');
+  mkdirSync(join(folder, 'proofs'));
+  assert.deepEqual(await cli(['log', 'proof', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--out', 'proofs']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_UNWRITABLE: cannot write file (it is a directory, not a file): proofs\n',
+  });
+  assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--proof-out', 'proofs']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_UNWRITABLE: cannot write file (it is a directory, not a file): proofs\n',
+  });
+  // An existing file is still refused as before.
+  assert.deepEqual(await cli(['log', 'proof', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--out', 'plain.json']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_EXISTS: file already exists, refusing to overwrite it: plain.json\n',
+  });
+  assert.deepEqual(readdirSync(join(folder, 'proofs')), []);
 });

@@ -1,5 +1,5 @@
 /** Options shared by the `runprint log` commands and `verify --log-proof`: log URLs, log and witness keys, proof files. */
-import { access, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { InputError, UsageError } from '../errors.ts';
@@ -9,6 +9,7 @@ import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
+import { unwritable } from './output-file.ts';
 import { fileName, readInput } from './read-input.ts';
 
 export function logUsageError(message: string): UsageError {
@@ -58,14 +59,18 @@ function fileExists(name: string): InputError {
   return new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${fileName(name)}`);
 }
 
-/** Fails with ERR_FILE_EXISTS when FILE is already there: checked before any work whose result would be lost. */
+/**
+ * Fails with ERR_FILE_EXISTS when FILE is already there, or ERR_FILE_UNWRITABLE when it is a
+ * directory: checked before any work whose result would be lost.
+ */
 export async function refuseExisting(name: string, io: CliIo): Promise<void> {
+  let directory: boolean;
   try {
-    await access(resolve(io.cwd, name));
+    directory = (await stat(resolve(io.cwd, name))).isDirectory();
   } catch {
     return;
   }
-  throw fileExists(name);
+  throw directory ? unwritable(name, { code: 'EISDIR' }) : fileExists(name);
 }
 
 /** Writes a new file; never replaces one that exists (ERR_FILE_EXISTS), even one created meanwhile. */
@@ -73,7 +78,8 @@ export async function writeNewFile(name: string, text: string, io: CliIo): Promi
   try {
     await writeFile(resolve(io.cwd, name), text, { flag: 'wx' });
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') throw fileExists(name);
-    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${fileName(name)}`);
+    if ((error as { code?: string }).code !== 'EEXIST') throw unwritable(name, error);
+    await refuseExisting(name, io);
+    throw fileExists(name);
   }
 }

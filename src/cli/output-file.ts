@@ -15,7 +15,7 @@ export function writeFailureReason(error: unknown): string {
     case 'EFBIG':
       return 'larger than the file size limit';
     case 'EISDIR':
-      return 'it is a directory';
+      return 'it is a directory, not a file';
     case 'ENOENT':
       return 'no such folder';
     case 'ENOTDIR':
