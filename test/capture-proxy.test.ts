@@ -400,11 +400,11 @@ describe('the run store', () => {
     assert.deepEqual(validate(listed.body, { $ref: '#/components/schemas/RunList' } as never, document), [], 'real run views match docs/openapi.json');
     const bad = await json<{ error: { code: string } }>(`${serve.base}/v1/runs?component=nonsense`);
     assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.code, 'ERR_CLI_USAGE');
+    assert.equal(bad.body.error.code, 'ERR_HTTP_BAD_REQUEST');
     assert.equal((await fetch(`${serve.base}/v1/content/${element}`)).headers.get('x-content-type-options'), 'nosniff');
     const badEscape = await json<{ error: { code: string } }>(`${serve.base}/v1/runs/%E0%A4%A`);
     assert.equal(badEscape.status, 400);
-    assert.equal(badEscape.body.error.code, 'ERR_CLI_USAGE');
+    assert.equal(badEscape.body.error.code, 'ERR_HTTP_BAD_REQUEST');
     const missing = await json<{ error: { code: string } }>(`${serve.base}/v1/runs/${'0'.repeat(64)}`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'ERR_RUN_NOT_FOUND');

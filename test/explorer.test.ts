@@ -224,7 +224,7 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
 
   // A filter the store refuses is shown with its code (the one console error is the 400 answer itself).
   await show(page, `${serve.base}/explorer/#/runs?since=yesterday`);
-  assert.match((await page.textContent('.error')) ?? '', /ERR_CLI_USAGE/);
+  assert.match((await page.textContent('.error')) ?? '', /ERR_HTTP_BAD_REQUEST/);
   assert.deepEqual(problems.map((problem) => /status of 400/.test(problem)), [true]);
   await close();
   await screenshots(serve.base, 'runs', '#/runs', '#counts[data-ready]');

@@ -68,7 +68,7 @@ test('POST ?wait=checkpoint answers with a tlog-proof of the exact bytes sent, w
 
     const bad = await app.request('/v1/log/entries?wait=yes', { method: 'POST', body: envelope(9), headers });
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error.code, 'ERR_CLI_USAGE');
+    assert.equal((await bad.json()).error.code, 'ERR_HTTP_BAD_REQUEST');
   } finally {
     await log.close();
   }
@@ -88,7 +88,7 @@ test('GET /v1/log/tlog-proof is 404 ERR_LOG_ENTRY_NOT_FOUND until a checkpoint c
     for (const query of ['index=-1', 'index=01', 'index=x', '']) {
       const response = await app.request(`/v1/log/tlog-proof?${query}`);
       assert.equal(response.status, 400, query);
-      assert.equal((await response.json()).error.code, 'ERR_CLI_USAGE');
+      assert.equal((await response.json()).error.code, 'ERR_HTTP_BAD_REQUEST');
     }
   } finally {
     await log.close();

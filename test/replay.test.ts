@@ -357,7 +357,7 @@ describe('replay verdicts against the fake upstream', () => {
     assert.match(wrong.stderr, /^runprint: ERR_CLI_USAGE: verdict must be one of identical, same-request-other-server, divergent, variant, cannot-replay/);
     const refused = await fetch(`${serve.base}/v1/runs?verdict=same`);
     assert.equal(refused.status, 400);
-    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CLI_USAGE');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_HTTP_BAD_REQUEST');
   });
 });
 

@@ -134,12 +134,12 @@ describe('GET /v1/runs/diff', () => {
     const cases: Array<[string, number, string]> = [
       [`/v1/runs/diff?a=${ids.colour}&b=${UNKNOWN}`, 404, 'ERR_RUN_NOT_FOUND'],
       [`/v1/runs/diff?a=${UNKNOWN}&b=${ids.colour}`, 404, 'ERR_RUN_NOT_FOUND'],
-      [`/v1/runs/diff?a=${ids.colour}`, 400, 'ERR_CLI_USAGE'],
-      ['/v1/runs/diff', 400, 'ERR_CLI_USAGE'],
-      [`/v1/runs/diff?a=${ids.colour}&b=not-a-run`, 400, 'ERR_CLI_USAGE'],
-      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&values=yes`, 400, 'ERR_CLI_USAGE'],
-      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&b=${ids.colour}`, 400, 'ERR_CLI_USAGE'],
-      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&value=1`, 400, 'ERR_CLI_USAGE'],
+      [`/v1/runs/diff?a=${ids.colour}`, 400, 'ERR_HTTP_BAD_REQUEST'],
+      ['/v1/runs/diff', 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/diff?a=${ids.colour}&b=not-a-run`, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&values=yes`, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&b=${ids.colour}`, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&value=1`, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/diff?a=${ids.colour}&b=${ids.unidentified}`, 400, 'ERR_REPLAY_UNIDENTIFIED'],
     ];
     for (const [path, status, code] of cases) {
@@ -193,9 +193,9 @@ describe('GET /v1/runs/{id}/verify', () => {
     const cases: Array<[string, string | null, number, string]> = [
       [`/v1/runs/${UNKNOWN}/verify`, TOKEN, 404, 'ERR_RUN_NOT_FOUND'],
       [`/v1/runs/${'f'.repeat(64)}/verify`, TOKEN, 404, 'ERR_RUN_NOT_FOUND'],
-      ['/v1/runs/not-a-run/verify', TOKEN, 400, 'ERR_CLI_USAGE'],
-      ['/v1/runs/%E0%A4%A/verify', TOKEN, 400, 'ERR_CLI_USAGE'],
-      [`/v1/runs/${ids.river}/verify?key=x`, TOKEN, 400, 'ERR_CLI_USAGE'],
+      ['/v1/runs/not-a-run/verify', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
+      ['/v1/runs/%E0%A4%A/verify', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/${ids.river}/verify?key=x`, TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/${ids.river}/verify`, null, 401, 'ERR_HTTP_UNAUTHORIZED'],
     ];
     for (const [path, token, status, code] of cases) {

@@ -73,7 +73,7 @@ test('the digests runs show prints as request bytes and response bytes are found
 const NAMES = 'model, system, input, context, tools, parameters, configuration, excluded, output, request, response, retrieval, salts';
 const HEX = 'ab'.repeat(32);
 
-test('each mistake in a component value gets its own message, the same over the CLI and HTTP (ERR_CLI_USAGE)', async () => {
+test('each mistake in a component value gets its own message, the same over the CLI (ERR_CLI_USAGE) and HTTP (ERR_HTTP_BAD_REQUEST)', async () => {
   const cases: Array<[string, string]> = [
     [`sytem=${HEX}`, `component is DIGEST or NAME=DIGEST: "sytem" is not a NAME; NAME is one of ${NAMES}; did you mean "system"?`],
     [`responses=${HEX}`, `component is DIGEST or NAME=DIGEST: "responses" is not a NAME; NAME is one of ${NAMES}; did you mean "response"?`],
@@ -93,7 +93,7 @@ test('each mistake in a component value gets its own message, the same over the 
     }
     for (const path of ['/v1/runs', '/v1/runs/counts', '/v1/runs/groups?by=request&']) {
       const response = await fetch(`${serve.base}${path}${path.endsWith('&') ? '' : '?'}component=${encodeURIComponent(value)}`);
-      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_CLI_USAGE', message } }], `${path} component=${value}`);
+      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message } }], `${path} component=${value}`);
     }
   }
 });
@@ -110,7 +110,7 @@ test('a filter given an empty value is refused, over the CLI and HTTP, not taken
     }
     for (const path of ['/v1/runs?', '/v1/runs/counts?', '/v1/runs/groups?by=request&']) {
       const response = await fetch(`${serve.base}${path}${name}=`);
-      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_CLI_USAGE', message } }], `${path}${name}=`);
+      assert.deepEqual([response.status, await response.json()], [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message } }], `${path}${name}=`);
     }
   }
   // Given a value, the filter selects as before.

@@ -90,7 +90,7 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.equal(broken.status, 400);
     assert.match((await broken.json()).error.code, /^ERR_(OUTPUT|JSON)_/);
     const both = await post(app, '/v1/identity?from=anthropic-messages', { request: REQUEST, from: 'openai-chat' });
-    assert.deepEqual(await both.json(), { error: { code: 'ERR_CLI_USAGE', message: 'the query\'s "from" and the member "from" differ; give one', path: "$['from']" } });
+    assert.deepEqual(await both.json(), { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'the query\'s "from" and the member "from" differ; give one', path: "$['from']" } });
   });
 
   test(`${name}: POST /v1/explain answers what runprint explain --json prints, without content`, async () => {
@@ -105,7 +105,7 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.equal((await missing.json()).error.message, 'member "request" is required');
     const unknown = await post(app, '/v1/explain', { request: REQUEST, respnse: RESPONSE_TEXT });
     assert.equal(unknown.status, 400);
-    assert.deepEqual((await unknown.json()).error, { code: 'ERR_CLI_USAGE', message: 'unknown member "respnse"; this route takes request, response, responseBase64, from', path: "$['respnse']" });
+    assert.deepEqual((await unknown.json()).error, { code: 'ERR_HTTP_BAD_REQUEST', message: 'unknown member "respnse"; this route takes request, response, responseBase64, from', path: "$['respnse']" });
   });
 
   test(`${name}: POST /v1/diff answers what runprint diff --json prints, with 200 whether equal or not`, async () => {
@@ -159,7 +159,7 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const refused = await post(app, '/v1/diff', { a: JSON.parse(receipt), responseA: RESPONSE_TEXT, b: REQUEST });
     assert.equal(refused.status, 400);
     assert.deepEqual((await refused.json()).error, {
-      code: 'ERR_CLI_USAGE',
+      code: 'ERR_HTTP_BAD_REQUEST',
       message: 'member "responseA": a response combines with a provider request, not with a receipt (a receipt states its own output digest)',
       path: "$['responseA']",
     });
@@ -189,9 +189,9 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.equal(await bundled.text(), `${JSON.stringify(formatBundle(JSON.parse(await cliEnvelope()), { publicKeyHint: signKey.keyId }), null, 2)}\n`);
     const badForm = await post(app, '/v1/sign?form=pdf', signBody, { authorization: `Bearer ${TOKEN}` });
     assert.equal(badForm.status, 400);
-    assert.equal((await badForm.json()).error.code, 'ERR_CLI_USAGE');
+    assert.equal((await badForm.json()).error.code, 'ERR_HTTP_BAD_REQUEST');
     const asObject = await post(app, '/v1/sign', { ...signBody, output: JSON.parse(RESPONSE_TEXT) }, { authorization: `Bearer ${TOKEN}` });
-    assert.deepEqual((await asObject.json()).error, { code: 'ERR_CLI_USAGE', message: 'member "output" must be a string: the body exactly as received (JSON or an SSE stream)', path: "$['output']" });
+    assert.deepEqual((await asObject.json()).error, { code: 'ERR_HTTP_BAD_REQUEST', message: 'member "output" must be a string: the body exactly as received (JSON or an SSE stream)', path: "$['output']" });
     const badTime = await post(app, '/v1/sign', { ...signBody, finished: '2025-01-01T00:00:00Z' }, { authorization: `Bearer ${TOKEN}` });
     assert.equal((await badTime.json()).error.message, 'finished is before started');
     const badParent = await post(app, '/v1/sign', { ...signBody, parents: ['rp-req-x'] }, { authorization: `Bearer ${TOKEN}` });

@@ -24,7 +24,7 @@ test('POST /v1/identity answers the identity document', async () => {
   assert.equal(again.requestId, document.requestId);
 });
 
-test('errors are JSON with the same codes as the CLI and the right status', async () => {
+test('errors are JSON with the codes of the CLI (input errors: ERR_HTTP_BAD_REQUEST) and the right status', async () => {
   const app = createApp({ maxBodyBytes: 1000 });
   const cases: Array<[Promise<Response>, number, string]> = [
     [app.request('/nope'), 404, 'ERR_HTTP_NOT_FOUND'],
@@ -32,7 +32,7 @@ test('errors are JSON with the same codes as the CLI and the right status', asyn
     [app.request('/v1/identity', post('{}', 'text/plain')), 415, 'ERR_HTTP_MEDIA_TYPE'],
     [app.request('/v1/identity', post('x'.repeat(2000))), 413, 'ERR_HTTP_BODY_TOO_LARGE'],
     [app.request('/v1/identity', post('{"a":1,"a":2}')), 400, 'ERR_JSON_DUPLICATE_KEY'],
-    [app.request('/v1/identity?from=bogus', post('{}')), 400, 'ERR_CLI_USAGE'],
+    [app.request('/v1/identity?from=bogus', post('{}')), 400, 'ERR_HTTP_BAD_REQUEST'],
     [app.request('/v1/identity', post('{"model":"m","messages":[],"max_tokens":5}')), 400, 'ERR_PROVIDER_AMBIGUOUS_FORMAT'],
   ];
   for (const [pending, status, code] of cases) {

@@ -14,17 +14,20 @@ export type GroupBy = { kind: 'request' } | { kind: 'run' } | { kind: 'component
 /** Components whose digest `component=NAME` groups by: the request components, and the output (SPEC 12 digest). */
 const GROUPABLE = [...REQUEST_COMPONENTS, 'output'] as const;
 
-/** `request`, `run`, `component=NAME` or `element=NAME` (NAME a list component). */
-export function parseGroupBy(text: string): GroupBy {
+/**
+ * `request`, `run`, `component=NAME` or `element=NAME` (NAME a list component). `name` is what the
+ * error calls the value: the CLI's `--by` (the default), HTTP's query parameter `by`.
+ */
+export function parseGroupBy(text: string, name = '--by'): GroupBy {
   if (text === 'request' || text === 'run') return { kind: text };
   const split = text.indexOf('=');
   const kind = text.slice(0, split);
-  const name = text.slice(split + 1);
-  if (split > 0 && kind === 'component' && (GROUPABLE as readonly string[]).includes(name)) return { kind, name };
-  if (split > 0 && kind === 'element' && (LIST_COMPONENTS as readonly string[]).includes(name)) return { kind, name };
+  const part = text.slice(split + 1);
+  if (split > 0 && kind === 'component' && (GROUPABLE as readonly string[]).includes(part)) return { kind, name: part };
+  if (split > 0 && kind === 'element' && (LIST_COMPONENTS as readonly string[]).includes(part)) return { kind, name: part };
   throw new UsageError(
     'ERR_CLI_USAGE',
-    `--by must be request, run, component=NAME (NAME one of ${GROUPABLE.join(', ')}) or element=NAME (NAME one of ${LIST_COMPONENTS.join(', ')})`,
+    `${name} must be request, run, component=NAME (NAME one of ${GROUPABLE.join(', ')}) or element=NAME (NAME one of ${LIST_COMPONENTS.join(', ')})`,
   );
 }
 

@@ -4,7 +4,7 @@
  * no pool compute them with the same code.
  */
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
-import { formatNormalizedPath, UsageError } from '../errors.ts';
+import { formatNormalizedPath, RunprintError, UsageError } from '../errors.ts';
 import { parseComposition, type Composition } from '../identity/composition.ts';
 import { explainComposition } from '../identity/explain.ts';
 import { computeIdentity } from '../identity/identity.ts';
@@ -31,7 +31,7 @@ function json(value: unknown): Uint8Array {
 }
 
 function usage(message: string, member?: string): UsageError {
-  return new UsageError('ERR_CLI_USAGE', message, member === undefined ? undefined : formatNormalizedPath([member]));
+  return new UsageError('ERR_HTTP_BAD_REQUEST', message, member === undefined ? undefined : formatNormalizedPath([member]));
 }
 
 /** `POST /v1/explain`: what `runprint explain --json` prints (docs/CLI.md), from the request and its response. */
@@ -104,7 +104,7 @@ export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Arr
   }
   const parents = stringList(members, 'parents', { objects: false }) ?? [];
   parents.forEach((parent, index) => {
-    if (parseIdentity(parent).kind !== 'run') throw new UsageError('ERR_CLI_USAGE', 'member "parents" must hold run identities (rp-run-…)', formatNormalizedPath(['parents', index]));
+    if (parseIdentity(parent).kind !== 'run') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'member "parents" must hold run identities (rp-run-…)', formatNormalizedPath(['parents', index]));
   });
   const read = compositionFromDocument(document, from === undefined ? {} : { from });
   const composition = withSalts(read.composition, members['salts']);
@@ -147,7 +147,7 @@ export async function verifyAnswer(body: Uint8Array, maxElements: number): Promi
   if (members['salts'] !== undefined && members['composition'] === undefined) throw usage('member "salts" goes with "composition"', 'salts');
 
   const keys = [];
-  for (const text of keyTexts) keys.push(await parsePublicKey(text));
+  for (const [index, text] of keyTexts.entries()) keys.push(await atMember(['keys', index], () => parsePublicKey(text)));
   const options: VerifyOptions = { keys };
   if (members['composition'] !== undefined) {
     // Read here to bound its size; handed over as the composition it stands for.
@@ -170,10 +170,10 @@ export async function verifyAnswer(body: Uint8Array, maxElements: number): Promi
     if (receiptBytes === undefined) throw usage('with logProof, member "receipt" must be the receipt file\'s text, byte for byte what was submitted to the log', 'receipt');
     if (isBundle(safeParse(receipt as string))) throw usage('logProof checks the receipt submitted to the log (a DSSE envelope), not a Sigstore bundle', 'receipt');
     if (logOrigin === '') throw usage('member "logOrigin" must not be empty', 'logOrigin');
-    const logKey = await parseNoteVerifier(logKeyText.trim());
+    const logKey = await atMember(['logKey'], () => parseNoteVerifier(logKeyText.trim()));
     const witnesses: NoteVerifier[] = [];
-    for (const text of witnessTexts) {
-      const witness = await parseCosignerKey(text.trim());
+    for (const [index, text] of witnessTexts.entries()) {
+      const witness = await atMember(['witnesses', index], () => parseCosignerKey(text.trim()));
       if (witnesses.some((other) => other.name === witness.name)) throw usage('each of "witnesses" must have its own name', 'witnesses');
       witnesses.push(witness);
     }
@@ -181,6 +181,19 @@ export async function verifyAnswer(body: Uint8Array, maxElements: number): Promi
     options.logProof = { proof, entry: receiptBytes, policy: { logKey, witnesses, threshold, ...(logOrigin === undefined ? {} : { origin: logOrigin }) } };
   }
   return json(await verifyReceipt(receiptBytes ?? (receipt as JsonObject), options));
+}
+
+/**
+ * A key read from a member: an error that names no place in the body (a key's reader knows none)
+ * is given the member's path (`$['keys'][2]`), as every other member error has one.
+ */
+async function atMember<T>(place: ReadonlyArray<string | number>, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof RunprintError) || error.path !== undefined) throw error;
+    throw new (error.constructor as typeof RunprintError)(error.code, error.message, formatNormalizedPath(place));
+  }
 }
 
 function safeParse(text: string): unknown {

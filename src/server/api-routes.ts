@@ -13,6 +13,7 @@ import { signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { checkBearer } from './bearer.ts';
 import type { IdentityCompute, Operation } from './identity-answer.ts';
+import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
 
 export interface SignRouteOptions {
@@ -55,14 +56,15 @@ function checkSignOptions(sign: SignRouteOptions): void {
 /** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
 export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
   const { compute, maxBodyBytes, maxElements } = options;
-  const answer = (operation: Operation): Handler => async (request) => {
+  const answer = (operation: Operation, path: string): Handler => async (request, url) => {
     requireJson(request);
+    knownParameters(url, path, []);
     return jsonAnswer(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, operation));
   };
   const routes: Record<string, Record<string, Handler>> = {
-    '/v1/explain': { POST: answer('explain') },
-    '/v1/diff': { POST: answer('diff') },
-    '/v1/verify': { POST: answer('verify') },
+    '/v1/explain': { POST: answer('explain', '/v1/explain') },
+    '/v1/diff': { POST: answer('diff', '/v1/diff') },
+    '/v1/verify': { POST: answer('verify', '/v1/verify') },
   };
   const sign = options.sign;
   if (sign !== undefined) {
@@ -73,8 +75,9 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
         if (!(await checkBearer(request.headers.get('authorization'), sign.token))) {
           throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'signing needs Authorization: Bearer with the sign token');
         }
+        knownParameters(url, '/v1/sign', ['form']);
         const form = url.searchParams.get('form') ?? 'envelope';
-        if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_CLI_USAGE', 'query parameter "form" must be envelope or bundle');
+        if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "form" must be envelope or bundle');
         requireJson(request);
         const facts = JSON.parse(decoder.decode(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;

@@ -9,6 +9,7 @@ import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes
 import { EXCHANGES_PATH } from '../capture/exchange.ts';
 import { ingestRoutes, type IngestRouteOptions } from './ingest-routes.ts';
 import type { Proxy } from './proxy-routes.ts';
+import { checkQueryEncoding, knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
 import { runAnalysisRoutes, VERIFY_PATH, type RunAnalysisRouteOptions } from './run-analysis-routes.ts';
 import { runRoutes, type RunRouteOptions } from './run-routes.ts';
@@ -97,10 +98,11 @@ export function createApp(options: AppOptions = {}): App {
     '/v1/identity': {
       POST: async (request, url) => {
         requireJson(request);
+        knownParameters(url, '/v1/identity', ['from']);
         const from = url.searchParams.get('from') ?? 'auto';
         if (!isInputFormat(from)) {
           throw new UsageError(
-            'ERR_CLI_USAGE',
+            'ERR_HTTP_BAD_REQUEST',
             'from must be auto, composition, openai-chat, openai-responses or anthropic-messages',
           );
         }
@@ -178,6 +180,7 @@ export function createApp(options: AppOptions = {}): App {
           { allow },
         );
       }
+      checkQueryEncoding(url);
       const response = await handler(request, url);
       return head ? withoutBody(response) : response;
     } catch (error) {

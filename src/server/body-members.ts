@@ -13,16 +13,16 @@ import { isRequestFormat, type RequestFormat } from '../providers/request-format
 const encoder = new TextEncoder();
 
 function wrong(member: string, what: string): UsageError {
-  return new UsageError('ERR_CLI_USAGE', `member "${member}" must be ${what}`, formatNormalizedPath([member]));
+  return new UsageError('ERR_HTTP_BAD_REQUEST', `member "${member}" must be ${what}`, formatNormalizedPath([member]));
 }
 
 /** The body as an object with only `allowed` members. */
 export function readMembers(body: Uint8Array, allowed: readonly string[]): JsonObject {
   const value = parseJson(body);
-  if (!isJsonObject(value)) throw new UsageError('ERR_CLI_USAGE', 'request body must be a JSON object', '$');
+  if (!isJsonObject(value)) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'request body must be a JSON object', '$');
   for (const name of Object.keys(value)) {
     if (!allowed.includes(name)) {
-      throw new UsageError('ERR_CLI_USAGE', `unknown member "${capName(name)}"; this route takes ${allowed.join(', ')}`, formatNormalizedPath([name]));
+      throw new UsageError('ERR_HTTP_BAD_REQUEST', `unknown member "${capName(name)}"; this route takes ${allowed.join(', ')}`, formatNormalizedPath([name]));
     }
   }
   return value;
@@ -37,7 +37,7 @@ export function optionalString(members: JsonObject, name: string): string | unde
 
 export function requiredMember(members: JsonObject, name: string): JsonValue {
   const value = members[name];
-  if (value === undefined) throw new UsageError('ERR_CLI_USAGE', `member "${name}" is required`, formatNormalizedPath([name]));
+  if (value === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', `member "${name}" is required`, formatNormalizedPath([name]));
   return value;
 }
 
@@ -62,7 +62,7 @@ export function requestFormat(members: JsonObject, name: string): RequestFormat 
 export function bytesMember(members: JsonObject, name: string, options: { objects: boolean }): Uint8Array | undefined {
   const value = members[name];
   const base64 = optionalString(members, `${name}Base64`);
-  if (value !== undefined && base64 !== undefined) throw new UsageError('ERR_CLI_USAGE', `give only one of ${name} and ${name}Base64`, formatNormalizedPath([`${name}Base64`]));
+  if (value !== undefined && base64 !== undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', `give only one of ${name} and ${name}Base64`, formatNormalizedPath([`${name}Base64`]));
   if (typeof value === 'string') return encoder.encode(value);
   if (value !== undefined) {
     if (!options.objects || !isJsonObject(value)) {
@@ -84,6 +84,6 @@ export function stringList(members: JsonObject, name: string, options: { objects
   return value.map((item, index) => {
     if (typeof item === 'string') return item;
     if (options.objects && isJsonObject(item)) return JSON.stringify(item);
-    throw new UsageError('ERR_CLI_USAGE', `member "${name}" must hold ${options.objects ? 'strings or JSON objects' : 'strings'}`, formatNormalizedPath([name, index]));
+    throw new UsageError('ERR_HTTP_BAD_REQUEST', `member "${name}" must hold ${options.objects ? 'strings or JSON objects' : 'strings'}`, formatNormalizedPath([name, index]));
   });
 }

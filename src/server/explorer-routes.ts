@@ -15,6 +15,7 @@ import { RunprintError } from '../errors.ts';
 import type { PublicKey } from '../keys/keys.ts';
 import { ED25519_SPKI_PREFIX, formatPem } from '../keys/pem.ts';
 import { offlinePage } from './explorer-offline.ts';
+import { knownParameters } from './query.ts';
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
 
@@ -155,7 +156,10 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
   if (key !== undefined) {
     const publicKey = formatPem('PUBLIC KEY', Uint8Array.of(...ED25519_SPKI_PREFIX, ...key.raw));
     routes['/v1/receipt-key'] = {
-      GET: async () => Response.json({ keyId: key.keyId, publicKey }, { headers: { 'cache-control': 'public, max-age=3600' } }),
+      GET: async (_request, url) => {
+        knownParameters(url, '/v1/receipt-key', []);
+        return Response.json({ keyId: key.keyId, publicKey }, { headers: { 'cache-control': 'public, max-age=3600' } });
+      },
     };
   }
   return {

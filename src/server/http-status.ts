@@ -73,11 +73,21 @@ export function statusFor(error: RunprintError): number {
   }
 }
 
-/** `{"error": {"code", "message", "path"?}}`, the same codes and messages as the CLI. */
+/**
+ * The error as the HTTP API reports it (docs/decisions/0015-http-input-errors.md): a request
+ * refused for its input is 400 ERR_HTTP_BAD_REQUEST, with the same message and path, where a
+ * check shared with the command line (a run query, a run id) says ERR_CLI_USAGE, the command
+ * line's code. Every answer with a runprint error goes through here, so every route is covered.
+ */
+export function httpError(error: RunprintError): RunprintError {
+  return error.code === 'ERR_CLI_USAGE' ? new RunprintError('ERR_HTTP_BAD_REQUEST', error.message, error.path) : error;
+}
+
+/** `{"error": {"code", "message", "path"?}}`: the codes and messages of the CLI, but HTTP's for input errors (httpError). */
 export function errorResponse(error: unknown, headers: Record<string, string> = {}): Response {
   const known =
     error instanceof RunprintError
-      ? error
+      ? httpError(error)
       : new RunprintError('ERR_INTERNAL', 'unexpected failure');
   // A client told to slow down learns when to come back (RFC 9110 section 10.2.3).
   const retry = known.code === 'ERR_HTTP_TOO_MANY_REQUESTS' || known.code === 'ERR_HTTP_BUSY' ? { 'retry-after': '1' } : {};

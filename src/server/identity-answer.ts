@@ -60,7 +60,7 @@ export function readRequestBody(body: Uint8Array, from: InputFormat): { document
   if (!isNamedForm(document)) return { document, options: { from } };
   const named = inputFormat(document);
   if (named !== undefined && from !== 'auto' && named !== from) {
-    throw new UsageError('ERR_CLI_USAGE', 'the query\'s "from" and the member "from" differ; give one', "$['from']");
+    throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the query\'s "from" and the member "from" differ; give one', "$['from']");
   }
   const options: ComposeOptions = { from: named ?? from };
   const response = bytesMember(document, 'response', { objects: true });

@@ -16,6 +16,7 @@ import { RunprintError } from '../errors.ts';
 import { sameToken } from './bearer.ts';
 import { captureIdTaken, recordDigest } from '../store/run-storage.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
+import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
 
 /** Where an ingested run goes: the run recorder on the Node side, as for the proxy. */
@@ -73,11 +74,12 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
       if (busy.get(captureId) === settled) busy.delete(captureId);
     }
   };
-  const post: Handler = async (request) => {
+  const post: Handler = async (request, url) => {
     if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
       throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
     }
     requireJson(request);
+    knownParameters(url, EXCHANGES_PATH, []);
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
     const run = captureRunWith(exchange);
     await oneAtATime(run.record.captureId, async () => {

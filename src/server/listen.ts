@@ -9,7 +9,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import { isIPv6, type Socket } from 'node:net';
 import { RunprintError } from '../errors.ts';
 import type { App } from './app.ts';
-import { statusFor } from './http-status.ts';
+import { httpError, statusFor } from './http-status.ts';
 import { attachBody } from './read-body.ts';
 import { ClientLimits } from './client-limits.ts';
 
@@ -114,6 +114,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
     // How often Node looks for connections past those timeouts (its default, 30 s, lets them pile up).
     connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    // Node would answer an HTTP/1.1 request with no Host itself, a bare 400 with an empty body:
+    // the 'request' handler refuses it with runprint's JSON error instead.
+    requireHostHeader: false,
   });
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
@@ -126,6 +129,21 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const refusal = clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines);
+    const status = statusFor(refusal);
+    const body = JSON.stringify({ error: refusal.toJSON() });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  // Two more requests Node answers itself unless told otherwise: an Expect other than
+  // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
+  // JSON error, and the connection is closed (a body that may follow is not read).
+  server.on('checkExpectation', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    incoming.on('error', () => undefined);
+    outgoing.on('error', () => undefined);
+    reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'the Expect header may only be 100-continue, the one expectation this server meets'), true);
+  });
+  server.on('connect', (_incoming: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => undefined);
+    const refusal = new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)');
     const status = statusFor(refusal);
     const body = JSON.stringify({ error: refusal.toJSON() });
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
@@ -152,6 +170,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
       if (inProgress === 0) whenIdle?.();
     });
     if (closing) outgoing.setHeader('connection', 'close');
+    // RFC 9112 section 3.2: an HTTP/1.1 request without a Host header is 400 (requireHostHeader above).
+    if (incoming.headers.host === undefined && incoming.httpVersionMajor === 1 && incoming.httpVersionMinor >= 1) {
+      incoming.on('error', () => undefined);
+      outgoing.on('error', () => undefined);
+      return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'), true);
+    }
     if (allowed !== undefined) {
       const host = hostOf(incoming.headers.host);
       if (host === undefined || !allowed.has(host)) {
@@ -260,8 +284,9 @@ function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHead
   return new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads');
 }
 
-function reply(outgoing: ServerResponse, error: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
+function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
   if (outgoing.headersSent || outgoing.destroyed) return void outgoing.destroy();
+  const error = httpError(refusal);
   const body = JSON.stringify({ error: error.toJSON() });
   outgoing.writeHead(statusFor(error), {
     'content-type': 'application/json',

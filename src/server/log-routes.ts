@@ -7,6 +7,7 @@ import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, readEnvelope, type Envelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { checkBearer } from './bearer.ts';
+import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
 
 /** What the routes need from a log; src/store/ implements it on SQLite. */
@@ -80,7 +81,7 @@ function octets(data: Uint8Array, width: number): Response {
 
 function queryNumber(url: URL, name: string): number {
   const value = parseDecimal(url.searchParams.get(name) ?? '');
-  if (value === undefined) throw new UsageError('ERR_CLI_USAGE', `query parameter "${name}" must be a decimal integer`);
+  if (value === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" must be a decimal integer`);
   return value;
 }
 
@@ -104,15 +105,18 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         new Response((await log.checkpoint()).note, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': CHECKPOINT } }),
     },
     '/v1/log/key': {
-      GET: async () =>
-        new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=3600' } }),
+      GET: async (_request, url) => {
+        knownParameters(url, '/v1/log/key', []);
+        return new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=3600' } });
+      },
     },
     '/v1/log/entries': {
       POST: async (request, url) => {
         await authorize(request);
         requireJson(request);
+        knownParameters(url, 'POST /v1/log/entries', ['wait']);
         const wait = url.searchParams.get('wait');
-        if (wait !== null && wait !== 'checkpoint') throw new UsageError('ERR_CLI_USAGE', 'query parameter "wait" must be "checkpoint"');
+        if (wait !== null && wait !== 'checkpoint') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "wait" must be "checkpoint"');
         const body = await readBody(request, MAX_RECEIPT_BYTES);
         // Attacker-controlled: only a well-formed DSSE envelope is logged; its signature is the verifier's business.
         let envelope: Envelope;
@@ -137,15 +141,17 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
         return Response.json(answer, { status: stored.created ? 201 : 200 });
       },
       GET: async (_request, url) => {
+        knownParameters(url, 'GET /v1/log/entries', ['runId']);
         const runId = url.searchParams.get('runId');
         if (runId === null || runId.length === 0 || runId.length > 200) {
-          throw new UsageError('ERR_CLI_USAGE', 'query parameter "runId" must be a run identity');
+          throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "runId" must be a run identity');
         }
         return Response.json({ runId, indexes: await log.indexesOfRun(runId) });
       },
     },
     '/v1/log/tlog-proof': {
       GET: async (_request, url) => {
+        knownParameters(url, '/v1/log/tlog-proof', ['index']);
         const index = queryNumber(url, 'index');
         const proof = await log.tlogProof(index);
         if (proof === undefined) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers that index yet');
@@ -154,11 +160,15 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
     },
     '/v1/log/proof': {
       GET: async (_request, url) => {
+        knownParameters(url, '/v1/log/proof', ['index', 'size']);
         const index = queryNumber(url, 'index');
         const latest = (await log.checkpoint()).size;
         const size = url.searchParams.has('size') ? queryNumber(url, 'size') : latest;
-        if (size > latest) throw new UsageError('ERR_CLI_USAGE', 'query parameter "size" must be at most the latest checkpoint size');
-        if (index >= size) throw new UsageError('ERR_CLI_USAGE', 'query parameter "index" must be less than "size"');
+        if (size > latest) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "size" must be at most the latest checkpoint size');
+        // With no size, an index the latest checkpoint does not cover is an entry not (yet) in the
+        // log, as /v1/log/tlog-proof says; with one, an index past it asks for no proof at all.
+        if (index >= size && !url.searchParams.has('size')) throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', 'no signed checkpoint covers that index yet');
+        if (index >= size) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "index" must be less than "size"');
         const { leafHash, proof } = await log.inclusionProof(index, size);
         return Response.json({ index, size, leafHash: encodeBase64(leafHash), proof: proof.map(encodeBase64) });
       },

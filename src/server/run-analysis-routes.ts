@@ -9,6 +9,7 @@ import { runsDiffView } from '../replay/diff-values.ts';
 import { verifyRun, type VerifyRunOptions } from '../replay/verify-run.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
+import { knownParameters } from './query.ts';
 import { findRuns } from './run-routes.ts';
 
 export interface RunAnalysisRouteOptions {
@@ -24,18 +25,6 @@ type Handler = (request: Request, url: URL) => Promise<Response>;
 /** The path of a run's verification: `/v1/runs/{id}/verify`. */
 export const VERIFY_PATH = /^\/v1\/runs\/[^/]+\/verify$/;
 
-function knownParameters(url: URL, path: string, names: readonly string[]): void {
-  for (const name of url.searchParams.keys()) {
-    if (!names.includes(name)) throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; ${path} takes ${names.length === 0 ? 'none' : names.join(', ')}`);
-  }
-}
-
-/** The one value of a query parameter; given twice is refused rather than one of them guessed. */
-function single(url: URL, name: string): string | undefined {
-  const all = url.searchParams.getAll(name);
-  if (all.length > 1) throw new UsageError('ERR_CLI_USAGE', `${name} is given more than once`);
-  return all[0];
-}
 
 export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Handler; verify: Handler } {
   const { storage } = options;
@@ -49,11 +38,11 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
     diff: async (request, url) => {
       await authorize(request);
       knownParameters(url, '/v1/runs/diff', ['a', 'b', 'values']);
-      const a = single(url, 'a');
-      const b = single(url, 'b');
-      if (a === undefined || b === undefined) throw new UsageError('ERR_CLI_USAGE', '/v1/runs/diff takes a=RUN and b=RUN, each a capture id, a record digest or a run identity');
-      const values = single(url, 'values');
-      if (values !== undefined && values !== '1' && values !== '0') throw new UsageError('ERR_CLI_USAGE', 'values must be 1 (show the values at each difference) or 0');
+      const a = url.searchParams.get('a') ?? undefined;
+      const b = url.searchParams.get('b') ?? undefined;
+      if (a === undefined || b === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', '/v1/runs/diff takes a=RUN and b=RUN, each a capture id, a record digest or a run identity');
+      const values = url.searchParams.get('values') ?? undefined;
+      if (values !== undefined && values !== '1' && values !== '0') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'values must be 1 (show the values at each difference) or 0');
       const runA = (await findRuns(storage, a)).at(-1)!;
       const runB = (await findRuns(storage, b)).at(-1)!;
       const { diff } = await runsDiffView(storage, runA, runB, values === '1');
@@ -67,7 +56,7 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
       try {
         id = decodeURIComponent(url.pathname.split('/')[3] ?? '');
       } catch {
-        throw new UsageError('ERR_CLI_USAGE', 'the run id in the path is not valid percent-encoding');
+        throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the run id in the path is not valid percent-encoding');
       }
       const run = (await findRuns(storage, id)).at(-1)!;
       return Response.json(await verifyRun(run, { storage, ...options.verify }));

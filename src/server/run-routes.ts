@@ -10,6 +10,7 @@ import { RunprintError, UsageError } from '../errors.ts';
 import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type RunDigest, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { errorResponse } from './http-status.ts';
+import { knownParameters } from './query.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { LIST_COMPONENTS } from '../identity/composition.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
@@ -31,7 +32,10 @@ export interface RunRouteOptions {
 type Handler = (request: Request, url: URL) => Promise<Response>;
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What `/v1/runs/{id}/...` serves besides the run itself (`verify` is run-analysis-routes.ts's). */
+const RUN_SUBROUTES = ['receipt', 'composition', 'tlog-proof'];
 
 /** The JSON view of a stored run: what `runprint runs show --json` prints. */
 export function runView(run: StoredRun): Record<string, unknown> {
@@ -175,16 +179,8 @@ export function componentQuery(value: string): { part?: RunDigest['part']; diges
 /** The filters of a run query, as GET /v1/runs, /v1/runs/counts and /v1/runs/groups name them. */
 export const RUN_FILTERS = ['since', 'until', 'model', 'servedModel', 'provider', 'status', 'parent', 'verdict', 'component'] as const;
 
-/**
- * Unknown query parameters are refused, naming the ones `path` takes; so is a parameter given
- * twice (`model=a&model=b`): one of them would be a guess, as `runs list` refuses an option given twice.
- */
-function knownParameters(url: URL, path: string, names: readonly string[]): void {
-  for (const name of url.searchParams.keys()) {
-    if (!names.includes(name)) throw new UsageError('ERR_CLI_USAGE', `unknown query parameter; ${path} takes ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`);
-    if (url.searchParams.getAll(name).length > 1) throw new UsageError('ERR_CLI_USAGE', `${name} is given more than once; ${path} takes each query parameter once (filters are not combined)`);
-  }
-}
+/** Why a filter given twice (`model=a&model=b`) is refused: one of them would be a guess, as `runs list` refuses an option given twice. */
+const NOT_COMBINED = ' (filters are not combined)';
 
 /** The first time RFC 3339 can write in UTC (4-digit years), 0000-01-01T00:00:00Z, in ms; the last is a record's (MAX_RECORD_TIME). */
 const FIRST_MS = -62167219200000;
@@ -254,12 +250,15 @@ export function runQuery(get: (name: string) => string | undefined): RunQuery {
   return query;
 }
 
-/** The captures an id names: a capture id, a record digest, or a run identity. */
+/**
+ * The captures an id names: a capture id, a record digest, or a run identity. A capture id is
+ * taken in either case (a UUID is case-insensitive, RFC 9562 section 4): the store holds it in lower case.
+ */
 export async function findRuns(storage: RunStorage, id: string): Promise<StoredRun[]> {
   if (!UUID.test(id) && !HEX64.test(id) && !id.startsWith('rp-run-')) {
-    throw new UsageError('ERR_CLI_USAGE', 'a run is named by its capture id (a UUID), its record digest (64 hex digits) or its run identity (rp-run-...)');
+    throw new UsageError('ERR_CLI_USAGE', 'a run is named by its capture id (a UUID), its record digest (64 lower-case hex digits) or its run identity (rp-run-...)');
   }
-  const found = await storage.find(id);
+  const found = await storage.find(UUID.test(id) ? id.toLowerCase() : id);
   if (found.length === 0) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no captured run has that id');
   return found;
 }
@@ -275,7 +274,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     '/v1/runs': {
       GET: async (request, url) => {
         await authorize(request);
-        knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before']);
+        knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
         const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
         return Response.json({ runs: await runViews(storage, runs) });
       },
@@ -283,7 +282,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     '/v1/runs/counts': {
       GET: async (request, url) => {
         await authorize(request);
-        knownParameters(url, '/v1/runs/counts', RUN_FILTERS);
+        knownParameters(url, '/v1/runs/counts', RUN_FILTERS, NOT_COMBINED);
         return Response.json(await storage.counts(runQuery((name) => url.searchParams.get(name) ?? undefined)));
       },
     },
@@ -297,14 +296,18 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     const parts = url.pathname.split('/');
     if (parts[2] === 'runs' && parts[3] === 'groups' && parts.length === 4) {
       // runprint runs group over HTTP: at most 1,000 runs (the newest the filters select) are grouped per request.
-      knownParameters(url, '/v1/runs/groups', ['by', ...RUN_FILTERS, 'limit', 'before']);
-      const by = parseGroupBy(url.searchParams.get('by') ?? '');
+      knownParameters(url, '/v1/runs/groups', ['by', ...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
+      const by = parseGroupBy(url.searchParams.get('by') ?? '', 'by');
       const query = runQuery((name) => url.searchParams.get(name) ?? undefined);
       return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by));
     }
-    if (parts[2] === 'content' && parts.length === 4) {
+    // A path of none of these shapes (`/v1/runs/ID/other`, `/v1/content/D/more`) is no route: 404, before its id is read.
+    const route = parts[2] === 'content' ? (parts.length === 4 ? 'content' : undefined) : parts.length === 4 ? 'run' : parts.length === 5 && RUN_SUBROUTES.includes(parts[4]!) ? parts[4] : undefined;
+    if (route === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
+    knownParameters(url, route === 'content' ? '/v1/content/{digest}' : route === 'run' ? '/v1/runs/{id}' : `/v1/runs/{id}/${route}`, []);
+    if (route === 'content') {
       const digest = parts[3]!.replace(/^sha256:/, '');
-      if (!HEX64.test(digest)) throw new UsageError('ERR_CLI_USAGE', 'content is named by its digest: 64 lower-case hex digits');
+      if (!HEX64.test(digest)) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'content is named by its digest: 64 lower-case hex digits');
       const bytes = await storage.content(digest);
       if (bytes === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
       // A run's salts are never cached (as its composition): retention deletes them from the store,
@@ -317,21 +320,21 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     try {
       id = decodeURIComponent(parts[3] ?? '');
     } catch {
-      throw new UsageError('ERR_CLI_USAGE', 'the run id in the path is not valid percent-encoding');
+      throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the run id in the path is not valid percent-encoding');
     }
     const runs = await findRuns(storage, id);
     const latest = runs[runs.length - 1]!;
-    if (parts.length === 4) return Response.json({ runs: await runViews(storage, runs) });
-    if (parts.length === 5 && parts[4] === 'receipt') {
+    if (route === 'run') return Response.json({ runs: await runViews(storage, runs) });
+    if (route === 'receipt') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
     }
-    if (parts.length === 5 && parts[4] === 'composition') {
+    if (route === 'composition') {
       // The composition with its salts (what `runprint disclose create` takes): secret as the content is.
       const composition = await runComposition(storage, latest);
       return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
     }
-    if (parts.length === 5 && parts[4] === 'tlog-proof') {
+    if (route === 'tlog-proof') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
       if (latest.logIndex === null && latest.receipt.length > MAX_ENTRY_SIZE) {
         throw new RunprintError('ERR_LOG_ENTRY_NOT_FOUND', `this run's receipt (${latest.receipt.length} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes), so no log holds it; it verifies with the receipt key alone`);
