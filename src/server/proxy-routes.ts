@@ -279,6 +279,9 @@ async function readAll(body: ReadableStream<Uint8Array> | null, limit: number): 
  */
 function unreachable(upstream: string, error: unknown): RunprintError {
   const reason = error instanceof TypeError && error.message.startsWith('fetch failed: ') ? error.message.slice('fetch failed: '.length) : undefined;
+  // An upstream that answered what no HTTP answer may hold was reached: say what it answered.
+  if (reason?.startsWith('the upstream ') === true) return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `the ${upstream} upstream ${reason.slice('the upstream '.length)}`);
+  if (reason?.startsWith("the upstream's ") === true) return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `the ${upstream} upstream's ${reason.slice("the upstream's ".length)}`);
   return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream${reason === undefined ? '' : `: ${reason}`}`);
 }
 
