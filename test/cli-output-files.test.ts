@@ -157,3 +157,22 @@ test('keygen --out naming a file, and log proof/submit writing to a folder, say 
   });
   assert.deepEqual(readdirSync(join(folder, 'proofs')), []);
 });
+
+test('--out - (and --bundle -, or an empty name) is refused as a usage error: a file named "-" is never written', async () => {
+  await ready;
+  for (const [args, line] of [
+    [[...SIGN, '--out', '-'], '--out must name a file'],
+    [[...SIGN, '--bundle', '-'], '--bundle must name a file'],
+    [[...SIGN, '--out', ''], '--out must name a file'],
+    [['sign', '--add-to', 'receipt.json', '--key', 'k2/receipt-key.pem', '--out', '-'], '--out must name a file'],
+    [[...DISCLOSE, '--out', '-'], '--out must name a file'],
+    [['keygen', '--out', '-'], '--out must name a folder'],
+    [['keygen', '--out', ''], '--out must name a folder'],
+  ] as const) {
+    const result = await cli([...args]);
+    assert.equal(result.code, 2, args.join(' '));
+    assert.equal(result.stdout, '', args.join(' '));
+    assert.ok(result.stderr.startsWith(`runprint: ERR_CLI_USAGE: ${line}\n`), `${args.join(' ')}: ${result.stderr}`);
+  }
+  assert.deepEqual(readdirSync(folder).filter((name) => name === '-'), []);
+});

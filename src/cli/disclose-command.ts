@@ -16,7 +16,7 @@ import { parseStatement } from '../receipt/statement.ts';
 import { CHECK_LABELS, verifyReceipt, type VerificationReport } from '../receipt/verify.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { closestName } from '../io/closest-name.ts';
-import { writeOutputFile } from './output-file.ts';
+import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -107,6 +107,7 @@ async function readJson(name: string, io: CliIo): Promise<ReturnType<typeof pars
 
 async function createCommand(values: Values, rest: string[], io: CliIo): Promise<number> {
   if (rest.length !== 0) throw usage('"disclose create" takes no positional arguments');
+  refuseStandardOutput('--out', values.out);
   if (values.composition === undefined) throw usage('--composition is required');
   if (values.reveal === undefined || values.reveal.length === 0) throw usage('--reveal is required: name what to disclose');
   if (values.from !== undefined && !isInputFormat(values.from)) {

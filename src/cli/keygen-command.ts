@@ -8,6 +8,7 @@ import { isKeyName } from '../keys/verifier-key.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { writeFileAtomic } from './key-file.ts';
 import { parseCommandLine } from './parse-options.ts';
+import { refuseStandardOutput } from './output-file.ts';
 import { fileName } from './read-input.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */
@@ -50,6 +51,8 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
   const { values } = parseCommandLine('keygen', args, { out: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } }, false);
   const name = values.name ?? 'runprint';
   if (!isKeyName(name)) throw new UsageError('ERR_CLI_USAGE', '--name must be non-empty and contain no spaces and no "+"');
+  // Four files cannot go to standard output: `-` would be a folder named "-".
+  refuseStandardOutput('--out', values.out, 'a folder');
   const folder = resolve(io.cwd, values.out ?? '.');
   const paths = Object.values(KEY_FILE_NAMES).map((file) => join(folder, file));
   const given = values.out ?? '.';

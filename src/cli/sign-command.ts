@@ -13,7 +13,7 @@ import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { runprintVersion } from './version.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { writeOutputFile } from './output-file.ts';
+import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
@@ -48,6 +48,9 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (values.key === undefined) throw usage('--key is required');
+  // The receipt goes to standard output when --out is not given; `-` would be a file named "-".
+  refuseStandardOutput('--out', values.out);
+  refuseStandardOutput('--bundle', values.bundle);
   const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
   let envelope: Envelope;
   if (values['add-to'] !== undefined) {
