@@ -293,7 +293,7 @@ test('a bad URL, an unreachable server, a missing database or synchronous_commit
   const missingDatabase = `postgres://${base.username || 'postgres'}:${secret}@${base.host}/runprint_no_such_database`;
   const missingSchema = `postgres://${base.username || 'postgres'}:${secret}@${base.host}${base.pathname}?options=-c%20search_path%3Drunprint_no_such_schema`;
   const cases: Array<[string, RegExp]> = [
-    [unreachable, /^PostgreSQL log database is unavailable \(ECONNREFUSED\)$/],
+    [unreachable, /^the PostgreSQL log database cannot be reached: nothing accepts connections at 127\.0\.0\.1:1 \(ECONNREFUSED\); is the server running, on that host and port\?$/],
     // A database that does not exist is named, without the credentials (test/log-postgres-missing-db.test.ts checks the commands).
     [missingDatabase, new RegExp(`^the PostgreSQL log database postgres://${base.host.replace(/[.]/g, '\\.')}/runprint_no_such_database does not exist \\(3D000\\): create it \\(createdb\\), or name another in the URL$`)],
     [missingSchema, /^PostgreSQL search_path names no schema that exists$/],
@@ -317,7 +317,7 @@ test('a bad URL, an unreachable server, a missing database or synchronous_commit
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const code = await new Promise((resolve) => child.once('exit', resolve));
   assert.notEqual(code, 0);
-  assert.equal(output, 'runprint: ERR_STORE_UNAVAILABLE: PostgreSQL log database is unavailable (ECONNREFUSED)\n');
+  assert.equal(output, 'runprint: ERR_STORE_UNAVAILABLE: the PostgreSQL log database cannot be reached: nothing accepts connections at 127.0.0.1:1 (ECONNREFUSED); is the server running, on that host and port?\n');
 });
 
 test('appends wait for the sequencer lock; a lost connection is replaced before the lock, and fails the append after it without storing anything', async () => {

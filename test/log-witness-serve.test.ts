@@ -194,7 +194,7 @@ test('serve refuses incomplete or malformed witness options before it listens', 
   assert.equal(badName.code, 3);
   assert.match(badName.stderr, /^runprint: ERR_KEY_INVALID: /);
   const missing = await runServe(['--witness-key', join(dir, 'nope.pem'), '--witness-name', WITNESS_NAME, '--witness-log', logVkey]);
-  assert.deepEqual(missing, { code: 4, stderr: 'runprint: ERR_INPUT_UNREADABLE: witness key file cannot be read\n' });
+  assert.deepEqual(missing, { code: 4, stderr: `runprint: ERR_INPUT_NOT_FOUND: no such file: ${join(dir, 'nope.pem')} (the witness key file)\n` });
   const noLogs = join(dir, 'empty.vkeys');
   await writeFile(noLogs, '# nothing\n\n');
   assert.deepEqual(await runServe(['--witness-key', keyFile, '--witness-name', WITNESS_NAME, '--witness-log', noLogs]), {

@@ -18,7 +18,7 @@ import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from '../io/printable.ts';
-import { DEFAULT_DATA_DIR } from './serve-command.ts';
+import { DEFAULT_DATA_DIR, postgresUrl } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -93,8 +93,7 @@ export function runsDatabase(values: StoreOptions): string | undefined {
     ['RUNPRINT_LOG_DB', process.env['RUNPRINT_LOG_DB'] || undefined],
   ];
   const [name, url] = sources.find(([, value]) => value !== undefined) ?? ['', undefined];
-  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', `${name} must be a postgres:// or postgresql:// connection URL`);
-  return url;
+  return url === undefined ? undefined : postgresUrl(name, url);
 }
 
 /**

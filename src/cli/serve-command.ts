@@ -20,7 +20,9 @@ import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
 import { captureOptions, CAPTURE_OPTIONS, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
+import { writeFailureReason } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
+import { fileName } from './read-input.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
@@ -44,9 +46,8 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if (file !== undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new InputError('ERR_INPUT_UNREADABLE', 'log key file cannot be read');
-    }
+    if (file !== undefined) throw unreadable(file, 'log key file', error);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(path, `${LOG_KEY_FILE} in the data directory`, error);
     text = (await generateKeyFiles(name)).privateKeyPem;
     try {
       await writeFileAtomic(path, text, 0o600);
@@ -89,9 +90,31 @@ function logToken(value: string | undefined, from: string): string | undefined {
 async function readText(cwd: string, file: string, what: string): Promise<string> {
   try {
     return await readFile(resolve(cwd, file), 'utf8');
-  } catch {
-    throw new InputError('ERR_INPUT_UNREADABLE', `${what} cannot be read`);
+  } catch (error) {
+    throw unreadable(file, what, error);
   }
+}
+
+/**
+ * A key file that cannot be read, as the other commands say it: ERR_INPUT_NOT_FOUND `no such
+ * file: NAME` when it is not there, else ERR_INPUT_UNREADABLE with the reason; `what` says which.
+ */
+function unreadable(file: string, what: string, error: unknown): InputError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new InputError('ERR_INPUT_NOT_FOUND', `no such file: ${fileName(file)} (the ${what})`);
+  const why = code === 'EISDIR' ? 'it is a folder, not a file' : writeFailureReason(error);
+  return new InputError('ERR_INPUT_UNREADABLE', `${what} cannot be read (${why}): ${fileName(file)}`);
+}
+
+/**
+ * A setting of serve: the option's value, else the environment variable's, else `fallback`, with
+ * the name an error about it gives (`--port`, or `RUNPRINT_PORT` when the value came from there).
+ */
+function setting(value: string | undefined, option: string, variable: string, fallback?: string): { text: string | undefined; from: string } {
+  if (value !== undefined) return { text: value, from: option };
+  const text = process.env[variable];
+  if (text !== undefined) return { text, from: variable };
+  return { text: fallback, from: option };
 }
 
 /** The lines of a key file that hold keys: blank lines and lines starting with "#" are skipped. */
@@ -103,14 +126,14 @@ function keyLines(text: string): string[] {
 }
 
 /** --witness-log: a log's verifier key, or a file of them, one per line. */
-async function witnessLogKeys(cwd: string, value: string): Promise<NoteVerifier[]> {
-  const lines = isInlineVerifierKey(value) ? [value] : keyLines(await readText(cwd, value, '--witness-log file'));
-  if (lines.length === 0) throw new UsageError('ERR_CLI_USAGE', '--witness-log file holds no verifier key');
+async function witnessLogKeys(cwd: string, value: string, from: string): Promise<NoteVerifier[]> {
+  const lines = isInlineVerifierKey(value) ? [value] : keyLines(await readText(cwd, value, `${from} file`));
+  if (lines.length === 0) throw new UsageError('ERR_CLI_USAGE', `${from} file holds no verifier key`);
   return Promise.all(lines.map((line) => parseNoteVerifier(line)));
 }
 
-/** --log-witness URL=VKEY: the witness's submission prefix, "=", and its cosigner key or a file holding it. */
-async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> {
+/** --log-witness URL=VKEY: the witness's submission prefix, "=", and its cosigner key or a file holding it. `from`: the option or variable it came from. */
+async function logWitness(cwd: string, value: string, from: string): Promise<WitnessEndpoint> {
   const split = value.indexOf('=');
   const url = value.slice(0, split);
   const key = value.slice(split + 1);
@@ -121,12 +144,12 @@ async function logWitness(cwd: string, value: string): Promise<WitnessEndpoint> 
     parsed = undefined;
   }
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || key.length === 0) {
-    throw new UsageError('ERR_CLI_USAGE', '--log-witness must be URL=VKEY: an http(s) URL, "=", and the witness key or a file holding it');
+    throw new UsageError('ERR_CLI_USAGE', `${from} must be URL=VKEY: an http(s) URL, "=", and the witness key or a file holding it`);
   }
   // Credentials in a URL would be printed with every failure report (and fetch refuses them).
-  if (parsed.username !== '' || parsed.password !== '') throw new UsageError('ERR_CLI_USAGE', '--log-witness URL must not carry a user name or password');
-  const lines = isInlineVerifierKey(key) ? [key] : keyLines(await readText(cwd, key, '--log-witness key file'));
-  if (lines.length !== 1) throw new UsageError('ERR_CLI_USAGE', '--log-witness key file must hold exactly one witness key');
+  if (parsed.username !== '' || parsed.password !== '') throw new UsageError('ERR_CLI_USAGE', `${from} URL must not carry a user name or password`);
+  const lines = isInlineVerifierKey(key) ? [key] : keyLines(await readText(cwd, key, `${from} key file`));
+  if (lines.length !== 1) throw new UsageError('ERR_CLI_USAGE', `${from} key file must hold exactly one witness key`);
   return { url, verifier: await parseCosignerKey(lines[0]!) };
 }
 
@@ -171,31 +194,59 @@ const SERVE_OPTIONS = {
   ...CAPTURE_OPTIONS,
 } as const;
 
+/**
+ * A PostgreSQL connection URL from `from` (an option or a variable), refused as a usage error when
+ * it is not one (`notaurl`) or does not parse (`postgres://h:99999/db`: a port past 65535), before
+ * anything opens: the URL itself is never printed (it may hold a password).
+ */
+export function postgresUrl(from: string, url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError('ERR_CLI_USAGE', `${from} must be a postgres:// or postgresql:// connection URL`);
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError('ERR_CLI_USAGE', `${from} is not a valid connection URL: check its port (0 to 65535) and host, and that a user name or password percent-encodes any of : @ / ? #`);
+  }
+  return url;
+}
+
 /** How long it then waits for the calls it cut to hand over their records. */
 const SHUTDOWN_DRAIN_MS = 5_000;
 
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandLine('serve', args, SERVE_OPTIONS, false);
   const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
-  const portText = values.port ?? process.env['RUNPRINT_PORT'] ?? String(DEFAULT_PORT);
+  const port = setting(values.port, '--port', 'RUNPRINT_PORT', String(DEFAULT_PORT));
+  const portText = port.text!;
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new UsageError('ERR_CLI_USAGE', '--port must be a number from 0 to 65535');
+    throw new UsageError('ERR_CLI_USAGE', `${port.from} must be a number from 0 to 65535`);
   }
   const { shutdownGraceMs, ...limits } = serveLimits(values, process.env);
   // Capture's options are checked before anything is created or opened.
-  const captureConfig = captureOptions(values, process.env, host, io);
+  // The PostgreSQL URLs, before anything opens: one that does not parse is a usage error (not a store's).
+  const logDb = values['log-db'] !== undefined ? { url: values['log-db'], from: '--log-db' } : { url: process.env['RUNPRINT_LOG_DB'] || undefined, from: 'RUNPRINT_LOG_DB' };
+  if (logDb.url !== undefined) postgresUrl(logDb.from, logDb.url);
+  const runsDb = values['runs-db'] !== undefined ? { url: values['runs-db'], from: '--runs-db' } : { url: process.env['RUNPRINT_RUNS_DB'] || undefined, from: 'RUNPRINT_RUNS_DB' };
+  if (runsDb.url !== undefined && values['no-capture'] !== true) postgresUrl(runsDb.from, runsDb.url);
+  // What capture's options print (capture off on a reachable address) is printed once serve listens:
+  // before a fatal error (a host it cannot listen on) it would only be noise.
+  const held: string[] = [];
+  const captureConfig = captureOptions(values, process.env, host, { ...io, stderr: (text) => void held.push(text) });
   // Each --upstream-weights model is digested once, now: one that cannot be is refused before anything opens.
   const upstreamWeights = captureConfig === undefined ? {} : await upstreamWeightsFacts(captureConfig.upstreamWeights);
   // The capture log's verifier key (inline or a file), read before anything opens.
   const captureLogKey = captureConfig?.captureLog?.key === undefined ? undefined : await readLogKey(captureConfig.captureLog.key, io);
-  const dataDir = resolve(io.cwd, values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR);
+  const dataGiven = values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR;
+  const dataDir = resolve(io.cwd, dataGiven);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
   try {
     // Owner-only whatever the umask: it holds the log key (and with SQLite, the log).
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  } catch {
-    throw new InputError('ERR_INPUT_UNREADABLE', 'data directory cannot be created');
+  } catch (error) {
+    // A write that failed: named with the folder as given and why (a file in the way, no permission, ...).
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' ? 'it is a file, not a folder' : writeFailureReason(error);
+    throw new InputError('ERR_FILE_UNWRITABLE', `data directory cannot be created (${why}): ${fileName(dataGiven)}`);
   }
   // One that was there is left as it is (its mode is the user's): a line says who else may read it.
   for (const warning of await notOwnerOnly(dataDir, [LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE, RECEIPT_KEY_FILE], 'the data directory')) io.stderr(`runprint: ${warning}\n`);
@@ -213,28 +264,32 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       throw new UsageError('ERR_CLI_USAGE', 'a witness needs --witness-key KEY.pem, --witness-name NAME and at least one --witness-log VKEY');
     }
     const key = await parsePrivateKey(await readText(io.cwd, witnessKeyFile, 'witness key file'));
-    const logs = (await Promise.all(witnessLogValues.map((value) => witnessLogKeys(io.cwd, value)))).flat();
+    const from = values['witness-log'] !== undefined && values['witness-log'].length > 0 ? '--witness-log' : 'RUNPRINT_WITNESS_LOG';
+    const logs = (await Promise.all(witnessLogValues.map((value) => witnessLogKeys(io.cwd, value, from)))).flat();
     witness = { signer: cosignatureSigner(witnessName, key), vkey: formatCosignerKey(witnessName, key.publicKey), logs };
     await warnOpenKey(resolve(io.cwd, witnessKeyFile), '--witness-key file', io);
   }
   // For its own log: the witnesses it asks.
-  const witnesses = await Promise.all(listOf(values['log-witness'], process.env['RUNPRINT_LOG_WITNESSES']).map((value) => logWitness(io.cwd, value)));
-  const timeoutText = values['log-witness-timeout'] ?? process.env['RUNPRINT_LOG_WITNESS_TIMEOUT'] ?? String(DEFAULT_WITNESS_TIMEOUT_MS);
+  const witnessesFrom = values['log-witness'] !== undefined && values['log-witness'].length > 0 ? '--log-witness' : 'RUNPRINT_LOG_WITNESSES';
+  const witnesses = await Promise.all(listOf(values['log-witness'], process.env['RUNPRINT_LOG_WITNESSES']).map((value) => logWitness(io.cwd, value, witnessesFrom)));
+  const timeout = setting(values['log-witness-timeout'], '--log-witness-timeout', 'RUNPRINT_LOG_WITNESS_TIMEOUT', String(DEFAULT_WITNESS_TIMEOUT_MS));
+  const timeoutText = timeout.text!;
   if (!/^[0-9]{1,5}$/.test(timeoutText) || Number(timeoutText) < 1 || Number(timeoutText) > 10_000) {
-    throw new UsageError('ERR_CLI_USAGE', '--log-witness-timeout must be a number of milliseconds from 1 to 10000');
+    throw new UsageError('ERR_CLI_USAGE', `${timeout.from} must be a number of milliseconds from 1 to 10000`);
   }
   if (witnesses.length > 0 && values['no-log'] === true) throw new UsageError('ERR_CLI_USAGE', '--log-witness needs the log; it cannot go with --no-log');
 
   let log: TransparencyLog | undefined;
   let logKeyId: string | undefined;
   let storage: LogStorage | undefined;
-  const url = values['log-db'] ?? process.env['RUNPRINT_LOG_DB'];
+  const url = logDb.url;
   const replaced = url === undefined ? undefined : pinSslMode(url).replaced;
   if (replaced !== undefined) {
     io.stderr(`runprint: warning: the log database URL's sslmode=${replaced} is taken as sslmode=verify-full: the server's certificate and host name are verified, as node-postgres does today (uselibpqcompat=true gives libpq's meaning)\n`);
   }
-  const check = values['log-check'] ?? process.env['RUNPRINT_LOG_CHECK'] ?? 'full';
-  if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', '--log-check must be full or tiles');
+  const checkSetting = setting(values['log-check'], '--log-check', 'RUNPRINT_LOG_CHECK', 'full');
+  const check = checkSetting.text;
+  if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', `${checkSetting.from} must be full or tiles`);
   if (values['no-log'] !== true) {
     const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
     const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name, io);
@@ -343,6 +398,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  for (const text of held) io.stderr(text);
   io.stderr(`runprint: listening on ${server.url} (data directory ${dataDir})\n`);
   if (log !== undefined) io.stderr(`runprint: log ${log.verifierKey}\n`);
   if (witness !== undefined) io.stderr(`runprint: witness ${witness.vkey}\n`);

@@ -47,21 +47,30 @@ function count(text: string, flag: string, min: number, max: number): number {
   return Number(text);
 }
 
-/** The limits from the command line, else the environment, else the defaults. */
+/**
+ * The limits from the command line, else the environment, else the defaults. A value that is
+ * refused is named as it was given: `--max-connections`, or `RUNPRINT_MAX_CONNECTIONS`.
+ */
 export function serveLimits(values: Partial<Record<keyof typeof LIMIT_OPTIONS, string>>, env: NodeJS.ProcessEnv): Limits {
-  const grace = values['shutdown-grace'] ?? env['RUNPRINT_SHUTDOWN_GRACE'];
-  const limits: Limits = { shutdownGraceMs: grace === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : count(grace, '--shutdown-grace', 0, 600_000) };
-  const pick = (name: keyof typeof LIMIT_OPTIONS, variable: string) => values[name] ?? env[variable];
+  /** The value of --NAME, else of the variable, and the name to refuse it by; undefined when neither is set. */
+  const pick = (name: keyof typeof LIMIT_OPTIONS, variable: string): [string, string] | undefined => {
+    const given = values[name];
+    if (given !== undefined) return [given, `--${name}`];
+    const text = env[variable];
+    return text === undefined ? undefined : [text, variable];
+  };
+  const grace = pick('shutdown-grace', 'RUNPRINT_SHUTDOWN_GRACE');
+  const limits: Limits = { shutdownGraceMs: grace === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : count(...grace, 0, 600_000) };
   const connections = pick('max-connections', 'RUNPRINT_MAX_CONNECTIONS');
-  limits.maxConnections = connections === undefined ? defaultMaxConnections() : count(connections, '--max-connections', 1, 1_000_000);
+  limits.maxConnections = connections === undefined ? defaultMaxConnections() : count(...connections, 1, 1_000_000);
   const perClient = pick('max-client-connections', 'RUNPRINT_MAX_CLIENT_CONNECTIONS');
-  if (perClient !== undefined) limits.maxClientConnections = count(perClient, '--max-client-connections', 0, 1_000_000);
+  if (perClient !== undefined) limits.maxClientConnections = count(...perClient, 0, 1_000_000);
   const requests = pick('max-client-requests', 'RUNPRINT_MAX_CLIENT_REQUESTS');
-  if (requests !== undefined) limits.maxClientRequests = count(requests, '--max-client-requests', 0, 1_000_000);
+  if (requests !== undefined) limits.maxClientRequests = count(...requests, 0, 1_000_000);
   const headers = pick('headers-timeout', 'RUNPRINT_HEADERS_TIMEOUT');
-  if (headers !== undefined) limits.headersTimeoutMs = count(headers, '--headers-timeout', 100, 600_000);
+  if (headers !== undefined) limits.headersTimeoutMs = count(...headers, 100, 600_000);
   const request = pick('request-timeout', 'RUNPRINT_REQUEST_TIMEOUT');
-  if (request !== undefined) limits.requestTimeoutMs = count(request, '--request-timeout', 100, 3_600_000);
+  if (request !== undefined) limits.requestTimeoutMs = count(...request, 100, 3_600_000);
   return limits;
 }
 

@@ -9,7 +9,7 @@ import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
-import { databaseShown, pinSslMode } from './postgres-url.ts';
+import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -211,7 +211,7 @@ export class PostgresLog implements LogStorage {
         session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only")).rows[0];
       } catch (error) {
         if ((error as { code?: unknown } | null)?.code === '3D000') throw noSuchDatabase(database, 'log', readOnly);
-        throw unavailable(error);
+        throw connectionRefused(error, url, 'log') ?? unavailable(error);
       }
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
       if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the log could not be made read-only (default_transaction_read_only)');

@@ -10,7 +10,7 @@ import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
-import { databaseShown, pinSslMode } from './postgres-url.ts';
+import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
@@ -243,7 +243,7 @@ export class PostgresRuns implements RunStorage {
     try {
       const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only").catch((error: unknown) => {
         // A database that does not exist is named, not taken for an outage.
-        if ((error as { code?: unknown } | null)?.code !== '3D000') throw unavailable(error);
+        if ((error as { code?: unknown } | null)?.code !== '3D000') throw connectionRefused(error, url, 'run') ?? unavailable(error);
         throw noSuchDatabase(database, 'run', !create);
       })).rows[0] as { schema: unknown; sync: unknown; read_only: unknown } | undefined;
       if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
