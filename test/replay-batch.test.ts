@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -305,6 +305,13 @@ describe('replay --runs', () => {
       assert.equal(out.code, 2, args.join(' '));
       assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: /, args.join(' '));
     }
+    // A report that names a folder is said to be one, before anything is sent.
+    mkdirSync(join(dir, 'adir'));
+    for (const args of [['--json', 'adir'], ['--json', 'x.json', '--report', 'adir']]) {
+      out = await runCliInProcess(['replay', '--runs', 'all', '--data', data, ...args], { cwd: dir });
+      assert.deepEqual([out.code, out.stderr], [4, 'runprint: ERR_FILE_UNWRITABLE: cannot write file (it is a directory, not a file): adir\n'], args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'x.json.state')), false);
     // --rate's range is named: a rate below one replay per 1,000,000 s is taken for a mistake.
     out = await cli(['replay', '--runs', 'all', '--json', join(dir, 'x.json'), '--data', data, '--rate', '0.0000001']);
     assert.equal(out.stderr, 'runprint: ERR_CLI_USAGE: --rate must be a number from 0.000001 to 100000\n');

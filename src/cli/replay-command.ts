@@ -5,7 +5,7 @@
  * (docs/REPLAY.md). Exit 0 `identical`; 1 `same-request-other-server`, `divergent`, `variant`;
  * 3 `cannot-replay`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, ModelDigestError, UsageError } from '../errors.ts';
@@ -18,6 +18,7 @@ import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/re
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
 import { modelWeights, type ModelWeights } from '../replay/weights-check.ts';
 import { modelNotFound } from '../model-digest/model-digest-errors.ts';
+import { unwritable } from './output-file.ts';
 import { fileName } from './read-input.ts';
 import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { upstreamOptions } from './serve-capture.ts';
@@ -183,15 +184,24 @@ function formatBatch(report: BatchReport, jsonFile: string, htmlFile: string | u
   return out;
 }
 
+/** Whether `path` is a folder (not there, or not to be looked at: false; writing it then says why). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Writes a report file whole or not at all: a temporary file renamed over it. */
 async function writeWhole(path: string, text: string, name: string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(temporary, text);
     await rename(temporary, path);
-  } catch {
+  } catch (error) {
     await rm(temporary, { force: true });
-    throw new InputError('ERR_FILE_UNWRITABLE', `cannot write file: ${printable(name, 120)}`);
+    throw unwritable(name, error);
   }
 }
 
@@ -215,7 +225,10 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   if (values.report === '' || values.report === '-' || htmlPath === jsonPath) throw new UsageError('ERR_CLI_USAGE', '--report must name a file other than the --json report');
   // A report that is there without a batch state is a finished batch's: never replaced.
   for (const [path, name] of [[jsonPath, values.json], [htmlPath, values.report]] as const) {
-    if (path !== undefined && existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
+    if (path === undefined) continue;
+    // A folder is said to be one (as log proof --out says it), before any replay is sent.
+    if (isDirectory(path)) throw unwritable(name!, { code: 'EISDIR' });
+    if (existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
   }
   // One model for every run, digested once per serialization the runs recorded.
   let weights: ModelWeights | undefined;
