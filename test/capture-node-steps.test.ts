@@ -164,8 +164,44 @@ test("a runprint-parent header names its call's parents inside withSteps; the ne
     const named = await step(fetch, openai, 'named', { 'runprint-parent': HEADER_PARENT });
     assert.deepEqual(named.parents, [HEADER_PARENT]);
     const next = await step(fetch, openai, 'next');
-    assert.deepEqual([...next.parents].sort(), [a.runId, named.runId].sort(), 'the header took nothing: both ended since the last call that followed from the steps');
+    assert.deepEqual(next.parents, [named.runId], 'the named call is the last call of the steps: a ended before it started');
+    assert.notDeepEqual(next.parents, [a.runId]);
   });
+});
+
+test("a call's own runprint-steps header inside withSteps makes it a step of the named steps only", async () => {
+  const { fetch, openai } = capturing();
+  await withSteps(async () => {
+    const a = await step(fetch, openai, 'a');
+    const other = await step(fetch, openai, 'other', { 'runprint-steps': 'elsewhere' });
+    assert.deepEqual(other.parents, [], 'the first of its steps');
+    const b = await step(fetch, openai, 'b');
+    assert.deepEqual(b.parents, [a.runId], 'the other steps\' call is not one of these');
+  });
+});
+
+test("async durability: an SDK's next call starts before the last one's record is made, and still follows from it", async () => {
+  const { fetch, openai } = capturing('async');
+  await withSteps(async () => {
+    // No runOf between the calls (it would wait for each record): as an SDK's tool loop calls.
+    for (const text of ['a', 'b', 'c', 'd']) await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: text }] });
+    upstream.enqueue({ kind: 'error', status: 500, message: 'failed step' });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'fails' }] }).catch(() => undefined);
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'retry' }] });
+  });
+  await fetch.flush();
+  const store = SqliteRuns.open(join(fetch.data, 'runs.sqlite'));
+  try {
+    const runs = (await store.list({ limit: 10 })).reverse().map((run) => run.record);
+    assert.equal(runs.length, 6);
+    const [a, b, c, d, fails, retry] = runs as [RunRecord, RunRecord, RunRecord, RunRecord, RunRecord, RunRecord];
+    assert.deepEqual([a.parents, b.parents, c.parents, d.parents], [[], [a.runId], [b.runId], [c.runId]]);
+    assert.equal(fails.runId, null);
+    assert.deepEqual(fails.parents, [d.runId]);
+    assert.deepEqual(retry.parents, [d.runId], 'the failed call stands for what it followed from');
+  } finally {
+    await store.close();
+  }
 });
 
 test('withParent and withSteps inside withSteps name their own calls\' parents; those calls are not its steps', async () => {
@@ -231,7 +267,7 @@ describe('runprint-steps: steps by name, through the proxy and in process alike'
     assert.deepEqual(other.parents, [], 'other steps are not linked');
     assert.deepEqual(two.parents, [one.runId]);
     assert.deepEqual(named.parents, [HEADER_PARENT], 'a runprint-parent header names its call\'s parents');
-    assert.deepEqual(three.parents, [two.runId, named.runId]);
+    assert.deepEqual(three.parents, [named.runId], 'named, the last call of agent-1, took what ended before it');
     // In process, with a fetch of its own (its own names): the same run identities and parents.
     const { fetch, openai } = capturing();
     const local = await sequence(openai, async (captureId) => (await fetch.runOf(captureId))!);
@@ -280,8 +316,8 @@ describe('runprint-steps: steps by name, through the proxy and in process alike'
 test('named steps: the least recently used name is forgotten first; a name is read trimmed, one name only', () => {
   const named = new NamedSteps(2);
   const a = named.get('a');
-  a.end(HEADER_PARENT);
-  named.get('b').end(OUTER);
+  a.ending([])(HEADER_PARENT);
+  named.get('b').ending([])(OUTER);
   assert.equal(named.get('a'), a, 'a used again: now the most recent');
   named.get('c');
   assert.equal(named.get('a'), a, 'a kept');

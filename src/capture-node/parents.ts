@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isRunId } from '../capture/capture-run.ts';
-import { Steps } from '../capture/steps.ts';
+import { fixedLinks, parentsNow, Steps, type Link } from '../capture/steps.ts';
 import { wrongType, wrongValue } from './misuse.ts';
 
 type Frame = { readonly parents: readonly string[] } | { readonly steps: Steps };
@@ -32,40 +32,39 @@ export function withParent<T>(runIds: string | readonly string[], fn: () => T): 
  * awaits and callbacks) follows from the runs of the calls that ended inside it since the last
  * call started, so a tool loop (an SDK's or the application's) is linked step by step without
  * naming run identities. The first call follows from the parents around withSteps (withParent's,
- * or none). Calls started together follow from the same runs; the call after them follows from
- * all that ended. A call that ended without a run identity (failed, aborted) links nothing: a
- * retry follows from what the failed attempt followed from. A withParent or withSteps inside `fn`
- * names its own calls' parents, and those calls are not steps of this one.
+ * or an outer withSteps' next ones). Calls started together follow from the same runs; the call
+ * after them follows from all that ended. A call that ended without a run identity (failed,
+ * aborted) stands for what it followed from: a retry follows from what the failed attempt followed
+ * from. A withParent or withSteps inside `fn`, or a call's own `runprint-steps` header, names its
+ * own calls' parents, and those calls are not steps of this one.
  */
 export function withSteps<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw wrongType('withSteps: the callback must be a function');
-  return storage.run({ steps: new Steps(currentParents()) }, fn);
+  return storage.run({ steps: new Steps(contextLinks()) }, fn);
 }
 
-/** The parents in the current async context: pass as `captureFetch(fetch, { parents: currentParents, ... })`. Inside withSteps, what the next call would follow from. */
+/** What a call in the current async context would follow from, as links (nothing taken). */
+function contextLinks(): readonly Link[] {
+  const frame = storage.getStore();
+  if (frame === undefined) return [];
+  return 'steps' in frame ? frame.steps.peek() : fixedLinks(frame.parents);
+}
+
+/**
+ * The parents in the current async context: pass as `captureFetch(fetch, { parents: currentParents, ... })`.
+ * Inside withSteps, what the next call would follow from (nothing taken), of the runs whose
+ * records are made.
+ */
 export function currentParents(): readonly string[] {
   const frame = storage.getStore();
   if (frame === undefined) return [];
-  return 'steps' in frame ? frame.steps.peek() : frame.parents;
+  if (!('steps' in frame)) return frame.parents;
+  const links = frame.steps.peek();
+  return parentsNow(links) ?? parentsNow(links.filter((link) => link.ids !== undefined))!;
 }
 
-/**
- * For capture, at a call's start (in its async context): the parents it follows from. Inside
- * withSteps this takes the runs that ended since the last call started (currentParents only looks).
- */
-export function takeParents(): readonly string[] {
+/** The steps of the innermost withSteps around the current async context, when it is the innermost context: pass as `captureFetch(fetch, { steps: currentSteps, ... })`. */
+export function currentSteps(): Steps | undefined {
   const frame = storage.getStore();
-  if (frame === undefined) return [];
-  return 'steps' in frame ? frame.steps.take() : frame.parents;
-}
-
-/**
- * For capture, at a call's start: inside withSteps, the function to call with the call's run
- * identity when its run is made (whatever gave the call its parents: withSteps, a header, an option).
- */
-export function callSteps(): ((runId: string | null) => void) | undefined {
-  const frame = storage.getStore();
-  if (frame === undefined || !('steps' in frame)) return undefined;
-  const steps = frame.steps;
-  return (runId) => steps.end(runId);
+  return frame !== undefined && 'steps' in frame ? frame.steps : undefined;
 }

@@ -26,7 +26,7 @@ import type { SqliteRuns } from '../store/sqlite-runs.ts';
 import { folderError } from './fs-errors.ts';
 import { closestOption, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
-import { callSteps, takeParents } from './parents.ts';
+import { currentParents, currentSteps } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
 import { otelApi, otelHooks } from './otel.ts';
 import { runprintVersion, runprintVersionNow } from './version.ts';
@@ -538,13 +538,9 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   // The tracer's instrumentation scope: runprint and its version, as the proxy's OTLP spans name it.
   const spans = api === null ? undefined : otelHooks(api, runprintVersionNow());
   const record = (run: CapturedRun, content: RunContent, started?: unknown): Promise<void> => {
-    const call = started as CallStart | undefined;
-    // A step of withSteps: the next call in it follows from this run (before the run is durable,
-    // so that with sync durability it is linked before the application has the answer's end).
-    call?.ended?.(run.record.runId);
     if (spans !== undefined) {
       try {
-        spans.emit(run, call?.span, null);
+        spans.emit(run, started, null);
       } catch {
         // A tracer's failure never fails a call or its record.
       }
@@ -569,12 +565,13 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     onError: (error) => {
       if (!(error instanceof Counted)) report(error);
     },
-    parents: options.parents ?? takeParents,
+    parents: options.parents ?? currentParents,
+    // withSteps: the calls inside it are linked step by step (captureFetch notes each end).
+    steps: currentSteps,
     retrieval: currentRetrieval,
     ...(options.servedFacts === undefined ? {} : { derived: options.servedFacts }),
     ...(fixed !== undefined ? { salts: fixed } : salted.length === 0 ? {} : { salts: () => freshSalts(salted) }),
-    // At each call's start, in its async context: its trace context, and the withSteps it is a step of.
-    onStart: (): CallStart => ({ span: spans?.onStart(), ended: callSteps() }),
+    ...(spans === undefined ? {} : { onStart: spans.onStart }),
     holdEnd: durability === 'sync',
     // runprint-capture-id and runprint-request-id on each answer, as the proxy's: runOf gives the run.
     idHeaders: true,
@@ -611,12 +608,6 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     await sink.close();
   };
   return Object.assign(capturing, { counts, data, url, flush, close }) as unknown as RunprintFetch;
-}
-
-/** What runprintFetch notes at a call's start: the span's parent context, and withSteps' hook. */
-interface CallStart {
-  span: unknown;
-  ended: ((runId: string | null) => void) | undefined;
 }
 
 /** A failure already reported to onError: captureFetch counts it, nothing reports it twice. */

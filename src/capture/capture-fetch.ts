@@ -10,7 +10,7 @@ import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.t
 import { RunprintError } from '../errors.ts';
 import { readRetrievalHeader, RETRIEVAL_HEADER } from './declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from './own-headers.ts';
-import { NamedSteps, readStepsHeader, STEPS_HEADER, type Steps } from './steps.ts';
+import { fixedLinks, NamedSteps, parentsNow, parentsOf, readStepsHeader, STEPS_HEADER, type Link, type Steps } from './steps.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { joinBytes } from '../io/read-limited.ts';
 
@@ -42,6 +42,13 @@ export interface CaptureFetchOptions {
    * (ERR_CAPTURE_PARENT_INVALID), and the call goes on and is recorded with no parents.
    */
   parents?: () => readonly string[];
+  /**
+   * The steps the next call is one of (e.g. withSteps' from async context, capture-node's
+   * currentSteps); default none. A call in steps follows from the calls that ended in them since
+   * the last call of them started, in place of `parents`; its own `runprint-steps` header names
+   * other steps instead (docs/CAPTURE.md, "Links between runs").
+   */
+  steps?: () => Steps | undefined;
   /**
    * The documents the next call rests on (declared retrieval, e.g. from async context); default
    * none. A call's `runprint-retrieval` header (read as the proxy reads it) adds its documents
@@ -409,40 +416,38 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     return Promise.resolve(recent.get(captureId) ?? inFlight.get(captureId)?.promise ?? null);
   };
 
-  /**
-   * A call's parents: those its runprint-parent header names, read as the proxy reads it, when it
-   * has one (an explicit header wins over options.parents, the async context's); else
-   * options.parents'. A header that is not run identities is reported (ERR_CAPTURE_PARENT_INVALID)
-   * and the call has no parents: it goes on, the header not sent, and the record names none
-   * rather than the parents the header was there to replace.
-   */
-  const parentsOf = (header: string | null): readonly string[] => {
-    if (header === null) return options.parents?.() ?? [];
-    try {
-      return readParentHeader(header);
-    } catch (error) {
-      fail(error);
-      return [];
-    }
-  };
   // Agents' steps by their runprint-steps name, for this fetch.
   const namedSteps = new NamedSteps();
   /**
-   * A call's parents and the steps it is one of: a runprint-steps header names steps (read as the
-   * proxy reads it); without a runprint-parent header, the call follows from the runs that ended in
-   * them since their last call started. A steps header that cannot be read is reported
-   * (ERR_CAPTURE_STEPS_INVALID) and the call has no parents, as with a parent header that cannot.
+   * A call's parents, as links: those its runprint-parent header names, read as the proxy reads
+   * it, when it has one (an explicit header wins); else, in steps, the calls that ended in them
+   * since their last call started; else options.parents'. A header that is not run identities is
+   * reported (ERR_CAPTURE_PARENT_INVALID) and the call has no parents: it goes on, the header not
+   * sent, and the record names none rather than the parents the header was there to replace. Its
+   * steps: those its runprint-steps header names (read as the proxy reads it), else
+   * options.steps'. Every call in steps takes what ended in them, whatever gives its parents. A
+   * steps header that cannot be read is reported (ERR_CAPTURE_STEPS_INVALID): the call has no
+   * parents and no steps.
    */
-  const linksOf = (parentHeader: string | null, stepsHeader: string | null): { parents: readonly string[]; steps: Steps | null } => {
+  const linksOf = (parentHeader: string | null, stepsHeader: string | null): { links: readonly Link[]; steps: Steps | null } => {
     let name: string | null;
     try {
       name = readStepsHeader(stepsHeader);
     } catch (error) {
       fail(error);
-      return { parents: [], steps: null };
+      return { links: [], steps: null };
     }
-    const steps = name === null ? null : namedSteps.get(name);
-    return { parents: parentHeader === null && steps !== null ? steps.take() : parentsOf(parentHeader), steps };
+    const steps = name === null ? (options.steps?.() ?? null) : namedSteps.get(name);
+    const taken = steps?.take();
+    if (parentHeader !== null) {
+      try {
+        return { links: fixedLinks(readParentHeader(parentHeader)), steps };
+      } catch (error) {
+        fail(error);
+        return { links: [], steps };
+      }
+    }
+    return { links: taken ?? fixedLinks(options.parents?.() ?? []), steps };
   };
   /**
    * A call's declared documents: options.retrieval's (the async context's), then those its
@@ -465,7 +470,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   };
 
   const capturing = async (input: FetchInput, init?: RequestInit): Promise<Response> => {
-    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; parents: readonly string[]; steps: Steps | null; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
+    let prepared: { method: string; path: string; format: NonNullable<ReturnType<typeof routeOf>>; bytes: Uint8Array | KeptStream; init: RequestInit | undefined; links: readonly Link[]; steps: Steps | null; retrieval: readonly DeclaredDocument[]; derived: { readonly [name: string]: ServedFact } | undefined; salts: Salts | undefined; headers: MemberHeaders | undefined; started: unknown } | null = null;
     // The call as sent: without runprint's own headers on a captured route or to a provider's own
     // API (as the proxy forwards none); any other call as given.
     let sendInput = input;
@@ -494,11 +499,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         sendInit = out.init;
         // The headers fetch sends, runprint's own among them: init's when given, else the Request's.
         const own = out.headers;
-        const { parents, steps } = linksOf(own?.get(PARENT_HEADER) ?? null, own?.get(STEPS_HEADER) ?? null);
+        const { links, steps } = linksOf(own?.get(PARENT_HEADER) ?? null, own?.get(STEPS_HEADER) ?? null);
         const retrieval = retrievalOf(own?.get(RETRIEVAL_HEADER) ?? null);
         // SPEC 4.8 reads request members from some headers (none of them runprint's).
         const headers = own === null ? undefined : memberHeadersOf(format, (name) => own.get(name));
-        const context = { parents, steps, retrieval, derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
+        const context = { links, steps, retrieval, derived: options.derived?.(), salts: options.salts?.(), headers, started: options.onStart?.() };
         // Last: once a stream body is teed, only the teed branch can be sent.
         const body = await requestBody(sendInput, sendInit);
         if (body === null) fail(unreadableBody('the request body is of a kind runprint cannot read without consuming it (not a string, buffer, Blob, URLSearchParams, FormData or ReadableStream): the call went on, not recorded'));
@@ -521,7 +526,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
 
     // Built on a later turn of the event loop: the application has its last byte (or its error)
     // before runprint hashes anything. With holdEnd, built at once, and the end waits for the sinks.
+    // In steps: the next call of them follows from this one once its answer has ended (its run
+    // identity given when its record is made, a turn later without holdEnd).
+    let stepEnded: ((runId: string | null) => void) | undefined;
     const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number): Promise<void> | undefined => {
+      stepEnded = call.steps?.ending(call.links);
       if (holdEnd) return build(status, headers, responseBytes, outcome, response, ended, truncated);
       setTimeout(() => void build(status, headers, responseBytes, outcome, response, ended, truncated), 0);
       return undefined;
@@ -545,15 +554,20 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         if (!(bytes instanceof Uint8Array)) return buildWith(new Uint8Array(0), status, headers, responseBytes, outcome, response, ended, truncated, bytes);
         return buildWith(bytes, status, headers, responseBytes, outcome, response, ended, truncated);
       }).then(undefined, (error: unknown) => {
+        stepEnded?.(null);
         finish(captureId, null);
         fail(error);
       });
     };
     const buildWith = (requestBytes: Uint8Array, status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, response: number | null, ended: number, truncated?: number, requestTooLarge?: TooLargeBody): Promise<void> | undefined => {
+      // A step's parents include calls whose records are still to come (async durability): made
+      // after theirs, which come first in time.
+      const parents = parentsNow(call.links);
+      if (parents === undefined) return parentsOf(call.links).then(() => buildWith(requestBytes, status, headers, responseBytes, outcome, response, ended, truncated, requestTooLarge));
       try {
         const captured = captureRunWith({
           format: call.format, method: call.method, path: call.path, requestBytes, captureId,
-          status, headers, responseBytes, outcome, times: { started, response, ended }, parents: call.parents, retrieval: call.retrieval,
+          status, headers, responseBytes, outcome, times: { started, response, ended }, parents, retrieval: call.retrieval,
           ...(truncated === undefined ? {} : { truncated: { size: truncated } }),
           ...(requestTooLarge === undefined ? {} : { requestTooLarge }),
           ...(call.derived === undefined ? {} : { derived: call.derived }),
@@ -562,7 +576,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         }, request);
         // Its steps' next call follows from this run (before the sinks: with holdEnd, before the
         // application has the answer's end).
-        call.steps?.end(captured.record.runId);
+        stepEnded?.(captured.record.runId);
         finish(captureId, captured.record);
         if (captured.retrievalError !== null) fail(captured.retrievalError);
         counts.runs++;
@@ -574,6 +588,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         if (first === undefined && second === undefined) return undefined;
         return Promise.all([first, second]).then(() => undefined);
       } catch (error) {
+        stepEnded?.(null);
         finish(captureId, null);
         fail(error);
         return undefined;

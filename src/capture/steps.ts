@@ -1,8 +1,13 @@
 /**
  * An agent's steps, linked as they run: each call follows from the runs of the calls that ended
- * in the same steps since the last call started. In process through async context (withSteps,
- * capture-node); by name through the `runprint-steps` request header, as every capture point reads
- * it (the proxy, captureFetch). Pure: no Node APIs.
+ * in the same steps since the last call of them started. In process through async context
+ * (withSteps, capture-node); by name through the `runprint-steps` request header, as every capture
+ * point reads it (the proxy, captureFetch). Pure: no Node APIs.
+ *
+ * A call's end is noted when its answer ends, before its record (and so its run identity) is made:
+ * with async durability the record is made a turn later, after the application has started its
+ * next call. The next call takes a link to it then, settled once the record is made; a call needs
+ * its parents only when its own record is made, later still.
  */
 import { RunprintError } from '../errors.ts';
 
@@ -16,27 +21,85 @@ export const MAX_STEPS_NAMES = 10_000;
 const NAME = /^[A-Za-z0-9._:/-]{1,128}$/;
 
 /**
- * One agent's steps: the runs that ended in it since a call last took them as its parents (the
- * frontier), and the parents the last call was given. Calls started together follow from the
- * same runs; the call after them follows from all that ended. A call that ended without a run
- * identity (failed, aborted) adds nothing, so a retry follows from what the failed attempt did.
+ * What a call follows from, one link each: a run identity, or a call that has ended and whose
+ * record is still to come (it then gives its run identity, or, without one, what it followed from).
+ */
+export class Link {
+  #ids: readonly string[] | undefined;
+  #settled: Promise<void> | undefined;
+  #settle: (() => void) | undefined;
+
+  /** A link already known: these run identities. */
+  static of(ids: readonly string[]): Link {
+    const link = new Link();
+    link.#ids = Object.freeze([...ids]);
+    return link;
+  }
+
+  /** The run identities, once known; undefined while the call's record is to come. */
+  get ids(): readonly string[] | undefined {
+    return this.#ids;
+  }
+
+  /** Resolves once `ids` is known. */
+  settled(): Promise<void> {
+    if (this.#ids !== undefined) return Promise.resolve();
+    this.#settled ??= new Promise((resolve) => (this.#settle = resolve));
+    return this.#settled;
+  }
+
+  /** Sets the run identities (once). */
+  set(ids: readonly string[]): void {
+    if (this.#ids !== undefined) return;
+    this.#ids = Object.freeze([...ids]);
+    this.#settle?.();
+  }
+}
+
+/** Links as parents: each run identity once, in order; undefined while a link is still to come. */
+export function parentsNow(links: readonly Link[]): string[] | undefined {
+  const parents: string[] = [];
+  for (const link of links) {
+    const ids = link.ids;
+    if (ids === undefined) return undefined;
+    for (const id of ids) if (!parents.includes(id)) parents.push(id);
+  }
+  return parents;
+}
+
+/** Links as parents, once every one is known. */
+export async function parentsOf(links: readonly Link[]): Promise<string[]> {
+  await Promise.all(links.map((link) => link.settled()));
+  return parentsNow(links)!;
+}
+
+/** Run identities as links. */
+export function fixedLinks(ids: readonly string[]): readonly Link[] {
+  return ids.length === 0 ? [] : [Link.of(ids)];
+}
+
+/**
+ * One agent's steps: the calls that ended in it since a call last took them (the frontier), and
+ * what the last call was given. Calls started together follow from the same runs; the call after
+ * them follows from all that ended. A call that ended without a run identity (failed, aborted)
+ * stands for what it followed from, so a retry follows from what the failed attempt did.
  */
 export class Steps {
-  private ended: string[] = [];
-  private last: readonly string[];
+  private ended: Link[] = [];
+  private last: readonly Link[];
 
   /** `first`: what the first call follows from. */
-  constructor(first: readonly string[] = []) {
+  constructor(first: readonly Link[] = []) {
     this.last = Object.freeze([...first]);
   }
 
   /** What the next call would follow from, without taking it. */
-  peek(): readonly string[] {
+  peek(): readonly Link[] {
     return this.ended.length > 0 ? Object.freeze([...this.ended]) : this.last;
   }
 
-  /** A call starts: it follows from the runs that ended since the last call started, else from what that call followed. */
-  take(): readonly string[] {
+  /** A call starts: it follows from the calls that ended since the last call started, else from what that call followed. */
+  take(): readonly Link[] {
     if (this.ended.length > 0) {
       this.last = Object.freeze(this.ended);
       this.ended = [];
@@ -44,9 +107,20 @@ export class Steps {
     return this.last;
   }
 
-  /** A call's run was made with this identity (null: none, it links nothing). */
-  end(runId: string | null): void {
-    if (runId !== null && !this.ended.includes(runId)) this.ended.push(runId);
+  /**
+   * A call's answer ended (its record to come): the next call follows from it. The function
+   * returned gives its run identity once its record is made (null: none; it then stands for
+   * `followed`, what it followed from).
+   */
+  ending(followed: readonly Link[]): (runId: string | null) => void {
+    const link = new Link();
+    this.ended.push(link);
+    return (runId) => {
+      if (runId !== null) return link.set([runId]);
+      const now = parentsNow(followed);
+      if (now !== undefined) return link.set(now);
+      void parentsOf(followed).then((ids) => link.set(ids));
+    };
   }
 }
 

@@ -8,7 +8,7 @@
 import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
-import { NamedSteps, readStepsHeader, STEPS_HEADER, type Steps } from '../capture/steps.ts';
+import { fixedLinks, NamedSteps, parentsNow, readStepsHeader, STEPS_HEADER, type Link, type Steps } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -373,7 +373,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     // An agent's steps (runprint-steps) and the runs the call follows from: its runprint-parent
     // header's when it has one, else those that ended in its steps since the last call of them.
     const steps = target.format === null ? null : stepsOf(request, namedSteps);
-    const parents = target.format === null ? [] : request.headers.has(PARENT_HEADER) || steps === null ? parentsOf(request) : [...steps.take()];
+    // Every call in steps takes what ended in them, whatever gives its parents.
+    const taken = steps?.take();
+    const links = target.format === null ? [] : request.headers.has(PARENT_HEADER) || taken === undefined ? fixedLinks(parentsOf(request)) : taken;
     const declaration = target.format === null ? { documents: [], error: null } : declarationOf(request);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
@@ -400,7 +402,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // A content-coded body (gzip, deflate) is forwarded as sent and identified by the JSON in it.
       const coding = request.headers.get('content-encoding');
       const source = coding === null ? sent : await decodedBody(sent, coding, options.maxBodyBytes);
-      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, parents, declaration, request.method, target.path, request.headers.get('traceparent'), memberHeadersOf(target.format, (name) => request.headers.get(name)), done, steps);
+      return await capture(captureId, target.format, target.upstream, upstreamUrl, init, sent, source, links, declaration, request.method, target.path, request.headers.get('traceparent'), memberHeadersOf(target.format, (name) => request.headers.get(name)), done, steps);
     } catch (error) {
       done();
       throw error;
@@ -439,7 +441,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, parents: string[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: Steps | null): Promise<Response> {
+  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, links: readonly Link[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: Steps | null): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start, or on this thread once
     // the call is on its way (below). Before forwarding where declared retrieval must be checked
@@ -467,7 +469,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     /** Builds the record and hands it to the sink; resolves when durable (sync) or at once (async). Never rejects. */
     const record = (status: number | null, headers: Headers | null, responseBytes: Uint8Array, outcome: CaptureOutcome, responded: number | null, truncated?: number): { run: CapturedRun | undefined; durable: Promise<void> } => {
       let run: CapturedRun | undefined;
+      // In steps, the next call of them follows from this one from now: its run identity below.
+      const stepEnded = steps?.ending(links);
       try {
+        // What it follows from is known: the proxy makes each record as its answer ends, in one
+        // turn with its step's end, so earlier calls' records are made.
+        const parents = parentsNow(links) ?? [];
         run = captureRunWith(
           {
             format, method, path, requestBytes, status, headers, responseBytes, outcome, times: { started, response: responded, ended: now() }, parents, captureId,
@@ -481,7 +488,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         );
         // Its steps' next call follows from this run (before it is durable: in sync durability
         // the client has the answer's end only after this).
-        steps?.end(run.record.runId);
+        stepEnded?.(run.record.runId);
         const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch((error: unknown) => {
           fail(error);
           if (options.failClosed === true) unrecorded = new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint could not record this call, and the proxy is fail-closed: its answer was not passed on');
@@ -497,6 +504,8 @@ export function createProxy(options: ProxyOptions): Proxy {
         }
         return { run, durable: durability === 'sync' ? durable : Promise.resolve() };
       } catch (error) {
+        // No run identity (or none handed on): the next step follows from what this one did.
+        if (run === undefined) stepEnded?.(null);
         fail(error);
         return { run, durable: Promise.resolve() };
       } finally {
