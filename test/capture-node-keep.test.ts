@@ -104,9 +104,10 @@ async function unidentifiedKept(keep: RunprintFetchOptions['keep']): Promise<boo
   }
 }
 
-test("an unidentified request's bytes (it has no components) are kept when every component's content is: by default, not with a component or everything kept by digest", async () => {
+test("an unidentified request's bytes (it has no components) are kept by default while every component's content is: not with a component or everything kept by digest, nor with request=digest", async () => {
   assert.equal(await unidentifiedKept(undefined), true, 'the default keeps them: the only copy of what was asked');
   assert.equal(await unidentifiedKept('input=digest'), false, 'they may hold an input the policy keeps by digest only');
   assert.equal(await unidentifiedKept('digest'), false);
   assert.equal(await unidentifiedKept(['digest', 'request=content']), true, 'request=content keeps them whatever the rest');
+  assert.equal(await unidentifiedKept('request=digest'), false, 'request=digest, given, keeps no request bytes at all');
 });

@@ -24,7 +24,7 @@ import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
 import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
-import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
+import { CONTENT_PARTS, defaultContentPolicy, keepsAllComponents, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { keepPolicy } from '../store/capture-keep.ts';
 import { RETENTION_FORM, retentionDaysOf, sweepRetention } from '../store/retention.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -381,8 +381,10 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
   const defaults = defaultContentPolicy();
   let kept = '';
   if (CONTENT_PARTS.some((part) => policy[part] !== defaults[part])) {
-    const content = CONTENT_PARTS.filter((part) => policy[part] === 'content');
-    const digest = CONTENT_PARTS.filter((part) => policy[part] === 'digest');
+    // The default's request mode (an unidentified request's bytes kept) is digest-only once a component is.
+    const mode = (part: ContentPart) => (part === 'request' && policy.request === 'unidentified' && !keepsAllComponents(policy) ? 'digest' : policy[part]);
+    const content = CONTENT_PARTS.filter((part) => mode(part) === 'content');
+    const digest = CONTENT_PARTS.filter((part) => mode(part) === 'digest');
     kept =
       content.length === 0
         ? ', keeping only digests'

@@ -27,18 +27,22 @@ export function recordDigest(record: RunRecord): string {
 export const CONTENT_PARTS = [...REQUEST_COMPONENTS, 'excluded', 'output', 'request', 'retrieval', 'salts'] as const;
 export type ContentPart = (typeof CONTENT_PARTS)[number];
 
-/** For each part: keep its content, or its digests only. */
-export type ContentPolicy = Record<ContentPart, 'content' | 'digest'>;
+/**
+ * For each part: keep its content, or its digests only. The request bytes also have the default's
+ * own mode, `unidentified`: kept only for a run without components (an unidentified request, whose
+ * bytes are the only copy of what was asked), and only while every component is kept as content.
+ */
+export type ContentPolicy = { [P in ContentPart]: P extends 'request' ? 'content' | 'digest' | 'unidentified' : 'content' | 'digest' };
 
 /**
  * By default the store keeps the components (each once per digest), the excluded members (to
  * rebuild a request for replay) and the response bytes; not the exact request bytes, which would
- * hold every component again in every run.
+ * hold every component again in every run, but for an unidentified request, which has none.
  */
 export function defaultContentPolicy(): ContentPolicy {
-  const policy = {} as ContentPolicy;
-  for (const part of CONTENT_PARTS) policy[part] = part === 'request' ? 'digest' : 'content';
-  return policy;
+  const policy = {} as Record<ContentPart, string>;
+  for (const part of CONTENT_PARTS) policy[part] = part === 'request' ? 'unidentified' : 'content';
+  return policy as ContentPolicy;
 }
 
 /** True when `policy` keeps the content of every request component and of the excluded members. */
@@ -399,10 +403,10 @@ export function runToStore(
   // Only bytes that are the request: a stream body too large to capture left none (its digest was
   // computed as it passed), and an empty body must not be stored under that digest.
   if (bytes.requestBytes.length === record.request.size) {
-    if (identity === null && policy.request !== 'content' && keepsAllComponents(policy)) {
+    if (identity === null && policy.request === 'unidentified' && keepsAllComponents(policy)) {
       // An unidentified request has no components: its bytes are the only copy of what was asked
-      // (the calls most in need of a look), and hold nothing the components would not. Kept when
-      // the policy keeps every component's content, as the default does.
+      // (the calls most in need of a look), and hold nothing the components would not. Kept by
+      // the default (`unidentified`) while every component's content is; `request=digest` never.
       kept.push(record.request.rawDigest.sha256);
       if (stored?.(record.request.rawDigest.sha256) !== true) content.push({ digest: record.request.rawDigest.sha256, bytes: bytes.requestBytes });
     } else keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
