@@ -58,6 +58,20 @@ export function pinnedKeys() {
 
 export const short = (text, length = 24) => (text.length > length ? `${text.slice(0, length)}…` : text);
 
+/** Controls, and the characters that reorder or hide text (as src/io/printable.ts escapes them for a terminal). */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * A caller's text (a declared document's source) as a page shows it: every control or reordering
+ * character written as `\uXXXX`, so `\u202Eevil.com` is not drawn as "moc.live", cut to `max`
+ * code points with `…`.
+ */
+export function shown(text, max = 200) {
+  const characters = [...text];
+  const cut = characters.slice(0, max).join('').replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return characters.length > max ? `${cut}…` : cut;
+}
+
 /** An error as a block: its code and message, and a token form when the run store wants one. */
 export function errorBlock(error) {
   const block = h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Error'), ': ', error.message ?? String(error));

@@ -2,7 +2,7 @@
 // retrieval (and whether the receipt signs it), served facts, output, the agent graph (graph.js),
 // parents and children, replays (and the run a replay replays), receipt, and the verification
 // panel (verify.js).
-import { api, downloadLink, errorBlock, h, short } from './common.js';
+import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
 import { retrievalAgreement } from 'runprint/receipt';
 import { SALTS, verifyRun } from './verify.js';
@@ -123,7 +123,7 @@ function components(run, content) {
  */
 export function documentList(documents, id, kind = '', links = true) {
   return h('ul', { class: `retrieval${kind}`, id }, documents.map((document) => h('li', {},
-    h('div', {}, h('strong', { class: 'source' }, document.source), ' ', h('span', { class: 'muted' }, 'found in '), h('code', {}, `${document.component}[${document.element}]`)),
+    h('div', {}, h('strong', { class: 'source' }, shown(document.source)), ' ', h('span', { class: 'muted' }, 'found in '), h('code', {}, `${document.component}[${document.element}]`)),
     h('div', {}, digestText(document.digest.sha256), ...(links ? [' · ', h('a', { href: `#/runs?component=retrieval%3D${document.digest.sha256}`, title: 'Runs that declared this document' }, 'runs with this')] : [])))));
 }
 

@@ -29,6 +29,9 @@ const DOC_A = 'The Eiffel Tower is 330 metres tall and stands in Paris.';
 const DOC_B = 'Lyon lies at the confluence of the Rhône and the Saône.';
 /** A source that would run script if the page parsed it as HTML: it must be shown as the text it is. */
 const HOSTILE = 'kb://towers/<img src=x onerror="window.__pwned=1">eiffel';
+/** A source whose characters would reorder what is drawn ("moc.live"), and one far longer than a line. */
+const BIDI = '\u202Eevil.com\u202C';
+const LONG = `kb://${'x'.repeat(3000)}`;
 
 interface RunView {
   seq: number;
@@ -85,6 +88,7 @@ before(async () => {
   await call('Where is Lyon?', null);
   await call('And in feet?', [{ source: 'kb://towers/eiffel-again', text: DOC_A }]);
   await call('Will this fail?', [{ source: 'kb://cities/lyon', text: DOC_B }], true);
+  await call('Which way does this read?', [{ source: BIDI, text: DOC_B }, { source: LONG, text: DOC_B }]);
   await receipted(serve.base);
   browser = await launchChromium();
 });
@@ -203,6 +207,26 @@ test('the verify page shows the declared retrieval a pasted receipt signs, once 
   tampered.signatures[0]!.sig = `${tampered.signatures[0]!.sig.startsWith('A') ? 'B' : 'A'}${tampered.signatures[0]!.sig.slice(1)}`;
   assert.equal(await verify(JSON.stringify(tampered)), 'fail');
   assert.equal(await page.$$eval('#receipt-retrieval', (sections) => sections.length), 0);
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a source with characters that reorder text is shown with them escaped, and a long one cut, on the run page and the Verify page', { timeout: 120_000 }, async () => {
+  const all = await runs(serve.base);
+  const run = bySeq(all, 5);
+  assert.deepEqual(run.record.retrieval.map((document) => document.source), [BIDI, LONG]);
+  const { page, problems, close } = await open(serve.base);
+  await showRun(page, serve.base, run.captureId);
+  const expected = ['\\u202eevil.com\\u202c', `kb://${'x'.repeat(195)}…`];
+  assert.deepEqual(await page.$$eval('#retrieval-list .source', (sources) => sources.map((source) => source.textContent)), expected);
+  const { publicKey } = (await (await fetch(`${serve.base}/v1/receipt-key`)).json()) as { publicKey: string };
+  await page.goto(`${serve.base}/explorer/#/verify`);
+  await drawn(page);
+  await page.fill('textarea[name="receipt"]', await (await fetch(`${serve.base}/v1/runs/${run.captureId}/receipt`)).text());
+  await page.fill('textarea[name="key"]', publicKey);
+  await page.click('form.verify-form button[type="submit"]');
+  await page.waitForSelector('#verification[data-done="pass"]');
+  assert.deepEqual(await page.$$eval('#receipt-retrieval-list .source', (sources) => sources.map((source) => source.textContent)), expected);
   assert.deepEqual(problems, []);
   await close();
 });
