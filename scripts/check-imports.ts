@@ -34,7 +34,7 @@ const LAYERS: Record<string, number> = {
 /** The pure core runs in a browser: no node:* imports, not even type-only ones. */
 const PURE = new Set(['errors.ts', 'hash', 'io', 'jcs', 'merkle', 'keys', 'identity', 'providers', 'compose', 'receipt', 'log', 'capture']);
 /** Files in otherwise impure folders that must stay pure too. */
-const PURE_FILES = new Set(['server/app.ts', 'server/identity-answer.ts', 'server/client-limits.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts', 'server/api-answers.ts', 'server/api-routes.ts', 'server/body-members.ts', 'server/proxy-routes.ts', 'server/run-routes.ts', 'server/ingest-routes.ts', 'store/run-storage.ts', 'store/storage.ts', 'replay/group-runs.ts', 'replay/compare-runs.ts', 'replay/rebuild-request.ts', 'replay/output-difference.ts', 'replay/verify-run.ts', 'replay/diff-values.ts', 'replay/verdict.ts', 'server/run-analysis-routes.ts']);
+const PURE_FILES = new Set(['server/app.ts', 'server/query.ts', 'server/identity-answer.ts', 'server/client-limits.ts', 'server/http-status.ts', 'server/read-body.ts', 'server/log-routes.ts', 'server/bearer.ts', 'server/witness-routes.ts', 'server/api-answers.ts', 'server/api-routes.ts', 'server/body-members.ts', 'server/proxy-routes.ts', 'server/run-routes.ts', 'server/ingest-routes.ts', 'store/run-storage.ts', 'store/storage.ts', 'replay/group-runs.ts', 'replay/compare-runs.ts', 'replay/rebuild-request.ts', 'replay/output-difference.ts', 'replay/verify-run.ts', 'replay/diff-values.ts', 'replay/verdict.ts', 'server/run-analysis-routes.ts']);
 
 async function* walk(folder: string): AsyncGenerator<string> {
   for (const entry of await readdir(folder, { withFileTypes: true })) {
