@@ -86,6 +86,12 @@ test('a RUNPRINT_* setting serve refuses is named by its variable; the same valu
     ['RUNPRINT_HEADERS_TIMEOUT', '--headers-timeout', '99', 'must be a number from 100 to 600000'],
     ['RUNPRINT_REQUEST_TIMEOUT', '--request-timeout', '99', 'must be a number from 100 to 3600000'],
     ['RUNPRINT_SHUTDOWN_GRACE', '--shutdown-grace', '600001', 'must be a number from 0 to 600000'],
+    ['RUNPRINT_CAPTURE_DURABILITY', '--capture-durability', 'later', 'must be sync or async'],
+    ['RUNPRINT_CAPTURE_WORKERS', '--capture-workers', '9', 'must be a number of worker threads from 0 to 8'],
+    ['RUNPRINT_CAPTURE_RETENTION', '--capture-retention', '0', 'must be a number of days from 1 to 99999'],
+    ['RUNPRINT_CAPTURE_RETRIEVAL_MAX', '--capture-retrieval-max', '1', 'must be a number of bytes from 1024 to 1048576'],
+    ['RUNPRINT_CAPTURE_TOKEN', '--capture-token', 'a b', 'must be 1 or more visible ASCII characters with no spaces'],
+    ['RUNPRINT_CAPTURE_SALT', '--capture-salt', 'zz', 'must be request component names, comma-separated: "zz" is not a request component (model, system, input, context, tools, parameters, configuration, or all)'],
   ] as const) {
     const port = option === '--port' ? [] : ['--port', '0'];
     const fromEnv = await serveWith([...port, '--data', data], { [variable]: value });

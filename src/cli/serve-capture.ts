@@ -54,8 +54,6 @@ export const CAPTURE_OPTIONS = {
   'capture-log-key': { type: 'string' },
 } as const;
 
-export const CAPTURE_USAGE = '--no-capture, --upstream NAME=URL, --upstream-weights NAME=PATH, --capture-token T, --capture-fail-closed, --capture-durability sync|async, --capture-keep [PART=]content|digest, --capture-salt NAME[,NAME], --capture-retention DAYS, --capture-retrieval-max BYTES, --capture-workers N, --capture-key KEY.pem, --runs-db URL, --otlp-endpoint URL, --capture-log URL, --capture-log-token T, --capture-log-key VKEY';
-
 /**
  * Largest --capture-retrieval-max (1 MiB): serve reads request header blocks of 16 KiB more than
  * it, each connection may hold one that large while its headers arrive.
@@ -216,12 +214,14 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (values['no-capture'] === true) return undefined;
   const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']));
   const upstreamWeights = upstreamWeightsOptions(listOf(values['upstream-weights'], env['RUNPRINT_UPSTREAM_WEIGHTS']), upstreams, io.cwd);
+  // A refused value is named by where it came from: the option, else its variable.
+  const named = (option: keyof typeof values, variable: string) => (values[option] !== undefined ? `--${String(option)}` : variable);
   const token = values['capture-token'] ?? (env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
-    throw new UsageError('ERR_CLI_USAGE', '--capture-token must be 1 or more visible ASCII characters with no spaces');
+    throw new UsageError('ERR_CLI_USAGE', `${named('capture-token', 'RUNPRINT_CAPTURE_TOKEN')} must be 1 or more visible ASCII characters with no spaces`);
   }
   const durability = values['capture-durability'] ?? env['RUNPRINT_CAPTURE_DURABILITY'] ?? 'sync';
-  if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', '--capture-durability must be sync or async');
+  if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', `${named('capture-durability', 'RUNPRINT_CAPTURE_DURABILITY')} must be sync or async`);
   let policy: ContentPolicy;
   try {
     policy = keepPolicy(listOf(values['capture-keep'], env['RUNPRINT_CAPTURE_KEEP']));
@@ -236,17 +236,18 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     salted = saltedComponents(listOf(values['capture-salt'], env['RUNPRINT_CAPTURE_SALT']));
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    throw new UsageError('ERR_CLI_USAGE', `--capture-salt must be request component names, comma-separated: ${error.message}`);
+    const from = values['capture-salt'] !== undefined && values['capture-salt'].length > 0 ? '--capture-salt' : 'RUNPRINT_CAPTURE_SALT';
+    throw new UsageError('ERR_CLI_USAGE', `${from} must be request component names, comma-separated: ${error.message}`);
   }
   const retention = values['capture-retention'] ?? env['RUNPRINT_CAPTURE_RETENTION'];
   const retentionDays = retention === undefined ? undefined : retentionDaysOf(retention);
-  if (retention !== undefined && retentionDays === undefined) throw new UsageError('ERR_CLI_USAGE', `--capture-retention must be ${RETENTION_FORM}`);
+  if (retention !== undefined && retentionDays === undefined) throw new UsageError('ERR_CLI_USAGE', `${named('capture-retention', 'RUNPRINT_CAPTURE_RETENTION')} must be ${RETENTION_FORM}`);
   const retrievalMax = values['capture-retrieval-max'] ?? env['RUNPRINT_CAPTURE_RETRIEVAL_MAX'];
   if (retrievalMax !== undefined && (!/^[0-9]{1,7}$/.test(retrievalMax) || Number(retrievalMax) < 1024 || Number(retrievalMax) > MAX_RETRIEVAL_MAX)) {
-    throw new UsageError('ERR_CLI_USAGE', `--capture-retrieval-max must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
+    throw new UsageError('ERR_CLI_USAGE', `${named('capture-retrieval-max', 'RUNPRINT_CAPTURE_RETRIEVAL_MAX')} must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
   }
   const workers = values['capture-workers'] ?? env['RUNPRINT_CAPTURE_WORKERS'];
-  if (workers !== undefined && !/^[0-8]$/.test(workers)) throw new UsageError('ERR_CLI_USAGE', '--capture-workers must be a number of worker threads from 0 to 8');
+  if (workers !== undefined && !/^[0-8]$/.test(workers)) throw new UsageError('ERR_CLI_USAGE', `${named('capture-workers', 'RUNPRINT_CAPTURE_WORKERS')} must be a number of worker threads from 0 to 8`);
   // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
   const runsDbFrom = ([['--runs-db', values['runs-db']], ['RUNPRINT_RUNS_DB', env['RUNPRINT_RUNS_DB'] || undefined], ['--log-db', values['log-db']], ['RUNPRINT_LOG_DB', env['RUNPRINT_LOG_DB'] || undefined]] as const).find(([, value]) => value !== undefined);
   const runsDb = runsDbFrom?.[1];
