@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runprintFetch, type RunprintFetchOptions } from '../src/capture-node/index.ts';
 import type { RunprintError } from '../src/errors.ts';
+import type { RunDigest, StoredRun } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
@@ -22,8 +23,13 @@ before(async () => {
 });
 after(() => endServeTest(upstream, scratch));
 
-/** Whether the store holds the content of each part of one chat call captured with `keep` (system, response bytes, request bytes). */
-async function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promise<{ system: boolean; response: boolean; request: boolean }> {
+const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }] });
+
+/**
+ * One chat call with `body` through a runprintFetch with `keep` (and RUNPRINT_CAPTURE_KEEP `env`)
+ * into a fresh store; `check` gets the stored run and whether the store holds a digest's content.
+ */
+async function capturedWith<T>(keep: RunprintFetchOptions['keep'], env: string | undefined, body: string, check: (run: StoredRun, held: (digest: RunDigest) => Promise<Uint8Array | undefined>) => Promise<T>): Promise<T> {
   const data = scratch.tempDir();
   const errors: RunprintError[] = [];
   const saved = process.env['RUNPRINT_CAPTURE_KEEP'];
@@ -36,11 +42,7 @@ async function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promi
     if (saved === undefined) delete process.env['RUNPRINT_CAPTURE_KEEP'];
     else process.env['RUNPRINT_CAPTURE_KEEP'] = saved;
   }
-  const response = await capture(`${upstream.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-capture-node-keep' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }] }),
-  });
+  const response = await capture(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-capture-node-keep' }, body });
   assert.equal(response.status, 200);
   await response.text();
   const captureId = response.headers.get('runprint-capture-id')!;
@@ -50,19 +52,28 @@ async function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promi
   try {
     const [run] = await store.find(captureId);
     assert.ok(run !== undefined, 'the run is stored');
-    const held = async (part: string): Promise<boolean> => {
-      // A list component (system) keeps its elements: the first one's row.
-      const rows = run.digests.filter((digest) => digest.part === part);
-      const row = rows.find((digest) => digest.position === 0) ?? rows[0];
-      assert.ok(row !== undefined, `the run names its ${part} digest`);
+    return await check(run, async (row) => {
       const content = await store.content(row.digest);
-      assert.equal(row.kept, content !== undefined, `${part}: the kept flag and the content stored agree`);
-      return content !== undefined;
-    };
-    return { system: await held('system'), response: await held('response'), request: await held('request') };
+      assert.equal(row.kept, content !== undefined, `${row.digest}: the kept flag and the content stored agree`);
+      return content;
+    });
   } finally {
     await store.close();
   }
+}
+
+/** Whether the store holds the content of each part of one chat call captured with `keep` (system, response bytes, request bytes). */
+function keptWith(keep: RunprintFetchOptions['keep'], env?: string): Promise<{ system: boolean; response: boolean; request: boolean }> {
+  return capturedWith(keep, env, CHAT, async (run, held) => {
+    const part = async (name: string): Promise<boolean> => {
+      // A list component (system) keeps its elements: the first one's row.
+      const rows = run.digests.filter((digest) => digest.part === name);
+      const row = rows.find((digest) => digest.position === 0) ?? rows[0];
+      assert.ok(row !== undefined, `the run names its ${name} digest`);
+      return (await held(row)) !== undefined;
+    };
+    return { system: await part('system'), response: await part('response'), request: await part('request') };
+  });
 }
 
 test('keep as serve\'s --capture-keep values: a string, several separated by spaces, an array applied in order', async () => {
@@ -79,29 +90,14 @@ test('keep as an object still works; without keep, RUNPRINT_CAPTURE_KEEP, else s
 });
 
 /** Whether the store holds the exact bytes of an unidentified request (a duplicate key: SPEC 11) captured with `keep`. */
-async function unidentifiedKept(keep: RunprintFetchOptions['keep']): Promise<boolean> {
-  const data = scratch.tempDir();
-  const errors: RunprintError[] = [];
-  const capture = runprintFetch({ data, ...(keep === undefined ? {} : { keep }), onError: (error) => void errors.push(error) });
+function unidentifiedKept(keep: RunprintFetchOptions['keep']): Promise<boolean> {
   const body = '{"model": "gpt-4o-mini", "model": "gpt-4o", "messages": [{"role": "user", "content": "Which model?"}]}';
-  const response = await capture(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-capture-node-keep' }, body });
-  await response.text();
-  const captureId = response.headers.get('runprint-capture-id')!;
-  await capture.close();
-  assert.deepEqual(errors, []);
-  const store = SqliteRuns.open(join(data, 'runs.sqlite'));
-  try {
-    const [run] = await store.find(captureId);
-    assert.ok(run !== undefined, 'the run is stored');
+  return capturedWith(keep, undefined, body, async (run, held) => {
     assert.equal(run.record.unidentified?.code, 'ERR_JSON_DUPLICATE_KEY');
-    const row = run.digests.find((digest) => digest.part === 'request')!;
-    const content = await store.content(row.digest);
-    assert.equal(row.kept, content !== undefined, 'the kept flag and the content stored agree');
+    const content = await held(run.digests.find((digest) => digest.part === 'request')!);
     if (content !== undefined) assert.equal(new TextDecoder().decode(content), body, 'the exact bytes sent');
     return content !== undefined;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 test("an unidentified request's bytes (it has no components) are kept by default while every component's content is: not with a component or everything kept by digest, nor with request=digest", async () => {
