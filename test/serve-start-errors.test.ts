@@ -133,3 +133,12 @@ test('"capture is off" on a reachable address is printed once serve listens, and
     await exited;
   }
 });
+
+test('a data directory or key folder under /proc, where Node\'s recursive mkdir loops for ever, is an error at once', { timeout: 30_000 }, async () => {
+  assert.ok(existsSync('/proc/self'), 'a Linux /proc');
+  const serve = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', '/proc/runprint-no-such/data'], { timeoutMs: 10_000 });
+  assert.deepEqual(serve, { code: 4, stdout: '', stderr: line('ERR_FILE_UNWRITABLE', 'data directory cannot be created (no such folder): /proc/runprint-no-such/data') });
+  const keygen = await runRunprint(['keygen', '--out', '/proc/runprint-no-such/keys'], { timeoutMs: 10_000 });
+  assert.equal(keygen.code, 4, keygen.stderr);
+  assert.equal(keygen.stderr, line('ERR_FILE_UNWRITABLE', 'cannot write the key files to the output folder: /proc/runprint-no-such/keys'));
+});

@@ -7,7 +7,7 @@
  * to the provider (captureFetch).
  */
 import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { RunRecord } from '../capture/run-record.ts';
@@ -15,7 +15,7 @@ import { freshSalts, saltedComponents, type CapturedRun } from '../capture/captu
 import { EXCHANGES_PATH, exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
-import { notOwnerOnly } from '../store/owner-only.ts';
+import { makeFolders, notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { RunRecorder, type RecorderCounts } from '../store/run-recorder.ts';
 import { isRetentionDays, RETENTION_FORM, retentionDaysOf, sweepRetention, type RetentionSweep } from '../store/retention.ts';
@@ -311,7 +311,7 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
   };
   const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
     try {
-      await mkdir(data, { recursive: true, mode: 0o700 });
+      await makeFolders(data, 0o700);
     } catch (error) {
       throw folderError('the data directory', data, error);
     }

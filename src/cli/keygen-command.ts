@@ -1,6 +1,6 @@
 /** `runprint keygen`: a new Ed25519 receipt key as PKCS #8, SPKI PEM, JWK and signed-note verifier key (SPEC 14.1). */
 import { constants } from 'node:fs';
-import { access, mkdir, stat, unlink } from 'node:fs/promises';
+import { access, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import { generateKeyFiles } from '../keys/keys.ts';
@@ -9,6 +9,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { writeFileAtomic } from './key-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { refuseStandardOutput } from './output-file.ts';
+import { makeFolders } from '../store/owner-only.ts';
 import { fileName } from './read-input.ts';
 
 /** The files keygen writes, by role. The private key is the only secret. */
@@ -74,7 +75,7 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
   // meantime); when one fails, those this run wrote are removed again.
   const written: string[] = [];
   try {
-    await mkdir(folder, { recursive: true, mode: 0o700 });
+    await makeFolders(folder, 0o700);
   } catch (error) {
     // EEXIST: a file took the folder's name meanwhile.
     if ((error as { code?: string }).code === 'EEXIST' && (await isNonDirectory(folder))) throw notAFolder(given);

@@ -1,5 +1,5 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
@@ -10,7 +10,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys
 import { createApp, type AppOptions } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
-import { notOwnerOnly } from '../store/owner-only.ts';
+import { makeFolders, notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
@@ -241,7 +241,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
   try {
     // Owner-only whatever the umask: it holds the log key (and with SQLite, the log).
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await makeFolders(dataDir, 0o700);
   } catch (error) {
     // A write that failed: named with the folder as given and why (a file in the way, no permission, ...).
     const code = (error as NodeJS.ErrnoException).code;

@@ -6,8 +6,8 @@
  * the mode is the user's; `notOwnerOnly` says which others may access, for a warning at start.
  */
 import { closeSync, constants, fchmodSync, openSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 /** What SQLite makes beside a database file: named like it with these endings. */
 const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
@@ -66,4 +66,43 @@ export async function notOwnerOnly(dataDir: string, names: readonly string[], wh
   if (open.length === 1) warnings.push(`warning: ${open[0]} in ${what} is not owner-only: users other than its owner may have access to what it holds; chmod 600 it`);
   if (open.length > 1) warnings.push(`warning: ${open.join(', ')} in ${what} are not owner-only: users other than their owner may have access to what they hold; chmod 600 them`);
   return warnings;
+}
+
+/** An error as the file system gives one: `code` and a message naming the path. */
+function fsError(code: string, path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${path}`), { code, path });
+}
+
+/**
+ * `mkdir -p`: makes `path` and the folders missing above it, each with `mode`, one level at a time,
+ * and fails as mkdir does (EEXIST when `path` is a file, ENOTDIR when a folder above it is, EACCES,
+ * ENOENT, ...). Node's recursive mkdir loops for ever where a file system refuses a new entry with
+ * ENOENT (under /proc: `serve --data /proc/x` hung).
+ */
+export async function makeFolders(path: string, mode: number): Promise<void> {
+  const target = resolve(path);
+  const missing: string[] = [];
+  for (let current = target; ; ) {
+    let kind: 'folder' | 'other' | undefined;
+    try {
+      kind = (await stat(current)).isDirectory() ? 'folder' : 'other';
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (kind === 'folder') break;
+    if (kind === 'other') throw fsError(current === target ? 'EEXIST' : 'ENOTDIR', current);
+    missing.unshift(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const folder of missing) {
+    try {
+      await mkdir(folder, { mode });
+    } catch (error) {
+      // Made meanwhile by another process: fine when it is a folder.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(folder).then((stats) => stats.isDirectory(), () => false))) continue;
+      throw error;
+    }
+  }
 }
