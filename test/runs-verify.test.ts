@@ -266,6 +266,16 @@ describe('runs verify', () => {
     assert.match(check(result, 'log').message!, /no log\.sqlite in the data directory/);
   });
 
+  test('a receipt-key.pem or log-key.pem in the data directory that is a folder is ERR_INPUT_UNREADABLE naming it, not an internal error', async () => {
+    for (const name of ['receipt-key.pem', 'log-key.pem']) {
+      const copy = copyOf(data);
+      rmSync(join(copy, name));
+      mkdirSync(join(copy, name));
+      const result = await cli(['runs', 'verify', ids[0]!, '--data', copy]);
+      assert.deepEqual([result.code, result.stderr], [4, `runprint: ERR_INPUT_UNREADABLE: a directory, not a file: ${join(copy, name)}\n`], name);
+    }
+  });
+
   test('bad input: an unknown run, a malformed run name, witness options that do not add up', async () => {
     let out = await cli(['runs', 'verify', '00000000-0000-4000-8000-000000000000', '--data', data]);
     assert.equal(out.code, 3);

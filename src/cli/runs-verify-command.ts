@@ -2,7 +2,7 @@
  * `runprint runs verify RUN`: every check of a stored run, each saying what it relies on
  * (docs/REPLAY.md section 7), with the keys and the log of the data directory unless given.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
@@ -50,7 +50,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
   if (values.key !== undefined) {
     sources.receiptKey = { key: await parsePublicKey(new TextDecoder().decode(await readInput(values.key, io))), from: 'given with --key' };
   } else if (existsSync(join(dataDir, RECEIPT_KEY_FILE))) {
-    const key = await parsePrivateKey(readFileSync(join(dataDir, RECEIPT_KEY_FILE)));
+    const key = await parsePrivateKey(await readInput(join(dataDir, RECEIPT_KEY_FILE), io));
     sources.receiptKey = { key: key.publicKey, from: `derived from ${RECEIPT_KEY_FILE} in the data directory: whoever can write the directory can re-sign, so give --key for a check independent of it` };
   } else {
     sources.receiptKeyMissing = `not checked: no --key and no ${RECEIPT_KEY_FILE} in the data directory (serve ran with --capture-key or --sign-key: give that key's public half with --key)`;
@@ -102,7 +102,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
     logKey = await readLogKey(values['log-key'], io);
     from = 'given with --log-key';
   } else if (existsSync(join(dataDir, LOG_KEY_FILE))) {
-    const key = await parsePrivateKey(readFileSync(join(dataDir, LOG_KEY_FILE)));
+    const key = await parsePrivateKey(await readInput(join(dataDir, LOG_KEY_FILE), io));
     logKey = noteVerifier(values['log-origin'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME, key.publicKey);
     from = `derived from ${LOG_KEY_FILE} in the data directory`;
   } else {
