@@ -142,3 +142,9 @@ test('a data directory or key folder under /proc, where Node\'s recursive mkdir 
   assert.equal(keygen.code, 4, keygen.stderr);
   assert.equal(keygen.stderr, line('ERR_FILE_UNWRITABLE', 'cannot write the key files to the output folder: /proc/runprint-no-such/keys'));
 });
+
+test('a key file that is a device with no end (--log-key /dev/zero) is refused past 1 MiB, not read until memory runs out', { timeout: 30_000 }, async () => {
+  const data = join(scratch.tempDir(), 'data');
+  const result = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', data, '--log-key', '/dev/zero'], { timeoutMs: 10_000 });
+  assert.deepEqual(result, { code: 4, stdout: '', stderr: line('ERR_INPUT_UNREADABLE', 'log key file cannot be read (larger than 1 MiB: not a key file): /dev/zero') });
+});

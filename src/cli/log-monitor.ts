@@ -1,5 +1,5 @@
 /** `runprint log monitor`: follows a log and keeps its last verified checkpoint on disk (SPEC 19.6). */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, RunprintError } from '../errors.ts';
@@ -8,7 +8,7 @@ import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { fileName } from './read-input.ts';
+import { fileName, readSmallFile } from './read-input.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 
 const OPTIONS = {
@@ -40,7 +40,7 @@ export function defaultStatePath(cwd: string, logKey: NoteVerifier): string {
 async function readState(path: string, logKey: NoteVerifier): Promise<SignedCheckpoint | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await readSmallFile(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return undefined;
     throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file cannot be read: ${fileName(path)}`);

@@ -53,6 +53,27 @@ export async function readInput(name: string | undefined, io: CliIo): Promise<Ui
   }
 }
 
+/** Most bytes of a small file runprint reads whole (a key file, a monitor's state): 1 MiB. */
+export const MAX_SMALL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A small file's bytes (a key, a state file), read to at most `limit` bytes: a device or a pipe
+ * named as one (/dev/zero) is not read without end. Throws the file system's error as it is (the
+ * caller names it) and, past `limit`, an Error with code `ETOOBIG`.
+ */
+export async function readSmallFile(path: string, limit = MAX_SMALL_FILE_BYTES): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path}`), { code: 'EISDIR' });
+    const bytes = info.size > limit ? undefined : await readAtMost(handle, info.isFile() ? info.size : 0, limit);
+    if (bytes === undefined) throw Object.assign(new Error(`larger than ${limit} bytes: ${path}`), { code: 'ETOOBIG' });
+    return bytes;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
 /**
  * Reads `handle` to its end, or gives undefined as soon as more than `limit` bytes have come.
  * `expected` is the size a regular file gave: one buffer of that size plus one byte then sees the

@@ -22,7 +22,7 @@ import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { writeFailureReason } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { fileName } from './read-input.ts';
+import { fileName, readSmallFile } from './read-input.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
@@ -44,7 +44,7 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   const path = file === undefined ? join(dataDir, LOG_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = new TextDecoder().decode(await readSmallFile(path));
   } catch (error) {
     if (file !== undefined) throw unreadable(file, 'log key file', error);
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(path, `${LOG_KEY_FILE} in the data directory`, error);
@@ -89,7 +89,7 @@ function logToken(value: string | undefined, from: string): string | undefined {
 
 async function readText(cwd: string, file: string, what: string): Promise<string> {
   try {
-    return await readFile(resolve(cwd, file), 'utf8');
+    return new TextDecoder().decode(await readSmallFile(resolve(cwd, file)));
   } catch (error) {
     throw unreadable(file, what, error);
   }
@@ -102,7 +102,7 @@ async function readText(cwd: string, file: string, what: string): Promise<string
 function unreadable(file: string, what: string, error: unknown): InputError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new InputError('ERR_INPUT_NOT_FOUND', `no such file: ${fileName(file)} (the ${what})`);
-  const why = code === 'EISDIR' ? 'it is a folder, not a file' : writeFailureReason(error);
+  const why = code === 'EISDIR' ? 'it is a folder, not a file' : code === 'ETOOBIG' ? 'larger than 1 MiB: not a key file' : writeFailureReason(error);
   return new InputError('ERR_INPUT_UNREADABLE', `${what} cannot be read (${why}): ${fileName(file)}`);
 }
 
