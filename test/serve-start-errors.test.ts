@@ -148,3 +148,12 @@ test('a key file that is a device with no end (--log-key /dev/zero) is refused p
   const result = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', data, '--log-key', '/dev/zero'], { timeoutMs: 10_000 });
   assert.deepEqual(result, { code: 4, stdout: '', stderr: line('ERR_INPUT_UNREADABLE', 'log key file cannot be read (larger than 1 MiB: not a key file): /dev/zero') });
 });
+
+test('--capture-key naming a device with no end or a folder: ERR_INPUT_UNREADABLE naming it and why', { timeout: 30_000 }, async () => {
+  const data = join(scratch.tempDir(), 'data');
+  const device = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', data, '--capture-key', '/dev/zero'], { timeoutMs: 10_000 });
+  assert.deepEqual(device, { code: 4, stdout: '', stderr: line('ERR_INPUT_UNREADABLE', 'receipt key file cannot be read (larger than 1 MiB: not a key file): /dev/zero') });
+  const folder = scratch.tempDir();
+  const named = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', data, '--capture-key', folder], { timeoutMs: 10_000 });
+  assert.deepEqual(named, { code: 4, stdout: '', stderr: line('ERR_INPUT_UNREADABLE', `receipt key file cannot be read (EISDIR): ${folder}`) });
+});

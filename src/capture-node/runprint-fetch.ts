@@ -7,7 +7,6 @@
  * to the provider (captureFetch).
  */
 import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { RunRecord } from '../capture/run-record.ts';
@@ -365,16 +364,10 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
  * which file.
  */
 async function namingKeyFile(error: unknown, file: string): Promise<never> {
-  if (!(error instanceof RunprintError)) throw error;
-  let reason = '';
-  if (error.code === 'ERR_INPUT_UNREADABLE') {
-    reason = await readFile(file).then(
-      () => '',
-      (cause: unknown) => ((cause as NodeJS.ErrnoException).code === undefined ? '' : ` (${(cause as NodeJS.ErrnoException).code})`),
-    );
-  }
+  // An unreadable one is named, with the reason, by receiptKey itself.
+  if (!(error instanceof RunprintError) || error.code === 'ERR_INPUT_UNREADABLE') throw error;
   const Kind = error.constructor as new (code: ErrorCode, message: string, path?: string) => RunprintError;
-  throw new Kind(error.code, `${error.message}${reason}: ${file}`, error.path);
+  throw new Kind(error.code, `${error.message}: ${file}`, error.path);
 }
 
 /**

@@ -1,10 +1,11 @@
 /** A data directory's run store and receipt key: what `runprint serve` and in-process capture share. */
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { printable } from '../io/printable.ts';
 import { join, resolve } from 'node:path';
 import { InputError, KeyError } from '../errors.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
 import { writeFileAtomic } from './key-file.ts';
+import { readSmallFile } from './small-file.ts';
 
 /** In the data directory: the run store, and the receipt key made on first use when no other key is given. */
 export const RUNS_DATABASE = 'runs.sqlite';
@@ -19,9 +20,14 @@ export async function receiptKey(dataDir: string, cwd: string, file: string | un
   const path = file === undefined ? join(dataDir, RECEIPT_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = new TextDecoder().decode(await readSmallFile(path));
   } catch (error) {
-    if (file !== undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError('ERR_INPUT_UNREADABLE', 'receipt key file cannot be read');
+    const code = (error as NodeJS.ErrnoException).code;
+    if (file !== undefined || code !== 'ENOENT') {
+      // Named as given (the data directory's own by its path) with the system's reason.
+      const why = code === 'ETOOBIG' ? 'larger than 1 MiB: not a key file' : typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'unreadable';
+      throw new InputError('ERR_INPUT_UNREADABLE', `receipt key file cannot be read (${why}): ${printable(file ?? path, 200)}`);
+    }
     text = (await generateKeyFiles('runprint-capture')).privateKeyPem;
     try {
       await writeFileAtomic(path, text, 0o600);
