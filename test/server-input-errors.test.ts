@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -206,6 +206,36 @@ describe('requests Node answered itself get the JSON error', () => {
       }
     });
   }
+
+  test('clients that keep their end open after the JSON refusal (CONNECT, a request Node cannot parse) hold no connection slot and no stop', async () => {
+    const server = await listen(createApp(), { host: '127.0.0.1', port: 0, maxClientConnections: 2 });
+    const held: Socket[] = [];
+    try {
+      for (const bytes of ['CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n']) {
+        // allowHalfOpen: the client does not end its side when the server ends its own.
+        const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+        held.push(socket);
+        socket.on('error', () => undefined);
+        let answer = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+        const ended = new Promise<void>((resolve) => socket.once('end', resolve));
+        socket.write(bytes);
+        await ended;
+        assert.equal(parsed(answer).status, 400);
+      }
+      // Both of this client's two connection slots were taken by the refused ones: a request gets
+      // an answer only once the server has closed them.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const health = await fetch(`http://127.0.0.1:${server.port}/healthz`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(health.status, 200);
+      await health.arrayBuffer();
+      const stopping = performance.now();
+      await server.close({ graceMs: 500 });
+      assert.ok(performance.now() - stopping < 1500, 'the stop did not wait for the refused connections');
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+  });
 
   test('HTTP/1.0 needs no Host; Expect: 100-continue still gets 100 Continue', async () => {
     const server = await listen(createApp(), { host: '127.0.0.1', port: 0 });

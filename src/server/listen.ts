@@ -92,6 +92,21 @@ export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 export const DEFAULT_MAX_HEADER_LINES = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
+/**
+ * Answers `refusal` as JSON on a socket the HTTP layer no longer handles (a request it cannot
+ * parse, CONNECT) and closes it: the socket is destroyed once the answer is written, or after a
+ * second whatever the client does, so a client that keeps its end open holds neither a connection
+ * slot nor a stop (Node no longer tracks or times out such a socket).
+ */
+function refuseOnSocket(socket: Socket, refusal: RunprintError): void {
+  const status = statusFor(refusal);
+  const body = JSON.stringify({ error: refusal.toJSON() });
+  const cut = setTimeout(() => socket.destroy(), 1000);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+}
+
 /** `host:port` as a URL authority: an IPv6 address goes in brackets (RFC 3986 section 3.2.2). */
 export function authority(host: string, port: number): string {
   return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
@@ -128,10 +143,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // runprint's carry its JSON error with a stable code, and close the connection.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const refusal = clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines);
-    const status = statusFor(refusal);
-    const body = JSON.stringify({ error: refusal.toJSON() });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    refuseOnSocket(socket, clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines));
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
   // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
@@ -143,10 +155,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   });
   server.on('connect', (_incoming: IncomingMessage, socket: Socket) => {
     socket.on('error', () => undefined);
-    const refusal = new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)');
-    const status = statusFor(refusal);
-    const body = JSON.stringify({ error: refusal.toJSON() });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    refuseOnSocket(socket, new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)'));
   });
   server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? '';
