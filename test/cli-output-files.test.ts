@@ -84,6 +84,18 @@ test('sign --add-to R --out R replaces R with the countersigned receipt, keeping
   assert.deepEqual(temporaries(), []);
 });
 
+test('an --out whose name is as long as a file name may be (255 bytes) is written and replaced: the temporary file has a shorter name then', async () => {
+  await ready;
+  const long = `${'r'.repeat(250)}.json`;
+  assert.equal(Buffer.byteLength(long), 255);
+  for (let round = 0; round < 2; round++) {
+    const written = await cli([...SIGN, '--out', long]);
+    assert.deepEqual(written, { code: 0, stdout: '', stderr: '' }, `round ${round}`);
+    assert.equal(JSON.parse(read(long)).signatures.length, 1);
+  }
+  assert.deepEqual(temporaries(), []);
+});
+
 test('an --out or --bundle that is a folder, or in a folder that does not exist: ERR_FILE_UNWRITABLE with the reason, nothing written', async () => {
   await ready;
   mkdirSync(join(folder, 'adir'));

@@ -63,7 +63,9 @@ export async function replaceFileAtomic(path: string, data: string | Uint8Array)
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const directory = dirname(target);
-  const temporary = join(directory, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  // Named after the file, unless that would pass the 255 bytes a file name may have.
+  const name = Buffer.byteLength(basename(target)) > 200 ? 'runprint' : basename(target);
+  const temporary = join(directory, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
   let renamed = false;
   try {
