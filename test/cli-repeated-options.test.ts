@@ -29,8 +29,7 @@ test('every non-repeatable option of every command, given twice, is refused by n
       const result = await runCliInProcess([...form.command.split(' '), ...batch, ...once, ...twice], { cwd: dir });
       const where = `${form.command} --${option.name} twice`;
       assert.equal(result.code, 2, `${where}: ${result.stderr}`);
-      // disclose's subcommands share one parser, named "disclose".
-      assert.match(result.stderr, new RegExp(`^runprint: ERR_CLI_USAGE: --${option.name} is given more than once; (${form.command}|${form.command.split(' ')[0]}) takes it once\\n$`), where);
+      assert.equal(result.stderr, `runprint: ERR_CLI_USAGE: --${option.name} is given more than once; ${form.command} takes it once\n`, where);
       checked++;
     }
   }

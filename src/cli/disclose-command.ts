@@ -67,7 +67,10 @@ export function parseReveal(text: string): Reveal {
 }
 
 export async function discloseCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandLine('disclose', args, OPTIONS);
+  // Named with its subcommand when it comes first, as it does ("disclose salts takes it once").
+  const first = args[0];
+  const named = first !== undefined && Object.hasOwn(ALLOWED, first) ? `disclose ${first}` : 'disclose';
+  const { values, positionals } = parseCommandLine(named, args, OPTIONS);
   const [command, ...rest] = positionals;
   // `ALLOWED` is an object: a subcommand named like one of its inherited members is no subcommand.
   const allowed = command !== undefined && Object.hasOwn(ALLOWED, command) ? ALLOWED[command] : undefined;
