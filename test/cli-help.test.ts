@@ -88,7 +88,7 @@ test('an unknown option is named with the nearest valid one, exit 2', async () =
     [['id', '-x'], 'unknown option "-x" for "id" (run "runprint id --help")'],
     [['verify', 'r.json', '--kye', 'k.pem'], 'unknown option "--kye" for "verify"; did you mean "--key"? (run "runprint verify --help")'],
     [['sign', '--composiiton', 'c.json'], 'unknown option "--composiiton" for "sign"; did you mean "--composition"? (run "runprint sign --help")'],
-    [['disclose', 'create', '--reveel', 'system'], 'unknown option "--reveel" for "disclose"; did you mean "--reveal"? (run "runprint disclose --help")'],
+    [['disclose', 'create', '--reveel', 'system'], 'unknown option "--reveel" for "disclose create"; did you mean "--reveal"? (run "runprint disclose create --help")'],
   ];
   for (const [argv, message] of cases) {
     assert.deepEqual(await cli(argv), { code: 2, stdout: '', stderr: `runprint: ERR_CLI_USAGE: ${message}\n` }, argv.join(' '));
