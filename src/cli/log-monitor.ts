@@ -8,7 +8,8 @@ import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { fileName, readSmallFile } from './read-input.ts';
+import { fileName } from './read-input.ts';
+import { readFileAtMost } from '../store/small-file.ts';
 import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
 
 const OPTIONS = {
@@ -40,7 +41,7 @@ export function defaultStatePath(cwd: string, logKey: NoteVerifier): string {
 async function readState(path: string, logKey: NoteVerifier): Promise<SignedCheckpoint | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = await readSmallFile(path);
+    bytes = await readFileAtMost(path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return undefined;
     throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file cannot be read: ${fileName(path)}`);

@@ -1,10 +1,8 @@
 /** Reading a CLI input document from a file or standard input, with stable errors that name the file. */
-import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, JsonError, UsageError } from '../errors.ts';
 import type { CliIo } from './io.ts';
-import { readAtMost } from '../store/small-file.ts';
-export { MAX_SMALL_FILE_BYTES, readSmallFile } from '../store/small-file.ts';
+import { readFileAtMost } from '../store/small-file.ts';
 import { printable } from '../io/printable.ts';
 
 /** Largest input document read (SPEC 3.1): 256 MiB. */
@@ -33,28 +31,16 @@ export async function readInput(name: string | undefined, io: CliIo): Promise<Ui
     if (bytes === undefined || bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input');
     return bytes;
   }
-  const path = resolve(io.cwd, name);
-  let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r');
-    const info = await handle.stat();
-    if (info.isDirectory()) throw new InputError('ERR_INPUT_UNREADABLE', `a directory, not a file: ${fileName(name)}`);
-    // A regular file says its size; a pipe or a device says 0, and only reading tells.
-    if (info.size > MAX_INPUT_BYTES) throw tooLarge(fileName(name));
-    const bytes = await readAtMost(handle, info.isFile() ? info.size : 0, MAX_INPUT_BYTES);
-    if (bytes === undefined) throw tooLarge(fileName(name));
-    return bytes;
+    return await readFileAtMost(resolve(io.cwd, name), MAX_INPUT_BYTES);
   } catch (error) {
-    if (error instanceof InputError || error instanceof JsonError) throw error;
     const code = (error as { code?: string }).code;
+    if (code === 'ETOOBIG') throw tooLarge(fileName(name));
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError('ERR_INPUT_NOT_FOUND', `no such file: ${fileName(name)}`);
     if (code === 'EISDIR') throw new InputError('ERR_INPUT_UNREADABLE', `a directory, not a file: ${fileName(name)}`);
     throw new InputError('ERR_INPUT_UNREADABLE', `cannot read file: ${fileName(name)}`);
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }
-
 
 function tooLarge(what: string): JsonError {
   return new JsonError('ERR_JSON_TOO_LARGE', `input is larger than ${MAX_INPUT_BYTES} bytes: ${what}`);

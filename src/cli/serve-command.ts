@@ -22,7 +22,8 @@ import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { writeFailureReason } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { fileName, readSmallFile } from './read-input.ts';
+import { fileName } from './read-input.ts';
+import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
@@ -44,7 +45,7 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   const path = file === undefined ? join(dataDir, LOG_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
-    text = new TextDecoder().decode(await readSmallFile(path));
+    text = new TextDecoder().decode(await readFileAtMost(path));
   } catch (error) {
     if (file !== undefined) throw unreadable(file, 'log key file', error);
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(path, `${LOG_KEY_FILE} in the data directory`, error);
@@ -89,7 +90,7 @@ function logToken(value: string | undefined, from: string): string | undefined {
 
 async function readText(cwd: string, file: string, what: string): Promise<string> {
   try {
-    return new TextDecoder().decode(await readSmallFile(resolve(cwd, file)));
+    return new TextDecoder().decode(await readFileAtMost(resolve(cwd, file)));
   } catch (error) {
     throw unreadable(file, what, error);
   }

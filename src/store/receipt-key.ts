@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { InputError, KeyError } from '../errors.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
 import { writeFileAtomic } from './key-file.ts';
-import { readSmallFile } from './small-file.ts';
+import { readFileAtMost } from './small-file.ts';
 
 /** In the data directory: the run store, and the receipt key made on first use when no other key is given. */
 export const RUNS_DATABASE = 'runs.sqlite';
@@ -20,7 +20,7 @@ export async function receiptKey(dataDir: string, cwd: string, file: string | un
   const path = file === undefined ? join(dataDir, RECEIPT_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
-    text = new TextDecoder().decode(await readSmallFile(path));
+    text = new TextDecoder().decode(await readFileAtMost(path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (file !== undefined || code !== 'ENOENT') {

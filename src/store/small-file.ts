@@ -8,14 +8,16 @@ import { open, type FileHandle } from 'node:fs/promises';
 export const MAX_SMALL_FILE_BYTES = 1024 * 1024;
 
 /**
- * A small file's bytes (a key, a state file), read to at most `limit` bytes: a device or a pipe
- * named as one (/dev/zero) is not read without end. Throws the file system's error as it is (the
- * caller names it) and, past `limit`, an Error with code `ETOOBIG`.
+ * A file's bytes, read to at most `limit` bytes (by default a small file's: a key, a state file):
+ * a device or a pipe named as a file (/dev/zero) is not read without end. Throws the file system's
+ * error as it is (the caller names it; EISDIR for a directory) and, past `limit`, an Error with
+ * code `ETOOBIG`.
  */
-export async function readSmallFile(path: string, limit = MAX_SMALL_FILE_BYTES): Promise<Uint8Array> {
+export async function readFileAtMost(path: string, limit = MAX_SMALL_FILE_BYTES): Promise<Uint8Array> {
   const handle = await open(path, 'r');
   try {
     const info = await handle.stat();
+    // A regular file says its size; a pipe or a device says 0, and only reading tells.
     if (info.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path}`), { code: 'EISDIR' });
     const bytes = info.size > limit ? undefined : await readAtMost(handle, info.isFile() ? info.size : 0, limit);
     if (bytes === undefined) throw Object.assign(new Error(`larger than ${limit} bytes: ${path}`), { code: 'ETOOBIG' });
@@ -31,7 +33,7 @@ export async function readSmallFile(path: string, limit = MAX_SMALL_FILE_BYTES):
  * end. A pipe or a device is read in pieces of 1 MiB, never past `limit` + 1 bytes in all (nothing
  * is copied until the end is seen, so a refused input costs about `limit` bytes of memory).
  */
-export async function readAtMost(handle: FileHandle, expected: number, limit: number): Promise<Uint8Array | undefined> {
+async function readAtMost(handle: FileHandle, expected: number, limit: number): Promise<Uint8Array | undefined> {
   const pieces: Buffer[] = [];
   let total = 0;
   let size = Math.min(expected + 1, limit + 1);
