@@ -10,7 +10,7 @@ import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.t
 import { RunprintError } from '../errors.ts';
 import { readRetrievalHeader, RETRIEVAL_HEADER } from './declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from './own-headers.ts';
-import { fixedLinks, NamedSteps, parentsNow, parentsOf, readStepsHeader, STEPS_HEADER, type Link, type Steps } from './steps.ts';
+import { callLinks, NamedSteps, parentsNow, parentsOf, readStepsHeader, STEPS_HEADER, type Link, type Steps } from './steps.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { joinBytes } from '../io/read-limited.ts';
 
@@ -438,16 +438,15 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       return { links: [], steps: null };
     }
     const steps = name === null ? (options.steps?.() ?? null) : namedSteps.get(name);
-    const taken = steps?.take();
-    if (parentHeader !== null) {
+    const named = (header: string) => () => {
       try {
-        return { links: fixedLinks(readParentHeader(parentHeader)), steps };
+        return readParentHeader(header);
       } catch (error) {
         fail(error);
-        return { links: [], steps };
+        return [];
       }
-    }
-    return { links: taken ?? fixedLinks(options.parents?.() ?? []), steps };
+    };
+    return { links: callLinks(steps, parentHeader === null ? null : named(parentHeader), () => options.parents?.() ?? []), steps };
   };
   /**
    * A call's declared documents: options.retrieval's (the async context's), then those its

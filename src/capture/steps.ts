@@ -124,6 +124,18 @@ export class Steps {
   }
 }
 
+/**
+ * What a call follows from, as every capture point decides it: a call in `steps` takes what ended
+ * in them (whatever gives its parents); its parents are then those `named` gives (its
+ * `runprint-parent` header, read only after the taking, so a header refused takes them too), else
+ * what it took, else `otherwise()`'s.
+ */
+export function callLinks(steps: Steps | null, named: (() => readonly string[]) | null, otherwise: () => readonly string[]): readonly Link[] {
+  const taken = steps?.take();
+  if (named !== null) return fixedLinks(named());
+  return taken ?? fixedLinks(otherwise());
+}
+
 /** Steps by name, for the `runprint-steps` header: at most MAX_STEPS_NAMES, the least recently used forgotten first. */
 export class NamedSteps {
   private readonly byName = new Map<string, Steps>();

@@ -8,7 +8,7 @@
 import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
-import { fixedLinks, NamedSteps, parentsNow, readStepsHeader, STEPS_HEADER, type Link, type Steps } from '../capture/steps.ts';
+import { callLinks, NamedSteps, parentsNow, readStepsHeader, STEPS_HEADER, type Link, type Steps } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -373,9 +373,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     // An agent's steps (runprint-steps) and the runs the call follows from: its runprint-parent
     // header's when it has one, else those that ended in its steps since the last call of them.
     const steps = target.format === null ? null : stepsOf(request, namedSteps);
-    // Every call in steps takes what ended in them, whatever gives its parents.
-    const taken = steps?.take();
-    const links = target.format === null ? [] : request.headers.has(PARENT_HEADER) || taken === undefined ? fixedLinks(parentsOf(request)) : taken;
+    // A header that is not run identities is refused (400) here, the steps taken first.
+    const links = target.format === null ? [] : callLinks(steps, request.headers.has(PARENT_HEADER) ? () => parentsOf(request) : null, () => []);
     const declaration = target.format === null ? { documents: [], error: null } : declarationOf(request);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const bytes = hasBody ? await readBody(request, options.maxBodyBytes) : undefined;
