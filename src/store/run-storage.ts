@@ -336,9 +336,15 @@ export function runToStore(
   const digests: RunDigest[] = [];
   const content: { digest: string; bytes: Uint8Array }[] = [];
   const kept: string[] = [];
+  // Whether a part's content is kept. An unidentified request has no components: its bytes are
+  // the only copy of what was asked (the calls most in need of a look), and hold nothing the
+  // components would not; the default (`unidentified`) keeps them while every component's content
+  // is kept, `request=digest` never.
+  const keeps = (part: ContentPart): boolean =>
+    part === 'request' && policy.request === 'unidentified' ? run.identity === null && keepsAllComponents(policy) : policy[part] === 'content';
   // Content the store is known to hold (`stored`) is not made again: only named as kept.
   const keep = (part: ContentPart, digest: string, value: () => Uint8Array) => {
-    if (policy[part] !== 'content') return;
+    if (!keeps(part)) return;
     kept.push(digest);
     if (stored?.(digest) !== true) content.push({ digest, bytes: value() });
   };
@@ -402,15 +408,7 @@ export function runToStore(
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
   // Only bytes that are the request: a stream body too large to capture left none (its digest was
   // computed as it passed), and an empty body must not be stored under that digest.
-  if (bytes.requestBytes.length === record.request.size) {
-    if (identity === null && policy.request === 'unidentified' && keepsAllComponents(policy)) {
-      // An unidentified request has no components: its bytes are the only copy of what was asked
-      // (the calls most in need of a look), and hold nothing the components would not. Kept by
-      // the default (`unidentified`) while every component's content is; `request=digest` never.
-      kept.push(record.request.rawDigest.sha256);
-      if (stored?.(record.request.rawDigest.sha256) !== true) content.push({ digest: record.request.rawDigest.sha256, bytes: bytes.requestBytes });
-    } else keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
-  }
+  if (bytes.requestBytes.length === record.request.size) keep('request', record.request.rawDigest.sha256, () => bytes.requestBytes);
   const model = composition?.model['name'];
   const servedModel = record.served?.['model']?.value;
   return {
