@@ -115,12 +115,15 @@ test('an --out or --bundle that is a folder, or in a folder that does not exist:
   assert.deepEqual(temporaries(), []);
 });
 
-test('an --out in a folder the process may not write: ERR_FILE_UNWRITABLE, permission denied, the file there unchanged', async () => {
+test('an --out in a folder the process may not write, of a file it may: ERR_FILE_UNWRITABLE, permission denied, the file there unchanged', async () => {
   await ready;
   mkdirSync(join(folder, 'closed'));
   const before = (await cli([...SIGN, '--out', 'closed/receipt.json'])).code;
   assert.equal(before, 0);
   const old = read('closed/receipt.json');
+  // The file itself may be written by anyone: only the folder's permission stands in the way of
+  // replacing it whole (a write in place would pass).
+  chmodSync(join(folder, 'closed', 'receipt.json'), 0o666);
   chmodSync(join(folder, 'closed'), 0o555);
   try {
     for (const args of [[...SIGN, '--out', 'closed/receipt.json'], [...DISCLOSE, '--out', 'closed/receipt.json']]) {
