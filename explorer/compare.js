@@ -19,7 +19,7 @@ async function contentText(digest) {
       return text;
     }
   } catch (error) {
-    if (error.code === 'ERR_RUN_NOT_FOUND') return null;
+    if (error.code === 'ERR_CONTENT_NOT_FOUND') return null;
     throw error;
   }
 }

@@ -27,7 +27,7 @@ async function loadContent(run) {
       try {
         content.set(digest, await api(`/v1/content/${digest}`, 'bytes'));
       } catch (error) {
-        if (error.code !== 'ERR_RUN_NOT_FOUND') throw error;
+        if (error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
         content.set(digest, null);
       }
     }

@@ -101,6 +101,8 @@ export type ErrorCode =
   | 'ERR_CAPTURE_REQUEST_TOO_LARGE'
   | 'ERR_CAPTURE_TOO_MANY_ELEMENTS'
   | 'ERR_RUN_NOT_FOUND'
+  // GET /v1/content/{digest}: nothing is stored under that digest (never kept, or past retention)
+  | 'ERR_CONTENT_NOT_FOUND'
   | 'ERR_RUN_NO_RECEIPT'
   // Replay and comparison of stored runs (docs/REPLAY.md)
   | 'ERR_REPLAY_UNIDENTIFIED'

@@ -141,6 +141,14 @@ describe('query and path checks are the same on every route', () => {
     }
   });
 
+  test('a content digest nothing is stored under is 404 ERR_CONTENT_NOT_FOUND, a code of its own, not a missing run\'s', async () => {
+    const message = 'no content is stored under that digest (never kept, or past retention)';
+    for (const digest of ['a'.repeat(64), `sha256:${'b'.repeat(64)}`]) {
+      assert.deepEqual(await get(`/v1/content/${digest}`), [404, { error: { code: 'ERR_CONTENT_NOT_FOUND', message } }], digest);
+    }
+    assert.equal((await get(`/v1/runs/${'0'.repeat(64)}`))[1].error.code, 'ERR_RUN_NOT_FOUND', 'a missing run keeps its code');
+  });
+
   test('/v1/log/proof of an index past the latest checkpoint is 404 ERR_LOG_ENTRY_NOT_FOUND, as /v1/log/tlog-proof', async () => {
     const notFound = [404, { error: { code: 'ERR_LOG_ENTRY_NOT_FOUND', message: 'no signed checkpoint covers that index yet' } }];
     assert.deepEqual(await get('/v1/log/proof?index=999'), notFound);

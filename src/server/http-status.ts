@@ -10,6 +10,7 @@ export function statusFor(error: RunprintError): number {
       return 403;
     case 'ERR_HTTP_NOT_FOUND':
     case 'ERR_RUN_NOT_FOUND':
+    case 'ERR_CONTENT_NOT_FOUND':
     case 'ERR_RUN_NO_RECEIPT':
     // A run's content or salts that the run store does not hold (GET /v1/runs/{id}/composition).
     case 'ERR_REPLAY_CONTENT_NOT_STORED':

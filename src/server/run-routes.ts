@@ -309,7 +309,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       const digest = parts[3]!.replace(/^sha256:/, '');
       if (!HEX64.test(digest)) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'content is named by its digest: 64 lower-case hex digits');
       const bytes = await storage.content(digest);
-      if (bytes === undefined) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
+      if (bytes === undefined) throw new RunprintError('ERR_CONTENT_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
       // A run's salts are never cached (as its composition): retention deletes them from the store,
       // and a cached copy would outlive it. Other content is named by its digest: immutable.
       const salts = (await storage.list({ component: { digest, part: 'salts' }, limit: 1 })).length > 0;
