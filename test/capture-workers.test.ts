@@ -28,7 +28,7 @@ before(async () => {
   upstream = await startFakeUpstream();
   const data = mkdtempSync(join(tmpdir(), 'runprint-capture-workers-'));
   scratch.push(data);
-  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--capture-workers', '1', '--capture-keep', 'request=content'] });
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`, '--capture-workers', '1', '--capture-keep', 'request=content'] });
 });
 after(async () => {
   await killServeProcesses();
@@ -115,6 +115,22 @@ describe('serve --capture-workers 1', () => {
     assert.deepEqual(new Uint8Array(forwarded.body), bytes, 'the upstream got the bytes as sent');
     const view = (await (await fetch(`${serve.base}/v1/runs/${response.headers.get('runprint-capture-id')}`)).json()) as { runs: Array<{ record: RunRecord }> };
     assert.deepEqual(view.runs[0]!.record.unidentified, { code: here.error!.code, path: here.error!.path ?? null });
+  });
+
+  test('a member a header carries (anthropic-beta as betas), prepared by the worker: the identity of the body with the member, as the event loop gives', async () => {
+    const bytes = utf8('{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}');
+    const headers = { 'anthropic-beta': 'prompt-caching-2024-07-31, token-efficient-tools-2025-02-19' };
+    const here = prepareRequest('anthropic-messages', bytes, undefined, headers);
+    assert.equal(here.error, null);
+    assert.notEqual(here.identity!.requestId, prepareRequest('anthropic-messages', bytes).identity!.requestId, 'the header changes the identity');
+    const before = await workers();
+    const response = await fetch(`${serve.base}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test-workers', 'anthropic-version': '2023-06-01', ...headers }, body: bytes as Uint8Array<ArrayBuffer> });
+    await response.arrayBuffer();
+    assert.equal(response.status, 200);
+    assert.deepEqual(await workers(), { pooled: before.pooled + 1, inline: before.inline }, 'this call was prepared by the worker');
+    assert.equal(response.headers.get('runprint-request-id'), here.identity!.requestId);
+    const view = (await (await fetch(`${serve.base}/v1/runs/${response.headers.get('runprint-capture-id')}`)).json()) as { runs: Array<{ record: RunRecord }> };
+    assert.equal(view.runs[0]!.record.requestId, here.identity!.requestId);
   });
 
   test('calls at once: each stored with the identity of its own bytes', async () => {

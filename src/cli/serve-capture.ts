@@ -5,12 +5,12 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunprintError, UsageError } from '../errors.ts';
-import type { RequestComponentName, Salts, ServedFact } from '../identity/composition.ts';
+import type { RequestComponentName, ServedFact } from '../identity/composition.ts';
 import type { JsonObject } from '../jcs/json-value.ts';
 import { computeModelDigest } from '../model-digest/index.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { providerFor } from '../providers/registry.ts';
-import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
+import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { freshSalts, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
 import { DEFAULT_OTLP_TIMEOUT_MS, otlpExporter, otlpHeaders, otlpTimeout, parseTraceparent, spanOf } from '../server/otlp.ts';
@@ -508,7 +508,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   // With --capture-workers, each call's identity is computed in a worker thread while the call goes to its upstream.
   const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers });
   const proxy = createProxy({
-    ...(preparePool === undefined ? {} : { prepare: (format: RequestFormat, bytes: Uint8Array, salts?: Salts) => preparePool.prepare(format, bytes, salts) }),
+    ...(preparePool === undefined ? {} : { prepare: preparePool.prepare }),
     upstreams: config.upstreams,
     fetch: upstreamFetch as typeof fetch,
     sink: {
