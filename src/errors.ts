@@ -195,6 +195,29 @@ export class CompositionError extends RunprintError {}
 /** A provider request or response that its mapping cannot take without guessing. */
 export class ProviderError extends RunprintError {}
 
+/**
+ * A document whose format `from: auto` cannot tell (SPEC 4.5), where naming the format would help.
+ * `finding` is what detection found; the message adds the remedy, how the reader names the format,
+ * which depends on the interface: detection gives the command line's (`pass --from`), and the HTTP
+ * API answers with its own (`withRemedy`: its query parameter or member "from").
+ */
+export class FormatError extends ProviderError {
+  declare readonly code: FormatErrorCode;
+  readonly finding: string;
+
+  constructor(code: FormatErrorCode, finding: string, remedy: string, path?: string) {
+    super(code, `${finding}; ${remedy}`, path);
+    this.finding = finding;
+  }
+
+  /** The same finding, with another way to name the format. */
+  withRemedy(remedy: string): FormatError {
+    return new FormatError(this.code, this.finding, remedy, this.path);
+  }
+}
+
+type FormatErrorCode = 'ERR_PROVIDER_UNKNOWN_FORMAT' | 'ERR_PROVIDER_AMBIGUOUS_FORMAT';
+
 /** An identity string not in its one canonical spelling. */
 export class IdentityStringError extends RunprintError {}
 

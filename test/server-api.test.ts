@@ -231,7 +231,43 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const parsedWithProof = await post(app, '/v1/verify', { receipt: JSON.parse(receipt), keys: [APPLICATION_KEY.publicKeyPem], logProof: 'x', logKey: 'x' });
     assert.equal((await parsedWithProof.json()).error.path, "$['receipt']");
   });
+
+  test(`${name}: a format from: auto cannot tell is answered with how an HTTP client names it, never the CLI's --from`, async () => {
+    const app = appWith(options);
+    // A bare {model, messages, max_tokens} is both OpenAI Chat and Anthropic Messages (SPEC 4.5).
+    const ambiguous = { model: 'm', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 };
+    const finding = 'input could be a request of more than one provider API (openai-chat, anthropic-messages)';
+    const query = `${finding}; name the format with the query parameter "from"`;
+    const member = `${finding}; name the format with the member "from"`;
+    const receipt = await cliEnvelope();
+    const cases: Array<[string, unknown, string]> = [
+      ['/v1/identity', ambiguous, query],
+      ['/v1/identity', { request: ambiguous }, query],
+      ['/v1/explain', { request: ambiguous }, member],
+      ['/v1/diff', { a: ambiguous, b: REQUEST }, member],
+      ['/v1/sign', { ...signBody, composition: ambiguous }, member],
+      ['/v1/verify', { receipt, keys: [APPLICATION_KEY.publicKeyPem], composition: ambiguous }, member],
+    ];
+    for (const [path, body, message] of cases) {
+      const answer = await post(app, path, body, { authorization: `Bearer ${TOKEN}` });
+      assert.equal(answer.status, 400, path);
+      assert.deepEqual((await answer.json()).error, { code: 'ERR_PROVIDER_AMBIGUOUS_FORMAT', message, path: '$' }, path);
+    }
+    // What the answer says to do works.
+    assert.equal((await post(app, '/v1/identity?from=openai-chat', ambiguous)).status, 200);
+    assert.equal((await post(app, '/v1/explain', { request: ambiguous, from: 'openai-chat' })).status, 200);
+    assert.equal((await post(app, '/v1/diff', { a: ambiguous, b: REQUEST, from: 'openai-chat' })).status, 200);
+    // A body of no known API: the same remedy, after its own finding.
+    const unknown = await (await post(app, '/v1/identity', { prompt_text: 'Hi' })).json();
+    assert.equal(unknown.error.message, 'input has no field of a composition or of a supported provider request; name the format with the query parameter "from"');
+  });
 }
+
+test('the command line still asks for --from when it cannot tell the format', async () => {
+  await writeFile(join(cliFolder, 'ambiguous.json'), JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 }));
+  const result = await runRunprint(['id', 'ambiguous.json'], { cwd: cliFolder });
+  assert.equal(result.stderr, 'runprint: ERR_PROVIDER_AMBIGUOUS_FORMAT: input could be a request of more than one provider API (openai-chat, anthropic-messages); pass --from (at $)\n');
+});
 
 test('the CLI-like routes declare the identity body limit to the server, and refuse a larger body with 413', async () => {
   const app = appWith({ maxBodyBytes: 1000 });

@@ -1,5 +1,5 @@
 /** docs/SPEC.md section 4.5: recognizing a composition or a provider request body (`--from auto`). */
-import { ProviderError, formatPath } from '../errors.ts';
+import { FormatError, ProviderError, formatPath } from '../errors.ts';
 import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { mappingFor } from './request-mapping.ts';
 import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './request-format.ts';
@@ -37,6 +37,12 @@ const KNOWN = new Map<RequestFormat, Set<string>>(
 
 const COMPOSITION_VERSION_PREFIX = 'runprint/';
 
+/**
+ * How the command line names the format, the remedy a FormatError carries from here; the HTTP API
+ * gives its answers its own (FormatError.withRemedy, api-answers.ts).
+ */
+const REMEDY = 'pass --from';
+
 export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
   if (!isJsonObject(value)) {
     throw new ProviderError(
@@ -50,9 +56,10 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
 
   const counted = Object.keys(value).filter((key) => REQUEST_FORMATS.some((f) => KNOWN.get(f)?.has(key)));
   if (counted.length === 0) {
-    throw new ProviderError(
+    throw new FormatError(
       'ERR_PROVIDER_UNKNOWN_FORMAT',
-      'input has no field of a composition or of a supported provider request; pass --from',
+      'input has no field of a composition or of a supported provider request',
+      REMEDY,
       formatPath([]),
     );
   }
@@ -61,9 +68,10 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
     const complete = candidates.filter((format) => REQUIRED[format].every((key) => member(value, key) !== undefined));
     if (complete.length > 0) candidates = complete;
     if (candidates.length === 1 && counted.length < Object.keys(value).length) {
-      throw new ProviderError(
+      throw new FormatError(
         'ERR_PROVIDER_UNKNOWN_FORMAT',
-        'input has a member no supported API defines and no field that only one API defines; pass --from',
+        'input has a member no supported API defines and no field that only one API defines',
+        REMEDY,
         formatPath([]),
       );
     }
@@ -71,15 +79,17 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
   const [only] = candidates;
   if (candidates.length === 1 && only !== undefined) return only;
   if (candidates.length === 0) {
-    throw new ProviderError(
+    throw new FormatError(
       'ERR_PROVIDER_UNKNOWN_FORMAT',
-      'input mixes fields of different provider APIs; pass --from',
+      'input mixes fields of different provider APIs',
+      REMEDY,
       formatPath([]),
     );
   }
-  throw new ProviderError(
+  throw new FormatError(
     'ERR_PROVIDER_AMBIGUOUS_FORMAT',
-    `input could be a request of more than one provider API (${candidates.join(', ')}); pass --from`,
+    `input could be a request of more than one provider API (${candidates.join(', ')})`,
+    REMEDY,
     formatPath([]),
   );
 }

@@ -4,7 +4,7 @@
  * no pool compute them with the same code.
  */
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
-import { formatNormalizedPath, RunprintError, UsageError } from '../errors.ts';
+import { FormatError, formatNormalizedPath, RunprintError, UsageError } from '../errors.ts';
 import { parseComposition, type Composition } from '../identity/composition.ts';
 import { explainComposition } from '../identity/explain.ts';
 import { computeIdentity } from '../identity/identity.ts';
@@ -215,19 +215,36 @@ function witnessThreshold(value: JsonValue | undefined, count: number): number {
   return threshold;
 }
 
+/**
+ * How a client of each operation names the format that `from: auto` could not tell (a FormatError
+ * comes with the command line's `--from`, which no HTTP client can pass). `POST /v1/identity`
+ * takes it in its query (in either body form); the others as the body's member "from".
+ */
+const FORMAT_REMEDIES: Record<Operation, string> = {
+  identity: 'name the format with the query parameter "from"',
+  explain: 'name the format with the member "from"',
+  diff: 'name the format with the member "from"',
+  'sign-facts': 'name the format with the member "from"',
+  verify: 'name the format with the member "from"',
+};
+
 /** One operation's answer; `identity` reads `from` from the query, the others from the body. */
 export async function operationAnswer(operation: Operation, body: Uint8Array, maxElements: number, from: InputFormat = 'auto'): Promise<Uint8Array> {
-  switch (operation) {
-    case 'identity':
-      return identityAnswer(body, from, maxElements);
-    case 'explain':
-      return explainAnswer(body, maxElements);
-    case 'diff':
-      return diffAnswer(body, maxElements);
-    case 'sign-facts':
-      return signFactsAnswer(body, maxElements);
-    case 'verify':
-      return verifyAnswer(body, maxElements);
+  try {
+    switch (operation) {
+      case 'identity':
+        return identityAnswer(body, from, maxElements);
+      case 'explain':
+        return explainAnswer(body, maxElements);
+      case 'diff':
+        return diffAnswer(body, maxElements);
+      case 'sign-facts':
+        return signFactsAnswer(body, maxElements);
+      case 'verify':
+        return await verifyAnswer(body, maxElements);
+    }
+  } catch (error) {
+    throw error instanceof FormatError ? error.withRemedy(FORMAT_REMEDIES[operation]) : error;
   }
 }
 
