@@ -2,13 +2,18 @@
  * A record the run store refuses for what it holds, not for an outage (a PostgreSQL data
  * exception: here a model name a LATIN1 database cannot hold, 22P05) never holds up the others:
  * the records committed with it are stored, it is set aside (its caller told
- * ERR_STORE_RECORD_REFUSED, counted failed, reported) and kept in the held-records journal, tried
- * again at the next start, and the recorder stays healthy. Before, it was held and retried first
- * for ever, and every record after it was held too. In process and through a real serve.
+ * ERR_STORE_RECORD_REFUSED, counted failed, reported once) and moved to the held-records journal's
+ * refused records, kept there and not tried again, neither by this recorder nor at the next start,
+ * and the recorder stays healthy. Before, it was held and retried first for ever, and every record
+ * after it was held too; then it stayed with the records to commit, tried, refused, reported and
+ * counted again at every start. In process and through a real serve; a journal an earlier serve
+ * left with a refused record among the records to commit is moved over as it is tried; the
+ * documented statement gives refused records back for a start to commit.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { captureRunWith } from '../src/capture/capture-run.ts';
@@ -17,7 +22,8 @@ import type { RunprintError } from '../src/errors.ts';
 import { HeldJournal } from '../src/store/held-journal.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, runToStore, type RunStorage } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { chatExchange, HELLO_ANSWER, postExchange } from './helpers/exchanges.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { TEST_PG } from './helpers/pg-schemas.ts';
@@ -70,7 +76,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-test('in one commit batch, the record the store refuses is set aside and kept in the journal; the others are committed and the recorder stays healthy', { timeout: 60_000 }, async () => {
+test('in one commit batch, the record the store refuses is set aside to the journal\'s refused records; the others are committed, the recorder stays healthy, and the next start does not try it again', { timeout: 60_000 }, async () => {
   const storage = await PostgresRuns.open(await latin1Database());
   const journalPath = join(scratch.tempDir(), HELD_JOURNAL_FILE);
   const failures: RunprintError[] = [];
@@ -83,11 +89,17 @@ test('in one commit batch, the record the store refuses is set aside and kept in
     assert.deepEqual(answers.map((answer) => answer.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     const refused = (answers[1] as PromiseRejectedResult).reason as RunprintError;
     assert.equal(refused.code, 'ERR_STORE_RECORD_REFUSED');
-    assert.match(refused.message, /\(22P05\).*capture id [0-9a-f-]{36} is not stored.*stays in the held-records journal/);
+    assert.match(refused.message, /\(22P05\).*capture id [0-9a-f-]{36} is not stored.*kept with the refused records of the held-records journal .*held-runs\.sqlite, not tried again$/);
     assert.deepEqual((await storage.list({})).map((run) => run.model), ['gpt-4o', 'gpt-4o', 'gpt-4o']);
-    assert.deepEqual([recorder.healthy, recorder.held, recorder.counts.recorded, recorder.counts.failed], [true, 0, 3, 1]);
+    assert.deepEqual([recorder.healthy, recorder.held, recorder.counts.recorded, recorder.counts.failed, recorder.refused], [true, 0, 3, 1, 1]);
     assert.deepEqual(failures.map((error) => error.code), ['ERR_STORE_RECORD_REFUSED']);
-    assert.deepEqual(new HeldJournal(journalPath).load(1 << 20).map((found) => found.run.record.captureId), [calls[1]!.run.record.captureId]);
+    const journal = new HeldJournal(journalPath);
+    assert.deepEqual([journal.count(), journal.load(1 << 20).length], [0, 0], 'not among the records to commit');
+    assert.deepEqual(
+      journal.refusedRecords().map((kept) => [kept.captureId, kept.recordDigest, kept.code, kept.reason]),
+      [[calls[1]!.run.record.captureId, runToStore(calls[1]!.run, calls[1]!.bytes, defaultContentPolicy(), 'proxy', false).recordDigest, 'ERR_STORE_RECORD_REFUSED', 'the PostgreSQL run database refused a record for what it holds (22P05)']],
+    );
+    journal.close();
     // The next record is committed at once, not held behind it.
     const next = chat('gpt-4o', 'five');
     await recorder.record(next.run, next.bytes, 'proxy');
@@ -95,12 +107,31 @@ test('in one commit batch, the record the store refuses is set aside and kept in
     assert.equal(recorder.healthy, true);
   } finally {
     await recorder.close();
+  }
+  assert.deepEqual(left, [], 'nothing waits to be committed');
+
+  // The next start neither tries it again nor reports or counts it again: it says how many are kept.
+  const puts: number[] = [];
+  const counting = new Proxy(storage, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target) as unknown;
+      if (name === 'put') return (batch: unknown[]) => (puts.push(batch.length), (value as RunStorage['put']).call(target, batch as Parameters<RunStorage['put']>[0]));
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const again: RunprintError[] = [];
+  const second = new RunRecorder({ storage: counting, policy: defaultContentPolicy(), journal: new HeldJournal(journalPath), onFailure: (error) => void again.push(error) });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual([second.healthy, second.held, second.counts.failed, second.refused, puts.length, again.length], [true, 0, 0, 1, 0, 0]);
+  } finally {
+    await second.close();
     await storage.close();
   }
-  assert.deepEqual(left, [1], 'it waits in the journal');
+  assert.equal(new HeldJournal(journalPath).refusedCount(), 1, 'still kept');
 });
 
-test('serve on PostgreSQL commits a journal whose oldest record the store refuses: the others are stored, it is set aside, and calls are recorded after it', { timeout: 60_000 }, async () => {
+test('serve on PostgreSQL commits a journal whose oldest record the store refuses: the others are stored, it is moved to the refused records, calls are recorded after it, and a restart does not try it again', { timeout: 60_000 }, async () => {
   const url = await latin1Database();
   const data = scratch.tempDir();
   // What a serve stopped while its store failed left: the refused record first.
@@ -125,9 +156,60 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   const runs = (await (await fetch(`${serve.base}/v1/runs`)).json()) as { runs: Array<{ captureId: string }> };
   assert.deepEqual(new Set(runs.runs.map((run) => run.captureId).slice(1)), new Set([held[1]!.record.captureId, held[2]!.record.captureId]));
   assert.equal(await serve.stop(), 0);
-  assert.match(serve.stderr(), /runprint: capture: ERR_STORE_RECORD_REFUSED: the PostgreSQL run database refused a record for what it holds \(22P05\): the record of capture id [0-9a-f-]{36} is not stored/);
-  assert.match(serve.stderr(), /runprint: capture: 2 records the run store could not take wait in /);
+  assert.match(serve.stderr(), /runprint: capture: ERR_STORE_RECORD_REFUSED: the PostgreSQL run database refused a record for what it holds \(22P05\): the record of capture id [0-9a-f-]{36} is not stored, the records committed with it are; it is kept with the refused records of the held-records journal .*held-runs\.sqlite, not tried again/);
+  assert.doesNotMatch(serve.stderr(), /could not take wait/, 'nothing waits to be committed');
   const after = new HeldJournal(join(data, HELD_JOURNAL_FILE));
-  assert.deepEqual(after.load(1 << 20).map((found) => found.run.record.captureId)[0], held[0]!.record.captureId, 'the refused records stay in the journal');
+  assert.equal(after.count(), 0);
+  const kept = after.refusedRecords();
+  assert.equal(kept.length, 2, 'the refused records are kept');
+  assert.equal(kept[0]!.captureId, held[0]!.record.captureId);
   after.close();
+
+  // Started again: the refused records are not tried again, reported or counted; capture is healthy.
+  const again = await startServe({ data, args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
+  const capture2 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number } }).capture;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const capture3 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number } }).capture;
+  assert.equal(await again.stop(), 0);
+  for (const seen of [capture2, capture3]) assert.deepEqual([seen.healthy, seen.held, seen.recorded, seen.failed], [true, 0, 0, 0]);
+  assert.doesNotMatch(again.stderr(), /ERR_STORE_RECORD_REFUSED|could not take wait/);
+  const last = new HeldJournal(join(data, HELD_JOURNAL_FILE));
+  assert.deepEqual([last.count(), last.refusedCount()], [0, 2]);
+  last.close();
+});
+
+test('refused records given back with the documented statement are committed by the next start into a store that takes them', { timeout: 60_000 }, async () => {
+  const storage = await PostgresRuns.open(await latin1Database());
+  const dir = scratch.tempDir();
+  const journalPath = join(dir, HELD_JOURNAL_FILE);
+  const calls = [chat(UNSTORABLE, 'one'), chat(UNSTORABLE, 'two')];
+  const recorder = new RunRecorder({ storage, policy: defaultContentPolicy(), journal: new HeldJournal(journalPath) });
+  try {
+    const answers = await Promise.allSettled(calls.map(({ run, bytes }) => recorder.record(run, bytes, 'proxy')));
+    assert.deepEqual(answers.map((answer) => answer.status), ['rejected', 'rejected']);
+  } finally {
+    await recorder.close();
+    await storage.close();
+  }
+  // docs/CAPTURE.md, "Failures": with serve stopped, the refused records back to those to commit.
+  const db = new DatabaseSync(journalPath);
+  db.exec('BEGIN IMMEDIATE; INSERT OR IGNORE INTO held (record_digest, held_at, run, content) SELECT record_digest, held_at, run, content FROM refused ORDER BY seq; DELETE FROM refused; COMMIT;');
+  db.close();
+  const journal = new HeldJournal(journalPath);
+  assert.deepEqual([journal.count(), journal.refusedCount()], [2, 0]);
+  journal.close();
+  // A store that takes them (SQLite holds any model name).
+  const sqlite = SqliteRuns.open(join(dir, 'runs.sqlite'));
+  const next = new RunRecorder({ storage: sqlite, policy: defaultContentPolicy(), journal: new HeldJournal(journalPath) });
+  try {
+    await until(async () => (await sqlite.list({})).length === 2, 'both committed from the journal');
+    assert.deepEqual(new Set((await sqlite.list({})).map((run) => run.record.captureId)), new Set(calls.map((call) => call.run.record.captureId)));
+    await until(() => next.healthy, 'healthy once they are committed');
+  } finally {
+    await next.close();
+    await sqlite.close();
+  }
+  const empty = new HeldJournal(journalPath);
+  assert.deepEqual([empty.count(), empty.refusedCount()], [0, 0]);
+  empty.close();
 });

@@ -8,6 +8,13 @@
  * Several processes may share one journal (SQLite's locking): a record committed twice is stored
  * once (the run store's puts are idempotent by record digest), so whoever commits a row first
  * wins and the other's commit changes nothing.
+ *
+ * A record the run store refuses for what it holds (ERR_STORE_RECORD_REFUSED: no retry would
+ * store it) is moved out of the records to commit (`held`) into the journal's refused records
+ * (`refused`, made when the first one comes, so a journal of an older serve is read as it is and
+ * one with refused records is still read by an older serve, which commits only `held`): kept, never
+ * deleted by runprint, and not tried again. docs/CAPTURE.md, "Failures", says how an operator
+ * reads them and gives them back to `held` once the store would take them.
  */
 import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -25,6 +32,24 @@ CREATE TABLE IF NOT EXISTS held (
   held_at TEXT NOT NULL,
   run TEXT NOT NULL,
   content BLOB NOT NULL
+);
+`;
+
+/**
+ * The refused records: a held row's columns (so the documented statement gives them back to
+ * `held`), with when and why the store refused it, and its capture id for the operator's queries.
+ */
+const REFUSED_SCHEMA = `
+CREATE TABLE IF NOT EXISTS refused (
+  seq INTEGER PRIMARY KEY,
+  record_digest TEXT NOT NULL UNIQUE,
+  held_at TEXT NOT NULL,
+  run TEXT NOT NULL,
+  content BLOB NOT NULL,
+  capture_id TEXT NOT NULL,
+  refused_at TEXT NOT NULL,
+  code TEXT NOT NULL,
+  reason TEXT NOT NULL
 );
 `;
 
@@ -86,6 +111,18 @@ export interface JournalRecord {
   bytes: number;
 }
 
+/** A record the run store refused, as `refusedRecords` lists it (its content left out). */
+export interface RefusedRecord {
+  recordDigest: string;
+  captureId: string;
+  /** When it was first written to the journal (RFC 3339; when it was refused, for one refused at its first commit). */
+  heldAt: string;
+  refusedAt: string;
+  /** The refusal's code (ERR_STORE_RECORD_REFUSED) and message. */
+  code: string;
+  reason: string;
+}
+
 export class HeldJournal {
   readonly path: string;
   #db: DatabaseSync | undefined;
@@ -141,7 +178,61 @@ export class HeldJournal {
     });
   }
 
-  /** Removes the rows of these record digests (committed, or refused by the store). */
+  /**
+   * Moves these records, which the run store refused for what they hold, to the refused records,
+   * with the refusal's code and message, in one durable transaction: out of `held` when there
+   * (tried again no more), written from `run` when not (refused at its first commit). A record
+   * refused already keeps its first refusal. Throws the storage fault.
+   */
+  refuse(refusals: ReadonlyArray<{ run: RunToStore; code: string; reason: string }>): void {
+    if (refusals.length === 0) return;
+    const db = this.#open(true)!;
+    const at = new Date().toISOString();
+    sqliteWriteTransaction(db, this.path, this.#what, () => {
+      db.exec(REFUSED_SCHEMA);
+      const insert = db.prepare(
+        'INSERT INTO refused (record_digest, held_at, run, content, capture_id, refused_at, code, reason) VALUES (?, COALESCE((SELECT held_at FROM held WHERE record_digest = ?), ?), ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING',
+      );
+      const remove = db.prepare('DELETE FROM held WHERE record_digest = ?');
+      for (const { run, code, reason } of refusals) {
+        const row = rowOf(run);
+        insert.run(run.recordDigest, run.recordDigest, at, row.run, row.content, run.record.captureId, at, code, reason);
+        remove.run(run.recordDigest);
+      }
+    });
+  }
+
+  /** True when the journal has its refused records' table (made by the first refusal). */
+  #hasRefused(db: DatabaseSync): boolean {
+    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refused'").get() !== undefined;
+  }
+
+  /** Records the run store refused, kept (0 when the journal or its refused records do not exist). */
+  refusedCount(): number {
+    const db = this.#open(false);
+    if (db === undefined) return 0;
+    try {
+      if (!this.#hasRefused(db)) return 0;
+      return Number((db.prepare('SELECT count(*) AS n FROM refused').get() as { n: number }).n);
+    } catch (error) {
+      throw sqliteFault(error, this.path, this.#what);
+    }
+  }
+
+  /** The refused records, oldest refusal first, without their content. */
+  refusedRecords(): RefusedRecord[] {
+    const db = this.#open(false);
+    if (db === undefined) return [];
+    try {
+      if (!this.#hasRefused(db)) return [];
+      const rows = db.prepare('SELECT record_digest, capture_id, held_at, refused_at, code, reason FROM refused ORDER BY seq').all() as Array<{ record_digest: string; capture_id: string; held_at: string; refused_at: string; code: string; reason: string }>;
+      return rows.map((row) => ({ recordDigest: row.record_digest, captureId: row.capture_id, heldAt: row.held_at, refusedAt: row.refused_at, code: row.code, reason: row.reason }));
+    } catch (error) {
+      throw sqliteFault(error, this.path, this.#what);
+    }
+  }
+
+  /** Removes the rows of these record digests (committed, or exchanges whose capture id another record took meanwhile). */
   remove(recordDigests: readonly string[]): void {
     if (recordDigests.length === 0) return;
     const db = this.#open(false);
@@ -187,7 +278,7 @@ export class HeldJournal {
     return found;
   }
 
-  /** Rows in the journal (0 when it does not exist). */
+  /** Records to commit in the journal (0 when it does not exist); refused ones are not counted (refusedCount). */
   count(): number {
     const db = this.#open(false);
     if (db === undefined) return 0;

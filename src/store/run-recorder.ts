@@ -230,10 +230,17 @@ export class RunRecorder {
       this.#sweepInterval = setInterval(() => void this.#signPass(true), options.sweepEveryMs);
       this.#sweepInterval.unref?.();
     }
-    // What a stop or a crash left in the journal is committed now (a retry pass loads it).
+    // What a stop or a crash left in the journal is committed now (a retry pass loads it); the
+    // records the store refused are kept apart in it, not tried again.
     if (options.journal !== undefined) {
       setImmediate(() => {
-        if (!this.#closed && this.#journalRows() > 0) void this.#retryPass();
+        if (this.#closed) return;
+        try {
+          this.#refusedKept = options.journal!.refusedCount();
+        } catch {
+          // Reported by #journalRows, which reads the same file.
+        }
+        if (this.#journalRows() > 0) void this.#retryPass();
       });
     }
   }
@@ -421,31 +428,53 @@ export class RunRecorder {
   }
 
   /**
-   * A record the store refused for what it holds, alone: counted failed and reported, kept in the
-   * journal (tried again when a recorder starts with it, never in this one again), and the error
-   * for its caller.
+   * A record the store refused for what it holds, alone: counted failed and reported once, moved
+   * to the journal's refused records (HeldJournal.refuse: kept, never tried again, by this
+   * recorder or one started later), and the error for its caller.
    */
   #setAside(run: RunToStore, refused: RunprintError): RunprintError {
     // One record twice in a batch (an exchange sent again) is set aside once.
     const again = this.#setAsideDigests.has(run.recordDigest);
     if (!again) this.counts.failed++;
     this.#setAsideDigests.add(run.recordDigest);
+    const journal = this.#options.journal;
     let kept = false;
-    if (this.#options.journal !== undefined) {
+    if (journal !== undefined) {
       try {
-        this.#options.journal.add([run]);
+        journal.refuse([{ run, code: refused.code, reason: refused.message }]);
         kept = true;
+        this.#refusedKept = journal.refusedCount();
       } catch (error) {
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the held-records journal could not be written'));
       }
     }
-    const error = new LogError('ERR_STORE_RECORD_REFUSED', `${refused.message}: the record of capture id ${run.record.captureId} is not stored, the records committed with it are; ${kept ? 'it stays in the held-records journal and is tried again at the next start' : 'it is lost'}`);
+    const where = kept
+      ? `it is kept with the refused records of the held-records journal ${journal!.path}, not tried again`
+      : journal === undefined
+        ? 'it is lost'
+        : 'the held-records journal could not keep it: it is lost, unless the journal held it already (then it is tried again at the next start)';
+    const error = new LogError('ERR_STORE_RECORD_REFUSED', `${refused.message}: the record of capture id ${run.record.captureId} is not stored, the records committed with it are; ${where}`);
     if (!again) this.#report(error);
     return error;
   }
 
-  /** Records set aside (#setAside) by this recorder: not taken from the journal again. */
+  /**
+   * Records set aside (#setAside) by this recorder: not taken from the journal again (one is left
+   * there only when the journal could not move it to its refused records).
+   */
   readonly #setAsideDigests = new Set<string>();
+
+  /** Refused records the journal keeps (read at start and after each refusal). */
+  #refusedKept = 0;
+
+  /**
+   * Records the run store refused for what they hold (ERR_STORE_RECORD_REFUSED) that the journal
+   * keeps apart, not tried again: those of earlier starts too, and of other processes sharing the
+   * journal, as of the start and this recorder's last refusal. They do not make it unhealthy.
+   */
+  get refused(): number {
+    return this.#refusedKept;
+  }
 
   /** `work` within commitTimeoutMs; when it times out, it is #inFlight until it settles. */
   #bounded<T>(work: Promise<T>): Promise<T> {
@@ -619,7 +648,7 @@ export class RunRecorder {
       const result = await this.#commitIsolating(this.#held.slice(0, this.#maxBatch).map((item) => item.run));
       // Records held meanwhile were added after these. One the store refused (an exchange whose
       // capture id was taken meanwhile) had its caller answered when it was held: it is dropped.
-      // One set aside stays in the journal.
+      // One set aside was moved to the journal's refused records (#setAside).
       const batch = this.#held.splice(0, result.settled);
       for (const item of batch) this.#heldBytes -= item.bytes;
       const unjournaled = this.#unjournal(batch.filter((item) => !result.invalid.has(item.run.recordDigest)));
