@@ -176,6 +176,7 @@ test('help says "standard input if -" for exactly the inputs that read standard 
       'sign --composition': ['sign', '--key', 'key.pem', '--composition', '-', '--output', 'response.json'],
       'sign --output': ['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', '-'],
       'sign --salts': ['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', 'response.json', '--salts', '-'],
+      'sign --retrieval': ['sign', '--key', 'key.pem', '--composition', 'request.json', '--output', 'response.json', '--retrieval', '-'],
       'sign --add-to': ['sign', '--add-to', '-', '--key', 'key.pem'],
       'verify RECEIPT': ['verify', '-', '--key', 'key.pub.pem'],
       'verify --key': ['verify', 'receipt.json', '--key', '-'],

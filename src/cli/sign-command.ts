@@ -1,6 +1,8 @@
 /** `runprint sign`: sign a receipt for a run, or countersign an existing one (SPEC 13-14). */
 import { compositionFromDocument, isInputFormat, type InputFormat } from '../compose/from-document.ts';
-import { UsageError } from '../errors.ts';
+import { readDeclared } from '../capture/declared.ts';
+import type { DeclaredDocument } from '../capture/run-record.ts';
+import { RunprintError, UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
@@ -10,12 +12,13 @@ import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../recei
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
+import { signedRetrieval } from '../server/api-routes.ts';
 import { runprintVersion } from './version.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { readInput } from './read-input.ts';
+import { fileName, readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import { withSaltsFile } from './salts-file.ts';
 
@@ -30,6 +33,7 @@ const OPTIONS = {
   finished: { type: 'string' },
   capture: { type: 'string' },
   parent: { type: 'string', multiple: true },
+  retrieval: { type: 'string' },
   out: { type: 'string' },
   bundle: { type: 'string' },
   'add-to': { type: 'string' },
@@ -54,7 +58,7 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
   const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
   let envelope: Envelope;
   if (values['add-to'] !== undefined) {
-    for (const option of ['composition', 'salts', 'output', 'from', 'strict', 'output-format', 'started', 'finished', 'capture', 'parent'] as const) {
+    for (const option of ['composition', 'salts', 'output', 'from', 'strict', 'output-format', 'started', 'finished', 'capture', 'parent', 'retrieval'] as const) {
       if (values[option] !== undefined) throw usage(`--${option} cannot be used with --add-to: the payload is already signed`);
     }
     envelope = await addSignature(await readInput(values['add-to'], io), key);
@@ -75,8 +79,8 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { mult
 
 async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   if (values.composition === undefined || values.output === undefined) throw usage('--composition and --output are required');
-  if ([values.composition, values.output, values.salts].filter((name) => name === '-').length > 1) {
-    throw usage('only one of --composition, --output and --salts can be standard input');
+  if ([values.composition, values.output, values.salts, values.retrieval].filter((name) => name === '-').length > 1) {
+    throw usage('only one of --composition, --output, --salts and --retrieval can be standard input');
   }
   if (values.from !== undefined && !isInputFormat(values.from)) {
     throw usage('--from must be auto, composition, openai-chat, openai-responses or anthropic-messages');
@@ -93,13 +97,16 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   for (const parent of values.parent ?? []) {
     if (parseIdentity(parent).kind !== 'run') throw usage('--parent must be a run identity (rp-run-…)');
   }
+  const declared = values.retrieval === undefined ? undefined : await readRetrievalFile(values.retrieval, io);
   const from = values.from as InputFormat | undefined;
   const document = parseJson(await readInput(values.composition, io));
   let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
   // A typo'd member changes the identity the receipt binds: named before anything is signed.
   checkRequestMembers(document, format, values.composition, values.strict === true, io);
+  // Checked against the request as capture checks a call's declaration: refused, not left out.
+  const retrieval = declared === undefined ? [] : signedRetrieval(composition, declared);
   if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
-  return receiptFactsOf(
+  const facts = receiptFactsOf(
     { composition, format },
     {
       output: await readInput(values.output, io),
@@ -112,4 +119,31 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
     },
     { started: '--started', finished: '--finished' },
   );
+  // Absent when nothing is declared, as in capture's receipts: the bytes signed before --retrieval existed.
+  if (retrieval.length > 0) facts.retrieval = retrieval;
+  return facts;
+}
+
+/**
+ * `--retrieval FILE`: the documents the run rests on, a JSON array of `{ source, text }` (two
+ * non-empty strings, nothing else: the shape withRetrieval, an exchange and the proxy's
+ * `runprint-retrieval` header take). Anything else is ERR_CAPTURE_RETRIEVAL_INVALID, as the
+ * proxy's header, naming the option and the place, never a text.
+ */
+async function readRetrievalFile(name: string, io: CliIo): Promise<DeclaredDocument[]> {
+  const bytes = await readInput(name, io);
+  const where = `--retrieval ${name === '-' ? 'standard input' : fileName(name)}`;
+  let value: unknown;
+  try {
+    value = parseJson(bytes);
+  } catch (error) {
+    if (!(error instanceof RunprintError)) throw error;
+    throw new RunprintError('ERR_CAPTURE_RETRIEVAL_INVALID', `${where} must be strict I-JSON (UTF-8), a JSON array of { source, text }: ${error.code}`, error.path);
+  }
+  try {
+    return readDeclared(value, '$', 'ERR_CAPTURE_RETRIEVAL_INVALID');
+  } catch (error) {
+    if (!(error instanceof RunprintError)) throw error;
+    throw new RunprintError('ERR_CAPTURE_RETRIEVAL_INVALID', `${where}: ${error.message}`, error.path);
+  }
 }

@@ -2,16 +2,25 @@
  * The routes that do what the CLI does (README, "Service"): `POST /v1/explain`, `/v1/diff`,
  * `/v1/verify` and, with a server-held key, `/v1/sign`. Each reads one JSON object; the work is
  * done by the injected compute (the worker pool in `runprint serve`), except the Ed25519
- * signature itself, which stays with the key on this thread.
+ * signature itself, which stays with the key on this thread, and the check of a declared
+ * retrieval sent to `/v1/sign` (signedRetrieval, which `runprint sign --retrieval` shares).
  */
+import { locate } from '../capture/capture-run.ts';
+import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_HEADER } from '../capture/declared.ts';
+import type { DeclaredDocument } from '../capture/run-record.ts';
+import { compositionFromDocument } from '../compose/from-document.ts';
 import { RunprintError, UsageError } from '../errors.ts';
+import type { Composition } from '../identity/composition.ts';
+import type { JsonObject } from '../jcs/json-value.ts';
+import { parseJson } from '../jcs/parse.ts';
 import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
-import type { ReceiptFacts } from '../receipt/predicate.ts';
+import { retrievalAsSigned, type ReceiptFacts, type ReceiptRetrieval } from '../receipt/predicate.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
 import { checkBearer } from './bearer.ts';
+import { inputFormat, requiredMember } from './body-members.ts';
 import type { IdentityCompute, Operation } from './identity-answer.ts';
 import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
@@ -53,6 +62,61 @@ function checkSignOptions(sign: SignRouteOptions): void {
   requireString(sign.runprintVersion, 'createApp options.sign.runprintVersion');
 }
 
+/** How the capture core's declaration errors end: capture records the call all the same. */
+const RECORDED_WITHOUT = '; the run is recorded without them';
+
+/**
+ * Declared retrieval in a receipt signed from a saved request and response (`runprint sign
+ * --retrieval FILE`, `POST /v1/sign` with a `runprint-retrieval` header): the `retrieval` a
+ * receipt of `composition` (the request as read) states for `documents` (the shape every way of
+ * declaring shares, declared.ts readDeclared). The documents are checked by the capture core's own
+ * check (capture-run.ts, locate) and signed as capture signs a run's (retrievalAsSigned): each
+ * found, in declared order, an entry declared twice once; none for none. So the receipt of a
+ * request and its documents states the retrieval capture's receipt of that call states. Where
+ * capture records the call without what it cannot find, signing refuses, with capture's codes and
+ * a message that says nothing is signed: ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST for a text no string
+ * of the request's `system` or `input` holds (naming the sources, never a text),
+ * ERR_CAPTURE_RETRIEVAL_TOO_LARGE for more documents or text than one call may declare.
+ */
+export function signedRetrieval(composition: Composition, documents: readonly DeclaredDocument[]): ReceiptRetrieval[] {
+  const located = locate(documents, composition);
+  if (located.error !== null) throw nothingSigned(located.error);
+  return retrievalAsSigned(located.found);
+}
+
+/** A declaration error of the capture core's, for a receipt that is not signed: its code, and a message that says so. */
+function nothingSigned(error: RunprintError): RunprintError {
+  const message = error.message.endsWith(RECORDED_WITHOUT) ? error.message.slice(0, -RECORDED_WITHOUT.length) : error.message;
+  return new RunprintError(error.code, `${message}; nothing is signed`, error.path);
+}
+
+/**
+ * The documents a `/v1/sign` request declares in `runprint-retrieval` headers, read as the proxy
+ * reads them (declared.ts readRetrievalHeader: the same encoding, shape and codes); none without.
+ */
+function declaredIn(request: Request): DeclaredDocument[] {
+  const value = request.headers.get(RETRIEVAL_HEADER);
+  if (value !== null && value.length > MAX_RETRIEVAL_HEADER_BYTES) {
+    throw new RunprintError('ERR_CAPTURE_RETRIEVAL_TOO_LARGE', `${RETRIEVAL_HEADER} holds ${value.length} bytes, more than the ${MAX_RETRIEVAL_HEADER_BYTES} POST /v1/sign reads; nothing is signed`);
+  }
+  try {
+    return readRetrievalHeader(value, MAX_RETRIEVAL_HEADER_BYTES);
+  } catch (error) {
+    if (error instanceof RunprintError && error.code === 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE') throw nothingSigned(error);
+    throw error;
+  }
+}
+
+/**
+ * The request a sign body names: its `composition` read with its `from`, as the sign facts read
+ * it. Only for a body the sign facts were computed from (an object with a readable composition).
+ */
+function signedComposition(body: Uint8Array): Composition {
+  const members = parseJson(body) as JsonObject;
+  const from = inputFormat(members);
+  return compositionFromDocument(requiredMember(members, 'composition'), from === undefined ? {} : { from }).composition;
+}
+
 /** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
 export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
   const { compute, maxBodyBytes, maxElements } = options;
@@ -79,8 +143,18 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
         const form = url.searchParams.get('form') ?? 'envelope';
         if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "form" must be envelope or bundle');
         requireJson(request);
-        const facts = JSON.parse(decoder.decode(await compute(await readBody(request, maxBodyBytes), 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
+        // Declared retrieval, in the proxy's header and read as the proxy reads it, before the body.
+        const declared = declaredIn(request);
+        const body = await readBody(request, maxBodyBytes);
+        // The pool may take the body over: a copy stays here for the declaration's check.
+        const kept = declared.length > 0 ? body.slice() : undefined;
+        const facts = JSON.parse(decoder.decode(await compute(body, 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;
+        if (kept !== undefined) {
+          // The capture core's check, against the request the facts were computed from; refused, never left out.
+          const retrieval = signedRetrieval(signedComposition(kept), declared);
+          if (retrieval.length > 0) facts.retrieval = retrieval;
+        }
         const envelope = await signReceipt(facts, sign.key);
         // form=bundle: the Sigstore bundle runprint sign --bundle writes (docs/RECEIPTS.md section 16).
         const text = form === 'bundle' ? `${JSON.stringify(formatBundle(envelope, { publicKeyHint: sign.key.keyId }), null, 2)}\n` : formatEnvelope(envelope);
