@@ -234,6 +234,74 @@ test('serve stops within --shutdown-grace when the receiver never answers: the e
   }
 });
 
+const oneSpan = (n: number): OtlpSpan => ({ traceId: '0'.repeat(31) + '1', spanId: n.toString(16).padStart(16, '0'), name: 'chat', kind: 3, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: [], status: { code: 0 } });
+
+test('the exporter\'s close waits at most its close bound for a receiver that never answers, not the export timeout: the spans are dropped, counted and reported once', async () => {
+  const hung = await hungReceiver();
+  const failures: string[] = [];
+  const exporter = otlpExporter({ endpoint: hung.url, serviceName: 'runprint', serviceVersion: 'x', intervalMs: 60_000, timeoutMs: 60_000, closeTimeoutMs: 300, onFailure: (message) => failures.push(message) });
+  try {
+    for (let i = 1; i <= 3; i++) exporter.export(oneSpan(i));
+    const closing = performance.now();
+    await exporter.close();
+    const took = performance.now() - closing;
+    assert.ok(took >= 250 && took < 1_000, `closed ${Math.round(took)} ms after close() with a 300 ms bound and a 60 s export timeout`);
+    assert.equal(hung.posts(), 1, 'the export reached the receiver');
+    assert.deepEqual(exporter.counts, { exported: 0, dropped: 3, failures: 0 });
+    assert.deepEqual(failures, ['the OTLP receiver had not answered the last export 0.3 s into the stop (the most a stop waits for it); 3 spans not sent, dropped']);
+    exporter.export(oneSpan(4));
+    assert.equal(exporter.counts.dropped, 4, 'a span after the close is dropped too');
+  } finally {
+    await hung.close();
+  }
+});
+
+test('the exporter\'s close still waits for a receiver that answers within its bound: nothing is dropped', async () => {
+  let received = 0;
+  const slow = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      received++;
+      setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 400);
+    });
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  const failures: string[] = [];
+  const exporter = otlpExporter({ endpoint: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/v1/traces`, serviceName: 'runprint', serviceVersion: 'x', intervalMs: 60_000, onFailure: (message) => failures.push(message) });
+  try {
+    exporter.export(oneSpan(1));
+    exporter.export(oneSpan(2));
+    await exporter.close({ deadline: performance.now() + 10_000 });
+    assert.deepEqual([received, exporter.counts, failures], [1, { exported: 2, dropped: 0, failures: 0 }, []]);
+  } finally {
+    slow.closeAllConnections();
+    await new Promise((resolve) => slow.close(resolve));
+  }
+});
+
+test('serve with the default --shutdown-grace (10 s) and export timeout (10 s) stops within about 2 s when the receiver never answers: the last export is abandoned and its spans counted', async () => {
+  const hung = await hungReceiver();
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url] });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'Answered.' });
+    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    await until(() => hung.posts() === 1, 'the span\'s export reaches the receiver within the export interval');
+    const stopping = performance.now();
+    assert.equal(await serve.stop(), 0);
+    const took = performance.now() - stopping;
+    assert.ok(took < 2_000 + 2_000, `stopped ${Math.round(took)} ms after SIGTERM (the export timeout and the grace are 10 s)`);
+    const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: '));
+    assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered the last export 2 s into the stop (the most a stop waits for it); 1 span not sent, dropped']);
+  } finally {
+    await serve.kill();
+    await hung.close();
+  }
+});
+
 test('OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS go with every export, percent-decoded; their values are never printed', async () => {
   const seen: IncomingHttpHeaders[] = [];
   const guarded = createServer((request, response) => {

@@ -87,10 +87,11 @@ export interface OtlpExporter {
   /** Sends what is queued; resolves when the receiver answered (or failed). */
   flush(): Promise<void>;
   /**
-   * Sends what is queued and stops. With `deadline` (a `performance.now()` time: serve's stop plus
-   * its --shutdown-grace), an export the receiver has not answered by then is abandoned: its spans,
-   * and those waiting behind it, are dropped, counted and reported through `onFailure` once; close
-   * resolves at the deadline. Without one, it waits for every export (each bounded by `timeoutMs`).
+   * Sends what is queued and stops, waiting at most `closeTimeoutMs` (DEFAULT_OTLP_CLOSE_MS) for
+   * the receiver, and with `deadline` (a `performance.now()` time: serve's stop plus its
+   * --shutdown-grace) never past it: an export the receiver has not answered by then is abandoned,
+   * its spans and those waiting behind it dropped, counted and reported through `onFailure` once,
+   * and close resolves then. A receiver that answers within the bound loses nothing.
    */
   close(options?: { deadline?: number }): Promise<void>;
   readonly counts: { exported: number; dropped: number; failures: number };
@@ -131,8 +132,15 @@ export function otlpHeaders(env: { readonly [name: string]: string | undefined }
 
 /** The OTLP exporters' export timeout when the environment gives none (OTLP exporter specification). */
 export const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
-/** The longest export timeout taken (10 minutes): serve's stop waits no longer than --shutdown-grace for one anyway. */
+/** The longest export timeout taken (10 minutes): a stop waits no longer than DEFAULT_OTLP_CLOSE_MS (or --shutdown-grace) for one anyway. */
 export const MAX_OTLP_TIMEOUT_MS = 600_000;
+/**
+ * How long the exporter's close waits for the receiver to take the last spans, by default (ms):
+ * a receiver that accepts the connection and never answers would otherwise hold a stop for the
+ * whole export timeout (10 s, or up to 10 minutes as the environment says), while one that works
+ * answers in far less.
+ */
+export const DEFAULT_OTLP_CLOSE_MS = 2_000;
 
 /**
  * How long an export may wait for the receiver, from the OpenTelemetry SDK environment (OTLP
@@ -173,11 +181,13 @@ class ReceiverStatus extends Error {
  * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type. A
  * receiver that is down, refuses, or does not answer within `timeoutMs` (otlpTimeout; 10 s, the
  * OTLP exporter default) loses those spans (counted as dropped and reported once per failure kind through
- * `onFailure`): telemetry never holds up a call, and the queue never grows past `maxQueue`.
+ * `onFailure`): telemetry never holds up a call, and the queue never grows past `maxQueue`. Its
+ * close waits at most `closeTimeoutMs` (DEFAULT_OTLP_CLOSE_MS) for the last exports.
  */
-export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
+export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; closeTimeoutMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
   const interval = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? DEFAULT_OTLP_TIMEOUT_MS;
+  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_OTLP_CLOSE_MS;
   const maxBatch = options.maxBatch ?? 512;
   const maxQueue = options.maxQueue ?? 8192;
   const send = options.fetch ?? globalThis.fetch;
@@ -248,11 +258,14 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
     async close(closing = {}) {
       clearInterval(timer);
       const done = flush();
-      if (closing.deadline === undefined) return done;
+      // The close's own bound, or the caller's deadline when that comes first (serve's grace).
+      const bound = performance.now() + closeTimeoutMs;
+      const graceFirst = closing.deadline !== undefined && closing.deadline < bound;
+      const deadline = graceFirst ? closing.deadline! : bound;
       let expiry: ReturnType<typeof setTimeout> | undefined;
       const late = await Promise.race([
         done.then(() => false),
-        new Promise<boolean>((resolve) => (expiry = setTimeout(() => resolve(true), Math.max(0, closing.deadline! - performance.now())))),
+        new Promise<boolean>((resolve) => (expiry = setTimeout(() => resolve(true), Math.max(0, deadline - performance.now())))),
       ]);
       clearTimeout(expiry);
       if (!late) return;
@@ -261,7 +274,14 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
       const unsent = inFlight;
       counts.dropped += unsent;
       for (const stop of inProgress) stop.abort();
-      if (unsent > 0) options.onFailure?.(`the OTLP receiver had not answered when serve's stop ran out of time (--shutdown-grace); ${unsent} span${unsent === 1 ? '' : 's'} not sent, dropped`);
+      const dropped = `${unsent} span${unsent === 1 ? '' : 's'} not sent, dropped`;
+      if (unsent > 0) {
+        options.onFailure?.(
+          graceFirst
+            ? `the OTLP receiver had not answered when serve's stop ran out of time (--shutdown-grace); ${dropped}`
+            : `the OTLP receiver had not answered the last export ${closeTimeoutMs / 1000} s into the stop (the most a stop waits for it); ${dropped}`,
+        );
+      }
     },
   };
 }
