@@ -23,7 +23,10 @@ export interface ObserveOptions {
    * reader sees the end (it must not reject).
    */
   onEnd(body: ObservedBody): void | Promise<void>;
-  /** The call's signal: a read that fails once it aborted ended by the caller's abort (outcomeOfError), whatever its reason. */
+  /**
+   * The call's signal: a read that fails, or a cancel, once it aborted ended by it (outcomeOfError):
+   * a timeout when its reason is a TimeoutError, else an abort, whatever the error or cancel reason.
+   */
   signal?: AbortSignal | null;
   /**
    * Hold the end of the body (the reader's last `done`) until onEnd's promise settles: a proxy
@@ -83,14 +86,25 @@ export function latin1(bytes: Uint8Array): string {
   return singleByte.decode(bytes);
 }
 
-/** An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. */
+/** The name of an error or abort reason (`TimeoutError`, `AbortError`), if it has one. */
+function nameOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { name?: unknown }).name : undefined;
+}
+
+/**
+ * An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. A
+ * timeout is an error or reason named `TimeoutError` (AbortSignal.timeout's DOMException, the
+ * Vercel AI SDK's own timeouts). Once the call's signal has aborted, the call ended by it whatever
+ * the error says, and its reason tells a timeout from an abort: a fetch may fail with an
+ * `AbortError` of its own, and an SDK whose timeout fired while the application was not reading
+ * cancels the body without a reason (LangChain's call timeout over ChatOpenAI does).
+ */
 export function outcomeOfError(error: unknown, signal?: AbortSignal | null): CaptureOutcome {
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  if (name === 'TimeoutError') return 'timeout';
-  if (name === 'AbortError') return 'aborted';
+  if (nameOf(error) === 'TimeoutError') return 'timeout';
   // The caller's signal aborted with a reason of its own (`abort(new Error(...))`, `abort('why')`):
   // fetch fails with that reason itself, which is the caller's, not the network's.
-  if (signal?.aborted === true) return outcomeOfError(signal.reason) === 'timeout' ? 'timeout' : 'aborted';
+  if (signal?.aborted === true) return nameOf(signal.reason) === 'TimeoutError' ? 'timeout' : 'aborted';
+  if (nameOf(error) === 'AbortError') return 'aborted';
   return 'network-error';
 }
 
@@ -99,7 +113,8 @@ export function outcomeOfError(error: unknown, signal?: AbortSignal | null): Cap
  * source per read of the reader: nothing is read ahead or held back) and keeps a copy. The copy
  * is made because the reader owns the chunk it receives and may change it. `onEnd` is called once:
  * `complete` when the source ended, the outcome of the error when a read failed (the reader gets
- * the same error), `aborted` (or `timeout` for a TimeoutError reason) when the reader cancelled.
+ * the same error), `aborted` (or `timeout` for a TimeoutError reason, its own or the signal's)
+ * when the reader cancelled.
  */
 export function observeBody(source: ReadableStream<Uint8Array>, options: ObserveOptions): ReadableStream<Uint8Array> {
   const now = options.now ?? Date.now;
@@ -234,7 +249,9 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
     },
     async cancel(reason) {
       const ended = options.endedBy !== undefined && options.endedBy(keptTail());
-      const outcome = ended ? 'complete' : outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted';
+      // A cancel is an abort, or a timeout: its reason's, or the call's signal's when it aborted
+      // (an SDK cancels without a reason once its timeout fired while the application was not reading).
+      const outcome = ended ? 'complete' : outcomeOfError(reason, options.signal) === 'timeout' ? 'timeout' : 'aborted';
       const limit = options.drainOnCancel ?? 0;
       if (limit > 0) {
         void drain(limit).then((ended) => {
