@@ -144,7 +144,7 @@ describe('serve --capture-workers 1', () => {
   });
 });
 
-test('--capture-workers: 0 to 8, else a usage error; the default leaves 2 cores and uses none below 4', async () => {
+test('--capture-workers: 0 to 8, else a usage error; the default leaves 2 cores, and below 4 gives only large requests to a worker', async () => {
   const data = mkdtempSync(join(tmpdir(), 'runprint-capture-workers-'));
   scratch.push(data);
   for (const value of ['9', '10', 'two', '', '1.5']) {
@@ -152,5 +152,5 @@ test('--capture-workers: 0 to 8, else a usage error; the default leaves 2 cores 
     assert.equal(result.code, 2, value);
     assert.match(result.stderr, /^runprint: ERR_CLI_USAGE: --capture-workers must be a number of worker threads from 0 to 8\n/, value);
   }
-  assert.deepEqual([1, 2, 3, 4, 5, 8, 64].map((cores) => defaultCaptureWorkers(cores)), [0, 0, 0, 2, 2, 2, 2]);
+  assert.deepEqual([1, 2, 3, 4, 5, 8, 64].map((cores) => defaultCaptureWorkers(cores)), ['large', 'large', 'large', 2, 2, 2, 2]);
 });

@@ -3,7 +3,9 @@
  * prepareRequest gives on the calling thread (composition, identity document, or the input error
  * with its code, message and path) for every provider vector and for inputs that are hard to carry
  * between threads (a `__proto__` member, errors); calls a closing pool held, and calls beyond what
- * a worker may hold, are prepared on the calling thread with the same answers.
+ * a worker may hold, are prepared on the calling thread with the same answers. A large call (1 MiB
+ * or more) waits for a worker that is still starting, where a smaller one is prepared here; a
+ * worker that cannot load, or dies holding calls, loses none of them.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { prepareRequest, type PreparedRequest } from '../src/capture/capture-run
 import { createSalts } from '../src/identity/salt.ts';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import type { RequestFormat } from '../src/providers/request-format.ts';
-import { createPreparePool, MAX_IN_FLIGHT, type PreparePool } from '../src/server/prepare-pool.ts';
+import { createPreparePool, LARGE_REQUEST_BYTES, MAX_IN_FLIGHT, type PreparePool } from '../src/server/prepare-pool.ts';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -151,4 +153,58 @@ test('calls a worker holds when the pool closes are prepared on this thread, wit
   const later = await pool.prepare('openai-chat', bytes);
   assert.deepEqual(comparable(later), here);
   assert.equal(pool.counts.pooled - before.pooled + pool.counts.inline - before.inline, MAX_IN_FLIGHT + 1);
+});
+
+/** An Anthropic request of `count` short messages, `betas` in its anthropic-beta header: at least LARGE_REQUEST_BYTES from 12,000 on. */
+function anthropicRequest(count: number, tag: string): Uint8Array {
+  return utf8(JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, system: 'Be brief.', messages: Array.from({ length: count }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `${tag} message ${i}: ${'lorem ipsum '.repeat(6)}` })) }));
+}
+const BETAS = { 'anthropic-beta': 'prompt-caching-2024-07-31' };
+
+test(`a large call (${LARGE_REQUEST_BYTES} bytes or more) waits for a worker that is still starting; a smaller one is prepared here meanwhile; both as on this thread`, async () => {
+  const pool = createPreparePool({ workers: 1 });
+  try {
+    const small = anthropicRequest(10, 'small');
+    const large = anthropicRequest(12_000, 'large');
+    assert.ok(large.byteLength >= LARGE_REQUEST_BYTES && small.byteLength < LARGE_REQUEST_BYTES, `${large.byteLength} bytes`);
+    // The pool's first call starts its worker: this one is prepared here, as its module loads.
+    const first = await pool.prepare('anthropic-messages', small, undefined, BETAS);
+    assert.deepEqual(pool.counts, { pooled: 0, inline: 1 });
+    const pooled = await pool.prepare('anthropic-messages', large, undefined, BETAS);
+    assert.deepEqual(pool.counts, { pooled: 1, inline: 1 }, 'the large call went to the starting worker');
+    assert.deepEqual(comparable(first), comparable(prepareRequest('anthropic-messages', small, undefined, BETAS)));
+    const here = prepareRequest('anthropic-messages', large, undefined, BETAS);
+    assert.equal(here.error, null);
+    assert.deepEqual(comparable(pooled), comparable(here));
+    assert.deepEqual(pooled.composition!.configuration, { betas: ['prompt-caching-2024-07-31'] }, 'the header\'s member reached the worker');
+  } finally {
+    await pool.close();
+  }
+});
+
+describe('workers that fail: every call is answered, prepared here, with the same answers', () => {
+  const large = anthropicRequest(12_000, 'failing');
+  const here = comparable(prepareRequest('anthropic-messages', large, undefined, BETAS));
+  const cases = [
+    // A module that cannot load: the worker exits before it is ready, holding the large calls sent to it.
+    { name: 'a worker that cannot load', url: new URL('data:text/javascript,throw new Error("broken on purpose")') },
+    // A worker that says it is ready and exits on the first call it is given.
+    { name: 'a worker that dies on its first call', url: new URL('data:text/javascript,import { parentPort } from "node:worker_threads"; parentPort.on("message", () => process.exit(7)); parentPort.postMessage({ ready: true });') },
+  ];
+  for (const { name, url } of cases) {
+    test(name, async () => {
+      const pool = createPreparePool({ workers: 1, workerUrl: url });
+      try {
+        // More rounds than the pool restarts its workers (3): after that the pool prepares every call here.
+        for (let round = 0; round < 5; round++) {
+          const answers = await Promise.all([1, 2, 3].map(() => pool.prepare('anthropic-messages', large, undefined, BETAS)));
+          for (const answer of answers) assert.deepEqual(comparable(answer), here, `round ${round}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.deepEqual(pool.counts, { pooled: 0, inline: 15 });
+      } finally {
+        await pool.close();
+      }
+    });
+  }
 });

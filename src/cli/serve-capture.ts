@@ -1,5 +1,5 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
-import { createPreparePool } from '../server/prepare-pool.ts';
+import { createPreparePool, LARGE_REQUEST_BYTES } from '../server/prepare-pool.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -85,8 +85,12 @@ export interface CaptureConfig {
   retentionDays: number | undefined;
   /** --capture-retrieval-max: most bytes of runprint-retrieval header values a proxied call may carry. */
   retrievalMax: number;
-  /** --capture-workers: worker threads that compute proxied calls' identities (0: the event loop does). */
-  workers: number;
+  /**
+   * --capture-workers: worker threads that compute every proxied call's identity (0: the event
+   * loop computes each); 'large' (the default below 4 cores): the event loop, but for requests of
+   * LARGE_REQUEST_BYTES or more, one worker thread started when the first comes.
+   */
+  workers: number | 'large';
   keyFile: string | undefined;
   /** PostgreSQL for the run store; undefined: SQLite in the data directory. */
   runsDb: string | undefined;
@@ -279,14 +283,17 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
 }
 
 /**
- * Worker threads for proxied calls' identities unless --capture-workers says: none below 4 cores,
- * else 2, leaving at least 2 cores to the event loop and the store's writer threads. A call's identity
- * in a worker costs about 10 % more CPU in all (its composition is copied back) and takes about a
+ * Worker threads for proxied calls' identities unless --capture-workers says: 2 from 4 cores,
+ * leaving at least 2 cores to the event loop and the store's writer threads. A call's identity in a
+ * worker costs about 10 % more CPU in all (its composition is copied back) and takes about a
  * quarter of the event loop's work per call off it: worth it only where cores are spare
- * (BENCHMARKS.md, issue 10).
+ * (BENCHMARKS.md, issue 10). Below 4 cores the event loop computes them, but for large requests
+ * (LARGE_REQUEST_BYTES, 1 MiB, or more; 'large'), whose identity would hold the event loop, and so
+ * every other call and /healthz, for a tenth of a second to seconds: one worker thread, started
+ * when the first comes, computes theirs.
  */
-export function defaultCaptureWorkers(cores = availableParallelism()): number {
-  return cores < 4 ? 0 : 2;
+export function defaultCaptureWorkers(cores = availableParallelism()): number | 'large' {
+  return cores < 4 ? 'large' : 2;
 }
 
 /**
@@ -505,10 +512,12 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   });
   recording = recorder;
   const upstreamFetch = createUpstreamFetch();
-  // With --capture-workers, each call's identity is computed in a worker thread while the call goes to its upstream.
-  const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers });
+  // With --capture-workers N, each call's identity is computed in a worker thread while the call
+  // goes to its upstream; by default below 4 cores, only a large request's (in one worker, started
+  // when the first comes: the pool starts its workers at its first call).
+  const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers === 'large' ? 1 : config.workers });
   const proxy = createProxy({
-    ...(preparePool === undefined ? {} : { prepare: preparePool.prepare }),
+    ...(preparePool === undefined ? {} : { prepare: preparePool.prepare, prepareFrom: config.workers === 'large' ? LARGE_REQUEST_BYTES : 0 }),
     upstreams: config.upstreams,
     fetch: upstreamFetch as typeof fetch,
     sink: {
@@ -574,7 +583,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 || config.workers === 'large' ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async (closing = {}) => {
       await retention?.stop();
       await recorder.close();

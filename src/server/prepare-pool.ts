@@ -2,10 +2,12 @@
  * The capture proxy's prepare pool: worker threads that compute a call's composition and request
  * identity (capture-run.ts prepareRequest) while the call is forwarded, so the identity of a large
  * request costs the event loop neither time on the call's way to the upstream nor time other calls
- * wait for. The answer is the same as prepareRequest's on the calling thread, which is where a call
- * is prepared whenever the pool cannot take it: before a worker has started, while every worker has
- * MAX_IN_FLIGHT calls waiting, after a worker died with calls in it (those are prepared again here),
- * and after close. A pool can therefore never fail or hold up a call that inline preparing would not.
+ * wait for. The workers start at the pool's first call. The answer is the same as prepareRequest's
+ * on the calling thread, which is where a call is prepared whenever the pool cannot take it: a
+ * call shorter than LARGE_REQUEST_BYTES while no worker has loaded its module yet, any call while
+ * every worker has MAX_IN_FLIGHT calls waiting, after a worker died with calls in it (those are
+ * prepared again here), after the workers died MAX_RESTARTS times in a row, and after close. A pool
+ * can therefore never fail a call that inline preparing would not.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -19,6 +21,8 @@ import type { PrepareReply, PrepareTask } from './prepare-worker.ts';
 export interface PreparePoolOptions {
   /** Worker threads (default: the available parallelism less one, at least 1, at most 2). */
   workers?: number;
+  /** The workers' module (default prepare-worker.ts); tests give one that fails. */
+  workerUrl?: URL;
 }
 
 export interface PreparePool {
@@ -35,6 +39,14 @@ const ERROR_KINDS: Record<string, typeof RunprintError> = { JsonError, Compositi
 
 /** Calls a worker may hold (computing or queued) before more are prepared on the calling thread. */
 export const MAX_IN_FLIGHT = 8;
+/**
+ * Request bodies of this many bytes or more are large: their identity would hold the calling
+ * thread, and every other call on it, for up to about 0.1 s (1 MiB of short messages) to more than
+ * a second (100,000 of them; BENCHMARKS.md, issue 10). A large call therefore waits in a worker
+ * that is still starting (a few tenths of a second, once) rather than being prepared here, and
+ * serve's default below 4 cores gives the pool large calls only.
+ */
+export const LARGE_REQUEST_BYTES = 1024 * 1024;
 /** Workers that die this many times in a row without answering are not started again. */
 const MAX_RESTARTS = 3;
 
@@ -68,6 +80,7 @@ function prepareHere(pending: Pending): void {
 
 export function createPreparePool(options: PreparePoolOptions = {}): PreparePool {
   const size = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
+  const url = options.workerUrl ?? workerUrl;
   const slots: Slot[] = [];
   const counts = { pooled: 0, inline: 0 };
   let nextId = 0;
@@ -76,12 +89,12 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
 
   const start = (): void => {
     // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
-    const worker = new Worker(workerUrl, { execArgv: [] });
+    const worker = new Worker(url, { execArgv: [] });
     worker.unref();
     const slot: Slot = { worker, ready: false, pending: new Map() };
     slots.push(slot);
     worker.on('message', (reply: PrepareReply) => {
-      // Until the worker's module has loaded, calls are prepared here.
+      // Until the worker's module has loaded, calls other than large ones are prepared here.
       if ('ready' in reply) {
         slot.ready = true;
         return;
@@ -126,8 +139,10 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
         for (let i = 0; i < size; i++) start();
       }
       const task: PrepareTask = { id: nextId++, format, bytes, ...(salts === undefined ? {} : { salts }), ...(headers === undefined ? {} : { headers }) };
+      // A large call waits in a worker that is still starting (its messages wait for its module).
+      const large = bytes.byteLength >= LARGE_REQUEST_BYTES;
       let slot: Slot | undefined;
-      for (const each of slots) if (each.ready && each.pending.size < MAX_IN_FLIGHT && (slot === undefined || each.pending.size < slot.pending.size)) slot = each;
+      for (const each of slots) if ((each.ready || large) && each.pending.size < MAX_IN_FLIGHT && (slot === undefined || each.pending.size < slot.pending.size)) slot = each;
       if (slot === undefined) {
         counts.inline += 1;
         try {

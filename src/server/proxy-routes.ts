@@ -82,6 +82,12 @@ export interface ProxyOptions {
    * where it throws.
    */
   prepare?: (format: RequestFormat, bytes: Uint8Array, salts?: Salts, headers?: MemberHeaders) => Promise<PreparedRequest>;
+  /**
+   * With `prepare`: the fewest bytes of a call's body (as decoded) that `prepare` takes; a call
+   * with a shorter body is prepared on this thread, as without `prepare` (serve's default below 4
+   * cores gives its prepare pool large requests only). Default 0: every call.
+   */
+  prepareFrom?: number;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -422,17 +428,20 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   }
 
+  /** Whether options.prepare takes a call with this body (options.prepareFrom). */
+  const pooled = (body: Uint8Array | RunprintError): boolean => options.prepare !== undefined && !(body instanceof RunprintError) && body.byteLength >= (options.prepareFrom ?? 0);
+
   /**
-   * prepareRequest for a call, through options.prepare when given; never rejects: a failure is
-   * reported and the run recorded unidentified (never with an unsalted identity for a call that was
-   * to be salted).
+   * prepareRequest for a call, through options.prepare when it takes the call; never rejects: a
+   * failure is reported and the run recorded unidentified (never with an unsalted identity for a
+   * call that was to be salted).
    */
   async function prepareCall(format: RequestFormat, requestBytes: Uint8Array | RunprintError, headers: MemberHeaders | undefined): Promise<PreparedRequest | undefined> {
     // A body runprint could not decode is recorded unidentified with the reason.
     if (requestBytes instanceof RunprintError) return { composition: null, identity: null, error: requestBytes };
     try {
       const salts = options.salts?.();
-      return options.prepare === undefined ? prepareRequest(format, requestBytes, salts, headers) : await options.prepare(format, requestBytes, salts, headers);
+      return pooled(requestBytes) ? await options.prepare!(format, requestBytes, salts, headers) : prepareRequest(format, requestBytes, salts, headers);
     } catch (error) {
       fail(error);
       return options.salts === undefined ? undefined : { composition: null, identity: null, error: new RunprintError('ERR_INTERNAL', 'the salts of this call could not be made') };
@@ -442,10 +451,10 @@ export function createProxy(options: ProxyOptions): Proxy {
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
   async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, links: readonly Link[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: Steps | null): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
-    // awaited when its answer is back: by the prepare pool from the start, or on this thread once
-    // the call is on its way (below). Before forwarding where declared retrieval must be checked
-    // first. Undefined when preparing failed (reported).
-    let preparing = options.prepare !== undefined || declaration.documents.length > 0 ? prepareCall(format, source, memberHeaders) : undefined;
+    // awaited when its answer is back: by the prepare pool from the start when it takes the call,
+    // or on this thread once the call is on its way (below). Before forwarding where declared
+    // retrieval must be checked first. Undefined when preparing failed (reported).
+    let preparing = pooled(source) || declaration.documents.length > 0 ? prepareCall(format, source, memberHeaders) : undefined;
     let prepared: PreparedRequest | undefined;
     // Declared retrieval, checked before forwarding by the capture core's own check (locate), so
     // that fail-closed can refuse the call and the answer's headers can say what went wrong.
