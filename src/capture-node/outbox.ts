@@ -6,11 +6,12 @@
  * opens the outbox. Sending twice is harmless: the server makes the same record from the same
  * exchange and stores it once.
  */
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXCHANGES_PATH, readRetrievalError, type ExchangeBody, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { RunprintError } from '../errors.ts';
 import { writeFileAtomic } from '../store/key-file.ts';
+import { makeFolders } from '../store/owner-only.ts';
 import { folderError } from './fs-errors.ts';
 
 /** The header a server's capture token goes in (server/proxy-routes.ts CAPTURE_TOKEN_HEADER; the server layer is above this one). */
@@ -72,7 +73,9 @@ export class Outbox {
   constructor(options: OutboxOptions) {
     this.#options = options;
     this.#retryMs = options.retryMs ?? 500;
-    this.#ready = mkdir(join(options.dir, REJECTED_FOLDER), { recursive: true, mode: 0o700 }).then(
+    // One level at a time: Node's recursive mkdir loops for ever where a file system refuses a new
+    // entry with ENOENT (a data directory under /proc), and every put and send would wait on it.
+    this.#ready = makeFolders(join(options.dir, REJECTED_FOLDER), 0o700).then(
       () => undefined,
       (error: unknown) => {
         throw folderError('the outbox folder', options.dir, error);

@@ -42,6 +42,19 @@ export const SALTS_SEAM = Symbol('runprint.testSalts');
  */
 export const RETENTION_CLOCK_SEAM = Symbol('runprint.testRetentionClock');
 
+/**
+ * Not part of the package's API: how long calls wait for the local run store to open (ms), instead
+ * of STORE_OPEN_WAIT_MS, so a test of a store that never opens does not wait half a minute.
+ */
+export const STORE_OPEN_WAIT_SEAM = Symbol('runprint.testStoreOpenWait');
+/**
+ * How long, from its start, calls wait for the local run store to open (ms): as long as the run
+ * recorder gives a commit (its commitTimeoutMs default). A store still opening then (a file system
+ * that does not answer, a receipt key file that is a named pipe no one writes) holds no answer
+ * longer: the runs of the calls made until it opens are not recorded, reported and counted.
+ */
+export const STORE_OPEN_WAIT_MS = 30_000;
+
 /** The data directory when neither `data` nor RUNPRINT_DATA says otherwise: serve's default too. */
 export const DEFAULT_DATA = 'runprint-data';
 /** In the data directory, with `url`: the exchanges waiting for the server. */
@@ -292,9 +305,12 @@ const modesWarned = new Set<string>();
 
 /**
  * The local sink: the data directory's run store, and receipts signed with its key. `worked` is
- * told each time a run is committed.
+ * told each time a run is committed. Runs wait for the store to open for at most `openWaitMs` from
+ * its start: a run that comes while it is still opening after that is not recorded (reported once
+ * as ERR_STORE_UNAVAILABLE, each counted), so an answer held for its run (sync durability),
+ * flush and close are never held longer; a store that opens later takes the runs after it.
  */
-function localSink(data: string, policy: ContentPolicy, retention: { days: number; now?: () => number } | undefined, report: (error: unknown) => void, worked: () => void): Sink & { counts(): Readonly<RecorderCounts> } {
+function localSink(data: string, policy: ContentPolicy, retention: { days: number; now?: () => number } | undefined, report: (error: unknown) => void, worked: () => void, openWaitMs: number): Sink & { counts(): Readonly<RecorderCounts> } {
   let recorder: RunRecorder | undefined;
   // With a retention period: serve's sweep, on this process's recorder, from the store's opening to close.
   let sweep: RetentionSweep | undefined;
@@ -308,7 +324,10 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
     lastFailure = { key, progress };
     report(error);
   };
-  const opening: Promise<{ storage: RunStorage; recorder: RunRecorder }> = (async () => {
+  type Opened = { storage: RunStorage; recorder: RunRecorder };
+  /** The store and its recorder, once open (in time or not). */
+  let opened: Opened | undefined;
+  const opening: Promise<Opened> = (async () => {
     try {
       await makeFolders(data, 0o700);
     } catch (error) {
@@ -328,31 +347,60 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     if (retention !== undefined) sweep = sweepRetention(recorder, retention.days, report, retention.now === undefined ? {} : { now: retention.now });
-    return { storage, recorder };
+    opened = { storage, recorder };
+    return opened;
   })();
   // Not an unhandled rejection: the failure is reported once, here, and each run is counted.
   opening.catch(report);
+  // Settles once the store opened or failed to, or once openWaitMs passed (a timer that is gone
+  // as soon as the store opens). `settled` says which.
+  let settled = false;
+  const waited = new Promise<void>((done) => {
+    const timer = setTimeout(done, openWaitMs);
+    const end = () => {
+      settled = true;
+      clearTimeout(timer);
+      done();
+    };
+    opening.then(end, end);
+  });
+  const notOpened = new LogError('ERR_STORE_UNAVAILABLE', `the run store of the data directory ${data} has not opened within ${openWaitMs / 1000} s (a file system that does not answer, or a file in the directory that blocks its reading, such as a named pipe): the runs of the calls made until it opens are not recorded`);
+  /** The open store, or (past the wait, still opening) the failure reported and counted; an open that failed is counted only (reported as it failed). */
+  const store = async (): Promise<Opened> => {
+    await waited;
+    if (opened !== undefined) return opened;
+    if (!settled) {
+      report(notOpened);
+      throw new Counted();
+    }
+    return opening.catch(() => {
+      throw new Counted();
+    });
+  };
+  /** Closes what the store opened (the retention sweep, the recorder, the store). */
+  const closeOpened = async (what: Opened): Promise<void> => {
+    await sweep?.stop();
+    await what.recorder.close();
+    await what.storage.close();
+  };
   const none: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
   return {
     // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
-    record: (run, content) => opening.then(
-      (opened) => opened.recorder.record(run, content, 'sdk').then(worked, () => {
-        throw new Counted();
-      }),
-      () => {
-        throw new Counted();
-      },
-    ),
+    record: (run, content) => store().then((open) => open.recorder.record(run, content, 'sdk').then(worked, () => {
+      throw new Counted();
+    })),
     settle: async () => {
-      const opened = await opening.catch(() => undefined);
+      await waited;
       await opened?.recorder.signPending();
     },
     close: async () => {
-      const opened = await opening.catch(() => undefined);
-      if (opened === undefined) return;
-      await sweep?.stop();
-      await opened.recorder.close();
-      await opened.storage.close();
+      await waited;
+      // Still opening past the wait: what it opens is closed once it has (its runs are not taken).
+      if (opened === undefined && !settled) {
+        void opening.then(closeOpened, () => undefined);
+        return;
+      }
+      if (opened !== undefined) await closeOpened(opened);
     },
     counts: () => recorder?.counts ?? none,
   };
@@ -487,7 +535,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   let serverRetrievalErrors = 0;
   if (url === null) {
     const clock = (options as { [RETENTION_CLOCK_SEAM]?: () => number })[RETENTION_CLOCK_SEAM];
-    const local = localSink(data, policy, retentionDays === undefined ? undefined : { days: retentionDays, ...(clock === undefined ? {} : { now: clock }) }, report, worked);
+    const openWait = (options as { [STORE_OPEN_WAIT_SEAM]?: number })[STORE_OPEN_WAIT_SEAM] ?? STORE_OPEN_WAIT_MS;
+    const local = localSink(data, policy, retentionDays === undefined ? undefined : { days: retentionDays, ...(clock === undefined ? {} : { now: clock }) }, report, worked, openWait);
     recorderCounts = local.counts;
     sink = local;
   } else {
