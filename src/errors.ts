@@ -161,11 +161,19 @@ export type ErrorCode =
 export class RunprintError extends Error {
   readonly code: ErrorCode;
   readonly path: string | undefined;
+  /**
+   * The message for a remote client, when `message` names what only the machine running runprint
+   * may show (a store's file path, storage-faults.ts): the HTTP API answers this one
+   * (server/http-status.ts), while the CLI and serve's stderr print `message`. Undefined: `message`
+   * serves both, but for a store error (ERR_STORE_*), which HTTP answers with a fixed sentence.
+   */
+  readonly publicMessage: string | undefined;
 
-  constructor(code: ErrorCode, message: string, path?: string) {
+  constructor(code: ErrorCode, message: string, path?: string, options: { publicMessage?: string } = {}) {
     super(message);
     this.code = code;
     this.path = path;
+    this.publicMessage = options.publicMessage;
   }
 
   override get name(): string {

@@ -3,12 +3,15 @@
  * disk, a store that cannot be written, a store the process may not open, a store locked by
  * another process, and only when the stored bytes are inconsistent, a corrupt store. A healthy
  * log must never be reported corrupt: an operator told "corrupt" may delete it.
+ *
+ * A message that names a file names it for the operator (the CLI, serve's stderr); every error made
+ * here also carries its message without the path (RunprintError.publicMessage), which is what the
+ * HTTP API answers a remote client: a server's file paths are not the client's to read.
  */
 import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { LogError } from '../errors.ts';
-import { storeCorrupt } from './storage.ts';
+import { LogError, type ErrorCode } from '../errors.ts';
 
 /** SQLite primary result codes (the low byte of an extended code), https://sqlite.org/rescode.html. */
 const SQLITE_ERROR = 1;
@@ -29,20 +32,43 @@ const NEARLY_FULL_BYTES = 1 << 20;
 
 const INTACT = 'stored entries are intact';
 
-export function storeNoSpace(where: string): LogError {
-  return new LogError('ERR_STORE_NO_SPACE', `no space left on the file system holding the ${where} (${INTACT}; free space, then retry)`);
+/**
+ * What a message names: `local`, for the operator, may hold a file path (`log database
+ * /data/log.sqlite`); `remote`, for a remote client, must not (`log database`). A plain string is
+ * both: a name with no path.
+ */
+export type StoreName = string | { local: string; remote: string };
+
+/** The error `code` with `text` of the name: with the path in `message`, without it in `publicMessage`. */
+function fault(code: ErrorCode, name: StoreName, text: (name: string) => string): LogError {
+  const { local, remote } = typeof name === 'string' ? { local: name, remote: name } : name;
+  return new LogError(code, text(local), undefined, { publicMessage: text(remote) });
 }
 
-export function storeReadOnly(what: string): LogError {
-  return new LogError('ERR_STORE_READ_ONLY', `${what} cannot be written (${INTACT}; make it writable, then retry)`);
+/** The database `what` at `path`, named with its path for the operator. */
+function file(what: string, path: string): StoreName {
+  return { local: `${what} ${path}`, remote: what };
 }
 
-export function storePermission(what: string): LogError {
-  return new LogError('ERR_STORE_PERMISSION', `${what}: permission denied`);
+/** The directory holding the database `what` at `path`. */
+function directoryOf(what: string, path: string): StoreName {
+  return { local: `the directory ${dirname(path)} holding the ${what}`, remote: `the directory holding the ${what}` };
 }
 
-export function storeLocked(what: string): LogError {
-  return new LogError('ERR_STORE_LOCKED', `${what} is locked by another process`);
+export function storeNoSpace(where: StoreName): LogError {
+  return fault('ERR_STORE_NO_SPACE', where, (name) => `no space left on the file system holding the ${name} (${INTACT}; free space, then retry)`);
+}
+
+export function storeReadOnly(what: StoreName): LogError {
+  return fault('ERR_STORE_READ_ONLY', what, (name) => `${name} cannot be written (${INTACT}; make it writable, then retry)`);
+}
+
+export function storePermission(what: StoreName): LogError {
+  return fault('ERR_STORE_PERMISSION', what, (name) => `${name}: permission denied`);
+}
+
+export function storeLocked(what: StoreName): LogError {
+  return fault('ERR_STORE_LOCKED', what, (name) => `${name} is locked by another process`);
 }
 
 /** The SQLite extended result code of a node:sqlite error, or undefined for anything else. */
@@ -57,18 +83,19 @@ export function sqliteErrorCode(error: unknown): number | undefined {
  * expose errno): little free space is a full disk, a file or directory that access(2) refuses is
  * read-only or not permitted. Any other SQLite failure is ERR_STORE_UNAVAILABLE with the SQLite
  * code, never the driver's text. What is not an SQLite error (a LogError, or a bug) is returned
- * as it is. `what` names the database in messages.
+ * as it is. `what` names the database in messages (a name, not a path: the path is added where the
+ * operator must act on the file, and left out of the public message).
  */
 export function sqliteFault(error: unknown, path: string, what = 'log database'): unknown {
   const code = sqliteErrorCode(error);
   if (code === undefined) return error;
   // The file, where the operator must act on it (not for a lock or a full disk).
-  const named = `${what} ${path}`;
+  const named = file(what, path);
   switch (code & 0xff) {
     case SQLITE_FULL:
       return storeNoSpace(what);
     case SQLITE_READONLY:
-      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? `the directory ${dirname(path)} holding the ${what}` : named);
+      return storeReadOnly(code === SQLITE_READONLY_DIRECTORY ? directoryOf(what, path) : named);
     case SQLITE_PERM:
       return storePermission(named);
     case SQLITE_BUSY:
@@ -76,12 +103,12 @@ export function sqliteFault(error: unknown, path: string, what = 'log database')
       return storeLocked(what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return storeCorrupt(`${named} cannot be opened (not an SQLite file, or damaged)`);
+      return fault('ERR_STORE_CORRUPT', named, (name) => `${name} cannot be opened (not an SQLite file, or damaged)`);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-      return fileSystemFault(path, what) ?? new LogError('ERR_STORE_UNAVAILABLE', `${named} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
+      return fileSystemFault(path, what) ?? fault('ERR_STORE_UNAVAILABLE', named, (name) => `${name} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
     default:
-      return new LogError('ERR_STORE_UNAVAILABLE', `${what} failed (SQLite code ${code})`);
+      return fault('ERR_STORE_UNAVAILABLE', what, (name) => `${name} failed (SQLite code ${code})`);
   }
 }
 
@@ -120,12 +147,12 @@ export function isSqliteStatementError(error: unknown): boolean {
 function fileSystemFault(path: string, database: string): LogError | undefined {
   const directory = dirname(path);
   try {
-    if (statSync(path).isDirectory()) return new LogError('ERR_STORE_UNAVAILABLE', `${database} ${path} is a directory, not an SQLite file (move it away, or give another data directory)`);
+    if (statSync(path).isDirectory()) return fault('ERR_STORE_UNAVAILABLE', file(database, path), (name) => `${name} is a directory, not an SQLite file (move it away, or give another data directory)`);
   } catch {
     // Not there, or not visible: the checks below say more.
   }
   // Permissions first: a read-only file system (a squashfs, say) may also report no free space.
-  for (const [target, what] of [[directory, `the directory ${directory} holding the ${database}`], [path, `${database} ${path}`]] as const) {
+  for (const [target, what] of [[directory, directoryOf(database, path)], [path, file(database, path)]] as const) {
     try {
       accessSync(target, constants.R_OK | constants.W_OK | (target === directory ? constants.X_OK : 0));
     } catch (error) {
@@ -161,10 +188,10 @@ export function postgresFault(sqlstate: string, what: 'log' | 'run' = 'log'): Lo
     case '55P03': // lock_not_available (lock_timeout)
       return storeLocked(`PostgreSQL ${what} database`);
     case '57014': // query_canceled: the run store's statement_timeout (30 s), or a cancel
-      return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL ${what} database cancelled a statement (57014: it ran past the statement timeout, 30 s for the run store, or was cancelled): another session may hold a lock that long, or the server is overloaded`);
+      return fault('ERR_STORE_UNAVAILABLE', `PostgreSQL ${what} database`, (name) => `${name} cancelled a statement (57014: it ran past the statement timeout, 30 s for the run store, or was cancelled): another session may hold a lock that long, or the server is overloaded`);
     case 'XX001': // data_corrupted
     case 'XX002': // index_corrupted
-      return storeCorrupt(`PostgreSQL reports damaged data in the ${what} database (${sqlstate})`);
+      return fault('ERR_STORE_CORRUPT', `the ${what} database`, (name) => `PostgreSQL reports damaged data in ${name} (${sqlstate})`);
     default:
       return undefined;
   }

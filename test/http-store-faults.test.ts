@@ -1,0 +1,97 @@
+/**
+ * A failing store over HTTP: the answer has the store error's code and status, and a message
+ * without the server's file paths (a remote client's to read), while the error itself, which the
+ * CLI and serve's stderr print, still names the file the operator must act on. Real SQLite stores
+ * made to fail: the file replaced by a directory under a reader, and under the log's writer thread
+ * (whose errors cross a thread as code and message only).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { RunprintError } from '../src/errors.ts';
+import { encodeBase64 } from '../src/keys/base64.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { createApp } from '../src/server/app.ts';
+import { errorResponse } from '../src/server/http-status.ts';
+import { DEFAULT_LOG_NAME, TransparencyLog } from '../src/store/log-service.ts';
+import { SqliteLog } from '../src/store/sqlite-log.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { sqliteFault } from '../src/store/storage-faults.ts';
+import { scratchFolders } from './helpers/scratch.ts';
+
+const scratch = scratchFolders('runprint-http-store-faults-');
+after(() => scratch.removeAll());
+
+/** The store's file replaced by a directory (a connection open on the file keeps reading the one it opened). */
+function replaceByDirectory(path: string): void {
+  renameSync(path, `${path}.moved`);
+  mkdirSync(path);
+}
+
+test('a run store that fails under the run routes: HTTP answers its code and status without the file path; the error names it', async () => {
+  const folder = scratch.tempDir();
+  const path = join(folder, 'runs.sqlite');
+  await SqliteRuns.open(path).close();
+  const storage = SqliteRuns.openReader(path);
+  try {
+    const app = createApp({ runs: { storage } });
+    assert.equal((await app.request('/v1/runs')).status, 200);
+    replaceByDirectory(path);
+    const message = 'run database is a directory, not an SQLite file (move it away, or give another data directory)';
+    for (const route of ['/v1/runs', '/v1/runs/counts', '/v1/runs/groups?by=request', `/v1/runs/${'0'.repeat(64)}`, `/v1/runs/${'0'.repeat(64)}/receipt`, `/v1/content/${'a'.repeat(64)}`]) {
+      const response = await app.request(route);
+      const body = await response.text();
+      assert.equal(response.status, 503, route);
+      assert.deepEqual(JSON.parse(body), { error: { code: 'ERR_STORE_UNAVAILABLE', message } }, route);
+      assert.ok(!body.includes(folder), `${route}: the answer names no path of the server`);
+    }
+    // What the CLI and serve's stderr print still names the file.
+    await assert.rejects(storage.list({}), { code: 'ERR_STORE_UNAVAILABLE', message: `run database ${path} is a directory, not an SQLite file (move it away, or give another data directory)` });
+  } finally {
+    await storage.close();
+  }
+});
+
+test('a log whose writer thread cannot open its file: POST /v1/log/entries answers ERR_STORE_UNAVAILABLE without the path, which the append\'s error names', async () => {
+  const folder = scratch.tempDir();
+  const path = join(folder, 'log.sqlite');
+  const key = await parsePrivateKey((await generateKeyFiles(DEFAULT_LOG_NAME)).privateKeyPem);
+  const log = await TransparencyLog.open({ storage: SqliteLog.open(path, { writerThread: true }), origin: DEFAULT_LOG_NAME, key, checkpointDelayMs: 10 });
+  try {
+    const app = createApp({ log: { log, token: 'token' } });
+    replaceByDirectory(path);
+    const entry = JSON.stringify({ payload: encodeBase64(new Uint8Array(30).fill(8)), payloadType: 't', signatures: [{ sig: 'AAAA' }] });
+    const response = await app.request('/v1/log/entries', { method: 'POST', body: entry, headers: { 'content-type': 'application/json', authorization: 'Bearer token' } });
+    const body = await response.text();
+    assert.equal(response.status, 503);
+    assert.equal(JSON.parse(body).error.code, 'ERR_STORE_UNAVAILABLE');
+    assert.ok(!body.includes(folder), body);
+    await assert.rejects(log.append(new Uint8Array(30).fill(9)), { code: 'ERR_STORE_UNAVAILABLE', message: `log database ${path} is a directory, not an SQLite file (move it away, or give another data directory)` });
+  } finally {
+    await log.close();
+  }
+});
+
+test('every fault storage-faults names with a path has a public message without it, and HTTP answers that one', async () => {
+  const folder = scratch.tempDir();
+  const path = join(folder, 'runs.sqlite');
+  // node:sqlite's errors, as sqliteFault reads them: READONLY, READONLY_DIRECTORY, PERM, CORRUPT, NOTADB, CANTOPEN, IOERR.
+  for (const errcode of [8, 8 | (6 << 8), 3, 11, 26, 14, 10]) {
+    const fault = sqliteFault(Object.assign(new Error('x'), { code: 'ERR_SQLITE_ERROR', errcode }), path, 'run database') as RunprintError;
+    assert.ok(fault instanceof RunprintError && fault.message.includes(folder), `${errcode}: the operator's message names the file: ${fault.message}`);
+    // The same sentence, without the file or its directory.
+    assert.equal(fault.publicMessage, fault.message.replace(` ${path}`, '').replace(` ${folder}`, ''), String(errcode));
+    const answer = await errorResponse(fault).json();
+    assert.deepEqual(answer, { error: { code: fault.code, message: fault.publicMessage } }, String(errcode));
+  }
+});
+
+test('a store error with no public message (made elsewhere, or passed across a thread) is answered with a fixed sentence for its code', async () => {
+  const journal = new RunprintError('ERR_STORE_RECORD_REFUSED', 'the run database refused a record; it is kept in the held-records journal /srv/runprint/held-runs.sqlite');
+  const response = errorResponse(journal);
+  assert.equal(response.status, 422);
+  assert.deepEqual(await response.json(), { error: { code: 'ERR_STORE_RECORD_REFUSED', message: 'the run store refused the record for what it holds: it is not stored, and sent again it is refused again' } });
+  // Other errors keep their message.
+  assert.deepEqual(await errorResponse(new RunprintError('ERR_RUN_NOT_FOUND', 'no captured run has that id')).json(), { error: { code: 'ERR_RUN_NOT_FOUND', message: 'no captured run has that id' } });
+});
