@@ -209,6 +209,10 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     const report = await verifyReceipt(receipt, { keys: [capturedKey.publicKey], composition: sameRunBody().composition, output: captured.sent.response.body });
     assert.ok(report.ok, JSON.stringify(report.checks.filter((check) => !check.ok)));
     assert.deepEqual(report.retrieval, EXPECTED);
+    // The same documents as the body's member "retrieval": the same receipt.
+    const member = await postSign(app, { ...sameRunBody(), retrieval: DOCS });
+    assert.equal(member.status, 200);
+    assert.equal(await member.text(), receipt, 'the member signs what the header signs');
     // Without the header: the receipt as before, with no retrieval member.
     const plain = await (await postSign(app, sameRunBody())).text();
     assert.equal(plain, (await cli(sameRun())).stdout);
@@ -239,6 +243,28 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.deepEqual(await error(await postSign(app, sameRunBody(), { 'runprint-retrieval': 'A'.repeat(65537) })), {
       status: 431,
       error: { code: 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE', message: 'runprint-retrieval holds 65537 bytes, more than the 65536 POST /v1/sign reads; nothing is signed' },
+    });
+    // The member "retrieval": the same checks and codes, its path in the body named.
+    assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: [DOCS[0]!, { source: 'kb://never-sent', text: 'A document the application forgot to send.' }] })), {
+      status: 400,
+      error: { code: 'ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST', message: '1 declared document(s) are not in the request\'s system or input (sources "kb://never-sent"); nothing is signed' },
+    });
+    assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: [{ source: 'kb://a' }] })), {
+      status: 400,
+      error: { code: 'ERR_CAPTURE_RETRIEVAL_INVALID', message: 'must be { source, text }, two non-empty strings', path: "$['retrieval'][0]" },
+    });
+    assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: 'kb://a' })), {
+      status: 400,
+      error: { code: 'ERR_CAPTURE_RETRIEVAL_INVALID', message: 'must be an array of { source, text }', path: "$['retrieval']" },
+    });
+    assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: Array.from({ length: 257 }, (_, i) => ({ source: `k${i}`, text: 'x' })) })), {
+      status: 431,
+      error: { code: 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE', message: '257 documents are declared, more than the 256 one call may declare; nothing is signed' },
+    });
+    // Declared both ways: refused, not merged or one chosen.
+    assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: DOCS }, { 'runprint-retrieval': retrievalHeader(DOCS) })), {
+      status: 400,
+      error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', path: "$['retrieval']" },
     });
     // The token is checked first; the body's own errors are the body's, declaration or not.
     const unauthorized = await app.request('/v1/sign', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'runprint-retrieval': 'not base64url!' } });

@@ -12,7 +12,7 @@ import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../recei
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { addSignature, signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
-import { signedRetrieval } from '../server/api-routes.ts';
+import { signedRetrieval } from '../server/api-answers.ts';
 import { runprintVersion } from './version.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';

@@ -16,7 +16,10 @@ import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { parsePublicKey } from '../keys/keys.ts';
-import { CAPTURES, isTimestamp, type Capture } from '../receipt/predicate.ts';
+import { locate } from '../capture/capture-run.ts';
+import { readDeclared } from '../capture/declared.ts';
+import type { DeclaredDocument } from '../capture/run-record.ts';
+import { CAPTURES, isTimestamp, retrievalAsSigned, type Capture, type ReceiptRetrieval } from '../receipt/predicate.ts';
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
 import { diffSides, readDiffSide, type DiffSide } from '../receipt/run-diff.ts';
@@ -79,7 +82,35 @@ function withSalts(composition: Composition, salts: JsonValue | undefined): Comp
   return parseComposition({ ...composition, salts });
 }
 
-const SIGN_MEMBERS = ['composition', 'from', 'salts', 'output', 'outputBase64', 'outputFormat', 'started', 'finished', 'capture', 'parents'];
+/** How the capture core's declaration errors end: capture records the call all the same. */
+const RECORDED_WITHOUT = '; the run is recorded without them';
+
+/**
+ * Declared retrieval in a receipt signed from a saved request and response (`runprint sign
+ * --retrieval FILE`, `POST /v1/sign` with a `retrieval` member or a `runprint-retrieval` header): the `retrieval` a
+ * receipt of `composition` (the request as read) states for `documents` (the shape every way of
+ * declaring shares, declared.ts readDeclared). The documents are checked by the capture core's own
+ * check (capture-run.ts, locate) and signed as capture signs a run's (retrievalAsSigned): each
+ * found, in declared order, an entry declared twice once; none for none. So the receipt of a
+ * request and its documents states the retrieval capture's receipt of that call states. Where
+ * capture records the call without what it cannot find, signing refuses, with capture's codes and
+ * a message that says nothing is signed: ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST for a text no string
+ * of the request's `system` or `input` holds (naming the sources, never a text),
+ * ERR_CAPTURE_RETRIEVAL_TOO_LARGE for more documents or text than one call may declare.
+ */
+export function signedRetrieval(composition: Composition, documents: readonly DeclaredDocument[]): ReceiptRetrieval[] {
+  const located = locate(documents, composition);
+  if (located.error !== null) throw nothingSigned(located.error);
+  return retrievalAsSigned(located.found);
+}
+
+/** A declaration error of the capture core's, for a receipt that is not signed: its code, and a message that says so. */
+export function nothingSigned(error: RunprintError): RunprintError {
+  const message = error.message.endsWith(RECORDED_WITHOUT) ? error.message.slice(0, -RECORDED_WITHOUT.length) : error.message;
+  return new RunprintError(error.code, `${message}; nothing is signed`, error.path);
+}
+
+const SIGN_MEMBERS = ['composition', 'from', 'salts', 'output', 'outputBase64', 'outputFormat', 'started', 'finished', 'capture', 'parents', 'retrieval'];
 
 /**
  * The receipt facts `POST /v1/sign` signs, as JSON, built as `runprint sign` builds them
@@ -106,13 +137,17 @@ export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Arr
   parents.forEach((parent, index) => {
     if (parseIdentity(parent).kind !== 'run') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'member "parents" must hold run identities (rp-run-…)', formatNormalizedPath(['parents', index]));
   });
+  // Declared retrieval (`[{ source, text }]`, as the proxy's header and `runprint sign --retrieval` take it).
+  const declared = members['retrieval'] === undefined ? undefined : readDeclared(members['retrieval'], "$['retrieval']", 'ERR_CAPTURE_RETRIEVAL_INVALID');
   const read = compositionFromDocument(document, from === undefined ? {} : { from });
   const composition = withSalts(read.composition, members['salts']);
   checkElements(composition, maxElements);
+  const retrieval = declared === undefined ? [] : signedRetrieval(composition, declared);
   const facts = receiptFactsOf(
     { composition, format: read.format },
     { output, capture: capture as Capture, runprintVersion: '', parentRunIds: parents, ...times, ...(outputFormat === undefined ? {} : { outputFormat }) },
   );
+  if (retrieval.length > 0) facts.retrieval = retrieval;
   return json(facts);
 }
 

@@ -2,10 +2,10 @@
  * The routes that do what the CLI does (README, "Service"): `POST /v1/explain`, `/v1/diff`,
  * `/v1/verify` and, with a server-held key, `/v1/sign`. Each reads one JSON object; the work is
  * done by the injected compute (the worker pool in `runprint serve`), except the Ed25519
- * signature itself, which stays with the key on this thread, and the check of a declared
- * retrieval sent to `/v1/sign` (signedRetrieval, which `runprint sign --retrieval` shares).
+ * signature itself, which stays with the key on this thread, and the check of a retrieval
+ * declared to `/v1/sign` in `runprint-retrieval` headers (signedRetrieval, api-answers.ts, which
+ * `runprint sign --retrieval` and the body's `retrieval` member share).
  */
-import { locate } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import type { DeclaredDocument } from '../capture/run-record.ts';
 import { compositionFromDocument } from '../compose/from-document.ts';
@@ -16,9 +16,10 @@ import { parseJson } from '../jcs/parse.ts';
 import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
-import { retrievalAsSigned, type ReceiptFacts, type ReceiptRetrieval } from '../receipt/predicate.ts';
+import type { ReceiptFacts } from '../receipt/predicate.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
+import { nothingSigned, signedRetrieval } from './api-answers.ts';
 import { checkBearer } from './bearer.ts';
 import { inputFormat, requiredMember } from './body-members.ts';
 import type { IdentityCompute, Operation } from './identity-answer.ts';
@@ -60,34 +61,6 @@ function checkSignOptions(sign: SignRouteOptions): void {
   requireString(sign.token, 'createApp options.sign.token');
   if (sign.token === '') throw new TypeError('createApp options.sign.token must not be empty');
   requireString(sign.runprintVersion, 'createApp options.sign.runprintVersion');
-}
-
-/** How the capture core's declaration errors end: capture records the call all the same. */
-const RECORDED_WITHOUT = '; the run is recorded without them';
-
-/**
- * Declared retrieval in a receipt signed from a saved request and response (`runprint sign
- * --retrieval FILE`, `POST /v1/sign` with a `runprint-retrieval` header): the `retrieval` a
- * receipt of `composition` (the request as read) states for `documents` (the shape every way of
- * declaring shares, declared.ts readDeclared). The documents are checked by the capture core's own
- * check (capture-run.ts, locate) and signed as capture signs a run's (retrievalAsSigned): each
- * found, in declared order, an entry declared twice once; none for none. So the receipt of a
- * request and its documents states the retrieval capture's receipt of that call states. Where
- * capture records the call without what it cannot find, signing refuses, with capture's codes and
- * a message that says nothing is signed: ERR_CAPTURE_RETRIEVAL_NOT_IN_REQUEST for a text no string
- * of the request's `system` or `input` holds (naming the sources, never a text),
- * ERR_CAPTURE_RETRIEVAL_TOO_LARGE for more documents or text than one call may declare.
- */
-export function signedRetrieval(composition: Composition, documents: readonly DeclaredDocument[]): ReceiptRetrieval[] {
-  const located = locate(documents, composition);
-  if (located.error !== null) throw nothingSigned(located.error);
-  return retrievalAsSigned(located.found);
-}
-
-/** A declaration error of the capture core's, for a receipt that is not signed: its code, and a message that says so. */
-function nothingSigned(error: RunprintError): RunprintError {
-  const message = error.message.endsWith(RECORDED_WITHOUT) ? error.message.slice(0, -RECORDED_WITHOUT.length) : error.message;
-  return new RunprintError(error.code, `${message}; nothing is signed`, error.path);
 }
 
 /**
@@ -151,6 +124,7 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
         const facts = JSON.parse(decoder.decode(await compute(body, 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;
         if (kept !== undefined) {
+          if (facts.retrieval !== undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', "$['retrieval']");
           // The capture core's check, against the request the facts were computed from; refused, never left out.
           const retrieval = signedRetrieval(signedComposition(kept), declared);
           if (retrieval.length > 0) facts.retrieval = retrieval;
