@@ -140,7 +140,7 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   journal.add(held);
   journal.close();
   const serve = await startServe({ data, args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
-  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number } }).capture;
+  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
   await until(async () => (await health()).recorded === 2, 'the two others committed from the journal');
   const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'after' }] };
   const answer = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify(body) });
@@ -152,7 +152,7 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   assert.equal(refused.status, 422);
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_STORE_RECORD_REFUSED');
   const capture = await health();
-  assert.deepEqual([capture.healthy, capture.held, capture.failed], [true, 0, 2]);
+  assert.deepEqual([capture.healthy, capture.held, capture.failed, capture.refused], [true, 0, 2, 2], '/healthz counts the refused records the journal keeps');
   const runs = (await (await fetch(`${serve.base}/v1/runs`)).json()) as { runs: Array<{ captureId: string }> };
   assert.deepEqual(new Set(runs.runs.map((run) => run.captureId).slice(1)), new Set([held[1]!.record.captureId, held[2]!.record.captureId]));
   assert.equal(await serve.stop(), 0);
@@ -167,11 +167,11 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
 
   // Started again: the refused records are not tried again, reported or counted; capture is healthy.
   const again = await startServe({ data, args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
-  const capture2 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number } }).capture;
+  const capture2 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const capture3 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number } }).capture;
+  const capture3 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
   assert.equal(await again.stop(), 0);
-  for (const seen of [capture2, capture3]) assert.deepEqual([seen.healthy, seen.held, seen.recorded, seen.failed], [true, 0, 0, 0]);
+  for (const seen of [capture2, capture3]) assert.deepEqual([seen.healthy, seen.held, seen.recorded, seen.failed, seen.refused], [true, 0, 0, 0, 2]);
   assert.doesNotMatch(again.stderr(), /ERR_STORE_RECORD_REFUSED|could not take wait/);
   const last = new HeldJournal(join(data, HELD_JOURNAL_FILE));
   assert.deepEqual([last.count(), last.refusedCount()], [0, 2]);

@@ -353,10 +353,11 @@ export interface Capture {
   ingest: IngestRouteOptions;
   /**
    * What /healthz says of capture: the counts since start, the records held in memory now after
-   * their commit failed (`held`, committed by a retry or dropped), and whether recording works;
-   * with --capture-log, its delivery (`log`).
+   * their commit failed (`held`, committed by a retry or dropped), the records the store refused
+   * that the journal keeps apart (`refused`, not tried again), and whether recording works; with
+   * --capture-log, its delivery (`log`).
    */
-  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; signed: number; logged: number; failures: number; log?: OutboxState } };
+  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; refused: number; signed: number; logged: number; failures: number; log?: OutboxState } };
   /** With --capture-log: the log's URL as messages show it. */
   captureLog: string | undefined;
   recorder: RunRecorder;
@@ -579,7 +580,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       const log = outbox?.state;
       // Unhealthy too while delivery to the --capture-log log has stopped (until a restart): a monitor
       // polling `healthy` must see that receipts no longer reach the log.
-      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, held: recorder.held, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
+      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
