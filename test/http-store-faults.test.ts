@@ -18,6 +18,7 @@ import { DEFAULT_LOG_NAME, TransparencyLog } from '../src/store/log-service.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { sqliteFault } from '../src/store/storage-faults.ts';
+import { storeCorrupt } from '../src/store/storage.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 
 const scratch = scratchFolders('runprint-http-store-faults-');
@@ -95,3 +96,10 @@ test('a store error with no public message (made elsewhere, or passed across a t
   // Other errors keep their message.
   assert.deepEqual(await errorResponse(new RunprintError('ERR_RUN_NOT_FOUND', 'no captured run has that id')).json(), { error: { code: 'ERR_RUN_NOT_FOUND', message: 'no captured run has that id' } });
 });
+
+test('a store error whose message names no path (storeCorrupt) is answered with that message', async () => {
+  const corrupt = storeCorrupt('stored entries are not numbered 0 .. size - 1');
+  assert.equal(corrupt.publicMessage, corrupt.message);
+  assert.deepEqual(await errorResponse(corrupt).json(), { error: { code: 'ERR_STORE_CORRUPT', message: 'stored entries are not numbered 0 .. size - 1' } });
+});
+

@@ -77,6 +77,12 @@ export interface LogStorage {
   close(): Promise<void>;
 }
 
+/**
+ * ERR_STORE_CORRUPT with a message that names no file of the server (what the log's and the run
+ * store's consistency checks say): the HTTP API answers it as it is (its public message,
+ * RunprintError.publicMessage), so a client learns which check failed. A message that names a
+ * path is made with storage-faults.ts instead, which keeps the path out of the public one.
+ */
 export function storeCorrupt(message: string): LogError {
-  return new LogError('ERR_STORE_CORRUPT', message);
+  return new LogError('ERR_STORE_CORRUPT', message, undefined, { publicMessage: message });
 }
