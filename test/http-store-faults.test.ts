@@ -3,11 +3,13 @@
  * without the server's file paths (a remote client's to read), while the error itself, which the
  * CLI and serve's stderr print, still names the file the operator must act on. Real SQLite stores
  * made to fail: the file replaced by a directory under a reader, and under the log's writer thread
- * (whose errors cross a thread as code and message only).
+ * (whose errors cross the thread with their public message), and the run store's writer thread
+ * under another connection's lock.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { RunprintError } from '../src/errors.ts';
 import { encodeBase64 } from '../src/keys/base64.ts';
@@ -66,7 +68,8 @@ test('a log whose writer thread cannot open its file: POST /v1/log/entries answe
     const response = await app.request('/v1/log/entries', { method: 'POST', body: entry, headers: { 'content-type': 'application/json', authorization: 'Bearer token' } });
     const body = await response.text();
     assert.equal(response.status, 503);
-    assert.equal(JSON.parse(body).error.code, 'ERR_STORE_UNAVAILABLE');
+    // The thread's error crossed with its public message: the specific sentence, not the code's fixed one.
+    assert.deepEqual(JSON.parse(body), { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'log database is a directory, not an SQLite file (move it away, or give another data directory)' } });
     assert.ok(!body.includes(folder), body);
     await assert.rejects(log.append(new Uint8Array(30).fill(9)), { code: 'ERR_STORE_UNAVAILABLE', message: `log database ${path} is a directory, not an SQLite file (move it away, or give another data directory)` });
   } finally {
@@ -88,7 +91,7 @@ test('every fault storage-faults names with a path has a public message without 
   }
 });
 
-test('a store error with no public message (made elsewhere, or passed across a thread) is answered with a fixed sentence for its code', async () => {
+test('a store error with no public message (made elsewhere) is answered with a fixed sentence for its code', async () => {
   const journal = new RunprintError('ERR_STORE_RECORD_REFUSED', 'the run database refused a record; it is kept in the held-records journal /srv/runprint/held-runs.sqlite');
   const response = errorResponse(journal);
   assert.equal(response.status, 422);
@@ -101,5 +104,32 @@ test('a store error whose message names no path (storeCorrupt) is answered with 
   const corrupt = storeCorrupt('stored entries are not numbered 0 .. size - 1');
   assert.equal(corrupt.publicMessage, corrupt.message);
   assert.deepEqual(await errorResponse(corrupt).json(), { error: { code: 'ERR_STORE_CORRUPT', message: 'stored entries are not numbered 0 .. size - 1' } });
+});
+
+test('the run store\'s writer thread passes its error\'s public message across: a lock held by another connection', { timeout: 30_000 }, async () => {
+  const folder = scratch.tempDir();
+  const path = join(folder, 'runs.sqlite');
+  const storage = SqliteRuns.open(path, { writerThread: true });
+  const holder = new DatabaseSync(path);
+  try {
+    // The thread's connection is open before the lock is taken.
+    await storage.probe();
+    holder.exec('BEGIN EXCLUSIVE');
+    const error = await storage.probe().then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof RunprintError, String(error));
+    assert.equal(error.code, 'ERR_STORE_LOCKED');
+    assert.equal(error.message, 'run database is locked by another process');
+    assert.equal(error.publicMessage, 'run database is locked by another process');
+    assert.deepEqual(await errorResponse(error).json(), { error: { code: 'ERR_STORE_LOCKED', message: 'run database is locked by another process' } });
+    holder.exec('ROLLBACK');
+  } finally {
+    if (holder.isTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    await storage.close();
+  }
+  // The thread's own errors name the store, not its file: answered as they are.
+  const closed = await storage.probe().then(() => undefined, (error: unknown) => error);
+  assert.ok(closed instanceof RunprintError, String(closed));
+  assert.deepEqual(await errorResponse(closed).json(), { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'the run store is closed' } });
 });
 

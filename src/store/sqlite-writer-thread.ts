@@ -9,11 +9,27 @@ import { Worker } from 'node:worker_threads';
 import { LogError, type ErrorCode } from '../errors.ts';
 
 export type WriterTask<Task> = { id: number; task: Task } | { close: true };
+/** An error sent across the thread: `publicMessage` when it has one (RunprintError.publicMessage). */
+export interface ErrorDescription {
+  code: string;
+  message: string;
+  publicMessage?: string;
+}
 export type WriterReply<Result> =
   | { id: number; result: Result }
-  | { id: number; error: { code: string; message: string } }
+  | { id: number; error: ErrorDescription }
   | { opened: true }
-  | { failed: { code: string; message: string } };
+  | { failed: ErrorDescription };
+
+/** The error a worker sent, made again on this side with its public message. */
+function received(error: ErrorDescription): LogError {
+  return new LogError(error.code as ErrorCode, error.message, undefined, error.publicMessage === undefined ? {} : { publicMessage: error.publicMessage });
+}
+
+/** ERR_STORE_UNAVAILABLE with a message that names the store, not its file: public as it is. */
+function nameless(message: string): LogError {
+  return new LogError('ERR_STORE_UNAVAILABLE', message, undefined, { publicMessage: message });
+}
 
 interface Pending<Result> {
   resolve: (result: Result) => void;
@@ -41,7 +57,7 @@ export class SqliteWriterThread<Task, Result> {
   }
 
   #stopped(): LogError {
-    return new LogError('ERR_STORE_UNAVAILABLE', `${this.#store}'s writer thread stopped; the write was not committed`);
+    return nameless(`${this.#store}'s writer thread stopped; the write was not committed`);
   }
 
   #start(): Promise<void> {
@@ -58,13 +74,13 @@ export class SqliteWriterThread<Task, Result> {
             this.#worker = undefined;
             this.#opened = undefined;
           }
-          return reject(new LogError(reply.failed.code as ErrorCode, reply.failed.message));
+          return reject(received(reply.failed));
         }
         const pending = this.#pending.get(reply.id);
         this.#pending.delete(reply.id);
         if (this.#pending.size === 0) worker.unref();
         if (pending === undefined) return;
-        if ('error' in reply) pending.reject(new LogError(reply.error.code as ErrorCode, reply.error.message));
+        if ('error' in reply) pending.reject(received(reply.error));
         else pending.resolve(reply.result);
       });
       const gone = () => {
@@ -85,7 +101,7 @@ export class SqliteWriterThread<Task, Result> {
   }
 
   write(task: Task): Promise<Result> {
-    if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', `${this.#store} is closed`));
+    if (this.#closed) return Promise.reject(nameless(`${this.#store} is closed`));
     const write = this.#send(task);
     this.#inflight.add(write);
     const forget = () => void this.#inflight.delete(write);

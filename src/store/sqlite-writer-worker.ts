@@ -1,19 +1,25 @@
 /**
  * The worker's side of a writer thread (sqlite-writer-thread.ts): opens its own connection with
  * `open`, then runs each task it is sent with the handler `open` returned and answers with the
- * result or the error's code and message.
+ * result or the error's code, message and public message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RunprintError } from '../errors.ts';
-import type { WriterReply, WriterTask } from './sqlite-writer-thread.ts';
+import type { ErrorDescription, WriterReply, WriterTask } from './sqlite-writer-thread.ts';
 
 export interface Writer<Task, Result> {
   write(task: Task): Result | Promise<Result>;
   close(): void | Promise<void>;
 }
 
-function described(error: unknown, fallback: string): { code: string; message: string } {
-  return error instanceof RunprintError ? { code: error.code, message: error.message } : { code: 'ERR_STORE_UNAVAILABLE', message: fallback };
+/**
+ * An error as it crosses to the thread that sent the task: its code, its message and its public
+ * message (RunprintError.publicMessage, without the server's file paths), which the other side
+ * gives the error it makes again. Anything else is `fallback`, a sentence that names no file.
+ */
+function described(error: unknown, fallback: string): ErrorDescription {
+  if (!(error instanceof RunprintError)) return { code: 'ERR_STORE_UNAVAILABLE', message: fallback, publicMessage: fallback };
+  return error.publicMessage === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, publicMessage: error.publicMessage };
 }
 
 /**
