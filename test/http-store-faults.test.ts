@@ -7,7 +7,7 @@
  * under another connection's lock.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
@@ -16,6 +16,7 @@ import { encodeBase64 } from '../src/keys/base64.ts';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { errorResponse } from '../src/server/http-status.ts';
+import { HeldJournal } from '../src/store/held-journal.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../src/store/log-service.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
@@ -133,3 +134,32 @@ test('the run store\'s writer thread passes its error\'s public message across: 
   assert.deepEqual(await errorResponse(closed).json(), { error: { code: 'ERR_STORE_UNAVAILABLE', message: 'the run store is closed' } });
 });
 
+test('the held-records journal names its path once, and not in its public message', async () => {
+  const folder = scratch.tempDir();
+  // A directory where the journal should be.
+  const directory = join(folder, 'held-dir.sqlite');
+  mkdirSync(directory);
+  const isDirectory = 'is a directory, not an SQLite file (move it away, or give another data directory)';
+  assert.throws(() => new HeldJournal(directory).count(), (error: unknown) => {
+    assert.ok(error instanceof RunprintError);
+    assert.equal(error.message, `held-records journal ${directory} ${isDirectory}`);
+    assert.equal(error.publicMessage, `held-records journal ${isDirectory}`);
+    return true;
+  });
+  // A damaged one: what to do with it, with and without its path.
+  const damaged = join(folder, 'held-damaged.sqlite');
+  writeFileSync(damaged, 'not an SQLite file '.repeat(300));
+  const advice = ': it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again';
+  let fault: unknown;
+  try {
+    new HeldJournal(damaged).count();
+  } catch (error) {
+    fault = error;
+  }
+  assert.ok(fault instanceof RunprintError, String(fault));
+  assert.equal(fault.code, 'ERR_STORE_CORRUPT');
+  assert.equal(fault.message, `held-records journal ${damaged} cannot be opened (not an SQLite file, or damaged)${advice}`);
+  assert.equal(fault.publicMessage, `held-records journal cannot be opened (not an SQLite file, or damaged)${advice}`);
+  const body = JSON.stringify(await errorResponse(fault).json());
+  assert.ok(!body.includes(folder), body);
+});

@@ -126,13 +126,15 @@ export interface RefusedRecord {
 export class HeldJournal {
   readonly path: string;
   #db: DatabaseSync | undefined;
-  /** Its name in messages: what it is, and where. */
-  readonly #what: string;
+  /**
+   * Its name in messages: what it is. sqliteFault adds the path where the operator must act on the
+   * file, and leaves it out of the public message (RunprintError.publicMessage).
+   */
+  readonly #what = 'held-records journal';
 
   /** The journal at `path`; the file is made on the first write, not before. */
   constructor(path: string) {
     this.path = path;
-    this.#what = `held-records journal ${path}`;
   }
 
   #open(create: boolean): DatabaseSync | undefined {
@@ -156,7 +158,8 @@ export class HeldJournal {
       const fault = sqliteFault(error, this.path, this.#what);
       // A damaged journal may hold records a stopped or crashed serve could not commit: say what to do.
       if (fault instanceof RunprintError && fault.code === 'ERR_STORE_CORRUPT') {
-        throw new LogError('ERR_STORE_CORRUPT', `${fault.message}: it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again`);
+        const advice = ': it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again';
+        throw new LogError('ERR_STORE_CORRUPT', `${fault.message}${advice}`, undefined, fault.publicMessage === undefined ? {} : { publicMessage: `${fault.publicMessage}${advice}` });
       }
       throw fault;
     }
