@@ -211,11 +211,15 @@ test('a receiver that never answers: the export times out and says so (not "cann
   }
 });
 
-test('serve stops within --shutdown-grace when the receiver never answers: the export in flight is abandoned and counted', async () => {
+/**
+ * Serve with `args` and a receiver that never answers, after one captured call's span reached it:
+ * how long its stop took after SIGTERM and the telemetry lines it printed.
+ */
+async function stopWithHungReceiver(args: string[]): Promise<{ took: number; lines: string[] }> {
   const hung = await hungReceiver();
   const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
   dirs.push(dir);
-  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url, '--shutdown-grace', '1500'] });
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url, ...args] });
   try {
     upstream.enqueue({ kind: 'text', text: 'Answered.' });
     const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
@@ -225,13 +229,17 @@ test('serve stops within --shutdown-grace when the receiver never answers: the e
     const stopping = performance.now();
     assert.equal(await serve.stop(), 0);
     const took = performance.now() - stopping;
-    assert.ok(took < 1500 + 1500, `stopped ${Math.round(took)} ms after SIGTERM with --shutdown-grace 1500`);
-    const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: '));
-    assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered when serve\'s stop ran out of time (--shutdown-grace); 1 span not sent, dropped']);
+    return { took, lines: serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: ')) };
   } finally {
     await serve.kill();
     await hung.close();
   }
+}
+
+test('serve stops within --shutdown-grace when the receiver never answers: the export in flight is abandoned and counted', async () => {
+  const { took, lines } = await stopWithHungReceiver(['--shutdown-grace', '1500']);
+  assert.ok(took < 1500 + 1500, `stopped ${Math.round(took)} ms after SIGTERM with --shutdown-grace 1500`);
+  assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered when serve\'s stop ran out of time (--shutdown-grace); 1 span not sent, dropped']);
 });
 
 const oneSpan = (n: number): OtlpSpan => ({ traceId: '0'.repeat(31) + '1', spanId: n.toString(16).padStart(16, '0'), name: 'chat', kind: 3, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: [], status: { code: 0 } });
@@ -280,26 +288,9 @@ test('the exporter\'s close still waits for a receiver that answers within its b
 });
 
 test('serve with the default --shutdown-grace (10 s) and export timeout (10 s) stops within about 2 s when the receiver never answers: the last export is abandoned and its spans counted', async () => {
-  const hung = await hungReceiver();
-  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
-  dirs.push(dir);
-  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', hung.url] });
-  try {
-    upstream.enqueue({ kind: 'text', text: 'Answered.' });
-    const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
-    assert.equal(response.status, 200);
-    await response.arrayBuffer();
-    await until(() => hung.posts() === 1, 'the span\'s export reaches the receiver within the export interval');
-    const stopping = performance.now();
-    assert.equal(await serve.stop(), 0);
-    const took = performance.now() - stopping;
-    assert.ok(took < 2_000 + 2_000, `stopped ${Math.round(took)} ms after SIGTERM (the export timeout and the grace are 10 s)`);
-    const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: telemetry: '));
-    assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered the last export 2 s into the stop (the most a stop waits for it); 1 span not sent, dropped']);
-  } finally {
-    await serve.kill();
-    await hung.close();
-  }
+  const { took, lines } = await stopWithHungReceiver([]);
+  assert.ok(took < 2_000 + 2_000, `stopped ${Math.round(took)} ms after SIGTERM (the export timeout and the grace are 10 s)`);
+  assert.deepEqual(lines, ['runprint: telemetry: the OTLP receiver had not answered the last export 2 s into the stop (the most a stop waits for it); 1 span not sent, dropped']);
 });
 
 test('OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS go with every export, percent-decoded; their values are never printed', async () => {
