@@ -210,6 +210,80 @@ export function postgresUrl(from: string, url: string): string {
   return url;
 }
 
+/** What serverErrorReporter gives: the hook for createApp's onServerError, and `flush` for a stop. */
+export interface ServerErrorReporter {
+  report(error: unknown, route: string, status: number): void;
+  /** Prints the line held back of each code, if any (at a stop: its count is not lost). */
+  flush(): void;
+}
+
+/** A line per code at most this often: another message of a code waits for it. */
+const SERVER_ERROR_LINE_MS = 1_000;
+/** The same message again at most this often, with the count of answers since the line before. */
+const SERVER_ERROR_REPEAT_MS = 60_000;
+
+/**
+ * serve's report of the errors it answers with a 5xx status (createApp's onServerError): one line
+ * on stderr with the whole message, such as a store's file path, which the HTTP answer leaves out
+ * (http-status.ts). Grouped by code, as serve-capture.ts groups capture's failures, so a failing
+ * store does not fill stderr: the first of a code is printed at once, another message of the code
+ * a second after the code's last line at the soonest, the same message again a minute after it.
+ * The answers held back meanwhile are counted in the next line of their code, which shows the
+ * last of them that brought another message (else the last of them).
+ */
+export function serverErrorReporter(write: (text: string) => void, now: () => number = () => performance.now()): ServerErrorReporter {
+  interface Group {
+    /** The message last printed (toLine) and when. */
+    printed: string;
+    at: number;
+    /** Answers not printed since then, and the line to print for them. */
+    held: number;
+    latest: { message: string; line: string };
+    timer: ReturnType<typeof setTimeout> | undefined;
+    /** When the timer is due. */
+    due: number;
+  }
+  const groups = new Map<string, Group>();
+  const print = (code: string, group: Group) => {
+    if (group.timer !== undefined) clearTimeout(group.timer);
+    group.timer = undefined;
+    if (group.held === 0) return;
+    const more = group.held - 1;
+    const count = more === 0 ? '' : ` (and ${more} more answer${more === 1 ? '' : 's'} with ${code} since its line before)`;
+    write(`${group.latest.line}${count}\n`);
+    group.printed = group.latest.message;
+    group.at = now();
+    group.held = 0;
+  };
+  return {
+    report(error, route, status) {
+      const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', `unexpected failure (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)})`.replace(/\s+/g, ' '));
+      const message = known.toLine();
+      const line = `runprint: ${route} answered ${status}: ${message}`;
+      const time = now();
+      const group = groups.get(known.code);
+      if (group === undefined) {
+        groups.set(known.code, { printed: message, at: time, held: 0, latest: { message, line }, timer: undefined, due: 0 });
+        write(`${line}\n`);
+        return;
+      }
+      // A held answer with another message is not hidden by later ones with the printed message.
+      if (group.held === 0 || message !== group.printed || group.latest.message === group.printed) group.latest = { message, line };
+      group.held += 1;
+      const due = group.at + (group.latest.message === group.printed ? SERVER_ERROR_REPEAT_MS : SERVER_ERROR_LINE_MS);
+      if (due <= time) return print(known.code, group);
+      if (group.timer !== undefined && group.due <= due) return;
+      if (group.timer !== undefined) clearTimeout(group.timer);
+      group.due = due;
+      group.timer = setTimeout(() => print(known.code, group), due - time);
+      group.timer.unref();
+    },
+    flush() {
+      for (const [code, group] of groups) print(code, group);
+    },
+  };
+}
+
 /** How long it then waits for the calls it cut to hand over their records. */
 const SHUTDOWN_DRAIN_MS = 5_000;
 
@@ -356,6 +430,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;
+  // An answer of 5xx names no server path (a failing store's file): stderr has the whole message.
+  const serverErrors = serverErrorReporter(io.stderr);
+  options.onServerError = (error, route, status) => serverErrors.report(error, route, status);
   const app = createApp(options);
   let server;
   try {
@@ -393,6 +470,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         .then(() => capture?.close({ deadline }))
         .then(() => log?.close())
         .then(() => ownStorage?.close())
+        .then(() => serverErrors.flush())
         .then(() => unguard())
         .then(done);
     };

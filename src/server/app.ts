@@ -54,6 +54,14 @@ export interface AppOptions {
    * so this file imports none of its Node side.
    */
   explorer?: { routes: Record<string, Record<string, Handler>>; prefix: Handler; prefixRoutes: string[] };
+  /**
+   * Told of every error a route answers with a 5xx status (a failing store, a bug), with the
+   * route as the route table names it (`GET /v1/runs/{id}`, never the path a client sent) and the
+   * status. The answer carries the error's public message, without the server's file paths
+   * (http-status.ts): serve prints the whole message on stderr with this. Not told of the capture
+   * proxy's answers, whose failures serve reports itself. What it throws is ignored.
+   */
+  onServerError?: (error: unknown, route: string, status: number) => void;
 }
 
 export interface App {
@@ -185,9 +193,27 @@ export function createApp(options: AppOptions = {}): App {
       return head ? withoutBody(response) : response;
     } catch (error) {
       const response = errorResponse(error);
+      if (response.status >= 500 && options.onServerError !== undefined) {
+        try {
+          options.onServerError(error, `${request.method} ${routeName(url.pathname)}`, response.status);
+        } catch {
+          // The answer goes out whatever the report does.
+        }
+      }
       return request.method === 'HEAD' ? withoutBody(response) : response;
     }
   }
+
+  /** The route a path is answered by, as the route table names it: no run id, digest or tile path a client chose. */
+  const routeName = (pathname: string): string => {
+    if (log !== undefined && pathname.startsWith('/tile/')) return '/tile/{path}';
+    if (explorer !== undefined && pathname.startsWith('/explorer/')) return '/explorer/{path}';
+    if (routes[pathname] !== undefined) return pathname;
+    if (pathname.startsWith('/v1/content/')) return '/v1/content/{digest}';
+    const parts = pathname.split('/');
+    if (parts[2] === 'runs' && parts[3] === 'groups' && parts.length === 4) return '/v1/runs/groups';
+    return parts.length === 5 && /^[a-z-]+$/.test(parts[4]!) ? `/v1/runs/{id}/${parts[4]}` : '/v1/runs/{id}';
+  };
 
   const proxied = (method: string, pathname: string) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined;
   return {
