@@ -194,6 +194,30 @@ export class RunprintError extends Error {
   }
 }
 
+/**
+ * What a store error is told to a remote client when it carries no public message: one made
+ * elsewhere, or passed on from a writer thread (which sends its code and message only), may name
+ * the server's files, such as the held-records journal's path, and a server's file paths are not a
+ * remote client's to read.
+ */
+const STORE_FAULTS: Partial<Record<ErrorCode, string>> = {
+  ERR_STORE_CORRUPT: "the server's store is damaged",
+  ERR_STORE_UNAVAILABLE: "the server's store cannot be used right now",
+  ERR_STORE_NO_SPACE: "no space is left for the server's store",
+  ERR_STORE_READ_ONLY: "the server's store cannot be written",
+  ERR_STORE_PERMISSION: 'the server may not use its store (permission denied)',
+  ERR_STORE_LOCKED: "the server's store is locked by another process",
+  ERR_STORE_RECORD_REFUSED: 'the run store refused the record for what it holds: it is not stored, and sent again it is refused again',
+};
+
+/**
+ * The message of `error` for a remote client (an HTTP answer, /healthz): its public message, else
+ * a fixed sentence for a store error, else its message.
+ */
+export function publicMessageOf(error: RunprintError): string {
+  return error.publicMessage ?? STORE_FAULTS[error.code] ?? error.message;
+}
+
 /** Input that is not strict I-JSON, or an in-process value with no JSON form. */
 export class JsonError extends RunprintError {}
 

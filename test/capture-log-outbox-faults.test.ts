@@ -19,6 +19,7 @@ import { parseTilePath } from '../src/log/tiles.ts';
 import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import type { NoteVerifier } from '../src/log/note.ts';
 import { LogOutbox, type LogOutboxOptions, type OutboxOutcome } from '../src/store/log-outbox.ts';
+import { sqliteFault } from '../src/store/storage-faults.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy } from '../src/store/run-storage.ts';
@@ -355,4 +356,26 @@ test('with the log key, a 4xx for a checkpoint read while proving is retried, no
   await box.close();
   await log.close();
   await real.close();
+});
+
+test('a run store failure the outbox meets is shown in its state (and so in /healthz, which needs no token) without the server\'s file path, which its report names', async () => {
+  const log = await fakeLog((_request, body, response) => answerEntry(new Map(), body, response));
+  const path = join(tmpdir(), 'runprint-secret-folder', 'runs.sqlite');
+  const storage = {
+    unlogged: async (): Promise<never> => {
+      throw sqliteFault(Object.assign(new Error('file is not a database'), { code: 'ERR_SQLITE_ERROR', errcode: 26 }), path, 'run database');
+    },
+    setLogIndexes: async () => undefined,
+  };
+  const { outbox: box, failures } = outbox(storage, log, { pollMs: 20 });
+  await until(() => failures.length > 0, 'the failure is reported');
+  await box.close();
+  await log.close();
+  const [code, , message] = failures[0]!;
+  assert.equal(code, 'ERR_STORE_CORRUPT');
+  assert.ok(message.includes(path), `the report names the file: ${message}`);
+  const shown = box.state.lastError!;
+  assert.equal(shown.code, 'ERR_STORE_CORRUPT');
+  assert.ok(!shown.message.includes('runprint-secret-folder'), `the state names no path: ${shown.message}`);
+  assert.match(shown.message, /^run database cannot be opened/);
 });

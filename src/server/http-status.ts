@@ -1,5 +1,5 @@
 /** The one place that maps runprint errors to HTTP statuses and JSON error bodies. */
-import { RunprintError, type ErrorCode } from '../errors.ts';
+import { publicMessageOf, RunprintError } from '../errors.ts';
 
 export function statusFor(error: RunprintError): number {
   switch (error.code) {
@@ -75,22 +75,6 @@ export function statusFor(error: RunprintError): number {
 }
 
 /**
- * What a store error is answered with when it carries no public message (RunprintError.publicMessage,
- * which storage-faults.ts gives every error it names): one made elsewhere, or passed on from a
- * writer thread (which sends its code and message only), may name the server's files, such as the
- * held-records journal's path, and a server's file paths are not a remote client's to read.
- */
-const STORE_FAULTS: Partial<Record<ErrorCode, string>> = {
-  ERR_STORE_CORRUPT: "the server's store is damaged",
-  ERR_STORE_UNAVAILABLE: "the server's store cannot be used right now",
-  ERR_STORE_NO_SPACE: "no space is left for the server's store",
-  ERR_STORE_READ_ONLY: "the server's store cannot be written",
-  ERR_STORE_PERMISSION: 'the server may not use its store (permission denied)',
-  ERR_STORE_LOCKED: "the server's store is locked by another process",
-  ERR_STORE_RECORD_REFUSED: 'the run store refused the record for what it holds: it is not stored, and sent again it is refused again',
-};
-
-/**
  * The error as the HTTP API reports it (docs/decisions/0015-http-input-errors.md): a request
  * refused for its input is 400 ERR_HTTP_BAD_REQUEST, with the same message and path, where a
  * check shared with the command line (a run query, a run id) says ERR_CLI_USAGE, the command
@@ -99,7 +83,7 @@ const STORE_FAULTS: Partial<Record<ErrorCode, string>> = {
  * here, so every route is covered.
  */
 export function httpError(error: RunprintError): RunprintError {
-  const message = error.publicMessage ?? STORE_FAULTS[error.code] ?? error.message;
+  const message = publicMessageOf(error);
   const code = error.code === 'ERR_CLI_USAGE' ? 'ERR_HTTP_BAD_REQUEST' : error.code;
   return code === error.code && message === error.message ? error : new RunprintError(code, message, error.path);
 }

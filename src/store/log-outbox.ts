@@ -7,7 +7,7 @@
  * delivered again after a restart, and the log answers an identical entry with the index it
  * already has, so nothing is logged twice.
  */
-import { LogError, RunprintError } from '../errors.ts';
+import { LogError, publicMessageOf, RunprintError } from '../errors.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { fetchCheckpoint, fetchTlogProof, httpTileReader, LogAnswerError, printableUrl, submitReceipt } from '../log/client.ts';
 import { parseCheckpoint } from '../log/checkpoint.ts';
@@ -100,8 +100,9 @@ export function outcomeOf(error: RunprintError): OutboxOutcome {
   return 'stop';
 }
 
+/** The failure as the outbox's state (and so /healthz, which needs no token) shows it: in words for a remote reader, without the server's file paths. */
 function failureOf(error: RunprintError): { code: string; status: number | null; message: string } {
-  return { code: error.code, status: error instanceof LogAnswerError ? error.status : null, message: error.message };
+  return { code: error.code, status: error instanceof LogAnswerError ? error.status : null, message: publicMessageOf(error) };
 }
 
 interface Delivered {
