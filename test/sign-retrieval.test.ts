@@ -257,11 +257,18 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
       status: 400,
       error: { code: 'ERR_CAPTURE_RETRIEVAL_INVALID', message: 'must be an array of { source, text }', path: "$['retrieval']" },
     });
+    // Too many in the body is a body too large (413), the member named; in the header, 431 as above.
     assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: Array.from({ length: 257 }, (_, i) => ({ source: `k${i}`, text: 'x' })) })), {
-      status: 431,
-      error: { code: 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE', message: '257 documents are declared, more than the 256 one call may declare; nothing is signed' },
+      status: 413,
+      error: { code: 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE', message: '257 documents are declared, more than the 256 one call may declare; nothing is signed', path: "$['retrieval']" },
     });
-    // Declared both ways: refused, not merged or one chosen.
+    // Declared both ways: refused, not merged or one chosen, also when one of them declares none.
+    for (const [member, header] of [[[], DOCS], [DOCS, []]] as const) {
+      assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: member }, { 'runprint-retrieval': retrievalHeader(header) })), {
+        status: 400,
+        error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', path: "$['retrieval']" },
+      }, `member of ${member.length}, header of ${header.length}`);
+    }
     assert.deepEqual(await error(await postSign(app, { ...sameRunBody(), retrieval: DOCS }, { 'runprint-retrieval': retrievalHeader(DOCS) })), {
       status: 400,
       error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', path: "$['retrieval']" },

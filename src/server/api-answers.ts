@@ -110,6 +110,16 @@ export function nothingSigned(error: RunprintError): RunprintError {
   return new RunprintError(error.code, `${message}; nothing is signed`, error.path);
 }
 
+/** signedRetrieval of the documents of the member "retrieval": too many or too long is the member's error (with its path: HTTP 413, not a header's 431). */
+function memberRetrieval(composition: Composition, documents: readonly DeclaredDocument[]): ReceiptRetrieval[] {
+  try {
+    return signedRetrieval(composition, documents);
+  } catch (error) {
+    if (error instanceof RunprintError && error.code === 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE') throw new RunprintError(error.code, error.message, "$['retrieval']");
+    throw error;
+  }
+}
+
 const SIGN_MEMBERS = ['composition', 'from', 'salts', 'output', 'outputBase64', 'outputFormat', 'started', 'finished', 'capture', 'parents', 'retrieval'];
 
 /**
@@ -142,7 +152,7 @@ export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Arr
   const read = compositionFromDocument(document, from === undefined ? {} : { from });
   const composition = withSalts(read.composition, members['salts']);
   checkElements(composition, maxElements);
-  const retrieval = declared === undefined ? [] : signedRetrieval(composition, declared);
+  const retrieval = declared === undefined ? [] : memberRetrieval(composition, declared);
   const facts = receiptFactsOf(
     { composition, format: read.format },
     { output, capture: capture as Capture, runprintVersion: '', parentRunIds: parents, ...times, ...(outputFormat === undefined ? {} : { outputFormat }) },

@@ -84,8 +84,7 @@ function declaredIn(request: Request): DeclaredDocument[] {
  * The request a sign body names: its `composition` read with its `from`, as the sign facts read
  * it. Only for a body the sign facts were computed from (an object with a readable composition).
  */
-function signedComposition(body: Uint8Array): Composition {
-  const members = parseJson(body) as JsonObject;
+function signedComposition(members: JsonObject): Composition {
   const from = inputFormat(members);
   return compositionFromDocument(requiredMember(members, 'composition'), from === undefined ? {} : { from }).composition;
 }
@@ -120,13 +119,15 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
         const declared = declaredIn(request);
         const body = await readBody(request, maxBodyBytes);
         // The pool may take the body over: a copy stays here for the declaration's check.
-        const kept = declared.length > 0 ? body.slice() : undefined;
+        const kept = request.headers.has(RETRIEVAL_HEADER) ? body.slice() : undefined;
         const facts = JSON.parse(decoder.decode(await compute(body, 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;
         if (kept !== undefined) {
-          if (facts.retrieval !== undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', "$['retrieval']");
+          const members = parseJson(kept) as JsonObject;
+          // Declared both ways, even if one of them declares none: which one is meant is not guessed.
+          if (Object.hasOwn(members, 'retrieval')) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', "$['retrieval']");
           // The capture core's check, against the request the facts were computed from; refused, never left out.
-          const retrieval = signedRetrieval(signedComposition(kept), declared);
+          const retrieval = signedRetrieval(signedComposition(members), declared);
           if (retrieval.length > 0) facts.retrieval = retrieval;
         }
         const envelope = await signReceipt(facts, sign.key);

@@ -31,8 +31,10 @@ export function statusFor(error: RunprintError): number {
       return 413;
     case 'ERR_HTTP_MEDIA_TYPE':
       return 415;
-    // RFC 6585 section 5: a runprint-retrieval header longer than the proxy reads (fail-closed only).
+    // RFC 6585 section 5: a runprint-retrieval header longer than the proxy reads (fail-closed
+    // only); a declaration in a body member (it has the member's path) is a body too large, 413.
     case 'ERR_CAPTURE_RETRIEVAL_TOO_LARGE':
+      return error.path === undefined ? 431 : 413;
     case 'ERR_HTTP_HEADERS_TOO_LARGE':
       return 431;
     case 'ERR_HTTP_TIMEOUT':
