@@ -190,10 +190,12 @@ describe('workers that fail: every call is answered, prepared here, with the sam
     { name: 'a worker that cannot load', url: new URL('data:text/javascript,throw new Error("broken on purpose")') },
     // A worker that says it is ready and exits on the first call it is given.
     { name: 'a worker that dies on its first call', url: new URL('data:text/javascript,import { parentPort } from "node:worker_threads"; parentPort.on("message", () => process.exit(7)); parentPort.postMessage({ ready: true });') },
+    // A worker whose module never finishes loading (it never says it is ready, and never exits): stopped after readyTimeoutMs.
+    { name: 'a worker that never becomes ready', url: new URL('data:text/javascript,await new Promise(() => setInterval(() => undefined, 1000));') },
   ];
   for (const { name, url } of cases) {
     test(name, async () => {
-      const pool = createPreparePool({ workers: 1, workerUrl: url });
+      const pool = createPreparePool({ workers: 1, workerUrl: url, readyTimeoutMs: 300 });
       try {
         // More rounds than the pool restarts its workers (3): after that the pool prepares every call here.
         for (let round = 0; round < 5; round++) {

@@ -5,8 +5,8 @@
  * wait for. The workers start at the pool's first call. The answer is the same as prepareRequest's
  * on the calling thread, which is where a call is prepared whenever the pool cannot take it: a
  * call shorter than LARGE_REQUEST_BYTES while no worker has loaded its module yet, any call while
- * every worker has MAX_IN_FLIGHT calls waiting, after a worker died with calls in it (those are
- * prepared again here), after the workers died MAX_RESTARTS times in a row, and after close. A pool
+ * every worker has MAX_IN_FLIGHT calls waiting, after a worker died with calls in it, or was not
+ * ready within READY_TIMEOUT_MS (those are prepared again here), after the workers died MAX_RESTARTS times in a row, and after close. A pool
  * can therefore never fail a call that inline preparing would not.
  */
 import { availableParallelism } from 'node:os';
@@ -23,6 +23,11 @@ export interface PreparePoolOptions {
   workers?: number;
   /** The workers' module (default prepare-worker.ts); tests give one that fails. */
   workerUrl?: URL;
+  /**
+   * How long a worker may take to load (ms, default READY_TIMEOUT_MS): one not ready by then is
+   * stopped as one that died, and the calls waiting in it are prepared on the calling thread.
+   */
+  readyTimeoutMs?: number;
 }
 
 export interface PreparePool {
@@ -49,6 +54,12 @@ export const MAX_IN_FLIGHT = 8;
 export const LARGE_REQUEST_BYTES = 1024 * 1024;
 /** Workers that die this many times in a row without answering are not started again. */
 const MAX_RESTARTS = 3;
+/**
+ * A worker loads in a few tenths of a second, a second or two on a loaded machine; one that is not
+ * ready after this long (a module that hangs, a machine out of memory) is stopped, so a large call
+ * sent to it while it started waits that long at most.
+ */
+export const READY_TIMEOUT_MS = 10_000;
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './prepare-worker.ts' : './prepare-worker.js', import.meta.url);
@@ -81,6 +92,7 @@ function prepareHere(pending: Pending): void {
 export function createPreparePool(options: PreparePoolOptions = {}): PreparePool {
   const size = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
   const url = options.workerUrl ?? workerUrl;
+  const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const slots: Slot[] = [];
   const counts = { pooled: 0, inline: 0 };
   let nextId = 0;
@@ -93,9 +105,13 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
     worker.unref();
     const slot: Slot = { worker, ready: false, pending: new Map() };
     slots.push(slot);
+    // Not ready in time: stopped, and its exit prepares the calls it holds here (below).
+    const loading = setTimeout(() => void worker.terminate(), readyTimeoutMs);
+    loading.unref();
     worker.on('message', (reply: PrepareReply) => {
       // Until the worker's module has loaded, calls other than large ones are prepared here.
       if ('ready' in reply) {
+        clearTimeout(loading);
         slot.ready = true;
         return;
       }
@@ -118,6 +134,7 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
     });
     worker.on('error', () => undefined);
     worker.on('exit', () => {
+      clearTimeout(loading);
       slots.splice(slots.indexOf(slot), 1);
       const held = [...slot.pending.values()];
       slot.pending.clear();
