@@ -140,7 +140,7 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   journal.add(held);
   journal.close();
   const serve = await startServe({ data, args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
-  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
+  const health = async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number; failures: number } }).capture;
   await until(async () => (await health()).recorded === 2, 'the two others committed from the journal');
   const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'after' }] };
   const answer = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify(body) });
@@ -153,6 +153,13 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_STORE_RECORD_REFUSED');
   const capture = await health();
   assert.deepEqual([capture.healthy, capture.held, capture.failed, capture.refused], [true, 0, 2, 2], '/healthz counts the refused records the journal keeps');
+  // A proxied call whose record the store refuses: the call goes on (fail-open); one failure, told once.
+  const unstorable = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify({ model: UNSTORABLE, messages: [{ role: 'user', content: 'proxied' }] }) });
+  assert.equal(unstorable.status, 200);
+  await unstorable.arrayBuffer();
+  await until(async () => (await health()).refused === 3, 'the proxied call\'s record refused');
+  const afterProxied = await health();
+  assert.deepEqual([afterProxied.failed - capture.failed, afterProxied.failures - capture.failures], [1, 1], 'the refusal is counted once, though the recorder and the proxy both tell it');
   const runs = (await (await fetch(`${serve.base}/v1/runs`)).json()) as { runs: Array<{ captureId: string }> };
   assert.deepEqual(new Set(runs.runs.map((run) => run.captureId).slice(1)), new Set([held[1]!.record.captureId, held[2]!.record.captureId]));
   assert.equal(await serve.stop(), 0);
@@ -161,20 +168,20 @@ test('serve on PostgreSQL commits a journal whose oldest record the store refuse
   const after = new HeldJournal(join(data, HELD_JOURNAL_FILE));
   assert.equal(after.count(), 0);
   const kept = after.refusedRecords();
-  assert.equal(kept.length, 2, 'the refused records are kept');
+  assert.equal(kept.length, 3, 'the refused records are kept');
   assert.equal(kept[0]!.captureId, held[0]!.record.captureId);
   after.close();
 
   // Started again: the refused records are not tried again, reported or counted; capture is healthy.
   const again = await startServe({ data, args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
-  const capture2 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
+  const capture2 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number; failures: number } }).capture;
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const capture3 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number } }).capture;
+  const capture3 = ((await (await fetch(`${again.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number; failed: number; held: number; refused: number; failures: number } }).capture;
   assert.equal(await again.stop(), 0);
-  for (const seen of [capture2, capture3]) assert.deepEqual([seen.healthy, seen.held, seen.recorded, seen.failed, seen.refused], [true, 0, 0, 0, 2]);
+  for (const seen of [capture2, capture3]) assert.deepEqual([seen.healthy, seen.held, seen.recorded, seen.failed, seen.refused], [true, 0, 0, 0, 3]);
   assert.doesNotMatch(again.stderr(), /ERR_STORE_RECORD_REFUSED|could not take wait/);
   const last = new HeldJournal(join(data, HELD_JOURNAL_FILE));
-  assert.deepEqual([last.count(), last.refusedCount()], [0, 2]);
+  assert.deepEqual([last.count(), last.refusedCount()], [0, 3]);
   last.close();
 });
 

@@ -439,7 +439,14 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   let failures = 0;
   // The recorder, once made: whether the run store is failing now says what becomes of the calls.
   let recording: { readonly healthy: boolean } | undefined;
+  // A failure told twice is one: the recorder reports a record the store refused, and the proxy
+  // the call whose record it was, with the same error.
+  const told = new WeakSet<object>();
   const report = (error: unknown) => {
+    if (typeof error === 'object' && error !== null) {
+      if (told.has(error)) return;
+      told.add(error);
+    }
     failures++;
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     // Once more when the run store fails, even if the code was reported while it worked (a claim).
