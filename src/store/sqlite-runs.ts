@@ -260,8 +260,8 @@ export class SqliteRuns implements RunStorage {
     return {
       seq: row.seq,
       recordDigest: row.record_digest,
-      record: JSON.parse(row.record) as RunRecord,
-      identity: row.identity === null ? null : (JSON.parse(row.identity) as IdentityDocument),
+      record: this.#parsed<RunRecord>(row.record, row.seq, 'record'),
+      identity: row.identity === null ? null : this.#parsed<IdentityDocument>(row.identity, row.seq, 'identity document'),
       model: row.model,
       capture: row.capture as 'proxy' | 'sdk',
       digests,
@@ -269,6 +269,21 @@ export class SqliteRuns implements RunStorage {
       logIndex: row.log_index,
       contentExpired: row.content_expired === 1,
     };
+  }
+
+  /**
+   * A run's stored JSON text, parsed. Text that does not parse is a damaged store: a page whose
+   * cells are still well formed but whose bytes changed (the second half of a torn write, say),
+   * which SQLite reads without an error and quick_check passes too. ERR_STORE_CORRUPT naming the
+   * file and the run, not a JSON parse error.
+   */
+  #parsed<T>(text: string, seq: number, what: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      const message = (name: string) => `${name} holds a run (seq ${seq}) whose ${what} is not JSON: it is damaged`;
+      throw new LogError('ERR_STORE_CORRUPT', message(`run database ${this.#path}`), undefined, { publicMessage: message('run database') });
+    }
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
