@@ -103,8 +103,14 @@ export function runsDatabase(values: StoreOptions): string | undefined {
  * ERR_STORE_READ_ONLY (PostgreSQL: read-only sessions, so a role that may only SELECT reads it;
  * SQLite: a read-only connection, so a store in a folder the user may not write reads, and a
  * serve of an older version writing it is not migrated under it).
+ *
+ * `check`, for a SQLite store a command reads: 'whole' (runs verify, the command that checks)
+ * runs SQLite's quick_check at open whatever the store's size; 'bounded' (the commands that
+ * answer a query: list, show, diff, group) only up to SqliteRuns' bound (256 MiB), so a large
+ * store is not read whole at every command, and a damaged page a query reads is
+ * ERR_STORE_CORRUPT all the same (SqliteRuns.openReader).
  */
-export async function openStore(values: StoreOptions, io: CliIo, access: 'read' | 'write' = 'read'): Promise<RunStorage> {
+export async function openStore(values: StoreOptions, io: CliIo, access: 'read' | 'write' = 'read', check: 'whole' | 'bounded' = 'whole'): Promise<RunStorage> {
   const url = runsDatabase(values);
   if (url !== undefined) return (await import('../store/postgres-runs.ts')).PostgresRuns.open(url, access === 'read' ? { readOnly: true } : { create: false });
   const path = runStorePath(values.data, io);
@@ -116,7 +122,7 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
     if (isFile(resolve(io.cwd, dir))) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named}: it is a file, not a folder (the data directory is the folder runprint serve --data DIR keeps ${RUNS_DATABASE} in)`);
     throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
   }
-  return access === 'read' ? SqliteRuns.openReader(path) : SqliteRuns.open(path);
+  return access === 'read' ? SqliteRuns.openReader(path, { check }) : SqliteRuns.open(path);
 }
 
 /** One line per run: when, capture id, status, model asked -> served, run identity (or why none). */
@@ -232,7 +238,7 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
     return option === undefined ? undefined : (values[option] as string | undefined);
   });
   const limit = query.limit ?? LIST_DEFAULT_LIMIT;
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'read', 'bounded');
   try {
     // One run more than shown says whether more match.
     const found = await store.list({ ...query, limit: limit + 1 });
@@ -258,7 +264,7 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs show takes one RUN: a capture id, a record digest or a run identity (run "runprint runs show --help")');
   if (values.composition === true && values.json === true) throw new UsageError('ERR_CLI_USAGE', 'runs show: --composition prints the composition as JSON already; give --composition or --json, not both');
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'read', 'bounded');
   try {
     const runs = await findRuns(store, positionals[0]!);
     // With its salts: what `runprint disclose create --composition` takes (the latest capture of a run identity).
@@ -325,7 +331,7 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 2) throw new UsageError('ERR_CLI_USAGE', 'runs diff takes two runs A and B, each a capture id, a record digest or a run identity (run "runprint runs diff --help")');
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'read', 'bounded');
   try {
     // A run identity may name several captures: the latest is compared (its capture id is printed).
     const a = (await findRuns(store, positionals[0]!)).at(-1)!;

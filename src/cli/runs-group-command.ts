@@ -81,7 +81,7 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
     if (!/^[0-9]{1,9}$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--limit must be a positive number');
     query.limit = Number(values.limit);
   }
-  const store = await openStore(values, io);
+  const store = await openStore(values, io, 'read', 'bounded');
   try {
     const groups = await groupRuns(store, query, by);
     const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];

@@ -34,8 +34,13 @@ function fingerprint(path: string): string | undefined {
 /** True when SQLite may have more of the database than the file holds: a WAL, or a rollback journal. */
 const sideFiles = (path: string): boolean => existsSync(`${path}-wal`) || existsSync(`${path}-journal`);
 
-/** The connection's settings: only a reader's (the pragmas that set journal_mode or secure_delete are a writer's). */
-const READER_PRAGMAS = 'PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;';
+/**
+ * The connection's settings: only a reader's (the pragmas that set journal_mode or secure_delete
+ * are a writer's). cell_size_check: SQLite checks each b-tree page more closely as it reads it
+ * (cells that overlap or run past the page are SQLITE_CORRUPT, not read), for a store a reader
+ * opens without quick_check (sqlite-runs.ts openReader).
+ */
+const READER_PRAGMAS = 'PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA cell_size_check = ON;';
 
 export class SqliteReader {
   readonly #path: string;
@@ -71,6 +76,22 @@ export class SqliteReader {
   /** True while the file is read as it is (no serve has it open). */
   get immutable(): boolean {
     return this.#unchanged !== undefined;
+  }
+
+  /**
+   * The bytes SQLite may read for the store: the database file and its -wal (what quick_check
+   * reads). A file that went meanwhile counts 0.
+   */
+  bytes(): number {
+    let total = 0;
+    for (const file of [this.#path, `${this.#path}-wal`]) {
+      try {
+        total += statSync(file).size;
+      } catch {
+        // Not there (no -wal): nothing to read.
+      }
+    }
+    return total;
   }
 
   /** `listener` gets each connection that replaces the current one. */

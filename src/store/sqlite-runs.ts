@@ -10,6 +10,7 @@ import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vac
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import { InputError, LogError } from '../errors.ts';
+import { printable } from '../io/printable.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
@@ -101,11 +102,46 @@ CREATE INDEX run_digests_digest ON run_digests (digest, kept, seq);
 DROP TABLE run_content;
 `;
 
+/**
+ * ERR_STORE_CORRUPT for a run store that fails quick_check at a reader's open: the file named
+ * (the CLI prints it), and quick_check's first finding (`found`: the rows it answered, a row may
+ * hold several lines), which names no file; the public message leaves the file out.
+ */
+function failsQuickCheck(path: string, found: readonly string[]): LogError {
+  const findings = found.flatMap((row) => row.split('\n')).filter((line) => line !== '' && !line.startsWith('*** in database '));
+  const first = findings[0] === undefined ? 'no finding said' : printable(findings[0], 200);
+  const more = findings.length > 1 ? ', and more' : '';
+  const text = (name: string) => `${name} fails SQLite quick_check (${first}${more}): it is damaged`;
+  return new LogError('ERR_STORE_CORRUPT', text(`run database ${path}`), undefined, { publicMessage: text('run database') });
+}
+
 /** SQLite's primary result code for a write a read-only connection refuses. */
 const SQLITE_READONLY = 8;
 
 /** A write through a reader's connection: SQLite refused it, nothing was written. */
 const readerWrite = (): LogError => new LogError('ERR_STORE_READ_ONLY', 'run database is open read-only (by a command that only reads it): nothing was written');
+
+/**
+ * The largest run store (its file and -wal together, in bytes) a reader opened for a query
+ * checks whole at open with SQLite's quick_check, which reads every page: 0.15 to 0.3 s at this
+ * size (0.6 to 1.1 s per GB measured; BENCHMARKS.md, eighth session). Above it, a query's
+ * reader skips the check and relies on SQLite's own checks of the pages the query reads (a
+ * damaged one is SQLITE_CORRUPT, named ERR_STORE_CORRUPT with the file; cell_size_check on the
+ * reader's connection, sqlite-reader.ts); `runs verify` checks the whole store at any size.
+ */
+const READER_CHECK_BOUND = 256 * 2 ** 20;
+
+/** How openReader checks the store at open. */
+export interface ReaderCheck {
+  /**
+   * 'whole' (the default): SQLite's quick_check at open, whatever the store's size, so damage
+   * anywhere refuses the open (runs verify). 'bounded': quick_check only for a store of at most
+   * READER_CHECK_BOUND bytes (runs list, show, diff, group).
+   */
+  check?: 'whole' | 'bounded';
+  /** Test only: the bound in bytes, in place of READER_CHECK_BOUND. */
+  checkBound?: number;
+}
 
 /** The tables and columns a reader reads (a statement error: tables of another shape). */
 const READER_PROBE = [`SELECT ${COLUMNS} FROM runs LIMIT 0`, 'SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0', 'SELECT digest, bytes FROM content LIMIT 0', 'SELECT parent, seq FROM run_parents LIMIT 0'];
@@ -188,15 +224,22 @@ export class SqliteRuns implements RunStorage {
    * ERR_INPUT_NOT_FOUND, a file without a run store too; a store of an older layout, which this
    * code does not read, is refused (serve upgrades it when it opens it); a write through it fails
    * with ERR_STORE_READ_ONLY.
+   *
+   * SQLite's quick_check, which reads the whole file, runs at open as `options` say (ReaderCheck):
+   * always by default; with check 'bounded' only for a store of at most READER_CHECK_BOUND bytes.
+   * A store that fails it is ERR_STORE_CORRUPT naming the file and what quick_check found first.
    */
-  static openReader(path: string): SqliteRuns {
+  static openReader(path: string, options: ReaderCheck = {}): SqliteRuns {
     if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store at ${path}: runprint serve creates it when it captures`);
     let reader: SqliteReader | undefined;
     try {
       const opened = (reader = new SqliteReader(path));
+      const checked = options.check !== 'bounded' || opened.bytes() <= (options.checkBound ?? READER_CHECK_BOUND);
       const layout = opened.read(() => {
-        const check = opened.db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
-        if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
+        if (checked) {
+          const found = (opened.db.prepare('PRAGMA quick_check').all() as Record<string, unknown>[]).map((row) => String(Object.values(row)[0]));
+          if (found[0] !== 'ok') throw failsQuickCheck(path, found);
+        }
         const has = (type: string, name: string) => opened.db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
         const found = { runs: has('table', 'runs'), parents: has('trigger', 'runs_parents'), first: has('table', 'run_content') };
         if (found.runs && !found.first && found.parents) for (const sql of READER_PROBE) opened.db.prepare(sql).all();
