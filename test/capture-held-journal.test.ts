@@ -88,7 +88,7 @@ test('a damaged held-records journal: serve says what to do with it and is unhea
     assert.ok(performance.now() < deadline, 'the journal is reported within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  assert.match(serve.stderr(), /ERR_STORE_CORRUPT: held-records journal .*held-runs\.sqlite cannot be opened \(not an SQLite file, or damaged\): it may hold records not yet in the run store; stop serve, move it aside to keep it \(or delete it to go on without them\), then start serve again/);
+  assert.match(serve.stderr(), /ERR_STORE_CORRUPT: held-records journal .*held-runs\.sqlite is damaged, or not an SQLite file: it may hold records not yet in the run store; stop serve, move it aside to keep it \(or delete it to go on without them\), then start serve again/);
   assert.equal(await health(), false, 'unhealthy: what it may hold is not recorded');
   // Calls still go through and are recorded (fail-open).
   const response = await chatCall(serve.base, 'With a damaged journal.');

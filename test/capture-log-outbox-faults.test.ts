@@ -377,5 +377,5 @@ test('a run store failure the outbox meets is shown in its state (and so in /hea
   const shown = box.state.lastError!;
   assert.equal(shown.code, 'ERR_STORE_CORRUPT');
   assert.ok(!shown.message.includes('runprint-secret-folder'), `the state names no path: ${shown.message}`);
-  assert.match(shown.message, /^run database cannot be opened/);
+  assert.equal(shown.message, 'run database is damaged, or not an SQLite file');
 });

@@ -158,8 +158,8 @@ test('the held-records journal names its path once, and not in its public messag
   }
   assert.ok(fault instanceof RunprintError, String(fault));
   assert.equal(fault.code, 'ERR_STORE_CORRUPT');
-  assert.equal(fault.message, `held-records journal ${damaged} cannot be opened (not an SQLite file, or damaged)${advice}`);
-  assert.equal(fault.publicMessage, `held-records journal cannot be opened (not an SQLite file, or damaged)${advice}`);
+  assert.equal(fault.message, `held-records journal ${damaged} is damaged, or not an SQLite file${advice}`);
+  assert.equal(fault.publicMessage, `held-records journal is damaged, or not an SQLite file${advice}`);
   const body = JSON.stringify(await errorResponse(fault).json());
   assert.ok(!body.includes(folder), body);
 });

@@ -71,7 +71,7 @@ test('runprint serve refuses a log database that is not one, with ERR_STORE_CORR
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     assert.equal(code, 3);
-    assert.equal(stderr, `runprint: ERR_STORE_CORRUPT: log database ${join(data, 'log.sqlite')} cannot be opened (not an SQLite file, or damaged)\n`);
+    assert.equal(stderr, `runprint: ERR_STORE_CORRUPT: log database ${join(data, 'log.sqlite')} is damaged, or not an SQLite file\n`);
   } finally {
     await rm(data, { recursive: true, force: true });
   }

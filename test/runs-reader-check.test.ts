@@ -133,16 +133,16 @@ test('above the bound, runs list opens a store with a damaged page it does not r
 
   // show asks which content is stored: it reads the damaged pages.
   const show = await withReaderCheck(LOW, ['runs', 'show', ids[7]!, '--data', data]);
-  assert.deepEqual(show, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} cannot be opened (not an SQLite file, or damaged)\n` });
+  assert.deepEqual(show, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} is damaged, or not an SQLite file\n` });
   const diff = await withReaderCheck(LOW, ['runs', 'diff', ids[1]!, ids[2]!, '--data', data]);
-  assert.deepEqual(diff, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} cannot be opened (not an SQLite file, or damaged)\n` });
+  assert.deepEqual(diff, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} is damaged, or not an SQLite file\n` });
 });
 
 test('above the bound, a damaged page of the runs table, which runs list reads, is ERR_STORE_CORRUPT naming the file, exit 3, never a partial list', async () => {
   const { data, path } = await filledStore();
   damage(path, 'runs');
   const list = await withReaderCheck(LOW, ['runs', 'list', '--data', data]);
-  assert.deepEqual(list, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} cannot be opened (not an SQLite file, or damaged)\n` });
+  assert.deepEqual(list, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} is damaged, or not an SQLite file\n` });
   const json = await withReaderCheck(LOW, ['runs', 'list', '--data', data, '--json']);
   assert.deepEqual(json, list);
 });
@@ -151,7 +151,7 @@ test('above the bound, a cell of the runs table that runs past its page is ERR_S
   const { data, path } = await filledStore();
   cellPastPage(path, 'runs');
   const list = await withReaderCheck(LOW, ['runs', 'list', '--data', data]);
-  assert.deepEqual(list, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} cannot be opened (not an SQLite file, or damaged)\n` });
+  assert.deepEqual(list, { code: 3, stdout: '', stderr: `runprint: ERR_STORE_CORRUPT: run database ${path} is damaged, or not an SQLite file\n` });
   // Below the bound, at open (quick_check, which meets the cell as it reads the page).
   const checked = await runCliInProcess(['runs', 'list', '--data', data]);
   assert.equal(checked.code, 3);
@@ -194,8 +194,8 @@ test('openReader: check "whole" (the default) runs quick_check at any size; "bou
     await assert.rejects(reader.contentStored(['0'.repeat(64)]), (error: unknown) => {
       const fault = error as { code?: string; message?: string; publicMessage?: string };
       assert.equal(fault.code, 'ERR_STORE_CORRUPT');
-      assert.equal(fault.message, `run database ${path} cannot be opened (not an SQLite file, or damaged)`);
-      assert.equal(fault.publicMessage, 'run database cannot be opened (not an SQLite file, or damaged)');
+      assert.equal(fault.message, `run database ${path} is damaged, or not an SQLite file`);
+      assert.equal(fault.publicMessage, 'run database is damaged, or not an SQLite file');
       return true;
     });
   } finally {

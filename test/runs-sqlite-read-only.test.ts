@@ -290,7 +290,7 @@ test('a runs.sqlite that is a folder, or not SQLite, is an error naming the file
     const asFolder = await runRunprint([...args, '--data', folder]);
     assert.deepEqual([asFolder.code, asFolder.stderr], [4, `runprint: ERR_STORE_UNAVAILABLE: run database ${join(folder, 'runs.sqlite')} is a directory, not an SQLite file (move it away, or give another data directory)\n`]);
     const garbage = await runRunprint([...args, '--data', notSqlite]);
-    assert.deepEqual([garbage.code, garbage.stderr], [3, `runprint: ERR_STORE_CORRUPT: run database ${join(notSqlite, 'runs.sqlite')} cannot be opened (not an SQLite file, or damaged)\n`]);
+    assert.deepEqual([garbage.code, garbage.stderr], [3, `runprint: ERR_STORE_CORRUPT: run database ${join(notSqlite, 'runs.sqlite')} is damaged, or not an SQLite file\n`]);
   }
   const serve = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', folder, '--no-log']);
   assert.equal(serve.code, 4, serve.stderr);

@@ -169,9 +169,9 @@ test('a real serve whose run store is damaged under it: GET /v1/runs answers 500
     const response = await fetch(`${serve.base}/v1/runs`);
     const body = await response.text();
     assert.equal(response.status, 500, body);
-    assert.deepEqual(JSON.parse(body), { error: { code: 'ERR_STORE_CORRUPT', message: 'run database cannot be opened (not an SQLite file, or damaged)' } });
+    assert.deepEqual(JSON.parse(body), { error: { code: 'ERR_STORE_CORRUPT', message: 'run database is damaged, or not an SQLite file' } });
     assert.ok(!body.includes(data), body);
-    const line = `runprint: GET /v1/runs answered 500: ERR_STORE_CORRUPT: run database ${runsFile} cannot be opened (not an SQLite file, or damaged)\n`;
+    const line = `runprint: GET /v1/runs answered 500: ERR_STORE_CORRUPT: run database ${runsFile} is damaged, or not an SQLite file\n`;
     const deadline = performance.now() + 5_000;
     while (!serve.stderr().includes(line)) {
       assert.ok(performance.now() < deadline, `stderr has the line within 5 s; stderr:\n${serve.stderr()}`);

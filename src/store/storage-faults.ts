@@ -103,7 +103,7 @@ export function sqliteFault(error: unknown, path: string, what = 'log database')
       return storeLocked(what);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return fault('ERR_STORE_CORRUPT', named, (name) => `${name} cannot be opened (not an SQLite file, or damaged)`);
+      return fault('ERR_STORE_CORRUPT', named, (name) => `${name} is damaged, or not an SQLite file`);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
       return fileSystemFault(path, what) ?? fault('ERR_STORE_UNAVAILABLE', named, (name) => `${name} cannot be ${(code & 0xff) === SQLITE_CANTOPEN ? 'opened' : 'read or written'} (SQLite code ${code})`);
