@@ -4,15 +4,13 @@
  * URL's schema (their names differ), so one database can hold both.
  */
 import pg from 'pg';
-import type { RunRecord } from '../capture/run-record.ts';
 import { InputError, LogError } from '../errors.ts';
-import type { IdentityDocument } from '../identity/identity.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -214,8 +212,12 @@ export class PostgresRuns implements RunStorage {
   /** RUN_COLUMNS, and whether the model column holds the name escaped (nameColumn). */
   readonly #columns: string;
 
-  private constructor(pool: pg.Pool, schema: string, flags = true) {
+  /** How errors name this store (run-storage.ts damagedRun): the database and schema for the operator, neither for an HTTP answer. */
+  readonly #names: StoreNames;
+
+  private constructor(pool: pg.Pool, schema: string, database: string, flags = true) {
     this.#pool = pool;
+    this.#names = { name: `PostgreSQL run database ${database} (schema ${schema})`, publicName: 'PostgreSQL run database' };
     this.#flags = flags;
     this.#columns = `${RUN_COLUMNS}, ${flags ? '' : 'false AS '}model_escaped`;
     this.#contentLock = advisoryLockKey('runprint/runs content', schema);
@@ -261,7 +263,7 @@ export class PostgresRuns implements RunStorage {
           await pool.query(probe(layout.flags)).catch((error: unknown) => {
             throw openFault(error);
           });
-          return new PostgresRuns(pool, session.schema, layout.flags);
+          return new PostgresRuns(pool, session.schema, database, layout.flags);
         }
       }
       const client = await pool.connect().catch((error: unknown) => {
@@ -288,7 +290,7 @@ export class PostgresRuns implements RunStorage {
         client.removeListener('error', onError);
         client.release(broken);
       }
-      return new PostgresRuns(pool, session.schema);
+      return new PostgresRuns(pool, session.schema, database);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;
@@ -378,8 +380,9 @@ export class PostgresRuns implements RunStorage {
     return rows.map((row) => ({
       seq: row.seq,
       recordDigest: row.record_digest,
-      record: JSON.parse(row.record) as RunRecord,
-      identity: row.identity === null ? null : (JSON.parse(row.identity) as IdentityDocument),
+      // The record must give its row's record digest (a changed byte is a wrong record, not an answer); either text must be JSON.
+      record: storedRecord(this.#names, row.seq, row.record_digest, row.record),
+      identity: storedIdentity(this.#names, row.seq, row.identity),
       model: nameOf(row.model, row.model_escaped),
       capture: row.capture as 'proxy' | 'sdk',
       digests: bySeq.get(row.seq) ?? [],

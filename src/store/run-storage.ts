@@ -10,13 +10,67 @@ import { LIST_COMPONENTS, REQUEST_COMPONENTS } from '../identity/composition.ts'
 import type { IdentityDocument } from '../identity/identity.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
-import { RunprintError } from '../errors.ts';
+import { LogError, RunprintError } from '../errors.ts';
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
 /** The name the run store gives a record: the hex SHA-256 of its RFC 8785 JSON. */
 export function recordDigest(record: RunRecord): string {
   return sha256Hex(canonicalBytes(record));
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Whether a stored record's text is the record its row's `record_digest` names: the hex SHA-256
+ * of the text's UTF-8 bytes, derived as runToStore derives `recordDigest` from the canonical bytes
+ * it stores as `recordJson`. A byte changed inside a stored record (a torn write, a damaged page
+ * SQLite and quick_check read without an error) fails it.
+ */
+export function recordTextMatches(text: string, digest: string): boolean {
+  return sha256Hex(textEncoder.encode(text)) === digest;
+}
+
+/** How a store names itself in its errors: `name` for the operator (with its file or database), `publicName` without them (HTTP answers). */
+export interface StoreNames {
+  name: string;
+  publicName: string;
+}
+
+/**
+ * The error of a stored run whose record or identity document cannot be what was stored (not
+ * JSON, or a record that does not give its record digest): ERR_STORE_CORRUPT naming the store and
+ * the run by its seq (the row's key: its record, and so its capture id, may be what is damaged).
+ * Reads answer it instead of the run, never a wrong record.
+ */
+export function damagedRun(store: StoreNames, seq: number, what: string): LogError {
+  const message = (name: string) => `${name} holds a run (seq ${seq}) whose ${what}: it is damaged`;
+  return new LogError('ERR_STORE_CORRUPT', message(store.name), undefined, { publicMessage: message(store.publicName) });
+}
+
+/** A stored run's record, parsed and checked against its row's record digest (recordTextMatches); damagedRun otherwise. */
+export function storedRecord(store: StoreNames, seq: number, digest: string, text: string): RunRecord {
+  let record: RunRecord;
+  try {
+    record = JSON.parse(text) as RunRecord;
+  } catch {
+    throw damagedRun(store, seq, 'record is not JSON');
+  }
+  if (!recordTextMatches(text, digest)) throw damagedRun(store, seq, 'record does not give its record digest');
+  return record;
+}
+
+/**
+ * A stored run's identity document, parsed. The store keeps no digest of it (its text is not
+ * canonical JSON, and no column names it): only text that is not JSON is found damaged here.
+ */
+export function storedIdentity(store: StoreNames, seq: number, text: string | null): IdentityDocument | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as IdentityDocument;
+  } catch {
+    throw damagedRun(store, seq, 'identity document is not JSON');
+  }
 }
 
 /**

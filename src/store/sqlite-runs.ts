@@ -1,8 +1,6 @@
 /** The run store in one node:sqlite file (runs.sqlite in the data directory), beside the log's. */
 import { existsSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { RunRecord } from '../capture/run-record.ts';
-import type { IdentityDocument } from '../identity/identity.ts';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
@@ -11,7 +9,7 @@ import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import { InputError, LogError } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -298,13 +296,28 @@ export class SqliteRuns implements RunStorage {
     this.#guardWrite(() => writeNothing(this.#db, this.#path));
   }
 
+  /**
+   * How errors name this store (run-storage.ts damagedRun): the file for the operator, not for an
+   * HTTP answer.
+   */
+  get #names(): StoreNames {
+    return { name: `run database ${this.#path}`, publicName: 'run database' };
+  }
+
+  /**
+   * A run as stored. Its record must be JSON and give its row's record digest (storedRecord),
+   * its identity document must be JSON: a page whose bytes changed but whose cells are still well
+   * formed (the second half of a torn write, a changed byte) is read by SQLite without an error
+   * and passes quick_check too. ERR_STORE_CORRUPT naming the file and the run otherwise, never the
+   * wrong record, nor a JSON parse error.
+   */
   #stored(row: RunRow): StoredRun {
     const digests = (this.#digestsOf.all(row.seq) as unknown as Array<Omit<RunDigest, 'kept'> & { kept: number }>).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest, kept: d.kept === 1 }));
     return {
       seq: row.seq,
       recordDigest: row.record_digest,
-      record: this.#parsed<RunRecord>(row.record, row.seq, 'record'),
-      identity: row.identity === null ? null : this.#parsed<IdentityDocument>(row.identity, row.seq, 'identity document'),
+      record: storedRecord(this.#names, row.seq, row.record_digest, row.record),
+      identity: storedIdentity(this.#names, row.seq, row.identity),
       model: row.model,
       capture: row.capture as 'proxy' | 'sdk',
       digests,
@@ -312,21 +325,6 @@ export class SqliteRuns implements RunStorage {
       logIndex: row.log_index,
       contentExpired: row.content_expired === 1,
     };
-  }
-
-  /**
-   * A run's stored JSON text, parsed. Text that does not parse is a damaged store: a page whose
-   * cells are still well formed but whose bytes changed (the second half of a torn write, say),
-   * which SQLite reads without an error and quick_check passes too. ERR_STORE_CORRUPT naming the
-   * file and the run, not a JSON parse error.
-   */
-  #parsed<T>(text: string, seq: number, what: string): T {
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      const message = (name: string) => `${name} holds a run (seq ${seq}) whose ${what} is not JSON: it is damaged`;
-      throw new LogError('ERR_STORE_CORRUPT', message(`run database ${this.#path}`), undefined, { publicMessage: message('run database') });
-    }
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
