@@ -25,6 +25,7 @@ interface Capture {
   recorded: number;
   failed: number;
   held: number;
+  failures: number;
 }
 
 test('healthz capture.held counts the records kept in memory while the run store is locked, and is 0 again once they are committed', { timeout: 60_000 }, async () => {
@@ -61,6 +62,33 @@ test('healthz capture.held counts the records kept in memory while the run store
   assert.equal(await serve.stop(), 0);
 });
 
-function pick(capture: Capture): Capture {
+test('healthz capture.failures counts each call whose record was in a failed commit, however the calls were batched', { timeout: 60_000 }, async () => {
+  upstream ??= await startFakeUpstream();
+  const data = scratch.tempDir();
+  const serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  const health = async (): Promise<Capture> => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: Capture }).capture;
+  const call = async (content: string) => {
+    const response = await chatCall(serve.base, content);
+    assert.equal(response.status, 200, 'fail-open: the call completes');
+    await response.text();
+  };
+  await call('before the lock');
+  const before = (await health()).failures;
+  const lock = lockRunStore(data);
+  try {
+    // Five calls at once: their records are committed in one batch, which waits for the lock and fails.
+    await Promise.all([1, 2, 3, 4, 5].map((n) => call(`during the lock, ${n}`)));
+    const during = await health();
+    assert.equal(during.held, 5);
+    assert.ok(during.failures - before >= 5, `each of the 5 calls is a failure told (${during.failures - before} counted)`);
+    lock.release();
+    await untilHealthy(health);
+  } finally {
+    lock.close();
+  }
+  assert.equal(await serve.stop(), 0);
+});
+
+function pick(capture: Capture): Omit<Capture, 'failures'> {
   return { healthy: capture.healthy, recorded: capture.recorded, failed: capture.failed, held: capture.held };
 }

@@ -439,11 +439,12 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   let failures = 0;
   // The recorder, once made: whether the run store is failing now says what becomes of the calls.
   let recording: { readonly healthy: boolean } | undefined;
-  // A failure told twice is one: the recorder reports a record the store refused, and the proxy
-  // the call whose record it was, with the same error.
+  // A refusal told twice is one: the recorder reports a record the store refused, and the proxy
+  // the call whose record it was, with the same error. (A failed commit is told by the recorder
+  // once and by each call in it: those count, one per call.)
   const told = new WeakSet<object>();
   const report = (error: unknown) => {
-    if (typeof error === 'object' && error !== null) {
+    if (error instanceof RunprintError && error.code === 'ERR_STORE_RECORD_REFUSED') {
       if (told.has(error)) return;
       told.add(error);
     }
