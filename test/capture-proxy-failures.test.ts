@@ -289,3 +289,20 @@ test('over HTTP too: a JSON answer cut by the upstream reaches the client as its
     await server.close();
   }
 });
+
+test('a proxied call that fails on a bug (an error that is not runprint\'s) is answered 500 ERR_INTERNAL and told to onFailure, not lost', async () => {
+  const failures: unknown[] = [];
+  const bug = new Error('a bug in the sink');
+  const sink = {
+    get healthy(): boolean {
+      throw bug;
+    },
+    record: () => Promise.resolve(),
+  };
+  const proxy = createProxy({ upstreams: { openai: upstream.url }, sink, failClosed: true, maxBodyBytes: 1 << 20, receipts: false, onFailure: (error) => void failures.push(error) });
+  const app = createApp({ proxy });
+  const response = await app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' }, body: JSON.stringify(CALL) });
+  assert.equal(response.status, 500);
+  assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'ERR_INTERNAL');
+  assert.deepEqual(failures, [bug]);
+});

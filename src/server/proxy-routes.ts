@@ -622,7 +622,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     handle(request, url) {
       const target = targetOf(request.method, url.pathname);
       if (target === undefined) return undefined;
-      return forward(request, url, target).catch((error: unknown) => errorResponse(error));
+      return forward(request, url, target).catch((error: unknown) => {
+        // A runprint error is an answer (a refused token, a fail-closed 503); anything else is a
+        // bug, answered 500 ERR_INTERNAL: told to onFailure, so it is not lost (serve prints it).
+        if (!(error instanceof RunprintError)) fail(error);
+        return errorResponse(error);
+      });
     },
     bodyLimit(method, pathname) {
       const target = targetOf(method, pathname);
