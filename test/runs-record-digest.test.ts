@@ -14,6 +14,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { createApp } from '../src/server/app.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { receiptKey } from '../src/store/receipt-key.ts';
+import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy, recordTextMatches, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
@@ -126,7 +128,7 @@ test('SQLite: a run whose record text changed (its record_digest as it was) make
   }
 });
 
-test('SQLite: the store that writes checks what it reads back too (a run claimed to sign has the record its digest names)', async () => {
+test('SQLite: the store that writes checks what it reads back too (a run claimed to sign has the record its digest names; a damaged one is left out of a claim, the others are signed)', async () => {
   const path = join(scratch.tempDir(), 'runs.sqlite');
   const runs = threeRuns();
   const store = SqliteRuns.open(path);
@@ -140,9 +142,28 @@ test('SQLite: the store that writes checks what it reads back too (a run claimed
       db.close();
     }
     await assert.rejects(store.unsigned(10), { code: 'ERR_STORE_CORRUPT' });
-    await assert.rejects(store.claimUnsigned(10, 'signer', new Date(0).toISOString()), { code: 'ERR_STORE_CORRUPT' });
+    // A claim leaves the damaged run out, with its error, and gives the others: one damaged run
+    // must not keep every run of its batch from being signed.
+    const claimed = await store.claimUnsigned(10, 'signer', new Date(0).toISOString());
+    assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[1]!.recordDigest, runs[2]!.recordDigest]);
+    assert.deepEqual(claimed.damaged?.map((error) => [error.code, error.message]), [['ERR_STORE_CORRUPT', `run database ${path} holds a run (seq 1) whose record does not give its record digest: it is damaged`]]);
   } finally {
     await store.close();
+  }
+  // A recorder's sweep signs the two others and reports the damaged one.
+  const again = SqliteRuns.open(path);
+  const reported: string[] = [];
+  const dir = scratch.tempDir();
+  const recorder = new RunRecorder({ storage: again, policy: defaultContentPolicy(), sign: { key: await receiptKey(dir, dir, undefined), runprintVersion: 'test' }, claimant: 'other-signer', claimStaleMs: 0, onFailure: (error) => void reported.push(error.code) });
+  try {
+    await recorder.signPending();
+    const read = new DatabaseSync(path, { readOnly: true });
+    const signed = (read.prepare('SELECT record_digest FROM runs WHERE receipt IS NOT NULL').all() as Array<{ record_digest: string }>).map((row) => row.record_digest);
+    read.close();
+    assert.deepEqual(signed.sort(), [runs[1]!.recordDigest, runs[2]!.recordDigest].sort());
+    assert.ok(reported.includes('ERR_STORE_CORRUPT'), `reported: ${reported.join(', ')}`);
+  } finally {
+    await recorder.close();
   }
 });
 
@@ -179,6 +200,15 @@ test('PostgreSQL: a run whose record text changed makes runs list, show, diff an
     assert.equal((await storage.find(ids[2]!)).length, 1);
   } finally {
     await storage.close();
+  }
+  // A claim to sign leaves the damaged run out, with its error, and gives the two others.
+  const writer = await PostgresRuns.open(url);
+  try {
+    const claimed = await writer.claimUnsigned(10, 'signer', new Date(0).toISOString());
+    assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest]);
+    assert.deepEqual(claimed.damaged?.map((error) => error.message), [named]);
+  } finally {
+    await writer.close();
   }
 });
 

@@ -10,7 +10,7 @@ import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -369,7 +369,13 @@ export class PostgresRuns implements RunStorage {
   }
 
   async #stored(rows: RunRow[]): Promise<StoredRun[]> {
-    if (rows.length === 0) return [];
+    const runs = await this.#decoded(rows);
+    return rows.map((row) => runs(row));
+  }
+
+  /** A decoder of `rows` (each decoded when asked: a damaged one throws then), their digests read once for all. */
+  async #decoded(rows: RunRow[]): Promise<(row: RunRow) => StoredRun> {
+    if (rows.length === 0) return () => { throw new Error('no rows'); };
     const found = await this.#query('SELECT seq, part, position, digest, kept FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
     const bySeq = new Map<number, StoredRun['digests']>();
     for (const digest of found.rows as { seq: number; part: string; position: number; digest: string; kept: boolean }[]) {
@@ -377,7 +383,7 @@ export class PostgresRuns implements RunStorage {
       list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept });
       bySeq.set(digest.seq, list);
     }
-    return rows.map((row) => ({
+    return (row) => ({
       seq: row.seq,
       recordDigest: row.record_digest,
       // The record must give its row's record digest (a changed byte is a wrong record, not an answer); either text must be JSON.
@@ -389,14 +395,14 @@ export class PostgresRuns implements RunStorage {
       receipt: row.receipt,
       logIndex: row.log_index,
       contentExpired: row.content_expired,
-    }));
+    });
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
     return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
   }
 
-  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns> {
     // SKIP LOCKED: two processes claiming at once take different rows instead of waiting.
     const own = ownBefore === undefined ? 'claimed_by = $1' : `(claimed_by = $1 AND claimed_at < $${capture === undefined ? 5 : 6})`;
     const result = await this.#query(
@@ -407,7 +413,8 @@ export class PostgresRuns implements RunStorage {
        RETURNING ${this.#columns}`,
       [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture]), ...(ownBefore === undefined ? [] : [ownBefore])],
     );
-    return this.#stored((result.rows as RunRow[]).sort((a, b) => a.seq - b.seq));
+    const rows = (result.rows as RunRow[]).sort((a, b) => a.seq - b.seq);
+    return claimedRuns(rows, await this.#decoded(rows));
   }
 
   async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {

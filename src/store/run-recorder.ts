@@ -728,6 +728,8 @@ export class RunRecorder {
         for (;;) {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
           const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture, this.#startedAt);
+          // A damaged run is not signed (its record is not what was stored); the others are.
+          for (const damaged of runs.damaged ?? []) this.#report(damaged);
           if (runs.length === 0 || this.#closed) return;
           if (!(await this.#signAll(runs))) return;
         }

@@ -60,6 +60,26 @@ export function storedRecord(store: StoreNames, seq: number, digest: string, tex
   return record;
 }
 
+/** Runs claimed to be signed (RunStorage.claimUnsigned), and the errors of the claimed runs left out as damaged. */
+export type ClaimedRuns = StoredRun[] & { damaged?: LogError[] };
+
+/**
+ * `decode` of each row, the rows `decode` finds damaged (ERR_STORE_CORRUPT, damagedRun) left out
+ * with their errors in `damaged`; any other error is thrown.
+ */
+export function claimedRuns<Row>(rows: readonly Row[], decode: (row: Row) => StoredRun): ClaimedRuns {
+  const runs: ClaimedRuns = [];
+  for (const row of rows) {
+    try {
+      runs.push(decode(row));
+    } catch (error) {
+      if (!(error instanceof LogError) || error.code !== 'ERR_STORE_CORRUPT') throw error;
+      (runs.damaged ??= []).push(error);
+    }
+  }
+  return runs;
+}
+
 /**
  * A stored run's identity document, parsed. The store keeps no digest of it (its text is not
  * canonical JSON, and no column names it): only text that is not JSON is found damaged here.
@@ -334,9 +354,11 @@ export interface RunStorage {
    * sharing the store, so two signers never sign one run (two keys would make two log entries).
    * `capture` narrows it to runs of one capture point. `ownBefore` (RFC 3339) takes this
    * claimant's own claims only when made before it (those of an earlier process with its key; a
-   * running recorder signs what it claims since it started itself).
+   * running recorder signs what it claims since it started itself). A claimed run that is damaged
+   * (damagedRun) is left out, its error in `damaged`: it may not be signed, and must not keep the
+   * others from being signed.
    */
-  claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]>;
+  claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns>;
   /**
    * Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture),
    * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`).

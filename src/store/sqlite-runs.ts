@@ -9,7 +9,7 @@ import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import { InputError, LogError } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -333,12 +333,12 @@ export class SqliteRuns implements RunStorage {
     );
   }
 
-  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<StoredRun[]> {
+  async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns> {
     const claim: ClaimWrite = { claimant, now: new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? {} : { capture }), ...(ownBefore === undefined ? {} : { ownBefore }) };
     // On the writer thread when there is one: a claim waits for the write lock (up to
     // SHORT_BUSY_MS), which would hold the event loop and every call in it.
     const rows = this.#thread !== undefined ? (((await this.#thread.write({ claim })) ?? []) as RunRow[]) : this.#guardWrite(() => writeClaim(this.#db, this.#path, claim));
-    return rows.sort((a, b) => a.seq - b.seq).map((row) => this.#stored(row));
+    return claimedRuns(rows.sort((a, b) => a.seq - b.seq), (row) => this.#stored(row));
   }
 
   async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
