@@ -282,6 +282,28 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   };
 }
 
+/** Errors about one record that the recorder reports and also rejects that record's call with (the same object). */
+const ONE_RECORD = new Set(['ERR_STORE_RECORD_REFUSED', 'ERR_CAPTURE_RECORDS_LOST']);
+
+/**
+ * Which capture failures serve counts and reports: every one told, but a failure of one record
+ * told twice is one. The recorder reports a record the store refused, or one it could not take
+ * (ERR_CAPTURE_RECORDS_LOST), and rejects that record's call with the same error, which the
+ * proxy tells too. A failed commit is told by the recorder once and by each call in it: those
+ * count, one per call.
+ */
+export function failureTally(): { counts(error: unknown): boolean } {
+  const told = new WeakSet<object>();
+  return {
+    counts(error) {
+      if (!(error instanceof RunprintError) || !ONE_RECORD.has(error.code)) return true;
+      if (told.has(error)) return false;
+      told.add(error);
+      return true;
+    },
+  };
+}
+
 /**
  * Worker threads for proxied calls' identities unless --capture-workers says: 2 from 4 cores,
  * leaving at least 2 cores to the event loop and the store's writer threads. A call's identity in a
@@ -439,15 +461,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   let failures = 0;
   // The recorder, once made: whether the run store is failing now says what becomes of the calls.
   let recording: { readonly healthy: boolean } | undefined;
-  // A refusal told twice is one: the recorder reports a record the store refused, and the proxy
-  // the call whose record it was, with the same error. (A failed commit is told by the recorder
-  // once and by each call in it: those count, one per call.)
-  const told = new WeakSet<object>();
+  const tally = failureTally();
   const report = (error: unknown) => {
-    if (error instanceof RunprintError && error.code === 'ERR_STORE_RECORD_REFUSED') {
-      if (told.has(error)) return;
-      told.add(error);
-    }
+    if (!tally.counts(error)) return;
     failures++;
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
     // Once more when the run store fails, even if the code was reported while it worked (a claim).

@@ -91,6 +91,8 @@ export interface RecorderOptions {
  * serve on the store, so what it keeps is not remembered.
  */
 export const CONTENT_MEMORY_MS = 10 * 60_000;
+/** Damaged runs a recorder remembers having reported (a store with more is reported again after it forgets). */
+const MAX_DAMAGED_REMEMBERED = 10_000;
 /**
  * Content is remembered only from runs that ended at most this long before their commit (by this
  * process's clock): half of the shortest retention (a day), which leaves hours for clocks that differ.
@@ -725,13 +727,21 @@ export class RunRecorder {
         this.#sweepDue = false;
         this.#lastSweep = now;
         if (this.#options.logOthers === true && this.#options.log !== undefined) await this.#logOthers(this.#options.log);
+        // The damaged runs this sweep met: a claim of nothing else but those ends it.
+        const metDamaged = new Set<string>();
         for (;;) {
           const stale = new Date(Date.now() - (this.#options.claimStaleMs ?? 60_000)).toISOString();
           const runs = await this.#options.storage.claimUnsigned(256, this.#claimant, stale, this.#options.signCapture, this.#startedAt);
-          // A damaged run is not signed (its record is not what was stored); the others are.
-          for (const damaged of runs.damaged ?? []) this.#report(damaged);
-          if (runs.length === 0 || this.#closed) return;
-          if (!(await this.#signAll(runs))) return;
+          // A damaged run is not signed (its record is not what was stored); the others are. It
+          // stays claimed by this recorder, so the next claim goes past it; once its claim is
+          // stale it is claimed again, and reported once by this recorder all the same.
+          const damaged = (runs.damaged ?? []).filter((error) => !metDamaged.has(error.message));
+          for (const error of damaged) {
+            metDamaged.add(error.message);
+            this.#reportDamaged(error);
+          }
+          if (this.#closed || (runs.length === 0 && damaged.length === 0)) return;
+          if (runs.length > 0 && !(await this.#signAll(runs))) return;
         }
       } catch (error) {
         this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be signed or stored'));
@@ -739,6 +749,17 @@ export class RunRecorder {
       }
     });
     return this.#signing;
+  }
+
+  /** The damaged runs this recorder reported (by message: it names the run), at most MAX_DAMAGED_REMEMBERED. */
+  readonly #damagedReported = new Set<string>();
+
+  /** Reports a damaged run left out of a claim, once per run (a sweep claims it again every minute). */
+  #reportDamaged(error: LogError): void {
+    if (this.#damagedReported.has(error.message)) return;
+    if (this.#damagedReported.size >= MAX_DAMAGED_REMEMBERED) this.#damagedReported.clear();
+    this.#damagedReported.add(error.message);
+    this.#report(error);
   }
 
   /** Appends the receipts stored without a log index to the log, and stores their indexes. */
