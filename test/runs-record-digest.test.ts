@@ -7,16 +7,22 @@
  * answers the code's status (500) with a message naming no file or database. The same in
  * PostgreSQL, where a record or identity document that is not JSON is ERR_STORE_CORRUPT too (it was
  * ERR_INTERNAL). Undamaged records read as before, whatever characters they hold.
+ *
+ * The identity document has no stored digest: it is checked against the record's identities and
+ * its own derivations (identityGivesItsIdentities), so one altered in place (a component digest,
+ * an element count, the request identity, a served fact; an element digest where one run is read)
+ * is ERR_STORE_CORRUPT naming the run too.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
+import { captureRunWith } from '../src/capture/capture-run.ts';
 import { createApp } from '../src/server/app.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { receiptKey } from '../src/store/receipt-key.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy, recordTextMatches, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, identityGivesItsIdentities, recordTextMatches, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
@@ -234,4 +240,228 @@ test('PostgreSQL: a record or identity document that is not JSON is ERR_STORE_CO
   result = await runCliInProcess(['runs', 'list', '--runs-db', url]);
   assert.equal(result.code, 3, result.stderr);
   assert.equal(result.stderr, `runprint: ERR_STORE_CORRUPT: PostgreSQL run database postgres://127.0.0.1:5432/test (schema ${schema}) holds a run (seq ${third}) whose record is not JSON: it is damaged\n`);
+});
+
+/** `hex` with its last digit changed (one byte of the stored text). */
+const flipped = (hex: string): string => hex.slice(0, -1) + (hex.endsWith('0') ? '1' : '0');
+
+/**
+ * Alterations of a stored identity document in place, each of one value (a byte or two of its
+ * text), still JSON; `list` says whether a read of a page of runs (runs list, GET /v1/runs) finds
+ * it, not only a read of one run.
+ */
+const IDENTITY_DAMAGE: Array<{ what: string; list: boolean; alter: (doc: any) => void }> = [
+  { what: 'a component digest', list: true, alter: (doc) => void (doc.components.parameters.digest.sha256 = flipped(doc.components.parameters.digest.sha256)) },
+  { what: 'an element count', list: true, alter: (doc) => void (doc.components.input.count += 1) },
+  { what: 'a list root', list: true, alter: (doc) => void (doc.components.input.root.sha256 = flipped(doc.components.input.root.sha256)) },
+  { what: 'the request identity', list: true, alter: (doc) => void (doc.requestId = flipped(doc.requestId)) },
+  { what: 'the run identity', list: true, alter: (doc) => void (doc.runId = flipped(doc.runId)) },
+  { what: 'a served fact', list: true, alter: (doc) => void (doc.served.facts.systemFingerprint.value = 'fp_2') },
+  { what: 'the served digest', list: true, alter: (doc) => void (doc.served.digest.sha256 = flipped(doc.served.digest.sha256)) },
+  { what: "a one-element list's element digest", list: true, alter: (doc) => void (doc.components.input.elements[0].sha256 = flipped(doc.components.input.elements[0].sha256)) },
+  { what: "a two-element list's element digest", list: false, alter: (doc) => void (doc.components.input.elements[1].sha256 = flipped(doc.components.input.elements[1].sha256)) },
+  { what: 'an element digest spelt in capitals', list: true, alter: (doc) => void (doc.components.input.elements[1].sha256 = doc.components.input.elements[1].sha256.toUpperCase()) },
+];
+
+/** Three chat completions runs as capture stores them, each asking two user messages (an input list of two elements). */
+function twoMessageRuns(): RunToStore[] {
+  return ['colour', 'river', 'mountain'].map((thing) => {
+    const started = Date.now();
+    const requestBytes = new TextEncoder().encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `Name a ${thing}.` }, { role: 'user', content: 'And say why.' }] }));
+    const responseBytes = new TextEncoder().encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `A ${thing}.` } }] }));
+    const run = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 1, ended: started + 2 } });
+    return runToStore(run, { requestBytes, responseBytes }, defaultContentPolicy(), 'proxy', true);
+  });
+}
+
+/** The stored text of `run`'s identity document with `alter` applied: still JSON, one value changed. */
+function alteredIdentity(run: RunToStore, alter: (doc: any) => void): string {
+  const text = JSON.stringify(run.identity);
+  const doc = JSON.parse(text);
+  alter(doc);
+  const changed = JSON.stringify(doc);
+  assert.notEqual(changed, text);
+  return changed;
+}
+
+/** `doc` without the input list's element digests. */
+function withoutElements(doc: any): unknown {
+  if (typeof doc?.components?.input !== 'object' || doc.components.input === null) return doc;
+  return { ...doc, components: { ...doc.components, input: { ...doc.components.input, elements: null } } };
+}
+
+test('identityGivesItsIdentities: an undamaged document gives its identities; each alteration of one value is found (an element digest of a longer list only with roots)', () => {
+  for (const run of [...threeRuns(), ...twoMessageRuns()]) {
+    assert.ok(identityGivesItsIdentities(run.identity!, run.record, false));
+    assert.ok(identityGivesItsIdentities(run.identity!, run.record, true));
+  }
+  const run = twoMessageRuns()[0]!;
+  const single = threeRuns()[0]!;
+  for (const damage of IDENTITY_DAMAGE) {
+    // The one-element case on a run whose input is one message; the others on two.
+    const target = damage.what.startsWith("a one-element") ? single : run;
+    const doc = JSON.parse(alteredIdentity(target, damage.alter));
+    assert.equal(identityGivesItsIdentities(doc, target.record, true), false, damage.what);
+    assert.equal(identityGivesItsIdentities(doc, target.record, false), !damage.list, damage.what);
+  }
+  // Served facts that are not served facts, excluded names that are not names, a document that is not one.
+  for (const alter of [(doc: any) => void (doc.served.facts.model = 'gpt-4o'), (doc: any) => void (doc.excluded = [1]), (doc: any) => void delete doc.components.tools, (doc: any) => void (doc.version = 'runprint/v2'), (doc: any) => void (doc.served = null)]) {
+    assert.equal(identityGivesItsIdentities(JSON.parse(alteredIdentity(run, alter)), run.record, true), false, alter.toString());
+  }
+  assert.equal(identityGivesItsIdentities(null as never, run.record, true), false);
+  assert.equal(identityGivesItsIdentities([] as never, run.record, true), false);
+});
+
+test('identityGivesItsIdentities: every change of one character of a stored identity document that still parses to another document is found with roots, and without them but in an element digest of a list of two or more', () => {
+  const run = twoMessageRuns()[1]!;
+  const text = JSON.stringify(run.identity);
+  let changes = 0;
+  let unnoticed = 0;
+  for (let index = 0; index < text.length; index++) {
+    for (const code of [text.charCodeAt(index) + 1, text.charCodeAt(index) - 1, 0x30, 0x61, 0x41]) {
+      const changed = text.slice(0, index) + String.fromCharCode(code) + text.slice(index + 1);
+      if (changed === text) continue;
+      let doc: any;
+      try {
+        doc = JSON.parse(changed);
+      } catch {
+        continue;
+      }
+      // The same document (a change that JSON.parse undoes) is no damage.
+      if (JSON.stringify(doc) === text) continue;
+      changes++;
+      assert.equal(identityGivesItsIdentities(doc, run.record, true), false, changed);
+      // Without roots, only a change among the input's two element digests may pass.
+      if (JSON.stringify(withoutElements(doc)) !== JSON.stringify(withoutElements(JSON.parse(text)))) assert.equal(identityGivesItsIdentities(doc, run.record, false), false, changed);
+      else if (!/^[0-9a-f]{64}$/.test(doc.components.input.elements[0]?.sha256) || !/^[0-9a-f]{64}$/.test(doc.components.input.elements[1]?.sha256)) assert.equal(identityGivesItsIdentities(doc, run.record, false), false, changed);
+      else unnoticed++;
+    }
+  }
+  assert.ok(changes > 1000, `${changes} changes`);
+  // The hex digits changed to another in the 128 digits of the two element digests.
+  assert.ok(unnoticed > 0 && unnoticed <= 2 * 128 * 3, `${unnoticed} unnoticed without roots`);
+});
+
+/** Stores `runs` in a SQLite run store at `path`; the seq of `runs[index]`, whose identity text is then `identity`. */
+async function sqliteWithIdentity(path: string, runs: RunToStore[], index: number, identity: string): Promise<number> {
+  const store = SqliteRuns.open(path);
+  try {
+    await store.put(runs);
+  } finally {
+    await store.close();
+  }
+  const db = new DatabaseSync(path);
+  try {
+    const seq = (db.prepare('SELECT seq FROM runs WHERE record_digest = ?').get(runs[index]!.recordDigest) as { seq: number }).seq;
+    assert.equal(db.prepare('UPDATE runs SET identity = ? WHERE seq = ?').run(identity, seq).changes, 1);
+    return seq;
+  } finally {
+    db.close();
+  }
+}
+
+test('SQLite: a run whose identity document was altered in place (a component digest, an element count, the request identity, a served fact) makes runs list, show, diff and group ERR_STORE_CORRUPT naming the file and the run, exit 3, and the run routes 500 without the path', async () => {
+  for (const damage of IDENTITY_DAMAGE.filter((damage) => damage.list && !damage.what.startsWith('a one-element'))) {
+    const data = scratch.tempDir();
+    const path = join(data, 'runs.sqlite');
+    const runs = twoMessageRuns();
+    const ids = runs.map((run) => run.record.captureId);
+    const seq = await sqliteWithIdentity(path, runs, 1, alteredIdentity(runs[1]!, damage.alter));
+    const line = `runprint: ERR_STORE_CORRUPT: run database ${path} holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged\n`;
+    for (const argv of readingCommands(['--data', data], ids)) {
+      const result = await runCliInProcess(argv);
+      assert.equal(result.code, 3, `${damage.what}: ${argv.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stdout, '', argv.join(' '));
+      assert.equal(result.stderr, line, `${damage.what}: ${argv.join(' ')}`);
+    }
+    // The runs whose documents are as stored still show.
+    const other = await runCliInProcess(['runs', 'show', ids[2]!, '--data', data]);
+    assert.equal(other.code, 0, other.stderr);
+    const storage = SqliteRuns.openReader(path, { check: 'bounded' });
+    try {
+      for (const answer of await routes(storage, ids)) {
+        assert.equal(answer.status, 500, `${damage.what}: ${answer.route}`);
+        assert.deepEqual(JSON.parse(answer.body), { error: { code: 'ERR_STORE_CORRUPT', message: `run database holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged` } }, answer.route);
+        assert.ok(!answer.body.includes(data), `${answer.route}: no path of the server`);
+      }
+    } finally {
+      await storage.close();
+    }
+  }
+});
+
+test('SQLite: an element digest of a list of two altered in place is found where one run is read (runs show, diff, GET /v1/runs/ID) and where runs are claimed to be signed, not by a page of runs', async () => {
+  const data = scratch.tempDir();
+  const path = join(data, 'runs.sqlite');
+  const runs = twoMessageRuns();
+  const ids = runs.map((run) => run.record.captureId);
+  const damage = IDENTITY_DAMAGE.find((damage) => !damage.list)!;
+  const seq = await sqliteWithIdentity(path, runs, 1, alteredIdentity(runs[1]!, damage.alter));
+  const line = `runprint: ERR_STORE_CORRUPT: run database ${path} holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged\n`;
+  for (const argv of [['runs', 'show', ids[1]!], ['runs', 'diff', ids[0]!, ids[1]!]]) {
+    const result = await runCliInProcess([...argv, '--data', data]);
+    assert.equal(result.code, 3, `${argv.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr, line, argv.join(' '));
+  }
+  assert.equal((await runCliInProcess(['runs', 'list', '--data', data])).code, 0);
+  const storage = SqliteRuns.openReader(path, { check: 'bounded' });
+  try {
+    const answer = await createApp({ runs: { storage } }).request(`/v1/runs/${ids[1]!}`);
+    assert.equal(answer.status, 500);
+    assert.deepEqual(await answer.json(), { error: { code: 'ERR_STORE_CORRUPT', message: `run database holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged` } });
+  } finally {
+    await storage.close();
+  }
+  const store = SqliteRuns.open(path);
+  try {
+    await assert.rejects(store.unsigned(10), { code: 'ERR_STORE_CORRUPT' });
+    const claimed = await store.claimUnsigned(10, 'signer', new Date(0).toISOString());
+    assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest]);
+    assert.deepEqual(claimed.damaged?.map((error) => error.message), [`run database ${path} holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged`]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('PostgreSQL: a run whose identity document was altered in place makes runs list and show ERR_STORE_CORRUPT naming the database and the run, exit 3, and the run routes 500 naming neither; an element digest is found by show and a claim', { timeout: 60_000 }, async () => {
+  for (const damage of IDENTITY_DAMAGE.filter((damage) => ['a component digest', 'an element count', 'the request identity', 'a served fact', "a two-element list's element digest"].includes(damage.what))) {
+    const { url, schema } = await pgs.fresh('runprint_record_digest');
+    const runs = twoMessageRuns();
+    const ids = runs.map((run) => run.record.captureId);
+    const store = await PostgresRuns.open(url);
+    try {
+      await store.put(runs);
+    } finally {
+      await store.close();
+    }
+    const seq = Number((await pgs.admin.query(`SELECT seq FROM ${schema}.runs WHERE record_digest = $1`, [runs[1]!.recordDigest])).rows[0].seq);
+    assert.equal((await pgs.admin.query(`UPDATE ${schema}.runs SET identity = $1 WHERE seq = $2`, [alteredIdentity(runs[1]!, damage.alter), seq])).rowCount, 1);
+    const named = `PostgreSQL run database postgres://127.0.0.1:5432/test (schema ${schema}) holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged`;
+    for (const argv of damage.list ? readingCommands(['--runs-db', url], ids) : [['runs', 'show', ids[1]!, '--runs-db', url]]) {
+      const result = await runCliInProcess(argv);
+      assert.equal(result.code, 3, `${damage.what}: ${argv.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stdout, '', argv.join(' '));
+      assert.equal(result.stderr, `runprint: ERR_STORE_CORRUPT: ${named}\n`, `${damage.what}: ${argv.join(' ')}`);
+    }
+    const storage = await PostgresRuns.open(url, { readOnly: true });
+    try {
+      for (const answer of await routes(storage, ids)) {
+        if (!damage.list && answer.route !== `/v1/runs/${ids[1]!}`) continue;
+        assert.equal(answer.status, 500, `${damage.what}: ${answer.route}`);
+        assert.deepEqual(JSON.parse(answer.body), { error: { code: 'ERR_STORE_CORRUPT', message: `PostgreSQL run database holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged` } }, answer.route);
+        assert.ok(!answer.body.includes(schema) && !answer.body.includes('5432'), `${answer.route}: no database of the server`);
+      }
+      assert.equal((await storage.find(ids[2]!)).length, 1);
+    } finally {
+      await storage.close();
+    }
+    const writer = await PostgresRuns.open(url);
+    try {
+      const claimed = await writer.claimUnsigned(10, 'signer', new Date(0).toISOString());
+      assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest], damage.what);
+      assert.deepEqual(claimed.damaged?.map((error) => error.message), [named]);
+    } finally {
+      await writer.close();
+    }
+  }
 });

@@ -368,13 +368,18 @@ export class PostgresRuns implements RunStorage {
     await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PROBE_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock}); LOCK TABLE runs, run_digests, content IN ROW EXCLUSIVE MODE;`, async () => undefined);
   }
 
-  async #stored(rows: RunRow[]): Promise<StoredRun[]> {
-    const runs = await this.#decoded(rows);
+  /** `rows` decoded (#decoded; `roots`: list roots checked too). */
+  async #stored(rows: RunRow[], roots = false): Promise<StoredRun[]> {
+    const runs = await this.#decoded(rows, roots);
     return rows.map((row) => runs(row));
   }
 
-  /** A decoder of `rows` (each decoded when asked: a damaged one throws then), their digests read once for all. */
-  async #decoded(rows: RunRow[]): Promise<(row: RunRow) => StoredRun> {
+  /**
+   * A decoder of `rows` (each decoded when asked: a damaged one throws then), their digests read
+   * once for all. `roots`: each identity document's list roots are computed from its element
+   * digests too (storedIdentity), where one run or a batch to sign is read.
+   */
+  async #decoded(rows: RunRow[], roots = false): Promise<(row: RunRow) => StoredRun> {
     if (rows.length === 0) return () => { throw new Error('no rows'); };
     const found = await this.#query('SELECT seq, part, position, digest, kept FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
     const bySeq = new Map<number, StoredRun['digests']>();
@@ -383,23 +388,27 @@ export class PostgresRuns implements RunStorage {
       list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept });
       bySeq.set(digest.seq, list);
     }
-    return (row) => ({
-      seq: row.seq,
-      recordDigest: row.record_digest,
-      // The record must give its row's record digest (a changed byte is a wrong record, not an answer); either text must be JSON.
-      record: storedRecord(this.#names, row.seq, row.record_digest, row.record),
-      identity: storedIdentity(this.#names, row.seq, row.identity),
-      model: nameOf(row.model, row.model_escaped),
-      capture: row.capture as 'proxy' | 'sdk',
-      digests: bySeq.get(row.seq) ?? [],
-      receipt: row.receipt,
-      logIndex: row.log_index,
-      contentExpired: row.content_expired,
-    });
+    return (row) => {
+      // The record must give its row's record digest (a changed byte is a wrong record, not an
+      // answer), the identity document the record's identities; either text must be JSON.
+      const record = storedRecord(this.#names, row.seq, row.record_digest, row.record);
+      return {
+        seq: row.seq,
+        recordDigest: row.record_digest,
+        record,
+        identity: storedIdentity(this.#names, row.seq, row.identity, record, roots),
+        model: nameOf(row.model, row.model_escaped),
+        capture: row.capture as 'proxy' | 'sdk',
+        digests: bySeq.get(row.seq) ?? [],
+        receipt: row.receipt,
+        logIndex: row.log_index,
+        contentExpired: row.content_expired,
+      };
+    };
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
-    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[]);
+    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[], true);
   }
 
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns> {
@@ -414,7 +423,7 @@ export class PostgresRuns implements RunStorage {
       [claimant, new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? [] : [capture]), ...(ownBefore === undefined ? [] : [ownBefore])],
     );
     const rows = (result.rows as RunRow[]).sort((a, b) => a.seq - b.seq);
-    return claimedRuns(rows, await this.#decoded(rows));
+    return claimedRuns(rows, await this.#decoded(rows, true));
   }
 
   async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
@@ -522,7 +531,7 @@ export class PostgresRuns implements RunStorage {
   async find(id: string): Promise<StoredRun[]> {
     // No id holds a NUL, which a text parameter cannot (22021): an id asked for with one names no run.
     if (id.includes('\u0000')) return [];
-    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[]);
+    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE run_id = $1 OR record_digest = $1 OR capture_id = $1 ORDER BY seq`, [id])).rows as RunRow[], true);
   }
 
   async content(digest: string): Promise<Uint8Array | undefined> {

@@ -306,18 +306,21 @@ export class SqliteRuns implements RunStorage {
 
   /**
    * A run as stored. Its record must be JSON and give its row's record digest (storedRecord),
-   * its identity document must be JSON: a page whose bytes changed but whose cells are still well
-   * formed (the second half of a torn write, a changed byte) is read by SQLite without an error
-   * and passes quick_check too. ERR_STORE_CORRUPT naming the file and the run otherwise, never the
-   * wrong record, nor a JSON parse error.
+   * its identity document must be JSON and give its identities, the record's (storedIdentity;
+   * `roots`: its list roots from its element digests too, where one run or a batch to sign is
+   * read): a page whose bytes changed but whose cells are still well formed (the second half of a
+   * torn write, a changed byte) is read by SQLite without an error and passes quick_check too.
+   * ERR_STORE_CORRUPT naming the file and the run otherwise, never the wrong record, nor a JSON
+   * parse error.
    */
-  #stored(row: RunRow): StoredRun {
+  #stored(row: RunRow, roots = false): StoredRun {
     const digests = (this.#digestsOf.all(row.seq) as unknown as Array<Omit<RunDigest, 'kept'> & { kept: number }>).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest, kept: d.kept === 1 }));
+    const record = storedRecord(this.#names, row.seq, row.record_digest, row.record);
     return {
       seq: row.seq,
       recordDigest: row.record_digest,
-      record: storedRecord(this.#names, row.seq, row.record_digest, row.record),
-      identity: storedIdentity(this.#names, row.seq, row.identity),
+      record,
+      identity: storedIdentity(this.#names, row.seq, row.identity, record, roots),
       model: row.model,
       capture: row.capture as 'proxy' | 'sdk',
       digests,
@@ -329,7 +332,7 @@ export class SqliteRuns implements RunStorage {
 
   async unsigned(limit: number): Promise<StoredRun[]> {
     return this.#read(() =>
-      (this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE receiptable = 1 AND receipt IS NULL ORDER BY seq LIMIT ?`).all(limit) as unknown as RunRow[]).map((row) => this.#stored(row)),
+      (this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE receiptable = 1 AND receipt IS NULL ORDER BY seq LIMIT ?`).all(limit) as unknown as RunRow[]).map((row) => this.#stored(row, true)),
     );
   }
 
@@ -338,7 +341,7 @@ export class SqliteRuns implements RunStorage {
     // On the writer thread when there is one: a claim waits for the write lock (up to
     // SHORT_BUSY_MS), which would hold the event loop and every call in it.
     const rows = this.#thread !== undefined ? (((await this.#thread.write({ claim })) ?? []) as RunRow[]) : this.#guardWrite(() => writeClaim(this.#db, this.#path, claim));
-    return claimedRuns(rows.sort((a, b) => a.seq - b.seq), (row) => this.#stored(row));
+    return claimedRuns(rows.sort((a, b) => a.seq - b.seq), (row) => this.#stored(row, true));
   }
 
   async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
@@ -485,7 +488,7 @@ export class SqliteRuns implements RunStorage {
   async find(id: string): Promise<StoredRun[]> {
     return this.#read(() => {
       const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE run_id = ? OR record_digest = ? OR capture_id = ? ORDER BY seq`).all(id, id, id) as unknown as RunRow[];
-      return rows.map((row) => this.#stored(row));
+      return rows.map((row) => this.#stored(row, true));
     });
   }
 
