@@ -7,7 +7,7 @@
  * under another connection's lock.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
@@ -22,16 +22,10 @@ import { SqliteLog } from '../src/store/sqlite-log.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { sqliteFault } from '../src/store/storage-faults.ts';
 import { storeCorrupt } from '../src/store/storage.ts';
-import { scratchFolders } from './helpers/scratch.ts';
+import { replaceByDirectory, scratchFolders } from './helpers/scratch.ts';
 
 const scratch = scratchFolders('runprint-http-store-faults-');
 after(() => scratch.removeAll());
-
-/** The store's file replaced by a directory (a connection open on the file keeps reading the one it opened). */
-function replaceByDirectory(path: string): void {
-  renameSync(path, `${path}.moved`);
-  mkdirSync(path);
-}
 
 test('a run store that fails under the run routes: HTTP answers its code and status without the file path; the error names it', async () => {
   const folder = scratch.tempDir();

@@ -6,7 +6,7 @@
  * database is replaced by a directory before its writer thread opens it.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, truncateSync } from 'node:fs';
+import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, mock, test } from 'node:test';
@@ -15,19 +15,13 @@ import { RunprintError } from '../src/errors.ts';
 import { encodeBase64 } from '../src/keys/base64.ts';
 import { createApp } from '../src/server/app.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
-import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { endServeTest, replaceByDirectory, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
 const scratch = scratchFolders('runprint-serve-server-errors-');
 after(() => endServeTest(undefined, scratch));
 
 const IS_DIRECTORY = 'is a directory, not an SQLite file (move it away, or give another data directory)';
-
-/** The store's file replaced by a directory (a connection open on the file keeps reading the one it opened). */
-function replaceByDirectory(path: string): void {
-  renameSync(path, `${path}.moved`);
-  mkdirSync(path);
-}
 
 test('onServerError is told of each 5xx answer with the whole error and the route as the route table names it, not of other answers', async () => {
   const folder = scratch.tempDir();

@@ -2,7 +2,7 @@
  * A test file's scratch folders, and the `after` of a test file that runs `runprint serve` in
  * front of the fake upstream: whatever failed, no serve process, upstream or folder is left behind.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FakeUpstream } from './fake-upstream/index.ts';
@@ -34,4 +34,10 @@ export async function endServeTest(upstream: FakeUpstream | undefined, scratch: 
   await killServeProcesses();
   await upstream?.close();
   scratch.removeAll();
+}
+
+/** A store's file replaced by a directory (a connection open on the file keeps reading the one it opened): the file moved to `PATH.moved`. */
+export function replaceByDirectory(path: string): void {
+  renameSync(path, `${path}.moved`);
+  mkdirSync(path);
 }
