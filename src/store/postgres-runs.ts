@@ -10,7 +10,7 @@ import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -388,23 +388,8 @@ export class PostgresRuns implements RunStorage {
       list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept });
       bySeq.set(digest.seq, list);
     }
-    return (row) => {
-      // The record must give its row's record digest (a changed byte is a wrong record, not an
-      // answer), the identity document the record's identities; either text must be JSON.
-      const record = storedRecord(this.#names, row.seq, row.record_digest, row.record);
-      return {
-        seq: row.seq,
-        recordDigest: row.record_digest,
-        record,
-        identity: storedIdentity(this.#names, row.seq, row.identity, record, roots),
-        model: nameOf(row.model, row.model_escaped),
-        capture: row.capture as 'proxy' | 'sdk',
-        digests: bySeq.get(row.seq) ?? [],
-        receipt: row.receipt,
-        logIndex: row.log_index,
-        contentExpired: row.content_expired,
-      };
-    };
+    return (row) =>
+      storedRun(this.#names, { seq: row.seq, recordDigest: row.record_digest, record: row.record, identity: row.identity, model: nameOf(row.model, row.model_escaped), capture: row.capture, receipt: row.receipt, logIndex: row.log_index, contentExpired: row.content_expired }, bySeq.get(row.seq) ?? [], roots);
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {

@@ -344,6 +344,40 @@ export interface StoredRun {
   contentExpired: boolean;
 }
 
+/** A stored run's row as both stores read it, its columns decoded to their types (the record and identity document still text). */
+export interface StoredRunRow {
+  seq: number;
+  recordDigest: string;
+  record: string;
+  identity: string | null;
+  model: string | null;
+  capture: string;
+  receipt: string | null;
+  logIndex: number | null;
+  contentExpired: boolean;
+}
+
+/**
+ * A stored run from its row: its record must give the row's record digest (a changed byte is a
+ * wrong record, not an answer) and its identity document the record's identities (storedRecord,
+ * storedIdentity; `roots`: the list roots too); damagedRun otherwise.
+ */
+export function storedRun(store: StoreNames, row: StoredRunRow, digests: RunDigest[], roots = false): StoredRun {
+  const record = storedRecord(store, row.seq, row.recordDigest, row.record);
+  return {
+    seq: row.seq,
+    recordDigest: row.recordDigest,
+    record,
+    identity: storedIdentity(store, row.seq, row.identity, record, roots),
+    model: row.model,
+    capture: row.capture as 'proxy' | 'sdk',
+    digests,
+    receipt: row.receipt,
+    logIndex: row.logIndex,
+    contentExpired: row.contentExpired,
+  };
+}
+
 /**
  * What became of a run, from its record: `complete` (its whole output), `failed` (the provider
  * answered an error status or an error event, or no answer came), `incomplete` (an answer came

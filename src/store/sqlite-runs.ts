@@ -9,7 +9,7 @@ import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import { InputError, LogError } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedIdentity, storedRecord, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -315,19 +315,7 @@ export class SqliteRuns implements RunStorage {
    */
   #stored(row: RunRow, roots = false): StoredRun {
     const digests = (this.#digestsOf.all(row.seq) as unknown as Array<Omit<RunDigest, 'kept'> & { kept: number }>).map((d) => ({ part: d.part as ContentPart, position: d.position, digest: d.digest, kept: d.kept === 1 }));
-    const record = storedRecord(this.#names, row.seq, row.record_digest, row.record);
-    return {
-      seq: row.seq,
-      recordDigest: row.record_digest,
-      record,
-      identity: storedIdentity(this.#names, row.seq, row.identity, record, roots),
-      model: row.model,
-      capture: row.capture as 'proxy' | 'sdk',
-      digests,
-      receipt: row.receipt,
-      logIndex: row.log_index,
-      contentExpired: row.content_expired === 1,
-    };
+    return storedRun(this.#names, { seq: row.seq, recordDigest: row.record_digest, record: row.record, identity: row.identity, model: row.model, capture: row.capture, receipt: row.receipt, logIndex: row.log_index, contentExpired: row.content_expired === 1 }, digests, roots);
   }
 
   async unsigned(limit: number): Promise<StoredRun[]> {
