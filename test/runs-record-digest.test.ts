@@ -189,33 +189,7 @@ test('PostgreSQL: a run whose record text changed makes runs list, show, diff an
   }
   const seq = Number((await pgs.admin.query(`SELECT seq FROM ${schema}.runs WHERE record_digest = $1`, [runs[1]!.recordDigest])).rows[0].seq);
   assert.equal((await pgs.admin.query(`UPDATE ${schema}.runs SET record = $1 WHERE seq = $2`, [altered(runs[1]!), seq])).rowCount, 1);
-  const named = `PostgreSQL run database postgres://127.0.0.1:5432/test (schema ${schema}) holds a run (seq ${seq}) whose record does not give its record digest: it is damaged`;
-  for (const argv of readingCommands(['--runs-db', url], ids)) {
-    const result = await runCliInProcess(argv);
-    assert.equal(result.code, 3, `${argv.join(' ')}: ${result.stderr}`);
-    assert.equal(result.stdout, '', argv.join(' '));
-    assert.equal(result.stderr, `runprint: ERR_STORE_CORRUPT: ${named}\n`, argv.join(' '));
-  }
-  const storage = await PostgresRuns.open(url, { readOnly: true });
-  try {
-    for (const answer of await routes(storage, ids)) {
-      assert.equal(answer.status, 500, answer.route);
-      assert.deepEqual(JSON.parse(answer.body), { error: { code: 'ERR_STORE_CORRUPT', message: `PostgreSQL run database holds a run (seq ${seq}) whose record does not give its record digest: it is damaged` } }, answer.route);
-      assert.ok(!answer.body.includes(schema) && !answer.body.includes('5432'), `${answer.route}: no database of the server`);
-    }
-    assert.equal((await storage.find(ids[2]!)).length, 1);
-  } finally {
-    await storage.close();
-  }
-  // A claim to sign leaves the damaged run out, with its error, and gives the two others.
-  const writer = await PostgresRuns.open(url);
-  try {
-    const claimed = await writer.claimUnsigned(10, 'signer', new Date(0).toISOString());
-    assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest]);
-    assert.deepEqual(claimed.damaged?.map((error) => error.message), [named]);
-  } finally {
-    await writer.close();
-  }
+  await damagedOnPostgres({ url, schema, runs, ids, seq, why: 'record does not give its record digest', commands: readingCommands(['--runs-db', url], ids), allRoutes: true, label: 'record' });
 });
 
 test('PostgreSQL: a record or identity document that is not JSON is ERR_STORE_CORRUPT naming the run, exit 3 (not ERR_INTERNAL)', { timeout: 60_000 }, async () => {
@@ -436,32 +410,43 @@ test('PostgreSQL: a run whose identity document was altered in place makes runs 
     }
     const seq = Number((await pgs.admin.query(`SELECT seq FROM ${schema}.runs WHERE record_digest = $1`, [runs[1]!.recordDigest])).rows[0].seq);
     assert.equal((await pgs.admin.query(`UPDATE ${schema}.runs SET identity = $1 WHERE seq = $2`, [alteredIdentity(runs[1]!, damage.alter), seq])).rowCount, 1);
-    const named = `PostgreSQL run database postgres://127.0.0.1:5432/test (schema ${schema}) holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged`;
-    for (const argv of damage.list ? readingCommands(['--runs-db', url], ids) : [['runs', 'show', ids[1]!, '--runs-db', url]]) {
-      const result = await runCliInProcess(argv);
-      assert.equal(result.code, 3, `${damage.what}: ${argv.join(' ')}: ${result.stderr}`);
-      assert.equal(result.stdout, '', argv.join(' '));
-      assert.equal(result.stderr, `runprint: ERR_STORE_CORRUPT: ${named}\n`, `${damage.what}: ${argv.join(' ')}`);
-    }
-    const storage = await PostgresRuns.open(url, { readOnly: true });
-    try {
-      for (const answer of await routes(storage, ids)) {
-        if (!damage.list && answer.route !== `/v1/runs/${ids[1]!}`) continue;
-        assert.equal(answer.status, 500, `${damage.what}: ${answer.route}`);
-        assert.deepEqual(JSON.parse(answer.body), { error: { code: 'ERR_STORE_CORRUPT', message: `PostgreSQL run database holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged` } }, answer.route);
-        assert.ok(!answer.body.includes(schema) && !answer.body.includes('5432'), `${answer.route}: no database of the server`);
-      }
-      assert.equal((await storage.find(ids[2]!)).length, 1);
-    } finally {
-      await storage.close();
-    }
-    const writer = await PostgresRuns.open(url);
-    try {
-      const claimed = await writer.claimUnsigned(10, 'signer', new Date(0).toISOString());
-      assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest], damage.what);
-      assert.deepEqual(claimed.damaged?.map((error) => error.message), [named]);
-    } finally {
-      await writer.close();
-    }
+    await damagedOnPostgres({ url, schema, runs, ids, seq, why: 'identity document does not give its identities', commands: damage.list ? readingCommands(['--runs-db', url], ids) : [['runs', 'show', ids[1]!, '--runs-db', url]], allRoutes: damage.list, label: damage.what });
   }
 });
+
+/**
+ * What a PostgreSQL store whose second run (`seq`, runs[1]) is damaged (`why`) answers: each of
+ * `commands` exits 3 with one line naming the database and the run; the run routes (`allRoutes`,
+ * else the damaged run's own) 500 with a message naming neither; the third run is still found;
+ * and a claim to sign gives the two others, the damaged one's error apart.
+ */
+async function damagedOnPostgres(o: { url: string; schema: string; runs: RunToStore[]; ids: string[]; seq: number; why: string; commands: string[][]; allRoutes: boolean; label: string }): Promise<void> {
+  const { url, schema, runs, ids, seq, label } = o;
+  const named = `PostgreSQL run database postgres://127.0.0.1:5432/test (schema ${schema}) holds a run (seq ${seq}) whose ${o.why}: it is damaged`;
+  for (const argv of o.commands) {
+    const result = await runCliInProcess(argv);
+    assert.equal(result.code, 3, `${label}: ${argv.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stdout, '', argv.join(' '));
+    assert.equal(result.stderr, `runprint: ERR_STORE_CORRUPT: ${named}\n`, `${label}: ${argv.join(' ')}`);
+  }
+  const storage = await PostgresRuns.open(url, { readOnly: true });
+  try {
+    for (const answer of await routes(storage, ids)) {
+      if (!o.allRoutes && answer.route !== `/v1/runs/${ids[1]!}`) continue;
+      assert.equal(answer.status, 500, `${label}: ${answer.route}`);
+      assert.deepEqual(JSON.parse(answer.body), { error: { code: 'ERR_STORE_CORRUPT', message: `PostgreSQL run database holds a run (seq ${seq}) whose ${o.why}: it is damaged` } }, answer.route);
+      assert.ok(!answer.body.includes(schema) && !answer.body.includes('5432'), `${answer.route}: no database of the server`);
+    }
+    assert.equal((await storage.find(ids[2]!)).length, 1);
+  } finally {
+    await storage.close();
+  }
+  const writer = await PostgresRuns.open(url);
+  try {
+    const claimed = await writer.claimUnsigned(10, 'signer', new Date(0).toISOString());
+    assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest], label);
+    assert.deepEqual(claimed.damaged?.map((error) => error.message), [named]);
+  } finally {
+    await writer.close();
+  }
+}
