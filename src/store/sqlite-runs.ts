@@ -195,17 +195,26 @@ export class SqliteRuns implements RunStorage {
       db.exec(RUNS_PRAGMAS);
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
-      db.exec(SCHEMA);
-      // Stores made before run_parents: the table, its trigger and the parents of the runs stored, at once.
-      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) {
-        const opened = db;
-        sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(PARENTS));
-      }
-      // Stores made before run_digests.kept: which runs keep which content was a table of its own
-      // (run_content); the response bytes' digest was not a row.
-      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) {
-        const opened = db;
-        sqliteWriteTransaction(opened, path, 'run database', () => opened.exec(KEPT_MIGRATION));
+      // The tables and every upgrade in one transaction: a store of a shape this code cannot take
+      // is refused unchanged, not half upgraded.
+      // (Its errors are left as SQLite gives them: the catch below tells a statement that does not
+      // fit the tables from a fault of the file.)
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.exec(SCHEMA);
+        // Stores made before run_parents: the table, its trigger and the parents of the runs stored.
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) db.exec(PARENTS);
+        // Stores made before run_digests.kept: which runs keep which content was a table of its own
+        // (run_content); the response bytes' digest was not a row.
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) db.exec(KEPT_MIGRATION);
+        // Tables of another shape that the statements above left as they were (a runs table
+        // without a column this code reads) fail here, before anything is committed.
+        for (const sql of READER_PROBE) db.prepare(sql).all();
+        prepareRunWrites(db);
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
       }
       return new SqliteRuns(db, path, options.writerThread === true);
     } catch (error) {
