@@ -274,6 +274,19 @@ export class InputError extends RunprintError {}
 /** A signed note, checkpoint, proof, tile, entry bundle or cosignature that fails a log check. */
 export class LogError extends RunprintError {}
 
+/**
+ * What a store's message names: `local`, for the operator, may hold a file path (`log database
+ * /data/log.sqlite`) or a database URL; `remote`, for a remote client, must not (`log database`).
+ * A plain string is both: a name with no path.
+ */
+export type StoreName = string | { local: string; remote: string };
+
+/** The store error `code` with `text` of the name: with the path in `message`, without it in `publicMessage`. */
+export function storeFault(code: ErrorCode, name: StoreName, text: (name: string) => string): LogError {
+  const { local, remote } = typeof name === 'string' ? { local: name, remote: name } : name;
+  return new LogError(code, text(local), undefined, { publicMessage: text(remote) });
+}
+
 /** Longest member name, in code points, that an error path (SPEC 1.3) writes in full. */
 export const MAX_PATH_NAME = 64;
 

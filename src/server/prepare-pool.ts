@@ -6,8 +6,9 @@
  * on the calling thread, which is where a call is prepared whenever the pool cannot take it: a
  * call shorter than LARGE_REQUEST_BYTES while no worker has loaded its module yet, any call while
  * every worker has MAX_IN_FLIGHT calls waiting, after a worker died with calls in it, or was not
- * ready within READY_TIMEOUT_MS (those are prepared again here), after the workers died MAX_RESTARTS times in a row, and after close. A pool
- * can therefore never fail a call that inline preparing would not.
+ * ready within READY_TIMEOUT_MS (those are prepared again here), after the workers died
+ * MAX_RESTARTS times in a row, and after close. A pool can therefore never fail a call that
+ * inline preparing would not.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';

@@ -4,13 +4,13 @@
  * URL's schema (their names differ), so one database can hold both.
  */
 import pg from 'pg';
-import { InputError, LogError } from '../errors.ts';
+import { InputError, LogError, type StoreName } from '../errors.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -213,11 +213,11 @@ export class PostgresRuns implements RunStorage {
   readonly #columns: string;
 
   /** How errors name this store (run-storage.ts damagedRun): the database and schema for the operator, neither for an HTTP answer. */
-  readonly #names: StoreNames;
+  readonly #names: StoreName;
 
   private constructor(pool: pg.Pool, schema: string, database: string, flags = true) {
     this.#pool = pool;
-    this.#names = { name: `PostgreSQL run database ${database} (schema ${schema})`, publicName: 'PostgreSQL run database' };
+    this.#names = { local: `PostgreSQL run database ${database} (schema ${schema})`, remote: 'PostgreSQL run database' };
     this.#flags = flags;
     this.#columns = `${RUN_COLUMNS}, ${flags ? '' : 'false AS '}model_escaped`;
     this.#contentLock = advisoryLockKey('runprint/runs content', schema);
@@ -380,10 +380,9 @@ export class PostgresRuns implements RunStorage {
    * digests too (storedIdentity), where one run or a batch to sign is read.
    */
   async #decoded(rows: RunRow[], roots = false): Promise<(row: RunRow) => StoredRun> {
-    if (rows.length === 0) return () => { throw new Error('no rows'); };
-    const found = await this.#query('SELECT seq, part, position, digest, kept FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)]);
     const bySeq = new Map<number, StoredRun['digests']>();
-    for (const digest of found.rows as { seq: number; part: string; position: number; digest: string; kept: boolean }[]) {
+    const found = rows.length === 0 ? [] : (await this.#query('SELECT seq, part, position, digest, kept FROM run_digests WHERE seq = ANY($1::bigint[]) ORDER BY seq, part, position', [rows.map((row) => row.seq)])).rows;
+    for (const digest of found as { seq: number; part: string; position: number; digest: string; kept: boolean }[]) {
       const list = bySeq.get(digest.seq) ?? [];
       list.push({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept });
       bySeq.set(digest.seq, list);

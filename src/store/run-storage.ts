@@ -12,7 +12,7 @@ import { withServedFacts, type IdentityDocument } from '../identity/identity.ts'
 import { formatIdentity } from '../identity/identity-string.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
-import { LogError, RunprintError } from '../errors.ts';
+import { LogError, RunprintError, storeFault, type StoreName } from '../errors.ts';
 
 const sha256Hex = (bytes: Uint8Array): string => toHex(sha256Once(bytes));
 
@@ -33,25 +33,18 @@ export function recordTextMatches(text: string, digest: string): boolean {
   return toHex(sha256Once(text)) === digest;
 }
 
-/** How a store names itself in its errors: `name` for the operator (with its file or database), `publicName` without them (HTTP answers). */
-export interface StoreNames {
-  name: string;
-  publicName: string;
-}
-
 /**
  * The error of a stored run whose record or identity document cannot be what was stored (not
  * JSON, or a record that does not give its record digest): ERR_STORE_CORRUPT naming the store and
  * the run by its seq (the row's key: its record, and so its capture id, may be what is damaged).
  * Reads answer it instead of the run, never a wrong record.
  */
-export function damagedRun(store: StoreNames, seq: number, what: string): LogError {
-  const message = (name: string) => `${name} holds a run (seq ${seq}) whose ${what}: it is damaged`;
-  return new LogError('ERR_STORE_CORRUPT', message(store.name), undefined, { publicMessage: message(store.publicName) });
+export function damagedRun(store: StoreName, seq: number, what: string): LogError {
+  return storeFault('ERR_STORE_CORRUPT', store, (name) => `${name} holds a run (seq ${seq}) whose ${what}: it is damaged`);
 }
 
 /** A stored run's record, parsed and checked against its row's record digest (recordTextMatches); damagedRun otherwise. */
-export function storedRecord(store: StoreNames, seq: number, digest: string, text: string): RunRecord {
+export function storedRecord(store: StoreName, seq: number, digest: string, text: string): RunRecord {
   let record: RunRecord;
   try {
     record = JSON.parse(text) as RunRecord;
@@ -89,7 +82,7 @@ export function claimedRuns<Row>(rows: readonly Row[], decode: (row: Row) => Sto
  * (identityGivesItsIdentities; `roots`: the list roots from their element digests too). Text that
  * is not JSON, or a document that does not give its identities, is damagedRun.
  */
-export function storedIdentity(store: StoreNames, seq: number, text: string | null, record: RunRecord, roots = false): IdentityDocument | null {
+export function storedIdentity(store: StoreName, seq: number, text: string | null, record: RunRecord, roots = false): IdentityDocument | null {
   if (text === null) return null;
   let identity: IdentityDocument;
   try {
@@ -362,7 +355,7 @@ export interface StoredRunRow {
  * wrong record, not an answer) and its identity document the record's identities (storedRecord,
  * storedIdentity; `roots`: the list roots too); damagedRun otherwise.
  */
-export function storedRun(store: StoreNames, row: StoredRunRow, digests: RunDigest[], roots = false): StoredRun {
+export function storedRun(store: StoreName, row: StoredRunRow, digests: RunDigest[], roots = false): StoredRun {
   const record = storedRecord(store, row.seq, row.recordDigest, row.record);
   return {
     seq: row.seq,

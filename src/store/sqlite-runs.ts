@@ -7,9 +7,9 @@ import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
-import { InputError, LogError } from '../errors.ts';
+import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, type StoreNames, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -109,8 +109,7 @@ function failsQuickCheck(path: string, found: readonly string[]): LogError {
   const findings = found.flatMap((row) => row.split('\n')).filter((line) => line !== '' && !line.startsWith('*** in database '));
   const first = findings[0] === undefined ? 'no finding said' : printable(findings[0], 200);
   const more = findings.length > 1 ? ', and more' : '';
-  const text = (name: string) => `${name} fails SQLite quick_check (${first}${more}): it is damaged`;
-  return new LogError('ERR_STORE_CORRUPT', text(`run database ${path}`), undefined, { publicMessage: text('run database') });
+  return storeFault('ERR_STORE_CORRUPT', { local: `run database ${path}`, remote: 'run database' }, (name) => `${name} fails SQLite quick_check (${first}${more}): it is damaged`);
 }
 
 /** SQLite's primary result code for a write a read-only connection refuses. */
@@ -158,11 +157,12 @@ export class SqliteRuns implements RunStorage {
   #digestsOf!: StatementSync;
   #contentOf!: StatementSync;
 
-  private constructor(db: DatabaseSync | SqliteReader, path: string, thread: boolean) {
+  /** `writes`: a writer's statements, prepared as it opened (a reader's are prepared at its first write, where they fail). */
+  private constructor(db: DatabaseSync | SqliteReader, path: string, thread: boolean, writes?: RunWriteStatements) {
     this.#reader = db instanceof SqliteReader ? db : undefined;
     this.#db = db instanceof SqliteReader ? db.db : db;
     this.#path = path;
-    if (this.#reader === undefined) this.#writeStatements = prepareRunWrites(this.#db);
+    this.#writeStatements = writes;
     this.#thread = thread ? new SqliteWriterThread<RunsTask, RunsResult>(RUNS_WORKER, path, 'the run store') : undefined;
     this.#prepareReads();
     this.#reader?.onReplaced((replacement) => {
@@ -199,6 +199,7 @@ export class SqliteRuns implements RunStorage {
       // is refused unchanged, not half upgraded.
       // (Its errors are left as SQLite gives them: the catch below tells a statement that does not
       // fit the tables from a fault of the file.)
+      let writes: RunWriteStatements;
       db.exec('BEGIN IMMEDIATE');
       try {
         db.exec(SCHEMA);
@@ -210,13 +211,13 @@ export class SqliteRuns implements RunStorage {
         // Tables of another shape that the statements above left as they were (a runs table
         // without a column this code reads) fail here, before anything is committed.
         for (const sql of READER_PROBE) db.prepare(sql).all();
-        prepareRunWrites(db);
+        writes = prepareRunWrites(db);
         db.exec('COMMIT');
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');
         throw error;
       }
-      return new SqliteRuns(db, path, options.writerThread === true);
+      return new SqliteRuns(db, path, options.writerThread === true, writes);
     } catch (error) {
       if (db?.isOpen === true) db.close();
       if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
@@ -244,8 +245,8 @@ export class SqliteRuns implements RunStorage {
       const checked = options.check !== 'bounded' || opened.bytes() <= (options.checkBound ?? READER_CHECK_BOUND);
       const layout = opened.read(() => {
         if (checked) {
-          const found = (opened.db.prepare('PRAGMA quick_check').all() as Record<string, unknown>[]).map((row) => String(Object.values(row)[0]));
-          if (found[0] !== 'ok') throw failsQuickCheck(path, found);
+          const findings = (opened.db.prepare('PRAGMA quick_check').all() as Record<string, unknown>[]).map((row) => String(Object.values(row)[0]));
+          if (findings[0] !== 'ok') throw failsQuickCheck(path, findings);
         }
         const has = (type: string, name: string) => opened.db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
         const found = { runs: has('table', 'runs'), parents: has('trigger', 'runs_parents'), first: has('table', 'run_content') };
@@ -309,8 +310,8 @@ export class SqliteRuns implements RunStorage {
    * How errors name this store (run-storage.ts damagedRun): the file for the operator, not for an
    * HTTP answer.
    */
-  get #names(): StoreNames {
-    return { name: `run database ${this.#path}`, publicName: 'run database' };
+  get #names(): StoreName {
+    return { local: `run database ${this.#path}`, remote: 'run database' };
   }
 
   /**

@@ -11,7 +11,7 @@
 import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { LogError, type ErrorCode } from '../errors.ts';
+import { storeFault as fault, type LogError, type StoreName } from '../errors.ts';
 
 /** SQLite primary result codes (the low byte of an extended code), https://sqlite.org/rescode.html. */
 const SQLITE_ERROR = 1;
@@ -31,19 +31,6 @@ const SQLITE_READONLY_DIRECTORY = SQLITE_READONLY | (6 << 8);
 const NEARLY_FULL_BYTES = 1 << 20;
 
 const INTACT = 'stored entries are intact';
-
-/**
- * What a message names: `local`, for the operator, may hold a file path (`log database
- * /data/log.sqlite`); `remote`, for a remote client, must not (`log database`). A plain string is
- * both: a name with no path.
- */
-export type StoreName = string | { local: string; remote: string };
-
-/** The error `code` with `text` of the name: with the path in `message`, without it in `publicMessage`. */
-function fault(code: ErrorCode, name: StoreName, text: (name: string) => string): LogError {
-  const { local, remote } = typeof name === 'string' ? { local: name, remote: name } : name;
-  return new LogError(code, text(local), undefined, { publicMessage: text(remote) });
-}
 
 /** The database `what` at `path`, named with its path for the operator. */
 function file(what: string, path: string): StoreName {
