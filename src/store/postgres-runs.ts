@@ -226,8 +226,9 @@ export class PostgresRuns implements RunStorage {
 
   /**
    * Connects (a pool of 4) to the run store in the first schema of the URL's search_path, and
-   * creates the tables if missing and migrates an older layout; `access` says how else
-   * (PostgresRunsAccess).
+   * creates the tables if missing and migrates an older layout, in one transaction: tables of
+   * another shape (ERR_STORE_CORRUPT) are refused with nothing made or changed. `access` says how
+   * else (PostgresRunsAccess).
    */
   static async open(url: string, access: PostgresRunsAccess = {}): Promise<PostgresRuns> {
     let database: string;
@@ -281,8 +282,11 @@ export class PostgresRuns implements RunStorage {
         if (older.older) await client.query(BACKFILL_PARENTS);
         if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
         await client.query('CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq)');
-        await client.query('COMMIT');
+        // Tables of another shape that the statements above left as they were (a runs table
+        // without a column this code reads) fail here, before anything is committed: a store this
+        // code cannot take is refused unchanged, not half upgraded.
         await client.query(probe(true));
+        await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw openFault(error);

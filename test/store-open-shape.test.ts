@@ -1,0 +1,65 @@
+/**
+ * A store of a shape this version cannot take (tables with columns missing, a table of the same
+ * name that is something else, an early development layout its upgrades apply to) is refused at
+ * open with ERR_STORE_CORRUPT and left exactly as it was: no table made, altered or dropped, no row
+ * written (a dump of its schema and rows compared before and after). SQLite files are made by hand
+ * with node:sqlite, PostgreSQL stores in private schemas of the test database. The SQLite run
+ * store's own test is in run-store-kept.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { pgSchemas } from './helpers/pg-schemas.ts';
+
+const pgs = await pgSchemas();
+after(async () => {
+  await pgs.drop();
+});
+
+/** Everything a PostgreSQL schema holds that a store's open could change: relations, columns, indexes, functions, triggers, and every table's rows. */
+async function postgresDump(schema: string): Promise<unknown> {
+  const q = async (text: string) => (await pgs.admin.query(text, [schema])).rows;
+  const relations = await q('SELECT relname, relkind FROM pg_class WHERE relnamespace = $1::regnamespace ORDER BY relname');
+  const columns = await q('SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position');
+  const indexes = await q('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname');
+  const functions = await q('SELECT proname, prosrc FROM pg_proc WHERE pronamespace = $1::regnamespace ORDER BY proname');
+  const triggers = await q('SELECT tgname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid WHERE relnamespace = $1::regnamespace AND NOT tgisinternal ORDER BY tgname');
+  const rows: Record<string, unknown> = {};
+  for (const { relname } of relations.filter((relation: { relkind: string }) => relation.relkind === 'r') as Array<{ relname: string }>) {
+    rows[relname] = (await pgs.admin.query(`SELECT to_jsonb(t)::text AS row FROM ${schema}.${relname} t ORDER BY 1`)).rows;
+  }
+  return { relations, columns, indexes, functions, triggers, rows };
+}
+
+describe('the PostgreSQL run store', () => {
+  const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint run store' };
+
+  test('an early development layout its upgrades apply to (no claim columns, run_content, no run_parents, no escaped flags) is refused unchanged, not half upgraded', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_shape');
+    // Each upgrade applies: the escaped flags (nulSafeMigration), run_parents and its backfill,
+    // and the first layout's run_content (KEPT_MIGRATION: rows written, run_content dropped).
+    await pgs.admin.query(`
+      CREATE TABLE ${schema}.runs (seq bigserial PRIMARY KEY, record_digest text NOT NULL UNIQUE, capture_id text NOT NULL, run_id text, request_id text, model text, served_model text, started text NOT NULL, ended text NOT NULL, capture text NOT NULL, record text NOT NULL, identity text, receiptable boolean NOT NULL, receipt text, log_index bigint, content_expired boolean NOT NULL DEFAULT false);
+      CREATE TABLE ${schema}.run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, PRIMARY KEY (seq, part, position));
+      CREATE INDEX run_digests_digest ON ${schema}.run_digests (digest, seq);
+      CREATE TABLE ${schema}.content (digest text PRIMARY KEY, bytes bytea NOT NULL);
+      CREATE TABLE ${schema}.run_content (digest text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (digest, seq));
+      INSERT INTO ${schema}.runs (record_digest, capture_id, started, ended, capture, record, receiptable) VALUES ('d1', 'c1', 's', 'e', 'proxy', '{"parents": ["rp-run-v1-sha256-0"], "response": {"rawDigest": {"sha256": "ab"}}}', true);
+      INSERT INTO ${schema}.run_digests VALUES (1, 'system', 0, 'cd');
+      INSERT INTO ${schema}.content VALUES ('ab', '\\x01');
+      INSERT INTO ${schema}.run_content VALUES ('ab', 1);
+    `);
+    const before = await postgresDump(schema);
+    await assert.rejects(PostgresRuns.open(url), refusal);
+    assert.deepEqual(await postgresDump(schema), before, 'nothing made, altered, dropped or written');
+  });
+
+  test('a content table of another shape and no other table: refused unchanged (no runs table made)', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_shape');
+    await pgs.admin.query(`CREATE TABLE ${schema}.content (id integer PRIMARY KEY, body text); INSERT INTO ${schema}.content VALUES (1, 'x');`);
+    const before = await postgresDump(schema);
+    await assert.rejects(PostgresRuns.open(url), refusal);
+    await assert.rejects(PostgresRuns.open(url, { create: false }), { code: 'ERR_INPUT_NOT_FOUND' });
+    assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
+  });
+});
