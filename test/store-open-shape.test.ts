@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { PostgresLog } from '../src/store/postgres-log.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 
@@ -30,6 +31,27 @@ async function postgresDump(schema: string): Promise<unknown> {
   }
   return { relations, columns, indexes, functions, triggers, rows };
 }
+
+describe('the PostgreSQL log', () => {
+  const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint log' };
+
+  test('entries of another shape (no leaf_hash) and none of the other tables: refused unchanged', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_shape');
+    await pgs.admin.query(`CREATE TABLE ${schema}.entries (idx bigint PRIMARY KEY, entry bytea NOT NULL, run_id text); INSERT INTO ${schema}.entries VALUES (0, '\\x01', 'rp-run-1');`);
+    const before = await postgresDump(schema);
+    await assert.rejects(PostgresLog.open(url), refusal);
+    assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
+  });
+
+  test('a checkpoints table of another shape beside a log of this version without witnessed: refused unchanged', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_shape');
+    await (await PostgresLog.open(url)).close();
+    await pgs.admin.query(`DROP TABLE ${schema}.checkpoints; CREATE TABLE ${schema}.checkpoints (size bigint PRIMARY KEY, body text); DROP TABLE ${schema}.witnessed;`);
+    const before = await postgresDump(schema);
+    await assert.rejects(PostgresLog.open(url), refusal);
+    assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed (witnessed not made)');
+  });
+});
 
 describe('the PostgreSQL run store', () => {
   const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint run store' };

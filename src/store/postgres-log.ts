@@ -187,7 +187,8 @@ export class PostgresLog implements LogStorage {
 
   /**
    * Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's
-   * search_path (`?options=-c%20search_path%3Dname`; `public` by default). Connection failures are
+   * search_path (`?options=-c%20search_path%3Dname`; `public` by default); tables of another shape
+   * are ERR_STORE_CORRUPT, with nothing made (one transaction). Connection failures are
    * ERR_STORE_UNAVAILABLE (a database that does not exist is named: noSuchDatabase); stored
    * entries not numbered 0 .. size - 1 are ERR_STORE_CORRUPT. Verification against a checkpoint is
    * the service's job. `access`: PostgresLogAccess.
@@ -231,15 +232,16 @@ export class PostgresLog implements LogStorage {
   async #createTables(schema: string): Promise<void> {
     try {
       // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS (a unique
-      // violation in the catalog): creation holds its own lock.
+      // violation in the catalog): creation holds its own lock. The probe is in the same
+      // transaction: tables of another shape are refused with none of the others made.
       await this.#rawTransaction(
         advisoryLockKey('runprint/log schema', schema),
         async (client) => {
           await client.query(SCHEMA);
+          await client.query(PROBE);
         },
         'READ COMMITTED',
       );
-      await this.#pool.query(PROBE);
     } catch (error) {
       // Undefined column, undefined table, wrong type: tables of these names that are something else.
       const code = (error as { code?: unknown } | null)?.code;
