@@ -7,15 +7,35 @@
  * store's own test is in run-store-kept.test.ts.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { PostgresLog } from '../src/store/postgres-log.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { SqliteLog } from '../src/store/sqlite-log.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
+import { scratchFolders } from './helpers/scratch.ts';
 
+const scratch = scratchFolders('runprint-open-shape-');
 const pgs = await pgSchemas();
 after(async () => {
   await pgs.drop();
+  scratch.removeAll();
 });
+
+/** Everything an SQLite file holds that a store's open could change: its schema, and every table's rows. */
+function sqliteDump(path: string): unknown {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const schema = db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name').all();
+    const rows = Object.fromEntries(
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((table) => [table.name, db.prepare(`SELECT * FROM "${table.name}" ORDER BY 1`).all()]),
+    );
+    return { schema, rows };
+  } finally {
+    db.close();
+  }
+}
 
 /** Everything a PostgreSQL schema holds that a store's open could change: relations, columns, indexes, functions, triggers, and every table's rows. */
 async function postgresDump(schema: string): Promise<unknown> {
@@ -31,6 +51,59 @@ async function postgresDump(schema: string): Promise<unknown> {
   }
   return { relations, columns, indexes, functions, triggers, rows };
 }
+
+/** A file holding `sql`, as a store of another shape left it. */
+function sqliteFile(name: string, sql: string): string {
+  const path = join(scratch.tempDir(), name);
+  const db = new DatabaseSync(path);
+  db.exec(sql);
+  db.close();
+  return path;
+}
+
+describe('the SQLite log', () => {
+  const refusal = { code: 'ERR_STORE_CORRUPT', message: 'log database has tables of another shape than this version of runprint writes' };
+
+  test('an early layout (entries without leaf_key, a content_hash instead; none of the other tables) is refused unchanged', () => {
+    const path = sqliteFile('log.sqlite', `
+      CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, leaf_hash BLOB NOT NULL, content_hash BLOB NOT NULL UNIQUE, run_id TEXT) STRICT;
+      INSERT INTO entries VALUES (0, x'01', x'02', x'03', 'rp-run-1');
+    `);
+    const before = sqliteDump(path);
+    assert.throws(() => SqliteLog.open(path), refusal);
+    assert.deepEqual(sqliteDump(path), before, 'nothing made or changed');
+  });
+
+  test('a log of this version whose meta table is something else is refused unchanged', async () => {
+    const path = join(scratch.tempDir(), 'log.sqlite');
+    const log = SqliteLog.open(path);
+    await log.setMetaOnce('origin', 'example.test/log');
+    await log.close();
+    const db = new DatabaseSync(path);
+    db.exec("DROP TABLE meta; CREATE TABLE meta (name TEXT PRIMARY KEY, setting TEXT) STRICT; INSERT INTO meta VALUES ('origin', 'x'); DROP TABLE witnessed;");
+    db.close();
+    const before = sqliteDump(path);
+    assert.throws(() => SqliteLog.open(path), refusal);
+    assert.deepEqual(sqliteDump(path), before, 'nothing made or changed (witnessed not made)');
+  });
+
+  test('a log of this version without its later tables (tile_nodes, witnessed) is still opened, and they are made', async () => {
+    const path = join(scratch.tempDir(), 'log.sqlite');
+    await SqliteLog.open(path).close();
+    const db = new DatabaseSync(path);
+    db.exec('DROP TABLE tile_nodes; DROP TABLE witnessed;');
+    db.close();
+    const log = SqliteLog.open(path);
+    try {
+      assert.equal(await log.size(), 0);
+      assert.equal(await log.witnessed('example.test/log'), undefined);
+    } finally {
+      await log.close();
+    }
+    const tables = (sqliteDump(path) as { schema: Array<{ type: string; name: string }> }).schema.filter((row) => row.type === 'table').map((row) => row.name);
+    assert.deepEqual(tables, ['checkpoints', 'entries', 'leaf_collisions', 'meta', 'tile_hashes', 'tile_nodes', 'witnessed']);
+  });
+});
 
 describe('the PostgreSQL log', () => {
   const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint log' };

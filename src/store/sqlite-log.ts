@@ -38,6 +38,29 @@ CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT 
 CREATE TABLE IF NOT EXISTS witnessed (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL) STRICT;
 `;
 
+/** Stores an entry; one whose leaf key is taken (a resubmission, or very rarely another entry) is skipped, then looked up. */
+const INSERT_ENTRY = 'INSERT INTO entries (idx, entry, leaf_hash, leaf_key, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (leaf_key) DO NOTHING';
+const INSERT_META = 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING';
+const SAVE_WITNESSED = 'INSERT INTO witnessed (origin, size, note) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, note = excluded.note';
+
+/**
+ * Every column the log reads and writes, and the keys its upserts name: preparing these (they are
+ * not run) fails with an SQL error on tables of another shape, a table of the same name that is
+ * something else or an older runprint's layout.
+ */
+const PROBE = [
+  'SELECT key, value FROM meta',
+  'SELECT idx, entry, leaf_hash, leaf_key, run_id FROM entries',
+  'SELECT leaf_hash, idx FROM leaf_collisions',
+  'SELECT level, idx, hash FROM tile_hashes',
+  'SELECT level, idx, nodes FROM tile_nodes',
+  'SELECT size, note FROM checkpoints',
+  'SELECT origin, size, note FROM witnessed',
+  INSERT_ENTRY,
+  INSERT_META,
+  SAVE_WITNESSED,
+];
+
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const LOG_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-log-worker.ts' : './sqlite-log-worker.js', import.meta.url);
 
@@ -104,8 +127,7 @@ export class SqliteLog implements LogStorage {
   /** The statements, prepared once on a connection: preparing one costs about as much as running a small one. */
   #prepare(db: DatabaseSync): void {
     this.#sizeQuery = db.prepare('SELECT COALESCE(MAX(idx), -1) + 1 AS size FROM entries');
-    // An entry whose key is taken (a resubmission, or very rarely another entry) is skipped; it is then looked up.
-    this.#insertEntry = db.prepare('INSERT INTO entries (idx, entry, leaf_hash, leaf_key, run_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (leaf_key) DO NOTHING');
+    this.#insertEntry = db.prepare(INSERT_ENTRY);
     this.#findKey = db.prepare('SELECT idx, leaf_hash FROM entries WHERE leaf_key = ?');
     this.#findCollision = db.prepare('SELECT idx FROM leaf_collisions WHERE leaf_hash = ?');
     this.#insertCollision = db.prepare('INSERT INTO leaf_collisions (leaf_hash, idx) VALUES (?, ?)');
@@ -126,7 +148,8 @@ export class SqliteLog implements LogStorage {
   /**
    * Opens (creating if needed) the database file. Verification against a checkpoint is the
    * service's job. A failure is named by its cause (see storage-faults.ts): ERR_STORE_CORRUPT only
-   * for a file that is not an SQLite database, fails quick_check, or holds tables of another shape;
+   * for a file that is not an SQLite database, fails quick_check, or holds tables of another shape
+   * (refused with nothing made: the tables are made in one transaction with the check of their shape);
    * a full disk, a read-only or forbidden file, or a lock is its own code. Test-only options:
    * `leafKey`, a coarser key that makes collisions happen; `maxPageCount`, SQLite's
    * max_page_count on this connection, so that a write that needs more pages fails as on a full disk.
@@ -147,7 +170,17 @@ export class SqliteLog implements LogStorage {
       db.exec(SQLITE_PRAGMAS);
       const check = options.checked === true ? { ok: 'ok' } : (db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined);
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('log database fails SQLite quick_check');
-      db.exec(SCHEMA);
+      // The tables, and a check that every statement fits them, in one transaction: a log of
+      // another shape is refused unchanged, none of its missing tables made.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.exec(SCHEMA);
+        for (const sql of PROBE) db.prepare(sql);
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
       if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.trunc(options.maxPageCount)}`);
     } catch (error) {
       if (db?.isOpen === true) db.close();
@@ -220,7 +253,7 @@ export class SqliteLog implements LogStorage {
     return this.#guard(() => {
       // Always the INSERT, even when the key is there: a database that cannot be written fails
       // here, at open (the service stores its origin first), not at the first append.
-      this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+      this.#db.prepare(INSERT_META).run(key, value);
       return this.#getMeta(key)!;
     });
   }
@@ -441,9 +474,7 @@ export class SqliteLog implements LogStorage {
     return this.#transaction(() => {
       const row = this.#db.prepare('SELECT size FROM witnessed WHERE origin = ?').get(origin) as { size: number } | undefined;
       if ((row?.size ?? -1) !== previousSize) return false;
-      this.#db
-        .prepare('INSERT INTO witnessed (origin, size, note) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, note = excluded.note')
-        .run(origin, checkpoint.size, checkpoint.note);
+      this.#db.prepare(SAVE_WITNESSED).run(origin, checkpoint.size, checkpoint.note);
       return true;
     });
   }
