@@ -284,6 +284,44 @@ export function serverErrorReporter(write: (text: string) => void, now: () => nu
   };
 }
 
+/** A line about requests shed at most this often. */
+const SHED_LINE_MS = 60_000;
+
+/**
+ * serve's report of the requests it refuses with 503 ERR_HTTP_BUSY to shed load, the identity
+ * workers' queue full (createApp's onShed). Not a fault, so not a server error line each: the
+ * first is printed at once, the others are counted in one line a minute after the line before,
+ * which says since when (UTC, to the second: the first request it counts). `flush` prints what is
+ * counted at a stop.
+ */
+export function shedReporter(write: (text: string) => void, now: () => number = () => performance.now(), clock: () => number = () => Date.now()): { report(): void; flush(): void } {
+  let lineAt = -Infinity;
+  let count = 0;
+  let since = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const print = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (count === 0) return;
+    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
+    write(`runprint: shed ${count} request${count === 1 ? '' : 's'} with 503 ERR_HTTP_BUSY (the identity queue was full; clients are told to retry after 1 s) since ${when}\n`);
+    lineAt = now();
+    count = 0;
+  };
+  return {
+    report() {
+      if (count === 0) since = clock();
+      count += 1;
+      const time = now();
+      if (time - lineAt >= SHED_LINE_MS) return print();
+      if (timer !== undefined) return;
+      timer = setTimeout(print, lineAt + SHED_LINE_MS - time);
+      timer.unref();
+    },
+    flush: print,
+  };
+}
+
 /** How long it then waits for the calls it cut to hand over their records. */
 const SHUTDOWN_DRAIN_MS = 5_000;
 
@@ -433,6 +471,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   // An answer of 5xx names no server path (a failing store's file): stderr has the whole message.
   const serverErrors = serverErrorReporter(io.stderr);
   options.onServerError = (error, route, status) => serverErrors.report(error, route, status);
+  // Requests refused to shed load are no fault: counted, a line a minute at most.
+  const shed = shedReporter(io.stderr);
+  options.onShed = () => shed.report();
   const app = createApp(options);
   let server;
   try {
@@ -471,6 +512,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         .then(() => log?.close())
         .then(() => ownStorage?.close())
         .then(() => serverErrors.flush())
+        .then(() => shed.flush())
         .then(() => unguard())
         .then(done);
     };

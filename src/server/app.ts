@@ -59,9 +59,17 @@ export interface AppOptions {
    * route as the route table names it (`GET /v1/runs/{id}`, never the path a client sent) and the
    * status. The answer carries the error's public message, without the server's file paths
    * (http-status.ts): serve prints the whole message on stderr with this. Not told of the capture
-   * proxy's answers, whose failures serve reports itself. What it throws is ignored.
+   * proxy's answers, whose failures serve reports itself, nor of a request refused to shed load
+   * (onShed). What it throws is ignored.
    */
   onServerError?: (error: unknown, route: string, status: number) => void;
+  /**
+   * Told of each request refused with 503 ERR_HTTP_BUSY (with `Retry-After`) because the identity
+   * compute's queue is full, with the route as onServerError names it. Shedding load is not a
+   * fault of the server's, so onServerError is not told of it: serve counts these on one stderr
+   * line a minute at most. What it throws is ignored.
+   */
+  onShed?: (route: string) => void;
 }
 
 export interface App {
@@ -193,9 +201,11 @@ export function createApp(options: AppOptions = {}): App {
       return head ? withoutBody(response) : response;
     } catch (error) {
       const response = errorResponse(error);
-      if (response.status >= 500 && options.onServerError !== undefined) {
+      if (response.status >= 500) {
+        const name = `${request.method} ${routeName(url.pathname)}`;
         try {
-          options.onServerError(error, `${request.method} ${routeName(url.pathname)}`, response.status);
+          if (shedsLoad(error)) options.onShed?.(name);
+          else options.onServerError?.(error, name, response.status);
         } catch {
           // The answer goes out whatever the report does.
         }
@@ -231,6 +241,15 @@ export function createApp(options: AppOptions = {}): App {
       ...(explorer === undefined ? [] : explorer.prefixRoutes),
     ],
   };
+}
+
+/**
+ * Whether an error refuses a request to shed load, not for a fault: ERR_HTTP_BUSY, the identity
+ * compute's queue full (503 with Retry-After). The other refusals that shed load, 429
+ * ERR_HTTP_TOO_MANY_REQUESTS and connections past a cap, are listen.ts's, before the app.
+ */
+function shedsLoad(error: unknown): boolean {
+  return error instanceof RunprintError && error.code === 'ERR_HTTP_BUSY';
 }
 
 /** The methods a route answers, for `Allow`: HEAD wherever GET is. */
