@@ -18,6 +18,7 @@ import { runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
 import { runprintVersion } from '../src/cli/version.ts';
 import { parsePrivateKey, type SigningKey } from '../src/keys/keys.ts';
 import { verifyReceipt } from '../src/receipt/index.ts';
+import { computeInProcess } from '../src/server/api-answers.ts';
 import { createApp, type AppOptions } from '../src/server/app.ts';
 import { createIdentityPool } from '../src/server/identity-pool.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
@@ -280,3 +281,25 @@ for (const [name, options] of [['in process', {}], ['worker pool', { computeIden
     assert.deepEqual((await error(noOutput)).error.path, "$['output']");
   });
 }
+
+test('POST /v1/sign with a runprint-retrieval header reads the body once, in the compute: the header\'s documents go to it, the route parses nothing of the body', async () => {
+  const signBody = new TextEncoder().encode(JSON.stringify(sameRunBody()));
+  const calls: Array<{ operation: string | undefined; declared: unknown; body: string }> = [];
+  // The compute answers for the captured run's body whatever it is sent: a route that parsed the
+  // body itself too would find what it was sent.
+  const app = appWith(capturedKey, {
+    computeIdentity: (body, from, maxElements, operation, declared) => {
+      calls.push({ operation, declared, body: new TextDecoder().decode(body) });
+      return computeInProcess(signBody.slice(), from, maxElements, operation, declared);
+    },
+  });
+  const signed = await app.request('/v1/sign', { method: 'POST', body: 'not JSON: parsed only by the compute', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'runprint-retrieval': retrievalHeader(DOCS) } });
+  assert.equal(signed.status, 200);
+  assert.equal(JSON.parse(await signed.text()).payload, JSON.parse(captured.receipt).payload, 'the receipt of the captured call, its retrieval checked in the compute');
+  assert.deepEqual(calls, [{ operation: 'sign-facts', declared: DOCS, body: 'not JSON: parsed only by the compute' }], 'one compute, given the body and the header\'s documents');
+  // A header that declares none is a declaration too (so the member with it is refused); no header, none.
+  calls.length = 0;
+  await postSign(app, sameRunBody(), { 'runprint-retrieval': retrievalHeader([]) });
+  await postSign(app, sameRunBody());
+  assert.deepEqual(calls.map((call) => call.declared), [[], undefined]);
+});

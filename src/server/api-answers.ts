@@ -125,9 +125,12 @@ const SIGN_MEMBERS = ['composition', 'from', 'salts', 'output', 'outputBase64', 
 /**
  * The receipt facts `POST /v1/sign` signs, as JSON, built as `runprint sign` builds them
  * (receiptFactsOf); `runprintVersion` is left empty for the server to fill. The output is taken
- * only as exact bytes (a string or base64): its raw digest is of the bytes.
+ * only as exact bytes (a string or base64): its raw digest is of the bytes. `headerDeclared`: the
+ * documents of the request's `runprint-retrieval` headers, when it has any (read by the route as
+ * the proxy reads them), checked against the request read here, so the body is parsed once; a
+ * body that also has the member `retrieval` is refused, even when one of them declares none.
  */
-export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Array {
+export function signFactsAnswer(body: Uint8Array, maxElements: number, headerDeclared?: readonly DeclaredDocument[]): Uint8Array {
   const members = readMembers(body, SIGN_MEMBERS);
   const document = requiredMember(members, 'composition');
   const output = bytesMember(members, 'output', { objects: false });
@@ -157,6 +160,13 @@ export function signFactsAnswer(body: Uint8Array, maxElements: number): Uint8Arr
     { composition, format: read.format },
     { output, capture: capture as Capture, runprintVersion: '', parentRunIds: parents, ...times, ...(outputFormat === undefined ? {} : { outputFormat }) },
   );
+  if (headerDeclared !== undefined) {
+    // Declared both ways: which one is meant is not guessed.
+    if (Object.hasOwn(members, 'retrieval')) throw usage('the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', 'retrieval');
+    // The capture core's check, against the request as read (no salts): refused, never left out.
+    const fromHeader = signedRetrieval(read.composition, headerDeclared);
+    if (fromHeader.length > 0) facts.retrieval = fromHeader;
+  }
   if (retrieval.length > 0) facts.retrieval = retrieval;
   return json(facts);
 }
@@ -273,8 +283,8 @@ const FORMAT_REMEDIES: Record<Operation, string> = {
   verify: 'name the format with the member "from"',
 };
 
-/** One operation's answer; `identity` reads `from` from the query, the others from the body. */
-export async function operationAnswer(operation: Operation, body: Uint8Array, maxElements: number, from: InputFormat = 'auto'): Promise<Uint8Array> {
+/** One operation's answer; `identity` reads `from` from the query, the others from the body; `declared` is sign-facts' (IdentityCompute). */
+export async function operationAnswer(operation: Operation, body: Uint8Array, maxElements: number, from: InputFormat = 'auto', declared?: readonly DeclaredDocument[]): Promise<Uint8Array> {
   try {
     switch (operation) {
       case 'identity':
@@ -284,7 +294,7 @@ export async function operationAnswer(operation: Operation, body: Uint8Array, ma
       case 'diff':
         return diffAnswer(body, maxElements);
       case 'sign-facts':
-        return signFactsAnswer(body, maxElements);
+        return signFactsAnswer(body, maxElements, declared);
       case 'verify':
         return await verifyAnswer(body, maxElements);
     }
@@ -294,4 +304,4 @@ export async function operationAnswer(operation: Operation, body: Uint8Array, ma
 }
 
 /** The in-process compute: for `createApp()` with no pool (tests, embedding). */
-export const computeInProcess: IdentityCompute = (body, from, maxElements, operation = 'identity') => operationAnswer(operation, body, maxElements, from);
+export const computeInProcess: IdentityCompute = (body, from, maxElements, operation = 'identity', declared) => operationAnswer(operation, body, maxElements, from, declared);

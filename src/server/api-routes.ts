@@ -2,26 +2,21 @@
  * The routes that do what the CLI does (README, "Service"): `POST /v1/explain`, `/v1/diff`,
  * `/v1/verify` and, with a server-held key, `/v1/sign`. Each reads one JSON object; the work is
  * done by the injected compute (the worker pool in `runprint serve`), except the Ed25519
- * signature itself, which stays with the key on this thread, and the check of a retrieval
- * declared to `/v1/sign` in `runprint-retrieval` headers (signedRetrieval, api-answers.ts, which
- * `runprint sign --retrieval` and the body's `retrieval` member share).
+ * signature itself, which stays with the key on this thread. A retrieval declared to `/v1/sign`
+ * in `runprint-retrieval` headers is read here, before the body, and checked by the compute with
+ * the sign facts (signFactsAnswer, api-answers.ts), against the request it reads once.
  */
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import type { DeclaredDocument } from '../capture/run-record.ts';
-import { compositionFromDocument } from '../compose/from-document.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import type { Composition } from '../identity/composition.ts';
-import type { JsonObject } from '../jcs/json-value.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { requireOptions, requireSigningKey, requireString } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import type { ReceiptFacts } from '../receipt/predicate.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import { formatBundle } from '../receipt/sigstore-bundle.ts';
-import { nothingSigned, signedRetrieval } from './api-answers.ts';
+import { nothingSigned } from './api-answers.ts';
 import { checkBearer } from './bearer.ts';
-import { inputFormat, requiredMember } from './body-members.ts';
 import type { IdentityCompute, Operation } from './identity-answer.ts';
 import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
@@ -80,15 +75,6 @@ function declaredIn(request: Request): DeclaredDocument[] {
   }
 }
 
-/**
- * The request a sign body names: its `composition` read with its `from`, as the sign facts read
- * it. Only for a body the sign facts were computed from (an object with a readable composition).
- */
-function signedComposition(members: JsonObject): Composition {
-  const from = inputFormat(members);
-  return compositionFromDocument(requiredMember(members, 'composition'), from === undefined ? {} : { from }).composition;
-}
-
 /** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
 export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
   const { compute, maxBodyBytes, maxElements } = options;
@@ -115,21 +101,13 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
         const form = url.searchParams.get('form') ?? 'envelope';
         if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "form" must be envelope or bundle');
         requireJson(request);
-        // Declared retrieval, in the proxy's header and read as the proxy reads it, before the body.
-        const declared = declaredIn(request);
+        // Declared retrieval, in the proxy's header and read as the proxy reads it, before the body;
+        // checked with the facts, where the body is read (a header that declares none is still a
+        // declaration: with the member "retrieval" it is refused).
+        const declared = request.headers.has(RETRIEVAL_HEADER) ? declaredIn(request) : undefined;
         const body = await readBody(request, maxBodyBytes);
-        // The pool may take the body over: a copy stays here for the declaration's check.
-        const kept = request.headers.has(RETRIEVAL_HEADER) ? body.slice() : undefined;
-        const facts = JSON.parse(decoder.decode(await compute(body, 'auto', maxElements, 'sign-facts'))) as ReceiptFacts;
+        const facts = JSON.parse(decoder.decode(await compute(body, 'auto', maxElements, 'sign-facts', declared))) as ReceiptFacts;
         facts.runprintVersion = sign.runprintVersion;
-        if (kept !== undefined) {
-          const members = parseJson(kept) as JsonObject;
-          // Declared both ways, even if one of them declares none: which one is meant is not guessed.
-          if (Object.hasOwn(members, 'retrieval')) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the retrieval is declared twice: in the member "retrieval" and in runprint-retrieval headers; send one', "$['retrieval']");
-          // The capture core's check, against the request the facts were computed from; refused, never left out.
-          const retrieval = signedRetrieval(signedComposition(members), declared);
-          if (retrieval.length > 0) facts.retrieval = retrieval;
-        }
         const envelope = await signReceipt(facts, sign.key);
         // form=bundle: the Sigstore bundle runprint sign --bundle writes (docs/RECEIPTS.md section 16).
         const text = form === 'bundle' ? `${JSON.stringify(formatBundle(envelope, { publicKeyHint: sign.key.keyId }), null, 2)}\n` : formatEnvelope(envelope);

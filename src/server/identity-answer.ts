@@ -1,4 +1,5 @@
 /** The answer of `POST /v1/identity`: request bytes in, identity document bytes out, with the service's bound on its size. */
+import type { DeclaredDocument } from '../capture/run-record.ts';
 import { compositionFromDocument, type ComposeOptions, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
 import { LIST_COMPONENTS, type Composition } from '../identity/composition.ts';
@@ -20,9 +21,11 @@ export type Operation = 'identity' | 'explain' | 'diff' | 'verify' | 'sign-facts
 /**
  * Computes the answer off the caller's thread or in it; the Node server injects a worker pool,
  * which may take over (detach) `body`. `operation` defaults to `identity`; `from` is the query's
- * (the other operations read theirs from the body).
+ * (the other operations read theirs from the body). `declared`, for `sign-facts` only: the
+ * documents a `/v1/sign` request declares in `runprint-retrieval` headers (given when it has
+ * such a header, even one that declares none), checked with the facts (signFactsAnswer).
  */
-export type IdentityCompute = (body: Uint8Array, from: InputFormat, maxElements: number, operation?: Operation) => Promise<Uint8Array>;
+export type IdentityCompute = (body: Uint8Array, from: InputFormat, maxElements: number, operation?: Operation, declared?: readonly DeclaredDocument[]) => Promise<Uint8Array>;
 
 const encoder = new TextEncoder();
 

@@ -101,7 +101,7 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
   let started = false;
 
   return {
-    compute: (body, from, maxElements, operation = 'identity') =>
+    compute: (body, from, maxElements, operation = 'identity', declared) =>
       new Promise((resolve, reject) => {
         if (!started && !closed) {
           started = true;
@@ -109,7 +109,7 @@ export function createIdentityPool(options: IdentityPoolOptions = {}): IdentityP
         }
         if (broken) return reject(new RunprintError('ERR_INTERNAL', 'unexpected failure'));
         if (closed || (idle.length === 0 && queue.length >= maxQueued)) return reject(busy());
-        queue.push({ task: { id: nextId++, body, from, maxElements, operation }, resolve, reject });
+        queue.push({ task: { id: nextId++, body, from, maxElements, operation, ...(declared === undefined ? {} : { declared }) }, resolve, reject });
         feed();
       }),
     close: async () => {

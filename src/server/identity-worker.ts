@@ -1,5 +1,6 @@
 /** A worker thread of the identity pool: computes `POST /v1/identity`, explain, diff, verify and sign-facts answers off the event loop. */
 import { parentPort } from 'node:worker_threads';
+import type { DeclaredDocument } from '../capture/run-record.ts';
 import type { InputFormat } from '../compose/from-document.ts';
 import { RunprintError } from '../errors.ts';
 import { operationAnswer } from './api-answers.ts';
@@ -11,6 +12,8 @@ export interface IdentityTask {
   from: InputFormat;
   maxElements: number;
   operation: Operation;
+  /** sign-facts: the documents declared in runprint-retrieval headers (IdentityCompute). */
+  declared?: readonly DeclaredDocument[];
 }
 
 export type IdentityReply =
@@ -21,7 +24,7 @@ export type IdentityReply =
 parentPort?.on('message', async (task: IdentityTask) => {
   let reply: IdentityReply;
   try {
-    reply = { id: task.id, answer: await operationAnswer(task.operation, task.body, task.maxElements, task.from) };
+    reply = { id: task.id, answer: await operationAnswer(task.operation, task.body, task.maxElements, task.from, task.declared) };
   } catch (error) {
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'unexpected failure');
     reply = { id: task.id, error: known.toJSON() };
