@@ -125,12 +125,90 @@ export class Steps {
 }
 
 /**
+ * One call's view of its steps, as capture points use it: Steps (this process), or a name of
+ * SharedSteps (a store several processes share). `ending`'s function may return a promise: the
+ * end is then known to the other processes once it resolves (it never rejects).
+ */
+export interface CallSteps {
+  take(): readonly Link[];
+  ending(followed: readonly Link[]): (runId: string | null) => void | Promise<void>;
+}
+
+/**
+ * Where named steps are kept when several processes share them (serve on a PostgreSQL run
+ * store: postgres-steps.ts). Each is one atomic change of the name's state.
+ */
+export interface StepsStore {
+  /** A call of steps `name` starts: the run identities it follows from (Steps.take's, by the store). */
+  take(name: string): Promise<string[]>;
+  /** A call of steps `name` ended, standing for these run identities (its own, or what it followed from). */
+  end(name: string, ids: readonly string[]): Promise<void>;
+}
+
+/**
+ * Steps by name kept in a StepsStore, as Steps keeps them in a process: each name's takes and
+ * ends reach the store in the order this process's calls made them (one after the other), so a
+ * call here never overtakes the end of the call before it here. A store that fails links nothing
+ * (the call's parents are none, the end is not noted), and `onFailure` hears of it.
+ */
+export class SharedSteps {
+  readonly #store: StepsStore;
+  readonly #onFailure: (error: unknown) => void;
+  /** Each name's last operation, while one is under way. */
+  readonly #queues = new Map<string, Promise<void>>();
+
+  constructor(store: StepsStore, onFailure: (error: unknown) => void) {
+    this.#store = store;
+    this.#onFailure = onFailure;
+  }
+
+  /** The steps of this name, for one call. */
+  get(name: string): CallSteps {
+    return {
+      take: () => {
+        const link = new Link();
+        void this.#queue(name, async () => {
+          let ids: string[] = [];
+          try {
+            ids = await this.#store.take(name);
+          } catch (error) {
+            this.#onFailure(error);
+          }
+          link.set(ids);
+        });
+        return [link];
+      },
+      ending: (followed) => (runId) =>
+        this.#queue(name, async () => {
+          const ids = runId !== null ? [runId] : await parentsOf(followed);
+          try {
+            await this.#store.end(name, ids);
+          } catch (error) {
+            this.#onFailure(error);
+          }
+        }),
+    };
+  }
+
+  /** Runs `work` after the name's operations before it; never rejects. */
+  #queue(name: string, work: () => Promise<void>): Promise<void> {
+    const before = this.#queues.get(name) ?? Promise.resolve();
+    const done = before.then(work).catch((error: unknown) => this.#onFailure(error));
+    this.#queues.set(name, done);
+    void done.then(() => {
+      if (this.#queues.get(name) === done) this.#queues.delete(name);
+    });
+    return done;
+  }
+}
+
+/**
  * What a call follows from, as every capture point decides it: a call in `steps` takes what ended
  * in them (whatever gives its parents); its parents are then those `named` gives (its
  * `runprint-parent` header, read only after the taking, so a header refused takes them too), else
  * what it took, else `otherwise()`'s.
  */
-export function callLinks(steps: Steps | null, named: (() => readonly string[]) | null, otherwise: () => readonly string[]): readonly Link[] {
+export function callLinks(steps: CallSteps | null, named: (() => readonly string[]) | null, otherwise: () => readonly string[]): readonly Link[] {
   const taken = steps?.take();
   if (named !== null) return fixedLinks(named());
   return taken ?? fixedLinks(otherwise());

@@ -32,6 +32,7 @@ import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
 import { warnOpenKey } from './key-file.ts';
 import { runprintVersion } from './version.ts';
+import type { PostgresSteps } from '../store/postgres-steps.ts';
 
 /** The parseArgs options this file reads. */
 export const CAPTURE_OPTIONS = {
@@ -443,6 +444,15 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   } finally {
     clearTimeout(waiting);
   }
+  // On PostgreSQL, the steps runprint-steps names are kept in the store: every serve on it links
+  // an agent's calls, whichever serve each reaches, and a restart forgets none.
+  let steps: PostgresSteps | undefined;
+  try {
+    steps = config.runsDb === undefined ? undefined : await (await import('../store/postgres-steps.ts')).PostgresSteps.open(config.runsDb);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const version = await runprintVersion();
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
@@ -558,6 +568,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     durability: config.durability,
     failClosed: config.failClosed,
+    ...(steps === undefined ? {} : { steps }),
     ...(config.token === undefined ? {} : { token: config.token }),
     maxBodyBytes: 32 * 1024 * 1024,
     maxRetrievalBytes: config.retrievalMax,
@@ -598,6 +609,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       ...(config.token === undefined ? {} : { token: config.token }),
       maxBodyBytes: MAX_EXCHANGE_BYTES,
       receipts: true,
+      // Reported as a proxied call's failures are, once per kind (not again as a 5xx answer).
+      onFailure: report,
     },
     recorder,
     health: () => {
@@ -615,6 +628,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       await outbox?.close();
       await exporter?.close(closing);
       await storage.close();
+      await steps?.close();
       upstreamFetch.close();
       await preparePool?.close();
     },

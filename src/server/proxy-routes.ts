@@ -8,7 +8,7 @@
 import { captureRunWith, locate, MAX_CAPTURED_RESPONSE_BYTES, prepareRequest, type CapturedRun, type Located, type PreparedRequest } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER, RETRIEVAL_HEADER } from '../capture/declared.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
-import { callLinks, NamedSteps, parentsNow, readStepsHeader, STEPS_HEADER, type Link, type Steps } from '../capture/steps.ts';
+import { callLinks, NamedSteps, parentsNow, readStepsHeader, SharedSteps, STEPS_HEADER, type CallSteps, type Link, type StepsStore } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
@@ -38,6 +38,11 @@ export interface ProxyOptions {
   sink: CaptureSink;
   /** `sync` (default): a response's last byte leaves only once its record is durable. `async`: at once. */
   durability?: 'sync' | 'async';
+  /**
+   * Where the steps `runprint-steps` names are kept (serve on a PostgreSQL run store: the store,
+   * shared by every serve on it). Default: in this process.
+   */
+  steps?: StepsStore;
   /**
    * Refuse calls with 503 ERR_CAPTURE_UNAVAILABLE, before forwarding, while the sink is not
    * healthy; and a call whose `runprint-retrieval` declaration cannot be recorded as sent (400
@@ -191,8 +196,8 @@ function parentsOf(request: Request): string[] {
   return readParentHeader(request.headers.get(PARENT_HEADER));
 }
 
-/** The steps a `runprint-steps` header names (null: none), remembered by name by this proxy. */
-function stepsOf(request: Request, named: NamedSteps): Steps | null {
+/** The steps a `runprint-steps` header names (null: none), remembered by name by this proxy or in its store. */
+function stepsOf(request: Request, named: { get(name: string): CallSteps }): CallSteps | null {
   const name = readStepsHeader(request.headers.get(STEPS_HEADER));
   return name === null ? null : named.get(name);
 }
@@ -333,8 +338,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const durability = options.durability ?? 'sync';
   const maxCaptured = options.maxCapturedBytes ?? MAX_CAPTURED_RESPONSE_BYTES;
   const maxRetrieval = options.maxRetrievalBytes ?? MAX_RETRIEVAL_HEADER_BYTES;
-  // Agents' steps by their runprint-steps name, in this process.
-  const namedSteps = new NamedSteps();
+  // Agents' steps by their runprint-steps name: in the store serves share (options.steps), else in this process.
+  const namedSteps = options.steps === undefined ? new NamedSteps() : new SharedSteps(options.steps, (error) => fail(error));
   const fail = (error: unknown) => {
     try {
       options.onFailure?.(error);
@@ -449,7 +454,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   /** `done` is called once the call's record is with the sink (the proxy's drain waits for it). */
-  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, links: readonly Link[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: Steps | null): Promise<Response> {
+  async function capture(captureId: string, format: RequestFormat, upstream: string, upstreamUrl: string, init: RequestInit, requestBytes: Uint8Array, source: Uint8Array | RunprintError, links: readonly Link[], declaration: Declaration, method: string, path: string, traceparent: string | null, memberHeaders: MemberHeaders | undefined, done: () => void, steps: CallSteps | null): Promise<Response> {
     // The composition and request identity, computed while the upstream works on the call and
     // awaited when its answer is back: by the prepare pool from the start when it takes the call,
     // or on this thread once the call is on its way (below). Before forwarding where declared
@@ -495,9 +500,10 @@ export function createProxy(options: ProxyOptions): Proxy {
           located,
         );
         // Its steps' next call follows from this run (before it is durable: in sync durability
-        // the client has the answer's end only after this).
-        stepEnded?.(run.record.runId);
-        const durable = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch((error: unknown) => {
+        // the client has the answer's end only after this, and, with steps in a store serves
+        // share, only once the store has the end).
+        const noted = stepEnded?.(run.record.runId);
+        const recorded = options.sink.record(run, { requestBytes, responseBytes }, 'proxy').catch((error: unknown) => {
           fail(error);
           if (options.failClosed === true) unrecorded = new RunprintError('ERR_CAPTURE_UNAVAILABLE', 'runprint could not record this call, and the proxy is fail-closed: its answer was not passed on');
         });
@@ -510,10 +516,11 @@ export function createProxy(options: ProxyOptions): Proxy {
             fail(error);
           }
         }
+        const durable = noted === undefined ? recorded : Promise.all([recorded, noted]).then(() => undefined);
         return { run, durable: durability === 'sync' ? durable : Promise.resolve() };
       } catch (error) {
         // No run identity (or none handed on): the next step follows from what this one did.
-        if (run === undefined) stepEnded?.(null);
+        if (run === undefined) void stepEnded?.(null);
         fail(error);
         return { run, durable: Promise.resolve() };
       } finally {
@@ -536,10 +543,13 @@ export function createProxy(options: ProxyOptions): Proxy {
       await (reportsSent ? Promise.race([written, settled]) : nextTurn());
       preparing = prepareCall(format, source, memberHeaders);
     }
+    // Steps kept in a store: what the call follows from comes from it; records are made with it.
+    const linked = links.every((link) => link.ids !== undefined) ? undefined : Promise.all(links.map((link) => link.settled()));
     try {
       response = await responding;
     } catch (error) {
       prepared = await preparing;
+      await linked;
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
       if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
@@ -547,6 +557,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     const responded = now();
     prepared = await preparing;
+    await linked;
     if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
     const headers = returnedHeaders(response);
     ids.forEach((value, name) => headers.set(name, value));
