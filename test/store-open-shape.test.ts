@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
+import type { RunprintError } from '../src/errors.ts';
+import { HeldJournal } from '../src/store/held-journal.ts';
 import { PostgresLog } from '../src/store/postgres-log.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
@@ -102,6 +104,26 @@ describe('the SQLite log', () => {
     }
     const tables = (sqliteDump(path) as { schema: Array<{ type: string; name: string }> }).schema.filter((row) => row.type === 'table').map((row) => row.name);
     assert.deepEqual(tables, ['checkpoints', 'entries', 'leaf_collisions', 'meta', 'tile_hashes', 'tile_nodes', 'witnessed']);
+  });
+});
+
+describe('the held-records journal', () => {
+  test('a journal whose held table is something else is refused unchanged, with ERR_STORE_CORRUPT, when read and when its rows are removed (no path in the public message)', () => {
+    const path = sqliteFile('held-runs.sqlite', "CREATE TABLE held (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO held VALUES (1, 'x');");
+    const before = sqliteDump(path);
+    const refusal = { code: 'ERR_STORE_CORRUPT', message: `held-records journal ${path} holds tables of another shape (not a runprint held-records journal of this version): it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again` };
+    assert.throws(() => new HeldJournal(path).count(), refusal);
+    assert.throws(() => new HeldJournal(path).load(1_000), refusal);
+    assert.throws(() => new HeldJournal(path).remove(['a']), refusal);
+    assert.throws(() => new HeldJournal(path).refusedRecords(), (error: RunprintError) => error.publicMessage === 'held-records journal holds tables of another shape (not a runprint held-records journal of this version): it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again');
+    assert.deepEqual(sqliteDump(path), before, 'nothing made or changed');
+  });
+
+  test('a journal without held whose refused table is something else is refused unchanged (held not made)', () => {
+    const path = sqliteFile('held-runs.sqlite', "CREATE TABLE refused (id INTEGER PRIMARY KEY, why TEXT); INSERT INTO refused VALUES (1, 'x');");
+    const before = sqliteDump(path);
+    assert.throws(() => new HeldJournal(path).refusedCount(), { code: 'ERR_STORE_CORRUPT' });
+    assert.deepEqual(sqliteDump(path), before, 'nothing made or changed');
   });
 });
 

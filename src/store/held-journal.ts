@@ -22,8 +22,8 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { RunToStore } from './run-storage.ts';
 import { createOwnerOnly } from './owner-only.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
-import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
-import { LogError, RunprintError } from '../errors.ts';
+import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { LogError, RunprintError, storeFault } from '../errors.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS held (
@@ -52,6 +52,21 @@ CREATE TABLE IF NOT EXISTS refused (
   reason TEXT NOT NULL
 );
 `;
+
+const INSERT_HELD = 'INSERT INTO held (record_digest, held_at, run, content) VALUES (?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING';
+
+/**
+ * For each table the journal may hold: every column it reads and writes, and the key its inserts
+ * name. Preparing these (they are not run) fails with an SQL error on a table of another shape,
+ * which is refused before anything is made.
+ */
+const PROBE: Record<'held' | 'refused', string[]> = {
+  held: ['SELECT seq, record_digest, held_at, run, content FROM held', INSERT_HELD],
+  refused: [
+    'SELECT seq, record_digest, held_at, run, content, capture_id, refused_at, code, reason FROM refused',
+    'INSERT INTO refused (record_digest, held_at, run, content, capture_id, refused_at, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING',
+  ],
+};
 
 /** A RunToStore as a journal row keeps it: the record as its JSON only, the content pieces' digests and lengths (their bytes, in this order, are the row's BLOB). */
 type JournalRun = Omit<RunToStore, 'record' | 'content'> & { content: Array<{ digest: string; length: number }> };
@@ -148,6 +163,10 @@ export class HeldJournal {
       db.exec(SQLITE_PRAGMAS);
       // A row may stay long in a failing store's outage: what is deleted is overwritten too.
       db.exec('PRAGMA secure_delete = ON; PRAGMA busy_timeout = 1000;');
+      // A table of another shape is refused before anything is made: the file is left as it was.
+      for (const [table, statements] of Object.entries(PROBE)) {
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined) for (const sql of statements) db.prepare(sql);
+      }
       db.exec(SCHEMA);
     } catch (error) {
       try {
@@ -155,7 +174,9 @@ export class HeldJournal {
       } catch {
         // The failure that matters is the first one.
       }
-      const fault = sqliteFault(error, this.path, this.#what);
+      const fault = isSqliteStatementError(error)
+        ? storeFault('ERR_STORE_CORRUPT', { local: `${this.#what} ${this.path}`, remote: this.#what }, (name) => `${name} holds tables of another shape (not a runprint held-records journal of this version)`)
+        : sqliteFault(error, this.path, this.#what);
       // A damaged journal may hold records a stopped or crashed serve could not commit: say what to do.
       if (fault instanceof RunprintError && fault.code === 'ERR_STORE_CORRUPT') {
         const advice = ': it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again';
@@ -171,7 +192,7 @@ export class HeldJournal {
   add(runs: readonly RunToStore[]): void {
     if (runs.length === 0) return;
     const db = this.#open(true)!;
-    const insert = db.prepare('INSERT INTO held (record_digest, held_at, run, content) VALUES (?, ?, ?, ?) ON CONFLICT (record_digest) DO NOTHING');
+    const insert = db.prepare(INSERT_HELD);
     const at = new Date().toISOString();
     sqliteWriteTransaction(db, this.path, this.#what, () => {
       for (const run of runs) {
