@@ -140,14 +140,12 @@ test('SQLite: the store that writes checks what it reads back too (a run claimed
   const store = SqliteRuns.open(path);
   try {
     await store.put(runs);
-    assert.equal((await store.unsigned(10)).length, 3);
     const db = new DatabaseSync(path);
     try {
       db.prepare('UPDATE runs SET record = ? WHERE record_digest = ?').run(altered(runs[0]!), runs[0]!.recordDigest);
     } finally {
       db.close();
     }
-    await assert.rejects(store.unsigned(10), { code: 'ERR_STORE_CORRUPT' });
     // A claim leaves the damaged run out, with its error, and gives the others: one damaged run
     // must not keep every run of its batch from being signed.
     const claimed = await store.claimUnsigned(10, 'signer', new Date(0).toISOString());
@@ -388,7 +386,6 @@ test('SQLite: an element digest of a list of two altered in place is found where
   }
   const store = SqliteRuns.open(path);
   try {
-    await assert.rejects(store.unsigned(10), { code: 'ERR_STORE_CORRUPT' });
     const claimed = await store.claimUnsigned(10, 'signer', new Date(0).toISOString());
     assert.deepEqual(claimed.map((run) => run.recordDigest), [runs[0]!.recordDigest, runs[2]!.recordDigest]);
     assert.deepEqual(claimed.damaged?.map((error) => error.message), [`run database ${path} holds a run (seq ${seq}) whose identity document does not give its identities: it is damaged`]);

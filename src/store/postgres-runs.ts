@@ -395,10 +395,6 @@ export class PostgresRuns implements RunStorage {
       storedRun(this.#names, { seq: row.seq, recordDigest: row.record_digest, record: row.record, identity: row.identity, model: nameOf(row.model, row.model_escaped), capture: row.capture, receipt: row.receipt, logIndex: row.log_index, contentExpired: row.content_expired }, bySeq.get(row.seq) ?? [], roots);
   }
 
-  async unsigned(limit: number): Promise<StoredRun[]> {
-    return this.#stored((await this.#query(`SELECT ${this.#columns} FROM runs WHERE receiptable AND receipt IS NULL ORDER BY seq LIMIT $1`, [limit])).rows as RunRow[], true);
-  }
-
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns> {
     // SKIP LOCKED: two processes claiming at once take different rows instead of waiting.
     const own = ownBefore === undefined ? 'claimed_by = $1' : `(claimed_by = $1 AND claimed_at < $${capture === undefined ? 5 : 6})`;

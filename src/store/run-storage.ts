@@ -487,8 +487,6 @@ export interface RunStorage {
    * failed with it (run-recorder.ts), when it holds no record to try again.
    */
   probe(): Promise<void>;
-  /** Receiptable runs without a receipt yet, oldest first (a read: nothing is claimed). */
-  unsigned(limit: number): Promise<StoredRun[]>;
   /**
    * Claims for `claimant` up to `limit` receiptable runs without a receipt, oldest first, and
    * returns them: runs nobody claimed, runs this claimant claimed before, and runs whose claim is

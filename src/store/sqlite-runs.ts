@@ -328,12 +328,6 @@ export class SqliteRuns implements RunStorage {
     return storedRun(this.#names, { seq: row.seq, recordDigest: row.record_digest, record: row.record, identity: row.identity, model: row.model, capture: row.capture, receipt: row.receipt, logIndex: row.log_index, contentExpired: row.content_expired === 1 }, digests, roots);
   }
 
-  async unsigned(limit: number): Promise<StoredRun[]> {
-    return this.#read(() =>
-      (this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE receiptable = 1 AND receipt IS NULL ORDER BY seq LIMIT ?`).all(limit) as unknown as RunRow[]).map((row) => this.#stored(row, true)),
-    );
-  }
-
   async claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns> {
     const claim: ClaimWrite = { claimant, now: new Date().toISOString(), staleBefore, limit, ...(capture === undefined ? {} : { capture }), ...(ownBefore === undefined ? {} : { ownBefore }) };
     // On the writer thread when there is one: a claim waits for the write lock (up to
