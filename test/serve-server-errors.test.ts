@@ -3,7 +3,9 @@
  * (a failing store's file path, which the HTTP answer leaves out): createApp's onServerError hook,
  * serve's reporter (one line per code at once, others held back and counted), and real serves:
  * one whose run store is cut short under it (its file truncated to its first page), one whose log
- * database is replaced by a directory before its writer thread opens it.
+ * database is replaced by a directory before its writer thread opens it. A failure of the run
+ * store under `POST /v1/exchanges` is capture's, printed once by capture's report (as a proxied
+ * call's), not again as a 5xx answer.
  */
 import assert from 'node:assert/strict';
 import { truncateSync } from 'node:fs';
@@ -11,10 +13,13 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, mock, test } from 'node:test';
 import { serverErrorReporter } from '../src/cli/serve-command.ts';
-import { RunprintError } from '../src/errors.ts';
+import { captureIdTaken } from '../src/store/run-storage.ts';
+import { RunprintError, storeFault } from '../src/errors.ts';
 import { encodeBase64 } from '../src/keys/base64.ts';
 import { createApp } from '../src/server/app.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { chatExchange, HELLO_ANSWER, HELLO_REQUEST, postExchange } from './helpers/exchanges.ts';
+import { lockRunStore, untilHealthy } from './helpers/run-store-lock.ts';
 import { endServeTest, replaceByDirectory, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
@@ -171,6 +176,104 @@ test('a real serve whose run store is damaged under it: GET /v1/runs answers 500
       assert.ok(performance.now() < deadline, `stderr has the line within 5 s; stderr:\n${serve.stderr()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  } finally {
+    await serve.kill();
+  }
+});
+
+/** The code and message of an error answer. */
+async function errorOf(response: Response): Promise<{ status: number; code: string; message: string }> {
+  const { error } = (await response.json()) as { error: { code: string; message: string } };
+  return { status: response.status, code: error.code, message: error.message };
+}
+
+test('POST /v1/exchanges: a runprint error recording the exchange is told to the ingest\'s onFailure, once, and not to onServerError; a conflict is told to neither, a bug to onServerError', async () => {
+  const failures: unknown[] = [];
+  const serverErrors: Array<[unknown, string, number]> = [];
+  let fault: unknown = storeFault('ERR_STORE_UNAVAILABLE', { local: 'run database /data/runs.sqlite', remote: 'run database' }, (name) => `${name} cannot be written (SQLite code 10)`);
+  const app = createApp({
+    ingest: { sink: { record: () => Promise.reject(fault) }, maxBodyBytes: 1 << 20, receipts: false, onFailure: (error) => void failures.push(error) },
+    onServerError: (error, route, status) => void serverErrors.push([error, route, status]),
+  });
+  const post = () => app.request('/v1/exchanges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chatExchange(HELLO_REQUEST, HELLO_ANSWER)) });
+  assert.deepEqual(await errorOf(await post()), { status: 503, code: 'ERR_STORE_UNAVAILABLE', message: 'run database cannot be written (SQLite code 10)' });
+  assert.deepEqual(failures, [fault], 'told once, with the whole error (the path)');
+  assert.equal(serverErrors.length, 0, 'not told as a server error too');
+  // The sender's conflict is an answer, not a failure.
+  fault = captureIdTaken();
+  assert.equal((await post()).status, 409);
+  assert.equal(failures.length, 1);
+  // A bug is not a runprint error: a server error, as on any route.
+  fault = new TypeError('x is not a function');
+  assert.deepEqual(await errorOf(await post()), { status: 500, code: 'ERR_INTERNAL', message: 'unexpected failure' });
+  assert.equal(failures.length, 1);
+  assert.deepEqual(serverErrors.slice(), [[fault, 'POST /v1/exchanges', 500]]);
+  // Without onFailure, nobody else reports it: onServerError is told.
+  fault = new RunprintError('ERR_STORE_LOCKED', 'run database is locked by another process');
+  const alone = createApp({ ingest: { sink: { record: () => Promise.reject(fault) }, maxBodyBytes: 1 << 20, receipts: false }, onServerError: (error, route, status) => void serverErrors.push([error, route, status]) });
+  assert.equal((await alone.request('/v1/exchanges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chatExchange(HELLO_REQUEST, HELLO_ANSWER)) })).status, 503);
+  assert.deepEqual(serverErrors.at(-1), [fault, 'POST /v1/exchanges', 503]);
+});
+
+test('a real serve whose run store is locked under POST /v1/exchanges: 503s, and its stderr says so once, capture\'s line, with no 5xx line', { timeout: 60_000 }, async () => {
+  const data = scratch.tempDir();
+  const serve = await startServe({ data });
+  try {
+    assert.equal((await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER))).status, 200);
+    const lock = lockRunStore(data);
+    try {
+      // The first waits for the lock (5 s) and fails; the others come while the store fails and are held at once.
+      assert.deepEqual(await errorOf(await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER))), { status: 503, code: 'ERR_STORE_LOCKED', message: 'run database is locked by another process' });
+      for (let i = 0; i < 2; i++) assert.equal((await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER))).status, 503);
+      lock.release();
+      await untilHealthy(async () => ((await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean } }).capture);
+    } finally {
+      lock.close();
+    }
+    assert.equal(await serve.stop(), 0);
+    const stderr = serve.stderr();
+    assert.equal(stderr.split('ERR_STORE_LOCKED').length - 1, 1, `the lock is printed once:\n${stderr}`);
+    assert.match(stderr, /^runprint: capture: ERR_STORE_LOCKED: run database is locked by another process \(the calls go on; records whose commit failed are held in memory and tried again every few seconds\)$/m);
+    assert.match(stderr, /^runprint: capture: the run store works again \(3 held records committed\)$/m);
+    assert.doesNotMatch(stderr, /answered 503/);
+  } finally {
+    await serve.kill();
+  }
+});
+
+test('a real serve whose run store is damaged under POST /v1/exchanges: 500 without the path, and its stderr has the whole message with the path once', { timeout: 60_000 }, async () => {
+  const data = scratch.tempDir();
+  const serve = await startServe({ data });
+  try {
+    assert.equal((await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER))).status, 200);
+    const runsFile = join(data, 'runs.sqlite');
+    // As above: every page in the file, a change serve's connection sees at its next read, the file cut short.
+    const other = new DatabaseSync(runsFile);
+    try {
+      other.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+      other.exec('PRAGMA user_version = 7');
+    } finally {
+      other.close();
+    }
+    truncateSync(runsFile, 4096);
+    for (let i = 0; i < 3; i++) {
+      const response = await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER));
+      const body = await response.text();
+      assert.equal(response.status, 500, body);
+      assert.deepEqual(JSON.parse(body), { error: { code: 'ERR_STORE_CORRUPT', message: 'run database is damaged, or not an SQLite file' } });
+      assert.ok(!body.includes(data), body);
+    }
+    const whole = `ERR_STORE_CORRUPT: run database ${runsFile} is damaged, or not an SQLite file`;
+    const deadline = performance.now() + 5_000;
+    while (!serve.stderr().includes(whole)) {
+      assert.ok(performance.now() < deadline, `stderr has the message within 5 s; stderr:\n${serve.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const stderr = serve.stderr();
+    assert.equal(stderr.split(whole).length - 1, 1, `printed once:\n${stderr}`);
+    assert.ok(stderr.includes(`runprint: capture: ${whole}`), stderr);
+    assert.doesNotMatch(stderr, /answered 500/);
   } finally {
     await serve.kill();
   }

@@ -59,8 +59,9 @@ export interface AppOptions {
    * route as the route table names it (`GET /v1/runs/{id}`, never the path a client sent) and the
    * status. The answer carries the error's public message, without the server's file paths
    * (http-status.ts): serve prints the whole message on stderr with this. Not told of the capture
-   * proxy's answers, whose failures serve reports itself, nor of a request refused to shed load
-   * (onShed). What it throws is ignored.
+   * proxy's answers, whose failures serve reports itself, nor of an error `POST /v1/exchanges`
+   * told its ingest's onFailure (the same failures, reported there), nor of a request refused to
+   * shed load (onShed). What it throws is ignored.
    */
   onServerError?: (error: unknown, route: string, status: number) => void;
   /**
@@ -154,8 +155,8 @@ export function createApp(options: AppOptions = {}): App {
     limits['POST /add-checkpoint'] = MAX_ADD_CHECKPOINT_BYTES;
   }
 
-  if (options.ingest !== undefined) {
-    const ingest = ingestRoutes(options.ingest);
+  const ingest = options.ingest === undefined ? undefined : ingestRoutes(options.ingest);
+  if (ingest !== undefined) {
     Object.assign(routes, ingest.routes);
     Object.assign(limits, ingest.limits);
   }
@@ -205,7 +206,7 @@ export function createApp(options: AppOptions = {}): App {
         const name = `${request.method} ${routeName(url.pathname)}`;
         try {
           if (shedsLoad(error)) options.onShed?.(name);
-          else options.onServerError?.(error, name, response.status);
+          else if (ingest?.told(error) !== true) options.onServerError?.(error, name, response.status);
         } catch {
           // The answer goes out whatever the report does.
         }

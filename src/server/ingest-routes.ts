@@ -45,6 +45,15 @@ export interface IngestRouteOptions {
    * first time. Without it, nothing is checked.
    */
   recordsOf?: (captureId: string) => Promise<readonly string[]>;
+  /**
+   * Told of each runprint error that recording an exchange failed with (the sink's: a store that
+   * fails, a record it refused or lost; or recordsOf's), as the proxy tells its own onFailure:
+   * serve passes capture's reporter, which prints each kind once. The answer (503 for a failing
+   * store) is then not told to createApp's onServerError as well. Not told of ERR_CAPTURE_ID_TAKEN,
+   * the sender's conflict, nor of anything but a runprint error (a bug: onServerError's). What it
+   * throws is ignored.
+   */
+  onFailure?: (error: RunprintError) => void;
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
@@ -57,7 +66,7 @@ type Handler = (request: Request, url: URL) => Promise<Response>;
  * same, without them. Mount with
  * `const ingest = ingestRoutes(options); Object.assign(routes, ingest.routes); Object.assign(limits, ingest.limits);`.
  */
-export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number> } {
+export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number>; told(error: unknown): boolean } {
   // Exchanges of one capture id are checked and recorded one after the other in this process, so
   // two different ones sent at once cannot both find the id free; the sink's store checks again
   // as it stores (serve processes sharing one run store). A proxy call whose record is not
@@ -74,6 +83,18 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
       if (busy.get(captureId) === settled) busy.delete(captureId);
     }
   };
+  // The errors given to options.onFailure: an answer's report is not made twice.
+  const told = new WeakSet<RunprintError>();
+  const recordingFailed = (error: unknown): unknown => {
+    if (options.onFailure === undefined || !(error instanceof RunprintError) || error.code === 'ERR_CAPTURE_ID_TAKEN') return error;
+    told.add(error);
+    try {
+      options.onFailure(error);
+    } catch {
+      // Reporting must not change the answer.
+    }
+    return error;
+  };
   const post: Handler = async (request, url) => {
     if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
       throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
@@ -82,15 +103,19 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     knownParameters(url, EXCHANGES_PATH, []);
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
     const run = captureRunWith(exchange);
-    await oneAtATime(run.record.captureId, async () => {
-      if (options.recordsOf !== undefined) {
-        const stored = await options.recordsOf(run.record.captureId);
-        if (stored.length > 0 && !stored.includes(recordDigest(run.record))) {
-          throw captureIdTaken();
+    try {
+      await oneAtATime(run.record.captureId, async () => {
+        if (options.recordsOf !== undefined) {
+          const stored = await options.recordsOf(run.record.captureId);
+          if (stored.length > 0 && !stored.includes(recordDigest(run.record))) {
+            throw captureIdTaken();
+          }
         }
-      }
-      await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
-    });
+        await options.sink.record(run, { requestBytes: exchange.requestBytes, responseBytes: exchange.responseBytes }, 'sdk');
+      });
+    } catch (error) {
+      throw recordingFailed(error);
+    }
     const answer: ExchangeAnswer = {
       captureId: run.record.captureId,
       requestId: run.record.requestId,
@@ -101,5 +126,9 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     };
     return Response.json(answer);
   };
-  return { routes: { [EXCHANGES_PATH]: { POST: post } }, limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes } };
+  return {
+    routes: { [EXCHANGES_PATH]: { POST: post } },
+    limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes },
+    told: (error) => error instanceof RunprintError && told.has(error),
+  };
 }
