@@ -185,17 +185,25 @@ test(`a large call (${LARGE_REQUEST_BYTES} bytes or more) waits for a worker tha
 describe('workers that fail: every call is answered, prepared here, with the same answers', () => {
   const large = anthropicRequest(12_000, 'failing');
   const here = comparable(prepareRequest('anthropic-messages', large, undefined, BETAS));
+  const exited = 'the worker threads for calls\' identities are off: 4 in a row exited before they answered a call, so no more are started; every call\'s identity, a large request\'s too, is computed on the event loop from now on';
   const cases = [
     // A module that cannot load: the worker exits before it is ready, holding the large calls sent to it.
-    { name: 'a worker that cannot load', url: new URL('data:text/javascript,throw new Error("broken on purpose")') },
+    { name: 'a worker that cannot load', url: new URL('data:text/javascript,throw new Error("broken on purpose")'), readyTimeoutMs: 20_000, why: exited },
     // A worker that says it is ready and exits on the first call it is given.
-    { name: 'a worker that dies on its first call', url: new URL('data:text/javascript,import { parentPort } from "node:worker_threads"; parentPort.on("message", () => process.exit(7)); parentPort.postMessage({ ready: true });') },
+    { name: 'a worker that dies on its first call', url: new URL('data:text/javascript,import { parentPort } from "node:worker_threads"; parentPort.on("message", () => process.exit(7)); parentPort.postMessage({ ready: true });'), readyTimeoutMs: 20_000, why: exited },
     // A worker whose module never finishes loading (it never says it is ready, and never exits): stopped after readyTimeoutMs.
-    { name: 'a worker that never becomes ready', url: new URL('data:text/javascript,await new Promise(() => setInterval(() => undefined, 1000));') },
+    {
+      name: 'a worker that never becomes ready',
+      url: new URL('data:text/javascript,await new Promise(() => setInterval(() => undefined, 1000));'),
+      readyTimeoutMs: 300,
+      why: 'the worker threads for calls\' identities are off: 4 in a row were not ready within 300 ms of starting (their module did not load in time), so no more are started; every call\'s identity, a large request\'s too, is computed on the event loop from now on',
+    },
   ];
-  for (const { name, url } of cases) {
-    test(name, async () => {
-      const pool = createPreparePool({ workers: 1, workerUrl: url, readyTimeoutMs: 300 });
+  // The workers that exit are given long to load, so a loaded machine does not count them late too.
+  for (const { name, url, readyTimeoutMs, why } of cases) {
+    test(`${name}; the pool that stops starting them says so once`, async () => {
+      const told: string[] = [];
+      const pool = createPreparePool({ workers: 1, workerUrl: url, readyTimeoutMs, onStopped: (text) => void told.push(text) });
       try {
         // More rounds than the pool restarts its workers (3): after that the pool prepares every call here.
         for (let round = 0; round < 5; round++) {
@@ -204,9 +212,28 @@ describe('workers that fail: every call is answered, prepared here, with the sam
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         assert.deepEqual(pool.counts, { pooled: 0, inline: 15 });
+        assert.deepEqual(told, [why], 'told once, when the last worker was not started again');
       } finally {
         await pool.close();
       }
+      assert.equal(told.length, 1, 'not again at close');
     });
+  }
+});
+
+test('a pool whose workers die but answer in between is never off: onStopped is not told', async () => {
+  const told: string[] = [];
+  // A worker that answers its first call ("failed": prepared here again, still an answer) and exits on its second.
+  const url = new URL('data:text/javascript,import { parentPort } from "node:worker_threads"; let calls = 0; parentPort.on("message", (task) => { calls += 1; if (calls > 1) process.exit(7); parentPort.postMessage({ id: task.id, failed: "x" }); }); parentPort.postMessage({ ready: true });');
+  const pool = createPreparePool({ workers: 1, workerUrl: url, readyTimeoutMs: 2_000, onStopped: (text) => void told.push(text) });
+  try {
+    const large = anthropicRequest(12_000, 'answering');
+    for (let round = 0; round < 12; round++) {
+      await pool.prepare('anthropic-messages', large, undefined, BETAS);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    assert.deepEqual(told, []);
+  } finally {
+    await pool.close();
   }
 });

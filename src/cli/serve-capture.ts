@@ -550,7 +550,11 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   // With --capture-workers N, each call's identity is computed in a worker thread while the call
   // goes to its upstream; by default below 4 cores, only a large request's (in one worker, started
   // when the first comes: the pool starts its workers at its first call).
-  const preparePool = config.workers === 0 ? undefined : createPreparePool({ workers: config.workers === 'large' ? 1 : config.workers });
+  const preparePool = config.workers === 0 ? undefined : createPreparePool({
+    workers: config.workers === 'large' ? 1 : config.workers,
+    // Off for good (workers that cannot load): said once, with what it costs and what to do.
+    onStopped: (why) => context.io.stderr(`runprint: capture: ${why}, where a request of 1 MiB or more holds every other call and /healthz for a tenth of a second to seconds; look at the machine's free memory and load, then restart serve (--capture-workers 0 does without the workers)\n`),
+  });
   const proxy = createProxy({
     ...(preparePool === undefined ? {} : { prepare: preparePool.prepare, prepareFrom: config.workers === 'large' ? LARGE_REQUEST_BYTES : 0 }),
     upstreams: config.upstreams,

@@ -7,8 +7,8 @@
  * call shorter than LARGE_REQUEST_BYTES while no worker has loaded its module yet, any call while
  * every worker has MAX_IN_FLIGHT calls waiting, after a worker died with calls in it, or was not
  * ready within READY_TIMEOUT_MS (those are prepared again here), after the workers died
- * MAX_RESTARTS times in a row, and after close. A pool can therefore never fail a call that
- * inline preparing would not.
+ * MAX_RESTARTS times in a row (onStopped is told), and after close. A pool can therefore never
+ * fail a call that inline preparing would not.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -29,6 +29,13 @@ export interface PreparePoolOptions {
    * stopped as one that died, and the calls waiting in it are prepared on the calling thread.
    */
   readyTimeoutMs?: number;
+  /**
+   * Told once if the pool stops for good: its workers died more than MAX_RESTARTS times in a row
+   * (not ready within readyTimeoutMs, or exited before answering) and none is left, so every call
+   * is prepared on the calling thread from then on. `why` says so in a sentence (no path). What
+   * it throws is ignored.
+   */
+  onStopped?: (why: string) => void;
 }
 
 export interface PreparePool {
@@ -90,6 +97,18 @@ function prepareHere(pending: Pending): void {
   }
 }
 
+/** What onStopped is told: `deaths` in a row, `late` of them not ready within `readyTimeoutMs`. */
+function stoppedWhy(deaths: number, late: number, readyTimeoutMs: number): string {
+  const within = readyTimeoutMs >= 1000 ? `${readyTimeoutMs / 1000} s` : `${readyTimeoutMs} ms`;
+  const what =
+    late === deaths
+      ? `${deaths} in a row were not ready within ${within} of starting (their module did not load in time)`
+      : late === 0
+        ? `${deaths} in a row exited before they answered a call`
+        : `${deaths} in a row exited before they answered a call (${late} of them not ready within ${within} of starting)`;
+  return `the worker threads for calls' identities are off: ${what}, so no more are started; every call's identity, a large request's too, is computed on the event loop from now on`;
+}
+
 export function createPreparePool(options: PreparePoolOptions = {}): PreparePool {
   const size = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
   const url = options.workerUrl ?? workerUrl;
@@ -99,6 +118,10 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
   let nextId = 0;
   let closed = false;
   let deathsInARow = 0;
+  // Of those, the workers stopped for not being ready in time.
+  let lateInARow = 0;
+  // Off for good: onStopped was told.
+  let stopped = false;
 
   const start = (): void => {
     // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
@@ -107,7 +130,11 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
     const slot: Slot = { worker, ready: false, pending: new Map() };
     slots.push(slot);
     // Not ready in time: stopped, and its exit prepares the calls it holds here (below).
-    const loading = setTimeout(() => void worker.terminate(), readyTimeoutMs);
+    let late = false;
+    const loading = setTimeout(() => {
+      late = true;
+      void worker.terminate();
+    }, readyTimeoutMs);
     loading.unref();
     worker.on('message', (reply: PrepareReply) => {
       // Until the worker's module has loaded, calls other than large ones are prepared here.
@@ -120,6 +147,7 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
       if (pending === undefined) return;
       slot.pending.delete(reply.id);
       deathsInARow = 0;
+      lateInARow = 0;
       if ('composition' in reply) {
         counts.pooled += 1;
         pending.resolve({ composition: reply.composition, identity: reply.identity, error: null });
@@ -145,7 +173,16 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
       }
       if (closed) return;
       deathsInARow += 1;
-      if (deathsInARow <= MAX_RESTARTS) start();
+      if (late) lateInARow += 1;
+      if (deathsInARow <= MAX_RESTARTS) return void start();
+      // None is started again: once the last is gone, every call is prepared here.
+      if (slots.length > 0 || stopped) return;
+      stopped = true;
+      try {
+        options.onStopped?.(stoppedWhy(deathsInARow, lateInARow, readyTimeoutMs));
+      } catch {
+        // Reporting must not fail a call.
+      }
     });
   };
 
