@@ -18,7 +18,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { logUrl, readLogKey, readWitnessKey } from './log-options.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
-import { openStore, runStorePath } from './runs-command.ts';
+import { openStore, runsDatabase, runStorePath } from './runs-command.ts';
 import { LOG_KEY_FILE } from './serve-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -44,11 +44,13 @@ const VERIFY_OPTIONS = {
  * verifier key's name, else RUNPRINT_LOG_NAME, else serve's default); the witnesses from
  * --witness, at least --witness-threshold of them (default all). What is missing is said, not guessed.
  */
-async function verifySources(storePath: string, values: VerifyValues, io: CliIo): Promise<Omit<VerifyRunOptions, 'storage'>> {
+async function verifySources(storePath: string, values: VerifyValues, io: CliIo, keysInData: boolean): Promise<Omit<VerifyRunOptions, 'storage'>> {
   const dataDir = dirname(storePath);
   const sources: Omit<VerifyRunOptions, 'storage'> = {};
   if (values.key !== undefined) {
     sources.receiptKey = { key: await parsePublicKey(new TextDecoder().decode(await readInput(values.key, io))), from: 'given with --key' };
+  } else if (!keysInData) {
+    sources.receiptKeyMissing = `not checked: the run store is in PostgreSQL and no --data names the data directory of the serve that signed it: give the receipt key's public half with --key (or that serve's --data)`;
   } else if (existsSync(join(dataDir, RECEIPT_KEY_FILE))) {
     const key = await parsePrivateKey(await readInput(join(dataDir, RECEIPT_KEY_FILE), io));
     sources.receiptKey = { key: key.publicKey, from: `derived from ${RECEIPT_KEY_FILE} in the data directory: whoever can write the directory can re-sign, so give --key for a check independent of it` };
@@ -101,6 +103,9 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo)
   if (values['log-key'] !== undefined) {
     logKey = await readLogKey(values['log-key'], io);
     from = 'given with --log-key';
+  } else if (!keysInData) {
+    sources.logMissing = `not checked: the run store is in PostgreSQL and no --data names the data directory of the serve that keeps the log: give the log's verifier key with --log-key (or that serve's --data)`;
+    return sources;
   } else if (existsSync(join(dataDir, LOG_KEY_FILE))) {
     const key = await parsePrivateKey(await readInput(join(dataDir, LOG_KEY_FILE), io));
     logKey = noteVerifier(values['log-origin'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME, key.publicKey);
@@ -153,7 +158,10 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   try {
     // A run identity may name several captures: the latest is verified (its capture id is printed).
     const run = (await findRuns(store, positionals[0]!)).at(-1)!;
-    sources = await verifySources(runStorePath(values.data, io), values, io);
+    // With the runs in PostgreSQL, the keys come from a data directory only when one is named
+    // (--data, RUNPRINT_DATA): the default ./runprint-data may be another serve's.
+    const keysInData = runsDatabase(values) === undefined || values.data !== undefined || process.env['RUNPRINT_DATA'] !== undefined;
+    sources = await verifySources(runStorePath(values.data, io), values, io, keysInData);
     const result = await verifyRun(run, { storage: store, ...sources });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
     return result.ok ? EXIT.ok : EXIT.differs;

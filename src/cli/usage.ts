@@ -334,10 +334,10 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
       runsDb,
-      { name: 'key', value: 'PUB', stdin: true, description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem)' },
+      { name: 'key', value: 'PUB', stdin: true, description: 'the receipt public key (PEM, JWK or verifier key; default: derived from <data>/receipt-key.pem, with the runs in PostgreSQL only when --data or RUNPRINT_DATA names the directory)' },
       { name: 'log-db', value: 'URL', env: 'RUNPRINT_LOG_DB', description: 'the PostgreSQL log serve --log-db writes (default <data>/log.sqlite)' },
       { name: 'log', value: 'URL', description: 'instead, a runprint log over HTTP (its URL prefix) holding the receipts, as serve --capture-log sends them: its checkpoint and tiles are fetched (needs --log-key)' },
-      { name: 'log-key', value: 'VKEY', stdin: true, description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem)' },
+      { name: 'log-key', value: 'VKEY', stdin: true, description: 'the log\'s verifier key, or a file holding it (default: derived from <data>/log-key.pem, with the runs in PostgreSQL only when --data or RUNPRINT_DATA names the directory)' },
       { name: 'log-origin', value: 'O', description: 'the log\'s origin (default: the --log-key\'s name, else RUNPRINT_LOG_NAME, else localhost/runprint)' },
       { name: 'witness', value: 'VKEY', repeatable: true, stdin: true, description: 'a witness\'s cosignature/v1 verifier key, or a file holding it' },
       { name: 'witness-threshold', value: 'K', description: 'at least K of the --witness keys must have cosigned the log\'s checkpoint (default: all)' },
