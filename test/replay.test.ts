@@ -401,6 +401,20 @@ describe('replay from a run store that kept less, or was tampered with', () => {
     assert.match(values.stderr, /--values: not every component of both runs is stored/);
   });
 
+  test('without OPENAI_API_KEY the request goes without a credential, and stderr says so once', async () => {
+    const original = await capture('/openai/v1/chat/completions', chat('Name a fruit.', { temperature: 0 }));
+    const before = upstream.requests.length;
+    delete process.env['OPENAI_API_KEY'];
+    try {
+      const out = await cli(['replay', original, '--data', data, '--upstream', `openai=${upstream.url}`, '--json']);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(upstream.requests.slice(before)[0]!.headers['authorization'], undefined, 'no credential sent');
+      assert.equal(out.stderr, 'runprint: replay: OPENAI_API_KEY is not set: the request to openai is sent without a credential (a provider answers 401; a local server may need none)\n');
+    } finally {
+      process.env['OPENAI_API_KEY'] = OPENAI_KEY;
+    }
+  });
+
   test('exact request bytes kept: the replay sends them byte for byte', async () => {
     const third = tempDir();
     const keeper = await startServe({ data: third, args: ['--upstream', `openai=${upstream.url}`, '--capture-keep', 'request=content'] });

@@ -115,11 +115,22 @@ function formatResult(result: ReplayResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The credentials of each upstream, from the environment; never stored. */
-function credentialHeaders(upstream: string): Record<string, string> {
-  const credential = CREDENTIALS[upstream];
-  const key = credential === undefined ? undefined : process.env[credential.env];
-  return key === undefined || key === '' ? {} : credential!.headers(key);
+/**
+ * The credentials of each upstream, from the environment; never stored. An upstream whose variable
+ * is not set gets none, said once on stderr: a provider answers such a call 401, a local
+ * OpenAI-compatible server may need none.
+ */
+function credentialHeaders(io: CliIo): (upstream: string) => Record<string, string> {
+  const said = new Set<string>();
+  return (upstream) => {
+    const credential = CREDENTIALS[upstream];
+    const key = credential === undefined ? undefined : process.env[credential.env];
+    if (credential !== undefined && (key === undefined || key === '') && !said.has(upstream)) {
+      said.add(upstream);
+      io.stderr(`runprint: replay: ${credential.env} is not set: the request to ${upstream} is sent without a credential (a provider answers 401; a local server may need none)\n`);
+    }
+    return key === undefined || key === '' ? {} : credential!.headers(key);
+  };
 }
 
 function overridesOf(values: { model?: string | undefined; param?: string[] | undefined }): ReplayOverrides {
@@ -253,7 +264,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
       statePath,
       query,
       queryText: values.runs!,
-      replay: { upstreams, overrides, headers: credentialHeaders, ...(weights === undefined ? {} : { weights }) },
+      replay: { upstreams, overrides, headers: credentialHeaders(io), ...(weights === undefined ? {} : { weights }) },
       concurrency,
       ...(rate === undefined ? {} : { rate }),
       onProgress: (done, total, counts) => {
@@ -301,7 +312,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       links,
       upstreams,
       overrides: { ...model, ...(params === undefined ? {} : { params }) },
-      headers: credentialHeaders,
+      headers: credentialHeaders(io),
       ...(values.weights === undefined ? {} : { weights: resolve(io.cwd, values.weights) }),
     });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
