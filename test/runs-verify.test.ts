@@ -131,6 +131,8 @@ describe('runs verify', () => {
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^ok /);
     assert.match(text.stdout, /5 passed, 0 failed, 1 not checked/);
+    assert.match(text.stdout, /^pass {8}record\n/m, 'a check with nothing more to say has no blanks after its name');
+    assert.doesNotMatch(text.stdout, / \n/, 'no line ends in a blank');
   });
 
   test('a receipt key given with --key: the right one passes, another fails the signature', async () => {

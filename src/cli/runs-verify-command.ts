@@ -134,7 +134,8 @@ function formatVerification(result: RunVerification): string {
   for (const check of result.checks) {
     const mark = check.status === 'pass' ? 'pass' : check.status === 'fail' ? 'FAIL' : 'not checked';
     const why = check.status === 'pass' ? (check.log === undefined ? (check.message ?? '') : `index ${check.log.index} of ${check.log.treeSize}, origin ${check.log.origin}${check.log.cosignedBy.length === 0 ? '' : `, cosigned by ${check.log.cosignedBy.join(', ')}`}`) : `${check.code === undefined ? '' : `${check.code}: `}${check.message ?? ''}`;
-    out += `${mark.padEnd(11)} ${check.name.padEnd(8)} ${why}\n${' '.repeat(21)}relies on ${check.reliesOn}\n`;
+    // No blanks at the end of a line whose check has nothing more to say.
+    out += `${`${mark.padEnd(11)} ${check.name.padEnd(8)} ${why}`.trimEnd()}\n${' '.repeat(21)}relies on ${check.reliesOn}\n`;
   }
   out += `${result.counts.pass} passed, ${result.counts.fail} failed, ${result.counts['not-checked']} not checked\n`;
   return out;
