@@ -91,25 +91,36 @@ test('streams in progress at SIGTERM finish within the grace period, and each is
   assert.equal(await again.stop(), 0);
 });
 
-test('streams still going when the grace period ends are cut, and recorded as incomplete before the store closes', async () => {
+test('streams still going when the grace period ends are cut, and recorded as cut by serve (not as the client\'s abort) before the store closes', async () => {
   const data = scratch.tempDir();
   const serve = await startServe({ data, args: serveArgs(300) });
   const never = new Promise<never>(() => undefined);
   for (let i = 0; i < 3; i++) upstream.enqueue({ kind: 'text', text: 'held open until the end of time', pauseBeforeEvent: 2, resume: never });
   const streams = await Promise.all(Array.from({ length: 3 }, (_, i) => openStream(serve, `cut ${i}`)));
+  // And a call whose upstream has not answered yet when the grace ends.
+  upstream.enqueue({ kind: 'text', text: 'too late', headersDelayMs: 60_000 });
+  const waiting = chatCall(serve.base, 'no answer yet').then(() => 'answered', () => 'cut');
+  for (let i = 0; i < 400 && !upstream.requests.some((each) => each.body.toString().includes('no answer yet')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   const started = performance.now();
   assert.equal(await serve.stop(), 0);
   const took = performance.now() - started;
   assert.ok(took >= 300 && took < 10_000, `stopped after the grace period (${took.toFixed(0)} ms)`);
   for (const stream of streams) assert.ok((await stream.body) instanceof Error, 'the client sees its stream cut');
+  assert.equal(await waiting, 'cut', 'the client sees its connection close');
 
   const again = await startServe({ data, args: serveArgs(300) });
   for (const { captureId } of streams) {
     const { record } = await recordOf(again, captureId);
-    assert.notEqual(record.outcome, 'complete');
-    assert.notEqual(record.incomplete, null, 'recorded as incomplete');
+    // The connection was cut (by serve), the stream stopped before its end: not the client's abort.
+    assert.equal(record.outcome, 'network-error');
+    assert.deepEqual(record.incomplete, { reason: 'cut', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' }, 'recorded as incomplete: cut');
     assert.ok(record.response.size > 0, 'with the bytes that had arrived');
   }
+  const listed = (await (await fetch(`${again.base}/v1/runs?status=failed`)).json()) as { runs: Array<{ record: RunRecord }> };
+  const unanswered = listed.runs.map((run) => run.record).filter((record) => record.response.status === null);
+  assert.equal(unanswered.length, 1, 'the call with no answer yet is recorded');
+  assert.equal(unanswered[0]!.outcome, 'network-error');
+  assert.deepEqual(unanswered[0]!.incomplete, { reason: 'network-error', code: null }, 'no answer: its connection was cut');
   assert.equal(await again.stop(), 0);
 });
 

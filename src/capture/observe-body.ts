@@ -92,6 +92,24 @@ function nameOf(value: unknown): unknown {
 }
 
 /**
+ * The reason a server gives the calls it cuts as it stops (serve's `--shutdown-grace` ran out):
+ * the abort reason of the call's signal, and of the cancel of its answer's body. Not the client's
+ * abort: a call that ends by it is `network-error` (its connection was cut), so a run whose answer
+ * had begun is recorded `cut` (capture-run.ts), not `aborted`.
+ */
+export class StoppedByServer extends Error {
+  override name = 'StoppedByServerError';
+  constructor() {
+    super('the server stopped before the call ended: its connection was cut');
+  }
+}
+
+/** True when `reason`, or the reason `signal` aborted with, is a StoppedByServer. */
+function stoppedByServer(reason: unknown, signal?: AbortSignal | null): boolean {
+  return reason instanceof StoppedByServer || (signal?.aborted === true && signal.reason instanceof StoppedByServer);
+}
+
+/**
  * An AbortSignal reason or a fetch error, as an outcome: a timeout, an abort, or the network. A
  * timeout is an error or reason named `TimeoutError` (AbortSignal.timeout's DOMException, the
  * Vercel AI SDK's own timeouts). Once the call's signal has aborted, the call ended by it whatever
@@ -100,6 +118,8 @@ function nameOf(value: unknown): unknown {
  * cancels the body without a reason (LangChain's call timeout over ChatOpenAI does).
  */
 export function outcomeOfError(error: unknown, signal?: AbortSignal | null): CaptureOutcome {
+  // Cut by the server as it stopped, not by the client: the connection was cut.
+  if (stoppedByServer(error, signal)) return 'network-error';
   if (nameOf(error) === 'TimeoutError') return 'timeout';
   // The caller's signal aborted with a reason of its own (`abort(new Error(...))`, `abort('why')`):
   // fetch fails with that reason itself, which is the caller's, not the network's.
@@ -109,12 +129,21 @@ export function outcomeOfError(error: unknown, signal?: AbortSignal | null): Cap
 }
 
 /**
+ * A cancel of a body (its reader's `reason`), as an outcome: `aborted`, or `timeout` for a
+ * TimeoutError reason (its own or the signal's), or `network-error` when the server cut the call
+ * as it stopped (StoppedByServer).
+ */
+export function outcomeOfCancel(reason: unknown, signal?: AbortSignal | null): CaptureOutcome {
+  const outcome = outcomeOfError(reason, signal);
+  return outcome === 'network-error' && !stoppedByServer(reason, signal) ? 'aborted' : outcome;
+}
+
+/**
  * Wraps `source` in a stream that hands each chunk to its reader as it arrives (one read of the
  * source per read of the reader: nothing is read ahead or held back) and keeps a copy. The copy
  * is made because the reader owns the chunk it receives and may change it. `onEnd` is called once:
  * `complete` when the source ended, the outcome of the error when a read failed (the reader gets
- * the same error), `aborted` (or `timeout` for a TimeoutError reason, its own or the signal's)
- * when the reader cancelled.
+ * the same error), and outcomeOfCancel's when the reader cancelled.
  */
 export function observeBody(source: ReadableStream<Uint8Array>, options: ObserveOptions): ReadableStream<Uint8Array> {
   const now = options.now ?? Date.now;
@@ -250,8 +279,9 @@ export function observeBody(source: ReadableStream<Uint8Array>, options: Observe
     async cancel(reason) {
       const ended = options.endedBy !== undefined && options.endedBy(keptTail());
       // A cancel is an abort, or a timeout: its reason's, or the call's signal's when it aborted
-      // (an SDK cancels without a reason once its timeout fired while the application was not reading).
-      const outcome = ended ? 'complete' : outcomeOfError(reason, options.signal) === 'timeout' ? 'timeout' : 'aborted';
+      // (an SDK cancels without a reason once its timeout fired while the application was not
+      // reading); or a cut, when the server cut the call as it stopped.
+      const outcome = ended ? 'complete' : outcomeOfCancel(reason, options.signal);
       const limit = options.drainOnCancel ?? 0;
       if (limit > 0) {
         void drain(limit).then((ended) => {

@@ -200,7 +200,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'max-client-requests', value: 'N', env: 'RUNPRINT_MAX_CLIENT_REQUESTS', description: 'requests in progress per client address, proxied calls aside (default 64; 0: no cap)' },
       { name: 'headers-timeout', value: 'MS', env: 'RUNPRINT_HEADERS_TIMEOUT', description: 'close a connection that has not sent its headers by then (default 10000)' },
       { name: 'request-timeout', value: 'MS', env: 'RUNPRINT_REQUEST_TIMEOUT', description: 'the longest a whole request may take to arrive (default 120000)' },
-      { name: 'shutdown-grace', value: 'MS', env: 'RUNPRINT_SHUTDOWN_GRACE', description: 'on SIGTERM or Ctrl-C, how long requests in progress may take to finish before they are cut (captured calls then recorded as incomplete, aborted; default 10000; a second signal stops at once)' },
+      { name: 'shutdown-grace', value: 'MS', env: 'RUNPRINT_SHUTDOWN_GRACE', description: 'on SIGTERM or Ctrl-C, how long requests in progress may take to finish before they are cut (captured calls then recorded as cut by serve: network-error, incomplete cut; default 10000; a second signal stops at once)' },
       { name: 'log-name', value: 'NAME', env: 'RUNPRINT_LOG_NAME', description: 'the log\'s checkpoint origin and key name' },
       { name: 'log-key', value: 'KEY.pem', env: 'RUNPRINT_LOG_KEY', description: 'the log\'s private key (default <data>/log-key.pem)' },
       { name: 'log-token', value: 'T', env: 'RUNPRINT_LOG_TOKEN', description: 'bearer token that log writes must present' },

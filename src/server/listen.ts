@@ -7,6 +7,7 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type Socket } from 'node:net';
+import { StoppedByServer } from '../capture/observe-body.ts';
 import { RunprintError } from '../errors.ts';
 import type { App } from './app.ts';
 import { httpError, statusFor } from './http-status.ts';
@@ -168,6 +169,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // who waits for there to be none (a graceful close).
   let inProgress = 0;
   let closing = false;
+  // Set once a close's grace is over: the requests still in progress are cut by the server, not
+  // by their clients (StoppedByServer is their calls' abort reason).
+  const stopping = { cut: false };
   let whenIdle: (() => void) | undefined;
   const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
@@ -206,7 +210,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
         return reply(outgoing, new RunprintError('ERR_HTTP_CROSS_ORIGIN', 'a request from a web page of another origin: this server on a loopback address answers browsers only for its own pages'), true);
       }
     }
-    serve(app, incoming, outgoing, origin, limits).catch(() => outgoing.destroy());
+    serve(app, incoming, outgoing, origin, limits, stopping).catch(() => outgoing.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
@@ -242,6 +246,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
         clearTimeout(timer);
         whenIdle = undefined;
       }
+      stopping.cut = true;
       server.closeAllConnections();
       await closed;
     },
@@ -354,7 +359,7 @@ function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array 
   });
 }
 
-async function serve(app: App, incoming: IncomingMessage, outgoing: ServerResponse, origin: string, limits: ClientLimits): Promise<void> {
+async function serve(app: App, incoming: IncomingMessage, outgoing: ServerResponse, origin: string, limits: ClientLimits, stopping: { readonly cut: boolean }): Promise<void> {
   // A stream error after the request is settled must not become an uncaught 'error' event.
   incoming.on('error', () => undefined);
   outgoing.on('error', () => undefined);
@@ -392,11 +397,14 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     bytes = read;
   }
   let request: Request;
-  // The request's signal aborts when the client goes away before its answer is written whole:
-  // a route that calls onwards (the capture proxy) stops that call too.
+  // The request's signal aborts when the client goes away before its answer is written whole,
+  // or the server cuts it as it stops (a reason of its own: the capture proxy records such a call
+  // cut, not aborted by its client): a route that calls onwards (the capture proxy) stops that
+  // call too, and the answer's body is cancelled with the same reason.
   const gone = new AbortController();
+  const goneReason = (): unknown => (stopping.cut ? new StoppedByServer() : new DOMException('the client went away', 'AbortError'));
   outgoing.once('close', () => {
-    if (!outgoing.writableFinished) gone.abort(new DOMException('the client went away', 'AbortError'));
+    if (!outgoing.writableFinished) gone.abort(goneReason());
   });
   try {
     const headers = new Headers();
@@ -410,11 +418,14 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   const response = await app.fetch(request);
   // A body this route does not read is not drained: the connection closes after the answer.
   const unread = body && bytes === undefined && !incoming.complete;
-  await writeResponse(outgoing, response, method === 'HEAD', unread);
+  await writeResponse(outgoing, response, method === 'HEAD', unread, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
 }
 
-/** Writes `response`, waiting for the socket to drain whenever it is full; a client that leaves stops the body. */
-async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean): Promise<void> {
+/**
+ * Writes `response`, waiting for the socket to drain whenever it is full; a client that leaves (or
+ * a server that cuts the connection) stops the body: it is cancelled with `reason()`.
+ */
+async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean, reason: () => unknown): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers[name] = value;
@@ -431,7 +442,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
     return void outgoing.end();
   }
   const reader = response.body.getReader();
-  const stop = () => void reader.cancel().catch(() => undefined);
+  const stop = () => void reader.cancel(reason()).catch(() => undefined);
   outgoing.once('close', stop);
   try {
     // The head goes out with the body's first bytes (Node sends it with the first write), so it is

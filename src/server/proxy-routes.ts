@@ -10,7 +10,7 @@ import { MAX_RETRIEVAL_HEADER_BYTES, readRetrievalHeader, RETRIEVAL_ERROR_HEADER
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-headers.ts';
 import { callLinks, NamedSteps, parentsNow, readStepsHeader, SharedSteps, STEPS_HEADER, type CallSteps, type Link, type StepsStore } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
-import { observeBody, outcomeOfError } from '../capture/observe-body.ts';
+import { observeBody, outcomeOfCancel, outcomeOfError } from '../capture/observe-body.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
@@ -594,7 +594,7 @@ export function createProxy(options: ProxyOptions): Proxy {
             }
           },
           cancel(reason) {
-            void end(outcomeOfError(reason) === 'timeout' ? 'timeout' : 'aborted');
+            void end(outcomeOfCancel(reason));
             return reader.cancel(reason);
           },
         }, { highWaterMark: 0 });
