@@ -308,28 +308,99 @@ test('a client gets at most 4 large-body requests in progress; a fifth is 429, s
   });
 });
 
-test('a client over its connection cap is disconnected; another address still connects', async () => {
+/** Opens `count` connections from `localAddress` and resolves once all are connected (idle: no request). */
+function holdConnections(port: number, count: number, localAddress: string): Promise<Array<ReturnType<typeof connect>>> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof connect>>((resolve) => {
+          const socket = connect({ port, host: '127.0.0.1', localAddress }, () => resolve(socket));
+          socket.on('error', () => undefined);
+        }),
+    ),
+  );
+}
+
+/** Writes `text` on a raw connection from `localAddress` and resolves with everything the server sent until it closed. */
+function rawFrom(port: number, localAddress: string, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    let answer = '';
+    socket.setEncoding('latin1').on('data', (part: string) => (answer += part));
+    socket.on('error', () => undefined).on('close', () => resolve(answer));
+    socket.write(text);
+  });
+}
+
+/** The status, headers and JSON body of a raw HTTP/1.1 answer. */
+function answerOf(text: string): { status: number; head: string; body: unknown } {
+  const split = text.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `an HTTP answer: ${JSON.stringify(text)}`);
+  return { status: Number(/^HTTP\/1\.1 ([0-9]{3}) /.exec(text)?.[1]), head: text.slice(0, split).toLowerCase(), body: JSON.parse(text.slice(split + 4)) };
+}
+
+test('a connection past the client\'s connection cap is answered 429 ERR_HTTP_TOO_MANY_REQUESTS (its body unread), closed and counted; another address still connects', async () => {
   await withServer({}, { maxClientConnections: 3 }, async (server) => {
-    const open = await Promise.all(
-      [0, 1, 2].map(
-        () =>
-          new Promise<ReturnType<typeof connect>>((resolve) => {
-            const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => resolve(socket));
-            socket.on('error', () => undefined);
-          }),
-      ),
-    );
+    const open = await holdConnections(server.port, 3, '127.0.0.2');
     try {
-      // Connections are taken in the order they were accepted: the fourth finds three counted.
-      const fourth = await new Promise<string>((resolve) => {
-        const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-        let text = '';
-        socket.setEncoding('latin1').on('data', (part: string) => (text += part));
-        socket.on('error', () => undefined).on('close', () => resolve(text));
-        socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
-      });
-      assert.equal(fourth, '');
+      // Connections are taken in the order they were accepted: the fourth finds three counted. It
+      // declares 50 MB and sends none of it: the answer comes all the same.
+      const fourth = answerOf(await rawFrom(server.port, '127.0.0.2', 'POST /v1/identity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n'));
+      assert.equal(fourth.status, 429);
+      assert.match(fourth.head, /\r\nconnection: close(\r\n|$)/);
+      assert.match(fourth.head, /\r\nretry-after: 1(\r\n|$)/);
+      assert.deepEqual(fourth.body, { error: { code: 'ERR_HTTP_TOO_MANY_REQUESTS', message: 'too many connections open from this client address (3, --max-client-connections); retry later' } });
+      assert.deepEqual(server.refused, { connections: 0, clientConnections: 1, unanswered: 0 });
       assert.equal(await healthy(server.url), true);
+      // A burst of them, each on its own connection: every one answered, none a bare close.
+      const burst = await Promise.all(Array.from({ length: 20 }, () => rawFrom(server.port, '127.0.0.2', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')));
+      assert.deepEqual(burst.map((text) => answerOf(text).status), burst.map(() => 429));
+      assert.deepEqual(server.refused, { connections: 0, clientConnections: 21, unanswered: 0 });
+    } finally {
+      for (const socket of open) socket.destroy();
+    }
+    // Once the held ones are closed, the client is served again.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.match(await rawFrom(server.port, '127.0.0.2', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  });
+});
+
+test('a connection past the server\'s connection cap is answered 503 ERR_HTTP_BUSY, closed and counted, and told to onRefusedConnection', async () => {
+  const told: string[] = [];
+  await withServer({}, { maxConnections: 2, onRefusedConnection: (cap) => told.push(cap) }, async (server) => {
+    const open = await holdConnections(server.port, 2, '127.0.0.3');
+    try {
+      const third = answerOf(await rawFrom(server.port, '127.0.0.4', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+      assert.equal(third.status, 503);
+      assert.match(third.head, /\r\nconnection: close(\r\n|$)/);
+      assert.deepEqual(third.body, { error: { code: 'ERR_HTTP_BUSY', message: 'the server has as many connections open as it takes (2, --max-connections); retry later' } });
+      assert.deepEqual(server.refused, { connections: 1, clientConnections: 0, unanswered: 0 });
+      assert.deepEqual(told, ['connections']);
+    } finally {
+      for (const socket of open) socket.destroy();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await healthy(server.url), true);
+  });
+});
+
+test('a refused connection whose client sends nothing, or keeps its end open, is closed within a second', async () => {
+  await withServer({}, { maxClientConnections: 1 }, async (server) => {
+    const open = await holdConnections(server.port, 1, '127.0.0.5');
+    try {
+      const started = performance.now();
+      const silent = await new Promise<string>((resolve) => {
+        const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.5', allowHalfOpen: true });
+        let answer = '';
+        socket.setEncoding('latin1').on('data', (part: string) => (answer += part));
+        // Its end closed by the server (the client keeps its own open: allowHalfOpen).
+        socket.on('error', () => undefined).on('end', () => resolve(answer)).on('close', () => resolve(answer));
+      });
+      assert.equal(silent, '');
+      const took = performance.now() - started;
+      assert.ok(took < 3000, `closed after ${took.toFixed(0)} ms`);
+      assert.equal(server.refused.clientConnections, 1);
     } finally {
       for (const socket of open) socket.destroy();
     }

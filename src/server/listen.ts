@@ -13,14 +13,21 @@ import type { App } from './app.ts';
 import { httpError, statusFor } from './http-status.ts';
 import { attachBody } from './read-body.ts';
 import { ClientLimits } from './client-limits.ts';
+import { ConnectionCaps, type ConnectionCap, type RefusedConnections } from './connection-caps.ts';
 
 export interface ListenOptions {
   host: string;
   port: number;
-  /** Open connections at most; more are closed at once (default: 1000, or less below the open-file limit). */
+  /**
+   * Open connections at most (default 1000; serve's default is lower below the open-file limit).
+   * A connection past it is answered 503 ERR_HTTP_BUSY with `connection: close` (its request's
+   * headers read, never its body) and closed, and counted (Listening's `refused`).
+   */
   maxConnections?: number;
-  /** Open connections per client address (default 128). */
+  /** Open connections per client address (default 128; 0: no cap); past it, the same with 429 ERR_HTTP_TOO_MANY_REQUESTS. */
   maxClientConnections?: number;
+  /** Told of each connection refused past a cap, as it arrives (serve reports them); must not throw. */
+  onRefusedConnection?: (cap: ConnectionCap) => void;
   /**
    * Requests in progress per client address; more get 429 ERR_HTTP_TOO_MANY_REQUESTS (default 64).
    * Of those, at most 4 (or this many, if fewer) on a route whose body may pass 1 MiB (for a route the app judges by declared length, only a request that declares more, or no length).
@@ -66,6 +73,8 @@ export interface Listening {
   url: string;
   /** Requests in progress now. */
   readonly inProgress: number;
+  /** Connections refused past maxConnections and maxClientConnections since the server started. */
+  readonly refused: RefusedConnections;
   /**
    * Stops accepting connections and closes idle ones; requests in progress get up to `graceMs`
    * (default 0) to finish, then every connection still open is cut. Resolves once all are closed.
@@ -134,7 +143,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     // the 'request' handler refuses it with runprint's JSON error instead.
     requireHostHeader: false,
   });
-  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // The caps on connections are kept here, not by Node's server.maxConnections, which closes a
+  // connection past it with no answer and no trace.
+  const caps = new ConnectionCaps({
+    max: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxClient: options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS,
+    limits,
+    ...(options.onRefusedConnection === undefined ? {} : { onRefuse: options.onRefusedConnection }),
+  });
   const maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
   server.maxHeadersCount = maxHeaderLines;
   // A connection on which nothing moves for this long (a client that stopped reading its answer,
@@ -144,7 +160,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   // runprint's carry its JSON error with a stable code, and close the connection.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    refuseOnSocket(socket, clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines));
+    refuseOnSocket(socket, caps.refusalOf(socket) ?? clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines));
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
   // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
@@ -152,17 +168,15 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   server.on('checkExpectation', (incoming: IncomingMessage, outgoing: ServerResponse) => {
     incoming.on('error', () => undefined);
     outgoing.on('error', () => undefined);
+    const refusal = caps.refusalOf(incoming.socket);
+    if (refusal !== undefined) return reply(outgoing, refusal, true, { 'retry-after': '1' });
     reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'the Expect header may only be 100-continue, the one expectation this server meets'), true);
   });
   server.on('connect', (_incoming: IncomingMessage, socket: Socket) => {
     socket.on('error', () => undefined);
-    refuseOnSocket(socket, new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)'));
+    refuseOnSocket(socket, caps.refusalOf(socket) ?? new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)'));
   });
-  server.on('connection', (socket: Socket) => {
-    const client = socket.remoteAddress ?? '';
-    if (!limits.openConnection(client)) return void socket.destroy();
-    socket.once('close', () => limits.closeConnection(client));
-  });
+  server.on('connection', (socket: Socket) => caps.accept(socket));
   let origin = '';
   let listeningPort = options.port;
   // Requests in progress (until their connection's answer is finished or the client is gone), and
@@ -175,6 +189,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   let whenIdle: (() => void) | undefined;
   const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    // A connection past a cap: its first request is answered with the refusal, its body unread,
+    // and the connection closed.
+    const refusal = caps.refusalOf(incoming.socket);
+    if (refusal !== undefined) {
+      incoming.on('error', () => undefined);
+      outgoing.on('error', () => undefined);
+      return reply(outgoing, refusal, true, { 'retry-after': '1' });
+    }
     inProgress += 1;
     outgoing.once('close', () => {
       inProgress -= 1;
@@ -231,6 +253,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     url: origin,
     get inProgress() {
       return inProgress;
+    },
+    get refused() {
+      return caps.refused;
     },
     close: async (closeOptions = {}) => {
       closing = true;
