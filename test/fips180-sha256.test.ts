@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import * as native from '../src/hash/sha256.ts';
 
 type HashModule = typeof native;
@@ -100,6 +101,25 @@ test('toHex writes lowercase, two digits a byte; fromHex reads either case and r
   assert.deepEqual(native.fromHex(''), new Uint8Array(0));
   assert.deepEqual(native.fromHex('ab01Cd'), new Uint8Array([0xab, 0x01, 0xcd]));
   for (const bad of ['0', 'abc', '0g', 'g0', ' 00', '00 ', '0x00', '-1', '+1', '１２']) assert.equal(native.fromHex(bad), undefined, bad);
+});
+
+test('toHex writes the same text with and without a global Buffer (as in a browser), also for a view into a larger buffer', async () => {
+  const saved = globalThis.Buffer;
+  let browser: HashModule;
+  try {
+    // The module reads the global Buffer once, when it loads: a fresh copy loads without one.
+    Reflect.deleteProperty(globalThis, 'Buffer');
+    browser = await import(new URL('../src/hash/sha256.ts?no-buffer', import.meta.url).href) as HashModule;
+  } finally {
+    globalThis.Buffer = saved;
+  }
+  const reference = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(40), fc.nat(40), (whole, start, cut) => {
+    const from = Math.min(start, whole.length);
+    const view = whole.subarray(from, Math.max(from, whole.length - cut));
+    assert.equal(native.toHex(view), reference(view));
+    assert.equal(browser.toHex(view), reference(view));
+  }), { numRuns: 2000 });
 });
 
 test('equalBytes: equal only for the same length and every same byte', () => {
