@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
@@ -91,4 +92,23 @@ test('a request body of exactly 32 MiB goes upstream whole', async () => {
   await upstream.settled();
   assert.equal(upstream.requests.length, forwarded + 1);
   assert.equal(upstream.requests.at(-1)!.body.length, LIMIT);
+});
+
+test('Expect: 100-continue with a declared length over 32 MiB: 413 at once, never 100 Continue, nothing forwarded', async () => {
+  const forwarded = upstream.requests.length;
+  const text = await new Promise<string>((resolve) => {
+    const socket = connect({ port: serve.port, host: '127.0.0.1' });
+    let answer = '';
+    const timer = setTimeout(() => socket.destroy(), 2000);
+    socket.setEncoding('latin1').on('data', (part: string) => (answer += part));
+    socket.on('error', () => undefined).on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.write(`POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${LIMIT + 1}\r\nExpect: 100-continue\r\n\r\n`);
+  });
+  assert.match(text, /^HTTP\/1\.1 413 /, 'the final answer first, no 100 Continue');
+  assert.doesNotMatch(text, /100 Continue/);
+  assert.match(text, /"code":"ERR_HTTP_BODY_TOO_LARGE"/);
+  assert.equal(upstream.requests.length, forwarded, 'nothing reached the upstream');
 });

@@ -257,4 +257,41 @@ describe('requests Node answered itself get the JSON error', () => {
       await server.close();
     }
   });
+
+  test('Expect: 100-continue with a Content-Length over the route\'s limit gets 413 at once, never 100 Continue; within it, 100 Continue before the body', async () => {
+    const server = await listen(createApp({ maxBodyBytes: 1000 }), { host: '127.0.0.1', port: 0 });
+    /** Sends the head only, and resolves with what the server writes before it closes, or within 2 s. */
+    const headOnly = (head: string, onData?: (socket: Socket, text: string) => void) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ port: server.port, host: '127.0.0.1' });
+        let text = '';
+        const timer = setTimeout(() => socket.destroy(), 2000);
+        socket.setEncoding('latin1').on('data', (part: string) => {
+          text += part;
+          onData?.(socket, text);
+        });
+        socket.on('error', () => undefined).on('close', () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
+        socket.write(head);
+      });
+    try {
+      const refused = await headOnly('POST /v1/identity?from=openai-chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n');
+      assert.doesNotMatch(refused, /100 Continue/);
+      const answer = parsed(refused);
+      assert.equal(answer.status, 413);
+      assert.match(answer.headers, /\r\nconnection: close(\r\n|$)/);
+      assert.deepEqual(answer.body, { error: { code: 'ERR_HTTP_BODY_TOO_LARGE', message: 'request body is larger than 1000 bytes' } });
+      // Within the limit: 100 Continue, then the body is read and answered.
+      const body = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}';
+      let sent = false;
+      const continued = await headOnly(`POST /v1/identity?from=openai-chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`, (socket, text) => {
+        if (!sent && /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(text)) (sent = true), socket.write(body);
+      });
+      assert.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    } finally {
+      await server.close();
+    }
+  });
 });

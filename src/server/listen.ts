@@ -82,6 +82,9 @@ export interface Listening {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** Requests that sent `Expect: 100-continue` and have not been told to continue yet. */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
 /** Body limit for an app that states none (a test double, say). */
 export const FALLBACK_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
@@ -188,7 +191,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   const stopping = { cut: false };
   let whenIdle: (() => void) | undefined;
   const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
-  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+  const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
     // A connection past a cap: its first request is answered with the refusal, its body unread,
     // and the connection closed.
     const refusal = caps.refusalOf(incoming.socket);
@@ -233,6 +236,16 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
       }
     }
     serve(app, incoming, outgoing, origin, limits, stopping).catch(() => outgoing.destroy());
+  };
+  server.on('request', onRequest);
+  // `Expect: 100-continue` (RFC 9110 section 10.1.1): Node would answer 100 Continue before the
+  // request is looked at, so a client would send a body only to have it refused (a declared
+  // length over the route's limit, a refused connection, a full slot). 100 Continue is sent only
+  // once the body is to be read (serve); a request answered before that gets its final answer
+  // alone, and its connection is closed.
+  server.on('checkContinue', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    awaitingContinue.add(incoming);
+    onRequest(incoming, outgoing);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
@@ -416,6 +429,8 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     // Made only when needed: an Error captures a stack trace, a cost on every request otherwise.
     const tooLarge = () => new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
     if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge(), true);
+    // The client waits for this before sending its body (Expect: 100-continue).
+    if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
     const read = await readBody(incoming, limit);
     if (read === 'gone') return void outgoing.destroy();
     if (read === 'too-large') return reply(outgoing, tooLarge(), true);
