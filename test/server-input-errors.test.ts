@@ -83,6 +83,23 @@ describe('input errors are ERR_HTTP_BAD_REQUEST over HTTP, ERR_CLI_USAGE on the 
     assert.deepEqual(await post('/v1/explain', '{"request":{},"extra":1}'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'unknown member "extra"; this route takes request, response, responseBase64, from', path: "$['extra']" } }]);
     assert.deepEqual(await get('/v1/log/proof?index=-1'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'query parameter "index" must be a decimal integer' } }]);
   });
+
+  test('the log routes refuse a malformed run identity as the run store\'s routes do, and say a missing parameter is missing', async () => {
+    const malformed = [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'query parameter "runId" must be a run identity (rp-run-v1-sha256- and 64 lower-case hex digits)' } }];
+    for (const runId of ['abc', 'rp-run-x', `rp-req-v1-sha256-${'a'.repeat(64)}`, `rp-run-v1-sha256-${'A'.repeat(64)}`, `rp-run-v2-sha256-${'a'.repeat(64)}`]) {
+      assert.deepEqual(await get(`/v1/log/entries?runId=${encodeURIComponent(runId)}`), malformed, runId);
+    }
+    // The same code as a run store route gives the same id.
+    const [status, body] = await get('/v1/runs?parent=abc');
+    assert.deepEqual([status, (body as { error: { code: string } }).error.code], [400, 'ERR_HTTP_BAD_REQUEST']);
+    const wellFormed = `rp-run-v1-sha256-${'a'.repeat(64)}`;
+    assert.deepEqual(await get(`/v1/log/entries?runId=${wellFormed}`), [200, { runId: wellFormed, indexes: [] }]);
+    const missing = (name: string, what: string) => [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: `query parameter "${name}" is missing: it must be ${what}` } }];
+    assert.deepEqual(await get('/v1/log/entries'), missing('runId', 'a run identity (rp-run-...)'));
+    assert.deepEqual(await get('/v1/log/tlog-proof'), missing('index', 'a decimal integer'));
+    assert.deepEqual(await get('/v1/log/proof'), missing('index', 'a decimal integer'));
+    assert.deepEqual(await get('/v1/log/tlog-proof?index=x'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'query parameter "index" must be a decimal integer' } }]);
+  });
 });
 
 describe('query and path checks are the same on every route', () => {

@@ -1,5 +1,6 @@
 /** The log's HTTP routes: C2SP tlog-tiles reads, receipt submission and JSON conveniences (issue 4, section 2). */
 import { RunprintError, UsageError } from '../errors.ts';
+import { parseIdentity } from '../identity/identity-string.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { parseTilePath, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
@@ -79,10 +80,23 @@ function octets(data: Uint8Array, width: number): Response {
   });
 }
 
+/** A query parameter's decimal integer; a parameter that is missing is said to be, not to be malformed. */
 function queryNumber(url: URL, name: string): number {
-  const value = parseDecimal(url.searchParams.get(name) ?? '');
+  const text = url.searchParams.get(name);
+  if (text === null) throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" is missing: it must be a decimal integer`);
+  const value = parseDecimal(text);
   if (value === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" must be a decimal integer`);
   return value;
+}
+
+/** True for a run identity as SPEC 5.5 spells it (`rp-run-v1-sha256-` and 64 lower-case hex digits). */
+function isRunIdentity(text: string): boolean {
+  try {
+    return parseIdentity(text).kind === 'run';
+  } catch (error) {
+    if (error instanceof RunprintError) return false;
+    throw error;
+  }
 }
 
 /** Routes by exact path, plus a handler for the `/tile/...` prefix. */
@@ -143,9 +157,9 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
       GET: async (_request, url) => {
         knownParameters(url, 'GET /v1/log/entries', ['runId']);
         const runId = url.searchParams.get('runId');
-        if (runId === null || runId.length === 0 || runId.length > 200) {
-          throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "runId" must be a run identity');
-        }
+        if (runId === null) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "runId" is missing: it must be a run identity (rp-run-...)');
+        // A malformed one is refused, as the run store's routes refuse it: no entry can name it.
+        if (!isRunIdentity(runId)) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "runId" must be a run identity (rp-run-v1-sha256- and 64 lower-case hex digits)');
         return Response.json({ runId, indexes: await log.indexesOfRun(runId) });
       },
     },
