@@ -13,6 +13,7 @@ import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import type { HeldJournal } from './held-journal.ts';
+import { identityText } from './identity-text.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
@@ -401,9 +402,12 @@ export class RunRecorder {
       // perhaps to another serve), is signed by that one, not again here: another key's receipt
       // would be a second log entry for one run.
       if (existing.has(run.recordDigest)) continue;
-      // As the store gives it back (the record's canonical JSON, the identity's JSON), so a receipt
-      // signed again after a crash, from the store, is the same bytes.
-      if (run.claimedBy !== undefined) this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: run.identity === null ? null : (JSON.parse(JSON.stringify(run.identity)) as IdentityDocument), model: run.model, capture: run.capture });
+      // As the store gives it back (the record's canonical JSON, the identity's JSON: the text the
+      // SQLite store wrote, identity-text.ts), so a receipt signed again after a crash, from the
+      // store, is the same bytes.
+      if (run.claimedBy === undefined) continue;
+      const identity = identityText(run.identity);
+      this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: identity === null ? null : (JSON.parse(identity) as IdentityDocument), model: run.model, capture: run.capture });
     }
     if (runs.some((run) => run.receiptable)) this.#signPass(false);
     return refused;

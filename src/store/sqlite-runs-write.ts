@@ -5,6 +5,7 @@
  * writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { identityText } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
@@ -44,7 +45,7 @@ export function runWriteOf(run: RunToStore): RunWrite {
       run.record.times.ended,
       run.capture,
       run.recordJson,
-      run.identity === null ? null : JSON.stringify(run.identity),
+      identityText(run.identity),
       run.receiptable ? 1 : 0,
       run.claimedBy ?? null,
       run.claimedBy === undefined ? null : new Date().toISOString(),
