@@ -149,6 +149,27 @@ describe('runprint-* request headers in process', () => {
     assert.equal(proxied.requests.length, 0);
   });
 
+  test('a call with both an invalid runprint-parent and an invalid runprint-steps: onError gets both errors, and counts.failures counts both', async () => {
+    const errors: RunprintError[] = [];
+    const capturing = runprintFetch({ data: scratch.tempDir(), onError: (error) => void errors.push(error) });
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${upstream.url}/v1`, maxRetries: 0, fetch: capturing });
+    const call = async (headers: Record<string, string>) => {
+      const done = await received(() => client.chat.completions.create(ask('Both invalid?'), { headers }).withResponse());
+      assert.equal(done.result.response.status, 200, 'the call goes on');
+      assert.deepEqual(ownHeaders(done.requests[0]!), []);
+      return (await capturing.runOf(done.result.response.headers.get('runprint-capture-id')!))!;
+    };
+    const both = await call({ 'runprint-parent': 'garbage', 'runprint-steps': 'a b' });
+    assert.deepEqual(both.parents, []);
+    assert.deepEqual(errors.map((error) => error.code), ['ERR_CAPTURE_STEPS_INVALID', 'ERR_CAPTURE_PARENT_INVALID']);
+    assert.equal(capturing.counts.failures, 2);
+    // A valid parent beside an invalid steps header is no failure of its own (the call still has no parents).
+    assert.deepEqual((await call({ 'runprint-parent': PARENT_A, 'runprint-steps': 'a b' })).parents, []);
+    assert.deepEqual(errors.map((error) => error.code), ['ERR_CAPTURE_STEPS_INVALID', 'ERR_CAPTURE_PARENT_INVALID', 'ERR_CAPTURE_STEPS_INVALID']);
+    assert.equal(capturing.counts.failures, 3);
+    await capturing.close();
+  });
+
   test('runprint-retrieval adds its documents to withRetrieval\'s (one declared both ways once); one that cannot be read: the call goes on, onError gets the proxy\'s code, withRetrieval\'s documents are recorded', async () => {
     const errors: RunprintError[] = [];
     const capturing = runprintFetch({ data: scratch.tempDir(), onError: (error) => void errors.push(error) });

@@ -427,17 +427,10 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
    * steps: those its runprint-steps header names (read as the proxy reads it), else
    * options.steps'. Every call in steps takes what ended in them, whatever gives its parents. A
    * steps header that cannot be read is reported (ERR_CAPTURE_STEPS_INVALID): the call has no
-   * parents and no steps.
+   * parents and no steps, and its parent header is still read, so that an error of its own is
+   * reported and counted too.
    */
   const linksOf = (parentHeader: string | null, stepsHeader: string | null): { links: readonly Link[]; steps: Steps | null } => {
-    let name: string | null;
-    try {
-      name = readStepsHeader(stepsHeader);
-    } catch (error) {
-      fail(error);
-      return { links: [], steps: null };
-    }
-    const steps = name === null ? (options.steps?.() ?? null) : namedSteps.get(name);
     const named = (header: string) => () => {
       try {
         return readParentHeader(header);
@@ -446,6 +439,15 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         return [];
       }
     };
+    let name: string | null;
+    try {
+      name = readStepsHeader(stepsHeader);
+    } catch (error) {
+      fail(error);
+      if (parentHeader !== null) named(parentHeader)();
+      return { links: [], steps: null };
+    }
+    const steps = name === null ? (options.steps?.() ?? null) : namedSteps.get(name);
     return { links: callLinks(steps, parentHeader === null ? null : named(parentHeader), () => options.parents?.() ?? []), steps };
   };
   /**
