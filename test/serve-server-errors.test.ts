@@ -14,7 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, mock, test } from 'node:test';
 import { serverErrorReporter } from '../src/cli/serve-command.ts';
 import { captureIdTaken } from '../src/store/run-storage.ts';
-import { RunprintError, storeFault } from '../src/errors.ts';
+import { LogError, RunprintError, storeFault } from '../src/errors.ts';
 import { encodeBase64 } from '../src/keys/base64.ts';
 import { createApp } from '../src/server/app.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
@@ -213,6 +213,14 @@ test('POST /v1/exchanges: a runprint error recording the exchange is told to the
   const alone = createApp({ ingest: { sink: { record: () => Promise.reject(fault) }, maxBodyBytes: 1 << 20, receipts: false }, onServerError: (error, route, status) => void serverErrors.push([error, route, status]) });
   assert.equal((await alone.request('/v1/exchanges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chatExchange(HELLO_REQUEST, HELLO_ANSWER)) })).status, 503);
   assert.deepEqual(serverErrors.at(-1), [fault, 'POST /v1/exchanges', 503]);
+});
+
+test('POST /v1/exchanges: a record the recorder could not take (ERR_CAPTURE_RECORDS_LOST, its queue full) is 503 with Retry-After, which a sender\'s outbox sends again; not 400, which it sets aside for good', async () => {
+  const lost = new LogError('ERR_CAPTURE_RECORDS_LOST', 'the run store is behind: too many records wait for a commit (10000); this one was not recorded');
+  const app = createApp({ ingest: { sink: { record: () => Promise.reject(lost) }, maxBodyBytes: 1 << 20, receipts: false, onFailure: () => undefined } });
+  const response = await app.request('/v1/exchanges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chatExchange(HELLO_REQUEST, HELLO_ANSWER)) });
+  assert.equal(response.headers.get('retry-after'), '1');
+  assert.deepEqual(await errorOf(response), { status: 503, code: 'ERR_CAPTURE_RECORDS_LOST', message: lost.message });
 });
 
 test('a real serve whose run store is locked under POST /v1/exchanges: 503s, and its stderr says so once, capture\'s line, with no 5xx line', { timeout: 60_000 }, async () => {

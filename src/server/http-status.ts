@@ -48,6 +48,9 @@ export function statusFor(error: RunprintError): number {
       return 403;
     case 'ERR_HTTP_BUSY':
     case 'ERR_CAPTURE_UNAVAILABLE':
+    // POST /v1/exchanges: the recorder is behind or full; the exchange is not recorded now, and a
+    // sender's outbox sends it again (a 4xx would make it set the exchange aside for good).
+    case 'ERR_CAPTURE_RECORDS_LOST':
       return 503;
     // RFC 9110 section 15.6.3: the proxy got no answer from the server it forwards to.
     case 'ERR_CAPTURE_UPSTREAM_UNREACHABLE':
@@ -97,6 +100,6 @@ export function errorResponse(error: unknown, headers: Record<string, string> = 
       ? httpError(error)
       : new RunprintError('ERR_INTERNAL', 'unexpected failure');
   // A client told to slow down learns when to come back (RFC 9110 section 10.2.3).
-  const retry = known.code === 'ERR_HTTP_TOO_MANY_REQUESTS' || known.code === 'ERR_HTTP_BUSY' ? { 'retry-after': '1' } : {};
+  const retry = known.code === 'ERR_HTTP_TOO_MANY_REQUESTS' || known.code === 'ERR_HTTP_BUSY' || known.code === 'ERR_CAPTURE_RECORDS_LOST' ? { 'retry-after': '1' } : {};
   return Response.json({ error: known.toJSON() }, { status: statusFor(known), headers: { ...retry, ...headers } });
 }
