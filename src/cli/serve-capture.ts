@@ -133,8 +133,10 @@ type Values = {
 /**
  * `--upstream NAME=URL` values (serve's and replay's): NAME an upstream a provider folder names,
  * URL an http(s) base URL without query, fragment or credentials, to which /v1/... is appended.
+ * Each NAME once: a second URL for one upstream is refused, not taken over the first. `from`:
+ * the option or environment variable the values came from, as errors name it.
  */
-export function upstreamOptions(values: readonly string[]): { [name: string]: string } {
+export function upstreamOptions(values: readonly string[], from = '--upstream'): { [name: string]: string } {
   const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
   const upstreams: { [name: string]: string } = {};
   for (const value of values) {
@@ -147,9 +149,10 @@ export function upstreamOptions(values: readonly string[]): { [name: string]: st
       url = undefined;
     }
     if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
-      throw new UsageError('ERR_CLI_USAGE', `--upstream must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
+      throw new UsageError('ERR_CLI_USAGE', `${from} must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
     }
-    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', '--upstream URL must not carry a user name or password');
+    if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', `${from} URL must not carry a user name or password`);
+    if (Object.hasOwn(upstreams, name)) throw new UsageError('ERR_CLI_USAGE', `${from} names the ${name} upstream more than once: give each NAME one URL`);
     upstreams[name] = url.href.replace(/\/+$/, '');
   }
   return upstreams;
@@ -217,7 +220,7 @@ export function listOf(values: string[] | undefined, env: string | undefined): s
  */
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
   if (values['no-capture'] === true) return undefined;
-  const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']));
+  const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']), values.upstream !== undefined && values.upstream.length > 0 ? '--upstream' : 'RUNPRINT_UPSTREAMS');
   const upstreamWeights = upstreamWeightsOptions(listOf(values['upstream-weights'], env['RUNPRINT_UPSTREAM_WEIGHTS']), upstreams, io.cwd);
   // A refused value is named by where it came from: the option, else its variable.
   const named = (option: keyof typeof values, variable: string) => (values[option] !== undefined ? `--${String(option)}` : variable);
