@@ -1,7 +1,8 @@
 /**
  * serve's `--upstream NAME=URL` (and RUNPRINT_UPSTREAMS, and replay's `--upstream`) as a new user
  * gives them: one NAME given twice is refused naming it (ERR_CLI_USAGE, exit 2, before anything is
- * made), not the last URL taken silently.
+ * made), not the last URL taken silently; a URL ending in /v1 (the OpenAI base URL habit) starts
+ * with one warning line saying where calls then go (/v1/v1/...), which is where they go.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,9 +10,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { captureOptions } from '../src/cli/serve-capture.ts';
+import { captureOptions, upstreamPathWarnings } from '../src/cli/serve-capture.ts';
+import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
+import { chatCall } from './helpers/proxy-calls.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
-import { RUNPRINT_BIN } from './helpers/serve-process.ts';
+import { RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runprint-upstream-options-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,4 +46,35 @@ test('one upstream NAME given twice is refused naming it, from --upstream, from 
   // replay takes --upstream the same way.
   const replay = await runCliInProcess(['replay', 'RUN', '--data', data, '--upstream', 'openai=http://127.0.0.1:9911', '--upstream', 'openai=http://127.0.0.1:9912'], { cwd: dir });
   assert.deepEqual(replay, { code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: --upstream names the openai upstream more than once: give each NAME one URL\n' });
+});
+
+test('an upstream URL ending in /v1: one warning line at start says calls go to /v1/v1/..., and they do', { timeout: 60_000 }, async () => {
+  const upstream = await startFakeUpstream();
+  const serve = await startServe({ data: join(dir, 'v1'), args: ['--upstream', `openai=${upstream.url}/v1/`] });
+  try {
+    const warnings = serve.stderr().split('\n').filter((line) => line.includes('warning'));
+    assert.deepEqual(warnings, [
+      `runprint: warning: --upstream openai=${upstream.url}/v1 ends in /v1: the upstream URL is the base the request path (/v1/chat/completions) is appended to, so calls to /openai/v1/chat/completions go to ${upstream.url}/v1/v1/chat/completions; give ${upstream.url} unless that upstream serves that path`,
+    ]);
+    await (await chatCall(serve.base, 'Where does this go?')).text();
+    // A client whose base URL has no /v1 reaches URL/chat/completions.
+    await (await fetch(`${serve.base}/openai/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'And this?' }] }) })).text();
+    assert.deepEqual(upstream.requests.map((request) => request.path), ['/v1/v1/chat/completions', '/v1/chat/completions']);
+  } finally {
+    await serve.stop();
+    await upstream.close();
+  }
+  // Other paths, and the defaults, are not warned of; anthropic's names its route; the variable is named.
+  assert.deepEqual(upstreamPathWarnings({ openai: 'http://127.0.0.1:11434', anthropic: 'https://api.anthropic.com' }), []);
+  assert.deepEqual(upstreamPathWarnings({ openai: 'https://generativelanguage.googleapis.com/v1beta/openai' }), []);
+  assert.deepEqual(upstreamPathWarnings({ anthropic: 'http://gw.example/llm/v1' }, 'RUNPRINT_UPSTREAMS'), [
+    'runprint: warning: RUNPRINT_UPSTREAMS anthropic=http://gw.example/llm/v1 ends in /v1: the upstream URL is the base the request path (/v1/messages) is appended to, so calls to /anthropic/v1/messages go to http://gw.example/llm/v1/v1/messages; give http://gw.example/llm unless that upstream serves that path\n',
+  ]);
+  // Printed only when capture is on, as serve starts.
+  const lines: string[] = [];
+  captureOptions({ upstream: ['openai=http://gw.example/v1'] }, {}, '127.0.0.1', { ...io, stderr: (text) => void lines.push(text) });
+  assert.equal(lines.length, 1);
+  lines.length = 0;
+  captureOptions({ upstream: ['openai=http://gw.example/v1'] }, {}, '0.0.0.0', { ...io, stderr: (text) => void lines.push(text) });
+  assert.deepEqual(lines.map((line) => line.includes('capture is off')), [true]);
 });

@@ -159,6 +159,24 @@ export function upstreamOptions(values: readonly string[], from = '--upstream'):
 }
 
 /**
+ * The warning lines for upstream URLs whose path ends in /v1 (the usual OpenAI base URL habit):
+ * the proxy appends the request path after /NAME to the upstream URL (`${URL}${path}`), so a call
+ * to /openai/v1/chat/completions goes to URL/v1/chat/completions, `/v1/v1/...`. Not an error:
+ * an upstream may serve such a path, and a client whose base URL is /openai (no /v1) calls
+ * /openai/chat/completions, which goes to URL/chat/completions. `from`: the option or variable.
+ */
+export function upstreamPathWarnings(upstreams: { readonly [name: string]: string }, from = '--upstream'): string[] {
+  const lines: string[] = [];
+  for (const [name, url] of Object.entries(upstreams)) {
+    if (!new URL(url).pathname.endsWith('/v1')) continue;
+    const format = REQUEST_FORMATS.find((each) => providerFor(each).upstream.name === name);
+    const path = format === undefined ? '/v1/...' : providerFor(format).routes[0]!.path;
+    lines.push(`runprint: warning: ${from} ${name}=${url} ends in /v1: the upstream URL is the base the request path (${path}) is appended to, so calls to /${name}${path} go to ${url}${path}; give ${url.slice(0, -'/v1'.length)} unless that upstream serves that path\n`);
+  }
+  return lines;
+}
+
+/**
  * `--upstream-weights NAME=PATH` values: NAME an upstream that `--upstream` points at a server of
  * one's own (the weights behind a provider's public URL are not the operator's to state), PATH
  * the model file or directory that server loaded, resolved against `cwd`. Each NAME once.
@@ -220,7 +238,8 @@ export function listOf(values: string[] | undefined, env: string | undefined): s
  */
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
   if (values['no-capture'] === true) return undefined;
-  const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']), values.upstream !== undefined && values.upstream.length > 0 ? '--upstream' : 'RUNPRINT_UPSTREAMS');
+  const upstreamsFrom = values.upstream !== undefined && values.upstream.length > 0 ? '--upstream' : 'RUNPRINT_UPSTREAMS';
+  const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']), upstreamsFrom);
   const upstreamWeights = upstreamWeightsOptions(listOf(values['upstream-weights'], env['RUNPRINT_UPSTREAM_WEIGHTS']), upstreams, io.cwd);
   // A refused value is named by where it came from: the option, else its variable.
   const named = (option: keyof typeof values, variable: string) => (values[option] !== undefined ? `--${String(option)}` : variable);
@@ -266,6 +285,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     io.stderr(`runprint: capture is off: on ${host}, which other machines can reach, the proxy needs --capture-token T (or say --no-capture)\n`);
     return undefined;
   }
+  for (const line of upstreamPathWarnings(upstreams, upstreamsFrom)) io.stderr(line);
   return {
     upstreams,
     upstreamWeights,
