@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../src/capture/index.ts';
+import { stoppingLine } from '../src/cli/serve-command.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { chatCall } from './helpers/proxy-calls.ts';
 import { lockRunStore } from './helpers/run-store-lock.ts';
@@ -105,6 +106,7 @@ test('streams still going when the grace period ends are cut, and recorded as cu
   assert.equal(await serve.stop(), 0);
   const took = performance.now() - started;
   assert.ok(took >= 300 && took < 10_000, `stopped after the grace period (${took.toFixed(0)} ms)`);
+  assert.ok(serve.stderr().includes('runprint: stopping: 4 requests in progress get up to 0.3 s to finish, then are cut, their captured calls recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n'), serve.stderr());
   for (const stream of streams) assert.ok((await stream.body) instanceof Error, 'the client sees its stream cut');
   assert.equal(await waiting, 'cut', 'the client sees its connection close');
 
@@ -122,6 +124,18 @@ test('streams still going when the grace period ends are cut, and recorded as cu
   assert.equal(unanswered[0]!.outcome, 'network-error');
   assert.deepEqual(unanswered[0]!.incomplete, { reason: 'network-error', code: null }, 'no answer: its connection was cut');
   assert.equal(await again.stop(), 0);
+});
+
+test('the stop line, for 1 request in progress and for 2: its grammar agrees with the number', async () => {
+  assert.equal(stoppingLine(1, 1_000), 'runprint: stopping: 1 request in progress gets up to 1 s to finish, then is cut, its captured call recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n');
+  assert.equal(stoppingLine(2, 1_500), 'runprint: stopping: 2 requests in progress get up to 1.5 s to finish, then are cut, their captured calls recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n');
+  // As a real serve prints it, stopped with one stream going.
+  const serve = await startServe({ data: scratch.tempDir(), args: serveArgs(200) });
+  upstream.enqueue({ kind: 'text', text: 'held open until the end of time', pauseBeforeEvent: 2, resume: new Promise<never>(() => undefined) });
+  const stream = await openStream(serve, 'cut alone');
+  assert.equal(await serve.stop(), 0);
+  assert.ok(await stream.body instanceof Error, 'cut');
+  assert.ok(serve.stderr().includes('runprint: stopping: 1 request in progress gets up to 0.2 s to finish, then is cut, its captured call recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n'), serve.stderr());
 });
 
 test('one client address, 120 streamed calls at once: all go through and are recorded (proxied calls are not held to the per-client request cap, 64)', async () => {

@@ -322,6 +322,15 @@ export function shedReporter(write: (text: string) => void, now: () => number = 
   };
 }
 
+/** The line a stop with requests in progress prints: how many, for how long, and what becomes of them. */
+export function stoppingLine(inProgress: number, graceMs: number): string {
+  const what =
+    inProgress === 1
+      ? '1 request in progress gets up to GRACE to finish, then is cut, its captured call recorded as incomplete'
+      : `${inProgress} requests in progress get up to GRACE to finish, then are cut, their captured calls recorded as incomplete`;
+  return `runprint: stopping: ${what.replace('GRACE', `${graceMs / 1000} s`)} (Ctrl-C again stops at once, recording nothing more)\n`;
+}
+
 /** How long it then waits for the calls it cut to hand over their records. */
 const SHUTDOWN_DRAIN_MS = 5_000;
 
@@ -501,7 +510,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       // Span exports the OTLP receiver has not answered by the end of the grace are abandoned then.
       const deadline = performance.now() + shutdownGraceMs;
       if (server.inProgress > 0 && shutdownGraceMs > 0) {
-        io.stderr(`runprint: stopping: ${server.inProgress} request${server.inProgress === 1 ? '' : 's'} in progress get up to ${shutdownGraceMs / 1000} s to finish, then are cut, captured calls recorded as incomplete (Ctrl-C again stops at once, recording nothing more)\n`);
+        io.stderr(stoppingLine(server.inProgress, shutdownGraceMs));
       }
       void server
         .close({ graceMs: shutdownGraceMs })
