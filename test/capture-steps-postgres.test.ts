@@ -112,16 +112,19 @@ test('with async durability, one serve\'s steps on PostgreSQL link each call to 
   assert.equal(await serve.stop(), 0);
 });
 
-test('a run_steps table of another shape is refused, unchanged: serve does not start', { timeout: 60_000 }, async () => {
+test('a run_steps table of another shape is refused with the run store, the schema unchanged: serve does not start', { timeout: 60_000 }, async () => {
   const { schema, url } = await pgs.fresh('runprint_steps_shape');
   await pgs.admin.query(`CREATE TABLE ${schema}.run_steps (name text PRIMARY KEY, ended jsonb NOT NULL)`);
   await pgs.admin.query(`INSERT INTO ${schema}.run_steps VALUES ('kept', '[1]')`);
   const serve = startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
   await assert.rejects(serve, (error: Error) => {
     assert.match(error.message, /ERR_STORE_CORRUPT/);
-    assert.match(error.message, /run_steps table in the PostgreSQL schema is not that of a runprint run store/);
+    assert.match(error.message, /tables in the PostgreSQL schema are not those of a runprint run store/);
     return true;
   });
+  // Refused in the transaction that would make the run store: none of its tables was made.
+  const tables = await pgs.admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
+  assert.deepEqual(tables.rows.map((row: { table_name: string }) => row.table_name), ['run_steps']);
   const columns = await pgs.admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'run_steps' ORDER BY column_name`, [schema]);
   assert.deepEqual(columns.rows.map((row: { column_name: string }) => row.column_name), ['ended', 'name']);
   assert.deepEqual((await pgs.admin.query(`SELECT name, ended FROM ${schema}.run_steps`)).rows, [{ name: 'kept', ended: [1] }]);

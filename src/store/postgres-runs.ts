@@ -7,6 +7,7 @@ import pg from 'pg';
 import { InputError, LogError, type StoreName } from '../errors.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
+import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
@@ -176,7 +177,8 @@ const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'ru
 /** As unavailable, for the statements that make or read the tables at open: a table or column of another shape is named. */
 function openFault(error: unknown): LogError {
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === '42703' || code === '42P01' || code === '42804') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
+  // 42883: an operator the probes use does not take a column of another type (run_steps).
+  if (code === '42703' || code === '42P01' || code === '42804' || code === '42883') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
   return unavailable(error);
 }
 
@@ -282,10 +284,13 @@ export class PostgresRuns implements RunStorage {
         if (older.older) await client.query(BACKFILL_PARENTS);
         if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
         await client.query('CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq)');
+        // The steps runprint-steps names, which serves on this store share (postgres-steps.ts).
+        await client.query(STEPS_TABLE);
         // Tables of another shape that the statements above left as they were (a runs table
         // without a column this code reads) fail here, before anything is committed: a store this
         // code cannot take is refused unchanged, not half upgraded.
         await client.query(probe(true));
+        await client.query(STEPS_PROBE);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { LogError } from '../errors.ts';
 import type { StepsStore } from '../capture/steps.ts';
-import { advisoryLockKey, postgresUnavailable } from './postgres-log.ts';
+import { postgresUnavailable } from './postgres-log.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
@@ -19,7 +19,8 @@ export const STEPS_KEPT_HOURS = 24;
 /** How often serve forgets such names. */
 const SWEEP_MS = 60 * 60 * 1000;
 
-const TABLE = `
+/** The table, made with the run store's tables in PostgresRuns.open's transaction. */
+export const STEPS_TABLE = `
 CREATE TABLE IF NOT EXISTS run_steps (
   name text PRIMARY KEY,
   ended text[] NOT NULL,
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS run_steps (
 )`;
 
 /** Fails (42703 a column, 42883 an operator, 42804 a type) on a run_steps table of another shape. */
-const PROBE = "SELECT name, ended || '{}'::text[], ended_calls + 1, last || '{}'::text[], used < now() FROM run_steps LIMIT 0";
+export const STEPS_PROBE = "SELECT name, ended || '{}'::text[], ended_calls + 1, last || '{}'::text[], used < now() FROM run_steps LIMIT 0";
 
 const TAKE = `
 INSERT INTO run_steps AS s (name, ended, ended_calls, last, used) VALUES ($1, '{}', 0, '{}', now())
@@ -44,7 +45,7 @@ const SWEEP = `DELETE FROM run_steps WHERE used < now() - interval '${STEPS_KEPT
 
 function openFault(error: unknown): LogError {
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === '42703' || code === '42883' || code === '42804' || code === '42P01') return storeCorrupt('the run_steps table in the PostgreSQL schema is not that of a runprint run store');
+  if (code === '42703' || code === '42883' || code === '42804' || code === '42P01') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
   return postgresUnavailable(error, 'run');
 }
 
@@ -59,9 +60,9 @@ export class PostgresSteps implements StepsStore {
   }
 
   /**
-   * Connects (a pool of 2) to the schema the run store at `url` is in (opened first: serve opens
-   * PostgresRuns before this), creates run_steps if missing, and forgets names unused for
-   * STEPS_KEPT_HOURS. A run_steps table of another shape is refused (ERR_STORE_CORRUPT), unchanged.
+   * Connects (a pool of 2) to the run store at `url`, whose open (PostgresRuns.open, before this)
+   * made run_steps with its other tables and checked its shape, and forgets names unused for
+   * STEPS_KEPT_HOURS.
    */
   static async open(url: string): Promise<PostgresSteps> {
     try {
@@ -76,10 +77,8 @@ export class PostgresSteps implements StepsStore {
         throw postgresUnavailable(error, 'run');
       })).rows[0] as { schema: unknown } | undefined;
       if (typeof schema?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
-      // Under the run store's own creation lock: serves starting at once make the table once.
-      await postgresTransaction(pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', schema.schema)});`, async (client) => {
-        await client.query(TABLE);
-        await client.query(PROBE);
+      await postgresTransaction(pool, 'run', 'BEGIN;', async (client) => {
+        await client.query(STEPS_PROBE);
         await client.query(SWEEP);
       }, openFault);
       return new PostgresSteps(pool);
