@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { ServeJournal } from '../src/cli/serve-capture.ts';
 import { HeldJournal } from '../src/store/held-journal.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { chatCall } from './helpers/proxy-calls.ts';
@@ -88,15 +89,48 @@ test('a damaged held-records journal: serve says what to do with it and is unhea
     assert.ok(performance.now() < deadline, 'the journal is reported within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  assert.match(serve.stderr(), /ERR_STORE_CORRUPT: held-records journal .*held-runs\.sqlite is damaged, or not an SQLite file: it may hold records not yet in the run store; stop serve, move it aside to keep it \(or delete it to go on without them\), then start serve again/);
+  const damaged = `runprint: capture: ERR_STORE_CORRUPT: held-records journal ${join(data, 'held-runs.sqlite')} is damaged, or not an SQLite file: it may hold records not yet in the run store; stop serve, move it aside to keep it (or delete it to go on without them), then start serve again`;
   assert.equal(await health(), false, 'unhealthy: what it may hold is not recorded');
   // Calls still go through and are recorded (fail-open).
   const response = await chatCall(serve.base, 'With a damaged journal.');
   assert.equal(response.status, 200);
   await response.text();
   assert.equal(await serve.stop(), 0);
+  // One line, whose end says what the damaged journal means (not a failing commit's records held
+  // in memory); not again at the stop, after the call was recorded.
+  assert.deepEqual(serve.stderr().split('\n').filter((line) => line.includes('held-runs.sqlite')), [`${damaged} (the calls go on and are recorded, but /healthz says unhealthy while serve runs with it)`]);
+  // Fail-closed, it is unhealthy all the same: calls get 503, and the line says so.
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream!.url}`, '--capture-fail-closed'] });
+  while (!/held-runs\.sqlite/.test(serve.stderr())) await new Promise((resolve) => setTimeout(resolve, 50));
+  const refused = await chatCall(serve.base, 'Fail-closed with a damaged journal.');
+  assert.equal(refused.status, 503);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_CAPTURE_UNAVAILABLE');
+  assert.equal(await serve.stop(), 0);
+  assert.deepEqual(serve.stderr().split('\n').filter((line) => line.includes('held-runs.sqlite')), [`${damaged} (fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, while serve runs with it)`]);
   renameSync(join(data, 'held-runs.sqlite'), join(data, 'held-runs.sqlite.damaged'));
   serve = await start();
   assert.equal(await health(), true, 'healthy once it is moved aside');
   assert.equal(await serve.stop(), 0);
+});
+
+test('serve\'s journal tells its failures apart from the run store\'s, by what it was doing: the same errors, thrown', () => {
+  const data = scratch.tempDir();
+  writeFileSync(join(data, 'held-runs.sqlite'), 'not an SQLite database, not an SQLite database\n', { mode: 0o600 });
+  const journal = new ServeJournal(join(data, 'held-runs.sqlite'));
+  const thrown = (work: () => unknown): unknown => {
+    try {
+      work();
+    } catch (error) {
+      return error;
+    }
+    assert.fail('it throws');
+  };
+  const counting = thrown(() => journal.count());
+  assert.equal((counting as { code: string }).code, 'ERR_STORE_CORRUPT');
+  assert.equal(journal.operationOf(counting), 'open');
+  assert.equal(journal.operationOf(thrown(() => journal.load(1024))), 'read');
+  assert.equal(journal.operationOf(thrown(() => journal.remove(['a'.repeat(64)]))), 'remove');
+  // Not another journal's, nor the run store's.
+  assert.equal(journal.operationOf(thrown(() => new HeldJournal(join(data, 'held-runs.sqlite')).count())), undefined);
+  assert.equal(journal.operationOf(new Error('the run store\'s')), undefined);
 });

@@ -4,7 +4,7 @@ import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RunprintError, UsageError } from '../errors.ts';
+import { LogError, RunprintError, UsageError } from '../errors.ts';
 import type { RequestComponentName, ServedFact } from '../identity/composition.ts';
 import type { JsonObject } from '../jcs/json-value.ts';
 import { computeModelDigest } from '../model-digest/index.ts';
@@ -306,6 +306,70 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   };
 }
 
+/**
+ * What the held-records journal was doing when it failed, as its failure's line says what follows:
+ * `open`, counting its records (the recorder does at start and at a stop; one it cannot read then
+ * leaves capture unhealthy while serve runs with it); `write`, keeping records whose commit failed
+ * (add, refuse); `read`, taking them back for a retry; `remove`, deleting those committed.
+ */
+type JournalOperation = 'open' | 'write' | 'read' | 'remove';
+
+/**
+ * The journal serve gives the recorder: HeldJournal, whose failures are told apart from the run
+ * store's (`operationOf`), so that their line says what a failing journal means (a damaged journal
+ * file is not a failing commit). Its errors are the same, but one that is not a RunprintError is
+ * the ERR_STORE_UNAVAILABLE the recorder would make of it.
+ */
+export class ServeJournal extends HeldJournal {
+  readonly #failures = new WeakMap<object, JournalOperation>();
+
+  /** What the journal was doing when it threw `error`; undefined: not the journal's error. */
+  operationOf(error: unknown): JournalOperation | undefined {
+    return typeof error === 'object' && error !== null ? this.#failures.get(error) : undefined;
+  }
+
+  #tell<T>(operation: JournalOperation, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      const known = error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', `the held-records journal could not be ${operation === 'write' || operation === 'remove' ? 'written' : 'read'}`);
+      this.#failures.set(known, operation);
+      throw known;
+    }
+  }
+
+  override count(): number {
+    return this.#tell('open', () => super.count());
+  }
+
+  override add(...args: Parameters<HeldJournal['add']>): void {
+    this.#tell('write', () => super.add(...args));
+  }
+
+  override refuse(...args: Parameters<HeldJournal['refuse']>): void {
+    this.#tell('write', () => super.refuse(...args));
+  }
+
+  override load(...args: Parameters<HeldJournal['load']>): ReturnType<HeldJournal['load']> {
+    return this.#tell('read', () => super.load(...args));
+  }
+
+  override refusedCount(): number {
+    return this.#tell('read', () => super.refusedCount());
+  }
+
+  override remove(...args: Parameters<HeldJournal['remove']>): void {
+    this.#tell('remove', () => super.remove(...args));
+  }
+}
+
+/** What becomes of the records after a failure of the journal, as its line ends. */
+const JOURNAL_RECORDS: Record<Exclude<JournalOperation, 'open'>, string> = {
+  write: 'what it could not take is kept in memory only: a stop or a crash loses it',
+  read: 'the records in it stay there and are tried again every few seconds',
+  remove: 'records committed from it stay in it and are committed once more later, which stores nothing twice',
+};
+
 /** Errors about one record that the recorder reports and also rejects that record's call with (the same object). */
 const ONE_RECORD = new Set(['ERR_STORE_RECORD_REFUSED', 'ERR_CAPTURE_RECORDS_LOST']);
 
@@ -488,6 +552,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       } });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
+  // Records whose commit failed wait on disk too, beside the data directory's other files, so a
+  // stop or a crash while the run store fails loses none: the next start commits them.
+  const journal = new ServeJournal(join(context.dataDir, HELD_JOURNAL_FILE));
   let lostLineAt = -Infinity;
   let lostHeldBack = 0;
   let lostTimer: ReturnType<typeof setTimeout> | undefined;
@@ -519,6 +586,15 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       }, 1_000 - (now - lostLineAt));
       return;
     }
+    // A failure of the held-records journal is its own kind: a commit of the run store that works
+    // says nothing of the journal, so it does not make it reported again.
+    const operation = journal.operationOf(known);
+    if (operation !== undefined) {
+      if (reported.has(`journal ${known.code}`)) return;
+      reported.add(`journal ${known.code}`);
+      context.io.stderr(`runprint: capture: ${known.toLine()} (${journalTail(operation)})\n`);
+      return;
+    }
     if (reported.has(kind)) return;
     reported.add(kind);
     const calls =
@@ -528,6 +604,20 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
           ? 'fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again (tried every few seconds)'
           : 'the calls go on; records whose commit failed are held in memory and tried again every few seconds';
     context.io.stderr(`runprint: capture: ${known.toLine()} (${calls})\n`);
+  };
+  /**
+   * The end of a journal failure's line. One the journal cannot be read at start (or at a stop)
+   * leaves capture unhealthy while serve runs with it, so fail-closed calls get 503 until then;
+   * the others come while the run store fails, or as it works again.
+   */
+  const journalTail = (operation: JournalOperation): string => {
+    if (operation === 'open') {
+      return config.failClosed
+        ? 'fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, while serve runs with it'
+        : 'the calls go on and are recorded, but /healthz says unhealthy while serve runs with it';
+    }
+    const calls = recording?.healthy === false && config.failClosed ? 'fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again' : 'the calls go on';
+    return `${calls}; ${JOURNAL_RECORDS[operation]}`;
   };
   // --capture-log: receipts are stored without a log index and the outbox delivers them; each kind
   // of failure is reported once, until a delivery succeeds again.
@@ -558,9 +648,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // Receipts in-process capture signed on this store are appended to this log too, within seconds.
     ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
     onFailure: report,
-    // Records whose commit failed wait on disk too, beside the data directory's other files, so a
-    // stop or a crash while the run store fails loses none: the next start commits them.
-    journal: new HeldJournal(join(context.dataDir, HELD_JOURNAL_FILE)),
+    journal,
     onJournalLeft: (count) =>
       context.io.stderr(`runprint: capture: ${count} record${count === 1 ? '' : 's'} the run store could not take ${count === 1 ? 'waits' : 'wait'} in ${join(context.dataDir, HELD_JOURNAL_FILE)}: committed when serve starts again with this data directory\n`),
     onRecovered: (committed) => {
@@ -589,8 +677,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       record: (run, bytes, capture) =>
         recorder.record(run, bytes, capture).then(() => {
           // A client's declarations that cannot be recorded (ERR_CAPTURE_RETRIEVAL_*) are not
-          // recording failures: each kind is reported once, not again after every record.
-          for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_')) reported.delete(code);
+          // recording failures: each kind is reported once, not again after every record; nor
+          // are the journal's, which a commit does not touch.
+          for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_') && !code.startsWith('journal ')) reported.delete(code);
         }),
     },
     durability: config.durability,
