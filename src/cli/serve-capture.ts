@@ -562,12 +562,22 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   // The recorder, once made: whether the run store is failing now says what becomes of the calls.
   let recording: { readonly healthy: boolean } | undefined;
   const tally = failureTally();
-  const report = (error: unknown) => {
+  // Whether a failure of the run store itself has its line since recording last worked.
+  let storeFailureReported = false;
+  /** Recording works again: each kind is reported again when it comes back (the journal's only once the store has failed and works again). */
+  const forget = (journalToo: boolean) => {
+    for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_') && (journalToo || !code.startsWith('journal '))) reported.delete(code);
+    storeFailureReported = false;
+  };
+  /** `call`: told by a proxied call or an exchange, of its record; otherwise by the recorder (or retention). */
+  const report = (error: unknown, call = false) => {
     if (!tally.counts(error)) return;
     failures++;
     const known = error instanceof RunprintError ? error : new RunprintError('ERR_INTERNAL', 'recording a run failed unexpectedly');
-    // Once more when the run store fails, even if the code was reported while it worked (a claim).
-    const kind = recording?.healthy === false ? `${known.code} failing` : known.code;
+    // One kind per code, whether the recorder was healthy when it came or not: a failure of the
+    // store met while recording still worked (a claim of runs to sign, say) and then by a commit
+    // is one failure, one line, whose end says what a failing commit brings in this mode.
+    const kind = known.code;
     // Records lost are reported every time (each is data no retry brings back), at most a line a
     // second: the lines held back are counted in the next.
     if (known.code === 'ERR_CAPTURE_RECORDS_LOST') {
@@ -595,16 +605,26 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       context.io.stderr(`runprint: capture: ${known.toLine()} (${journalTail(operation)})\n`);
       return;
     }
+    const storeFailure = known.code.startsWith('ERR_STORE_') && known.code !== 'ERR_STORE_RECORD_REFUSED';
+    // A call's record that came while the store fails is held without a commit attempt, and its
+    // call is told so (ERR_STORE_UNAVAILABLE): the same failure, whose line is printed already.
+    if (call && storeFailure && recording?.healthy === false && storeFailureReported) return;
     if (reported.has(kind)) return;
     reported.add(kind);
+    if (storeFailure) storeFailureReported = true;
     const calls =
-      recording?.healthy !== false
-        ? 'the calls go on'
-        : config.failClosed
+      recording?.healthy === false
+        ? config.failClosed
           ? 'fail-closed: calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again (tried every few seconds)'
-          : 'the calls go on; records whose commit failed are held in memory and tried again every few seconds';
+          : 'the calls go on; records whose commit failed are held in memory and tried again every few seconds'
+        : !storeFailure
+          ? 'the calls go on'
+          : config.failClosed
+            ? 'the calls go on while commits work; fail-closed: once one fails, calls get 503 ERR_CAPTURE_UNAVAILABLE, not forwarded, until the run store works again (tried every few seconds)'
+            : 'the calls go on; records whose commit fails are held in memory and tried again every few seconds';
     context.io.stderr(`runprint: capture: ${known.toLine()} (${calls})\n`);
   };
+  const reportCall = (error: unknown) => report(error, true);
   /**
    * The end of a journal failure's line. One the journal cannot be read at start (or at a stop)
    * leaves capture unhealthy while serve runs with it, so fail-closed calls get 503 until then;
@@ -652,7 +672,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     onJournalLeft: (count) =>
       context.io.stderr(`runprint: capture: ${count} record${count === 1 ? '' : 's'} the run store could not take ${count === 1 ? 'waits' : 'wait'} in ${join(context.dataDir, HELD_JOURNAL_FILE)}: committed when serve starts again with this data directory\n`),
     onRecovered: (committed) => {
-      for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_')) reported.delete(code);
+      forget(true);
       context.io.stderr(`runprint: capture: the run store works again (${committed} held record${committed === 1 ? '' : 's'} committed${config.failClosed ? '; calls are forwarded again' : ''})\n`);
     },
   });
@@ -679,7 +699,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
           // A client's declarations that cannot be recorded (ERR_CAPTURE_RETRIEVAL_*) are not
           // recording failures: each kind is reported once, not again after every record; nor
           // are the journal's, which a commit does not touch.
-          for (const code of reported) if (!code.startsWith('ERR_CAPTURE_RETRIEVAL_') && !code.startsWith('journal ')) reported.delete(code);
+          forget(false);
         }),
     },
     durability: config.durability,
@@ -689,7 +709,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     maxBodyBytes: 32 * 1024 * 1024,
     maxRetrievalBytes: config.retrievalMax,
     receipts: true,
-    onFailure: report,
+    onFailure: reportCall,
     ...(context.upstreamWeights === undefined || Object.keys(context.upstreamWeights).length === 0 ? {} : { derived: context.upstreamWeights }),
     // A fresh salt per run and component: equal content under one salt would show runs share it.
     ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
@@ -726,7 +746,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       maxBodyBytes: MAX_EXCHANGE_BYTES,
       receipts: true,
       // Reported as a proxied call's failures are, once per kind (not again as a 5xx answer).
-      onFailure: report,
+      onFailure: reportCall,
     },
     recorder,
     health: () => {
