@@ -86,6 +86,12 @@ export interface StoreOptions {
  * goes unless told otherwise); undefined: the data directory's SQLite file.
  */
 export function runsDatabase(values: StoreOptions): string | undefined {
+  const source = runsDatabaseSource(values);
+  return source === undefined ? undefined : postgresUrl(source.name, source.url);
+}
+
+/** runsDatabase's URL, unchecked, with the option or variable that gave it. */
+function runsDatabaseSource(values: StoreOptions): { name: string; url: string } | undefined {
   const sources: Array<[string, string | undefined]> = [
     ['--runs-db', values['runs-db']],
     ['RUNPRINT_RUNS_DB', process.env['RUNPRINT_RUNS_DB'] || undefined],
@@ -93,7 +99,29 @@ export function runsDatabase(values: StoreOptions): string | undefined {
     ['RUNPRINT_LOG_DB', process.env['RUNPRINT_LOG_DB'] || undefined],
   ];
   const [name, url] = sources.find(([, value]) => value !== undefined) ?? ['', undefined];
-  return url === undefined ? undefined : postgresUrl(name, url);
+  return url === undefined ? undefined : { name, url };
+}
+
+/**
+ * A runs command given --data while its runs are in PostgreSQL says which store it reads, before
+ * it opens one. `dataUse`: what it still reads in the data directory (runs verify: the keys it
+ * checks with), said in one line on stderr. A command that reads only runs (list, show, diff,
+ * group) has no use for --data then: with --runs-db on the command line too, the two name two
+ * run stores of which one would be read, refused (ERR_CLI_USAGE); with the URL from the
+ * environment (RUNPRINT_RUNS_DB, RUNPRINT_LOG_DB), one line on stderr says the runs are read from
+ * there, not from --data, and how to read the data directory's instead.
+ */
+export function sayWhereRunsAre(values: StoreOptions, io: CliIo, command: string, dataUse?: string): void {
+  if (values.data === undefined) return;
+  const source = runsDatabaseSource(values);
+  if (source === undefined) return;
+  if (dataUse !== undefined) {
+    io.stderr(`runprint: ${command} reads the run from the PostgreSQL run store ${source.name} names; --data names only the data directory of ${dataUse}\n`);
+  } else if (source.name.startsWith('--')) {
+    throw new UsageError('ERR_CLI_USAGE', `${source.name} and --data name two run stores and ${command} reads one: give ${source.name} for the runs in PostgreSQL, or --data for the data directory's ${RUNS_DATABASE}`);
+  } else {
+    io.stderr(`runprint: ${command} reads the runs from the PostgreSQL run store ${source.name} names, not from --data, which it does not use (unset ${source.name} to read the data directory's ${RUNS_DATABASE})\n`);
+  }
 }
 
 /**
@@ -238,6 +266,7 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
     return option === undefined ? undefined : (values[option] as string | undefined);
   });
   const limit = query.limit ?? LIST_DEFAULT_LIMIT;
+  sayWhereRunsAre(values, io, 'runs list');
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     // One run more than shown says whether more match.
@@ -264,6 +293,7 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs show takes one RUN: a capture id, a record digest or a run identity (run "runprint runs show --help")');
   if (values.composition === true && values.json === true) throw new UsageError('ERR_CLI_USAGE', 'runs show: --composition prints the composition as JSON already; give --composition or --json, not both');
+  sayWhereRunsAre(values, io, 'runs show');
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     const runs = await findRuns(store, positionals[0]!);
@@ -331,6 +361,7 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 2) throw new UsageError('ERR_CLI_USAGE', 'runs diff takes two runs A and B, each a capture id, a record digest or a run identity (run "runprint runs diff --help")');
+  sayWhereRunsAre(values, io, 'runs diff');
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     // A run identity may name several captures: the latest is compared (its capture id is printed).

@@ -9,7 +9,7 @@ import { runQuery } from '../server/run-routes.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { openStore } from './runs-command.ts';
+import { openStore, sayWhereRunsAre } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
 const GROUP_OPTIONS = {
@@ -81,6 +81,7 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
     if (!/^[0-9]{1,9}$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('ERR_CLI_USAGE', '--limit must be a positive number');
     query.limit = Number(values.limit);
   }
+  sayWhereRunsAre(values, io, 'runs group');
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     const groups = await groupRuns(store, query, by);

@@ -43,6 +43,8 @@ const response: OptionUsage = { name: 'response', value: 'FILE', stdin: true, de
 const json = (what: string): OptionUsage => ({ name: 'json', description: `print ${what} as JSON` });
 /** The run store as serve takes it: the commands that read it open the same one. */
 const runsDb: OptionUsage = { name: 'runs-db', value: 'URL', env: 'RUNPRINT_RUNS_DB', description: 'the PostgreSQL run store serve --runs-db writes (default: RUNPRINT_LOG_DB when set, as serve, else <data>/runs.sqlite)' };
+/** For the commands that read only runs: --data names the other store. */
+const runsDbOnly: OptionUsage = { ...runsDb, description: 'the PostgreSQL run store serve --runs-db writes (default: RUNPRINT_LOG_DB when set, as serve, else <data>/runs.sqlite); not with --data, which names the other store' };
 const strict: OptionUsage = { name: 'strict', description: 'refuse a provider request with a member or role its mapping does not know (default: warn)' };
 const salts: OptionUsage = { name: 'salts', value: 'FILE', stdin: true, description: 'salts kept apart from the composition (SPEC 2.5)' };
 const outputFormat: OptionUsage = { name: 'output-format', value: 'F', description: 'how to read --output (default: the request\'s format, or as the receipt records)' };
@@ -284,7 +286,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     command: 'runs list',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
       { name: 'until', value: 'T', description: 'runs started before this RFC 3339 time' },
       { name: 'model', value: 'M', description: 'runs that asked for this model' },
@@ -307,7 +309,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'RUN',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       json('the run record, identity document and receipt status'),
       { name: 'composition', description: 'print the run\'s composition as JSON, from the stored content, with its served facts and the salts of its salted components: what disclose create --composition takes (secret as the content)' },
     ],
@@ -320,7 +322,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'A B',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       { name: 'values', description: 'print the differing values (cut to 80 characters); only when both runs\' content is stored' },
       json('the identities, differences, served facts and outputs'),
     ],
@@ -352,7 +354,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     command: 'runs group',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       { name: 'by', value: 'KEY', required: true, description: 'request, run, component=NAME (a request component or output) or element=NAME (each element of a list component)' },
       { name: 'since', value: 'T', description: 'runs started at or after this RFC 3339 time' },
       { name: 'until', value: 'T', description: 'runs started before this RFC 3339 time' },
