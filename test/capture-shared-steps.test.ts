@@ -63,15 +63,38 @@ test('calls started together follow from the same runs; a failed call stands for
   assert.deepEqual(await parentsOf(shared.get('other').take()), []);
 });
 
-test('a store that fails links nothing and reports each failure; the call is never failed by it', async () => {
+test('a store that fails links nothing and is reported once until it works again; the call is never failed by it', async () => {
   const failures: unknown[] = [];
-  const broken: StepsStore = {
-    take: () => Promise.reject(new Error('take failed')),
-    end: () => Promise.reject(new Error('end failed')),
+  let broken = true;
+  const store = memoryStore({ take: 0, end: 0 });
+  const flaky: StepsStore = {
+    take: (name) => (broken ? Promise.reject(new Error('take failed')) : store.take(name)),
+    end: (name, ids) => (broken ? Promise.reject(new Error('end failed')) : store.end(name, ids)),
   };
-  const steps = new SharedSteps(broken, (error) => failures.push(error)).get('agent');
+  const steps = new SharedSteps(flaky, (error) => failures.push(error)).get('agent');
   const links = steps.take();
   assert.deepEqual(await parentsOf(links), []);
   await steps.ending(links)('run-1');
-  assert.deepEqual(failures.map((error) => (error as Error).message), ['take failed', 'end failed']);
+  assert.deepEqual(await parentsOf(steps.take()), []);
+  assert.deepEqual(failures.map((error) => (error as Error).message), ['take failed'], 'one report while it keeps failing');
+  broken = false;
+  assert.deepEqual(await parentsOf(steps.take()), []);
+  broken = true;
+  await steps.ending([])('run-2');
+  assert.deepEqual(failures.map((error) => (error as Error).message), ['take failed', 'end failed'], 'reported again after it worked');
+});
+
+test('a store that does not answer holds a call at most the wait: it goes on without links, reported once', async () => {
+  const failures: unknown[] = [];
+  const stalled: StepsStore = { take: () => new Promise(() => undefined), end: () => new Promise(() => undefined) };
+  const steps = new SharedSteps(stalled, (error) => failures.push(error), 50).get('agent');
+  const started = performance.now();
+  const links = steps.take();
+  assert.deepEqual(await parentsOf(links), []);
+  await steps.ending(links)('run-1');
+  // The name's next call is not queued behind the stalled one for ever either.
+  assert.deepEqual(await parentsOf(steps.take()), []);
+  assert.ok(performance.now() - started < 2_000, 'three waits of 50 ms, not a stall');
+  assert.equal(failures.length, 1);
+  assert.match((failures[0] as Error).message, /did not answer within 0\.05 s for named steps/);
 });

@@ -73,6 +73,8 @@ test('two serves on one PostgreSQL store link one agent\'s steps whichever serve
   assert.deepEqual(three.parents, [two.runId]);
 
   // Started together, one on each serve: both follow from three; the call after them from both.
+  // The upstream answers each 1.5 s late, so both have started (taken) before either ends.
+  upstream.enqueue({ kind: 'text', text: 'left', headersDelayMs: 1_500 }, { kind: 'text', text: 'right', headersDelayMs: 1_500 });
   const [left, right] = await Promise.all([call(a, 'left', steps('agent-1')), call(b, 'right', steps('agent-1'))]);
   assert.deepEqual(left.parents, [three.runId]);
   assert.deepEqual(right.parents, [three.runId]);

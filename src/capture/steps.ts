@@ -145,21 +145,30 @@ export interface StepsStore {
   end(name: string, ids: readonly string[]): Promise<void>;
 }
 
+/** How long a call waits for the store to take or note its step before it goes on without (ms). */
+export const STEPS_STORE_WAIT_MS = 2_000;
+
 /**
  * Steps by name kept in a StepsStore, as Steps keeps them in a process: each name's takes and
  * ends reach the store in the order this process's calls made them (one after the other), so a
- * call here never overtakes the end of the call before it here. A store that fails links nothing
- * (the call's parents are none, the end is not noted), and `onFailure` hears of it.
+ * call here never overtakes the end of the call before it here. A store that fails, or does not
+ * answer within `waitMs`, links nothing: the call's parents are none, or its end is not noted (so
+ * the next call follows from what this one followed); the call goes on. `onFailure` hears of the
+ * first failure, and again only after the store has worked once more, so a store that keeps
+ * failing is one report, not one per call.
  */
 export class SharedSteps {
   readonly #store: StepsStore;
   readonly #onFailure: (error: unknown) => void;
+  readonly #waitMs: number;
   /** Each name's last operation, while one is under way. */
   readonly #queues = new Map<string, Promise<void>>();
+  #failing = false;
 
-  constructor(store: StepsStore, onFailure: (error: unknown) => void) {
+  constructor(store: StepsStore, onFailure: (error: unknown) => void, waitMs = STEPS_STORE_WAIT_MS) {
     this.#store = store;
     this.#onFailure = onFailure;
+    this.#waitMs = waitMs;
   }
 
   /** The steps of this name, for one call. */
@@ -168,32 +177,51 @@ export class SharedSteps {
       take: () => {
         const link = new Link();
         void this.#queue(name, async () => {
-          let ids: string[] = [];
-          try {
-            ids = await this.#store.take(name);
-          } catch (error) {
-            this.#onFailure(error);
-          }
-          link.set(ids);
+          link.set((await this.#bounded(() => this.#store.take(name))) ?? []);
         });
         return [link];
       },
       ending: (followed) => (runId) =>
         this.#queue(name, async () => {
           const ids = runId !== null ? [runId] : await parentsOf(followed);
-          try {
-            await this.#store.end(name, ids);
-          } catch (error) {
-            this.#onFailure(error);
-          }
+          await this.#bounded(() => this.#store.end(name, ids));
         }),
     };
+  }
+
+  /** `operation`'s answer, or undefined when it failed or took longer than waitMs (reported). */
+  async #bounded<T>(operation: () => Promise<T>): Promise<T | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.#waitMs);
+      timer.unref?.();
+    });
+    try {
+      const answer = await Promise.race([operation(), late]);
+      if (answer === 'late') {
+        this.#failed(new RunprintError('ERR_STORE_UNAVAILABLE', `the run store did not answer within ${this.#waitMs / 1000} s for named steps (runprint-steps): such calls go on without their links until it does`));
+        return undefined;
+      }
+      this.#failing = false;
+      return answer;
+    } catch (error) {
+      this.#failed(error);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #failed(error: unknown): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    this.#onFailure(error);
   }
 
   /** Runs `work` after the name's operations before it; never rejects. */
   #queue(name: string, work: () => Promise<void>): Promise<void> {
     const before = this.#queues.get(name) ?? Promise.resolve();
-    const done = before.then(work).catch((error: unknown) => this.#onFailure(error));
+    const done = before.then(work).catch((error: unknown) => this.#failed(error));
     this.#queues.set(name, done);
     void done.then(() => {
       if (this.#queues.get(name) === done) this.#queues.delete(name);

@@ -70,7 +70,8 @@ export class PostgresSteps implements StepsStore {
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
-    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 2, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, application_name: 'runprint-steps' });
+    // query_timeout: a server that stops answering (statement_timeout is its own) frees the connection.
+    const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 2, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 10_000, application_name: 'runprint-steps' });
     pool.on('error', () => undefined);
     try {
       const schema = (await pool.query('SELECT current_schema() AS schema').catch((error: unknown) => {
