@@ -101,8 +101,14 @@ async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
   if (layout.runs && !layout.flags) {
     await client.query('ALTER TABLE runs ADD COLUMN model_escaped boolean NOT NULL DEFAULT false, ADD COLUMN served_model_escaped boolean NOT NULL DEFAULT false');
   }
-  const stale = await client.query(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND (
-    indexname IN ('runs_ending', 'runs_format') AND indexdef NOT LIKE '%replace(%' OR indexname IN ('runs_model', 'runs_served_model') AND indexdef NOT LIKE '%USING hash%')`);
+  // The four indexes of this schema are found first, and only their definitions are made: pg_indexes
+  // makes every index's definition in the database, and one of another schema dropped meanwhile
+  // (another serve's, a test's) failed this open with XX000 "could not open relation with OID".
+  const stale = await client.query(`WITH mine AS MATERIALIZED (
+    SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind = 'i' AND c.relname IN ('runs_ending', 'runs_format', 'runs_model', 'runs_served_model'))
+    SELECT relname AS indexname FROM mine WHERE
+    relname IN ('runs_ending', 'runs_format') AND pg_get_indexdef(oid) NOT LIKE '%replace(%' OR relname IN ('runs_model', 'runs_served_model') AND pg_get_indexdef(oid) NOT LIKE '%USING hash%'`);
   for (const row of stale.rows as { indexname: string }[]) await client.query(`DROP INDEX ${row.indexname}`);
 }
 
