@@ -104,19 +104,20 @@ function runsDatabaseSource(values: StoreOptions): { name: string; url: string }
 
 /**
  * A runs command given --data while its runs are in PostgreSQL says which store it reads, before
- * it opens one. `dataUse`: what it still reads in the data directory (runs verify: the keys it
- * checks with), said in one line on stderr. A command that reads only runs (list, show, diff,
- * group) has no use for --data then: with --runs-db on the command line too, the two name two
- * run stores of which one would be read, refused (ERR_CLI_USAGE); with the URL from the
- * environment (RUNPRINT_RUNS_DB, RUNPRINT_LOG_DB), one line on stderr says the runs are read from
- * there, not from --data, and how to read the data directory's instead.
+ * it opens one. A command that reads only runs (list, show, diff, group) has no use for --data
+ * then: with --runs-db on the command line too, the two name two run stores of which one would be
+ * read, refused (ERR_CLI_USAGE); with the URL from the environment (RUNPRINT_RUNS_DB,
+ * RUNPRINT_LOG_DB), which the user may not have in mind, one line on stderr says the runs are
+ * read from there, not from --data, and how to read the data directory's instead. `dataUse`: what
+ * the command still reads in the data directory (runs verify: its keys), which takes both; that
+ * line then says what --data is for, and with both on the command line none is printed.
  */
 export function sayWhereRunsAre(values: StoreOptions, io: CliIo, command: string, dataUse?: string): void {
   if (values.data === undefined) return;
   const source = runsDatabaseSource(values);
   if (source === undefined) return;
   if (dataUse !== undefined) {
-    io.stderr(`runprint: ${command} reads the run from the PostgreSQL run store ${source.name} names; --data names only the data directory of ${dataUse}\n`);
+    if (!source.name.startsWith('--')) io.stderr(`runprint: ${command} reads the run from the PostgreSQL run store ${source.name} names; --data names only the data directory of ${dataUse}\n`);
   } else if (source.name.startsWith('--')) {
     throw new UsageError('ERR_CLI_USAGE', `${source.name} and --data name two run stores and ${command} reads one: give ${source.name} for the runs in PostgreSQL, or --data for the data directory's ${RUNS_DATABASE}`);
   } else {

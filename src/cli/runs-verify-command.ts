@@ -152,7 +152,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs verify takes one RUN: a capture id, a record digest or a run identity (run "runprint runs verify --help")');
-  sayWhereRunsAre(values, io, 'runs verify', 'the keys it checks with (and of the log, without --log-db)');
+  sayWhereRunsAre(values, io, 'runs verify', `the keys it checks with (and its ${LOG_DATABASE}, when no other log is given)`);
   // The command that checks: SQLite's quick_check of the whole store at open, at any size (the
   // query commands skip it above a bound), so a damaged page anywhere in it is ERR_STORE_CORRUPT.
   const store = await openStore(values, io, 'read', 'whole');
