@@ -8,26 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
-import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { postgresServeTest } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 
-const scratch = scratchFolders('runprint-pg-nul-');
-let upstream: FakeUpstream;
-let pgs: PgSchemas;
-before(async () => {
-  upstream = await startFakeUpstream();
-  pgs = await pgSchemas();
-});
-after(async () => {
-  await endServeTest(upstream, scratch);
-  await pgs.drop();
-});
+const fixture = postgresServeTest('runprint-pg-nul-');
+const scratch = fixture.scratch;
 
 /** Waits until `condition` resolves true (checked every 50 ms), failing after `ms`. */
 async function until(condition: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
@@ -46,8 +35,8 @@ interface Health {
 }
 
 test('serve on PostgreSQL records a call with a NUL in its model and messages, and the calls after it; queries with a NUL answer as SQLite', { timeout: 60_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_nul');
-  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
+  const { url } = await fixture.pgs.fresh('runprint_nul');
+  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`] });
   const nul = 'gpt-4o\u0000evil';
   // The JSON string of that name: another name, which must not find it (nor be found by it).
   const lookalike = JSON.stringify(nul);
@@ -90,8 +79,8 @@ test('serve on PostgreSQL records a call with a NUL in its model and messages, a
 });
 
 test('serve on PostgreSQL records a call whose model name is longer than a btree index entry can be (2,704 bytes), and finds it by that name', { timeout: 60_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_long_model');
-  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
+  const { url } = await fixture.pgs.fresh('runprint_long_model');
+  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`] });
   // Random text, which PostgreSQL cannot compress below the bound either.
   const long = randomBytes(3_000).toString('base64url');
   for (const model of [long, 'gpt-4o']) {
@@ -110,13 +99,13 @@ test('serve on PostgreSQL records a call whose model name is longer than a btree
 });
 
 test('a PostgreSQL run store of the layout before NUL-safe and long names is migrated when opened, its runs kept', { timeout: 30_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_nul_migrate');
+  const { url } = await fixture.pgs.fresh('runprint_nul_migrate');
   const store = await PostgresRuns.open(url);
   const { run, bytes } = chatRun('before');
   await store.put([runToStore(run, bytes, defaultContentPolicy(), 'proxy', false)]);
   await store.close();
   // The layout before: no escaped flags, the status and provider indexes on the plain jsonb cast, btree indexes of the names.
-  const admin = pgs.admin;
+  const admin = fixture.pgs.admin;
   const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
   await admin.query(`ALTER TABLE ${schema}.runs DROP COLUMN model_escaped, DROP COLUMN served_model_escaped`);
   await admin.query(`DROP INDEX ${schema}.runs_ending; DROP INDEX ${schema}.runs_format`);

@@ -6,23 +6,12 @@
  * another shape is refused unchanged. (On SQLite, steps stay in the process: capture-node-steps.)
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
-import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { test } from 'node:test';
+import { postgresServeTest } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
-const scratch = scratchFolders('runprint-pg-steps-');
-let upstream: FakeUpstream;
-let pgs: PgSchemas;
-before(async () => {
-  upstream = await startFakeUpstream();
-  pgs = await pgSchemas();
-});
-after(async () => {
-  await endServeTest(upstream, scratch);
-  await pgs.drop();
-});
+const fixture = postgresServeTest('runprint-pg-steps-');
+const scratch = fixture.scratch;
 
 interface Call {
   status: number;
@@ -58,8 +47,8 @@ async function call(serve: ServeProcess, content: string, headers: Record<string
 const steps = (name: string) => ({ 'runprint-steps': name });
 
 test('two serves on one PostgreSQL store link one agent\'s steps whichever serve each call reaches, and across a restart', { timeout: 90_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_steps');
-  const args = ['--runs-db', url, '--upstream', `openai=${upstream.url}`];
+  const { url } = await fixture.pgs.fresh('runprint_steps');
+  const args = ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`];
   const a = await startServe({ data: scratch.tempDir(), args });
   const b = await startServe({ data: scratch.tempDir(), args });
 
@@ -74,7 +63,7 @@ test('two serves on one PostgreSQL store link one agent\'s steps whichever serve
 
   // Started together, one on each serve: both follow from three; the call after them from both.
   // The upstream answers each 1.5 s late, so both have started (taken) before either ends.
-  upstream.enqueue({ kind: 'text', text: 'left', headersDelayMs: 1_500 }, { kind: 'text', text: 'right', headersDelayMs: 1_500 });
+  fixture.upstream.enqueue({ kind: 'text', text: 'left', headersDelayMs: 1_500 }, { kind: 'text', text: 'right', headersDelayMs: 1_500 });
   const [left, right] = await Promise.all([call(a, 'left', steps('agent-1')), call(b, 'right', steps('agent-1'))]);
   assert.deepEqual(left.parents, [three.runId]);
   assert.deepEqual(right.parents, [three.runId]);
@@ -82,7 +71,7 @@ test('two serves on one PostgreSQL store link one agent\'s steps whichever serve
   assert.deepEqual([...joined.parents].sort(), [left.runId, right.runId].sort());
 
   // A failed call has no run identity: the call after it follows from what it followed from.
-  upstream.enqueue({ kind: 'error', status: 500 });
+  fixture.upstream.enqueue({ kind: 'error', status: 500 });
   const failed = await call(a, 'failed', steps('agent-1'));
   assert.equal(failed.status, 500);
   assert.equal(failed.runId, null);
@@ -96,14 +85,14 @@ test('two serves on one PostgreSQL store link one agent\'s steps whichever serve
   const c = await startServe({ data: scratch.tempDir(), args });
   const after = await call(c, 'after the restart', steps('agent-1'));
   assert.deepEqual(after.parents, [retried.runId]);
-  const rows = await pgs.admin.query(`SELECT name, ended_calls FROM ${new URL(url).searchParams.get('options')!.split('=')[1]}.run_steps ORDER BY name`);
+  const rows = await fixture.pgs.admin.query(`SELECT name, ended_calls FROM ${new URL(url).searchParams.get('options')!.split('=')[1]}.run_steps ORDER BY name`);
   assert.deepEqual(rows.rows, [{ name: 'agent-1', ended_calls: 1 }, { name: 'agent-2', ended_calls: 1 }]);
   assert.equal(await c.stop(), 0);
 });
 
 test('with async durability, one serve\'s steps on PostgreSQL link each call to the one before, streamed or not', { timeout: 60_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_steps_async');
-  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`, '--capture-durability', 'async'] });
+  const { url } = await fixture.pgs.fresh('runprint_steps_async');
+  const serve = await startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`, '--capture-durability', 'async'] });
   // The answer's end leaves before the store has the step's end: the next call's take waits for it.
   let before: Call | undefined;
   for (let index = 0; index < 6; index++) {
@@ -115,19 +104,19 @@ test('with async durability, one serve\'s steps on PostgreSQL link each call to 
 });
 
 test('a run_steps table of another shape is refused with the run store, the schema unchanged: serve does not start', { timeout: 60_000 }, async () => {
-  const { schema, url } = await pgs.fresh('runprint_steps_shape');
-  await pgs.admin.query(`CREATE TABLE ${schema}.run_steps (name text PRIMARY KEY, ended jsonb NOT NULL)`);
-  await pgs.admin.query(`INSERT INTO ${schema}.run_steps VALUES ('kept', '[1]')`);
-  const serve = startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${upstream.url}`] });
+  const { schema, url } = await fixture.pgs.fresh('runprint_steps_shape');
+  await fixture.pgs.admin.query(`CREATE TABLE ${schema}.run_steps (name text PRIMARY KEY, ended jsonb NOT NULL)`);
+  await fixture.pgs.admin.query(`INSERT INTO ${schema}.run_steps VALUES ('kept', '[1]')`);
+  const serve = startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`] });
   await assert.rejects(serve, (error: Error) => {
     assert.match(error.message, /ERR_STORE_CORRUPT/);
     assert.match(error.message, /tables in the PostgreSQL schema are not those of a runprint run store/);
     return true;
   });
   // Refused in the transaction that would make the run store: none of its tables was made.
-  const tables = await pgs.admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
+  const tables = await fixture.pgs.admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
   assert.deepEqual(tables.rows.map((row: { table_name: string }) => row.table_name), ['run_steps']);
-  const columns = await pgs.admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'run_steps' ORDER BY column_name`, [schema]);
+  const columns = await fixture.pgs.admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'run_steps' ORDER BY column_name`, [schema]);
   assert.deepEqual(columns.rows.map((row: { column_name: string }) => row.column_name), ['ended', 'name']);
-  assert.deepEqual((await pgs.admin.query(`SELECT name, ended FROM ${schema}.run_steps`)).rows, [{ name: 'kept', ended: [1] }]);
+  assert.deepEqual((await fixture.pgs.admin.query(`SELECT name, ended FROM ${schema}.run_steps`)).rows, [{ name: 'kept', ended: [1] }]);
 });

@@ -8,26 +8,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { generateKeyFiles } from '../src/keys/keys.ts';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
-import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { postgresServeTest } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
-const scratch = scratchFolders('runprint-verify-pg-keys-');
-let upstream: FakeUpstream;
-let pgs: PgSchemas;
-before(async () => {
-  upstream = await startFakeUpstream();
-  pgs = await pgSchemas();
-});
-after(async () => {
-  await endServeTest(upstream, scratch);
-  await pgs.drop();
-});
+const fixture = postgresServeTest('runprint-verify-pg-keys-');
+const scratch = fixture.scratch;
 
 interface Check {
   name: string;
@@ -37,9 +26,9 @@ interface Check {
 }
 
 test('runs verify on PostgreSQL does not take keys from an unnamed ./runprint-data', { timeout: 90_000 }, async () => {
-  const { url } = await pgs.fresh('runprint_verify_keys');
+  const { url } = await fixture.pgs.fresh('runprint_verify_keys');
   const data = scratch.tempDir();
-  const serve = await startServe({ data, args: ['--log-db', url, '--upstream', `openai=${upstream.url}`] });
+  const serve = await startServe({ data, args: ['--log-db', url, '--upstream', `openai=${fixture.upstream.url}`] });
   const captureId = await captureChat(serve.base, 'sk-test-verify-keys', 'hello');
   await untilLogged(serve.base, captureId);
   assert.equal(await serve.stop(), 0);

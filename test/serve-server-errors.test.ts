@@ -149,22 +149,29 @@ test('a real serve whose log database fails under POST /v1/log/entries: 503 with
   }
 });
 
+/**
+ * Damages a running serve's SQLite run store: every page in the file, then a change another
+ * connection makes (serve's connection drops its cached pages at its next read), then the file cut
+ * to its first page.
+ */
+function cutShort(runsFile: string): void {
+  const other = new DatabaseSync(runsFile);
+  try {
+    other.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+    other.exec('PRAGMA user_version = 7');
+  } finally {
+    other.close();
+  }
+  truncateSync(runsFile, 4096);
+}
+
 test('a real serve whose run store is damaged under it: GET /v1/runs answers 500 without the path, and its stderr has the whole message with the path', { timeout: 60_000 }, async () => {
   const data = scratch.tempDir();
   const serve = await startServe({ data });
   try {
     assert.equal((await fetch(`${serve.base}/v1/runs`)).status, 200);
     const runsFile = join(data, 'runs.sqlite');
-    // Every page in the file, then a change another connection makes (serve's connection drops its
-    // cached pages at its next read), then the file cut to its first page.
-    const other = new DatabaseSync(runsFile);
-    try {
-      other.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
-      other.exec('PRAGMA user_version = 7');
-    } finally {
-      other.close();
-    }
-    truncateSync(runsFile, 4096);
+    cutShort(runsFile);
     const response = await fetch(`${serve.base}/v1/runs`);
     const body = await response.text();
     assert.equal(response.status, 500, body);
@@ -255,15 +262,7 @@ test('a real serve whose run store is damaged under POST /v1/exchanges: 500 with
   try {
     assert.equal((await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER))).status, 200);
     const runsFile = join(data, 'runs.sqlite');
-    // As above: every page in the file, a change serve's connection sees at its next read, the file cut short.
-    const other = new DatabaseSync(runsFile);
-    try {
-      other.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
-      other.exec('PRAGMA user_version = 7');
-    } finally {
-      other.close();
-    }
-    truncateSync(runsFile, 4096);
+    cutShort(runsFile);
     for (let i = 0; i < 3; i++) {
       const response = await postExchange(serve.base, chatExchange(HELLO_REQUEST, HELLO_ANSWER));
       const body = await response.text();
