@@ -59,6 +59,19 @@ function altered(run: RunToStore): string {
   return text;
 }
 
+/** Puts `runs` in `store` and closes it; then every reading command on `where` reads them (diff: they differ, exit 1). */
+async function storedAndRead(store: RunStorage, runs: RunToStore[], where: string[]): Promise<void> {
+  try {
+    await store.put(runs);
+  } finally {
+    await store.close();
+  }
+  for (const argv of readingCommands(where, runs.map((run) => run.record.captureId))) {
+    const result = await runCliInProcess(argv);
+    assert.equal(result.code, argv[1] === 'diff' ? 1 : 0, `${argv.join(' ')}: ${result.stderr}`);
+  }
+}
+
 /** The commands that read a run's record, each on `where` (--data DIR or --runs-db URL); `ids` the stored runs' capture ids, oldest first. */
 const readingCommands = (where: string[], ids: string[]): string[][] => [
   ['runs', 'list', ...where],
@@ -91,17 +104,8 @@ test('SQLite: a run whose record text changed (its record_digest as it was) make
   const path = join(data, 'runs.sqlite');
   const runs = threeRuns();
   const ids = runs.map((run) => run.record.captureId);
-  const store = SqliteRuns.open(path);
-  try {
-    await store.put(runs);
-  } finally {
-    await store.close();
-  }
   // Undamaged: every command reads it.
-  for (const argv of readingCommands(['--data', data], ids)) {
-    const result = await runCliInProcess(argv);
-    assert.equal(result.code, argv[1] === 'diff' ? 1 : 0, `${argv.join(' ')}: ${result.stderr}`);
-  }
+  await storedAndRead(SqliteRuns.open(path), runs, ['--data', data]);
   const db = new DatabaseSync(path);
   let seq: number;
   try {
@@ -175,16 +179,7 @@ test('PostgreSQL: a run whose record text changed makes runs list, show, diff an
   const { url, schema } = await pgs.fresh('runprint_record_digest');
   const runs = threeRuns();
   const ids = runs.map((run) => run.record.captureId);
-  const store = await PostgresRuns.open(url);
-  try {
-    await store.put(runs);
-  } finally {
-    await store.close();
-  }
-  for (const argv of readingCommands(['--runs-db', url], ids)) {
-    const result = await runCliInProcess(argv);
-    assert.equal(result.code, argv[1] === 'diff' ? 1 : 0, `${argv.join(' ')}: ${result.stderr}`);
-  }
+  await storedAndRead(await PostgresRuns.open(url), runs, ['--runs-db', url]);
   const seq = Number((await pgs.admin.query(`SELECT seq FROM ${schema}.runs WHERE record_digest = $1`, [runs[1]!.recordDigest])).rows[0].seq);
   assert.equal((await pgs.admin.query(`UPDATE ${schema}.runs SET record = $1 WHERE seq = $2`, [altered(runs[1]!), seq])).rowCount, 1);
   await damagedOnPostgres({ url, schema, runs, ids, seq, why: 'record does not give its record digest', commands: readingCommands(['--runs-db', url], ids), allRoutes: true, label: 'record' });
