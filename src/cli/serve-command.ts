@@ -16,7 +16,7 @@ import { pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
-import { DEFAULT_MAX_HEADER_BYTES, listen } from '../server/listen.ts';
+import { DEFAULT_MAX_HEADER_BYTES, listen, type Listening } from '../server/listen.ts';
 import { captureOptions, CAPTURE_OPTIONS, HELD_JOURNAL_FILE, isLoopback, listOf, startCapture, upstreamWeightsFacts } from './serve-capture.ts';
 import { explorerRoutes } from '../server/explorer-routes.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -27,7 +27,7 @@ import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
-import { guardProcess, LIMIT_OPTIONS, serveLimits } from './serve-limits.ts';
+import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
@@ -470,7 +470,6 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
       },
     };
     options.ingest = capture.ingest;
-    options.health = () => capture.health();
   }
   // The explorer verifies receipts with the key capture signs them with.
   options.explorer = explorerRoutes(capture === undefined ? {} : { receiptKey: capture.receiptKey.publicKey });
@@ -483,6 +482,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   // Requests refused to shed load are no fault: counted, a line a minute at most.
   const shed = shedReporter(io.stderr);
   options.onShed = () => shed.report();
+  // Connections refused past --max-connections or --max-client-connections: /healthz counts them
+  // since start, stderr has a line a minute at most.
+  let listening: Listening | undefined;
+  const refusedConnections = refusedConnectionsReporter(io.stderr, connectionCaps(limits));
+  options.health = () => ({ ...capture?.health(), connections: { refused: listening?.refused ?? { connections: 0, clientConnections: 0, unanswered: 0 } } });
   const app = createApp(options);
   let server;
   try {
@@ -490,7 +494,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     const allowedHosts = isLoopback(host) ? [...new Set(['127.0.0.1', 'localhost', '::1', host.toLowerCase()])] : undefined;
     // With capture on, room for a runprint-retrieval declaration up to its limit beside the client's other headers.
     const maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES + (captureConfig?.retrievalMax ?? 0);
-    server = await listen(app, { host, port: Number(portText), ...limits, maxHeaderBytes, ...(allowedHosts === undefined ? {} : { allowedHosts }) });
+    server = await listen(app, { host, port: Number(portText), ...limits, maxHeaderBytes, onRefusedConnection: (cap) => refusedConnections.report(cap), ...(allowedHosts === undefined ? {} : { allowedHosts }) });
+    listening = server;
   } catch (error) {
     await pool.close();
     await capture?.close();
@@ -522,6 +527,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         .then(() => ownStorage?.close())
         .then(() => serverErrors.flush())
         .then(() => shed.flush())
+        .then(() => refusedConnections.flush())
         .then(() => unguard())
         .then(done);
     };

@@ -1,7 +1,8 @@
 /** `runprint serve`'s connection limits and timeouts (docs/LOG.md 19.3), and its last-resort guard. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
-import { DEFAULT_MAX_CONNECTIONS, type ListenOptions } from '../server/listen.ts';
+import type { ConnectionCap } from '../server/connection-caps.ts';
+import { DEFAULT_MAX_CLIENT_CONNECTIONS, DEFAULT_MAX_CONNECTIONS, type ListenOptions } from '../server/listen.ts';
 import type { CliIo } from './io.ts';
 
 /** The parseArgs options this file reads. */
@@ -72,6 +73,60 @@ export function serveLimits(values: Partial<Record<keyof typeof LIMIT_OPTIONS, s
   const request = pick('request-timeout', 'RUNPRINT_REQUEST_TIMEOUT');
   if (request !== undefined) limits.requestTimeoutMs = count(...request, 100, 3_600_000);
   return limits;
+}
+
+/** A line about connections refused past a cap at most this often. */
+const REFUSED_LINE_MS = 60_000;
+
+/**
+ * serve's report of the connections refused past --max-connections (503 ERR_HTTP_BUSY) and
+ * --max-client-connections (429 ERR_HTTP_TOO_MANY_REQUESTS), told by listen's onRefusedConnection,
+ * as the shed line reports load shed: never a line per connection. The first is printed at once,
+ * the others counted, by cap, in one line a minute after the line before, which says since when
+ * (UTC, to the second: the first connection it counts) and which option to raise; no line when
+ * none was refused. `flush` prints what is counted at a stop. `caps`: the caps as serve runs with them.
+ */
+export function refusedConnectionsReporter(
+  write: (text: string) => void,
+  caps: { maxConnections: number; maxClientConnections: number },
+  now: () => number = () => performance.now(),
+  clock: () => number = () => Date.now(),
+): { report(cap: ConnectionCap): void; flush(): void } {
+  let lineAt = -Infinity;
+  const counts = { connections: 0, clientConnections: 0 };
+  let since = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const print = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const total = counts.connections + counts.clientConnections;
+    if (total === 0) return;
+    const parts: string[] = [];
+    if (counts.connections > 0) parts.push(`${counts.connections} with 503 ERR_HTTP_BUSY past --max-connections ${caps.maxConnections} (raise it if the machine has room for more connections)`);
+    if (counts.clientConnections > 0) parts.push(`${counts.clientConnections} with 429 ERR_HTTP_TOO_MANY_REQUESTS past --max-client-connections ${caps.maxClientConnections} from one client address (raise it if a client needs more at once)`);
+    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
+    write(`runprint: refused ${total} connection${total === 1 ? '' : 's'} since ${when}: ${parts.join('; ')}; /healthz connections.refused counts them since start\n`);
+    lineAt = now();
+    counts.connections = 0;
+    counts.clientConnections = 0;
+  };
+  return {
+    report(cap) {
+      if (counts.connections + counts.clientConnections === 0) since = clock();
+      counts[cap] += 1;
+      const time = now();
+      if (time - lineAt >= REFUSED_LINE_MS) return print();
+      if (timer !== undefined) return;
+      timer = setTimeout(print, lineAt + REFUSED_LINE_MS - time);
+      timer.unref();
+    },
+    flush: print,
+  };
+}
+
+/** The caps serve runs with: its --max-connections, and --max-client-connections or listen's default. */
+export function connectionCaps(limits: Pick<ListenOptions, 'maxConnections' | 'maxClientConnections'>): { maxConnections: number; maxClientConnections: number } {
+  return { maxConnections: limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS, maxClientConnections: limits.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS };
 }
 
 /**

@@ -44,7 +44,7 @@ export interface AppOptions {
   runs?: RunRouteOptions;
   /** `GET /v1/runs/diff` and `GET /v1/runs/{id}/verify` (run-analysis-routes.ts), with the run store's routes. */
   runAnalysis?: RunAnalysisRouteOptions;
-  /** More members of the /healthz answer (serve adds its capture counts). */
+  /** More members of the /healthz answer (serve adds its capture counts and the connections it refused). */
   health?: () => Record<string, unknown>;
   /** `POST /v1/exchanges`: runs captured in other processes, sent as bytes (ingest-routes.ts). */
   ingest?: IngestRouteOptions;
