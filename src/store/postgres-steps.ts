@@ -10,7 +10,6 @@ import pg from 'pg';
 import { LogError } from '../errors.ts';
 import type { StepsStore } from '../capture/steps.ts';
 import { postgresUnavailable } from './postgres-log.ts';
-import { postgresTransaction } from './postgres-transaction.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
 import { storeCorrupt } from './storage.ts';
 
@@ -74,14 +73,11 @@ export class PostgresSteps implements StepsStore {
     const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 2, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 10_000, application_name: 'runprint-steps' });
     pool.on('error', () => undefined);
     try {
-      const schema = (await pool.query('SELECT current_schema() AS schema').catch((error: unknown) => {
-        throw postgresUnavailable(error, 'run');
-      })).rows[0] as { schema: unknown } | undefined;
-      if (typeof schema?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
-      await postgresTransaction(pool, 'run', 'BEGIN;', async (client) => {
-        await client.query(STEPS_PROBE);
-        await client.query(SWEEP);
-      }, openFault);
+      // The run store's open made run_steps and checked its shape in its transaction: one sweep
+      // here is the pool's first connection and forgets names unused for STEPS_KEPT_HOURS.
+      await pool.query(SWEEP).catch((error: unknown) => {
+        throw openFault(error);
+      });
       return new PostgresSteps(pool);
     } catch (error) {
       await pool.end().catch(() => undefined);
