@@ -7,14 +7,89 @@
  * gzip, deflate and br when the upstream uses one anyway (the proxy then drops the coding header);
  * a coding it cannot decode fails the call as a network error. Errors are fetch's: the signal's
  * reason when it aborted, else a TypeError ("fetch failed" before an answer, "terminated" after).
+ *
+ * Connections are kept open between calls, each for at most its idle limit (idleLimitMs): a
+ * connection idle longer is closed, by a timer when the event loop is free, and by the clock
+ * before each call (closeStale) when the loop was too busy for that timer and for reading the
+ * upstream's own close: reusing a connection the upstream has just closed fails the call, which is
+ * not sent again (a POST may be billed twice).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /** How long a connection may stay idle during a call (undici's headers and body timeouts). */
 const IDLE_MS = 300_000;
+
+/** An idle connection's limit without a `Keep-Alive: timeout` from the upstream, and at most (undici's keepAliveTimeout and keepAliveMaxTimeout). */
+const IDLE_DEFAULT_MS = 4_000;
+const IDLE_MAX_MS = 600_000;
+/** Taken off the upstream's announced timeout: its close may be on its way already (undici's keepAliveTimeoutThreshold). */
+const IDLE_MARGIN_MS = 2_000;
+
+/** On a connection: its answer's Keep-Alive header, when it was freed (performance.now()), and how long it may then stay idle. */
+const kKeepAlive = Symbol('keep-alive');
+const kFreedAt = Symbol('freed at');
+const kIdleLimit = Symbol('idle limit');
+type Pooled = Duplex & { [kKeepAlive]?: string | undefined; [kFreedAt]?: number; [kIdleLimit]?: number };
+
+/**
+ * How long a connection may stay idle before it is reused, in ms, after an answer with this
+ * Keep-Alive header: the upstream's `timeout=N` less 2 s (0: do not keep it), or 4 s without one,
+ * at most 600 s.
+ */
+export function idleLimitMs(keepAlive: string | undefined): number {
+  const hint = keepAlive === undefined ? undefined : /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(keepAlive)?.[1];
+  if (hint === undefined) return IDLE_DEFAULT_MS;
+  return Math.min(IDLE_MAX_MS, Math.max(0, Number(hint) * 1000 - IDLE_MARGIN_MS));
+}
+
+/** Keeps a freed connection with its idle limit, closed by a timer then (Node's agent, without its own `timeout` option, sets none). */
+function keep(socket: Pooled, kept: boolean): boolean {
+  const limit = idleLimitMs(socket[kKeepAlive]);
+  if (!kept || limit === 0) return false;
+  socket[kFreedAt] = performance.now();
+  socket[kIdleLimit] = limit;
+  // On 'timeout' the agent destroys a free connection.
+  (socket as Duplex & { setTimeout(ms: number): unknown }).setTimeout(limit);
+  return true;
+}
+
+class UpstreamHttpAgent extends HttpAgent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    return keep(socket, (super.keepSocketAlive(socket) as unknown) !== false);
+  }
+}
+
+class UpstreamHttpsAgent extends HttpsAgent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    return keep(socket, (super.keepSocketAlive(socket) as unknown) !== false);
+  }
+}
+
+/**
+ * Closes every free connection of the agent idle longer than its limit by the clock, and takes it
+ * out of the pool at once ('agentRemove'): the agent skips a closed connection only at the front
+ * of its list and would hand out one behind it. Every host's list, not only the one the call goes
+ * to: the agent's name for a host depends on options it settles itself (the TLS server name from
+ * the Host header, the default port), and the lists hold only idle connections.
+ */
+function closeStale(agent: HttpAgent): void {
+  const now = performance.now();
+  const pools = agent.freeSockets as Record<string, Pooled[] | undefined>;
+  for (const name in pools) {
+    const free = pools[name];
+    if (free === undefined) continue;
+    // From the end: a removal takes the connection out of this list.
+    for (let i = free.length - 1; i >= 0; i--) {
+      const socket = free[i]!;
+      if (!socket.destroyed && now - (socket[kFreedAt] ?? now) <= (socket[kIdleLimit] ?? IDLE_DEFAULT_MS)) continue;
+      socket.destroy();
+      socket.emit('agentRemove');
+    }
+  }
+}
 
 /** Statuses whose response has no body (Response refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -109,8 +184,8 @@ function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null)
 
 export function createUpstreamFetch(options: UpstreamFetchOptions = {}): UpstreamFetch & { close(): void; reportsSent: true } {
   const maxSockets = options.maxSockets ?? 256;
-  const http = new HttpAgent({ keepAlive: true, maxSockets });
-  const https = new HttpsAgent({ keepAlive: true, maxSockets });
+  const http = new UpstreamHttpAgent({ keepAlive: true, maxSockets });
+  const https = new UpstreamHttpsAgent({ keepAlive: true, maxSockets });
   const call: UpstreamFetch = (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(String(input));
@@ -124,7 +199,9 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       });
       const body = init.body === undefined || init.body === null ? undefined : (init.body as Uint8Array);
       if (body !== undefined) headers['content-length'] = String(body.byteLength);
-      const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers, agent: secure ? https : http });
+      const agent = secure ? https : http;
+      closeStale(agent);
+      const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers, agent });
       // As undici's fetch: a connection idle for 300 s (no answer, or no next chunk) fails the call.
       request.setTimeout(IDLE_MS, () => request.destroy());
       let answered = false;
@@ -144,6 +221,9 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       if (init.onSent !== undefined) request.once('finish', init.onSent);
       request.once('response', (response) => {
         answered = true;
+        // For the idle limit, once the connection is freed.
+        const keepAlive = response.headers['keep-alive'];
+        (response.socket as Pooled)[kKeepAlive] = typeof keepAlive === 'string' ? keepAlive : undefined;
         const status = response.statusCode ?? 0;
         const responseHeaders = new Headers();
         const raw = response.rawHeaders;
