@@ -7,14 +7,17 @@
  * store's own test is in run-store-kept.test.ts.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import type { RunprintError } from '../src/errors.ts';
+import { SqliteReplayLinks } from '../src/replay/replay-links.ts';
 import { HeldJournal } from '../src/store/held-journal.ts';
 import { PostgresLog } from '../src/store/postgres-log.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 
@@ -62,6 +65,63 @@ function sqliteFile(name: string, sql: string): string {
   db.close();
   return path;
 }
+
+/** The whole file's bytes, and which of the files SQLite makes beside it are there. */
+function sqliteBytes(path: string): { file: Buffer; beside: string[] } {
+  return { file: readFileSync(path), beside: ['-wal', '-shm', '-journal'].filter((suffix) => existsSync(`${path}${suffix}`)) };
+}
+
+/** Bytes 18 and 19 of an SQLite file's header: 1 and 1 in rollback-journal mode, 2 and 2 in WAL mode. */
+const headerMode = (path: string): number[] => [...readFileSync(path).subarray(18, 20)];
+
+/** Each SQLite file runprint opens and makes tables in, with a table of its name of another shape. */
+const SQLITE_OPENS: Array<{ name: string; foreign: string; open(path: string): unknown; refusal: { code: string }; close(opened: unknown): void | Promise<void>; makesFile?: false }> = [
+  { name: 'the run store', foreign: 'CREATE TABLE content (id INTEGER PRIMARY KEY, body TEXT)', open: (path) => SqliteRuns.open(path), refusal: { code: 'ERR_STORE_CORRUPT' }, close: (opened) => (opened as SqliteRuns).close() },
+  { name: 'the log', foreign: 'CREATE TABLE meta (name TEXT PRIMARY KEY, setting TEXT)', open: (path) => SqliteLog.open(path), refusal: { code: 'ERR_STORE_CORRUPT' }, close: (opened) => (opened as SqliteLog).close() },
+  { name: 'the held-records journal', foreign: 'CREATE TABLE held (id INTEGER PRIMARY KEY, body TEXT)', open: (path) => new HeldJournal(path).count(), refusal: { code: 'ERR_STORE_CORRUPT' }, close: () => undefined, makesFile: false },
+  { name: 'the replay links', foreign: 'CREATE TABLE replay_links (id INTEGER PRIMARY KEY, body TEXT)', open: (path) => SqliteReplayLinks.open(path), refusal: { code: 'ERR_STORE_CORRUPT' }, close: (opened) => (opened as SqliteReplayLinks).close() },
+];
+
+describe('an SQLite file in rollback-journal mode', () => {
+  for (const store of SQLITE_OPENS) {
+    test(`that ${store.name} refuses is left byte for byte as it was: not put in WAL mode, no -wal or -shm made`, () => {
+      const path = sqliteFile('other.sqlite', `${store.foreign}; INSERT INTO ${store.foreign.split(' ')[2]} VALUES (1, 'x');`);
+      const before = sqliteBytes(path);
+      assert.deepEqual(before.beside, []);
+      assert.deepEqual(headerMode(path), [1, 1]);
+      assert.throws(() => store.open(path), store.refusal);
+      assert.deepEqual(sqliteBytes(path), before, 'the same bytes, nothing beside it');
+    });
+
+    test(`that ${store.name} takes (empty, or new) ends in WAL mode`, async () => {
+      const path = sqliteFile('empty.sqlite', 'CREATE TABLE t (a); DROP TABLE t;');
+      assert.deepEqual(headerMode(path), [1, 1]);
+      await store.close(store.open(path));
+      assert.deepEqual(headerMode(path), [2, 2]);
+      // The journal's reads make no file (its first write does).
+      if (store.makesFile === false) return;
+      const created = join(scratch.tempDir(), 'new.sqlite');
+      await store.close(store.open(created));
+      assert.deepEqual(headerMode(created), [2, 2]);
+    });
+  }
+
+  test('a run store of this version in rollback-journal mode (copied by a tool that reset its mode) is opened, its runs read, and it ends in WAL mode', async () => {
+    const path = join(scratch.tempDir(), 'runs.sqlite');
+    await SqliteRuns.open(path).close();
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = DELETE; INSERT INTO content VALUES ('ab', x'0102');");
+    db.close();
+    assert.deepEqual(headerMode(path), [1, 1]);
+    const store = SqliteRuns.open(path);
+    try {
+      assert.deepEqual(await store.content('ab'), new Uint8Array([1, 2]));
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(headerMode(path), [2, 2]);
+  });
+});
 
 describe('the SQLite log', () => {
   const refusal = { code: 'ERR_STORE_CORRUPT', message: 'log database has tables of another shape than this version of runprint writes' };

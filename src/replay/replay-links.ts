@@ -7,7 +7,9 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import { RUNS_PRAGMAS } from '../store/sqlite-runs-write.ts';
-import { sqliteFault } from '../store/storage-faults.ts';
+import { isSqliteStatementError, sqliteFault } from '../store/storage-faults.ts';
+import { walAfterCheck } from '../store/sqlite-wal.ts';
+import { storeCorrupt } from '../store/storage.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS replay_links (
@@ -31,6 +33,15 @@ CREATE TABLE IF NOT EXISTS replay_batch_items (
   PRIMARY KEY (batch, original)
 ) STRICT;
 `;
+
+const INSERT_LINK = 'INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING';
+const INSERT_ITEM = 'INSERT INTO replay_batch_items (batch, original, replay, verdict, result) VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch, original) DO NOTHING';
+
+/**
+ * Every column read and written, and the keys the inserts name: preparing these (they are not run)
+ * fails with an SQL error on tables of another shape.
+ */
+const PROBE = ['SELECT replay, replay_of, verdict, result FROM replay_links', 'SELECT batch, original, replay, verdict, result FROM replay_batch_items', INSERT_LINK, INSERT_ITEM];
 
 export interface ReplayLink {
   /** Record digest (hex) of the replay's run. */
@@ -73,16 +84,35 @@ export class SqliteReplayLinks implements ReplayLinks {
     this.#path = path;
   }
 
-  /** Opens the links table in the run store's file (creating the table if needed). */
+  /**
+   * Opens the links tables in the run store's file, making them if needed. Tables of another shape
+   * (a column or the key an insert names missing) are ERR_STORE_CORRUPT, refused in the
+   * transaction that would make the missing ones, so a refused file is left as it was (and not
+   * put in WAL mode: walAfterCheck).
+   */
   static open(path: string): SqliteReplayLinks {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
       db.exec(RUNS_PRAGMAS);
-      db.exec(SCHEMA);
+      const opened = db;
+      const make = () => {
+        opened.exec(SCHEMA);
+        for (const sql of PROBE) opened.prepare(sql);
+      };
+      walAfterCheck(db, make);
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        make();
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
       return new SqliteReplayLinks(db, path);
     } catch (error) {
       if (db?.isOpen === true) db.close();
+      if (isSqliteStatementError(error)) throw storeCorrupt('replay tables in the run database are not those of a runprint run store');
       throw sqliteFault(error, path);
     }
   }
@@ -94,7 +124,7 @@ export class SqliteReplayLinks implements ReplayLinks {
   async link(link: ReplayLink, batch?: string): Promise<void> {
     this.#write(() => {
       this.#db
-        .prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING')
+        .prepare(INSERT_LINK)
         .run(link.replay, link.replayOf, link.verdict, link.result);
       if (batch !== undefined) this.#finish(batch, link.replayOf, link.replay, link.verdict, link.result);
     });
@@ -103,7 +133,7 @@ export class SqliteReplayLinks implements ReplayLinks {
   /** Records links in one transaction, each marking its original finished in `batch`. */
   async linkAll(links: readonly ReplayLink[], batch: string): Promise<void> {
     this.#write(() => {
-      const insert = this.#db.prepare('INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES (?, ?, ?, ?) ON CONFLICT (replay) DO NOTHING');
+      const insert = this.#db.prepare(INSERT_LINK);
       for (const link of links) {
         insert.run(link.replay, link.replayOf, link.verdict, link.result);
         this.#finish(batch, link.replayOf, link.replay, link.verdict, link.result);
@@ -118,7 +148,7 @@ export class SqliteReplayLinks implements ReplayLinks {
 
   #finish(batch: string, original: string, replay: string | null, verdict: string, result: string): void {
     this.#db
-      .prepare('INSERT INTO replay_batch_items (batch, original, replay, verdict, result) VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch, original) DO NOTHING')
+      .prepare(INSERT_ITEM)
       .run(batch, original, replay, verdict, result);
   }
 

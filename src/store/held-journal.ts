@@ -22,6 +22,7 @@ import type { RunRecord } from '../capture/run-record.ts';
 import type { RunToStore } from './run-storage.ts';
 import { createOwnerOnly } from './owner-only.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
+import { walAfterCheck } from './sqlite-wal.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { LogError, RunprintError, storeFault } from '../errors.ts';
 
@@ -163,11 +164,17 @@ export class HeldJournal {
       db.exec(SQLITE_PRAGMAS);
       // A row may stay long in a failing store's outage: what is deleted is overwritten too.
       db.exec('PRAGMA secure_delete = ON; PRAGMA busy_timeout = 1000;');
-      // A table of another shape is refused before anything is made: the file is left as it was.
-      for (const [table, statements] of Object.entries(PROBE)) {
-        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined) for (const sql of statements) db.prepare(sql);
-      }
-      db.exec(SCHEMA);
+      // A table of another shape is refused before anything is made: the file is left as it was
+      // (not put in WAL mode either: walAfterCheck).
+      const opened = db;
+      const make = () => {
+        for (const [table, statements] of Object.entries(PROBE)) {
+          if (opened.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined) for (const sql of statements) opened.prepare(sql);
+        }
+        opened.exec(SCHEMA);
+      };
+      walAfterCheck(db, make);
+      make();
     } catch (error) {
       try {
         db?.close();

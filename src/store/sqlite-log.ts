@@ -8,6 +8,7 @@ import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { SqliteReader } from './sqlite-reader.ts';
+import { walAfterCheck } from './sqlite-wal.ts';
 import { existsSync } from 'node:fs';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -65,12 +66,14 @@ const PROBE = [
 const LOG_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-log-worker.ts' : './sqlite-log-worker.js', import.meta.url);
 
 /**
- * Every connection's settings. Durability: WAL with synchronous=FULL (see SqliteLog). Performance
- * only: a 64 MiB page cache keeps the leaf-hash index of a large log in memory, and the WAL is
- * copied back into the database every 64 MiB (16,384 pages) instead of every 4 MiB, so index
- * pages that many batches change are written back once, not once per batch.
+ * Every connection's settings. Durability: WAL with synchronous=FULL (see SqliteLog); WAL is the
+ * file's mode, set at its first open once its tables are checked (sqlite-wal.ts walAfterCheck),
+ * not here: setting it changes the file, which a refused file must not be. Performance only: a
+ * 64 MiB page cache keeps the leaf-hash index of a large log in memory, and the WAL is copied back
+ * into the database every 64 MiB (16,384 pages) instead of every 4 MiB, so index pages that many
+ * batches change are written back once, not once per batch.
  */
-export const SQLITE_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;';
+export const SQLITE_PRAGMAS = 'PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;';
 
 /** The first 8 bytes of a leaf hash as a signed big-endian 64-bit integer: SQLite's INTEGER. */
 export function leafKeyOf(leafHash: Uint8Array): bigint {
@@ -171,11 +174,16 @@ export class SqliteLog implements LogStorage {
       const check = options.checked === true ? { ok: 'ok' } : (db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined);
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('log database fails SQLite quick_check');
       // The tables, and a check that every statement fits them, in one transaction: a log of
-      // another shape is refused unchanged, none of its missing tables made.
+      // another shape is refused unchanged, none of its missing tables made, and not put in WAL mode.
+      const opened = db;
+      const make = () => {
+        opened.exec(SCHEMA);
+        for (const sql of PROBE) opened.prepare(sql);
+      };
+      walAfterCheck(db, make);
       db.exec('BEGIN IMMEDIATE');
       try {
-        db.exec(SCHEMA);
-        for (const sql of PROBE) db.prepare(sql);
+        make();
         db.exec('COMMIT');
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');

@@ -14,7 +14,8 @@ import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
  * The pragmas of every connection to the run store: the log's, and secure_delete, so that what
  * retention deletes (content, salts) is overwritten with zeros in the pages, not only unlinked
  * (sqlite-runs.ts expire). Every connection that writes the file sets it: a page one connection
- * rewrote without it could keep a stale copy of a cell another later deletes.
+ * rewrote without it could keep a stale copy of a cell another later deletes. The WAL mode is the
+ * file's, set at the store's first open (sqlite-runs.ts open, sqlite-wal.ts walAfterCheck).
  */
 export const RUNS_PRAGMAS = `${SQLITE_PRAGMAS} PRAGMA secure_delete = ON;`;
 

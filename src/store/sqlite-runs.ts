@@ -7,6 +7,7 @@ import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
+import { walAfterCheck } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
@@ -199,19 +200,25 @@ export class SqliteRuns implements RunStorage {
       // is refused unchanged, not half upgraded.
       // (Its errors are left as SQLite gives them: the catch below tells a statement that does not
       // fit the tables from a fault of the file.)
+      // A file of another shape is not put in WAL mode either (walAfterCheck): it is left byte for byte.
+      const opened = db;
+      const make = (): RunWriteStatements => {
+        opened.exec(SCHEMA);
+        // Stores made before run_parents: the table, its trigger and the parents of the runs stored.
+        if (opened.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) opened.exec(PARENTS);
+        // Stores made before run_digests.kept: which runs keep which content was a table of its own
+        // (run_content); the response bytes' digest was not a row.
+        if (opened.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) opened.exec(KEPT_MIGRATION);
+        // Tables of another shape that the statements above left as they were (a runs table
+        // without a column this code reads) fail here, before anything is committed.
+        for (const sql of READER_PROBE) opened.prepare(sql).all();
+        return prepareRunWrites(opened);
+      };
+      walAfterCheck(db, make);
       let writes: RunWriteStatements;
       db.exec('BEGIN IMMEDIATE');
       try {
-        db.exec(SCHEMA);
-        // Stores made before run_parents: the table, its trigger and the parents of the runs stored.
-        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) db.exec(PARENTS);
-        // Stores made before run_digests.kept: which runs keep which content was a table of its own
-        // (run_content); the response bytes' digest was not a row.
-        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) db.exec(KEPT_MIGRATION);
-        // Tables of another shape that the statements above left as they were (a runs table
-        // without a column this code reads) fail here, before anything is committed.
-        for (const sql of READER_PROBE) db.prepare(sql).all();
-        writes = prepareRunWrites(db);
+        writes = make();
         db.exec('COMMIT');
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');
