@@ -240,3 +240,47 @@ describe('the PostgreSQL run store', () => {
     assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
   });
 });
+
+/**
+ * Each key an ON CONFLICT of the PostgreSQL stores relies on, dropped from a store of this version
+ * (the table's columns all there): the open refuses it unchanged, naming the key, instead of
+ * passing and failing at the first write with 42P10.
+ */
+describe('PostgreSQL stores without the keys their writes rely on', () => {
+  const keys: Array<{ store: 'runs' | 'log'; table: string; columns: string; drop: string }> = [
+    { store: 'runs', table: 'runs', columns: 'record_digest', drop: 'ALTER TABLE runs DROP CONSTRAINT runs_record_digest_key' },
+    { store: 'runs', table: 'content', columns: 'digest', drop: 'ALTER TABLE content DROP CONSTRAINT content_pkey' },
+    { store: 'runs', table: 'run_parents', columns: 'parent, seq', drop: 'ALTER TABLE run_parents DROP CONSTRAINT run_parents_pkey' },
+    { store: 'runs', table: 'run_digests', columns: 'seq, part, position', drop: 'ALTER TABLE run_digests DROP CONSTRAINT run_digests_pkey' },
+    { store: 'runs', table: 'run_steps', columns: 'name', drop: 'ALTER TABLE run_steps DROP CONSTRAINT run_steps_pkey' },
+    { store: 'log', table: 'meta', columns: 'key', drop: 'ALTER TABLE meta DROP CONSTRAINT meta_pkey' },
+    { store: 'log', table: 'witnessed', columns: 'origin', drop: 'ALTER TABLE witnessed DROP CONSTRAINT witnessed_pkey' },
+  ];
+  for (const key of keys) {
+    test(`${key.table} without its key on (${key.columns}): the ${key.store === 'runs' ? 'run store' : 'log'} is refused unchanged`, async () => {
+      const { schema, url } = await pgs.fresh('runprint_open_keys');
+      const open = () => (key.store === 'runs' ? PostgresRuns.open(url) : PostgresLog.open(url));
+      await (await open()).close();
+      await pgs.admin.query(`SET search_path = ${schema}; ${key.drop}; RESET search_path;`);
+      const before = await postgresDump(schema);
+      const what = key.store === 'runs' ? 'run store' : 'log';
+      await assert.rejects(open(), { code: 'ERR_STORE_CORRUPT', message: `tables in the PostgreSQL schema are not those of a runprint ${what}: ${key.table} has no unique key on (${key.columns}), which its writes need` });
+      assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
+    });
+  }
+
+  test('a key of other columns, a partial one or a deferrable one is not the key: refused; the key as a unique index of its own (not a constraint), in another column order, is', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_keys');
+    await (await PostgresRuns.open(url)).close();
+    const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint run store: run_parents has no unique key on (parent, seq), which its writes need' };
+    const set = (sql: string) => pgs.admin.query(`SET search_path = ${schema}; ${sql}; RESET search_path;`);
+    await set('ALTER TABLE run_parents DROP CONSTRAINT run_parents_pkey; CREATE UNIQUE INDEX run_parents_other ON run_parents (parent)');
+    await assert.rejects(PostgresRuns.open(url), refusal);
+    await set("DROP INDEX run_parents_other; CREATE UNIQUE INDEX run_parents_partial ON run_parents (parent, seq) WHERE parent <> ''");
+    await assert.rejects(PostgresRuns.open(url), refusal);
+    await set('DROP INDEX run_parents_partial; ALTER TABLE run_parents ADD CONSTRAINT run_parents_deferred UNIQUE (parent, seq) DEFERRABLE');
+    await assert.rejects(PostgresRuns.open(url), refusal);
+    await set('ALTER TABLE run_parents DROP CONSTRAINT run_parents_deferred; CREATE UNIQUE INDEX run_parents_reordered ON run_parents (seq, parent)');
+    await (await PostgresRuns.open(url)).close();
+  });
+});

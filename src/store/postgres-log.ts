@@ -11,6 +11,7 @@ import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
+import { requireKeys, type TableKey } from './postgres-keys.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -37,6 +38,14 @@ SELECT level, idx, hash FROM tile_hashes LIMIT 0;
 SELECT size, note FROM checkpoints LIMIT 0;
 SELECT origin, size, note FROM witnessed LIMIT 0;
 `;
+
+/** The keys the log's ON CONFLICT clauses name (setMetaOnce, saveWitnessed): postgres-keys.ts. */
+const LOG_KEYS: readonly TableKey[] = [
+  { table: 'meta', columns: ['key'] },
+  { table: 'witnessed', columns: ['origin'] },
+];
+
+const LOG_REFUSED = 'tables in the PostgreSQL schema are not those of a runprint log';
 
 /** Connections per process: one sequencing transaction at a time, the rest serve reads. */
 const POOL_SIZE = 4;
@@ -239,13 +248,14 @@ export class PostgresLog implements LogStorage {
         async (client) => {
           await client.query(SCHEMA);
           await client.query(PROBE);
+          await requireKeys(client, LOG_KEYS, LOG_REFUSED);
         },
         'READ COMMITTED',
       );
     } catch (error) {
       // Undefined column, undefined table, wrong type: tables of these names that are something else.
       const code = (error as { code?: unknown } | null)?.code;
-      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
+      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt(LOG_REFUSED);
       throw unavailable(error);
     }
   }

@@ -10,6 +10,7 @@ import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
+import { requireKeys, type TableKey } from './postgres-keys.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
@@ -126,6 +127,21 @@ SELECT digest, bytes FROM content LIMIT 0;
 SELECT parent, seq FROM run_parents LIMIT 0;
 `;
 
+/**
+ * The keys the store's inserts rely on (postgres-keys.ts): those their ON CONFLICT clauses name
+ * (put: runs, content; runprint-steps: run_steps), and those that make the trigger's, the parents'
+ * backfill's and the first layout's upgrade's ON CONFLICT DO NOTHING skip a row stored already.
+ */
+const RUN_KEYS: readonly TableKey[] = [
+  { table: 'runs', columns: ['record_digest'] },
+  { table: 'content', columns: ['digest'] },
+  { table: 'run_parents', columns: ['parent', 'seq'] },
+  { table: 'run_digests', columns: ['seq', 'part', 'position'] },
+  { table: 'run_steps', columns: ['name'] },
+];
+
+const RUNS_REFUSED = 'tables in the PostgreSQL schema are not those of a runprint run store';
+
 /** What the URL's schema holds: the tables and columns that say which layout a store has. */
 const LAYOUT = `SELECT to_regclass('runs') IS NOT NULL AS runs, to_regclass('run_parents') IS NOT NULL AS parents, to_regclass('run_content') IS NOT NULL AS first,
   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS flags`;
@@ -184,7 +200,7 @@ const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'ru
 function openFault(error: unknown): LogError {
   const code = (error as { code?: unknown } | null)?.code;
   // 42883: an operator the probes use does not take a column of another type (run_steps).
-  if (code === '42703' || code === '42P01' || code === '42804' || code === '42883') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
+  if (code === '42703' || code === '42P01' || code === '42804' || code === '42883') return storeCorrupt(RUNS_REFUSED);
   return unavailable(error);
 }
 
@@ -297,6 +313,8 @@ export class PostgresRuns implements RunStorage {
         // code cannot take is refused unchanged, not half upgraded.
         await client.query(probe(true));
         await client.query(STEPS_PROBE);
+        // And the keys the writes' ON CONFLICT clauses need, which no probe of columns sees.
+        await requireKeys(client, RUN_KEYS, RUNS_REFUSED);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
