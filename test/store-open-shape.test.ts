@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import type { RunprintError } from '../src/errors.ts';
+import { PostgresReplayLinks } from '../src/replay/postgres-replay-links.ts';
 import { SqliteReplayLinks } from '../src/replay/replay-links.ts';
 import { HeldJournal } from '../src/store/held-journal.ts';
 import { PostgresLog } from '../src/store/postgres-log.ts';
@@ -282,5 +283,37 @@ describe('PostgreSQL stores without the keys their writes rely on', () => {
     await assert.rejects(PostgresRuns.open(url), refusal);
     await set('ALTER TABLE run_parents DROP CONSTRAINT run_parents_deferred; CREATE UNIQUE INDEX run_parents_reordered ON run_parents (seq, parent)');
     await (await PostgresRuns.open(url)).close();
+  });
+});
+
+describe('the PostgreSQL replay links', () => {
+  const refused = 'replay tables in the PostgreSQL schema are not those of a runprint run store';
+
+  test('a replay_links of another shape (no result) and no replay_batch_items: refused unchanged (replay_batch_items not made)', async () => {
+    const { schema, url } = await pgs.fresh('runprint_open_replay');
+    await pgs.admin.query(`CREATE TABLE ${schema}.replay_links (seq bigserial NOT NULL, replay text PRIMARY KEY, replay_of text NOT NULL, verdict text NOT NULL); INSERT INTO ${schema}.replay_links (replay, replay_of, verdict) VALUES ('a', 'b', 'identical');`);
+    const before = await postgresDump(schema);
+    await assert.rejects(PostgresReplayLinks.open(url), { code: 'ERR_STORE_CORRUPT', message: refused });
+    assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
+  });
+
+  for (const [table, columns, constraint] of [['replay_links', 'replay', 'replay_links_pkey'], ['replay_batch_items', 'batch, original', 'replay_batch_items_pkey']] as const) {
+    test(`${table} without its key on (${columns}): refused unchanged`, async () => {
+      const { schema, url } = await pgs.fresh('runprint_open_replay');
+      await (await PostgresReplayLinks.open(url)).close();
+      await pgs.admin.query(`ALTER TABLE ${schema}.${table} DROP CONSTRAINT ${constraint}`);
+      const before = await postgresDump(schema);
+      await assert.rejects(PostgresReplayLinks.open(url), { code: 'ERR_STORE_CORRUPT', message: `${refused}: ${table} has no unique key on (${columns}), which its writes need` });
+      assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
+    });
+  }
+});
+
+describe('the SQLite replay links', () => {
+  test('a replay_links without its key on replay, and no replay_batch_items: refused unchanged (replay_batch_items not made)', () => {
+    const path = sqliteFile('runs.sqlite', "CREATE TABLE replay_links (replay TEXT, replay_of TEXT NOT NULL, verdict TEXT NOT NULL, result TEXT NOT NULL) STRICT; INSERT INTO replay_links VALUES ('a', 'b', 'identical', '{}');");
+    const before = sqliteDump(path);
+    assert.throws(() => SqliteReplayLinks.open(path), { code: 'ERR_STORE_CORRUPT', message: 'replay tables in the run database are not those of a runprint run store' });
+    assert.deepEqual(sqliteDump(path), before, 'nothing made or changed');
   });
 });

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { LogError } from '../errors.ts';
 import { advisoryLockKey, postgresUnavailable } from '../store/postgres-log.ts';
+import { requireKeys, type TableKey } from '../store/postgres-keys.ts';
 import { postgresTransaction } from '../store/postgres-transaction.ts';
 import { pinSslMode } from '../store/postgres-url.ts';
 import { storeCorrupt } from '../store/storage.ts';
@@ -36,6 +37,14 @@ const PROBE = 'SELECT seq, replay, replay_of, verdict, result FROM replay_links 
 const INSERT_LINK = 'INSERT INTO replay_links (replay, replay_of, verdict, result) VALUES ($1, $2, $3, $4) ON CONFLICT (replay) DO NOTHING';
 const INSERT_ITEM = 'INSERT INTO replay_batch_items (batch, original, replay, verdict, result) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (batch, original) DO NOTHING';
 
+/** The keys INSERT_LINK's and INSERT_ITEM's ON CONFLICT name (postgres-keys.ts). */
+const KEYS: readonly TableKey[] = [
+  { table: 'replay_links', columns: ['replay'] },
+  { table: 'replay_batch_items', columns: ['batch', 'original'] },
+];
+
+const REFUSED = 'replay tables in the PostgreSQL schema are not those of a runprint run store';
+
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
 
 type LinkRow = { replay: string; replay_of: string; verdict: string; result: string };
@@ -48,7 +57,10 @@ export class PostgresReplayLinks implements ReplayLinks {
     this.#pool = pool;
   }
 
-  /** Connects (a pool of 2) and creates the tables if missing, as PostgresRuns.open does for the runs. */
+  /**
+   * Connects (a pool of 2) and creates the tables if missing, as PostgresRuns.open does for the
+   * runs: tables of another shape (ERR_STORE_CORRUPT) are refused with nothing made (one transaction).
+   */
   static async open(url: string): Promise<PostgresReplayLinks> {
     try {
       new URL(url);
@@ -71,12 +83,15 @@ export class PostgresReplayLinks implements ReplayLinks {
         // Two replays starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/replay schema', schema.schema)});`);
         await client.query(SCHEMA);
-        await client.query('COMMIT');
+        // In the transaction that made what was missing: tables of another shape, or without the
+        // keys the inserts' ON CONFLICT name, are refused with nothing made.
         await client.query(PROBE);
+        await requireKeys(client, KEYS, REFUSED);
+        await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         const code = (error as { code?: unknown } | null)?.code;
-        if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('replay tables in the PostgreSQL schema are not those of a runprint run store');
+        if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt(REFUSED);
         throw unavailable(error);
       } finally {
         client.removeListener('error', onError);
