@@ -220,3 +220,40 @@ test('a run record whose bytes changed inside a well-formed page (quick_check pa
   assert.equal(list.stdout, '');
   assert.match(list.stderr, new RegExp(`^runprint: ERR_STORE_CORRUPT: run database ${literal(path)} holds a run \\(seq \\d+\\) whose record is not JSON: it is damaged\\n$`));
 });
+
+/**
+ * The bound is on the pages quick_check walks (page count times page size, as the reader reads
+ * the store), not on the file and its -wal: a serve's -wal keeps its size once copied back and
+ * holds older versions of pages, which quick_check does not read.
+ */
+test('the bound counts the database\'s pages, with those a serve committed to the -wal, not the -wal file\'s size', async () => {
+  const { path } = await filledStore();
+  const setup = new DatabaseSync(path);
+  setup.exec("CREATE TABLE pad (n INTEGER); INSERT INTO pad VALUES (0);");
+  setup.close();
+  damage(path, 'content');
+  const size = statSync(path).size;
+  // A serve's connection, open while the store is read: one row changed 300 times, each commit a
+  // frame more in its -wal (never copied back here), the same page every time.
+  const serve = new DatabaseSync(path);
+  try {
+    serve.exec('PRAGMA wal_autocheckpoint = 0');
+    for (let i = 1; i <= 300; i++) serve.exec(`UPDATE pad SET n = ${i}`);
+    assert.equal(statSync(path).size, size, 'nothing copied back');
+    assert.ok(statSync(`${path}-wal`).size > size, 'a -wal larger than the store');
+    // The store is `size` bytes as read: at a bound of its size it is checked, the -wal's frames not counted.
+    assert.throws(() => SqliteRuns.openReader(path, { check: 'bounded', checkBound: size }), { code: 'ERR_STORE_CORRUPT', message: /fails SQLite quick_check/ });
+    // Pages the serve added and has not copied back count: the store grows past the bound, unchecked.
+    serve.exec(`CREATE TABLE grown (b BLOB); INSERT INTO grown VALUES (zeroblob(${4 * size}))`);
+    assert.equal(statSync(path).size, size, 'nothing copied back');
+    const reader = SqliteRuns.openReader(path, { check: 'bounded', checkBound: 2 * size });
+    try {
+      assert.equal((await reader.list({})).length, 60, 'opened without quick_check: the damaged content is not read');
+    } finally {
+      await reader.close();
+    }
+    assert.throws(() => SqliteRuns.openReader(path, { check: 'bounded', checkBound: 6 * size }), { code: 'ERR_STORE_CORRUPT', message: /fails SQLite quick_check/ });
+  } finally {
+    serve.close();
+  }
+});

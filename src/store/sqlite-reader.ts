@@ -79,19 +79,14 @@ export class SqliteReader {
   }
 
   /**
-   * The bytes SQLite may read for the store: the database file and its -wal (what quick_check
-   * reads). A file that went meanwhile counts 0.
+   * The database's size as this connection reads it: its page count times its page size, the
+   * pages quick_check walks. Pages committed to the -wal and not yet copied back count (a store
+   * that grew); the -wal's other frames do not (it keeps its size once copied back, and holds
+   * older versions of pages: neither is read). Call it inside `read`.
    */
-  bytes(): number {
-    let total = 0;
-    for (const file of [this.#path, `${this.#path}-wal`]) {
-      try {
-        total += statSync(file).size;
-      } catch {
-        // Not there (no -wal): nothing to read.
-      }
-    }
-    return total;
+  databaseBytes(): number {
+    const value = (sql: string) => Number(Object.values(this.#db.prepare(sql).get() as Record<string, unknown>)[0]);
+    return value('PRAGMA page_count') * value('PRAGMA page_size');
   }
 
   /** `listener` gets each connection that replaces the current one. */

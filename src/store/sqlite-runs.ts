@@ -120,9 +120,12 @@ const SQLITE_READONLY = 8;
 const readerWrite = (): LogError => new LogError('ERR_STORE_READ_ONLY', 'run database is open read-only (by a command that only reads it): nothing was written');
 
 /**
- * The largest run store (its file and -wal together, in bytes) a reader opened for a query
- * checks whole at open with SQLite's quick_check, which reads every page: 0.15 to 0.3 s at this
- * size (0.6 to 1.1 s per GB measured; BENCHMARKS.md, eighth session). Above it, a query's
+ * The largest run store (in bytes) a reader opened for a query checks whole at open with SQLite's
+ * quick_check, which reads every page: 0.15 to 0.3 s at this size (0.6 to 1.1 s per GB measured;
+ * BENCHMARKS.md, eighth session). The size is the database's as the reader reads it, the pages
+ * quick_check walks (SqliteReader.databaseBytes: with the pages a serve committed to the -wal,
+ * not the -wal file's size, which counts older versions of pages and keeps its size once they
+ * are copied back, and would skip the check for a store far below the bound). Above it, a query's
  * reader skips the check and relies on SQLite's own checks of the pages the query reads (a
  * damaged one is SQLITE_CORRUPT, named ERR_STORE_CORRUPT with the file; cell_size_check on the
  * reader's connection, sqlite-reader.ts); `runs verify` checks the whole store at any size.
@@ -249,9 +252,8 @@ export class SqliteRuns implements RunStorage {
     let reader: SqliteReader | undefined;
     try {
       const opened = (reader = new SqliteReader(path));
-      const checked = options.check !== 'bounded' || opened.bytes() <= (options.checkBound ?? READER_CHECK_BOUND);
       const layout = opened.read(() => {
-        if (checked) {
+        if (options.check !== 'bounded' || opened.databaseBytes() <= (options.checkBound ?? READER_CHECK_BOUND)) {
           const findings = (opened.db.prepare('PRAGMA quick_check').all() as Record<string, unknown>[]).map((row) => String(Object.values(row)[0]));
           if (findings[0] !== 'ok') throw failsQuickCheck(path, findings);
         }
