@@ -7,11 +7,17 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError, UsageError } from '../errors.ts';
+import { InputError, ReceiptError, UsageError } from '../errors.ts';
+import { parsePrivateKey } from '../keys/keys.ts';
+import { ED25519_SPKI_PREFIX, formatPem } from '../keys/pem.ts';
+import { readEnvelope } from '../receipt/envelope.ts';
+import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
+import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
+import { readInput } from './read-input.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
-import { CONTENT_STATES, findRuns, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
+import { CONTENT_STATES, findRuns, noReceipt, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
 import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
 import { closestName } from '../io/closest-name.ts';
@@ -312,6 +318,59 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
+const RECEIPT_OPTIONS = {
+  data: { type: 'string' },
+  'runs-db': { type: 'string' },
+  out: { type: 'string' },
+  'key-out': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * `runs receipt RUN [--out FILE] [--key-out FILE]`: the run's receipt as it was signed and logged
+ * (the bytes of GET /v1/runs/ID/receipt), and with --key-out the public half of the data
+ * directory's receipt-key.pem, when that key signed it: what someone needs to check the run with
+ * `runprint verify`, without serve. Both files are written only once everything is known.
+ */
+async function receiptCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine('runs receipt', args, RECEIPT_OPTIONS);
+  if (values.help === true) {
+    io.stdout(formatCommandHelp('runs receipt')!);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs receipt takes one RUN: a capture id, a record digest or a run identity (run "runprint runs receipt --help")');
+  refuseStandardOutput('--out', values.out);
+  refuseStandardOutput('--key-out', values['key-out']);
+  if (values.out !== undefined && values.out === values['key-out']) throw new UsageError('ERR_CLI_USAGE', '--out and --key-out name the same file: give each its own');
+  const keyFromData = values['key-out'] !== undefined;
+  if (keyFromData && runsDatabase(values) !== undefined && values.data === undefined && process.env['RUNPRINT_DATA'] === undefined) {
+    throw new UsageError('ERR_CLI_USAGE', `--key-out derives the key from ${RECEIPT_KEY_FILE} in the data directory, and the runs are in PostgreSQL: name the data directory of the serve that signed them with --data`);
+  }
+  sayWhereRunsAre(values, io, 'runs receipt', keyFromData ? `the receipt key (--key-out)` : undefined);
+  const store = await openStore(values, io, 'read', 'bounded');
+  let receipt: string;
+  try {
+    const run = (await findRuns(store, positionals[0]!)).at(-1)!;
+    if (run.receipt === null) throw noReceipt(run);
+    receipt = run.receipt;
+  } finally {
+    await store.close();
+  }
+  let publicKeyPem: string | undefined;
+  if (keyFromData) {
+    const path = join(resolve(io.cwd, dataDirectory(values.data).dir), RECEIPT_KEY_FILE);
+    if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no ${RECEIPT_KEY_FILE} in the data directory, so the receipt was signed with another key (serve's --capture-key or --sign-key): hand over that key's public half instead`);
+    const key = await parsePrivateKey(await readInput(path, io));
+    const signers = readEnvelope(JSON.parse(receipt)).signatures.map((signature) => signature.keyid);
+    if (!signers.includes(key.keyId)) throw new ReceiptError('ERR_SIGNATURE_UNKNOWN_KEY', `the receipt is not signed by ${RECEIPT_KEY_FILE} in the data directory (key id ${key.keyId.slice(0, 16)}...) but by another key (serve's --capture-key or --sign-key): hand over that key's public half instead`);
+    publicKeyPem = formatPem('PUBLIC KEY', Uint8Array.of(...ED25519_SPKI_PREFIX, ...key.publicKey.raw));
+  }
+  if (values.out === undefined) io.stdout(receipt.endsWith('\n') ? receipt : `${receipt}\n`);
+  else await writeOutputFile(values.out, receipt, io);
+  if (publicKeyPem !== undefined) await writeOutputFile(values['key-out']!, publicKeyPem, io);
+  return EXIT.ok;
+}
+
 const DIFF_OPTIONS = {
   data: { type: 'string' },
   'runs-db': { type: 'string' },
@@ -380,6 +439,7 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
 const SUBCOMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
   list: listCommand,
   show: showCommand,
+  receipt: receiptCommand,
   diff: diffCommand,
   verify: async (args, io) => (await import('./runs-verify-command.ts')).verifyCommand(args, io),
   group: async (args, io) => (await import('./runs-group-command.ts')).groupCommand(args, io),
@@ -394,7 +454,7 @@ export async function runsCommand(args: string[], io: CliIo): Promise<number> {
   const command = name !== undefined && Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (command === undefined) {
     const closest = name === undefined ? undefined : closestName(name, Object.keys(SUBCOMMANDS));
-    throw new UsageError('ERR_CLI_USAGE', `runs takes list, show, diff, verify or group${closest === undefined ? '' : `; did you mean "runs ${closest}"?`}; run "runprint runs --help"`);
+    throw new UsageError('ERR_CLI_USAGE', `runs takes list, show, receipt, diff, verify or group${closest === undefined ? '' : `; did you mean "runs ${closest}"?`}; run "runprint runs --help"`);
   }
   return command(rest, io);
 }

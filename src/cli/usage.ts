@@ -318,6 +318,19 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     examples: ['runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs show rp-run-v1-sha256-fcee... --json', 'runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35 --composition > composition.json'],
   },
   {
+    command: 'runs receipt',
+    arguments: 'RUN',
+    options: [
+      { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve or in-process capture records into (default ./runprint-data)' },
+      runsDb,
+      { name: 'out', value: 'FILE', description: 'write the receipt to FILE instead of standard output' },
+      { name: 'key-out', value: 'FILE', description: 'also write the public key that checks it (PEM), derived from <data>/receipt-key.pem when that key signed the receipt' },
+    ],
+    summary: 'a captured run\'s receipt (DSSE envelope JSON), to check offline with runprint verify',
+    details: 'RUN is a capture id, a record digest or a run identity (its latest capture). The receipt is printed exactly as it was signed and logged (GET /v1/runs/ID/receipt gives the same bytes). --key-out writes the public half of the data directory\'s receipt-key.pem, which signs the receipts of in-process capture and of serve without --capture-key or --sign-key; a receipt signed by another key is refused (ERR_SIGNATURE_UNKNOWN_KEY), and that key\'s public half is what to hand over then. Whoever can write the data directory can re-sign: hand the public key over once, on its own, and pin it. A run without a receipt: ERR_RUN_NO_RECEIPT, saying why (not signed yet, or none is made for it).',
+    examples: ['runprint runs receipt 910c2159-56c4-48fd-beb5-8f0b7da44f35 --out receipt.json --key-out receipt-key.pub.pem', 'runprint runs receipt rp-run-v1-sha256-fcee... > receipt.json'],
+  },
+  {
     command: 'runs diff',
     arguments: 'A B',
     options: [

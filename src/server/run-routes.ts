@@ -371,7 +371,7 @@ export function whyNoReceipt(run: StoredRun): string | null {
   return null;
 }
 
-function noReceipt(run: StoredRun): RunprintError {
+export function noReceipt(run: StoredRun): RunprintError {
   const why = whyNoReceipt(run);
   if (why !== null) return new RunprintError('ERR_RUN_NO_RECEIPT', `this run gets no receipt: ${why}`);
   return new RunprintError('ERR_RUN_NO_RECEIPT', 'the receipt is not signed yet (or the service signs none); retry in a second');
