@@ -340,7 +340,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       json('the identities, differences, served facts and outputs'),
     ],
     summary: 'two captured runs compared: components, elements, served facts, outputs',
-    details: 'A and B are each a capture id, a record digest or a run identity (the latest capture of it). Differences are by component and list element, with paths inside the values when both runs\' content is stored, else by element digests. Served facts are compared fact by fact, outputs by digest and, when both response bodies are stored, by where they first differ. Exit 0 when A and B have the same run identity and the same output, 1 otherwise.',
+    details: 'A and B are each a capture id, a record digest or a run identity (the latest capture of it). Differences are by component and list element, with paths inside the values when both runs\' content is stored, else by element digests. Served facts are compared fact by fact, outputs by digest and, when both response bodies are stored, by where they first differ. A run recorded unidentified (its request has no identity) is refused: ERR_REPLAY_UNIDENTIFIED, exit 3. Exit 0 when A and B have the same run identity and the same output, 1 otherwise.',
     examples: ['runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a', 'runprint runs diff 910c2159-56c4-48fd-beb5-8f0b7da44f35 0b5e87a4-3f38-4f6b-a1a9-5d1e0e0f3c2a --values --json'],
   },
   {
