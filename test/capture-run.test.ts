@@ -136,6 +136,88 @@ describe('captureRun over the SDK wire fixtures', () => {
   });
 });
 
+describe('captureRun: a stream that ended against one cut before its end event', () => {
+  const fixture = (name: string) => JSON.parse(readFileSync(new URL(name, WIRE), 'utf8')) as SdkWireFixture;
+  /** The record of a 200 stream whose transport completed, with the request of fixture `name`. */
+  function streamed(name: string, body: string): RunRecord {
+    const wire = fixture(name);
+    const format = routeOf(wire.method, wire.path);
+    assert.ok(format !== null);
+    return captureRun({
+      format, method: wire.method, path: wire.path, requestBytes: utf8(wire.request.body), status: 200,
+      headers: new Headers({ 'content-type': 'text/event-stream' }), responseBytes: utf8(body), outcome: 'complete', times,
+    });
+  }
+  /** The fixture's stream without the event (its two lines and the blank line) that holds `marker`. */
+  function withoutEvent(body: string, marker: string): string {
+    const events = body.split('\n\n');
+    const kept = events.filter((event) => !event.includes(marker));
+    assert.equal(kept.length, events.length - 1, `one event holds ${marker}`);
+    return kept.join('\n\n');
+  }
+  /** The fixture's stream up to (not with) the first event that holds `marker`. */
+  function before(body: string, marker: string): string {
+    const events = body.split('\n\n');
+    const at = events.findIndex((event) => event.includes(marker));
+    assert.ok(at > 0, `an event holds ${marker}`);
+    return `${events.slice(0, at).join('\n\n')}\n\n`;
+  }
+  /** The fixture's stream with the data of the first event holding `marker` without its last character (not JSON). */
+  function garbled(body: string, marker: string): string {
+    const events = body.split('\n\n');
+    const at = events.findIndex((event) => event.includes(marker));
+    assert.ok(at >= 0, `an event holds ${marker}`);
+    events[at] = events[at]!.replace(/data: .*/, (line) => line.slice(0, -1));
+    return events.join('\n\n');
+  }
+  const unreadable = { reason: 'unreadable-output', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' };
+  const cut = { reason: 'cut', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' };
+
+  test('openai-chat: [DONE] arrived with a choice that never had a role (or a finish_reason) is unreadable output; no [DONE] is cut', () => {
+    const chunk = (delta: string, finish: string) => `data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}]}\n\n`;
+    const noRole = `${chunk('{"content":"hi"}', 'null')}${chunk('{}', '"stop"')}data: [DONE]\n\n`;
+    const record = streamed('openai-chat-stream.json', noRole);
+    assert.deepEqual(record.incomplete, unreadable);
+    assert.equal(record.runId, null);
+    assert.equal(record.output, null);
+    const noFinish = `${chunk('{"role":"assistant","content":"hi"}', 'null')}data: [DONE]\n\n`;
+    assert.deepEqual(streamed('openai-chat-stream.json', noFinish).incomplete, unreadable);
+    assert.deepEqual(streamed('openai-chat-stream.json', `${chunk('{"role":"assistant","content":"hi"}', 'null')}${chunk('{}', '"stop"')}`).incomplete, cut);
+    const body = fixture('openai-chat-stream.json').response.body;
+    assert.equal(streamed('openai-chat-stream.json', body).incomplete, null, 'the fixture itself is whole');
+    assert.deepEqual(streamed('openai-chat-stream.json', before(body, '[DONE]')).incomplete, cut);
+  });
+
+  test('openai-chat: event data that is not JSON is unreadable output when [DONE] follows it, cut when nothing does', () => {
+    const body = fixture('openai-chat-stream.json').response.body;
+    const broken = garbled(body, 'chat.completion.chunk');
+    assert.deepEqual(streamed('openai-chat-stream.json', broken).incomplete, unreadable);
+    assert.deepEqual(streamed('openai-chat-stream.json', before(broken, '[DONE]')).incomplete, cut);
+  });
+
+  test('openai-responses: response.completed arrived with an output item never done is unreadable output; none is cut', () => {
+    const body = fixture('openai-responses-tool-stream.json').response.body;
+    assert.equal(streamed('openai-responses-tool-stream.json', body).incomplete, null, 'the fixture itself is whole');
+    assert.deepEqual(streamed('openai-responses-tool-stream.json', withoutEvent(body, 'response.output_item.done')).incomplete, unreadable);
+    assert.deepEqual(streamed('openai-responses-tool-stream.json', before(body, 'response.completed')).incomplete, cut);
+    const broken = garbled(body, 'response.function_call_arguments.done');
+    assert.deepEqual(streamed('openai-responses-tool-stream.json', broken).incomplete, unreadable);
+    assert.deepEqual(streamed('openai-responses-tool-stream.json', before(broken, 'response.completed')).incomplete, cut);
+  });
+
+  test('anthropic-messages: message_stop arrived with a content block never stopped is unreadable output; none is cut', () => {
+    const body = fixture('anthropic-messages-stream.json').response.body;
+    assert.equal(streamed('anthropic-messages-stream.json', body).incomplete, null, 'the fixture itself is whole');
+    assert.deepEqual(streamed('anthropic-messages-stream.json', withoutEvent(body, 'content_block_stop')).incomplete, unreadable);
+    assert.deepEqual(streamed('anthropic-messages-stream.json', before(body, 'message_stop')).incomplete, cut);
+    assert.deepEqual(streamed('anthropic-messages-stream.json', before(body, 'content_block_stop')).incomplete, cut, 'cut with a block open');
+    assert.deepEqual(streamed('anthropic-messages-stream.json', garbled(body, '"ping"')).incomplete, unreadable);
+    // The end event itself garbled: its `event:` name says it came.
+    assert.deepEqual(streamed('anthropic-messages-stream.json', garbled(body, '"message_stop"')).incomplete, unreadable);
+    assert.deepEqual(streamed('anthropic-messages-stream.json', before(garbled(body, '"ping"'), 'message_stop')).incomplete, cut);
+  });
+});
+
 function streamOf(chunks: string[], failAfter?: number): ReadableStream<Uint8Array> {
   let index = 0;
   return new ReadableStream({

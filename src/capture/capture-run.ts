@@ -9,6 +9,7 @@ import { providerFor } from '../providers/registry.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import { withHeaderMembers, type MemberHeaders } from '../providers/header-members.ts';
 import { compositionFromRequest } from '../providers/request-mapping.ts';
+import { IncompleteStreamError } from '../providers/output-reading.ts';
 import { rawDigest, runOutputFrom, type RunOutput } from '../providers/run-output.ts';
 import { MAX_DECLARED_DOCUMENTS, MAX_DECLARED_TEXT, notInRequest, tooManyDocuments, tooMuchText } from './declared.ts';
 import { TextFinder } from './find-texts.ts';
@@ -225,7 +226,11 @@ function readOutput(exchange: CapturedExchange): RunOutput | NonNullable<RunReco
     if (error.code === 'ERR_OUTPUT_PROVIDER_ERROR') return { reason: 'provider-error', code: error.code };
     const transport = transportReason(exchange);
     if (transport !== null) return { reason: transport, code: error.code };
-    return { reason: error.code === 'ERR_OUTPUT_INCOMPLETE_STREAM' ? 'cut' : 'unreadable-output', code: error.code };
+    // A stream whose end event never came stopped before its end: cut, though the transport
+    // completed. One whose end event came but found something unfinished (or an event before it
+    // garbled) had its end: its output is unreadable, with the same SPEC 12 code.
+    const cut = error instanceof IncompleteStreamError && !error.endEventSeen;
+    return { reason: cut ? 'cut' : 'unreadable-output', code: error.code };
   }
 }
 

@@ -32,7 +32,9 @@ export type CaptureOutcome = 'complete' | 'aborted' | 'timeout' | 'network-error
  * - `aborted` / `timeout`: the client gave up, before or during the body;
  * - `network-error`: no response at all (refused, reset, DNS);
  * - `provider-error`: the provider reported an error inside a 2xx body (SPEC 12 ERR_OUTPUT_PROVIDER_ERROR);
- * - `unreadable-output`: a 2xx body SPEC 12 rejects for another reason (its code says which);
+ * - `unreadable-output`: a 2xx body SPEC 12 rejects for another reason (its code says which):
+ *   ERR_OUTPUT_INCOMPLETE_STREAM too, for a stream whose terminal event came but found something
+ *   unfinished (a choice without a role), or with event data before it that is not JSON;
  * - `too-large`: the body passed the capture limit (MAX_CAPTURED_RESPONSE_BYTES): it reached the
  *   client whole, but its bytes were not kept, so it has no digest.
  */

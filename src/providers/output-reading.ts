@@ -25,9 +25,27 @@ export function invalid(message: string): never {
   throw new OutputError('ERR_OUTPUT_INVALID', message);
 }
 
-/** A stream that ends before its end event, or whose end event finds something unfinished. */
-export function incomplete(message: string): never {
-  throw new OutputError('ERR_OUTPUT_INCOMPLETE_STREAM', message);
+/**
+ * ERR_OUTPUT_INCOMPLETE_STREAM, and whether the stream's end event arrived. The code and message
+ * are SPEC 12's; `endEventSeen` is runprint's own, for telling a record's reasons apart (`cut`:
+ * the body stopped before its end event; `unreadable-output`: the end event arrived, but found
+ * something unfinished, or an event before it was garbled).
+ */
+export class IncompleteStreamError extends OutputError {
+  readonly endEventSeen: boolean;
+
+  constructor(message: string, endEventSeen: boolean) {
+    super('ERR_OUTPUT_INCOMPLETE_STREAM', message);
+    this.endEventSeen = endEventSeen;
+  }
+}
+
+/**
+ * A stream that ends before its end event (`endEventSeen` false), or whose end event finds
+ * something unfinished (true).
+ */
+export function incomplete(message: string, endEventSeen: boolean): never {
+  throw new IncompleteStreamError(message, endEventSeen);
 }
 
 /** A body in which the provider reports an error: an error body, an error event, a failed response. */
@@ -100,18 +118,40 @@ export function rejectErrorObject(object: JsonObject, where: string): void {
 
 /**
  * The JSON object carried by stream event `number` (counted from 1). Data that is not JSON is a
- * stream cut or garbled in transit: ERR_OUTPUT_INCOMPLETE_STREAM.
+ * stream cut or garbled in transit: ERR_OUTPUT_INCOMPLETE_STREAM; `endFollows` tells which (only
+ * then asked): whether the stream's end event comes after this event.
  */
-export function eventObject(event: SseEvent, number: number): JsonObject {
+export function eventObject(event: SseEvent, number: number, endFollows: () => boolean): JsonObject {
   let value: JsonValue;
   try {
     value = parseJson(event.data);
   } catch (error) {
-    if (error instanceof JsonError) incomplete(`stream event ${number} is not valid JSON (${error.code})`);
+    if (error instanceof JsonError) incomplete(`stream event ${number} is not valid JSON (${error.code})`, endFollows());
     throw error;
   }
   if (!isJsonObject(value)) invalid(`stream event ${number} is not a JSON object`);
   return value;
+}
+
+/**
+ * Whether `events` hold, at position `from` or later, a typed event of one of `types` (by the
+ * `type` of its data, or by its `event:` name, which a garbled event keeps): a stream's end event,
+ * looked for from a garbled event on. Data that is not JSON names no type.
+ */
+export function typedEventFrom(events: readonly SseEvent[], from: number, types: ReadonlySet<string>): boolean {
+  for (const event of events.slice(from)) {
+    if (event.event !== null && types.has(event.event)) return true;
+    let data: JsonValue;
+    try {
+      data = parseJson(event.data);
+    } catch (error) {
+      if (error instanceof JsonError) continue;
+      throw error;
+    }
+    const type = isJsonObject(data) ? member(data, 'type') : undefined;
+    if (typeof type === 'string' && types.has(type)) return true;
+  }
+  return false;
 }
 
 /** The `type` of a typed event, which must agree with its `event:` name when the stream gives one. */

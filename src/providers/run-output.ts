@@ -115,7 +115,7 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
   const stream = !isJsonBody(body);
   if (stream) {
     const { events } = parseEventStream(body);
-    if (events.length === 0) incomplete('event stream has no event');
+    if (events.length === 0) incomplete('event stream has no event', false);
     assembled = provider.outputFromStream(events);
   } else {
     const response = parseJson(body);

@@ -4,8 +4,8 @@ import { parseJson } from '../../jcs/index.ts';
 import { createJsonObject, isJsonObject, type JsonObject, type JsonValue } from '../../jcs/json-value.ts';
 import {
   eventObject, eventType, incomplete, invalid, member, objectOf, optionalString, outOfOrder, providerError,
-  rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, unsupported, without,
-  type AssembledOutput,
+  rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, typedEventFrom, unsupported,
+  without, type AssembledOutput,
 } from '../output-reading.ts';
 import { setMember } from '../request-format.ts';
 import type { SseEvent } from '../output-sse.ts';
@@ -18,6 +18,9 @@ const KNOWN_EVENTS = new Set([
   'message_delta',
   'message_stop',
 ]);
+
+/** The stream's end event. */
+const END_EVENT = new Set(['message_stop']);
 
 /** Members that identify a block rather than hold output: left out of every block (SPEC 12.4). */
 const BLOCK_IDS = new Set(['id', 'tool_use_id']);
@@ -148,7 +151,7 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
     const number = position + 1;
     const where = `stream event ${number}`;
     if (assembled !== undefined) outOfOrder(`${where} follows message_stop`);
-    const data = eventObject(event, number);
+    const data = eventObject(event, number, () => typedEventFrom(events, position, END_EVENT));
     const type = eventType(event, data, number);
     if (type === 'error') providerError(`${where} is an error event`);
     if (type === 'ping') continue;
@@ -186,7 +189,7 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
     }
     if (type === 'message_stop') {
       const open = blocks.findIndex((state) => !state.stopped);
-      if (open !== -1) incomplete(`content block ${open} has no content_block_stop`);
+      if (open !== -1) incomplete(`content block ${open} has no content_block_stop`, true);
       const whole = without(message, new Set(['content', 'stop_reason', 'stop_sequence', 'usage']));
       whole['content'] = blocks.map(finishedBlock);
       whole['stop_reason'] = stopReason;
@@ -210,7 +213,7 @@ export function anthropicOutputFromStream(events: readonly SseEvent[]): Assemble
     if (type === 'content_block_stop') state.stopped = true;
     else applyDelta(state, requiredObject(data, 'delta', where), where);
   }
-  if (message === undefined) incomplete('stream ends without message_start');
-  if (assembled === undefined) incomplete('stream ends without message_stop');
+  if (message === undefined) incomplete('stream ends without message_start', false);
+  if (assembled === undefined) incomplete('stream ends without message_stop', false);
   return assembled;
 }

@@ -246,7 +246,7 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
       finishChoices(choices);
       continue;
     }
-    const chunk = eventObject(event, number);
+    const chunk = eventObject(event, number, () => events.slice(position + 1).some((later) => later.data === '[DONE]'));
     if (event.event === 'error') providerError(`stream event ${number} is an error event`);
     rejectErrorObject(chunk, `stream event ${number}`);
     if (isFilterAnnotation(chunk)) continue;
@@ -260,7 +260,7 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
       applyChoice(choices, value, `stream event ${number} choices[${i}]`);
     }
   }
-  if (!done) incomplete('stream ends without data: [DONE]');
+  if (!done) incomplete('stream ends without data: [DONE]', false);
   return assemble([...choices.values()], usage, first);
 }
 
@@ -268,9 +268,9 @@ export function chatOutputFromStream(events: readonly SseEvent[]): AssembledOutp
 function finishChoices(choices: Map<number, StreamedChoice>): void {
   for (const choice of choices.values()) {
     if (choice.finishReason === undefined || choice.finishReason === null) {
-      incomplete(`choice index ${choice.index} ends without a finish_reason`);
+      incomplete(`choice index ${choice.index} ends without a finish_reason`, true);
     }
-    if (choice.role === null) incomplete(`choice index ${choice.index} has no role`);
+    if (choice.role === null) incomplete(`choice index ${choice.index} has no role`, true);
     choice.toolCalls = [...choice.calls.entries()]
       .sort(([a], [b]) => a - b)
       .map(([, call]) => toolCallOf(call.name, call.arguments));

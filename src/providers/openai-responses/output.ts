@@ -3,7 +3,8 @@ import { canonicalize } from '../../jcs/index.ts';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../jcs/json-value.ts';
 import {
   contradiction, eventObject, eventType, incomplete, invalid, member, objectOf, outOfOrder, providerError,
-  rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, without, type AssembledOutput,
+  rejectErrorObject, requiredArray, requiredIndex, requiredObject, requiredString, typedEventFrom, without,
+  type AssembledOutput,
 } from '../output-reading.ts';
 import type { SseEvent } from '../output-sse.ts';
 
@@ -66,7 +67,7 @@ function openItem(items: StreamedItem[], data: JsonObject, where: string, type: 
 /** Every delta and every output_item.done must agree with the terminal event's output. */
 function checkAgainst(items: StreamedItem[], final: JsonValue[]): void {
   const open = items.findIndex((item) => item.done === undefined);
-  if (open !== -1) incomplete(`output item ${open} has no response.output_item.done`);
+  if (open !== -1) incomplete(`output item ${open} has no response.output_item.done`, true);
   if (final.length !== items.length) {
     contradiction('the terminal event has a different number of output items than the stream started');
   }
@@ -99,7 +100,7 @@ export function responsesOutputFromStream(events: readonly SseEvent[]): Assemble
     const number = position + 1;
     const where = `stream event ${number}`;
     if (final !== undefined) outOfOrder(`${where} follows the terminal event`);
-    const data = eventObject(event, number);
+    const data = eventObject(event, number, () => typedEventFrom(events, position, TERMINAL));
     const type = eventType(event, data, number);
     rejectErrorObject(data, where);
     if (type === 'response.failed') providerError(`${where}: the response failed`);
@@ -150,6 +151,6 @@ export function responsesOutputFromStream(events: readonly SseEvent[]): Assemble
         break;
     }
   }
-  if (assembled === undefined) incomplete('stream ends without response.completed or response.incomplete');
+  if (assembled === undefined) incomplete('stream ends without response.completed or response.incomplete', false);
   return assembled;
 }
