@@ -32,6 +32,7 @@ import type { CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
 import { warnOpenKey } from './key-file.ts';
 import { runprintVersion } from './version.ts';
+import { upstreamFailureReporter, type UpstreamFailures } from './serve-upstreams.ts';
 import type { PostgresSteps } from '../store/postgres-steps.ts';
 
 /** The parseArgs options this file reads. */
@@ -467,7 +468,7 @@ export interface Capture {
    * that the journal keeps apart (`refused`, not tried again), and whether recording works; with
    * --capture-log, its delivery (`log`).
    */
-  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; refused: number; signed: number; logged: number; failures: number; log?: OutboxState } };
+  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; refused: number; signed: number; logged: number; failures: number; upstreams: { [upstream: string]: UpstreamFailures }; log?: OutboxState } };
   /** With --capture-log: the log's URL as messages show it. */
   captureLog: string | undefined;
   recorder: RunRecorder;
@@ -686,6 +687,10 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // Off for good (workers that cannot load): said once, with what it costs and what to do.
     onStopped: (why) => context.io.stderr(`runprint: capture: ${why}, where a request of 1 MiB or more holds every other call and /healthz for a tenth of a second to seconds; look at the machine's free memory and load, then restart serve (--capture-workers 0 does without the workers)\n`),
   });
+  // Calls answered 502 because their upstream gave no usable answer: counted by upstream for
+  // /healthz, and on stderr the first at once, then a line a minute at most (a stop prints the rest).
+  const upstreams = [...new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name))];
+  const upstreamFailures = upstreamFailureReporter(context.io.stderr, upstreams);
   const proxy = createProxy({
     ...(preparePool === undefined ? {} : { prepare: preparePool.prepare, prepareFrom: config.workers === 'large' ? LARGE_REQUEST_BYTES : 0 }),
     upstreams: config.upstreams,
@@ -710,6 +715,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     maxRetrievalBytes: config.retrievalMax,
     receipts: true,
     onFailure: reportCall,
+    onUpstreamFailure: (upstream, error) => upstreamFailures.report(upstream, error),
     ...(context.upstreamWeights === undefined || Object.keys(context.upstreamWeights).length === 0 ? {} : { derived: context.upstreamWeights }),
     // A fresh salt per run and component: equal content under one salt would show runs share it.
     ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
@@ -720,7 +726,6 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   void recorder.signPending();
   outbox?.start();
   const retention = config.retentionDays === undefined ? undefined : sweepRetention(recorder, config.retentionDays, report);
-  const upstreams = [...new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name))];
   return {
     proxy,
     receiptKey: key,
@@ -753,12 +758,14 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       const log = outbox?.state;
       // Unhealthy too while delivery to the --capture-log log has stopped (until a restart): a monitor
       // polling `healthy` must see that receipts no longer reach the log.
-      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
+      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, upstreams: upstreamFailures.counts(), ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
       `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 || config.workers === 'large' ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
     close: async (closing = {}) => {
+      // The calls are answered by now (serve's stop closes the server first): what is counted since the last line.
+      upstreamFailures.flush();
       await retention?.stop();
       await recorder.close();
       await outbox?.close();

@@ -65,6 +65,13 @@ export interface ProxyOptions {
   /** Runprint's own failures while recording (the call went on: fail-open). */
   onFailure?: (error: unknown) => void;
   /**
+   * Told of each call the proxy answers 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE (the upstream named
+   * gave no usable answer: not reached, or what it answered is no HTTP answer), with that error;
+   * not of a call whose client went away first, nor of the upstream's own answers (a 5xx it sent
+   * passes through as sent). serve counts them for /healthz and stderr.
+   */
+  onUpstreamFailure?: (upstream: string, error: RunprintError) => void;
+  /**
    * Called with each run once its record is built (before it is durable), with where it went and
    * the client's `traceparent` header: the OpenTelemetry span exporter (otlp.ts) listens here.
    */
@@ -348,6 +355,19 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   };
 
+  /** The 502 of a call `upstream` gave no usable answer to, told to onUpstreamFailure unless the client went away first. */
+  const upstreamFailed = (upstream: string, error: unknown, signal: AbortSignal | null | undefined): RunprintError => {
+    const answer = unreachable(upstream, error);
+    if (signal?.aborted !== true) {
+      try {
+        options.onUpstreamFailure?.(upstream, answer);
+      } catch {
+        // Reporting must not fail the call.
+      }
+    }
+    return answer;
+  };
+
   // The capture ids of calls being captured whose record is not with the sink yet (named in
   // answers before their records exist: a stream's, at its start), and who waits for there to be none.
   const openIds = new Set<string>();
@@ -398,7 +418,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       try {
         response = await fetchImpl(upstreamUrl, init);
       } catch (error) {
-        throw unreachable(target.upstream, error);
+        throw upstreamFailed(target.upstream, error, request.signal);
       }
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers: returnedHeaders(response) });
     }
@@ -553,7 +573,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (prepared?.identity != null) ids.set('runprint-request-id', prepared.identity.requestId);
       await record(null, null, new Uint8Array(0), outcomeOfError(error), null).durable;
       if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
-      return withIds(errorResponse(unreachable(upstream, error)), ids);
+      return withIds(errorResponse(upstreamFailed(upstream, error, init.signal)), ids);
     }
     const responded = now();
     prepared = await preparing;

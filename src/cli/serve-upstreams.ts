@@ -1,0 +1,95 @@
+/**
+ * serve's account of the calls its proxy answers 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE: an
+ * upstream that is down, or a --upstream URL that points nowhere, is otherwise seen only by the
+ * clients. /healthz counts them since start by upstream (`capture.upstreams`), and stderr has them
+ * the way the shed and refused-connections lines have theirs: never a line per call.
+ */
+import type { RunprintError } from '../errors.ts';
+
+/** A line about upstream failures at most this often. */
+const UPSTREAM_LINE_MS = 60_000;
+
+/** Most causes a line names one by one; the others are counted together. */
+const MAX_CAUSES = 8;
+
+/** Most characters of a cause a line shows (an upstream chooses part of it: a content coding it names). */
+const MAX_CAUSE_CHARS = 200;
+
+/** What /healthz says of one upstream: the 502s since start for it, and the last one's message and time. */
+export interface UpstreamFailures {
+  unreachable: number;
+  /** The last 502's message (what the client was told; its first 200 characters), null before one. */
+  last: string | null;
+  /** When it was answered (UTC, ISO 8601), null before one. */
+  lastAt: string | null;
+}
+
+export interface UpstreamFailureReporter {
+  /** Told by the proxy's onUpstreamFailure: the upstream's name and the 502 its client got. */
+  report(upstream: string, error: RunprintError): void;
+  /** Prints what is counted since the last line, if any (at a stop: its count is not lost). */
+  flush(): void;
+  /** /healthz's `capture.upstreams`: every upstream the proxy forwards to, by name. */
+  counts(): { [upstream: string]: UpstreamFailures };
+}
+
+/**
+ * Counts the proxy's 502s by upstream since start, for /healthz, and reports them on stderr: the
+ * first at once with its message (which names the upstream and the cause, never a credential or
+ * anything of the request), the others counted by message, which is by upstream and cause, in one
+ * line a minute after the line before, which says since when (UTC, to the second: the first call
+ * it counts); no line when none failed. `flush` prints what is counted at a stop. `names`: the
+ * upstreams the proxy forwards to.
+ */
+export function upstreamFailureReporter(
+  write: (text: string) => void,
+  names: readonly string[],
+  now: () => number = () => performance.now(),
+  clock: () => number = () => Date.now(),
+): UpstreamFailureReporter {
+  const totals = new Map<string, UpstreamFailures>(names.map((name) => [name, { unreachable: 0, last: null, lastAt: null }]));
+  let lineAt = -Infinity;
+  /** Since the line before: the calls by message, those past MAX_CAUSES messages, and when the first came. */
+  const causes = new Map<string, number>();
+  let others = 0;
+  let count = 0;
+  let since = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const print = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (count === 0) return;
+    const parts = [...causes].map(([message, n]) => `${n} with ${JSON.stringify(message)}`);
+    if (others > 0) parts.push(`${others} with other causes`);
+    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
+    write(`runprint: the proxy answered ${count} call${count === 1 ? '' : 's'} with 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE since ${when}: ${parts.join('; ')}; /healthz capture.upstreams counts them since start\n`);
+    lineAt = now();
+    causes.clear();
+    others = 0;
+    count = 0;
+  };
+  return {
+    report(upstream, error) {
+      const at = clock();
+      const cause = error.message.length > MAX_CAUSE_CHARS ? `${error.message.slice(0, MAX_CAUSE_CHARS)}...` : error.message;
+      const total = totals.get(upstream) ?? { unreachable: 0, last: null, lastAt: null };
+      total.unreachable += 1;
+      total.last = cause;
+      total.lastAt = new Date(at).toISOString();
+      totals.set(upstream, total);
+      if (count === 0) since = at;
+      count += 1;
+      const seen = causes.get(cause);
+      if (seen !== undefined) causes.set(cause, seen + 1);
+      else if (causes.size < MAX_CAUSES) causes.set(cause, 1);
+      else others += 1;
+      const time = now();
+      if (time - lineAt >= UPSTREAM_LINE_MS) return print();
+      if (timer !== undefined) return;
+      timer = setTimeout(print, lineAt + UPSTREAM_LINE_MS - time);
+      timer.unref();
+    },
+    flush: print,
+    counts: () => Object.fromEntries([...totals].map(([name, total]) => [name, { ...total }])),
+  };
+}
