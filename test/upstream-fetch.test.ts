@@ -246,3 +246,16 @@ test('errors are fetch\'s: unreachable, cut off, aborted before and during the a
   during.abort(new DOMException('stop', 'AbortError'));
   await assert.rejects(slowReader.read(), { name: 'AbortError', message: 'stop' });
 });
+
+test('an upstream silent past the idle limit fails the call as a timeout, which the 502 names, and one silent mid-body as terminated', async () => {
+  const idle = createUpstreamFetch({ idleMs: 100 });
+  try {
+    await assert.rejects(idle(`${base}/silent`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the connection timed out (ETIMEDOUT)');
+    const slow = await idle(`${base}/slow`);
+    const reader = slow.body!.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), 'data: first\n\n');
+    await assert.rejects(reader.read(), (error: Error) => error instanceof TypeError && error.message === 'terminated');
+  } finally {
+    idle.close();
+  }
+});

@@ -102,6 +102,8 @@ export type UpstreamInit = RequestInit & { onSent?: () => void };
 export interface UpstreamFetchOptions {
   /** Connections kept open per upstream host at most (default 256). */
   maxSockets?: number;
+  /** Longest a connection may stay idle during a call, in ms (default 300 s, as undici's fetch). */
+  idleMs?: number;
 }
 
 function decoded(response: IncomingMessage): Readable | undefined {
@@ -184,6 +186,7 @@ function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null)
 
 export function createUpstreamFetch(options: UpstreamFetchOptions = {}): UpstreamFetch & { close(): void; reportsSent: true } {
   const maxSockets = options.maxSockets ?? 256;
+  const idleMs = options.idleMs ?? IDLE_MS;
   const http = new UpstreamHttpAgent({ keepAlive: true, maxSockets });
   const https = new UpstreamHttpsAgent({ keepAlive: true, maxSockets });
   const call: UpstreamFetch = (input, init = {}) =>
@@ -202,8 +205,9 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       const agent = secure ? https : http;
       closeStale(agent);
       const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers, agent });
-      // As undici's fetch: a connection idle for 300 s (no answer, or no next chunk) fails the call.
-      request.setTimeout(IDLE_MS, () => request.destroy());
+      // As undici's fetch: a connection idle for 300 s (no answer, or no next chunk) fails the
+      // call, said as a timeout (a 502 that says so), not as the connection closing.
+      request.setTimeout(idleMs, () => request.destroy(Object.assign(new Error('the upstream sent nothing for the idle limit'), { code: 'ETIMEDOUT' })));
       let answered = false;
       const reason = () => (signal?.aborted === true ? signal.reason : new TypeError(answered ? 'terminated' : 'fetch failed'));
       const abort = () => request.destroy();
