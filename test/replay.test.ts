@@ -256,7 +256,15 @@ describe('replay verdicts against the fake upstream', () => {
     await closed.close();
     const unreachable = await cli(['replay', original, '--data', data, '--upstream', `openai=${url}`, '--json']);
     assert.equal(unreachable.code, 3);
-    assert.equal((JSON.parse(unreachable.stdout) as Verdict).reason!.code, 'ERR_CAPTURE_UPSTREAM_UNREACHABLE');
+    // The cause, in the words of serve's 502 for the same upstream.
+    assert.deepEqual((JSON.parse(unreachable.stdout) as Verdict).reason, { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: 'cannot reach the openai upstream: the connection was refused (ECONNREFUSED)' });
+    const line = await cli(['replay', original, '--data', data, '--upstream', `openai=${url}`]);
+    assert.equal(line.code, 3);
+    assert.match(line.stdout, /cannot-replay ERR_CAPTURE_UPSTREAM_UNREACHABLE: cannot reach the openai upstream: the connection was refused \(ECONNREFUSED\)/);
+    // Node's fetch never connects to a port of the Fetch standard's block list (9, 6000, 10080...): said so.
+    const blocked = await cli(['replay', original, '--data', data, '--upstream', 'openai=http://127.0.0.1:9', '--json']);
+    assert.equal(blocked.code, 3);
+    assert.deepEqual((JSON.parse(blocked.stdout) as Verdict).reason, { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: 'cannot reach the openai upstream: fetch refuses to connect to port 9 (a bad port of the Fetch standard)' });
   });
 
   test('an original that failed (an error status, a cut-off stream) is sent again: cannot-replay ERR_REPLAY_ORIGINAL_FAILED, and whether the failure is reproduced', async () => {

@@ -18,6 +18,7 @@ import { setMember } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { defaultContentPolicy, runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from '../store/run-storage.ts';
 import { compareOutputs, servedDifferences, type OutputComparison, type ServedDifference } from './compare-runs.ts';
+import { noAnswerMessage } from './no-answer.ts';
 import { rebuildRequest } from './rebuild-request.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 import { checkWeights, type ModelWeights, type WeightsCheck } from './weights-check.ts';
@@ -123,10 +124,11 @@ function failedOriginal(original: RunRecord, replay: RunRecord): { reason: Repla
 
 const DEFAULT_TIMEOUT_MS = 300_000;
 
-function refused(record: RunRecord): ReplayReason {
+/** Why the replay has no whole output; `noAnswer`: why it got no answer, when its fetch error says (no-answer.ts). */
+function refused(record: RunRecord, noAnswer: string | undefined): ReplayReason {
   const status = record.response.status;
   const why = record.incomplete === null ? 'no output' : `${record.incomplete.reason}${record.incomplete.code === null ? '' : `, ${record.incomplete.code}`}`;
-  if (status === null) return { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: `the upstream gave no answer (${why})` };
+  if (status === null) return { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: noAnswer ?? `the upstream gave no answer (${why})` };
   if (status === 404) return { code: 'ERR_REPLAY_MODEL_UNAVAILABLE', message: 'the upstream answered 404 to the run route: the model is not served there (or the route is not)' };
   if (status < 200 || status > 299) return { code: 'ERR_REPLAY_UPSTREAM_REFUSED', message: `the upstream answered status ${status}` };
   return { code: 'ERR_REPLAY_UPSTREAM_REFUSED', message: `the upstream's answer has no whole output (${why})` };
@@ -148,7 +150,8 @@ function hasOverrides(overrides: ReplayOverrides | undefined): overrides is Repl
 const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);
 
 /** Sends `bytes` through captureFetch and waits for its captured run (made once the body has ended). */
-async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, derived: { [name: string]: ServedFact } | undefined, salts: Salts | undefined): Promise<{ run: CapturedRun; content: RunContent }> {
+/** The replay call, captured; `noAnswer` is what its fetch threw when there was no answer at all. */
+async function send(url: string, bytes: Uint8Array, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, derived: { [name: string]: ServedFact } | undefined, salts: Salts | undefined): Promise<{ run: CapturedRun; content: RunContent; noAnswer?: unknown }> {
   let deliver!: (run: { run: CapturedRun; content: RunContent }) => void;
   let fail!: (error: unknown) => void;
   const recorded = new Promise<{ run: CapturedRun; content: RunContent }>((resolve, reject) => {
@@ -162,16 +165,22 @@ async function send(url: string, bytes: Uint8Array, headers: Record<string, stri
     // A salted original's replay is identified with the original's salts: equal content, equal identities.
     ...(salts === undefined ? {} : { salts: () => salts }),
   });
+  // A call that failed is a run too: captureFetch records it with its outcome.
+  let response: Response;
   try {
-    const response = await capturing(url, {
+    response = await capturing(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: bytes as Uint8Array<ArrayBuffer>,
       signal: AbortSignal.timeout(timeoutMs),
     });
+  } catch (error) {
+    return { ...await recorded, noAnswer: error };
+  }
+  try {
     await response.arrayBuffer();
   } catch {
-    // A call that failed is a run too: captureFetch records it with its outcome.
+    // The body failed: the record says how (cut, aborted, timeout).
   }
   return recorded;
 }
@@ -275,7 +284,9 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
     result.served = servedDifferences(record.served, replayRecord.served);
     // Only the replay can have an output: listed, never compared.
     if (replayRecord.output !== null) result.output = { equal: false, a: null, b: shown(replayRecord.output.digest), firstDifferenceUnknown: 'the original has no output' };
-  } else if (replayRecord.output === null || replayRecord.runId === null) reason = refused(replayRecord);
+  } else if (replayRecord.output === null || replayRecord.runId === null) {
+    reason = refused(replayRecord, 'noAnswer' in sent ? noAnswerMessage(provider.upstream.name, sent.noAnswer, url) : undefined);
+  }
   else {
     result.served = servedDifferences(record.served, replayRecord.served);
     const replayOutput = runOutputFrom(sent.content.responseBytes, rebuilt.format).output ?? undefined;
