@@ -46,6 +46,7 @@ test('causes fetch wraps: a system code (alone or in an AggregateError), an undi
   assert.equal(whyNoAnswer(failed(both), url), 'the connection was refused (ECONNREFUSED)');
   assert.equal(whyNoAnswer(failed(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })), url), 'the connection closed before an answer (UND_ERR_SOCKET)');
   assert.equal(whyNoAnswer(failed(Object.assign(new Error('x'), { code: 'EHOSTUNREACH' })), url), 'the connection failed (EHOSTUNREACH)');
+  assert.equal(whyNoAnswer(failed(Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' })), url), 'the connection timed out (UND_ERR_HEADERS_TIMEOUT)');
   assert.equal(whyNoAnswer(failed(new Error('bad port')), url), 'fetch refuses to connect to port 6000 (a bad port of the Fetch standard)');
   // A code that is not a code is not repeated into the message.
   assert.equal(whyNoAnswer(failed(Object.assign(new Error('x'), { code: 'secret value' })), url), undefined);

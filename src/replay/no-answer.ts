@@ -17,7 +17,9 @@ function connectionFailure(code: string): string {
     case 'ENOTFOUND':
     case 'EAI_AGAIN': return 'the host name was not found';
     case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT': return 'the connection timed out';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    // No answer within undici's headers timeout (300 s), as serve's idle limit before an answer.
+    case 'UND_ERR_HEADERS_TIMEOUT': return 'the connection timed out';
     default: return 'the connection failed';
   }
 }
