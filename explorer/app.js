@@ -124,6 +124,13 @@ async function runsPage(main, params) {
   main.append(pager);
 }
 
+/** The mark of a run whose request could not be identified (no request or run identity), its error code in its title. */
+function unidentifiedBadge(record) {
+  if (record.unidentified === null || record.unidentified === undefined) return '';
+  const { code, path } = record.unidentified;
+  return [' ', h('span', { class: 'badge unidentified', 'data-unidentified': code, title: `Not identified: ${code}${path === null ? '' : ` at ${path}`}, so the run has no request or run identity` }, 'not identified')];
+}
+
 function runRow(run) {
   const { record } = run;
   const served = record.served?.model?.value;
@@ -135,7 +142,7 @@ function runRow(run) {
       (run.replays ?? []).length === 0 ? '' : [' ', h('span', { class: 'muted', 'data-replays': run.replays.length }, `replayed ${run.replays.length}×`)]),
     h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
     h('td', { 'data-label': 'Model' }, run.model ?? '—', typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ` → ${served}`) : ''),
-    h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status)),
+    h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status), unidentifiedBadge(record)),
     h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
     h('td', { 'data-label': 'Receipt' }, run.receipt === null ? h('span', { class: 'muted' }, '—') : `log #${run.receipt.logIndex ?? '?'}`),
   );

@@ -108,8 +108,19 @@ function noReceiptReason(run) {
   return 'no receipt yet: it is signed right after the run is stored';
 }
 
+/**
+ * The receipt check's title, by who signs the receipt of the run's capture point: the service for
+ * a run its proxy captured; for one captured in process (runprintFetch, `sdk`), the application's
+ * runprint (its process, with the data directory's key, or the runprint server it sends its calls to).
+ */
+export function receiptTitle(capture) {
+  if (capture === 'proxy') return 'Receipt signed by the service, about this run';
+  if (capture === 'sdk') return 'Receipt signed by the application\'s runprint (in-process capture), about this run';
+  return `Receipt signed at capture (${capture}), about this run`;
+}
+
 async function receiptCheck(run, receipt, composition, content) {
-  const title = 'Receipt signed by the service, about this run';
+  const title = receiptTitle(run.capture);
   if (run.receipt === null || receipt instanceof Error) {
     return result('receipt', title, 'skip', [], receipt instanceof Error ? `${receipt.code}: ${receipt.message}` : noReceiptReason(run), 'the receipt key');
   }

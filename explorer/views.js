@@ -80,17 +80,24 @@ function contentOf(run, content, digest, fold = true) {
 const row = (name, ...value) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, ...value));
 const digestText = (digest) => h('span', { class: 'digest' }, digest);
 
+/** Why a run has no run identity, in the words of the page's other "none: …" lines. */
+function noRunIdentity(record) {
+  if (record.unidentified !== null && record.unidentified !== undefined) return 'none: the request was not identified';
+  if (record.response.status === null) return 'none: no answer';
+  return 'none: the response gave no served facts';
+}
+
 function identities(run) {
   const { record } = run;
   const status = record.response.status === null ? 'no response' : String(record.response.status);
   return h('table', { class: 'facts', id: 'identities' },
-    row('Run identity', record.runId === null ? h('span', { class: 'muted' }, 'none (no served facts, or not identified)') : digestText(record.runId)),
+    row('Run identity', record.runId === null ? h('span', { class: 'muted' }, noRunIdentity(record)) : digestText(record.runId)),
     row('Request identity', record.requestId === null ? h('span', { class: 'muted' }, `none: ${record.unidentified?.code ?? ''} ${record.unidentified?.path ?? ''}`) : digestText(record.requestId)),
     row('Capture id', digestText(run.captureId)),
     row('Record digest', digestText(run.recordDigest.sha256)),
     row('Model', run.model ?? '—'),
     row('Call', `${record.format} · ${record.method} ${record.path} · ${run.capture}`),
-    row('Status', status, record.response.stream ? ' · streamed' : '', record.incomplete === null ? '' : h('span', { class: 'badge fail' }, ` ${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`}`)),
+    row('Status', status, record.response.stream ? ' · streamed' : '', record.incomplete === null ? '' : [' ', h('span', { class: 'badge fail' }, `${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`}`)]),
     row('Times (UTC)', `started ${record.times.started}, ended ${record.times.ended}`),
   );
 }

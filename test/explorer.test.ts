@@ -4,7 +4,9 @@
  * is not; the runs list, its filters and paging; compare; a run page and its verification panel
  * passing on good runs and failing, naming the check, on runs whose stored content or receipt was
  * changed in runs.sqlite, under other pinned keys, or under a pinned witness that never cosigned;
- * failed and unidentified calls; digest-only parts shown as digests; the capture token; no capture;
+ * failed and unidentified calls, and one captured in process that got no answer (their status,
+ * why they have no run identity, the runs list's marks, who signs a receipt, headers and run
+ * numbers never cut mid-word); digest-only parts shown as digests; the capture token; no capture;
  * the log page's monitor; the verify page, in the explorer and saved as one file opened from
  * file://; the installed (compiled) layout; no console error, no request outside the server, and
  * the page weight. Screenshots at desktop and phone width go to test-output/explorer/ (not
@@ -26,17 +28,24 @@ import { generateKeyFiles } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
 import { explorerRoutes } from '../src/server/explorer-routes.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { chatExchange, HELLO_ANSWER, HELLO_REQUEST, postExchange } from './helpers/exchanges.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { CHROMIUM, drawn, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
+/** A fine-tuned model's name, as long as they come: the runs list must still fit its columns. */
+const FINE_TUNED = 'ft:gpt-4o-mini-2024-07-18:acme-research:support-triage:9xYz1234';
 
 interface RunView {
   seq: number;
   captureId: string;
   model: string | null;
-  record: { runId: string | null; requestId: string | null; parents: string[]; incomplete: { reason: string } | null; served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } } };
+  capture: 'proxy' | 'sdk';
+  record: {
+    runId: string | null; requestId: string | null; parents: string[]; incomplete: { reason: string } | null; unidentified: { code: string; path: string | null } | null;
+    served: Record<string, { value: unknown }> | null; request: { rawDigest: { sha256: string } }; response: { status: number | null };
+  };
   identity: { components: Record<string, { salted?: true; digest: { sha256: string }; elements?: { sha256: string }[] }> } | null;
 }
 
@@ -109,6 +118,14 @@ before(async () => {
   });
   assert.equal(anthropic.status, 200);
   await anthropic.arrayBuffer();
+  // Two calls captured in process (runprintFetch({ url }) sends them as exchanges, capture point
+  // sdk): one answered by a fine-tuned model with a long name (the widest row of the list), one
+  // that got no answer at all (network-error).
+  const now = Date.now();
+  const answer = JSON.parse(HELLO_ANSWER.toString('utf8')) as Record<string, unknown>;
+  const sdkCall = JSON.stringify({ model: FINE_TUNED, messages: [{ role: 'user', content: 'Captured in process?' }] });
+  assert.equal((await postExchange(serve.base, chatExchange(sdkCall, JSON.stringify({ ...answer, model: FINE_TUNED }), { times: { started: now, response: now + 100, ended: now + 200 } }))).status, 200);
+  assert.equal((await postExchange(serve.base, chatExchange(HELLO_REQUEST, '', { response: null, outcome: 'network-error', times: { started: now, response: null, ended: now + 200 } }))).status, 200);
   await receipted(serve.base);
   browser = await launchChromium();
 });
@@ -140,6 +157,9 @@ async function showRun(page: Page, base: string, id: string): Promise<void> {
 }
 
 const rowSeqs = (page: Page) => page.$$eval('table.runs tbody tr', (rows) => rows.map((row) => Number((row as HTMLElement).dataset['seq'])));
+
+/** A run page's identities table as its reader sees it: each row's name and its value's innerText. */
+const identityRows = (page: Page) => page.$eval('#identities', (table) => Object.fromEntries([...(table as HTMLTableElement).rows].map((row) => [row.cells[0]!.innerText, row.cells[1]!.innerText])));
 
 async function screenshots(base: string, name: string, hash: string, ready: string): Promise<void> {
   for (const [width, viewport] of Object.entries(VIEWPORTS)) {
@@ -184,6 +204,23 @@ test('GET / leads to the runs list: every run, newest first, filtered by model, 
   await drawn(page);
   assert.equal(new URL(page.url()).pathname, '/explorer/');
   assert.deepEqual(await rowSeqs(page), all.map((run) => run.seq), 'every run, newest first');
+  // The column headers and the run numbers stay whole, on one line, with the fine-tuned model's long name in the list.
+  assert.ok(all.some((run) => run.model === FINE_TUNED));
+  // (Lines: the distinct tops of the text's boxes; a word cut in two takes two.)
+  const cut = await page.$$eval('table.runs thead th, table.runs td[data-label="#"] > a:first-child', (elements) => elements.flatMap((element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const lines = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+    return element.textContent === '' || lines === 1 ? [] : [`${element.textContent}: ${lines} lines`];
+  }));
+  assert.deepEqual(cut, [], 'every header, and every run number, on one line at 1280 px');
+  // An unidentified run is marked in its status cell, its error code in the mark's title; no other run is.
+  const marks = await page.$$eval('table.runs tbody tr', (rows) => rows.flatMap((row) => {
+    const mark = row.querySelector('[data-unidentified]');
+    return mark === null ? [] : [{ seq: Number((row as HTMLElement).dataset['seq']), status: (row.querySelector('td[data-label="Status"]') as HTMLElement).innerText, title: mark.getAttribute('title'), badge: mark.className }];
+  }));
+  const unidentifiedRun = all.find((run) => run.record.unidentified !== null)!;
+  assert.deepEqual(marks, [{ seq: unidentifiedRun.seq, status: '200 not identified', title: 'Not identified: ERR_JSON_NON_FINITE at $[\'temperature\'], so the run has no request or run identity', badge: 'badge unidentified' }]);
 
   // The model filter, typed into the form: the URL carries it, so it can be shared.
   await page.fill('input[name="model"]', 'gpt-4o');
@@ -246,7 +283,7 @@ test('the runs list filters by provider, status, parent and time range from its 
   const perModel = new Map<string, number>();
   for (const run of all) perModel.set(run.model ?? 'not identified', (perModel.get(run.model ?? 'not identified') ?? 0) + 1);
   assert.deepEqual(modelCounts, [...perModel].sort((a, b) => b[1] - a[1] || Number(a[0] === 'not identified') - Number(b[0] === 'not identified') || (a[0] < b[0] ? -1 : 1)).map(([model, n]) => `${model} ${n}`), 'runs per requested model, most first');
-  assert.deepEqual([...perModel.keys()].sort(), ['claude-sonnet-4-5', 'gpt-4o', 'gpt-4o-mini', 'not identified']);
+  assert.deepEqual([...perModel.keys()].sort(), ['claude-sonnet-4-5', FINE_TUNED, 'gpt-4o', 'gpt-4o-mini', 'not identified']);
 
   // Provider and status are chosen in the form; the URL carries them.
   await page.selectOption('select[name="provider"]', 'anthropic');
@@ -261,7 +298,8 @@ test('the runs list filters by provider, status, parent and time range from its 
   await page.click('form.filters button[type="submit"]');
   await page.waitForFunction(() => location.hash === '#/runs?status=failed');
   await drawn(page);
-  assert.deepEqual(await rowSeqs(page), [9], 'the call the provider failed');
+  assert.deepEqual(await rowSeqs(page), seqsOf((run) => run.seq === 9 || run.record.response.status === null), 'the call the provider failed, and the one that got no answer');
+  assert.equal((await rowSeqs(page)).length, 2);
   await show(page, `${serve.base}/explorer/#/runs?status=unidentified`);
   assert.deepEqual(await rowSeqs(page), [10]);
   assert.equal(await page.inputValue('select[name="status"]'), 'unidentified', 'the form shows the filter of the URL');
@@ -340,6 +378,7 @@ test('a run page shows identities, content, served facts, output, parents and re
 
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
   for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'pass', id);
+  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt signed by the service, about this run', 'the proxy captured it: the service signs');
   assert.match((await page.textContent('#check-identity')) ?? '', new RegExp(`computed ${child.record.runId}`));
   assert.match((await page.textContent('#check-receipt')) ?? '', /Relies on: the receipt key [0-9a-f]{16}… as this server gives it at \/v1\/receipt-key/);
   assert.match((await page.textContent('#check-log')) ?? '', /Relies on: the log key localhost\/runprint\+/);
@@ -377,6 +416,8 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.match((await page.textContent('#check-receipt')) ?? '', /no receipt: the run has no run identity/);
   assert.match((await page.textContent('#verification .summary')) ?? '', /^1 of 3 checks passed \(the others could not run\)$/);
   assert.match((await page.textContent('#identities')) ?? '', /500.*http-status/);
+  const failedRows = await identityRows(page);
+  assert.deepEqual([failedRows['Status'], failedRows['Run identity']], ['500 http-status', 'none: the response gave no served facts']);
   await page.screenshot({ path: join(SHOTS, 'run-failed-call-desktop.png'), fullPage: true });
   // The unidentified request: no identity to recompute, no receipt; the page says nothing is verified.
   const unidentified = all.find((run) => run.seq === 10)!;
@@ -386,7 +427,23 @@ test('a run page shows identities, content, served facts, output, parents and re
   for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'skip', id);
   assert.equal(await page.textContent('#verification .summary'), 'No check could run: nothing here is verified');
   assert.match((await page.textContent('#identities')) ?? '', /ERR_JSON_NON_FINITE \$\['temperature'\]/);
+  assert.equal((await identityRows(page))['Run identity'], 'none: the request was not identified');
   assert.match((await page.textContent('main')) ?? '', /The request was not identified, so it has no components\./);
+  // A call that got no answer at all (captured in process): its status and why it has no run
+  // identity, in words; its receipt check is named for who signs in-process captures.
+  const noAnswer = all.find((run) => run.record.response.status === null)!;
+  assert.equal(noAnswer.capture, 'sdk');
+  await showRun(page, serve.base, noAnswer.captureId);
+  const rows = await identityRows(page);
+  assert.equal(rows['Status'], 'no response network-error', 'the badge stands apart from the status');
+  assert.equal(rows['Run identity'], 'none: no answer');
+  assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'skip');
+  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt signed by the application\'s runprint (in-process capture), about this run');
+  for (const [name, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `run-no-answer-${name}.png`), fullPage: true });
+  }
+  await page.setViewportSize(VIEWPORTS.desktop);
   assert.deepEqual(problems, []);
   await close();
   await screenshots(serve.base, 'run', `#/run/${child.captureId}`, '#verification[data-done]');
