@@ -324,7 +324,9 @@ test('writes need the token; bodies are bounded and must be DSSE envelopes', asy
       [submit(app, 'x'.repeat(64 * 1024 + 1)), 413, 'ERR_HTTP_BODY_TOO_LARGE', 'request body is larger than 65536 bytes'],
       [submit(app, '{"payload":"", "payloadType":"t"}'), 400, 'ERR_LOG_ENTRY_INVALID', 'entry is not a DSSE envelope (ERR_ENVELOPE_INVALID)'],
       [submit(app, 'not json'), 400, 'ERR_LOG_ENTRY_INVALID', 'entry is not a DSSE envelope (ERR_ENVELOPE_INVALID)'],
-      [app.request('/v1/log/proof?index=01'), 400, 'ERR_HTTP_BAD_REQUEST', 'query parameter "index" must be a decimal integer'],
+      [app.request('/v1/log/proof?index=01'), 400, 'ERR_HTTP_BAD_REQUEST', 'query parameter "index" must be a decimal integer without leading zeros'],
+      [app.request('/v1/log/proof?index=99999999999999999999999'), 400, 'ERR_HTTP_BAD_REQUEST', 'query parameter "index" must be at most 9007199254740991'],
+      [app.request('/v1/log/proof?index=1.5'), 400, 'ERR_HTTP_BAD_REQUEST', 'query parameter "index" must be a decimal integer'],
     ];
     for (const [pending, status, code, message] of cases) {
       const response = await pending;

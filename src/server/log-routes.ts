@@ -85,8 +85,10 @@ function queryNumber(url: URL, name: string): number {
   const text = url.searchParams.get(name);
   if (text === null) throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" is missing: it must be a decimal integer`);
   const value = parseDecimal(text);
-  if (value === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" must be a decimal integer`);
-  return value;
+  if (value !== undefined) return value;
+  // Said as what is wrong with it: a number written with leading zeros, or one past 2^53 - 1, is a decimal integer too.
+  const why = !/^[0-9]+$/.test(text) ? 'must be a decimal integer' : /^0[0-9]/.test(text) ? 'must be a decimal integer without leading zeros' : `must be at most ${Number.MAX_SAFE_INTEGER}`;
+  throw new UsageError('ERR_HTTP_BAD_REQUEST', `query parameter "${name}" ${why}`);
 }
 
 /** True for a run identity as SPEC 5.5 spells it (`rp-run-v1-sha256-` and 64 lower-case hex digits). */
