@@ -296,7 +296,8 @@ test('a bad URL, an unreachable server, a missing database or synchronous_commit
     [unreachable, /^the PostgreSQL log database cannot be reached: nothing accepts connections at 127\.0\.0\.1:1 \(ECONNREFUSED\); is the server running, on that host and port\?$/],
     // A database that does not exist is named, without the credentials (test/log-postgres-missing-db.test.ts checks the commands).
     [missingDatabase, new RegExp(`^the PostgreSQL log database postgres://${base.host.replace(/[.]/g, '\\.')}/runprint_no_such_database does not exist \\(3D000\\): create it \\(createdb\\), or name another in the URL$`)],
-    [missingSchema, /^PostgreSQL search_path names no schema that exists$/],
+    // The schema is named, with the database, and how to make it (test/postgres-missing-schema.test.ts checks the commands).
+    [missingSchema, new RegExp(`^in the PostgreSQL log database postgres://${base.host.replace(/[.]/g, '\\.')}${base.pathname}, the schema runprint_no_such_schema that the search_path names does not exist: create it \\(CREATE SCHEMA runprint_no_such_schema\\), or name another in the URL \\(\\?options=-c%20search_path%3DNAME\\)$`)],
     [`postgres://runprint:${secret}@[::1/test`, /^PostgreSQL connection URL is not a valid URL$/],
     [
       `postgres://${base.username || 'postgres'}:${secret}@${base.host}${base.pathname}?options=-c%20synchronous_commit%3Doff`,

@@ -8,7 +8,7 @@ import { LogError } from '../errors.ts';
 import { advisoryLockKey, postgresUnavailable } from '../store/postgres-log.ts';
 import { requireKeys, type TableKey } from '../store/postgres-keys.ts';
 import { postgresTransaction } from '../store/postgres-transaction.ts';
-import { pinSslMode } from '../store/postgres-url.ts';
+import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from '../store/postgres-url.ts';
 import { storeCorrupt } from '../store/storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 
@@ -62,8 +62,9 @@ export class PostgresReplayLinks implements ReplayLinks {
    * runs: tables of another shape (ERR_STORE_CORRUPT) are refused with nothing made (one transaction).
    */
   static async open(url: string): Promise<PostgresReplayLinks> {
+    let database: string;
     try {
-      new URL(url);
+      database = databaseShown(url);
     } catch {
       throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL connection URL is not a valid URL');
     }
@@ -71,15 +72,16 @@ export class PostgresReplayLinks implements ReplayLinks {
     pool.on('error', () => undefined);
     try {
       const client = await pool.connect().catch((error: unknown) => {
-        throw unavailable(error);
+        throw connectionRefused(error, url, 'run') ?? unavailable(error);
       });
       // A connection that breaks between two statements must not crash the process.
       let broken = false;
       const onError = () => (broken = true);
       client.on('error', onError);
       try {
-        const schema = (await client.query('SELECT current_schema() AS schema')).rows[0] as { schema: unknown } | undefined;
-        if (typeof schema?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+        const schema = (await client.query("SELECT current_schema() AS schema, current_setting('search_path') AS search_path")).rows[0] as { schema: unknown; search_path: unknown } | undefined;
+        // As for serve: runprint makes the tables, not the schema (postgres-url.ts noSuchSchema).
+        if (typeof schema?.schema !== 'string') throw noSuchSchema(String(schema?.search_path ?? ''), database, 'run', false);
         // Two replays starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/replay schema', schema.schema)});`);
         await client.query(SCHEMA);

@@ -9,7 +9,7 @@ import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
-import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
+import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
 import { requireKeys, type TableKey } from './postgres-keys.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
@@ -198,7 +198,8 @@ export class PostgresLog implements LogStorage {
    * Connects (a pool of 4) and creates the tables if missing, in the first schema of the URL's
    * search_path (`?options=-c%20search_path%3Dname`; `public` by default); tables of another shape
    * are ERR_STORE_CORRUPT, with nothing made (one transaction). Connection failures are
-   * ERR_STORE_UNAVAILABLE (a database that does not exist is named: noSuchDatabase); stored
+   * ERR_STORE_UNAVAILABLE (a database that does not exist is named: noSuchDatabase, and a
+   * search_path naming no schema that exists: noSuchSchema); stored
    * entries not numbered 0 .. size - 1 are ERR_STORE_CORRUPT. Verification against a checkpoint is
    * the service's job. `access`: PostgresLogAccess.
    */
@@ -216,14 +217,15 @@ export class PostgresLog implements LogStorage {
     // An idle connection that breaks (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     try {
-      let session: { schema: unknown; sync: unknown; read_only: unknown } | undefined;
+      let session: { schema: unknown; search_path: unknown; sync: unknown; read_only: unknown } | undefined;
       try {
-        session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only")).rows[0];
+        session = (await pool.query("SELECT current_schema() AS schema, current_setting('search_path') AS search_path, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only")).rows[0];
       } catch (error) {
         if ((error as { code?: unknown } | null)?.code === '3D000') throw noSuchDatabase(database, 'log', readOnly);
         throw connectionRefused(error, url, 'log') ?? unavailable(error);
       }
-      if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      // A search_path naming no schema that exists: named, with how to make the schema or name another.
+      if (typeof session?.schema !== 'string') throw noSuchSchema(String(session?.search_path ?? ''), database, 'log', readOnly);
       if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the log could not be made read-only (default_transaction_read_only)');
       // Acknowledged must mean durable: a commit that returns before its WAL is flushed is refused.
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: acknowledged appends would not be durable');

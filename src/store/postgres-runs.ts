@@ -9,7 +9,7 @@ import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
-import { connectionRefused, databaseShown, pinSslMode } from './postgres-url.ts';
+import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, type TableKey } from './postgres-keys.ts';
 import { storeCorrupt } from './storage.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
@@ -268,12 +268,13 @@ export class PostgresRuns implements RunStorage {
     const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs', ...(readOnly ? READ_ONLY_SESSIONS : {}) });
     pool.on('error', () => undefined);
     try {
-      const session = (await pool.query("SELECT current_schema() AS schema, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only").catch((error: unknown) => {
+      const session = (await pool.query("SELECT current_schema() AS schema, current_setting('search_path') AS search_path, current_setting('synchronous_commit') AS sync, current_setting('default_transaction_read_only') AS read_only").catch((error: unknown) => {
         // A database that does not exist is named, not taken for an outage.
         if ((error as { code?: unknown } | null)?.code !== '3D000') throw connectionRefused(error, url, 'run') ?? unavailable(error);
         throw noSuchDatabase(database, 'run', !create);
-      })).rows[0] as { schema: unknown; sync: unknown; read_only: unknown } | undefined;
-      if (typeof session?.schema !== 'string') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL search_path names no schema that exists');
+      })).rows[0] as { schema: unknown; search_path: unknown; sync: unknown; read_only: unknown } | undefined;
+      // A search_path naming no schema that exists: named, with how to make the schema or name another.
+      if (typeof session?.schema !== 'string') throw noSuchSchema(String(session?.search_path ?? ''), database, 'run', !create);
       if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the run store could not be made read-only (default_transaction_read_only)');
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
       if (!create) {

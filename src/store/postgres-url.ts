@@ -1,5 +1,5 @@
 /** PostgreSQL connection URLs as runprint hands them to node-postgres (LOG.md 19.5), and as its messages name them. */
-import { LogError } from '../errors.ts';
+import { InputError, LogError } from '../errors.ts';
 import { printable } from '../io/printable.ts';
 import { printableUrl } from '../log/client.ts';
 
@@ -68,4 +68,63 @@ export function connectionRefused(error: unknown, url: string, what: 'log' | 'ru
     default:
       return undefined;
   }
+}
+
+/** How many schemas of a search_path a message lists, and how long each may be. */
+const SCHEMAS_SHOWN = 4;
+const SCHEMA_CHARS = 64;
+
+/**
+ * The elements of a search_path setting as the server shows it (`"$user", public`): comma-separated,
+ * an element in double quotes may hold a comma.
+ */
+function searchPathSchemas(searchPath: string): string[] {
+  const schemas: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const character of searchPath) {
+    if (character === '"') quoted = !quoted;
+    if (character === ',' && !quoted) {
+      schemas.push(current.trim());
+      current = '';
+    } else {
+      current += character;
+    }
+  }
+  schemas.push(current.trim());
+  return schemas.filter((schema) => schema !== '' && schema !== '""');
+}
+
+/**
+ * A search_path element as a message shows it: as written (an identifier, quoted or not, which
+ * `CREATE SCHEMA` takes as the search_path does), unless it holds a character a terminal must not
+ * get or is long, then through printable.
+ */
+function schemaShown(schema: string): string {
+  const bare = schema.replaceAll('"', '');
+  return [...schema].length <= SCHEMA_CHARS && printable(bare, SCHEMA_CHARS) === bare ? schema : printable(schema, SCHEMA_CHARS);
+}
+
+/**
+ * The error of a session whose search_path names no schema that exists (current_schema() is
+ * null), naming the database (`database`: databaseShown, no credentials) and the schemas the
+ * search_path lists (`searchPath`: current_setting('search_path')). For a command that only reads
+ * (`reader`), ERR_INPUT_NOT_FOUND: there is no store there, as for a schema without its tables; for
+ * a process that would make the tables (serve; replay's links, after its run store was found), ERR_STORE_UNAVAILABLE: runprint makes
+ * tables, not schemas. Either says how to make the schema (`CREATE SCHEMA`) or name another.
+ */
+export function noSuchSchema(searchPath: string, database: string, what: 'log' | 'run', reader: boolean): LogError | InputError {
+  const schemas = searchPathSchemas(searchPath);
+  const listed = schemas.slice(0, SCHEMAS_SHOWN).map(schemaShown).join(', ') + (schemas.length > SCHEMAS_SHOWN ? `, and ${schemas.length - SCHEMAS_SHOWN} more` : '');
+  // "$user" stands for a schema named as the session's user: the one to make is the first other.
+  const first = schemas.find((schema) => schema !== '"$user"');
+  const missing = schemas.length === 0 ? 'the search_path names no schema' : schemas.length === 1 ? `the schema ${listed} that the search_path names does not exist` : `none of the schemas the search_path names (${listed}) exists`;
+  const create = first === undefined ? undefined : `create ${schemas.length === 1 ? 'it' : 'one'} (CREATE SCHEMA ${schemaShown(first)})`;
+  const rename = (which: string) => `name ${which} in the URL (?options=-c%20search_path%3DNAME)`;
+  if (reader) {
+    const store = what === 'run' ? 'run store' : 'log';
+    const make = create === undefined ? '' : `${create} for runprint serve --${what === 'run' ? 'runs' : 'log'}-db to make the ${store} in, or `;
+    return new InputError('ERR_INPUT_NOT_FOUND', `no ${store} in the PostgreSQL database ${database}: ${missing}: ${make}${rename(`the ${store}'s schema`)}`);
+  }
+  return new LogError('ERR_STORE_UNAVAILABLE', `in the PostgreSQL ${what} database ${database}, ${missing}: ${create === undefined ? '' : `${create}, or `}${rename('another')}`);
 }
