@@ -238,7 +238,7 @@ test('opening refuses a damaged store with ERR_STORE_CORRUPT', async (t) => {
     ['a deleted tile hash', (s) => `DELETE FROM ${s}.tile_hashes WHERE level = 1 AND idx = 1`, /tile hashes at level 1 do not match the number of entries/, 'service'],
     ['a changed tile hash', (s) => `UPDATE ${s}.tile_hashes SET hash = sha256('x'::bytea) WHERE level = 1 AND idx = 0`, /tile hash 0 at level 1 does not match/, 'service'],
     ['a checkpoint note of another size', (s) => `UPDATE ${s}.checkpoints SET size = 601 WHERE size = 600`, /checkpoint size does not match its note/, 'service'],
-    ['another log name', (s) => `UPDATE ${s}.meta SET value = 'other.example/log' WHERE key = 'origin'`, /belongs to a log of another name/, 'service'],
+    ['another log name', (s) => `UPDATE ${s}.meta SET value = 'other.example/log' WHERE key = 'origin'`, new RegExp(`^the log database belongs to the log "other\\.example/log", and this server's log name is "${ORIGIN.replace(/[.]/g, '\\.')}": give serve the log's name \\(--log-name or RUNPRINT_LOG_NAME`), 'service'],
   ];
   for (const [name, sql, message, layer] of damage) {
     await t.test(name, async () => {

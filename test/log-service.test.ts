@@ -232,7 +232,7 @@ test('a stored tile hash that does not match the level below is refused at open'
   });
   await assert.rejects(openSqliteLog({ path: first.file, origin: 'another.test/log', key: first.key }), {
     code: 'ERR_STORE_CORRUPT',
-    message: 'log database belongs to a log of another name',
+    message: `the log database belongs to the log "${ORIGIN}", and this server's log name is "another.test/log": give serve the log's name (--log-name or RUNPRINT_LOG_NAME; without either it is localhost/runprint), or another log database; every server sharing a log database needs the same log name (docs/LOG.md 19.5)`,
   });
 });
 

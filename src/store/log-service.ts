@@ -3,6 +3,7 @@
  * signs two inconsistent checkpoints, even with several processes sharing one storage.
  */
 import { LogError } from '../errors.ts';
+import { printable } from '../io/printable.ts';
 import { equalBytes } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle, MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
@@ -122,7 +123,7 @@ export class TransparencyLog {
       requireLogKey(options, 'TransparencyLog.open');
       const verifier = noteVerifier(options.origin, options.key.publicKey);
       const stored = await storage.setMetaOnce('origin', options.origin);
-      if (stored !== options.origin) throw storeCorrupt('log database belongs to a log of another name');
+      if (stored !== options.origin) throw otherLogName(stored, options.origin);
       const last = await storage.latestCheckpoint();
       if ((options.check ?? 'full') === 'full' || last === undefined) await storage.checkHashes();
       let latest: Latest = { checkpoint: NONE, note: '', at: Date.now() };
@@ -526,6 +527,17 @@ function otherKeyOf(note: string, verifier: NoteVerifier): string {
   const named = signatures.filter((signature) => signature.name === verifier.name);
   if (named.length === 0 || named.some((signature) => signature.keyHash === verifier.keyHash)) return '';
   return `: it is signed by another key of this log's name (key ID ${named[0]!.keyHash}, this key's ${verifier.keyHash}); every server sharing a log database needs the same log key (serve --log-key, docs/LOG.md 19.5)`;
+}
+
+/**
+ * The error of a log database that belongs to a log of another name than this server's (the
+ * origin stored at its first start): a configuration mismatch, said as the wrong-key one is
+ * (otherKeyOf), with the same code: both names (printable, cut), and how to give the stored one.
+ * Nothing is read or changed past the stored name.
+ */
+function otherLogName(stored: string, origin: string): LogError {
+  const name = (text: string) => `"${printable(text, 100)}"`;
+  return storeCorrupt(`the log database belongs to the log ${name(stored)}, and this server's log name is ${name(origin)}: give serve the log's name (--log-name or RUNPRINT_LOG_NAME; without either it is ${DEFAULT_LOG_NAME}), or another log database; every server sharing a log database needs the same log name (docs/LOG.md 19.5)`);
 }
 
 async function openCheckpoint(note: string, verifier: NoteVerifier, origin: string): Promise<Checkpoint> {
