@@ -34,12 +34,38 @@ test('an unknown key is ignored, but a note needs one known signature', async ()
   await assert.rejects(verifyNote(await signNote('text\n', other), [verifier]), {
     name: 'LogError',
     code: 'ERR_LOG_NOTE_SIGNATURE',
-    message: 'note has no signature from a known key',
+    message: `note "text" is signed by ${WITNESS_KEYS[0]!.name}+${other.keyHash}; the key given is ${LOG_KEY.name}+${verifier.keyHash} (a key for another name)`,
   });
   await assert.rejects(verifyNote((await signNote('text\n', signer)).replace('text', 'tent'), [verifier]), {
     code: 'ERR_LOG_NOTE_SIGNATURE',
     message: 'signature verification failed',
   });
+});
+
+test('a note with no known signature: what it names is what a server sent, escaped and cut', async () => {
+  // Signed-note allows any Unicode but controls in the text and names: a right-to-left override
+  // must not reorder the terminal line, a quote must not close the quoted origin, a long name is cut.
+  const origin = `evil\u202e"log${'x'.repeat(100)}`;
+  const longName = `${'n'.repeat(70)}\u2066`;
+  const signers = [noteSigner(longName, key), ...Array.from({ length: 5 }, (_, n) => noteSigner(`w${n}`, key))];
+  const error = await verifyNote(await signNote(`${origin}\n7\n`, signers), [verifier]).then(
+    () => assert.fail('verified'),
+    (caught: Error & { code?: string }) => caught,
+  );
+  assert.equal(error.code, 'ERR_LOG_NOTE_SIGNATURE');
+  const hashes = signers.map((s) => s.keyHash);
+  assert.equal(
+    error.message,
+    `note "evil\\u202e\\"log${'x'.repeat(71)}…" is signed by ${'n'.repeat(60)}…+${hashes[0]}, w0+${hashes[1]}, w1+${hashes[2]}, w2+${hashes[3]} and 2 more; ` +
+      `the key given is ${LOG_KEY.name}+${verifier.keyHash} (a key for another name)`,
+  );
+  assert.doesNotMatch(error.message, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  // A caller words it for its reader: which note, what the key is called, what to do; the code stays.
+  const { UnknownSignerError } = await import('../src/log/note.ts');
+  assert.ok(error instanceof UnknownSignerError);
+  const worded = error.in({ note: (first) => `the checkpoint (log "${first.slice(0, 4)}")`, keys: '--key', remedy: 'give the log\'s key' });
+  assert.equal(worded.code, 'ERR_LOG_NOTE_SIGNATURE');
+  assert.match(worded.message, new RegExp(`^the checkpoint \\(log "evil"\\) is signed by n+…\\+${hashes[0]}, .* and 2 more; --key is ${LOG_KEY.name.replace(/\./g, '\\.')}\\+${verifier.keyHash} \\(a key for another name\\): give the log's key$`));
 });
 
 test('parseNote is strict about the text, the blank line and every signature line', () => {

@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseCheckpoint } from '../src/log/checkpoint.ts';
-import { parseNoteVerifier } from '../src/log/note-keys.ts';
+import { noteVerifierKey, parseNoteVerifier } from '../src/log/note-keys.ts';
 import { verifyNote } from '../src/log/note.ts';
 import { verifyTlogProof } from '../src/log/tlog-proof.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
@@ -35,6 +35,13 @@ function envelope(n: number, tag = 'entry'): string {
 async function newKey(): Promise<SigningKey> {
   return parsePrivateKey((await generateKeyFiles(ORIGIN)).privateKeyPem);
 }
+
+/** `<name>+<key ID>` of a verifier key file: how signature lines and messages name a key. */
+async function keyId(vkeyFile: string): Promise<string> {
+  return (await readFile(vkeyFile, 'utf8')).split('+').slice(0, 2).join('+');
+}
+
+const GIVE_KEY = 'give the log\'s own verifier key as --key (the line its GET /v1/log/key serves, checked out of band)';
 
 let logs = 0;
 /** A real log on 127.0.0.1, port 0, holding `entries`, with a signed checkpoint covering them. */
@@ -146,7 +153,20 @@ test('log proof fails with a wrong key, a receipt not in the log, or no way to f
   const stranger = await startLog(await newKey());
   const wrongKey = await folder.cli(['log', 'proof', folder.file('e1.json', envelope(1)), '--log', url, '--key', stranger.vkey, '--index', '1']);
   assert.equal(wrongKey.code, 3);
-  assert.equal(wrongKey.stderr, 'runprint: ERR_LOG_NOTE_SIGNATURE: note has no signature from a known key\n');
+  assert.equal(
+    wrongKey.stderr,
+    `runprint: ERR_LOG_NOTE_SIGNATURE: the proof's checkpoint (the latest of log "${ORIGIN}") is signed by ${await keyId(vkey)}; ` +
+      `--key is ${await keyId(stranger.vkey)} (another key with the same name): ${GIVE_KEY}\n`,
+  );
+  // Another log's key (another name): the names say so.
+  const otherName = folder.file('other-log.vkey', `${noteVerifierKey('example.com/log', (await newKey()).publicKey)}\n`);
+  const otherLog = await folder.cli(['log', 'proof', folder.file('e1.json', envelope(1)), '--log', url, '--key', otherName, '--index', '1']);
+  assert.equal(otherLog.code, 3);
+  assert.equal(
+    otherLog.stderr,
+    `runprint: ERR_LOG_NOTE_SIGNATURE: the proof's checkpoint (the latest of log "${ORIGIN}") is signed by ${await keyId(vkey)}; ` +
+      `--key is ${await keyId(otherName)} (a key for another name): ${GIVE_KEY}\n`,
+  );
 
   const notThere = await folder.cli(['log', 'proof', folder.file('e9.json', envelope(9)), '--log', url, '--key', vkey, '--index', '1']);
   assert.equal(notThere.code, 1);
@@ -235,7 +255,37 @@ test('log monitor refuses a state file the log key did not sign', async () => {
   assert.equal((await folder.cli(['log', 'monitor', other.url, '--key', other.vkey, '--state', state, '--once'])).code, 0);
   const result = await folder.cli(['log', 'monitor', honest.url, '--key', honest.vkey, '--state', state, '--once']);
   assert.equal(result.code, 3);
-  assert.equal(result.stderr, 'runprint: ERR_LOG_NOTE_SIGNATURE: note has no signature from a known key\n');
+  // The state file's checkpoint is the one that fails (before the log is asked), and it says so.
+  assert.equal(
+    result.stderr,
+    `runprint: ERR_LOG_NOTE_SIGNATURE: the checkpoint kept in the state file ${state} (log "${ORIGIN}") is signed by ${await keyId(other.vkey)}; ` +
+      `--key is ${await keyId(honest.vkey)} (another key with the same name): give the key of the log this state file follows, or another --state file\n`,
+  );
+});
+
+test('log monitor with a wrong key names the log\'s latest checkpoint, its signer and the key given', async () => {
+  const log = await startLog(await newKey(), [envelope(0)]);
+  const otherName = folder.file('monitor-other-log.vkey', `${noteVerifierKey('example.com/log', (await newKey()).publicKey)}\n`);
+  const state = join(folder.folder, 'monitor-none.json');
+  const result = await folder.cli(['log', 'monitor', log.url, '--key', otherName, '--state', state, '--once']);
+  assert.equal(result.code, 3);
+  assert.equal(
+    result.stderr,
+    `runprint: ERR_LOG_NOTE_SIGNATURE: the log's latest checkpoint (log "${ORIGIN}") is signed by ${await keyId(log.vkey)}; ` +
+      `--key is ${await keyId(otherName)} (a key for another name): ${GIVE_KEY}\n`,
+  );
+  await assert.rejects(readFile(state), { code: 'ENOENT' });
+  // With a state file the right key signed, a log now signing with another key of the same name:
+  // the kept checkpoint verifies, the log's latest is the one named.
+  assert.equal((await folder.cli(['log', 'monitor', log.url, '--key', log.vkey, '--state', state, '--once'])).code, 0);
+  const rekeyed = await startLog(await newKey(), [envelope(0), envelope(1)]);
+  const moved = await folder.cli(['log', 'monitor', rekeyed.url, '--key', log.vkey, '--state', state, '--once']);
+  assert.equal(moved.code, 3);
+  assert.equal(
+    moved.stderr,
+    `runprint: ERR_LOG_NOTE_SIGNATURE: the log's latest checkpoint (log "${ORIGIN}") is signed by ${await keyId(rekeyed.vkey)}; ` +
+      `--key is ${await keyId(log.vkey)} (another key with the same name): ${GIVE_KEY}\n`,
+  );
 });
 
 /** Serves `upstream` on loopback, passing each answer through `alter` (a log serving what it did not sign). */

@@ -168,9 +168,28 @@ test('verifying notes: unknown keys ignored, a known key must verify, at least o
   assert.equal(result.note.signatures.length, 2);
   // A note object is used as given.
   assert.equal((await verifyNote(parseNote(signed), [verifier])).verified.length, 1);
-  await assert.rejects(verifyNote(signed, [noteVerifier('stranger2', otherKey.publicKey)]), { code: 'ERR_LOG_NOTE_SIGNATURE', message: 'note has no signature from a known key' });
+  // No known key: the message names the note's first line, the keys that signed it and the key given.
+  const stranger2 = noteVerifier('stranger2', otherKey.publicKey);
+  await assert.rejects(verifyNote(signed, [stranger2]), {
+    name: 'LogError',
+    code: 'ERR_LOG_NOTE_SIGNATURE',
+    message: `note "hello" is signed by log+${signer.keyHash}, stranger+${stranger.keyHash}; the key given is stranger2+${stranger2.keyHash} (a key for another name)`,
+  });
   // The same name with the other key: its key ID differs, so it is unknown, not a failure.
-  await assert.rejects(verifyNote(await signNote('hello\n', stranger), [verifier]), { code: 'ERR_LOG_NOTE_SIGNATURE', message: 'note has no signature from a known key' });
+  await assert.rejects(verifyNote(await signNote('hello\n', stranger), [verifier]), {
+    code: 'ERR_LOG_NOTE_SIGNATURE',
+    message: `note "hello" is signed by stranger+${stranger.keyHash}; the key given is log+${verifier.keyHash} (a key for another name)`,
+  });
+  const sameName = noteVerifier('stranger', key.publicKey);
+  assert.notEqual(sameName.keyHash, stranger.keyHash);
+  await assert.rejects(verifyNote(await signNote('hello\nworld\n', stranger), [sameName]), {
+    code: 'ERR_LOG_NOTE_SIGNATURE',
+    message: `note "hello" is signed by stranger+${stranger.keyHash}; the key given is stranger+${sameName.keyHash} (another key with the same name)`,
+  });
+  await assert.rejects(verifyNote(signed, [stranger2, sameName]), {
+    code: 'ERR_LOG_NOTE_SIGNATURE',
+    message: `note "hello" is signed by log+${signer.keyHash}, stranger+${stranger.keyHash}; the keys given are stranger2+${stranger2.keyHash}, stranger+${sameName.keyHash} (not the key of a signer with that name)`,
+  });
   // A known key's signature over other text fails the whole note.
   const note = parseNote(signed);
   const forged = { text: 'other\n', signatures: note.signatures };
@@ -344,7 +363,12 @@ test('tlog-proof: the text format, every refusal with its message, and the polic
     message: 'checkpoint has fewer witness cosignatures than the policy requires',
   });
   assert.equal((await verifyTlogProof(proofText, entries[3]!, { logKey: logVerifier, witnesses: witnessVerifiers, threshold: 0 })).cosignatures.length, 1);
-  await assert.rejects(verifyTlogProof(proofText, entries[3]!, { ...policy, logKey: noteVerifier(WITNESS_KEYS[1]!.name, witnesses[1]!.publicKey) }), { code: 'ERR_LOG_NOTE_SIGNATURE', message: 'note has no signature from a known key' });
+  // A witness's key as the log key: the proof's checkpoint, its origin, its signers and the key are named.
+  const witnessAsLog = noteVerifier(WITNESS_KEYS[1]!.name, witnesses[1]!.publicKey);
+  await assert.rejects(verifyTlogProof(proofText, entries[3]!, { ...policy, logKey: witnessAsLog }), {
+    code: 'ERR_LOG_NOTE_SIGNATURE',
+    message: `the tlog-proof's checkpoint (log "${LOG_KEY.name}") is signed by ${LOG_KEY.name}+${logVerifier.keyHash}, ${WITNESS_KEYS[0]!.name}+${witnessVerifiers[0]!.keyHash}; the log key is ${WITNESS_KEYS[1]!.name}+${witnessAsLog.keyHash} (a key for another name)`,
+  });
   // Argument checks, before the proof is read.
   await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, threshold: 2 }), { name: 'RangeError', message: 'threshold must be an integer from 0 to the number of witnesses' });
   await assert.rejects(verifyTlogProof('garbage', entries[3]!, { ...policy, threshold: -1 }), { name: 'RangeError', message: 'threshold must be an integer from 0 to the number of witnesses' });

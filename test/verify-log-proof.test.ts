@@ -161,7 +161,14 @@ test('log submit --proof-out saves a verified tlog-proof; verify --log-proof che
     const stranger = await newKey(ORIGIN);
     const strangerKey = noteVerifierKey(ORIGIN, stranger.publicKey);
     const untrusted = await cli(['log', 'submit', 'other.json', '--log', log.url, '--token', TOKEN, '--proof-out', 'other.tlog', '--key', strangerKey]);
-    assert.deepEqual(untrusted, { code: 3, stdout: '', stderr: 'runprint: ERR_LOG_NOTE_SIGNATURE: note has no signature from a known key\n' });
+    const id = (vkey: string) => vkey.split('+').slice(0, 2).join('+');
+    assert.deepEqual(untrusted, {
+      code: 3,
+      stdout: '',
+      stderr:
+        `runprint: ERR_LOG_NOTE_SIGNATURE: the checkpoint of the tlog-proof the log answered (log "${ORIGIN}") is signed by ${id(log.vkey)}; ` +
+        `--key is ${id(strangerKey)} (another key with the same name): give the log's own verifier key as --key (the line its GET /v1/log/key serves, checked out of band)\n`,
+    });
     assert.throws(() => readFileSync(join(folder, 'other.tlog')), { code: 'ENOENT' });
 
     // log proof --out writes the same kind of proof to a new file, never over an old one.
@@ -267,6 +274,14 @@ test('a proof of another receipt, by another log key, with a changed hash, index
   const otherLogKey = await newKey(ORIGIN);
   const otherSigned = await variant(async (proof) => ({ ...proof, checkpoint: parseNote(await signNote(note.text, noteSigner(ORIGIN, otherLogKey))) }));
   await assertFailsAt(verifyArgs('receipt.json', otherSigned), 'log-checkpoint', 'ERR_LOG_NOTE_SIGNATURE', LABEL.checkpoint);
+  // The line names the proof's checkpoint, its signer and the log key given.
+  const otherId = `${ORIGIN}+${noteSigner(ORIGIN, otherLogKey).keyHash}`;
+  assert.ok(
+    (await cli(verifyArgs('receipt.json', otherSigned))).stdout.includes(
+      `✗ ${LABEL.checkpoint}: ERR_LOG_NOTE_SIGNATURE: the tlog-proof's checkpoint (log "${ORIGIN}") is signed by ${otherId}; ` +
+        `the log key is ${logVkey.split('+').slice(0, 2).join('+')} (another key with the same name)\n`,
+    ),
+  );
   // The log's own signature, changed.
   const badSignature = await variant((proof) => {
     const signature = Uint8Array.from(proof.checkpoint.signatures[0]!.signature);

@@ -8,7 +8,7 @@ import { decodePayload, readEnvelope } from '../receipt/envelope.ts';
 import { parseStatement, readSubjects } from '../receipt/statement.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { monitorCommand } from './log-monitor.ts';
-import { logUrl, logUsageError, parseLogArgs, readLogKey, refuseExisting, writeNewFile } from './log-options.ts';
+import { GIVE_LOG_KEY, logUrl, logUsageError, naming, parseLogArgs, readLogKey, refuseExisting, writeNewFile } from './log-options.ts';
 import { readInput } from './read-input.ts';
 import { closestName } from '../io/closest-name.ts';
 import { formatCommandHelp } from './usage.ts';
@@ -28,6 +28,10 @@ const PROOF_OPTIONS = {
   json: { type: 'boolean' },
   out: { type: 'string' },
 } as const;
+
+/** The checkpoints these commands check with --key, as a wrong key's message names them. */
+const ANSWERED_PROOF = { note: (origin: string) => `the checkpoint of the tlog-proof the log answered (log "${origin}")`, remedy: GIVE_LOG_KEY };
+const PROOF_CHECKPOINT = { note: (origin: string) => `the proof's checkpoint (the latest of log "${origin}")`, remedy: GIVE_LOG_KEY };
 
 async function submitCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseLogArgs('log submit', args, SUBMIT_OPTIONS);
@@ -55,7 +59,7 @@ async function submitCommand(args: string[], io: CliIo): Promise<number> {
       );
     }
     // The log's answer is untrusted: the proof must show these exact bytes under a checkpoint the log key signed.
-    const verified = await verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 });
+    const verified = await naming(ANSWERED_PROOF, () => verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 }));
     if (verified.index !== answer['index']) throw new LogError('ERR_LOG_PROOF_INVALID', 'log answered a tlog-proof for another index than the one it gave');
     await writeNewFile(proofOut, text, io);
   }
@@ -97,12 +101,12 @@ async function proofCommand(args: string[], io: CliIo): Promise<number> {
     candidates = await findRunIndexes(base, runId);
   }
   // 1. The checkpoint: signed by the log key, under the log's origin.
-  const signed = await fetchCheckpoint(base, logKey);
+  const signed = await naming(PROOF_CHECKPOINT, () => fetchCheckpoint(base, logKey));
   // 2. The entry and its inclusion proof, from tiles, against the signed root hash.
   const { index: found, proof } = await proveInclusion(base, signed, receipt, candidates);
   const text = formatTlogProof({ index: found, proof, checkpoint: signed.note });
   // 3. What is printed verifies offline, as a receipt's holder will check it.
-  const verified = await verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 });
+  const verified = await naming(PROOF_CHECKPOINT, () => verifyTlogProof(text, receipt, { logKey, witnesses: [], threshold: 0 }));
   if (values.out !== undefined) await writeNewFile(values.out, text, io);
   if (values.json === true) {
     io.stdout(

@@ -10,7 +10,7 @@ import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
 import { readFileAtMost } from '../store/small-file.ts';
-import { logUrl, logUsageError, parseLogArgs, readLogKey } from './log-options.ts';
+import { GIVE_LOG_KEY, logUrl, logUsageError, naming, parseLogArgs, readLogKey } from './log-options.ts';
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -53,7 +53,12 @@ async function readState(path: string, logKey: NoteVerifier): Promise<SignedChec
     note = undefined;
   }
   if (typeof note !== 'string') throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file is not {"checkpoint": "<signed note>"}: ${fileName(path)}`);
-  return verifyCheckpointNote(note, logKey);
+  // Checked before the log is asked: a state file kept for another log (or key) names itself.
+  const kept = {
+    note: (origin: string) => `the checkpoint kept in the state file ${fileName(path)} (log "${origin}")`,
+    remedy: 'give the key of the log this state file follows, or another --state file',
+  };
+  return naming(kept, () => verifyCheckpointNote(note, logKey));
 }
 
 /** Written to a temporary file and renamed over the old one: the state is the old or the new, never half. */
@@ -69,10 +74,12 @@ async function writeState(path: string, signed: SignedCheckpoint): Promise<void>
   }
 }
 
+const LATEST = { note: (origin: string) => `the log's latest checkpoint (log "${origin}")`, remedy: GIVE_LOG_KEY };
+
 /** One check: verify the latest checkpoint, check it against the kept one, then keep it. */
 async function checkOnce(base: URL, logKey: NoteVerifier, statePath: string, json: boolean, io: CliIo): Promise<void> {
   const previous = await readState(statePath, logKey);
-  const latest = await fetchCheckpoint(base, logKey);
+  const latest = await naming(LATEST, () => fetchCheckpoint(base, logKey));
   const progress = await checkLogProgress(base, previous?.checkpoint, latest.checkpoint);
   // Only a checkpoint that passed every check replaces the kept one.
   if (previous === undefined || progress.to !== progress.from) await writeState(statePath, latest);

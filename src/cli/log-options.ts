@@ -6,7 +6,7 @@ import { InputError, UsageError } from '../errors.ts';
 import { logPrefix } from '../log/client.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
-import type { NoteVerifier } from '../log/note.ts';
+import { UnknownSignerError, type NoteVerifier, type UnknownSignerWording } from '../log/note.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { unwritable } from './output-file.ts';
@@ -39,6 +39,22 @@ async function verifierKeyText(value: string, io: CliIo): Promise<string> {
 /** The log's verifier key (`runprint serve` prints it; `GET /v1/log/key` serves it): the key, or a file holding it. */
 export async function readLogKey(value: string, io: CliIo): Promise<NoteVerifier> {
   return parseNoteVerifier(await verifierKeyText(value, io));
+}
+
+/** What to do when --key did not sign a checkpoint the log served: the verifier key is the log's own, checked out of band. */
+export const GIVE_LOG_KEY = 'give the log\'s own verifier key as --key (the line its GET /v1/log/key serves, checked out of band)';
+
+/**
+ * `work`, with a checkpoint that --key did not sign named in the command's words (which
+ * checkpoint, and what to do), keeping ERR_LOG_NOTE_SIGNATURE.
+ */
+export async function naming<T>(wording: UnknownSignerWording, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UnknownSignerError) throw error.in({ keys: '--key', ...wording });
+    throw error;
+  }
 }
 
 /** A witness's cosignature/v1 verifier key (type 0x04): the key, or a file holding it. */

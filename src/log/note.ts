@@ -2,6 +2,7 @@
 import { LogError } from '../errors.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import { describe } from '../keys/key-arguments.ts';
+import { printable } from '../io/printable.ts';
 import { isKeyName } from '../keys/verifier-key.ts';
 
 /** One signature line: the key name, the 32-bit key ID, and the signature bytes after it. */
@@ -177,6 +178,78 @@ export async function verifiedSignatures(note: Note, verifiers: ReadonlyArray<No
   return verified;
 }
 
+/** A key as a note signature names it: its name and 32-bit key ID (C2SP signed-note). */
+export interface NoteKeyId {
+  name: string;
+  keyHash: string;
+}
+
+/**
+ * How an UnknownSignerError names things for its reader: the note (given its first line, made
+ * printable, for a checkpoint the origin it claims: `the log's latest checkpoint (log "X")`), the
+ * keys it was checked with (`--key`), and what to do about it.
+ */
+export interface UnknownSignerWording {
+  note: (firstLine: string) => string;
+  keys?: string;
+  remedy?: string;
+}
+
+/** At most this many signatures and keys are named in the message; the rest are counted. */
+const NAMED_KEYS = 4;
+
+function keyList(keys: ReadonlyArray<NoteKeyId>): string {
+  const named = keys.slice(0, NAMED_KEYS).map((key) => `${printable(key.name, 60)}+${printable(key.keyHash, 8)}`);
+  const more = keys.length - named.length;
+  return named.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+/**
+ * A note with no signature from any of the keys it was checked with (ERR_LOG_NOTE_SIGNATURE).
+ * Signed-note matches a signature to a key by name and key ID: a key whose name is no signer's
+ * is a key for another note (another log); one with a signer's name but another key ID is
+ * another key under that name (a new or a stranger's key). The message says which, with what the
+ * note claims and carries (a server's answer: printed escaped and cut), so that a caller's
+ * wording (`in`) can say which note it was and what to give instead.
+ */
+export class UnknownSignerError extends LogError {
+  /** The note's first line as it is (unverified: for a checkpoint, the origin it claims). */
+  readonly firstLine: string;
+  /** The keys the note's signatures name. */
+  readonly signedBy: ReadonlyArray<NoteKeyId>;
+  /** The keys it was checked with. */
+  readonly given: ReadonlyArray<NoteKeyId>;
+
+  constructor(firstLine: string, signedBy: ReadonlyArray<NoteKeyId>, given: ReadonlyArray<NoteKeyId>, wording?: UnknownSignerWording) {
+    super('ERR_LOG_NOTE_SIGNATURE', unknownSignerMessage(firstLine, signedBy, given, wording));
+    this.firstLine = firstLine;
+    this.signedBy = signedBy;
+    this.given = given;
+  }
+
+  /** A LogError to those who match on the name (the class is not exported; the code is the contract). */
+  override get name(): string {
+    return 'LogError';
+  }
+
+  /** The same finding in a caller's words (which note this is, what the keys are called, what to do). */
+  in(wording: UnknownSignerWording): UnknownSignerError {
+    return new UnknownSignerError(this.firstLine, this.signedBy, this.given, wording);
+  }
+}
+
+function unknownSignerMessage(firstLine: string, signedBy: ReadonlyArray<NoteKeyId>, given: ReadonlyArray<NoteKeyId>, wording?: UnknownSignerWording): string {
+  const subject = wording === undefined ? `note "${printable(firstLine, 80)}"` : wording.note(printable(firstLine, 80));
+  const one = given.length === 1;
+  const keys = wording?.keys ?? (one ? 'the key given' : 'the keys given');
+  // A signer's name with another key ID: the same name, another key; no signer's name: another note's key.
+  const sameName = given.some((key) => signedBy.some((signature) => signature.name === key.name));
+  const why = sameName ? (one ? 'another key with the same name' : 'not the key of a signer with that name') : one ? 'a key for another name' : 'keys for other names';
+  const signers = signedBy.length === 0 ? 'has no signature' : `is signed by ${keyList(signedBy)}`;
+  const remedy = wording?.remedy === undefined ? '' : `: ${wording.remedy}`;
+  return `${subject} ${signers}; ${keys} ${one ? 'is' : 'are'} ${keyList(given)} (${why})${remedy}`;
+}
+
 /**
  * Opens a signed note: parses it and checks that at least one signature is from a known key and
  * that every signature from a known key verifies. Returns the text, which may be trusted only now.
@@ -188,7 +261,12 @@ export async function verifyNote(
   requireNoteVerifiers(verifiers, 'verifyNote verifiers');
   const note = typeof input === 'string' || input instanceof Uint8Array ? parseNote(input) : input;
   const verified = await verifiedSignatures(note, verifiers);
-  if (verified.length === 0) throw new LogError('ERR_LOG_NOTE_SIGNATURE', 'note has no signature from a known key');
+  if (verified.length === 0) {
+    const end = note.text.indexOf('\n');
+    const firstLine = end < 0 ? note.text : note.text.slice(0, end);
+    const key = ({ name, keyHash }: NoteKeyId): NoteKeyId => ({ name, keyHash });
+    throw new UnknownSignerError(firstLine, note.signatures.map(key), verifiers.map(key));
+  }
   return { text: note.text, note, verified };
 }
 
