@@ -136,6 +136,15 @@ function unavailable(error: unknown): LogError {
   return postgresUnavailable(error, 'log');
 }
 
+/**
+ * SQLSTATEs of a connection the server refuses, said in words where a pool opens another
+ * connection after the first (the first is said by connectionRefused, with the server's address).
+ */
+const SERVER_REFUSALS: Readonly<Record<string, string>> = {
+  '53300': "the server has no connection left: max_connections, or the role's or the database's connection limit, is reached",
+  '57P03': 'the server is starting up, shutting down or in recovery',
+};
+
 /** As unavailable, for the log's or the run store's database (`what` names it in the message). */
 export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogError {
   if (error instanceof LogError) return error;
@@ -144,7 +153,7 @@ export function postgresUnavailable(error: unknown, what: 'log' | 'run'): LogErr
   if (fault !== undefined) return fault;
   // Without a code, one known case is named: sslmode asks for SSL and the server has none.
   const noSsl = error instanceof Error && /does not support SSL/.test(error.message) ? ' (the server does not offer SSL)' : '';
-  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : noSsl;
+  const detail = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code}${SERVER_REFUSALS[code] === undefined ? '' : `: ${SERVER_REFUSALS[code]}`})` : noSsl;
   return new LogError('ERR_STORE_UNAVAILABLE', `PostgreSQL ${what} database is unavailable${detail}`);
 }
 

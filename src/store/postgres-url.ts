@@ -27,8 +27,11 @@ export function databaseShown(url: string): string {
 
 /**
  * The error of a first connection the server or the network refused, said with what the URL names
- * (its host and port, and for an authentication failure its user name; never its password), or
- * undefined for any other failure. `what` names the database: `log`, `run`.
+ * (its host and port, for an authentication failure its user name, for startup options the server
+ * refused the names of the settings they set; never its password, a setting's value or the
+ * server's text), or undefined for any other failure. Only for the open's first statement, which
+ * is fixed: a syntax error, an unknown setting or a bad value there can only be the options'.
+ * `what` names the database: `log`, `run`.
  */
 export function connectionRefused(error: unknown, url: string, what: 'log' | 'run'): LogError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -42,17 +45,47 @@ export function connectionRefused(error: unknown, url: string, what: 'log' | 'ru
   const host = printable(parsed.hostname === '' ? (parsed.searchParams.get('host') ?? 'localhost') : parsed.hostname, 80);
   const port = parsed.port === '' ? (parsed.searchParams.get('port') ?? '5432') : parsed.port;
   const server = `${host}:${printable(port, 8)}`;
+  const user = (): string => {
+    let name: string;
+    try {
+      name = decodeURIComponent(parsed.username);
+    } catch {
+      name = parsed.username;
+    }
+    return name === '' ? 'the default user (the URL names none)' : `the user ${printable(name, 64)}`;
+  };
+  // The startup options (`?options=-c name=value`, else PGOPTIONS) the server refused: said with
+  // the names they set, never their values or the server's text (either may hold what the URL holds).
+  const options = (why: string, names: boolean): LogError => {
+    const given = parsed.searchParams.get('options') ?? undefined;
+    const source = given !== undefined ? "the URL's options parameter" : process.env['PGOPTIONS'] !== undefined ? 'PGOPTIONS' : "the URL's parameters";
+    const set = names ? settingNames(given ?? process.env['PGOPTIONS'] ?? '') : [];
+    const listed = set.length === 0 ? '' : `; they set ${set.slice(0, 6).map((name) => printable(name, 64)).join(', ')}${set.length > 6 ? `, and ${set.length - 6} more` : ''}`;
+    return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} refused the startup options of the ${what} database's connection (${source}): ${why} (${code}${listed})${names ? '' : '; options takes -c name=value settings, such as ?options=-c%20search_path%3Dname'}`);
+  };
   switch (code) {
+    case '42601': // syntax_error: the options are not command-line switches the server takes
+      return options('they are not settings the server can read', false);
+    case '42704': // undefined_object: unrecognized configuration parameter
+      return options('a setting they name does not exist', true);
+    case '22023': // invalid_parameter_value
+      return options('a setting has a value the server refuses', true);
+    case '55P02': // cant_change_runtime_param: a setting only the server's configuration (and a restart) sets
+      return options('a setting they name cannot be set for a session', true);
+    case '42501': {
+      // insufficient_privilege while applying a setting (set_config_option); otherwise (no CONNECT
+      // privilege, say) postgresFault's ERR_STORE_PERMISSION.
+      const routine = (error as { routine?: unknown } | null)?.routine;
+      return typeof routine === 'string' && /config_option/.test(routine) ? options(`${user()} may not change a setting they name`, true) : undefined;
+    }
+    case '53300': // too_many_connections
+      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} has no connection left for the ${what} database (53300: max_connections, or the role's or the database's connection limit, is reached)`);
+    case '57P03': // cannot_connect_now
+      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} does not accept connections now (57P03: it is starting up, shutting down or in recovery); try again`);
     case '28000': // invalid_authorization_specification: no such role, or no pg_hba.conf entry lets it in
     case '28P01': {
       // invalid_password
-      let user: string;
-      try {
-        user = decodeURIComponent(parsed.username);
-      } catch {
-        user = parsed.username;
-      }
-      const who = user === '' ? 'the default user (the URL names none)' : `the user ${printable(user, 64)}`;
+      const who = user();
       const why = code === '28P01' ? 'the password was refused' : 'authentication failed, or the role does not exist';
       return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} refused ${who} for the ${what} database: ${why} (${code})`);
     }
@@ -68,6 +101,22 @@ export function connectionRefused(error: unknown, url: string, what: 'log' | 'ru
     default:
       return undefined;
   }
+}
+
+/**
+ * The names of the settings a startup options string sets (`-c name=value`, `-cname=value`,
+ * `--name=value`; words split at unescaped white space, as the server splits them), without values.
+ */
+function settingNames(options: string): string[] {
+  const words = options.split(/(?<!\\)\s+/).filter((word) => word !== '');
+  const names: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    const setting = word === '-c' ? words[++i] : word.startsWith('--') ? word.slice(2) : word.startsWith('-c') ? word.slice(2) : undefined;
+    const name = setting?.split('=')[0];
+    if (name !== undefined && name !== '') names.push(name.replace(/-/g, '_'));
+  }
+  return names;
 }
 
 /** How many schemas of a search_path a message lists, and how long each may be. */
