@@ -274,13 +274,25 @@ test('a proof of another receipt, by another log key, with a changed hash, index
   const otherLogKey = await newKey(ORIGIN);
   const otherSigned = await variant(async (proof) => ({ ...proof, checkpoint: parseNote(await signNote(note.text, noteSigner(ORIGIN, otherLogKey))) }));
   await assertFailsAt(verifyArgs('receipt.json', otherSigned), 'log-checkpoint', 'ERR_LOG_NOTE_SIGNATURE', LABEL.checkpoint);
-  // The line names the proof's checkpoint, its signer and the log key given.
+  // The line names the proof's checkpoint, its signer, the option that gave the log key and what to give instead.
   const otherId = `${ORIGIN}+${noteSigner(ORIGIN, otherLogKey).keyHash}`;
+  const givenId = logVkey.split('+').slice(0, 2).join('+');
+  const wrongKey = await cli(verifyArgs('receipt.json', otherSigned));
   assert.ok(
-    (await cli(verifyArgs('receipt.json', otherSigned))).stdout.includes(
+    wrongKey.stdout.includes(
       `✗ ${LABEL.checkpoint}: ERR_LOG_NOTE_SIGNATURE: the tlog-proof's checkpoint (log "${ORIGIN}") is signed by ${otherId}; ` +
-        `the log key is ${logVkey.split('+').slice(0, 2).join('+')} (another key with the same name)\n`,
+        `--log-key is ${givenId} (another key with the same name): give the log's own verifier key as --log-key (the line its GET /v1/log/key serves, checked out of band)\n`,
     ),
+    wrongKey.stdout,
+  );
+  // The library's report (the explorer's, POST /v1/verify's) names no command-line option.
+  const library = await verifyReceipt(readFileSync(join(folder, 'receipt.json')), {
+    keys: [await parsePublicKey(readFileSync(join(folder, 'app/receipt-key.pub.pem'), 'utf8'))],
+    logProof: { proof: readFileSync(join(folder, otherSigned)), entry: readFileSync(join(folder, 'receipt.json')), policy: { logKey: await parseNoteVerifier(logVkey), witnesses: [], threshold: 0 } },
+  });
+  assert.equal(
+    library.checks.at(-1)?.message,
+    `the tlog-proof's checkpoint (log "${ORIGIN}") is signed by ${otherId}; the log key is ${givenId} (another key with the same name)`,
   );
   // The log's own signature, changed.
   const badSignature = await variant((proof) => {

@@ -4,7 +4,8 @@
  */
 import { LogError } from '../errors.ts';
 import { requireBytes, requireOptions } from '../keys/key-arguments.ts';
-import { verifyTlogProof, type TlogProofPolicy } from '../log/tlog-proof.ts';
+import { UnknownSignerError } from '../log/note.ts';
+import { PROOF_CHECKPOINT, verifyTlogProof, type TlogProofPolicy } from '../log/tlog-proof.ts';
 import type { CheckName, VerificationCheck } from './verify.ts';
 
 /** What a log proof is checked with. */
@@ -15,6 +16,12 @@ export interface LogProofOptions {
   entry: Uint8Array;
   /** The log key, its origin, and the witnesses of which at least `threshold` must have cosigned. */
   policy: TlogProofPolicy;
+  /**
+   * How a failed `log-checkpoint` line names the log key and what to do, for a caller that took
+   * the key under another name (a command-line option): without it, "the log key is ..." and no
+   * remedy.
+   */
+  logKeyWording?: { keys: string; remedy?: string };
 }
 
 /** What the log proof showed, once every log step passed. */
@@ -68,7 +75,10 @@ export async function checkLogProof(options: LogProofOptions): Promise<{ checks:
   requireOptions(options.policy, 'log proof "policy"');
   const steps: CheckName[] = ['log-proof', 'log-checkpoint', ...(options.policy.witnesses.length > 0 ? (['log-witnesses'] as const) : []), 'log-inclusion'];
   try {
-    const verified = await verifyTlogProof(proofText(options.proof), options.entry, options.policy);
+    const verified = await verifyTlogProof(proofText(options.proof), options.entry, options.policy).catch((error: unknown) => {
+      if (error instanceof UnknownSignerError && options.logKeyWording !== undefined) throw error.in({ ...PROOF_CHECKPOINT, ...options.logKeyWording });
+      throw error;
+    });
     const cosignedBy = verified.cosignatures.map((cosignature) => cosignature.name);
     return {
       checks: steps.map((name) => ({ name, ok: true })),
