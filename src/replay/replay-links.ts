@@ -75,6 +75,9 @@ export interface ReplayLinks {
   close(): Promise<void>;
 }
 
+/** The links are in the run store's file: its storage faults name the run database, as the run store's own do. */
+const RUN_DATABASE = 'run database';
+
 export class SqliteReplayLinks implements ReplayLinks {
   readonly #db: DatabaseSync;
   readonly #path: string;
@@ -113,7 +116,7 @@ export class SqliteReplayLinks implements ReplayLinks {
     } catch (error) {
       if (db?.isOpen === true) db.close();
       if (isSqliteStatementError(error)) throw storeCorrupt('replay tables in the run database are not those of a runprint run store');
-      throw sqliteFault(error, path);
+      throw sqliteFault(error, path, RUN_DATABASE);
     }
   }
 
@@ -156,7 +159,7 @@ export class SqliteReplayLinks implements ReplayLinks {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
     try {
       work();
@@ -167,7 +170,7 @@ export class SqliteReplayLinks implements ReplayLinks {
       } catch {
         // Already rolled back by SQLite.
       }
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
   }
 
@@ -177,7 +180,7 @@ export class SqliteReplayLinks implements ReplayLinks {
       const rows = this.#db.prepare('SELECT original, verdict, result FROM replay_batch_items WHERE batch = ?').all(batch) as unknown as Array<{ original: string; verdict: string; result: string }>;
       return new Map(rows.map((row) => [row.original, { verdict: row.verdict, result: row.result }]));
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
   }
 
@@ -186,7 +189,7 @@ export class SqliteReplayLinks implements ReplayLinks {
     try {
       return new Set((this.#db.prepare('SELECT replay FROM replay_links').all() as unknown as Array<{ replay: string }>).map((row) => row.replay));
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
   }
 
@@ -198,7 +201,7 @@ export class SqliteReplayLinks implements ReplayLinks {
         | undefined;
       return row === undefined ? undefined : { replay: row.replay, replayOf: row.replay_of, verdict: row.verdict, result: row.result };
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
   }
 
@@ -208,7 +211,7 @@ export class SqliteReplayLinks implements ReplayLinks {
       const rows = this.#db.prepare('SELECT replay, replay_of, verdict, result FROM replay_links WHERE replay_of = ? ORDER BY rowid').all(original) as unknown as Array<{ replay: string; replay_of: string; verdict: string; result: string }>;
       return rows.map((row) => ({ replay: row.replay, replayOf: row.replay_of, verdict: row.verdict, result: row.result }));
     } catch (error) {
-      throw sqliteFault(error, this.#path);
+      throw sqliteFault(error, this.#path, RUN_DATABASE);
     }
   }
 
