@@ -28,6 +28,7 @@ import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
 import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
+import { minuteLine } from './minute-lines.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
@@ -284,9 +285,6 @@ export function serverErrorReporter(write: (text: string) => void, now: () => nu
   };
 }
 
-/** A line about requests shed at most this often. */
-const SHED_LINE_MS = 60_000;
-
 /**
  * serve's report of the requests it refuses with 503 ERR_HTTP_BUSY to shed load, the identity
  * workers' queue full (createApp's onShed). Not a fault, so not a server error line each: the
@@ -295,30 +293,17 @@ const SHED_LINE_MS = 60_000;
  * counted at a stop.
  */
 export function shedReporter(write: (text: string) => void, now: () => number = () => performance.now(), clock: () => number = () => Date.now()): { report(): void; flush(): void } {
-  let lineAt = -Infinity;
   let count = 0;
-  let since = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const print = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (count === 0) return;
-    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
-    write(`runprint: shed ${count} request${count === 1 ? '' : 's'} with 503 ERR_HTTP_BUSY (the identity queue was full; clients are told to retry after 1 s) since ${when}\n`);
-    lineAt = now();
+  const line = minuteLine((since) => {
+    write(`runprint: shed ${count} request${count === 1 ? '' : 's'} with 503 ERR_HTTP_BUSY (the identity queue was full; clients are told to retry after 1 s) since ${since}\n`);
     count = 0;
-  };
+  }, now, clock);
   return {
     report() {
-      if (count === 0) since = clock();
       count += 1;
-      const time = now();
-      if (time - lineAt >= SHED_LINE_MS) return print();
-      if (timer !== undefined) return;
-      timer = setTimeout(print, lineAt + SHED_LINE_MS - time);
-      timer.unref();
+      line.counted();
     },
-    flush: print,
+    flush: line.flush,
   };
 }
 

@@ -4,6 +4,7 @@ import { UsageError } from '../errors.ts';
 import type { ConnectionCap } from '../server/connection-caps.ts';
 import { DEFAULT_MAX_CLIENT_CONNECTIONS, DEFAULT_MAX_CONNECTIONS, type ListenOptions } from '../server/listen.ts';
 import type { CliIo } from './io.ts';
+import { minuteLine } from './minute-lines.ts';
 
 /** The parseArgs options this file reads. */
 export const LIMIT_OPTIONS = {
@@ -75,9 +76,6 @@ export function serveLimits(values: Partial<Record<keyof typeof LIMIT_OPTIONS, s
   return limits;
 }
 
-/** A line about connections refused past a cap at most this often. */
-const REFUSED_LINE_MS = 60_000;
-
 /**
  * serve's report of the connections refused past --max-connections (503 ERR_HTTP_BUSY) and
  * --max-client-connections (429 ERR_HTTP_TOO_MANY_REQUESTS), told by listen's onRefusedConnection,
@@ -92,35 +90,22 @@ export function refusedConnectionsReporter(
   now: () => number = () => performance.now(),
   clock: () => number = () => Date.now(),
 ): { report(cap: ConnectionCap): void; flush(): void } {
-  let lineAt = -Infinity;
   const counts = { connections: 0, clientConnections: 0 };
-  let since = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const print = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+  const line = minuteLine((since) => {
     const total = counts.connections + counts.clientConnections;
-    if (total === 0) return;
     const parts: string[] = [];
     if (counts.connections > 0) parts.push(`${counts.connections} with 503 ERR_HTTP_BUSY past --max-connections ${caps.maxConnections} (raise it if the machine has room for more connections)`);
     if (counts.clientConnections > 0) parts.push(`${counts.clientConnections} with 429 ERR_HTTP_TOO_MANY_REQUESTS past --max-client-connections ${caps.maxClientConnections} from one client address (raise it if a client needs more at once)`);
-    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
-    write(`runprint: refused ${total} connection${total === 1 ? '' : 's'} since ${when}: ${parts.join('; ')}; /healthz connections.refused counts them since start\n`);
-    lineAt = now();
+    write(`runprint: refused ${total} connection${total === 1 ? '' : 's'} since ${since}: ${parts.join('; ')}; /healthz connections.refused counts them since start\n`);
     counts.connections = 0;
     counts.clientConnections = 0;
-  };
+  }, now, clock);
   return {
     report(cap) {
-      if (counts.connections + counts.clientConnections === 0) since = clock();
       counts[cap] += 1;
-      const time = now();
-      if (time - lineAt >= REFUSED_LINE_MS) return print();
-      if (timer !== undefined) return;
-      timer = setTimeout(print, lineAt + REFUSED_LINE_MS - time);
-      timer.unref();
+      line.counted();
     },
-    flush: print,
+    flush: line.flush,
   };
 }
 

@@ -5,9 +5,7 @@
  * the way the shed and refused-connections lines have theirs: never a line per call.
  */
 import type { RunprintError } from '../errors.ts';
-
-/** A line about upstream failures at most this often. */
-const UPSTREAM_LINE_MS = 60_000;
+import { minuteLine } from './minute-lines.ts';
 
 /** Most causes a line names one by one; the others are counted together. */
 const MAX_CAUSES = 8;
@@ -48,26 +46,18 @@ export function upstreamFailureReporter(
   clock: () => number = () => Date.now(),
 ): UpstreamFailureReporter {
   const totals = new Map<string, UpstreamFailures>(names.map((name) => [name, { unreachable: 0, last: null, lastAt: null }]));
-  let lineAt = -Infinity;
-  /** Since the line before: the calls by message, those past MAX_CAUSES messages, and when the first came. */
+  /** Since the line before: the calls by message, those past MAX_CAUSES messages, and how many in all. */
   const causes = new Map<string, number>();
   let others = 0;
   let count = 0;
-  let since = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const print = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (count === 0) return;
+  const line = minuteLine((since) => {
     const parts = [...causes].map(([message, n]) => `${n} with ${JSON.stringify(message)}`);
     if (others > 0) parts.push(`${others} with other causes`);
-    const when = new Date(since).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
-    write(`runprint: the proxy answered ${count} call${count === 1 ? '' : 's'} with 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE since ${when}: ${parts.join('; ')}; /healthz capture.upstreams counts them since start\n`);
-    lineAt = now();
+    write(`runprint: the proxy answered ${count} call${count === 1 ? '' : 's'} with 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE since ${since}: ${parts.join('; ')}; /healthz capture.upstreams counts them since start\n`);
     causes.clear();
     others = 0;
     count = 0;
-  };
+  }, now, clock);
   return {
     report(upstream, error) {
       const at = clock();
@@ -77,19 +67,14 @@ export function upstreamFailureReporter(
       total.last = cause;
       total.lastAt = new Date(at).toISOString();
       totals.set(upstream, total);
-      if (count === 0) since = at;
       count += 1;
       const seen = causes.get(cause);
       if (seen !== undefined) causes.set(cause, seen + 1);
       else if (causes.size < MAX_CAUSES) causes.set(cause, 1);
       else others += 1;
-      const time = now();
-      if (time - lineAt >= UPSTREAM_LINE_MS) return print();
-      if (timer !== undefined) return;
-      timer = setTimeout(print, lineAt + UPSTREAM_LINE_MS - time);
-      timer.unref();
+      line.counted(at);
     },
-    flush: print,
+    flush: line.flush,
     counts: () => Object.fromEntries([...totals].map(([name, total]) => [name, { ...total }])),
   };
 }
