@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { replayBatch } from '../src/replay/replay-batch.ts';
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
+import { startFakeUpstream, startFakeUpstreamOnABadPort, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const OPENAI_KEY = 'sk-test-replay-batch-0123456789';
@@ -321,5 +321,18 @@ describe('replay --runs', () => {
     out = await cli(['replay', '--runs', 'status=lost', '--json', join(dir, 'x.json'), '--data', data]);
     assert.equal(out.code, 2);
     assert.match(out.stderr, /^runprint: ERR_CLI_USAGE: status must be one of complete, incomplete, failed, unidentified/);
+  });
+
+  test('an upstream on a port of the Fetch standard\'s block list (6000, 10080...) is replayed against, as serve reaches it', async () => {
+    const replays = await startFakeUpstreamOnABadPort();
+    try {
+      const json = join(tempDir(), 'bad-port.json');
+      const result = await cli(['replay', '--runs', 'limit=2', '--data', data, '--upstream', `openai=${replays.url}`, '--model', 'gpt-4.1', '--json', json]);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      assert.deepEqual([report.counts['variant'], report.errors, replays.requests.length], [2, 0, 2], JSON.stringify(report));
+      assert.equal(result.code, 1, 'variants are not identical');
+    } finally {
+      await replays.close();
+    }
   });
 });

@@ -17,7 +17,7 @@ import { computeIdentity } from '../src/identity/identity.ts';
 import { parseJson } from '../src/jcs/index.ts';
 import { compositionFromRequest } from '../src/providers/index.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
-import { startFakeUpstream, type FakeUpstream, type Scenario } from './helpers/fake-upstream/index.ts';
+import { startFakeUpstream, startFakeUpstreamOnABadPort, type FakeUpstream, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const OPENAI_KEY = 'sk-test-replay-openai-0123456789';
@@ -261,10 +261,22 @@ describe('replay verdicts against the fake upstream', () => {
     const line = await cli(['replay', original, '--data', data, '--upstream', `openai=${url}`]);
     assert.equal(line.code, 3);
     assert.match(line.stdout, /cannot-replay ERR_CAPTURE_UPSTREAM_UNREACHABLE: cannot reach the openai upstream: the connection was refused \(ECONNREFUSED\)/);
-    // Node's fetch never connects to a port of the Fetch standard's block list (9, 6000, 10080...): said so.
-    const blocked = await cli(['replay', original, '--data', data, '--upstream', 'openai=http://127.0.0.1:9', '--json']);
-    assert.equal(blocked.code, 3);
-    assert.deepEqual((JSON.parse(blocked.stdout) as Verdict).reason, { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: 'cannot reach the openai upstream: fetch refuses to connect to port 9 (a bad port of the Fetch standard)' });
+  });
+
+  test('an upstream on a port of the Fetch standard\'s block list (6000, 10080...) is replayed against, as serve reaches it', async () => {
+    const original = await capture('/openai/v1/chat/completions', chat('Name a port.', { temperature: 0, seed: 3 }));
+    const blocked = await startFakeUpstreamOnABadPort();
+    try {
+      const out = await cli(['replay', original, '--data', data, '--upstream', `openai=${blocked.url}`, '--json']);
+      const result = JSON.parse(out.stdout) as Verdict;
+      assert.equal(result.verdict, 'identical', JSON.stringify(result));
+      assert.equal(out.code, 0);
+      assert.equal(blocked.requests.length, 1, 'the replay reached the upstream on its port');
+      assert.equal(blocked.requests[0]!.headers['authorization'], `Bearer ${OPENAI_KEY}`);
+      assert.equal(result.replay!.url, `${blocked.url}/v1/chat/completions`);
+    } finally {
+      await blocked.close();
+    }
   });
 
   test('an original that failed (an error status, a cut-off stream) is sent again: cannot-replay ERR_REPLAY_ORIGINAL_FAILED, and whether the failure is reproduced', async () => {

@@ -21,6 +21,7 @@ import { modelNotFound } from '../model-digest/model-digest-errors.ts';
 import { unwritable } from './output-file.ts';
 import { fileName } from './read-input.ts';
 import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
+import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
@@ -257,6 +258,9 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     throw error;
   }
   let shown = 0;
+  // serve's upstream client (node:http), so an upstream serve reaches is reached: Node's fetch
+  // refuses the Fetch standard's bad ports (6000, 10080...).
+  const upstreamFetch = createUpstreamFetch();
   try {
     const report = await replayBatch({
       storage: store,
@@ -264,7 +268,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
       statePath,
       query,
       queryText: values.runs!,
-      replay: { upstreams, overrides, headers: credentialHeaders(io), ...(weights === undefined ? {} : { weights }) },
+      replay: { upstreams, overrides, headers: credentialHeaders(io), fetch: upstreamFetch as typeof fetch, ...(weights === undefined ? {} : { weights }) },
       concurrency,
       ...(rate === undefined ? {} : { rate }),
       onProgress: (done, total, counts) => {
@@ -282,6 +286,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(formatBatch(report, values.json, values.report));
     return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
   } finally {
+    upstreamFetch.close();
     await links.close();
     await store.close();
   }
@@ -302,6 +307,9 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   const { params, ...model } = overridesOf(values);
   const store = await openStore(values, io, 'write');
   let links: ReplayLinks | undefined;
+  // serve's upstream client (node:http), so an upstream serve reaches is reached: Node's fetch
+  // refuses the Fetch standard's bad ports (6000, 10080...).
+  const upstreamFetch = createUpstreamFetch();
   try {
     const runs = await findRuns(store, positionals[0]!);
     // A run identity may name several captures: the latest is replayed (its capture id is printed).
@@ -313,12 +321,14 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       upstreams,
       overrides: { ...model, ...(params === undefined ? {} : { params }) },
       headers: credentialHeaders(io),
+      fetch: upstreamFetch as typeof fetch,
       ...(values.weights === undefined ? {} : { weights: resolve(io.cwd, values.weights) }),
     });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
     if (result.verdict === 'identical') return EXIT.ok;
     return result.verdict === 'cannot-replay' ? EXIT.input : EXIT.differs;
   } finally {
+    upstreamFetch.close();
     await links?.close();
     await store.close();
   }

@@ -47,6 +47,8 @@ export interface FakeUpstreamOptions {
   fallback?: Scenario | ((request: RecordedRequest) => Scenario);
   /** false: random ids, the current time, and a random tag appended to every text answer. Default true. */
   deterministic?: boolean;
+  /** The port on 127.0.0.1 (default 0: any free one); one in use fails the start (EADDRINUSE). */
+  port?: number;
 }
 
 export interface FakeUpstream {
@@ -145,7 +147,13 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     await send(record.response, res, reply, scenario ?? {});
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -255,4 +263,19 @@ function modelsList(anthropicClient: boolean, context: AnswerContext): Reply {
     id, object: 'model', created: 1715367049, owned_by: 'system',
   }));
   return { type: 'json', status: 200, headers: openaiHeaders(context), body: { object: 'list', data } };
+}
+
+/** The Fetch standard's bad ports a process may listen on without privileges: Node's fetch (undici) refuses to connect to any of them. */
+export const BAD_PORTS = [6000, 10080, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697];
+
+/** A fake upstream listening on the first of BAD_PORTS that is free. */
+export async function startFakeUpstreamOnABadPort(): Promise<FakeUpstream> {
+  for (const port of BAD_PORTS) {
+    try {
+      return await startFakeUpstream({ port });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+  throw new Error(`every one of the bad ports ${BAD_PORTS.join(', ')} is in use`);
 }
