@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -77,8 +77,9 @@ test('without node:sqlite: the package imports and capture to a server works (th
   assert.equal(readdirSync(join(data, 'outbox')).filter((name) => name.endsWith('.json')).length, 1);
 });
 
-test('without node:sqlite: a local store is reported with the Node versions runprint needs, and the call goes on', async () => {
-  const data = scratch.tempDir();
+test('without node:sqlite: a local store is reported with the Node versions runprint needs, and the call goes on; nothing is written', async () => {
+  // Not there yet: neither it nor a receipt key in it is made for a store that can never open.
+  const data = join(scratch.tempDir(), 'data');
   upstream.enqueue({ kind: 'text', text: 'Local.' });
   const result = await runWithoutSqlite(`
     import { runprintFetch } from ${JSON.stringify(ENTRY)};
@@ -96,4 +97,21 @@ test('without node:sqlite: a local store is reported with the Node versions runp
   assert.equal(out.errors.length, 1, JSON.stringify(out.errors));
   assert.equal(out.errors[0]![0], 'ERR_STORE_UNAVAILABLE');
   assert.match(out.errors[0]![1], /^runprint needs Node 22\.23\.3 or later on the 22 line, or 24\.3 or later: the local run store uses node:sqlite, which this Node \(v[0-9.]+\) does not have$/);
+  assert.equal(existsSync(data), false, 'no data directory, no receipt-key.pem');
+});
+
+test('without node:sqlite: a data directory that is there is left empty (no receipt-key.pem)', async () => {
+  const data = scratch.tempDir();
+  const result = await runWithoutSqlite(`
+    import { runprintFetch } from ${JSON.stringify(ENTRY)};
+    const errors = [];
+    const fetch = runprintFetch({ data: ${JSON.stringify(data)}, onError: (error) => void errors.push(error.code) });
+    const response = ${call()};
+    await response.text();
+    await fetch.close();
+    process.stdout.write(JSON.stringify({ status: response.status, errors }));
+  `);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), { status: 200, errors: ['ERR_STORE_UNAVAILABLE'] });
+  assert.deepEqual(readdirSync(data), []);
 });

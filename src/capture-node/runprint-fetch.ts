@@ -328,6 +328,9 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
   /** The store and its recorder, once open (in time or not). */
   let opened: Opened | undefined;
   const opening: Promise<Opened> = (async () => {
+    // First: on a Node without node:sqlite the store can never open, and nothing is written for it
+    // (not the data directory, not its receipt key).
+    const Runs = await loadSqliteRuns();
     try {
       await makeFolders(data, 0o700);
     } catch (error) {
@@ -340,7 +343,7 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
     }
     const key: SigningKey = await receiptKey(data, data, undefined).catch((error: unknown) => namingKeyFile(error, join(data, RECEIPT_KEY_FILE)));
     const version = await runprintVersion();
-    const storage = (await loadSqliteRuns()).open(join(data, RUNS_DATABASE), { writerThread: true });
+    const storage = Runs.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
     recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: () => worked() });
