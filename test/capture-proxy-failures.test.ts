@@ -182,6 +182,21 @@ test('capture options: an open proxy is never the default off loopback, and bad 
   assert.match(lines.join(''), /capture is off: on 0\.0\.0\.0.*--capture-token/);
   assert.notEqual(captureOptions({ 'capture-token': 'T' }, {}, '0.0.0.0', io), undefined);
   assert.equal(captureOptions({ 'no-capture': true }, {}, '127.0.0.1', io), undefined);
+  // A capture option on the command line with --no-capture is refused, not ignored; the environment's are not.
+  for (const [values, named] of [
+    [{ 'capture-log': 'http://127.0.0.1:8480/' }, '--capture-log'],
+    [{ 'capture-token': 'T' }, '--capture-token'],
+    [{ 'capture-durability': 'async' }, '--capture-durability'],
+    [{ upstream: ['openai=http://127.0.0.1:11434'] }, '--upstream'],
+    [{ 'capture-fail-closed': true }, '--capture-fail-closed'],
+  ] as const) {
+    assert.throws(() => captureOptions({ 'no-capture': true, ...values }, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.message === `${named} goes with capture, which --no-capture turns off: give one or the other`, named);
+  }
+  assert.equal(captureOptions({ 'no-capture': true, upstream: [] }, { RUNPRINT_CAPTURE_LOG: 'http://127.0.0.1:8480/', RUNPRINT_CAPTURE_DURABILITY: 'async' }, '127.0.0.1', io), undefined);
+  // A query or fragment in --capture-log would be dropped: refused.
+  for (const url of ['http://127.0.0.1:8480/base?tok=1', 'http://127.0.0.1:8480/#x']) {
+    assert.throws(() => captureOptions({ 'capture-log': url }, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && /--capture-log URL must not carry a query or fragment/.test(error.message), url);
+  }
   const config = captureOptions({ upstream: ['openai=http://127.0.0.1:11434/'], 'capture-keep': ['digest', 'output=content'] }, {}, '127.0.0.1', io)!;
   assert.equal(config.upstreams['openai'], 'http://127.0.0.1:11434');
   assert.equal(config.policy.system, 'digest');

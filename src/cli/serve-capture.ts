@@ -238,7 +238,13 @@ export function listOf(values: string[] | undefined, env: string | undefined): s
  * token (an open proxy is never the default; one line on stderr says so).
  */
 export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: string, io: CliIo): CaptureConfig | undefined {
-  if (values['no-capture'] === true) return undefined;
+  if (values['no-capture'] === true) {
+    // An option of capture given with --no-capture would be ignored: say so rather than start
+    // without what the command line asked for (variables set for every serve are not refused).
+    const given = (Object.keys(CAPTURE_OPTIONS) as Array<keyof typeof CAPTURE_OPTIONS>).filter((name) => name !== 'no-capture' && values[name] !== undefined && values[name] !== false && !(Array.isArray(values[name]) && values[name].length === 0));
+    if (given.length > 0) throw new UsageError('ERR_CLI_USAGE', `--${given[0]} goes with capture, which --no-capture turns off: give one or the other`);
+    return undefined;
+  }
   const upstreamsFrom = values.upstream !== undefined && values.upstream.length > 0 ? '--upstream' : 'RUNPRINT_UPSTREAMS';
   const upstreams = upstreamOptions(listOf(values.upstream, env['RUNPRINT_UPSTREAMS']), upstreamsFrom);
   const upstreamWeights = upstreamWeightsOptions(listOf(values['upstream-weights'], env['RUNPRINT_UPSTREAM_WEIGHTS']), upstreams, io.cwd);
@@ -427,6 +433,9 @@ function captureLogOf(values: Values, env: NodeJS.ProcessEnv): CaptureConfig['ca
     if (error instanceof RangeError && error.message.includes('/v1/log/')) throw new UsageError('ERR_CLI_USAGE', `--capture-log: the ${error.message}`);
     throw new UsageError('ERR_CLI_USAGE', '--capture-log must be an absolute http(s) URL: the prefix of a runprint log (its /checkpoint and /v1/log/entries are below it)');
   }
+  // A query or fragment is not part of a log's prefix (its routes are below it): dropped, it would
+  // go unnoticed, so it is refused.
+  if (/[?#]/.test(url)) throw new UsageError('ERR_CLI_USAGE', '--capture-log URL must not carry a query or fragment: it is the prefix of a runprint log (its /checkpoint and /v1/log/entries are below it)');
   // Credentials in a URL would be shown with every failure report; the token has its own option.
   if (prefix.username !== '' || prefix.password !== '') throw new UsageError('ERR_CLI_USAGE', '--capture-log URL must not carry a user name or password (give the write token with --capture-log-token)');
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new UsageError('ERR_CLI_USAGE', '--capture-log-token must be 1 or more visible ASCII characters with no spaces (a bearer token)');

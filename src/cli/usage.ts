@@ -233,7 +233,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'capture-log', value: 'URL', env: 'RUNPRINT_CAPTURE_LOG', description: 'send captured runs\' receipts to this remote runprint log (its URL prefix, where its /checkpoint is: http://HOST:PORT/ for a runprint serve) instead of serve\'s own, through the run store as a durable outbox' },
       { name: 'capture-log-token', value: 'T', env: 'RUNPRINT_CAPTURE_LOG_TOKEN', description: 'bearer token for writes to the --capture-log log' },
       { name: 'capture-log-key', value: 'VKEY', env: 'RUNPRINT_CAPTURE_LOG_KEY', description: 'the --capture-log log\'s verifier key, or a file holding it: a receipt\'s index is stored only once a checkpoint signed with it includes the receipt' },
-      { name: 'no-capture', description: 'run without the capture proxy and run store' },
+      { name: 'no-capture', description: 'run without the capture proxy and run store (refused with an option of capture, such as --upstream or --capture-log)' },
     ],
     summary: 'run the HTTP service, its transparency log and the capture proxy (default 127.0.0.1:8480)',
     details: 'Every option also reads the environment variable named beside it (docs/LOG.md 19.3).',
