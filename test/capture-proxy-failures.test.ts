@@ -183,13 +183,14 @@ test('capture options: an open proxy is never the default off loopback, and bad 
   assert.notEqual(captureOptions({ 'capture-token': 'T' }, {}, '0.0.0.0', io), undefined);
   assert.equal(captureOptions({ 'no-capture': true }, {}, '127.0.0.1', io), undefined);
   // A capture option on the command line with --no-capture is refused, not ignored; the environment's are not.
-  for (const [values, named] of [
+  const withNoCapture: Array<[Parameters<typeof captureOptions>[0], string]> = [
     [{ 'capture-log': 'http://127.0.0.1:8480/' }, '--capture-log'],
     [{ 'capture-token': 'T' }, '--capture-token'],
     [{ 'capture-durability': 'async' }, '--capture-durability'],
     [{ upstream: ['openai=http://127.0.0.1:11434'] }, '--upstream'],
     [{ 'capture-fail-closed': true }, '--capture-fail-closed'],
-  ] as const) {
+  ];
+  for (const [values, named] of withNoCapture) {
     assert.throws(() => captureOptions({ 'no-capture': true, ...values }, {}, '127.0.0.1', io), (error: unknown) => error instanceof UsageError && error.message === `${named} goes with capture, which --no-capture turns off: give one or the other`, named);
   }
   assert.equal(captureOptions({ 'no-capture': true, upstream: [] }, { RUNPRINT_CAPTURE_LOG: 'http://127.0.0.1:8480/', RUNPRINT_CAPTURE_DURABILITY: 'async' }, '127.0.0.1', io), undefined);

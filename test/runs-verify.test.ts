@@ -268,6 +268,24 @@ describe('runs verify', () => {
     assert.match(check(result, 'log').message!, /no log\.sqlite in the data directory/);
   });
 
+  test('a receipt with no log index yet, or an index the data directory\'s log does not cover: not checked, saying where it may be', async () => {
+    const copy = copyOf(data);
+    const db = new DatabaseSync(join(copy, 'runs.sqlite'));
+    try {
+      // As a receipt waiting in the outbox for a --capture-log log; and one delivered there at an index this log never reaches.
+      db.prepare('UPDATE runs SET log_index = NULL WHERE capture_id = ?').run(ids[0]!);
+      db.prepare('UPDATE runs SET log_index = 99 WHERE capture_id = ?').run(ids[1]!);
+    } finally {
+      db.close();
+    }
+    const waiting = check((await verify(ids[0]!, copy)).result, 'log');
+    assert.equal(waiting.status, 'not-checked');
+    assert.match(waiting.message!, /^the receipt has no log index yet: it waits to be appended to a log \(one serve sends it to with --capture-log keeps it in its outbox .*GET \/healthz, capture\.log, says why\), or the serve that signed it keeps no log \(--no-log\)$/);
+    const elsewhere = check((await verify(ids[1]!, copy)).result, 'log');
+    assert.equal(elsewhere.status, 'not-checked');
+    assert.equal(elsewhere.message, 'no signed checkpoint of this log covers index 99 yet (if serve sent its receipts to another log with --capture-log, check it there: --log URL --log-key VKEY)');
+  });
+
   test('a receipt-key.pem or log-key.pem in the data directory that is a folder is ERR_INPUT_UNREADABLE naming it, not an internal error', async () => {
     for (const name of ['receipt-key.pem', 'log-key.pem']) {
       const copy = copyOf(data);

@@ -236,7 +236,7 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: Abort
   if (run.logIndex === null && run.receipt.length > MAX_ENTRY_SIZE) {
     return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: `the receipt (${run.receipt.length} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes), so no log holds it` };
   }
-  if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt is not in a log (signed in process, or serve ran without its log)' };
+  if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt has no log index yet: it waits to be appended to a log (one serve sends it to with --capture-log keeps it in its outbox while that log cannot be reached: GET /healthz, capture.log, says why), or the serve that signed it keeps no log (--no-log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
   const { logKey, origin, from } = options.log;
   const reader = logReader(options.log, signal);
@@ -249,7 +249,9 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: Abort
   try {
     latest = await reader.latest();
     if (latest === undefined || latest.size <= run.logIndex) {
-      return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint covers index ${run.logIndex} yet` };
+      // The data directory's own log may never cover it: the receipt went to a --capture-log log.
+      const elsewhere = options.log.url === undefined ? ' (if serve sent its receipts to another log with --capture-log, check it there: --log URL --log-key VKEY)' : '';
+      return { name, status: 'not-checked', reliesOn, code: 'ERR_LOG_ENTRY_NOT_FOUND', message: `no signed checkpoint of this log covers index ${run.logIndex} yet${elsewhere}` };
     }
     proof = await inclusionProofFromTiles(run.logIndex, latest.size, reader.tile);
   } catch (error) {
