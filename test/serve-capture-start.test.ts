@@ -37,16 +37,19 @@ async function started(args: string[], env: Record<string, string> = {}): Promis
 }
 
 /** The `runprint: capture on (...)` line of a serve started with `args` and `env`. */
-async function captureLine(args: string[], env: Record<string, string> = {}): Promise<{ line: string; base: string }> {
+async function captureLine(args: string[], env: Record<string, string> = {}): Promise<{ line: string; base: string; next: string | undefined }> {
   const serve = await started(args, env);
-  const lines = serve.stderr().split('\n').filter((line) => line.startsWith('runprint: capture on ('));
-  assert.equal(lines.length, 1, serve.stderr());
-  return { line: lines[0]!, base: serve.base };
+  const all = serve.stderr().split('\n');
+  const at = all.findIndex((line) => line.startsWith('runprint: capture on ('));
+  assert.ok(at >= 0 && all.filter((line) => line.startsWith('runprint: capture on (')).length === 1, serve.stderr());
+  return { line: all[at]!, base: serve.base, next: all[at + 1] };
 }
 
 test('the capture line says what the run store keeps and when content is deleted, only when not the defaults', async () => {
   const plain = await captureLine([]);
   assert.equal(plain.line, `runprint: capture on (sync durability, runs in SQLite): ${plain.base}/openai -> http://127.0.0.1:9, ${plain.base}/anthropic -> https://api.anthropic.com`);
+  // The next line says where an SDK's base URL points to go through the proxy.
+  assert.equal(plain.next, `runprint: to capture a client's calls, point it at the proxy: OpenAI SDKs baseURL ${plain.base}/openai/v1, Anthropic SDKs baseURL ${plain.base}/anthropic`);
 
   const outputs = await captureLine(['--capture-retention', '30', '--capture-keep', 'digest', '--capture-keep', 'output=content']);
   assert.equal(outputs.line, `runprint: capture on (sync durability, runs in SQLite, keeping content only of output, content deleted after 30 days): ${outputs.base}/openai -> http://127.0.0.1:9, ${outputs.base}/anthropic -> https://api.anthropic.com`);

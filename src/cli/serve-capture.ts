@@ -494,6 +494,19 @@ const OUTCOMES: Record<OutboxOutcome, string> = {
   'set-aside': 'the log refused this receipt: it stays in the run store without a log index and is not sent again until serve restarts',
   stop: 'delivery stopped: receipts wait in the run store until serve restarts (with the token, URL or key fixed)',
 };
+/** A stop because the log's checkpoints do not extend what serve saw it sign or delivered to it before (log-outbox.ts #checkHistory): no restart fixes that. */
+const HISTORY_STOPS = new Set(['ERR_LOG_DROPPED', 'ERR_LOG_FORK', 'ERR_LOG_REWRITE']);
+const HISTORY_STOP = 'delivery stopped: receipts wait in the run store; after a restart serve delivers again only to a log that still holds the receipts delivered before (restore the log from its backup)';
+
+/**
+ * For the banner: where an official SDK's base URL option points to go through the proxy (README,
+ * "Capture live calls"): the OpenAI SDKs take the path with /v1, Anthropic's without; '' when
+ * neither upstream is served.
+ */
+function clientsLine(url: string, upstreams: readonly string[]): string {
+  const bases = [...(upstreams.includes('openai') ? [`OpenAI SDKs baseURL ${url}/openai/v1`] : []), ...(upstreams.includes('anthropic') ? [`Anthropic SDKs baseURL ${url}/anthropic`] : [])];
+  return bases.length === 0 ? '' : `runprint: to capture a client's calls, point it at the proxy: ${bases.join(', ')}\n`;
+}
 
 /** For the banner: ` (weights sha256:...)` when runs through the upstream record a weights fact. */
 function weightsOf(facts: { readonly [name: string]: ServedFact } | undefined): string {
@@ -663,7 +676,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
           onFailure: (error, outcome) => {
             if (logReported.has(`${outcome} ${error.code}`)) return;
             logReported.add(`${outcome} ${error.code}`);
-            context.io.stderr(`runprint: capture log ${printableUrl(config.captureLog!.url)}: ${error.toLine()}; ${OUTCOMES[outcome]}\n`);
+            context.io.stderr(`runprint: capture log ${printableUrl(config.captureLog!.url)}: ${error.toLine()}; ${outcome === 'stop' && HISTORY_STOPS.has(error.code) ? HISTORY_STOP : OUTCOMES[outcome]}\n`);
           },
           onDelivered: () => {
             for (const reported of logReported) if (reported.startsWith('retry ')) logReported.delete(reported);
@@ -771,7 +784,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>
-      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 || config.workers === 'large' ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n`,
+      `runprint: capture on (${config.durability} durability${config.failClosed ? ', fail-closed' : ''}${config.workers === 0 || config.workers === 'large' ? '' : `, identities in ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`}${config.salted.length === 0 ? '' : `, salting ${config.salted.join(',')}`}, runs in ${storage.kind}${storeOf(config.policy, config.retentionDays)}${exporter === undefined ? '' : ', spans to OTLP'}${config.captureLog === undefined ? '' : `, receipts to the log ${printableUrl(config.captureLog.url)} ${context.captureLogKey === undefined ? '(its answers unproved: no --capture-log-key)' : '(each proved in a signed checkpoint)'}`}): ${upstreams.map((name) => `${url}/${name} -> ${config.upstreams[name] ?? providerFor(REQUEST_FORMATS.find((format) => providerFor(format).upstream.name === name)!).upstream.url}${weightsOf(context.upstreamWeights?.[name])}`).join(', ')}\n${clientsLine(url, upstreams)}`,
     close: async (closing = {}) => {
       // The calls are answered by now (serve's stop closes the server first): what is counted since the last line.
       upstreamFailures.flush();
