@@ -60,3 +60,18 @@ test('serves over a real socket on 127.0.0.1', async () => {
     await server.close();
   }
 });
+
+test('with capture off, a path of capture is 404 saying why; other unknown paths say only that there is none', async () => {
+  const app = createApp({ captureOff: 'serve runs with --no-capture' });
+  const why = 'no such path: capture is off on this server (serve runs with --no-capture), so it serves no proxy and no run store';
+  for (const [method, path] of [['POST', '/openai/v1/chat/completions'], ['POST', '/anthropic/v1/messages'], ['POST', '/v1/chat/completions'], ['GET', '/v1/runs'], ['GET', '/v1/runs/3f0c'], ['POST', '/v1/exchanges'], ['GET', '/v1/content/abc'], ['GET', '/v1/receipt-key']]) {
+    const response = await app.request(path!, { method: method! });
+    assert.equal(response.status, 404, path);
+    assert.deepEqual(await response.json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: why } }, path);
+  }
+  for (const path of ['/nothing', '/v1/nothing', '/v1/runsx', '/openai']) {
+    assert.deepEqual(await (await createApp({ captureOff: 'x' }).request(path)).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } }, path);
+  }
+  // With capture on (or not said to be off), nothing changes.
+  assert.deepEqual(await (await createApp().request('/v1/runs')).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } });
+});

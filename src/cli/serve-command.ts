@@ -456,6 +456,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
     options.ingest = capture.ingest;
   }
+  // With capture off, a path of capture (a proxy route, /v1/runs) is no such path here, and its 404 says why.
+  if (capture === undefined) options.captureOff = values['no-capture'] === true ? 'serve runs with --no-capture' : `serve runs on ${host}, which other machines can reach, without --capture-token`;
   // The explorer verifies receipts with the key capture signs them with.
   options.explorer = explorerRoutes(capture === undefined ? {} : { receiptKey: capture.receiptKey.publicKey });
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.

@@ -18,6 +18,12 @@ import { MAX_ADD_CHECKPOINT_BYTES, witnessRoutes, type WitnessRouteOptions } fro
 /** Largest `POST /v1/identity` body by default: 32 MiB, the largest request the providers take (Anthropic's limit). */
 export const MAX_IDENTITY_BODY_BYTES = 32 * 1024 * 1024;
 
+/**
+ * The paths capture would serve: a provider's routes under a proxy prefix (/openai/v1/..., the bare
+ * /v1/chat/completions, /v1/responses, /v1/messages), the run store's and POST /v1/exchanges.
+ */
+const CAPTURE_PATH = /^\/(?:[a-z0-9][a-z0-9-]*\/v1\/|v1\/content\/|v1\/(?:chat\/completions|responses|messages|runs|exchanges|receipt-key)(?:$|\/))/;
+
 export interface AppOptions {
   /**
    * Largest body of `POST /v1/identity`, `/v1/explain`, `/v1/diff`, `/v1/sign` and `/v1/verify`, in
@@ -40,6 +46,8 @@ export interface AppOptions {
   witness?: WitnessRouteOptions;
   /** The capture proxy (proxy-routes.ts): provider routes forwarded upstream, runs recorded. */
   proxy?: Proxy;
+  /** Why capture is off, when it is: a path of capture (CAPTURE_PATH) answers 404 saying so. */
+  captureOff?: string;
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
   /** `GET /v1/runs/diff` and `GET /v1/runs/{id}/verify` (run-analysis-routes.ts), with the run store's routes. */
@@ -186,7 +194,11 @@ export function createApp(options: AppOptions = {}): App {
       if (proxied !== undefined) return proxied;
     }
     try {
-      if (route === undefined) throw new RunprintError('ERR_HTTP_NOT_FOUND', 'no such path');
+      if (route === undefined) {
+        // A client pointed at the proxy of a server whose capture is off learns why, not only that there is no such path.
+        const off = options.captureOff === undefined || proxy !== undefined || !CAPTURE_PATH.test(url.pathname) ? '' : `: capture is off on this server (${options.captureOff}), so it serves no proxy and no run store`;
+        throw new RunprintError('ERR_HTTP_NOT_FOUND', `no such path${off}`);
+      }
       // RFC 9110 section 9.3.2: HEAD answers as GET would, without the body.
       const head = request.method === 'HEAD' && route['GET'] !== undefined;
       const handler = head ? route['GET'] : route[request.method];
