@@ -120,7 +120,7 @@ async function until(condition: () => boolean, what: string, ms = 5_000): Promis
 }
 
 /** An outbox on `store` to `log`, recording its failures. */
-function outbox(store: Pick<SqliteRuns, 'unlogged' | 'setLogIndexes'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
+function outbox(store: Pick<SqliteRuns, 'unlogged' | 'setLogIndexes' | 'lastLogged'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
   const failures: [string, OutboxOutcome, string][] = [];
   const box = new LogOutbox({ storage: store, url: log.url, retryMinMs: 20, retryMaxMs: 50, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]), ...options });
   box.start();
@@ -278,6 +278,7 @@ test('receipts the log refused are read once per pass, not again with every batc
       return rows;
     },
     setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+    lastLogged: () => store.lastLogged(),
   };
   const { outbox: box } = outbox(storage, log, { pollMs: 20 });
   await until(() => box.state.refused === 30, 'the 30 are refused');
@@ -366,6 +367,7 @@ test('a run store failure the outbox meets is shown in its state (and so in /hea
       throw sqliteFault(Object.assign(new Error('file is not a database'), { code: 'ERR_SQLITE_ERROR', errcode: 26 }), path, 'run database');
     },
     setLogIndexes: async () => undefined,
+    lastLogged: async () => undefined,
   };
   const { outbox: box, failures } = outbox(storage, log, { pollMs: 20 });
   await until(() => failures.length > 0, 'the failure is reported');

@@ -6,7 +6,7 @@
  * forever. The receipt and its tlog-proof are retrievable by run identity from the capturing serve.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -68,9 +68,9 @@ after(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A remote runprint log: serve without capture, writes with TOKEN. */
-function startRemoteLog(args: string[] = []): Promise<ServeProcess> {
-  return startServe({ data: tempDir(), token: TOKEN, args: ['--no-capture', ...args] });
+/** A remote runprint log: serve without capture, writes with TOKEN (its data directory `data`). */
+function startRemoteLog(args: string[] = [], data = tempDir()): Promise<ServeProcess> {
+  return startServe({ data, token: TOKEN, args: ['--no-capture', ...args] });
 }
 
 /** A capturing serve whose receipts go to `log`. */
@@ -367,6 +367,46 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     await remote.stop();
   });
 
+  test('the remote log replaced by an empty one with the same key: delivery stops (ERR_LOG_DROPPED), and after a restart too (ERR_LOG_REWRITE); no index is stored twice, /healthz says why', async () => {
+    const logData = tempDir();
+    const remote = await startRemoteLog(['--log-name', 'example.com/rlog'], logData);
+    const data = tempDir();
+    const args = ['--capture-log-token', TOKEN, '--capture-log-key', remote.key];
+    const serve = await startCapturing(data, `${remote.base}/`, args);
+    for (let i = 0; i < 3; i++) await call(serve.base, `Outbox replaced log ${i}`);
+    await allDelivered(serve.base, 3);
+    // The log serve stopped, its log.sqlite set aside (its log-key.pem kept), started again: an empty log, same key, name and URL.
+    await remote.stop();
+    const emptyData = tempDir();
+    copyFileSync(join(logData, 'log-key.pem'), join(emptyData, 'log-key.pem'));
+    const replaced = await startRemoteLog(['--log-name', 'example.com/rlog', '--port', String(remote.port)], emptyData);
+    assert.equal(replaced.key, remote.key);
+    await call(serve.base, 'Outbox replaced log 3');
+    await until(async () => (await logHealth(serve.base)).stopped !== null, 'delivery stopped');
+    const health = (await documented<{ capture: { healthy: boolean; log: LogHealth } }>('/healthz', `${serve.base}/healthz`)).body.capture;
+    assert.equal(health.healthy, false);
+    assert.deepEqual(health.log.stopped, { code: 'ERR_LOG_DROPPED', status: null, message: 'the log\'s signed checkpoint has 1 entry, the one verified before 3: it was rolled back or replaced; no index it answers is stored' });
+    assert.equal(health.log.proved, 3);
+    const stopped = serve.stderr().split('\n').filter((line) => line.includes('ERR_LOG_DROPPED'));
+    assert.equal(stopped.length, 1, serve.stderr());
+    assert.match(stopped[0]!, /^runprint: capture log http:\/\/127\.0\.0\.1:[0-9]+\/: ERR_LOG_DROPPED: .*; delivery stopped: receipts wait in the run store; after a restart serve delivers again only to a log that still holds the receipts delivered before \(restore the log from its backup\)$/);
+    const indexes = async (base: string) => (await runs(base)).map((view) => view.receipt!.logIndex).sort();
+    assert.deepEqual(await indexes(serve.base), [0, 1, 2, null], 'the index 0 the replaced log answered is not stored beside the run at 0');
+    await serve.stop();
+
+    // Restarted, serve checks the log still holds the store's last delivered receipt (index 2): it does not.
+    const again = await startCapturing(data, `${remote.base}/`, args);
+    await until(async () => (await logHealth(again.base)).stopped !== null, 'delivery stopped after the restart');
+    const after = await logHealth(again.base);
+    assert.equal(after.stopped!.code, 'ERR_LOG_REWRITE');
+    assert.match(after.stopped!.message, /^the capture log no longer holds the run store's last delivered receipt at index 2 \(its signed checkpoint has 1 entry\): it was rolled back or replaced \(or the store's receipts went to another log\)/);
+    assert.equal(after.proved, 0);
+    assert.deepEqual(await indexes(again.base), [0, 1, 2, null]);
+    assert.match(again.stderr(), /ERR_LOG_REWRITE: the capture log no longer holds/);
+    await again.stop();
+    await replaced.stop();
+  });
+
   test('two serves on one PostgreSQL run store both deliver what waits: each receipt is in the remote log once', async () => {
     const remote = await startRemoteLog();
     const { url } = await pg.fresh('runprint_outbox');
@@ -411,6 +451,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     assert.equal(outcomeOf(new LogAnswerError('ERR_LOG_WRITES_DISABLED', 'no writes', 403)), 'stop');
     assert.equal(outcomeOf(new LogAnswerError('ERR_LOG_UNREACHABLE', 'log answered HTTP 404', 404)), 'stop');
     assert.equal(outcomeOf(new LogError('ERR_LOG_PROOF_INVALID', 'another leaf')), 'stop');
+    for (const code of ['ERR_LOG_DROPPED', 'ERR_LOG_FORK', 'ERR_LOG_REWRITE'] as const) assert.equal(outcomeOf(new LogError(code, 'the log rolled back')), 'stop', code);
   });
 });
 

@@ -92,6 +92,7 @@ async function exercise(store: RunStorage): Promise<void> {
   // Receipts: every run is without a receipt until its receipt is set.
   const unsigned = async () => (await store.list({})).filter((run) => run.receipt === null).map((run) => run.seq);
   assert.equal((await unsigned()).length, 3);
+  assert.equal(await store.lastLogged(), undefined, 'no run has a log index yet');
   await store.setReceipts([{ recordDigest: stored.recordDigest, receipt: '{"payload":"x"}', logIndex: 7 }]);
   assert.equal((await unsigned()).length, 2);
   assert.ok(!(await unsigned()).includes(stored.seq));
@@ -108,7 +109,12 @@ async function exercise(store: RunStorage): Promise<void> {
   await store.setReceipts([{ recordDigest: claimedByA[0]!.recordDigest, receipt: '{"by":"a"}', logIndex: 8 }], 'a');
   await store.setReceipts([{ recordDigest: claimedByA[0]!.recordDigest, receipt: '{"by":"again"}', logIndex: null }], 'a');
   assert.deepEqual([(await store.find(claimedByA[0]!.recordDigest))[0]!.receipt, (await store.find(claimedByA[0]!.recordDigest))[0]!.logIndex], ['{"by":"a"}', 8], 'a receipt once set is never overwritten');
+  // The run with the highest log index (what the log outbox checks the log still holds).
+  assert.deepEqual(await store.lastLogged(), { logIndex: 8, receipt: '{"by":"a"}', recordDigest: claimedByA[0]!.recordDigest });
   assert.equal((await store.claimUnsigned(10, 'b', new Date(Date.now() + 1000).toISOString())).length, 1, 'a stale claim is taken over');
+  await store.setReceipts([{ recordDigest: claimedByA[1]!.recordDigest, receipt: '{"by":"a, later"}', logIndex: null }], 'b');
+  await store.setLogIndexes([{ recordDigest: claimedByA[1]!.recordDigest, logIndex: 3 }]);
+  assert.equal((await store.lastLogged())!.logIndex, 8, 'the highest index, not the latest stored');
 
   // Retention: a's content goes, but the system prompt b still names stays, and a's record stays.
   assert.equal(await store.expire(new Date(day + 43_200_000).toISOString()), 1);
@@ -278,6 +284,40 @@ describe('SQLite', () => {
     }
   });
 
+  test('the highest log index is read from its index (runs_log_index), made at open for a store that lacks it; a reader does without it', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
+    folders.push(folder);
+    const path = join(folder, 'runs.sqlite');
+    const runs = ['Plan the trip.', 'Book the train.', 'Book the hotel.'].map((user, i) => exchangeRun(user, Date.parse('2026-12-01T00:00:00Z') + i));
+    const store = SqliteRuns.open(path);
+    await store.put(runs);
+    await store.setReceipts(runs.map((run, i) => ({ recordDigest: run.recordDigest, receipt: `{"r":${i}}`, logIndex: [5, 9, null][i]! })));
+    await store.close();
+    // A store made before the index (what stores of earlier versions hold).
+    const db = new DatabaseSync(path);
+    db.exec('DROP INDEX runs_log_index');
+    db.close();
+    const reader = SqliteRuns.openReader(path);
+    try {
+      assert.deepEqual(await reader.lastLogged(), { logIndex: 9, receipt: '{"r":1}', recordDigest: runs[1]!.recordDigest }, 'a reader opens and reads the older store as it is');
+    } finally {
+      await reader.close();
+    }
+    const check = new DatabaseSync(path, { readOnly: true });
+    assert.equal(check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'runs_log_index'").get(), undefined, 'the reader made no index');
+    check.close();
+    const reopened = SqliteRuns.open(path);
+    try {
+      assert.deepEqual(await reopened.lastLogged(), { logIndex: 9, receipt: '{"r":1}', recordDigest: runs[1]!.recordDigest });
+      const opened = new DatabaseSync(path, { readOnly: true });
+      const plan = opened.prepare('EXPLAIN QUERY PLAN SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1').all() as { detail: string }[];
+      opened.close();
+      assert.match(plan.map((row) => row.detail).join(' '), /USING INDEX runs_log_index/, 'serve made it at open, and the query reads it');
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('put, query, find, content, receipts and retention', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'runprint-runs-'));
     folders.push(folder);
@@ -343,6 +383,37 @@ describe('PostgreSQL', () => {
       assert.match(await plan(`(${record} ->> 'format') = ANY(ARRAY['anthropic-messages'])`), /runs_format/);
       await admin.query('RESET search_path; RESET enable_seqscan');
       assert.deepEqual((await reopened.list({ status: 'complete', provider: 'openai' })).length, 1);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('the highest log index is read from its index (runs_log_index), made at open for a store that lacks it; a reader does without it', async () => {
+    const url = await freshUrl();
+    const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
+    const runs = ['Plan the trip.', 'Book the train.', 'Book the hotel.'].map((user, i) => exchangeRun(user, Date.parse('2026-12-01T00:00:00Z') + i));
+    const store = await PostgresRuns.open(url);
+    await store.put(runs);
+    await store.setReceipts(runs.map((run, i) => ({ recordDigest: run.recordDigest, receipt: `{"r":${i}}`, logIndex: [5, 9, null][i]! })));
+    await store.close();
+    const made = async () => (await admin.query('SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'runs_log_index'])).rows.length === 1;
+    assert.ok(await made());
+    await admin.query(`DROP INDEX ${schema}.runs_log_index`);
+    const reader = await PostgresRuns.open(url, { readOnly: true });
+    try {
+      assert.deepEqual(await reader.lastLogged(), { logIndex: 9, receipt: '{"r":1}', recordDigest: runs[1]!.recordDigest }, 'a reader opens and reads the older store as it is');
+    } finally {
+      await reader.close();
+    }
+    assert.equal(await made(), false, 'the reader made no index');
+    const reopened = await PostgresRuns.open(url);
+    try {
+      assert.ok(await made(), 'serve makes it at open');
+      assert.deepEqual(await reopened.lastLogged(), { logIndex: 9, receipt: '{"r":1}', recordDigest: runs[1]!.recordDigest });
+      await admin.query(`SET search_path = ${schema}; SET enable_seqscan = off`);
+      const plan = JSON.stringify((await admin.query('EXPLAIN (FORMAT JSON) SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1')).rows);
+      await admin.query('RESET search_path; RESET enable_seqscan');
+      assert.match(plan, /runs_log_index/);
     } finally {
       await reopened.close();
     }

@@ -13,22 +13,25 @@ import { fetchCheckpoint, fetchTlogProof, httpTileReader, LogAnswerError, printa
 import { parseCheckpoint } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { formatNote } from '../log/note.ts';
-import { inclusionProofFromTiles, leafHashFromTiles } from '../log/tiles.ts';
+import { consistencyProofFromTiles, inclusionProofFromTiles, leafHashFromTiles, rootFromTiles, type TileReader } from '../log/tiles.ts';
 import { parseTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
+import { verifyConsistency } from '../merkle/consistency.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
 import type { RunStorage } from './run-storage.ts';
 
 export interface LogOutboxOptions {
-  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes'>;
+  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes' | 'lastLogged'>;
   /** The log's URL prefix (logPrefix). */
   url: URL;
   /** The log's write token (Authorization: Bearer). */
   token?: string;
   /**
    * The log's verifier key: a delivered receipt's index is stored only once a checkpoint signed
-   * with it is seen to include the receipt there (proved from the log's tiles). None: the index
-   * is stored as the log answered it (its leafHash checked), unproved.
+   * with it is seen to include the receipt there (proved from the log's tiles), and each signed
+   * checkpoint must extend the one verified before it, the first one the store's last delivered
+   * receipt (LogOutbox's history check). None: the index is stored as the log answered it (its
+   * leafHash checked), unproved, and the log's checkpoints are not read at all.
    */
   logKey?: NoteVerifier;
   /** The log's origin (default the key's name). */
@@ -88,6 +91,12 @@ const MAX_ANSWERED = PROVED_BATCH;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** 4xx answers that refuse one entry (any other entry may still be taken). */
 const ENTRY_REFUSALS = new Set(['ERR_LOG_ENTRY_INVALID', 'ERR_LOG_ENTRY_TOO_LARGE', 'ERR_HTTP_BODY_TOO_LARGE']);
+/**
+ * How long a signed checkpoint smaller than the one the outbox verified before (or than the store's
+ * last delivered receipt needs) is read again before it counts (ms): processes of one log sharing
+ * its storage each serve the latest checkpoint they read, within a quarter of a second by default.
+ */
+const LAG_MS = 1_000;
 /** Failures that pass: the log is down or busy, or has not signed a checkpoint over the entries yet. */
 const TRANSIENT = new Set(['ERR_LOG_UNREACHABLE', 'ERR_LOG_ENTRY_NOT_FOUND']);
 
@@ -111,6 +120,9 @@ interface Delivered {
   logIndex: number;
 }
 
+/** The run with the highest stored log index (RunStorage.lastLogged). */
+type LastLogged = { logIndex: number; receipt: string; recordDigest: string };
+
 export class LogOutbox {
   readonly #options: LogOutboxOptions;
   readonly #state: OutboxState;
@@ -121,6 +133,11 @@ export class LogOutbox {
    * checkpoint proved yet; a retry proves them again without sending them again.
    */
   readonly #answered = new Map<string, Delivered>();
+  /**
+   * With the log key: the last signed checkpoint this process verified, which every later one
+   * must extend (#checkHistory); none before the first.
+   */
+  #last: { size: number; rootHash: Uint8Array } | undefined;
   #woken = false;
   /** Ends the current sleep (any), and whether a wake may end it. */
   #endSleep: (() => void) | undefined;
@@ -203,7 +220,12 @@ export class LogOutbox {
     // Closing abandons what is in flight: that is no failure of the log.
     if (this.#closed) return false;
     this.#state.lastError = failureOf(error);
-    if (outcome === 'stop') this.#state.stopped = failureOf(error);
+    if (outcome === 'stop') {
+      this.#state.stopped = failureOf(error);
+      // Nothing answered before the stop is proved or stored: a log that failed a check may have
+      // answered them too (a log rolled back or replaced answers indexes it gave others before).
+      this.#answered.clear();
+    }
     try {
       this.#options.onFailure?.(error, outcome);
     } catch {
@@ -278,8 +300,11 @@ export class LogOutbox {
           return item === undefined ? [] : [item];
         });
         if (answered.length > 0) {
+          // Before the first checkpoint of this process: the receipt it must still hold. Read here,
+          // so that a failure of the store is retried as one (#loop), not taken for the log's.
+          const seed = this.#last === undefined ? await this.#options.storage.lastLogged() : undefined;
           try {
-            const proved = await this.#withinTime(this.#prove(answered, logKey), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
+            const proved = await this.#withinTime(this.#prove(answered, logKey, seed), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
             delivered.push(...proved);
             if (proved.length < answered.length) {
               proving = true;
@@ -316,28 +341,37 @@ export class LogOutbox {
 
   /**
    * Waits for a checkpoint signed with the log key (and of its origin) that covers every answered
-   * index, or for as long as `checkpointWaitMs`, then proves from the log's tiles that each receipt
-   * the checkpoint covers is the entry at its index and is included under its root hash; returns
-   * those (none covered: ERR_LOG_ENTRY_NOT_FOUND). A log that answered an index it does not hold
-   * the receipt at fails here (ERR_LOG_PROOF_INVALID), before the index is stored.
+   * index, or for as long as `checkpointWaitMs`, checks that it extends what the outbox verified
+   * before (#checkHistory; `seed`: the store's last delivered receipt, before the first), then
+   * proves from the log's tiles that each receipt the checkpoint covers is the entry at its index
+   * and is included under its root hash; returns those (none covered: ERR_LOG_ENTRY_NOT_FOUND). A
+   * log that answered an index it does not hold the receipt at fails here (ERR_LOG_PROOF_INVALID),
+   * before the index is stored.
    */
-  async #prove(answered: readonly Delivered[], logKey: NoteVerifier): Promise<Delivered[]> {
+  async #prove(answered: readonly Delivered[], logKey: NoteVerifier, seed: LastLogged | undefined): Promise<Delivered[]> {
     const need = Math.max(...answered.map((item) => item.logIndex)) + 1;
-    const deadline = performance.now() + (this.#options.checkpointWaitMs ?? 10_000);
+    // The size the log had signed before: a smaller checkpoint is read again for LAG_MS (a process
+    // of the log that has not read the latest yet) before it counts.
+    const floor = this.#last?.size ?? (seed === undefined ? 0 : seed.logIndex + 1);
+    const started = performance.now();
+    const deadline = started + (this.#options.checkpointWaitMs ?? 10_000);
+    const lagDeadline = Math.min(deadline, started + LAG_MS);
     // Every read of the proof ends when the outbox closes or the proof's time is up: an abandoned
     // read would keep the process alive until the HTTP client's own timeout (minutes).
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout((this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs)]);
     let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
-    while (signed.checkpoint.size < need && performance.now() <= deadline && !this.#closed) {
+    const short = (size: number, now: number) => (size < need && now <= deadline) || (size < floor && now <= lagDeadline);
+    while (short(signed.checkpoint.size, performance.now()) && !this.#closed) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
     }
     const { size, rootHash } = signed.checkpoint;
+    const readTile = httpTileReader(this.#options.url, signal);
+    await this.#checkHistory(size, rootHash, seed, readTile);
     const covered = answered.filter((item) => item.logIndex < size);
     if (covered.length === 0) {
       throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${size}, ${need} needed)`);
     }
-    const readTile = httpTileReader(this.#options.url, signal);
     for (const item of covered) {
       if (!equalBytes(await leafHashFromTiles(item.logIndex, size, readTile), item.leafHash)) {
         throw new LogError('ERR_LOG_PROOF_INVALID', `the log answered index ${item.logIndex} for a receipt, but holds another entry there`);
@@ -347,6 +381,42 @@ export class LogOutbox {
       }
     }
     return covered;
+  }
+
+  /**
+   * Checks a signed checkpoint against the log's history as this process saw it, as `runprint log
+   * monitor` does (log/client.ts checkLogProgress), then keeps it as the last one verified. After a
+   * checkpoint verified before: a smaller size is ERR_LOG_DROPPED, the same size with another root
+   * hash ERR_LOG_FORK, a larger one needs a consistency proof from the log's tiles leading from the
+   * root hash before to this one (else ERR_LOG_REWRITE). The first of the process needs, when the
+   * store holds a delivered receipt (`seed`), that receipt at its index under this checkpoint
+   * (its leaf hash and inclusion proof from the tiles), else ERR_LOG_REWRITE: a log rolled back
+   * or replaced (with the same key) would otherwise be taken as it is and answer again indexes it
+   * gave other receipts. Tiles that do not give the checkpoint's root hash are ERR_LOG_TILE_INVALID.
+   * Each of these stops delivery (outcomeOf).
+   */
+  async #checkHistory(size: number, rootHash: Uint8Array, seed: LastLogged | undefined, readTile: TileReader): Promise<void> {
+    const last = this.#last;
+    const tilesInvalid = () => new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not give the root hash of its signed checkpoint');
+    if (last !== undefined) {
+      if (size < last.size) {
+        throw new LogError('ERR_LOG_DROPPED', `the log's signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}, the one verified before ${last.size}: it was rolled back or replaced; no index it answers is stored`);
+      }
+      if (size === last.size && !equalBytes(rootHash, last.rootHash)) {
+        throw new LogError('ERR_LOG_FORK', `the log signed two root hashes for size ${size}: it forked, or was replaced; no index it answers is stored`);
+      }
+      if (size > last.size && !verifyConsistency(last.size, size, await consistencyProofFromTiles(last.size, size, readTile), last.rootHash, rootHash)) {
+        if (!equalBytes(await rootFromTiles(size, readTile), rootHash)) throw tilesInvalid();
+        throw new LogError('ERR_LOG_REWRITE', `the log's checkpoint of size ${size} is not consistent with the one of size ${last.size} verified before: it rewrote entries it had signed, or was replaced; no index it answers is stored`);
+      }
+    } else if (seed !== undefined) {
+      const leafHash = hashLeaf(encoder.encode(seed.receipt));
+      if (seed.logIndex >= size || !equalBytes(await leafHashFromTiles(seed.logIndex, size, readTile), leafHash)) {
+        throw new LogError('ERR_LOG_REWRITE', `the capture log no longer holds the run store's last delivered receipt at index ${seed.logIndex} (its signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}): it was rolled back or replaced (or the store's receipts went to another log); no index it answers is stored`);
+      }
+      if (!verifyInclusion(leafHash, seed.logIndex, size, await inclusionProofFromTiles(seed.logIndex, size, readTile), rootHash)) throw tilesInvalid();
+    }
+    this.#last = { size, rootHash };
   }
 
   /** `work`, or ERR_LOG_UNREACHABLE when it has not settled within `ms` or the outbox closes (it may still finish later, unheeded). */

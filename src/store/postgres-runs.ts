@@ -56,6 +56,9 @@ CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable AND receipt IS NULL;
 CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL AND log_index IS NULL;
+-- The run with the highest log index (lastLogged), read by the log outbox as it starts; made when
+-- serve opens a store of an older layout (a reader does without it).
+CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS NOT NULL;
 CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
 -- Hash indexes: a model name may be longer than a btree entry can be (2,704 bytes: 54000), and the names are only compared for equality.
@@ -443,6 +446,12 @@ export class PostgresRuns implements RunStorage {
   async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
     const found = await this.#query('SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > $2 ORDER BY seq LIMIT $1', [limit, afterSeq]);
     return (found.rows as { seq: number | string; record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ seq: Number(row.seq), recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
+  }
+
+  async lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined> {
+    const found = await this.#query('SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1');
+    const row = found.rows[0] as { log_index: number | string; receipt: string; record_digest: string } | undefined;
+    return row === undefined ? undefined : { logIndex: Number(row.log_index), receipt: row.receipt, recordDigest: row.record_digest };
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {

@@ -504,6 +504,13 @@ export interface RunStorage {
    * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`).
    */
   unlogged(limit: number, afterSeq?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
+  /**
+   * The run with the highest stored log index: that index, its receipt and record digest (a run
+   * whose receipt is in a log); undefined when no run has one. The log outbox checks at its start
+   * that the log still holds this receipt there (log-outbox.ts), a read of one index entry
+   * (runs_log_index) whatever the store's size.
+   */
+  lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined>;
   /** Stores the log index of receipts appended to the log, where none is stored yet. */
   setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */

@@ -46,6 +46,9 @@ CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_unsigned ON runs (seq) WHERE receiptable = 1 AND receipt IS NULL;
 CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL AND log_index IS NULL;
+-- The run with the highest log index (lastLogged), read by the log outbox as it starts; made when
+-- a store of an older layout is opened by serve (a reader does without it).
+CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS NOT NULL;
 -- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request
 -- and response bytes; kept = 1 where the run keeps that digest's content (retention deletes
 -- content no unexpired run keeps).
@@ -351,6 +354,11 @@ export class SqliteRuns implements RunStorage {
         (row) => ({ seq: row.seq, recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }),
       ),
     );
+  }
+
+  async lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined> {
+    const row = this.#read(() => this.#db.prepare('SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1').get()) as { log_index: number; receipt: string; record_digest: string } | undefined;
+    return row === undefined ? undefined : { logIndex: row.log_index, receipt: row.receipt, recordDigest: row.record_digest };
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
