@@ -8,7 +8,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { RUNS_PRAGMAS } from '../store/sqlite-runs-write.ts';
 import { isSqliteStatementError, sqliteFault } from '../store/storage-faults.ts';
-import { walAfterCheck } from '../store/sqlite-wal.ts';
+import { makeChecked } from '../store/sqlite-wal.ts';
 import { storeCorrupt } from '../store/storage.ts';
 
 const SCHEMA = `
@@ -103,15 +103,7 @@ export class SqliteReplayLinks implements ReplayLinks {
         opened.exec(SCHEMA);
         for (const sql of PROBE) opened.prepare(sql);
       };
-      walAfterCheck(db, make);
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        make();
-        db.exec('COMMIT');
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
+      makeChecked(db, make);
       return new SqliteReplayLinks(db, path);
     } catch (error) {
       if (db?.isOpen === true) db.close();

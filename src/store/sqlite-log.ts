@@ -8,7 +8,7 @@ import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { SqliteReader } from './sqlite-reader.ts';
-import { walAfterCheck } from './sqlite-wal.ts';
+import { makeChecked } from './sqlite-wal.ts';
 import { existsSync } from 'node:fs';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
@@ -180,15 +180,7 @@ export class SqliteLog implements LogStorage {
         opened.exec(SCHEMA);
         for (const sql of PROBE) opened.prepare(sql);
       };
-      walAfterCheck(db, make);
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        make();
-        db.exec('COMMIT');
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
+      makeChecked(db, make);
       if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.trunc(options.maxPageCount)}`);
     } catch (error) {
       if (db?.isOpen === true) db.close();

@@ -7,7 +7,7 @@ import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
-import { walAfterCheck } from './sqlite-wal.ts';
+import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
@@ -220,16 +220,7 @@ export class SqliteRuns implements RunStorage {
         for (const sql of READER_PROBE) opened.prepare(sql).all();
         return prepareRunWrites(opened);
       };
-      walAfterCheck(db, make);
-      let writes: RunWriteStatements;
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        writes = make();
-        db.exec('COMMIT');
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
+      const writes = makeChecked(db, make);
       return new SqliteRuns(db, path, options.writerThread === true, writes);
     } catch (error) {
       if (db?.isOpen === true) db.close();

@@ -33,6 +33,24 @@ export function walAfterCheck(db: DatabaseSync, check: () => void): void {
   db.exec('PRAGMA journal_mode = WAL');
 }
 
+/**
+ * An open's tables, made and checked by `make` in one BEGIN IMMEDIATE transaction, after the file
+ * is put in WAL mode once `make` has passed on it (walAfterCheck): a file of another shape is
+ * refused (make throws) with nothing of it changed. Returns what `make` returns.
+ */
+export function makeChecked<T>(db: DatabaseSync, make: () => T): T {
+  walAfterCheck(db, () => void make());
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const made = make();
+    db.exec('COMMIT');
+    return made;
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
 function journalMode(db: DatabaseSync): string {
   const row = db.prepare('PRAGMA journal_mode').get() as Record<string, unknown> | undefined;
   return String(row === undefined ? '' : Object.values(row)[0]).toLowerCase();
