@@ -213,6 +213,8 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     for (let i = 0; i < 3; i++) ids.push(await call(serve.base, `Outbox log down ${i}`));
     assert.ok(performance.now() - started < 5_000, 'the calls are answered while the log is down');
     await until(async () => (await logHealth(serve.base)).retries >= 2, 'delivery was tried and failed twice');
+    // How many wait: the three receipts, once signed (counted as the outbox looks, at most once a second).
+    await until(async () => (await logHealth(serve.base)).waiting === 3, 'the three receipts are counted waiting');
     const health = await logHealth(serve.base);
     assert.equal(health.lastError?.code, 'ERR_LOG_UNREACHABLE');
     assert.equal(health.stopped, null, 'a log that cannot be reached is retried, not given up');
@@ -229,6 +231,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     await checkInRemote(serve.base, remote, views, join(data, 'receipt-key.pem'));
     assert.equal(await checkpointSize(remote.base), 3);
     assert.equal((await logHealth(serve.base)).lastError, null, 'the failure is over once delivery worked');
+    await until(async () => (await logHealth(serve.base)).waiting === 0, 'none waits once all are delivered');
     const verify = (await (await fetch(`${serve.base}/v1/runs/${views[0]!.captureId}/verify`)).json()) as { checks: { name: string; status: string; message?: string }[] };
     const logCheck = verify.checks.find((check) => check.name === 'log')!;
     assert.equal(logCheck.status, 'not-checked', 'without --capture-log-key serve does not check the inclusion');

@@ -113,7 +113,11 @@ async function exercise(store: RunStorage): Promise<void> {
   assert.deepEqual(await store.lastLogged(), { logIndex: 8, receipt: '{"by":"a"}', recordDigest: claimedByA[0]!.recordDigest });
   assert.equal((await store.claimUnsigned(10, 'b', new Date(Date.now() + 1000).toISOString())).length, 1, 'a stale claim is taken over');
   await store.setReceipts([{ recordDigest: claimedByA[1]!.recordDigest, receipt: '{"by":"a, later"}', logIndex: null }], 'b');
+  // A receipt without a log index waits for the log (what the outbox counts for /healthz).
+  assert.equal(await store.unloggedCount(100), 1);
+  assert.equal(await store.unloggedCount(0), 0, 'counted up to the bound');
   await store.setLogIndexes([{ recordDigest: claimedByA[1]!.recordDigest, logIndex: 3 }]);
+  assert.equal(await store.unloggedCount(100), 0);
   assert.equal((await store.lastLogged())!.logIndex, 8, 'the highest index, not the latest stored');
 
   // Retention: a's content goes, but the system prompt b still names stays, and a's record stays.

@@ -21,7 +21,7 @@ import { hashLeaf } from '../merkle/rfc6962.ts';
 import type { RunStorage } from './run-storage.ts';
 
 export interface LogOutboxOptions {
-  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes' | 'lastLogged'>;
+  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes' | 'lastLogged'> & Partial<Pick<RunStorage, 'unloggedCount'>>;
   /** The log's URL prefix (logPrefix). */
   url: URL;
   /** The log's write token (Authorization: Bearer). */
@@ -65,6 +65,11 @@ export type OutboxOutcome = 'retry' | 'set-aside' | 'stop';
 export interface OutboxState {
   /** The log's URL as errors may show it. */
   url: string;
+  /**
+   * Receipts in the store without a log index when the outbox last looked (at most once a second,
+   * counted up to WAITING_COUNTED: that many means at least that many), null before it looked.
+   */
+  waiting: number | null;
   /** Receipts delivered, and of them proved included in a signed checkpoint (with the log key). */
   delivered: number;
   proved: number;
@@ -97,6 +102,9 @@ const ENTRY_REFUSALS = new Set(['ERR_LOG_ENTRY_INVALID', 'ERR_LOG_ENTRY_TOO_LARG
  * its storage each serve the latest checkpoint they read, within a quarter of a second by default.
  */
 const LAG_MS = 1_000;
+/** The receipts waiting for the log are counted at most this often (ms), and up to this many. */
+const WAITING_EVERY_MS = 1_000;
+const WAITING_COUNTED = 100_000;
 /** Failures that pass: the log is down or busy, or has not signed a checkpoint over the entries yet. */
 const TRANSIENT = new Set(['ERR_LOG_UNREACHABLE', 'ERR_LOG_ENTRY_NOT_FOUND']);
 
@@ -138,6 +146,8 @@ export class LogOutbox {
    * must extend (#checkHistory); none before the first.
    */
   #last: { size: number; rootHash: Uint8Array } | undefined;
+  /** When the receipts waiting were last counted (performance.now()). */
+  #countedAt = -Infinity;
   #woken = false;
   /** Ends the current sleep (any), and whether a wake may end it. */
   #endSleep: (() => void) | undefined;
@@ -153,7 +163,7 @@ export class LogOutbox {
   constructor(options: LogOutboxOptions) {
     this.#options = options;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-    this.#state = { url: printableUrl(options.url), delivered: 0, proved: 0, retries: 0, refused: 0, stopped: null, lastError: null };
+    this.#state = { url: printableUrl(options.url), waiting: null, delivered: 0, proved: 0, retries: 0, refused: 0, stopped: null, lastError: null };
   }
 
   /** What /healthz shows: the counts since start, and why delivery waits or stopped. */
@@ -240,6 +250,11 @@ export class LogOutbox {
    * one failed and waits for a retry.
    */
   async #pass(): Promise<boolean> {
+    const counting = this.#options.storage.unloggedCount;
+    if (counting !== undefined && performance.now() - this.#countedAt >= WAITING_EVERY_MS) {
+      this.#countedAt = performance.now();
+      this.#state.waiting = await counting.call(this.#options.storage, WAITING_COUNTED);
+    }
     const logKey = this.#options.logKey;
     const batch = logKey === undefined ? BATCH : PROVED_BATCH;
     let after = 0;

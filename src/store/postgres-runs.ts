@@ -448,6 +448,11 @@ export class PostgresRuns implements RunStorage {
     return (found.rows as { seq: number | string; record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ seq: Number(row.seq), recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
   }
 
+  async unloggedCount(atMost: number): Promise<number> {
+    const found = await this.#query('SELECT COUNT(*) AS count FROM (SELECT 1 FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL LIMIT $1) AS waiting', [atMost]);
+    return Number((found.rows[0] as { count: number | string }).count);
+  }
+
   async lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined> {
     const found = await this.#query('SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1');
     const row = found.rows[0] as { log_index: number | string; receipt: string; record_digest: string } | undefined;

@@ -504,6 +504,8 @@ export interface RunStorage {
    * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`).
    */
   unlogged(limit: number, afterSeq?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
+  /** How many runs `unlogged` would give, counted up to `atMost` (runs_unlogged, a partial index: a read of those entries only). */
+  unloggedCount(atMost: number): Promise<number>;
   /**
    * The run with the highest stored log index: that index, its receipt and record digest (a run
    * whose receipt is in a log); undefined when no run has one. The log outbox checks at its start

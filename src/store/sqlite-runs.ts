@@ -347,6 +347,10 @@ export class SqliteRuns implements RunStorage {
     );
   }
 
+  async unloggedCount(atMost: number): Promise<number> {
+    return this.#read(() => (this.#db.prepare('SELECT COUNT(*) AS count FROM (SELECT 1 FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL LIMIT ?)').get(atMost) as { count: number }).count);
+  }
+
   async lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined> {
     const row = this.#read(() => this.#db.prepare('SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1').get()) as { log_index: number; receipt: string; record_digest: string } | undefined;
     return row === undefined ? undefined : { logIndex: row.log_index, receipt: row.receipt, recordDigest: row.record_digest };
