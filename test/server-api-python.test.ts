@@ -50,7 +50,8 @@ test('the README\'s Python block prints the run identity and verifies a receipt 
   // A receipt that does not match is an answer, printed as such; the service's errors reach Python as their code.
   await writeFile(join(folder, 'response.json'), RESPONSE_TEXT.replace('Paris', 'Lyon'));
   const other = await python({ RUNPRINT_URL: server.base });
-  assert.match(other.stdout, /^rp-run-\S+\nreceipt NOT verified: None\n$/);
+  // It names the checks that failed.
+  assert.match(other.stdout, /^rp-run-\S+\nreceipt NOT verified: \[\{'name': 'output', 'ok': False, 'code': 'ERR_OUTPUT_MISMATCH', 'message': '[^']+'\}\]\n$/);
   await writeFile(join(folder, 'response.json'), 'data: {"id":');
   const broken = await python({ RUNPRINT_URL: server.base });
   assert.match(broken.stderr, /RuntimeError: ERR_[A-Z_]+: /);
