@@ -101,8 +101,11 @@ test('sign warns as id does about each unknown member, signs the identity with t
 test('--from auto does not guess the format of a request whose only unknown member may be a typo (SPEC 4.5 rule 6)', async () => {
   file('auto.json', JSON.stringify({ model: 'gpt-4o', mesages: [{ role: 'user', content: 'b' }], temperature: 0 }));
   assert.deepEqual(await cli(['id', 'auto.json']), {
-    code: 3, stdout: '', stderr: 'runprint: ERR_PROVIDER_UNKNOWN_FORMAT: input has a member no supported API defines and no field that only one API defines; pass --from (at $)\n',
+    code: 3, stdout: '', stderr: 'runprint: ERR_PROVIDER_UNKNOWN_FORMAT: input has no field that only one API defines, and a member no supported API defines: $[\'mesages\'] (did you mean "messages"?); pass --from openai-chat|openai-responses|anthropic-messages to identify it anyway, with a warning naming each unknown member (at $)\n',
   });
+  // README's own example: a misspelled shared field names itself and the field it is nearest to.
+  file('temprature.json', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], temprature: 0 }));
+  assert.match((await cli(['id', 'temprature.json'])).stderr, /: \$\['temprature'\] \(did you mean "temperature"\?\); pass --from openai-chat\|/);
   const named = await cli(['id', 'auto.json', '--from', 'openai-chat']);
   assert.equal(named.code, 0);
   assert.match(named.stderr, /did you mean "messages"\?/);

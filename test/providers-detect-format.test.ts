@@ -63,6 +63,20 @@ describe('detectFormat', () => {
     }
   });
 
+  it('names the unknown members that stopped it, each with the nearest known name of any API (rule 6)', () => {
+    rejects({ model: 'gpt-4o', messages: [ask], temprature: 0 }, 'ERR_PROVIDER_UNKNOWN_FORMAT',
+      'input has no field that only one API defines, and a member no supported API defines: $[\'temprature\'] (did you mean "temperature"?); '
+      + 'pass --from openai-chat|openai-responses|anthropic-messages to identify it anyway, with a warning naming each unknown member');
+    // Printable and bounded: a reordering character is escaped, a long name cut, at most three named.
+    rejects({ model: 'm', messages: [ask], 'a\u202eb': 1, ['x'.repeat(100)]: 1, stream_option: 1, d: 1, e: 1 }, 'ERR_PROVIDER_UNKNOWN_FORMAT',
+      `input has no field that only one API defines, and members no supported API defines: $['a\\u202eb'], $['${'x'.repeat(64)}'\u2026], `
+      + '$[\'stream_option\'] (did you mean "stream_options"?) and 2 more; '
+      + 'pass --from openai-chat|openai-responses|anthropic-messages to identify it anyway, with a warning naming each unknown member');
+    // Ambiguous as well: the unknown members are named beside the candidates.
+    rejects({ model: 'gpt-4o', mesages: [ask], max_tokens: 5 }, 'ERR_PROVIDER_AMBIGUOUS_FORMAT',
+      'input could be a request of more than one provider API (openai-chat, anthropic-messages), and a member none of them defines: $[\'mesages\'] (did you mean "messages"?); pass --from');
+  });
+
   it('ignores values: the model name never decides', () => {
     rejects({ model: 'gpt-4o', messages: [ask], max_tokens: 5 }, 'ERR_PROVIDER_AMBIGUOUS_FORMAT',
       'input could be a request of more than one provider API (openai-chat, anthropic-messages); pass --from');

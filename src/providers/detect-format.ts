@@ -1,6 +1,7 @@
 /** docs/SPEC.md section 4.5: recognizing a composition or a provider request body (`--from auto`). */
 import { FormatError, ProviderError, formatPath } from '../errors.ts';
 import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { closestName } from '../io/closest-name.ts';
 import { mappingFor } from './request-mapping.ts';
 import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './request-format.ts';
 
@@ -21,7 +22,8 @@ import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './requ
  *      both an OpenAI Chat and an Anthropic Messages request).
  *   5. An answer of rule 4 is refused when the document also has a name no field table holds: no
  *      field only one API defines told the API, and the unknown name may be a misspelled one that
- *      would have ({model, mesages} is not an OpenAI Responses request).
+ *      would have ({model, mesages} is not an OpenAI Responses request). The error names those
+ *      members with the nearest known name, and says that --from identifies the request anyway.
  */
 
 /** Top-level fields each API requires (SPEC 4.5, rule 4). */
@@ -43,6 +45,33 @@ const COMPOSITION_VERSION_PREFIX = 'runprint/';
  */
 const REMEDY = 'pass --from';
 
+/**
+ * Rule 6's remedy: naming the format identifies the request anyway, and the command line then warns
+ * about each unknown member with the nearest known name (cli/request-warnings.ts).
+ */
+const REMEDY_UNKNOWN_MEMBER = `pass --from ${REQUEST_FORMATS.join('|')} to identify it anyway, with a warning naming each unknown member`;
+
+/** How many unknown members an error names before it says how many more there are. */
+const NAMED_UNKNOWN = 3;
+
+/** Characters a path keeps as they are that would reorder or hide text on a terminal (C0 controls formatPath escapes). */
+const UNSAFE_IN_PATH = /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * The members no field table holds, for an error: each one's path (cut as error paths are, with no
+ * character that moves or hides text) and the nearest name any supported API defines.
+ */
+function namedUnknown(unknown: readonly string[]): string {
+  const known = [...new Set(REQUEST_FORMATS.flatMap((format) => [...(KNOWN.get(format) ?? [])]))];
+  const named = unknown.slice(0, NAMED_UNKNOWN).map((name) => {
+    const path = formatPath([name]).replace(UNSAFE_IN_PATH, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const nearest = closestName(name, known);
+    return nearest === undefined ? path : `${path} (did you mean "${nearest}"?)`;
+  });
+  const more = unknown.length > NAMED_UNKNOWN ? ` and ${unknown.length - NAMED_UNKNOWN} more` : '';
+  return `${named.join(', ')}${more}`;
+}
+
 export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
   if (!isJsonObject(value)) {
     throw new ProviderError(
@@ -63,15 +92,16 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
       formatPath([]),
     );
   }
+  const unknown = Object.keys(value).filter((key) => !counted.includes(key));
   let candidates = REQUEST_FORMATS.filter((format) => counted.every((key) => KNOWN.get(format)?.has(key)));
   if (candidates.length > 1) {
     const complete = candidates.filter((format) => REQUIRED[format].every((key) => member(value, key) !== undefined));
     if (complete.length > 0) candidates = complete;
-    if (candidates.length === 1 && counted.length < Object.keys(value).length) {
+    if (candidates.length === 1 && unknown.length > 0) {
       throw new FormatError(
         'ERR_PROVIDER_UNKNOWN_FORMAT',
-        'input has a member no supported API defines and no field that only one API defines',
-        REMEDY,
+        `input has no field that only one API defines, and ${unknown.length === 1 ? 'a member' : 'members'} no supported API defines: ${namedUnknown(unknown)}`,
+        REMEDY_UNKNOWN_MEMBER,
         formatPath([]),
       );
     }
@@ -88,7 +118,7 @@ export function detectFormat(value: JsonValue): 'composition' | RequestFormat {
   }
   throw new FormatError(
     'ERR_PROVIDER_AMBIGUOUS_FORMAT',
-    `input could be a request of more than one provider API (${candidates.join(', ')})`,
+    `input could be a request of more than one provider API (${candidates.join(', ')})${unknown.length === 0 ? '' : `, and ${unknown.length === 1 ? 'a member' : 'members'} none of them defines: ${namedUnknown(unknown)}`}`,
     REMEDY,
     formatPath([]),
   );
