@@ -71,7 +71,8 @@ test('a receipt against a request compares request identities through the comput
   assert.deepEqual(await cli(['diff', 'receipt.json', 'request.json']), {
     code: 0,
     stderr: '',
-    stdout: `equal ${requestId}\n  a receipt\n  b request\nreceipt signatures not checked: run "runprint verify" to check them\n`,
+    // The receipt states served facts, the request has none: listed as --json lists them.
+    stdout: `equal ${requestId}\n  a receipt\n  b request\nremoved  served         $['served']\nreceipt signatures not checked: run "runprint verify" to check them\n`,
   });
   const json = JSON.parse((await cli(['diff', 'request.json', 'id-request.json', '--json'])).stdout);
   assert.deepEqual(json, { equal: true, compared: 'requestId', a: requestId, b: requestId, kinds: { a: 'request', b: 'identity-document' }, differences: [] });
@@ -163,6 +164,13 @@ test('a request with its response against the receipt of its run: equal run iden
   const half = await cli(['diff', 'request.json', 'request.json', '--response-b', 'response.json', '--json']);
   assert.equal(half.code, 0, half.stderr);
   assert.deepEqual(JSON.parse(half.stdout), { equal: true, compared: 'requestId', a: requestId, b: requestId, differences: [{ component: 'served', change: 'added', path: "$['served']" }] });
+  // Without --json the same: equal request identities (exit 0), and the served facts one side lacks.
+  assert.deepEqual(await cli(['diff', 'request.json', 'request.json', '--response-a', 'response.json']), {
+    code: 0, stderr: '', stdout: `equal ${requestId}\nremoved  served         $['served']\n`,
+  });
+  assert.deepEqual(await cli(['diff', 'id-request.json', 'id.json']), {
+    code: 0, stderr: '', stdout: `equal ${requestId}\n  a identity document\n  b identity document\nadded    served         $['served']\n`,
+  });
 });
 
 test('--response-a and --response-b go only with a provider request; a failed response exits 3; one standard input at most', async () => {

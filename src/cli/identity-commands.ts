@@ -138,11 +138,9 @@ function printContentDiff(result: RunDiff, a: unknown, b: unknown, json: boolean
     io.stdout(`${JSON.stringify({ ...result, differences }, null, 2)}\n`);
     return result.equal ? EXIT.ok : EXIT.differs;
   }
-  if (result.equal) {
-    io.stdout(`equal ${result.a}\n${formatOutput(result.output)}`);
-    return EXIT.ok;
-  }
-  let out = `differ\n  a ${result.a}\n  b ${result.b}\n`;
+  // Equal request identities still list what --json lists: served facts one side lacks (`removed
+  // served`), which do not make the identities differ (docs/CLI.md, diff --json).
+  let out = result.equal ? `equal ${result.a}\n` : `differ\n  a ${result.a}\n  b ${result.b}\n`;
   for (const difference of differences) {
     const where =
       difference.change === 'moved' ? ` (from [${difference.from}] to [${difference.to}])` : '';
@@ -153,7 +151,7 @@ function printContentDiff(result: RunDiff, a: unknown, b: unknown, json: boolean
     }
   }
   io.stdout(out + formatOutput(result.output));
-  return EXIT.differs;
+  return result.equal ? EXIT.ok : EXIT.differs;
 }
 
 /** A receipt or an identity document on either side: only digests, identities, served facts and outputs. */
@@ -164,11 +162,11 @@ function printKindsDiff(result: RunDiff, json: boolean, showValues: boolean, io:
     return result.equal ? EXIT.ok : EXIT.differs;
   }
   const kinds = result.kinds!;
-  // As for two compositions: equal identities print no differences (those are in --json).
+  // As for two compositions: equal identities list only what --json lists (served facts one side lacks).
   let out = result.equal
     ? `equal ${result.a}\n  a ${KIND_NAMES[kinds.a]}\n  b ${KIND_NAMES[kinds.b]}\n`
     : `differ\n  a ${result.a} (${KIND_NAMES[kinds.a]})\n  b ${result.b} (${KIND_NAMES[kinds.b]})\n`;
-  for (const difference of result.equal ? [] : (result.differences as DigestDifference[])) {
+  for (const difference of result.differences as DigestDifference[]) {
     const count = difference.count === undefined ? '' : ` (count ${difference.count.a ?? '-'} to ${difference.count.b ?? '-'})`;
     out += `${difference.change.padEnd(8)} ${difference.component.padEnd(14)} ${difference.path}${count}\n`;
   }
