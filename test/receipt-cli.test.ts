@@ -79,6 +79,25 @@ test('sign --add-to adds a gateway signature; verify then needs both keys', asyn
   });
 });
 
+test('a JSON file that is no receipt at all, or a bundle where only an envelope is taken, is said so plainly and named', async () => {
+  await cli(['keygen', '--out', 'k5']);
+  await cli(['sign', '--key', 'k5/receipt-key.pem', '--composition', 'request.json', '--output', 'response.json', '--out', 'r5.json', '--bundle', 'r5.bundle.json']);
+  const none = 'not a DSSE envelope (a runprint receipt) or a Sigstore bundle: it has none of "payload", "payloadType", "signatures"';
+  const verify = await cli(['verify', 'request.json', '--key', 'k5/receipt-key.pub.pem']);
+  assert.equal(verify.code, 1);
+  assert.ok(verify.stdout.includes(`ERR_ENVELOPE_INVALID: ${none}\n`), verify.stdout);
+  assert.deepEqual(await cli(['show', 'request.json']), { code: 3, stdout: '', stderr: `runprint: ERR_ENVELOPE_INVALID: request.json: ${none}\n` });
+  assert.deepEqual(await cli(['sign', '--add-to', 'request.json', '--key', 'k5/receipt-key.pem']), {
+    code: 3, stdout: '', stderr: `runprint: ERR_ENVELOPE_INVALID: --add-to request.json: ${none}\n`,
+  });
+  assert.deepEqual(await cli(['sign', '--add-to', 'r5.bundle.json', '--key', 'k5/receipt-key.pem']), {
+    code: 3, stdout: '', stderr: 'runprint: ERR_ENVELOPE_INVALID: --add-to r5.bundle.json: this is a Sigstore bundle, where only a DSSE envelope (a runprint receipt) is taken\n',
+  });
+  // An envelope missing one member still names that member.
+  file('no-payload.json', JSON.stringify({ ...JSON.parse(readFileSync(join(folder, 'r5.json'), 'utf8')), payload: undefined }));
+  assert.deepEqual(await cli(['show', 'no-payload.json']), { code: 3, stdout: '', stderr: 'runprint: ERR_ENVELOPE_INVALID: no-payload.json: envelope "payload" must be a string\n' });
+});
+
 test('a composition without served facts and a response without format still gets a run identity (served: {})', async () => {
   await cli(['keygen', '--out', 'k4']);
   const composition = { version: 'runprint/v1', model: { name: 'local' }, system: [], input: ['hi'], context: [], tools: [], parameters: {}, configuration: {} };

@@ -16,6 +16,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from '../io/printable.ts';
 import { readInput } from './read-input.ts';
+import { readingReceiptFile } from './receipt-input.ts';
 
 /** The log proof a receipt travels with, as it claims to be: parsed, not checked. */
 export interface ShownLogProof {
@@ -60,7 +61,8 @@ export async function showCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine('show', args, { 'log-proof': { type: 'string' }, json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'give exactly one RECEIPT or BUNDLE file (or - for standard input); run "runprint show --help"');
   if (positionals[0] === '-' && values['log-proof'] === '-') throw new UsageError('ERR_CLI_USAGE', 'only one of RECEIPT and --log-proof can be standard input');
-  const shown = readClaims(await readInput(positionals[0], io));
+  const bytes = await readInput(positionals[0], io);
+  const shown = await readingReceiptFile('', positionals[0]!, () => readClaims(bytes));
   if (values['log-proof'] !== undefined) shown.logProof = readLogProof(await readInput(values['log-proof'], io));
   io.stdout(values.json === true ? `${JSON.stringify(shown, null, 2)}\n` : formatShown(shown));
   return EXIT.ok;

@@ -19,6 +19,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { fileName, readInput } from './read-input.ts';
+import { readingReceiptFile } from './receipt-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import { withSaltsFile } from './salts-file.ts';
 
@@ -61,7 +62,9 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
     for (const option of ['composition', 'salts', 'output', 'from', 'strict', 'output-format', 'started', 'finished', 'capture', 'parent', 'retrieval'] as const) {
       if (values[option] !== undefined) throw usage(`--${option} cannot be used with --add-to: the payload is already signed`);
     }
-    envelope = await addSignature(await readInput(values['add-to'], io), key);
+    const receipt = values['add-to'];
+    const bytes = await readInput(receipt, io);
+    envelope = await readingReceiptFile('--add-to ', receipt, () => addSignature(bytes, key));
   } else {
     envelope = await signReceipt(await receiptFacts(values, io), key);
   }

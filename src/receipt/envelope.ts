@@ -52,6 +52,14 @@ export function readEnvelope(input: unknown): Envelope {
   }
   if (!isObject(value)) throw invalid('envelope must be a JSON object');
   const { payload, payloadType, signatures } = value;
+  // Another JSON file given for a receipt (a request, a response, a bundle where only an envelope
+  // is taken): said plainly rather than as the first member missing.
+  if (payload === undefined && payloadType === undefined && signatures === undefined) {
+    if (Object.hasOwn(value, 'mediaType') || Object.hasOwn(value, 'dsseEnvelope')) {
+      throw invalid('this is a Sigstore bundle, where only a DSSE envelope (a runprint receipt) is taken');
+    }
+    throw invalid('not a DSSE envelope (a runprint receipt) or a Sigstore bundle: it has none of "payload", "payloadType", "signatures"');
+  }
   if (typeof payload !== 'string') throw invalid('envelope "payload" must be a string');
   if (typeof payloadType !== 'string') throw invalid('envelope "payloadType" must be a string');
   if (!Array.isArray(signatures) || signatures.length === 0) throw invalid('envelope "signatures" must be a non-empty array');
