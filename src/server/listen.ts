@@ -349,6 +349,56 @@ function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean,
   outgoing.end(body);
 }
 
+/** Longest a refused body is read on and discarded after its 413 (replyLingering). */
+export const LINGER_MS = 5000;
+/** Most bytes of a refused body read on and discarded after its 413: this many times the route's limit, at least LARGE_BODY_BYTES. */
+export const LINGER_LIMIT_FACTOR = 4;
+
+/**
+ * Answers `refusal` (413: a body over the route's limit) to a client that may still be sending
+ * its body, then closes the connection once the body has been read and discarded whole, its
+ * client went away, LINGER_MS passed or more than the bound arrived, whichever comes first. A
+ * client that reads its answer only once its body is sent (Python's http.client, urllib) then
+ * gets the 413, not a broken pipe or a reset from a server that closed under it. The answer is
+ * written whole at once but ended only then: the request keeps its slots until the close, and its
+ * connection counts against the connection caps all along. A declared length past the bound is not
+ * read at all (that client would be cut mid-body anyway): answered and closed at once, as before.
+ */
+function replyLingering(incoming: IncomingMessage, outgoing: ServerResponse, refusal: RunprintError, limit: number): void {
+  const most = Math.max(LINGER_LIMIT_FACTOR * limit, LARGE_BODY_BYTES);
+  const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : 0;
+  if (incoming.complete || incoming.destroyed || outgoing.headersSent || outgoing.destroyed || !(declared <= most)) return reply(outgoing, refusal, true);
+  const error = httpError(refusal);
+  const body = JSON.stringify({ error: error.toJSON() });
+  outgoing.writeHead(statusFor(error), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  outgoing.write(body);
+  let discarded = 0;
+  let over = false;
+  const stop = (cut: boolean): void => {
+    if (over) return;
+    over = true;
+    clearTimeout(timer);
+    incoming.off('data', onData);
+    incoming.off('end', whole);
+    incoming.off('close', gone);
+    // The body read whole: the answer ends and Node closes the connection with nothing left
+    // unread (no reset). Cut: the connection is destroyed, whatever is still in flight.
+    if (cut) outgoing.destroy();
+    else outgoing.end();
+  };
+  const onData = (chunk: Buffer): void => {
+    discarded += chunk.length;
+    if (discarded > most) stop(true);
+  };
+  const whole = (): void => stop(false);
+  const gone = (): void => stop(!incoming.complete);
+  const timer = setTimeout(() => stop(true), LINGER_MS);
+  incoming.on('data', onData);
+  incoming.once('end', whole);
+  incoming.once('close', gone);
+  incoming.resume();
+}
+
 /** True when the request says a body follows. */
 function hasBody(incoming: IncomingMessage): boolean {
   return incoming.headers['transfer-encoding'] !== undefined || Number(incoming.headers['content-length'] ?? 0) > 0;
@@ -428,12 +478,16 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   if (body && limit > 0) {
     // Made only when needed: an Error captures a stack trace, a cost on every request otherwise.
     const tooLarge = () => new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
-    if (Number(incoming.headers['content-length'] ?? 0) > limit) return reply(outgoing, tooLarge(), true);
+    if (Number(incoming.headers['content-length'] ?? 0) > limit) {
+      // A client that waits for 100 Continue sends no body: it gets its answer alone, the connection closed.
+      if (awaitingContinue.delete(incoming)) return reply(outgoing, tooLarge(), true);
+      return replyLingering(incoming, outgoing, tooLarge(), limit);
+    }
     // The client waits for this before sending its body (Expect: 100-continue).
     if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
     const read = await readBody(incoming, limit);
     if (read === 'gone') return void outgoing.destroy();
-    if (read === 'too-large') return reply(outgoing, tooLarge(), true);
+    if (read === 'too-large') return replyLingering(incoming, outgoing, tooLarge(), limit);
     bytes = read;
   }
   let request: Request;
