@@ -40,6 +40,10 @@ test('serve refuses a sign key without a sign token, a token without a key, a ba
   }
   // The data directory's own log key, made on first start, is refused as a sign key too.
   const first = await startServe({ data });
+  // Without --sign-key and --sign-token, POST /v1/sign is no such path, and says why.
+  const unsigned = await fetch(`${first.base}/v1/sign`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  assert.equal(unsigned.status, 404);
+  assert.deepEqual(await unsigned.json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path: signing is off on this server (serve signs with --sign-key KEY.pem and --sign-token T)' } });
   await first.stop();
   const logKeyFile = join(data, 'log-key.pem');
   assert.match(await readFile(logKeyFile, 'utf8'), /PRIVATE KEY/);

@@ -1,7 +1,8 @@
 /** The HTTP service: routes through app.request() with no socket, then once over a real socket. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp } from '../src/server/app.ts';
+import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
+import { captureOff, createApp, SIGNING_OFF } from '../src/server/app.ts';
 import { listen } from '../src/server/listen.ts';
 
 const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], temperature: 0 };
@@ -62,7 +63,7 @@ test('serves over a real socket on 127.0.0.1', async () => {
 });
 
 test('with capture off, a path of capture is 404 saying why; other unknown paths say only that there is none', async () => {
-  const app = createApp({ captureOff: 'serve runs with --no-capture' });
+  const app = createApp({ off: [captureOff('serve runs with --no-capture')] });
   const why = 'no such path: capture is off on this server (serve runs with --no-capture), so it serves no proxy and no run store';
   for (const [method, path] of [['POST', '/openai/v1/chat/completions'], ['POST', '/anthropic/v1/messages'], ['POST', '/v1/chat/completions'], ['GET', '/v1/runs'], ['GET', '/v1/runs/3f0c'], ['POST', '/v1/exchanges'], ['GET', '/v1/content/abc'], ['GET', '/v1/receipt-key']]) {
     const response = await app.request(path!, { method: method! });
@@ -70,8 +71,29 @@ test('with capture off, a path of capture is 404 saying why; other unknown paths
     assert.deepEqual(await response.json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: why } }, path);
   }
   for (const path of ['/nothing', '/v1/nothing', '/v1/runsx', '/openai']) {
-    assert.deepEqual(await (await createApp({ captureOff: 'x' }).request(path)).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } }, path);
+    assert.deepEqual(await (await createApp({ off: [captureOff('x')] }).request(path)).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } }, path);
   }
   // With capture on (or not said to be off), nothing changes.
   assert.deepEqual(await (await createApp().request('/v1/runs')).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } });
+});
+
+test('without signing, POST /v1/sign is 404 saying why; with signing, the route is there', async () => {
+  const why = 'no such path: signing is off on this server (serve signs with --sign-key KEY.pem and --sign-token T)';
+  // As serve tells it with capture and signing both off: each path gets its own reason.
+  const app = createApp({ off: [captureOff('serve runs with --no-capture'), SIGNING_OFF] });
+  for (const method of ['POST', 'GET']) {
+    const response = await app.request('/v1/sign', { method, ...(method === 'POST' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}) });
+    assert.equal(response.status, 404, method);
+    assert.deepEqual(await response.json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: why } }, method);
+  }
+  assert.match((await (await app.request('/v1/runs')).json()).error.message, /^no such path: capture is off/);
+  for (const path of ['/v1/signs', '/v1/sign/x', '/sign']) {
+    assert.deepEqual(await (await app.request(path, { method: 'POST' })).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } }, path);
+  }
+  // Not said to be off: the bare 404.
+  assert.deepEqual(await (await createApp().request('/v1/sign', { method: 'POST' })).json(), { error: { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path' } });
+  // With signing on, the route answers (here: 401 without the sign token), whatever the list says.
+  const key = await parsePrivateKey((await generateKeyFiles('test')).privateKeyPem);
+  const signing = createApp({ sign: { key, token: 'sign-token', runprintVersion: '0.0.0-test' }, off: [SIGNING_OFF] });
+  assert.equal((await signing.request('/v1/sign', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status, 401);
 });

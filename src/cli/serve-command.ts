@@ -7,7 +7,7 @@ import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { witnessedLogs } from '../log/witness.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
-import { createApp, type AppOptions } from '../server/app.ts';
+import { captureOff, createApp, SIGNING_OFF, type AppOptions, type OffPaths } from '../server/app.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { makeFolders, notOwnerOnly } from '../store/owner-only.ts';
@@ -456,8 +456,12 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
     options.ingest = capture.ingest;
   }
-  // With capture off, a path of capture (a proxy route, /v1/runs) is no such path here, and its 404 says why.
-  if (capture === undefined) options.captureOff = values['no-capture'] === true ? 'serve runs with --no-capture' : `serve runs on ${host}, which other machines can reach, without --capture-token`;
+  // With capture off, a path of capture (a proxy route, /v1/runs) is no such path here, and its 404
+  // says why; so does POST /v1/sign without --sign-key.
+  const off: OffPaths[] = [];
+  if (capture === undefined) off.push(captureOff(values['no-capture'] === true ? 'serve runs with --no-capture' : `serve runs on ${host}, which other machines can reach, without --capture-token`));
+  if (sign === undefined) off.push(SIGNING_OFF);
+  options.off = off;
   // The explorer verifies receipts with the key capture signs them with.
   options.explorer = explorerRoutes(capture === undefined ? {} : { receiptKey: capture.receiptKey.publicKey });
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.

@@ -24,6 +24,25 @@ export const MAX_IDENTITY_BODY_BYTES = 32 * 1024 * 1024;
  */
 const CAPTURE_PATH = /^\/(?:[a-z0-9][a-z0-9-]*\/v1\/|v1\/content\/|v1\/(?:chat\/completions|responses|messages|runs|exchanges|receipt-key)(?:$|\/))/;
 
+/**
+ * Paths of a feature this server runs without: a request to one answers 404 ERR_HTTP_NOT_FOUND
+ * 'no such path: WHY' instead of a bare 'no such path', so a client learns what to turn on.
+ */
+export interface OffPaths {
+  /** The paths the feature would serve (tested against the request's path). */
+  path: RegExp;
+  /** Why they are not served: the feature is off, and what turns it on. */
+  why: string;
+}
+
+/** Capture's paths, off for `reason` (as serve says it: 'serve runs with --no-capture'). */
+export function captureOff(reason: string): OffPaths {
+  return { path: CAPTURE_PATH, why: `capture is off on this server (${reason}), so it serves no proxy and no run store` };
+}
+
+/** `POST /v1/sign`, on a server without a receipt key to sign with (AppOptions.sign). */
+export const SIGNING_OFF: OffPaths = { path: /^\/v1\/sign$/, why: 'signing is off on this server (serve signs with --sign-key KEY.pem and --sign-token T)' };
+
 export interface AppOptions {
   /**
    * Largest body of `POST /v1/identity`, `/v1/explain`, `/v1/diff`, `/v1/sign` and `/v1/verify`, in
@@ -46,8 +65,11 @@ export interface AppOptions {
   witness?: WitnessRouteOptions;
   /** The capture proxy (proxy-routes.ts): provider routes forwarded upstream, runs recorded. */
   proxy?: Proxy;
-  /** Why capture is off, when it is: a path of capture (CAPTURE_PATH) answers 404 saying so. */
-  captureOff?: string;
+  /**
+   * The features this server runs without and why (captureOff(reason), SIGNING_OFF): a request to a
+   * path of one, which no route serves, answers 404 saying why; the first that matches is said.
+   */
+  off?: readonly OffPaths[];
   /** The run store's routes (`/v1/runs`, `/v1/content`), when runs are captured. */
   runs?: RunRouteOptions;
   /** `GET /v1/runs/diff` and `GET /v1/runs/{id}/verify` (run-analysis-routes.ts), with the run store's routes. */
@@ -195,9 +217,10 @@ export function createApp(options: AppOptions = {}): App {
     }
     try {
       if (route === undefined) {
-        // A client pointed at the proxy of a server whose capture is off learns why, not only that there is no such path.
-        const off = options.captureOff === undefined || proxy !== undefined || !CAPTURE_PATH.test(url.pathname) ? '' : `: capture is off on this server (${options.captureOff}), so it serves no proxy and no run store`;
-        throw new RunprintError('ERR_HTTP_NOT_FOUND', `no such path${off}`);
+        // A client pointed at a feature this server runs without (the proxy with capture off, signing
+        // without a key) learns why, not only that there is no such path.
+        const off = options.off?.find((paths) => paths.path.test(url.pathname));
+        throw new RunprintError('ERR_HTTP_NOT_FOUND', off === undefined ? 'no such path' : `no such path: ${off.why}`);
       }
       // RFC 9110 section 9.3.2: HEAD answers as GET would, without the body.
       const head = request.method === 'HEAD' && route['GET'] !== undefined;
