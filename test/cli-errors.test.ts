@@ -31,6 +31,30 @@ test('a file that is missing, a directory or unreadable is named as given', asyn
   assert.deepEqual(await cli(['canon', 'request.json/x']), { code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: request.json/x\n' });
 });
 
+test('an error about a --response file\'s content names the file; a response given as the request says so', async () => {
+  const request = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+  const response = { id: 'c', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
+  file('asked.json', JSON.stringify(request));
+  file('answer.json', JSON.stringify(response));
+  const named = 'runprint: ERR_OUTPUT_INVALID: --response asked.json: response "object" is not "chat.completion"\n';
+  assert.deepEqual(await cli(['id', 'asked.json', '--response', 'asked.json']), { code: 3, stdout: '', stderr: named });
+  assert.deepEqual(await cli(['explain', 'asked.json', '--response', 'asked.json']), { code: 3, stdout: '', stderr: named });
+  assert.deepEqual(await cli(['diff', 'asked.json', 'asked.json', '--response-b', 'asked.json']), {
+    code: 3, stdout: '', stderr: 'runprint: ERR_OUTPUT_INVALID: --response-b asked.json: response "object" is not "chat.completion"\n',
+  });
+  const hint = 'this looks like a provider response, not a request (give it with --response)';
+  const asRequest = await cli(['id', 'answer.json']);
+  assert.equal(asRequest.code, 3);
+  assert.ok(asRequest.stderr.startsWith(`runprint: ERR_PROVIDER_UNKNOWN_FORMAT: ${hint}: input has no field`), asRequest.stderr);
+  assert.ok((await cli(['diff', 'asked.json', 'answer.json'])).stderr.startsWith(`runprint: ERR_PROVIDER_UNKNOWN_FORMAT: ${hint}: `));
+  const withFrom = await cli(['id', 'answer.json', '--from', 'openai-chat']);
+  assert.equal(withFrom.code, 0);
+  assert.ok(withFrom.stderr.startsWith(`runprint: warning: answer.json: ${hint}\n`), withFrom.stderr);
+  // A request is not taken for a response.
+  const plain = await cli(['id', 'asked.json']);
+  assert.deepEqual([plain.code, plain.stderr], [0, '']);
+});
+
 test('a file name is echoed with its control characters escaped and cut to 80 characters', async () => {
   assert.deepEqual(await cli(['canon', 'evil\x1b]0;owned\x07\n.json']), {
     code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: evil\\u001b]0;owned\\u0007\\u000a.json\n',

@@ -1,7 +1,8 @@
 /** `runprint canon`, `id`, `explain` and `diff`: the identity commands (README, "CLI"). */
 import { parseArgs } from 'node:util';
 import { compositionFromDocument, isInputFormat, type ComposeOptions } from '../compose/from-document.ts';
-import { UsageError } from '../errors.ts';
+import { RunprintError, UsageError } from '../errors.ts';
+import type { JsonValue } from '../jcs/json-value.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import type { Difference } from '../identity/diff.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
@@ -9,7 +10,7 @@ import { parseJson } from '../jcs/parse.ts';
 import { explainComposition, formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { readInput } from './read-input.ts';
+import { fileName, looksLikeResponse, namingFile, readInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import type { DigestDifference } from '../receipt/digest-view.ts';
 import { diffSides, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
@@ -49,6 +50,39 @@ async function composeOptions(values: { from?: unknown; response?: unknown }, io
   return options;
 }
 
+/**
+ * compositionFromDocument, with errors a user can act on: one about the --response file's content
+ * names that file, and a document that could not be read as a request but looks like a provider
+ * response says so (it belongs after --response).
+ */
+function composeNamingFiles(document: JsonValue, options: ComposeOptions, response: unknown): ReturnType<typeof compositionFromDocument> {
+  const { response: body, ...alone } = options;
+  let read: ReturnType<typeof compositionFromDocument>;
+  try {
+    read = compositionFromDocument(document, alone);
+  } catch (error) {
+    if (error instanceof RunprintError && looksLikeResponse(document)) error.message = `${RESPONSE_HINT}: ${error.message}`;
+    throw error;
+  }
+  if (body === undefined) return read;
+  // The document alone reads: what fails now is about the response.
+  try {
+    return compositionFromDocument(document, options);
+  } catch (error) {
+    // A refusal (a response to a composition) is about the options, not the file's content.
+    throw error instanceof UsageError ? error : namingFile(error, '--response ', typeof response === 'string' ? response : undefined);
+  }
+}
+
+/** With --from naming its format, a response read as a request gets an identity: say what it looks like. */
+function warnIfResponse(document: JsonValue, format: string, input: string | undefined, io: CliIo): void {
+  if (format === 'composition' || !looksLikeResponse(document)) return;
+  io.stderr(`runprint: warning: ${input === undefined || input === '-' ? 'standard input' : fileName(input)}: ${RESPONSE_HINT}\n`);
+}
+
+/** Said before an error about a request that looks like a provider response. */
+const RESPONSE_HINT = 'this looks like a provider response, not a request (give it with --response)';
+
 /** `canon [FILE|-]`: the RFC 8785 bytes, nothing added. */
 export async function canonCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals } = parse('canon', args, {}, { min: 0, max: 1 });
@@ -62,7 +96,8 @@ export async function idCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse('id', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
-  const { composition, format } = compositionFromDocument(document, options);
+  const { composition, format } = composeNamingFiles(document, options, values.response);
+  warnIfResponse(document, format, positionals[0], io);
   checkRequestMembers(document, format, positionals[0], values.strict === true, io);
   const identity = computeIdentity(composition);
   if (values['json'] === true) io.stdout(`${JSON.stringify(identity, null, 2)}\n`);
@@ -75,7 +110,8 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
   const { positionals, values } = parse('explain', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
   const document = parseJson(await readInput(positionals[0], io));
-  const { composition, format } = compositionFromDocument(document, options);
+  const { composition, format } = composeNamingFiles(document, options, values.response);
+  warnIfResponse(document, format, positionals[0], io);
   checkRequestMembers(document, format, positionals[0], values.strict === true, io);
   const identity = computeIdentity(composition);
   if (values['json'] === true) io.stdout(`${JSON.stringify(explainComposition(composition, identity, format), null, 2)}\n`);
@@ -103,11 +139,27 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
   const read = async (input: string, side: 'a' | 'b'): Promise<DiffSide> => {
     const document = parseJson(await readInput(input, io));
     const response = responses[side];
-    const read = readDiffSide(document, {
-      ...(from === undefined ? {} : { from }),
-      ...(typeof response === 'string' ? { response: { body: await readInput(response, io), name: `--response-${side}` } } : {}),
-    });
-    if (read.format !== undefined) checkRequestMembers(document, read.format, input, values.strict === true, io);
+    const body = typeof response === 'string' ? await readInput(response, io) : undefined;
+    const alone = from === undefined ? {} : { from };
+    let read: DiffSide;
+    try {
+      read = readDiffSide(document, alone);
+    } catch (error) {
+      if (error instanceof RunprintError && looksLikeResponse(document)) error.message = `${RESPONSE_HINT}: ${error.message}`;
+      throw error;
+    }
+    if (body !== undefined) {
+      // The document alone reads: what fails now is about the response (a refusal names its option already).
+      try {
+        read = readDiffSide(document, { ...alone, response: { body, name: `--response-${side}` } });
+      } catch (error) {
+        throw error instanceof UsageError ? error : namingFile(error, `--response-${side} `, typeof response === 'string' ? response : undefined);
+      }
+    }
+    if (read.format !== undefined) {
+      warnIfResponse(document, read.format, input, io);
+      checkRequestMembers(document, read.format, input, values.strict === true, io);
+    }
     return read;
   };
   const a = await read(positionals[0]!, 'a');

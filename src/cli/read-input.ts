@@ -1,6 +1,7 @@
 /** Reading a CLI input document from a file or standard input, with stable errors that name the file. */
 import { resolve } from 'node:path';
-import { InputError, JsonError, UsageError } from '../errors.ts';
+import { InputError, JsonError, RunprintError, UsageError } from '../errors.ts';
+import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
 import type { CliIo } from './io.ts';
 import { readFileAtMost } from '../store/small-file.ts';
 import { printable } from '../io/printable.ts';
@@ -49,4 +50,30 @@ function tooLarge(what: string): JsonError {
 /** A file name as the user gave it, safe to print: cut to 80 characters, control characters escaped. */
 export function fileName(name: string): string {
   return printable(name, 80);
+}
+
+/**
+ * Names the file an error is about: its message then starts `LABEL FILE: ` (`--response
+ * response.json: response "object" is not …`), the file printable and cut as above; its class, code
+ * and path stay. Anything that is not a runprint error is left as it is.
+ */
+export function namingFile(error: unknown, label: string, name: string | undefined): unknown {
+  if (!(error instanceof RunprintError)) return error;
+  const where = name === undefined || name === '-' ? 'standard input' : fileName(name);
+  error.message = `${label}${where}: ${error.message}`;
+  return error;
+}
+
+/**
+ * True when a document given as a request looks like a provider's response to one: an OpenAI Chat
+ * completion (`choices`, `object` "chat.completion"), an OpenAI Responses response (`object`
+ * "response" with `output`), or an Anthropic message (`type` "message", `role` "assistant" and a
+ * `content` list). Only for a hint: detection never reads values (SPEC 4.5).
+ */
+export function looksLikeResponse(document: JsonValue): boolean {
+  if (!isJsonObject(document)) return false;
+  const object = document['object'];
+  if (object === 'chat.completion' || object === 'chat.completion.chunk' || Array.isArray(document['choices'])) return true;
+  if (object === 'response' && Array.isArray(document['output'])) return true;
+  return document['type'] === 'message' && document['role'] === 'assistant' && Array.isArray(document['content']);
 }
