@@ -74,6 +74,12 @@ test('sign --add-to adds a gateway signature; verify then needs both keys', asyn
   file('r3-both.json', added.stdout);
   assert.equal((await cli(['verify', 'r3-both.json', '--key', 'app2/receipt-key.pub.pem', '--key', 'gw/receipt-key.vkey'])).code, 0);
   assert.equal((await cli(['verify', 'r3.json', '--key', 'app2/receipt-key.pub.pem', '--key', 'gw/receipt-key.vkey'])).code, 1);
+  assert.equal(added.stderr, '');
+  // A key that signed it already adds nothing, and says so.
+  const gwKeyId = JSON.parse(readFileSync(join(folder, 'gw/receipt-key.pub.jwk'), 'utf8')).kid;
+  assert.deepEqual(await cli(['sign', '--add-to', 'r3-both.json', '--key', 'gw/receipt-key.pem']), {
+    code: 0, stdout: added.stdout, stderr: `runprint: --add-to r3-both.json: key ${gwKeyId} already signed this receipt; nothing added\n`,
+  });
   assert.deepEqual(await cli(['sign', '--add-to', 'r3.json', '--key', 'gw/receipt-key.pem', '--output', 'response.json']), {
     code: 2, stdout: '', stderr: 'runprint: ERR_CLI_USAGE: --output cannot be used with --add-to: the payload is already signed\n',
   });

@@ -6,7 +6,7 @@ import { RunprintError, UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
-import { formatEnvelope, type Envelope } from '../receipt/envelope.ts';
+import { formatEnvelope, readEnvelope, type Envelope } from '../receipt/envelope.ts';
 import { parsePrivateKey } from '../keys/keys.ts';
 import { CAPTURES, isTimestamp, type Capture, type ReceiptFacts } from '../receipt/predicate.ts';
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
@@ -64,7 +64,12 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
     }
     const receipt = values['add-to'];
     const bytes = await readInput(receipt, io);
+    const before = await readingReceiptFile('--add-to ', receipt, () => readEnvelope(bytes).signatures.length);
     envelope = await readingReceiptFile('--add-to ', receipt, () => addSignature(bytes, key));
+    // The key's signature is there already: the envelope is written as it was, and that is said.
+    if (envelope.signatures.length === before) {
+      io.stderr(`runprint: --add-to ${receipt === '-' ? 'standard input' : fileName(receipt)}: key ${key.keyId} already signed this receipt; nothing added\n`);
+    }
   } else {
     envelope = await signReceipt(await receiptFacts(values, io), key);
   }
