@@ -3,31 +3,12 @@
  * gives (server/upstream-fetch.ts and the proxy: `cannot reach the openai upstream: the
  * connection was refused (ECONNREFUSED)`), so that replay and serve say the same of one upstream.
  */
-
-/** A system or undici error code, as upstream-fetch.ts takes one into a message. */
-const CODE = /^[A-Z0-9_]{1,32}$/;
-
-/** The words for a connection that failed with `code`, as serve's upstream fetch gives them. */
-function connectionFailure(code: string): string {
-  switch (code) {
-    case 'ECONNREFUSED': return 'the connection was refused';
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET': return 'the connection closed before an answer';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN': return 'the host name was not found';
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    // No answer within undici's headers timeout (300 s), as serve's idle limit before an answer.
-    case 'UND_ERR_HEADERS_TIMEOUT': return 'the connection timed out';
-    default: return 'the connection failed';
-  }
-}
+import { connectionFailure, errorCode } from '../io/connection-failure.ts';
 
 function codeOf(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const code = (value as { code?: unknown }).code;
-  if (typeof code === 'string' && CODE.test(code)) return code;
+  const code = errorCode(value);
+  if (code !== undefined) return code;
   // Node's connect to several addresses (a name with IPv4 and IPv6) fails with an AggregateError.
   const errors = (value as { errors?: unknown }).errors;
   return Array.isArray(errors) ? codeOf(errors[0]) : undefined;

@@ -18,6 +18,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { connectionFailure, errorCode } from '../io/connection-failure.ts';
 
 /** How long a connection may stay idle during a call (undici's headers and body timeouts). */
 const IDLE_MS = 300_000;
@@ -218,9 +219,8 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
         if (answered) return;
         if (signal?.aborted === true) return reject(signal.reason);
         // Why, in the words an operator can act on (the 502 carries it): the system's error code.
-        const code = typeof error.code === 'string' && /^[A-Z0-9_]{1,32}$/.test(error.code) ? error.code : undefined;
-        const why = code === 'ECONNREFUSED' ? 'the connection was refused' : code === 'ECONNRESET' || code === undefined ? 'the connection closed before an answer' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the host name was not found' : code === 'ETIMEDOUT' ? 'the connection timed out' : 'the connection failed';
-        reject(new TypeError(`fetch failed: ${why}${code === undefined ? '' : ` (${code})`}`));
+        const code = errorCode(error);
+        reject(new TypeError(`fetch failed: ${connectionFailure(code)}${code === undefined ? '' : ` (${code})`}`));
       });
       if (init.onSent !== undefined) request.once('finish', init.onSent);
       request.once('response', (response) => {
