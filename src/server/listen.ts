@@ -336,7 +336,8 @@ function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHead
   return new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads');
 }
 
-function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean, extra: Record<string, string> = {}): void {
+/** Answers `refusal` as JSON; `end` false: the answer is written whole but not ended (replyLingering ends it). */
+function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean, extra: Record<string, string> = {}, end = true): void {
   if (outgoing.headersSent || outgoing.destroyed) return void outgoing.destroy();
   const error = httpError(refusal);
   const body = JSON.stringify({ error: error.toJSON() });
@@ -346,7 +347,8 @@ function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean,
     ...(close ? { connection: 'close' } : {}),
     ...extra,
   });
-  outgoing.end(body);
+  if (end) outgoing.end(body);
+  else outgoing.write(body);
 }
 
 /** Longest a refused body is read on and discarded after its 413 (replyLingering). */
@@ -368,10 +370,7 @@ function replyLingering(incoming: IncomingMessage, outgoing: ServerResponse, ref
   const most = Math.max(LINGER_LIMIT_FACTOR * limit, LARGE_BODY_BYTES);
   const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : 0;
   if (incoming.complete || incoming.destroyed || outgoing.headersSent || outgoing.destroyed || !(declared <= most)) return reply(outgoing, refusal, true);
-  const error = httpError(refusal);
-  const body = JSON.stringify({ error: error.toJSON() });
-  outgoing.writeHead(statusFor(error), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  outgoing.write(body);
+  reply(outgoing, refusal, true, {}, false);
   let discarded = 0;
   let over = false;
   const stop = (cut: boolean): void => {
