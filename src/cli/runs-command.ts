@@ -8,8 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, ReceiptError, UsageError } from '../errors.ts';
-import { parsePrivateKey } from '../keys/keys.ts';
-import { ED25519_SPKI_PREFIX, formatPem } from '../keys/pem.ts';
+import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
 import { readEnvelope } from '../receipt/envelope.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
 import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
@@ -356,18 +355,18 @@ async function receiptCommand(args: string[], io: CliIo): Promise<number> {
   } finally {
     await store.close();
   }
-  let publicKeyPem: string | undefined;
+  let keyPem: string | undefined;
   if (keyFromData) {
     const path = join(resolve(io.cwd, dataDirectory(values.data).dir), RECEIPT_KEY_FILE);
     if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no ${RECEIPT_KEY_FILE} in the data directory, so the receipt was signed with another key (serve's --capture-key or --sign-key): hand over that key's public half instead`);
     const key = await parsePrivateKey(await readInput(path, io));
     const signers = readEnvelope(JSON.parse(receipt)).signatures.map((signature) => signature.keyid);
     if (!signers.includes(key.keyId)) throw new ReceiptError('ERR_SIGNATURE_UNKNOWN_KEY', `the receipt is not signed by ${RECEIPT_KEY_FILE} in the data directory (key id ${key.keyId.slice(0, 16)}...) but by another key (serve's --capture-key or --sign-key): hand over that key's public half instead`);
-    publicKeyPem = formatPem('PUBLIC KEY', Uint8Array.of(...ED25519_SPKI_PREFIX, ...key.publicKey.raw));
+    keyPem = publicKeyPem(key.publicKey.raw);
   }
   if (values.out === undefined) io.stdout(receipt.endsWith('\n') ? receipt : `${receipt}\n`);
   else await writeOutputFile(values.out, receipt, io);
-  if (publicKeyPem !== undefined) await writeOutputFile(values['key-out']!, publicKeyPem, io);
+  if (keyPem !== undefined) await writeOutputFile(values['key-out']!, keyPem, io);
   return EXIT.ok;
 }
 

@@ -11,6 +11,10 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u206
 export function printable(word: string, max = 60): string {
   const characters = [...word];
   const cut = characters.slice(0, max).join('');
-  const escaped = cut.replace(/["\\]/g, (character) => `\\${character}`).replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return escaped + (characters.length > max ? '…' : '');
+  return escapeUnsafe(cut.replace(/["\\]/g, (character) => `\\${character}`)) + (characters.length > max ? '…' : '');
+}
+
+/** `text` with every control or reordering character written as `\uXXXX`, nothing else changed (a JSON path already quoted and cut). */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -165,6 +165,11 @@ export async function generateKeyFiles(name: string): Promise<KeyFiles> {
   return keyFilesOf(pkcs8, raw, name);
 }
 
+/** The PEM (SubjectPublicKeyInfo, label PUBLIC KEY) of a raw Ed25519 public key: what keygen writes as the .pub.pem. */
+export function publicKeyPem(raw: Uint8Array): string {
+  return formatPem('PUBLIC KEY', spkiOf(raw));
+}
+
 /** The key files for a given PKCS #8 private key and its raw public key. */
 export function keyFilesOf(pkcs8: Uint8Array, raw: Uint8Array, name: string): KeyFiles {
   requireBytes(pkcs8, 'keyFilesOf pkcs8');
@@ -175,7 +180,7 @@ export function keyFilesOf(pkcs8: Uint8Array, raw: Uint8Array, name: string): Ke
   return {
     keyId,
     privateKeyPem: formatPem('PRIVATE KEY', pkcs8),
-    publicKeyPem: formatPem('PUBLIC KEY', spkiOf(raw)),
+    publicKeyPem: publicKeyPem(raw),
     publicKeyJwk: { kty: 'OKP', crv: 'Ed25519', x, kid: keyId },
     verifierKey: formatVerifierKey(name, raw),
   };

@@ -2,6 +2,7 @@
 import { FormatError, ProviderError, formatPath } from '../errors.ts';
 import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
 import { closestName } from '../io/closest-name.ts';
+import { escapeUnsafe } from '../io/printable.ts';
 import { mappingFor } from './request-mapping.ts';
 import { REQUEST_FORMATS, knownFields, member, type RequestFormat } from './request-format.ts';
 
@@ -54,9 +55,6 @@ const REMEDY_UNKNOWN_MEMBER = `pass --from ${REQUEST_FORMATS.join('|')} to ident
 /** How many unknown members an error names before it says how many more there are. */
 const NAMED_UNKNOWN = 3;
 
-/** Characters a path keeps as they are that would reorder or hide text on a terminal (C0 controls formatPath escapes). */
-const UNSAFE_IN_PATH = /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
-
 /**
  * The members no field table holds, for an error: each one's path (cut as error paths are, with no
  * character that moves or hides text) and the nearest name any supported API defines.
@@ -64,7 +62,8 @@ const UNSAFE_IN_PATH = /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2
 function namedUnknown(unknown: readonly string[]): string {
   const known = [...new Set(REQUEST_FORMATS.flatMap((format) => [...(KNOWN.get(format) ?? [])]))];
   const named = unknown.slice(0, NAMED_UNKNOWN).map((name) => {
-    const path = formatPath([name]).replace(UNSAFE_IN_PATH, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    // formatPath escapes C0 controls; what would reorder or hide text on a terminal is escaped too.
+    const path = escapeUnsafe(formatPath([name]));
     const nearest = closestName(name, known);
     return nearest === undefined ? path : `${path} (did you mean "${nearest}"?)`;
   });

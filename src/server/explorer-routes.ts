@@ -12,8 +12,7 @@ import { readFile } from 'node:fs/promises';
 import * as nodeModule from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { RunprintError } from '../errors.ts';
-import type { PublicKey } from '../keys/keys.ts';
-import { ED25519_SPKI_PREFIX, formatPem } from '../keys/pem.ts';
+import { publicKeyPem, type PublicKey } from '../keys/keys.ts';
 import { offlinePage } from './explorer-offline.ts';
 import { knownParameters } from './query.ts';
 
@@ -154,7 +153,7 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
   };
   const key = options.receiptKey;
   if (key !== undefined) {
-    const publicKey = formatPem('PUBLIC KEY', Uint8Array.of(...ED25519_SPKI_PREFIX, ...key.raw));
+    const publicKey = publicKeyPem(key.raw);
     routes['/v1/receipt-key'] = {
       GET: async (_request, url) => {
         knownParameters(url, '/v1/receipt-key', []);
