@@ -51,27 +51,32 @@ async function composeOptions(values: { from?: unknown; response?: unknown }, io
 }
 
 /**
- * compositionFromDocument, with errors a user can act on: one about the --response file's content
- * names that file, and a document that could not be read as a request but looks like a provider
- * response says so (it belongs after --response).
+ * `read(false)`, the document alone, then with its response file `read(true)`, with errors a user
+ * can act on: a document that could not be read as a request but looks like a provider response
+ * says so (it belongs after --response); once the document alone reads, what fails with the
+ * response is about that file's content and names it (`response.label FILE`), but a refusal
+ * (UsageError: a response to a composition), which is about the options.
  */
-function composeNamingFiles(document: JsonValue, options: ComposeOptions, response: unknown): ReturnType<typeof compositionFromDocument> {
-  const { response: body, ...alone } = options;
-  let read: ReturnType<typeof compositionFromDocument>;
+function readNamingFiles<T>(document: JsonValue, read: (withResponse: boolean) => T, response: { label: string; name: unknown } | undefined): T {
+  let alone: T;
   try {
-    read = compositionFromDocument(document, alone);
+    alone = read(false);
   } catch (error) {
     if (error instanceof RunprintError && looksLikeResponse(document)) error.message = `${RESPONSE_HINT}: ${error.message}`;
     throw error;
   }
-  if (body === undefined) return read;
-  // The document alone reads: what fails now is about the response.
+  if (response === undefined) return alone;
   try {
-    return compositionFromDocument(document, options);
+    return read(true);
   } catch (error) {
-    // A refusal (a response to a composition) is about the options, not the file's content.
-    throw error instanceof UsageError ? error : namingFile(error, '--response ', typeof response === 'string' ? response : undefined);
+    throw error instanceof UsageError ? error : namingFile(error, response.label, typeof response.name === 'string' ? response.name : undefined);
   }
+}
+
+/** compositionFromDocument, its errors as readNamingFiles says them. */
+function composeNamingFiles(document: JsonValue, options: ComposeOptions, response: unknown): ReturnType<typeof compositionFromDocument> {
+  const { response: body, ...alone } = options;
+  return readNamingFiles(document, (withResponse) => compositionFromDocument(document, withResponse ? options : alone), body === undefined ? undefined : { label: '--response ', name: response });
 }
 
 /** With --from naming its format, a response read as a request gets an identity: say what it looks like. */
@@ -141,21 +146,11 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
     const response = responses[side];
     const body = typeof response === 'string' ? await readInput(response, io) : undefined;
     const alone = from === undefined ? {} : { from };
-    let read: DiffSide;
-    try {
-      read = readDiffSide(document, alone);
-    } catch (error) {
-      if (error instanceof RunprintError && looksLikeResponse(document)) error.message = `${RESPONSE_HINT}: ${error.message}`;
-      throw error;
-    }
-    if (body !== undefined) {
-      // The document alone reads: what fails now is about the response (a refusal names its option already).
-      try {
-        read = readDiffSide(document, { ...alone, response: { body, name: `--response-${side}` } });
-      } catch (error) {
-        throw error instanceof UsageError ? error : namingFile(error, `--response-${side} `, typeof response === 'string' ? response : undefined);
-      }
-    }
+    const read: DiffSide = readNamingFiles(
+      document,
+      (withResponse) => readDiffSide(document, withResponse && body !== undefined ? { ...alone, response: { body, name: `--response-${side}` } } : alone),
+      body === undefined ? undefined : { label: `--response-${side} `, name: response },
+    );
     if (read.format !== undefined) {
       warnIfResponse(document, read.format, input, io);
       checkRequestMembers(document, read.format, input, values.strict === true, io);

@@ -2,7 +2,7 @@
 import { ReceiptError } from '../errors.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
-import { fileName } from './read-input.ts';
+import { namingFile } from './read-input.ts';
 
 /**
  * True when the file is a Sigstore bundle by the rule of 15 step 1. The receipt checklist reads
@@ -27,7 +27,6 @@ export async function readingReceiptFile<T>(label: string, input: string, read: 
     return await read();
   } catch (error) {
     if (!(error instanceof ReceiptError) || error.code !== 'ERR_ENVELOPE_INVALID') throw error;
-    const where = input === '-' ? 'standard input' : fileName(input);
-    throw new ReceiptError(error.code, `${label}${where}: ${error.message}`, error.path);
+    throw namingFile(error, label, input);
   }
 }
