@@ -6,7 +6,7 @@ import { InputError, UsageError } from '../errors.ts';
 import { logPrefix } from '../log/client.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
-import { UnknownSignerError, type NoteVerifier, type UnknownSignerWording } from '../log/note.ts';
+import { withSignerWording, type NoteVerifier, type UnknownSignerWording } from '../log/note.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { unwritable } from './output-file.ts';
@@ -53,13 +53,8 @@ export const GIVE_LOG_KEY = giveLogKey('--key');
  * `work`, with a checkpoint that --key did not sign named in the command's words (which
  * checkpoint, and what to do), keeping ERR_LOG_NOTE_SIGNATURE.
  */
-export async function naming<T>(wording: UnknownSignerWording, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof UnknownSignerError) throw error.in({ keys: '--key', ...wording });
-    throw error;
-  }
+export function naming<T>(wording: UnknownSignerWording, work: () => Promise<T>): Promise<T> {
+  return withSignerWording({ keys: '--key', ...wording }, work);
 }
 
 /** A witness's cosignature/v1 verifier key (type 0x04): the key, or a file holding it. */

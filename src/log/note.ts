@@ -238,6 +238,16 @@ export class UnknownSignerError extends LogError {
   }
 }
 
+/** `work`, with a note its keys did not sign (UnknownSignerError) said in `wording` (undefined: as it is). */
+export async function withSignerWording<T>(wording: UnknownSignerWording | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UnknownSignerError && wording !== undefined) throw error.in(wording);
+    throw error;
+  }
+}
+
 function unknownSignerMessage(firstLine: string, signedBy: ReadonlyArray<NoteKeyId>, given: ReadonlyArray<NoteKeyId>, wording?: UnknownSignerWording): string {
   const subject = wording === undefined ? `note "${printable(firstLine, 80)}"` : wording.note(printable(firstLine, 80));
   const one = given.length === 1;

@@ -6,7 +6,7 @@ import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import { describe, requireBytes, requireOptions } from '../keys/key-arguments.ts';
 import { parseCheckpoint, parseDecimal, parseHash, type Checkpoint } from './checkpoint.ts';
 import { verifyCosignatures, type Cosignature } from './cosignature.ts';
-import { formatNote, parseNote, requireNoteVerifier, UnknownSignerError, verifyNote, type Note, type NoteVerifier, type UnknownSignerWording } from './note.ts';
+import { formatNote, parseNote, requireNoteVerifier, verifyNote, withSignerWording, type Note, type NoteVerifier, type UnknownSignerWording } from './note.ts';
 
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 
@@ -115,13 +115,7 @@ export async function verifyTlogProof(input: string | TlogProof, leafData: Uint8
   // 1. Shape.
   const proof = typeof input === 'string' ? parseTlogProof(input) : input;
   // 2. The log's signature and origin. Only the log key is given here: witness lines are unknown to it and ignored.
-  let text: string;
-  try {
-    ({ text } = await verifyNote(proof.checkpoint, [policy.logKey]));
-  } catch (error) {
-    if (error instanceof UnknownSignerError) throw error.in(PROOF_CHECKPOINT);
-    throw error;
-  }
+  const { text } = await withSignerWording(PROOF_CHECKPOINT, () => verifyNote(proof.checkpoint, [policy.logKey]));
   const checkpoint = parseCheckpoint(text);
   if (checkpoint.origin !== (policy.origin ?? policy.logKey.name)) throw new LogError('ERR_LOG_CHECKPOINT_INVALID', 'checkpoint origin is not the log\'s origin');
   // 3. Witnesses: distinct names, each verified.

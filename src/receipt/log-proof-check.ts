@@ -4,7 +4,7 @@
  */
 import { LogError } from '../errors.ts';
 import { requireBytes, requireOptions } from '../keys/key-arguments.ts';
-import { UnknownSignerError } from '../log/note.ts';
+import { withSignerWording } from '../log/note.ts';
 import { PROOF_CHECKPOINT, verifyTlogProof, type TlogProofPolicy } from '../log/tlog-proof.ts';
 import type { CheckName, VerificationCheck } from './verify.ts';
 
@@ -75,10 +75,8 @@ export async function checkLogProof(options: LogProofOptions): Promise<{ checks:
   requireOptions(options.policy, 'log proof "policy"');
   const steps: CheckName[] = ['log-proof', 'log-checkpoint', ...(options.policy.witnesses.length > 0 ? (['log-witnesses'] as const) : []), 'log-inclusion'];
   try {
-    const verified = await verifyTlogProof(proofText(options.proof), options.entry, options.policy).catch((error: unknown) => {
-      if (error instanceof UnknownSignerError && options.logKeyWording !== undefined) throw error.in({ ...PROOF_CHECKPOINT, ...options.logKeyWording });
-      throw error;
-    });
+    const wording = options.logKeyWording === undefined ? undefined : { ...PROOF_CHECKPOINT, ...options.logKeyWording };
+    const verified = await withSignerWording(wording, () => verifyTlogProof(proofText(options.proof), options.entry, options.policy));
     const cosignedBy = verified.cosignatures.map((cosignature) => cosignature.name);
     return {
       checks: steps.map((name) => ({ name, ok: true })),
