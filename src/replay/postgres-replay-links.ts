@@ -6,10 +6,9 @@
 import pg from 'pg';
 import { LogError } from '../errors.ts';
 import { advisoryLockKey, postgresUnavailable } from '../store/postgres-log.ts';
-import { requireKeys, type TableKey } from '../store/postgres-keys.ts';
+import { requireKeys, shapeFault, type TableKey } from '../store/postgres-keys.ts';
 import { postgresTransaction } from '../store/postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from '../store/postgres-url.ts';
-import { storeCorrupt } from '../store/storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
 
 const SCHEMA = `
@@ -92,9 +91,7 @@ export class PostgresReplayLinks implements ReplayLinks {
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        const code = (error as { code?: unknown } | null)?.code;
-        if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt(REFUSED);
-        throw unavailable(error);
+        throw shapeFault(error, REFUSED) ?? unavailable(error);
       } finally {
         client.removeListener('error', onError);
         client.release(broken);

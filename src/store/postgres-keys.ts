@@ -8,7 +8,20 @@
  * transaction that makes the tables, so a store without them is refused unchanged.
  */
 import type pg from 'pg';
+import type { LogError } from '../errors.ts';
 import { storeCorrupt } from './storage.ts';
+
+/**
+ * SQLSTATEs of a statement that met a table of another shape: an undefined column (42703) or table
+ * (42P01), a column of another type (42804), an operator that does not take a column's type (42883).
+ */
+const OTHER_SHAPE = new Set(['42703', '42P01', '42804', '42883']);
+
+/** ERR_STORE_CORRUPT `refusal` when `error` is a statement's meeting a table of another shape, else undefined. */
+export function shapeFault(error: unknown, refusal: string): LogError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && OTHER_SHAPE.has(code) ? storeCorrupt(refusal) : undefined;
+}
 
 /** A table (as the store's statements name it, found through search_path) and the columns of a key it must have. */
 export interface TableKey {

@@ -9,9 +9,9 @@ import { equalBytes, sha256Once } from '../hash/sha256.ts';
 import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { TILE_HEIGHT, TILE_WIDTH, type TileCoordinates } from '../log/tiles.ts';
 import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
-import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
+import { connectionRefused, databaseShown, NO_CONNECTION_LEFT, noSuchSchema, NOT_ACCEPTING, pinSslMode } from './postgres-url.ts';
 import { postgresFault } from './storage-faults.ts';
-import { requireKeys, type TableKey } from './postgres-keys.ts';
+import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredCheckpoint, type StoredEntry } from './storage.ts';
 
 const SCHEMA = `
@@ -141,8 +141,8 @@ function unavailable(error: unknown): LogError {
  * connection after the first (the first is said by connectionRefused, with the server's address).
  */
 const SERVER_REFUSALS: Readonly<Record<string, string>> = {
-  '53300': "the server has no connection left: max_connections, or the role's or the database's connection limit, is reached",
-  '57P03': 'the server is starting up, shutting down or in recovery',
+  '53300': `the server has no connection left: ${NO_CONNECTION_LEFT}`,
+  '57P03': `the server is ${NOT_ACCEPTING}`,
 };
 
 /** As unavailable, for the log's or the run store's database (`what` names it in the message). */
@@ -265,9 +265,7 @@ export class PostgresLog implements LogStorage {
       );
     } catch (error) {
       // Undefined column, undefined table, wrong type: tables of these names that are something else.
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt(LOG_REFUSED);
-      throw unavailable(error);
+      throw shapeFault(error, LOG_REFUSED) ?? unavailable(error);
     }
   }
 
@@ -278,9 +276,7 @@ export class PostgresLog implements LogStorage {
     try {
       await this.#pool.query(PROBE);
     } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code === '42703' || code === '42P01' || code === '42804') throw storeCorrupt('tables in the PostgreSQL schema are not those of a runprint log');
-      throw unavailable(error);
+      throw shapeFault(error, LOG_REFUSED) ?? unavailable(error);
     }
   }
 

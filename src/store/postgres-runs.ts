@@ -10,8 +10,7 @@ import { READ_ONLY_SESSIONS } from './postgres-read-only.ts';
 import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
-import { requireKeys, type TableKey } from './postgres-keys.ts';
-import { storeCorrupt } from './storage.ts';
+import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
@@ -201,10 +200,7 @@ const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'ru
 
 /** As unavailable, for the statements that make or read the tables at open: a table or column of another shape is named. */
 function openFault(error: unknown): LogError {
-  const code = (error as { code?: unknown } | null)?.code;
-  // 42883: an operator the probes use does not take a column of another type (run_steps).
-  if (code === '42703' || code === '42P01' || code === '42804' || code === '42883') return storeCorrupt(RUNS_REFUSED);
-  return unavailable(error);
+  return shapeFault(error, RUNS_REFUSED) ?? unavailable(error);
 }
 
 /**

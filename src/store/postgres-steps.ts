@@ -11,7 +11,7 @@ import { LogError } from '../errors.ts';
 import type { StepsStore } from '../capture/steps.ts';
 import { postgresUnavailable } from './postgres-log.ts';
 import { databaseShown, pinSslMode } from './postgres-url.ts';
-import { storeCorrupt } from './storage.ts';
+import { shapeFault } from './postgres-keys.ts';
 
 /** A name no call used for this long is forgotten (its next call follows from nothing). */
 export const STEPS_KEPT_HOURS = 24;
@@ -43,9 +43,7 @@ ON CONFLICT (name) DO UPDATE SET ended = s.ended || $2::text[], ended_calls = s.
 const SWEEP = `DELETE FROM run_steps WHERE used < now() - interval '${STEPS_KEPT_HOURS} hours'`;
 
 function openFault(error: unknown): LogError {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === '42703' || code === '42883' || code === '42804' || code === '42P01') return storeCorrupt('tables in the PostgreSQL schema are not those of a runprint run store');
-  return postgresUnavailable(error, 'run');
+  return shapeFault(error, 'tables in the PostgreSQL schema are not those of a runprint run store') ?? postgresUnavailable(error, 'run');
 }
 
 export class PostgresSteps implements StepsStore {

@@ -25,6 +25,10 @@ export function databaseShown(url: string): string {
   return printableUrl(new URL(url));
 }
 
+/** Why the server refused a connection, for the SQLSTATEs that say it (the first connection's error and a pool's later ones: postgres-log.ts). */
+export const NO_CONNECTION_LEFT = "max_connections, or the role's or the database's connection limit, is reached";
+export const NOT_ACCEPTING = 'starting up, shutting down or in recovery';
+
 /**
  * The error of a first connection the server or the network refused, said with what the URL names
  * (its host and port, for an authentication failure its user name, for startup options the server
@@ -79,9 +83,9 @@ export function connectionRefused(error: unknown, url: string, what: 'log' | 'ru
       return typeof routine === 'string' && /config_option/.test(routine) ? options(`${user()} may not change a setting they name`, true) : undefined;
     }
     case '53300': // too_many_connections
-      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} has no connection left for the ${what} database (53300: max_connections, or the role's or the database's connection limit, is reached)`);
+      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} has no connection left for the ${what} database (53300: ${NO_CONNECTION_LEFT})`);
     case '57P03': // cannot_connect_now
-      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} does not accept connections now (57P03: it is starting up, shutting down or in recovery); try again`);
+      return new LogError('ERR_STORE_UNAVAILABLE', `the PostgreSQL server at ${server} does not accept connections now (57P03: it is ${NOT_ACCEPTING}); try again`);
     case '28000': // invalid_authorization_specification: no such role, or no pg_hba.conf entry lets it in
     case '28P01': {
       // invalid_password
