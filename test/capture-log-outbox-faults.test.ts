@@ -120,7 +120,7 @@ async function until(condition: () => boolean, what: string, ms = 5_000): Promis
 }
 
 /** An outbox on `store` to `log`, recording its failures. */
-function outbox(store: Pick<SqliteRuns, 'unlogged' | 'setLogIndexes' | 'lastLogged'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
+function outbox(store: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
   const failures: [string, OutboxOutcome, string][] = [];
   const box = new LogOutbox({ storage: store, url: log.url, retryMinMs: 20, retryMaxMs: 50, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]), ...options });
   box.start();
@@ -279,6 +279,7 @@ test('receipts the log refused are read once per pass, not again with every batc
     },
     setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
     lastLogged: () => store.lastLogged(),
+    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { outbox: box } = outbox(storage, log, { pollMs: 20 });
   await until(() => box.state.refused === 30, 'the 30 are refused');
@@ -368,6 +369,7 @@ test('a run store failure the outbox meets is shown in its state (and so in /hea
     },
     setLogIndexes: async () => undefined,
     lastLogged: async () => undefined,
+    unloggedCount: async () => 0,
   };
   const { outbox: box, failures } = outbox(storage, log, { pollMs: 20 });
   await until(() => failures.length > 0, 'the failure is reported');

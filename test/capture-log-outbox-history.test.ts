@@ -131,7 +131,7 @@ async function indexes(store: SqliteRuns): Promise<(number | null)[]> {
 type Failure = [string, OutboxOutcome, string];
 
 /** An outbox (one serve process) on `storage` to the front, with the log key; its failures as reported. */
-function outbox(storage: Pick<SqliteRuns, 'unlogged' | 'setLogIndexes' | 'lastLogged'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
+function outbox(storage: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
   const failures: Failure[] = [];
   const box = new LogOutbox({ storage, url: to.url, logKey: verifier, retryMinMs: 20, retryMaxMs: 50, pollMs: 50, checkpointWaitMs: 3_000, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]) });
   box.start();
@@ -256,6 +256,7 @@ test('a checkpoint read that lags behind the one verified before (another proces
     },
     setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
     lastLogged: () => store.lastLogged(),
+    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { box, failures } = outbox(storage, to, verifier);
   await until(() => box.state.proved === 2 || box.state.stopped !== null, 'both proved, or delivery stopped');
@@ -279,6 +280,7 @@ test('delivery across many checkpoints, over a tile boundary: each consistent wi
     },
     setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
     lastLogged: () => store.lastLogged(),
+    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { box, failures } = outbox(storage, to, verifier);
   await until(() => box.state.proved === 8 || box.state.stopped !== null, 'all proved, or delivery stopped');

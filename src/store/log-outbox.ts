@@ -18,10 +18,10 @@ import { parseTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
-import type { RunStorage } from './run-storage.ts';
+import type { LoggedRun, RunStorage } from './run-storage.ts';
 
 export interface LogOutboxOptions {
-  storage: Pick<RunStorage, 'unlogged' | 'setLogIndexes' | 'lastLogged'> & Partial<Pick<RunStorage, 'unloggedCount'>>;
+  storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>;
   /** The log's URL prefix (logPrefix). */
   url: URL;
   /** The log's write token (Authorization: Bearer). */
@@ -127,9 +127,6 @@ interface Delivered {
   leafHash: Uint8Array;
   logIndex: number;
 }
-
-/** The run with the highest stored log index (RunStorage.lastLogged). */
-type LastLogged = { logIndex: number; receipt: string; recordDigest: string };
 
 export class LogOutbox {
   readonly #options: LogOutboxOptions;
@@ -250,10 +247,9 @@ export class LogOutbox {
    * one failed and waits for a retry.
    */
   async #pass(): Promise<boolean> {
-    const counting = this.#options.storage.unloggedCount;
-    if (counting !== undefined && performance.now() - this.#countedAt >= WAITING_EVERY_MS) {
+    if (performance.now() - this.#countedAt >= WAITING_EVERY_MS) {
       this.#countedAt = performance.now();
-      this.#state.waiting = await counting.call(this.#options.storage, WAITING_COUNTED);
+      this.#state.waiting = await this.#options.storage.unloggedCount(WAITING_COUNTED);
     }
     const logKey = this.#options.logKey;
     const batch = logKey === undefined ? BATCH : PROVED_BATCH;
@@ -363,7 +359,7 @@ export class LogOutbox {
    * log that answered an index it does not hold the receipt at fails here (ERR_LOG_PROOF_INVALID),
    * before the index is stored.
    */
-  async #prove(answered: readonly Delivered[], logKey: NoteVerifier, seed: LastLogged | undefined): Promise<Delivered[]> {
+  async #prove(answered: readonly Delivered[], logKey: NoteVerifier, seed: LoggedRun | undefined): Promise<Delivered[]> {
     const need = Math.max(...answered.map((item) => item.logIndex)) + 1;
     // The size the log had signed before: a smaller checkpoint is read again for LAG_MS (a process
     // of the log that has not read the latest yet) before it counts.
@@ -410,7 +406,7 @@ export class LogOutbox {
    * gave other receipts. Tiles that do not give the checkpoint's root hash are ERR_LOG_TILE_INVALID.
    * Each of these stops delivery (outcomeOf).
    */
-  async #checkHistory(size: number, rootHash: Uint8Array, seed: LastLogged | undefined, readTile: TileReader): Promise<void> {
+  async #checkHistory(size: number, rootHash: Uint8Array, seed: LoggedRun | undefined, readTile: TileReader): Promise<void> {
     const last = this.#last;
     const tilesInvalid = () => new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not give the root hash of its signed checkpoint');
     if (last !== undefined) {

@@ -469,6 +469,13 @@ export interface RunCounts {
 /** The most groups `counts` lists per model kind. */
 export const COUNTS_GROUPS = 50;
 
+/** A run whose receipt is in a log: its index there, its receipt and its record digest (RunStorage.lastLogged). */
+export interface LoggedRun {
+  logIndex: number;
+  receipt: string;
+  recordDigest: string;
+}
+
 /**
  * A run store. `put` is one durable transaction for the whole batch (WAL with synchronous=FULL
  * for SQLite): when it resolves, the records survive a crash. Putting a record twice stores it once.
@@ -512,7 +519,7 @@ export interface RunStorage {
    * that the log still holds this receipt there (log-outbox.ts), a read of one index entry
    * (runs_log_index) whatever the store's size.
    */
-  lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined>;
+  lastLogged(): Promise<LoggedRun | undefined>;
   /** Stores the log index of receipts appended to the log, where none is stored yet. */
   setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */

@@ -10,7 +10,7 @@ import { SqliteReader } from './sqlite-reader.ts';
 import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -351,7 +351,7 @@ export class SqliteRuns implements RunStorage {
     return this.#read(() => (this.#db.prepare('SELECT COUNT(*) AS count FROM (SELECT 1 FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL LIMIT ?)').get(atMost) as { count: number }).count);
   }
 
-  async lastLogged(): Promise<{ logIndex: number; receipt: string; recordDigest: string } | undefined> {
+  async lastLogged(): Promise<LoggedRun | undefined> {
     const row = this.#read(() => this.#db.prepare('SELECT log_index, receipt, record_digest FROM runs WHERE log_index IS NOT NULL AND receipt IS NOT NULL ORDER BY log_index DESC LIMIT 1').get()) as { log_index: number; receipt: string; record_digest: string } | undefined;
     return row === undefined ? undefined : { logIndex: row.log_index, receipt: row.receipt, recordDigest: row.record_digest };
   }
