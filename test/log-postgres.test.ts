@@ -223,7 +223,7 @@ async function signedLog(count: number): Promise<{ schema: string; url: string; 
   return { schema, url, key };
 }
 
-test('opening refuses a damaged store with ERR_STORE_CORRUPT', async (t) => {
+test('opening refuses a damaged store with ERR_STORE_CORRUPT, and a whole one of another log with ERR_LOG_CONFIG_MISMATCH', async (t) => {
   const damage: Array<[string, (schema: string) => string, RegExp, 'storage' | 'service']> = [
     ['a changed leaf hash', (s) => `UPDATE ${s}.entries SET leaf_hash = sha256('x'::bytea) WHERE idx = 77`, /leaf hash of entry 77 does not match/, 'service'],
     ['a changed entry', (s) => `UPDATE ${s}.entries SET entry = 'changed'::bytea WHERE idx = 300`, /leaf hash of entry 300 does not match/, 'service'],
@@ -238,7 +238,6 @@ test('opening refuses a damaged store with ERR_STORE_CORRUPT', async (t) => {
     ['a deleted tile hash', (s) => `DELETE FROM ${s}.tile_hashes WHERE level = 1 AND idx = 1`, /tile hashes at level 1 do not match the number of entries/, 'service'],
     ['a changed tile hash', (s) => `UPDATE ${s}.tile_hashes SET hash = sha256('x'::bytea) WHERE level = 1 AND idx = 0`, /tile hash 0 at level 1 does not match/, 'service'],
     ['a checkpoint note of another size', (s) => `UPDATE ${s}.checkpoints SET size = 601 WHERE size = 600`, /checkpoint size does not match its note/, 'service'],
-    ['another log name', (s) => `UPDATE ${s}.meta SET value = 'other.example/log' WHERE key = 'origin'`, new RegExp(`^the log database belongs to the log "other\\.example/log", and this server's log name is "${ORIGIN.replace(/[.]/g, '\\.')}": give serve the log's name \\(--log-name or RUNPRINT_LOG_NAME`), 'service'],
   ];
   for (const [name, sql, message, layer] of damage) {
     await t.test(name, async () => {
@@ -255,9 +254,23 @@ test('opening refuses a damaged store with ERR_STORE_CORRUPT', async (t) => {
     });
   }
 
+  // A whole store of another log than the options name: a configuration mismatch, not damage.
+  await t.test('another log name', async () => {
+    const { schema, url, key } = await signedLog(600);
+    await admin.query(`UPDATE ${schema}.meta SET value = 'other.example/log' WHERE key = 'origin'`);
+    const storage = await PostgresLog.open(url);
+    const message = new RegExp(`^the log database belongs to the log "other\\.example/log", and this server's log name is "${ORIGIN.replace(/[.]/g, '\\.')}": give serve the log's name \\(--log-name or RUNPRINT_LOG_NAME`);
+    await rejectsWith(TransparencyLog.open({ storage, origin: ORIGIN, key }), 'ERR_LOG_CONFIG_MISMATCH', message);
+    await rejectsWith(storage.size(), 'ERR_STORE_UNAVAILABLE', /closed/);
+  });
+
   await t.test('a checkpoint signed by another key', async () => {
     const { url } = await signedLog(600);
-    await rejectsWith(TransparencyLog.open({ storage: await PostgresLog.open(url), origin: ORIGIN, key: await newKey() }), 'ERR_STORE_CORRUPT', /not signed by this log's key/);
+    await rejectsWith(
+      TransparencyLog.open({ storage: await PostgresLog.open(url), origin: ORIGIN, key: await newKey() }),
+      'ERR_LOG_CONFIG_MISMATCH',
+      /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name \(key ID [0-9a-f]{8}, this key's [0-9a-f]{8}\); every server sharing a log database needs the same log key/,
+    );
   });
 
   await t.test('a tree whose hashes agree with its entries but not with the signed checkpoint', async () => {

@@ -188,7 +188,7 @@ test('a restart keeps every acknowledged entry and the next checkpoint is consis
   }
 });
 
-test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_CORRUPT', async () => {
+test('a corrupted or truncated store is refused at open with ERR_STORE_CORRUPT; a whole one signed by another key of its name with ERR_LOG_CONFIG_MISMATCH', async () => {
   const first = await setup();
   for (let n = 0; n < 10; n++) await submit(first.app, envelope(n));
   await first.log.close();
@@ -212,9 +212,10 @@ test('a corrupted, truncated or foreign store is refused at open with ERR_STORE_
     code: 'ERR_STORE_CORRUPT',
     message: 'log database is truncated: it holds 9 entries, its last checkpoint 10',
   });
-  // Another key of this log's name signed it: the server was given another log key than the one that wrote the store.
+  // Another key of this log's name signed it: the server was given another log key than the one
+  // that wrote the store. A configuration mismatch, not damage: its own code, never "corrupt".
   await assert.rejects(openSqliteLog({ path: first.file, origin: ORIGIN, key: await newKey() }), {
-    code: 'ERR_STORE_CORRUPT',
+    code: 'ERR_LOG_CONFIG_MISMATCH',
     message: /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name \(key ID [0-9a-f]{8}, this key's [0-9a-f]{8}\); every server sharing a log database needs the same log key \(serve --log-key, docs\/LOG\.md 19\.5\)$/,
   });
 });
@@ -230,8 +231,9 @@ test('a stored tile hash that does not match the level below is refused at open'
     code: 'ERR_STORE_CORRUPT',
     message: 'stored tile hash 0 at level 1 does not match the level below',
   });
+  // A log of another name: the options are wrong, not the store (checked before the hashes).
   await assert.rejects(openSqliteLog({ path: first.file, origin: 'another.test/log', key: first.key }), {
-    code: 'ERR_STORE_CORRUPT',
+    code: 'ERR_LOG_CONFIG_MISMATCH',
     message: `the log database belongs to the log "${ORIGIN}", and this server's log name is "another.test/log": give serve the log's name (--log-name or RUNPRINT_LOG_NAME; without either it is localhost/runprint), or another log database; every server sharing a log database needs the same log name (docs/LOG.md 19.5)`,
   });
 });

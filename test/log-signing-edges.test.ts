@@ -159,14 +159,16 @@ async function signedFile(count: number, key: SigningKey): Promise<string> {
   return path;
 }
 
-test('open refuses a stored checkpoint whose size, root, origin or text is not what the log signed, and closes the storage', async () => {
+test('open refuses a stored checkpoint whose size, root, origin, text or key is not what the log signed, and closes the storage', async () => {
   const key = await newKey();
   const path = await signedFile(10, key);
   const good = storedNote(path, 10);
   const signer = noteSigner(ORIGIN, key);
   const { rootHash } = await checkpointOf(good, key);
 
-  const refusals: Array<[string, () => Promise<void> | void, string | RegExp]> = [
+  // Damage is ERR_STORE_CORRUPT; a whole store signed by another key of this log's name is a
+  // server given the wrong log key: ERR_LOG_CONFIG_MISMATCH, never "corrupt".
+  const refusals: Array<[string, () => Promise<void> | void, string | RegExp, string?]> = [
     ['size column', () => sql(path, 'UPDATE checkpoints SET size = 11 WHERE size = 10'), 'stored checkpoint size does not match its note'],
     [
       'root',
@@ -183,6 +185,13 @@ test('open refuses a stored checkpoint whose size, root, origin or text is not w
       'key',
       async () => sql(path, 'UPDATE checkpoints SET note = ? WHERE size = 10', await signNote(formatCheckpoint({ origin: ORIGIN, size: 10, rootHash }), noteSigner(ORIGIN, await newKey()))),
       /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name \(key ID [0-9a-f]{8}, this key's [0-9a-f]{8}\); every server sharing a log database needs the same log key/,
+      'ERR_LOG_CONFIG_MISMATCH',
+    ],
+    [
+      // Signed by this key under another name only: no signature of this log's name is damage, not another key.
+      'name',
+      async () => sql(path, 'UPDATE checkpoints SET note = ? WHERE size = 10', await signNote(formatCheckpoint({ origin: ORIGIN, size: 10, rootHash }), noteSigner('another.test/log', key))),
+      "last stored checkpoint is not signed by this log's key",
     ],
     [
       // This key's signature line, its signature bytes damaged: damage, not another key.
@@ -194,10 +203,10 @@ test('open refuses a stored checkpoint whose size, root, origin or text is not w
       "last stored checkpoint is not signed by this log's key",
     ],
   ];
-  for (const [what, damage, message] of refusals) {
+  for (const [what, damage, message, code = 'ERR_STORE_CORRUPT'] of refusals) {
     await damage();
     const recorder = record(path);
-    await assert.rejects(open(recorder.storage, key), { code: 'ERR_STORE_CORRUPT', message }, what);
+    await assert.rejects(open(recorder.storage, key), { code, message }, what);
     assert.equal(recorder.count('close'), 1, `${what}: the storage is closed`);
     // Put the good checkpoint back: the next damage is then the only one.
     sql(path, 'DELETE FROM checkpoints WHERE size >= 10');
@@ -372,7 +381,7 @@ test('a stored checkpoint this log did not sign stops the service that reads it:
     await raw.close();
     const foreign = await signNote(formatCheckpoint({ origin: ORIGIN, size: 2, rootHash: new Uint8Array(32) }), noteSigner(ORIGIN, await newKey()));
     sql(path, 'INSERT INTO checkpoints (size, note) VALUES (2, ?)', foreign);
-    await assert.rejects(log.publishCheckpoint(), { code: 'ERR_STORE_CORRUPT', message: /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name/ });
+    await assert.rejects(log.publishCheckpoint(), { code: 'ERR_LOG_CONFIG_MISMATCH', message: /^last stored checkpoint is not signed by this log's key: it is signed by another key of this log's name/ });
     await assert.rejects(log.append(entry(2)), {
       code: 'ERR_STORE_CORRUPT',
       message: 'stored tree does not extend the last signed checkpoint; the log takes no entries',

@@ -144,7 +144,7 @@ test('two log services on one SQLite file sequence one at a time and sign one co
   }
 });
 
-test('of two processes with different keys starting on one empty storage, one signs and the other refuses with ERR_STORE_CORRUPT', async () => {
+test('of two processes with different keys starting on one empty storage, one signs and the other refuses with ERR_LOG_CONFIG_MISMATCH', async () => {
   const path = join(await folder(), 'contested.sqlite');
   const other = await parsePrivateKey((await generateKeyFiles(ORIGIN)).privateKeyPem);
   const results = await Promise.allSettled([
@@ -155,7 +155,7 @@ test('of two processes with different keys starting on one empty storage, one si
   const refused = results.filter((result) => result.status === 'rejected');
   assert.equal(opened.length, 1);
   assert.equal(refused.length, 1);
-  assert.equal((refused[0] as PromiseRejectedResult).reason.code, 'ERR_STORE_CORRUPT');
+  assert.equal((refused[0] as PromiseRejectedResult).reason.code, 'ERR_LOG_CONFIG_MISMATCH');
   assert.match((refused[0] as PromiseRejectedResult).reason.message, /not signed by this log's key/);
   const log = (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof openSqliteLog>>>).value;
   try {

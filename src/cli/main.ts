@@ -68,7 +68,9 @@ const IO_FAILURES = new Set<string>([
 
 /** Exit code for an error of each kind (README, "Exit codes"). */
 export function exitCodeFor(error: RunprintError): number {
-  if (error.code === 'ERR_CLI_USAGE') return EXIT.usage;
+  // A log store of another log than serve's options name (--log-name, --log-key): the options are
+  // wrong, not the store, so it exits as a wrong command line does, not as a corrupt store (3).
+  if (error.code === 'ERR_CLI_USAGE' || error.code === 'ERR_LOG_CONFIG_MISMATCH') return EXIT.usage;
   if (VERIFICATION_FAILURES.has(error.code)) return EXIT.differs;
   if (error.code.startsWith('ERR_INPUT_') || IO_FAILURES.has(error.code)) return EXIT.io;
   if (error.code === 'ERR_INTERNAL') return EXIT.internal;

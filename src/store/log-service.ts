@@ -113,8 +113,11 @@ export class TransparencyLog {
    * Opens the log and checks its storage before serving anything: the last checkpoint must be
    * signed by this log's key under this origin, the storage must hold at least its size entries,
    * every stored hash must match the entries, and the root recomputed from them must equal the
-   * checkpoint's. Any failure is ERR_STORE_CORRUPT and the storage is closed. Entries appended
-   * after the last checkpoint (acknowledged, not yet signed) are kept and signed now.
+   * checkpoint's. Any failure is ERR_STORE_CORRUPT and the storage is closed, but for a storage
+   * of another log than the options name (another origin stored at its first start, or a last
+   * checkpoint another key of this origin signed): ERR_LOG_CONFIG_MISMATCH, the store being
+   * whole. Entries appended after the last checkpoint (acknowledged, not yet signed) are kept and
+   * signed now.
    */
   static async open(options: LogServiceOptions): Promise<TransparencyLog> {
     requireOptions(options, 'TransparencyLog.open options');
@@ -248,7 +251,8 @@ export class TransparencyLog {
    * Re-reads the largest stored checkpoint. One this process did not sign must still verify with
    * the log's key under its origin (another process sharing the storage with another key would
    * otherwise be served); if it does not, the log stops taking entries and keeps serving the last
-   * checkpoint it verified (ERR_STORE_CORRUPT).
+   * checkpoint it verified (ERR_LOG_CONFIG_MISMATCH when another key of this origin signed it,
+   * else ERR_STORE_CORRUPT).
    */
   async #reload(): Promise<Latest> {
     const stored = await this.#storage.latestCheckpoint();
@@ -514,8 +518,9 @@ async function checkHashesAfter(storage: LogStorage, from: number, size: number)
 
 /**
  * When a checkpoint note is signed under this log's name by another key and not by this one (a
- * server given another log key than the others sharing its database), what to say of it; else ''
- * (a signature of this key that does not verify, or no signature of this name: damage).
+ * server given another log key than the others sharing its database: a configuration mismatch,
+ * configMismatch), what to say of it; else '' (a signature of this key that does not verify, or
+ * no signature of this name: damage, ERR_STORE_CORRUPT).
  */
 function otherKeyOf(note: string, verifier: NoteVerifier): string {
   let signatures: ReadonlyArray<{ name: string; keyHash: string }>;
@@ -530,6 +535,16 @@ function otherKeyOf(note: string, verifier: NoteVerifier): string {
 }
 
 /**
+ * ERR_LOG_CONFIG_MISMATCH: a log database that is whole but belongs to another log than the one
+ * this server's options name (its name, or its key). Not ERR_STORE_CORRUPT: an operator told
+ * "corrupt" may delete or restore a healthy log, where the remedy is the right option. The
+ * message names no file (both names, or both key IDs), so a remote client may read it as it is.
+ */
+function configMismatch(message: string): LogError {
+  return new LogError('ERR_LOG_CONFIG_MISMATCH', message, undefined, { publicMessage: message });
+}
+
+/**
  * The error of a log database that belongs to a log of another name than this server's (the
  * origin stored at its first start): a configuration mismatch, said as the wrong-key one is
  * (otherKeyOf), with the same code: both names (printable, cut), and how to give the stored one.
@@ -537,7 +552,7 @@ function otherKeyOf(note: string, verifier: NoteVerifier): string {
  */
 function otherLogName(stored: string, origin: string): LogError {
   const name = (text: string) => `"${printable(text, 100)}"`;
-  return storeCorrupt(`the log database belongs to the log ${name(stored)}, and this server's log name is ${name(origin)}: give serve the log's name (--log-name or RUNPRINT_LOG_NAME; without either it is ${DEFAULT_LOG_NAME}), or another log database; every server sharing a log database needs the same log name (docs/LOG.md 19.5)`);
+  return configMismatch(`the log database belongs to the log ${name(stored)}, and this server's log name is ${name(origin)}: give serve the log's name (--log-name or RUNPRINT_LOG_NAME; without either it is ${DEFAULT_LOG_NAME}), or another log database; every server sharing a log database needs the same log name (docs/LOG.md 19.5)`);
 }
 
 async function openCheckpoint(note: string, verifier: NoteVerifier, origin: string): Promise<Checkpoint> {
@@ -545,7 +560,9 @@ async function openCheckpoint(note: string, verifier: NoteVerifier, origin: stri
   try {
     ({ text } = await verifyNote(note, [verifier]));
   } catch {
-    throw storeCorrupt(`last stored checkpoint is not signed by this log's key${otherKeyOf(note, verifier)}`);
+    const otherKey = otherKeyOf(note, verifier);
+    if (otherKey !== '') throw configMismatch(`last stored checkpoint is not signed by this log's key${otherKey}`);
+    throw storeCorrupt("last stored checkpoint is not signed by this log's key");
   }
   let checkpoint: Checkpoint;
   try {
