@@ -213,6 +213,31 @@ describe('runs verify', () => {
     assert.equal(check(result, 'log').status, 'fail');
     assert.ok(check(result, 'log').steps!.some((step) => step.name === 'log-checkpoint' && !step.ok));
     assert.match(check(result, 'log').reliesOn, /given with --log-key/);
+    // The message names the option the key came with, and what to give there.
+    const signer = logVkey.split('+').slice(0, 2).join('+');
+    const given = other.verifierKey.split('+').slice(0, 2).join('+');
+    assert.equal(
+      check(result, 'log').message,
+      `log-checkpoint: the tlog-proof's checkpoint (log "localhost/runprint") is signed by ${signer}; the log key given with --log-key is ${given} (another key with the same name): ` +
+        "give the log's own verifier key as --log-key (the line its GET /v1/log/key serves, checked out of band)",
+    );
+  });
+
+  test('a log-key.pem in the data directory that did not sign the log: the message says the key was derived from it, and to give --log-key', async () => {
+    const copy = copyOf(data);
+    const other = await generateKeyFiles('localhost/runprint');
+    writeFileSync(join(copy, 'log-key.pem'), other.privateKeyPem, { mode: 0o600 });
+    const { code, result } = await verify(ids[0]!, copy);
+    assert.equal(code, 1);
+    assert.equal(check(result, 'log').status, 'fail');
+    assert.equal(check(result, 'log').code, 'ERR_LOG_NOTE_SIGNATURE');
+    const signer = logVkey.split('+').slice(0, 2).join('+');
+    const given = other.verifierKey.split('+').slice(0, 2).join('+');
+    assert.equal(
+      check(result, 'log').message,
+      `log-checkpoint: the tlog-proof's checkpoint (log "localhost/runprint") is signed by ${signer}; the log key derived from log-key.pem in the data directory is ${given} (another key with the same name): ` +
+        "give the log's own verifier key as --log-key (the line its GET /v1/log/key serves, checked out of band)",
+    );
   });
 
   test('content kept as a digest only is "not checked: content not stored", never a pass; receipt and log still pass', async () => {

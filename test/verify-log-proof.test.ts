@@ -285,7 +285,7 @@ test('a proof of another receipt, by another log key, with a changed hash, index
     ),
     wrongKey.stdout,
   );
-  // The library's report (the explorer's, POST /v1/verify's) names no command-line option.
+  // The library's report (the explorer's) names no option.
   const library = await verifyReceipt(readFileSync(join(folder, 'receipt.json')), {
     keys: [await parsePublicKey(readFileSync(join(folder, 'app/receipt-key.pub.pem'), 'utf8'))],
     logProof: { proof: readFileSync(join(folder, otherSigned)), entry: readFileSync(join(folder, 'receipt.json')), policy: { logKey: await parseNoteVerifier(logVkey), witnesses: [], threshold: 0 } },
@@ -294,6 +294,33 @@ test('a proof of another receipt, by another log key, with a changed hash, index
     library.checks.at(-1)?.message,
     `the tlog-proof's checkpoint (log "${ORIGIN}") is signed by ${otherId}; the log key is ${givenId} (another key with the same name)`,
   );
+  // POST /v1/verify (real HTTP) names the member the key came in, and what to give there.
+  const service = await listen(createApp({}), { host: '127.0.0.1', port: 0 });
+  try {
+    const answer = await fetch(`http://127.0.0.1:${service.port}/v1/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        receipt: readFileSync(join(folder, 'receipt.json'), 'utf8'),
+        keys: [readFileSync(join(folder, 'app/receipt-key.pub.pem'), 'utf8')],
+        logProof: readFileSync(join(folder, otherSigned), 'utf8'),
+        logKey: logVkey,
+      }),
+    });
+    assert.equal(answer.status, 200);
+    const report = (await answer.json()) as { ok: boolean; checks: Array<{ name: string; ok: boolean; code?: string; message?: string }> };
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.checks.at(-1), {
+      name: 'log-checkpoint',
+      ok: false,
+      code: 'ERR_LOG_NOTE_SIGNATURE',
+      message:
+        `the tlog-proof's checkpoint (log "${ORIGIN}") is signed by ${otherId}; member "logKey" is ${givenId} (another key with the same name): ` +
+        `give the log's own verifier key as member "logKey" (the line its GET /v1/log/key serves, checked out of band)`,
+    });
+  } finally {
+    await service.close();
+  }
   // The log's own signature, changed.
   const badSignature = await variant((proof) => {
     const signature = Uint8Array.from(proof.checkpoint.signatures[0]!.signature);

@@ -7,6 +7,7 @@ import { logPrefix } from '../log/client.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import { withSignerWording, type NoteVerifier, type UnknownSignerWording } from '../log/note.ts';
+import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { unwritable } from './output-file.ts';
@@ -41,13 +42,8 @@ export async function readLogKey(value: string, io: CliIo): Promise<NoteVerifier
   return parseNoteVerifier(await verifierKeyText(value, io));
 }
 
-/** What to do when the log key given as `option` did not sign a checkpoint: the verifier key is the log's own, checked out of band. */
-export function giveLogKey(option: string): string {
-  return `give the log's own verifier key as ${option} (the line its GET /v1/log/key serves, checked out of band)`;
-}
-
-/** What to do when --key did not sign a checkpoint the log served. */
-export const GIVE_LOG_KEY = giveLogKey('--key');
+/** What to do when --key did not sign a checkpoint the log served: the verifier key is the log's own, checked out of band. */
+export const GIVE_LOG_KEY = logKeyGivenAs('--key').remedy;
 
 /**
  * `work`, with a checkpoint that --key did not sign named in the command's words (which

@@ -8,6 +8,7 @@ import { InputError, UsageError } from '../errors.ts';
 import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
 import { noteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
+import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
 import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
 import { findRuns } from '../server/run-routes.ts';
 import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
@@ -88,7 +89,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo,
     if (values['log-db'] !== undefined) throw new UsageError('ERR_CLI_USAGE', '--log URL and --log-db URL name two logs: give the one holding the receipts');
     if (values['log-key'] === undefined) throw new UsageError('ERR_CLI_USAGE', `--log URL needs --log-key VKEY, that log's verifier key (the data directory's ${LOG_KEY_FILE} is serve's own log)`);
     const logKey = await readLogKey(values['log-key'], io);
-    sources.log = { url: logUrl(values.log), logKey, origin: values['log-origin'] ?? logKey.name, from: 'given with --log-key', witnesses, threshold };
+    sources.log = { url: logUrl(values.log), logKey, origin: values['log-origin'] ?? logKey.name, from: 'given with --log-key', remedy: GIVE_LOG_KEY, witnesses, threshold };
     return sources;
   }
   // The log serve --log-db writes, else the data directory's log.sqlite.
@@ -114,9 +115,12 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo,
     sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
     return sources;
   }
-  sources.log = { storage: logDb === undefined ? SqliteLog.openReader(logPath) : await openStorage({ dataDir, url: logDb, readOnly: true }), logKey, origin: values['log-origin'] ?? logKey.name, from, witnesses, threshold };
+  sources.log = { storage: logDb === undefined ? SqliteLog.openReader(logPath) : await openStorage({ dataDir, url: logDb, readOnly: true }), logKey, origin: values['log-origin'] ?? logKey.name, from, remedy: GIVE_LOG_KEY, witnesses, threshold };
   return sources;
 }
+
+/** What to do when the log key (given with --log-key, or derived from log-key.pem) did not sign the log's checkpoint. */
+const GIVE_LOG_KEY = logKeyGivenAs('--log-key').remedy;
 
 interface VerifyValues {
   'log-db'?: string | undefined;

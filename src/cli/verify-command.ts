@@ -13,7 +13,8 @@ import { CHECK_LABELS, verifyReceipt, type VerifyOptions } from '../receipt/veri
 import { printable } from '../io/printable.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { giveLogKey, readLogKey, readWitnessKey } from './log-options.ts';
+import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
+import { readLogKey, readWitnessKey } from './log-options.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { readInput } from './read-input.ts';
 import { isBundleFile } from './receipt-input.ts';
@@ -88,7 +89,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     const proof = await readInput(values['log-proof'], io);
     const policy = { logKey, witnesses, threshold, ...(values['log-origin'] === undefined ? {} : { origin: values['log-origin'] }) };
     // A checkpoint the key did not sign names the option that gave it, and what to give instead.
-    options.logProof = { proof, entry: receiptBytes, policy, logKeyWording: { keys: '--log-key', remedy: giveLogKey('--log-key') } };
+    options.logProof = { proof, entry: receiptBytes, policy, logKeyWording: logKeyGivenAs('--log-key') };
   }
   const report = await verifyReceipt(receiptBytes, options);
   if (values.json === true) {

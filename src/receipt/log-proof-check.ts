@@ -18,10 +18,18 @@ export interface LogProofOptions {
   policy: TlogProofPolicy;
   /**
    * How a failed `log-checkpoint` line names the log key and what to do, for a caller that took
-   * the key under another name (a command-line option): without it, "the log key is ..." and no
-   * remedy.
+   * the key under another name (a command-line option, a request member: logKeyGivenAs): without
+   * it, "the log key is ..." and no remedy.
    */
   logKeyWording?: { keys: string; remedy?: string };
+}
+
+/**
+ * The logKeyWording of a caller that took the log key as `option` (`--log-key`, `member "logKey"`):
+ * the key named so, and what to give there instead when it did not sign the proof's checkpoint.
+ */
+export function logKeyGivenAs(option: string): { keys: string; remedy: string } {
+  return { keys: option, remedy: `give the log's own verifier key as ${option} (the line its GET /v1/log/key serves, checked out of band)` };
 }
 
 /** What the log proof showed, once every log step passed. */

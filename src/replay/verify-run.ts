@@ -70,8 +70,10 @@ export interface VerifyRunOptions {
    * over HTTP whose latest checkpoint and tiles are fetched (serve --capture-log's log), every
    * read of it within one deadline (`timeoutMs`, default 10,000 ms; past it: not checked,
    * ERR_LOG_UNREACHABLE), so a log that hangs or trickles does not hold the verification open.
+   * A checkpoint the log key did not sign names the key by `from` (`the log key given with
+   * --log-key is ...`), then says `remedy` (what to give instead) when there is one.
    */
-  log?: ({ storage: LogStorage; url?: undefined } | { url: URL; storage?: undefined; timeoutMs?: number }) & { logKey: NoteVerifier; origin: string; from: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
+  log?: ({ storage: LogStorage; url?: undefined } | { url: URL; storage?: undefined; timeoutMs?: number }) & { logKey: NoteVerifier; origin: string; from: string; remedy?: string; witnesses?: readonly NoteVerifier[]; threshold?: number };
   logMissing?: string;
   /** A checkpoint a monitor verified earlier (`log monitor --state`): the log must be consistent with it. */
   monitor?: { note: string; from: string };
@@ -263,7 +265,8 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: Abort
     return { name, status: 'fail', reliesOn, code, message };
   }
   const text = formatTlogProof({ index: run.logIndex, proof, checkpoint: parseNote(latest.note) });
-  const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin, witnesses, threshold } });
+  const logKeyWording = { keys: `the log key ${from}`, ...(options.log.remedy === undefined ? {} : { remedy: options.log.remedy }) };
+  const result = await checkLogProof({ proof: text, entry: encoder.encode(run.receipt), policy: { logKey, origin, witnesses, threshold }, logKeyWording });
   if (result.summary === undefined) {
     const first = result.checks.find((step) => !step.ok);
     return { name, status: 'fail', reliesOn, code: first?.code ?? 'ERR_LOG_PROOF_INVALID', message: `${first?.name ?? 'log'}: ${first?.message ?? 'inclusion failed'}`, steps: result.checks };

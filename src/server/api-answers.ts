@@ -23,6 +23,7 @@ import { CAPTURES, isTimestamp, retrievalAsSigned, type Capture, type ReceiptRet
 import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
 import { diffSides, readDiffSide, type DiffSide } from '../receipt/run-diff.ts';
+import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
 import { verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
 import { bytesMember, inputFormat, optionalString, readMembers, requestFormat, requiredMember, stringList } from './body-members.ts';
 import { checkElements, identityAnswer, readRequestBody, REQUEST_MEMBERS, type IdentityCompute, type Operation } from './identity-answer.ts';
@@ -233,7 +234,8 @@ export async function verifyAnswer(body: Uint8Array, maxElements: number): Promi
       witnesses.push(witness);
     }
     const threshold = witnessThreshold(thresholdValue, witnesses.length);
-    options.logProof = { proof, entry: receiptBytes, policy: { logKey, witnesses, threshold, ...(logOrigin === undefined ? {} : { origin: logOrigin }) } };
+    // A checkpoint the key did not sign names the member the key came in, as the CLI names --log-key.
+    options.logProof = { proof, entry: receiptBytes, policy: { logKey, witnesses, threshold, ...(logOrigin === undefined ? {} : { origin: logOrigin }) }, logKeyWording: logKeyGivenAs('member "logKey"') };
   }
   return json(await verifyReceipt(receiptBytes ?? (receipt as JsonObject), options));
 }
