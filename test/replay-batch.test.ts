@@ -335,4 +335,56 @@ describe('replay --runs', () => {
       await replays.close();
     }
   });
+  test('a report file that cannot be written: ERR_FILE_UNWRITABLE (exit 4) naming it and why, before any replay is sent', async () => {
+    const replays = await startFakeUpstream({ fallback: replayScenario(0) });
+    try {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'somefile'), 'a file');
+      for (const [args, name, why] of [
+        [['--json', 'out.json', '--report', 'somefile/out.html'], 'somefile/out.html', 'a part of the path is not a folder'],
+        [['--json', 'out.json', '--report', '/dev/null/x'], '/dev/null/x', 'a part of the path is not a folder'],
+        [['--json', 'somefile/out'], 'somefile/out', 'a part of the path is not a folder'],
+        [['--json', 'nofolder/out.json'], 'nofolder/out.json', 'no such folder'],
+        [['--json', 'out.json', '--report', 'nofolder/out.html'], 'nofolder/out.html', 'no such folder'],
+      ] as const) {
+        const out = await runCliInProcess(['replay', '--runs', 'all', '--data', data, '--upstream', `openai=${replays.url}`, ...args], { cwd: dir });
+        assert.deepEqual([out.code, out.stdout, out.stderr], [4, '', `runprint: ERR_FILE_UNWRITABLE: cannot write file (${why}): ${name}\n`], args.join(' '));
+      }
+      assert.equal(replays.requests.length, 0, 'no replay was sent');
+      assert.equal(existsSync(join(dir, 'out.json.state')), false, 'no batch was started');
+    } finally {
+      await replays.close();
+    }
+  });
+
+  test('a report folder that becomes a file while the batch runs: ERR_FILE_UNWRITABLE (exit 4), not ERR_INTERNAL from removing the temporary file', async () => {
+    const out = tempDir();
+    const folder = join(out, 'reports');
+    mkdirSync(folder);
+    let replaced = false;
+    const replays = await startFakeUpstream({
+      fallback: (request) => {
+        if (!replaced) {
+          replaced = true;
+          rmSync(folder, { recursive: true, force: true });
+          writeFileSync(folder, 'now a file');
+        }
+        return replayScenario(0)(request);
+      },
+    });
+    try {
+      const result = await runCliInProcess(['replay', '--runs', 'limit=1', '--data', data, '--upstream', `openai=${replays.url}`, '--json', 'reports/r.json'], { cwd: out });
+      assert.deepEqual([result.code, result.stdout, result.stderr], [4, '', 'runprint: ERR_FILE_UNWRITABLE: cannot write file (a part of the path is not a folder): reports/r.json\n']);
+      assert.equal(replays.requests.length, 1);
+    } finally {
+      await replays.close();
+    }
+  });
+
+  test('a batch state file that cannot be read is said with its path and why', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'x.json.state'));
+    const out = await runCliInProcess(['replay', '--runs', 'all', '--data', data, '--json', 'x.json'], { cwd: dir });
+    assert.deepEqual([out.code, out.stdout, out.stderr], [4, '', `runprint: ERR_INPUT_UNREADABLE: the batch state file cannot be read (it is a directory, not a file): ${join(dir, 'x.json.state')}\n`]);
+  });
 });

@@ -1,5 +1,7 @@
 /** Files the CLI writes on request (`sign --out`, `--bundle`, `disclose create --out`): replaced whole or not at all, with errors that say why. */
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import { replaceFileAtomic } from '../store/key-file.ts';
 import type { CliIo } from './io.ts';
@@ -47,6 +49,22 @@ export function refuseStandardOutput(option: string, value: string | undefined, 
 export async function writeOutputFile(name: string, text: string, io: CliIo): Promise<void> {
   try {
     await replaceFileAtomic(resolve(io.cwd, name), text);
+  } catch (error) {
+    throw unwritable(name, error);
+  }
+}
+
+/**
+ * Checks, before any work is done, that FILE (relative to the working directory) could be written:
+ * its folder is there, is a folder, and this process may make a file in it. ERR_FILE_UNWRITABLE
+ * naming the file as given and why otherwise, so a command that writes its result at the end does
+ * not find out only then.
+ */
+export async function checkWritable(name: string, io: CliIo): Promise<void> {
+  const folder = dirname(resolve(io.cwd, name));
+  try {
+    if (!(await stat(folder)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    await access(folder, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw unwritable(name, error);
   }

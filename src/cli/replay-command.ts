@@ -18,7 +18,7 @@ import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/re
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
 import { modelWeights, type ModelWeights } from '../replay/weights-check.ts';
 import { modelNotFound } from '../model-digest/model-digest-errors.ts';
-import { unwritable } from './output-file.ts';
+import { checkWritable, unwritable } from './output-file.ts';
 import { fileName } from './read-input.ts';
 import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
@@ -212,7 +212,8 @@ async function writeWhole(path: string, text: string, name: string): Promise<voi
     await writeFile(temporary, text);
     await rename(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    // The write's own failure is the one said: removing what it left may fail the same way (ENOTDIR).
+    await rm(temporary, { force: true }).catch(() => undefined);
     throw unwritable(name, error);
   }
 }
@@ -241,6 +242,8 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     // A folder is said to be one (as log proof --out says it), before any replay is sent.
     if (isDirectory(path)) throw unwritable(name!, { code: 'EISDIR' });
     if (existsSync(path) && !existsSync(statePath)) throw new InputError('ERR_FILE_EXISTS', `file already exists, refusing to overwrite it: ${printable(name!, 120)}`);
+    // A folder that is not there, is a file, or may not be written in: said now, not after the whole batch was sent.
+    await checkWritable(name!, io);
   }
   // One model for every run, digested once per serialization the runs recorded.
   let weights: ModelWeights | undefined;

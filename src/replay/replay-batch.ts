@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { wrongType, wrongValue } from '../capture-node/misuse.ts';
 import { InputError, RunprintError } from '../errors.ts';
+import { printable } from '../io/printable.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { RunQuery, RunStorage, RunToStore, StoredRun } from '../store/run-storage.ts';
 import type { ReplayLink, ReplayLinks } from './replay-links.ts';
@@ -90,7 +91,7 @@ async function readState(path: string): Promise<BatchState | undefined> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputError('ERR_INPUT_UNREADABLE', 'the batch state file cannot be read');
+    throw new InputError('ERR_INPUT_UNREADABLE', `the batch state file cannot be read (${readFailureReason(error)}): ${printable(path, 200)}`);
   }
   try {
     const state = JSON.parse(text) as BatchState;
@@ -101,15 +102,39 @@ async function readState(path: string): Promise<BatchState | undefined> {
   }
 }
 
+/** Why a file could not be read or written, in words, from a node:fs error code. */
+function readFailureReason(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'ENOENT':
+      return 'no such folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'unknown error';
+  }
+}
+
 /** Writes the state file so that it is whole or absent: a temporary file renamed over it. */
 async function writeState(path: string, state: BatchState): Promise<void> {
   const temporary = `${path}.${randomUUID()}.tmp`;
   try {
     await writeFile(temporary, `${JSON.stringify(state)}\n`, { flag: 'wx' });
     await rename(temporary, path);
-  } catch {
-    await rm(temporary, { force: true });
-    throw new InputError('ERR_FILE_UNWRITABLE', 'the batch state file cannot be written beside the report');
+  } catch (error) {
+    // The write's own failure is the one said: removing what it left may fail the same way (ENOTDIR).
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw new InputError('ERR_FILE_UNWRITABLE', `the batch state file cannot be written beside the report (${readFailureReason(error)}): ${printable(path, 200)}`);
   }
 }
 
