@@ -218,7 +218,7 @@ test('after a restart (a new outbox), the log must still hold the store\'s last 
     assert.deepEqual(box.state.stopped, {
       code: 'ERR_LOG_REWRITE',
       status: null,
-      message: `the capture log no longer holds the run store's last delivered receipt at index 2 (its signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}): it was rolled back or replaced (or the store's receipts went to another log); no index it answers is stored`,
+      message: `the capture log no longer holds the run store's last delivered receipt at index 2 (its signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}): it was rolled back or replaced (or the store's receipts went to another log); no index it answers is stored${size <= 2 ? ' (read again for 1 s: a process of the log lagging longer behind the checkpoint another serve on this store proved with is taken for a rollback too)' : ''}`,
     });
     assert.deepEqual(failures.map(([code, outcome]) => [code, outcome]), [['ERR_LOG_REWRITE', 'stop']]);
     assert.deepEqual(await indexes(store), [0, 1, 2, null]);

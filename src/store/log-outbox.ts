@@ -29,7 +29,7 @@ export interface LogOutboxOptions {
   /**
    * The log's verifier key: a delivered receipt's index is stored only once a checkpoint signed
    * with it is seen to include the receipt there (proved from the log's tiles), and each signed
-   * checkpoint must extend the one verified before it, the first one the store's last delivered
+   * checkpoint must extend the one verified before it and hold the store's last delivered
    * receipt (LogOutbox's history check). None: the index is stored as the log answered it (its
    * leafHash checked), unproved, and the log's checkpoints are not read at all.
    */
@@ -143,6 +143,12 @@ export class LogOutbox {
    * must extend (#checkHistory); none before the first.
    */
   #last: { size: number; rootHash: Uint8Array } | undefined;
+  /**
+   * With the log key: a receipt (index and record digest) proved included in #last or a checkpoint
+   * #last was proved to extend, so every later checkpoint holds it too: a store's last delivered
+   * receipt that is this one needs no proof again (#checkHistory).
+   */
+  #held: { logIndex: number; recordDigest: string } | undefined;
   /** When the receipts waiting were last counted (performance.now()). */
   #countedAt = -Infinity;
   #woken = false;
@@ -311,9 +317,10 @@ export class LogOutbox {
           return item === undefined ? [] : [item];
         });
         if (answered.length > 0) {
-          // Before the first checkpoint of this process: the receipt it must still hold. Read here,
-          // so that a failure of the store is retried as one (#loop), not taken for the log's.
-          const seed = this.#last === undefined ? await this.#options.storage.lastLogged() : undefined;
+          // The store's last delivered receipt, which the checkpoint must still hold: read before
+          // every proof (one entry of runs_log_index), since other serves on the store deliver too.
+          // Read here, so that a failure of the store is retried as one (#loop), not taken for the log's.
+          const seed = await this.#options.storage.lastLogged();
           try {
             const proved = await this.#withinTime(this.#prove(answered, logKey, seed), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
             delivered.push(...proved);
@@ -328,7 +335,6 @@ export class LogOutbox {
             this.#fail(known, known instanceof LogAnswerError && known.status < 500 ? 'retry' : outcomeOf(known));
             return true;
           }
-          this.#state.proved += delivered.length;
         }
       }
       if (delivered.length > 0) {
@@ -337,7 +343,14 @@ export class LogOutbox {
           this.#answered.delete(recordDigest);
           waiting.delete(recordDigest);
         }
+        // Counted once stored: a write that failed is proved and stored again, not counted twice.
         this.#state.delivered += delivered.length;
+        if (logKey !== undefined) {
+          this.#state.proved += delivered.length;
+          // Each was proved under #last: the highest of them is held by every checkpoint that extends it.
+          const top = delivered.reduce((a, b) => (b.logIndex > a.logIndex ? b : a));
+          if (this.#held === undefined || top.logIndex > this.#held.logIndex) this.#held = { logIndex: top.logIndex, recordDigest: top.recordDigest };
+        }
         if (!ended && !proving) this.#state.lastError = null;
         try {
           this.#options.onDelivered?.();
@@ -353,7 +366,7 @@ export class LogOutbox {
   /**
    * Waits for a checkpoint signed with the log key (and of its origin) that covers every answered
    * index, or for as long as `checkpointWaitMs`, checks that it extends what the outbox verified
-   * before (#checkHistory; `seed`: the store's last delivered receipt, before the first), then
+   * before and holds the store's last delivered receipt (#checkHistory; `seed`), then
    * proves from the log's tiles that each receipt the checkpoint covers is the entry at its index
    * and is included under its root hash; returns those (none covered: ERR_LOG_ENTRY_NOT_FOUND). A
    * log that answered an index it does not hold the receipt at fails here (ERR_LOG_PROOF_INVALID),
@@ -363,7 +376,9 @@ export class LogOutbox {
     const need = Math.max(...answered.map((item) => item.logIndex)) + 1;
     // The size the log had signed before: a smaller checkpoint is read again for LAG_MS (a process
     // of the log that has not read the latest yet) before it counts.
-    const floor = this.#last?.size ?? (seed === undefined ? 0 : seed.logIndex + 1);
+    // And the size the store's last delivered receipt needs, which another serve on the store may
+    // have proved with a checkpoint this process never read.
+    const floor = Math.max(this.#last?.size ?? 0, seed === undefined ? 0 : seed.logIndex + 1);
     const started = performance.now();
     const deadline = started + (this.#options.checkpointWaitMs ?? 10_000);
     const lagDeadline = Math.min(deadline, started + LAG_MS);
@@ -399,12 +414,17 @@ export class LogOutbox {
    * monitor` does (log/client.ts checkLogProgress), then keeps it as the last one verified. After a
    * checkpoint verified before: a smaller size is ERR_LOG_DROPPED, the same size with another root
    * hash ERR_LOG_FORK, a larger one needs a consistency proof from the log's tiles leading from the
-   * root hash before to this one (else ERR_LOG_REWRITE). The first of the process needs, when the
-   * store holds a delivered receipt (`seed`), that receipt at its index under this checkpoint
-   * (its leaf hash and inclusion proof from the tiles), else ERR_LOG_REWRITE: a log rolled back
-   * or replaced (with the same key) would otherwise be taken as it is and answer again indexes it
-   * gave other receipts. Tiles that do not give the checkpoint's root hash are ERR_LOG_TILE_INVALID.
-   * Each of these stops delivery (outcomeOf).
+   * root hash before to this one (else ERR_LOG_REWRITE). And every checkpoint needs, when the
+   * store holds a delivered receipt (`seed`, read before each proof), that receipt at its index
+   * under this checkpoint (its leaf hash and inclusion proof from the tiles), else ERR_LOG_REWRITE:
+   * a log rolled back or replaced (with the same key) would otherwise be taken as it is and answer
+   * again indexes it gave other receipts. Not only the first: another serve on the same store may
+   * have delivered past every checkpoint this process saw, to a log rolled back since (this
+   * process's own history alone would take the smaller log). The proof is made again only when
+   * the seed is another receipt than one already proved in this chain of checkpoints (#held): once
+   * per pass where other serves deliver, not when this process is the only one. Tiles that do
+   * not give the checkpoint's root hash are ERR_LOG_TILE_INVALID. Each of these stops delivery
+   * (outcomeOf).
    */
   async #checkHistory(size: number, rootHash: Uint8Array, seed: LoggedRun | undefined, readTile: TileReader): Promise<void> {
     const last = this.#last;
@@ -420,12 +440,17 @@ export class LogOutbox {
         if (!equalBytes(await rootFromTiles(size, readTile), rootHash)) throw tilesInvalid();
         throw new LogError('ERR_LOG_REWRITE', `the log's checkpoint of size ${size} is not consistent with the one of size ${last.size} verified before: it rewrote entries it had signed, or was replaced; no index it answers is stored`);
       }
-    } else if (seed !== undefined) {
+    }
+    const held = this.#held;
+    if (seed !== undefined && (held === undefined || held.logIndex !== seed.logIndex || held.recordDigest !== seed.recordDigest)) {
       const leafHash = hashLeaf(encoder.encode(seed.receipt));
       if (seed.logIndex >= size || !equalBytes(await leafHashFromTiles(seed.logIndex, size, readTile), leafHash)) {
-        throw new LogError('ERR_LOG_REWRITE', `the capture log no longer holds the run store's last delivered receipt at index ${seed.logIndex} (its signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}): it was rolled back or replaced (or the store's receipts went to another log); no index it answers is stored`);
+        // A checkpoint too small was read again for LAG_MS (#prove's floor) before it counts here.
+        const lag = seed.logIndex >= size ? ` (read again for ${LAG_MS / 1000} s: a process of the log lagging longer behind the checkpoint another serve on this store proved with is taken for a rollback too)` : '';
+        throw new LogError('ERR_LOG_REWRITE', `the capture log no longer holds the run store's last delivered receipt at index ${seed.logIndex} (its signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}): it was rolled back or replaced (or the store's receipts went to another log); no index it answers is stored${lag}`);
       }
       if (!verifyInclusion(leafHash, seed.logIndex, size, await inclusionProofFromTiles(seed.logIndex, size, readTile), rootHash)) throw tilesInvalid();
+      this.#held = { logIndex: seed.logIndex, recordDigest: seed.recordDigest };
     }
     this.#last = { size, rootHash };
   }
