@@ -23,7 +23,8 @@ import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable } from '../io/printable.ts';
-import { DEFAULT_DATA_DIR, postgresUrl } from './serve-command.ts';
+import { dataDirectory } from './serve-data.ts';
+import { postgresUrl } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -55,13 +56,6 @@ const SHOW_OPTIONS = {
   composition: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** The data directory as given (--data, else RUNPRINT_DATA, else ./runprint-data), and whether RUNPRINT_DATA named it. */
-function dataDirectory(data: string | undefined): { dir: string; fromEnv: boolean } {
-  const variable = process.env['RUNPRINT_DATA'];
-  if (data === undefined && variable !== undefined) return { dir: variable, fromEnv: true };
-  return { dir: data ?? DEFAULT_DATA_DIR, fromEnv: false };
-}
 
 /** Whether `path` is there and is not a folder (a folder it is in that cannot be read: not known, false). */
 function isFile(path: string): boolean {
@@ -342,7 +336,7 @@ async function receiptCommand(args: string[], io: CliIo): Promise<number> {
   refuseStandardOutput('--key-out', values['key-out']);
   if (values.out !== undefined && values.out === values['key-out']) throw new UsageError('ERR_CLI_USAGE', '--out and --key-out name the same file: give each its own');
   const keyFromData = values['key-out'] !== undefined;
-  if (keyFromData && runsDatabase(values) !== undefined && values.data === undefined && process.env['RUNPRINT_DATA'] === undefined) {
+  if (keyFromData && runsDatabase(values) !== undefined && values.data === undefined && !dataDirectory(undefined).fromEnv) {
     throw new UsageError('ERR_CLI_USAGE', `--key-out derives the key from ${RECEIPT_KEY_FILE} in the data directory, and the runs are in PostgreSQL: name the data directory of the serve that signed them with --data`);
   }
   sayWhereRunsAre(values, io, 'runs receipt', keyFromData ? `the receipt key (--key-out)` : undefined);

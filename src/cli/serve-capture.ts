@@ -18,7 +18,7 @@ import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
 import type { TransparencyLog } from '../store/log-service.ts';
-import { RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
+import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { HeldJournal } from '../store/held-journal.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
@@ -280,6 +280,9 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (retrievalMax !== undefined && (!/^[0-9]{1,7}$/.test(retrievalMax) || Number(retrievalMax) < 1024 || Number(retrievalMax) > MAX_RETRIEVAL_MAX)) {
     throw new UsageError('ERR_CLI_USAGE', `${named('capture-retrieval-max', 'RUNPRINT_CAPTURE_RETRIEVAL_MAX')} must be a number of bytes from 1024 to ${MAX_RETRIEVAL_MAX}`);
   }
+  const keyFile = values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'];
+  // An empty name would be the working directory: refused by where it came from.
+  if (keyFile === '') throw new UsageError('ERR_CLI_USAGE', `${named('capture-key', 'RUNPRINT_CAPTURE_KEY')} must not be empty: give a key file${values['capture-key'] === undefined ? ', or unset RUNPRINT_CAPTURE_KEY' : ''} (${RECEIPT_KEY_FILE} in the data directory when none is given)`);
   const workers = values['capture-workers'] ?? env['RUNPRINT_CAPTURE_WORKERS'];
   if (workers !== undefined && !/^[0-8]$/.test(workers)) throw new UsageError('ERR_CLI_USAGE', `${named('capture-workers', 'RUNPRINT_CAPTURE_WORKERS')} must be a number of worker threads from 0 to 8`);
   // The run store goes where the log goes unless told otherwise: one PostgreSQL database can hold both.
@@ -304,7 +307,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     retentionDays,
     retrievalMax: retrievalMax === undefined ? MAX_RETRIEVAL_HEADER_BYTES : Number(retrievalMax),
     workers: workers === undefined ? defaultCaptureWorkers() : Number(workers),
-    keyFile: values['capture-key'] ?? env['RUNPRINT_CAPTURE_KEY'],
+    keyFile,
     runsDb,
     otlpEndpoint,
     otlpHeaders: otlpEndpoint === undefined ? {} : otlpHeaders(env),

@@ -27,12 +27,14 @@ import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
+import { dataDirectory } from './serve-data.ts';
+
+export { DEFAULT_DATA_DIR } from './serve-data.ts';
 import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
 import { minuteLine } from './minute-lines.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8480;
-export const DEFAULT_DATA_DIR = 'runprint-data';
 /** In the data directory, when no --log-key is given: the log key made on first start. */
 export const LOG_KEY_FILE = 'log-key.pem';
 
@@ -117,6 +119,18 @@ function setting(value: string | undefined, option: string, variable: string, fa
   const text = process.env[variable];
   if (text !== undefined) return { text, from: variable };
   return { text: fallback, from: option };
+}
+
+/**
+ * A setting that names something (an address, a key file, a name): the option's value, else the
+ * variable's, else undefined. The empty string names nothing: refused by where it came from
+ * (ERR_CLI_USAGE), never taken as a name (an empty host is every interface to the system, an
+ * empty file name the working directory).
+ */
+function named(value: string | undefined, option: string, variable: string, what: string): { text: string | undefined; from: string } {
+  const given = setting(value, option, variable);
+  if (given.text === '') throw new UsageError('ERR_CLI_USAGE', `${given.from} must not be empty: give ${what}${given.from === variable ? `, or unset ${variable}` : ''}`);
+  return given;
 }
 
 /** The lines of a key file that hold keys: blank lines and lines starting with "#" are skipped. */
@@ -321,12 +335,19 @@ const SHUTDOWN_DRAIN_MS = 5_000;
 
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandLine('serve', args, SERVE_OPTIONS, false);
-  const host = values.host ?? process.env['RUNPRINT_HOST'] ?? DEFAULT_HOST;
+  // An empty host would have Node listen on every interface: refused, as an empty port is.
+  const host = named(values.host, '--host', 'RUNPRINT_HOST', `an address to listen on (${DEFAULT_HOST} when none is given; 0.0.0.0 for every interface)`).text ?? DEFAULT_HOST;
   const port = setting(values.port, '--port', 'RUNPRINT_PORT', String(DEFAULT_PORT));
   const portText = port.text!;
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new UsageError('ERR_CLI_USAGE', `${port.from} must be a number from 0 to 65535`);
   }
+  // Settings that name a file or a name: an empty one is refused before anything is created or opened.
+  const signKeyFile = named(values['sign-key'], '--sign-key', 'RUNPRINT_SIGN_KEY', 'a key file').text;
+  const witnessKeyFile = named(values['witness-key'], '--witness-key', 'RUNPRINT_WITNESS_KEY', 'a key file').text;
+  const witnessName = named(values['witness-name'], '--witness-name', 'RUNPRINT_WITNESS_NAME', 'the witness\'s name').text;
+  const logName = named(values['log-name'], '--log-name', 'RUNPRINT_LOG_NAME', `the log's name (${DEFAULT_LOG_NAME} when none is given)`).text ?? DEFAULT_LOG_NAME;
+  const logKeyFile = named(values['log-key'], '--log-key', 'RUNPRINT_LOG_KEY', `a key file (${LOG_KEY_FILE} in the data directory when none is given)`).text;
   const { shutdownGraceMs, ...limits } = serveLimits(values, process.env);
   // Capture's options are checked before anything is created or opened.
   // The PostgreSQL URLs, before anything opens: one that does not parse is a usage error (not a store's).
@@ -342,7 +363,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const upstreamWeights = captureConfig === undefined ? {} : await upstreamWeightsFacts(captureConfig.upstreamWeights);
   // The capture log's verifier key (inline or a file), read before anything opens.
   const captureLogKey = captureConfig?.captureLog?.key === undefined ? undefined : await readLogKey(captureConfig.captureLog.key, io);
-  const dataGiven = values.data ?? process.env['RUNPRINT_DATA'] ?? DEFAULT_DATA_DIR;
+  const dataGiven = dataDirectory(values.data).dir;
   const dataDir = resolve(io.cwd, dataGiven);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
@@ -359,11 +380,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   for (const warning of await notOwnerOnly(dataDir, [LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE, RECEIPT_KEY_FILE], 'the data directory')) io.stderr(`runprint: ${warning}\n`);
   // runprint's own version: npm_package_version is the version of whatever package npm ran serve in.
   const options: AppOptions = { version: await runprintVersion(), openapi: await readFile(OPENAPI_FILE) };
-  const sign = await signOptions(values['sign-key'] ?? process.env['RUNPRINT_SIGN_KEY'], values['sign-token'] !== undefined ? ['--sign-token', values['sign-token']] : ['RUNPRINT_SIGN_TOKEN', process.env['RUNPRINT_SIGN_TOKEN'] || undefined], io);
+  const sign = await signOptions(signKeyFile, values['sign-token'] !== undefined ? ['--sign-token', values['sign-token']] : ['RUNPRINT_SIGN_TOKEN', process.env['RUNPRINT_SIGN_TOKEN'] || undefined], io);
 
   // As a witness: its key and name, and the logs it cosigns, all checked before anything opens.
-  const witnessKeyFile = values['witness-key'] ?? process.env['RUNPRINT_WITNESS_KEY'];
-  const witnessName = values['witness-name'] ?? process.env['RUNPRINT_WITNESS_NAME'];
   const witnessLogValues = listOf(values['witness-log'], process.env['RUNPRINT_WITNESS_LOG']);
   let witness: { signer: ReturnType<typeof cosignatureSigner>; vkey: string; logs: NoteVerifier[] } | undefined;
   if (witnessKeyFile !== undefined || witnessName !== undefined || witnessLogValues.length > 0) {
@@ -398,8 +417,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const check = checkSetting.text;
   if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', `${checkSetting.from} must be full or tiles`);
   if (values['no-log'] !== true) {
-    const name = values['log-name'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME;
-    const key = await logKey(dataDir, io.cwd, values['log-key'] ?? process.env['RUNPRINT_LOG_KEY'], name, io);
+    const name = logName;
+    const key = await logKey(dataDir, io.cwd, logKeyFile, name, io);
     logKeyId = key.keyId;
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
