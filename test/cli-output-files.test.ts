@@ -108,6 +108,15 @@ test('an --out or --bundle that is a folder, or in a folder that does not exist:
   ] as const) {
     assert.deepEqual(await cli([...SIGN, option, name]), { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${reason}): ${name}\n` }, `sign ${option} ${name}`);
   }
+  // --bundle and --out together: one that cannot be written is said before the other is written.
+  for (const [args, name, reason] of [
+    [['--bundle', 'b.json', '--out', 'nodir/x.json'], 'nodir/x.json', 'no such folder'],
+    [['--bundle', 'nodir/b.json', '--out', 'x.json'], 'nodir/b.json', 'no such folder'],
+    [['--bundle', 'b.json', '--out', 'adir'], 'adir', 'it is a directory, not a file'],
+  ] as const) {
+    assert.deepEqual(await cli([...SIGN, ...args]), { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${reason}): ${name}\n` }, `sign ${args.join(' ')}`);
+    assert.deepEqual(readdirSync(folder).filter((entry) => entry === 'b.json' || entry === 'x.json'), [], `sign ${args.join(' ')}`);
+  }
   for (const [name, reason] of [['adir', 'it is a directory, not a file'], ['nodir/x.json', 'no such folder']] as const) {
     assert.deepEqual(await cli([...DISCLOSE, '--out', name]), { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${reason}): ${name}\n` }, `disclose create --out ${name}`);
   }
@@ -165,6 +174,13 @@ test('keygen --out naming a file, and log proof/submit writing to a folder, say 
   });
   assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--proof-out', 'proofs']), {
     code: 4, stdout: '', stderr: 'runprint: ERR_FILE_UNWRITABLE: cannot write file (it is a directory, not a file): proofs\n',
+  });
+  // A proof file whose folder is not there is said before the receipt is sent (here to no log at all).
+  assert.deepEqual(await cli(['log', 'submit', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--proof-out', 'nodir/p.json']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_UNWRITABLE: cannot write file (no such folder): nodir/p.json\n',
+  });
+  assert.deepEqual(await cli(['log', 'proof', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--out', 'plain.json/p.json']), {
+    code: 4, stdout: '', stderr: 'runprint: ERR_FILE_UNWRITABLE: cannot write file (a part of the path is not a folder): plain.json/p.json\n',
   });
   // An existing file is still refused as before.
   assert.deepEqual(await cli(['log', 'proof', 'receipt.json', '--log', 'http://127.0.0.1:1/', '--key', 'k1/receipt-key.vkey', '--out', 'plain.json']), {

@@ -97,6 +97,20 @@ test('runs receipt refuses, with its code and nothing written, a run without a r
     assert.equal(result.code, 2, argv.join(' '));
     assert.match(result.stderr, message);
   }
+  // An output that cannot be written is said before anything is: no receipt on standard output or in --out.
+  const signed = scratch.tempDir();
+  const signedId = await captured(signed);
+  writeFileSync(join(folder.folder, 'afile'), 'a file');
+  for (const [argv, name, why] of [
+    [['--out', 'kr.json', '--key-out', 'nofolder/k.pem'], 'nofolder/k.pem', 'no such folder'],
+    [['--key-out', 'nofolder/k.pem'], 'nofolder/k.pem', 'no such folder'],
+    [['--out', 'afile/r.json', '--key-out', 'k.pem'], 'afile/r.json', 'a part of the path is not a folder'],
+    [['--out', 'kr.json', '--key-out', '/dev/null/k.pem'], '/dev/null/k.pem', 'a part of the path is not a folder'],
+  ] as const) {
+    const result = await folder.cli(['runs', 'receipt', signedId, '--data', signed, ...argv]);
+    assert.deepEqual(result, { code: 4, stdout: '', stderr: `runprint: ERR_FILE_UNWRITABLE: cannot write file (${why}): ${name}\n` }, argv.join(' '));
+    assert.equal(existsSync(join(folder.folder, 'kr.json')) || existsSync(join(folder.folder, 'k.pem')), false, argv.join(' '));
+  }
   const missing = await folder.cli(['runs', 'receipt', '00000000-0000-4000-8000-000000000000', '--data', keyed]);
   assert.match(missing.stderr, /^runprint: ERR_RUN_NOT_FOUND/);
 });

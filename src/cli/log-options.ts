@@ -10,7 +10,7 @@ import { withSignerWording, type NoteVerifier, type UnknownSignerWording } from 
 import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
 import type { CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { unwritable } from './output-file.ts';
+import { checkWritable, unwritable } from './output-file.ts';
 import { fileName, readInput } from './read-input.ts';
 
 export function logUsageError(message: string): UsageError {
@@ -73,13 +73,15 @@ function fileExists(name: string): InputError {
 
 /**
  * Fails with ERR_FILE_EXISTS when FILE is already there, or ERR_FILE_UNWRITABLE when it is a
- * directory: checked before any work whose result would be lost.
+ * directory or could not be made (its folder not there, a file, or not writable): checked before
+ * any work whose result would be lost (a receipt submitted to the log).
  */
 export async function refuseExisting(name: string, io: CliIo): Promise<void> {
   let directory: boolean;
   try {
     directory = (await stat(resolve(io.cwd, name))).isDirectory();
   } catch {
+    await checkWritable(name, io);
     return;
   }
   throw directory ? unwritable(name, { code: 'EISDIR' }) : fileExists(name);

@@ -56,13 +56,16 @@ export async function writeOutputFile(name: string, text: string, io: CliIo): Pr
 
 /**
  * Checks, before any work is done, that FILE (relative to the working directory) could be written:
- * its folder is there, is a folder, and this process may make a file in it. ERR_FILE_UNWRITABLE
- * naming the file as given and why otherwise, so a command that writes its result at the end does
- * not find out only then.
+ * it is not a folder, its folder is there, is a folder, and this process may make a file in it.
+ * ERR_FILE_UNWRITABLE naming the file as given and why otherwise, so a command that writes its
+ * result at the end does not find out only then, and one that writes two files (or a file and
+ * standard output) does not write the first before the second fails.
  */
 export async function checkWritable(name: string, io: CliIo): Promise<void> {
-  const folder = dirname(resolve(io.cwd, name));
+  const path = resolve(io.cwd, name);
+  const folder = dirname(path);
   try {
+    if ((await stat(path).catch(() => undefined))?.isDirectory() === true) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (!(await stat(folder)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
     await access(folder, constants.W_OK | constants.X_OK);
   } catch (error) {

@@ -11,7 +11,7 @@ import { InputError, ReceiptError, UsageError } from '../errors.ts';
 import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
 import { readEnvelope } from '../receipt/envelope.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
-import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
+import { checkWritable, refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { readInput } from './read-input.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
@@ -339,6 +339,8 @@ async function receiptCommand(args: string[], io: CliIo): Promise<number> {
   if (keyFromData && runsDatabase(values) !== undefined && values.data === undefined && !dataDirectory(undefined).fromEnv) {
     throw new UsageError('ERR_CLI_USAGE', `--key-out derives the key from ${RECEIPT_KEY_FILE} in the data directory, and the runs are in PostgreSQL: name the data directory of the serve that signed them with --data`);
   }
+  // Both files can be written, before anything is: a failure never follows a receipt already out.
+  for (const name of [values.out, values['key-out']]) if (name !== undefined) await checkWritable(name, io);
   sayWhereRunsAre(values, io, 'runs receipt', keyFromData ? `the receipt key (--key-out)` : undefined);
   const store = await openStore(values, io, 'read', 'bounded');
   let receipt: string;
@@ -358,9 +360,10 @@ async function receiptCommand(args: string[], io: CliIo): Promise<number> {
     if (!signers.includes(key.keyId)) throw new ReceiptError('ERR_SIGNATURE_UNKNOWN_KEY', `the receipt is not signed by ${RECEIPT_KEY_FILE} in the data directory (key id ${key.keyId.slice(0, 16)}...) but by another key (serve's --capture-key or --sign-key): hand over that key's public half instead`);
     keyPem = publicKeyPem(key.publicKey.raw);
   }
+  // The key first: the receipt on standard output cannot be taken back if the key's write then failed.
+  if (keyPem !== undefined) await writeOutputFile(values['key-out']!, keyPem, io);
   if (values.out === undefined) io.stdout(receipt.endsWith('\n') ? receipt : `${receipt}\n`);
   else await writeOutputFile(values.out, receipt, io);
-  if (keyPem !== undefined) await writeOutputFile(values['key-out']!, keyPem, io);
   return EXIT.ok;
 }
 

@@ -16,7 +16,7 @@ import { signedRetrieval } from '../server/api-answers.ts';
 import { runprintVersion } from './version.ts';
 import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
-import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
+import { checkWritable, refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { fileName, readInput } from './read-input.ts';
 import { readingReceiptFile } from './receipt-input.ts';
@@ -56,6 +56,8 @@ export async function signCommand(args: string[], io: CliIo): Promise<number> {
   // The receipt goes to standard output when --out is not given; `-` would be a file named "-".
   refuseStandardOutput('--out', values.out);
   refuseStandardOutput('--bundle', values.bundle);
+  // Both files can be written, before anything is: a failed --out never follows a --bundle written.
+  for (const name of [values.bundle, values.out]) if (name !== undefined) await checkWritable(name, io);
   const key = await parsePrivateKey(new TextDecoder().decode(await readInput(values.key, io)));
   let envelope: Envelope;
   if (values['add-to'] !== undefined) {
