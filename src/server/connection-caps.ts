@@ -28,9 +28,10 @@ export interface RefusedConnections {
 export const MAX_REFUSING = 32;
 
 /**
- * Longest a refused connection stays open, in ms: its request's headers are read (never its
- * body), answered with the refusal and `connection: close`, and the connection is closed once the
- * answer is written; a client that sends no request in this time, or keeps its end open, is cut.
+ * Longest a refused connection stays open, in ms: its request's headers are read, answered with
+ * the refusal and `connection: close`, and the connection is closed once the answer is written and
+ * the request's body (never served) read and discarded, so a client still sending it gets the
+ * refusal; a client that sends no request in this time, keeps sending or keeps its end open, is cut.
  */
 export const REFUSING_MS = 1000;
 

@@ -21,7 +21,8 @@ export interface ListenOptions {
   /**
    * Open connections at most (default 1000; serve's default is lower below the open-file limit).
    * A connection past it is answered 503 ERR_HTTP_BUSY with `connection: close` (its request's
-   * headers read, never its body) and closed, and counted (Listening's `refused`).
+   * headers read; its body, never served, read and discarded within REFUSING_MS) and closed, and
+   * counted (Listening's `refused`).
    */
   maxConnections?: number;
   /** Open connections per client address (default 128; 0: no cap); past it, the same with 429 ERR_HTTP_TOO_MANY_REQUESTS. */
@@ -167,13 +168,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
   // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
-  // JSON error, and the connection is closed (a body that may follow is not read).
+  // JSON error, and the connection is closed (a body that may follow is not served: refuse
+  // discards it first, CONNECT's socket is closed once the answer is written).
   server.on('checkExpectation', (incoming: IncomingMessage, outgoing: ServerResponse) => {
-    incoming.on('error', () => undefined);
-    outgoing.on('error', () => undefined);
     const refusal = caps.refusalOf(incoming.socket);
-    if (refusal !== undefined) return reply(outgoing, refusal, true, { 'retry-after': '1' });
-    reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'the Expect header may only be 100-continue, the one expectation this server meets'), true);
+    if (refusal !== undefined) return refuse(incoming, outgoing, refusal, { 'retry-after': '1' });
+    refuse(incoming, outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'the Expect header may only be 100-continue, the one expectation this server meets'));
   });
   server.on('connect', (_incoming: IncomingMessage, socket: Socket) => {
     socket.on('error', () => undefined);
@@ -191,15 +191,23 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   const stopping = { cut: false };
   let whenIdle: (() => void) | undefined;
   const allowed = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((name) => name.toLowerCase()));
+  /**
+   * Answers `refusal` with `connection: close` to a request before its body is read: the answer
+   * is written at once and the connection closed once the body is discarded (afterBody, bounded
+   * by the limit of the route the request names).
+   */
+  const refuse = (incoming: IncomingMessage, outgoing: ServerResponse, refusal: RunprintError, extra: Record<string, string> = {}): void => {
+    incoming.on('error', () => undefined);
+    outgoing.on('error', () => undefined);
+    const url = targetOf(incoming.url ?? '', origin);
+    const limit = url === undefined ? 0 : (app.bodyLimit?.(incoming.method ?? 'GET', url.pathname) ?? FALLBACK_BODY_LIMIT);
+    reply(outgoing, refusal, true, extra, afterBody(incoming, outgoing, limit));
+  };
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
-    // A connection past a cap: its first request is answered with the refusal, its body unread,
-    // and the connection closed.
+    // A connection past a cap: its first request is answered with the refusal, its body read only
+    // to be discarded (within the cap's REFUSING_MS), and the connection closed.
     const refusal = caps.refusalOf(incoming.socket);
-    if (refusal !== undefined) {
-      incoming.on('error', () => undefined);
-      outgoing.on('error', () => undefined);
-      return reply(outgoing, refusal, true, { 'retry-after': '1' });
-    }
+    if (refusal !== undefined) return refuse(incoming, outgoing, refusal, { 'retry-after': '1' });
     inProgress += 1;
     outgoing.once('close', () => {
       inProgress -= 1;
@@ -210,16 +218,12 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     if (closing) outgoing.setHeader('connection', 'close');
     // RFC 9112 section 3.2: an HTTP/1.1 request without a Host header is 400 (requireHostHeader above).
     if (incoming.headers.host === undefined && incoming.httpVersionMajor === 1 && incoming.httpVersionMinor >= 1) {
-      incoming.on('error', () => undefined);
-      outgoing.on('error', () => undefined);
-      return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'), true);
+      return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'));
     }
     if (allowed !== undefined) {
       const host = hostOf(incoming.headers.host);
       if (host === undefined || !allowed.has(host)) {
-        incoming.on('error', () => undefined);
-        outgoing.on('error', () => undefined);
-        return reply(outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (the Host header names another)`), true);
+        return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (the Host header names another)`));
       }
       // A web page of another origin can make a browser send a simple POST here without asking
       // (no CORS preflight for text/plain): on loopback, where no token guards the proxy, only this
@@ -230,9 +234,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
         return url !== undefined && app.proxied?.(incoming.method ?? 'GET', url.pathname) !== true;
       };
       if (!fromOwnOrigin(incoming, allowed, listeningPort, ownPage)) {
-        incoming.on('error', () => undefined);
-        outgoing.on('error', () => undefined);
-        return reply(outgoing, new RunprintError('ERR_HTTP_CROSS_ORIGIN', 'a request from a web page of another origin: this server on a loopback address answers browsers only for its own pages'), true);
+        return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_CROSS_ORIGIN', 'a request from a web page of another origin: this server on a loopback address answers browsers only for its own pages'));
       }
     }
     serve(app, incoming, outgoing, origin, limits, stopping).catch(() => outgoing.destroy());
@@ -336,8 +338,11 @@ function clientErrorOf(code: string | undefined, maxHeaderBytes: number, maxHead
   return new RunprintError('ERR_HTTP_BAD_REQUEST', 'the bytes received are not an HTTP/1.1 request this server reads');
 }
 
-/** Answers `refusal` as JSON; `end` false: the answer is written whole but not ended (replyLingering ends it). */
-function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean, extra: Record<string, string> = {}, end = true): void {
+/**
+ * Answers `refusal` as JSON, written whole at once; `end` ends the answer (afterBody's, when a
+ * body may still be arriving: once it is discarded).
+ */
+function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean, extra: Record<string, string> = {}, end: () => void = () => void outgoing.end()): void {
   if (outgoing.headersSent || outgoing.destroyed) return void outgoing.destroy();
   const error = httpError(refusal);
   const body = JSON.stringify({ error: error.toJSON() });
@@ -347,55 +352,66 @@ function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean,
     ...(close ? { connection: 'close' } : {}),
     ...extra,
   });
-  if (end) outgoing.end(body);
-  else outgoing.write(body);
+  outgoing.write(body);
+  end();
 }
 
-/** Longest a refused body is read on and discarded after its 413 (replyLingering). */
+/** Longest the unread rest of a body is read on and discarded after its answer (afterBody). */
 export const LINGER_MS = 5000;
-/** Most bytes of a refused body read on and discarded after its 413: this many times the route's limit, at least LARGE_BODY_BYTES. */
+/** Most bytes of an unread body read on and discarded after its answer: this many times the route's limit, at least LARGE_BODY_BYTES. */
 export const LINGER_LIMIT_FACTOR = 4;
 
 /**
- * Answers `refusal` (413: a body over the route's limit) to a client that may still be sending
- * its body, then closes the connection once the body has been read and discarded whole, its
- * client went away, LINGER_MS passed or more than the bound arrived, whichever comes first. A
- * client that reads its answer only once its body is sent (Python's http.client, urllib) then
- * gets the 413, not a broken pipe or a reset from a server that closed under it. The answer is
- * written whole at once but ended only then: the request keeps its slots until the close, and its
- * connection counts against the connection caps all along. A declared length past the bound is not
- * read at all (that client would be cut mid-body anyway): answered and closed at once, as before.
+ * For an answer given while the request's body is not read whole (a 413, a refusal before the
+ * body, a route that reads none): starts reading and discarding the rest of the body, and returns
+ * what ends the answer, to be called once the answer is written whole. The answer ends once the
+ * body has been discarded whole, and Node closes the connection (the answer says `connection:
+ * close`) with nothing left unread: a client that reads its answer only once its body is sent
+ * (Python's http.client, urllib) gets the answer, not a broken pipe or a reset from a server that
+ * closed under it. The connection is cut instead, the answer written or not, when its client goes
+ * away, LINGER_MS pass or more than LINGER_LIMIT_FACTOR times `limit` (the route's; at least
+ * LARGE_BODY_BYTES) arrive, whichever comes first. Until then the request keeps its slots and its
+ * connection counts against the connection caps. Nothing is read on, the answer ended at once, for
+ * a request with no body left, one whose client waits for 100 Continue (it sends no body), or a
+ * declared length past the bound (that client would be cut mid-body anyway).
  */
-function replyLingering(incoming: IncomingMessage, outgoing: ServerResponse, refusal: RunprintError, limit: number): void {
+function afterBody(incoming: IncomingMessage, outgoing: ServerResponse, limit: number): () => void {
+  const endNow = (): void => void outgoing.end();
   const most = Math.max(LINGER_LIMIT_FACTOR * limit, LARGE_BODY_BYTES);
   const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : 0;
-  if (incoming.complete || incoming.destroyed || outgoing.headersSent || outgoing.destroyed || !(declared <= most)) return reply(outgoing, refusal, true);
-  reply(outgoing, refusal, true, {}, false);
+  if (!hasBody(incoming) || incoming.complete || incoming.destroyed || outgoing.destroyed || awaitingContinue.has(incoming) || !(declared <= most)) return endNow;
   let discarded = 0;
   let over = false;
+  let whole = false;
+  let written = false;
   const stop = (cut: boolean): void => {
     if (over) return;
     over = true;
     clearTimeout(timer);
     incoming.off('data', onData);
-    incoming.off('end', whole);
+    incoming.off('end', onEnd);
     incoming.off('close', gone);
-    // The body read whole: the answer ends and Node closes the connection with nothing left
-    // unread (no reset). Cut: the connection is destroyed, whatever is still in flight.
-    if (cut) outgoing.destroy();
-    else outgoing.end();
+    // Cut: the connection is destroyed, whatever is still in flight either way.
+    if (cut) return void outgoing.destroy();
+    whole = true;
+    if (written) outgoing.end();
   };
   const onData = (chunk: Buffer): void => {
     discarded += chunk.length;
     if (discarded > most) stop(true);
   };
-  const whole = (): void => stop(false);
+  const onEnd = (): void => stop(false);
   const gone = (): void => stop(!incoming.complete);
   const timer = setTimeout(() => stop(true), LINGER_MS);
   incoming.on('data', onData);
-  incoming.once('end', whole);
+  incoming.once('end', onEnd);
   incoming.once('close', gone);
   incoming.resume();
+  return () => {
+    if (written) return;
+    written = true;
+    if (whole) outgoing.end();
+  };
 }
 
 /** True when the request says a body follows. */
@@ -454,22 +470,24 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   const body = hasBody(incoming);
   const url = targetOf(incoming.url ?? '', origin);
   const method = incoming.method ?? 'GET';
+  const limit = url === undefined ? 0 : (app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT);
+  // An answer given before the body is read whole is ended once the rest is discarded (afterBody).
+  const refuse = (refusal: RunprintError, extra: Record<string, string> = {}): void => reply(outgoing, refusal, body, extra, afterBody(incoming, outgoing, limit));
   if (url === undefined || app.proxied?.(method, url.pathname) !== true) {
     if (!limits.startRequest(client)) {
-      return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
+      return refuse(new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), { 'retry-after': '1' });
     }
     outgoing.once('close', () => limits.endRequest(client));
   }
   if (url === undefined) {
-    return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request target must be a path or an http URL'), body);
+    return refuse(new RunprintError('ERR_HTTP_BAD_REQUEST', 'request target must be a path or an http URL'));
   }
-  const limit = app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT;
   // The app may say a request is not large although its route takes large bodies (a proxied call
   // of a few KB declares its length): it is then not held to the few large slots.
   const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : Infinity;
   if (limit > LARGE_BODY_BYTES && (app.largeByDeclaredLength?.(method, url.pathname) !== true || declared > LARGE_BODY_BYTES)) {
     if (!limits.startLarge(client)) {
-      return reply(outgoing, new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), body, { 'retry-after': '1' });
+      return refuse(new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), { 'retry-after': '1' });
     }
     outgoing.once('close', () => limits.endLarge(client));
   }
@@ -480,13 +498,13 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     if (Number(incoming.headers['content-length'] ?? 0) > limit) {
       // A client that waits for 100 Continue sends no body: it gets its answer alone, the connection closed.
       if (awaitingContinue.delete(incoming)) return reply(outgoing, tooLarge(), true);
-      return replyLingering(incoming, outgoing, tooLarge(), limit);
+      return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, limit));
     }
     // The client waits for this before sending its body (Expect: 100-continue).
     if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
     const read = await readBody(incoming, limit);
     if (read === 'gone') return void outgoing.destroy();
-    if (read === 'too-large') return replyLingering(incoming, outgoing, tooLarge(), limit);
+    if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, limit));
     bytes = read;
   }
   let request: Request;
@@ -506,19 +524,22 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     request = new Request(url, { method, headers, signal: gone.signal });
     if (bytes !== undefined) attachBody(request, bytes);
   } catch {
-    return reply(outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'), body);
+    return refuse(new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'));
   }
   const response = await app.fetch(request);
-  // A body this route does not read is not drained: the connection closes after the answer.
+  // A body this route does not read is read on and discarded while the answer is written, and the
+  // connection closes after the answer (afterBody).
   const unread = body && bytes === undefined && !incoming.complete;
-  await writeResponse(outgoing, response, method === 'HEAD', unread, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
+  const end = afterBody(incoming, outgoing, limit);
+  await writeResponse(outgoing, response, method === 'HEAD', unread, end, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
 }
 
 /**
- * Writes `response`, waiting for the socket to drain whenever it is full; a client that leaves (or
- * a server that cuts the connection) stops the body: it is cancelled with `reason()`.
+ * Writes `response`, waiting for the socket to drain whenever it is full, and then calls `end`
+ * (afterBody's); a client that leaves (or a server that cuts the connection) stops the body: it
+ * is cancelled with `reason()`.
  */
-async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean, reason: () => unknown): Promise<void> {
+async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean, end: () => void, reason: () => unknown): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers[name] = value;
@@ -532,7 +553,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
   if (response.body === null || head) {
     writeHead();
     void response.body?.cancel().catch(() => undefined);
-    return void outgoing.end();
+    return end();
   }
   const reader = response.body.getReader();
   const stop = () => void reader.cancel(reason()).catch(() => undefined);
@@ -551,7 +572,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
       response.headers.forEach((value, name) => {
         if (name.startsWith('runprint-')) ids[name] = value;
       });
-      return reply(outgoing, error, close, ids);
+      return reply(outgoing, error, close, ids, end);
     }
     writeHead();
     while (!next.done) {
@@ -566,7 +587,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
         throw error;
       }
     }
-    outgoing.end();
+    end();
   } finally {
     outgoing.off('close', stop);
   }

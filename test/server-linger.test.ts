@@ -1,0 +1,259 @@
+/**
+ * Answers serve gives before it has read a request's body (a refusal before the body: connection
+ * caps, too many requests, a token, a cross-origin page; a route that reads no body, its own or a
+ * proxied one) reach a client that reads its answer only once it has sent its whole body, as
+ * Python's http.client and urllib do: serve reads on and discards the rest of the body (at most
+ * 5 s and 4 times the route's limit, at least 1 MiB) before it closes the connection, instead of
+ * closing under a client still sending (a broken pipe or a reset, the answer lost). A body that
+ * does not end is cut at those bounds. Real `runprint serve` processes and the fake upstream,
+ * driven over raw sockets.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const TOKEN = 'linger-capture-token';
+/** What serve reads on after an answer to a route that reads no body: 1 MiB. */
+const NO_BODY_BOUND = 1024 * 1024;
+/** POST /v1/identity's limit, 32 MiB. */
+const IDENTITY_LIMIT = 32 * 1024 * 1024;
+const scratch = scratchFolders('runprint-linger-');
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+
+before(async () => {
+  upstream = await startFakeUpstream();
+  serve = await startServe({ data: scratch.tempDir(), args: ['--capture-token', TOKEN, '--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
+});
+after(() => endServeTest(upstream, scratch));
+
+interface Exchange {
+  /** Everything serve sent, as latin1. */
+  answer: string;
+  /** The first write or socket error the client saw (EPIPE, ECONNRESET), if any. */
+  error?: string;
+  /** Body bytes the client handed to its socket. */
+  sent: number;
+}
+
+/**
+ * Sends `head`, then `size` bytes of body (spaces) in pieces of `piece` bytes, each once the one
+ * before is written (and `pauseMs` later, if given), reading nothing until the whole body is
+ * sent (the socket paused, as Python's http.client does), then the answer until the connection
+ * closes. The client never ends its side first.
+ */
+function sendThenRead(port: number, head: string, size: number, options: { piece: number; pauseMs?: number }): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    let sent = 0;
+    const guard = setTimeout(() => socket.destroy(), 60_000);
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (cause: NodeJS.ErrnoException) => (error ??= cause.code ?? cause.message));
+    socket.on('close', () => {
+      clearTimeout(guard);
+      resolve({ answer: Buffer.concat(chunks).toString('latin1'), ...(error === undefined ? {} : { error }), sent });
+    });
+    const next = (): void => {
+      if (socket.destroyed) return;
+      if (sent >= size) return void socket.resume();
+      const length = Math.min(options.piece, size - sent);
+      socket.write(Buffer.alloc(length, 0x20), (cause) => {
+        if (cause) return void (error ??= (cause as NodeJS.ErrnoException).code ?? cause.message);
+        sent += length;
+        if (options.pauseMs === undefined) next();
+        else setTimeout(next, options.pauseMs);
+      });
+    };
+    socket.write(head, () => next());
+  });
+}
+
+/**
+ * A body sent in 64 KiB pieces 20 ms apart: still arriving when serve answers (a body sent at once
+ * that the sockets' buffers hold whole may reach serve before it closes, whatever serve does).
+ */
+const SLOWLY = { piece: 64 * 1024, pauseMs: 20 };
+
+/**
+ * The status, headers (lower case) and body of one HTTP/1.1 answer, and whether the body is whole:
+ * as long as its Content-Length says, or chunked up to its last chunk (then decoded).
+ */
+function parse(answer: string): { status: number; headers: Record<string, string>; body: string; whole: boolean } {
+  const end = answer.indexOf('\r\n\r\n');
+  assert.ok(end > 0, `an answer with a header block: ${JSON.stringify(answer.slice(0, 200))}`);
+  const [statusLine, ...lines] = answer.slice(0, end).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+  const status = Number(/^HTTP\/1\.1 ([0-9]{3}) /.exec(statusLine!)?.[1]);
+  const rest = answer.slice(end + 4);
+  if (headers['transfer-encoding'] !== 'chunked') return { status, headers, body: rest, whole: rest.length === Number(headers['content-length']) };
+  let body = '';
+  for (let at = 0; ; ) {
+    const lineEnd = rest.indexOf('\r\n', at);
+    if (lineEnd < 0) return { status, headers, body, whole: false };
+    const size = parseInt(rest.slice(at, lineEnd), 16);
+    if (size === 0) return { status, headers, body, whole: rest.slice(lineEnd) === '\r\n\r\n' };
+    body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 2 + size + 2;
+  }
+}
+
+/** The client sent its whole body without a write error and then read the whole answer: `status`, `connection: close`, the whole body. */
+function assertAnswered(exchange: Exchange, size: number, status: number, what: string): { headers: Record<string, string>; body: string } {
+  assert.equal(exchange.error, undefined, `${what}: no EPIPE or reset while the body is sent or the answer read`);
+  assert.equal(exchange.sent, size, `${what}: the whole body sent`);
+  const answer = parse(exchange.answer);
+  assert.equal(answer.status, status, what);
+  assert.equal(answer.headers['connection'], 'close', what);
+  assert.ok(answer.whole, `${what}: the whole answer`);
+  return answer;
+}
+
+function errorOf(body: string): { code: string; message: string } {
+  return (JSON.parse(body) as { error: { code: string; message: string } }).error;
+}
+
+/** A request's head with `Connection: close`, as urllib sends it. */
+const head = (line: string, headers: string[]) => `${line} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers.map((header) => `${header}\r\n`).join('')}\r\n`;
+
+test('a path no route serves, a body sent whole before the answer is read: the client reads the whole 404', async () => {
+  const size = NO_BODY_BOUND - 1000;
+  const exchange = await sendThenRead(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', `Content-Length: ${size}`]), size, SLOWLY);
+  const answer = assertAnswered(exchange, size, 404, 'unknown route');
+  assert.equal(errorOf(answer.body).code, 'ERR_HTTP_NOT_FOUND');
+  // A chunked one, sent in slow pieces.
+  const chunked = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', 'Transfer-Encoding: chunked']), 16, 60 * 1024);
+  assert.equal(chunked.error, undefined, 'chunked: no EPIPE or reset');
+  assert.equal(parse(chunked.answer).status, 404);
+  assert.ok(parse(chunked.answer).whole, 'chunked: the whole answer');
+});
+
+test('a token check on a route that reads no body: the client that sent a body first reads the whole 401', async () => {
+  const size = NO_BODY_BOUND - 1000;
+  const exchange = await sendThenRead(serve.port, head('GET /v1/runs', [`Content-Length: ${size}`]), size, SLOWLY);
+  const answer = assertAnswered(exchange, size, 401, 'no capture token');
+  assert.deepEqual(errorOf(answer.body), { code: 'ERR_HTTP_UNAUTHORIZED', message: 'the run store needs the runprint-capture-token header with the capture token' });
+});
+
+test('a request from another origin\'s page, refused before its 34 MB body is read: the client reads the whole 403', async () => {
+  const size = 34_000_000;
+  const exchange = await sendThenRead(serve.port, head('POST /v1/identity', ['Content-Type: application/json', 'Origin: http://elsewhere.example', `Content-Length: ${size}`]), size, { piece: 1024 * 1024, pauseMs: 2 });
+  const answer = assertAnswered(exchange, size, 403, 'cross-origin');
+  assert.equal(errorOf(answer.body).code, 'ERR_HTTP_CROSS_ORIGIN');
+});
+
+test('too many requests in progress: the client that sent its 34 MB body first reads the whole 429', async () => {
+  const capped = await startServe({ data: scratch.tempDir(), args: ['--max-client-requests', '1'] });
+  // A request whose body never comes (it waits for 100 Continue) holds the client's one slot.
+  const holder = connect({ port: capped.port, host: '127.0.0.1' });
+  holder.on('error', () => undefined);
+  const holding = new Promise((resolve) => holder.once('data', resolve));
+  holder.write(head('POST /v1/identity', ['Content-Type: application/json', 'Content-Length: 1000', 'Expect: 100-continue']));
+  await holding;
+  try {
+    const size = 34_000_000;
+    const exchange = await sendThenRead(capped.port, head('POST /v1/identity', ['Content-Type: application/json', `Content-Length: ${size}`]), size, { piece: 4 * 1024 * 1024 });
+    const answer = assertAnswered(exchange, size, 429, 'too many requests');
+    assert.equal(answer.headers['retry-after'], '1');
+    assert.equal(errorOf(answer.body).code, 'ERR_HTTP_TOO_MANY_REQUESTS');
+  } finally {
+    holder.destroy();
+    await capped.stop();
+  }
+});
+
+test('a connection past --max-client-connections: the client that sent its body first reads the whole 429', async () => {
+  const capped = await startServe({ data: scratch.tempDir(), args: ['--max-client-connections', '1'] });
+  const held = await new Promise<Socket>((resolve) => {
+    const socket = connect({ port: capped.port, host: '127.0.0.1' }, () => resolve(socket));
+    socket.on('error', () => undefined);
+  });
+  try {
+    // Sent well within the second serve gives a refused connection.
+    const size = 8 * 64 * 1024;
+    const exchange = await sendThenRead(capped.port, head('POST /v1/identity', ['Content-Type: application/json', `Content-Length: ${size}`]), size, SLOWLY);
+    const answer = assertAnswered(exchange, size, 429, 'past the connection cap');
+    assert.equal(errorOf(answer.body).code, 'ERR_HTTP_TOO_MANY_REQUESTS');
+    assert.match(errorOf(answer.body).message, /--max-client-connections/);
+  } finally {
+    held.destroy();
+    await capped.stop();
+  }
+});
+
+test('the capture proxy: a malformed runprint-parent (400) and a pass-through GET with a body reach a client that sends its body first', async () => {
+  // A proxied call's body is read whole (up to 32 MiB) before the proxy looks at the call.
+  const size = 8_000_000;
+  const refused = await sendThenRead(serve.port, head('POST /openai/v1/chat/completions', ['Content-Type: application/json', `runprint-capture-token: ${TOKEN}`, 'runprint-parent: not-a-run', `Content-Length: ${size}`]), size, { piece: 1024 * 1024 });
+  const answer = assertAnswered(refused, size, 400, 'malformed runprint-parent');
+  assert.equal(errorOf(answer.body).code, 'ERR_CAPTURE_PARENT_INVALID');
+  // GET reads no body: the upstream's answer is given while the body is still arriving.
+  const small = NO_BODY_BOUND - 1000;
+  const models = await sendThenRead(serve.port, head('GET /openai/v1/models', [`runprint-capture-token: ${TOKEN}`, `Content-Length: ${small}`]), small, SLOWLY);
+  const listed = assertAnswered(models, small, 200, 'pass-through GET');
+  assert.equal((JSON.parse(listed.body) as { object: string }).object, 'list');
+});
+
+/**
+ * Sends `text` and then `count` chunks of `piece` bytes, 20 ms apart, and the last chunk; reads
+ * only once all are sent, or all along with `readWhileSending`. With `endless`, no last chunk: it
+ * sends until the connection closes (at most `count` chunks). Resolves once the connection closes,
+ * with the chunks written after the answer had arrived.
+ */
+function sendChunked(port: number, text: string, count: number, piece: number, options: { endless?: boolean; readWhileSending?: boolean } = {}): Promise<Exchange & { wroteAfterAnswer: number }> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    let sent = 0;
+    let written = 0;
+    let wroteAfterAnswer = 0;
+    const guard = setTimeout(() => socket.destroy(), 60_000);
+    if (options.readWhileSending !== true) socket.pause();
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (cause: NodeJS.ErrnoException) => (error ??= cause.code ?? cause.message));
+    socket.on('close', () => {
+      clearTimeout(guard);
+      resolve({ answer: Buffer.concat(chunks).toString('latin1'), ...(error === undefined ? {} : { error }), sent, wroteAfterAnswer });
+    });
+    const frame = Buffer.concat([Buffer.from(`${piece.toString(16)}\r\n`), Buffer.alloc(piece, 0x20), Buffer.from('\r\n')]);
+    const next = (): void => {
+      if (socket.destroyed) return;
+      if (written >= count) {
+        if (options.endless === true) return;
+        return void socket.write('0\r\n\r\n', () => socket.resume());
+      }
+      written += 1;
+      const answered = Buffer.concat(chunks).includes('"}}');
+      socket.write(frame, (cause) => {
+        if (cause) return void (error ??= (cause as NodeJS.ErrnoException).code ?? cause.message);
+        sent += piece;
+        if (answered) wroteAfterAnswer += 1;
+        setTimeout(next, 20);
+      });
+    };
+    socket.write(text, () => next());
+  });
+}
+
+test('a body that does not end is cut at the bounds: read on and discarded past its answer for at most 5 s and 4 times the limit (at least 1 MiB)', async () => {
+  // A trickle that never ends, read while sent: the 404 comes at once, serve reads on (the client
+  // goes on writing well past the answer), then cuts the connection under the client.
+  const trickle = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 100_000, 16, { endless: true, readWhileSending: true });
+  assert.equal(parse(trickle.answer.slice(0, trickle.answer.indexOf('"}}') + 3)).status, 404);
+  // 20 ms apart for LINGER_MS: about 250 writes; a server that closed after its answer takes a few.
+  assert.ok(trickle.wroteAfterAnswer >= 25, `${trickle.wroteAfterAnswer} chunks written after the answer`);
+  assert.ok(trickle.sent < 100_000 * 16, 'cut before the client stopped');
+  // A fast endless body: cut once 1 MiB past the answer has arrived, long before the client stops
+  // (the rest of what it sent is what the sockets' buffers hold).
+  const flood = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 1000, 1024 * 1024, { endless: true, readWhileSending: true });
+  assert.equal(parse(flood.answer.slice(0, flood.answer.indexOf('"}}') + 3)).status, 404);
+  assert.ok(flood.error !== undefined, 'the connection is cut under the client');
+  assert.ok(flood.sent < 64 * 1024 * 1024, `${flood.sent} bytes sent`);
+});
