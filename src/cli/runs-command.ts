@@ -5,7 +5,7 @@
  * with the same JSON; diff compares two runs (docs/REPLAY.md). `runs verify` and `runs group`
  * are in runs-verify-command.ts and runs-group-command.ts.
  */
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, ReceiptError, UsageError } from '../errors.ts';
 import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
@@ -19,6 +19,7 @@ import { runComposition } from '../replay/rebuild-request.ts';
 import { CONTENT_STATES, findRuns, noReceipt, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
 import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
+import { storePermission } from '../store/storage-faults.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
@@ -56,6 +57,17 @@ const SHOW_OPTIONS = {
   composition: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Whether `path` is there, not there, or not to be looked at (permission denied on a folder on its way). */
+function lookUp(path: string): 'there' | 'absent' | 'denied' {
+  try {
+    statSync(path);
+    return 'there';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'absent';
+  }
+}
 
 /** Whether `path` is there and is not a folder (a folder it is in that cannot be read: not known, false). */
 function isFile(path: string): boolean {
@@ -144,11 +156,22 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
   const path = runStorePath(values.data, io);
   // Opening would create an empty store: a data directory without one is named instead, as it was
   // given (--data, RUNPRINT_DATA or the default), and a file given for it is said to be one.
-  if (!existsSync(path)) {
+  const found = lookUp(path);
+  if (found !== 'there') {
     const { dir, fromEnv } = dataDirectory(values.data);
     const named = `${printable(dir, 200)}${fromEnv ? ' (RUNPRINT_DATA)' : ''}`;
+    // A folder this user may not enter hides the store: said as such, not as no store.
+    if (found === 'denied') throw storePermission({ local: `data directory ${named} (this user may not enter it, or a folder above it)`, remote: 'data directory' });
     if (isFile(resolve(io.cwd, dir))) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named}: it is a file, not a folder (the data directory is the folder runprint serve --data DIR keeps ${RUNS_DATABASE} in)`);
     throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${named} (runprint serve creates ${RUNS_DATABASE} there when it captures; a run store in PostgreSQL is named with --runs-db URL)`);
+  }
+  // A file this user may not read (or, to write, not write) is named itself: the store's own
+  // account of a failed open looks at the folder first, which a reader does not need to write.
+  try {
+    accessSync(path, access === 'read' ? constants.R_OK : constants.R_OK | constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw storePermission({ local: `run database ${path}`, remote: 'run database' });
   }
   return access === 'read' ? SqliteRuns.openReader(path, { check }) : SqliteRuns.open(path);
 }
