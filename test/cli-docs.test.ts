@@ -62,7 +62,7 @@ test('runprint help prints the usage definitions, and every command of the dispa
   assert.deepEqual(sorted(new Set(COMMAND_USAGE.map((form) => form.command.split(' ')[0]!))), sorted(COMMAND_NAMES));
   const bare = await runCli([]);
   assert.equal(bare.code, 2);
-  assert.equal(bare.stderr, formatUsage());
+  assert.equal(bare.stderr, `runprint: ERR_CLI_USAGE: no command given\n\n${formatUsage()}`);
 });
 
 test('each command\'s parser accepts exactly the options the definitions give it, with the same value kind and repetition', async () => {

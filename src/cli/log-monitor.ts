@@ -1,5 +1,5 @@
 /** `runprint log monitor`: follows a log and keeps its last verified checkpoint on disk (SPEC 19.6). */
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, RunprintError } from '../errors.ts';
@@ -9,6 +9,7 @@ import type { NoteVerifier } from '../log/note.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { fileName } from './read-input.ts';
+import { writeFailureReason } from './output-file.ts';
 import { readFileAtMost } from '../store/small-file.ts';
 import { GIVE_LOG_KEY, logUrl, logUsageError, naming, parseLogArgs, readLogKey } from './log-options.ts';
 
@@ -43,8 +44,11 @@ async function readState(path: string, logKey: NoteVerifier): Promise<SignedChec
   try {
     bytes = await readFileAtMost(path);
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined;
-    throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file cannot be read: ${fileName(path)}`);
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOENT') return undefined;
+    // It was read, or opened: too large or a folder is said as such, not as unreadable.
+    if (code === 'ETOOBIG') throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file is larger than 1 MiB, so not one runprint log monitor wrote (a few hundred bytes): ${fileName(path)}`);
+    throw new InputError('ERR_INPUT_UNREADABLE', `monitor state file cannot be read (${code === 'EISDIR' ? 'it is a directory, not a file' : writeFailureReason(error)}): ${fileName(path)}`);
   }
   let note: unknown;
   try {
@@ -69,8 +73,9 @@ async function writeState(path: string, signed: SignedCheckpoint): Promise<void>
   try {
     await writeFile(temporary, text);
     await rename(temporary, path);
-  } catch {
-    throw new InputError('ERR_FILE_UNWRITABLE', `monitor state file cannot be written: ${fileName(path)}`);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw new InputError('ERR_FILE_UNWRITABLE', `monitor state file cannot be written (${writeFailureReason(error)}): ${fileName(path)}`);
   }
 }
 
@@ -102,6 +107,7 @@ export async function monitorCommand(args: string[], io: CliIo): Promise<number>
   if (interval === undefined || interval < 1 || interval > MAX_INTERVAL) throw logUsageError(`--interval must be a whole number of seconds from 1 to ${MAX_INTERVAL} (about 24.8 days)`);
   const base = logUrl(positionals[0]!);
   const logKey = await readLogKey(values.key, io);
+  if (values.state === '' || values.state === '-') throw logUsageError('--state must name a file');
   const statePath = values.state === undefined ? defaultStatePath(io.cwd, logKey) : resolve(io.cwd, values.state);
   // With --once any failure ends the monitor with its code. Following, a log that cannot be reached
   // (or answers 503) is reported and tried again at the next interval; anything else, and above all

@@ -80,12 +80,22 @@ export function exitCodeFor(error: RunprintError): number {
 /** Runs one command line against `io`; returns the exit code and never throws. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
-  if (name === 'help' && args.length > 0) return help(args, io);
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    (name === undefined ? io.stderr : io.stdout)(USAGE);
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  // `runprint help help` is the general help, as `runprint help` is.
+  if (name === 'help' && args.length > 0 && args[0] !== 'help') return help(args, io);
+  if (name === 'help' || name === '--help' || name === '-h') {
+    io.stdout(USAGE);
+    return EXIT.ok;
+  }
+  if (name === undefined) {
+    // No command: a usage error like any other, said in one line before the usage.
+    io.stderr(`runprint: ERR_CLI_USAGE: no command given\n\n${USAGE}`);
+    return EXIT.usage;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
+    if (args.length > 0) {
+      io.stderr(`runprint: ERR_CLI_USAGE: ${printable(name, 40)} takes nothing after it, not "${printable(args[0]!, 40)}"\n`);
+      return EXIT.usage;
+    }
     io.stdout(`${await runprintVersion()}\n`);
     return EXIT.ok;
   }

@@ -102,6 +102,8 @@ function parseArguments(args: readonly string[]): Request | 'help' {
   }
   if (paths.length === 0) throw usage('model-digest needs a model PATH');
   if (paths.length > 1) throw usage('model-digest takes exactly one model PATH');
+  // The empty name is no path (resolved, it would be the working directory, digested as a model).
+  if (paths[0] === '') throw usage('model-digest PATH is empty: give the model\'s file or folder');
 
   if (method !== undefined && method !== 'files' && method !== 'shards') {
     throw usage('--method must be files or shards');

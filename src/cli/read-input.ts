@@ -32,6 +32,8 @@ export async function readInput(name: string | undefined, io: CliIo): Promise<Ui
     if (bytes === undefined || bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input');
     return bytes;
   }
+  // The empty name is no file (resolved, it would be the working directory): said as such.
+  if (name === '') throw new UsageError('ERR_CLI_USAGE', 'a file name is empty: give a FILE, or - for standard input');
   try {
     return await readFileAtMost(resolve(io.cwd, name), MAX_INPUT_BYTES);
   } catch (error) {

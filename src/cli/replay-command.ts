@@ -134,8 +134,10 @@ function credentialHeaders(io: CliIo): (upstream: string) => Record<string, stri
   };
 }
 
-function overridesOf(values: { model?: string | undefined; param?: string[] | undefined }): ReplayOverrides {
+function overridesOf(values: { model?: string | undefined; param?: string[] | undefined; weights?: string | undefined }): ReplayOverrides {
   if (values.model !== undefined && values.model === '') throw new UsageError('ERR_CLI_USAGE', '--model must not be empty');
+  // The empty name is no path (resolved, it would be the working directory, digested as a model).
+  if (values.weights === '') throw new UsageError('ERR_CLI_USAGE', '--weights must name the model\'s file or folder');
   const params = (values.param ?? []).map(paramOption);
   return { ...(values.model === undefined ? {} : { model: values.model }), params };
 }

@@ -4,6 +4,7 @@ import { readDeclared } from '../capture/declared.ts';
 import type { DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
+import { printable } from '../io/printable.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { formatEnvelope, readEnvelope, type Envelope } from '../receipt/envelope.ts';
@@ -105,7 +106,15 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
     if (time !== undefined && !isTimestamp(time)) throw usage(`--${option} must be an RFC 3339 date-time such as 2026-01-31T12:00:00Z`);
   }
   for (const parent of values.parent ?? []) {
-    if (parseIdentity(parent).kind !== 'run') throw usage('--parent must be a run identity (rp-run-…)');
+    let kind: string;
+    try {
+      kind = parseIdentity(parent).kind;
+    } catch (error) {
+      // Said of the option it came from, with the value as given (printable, cut).
+      if (error instanceof RunprintError) error.message = `--parent ${printable(parent, 80)}: ${error.message}`;
+      throw error;
+    }
+    if (kind !== 'run') throw usage('--parent must be a run identity (rp-run-…)');
   }
   const declared = values.retrieval === undefined ? undefined : await readRetrievalFile(values.retrieval, io);
   const from = values.from as InputFormat | undefined;
