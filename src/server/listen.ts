@@ -9,6 +9,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import { isIPv6, type Socket } from 'node:net';
 import { StoppedByServer } from '../capture/observe-body.ts';
 import { RunprintError } from '../errors.ts';
+import { printable } from '../io/printable.ts';
 import type { App } from './app.ts';
 import { httpError, statusFor } from './http-status.ts';
 import { attachBody } from './read-body.ts';
@@ -120,6 +121,9 @@ function refuseOnSocket(socket: Socket, refusal: RunprintError): void {
   socket.once('close', () => clearTimeout(cut));
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
+
+/** Most characters of a host shown in a message (README: a name as given is cut to 80). */
+const HOST_SHOWN = 80;
 
 /** `host:port` as a URL authority: an IPv6 address goes in brackets (RFC 3986 section 3.2.2). */
 export function authority(host: string, port: number): string {
@@ -252,7 +256,8 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'EADDRINUSE' ? 'address is already in use' : 'cannot listen on that address';
-      reject(new RunprintError('ERR_HTTP_LISTEN', `${reason} (${authority(options.host, options.port)})`));
+      // The host as given may be anything (a typo, a pasted escape sequence): cut, its controls escaped.
+      reject(new RunprintError('ERR_HTTP_LISTEN', `${reason} (${authority(printable(options.host, HOST_SHOWN), options.port)})`));
     });
     server.listen(options.port, options.host, () => resolve());
   });
