@@ -52,8 +52,8 @@ export interface ListenOptions {
   /** Longest an idle keep-alive connection stays open, in ms (default 5 s). */
   keepAliveTimeoutMs?: number;
   /**
-   * Host names (lower case, without port) a request's Host header may name; any other gets 421
-   * ERR_HTTP_HOST_NOT_ALLOWED. A server on loopback sets it so that a web page whose own name
+   * Host names (lower case, without port) a request's Host header may name; any other, or none
+   * (an HTTP/1.0 request may send none), gets 421 ERR_HTTP_HOST_NOT_ALLOWED. A server on loopback sets it so that a web page whose own name
    * resolves to 127.0.0.1 (DNS rebinding) cannot read or write through the user's browser.
    * Default: any host.
    */
@@ -227,7 +227,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     if (allowed !== undefined) {
       const host = hostOf(incoming.headers.host);
       if (host === undefined || !allowed.has(host)) {
-        return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (the Host header names another)`));
+        // An HTTP/1.0 request may come without a Host header: it names no allowed host either.
+        const why = incoming.headers.host === undefined ? 'the request has no Host header' : host === undefined ? 'the Host header is not a host name' : 'the Host header names another';
+        return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_HOST_NOT_ALLOWED', `this server answers only for ${[...allowed].join(', ')} (${why})`));
       }
       // A web page of another origin can make a browser send a simple POST here without asking
       // (no CORS preflight for text/plain): on loopback, where no token guards the proxy, only this
