@@ -67,6 +67,24 @@ test('an empty log-key.pem (left by an older start on a full disk) is refused, n
   assert.equal(statSync(join(data, 'log-key.pem')).size, 0, 'never replaced');
 });
 
+test('a log database whose log-key.pem is gone: said to be missing, and no new key is left to fail every later start', async () => {
+  const data = folder();
+  const first = await runUnder('true', serveArgs(data));
+  assert.match(first.stderr, /^runprint: log /m, first.stderr);
+  assert.ok(existsSync(join(data, 'log.sqlite')));
+  rmSync(join(data, 'log-key.pem'));
+  const missing = `runprint: ERR_INPUT_NOT_FOUND: log-key.pem is missing from the data directory, and the log database holds a log another key signed: restore log-key.pem from a backup, or give that log's key with --log-key (a new key cannot continue the log; the one this start made was removed)\n`;
+  for (const start of ['first', 'second']) {
+    const result = await runRunprint(serveArgs(data));
+    assert.deepEqual([result.code, result.stderr], [4, missing], `${start} start without the key`);
+    assert.equal(existsSync(join(data, 'log-key.pem')), false, `${start} start: no key made for a log it cannot sign`);
+  }
+  // A log database with no log yet (a new data directory) still gets its key made.
+  const fresh = folder();
+  assert.match((await runUnder('true', serveArgs(fresh))).stderr, /^runprint: log /m);
+  assert.ok(existsSync(join(fresh, 'log-key.pem')));
+});
+
 test('a private key file that group or others may read gets one warning line; the key is used', async () => {
   const dir = folder();
   const logKey = join(dir, 'log.pem');

@@ -1,5 +1,5 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
-import { readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
@@ -38,13 +38,20 @@ export const DEFAULT_PORT = 8480;
 /** In the data directory, when no --log-key is given: the log key made on first start. */
 export const LOG_KEY_FILE = 'log-key.pem';
 
+/** The log key, and when this start made the data directory's log-key.pem, its path and text. */
+interface LogKey {
+  key: SigningKey;
+  made?: { path: string; text: string };
+}
+
 /**
  * The --log-key file, or the data directory's own key, created owner-only (0600) on first start,
  * atomically: a start that cannot write it (a full disk) leaves no file. An empty one (left by an
  * older runprint that could not write it) is refused, never replaced: the log may hold entries
- * signed with the lost key.
+ * signed with the lost key. A key made here is said to be (`made`): should the log database turn
+ * out to hold another key's log, the start removes it again (forgetMadeKey).
  */
-async function logKey(dataDir: string, cwd: string, file: string | undefined, name: string, io: CliIo): Promise<SigningKey> {
+async function logKey(dataDir: string, cwd: string, file: string | undefined, name: string, io: CliIo): Promise<LogKey> {
   const path = file === undefined ? join(dataDir, LOG_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
@@ -62,7 +69,7 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
       const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
       throw new InputError('ERR_FILE_UNWRITABLE', `log key file cannot be written in the data directory${why}`);
     }
-    return parsePrivateKey(text);
+    return { key: await parsePrivateKey(text), made: { path, text } };
   }
   if (text.trim() === '') {
     throw new KeyError(
@@ -74,7 +81,27 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   }
   const key = await parsePrivateKey(text);
   await warnOpenKey(path, file === undefined ? `${LOG_KEY_FILE} in the data directory` : '--log-key file', io);
-  return key;
+  return { key };
+}
+
+/**
+ * A log-key.pem this start made, for a log database that holds another log (ERR_LOG_CONFIG_MISMATCH):
+ * the new key is removed (when the file still holds it), so a later start does not find a key
+ * that can never sign that log and fail with it for ever. When the log is of this name but signed
+ * by another key, the key file was missing, not the options wrong: the error says so. Only for a
+ * mismatch: a key made for a store that failed otherwise (locked, unreachable) may already be in
+ * use by another serve sharing the directory.
+ */
+async function forgetMadeKey(made: { path: string; text: string }, error: unknown): Promise<unknown> {
+  if (!(error instanceof RunprintError) || error.code !== 'ERR_LOG_CONFIG_MISMATCH') return error;
+  const now = await readFile(made.path, 'utf8').catch(() => undefined);
+  if (now === made.text) await unlink(made.path).catch(() => undefined);
+  // Another log name (TransparencyLog.open's other mismatch) is said as it is: --log-name is the remedy.
+  if (!error.message.startsWith('last stored checkpoint is not signed by this log\'s key')) return error;
+  return new InputError(
+    'ERR_INPUT_NOT_FOUND',
+    `${LOG_KEY_FILE} is missing from the data directory, and the log database holds a log another key signed: restore ${LOG_KEY_FILE} from a backup, or give that log's key with --log-key (a new key cannot continue the log; the one this start made was removed)`,
+  );
 }
 
 /**
@@ -418,7 +445,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', `${checkSetting.from} must be full or tiles`);
   if (values['no-log'] !== true) {
     const name = logName;
-    const key = await logKey(dataDir, io.cwd, logKeyFile, name, io);
+    const { key, made } = await logKey(dataDir, io.cwd, logKeyFile, name, io);
     logKeyId = key.keyId;
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
@@ -439,7 +466,11 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
           });
     // A receipt key that is the log key would let anyone with the sign token make signatures the log's verifiers trust.
     if (sign !== undefined && sign.key.keyId === key.keyId) throw new UsageError('ERR_CLI_USAGE', '--sign-key must not be the log key: give the service its own receipt key (runprint keygen)');
-    log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
+    try {
+      log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
+    } catch (error) {
+      throw made === undefined ? error : await forgetMadeKey(made, error);
+    }
     options.log = { log, ...(token === undefined ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
   let ownStorage: LogStorage | undefined;
