@@ -289,3 +289,44 @@ test('delivery across many checkpoints, over a tile boundary: each consistent wi
   assert.ok(sizes.size >= 8, `a checkpoint for each receipt: ${[...sizes].join(' ')}`);
   await box.close();
 });
+
+test('after a restart, a log forked under the same key that keeps the last delivered receipt at its index but answers a new receipt an index another run holds: the store refuses it (ERR_LOG_REWRITE), delivery stops, the receipt waits', async () => {
+  const { key, verifier } = await logKey();
+  const original = await newLog(key);
+  const to = await front(original);
+  const store = await newStore(4);
+  const first = outbox(store, to, verifier);
+  await until(() => first.box.state.proved === 4, 'four receipts delivered and proved');
+  await first.box.close();
+  assert.deepEqual(await indexes(store), [0, 1, 2, 3]);
+  const delivered = (await store.list({ limit: 10 })).reverse();
+  await addReceipts(store, 1);
+  const [waiting] = await store.unlogged(1);
+  // The fork: a foreign entry, the waiting receipt at index 1 (where a delivered run is), another,
+  // and the store's last delivered receipt at 3: the only history after a restart is that one leaf.
+  const forked = await newLog(key);
+  await forked.append(encoder.encode('{"foreign":0}'));
+  await forked.append(encoder.encode(waiting!.receipt));
+  await forked.append(encoder.encode('{"foreign":2}'));
+  await forked.append(encoder.encode(delivered[3]!.receipt!));
+  await forked.publishCheckpoint();
+  to.log = forked;
+  const second = outbox(store, to, verifier);
+  await until(() => second.box.state.proved === 1 || second.box.state.stopped !== null, 'delivered, or stopped');
+  await noSharedIndex(store);
+  assert.deepEqual(await indexes(store), [0, 1, 2, 3, null]);
+  assert.deepEqual(second.box.state.stopped, {
+    code: 'ERR_LOG_REWRITE',
+    status: null,
+    message: `the log answered index 1 for run ${waiting!.recordDigest}, but run ${delivered[1]!.recordDigest} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
+  });
+  assert.deepEqual(second.failures.map(([code, outcome]) => [code, outcome]), [['ERR_LOG_REWRITE', 'stop']]);
+  assert.equal(second.box.state.proved, 0);
+  await second.box.close();
+  // Nothing was lost: the log that holds the others takes it after a restart.
+  to.log = original;
+  const third = outbox(store, to, verifier);
+  await until(() => third.box.state.proved === 1 || third.box.state.stopped !== null, 'the waiting receipt delivered, or stopped');
+  assert.deepEqual(await indexes(store), [0, 1, 2, 3, 4]);
+  await third.box.close();
+});

@@ -11,7 +11,7 @@ import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, indexHeld, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -226,6 +226,8 @@ export class PostgresRuns implements RunStorage {
   readonly #contentLock: string;
   /** The first key of the two-key advisory locks on capture ids (put, captureIdOnce): its own key space. */
   readonly #captureIdLocks: number;
+  /** Held by setLogIndexes, so that two processes never give one log index to two runs. */
+  readonly #logIndexLock: string;
 
   /**
    * False for a store read as it is (readOnly) that was made before the model names' escaped
@@ -245,6 +247,7 @@ export class PostgresRuns implements RunStorage {
     this.#columns = `${RUN_COLUMNS}, ${flags ? '' : 'false AS '}model_escaped`;
     this.#contentLock = advisoryLockKey('runprint/runs content', schema);
     this.#captureIdLocks = Number(BigInt.asIntN(32, BigInt(advisoryLockKey('runprint/runs capture ids', schema))));
+    this.#logIndexLock = advisoryLockKey('runprint/runs log indexes', schema);
   }
 
   /**
@@ -455,13 +458,35 @@ export class PostgresRuns implements RunStorage {
     return row === undefined ? undefined : { logIndex: Number(row.log_index), receipt: row.receipt, recordDigest: row.record_digest };
   }
 
+  /**
+   * In one transaction holding an advisory lock of this schema's log indexes (so two processes
+   * checking at once cannot both find an index free and give it to two runs): an index another
+   * run holds (runs_log_index) fails it with ERR_LOG_REWRITE and nothing is stored (indexHeld).
+   */
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
     if (items.length === 0) return;
-    await this.#query(
-      `UPDATE runs SET log_index = u.log_index FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
-       WHERE runs.record_digest = u.record_digest AND runs.log_index IS NULL`,
-      [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)],
-    );
+    const batch = new Map<number, string>();
+    for (const item of items) {
+      const other = batch.get(item.logIndex);
+      if (other !== undefined && other !== item.recordDigest) throw indexHeld(item.logIndex, item.recordDigest, other);
+      batch.set(item.logIndex, item.recordDigest);
+    }
+    const values = [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)];
+    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock(${this.#logIndexLock});`, async (client) => {
+      const held = await client.query(
+        // One look into runs_log_index per index (a join may read the whole table instead).
+        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest LIMIT 1) AS held LIMIT 1`,
+        values,
+      );
+      const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
+      if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder);
+      await client.query(
+        `UPDATE runs SET log_index = u.log_index FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+         WHERE runs.record_digest = u.record_digest AND runs.log_index IS NULL`,
+        values,
+      );
+    });
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {

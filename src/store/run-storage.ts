@@ -469,6 +469,18 @@ export interface RunCounts {
 /** The most groups `counts` lists per model kind. */
 export const COUNTS_GROUPS = 50;
 
+/**
+ * The error of a log index that the store holds for another run (RunStorage.setLogIndexes): the
+ * log answered for this receipt an index it gave another before, so it rewrote or lost what it had
+ * signed (rolled back, forked or replaced), or the store's receipts went to more than one log.
+ */
+export function indexHeld(logIndex: number, recordDigest: string, holder: string): LogError {
+  return new LogError(
+    'ERR_LOG_REWRITE',
+    `the log answered index ${logIndex} for run ${recordDigest}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
+  );
+}
+
 /** A run whose receipt is in a log: its index there, its receipt and its record digest (RunStorage.lastLogged). */
 export interface LoggedRun {
   logIndex: number;
@@ -520,7 +532,13 @@ export interface RunStorage {
    * (runs_log_index) whatever the store's size.
    */
   lastLogged(): Promise<LoggedRun | undefined>;
-  /** Stores the log index of receipts appended to the log, where none is stored yet. */
+  /**
+   * Stores the log index of receipts appended to the log, where none is stored yet. Never an index
+   * another run holds: when one of the batch's is held by another run (or given to two of its
+   * runs), none of the batch is stored and it fails with ERR_LOG_REWRITE (indexHeld), atomically
+   * across the processes sharing the store. The same index stored again for the same run is no
+   * change.
+   */
   setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;

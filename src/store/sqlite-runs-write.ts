@@ -9,6 +9,7 @@ import { identityText } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { indexHeld } from './run-storage.ts';
 
 /**
  * The pragmas of every connection to the run store: the log's, and secure_delete, so that what
@@ -81,6 +82,8 @@ export interface RunWriteStatements {
   setClaimedReceipt: StatementSync;
   /** A log index for a receipt stored without one. */
   setLogIndex: StatementSync;
+  /** The run, other than the given one (record digest), that holds this log index (runs_log_index). */
+  logIndexHolder: StatementSync;
 }
 
 /** A signed run's receipt (a DSSE envelope's JSON) and its log index, null when not logged yet. */
@@ -141,6 +144,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
+    logIndexHolder: db.prepare('SELECT record_digest FROM runs WHERE log_index = ? AND record_digest <> ? LIMIT 1'),
   };
 }
 
@@ -174,11 +178,22 @@ export function writeReceipts(db: DatabaseSync, path: string, statements: RunWri
 
 /**
  * Stores log indexes where none is stored yet (relaxed, as receipts: a lost index is found again,
- * the log answering the index of an entry it holds).
+ * the log answering the index of an entry it holds). An index another run holds, or one given
+ * to two runs of the batch, stores none of the batch: ERR_LOG_REWRITE (run-storage.ts indexHeld).
+ * Checked and written in one write transaction, which SQLite's one write lock makes atomic across
+ * the processes sharing the file.
  */
 export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly LogIndexWrite[]): void {
   writeRelaxed(db, path, () => {
-    for (const item of items) statements.setLogIndex.run(item.logIndex, item.recordDigest);
+    const batch = new Map<number, string>();
+    for (const item of items) {
+      const other = batch.get(item.logIndex);
+      if (other !== undefined && other !== item.recordDigest) throw indexHeld(item.logIndex, item.recordDigest, other);
+      batch.set(item.logIndex, item.recordDigest);
+      const holder = statements.logIndexHolder.get(item.logIndex, item.recordDigest) as { record_digest: string } | undefined;
+      if (holder !== undefined) throw indexHeld(item.logIndex, item.recordDigest, holder.record_digest);
+      statements.setLogIndex.run(item.logIndex, item.recordDigest);
+    }
   });
 }
 

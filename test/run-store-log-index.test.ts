@@ -1,0 +1,161 @@
+/**
+ * The run store never gives one log index to two runs (RunStorage.setLogIndexes): an index another
+ * run holds, or one a batch gives two of its runs, stores none of the batch and fails with
+ * ERR_LOG_REWRITE naming the index and the run holding it; the same index stored again for the
+ * same run is no change. SQLite (on the caller's thread and on the writer thread) and PostgreSQL,
+ * and across two connections writing at once (two serve processes on one store).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { captureRunWith } from '../src/capture/capture-run.ts';
+import { PostgresRuns } from '../src/store/postgres-runs.ts';
+import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
+import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { pgSchemas } from './helpers/pg-schemas.ts';
+
+const pgs = await pgSchemas();
+const folders: string[] = [];
+after(async () => {
+  await pgs.drop();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+function databasePath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-run-log-index-'));
+  folders.push(dir);
+  return join(dir, 'runs.sqlite');
+}
+
+const encoder = new TextEncoder();
+let made = 0;
+function run(): RunToStore {
+  const user = `question ${made++} ${Math.random()}`;
+  const started = Date.parse('2026-12-01T00:00:00Z');
+  const requestBytes = encoder.encode(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: user }] }));
+  const responseBytes = encoder.encode(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `About ${user}` } }] }));
+  const captured = captureRunWith({ format: 'openai-chat', method: 'POST', path: '/v1/chat/completions', requestBytes, status: 200, headers: new Headers({ 'content-type': 'application/json' }), responseBytes, outcome: 'complete', times: { started, response: started + 5, ended: started + 10 } });
+  return runToStore(captured, { requestBytes, responseBytes }, defaultContentPolicy(), 'proxy', true);
+}
+
+/** `count` runs stored with a receipt each and no log index (what the outbox delivers); their record digests. */
+async function receipted(store: RunStorage, count: number): Promise<string[]> {
+  const runs = Array.from({ length: count }, run);
+  await store.put(runs);
+  await store.setReceipts(runs.map((item) => ({ recordDigest: item.recordDigest, receipt: JSON.stringify({ receipt: item.recordDigest }), logIndex: null })));
+  return runs.map((item) => item.recordDigest);
+}
+
+/** Each run's stored log index, by record digest. */
+async function indexOf(store: RunStorage, digests: readonly string[]): Promise<(number | null)[]> {
+  const found = new Map((await store.list({ limit: 10_000 })).map((stored) => [stored.recordDigest, stored.logIndex]));
+  return digests.map((digest) => found.get(digest)!);
+}
+
+const held = (index: number, digest: string, holder: string) => ({
+  code: 'ERR_LOG_REWRITE',
+  message: `the log answered index ${index} for run ${digest}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
+});
+
+async function neverTwice(store: RunStorage): Promise<void> {
+  const [a, b, c, d] = await receipted(store, 4);
+  await store.setLogIndexes([
+    { recordDigest: a!, logIndex: 0 },
+    { recordDigest: b!, logIndex: 1 },
+  ]);
+  // d at the index b holds: nothing of the batch is stored, c's free index neither.
+  await assert.rejects(
+    store.setLogIndexes([
+      { recordDigest: c!, logIndex: 2 },
+      { recordDigest: d!, logIndex: 1 },
+    ]),
+    held(1, d!, b!),
+  );
+  assert.deepEqual(await indexOf(store, [a!, b!, c!, d!]), [0, 1, null, null]);
+  // One index for two runs of one batch.
+  await assert.rejects(
+    store.setLogIndexes([
+      { recordDigest: c!, logIndex: 2 },
+      { recordDigest: d!, logIndex: 2 },
+    ]),
+    held(2, d!, c!),
+  );
+  assert.deepEqual(await indexOf(store, [a!, b!, c!, d!]), [0, 1, null, null]);
+  // A run's own index again (another serve stored it first) is no change; the free ones are stored.
+  await store.setLogIndexes([
+    { recordDigest: a!, logIndex: 0 },
+    { recordDigest: c!, logIndex: 2 },
+    { recordDigest: d!, logIndex: 3 },
+  ]);
+  assert.deepEqual(await indexOf(store, [a!, b!, c!, d!]), [0, 1, 2, 3]);
+}
+
+/** Two connections to one store give one free index each to another run, at once, `rounds` times: one of each pair is stored, the other refused. */
+async function atOnce(first: RunStorage, second: RunStorage, rounds: number): Promise<void> {
+  const digests = await receipted(first, 2 * rounds);
+  for (let round = 0; round < rounds; round++) {
+    const [x, y] = [digests[2 * round]!, digests[2 * round + 1]!];
+    const results = await Promise.allSettled([first.setLogIndexes([{ recordDigest: x, logIndex: round }]), second.setLogIndexes([{ recordDigest: y, logIndex: round }])]);
+    const refused = results.filter((result) => result.status === 'rejected').map((result) => ((result as PromiseRejectedResult).reason as { code: string }).code);
+    assert.deepEqual(refused, ['ERR_LOG_REWRITE'], `round ${round}: one of the two is refused`);
+    const stored = (await indexOf(first, [x, y])).filter((index) => index !== null);
+    assert.deepEqual(stored, [round], `round ${round}: one run holds the index`);
+  }
+}
+
+describe('SQLite', () => {
+  test('an index another run holds, or one given twice in a batch, stores none of the batch (ERR_LOG_REWRITE)', async () => {
+    const store = SqliteRuns.open(databasePath());
+    try {
+      await neverTwice(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the same on the writer thread', async () => {
+    const store = SqliteRuns.open(databasePath(), { writerThread: true });
+    try {
+      await neverTwice(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two connections (writer threads) giving one index to two runs at once: one is stored', async () => {
+    const path = databasePath();
+    const first = SqliteRuns.open(path, { writerThread: true });
+    const second = SqliteRuns.open(path, { writerThread: true });
+    try {
+      await atOnce(first, second, 20);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
+
+describe('PostgreSQL', () => {
+  test('an index another run holds, or one given twice in a batch, stores none of the batch (ERR_LOG_REWRITE)', async () => {
+    const store = await PostgresRuns.open((await pgs.fresh('runprint_log_index')).url);
+    try {
+      await neverTwice(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two stores (two serve processes) giving one index to two runs at once: one is stored', async () => {
+    const url = (await pgs.fresh('runprint_log_index')).url;
+    const first = await PostgresRuns.open(url);
+    const second = await PostgresRuns.open(url);
+    try {
+      await atOnce(first, second, 40);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
