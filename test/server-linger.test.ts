@@ -3,10 +3,11 @@
  * caps, too many requests, a token, a cross-origin page; a route that reads no body, its own or a
  * proxied one) reach a client that reads its answer only once it has sent its whole body, as
  * Python's http.client and urllib do: serve reads on and discards the rest of the body (at most
- * 5 s and 4 times the route's limit, at least 1 MiB) before it closes the connection, instead of
- * closing under a client still sending (a broken pipe or a reset, the answer lost). A body that
- * does not end is cut at those bounds. Real `runprint serve` processes and the fake upstream,
- * driven over raw sockets.
+ * 5 s and 4 times the route's limit, at least 1 MiB; on a route that reads no body, as much as the
+ * largest body serve takes: 130 MiB with capture on, 32 MiB without) before it closes the
+ * connection, instead of closing under a client still sending (a broken pipe or a reset, the
+ * answer lost). A body that does not end is cut at those bounds. Real `runprint serve` processes
+ * and the fake upstream, driven over raw sockets.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -16,17 +17,20 @@ import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const TOKEN = 'linger-capture-token';
-/** What serve reads on after an answer to a route that reads no body: 1 MiB. */
+/** The least serve reads on after an answer to a body not read whole: 1 MiB. */
 const NO_BODY_BOUND = 1024 * 1024;
-/** POST /v1/identity's limit, 32 MiB. */
+/** POST /v1/identity's limit (and the capture proxy's), 32 MiB: the largest body a serve without capture takes. */
 const IDENTITY_LIMIT = 32 * 1024 * 1024;
 const scratch = scratchFolders('runprint-linger-');
 let upstream: FakeUpstream;
 let serve: ServeProcess;
+/** A serve with --no-capture. */
+let bare: ServeProcess;
 
 before(async () => {
   upstream = await startFakeUpstream();
   serve = await startServe({ data: scratch.tempDir(), args: ['--capture-token', TOKEN, '--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`] });
+  bare = await startServe({ data: scratch.tempDir(), args: ['--no-capture'] });
 });
 after(() => endServeTest(upstream, scratch));
 
@@ -45,7 +49,7 @@ interface Exchange {
  * sent (the socket paused, as Python's http.client does), then the answer until the connection
  * closes. The client never ends its side first.
  */
-function sendThenRead(port: number, head: string, size: number, options: { piece: number; pauseMs?: number }): Promise<Exchange> {
+function sendThenRead(port: number, head: string, size: number, options: { piece: number; pauseMs?: number; onSent?: (sent: number) => void }): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     const chunks: Buffer[] = [];
@@ -66,6 +70,7 @@ function sendThenRead(port: number, head: string, size: number, options: { piece
       socket.write(Buffer.alloc(length, 0x20), (cause) => {
         if (cause) return void (error ??= (cause as NodeJS.ErrnoException).code ?? cause.message);
         sent += length;
+        options.onSent?.(sent);
         if (options.pauseMs === undefined) next();
         else setTimeout(next, options.pauseMs);
       });
@@ -200,6 +205,67 @@ test('the capture proxy: a malformed runprint-parent (400) and a pass-through GE
   assert.equal((JSON.parse(listed.body) as { object: string }).object, 'list');
 });
 
+test('a route that reads no body, sent a 20 MB body before its answer is read (as urllib sends it): the client reads the whole 404 or 405', async () => {
+  // More than 4 MiB (4 times 1 MiB), less than the largest body serve takes (32 MiB).
+  const size = 20_000_000;
+  assert.ok(size > 4 * NO_BODY_BOUND && size < IDENTITY_LIMIT);
+  const headers = ['Content-Type: application/json', `Content-Length: ${size}`];
+  const unknown = await sendThenRead(serve.port, head('POST /v1/no-such-path', headers), size, { piece: 1024 * 1024 });
+  assert.equal(errorOf(assertAnswered(unknown, size, 404, 'unknown path').body).code, 'ERR_HTTP_NOT_FOUND');
+  const method = await sendThenRead(serve.port, head('POST /healthz', headers), size, { piece: 1024 * 1024 });
+  const refused = assertAnswered(method, size, 405, 'a method /healthz does not take');
+  assert.equal(errorOf(refused.body).code, 'ERR_HTTP_METHOD_NOT_ALLOWED');
+  assert.equal(refused.headers['allow'], 'GET, HEAD');
+  // Chunked, 20 pieces of 1 MB.
+  const chunked = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', 'Transfer-Encoding: chunked']), 20, 1_000_000);
+  assert.equal(chunked.error, undefined, 'chunked: no EPIPE or reset');
+  assert.equal(chunked.sent, size, 'chunked: the whole body sent');
+  assert.equal(parse(chunked.answer).status, 404);
+  assert.ok(parse(chunked.answer).whole, 'chunked: the whole answer');
+  // With capture on, serve takes exchanges of up to 130 MiB (POST /v1/exchanges): a 36 MB body is read on too.
+  const large = 36_000_000;
+  const past = await sendThenRead(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', `Content-Length: ${large}`]), large, { piece: 1024 * 1024 });
+  assert.equal(errorOf(assertAnswered(past, large, 404, '36 MB to an unknown path').body).code, 'ERR_HTTP_NOT_FOUND');
+  // Capture's paths on a serve without capture (whose largest body is 32 MiB): 404 saying why.
+  const proxied = await sendThenRead(bare.port, head('POST /v1/chat/completions', headers), size, { piece: 1024 * 1024 });
+  assert.deepEqual(errorOf(assertAnswered(proxied, size, 404, 'capture off').body), { code: 'ERR_HTTP_NOT_FOUND', message: 'no such path: capture is off on this server (serve runs with --no-capture), so it serves no proxy and no run store' });
+});
+
+test('a connection reading on a 20 MB body after its answer still counts against --max-client-connections', async () => {
+  const capped = await startServe({ data: scratch.tempDir(), args: ['--max-client-connections', '1'] });
+  try {
+    const size = 20_000_000;
+    let second: Promise<string> | undefined;
+    const exchange = await sendThenRead(capped.port, head('POST /v1/no-such-path', ['Content-Type: application/json', `Content-Length: ${size}`]), size, {
+      piece: 1024 * 1024,
+      // Once 15 MB are sent, more than the sockets' buffers hold (some 10 MB on loopback), serve
+      // has read the request and answered it, and is reading on: a second connection is refused.
+      onSent: (sent) => {
+        if (sent >= 15_000_000 && second === undefined) second = readAll(capped.port, head('GET /healthz', []));
+      },
+    });
+    assert.equal(errorOf(assertAnswered(exchange, size, 404, 'the first connection').body).code, 'ERR_HTTP_NOT_FOUND');
+    assert.ok(second !== undefined, 'a second connection was made');
+    const refused = parse(await second);
+    assert.equal(refused.status, 429);
+    assert.match(errorOf(refused.body).message, /--max-client-connections/);
+  } finally {
+    await capped.stop();
+  }
+});
+
+/** Sends `text` on a new connection and resolves with everything serve answered once it closes (latin1). */
+function readAll(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.write(text);
+  });
+}
+
 /**
  * Sends `text` and then `count` chunks of `piece` bytes, 20 ms apart, and the last chunk; reads
  * only once all are sent, or all along with `readWhileSending`. With `endless`, no last chunk: it
@@ -242,7 +308,7 @@ function sendChunked(port: number, text: string, count: number, piece: number, o
   });
 }
 
-test('a body that does not end is cut at the bounds: read on and discarded past its answer for at most 5 s and 4 times the limit (at least 1 MiB)', async () => {
+test('a body that does not end is cut at the bounds: read on and discarded past its answer for at most 5 s and, on a route that reads none, the largest body serve takes', async () => {
   // A trickle that never ends, read while sent: the 404 comes at once, serve reads on (the client
   // goes on writing well past the answer), then cuts the connection under the client.
   const trickle = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 100_000, 16, { endless: true, readWhileSending: true });
@@ -250,10 +316,11 @@ test('a body that does not end is cut at the bounds: read on and discarded past 
   // 20 ms apart for LINGER_MS: about 250 writes; a server that closed after its answer takes a few.
   assert.ok(trickle.wroteAfterAnswer >= 25, `${trickle.wroteAfterAnswer} chunks written after the answer`);
   assert.ok(trickle.sent < 100_000 * 16, 'cut before the client stopped');
-  // A fast endless body: cut once 1 MiB past the answer has arrived, long before the client stops
-  // (the rest of what it sent is what the sockets' buffers hold).
-  const flood = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 1000, 1024 * 1024, { endless: true, readWhileSending: true });
+  // A fast endless body, to a serve without capture: cut once 32 MiB past the answer has arrived
+  // (the largest body it takes), long before the client stops (the rest of what it sent is what
+  // the sockets' buffers hold).
+  const flood = await sendChunked(bare.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 1000, 1024 * 1024, { endless: true, readWhileSending: true });
   assert.equal(parse(flood.answer.slice(0, flood.answer.indexOf('"}}') + 3)).status, 404);
   assert.ok(flood.error !== undefined, 'the connection is cut under the client');
-  assert.ok(flood.sent < 64 * 1024 * 1024, `${flood.sent} bytes sent`);
+  assert.ok(flood.sent < IDENTITY_LIMIT + 32 * 1024 * 1024, `${flood.sent} bytes sent`);
 });

@@ -115,6 +115,12 @@ export interface App {
    */
   bodyLimit?(method: string, pathname: string): number;
   /**
+   * Most body bytes any route reads (the largest bodyLimit): listen.ts reads on and discards up to
+   * this much of a body sent to a route that reads none, so its client gets the answer. An app
+   * without it: LARGE_BODY_BYTES (1 MiB).
+   */
+  largestBodyLimit?(): number;
+  /**
    * True for a route whose requests are judged large by the length they declare, not by the
    * route's limit (listen.ts holds a client to 4 large ones at once): a proxied call or a sent
    * exchange is usually a few KB on a route that takes 32 MiB. Default: by the route's limit.
@@ -262,12 +268,14 @@ export function createApp(options: AppOptions = {}): App {
   };
 
   const proxied = (method: string, pathname: string) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined;
+  const largestBodyLimit = Math.max(0, proxy?.largestBodyLimit() ?? 0, ...Object.values(limits));
   return {
     fetch: handle,
     request: (path, init) => handle(new Request(new URL(path, 'http://runprint.invalid'), init)),
     proxied,
     largeByDeclaredLength: (method, pathname) => proxied(method, pathname) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
+    largestBodyLimit: () => largestBodyLimit,
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
       ...(log === undefined ? [] : ['GET /tile/{path}']),

@@ -198,14 +198,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   /**
    * Answers `refusal` with `connection: close` to a request before its body is read: the answer
    * is written at once and the connection closed once the body is discarded (afterBody, bounded
-   * by the limit of the route the request names).
+   * by lingerBytes for the route the request names).
    */
   const refuse = (incoming: IncomingMessage, outgoing: ServerResponse, refusal: RunprintError, extra: Record<string, string> = {}): void => {
     incoming.on('error', () => undefined);
     outgoing.on('error', () => undefined);
     const url = targetOf(incoming.url ?? '', origin);
     const limit = url === undefined ? 0 : (app.bodyLimit?.(incoming.method ?? 'GET', url.pathname) ?? FALLBACK_BODY_LIMIT);
-    reply(outgoing, refusal, true, extra, afterBody(incoming, outgoing, limit));
+    reply(outgoing, refusal, true, extra, afterBody(incoming, outgoing, lingerBytes(app, limit)));
   };
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
     // A connection past a cap: its first request is answered with the refusal, its body read only
@@ -365,8 +365,20 @@ function reply(outgoing: ServerResponse, refusal: RunprintError, close: boolean,
 
 /** Longest the unread rest of a body is read on and discarded after its answer (afterBody). */
 export const LINGER_MS = 5000;
-/** Most bytes of an unread body read on and discarded after its answer: this many times the route's limit, at least LARGE_BODY_BYTES. */
+/** Most bytes of an unread body read on and discarded after its answer: this many times the route's limit, at least LARGE_BODY_BYTES (lingerBytes). */
 export const LINGER_LIMIT_FACTOR = 4;
+
+/**
+ * Most bytes of an unread body read on and discarded after its answer (afterBody): on a route
+ * that reads a body, LINGER_LIMIT_FACTOR times its `limit`; on one that reads none (`limit` 0: a
+ * path no route serves, a method the route does not take, a route of a feature that is off, a
+ * GET), the largest body any of the app's routes reads (serve's: 130 MiB, POST /v1/exchanges, with
+ * capture on; else 32 MiB), since a client may send there any body the server takes elsewhere (a
+ * 20 MB POST to a mistyped path gets its 404). At least LARGE_BODY_BYTES either way.
+ */
+function lingerBytes(app: App, limit: number): number {
+  return Math.max(limit === 0 ? (app.largestBodyLimit?.() ?? 0) : LINGER_LIMIT_FACTOR * limit, LARGE_BODY_BYTES);
+}
 
 /**
  * For an answer given while the request's body is not read whole (a 413, a refusal before the
@@ -376,15 +388,14 @@ export const LINGER_LIMIT_FACTOR = 4;
  * close`) with nothing left unread: a client that reads its answer only once its body is sent
  * (Python's http.client, urllib) gets the answer, not a broken pipe or a reset from a server that
  * closed under it. The connection is cut instead, the answer written or not, when its client goes
- * away, LINGER_MS pass or more than LINGER_LIMIT_FACTOR times `limit` (the route's; at least
- * LARGE_BODY_BYTES) arrive, whichever comes first. Until then the request keeps its slots and its
- * connection counts against the connection caps. Nothing is read on, the answer ended at once, for
- * a request with no body left, one whose client waits for 100 Continue (it sends no body), or a
- * declared length past the bound (that client would be cut mid-body anyway).
+ * away, LINGER_MS pass or more than `most` bytes (lingerBytes) arrive, whichever comes first.
+ * Until then the request keeps its slots and its connection counts against the connection caps.
+ * Nothing is read on, the answer ended at once, for a request with no body left, one whose client
+ * waits for 100 Continue (it sends no body), or a declared length past `most` (that client would
+ * be cut mid-body anyway).
  */
-function afterBody(incoming: IncomingMessage, outgoing: ServerResponse, limit: number): () => void {
+function afterBody(incoming: IncomingMessage, outgoing: ServerResponse, most: number): () => void {
   const endNow = (): void => void outgoing.end();
-  const most = Math.max(LINGER_LIMIT_FACTOR * limit, LARGE_BODY_BYTES);
   const declared = incoming.headers['transfer-encoding'] === undefined ? Number(incoming.headers['content-length'] ?? 0) : 0;
   if (!hasBody(incoming) || incoming.complete || incoming.destroyed || outgoing.destroyed || awaitingContinue.has(incoming) || !(declared <= most)) return endNow;
   let discarded = 0;
@@ -479,7 +490,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   const method = incoming.method ?? 'GET';
   const limit = url === undefined ? 0 : (app.bodyLimit?.(method, url.pathname) ?? FALLBACK_BODY_LIMIT);
   // An answer given before the body is read whole is ended once the rest is discarded (afterBody).
-  const refuse = (refusal: RunprintError, extra: Record<string, string> = {}): void => reply(outgoing, refusal, body, extra, afterBody(incoming, outgoing, limit));
+  const refuse = (refusal: RunprintError, extra: Record<string, string> = {}): void => reply(outgoing, refusal, body, extra, afterBody(incoming, outgoing, lingerBytes(app, limit)));
   if (url === undefined || app.proxied?.(method, url.pathname) !== true) {
     if (!limits.startRequest(client)) {
       return refuse(new RunprintError('ERR_HTTP_TOO_MANY_REQUESTS', 'too many requests in progress from this client; retry later'), { 'retry-after': '1' });
@@ -505,13 +516,13 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     if (Number(incoming.headers['content-length'] ?? 0) > limit) {
       // A client that waits for 100 Continue sends no body: it gets its answer alone, the connection closed.
       if (awaitingContinue.delete(incoming)) return reply(outgoing, tooLarge(), true);
-      return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, limit));
+      return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
     }
     // The client waits for this before sending its body (Expect: 100-continue).
     if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
     const read = await readBody(incoming, limit);
     if (read === 'gone') return void outgoing.destroy();
-    if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, limit));
+    if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
     bytes = read;
   }
   let request: Request;
@@ -537,7 +548,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
   // A body this route does not read is read on and discarded while the answer is written, and the
   // connection closes after the answer (afterBody).
   const unread = body && bytes === undefined && !incoming.complete;
-  const end = afterBody(incoming, outgoing, limit);
+  const end = afterBody(incoming, outgoing, lingerBytes(app, limit));
   await writeResponse(outgoing, response, method === 'HEAD', unread, end, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
 }
 

@@ -320,6 +320,8 @@ export interface Proxy {
   handle(request: Request, url: URL): Promise<Response> | undefined;
   /** Most body bytes a proxied path reads, or undefined when the path is not the proxy's. */
   bodyLimit(method: string, pathname: string): number | undefined;
+  /** Most body bytes any proxied path reads (the largest bodyLimit). */
+  largestBodyLimit(): number;
   /** `METHOD /path` of every route it serves, for the OpenAPI test. */
   routeTable(): string[];
   /**
@@ -665,6 +667,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (target === undefined) return undefined;
       return method === 'GET' || method === 'HEAD' ? 0 : options.maxBodyBytes;
     },
+    largestBodyLimit: () => options.maxBodyBytes,
     routeTable() {
       const table = [...routes.keys()];
       for (const name of upstreams.keys()) table.push(`* /${name}/{path}`);
