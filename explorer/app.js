@@ -10,8 +10,8 @@ import { runPage } from './views.js';
 
 // The filters of GET /v1/runs: a text field, or a choice among the values the server takes.
 const FILTERS = [
-  ['since', 'Since (RFC 3339, UTC)', 'e.g. 2026-12-05T00:00:00Z'],
-  ['until', 'Until (RFC 3339, UTC)', 'e.g. 2026-12-06T00:00:00Z'],
+  ['since', 'Since (RFC 3339, UTC)', '2026-12-05T00:00:00Z'],
+  ['until', 'Until (RFC 3339, UTC)', '2026-12-06T00:00:00Z'],
   ['model', 'Requested model', 'e.g. gpt-4o'],
   ['servedModel', 'Served model', 'e.g. gpt-4o-2024-08-06'],
   ['provider', 'Provider', ['openai', 'anthropic']],
@@ -22,10 +22,13 @@ const FILTERS = [
   ['component', 'Component digest', '[NAME=]DIGEST'],
 ];
 
+const WIDE_FILTERS = ['since', 'until', 'servedModel', 'parent', 'component'];
+
 function filterField([name, label, example], params) {
   const value = params.get(name) ?? '';
-  // Digests and identities are long: on a phone their fields take the whole width.
-  if (!Array.isArray(example)) return h('label', { class: name === 'parent' || name === 'component' ? 'wide' : undefined }, label, h('input', { name, value, placeholder: example, spellcheck: 'false' }));
+  // Digests, identities, times and dated model names are long: on a phone their fields take the
+  // whole width, so that the example each shows is not cut.
+  if (!Array.isArray(example)) return h('label', { class: WIDE_FILTERS.includes(name) ? 'wide' : undefined }, label, h('input', { name, value, placeholder: example, spellcheck: 'false' }));
   const choices = example.includes(value) || value === '' ? example : [...example, value];
   return h('label', {}, label, h('select', { name }, h('option', { value: '' }, 'any'), choices.map((choice) => h('option', { value: choice, selected: choice === value }, choice))));
 }
