@@ -1,11 +1,18 @@
 /**
  * docs/openapi.json against the service: every route of the app is in the document and every path
  * of the document is a route, and the real answers of a real `runprint serve` (log, witness and
- * signing on), successes and errors, validate against the document's schemas.
+ * signing on), successes and errors, validate against the document's schemas. So do the answers
+ * every route gives before it is served, each provoked from a real serve: a Host not allowed (421),
+ * a request from another origin (403), TRACE, a method Node does not know or a query that is not
+ * percent-encoding (400), a path or headers too long (431), the caps on connections (429 and 503,
+ * with Retry-After), headers that do not arrive in time (408), the routes of a feature serve runs
+ * without (404), and the capture proxy's 502 and fail-closed 503. A status the document does not
+ * give for that route fails. A method a path does not list (405 with Allow): openapi-methods.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,21 +24,26 @@ import type { LogService } from '../src/server/log-routes.ts';
 import { REQUEST, RESPONSE_TEXT } from './fixtures/receipt-run.ts';
 import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
 import { validate } from './helpers/json-schema.ts';
+import { answerProblems, checkRaw, documentedAnswer, DOCUMENT, DOCUMENT_BYTES, exchange, fullServeArgs, METHODS, operations, pathOf, requestOf } from './helpers/openapi-check.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { lockRunStore } from './helpers/run-store-lock.ts';
+import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 
-type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
-const DOCUMENT_BYTES = readFileSync(new URL('../docs/openapi.json', import.meta.url));
-const DOCUMENT = JSON.parse(DOCUMENT_BYTES.toString('utf8')) as { openapi: string; paths: Record<string, Record<string, Operation>> };
-const METHODS = ['get', 'post', 'put', 'delete', 'patch'];
+async function scratch(): Promise<string> {
+  const data = await mkdtemp(join(tmpdir(), 'runprint-openapi-'));
+  folders.push(data);
+  return data;
+}
 
 function documented(): string[] {
   return Object.entries(DOCUMENT.paths).flatMap(([path, item]) => Object.keys(item).filter((key) => METHODS.includes(key)).map((method) => `${method.toUpperCase()} ${path}`));
 }
 
 const folders: string[] = [];
+const children: ChildProcess[] = [];
 after(async () => {
   await killServeProcesses();
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const folder of folders) await rm(folder, { recursive: true, force: true });
 });
 
@@ -63,21 +75,9 @@ test('every route of the app is in docs/openapi.json and every documented route 
 });
 
 test('real answers of runprint serve, successes and errors, validate against docs/openapi.json', async () => {
-  const data = await mkdtemp(join(tmpdir(), 'runprint-openapi-'));
-  folders.push(data);
-  const LOG_NAME = 'example.test/openapi-log';
-  const logKey = await generateKeyFiles(LOG_NAME);
-  const witnessKey = await generateKeyFiles('example.test/openapi-witness');
-  const signKey = await generateKeyFiles('receipts');
-  for (const [name, text] of [['log.pem', logKey.privateKeyPem], ['witness.pem', witnessKey.privateKeyPem], ['sign.pem', signKey.privateKeyPem]] as const) {
-    await writeFile(join(data, name), text, { mode: 0o600 });
-  }
-  const serve = await startServe({
-    data,
-    token: 'log-token-1',
-    args: ['--log-name', LOG_NAME, '--log-key', join(data, 'log.pem'), '--sign-key', join(data, 'sign.pem'), '--sign-token', 'sign-token-1',
-      '--witness-key', join(data, 'witness.pem'), '--witness-name', 'example.test/openapi-witness', '--witness-log', logKey.verifierKey],
-  });
+  const data = await scratch();
+  const { args, logKey, signKey } = await fullServeArgs(data, 'example.test/openapi-log');
+  const serve = await startServe({ data, token: 'log-token-1', args });
   const seen = new Set<string>();
   const problems: string[] = [];
   async function call(template: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
@@ -90,25 +90,10 @@ test('real answers of runprint serve, successes and errors, validate against doc
       headers.set('content-type', 'application/json');
     }
     const response = await fetch(`${serve.base}${path}`, { method, headers, redirect, ...(body === undefined ? {} : { body }) });
-    const copy = response.clone();
-    const operation = DOCUMENT.paths[template]?.[method];
-    const where = `${method.toUpperCase()} ${path} -> ${response.status}`;
     seen.add(`${method.toUpperCase()} ${template}`);
-    const documentedAnswer = operation?.responses[String(response.status)];
-    if (documentedAnswer === undefined) {
-      problems.push(`${where}: status not documented`);
-      return copy;
-    }
-    const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
-    if (documentedAnswer.content === undefined) {
-      if (mediaType !== '') problems.push(`${where}: a body of ${mediaType} where none is documented`);
-      return copy;
-    }
-    const content = documentedAnswer.content?.[mediaType];
-    if (content === undefined) problems.push(`${where}: content type ${mediaType} not documented`);
-    else if (mediaType === 'application/json') problems.push(...validate(await response.json(), content.schema as never, DOCUMENT).map((problem) => `${where}: ${problem}`));
-    else if (mediaType !== 'application/octet-stream') problems.push(...validate(await response.text(), content.schema as never, DOCUMENT).map((problem) => `${where}: ${problem}`));
-    return copy;
+    const bytes = new Uint8Array(await response.clone().arrayBuffer());
+    problems.push(...answerProblems(`${method.toUpperCase()} ${path} -> ${response.status}`, documentedAnswer(template, method, response.status), response.headers, bytes));
+    return response;
   }
   const sign = { authorization: 'Bearer sign-token-1' };
   await call('/healthz', '/healthz');
@@ -238,5 +223,133 @@ test('real answers of runprint serve, successes and errors, validate against doc
   assert.deepEqual(listed.map((run: { seq: number; replayOf: { seq: number } | null; replays: unknown[] }) => [run.seq, run.replayOf?.seq ?? null, run.replays.length]), [[replay.seq, original.seq, 0], [original.seq, null, 1]]);
   assert.deepEqual(problems, []);
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
+  await serve.stop();
+});
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('every route\'s answers before it is served are documented: another Host, another origin, TRACE, an unknown method, a bad query, a path or headers too long', async () => {
+  const data = await scratch();
+  const { args } = await fullServeArgs(data, 'example.test/openapi-refusals');
+  const serve = await startServe({ data, token: 'log-token-1', args: [...args, '--upstream', `openai=http://127.0.0.1:${await closedPort()}`] });
+  const problems: string[] = [];
+  for (const { method, template, path } of operations()) {
+    const check = async (status: number, request: string, shown = path) => checkRaw(problems, await exchange(serve.port, request), status, template, method, shown);
+    // serve on loopback answers for loopback names only (DNS rebinding), and browsers for its own pages only.
+    await check(421, requestOf(method, path, { host: 'rebinding.example' }));
+    await check(403, requestOf(method, path, { origin: 'http://other.example' }));
+    await check(400, requestOf(method, `${path}?%zz`), `${path}?%zz`);
+    // Over the 80 KiB serve reads with capture on: a header, and a path parameter of 100 kB.
+    await check(431, requestOf(method, path, { 'x-filler': 'x'.repeat(100_000) }));
+    if (template.includes('{')) {
+      const long = pathOf(template, 'a'.repeat(100_000));
+      await check(431, requestOf(method, long), long);
+    }
+  }
+  // TRACE (which fetch refuses) and a method Node does not know, on every path: 400.
+  for (const template of Object.keys(DOCUMENT.paths)) {
+    const path = pathOf(template);
+    for (const method of ['TRACE', 'FOO']) checkRaw(problems, await exchange(serve.port, requestOf(method, path)), 400, template, method, path, DOCUMENT.components.responses['BadRequest']);
+  }
+  // The capture proxy's routes are not described, its own answers are: an upstream it cannot reach.
+  const call = JSON.stringify(REQUEST);
+  const proxied = await exchange(serve.port, requestOf('POST', '/openai/v1/chat/completions', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call)) }, `\r\n${call}`));
+  checkRaw(problems, proxied, 502, '', 'POST', '/openai/v1/chat/completions', DOCUMENT.components.responses['UpstreamUnreachable']);
+  assert.deepEqual(problems, []);
+  await serve.stop();
+});
+
+test('the caps on connections, on every route: 429 past --max-client-connections, 503 past --max-connections, both with Retry-After', async () => {
+  const data = await scratch();
+  const serve = await startServe({ data, args: ['--max-connections', '2', '--max-client-connections', '1', '--headers-timeout', '600000', '--request-timeout', '600000'] });
+  const open = (localAddress: string) =>
+    new Promise<ReturnType<typeof connect>>((resolve) => {
+      const socket = connect({ port: serve.port, host: '127.0.0.1', localAddress }, () => resolve(socket));
+      socket.on('error', () => undefined);
+    });
+  const problems: string[] = [];
+  // 127.0.0.1 holds its one connection: its next ones are refused with 429.
+  const held = [await open('127.0.0.1')];
+  for (const { method, template, path } of operations()) checkRaw(problems, await exchange(serve.port, requestOf(method, path)), 429, template, method, path);
+  // 127.0.0.2 holds the server's second: a connection from 127.0.0.3 is refused with 503.
+  held.push(await open('127.0.0.2'));
+  for (const { method, template, path } of operations()) checkRaw(problems, await exchange(serve.port, requestOf(method, path), '127.0.0.3'), 503, template, method, path);
+  for (const socket of held) socket.destroy();
+  assert.deepEqual(problems, []);
+  await serve.stop();
+});
+
+/** `runprint serve` on 127.0.0.1 with `args` (the log off, say, which startServe waits for): its port once it listens. */
+async function startPlainServe(data: string, args: string[]): Promise<{ port: number; stop(): Promise<unknown> }> {
+  const child = spawn(process.execPath, [RUNPRINT_BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', data, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (part: string) => (stderr += part));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', () => {
+      const match = /listening on http:\/\/127\.0\.0\.1:([0-9]+)/.exec(stderr);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    void exited.then(() => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  return {
+    port,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+test('a route of a feature serve runs without is 404, and every route answers 408 to a request whose headers do not arrive in time', async () => {
+  const data = await scratch();
+  const serve = await startPlainServe(data, ['--no-log', '--no-capture', '--headers-timeout', '200']);
+  // The routes of such a serve: no log, witness, signing or capture (the explorer has no receipt key without capture).
+  const present = new Set(createApp({ openapi: new Uint8Array(DOCUMENT_BYTES), explorer: explorerRoutes({}) }).routeTable!());
+  const off = operations().filter(({ method, template }) => !present.has(`${method} ${template}`));
+  assert.deepEqual(off.filter(({ template }) => ['/v1/sign', '/checkpoint', '/add-checkpoint', '/v1/runs', '/v1/exchanges'].includes(template)).length, 5);
+  const problems: string[] = [];
+  const said = new Map<string, string>();
+  for (const { method, template, path } of off) {
+    const answer = await exchange(serve.port, requestOf(method, path));
+    checkRaw(problems, answer, 404, template, method, path);
+    said.set(`${method} ${template}`, (JSON.parse(new TextDecoder().decode(answer.body)) as { error: { message: string } }).error.message);
+  }
+  // Capture's and signing's say why; the log's and the witness's are no such path.
+  assert.match(said.get('POST /v1/sign') ?? '', /^no such path: signing is off on this server/);
+  assert.match(said.get('GET /v1/runs/{id}') ?? '', /^no such path: capture is off on this server \(serve runs with --no-capture\)/);
+  assert.equal(said.get('GET /checkpoint'), 'no such path');
+  // Headers that never finish, on every route.
+  await Promise.all(operations().map(async ({ method, template, path }) => checkRaw(problems, await exchange(serve.port, requestOf(method, path, {}, '')), 408, template, method, path)));
+  assert.deepEqual(problems, []);
+  await serve.stop();
+});
+
+test('the fail-closed capture proxy\'s 503, while the run store cannot record, is documented', async () => {
+  const data = await scratch();
+  const upstream = await startFakeUpstream();
+  const serve = await startServe({ data, args: ['--capture-fail-closed', '--upstream', `openai=${upstream.url}`] });
+  const problems: string[] = [];
+  const lock = lockRunStore(data);
+  try {
+    const call = JSON.stringify(REQUEST);
+    // The first call is forwarded and its answer held back once its record fails; the next is not forwarded.
+    for (let i = 0; i < 2; i += 1) {
+      const answer = await exchange(serve.port, requestOf('POST', '/openai/v1/chat/completions', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call)) }, `\r\n${call}`));
+      checkRaw(problems, answer, 503, '', 'POST', '/openai/v1/chat/completions', DOCUMENT.components.responses['CaptureUnavailable']);
+    }
+  } finally {
+    lock.close();
+    await upstream.close();
+  }
+  assert.deepEqual(problems, []);
   await serve.stop();
 });
