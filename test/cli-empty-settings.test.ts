@@ -108,5 +108,10 @@ test('an empty RUNPRINT_DATA is the default ./runprint-data for in-process captu
     taken.close();
   }
   assert.ok(existsSync(join(dir, 'runprint-data', 'log-key.pem')), 'the log key is in ./runprint-data');
+  // runs verify names the log by --log-origin, else RUNPRINT_LOG_NAME: empty, either names no log.
+  const noOrigin = await runWith(['runs', 'verify', captureId, '--log-origin', ''], {}, dir);
+  assert.deepEqual(noOrigin, usage('--log-origin must not be empty: give the log\'s origin, or leave it out for the --log-key\'s name'));
+  const noName = await runWith(['runs', 'verify', captureId], { RUNPRINT_LOG_NAME: '' }, dir);
+  assert.deepEqual(noName, usage('RUNPRINT_LOG_NAME must not be empty: give the log\'s name, or unset RUNPRINT_LOG_NAME (localhost/runprint when none is given)'));
   assert.equal(existsSync(join(dir, 'log-key.pem')), false, 'not in the working directory');
 });

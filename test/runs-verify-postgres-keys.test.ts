@@ -53,6 +53,18 @@ test('runs verify on PostgreSQL does not take keys from an unnamed ./runprint-da
   assert.equal(unnamed.log.status, 'not-checked');
   assert.match(unnamed.log.message!, /--log-key/);
 
+  // RUNPRINT_DATA set to the empty string is not set (as for every command): it names no data directory.
+  const saved = process.env['RUNPRINT_DATA'];
+  process.env['RUNPRINT_DATA'] = '';
+  try {
+    const empty = await verify([]);
+    assert.deepEqual([empty.code, empty.receipt.status, empty.log.status], [0, 'not-checked', 'not-checked']);
+    assert.match(empty.receipt.message!, /the run store is in PostgreSQL and no --data names the data directory/);
+  } finally {
+    if (saved === undefined) delete process.env['RUNPRINT_DATA'];
+    else process.env['RUNPRINT_DATA'] = saved;
+  }
+
   const named = await verify(['--data', data]);
   assert.deepEqual([named.code, named.receipt.status, named.log.status], [0, 'pass', 'pass']);
   assert.match(named.receipt.reliesOn, /derived from receipt-key\.pem in the data directory/);

@@ -48,6 +48,10 @@ const VERIFY_OPTIONS = {
 async function verifySources(storePath: string, values: VerifyValues, io: CliIo, keysInData: boolean): Promise<Omit<VerifyRunOptions, 'storage'>> {
   const dataDir = dirname(storePath);
   const sources: Omit<VerifyRunOptions, 'storage'> = {};
+  // An empty origin names no log (serve refuses an empty --log-name or RUNPRINT_LOG_NAME alike).
+  if (values['log-origin'] === '') throw new UsageError('ERR_CLI_USAGE', '--log-origin must not be empty: give the log\'s origin, or leave it out for the --log-key\'s name');
+  const envOrigin = values['log-origin'] === undefined ? process.env['RUNPRINT_LOG_NAME'] : undefined;
+  if (envOrigin === '') throw new UsageError('ERR_CLI_USAGE', `RUNPRINT_LOG_NAME must not be empty: give the log's name, or unset RUNPRINT_LOG_NAME (${DEFAULT_LOG_NAME} when none is given)`);
   if (values.key !== undefined) {
     sources.receiptKey = { key: await parsePublicKey(new TextDecoder().decode(await readInput(values.key, io))), from: 'given with --key' };
   } else if (!keysInData) {
@@ -109,7 +113,7 @@ async function verifySources(storePath: string, values: VerifyValues, io: CliIo,
     return sources;
   } else if (existsSync(join(dataDir, LOG_KEY_FILE))) {
     const key = await parsePrivateKey(await readInput(join(dataDir, LOG_KEY_FILE), io));
-    logKey = noteVerifier(values['log-origin'] ?? process.env['RUNPRINT_LOG_NAME'] ?? DEFAULT_LOG_NAME, key.publicKey);
+    logKey = noteVerifier(values['log-origin'] ?? envOrigin ?? DEFAULT_LOG_NAME, key.publicKey);
     from = `derived from ${LOG_KEY_FILE} in the data directory`;
   } else {
     sources.logMissing = `not checked: no --log-key and no ${LOG_KEY_FILE} in the data directory`;
@@ -166,7 +170,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     const run = (await findRuns(store, positionals[0]!)).at(-1)!;
     // With the runs in PostgreSQL, the keys come from a data directory only when one is named
     // (--data, RUNPRINT_DATA): the default ./runprint-data may be another serve's.
-    const keysInData = runsDatabase(values) === undefined || values.data !== undefined || process.env['RUNPRINT_DATA'] !== undefined;
+    const keysInData = runsDatabase(values) === undefined || values.data !== undefined || (process.env['RUNPRINT_DATA'] || undefined) !== undefined;
     sources = await verifySources(runStorePath(values.data, io), values, io, keysInData);
     const result = await verifyRun(run, { storage: store, ...sources });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
