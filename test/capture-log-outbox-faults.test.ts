@@ -22,7 +22,7 @@ import { LogOutbox, type LogOutboxOptions, type OutboxOutcome } from '../src/sto
 import { sqliteFault } from '../src/store/storage-faults.ts';
 import { openSqliteLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, type LogCheckpoint } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { verifyRun } from '../src/replay/verify-run.ts';
 
@@ -120,7 +120,7 @@ async function until(condition: () => boolean, what: string, ms = 5_000): Promis
 }
 
 /** An outbox on `store` to `log`, recording its failures. */
-function outbox(store: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
+function outbox(store: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>, log: FakeLog, options: Partial<LogOutboxOptions> = {}): { outbox: LogOutbox; failures: [string, OutboxOutcome, string][] } {
   const failures: [string, OutboxOutcome, string][] = [];
   const box = new LogOutbox({ storage: store, url: log.url, retryMinMs: 20, retryMaxMs: 50, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]), ...options });
   box.start();
@@ -277,8 +277,9 @@ test('receipts the log refused are read once per pass, not again with every batc
       asked.push({ limit, after, rows: rows.length });
       return rows;
     },
-    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
     lastLogged: () => store.lastLogged(),
+    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
     unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { outbox: box } = outbox(storage, log, { pollMs: 20 });
@@ -369,6 +370,7 @@ test('a run store failure the outbox meets is shown in its state (and so in /hea
     },
     setLogIndexes: async () => undefined,
     lastLogged: async () => undefined,
+    logCheckpoint: async () => undefined,
     unloggedCount: async () => 0,
   };
   const { outbox: box, failures } = outbox(storage, log, { pollMs: 20 });

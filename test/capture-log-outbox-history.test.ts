@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { captureRunWith } from '../src/capture/capture-run.ts';
 import type { RunprintError } from '../src/errors.ts';
@@ -22,7 +23,7 @@ import { parseTilePath } from '../src/log/tiles.ts';
 import { LogOutbox, type OutboxOutcome } from '../src/store/log-outbox.ts';
 import { openSqliteLog, type TransparencyLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, type LogCheckpoint } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 
 const ORIGIN = 'outbox.example';
@@ -131,7 +132,7 @@ async function indexes(store: SqliteRuns): Promise<(number | null)[]> {
 type Failure = [string, OutboxOutcome, string];
 
 /** An outbox (one serve process) on `storage` to the front, with the log key; its failures as reported. */
-function outbox(storage: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
+function outbox(storage: Pick<SqliteRuns, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
   const failures: Failure[] = [];
   const box = new LogOutbox({ storage, url: to.url, logKey: verifier, retryMinMs: 20, retryMaxMs: 50, pollMs: 50, checkpointWaitMs: 3_000, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]) });
   box.start();
@@ -254,8 +255,9 @@ test('a checkpoint read that lags behind the one verified before (another proces
       }
       return store.unlogged(1, after);
     },
-    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
     lastLogged: () => store.lastLogged(),
+    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
     unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { box, failures } = outbox(storage, to, verifier);
@@ -278,8 +280,9 @@ test('delivery across many checkpoints, over a tile boundary: each consistent wi
       sizes.add((await to.log.checkpoint()).size);
       return store.unlogged(1, after);
     },
-    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
     lastLogged: () => store.lastLogged(),
+    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
     unloggedCount: (atMost: number) => store.unloggedCount(atMost),
   };
   const { box, failures } = outbox(storage, to, verifier);
@@ -290,20 +293,32 @@ test('delivery across many checkpoints, over a tile boundary: each consistent wi
   await box.close();
 });
 
-test('after a restart, a log forked under the same key that keeps the last delivered receipt at its index but answers a new receipt an index another run holds: the store refuses it (ERR_LOG_REWRITE), delivery stops, the receipt waits', async () => {
+/**
+ * After a restart, a log forked under the same key that keeps the store's last delivered receipt at
+ * its index (3) but holds the waiting receipt at index 1, where a delivered run is: with the
+ * checkpoint the store holds, or (`forget`) with none, as a store made before it kept one.
+ */
+async function forkedAfterRestart(forget: boolean): Promise<{ stopped: unknown; failures: [string, string][]; waiting: string; holder: string }> {
   const { key, verifier } = await logKey();
   const original = await newLog(key);
   const to = await front(original);
-  const store = await newStore(4);
+  const path = join(folder(), 'runs.sqlite');
+  const store = SqliteRuns.open(path);
+  closing.push(() => store.close());
+  await addReceipts(store, 4);
   const first = outbox(store, to, verifier);
   await until(() => first.box.state.proved === 4, 'four receipts delivered and proved');
   await first.box.close();
   assert.deepEqual(await indexes(store), [0, 1, 2, 3]);
+  assert.equal((await store.logCheckpoint(ORIGIN))?.size, 4, 'the checkpoint that proved them is kept');
+  if (forget) {
+    const db = new DatabaseSync(path);
+    db.exec('DELETE FROM run_log_checkpoints');
+    db.close();
+  }
   const delivered = (await store.list({ limit: 10 })).reverse();
   await addReceipts(store, 1);
   const [waiting] = await store.unlogged(1);
-  // The fork: a foreign entry, the waiting receipt at index 1 (where a delivered run is), another,
-  // and the store's last delivered receipt at 3: the only history after a restart is that one leaf.
   const forked = await newLog(key);
   await forked.append(encoder.encode('{"foreign":0}'));
   await forked.append(encoder.encode(waiting!.receipt));
@@ -315,18 +330,64 @@ test('after a restart, a log forked under the same key that keeps the last deliv
   await until(() => second.box.state.proved === 1 || second.box.state.stopped !== null, 'delivered, or stopped');
   await noSharedIndex(store);
   assert.deepEqual(await indexes(store), [0, 1, 2, 3, null]);
-  assert.deepEqual(second.box.state.stopped, {
-    code: 'ERR_LOG_REWRITE',
-    status: null,
-    message: `the log answered index 1 for run ${waiting!.recordDigest}, but run ${delivered[1]!.recordDigest} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
-  });
-  assert.deepEqual(second.failures.map(([code, outcome]) => [code, outcome]), [['ERR_LOG_REWRITE', 'stop']]);
   assert.equal(second.box.state.proved, 0);
   await second.box.close();
-  // Nothing was lost: the log that holds the others takes it after a restart.
+  const result = { stopped: second.box.state.stopped, failures: second.failures.map(([code, outcome]): [string, string] => [code, outcome]), waiting: waiting!.recordDigest, holder: delivered[1]!.recordDigest };
+  // Nothing was lost, and nothing of the fork kept: the log that holds the others takes the receipt after a restart.
   to.log = original;
   const third = outbox(store, to, verifier);
   await until(() => third.box.state.proved === 1 || third.box.state.stopped !== null, 'the waiting receipt delivered, or stopped');
+  assert.equal(third.box.state.stopped, null);
   assert.deepEqual(await indexes(store), [0, 1, 2, 3, 4]);
+  assert.equal((await store.logCheckpoint(ORIGIN))?.size, 5);
   await third.box.close();
+  return result;
+}
+
+test('after a restart, a log forked under the same key that keeps the last delivered receipt at its index but another entry before it: the checkpoint the run store kept tells (ERR_LOG_FORK), nothing is stored, the receipt waits', async () => {
+  const { stopped, failures } = await forkedAfterRestart(false);
+  assert.deepEqual(stopped, {
+    code: 'ERR_LOG_FORK',
+    status: null,
+    message: "the log signed two root hashes for size 4, its checkpoint's and the one the run store holds (verified by a serve on it before): it forked, or was replaced; no index it answers is stored",
+  });
+  assert.deepEqual(failures, [['ERR_LOG_FORK', 'stop']]);
+});
+
+test('the same fork on a store that kept no checkpoint (made before it kept one): the store refuses the index another run holds (ERR_LOG_REWRITE), nothing of the batch is stored, the receipt waits', async () => {
+  const { stopped, failures, waiting, holder } = await forkedAfterRestart(true);
+  assert.deepEqual(stopped, {
+    code: 'ERR_LOG_REWRITE',
+    status: null,
+    message: `the log answered index 1 for run ${waiting}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
+  });
+  assert.deepEqual(failures, [['ERR_LOG_REWRITE', 'stop']]);
+});
+
+test('after a restart, a log forked under the same key that keeps the last delivered receipt at its index and answers the waiting receipt a new index: only the checkpoint the run store kept tells (ERR_LOG_REWRITE), nothing is stored', async () => {
+  const { key, verifier } = await logKey();
+  const to = await front(await newLog(key));
+  const store = await newStore(4);
+  const first = outbox(store, to, verifier);
+  await until(() => first.box.state.proved === 4, 'four receipts delivered and proved');
+  await first.box.close();
+  const delivered = (await store.list({ limit: 10 })).reverse();
+  await addReceipts(store, 1);
+  // The fork holds another entry at index 1 and every other receipt where it was: the waiting one
+  // gets index 4, which no run holds, and the store's last delivered receipt is at 3.
+  const forked = await newLog(key);
+  for (const [i, run] of delivered.entries()) await forked.append(encoder.encode(i === 1 ? '{"foreign":1}' : run.receipt!));
+  await forked.publishCheckpoint();
+  to.log = forked;
+  const second = outbox(store, to, verifier);
+  await until(() => second.box.state.proved === 1 || second.box.state.stopped !== null, 'delivered, or stopped');
+  assert.deepEqual(await indexes(store), [0, 1, 2, 3, null]);
+  assert.deepEqual(second.box.state.stopped, {
+    code: 'ERR_LOG_REWRITE',
+    status: null,
+    message: "the log's checkpoint of size 5 is not consistent with the one of size 4 the run store holds (verified by a serve on it before): it rewrote entries it had signed, or was replaced; no index it answers is stored",
+  });
+  assert.deepEqual(second.failures.map(([code, outcome]) => [code, outcome]), [['ERR_LOG_REWRITE', 'stop']]);
+  assert.equal((await store.logCheckpoint(ORIGIN))?.size, 4, 'the fork\'s checkpoint is not kept');
+  await second.box.close();
 });

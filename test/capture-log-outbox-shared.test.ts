@@ -23,7 +23,7 @@ import { parseTilePath } from '../src/log/tiles.ts';
 import { LogOutbox, type OutboxOutcome } from '../src/store/log-outbox.ts';
 import { openSqliteLog, type TransparencyLog } from '../src/store/log-service.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, type LogCheckpoint } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import type { RunStorage } from '../src/store/run-storage.ts';
@@ -135,7 +135,7 @@ async function indexes(store: RunStorage): Promise<(number | null)[]> {
 type Failure = [string, OutboxOutcome, string];
 
 /** An outbox (one serve process) on `storage` to the front, with the log key; its failures as reported. */
-function outbox(storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
+function outbox(storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
   const failures: Failure[] = [];
   const box = new LogOutbox({ storage, url: to.url, logKey: verifier, retryMinMs: 20, retryMaxMs: 50, pollMs: 50, checkpointWaitMs: 3_000, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]) });
   box.start();
@@ -159,15 +159,16 @@ async function noSharedIndex(store: RunStorage): Promise<void> {
 
 
 /** `store` as a serve that is cut off from it for a while sees it: nothing waits while `paused.on`. */
-function pausable(store: RunStorage): { storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>; paused: { on: boolean } } {
+function pausable(store: RunStorage): { storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>; paused: { on: boolean } } {
   const paused = { on: false };
   return {
     paused,
     storage: {
       unlogged: async (limit: number, after = 0) => (paused.on ? [] : store.unlogged(limit, after)),
       unloggedCount: (atMost: number) => store.unloggedCount(atMost),
-      setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => store.setLogIndexes(items),
+      setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
       lastLogged: () => store.lastLogged(),
+      logCheckpoint: (origin: string) => store.logCheckpoint(origin),
     },
   };
 }
@@ -261,12 +262,13 @@ test('a run store write that fails once after a proof counts each receipt proved
     unlogged: (limit: number, after = 0) => store.unlogged(limit, after),
     unloggedCount: (atMost: number) => store.unloggedCount(atMost),
     lastLogged: () => store.lastLogged(),
-    setLogIndexes: async (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>) => {
+    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
+    setLogIndexes: async (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => {
       if (failOnce) {
         failOnce = false;
         throw new Error('disk I/O error');
       }
-      return store.setLogIndexes(items);
+      return store.setLogIndexes(items, checkpoint);
     },
   };
   const { box, failures } = outbox(storage, to, verifier);

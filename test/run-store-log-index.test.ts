@@ -2,11 +2,16 @@
  * The run store never gives one log index to two runs (RunStorage.setLogIndexes): an index another
  * run holds, or one a batch gives two of its runs, stores none of the batch and fails with
  * ERR_LOG_REWRITE naming the index and the run holding it; the same index stored again for the
- * same run is no change. SQLite (on the caller's thread and on the writer thread) and PostgreSQL,
- * and across two connections writing at once (two serve processes on one store).
+ * same run is no change. The log's verified checkpoint it keeps with them (run_log_checkpoints):
+ * replaced only by a larger one, one of the same size with another root hash is ERR_LOG_FORK,
+ * and a batch refused keeps none of its checkpoint; the table is made when serve opens a store
+ * made before it (a reader does without it), and one of another shape is refused. SQLite (on the
+ * caller's thread and on the writer thread) and PostgreSQL, and across two connections writing at
+ * once (two serve processes on one store).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -92,6 +97,31 @@ async function neverTwice(store: RunStorage): Promise<void> {
   assert.deepEqual(await indexOf(store, [a!, b!, c!, d!]), [0, 1, 2, 3]);
 }
 
+const root = (byte: number) => new Uint8Array(32).fill(byte);
+
+async function checkpointKept(store: RunStorage): Promise<void> {
+  const [a, b, c, d, e] = await receipted(store, 5);
+  assert.equal(await store.logCheckpoint('log.example'), undefined, 'none before the first');
+  await store.setLogIndexes([{ recordDigest: a!, logIndex: 0 }], { origin: 'log.example', size: 1, rootHash: root(1) });
+  assert.deepEqual(await store.logCheckpoint('log.example'), { size: 1, rootHash: root(1) });
+  assert.equal(await store.logCheckpoint('other.example'), undefined, 'one per origin');
+  await store.setLogIndexes([{ recordDigest: b!, logIndex: 1 }], { origin: 'log.example', size: 3, rootHash: root(3) });
+  // A smaller one (another serve's, proved before the larger was stored) stores its indexes, not itself.
+  await store.setLogIndexes([{ recordDigest: c!, logIndex: 2 }], { origin: 'log.example', size: 2, rootHash: root(2) });
+  assert.deepEqual(await store.logCheckpoint('log.example'), { size: 3, rootHash: root(3) });
+  // The same size with another root hash: nothing stored.
+  await assert.rejects(store.setLogIndexes([{ recordDigest: d!, logIndex: 3 }], { origin: 'log.example', size: 3, rootHash: root(9) }), {
+    code: 'ERR_LOG_FORK',
+    message: 'the log signed two root hashes for size 3, one of them verified by another serve on the run store meanwhile: it forked, or was replaced; no index of this batch is stored',
+  });
+  // A batch refused for a held index keeps none of its checkpoint.
+  await assert.rejects(store.setLogIndexes([{ recordDigest: d!, logIndex: 1 }], { origin: 'log.example', size: 5, rootHash: root(5) }), { code: 'ERR_LOG_REWRITE' });
+  assert.deepEqual(await store.logCheckpoint('log.example'), { size: 3, rootHash: root(3) });
+  assert.deepEqual(await indexOf(store, [a!, b!, c!, d!, e!]), [0, 1, 2, null, null]);
+  await store.setLogIndexes([{ recordDigest: d!, logIndex: 3 }], { origin: 'log.example', size: 4, rootHash: root(4) });
+  assert.deepEqual(await store.logCheckpoint('log.example'), { size: 4, rootHash: root(4) });
+}
+
 /** Two connections to one store give one free index each to another run, at once, `rounds` times: one of each pair is stored, the other refused. */
 async function atOnce(first: RunStorage, second: RunStorage, rounds: number): Promise<void> {
   const digests = await receipted(first, 2 * rounds);
@@ -124,6 +154,43 @@ describe('SQLite', () => {
     }
   });
 
+  test('the log\'s verified checkpoint is kept with the indexes it proved, replaced by a larger one only; on both threads', async () => {
+    for (const writerThread of [false, true]) {
+      const store = SqliteRuns.open(databasePath(), { writerThread });
+      try {
+        await checkpointKept(store);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  test('the checkpoints table is made when serve opens a store made before it; a reader does without it; one of another shape is refused', async () => {
+    const path = databasePath();
+    await SqliteRuns.open(path).close();
+    const db = new DatabaseSync(path);
+    db.exec('DROP TABLE run_log_checkpoints');
+    db.close();
+    const reader = SqliteRuns.openReader(path);
+    try {
+      assert.deepEqual(await reader.list({}), []);
+    } finally {
+      await reader.close();
+    }
+    const store = SqliteRuns.open(path);
+    try {
+      await checkpointKept(store);
+    } finally {
+      await store.close();
+    }
+    const other = databasePath();
+    await SqliteRuns.open(other).close();
+    const shaped = new DatabaseSync(other);
+    shaped.exec('DROP TABLE run_log_checkpoints; CREATE TABLE run_log_checkpoints (origin TEXT PRIMARY KEY, size INTEGER NOT NULL)');
+    shaped.close();
+    assert.throws(() => SqliteRuns.open(other), { code: 'ERR_STORE_CORRUPT' });
+  });
+
   test('two connections (writer threads) giving one index to two runs at once: one is stored', async () => {
     const path = databasePath();
     const first = SqliteRuns.open(path, { writerThread: true });
@@ -145,6 +212,42 @@ describe('PostgreSQL', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test('the log\'s verified checkpoint is kept with the indexes it proved, replaced by a larger one only', async () => {
+    const store = await PostgresRuns.open((await pgs.fresh('runprint_log_index')).url);
+    try {
+      await checkpointKept(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the checkpoints table is made when serve opens a store made before it; a reader does without it; one of another shape is refused', async () => {
+    const { schema, url } = await pgs.fresh('runprint_log_index');
+    await (await PostgresRuns.open(url)).close();
+    await pgs.admin.query(`DROP TABLE ${schema}.run_log_checkpoints`);
+    const reader = await PostgresRuns.open(url, { readOnly: true });
+    try {
+      assert.deepEqual(await reader.list({}), []);
+    } finally {
+      await reader.close();
+    }
+    const store = await PostgresRuns.open(url);
+    try {
+      await checkpointKept(store);
+    } finally {
+      await store.close();
+    }
+    const other = await pgs.fresh('runprint_log_index');
+    await (await PostgresRuns.open(other.url)).close();
+    await pgs.admin.query(`DROP TABLE ${other.schema}.run_log_checkpoints; CREATE TABLE ${other.schema}.run_log_checkpoints (origin text PRIMARY KEY, size bigint NOT NULL)`);
+    await assert.rejects(PostgresRuns.open(other.url), { code: 'ERR_STORE_CORRUPT' });
+    // Without the key the upsert's ON CONFLICT needs.
+    const keyless = await pgs.fresh('runprint_log_index');
+    await (await PostgresRuns.open(keyless.url)).close();
+    await pgs.admin.query(`DROP TABLE ${keyless.schema}.run_log_checkpoints; CREATE TABLE ${keyless.schema}.run_log_checkpoints (origin text, size bigint NOT NULL, root_hash bytea NOT NULL)`);
+    await assert.rejects(PostgresRuns.open(keyless.url), { code: 'ERR_STORE_CORRUPT' });
   });
 
   test('two stores (two serve processes) giving one index to two runs at once: one is stored', async () => {

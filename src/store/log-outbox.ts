@@ -8,7 +8,7 @@
  * already has, so nothing is logged twice.
  */
 import { LogError, publicMessageOf, RunprintError } from '../errors.ts';
-import { equalBytes } from '../hash/sha256.ts';
+import { equalBytes, toHex } from '../hash/sha256.ts';
 import { fetchCheckpoint, fetchTlogProof, httpTileReader, LogAnswerError, printableUrl, submitReceipt } from '../log/client.ts';
 import { parseCheckpoint } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -18,10 +18,10 @@ import { parseTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
 import { verifyConsistency } from '../merkle/consistency.ts';
 import { verifyInclusion } from '../merkle/inclusion.ts';
 import { hashLeaf } from '../merkle/rfc6962.ts';
-import type { LoggedRun, RunStorage } from './run-storage.ts';
+import type { LogCheckpoint, LoggedRun, RunStorage } from './run-storage.ts';
 
 export interface LogOutboxOptions {
-  storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged'>;
+  storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>;
   /** The log's URL prefix (logPrefix). */
   url: URL;
   /** The log's write token (Authorization: Bearer). */
@@ -29,8 +29,9 @@ export interface LogOutboxOptions {
   /**
    * The log's verifier key: a delivered receipt's index is stored only once a checkpoint signed
    * with it is seen to include the receipt there (proved from the log's tiles), and each signed
-   * checkpoint must extend the one verified before it and hold the store's last delivered
-   * receipt (LogOutbox's history check). None: the index is stored as the log answered it (its
+   * checkpoint must extend the one verified before it (by this process, and the largest any serve
+   * on the run store verified, which the store keeps) and hold the store's last delivered receipt
+   * (LogOutbox's history check). None: the index is stored as the log answered it (its
    * leafHash checked), unproved, and the log's checkpoints are not read at all.
    */
   logKey?: NoteVerifier;
@@ -149,6 +150,12 @@ export class LogOutbox {
    * receipt that is this one needs no proof again (#checkHistory).
    */
   #held: { logIndex: number; recordDigest: string } | undefined;
+  /**
+   * With the log key: the checkpoint the run store holds (RunStorage.logCheckpoint) that #last or
+   * a checkpoint #last extends was proved to extend (or is), as `size:roothex`: the same one read
+   * again needs no proof again (#checkHistory).
+   */
+  #storedChecked: string | undefined;
   /** When the receipts waiting were last counted (performance.now()). */
   #countedAt = -Infinity;
   #woken = false;
@@ -311,6 +318,8 @@ export class LogOutbox {
       // Closing abandons what was answered but not stored: it is delivered again after a restart.
       if (this.#closed) return false;
       let proving = false;
+      /** With the log key, the checkpoint that proved `delivered`, stored with their indexes. */
+      let checkpoint: (LogCheckpoint & { origin: string }) | undefined;
       if (logKey !== undefined && this.#state.stopped === null) {
         const answered = rows.flatMap((row) => {
           const item = this.#answered.get(row.recordDigest);
@@ -321,8 +330,12 @@ export class LogOutbox {
           // every proof (one entry of runs_log_index), since other serves on the store deliver too.
           // Read here, so that a failure of the store is retried as one (#loop), not taken for the log's.
           const seed = await this.#options.storage.lastLogged();
+          // And the largest checkpoint any serve on the store verified (one row), which this one must extend.
+          const origin = this.#options.origin ?? logKey.name;
+          const stored = await this.#options.storage.logCheckpoint(origin);
           try {
-            const proved = await this.#withinTime(this.#prove(answered, logKey, seed), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
+            const { proved, signed } = await this.#withinTime(this.#prove(answered, logKey, seed, stored), (this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs);
+            checkpoint = { origin, ...signed };
             delivered.push(...proved);
             if (proved.length < answered.length) {
               proving = true;
@@ -338,7 +351,13 @@ export class LogOutbox {
         }
       }
       if (delivered.length > 0) {
-        await this.#options.storage.setLogIndexes(delivered.map(({ recordDigest, logIndex }) => ({ recordDigest, logIndex })));
+        // With the log key, the checkpoint that proved them is stored with them (one transaction),
+        // for every serve on the store to extend.
+        await this.#options.storage.setLogIndexes(
+          delivered.map(({ recordDigest, logIndex }) => ({ recordDigest, logIndex })),
+          checkpoint,
+        );
+        if (checkpoint !== undefined) this.#storedChecked = `${checkpoint.size}:${toHex(checkpoint.rootHash)}`;
         for (const { recordDigest } of delivered) {
           this.#answered.delete(recordDigest);
           waiting.delete(recordDigest);
@@ -366,19 +385,20 @@ export class LogOutbox {
   /**
    * Waits for a checkpoint signed with the log key (and of its origin) that covers every answered
    * index, or for as long as `checkpointWaitMs`, checks that it extends what the outbox verified
-   * before and holds the store's last delivered receipt (#checkHistory; `seed`), then
+   * before (by this process, and `stored`, the checkpoint the run store keeps) and holds the
+   * store's last delivered receipt (#checkHistory; `seed`), then
    * proves from the log's tiles that each receipt the checkpoint covers is the entry at its index
    * and is included under its root hash; returns those (none covered: ERR_LOG_ENTRY_NOT_FOUND). A
    * log that answered an index it does not hold the receipt at fails here (ERR_LOG_PROOF_INVALID),
    * before the index is stored.
    */
-  async #prove(answered: readonly Delivered[], logKey: NoteVerifier, seed: LoggedRun | undefined): Promise<Delivered[]> {
+  async #prove(answered: readonly Delivered[], logKey: NoteVerifier, seed: LoggedRun | undefined, stored: LogCheckpoint | undefined): Promise<{ proved: Delivered[]; signed: LogCheckpoint }> {
     const need = Math.max(...answered.map((item) => item.logIndex)) + 1;
     // The size the log had signed before: a smaller checkpoint is read again for LAG_MS (a process
     // of the log that has not read the latest yet) before it counts.
     // And the size the store's last delivered receipt needs, which another serve on the store may
     // have proved with a checkpoint this process never read.
-    const floor = Math.max(this.#last?.size ?? 0, seed === undefined ? 0 : seed.logIndex + 1);
+    const floor = Math.max(this.#last?.size ?? 0, seed === undefined ? 0 : seed.logIndex + 1, stored?.size ?? 0);
     const started = performance.now();
     const deadline = started + (this.#options.checkpointWaitMs ?? 10_000);
     const lagDeadline = Math.min(deadline, started + LAG_MS);
@@ -393,7 +413,7 @@ export class LogOutbox {
     }
     const { size, rootHash } = signed.checkpoint;
     const readTile = httpTileReader(this.#options.url, signal);
-    await this.#checkHistory(size, rootHash, seed, readTile);
+    await this.#checkHistory(size, rootHash, seed, stored, readTile);
     const covered = answered.filter((item) => item.logIndex < size);
     if (covered.length === 0) {
       throw new LogError('ERR_LOG_ENTRY_NOT_FOUND', `no checkpoint of the log covered the delivered receipts within ${this.#options.checkpointWaitMs ?? 10_000} ms (size ${size}, ${need} needed)`);
@@ -406,7 +426,7 @@ export class LogOutbox {
         throw new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not prove a delivered receipt against its signed checkpoint');
       }
     }
-    return covered;
+    return { proved: covered, signed: { size, rootHash } };
   }
 
   /**
@@ -422,11 +442,16 @@ export class LogOutbox {
    * have delivered past every checkpoint this process saw, to a log rolled back since (this
    * process's own history alone would take the smaller log). The proof is made again only when
    * the seed is another receipt than one already proved in this chain of checkpoints (#held): once
-   * per pass where other serves deliver, not when this process is the only one. Tiles that do
-   * not give the checkpoint's root hash are ERR_LOG_TILE_INVALID. Each of these stops delivery
-   * (outcomeOf).
+   * per pass where other serves deliver, not when this process is the only one. Then the same
+   * checks as against #last against the checkpoint the run store keeps (`stored`: the largest a
+   * serve on it verified, this process before a restart or another, stored with the indexes it
+   * proved), which carries the history across restarts and between serves: smaller is
+   * ERR_LOG_DROPPED, the same size with another root hash ERR_LOG_FORK, larger needs a
+   * consistency proof (else ERR_LOG_REWRITE); made again only for a kept checkpoint not checked
+   * before (#storedChecked). Tiles that do not give the checkpoint's root hash are
+   * ERR_LOG_TILE_INVALID. Each of these stops delivery (outcomeOf).
    */
-  async #checkHistory(size: number, rootHash: Uint8Array, seed: LoggedRun | undefined, readTile: TileReader): Promise<void> {
+  async #checkHistory(size: number, rootHash: Uint8Array, seed: LoggedRun | undefined, stored: LogCheckpoint | undefined, readTile: TileReader): Promise<void> {
     const last = this.#last;
     const tilesInvalid = () => new LogError('ERR_LOG_TILE_INVALID', 'the log\'s tiles do not give the root hash of its signed checkpoint');
     if (last !== undefined) {
@@ -451,6 +476,22 @@ export class LogOutbox {
       }
       if (!verifyInclusion(leafHash, seed.logIndex, size, await inclusionProofFromTiles(seed.logIndex, size, readTile), rootHash)) throw tilesInvalid();
       this.#held = { logIndex: seed.logIndex, recordDigest: seed.recordDigest };
+    }
+    const storedKey = stored === undefined ? undefined : `${stored.size}:${toHex(stored.rootHash)}`;
+    if (stored !== undefined && storedKey !== this.#storedChecked) {
+      // Verified by a serve on the store: this process before a restart, or another.
+      const before = 'the run store holds (verified by a serve on it before)';
+      if (size < stored.size) {
+        throw new LogError('ERR_LOG_DROPPED', `the log's signed checkpoint has ${size} entr${size === 1 ? 'y' : 'ies'}, the one ${before} ${stored.size}: it was rolled back or replaced; no index it answers is stored (read again for ${LAG_MS / 1000} s: a process of the log lagging longer is taken for a rollback too)`);
+      }
+      if (size === stored.size && !equalBytes(rootHash, stored.rootHash)) {
+        throw new LogError('ERR_LOG_FORK', `the log signed two root hashes for size ${size}, its checkpoint's and the one ${before}: it forked, or was replaced; no index it answers is stored`);
+      }
+      if (size > stored.size && !verifyConsistency(stored.size, size, await consistencyProofFromTiles(stored.size, size, readTile), stored.rootHash, rootHash)) {
+        if (!equalBytes(await rootFromTiles(size, readTile), rootHash)) throw tilesInvalid();
+        throw new LogError('ERR_LOG_REWRITE', `the log's checkpoint of size ${size} is not consistent with the one of size ${stored.size} ${before}: it rewrote entries it had signed, or was replaced; no index it answers is stored`);
+      }
+      this.#storedChecked = storedKey;
     }
     this.#last = { size, rootHash };
   }

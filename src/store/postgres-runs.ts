@@ -11,7 +11,7 @@ import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, indexHeld, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -58,6 +58,9 @@ CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL
 -- The run with the highest log index (lastLogged), read by the log outbox as it starts; made when
 -- serve opens a store of an older layout (a reader does without it).
 CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS NOT NULL;
+-- The largest checkpoint of the capture log (by its origin) a serve's log outbox verified, shared
+-- by the serves on this store (log-outbox.ts); made when serve opens a store of an older layout.
+CREATE TABLE IF NOT EXISTS run_log_checkpoints (origin text PRIMARY KEY, size bigint NOT NULL, root_hash bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
 -- Hash indexes: a model name may be longer than a btree entry can be (2,704 bytes: 54000), and the names are only compared for equality.
@@ -140,7 +143,11 @@ const RUN_KEYS: readonly TableKey[] = [
   { table: 'run_parents', columns: ['parent', 'seq'] },
   { table: 'run_digests', columns: ['seq', 'part', 'position'] },
   { table: 'run_steps', columns: ['name'] },
+  { table: 'run_log_checkpoints', columns: ['origin'] },
 ];
+
+/** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
+const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0';
 
 const RUNS_REFUSED = 'tables in the PostgreSQL schema are not those of a runprint run store';
 
@@ -315,6 +322,7 @@ export class PostgresRuns implements RunStorage {
         // without a column this code reads) fail here, before anything is committed: a store this
         // code cannot take is refused unchanged, not half upgraded.
         await client.query(probe(true));
+        await client.query(WRITER_PROBE);
         await client.query(STEPS_PROBE);
         // And the keys the writes' ON CONFLICT clauses need, which no probe of columns sees.
         await requireKeys(client, RUN_KEYS, RUNS_REFUSED);
@@ -458,12 +466,19 @@ export class PostgresRuns implements RunStorage {
     return row === undefined ? undefined : { logIndex: Number(row.log_index), receipt: row.receipt, recordDigest: row.record_digest };
   }
 
+  async logCheckpoint(origin: string): Promise<LogCheckpoint | undefined> {
+    const row = (await this.#query('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = $1', [origin])).rows[0] as { size: number; root_hash: Buffer } | undefined;
+    return row === undefined ? undefined : { size: Number(row.size), rootHash: new Uint8Array(row.root_hash) };
+  }
+
   /**
    * In one transaction holding an advisory lock of this schema's log indexes (so two processes
    * checking at once cannot both find an index free and give it to two runs): an index another
    * run holds (runs_log_index) fails it with ERR_LOG_REWRITE and nothing is stored (indexHeld).
+   * The checkpoint is written only in such a transaction, so the lock orders its compare-and-set
+   * too.
    */
-  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
+  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
     if (items.length === 0) return;
     const batch = new Map<number, string>();
     for (const item of items) {
@@ -481,6 +496,15 @@ export class PostgresRuns implements RunStorage {
       );
       const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
       if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder);
+      if (checkpoint !== undefined) {
+        const same = (await client.query('SELECT root_hash FROM run_log_checkpoints WHERE origin = $1 AND size = $2', [checkpoint.origin, checkpoint.size])).rows[0] as { root_hash: Buffer } | undefined;
+        if (same !== undefined && Buffer.compare(same.root_hash, checkpoint.rootHash) !== 0) throw checkpointForked(checkpoint.size);
+        await client.query(
+          `INSERT INTO run_log_checkpoints (origin, size, root_hash) VALUES ($1, $2, $3)
+           ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash WHERE run_log_checkpoints.size < excluded.size`,
+          [checkpoint.origin, checkpoint.size, Buffer.from(checkpoint.rootHash)],
+        );
+      }
       await client.query(
         `UPDATE runs SET log_index = u.log_index FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
          WHERE runs.record_digest = u.record_digest AND runs.log_index IS NULL`,

@@ -481,6 +481,23 @@ export function indexHeld(logIndex: number, recordDigest: string, holder: string
   );
 }
 
+/**
+ * A signed checkpoint of a log, as a serve's log outbox verified it (RunStorage.logCheckpoint): its
+ * tree size and root hash (32 bytes).
+ */
+export interface LogCheckpoint {
+  size: number;
+  rootHash: Uint8Array;
+}
+
+/**
+ * The error of a checkpoint of the same size as the one the store holds with another root hash
+ * (RunStorage.setLogIndexes): another serve on the store verified the other one meanwhile.
+ */
+export function checkpointForked(size: number): LogError {
+  return new LogError('ERR_LOG_FORK', `the log signed two root hashes for size ${size}, one of them verified by another serve on the run store meanwhile: it forked, or was replaced; no index of this batch is stored`);
+}
+
 /** A run whose receipt is in a log: its index there, its receipt and its record digest (RunStorage.lastLogged). */
 export interface LoggedRun {
   logIndex: number;
@@ -533,13 +550,24 @@ export interface RunStorage {
    */
   lastLogged(): Promise<LoggedRun | undefined>;
   /**
+   * The largest checkpoint of the log of this origin (its checkpoint's first line) that a serve's
+   * log outbox verified and stored with indexes it proved (setLogIndexes), shared by every serve
+   * on the store; undefined before the first. (Its table is made when serve opens the store: a
+   * reader of a store made before it has none to read.)
+   */
+  logCheckpoint(origin: string): Promise<LogCheckpoint | undefined>;
+  /**
    * Stores the log index of receipts appended to the log, where none is stored yet. Never an index
    * another run holds: when one of the batch's is held by another run (or given to two of its
    * runs), none of the batch is stored and it fails with ERR_LOG_REWRITE (indexHeld), atomically
    * across the processes sharing the store. The same index stored again for the same run is no
-   * change.
+   * change. With `checkpoint` (the log outbox with the log key: the checkpoint that proved them,
+   * verified to extend the one logCheckpoint gave), in the same transaction: it becomes the log's
+   * stored checkpoint when none is stored or the stored one is smaller (a compare-and-set); one of
+   * the same size with another root hash fails it with ERR_LOG_FORK (checkpointForked), nothing
+   * stored.
    */
-  setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void>;
+  setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void>;
   /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;

@@ -9,7 +9,7 @@ import { identityText } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
-import { indexHeld } from './run-storage.ts';
+import { checkpointForked, indexHeld } from './run-storage.ts';
 
 /**
  * The pragmas of every connection to the run store: the log's, and secure_delete, so that what
@@ -84,6 +84,10 @@ export interface RunWriteStatements {
   setLogIndex: StatementSync;
   /** The run, other than the given one (record digest), that holds this log index (runs_log_index). */
   logIndexHolder: StatementSync;
+  /** A log's verified checkpoint, where none is stored or the stored one is smaller. */
+  advanceCheckpoint: StatementSync;
+  /** The log's verified checkpoint stored (its root hash, for a size). */
+  checkpointOf: StatementSync;
 }
 
 /** A signed run's receipt (a DSSE envelope's JSON) and its log index, null when not logged yet. */
@@ -97,6 +101,13 @@ export interface ReceiptWrite {
 export interface LogIndexWrite {
   recordDigest: string;
   logIndex: number;
+}
+
+/** A log's verified checkpoint to store with the indexes it proved (RunStorage.setLogIndexes). */
+export interface CheckpointWrite {
+  origin: string;
+  size: number;
+  rootHash: Uint8Array;
 }
 
 /** A claim of runs to sign (RunStorage.claimUnsigned's arguments, and the time of the claim). */
@@ -117,7 +128,7 @@ export { RUN_COLUMNS };
  * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
  * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
  */
-export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[] } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
+export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[]; checkpoint?: CheckpointWrite } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
 /** The writer thread's answer: the rows of a claim, what a put did not store (writeRuns), nothing for the other tasks. */
 export type RunsResult = RunRow[] | PutResult | undefined;
 
@@ -145,6 +156,8 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
     logIndexHolder: db.prepare('SELECT record_digest FROM runs WHERE log_index = ? AND record_digest <> ? LIMIT 1'),
+    advanceCheckpoint: db.prepare('INSERT INTO run_log_checkpoints (origin, size, root_hash) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash WHERE run_log_checkpoints.size < excluded.size'),
+    checkpointOf: db.prepare('SELECT root_hash FROM run_log_checkpoints WHERE origin = ? AND size = ?'),
   };
 }
 
@@ -180,11 +193,18 @@ export function writeReceipts(db: DatabaseSync, path: string, statements: RunWri
  * Stores log indexes where none is stored yet (relaxed, as receipts: a lost index is found again,
  * the log answering the index of an entry it holds). An index another run holds, or one given
  * to two runs of the batch, stores none of the batch: ERR_LOG_REWRITE (run-storage.ts indexHeld).
- * Checked and written in one write transaction, which SQLite's one write lock makes atomic across
- * the processes sharing the file.
+ * With `checkpoint`, it becomes the log's stored one where none is or the stored one is smaller;
+ * one of its size with another root hash stores nothing (ERR_LOG_FORK, checkpointForked). Checked
+ * and written in one write transaction, which SQLite's one write lock makes atomic across the
+ * processes sharing the file.
  */
-export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly LogIndexWrite[]): void {
+export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly LogIndexWrite[], checkpoint?: CheckpointWrite): void {
   writeRelaxed(db, path, () => {
+    if (checkpoint !== undefined) {
+      const same = statements.checkpointOf.get(checkpoint.origin, checkpoint.size) as { root_hash: Uint8Array } | undefined;
+      if (same !== undefined && Buffer.compare(same.root_hash, checkpoint.rootHash) !== 0) throw checkpointForked(checkpoint.size);
+      statements.advanceCheckpoint.run(checkpoint.origin, checkpoint.size, checkpoint.rootHash);
+    }
     const batch = new Map<number, string>();
     for (const item of items) {
       const other = batch.get(item.logIndex);
@@ -201,7 +221,7 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {
   if ('put' in task) return writeRuns(db, path, statements, task.put);
   if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
-  else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes);
+  else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes, task.checkpoint);
   else if ('claim' in task) return writeClaim(db, path, task.claim);
   else if ('vacuum' in task) vacuumRuns(db, path);
   else writeNothing(db, path);

@@ -10,7 +10,7 @@ import { SqliteReader } from './sqlite-reader.ts';
 import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
@@ -49,6 +49,10 @@ CREATE INDEX IF NOT EXISTS runs_unlogged ON runs (seq) WHERE receipt IS NOT NULL
 -- The run with the highest log index (lastLogged), read by the log outbox as it starts; made when
 -- a store of an older layout is opened by serve (a reader does without it).
 CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS NOT NULL;
+-- The largest checkpoint of the capture log (by its origin) a serve's log outbox verified, which
+-- every later one must extend, whichever serve on the store reads it (log-outbox.ts); made when
+-- serve opens a store of an older layout (a reader does without it).
+CREATE TABLE IF NOT EXISTS run_log_checkpoints (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root_hash BLOB NOT NULL) STRICT, WITHOUT ROWID;
 -- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request
 -- and response bytes; kept = 1 where the run keeps that digest's content (retention deletes
 -- content no unexpired run keeps).
@@ -149,6 +153,8 @@ export interface ReaderCheck {
 
 /** The tables and columns a reader reads (a statement error: tables of another shape). */
 const READER_PROBE = [`SELECT ${COLUMNS} FROM runs LIMIT 0`, 'SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0', 'SELECT digest, bytes FROM content LIMIT 0', 'SELECT parent, seq FROM run_parents LIMIT 0'];
+/** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
+const WRITER_PROBE = ['SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0'];
 
 /** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
 export class SqliteRuns implements RunStorage {
@@ -217,7 +223,7 @@ export class SqliteRuns implements RunStorage {
         if (opened.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_content'").get() !== undefined) opened.exec(KEPT_MIGRATION);
         // Tables of another shape that the statements above left as they were (a runs table
         // without a column this code reads) fail here, before anything is committed.
-        for (const sql of READER_PROBE) opened.prepare(sql).all();
+        for (const sql of [...READER_PROBE, ...WRITER_PROBE]) opened.prepare(sql).all();
         return prepareRunWrites(opened);
       };
       const writes = makeChecked(db, make);
@@ -356,12 +362,23 @@ export class SqliteRuns implements RunStorage {
     return row === undefined ? undefined : { logIndex: row.log_index, receipt: row.receipt, recordDigest: row.record_digest };
   }
 
-  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>): Promise<void> {
+  async logCheckpoint(origin: string): Promise<LogCheckpoint | undefined> {
+    return this.#read(() => {
+      const row = this.#db.prepare('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = ?').get(origin) as { size: number; root_hash: Uint8Array } | undefined;
+      return row === undefined ? undefined : { size: row.size, rootHash: new Uint8Array(row.root_hash) };
+    });
+  }
+
+  async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
     if (items.length === 0) return;
+    const write = checkpoint === undefined ? undefined : { origin: checkpoint.origin, size: checkpoint.size, rootHash: checkpoint.rootHash };
     // On the writer thread when there is one: waiting here for the write lock (the thread holds it
     // through each commit's fsync) would hold the event loop.
-    if (this.#thread !== undefined) return void (await this.#thread.write({ logIndexes: items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex })) }));
-    this.#guardWrite(() => writeLogIndexes(this.#db, this.#path, this.#writes, items));
+    if (this.#thread !== undefined) {
+      const logIndexes = items.map((item) => ({ recordDigest: item.recordDigest, logIndex: item.logIndex }));
+      return void (await this.#thread.write(write === undefined ? { logIndexes } : { logIndexes, checkpoint: write }));
+    }
+    this.#guardWrite(() => writeLogIndexes(this.#db, this.#path, this.#writes, items, write));
   }
 
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
