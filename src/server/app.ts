@@ -210,7 +210,7 @@ export function createApp(options: AppOptions = {}): App {
     const route = routes[pathname];
     if (analysis !== undefined && VERIFY_PATH.test(pathname)) return { GET: analysis.verify };
     if (route !== undefined || runs === undefined) return route;
-    if (pathname.startsWith('/v1/runs/') || pathname.startsWith('/v1/content/')) return { GET: runs.prefix, POST: runs.prefix, PUT: runs.prefix, DELETE: runs.prefix };
+    if (pathname.startsWith('/v1/runs/') || pathname.startsWith('/v1/content/')) return { GET: runs.prefix };
     return undefined;
   };
 
