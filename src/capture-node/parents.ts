@@ -14,17 +14,22 @@ const storage = new AsyncLocalStorage<Frame>();
 /**
  * Runs `fn` with `runIds` as the parents of every run captured inside it, across awaits and
  * callbacks; nested calls replace the outer parents (an agent step follows from the step that
- * called it). A value that is not a run identity, or an `fn` that is not a function, is a
- * programmer error (TypeError with `code` ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE).
+ * called it). null or undefined names no parent: `fn` runs in the context around it, as if
+ * called directly, so its calls follow from what they would have followed from (the parents of
+ * an outer withParent or withSteps, else none): a failed call (its record's runId is null), or
+ * one runOf gave no record of, links nothing, and the step after it is linked as the failed one
+ * was. A value that is not a run identity, or an `fn` that is not a function, is a programmer
+ * error (TypeError with `code` ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE).
  */
-export function withParent<T>(runIds: string | readonly string[], fn: () => T): T {
-  let list: unknown[];
-  if (typeof runIds === 'string') list = [runIds];
-  else if (typeof runIds === 'object' && runIds !== null && typeof (runIds as Iterable<unknown>)[Symbol.iterator] === 'function') list = [...(runIds as Iterable<unknown>)];
-  else throw wrongType(`withParent: a parent must be a run identity (rp-run-...), or an array of them, not ${runIds === null ? 'null (a failed, aborted or timed-out call has no run identity: its record\'s runId is null)' : typeof runIds}`);
-  if (!list.every(isRunId)) throw wrongValue('withParent: a parent must be a run identity (rp-run-...)');
+export function withParent<T>(runIds: string | readonly string[] | null | undefined, fn: () => T): T {
+  let list: unknown[] | null;
+  if (runIds === null || runIds === undefined) list = null;
+  else if (typeof runIds === 'string') list = [runIds];
+  else if (typeof runIds === 'object' && typeof (runIds as Iterable<unknown>)[Symbol.iterator] === 'function') list = [...(runIds as Iterable<unknown>)];
+  else throw wrongType(`withParent: a parent must be a run identity (rp-run-...), or an array of them, or null for none, not ${typeof runIds}`);
+  if (list !== null && !list.every(isRunId)) throw wrongValue('withParent: a parent must be a run identity (rp-run-...)');
   if (typeof fn !== 'function') throw wrongType('withParent: the callback must be a function');
-  return storage.run({ parents: Object.freeze(list as string[]) }, fn);
+  return list === null ? fn() : storage.run({ parents: Object.freeze(list as string[]) }, fn);
 }
 
 /**
