@@ -22,6 +22,7 @@ import { KEEP_FORMS, keepPolicy } from '../store/capture-keep.ts';
 import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 // Type only: the SQLite store (node:sqlite) is loaded when a local store is opened (loadSqliteRuns).
 import type { SqliteRuns } from '../store/sqlite-runs.ts';
+import { callStarted, collectRuns, recordCollected, type Collected, type CollectedCall } from './collect.ts';
 import { folderError } from './fs-errors.ts';
 import { closestOption, wrongType, wrongValue } from './misuse.ts';
 import { Outbox, type OutboxCounts } from './outbox.ts';
@@ -166,6 +167,20 @@ export type RunprintFetch = typeof fetch & {
    * could not record. The record is made before it is durable (see flush).
    */
   runOf(captureId: string): Promise<RunRecord | null>;
+  /**
+   * Runs `fn` and resolves with `{ value, runs }`: what it gave, and the records of the calls this
+   * fetch captured that started inside it (across awaits and callbacks, through async context,
+   * whatever SDK made them), in the order they started, each with `captureId`, `requestId`,
+   * `runId` (null for a failed call) and `response.status`: for clients that do not show the
+   * answer's `runprint-capture-id` (LangChain). Resolves once `fn` has settled and the records of
+   * the answers that ended inside it are made: with `sync` durability before `fn` has each
+   * answer's end; with `async` a turn later, which it waits for. A call whose answer `fn` did not
+   * read to its end (a stream returned unread), or that could not be recorded, is not listed.
+   * `fn`'s error rejects it as thrown (catch inside `fn` to keep the runs of a failed step).
+   * Collects nest: a call is listed by every collect around it. The records are made before they
+   * are durable (see flush).
+   */
+  collect<T>(fn: () => T): Promise<Collected<Awaited<T>>>;
   /**
    * Resolves once every run whose response has ended is committed and its receipt signed (with
    * `url`: written to the outbox, and one attempt made to send what waits there); call it before
@@ -582,10 +597,15 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const api = options.spans === false ? null : otelApi();
   // The tracer's instrumentation scope: runprint and its version, as the proxy's OTLP spans name it.
   const spans = api === null ? undefined : otelHooks(api, runprintVersionNow());
+  // Each call's caller's context as it starts: its span's parent, and the collects around it.
+  const owner = {};
+  const onStart = (): Started => ({ span: spans?.onStart(), call: callStarted(owner) });
   const record = (run: CapturedRun, content: RunContent, started?: unknown): Promise<void> => {
+    const begun = started as Started | undefined;
+    recordCollected(begun?.call, run.record);
     if (spans !== undefined) {
       try {
-        spans.emit(run, started, null);
+        spans.emit(run, begun?.span, null);
       } catch {
         // A tracer's failure never fails a call or its record.
       }
@@ -616,7 +636,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     retrieval: currentRetrieval,
     ...(options.servedFacts === undefined ? {} : { derived: options.servedFacts }),
     ...(fixed !== undefined ? { salts: fixed } : salted.length === 0 ? {} : { salts: () => freshSalts(salted) }),
-    ...(spans === undefined ? {} : { onStart: spans.onStart }),
+    onStart,
     holdEnd: durability === 'sync',
     // runprint-capture-id and runprint-request-id on each answer, as the proxy's: runOf gives the run.
     idHeaders: true,
@@ -652,7 +672,21 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     closed = true;
     await sink.close();
   };
-  return Object.assign(capturing, { counts, data, url, flush, close }) as unknown as RunprintFetch;
+  // With async durability a record is made on a later turn than its answer's end (its request
+  // body, when a stream, one more): let those run before collect lists the records.
+  const turn = () => new Promise<void>((done) => setTimeout(done, 0));
+  const settleCollected = durability === 'sync' ? () => Promise.resolve() : async () => {
+    await turn();
+    await turn();
+  };
+  const collect = <T>(fn: () => T): Promise<Collected<Awaited<T>>> => collectRuns(owner, fn, settleCollected);
+  return Object.assign(capturing, { counts, data, url, flush, close, collect }) as unknown as RunprintFetch;
+}
+
+/** What captureFetch's onStart gives each call, handed back with its run: its span's context, its collects. */
+interface Started {
+  readonly span: unknown;
+  readonly call: CollectedCall | undefined;
 }
 
 /** A failure already reported to onError: captureFetch counts it, nothing reports it twice. */
