@@ -26,6 +26,8 @@ import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenar
 const OPENAI_KEY = 'sk-test-capture-openai';
 const ANTHROPIC_KEY = 'sk-ant-test-capture';
 const PARENT = `rp-run-v1-sha256-${'ab'.repeat(32)}`;
+/** Never settles: a paused stream (pauseBeforeEvent) is held until the client goes away. */
+const never = new Promise<never>(() => undefined);
 
 let upstream: FakeUpstream;
 let scratch: string;
@@ -207,13 +209,15 @@ describe('openai', () => {
   test('the client aborts a stream: the application sees what it saw without capture, the run is aborted', async () => {
     const controller = new AbortController();
     const texts: string[] = [];
+    // The fake sends the first two events, then holds the rest until the client has gone away: the
+    // bytes it sent are the bytes the application was given, whatever the load.
     const { records } = await captured('openai-chat', async () => {
       const stream = await openai().chat.completions.create({ model: 'gpt-4o', stream: true, messages: HI }, { signal: controller.signal });
       for await (const chunk of stream) {
         texts.push(chunk.choices[0]?.delta.content ?? '');
         if (texts.length === 2) controller.abort();
       }
-    }, { kind: 'text', text: 'one two three four five six', eventDelayMs: 50 });
+    }, { kind: 'text', text: 'one two three four five six', pauseBeforeEvent: 2, resume: never });
     assert.deepEqual(texts, ['', 'one ']);
     assert.equal(records[0]!.outcome, 'aborted');
     assert.deepEqual(records[0]!.incomplete, { reason: 'aborted', code: 'ERR_OUTPUT_INCOMPLETE_STREAM' });
@@ -284,6 +288,8 @@ describe('Vercel AI SDK', () => {
 test('Vercel AI SDK: a stream the caller aborts mid-way is an aborted run', async () => {
   const claude = createAnthropic({ apiKey: ANTHROPIC_KEY, baseURL: `${upstream.url}/v1`, fetch: capturing });
   const controller = new AbortController();
+  // The fake sends message_start, content_block_start, ping and the first text delta, then holds
+  // the rest until the client has gone away.
   const { records } = await captured('anthropic-messages', async () => {
     const parts: string[] = [];
     const result = streamText({ model: claude('claude-sonnet-4-5'), prompt: 'Count.', abortSignal: controller.signal, onError: () => undefined });
@@ -292,7 +298,7 @@ test('Vercel AI SDK: a stream the caller aborts mid-way is an aborted run', asyn
       controller.abort();
     }
     return parts;
-  }, { kind: 'text', text: 'one two three four five six', eventDelayMs: 50 });
+  }, { kind: 'text', text: 'one two three four five six', pauseBeforeEvent: 4, resume: never });
   assert.equal(records[0]!.outcome, 'aborted');
   assert.equal(records[0]!.incomplete?.reason, 'aborted');
 });

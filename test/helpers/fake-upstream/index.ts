@@ -60,6 +60,12 @@ export interface FakeUpstream {
   enqueue(...scenarios: Scenario[]): void;
   /** Resolves when every response begun so far has ended, been cut or been abandoned by its client. */
   settled(): Promise<void>;
+  /**
+   * Resolves once `count` requests in all have arrived whole, each having taken its scenario (at
+   * once when they have): a test acts on a call the fake holds (its headers or the rest of its
+   * stream) only once the fake has it, whatever the load.
+   */
+  received(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +85,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const deterministic = options.deterministic ?? true;
   const requests: RecordedRequest[] = [];
   const inflight = new Set<Promise<void>>();
+  /** Tests waiting for a number of requests (received). */
+  const waiting: Array<{ count: number; resolve: () => void }> = [];
 
   const contextFor = (requestBytes: number): AnswerContext => {
     let counter = 0;
@@ -144,6 +152,11 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     };
     requests.push(record);
     const { reply, scenario } = answer(record);
+    // Told after the request took its scenario (resolved promises run after this turn anyway).
+    for (const waiter of waiting.filter((each) => requests.length >= each.count)) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve();
+    }
     await send(record.response, res, reply, scenario ?? {});
   }
 
@@ -162,6 +175,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     settled: async () => {
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
     },
+    received: (count) => requests.length >= count ? Promise.resolve() : new Promise<void>((resolve) => void waiting.push({ count, resolve })),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
