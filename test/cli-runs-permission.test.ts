@@ -6,31 +6,15 @@
  * modes apply to (as root: with every capability dropped).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { storeRuns } from './helpers/stored-runs.ts';
 import { scratchFolders } from './helpers/scratch.ts';
-import { RUNPRINT_BIN } from './helpers/serve-process.ts';
-import { unprivileged } from './helpers/unprivileged.ts';
+import { runprintUnprivileged } from './helpers/unprivileged.ts';
 
 const scratch = scratchFolders('runprint-runs-permission-');
 after(() => scratch.removeAll());
-
-/** `runprint ARGS` as an unprivileged process, in `cwd`: exit code, stdout and stderr. */
-function runAsUser(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { command, args: argv } = unprivileged(process.execPath, [RUNPRINT_BIN, ...args]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const COMMANDS = [['runs', 'list'], ['runs', 'show'], ['runs', 'verify'], ['runs', 'receipt'], ['replay']];
 
@@ -43,7 +27,7 @@ test('a data directory this user may not enter: ERR_STORE_PERMISSION naming it, 
   try {
     for (const command of COMMANDS) {
       const args = [...command, ...(command.length === 1 || command[1] !== 'list' ? [id!] : []), '--data', 'data'];
-      const result = await runAsUser(args, root);
+      const result = await runprintUnprivileged(args, root);
       assert.deepEqual(result, { code: 4, stdout: '', stderr: 'runprint: ERR_STORE_PERMISSION: data directory data (this user may not enter it, or a folder above it): permission denied\n' }, args.join(' '));
     }
   } finally {
@@ -62,7 +46,7 @@ test('a runs.sqlite this user may not read, in a folder it may read but not writ
   try {
     for (const command of COMMANDS) {
       const args = [...command, ...(command.length === 1 || command[1] !== 'list' ? [id!] : []), '--data', data];
-      const result = await runAsUser(args, root);
+      const result = await runprintUnprivileged(args, root);
       assert.deepEqual(result, { code: 4, stdout: '', stderr: `runprint: ERR_STORE_PERMISSION: run database ${file}: permission denied\n` }, args.join(' '));
     }
   } finally {

@@ -8,7 +8,6 @@
  * a reader opened before that serve started.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +21,10 @@ import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
-import { RUNPRINT_BIN, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 import { chatRun } from './helpers/stored-runs.ts';
-import { unprivileged } from './helpers/unprivileged.ts';
+import { runprintUnprivileged } from './helpers/unprivileged.ts';
 
 const OPENAI_KEY = 'sk-test-sqlite-read-only-0123456789';
 const scratch = scratchFolders('runprint-sqlite-read-only-');
@@ -87,20 +86,6 @@ function everyCommand(data: string): Array<{ args: string[]; code: number; check
   ];
 }
 
-/** Runs `runprint ARGS` as a process file modes apply to (unprivileged.ts: as root, with every capability dropped). */
-function runUnprivileged(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { command, args: argv } = unprivileged(process.execPath, [RUNPRINT_BIN, ...args]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 const io = { cwd: tmpdir() } as Parameters<typeof openStore>[1];
 
 before(async () => {
@@ -134,7 +119,7 @@ test('every runs command reads a store in a folder the user may not write (0500,
   try {
     const state = folderState(data);
     for (const { args, code, check } of everyCommand(data)) {
-      const result = await runUnprivileged(args);
+      const result = await runprintUnprivileged(args);
       assert.equal(result.code, code, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr, '', args.join(' '));
       check(result.stdout);
