@@ -495,6 +495,10 @@ describe('runs diff', () => {
     assert.equal(diff.output!.equal, false);
     assert.equal(diff.output!.firstDifference!.path, "$['choices'][0]['message']['content']");
     assert.equal(diff.output!.firstDifference!.text!.offset, 4);
+    // The text says which words differ in each, not a range that reads as one word more.
+    assert.deepEqual(diff.output!.firstDifference!.text!.words, { from: 1, a: 3, b: 4 });
+    const text = await cli(['runs', 'diff', original, result.replay!.captureId, '--data', data]);
+    assert.match(text.stdout, /\nfirst difference changed \$\['choices'\]\[0\]\['message'\]\['content'\] at character 4, word index 1: 3 words of a against 4 of b differ, word similarity 0\.667\n/);
   });
 
   test('two different requests: element by element with paths inside values, served facts and --values', async () => {

@@ -13,6 +13,7 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
 import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
+import { describeTextDifference } from '../replay/output-difference.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
@@ -107,7 +108,7 @@ function formatResult(result: ReplayResult): string {
       lines.push(`  output differs\n    a ${result.output.a ?? '(none)'}\n    b ${result.output.b ?? '(none)'}`);
       const first = result.output.firstDifference;
       if (first !== undefined) {
-        const text = first.text === undefined ? '' : ` at character ${first.text.offset}, words ${first.text.words.from}..${first.text.words.from + Math.max(first.text.words.a, first.text.words.b)}${first.text.similarity === null ? '' : `, word similarity ${first.text.similarity}`}`;
+        const text = first.text === undefined ? '' : describeTextDifference(first.text);
         lines.push(`  first difference ${first.change} ${printable(first.path, 120)}${text}`);
       } else if (result.output.firstDifferenceUnknown !== undefined) lines.push(`  first difference unknown: ${result.output.firstDifferenceUnknown}`);
     }

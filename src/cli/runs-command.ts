@@ -16,6 +16,7 @@ import { readInput } from './read-input.ts';
 import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
 import { runComposition } from '../replay/rebuild-request.ts';
+import { describeTextDifference } from '../replay/output-difference.ts';
 import { CONTENT_STATES, findRuns, noReceipt, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
 import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -422,7 +423,7 @@ function formatRunsDiff(diff: RunsDiff, differences: ShownDifference[]): string 
     out += `output   differs\n  a ${output.a ?? '(none)'}\n  b ${output.b ?? '(none)'}\n`;
     const first = output.firstDifference;
     if (first !== undefined) {
-      const text = first.text === undefined ? '' : ` at character ${first.text.offset}, words ${first.text.words.from}..${first.text.words.from + Math.max(first.text.words.a, first.text.words.b)}${first.text.similarity === null ? '' : `, word similarity ${first.text.similarity}`}`;
+      const text = first.text === undefined ? '' : describeTextDifference(first.text);
       out += `first difference ${first.change} ${printable(first.path, 120)}${text}\n`;
     } else if (output.firstDifferenceUnknown !== undefined) out += `first difference unknown: ${output.firstDifferenceUnknown}\n`;
   }

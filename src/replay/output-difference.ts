@@ -18,6 +18,15 @@ export interface TextDifference {
   similarity: number | null;
 }
 
+/**
+ * `text` in the words of the commands' text output: ` at character N, word index W: A words of a
+ * against B of b differ, word similarity S`. The word index counts from 0, as `words.from` does.
+ */
+export function describeTextDifference(text: TextDifference): string {
+  const count = (n: number) => `${n} word${n === 1 ? '' : 's'}`;
+  return ` at character ${text.offset}, word index ${text.words.from}: ${count(text.words.a)} of a against ${text.words.b} of b differ${text.similarity === null ? '' : `, word similarity ${text.similarity}`}`;
+}
+
 export interface OutputDifference {
   /** RFC 9535 normalized path in the output value where the outputs first differ. */
   path: string;
