@@ -238,7 +238,7 @@ async function checkLog(run: StoredRun, options: VerifyRunOptions, signal: Abort
   if (run.logIndex === null && run.receipt.length > MAX_ENTRY_SIZE) {
     return { name, status: 'not-checked', reliesOn: 'the receipt in the run store', message: `the receipt (${run.receipt.length} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE} bytes), so no log holds it` };
   }
-  if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt has no log index yet: it waits to be appended to a log (one serve sends it to with --capture-log keeps it in its outbox while that log cannot be reached: GET /healthz, capture.log, says why), or the serve that signed it keeps no log (--no-log)' };
+  if (run.logIndex === null) return { name, status: 'not-checked', reliesOn: 'the stored log index', message: 'the receipt has no log index yet: it waits to be appended to a log (one serve sends it to with --capture-log keeps it in its outbox while that log cannot be reached: GET /healthz, capture.log, says why; a run captured in process, by runprintFetch, is appended by a serve with a log on the same run store, its data directory or --runs-db, once one runs), or the serve that signed it keeps no log (--no-log)' };
   if (options.log === undefined) return { name, status: 'not-checked', reliesOn: 'the log', message: options.logMissing ?? 'no log' };
   const { logKey, origin, from } = options.log;
   const reader = logReader(options.log, signal);
