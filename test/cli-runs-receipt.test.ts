@@ -54,6 +54,23 @@ test('runs receipt writes the receipt as stored and the data directory key\'s pu
   const report = JSON.parse(checked.stdout) as { ok: boolean; runId: string };
   assert.equal(report.ok, true);
   assert.equal(report.runId, shown.runs[0]!.record.runId);
+  // The content too, offline (README): the composition and the response bytes out of the run store.
+  const composition = await folder.cli(['runs', 'show', captureId, '--data', data, '--composition']);
+  const response = await folder.cli(['runs', 'show', captureId, '--data', data, '--response']);
+  assert.deepEqual([composition.code, response.code, response.stderr], [0, 0, '']);
+  assert.equal((JSON.parse(response.stdout) as { object: string }).object, 'chat.completion');
+  folder.file('composition.json', composition.stdout);
+  folder.file('response.json', response.stdout);
+  const withContent = await folder.cli(['verify', 'receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'composition.json', '--output', 'response.json', '--json']);
+  assert.equal(withContent.code, 0, withContent.stdout);
+  const steps = (JSON.parse(withContent.stdout) as { checks: Array<{ name: string; ok: boolean }> }).checks;
+  assert.deepEqual(steps.filter((step) => step.name === 'composition' || step.name === 'output').map((step) => [step.name, step.ok]), [['composition', true], ['output', true]]);
+  const altered = JSON.parse(response.stdout) as { choices: Array<{ message: { content: string } }> };
+  altered.choices[0]!.message.content += '!';
+  folder.file('response.json', JSON.stringify(altered));
+  assert.equal((await folder.cli(['verify', 'receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'composition.json', '--output', 'response.json'])).code, 1, 'another response fails');
+  const both = await folder.cli(['runs', 'show', captureId, '--data', data, '--response', '--json']);
+  assert.deepEqual([both.code, both.stdout, both.stderr], [2, '', 'runprint: ERR_CLI_USAGE: runs show: --response prints the response\'s bytes alone; give it without --composition and --json\n']);
   // Another key does not check it: the key written is the one that signed.
   const other = await generateKeyFiles('other');
   folder.file('other.pub.pem', other.publicKeyPem);

@@ -7,7 +7,8 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError, ReceiptError, UsageError } from '../errors.ts';
+import { InputError, ReceiptError, RunprintError, UsageError } from '../errors.ts';
+import { sha256Once, toHex } from '../hash/sha256.ts';
 import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
 import { readEnvelope } from '../receipt/envelope.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
@@ -56,6 +57,7 @@ const SHOW_OPTIONS = {
   'runs-db': { type: 'string' },
   json: { type: 'boolean' },
   composition: { type: 'boolean' },
+  response: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -309,6 +311,22 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
+/**
+ * The response bytes of a run as the client received them (JSON or the SSE stream), from the run
+ * store, checked against the record's raw digest: what `verify --output` takes with the receipt.
+ */
+async function responseBytes(store: RunStorage, run: StoredRun): Promise<Uint8Array> {
+  const raw = run.record.response.rawDigest;
+  if (raw === null) throw new InputError('ERR_INPUT_NOT_FOUND', 'runs show --response: this run has no response body (no answer arrived)');
+  const bytes = await store.content(raw.sha256);
+  if (bytes === undefined) {
+    const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only (the capture-keep setting)';
+    throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `the content of the response is not in the run store: ${why}; only its digest remains`);
+  }
+  if (toHex(sha256Once(bytes)) !== raw.sha256) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored response bytes do not give the raw digest of the run record: the run store is damaged');
+  return bytes;
+}
+
 async function showCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine('runs show', args, SHOW_OPTIONS);
   if (values.help === true) {
@@ -317,12 +335,14 @@ async function showCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs show takes one RUN: a capture id, a record digest or a run identity (run "runprint runs show --help")');
   if (values.composition === true && values.json === true) throw new UsageError('ERR_CLI_USAGE', 'runs show: --composition prints the composition as JSON already; give --composition or --json, not both');
+  if (values.response === true && (values.composition === true || values.json === true)) throw new UsageError('ERR_CLI_USAGE', 'runs show: --response prints the response\'s bytes alone; give it without --composition and --json');
   sayWhereRunsAre(values, io, 'runs show');
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     const runs = await findRuns(store, positionals[0]!);
     // With its salts: what `runprint disclose create --composition` takes (the latest capture of a run identity).
     if (values.composition === true) io.stdout(`${JSON.stringify(await runComposition(store, runs.at(-1)!), null, 2)}\n`);
+    else if (values.response === true) io.stdout(await responseBytes(store, runs.at(-1)!));
     else if (values.json === true) io.stdout(`${JSON.stringify({ runs: await runViews(store, runs) }, null, 2)}\n`);
     else {
       const links = await store.replayLinks(runs.map((run) => run.recordDigest));
