@@ -316,7 +316,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     ],
     summary: 'one captured run: identities, served facts, status, digests, receipt',
     details: 'RUN is a capture id (the runprint-capture-id header), a record digest, or a run identity (every capture of that run is shown; --composition: the latest). A replay names the run it replays (replay of) with its verdict, and a replayed run lists its replays (runprint replay links them in the run store). --composition needs every piece of the run\'s content and, for a salted run (serve --capture-salt), its salts in the store (ERR_REPLAY_CONTENT_NOT_STORED otherwise: kept as a digest only, or deleted by the retention period); --response likewise needs the response body in the store (the latest capture of a run identity).',
-    examples: ['runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35', 'runprint runs show rp-run-v1-sha256-fcee... --json', 'runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35 --composition > composition.json', 'runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35 --response > response.json'],
+    examples: ['runprint runs show rp-run-v1-sha256-fcee... --json', 'runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35 --composition > composition.json', 'runprint runs show 910c2159-56c4-48fd-beb5-8f0b7da44f35 --response > response.json'],
   },
   {
     command: 'runs receipt',
