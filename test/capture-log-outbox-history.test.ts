@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import type { LogCheckpoint } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
-import { outboxFixture } from './helpers/log-outbox-fixture.ts';
+import { outboxFixture, outboxStorage } from './helpers/log-outbox-fixture.ts';
 
 const { ORIGIN, encoder, closing, folder, logKey, newLog, front, addReceipts, newStore, indexes, outbox, until, noSharedIndex } = outboxFixture('runprint-outbox-history-');
 
@@ -108,7 +107,7 @@ test('a checkpoint read that lags behind the one verified before (another proces
   const older = (await log.checkpoint()).note;
   // One receipt a page, so each is proved against a checkpoint of its own.
   let lagged = false;
-  const storage = {
+  const storage = outboxStorage(store, {
     unlogged: async (_limit: number, after = 0) => {
       // The second page (r1, which the log answers with index 0): the next checkpoint read answers the older one, of size 1.
       if (after !== 0 && !lagged) {
@@ -117,11 +116,7 @@ test('a checkpoint read that lags behind the one verified before (another proces
       }
       return store.unlogged(1, after);
     },
-    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
-    lastLogged: () => store.lastLogged(),
-    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
-    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
-  };
+  });
   const { box, failures } = outbox(storage, to, verifier);
   await until(() => box.state.proved === 2 || box.state.stopped !== null, 'both proved, or delivery stopped');
   assert.deepEqual({ stopped: box.state.stopped, failures }, { stopped: null, failures: [] });
@@ -137,16 +132,12 @@ test('delivery across many checkpoints, over a tile boundary: each consistent wi
   const store = await newStore(8);
   // One receipt a page: a checkpoint for each (sizes 252 to 259, over the first tile's 256).
   const sizes = new Set<number>();
-  const storage = {
+  const storage = outboxStorage(store, {
     unlogged: async (_limit: number, after = 0) => {
       sizes.add((await to.log.checkpoint()).size);
       return store.unlogged(1, after);
     },
-    setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
-    lastLogged: () => store.lastLogged(),
-    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
-    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
-  };
+  });
   const { box, failures } = outbox(storage, to, verifier);
   await until(() => box.state.proved === 8 || box.state.stopped !== null, 'all proved, or delivery stopped');
   assert.deepEqual({ stopped: box.state.stopped, failures }, { stopped: null, failures: [] });

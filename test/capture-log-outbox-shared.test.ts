@@ -10,28 +10,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { LogCheckpoint } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import type { RunStorage } from '../src/store/run-storage.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
-import { outboxFixture } from './helpers/log-outbox-fixture.ts';
+import { outboxFixture, outboxStorage, type OutboxStorage } from './helpers/log-outbox-fixture.ts';
 
 const { encoder, closing, folder, logKey, newLog, front, addReceipts, newStore, indexes, outbox, until, noSharedIndex } = outboxFixture('runprint-outbox-shared-');
 
 /** `store` as a serve that is cut off from it for a while sees it: nothing waits while `paused.on`. */
-function pausable(store: RunStorage): { storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>; paused: { on: boolean } } {
+function pausable(store: RunStorage): { storage: OutboxStorage; paused: { on: boolean } } {
   const paused = { on: false };
-  return {
-    paused,
-    storage: {
-      unlogged: async (limit: number, after = 0) => (paused.on ? [] : store.unlogged(limit, after)),
-      unloggedCount: (atMost: number) => store.unloggedCount(atMost),
-      setLogIndexes: (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => store.setLogIndexes(items, checkpoint),
-      lastLogged: () => store.lastLogged(),
-      logCheckpoint: (origin: string) => store.logCheckpoint(origin),
-    },
-  };
+  return { paused, storage: outboxStorage(store, { unlogged: async (limit, after = 0) => (paused.on ? [] : store.unlogged(limit, after)) }) };
 }
 
 /** Two serves (outboxes) on one run store, B with a last checkpoint of size 1, A having delivered indexes 1-3, then the log restored to size 1 and a new receipt: B must stop, not store the new receipt at index 1. */
@@ -119,19 +109,16 @@ test('a run store write that fails once after a proof counts each receipt proved
   const to = await front(await newLog(key));
   const store = await newStore(2);
   let failOnce = true;
-  const storage = {
-    unlogged: (limit: number, after = 0) => store.unlogged(limit, after),
-    unloggedCount: (atMost: number) => store.unloggedCount(atMost),
-    lastLogged: () => store.lastLogged(),
-    logCheckpoint: (origin: string) => store.logCheckpoint(origin),
-    setLogIndexes: async (items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }) => {
+  const storage = outboxStorage(store, {
+    setLogIndexes: async (items, checkpoint) => {
       if (failOnce) {
         failOnce = false;
         throw new Error('disk I/O error');
       }
       return store.setLogIndexes(items, checkpoint);
     },
-  };
+  });
+
   const { box, failures } = outbox(storage, to, verifier);
   await until(() => box.state.delivered === 2, 'both delivered');
   assert.deepEqual(failures.map(([code, outcome]) => [code, outcome]), [['ERR_STORE_UNAVAILABLE', 'retry']]);

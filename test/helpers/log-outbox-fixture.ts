@@ -17,7 +17,7 @@ import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../../src/ke
 import { noteVerifierKey, parseNoteVerifier } from '../../src/log/note-keys.ts';
 import type { NoteVerifier } from '../../src/log/note.ts';
 import { parseTilePath } from '../../src/log/tiles.ts';
-import { LogOutbox, type OutboxOutcome } from '../../src/store/log-outbox.ts';
+import { LogOutbox, type LogOutboxOptions, type OutboxOutcome } from '../../src/store/log-outbox.ts';
 import { openSqliteLog, type TransparencyLog } from '../../src/store/log-service.ts';
 import { RunRecorder } from '../../src/store/run-recorder.ts';
 import { defaultContentPolicy, type RunStorage } from '../../src/store/run-storage.ts';
@@ -33,6 +33,21 @@ export interface Front {
 }
 
 export type Failure = [string, OutboxOutcome, string];
+
+/** What the outbox reads and writes of a run store. */
+export type OutboxStorage = LogOutboxOptions['storage'];
+
+/** `store` as the outbox sees it, with some of its methods replaced (a store that pauses, fails once, or counts). */
+export function outboxStorage(store: OutboxStorage, replaced: Partial<OutboxStorage> = {}): OutboxStorage {
+  return {
+    unlogged: (limit, after) => store.unlogged(limit, after),
+    unloggedCount: (atMost) => store.unloggedCount(atMost),
+    setLogIndexes: (items, checkpoint) => store.setLogIndexes(items, checkpoint),
+    lastLogged: () => store.lastLogged(),
+    logCheckpoint: (origin) => store.logCheckpoint(origin),
+    ...replaced,
+  };
+}
 
 /** The outbox tests' fixtures, their scratch folders named `prefix`...; call once at a test file's top level. */
 export function outboxFixture(prefix: string) {
@@ -132,7 +147,7 @@ export function outboxFixture(prefix: string) {
 
 
   /** An outbox (one serve process) on `storage` to the front, with the log key; its failures as reported. */
-  function outbox(storage: Pick<RunStorage, 'unlogged' | 'unloggedCount' | 'setLogIndexes' | 'lastLogged' | 'logCheckpoint'>, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
+  function outbox(storage: OutboxStorage, to: Front, verifier: NoteVerifier): { box: LogOutbox; failures: Failure[] } {
     const failures: Failure[] = [];
     const box = new LogOutbox({ storage, url: to.url, logKey: verifier, retryMinMs: 20, retryMaxMs: 50, pollMs: 50, checkpointWaitMs: 3_000, onFailure: (error: RunprintError, outcome) => failures.push([error.code, outcome, error.message]) });
     box.start();
