@@ -7,16 +7,15 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError, ReceiptError, RunprintError, UsageError } from '../errors.ts';
-import { sha256Once, toHex } from '../hash/sha256.ts';
+import { InputError, ReceiptError, UsageError } from '../errors.ts';
 import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
 import { readEnvelope } from '../receipt/envelope.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
 import { checkWritable, refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { readInput } from './read-input.ts';
-import type { RunsDiff, ServedDifference } from '../replay/compare-runs.ts';
+import { storedResponse, type RunsDiff, type ServedDifference } from '../replay/compare-runs.ts';
 import { runsDiffView, type ShownDifference } from '../replay/diff-values.ts';
-import { runComposition } from '../replay/rebuild-request.ts';
+import { notStored, runComposition } from '../replay/rebuild-request.ts';
 import { describeTextDifference } from '../replay/output-difference.ts';
 import { CONTENT_STATES, findRuns, noReceipt, runContent, runQuery, runViews, whyNoReceipt, type ContentState, type PartContent } from '../server/run-routes.ts';
 import { runEnding, type RunStorage, type StoredReplayLink, type StoredRun } from '../store/run-storage.ts';
@@ -316,14 +315,9 @@ async function listCommand(args: string[], io: CliIo): Promise<number> {
  * store, checked against the record's raw digest: what `verify --output` takes with the receipt.
  */
 async function responseBytes(store: RunStorage, run: StoredRun): Promise<Uint8Array> {
-  const raw = run.record.response.rawDigest;
-  if (raw === null) throw new InputError('ERR_INPUT_NOT_FOUND', 'runs show --response: this run has no response body (no answer arrived)');
-  const bytes = await store.content(raw.sha256);
-  if (bytes === undefined) {
-    const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only (the capture-keep setting)';
-    throw new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `the content of the response is not in the run store: ${why}; only its digest remains`);
-  }
-  if (toHex(sha256Once(bytes)) !== raw.sha256) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored response bytes do not give the raw digest of the run record: the run store is damaged');
+  if (run.record.response.rawDigest === null) throw new InputError('ERR_INPUT_NOT_FOUND', 'runs show --response: this run has no response body (no answer arrived)');
+  const bytes = await storedResponse(store, run);
+  if (bytes === undefined) throw notStored(run, 'the response');
   return bytes;
 }
 

@@ -77,12 +77,22 @@ export function servedDifferences(a: RunRecord['served'], b: RunRecord['served']
  * raw digest of its record; undefined when the bytes are not stored or the run has no output.
  */
 export async function storedOutput(storage: RunStorage, run: StoredRun): Promise<JsonValue | undefined> {
+  if (run.record.output === null) return undefined;
+  const bytes = await storedResponse(storage, run);
+  return bytes === undefined ? undefined : (runOutputFrom(bytes, run.record.format).output ?? undefined);
+}
+
+/**
+ * The response bytes of a run as its client received them, from the run store, checked against
+ * the raw digest of its record; undefined when the run had no response body or it is not stored.
+ */
+export async function storedResponse(storage: RunStorage, run: StoredRun): Promise<Uint8Array | undefined> {
   const raw = run.record.response.rawDigest;
-  if (raw === null || run.record.output === null) return undefined;
+  if (raw === null) return undefined;
   const bytes = await storage.content(raw.sha256);
   if (bytes === undefined) return undefined;
   if (toHex(sha256Once(bytes)) !== raw.sha256) throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', 'the stored response bytes do not give the raw digest of the run record: the run store is damaged');
-  return runOutputFrom(bytes, run.record.format).output ?? undefined;
+  return bytes;
 }
 
 const shown = (digest: { sha256: string } | undefined) => (digest === undefined ? null : `sha256:${digest.sha256}`);

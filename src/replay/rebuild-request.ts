@@ -58,7 +58,8 @@ function parsedOrNull(bytes: Uint8Array): JsonObject | null {
 /** Stored content is UTF-8: bytes that are not are altered content, never decoded with replacements. */
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function notStored(run: StoredRun, piece: string): RunprintError {
+/** A piece of a run whose content the run store does not hold, and why (ERR_REPLAY_CONTENT_NOT_STORED). */
+export function notStored(run: StoredRun, piece: string): RunprintError {
   const why = run.contentExpired ? 'deleted by the retention period' : 'kept as a digest only (the capture-keep setting)';
   return new RunprintError('ERR_REPLAY_CONTENT_NOT_STORED', `the content of ${piece} is not in the run store: ${why}; only its digest remains`);
 }
