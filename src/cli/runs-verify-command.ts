@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
+import { dataDirectory } from './serve-data.ts';
 import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
 import { noteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -170,7 +171,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     const run = (await findRuns(store, positionals[0]!)).at(-1)!;
     // With the runs in PostgreSQL, the keys come from a data directory only when one is named
     // (--data, RUNPRINT_DATA): the default ./runprint-data may be another serve's.
-    const keysInData = runsDatabase(values) === undefined || values.data !== undefined || (process.env['RUNPRINT_DATA'] || undefined) !== undefined;
+    const keysInData = runsDatabase(values) === undefined || values.data !== undefined || dataDirectory(undefined).fromEnv;
     sources = await verifySources(runStorePath(values.data, io), values, io, keysInData);
     const result = await verifyRun(run, { storage: store, ...sources });
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
