@@ -307,7 +307,7 @@ describe('runs verify', () => {
     assert.equal(waiting.status, 'not-checked');
     assert.match(waiting.message!, /^the receipt has no log index yet: it waits to be appended to a log \(one serve sends it to with --capture-log keeps it in its outbox .*GET \/healthz, capture\.log, says why; a run captured in process, by runprintFetch, is appended by a serve with a log on the same run store, its data directory or --runs-db, once one runs\), or the serve that signed it keeps no log \(--no-log\)$/);
     const shown = await runCliInProcess(['runs', 'show', ids[0]!, '--data', copy]);
-    assert.match(shown.stdout, /signed, no log index yet \(waiting to be appended to a log; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more\)/);
+    assert.match(shown.stdout, /signed, no log index yet \(waiting to be appended to a log: in the outbox of a serve with --capture-log while that log cannot be reached; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more\)/);
     const elsewhere = check((await verify(ids[1]!, copy)).result, 'log');
     assert.equal(elsewhere.status, 'not-checked');
     assert.equal(elsewhere.message, 'no signed checkpoint of this log covers index 99 yet (if serve sent its receipts to another log with --capture-log, check it there: --log URL --log-key VKEY)');

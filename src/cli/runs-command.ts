@@ -210,7 +210,7 @@ const TRANSPORT: Record<StoredRun['record']['outcome'], string> = {
 
 /** The receipt row of `runs show`: signed, not yet, or why none is made. */
 function receiptOf(run: StoredRun): string {
-  if (run.receipt !== null) return run.logIndex === null ? 'signed, no log index yet (waiting to be appended to a log; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more)' : `signed, log index ${run.logIndex}`;
+  if (run.receipt !== null) return run.logIndex === null ? 'signed, no log index yet (waiting to be appended to a log: in the outbox of a serve with --capture-log while that log cannot be reached; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more)' : `signed, log index ${run.logIndex}`;
   const why = whyNoReceipt(run);
   return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
 }
