@@ -59,7 +59,7 @@ test('the capture line says what the run store keeps and when content is deleted
   assert.match(all.line, /^runprint: capture on \(sync durability, runs in SQLite, keeping all content, content deleted after 1 day\): /);
 
   const some = await captureLine(['--capture-keep', 'system=digest', '--capture-keep', 'input=digest']);
-  assert.match(some.line, /^runprint: capture on \(sync durability, runs in SQLite, keeping digests only of system,input,request\): /);
+  assert.match(some.line, /^runprint: capture on \(sync durability, runs in SQLite, keeping digests only of system,input,output \(openai-responses\),request,retrieval\): /);
 
   const none = await captureLine(['--capture-keep', 'digest']);
   assert.match(none.line, /^runprint: capture on \(sync durability, runs in SQLite, keeping only digests\): /);

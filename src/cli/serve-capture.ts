@@ -24,7 +24,7 @@ import { RunRecorder, type Durability } from '../store/run-recorder.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
 import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
-import { CONTENT_PARTS, defaultContentPolicy, keepsAllComponents, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
+import { CONTENT_PARTS, defaultContentPolicy, keepsAllComponents, partMode, type ContentPart, type ContentPolicy, type RunStorage } from '../store/run-storage.ts';
 import { keepPolicy } from '../store/capture-keep.ts';
 import { RETENTION_FORM, retentionDaysOf, sweepRetention } from '../store/retention.ts';
 import { SqliteRuns } from '../store/sqlite-runs.ts';
@@ -526,10 +526,17 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
   const defaults = defaultContentPolicy();
   let kept = '';
   if (CONTENT_PARTS.some((part) => policy[part] !== defaults[part])) {
-    // The default's request mode (an unidentified request's bytes kept) is digest-only once a component is.
-    const mode = (part: ContentPart) => (part === 'request' && policy.request === 'unidentified' && !keepsAllComponents(policy) ? 'digest' : policy[part]);
-    const content = CONTENT_PARTS.filter((part) => mode(part) === 'content');
-    const digest = CONTENT_PARTS.filter((part) => mode(part) === 'digest');
+    // The default's request mode (an unidentified request's bytes kept) is digest-only once a component
+    // is; the default's output and retrieval modes once a part they would repeat is (partMode): an
+    // OpenAI Responses answer's, which echoes its request, named on its own.
+    const mode = (part: ContentPart) =>
+      part === 'request' && policy.request === 'unidentified' ? (keepsAllComponents(policy) ? 'unidentified' : 'digest') : partMode(policy, part, 'openai-chat');
+    const content: string[] = CONTENT_PARTS.filter((part) => mode(part) === 'content');
+    const digest: string[] = CONTENT_PARTS.filter((part) => mode(part) === 'digest');
+    if (policy.output === 'default' && partMode(policy, 'output', 'openai-responses') === 'digest') {
+      const after = digest.findIndex((part) => CONTENT_PARTS.indexOf(part as ContentPart) > CONTENT_PARTS.indexOf('output'));
+      digest.splice(after < 0 ? digest.length : after, 0, 'output (openai-responses)');
+    }
     kept =
       content.length === 0
         ? ', keeping only digests'

@@ -213,23 +213,59 @@ export type ContentPart = (typeof CONTENT_PARTS)[number];
  * For each part: keep its content, or its digests only. The request bytes also have the default's
  * own mode, `unidentified`: kept only for a run without components (an unidentified request, whose
  * bytes are the only copy of what was asked), and only while every component is kept as content.
+ * The response bytes (`output`) and the declared retrieval texts have the default's own mode
+ * `default` too: kept as content unless they would hold again a request part kept by digest only
+ * (ECHOED_PARTS, RETRIEVAL_PARTS); `content`, given, keeps them whatever the other parts.
  */
-export type ContentPolicy = { [P in ContentPart]: P extends 'request' ? 'content' | 'digest' | 'unidentified' : 'content' | 'digest' };
+export type ContentPolicy = {
+  [P in ContentPart]: P extends 'request' ? 'content' | 'digest' | 'unidentified' : P extends 'output' | 'retrieval' ? 'content' | 'digest' | 'default' : 'content' | 'digest';
+};
 
 /**
  * By default the store keeps the components (each once per digest), the excluded members (to
- * rebuild a request for replay) and the response bytes; not the exact request bytes, which would
- * hold every component again in every run, but for an unidentified request, which has none.
+ * rebuild a request for replay), the response bytes and the declared retrieval texts; not the
+ * exact request bytes, which would hold every component again in every run, but for an
+ * unidentified request, which has none.
  */
 export function defaultContentPolicy(): ContentPolicy {
   const policy = {} as Record<ContentPart, string>;
-  for (const part of CONTENT_PARTS) policy[part] = part === 'request' ? 'unidentified' : 'content';
+  for (const part of CONTENT_PARTS) policy[part] = part === 'request' ? 'unidentified' : part === 'output' || part === 'retrieval' ? 'default' : 'content';
   return policy as ContentPolicy;
 }
 
 /** True when `policy` keeps the content of every request component and of the excluded members. */
 export function keepsAllComponents(policy: ContentPolicy): boolean {
   return REQUEST_COMPONENTS.every((name) => policy[name] === 'content') && policy.excluded === 'content';
+}
+
+/**
+ * The request parts a format's answer repeats. An OpenAI Responses object echoes the request's
+ * `model`, `instructions` (system), `tools`, its parameters and configuration (`temperature`,
+ * `text`, `tool_choice`, `prompt`, ...) and excluded members (`metadata`, `user`, ...), never its
+ * `input`; a Chat Completions or Anthropic Messages answer repeats no request member (the model
+ * and service tier it names are the served facts, which the record holds in any case).
+ */
+export const ECHOED_PARTS: { readonly [F in RequestFormat]: readonly ContentPart[] } = {
+  'openai-chat': [],
+  'openai-responses': ['model', 'system', 'tools', 'parameters', 'configuration', 'excluded'],
+  'anthropic-messages': [],
+};
+
+/** The request parts a declared retrieval text is found in (its text is in a string of `system` or `input`). */
+export const RETRIEVAL_PARTS: readonly ContentPart[] = ['system', 'input'];
+
+/**
+ * The mode `policy` keeps a part in for a run of `format`: a part's own `content` or `digest`, the
+ * default's modes resolved. `request`'s default (`unidentified`) is `content` only while every
+ * component is kept as content (a run's own identity then decides, runToStore); `output`'s and
+ * `retrieval`'s default is `digest` when a part they would repeat (ECHOED_PARTS of the format,
+ * RETRIEVAL_PARTS) is kept by digest only, else `content`.
+ */
+export function partMode(policy: ContentPolicy, part: ContentPart, format: RequestFormat): 'content' | 'digest' {
+  const mode = policy[part];
+  if (mode === 'content' || mode === 'digest') return mode;
+  const repeated = part === 'request' ? [...REQUEST_COMPONENTS, 'excluded' as const] : part === 'output' ? ECHOED_PARTS[format] : RETRIEVAL_PARTS;
+  return repeated.every((each) => policy[each] === 'content') ? 'content' : 'digest';
 }
 
 /**
@@ -618,8 +654,10 @@ export function runToStore(
   // the only copy of what was asked (the calls most in need of a look), and hold nothing the
   // components would not; the default (`unidentified`) keeps them while every component's content
   // is kept, `request=digest` never.
+  // The response bytes and retrieval texts are kept by default unless they would hold again a part
+  // kept by digest only (an OpenAI Responses answer echoes the instructions, tools, parameters...).
   const keeps = (part: ContentPart): boolean =>
-    part === 'request' && policy.request === 'unidentified' ? run.identity === null && keepsAllComponents(policy) : policy[part] === 'content';
+    part === 'request' && policy.request === 'unidentified' ? run.identity === null && keepsAllComponents(policy) : partMode(policy, part, run.record.format) === 'content';
   // Content the store is known to hold (`stored`) is not made again: only named as kept.
   const keep = (part: ContentPart, digest: string, value: () => Uint8Array) => {
     if (!keeps(part)) return;
@@ -681,7 +719,7 @@ export function runToStore(
   run.record.retrieval.forEach((document, i) => {
     const digest = document.digest.sha256;
     digests.push({ part: 'retrieval', position: i, digest });
-    if (policy.retrieval === 'content' && textOf(digest) !== undefined) keep('retrieval', digest, () => textOf(digest)!);
+    if (textOf(digest) !== undefined) keep('retrieval', digest, () => textOf(digest)!);
   });
   digests.push({ part: 'request', position: -1, digest: record.request.rawDigest.sha256 });
   // Only bytes that are the request: a stream body too large to capture left none (its digest was
