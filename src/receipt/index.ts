@@ -37,7 +37,7 @@ export {
   type VerifyOptions,
 } from './verify.ts';
 export { isBundle, readReceiptInput, type ReceiptInput } from './receipt-input.ts';
-export { retrievalAgreement, retrievalAsSigned, type ReceiptRetrieval } from './predicate.ts';
+export { retrievalAgreement, retrievalAsSigned, retrievalSigned, type ReceiptRetrieval } from './predicate.ts';
 export { checkLogProof, type LogProofOptions, type LogProofSummary } from './log-proof-check.ts';
 export {
   createDisclosure,

@@ -92,7 +92,9 @@ export interface ReceiptFacts {
   /**
    * The documents the application declared the run rests on, each found in the request (the run
    * record's `retrieval`): signed as `runDetails.retrieval` when there is at least one. Each entry
-   * once: the same entry twice is a RangeError.
+   * once: the same entry twice is a RangeError. An entry found in a salted component (the identity
+   * says `salted`) is not signed (retrievalSigned): its source and plain text digest would tell
+   * what the component's commitment hides (docs/RECEIPTS.md 13.2).
    */
   retrieval?: readonly ReceiptRetrieval[];
   /** Where a component's content is stored, when it is. */
@@ -135,7 +137,7 @@ export function buildPredicate(facts: ReceiptFacts): Predicate {
   for (const parent of facts.parentRunIds ?? []) {
     if (parseIdentity(parent).kind !== 'run') throw new RangeError('parent run ids must be run identities');
   }
-  const retrieval = checkRetrieval(facts.retrieval ?? [], identity);
+  const retrieval = retrievalSigned(checkRetrieval(facts.retrieval ?? [], identity), identity);
   const listNames = new Set<string>(LIST_COMPONENTS);
   const resolvedDependencies: ComponentDescriptor[] = REQUEST_COMPONENTS.map((name) => {
     const entry = identity.components[name];
@@ -190,19 +192,37 @@ export function retrievalAsSigned(entries: readonly ReceiptRetrieval[]): Receipt
 }
 
 /**
+ * The entries a receipt of `identity` states: those of a component the identity does not salt. A
+ * document found in a salted `system` or `input` is left out (docs/RECEIPTS.md 13.2): its plain
+ * text digest and its source, in the clear, would let anyone holding the receipt confirm a guess
+ * of the document and link the runs resting on it, which the salted commitment exists to prevent.
+ * The run record and the run store keep the declaration.
+ */
+export function retrievalSigned(entries: readonly ReceiptRetrieval[], identity: IdentityDocument): ReceiptRetrieval[] {
+  return entries.filter((entry) => identity.components[entry.component]?.salted !== true);
+}
+
+/**
  * Whether a verified receipt's declared retrieval (`signed`: its `runDetails.retrieval`, undefined
  * when it has no such member) is a record's (`recorded`), as runs verify and the explorer read
  * it: `signed` (the same entries, retrievalAsSigned, something declared),
  * `none` (neither declares any), `receipt-none` (the record declares documents and the receipt
  * has no member: signed before receipts carried declarations, it says nothing of them: not
- * checked) or `differs` (the receipt's member names other documents).
+ * checked), `withheld` (every document the record declares is in a component `identity` salts:
+ * the receipt states none of them, retrievalSigned) or `differs` (the receipt's member names
+ * other documents). With `identity`, a receipt stating the record's entries but those of salted
+ * components agrees (`signed`), and so does one stating them all (signed before receipts left them
+ * out).
  */
-export function retrievalAgreement(recorded: readonly ReceiptRetrieval[], signed: readonly ReceiptRetrieval[] | undefined): 'signed' | 'none' | 'receipt-none' | 'differs' {
-  const record = retrievalAsSigned(recorded).map(retrievalKey);
-  if (signed === undefined) return record.length === 0 ? 'none' : 'receipt-none';
-  const receipt = signed.map(retrievalKey);
-  if (record.length === 0 && receipt.length === 0) return 'none';
-  return JSON.stringify(record) === JSON.stringify(receipt) ? 'signed' : 'differs';
+export function retrievalAgreement(recorded: readonly ReceiptRetrieval[], signed: readonly ReceiptRetrieval[] | undefined, identity?: IdentityDocument): 'signed' | 'none' | 'receipt-none' | 'withheld' | 'differs' {
+  const all = retrievalAsSigned(recorded);
+  const record = all.map(retrievalKey);
+  const open = (identity === undefined ? all : retrievalSigned(all, identity)).map(retrievalKey);
+  if (signed === undefined) return record.length === 0 ? 'none' : open.length === 0 ? 'withheld' : 'receipt-none';
+  const receipt = JSON.stringify(signed.map(retrievalKey));
+  if (record.length === 0 && signed.length === 0) return 'none';
+  if (receipt === JSON.stringify(open)) return open.length === 0 ? 'withheld' : 'signed';
+  return receipt === JSON.stringify(record) ? 'signed' : 'differs';
 }
 
 /** Declared documents a receipt can state for this identity (as 15 step 8.14 reads them), copied; a TypeError or RangeError otherwise. */

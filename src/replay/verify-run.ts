@@ -221,7 +221,11 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   // The receipt signs the record's declared retrieval (RECEIPTS 13.2): a store that gained or lost a
   // declaration after signing no longer agrees with it. A receipt signed before receipts carried
   // declarations (no member, RECEIPTS 13.3) says nothing of them: not checked, which is said, not failed.
-  const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval);
+  // A document found in a salted component is not stated (RECEIPTS 13.2), by receipts signed since.
+  const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval, run.identity ?? undefined);
+  if (agreement === 'withheld') {
+    return { ...base(reliesOn), status: 'pass', message: 'receipt verified; the record\'s declared retrieval is not checked: its documents are in salted components, which a receipt does not state them for', steps };
+  }
   if (agreement === 'receipt-none') {
     return { ...base(reliesOn), status: 'pass', message: 'receipt verified; the record\'s declared retrieval is not checked: the receipt states none (signed before receipts carried declarations)', steps };
   }
