@@ -7,7 +7,7 @@
  * The proxy and in-process capture give equal identities under equal salts (the test seam), two
  * captures with fresh salts differ; replay, runs diff and runs group of salted runs; retention
  * deletes the salts from the store in SQLite and PostgreSQL alike, and with SQLite from the bytes
- * of runs.sqlite and its WAL too; GET /v1/content answers the salts row no-store.
+ * of runs.sqlite and its WAL too; GET /v1/content answers the salts row, as all content, no-store.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -356,9 +356,9 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
       assert.equal(((await gone.json()) as { error: { code: string } }).error.code, 'ERR_REPLAY_CONTENT_NOT_STORED');
     });
 
-    test('GET /v1/content/{digest} answers a run\'s salts with Cache-Control: no-store (no cache keeps them past retention); other content stays cacheable', async () => {
+    test('GET /v1/content/{digest} answers a run\'s salts, and all other content, with Cache-Control: no-store (no cache keeps them past retention); so do the run views, counts, groups, diff and verify', async () => {
       const run = await storeSalted(storage, { system: 'c7'.repeat(32) });
-      const app = createApp({ runs: { storage } });
+      const app = createApp({ runs: { storage }, runAnalysis: { storage, verify: {} } });
       const saltsDigest = run.digests.find((digest) => digest.part === 'salts')!.digest;
       for (const method of ['GET', 'HEAD']) {
         const salts = await app.request(`/v1/content/${saltsDigest}`, { method });
@@ -372,7 +372,14 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
       const cached = await app.request(`/v1/content/${element}`);
       assert.equal(cached.status, 200);
       assert.deepEqual(JSON.parse(await cached.text()), SYSTEM);
-      assert.equal(cached.headers.get('cache-control'), 'private, max-age=31536000, immutable', 'a component element is not a salt: cacheable');
+      assert.equal(cached.headers.get('cache-control'), 'no-store', 'a component element is content too: the explorer loads it through here, and no browser cache may keep it past retention');
+      const id = run.record.captureId;
+      for (const path of [`/v1/runs`, `/v1/runs/counts`, `/v1/runs/groups?by=request`, `/v1/runs/${id}`, `/v1/runs/${id}/composition`, `/v1/runs/diff?a=${id}&b=${id}&values=1`, `/v1/runs/${id}/verify`]) {
+        const answer = await app.request(path);
+        const body = await answer.text();
+        assert.equal(answer.status, 200, `${path}: ${body}`);
+        assert.equal(answer.headers.get('cache-control'), 'no-store', path);
+      }
     });
 
     test('--capture-keep salts=digest keeps no salt: the commitment is unopenable from the start; diff by digests refuses unequal salts', async () => {

@@ -10,7 +10,7 @@ import { verifyRun, type VerifyRunOptions } from '../replay/verify-run.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { sameToken } from './bearer.ts';
 import { knownParameters } from './query.ts';
-import { findRuns } from './run-routes.ts';
+import { findRuns, NO_STORE } from './run-routes.ts';
 
 export interface RunAnalysisRouteOptions {
   storage: RunStorage;
@@ -46,7 +46,7 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
       const runA = (await findRuns(storage, a)).at(-1)!;
       const runB = (await findRuns(storage, b)).at(-1)!;
       const { diff } = await runsDiffView(storage, runA, runB, values === '1');
-      return Response.json(diff);
+      return Response.json(diff, { headers: NO_STORE });
     },
     /** `GET /v1/runs/{id}/verify`: every check of a stored run (the latest capture of a run identity). */
     verify: async (request, url) => {
@@ -59,7 +59,7 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
         throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the run id in the path is not valid percent-encoding');
       }
       const run = (await findRuns(storage, id)).at(-1)!;
-      return Response.json(await verifyRun(run, { storage, ...options.verify }));
+      return Response.json(await verifyRun(run, { storage, ...options.verify }), { headers: NO_STORE });
     },
   };
 }

@@ -276,14 +276,14 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
         await authorize(request);
         knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
         const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
-        return Response.json({ runs: await runViews(storage, runs) });
+        return Response.json({ runs: await runViews(storage, runs) }, { headers: NO_STORE });
       },
     },
     '/v1/runs/counts': {
       GET: async (request, url) => {
         await authorize(request);
         knownParameters(url, '/v1/runs/counts', RUN_FILTERS, NOT_COMBINED);
-        return Response.json(await storage.counts(runQuery((name) => url.searchParams.get(name) ?? undefined)));
+        return Response.json(await storage.counts(runQuery((name) => url.searchParams.get(name) ?? undefined)), { headers: NO_STORE });
       },
     },
   };
@@ -299,7 +299,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       knownParameters(url, '/v1/runs/groups', ['by', ...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
       const by = parseGroupBy(url.searchParams.get('by') ?? '', 'by');
       const query = runQuery((name) => url.searchParams.get(name) ?? undefined);
-      return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by));
+      return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by), { headers: NO_STORE });
     }
     // A path of none of these shapes (`/v1/runs/ID/other`, `/v1/content/D/more`) is no route: 404, before its id is read.
     const route = parts[2] === 'content' ? (parts.length === 4 ? 'content' : undefined) : parts.length === 4 ? 'run' : parts.length === 5 && RUN_SUBROUTES.includes(parts[4]!) ? parts[4] : undefined;
@@ -310,11 +310,10 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       if (!HEX64.test(digest)) throw new UsageError('ERR_HTTP_BAD_REQUEST', 'content is named by its digest: 64 lower-case hex digits');
       const bytes = await storage.content(digest);
       if (bytes === undefined) throw new RunprintError('ERR_CONTENT_NOT_FOUND', 'no content is stored under that digest (never kept, or past retention)');
-      // A run's salts are never cached (as its composition): retention deletes them from the store,
-      // and a cached copy would outlive it. Other content is named by its digest: immutable.
-      const salts = (await storage.list({ component: { digest, part: 'salts' }, limit: 1 })).length > 0;
-      // nosniff: stored content is never run or rendered by a browser as a page.
-      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment', 'cache-control': salts ? 'no-store' : 'private, max-age=31536000, immutable' } });
+      // No content is cached, salts or not: retention deletes it from the store, and a copy in a
+      // browser's or proxy's cache (the explorer loads content through here) would outlive it and be
+      // read there without the token. nosniff: stored content is never run or rendered as a page.
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment', ...NO_STORE } });
     }
     let id: string;
     try {
@@ -324,7 +323,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     const runs = await findRuns(storage, id);
     const latest = runs[runs.length - 1]!;
-    if (route === 'run') return Response.json({ runs: await runViews(storage, runs) });
+    if (route === 'run') return Response.json({ runs: await runViews(storage, runs) }, { headers: NO_STORE });
     if (route === 'receipt') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
@@ -332,7 +331,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     if (route === 'composition') {
       // The composition with its salts (what `runprint disclose create` takes): secret as the content is.
       const composition = await runComposition(storage, latest);
-      return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+      return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', ...NO_STORE } });
     }
     if (route === 'tlog-proof') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
@@ -349,6 +348,13 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
   };
   return { routes, prefix };
 }
+
+/**
+ * The run store's answers that hold what a run stored (content, salts, a composition, records and
+ * their views, a diff with values) are never kept by a cache (RFC 9111 section 5.2.2.5): retention
+ * deletes them from the store, and a cached copy would outlive it, readable without the token.
+ */
+export const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 /** Retry-After (RFC 9110 section 10.2.3) on an answer that changes within about a second: a receipt being signed, a checkpoint being made. */
 const RETRY_SOON = { 'retry-after': '1' };
