@@ -97,6 +97,80 @@ async function neverTwice(store: RunStorage): Promise<void> {
   assert.deepEqual(await indexOf(store, [a!, b!, c!, d!]), [0, 1, 2, 3]);
 }
 
+/** `count` runs stored without a receipt (what serve signs, and appends to its own log); their record digests. */
+async function unsigned(store: RunStorage, count: number): Promise<string[]> {
+  const runs = Array.from({ length: count }, run);
+  await store.put(runs);
+  return runs.map((item) => item.recordDigest);
+}
+
+const receiptOf = (digest: string) => JSON.stringify({ receipt: digest });
+
+/** Each run's stored receipt and log index, by record digest. */
+async function receiptsOf(store: RunStorage, digests: readonly string[]): Promise<Array<[string | null, number | null]>> {
+  const found = new Map((await store.list({ limit: 10_000 })).map((stored) => [stored.recordDigest, [stored.receipt, stored.logIndex] as [string | null, number | null]]));
+  return digests.map((digest) => found.get(digest)!);
+}
+
+const heldReceipt = (index: number, digest: string, holder: string) => ({
+  code: 'ERR_LOG_REWRITE',
+  message: `the log answered index ${index} for run ${digest}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no receipt of this batch is stored`,
+});
+
+/** setReceipts with log indexes (serve's own log appends them as it signs) never gives a run an index another holds either. */
+async function receiptsNeverTwice(store: RunStorage): Promise<void> {
+  const [a, b, c, d, e] = await unsigned(store, 5);
+  await store.setReceipts([
+    { recordDigest: a!, receipt: receiptOf(a!), logIndex: 0 },
+    { recordDigest: b!, receipt: receiptOf(b!), logIndex: 1 },
+  ]);
+  // d at the index b holds: nothing of the batch is stored, c's receipt and free index neither.
+  await assert.rejects(
+    store.setReceipts([
+      { recordDigest: c!, receipt: receiptOf(c!), logIndex: 2 },
+      { recordDigest: d!, receipt: receiptOf(d!), logIndex: 1 },
+    ]),
+    heldReceipt(1, d!, b!),
+  );
+  assert.deepEqual(await receiptsOf(store, [a!, b!, c!, d!]), [[receiptOf(a!), 0], [receiptOf(b!), 1], [null, null], [null, null]]);
+  // One index for two runs of one batch.
+  await assert.rejects(
+    store.setReceipts([
+      { recordDigest: c!, receipt: receiptOf(c!), logIndex: 2 },
+      { recordDigest: d!, receipt: receiptOf(d!), logIndex: 2 },
+    ]),
+    heldReceipt(2, d!, c!),
+  );
+  assert.deepEqual(await receiptsOf(store, [c!, d!]), [[null, null], [null, null]]);
+  // An index setLogIndexes stored counts too, and a claimant's receipts are checked as well.
+  await store.setReceipts([{ recordDigest: c!, receipt: receiptOf(c!), logIndex: null }]);
+  await store.setLogIndexes([{ recordDigest: c!, logIndex: 2 }]);
+  const claimed = await store.claimUnsigned(10, 'serve:test', '2000-01-01T00:00:00Z');
+  assert.deepEqual(claimed.map((item) => item.recordDigest).sort(), [d!, e!].sort());
+  await assert.rejects(store.setReceipts([{ recordDigest: e!, receipt: receiptOf(e!), logIndex: 2 }], 'serve:test'), heldReceipt(2, e!, c!));
+  // A run's own index again (its receipt stored before) is no change; without an index, none is checked.
+  await store.setReceipts([
+    { recordDigest: a!, receipt: receiptOf(a!), logIndex: 0 },
+    { recordDigest: d!, receipt: receiptOf(d!), logIndex: 3 },
+    { recordDigest: e!, receipt: receiptOf(e!), logIndex: null },
+  ], 'serve:test');
+  assert.deepEqual(await receiptsOf(store, [a!, b!, c!, d!, e!]), [[receiptOf(a!), 0], [receiptOf(b!), 1], [receiptOf(c!), 2], [receiptOf(d!), 3], [receiptOf(e!), null]]);
+}
+
+/** Two connections, one storing a receipt with its index, the other an index, give one index to two runs at once, `rounds` times: one is stored. */
+async function receiptAtOnce(first: RunStorage, second: RunStorage, rounds: number): Promise<void> {
+  const signed = await unsigned(first, rounds);
+  const delivered = await receipted(first, rounds);
+  for (let round = 0; round < rounds; round++) {
+    const [x, y] = [signed[round]!, delivered[round]!];
+    const results = await Promise.allSettled([first.setReceipts([{ recordDigest: x, receipt: receiptOf(x), logIndex: round }]), second.setLogIndexes([{ recordDigest: y, logIndex: round }])]);
+    const refused = results.filter((result) => result.status === 'rejected').map((result) => ((result as PromiseRejectedResult).reason as { code: string }).code);
+    assert.deepEqual(refused, ['ERR_LOG_REWRITE'], `round ${round}: one of the two is refused`);
+    const stored = (await indexOf(first, [x, y])).filter((index) => index !== null);
+    assert.deepEqual(stored, [round], `round ${round}: one run holds the index`);
+  }
+}
+
 const root = (byte: number) => new Uint8Array(32).fill(byte);
 
 async function checkpointKept(store: RunStorage): Promise<void> {
@@ -151,6 +225,29 @@ describe('SQLite', () => {
       await neverTwice(store);
     } finally {
       await store.close();
+    }
+  });
+
+  test('receipts stored with their log index (setReceipts) never take an index another run holds, on both threads', async () => {
+    for (const writerThread of [false, true]) {
+      const store = SqliteRuns.open(databasePath(), { writerThread });
+      try {
+        await receiptsNeverTwice(store);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  test('two connections giving one index at once, one with a receipt, the other alone: one is stored', async () => {
+    const path = databasePath();
+    const first = SqliteRuns.open(path, { writerThread: true });
+    const second = SqliteRuns.open(path, { writerThread: true });
+    try {
+      await receiptAtOnce(first, second, 20);
+    } finally {
+      await first.close();
+      await second.close();
     }
   });
 
@@ -211,6 +308,27 @@ describe('PostgreSQL', () => {
       await neverTwice(store);
     } finally {
       await store.close();
+    }
+  });
+
+  test('receipts stored with their log index (setReceipts) never take an index another run holds', async () => {
+    const store = await PostgresRuns.open((await pgs.fresh('runprint_log_index')).url);
+    try {
+      await receiptsNeverTwice(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two stores giving one index at once, one with a receipt, the other alone: one is stored', async () => {
+    const url = (await pgs.fresh('runprint_log_index')).url;
+    const first = await PostgresRuns.open(url);
+    const second = await PostgresRuns.open(url);
+    try {
+      await receiptAtOnce(first, second, 40);
+    } finally {
+      await first.close();
+      await second.close();
     }
   });
 

@@ -45,7 +45,7 @@ interface Check {
   log?: { index: number; treeSize: number; origin: string; cosignedBy: string[] };
 }
 interface Verification {
-  run: { captureId: string; runId: string | null };
+  run: { captureId: string; recordDigest: string; runId: string | null };
   ok: boolean;
   counts: { pass: number; fail: number; 'not-checked': number };
   checks: Check[];
@@ -311,6 +311,36 @@ describe('runs verify', () => {
     const elsewhere = check((await verify(ids[1]!, copy)).result, 'log');
     assert.equal(elsewhere.status, 'not-checked');
     assert.equal(elsewhere.message, 'no signed checkpoint of this log covers index 99 yet (if serve sent its receipts to another log with --capture-log, check it there: --log URL --log-key VKEY)');
+  });
+
+  test('a log index two runs hold (a store an earlier version wrote): the run whose receipt the log does not hold there fails ERR_LOG_REWRITE naming the other; the other passes', async () => {
+    const copy = copyOf(data);
+    const db = new DatabaseSync(join(copy, 'runs.sqlite'));
+    try {
+      // As a runprint before the store refused a held index wrote it: the log replaced, it answered index 1 again.
+      db.prepare('UPDATE runs SET log_index = 1 WHERE capture_id = ?').run(ids[0]!);
+    } finally {
+      db.close();
+    }
+    const holder = (await verify(ids[1]!, copy)).result;
+    assert.equal(check(holder, 'log').status, 'pass', 'the log holds this run\'s receipt at index 1');
+    const { code, result } = await verify(ids[0]!, copy);
+    assert.equal(code, 1);
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.counts, { pass: 4, fail: 1, 'not-checked': 1 });
+    const shared = check(result, 'log');
+    assert.equal(shared.status, 'fail');
+    assert.equal(shared.code, 'ERR_LOG_REWRITE');
+    assert.match(shared.message!, new RegExp(`^the run store gives log index 1 to another run too \\(${holder.run.recordDigest}\\): an earlier version of runprint stored an index its log gave out twice \\(the log replaced, rolled back or forked, or the store's receipts sent to two logs\\), so this run's index is not to be trusted; the log's check: ERR_LOG_PROOF_INVALID: `));
+    const text = await cli(['runs', 'verify', ids[0]!, '--data', copy]);
+    assert.match(text.stdout, /^FAIL {8}log {6}ERR_LOG_REWRITE: the run store gives log index 1 to another run too/m);
+    // Without the log, neither can be told right: both fail.
+    rmSync(join(copy, 'log.sqlite'));
+    for (const id of [ids[0]!, ids[1]!]) {
+      const alone = check((await verify(id, copy)).result, 'log');
+      assert.equal(alone.code, 'ERR_LOG_REWRITE', id);
+      assert.match(alone.message!, /; the log's check not made: no log\.sqlite in the data directory/);
+    }
   });
 
   test('a receipt-key.pem or log-key.pem in the data directory that is a folder is ERR_INPUT_UNREADABLE naming it, not an internal error', async () => {

@@ -10,11 +10,12 @@ import { parsePrivateKey, parsePublicKey } from '../keys/keys.ts';
 import { noteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
-import { verifyRun, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
+import { verifyRun, type RunCheck, type RunVerification, type VerifyRunOptions } from '../replay/verify-run.ts';
 import { findRuns } from '../server/run-routes.ts';
 import { DEFAULT_LOG_NAME } from '../store/log-service.ts';
 import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
+import type { RunStorage } from '../store/run-storage.ts';
 import { SqliteLog } from '../store/sqlite-log.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { logUrl, readLogKey, readWitnessKey } from './log-options.ts';
@@ -151,6 +152,30 @@ function formatVerification(result: RunVerification): string {
 }
 
 /**
+ * A run whose log index the run store gives other runs too (a store an earlier version of runprint
+ * wrote, before the store refused an index another run holds): unless the log holds this run's
+ * receipt there (its check passes: the others' indexes are the wrong ones, and their checks fail),
+ * its log check fails with ERR_LOG_REWRITE naming them, whatever else it found (it says that too).
+ */
+async function sharedLogIndex(result: RunVerification, logIndex: number | null, store: RunStorage): Promise<RunVerification> {
+  if (logIndex === null) return result;
+  const others = (await store.logIndexHolders(logIndex)).filter((digest) => digest !== result.run.recordDigest);
+  const check = result.checks.find((item) => item.name === 'log');
+  if (others.length === 0 || check === undefined || check.status === 'pass') return result;
+  const found = check.status === 'fail' ? `the log's check: ${check.code === undefined ? '' : `${check.code}: `}${check.message ?? ''}` : `the log's check not made: ${(check.message ?? '').replace(/^not checked: /, '')}`;
+  const shared: RunCheck = {
+    ...check,
+    status: 'fail',
+    code: 'ERR_LOG_REWRITE',
+    message: `the run store gives log index ${logIndex} to ${others.length === 1 ? 'another run' : `${others.length}${others.length === 10 ? ' or more' : ''} other runs`} too (${others.join(', ')}): an earlier version of runprint stored an index its log gave out twice (the log replaced, rolled back or forked, or the store's receipts sent to two logs), so this run's index is not to be trusted; ${found}`,
+  };
+  const checks = result.checks.map((item) => (item === check ? shared : item));
+  const counts = { pass: 0, fail: 0, 'not-checked': 0 };
+  for (const item of checks) counts[item.status]++;
+  return { ...result, ok: counts.fail === 0, counts, checks };
+}
+
+/**
  * `runs verify RUN [--key PUB] [--log-key VKEY] [--log-origin O] [--witness VKEY]... [--witness-threshold K] [--json]`: every check of a
  * stored run (docs/REPLAY.md section 7). Exit 0 when no check made fails, 1 when one does.
  */
@@ -173,7 +198,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     // (--data, RUNPRINT_DATA): the default ./runprint-data may be another serve's.
     const keysInData = runsDatabase(values) === undefined || values.data !== undefined || dataDirectory(undefined).fromEnv;
     sources = await verifySources(runStorePath(values.data, io), values, io, keysInData);
-    const result = await verifyRun(run, { storage: store, ...sources });
+    const result = await sharedLogIndex(await verifyRun(run, { storage: store, ...sources }), run.logIndex, store);
     io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
     return result.ok ? EXIT.ok : EXIT.differs;
   } finally {

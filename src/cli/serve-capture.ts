@@ -753,7 +753,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
     ...(exporter === undefined
       ? {}
-      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
+      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters })) }),
   });
   void recorder.signPending();
   outbox?.start();
@@ -788,9 +788,10 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     recorder,
     health: () => {
       const log = outbox?.state;
-      // Unhealthy too while delivery to the --capture-log log has stopped (until a restart): a monitor
-      // polling `healthy` must see that receipts no longer reach the log.
-      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, upstreams: upstreamFailures.counts(), ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
+      // Unhealthy too while delivery to the --capture-log log has stopped, or appending to serve's
+      // own log (ERR_LOG_REWRITE, until a restart): a monitor polling `healthy` must see that
+      // receipts no longer reach the log.
+      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null && recorder.logStopped === undefined, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, upstreams: upstreamFailures.counts(), ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>

@@ -11,7 +11,7 @@ import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
-import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, firstHeld, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -466,6 +466,11 @@ export class PostgresRuns implements RunStorage {
     return row === undefined ? undefined : { logIndex: Number(row.log_index), receipt: row.receipt, recordDigest: row.record_digest };
   }
 
+  async logIndexHolders(logIndex: number): Promise<string[]> {
+    const found = await this.#query('SELECT record_digest FROM runs WHERE log_index = $1 ORDER BY seq LIMIT 10', [logIndex]);
+    return (found.rows as { record_digest: string }[]).map((row) => row.record_digest);
+  }
+
   async logCheckpoint(origin: string): Promise<LogCheckpoint | undefined> {
     const row = (await this.#query('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = $1', [origin])).rows[0] as { size: number; root_hash: Buffer } | undefined;
     return row === undefined ? undefined : { size: Number(row.size), rootHash: new Uint8Array(row.root_hash) };
@@ -480,22 +485,8 @@ export class PostgresRuns implements RunStorage {
    */
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
     if (items.length === 0) return;
-    const batch = new Map<number, string>();
-    for (const item of items) {
-      const other = batch.get(item.logIndex);
-      if (other !== undefined && other !== item.recordDigest) throw indexHeld(item.logIndex, item.recordDigest, other);
-      batch.set(item.logIndex, item.recordDigest);
-    }
     const values = [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)];
-    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock(${this.#logIndexLock});`, async (client) => {
-      const held = await client.query(
-        // One look into runs_log_index per index (a join may read the whole table instead).
-        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
-         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest LIMIT 1) AS held LIMIT 1`,
-        values,
-      );
-      const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
-      if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder);
+    await this.#underIndexLock(items, 'index', async (client) => {
       if (checkpoint !== undefined) {
         const same = (await client.query('SELECT root_hash FROM run_log_checkpoints WHERE origin = $1 AND size = $2', [checkpoint.origin, checkpoint.size])).rows[0] as { root_hash: Buffer } | undefined;
         if (same !== undefined && Buffer.compare(same.root_hash, checkpoint.rootHash) !== 0) throw checkpointForked(checkpoint.size);
@@ -513,13 +504,37 @@ export class PostgresRuns implements RunStorage {
     });
   }
 
+  /**
+   * `work` in one transaction holding an advisory lock of this schema's log indexes (so two
+   * processes checking at once cannot both find an index free and give it to two runs), after
+   * checking that no index of `items` is held by another run (runs_log_index) or given to two of
+   * them: else ERR_LOG_REWRITE (indexHeld) and nothing is stored.
+   */
+  async #underIndexLock(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, what: 'index' | 'receipt', work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const doubled = firstHeld(items, () => undefined, what);
+    if (doubled !== undefined) throw doubled;
+    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock(${this.#logIndexLock});`, async (client) => {
+      const held = await client.query(
+        // One look into runs_log_index per index (a join may read the whole table instead).
+        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest LIMIT 1) AS held LIMIT 1`,
+        [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)],
+      );
+      const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
+      if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder, what);
+      await work(client);
+    });
+  }
+
+  /** With log indexes (serve's own log), in a transaction under the log indexes' lock, checked as setLogIndexes checks its own. */
   async setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void> {
     if (items.length === 0) return;
-    await this.#query(
-      `UPDATE runs SET receipt = u.receipt, log_index = u.log_index FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record_digest, receipt, log_index)
-       WHERE runs.record_digest = u.record_digest AND runs.receipt IS NULL${claimant === undefined ? '' : ' AND runs.claimed_by = $4'}`,
-      [items.map((item) => item.recordDigest), items.map((item) => item.receipt), items.map((item) => item.logIndex), ...(claimant === undefined ? [] : [claimant])],
-    );
+    const sql = `UPDATE runs SET receipt = u.receipt, log_index = u.log_index FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record_digest, receipt, log_index)
+       WHERE runs.record_digest = u.record_digest AND runs.receipt IS NULL${claimant === undefined ? '' : ' AND runs.claimed_by = $4'}`;
+    const values = [items.map((item) => item.recordDigest), items.map((item) => item.receipt), items.map((item) => item.logIndex), ...(claimant === undefined ? [] : [claimant])];
+    const indexed = items.filter((item): item is { recordDigest: string; receipt: string; logIndex: number } => item.logIndex !== null);
+    if (indexed.length === 0) return void (await this.#query(sql, values));
+    await this.#underIndexLock(indexed, 'receipt', async (client) => void (await client.query(sql, values)));
   }
 
   #replayLinks = false;

@@ -766,10 +766,36 @@ export class RunRecorder {
     this.#report(error);
   }
 
+  /**
+   * Set once the log answered an index another run holds in the store (ERR_LOG_REWRITE from
+   * setReceipts or setLogIndexes: the log was replaced, rolled back or forked, or the store's
+   * receipts went to another log): no receipt is appended to the log again by this recorder, and
+   * receipts are stored without a log index, waiting in the store as the capture log's outbox
+   * leaves them when it stops. Reported once; a restart appends what waits (logOthers).
+   */
+  #logStopped: RunprintError | undefined;
+
+  /** Why this recorder stopped appending to its log (ERR_LOG_REWRITE), or undefined while it appends. */
+  get logStopped(): RunprintError | undefined {
+    return this.#logStopped;
+  }
+
+  /** Stops appending to the log for good (#logStopped), reported once. */
+  #stopLogging(held: RunprintError): void {
+    if (this.#logStopped !== undefined) return;
+    const why = held.message.replace(/; no (index|receipt) of this batch is stored$/, '');
+    this.#logStopped = new LogError(
+      'ERR_LOG_REWRITE',
+      `${why}. Appending to the log stopped: receipts are stored without a log index and wait in the run store; after a restart serve appends them again, to a log that must hold the receipts logged before (restore its database from a backup)`,
+    );
+    this.#report(this.#logStopped);
+  }
+
   /** Appends the receipts stored without a log index to the log, and stores their indexes. */
   async #logOthers(log: TransparencyLog): Promise<void> {
     let after = 0;
     for (;;) {
+      if (this.#logStopped !== undefined) return;
       const unlogged = await this.#options.storage.unlogged(256, after);
       if (unlogged.length === 0 || this.#closed) return;
       after = unlogged.at(-1)!.seq;
@@ -788,7 +814,13 @@ export class RunRecorder {
           break;
         }
       }
-      await this.#options.storage.setLogIndexes(indexes);
+      try {
+        await this.#options.storage.setLogIndexes(indexes);
+      } catch (error) {
+        // An index another run holds: none of these is stored, and the sweep goes on to its claims.
+        if (!(error instanceof RunprintError && error.code === 'ERR_LOG_REWRITE')) throw error;
+        return this.#stopLogging(error);
+      }
       if (indexes.length < unlogged.length) return this.#sweepLater(SWEEP_INTERVAL_MS);
     }
   }
@@ -828,10 +860,22 @@ export class RunRecorder {
    * which takes this recorder's own claims only once they are stale.
    */
   async #storeReceipts(receipts: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>): Promise<boolean> {
-    const all = [...this.#unstored.splice(0), ...receipts];
+    let all = [...this.#unstored.splice(0), ...receipts];
     if (all.length === 0) return true;
+    // Once appending stopped, no index the log answered is stored, one answered before the stop neither.
+    const unlogged = () => all.map((item) => ({ ...item, logIndex: null }));
+    if (this.#logStopped !== undefined) all = unlogged();
     try {
-      await this.#options.storage.setReceipts(all, this.#claimant);
+      try {
+        await this.#options.storage.setReceipts(all, this.#claimant);
+      } catch (error) {
+        // An index another run holds (none of the batch stored): appending stops, and the receipts
+        // are stored without their indexes, so the runs are not left unsigned.
+        if (!(error instanceof RunprintError && error.code === 'ERR_LOG_REWRITE') || all.every((item) => item.logIndex === null)) throw error;
+        this.#stopLogging(error);
+        all = unlogged();
+        await this.#options.storage.setReceipts(all, this.#claimant);
+      }
     } catch (error) {
       this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'receipts could not be stored'));
       this.#unstored.push(...all.slice(0, MAX_RETRY));
@@ -851,7 +895,7 @@ export class RunRecorder {
     const receipt = formatEnvelope(await signReceipt(facts, sign.key));
     this.counts.signed++;
     let logIndex: number | null = null;
-    if (this.#options.log !== undefined) {
+    if (this.#options.log !== undefined && this.#logStopped === undefined) {
       try {
         const stored = await this.#options.log.append(encoder.encode(receipt), run.record.runId ?? undefined);
         logIndex = stored.index;

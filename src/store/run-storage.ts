@@ -506,15 +506,35 @@ export interface RunCounts {
 export const COUNTS_GROUPS = 50;
 
 /**
- * The error of a log index that the store holds for another run (RunStorage.setLogIndexes): the
- * log answered for this receipt an index it gave another before, so it rewrote or lost what it had
- * signed (rolled back, forked or replaced), or the store's receipts went to more than one log.
+ * The error of a log index that the store holds for another run (RunStorage.setLogIndexes, and
+ * setReceipts with indexes): the log answered for this receipt an index it gave another before, so
+ * it rewrote or lost what it had signed (rolled back, forked or replaced), or the store's receipts
+ * went to more than one log. `what`: what the refused batch held.
  */
-export function indexHeld(logIndex: number, recordDigest: string, holder: string): LogError {
+export function indexHeld(logIndex: number, recordDigest: string, holder: string, what: 'index' | 'receipt' = 'index'): LogError {
   return new LogError(
     'ERR_LOG_REWRITE',
-    `the log answered index ${logIndex} for run ${recordDigest}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no index of this batch is stored`,
+    `the log answered index ${logIndex} for run ${recordDigest}, but run ${holder} holds that index in the run store: the log gave it out twice (rolled back, forked or replaced), or the store's receipts went to another log; no ${what} of this batch is stored`,
   );
+}
+
+/**
+ * The first of `items` whose log index another run holds (`holderOf`: the run other than the given
+ * one holding an index) or that gives one index to two of them, as the error setLogIndexes and
+ * setReceipts fail with (indexHeld); items without an index are not checked. Called inside the
+ * write transaction that stores them.
+ */
+export function firstHeld(items: ReadonlyArray<{ recordDigest: string; logIndex: number | null }>, holderOf: (logIndex: number, recordDigest: string) => string | undefined, what: 'index' | 'receipt'): LogError | undefined {
+  const batch = new Map<number, string>();
+  for (const item of items) {
+    if (item.logIndex === null) continue;
+    const other = batch.get(item.logIndex);
+    if (other !== undefined && other !== item.recordDigest) return indexHeld(item.logIndex, item.recordDigest, other, what);
+    batch.set(item.logIndex, item.recordDigest);
+    const holder = holderOf(item.logIndex, item.recordDigest);
+    if (holder !== undefined) return indexHeld(item.logIndex, item.recordDigest, holder, what);
+  }
+  return undefined;
 }
 
 /**
@@ -586,6 +606,12 @@ export interface RunStorage {
    */
   lastLogged(): Promise<LoggedRun | undefined>;
   /**
+   * The record digests of the runs holding this log index (runs_log_index), at most 10: more than
+   * one only in a store that an earlier version of runprint wrote, before setLogIndexes and
+   * setReceipts refused an index another run holds (runs verify says so).
+   */
+  logIndexHolders(logIndex: number): Promise<string[]>;
+  /**
    * The largest checkpoint of the log of this origin (its checkpoint's first line) that a serve's
    * log outbox verified and stored with indexes it proved (setLogIndexes), shared by every serve
    * on the store; undefined before the first. (Its table is made when serve opens the store: a
@@ -604,7 +630,12 @@ export interface RunStorage {
    * stored.
    */
   setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void>;
-  /** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims. */
+  /**
+   * Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still
+   * claims. A receipt's log index (serve's own log appended it as it was signed) is checked as
+   * setLogIndexes checks its own: one another run holds, or one given to two runs of the batch,
+   * stores none of the batch (ERR_LOG_REWRITE, indexHeld), atomically across processes.
+   */
   setReceipts(items: ReadonlyArray<{ recordDigest: string; receipt: string; logIndex: number | null }>, claimant?: string): Promise<void>;
   list(query: RunQuery): Promise<StoredRun[]>;
   /**

@@ -9,7 +9,7 @@ import { identityText } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
-import { checkpointForked, indexHeld } from './run-storage.ts';
+import { checkpointForked, firstHeld } from './run-storage.ts';
 
 /**
  * The pragmas of every connection to the run store: the log's, and secure_delete, so that what
@@ -179,9 +179,15 @@ export function writeRelaxed<T>(db: DatabaseSync, path: string, work: () => T): 
   }
 }
 
-/** Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still claims (relaxed). */
+/**
+ * Stores receipts of runs that have none yet; with `claimant`, only of runs that signer still
+ * claims (relaxed). A log index another run holds, or one given to two runs of the batch, stores
+ * none of the batch (ERR_LOG_REWRITE), checked in the write transaction as writeLogIndexes does.
+ */
 export function writeReceipts(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly ReceiptWrite[], claimant?: string): void {
   writeRelaxed(db, path, () => {
+    const held = firstHeld(items, holderIn(statements), 'receipt');
+    if (held !== undefined) throw held;
     for (const item of items) {
       if (claimant === undefined) statements.setReceipt.run(item.receipt, item.logIndex, item.recordDigest);
       else statements.setClaimedReceipt.run(item.receipt, item.logIndex, item.recordDigest, claimant);
@@ -205,17 +211,15 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
       if (same !== undefined && Buffer.compare(same.root_hash, checkpoint.rootHash) !== 0) throw checkpointForked(checkpoint.size);
       statements.advanceCheckpoint.run(checkpoint.origin, checkpoint.size, checkpoint.rootHash);
     }
-    const batch = new Map<number, string>();
-    for (const item of items) {
-      const other = batch.get(item.logIndex);
-      if (other !== undefined && other !== item.recordDigest) throw indexHeld(item.logIndex, item.recordDigest, other);
-      batch.set(item.logIndex, item.recordDigest);
-      const holder = statements.logIndexHolder.get(item.logIndex, item.recordDigest) as { record_digest: string } | undefined;
-      if (holder !== undefined) throw indexHeld(item.logIndex, item.recordDigest, holder.record_digest);
-      statements.setLogIndex.run(item.logIndex, item.recordDigest);
-    }
+    const held = firstHeld(items, holderIn(statements), 'index');
+    if (held !== undefined) throw held;
+    for (const item of items) statements.setLogIndex.run(item.logIndex, item.recordDigest);
   });
 }
+
+/** The run other than the given one that holds a log index (runs_log_index), for firstHeld. */
+const holderIn = (statements: RunWriteStatements) => (logIndex: number, recordDigest: string) =>
+  (statements.logIndexHolder.get(logIndex, recordDigest) as { record_digest: string } | undefined)?.record_digest;
 
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {

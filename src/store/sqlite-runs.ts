@@ -362,6 +362,10 @@ export class SqliteRuns implements RunStorage {
     return row === undefined ? undefined : { logIndex: row.log_index, receipt: row.receipt, recordDigest: row.record_digest };
   }
 
+  async logIndexHolders(logIndex: number): Promise<string[]> {
+    return this.#read(() => (this.#db.prepare('SELECT record_digest FROM runs WHERE log_index = ? ORDER BY seq LIMIT 10').all(logIndex) as { record_digest: string }[]).map((row) => row.record_digest));
+  }
+
   async logCheckpoint(origin: string): Promise<LogCheckpoint | undefined> {
     return this.#read(() => {
       const row = this.#db.prepare('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = ?').get(origin) as { size: number; root_hash: Uint8Array } | undefined;
