@@ -114,3 +114,26 @@ test('in process too: gen_ai.response.id from the answer (JSON or streamed), gen
   assert.match(answered[0]!, /^chatcmpl-/);
   assert.match(answered[1]!, /^msg_/);
 });
+
+test('in process: no sampling setting is an attribute when the parameters are salted or kept by digest only', async () => {
+  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, messages: [{ role: 'user', content: 'Hi' }] });
+  const settingsWith = async (options: { salt?: string[]; keep?: string }): Promise<string[]> => {
+    exporter.reset();
+    const data = mkdtempSync(join(tmpdir(), 'runprint-otel-'));
+    const wrapped = runprintFetch({ data, ...options });
+    try {
+      upstream.enqueue({ kind: 'text', text: 'Settings.' });
+      await (await wrapped(`${upstream.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).text();
+    } finally {
+      await wrapped.close();
+      rmSync(data, { recursive: true, force: true });
+    }
+    const [span] = exporter.getFinishedSpans().filter((each) => each.instrumentationScope.name === 'runprint');
+    assert.equal(span!.attributes['gen_ai.request.model'], 'gpt-4o');
+    return Object.keys(span!.attributes).filter((key) => /^gen_ai\.request\.(temperature|top_p|max_tokens)$/.test(key));
+  };
+  assert.deepEqual(await settingsWith({}), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens']);
+  assert.deepEqual(await settingsWith({ salt: ['parameters'] }), [], 'salted: the receipt holds a commitment only');
+  assert.deepEqual(await settingsWith({ keep: 'parameters=digest' }), [], 'kept by digest only');
+  assert.deepEqual(await settingsWith({ salt: ['system'] }), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens'], 'another component salted changes nothing');
+});

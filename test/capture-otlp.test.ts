@@ -373,6 +373,29 @@ test('gen_ai.response.id is the provider\'s id of the answer, JSON or streamed; 
   }
 });
 
+test('no sampling setting is a span attribute when the parameters are salted (--capture-salt) or kept by digest only (--capture-keep parameters=digest): no content in a span', async () => {
+  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens'];
+  for (const [args, shown] of [[['--capture-salt', 'parameters'], false], [['--capture-salt', 'all'], false], [['--capture-keep', 'parameters=digest'], false], [['--capture-salt', 'system', '--capture-keep', 'input=digest'], true]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+    dirs.push(dir);
+    const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`, ...args] });
+    try {
+      upstream.enqueue({ kind: 'text', text: 'Settings.' });
+      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, messages: [{ role: 'user', content: 'Hi' }] }) });
+      assert.equal(response.status, 200);
+      await response.text();
+      const capture = response.headers.get('runprint-capture-id')!;
+      const span = () => spans().find((item) => attribute(item, 'runprint.capture.id')?.['stringValue'] === capture);
+      await until(() => span() !== undefined, 'the span arrives');
+      const found = SETTINGS.filter((key) => attribute(span()!, key) !== undefined);
+      assert.deepEqual(found, shown ? SETTINGS : [], args.join(' '));
+      assert.equal(attribute(span()!, 'gen_ai.request.model')?.['stringValue'], 'gpt-4o', 'the requested model name stays (it is in the receipt in the clear, salted or not)');
+    } finally {
+      await serve.stop();
+    }
+  }
+});
+
 test('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT (over OTEL_EXPORTER_OTLP_TIMEOUT) bounds each export, in milliseconds; a bad value stops serve at start naming the variable', async () => {
   const hung = await hungReceiver();
   const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));

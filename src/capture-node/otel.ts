@@ -35,15 +35,18 @@ export function otelApi(): OtelApi | null {
   return loaded;
 }
 
-/** The hooks runprintFetch gives captureFetch: the caller's context at the start, the span at the end. */
-export function otelHooks(api: OtelApi, version?: string): { onStart: () => unknown; emit: (run: CapturedRun, started: unknown, server: URL | null) => void } {
+/**
+ * The hooks runprintFetch gives captureFetch: the caller's context at the start, the span at the
+ * end. `parameters`: how the local run store keeps the parameters component (spanAttributes).
+ */
+export function otelHooks(api: OtelApi, version?: string, parameters: 'content' | 'digest' = 'content'): { onStart: () => unknown; emit: (run: CapturedRun, started: unknown, server: URL | null) => void } {
   const tracer = api.trace.getTracer('runprint', version);
   return {
     onStart: () => api.context.active(),
     emit: (run, started, server) => {
       const span = tracer.startSpan(
         spanName(run),
-        { kind: api.SpanKind.CLIENT, startTime: new Date(run.record.times.started), attributes: spanAttributes(run, { server, receipt: null }) },
+        { kind: api.SpanKind.CLIENT, startTime: new Date(run.record.times.started), attributes: spanAttributes(run, { server, receipt: null, parameters }) },
         started,
       );
       const failure = errorType(run);

@@ -60,11 +60,13 @@ function finite(value: JsonValue | undefined): number | undefined {
 /**
  * The sampling settings of the request, from its parameters component (the request's own
  * members, as sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles)
- * and max_tokens (an int).
+ * and max_tokens (an int). None when the parameters are salted (the receipt and the log hold only
+ * a commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are content then, and no
+ * content is an attribute.
  */
-function requestSettings(run: CapturedRun): { temperature?: number; topP?: number; maxTokens?: number } {
+function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number } {
   const parameters = run.composition?.parameters;
-  if (parameters === undefined) return {};
+  if (parameters === undefined || keep === 'digest' || run.identity?.components.parameters.salted === true) return {};
   const own = (name: string) => (Object.hasOwn(parameters, name) ? parameters[name] : undefined);
   const temperature = finite(own('temperature'));
   const topP = finite(own('top_p'));
@@ -87,9 +89,11 @@ export function errorType(run: CapturedRun): string | null {
 
 /**
  * The attributes of a run's span. `server` is the URL the call went to (server.address and
- * server.port); `receipt` the receipt's path when it gets one.
+ * server.port); `receipt` the receipt's path when it gets one; `parameters` how the run store
+ * keeps the parameters component (`--capture-keep parameters=digest`: no sampling setting is an
+ * attribute; default `content`).
  */
-export function spanAttributes(run: CapturedRun, context: { server: URL | null; receipt: string | null }): Record<string, AttributeValue> {
+export function spanAttributes(run: CapturedRun, context: { server: URL | null; receipt: string | null; parameters?: 'content' | 'digest' }): Record<string, AttributeValue> {
   const { record } = run;
   const attributes: Record<string, AttributeValue> = {};
   const set = (key: string, value: AttributeValue | null | undefined) => {
@@ -101,7 +105,7 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.provider.name', providerFor(record.format).upstream.name);
   set('gen_ai.request.model', typeof model === 'string' ? model : null);
   set('gen_ai.request.stream', requestStream(run));
-  const settings = requestSettings(run);
+  const settings = requestSettings(run, context.parameters ?? 'content');
   set('gen_ai.request.temperature', settings.temperature);
   set('gen_ai.request.top_p', settings.topP);
   set('gen_ai.request.max_tokens', settings.maxTokens);

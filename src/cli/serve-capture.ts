@@ -753,7 +753,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
     ...(exporter === undefined
       ? {}
-      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream })) }),
+      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters })) }),
   });
   void recorder.signPending();
   outbox?.start();

@@ -63,10 +63,10 @@ function otlpValue(key: string, value: AttributeValue): Attribute['value'] {
   return { arrayValue: { values: value.map((item) => ({ stringValue: item })) } };
 }
 
-/** The span of one captured run. `server` is the upstream URL. */
-export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean }): OtlpSpan {
+/** The span of one captured run. `server` is the upstream URL; `parameters` how the run store keeps the parameters component (spanAttributes). */
+export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean; parameters?: 'content' | 'digest' }): OtlpSpan {
   const { record } = run;
-  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt })).map(([key, value]) => ({ key, value: otlpValue(key, value) }));
+  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt, ...(context.parameters === undefined ? {} : { parameters: context.parameters }) })).map(([key, value]) => ({ key, value: otlpValue(key, value) }));
   const failure = errorType(run);
   const span: OtlpSpan = {
     traceId: context.trace?.traceId ?? randomHex(16),
