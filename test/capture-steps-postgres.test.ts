@@ -110,7 +110,7 @@ test('a run_steps table of another shape is refused with the run store, the sche
   const serve = startServe({ data: scratch.tempDir(), args: ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`] });
   await assert.rejects(serve, (error: Error) => {
     assert.match(error.message, /ERR_STORE_CORRUPT/);
-    assert.match(error.message, /tables in the PostgreSQL schema are not those of a runprint run store/);
+    assert.match(error.message, new RegExp(`the PostgreSQL database \\S+ \\(schema ${schema}\\) holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades`));
     return true;
   });
   // Refused in the transaction that would make the run store: none of its tables was made.

@@ -353,11 +353,12 @@ test('SQLite: a store of a shape this version cannot upgrade is refused unchange
   const folder = mkdtempSync(join(tmpdir(), 'runprint-kept-shape-'));
   folders.push(folder);
   const path = join(folder, 'runs.sqlite');
-  // A store of an early development layout: runs without the signing claim's columns, the first
-  // layout's run_content (so the kept upgrade applies) and no run_parents (so that one applies too).
+  // The first layout (run-store-upgrade.test.ts) but for a runs table without identity, which no
+  // upgrade adds: each upgrade applies (the signing claim's columns, run_content's kept flags,
+  // run_parents) and the check after them fails.
   const db = new DatabaseSync(path);
   db.exec(`
-    CREATE TABLE runs (seq INTEGER PRIMARY KEY, record_digest TEXT NOT NULL UNIQUE, capture_id TEXT NOT NULL, run_id TEXT, request_id TEXT, model TEXT, served_model TEXT, started TEXT NOT NULL, ended TEXT NOT NULL, capture TEXT NOT NULL, record TEXT NOT NULL, identity TEXT, receiptable INTEGER NOT NULL, receipt TEXT, log_index INTEGER, content_expired INTEGER NOT NULL DEFAULT 0) STRICT;
+    CREATE TABLE runs (seq INTEGER PRIMARY KEY, record_digest TEXT NOT NULL UNIQUE, capture_id TEXT NOT NULL, run_id TEXT, request_id TEXT, model TEXT, served_model TEXT, started TEXT NOT NULL, ended TEXT NOT NULL, capture TEXT NOT NULL, record TEXT NOT NULL, receiptable INTEGER NOT NULL, receipt TEXT, log_index INTEGER, content_expired INTEGER NOT NULL DEFAULT 0) STRICT;
     CREATE TABLE run_digests (seq INTEGER NOT NULL, part TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (seq, part, position)) STRICT, WITHOUT ROWID;
     CREATE INDEX run_digests_digest ON run_digests (digest, seq);
     CREATE TABLE content (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
@@ -365,7 +366,7 @@ test('SQLite: a store of a shape this version cannot upgrade is refused unchange
   `);
   const schemaOf = () => (db.prepare('SELECT type, name FROM sqlite_master ORDER BY type, name').all() as Array<{ type: string; name: string }>).map((row) => `${row.type} ${row.name}`);
   const before = schemaOf();
-  assert.throws(() => SqliteRuns.open(path), { code: 'ERR_STORE_CORRUPT', message: 'run database holds tables of another shape (not a runprint run store of this version)' });
+  assert.throws(() => SqliteRuns.open(path), { code: 'ERR_STORE_CORRUPT', message: `run database ${path} holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades` });
   assert.deepEqual(schemaOf(), before, 'nothing made or changed');
   db.close();
 });

@@ -19,7 +19,8 @@ import { PostgresLog } from '../src/store/postgres-log.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
-import { pgSchemas } from './helpers/pg-schemas.ts';
+import { databaseShown } from '../src/store/postgres-url.ts';
+import { pgSchemas, TEST_PG } from './helpers/pg-schemas.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 
 const scratch = scratchFolders('runprint-open-shape-');
@@ -209,15 +210,20 @@ describe('the PostgreSQL log', () => {
   });
 });
 
-describe('the PostgreSQL run store', () => {
-  const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint run store' };
+/** The run store's refusal of tables of another shape, naming the database and `schema`; `detail` after it. */
+const runsRefusal = (schema: string, detail = '') => ({
+  code: 'ERR_STORE_CORRUPT',
+  message: `the PostgreSQL database ${databaseShown(TEST_PG)} (schema ${schema}) holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades${detail}`,
+});
 
-  test('an early development layout its upgrades apply to (no claim columns, run_content, no run_parents, no escaped flags) is refused unchanged, not half upgraded', async () => {
+describe('the PostgreSQL run store', () => {
+  test('the first layout (run-store-upgrade.test.ts) but for a runs table without identity, which no upgrade adds, is refused unchanged, not half upgraded', async () => {
     const { schema, url } = await pgs.fresh('runprint_open_shape');
-    // Each upgrade applies: the escaped flags (nulSafeMigration), run_parents and its backfill,
-    // and the first layout's run_content (KEPT_MIGRATION: rows written, run_content dropped).
+    // Each upgrade applies: the signing claim's columns, the escaped flags (nulSafeMigration),
+    // run_parents and its backfill, and the first layout's run_content (KEPT_MIGRATION: rows
+    // written, run_content dropped); the check after them fails.
     await pgs.admin.query(`
-      CREATE TABLE ${schema}.runs (seq bigserial PRIMARY KEY, record_digest text NOT NULL UNIQUE, capture_id text NOT NULL, run_id text, request_id text, model text, served_model text, started text NOT NULL, ended text NOT NULL, capture text NOT NULL, record text NOT NULL, identity text, receiptable boolean NOT NULL, receipt text, log_index bigint, content_expired boolean NOT NULL DEFAULT false);
+      CREATE TABLE ${schema}.runs (seq bigserial PRIMARY KEY, record_digest text NOT NULL UNIQUE, capture_id text NOT NULL, run_id text, request_id text, model text, served_model text, started text NOT NULL, ended text NOT NULL, capture text NOT NULL, record text NOT NULL, receiptable boolean NOT NULL, receipt text, log_index bigint, content_expired boolean NOT NULL DEFAULT false);
       CREATE TABLE ${schema}.run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, PRIMARY KEY (seq, part, position));
       CREATE INDEX run_digests_digest ON ${schema}.run_digests (digest, seq);
       CREATE TABLE ${schema}.content (digest text PRIMARY KEY, bytes bytea NOT NULL);
@@ -228,7 +234,7 @@ describe('the PostgreSQL run store', () => {
       INSERT INTO ${schema}.run_content VALUES ('ab', 1);
     `);
     const before = await postgresDump(schema);
-    await assert.rejects(PostgresRuns.open(url), refusal);
+    await assert.rejects(PostgresRuns.open(url), runsRefusal(schema));
     assert.deepEqual(await postgresDump(schema), before, 'nothing made, altered, dropped or written');
   });
 
@@ -236,7 +242,7 @@ describe('the PostgreSQL run store', () => {
     const { schema, url } = await pgs.fresh('runprint_open_shape');
     await pgs.admin.query(`CREATE TABLE ${schema}.content (id integer PRIMARY KEY, body text); INSERT INTO ${schema}.content VALUES (1, 'x');`);
     const before = await postgresDump(schema);
-    await assert.rejects(PostgresRuns.open(url), refusal);
+    await assert.rejects(PostgresRuns.open(url), runsRefusal(schema));
     await assert.rejects(PostgresRuns.open(url, { create: false }), { code: 'ERR_INPUT_NOT_FOUND' });
     assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
   });
@@ -265,7 +271,8 @@ describe('PostgreSQL stores without the keys their writes rely on', () => {
       await pgs.admin.query(`SET search_path = ${schema}; ${key.drop}; RESET search_path;`);
       const before = await postgresDump(schema);
       const what = key.store === 'runs' ? 'run store' : 'log';
-      await assert.rejects(open(), { code: 'ERR_STORE_CORRUPT', message: `tables in the PostgreSQL schema are not those of a runprint ${what}: ${key.table} has no unique key on (${key.columns}), which its writes need` });
+      const detail = `: ${key.table} has no unique key on (${key.columns}), which its writes need`;
+      await assert.rejects(open(), key.store === 'runs' ? runsRefusal(schema, detail) : { code: 'ERR_STORE_CORRUPT', message: `tables in the PostgreSQL schema are not those of a runprint ${what}${detail}` });
       assert.deepEqual(await postgresDump(schema), before, 'nothing made or changed');
     });
   }
@@ -273,7 +280,7 @@ describe('PostgreSQL stores without the keys their writes rely on', () => {
   test('a key of other columns, a partial one or a deferrable one is not the key: refused; the key as a unique index of its own (not a constraint), in another column order, is', async () => {
     const { schema, url } = await pgs.fresh('runprint_open_keys');
     await (await PostgresRuns.open(url)).close();
-    const refusal = { code: 'ERR_STORE_CORRUPT', message: 'tables in the PostgreSQL schema are not those of a runprint run store: run_parents has no unique key on (parent, seq), which its writes need' };
+    const refusal = runsRefusal(schema, ': run_parents has no unique key on (parent, seq), which its writes need');
     const set = (sql: string) => pgs.admin.query(`SET search_path = ${schema}; ${sql}; RESET search_path;`);
     await set('ALTER TABLE run_parents DROP CONSTRAINT run_parents_pkey; CREATE UNIQUE INDEX run_parents_other ON run_parents (parent)');
     await assert.rejects(PostgresRuns.open(url), refusal);

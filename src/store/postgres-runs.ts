@@ -102,8 +102,7 @@ DROP TABLE run_content;
  * and the btree indexes of the model names (a long name refused) are dropped, for SCHEMA to make
  * them again. Before SCHEMA.
  */
-async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
-  const layout = (await client.query(LAYOUT)).rows[0] as { runs: boolean; flags: boolean };
+async function nulSafeMigration(client: pg.PoolClient, layout: Layout): Promise<void> {
   if (layout.runs && !layout.flags) {
     await client.query('ALTER TABLE runs ADD COLUMN model_escaped boolean NOT NULL DEFAULT false, ADD COLUMN served_model_escaped boolean NOT NULL DEFAULT false');
   }
@@ -117,6 +116,26 @@ async function nulSafeMigration(client: pg.PoolClient): Promise<void> {
     relname IN ('runs_ending', 'runs_format') AND pg_get_indexdef(oid) NOT LIKE '%replace(%' OR relname IN ('runs_model', 'runs_served_model') AND pg_get_indexdef(oid) NOT LIKE '%USING hash%'`);
   for (const row of stale.rows as { indexname: string }[]) await client.query(`DROP INDEX ${row.indexname}`);
 }
+
+/**
+ * From a store made before signing claims (78d9759 to 8182774): runs gains who is signing a run's
+ * receipt and since when (run-storage.ts claimUnsigned), empty: no run is being signed. Before SCHEMA.
+ */
+async function claimMigration(client: pg.PoolClient, layout: Layout): Promise<void> {
+  if (layout.runs && !layout.claims) await client.query('ALTER TABLE runs ADD COLUMN IF NOT EXISTS claimed_by text, ADD COLUMN IF NOT EXISTS claimed_at text');
+}
+
+/**
+ * What every layout serve upgrades has, from the first (78d9759) on: a reader finding a store of an
+ * older layout checks these before saying serve upgrades it.
+ */
+const upgradableProbe = (layout: Layout): string => `
+SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired FROM runs LIMIT 0;
+SELECT seq, part, position, digest${layout.first ? '' : ', kept'} FROM run_digests LIMIT 0;
+SELECT digest, bytes FROM content LIMIT 0;
+${layout.first ? 'SELECT digest, seq FROM run_content LIMIT 0;' : ''}
+${layout.parents ? 'SELECT parent, seq FROM run_parents LIMIT 0;' : ''}
+`;
 
 /** The parents of the runs stored before run_parents existed (an older store), once, when the table is made. */
 const BACKFILL_PARENTS = `INSERT INTO run_parents (parent, seq) SELECT parent, seq FROM runs, jsonb_array_elements_text(${RECORD} -> 'parents') AS parent ON CONFLICT DO NOTHING`;
@@ -149,11 +168,23 @@ const RUN_KEYS: readonly TableKey[] = [
 /** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
 const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0';
 
-const RUNS_REFUSED = 'tables in the PostgreSQL schema are not those of a runprint run store';
+/** A run store whose tables this code neither reads nor upgrades, in `where` (the database and schema). */
+const runsRefused = (where: string): string => `${where} holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades`;
 
 /** What the URL's schema holds: the tables and columns that say which layout a store has. */
 const LAYOUT = `SELECT to_regclass('runs') IS NOT NULL AS runs, to_regclass('run_parents') IS NOT NULL AS parents, to_regclass('run_content') IS NOT NULL AS first,
-  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS flags`;
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS flags,
+  (SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname IN ('claimed_by', 'claimed_at') AND NOT attisdropped) AS claims`;
+interface Layout {
+  runs: boolean;
+  parents: boolean;
+  /** run_content: made before run_digests.kept. */
+  first: boolean;
+  /** The model names' escaped flags. */
+  flags: boolean;
+  /** claimed_by and claimed_at. */
+  claims: boolean;
+}
 
 /** How a command opens the run store (PostgresRuns.open). */
 export interface PostgresRunsAccess {
@@ -205,9 +236,9 @@ const nameOf = (text: string | null, escaped: boolean): string | null => (text =
 /** A database failure by its SQLSTATE (storage-faults.ts), else ERR_STORE_UNAVAILABLE; never the driver's text. */
 const unavailable = (error: unknown): LogError => postgresUnavailable(error, 'run');
 
-/** As unavailable, for the statements that make or read the tables at open: a table or column of another shape is named. */
-function openFault(error: unknown): LogError {
-  return shapeFault(error, RUNS_REFUSED) ?? unavailable(error);
+/** As unavailable, for the statements that make or read the tables at open: a table or column of another shape is named, with `where` it is. */
+function openFault(error: unknown, where: string): LogError {
+  return shapeFault(error, runsRefused(where)) ?? unavailable(error);
 }
 
 /**
@@ -286,17 +317,23 @@ export class PostgresRuns implements RunStorage {
       if (typeof session?.schema !== 'string') throw noSuchSchema(String(session?.search_path ?? ''), database, 'run', !create);
       if (readOnly && session.read_only !== 'on') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL session of the run store could not be made read-only (default_transaction_read_only)');
       if (!readOnly && session.sync === 'off') throw new LogError('ERR_STORE_UNAVAILABLE', 'PostgreSQL synchronous_commit is off: committed run records would not be durable');
+      const where = `the PostgreSQL database ${database} (schema ${session.schema})`;
       if (!create) {
         const layout = (await pool.query(LAYOUT).catch((error: unknown) => {
           throw unavailable(error);
-        })).rows[0] as { runs: boolean; parents: boolean; first: boolean; flags: boolean };
-        const where = `the PostgreSQL database ${database} (schema ${session.schema})`;
+        })).rows[0] as Layout;
         // Opening would create an empty store: a database without one is named instead (as a data directory without runs.sqlite).
         if (!layout.runs) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${where}: runprint serve --runs-db creates it when it starts`);
         if (readOnly) {
-          if (!layout.parents || layout.first) throw new LogError('ERR_STORE_UNAVAILABLE', `the run store in ${where} has an older layout than this runprint reads: runprint serve --runs-db with this database upgrades it when it starts`);
+          if (!layout.parents || layout.first || !layout.claims) {
+            // Said to be upgraded by serve only if it has what serve's upgrades take.
+            await pool.query(upgradableProbe(layout)).catch((error: unknown) => {
+              throw openFault(error, where);
+            });
+            throw new LogError('ERR_STORE_UNAVAILABLE', `the run store in ${where} has an older layout than this runprint reads: runprint serve --runs-db with this database upgrades it when it starts`);
+          }
           await pool.query(probe(layout.flags)).catch((error: unknown) => {
-            throw openFault(error);
+            throw openFault(error, where);
           });
           return new PostgresRuns(pool, session.schema, database, layout.flags);
         }
@@ -310,10 +347,11 @@ export class PostgresRuns implements RunStorage {
       try {
         // Two processes starting at once would race on CREATE TABLE IF NOT EXISTS: creation holds a lock.
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
-        const older = (await client.query("SELECT to_regclass('runs') IS NOT NULL AND to_regclass('run_parents') IS NULL AS older")).rows[0] as { older: boolean };
-        await nulSafeMigration(client);
+        const layout = (await client.query(LAYOUT)).rows[0] as Layout;
+        await claimMigration(client, layout);
+        await nulSafeMigration(client, layout);
         await client.query(SCHEMA);
-        if (older.older) await client.query(BACKFILL_PARENTS);
+        if (layout.runs && !layout.parents) await client.query(BACKFILL_PARENTS);
         if (((await client.query("SELECT to_regclass('run_content') IS NOT NULL AS first")).rows[0] as { first: boolean }).first) await client.query(KEPT_MIGRATION);
         await client.query('CREATE INDEX IF NOT EXISTS run_digests_digest ON run_digests (digest, kept, seq)');
         // The steps runprint-steps names, which serves on this store share (postgres-steps.ts).
@@ -325,11 +363,11 @@ export class PostgresRuns implements RunStorage {
         await client.query(WRITER_PROBE);
         await client.query(STEPS_PROBE);
         // And the keys the writes' ON CONFLICT clauses need, which no probe of columns sees.
-        await requireKeys(client, RUN_KEYS, RUNS_REFUSED);
+        await requireKeys(client, RUN_KEYS, runsRefused(where));
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw openFault(error);
+        throw openFault(error, where);
       } finally {
         client.removeListener('error', onError);
         client.release(broken);

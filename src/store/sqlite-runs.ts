@@ -109,6 +109,31 @@ DROP TABLE run_content;
 `;
 
 /**
+ * Stores made before signing claims (3d88296 to 8182774): runs has no claimed_by and claimed_at
+ * (who is signing a run's receipt and since when, run-storage.ts claimUnsigned); serve adds them.
+ */
+const CLAIM_COLUMNS = ['claimed_by', 'claimed_at'] as const;
+
+/**
+ * What every layout serve upgrades has, from the first (3d88296) on: a reader finding a store of an
+ * older layout checks these before saying serve upgrades it. `first`: with run_content (before
+ * run_digests.kept); `parents`: with run_parents.
+ */
+function upgradableProbe(first: boolean, parents: boolean): string[] {
+  return [
+    'SELECT seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, receipt, log_index, content_expired FROM runs LIMIT 0',
+    `SELECT seq, part, position, digest${first ? '' : ', kept'} FROM run_digests LIMIT 0`,
+    'SELECT digest, bytes FROM content LIMIT 0',
+    ...(first ? ['SELECT digest, seq FROM run_content LIMIT 0'] : []),
+    ...(parents ? ['SELECT parent, seq FROM run_parents LIMIT 0'] : []),
+  ];
+}
+
+/** A run store whose tables this code neither reads nor upgrades (a statement error at open): the file named, and that it cannot be upgraded. */
+const otherShape = (path: string): LogError =>
+  storeFault('ERR_STORE_CORRUPT', { local: `run database ${path}`, remote: 'run database' }, (name) => `${name} holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades`);
+
+/**
  * ERR_STORE_CORRUPT for a run store that fails quick_check at a reader's open: the file named
  * (the CLI prints it), and quick_check's first finding (`found`: the rows it answered, a row may
  * hold several lines), which names no file; the public message leaves the file out.
@@ -216,6 +241,9 @@ export class SqliteRuns implements RunStorage {
       const opened = db;
       const make = (): RunWriteStatements => {
         opened.exec(SCHEMA);
+        // Stores made before signing claims: the claim's two columns (empty: no run is being signed).
+        const columns = new Set((opened.prepare("SELECT name FROM pragma_table_info('runs')").all() as Array<{ name: string }>).map((row) => row.name));
+        for (const column of CLAIM_COLUMNS) if (!columns.has(column)) opened.exec(`ALTER TABLE runs ADD COLUMN ${column} TEXT`);
         // Stores made before run_parents: the table, its trigger and the parents of the runs stored.
         if (opened.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'runs_parents'").get() === undefined) opened.exec(PARENTS);
         // Stores made before run_digests.kept: which runs keep which content was a table of its own
@@ -230,7 +258,7 @@ export class SqliteRuns implements RunStorage {
       return new SqliteRuns(db, path, options.writerThread === true, writes);
     } catch (error) {
       if (db?.isOpen === true) db.close();
-      if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
+      if (isSqliteStatementError(error)) throw otherShape(path);
       throw sqliteFault(error, path, 'run database');
     }
   }
@@ -259,15 +287,18 @@ export class SqliteRuns implements RunStorage {
         }
         const has = (type: string, name: string) => opened.db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get(type, name) !== undefined;
         const found = { runs: has('table', 'runs'), parents: has('trigger', 'runs_parents'), first: has('table', 'run_content') };
-        if (found.runs && !found.first && found.parents) for (const sql of READER_PROBE) opened.db.prepare(sql).all();
-        return found;
+        const columns = new Set((opened.db.prepare("SELECT name FROM pragma_table_info('runs')").all() as Array<{ name: string }>).map((row) => row.name));
+        const older = found.first || !found.parents || CLAIM_COLUMNS.some((column) => !columns.has(column));
+        // A store of an older layout is said to be upgraded by serve only if it has what serve's upgrades take.
+        if (found.runs) for (const sql of older ? upgradableProbe(found.first, has('table', 'run_parents')) : READER_PROBE) opened.db.prepare(sql).all();
+        return { ...found, older };
       });
       if (!layout.runs) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${path}: the file holds no runs table (runprint serve creates it when it captures)`);
-      if (layout.first || !layout.parents) throw new LogError('ERR_STORE_UNAVAILABLE', `the run store ${path} has an older layout than this runprint reads: runprint serve with its data directory upgrades it when it starts`);
+      if (layout.older) throw new LogError('ERR_STORE_UNAVAILABLE', `the run store ${path} has an older layout than this runprint reads: runprint serve with its data directory upgrades it when it starts`);
       return new SqliteRuns(opened, path, false);
     } catch (error) {
       reader?.close();
-      if (isSqliteStatementError(error)) throw storeCorrupt('run database holds tables of another shape (not a runprint run store of this version)');
+      if (isSqliteStatementError(error)) throw otherShape(path);
       // The file went between the look and the open.
       if (!existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store at ${path}: runprint serve creates it when it captures`);
       throw sqliteFault(error, path, 'run database');
