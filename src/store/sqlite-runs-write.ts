@@ -274,9 +274,10 @@ export function writeNothing(db: DatabaseSync, path: string): void {
 
 /**
  * Rewrites the run database (VACUUM; the expire that asks for it then empties the WAL). After an
- * expire that deleted salts: secure_delete zeroes deleted cells and freed pages, but a copy of a
- * cell that a B-tree rebalance moved before the delete can stay in the free space of its old page
- * (seen about once in 50 runs of the retention test); a rebuilt file holds only what is stored.
+ * expire that deleted content (salts or any other): secure_delete zeroes deleted cells and freed
+ * pages, but a copy of a cell that a B-tree rebalance moved before the delete can stay in the free
+ * space of its old page (seen about once in 50 runs of the salts' retention test, and a few of
+ * 450 expired pieces of content); a rebuilt file holds only what is stored.
  * Waits SHORT_BUSY_MS at most for other connections (a reader of an older snapshot holds it off);
  * throws as a write does (ERR_STORE_LOCKED then, a full disk).
  */

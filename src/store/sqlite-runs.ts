@@ -564,7 +564,7 @@ export class SqliteRuns implements RunStorage {
 
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
-  /** True while expired salts wait for the database to be rewritten (a VACUUM that failed is tried at the next expire). */
+  /** True while deleted content waits for the database to be rewritten (a VACUUM that failed is tried at the next expire). */
   #vacuumDue = false;
 
   /**
@@ -587,8 +587,9 @@ export class SqliteRuns implements RunStorage {
       return { runs: expired.length, deleted: Number(removed.changes) > 0, salts };
     });
     let vacuumed = false;
-    if (salts || this.#vacuumDue) {
-      // Salts are what makes a commitment openable: no copy may stay in the file (vacuumRuns).
+    if (deleted || salts || this.#vacuumDue) {
+      // No copy of deleted content may stay in the file (vacuumRuns): not of salts, which make a
+      // commitment openable, nor of a prompt, an input or response bytes retention was asked to delete.
       this.#vacuumDue = true;
       try {
         if (this.#thread !== undefined) await this.#thread.write({ vacuum: true });
