@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runQuery } from '../src/server/run-routes.ts';
 import { createApp } from '../src/server/app.ts';
-import { listen } from '../src/server/listen.ts';
+import { listen, REFUSED_IDLE_MS } from '../src/server/listen.ts';
 import { APPLICATION_KEY } from './fixtures/receipt-run.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
@@ -249,8 +249,9 @@ describe('requests Node answered itself get the JSON error', () => {
         assert.equal(parsed(answer).status, 400);
       }
       // Both of this client's two connection slots were taken by the refused ones: a request gets
-      // an answer only once the server has closed them.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // an answer only once the server has closed them. The server reads on after its answer, in
+      // case a body follows, until REFUSED_IDLE_MS pass with nothing arriving.
+      await new Promise((resolve) => setTimeout(resolve, REFUSED_IDLE_MS + 200));
       const health = await fetch(`http://127.0.0.1:${server.port}/healthz`, { signal: AbortSignal.timeout(3000) });
       assert.equal(health.status, 200);
       await health.arrayBuffer();

@@ -75,6 +75,12 @@ function declaredIn(request: Request): DeclaredDocument[] {
   }
 }
 
+/** The refusal of a `POST /v1/sign` request without `Authorization: Bearer` and the sign token, else undefined. */
+export async function signTokenRefusal(request: Request, sign: SignRouteOptions): Promise<RunprintError | undefined> {
+  if (await checkBearer(request.headers.get('authorization'), sign.token)) return undefined;
+  return new RunprintError('ERR_HTTP_UNAUTHORIZED', 'signing needs Authorization: Bearer with the sign token');
+}
+
 /** The routes, by path; `maxBodyBytes` is each one's body limit (the app declares it to the server). */
 export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: number; maxElements: number; sign?: SignRouteOptions }): Record<string, Record<string, Handler>> {
   const { compute, maxBodyBytes, maxElements } = options;
@@ -93,10 +99,10 @@ export function apiRoutes(options: { compute: IdentityCompute; maxBodyBytes: num
     checkSignOptions(sign);
     routes['/v1/sign'] = {
       POST: async (request, url) => {
-        // The token is checked before the body is read or anything is computed.
-        if (!(await checkBearer(request.headers.get('authorization'), sign.token))) {
-          throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'signing needs Authorization: Bearer with the sign token');
-        }
+        // The token is checked before the body is read or anything is computed (listen.ts asks
+        // signTokenRefusal before it reads the body from the socket).
+        const refused = await signTokenRefusal(request, sign);
+        if (refused !== undefined) throw refused;
         knownParameters(url, '/v1/sign', ['form']);
         const form = url.searchParams.get('form') ?? 'envelope';
         if (form !== 'envelope' && form !== 'bundle') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'query parameter "form" must be envelope or bundle');

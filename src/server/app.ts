@@ -3,7 +3,7 @@ import { isInputFormat } from '../compose/from-document.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { errorResponse } from './http-status.ts';
 import { computeInProcess } from './api-answers.ts';
-import { apiRoutes, type SignRouteOptions } from './api-routes.ts';
+import { apiRoutes, signTokenRefusal, type SignRouteOptions } from './api-routes.ts';
 import { MAX_IDENTITY_ELEMENTS, type IdentityCompute } from './identity-answer.ts';
 import { logRoutes, MAX_RECEIPT_BYTES, type LogRouteOptions } from './log-routes.ts';
 import { EXCHANGES_PATH } from '../capture/exchange.ts';
@@ -134,6 +134,13 @@ export interface App {
    * navigation to one of runprint's own pages it lets through). Default: none.
    */
   proxied?(method: string, pathname: string): boolean;
+  /**
+   * The refusal a request gets on its headers alone (a missing or wrong capture or sign token),
+   * before its body is read: listen.ts asks it for a request with a body on a route that reads one,
+   * and answers a refusal without reading the body, so a client without the token cannot make the
+   * server hold a body of up to the route's limit. The route checks again. Default: none.
+   */
+  refuseBeforeBody?(request: Request): Promise<RunprintError | undefined>;
   /** Every route as `METHOD /path` (HEAD wherever GET is, not listed; the log's tiles as `GET /tile/{path}`), for the OpenAPI test. */
   routeTable?(): string[];
 }
@@ -268,6 +275,13 @@ export function createApp(options: AppOptions = {}): App {
   };
 
   const proxied = (method: string, pathname: string) => routeOf(pathname) === undefined && proxy?.bodyLimit(method, pathname) !== undefined;
+  // The routes that take a token, by `METHOD /path`: the refusal of a request without it.
+  const tokenChecks: Record<string, (request: Request) => Promise<RunprintError | undefined>> = {};
+  if (ingest !== undefined) tokenChecks[`POST ${EXCHANGES_PATH}`] = ingest.tokenRefusal;
+  if (options.sign !== undefined) {
+    const sign = options.sign;
+    tokenChecks['POST /v1/sign'] = (request) => signTokenRefusal(request, sign);
+  }
   const largestBodyLimit = Math.max(0, proxy?.largestBodyLimit() ?? 0, ...Object.values(limits));
   return {
     fetch: handle,
@@ -276,6 +290,12 @@ export function createApp(options: AppOptions = {}): App {
     largeByDeclaredLength: (method, pathname) => proxied(method, pathname) || pathname === EXCHANGES_PATH,
     bodyLimit: (method, pathname) => limits[`${method} ${pathname}`] ?? (routeOf(pathname) === undefined ? proxy?.bodyLimit(method, pathname) : undefined) ?? 0,
     largestBodyLimit: () => largestBodyLimit,
+    refuseBeforeBody: async (request) => {
+      const { pathname } = new URL(request.url);
+      const check = tokenChecks[`${request.method} ${pathname}`];
+      if (check !== undefined) return check(request);
+      return proxied(request.method, pathname) ? proxy?.tokenRefusal(request) : undefined;
+    },
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
       ...(log === undefined ? [] : ['GET /tile/{path}']),

@@ -66,7 +66,7 @@ type Handler = (request: Request, url: URL) => Promise<Response>;
  * same, without them. Mount with
  * `const ingest = ingestRoutes(options); Object.assign(routes, ingest.routes); Object.assign(limits, ingest.limits);`.
  */
-export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number>; told(error: unknown): boolean } {
+export function ingestRoutes(options: IngestRouteOptions): { routes: Record<string, Record<string, Handler>>; limits: Record<string, number>; told(error: unknown): boolean; tokenRefusal(request: Request): Promise<RunprintError | undefined> } {
   // Exchanges of one capture id are checked and recorded one after the other in this process, so
   // two different ones sent at once cannot both find the id free; the sink's store checks again
   // as it stores (serve processes sharing one run store). A proxy call whose record is not
@@ -95,10 +95,14 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     }
     return error;
   };
+  /** The refusal of an exchange without the capture token, else undefined (a server asks it before it reads the body, too). */
+  const tokenRefusal = async (request: Request): Promise<RunprintError | undefined> => {
+    if (options.token === undefined || (await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) return undefined;
+    return new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
+  };
   const post: Handler = async (request, url) => {
-    if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
-      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `sending exchanges needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
-    }
+    const refused = await tokenRefusal(request);
+    if (refused !== undefined) throw refused;
     requireJson(request);
     knownParameters(url, EXCHANGES_PATH, []);
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
@@ -130,5 +134,6 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     routes: { [EXCHANGES_PATH]: { POST: post } },
     limits: { [`POST ${EXCHANGES_PATH}`]: options.maxBodyBytes },
     told: (error) => error instanceof RunprintError && told.has(error),
+    tokenRefusal,
   };
 }

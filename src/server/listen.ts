@@ -109,18 +109,64 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
 /**
  * Answers `refusal` as JSON on a socket the HTTP layer no longer handles (a request it cannot
- * parse, CONNECT) and closes it: the socket is destroyed once the answer is written, or after a
- * second whatever the client does, so a client that keeps its end open holds neither a connection
- * slot nor a stop (Node no longer tracks or times out such a socket).
+ * parse, CONNECT) and closes it, so that a client that keeps its end open holds neither a
+ * connection slot nor a stop for long (Node no longer tracks or times out such a socket).
+ * `most` 0 (a timeout: the client is sending nothing): the socket is destroyed once the answer is
+ * written, or after REFUSED_IDLE_MS. Else a body may still be arriving: the answer goes out with
+ * the server's end of the connection, and what the client still sends is read and discarded
+ * until it ends its side, sends nothing for REFUSED_IDLE_MS, LINGER_MS pass or more than `most`
+ * bytes arrive (then the socket is destroyed): a client that sends its whole body before it reads
+ * (Python's http.client) gets the answer, not a broken pipe or a reset. `open` holds the socket
+ * until it closes (a stop cuts them).
  */
-function refuseOnSocket(socket: Socket, refusal: RunprintError): void {
+function refuseOnSocket(socket: Socket, refusal: RunprintError, most: number, open: Set<Socket>): void {
+  if (refusing.has(socket)) return;
+  refusing.set(socket, socket.bytesRead + most);
+  open.add(socket);
   const status = statusFor(refusal);
   const body = JSON.stringify({ error: refusal.toJSON() });
-  const cut = setTimeout(() => socket.destroy(), 1000);
+  const answer = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  const cut = setTimeout(() => socket.destroy(), most === 0 ? REFUSED_IDLE_MS : LINGER_MS);
   cut.unref();
-  socket.once('close', () => clearTimeout(cut));
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+  socket.once('close', () => {
+    clearTimeout(cut);
+    open.delete(socket);
+  });
+  if (most === 0) return void socket.end(answer, () => socket.destroy());
+  socket.end(answer);
+  socket.setTimeout(REFUSED_IDLE_MS);
+  socket.on('timeout', () => socket.destroy());
+  // A request Node cannot parse: Node's parser reads on (and reports the error again with each
+  // chunk: the clientError handler checks the bound then). CONNECT's socket is read here.
+  socket.on('data', () => {
+    if (socket.bytesRead > refusing.get(socket)!) socket.destroy();
+  });
+  socket.resume();
 }
+
+/**
+ * Sockets answered by refuseOnSocket, each with the most bytes it may have read before it is
+ * destroyed (what was read when it was answered, and the most discarded after).
+ */
+const refusing = new WeakMap<Socket, number>();
+
+/** Longest a socket answered by refuseOnSocket stays open with nothing arriving, in ms. */
+export const REFUSED_IDLE_MS = 1000;
+
+/** The latest request on each connection and its answer: what a timeout or a parse error on the connection is answered through. */
+const latest = new WeakMap<Socket, { incoming: IncomingMessage; outgoing: ServerResponse }>();
+
+/** The latest request on `socket`, while its answer is not written whole; else undefined. */
+function inProgressOn(socket: Socket): { incoming: IncomingMessage; outgoing: ServerResponse } | undefined {
+  const now = latest.get(socket);
+  return now === undefined || now.outgoing.writableFinished || now.outgoing.destroyed ? undefined : now;
+}
+
+/**
+ * Answers afterBody holds unended while it discards the rest of a body, each with what ends it now
+ * and closes the connection (its request timed out, or the rest of the body cannot be parsed).
+ */
+const holding = new WeakMap<ServerResponse, () => void>();
 
 /** Most characters of a host shown in a message (README: a name as given is cut to 80). */
 const HOST_SHOWN = 80;
@@ -166,22 +212,61 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   server.timeout = requestTimeout;
   // Node's own answers to requests it cannot parse or that came too slowly are a bare status;
   // runprint's carry its JSON error with a stable code, and close the connection.
+  // Sockets refuseOnSocket answered, until they close (a stop cuts them).
+  const refused = new Set<Socket>();
+  /**
+   * Answers the request in progress on a connection whose request timed out (Node's request
+   * timeout, or nothing moved for as long): a body that has not arrived whole gets 408
+   * ERR_HTTP_TIMEOUT and the connection is closed; an answer already given before the body is
+   * ended and the connection closed. False when there is nothing to answer (the body is whole, or
+   * the answer is being written): the caller cuts the connection.
+   */
+  const answerTimeout = ({ incoming, outgoing }: { incoming: IncomingMessage; outgoing: ServerResponse }): boolean => {
+    const held = holding.get(outgoing);
+    if (held !== undefined) return (held(), true);
+    if (incoming.complete || outgoing.headersSent) return false;
+    reply(outgoing, new RunprintError('ERR_HTTP_TIMEOUT', `the request's body did not arrive in time (the server waits ${requestTimeout} ms for a whole request)`), true);
+    return true;
+  };
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // A socket answered already: a request Node cannot parse is reported again with every chunk
+    // that follows, read on and discarded within refuseOnSocket's bound.
+    const bound = refusing.get(socket);
+    if (bound !== undefined) return void (socket.bytesRead > bound && socket.destroy());
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    refuseOnSocket(socket, caps.refusalOf(socket) ?? clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines));
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT';
+    // A request is in progress on the connection (its body being read, or an answer being given):
+    // a timeout is answered through it; bytes written beside its answer would corrupt it.
+    const now = inProgressOn(socket);
+    if (now !== undefined) {
+      if (timeout) return void (answerTimeout(now) || socket.destroy());
+      if (now.outgoing.headersSent) return void (holding.get(now.outgoing) ?? (() => socket.destroy()))();
+      // An earlier answer on the connection is still being written (a pipelined request).
+      if (now.outgoing.socket !== socket) return void socket.destroy();
+    }
+    // A body may follow a request Node cannot parse: read on and discarded, as afterBody does.
+    refuseOnSocket(socket, caps.refusalOf(socket) ?? clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines), timeout ? 0 : lingerBytes(app, 0), refused);
+  });
+  // Nothing moved on a connection for requestTimeout (Node would cut it with no answer): a request
+  // whose body stopped coming gets its 408; any other connection is cut (a client that stopped
+  // reading its answer, an idle keep-alive connection).
+  server.on('timeout', (socket: Socket) => {
+    const now = inProgressOn(socket);
+    if (refusing.has(socket) || now === undefined || !answerTimeout(now)) socket.destroy();
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
   // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
   // JSON error, and the connection is closed (a body that may follow is not served: refuse
   // discards it first, CONNECT's socket is closed once the answer is written).
   server.on('checkExpectation', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    latest.set(incoming.socket, { incoming, outgoing });
     const refusal = caps.refusalOf(incoming.socket);
     if (refusal !== undefined) return refuse(incoming, outgoing, refusal, { 'retry-after': '1' });
     refuse(incoming, outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'the Expect header may only be 100-continue, the one expectation this server meets'));
   });
   server.on('connect', (_incoming: IncomingMessage, socket: Socket) => {
     socket.on('error', () => undefined);
-    refuseOnSocket(socket, caps.refusalOf(socket) ?? new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)'));
+    refuseOnSocket(socket, caps.refusalOf(socket) ?? new RunprintError('ERR_HTTP_BAD_REQUEST', 'CONNECT is not served: this server opens no tunnels (the capture proxy takes provider calls as plain requests to its own paths)'), lingerBytes(app, 0), refused);
   });
   server.on('connection', (socket: Socket) => caps.accept(socket));
   let origin = '';
@@ -208,6 +293,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     reply(outgoing, refusal, true, extra, afterBody(incoming, outgoing, lingerBytes(app, limit)));
   };
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
+    latest.set(incoming.socket, { incoming, outgoing });
     // A connection past a cap: its first request is answered with the refusal, its body read only
     // to be discarded (within the cap's REFUSING_MS), and the connection closed.
     const refusal = caps.refusalOf(incoming.socket);
@@ -281,6 +367,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     },
     close: async (closeOptions = {}) => {
       closing = true;
+      for (const socket of refused) socket.destroy();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const graceMs = closeOptions.graceMs ?? 0;
@@ -402,29 +489,45 @@ function afterBody(incoming: IncomingMessage, outgoing: ServerResponse, most: nu
   let over = false;
   let whole = false;
   let written = false;
-  const stop = (cut: boolean): void => {
+  /**
+   * 'whole': the body is discarded whole, the answer ended once written. 'cut': the connection is
+   * destroyed, whatever is still in flight either way. 'timed-out' (the request timed out: the
+   * client sends nothing more, or too slowly): an answer written whole but for its end is ended,
+   * so that the client gets all of it, and the connection closed once it is written, or after
+   * FLUSH_MS; one not written whole is cut.
+   */
+  const stop = (how: 'whole' | 'cut' | 'timed-out'): void => {
     if (over) return;
     over = true;
+    holding.delete(outgoing);
     clearTimeout(timer);
     incoming.off('data', onData);
     incoming.off('end', onEnd);
     incoming.off('close', gone);
-    // Cut: the connection is destroyed, whatever is still in flight either way.
-    if (cut) return void outgoing.destroy();
-    whole = true;
-    if (written) outgoing.end();
+    if (how === 'whole') {
+      whole = true;
+      if (written) outgoing.end();
+      return;
+    }
+    const socket = outgoing.socket;
+    if (how === 'cut' || !written || socket === null || socket.destroyed || outgoing.writableEnded) return void outgoing.destroy();
+    const flush = setTimeout(() => socket.destroy(), FLUSH_MS);
+    flush.unref();
+    socket.once('close', () => clearTimeout(flush));
+    outgoing.end();
   };
   const onData = (chunk: Buffer): void => {
     discarded += chunk.length;
-    if (discarded > most) stop(true);
+    if (discarded > most) stop('cut');
   };
-  const onEnd = (): void => stop(false);
-  const gone = (): void => stop(!incoming.complete);
-  const timer = setTimeout(() => stop(true), LINGER_MS);
+  const onEnd = (): void => stop('whole');
+  const gone = (): void => stop(incoming.complete ? 'whole' : 'cut');
+  const timer = setTimeout(() => stop('cut'), LINGER_MS);
   incoming.on('data', onData);
   incoming.once('end', onEnd);
   incoming.once('close', gone);
   incoming.resume();
+  holding.set(outgoing, () => stop('timed-out'));
   return () => {
     if (written) return;
     written = true;
@@ -480,6 +583,16 @@ function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array 
   });
 }
 
+/** The app's refusal of `request` before its body is read (App.refuseBeforeBody), if any; a check that fails leaves the request to its route. */
+async function refusalBeforeBody(app: App, request: Request): Promise<RunprintError | undefined> {
+  if (app.refuseBeforeBody === undefined) return undefined;
+  try {
+    return await app.refuseBeforeBody(request);
+  } catch {
+    return undefined;
+  }
+}
+
 async function serve(app: App, incoming: IncomingMessage, outgoing: ServerResponse, origin: string, limits: ClientLimits, stopping: { readonly cut: boolean }): Promise<void> {
   // A stream error after the request is settled must not become an uncaught 'error' event.
   incoming.on('error', () => undefined);
@@ -509,22 +622,6 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     }
     outgoing.once('close', () => limits.endLarge(client));
   }
-  let bytes: Uint8Array | undefined;
-  if (body && limit > 0) {
-    // Made only when needed: an Error captures a stack trace, a cost on every request otherwise.
-    const tooLarge = () => new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
-    if (Number(incoming.headers['content-length'] ?? 0) > limit) {
-      // A client that waits for 100 Continue sends no body: it gets its answer alone, the connection closed.
-      if (awaitingContinue.delete(incoming)) return reply(outgoing, tooLarge(), true);
-      return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
-    }
-    // The client waits for this before sending its body (Expect: 100-continue).
-    if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
-    const read = await readBody(incoming, limit);
-    if (read === 'gone') return void outgoing.destroy();
-    if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
-    bytes = read;
-  }
   let request: Request;
   // The request's signal aborts when the client goes away before its answer is written whole,
   // or the server cuts it as it stops (a reason of its own: the capture proxy records such a call
@@ -540,9 +637,34 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     const raw = incoming.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
     request = new Request(url, { method, headers, signal: gone.signal });
-    if (bytes !== undefined) attachBody(request, bytes);
   } catch {
     return refuse(new RunprintError('ERR_HTTP_BAD_REQUEST', 'request method or headers are not acceptable'));
+  }
+  let bytes: Uint8Array | undefined;
+  if (body && limit > 0) {
+    // Made only when needed: an Error captures a stack trace, a cost on every request otherwise.
+    const tooLarge = () => new RunprintError('ERR_HTTP_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    if (Number(incoming.headers['content-length'] ?? 0) > limit) {
+      // A client that waits for 100 Continue sends no body: it gets its answer alone, the connection closed.
+      if (awaitingContinue.delete(incoming)) return reply(outgoing, tooLarge(), true);
+      return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
+    }
+    // A request the app refuses on its headers alone (no token) is refused before its body is read:
+    // a client without the token cannot make the server hold its body. The route checks again.
+    const refusal = await refusalBeforeBody(app, request);
+    if (refusal !== undefined) {
+      if (awaitingContinue.delete(incoming)) return reply(outgoing, refusal, true);
+      return refuse(refusal);
+    }
+    // The client waits for this before sending its body (Expect: 100-continue).
+    if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
+    const read = await readBody(incoming, limit);
+    if (read === 'gone') return void outgoing.destroy();
+    // Answered while the body was read (408: it did not arrive in time): the request is not served.
+    if (outgoing.headersSent) return;
+    if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
+    bytes = read;
+    attachBody(request, bytes);
   }
   const response = await app.fetch(request);
   // A body this route does not read is read on and discarded while the answer is written, and the

@@ -322,6 +322,8 @@ export interface Proxy {
   bodyLimit(method: string, pathname: string): number | undefined;
   /** Most body bytes any proxied path reads (the largest bodyLimit). */
   largestBodyLimit(): number;
+  /** The refusal of a call without the capture token (ERR_HTTP_UNAUTHORIZED), else undefined: a server asks it before it reads the call's body. */
+  tokenRefusal(request: Request): Promise<RunprintError | undefined>;
   /** `METHOD /path` of every route it serves, for the OpenAPI test. */
   routeTable(): string[];
   /**
@@ -399,10 +401,15 @@ export function createProxy(options: ProxyOptions): Proxy {
     return { upstream: name, path, format: format !== null && providerFor(format).upstream.name === name ? format : null };
   };
 
+  /** The refusal of a call without the capture token, else undefined. */
+  async function tokenRefusal(request: Request): Promise<RunprintError | undefined> {
+    if (options.token === undefined || (await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) return undefined;
+    return new RunprintError('ERR_HTTP_UNAUTHORIZED', `the proxy needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
+  }
+
   async function forward(request: Request, url: URL, target: Target): Promise<Response> {
-    if (options.token !== undefined && !(await sameToken(request.headers.get(CAPTURE_TOKEN_HEADER), options.token))) {
-      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', `the proxy needs the ${CAPTURE_TOKEN_HEADER} header with the capture token`);
-    }
+    const refused = await tokenRefusal(request);
+    if (refused !== undefined) throw refused;
     // An agent's steps (runprint-steps) and the runs the call follows from: its runprint-parent
     // header's when it has one, else those that ended in its steps since the last call of them.
     const steps = target.format === null ? null : stepsOf(request, namedSteps);
@@ -668,6 +675,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       return method === 'GET' || method === 'HEAD' ? 0 : options.maxBodyBytes;
     },
     largestBodyLimit: () => options.maxBodyBytes,
+    tokenRefusal,
     routeTable() {
       const table = [...routes.keys()];
       for (const name of upstreams.keys()) table.push(`* /${name}/{path}`);
