@@ -209,6 +209,53 @@ async function atOnce(first: RunStorage, second: RunStorage, rounds: number): Pr
   }
 }
 
+/**
+ * Two runs whose receipts are the same bytes may hold one index: the log answers a receipt it
+ * holds already with that entry's index (two captures of one run, one output, signed alike), in
+ * one batch or two, through setReceipts and setLogIndexes; a run with another receipt still may not.
+ */
+async function sameReceiptShares(store: RunStorage): Promise<void> {
+  const [a, b, c, d, e] = await unsigned(store, 5);
+  const alike = JSON.stringify({ receipt: 'the same bytes' });
+  await store.setReceipts([{ recordDigest: a!, receipt: alike, logIndex: 0 }]);
+  await store.setReceipts([{ recordDigest: b!, receipt: alike, logIndex: 0 }]);
+  await assert.rejects(store.setReceipts([{ recordDigest: c!, receipt: receiptOf(c!), logIndex: 0 }]), { code: 'ERR_LOG_REWRITE' });
+  const other = JSON.stringify({ receipt: 'other bytes, alike twice' });
+  await store.setReceipts([
+    { recordDigest: c!, receipt: other, logIndex: 1 },
+    { recordDigest: d!, receipt: other, logIndex: 1 },
+  ]);
+  await assert.rejects(
+    store.setReceipts([
+      { recordDigest: e!, receipt: receiptOf(e!), logIndex: 2 },
+      { recordDigest: e! + '-not-stored', receipt: receiptOf(a!), logIndex: 2 },
+    ]),
+    { code: 'ERR_LOG_REWRITE' },
+  );
+  assert.deepEqual(await receiptsOf(store, [a!, b!, c!, d!, e!]), [[alike, 0], [alike, 0], [other, 1], [other, 1], [null, null]]);
+
+  // setLogIndexes (the outbox: receipts stored first, indexes after): the stored receipts decide.
+  const [f, g, h, i] = Array.from({ length: 4 }, run);
+  await store.put([f!, g!, h!, i!]);
+  const delivered = JSON.stringify({ receipt: 'delivered alike' });
+  await store.setReceipts([f!, g!, i!].map((item) => ({ recordDigest: item.recordDigest, receipt: delivered, logIndex: null })));
+  await store.setReceipts([{ recordDigest: h!.recordDigest, receipt: receiptOf(h!.recordDigest), logIndex: null }]);
+  await store.setLogIndexes([
+    { recordDigest: f!.recordDigest, logIndex: 5 },
+    { recordDigest: g!.recordDigest, logIndex: 5 },
+  ]);
+  await assert.rejects(store.setLogIndexes([{ recordDigest: h!.recordDigest, logIndex: 5 }]), { code: 'ERR_LOG_REWRITE' });
+  await assert.rejects(
+    store.setLogIndexes([
+      { recordDigest: h!.recordDigest, logIndex: 6 },
+      { recordDigest: i!.recordDigest, logIndex: 6 },
+    ]),
+    { code: 'ERR_LOG_REWRITE' },
+  );
+  await store.setLogIndexes([{ recordDigest: i!.recordDigest, logIndex: 5 }]);
+  assert.deepEqual(await indexOf(store, [f!.recordDigest, g!.recordDigest, h!.recordDigest, i!.recordDigest]), [5, 5, null, 5]);
+}
+
 describe('SQLite', () => {
   test('an index another run holds, or one given twice in a batch, stores none of the batch (ERR_LOG_REWRITE)', async () => {
     const store = SqliteRuns.open(databasePath());
@@ -233,6 +280,17 @@ describe('SQLite', () => {
       const store = SqliteRuns.open(databasePath(), { writerThread });
       try {
         await receiptsNeverTwice(store);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  test('two runs whose receipts are the same bytes may hold one index (the log answers a receipt it holds with its index); another receipt may not; on both threads', async () => {
+    for (const writerThread of [false, true]) {
+      const store = SqliteRuns.open(databasePath(), { writerThread });
+      try {
+        await sameReceiptShares(store);
       } finally {
         await store.close();
       }
@@ -315,6 +373,15 @@ describe('PostgreSQL', () => {
     const store = await PostgresRuns.open((await pgs.fresh('runprint_log_index')).url);
     try {
       await receiptsNeverTwice(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two runs whose receipts are the same bytes may hold one index (the log answers a receipt it holds with its index); another receipt may not', async () => {
+    const store = await PostgresRuns.open((await pgs.fresh('runprint_log_index')).url);
+    try {
+      await sameReceiptShares(store);
     } finally {
       await store.close();
     }

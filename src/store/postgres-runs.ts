@@ -545,18 +545,28 @@ export class PostgresRuns implements RunStorage {
   /**
    * `work` in one transaction holding an advisory lock of this schema's log indexes (so two
    * processes checking at once cannot both find an index free and give it to two runs), after
-   * checking that no index of `items` is held by another run (runs_log_index) or given to two of
-   * them: else ERR_LOG_REWRITE (indexHeld) and nothing is stored.
+   * checking that no index of `items` is held by another run with another receipt (runs_log_index)
+   * or given to two of them with other receipts (firstHeld): else ERR_LOG_REWRITE (indexHeld) and
+   * nothing is stored.
    */
-  async #underIndexLock(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, what: 'index' | 'receipt', work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    const doubled = firstHeld(items, () => undefined, what);
-    if (doubled !== undefined) throw doubled;
+  async #underIndexLock(items: ReadonlyArray<{ recordDigest: string; logIndex: number; receipt?: string }>, what: 'index' | 'receipt', work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock(${this.#logIndexLock});`, async (client) => {
+      // One index given to two runs of the batch: their stored receipts, when the items bring none, decide.
+      const stored = new Map<string, string>();
+      const counted = new Map<number, number>();
+      for (const item of items) counted.set(item.logIndex, (counted.get(item.logIndex) ?? 0) + 1);
+      const unbrought = items.filter((item) => item.receipt === undefined && counted.get(item.logIndex)! > 1).map((item) => item.recordDigest);
+      if (unbrought.length > 0) {
+        for (const row of (await client.query('SELECT record_digest, receipt FROM runs WHERE record_digest = ANY($1::text[]) AND receipt IS NOT NULL', [unbrought])).rows as { record_digest: string; receipt: string }[]) stored.set(row.record_digest, row.receipt);
+      }
+      const doubled = firstHeld(items, () => undefined, what, (recordDigest) => stored.get(recordDigest));
+      if (doubled !== undefined) throw doubled;
       const held = await client.query(
         // One look into runs_log_index per index (a join may read the whole table instead).
-        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
-         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest LIMIT 1) AS held LIMIT 1`,
-        [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)],
+        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(record_digest, log_index, receipt)
+         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest
+           AND runs.receipt IS DISTINCT FROM coalesce(u.receipt, (SELECT me.receipt FROM runs me WHERE me.record_digest = u.record_digest)) LIMIT 1) AS held LIMIT 1`,
+        [items.map((item) => item.recordDigest), items.map((item) => item.logIndex), items.map((item) => item.receipt ?? null)],
       );
       const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
       if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder, what);

@@ -520,18 +520,30 @@ export function indexHeld(logIndex: number, recordDigest: string, holder: string
 
 /**
  * The first of `items` whose log index another run holds (`holderOf`: the run other than the given
- * one holding an index) or that gives one index to two of them, as the error setLogIndexes and
- * setReceipts fail with (indexHeld); items without an index are not checked. Called inside the
+ * one holding an index, with another receipt than `receipt`, or than the given run's stored one
+ * when `receipt` is undefined) or that gives one index to two of them, as the error setLogIndexes
+ * and setReceipts fail with (indexHeld); items without an index are not checked. Two runs whose
+ * receipts are the same bytes may hold one index: a log answers a receipt it holds already with
+ * that entry's index (two captures of one run with one output, signed alike), and that entry proves
+ * both. `receiptOf` gives a run's stored receipt, for items that bring none. Called inside the
  * write transaction that stores them.
  */
-export function firstHeld(items: ReadonlyArray<{ recordDigest: string; logIndex: number | null }>, holderOf: (logIndex: number, recordDigest: string) => string | undefined, what: 'index' | 'receipt'): LogError | undefined {
-  const batch = new Map<number, string>();
+export function firstHeld(
+  items: ReadonlyArray<{ recordDigest: string; logIndex: number | null; receipt?: string }>,
+  holderOf: (logIndex: number, recordDigest: string, receipt: string | undefined) => string | undefined,
+  what: 'index' | 'receipt',
+  receiptOf: (recordDigest: string) => string | undefined,
+): LogError | undefined {
+  const batch = new Map<number, { recordDigest: string; receipt: string | undefined }>();
   for (const item of items) {
     if (item.logIndex === null) continue;
     const other = batch.get(item.logIndex);
-    if (other !== undefined && other !== item.recordDigest) return indexHeld(item.logIndex, item.recordDigest, other, what);
-    batch.set(item.logIndex, item.recordDigest);
-    const holder = holderOf(item.logIndex, item.recordDigest);
+    if (other !== undefined && other.recordDigest !== item.recordDigest) {
+      const mine = item.receipt ?? receiptOf(item.recordDigest);
+      if (mine === undefined || mine !== (other.receipt ?? receiptOf(other.recordDigest))) return indexHeld(item.logIndex, item.recordDigest, other.recordDigest, what);
+    }
+    batch.set(item.logIndex, { recordDigest: item.recordDigest, receipt: item.receipt });
+    const holder = holderOf(item.logIndex, item.recordDigest, item.receipt);
     if (holder !== undefined) return indexHeld(item.logIndex, item.recordDigest, holder, what);
   }
   return undefined;

@@ -82,8 +82,13 @@ export interface RunWriteStatements {
   setClaimedReceipt: StatementSync;
   /** A log index for a receipt stored without one. */
   setLogIndex: StatementSync;
-  /** The run, other than the given one (record digest), that holds this log index (runs_log_index). */
+  /**
+   * The run, other than the given one (record digest), that holds this log index (runs_log_index)
+   * with another receipt than the one given, or than the given run's stored one when none is given.
+   */
   logIndexHolder: StatementSync;
+  /** A run's stored receipt. */
+  receiptOf: StatementSync;
   /** A log's verified checkpoint, where none is stored or the stored one is smaller. */
   advanceCheckpoint: StatementSync;
   /** The log's verified checkpoint stored (its root hash, for a size). */
@@ -155,7 +160,8 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
-    logIndexHolder: db.prepare('SELECT record_digest FROM runs WHERE log_index = ? AND record_digest <> ? LIMIT 1'),
+    logIndexHolder: db.prepare('SELECT record_digest FROM runs WHERE log_index = ?1 AND record_digest <> ?2 AND receipt IS NOT coalesce(?3, (SELECT receipt FROM runs WHERE record_digest = ?2)) LIMIT 1'),
+    receiptOf: db.prepare('SELECT receipt FROM runs WHERE record_digest = ?'),
     advanceCheckpoint: db.prepare('INSERT INTO run_log_checkpoints (origin, size, root_hash) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash WHERE run_log_checkpoints.size < excluded.size'),
     checkpointOf: db.prepare('SELECT root_hash FROM run_log_checkpoints WHERE origin = ? AND size = ?'),
   };
@@ -186,7 +192,7 @@ export function writeRelaxed<T>(db: DatabaseSync, path: string, work: () => T): 
  */
 export function writeReceipts(db: DatabaseSync, path: string, statements: RunWriteStatements, items: readonly ReceiptWrite[], claimant?: string): void {
   writeRelaxed(db, path, () => {
-    const held = firstHeld(items, holderIn(statements), 'receipt');
+    const held = firstHeld(items, holderIn(statements), 'receipt', receiptIn(statements));
     if (held !== undefined) throw held;
     for (const item of items) {
       if (claimant === undefined) statements.setReceipt.run(item.receipt, item.logIndex, item.recordDigest);
@@ -211,15 +217,18 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
       if (same !== undefined && Buffer.compare(same.root_hash, checkpoint.rootHash) !== 0) throw checkpointForked(checkpoint.size);
       statements.advanceCheckpoint.run(checkpoint.origin, checkpoint.size, checkpoint.rootHash);
     }
-    const held = firstHeld(items, holderIn(statements), 'index');
+    const held = firstHeld(items, holderIn(statements), 'index', receiptIn(statements));
     if (held !== undefined) throw held;
     for (const item of items) statements.setLogIndex.run(item.logIndex, item.recordDigest);
   });
 }
 
-/** The run other than the given one that holds a log index (runs_log_index), for firstHeld. */
-const holderIn = (statements: RunWriteStatements) => (logIndex: number, recordDigest: string) =>
-  (statements.logIndexHolder.get(logIndex, recordDigest) as { record_digest: string } | undefined)?.record_digest;
+/** The run other than the given one that holds a log index (runs_log_index) with another receipt, for firstHeld. */
+const holderIn = (statements: RunWriteStatements) => (logIndex: number, recordDigest: string, receipt: string | undefined) =>
+  (statements.logIndexHolder.get(logIndex, recordDigest, receipt ?? null) as { record_digest: string } | undefined)?.record_digest;
+
+/** A run's stored receipt, for firstHeld. */
+const receiptIn = (statements: RunWriteStatements) => (recordDigest: string) => (statements.receiptOf.get(recordDigest) as { receipt: string | null } | undefined)?.receipt ?? undefined;
 
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {
