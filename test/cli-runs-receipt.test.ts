@@ -39,17 +39,17 @@ test('runs receipt writes the receipt as stored and the data directory key\'s pu
   const data = scratch.tempDir();
   const captureId = await captured(data);
   const folder = cliFolder('runprint-cli-runs-receipt-out-');
-  const written = await folder.cli(['runs', 'receipt', captureId, '--data', data, '--out', 'receipt.json', '--key-out', 'receipt-key.pub.pem']);
+  const written = await folder.cli(['runs', 'receipt', captureId, '--data', data, '--out', 'captured-receipt.json', '--key-out', 'receipt-key.pub.pem']);
   assert.deepEqual(written, { code: 0, stdout: '', stderr: '' });
   const pem = readFileSync(join(folder.folder, 'receipt-key.pub.pem'), 'utf8');
   assert.match(pem, /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
   // The same bytes on standard output, and the same as the run store's (what GET /v1/runs/ID/receipt answers).
   const printed = await folder.cli(['runs', 'receipt', captureId, '--data', data]);
   assert.equal(printed.code, 0);
-  const receipt = readFileSync(join(folder.folder, 'receipt.json'), 'utf8');
+  const receipt = readFileSync(join(folder.folder, 'captured-receipt.json'), 'utf8');
   assert.equal(printed.stdout.replace(/\n$/, ''), receipt.replace(/\n$/, ''));
   const shown = JSON.parse((await folder.cli(['runs', 'show', captureId, '--data', data, '--json'])).stdout) as { runs: Array<{ record: { runId: string } }> };
-  const checked = await folder.cli(['verify', 'receipt.json', '--key', 'receipt-key.pub.pem', '--json']);
+  const checked = await folder.cli(['verify', 'captured-receipt.json', '--key', 'receipt-key.pub.pem', '--json']);
   assert.equal(checked.code, 0, checked.stderr);
   const report = JSON.parse(checked.stdout) as { ok: boolean; runId: string };
   assert.equal(report.ok, true);
@@ -59,22 +59,22 @@ test('runs receipt writes the receipt as stored and the data directory key\'s pu
   const response = await folder.cli(['runs', 'show', captureId, '--data', data, '--response']);
   assert.deepEqual([composition.code, response.code, response.stderr], [0, 0, '']);
   assert.equal((JSON.parse(response.stdout) as { object: string }).object, 'chat.completion');
-  folder.file('composition.json', composition.stdout);
-  folder.file('response.json', response.stdout);
-  const withContent = await folder.cli(['verify', 'receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'composition.json', '--output', 'response.json', '--json']);
+  folder.file('captured-composition.json', composition.stdout);
+  folder.file('captured-response.json', response.stdout);
+  const withContent = await folder.cli(['verify', 'captured-receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'captured-composition.json', '--output', 'captured-response.json', '--json']);
   assert.equal(withContent.code, 0, withContent.stdout);
   const steps = (JSON.parse(withContent.stdout) as { checks: Array<{ name: string; ok: boolean }> }).checks;
   assert.deepEqual(steps.filter((step) => step.name === 'composition' || step.name === 'output').map((step) => [step.name, step.ok]), [['composition', true], ['output', true]]);
   const altered = JSON.parse(response.stdout) as { choices: Array<{ message: { content: string } }> };
   altered.choices[0]!.message.content += '!';
-  folder.file('response.json', JSON.stringify(altered));
-  assert.equal((await folder.cli(['verify', 'receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'composition.json', '--output', 'response.json'])).code, 1, 'another response fails');
+  folder.file('captured-response.json', JSON.stringify(altered));
+  assert.equal((await folder.cli(['verify', 'captured-receipt.json', '--key', 'receipt-key.pub.pem', '--composition', 'captured-composition.json', '--output', 'captured-response.json'])).code, 1, 'another response fails');
   const both = await folder.cli(['runs', 'show', captureId, '--data', data, '--response', '--json']);
   assert.deepEqual([both.code, both.stdout, both.stderr], [2, '', 'runprint: ERR_CLI_USAGE: runs show: --response prints the response\'s bytes alone; give it without --composition and --json\n']);
   // Another key does not check it: the key written is the one that signed.
   const other = await generateKeyFiles('other');
   folder.file('other.pub.pem', other.publicKeyPem);
-  assert.equal((await folder.cli(['verify', 'receipt.json', '--key', 'other.pub.pem'])).code, 1);
+  assert.equal((await folder.cli(['verify', 'captured-receipt.json', '--key', 'other.pub.pem'])).code, 1);
 });
 
 test('runs receipt refuses, with its code and nothing written, a run without a receipt, a key that did not sign it, and a bad command line', async () => {
