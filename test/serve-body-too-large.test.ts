@@ -19,9 +19,11 @@ const LIMIT = 32 * 1024 * 1024;
 const TOO_LARGE = { error: { code: 'ERR_HTTP_BODY_TOO_LARGE', message: `request body is larger than ${LIMIT} bytes` } };
 const scratch = scratchFolders('runprint-body-too-large-');
 let serve: ServeProcess;
+/** The log's write token: a log entry without it is refused before its body is read. */
+const LOG_TOKEN = 'body-too-large-log-token';
 
 before(async () => {
-  serve = await startServe({ data: scratch.tempDir() });
+  serve = await startServe({ data: scratch.tempDir(), token: LOG_TOKEN });
 });
 after(() => endServeTest(undefined, scratch));
 
@@ -148,8 +150,8 @@ test('a declared length past what serve reads on (4 times the limit): the answer
 });
 
 test('a chunked body that does not end: read on to 4 times the limit (at least 1 MiB), then the connection is cut', async () => {
-  // POST /v1/log/entries: 64 KiB, so serve reads on 1 MiB after its answer.
-  const head = 'POST /v1/log/entries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+  // POST /v1/log/entries (with its token: without, it is refused before the body): 64 KiB, so serve reads on 1 MiB after its answer.
+  const head = `POST /v1/log/entries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${LOG_TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`;
   const endless = (function* () {
     for (let i = 0; i < 1000; i += 1) yield Buffer.concat([Buffer.from('100000\r\n'), Buffer.alloc(1024 * 1024, 0x20), Buffer.from('\r\n')]);
   })();

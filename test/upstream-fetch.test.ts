@@ -15,6 +15,7 @@ import type { CapturedRun } from '../src/capture/capture-run.ts';
 import { createApp } from '../src/server/app.ts';
 import { createProxy } from '../src/server/proxy-routes.ts';
 import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
+import { UpstreamSilent } from '../src/io/upstream-silent.ts';
 
 let server: Server;
 let base: string;
@@ -247,14 +248,14 @@ test('errors are fetch\'s: unreachable, cut off, aborted before and during the a
   await assert.rejects(slowReader.read(), { name: 'AbortError', message: 'stop' });
 });
 
-test('an upstream silent past the idle limit fails the call as a timeout, which the 502 names, and one silent mid-body as terminated', async () => {
+test('an upstream silent past the idle limit fails the call as a timeout (UpstreamSilent, named TimeoutError), before its answer and mid-body', async () => {
   const idle = createUpstreamFetch({ idleMs: 100 });
   try {
-    await assert.rejects(idle(`${base}/silent`), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the connection timed out (ETIMEDOUT)');
+    await assert.rejects(idle(`${base}/silent`), (error: Error) => error instanceof UpstreamSilent && error instanceof TypeError && error.name === 'TimeoutError' && error.message === 'fetch failed: the upstream sent nothing for 100 ms (the idle limit)' && !error.answered);
     const slow = await idle(`${base}/slow`);
     const reader = slow.body!.getReader();
     assert.equal(new TextDecoder().decode((await reader.read()).value), 'data: first\n\n');
-    await assert.rejects(reader.read(), (error: Error) => error instanceof TypeError && error.message === 'terminated');
+    await assert.rejects(reader.read(), (error: Error) => error instanceof UpstreamSilent && error.message === 'terminated: the upstream sent nothing for 100 ms (the idle limit)' && error.answered);
   } finally {
     idle.close();
   }

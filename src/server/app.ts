@@ -278,6 +278,7 @@ export function createApp(options: AppOptions = {}): App {
   // The routes that take a token, by `METHOD /path`: the refusal of a request without it.
   const tokenChecks: Record<string, (request: Request) => Promise<RunprintError | undefined>> = {};
   if (ingest !== undefined) tokenChecks[`POST ${EXCHANGES_PATH}`] = ingest.tokenRefusal;
+  if (log !== undefined) tokenChecks['POST /v1/log/entries'] = log.tokenRefusal;
   if (options.sign !== undefined) {
     const sign = options.sign;
     tokenChecks['POST /v1/sign'] = (request) => signTokenRefusal(request, sign);

@@ -57,6 +57,9 @@ export function statusFor(error: RunprintError): number {
     // A remote log this service asks for a run's tlog-proof (serve --capture-log) cannot be reached.
     case 'ERR_LOG_UNREACHABLE':
       return 502;
+    // RFC 9110 section 15.6.5: the upstream sent nothing for the proxy's idle limit.
+    case 'ERR_CAPTURE_UPSTREAM_TIMEOUT':
+      return 504;
     case 'ERR_WITNESS_PROOF':
     // POST /v1/exchanges: the run store refused the record for what it holds (sent again, it is refused again).
     case 'ERR_STORE_RECORD_REFUSED':

@@ -163,6 +163,26 @@ function inProgressOn(socket: Socket): { incoming: IncomingMessage; outgoing: Se
 }
 
 /**
+ * Answers whose request has arrived whole while the server works on them: the app computing the
+ * answer (a proxied call waiting on its upstream, an identity in the workers) or the next chunk of
+ * its body (a stream whose upstream is silent between events). Nothing moves on the connection
+ * then, by no fault of the client: the connection's idle timeout does not cut it (the route's own
+ * limits govern that wait: the proxy's idle limit for its upstream, UpstreamFetchOptions.idleMs).
+ * Not while the answer waits for the client to read it (a full socket), which stays cut.
+ */
+const working = new WeakSet<ServerResponse>();
+
+/** `pending`, with `outgoing` marked as the server working on it until it settles. */
+async function workingOn<T>(outgoing: ServerResponse, pending: Promise<T>): Promise<T> {
+  working.add(outgoing);
+  try {
+    return await pending;
+  } finally {
+    working.delete(outgoing);
+  }
+}
+
+/**
  * Answers afterBody holds unended while it discards the rest of a body, each with what ends it now
  * and closes the connection (its request timed out, or the rest of the body cannot be parsed).
  */
@@ -208,7 +228,8 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   const maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
   server.maxHeadersCount = maxHeaderLines;
   // A connection on which nothing moves for this long (a client that stopped reading its answer,
-  // say) is closed, so it cannot hold a request slot and its answer's memory for ever.
+  // say) is closed, so it cannot hold a request slot and its answer's memory for ever; not while
+  // the server itself works on the answer to a whole request (the 'timeout' handler, working).
   server.timeout = requestTimeout;
   // Node's own answers to requests it cannot parse or that came too slowly are a bare status;
   // runprint's carry its JSON error with a stable code, and close the connection.
@@ -249,10 +270,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   });
   // Nothing moved on a connection for requestTimeout (Node would cut it with no answer): a request
   // whose body stopped coming gets its 408; any other connection is cut (a client that stopped
-  // reading its answer, an idle keep-alive connection).
+  // reading its answer; an idle keep-alive connection, whose timeout Node sets to keepAliveTimeoutMs).
+  // Not a request that arrived whole while the server works on its answer (working): its route's
+  // own limits govern that wait, and the timer starts again with the next bytes written.
   server.on('timeout', (socket: Socket) => {
     const now = inProgressOn(socket);
-    if (refusing.has(socket) || now === undefined || !answerTimeout(now)) socket.destroy();
+    if (refusing.has(socket) || now === undefined) return void socket.destroy();
+    if (now.incoming.complete && working.has(now.outgoing)) return;
+    if (!answerTimeout(now)) socket.destroy();
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
   // 100-continue (a bare 417) and CONNECT (the connection closed with no answer). Both get the
@@ -666,7 +691,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     bytes = read;
     attachBody(request, bytes);
   }
-  const response = await app.fetch(request);
+  const response = await workingOn(outgoing, app.fetch(request));
   // A body this route does not read is read on and discarded while the answer is written, and the
   // connection closes after the answer (afterBody).
   const unread = body && bytes === undefined && !incoming.complete;
@@ -705,7 +730,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
     // runprint-* headers, instead of a connection closed without a status line.
     let next: ReadableStreamReadResult<Uint8Array>;
     try {
-      next = await reader.read();
+      next = await workingOn(outgoing, reader.read());
     } catch (error) {
       if (!(error instanceof RunprintError) || outgoing.destroyed) throw error;
       const ids: Record<string, string> = {};
@@ -719,7 +744,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
       if (outgoing.destroyed) return;
       if (!outgoing.write(next.value)) await drained(outgoing);
       try {
-        next = await reader.read();
+        next = await workingOn(outgoing, reader.read());
       } catch (error) {
         // A body that fails after its first bytes (an upstream that cut its answer): the client gets
         // the bytes written, then the cut (the connection closes without the body's end).

@@ -102,17 +102,27 @@ function isRunIdentity(text: string): boolean {
 }
 
 /** Routes by exact path, plus a handler for the `/tile/...` prefix. */
-export function logRoutes(options: LogRouteOptions): { routes: Record<string, Record<string, Handler>>; tiles: Handler } {
+export function logRoutes(options: LogRouteOptions): { routes: Record<string, Record<string, Handler>>; tiles: Handler; tokenRefusal(request: Request): Promise<RunprintError | undefined> } {
   const { log } = options;
 
-  async function authorize(request: Request): Promise<void> {
+  /**
+   * The refusal of a write (`POST /v1/log/entries`) without the log token, or to a log that takes
+   * none, else undefined: a server asks it before it reads the body (App.refuseBeforeBody).
+   */
+  async function tokenRefusal(request: Request): Promise<RunprintError | undefined> {
     if (options.token === undefined) {
-      if (options.anonymousWrites === true) return;
-      throw new RunprintError('ERR_LOG_WRITES_DISABLED', 'this log takes no writes: no token is configured and anonymous writes are off');
+      if (options.anonymousWrites === true) return undefined;
+      return new RunprintError('ERR_LOG_WRITES_DISABLED', 'this log takes no writes: no token is configured and anonymous writes are off');
     }
     if (!(await checkBearer(request.headers.get('authorization'), options.token))) {
-      throw new RunprintError('ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token');
+      return new RunprintError('ERR_HTTP_UNAUTHORIZED', 'writes need Authorization: Bearer with the log token');
     }
+    return undefined;
+  }
+
+  async function authorize(request: Request): Promise<void> {
+    const refused = await tokenRefusal(request);
+    if (refused !== undefined) throw refused;
   }
 
   const routes: Record<string, Record<string, Handler>> = {
@@ -208,5 +218,5 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
     return octets(data, parsed.tile.width);
   };
 
-  return { routes, tiles };
+  return { routes, tiles, tokenRefusal };
 }

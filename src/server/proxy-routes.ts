@@ -23,6 +23,7 @@ import { sameToken } from './bearer.ts';
 import { errorResponse } from './http-status.ts';
 import { readBody } from './read-body.ts';
 import { readLimited } from '../io/read-limited.ts';
+import { durationOf, UpstreamSilent } from '../io/upstream-silent.ts';
 
 /** Where a captured run goes: the run recorder (store/run-recorder.ts) on the Node side. */
 export interface CaptureSink {
@@ -303,6 +304,45 @@ function unreachable(upstream: string, error: unknown): RunprintError {
   return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream${reason === undefined ? '' : `: ${reason}`}`);
 }
 
+/** The 504 of a call whose upstream sent nothing for the upstream fetch's idle limit. */
+function silentUpstream(upstream: string, error: UpstreamSilent): RunprintError {
+  return new RunprintError('ERR_CAPTURE_UPSTREAM_TIMEOUT', `the ${upstream} upstream sent nothing for ${durationOf(error.idleMs)}, the proxy's limit for an upstream's silence: the call got no answer`);
+}
+
+/**
+ * `body`, one read of it per read, but for a failure before its first chunk because the upstream
+ * went silent for the idle limit: that is the 504 of `silentUpstream` (a RunprintError before the
+ * first byte, which the server answers with the answer's runprint-* headers, instead of a
+ * connection closed without a status line), given once the run's record is with the sink
+ * (`recorded`: durable in sync durability), or the fail-closed 503 when it could not be
+ * (`unrecorded`), as for a call that got no answer. After the first chunk, failures pass as they come.
+ */
+function silentBeforeFirstChunk(body: ReadableStream<Uint8Array>, upstream: string, recorded: () => Promise<void> | undefined, unrecorded: () => RunprintError | undefined): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let first = true;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          if (!first || !(error instanceof UpstreamSilent)) return controller.error(error);
+          await recorded();
+          return controller.error(unrecorded() ?? silentUpstream(upstream, error));
+        }
+        first = false;
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /** A body of `bytes` that then fails with `error`: each reaches the reader (an error in start() would discard the bytes). */
 function cutBody(bytes: Uint8Array, error: unknown): ReadableStream<Uint8Array> {
   let sent = bytes.length === 0;
@@ -359,8 +399,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   };
 
-  /** The 502 of a call `upstream` gave no usable answer to, told to onUpstreamFailure unless the client went away first. */
+  /**
+   * The 502 of a call `upstream` gave no usable answer to, told to onUpstreamFailure unless the
+   * client went away first; the 504 of one it sent nothing to for the upstream fetch's idle limit.
+   */
   const upstreamFailed = (upstream: string, error: unknown, signal: AbortSignal | null | undefined): RunprintError => {
+    if (error instanceof UpstreamSilent && signal?.aborted !== true) return silentUpstream(upstream, error);
     const answer = unreachable(upstream, error);
     if (signal?.aborted !== true) {
       try {
@@ -643,19 +687,22 @@ export function createProxy(options: ProxyOptions): Proxy {
       return new Response(body.bytes.length === 0 ? null : (body.bytes as Uint8Array<ArrayBuffer>), { status: response.status, statusText: response.statusText, headers });
     }
     const markers = providerFor(format).streamEndMarkers;
+    /** The stream's record, handed to the sink once it ended: durable (sync durability) when it resolves. */
+    let ended: Promise<void> | undefined;
     const observed = observeBody(response.body, {
       now,
       drainOnCancel: 0,
       // A client that goes away after the terminal or error event has had the whole stream.
       endedBy: terminalEventComplete(markers),
-      onEnd: (end) => record(response.status, response.headers, end.bytes, end.outcome, responded, end.truncated ? end.size : undefined).durable,
+      onEnd: (end) => (ended = record(response.status, response.headers, end.bytes, end.outcome, responded, end.truncated ? end.size : undefined).durable),
       maxKeptBytes: maxCaptured,
       holdEnd: true,
       // In sync durability the chunk with the terminal event waits for the record too: a client that
       // stops reading at that event (the SDKs do) has read nothing that is not recorded.
       ...(durability === 'sync' ? { holdFrom: terminalEventIn(markers), heldComplete: terminalEventComplete(markers) } : {}),
     });
-    return new Response(options.failClosed === true && durability === 'sync' ? cutIfUnrecorded(observed, () => unrecorded) : observed, { status: response.status, statusText: response.statusText, headers });
+    const passed = silentBeforeFirstChunk(observed, upstream, () => ended, () => unrecorded);
+    return new Response(options.failClosed === true && durability === 'sync' ? cutIfUnrecorded(passed, () => unrecorded) : passed, { status: response.status, statusText: response.statusText, headers });
   }
 
   return {

@@ -6,7 +6,9 @@
  * them), no cookies, no cache. Like fetch it asks for no content coding of its own and decodes
  * gzip, deflate and br when the upstream uses one anyway (the proxy then drops the coding header);
  * a coding it cannot decode fails the call as a network error. Errors are fetch's: the signal's
- * reason when it aborted, else a TypeError ("fetch failed" before an answer, "terminated" after).
+ * reason when it aborted, else a TypeError ("fetch failed" before an answer, "terminated" after);
+ * an upstream silent for the idle limit (idleMs), before its answer or during its body, fails the
+ * call with UpstreamSilent, a TypeError named TimeoutError.
  *
  * Connections are kept open between calls, each for at most its idle limit (idleLimitMs): a
  * connection idle longer is closed, by a timer when the event loop is free, and by the clock
@@ -19,6 +21,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Duplex, Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { connectionFailure, errorCode } from '../io/connection-failure.ts';
+import { UpstreamSilent } from '../io/upstream-silent.ts';
 
 /** How long a connection may stay idle during a call (undici's headers and body timeouts). */
 const IDLE_MS = 300_000;
@@ -103,7 +106,10 @@ export type UpstreamInit = RequestInit & { onSent?: () => void };
 export interface UpstreamFetchOptions {
   /** Connections kept open per upstream host at most (default 256). */
   maxSockets?: number;
-  /** Longest a connection may stay idle during a call, in ms (default 300 s, as undici's fetch). */
+  /**
+   * Longest the upstream may send nothing during a call, before its answer or between two chunks
+   * of its body, in ms (default 300 s, as undici's fetch): the call then fails with UpstreamSilent.
+   */
   idleMs?: number;
 }
 
@@ -206,11 +212,13 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       const agent = secure ? https : http;
       closeStale(agent);
       const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers, agent });
-      // As undici's fetch: a connection idle for 300 s (no answer, or no next chunk) fails the
-      // call, said as a timeout (a 502 that says so), not as the connection closing.
-      request.setTimeout(idleMs, () => request.destroy(Object.assign(new Error('the upstream sent nothing for the idle limit'), { code: 'ETIMEDOUT' })));
       let answered = false;
-      const reason = () => (signal?.aborted === true ? signal.reason : new TypeError(answered ? 'terminated' : 'fetch failed'));
+      // As undici's fetch: a connection idle for 300 s (no answer, or no next chunk) fails the
+      // call, said as a timeout (the proxy's 504 before an answer; a run recorded `timeout`), not
+      // as the connection closing.
+      let silent: UpstreamSilent | undefined;
+      request.setTimeout(idleMs, () => request.destroy((silent = new UpstreamSilent(idleMs, answered))));
+      const reason = () => (signal?.aborted === true ? signal.reason : (silent ?? new TypeError(answered ? 'terminated' : 'fetch failed')));
       const abort = () => request.destroy();
       signal?.addEventListener('abort', abort, { once: true });
       request.once('close', () => signal?.removeEventListener('abort', abort));
@@ -218,6 +226,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
         init.onSent?.();
         if (answered) return;
         if (signal?.aborted === true) return reject(signal.reason);
+        if (silent !== undefined) return reject(silent);
         // Why, in the words an operator can act on (the 502 carries it): the system's error code.
         const code = errorCode(error);
         reject(new TypeError(`fetch failed: ${connectionFailure(code)}${code === undefined ? '' : ` (${code})`}`));
@@ -263,7 +272,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
           if (!(first instanceof Error)) return answer(first);
           response.destroy();
           const coding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
-          reject(signal?.aborted === true ? signal.reason : new TypeError(`fetch failed: the upstream's body is not valid ${coding} data, as its content-encoding says`));
+          reject(signal?.aborted === true ? signal.reason : (silent ?? new TypeError(`fetch failed: the upstream's body is not valid ${coding} data, as its content-encoding says`)));
         });
       });
       request.end(body);
