@@ -4,7 +4,6 @@ import { compositionFromDocument, isInputFormat, type InputFormat } from '../com
 import { UsageError } from '../errors.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition } from '../identity/composition.ts';
 import { createSalts } from '../identity/salt.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { createDisclosure, formatDisclosure, type Reveal } from '../receipt/disclosure.ts';
@@ -18,7 +17,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { closestName } from '../io/closest-name.ts';
 import { refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { readInput } from './read-input.ts';
+import { readInput, readingOutputFile, readJsonInput } from './read-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -104,10 +103,6 @@ function saltsCommand(values: Values, rest: string[], io: CliIo): number {
   return EXIT.ok;
 }
 
-async function readJson(name: string, io: CliIo): Promise<ReturnType<typeof parseJson>> {
-  return parseJson(await readInput(name, io));
-}
-
 async function createCommand(values: Values, rest: string[], io: CliIo): Promise<number> {
   if (rest.length !== 0) throw usage('"disclose create" takes no positional arguments');
   refuseStandardOutput('--out', values.out);
@@ -124,7 +119,7 @@ async function createCommand(values: Values, rest: string[], io: CliIo): Promise
   const reveal = values.reveal.map(parseReveal);
   const keys = reveal.map((r) => (r.index === undefined ? r.component : `${r.component}[${r.index}]`));
   if (new Set(keys).size !== keys.length) throw usage('--reveal names the same part twice');
-  const document = await readJson(values.composition, io);
+  const document = await readJsonInput(values.composition, io, '--composition ');
   const from = values.from as InputFormat | undefined;
   let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
   if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
@@ -132,7 +127,9 @@ async function createCommand(values: Values, rest: string[], io: CliIo): Promise
     // As runprint sign does: the served facts of a provider request come from its response.
     if (values.output === undefined) throw usage('the composition has no served facts: give --output FILE, the response the receipt was signed with');
     const outputFormat = (values['output-format'] as RequestFormat | undefined) ?? (format === 'composition' ? undefined : format);
-    composition.served = runOutputFrom(await readInput(values.output, io), outputFormat).served;
+    const output = values.output;
+    const bytes = await readInput(output, io);
+    composition.served = (await readingOutputFile(output, () => runOutputFrom(bytes, outputFormat))).served;
   }
   checkReveal(composition, reveal);
   const text = formatDisclosure(createDisclosure(composition, { reveal }));

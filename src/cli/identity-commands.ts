@@ -6,11 +6,10 @@ import type { JsonValue } from '../jcs/json-value.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import type { Difference } from '../identity/diff.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { explainComposition, formatExplanation } from './explain-format.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { fileName, looksLikeResponse, namingFile, readInput } from './read-input.ts';
+import { fileName, looksLikeResponse, namingFile, readInput, readJsonInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import type { DigestDifference } from '../receipt/digest-view.ts';
 import { diffSides, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
@@ -91,7 +90,7 @@ const RESPONSE_HINT = 'this looks like a provider response, not a request (give 
 /** `canon [FILE|-]`: the RFC 8785 bytes, nothing added. */
 export async function canonCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals } = parse('canon', args, {}, { min: 0, max: 1 });
-  const value = parseJson(await readInput(positionals[0], io));
+  const value = await readJsonInput(positionals[0], io);
   io.stdout(canonicalize(value));
   return EXIT.ok;
 }
@@ -100,7 +99,7 @@ export async function canonCommand(args: string[], io: CliIo): Promise<number> {
 export async function idCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse('id', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
-  const document = parseJson(await readInput(positionals[0], io));
+  const document = await readJsonInput(positionals[0], io);
   const { composition, format } = composeNamingFiles(document, options, values.response);
   warnIfResponse(document, format, positionals[0], io);
   checkRequestMembers(document, format, positionals[0], values.strict === true, io);
@@ -114,7 +113,7 @@ export async function idCommand(args: string[], io: CliIo): Promise<number> {
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parse('explain', args, { ...FROM_OPTIONS, json: { type: 'boolean' } }, { min: 0, max: 1 });
   const options = await composeOptions(values, io, positionals[0]);
-  const document = parseJson(await readInput(positionals[0], io));
+  const document = await readJsonInput(positionals[0], io);
   const { composition, format } = composeNamingFiles(document, options, values.response);
   warnIfResponse(document, format, positionals[0], io);
   checkRequestMembers(document, format, positionals[0], values.strict === true, io);
@@ -142,7 +141,7 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('ERR_CLI_USAGE', 'only one of A, B, --response-a and --response-b can be standard input');
   }
   const read = async (input: string, side: 'a' | 'b'): Promise<DiffSide> => {
-    const document = parseJson(await readInput(input, io));
+    const document = await readJsonInput(input, io);
     const response = responses[side];
     const body = typeof response === 'string' ? await readInput(response, io) : undefined;
     const alone = from === undefined ? {} : { from };

@@ -1,7 +1,8 @@
 /** Reading a CLI input document from a file or standard input, with stable errors that name the file. */
 import { resolve } from 'node:path';
-import { InputError, JsonError, RunprintError, UsageError } from '../errors.ts';
+import { InputError, JsonError, OutputError, RunprintError, UsageError } from '../errors.ts';
 import { isJsonObject, type JsonValue } from '../jcs/json-value.ts';
+import { parseJson } from '../jcs/parse.ts';
 import type { CliIo } from './io.ts';
 import { readFileAtMost } from '../store/small-file.ts';
 import { printable } from '../io/printable.ts';
@@ -64,6 +65,42 @@ export function namingFile(error: unknown, label: string, name: string | undefin
   const where = name === undefined || name === '-' ? 'standard input' : fileName(name);
   error.message = `${label}${where}: ${error.message}`;
   return error;
+}
+
+/**
+ * readInput, then strict JSON: a document that is not (ERR_JSON_*) names the file as namingFile
+ * does, `LABEL FILE: message` (`--composition broken.json: JSON text ends …`). A positional FILE
+ * (no label) read from standard input is left unnamed, as it always was.
+ */
+export async function readJsonInput(name: string | undefined, io: CliIo, label = ''): Promise<JsonValue> {
+  const bytes = await readInput(name, io);
+  try {
+    return parseJson(bytes);
+  } catch (error) {
+    if (!(error instanceof JsonError) || (label === '' && (name === undefined || name === '-'))) throw error;
+    if (label === '' && looksLikeEventStream(bytes)) error.message = `${error.message}; this looks like a provider's event stream, not a request (give it with --response)`;
+    throw namingFile(error, label, name);
+  }
+}
+
+/**
+ * Runs `read` over the response bytes of `--output FILE`, naming the file in what its bytes fail
+ * with (ERR_OUTPUT_*, or ERR_JSON_* for a JSON response that is not strict JSON), as
+ * `--output FILE: message`; every other error is left as it is.
+ */
+export async function readingOutputFile<T>(name: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof OutputError) && !(error instanceof JsonError)) throw error;
+    throw namingFile(error, '--output ', name);
+  }
+}
+
+/** True when bytes begin as a server-sent-event stream does (`data:`, `event:`, `id:`, `retry:` or a `:` comment). */
+function looksLikeEventStream(bytes: Uint8Array): boolean {
+  const head = new TextDecoder().decode(bytes.subarray(0, 16)).replace(/^\uFEFF?[\r\n]*/, '');
+  return /^(data|event|id|retry)[:\s]|^:/.test(head);
 }
 
 /**

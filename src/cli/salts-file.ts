@@ -1,9 +1,8 @@
 /** `--salts FILE`: salts kept apart from the content they salt (SPEC 2.5), joined to a composition. */
 import { UsageError } from '../errors.ts';
 import { parseComposition, type Composition } from '../identity/composition.ts';
-import { parseJson } from '../jcs/parse.ts';
 import type { CliIo } from './io.ts';
-import { readInput } from './read-input.ts';
+import { readJsonInput } from './read-input.ts';
 
 /**
  * Reads a salts file and returns the composition with those salts. The result is checked as a
@@ -14,6 +13,6 @@ export async function withSaltsFile(composition: Composition, name: string, io: 
   if (composition.salts !== undefined) {
     throw new UsageError('ERR_CLI_USAGE', 'the composition has "salts" already; --salts is for salts kept apart from it');
   }
-  const salts = parseJson(await readInput(name, io));
+  const salts = await readJsonInput(name, io, '--salts ');
   return parseComposition({ ...composition, salts });
 }

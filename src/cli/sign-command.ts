@@ -19,7 +19,7 @@ import { formatCommandHelp } from './usage.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { checkWritable, refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { fileName, readInput } from './read-input.ts';
+import { fileName, readInput, readingOutputFile, readJsonInput } from './read-input.ts';
 import { readingReceiptFile } from './receipt-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import { withSaltsFile } from './salts-file.ts';
@@ -118,26 +118,29 @@ async function receiptFacts(values: Values, io: CliIo): Promise<ReceiptFacts> {
   }
   const declared = values.retrieval === undefined ? undefined : await readRetrievalFile(values.retrieval, io);
   const from = values.from as InputFormat | undefined;
-  const document = parseJson(await readInput(values.composition, io));
+  const document = await readJsonInput(values.composition, io, '--composition ');
   let { composition, format } = compositionFromDocument(document, from === undefined ? {} : { from });
   // A typo'd member changes the identity the receipt binds: named before anything is signed.
   checkRequestMembers(document, format, values.composition, values.strict === true, io);
   // Checked against the request as capture checks a call's declaration: refused, not left out.
   const retrieval = declared === undefined ? [] : signedRetrieval(composition, declared);
   if (values.salts !== undefined) composition = await withSaltsFile(composition, values.salts, io);
-  const facts = receiptFactsOf(
+  const output = await readInput(values.output, io);
+  const version = await runprintVersion();
+  // The composition was read above: what this throws of output or JSON is the output file's.
+  const facts = await readingOutputFile(values.output, () => receiptFactsOf(
     { composition, format },
     {
-      output: await readInput(values.output, io),
+      output,
       capture: capture as Capture,
-      runprintVersion: await runprintVersion(),
+      runprintVersion: version,
       parentRunIds: values.parent ?? [],
       ...(values['output-format'] === undefined ? {} : { outputFormat: values['output-format'] as RequestFormat }),
       ...(values.started === undefined ? {} : { startedOn: values.started }),
       ...(values.finished === undefined ? {} : { finishedOn: values.finished }),
     },
     { started: '--started', finished: '--finished' },
-  );
+  ));
   // Absent when nothing is declared, as in capture's receipts: the bytes signed before --retrieval existed.
   if (retrieval.length > 0) facts.retrieval = retrieval;
   return facts;

@@ -3,7 +3,6 @@ import { compositionFromDocument } from '../compose/from-document.ts';
 import { isInputFormat, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
-import { parseJson } from '../jcs/parse.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
 import { isRequestFormat, type RequestFormat } from '../providers/request-format.ts';
@@ -16,7 +15,7 @@ import { EXIT, type CliIo } from './io.ts';
 import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
 import { readLogKey, readWitnessKey } from './log-options.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { readInput } from './read-input.ts';
+import { readInput, readingOutputFile, readJsonInput } from './read-input.ts';
 import { isBundleFile } from './receipt-input.ts';
 import { withSaltsFile } from './salts-file.ts';
 
@@ -73,7 +72,7 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
   }
   const receiptBytes = await readInput(positionals[0], io);
   const options: VerifyOptions = { keys };
-  if (values.composition !== undefined) options.composition = parseJson(await readInput(values.composition, io));
+  if (values.composition !== undefined) options.composition = await readJsonInput(values.composition, io, '--composition ');
   if (values.from !== undefined) options.from = values.from as InputFormat;
   if (values.salts !== undefined && options.composition !== undefined) {
     // The salts join the composition the document stands for, which is then read as one.
@@ -91,7 +90,9 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     // A checkpoint the key did not sign names the option that gave it, and what to give instead.
     options.logProof = { proof, entry: receiptBytes, policy, logKeyWording: logKeyGivenAs('--log-key') };
   }
-  const report = await verifyReceipt(receiptBytes, options);
+  // The composition was read above, so what the receipt check throws of output or JSON is the output's.
+  const output = values.output;
+  const report = output === undefined ? await verifyReceipt(receiptBytes, options) : await readingOutputFile(output, () => verifyReceipt(receiptBytes, options));
   if (values.json === true) {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {
