@@ -239,6 +239,18 @@ describe('replay verdicts against the fake upstream', () => {
     assert.deepEqual(result.overrides!.changed, []);
   });
 
+  test('--param with a member the API does not define is sent, and named on stderr with the nearest known name, as id names it', async () => {
+    const original = await capture('/openai/v1/chat/completions', chat('Name a river.', { temperature: 0 }));
+    const out = await cli(['replay', original, '--data', data, '--upstream', `openai=${upstream.url}`, '--json', '--param', 'temprature=0.7']);
+    assert.equal(out.stderr, 'runprint: warning: --param temprature: member "temprature" is not in the openai-chat mapping (kept in configuration: it changes the identity); did you mean "temperature"?\n');
+    assert.equal((JSON.parse(out.stdout) as Verdict).verdict, 'variant');
+    assert.equal((parseJson(upstream.requests.at(-1)!.body) as Record<string, unknown>)['temprature'], 0.7, 'sent as given');
+    // A batch, whose runs may be of several APIs: a name no supported API defines.
+    const folder = tempDir();
+    const batch = await cli(['replay', '--runs', 'limit=1', '--data', data, '--upstream', `openai=${upstream.url}`, '--upstream', `anthropic=${upstream.url}`, '--json', join(folder, 'replays.json'), '--param', 'temprature=0.7', '--param', 'max_tokens=5']);
+    assert.match(batch.stderr, /^runprint: warning: --param temprature: member "temprature" is in no supported API's request \(sent, and kept in configuration: it changes the identity\); did you mean "temperature"\?\n$/);
+  });
+
   test('cannot-replay: the upstream refuses (500), the model is not there (404), the upstream is unreachable', async () => {
     const original = await capture('/openai/v1/chat/completions', chat('Name a bird.'));
     upstream.enqueue({ kind: 'error', status: 500 });

@@ -21,6 +21,7 @@ import { modelWeights, type ModelWeights } from '../replay/weights-check.ts';
 import { modelNotFound } from '../model-digest/model-digest-errors.ts';
 import { checkWritable, unwritable } from './output-file.ts';
 import { fileName } from './read-input.ts';
+import { warnUnknownParams } from './request-warnings.ts';
 import { findRuns, RUN_FILTERS, runQuery } from '../server/run-routes.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { upstreamOptions } from './serve-capture.ts';
@@ -235,6 +236,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   const rate = numberOption(values.rate, 'rate', undefined, [MIN_RATE, 100000], false);
   const upstreams = upstreamOptions(values.upstream ?? []);
   const overrides = overridesOf(values);
+  warnUnknownParams(overrides.params ?? [], undefined, io);
   const jsonPath = resolve(io.cwd, values.json);
   const statePath = `${jsonPath}.state`;
   const htmlPath = values.report === undefined ? undefined : resolve(io.cwd, values.report);
@@ -320,6 +322,8 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     const runs = await findRuns(store, positionals[0]!);
     // A run identity may name several captures: the latest is replayed (its capture id is printed).
     const original = runs[runs.length - 1]!;
+    // A mistyped member name is sent as given: said, as `id` says it of a file, before anything is sent.
+    warnUnknownParams(params ?? [], original.record.format, io);
     links = await openReplayLinks(values, io);
     const result = await replayRun(original, {
       storage: store,

@@ -5,7 +5,7 @@
  */
 import { ProviderError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
-import type { RequestFormat } from '../providers/request-format.ts';
+import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { unknownMembers, type UnknownMember } from '../providers/unknown-members.ts';
 import { closestName } from '../io/closest-name.ts';
 import type { CliIo } from './io.ts';
@@ -36,4 +36,34 @@ export function checkRequestMembers(document: JsonValue, format: 'composition' |
   }
   const where = input === undefined || input === '-' ? 'standard input' : fileName(input);
   for (const unknown of found) io.stderr(`runprint: warning: ${where}: ${describeUnknown(format, unknown, true)} (at ${unknown.path})\n`);
+}
+
+/**
+ * `replay --param K=V`: a K the request's API does not define is sent and kept (in configuration:
+ * it changes the identity), and said on standard error as `id` says an unknown member of a file,
+ * with the nearest known name. With no format (a batch, whose runs may be of several APIs), K is
+ * said only when no supported API defines it, with the nearest name any of them knows.
+ */
+export function warnUnknownParams(params: ReadonlyArray<readonly [string, JsonValue]>, format: RequestFormat | undefined, io: CliIo): void {
+  const request: { [name: string]: JsonValue } = {};
+  for (const [name] of params) request[name] = null;
+  if (format !== undefined) {
+    for (const unknown of unknownMembers(format, request)) {
+      if (unknown.kind === 'member') io.stderr(`runprint: warning: --param ${printable(unknown.name, 40)}: ${describeUnknown(format, unknown, true)}\n`);
+    }
+    return;
+  }
+  const known = new Set<string>();
+  const unknownIn = new Map<string, number>();
+  for (const each of REQUEST_FORMATS) {
+    for (const unknown of unknownMembers(each, request)) {
+      unknown.known.forEach((name) => known.add(name));
+      unknownIn.set(unknown.name, (unknownIn.get(unknown.name) ?? 0) + 1);
+    }
+  }
+  for (const [name, count] of unknownIn) {
+    if (count < REQUEST_FORMATS.length) continue;
+    const nearest = closestName(name, [...known]);
+    io.stderr(`runprint: warning: --param ${printable(name, 40)}: member "${printable(name, 40)}" is in no supported API's request (sent, and kept in configuration: it changes the identity)${nearest === undefined ? '' : `; did you mean "${nearest}"?`}\n`);
+  }
 }
