@@ -387,4 +387,40 @@ describe('replay --runs', () => {
     const out = await runCliInProcess(['replay', '--runs', 'all', '--data', data, '--json', 'x.json'], { cwd: dir });
     assert.deepEqual([out.code, out.stdout, out.stderr], [4, '', `runprint: ERR_INPUT_UNREADABLE: the batch state file cannot be read (it is a directory, not a file): ${join(dir, 'x.json.state')}\n`]);
   });
+
+  test('the summary counts each run once under its verdict, with the codes of cannot-replay indented under it, aligned', async () => {
+    const dir = tempDir();
+    // Nothing listens on port 1: every replay is cannot-replay ERR_CAPTURE_UPSTREAM_UNREACHABLE.
+    const out = await runCliInProcess(['replay', '--runs', 'limit=2', '--data', data, '--upstream', 'openai=http://127.0.0.1:1', '--json', 'unreachable.json'], { cwd: dir });
+    assert.equal(out.code, 1, out.stderr);
+    assert.equal(out.stdout, [
+      '2 runs replayed; report in unreachable.json',
+      '  cannot-replay                      2',
+      '    ERR_CAPTURE_UPSTREAM_UNREACHABLE 2',
+      '',
+    ].join('\n'));
+  });
+
+  test('Ctrl-C in the middle says the batch was interrupted and that the same command goes on; the process ends by the signal', async () => {
+    const slow = await startFakeUpstream({ fallback: replayScenario(150) });
+    try {
+      const json = join(tempDir(), 'interrupted.json');
+      const args = [RUNPRINT_BIN, 'replay', '--runs', 'all', '--data', data, '--upstream', `openai=${slow.url}`, '--json', json];
+      const child = spawn(process.execPath, args, { env: { ...process.env, OPENAI_API_KEY: OPENAI_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+      const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+      for (let i = 0; i < 400 && !(existsSync(`${json}.state`) && slow.requests.length >= 2); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.kill('SIGINT');
+      assert.deepEqual(await exited, [null, 'SIGINT']);
+      assert.equal(stdout, '');
+      assert.equal(stderr, `runprint: replay --runs interrupted; the replays finished are kept: run the same command again to go on where it stopped (state in ${json}.state)\n`);
+      assert.equal(existsSync(`${json}.state`), true, 'the state stays for the same command');
+      assert.equal(existsSync(json), false, 'no report yet');
+    } finally {
+      await slow.close();
+    }
+  });
 });

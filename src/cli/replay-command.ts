@@ -190,9 +190,25 @@ function progressLine(done: number, total: number, counts: Record<Verdict, numbe
 function formatBatch(report: BatchReport, jsonFile: string, htmlFile: string | undefined): string {
   const files = htmlFile === undefined ? printable(jsonFile, 120) : `${printable(jsonFile, 120)} and ${printable(htmlFile, 120)}`;
   let out = `${report.total} run${report.total === 1 ? '' : 's'} replayed${report.resumed > 0 ? ` (${report.resumed} by an earlier, interrupted run of this batch)` : ''}; report in ${files}\n`;
-  for (const verdict of VERDICTS) if (report.counts[verdict] > 0) out += `  ${verdict.padEnd(26)} ${report.counts[verdict]}\n`;
-  if (report.errors > 0) out += `  ${'error'.padEnd(26)} ${report.errors}\n`;
-  for (const [code, count] of Object.entries(report.codes)) out += `  ${code.padEnd(40)} ${count}\n`;
+  // Each verdict (and `error`) once, adding up to the total; under cannot-replay and error, by code.
+  const byCode = (verdict: Verdict | null): Array<[string, number]> => {
+    const counts = new Map<string, number>();
+    for (const row of report.runs) if (row.verdict === verdict && row.code !== undefined) counts.set(row.code, (counts.get(row.code) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  };
+  const lines: Array<[string, number]> = [];
+  for (const verdict of VERDICTS) {
+    if (report.counts[verdict] === 0) continue;
+    lines.push([verdict, report.counts[verdict]]);
+    if (verdict === 'cannot-replay') for (const [code, count] of byCode(verdict)) lines.push([`  ${code}`, count]);
+  }
+  if (report.errors > 0) {
+    lines.push(['error', report.errors]);
+    for (const [code, count] of byCode(null)) lines.push([`  ${code}`, count]);
+  }
+  const width = Math.max(26, ...lines.map(([label]) => label.length));
+  const countWidth = Math.max(...lines.map(([, count]) => String(count).length), 1);
+  for (const [label, count] of lines) out += `  ${label.padEnd(width)} ${String(count).padStart(countWidth)}\n`;
   for (const change of report.servedChanges) {
     const value = (side: unknown) => (side === null ? '(none)' : printable(typeof side === 'string' ? side : JSON.stringify(side)));
     out += `  served ${change.fact}: ${value(change.a)} -> ${value(change.b)} in ${change.count} run${change.count === 1 ? '' : 's'}\n`;
@@ -269,6 +285,12 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   // serve's upstream client (node:http), so an upstream serve reaches is reached: Node's fetch
   // refuses the Fetch standard's bad ports (6000, 10080...).
   const upstreamFetch = createUpstreamFetch();
+  // Ctrl-C: said, then the default (the process ends by the signal); every finished replay is kept.
+  const interrupted = (): void => {
+    io.stderr(`${io.stderrIsTTY === true ? '\n' : ''}runprint: replay --runs interrupted; the replays finished are kept: run the same command again to go on where it stopped (state in ${printable(`${values.json}.state`, 120)})\n`);
+    process.kill(process.pid, 'SIGINT');
+  };
+  process.once('SIGINT', interrupted);
   try {
     const report = await replayBatch({
       storage: store,
@@ -294,6 +316,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout(formatBatch(report, values.json, values.report));
     return report.counts.identical === report.total ? EXIT.ok : EXIT.differs;
   } finally {
+    process.removeListener('SIGINT', interrupted);
     upstreamFetch.close();
     await links.close();
     await store.close();
