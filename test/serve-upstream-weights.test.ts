@@ -123,6 +123,11 @@ describe('serve --upstream-weights', () => {
     assert.deepEqual(stored.record.served?.['weights'], weightsFact);
     assert.equal(stored.record.served?.['model']?.source, 'reported', 'the response\'s own facts are kept beside it');
     assert.equal(stored.record.runId, proxied.runId);
+    // As text, the fact reads as its digest and method, not as escaped JSON (the whole fact is in --json).
+    const text = await runCliInProcess(['runs', 'show', proxied.captureId, '--data', data]);
+    const line = text.stdout.split('\n').find((row) => row.includes('served weights'));
+    const value = weightsFact.value as { digest: { sha256: string }; serialization: { method: string } };
+    assert.match(line ?? '', new RegExp(`^served weights +sha256:${value.digest.sha256} \\(method ${value.serialization.method}\\) \\(derived\\)$`));
 
     const local = await inProcess(body, weightsFact);
     assert.notEqual(local.captureId, proxied.captureId);

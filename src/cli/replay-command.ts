@@ -27,7 +27,7 @@ import { createUpstreamFetch } from '../server/upstream-fetch.ts';
 import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { printable } from '../io/printable.ts';
+import { printable, printableValue } from '../io/printable.ts';
 import { openStore, runsDatabase, runStorePath, type StoreOptions } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
@@ -100,7 +100,7 @@ function formatResult(result: ReplayResult): string {
   for (const change of result.overrides?.changed ?? []) lines.push(`  ${change.change.padEnd(8)} ${change.component.padEnd(14)} ${change.path}`);
   if (result.overrides !== undefined && result.overrides.changed.length === 0) lines.push('  the overrides change nothing in the request: compared as a replay');
   for (const fact of result.served) {
-    const value = (side: typeof fact.a) => (side === null ? '(none)' : printable(typeof side.value === 'string' ? side.value : JSON.stringify(side.value)));
+    const value = (side: typeof fact.a) => (side === null ? '(none)' : printableValue(side.value));
     lines.push(`  served ${fact.name}: ${value(fact.a)} -> ${value(fact.b)}`);
   }
   if (result.output !== null) {
@@ -210,7 +210,7 @@ function formatBatch(report: BatchReport, jsonFile: string, htmlFile: string | u
   const countWidth = Math.max(...lines.map(([, count]) => String(count).length), 1);
   for (const [label, count] of lines) out += `  ${label.padEnd(width)} ${String(count).padStart(countWidth)}\n`;
   for (const change of report.servedChanges) {
-    const value = (side: unknown) => (side === null ? '(none)' : printable(typeof side === 'string' ? side : JSON.stringify(side)));
+    const value = (side: unknown) => (side === null ? '(none)' : printableValue(side));
     out += `  served ${change.fact}: ${value(change.a)} -> ${value(change.b)} in ${change.count} run${change.count === 1 ? '' : 's'}\n`;
   }
   return out;

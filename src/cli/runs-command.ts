@@ -24,7 +24,7 @@ import { storePermission } from '../store/storage-faults.ts';
 import { closestName } from '../io/closest-name.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
-import { printable } from '../io/printable.ts';
+import { printable, printableValue } from '../io/printable.ts';
 import { dataDirectory } from './serve-data.ts';
 import { postgresUrl } from './serve-command.ts';
 import { RUNS_DATABASE } from './serve-capture.ts';
@@ -250,7 +250,7 @@ function details(run: StoredRun, links: readonly StoredReplayLink[], content: Re
     ['format', `${record.format} ${record.method} ${record.path}`],
     ['model', printable(run.model ?? '(unknown)')],
   ];
-  for (const [name, fact] of Object.entries(record.served ?? {})) rows.push([`served ${name}`, `${printable(typeof fact.value === 'string' ? fact.value : JSON.stringify(fact.value))} (${fact.source})`]);
+  for (const [name, fact] of Object.entries(record.served ?? {})) rows.push([`served ${name}`, `${printableValue(fact.value)} (${fact.source})`]);
   rows.push(
     ['status', statusOf(run)],
     ['transport', TRANSPORT[record.outcome] ?? record.outcome],
@@ -414,7 +414,7 @@ const DIFF_OPTIONS = {
 } as const;
 
 function servedLine(fact: ServedDifference): string {
-  const value = (side: ServedDifference['a']) => (side === null ? '(none)' : `${printable(typeof side.value === 'string' ? side.value : JSON.stringify(side.value))} (${side.source})`);
+  const value = (side: ServedDifference['a']) => (side === null ? '(none)' : `${printableValue(side.value)} (${side.source})`);
   return `served   ${fact.name.padEnd(14)} ${value(fact.a)} -> ${value(fact.b)}\n`;
 }
 
