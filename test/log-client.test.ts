@@ -92,7 +92,7 @@ test('log submit posts the receipt bytes and prints the answer; errors keep the 
   }
   const missing = await folder.cli(['log', 'submit', receipt, '--log', url]);
   assert.equal(missing.code, 3);
-  assert.match(missing.stderr, /^runprint: ERR_HTTP_UNAUTHORIZED: /);
+  assert.equal(missing.stderr, 'runprint: ERR_HTTP_UNAUTHORIZED: log answered 401: writes need Authorization: Bearer with the log token; no token was sent: give it with --token T or RUNPRINT_LOG_TOKEN\n');
 
   const wrong = await folder.cli(['log', 'submit', receipt, '--log', url, '--token', 'not-the-token']);
   assert.equal(wrong.code, 3);

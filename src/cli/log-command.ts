@@ -1,6 +1,6 @@
 /** `runprint log submit|proof|monitor`: a client of a runprint log (SPEC 19.6). */
 import { LogError } from '../errors.ts';
-import { fetchCheckpoint, findRunIndexes, proveInclusion, submitReceipt } from '../log/client.ts';
+import { fetchCheckpoint, findRunIndexes, LogAnswerError, proveInclusion, submitReceipt } from '../log/client.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import { formatTlogProof, verifyTlogProof } from '../log/tlog-proof.ts';
 import { encodeBase64 } from '../keys/base64.ts';
@@ -49,7 +49,15 @@ async function submitCommand(args: string[], io: CliIo): Promise<number> {
   const logKey = values.key === undefined ? undefined : await readLogKey(values.key, io);
   if (proofOut !== undefined) await refuseExisting(proofOut, io);
   const receipt = await readInput(positionals[0], io);
-  const answer = await submitReceipt(base, receipt, token === undefined || token === '' ? undefined : token, { waitForCheckpoint: proofOut !== undefined });
+  const given = token === undefined || token === '' ? undefined : token;
+  let answer: Record<string, unknown>;
+  try {
+    answer = await submitReceipt(base, receipt, given, { waitForCheckpoint: proofOut !== undefined });
+  } catch (error) {
+    // Sent without a token and refused for it: say where the token goes.
+    if (given === undefined && error instanceof LogAnswerError && error.status === 401) error.message = `${error.message}; no token was sent: give it with --token T or RUNPRINT_LOG_TOKEN`;
+    throw error;
+  }
   if (proofOut !== undefined && logKey !== undefined) {
     const text = answer['tlogProof'];
     if (typeof text !== 'string') {
