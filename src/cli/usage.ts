@@ -181,7 +181,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
       { name: 'out', value: 'FILE', description: 'write the disclosure to FILE instead of standard output' },
     ],
     summary: 'reveal chosen components (system) or elements (input[2]) of a run',
-    examples: ['runprint disclose create --composition request.json --salts salts.json --output response.json --reveal system --out disclosure.json', 'runprint disclose create --composition request.json --reveal input[1] --reveal tools'],
+    examples: ['runprint disclose create --composition request.json --salts salts.json --output response.json --reveal system --out disclosure.json', "runprint disclose create --composition request.json --output response.json --reveal 'input[0]' --reveal tools"],
   },
   {
     command: 'disclose verify',
