@@ -98,10 +98,13 @@ async function httpError(response: Response): Promise<LogAnswerError> {
   return new LogAnswerError('ERR_LOG_UNREACHABLE', `log answered HTTP ${response.status}`, response.status);
 }
 
-async function request(url: URL, init: RequestInit, limit: number): Promise<Uint8Array> {
+/** How a request is made: fetch by default; the log outbox passes its own, of a few connections (store/capped-fetch.ts). */
+export type Fetch = (url: URL, init: RequestInit) => Promise<Response>;
+
+async function request(url: URL, init: RequestInit, limit: number, fetcher: Fetch = fetch): Promise<Uint8Array> {
   let response: Response;
   try {
-    response = await fetch(url, init);
+    response = await fetcher(url, init);
   } catch {
     throw unreachable(`cannot reach ${printableUrl(url)}`);
   }
@@ -120,8 +123,8 @@ async function request(url: URL, init: RequestInit, limit: number): Promise<Uint
   }
 }
 
-function get(base: URL, path: string, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
-  return request(new URL(path, base), { headers: { accept: '*/*' }, ...(signal === undefined ? {} : { signal }) }, limit);
+function get(base: URL, path: string, limit: number, signal?: AbortSignal, fetcher?: Fetch): Promise<Uint8Array> {
+  return request(new URL(path, base), { headers: { accept: '*/*' }, ...(signal === undefined ? {} : { signal }) }, limit, fetcher);
 }
 
 async function getJson(base: URL, path: string): Promise<unknown> {
@@ -137,8 +140,8 @@ async function getJson(base: URL, path: string): Promise<unknown> {
  * Fetches the latest checkpoint and checks it as a verifier must: the log key signed it (SPEC 18.4)
  * and its origin is the log's (18.5; by default the key's name).
  */
-export async function fetchCheckpoint(base: URL, logKey: NoteVerifier, origin: string = logKey.name, signal?: AbortSignal): Promise<SignedCheckpoint> {
-  const bytes = await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES, signal);
+export async function fetchCheckpoint(base: URL, logKey: NoteVerifier, origin: string = logKey.name, signal?: AbortSignal, fetcher?: Fetch): Promise<SignedCheckpoint> {
+  const bytes = await get(base, 'checkpoint', MAX_CHECKPOINT_BYTES, signal, fetcher);
   return verifyCheckpointNote(bytes, logKey, origin);
 }
 
@@ -164,13 +167,13 @@ export function checkpointText(signed: SignedCheckpoint): string {
  * Reads hash tiles over HTTP, each once. The data is untrusted until a proof built from it verifies.
  * Once `signal` aborts, every read in flight or later ends as ERR_LOG_UNREACHABLE.
  */
-export function httpTileReader(base: URL, signal?: AbortSignal): TileReader {
+export function httpTileReader(base: URL, signal?: AbortSignal, fetcher?: Fetch): TileReader {
   const cache = new Map<string, Promise<Uint8Array>>();
   return (tile) => {
     const path = tilePath(tile);
     let data = cache.get(path);
     if (data === undefined) {
-      data = get(base, path, MAX_TILE_BYTES, signal);
+      data = get(base, path, MAX_TILE_BYTES, signal, fetcher);
       cache.set(path, data);
     }
     return data;
@@ -188,13 +191,13 @@ export async function fetchEntryBundle(base: URL, bundle: { index: number; width
  * covers the entry, with its `tlogProof` (unverified here: verify it with verifyTlogProof).
  * An aborted `signal` ends the call as a log that cannot be reached (ERR_LOG_UNREACHABLE).
  */
-export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string, options: { waitForCheckpoint?: boolean; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+export async function submitReceipt(base: URL, receipt: Uint8Array, token?: string, options: { waitForCheckpoint?: boolean; signal?: AbortSignal; fetch?: Fetch } = {}): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   const url = new URL('v1/log/entries', base);
   if (options.waitForCheckpoint === true) url.search = '?wait=checkpoint';
   // No redirects: the token goes to the URL given and nowhere else (a 3xx is an answer of its own).
-  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'manual', ...(options.signal === undefined ? {} : { signal: options.signal }) }, MAX_JSON_BYTES);
+  const bytes = await request(url, { method: 'POST', body: Uint8Array.from(receipt), headers, redirect: 'manual', ...(options.signal === undefined ? {} : { signal: options.signal }) }, MAX_JSON_BYTES, options.fetch);
   let answer: unknown;
   try {
     answer = JSON.parse(new TextDecoder().decode(bytes));

@@ -9,6 +9,7 @@
  */
 import { LogError, publicMessageOf, RunprintError } from '../errors.ts';
 import { equalBytes, toHex } from '../hash/sha256.ts';
+import { cappedFetch } from './capped-fetch.ts';
 import { fetchCheckpoint, fetchTlogProof, httpTileReader, LogAnswerError, printableUrl, submitReceipt } from '../log/client.ts';
 import { parseCheckpoint } from '../log/checkpoint.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -48,7 +49,7 @@ export interface LogOutboxOptions {
   retryMaxMs?: number;
   /** Longest wait for a signed checkpoint covering delivered receipts (ms; default 10,000). */
   checkpointWaitMs?: number;
-  /** Receipts sent at once (default 32). */
+  /** Receipts sent at once (default and at most LOG_CONNECTIONS). */
   concurrency?: number;
   /** Longest wait for one answer of the log (ms; default 30,000): a log that hangs is one that cannot be reached. */
   requestTimeoutMs?: number;
@@ -80,7 +81,7 @@ export interface OutboxState {
   refused: number;
   /** Why delivery stopped (until a restart), or null. */
   stopped: { code: string; status: number | null; message: string } | null;
-  /** The last failure, or null once a delivery succeeded after it. */
+  /** The last failure, or null once a delivery succeeded after it or the outbox found nothing waiting. */
   lastError: { code: string; status: number | null; message: string } | null;
 }
 
@@ -95,6 +96,14 @@ const PROVED_BATCH = 4096;
 const MAX_ANSWERED = PROVED_BATCH;
 /** Longest wait for one answer of the log (ms, by default): a log that hangs is one that cannot be reached. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Connections to the log an outbox holds at most (capped-fetch.ts: kept open and reused; a request
+ * past them waits for one), and receipts it sends at once; the checkpoint and tile reads that
+ * prove them come after, one at a time. A log takes 128 connections per client by default
+ * (--max-client-connections): three serves on one host sending 32 receipts at once through fetch,
+ * which opens more connections than requests in flight, held 147 and were answered 429.
+ */
+export const LOG_CONNECTIONS = 8;
 /** 4xx answers that refuse one entry (any other entry may still be taken). */
 const ENTRY_REFUSALS = new Set(['ERR_LOG_ENTRY_INVALID', 'ERR_LOG_ENTRY_TOO_LARGE', 'ERR_HTTP_BODY_TOO_LARGE']);
 /**
@@ -169,6 +178,8 @@ export class LogOutbox {
   /** The wait before the next attempt after a failure (ms); 0 after a success. */
   #backoff = 0;
   readonly #requestTimeoutMs: number;
+  /** Every request to the log goes through it: LOG_CONNECTIONS connections at most. */
+  readonly #http = cappedFetch(LOG_CONNECTIONS);
 
   constructor(options: LogOutboxOptions) {
     this.#options = options;
@@ -275,6 +286,12 @@ export class LogOutbox {
       if (page.length === 0) {
         // Every receipt waiting was read: one answered before that no longer waits got its index otherwise (another serve on the store).
         for (const digest of this.#answered.keys()) if (!waiting.has(digest)) this.#answered.delete(digest);
+        // Nothing waits at all (another serve on the store delivered what this one could not): a
+        // failure reported before is over, as after a delivery of this outbox's own.
+        if (after === 0) {
+          this.#state.lastError = null;
+          this.#state.waiting = 0;
+        }
         return false;
       }
       after = page[page.length - 1]!.seq;
@@ -299,7 +316,7 @@ export class LogOutbox {
           const entry = encoder.encode(row.receipt);
           try {
             // The log holds an entry once: a receipt delivered before (a crash before its index was stored) gets the index it has.
-            const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)]) });
+            const answer = await submitReceipt(this.#options.url, entry, this.#options.token, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#requestTimeoutMs)]), fetch: this.#http.fetch });
             const item = { recordDigest: row.recordDigest, leafHash: hashLeaf(entry), logIndex: answer['index'] as number };
             if (logKey === undefined) delivered.push(item);
             else this.#answered.set(row.recordDigest, item);
@@ -314,7 +331,7 @@ export class LogOutbox {
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 32, send.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? LOG_CONNECTIONS, LOG_CONNECTIONS, send.length) }, worker));
       // Closing abandons what was answered but not stored: it is delivered again after a restart.
       if (this.#closed) return false;
       let proving = false;
@@ -405,14 +422,14 @@ export class LogOutbox {
     // Every read of the proof ends when the outbox closes or the proof's time is up: an abandoned
     // read would keep the process alive until the HTTP client's own timeout (minutes).
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout((this.#options.checkpointWaitMs ?? 10_000) + this.#requestTimeoutMs)]);
-    let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
+    let signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal, this.#http.fetch);
     const short = (size: number, now: number) => (size < need && now <= deadline) || (size < floor && now <= lagDeadline);
     while (short(signed.checkpoint.size, performance.now()) && !this.#closed) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal);
+      signed = await fetchCheckpoint(this.#options.url, logKey, this.#options.origin, signal, this.#http.fetch);
     }
     const { size, rootHash } = signed.checkpoint;
-    const readTile = httpTileReader(this.#options.url, signal);
+    const readTile = httpTileReader(this.#options.url, signal, this.#http.fetch);
     await this.#checkHistory(size, rootHash, seed, stored, readTile);
     const covered = answered.filter((item) => item.logIndex < size);
     if (covered.length === 0) {
@@ -520,6 +537,7 @@ export class LogOutbox {
     this.#abort.abort();
     this.#endSleep?.();
     await this.#running;
+    this.#http.close();
   }
 }
 
