@@ -6,7 +6,10 @@
  * another shape is refused unchanged. (On SQLite, steps stay in the process: capture-node-steps.)
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateKeyFiles } from '../src/keys/keys.ts';
 import { postgresServeTest } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -48,7 +51,11 @@ const steps = (name: string) => ({ 'runprint-steps': name });
 
 test('two serves on one PostgreSQL store link one agent\'s steps whichever serve each call reaches, and across a restart', { timeout: 90_000 }, async () => {
   const { url } = await fixture.pgs.fresh('runprint_steps');
-  const args = ['--runs-db', url, '--upstream', `openai=${fixture.upstream.url}`];
+  // Each serve in a data directory of its own, all with one log (--log-db, one log key): serves on
+  // one run store share one log (a serve's own log.sqlite beside another's indexes is refused).
+  const logKey = join(scratch.tempDir(), 'log-key.pem');
+  writeFileSync(logKey, (await generateKeyFiles('localhost/runprint')).privateKeyPem, { mode: 0o600 });
+  const args = ['--runs-db', url, '--log-db', (await fixture.pgs.fresh('runprint_steps_log')).url, '--log-key', logKey, '--upstream', `openai=${fixture.upstream.url}`];
   const a = await startServe({ data: scratch.tempDir(), args });
   const b = await startServe({ data: scratch.tempDir(), args });
 

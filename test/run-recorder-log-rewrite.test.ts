@@ -23,7 +23,7 @@ import { scratchFolders } from './helpers/scratch.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 import { renameSync } from 'node:fs';
 import { startFakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe } from './helpers/serve-process.ts';
+import { killServeProcesses, runRunprint, startServe } from './helpers/serve-process.ts';
 
 const scratch = scratchFolders('runprint-log-rewrite-');
 const pgs = await pgSchemas();
@@ -156,7 +156,7 @@ for (const [name, open] of [
   });
 }
 
-test('serve restarted with its log.sqlite moved aside: one stderr line, capture.healthy false, calls recorded and signed, no index stored twice', async () => {
+test('serve restarted with its log.sqlite moved aside: refused at start (ERR_LOG_CONFIG_MISMATCH, exit 2), nothing stored; with the log back it starts and appends', async () => {
   const upstream = await startFakeUpstream();
   closing.push(() => upstream.close());
   const data = scratch.tempDir();
@@ -180,19 +180,18 @@ test('serve restarted with its log.sqlite moved aside: one stderr line, capture.
   await until(async () => (await runs()).filter((run) => run.logIndex !== null).length === 3, 'the first three are logged');
   assert.equal(await serve.stop(), 0);
   renameSync(join(data, 'log.sqlite'), join(data, 'log.sqlite.moved'));
+  // Before, serve started and its log answered indexes 0, 1, 2 again (refused by the store as held,
+  // appending stopped); now the store's kept checkpoint of its log refuses the empty log at start.
+  const refused = await runRunprint(['serve', '--host', '127.0.0.1', '--port', '0', '--data', data, ...args]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log localhost\/runprint\+[0-9a-f]{8} \(.+log\.sqlite\) is not the log the run store's log indexes refer to: the run store \(.+runs\.sqlite\) keeps a checkpoint of 3 entries of the log localhost\/runprint \(root hash [0-9a-f]{16}\.\.\.\), which a serve on it verified, and this log has 0 entries\. /m);
+  assert.doesNotMatch(refused.stderr, /listening on/);
+  assert.equal((await runs()).length, 3);
+  renameSync(join(data, 'log.sqlite.moved'), join(data, 'log.sqlite'));
   serve = await startServe({ data, args });
-  for (let i = 3; i < 7; i++) await call(serve.base, i);
-  await until(async () => (await runs()).every((run) => run.receipt !== null) && (await runs()).length === 7, 'every run is signed');
-  const health = (await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { healthy: boolean; recorded: number } };
-  assert.equal(health.capture.healthy, false);
-  assert.equal(health.capture.recorded, 4);
-  // Calls after the stop are recorded as before.
-  await call(serve.base, 7);
+  for (let i = 3; i < 5; i++) await call(serve.base, i);
+  await until(async () => (await runs()).filter((run) => run.logIndex !== null).length === 5, 'every run is logged');
   assert.equal(await serve.stop(), 0);
-  const lines = serve.stderr().split('\n').filter((line) => line.includes('ERR_LOG_REWRITE'));
-  assert.equal(lines.length, 1, serve.stderr());
-  assert.match(lines[0]!, /^runprint: capture: ERR_LOG_REWRITE: the log answered index 0 for run [0-9a-f]{64}, but run [0-9a-f]{64} holds that index in the run store: .*\. Appending to the log stopped: .* \(the calls go on\)$/);
-  const all = await runs();
-  assert.equal(all.length, 8);
-  assert.deepEqual(all.map((run) => run.logIndex).filter((index) => index !== null).sort(), [0, 1, 2], 'only the first log\'s indexes are stored');
+  assert.doesNotMatch(serve.stderr(), /ERR_/);
+  assert.deepEqual((await runs()).map((run) => run.logIndex).sort(), [0, 1, 2, 3, 4]);
 });

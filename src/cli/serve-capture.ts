@@ -21,6 +21,8 @@ import type { TransparencyLog } from '../store/log-service.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { HeldJournal } from '../store/held-journal.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
+import { keepOwnLog } from '../store/own-log-checkpoint.ts';
+import { databaseShown } from '../store/postgres-url.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
 import { logPrefix, printableUrl } from '../log/client.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -550,7 +552,7 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
 }
 
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
-export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logWhere?: string; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
   // As for --sign-key and --witness-key: a line when others may read it (the key is used all the same).
@@ -572,6 +574,24 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   } catch (error) {
     await storage.close();
     throw error;
+  }
+  // Receipts appended to serve's own log: that log must be the one the store's indexes refer to
+  // (another serve's on a shared store, or this one replaced or rolled back, is refused before
+  // anything is stored), and its checkpoint is kept in the store for the next start and the
+  // other serves on it (own-log-checkpoint.ts).
+  const ownLog = config.captureLog === undefined ? context.log : undefined;
+  const ownLogNames = {
+    log: context.logWhere ?? 'serve\'s log database',
+    store: config.runsDb === undefined ? join(context.dataDir, RUNS_DATABASE) : `PostgreSQL ${databaseShown(config.runsDb)}`,
+  };
+  if (ownLog !== undefined) {
+    try {
+      await keepOwnLog(storage, ownLog, ownLogNames);
+    } catch (error) {
+      await steps?.close();
+      await storage.close();
+      throw error;
+    }
   }
   const version = await runprintVersion();
   const telemetryReported = new Set<string>();
@@ -699,7 +719,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     // serve's own name in claims: a restart takes over at once; in-process capture never shares it.
     claimant: `serve:${key.keyId}:${config.runsDb === undefined ? context.dataDir : 'postgres'}`,
     // Receipts in-process capture signed on this store are appended to this log too, within seconds.
-    ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : context.log === undefined ? {} : { log: context.log, logOthers: true, sweepEveryMs: 5_000 }),
+    ...(outbox !== undefined ? { onReceipts: () => outbox.wake() } : ownLog === undefined ? {} : { log: ownLog, logOthers: true, sweepEveryMs: 5_000, keepLog: () => keepOwnLog(storage, ownLog, ownLogNames) }),
     onFailure: report,
     journal,
     onJournalLeft: (count) =>
@@ -801,6 +821,13 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       upstreamFailures.flush();
       await retention?.stop();
       await recorder.close();
+      // The checkpoint of every receipt appended, kept for the next start (unless appending stopped).
+      if (ownLog !== undefined && recorder.logStopped === undefined) {
+        await ownLog
+          .publishCheckpoint()
+          .then(() => keepOwnLog(storage, ownLog, ownLogNames))
+          .catch((error: unknown) => report(error));
+      }
       await outbox?.close();
       await exporter?.close(closing);
       await storage.close();

@@ -12,7 +12,7 @@ import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { makeFolders, notOwnerOnly } from '../store/owner-only.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
-import { pinSslMode } from '../store/postgres-url.ts';
+import { databaseShown, pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
 import { createIdentityPool } from '../server/identity-pool.ts';
@@ -485,7 +485,17 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     };
   }
   if (sign !== undefined) options.sign = sign;
-  const capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logKeyId, signKey: sign?.key, io, upstreamWeights, ...(captureLogKey === undefined ? {} : { captureLogKey }) });
+  let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
+  try {
+    const logWhere = url === undefined ? `${join(dataDir, LOG_DATABASE)}` : `the --log-db database ${databaseShown(url)}`;
+    capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logWhere, logKeyId, signKey: sign?.key, io, upstreamWeights, ...(captureLogKey === undefined ? {} : { captureLogKey }) });
+  } catch (error) {
+    // Refused (a run store whose indexes are of another log than this one, say): the log closes
+    // before the error is said, its writer thread with it.
+    await log?.close();
+    await ownStorage?.close();
+    throw error;
+  }
   if (capture !== undefined) {
     options.proxy = capture.proxy;
     options.runs = capture.runs;

@@ -346,6 +346,16 @@ export class TransparencyLog {
   }
 
   /**
+   * The root hash of the tree of the log's first `size` entries, from the stored tiles (whose
+   * hashes open() checked): `size` at most the latest checkpoint's. serve compares it with the
+   * checkpoint of its log the run store keeps (own-log-checkpoint.ts).
+   */
+  async rootHash(size: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(size) || size < 0 || size > (await this.checkpoint()).size) throw new RangeError('size must lie within the latest checkpoint');
+    return rootFromTiles(size, readerOf(this.#storage));
+  }
+
+  /**
    * PATH(index, D[0:size]) from the stored tiles, as inclusionProofFromTiles builds it, but with
    * each node inside a full tile read from the tile cache instead of rehashed per proof.
    */

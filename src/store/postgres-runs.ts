@@ -522,7 +522,8 @@ export class PostgresRuns implements RunStorage {
    * too.
    */
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
-    if (items.length === 0) return;
+    // No index but a checkpoint: serve's own log keeps its checkpoint alone (own-log-checkpoint.ts).
+    if (items.length === 0 && checkpoint === undefined) return;
     const values = [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)];
     await this.#underIndexLock(items, 'index', async (client) => {
       if (checkpoint !== undefined) {

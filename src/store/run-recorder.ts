@@ -79,6 +79,14 @@ export interface RecorderOptions {
   sweepEveryMs?: number;
   /** Called after receipts were stored (a remote log's outbox delivers the ones without a log index). */
   onReceipts?: () => void;
+  /**
+   * Checks that `log` is still the log the run store's indexes refer to and keeps its checkpoint
+   * in the store (serve: own-log-checkpoint.ts keepOwnLog), about every `keepLogEveryMs` (default
+   * 1,000) after receipts were appended: ERR_LOG_CONFIG_MISMATCH stops appending (logStopped), as
+   * an index another run holds does; another failure is reported and tried again.
+   */
+  keepLog?: () => Promise<void>;
+  keepLogEveryMs?: number;
 }
 
 /**
@@ -232,6 +240,10 @@ export class RunRecorder {
     if (options.sweepEveryMs !== undefined && options.sign !== undefined) {
       this.#sweepInterval = setInterval(() => void this.#signPass(true), options.sweepEveryMs);
       this.#sweepInterval.unref?.();
+    }
+    if (options.keepLog !== undefined && options.log !== undefined) {
+      this.#keepInterval = setInterval(() => void this.#keepLogTick(options.keepLog!), options.keepLogEveryMs ?? 1_000);
+      this.#keepInterval.unref?.();
     }
     // What a stop or a crash left in the journal is committed now (a retry pass loads it); the
     // records the store refused are kept apart in it, not tried again.
@@ -775,14 +787,41 @@ export class RunRecorder {
    */
   #logStopped: RunprintError | undefined;
 
-  /** Why this recorder stopped appending to its log (ERR_LOG_REWRITE), or undefined while it appends. */
+  /** Why this recorder stopped appending to its log (ERR_LOG_REWRITE, or ERR_LOG_CONFIG_MISMATCH from keepLog), or undefined while it appends. */
   get logStopped(): RunprintError | undefined {
     return this.#logStopped;
+  }
+
+  #keepInterval: ReturnType<typeof setInterval> | undefined;
+  /** The keep under way (#keepLogTick), awaited by close. */
+  #keeping: Promise<void> | undefined;
+  /** counts.logged when the log's checkpoint was last kept: no keep before more are appended. */
+  #keptAt = 0;
+
+  /** Keeps the log's checkpoint in the store (RecorderOptions.keepLog) when receipts were appended since the last keep. */
+  #keepLogTick(keep: () => Promise<void>): void {
+    if (this.#keeping !== undefined || this.#logStopped !== undefined || this.#closing || this.counts.logged === this.#keptAt) return;
+    const logged = this.counts.logged;
+    this.#keeping = keep()
+      .then(
+        () => void (this.#keptAt = logged),
+        (error: unknown) => {
+          if (error instanceof RunprintError && error.code === 'ERR_LOG_CONFIG_MISMATCH') return this.#stopLogging(error);
+          this.#report(error instanceof RunprintError ? error : new LogError('ERR_STORE_UNAVAILABLE', 'the log\'s checkpoint could not be kept in the run store'));
+        },
+      )
+      .finally(() => (this.#keeping = undefined));
   }
 
   /** Stops appending to the log for good (#logStopped), reported once. */
   #stopLogging(held: RunprintError): void {
     if (this.#logStopped !== undefined) return;
+    // Another log than the store's (own-log-checkpoint.ts): its own words say what to do.
+    if (held.code === 'ERR_LOG_CONFIG_MISMATCH') {
+      this.#logStopped = new LogError('ERR_LOG_CONFIG_MISMATCH', `${held.message}. Appending to the log stopped: receipts are stored without a log index and wait in the run store`);
+      this.#report(this.#logStopped);
+      return;
+    }
     const why = held.message.replace(/; no (index|receipt) of this batch is stored$/, '');
     this.#logStopped = new LogError(
       'ERR_LOG_REWRITE',
@@ -928,6 +967,8 @@ export class RunRecorder {
     this.#closing = true;
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
+    clearInterval(this.#keepInterval);
+    await this.#keeping;
     this.#writeJournal();
     // What the journal holds is committed by the next start: no last try, which would wait for a
     // locked store (5 s, or a commit timeout) and hold up a stop. Without one, a last try.

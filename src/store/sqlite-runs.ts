@@ -405,7 +405,8 @@ export class SqliteRuns implements RunStorage {
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
-    if (items.length === 0) return;
+    // No index but a checkpoint: serve's own log keeps its checkpoint alone (own-log-checkpoint.ts).
+    if (items.length === 0 && checkpoint === undefined) return;
     const write = checkpoint === undefined ? undefined : { origin: checkpoint.origin, size: checkpoint.size, rootHash: checkpoint.rootHash };
     // On the writer thread when there is one: waiting here for the write lock (the thread holds it
     // through each commit's fsync) would hold the event loop.
