@@ -15,6 +15,7 @@ import { upstreamFailureReporter } from '../src/cli/serve-upstreams.ts';
 import { RunprintError } from '../src/errors.ts';
 import { createApp } from '../src/server/app.ts';
 import { createProxy } from '../src/server/proxy-routes.ts';
+import { UpstreamSilent } from '../src/io/upstream-silent.ts';
 import { validate } from './helpers/json-schema.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
@@ -40,7 +41,7 @@ test('serve\'s upstream-failure reporter: the first at once with its message, th
     const lines: string[] = [];
     const reporter = upstreamFailureReporter((text) => void lines.push(text), ['openai', 'anthropic'], () => clock, wall);
     // None failed: every upstream is listed, a stop prints nothing.
-    assert.deepEqual(reporter.counts(), { openai: { unreachable: 0, last: null, lastAt: null }, anthropic: { unreachable: 0, last: null, lastAt: null } });
+    assert.deepEqual(reporter.counts(), { openai: { unreachable: 0, timedOut: 0, last: null, lastAt: null }, anthropic: { unreachable: 0, timedOut: 0, last: null, lastAt: null } });
     reporter.flush();
     assert.deepEqual(lines, []);
     reporter.report('anthropic', unreachable(REFUSED));
@@ -56,8 +57,8 @@ test('serve\'s upstream-failure reporter: the first at once with its message, th
     }
     assert.equal(lines.length, 1, 'no line per call');
     assert.deepEqual(reporter.counts(), {
-      openai: { unreachable: 100, last: NOT_FOUND, lastAt: '2026-01-31T12:00:32.200Z' },
-      anthropic: { unreachable: 201, last: REFUSED, lastAt: '2026-01-31T12:00:32.400Z' },
+      openai: { unreachable: 100, timedOut: 0, last: NOT_FOUND, lastAt: '2026-01-31T12:00:32.200Z' },
+      anthropic: { unreachable: 201, timedOut: 0, last: REFUSED, lastAt: '2026-01-31T12:00:32.400Z' },
     });
     // A minute after the line: one line with their counts by cause, since the first of them.
     clock += 27_500;
@@ -110,7 +111,7 @@ async function failingUpstream(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-type Health = { status: string; capture: { healthy: boolean; failures: number; upstreams: Record<string, { unreachable: number; last: string | null; lastAt: string | null }> } };
+type Health = { status: string; capture: { healthy: boolean; failures: number; upstreams: Record<string, { unreachable: number; timedOut: number; last: string | null; lastAt: string | null }> } };
 
 test('a real serve whose upstream is on a closed port: each call gets 502, stderr has one line at once and the rest at the stop, /healthz counts them by upstream with the cause; the upstream\'s own 500, passed through, is not counted', { timeout: 60_000 }, async () => {
   const data = scratch.tempDir();
@@ -131,7 +132,7 @@ test('a real serve whose upstream is on a closed port: each call gets 502, stder
         body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content }] }),
       });
     const before = await health();
-    assert.deepEqual(before.capture.upstreams['anthropic'], { unreachable: 0, last: null, lastAt: null });
+    assert.deepEqual(before.capture.upstreams['anthropic'], { unreachable: 0, timedOut: 0, last: null, lastAt: null });
     const answers = [await message('first private question'), await message('second private question')];
     for (const answer of answers) {
       assert.equal(answer.status, 502);
@@ -168,7 +169,7 @@ test('a real serve whose upstream is on a closed port: each call gets 502, stder
     assert.equal(chat.status, 500);
     assert.equal(((await chat.json()) as { error: { type: string } }).error.type, 'server_error');
     const after500 = (await health()).capture.upstreams;
-    assert.deepEqual(after500['openai'], { unreachable: 0, last: null, lastAt: null });
+    assert.deepEqual(after500['openai'], { unreachable: 0, timedOut: 0, last: null, lastAt: null });
     assert.equal(upstreamLines().length, 1, `no line per call, none for the upstream's own 500; stderr:\n${serve.stderr()}`);
     assert.equal(await serve.stop(), 0);
     // The stop prints the line of those counted since the first.
@@ -212,4 +213,54 @@ test('the proxy tells onUpstreamFailure of its 502s, not of a call whose client 
   await call('/openai/v1/chat/completions', gone.signal);
   await call('/openai/v1/other', gone.signal);
   assert.equal(told.length, 2);
+});
+
+test('504s too: the reporter counts an upstream that sent nothing for the idle limit apart (timedOut), and its line names both answers when both came', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    let clock = 0;
+    const wall = () => Date.UTC(2026, 0, 31, 12) + clock;
+    const lines: string[] = [];
+    const reporter = upstreamFailureReporter((text) => void lines.push(text), ['openai'], () => clock, wall);
+    const silent = 'the openai upstream sent nothing for 300 s, the proxy\'s limit for an upstream\'s silence: the call got no answer';
+    reporter.report('openai', new RunprintError('ERR_CAPTURE_UPSTREAM_TIMEOUT', silent));
+    assert.deepEqual(lines, [`${LEAD}1 call with 504 ERR_CAPTURE_UPSTREAM_TIMEOUT since 2026-01-31T12:00:00Z: 1 with "${silent}"${TAIL}`]);
+    clock = 1_000;
+    reporter.report('openai', new RunprintError('ERR_CAPTURE_UPSTREAM_TIMEOUT', silent));
+    reporter.report('openai', unreachable(NOT_FOUND));
+    clock = 60_000;
+    mock.timers.tick(60_000);
+    assert.equal(lines[1], `${LEAD}2 calls with 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE or 504 ERR_CAPTURE_UPSTREAM_TIMEOUT since 2026-01-31T12:00:01Z: 1 with "${silent}"; 1 with "${NOT_FOUND}"${TAIL}`);
+    assert.deepEqual(reporter.counts(), { openai: { unreachable: 1, timedOut: 2, last: NOT_FOUND, lastAt: '2026-01-31T12:00:01.000Z' } });
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('the proxy tells onUpstreamFailure of its 504s: an upstream silent before its answer, and before a stream\'s first byte', async () => {
+  const told: Array<[string, string]> = [];
+  let mode: 'before' | 'body' = 'before';
+  const proxy = createProxy({
+    sink: { healthy: true, record: async () => undefined },
+    maxBodyBytes: 1 << 20,
+    receipts: false,
+    durability: 'async',
+    fetch: (async () => {
+      if (mode === 'before') throw new UpstreamSilent(1000, false);
+      const body = new ReadableStream<Uint8Array>({ pull: (controller) => controller.error(new UpstreamSilent(1000, true)) });
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch,
+    onUpstreamFailure: (upstream, error) => void told.push([upstream, error.code]),
+  });
+  const app = createApp({ proxy });
+  const call = () => app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal((await call()).status, 504);
+  mode = 'body';
+  // The upstream's headers came, its first event did not: the body fails before its first byte with
+  // the 504's error, which the server answers in place of the upstream's status line.
+  await assert.rejects((await call()).text(), { code: 'ERR_CAPTURE_UPSTREAM_TIMEOUT' });
+  assert.deepEqual(told, [
+    ['openai', 'ERR_CAPTURE_UPSTREAM_TIMEOUT'],
+    ['openai', 'ERR_CAPTURE_UPSTREAM_TIMEOUT'],
+  ]);
 });

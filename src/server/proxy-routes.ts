@@ -67,9 +67,10 @@ export interface ProxyOptions {
   onFailure?: (error: unknown) => void;
   /**
    * Told of each call the proxy answers 502 ERR_CAPTURE_UPSTREAM_UNREACHABLE (the upstream named
-   * gave no usable answer: not reached, or what it answered is no HTTP answer), with that error;
-   * not of a call whose client went away first, nor of the upstream's own answers (a 5xx it sent
-   * passes through as sent). serve counts them for /healthz and stderr.
+   * gave no usable answer: not reached, or what it answered is no HTTP answer) or 504
+   * ERR_CAPTURE_UPSTREAM_TIMEOUT (it sent nothing for the idle limit before the answer's first
+   * byte), with that error; not of a call whose client went away first, nor of the upstream's own
+   * answers (a 5xx it sent passes through as sent). serve counts them for /healthz and stderr.
    */
   onUpstreamFailure?: (upstream: string, error: RunprintError) => void;
   /**
@@ -317,7 +318,7 @@ function silentUpstream(upstream: string, error: UpstreamSilent): RunprintError 
  * (`recorded`: durable in sync durability), or the fail-closed 503 when it could not be
  * (`unrecorded`), as for a call that got no answer. After the first chunk, failures pass as they come.
  */
-function silentBeforeFirstChunk(body: ReadableStream<Uint8Array>, upstream: string, recorded: () => Promise<void> | undefined, unrecorded: () => RunprintError | undefined): ReadableStream<Uint8Array> {
+function silentBeforeFirstChunk(body: ReadableStream<Uint8Array>, upstream: string, recorded: () => Promise<void> | undefined, unrecorded: () => RunprintError | undefined, told: (answer: RunprintError) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let first = true;
   return new ReadableStream<Uint8Array>(
@@ -329,7 +330,9 @@ function silentBeforeFirstChunk(body: ReadableStream<Uint8Array>, upstream: stri
         } catch (error) {
           if (!first || !(error instanceof UpstreamSilent)) return controller.error(error);
           await recorded();
-          return controller.error(unrecorded() ?? silentUpstream(upstream, error));
+          const answer = silentUpstream(upstream, error);
+          told(answer);
+          return controller.error(unrecorded() ?? answer);
         }
         first = false;
         if (next.done) controller.close();
@@ -399,20 +402,22 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   };
 
+  /** Tells onUpstreamFailure of a 502 or 504 the proxy answers. */
+  const tellUpstreamFailure = (upstream: string, answer: RunprintError): void => {
+    try {
+      options.onUpstreamFailure?.(upstream, answer);
+    } catch {
+      // Reporting must not fail the call.
+    }
+  };
+
   /**
-   * The 502 of a call `upstream` gave no usable answer to, told to onUpstreamFailure unless the
-   * client went away first; the 504 of one it sent nothing to for the upstream fetch's idle limit.
+   * The 502 of a call `upstream` gave no usable answer to, or the 504 of one it sent nothing to for
+   * the upstream fetch's idle limit, told to onUpstreamFailure unless the client went away first.
    */
   const upstreamFailed = (upstream: string, error: unknown, signal: AbortSignal | null | undefined): RunprintError => {
-    if (error instanceof UpstreamSilent && signal?.aborted !== true) return silentUpstream(upstream, error);
-    const answer = unreachable(upstream, error);
-    if (signal?.aborted !== true) {
-      try {
-        options.onUpstreamFailure?.(upstream, answer);
-      } catch {
-        // Reporting must not fail the call.
-      }
-    }
+    const answer = error instanceof UpstreamSilent && signal?.aborted !== true ? silentUpstream(upstream, error) : unreachable(upstream, error);
+    if (signal?.aborted !== true) tellUpstreamFailure(upstream, answer);
     return answer;
   };
 
@@ -701,7 +706,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // stops reading at that event (the SDKs do) has read nothing that is not recorded.
       ...(durability === 'sync' ? { holdFrom: terminalEventIn(markers), heldComplete: terminalEventComplete(markers) } : {}),
     });
-    const passed = silentBeforeFirstChunk(observed, upstream, () => ended, () => unrecorded);
+    const passed = silentBeforeFirstChunk(observed, upstream, () => ended, () => unrecorded, (answer) => tellUpstreamFailure(upstream, answer));
     return new Response(options.failClosed === true && durability === 'sync' ? cutIfUnrecorded(passed, () => unrecorded) : passed, { status: response.status, statusText: response.statusText, headers });
   }
 
