@@ -14,7 +14,7 @@ const CHILDREN_READ = 12;
 const NODE_W = 164;
 const NODE_H = 46;
 const GAP_X = 14;
-const GAP_ROW = 14;
+const GAP_ROW = 24;
 const GAP_GENERATION = 40;
 const PAD = 4;
 
@@ -168,18 +168,70 @@ function layout(graph, width) {
   return { width: used, height: y - GAP_GENERATION + PAD };
 }
 
+/** Room kept between an edge and a node box it passes beside. */
+const CLEARANCE = GAP_X / 2;
+
+/**
+ * The path of the edge from `from` to `to`, clear of every other node box: it leaves the parent's
+ * bottom, and before each row of boxes between the two (generations in between, or the other rows
+ * of a wrapped generation) it moves into a gap of that row, the one nearest its straight course,
+ * passes the row there, and ends on the child's top. Bends are made in the space between rows,
+ * where there is no box, so an edge never runs through a node it does not connect (drawn straight,
+ * a long edge would pass through the runs in between and read as an edge to them). `lanes` counts
+ * the edges already routed through each gap, so edges sharing one are drawn side by side.
+ */
+function edgePath(from, to, nodes, lanes) {
+  const x1 = from.x + NODE_W / 2;
+  const y1 = from.y + NODE_H;
+  const x2 = to.x + NODE_W / 2;
+  const y2 = to.y;
+  const rows = new Map();
+  for (const node of nodes) {
+    if (node === from || node === to || node.y + NODE_H <= y1 || node.y >= y2) continue;
+    (rows.get(node.y) ?? rows.set(node.y, []).get(node.y)).push(node);
+  }
+  const points = [[x1, y1]];
+  for (const y of [...rows.keys()].sort((a, b) => a - b)) {
+    const boxes = rows.get(y);
+    const course = x1 + ((x2 - x1) * (y + NODE_H / 2 - y1)) / (y2 - y1);
+    const free = (x) => boxes.every((box) => x < box.x - CLEARANCE / 2 || x > box.x + NODE_W + CLEARANCE / 2);
+    const gaps = [course, ...boxes.flatMap((box) => [box.x - CLEARANCE, box.x + NODE_W + CLEARANCE])].filter(free);
+    const lane = gaps.reduce((best, x) => (Math.abs(x - course) < Math.abs(best - course) ? x : best));
+    // Edges already in this gap: the next one beside them, alternately left and right.
+    const key = `${y} ${lane}`;
+    const used = lanes.get(key) ?? 0;
+    lanes.set(key, used + 1);
+    const shifted = lane + (used === 0 ? 0 : (used % 2 === 1 ? -1 : 1) * 3 * Math.ceil(used / 2));
+    points.push([free(shifted) ? shifted : lane, y], [free(shifted) ? shifted : lane, y + NODE_H]);
+  }
+  points.push([x2, y2 - 3]);
+  let d = `M${x1} ${y1}`;
+  for (let i = 1; i < points.length; i++) {
+    const [xa, ya] = points[i - 1];
+    const [xb, yb] = points[i];
+    // Odd steps cross the space between rows (a bend); even ones pass a row in its gap (straight down).
+    if (i % 2 === 1) {
+      const bend = yb > ya ? (yb - ya) / 2 : 16;
+      d += ` C${xa} ${ya + bend} ${xb} ${yb - bend} ${xb} ${yb}`;
+    } else {
+      d += ` L${xb} ${yb}`;
+    }
+  }
+  return { d, xs: points.map(([x]) => x) };
+}
+
 /** The SVG of a laid out graph; `current` is the key of the run whose page this is. */
 function drawing(graph, size, current) {
   const byKey = new Map(graph.nodes.map((node) => [node.key, node]));
+  const lanes = new Map();
+  let left = 0;
+  let right = size.width;
   const edges = graph.edges.map(({ parent, child }) => {
-    const from = byKey.get(parent);
-    const to = byKey.get(child);
-    const x1 = from.x + NODE_W / 2;
-    const y1 = from.y + NODE_H;
-    const x2 = to.x + NODE_W / 2;
-    const y2 = to.y;
-    const bend = Math.max(16, (y2 - y1) / 2);
-    return s('path', { class: 'edge', d: `M${x1} ${y1} C${x1} ${y1 + bend} ${x2} ${y2 - bend} ${x2} ${y2 - 3}`, 'marker-end': 'url(#graph-arrow)', 'data-parent': parent, 'data-child': child });
+    const { d, xs } = edgePath(byKey.get(parent), byKey.get(child), graph.nodes, lanes);
+    // A lane beside the outermost box widens the drawing.
+    left = Math.min(left, ...xs.map((x) => x - PAD));
+    right = Math.max(right, ...xs.map((x) => x + PAD));
+    return s('path', { class: 'edge', d, 'marker-end': 'url(#graph-arrow)', 'data-parent': parent, 'data-child': child });
   });
   const nodes = [...graph.nodes].sort((a, b) => a.y - b.y || a.x - b.x).map((node) => {
     const { run } = node;
@@ -196,7 +248,8 @@ function drawing(graph, size, current) {
     if (run === null) return s('g', { ...attributes, role: 'img', 'aria-label': title }, ...group);
     return s('a', { ...attributes, href: `#/run/${encodeURIComponent(run.record.runId ?? run.captureId)}`, 'aria-label': `${isCurrent ? 'This run: ' : ''}${title}`, 'aria-current': isCurrent ? 'page' : undefined }, ...group);
   });
-  return s('svg', { width: size.width, height: size.height, viewBox: `0 0 ${size.width} ${size.height}`, role: 'group', 'aria-label': 'Agent graph: parents above their children' },
+  const width = right - left;
+  return s('svg', { width, height: size.height, viewBox: `${left} 0 ${width} ${size.height}`, role: 'group', 'aria-label': 'Agent graph: parents above their children' },
     s('defs', {}, s('marker', { id: 'graph-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0 0 L10 5 L0 10 z', class: 'arrow' }))),
     s('g', { class: 'edges' }, edges), s('g', { class: 'nodes' }, nodes));
 }
