@@ -42,6 +42,7 @@ export const CAPTURE_OPTIONS = {
   'no-capture': { type: 'boolean' },
   upstream: { type: 'string', multiple: true },
   'upstream-weights': { type: 'string', multiple: true },
+  'upstream-timeout': { type: 'string' },
   'capture-token': { type: 'string' },
   'capture-fail-closed': { type: 'boolean' },
   'capture-durability': { type: 'string' },
@@ -80,6 +81,8 @@ export interface CaptureConfig {
   upstreams: { [name: string]: string };
   /** --upstream-weights: upstream name -> the absolute path of the model its server loaded. */
   upstreamWeights: { [name: string]: string };
+  /** --upstream-timeout: how long an upstream may send nothing, before its answer or between two chunks of it, in ms (default 300 s). */
+  upstreamIdleMs: number | undefined;
   token: string | undefined;
   failClosed: boolean;
   durability: Durability;
@@ -116,6 +119,7 @@ type Values = {
   'no-capture'?: boolean;
   upstream?: string[];
   'upstream-weights'?: string[];
+  'upstream-timeout'?: string;
   'capture-token'?: string;
   'capture-fail-closed'?: boolean;
   'capture-durability'?: string;
@@ -256,6 +260,11 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     throw new UsageError('ERR_CLI_USAGE', `${named('capture-token', 'RUNPRINT_CAPTURE_TOKEN')} must be 1 or more visible ASCII characters with no spaces`);
   }
+  const idle = values['upstream-timeout'] ?? env['RUNPRINT_UPSTREAM_TIMEOUT'];
+  if (idle !== undefined && (!/^[0-9]{1,7}$/.test(idle) || Number(idle) < 1000 || Number(idle) > 3_600_000)) {
+    throw new UsageError('ERR_CLI_USAGE', `${named('upstream-timeout', 'RUNPRINT_UPSTREAM_TIMEOUT')} must be a number of ms from 1000 to 3600000`);
+  }
+  const upstreamIdleMs = idle === undefined ? undefined : Number(idle);
   const durability = values['capture-durability'] ?? env['RUNPRINT_CAPTURE_DURABILITY'] ?? 'sync';
   if (durability !== 'sync' && durability !== 'async') throw new UsageError('ERR_CLI_USAGE', `${named('capture-durability', 'RUNPRINT_CAPTURE_DURABILITY')} must be sync or async`);
   let policy: ContentPolicy;
@@ -301,6 +310,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
   return {
     upstreams,
     upstreamWeights,
+    upstreamIdleMs,
     token,
     failClosed: values['capture-fail-closed'] === true || env['RUNPRINT_CAPTURE_FAIL_CLOSED'] === '1',
     durability,
@@ -730,7 +740,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     },
   });
   recording = recorder;
-  const upstreamFetch = createUpstreamFetch();
+  const upstreamFetch = createUpstreamFetch(config.upstreamIdleMs === undefined ? {} : { idleMs: config.upstreamIdleMs });
   // With --capture-workers N, each call's identity is computed in a worker thread while the call
   // goes to its upstream; by default below 4 cores, only a large request's (in one worker, started
   // when the first comes: the pool starts its workers at its first call).
