@@ -17,66 +17,96 @@ function result(id, title, state, steps, detail, reliesOn) {
 /** The key under which the content map holds a salted run's salts (views.js loadContent). */
 export const SALTS = 'salts';
 
-/** The composition the stored content gives, or the parts kept as digests only. */
+/** Stand-ins for parts kept as digests only, so that the stored ones are still hashed (their digests are not compared). */
+const STAND_IN = { model: { name: 'kept as a digest only' }, parameters: {}, configuration: {} };
+
+/**
+ * The composition the stored content gives: `missing` names the parts kept as digests only
+ * (a stand-in takes their place, and their digests are not compared), `unsalted` the salted
+ * components whose salts are not stored (their content cannot be checked).
+ */
 export function storedComposition(run, content) {
   const missing = [];
   const unreadable = [];
-  const read = (digest, where) => {
+  const read = (digest, where, standIn) => {
     const bytes = content.get(digest);
     if (bytes === null || bytes === undefined) {
       missing.push(where);
-      return null;
+      return standIn;
     }
     try {
       return parseJson(decoder.decode(bytes));
     } catch (error) {
       unreadable.push(`${where} (${error.code ?? 'not JSON'})`);
-      return null;
+      return standIn;
     }
   };
   const composition = { version: 'runprint/v1' };
   for (const name of REQUEST_COMPONENTS) {
     const entry = run.identity.components[name];
-    composition[name] = entry.kind === 'list' ? entry.elements.map((digest, index) => read(digest.sha256, `${name}[${index}]`)) : read(entry.digest.sha256, name);
+    composition[name] = entry.kind === 'list' ? entry.elements.map((digest, index) => read(digest.sha256, `${name}[${index}]`, {})) : read(entry.digest.sha256, name, STAND_IN[name]);
   }
   if (run.record.served !== null) composition.served = run.record.served;
-  // Salted components' digests are computed with their salts (SPEC 5.6): without them, no content can be checked.
-  if (REQUEST_COMPONENTS.some((name) => run.identity.components[name].salted === true)) {
+  // Salted components' digests are computed with their salts (SPEC 5.6): without them, their content cannot be checked.
+  const salted = REQUEST_COMPONENTS.filter((name) => run.identity.components[name].salted === true);
+  let unsalted = [];
+  if (salted.length > 0) {
     const salts = content.get(SALTS);
-    if (salts === null || salts === undefined) missing.push('the salts');
-    else composition.salts = salts;
+    if (salts === null || salts === undefined) {
+      missing.push('the salts');
+      unsalted = salted;
+    } else {
+      composition.salts = salts;
+    }
   }
-  return { composition, missing, unreadable };
+  return { composition, missing, unreadable, unsalted };
 }
 
 const IDENTITY_RELIES = 'the content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
 
+const listed = (parts) => (parts.length > 6 ? `${parts.slice(0, 6).join(', ')} and ${parts.length - 6} more` : parts.join(', '));
+
 function identityCheck(run, content) {
   const title = `${run.record.runId === null ? 'Request' : 'Run'} identity recomputed from the stored content`;
   if (run.identity === null) return { check: result('identity', title, 'skip', [], `the request was not identified (${run.record.unidentified?.code ?? 'no identity'}), so there is no identity to recompute`, IDENTITY_RELIES) };
-  const { composition, missing, unreadable } = storedComposition(run, content);
+  const { composition, missing, unreadable, unsalted } = storedComposition(run, content);
   if (unreadable.length > 0) {
     return { check: result('identity', title, 'fail', [{ label: 'stored content is canonical JSON', ok: false, detail: unreadable.join(', ') }], 'stored content cannot be read', IDENTITY_RELIES) };
-  }
-  if (missing.length > 0) {
-    const list = missing.length > 6 ? `${missing.slice(0, 6).join(', ')} and ${missing.length - 6} more` : missing.join(', ');
-    return { check: result('identity', title, 'skip', [], `${missing.length} part${missing.length === 1 ? ' is' : 's are'} kept as digests only (${list}): the identity cannot be recomputed from content`, IDENTITY_RELIES) };
   }
   let document;
   try {
     document = computeIdentity(composition);
   } catch (error) {
+    if (missing.length > 0) return { check: result('identity', title, 'skip', [], `${missing.length} part${missing.length === 1 ? ' is' : 's are'} not stored (${listed(missing)}): the identity cannot be recomputed from content`, IDENTITY_RELIES) };
     return { check: result('identity', title, 'fail', [{ label: 'the stored content is a valid composition', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the stored content is not a valid composition', IDENTITY_RELIES) };
   }
   const differing = [];
+  const checked = [];
   for (const name of REQUEST_COMPONENTS) {
     const stored = run.identity.components[name];
     const computed = document.components[name];
-    if (stored.kind === 'list') {
-      stored.elements.forEach((digest, index) => {
-        if (computed.elements[index]?.sha256 !== digest.sha256) differing.push(`${name}[${index}]`);
-      });
-    } else if (computed.digest.sha256 !== stored.digest.sha256) differing.push(name);
+    // A part kept as a digest only, or salted with salts not stored, is not compared.
+    const compare = (where, ok) => {
+      if (missing.includes(where) || unsalted.includes(name)) return;
+      checked.push(where);
+      if (!ok) differing.push(where);
+    };
+    if (stored.kind === 'list') stored.elements.forEach((digest, index) => compare(`${name}[${index}]`, computed.elements[index]?.sha256 === digest.sha256));
+    else compare(name, computed.digest.sha256 === stored.digest.sha256);
+  }
+  if (missing.length > 0) {
+    // What can be checked is: each stored piece against its digest. The identity needs them all.
+    const digestOnly = missing.filter((part) => part !== 'the salts');
+    const why = [
+      digestOnly.length === 0 ? '' : `${digestOnly.length} part${digestOnly.length === 1 ? ' is' : 's are'} kept as ${digestOnly.length === 1 ? 'a digest' : 'digests'} only (${listed(digestOnly)})`,
+      unsalted.length === 0 ? '' : `the salts are not stored, so the salted ${unsalted.join(', ')} cannot be checked against ${unsalted.length === 1 ? 'its' : 'their'} content`,
+    ].filter(Boolean).join('; ');
+    const gave = checked.length === 0 || differing.length > 0 ? '' : `; the ${checked.length === 1 ? 'one piece' : `${checked.length} pieces`} stored give${checked.length === 1 ? 's its digest' : ' their digests'}`;
+    const steps = checked.length === 0 ? [] : [{ label: `each stored piece gives its digest (${checked.length}: ${listed(checked)})`, ok: differing.length === 0, detail: differing.length === 0 ? '' : `content does not match its digest: ${differing.join(', ')}` }];
+    return {
+      check: { ...result('identity', title, differing.length > 0 ? 'fail' : 'skip', steps,
+        differing.length > 0 ? `stored content does not match its digest: ${differing.join(', ')}` : `${why}: the identity cannot be recomputed from content${gave}`, IDENTITY_RELIES), differing },
+    };
   }
   const steps = [
     { label: 'each component\'s stored content gives its digest', ok: differing.length === 0, detail: differing.length === 0 ? '' : `content does not match its digest: ${differing.join(', ')}` },

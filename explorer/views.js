@@ -10,17 +10,35 @@ import { SALTS, verifyRun } from './verify.js';
 const text = new TextDecoder();
 const FOLD_LINES = 24;
 
-/** The stored bytes of every digest the page shows, fetched a few at a time: null where only the digest is kept. */
+/**
+ * Whether the store holds a part's content, as the run view's `content` summary says (the element
+ * `index` of a list part): false only where it says not stored, so what it does not name is asked for.
+ */
+export function isStored(run, part, index) {
+  const state = run.content?.[part];
+  if (state === undefined) return true;
+  if (index !== undefined && Array.isArray(state.elements)) return state.elements[index] !== 'none';
+  return state.none === 0 || (state.kept ?? 0) + (state.elsewhere ?? 0) > 0;
+}
+
+/**
+ * The stored bytes of every digest the page shows, fetched a few at a time: null where only the
+ * digest is kept. What the run view says is not stored is not asked for.
+ */
 async function loadContent(run) {
+  const content = new Map();
   const digests = [];
-  for (const entry of Object.values(run.identity?.components ?? {})) {
-    if (entry.kind === 'list') digests.push(...entry.elements.map((digest) => digest.sha256));
-    else digests.push(entry.digest.sha256);
+  const want = (digest, stored) => {
+    if (stored) digests.push(digest);
+    else if (!content.has(digest)) content.set(digest, null);
+  };
+  for (const [name, entry] of Object.entries(run.identity?.components ?? {})) {
+    if (entry.kind === 'list') entry.elements.forEach((digest, index) => want(digest.sha256, isStored(run, name, index)));
+    else want(entry.digest.sha256, isStored(run, name));
   }
   // The store keeps the body of a 2xx answer only (an error body may echo part of a credential).
   const status = run.record.response.status;
-  if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) digests.push(run.record.response.rawDigest.sha256);
-  const content = new Map();
+  if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) want(run.record.response.rawDigest.sha256, isStored(run, 'response'));
   const queue = [...new Set(digests)];
   const worker = async () => {
     for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
@@ -34,13 +52,18 @@ async function loadContent(run) {
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   // A salted run's content gives its digests only with its salts (SPEC 5.6), kept in the store as
-  // content is: its stored composition names them (null: not kept, or past retention).
+  // content is, and read on their own (GET /v1/runs/{id}/salts): the composition is not answered
+  // while any piece is kept as a digest only, and the pieces that are stored are still checked.
   if (Object.values(run.identity?.components ?? {}).some((entry) => entry.salted === true)) {
-    try {
-      content.set(SALTS, (await api(`/v1/runs/${encodeURIComponent(run.captureId)}/composition`)).salts ?? null);
-    } catch (error) {
-      if (error.code !== 'ERR_REPLAY_CONTENT_NOT_STORED') throw error;
+    if (!isStored(run, 'salts')) {
       content.set(SALTS, null);
+    } else {
+      try {
+        content.set(SALTS, await api(`/v1/runs/${encodeURIComponent(run.captureId)}/salts`));
+      } catch (error) {
+        if (error.code !== 'ERR_REPLAY_CONTENT_NOT_STORED' && error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
+        content.set(SALTS, null);
+      }
     }
   }
   return content;

@@ -200,6 +200,9 @@ test('real answers of runprint serve, successes and errors, validate against doc
   const composition = await (await call('/v1/runs/{id}/composition', `/v1/runs/${exchange.captureId}/composition`)).json();
   assert.deepEqual(composition.salts, exchange.salts);
   await call('/v1/runs/{id}/composition', `/v1/runs/${unknown}/composition`);
+  // Its salts alone (what the explorer reads when some content is digest only); an unknown run.
+  assert.deepEqual(await (await call('/v1/runs/{id}/salts', `/v1/runs/${exchange.captureId}/salts`)).json(), exchange.salts);
+  await call('/v1/runs/{id}/salts', `/v1/runs/${unknown}/salts`);
   // The ingested run replayed by the CLI on the same store against a fake provider: each side of the link names the other.
   const upstream = await startFakeUpstream({ script: [{ kind: 'text', text: 'Another answer.' }] });
   let verdict = '';

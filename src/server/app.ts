@@ -300,7 +300,7 @@ export function createApp(options: AppOptions = {}): App {
     routeTable: () => [
       ...Object.entries(routes).flatMap(([path, route]) => Object.keys(route).map((method) => `${method} ${path}`)),
       ...(log === undefined ? [] : ['GET /tile/{path}']),
-      ...(runs === undefined ? [] : ['GET /v1/runs/groups', 'GET /v1/runs/{id}', 'GET /v1/runs/{id}/receipt', 'GET /v1/runs/{id}/composition', 'GET /v1/runs/{id}/tlog-proof', 'GET /v1/content/{digest}']),
+      ...(runs === undefined ? [] : ['GET /v1/runs/groups', 'GET /v1/runs/{id}', 'GET /v1/runs/{id}/receipt', 'GET /v1/runs/{id}/composition', 'GET /v1/runs/{id}/salts', 'GET /v1/runs/{id}/tlog-proof', 'GET /v1/content/{digest}']),
       ...(analysis === undefined ? [] : ['GET /v1/runs/{id}/verify']),
       ...(proxy === undefined ? [] : proxy.routeTable()),
       ...(explorer === undefined ? [] : explorer.prefixRoutes),

@@ -14,7 +14,7 @@ import { knownParameters } from './query.ts';
 import { isTimestamp } from '../receipt/predicate.ts';
 import { LIST_COMPONENTS } from '../identity/composition.ts';
 import { groupRuns, parseGroupBy } from '../replay/group-runs.ts';
-import { runComposition } from '../replay/rebuild-request.ts';
+import { runComposition, storedSalts } from '../replay/rebuild-request.ts';
 import { VERDICTS } from '../replay/verdict.ts';
 import { closestName } from '../io/closest-name.ts';
 import { printable } from '../io/printable.ts';
@@ -35,7 +35,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What `/v1/runs/{id}/...` serves besides the run itself (`verify` is run-analysis-routes.ts's). */
-const RUN_SUBROUTES = ['receipt', 'composition', 'tlog-proof'];
+const RUN_SUBROUTES = ['receipt', 'composition', 'salts', 'tlog-proof'];
 
 /** The JSON view of a stored run: what `runprint runs show --json` prints. */
 export function runView(run: StoredRun): Record<string, unknown> {
@@ -332,6 +332,13 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       // The composition with its salts (what `runprint disclose create` takes): secret as the content is.
       const composition = await runComposition(storage, latest);
       return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', ...NO_STORE } });
+    }
+    if (route === 'salts') {
+      // The salts alone, for a reader who checks what is stored of a run some of whose content is
+      // digest only (the composition is then not answered): secret as the content is.
+      const salts = await storedSalts(storage, latest);
+      if (salts === undefined) throw new RunprintError('ERR_CONTENT_NOT_FOUND', 'this run salts none of its components (serve --capture-salt): it has no salts');
+      return Response.json(salts, { headers: NO_STORE });
     }
     if (route === 'tlog-proof') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
