@@ -185,7 +185,7 @@ async function receiptCheck(run, receipt, composition, content) {
     // Null: the receipt has no runDetails.retrieval member (signed before receipts carried
     // declarations, or none declared), which says nothing of them: not checked, as runs verify says.
     signedRetrieval = report.retrieval ?? null;
-    const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval);
+    const agreement = retrievalAgreement(run.record.retrieval ?? [], report.retrieval, run.identity ?? undefined);
     if (agreement === 'signed' || agreement === 'differs') {
       steps.push({ label: 'the receipt signs the record\'s declared retrieval', name: 'retrieval', ok: agreement === 'signed',
         detail: agreement === 'signed' ? '' : 'the receipt declares other documents than the record' });

@@ -183,9 +183,19 @@ function signedRetrieval(main, run, check) {
   if (check.signedRetrieval === undefined) {
     return say('unchecked', h('span', { class: 'badge' }, 'not checked'), ' ', run.receipt === null ? 'This run has no receipt, so nothing signs its declared retrieval.' : 'The receipt did not verify in this browser (see the verification panel), so what it signs is not known.');
   }
-  const state = retrievalAgreement(run.record.retrieval ?? [], check.signedRetrieval ?? undefined);
+  const documents = run.record.retrieval ?? [];
+  const state = retrievalAgreement(documents, check.signedRetrieval ?? undefined, run.identity ?? undefined);
+  // Documents in a salted component are left out of receipts by design (docs/RECEIPTS.md 13.2): their
+  // source and digest would give away what the salted commitment hides.
+  const salted = [...new Set(documents.filter((document) => run.identity?.components[document.component]?.salted === true).map((document) => `${document.component}[${document.element}]`))];
+  const saltedWhy = (count) => `${count === 1 ? 'it is' : 'they are'} in ${salted.length === 1 ? 'a salted component' : 'salted components'} (${salted.join(', ')}), and a receipt never states a document of a salted component: its source and digest would give away what the salted commitment hides`;
   if (state === 'none') return say(state, 'The receipt, verified in this browser, declares none either.');
-  if (state === 'signed') return say(state, h('span', { class: 'badge pass' }, 'signed'), ' The receipt, verified in this browser, signs exactly these documents.');
+  if (state === 'withheld') return say(state, h('span', { class: 'badge' }, 'not in the receipt'), ` The receipt, verified in this browser, leaves ${documents.length === 1 ? 'this document' : 'these documents'} out by design: ${saltedWhy(documents.length)}. ${documents.length === 1 ? 'It rests' : 'They rest'} on the run store's word alone.`);
+  if (state === 'signed') {
+    const signedAll = (check.signedRetrieval ?? []).length === documents.length;
+    return say(state, h('span', { class: 'badge pass' }, 'signed'), signedAll || salted.length === 0 ? ' The receipt, verified in this browser, signs exactly these documents.'
+      : ` The receipt, verified in this browser, signs the documents of components that are not salted; the others are left out by design: ${saltedWhy(salted.length)}.`);
+  }
   if (state === 'receipt-none') return say(state, h('span', { class: 'badge' }, 'not checked'), ' The receipt, verified in this browser, states no declared retrieval (it was signed before receipts carried declarations, or none was declared then): these documents rest on the run store\'s word alone.');
   say(state, h('span', { class: 'badge fail' }, 'differs from the record'), ' The receipt, verified in this browser, signs other documents:');
   line.after(documentList(check.signedRetrieval ?? [], 'retrieval-receipt', ' receipt'));

@@ -275,3 +275,32 @@ test('a record changed in runs.sqlite after signing: a declaration removed diffe
   assert.deepEqual(problems, []);
   await close();
 });
+
+test('documents in a salted component, which receipts leave out by design, are said to be left out for that reason, not as an old receipt', { timeout: 120_000 }, async () => {
+  const salted = await startServe({ data: mkdtempSync(join(tmpdir(), 'runprint-explorer-retrieval-salted-')), args: [...args(), '--capture-salt', 'input'] });
+  const before = serve;
+  serve = salted;
+  try {
+    // DOC_A is in the (salted) input only; DOC_B in the system prompt, which is not salted.
+    await call('How tall is the tower?', [{ source: 'kb://towers/eiffel', text: DOC_A }]);
+    await call('And Lyon?', [{ source: 'kb://towers/eiffel', text: DOC_A }, { source: 'kb://cities/lyon', text: DOC_B }]);
+    await receipted(salted.base);
+    const [mixed, withheld] = await runs(salted.base);
+    const { page, problems, close } = await open(salted.base);
+    await showRun(page, salted.base, withheld!.captureId);
+    assert.equal(await signedState(page), 'withheld');
+    const line = (await page.textContent('#retrieval-signed')) ?? '';
+    assert.match(line, /^not in the receipt The receipt, verified in this browser, leaves this document out by design: it is in a salted component \(input\[0\]\), and a receipt never states a document of a salted component/);
+    assert.ok(!/signed before receipts carried declarations/.test(line), line);
+    assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'pass');
+    await page.screenshot({ path: join(SHOTS, 'run-retrieval-salted-desktop.png'), fullPage: true });
+    await showRun(page, salted.base, mixed!.captureId);
+    assert.equal(await signedState(page), 'signed');
+    assert.match((await page.textContent('#retrieval-signed')) ?? '', /^signed The receipt, verified in this browser, signs the documents of components that are not salted; the others are left out by design: it is in a salted component \(input\[0\]\)/);
+    assert.deepEqual(problems, []);
+    await close();
+  } finally {
+    serve = before;
+    await salted.stop();
+  }
+});
