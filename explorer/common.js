@@ -31,7 +31,13 @@ export async function api(path, as = 'json') {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
   if (token !== null) headers[TOKEN] = token;
-  const response = await fetch(path, { headers });
+  let response;
+  try {
+    response = await fetch(path, { headers });
+  } catch (error) {
+    // No answer at all (fetch's TypeError "Failed to fetch"): the server stopped, or the network is down.
+    throw new ApiError(0, null, `runprint serve at ${location.host} did not answer GET ${path.split('?')[0]}: it may have stopped, or the network between is down (the browser says: ${error.message}). Reload once it answers again.`);
+  }
   if (!response.ok) {
     let code = `HTTP ${response.status}`;
     let message = response.statusText;
@@ -42,7 +48,11 @@ export async function api(path, as = 'json') {
     } catch {
       // not a runprint error answer
     }
-    throw new ApiError(response.status, code, message);
+    // A token this browser sent, refused: not the same as none given.
+    if (response.status === 401 && token !== null) message = `the capture token given in this browser was refused: it is not the one this server was started with (--capture-token); give the right one (${message})`;
+    const refused = new ApiError(response.status, code, message);
+    refused.tokenSent = token !== null && response.status === 401;
+    throw refused;
   }
   if (as === 'json') return response.json();
   if (as === 'text') return response.text();
@@ -74,15 +84,17 @@ export function shown(text, max = 200) {
 
 /** An error as a block: its code and message, and a token form when the run store wants one. */
 export function errorBlock(error) {
-  const block = h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Error'), ': ', error.message ?? String(error));
+  const unanswered = error instanceof ApiError && error.status === 0;
+  const title = unanswered ? 'The server is not answering' : error.tokenSent ? `Token refused (${error.code})` : error.code ?? 'Error';
+  const block = h('div', { class: 'error', role: 'alert', 'data-code': error.code ?? (unanswered ? 'no-answer' : undefined) }, h('strong', {}, title), ': ', error.message ?? String(error));
   if (error.code === 'ERR_HTTP_UNAUTHORIZED') {
-    const input = h('input', { type: 'password', name: 'token', 'aria-label': 'Capture token', autocomplete: 'off' });
+    const input = h('input', { type: 'password', name: 'token', id: 'capture-token', autocomplete: 'off' });
     block.append(
-      h('form', { class: 'actions', onsubmit: (event) => {
+      h('form', { class: 'actions token-form', onsubmit: (event) => {
         event.preventDefault();
         sessionStorage.setItem(TOKEN, input.value);
         window.dispatchEvent(new HashChangeEvent('hashchange'));
-      } }, input, h('button', { type: 'submit' }, 'Use token')),
+      } }, h('label', { for: 'capture-token', class: 'inline' }, error.tokenSent ? 'Another capture token' : 'Capture token (runprint-capture-token)'), input, h('button', { type: 'submit' }, 'Use token')),
     );
   }
   return block;

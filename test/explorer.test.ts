@@ -957,6 +957,14 @@ test('with --capture-token the explorer shows nothing of the store until the rea
     await show(page, `${guarded.base}/explorer/#/runs`);
     assert.match((await page.textContent('.error')) ?? '', /ERR_HTTP_UNAUTHORIZED/);
     assert.equal(await page.$('table.runs'), null, 'no run is listed without the token');
+    assert.equal(await page.textContent('.error label[for="capture-token"]'), 'Capture token (runprint-capture-token)', 'the field has a visible label');
+    assert.ok(await page.isVisible('.error label[for="capture-token"]'));
+    // A wrong token is told apart from none: refused, and the field asks for another.
+    await page.fill('.error input[name="token"]', 'not-the-token');
+    await page.click('.error button[type="submit"]');
+    await page.waitForSelector('.error label:text("Another capture token")');
+    assert.match((await page.textContent('.error')) ?? '', /^Token refused \(ERR_HTTP_UNAUTHORIZED\): the capture token given in this browser was refused/);
+    await page.screenshot({ path: join(SHOTS, 'token-refused-desktop.png') });
     await page.fill('.error input[name="token"]', TOKEN);
     await page.click('.error button[type="submit"]');
     await page.waitForSelector('table.runs');
@@ -969,11 +977,26 @@ test('with --capture-token the explorer shows nothing of the store until the rea
     assert.equal(download.suggestedFilename(), `${run!.captureId}.receipt.json`);
     const stored = await (await fetch(`${guarded.base}/v1/runs/${run!.captureId}/receipt`, { headers: { 'runprint-capture-token': TOKEN } })).text();
     assert.equal(readFileSync((await download.path())!, 'utf8'), stored);
-    assert.deepEqual(problems.map((problem) => /status of 401/.test(problem)), [true], 'the one console error is the refused first call');
+    assert.deepEqual(problems.map((problem) => /status of 401/.test(problem)), [true, true], 'the console errors are the refused calls: without the token, then with a wrong one');
     await close();
   } finally {
     await guarded.stop();
   }
+});
+
+test('a serve stopped while the page is open: a click says the server is not answering, not "Failed to fetch"', { timeout: 120_000 }, async () => {
+  const stopping = await startServe({ data: tempDir(), args: args() });
+  await call(stopping.base, 'gpt-4o', 'Be brief.', 'Still there?');
+  const [run] = await runs(stopping.base);
+  const { page, close } = await open(stopping.base);
+  await show(page, `${stopping.base}/explorer/#/runs`);
+  await stopping.stop();
+  await page.click(`a[href="#/run/${run!.captureId}"] >> nth=0`);
+  await drawn(page);
+  const text = (await page.textContent('main .error')) ?? '';
+  assert.match(text, /^The server is not answering: runprint serve at 127\.0\.0\.1:\d+ did not answer GET \/v1\/runs\/[0-9a-f-]+: it may have stopped, or the network between is down \(the browser says: Failed to fetch\)\. Reload once it answers again\.$/);
+  await page.screenshot({ path: join(SHOTS, 'server-stopped-desktop.png') });
+  await close();
 });
 
 test('installed, runprint runs compiled: the explorer loads the core\'s .js from dist/ (never a .ts) and its checks pass', { timeout: 180_000 }, async () => {
