@@ -143,14 +143,16 @@ function noReceiptReason(run) {
  * a run its proxy captured; for one captured in process (runprintFetch, `sdk`), the application's
  * runprint (its process, with the data directory's key, or the runprint server it sends its calls to).
  */
-export function receiptTitle(capture) {
+export function receiptTitle(capture, replay = false) {
+  // A replay is stored unsigned by runprint replay (it holds no key); serve signs it (docs/REPLAY.md).
+  if (replay) return 'Receipt signed by the service (serve signs the replays runprint replay stores), about this run';
   if (capture === 'proxy') return 'Receipt signed by the service, about this run';
   if (capture === 'sdk') return 'Receipt signed by the application\'s runprint (in-process capture), about this run';
   return `Receipt signed at capture (${capture}), about this run`;
 }
 
 async function receiptCheck(run, receipt, composition, content) {
-  const title = receiptTitle(run.capture);
+  const title = receiptTitle(run.capture, run.replayOf !== null && run.replayOf !== undefined);
   if (run.receipt === null || receipt instanceof Error) {
     return result('receipt', title, 'skip', [], receipt instanceof Error ? `${receipt.code}: ${receipt.message}` : noReceiptReason(run), 'the receipt key');
   }

@@ -107,6 +107,11 @@ const digestText = (digest) => h('span', { class: 'digest' }, digest);
 function noRunIdentity(record) {
   if (record.unidentified !== null && record.unidentified !== undefined) return 'none: the request was not identified';
   if (record.response.status === null) return 'none: no answer';
+  // A run identity is the request with what served it: a call that failed or was cut has none.
+  const status = record.response.status;
+  if (record.incomplete?.reason === 'http-status' || status < 200 || status > 299) return `none: the call failed (HTTP ${status}), so nothing was served`;
+  if (record.incomplete?.reason === 'cut') return 'none: the response was cut off before its end';
+  if (record.incomplete !== null && record.incomplete !== undefined) return `none: the response did not complete (${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`})`;
   return 'none: the response gave no served facts';
 }
 

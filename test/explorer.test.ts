@@ -417,7 +417,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.match((await page.textContent('#verification .summary')) ?? '', /^1 of 3 checks passed \(the others could not run\)$/);
   assert.match((await page.textContent('#identities')) ?? '', /500.*http-status/);
   const failedRows = await identityRows(page);
-  assert.deepEqual([failedRows['Status'], failedRows['Run identity']], ['500 http-status', 'none: the response gave no served facts']);
+  assert.deepEqual([failedRows['Status'], failedRows['Run identity']], ['500 http-status', 'none: the call failed (HTTP 500), so nothing was served']);
   await page.screenshot({ path: join(SHOTS, 'run-failed-call-desktop.png'), fullPage: true });
   // The unidentified request: no identity to recompute, no receipt; the page says nothing is verified.
   const unidentified = all.find((run) => run.seq === 10)!;
@@ -678,6 +678,7 @@ test('a run page lists its replays with their verdicts, a replay\'s page names i
   await page.waitForSelector('#verification[data-done]', { timeout: 60_000 });
   assert.equal(await page.textContent('#replay-of'), `A replay of run #${original!.seq} (runprint replay) · verdict divergent · compare the two`);
   assert.equal(await page.getAttribute('#replay-of [data-verdict]', 'class'), 'badge fail');
+  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt signed by the service (serve signs the replays runprint replay stores), about this run');
   assert.equal(await page.textContent('#replays + p'), 'None: runprint replay has not replayed this run on this store.');
   await page.click(`#replay-of a[href="#/compare?a=${original!.captureId}&b=${second!.captureId}"]`);
   await page.waitForFunction(() => location.hash.startsWith('#/compare?'));
@@ -981,6 +982,33 @@ test('with --capture-token the explorer shows nothing of the store until the rea
     await close();
   } finally {
     await guarded.stop();
+  }
+});
+
+test('a run whose stream was cut says so where its run identity would be, not "the response gave no served facts"', { timeout: 120_000 }, async () => {
+  const cutting = await startServe({ data: tempDir(), args: args() });
+  try {
+    upstream.enqueue({ kind: 'text', text: 'A long answer that never ends.', cutAfterEvents: 1 });
+    const response = await fetch(`${cutting.base}/openai/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-explorer-0123456789' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Cut me off?' }] }),
+    });
+    await response.text().catch(() => '');
+    await upstream.settled();
+    let run: RunView | undefined;
+    for (let i = 0; i < 100 && run === undefined; i++) {
+      [run] = await runs(cutting.base);
+      if (run === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(run!.record.incomplete?.reason, 'cut');
+    assert.equal(run!.record.runId, null);
+    const { page, problems, close } = await open(cutting.base);
+    await showRun(page, cutting.base, run!.captureId);
+    assert.equal((await identityRows(page))['Run identity'], 'none: the response was cut off before its end');
+    assert.deepEqual(problems, []);
+    await close();
+  } finally {
+    await cutting.stop();
   }
 });
 
