@@ -136,15 +136,18 @@ function components(run, content) {
   for (const [name, entry] of Object.entries(run.identity.components)) {
     const component = h('div', { class: 'component', 'data-component': name });
     const find = (digest) => h('a', { href: `#/runs?component=${name}%3D${digest}`, title: `Runs whose ${name} has this digest` }, 'runs with this');
+    // A salted component's digests are commitments: hashed with this run's own salt, so equal content in another run has other digests.
+    const salted = entry.salted === true ? [' ', h('span', { class: 'badge reported', 'data-salted': name, title: 'a salted commitment (SPEC 5.6)' }, 'salted')] : '';
+    const saltedNote = entry.salted === true ? h('p', { class: 'muted salted-note' }, 'Salted: each digest here is a commitment, computed with a random salt of this run (SPEC 5.6), so it gives nothing away of the content; the same content has other digests in another run ("runs with this" finds only this run), and only the salts open it.') : '';
     if (entry.kind === 'list') {
-      component.append(h('h3', {}, name, h('span', { class: 'muted' }, ` · ${entry.count} element${entry.count === 1 ? '' : 's'}`)), h('div', { class: 'digest' }, `digest ${entry.digest.sha256} · root ${entry.root.sha256}`));
+      component.append(h('h3', {}, name, h('span', { class: 'muted' }, ` · ${entry.count} element${entry.count === 1 ? '' : 's'}`), salted), saltedNote, h('div', { class: 'digest' }, `digest ${entry.digest.sha256} · root ${entry.root.sha256}`));
       entry.elements.forEach((digest, index) => {
         component.append(h('div', { class: 'element', 'data-element': `${name}[${index}]` },
           h('div', {}, h('strong', {}, `${name}[${index}]`), ' ', digestText(digest.sha256), ' · ', find(digest.sha256)),
           contentOf(run, content, digest.sha256)));
       });
     } else {
-      component.append(h('h3', {}, name), h('div', {}, digestText(entry.digest.sha256), ' · ', find(entry.digest.sha256)), contentOf(run, content, entry.digest.sha256));
+      component.append(h('h3', {}, name, salted), saltedNote, h('div', {}, digestText(entry.digest.sha256), ' · ', find(entry.digest.sha256)), contentOf(run, content, entry.digest.sha256));
     }
     section.push(component);
   }

@@ -823,6 +823,10 @@ test('a salted run (serve --capture-salt): the page recomputes its identity with
     const { page, problems, close } = await open(salted.base);
     await showRun(page, salted.base, run!.captureId);
     for (const id of ['identity', 'receipt', 'log']) assert.equal(await page.getAttribute(`#check-${id}`, 'data-state'), 'pass', `${id}: ${(await page.textContent(`#check-${id}`)) ?? ''}`);
+    // The salted components are marked, and their digests explained as salted commitments; the others are not.
+    assert.deepEqual(await page.$$eval('#main [data-salted]', (marks) => marks.map((mark) => [(mark as HTMLElement).dataset['salted'], mark.textContent])), [['system', 'salted'], ['input', 'salted']]);
+    assert.match((await page.textContent('[data-component="system"] .salted-note')) ?? '', /^Salted: each digest here is a commitment, computed with a random salt of this run/);
+    assert.equal(await page.$('[data-component="model"] .salted-note'), null);
     // The same system prompt, another question: salted digests all differ, so compare reads the
     // content the store keeps instead, element by element.
     await call(salted.base, 'gpt-4o', 'yes', 'Another question?');
