@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { parseAnswer } from './helpers/raw-answer.ts';
 
 const TOKEN = 'linger-capture-token';
 /** The least serve reads on after an answer to a body not read whole: 1 MiB. */
@@ -85,35 +86,11 @@ function sendThenRead(port: number, head: string, size: number, options: { piece
  */
 const SLOWLY = { piece: 64 * 1024, pauseMs: 20 };
 
-/**
- * The status, headers (lower case) and body of one HTTP/1.1 answer, and whether the body is whole:
- * as long as its Content-Length says, or chunked up to its last chunk (then decoded).
- */
-function parse(answer: string): { status: number; headers: Record<string, string>; body: string; whole: boolean } {
-  const end = answer.indexOf('\r\n\r\n');
-  assert.ok(end > 0, `an answer with a header block: ${JSON.stringify(answer.slice(0, 200))}`);
-  const [statusLine, ...lines] = answer.slice(0, end).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-  const status = Number(/^HTTP\/1\.1 ([0-9]{3}) /.exec(statusLine!)?.[1]);
-  const rest = answer.slice(end + 4);
-  if (headers['transfer-encoding'] !== 'chunked') return { status, headers, body: rest, whole: rest.length === Number(headers['content-length']) };
-  let body = '';
-  for (let at = 0; ; ) {
-    const lineEnd = rest.indexOf('\r\n', at);
-    if (lineEnd < 0) return { status, headers, body, whole: false };
-    const size = parseInt(rest.slice(at, lineEnd), 16);
-    if (size === 0) return { status, headers, body, whole: rest.slice(lineEnd) === '\r\n\r\n' };
-    body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
-    at = lineEnd + 2 + size + 2;
-  }
-}
-
 /** The client sent its whole body without a write error and then read the whole answer: `status`, `connection: close`, the whole body. */
 function assertAnswered(exchange: Exchange, size: number, status: number, what: string): { headers: Record<string, string>; body: string } {
   assert.equal(exchange.error, undefined, `${what}: no EPIPE or reset while the body is sent or the answer read`);
   assert.equal(exchange.sent, size, `${what}: the whole body sent`);
-  const answer = parse(exchange.answer);
+  const answer = parseAnswer(exchange.answer);
   assert.equal(answer.status, status, what);
   assert.equal(answer.headers['connection'], 'close', what);
   assert.ok(answer.whole, `${what}: the whole answer`);
@@ -135,8 +112,8 @@ test('a path no route serves, a body sent whole before the answer is read: the c
   // A chunked one, sent in slow pieces.
   const chunked = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', 'Transfer-Encoding: chunked']), 16, 60 * 1024);
   assert.equal(chunked.error, undefined, 'chunked: no EPIPE or reset');
-  assert.equal(parse(chunked.answer).status, 404);
-  assert.ok(parse(chunked.answer).whole, 'chunked: the whole answer');
+  assert.equal(parseAnswer(chunked.answer).status, 404);
+  assert.ok(parseAnswer(chunked.answer).whole, 'chunked: the whole answer');
 });
 
 test('a token check on a route that reads no body: the client that sent a body first reads the whole 401', async () => {
@@ -220,8 +197,8 @@ test('a route that reads no body, sent a 20 MB body before its answer is read (a
   const chunked = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', 'Transfer-Encoding: chunked']), 20, 1_000_000);
   assert.equal(chunked.error, undefined, 'chunked: no EPIPE or reset');
   assert.equal(chunked.sent, size, 'chunked: the whole body sent');
-  assert.equal(parse(chunked.answer).status, 404);
-  assert.ok(parse(chunked.answer).whole, 'chunked: the whole answer');
+  assert.equal(parseAnswer(chunked.answer).status, 404);
+  assert.ok(parseAnswer(chunked.answer).whole, 'chunked: the whole answer');
   // With capture on, serve takes exchanges of up to 130 MiB (POST /v1/exchanges): a 36 MB body is read on too.
   const large = 36_000_000;
   const past = await sendThenRead(serve.port, head('POST /v1/no-such-path', ['Content-Type: application/json', `Content-Length: ${large}`]), large, { piece: 1024 * 1024 });
@@ -246,7 +223,7 @@ test('a connection reading on a 20 MB body after its answer still counts against
     });
     assert.equal(errorOf(assertAnswered(exchange, size, 404, 'the first connection').body).code, 'ERR_HTTP_NOT_FOUND');
     assert.ok(second !== undefined, 'a second connection was made');
-    const refused = parse(await second);
+    const refused = parseAnswer(await second);
     assert.equal(refused.status, 429);
     assert.match(errorOf(refused.body).message, /--max-client-connections/);
   } finally {
@@ -312,7 +289,7 @@ test('a body that does not end is cut at the bounds: read on and discarded past 
   // A trickle that never ends, read while sent: the 404 comes at once, serve reads on (the client
   // goes on writing well past the answer), then cuts the connection under the client.
   const trickle = await sendChunked(serve.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 100_000, 16, { endless: true, readWhileSending: true });
-  assert.equal(parse(trickle.answer.slice(0, trickle.answer.indexOf('"}}') + 3)).status, 404);
+  assert.equal(parseAnswer(trickle.answer.slice(0, trickle.answer.indexOf('"}}') + 3)).status, 404);
   // 20 ms apart for LINGER_MS: about 250 writes; a server that closed after its answer takes a few.
   assert.ok(trickle.wroteAfterAnswer >= 25, `${trickle.wroteAfterAnswer} chunks written after the answer`);
   assert.ok(trickle.sent < 100_000 * 16, 'cut before the client stopped');
@@ -320,7 +297,7 @@ test('a body that does not end is cut at the bounds: read on and discarded past 
   // (the largest body it takes), long before the client stops (the rest of what it sent is what
   // the sockets' buffers hold).
   const flood = await sendChunked(bare.port, head('POST /v1/no-such-path', ['Transfer-Encoding: chunked']), 1000, 1024 * 1024, { endless: true, readWhileSending: true });
-  assert.equal(parse(flood.answer.slice(0, flood.answer.indexOf('"}}') + 3)).status, 404);
+  assert.equal(parseAnswer(flood.answer.slice(0, flood.answer.indexOf('"}}') + 3)).status, 404);
   assert.ok(flood.error !== undefined, 'the connection is cut under the client');
   assert.ok(flood.sent < IDENTITY_LIMIT + 32 * 1024 * 1024, `${flood.sent} bytes sent`);
 });

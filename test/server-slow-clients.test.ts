@@ -22,6 +22,7 @@ import { listen, type Listening } from '../src/server/listen.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { parseAnswer } from './helpers/raw-answer.ts';
 
 const REQUEST_TIMEOUT_MS = 800;
 
@@ -77,31 +78,10 @@ function exchange(port: number, head: string, body: { size: number; piece: numbe
   });
 }
 
-/** The status, headers (lower case) and body of one answer, and whether the body is whole (its Content-Length, or chunked to its last chunk). */
-function parse(answer: string): { status: number; headers: Record<string, string>; body: string; whole: boolean } {
-  const end = answer.indexOf('\r\n\r\n');
-  assert.ok(end > 0, `an answer with a header block: ${JSON.stringify(answer.slice(0, 200))}`);
-  const [statusLine, ...lines] = answer.slice(0, end).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-  const status = Number(/^HTTP\/1\.1 ([0-9]{3}) /.exec(statusLine!)?.[1]);
-  const rest = answer.slice(end + 4);
-  if (headers['transfer-encoding'] !== 'chunked') return { status, headers, body: rest, whole: rest.length === Number(headers['content-length']) };
-  let body = '';
-  for (let at = 0; ; ) {
-    const lineEnd = rest.indexOf('\r\n', at);
-    if (lineEnd < 0) return { status, headers, body, whole: false };
-    const size = parseInt(rest.slice(at, lineEnd), 16);
-    if (size === 0) return { status, headers, body, whole: rest.slice(lineEnd) === '\r\n\r\n' };
-    body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
-    at = lineEnd + 2 + size + 2;
-  }
-}
-
 /** The client read a whole answer of `status` with `connection: close`, and saw no error; its JSON error. */
 function answered(result: Exchange, status: number, what: string): { code: string; message: string } {
   assert.equal(result.error, undefined, `${what}: no EPIPE or reset`);
-  const answer = parse(result.answer);
+  const answer = parseAnswer(result.answer);
   assert.equal(answer.status, status, what);
   assert.equal(answer.headers['connection'], 'close', what);
   assert.ok(answer.whole, `${what}: the whole answer`);
