@@ -260,3 +260,39 @@ test('an upstream silent past the idle limit fails the call as a timeout (Upstre
     idle.close();
   }
 });
+
+test('an unasked-for 101 Switching Protocols fails the call at once as a network error, and through the proxy is a 502 recorded network-error', { timeout: 10_000 }, async () => {
+  // A raw upstream: answers each request with a 101 and then sends nothing (or closes).
+  const sockets = new Set<import('node:net').Socket>();
+  const upgrader = (await import('node:net')).createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    // With Upgrade headers Node takes it as an upgrade; a bare 101 (then closed) comes as an answer.
+    socket.once('data', (data: Buffer) => {
+      if (data.toString('latin1').startsWith('POST /bare')) socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+      else socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => upgrader.listen(0, '127.0.0.1', resolve));
+  const upBase = `http://127.0.0.1:${(upgrader.address() as { port: number }).port}`;
+  const upstreamFetch = createUpstreamFetch({ idleMs: 60_000 });
+  try {
+    const started = performance.now();
+    for (const path of ['/x', '/bare']) {
+      await assert.rejects(upstreamFetch(`${upBase}${path}`, { method: 'POST', body: new TextEncoder().encode('{}') }), (error: Error) => error instanceof TypeError && error.message === 'fetch failed: the upstream answered 101 Switching Protocols, which the proxy does not take');
+    }
+    assert.ok(performance.now() - started < 5000);
+    const runs: CapturedRun[] = [];
+    const proxy = createProxy({ upstreams: { openai: upBase }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+    const response = await createApp({ proxy }).request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"Hi."}]}' });
+    assert.equal(response.status, 502);
+    assert.deepEqual(await response.json(), { error: { code: 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', message: 'the openai upstream answered 101 Switching Protocols, which the proxy does not take' } });
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.record.incomplete?.reason, 'network-error');
+    assert.equal(response.headers.get('runprint-capture-id'), runs[0]!.record.captureId);
+  } finally {
+    upstreamFetch.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => upgrader.close(() => resolve()));
+  }
+});

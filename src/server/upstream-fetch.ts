@@ -224,7 +224,8 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       request.once('close', () => signal?.removeEventListener('abort', abort));
       request.once('error', (error: NodeJS.ErrnoException) => {
         init.onSent?.();
-        if (answered) return;
+        if (answered || settled) return;
+        settled = true;
         if (signal?.aborted === true) return reject(signal.reason);
         if (silent !== undefined) return reject(silent);
         // Why, in the words an operator can act on (the 502 carries it): the system's error code.
@@ -232,6 +233,26 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
         reject(new TypeError(`fetch failed: ${connectionFailure(code)}${code === undefined ? '' : ` (${code})`}`));
       });
       if (init.onSent !== undefined) request.once('finish', init.onSent);
+      const switchingProtocols = () => new TypeError('fetch failed: the upstream answered 101 Switching Protocols, which the proxy does not take');
+      // An unasked-for 101 Switching Protocols (or any Upgrade answer) is no answer to the call:
+      // without an 'upgrade' listener Node destroys the connection and emits neither 'response'
+      // nor 'error', which would hold the call for ever. The connection is closed, the call fails
+      // as a network error (the proxy's 502).
+      let settled = false;
+      request.once('upgrade', (response: IncomingMessage, socket: Duplex) => {
+        socket.destroy();
+        init.onSent?.();
+        settled = true;
+        if (signal?.aborted === true) return reject(signal.reason);
+        reject(switchingProtocols());
+      });
+      // Closed with neither an answer nor an error (a case Node does not report otherwise).
+      request.once('close', () => {
+        if (answered || settled) return;
+        settled = true;
+        init.onSent?.();
+        reject(signal?.aborted === true ? signal.reason : (silent ?? new TypeError(`fetch failed: ${connectionFailure('ECONNRESET')} (ECONNRESET)`)));
+      });
       request.once('response', (response) => {
         answered = true;
         // For the idle limit, once the connection is freed.
@@ -247,8 +268,18 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
           return reject(new TypeError('fetch failed: the upstream answered a header fetch does not accept'));
         }
         if (NULL_BODY.has(status) || init.method === 'HEAD') {
+          // A 101 without Upgrade headers comes as an answer: no Response carries it.
+          if (status === 101) {
+            response.destroy();
+            return reject(switchingProtocols());
+          }
           response.resume();
-          return resolve(new Response(null, { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
+          try {
+            return resolve(new Response(null, { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
+          } catch {
+            response.destroy();
+            return reject(new TypeError(`fetch failed: the upstream answered an invalid HTTP status (${status})`));
+          }
         }
         const source = decoded(response);
         if (source === undefined) {
