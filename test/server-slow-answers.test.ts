@@ -103,6 +103,21 @@ describe('the HTTP layer: a request that arrived whole, its answer slow to come'
     assert.ok(cancelled >= REQUEST_TIMEOUT_MS, `the answer was cancelled after ${Math.round(cancelled)} ms: the client that does not read is cut`);
   });
 
+  test('a request pipelined behind a slow one (the same write): both answers reach the client, in order', async () => {
+    const server = await start(appOf(async (request) => (new URL(request.url).pathname === '/slow' ? (await sleep(SILENT_MS), Response.json({ slow: true })) : Response.json({ quick: true }))));
+    const socket = connect({ port: server.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // The latest request on the connection is the quick one, answered and queued while the slow one is worked on.
+    socket.write('POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{"a":1}GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+    await Promise.race([closed, sleep(SILENT_MS + 3000)]);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"slow":true\}\r\n0\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\{"quick":true\}\r\n0\r\n\r\n$/, `the client got: ${JSON.stringify(text)}`);
+  });
+
   test('an idle keep-alive connection between requests is still closed', async () => {
     const server = await listen(appOf(async () => Response.json({ ok: true })), { host: '127.0.0.1', port: 0, headersTimeoutMs: 300, requestTimeoutMs: REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: 200 });
     servers.push(server);

@@ -170,16 +170,37 @@ function inProgressOn(socket: Socket): { incoming: IncomingMessage; outgoing: Se
  * limits govern that wait: the proxy's idle limit for its upstream, UpstreamFetchOptions.idleMs).
  * Not while the answer waits for the client to read it (a full socket), which stays cut.
  */
-const working = new WeakSet<ServerResponse>();
+const working = new WeakMap<Socket, Set<IncomingMessage>>();
 
-/** `pending`, with `outgoing` marked as the server working on it until it settles. */
-async function workingOn<T>(outgoing: ServerResponse, pending: Promise<T>): Promise<T> {
-  working.add(outgoing);
+/**
+ * `pending`, with the answer to `incoming` marked as the server working on it until it settles:
+ * by its connection, since a request pipelined behind it (answered, its answer queued) is the
+ * connection's latest, not the one being worked on.
+ */
+async function workingOn<T>(incoming: IncomingMessage, pending: Promise<T>): Promise<T> {
+  const socket = incoming.socket;
+  let on = working.get(socket);
+  if (on === undefined) working.set(socket, (on = new Set()));
+  on.add(incoming);
   try {
     return await pending;
   } finally {
-    working.delete(outgoing);
+    on.delete(incoming);
+    // A timeout let pass during the work is not armed again by the socket until bytes move, and
+    // the answer may be queued behind another that waits for its client to read: armed again here.
+    if (on.size === 0 && timedOutWhileWorking.delete(socket) && !socket.destroyed && (socket.timeout ?? 0) > 0) socket.setTimeout(socket.timeout!);
   }
+}
+
+/** Connections whose idle timeout was let pass because the server worked on an answer (workingOn). */
+const timedOutWhileWorking = new WeakSet<Socket>();
+
+/** True while the server works on the answer to a request on `socket` that arrived whole. */
+function workingOnWhole(socket: Socket): boolean {
+  const on = working.get(socket);
+  if (on === undefined) return false;
+  for (const incoming of on) if (incoming.complete) return true;
+  return false;
 }
 
 /**
@@ -276,7 +297,9 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
   server.on('timeout', (socket: Socket) => {
     const now = inProgressOn(socket);
     if (refusing.has(socket) || now === undefined) return void socket.destroy();
-    if (now.incoming.complete && working.has(now.outgoing)) return;
+    // Any answer on the connection, not only the latest request's: a request pipelined behind a
+    // slow call is the latest, answered and queued, while the call is worked on.
+    if (workingOnWhole(socket)) return void timedOutWhileWorking.add(socket);
     if (!answerTimeout(now)) socket.destroy();
   });
   // Two more requests Node answers itself unless told otherwise: an Expect other than
@@ -691,12 +714,12 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     bytes = read;
     attachBody(request, bytes);
   }
-  const response = await workingOn(outgoing, app.fetch(request));
+  const response = await workingOn(incoming, app.fetch(request));
   // A body this route does not read is read on and discarded while the answer is written, and the
   // connection closes after the answer (afterBody).
   const unread = body && bytes === undefined && !incoming.complete;
   const end = afterBody(incoming, outgoing, lingerBytes(app, limit));
-  await writeResponse(outgoing, response, method === 'HEAD', unread, end, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
+  await writeResponse(incoming, outgoing, response, method === 'HEAD', unread, end, () => (gone.signal.aborted ? gone.signal.reason : goneReason()));
 }
 
 /**
@@ -704,7 +727,7 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
  * (afterBody's); a client that leaves (or a server that cuts the connection) stops the body: it
  * is cancelled with `reason()`.
  */
-async function writeResponse(outgoing: ServerResponse, response: Response, head: boolean, close: boolean, end: () => void, reason: () => unknown): Promise<void> {
+async function writeResponse(incoming: IncomingMessage, outgoing: ServerResponse, response: Response, head: boolean, close: boolean, end: () => void, reason: () => unknown): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers[name] = value;
@@ -730,7 +753,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
     // runprint-* headers, instead of a connection closed without a status line.
     let next: ReadableStreamReadResult<Uint8Array>;
     try {
-      next = await workingOn(outgoing, reader.read());
+      next = await workingOn(incoming, reader.read());
     } catch (error) {
       if (!(error instanceof RunprintError) || outgoing.destroyed) throw error;
       const ids: Record<string, string> = {};
@@ -744,7 +767,7 @@ async function writeResponse(outgoing: ServerResponse, response: Response, head:
       if (outgoing.destroyed) return;
       if (!outgoing.write(next.value)) await drained(outgoing);
       try {
-        next = await workingOn(outgoing, reader.read());
+        next = await workingOn(incoming, reader.read());
       } catch (error) {
         // A body that fails after its first bytes (an upstream that cut its answer): the client gets
         // the bytes written, then the cut (the connection closes without the body's end).
