@@ -2,21 +2,23 @@
 // each a shareable URL.
 // Everything shown comes from this server's run store and log routes; what can be checked is
 // checked in this browser with runprint's core (verify.js). No request leaves this origin.
+import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
+import { parsePublicKey } from 'runprint/receipt';
 import { api, errorBlock, h, pinnedKeys, short } from './common.js';
 import { comparePage } from './compare.js';
 import { logPage } from './log-page.js';
 import { verifyPage } from './verify-page.js';
-import { runPage } from './views.js';
+import { backToRuns, runPage } from './views.js';
 
 // The filters of GET /v1/runs: a text field, or a choice among the values the server takes.
 const FILTERS = [
-  ['since', 'Since (RFC 3339, UTC)', '2026-12-05T00:00:00Z'],
-  ['until', 'Until (RFC 3339, UTC)', '2026-12-06T00:00:00Z'],
+  ['since', 'Since (RFC 3339, UTC)', 'e.g. 2026-12-05T00:00:00Z'],
+  ['until', 'Until (RFC 3339, UTC)', 'e.g. 2026-12-06T00:00:00Z'],
   ['model', 'Requested model', 'e.g. gpt-4o'],
   ['servedModel', 'Served model', 'e.g. gpt-4o-2024-08-06'],
   ['provider', 'Provider', ['openai', 'anthropic']],
   ['status', 'Status', ['complete', 'incomplete', 'failed', 'unidentified']],
-  ['parent', 'Parent (run identity)', 'rp-run-… : its children'],
+  ['parent', 'Parent (run identity)', 'e.g. rp-run-… (its children)'],
   // The runs `runprint replay` replayed with that verdict (not the replays themselves).
   ['verdict', 'Replayed, verdict', ['identical', 'same-request-other-server', 'divergent', 'variant', 'cannot-replay']],
   ['component', 'Component digest', '[NAME=]DIGEST'],
@@ -42,6 +44,9 @@ function filterLink(params, name, value) {
   return `#/runs${next.size > 0 ? `?${next}` : ''}`;
 }
 
+/** How many groups of each count list show before "Show all". */
+const COUNT_ROWS = 8;
+
 /** The counts of every run the filters select (GET /v1/runs/counts), each model a link that filters by it. */
 async function countsOf(section, params) {
   const query = new URLSearchParams();
@@ -54,10 +59,22 @@ async function countsOf(section, params) {
     return;
   }
   const n = (count) => count.toLocaleString('en-US');
-  const groups = (title, list, name, key, none) => h('div', { class: 'count-group' }, h('h3', {}, title),
-    list.length === 0 ? h('p', { class: 'muted' }, 'none') : h('ul', {}, list.map((group) => h('li', {},
+  // Every row shown whole (a scroll box of a fixed height cut its last row in half): the first
+  // COUNT_ROWS, and a button for the others.
+  const groups = (title, list, name, key, none) => {
+    const rows = h('ul', {}, list.map((group, index) => h('li', { hidden: index >= COUNT_ROWS },
       group[key] === null ? h('span', { class: 'muted' }, none) : params.get(name) === group[key] ? h('strong', {}, group[key]) : h('a', { href: filterLink(params, name, group[key]) }, group[key]),
-      ' ', h('span', { class: 'count' }, n(group.runs))))));
+      ' ', h('span', { class: 'count' }, n(group.runs)))));
+    const more = list.length <= COUNT_ROWS ? '' : h('button', { type: 'button', class: 'link', onclick: (event) => {
+      for (const item of rows.children) item.hidden = false;
+      event.currentTarget.remove();
+      // Focus goes on to the first row it showed, not back to the top of the page.
+      const first = rows.children[COUNT_ROWS];
+      if (first.querySelector('a') === null) first.setAttribute('tabindex', '-1');
+      (first.querySelector('a') ?? first).focus();
+    } }, `Show all ${list.length}`);
+    return h('div', { class: 'count-group' }, h('h3', {}, title), list.length === 0 ? h('p', { class: 'muted' }, 'none') : [rows, more]);
+  };
   section.replaceChildren(
     h('p', { class: 'totals' }, h('strong', { 'data-count': 'runs' }, n(counts.runs)), ` run${counts.runs === 1 ? '' : 's'} · `,
       h('strong', { 'data-count': 'requestIdentities' }, n(counts.requestIdentities)), ' distinct request identities · ',
@@ -158,13 +175,38 @@ function keysPage(main) {
   const log = h('textarea', { rows: 2, name: 'log', placeholder: 'name+hash+base64' }, pinned.log ?? '');
   const witnesses = h('textarea', { rows: 3, name: 'witnesses', placeholder: 'one witness cosigner key per line: name+hash+base64' }, pinned.witnesses.join('\n'));
   const threshold = h('input', { type: 'number', name: 'threshold', min: 1, value: String(Math.max(pinned.threshold, 1)) });
-  const saved = h('p', { role: 'status', class: 'muted' });
-  const save = (event) => {
+  const saved = h('div', { role: 'status', class: 'muted', id: 'keys-saved' });
+  const fields = [
+    ['runprint-receipt-key', receipt, 'Receipt public key'],
+    ['runprint-log-key', log, 'Log verifier key'],
+    ['runprint-witness-keys', witnesses, 'Witness keys'],
+    ['runprint-witness-threshold', threshold, 'How many witnesses at least'],
+  ];
+  const save = async (event) => {
     event.preventDefault();
-    for (const [name, area] of [['runprint-receipt-key', receipt], ['runprint-log-key', log], ['runprint-witness-keys', witnesses], ['runprint-witness-threshold', threshold]]) {
+    // Each key is read as the checks read it (verify.js, log-page.js): one they cannot use is
+    // refused here, naming what is wrong, and nothing is saved (the fields keep what was typed).
+    const problems = await keyProblems(receipt.value.trim(), log.value.trim(), witnesses.value, threshold.value.trim());
+    for (const [, area, label] of fields) {
+      const mine = problems.filter((problem) => problem.field.startsWith(label));
+      if (mine.length > 0) area.setAttribute('aria-invalid', 'true');
+      else area.removeAttribute('aria-invalid');
+    }
+    if (problems.length > 0) {
+      saved.className = 'error';
+      saved.setAttribute('role', 'alert');
+      saved.dataset.code = problems[0].code;
+      saved.replaceChildren(h('strong', {}, `Not saved (${problems[0].code})`), `: ${problems.length === 1 ? 'this key cannot be used' : `${problems.length} entries cannot be used`}; nothing was saved, and the keys pinned before stay pinned.`,
+        h('ul', { id: 'key-problems' }, problems.map((problem) => h('li', { 'data-field': problem.field, 'data-code': problem.code }, h('strong', {}, problem.field), `: ${problem.message} (${problem.code})`))));
+      return;
+    }
+    for (const [name, area] of fields) {
       if (area.value.trim() === '') localStorage.removeItem(name);
       else localStorage.setItem(name, area.value.trim());
     }
+    saved.className = 'muted';
+    saved.setAttribute('role', 'status');
+    delete saved.dataset.code;
     saved.textContent = 'Saved in this browser.';
   };
   main.append(
@@ -184,11 +226,36 @@ function keysPage(main) {
       const [receiptKey, logKey] = await Promise.all([api('/v1/receipt-key').catch((error) => (error.code === 'ERR_HTTP_NOT_FOUND' ? null : Promise.reject(error))), api('/v1/log/key', 'text')]);
       if (receiptKey !== null) receipt.value = receiptKey.publicKey;
       log.value = logKey.trim();
-      save(event);
+      await save(event);
     } catch (error) {
       saved.replaceChildren(errorBlock(error));
     }
   }
+}
+
+/**
+ * What is wrong with the keys of the Keys form, read with the parsers the checks use: the receipt
+ * key as parsePublicKey reads it (PEM, JWK or signed-note verifier key), the log key as
+ * parseNoteVerifier, each witness line as parseCosignerKey; the threshold a whole number from 1 to
+ * the witness keys given. Empty: all can be used.
+ */
+async function keyProblems(receipt, log, witnessText, threshold) {
+  const problems = [];
+  const read = async (field, parse, text) => {
+    try {
+      await parse(text);
+    } catch (error) {
+      problems.push({ field, code: error.code ?? 'ERR_KEY_INVALID', message: error.message });
+    }
+  };
+  if (receipt !== '') await read('Receipt public key', parsePublicKey, receipt);
+  if (log !== '') await read('Log verifier key', parseNoteVerifier, log);
+  const lines = witnessText.split('\n').map((line, index) => [line.trim(), index + 1]).filter(([line]) => line !== '');
+  for (const [line, number] of lines) await read(`Witness keys, line ${number}`, parseCosignerKey, line);
+  if (lines.length > 0 && !(/^[0-9]+$/.test(threshold) && Number(threshold) >= 1 && Number(threshold) <= lines.length)) {
+    problems.push({ field: 'How many witnesses at least', code: 'ERR_KEY_INVALID', message: `"${threshold}" is not a whole number from 1 to ${lines.length} (the witness keys given), so no checkpoint could meet it` });
+  }
+  return problems;
 }
 
 /** Renders the page the hash names. */
@@ -218,7 +285,9 @@ async function route() {
     else if (page === 'keys') keysPage(main);
     else main.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/runs' }, 'Back to the runs')));
   } catch (error) {
-    main.append(errorBlock(error));
+    // A page that failed before its heading still has one, and a way back.
+    if (main.querySelector('h1') === null) main.prepend(h('h1', {}, 'Page not shown'));
+    main.append(errorBlock(error), backToRuns());
   }
   // Which location this render is of: a page that changes its hash can wait for the new render.
   main.setAttribute('data-ready', rendering);

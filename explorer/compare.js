@@ -129,7 +129,24 @@ function summaryTable(a, b) {
     ['Output digest', (run) => run.record.output?.digest.sha256 ?? 'none'],
   ];
   return h('table', { class: 'facts compare', id: 'compare-summary' }, h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, h('a', { href: `#/run/${a.captureId}` }, `A: run #${a.seq}`)), h('th', {}, h('a', { href: `#/run/${b.captureId}` }, `B: run #${b.seq}`)))),
-    h('tbody', {}, rows.map(([name, of]) => h('tr', { 'data-equal': String(of(a) === of(b)) }, h('th', { scope: 'row' }, name, ' ', equalBadge(of(a) === of(b))), h('td', { class: 'digest', 'data-label': 'A' }, of(a)), h('td', { class: 'digest', 'data-label': 'B' }, of(b))))));
+    h('tbody', {}, rows.map(([name, of]) => {
+      // Two runs without an identity are not equal in it: neither has one to compare.
+      const neither = of(a) === 'none' && of(b) === 'none';
+      return h('tr', { 'data-equal': neither ? 'none' : String(of(a) === of(b)) }, h('th', { scope: 'row' }, name, ' ', neither ? h('span', { class: 'badge' }, 'neither has one') : equalBadge(of(a) === of(b))), h('td', { class: 'digest', 'data-label': 'A' }, of(a)), h('td', { class: 'digest', 'data-label': 'B' }, of(b)));
+    })));
+}
+
+/** Why there are no components to compare: each unidentified run ([label, run]), its code and where. */
+function noComponents(unidentified) {
+  const why = ([, run]) => {
+    const { code, path } = run.record.unidentified ?? { code: 'no identity', path: null };
+    return `${code}${path === null || path === undefined ? '' : ` at ${path}`}`;
+  };
+  const [first, second] = unidentified;
+  const text = second === undefined
+    ? `Run ${first[0]} has no components: its request was not identified (${why(first)}), so there is nothing to compare component by component.`
+    : `Neither run has components: neither request was identified (A: ${why(first)}; B: ${why(second)}), so there is nothing to compare component by component.`;
+  return h('p', { class: 'muted', id: 'compare-no-components', 'data-unidentified': unidentified.map(([label]) => label).join(' ') }, text);
 }
 
 export async function comparePage(main, params) {
@@ -156,10 +173,14 @@ export async function comparePage(main, params) {
   }
   const same = a.record.runId !== null && a.record.runId === b.record.runId;
   const sameRequest = a.record.requestId !== null && a.record.requestId === b.record.requestId;
-  const verdict = same ? 'The same run: equal request and served facts.' : sameRequest ? 'The same request, served differently.' : 'Different requests.';
+  // A run whose request was not identified has no components: said once, with its code, rather
+  // than each component "differing" from nothing.
+  const unidentified = [['A', a], ['B', b]].filter(([, run]) => run.identity === null);
+  const verdict = same ? 'The same run: equal request and served facts.' : sameRequest ? 'The same request, served differently.'
+    : unidentified.length > 0 ? `Not comparable by identity: ${unidentified.length === 2 ? 'neither request was' : `the request of run ${unidentified[0][0]} was not`} identified.` : 'Different requests.';
   main.append(h('p', { class: 'summary', id: 'compare-verdict' }, verdict),
     h('p', { class: 'muted' }, 'Compared by the digests the store holds; open each run to have its page recompute and verify them.'),
     summaryTable(a, b),
-    h('h2', {}, 'Components'), ...(await componentRows(a, b)),
+    h('h2', {}, 'Components'), ...(unidentified.length > 0 ? [noComponents(unidentified)] : await componentRows(a, b)),
     h('h2', {}, 'Served facts'), factsTable(a, b));
 }

@@ -16,7 +16,7 @@ const NODE_H = 46;
 const GAP_X = 14;
 const GAP_ROW = 24;
 const GAP_GENERATION = 40;
-const PAD = 4;
+const PAD = 6;
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -239,10 +239,12 @@ function drawing(graph, size, current) {
     const title = run === null ? `${node.key}: named as a parent, not in this store` : `#${run.seq} ${run.model ?? 'no model'} · ${run.record.runId ?? `capture ${run.captureId} (no run identity)`}`;
     const lines = run === null
       ? [s('text', { x: 8, y: 19, class: 'label' }, 'not in this store'), s('text', { x: 8, y: 36, class: 'id' }, idLabel(node.key))]
-      : [s('text', { x: 8, y: 19, class: 'label' }, cut(`#${run.seq} ${run.model ?? '—'}`, 22)), s('text', { x: 8, y: 36, class: 'id' }, run.record.runId === null ? 'no run identity' : idLabel(run.record.runId, node.moreChildren ? 8 : 12))];
+      : [s('text', { x: 8, y: 19, class: 'label' }, `#${run.seq} ${run.model ?? '—'}`), s('text', { x: 8, y: 36, class: 'id' }, run.record.runId === null ? 'no run identity' : idLabel(run.record.runId, node.moreChildren ? 8 : 12))];
     const box = s('rect', { width: NODE_W, height: NODE_H, rx: 7 });
     const more = node.moreChildren ? s('text', { x: NODE_W - 8, y: 36, class: 'more', 'text-anchor': 'end' }, '+ more') : null;
-    const group = [s('title', {}, title), box, ...lines, more];
+    // The focus ring: drawn around the box, apart from it (PAD leaves room), shown on keyboard focus.
+    const ring = run === null ? null : s('rect', { class: 'focus-ring', x: -4.5, y: -4.5, width: NODE_W + 9, height: NODE_H + 9, rx: 10 });
+    const group = [s('title', {}, title), box, ...lines, more, ring];
     const classes = ['node', isCurrent ? 'current' : '', run === null ? 'missing' : '', run !== null && run.record.incomplete !== null ? 'failed' : ''].filter(Boolean).join(' ');
     const attributes = { class: classes, transform: `translate(${node.x} ${node.y})`, 'data-run': node.key, 'data-level': node.level };
     if (run === null) return s('g', { ...attributes, role: 'img', 'aria-label': title }, ...group);
@@ -252,6 +254,31 @@ function drawing(graph, size, current) {
   return s('svg', { width, height: size.height, viewBox: `${left} 0 ${width} ${size.height}`, role: 'group', 'aria-label': 'Agent graph: parents above their children' },
     s('defs', {}, s('marker', { id: 'graph-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0 0 L10 5 L0 10 z', class: 'arrow' }))),
     s('g', { class: 'edges' }, edges), s('g', { class: 'nodes' }, nodes));
+}
+
+/** Room for a node's label: the box less its padding on both sides. */
+const LABEL_ROOM = NODE_W - 16;
+
+/**
+ * Each node label wider than its box (a long model name: "#12 claude-sonnet-4-5" in bold), cut
+ * with an ellipsis where it fits, measured as drawn; the whole label is its title. A drawing not
+ * on the page yet measures 0 and keeps its labels.
+ */
+function fitLabels(figure) {
+  for (const label of figure.querySelectorAll('text.label')) {
+    const whole = label.textContent;
+    const drawn = label.getComputedTextLength();
+    if (drawn <= LABEL_ROOM) {
+      // Not laid out (0): cut by characters, as many as a box holds of the widest.
+      if (drawn === 0 && whole.length > 20) label.textContent = cut(whole, 20);
+      continue;
+    }
+    let length = whole.length - 1;
+    label.textContent = `${whole.slice(0, length)}…`;
+    while (length > 1 && label.getComputedTextLength() > LABEL_ROOM) label.textContent = `${whole.slice(0, --length)}…`;
+    label.dataset.full = whole;
+    label.prepend(s('title', {}, whole));
+  }
 }
 
 /**
@@ -282,6 +309,7 @@ export function agentGraph(run) {
       if (perRow === drawnPerRow) return;
       drawnPerRow = perRow;
       figure.replaceChildren(drawing(graph, layout(graph, width), keyOf(run)), caption);
+      fitLabels(figure);
     };
     draw();
     if (typeof ResizeObserver === 'function') new ResizeObserver(draw).observe(figure);

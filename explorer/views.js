@@ -321,8 +321,19 @@ export function renderChecks(panel, checks) {
   panel.dataset.done = verdict;
 }
 
+/** A link back to the runs list, under an error that leaves nothing else on the page. */
+export const backToRuns = () => h('p', { class: 'back' }, h('a', { href: '#/runs' }, '← Back to the runs'));
+
 export async function runPage(main, id) {
-  const { runs } = await api(`/v1/runs/${encodeURIComponent(id)}`);
+  let runs;
+  try {
+    ({ runs } = await api(`/v1/runs/${encodeURIComponent(id)}`));
+  } catch (error) {
+    // The page says what it is (its heading is the tab's title) and where to go from here.
+    const heading = error.code === 'ERR_RUN_NOT_FOUND' ? 'Run not found' : error.status === 400 ? 'Not a run id' : 'Run not shown';
+    main.append(h('h1', {}, heading), errorBlock(error), backToRuns());
+    return;
+  }
   const run = runs[runs.length - 1];
   main.append(h('h1', {}, run.record.runId === null ? 'Run (no run identity)' : `Run ${short(run.record.runId, 40)}`),
     h('p', {}, h('a', { href: `#/compare?a=${run.captureId}` }, 'Compare with another run')), replayOfNote(run));
