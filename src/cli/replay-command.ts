@@ -15,10 +15,13 @@ import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
 import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
 import { describeTextDifference } from '../replay/output-difference.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
+import { isAzureUpstream, replayCredentials } from '../replay/replay-credentials.ts';
 import { replayRun, type ReplayOverrides, type ReplayResult } from '../replay/replay-run.ts';
 import { VERDICTS, type Verdict } from '../replay/verdict.ts';
 import { modelWeights, type ModelWeights } from '../replay/weights-check.ts';
 import { modelNotFound } from '../model-digest/model-digest-errors.ts';
+import { providerFor } from '../providers/registry.ts';
+import type { StoredRun } from '../store/run-storage.ts';
 import { checkWritable, unwritable } from './output-file.ts';
 import { fileName } from './read-input.ts';
 import { warnUnknownParams } from './request-warnings.ts';
@@ -70,12 +73,6 @@ async function openReplayLinks(values: StoreOptions, io: CliIo): Promise<ReplayL
   return SqliteReplayLinks.open(runStorePath(values.data, io));
 }
 
-/** The environment variable holding each upstream's API key, and how it is sent. */
-const CREDENTIALS: Record<string, { env: string; headers(key: string): Record<string, string> }> = {
-  openai: { env: 'OPENAI_API_KEY', headers: (key) => ({ authorization: `Bearer ${key}` }) },
-  anthropic: { env: 'ANTHROPIC_API_KEY', headers: (key) => ({ 'x-api-key': key, 'anthropic-version': '2023-06-01' }) },
-};
-
 /** `--param K=V`: V is read as JSON when it is JSON (`0.2`, `true`, `null`, `{"a":1}`), else taken as a string. */
 export function paramOption(text: string): [string, JsonValue] {
   const split = text.indexOf('=');
@@ -119,21 +116,19 @@ function formatResult(result: ReplayResult): string {
 }
 
 /**
- * The credentials of each upstream, from the environment; never stored. An upstream whose variable
- * is not set gets none, said once on stderr: a provider answers such a call 401, a local
- * OpenAI-compatible server may need none.
+ * A run recorded through Azure OpenAI's deployments path (`/deployments/NAME/chat/completions`,
+ * or `/openai/deployments/...` in process) can only be answered by Azure with an `api-version`
+ * query, which the record does not keep (a query may hold a key): refused before anything is sent
+ * when the openai upstream is OpenAI's public URL (no such route) or an Azure host without one.
  */
-function credentialHeaders(io: CliIo): (upstream: string) => Record<string, string> {
-  const said = new Set<string>();
-  return (upstream) => {
-    const credential = CREDENTIALS[upstream];
-    const key = credential === undefined ? undefined : process.env[credential.env];
-    if (credential !== undefined && (key === undefined || key === '') && !said.has(upstream)) {
-      said.add(upstream);
-      io.stderr(`runprint: replay: ${credential.env} is not set: the request to ${upstream} is sent without a credential (a provider answers 401; a local server may need none)\n`);
-    }
-    return key === undefined || key === '' ? {} : credential!.headers(key);
-  };
+function refuseAzureWithoutVersion(record: StoredRun['record'], upstreams: { readonly [name: string]: string }): void {
+  const { path } = record;
+  if (providerFor(record.format).upstream.name !== 'openai' || !/\/deployments\/[^/]+\//.test(path)) return;
+  const upstream = upstreams['openai'];
+  const hasVersion = upstream !== undefined && new URL(upstream).searchParams.has('api-version');
+  if (upstream !== undefined && (hasVersion || !isAzureUpstream(upstream))) return;
+  const base = path.startsWith('/openai/') ? 'https://RESOURCE.openai.azure.com' : 'https://RESOURCE.openai.azure.com/openai';
+  throw new UsageError('ERR_CLI_USAGE', `the run was recorded through Azure OpenAI's deployments path (${printable(path, 120)}), which Azure answers only with an api-version query the record does not keep: give the upstream with it, --upstream openai='${base}?api-version=2024-10-21' (and the key in AZURE_OPENAI_API_KEY)`);
 }
 
 function overridesOf(values: { model?: string | undefined; param?: string[] | undefined; weights?: string | undefined }): ReplayOverrides {
@@ -250,7 +245,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   const query = batchQuery(values.runs!);
   const concurrency = numberOption(values.concurrency, 'concurrency', 1, ['1', 64], true)!;
   const rate = numberOption(values.rate, 'rate', undefined, [MIN_RATE, 100000], false);
-  const upstreams = upstreamOptions(values.upstream ?? []);
+  const upstreams = upstreamOptions(values.upstream ?? [], '--upstream', { query: true });
   const overrides = overridesOf(values);
   warnUnknownParams(overrides.params ?? [], undefined, io);
   const jsonPath = resolve(io.cwd, values.json);
@@ -298,7 +293,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
       statePath,
       query,
       queryText: values.runs!,
-      replay: { upstreams, overrides, headers: credentialHeaders(io), fetch: upstreamFetch as typeof fetch, ...(weights === undefined ? {} : { weights }) },
+      replay: { upstreams, overrides, headers: replayCredentials(process.env, upstreams, io.stderr), fetch: upstreamFetch as typeof fetch, ...(weights === undefined ? {} : { weights }) },
       concurrency,
       ...(rate === undefined ? {} : { rate }),
       onProgress: (done, total, counts) => {
@@ -334,7 +329,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     if (values[name] !== undefined) throw new UsageError('ERR_CLI_USAGE', `--${name} goes with --runs (a batch replay)`);
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');
-  const upstreams = upstreamOptions(values.upstream ?? []);
+  const upstreams = upstreamOptions(values.upstream ?? [], '--upstream', { query: true });
   const { params, ...model } = overridesOf(values);
   const store = await openStore(values, io, 'write');
   let links: ReplayLinks | undefined;
@@ -345,6 +340,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     const runs = await findRuns(store, positionals[0]!);
     // A run identity may name several captures: the latest is replayed (its capture id is printed).
     const original = runs[runs.length - 1]!;
+    refuseAzureWithoutVersion(original.record, upstreams);
     // A mistyped member name is sent as given: said, as `id` says it of a file, before anything is sent.
     warnUnknownParams(params ?? [], original.record.format, io);
     links = await openReplayLinks(values, io);
@@ -353,7 +349,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       links,
       upstreams,
       overrides: { ...model, ...(params === undefined ? {} : { params }) },
-      headers: credentialHeaders(io),
+      headers: replayCredentials(process.env, upstreams, io.stderr),
       fetch: upstreamFetch as typeof fetch,
       ...(values.weights === undefined ? {} : { weights: resolve(io.cwd, values.weights) }),
     });

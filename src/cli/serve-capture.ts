@@ -141,9 +141,12 @@ type Values = {
  * `--upstream NAME=URL` values (serve's and replay's): NAME an upstream a provider folder names,
  * URL an http(s) base URL without query, fragment or credentials, to which /v1/... is appended.
  * Each NAME once: a second URL for one upstream is refused, not taken over the first. `from`:
- * the option or environment variable the values came from, as errors name it.
+ * the option or environment variable the values came from, as errors name it. With `query`
+ * (replay's), URL may carry a query, sent after the recorded path (Azure's `?api-version=...`:
+ * serve forwards each client's own query instead); a credential in it (`api-key`) is refused, as
+ * the URL is printed and stored with the verdict.
  */
-export function upstreamOptions(values: readonly string[], from = '--upstream'): { [name: string]: string } {
+export function upstreamOptions(values: readonly string[], from = '--upstream', options: { query?: boolean } = {}): { [name: string]: string } {
   const names = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name));
   const upstreams: { [name: string]: string } = {};
   for (const value of values) {
@@ -155,12 +158,19 @@ export function upstreamOptions(values: readonly string[], from = '--upstream'):
     } catch {
       url = undefined;
     }
-    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
-      throw new UsageError('ERR_CLI_USAGE', `${from} must be NAME=URL: NAME one of ${[...names].join(', ')}, URL an http(s) base URL without query (the request path, /v1/..., is appended)`);
+    if (!names.has(name) || url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || (url.search !== '' && options.query !== true) || url.hash !== '') {
+      const base = options.query === true ? 'URL an http(s) base URL without fragment (the recorded request path, /v1/..., is appended, then the URL\'s query if it has one, such as Azure\'s ?api-version=...)' : 'URL an http(s) base URL without query (the request path, /v1/..., is appended)';
+      throw new UsageError('ERR_CLI_USAGE', `${from} must be NAME=URL: NAME one of ${[...names].join(', ')}, ${base}`);
     }
     if (url.username !== '' || url.password !== '') throw new UsageError('ERR_CLI_USAGE', `${from} URL must not carry a user name or password`);
+    // The URL is printed and stored with the verdict: a key goes in a header (AZURE_OPENAI_API_KEY), never in it.
+    if ([...url.searchParams.keys()].some((key) => key.toLowerCase() === 'api-key')) {
+      throw new UsageError('ERR_CLI_USAGE', `${from} URL must not carry api-key in its query: the URL is printed and stored with the verdict; set AZURE_OPENAI_API_KEY instead (sent as the api-key header)`);
+    }
     if (Object.hasOwn(upstreams, name)) throw new UsageError('ERR_CLI_USAGE', `${from} names the ${name} upstream more than once: give each NAME one URL`);
-    upstreams[name] = url.href.replace(/\/+$/, '');
+    const search = url.search;
+    url.search = '';
+    upstreams[name] = `${url.href.replace(/\/+$/, '')}${search}`;
   }
   return upstreams;
 }

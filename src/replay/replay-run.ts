@@ -42,7 +42,10 @@ export interface ReplayOptions {
    * ends and linking it after (batch replay commits many replays in one transaction this way).
    */
   commit?: (stored: RunToStore, link: ReplayLink) => Promise<void>;
-  /** Upstream name (`openai`, `anthropic`) -> base URL the recorded path is appended to; default the provider's public URL. */
+  /**
+   * Upstream name (`openai`, `anthropic`) -> base URL the recorded path is appended to, then the
+   * URL's query if it has one (Azure's `?api-version=...`); default the provider's public URL.
+   */
   upstreams?: { [name: string]: string };
   overrides?: ReplayOverrides;
   /** Headers sent with the request (the credentials): never stored. */
@@ -255,8 +258,11 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
   }
 
   const provider = providerFor(rebuilt.format);
-  const base = (options.upstreams?.[provider.upstream.name] ?? provider.upstream.url).replace(/\/+$/, '');
-  const url = `${base}${record.path}`;
+  // The recorded path after the upstream's base URL, then the upstream's own query if it has one (Azure's api-version).
+  const upstream = new URL(options.upstreams?.[provider.upstream.name] ?? provider.upstream.url);
+  const query = upstream.search;
+  upstream.search = '';
+  const url = `${upstream.href.replace(/\/+$/, '')}${record.path}${query}`;
   const sent = await send(url, bytes, { ...memberHeaders, ...options.headers?.(provider.upstream.name) }, options.fetch ?? globalThis.fetch, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, derived, rebuilt.composition.salts);
 
   // The replay as a stored run, as in-process capture stores it.
