@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -312,4 +312,67 @@ describe('runprint serve --request-timeout 500', () => {
     assert.equal(refused.status, 400);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'ERR_LOG_ENTRY_INVALID');
   });
+});
+
+describe('the capture proxy in process: a non-streamed answer whose upstream sends its headers and then no byte of its body', () => {
+  let dir: string;
+  let storage: SqliteRuns;
+  let server: Listening;
+  let upstreamFetch: ReturnType<typeof createUpstreamFetch>;
+  const told: Array<{ upstream: string; code: string; message: string }> = [];
+  // A raw upstream: the headers of a JSON answer, then silence, or the connection closed for a call that asks so.
+  const sockets = new Set<import('node:net').Socket>();
+  const upstream = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('data', (data: Buffer) => {
+      const head = 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n';
+      if (data.toString('latin1').includes('Close after the headers.')) socket.end(head);
+      else socket.write(head);
+    });
+  });
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as { port: number }).port;
+    dir = mkdtempSync(join(tmpdir(), 'runprint-slow-answers-'));
+    storage = SqliteRuns.open(join(dir, 'runs.sqlite'));
+    upstreamFetch = createUpstreamFetch({ idleMs: 1000 });
+    const recorder = new RunRecorder({ storage, policy: defaultContentPolicy() });
+    const proxy = createProxy({
+      upstreams: { openai: `http://127.0.0.1:${port}` },
+      sink: recorder,
+      maxBodyBytes: 1 << 20,
+      receipts: false,
+      fetch: upstreamFetch as typeof globalThis.fetch,
+      onUpstreamFailure: (name, error) => void told.push({ upstream: name, code: error.code, message: error.message }),
+    });
+    server = await listen(createApp({ proxy }), { host: '127.0.0.1', port: 0, headersTimeoutMs: 300, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  });
+  after(async () => {
+    await server.close();
+    upstreamFetch.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const call = (name: string) => fetch(`${server.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-slow-answers' }, body: JSON.stringify(name === 'closed' ? { ...CALL, messages: [{ role: 'user', content: 'Close after the headers.' }] } : CALL) });
+
+  for (const [name, status, code, message, outcome] of [
+    ['silent', 504, 'ERR_CAPTURE_UPSTREAM_TIMEOUT', "the openai upstream sent nothing for 1 s, the proxy's limit for an upstream's silence: the call got no answer", 'timeout'],
+    ['closed', 502, 'ERR_CAPTURE_UPSTREAM_UNREACHABLE', 'the openai upstream closed the connection after the headers of its answer (HTTP 200), before any byte of its body', 'network-error'],
+  ] as const) {
+    test(`headers then ${name === 'silent' ? 'silence past the idle limit' : 'the connection closed'}: ${status} ${code} with the capture id, told to onUpstreamFailure, the run recorded`, async () => {
+      told.length = 0;
+      const response = await call(name);
+      assert.equal(response.status, status);
+      assert.deepEqual(((await response.json()) as { error: unknown }).error, { code, message });
+      assert.deepEqual(told, [{ upstream: 'openai', code, message }]);
+      const captureId = response.headers.get('runprint-capture-id');
+      assert.ok(captureId !== null, 'the answer names its capture id');
+      const runs = await storage.find(captureId);
+      assert.equal(runs.length, 1);
+      assert.equal(runs[0]!.record.outcome, outcome);
+    });
+  }
 });

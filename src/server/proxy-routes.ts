@@ -684,6 +684,14 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (unrecorded !== undefined) return withIds(errorResponse(unrecorded), ids);
       if (run?.record.runId != null) headers.set('runprint-run-id', run.record.runId);
       if (run !== undefined && options.receipts && isReceiptable(run)) headers.set('runprint-receipt', `/v1/runs/${captureId}/receipt`);
+      if (body.outcome !== 'complete' && body.bytes.length === 0 && init.signal?.aborted !== true) {
+        // Headers and then no byte of the body: nothing reached the client (the answer is held
+        // whole), so it gets the proxy's answer, a status line with the capture id: 504 for an
+        // upstream silent for the idle limit, 502 for one that closed the connection.
+        const answer = body.error instanceof UpstreamSilent ? silentUpstream(upstream, body.error) : new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `the ${upstream} upstream closed the connection after the headers of its answer (HTTP ${response.status}), before any byte of its body`);
+        tellUpstreamFailure(upstream, answer);
+        return withIds(errorResponse(answer), ids);
+      }
       if (body.outcome !== 'complete') {
         // The upstream cut the body: the client gets what arrived, then the same cut.
         return new Response(cutBody(body.bytes, body.error), { status: response.status, statusText: response.statusText, headers });
