@@ -17,6 +17,8 @@ import { createProxy } from '../src/server/proxy-routes.ts';
 import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
 import { UpstreamSilent } from '../src/io/upstream-silent.ts';
 
+/** A body larger than the socket buffers hold: the upstream is held back while the caller does not read. */
+const BIG = 8 * 1024 * 1024;
 let server: Server;
 let base: string;
 const call = createUpstreamFetch();
@@ -88,6 +90,10 @@ const routes: Record<string, (request: IncomingMessage, body: Buffer, response: 
     response.end('{}');
   },
   '/silent': () => undefined,
+  '/big': (_request, _body, response) => {
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
+    response.end(Buffer.alloc(BIG, 7));
+  },
   '/hang-up': (request) => request.socket.destroy(),
 };
 
@@ -294,5 +300,26 @@ test('an unasked-for 101 Switching Protocols fails the call at once as a network
     upstreamFetch.close();
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => upgrader.close(() => resolve()));
+  }
+});
+
+test('a caller that pauses reading a big body for longer than the idle limit is not taken for a silent upstream: the body then arrives whole', async () => {
+  const idle = createUpstreamFetch({ idleMs: 200 });
+  try {
+    const response = await idle(`${base}/big`);
+    const reader = response.body!.getReader();
+    let size = (await reader.read()).value!.length;
+    // Not reading for three idle limits: the upstream is held back by backpressure, not silent.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    for (let next = await reader.read(); !next.done; next = await reader.read()) size += next.value.length;
+    assert.equal(size, BIG);
+    // Still a timeout when the upstream itself stops while a read is pending.
+    const slow = await idle(`${base}/slow`);
+    const slowReader = slow.body!.getReader();
+    await slowReader.read();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await assert.rejects(slowReader.read(), (error: Error) => error instanceof UpstreamSilent && error.answered);
+  } finally {
+    idle.close();
   }
 });

@@ -146,9 +146,17 @@ function firstDecoded(source: Readable): Promise<Buffer | null | Error> {
   });
 }
 
-/** The body as a web stream that reads the source only when its reader reads (highWaterMark 0), after `first` when given. */
-function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null): ReadableStream<Uint8Array> {
+/**
+ * The body as a web stream that reads the source only when its reader reads (highWaterMark 0),
+ * after `first` when given. `idle` stops the upstream's idle timer while no read is pending (the
+ * proxy is not reading: its client does not read, say) and starts it again with the next read,
+ * so only the upstream's own silence counts.
+ */
+function bodyOf(source: Readable, failure: () => unknown, idle: (reading: boolean) => void, first?: Buffer | null): ReadableStream<Uint8Array> {
   let ended = false;
+  const waiting = (reading: boolean) => {
+    if (!ended) idle(reading);
+  };
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -160,9 +168,13 @@ function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null)
           }
         }
         source.pause();
+        waiting(false);
         source.on('data', (chunk: Buffer) => {
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 0) <= 0) source.pause();
+          if ((controller.desiredSize ?? 0) <= 0) {
+            source.pause();
+            waiting(false);
+          }
         });
         source.once('end', () => {
           ended = true;
@@ -180,6 +192,7 @@ function bodyOf(source: Readable, failure: () => unknown, first?: Buffer | null)
         });
       },
       pull() {
+        waiting(true);
         source.resume();
       },
       cancel() {
@@ -287,9 +300,28 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
           const coding = (response.headers['content-encoding'] ?? '').trim().toLowerCase().slice(0, 32).replace(/[^a-z0-9,. -]/g, '?');
           return reject(new TypeError(`fetch failed: the upstream answered in a content coding runprint cannot decode (${coding})`));
         }
+        // During the body the idle limit is a timer of its own, not the connection's: it runs only
+        // while the proxy waits for the upstream's next bytes (a read pending) and the answer has
+        // not arrived whole, and starts again with each chunk. The proxy that reads no further (its
+        // client does not read: backpressure up to the upstream) does not make the upstream silent.
+        request.setTimeout(0);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const idle = (reading: boolean) => {
+          if (reading && !response.complete && !request.destroyed) {
+            if (timer === undefined) timer = setTimeout(() => request.destroy((silent = new UpstreamSilent(idleMs, true))), idleMs);
+            else timer.refresh();
+          } else if (timer !== undefined) {
+            clearTimeout(timer);
+            timer = undefined;
+          }
+        };
+        response.on('data', () => timer?.refresh());
+        request.once('close', () => idle(false));
+        // Until the body is read (a coded body: until its first bytes decode).
+        idle(true);
         const answer = (first?: Buffer | null) => {
           try {
-            resolve(new Response(bodyOf(source, reason, first), { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
+            resolve(new Response(bodyOf(source, reason, idle, first), { status, statusText: response.statusMessage ?? '', headers: responseHeaders }));
           } catch {
             response.destroy();
             // Node's parser reads any three digits; a Response takes 200 to 599 (1xx are interim, read apart).
