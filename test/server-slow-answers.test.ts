@@ -118,6 +118,23 @@ describe('the HTTP layer: a request that arrived whole, its answer slow to come'
     assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"slow":true\}\r\n0\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\{"quick":true\}\r\n0\r\n\r\n$/, `the client got: ${JSON.stringify(text)}`);
   });
 
+  test('bytes that cannot be parsed pipelined behind a whole request: its answer first, then 400 ERR_HTTP_BAD_REQUEST, and the connection closed', async () => {
+    let served = 0;
+    const server = await start(appOf(async () => (served += 1, await sleep(300), Response.json({ served: true }))));
+    const socket = connect({ port: server.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /call HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{"a":1}GARBAGE\r\n\r\n');
+    const ended = await Promise.race([closed.then(() => true), sleep(3000).then(() => false)]);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString('latin1');
+    assert.equal(served, 1);
+    assert.ok(ended, 'the connection is closed');
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"served":true\}\r\n0\r\n\r\nHTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\n\{"error":\{"code":"ERR_HTTP_BAD_REQUEST"/, `the client got: ${JSON.stringify(text)}`);
+  });
+
   test('an idle keep-alive connection between requests is still closed', async () => {
     const server = await listen(appOf(async () => Response.json({ ok: true })), { host: '127.0.0.1', port: 0, headersTimeoutMs: 300, requestTimeoutMs: REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: 200 });
     servers.push(server);

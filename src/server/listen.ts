@@ -150,6 +150,13 @@ function refuseOnSocket(socket: Socket, refusal: RunprintError, most: number, op
  */
 const refusing = new WeakMap<Socket, number>();
 
+/**
+ * Sockets on which bytes that cannot be parsed follow a whole request whose answer is not written
+ * yet, each with the most bytes it may have read before it is destroyed: refused once that answer
+ * is written (the 'clientError' handler).
+ */
+const refusingAfter = new WeakMap<Socket, number>();
+
 /** Longest a socket answered by refuseOnSocket stays open with nothing arriving, in ms. */
 export const REFUSED_IDLE_MS = 1000;
 
@@ -276,6 +283,10 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     const bound = refusing.get(socket);
     if (bound !== undefined) return void (socket.bytesRead > bound && socket.destroy());
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    // Bytes that cannot be parsed behind a whole request whose answer is not given yet: reported
+    // again with each chunk, read on and discarded within the bound until that answer is written.
+    const waiting = refusingAfter.get(socket);
+    if (waiting !== undefined) return void (socket.bytesRead > waiting && socket.destroy());
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'HPE_HEADERS_TIMEOUT';
     // A request is in progress on the connection (its body being read, or an answer being given):
     // a timeout is answered through it; bytes written beside its answer would corrupt it.
@@ -285,6 +296,21 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
       if (now.outgoing.headersSent) return void (holding.get(now.outgoing) ?? (() => socket.destroy()))();
       // An earlier answer on the connection is still being written (a pipelined request).
       if (now.outgoing.socket !== socket) return void socket.destroy();
+      // Unparseable bytes pipelined behind a whole request (its answer not begun): they do not
+      // replace its answer. It is given first, then the refusal, and the connection is closed.
+      if (!timeout && now.incoming.complete) {
+        const most = lingerBytes(app, 0);
+        refusingAfter.set(socket, socket.bytesRead + most);
+        const refusal = caps.refusalOf(socket) ?? clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines);
+        now.outgoing.once('finish', () => {
+          refusingAfter.delete(socket);
+          if (!socket.destroyed) refuseOnSocket(socket, refusal, most, refused);
+        });
+        now.outgoing.once('close', () => {
+          if (!now.outgoing.writableFinished) socket.destroy();
+        });
+        return;
+      }
     }
     // A body may follow a request Node cannot parse: read on and discarded, as afterBody does.
     refuseOnSocket(socket, caps.refusalOf(socket) ?? clientErrorOf(error.code, maxHeaderBytes, maxHeaderLines), timeout ? 0 : lingerBytes(app, 0), refused);
