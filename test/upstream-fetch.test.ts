@@ -323,3 +323,73 @@ test('a caller that pauses reading a big body for longer than the idle limit is 
     idle.close();
   }
 });
+
+test('a call queued for a pooled connection (all maxSockets busy) longer than the idle limit fails as a silent upstream: through the proxy a 504, recorded timeout, never sent', { timeout: 10_000 }, async () => {
+  // The one connection is held by an answer trickled a byte every 200 ms, within the 300 ms limit.
+  const asked: string[] = [];
+  const trickler = createServer((request, response) => {
+    asked.push(request.url ?? '');
+    request.resume();
+    if (request.url === '/trickle') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let left = 8;
+      const tick = setInterval(() => {
+        response.write('x');
+        if (--left === 0) {
+          clearInterval(tick);
+          response.end();
+        }
+      }, 200);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"Hi."}}]}');
+  });
+  await new Promise<void>((resolve) => trickler.listen(0, '127.0.0.1', resolve));
+  const upBase = `http://127.0.0.1:${(trickler.address() as { port: number }).port}`;
+  const upstreamFetch = createUpstreamFetch({ maxSockets: 1, idleMs: 300 });
+  try {
+    const held = (async () => {
+      const response = await upstreamFetch(`${upBase}/trickle`);
+      return (await response.text()).length;
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const runs: CapturedRun[] = [];
+    const proxy = createProxy({ upstreams: { openai: upBase }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+    const app = createApp({ proxy });
+    const ask = () => app.request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[{"role":"user","content":"Hi."}]}' });
+    const started = performance.now();
+    const response = await Promise.race([ask(), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 1200))]);
+    const tookMs = performance.now() - started;
+    assert.notEqual(response, 'waiting', 'no answer after 1.2 s: the queued call waits for the connection without a limit');
+    if (response === 'waiting') return;
+    assert.equal(response.status, 504);
+    const { error } = await response.json();
+    assert.equal(error.code, 'ERR_CAPTURE_UPSTREAM_TIMEOUT');
+    assert.ok(tookMs >= 250 && tookMs < 1000, `answered after ${Math.round(tookMs)} ms`);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.record.outcome, 'timeout');
+    assert.equal(response.headers.get('runprint-capture-id'), runs[0]!.record.captureId);
+    // The held answer is not cut, and the call that failed was never sent: once the connection
+    // is free, the next call is the only one the upstream gets after the trickle.
+    assert.equal(await held, 8);
+    const next = await ask();
+    assert.equal(next.status, 200);
+    await next.arrayBuffer();
+    assert.deepEqual(asked, ['/trickle', '/v1/chat/completions']);
+    // A queued call whose caller aborts fails at once with the signal's reason.
+    const holding = upstreamFetch(`${upBase}/trickle`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const leaving = new AbortController();
+    const queued = upstreamFetch(`${upBase}/echo`, { signal: leaving.signal });
+    setTimeout(() => leaving.abort(new DOMException('the client went away', 'AbortError')), 50);
+    const abortStarted = performance.now();
+    await assert.rejects(queued, { name: 'AbortError', message: 'the client went away' });
+    assert.ok(performance.now() - abortStarted < 250);
+    await (await holding).arrayBuffer();
+  } finally {
+    upstreamFetch.close();
+    trickler.closeAllConnections();
+    await new Promise<void>((resolve) => trickler.close(() => resolve()));
+  }
+});

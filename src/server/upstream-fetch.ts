@@ -8,7 +8,9 @@
  * a coding it cannot decode fails the call as a network error. Errors are fetch's: the signal's
  * reason when it aborted, else a TypeError ("fetch failed" before an answer, "terminated" after);
  * an upstream silent for the idle limit (idleMs), before its answer or during its body, fails the
- * call with UpstreamSilent, a TypeError named TimeoutError.
+ * call with UpstreamSilent, a TypeError named TimeoutError; the silence counts from the call, so a
+ * call that waits that long for a connection (maxSockets busy, or one that does not connect) fails
+ * so too.
  *
  * Connections are kept open between calls, each for at most its idle limit (idleLimitMs): a
  * connection idle longer is closed, by a timer when the event loop is free, and by the clock
@@ -109,6 +111,7 @@ export interface UpstreamFetchOptions {
   /**
    * Longest the upstream may send nothing during a call, before its answer or between two chunks
    * of its body, in ms (default 300 s, as undici's fetch): the call then fails with UpstreamSilent.
+   * Counted from the call: a wait for a connection (all maxSockets busy) counts.
    */
   idleMs?: number;
 }
@@ -232,11 +235,58 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       let silent: UpstreamSilent | undefined;
       request.setTimeout(idleMs, () => request.destroy((silent = new UpstreamSilent(idleMs, answered))));
       const reason = () => (signal?.aborted === true ? signal.reason : (silent ?? new TypeError(answered ? 'terminated' : 'fetch failed')));
-      const abort = () => request.destroy();
-      signal?.addEventListener('abort', abort, { once: true });
-      request.once('close', () => signal?.removeEventListener('abort', abort));
-      request.once('error', (error: NodeJS.ErrnoException) => {
+      let settled = false;
+      let sentSaid = false;
+      const onSent = () => {
+        if (sentSaid) return;
+        sentSaid = true;
         init.onSent?.();
+      };
+      // A call queued for a connection (all maxSockets of the host busy) has no socket, so no
+      // idle timer, and a destroyed queued request reports nothing until the agent hands it a
+      // socket: it is taken out of the agent's queue and fails at once (its body not held).
+      const dropQueued = (failure: unknown): boolean => {
+        if (request.socket !== null && request.socket !== undefined) return false;
+        const queues = agent.requests as Record<string, unknown[] | undefined>;
+        for (const name in queues) {
+          const queue = queues[name];
+          const at = queue?.indexOf(request) ?? -1;
+          if (at < 0) continue;
+          queue!.splice(at, 1);
+          if (queue!.length === 0) delete queues[name];
+        }
+        request.destroy();
+        signal?.removeEventListener('abort', abort);
+        onSent();
+        if (!settled) {
+          settled = true;
+          reject(failure);
+        }
+        return true;
+      };
+      // The idle limit counts from the call, not from when it gets a connection: until Node arms
+      // the connection's own timeout (a socket from the pool, or a new one connected), a timer of
+      // the call's. A call that waits for a connection longer than the limit fails as a silent
+      // upstream (the proxy's 504 before an answer, recorded timeout).
+      const waiting = setTimeout(() => {
+        silent = new UpstreamSilent(idleMs, false);
+        if (!dropQueued(silent)) request.destroy(silent);
+      }, idleMs);
+      const armed = () => clearTimeout(waiting);
+      request.once('socket', (socket: Duplex & { connecting?: boolean }) => {
+        if (socket.connecting === true) socket.once('connect', armed);
+        else armed();
+      });
+      const abort = () => {
+        if (!dropQueued(signal!.reason)) request.destroy();
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      request.once('close', () => {
+        armed();
+        signal?.removeEventListener('abort', abort);
+      });
+      request.once('error', (error: NodeJS.ErrnoException) => {
+        onSent();
         if (answered || settled) return;
         settled = true;
         if (signal?.aborted === true) return reject(signal.reason);
@@ -245,16 +295,15 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
         const code = errorCode(error);
         reject(new TypeError(`fetch failed: ${connectionFailure(code)}${code === undefined ? '' : ` (${code})`}`));
       });
-      if (init.onSent !== undefined) request.once('finish', init.onSent);
+      if (init.onSent !== undefined) request.once('finish', onSent);
       const switchingProtocols = () => new TypeError('fetch failed: the upstream answered 101 Switching Protocols, which the proxy does not take');
       // An unasked-for 101 Switching Protocols (or any Upgrade answer) is no answer to the call:
       // without an 'upgrade' listener Node destroys the connection and emits neither 'response'
       // nor 'error', which would hold the call for ever. The connection is closed, the call fails
       // as a network error (the proxy's 502).
-      let settled = false;
       request.once('upgrade', (response: IncomingMessage, socket: Duplex) => {
         socket.destroy();
-        init.onSent?.();
+        onSent();
         settled = true;
         if (signal?.aborted === true) return reject(signal.reason);
         reject(switchingProtocols());
@@ -263,7 +312,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       request.once('close', () => {
         if (answered || settled) return;
         settled = true;
-        init.onSent?.();
+        onSent();
         reject(signal?.aborted === true ? signal.reason : (silent ?? new TypeError(`fetch failed: ${connectionFailure('ECONNRESET')} (ECONNRESET)`)));
       });
       request.once('response', (response) => {
