@@ -118,6 +118,41 @@ describe('the HTTP layer: a request that arrived whole, its answer slow to come'
     assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"slow":true\}\r\n0\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\{"quick":true\}\r\n0\r\n\r\n$/, `the client got: ${JSON.stringify(text)}`);
   });
 
+  test('a large quick answer its client does not read, with a slow request pipelined behind it: the connection is cut about a request timeout after the slow work ends', async () => {
+    let slowDone = -1;
+    let cancelled = -1;
+    const started = performance.now();
+    const server = await start(
+      appOf(async (request) => {
+        if (new URL(request.url).pathname === '/slow') {
+          await sleep(SILENT_MS);
+          slowDone = performance.now() - started;
+          return Response.json({ slow: true });
+        }
+        // 64 MiB, ready at once: far more than the socket buffers hold.
+        const chunk = new Uint8Array(1024 * 1024);
+        let left = 64;
+        const body = new ReadableStream<Uint8Array>({
+          pull: (controller) => (left-- > 0 ? controller.enqueue(chunk) : controller.close()),
+          cancel: () => void (cancelled = performance.now() - started),
+        }, { highWaterMark: 0 });
+        return new Response(body, { headers: { 'content-type': 'application/octet-stream' } });
+      }),
+    );
+    const socket = connect({ port: server.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    // The request timeout passes while the slow request is worked on (let pass); once that work
+    // ends, nothing moves: the big answer waits for its client, the slow one queued behind it.
+    socket.write('GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    socket.pause();
+    const deadline = performance.now() + SILENT_MS + 4000;
+    while (cancelled < 0 && performance.now() < deadline) await sleep(50);
+    socket.destroy();
+    assert.ok(slowDone >= SILENT_MS - 50, `the slow work ended at ${Math.round(slowDone)} ms`);
+    assert.ok(cancelled >= 0, `the connection was not cut ${Math.round(performance.now() - started - slowDone)} ms after the slow work ended`);
+    assert.ok(cancelled >= slowDone + REQUEST_TIMEOUT_MS - 50 && cancelled < slowDone + REQUEST_TIMEOUT_MS + 700, `cut ${Math.round(cancelled - slowDone)} ms after the slow work ended (request timeout ${REQUEST_TIMEOUT_MS} ms)`);
+  });
+
   test('bytes that cannot be parsed pipelined behind a whole request: its answer first, then 400 ERR_HTTP_BAD_REQUEST, and the connection closed', async () => {
     let served = 0;
     const server = await start(appOf(async () => (served += 1, await sleep(300), Response.json({ served: true }))));
