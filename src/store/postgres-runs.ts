@@ -563,13 +563,20 @@ export class PostgresRuns implements RunStorage {
       const doubled = firstHeld(items, () => undefined, what, (recordDigest) => stored.get(recordDigest));
       if (doubled !== undefined) throw doubled;
       const held = await client.query(
-        // One look into runs_log_index per index (a join may read the whole table instead).
-        `SELECT u.log_index, u.record_digest, held.record_digest AS holder FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(record_digest, log_index, receipt)
-         CROSS JOIN LATERAL (SELECT record_digest FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest
-           AND runs.receipt IS DISTINCT FROM coalesce(u.receipt, (SELECT me.receipt FROM runs me WHERE me.record_digest = u.record_digest)) LIMIT 1) AS held LIMIT 1`,
-        [items.map((item) => item.recordDigest), items.map((item) => item.logIndex), items.map((item) => item.receipt ?? null)],
+        // One look into runs_log_index per index (a join may read the whole table instead); almost
+        // always no row: the receipts are compared only when another run holds an index (not sent
+        // with the batch, a copy of each receipt per write).
+        `SELECT u.log_index, u.record_digest, held.record_digest AS holder, held.receipt AS held_receipt,
+           (SELECT me.receipt FROM runs me WHERE me.record_digest = u.record_digest) AS own
+         FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+         CROSS JOIN LATERAL (SELECT record_digest, receipt FROM runs WHERE runs.log_index = u.log_index AND runs.record_digest <> u.record_digest) AS held`,
+        [items.map((item) => item.recordDigest), items.map((item) => item.logIndex)],
       );
-      const row = held.rows[0] as { log_index: number; record_digest: string; holder: string } | undefined;
+      const brought = new Map(items.map((item) => [item.recordDigest, item.receipt]));
+      const row = (held.rows as { log_index: number; record_digest: string; holder: string; held_receipt: string | null; own: string | null }[]).find((found) => {
+        const mine = brought.get(found.record_digest) ?? found.own ?? undefined;
+        return mine === undefined || found.held_receipt !== mine;
+      });
       if (row !== undefined) throw indexHeld(Number(row.log_index), row.record_digest, row.holder, what);
       await work(client);
     });

@@ -82,10 +82,7 @@ export interface RunWriteStatements {
   setClaimedReceipt: StatementSync;
   /** A log index for a receipt stored without one. */
   setLogIndex: StatementSync;
-  /**
-   * The run, other than the given one (record digest), that holds this log index (runs_log_index)
-   * with another receipt than the one given, or than the given run's stored one when none is given.
-   */
+  /** The runs, other than the given one (record digest), that hold this log index (runs_log_index), with their receipts. */
   logIndexHolder: StatementSync;
   /** A run's stored receipt. */
   receiptOf: StatementSync;
@@ -160,7 +157,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     setReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL'),
     setClaimedReceipt: db.prepare('UPDATE runs SET receipt = ?, log_index = ? WHERE record_digest = ? AND receipt IS NULL AND claimed_by = ?'),
     setLogIndex: db.prepare('UPDATE runs SET log_index = ? WHERE record_digest = ? AND log_index IS NULL'),
-    logIndexHolder: db.prepare('SELECT record_digest FROM runs WHERE log_index = ?1 AND record_digest <> ?2 AND receipt IS NOT coalesce(?3, (SELECT receipt FROM runs WHERE record_digest = ?2)) LIMIT 1'),
+    logIndexHolder: db.prepare('SELECT record_digest, receipt FROM runs WHERE log_index = ? AND record_digest <> ?'),
     receiptOf: db.prepare('SELECT receipt FROM runs WHERE record_digest = ?'),
     advanceCheckpoint: db.prepare('INSERT INTO run_log_checkpoints (origin, size, root_hash) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash WHERE run_log_checkpoints.size < excluded.size'),
     checkpointOf: db.prepare('SELECT root_hash FROM run_log_checkpoints WHERE origin = ? AND size = ?'),
@@ -224,8 +221,14 @@ export function writeLogIndexes(db: DatabaseSync, path: string, statements: RunW
 }
 
 /** The run other than the given one that holds a log index (runs_log_index) with another receipt, for firstHeld. */
-const holderIn = (statements: RunWriteStatements) => (logIndex: number, recordDigest: string, receipt: string | undefined) =>
-  (statements.logIndexHolder.get(logIndex, recordDigest, receipt ?? null) as { record_digest: string } | undefined)?.record_digest;
+const holderIn = (statements: RunWriteStatements) => (logIndex: number, recordDigest: string, receipt: string | undefined): string | undefined => {
+  // Almost always no row: the receipts are compared only when another run holds the index (and
+  // not bound into the statement, a copy of each receipt per write).
+  const holders = statements.logIndexHolder.all(logIndex, recordDigest) as { record_digest: string; receipt: string | null }[];
+  if (holders.length === 0) return undefined;
+  const mine = receipt ?? receiptIn(statements)(recordDigest);
+  return holders.find((holder) => mine === undefined || holder.receipt !== mine)?.record_digest;
+};
 
 /** A run's stored receipt, for firstHeld. */
 const receiptIn = (statements: RunWriteStatements) => (recordDigest: string) => (statements.receiptOf.get(recordDigest) as { receipt: string | null } | undefined)?.receipt ?? undefined;
