@@ -171,7 +171,7 @@ function runRow(run) {
 /** #/keys: keys pinned in this browser, so that the checks do not rely on what this server says its keys are. */
 function keysPage(main) {
   const pinned = pinnedKeys();
-  const receipt = h('textarea', { rows: 4, name: 'receipt', placeholder: '-----BEGIN PUBLIC KEY-----' }, pinned.receipt ?? '');
+  const receipt = h('textarea', { rows: 4, name: 'receipt', placeholder: 'a PEM block (-----BEGIN PUBLIC KEY-----), a JWK ({"kty":"OKP","crv":"Ed25519","x":"…"}) or a signed-note verifier key (name+hash+base64)' }, pinned.receipt ?? '');
   const log = h('textarea', { rows: 2, name: 'log', placeholder: 'name+hash+base64' }, pinned.log ?? '');
   const witnesses = h('textarea', { rows: 3, name: 'witnesses', placeholder: 'one witness cosigner key per line: name+hash+base64' }, pinned.witnesses.join('\n'));
   const threshold = h('input', { type: 'number', name: 'threshold', min: 1, value: String(Math.max(pinned.threshold, 1)) });
@@ -213,7 +213,7 @@ function keysPage(main) {
     h('h1', {}, 'Keys'),
     h('p', {}, 'The verification panel checks receipts with the receipt key and log proofs with the log key. By default it takes them from this server (/v1/receipt-key, /v1/log/key); a key pinned here, obtained another way, is used instead, so a server that swapped its keys is caught. Pinning the keys the server gives now trusts them once, on first use, and catches any later change.'),
     h('form', { class: 'stack', onsubmit: save },
-      h('label', {}, 'Receipt public key (PEM)', receipt),
+      h('label', {}, 'Receipt public key (PEM, JWK or signed-note verifier key)', receipt),
       h('label', {}, 'Log verifier key (signed-note)', log),
       h('label', {}, 'Witnesses that must cosign the log\'s checkpoints (C2SP tlog-cosignature keys)', witnesses),
       h('label', {}, 'How many of them at least', threshold),
@@ -237,7 +237,7 @@ function keysPage(main) {
  * What is wrong with the keys of the Keys form, read with the parsers the checks use: the receipt
  * key as parsePublicKey reads it (PEM, JWK or signed-note verifier key), the log key as
  * parseNoteVerifier, each witness line as parseCosignerKey; the threshold a whole number from 1 to
- * the witness keys given. Empty: all can be used.
+ * the witness keys given (ERR_WITNESS_THRESHOLD_INVALID: it is no key). Empty: all can be used.
  */
 async function keyProblems(receipt, log, witnessText, threshold) {
   const problems = [];
@@ -253,7 +253,7 @@ async function keyProblems(receipt, log, witnessText, threshold) {
   const lines = witnessText.split('\n').map((line, index) => [line.trim(), index + 1]).filter(([line]) => line !== '');
   for (const [line, number] of lines) await read(`Witness keys, line ${number}`, parseCosignerKey, line);
   if (lines.length > 0 && !(/^[0-9]+$/.test(threshold) && Number(threshold) >= 1 && Number(threshold) <= lines.length)) {
-    problems.push({ field: 'How many witnesses at least', code: 'ERR_KEY_INVALID', message: `"${threshold}" is not a whole number from 1 to ${lines.length} (the witness keys given), so no checkpoint could meet it` });
+    problems.push({ field: 'How many witnesses at least', code: 'ERR_WITNESS_THRESHOLD_INVALID', message: `"${threshold}" is not a whole number from 1 to ${lines.length} (the witness keys given), so no checkpoint could meet it` });
   }
   return problems;
 }

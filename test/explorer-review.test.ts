@@ -100,6 +100,8 @@ test('the Keys page refuses keys the checks cannot read, naming the field and wh
   const witness = formatCosignerKey('witness.example/w1', await parsePublicKey((await generateKeyFiles('w')).publicKeyPem));
   const { page, problems, close } = await openPage(browser, serve.base);
   await show(page, '#/keys');
+  // The receipt key's field names every form it takes, not PEM alone.
+  assert.match((await page.textContent('label:has(textarea[name="receipt"])')) ?? '', /^Receipt public key \(PEM, JWK or signed-note verifier key\)/);
   const save = async () => {
     await page.click('form button[type="submit"]');
     await page.waitForFunction(() => (document.querySelector('#keys-saved')?.textContent ?? '') !== '');
@@ -116,7 +118,7 @@ test('the Keys page refuses keys the checks cannot read, naming the field and wh
     'Receipt public key: public key is not a PEM SubjectPublicKeyInfo, a JWK or a signed-note verifier key (ERR_KEY_INVALID)',
     'Log verifier key: verifier key is not an Ed25519 (type 0x01) key (ERR_KEY_UNSUPPORTED)',
     'Witness keys, line 2: cosigner key is not of the form <name>+<8 hex digits>+<base64> (ERR_KEY_INVALID)',
-    'How many witnesses at least: "3" is not a whole number from 1 to 2 (the witness keys given), so no checkpoint could meet it (ERR_KEY_INVALID)',
+    'How many witnesses at least: "3" is not a whole number from 1 to 2 (the witness keys given), so no checkpoint could meet it (ERR_WITNESS_THRESHOLD_INVALID)',
   ]);
   assert.match((await page.textContent('#keys-saved strong')) ?? '', /^Not saved \(ERR_KEY_INVALID\)/);
   assert.deepEqual(await page.$$eval('[aria-invalid="true"]', (fields) => fields.map((field) => (field as HTMLTextAreaElement).name)), ['receipt', 'log', 'witnesses', 'threshold']);
@@ -131,8 +133,16 @@ test('the Keys page refuses keys the checks cannot read, naming the field and wh
   await save();
   assert.deepEqual(await page.$$eval('#key-problems li', (items) => items.map((item) => item.textContent)), ['Receipt public key: a private key was given where a public key is expected (ERR_KEY_INVALID)']);
   assert.deepEqual(await page.$$eval('[aria-invalid="true"]', (fields) => fields.map((field) => (field as HTMLTextAreaElement).name)), ['receipt']);
-  // Valid keys (PEM, JWK too) are saved as before.
-  for (const receipt of [keys.publicKeyPem, JSON.stringify(keys.publicKeyJwk)]) {
+  // A threshold alone out of range has its own code: it is no key.
+  await page.fill('textarea[name="receipt"]', keys.publicKeyPem);
+  await page.fill('input[name="threshold"]', '2');
+  await save();
+  assert.deepEqual(await page.$$eval('#key-problems li', (items) => items.map((item) => (item as HTMLElement).dataset['code'])), ['ERR_WITNESS_THRESHOLD_INVALID']);
+  assert.match((await page.textContent('#keys-saved strong')) ?? '', /^Not saved \(ERR_WITNESS_THRESHOLD_INVALID\)/);
+  assert.deepEqual(await page.$$eval('[aria-invalid="true"]', (fields) => fields.map((field) => (field as HTMLInputElement).name)), ['threshold']);
+  await page.fill('input[name="threshold"]', '1');
+  // Valid keys (PEM, JWK and signed-note verifier key) are saved.
+  for (const receipt of [keys.publicKeyPem, JSON.stringify(keys.publicKeyJwk), keys.verifierKey]) {
     await page.fill('textarea[name="receipt"]', receipt);
     await save();
     assert.equal(await page.textContent('#keys-saved'), 'Saved in this browser.');

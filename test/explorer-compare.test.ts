@@ -1,0 +1,276 @@
+/**
+ * The explorer's compare page in headless Chromium against a real `runprint serve` whose run store
+ * the capture proxy filled (a fake upstream): list elements aligned by their digests as
+ * `runprint diff` aligns them (one inserted message is one added element, the others equal; a
+ * message moved to the front is one moved element), with the same alignment as the core's
+ * diffCompositions; a changed element shows where it differs (its JSON path, the text word by word,
+ * as <del>/<ins>); a changed value component its paths; the outputs side by side at desktop
+ * width and stacked on a phone; the marks readable (contrast) in light and dark, and the page
+ * usable with the keyboard. Screenshots go to test-output/explorer/compare-*.png (not committed).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { diffCompositions } from '../src/identity/diff.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
+import { CHROMIUM, drawn, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
+import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+
+const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
+
+interface RunView { seq: number; captureId: string }
+
+const SYSTEM = 'You are a careful assistant. Answer briefly, in one or two sentences, and name your sources when you can; say so plainly when you do not know.';
+const MESSAGES = [
+  { role: 'user', content: 'What is the capital of France?' },
+  { role: 'assistant', content: 'Paris.' },
+  { role: 'user', content: 'And of Italy?' },
+  { role: 'assistant', content: 'Rome.' },
+  { role: 'user', content: 'And of Spain?' },
+];
+
+let upstream: FakeUpstream;
+let serve: ServeProcess;
+let browser: Browser;
+let data: string;
+/** The runs by name: base; inserted (one message inserted); changed (one word of a message and of the system prompt); moved (the last message first, other parameters). */
+const run: Record<string, RunView> = {};
+
+async function chat(name: string, answer: string, system: string, messages: Array<{ role: string; content: string }>, parameters: Record<string, unknown> = { temperature: 0.2 }): Promise<void> {
+  upstream.enqueue({ kind: 'text', text: answer });
+  const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: system }, ...messages], ...parameters });
+  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-compare-0123456789' }, body });
+  assert.equal(response.status, 200);
+  await response.arrayBuffer();
+  run[name] = ((await (await fetch(`${serve.base}/v1/runs?limit=1`)).json()) as { runs: RunView[] }).runs[0]!;
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  mkdirSync(SHOTS, { recursive: true });
+  data = mkdtempSync(join(tmpdir(), 'runprint-explorer-compare-'));
+  upstream = await startFakeUpstream();
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  await chat('base', 'Madrid is the capital of Spain.', SYSTEM, MESSAGES);
+  await chat('inserted', 'Madrid.', SYSTEM, [MESSAGES[0]!, { role: 'user', content: 'Answer in one word, please.' }, ...MESSAGES.slice(1)]);
+  await chat('changed', 'Madrid is the capital of Spain.\nIt has been since 1561.', SYSTEM.replace('one or two', 'one or three'), MESSAGES.map((message, index) => (index === 2 ? { ...message, content: 'And of Germany?' } : message)));
+  await chat('moved', 'Madrid is the capital of Spain.', SYSTEM, [MESSAGES[4]!, ...MESSAGES.slice(0, 4)], { temperature: 0.7, max_tokens: 64 });
+  // The base request streamed (stream is no part of identity): the same output in other bytes.
+  await chat('streamed', 'Madrid is the capital of Spain.', SYSTEM, MESSAGES, { temperature: 0.2, stream: true });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await killServeProcesses();
+  await upstream?.close();
+  rmSync(data, { recursive: true, force: true });
+});
+
+async function compare(page: Page, a: string, b: string): Promise<void> {
+  await page.goto(`${serve.base}/explorer/#/compare?a=${run[a]!.captureId}&b=${run[b]!.captureId}`);
+  await drawn(page);
+  await page.waitForSelector('#compare-verdict');
+}
+
+/** A component's elements as the page lists them: [data-change, data-a, data-b, data-equal]. */
+const elementsOf = (page: Page, component: string) => page.$$eval(`.compare-part[data-component="${component}"] .element`, (elements) => elements.map((element) => {
+  const { change, a, b, equal } = (element as HTMLElement).dataset;
+  return [change, a ?? null, b ?? null, equal];
+}));
+
+/** Text as a reader sees it, without the words only screen readers get. */
+const seen = (page: Page, selector: string) => page.$$eval(selector, (nodes) => nodes.map((node) => {
+  const copy = node.cloneNode(true) as HTMLElement;
+  for (const hidden of copy.querySelectorAll('.sr-only')) hidden.remove();
+  return copy.textContent ?? '';
+}));
+
+test('one inserted message is one added element, and every other message is equal', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'base', 'inserted');
+  assert.deepEqual(await elementsOf(page, 'input'), [
+    ['equal', '0', '0', 'true'],
+    ['added', null, '1', 'false'],
+    ['equal', '1', '2', 'true'],
+    ['equal', '2', '3', 'true'],
+    ['equal', '3', '4', 'true'],
+    ['equal', '4', '5', 'true'],
+  ]);
+  assert.equal(await page.textContent('.compare-part[data-component="input"] .counts'), '5 elements in A, 6 in B: 5 equal, 1 added in B.');
+  assert.match((await seen(page, '.element[data-change="added"]'))[0]!, /"content": "Answer in one word, please\."/, 'the added message is shown, as B\'s');
+  assert.equal(await page.getAttribute('.compare-part[data-component="system"]', 'data-equal'), 'true');
+  // The four equal ones in a row are folded behind one summary that names them; the keyboard opens it.
+  assert.equal(await page.textContent('details.equal-run summary'), '4 equal elements: input[1]–[4] in A, input[2]–[5] in B');
+  await page.focus('details.equal-run summary');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.$eval('details.equal-run', (details) => (details as HTMLDetailsElement).open), true);
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `compare-inserted-${width}.png`), fullPage: true });
+  }
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a changed element shows where it differs: its JSON path and the changed words, marked <del> and <ins>', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'base', 'changed');
+  assert.deepEqual(await elementsOf(page, 'input'), [
+    ['equal', '0', '0', 'true'],
+    ['equal', '1', '1', 'true'],
+    ['changed', '2', '2', 'false'],
+    ['equal', '3', '3', 'true'],
+    ['equal', '4', '4', 'true'],
+  ]);
+  const changed = '.element[data-change="changed"][data-element="input[2]"]';
+  assert.deepEqual(await page.$$eval(`${changed} ul.changes li`, (items) => items.map((item) => (item as HTMLElement).dataset['path'])), ["$['input'][2]['content']"]);
+  assert.deepEqual(await seen(page, `${changed} ul.changes li`), ["$['input'][2]['content'] changed: And of ItalyGermany?"]);
+  assert.deepEqual(await seen(page, `${changed} ul.changes del`), ['Italy']);
+  assert.deepEqual(await seen(page, `${changed} ul.changes ins`), ['Germany']);
+  // Said to a screen reader, not by colour alone.
+  assert.deepEqual(await page.$$eval(`${changed} ul.changes :is(del, ins)`, (marks) => marks.map((mark) => mark.textContent)), ['removed: Italy', 'added: Germany']);
+  // Side by side below: the line each has alone marked on its side.
+  assert.deepEqual(await seen(page, `${changed} .side[data-side="A"] del.line`), ['  "content": "And of Italy?",']);
+  assert.deepEqual(await seen(page, `${changed} .side[data-side="B"] ins.line`), ['  "content": "And of Germany?",']);
+  // A long text: the one changed word, with the equal words around it cut short.
+  assert.deepEqual(await seen(page, '.compare-part[data-component="system"] ul.changes del'), ['two']);
+  assert.deepEqual(await seen(page, '.compare-part[data-component="system"] ul.changes ins'), ['three']);
+  // The outputs, as the core assembles them: where they differ, word by word, and the line each has alone.
+  assert.deepEqual(await seen(page, '#outputs-changes li'), ["$['choices'][0]['message']['content'] changed: Madrid is the capital of Spain.\nIt has been since 1561."]);
+  assert.deepEqual(await seen(page, '#outputs-changes ins'), ['\nIt has been since 1561.']);
+  assert.deepEqual(await seen(page, '#compare-outputs .side[data-side="B"] ins.line'), ['        "content": "Madrid is the capital of Spain.\\nIt has been since 1561.",']);
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `compare-changed-${width}.png`), fullPage: true });
+  }
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a message moved to the front is one moved element; a changed value component lists its paths', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'base', 'moved');
+  assert.deepEqual(await elementsOf(page, 'input'), [
+    ['moved', '4', '0', 'true'],
+    ['equal', '0', '1', 'true'],
+    ['equal', '1', '2', 'true'],
+    ['equal', '2', '3', 'true'],
+    ['equal', '3', '4', 'true'],
+  ]);
+  assert.deepEqual(await seen(page, '.compare-part[data-component="parameters"] ul.changes li'), [
+    "$['parameters']['max_tokens'] only in B: B 64",
+    "$['parameters']['temperature'] changed: A 0.2 → B 0.7",
+  ]);
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `compare-moved-${width}.png`), fullPage: true });
+  }
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('the page aligns elements as the core\'s diffCompositions does: the same moves, pairs, additions and removals', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'base', 'inserted');
+  // Pseudo-random lists over a small alphabet: repeats, moves and gaps of every kind.
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const list = () => Array.from({ length: next() % 9 }, () => 'abcdef'[next() % 6]!);
+  const cases = Array.from({ length: 60 }, () => [list(), list()] as const);
+  const rows = await page.evaluate(async (pairs) => {
+    const { align } = (await import('/explorer/compare.js' as string)) as { align: (a: string[], b: string[]) => Array<{ change: string; a?: number; b?: number }> };
+    return pairs.map(([a, b]) => align(a, b));
+  }, cases as unknown as Array<[string[], string[]]>);
+  const standIn = (input: string[]) => ({ version: 'runprint/v1', model: { name: 'm' }, system: [], input, context: [], tools: [], parameters: {}, configuration: {} });
+  for (const [index, [a, b]] of cases.entries()) {
+    const named = rows[index]!.filter((row) => row.change !== 'equal').map((row) => `${row.change} ${row.a ?? '-'} ${row.b ?? '-'}`).sort();
+    const core = diffCompositions(standIn([...a]), standIn([...b])).differences.map((difference) => `${difference.change} ${difference.from ?? '-'} ${difference.to ?? '-'}`).sort();
+    assert.deepEqual(named, core, `${a.join('')} → ${b.join('')}`);
+    // Equal rows pair equal elements, in order, and every element appears once.
+    const equal = rows[index]!.filter((row) => row.change === 'equal');
+    for (const row of equal) assert.equal(a[row.a!], b[row.b!]);
+    assert.deepEqual(equal.map((row) => row.b), [...equal.map((row) => row.b)].sort((x, y) => x! - y!));
+    assert.deepEqual(rows[index]!.flatMap((row) => (row.a === undefined ? [] : [row.a])).sort((x, y) => x - y), a.map((_, i) => i));
+    assert.deepEqual(rows[index]!.flatMap((row) => (row.b === undefined ? [] : [row.b])).sort((x, y) => x - y), b.map((_, i) => i));
+  }
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('the outputs are side by side at desktop width and stacked on a phone', { timeout: 60_000 }, async () => {
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    const { page, problems, close } = await openPage(browser, serve.base, viewport);
+    await compare(page, 'base', 'inserted');
+    assert.equal(await page.getAttribute('#compare-outputs', 'data-equal'), 'false');
+    const [a, b] = await Promise.all(['A', 'B'].map((side) => page.$eval(`#compare-outputs > .side[data-side="${side}"]`, (element) => element.getBoundingClientRect().toJSON() as DOMRect)));
+    assert.ok(a!.width > 0 && b!.width > 0);
+    if (width === 'desktop') {
+      assert.ok(Math.abs(a!.y - b!.y) < 1 && a!.x + a!.width <= b!.x && a!.width > 400 && b!.width > 400, `side by side: ${JSON.stringify([a, b])}`);
+    } else {
+      assert.ok(b!.y >= a!.y + a!.height && a!.x + a!.width <= viewport.width, `stacked: ${JSON.stringify([a, b])}`);
+    }
+    assert.match((await seen(page, '#compare-outputs .side[data-side="A"]'))[0]!, /Madrid is the capital of Spain\./);
+    assert.match((await seen(page, '#compare-outputs .side[data-side="B"]'))[0]!, /"content": "Madrid\."/);
+    // Nothing wider than the page.
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, `no sideways scroll at ${width} width`);
+    await page.locator('#compare-outputs').screenshot({ path: join(SHOTS, `compare-outputs-${width}.png`) });
+    assert.deepEqual(problems, []);
+    await close();
+  }
+});
+
+test('a streamed answer and the same answer not streamed: equal outputs in other bytes, said so, nothing marked', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'base', 'streamed');
+  assert.equal(await page.textContent('#compare-verdict'), 'The same run: equal request and served facts.');
+  assert.equal(await page.getAttribute('#compare-outputs', 'data-equal'), 'true');
+  assert.match((await page.textContent('#outputs-note')) ?? '', /^The outputs are equal \(SPEC 12\.1\); the response bodies differ outside them/);
+  assert.equal(await page.$('#outputs-changes'), null);
+  assert.equal(await page.$$eval('#compare-outputs :is(del, ins)', (marks) => marks.length), 0);
+  // Each body as stored, under its output: the stream's events on B's side.
+  assert.match((await seen(page, '#compare-outputs .side[data-side="B"] details.body pre'))[0]!, /^data: /m);
+  await page.screenshot({ path: join(SHOTS, 'compare-streamed-desktop.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+/** WCAG contrast of two CSS colors as getComputedStyle gives them (rgb or rgba, opaque). */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const [r, g, bl] = (color.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => Number(v) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x! + 0.05) / (y! + 0.05);
+}
+
+test('the marks of a difference are readable in light and dark: text 4.5:1 on its mark, the line markers 3:1', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await compare(page, 'base', 'changed');
+    const colors = await page.evaluate(() => {
+      const of = (selector: string, pseudo?: string) => {
+        const element = document.querySelector(selector)!;
+        return { color: getComputedStyle(element, pseudo).color, background: getComputedStyle(element).backgroundColor, decoration: getComputedStyle(element).textDecorationLine };
+      };
+      return { del: of('ul.changes del'), ins: of('ul.changes ins'), delLine: of('del.line', '::before'), insLine: of('ins.line', '::before'), page: getComputedStyle(document.body).backgroundColor };
+    });
+    for (const [name, mark] of Object.entries({ del: colors.del, ins: colors.ins })) {
+      assert.ok(contrast(mark.color, mark.background) >= 4.5, `${scheme}: ${name} text ${mark.color} on ${mark.background}`);
+      assert.notEqual(mark.background, colors.page, `${scheme}: ${name} is marked`);
+    }
+    assert.equal(colors.del.decoration, 'line-through');
+    assert.equal(colors.ins.decoration, 'underline');
+    for (const [name, mark] of Object.entries({ delLine: colors.delLine, insLine: colors.insLine })) {
+      assert.ok(contrast(mark.color, mark.background) >= 3, `${scheme}: ${name} marker ${mark.color} on ${mark.background}`);
+    }
+    if (scheme === 'dark') await page.screenshot({ path: join(SHOTS, 'compare-changed-dark.png'), fullPage: true });
+  }
+  assert.deepEqual(problems, []);
+  await close();
+});
