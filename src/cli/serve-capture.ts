@@ -1,6 +1,7 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
 import { createPreparePool, LARGE_REQUEST_BYTES } from '../server/prepare-pool.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
+import { lstat, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +22,7 @@ import type { TransparencyLog } from '../store/log-service.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE, receiptKey } from '../store/receipt-key.ts';
 import { HeldJournal } from '../store/held-journal.ts';
 import { RunRecorder, type Durability } from '../store/run-recorder.ts';
-import { keepOwnLog } from '../store/own-log-checkpoint.ts';
+import { bindOwnLog, keepOwnLog, type BindsLog } from '../store/own-log-checkpoint.ts';
 import { databaseShown } from '../store/postgres-url.ts';
 import { LogOutbox, remoteTlogProofs, type OutboxOutcome, type OutboxState } from '../store/log-outbox.ts';
 import { logPrefix, printableUrl } from '../log/client.ts';
@@ -572,15 +573,23 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
 }
 
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
-export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logWhere?: string; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logWhere?: string; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier; madeKey?: (path: string, text: string) => void }): Promise<Capture> {
+  // The data directory's receipt key when this start makes it: told to madeKey with its text (a
+  // refused start removes it again, serve-data.ts MadeAtStart).
+  const ownKey = config.keyFile === undefined && context.signKey === undefined ? join(context.dataDir, RECEIPT_KEY_FILE) : undefined;
+  const ownKeyThere = ownKey === undefined || (await lstat(ownKey).then(() => true, () => false));
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
+  if (!ownKeyThere && context.madeKey !== undefined) {
+    const text = await readFile(ownKey!, 'utf8').catch(() => undefined);
+    if (text !== undefined) context.madeKey(ownKey!, text);
+  }
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
   // As for --sign-key and --witness-key: a line when others may read it (the key is used all the same).
   if (config.keyFile !== undefined) await warnOpenKey(resolve(context.cwd, config.keyFile), '--capture-key file', context.io);
   // Opening a PostgreSQL run store waits for its tables (another session's lock, a slow server), up
   // to the 30 s statement timeout: past 2 s, stderr says what serve waits for.
   const waiting = config.runsDb === undefined ? undefined : setTimeout(() => context.io.stderr('runprint: capture: waiting for the PostgreSQL run store (another session holds a lock on its tables, or the server is slow to answer); serve gives up after 30 s\n'), 2_000);
-  let storage: RunStorage;
+  let storage: RunStorage & BindsLog;
   try {
     storage = config.runsDb === undefined ? SqliteRuns.open(join(context.dataDir, RUNS_DATABASE), { writerThread: true }) : await (await import('../store/postgres-runs.ts')).PostgresRuns.open(config.runsDb);
   } finally {
@@ -597,8 +606,9 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   }
   // Receipts appended to serve's own log: that log must be the one the store's indexes refer to
   // (another serve's on a shared store, or this one replaced or rolled back, is refused before
-  // anything is stored), and its checkpoint is kept in the store for the next start and the
-  // other serves on it (own-log-checkpoint.ts).
+  // anything is stored), the store is bound to it before anything is appended (of two serves
+  // started at once on a store bound to no log yet, only one binds it), and its checkpoint is
+  // kept in the store for the next start and the other serves on it (own-log-checkpoint.ts).
   const ownLog = config.captureLog === undefined ? context.log : undefined;
   const ownLogNames = {
     log: context.logWhere ?? 'serve\'s log database',
@@ -606,7 +616,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   };
   if (ownLog !== undefined) {
     try {
-      await keepOwnLog(storage, ownLog, ownLogNames);
+      await bindOwnLog(storage, ownLog, ownLogNames);
     } catch (error) {
       await steps?.close();
       await storage.close();

@@ -27,7 +27,7 @@ import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
-import { dataDirectory } from './serve-data.ts';
+import { dataDirectory, MadeAtStart } from './serve-data.ts';
 
 export { DEFAULT_DATA_DIR } from './serve-data.ts';
 import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
@@ -103,6 +103,9 @@ async function forgetMadeKey(made: { path: string; text: string }, error: unknow
     `${LOG_KEY_FILE} is missing from the data directory, and the log database holds a log another key signed: restore ${LOG_KEY_FILE} from a backup, or give that log's key with --log-key (a new key cannot continue the log; the one this start made was removed)`,
   );
 }
+
+/** A start refused because its log is not the one the log database or the run store holds. */
+const refused = (error: unknown): boolean => error instanceof RunprintError && error.code === 'ERR_LOG_CONFIG_MISMATCH';
 
 /**
  * The log's write token must be one that a client can present: `Authorization: Bearer TOKEN`
@@ -394,6 +397,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const dataDir = resolve(io.cwd, dataGiven);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
+  // What this start makes in the data directory, removed again when it is refused (serve-data.ts).
+  const madeAtStart = await MadeAtStart.before(dataDir, [LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE]);
   try {
     // Owner-only whatever the umask: it holds the log key (and with SQLite, the log).
     await makeFolders(dataDir, 0o700);
@@ -446,6 +451,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (values['no-log'] !== true) {
     const name = logName;
     const { key, made } = await logKey(dataDir, io.cwd, logKeyFile, name, io);
+    if (made !== undefined) madeAtStart.key(made.path, made.text);
     logKeyId = key.keyId;
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
@@ -469,7 +475,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     try {
       log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
     } catch (error) {
-      throw made === undefined ? error : await forgetMadeKey(made, error);
+      const said = made === undefined ? error : await forgetMadeKey(made, error);
+      if (refused(error)) await madeAtStart.forget();
+      throw said;
     }
     options.log = { log, ...(token === undefined ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
@@ -488,12 +496,14 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
   try {
     const logWhere = url === undefined ? `${join(dataDir, LOG_DATABASE)}` : `the --log-db database ${databaseShown(url)}`;
-    capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logWhere, logKeyId, signKey: sign?.key, io, upstreamWeights, ...(captureLogKey === undefined ? {} : { captureLogKey }) });
+    capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logWhere, logKeyId, signKey: sign?.key, io, upstreamWeights, madeKey: (path, text) => madeAtStart.key(path, text), ...(captureLogKey === undefined ? {} : { captureLogKey }) });
   } catch (error) {
     // Refused (a run store whose indexes are of another log than this one, say): the log closes
-    // before the error is said, its writer thread with it.
+    // before the error is said, its writer thread with it, and what this start made in the data
+    // directory is removed (the keys, the log database: a later start must not find them).
     await log?.close();
     await ownStorage?.close();
+    if (refused(error)) await madeAtStart.forget();
     throw error;
   }
   if (capture !== undefined) {

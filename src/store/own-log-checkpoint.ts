@@ -14,6 +14,16 @@
  *
  * A store an older runprint wrote keeps no checkpoint of serve's log: its last logged receipt
  * decides (the log must hold it), and the log's checkpoint is kept from then on.
+ *
+ * Those checks compare what the store holds, so two serves started at the same moment on a store
+ * that holds nothing of a log yet (no checkpoint kept, no run logged) would both pass them, each
+ * with its own log. So at start, after the checks and before anything is appended, the store is
+ * bound to serve's log (bindOwnLog): its verifier key (the log's origin and public key) goes in the
+ * store's one binding row with an insert only the first can make (run_log_binding, in one
+ * transaction with reading the row back), and a serve whose log is not the bound one is refused
+ * like the others. A store an older runprint wrote has no binding: the first start whose log
+ * passes the checks above (it extends the kept checkpoint and holds the last logged receipt)
+ * binds it, so the binding is derived from what the store holds.
  */
 import { LogError } from '../errors.ts';
 import { equalBytes, toHex } from '../hash/sha256.ts';
@@ -41,13 +51,13 @@ const encoder = new TextEncoder();
 
 const entries = (size: number): string => `${size} entr${size === 1 ? 'y' : 'ies'}`;
 
-/** The log's name and key ID as a verifier key begins (`NAME+KEYID`). */
-const keyName = (log: OwnLog): string => log.verifierKey.split('+').slice(0, 2).join('+');
+/** The log's name and key ID as its verifier key begins (`NAME+KEYID`). */
+const keyName = (verifierKey: string): string => verifierKey.split('+').slice(0, 2).join('+');
 
 function mismatch(names: OwnLogNames, log: OwnLog, found: string): LogError {
   return new LogError(
     'ERR_LOG_CONFIG_MISMATCH',
-    `serve's log ${keyName(log)} (${names.log}) is not the log the run store's log indexes refer to: ${found}. The store's indexes are of another log (another serve's own log, or this log before it was replaced or rolled back); nothing was stored. Serves sharing a run store must share one log: give each the same --log-db, or start this serve with the data directory whose log the store's runs went to (or restore that log database from a backup)`,
+    `serve's log ${keyName(log.verifierKey)} (${names.log}) is not the log the run store's log indexes refer to: ${found}. The store's indexes are of another log (another serve's own log, or this log before it was replaced or rolled back); nothing was stored. Serves sharing a run store must share one log: give each the same --log-db, or start this serve with the data directory whose log the store's runs went to (or restore that log database from a backup)`,
   );
 }
 
@@ -82,13 +92,46 @@ export async function checkOwnLog(storage: Pick<RunStorage, 'logCheckpoint' | 'l
   return { origin: log.origin, size, rootHash: await log.rootHash(size) };
 }
 
+/** The log a run store is bound to (run_log_binding): its verifier key, and when the binding was made (RFC 3339). */
+export interface LogBinding {
+  verifierKey: string;
+  boundAt: string;
+}
+
+/** A run store that can be bound to serve's own log (SqliteRuns, PostgresRuns). */
+export interface BindsLog {
+  /**
+   * Binds the store to the log of `verifierKey` when it is bound to none yet, and returns the
+   * binding it has then: an insert that only the first of the processes sharing the store can
+   * make, and the row read back, in one transaction.
+   */
+  bindLog(verifierKey: string): Promise<LogBinding>;
+}
+
+/**
+ * serve's start with its own log: checkOwnLog, then binds the run store to the log (the module's
+ * comment) and keeps the log's checkpoint, before anything is appended. A store bound to another
+ * log is ERR_LOG_CONFIG_MISMATCH naming both.
+ */
+export async function bindOwnLog(storage: Pick<RunStorage, 'logCheckpoint' | 'lastLogged' | 'setLogIndexes'> & BindsLog, log: OwnLog, names: OwnLogNames): Promise<void> {
+  const checkpoint = await checkOwnLog(storage, log, names);
+  const bound = await storage.bindLog(log.verifierKey);
+  if (bound.verifierKey !== log.verifierKey) {
+    throw mismatch(names, log, `the run store (${names.store}) is bound to the log ${keyName(bound.verifierKey)} (since ${bound.boundAt}, by the first serve that started on it with its own log)`);
+  }
+  await keepChecked(storage, log, names, checkpoint);
+}
+
 /**
  * checkOwnLog, then keeps the log's checkpoint in the run store (RunStorage.setLogIndexes with no
  * index: a compare-and-set). A checkpoint of the kept size with another root hash kept meanwhile
  * (another serve's log of the same origin) is ERR_LOG_CONFIG_MISMATCH too.
  */
 export async function keepOwnLog(storage: Pick<RunStorage, 'logCheckpoint' | 'lastLogged' | 'setLogIndexes'>, log: OwnLog, names: OwnLogNames): Promise<void> {
-  const checkpoint = await checkOwnLog(storage, log, names);
+  await keepChecked(storage, log, names, await checkOwnLog(storage, log, names));
+}
+
+async function keepChecked(storage: Pick<RunStorage, 'setLogIndexes'>, log: OwnLog, names: OwnLogNames, checkpoint: LogCheckpoint & { origin: string }): Promise<void> {
   try {
     await storage.setLogIndexes([], checkpoint);
   } catch (error) {

@@ -11,6 +11,7 @@ import { STEPS_PROBE, STEPS_TABLE } from './postgres-steps.ts';
 import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
+import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
 import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, firstHeld, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
 
 /**
@@ -61,6 +62,10 @@ CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS
 -- The largest checkpoint of the capture log (by its origin) a serve's log outbox verified, shared
 -- by the serves on this store (log-outbox.ts); made when serve opens a store of an older layout.
 CREATE TABLE IF NOT EXISTS run_log_checkpoints (origin text PRIMARY KEY, size bigint NOT NULL, root_hash bytea NOT NULL);
+-- The log serve's own log indexes refer to: one row, its verifier key, which the first serve that
+-- starts with its own log inserts before it appends anything (own-log-checkpoint.ts bindOwnLog);
+-- made when serve opens a store of an older layout.
+CREATE TABLE IF NOT EXISTS run_log_binding (id integer PRIMARY KEY CHECK (id = 1), verifier_key text NOT NULL, bound_at text NOT NULL);
 CREATE TABLE IF NOT EXISTS run_digests (seq bigint NOT NULL, part text NOT NULL, position integer NOT NULL, digest text NOT NULL, kept boolean NOT NULL DEFAULT false, PRIMARY KEY (seq, part, position));
 CREATE TABLE IF NOT EXISTS content (digest text PRIMARY KEY, bytes bytea NOT NULL);
 -- Hash indexes: a model name may be longer than a btree entry can be (2,704 bytes: 54000), and the names are only compared for equality.
@@ -163,10 +168,11 @@ const RUN_KEYS: readonly TableKey[] = [
   { table: 'run_digests', columns: ['seq', 'part', 'position'] },
   { table: 'run_steps', columns: ['name'] },
   { table: 'run_log_checkpoints', columns: ['origin'] },
+  { table: 'run_log_binding', columns: ['id'] },
 ];
 
 /** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
-const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0';
+const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0; SELECT id, verifier_key, bound_at FROM run_log_binding LIMIT 0';
 
 /** A run store whose tables this code neither reads nor upgrades, in `where` (the database and schema). */
 const runsRefused = (where: string): string => `${where} holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades`;
@@ -254,7 +260,7 @@ function refusedRecord(error: unknown): LogError | undefined {
   return new LogError('ERR_STORE_RECORD_REFUSED', `the PostgreSQL run database refused a record for what it holds (${code})`);
 }
 
-export class PostgresRuns implements RunStorage {
+export class PostgresRuns implements RunStorage, BindsLog {
   readonly kind = 'PostgreSQL';
   readonly #pool: pg.Pool;
   /**
@@ -512,6 +518,19 @@ export class PostgresRuns implements RunStorage {
   async logCheckpoint(origin: string): Promise<LogCheckpoint | undefined> {
     const row = (await this.#query('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = $1', [origin])).rows[0] as { size: number; root_hash: Buffer } | undefined;
     return row === undefined ? undefined : { size: Number(row.size), rootHash: new Uint8Array(row.root_hash) };
+  }
+
+  /**
+   * The binding row inserted unless there is one, and read back, in one transaction: of two
+   * processes inserting at once, the second waits for the first to commit and inserts nothing
+   * (ON CONFLICT DO NOTHING), and its read (a statement of its own, READ COMMITTED) sees the first's.
+   */
+  async bindLog(verifierKey: string): Promise<LogBinding> {
+    const row = await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS};`, async (client) => {
+      await client.query('INSERT INTO run_log_binding (id, verifier_key, bound_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [verifierKey, new Date().toISOString()]);
+      return (await client.query('SELECT verifier_key, bound_at FROM run_log_binding WHERE id = 1')).rows[0] as { verifier_key: string; bound_at: string };
+    });
+    return { verifierKey: row.verifier_key, boundAt: row.bound_at };
   }
 
   /**

@@ -7,6 +7,7 @@ import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
+import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
 import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
@@ -53,6 +54,10 @@ CREATE INDEX IF NOT EXISTS runs_log_index ON runs (log_index) WHERE log_index IS
 -- every later one must extend, whichever serve on the store reads it (log-outbox.ts); made when
 -- serve opens a store of an older layout (a reader does without it).
 CREATE TABLE IF NOT EXISTS run_log_checkpoints (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root_hash BLOB NOT NULL) STRICT, WITHOUT ROWID;
+-- The log serve's own log indexes refer to: one row, its verifier key, which the first serve that
+-- starts with its own log inserts before it appends anything (own-log-checkpoint.ts bindOwnLog);
+-- made when serve opens a store of an older layout (a reader does without it).
+CREATE TABLE IF NOT EXISTS run_log_binding (id INTEGER PRIMARY KEY CHECK (id = 1), verifier_key TEXT NOT NULL, bound_at TEXT NOT NULL) STRICT;
 -- Every digest a run names: components (position -1), list elements (0, 1, ..), output, request
 -- and response bytes; kept = 1 where the run keeps that digest's content (retention deletes
 -- content no unexpired run keeps).
@@ -179,10 +184,10 @@ export interface ReaderCheck {
 /** The tables and columns a reader reads (a statement error: tables of another shape). */
 const READER_PROBE = [`SELECT ${COLUMNS} FROM runs LIMIT 0`, 'SELECT seq, part, position, digest, kept FROM run_digests LIMIT 0', 'SELECT digest, bytes FROM content LIMIT 0', 'SELECT parent, seq FROM run_parents LIMIT 0'];
 /** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
-const WRITER_PROBE = ['SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0'];
+const WRITER_PROBE = ['SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0', 'SELECT id, verifier_key, bound_at FROM run_log_binding LIMIT 0'];
 
 /** The store. Every write is one BEGIN IMMEDIATE transaction on a WAL database with synchronous=FULL (as the log's). */
-export class SqliteRuns implements RunStorage {
+export class SqliteRuns implements RunStorage, BindsLog {
   readonly kind = 'SQLite';
   #db: DatabaseSync;
   readonly #path: string;
@@ -402,6 +407,19 @@ export class SqliteRuns implements RunStorage {
       const row = this.#db.prepare('SELECT size, root_hash FROM run_log_checkpoints WHERE origin = ?').get(origin) as { size: number; root_hash: Uint8Array } | undefined;
       return row === undefined ? undefined : { size: row.size, rootHash: new Uint8Array(row.root_hash) };
     });
+  }
+
+  /**
+   * The binding row inserted unless there is one (only the first of the connections sharing the
+   * file makes it), and read back, in one BEGIN IMMEDIATE transaction: on this connection, not the
+   * writer thread's, as serve binds once at start, before anything is recorded.
+   */
+  async bindLog(verifierKey: string): Promise<LogBinding> {
+    const row = this.#write(() => {
+      this.#db.prepare('INSERT INTO run_log_binding (id, verifier_key, bound_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING').run(verifierKey, new Date().toISOString());
+      return this.#db.prepare('SELECT verifier_key, bound_at FROM run_log_binding WHERE id = 1').get() as { verifier_key: string; bound_at: string };
+    });
+    return { verifierKey: row.verifier_key, boundAt: row.bound_at };
   }
 
   async setLogIndexes(items: ReadonlyArray<{ recordDigest: string; logIndex: number }>, checkpoint?: LogCheckpoint & { origin: string }): Promise<void> {
