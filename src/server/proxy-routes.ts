@@ -346,6 +346,24 @@ function silentBeforeFirstChunk(body: ReadableStream<Uint8Array>, upstream: stri
   );
 }
 
+/**
+ * A non-streamed answer held whole, as its body: the very bytes the run is recorded with, in one
+ * chunk. A Response made from the bytes themselves would copy them (fetch's "extract a body"): a
+ * second copy of an answer of up to 64 MiB, held while its client reads it, all of it for as long
+ * as a client that does not read keeps the connection.
+ */
+function heldBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        controller.enqueue(bytes);
+        controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /** A body of `bytes` that then fails with `error`: each reaches the reader (an error in start() would discard the bytes). */
 function cutBody(bytes: Uint8Array, error: unknown): ReadableStream<Uint8Array> {
   let sent = bytes.length === 0;
@@ -697,7 +715,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         return new Response(cutBody(body.bytes, body.error), { status: response.status, statusText: response.statusText, headers });
       }
       headers.set('content-length', String(body.bytes.length));
-      return new Response(body.bytes.length === 0 ? null : (body.bytes as Uint8Array<ArrayBuffer>), { status: response.status, statusText: response.statusText, headers });
+      return new Response(body.bytes.length === 0 ? null : heldBody(body.bytes), { status: response.status, statusText: response.statusText, headers });
     }
     const markers = providerFor(format).streamEndMarkers;
     /** The stream's record, handed to the sink once it ended: durable (sync durability) when it resolves. */
