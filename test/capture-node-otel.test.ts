@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -116,7 +118,7 @@ test('in process too: gen_ai.response.id from the answer (JSON or streamed), gen
 });
 
 test('in process: no sampling setting is an attribute when the parameters are salted or kept by digest only', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, messages: [{ role: 'user', content: 'Hi' }] });
+  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, n: 3, seed: 1234, messages: [{ role: 'user', content: 'Hi' }] });
   const settingsWith = async (options: { salt?: string[]; keep?: string }): Promise<string[]> => {
     exporter.reset();
     const data = mkdtempSync(join(tmpdir(), 'runprint-otel-'));
@@ -130,10 +132,39 @@ test('in process: no sampling setting is an attribute when the parameters are sa
     }
     const [span] = exporter.getFinishedSpans().filter((each) => each.instrumentationScope.name === 'runprint');
     assert.equal(span!.attributes['gen_ai.request.model'], 'gpt-4o');
-    return Object.keys(span!.attributes).filter((key) => /^gen_ai\.request\.(temperature|top_p|max_tokens)$/.test(key));
+    return Object.keys(span!.attributes).filter((key) => /^gen_ai\.request\.(temperature|top_p|max_tokens|choice\.count|seed)$/.test(key));
   };
-  assert.deepEqual(await settingsWith({}), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens']);
+  assert.deepEqual(await settingsWith({}), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.choice.count', 'gen_ai.request.seed']);
   assert.deepEqual(await settingsWith({ salt: ['parameters'] }), [], 'salted: the receipt holds a commitment only');
   assert.deepEqual(await settingsWith({ keep: 'parameters=digest' }), [], 'kept by digest only');
-  assert.deepEqual(await settingsWith({ salt: ['system'] }), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens'], 'another component salted changes nothing');
+  assert.deepEqual(await settingsWith({ salt: ['system'] }), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.choice.count', 'gen_ai.request.seed'], 'another component salted changes nothing');
+});
+
+test('in process too: Anthropic input tokens count the cached ones (cache_read and cache_creation their own attributes), and finish_reasons has every choice\'s', async () => {
+  // A loopback upstream answering the two scripted bodies in turn.
+  const replies = [
+    { id: 'msg_cached', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5-20250929', content: [{ type: 'text', text: 'Cached.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 10, output_tokens: 7, cache_read_input_tokens: 100, cache_creation_input_tokens: 20 } },
+    { id: 'chatcmpl-two', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', service_tier: 'default', system_fingerprint: 'fp_in_process', choices: [{ index: 0, message: { role: 'assistant', content: 'One.' }, finish_reason: 'stop' }, { index: 1, message: { role: 'assistant', content: 'Two' }, finish_reason: 'length' }], usage: { prompt_tokens: 50, completion_tokens: 9, total_tokens: 59, prompt_tokens_details: { cached_tokens: 32 } } },
+  ];
+  const scripted = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(replies.shift())));
+  });
+  await new Promise<void>((resolve) => scripted.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(scripted.address() as AddressInfo).port}`;
+  exporter.reset();
+  const wrapped = runprintFetch({ data: dir });
+  try {
+    await (await wrapped(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }) })).text();
+    await (await wrapped(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', n: 2, seed: 5, messages: [{ role: 'user', content: 'Hi' }] }) })).text();
+  } finally {
+    await wrapped.close();
+    await new Promise((resolve) => scripted.close(resolve));
+  }
+  const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
+  const picked = spans.map((span) => Object.fromEntries(Object.entries(span.attributes).filter(([key]) => /^(gen_ai\.usage\.|gen_ai\.response\.finish_reasons$|gen_ai\.request\.(choice\.count|seed)$|openai\.response\.)/.test(key))));
+  assert.deepEqual(picked, [
+    { 'gen_ai.response.finish_reasons': ['end_turn'], 'gen_ai.usage.input_tokens': 130, 'gen_ai.usage.output_tokens': 7, 'gen_ai.usage.cache_read.input_tokens': 100, 'gen_ai.usage.cache_creation.input_tokens': 20 },
+    { 'gen_ai.request.choice.count': 2, 'gen_ai.request.seed': 5, 'gen_ai.response.finish_reasons': ['stop', 'length'], 'gen_ai.usage.input_tokens': 50, 'gen_ai.usage.output_tokens': 9, 'gen_ai.usage.cache_read.input_tokens': 32, 'openai.response.service_tier': 'default', 'openai.response.system_fingerprint': 'fp_in_process' },
+  ]);
 });

@@ -155,6 +155,8 @@ export interface CapturedRun {
   requestHeaders?: MemberHeaders;
   /** The provider's id of the response (RunOutput.responseId), for telemetry; absent when the run has no output or the body gives none. */
   responseId?: string;
+  /** Each choice's finish reason when the answer has more than one (RunOutput.finishReasons), for telemetry; else absent. */
+  finishReasons?: string[];
 }
 
 /** The response headers a record keeps: nothing that can carry a credential. */
@@ -407,7 +409,9 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
       ended: new Date(exchange.times.ended).toISOString(),
     },
   };
-  return { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError, ...(exchange.requestHeaders === undefined ? {} : { requestHeaders: { ...exchange.requestHeaders } }), ...(output?.responseId == null ? {} : { responseId: output.responseId }) };
+  const run: CapturedRun = { record, composition: identity === null ? null : request.composition, identity, declared, notFound, retrievalError, ...(exchange.requestHeaders === undefined ? {} : { requestHeaders: { ...exchange.requestHeaders } }), ...(output?.responseId == null ? {} : { responseId: output.responseId }) };
+  if (output?.finishReasons !== undefined) run.finishReasons = output.finishReasons;
+  return run;
 }
 
 /** Times a record can hold as RFC 3339 (isRecordTime); a RangeError otherwise (a clock past 9999, or before 1970). */

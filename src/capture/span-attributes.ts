@@ -33,12 +33,42 @@ function integer(value: JsonValue | undefined): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
 }
 
-/** Token counts from a provider's usage object: OpenAI chat names them prompt/completion, the others input/output. */
-function tokens(usage: JsonValue | null): { input?: number; output?: number } {
+/** A member of a usage object when it is an object, else undefined (`prompt_tokens_details`, ...). */
+function detail(usage: { [name: string]: JsonValue }, name: string): { [name: string]: JsonValue } | undefined {
+  const value = usage[name];
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+
+/**
+ * Token counts from a provider's usage object (GenAI conventions, openai.md and anthropic.md):
+ * OpenAI Chat names them prompt/completion, the others input/output. Tokens read from the
+ * provider's prompt cache (`cacheRead`) are OpenAI's `prompt_tokens_details.cached_tokens` (Chat)
+ * or `input_tokens_details.cached_tokens` (Responses), already counted in its input; Anthropic's
+ * `cache_read_input_tokens`, with `cache_creation_input_tokens` (`cacheCreation`, written to the
+ * cache), are not counted in its `input_tokens`, so the input is their sum (anthropic.md: MUST).
+ */
+function tokens(usage: JsonValue | null, format: RequestFormat): { input?: number; output?: number; cacheRead?: number; cacheCreation?: number } {
   if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) return {};
-  const input = integer(usage['input_tokens']) ?? integer(usage['prompt_tokens']);
   const output = integer(usage['output_tokens']) ?? integer(usage['completion_tokens']);
-  return { ...(input === undefined ? {} : { input }), ...(output === undefined ? {} : { output }) };
+  let input: number | undefined;
+  let cacheRead: number | undefined;
+  let cacheCreation: number | undefined;
+  if (format === 'anthropic-messages') {
+    cacheRead = integer(usage['cache_read_input_tokens']);
+    cacheCreation = integer(usage['cache_creation_input_tokens']);
+    const own = integer(usage['input_tokens']);
+    input = own === undefined ? undefined : own + (cacheRead ?? 0) + (cacheCreation ?? 0);
+    if (input !== undefined && !Number.isSafeInteger(input)) input = undefined;
+  } else {
+    input = integer(usage['input_tokens']) ?? integer(usage['prompt_tokens']);
+    cacheRead = integer(detail(usage, format === 'openai-chat' ? 'prompt_tokens_details' : 'input_tokens_details')?.['cached_tokens']);
+  }
+  return {
+    ...(input === undefined ? {} : { input }),
+    ...(output === undefined ? {} : { output }),
+    ...(cacheRead === undefined ? {} : { cacheRead }),
+    ...(cacheCreation === undefined ? {} : { cacheCreation }),
+  };
 }
 
 /**
@@ -58,20 +88,30 @@ function finite(value: JsonValue | undefined): number | undefined {
 }
 
 /**
- * The sampling settings of the request, from its parameters component (the request's own
- * members, as sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles)
- * and max_tokens (an int). None when the parameters are salted (the receipt and the log hold only
- * a commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are content then, and no
+ * The settings of the request, from its parameters component (the request's own members, as
+ * sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles), max_tokens,
+ * and for Chat Completions choice.count (`n`, only when it is not 1: the conventions' condition)
+ * and seed (ints). None when the parameters are salted (the receipt and the log hold only a
+ * commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are content then, and no
  * content is an attribute.
  */
-function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number } {
+function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number; choices?: number; seed?: number } {
   const parameters = run.composition?.parameters;
   if (parameters === undefined || keep === 'digest' || run.identity?.components.parameters.salted === true) return {};
   const own = (name: string) => (Object.hasOwn(parameters, name) ? parameters[name] : undefined);
   const temperature = finite(own('temperature'));
   const topP = finite(own('top_p'));
   const maxTokens = MAX_TOKENS[run.record.format].map((name) => integer(own(name))).find((value) => value !== undefined);
-  return { ...(temperature === undefined ? {} : { temperature }), ...(topP === undefined ? {} : { topP }), ...(maxTokens === undefined ? {} : { maxTokens }) };
+  const chat = run.record.format === 'openai-chat';
+  const n = chat ? integer(own('n')) : undefined;
+  const seed = chat ? integer(own('seed')) : undefined;
+  return {
+    ...(temperature === undefined ? {} : { temperature }),
+    ...(topP === undefined ? {} : { topP }),
+    ...(maxTokens === undefined ? {} : { maxTokens }),
+    ...(n === undefined || n === 1 ? {} : { choices: n }),
+    ...(seed === undefined ? {} : { seed }),
+  };
 }
 
 /** `chat MODEL`, or `chat` when the request has no identified model. */
@@ -109,13 +149,26 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.request.temperature', settings.temperature);
   set('gen_ai.request.top_p', settings.topP);
   set('gen_ai.request.max_tokens', settings.maxTokens);
+  set('gen_ai.request.choice.count', settings.choices);
+  set('gen_ai.request.seed', settings.seed);
   set('gen_ai.response.id', run.responseId);
   set('gen_ai.response.model', typeof served === 'string' ? served : null);
-  if (record.output?.finishReason != null) set('gen_ai.response.finish_reasons', [record.output.finishReason]);
-  const usage = tokens(record.output?.usage ?? null);
+  // One reason per choice (Chat Completions with `n` > 1), else the answer's one.
+  if (run.finishReasons !== undefined) set('gen_ai.response.finish_reasons', [...run.finishReasons]);
+  else if (record.output?.finishReason != null) set('gen_ai.response.finish_reasons', [record.output.finishReason]);
+  const usage = tokens(record.output?.usage ?? null, record.format);
   set('gen_ai.usage.input_tokens', usage.input);
   set('gen_ai.usage.output_tokens', usage.output);
-  if (record.format !== 'anthropic-messages') set('openai.api.type', record.format === 'openai-chat' ? 'chat_completions' : 'responses');
+  set('gen_ai.usage.cache_read.input_tokens', usage.cacheRead);
+  set('gen_ai.usage.cache_creation.input_tokens', usage.cacheCreation);
+  if (record.format !== 'anthropic-messages') {
+    set('openai.api.type', record.format === 'openai-chat' ? 'chat_completions' : 'responses');
+    // Served facts the answer reports (SPEC 4.6), in the receipt in the clear.
+    const tier = record.served?.['serviceTier']?.value;
+    const fingerprint = record.served?.['systemFingerprint']?.value;
+    set('openai.response.service_tier', typeof tier === 'string' ? tier : null);
+    set('openai.response.system_fingerprint', typeof fingerprint === 'string' ? fingerprint : null);
+  }
   if (context.server !== null) {
     set('server.address', context.server.hostname);
     set('server.port', Number(context.server.port || (context.server.protocol === 'https:' ? 443 : 80)));

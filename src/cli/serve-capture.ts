@@ -14,7 +14,7 @@ import { providerFor } from '../providers/registry.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { freshSalts, MAX_CAPTURED_REQUEST_BYTES, MAX_CAPTURED_RESPONSE_BYTES, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
 import { MAX_RETRIEVAL_HEADER_BYTES } from '../capture/declared.ts';
-import { DEFAULT_OTLP_TIMEOUT_MS, otlpExporter, otlpHeaders, otlpTimeout, parseTraceparent, spanOf } from '../server/otlp.ts';
+import { DEFAULT_OTLP_TIMEOUT_MS, otlpExporter, otlpHeaders, otlpProtocol, otlpResource, otlpTimeout, parseTraceparent, spanOf } from '../server/otlp.ts';
 import { createProxy, type Proxy, type RunContext } from '../server/proxy-routes.ts';
 import type { IngestRouteOptions } from '../server/ingest-routes.ts';
 import type { RunRouteOptions } from '../server/run-routes.ts';
@@ -108,6 +108,8 @@ export interface CaptureConfig {
   otlpHeaders: Record<string, string>;
   /** How long an OTLP export waits for the receiver (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT), in ms. */
   otlpTimeoutMs: number;
+  /** The exported spans' resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES; otlpResource). */
+  otlpResource: { serviceName: string; attributes: Record<string, string> };
   /**
    * --capture-log: the remote runprint log captured runs' receipts go to, through the run store as
    * outbox, with its write token and its verifier key (inline, or a file: read before anything
@@ -318,6 +320,9 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     return undefined;
   }
   for (const line of upstreamPathWarnings(upstreams, upstreamsFrom)) io.stderr(line);
+  // OTEL_EXPORTER_OTLP_PROTOCOL: grpc is refused, http/protobuf warned of (JSON is sent).
+  const protocolWarning = otlpEndpoint === undefined ? null : otlpProtocol(env).warning;
+  if (protocolWarning !== null) io.stderr(`runprint: telemetry: ${protocolWarning}\n`);
   return {
     upstreams,
     upstreamWeights,
@@ -335,6 +340,7 @@ export function captureOptions(values: Values, env: NodeJS.ProcessEnv, host: str
     otlpEndpoint,
     otlpHeaders: otlpEndpoint === undefined ? {} : otlpHeaders(env),
     otlpTimeoutMs: otlpEndpoint === undefined ? DEFAULT_OTLP_TIMEOUT_MS : otlpTimeout(env),
+    otlpResource: otlpEndpoint === undefined ? { serviceName: 'runprint', attributes: {} } : otlpResource(env),
     captureLog,
   };
 }
@@ -503,7 +509,7 @@ export interface Capture {
    * that the journal keeps apart (`refused`, not tried again), and whether recording works; with
    * --capture-log, its delivery (`log`).
    */
-  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; refused: number; signed: number; logged: number; failures: number; upstreams: { [upstream: string]: UpstreamFailures }; log?: OutboxState } };
+  health(): { capture: { healthy: boolean; recorded: number; unidentified: number; failed: number; held: number; refused: number; signed: number; logged: number; failures: number; upstreams: { [upstream: string]: UpstreamFailures }; log?: OutboxState; otlp?: { exported: number; dropped: number; failed: number; retries: number } } };
   /** With --capture-log: the log's URL as messages show it. */
   captureLog: string | undefined;
   recorder: RunRecorder;
@@ -627,12 +633,14 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
   const telemetryReported = new Set<string>();
   const exporter = config.otlpEndpoint === undefined
     ? undefined
-    : otlpExporter({ endpoint: config.otlpEndpoint, headers: config.otlpHeaders, timeoutMs: config.otlpTimeoutMs, serviceName: 'runprint', serviceVersion: version, onFailure: (message) => {
-        // Once per kind of failure: a receiver that is down does not fill the log.
+    : otlpExporter({ endpoint: config.otlpEndpoint, headers: config.otlpHeaders, timeoutMs: config.otlpTimeoutMs, serviceName: config.otlpResource.serviceName, resource: config.otlpResource.attributes, serviceVersion: version, onFailure: (message) => {
+        // Once per kind of failure and outage: a receiver that is down does not fill the log.
         if (telemetryReported.has(message)) return;
         telemetryReported.add(message);
         context.io.stderr(`runprint: telemetry: ${message}\n`);
-      } });
+      },
+      // An export works again (as the run store's failures): each kind is said again when it comes back.
+      onRecovered: () => telemetryReported.clear() });
   // Each kind of failure is reported once, until recording works again.
   const reported = new Set<string>();
   // Records whose commit failed wait on disk too, beside the data directory's other files, so a
@@ -803,7 +811,13 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
     ...(config.salted.length === 0 ? {} : { salts: () => freshSalts(config.salted) }),
     ...(exporter === undefined
       ? {}
-      : { onRun: (run: CapturedRun, where: RunContext) => exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace: parseTraceparent(where.traceparent), receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters })) }),
+      : {
+          onRun: (run: CapturedRun, where: RunContext) => {
+            // Parent-based: a caller whose span is not sampled gets no span of this call either.
+            const trace = parseTraceparent(where.traceparent);
+            if (trace?.sampled !== false) exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace, receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters }));
+          },
+        }),
   });
   void recorder.signPending();
   outbox?.start();
@@ -841,7 +855,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       // Unhealthy too while delivery to the --capture-log log has stopped, or appending to serve's
       // own log (ERR_LOG_REWRITE, until a restart): a monitor polling `healthy` must see that
       // receipts no longer reach the log.
-      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null && recorder.logStopped === undefined, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, upstreams: upstreamFailures.counts(), ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }) } };
+      return { capture: { healthy: recorder.healthy && (log?.stopped ?? null) === null && recorder.logStopped === undefined, ...recorder.counts, held: recorder.held, refused: recorder.refused, logged: recorder.counts.logged + (log?.delivered ?? 0), failures, upstreams: upstreamFailures.counts(), ...(log === undefined ? {} : { log }), ...(preparePool === undefined ? {} : { workers: { ...preparePool.counts } }), ...(exporter === undefined ? {} : { otlp: { exported: exporter.counts.exported, dropped: exporter.counts.dropped, failed: exporter.counts.failures, retries: exporter.counts.retries } }) } };
     },
     captureLog: config.captureLog === undefined ? undefined : printableUrl(config.captureLog.url),
     banner: (url) =>

@@ -15,6 +15,8 @@ export interface AssembledOutput {
   /** The output value of SPEC 12.2-12.4, the same for a response and its stream. */
   output: JsonValue;
   finishReason: string | null;
+  /** Each choice's finish reason, by index, when the answer has more than one choice (Chat Completions' `n`); else absent. */
+  finishReasons?: string[];
   usage: JsonValue | null;
   /** The object servedFromResponse reads: the response, or what the stream says of it. */
   servedFrom: JsonValue | undefined;

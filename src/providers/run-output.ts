@@ -21,6 +21,8 @@ export interface RunOutput {
   rawDigest: DigestSet;
   /** e.g. "stop", "length", "tool_calls", "end_turn", "completed"; null when unknown. */
   finishReason: string | null;
+  /** Each choice's finish reason, by index, when the answer has more than one choice (Chat Completions' `n`); else absent. */
+  finishReasons?: string[];
   /** The provider's usage object, verbatim. */
   usage: JsonValue | null;
   /** As servedFromResponse gives (empty for output without a format). */
@@ -122,7 +124,7 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
     if (!isJsonObject(response)) invalid('response must be a JSON object');
     assembled = provider.outputFromResponse(response);
   }
-  return {
+  const read: RunOutput = {
     output: assembled.output,
     digest: outputDigest(assembled.output),
     rawDigest: raw,
@@ -134,4 +136,6 @@ export function runOutputFrom(body: Uint8Array, format?: RequestFormat): RunOutp
     // completion stream, the message of message_start, response.completed's response) holds it.
     responseId: responseIdOf(assembled.servedFrom),
   };
+  if (assembled.finishReasons !== undefined) read.finishReasons = assembled.finishReasons;
+  return read;
 }

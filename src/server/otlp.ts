@@ -14,14 +14,16 @@ import { DOUBLE_ATTRIBUTES, errorType, spanAttributes, spanName, type AttributeV
 export interface SpanContext {
   traceId: string;
   parentSpanId: string | null;
+  /** The caller's `sampled` flag (trace-flags bit 0): false, its span is not recorded, so neither is this one. */
+  sampled: boolean;
 }
 
 /** W3C Trace Context `traceparent`: version 00, 32 hex trace id, 16 hex parent id, 2 hex flags; null when absent or malformed. */
 export function parseTraceparent(header: string | null): SpanContext | null {
   if (header === null) return null;
-  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(header.trim());
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(header.trim());
   if (match === null || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return null;
-  return { traceId: match[1]!, parentSpanId: match[2]! };
+  return { traceId: match[1]!, parentSpanId: match[2]!, sampled: (Number.parseInt(match[3]!, 16) & 1) === 1 };
 }
 
 function randomHex(bytes: number): string {
@@ -83,6 +85,7 @@ export function spanOf(run: CapturedRun, context: { upstream: string; server: UR
 }
 
 export interface OtlpExporter {
+  /** Queues a span; one past the queue bound (maxQueue) is dropped, counted, and said once per outage through `onFailure`. */
   export(span: OtlpSpan): void;
   /** Sends what is queued; resolves when the receiver answered (or failed). */
   flush(): Promise<void>;
@@ -94,8 +97,22 @@ export interface OtlpExporter {
    * and close resolves then. A receiver that answers within the bound loses nothing.
    */
   close(options?: { deadline?: number }): Promise<void>;
-  readonly counts: { exported: number; dropped: number; failures: number };
+  /**
+   * Since start: spans the receiver took (`exported`) and those lost (`dropped`: their export
+   * failed, the queue was full, or a stop abandoned them), the exports that failed after their
+   * retries (`failures`), and the retries made (`retries`).
+   */
+  readonly counts: { exported: number; dropped: number; failures: number; retries: number };
 }
+
+/**
+ * Header names an export cannot carry from the environment: those that describe the connection or
+ * how the body is framed (RFC 9110 7.6.1 and 6.4, RFC 9112 6: connection-specific fields, the
+ * framing and Host), which the HTTP client sets itself. Node's fetch refuses transfer-encoding,
+ * keep-alive, upgrade and expect outright, and a content-length or host of the operator's own
+ * would not match the request: each would make every export fail, so none is taken at start.
+ */
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'expect', 'host', 'http2-settings', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * OTLP exporter headers from the OpenTelemetry SDK environment (OTLP exporter specification,
@@ -116,6 +133,7 @@ export function otlpHeaders(env: { readonly [name: string]: string | undefined }
       const split = entry.indexOf('=');
       const name = (split < 0 ? '' : entry.slice(0, split)).trim().toLowerCase();
       if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new UsageError('ERR_CLI_USAGE', `${variable}: entry ${i + 1} is not NAME=VALUE with NAME an HTTP header name (entries are separated by commas)`);
+      if (CONNECTION_HEADERS.has(name)) throw new UsageError('ERR_CLI_USAGE', `${variable}: ${name} cannot be sent with an export: it says how the connection or the body is carried, which runprint's HTTP client sets itself (Node's fetch refuses some, and a wrong one breaks every export)`);
       let value: string;
       try {
         value = decodeURIComponent(entry.slice(split + 1).trim());
@@ -128,6 +146,65 @@ export function otlpHeaders(env: { readonly [name: string]: string | undefined }
     });
   }
   return headers;
+}
+
+/**
+ * The transport the OpenTelemetry SDK environment asks for (OTLP exporter specification,
+ * "Configuration options": Protocol): OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+ * OTEL_EXPORTER_OTLP_PROTOCOL (an empty one is unset). runprint exports OTLP/HTTP with the JSON
+ * encoding only: `http/json` (or none given) is that; `grpc` is refused (ERR_CLI_USAGE: the
+ * endpoint would be a gRPC receiver, which cannot take it); `http/protobuf` gives a warning (a
+ * line to print), since OTLP/HTTP receivers take JSON on the same URL (OTLP specification: servers
+ * SHOULD accept both encodings), and another value is refused.
+ */
+export function otlpProtocol(env: { readonly [name: string]: string | undefined }): { warning: string | null } {
+  for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = env[variable]?.trim();
+    if (value === undefined || value === '') continue;
+    if (value === 'http/json') return { warning: null };
+    if (value === 'http/protobuf') return { warning: `${variable} is http/protobuf, but runprint exports OTLP/HTTP with the JSON encoding (application/json) only: the receiver must take JSON (OTLP receivers should take both on the same URL); set it to http/json to say so` };
+    if (value === 'grpc') throw new UsageError('ERR_CLI_USAGE', `${variable} is grpc, but runprint exports OTLP/HTTP with the JSON encoding only (http/json): give the receiver's OTLP/HTTP endpoint (usually port 4318) and set it to http/json, or unset it`);
+    throw new UsageError('ERR_CLI_USAGE', `${variable} must be http/json (runprint exports OTLP/HTTP with the JSON encoding only), or grpc or http/protobuf as the OpenTelemetry SDKs name them`);
+  }
+  return { warning: null };
+}
+
+/**
+ * The resource of the exported spans from the OpenTelemetry SDK environment (SDK environment
+ * variables and Resource SDK specifications): OTEL_RESOURCE_ATTRIBUTES, `key=value` pairs
+ * separated by commas, keys and values percent-decoded (a `,` or `=` in them must be
+ * percent-encoded), white space around them ignored, every value a string; and OTEL_SERVICE_NAME,
+ * which sets `service.name` over the list's. `service.name` is `runprint` when neither gives it.
+ * `service.version` is always runprint's version: the list is the secondary resource, merged under
+ * what runprint sets (Resource SDK, "Merge"). A malformed list is refused at start (ERR_CLI_USAGE
+ * naming the entry's place, never a value).
+ */
+export function otlpResource(env: { readonly [name: string]: string | undefined }): { serviceName: string; attributes: Record<string, string> } {
+  const attributes: Record<string, string> = {};
+  const list = env['OTEL_RESOURCE_ATTRIBUTES'];
+  const variable = 'OTEL_RESOURCE_ATTRIBUTES';
+  if (list !== undefined && list.trim() !== '') {
+    list.split(',').forEach((entry, i) => {
+      if (entry.trim() === '') return;
+      const split = entry.indexOf('=');
+      if (split < 0) throw new UsageError('ERR_CLI_USAGE', `${variable}: entry ${i + 1} is not KEY=VALUE (entries are separated by commas; a comma or = inside a key or value is percent-encoded: %2C, %3D)`);
+      let key: string;
+      let value: string;
+      try {
+        key = decodeURIComponent(entry.slice(0, split).trim());
+        value = decodeURIComponent(entry.slice(split + 1).trim());
+      } catch {
+        throw new UsageError('ERR_CLI_USAGE', `${variable}: entry ${i + 1} is not valid percent-encoding`);
+      }
+      if (key === '') throw new UsageError('ERR_CLI_USAGE', `${variable}: entry ${i + 1} has an empty key`);
+      attributes[key] = value;
+    });
+  }
+  const named = env['OTEL_SERVICE_NAME'];
+  const serviceName = named !== undefined && named !== '' ? named : attributes['service.name'] || 'runprint';
+  delete attributes['service.name'];
+  delete attributes['service.version'];
+  return { serviceName, attributes };
 }
 
 /** The OTLP exporters' export timeout when the environment gives none (OTLP exporter specification). */
@@ -177,50 +254,145 @@ class ReceiverStatus extends Error {
 }
 
 /**
- * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
- * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type. A
- * receiver that is down, refuses, or does not answer within `timeoutMs` (otlpTimeout; 10 s, the
- * OTLP exporter default) loses those spans (counted as dropped and reported once per failure kind through
- * `onFailure`): telemetry never holds up a call, and the queue never grows past `maxQueue`. Its
- * close waits at most `closeTimeoutMs` (DEFAULT_OTLP_CLOSE_MS) for the last exports.
+ * How a failed export is retried (OTLP specification, "Retryable Response Codes", "OTLP/HTTP
+ * Throttling" and "OTLP/HTTP Connection"): an answer of 429, 502, 503 or 504, no connection, or a
+ * connection closed before an answer, is tried again, up to `attempts` tries in all; after the
+ * receiver's `Retry-After` (seconds or an HTTP date) when it gives one, else after an exponential
+ * backoff with jitter (`firstDelayMs` doubled each time, at most `maxDelayMs`, a random half to
+ * all of it); the waits of one export add up to `maxWaitMs` at most (a longer Retry-After drops
+ * the spans at once instead). Any other status (400, 401, 413, 500, ...) and a timeout (the
+ * receiver took the request and did not answer: another try would wait as long again) are not retried.
  */
-export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; closeTimeoutMs?: number; maxBatch?: number; maxQueue?: number; onFailure?: (message: string) => void; fetch?: typeof fetch }): OtlpExporter {
+export interface OtlpRetry {
+  attempts: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+  maxWaitMs: number;
+}
+
+export const DEFAULT_OTLP_RETRY: Readonly<OtlpRetry> = { attempts: 4, firstDelayMs: 500, maxDelayMs: 4_000, maxWaitMs: 10_000 };
+
+/** The statuses an export is retried on; every other 4xx or 5xx MUST NOT be (OTLP specification). */
+const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/** `Retry-After` (RFC 9110 10.2.3): delay-seconds or an HTTP date, in ms from now; null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (header === null) return null;
+  const value = header.trim();
+  if (/^[0-9]{1,9}$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) || !/[a-z]/i.test(value) ? null : Math.max(0, at - now);
+}
+
+/** Waits `ms`, or less when `signal` aborts; true when the wait ran out, false when aborted. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', done);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
+ * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type, under a
+ * resource of `service.name` (`serviceName`), `service.version` and `resource` (otlpResource). An
+ * export the receiver refuses with 429, 502, 503 or 504, or that finds no connection, is retried
+ * as `retry` says (DEFAULT_OTLP_RETRY; OtlpRetry); one that still fails, is refused otherwise, or
+ * is not answered within `timeoutMs` (otlpTimeout; 10 s, the OTLP exporter default) loses its spans
+ * (counted as dropped, and said through `onFailure`, with each failure, for the caller to say once
+ * per kind); the first export that works after failures calls `onRecovered`. Telemetry never holds
+ * up a call, and the queue never grows past `maxQueue` (spans past it are dropped, said once until
+ * an export works again). Its close waits at most `closeTimeoutMs` (DEFAULT_OTLP_CLOSE_MS) for the
+ * last exports, retries included.
+ */
+export function otlpExporter(options: { endpoint: string; serviceName: string; serviceVersion: string; resource?: Record<string, string>; headers?: Record<string, string>; intervalMs?: number; timeoutMs?: number; closeTimeoutMs?: number; maxBatch?: number; maxQueue?: number; retry?: Partial<OtlpRetry>; onFailure?: (message: string) => void; onRecovered?: () => void; fetch?: typeof fetch }): OtlpExporter {
   const interval = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? DEFAULT_OTLP_TIMEOUT_MS;
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_OTLP_CLOSE_MS;
   const maxBatch = options.maxBatch ?? 512;
   const maxQueue = options.maxQueue ?? 8192;
+  const retry: OtlpRetry = { ...DEFAULT_OTLP_RETRY, ...options.retry };
   const send = options.fetch ?? globalThis.fetch;
   const headers = { ...options.headers, 'content-type': 'application/json' };
-  const counts = { exported: 0, dropped: 0, failures: 0 };
+  const counts = { exported: 0, dropped: 0, failures: 0, retries: 0 };
   let queue: OtlpSpan[] = [];
   let sending: Promise<void> = Promise.resolve();
   /** Set when close's deadline passed: what is still unsent is dropped (counted then), nothing more is posted. */
   let abandoned = false;
+  /** Set by close: no retry waits past it (a `performance.now()` time). */
+  let closingBy = Infinity;
+  /** Spans were lost since the last export that worked (onRecovered is due at the next that works). */
+  let failing = false;
+  /** The full queue has been said since the last export that worked. */
+  let fullSaid = false;
   /** The exports waiting for the receiver, so that a deadline can abort them. */
   const inProgress = new Set<AbortController>();
   const resource = {
     attributes: [
       { key: 'service.name', value: { stringValue: options.serviceName } },
       { key: 'service.version', value: { stringValue: options.serviceVersion } },
+      ...Object.entries(options.resource ?? {})
+        .filter(([key]) => key !== 'service.name' && key !== 'service.version')
+        .map(([key, value]) => ({ key, value: { stringValue: value } })),
     ],
+  };
+  /** Exponential backoff with jitter before retry `retryNumber` (1 for the first). */
+  const backoff = (retryNumber: number) => {
+    const full = Math.min(retry.maxDelayMs, retry.firstDelayMs * 2 ** (retryNumber - 1));
+    return full / 2 + Math.random() * (full / 2);
   };
   const post = async (spans: OtlpSpan[]): Promise<void> => {
     if (abandoned) return;
     const body = JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'runprint', version: options.serviceVersion }, spans }] }] });
     const stop = new AbortController();
     inProgress.add(stop);
+    let waited = 0;
     try {
-      const response = await send(options.endpoint, { method: 'POST', headers, body, signal: AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]) });
-      void response.body?.cancel().catch(() => undefined);
-      if (!response.ok) throw new ReceiverStatus(response.status);
-      if (!abandoned) counts.exported += spans.length;
-    } catch (error) {
-      // Abandoned at close's deadline: counted there, with what waited behind it.
-      if (abandoned) return;
-      counts.failures++;
-      counts.dropped += spans.length;
-      options.onFailure?.(`${failureOf(error, timeoutMs)}; its spans are dropped, calls go on`);
+      for (let attempt = 1; ; attempt++) {
+        let failure: unknown;
+        let delay: number | null = null;
+        try {
+          const response = await send(options.endpoint, { method: 'POST', headers, body, signal: AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]) });
+          void response.body?.cancel().catch(() => undefined);
+          if (response.ok) {
+            if (abandoned) return;
+            counts.exported += spans.length;
+            if (failing) {
+              failing = false;
+              fullSaid = false;
+              options.onRecovered?.();
+            }
+            return;
+          }
+          failure = new ReceiverStatus(response.status);
+          if (RETRYABLE_STATUS.has(response.status)) delay = retryAfterMs(response.headers.get('retry-after')) ?? backoff(attempt);
+        } catch (error) {
+          failure = error;
+          // No connection, or one closed before an answer: tried again. A timeout is not.
+          if (!(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) delay = backoff(attempt);
+        }
+        // Abandoned at close's deadline: counted there, with what waited behind it.
+        if (abandoned) return;
+        if (delay !== null && attempt < retry.attempts && waited + delay <= retry.maxWaitMs && performance.now() + delay < closingBy) {
+          counts.retries++;
+          waited += delay;
+          if (!(await pause(delay, stop.signal)) || abandoned) return;
+          continue;
+        }
+        counts.failures++;
+        counts.dropped += spans.length;
+        failing = true;
+        options.onFailure?.(`${failureOf(failure, timeoutMs)}; its spans are dropped, calls go on`);
+        return;
+      }
     } finally {
       inProgress.delete(stop);
     }
@@ -249,6 +421,11 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
     export(span) {
       if (abandoned || queue.length + inFlight >= maxQueue) {
         counts.dropped++;
+        if (!abandoned && !fullSaid) {
+          fullSaid = true;
+          failing = true;
+          options.onFailure?.(`${maxQueue} spans wait for the OTLP receiver, the most kept; new spans are dropped until it takes them, calls go on`);
+        }
         return;
       }
       queue.push(span);
@@ -257,11 +434,13 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
     flush,
     async close(closing = {}) {
       clearInterval(timer);
-      const done = flush();
       // The close's own bound, or the caller's deadline when that comes first (serve's grace).
       const bound = performance.now() + closeTimeoutMs;
       const graceFirst = closing.deadline !== undefined && closing.deadline < bound;
       const deadline = graceFirst ? closing.deadline! : bound;
+      // No retry waits past it: a receiver still failing then loses those spans at once.
+      closingBy = deadline;
+      const done = flush();
       let expiry: ReturnType<typeof setTimeout> | undefined;
       const late = await Promise.race([
         done.then(() => false),

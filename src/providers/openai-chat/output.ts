@@ -43,12 +43,15 @@ function assemble(
       ['finish_reason', choice.finishReason ?? null],
     ]);
   });
-  return {
+  const assembled: AssembledOutput = {
     output: objectOf([['choices', values]]),
     finishReason: sorted[0]?.finishReason ?? null,
     usage,
     servedFrom,
   };
+  // Telemetry's gen_ai.response.finish_reasons: one per choice (those that have one).
+  if (sorted.length > 1) assembled.finishReasons = sorted.flatMap((choice) => (typeof choice.finishReason === 'string' ? [choice.finishReason] : []));
+  return assembled;
 }
 
 function toolCallOf(name: string, args: string): JsonObject {
