@@ -236,17 +236,13 @@ function withoutOwnHeaders(input: FetchInput, init: RequestInit | undefined): Ow
 const encoder = new TextEncoder();
 
 /**
- * The request body bytes without consuming what fetch will send: the SDKs give a string; a
- * buffer or Blob is copied; URLSearchParams is its UTF-8 form; a Request's body is read from a
- * clone. Anything else (a stream or form, handled by requestBody) gives null.
+ * The request body bytes of init.body without consuming what fetch will send: the SDKs give a
+ * string; a buffer or Blob is copied; URLSearchParams is its UTF-8 form. Anything else (a stream
+ * or form, handled by requestBody) gives null.
  */
-async function requestBytes(input: FetchInput, init: RequestInit | undefined): Promise<Uint8Array | null> {
+async function requestBytes(init: RequestInit | undefined): Promise<Uint8Array | null> {
   const body = init !== undefined && 'body' in init ? init.body : undefined;
-  if (body === undefined) {
-    if (input instanceof Request) return input.body === null ? new Uint8Array(0) : new Uint8Array(await input.clone().arrayBuffer());
-    return new Uint8Array(0);
-  }
-  if (body === null) return new Uint8Array(0);
+  if (body === undefined || body === null) return new Uint8Array(0);
   if (typeof body === 'string') return encoder.encode(body);
   if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
@@ -331,6 +327,14 @@ function keepStream(stream: ReadableStream<unknown>): KeptStream {
  */
 async function requestBody(input: FetchInput, init: RequestInit | undefined): Promise<{ bytes: Uint8Array | KeptStream; init: RequestInit | undefined } | null> {
   const body = init !== undefined && 'body' in init ? init.body : undefined;
+  if ((body === undefined || body === null) && input instanceof Request) {
+    // The Request's own body (fetch sends it when init gives none, null included), read from a
+    // clone as fetch sends the Request itself: the clone is the other branch of a tee of its
+    // stream, so nothing waits for the body to end, and at most MAX_CAPTURED_REQUEST_BYTES of it
+    // are kept (keepStream); fetch still sends a body made from bytes with its length.
+    if (input.body === null) return { bytes: new Uint8Array(0), init };
+    return { bytes: keepStream(input.clone().body!), init };
+  }
   if (init !== undefined && body instanceof ReadableStream) {
     const [sent, kept] = body.tee();
     return { bytes: keepStream(kept), init: { ...init, body: sent } };
@@ -343,8 +347,28 @@ async function requestBody(input: FetchInput, init: RequestInit | undefined): Pr
     if (!headers.has('content-type') && type !== null) headers.set('content-type', type);
     return { bytes, init: { ...init, body: bytes, headers } };
   }
-  const bytes = await requestBytes(input, init);
+  const bytes = await requestBytes(init);
   return bytes === null ? null : { bytes, init };
+}
+
+/** A call's record to come, for runOf: made here, so it holds nothing of the call (no closure over its scope). */
+function awaitedRun(): { promise: Promise<RunRecord | null>; resolve: (record: RunRecord | null) => void } {
+  let resolve!: (record: RunRecord | null) => void;
+  const promise = new Promise<RunRecord | null>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+/**
+ * True when fetch refuses the call's body before sending anything (TypeError): a stream body
+ * that is locked, or, with no body in init, a Request whose body was read or is locked. The
+ * application's own error: the call goes to fetch as given, which throws it, and nothing is
+ * reported.
+ */
+function refusedBody(input: FetchInput, init: RequestInit | undefined): boolean {
+  const body = init !== undefined && 'body' in init ? init.body : undefined;
+  if (body instanceof ReadableStream) return body.locked;
+  if ((body === undefined || body === null) && input instanceof Request) return input.bodyUsed || input.body?.locked === true;
+  return false;
 }
 
 /** The failure of a request body capture could not read: the call goes on, unrecorded. */
@@ -487,6 +511,9 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
           // application's, not runprint's, on a call capture does not record).
         }
       } else if (format !== null) {
+        // Before anything else reads the body (a new Request made without runprint's headers
+        // takes it): fetch's own error for a body it refuses.
+        if (refusedBody(input, init)) return fetchImpl(input, init);
         let out: OwnHeadersOut;
         try {
           out = withoutOwnHeaders(input, init);
@@ -518,8 +545,9 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const sent = call.init;
     const started = now();
     const captureId = globalThis.crypto.randomUUID();
-    let resolveRun!: (record: RunRecord | null) => void;
-    inFlight.set(captureId, { promise: new Promise((resolve) => (resolveRun = resolve)), resolve: (record) => resolveRun(record) });
+    // Made outside this scope: a closure made here would hold the call's whole scope (its
+    // Response and body among it) for as long as the entry waits, an unread body too.
+    inFlight.set(captureId, awaitedRun());
     // A response the application never reads to its end is never recorded: its entry goes in time.
     if (inFlight.size > MAX_IN_FLIGHT) finish(inFlight.keys().next().value!, null);
     // The request half, when idHeaders made it for the answer's header (not made twice).
@@ -608,6 +636,16 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
       throw error;
     }
     const responded = now();
+    if (response.status < 200 || response.status > 599) {
+      // A status no Response can be made with (Node's fetch takes any three digits: 600 to 999):
+      // the answer goes to the application untouched (no id headers: they need a Response made
+      // here), and the call is recorded as the proxy records it, whose upstream fetch takes no
+      // such answer (502 'the openai upstream answered an invalid HTTP status (999)'): no answer,
+      // outcome network-error. Decided before anything reads its body.
+      const held = record(null, null, new Uint8Array(0), 'network-error', null, responded);
+      if (held !== undefined) await held;
+      return response;
+    }
     // The ids the answer names (idHeaders): the capture id, and the request identity when the
     // request has one (its bytes known: a stream body sent whole by now).
     const ids = new Headers();
