@@ -49,7 +49,26 @@ export interface OutboxOptions {
   onRecorded?: (captureId: string, retrievalError: ExchangeRetrievalError | null) => void;
   /** First wait before trying again after a failed send, in ms (doubles up to 30 s). Default 500. */
   retryMs?: number;
+  /**
+   * Longest wait for the server's whole answer to one exchange, in ms (default SEND_TIMEOUT_MS):
+   * a server that takes the connection and does not answer is down, as one that cannot be reached.
+   */
+  sendTimeoutMs?: number;
 }
+
+/**
+ * Longest wait for the server's whole answer to one exchange (ms): past it the send is cut, the
+ * server counted as down (ERR_CAPTURE_UNAVAILABLE), the exchange left in the outbox and sent again
+ * later (the same exchange twice is stored once). A serve answers once the record is durable, within
+ * its commit limit (30 s) at worst; on a working server an exchange is answered in milliseconds.
+ */
+export const SEND_TIMEOUT_MS = 10_000;
+/**
+ * Longest wait of runprintFetch's flush (and so close) for the outbox's pass (ms): a server that
+ * does not answer is cut at SEND_TIMEOUT_MS before it; this bounds a pass that goes on (a slow
+ * server, many exchanges), which then goes on in the background until close.
+ */
+export const FLUSH_SEND_WAIT_MS = 15_000;
 
 /**
  * Answers that refuse the exchange itself, for good: sending it again cannot help. 400, 413, 415
@@ -69,6 +88,10 @@ export class Outbox {
   #retry: NodeJS.Timeout | undefined;
   #retryMs: number;
   #closed = false;
+  /** True while a pass runs. */
+  #passing = false;
+  /** Cuts the send in progress (close). */
+  #cut: AbortController | undefined;
 
   constructor(options: OutboxOptions) {
     this.#options = options;
@@ -107,14 +130,20 @@ export class Outbox {
   send(): Promise<void> {
     if (this.#again) return this.#sending;
     this.#again = true;
+    // Asked for during a pass: when that pass finds the server down, it was this attempt (its
+    // retry comes later), not one more right after it (one more time limit for a silent server).
+    const during = this.#passing;
     this.#sending = this.#sending.then(async () => {
       this.#again = false;
-      if (this.#closed) return;
+      if (this.#closed || (during && this.#retry !== undefined)) return;
+      this.#passing = true;
       try {
         await this.#ready;
         await this.#pass();
       } catch (error) {
         this.#report(error);
+      } finally {
+        this.#passing = false;
       }
     });
     return this.#sending;
@@ -122,8 +151,9 @@ export class Outbox {
 
   async #pass(): Promise<void> {
     const names = (await readdir(this.#options.dir)).filter((name) => WAITING.test(name)).sort();
-    for (const name of names) {
+    for (const [index, name] of names.entries()) {
       if (this.#closed) return;
+      const left = `${names.length - index} exchange${names.length - index === 1 ? ' waits' : 's wait'}`;
       const path = join(this.#options.dir, name);
       let text: string;
       try {
@@ -133,18 +163,37 @@ export class Outbox {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw error;
       }
+      // The whole answer, within the send's time limit: a server that takes the connection and
+      // never answers is down, as one that cannot be reached; close cuts the send too.
+      const limitMs = this.#options.sendTimeoutMs ?? SEND_TIMEOUT_MS;
+      const cut = new AbortController();
+      this.#cut = cut;
+      const timer = setTimeout(() => cut.abort(), limitMs);
+      timer.unref();
       let response: Response;
+      let answer: string;
       try {
         response = await this.#options.fetch(`${this.#options.url}${EXCHANGES_PATH}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(this.#options.token === undefined ? {} : { [CAPTURE_TOKEN_HEADER]: this.#options.token }) },
           body: text,
+          signal: cut.signal,
+        });
+        answer = await response.text().catch((error: unknown) => {
+          // An answer cut short by the limit was not had; any other failure reading it: none.
+          if (cut.signal.aborted) throw error;
+          return '';
         });
       } catch {
-        this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server at ${this.#options.url} cannot be reached: exchanges wait in the outbox`));
+        // Cut by close: the exchange waits for the next process, as close says.
+        if (this.#closed) return;
+        const why = cut.signal.aborted ? `did not answer within ${limitMs / 1000} s` : 'cannot be reached';
+        this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server at ${this.#options.url} ${why}: ${left} in the outbox, sent again later`));
         return;
+      } finally {
+        clearTimeout(timer);
+        this.#cut = undefined;
       }
-      const answer = await response.text().catch(() => '');
       if (response.ok) {
         await unlink(path).catch(() => undefined);
         this.counts.delivered++;
@@ -161,7 +210,7 @@ export class Outbox {
         this.#report(new RunprintError('ERR_CAPTURE_EXCHANGE_REJECTED', `the runprint server at ${this.#options.url} refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is not recorded, and is kept as ${kept}; the exchanges after it are sent`));
         continue;
       }
-      this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`} to POST ${this.#options.url}${EXCHANGES_PATH}: exchanges wait in the outbox`));
+      this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`} to POST ${this.#options.url}${EXCHANGES_PATH}: ${left} in the outbox, sent again later`));
       return;
     }
   }
@@ -213,11 +262,32 @@ export class Outbox {
     }
   }
 
-  /** Finishes the pass in progress and sends no more; what is left waits for the next process. */
+  /**
+   * Waits for the pass in progress (a send it makes, and any after it, within `withinMs`): true
+   * when it ended, false when it was still sending then (it goes on).
+   */
+  async settle(withinMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((done) => {
+      timer = setTimeout(() => done(false), withinMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([this.send().then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends no more: the send in progress is cut (its exchange not deleted), and what is left
+   * waits for the next process.
+   */
   async close(): Promise<void> {
-    await this.#sending;
     this.#closed = true;
+    this.#cut?.abort();
     if (this.#retry !== undefined) clearTimeout(this.#retry);
+    await this.#sending;
   }
 }
 

@@ -25,7 +25,7 @@ import type { SqliteRuns } from '../store/sqlite-runs.ts';
 import { callStarted, collectRuns, recordCollected, type Collected, type CollectedCall } from './collect.ts';
 import { folderError } from './fs-errors.ts';
 import { closestOption, wrongType, wrongValue } from './misuse.ts';
-import { Outbox, type OutboxCounts } from './outbox.ts';
+import { FLUSH_SEND_WAIT_MS, Outbox, SEND_TIMEOUT_MS, type OutboxCounts } from './outbox.ts';
 import { currentParents, currentSteps } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
 import { otelApi, otelHooks } from './otel.ts';
@@ -48,6 +48,12 @@ export const RETENTION_CLOCK_SEAM = Symbol('runprint.testRetentionClock');
  * of STORE_OPEN_WAIT_MS, so a test of a store that never opens does not wait half a minute.
  */
 export const STORE_OPEN_WAIT_SEAM = Symbol('runprint.testStoreOpenWait');
+/**
+ * Not part of the package's API: with `url`, the outbox's time limit for one send and flush's
+ * wait for its pass (ms, `{ sendMs, flushMs }`), instead of SEND_TIMEOUT_MS and
+ * FLUSH_SEND_WAIT_MS, so a test of a server that never answers does not wait 10 s.
+ */
+export const OUTBOX_WAIT_SEAM = Symbol('runprint.testOutboxWait');
 /**
  * How long, from its start, calls wait for the local run store to open (ms): as long as the run
  * recorder gives a commit (its commitTimeoutMs default). A store still opening then (a file system
@@ -151,6 +157,11 @@ export interface RunprintFetchCounts extends Readonly<CaptureCounts> {
   readonly recorder: Readonly<RecorderCounts>;
   /** Through the outbox to a server (all zero without `url`). */
   readonly outbox: Readonly<OutboxCounts>;
+  /**
+   * Of `failures`, runs recorded after all: held while the local run store failed (a full disk),
+   * and committed once it worked again. `failures - recovered` were lost (or are still held).
+   */
+  readonly recovered: number;
 }
 
 export type RunprintFetch = typeof fetch & {
@@ -183,11 +194,15 @@ export type RunprintFetch = typeof fetch & {
   collect<T>(fn: () => T): Promise<Collected<Awaited<T>>>;
   /**
    * Resolves once every run whose response has ended is committed and its receipt signed (with
-   * `url`: written to the outbox, and one attempt made to send what waits there); call it before
-   * the process exits on purpose (`process.exit` does not wait for the background writes).
+   * `url`: written to the outbox, and one attempt made to send what waits there, waited for at
+   * most 15 s, each send cut after 10 s without the server's answer); call it before the process
+   * exits on purpose (`process.exit` does not wait for the background writes).
    */
   flush(): Promise<void>;
-  /** flush, then closes the run store (or stops sending); calls made afterwards go on unrecorded (and are counted as failures). */
+  /**
+   * flush, then closes the run store (or stops sending: a send in progress is cut, its exchange
+   * left for the next process); calls made afterwards go on unrecorded (and are counted as failures).
+   */
   close(): Promise<void>;
 };
 
@@ -293,9 +308,10 @@ const PER_CALL = /^ERR_CAPTURE_(RETRIEVAL|REQUEST)_/;
 /**
  * The default onError: one line on stderr per kind of failure, as `runprint serve` reports its own,
  * and reported again only after capture worked once more (`worked`: a run committed to the local
- * store, or an exchange the server took), so a later failure of the same kind is seen.
+ * store, or an exchange the server took), so a later failure of the same kind is seen. After the
+ * local run store failed, its recovery is said as serve says it, with the held records committed.
  */
-function stderrReporter(): { report: (error: RunprintError) => void; worked: () => void } {
+function stderrReporter(): { report: (error: RunprintError) => void; worked: (committed?: number) => void } {
   const reported = new Set<string>();
   return {
     report: (error) => {
@@ -303,14 +319,15 @@ function stderrReporter(): { report: (error: RunprintError) => void; worked: () 
       reported.add(error.code);
       process.stderr.write(`runprint: capture: ${error.toLine()} (the calls go on)\n`);
     },
-    worked: () => {
+    worked: (committed) => {
       let again = false;
       for (const code of reported) {
         if (PER_CALL.test(code)) continue;
         reported.delete(code);
         again = true;
       }
-      if (again) process.stderr.write('runprint: capture: runs are recorded again\n');
+      if (!again) return;
+      process.stderr.write(committed === undefined ? 'runprint: capture: runs are recorded again\n' : `runprint: capture: the run store works again (${committed} held record${committed === 1 ? '' : 's'} committed)\n`);
     },
   };
 }
@@ -325,7 +342,7 @@ const modesWarned = new Set<string>();
  * as ERR_STORE_UNAVAILABLE, each counted), so an answer held for its run (sync durability),
  * flush and close are never held longer; a store that opens later takes the runs after it.
  */
-function localSink(data: string, policy: ContentPolicy, retention: { days: number; now?: () => number } | undefined, report: (error: unknown) => void, worked: () => void, openWaitMs: number): Sink & { counts(): Readonly<RecorderCounts> } {
+function localSink(data: string, policy: ContentPolicy, retention: { days: number; now?: () => number } | undefined, report: (error: unknown) => void, worked: (committed?: number) => void, openWaitMs: number): Sink & { counts(): Readonly<RecorderCounts> } {
   let recorder: RunRecorder | undefined;
   // With a retention period: serve's sweep, on this process's recorder, from the store's opening to close.
   let sweep: RetentionSweep | undefined;
@@ -361,7 +378,7 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
     const storage = Runs.open(join(data, RUNS_DATABASE), { writerThread: true });
     // Signs only the runs captured in process: the proxy's are serve's to sign and log. A claim in
     // the store keeps a serve on the same directory and this process from signing one run twice.
-    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: () => worked() });
+    recorder = new RunRecorder({ storage, policy, sign: { key, runprintVersion: version }, signCapture: 'sdk', claimant: `sdk:${key.keyId}:${data}`, onFailure, onRecovered: (committed) => worked(committed) });
     // What this process left unsigned before (it stopped between commit and signing).
     void recorder.signPending();
     if (retention !== undefined) sweep = sweepRetention(recorder, retention.days, report, retention.now === undefined ? {} : { now: retention.now });
@@ -404,7 +421,7 @@ function localSink(data: string, policy: ContentPolicy, retention: { days: numbe
   const none: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
   return {
     // The recorder reports a failed commit itself (onFailure); the rejection only counts it.
-    record: (run, content) => store().then((open) => open.recorder.record(run, content, 'sdk').then(worked, () => {
+    record: (run, content) => store().then((open) => open.recorder.record(run, content, 'sdk').then(() => worked(), () => {
       throw new Counted();
     })),
     settle: async () => {
@@ -529,7 +546,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const stderr = options.onError === undefined ? stderrReporter() : undefined;
   const onError = options.onError ?? stderr!.report;
-  const worked = stderr === undefined ? () => undefined : stderr.worked;
+  const worked: (committed?: number) => void = stderr === undefined ? () => undefined : stderr.worked;
   // One failure met again (the same error: an outbox folder that cannot be made fails every send
   // and every call) is reported once.
   const reported = new WeakSet<RunprintError>();
@@ -551,10 +568,17 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   let outboxCounts = (): Readonly<OutboxCounts> => noOutbox;
   // Declaration failures the server's answers named that this process had not reported itself.
   let serverRetrievalErrors = 0;
+  // Runs counted failed whose records the local store committed after all (RunprintFetchCounts.recovered).
+  let recovered = 0;
   if (url === null) {
     const clock = (options as { [RETENTION_CLOCK_SEAM]?: () => number })[RETENTION_CLOCK_SEAM];
     const openWait = (options as { [STORE_OPEN_WAIT_SEAM]?: number })[STORE_OPEN_WAIT_SEAM] ?? STORE_OPEN_WAIT_MS;
-    const local = localSink(data, policy, retentionDays === undefined ? undefined : { days: retentionDays, ...(clock === undefined ? {} : { now: clock }) }, report, worked, openWait);
+    // The store worked again after failing: the runs held meanwhile are committed (counted recovered).
+    const recoveredBy = (committed?: number) => {
+      if (committed !== undefined) recovered += committed;
+      worked(committed);
+    };
+    const local = localSink(data, policy, retentionDays === undefined ? undefined : { days: retentionDays, ...(clock === undefined ? {} : { now: clock }) }, report, recoveredBy, openWait);
     recorderCounts = local.counts;
     sink = local;
   } else {
@@ -573,7 +597,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       serverRetrievalErrors++;
       report(new RunprintError(retrievalError.code, `the runprint server recorded capture ${captureId} without ${retrievalError.sources.length} declared document(s): ${retrievalError.message.slice(0, 2000)}`));
     };
-    const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report, onRecorded });
+    const waits = (options as { [OUTBOX_WAIT_SEAM]?: { sendMs: number; flushMs: number } })[OUTBOX_WAIT_SEAM] ?? { sendMs: SEND_TIMEOUT_MS, flushMs: FLUSH_SEND_WAIT_MS };
+    const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report, onRecorded, sendTimeoutMs: waits.sendMs });
     outboxCounts = () => outbox.counts;
     sink = {
       record: (run, content) => {
@@ -586,7 +611,13 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
           throw new Counted();
         });
       },
-      settle: () => outbox.send(),
+      // One pass over the outbox, waited for within flushMs (each send is cut at sendMs): flush
+      // and close are never held longer by a server that answers slowly or not at all.
+      settle: async () => {
+        if (await outbox.settle(waits.flushMs)) return;
+        const waiting = await outbox.waiting();
+        report(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server at ${url} has not taken the outbox's exchanges within ${waits.flushMs / 1000} s of flush: ${waiting} exchange${waiting === 1 ? ' waits' : 's wait'} in the outbox, sent later (or by the next process on this data directory)`));
+      },
       close: () => outbox.close(),
     };
   }
@@ -659,6 +690,9 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     },
     get outbox() {
       return outboxCounts();
+    },
+    get recovered() {
+      return recovered;
     },
   };
 
