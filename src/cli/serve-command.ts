@@ -455,7 +455,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     logKeyId = key.keyId;
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
-    // Each kind of failure of a witness is reported once, and again after it cosigned once more.
+    // Each kind of failure of a witness is reported once per outage; its next cosignature ends the
+    // outage, said once. A checkpoint the witness missed is asked again (docs/LOG.md 19.7).
     const reported = new Map<string, Set<string>>();
     const cosign =
       witnesses.length === 0
@@ -468,7 +469,9 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
               reported.set(witnessUrl, codes.add(error.code));
               io.stderr(`runprint: witness ${witnessUrl}: ${error.toLine()}\n`);
             },
-            onSuccess: (witnessUrl) => void reported.delete(witnessUrl),
+            onSuccess: (witnessUrl, size) => {
+              if (reported.delete(witnessUrl)) io.stderr(`runprint: witness ${witnessUrl}: cosigned again (checkpoint of size ${size})\n`);
+            },
           });
     // A receipt key that is the log key would let anyone with the sign token make signatures the log's verifiers trust.
     if (sign !== undefined && sign.key.keyId === key.keyId) throw new UsageError('ERR_CLI_USAGE', '--sign-key must not be the log key: give the service its own receipt key (runprint keygen)');

@@ -8,7 +8,7 @@ import { equalBytes } from '../hash/sha256.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle, MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
-import { parseNote, signNote, verifyNote, type NoteSigner, type NoteVerifier } from '../log/note.ts';
+import { addSignatures, formatNote, parseNote, signNote, verifyNote, type NoteSignature, type NoteSigner, type NoteVerifier } from '../log/note.ts';
 import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, tileSubtreeHashes, type TileCoordinates, type TileReader } from '../log/tiles.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
@@ -19,11 +19,22 @@ import { SqliteLog } from './sqlite-log.ts';
 import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from './storage.ts';
 
 /**
- * Adds witness cosignatures to a freshly signed checkpoint. `proof(oldSize)` gives the consistency
+ * Adds witness cosignatures to a signed checkpoint: a freshly signed one, or (`again`) the latest
+ * stored one, asked again for the cosignatures it lacks. `proof(oldSize)` gives the consistency
  * proof from an older size of this log to the checkpoint. Resolves to the note with whatever
- * cosignatures arrived (the log-signed note unchanged when none did); it must not reject.
+ * cosignatures arrived (the note unchanged when none did); it must not reject. With `lacks`, the
+ * log asks again, later, for the latest checkpoint whose note `lacks` says misses a cosignature
+ * (TransparencyLog, "Asked again"); without it, each checkpoint is asked once.
  */
-export type Cosigner = (signed: { checkpoint: Checkpoint; note: string }, proof: (oldSize: number) => Promise<Uint8Array[]>) => Promise<string>;
+export interface Cosigner {
+  (signed: { checkpoint: Checkpoint; note: string; again?: boolean }, proof: (oldSize: number) => Promise<Uint8Array[]>): Promise<string>;
+  lacks?: (note: string) => Promise<boolean>;
+}
+
+/** The first wait before a checkpoint lacking a cosignature is asked again, in ms; each later wait doubles it. */
+export const COSIGN_AGAIN_FIRST_MS = 1_000;
+/** The longest wait between two asks of one checkpoint, in ms. */
+export const COSIGN_AGAIN_MAX_MS = 30_000;
 
 export interface LogServiceOptions {
   /** Where the log lives. The service closes it on close(). */
@@ -38,7 +49,7 @@ export interface LogServiceOptions {
   refreshMs?: number;
   /** Entries per sequencing transaction at most (default 10,000). */
   maxBatch?: number;
-  /** Collects witness cosignatures for each new checkpoint. */
+  /** Collects witness cosignatures for each new checkpoint (and again for the latest, when it lacks some: Cosigner.lacks). */
   cosign?: Cosigner;
   /**
    * What open() checks of the stored hashes (default `full`). `full`: every stored hash is
@@ -93,6 +104,8 @@ export class TransparencyLog {
   #closed = false;
   /** Set when signing was refused: the log then takes no more entries (fail closed). */
   #broken = false;
+  /** The checkpoint asked again for cosignatures it lacks: its size, the next wait, and the timer. */
+  #again: { size: number; delayMs: number; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
   readonly #tiles: TileCache;
 
   private constructor(options: LogServiceOptions, latest: Latest) {
@@ -142,6 +155,8 @@ export class TransparencyLog {
       }
       const service = new TransparencyLog(options, latest);
       if (latest.checkpoint.size < 0 || (await storage.size()) > latest.checkpoint.size) await service.publishCheckpoint();
+      // A stored checkpoint that lacks a cosignature (a witness was down when it was made) is asked again.
+      else await service.#cosignLater(service.#latest);
       return service;
     } catch (error) {
       await storage.close();
@@ -243,7 +258,80 @@ export class TransparencyLog {
       if (this.#closed) return;
       if (!(await this.#storage.saveCheckpoint(previous.checkpoint.size, { size, note }))) continue;
       this.#setLatest({ checkpoint, note, at: Date.now() });
+      await this.#cosignLater(this.#latest);
       return;
+    }
+  }
+
+  /**
+   * Asked again: when the checkpoint this process stored (or found stored at open) lacks the valid
+   * cosignature of a configured witness (down, slow or restarting when it was made), the same
+   * checkpoint is sent again to the witnesses it lacks, after 1 s, 2 s, 4 s, .. then every 30 s,
+   * until none is missing, the log grows (the next checkpoint is asked anyway) or it closes. The
+   * cosignatures that arrive are added to the stored note (storage.replaceCheckpointNote, a
+   * compare-and-swap on the note: processes sharing the storage add theirs to whatever another
+   * added first, never twice a witness's, none lost), and it is served like any stored note.
+   */
+  async #cosignLater(latest: Latest): Promise<void> {
+    const lacks = this.#cosign?.lacks;
+    if (lacks === undefined || this.#closed || this.#broken || latest.checkpoint.size < 0) return;
+    if (this.#again?.size === latest.checkpoint.size) return;
+    this.#stopAsking();
+    if (await lacks(latest.note).catch(() => false)) this.#askAgainIn(latest.checkpoint.size, COSIGN_AGAIN_FIRST_MS);
+  }
+
+  #askAgainIn(size: number, delayMs: number): void {
+    if (this.#closed || this.#broken) return;
+    const again = { size, delayMs, timer: undefined as ReturnType<typeof setTimeout> | undefined };
+    again.timer = setTimeout(() => {
+      again.timer = undefined;
+      // In turn with publishing: this process never asks a witness about two checkpoints at once.
+      this.#publishing = this.#publishing
+        .then(
+          () => this.#cosignAgain(size),
+          () => this.#cosignAgain(size),
+        )
+        .then((more) => {
+          if (more && this.#again === again) this.#askAgainIn(size, Math.min(delayMs * 2, COSIGN_AGAIN_MAX_MS));
+        });
+    }, delayMs);
+    again.timer.unref?.();
+    this.#again = again;
+  }
+
+  #stopAsking(): void {
+    if (this.#again?.timer !== undefined) clearTimeout(this.#again.timer);
+    this.#again = undefined;
+  }
+
+  /** One ask again (#cosignLater) of the checkpoint of `size`; true when it still lacks a cosignature. Never rejects. */
+  async #cosignAgain(size: number): Promise<boolean> {
+    const cosign = this.#cosign;
+    if (cosign?.lacks === undefined || this.#closed || this.#broken || this.#again?.size !== size) return false;
+    try {
+      let latest = await this.#reload();
+      if (latest.checkpoint.size !== size || !(await cosign.lacks(latest.note))) return false;
+      const read = readerOf(this.#storage);
+      const asked = latest.note;
+      const cosigned = await cosign({ checkpoint: latest.checkpoint, note: asked, again: true }, (oldSize) => consistencyProofFromTiles(oldSize, size, read));
+      if (this.#closed) return false;
+      const had = new Set(parseNote(asked).signatures.map(signatureKey));
+      const arrived = parseNote(cosigned).signatures.filter((signature) => !had.has(signatureKey(signature)));
+      for (let attempt = 0; arrived.length > 0 && attempt < 5; attempt++) {
+        const replacement = withCosignatures(latest.note, arrived);
+        if (replacement === latest.note) break;
+        if (await this.#storage.replaceCheckpointNote(size, latest.note, replacement)) {
+          this.#setLatest({ checkpoint: latest.checkpoint, note: replacement, at: Date.now() });
+          break;
+        }
+        // Another process added cosignatures (or stored a larger checkpoint) first: add these to its note.
+        latest = await this.#reload();
+        if (latest.checkpoint.size !== size) return false;
+      }
+      return this.#latest.checkpoint.size === size && (await cosign.lacks(this.#latest.note));
+    } catch {
+      // The storage failed, or holds a checkpoint this log did not sign (#reload: the log is then broken).
+      return !this.#broken && !this.#closed;
     }
   }
 
@@ -385,9 +473,11 @@ export class TransparencyLog {
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#stopAsking();
     while (this.#flushing) await new Promise((resolve) => setImmediate(resolve));
     await this.publishCheckpoint().catch(() => undefined);
     this.#closed = true;
+    this.#stopAsking();
     for (const waiter of this.#waiters) waiter.done();
     this.#waiters = [];
     await this.#storage.close();
@@ -408,6 +498,22 @@ export async function openSqliteLog(options: Omit<LogServiceOptions, 'storage'> 
 function requireLogKey(options: { origin: unknown; key: unknown }, what: string): void {
   requireString(options.origin, `${what} options.origin`);
   requireSigningKey(options.key, `${what} options.key`);
+}
+
+/** A signature line's key: its name and key ID (a witness's cosignature is added at most once). */
+function signatureKey(signature: { name: string; keyHash: string }): string {
+  return `${signature.name} ${signature.keyHash}`;
+}
+
+/**
+ * The stored note with the cosignatures that arrived added, each of a key it does not carry yet:
+ * the same text and log signature, so every reader verifies it as before.
+ */
+function withCosignatures(note: string, arrived: ReadonlyArray<NoteSignature>): string {
+  const parsed = parseNote(note);
+  const present = new Set(parsed.signatures.map(signatureKey));
+  const added = arrived.filter((signature) => !present.has(signatureKey(signature)));
+  return added.length === 0 ? note : formatNote(addSignatures(parsed, added));
 }
 
 function readerOf(storage: LogStorage): TileReader {

@@ -185,6 +185,7 @@ export interface PostgresLogAccess {
  * processes can share the tables:
  *  - append holds the sequencer lock, reads the size inside it, and commits entries and tile hashes;
  *  - saveCheckpoint holds the checkpoint lock and compares the largest stored size first;
+ *  - replaceCheckpointNote holds the checkpoint lock and compares the stored note first;
  *  - saveWitnessed holds the witness lock and compares the stored size for the origin first.
  * Reads are plain statements on committed state.
  */
@@ -536,6 +537,15 @@ export class PostgresLog implements LogStorage {
       if (row.size !== previousSize) return false;
       await client.query('INSERT INTO checkpoints (size, note) VALUES ($1, $2)', [checkpoint.size, checkpoint.note]);
       return true;
+    });
+  }
+
+  async replaceCheckpointNote(size: number, note: string, replacement: string): Promise<boolean> {
+    // Under the checkpoint lock, as saveCheckpoint: no checkpoint is stored meanwhile, and of
+    // processes replacing the same note only the first finds it.
+    return this.#transaction(this.#checkpointLock, async (client) => {
+      const result = await client.query('UPDATE checkpoints SET note = $1 WHERE size = $2 AND note = $3 AND size = (SELECT max(size) FROM checkpoints)', [replacement, size, note]);
+      return result.rowCount === 1;
     });
   }
 

@@ -465,6 +465,13 @@ export class SqliteLog implements LogStorage {
     });
   }
 
+  async replaceCheckpointNote(size: number, note: string, replacement: string): Promise<boolean> {
+    // One statement under the write lock: the note is replaced only while it is the stored note of the largest checkpoint.
+    return this.#transaction(
+      () => this.#db.prepare('UPDATE checkpoints SET note = ? WHERE size = ? AND note = ? AND size = (SELECT MAX(size) FROM checkpoints)').run(replacement, size, note).changes === 1,
+    );
+  }
+
   async witnessed(origin: string): Promise<StoredCheckpoint | undefined> {
     const row = this.#guard(() => this.#db.prepare('SELECT size, note FROM witnessed WHERE origin = ?').get(origin)) as StoredCheckpoint | undefined;
     return row === undefined ? undefined : { size: row.size, note: row.note };

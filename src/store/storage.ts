@@ -63,6 +63,13 @@ export interface LogStorage {
    */
   saveCheckpoint(previousSize: number, checkpoint: StoredCheckpoint): Promise<boolean>;
   /**
+   * Replaces the note of the largest stored checkpoint, of size `size`, by `replacement` (the
+   * service passes the same checkpoint with the same log signature and more cosignatures), only if
+   * the stored note is still `note`, atomically across processes; false when another checkpoint
+   * was stored since, or another process replaced the note first. Durable when it returns true.
+   */
+  replaceCheckpointNote(size: number, note: string, replacement: string): Promise<boolean>;
+  /**
    * Recomputes every stored hash from the entries: each leaf hash from its entry, each level >= 1
    * hash from the level below. Any difference is ERR_STORE_CORRUPT. One pass over the log.
    */

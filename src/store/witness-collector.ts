@@ -1,11 +1,12 @@
 /**
  * A log asking witnesses for cosignatures (C2SP tlog-witness, client side): each new checkpoint is
  * sent to every configured witness at once, and the cosignatures that come back valid in time are
- * added to the note the log serves.
+ * added to the note the log serves. A note is asked again of the witnesses whose cosignature it
+ * lacks (Cosigner.lacks; the log service decides when).
  */
 import { RunprintError } from '../errors.ts';
 import { readLimited } from '../io/read-limited.ts';
-import { addSignatures, formatNote, parseNote, verifiedSignatures, type NoteSignature, type NoteVerifier } from '../log/note.ts';
+import { addSignatures, formatNote, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteVerifier } from '../log/note.ts';
 import { formatAddCheckpoint, MAX_PROOF_LINES, parseCosignatureLines, SIZE_MEDIA_TYPE } from '../log/witness.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { Cosigner } from './log-service.ts';
@@ -21,8 +22,8 @@ export interface WitnessCollectorOptions {
   timeoutMs?: number;
   /** Told why a witness gave no cosignature (a code and a fixed message; never a secret or the witness's text). */
   onFailure?: (witness: string, error: RunprintError) => void;
-  /** Told that a witness's cosignature was added. */
-  onSuccess?: (witness: string) => void;
+  /** Told that a witness's cosignature on the checkpoint of `size` entries was added. */
+  onSuccess?: (witness: string, size: number) => void;
   /** The fetch to use (tests). */
   fetch?: typeof fetch;
 }
@@ -52,16 +53,32 @@ function addCheckpointUrl(prefix: string): URL {
   return new URL('add-checkpoint', url);
 }
 
+/** A 409 naming a size above the checkpoint asked again: the log grew meanwhile (another process signed), nothing to report. */
+class Outgrown extends Error {}
+
 /**
- * A Cosigner for TransparencyLog. For each witness it remembers the size it last cosigned (0 at
- * first), sends `old <that size>` with the consistency proof from it, and on 409 retries once from
- * the size the witness names. A cosignature is kept only when it verifies under the witness's key;
- * a witness that is down, slow, or answers anything else adds nothing. Never rejects.
+ * A Cosigner for TransparencyLog. Only the witnesses without a valid cosignature on the note are
+ * asked (all of them for a freshly signed one). For each witness it remembers the size it last
+ * cosigned (0 at first), sends `old <that size>` with the consistency proof from it, and on 409
+ * retries once from the size the witness names (the checkpoint's own size too: a witness cosigns
+ * again a checkpoint equal to the one it holds, as after an answer that came too late). A
+ * cosignature is kept only when it verifies under the witness's key; a witness that is down, slow,
+ * or answers anything else adds nothing. Never rejects. `lacks(note)`: whether some witness's
+ * valid cosignature is missing from the note.
  */
 export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, options: WitnessCollectorOptions = {}): Cosigner {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WITNESS_TIMEOUT_MS;
   const doFetch = options.fetch ?? globalThis.fetch;
   const endpoints = witnesses.map((witness) => ({ ...witness, target: addCheckpointUrl(witness.url), known: 0 }));
+
+  /** Whether the note carries a cosignature of this witness's key that verifies (one that does not verify counts as none). */
+  async function cosignedBy(endpoint: (typeof endpoints)[number], note: Note): Promise<boolean> {
+    try {
+      return (await verifiedSignatures(note, [endpoint.verifier])).length > 0;
+    } catch {
+      return false;
+    }
+  }
 
   async function post(target: URL, body: string, signal: AbortSignal): Promise<Attempt> {
     let response: Response;
@@ -101,6 +118,7 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
         const held = /^([0-9]+)\n$/.exec(answer.body);
         const heldSize = held === null ? undefined : parseDecimal(held[1]!);
         if (heldSize === undefined) throw failure('witness answered 409 without a size');
+        if (heldSize > size && signed.again === true) throw new Outgrown();
         if (heldSize > size) throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness holds a larger checkpoint of this log than the one sent');
         if (heldSize === oldSize) throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness refused the old size it named');
         endpoint.known = heldSize;
@@ -122,10 +140,13 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
     throw new RunprintError('ERR_WITNESS_CONFLICT', 'witness refused the size it named');
   }
 
-  return async (signed, proof) => {
+  const cosign = async (signed: Parameters<Cosigner>[0], proof: Parameters<Cosigner>[1]): Promise<string> => {
     try {
+      const note = parseNote(signed.note);
+      const asked = [];
+      for (const endpoint of endpoints) if (!(await cosignedBy(endpoint, note))) asked.push(endpoint);
       const results = await Promise.all(
-        endpoints.map(async (endpoint) => {
+        asked.map(async (endpoint) => {
           const controller = new AbortController();
           let timer: ReturnType<typeof setTimeout> | undefined;
           const timedOut = new Promise<never>((_resolve, reject) => {
@@ -136,9 +157,10 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
           });
           try {
             const valid = await Promise.race([ask(endpoint, signed, proof, controller.signal), timedOut]);
-            options.onSuccess?.(endpoint.url);
+            options.onSuccess?.(endpoint.url, signed.checkpoint.size);
             return valid;
           } catch (error) {
+            if (error instanceof Outgrown) return [];
             options.onFailure?.(endpoint.url, error instanceof RunprintError ? error : failure('witness request failed'));
             return [];
           } finally {
@@ -149,7 +171,6 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
       );
       const cosignatures = results.flat();
       if (cosignatures.length === 0) return signed.note;
-      const note = parseNote(signed.note);
       const present = new Set(note.signatures.map((signature) => `${signature.name} ${signature.keyHash}`));
       const added = cosignatures.filter((signature) => {
         const key = `${signature.name} ${signature.keyHash}`;
@@ -162,6 +183,17 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
       return signed.note;
     }
   };
+  const lacks = async (note: string): Promise<boolean> => {
+    let parsed: Note;
+    try {
+      parsed = parseNote(note);
+    } catch {
+      return false;
+    }
+    for (const endpoint of endpoints) if (!(await cosignedBy(endpoint, parsed))) return true;
+    return false;
+  };
+  return Object.assign(cosign, { lacks });
 }
 
 function codeForStatus(status: number): 'ERR_WITNESS_REQUEST_INVALID' | 'ERR_WITNESS_UNKNOWN_LOG' | 'ERR_WITNESS_SIGNATURE' | 'ERR_WITNESS_CONFLICT' | 'ERR_WITNESS_PROOF' | 'ERR_WITNESS_UNREACHABLE' {
