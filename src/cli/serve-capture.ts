@@ -848,6 +848,8 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
       receipts: true,
       // Reported as a proxied call's failures are, once per kind (not again as a 5xx answer).
       onFailure: reportCall,
+      // An exchange's request identity where a proxied call's is computed.
+      ...(preparePool === undefined ? {} : { prepare: preparePool.prepare, prepareFrom: config.workers === 'large' ? LARGE_REQUEST_BYTES : 0 }),
     },
     recorder,
     health: () => {

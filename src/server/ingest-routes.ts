@@ -9,10 +9,13 @@
  * another record is refused (409 ERR_CAPTURE_ID_TAKEN), so a capture id's receipt URL never
  * comes to name another call's receipt.
  */
-import { captureRunWith, type CapturedRun } from '../capture/capture-run.ts';
+import { captureRunWith, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
 import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
+import type { Salts } from '../identity/composition.ts';
+import type { MemberHeaders } from '../providers/header-members.ts';
+import type { RequestFormat } from '../providers/request-format.ts';
 import { sameToken } from './bearer.ts';
 import { captureIdTaken, recordDigest } from '../store/run-storage.ts';
 import { CAPTURE_TOKEN_HEADER } from './proxy-routes.ts';
@@ -54,6 +57,15 @@ export interface IngestRouteOptions {
    * throws is ignored.
    */
   onFailure?: (error: RunprintError) => void;
+  /**
+   * Computes what prepareRequest gives for an exchange's request (serve's prepare pool,
+   * prepare-pool.ts: a worker thread), as the proxy's `prepare` does. Default: prepareRequest on
+   * this thread, as captureRunWith makes the record: a request of 100,000 messages held the event
+   * loop, /healthz and every other call, for about half a second.
+   */
+  prepare?: (format: RequestFormat, bytes: Uint8Array, salts?: Salts, headers?: MemberHeaders) => Promise<PreparedRequest>;
+  /** With `prepare`: the fewest bytes of an exchange's request that `prepare` takes (default 0: every one). */
+  prepareFrom?: number;
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
@@ -106,7 +118,9 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     requireJson(request);
     knownParameters(url, EXCHANGES_PATH, []);
     const exchange = readExchange(await readBody(request, options.maxBodyBytes));
-    const run = captureRunWith(exchange);
+    // A request too large to identify is recorded by its size and digest: nothing to prepare.
+    const pooled = options.prepare !== undefined && exchange.requestTooLarge === undefined && exchange.requestBytes.byteLength >= (options.prepareFrom ?? 0);
+    const run = captureRunWith(exchange, pooled ? await options.prepare!(exchange.format, exchange.requestBytes, exchange.salts, exchange.requestHeaders) : undefined);
     try {
       await oneAtATime(run.record.captureId, async () => {
         if (options.recordsOf !== undefined) {

@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { prepareRequest } from '../capture/capture-run.ts';
-import type { Composition, Salts } from '../identity/composition.ts';
+import { compositionElements, LARGE_RUN_ELEMENTS, packElements, STEP_ELEMENTS, type PackedElements } from '../capture/large-run.ts';
+import { LIST_COMPONENTS, type Composition, type ListComponentName, type Salts } from '../identity/composition.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { RunprintError } from '../errors.ts';
 import type { MemberHeaders } from '../providers/header-members.ts';
@@ -20,21 +21,59 @@ export interface PrepareTask {
 
 export type PrepareReply =
   | { id: number; composition: Composition; identity: IdentityDocument }
+  /** A large request's (LARGE_RUN_ELEMENTS or more list elements). */
+  | { id: number; large: LargeReply }
   | { id: number; error: { code: RunprintError['code']; message: string; path?: string }; kind: string }
   /** Not an input error: prepareRequest threw (a programmer error); the caller computes it again itself. */
   | { id: number; failed: string }
   /** Sent once, when this module has loaded: calls sent before would wait for it. */
   | { ready: true };
 
+/**
+ * A large request's answer: the composition with its lists empty, each list as JSON texts of
+ * STEP_ELEMENTS elements each, the identity document as JSON text (JSON.parse of a text is
+ * several times faster than taking the same tree from a message, and the calling thread's event
+ * loop is what waits for it: a text at a time), and each list's elements' canonical bytes
+ * (packed, moved).
+ */
+export interface LargeReply {
+  composition: Composition;
+  lists: Partial<Record<ListComponentName, string[]>>;
+  identity: string;
+  elements: Partial<Record<ListComponentName, PackedElements>>;
+}
+
 parentPort?.on('message', (task: PrepareTask) => {
   let reply: PrepareReply;
   try {
     const prepared = prepareRequest(task.format, task.bytes, task.salts, task.headers);
+    if (prepared.error === null && compositionElements(prepared.composition) >= LARGE_RUN_ELEMENTS) {
+      const large = largeReply(task.id, prepared.composition, prepared.identity);
+      return parentPort!.postMessage(large, Object.values(large.large.elements).flatMap((packed) => [packed.bytes.buffer, packed.ends.buffer] as ArrayBuffer[]));
+    }
     reply = prepared.error === null ? { id: task.id, composition: prepared.composition, identity: prepared.identity } : { id: task.id, error: prepared.error.toJSON(), kind: prepared.error.constructor.name };
   } catch (error) {
     reply = { id: task.id, failed: error instanceof Error ? error.name : 'unknown' };
   }
   parentPort!.postMessage(reply);
 });
+
+/** A large request's reply (PrepareReply `large`). */
+function largeReply(id: number, composition: Composition, identity: IdentityDocument): Extract<PrepareReply, { large: unknown }> {
+  // The composition's members in their order, its lists empty: filled in from `lists` by the caller.
+  const rest = { ...composition };
+  const lists: Partial<Record<ListComponentName, string[]>> = {};
+  const elements: Partial<Record<ListComponentName, PackedElements>> = {};
+  for (const name of LIST_COMPONENTS) {
+    const list = composition[name];
+    if (!Array.isArray(list)) continue;
+    rest[name] = [];
+    const texts: string[] = [];
+    for (let start = 0; start < list.length; start += STEP_ELEMENTS) texts.push(JSON.stringify(list.slice(start, start + STEP_ELEMENTS)));
+    lists[name] = texts;
+    if (list.length > 0) elements[name] = packElements(list);
+  }
+  return { id, large: { composition: rest, lists, identity: JSON.stringify(identity), elements } };
+}
 
 parentPort?.postMessage({ ready: true } satisfies PrepareReply);

@@ -17,7 +17,8 @@ import { identityText } from './identity-text.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { captureIdTaken, runToStore, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
+import { identityElements, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { captureIdTaken, runToStore, runToStoreInSteps, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 export type Durability = 'sync' | 'async';
 
@@ -282,19 +283,37 @@ export class RunRecorder {
     return at !== undefined && now - at < CONTENT_MEMORY_MS;
   }
 
-  #remember(runs: readonly RunToStore[]): void {
+  /** Remembers the content `runs` keep as stored (#known): in one go, or in steps for many digests (large runs). */
+  #remember(runs: readonly RunToStore[]): Promise<void> | undefined {
+    const steps = this.#rememberSteps(runs);
+    let kept = 0;
+    for (const run of runs) kept += run.kept.length;
+    if (kept < LARGE_RUN_ELEMENTS) {
+      while (steps.next().done !== true);
+      return undefined;
+    }
+    return (async () => {
+      while (steps.next().done !== true) await nextTurn();
+    })();
+  }
+
+  /** #remember, yielding after every STEP_ELEMENTS digests. */
+  *#rememberSteps(runs: readonly RunToStore[]): Generator<void, void, void> {
     const at = this.#now();
+    let done = 0;
     for (const run of runs) {
       const ended = Date.parse(run.record.times.ended);
       if (!(at - ended <= RECENT_ENDED_MS)) continue;
       for (const digest of run.kept) {
         this.#stored.delete(digest);
         this.#stored.set(digest, at);
+        if (++done % STEP_ELEMENTS === 0) yield;
       }
     }
     for (const digest of this.#stored.keys()) {
       if (this.#stored.size <= CONTENT_MEMORY_ENTRIES) break;
       this.#stored.delete(digest);
+      if (++done % STEP_ELEMENTS === 0) yield;
     }
   }
 
@@ -338,7 +357,7 @@ export class RunRecorder {
    */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
-    if (this.#pending.length + this.#held.length >= (this.#options.maxPending ?? 10_000)) {
+    if (this.#pending.length + this.#held.length + this.#steppingCount >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#behind = true;
       const behind = new LogError('ERR_CAPTURE_RECORDS_LOST', `the run store is behind: too many records wait for a commit (${this.#options.maxPending ?? 10_000}); this one was not recorded`);
@@ -346,7 +365,38 @@ export class RunRecorder {
       return Promise.reject(behind);
     }
     const now = this.#now();
-    const prepared = runToStore(run, bytes, this.#options.policy, capture, this.#options.sign !== undefined && isReceiptable(run), (digest) => this.#known(digest, now));
+    const receiptable = this.#options.sign !== undefined && isReceiptable(run);
+    const known = (digest: string) => this.#known(digest, now);
+    if (this.#stepping === undefined && identityElements(run.identity) < LARGE_RUN_ELEMENTS) return this.#queue(runToStore(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
+    // A large run's rows are made in steps (the event loop answers other calls between them);
+    // a record that comes meanwhile waits behind it, so records are queued in the order they came.
+    // (The first step in a turn of its own: the record was made in this one.)
+    let durable: Promise<void> | undefined;
+    const queued = (this.#stepping ?? nextTurn()).then(async () => {
+      durable = this.#queue(await runToStoreInSteps(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
+    });
+    const stepping = queued.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#stepping = stepping;
+    this.#steppingCount++;
+    void stepping.then(() => {
+      this.#steppingCount--;
+      if (this.#stepping === stepping) this.#stepping = undefined;
+    });
+    return queued.then(() => durable!);
+  }
+
+  /**
+   * Records made in steps (record: a large run, and those that came while one was made) that are
+   * not queued yet: the last one's turn, settled once it is queued; undefined when there is none.
+   */
+  #stepping: Promise<void> | undefined;
+  #steppingCount = 0;
+
+  /** Queues a run's rows for the next commit (record's second half). */
+  #queue(prepared: RunToStore, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean }): Promise<void> {
     // This recorder signs it: claimed in the same transaction that stores it.
     if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
     if (options.captureIdOnce === true) prepared.captureIdOnce = true;
@@ -406,7 +456,8 @@ export class RunRecorder {
     // One record twice in a batch (an exchange sent again while the first was held) is one run.
     const seen = new Set<string>();
     const runs = batch.filter((run) => !refused.has(run.recordDigest) && !seen.has(run.recordDigest) && seen.add(run.recordDigest) !== undefined);
-    this.#remember(runs);
+    const remembering = this.#remember(runs);
+    if (remembering !== undefined) await remembering;
     this.counts.recorded += runs.length;
     for (const run of runs) if (run.record.unidentified !== null) this.counts.unidentified++;
     for (const run of runs) {
@@ -835,7 +886,8 @@ export class RunRecorder {
     let after = 0;
     for (;;) {
       if (this.#logStopped !== undefined) return;
-      const unlogged = await this.#options.storage.unlogged(256, after);
+      // A receipt longer than a log entry can be stays stored, unlogged (reported when it was signed): not read.
+      const unlogged = await this.#options.storage.unlogged(256, after, MAX_ENTRY_SIZE);
       if (unlogged.length === 0 || this.#closed) return;
       after = unlogged.at(-1)!.seq;
       const indexes: { recordDigest: string; logIndex: number }[] = [];
@@ -931,11 +983,18 @@ export class RunRecorder {
   async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
     const sign = this.#options.sign!;
     const facts = receiptFactsOfRecord(run.record, run.identity, run.model ?? '', run.capture, sign.runprintVersion);
-    const receipt = formatEnvelope(await signReceipt(facts, sign.key));
+    // A large run's receipt (about 100 bytes per list element) is made in steps: the same bytes.
+    const large = identityElements(run.identity) >= LARGE_RUN_ELEMENTS;
+    const envelope = await signReceipt(facts, sign.key, large ? nextTurn : undefined);
+    if (large) await nextTurn();
+    const receipt = formatEnvelope(envelope);
     this.counts.signed++;
     let logIndex: number | null = null;
     if (this.#options.log !== undefined && this.#logStopped === undefined) {
       try {
+        // Longer than a log entry can be in UTF-16 code units, so in bytes too: refused as the log
+        // refuses it, without encoding it first (about 10 MB for a run of 100,000 messages).
+        if (receipt.length > MAX_ENTRY_SIZE) throw new LogError('ERR_LOG_ENTRY_TOO_LARGE', 'longer than a log entry can be');
         const stored = await this.#options.log.append(encoder.encode(receipt), run.record.runId ?? undefined);
         logIndex = stored.index;
         this.counts.logged++;
@@ -958,7 +1017,7 @@ export class RunRecorder {
    * be, counted failed), finishes signing, and takes no more records.
    */
   async close(): Promise<void> {
-    while (this.#flushing || this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    while (this.#stepping !== undefined || this.#flushing || this.#pending.length > 0) await (this.#stepping ?? new Promise((resolve) => setImmediate(resolve)));
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#retrying;

@@ -4,6 +4,7 @@
  * (sqlite-runs.ts). What is kept of each component follows the content policy.
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
+import { elementBytesOf, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 import type { IncompleteReason, RunRecord } from '../capture/run-record.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ListComponentName } from '../identity/composition.ts';
@@ -605,9 +606,12 @@ export interface RunStorage {
   claimUnsigned(limit: number, claimant: string, staleBefore: string, capture?: 'proxy' | 'sdk', ownBefore?: string): Promise<ClaimedRuns>;
   /**
    * Runs with a receipt that is not in a log yet (signed where no log was open: in-process capture),
-   * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`).
+   * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`); with
+   * `maxBytes`, only receipts of at most that many bytes (UTF-8), the others not read (a receipt
+   * longer than a log entry can be, of a run of thousands of messages, is never logged: reading it
+   * in every sweep held the event loop about 30 ms per 10 MB).
    */
-  unlogged(limit: number, afterSeq?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
+  unlogged(limit: number, afterSeq?: number, maxBytes?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
   /** How many runs `unlogged` would give, counted up to `atMost` (runs_unlogged, a partial index: a read of those entries only). */
   unloggedCount(atMost: number): Promise<number>;
   /**
@@ -688,6 +692,43 @@ export function runToStore(
   receiptable: boolean,
   stored?: (digest: string) => boolean,
 ): RunToStore {
+  const steps = runToStoreSteps(run, bytes, policy, capture, receiptable, stored);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * runToStore for a large run (capture/large-run.ts): the same answer, made STEP_ELEMENTS list
+ * elements at a time with a turn of the event loop between, so that a run of 100,000 elements
+ * does not hold it for the tenth of a second its digests and content take.
+ */
+export async function runToStoreInSteps(
+  run: CapturedRun,
+  bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array },
+  policy: ContentPolicy,
+  capture: 'proxy' | 'sdk',
+  receiptable: boolean,
+  stored?: (digest: string) => boolean,
+): Promise<RunToStore> {
+  const steps = runToStoreSteps(run, bytes, policy, capture, receiptable, stored);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await nextTurn();
+  }
+}
+
+/** runToStore, yielding after every STEP_ELEMENTS list elements. */
+function* runToStoreSteps(
+  run: CapturedRun,
+  bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array },
+  policy: ContentPolicy,
+  capture: 'proxy' | 'sdk',
+  receiptable: boolean,
+  stored?: (digest: string) => boolean,
+): Generator<void, RunToStore, void> {
   const canonicalRecord = canonicalBytes(run.record);
   const recordJson = new TextDecoder().decode(canonicalRecord);
   const digests: RunDigest[] = [];
@@ -708,16 +749,22 @@ export function runToStore(
     if (stored?.(digest) !== true) content.push({ digest, bytes: value() });
   };
   const { identity, composition, record } = run;
+  // List elements done so far (a step ends every STEP_ELEMENTS).
+  let done = 0;
   if (identity !== null && composition !== null) {
     for (const name of REQUEST_COMPONENTS) {
       const entry = identity.components[name];
       digests.push({ part: name, position: -1, digest: entry.digest.sha256 });
       if (entry.kind === 'list') {
         const list = composition[name as (typeof LIST_COMPONENTS)[number]] as unknown[];
-        entry.elements.forEach((element, i) => {
+        const elements = entry.elements;
+        const bytesOf = elementBytesOf(list);
+        for (let i = 0; i < elements.length; i++) {
+          const element = elements[i]!;
           digests.push({ part: name, position: i, digest: element.sha256 });
-          keep(name, element.sha256, () => canonicalBytes(list[i]));
-        });
+          keep(name, element.sha256, () => bytesOf(i));
+          if (++done % STEP_ELEMENTS === 0) yield;
+        }
       } else {
         keep(name, entry.digest.sha256, () => canonicalBytes(composition[name]));
       }

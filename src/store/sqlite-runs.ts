@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWriteOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWritesOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
@@ -339,7 +339,8 @@ export class SqliteRuns implements RunStorage, BindsLog {
 
   async put(batch: readonly RunToStore[]): Promise<PutResult> {
     if (batch.length === 0) return { existing: [], refused: [] };
-    const writes = batch.map(runWriteOf);
+    const made = runWritesOf(batch);
+    const writes = Array.isArray(made) ? made : await made;
     if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as PutResult;
     return this.#guardWrite(() => writeRuns(this.#db, this.#path, this.#writes, writes));
   }
@@ -381,9 +382,11 @@ export class SqliteRuns implements RunStorage, BindsLog {
     return claimedRuns(rows.sort((a, b) => a.seq - b.seq), (row) => this.#stored(row, true));
   }
 
-  async unlogged(limit: number, afterSeq = 0): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
+  async unlogged(limit: number, afterSeq = 0, maxBytes?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
+    // octet_length reads a text's length from its row, not the text.
+    const longest = maxBytes === undefined ? '' : ` AND octet_length(receipt) <= ${Math.floor(maxBytes)}`;
     return this.#read(() =>
-      (this.#db.prepare('SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as unknown as { seq: number; record_digest: string; receipt: string; run_id: string | null }[]).map(
+      (this.#db.prepare(`SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > ?${longest} ORDER BY seq LIMIT ?`).all(afterSeq, limit) as unknown as { seq: number; record_digest: string; receipt: string; run_id: string | null }[]).map(
         (row) => ({ seq: row.seq, recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }),
       ),
     );
