@@ -3,7 +3,9 @@
  * sockets against the HTTP layer (listen) and a real `runprint serve`:
  * - a request whose body stops coming (or trickles) is answered 408 ERR_HTTP_TIMEOUT with
  *   `connection: close` once the request timeout passes, and the connection is closed (it was
- *   closed with no answer at all); an answer already given before the body (a 404) is ended whole;
+ *   closed with no answer at all) once what still comes is read and discarded, so a client that
+ *   reads only once it has sent its body gets the 408 (it got EPIPE); an answer already given
+ *   before the body (a 404) is ended whole;
  * - a request Node's parser refuses (a bad header, a header block too long, a bad chunk) and
  *   CONNECT, each followed by a large body: the client that sends its body before it reads gets the
  *   JSON error, not a broken pipe or a reset (serve reads on and discards what still comes);
@@ -18,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyFiles } from '../src/keys/keys.ts';
 import { createApp } from '../src/server/app.ts';
-import { listen, type Listening } from '../src/server/listen.ts';
+import { LINGER_MS, listen, REFUSED_IDLE_MS, type Listening } from '../src/server/listen.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
@@ -112,8 +114,19 @@ describe('the HTTP layer', () => {
   test('a body that trickles (a byte every 100 ms): 408 once the whole request has taken longer than the request timeout', async () => {
     const trickle = await exchange(server.port, head('POST /v1/identity', ['Content-Type: application/json', 'Content-Length: 100000']), { size: 100_000, piece: 1, pauseMs: 100, stallAfter: 100_000 });
     assert.deepEqual(answered(trickle, 408, 'a trickle'), { code: 'ERR_HTTP_TIMEOUT', message: `the request's body did not arrive in time (the server waits ${REQUEST_TIMEOUT_MS} ms for a whole request)` });
-    assert.ok(trickle.ms < REQUEST_TIMEOUT_MS + 2000, `answered after ${Math.round(trickle.ms)} ms`);
+    assert.ok(trickle.answeredMs < REQUEST_TIMEOUT_MS + 2000, `answered after ${Math.round(trickle.answeredMs)} ms`);
+    // What the client still sends after its 408 is read on and discarded for at most LINGER_MS.
+    assert.ok(trickle.ms < REQUEST_TIMEOUT_MS + LINGER_MS + 2000, `closed after ${Math.round(trickle.ms)} ms`);
     assert.ok(trickle.sent < 100, `${trickle.sent} bytes sent`);
+  });
+
+  test('a body that trickles past the request timeout from a client that reads only once it has sent it: the client reads the 408, not a broken pipe', async () => {
+    // 30 bytes a byte every 100 ms: the 408 comes after 800 ms, while the client still writes.
+    const trickle = await exchange(server.port, head('POST /v1/identity', ['Content-Type: application/json', 'Content-Length: 100000']), { size: 30, piece: 1, pauseMs: 100 });
+    assert.equal(answered(trickle, 408, 'a trickle read after it is sent').code, 'ERR_HTTP_TIMEOUT');
+    assert.equal(trickle.sent, 30, 'the whole trickle sent');
+    // Closed once nothing more came for REFUSED_IDLE_MS.
+    assert.ok(trickle.ms >= 3000 && trickle.ms < 3000 + REFUSED_IDLE_MS + 2000, `closed after ${Math.round(trickle.ms)} ms`);
   });
 
   test('a body that stops coming on a route that reads none: its 404, given before the body, is ended whole as the request times out', async () => {

@@ -269,12 +269,21 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
    * ERR_HTTP_TIMEOUT and the connection is closed; an answer already given before the body is
    * ended and the connection closed. False when there is nothing to answer (the body is whole, or
    * the answer is being written): the caller cuts the connection.
+   * The 408 is followed by the rest of the body read on and discarded (afterBody), as for other
+   * answers given before the body: a client still trickling its body that reads only once it has
+   * sent it gets the 408, not a broken pipe from a connection closed under its writes. The
+   * connection is closed once the body ends, nothing arrives for REFUSED_IDLE_MS (the 'timeout'
+   * handler then ends the answer), LINGER_MS pass or the route's lingerBytes arrive.
    */
   const answerTimeout = ({ incoming, outgoing }: { incoming: IncomingMessage; outgoing: ServerResponse }): boolean => {
     const held = holding.get(outgoing);
     if (held !== undefined) return (held(), true);
     if (incoming.complete || outgoing.headersSent) return false;
-    reply(outgoing, new RunprintError('ERR_HTTP_TIMEOUT', `the request's body did not arrive in time (the server waits ${requestTimeout} ms for a whole request)`), true);
+    const url = targetOf(incoming.url ?? '', origin);
+    const limit = url === undefined ? 0 : (app.bodyLimit?.(incoming.method ?? 'GET', url.pathname) ?? FALLBACK_BODY_LIMIT);
+    reply(outgoing, new RunprintError('ERR_HTTP_TIMEOUT', `the request's body did not arrive in time (the server waits ${requestTimeout} ms for a whole request)`), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
+    const socket = outgoing.socket;
+    if (holding.has(outgoing) && socket !== null && !socket.destroyed) socket.setTimeout(REFUSED_IDLE_MS);
     return true;
   };
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -616,9 +625,10 @@ function hasBody(incoming: IncomingMessage): boolean {
 
 /**
  * Reads the body, at most `limit` bytes: the bytes, 'too-large' as soon as more arrive (the rest
- * is not read), or 'gone' when the client went away first.
+ * is not read), 'gone' when the client went away first, or 'answered' when bytes arrive after an
+ * answer was given meanwhile (a 408: the request timed out; afterBody discards the rest).
  */
-function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array | 'too-large' | 'gone'> {
+function readBody(incoming: IncomingMessage, outgoing: ServerResponse, limit: number): Promise<Uint8Array | 'too-large' | 'gone' | 'answered'> {
   return new Promise((resolve) => {
     // With a Content-Length (at most the limit) the bytes are copied once, into their own buffer.
     const declared = Number(incoming.headers['content-length'] ?? -1);
@@ -626,7 +636,7 @@ function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array 
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
-    const finish = (result: Uint8Array | 'too-large' | 'gone'): void => {
+    const finish = (result: Uint8Array | 'too-large' | 'gone' | 'answered'): void => {
       if (settled) return;
       settled = true;
       incoming.off('data', onData);
@@ -643,6 +653,7 @@ function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array 
       return body;
     };
     const onData = (chunk: Buffer): void => {
+      if (outgoing.headersSent) return finish('answered');
       if (total + chunk.length > limit) {
         incoming.pause();
         return finish('too-large');
@@ -732,10 +743,11 @@ async function serve(app: App, incoming: IncomingMessage, outgoing: ServerRespon
     }
     // The client waits for this before sending its body (Expect: 100-continue).
     if (awaitingContinue.delete(incoming)) outgoing.writeContinue();
-    const read = await readBody(incoming, limit);
+    const read = await readBody(incoming, outgoing, limit);
+    // Answered while the body was read (408: it did not arrive in time): the request is not served,
+    // and what still comes is discarded (afterBody).
+    if (read === 'answered' || outgoing.headersSent) return;
     if (read === 'gone') return void outgoing.destroy();
-    // Answered while the body was read (408: it did not arrive in time): the request is not served.
-    if (outgoing.headersSent) return;
     if (read === 'too-large') return reply(outgoing, tooLarge(), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
     bytes = read;
     attachBody(request, bytes);
