@@ -93,7 +93,7 @@ test('an upstream status past 599 reaches the application as plain fetch gives i
   const runs: CapturedRun[] = [];
   const upstreamFetch = createUpstreamFetch();
   try {
-    const proxy = createProxy({ upstreams: { openai: base }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof fetch, maxBodyBytes: 1 << 20, receipts: false });
+    const proxy = createProxy({ upstreams: { openai: base }, sink: { healthy: true, record: async (run) => void runs.push(run) }, fetch: upstreamFetch as typeof globalThis.fetch, maxBodyBytes: 1 << 20, receipts: false });
     const response = await createApp({ proxy }).request('/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-status': '999' }, body: CHAT });
     assert.equal(response.status, 502);
     await response.text();
@@ -209,8 +209,10 @@ test('a body fetch refuses gets fetch\'s own error, and runprint reports nothing
     return [url, { method: 'POST', body, duplex: 'half' } as RequestInit] as const;
   };
   for (const make of [used, lockedRequest, lockedStream]) {
-    const plain = await globalThis.fetch(...(await make())).then(() => null, (error: unknown) => error as Error);
-    const captured = await fetch(...(await make())).then(() => null, (error: unknown) => error as Error);
+    const [input, init] = (await make()) as readonly [string | Request, RequestInit?];
+    const plain = await globalThis.fetch(input, init).then(() => null, (error: unknown) => error as Error);
+    const [again, againInit] = (await make()) as readonly [string | Request, RequestInit?];
+    const captured = await fetch(again, againInit).then(() => null, (error: unknown) => error as Error);
     assert.ok(plain instanceof TypeError, make.name);
     assert.ok(captured instanceof TypeError, make.name);
     assert.equal(captured.message, plain.message, make.name);
@@ -219,4 +221,39 @@ test('a body fetch refuses gets fetch\'s own error, and runprint reports nothing
   assert.deepEqual(failures, [], 'the application\'s error, not runprint\'s');
   assert.equal(fetch.counts.failures, 0);
   assert.equal(records.length, 0, 'nothing was sent: no run');
+});
+
+test('the answer is a byte stream as fetch\'s (a BYOB reader reads it, and the call is recorded), and its clones say where it came from', async () => {
+  const { fetch, records, failures, recorded } = capturing();
+  const url = `${base}/v1/chat/completions`;
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: CHAT };
+  /** The whole body through a BYOB reader, 100 bytes at a time. */
+  const byob = async (response: Response) => {
+    const reader = response.body!.getReader({ mode: 'byob' });
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(100));
+      if (done) return text;
+      text += new TextDecoder().decode(value);
+    }
+  };
+  assert.equal(await byob(await globalThis.fetch(url, init)), ANSWER);
+  assert.equal(await byob(await fetch(url, init)), ANSWER);
+  await recorded(1);
+  assert.equal(records[0]!.outcome, 'complete');
+  assert.equal(records[0]!.response.size, ANSWER.length);
+  assert.ok(records[0]!.runId !== null);
+
+  const plain = await globalThis.fetch(url, init);
+  const captured = await fetch(url, init);
+  const origin = (response: Response) => ({ url: response.url, redirected: response.redirected, type: response.type });
+  const clone = captured.clone();
+  assert.deepEqual(origin(captured), origin(plain));
+  assert.deepEqual(origin(clone), origin(plain), 'a clone says what the answer says');
+  assert.deepEqual(origin(clone.clone()), origin(plain), 'and a clone of a clone');
+  assert.equal(await clone.text(), ANSWER);
+  assert.equal(await captured.text(), ANSWER);
+  await plain.text();
+  await recorded(2);
+  assert.deepEqual(failures, []);
 });

@@ -273,6 +273,6 @@ describe('runprint-* request headers in process', () => {
     }
     assert.equal(upstream.requests.length, before, 'nothing was sent');
     assert.deepEqual(errors, [], 'not runprint\'s failure');
-    assert.deepEqual(capturing.counts, { runs: 0, unidentified: 0, failures: 0 });
+    assert.deepEqual(capturing.counts, { runs: 0, unidentified: 0, failures: 0, abandoned: 0 });
   });
 });

@@ -172,7 +172,8 @@ export type RunprintFetch = typeof fetch & {
   readonly url: string | null;
   /**
    * The record of a call this fetch captured, by the `runprint-capture-id` header of its answer:
-   * resolves once the answer has ended (read to its end, cancelled or failed) and its record is
+   * resolves once the answer has ended (read to its end, cancelled, failed, or dropped unread and
+   * garbage-collected) and its record is
    * made, with `runId` for an agent's next step (`withParent(record.runId, ...)`); null for a
    * capture id it does not know (another process's, or more than 1,024 calls ago) or a call it
    * could not record. The record is made before it is durable (see flush).
@@ -680,6 +681,9 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     },
     get unidentified() {
       return inner.unidentified;
+    },
+    get abandoned() {
+      return inner.abandoned;
     },
     get failures() {
       // With url: exchanges the server refused for good (ERR_CAPTURE_EXCHANGE_REJECTED) are runs lost too.

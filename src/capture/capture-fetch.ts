@@ -103,6 +103,13 @@ export interface CaptureCounts {
   unidentified: number;
   /** Runprint's own failures (reading the request, building a record, onRun throwing): the call went on. */
   failures: number;
+  /**
+   * Answers the application dropped with their body neither read to its end nor cancelled, found
+   * when the garbage collector took their Response: each is then cancelled for it, and its run
+   * recorded as for a cancel (aborted, with the bytes the application was given; an error body
+   * read on first), among `runs` once made.
+   */
+  abandoned: number;
 }
 
 export type CapturingFetch = typeof fetch & {
@@ -110,7 +117,7 @@ export type CapturingFetch = typeof fetch & {
   /**
    * The record of a call this fetch captured, by its capture id (the Response's
    * `runprint-capture-id` with idHeaders): resolves once the call's response has ended (read to
-   * its end, cancelled or failed) and its record is made; null for a capture id it does not know
+   * its end, cancelled, failed, or dropped unread and garbage-collected) and its record is made; null for a capture id it does not know
    * (another fetch's, or one of more than 1,024 calls ago) or a call it could not record.
    */
   runOf(captureId: string): Promise<RunRecord | null>;
@@ -371,6 +378,84 @@ function refusedBody(input: FetchInput, init: RequestInit | undefined): boolean 
   return false;
 }
 
+/** The cancel reason of an answer's body the application dropped unread (garbage-collected). */
+class AbandonedBody extends Error {
+  override name = 'AbandonedError';
+  constructor() {
+    super('the application dropped the answer with its body neither read to its end nor cancelled');
+  }
+}
+
+/**
+ * The body handed to the application: a byte stream, as fetch's own (a BYOB reader works), over
+ * the reader of the observed body, which it reads one chunk per read. Registered with `dropped`
+ * until it ends: when the application drops it unread, the observed body is cancelled for it
+ * (AbandonedBody), so fetch's body behind it is released and the call recorded. What `dropped`
+ * holds (the reader) does not hold this stream.
+ */
+function byteBody(observed: ReadableStream<Uint8Array>, dropped: FinalizationRegistry<ReadableStreamDefaultReader<Uint8Array>>): ReadableStream<Uint8Array> {
+  const reader = observed.getReader();
+  const source: UnderlyingByteSource = {
+    type: 'bytes',
+    async pull(controller) {
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          dropped.unregister(reader);
+          throw error;
+        }
+        if (result.done) {
+          dropped.unregister(reader);
+          controller.close();
+          // A BYOB read waiting for bytes is answered: none, the end.
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        // A byte stream takes no empty chunk.
+        if (result.value.byteLength === 0) continue;
+        try {
+          // The chunk's buffer is transferred: the application owns it, as it owns fetch's.
+          controller.enqueue(result.value as Uint8Array<ArrayBuffer>);
+        } catch {
+          // A buffer that cannot be transferred (a pooled Node Buffer's): a copy.
+          controller.enqueue(result.value.slice() as Uint8Array<ArrayBuffer>);
+        }
+        return;
+      }
+    },
+    cancel(reason) {
+      dropped.unregister(reader);
+      return reader.cancel(reason);
+    },
+  };
+  const body = new ReadableStream(source, { highWaterMark: 0 }) as ReadableStream<Uint8Array>;
+  dropped.register(body, reader, reader);
+  return body;
+}
+
+/** What a Response made here cannot say by itself, as fetch's Response says it. */
+interface ResponseOrigin {
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly type: ResponseType;
+}
+
+/**
+ * `made` with the url, redirected flag and type of fetch's answer (SDKs read `url` in errors and
+ * logs), and a clone() whose clones have them too (Response's own makes a plain one).
+ */
+function withOrigin(made: Response, origin: ResponseOrigin): Response {
+  Object.defineProperties(made, {
+    url: { value: origin.url },
+    redirected: { value: origin.redirected },
+    type: { value: origin.type },
+    clone: { value: (): Response => withOrigin(Response.prototype.clone.call(made), origin) },
+  });
+  return made;
+}
+
 /** The failure of a request body capture could not read: the call goes on, unrecorded. */
 function unreadableBody(message: string): RunprintError {
   return new RunprintError('ERR_CAPTURE_REQUEST_UNREADABLE', message);
@@ -401,7 +486,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
   if (onCapturedRun !== undefined && typeof onCapturedRun !== 'function') throw new TypeError('options.onCapturedRun must be a function');
   if (onRun === undefined && onCapturedRun === undefined) throw new TypeError('options.onRun must be a function (or give options.onCapturedRun)');
   const now = options.now ?? Date.now;
-  const counts: CaptureCounts = { runs: 0, unidentified: 0, failures: 0 };
+  const counts: CaptureCounts = { runs: 0, unidentified: 0, failures: 0, abandoned: 0 };
   const fail = (error: unknown) => {
     counts.failures++;
     try {
@@ -435,6 +520,11 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     }
     waiting?.resolve(record);
   };
+  // Answers' bodies the application dropped unread: cancelled for it once collected (byteBody).
+  const dropped = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Array>>((reader) => {
+    counts.abandoned++;
+    void reader.cancel(new AbandonedBody()).catch(() => undefined);
+  });
   const runOf = (captureId: string): Promise<RunRecord | null> => {
     if (typeof captureId !== 'string') return Promise.resolve(null);
     return Promise.resolve(recent.get(captureId) ?? inFlight.get(captureId)?.promise ?? null);
@@ -548,7 +638,8 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     // Made outside this scope: a closure made here would hold the call's whole scope (its
     // Response and body among it) for as long as the entry waits, an unread body too.
     inFlight.set(captureId, awaitedRun());
-    // A response the application never reads to its end is never recorded: its entry goes in time.
+    // A response the application holds unread is not recorded while it holds it: its entry goes in
+    // time (one it drops is recorded once collected, byteBody).
     if (inFlight.size > MAX_IN_FLIGHT) finish(inFlight.keys().next().value!, null);
     // The request half, when idHeaders made it for the answer's header (not made twice).
     let request: PreparedRequest | undefined;
@@ -665,10 +756,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
     const answer = (body: ReadableStream<Uint8Array> | null): Response => {
       const headers = new Headers(response.headers);
       for (const [name, value] of ids) headers.set(name, value);
-      const made = new Response(body, { status: response.status, statusText: response.statusText, headers });
-      // What a Response built here cannot say by itself; SDKs read `url` in errors and logs.
-      for (const name of ['url', 'redirected', 'type'] as const) Object.defineProperty(made, name, { value: response[name] });
-      return made;
+      return withOrigin(new Response(body, { status: response.status, statusText: response.statusText, headers }), response);
     };
     if (response.body === null) {
       const held = record(response.status, response.headers, new Uint8Array(0), 'complete', responded, responded);
@@ -697,7 +785,7 @@ export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptio
         // reading at that event, so without it they would have the answer before its record.
         ...(holdEnd ? { holdFrom: terminalEventIn(providerFor(call.format).streamEndMarkers), heldComplete: terminalEventComplete(providerFor(call.format).streamEndMarkers) } : {}),
       });
-      wrapped = answer(body);
+      wrapped = answer(byteBody(body, dropped));
     } catch (error) {
       finish(captureId, null);
       fail(error);
