@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { parseCheckpoint } from '../src/log/checkpoint.ts';
 import { verifyCosignatures } from '../src/log/cosignature.ts';
 import { noteVerifier } from '../src/log/note-keys.ts';
-import { parseNote, verifyNote } from '../src/log/note.ts';
+import { formatNote, parseNote, verifyNote } from '../src/log/note.ts';
 import { parseAddCheckpoint } from '../src/log/witness.ts';
 import { encodeBase64 } from '../src/keys/base64.ts';
 import { listen, type Listening } from '../src/server/listen.ts';
@@ -243,3 +244,103 @@ test('asked again after 1 s, then 2 s, ..: only for the latest checkpoint (the l
   await sleep(2500);
   assert.equal(asks.length, atClose, 'asked after close');
 });
+
+/** The note with the signature of `name`'s line (its last byte) flipped: same name and key ID, a signature that does not verify. */
+function damagedLine(note: string, name: string, keyHash: string): string {
+  const parsed = parseNote(note);
+  return formatNote({
+    text: parsed.text,
+    signatures: parsed.signatures.map((signature) => {
+      if (signature.name !== name || signature.keyHash !== keyHash) return signature;
+      const damaged = Uint8Array.from(signature.signature);
+      damaged[damaged.length - 1]! ^= 1;
+      return { ...signature, signature: damaged };
+    }),
+  });
+}
+
+for (const kind of ['SQLite', 'PostgreSQL'] as const) {
+  test(`${kind}: a stored note whose line of a witness's key does not verify (damaged in storage) gets that witness's valid cosignature in its place, once`, async () => {
+    const key = await newKey(ORIGIN);
+    const logKey = noteVerifier(ORIGIN, key.publicKey);
+    const [w1, w2] = [await witnessOn(await freePort(), logKey, 'w1'), await witnessOn(await freePort(), logKey, 'w2')];
+    await w1.start();
+    await w2.start();
+    const asked: string[] = [];
+    const collector = () =>
+      witnessCollector(
+        [
+          { url: w1.url, verifier: w1.witness.verifier },
+          { url: w2.url, verifier: w2.witness.verifier },
+        ],
+        { timeoutMs: 5000, fetch: (input, init) => (asked.push(String(input)), fetch(input, init)) },
+      );
+    let open: () => Promise<LogStorage>;
+    let overwrite: (from: string, to: string) => Promise<void>;
+    if (kind === 'SQLite') {
+      const file = await tempFile('log.sqlite');
+      open = async () => SqliteLog.open(file);
+      overwrite = async (from, to) => {
+        const db = new DatabaseSync(file);
+        try {
+          assert.equal(db.prepare('UPDATE checkpoints SET note = ? WHERE note = ?').run(to, from).changes, 1);
+        } finally {
+          db.close();
+        }
+      };
+    } else {
+      const url = await schemaUrl();
+      open = () => PostgresLog.open(url);
+      overwrite = async (from, to) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          assert.equal((await client.query('UPDATE checkpoints SET note = $1 WHERE note = $2', [to, from])).rowCount, 1);
+        } finally {
+          await client.end();
+        }
+      };
+    }
+    const first = await TransparencyLog.open({ storage: await open(), origin: ORIGIN, key, cosign: collector(), checkpointDelayMs: 10 });
+    await first.append(entry(0));
+    assert.equal(await first.waitForCheckpoint(0, 10_000), true);
+    const good = (await first.checkpoint()).note;
+    await first.close();
+    assert.equal(parseNote(good).signatures.length, 3, 'the log and both witnesses signed');
+
+    // w2's line damaged where the note is stored: same name and key ID, a signature that does not verify.
+    const damaged = damagedLine(good, w2.witness.verifier.name, w2.witness.verifier.keyHash);
+    await assert.rejects(verifyCosignatures(damaged, [w2.witness.verifier]), { code: 'ERR_LOG_COSIGNATURE_INVALID' });
+    await overwrite(good, damaged);
+
+    asked.length = 0;
+    const log = await TransparencyLog.open({ storage: await open(), origin: ORIGIN, key, cosign: collector(), checkpointDelayMs: 10 });
+    closers.push(() => log.close());
+    const repaired = await until('the damaged line replaced', async () => {
+      const note = (await log.checkpoint()).note;
+      return note !== damaged ? note : undefined;
+    }, 15_000);
+    // The same text, the log's signature and w1's line as they were, w2's valid cosignature in place of the damaged line.
+    const [logLine, w1Line, w2Line] = parseNote(repaired).signatures;
+    assert.equal(parseNote(repaired).signatures.length, 3);
+    assert.equal(parseNote(repaired).text, parseNote(good).text);
+    assert.deepEqual(logLine, parseNote(good).signatures[0]);
+    assert.deepEqual(w1Line, parseNote(good).signatures[1]);
+    assert.equal(w2Line!.keyHash, w2.witness.verifier.keyHash);
+    await verifyNote(repaired, [logKey]);
+    assert.equal((await verifyCosignatures(repaired, [w1.witness.verifier, w2.witness.verifier])).length, 2);
+    // Stored so: another process opening the log serves it.
+    const storage = await open();
+    try {
+      assert.equal((await storage.latestCheckpoint())!.note, repaired);
+    } finally {
+      await storage.close();
+    }
+    // Only w2 was asked, and not again once its cosignature was in place (the next ask would come 2 s after the first).
+    assert.ok(asked.length > 0 && asked.every((url) => url.startsWith(w2.url)), JSON.stringify(asked));
+    const asks = asked.length;
+    await sleep(2500);
+    assert.equal(asked.length, asks, 'asked again after the repair');
+    assert.equal((await log.checkpoint()).note, repaired);
+  });
+}

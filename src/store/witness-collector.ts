@@ -64,7 +64,9 @@ class Outgrown extends Error {}
  * again a checkpoint equal to the one it holds, as after an answer that came too late). A
  * cosignature is kept only when it verifies under the witness's key; a witness that is down, slow,
  * or answers anything else adds nothing. Never rejects. `lacks(note)`: whether some witness's
- * valid cosignature is missing from the note.
+ * valid cosignature is missing from the note. A line of a configured witness's key that does not
+ * verify counts as missing: the witness is asked, and when any cosignature arrives the note comes
+ * back without such lines, with the valid cosignatures in their place.
  */
 export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, options: WitnessCollectorOptions = {}): Cosigner {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WITNESS_TIMEOUT_MS;
@@ -78,6 +80,25 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
     } catch {
       return false;
     }
+  }
+
+  /** The note's signature lines without those of a configured witness's key that do not verify under it. */
+  async function validLines(note: Note): Promise<NoteSignature[]> {
+    const kept: NoteSignature[] = [];
+    for (const signature of note.signatures) {
+      const endpoint = endpoints.find(({ verifier }) => verifier.name === signature.name && verifier.keyHash === signature.keyHash);
+      if (endpoint !== undefined) {
+        let valid = false;
+        try {
+          valid = await endpoint.verifier.verify(note.text, signature.signature);
+        } catch {
+          // Counts as not verifying.
+        }
+        if (!valid) continue;
+      }
+      kept.push(signature);
+    }
+    return kept;
   }
 
   async function post(target: URL, body: string, signal: AbortSignal): Promise<Attempt> {
@@ -171,14 +192,19 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
       );
       const cosignatures = results.flat();
       if (cosignatures.length === 0) return signed.note;
-      const present = new Set(note.signatures.map((signature) => `${signature.name} ${signature.keyHash}`));
+      // A line of a configured witness's key that does not verify (damaged where the note was
+      // stored) is no cosignature: left out, so that the witness's valid one takes its place
+      // instead of being dropped as a second line of the same key.
+      const kept = await validLines(note);
+      const present = new Set(kept.map((signature) => `${signature.name} ${signature.keyHash}`));
       const added = cosignatures.filter((signature) => {
         const key = `${signature.name} ${signature.keyHash}`;
         if (present.has(key)) return false;
         present.add(key);
         return true;
       });
-      return formatNote(addSignatures(note, added));
+      if (added.length === 0) return signed.note;
+      return formatNote(addSignatures({ text: note.text, signatures: kept }, added));
     } catch {
       return signed.note;
     }
