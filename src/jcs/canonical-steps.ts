@@ -19,6 +19,14 @@ interface LongArray {
   depth: number;
 }
 
+/** A rejection of the caller's `pause`: passed on as it is, never taken for canonicalize's own error. */
+class PauseFailed {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
 /** Plain data canonicalize reads member by member: an array, or an object of Object.prototype or none, without toJSON. */
 function isPlainContainer(value: unknown): value is Record<string, unknown> | unknown[] {
   if (typeof value !== 'object' || value === null) return false;
@@ -32,6 +40,7 @@ function isPlainContainer(value: unknown): value is Record<string, unknown> | un
  * canonicalBytes(value), made `step` elements of each array longer than `step` at a time (each
  * slice canonicalized with the depth limit it has in place), `pause` awaited after each slice.
  * Throws what canonicalBytes(value) throws: a value the steps cannot make is made in one go.
+ * Rejects with `pause`'s own error, at once, when `pause` rejects or throws.
  */
 export async function canonicalBytesInSteps(value: unknown, pause: () => Promise<void>, step: number): Promise<Uint8Array> {
   const tag = `\u0000steps-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-`;
@@ -63,7 +72,11 @@ export async function canonicalBytesInSteps(value: unknown, pause: () => Promise
       const pieces: string[] = [];
       for (let start = 0; start < array.length; start += step) {
         pieces.push(canonicalize(array.slice(start, start + step), { maxDepth }).slice(1, -1));
-        await pause();
+        try {
+          await pause();
+        } catch (error) {
+          throw new PauseFailed(error);
+        }
       }
       // The placeholder as the outline's text spells it: once, else made in one go.
       const quoted = JSON.stringify(placeholder);
@@ -72,7 +85,9 @@ export async function canonicalBytesInSteps(value: unknown, pause: () => Promise
       text = `${text.slice(0, at)}[${pieces.join(',')}]${text.slice(at + quoted.length)}`;
     }
     return encoder.encode(text);
-  } catch {
+  } catch (error) {
+    // `pause` rejected: its error, at once (nothing more is made).
+    if (error instanceof PauseFailed) throw error.error;
     // canonicalBytes' own error (with its path), or its bytes.
     return canonicalBytes(value);
   }

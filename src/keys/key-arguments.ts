@@ -59,3 +59,14 @@ export function requireString(value: unknown, what: string): asserts value is st
 export function requireOptions(value: unknown, what: string): asserts value is Record<string, unknown> {
   if (!isObject(value) || Array.isArray(value)) throw new TypeError(`${what} must be an object, not ${describe(value)}`);
 }
+
+/**
+ * A function, when given (undefined: none). A TypeError carrying Node's code for a value of the
+ * wrong type, `ERR_INVALID_ARG_TYPE`, as runprint/capture-node's argument errors do.
+ */
+export function requireOptionalFunction(value: unknown, what: string): asserts value is ((...args: never[]) => unknown) | undefined {
+  if (value === undefined || typeof value === 'function') return;
+  const error = new TypeError(`${what} must be a function or undefined, not ${describe(value)}`) as TypeError & { code: string };
+  error.code = 'ERR_INVALID_ARG_TYPE';
+  throw error;
+}

@@ -4,7 +4,7 @@ import { canonicalBytesInSteps } from '../jcs/canonical-steps.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import { decodePayload, decodeSignature, envelopeOf, PAYLOAD_TYPE, readEnvelope, type Envelope } from './envelope.ts';
-import { requireOptions, requireSigningKey } from '../keys/key-arguments.ts';
+import { requireOptionalFunction, requireOptions, requireSigningKey } from '../keys/key-arguments.ts';
 import type { SigningKey } from '../keys/keys.ts';
 import { pae } from './pae.ts';
 import type { ReceiptFacts } from './predicate.ts';
@@ -39,11 +39,13 @@ async function signPae(payloadType: string, payload: Uint8Array, key: SigningKey
  * statement and key always give the same envelope, byte for byte (Ed25519 is deterministic).
  * With `pause`, the same envelope is made in steps with `pause` awaited between them (a statement
  * of thousands of element digests: canonicalBytesInSteps), so that the event loop of a server
- * signing it answers other calls meanwhile.
+ * signing it answers other calls meanwhile; a `pause` that rejects (or throws) ends the signing at
+ * once with its error. `pause` other than a function or undefined: a TypeError (ERR_INVALID_ARG_TYPE).
  */
 export async function signStatement(statement: Statement, key: SigningKey, pause?: () => Promise<void>): Promise<Envelope> {
   requireOptions(statement, 'signStatement statement');
   requireSigningKey(key, 'signStatement key');
+  requireOptionalFunction(pause, 'signStatement pause');
   const payload = pause === undefined ? canonicalBytes(statement) : await canonicalBytesInSteps(statement, pause, STEP_ELEMENTS);
   if (pause !== undefined) await pause();
   const envelope = envelopeOf(payload);
@@ -57,6 +59,7 @@ export async function signReceipt(facts: ReceiptFacts, key: SigningKey, pause?: 
   requireOptions(facts, 'signReceipt facts');
   requireOptions(facts.identity, 'signReceipt facts.identity (an identity document from computeIdentity)');
   requireOptions(facts.output, 'signReceipt facts.output (from receiptFactsOf or runOutputFrom)');
+  requireOptionalFunction(pause, 'signReceipt pause');
   return signStatement(buildStatement(facts), key, pause);
 }
 
