@@ -98,7 +98,9 @@ test('calls waiting for the one connection: past the idle limit each fails as a 
     setTimeout(() => leaving.abort(new DOMException('the client went away', 'AbortError')), 100);
     await assert.rejects(aborted, { name: 'AbortError', message: 'the client went away' });
     assert.ok(performance.now() - started < 250, 'the abort is told at once');
-    for (const call of waiting) await assert.rejects(call, (error: Error) => error instanceof UpstreamSilent && error.name === 'TimeoutError' && !error.answered);
+    for (const call of waiting) {
+      await assert.rejects(call, (error: Error) => error instanceof UpstreamSilent && error.name === 'TimeoutError' && !error.answered && error.connections === 1 && error.message === 'fetch failed: no connection to the upstream came free within 300 ms (the idle limit; 1 connection in use)');
+    }
     const failedMs = performance.now() - started;
     assert.ok(failedMs >= 280 && failedMs < 1000, `the waiting calls failed after ${Math.round(failedMs)} ms`);
     assert.equal(await held, 'xxxxxxxx', 'the held answer arrives whole');

@@ -365,7 +365,8 @@ test('a call queued for a pooled connection (all maxSockets busy) longer than th
     if (response === 'waiting') return;
     assert.equal(response.status, 504);
     const { error } = await response.json();
-    assert.equal(error.code, 'ERR_CAPTURE_UPSTREAM_TIMEOUT');
+    // Said as what it is: no connection came free (the upstream was sending, to another call), not the upstream's silence.
+    assert.deepEqual(error, { code: 'ERR_CAPTURE_UPSTREAM_TIMEOUT', message: "no connection to the openai upstream came free within 300 ms (1 connection in use), the proxy's limit for an upstream's silence: the call was not sent" });
     assert.ok(tookMs >= 250 && tookMs < 1000, `answered after ${Math.round(tookMs)} ms`);
     assert.equal(runs.length, 1);
     assert.equal(runs[0]!.record.outcome, 'timeout');

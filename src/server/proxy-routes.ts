@@ -305,8 +305,14 @@ function unreachable(upstream: string, error: unknown): RunprintError {
   return new RunprintError('ERR_CAPTURE_UPSTREAM_UNREACHABLE', `cannot reach the ${upstream} upstream${reason === undefined ? '' : `: ${reason}`}`);
 }
 
-/** The 504 of a call whose upstream sent nothing for the upstream fetch's idle limit. */
+/**
+ * The 504 of a call whose upstream sent nothing for the upstream fetch's idle limit, or that
+ * waited that long for a connection to it (all of them in use: it was not sent).
+ */
 function silentUpstream(upstream: string, error: UpstreamSilent): RunprintError {
+  if (error.connections !== undefined) {
+    return new RunprintError('ERR_CAPTURE_UPSTREAM_TIMEOUT', `no connection to the ${upstream} upstream came free within ${durationOf(error.idleMs)} (${error.connections} connection${error.connections === 1 ? '' : 's'} in use), the proxy's limit for an upstream's silence: the call was not sent`);
+  }
   return new RunprintError('ERR_CAPTURE_UPSTREAM_TIMEOUT', `the ${upstream} upstream sent nothing for ${durationOf(error.idleMs)}, the proxy's limit for an upstream's silence: the call got no answer`);
 }
 

@@ -10,7 +10,7 @@
  * an upstream silent for the idle limit (idleMs), before its answer or during its body, fails the
  * call with UpstreamSilent, a TypeError named TimeoutError; the silence counts from the call, so a
  * call that waits that long for a connection (maxSockets busy, or one that does not connect) fails
- * so too.
+ * so too (one that never had a connection, all maxSockets in use, says so: `connections`).
  *
  * Connections are kept open between calls, each for at most its idle limit (idleLimitMs): a
  * connection idle longer is closed, by a timer when the event loop is free, and by the clock
@@ -318,11 +318,15 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
       // the connection's own timeout (a socket from the pool, or a new one connected), a timer of
       // the call's. A call that waits for a connection (all maxSockets of its host held) longer
       // than the limit fails as a silent upstream (the proxy's 504 before an answer, recorded
-      // timeout).
+      // timeout), its UpstreamSilent naming the connections in use.
       const waiting = setTimeout(() => {
+        if (current === undefined) {
+          // Still waiting for one of its host's connections, all of them in use: said so, not as the upstream's silence.
+          silent = new UpstreamSilent(idleMs, false, maxSockets);
+          return fail(silent);
+        }
         silent = new UpstreamSilent(idleMs, false);
-        if (current === undefined) fail(silent);
-        else current.destroy(silent);
+        current.destroy(silent);
       }, idleMs);
       const armed = () => clearTimeout(waiting);
       const abort = () => {
