@@ -73,7 +73,7 @@ test('a log database whose log-key.pem is gone: said to be missing, and no new k
   assert.match(first.stderr, /^runprint: log /m, first.stderr);
   assert.ok(existsSync(join(data, 'log.sqlite')));
   rmSync(join(data, 'log-key.pem'));
-  const missing = `runprint: ERR_INPUT_NOT_FOUND: log-key.pem is missing from the data directory, and the log database holds a log another key signed: restore log-key.pem from a backup, or give that log's key with --log-key (a new key cannot continue the log; the one this start made was removed)\n`;
+  const missing = `runprint: ERR_INPUT_NOT_FOUND: log-key.pem is missing from the data directory, and the log database holds a log another key signed: restore log-key.pem from a backup, or give that log's key with --log-key (a new key cannot continue the log: this start made none)\n`;
   for (const start of ['first', 'second']) {
     const result = await runRunprint(serveArgs(data));
     assert.deepEqual([result.code, result.stderr], [4, missing], `${start} start without the key`);

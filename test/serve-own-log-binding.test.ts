@@ -7,9 +7,9 @@
  * the second stopped only at its next check, its receipts keeping its log's indexes. Checked with
  * real serve processes on PostgreSQL and at the store's API on SQLite (two connections to one
  * file). A store an older runprint wrote (a checkpoint kept, no binding) is bound by the first
- * start whose log passes the checks of what it holds. And a refused start leaves nothing it made
- * in the data directory (before, a new data directory kept the log-key.pem, log.sqlite and
- * receipt-key.pem it made), never removing what was there.
+ * start whose log passes the checks of what it holds. And a refused start removes nothing from
+ * its data directory (another serve started with it may use a key or database it made): its
+ * refusal names what is there that was not before it, for the user to remove.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -86,10 +86,18 @@ function spawnServe(data: string, args: string[]): Started {
   };
 }
 
+/** What a refused start says it left: a data directory that was not there before it (`top`, the topmost folder it made), holding `files`. */
+const leftNew = (dir: string, top: string, files: string): string =>
+  `Left as it is (a refused start removes nothing, as another serve started with this data directory may be using what it made): the data directory ${dir}, which was not there before this start${top === dir ? '' : ` (nor ${top})`}, holding ${files}; remove ${top} if no serve uses it.`;
+
+/** What a refused start says it left: `files` (one or more) that were not in the data directory `dir` before it. */
+const leftIn = (dir: string, files: string, one: boolean): string =>
+  `Left as ${one ? 'it is' : 'they are'} (a refused start removes nothing, as another serve started with this data directory may be using what it made): ${files} in the data directory ${dir}, not there before this start; remove ${one ? 'it' : 'them'} if no serve uses ${one ? 'it' : 'them'}.`;
+
 /** The line of a start refused because the store is bound to another log: the refused log's name, where it is, and the bound log's name. */
 const BOUND = /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log (localhost\/runprint\+[0-9a-f]{8}) \((.+)\) is not the log the run store's log indexes refer to: the run store \((.+)\) is bound to the log (localhost\/runprint\+[0-9a-f]{8}) \(since [0-9T:.Z-]+, by the first serve that started on it with its own log\)\. The store's indexes are of another log .*$/m;
 
-test('two serves, each with a new data directory (and its own log), started at the same moment on one fresh PostgreSQL run store: exactly one runs, the other exits 2 naming both logs and leaves no file; every logged run is in the winner\'s log (three rounds)', async () => {
+test('two serves, each with a new data directory (and its own log), started at the same moment on one fresh PostgreSQL run store: exactly one runs, the other exits 2 naming both logs and what it left in its new data directory; every logged run is in the winner\'s log (three rounds)', async () => {
   for (let round = 0; round < 3; round++) {
     const { url } = await pgs.fresh('runprint_log_binding');
     const dirs = [join(scratch.tempDir(), 'data'), join(scratch.tempDir(), 'data')];
@@ -110,7 +118,11 @@ test('two serves, each with a new data directory (and its own log), started at t
       assert.equal(line[4], keyName(winner.key), 'the bound log is the winner\'s');
       assert.notEqual(line[1], line[4], 'the refused log is another');
       assert.doesNotMatch(serves[l]!.stderr(), /listening on/);
-      assert.equal(existsSync(dirs[l]!), false, `the refused start left its new data directory: ${existsSync(dirs[l]!) ? readdirSync(dirs[l]!).join(', ') : ''}`);
+      assert.ok(
+        line[0].endsWith(`. ${leftNew(dirs[l]!, dirs[l]!, 'log-key.pem, receipt-key.pem and log.sqlite')}`),
+        `the refused start says what it left: ${line[0]}`,
+      );
+      assert.deepEqual(readdirSync(dirs[l]!).sort(), ['log-key.pem', 'log.sqlite', 'receipt-key.pem']);
       // The winner captures and logs; every run the store logged is in its log at its index.
       const ids: string[] = [];
       for (let n = 0; n < 3; n++) {
@@ -216,7 +228,7 @@ function filesOf(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name).sort().map((name) => [name, readFileSync(join(dir, name)).toString('base64')]));
 }
 
-test('a start refused because the run store is another log\'s leaves nothing it made: not a new data directory (nor the folder made for it), not a key or log database made in one that held a key; what was there stays as it was, and nothing is removed from a data directory another serve has open', async () => {
+test('a start refused because the run store is another log\'s removes nothing from its data directory, and says what it left there that was not there before it: a new data directory (and the folder made for it), a key or log database made in one that held a key; what was there stays as it was, and it says nothing of it', async () => {
   const { url } = await pgs.fresh('runprint_log_binding');
   const args = ['--upstream', `openai=${upstream.url}`, '--runs-db', url];
   // The store is bound to a first serve's log, which logs a run.
@@ -226,42 +238,49 @@ test('a start refused because the run store is another log\'s leaves nothing it 
   await untilLogged(first.base, response.headers.get('runprint-capture-id')!);
   assert.equal(await first.stop(), 0);
 
-  const refusedIn = async (dir: string) => {
+  /** The refusal's line, from the sentence after the refusal's own (`Serves sharing ... backup)`) on. */
+  const refusedIn = async (dir: string): Promise<string> => {
     const serve = spawnServe(dir, args);
     assert.deepEqual(await serve.outcome, { exited: 2 }, serve.stderr());
-    assert.match(serve.stderr(), /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log /m);
+    const line = /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log .*$/m.exec(serve.stderr());
+    assert.ok(line !== null, serve.stderr());
+    const end = '(or restore that log database from a backup)';
+    assert.ok(line[0].includes(end), line[0]);
+    return line[0].slice(line[0].indexOf(end) + end.length);
   };
 
-  // A new data directory, two folders deep: neither folder is left.
+  // A new data directory, two folders deep: left with what the start made, both folders named.
   const parent = scratch.tempDir();
-  await refusedIn(join(parent, 'new', 'data'));
-  assert.deepEqual(readdirSync(parent), [], 'no folder or file left');
+  const deep = join(parent, 'new', 'data');
+  assert.equal(await refusedIn(deep), `. ${leftNew(deep, join(parent, 'new'), 'log-key.pem, receipt-key.pem and log.sqlite')}`);
+  assert.deepEqual(readdirSync(deep).sort(), ['log-key.pem', 'log.sqlite', 'receipt-key.pem']);
 
-  // A data directory holding only its log key: the key stays, the log database and receipt key made go.
+  // A data directory holding only its log key: the key stays as it was, the log database and receipt key made are left and named.
   const keyed = scratch.tempDir();
   writeFileSync(join(keyed, 'log-key.pem'), (await generateKeyFiles('localhost/runprint')).privateKeyPem, { mode: 0o600 });
-  const before = filesOf(keyed);
-  await refusedIn(keyed);
-  assert.deepEqual(filesOf(keyed), before);
+  const key = filesOf(keyed)['log-key.pem'];
+  assert.equal(await refusedIn(keyed), `. ${leftIn(keyed, 'receipt-key.pem and log.sqlite', false)}`);
+  assert.deepEqual(Object.keys(filesOf(keyed)), ['log-key.pem', 'log.sqlite', 'receipt-key.pem']);
+  assert.equal(filesOf(keyed)['log-key.pem'], key);
 
-  // A data directory a serve used before (its own SQLite run store): every file stays, as it was.
+  // A data directory a serve used before (its own SQLite run store): every file stays, as it was, and nothing is said left.
   const used = scratch.tempDir();
   const earlier = await startServe({ data: used, args: ['--upstream', `openai=${upstream.url}`] });
   assert.equal(await earlier.stop(), 0);
   mkdirSync(join(used, 'notes'));
   const kept = filesOf(used);
   assert.deepEqual(Object.keys(kept), ['log-key.pem', 'log.sqlite', 'receipt-key.pem', 'runs.sqlite'], 'what the earlier serve left');
-  await refusedIn(used);
+  assert.equal(await refusedIn(used), '');
   assert.deepEqual(filesOf(used), kept);
   assert.ok(existsSync(join(used, 'notes')));
 
   // A data directory another serve is running with (its log open, no capture: no receipt key):
-  // what the refused start made there (the receipt key) stays, as the directory is in use.
+  // the receipt key the refused start made there stays, named; the running serve's files stay.
   const shared = scratch.tempDir();
   const running = await startServe({ data: shared, args: ['--no-capture'] });
   assert.equal(existsSync(join(shared, 'receipt-key.pem')), false);
-  await refusedIn(shared);
-  assert.ok(existsSync(join(shared, 'receipt-key.pem')), 'nothing removed from a data directory in use');
+  assert.equal(await refusedIn(shared), `. ${leftIn(shared, 'receipt-key.pem', true)}`);
+  assert.ok(existsSync(join(shared, 'receipt-key.pem')));
   assert.ok(existsSync(join(shared, 'log-key.pem')) && existsSync(join(shared, 'log.sqlite')));
   assert.equal(await running.stop(), 0);
 });

@@ -64,7 +64,8 @@ async function sqliteRuns(data: string) {
   }
 }
 
-const REFUSED = /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log localhost\/runprint\+[0-9a-f]{8} \((.+)\) is not the log the run store's log indexes refer to: (.+)\. The store's indexes are of another log \(another serve's own log, or this log before it was replaced or rolled back\); nothing was stored\. Serves sharing a run store must share one log: give each the same --log-db, or start this serve with the data directory whose log the store's runs went to \(or restore that log database from a backup\)$/m;
+/** A start refused because its log is not the store's: where its log is, what the store holds; then, when it left files the data directory lacked before it, which (serve-data.ts NewAtStart). */
+const REFUSED = /^runprint: ERR_LOG_CONFIG_MISMATCH: serve's log localhost\/runprint\+[0-9a-f]{8} \((.+)\) is not the log the run store's log indexes refer to: (.+)\. The store's indexes are of another log \(another serve's own log, or this log before it was replaced or rolled back\); nothing was stored\. Serves sharing a run store must share one log: give each the same --log-db, or start this serve with the data directory whose log the store's runs went to \(or restore that log database from a backup\)(?:\. Left as (?:it is|they are) \(a refused start removes nothing, .*)?$/m;
 
 /** `runprint serve ARGS` that must refuse to start: its exit code and stderr. */
 async function refusedStart(args: string[]): Promise<{ code: number | string; stderr: string }> {

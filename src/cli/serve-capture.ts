@@ -1,7 +1,6 @@
 /** `runprint serve`'s capture: the proxy, the run store and the receipts signed from it (docs/CAPTURE.md). */
 import { createPreparePool, LARGE_REQUEST_BYTES } from '../server/prepare-pool.ts';
 import { createUpstreamFetch } from '../server/upstream-fetch.ts';
-import { lstat, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -579,16 +578,8 @@ function storeOf(policy: ContentPolicy, retentionDays: number | undefined): stri
 }
 
 /** Opens the run store, signs what a crash left unsigned, and builds the proxy. */
-export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logWhere?: string; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier; madeKey?: (path: string, text: string) => void }): Promise<Capture> {
-  // The data directory's receipt key when this start makes it: told to madeKey with its text (a
-  // refused start removes it again, serve-data.ts MadeAtStart).
-  const ownKey = config.keyFile === undefined && context.signKey === undefined ? join(context.dataDir, RECEIPT_KEY_FILE) : undefined;
-  const ownKeyThere = ownKey === undefined || (await lstat(ownKey).then(() => true, () => false));
+export async function startCapture(config: CaptureConfig, context: { dataDir: string; cwd: string; log: TransparencyLog | undefined; logWhere?: string; logKeyId: string | undefined; signKey: SigningKey | undefined; io: CliIo; upstreamWeights?: { [name: string]: { readonly [name: string]: ServedFact } }; captureLogKey?: NoteVerifier }): Promise<Capture> {
   const key = config.keyFile === undefined && context.signKey !== undefined ? context.signKey : await receiptKey(context.dataDir, context.cwd, config.keyFile);
-  if (!ownKeyThere && context.madeKey !== undefined) {
-    const text = await readFile(ownKey!, 'utf8').catch(() => undefined);
-    if (text !== undefined) context.madeKey(ownKey!, text);
-  }
   if (key.keyId === context.logKeyId) throw new UsageError('ERR_CLI_USAGE', '--capture-key must not be the log key: give receipts their own key (runprint keygen)');
   // As for --sign-key and --witness-key: a line when others may read it (the key is used all the same).
   if (config.keyFile !== undefined) await warnOpenKey(resolve(context.cwd, config.keyFile), '--capture-key file', context.io);

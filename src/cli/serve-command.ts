@@ -1,7 +1,7 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
-import { readFile, unlink } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { InputError, KeyError, RunprintError, UsageError } from '../errors.ts';
+import { InputError, KeyError, LogError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
@@ -27,7 +27,7 @@ import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
-import { dataDirectory, MadeAtStart } from './serve-data.ts';
+import { dataDirectory, NewAtStart } from './serve-data.ts';
 
 export { DEFAULT_DATA_DIR } from './serve-data.ts';
 import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
@@ -38,20 +38,13 @@ export const DEFAULT_PORT = 8480;
 /** In the data directory, when no --log-key is given: the log key made on first start. */
 export const LOG_KEY_FILE = 'log-key.pem';
 
-/** The log key, and when this start made the data directory's log-key.pem, its path and text. */
-interface LogKey {
-  key: SigningKey;
-  made?: { path: string; text: string };
-}
-
 /**
- * The --log-key file, or the data directory's own key, created owner-only (0600) on first start,
- * atomically: a start that cannot write it (a full disk) leaves no file. An empty one (left by an
+ * The --log-key file, or the data directory's own key; undefined when the data directory has none
+ * yet (made by makeLogKey once the log database is known to hold no log). An empty one (left by an
  * older runprint that could not write it) is refused, never replaced: the log may hold entries
- * signed with the lost key. A key made here is said to be (`made`): should the log database turn
- * out to hold another key's log, the start removes it again (forgetMadeKey).
+ * signed with the lost key.
  */
-async function logKey(dataDir: string, cwd: string, file: string | undefined, name: string, io: CliIo): Promise<LogKey> {
+async function logKey(dataDir: string, cwd: string, file: string | undefined, io: CliIo): Promise<SigningKey | undefined> {
   const path = file === undefined ? join(dataDir, LOG_KEY_FILE) : resolve(cwd, file);
   let text: string;
   try {
@@ -59,17 +52,7 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   } catch (error) {
     if (file !== undefined) throw unreadable(file, 'log key file', error);
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(path, `${LOG_KEY_FILE} in the data directory`, error);
-    text = (await generateKeyFiles(name)).privateKeyPem;
-    try {
-      await writeFileAtomic(path, text, 0o600);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      // Another process sharing the data directory made it first: use that one.
-      if (code === 'EEXIST') return logKey(dataDir, cwd, file, name, io);
-      const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
-      throw new InputError('ERR_FILE_UNWRITABLE', `log key file cannot be written in the data directory${why}`);
-    }
-    return { key: await parsePrivateKey(text), made: { path, text } };
+    return undefined;
   }
   if (text.trim() === '') {
     throw new KeyError(
@@ -81,31 +64,76 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, na
   }
   const key = await parsePrivateKey(text);
   await warnOpenKey(path, file === undefined ? `${LOG_KEY_FILE} in the data directory` : '--log-key file', io);
-  return { key };
+  return key;
 }
 
 /**
- * A log-key.pem this start made, for a log database that holds another log (ERR_LOG_CONFIG_MISMATCH):
- * the new key is removed (when the file still holds it), so a later start does not find a key
- * that can never sign that log and fail with it for ever. When the log is of this name but signed
- * by another key, the key file was missing, not the options wrong: the error says so. Only for a
- * mismatch: a key made for a store that failed otherwise (locked, unreachable) may already be in
- * use by another serve sharing the directory.
+ * The data directory's log-key.pem, made owner-only (0600) on first start, atomically and never
+ * over a file that is there (link(2)): a start that cannot write it (a full disk) leaves no file,
+ * and of two processes making it at once, both take the one written first (EEXIST: read). Made
+ * only for a log database that holds no log yet (the caller looks first, or there is no log
+ * database yet), and never removed again: another serve sharing the data directory may have read
+ * it by then (serve-data.ts NewAtStart).
  */
-async function forgetMadeKey(made: { path: string; text: string }, error: unknown): Promise<unknown> {
-  if (!(error instanceof RunprintError) || error.code !== 'ERR_LOG_CONFIG_MISMATCH') return error;
-  const now = await readFile(made.path, 'utf8').catch(() => undefined);
-  if (now === made.text) await unlink(made.path).catch(() => undefined);
-  // Another log name (TransparencyLog.open's other mismatch) is said as it is: --log-name is the remedy.
-  if (!error.message.startsWith('last stored checkpoint is not signed by this log\'s key')) return error;
+async function makeLogKey(dataDir: string, cwd: string, name: string, io: CliIo): Promise<SigningKey> {
+  const path = join(dataDir, LOG_KEY_FILE);
+  for (;;) {
+    const text = (await generateKeyFiles(name)).privateKeyPem;
+    try {
+      await writeFileAtomic(path, text, 0o600);
+      return await parsePrivateKey(text);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Another process sharing the data directory made it first: use that one (made again only if it is gone meanwhile).
+      if (code === 'EEXIST') {
+        const there = await logKey(dataDir, cwd, undefined, io);
+        if (there !== undefined) return there;
+        continue;
+      }
+      const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
+      throw new InputError('ERR_FILE_UNWRITABLE', `log key file cannot be written in the data directory${why}`);
+    }
+  }
+}
+
+/**
+ * The refusal of a start whose data directory has no log-key.pem while its log database holds a
+ * log (a signed checkpoint): a new key could never sign that log, so none is made (a later start
+ * says the same, instead of finding a key that fails it for ever). The log is opened with a key
+ * of this start's own, never written anywhere, to say why as the log says it: another log name is
+ * said as it is (--log-name is the remedy); a checkpoint of this name signed by another key means
+ * the key file is missing, not the options wrong. Nothing is ever signed with that key: the
+ * stored checkpoint cannot verify with it, and the log is refused before it would sign.
+ */
+async function missingLogKey(storage: LogStorage, name: string, check: 'full' | 'tiles'): Promise<unknown> {
+  const spare = await parsePrivateKey((await generateKeyFiles(name)).privateKeyPem);
+  let error: unknown;
+  try {
+    await (await TransparencyLog.open({ storage, origin: name, key: spare, check })).close();
+  } catch (failure) {
+    error = failure;
+  }
+  // Refused for its key, or opened (it cannot be: the checkpoint would have to verify with a key made a moment ago): the key is missing.
+  const otherKey = refused(error) && error.message.startsWith('last stored checkpoint is not signed by this log\'s key');
+  if (error !== undefined && !otherKey) return error;
   return new InputError(
     'ERR_INPUT_NOT_FOUND',
-    `${LOG_KEY_FILE} is missing from the data directory, and the log database holds a log another key signed: restore ${LOG_KEY_FILE} from a backup, or give that log's key with --log-key (a new key cannot continue the log; the one this start made was removed)`,
+    `${LOG_KEY_FILE} is missing from the data directory, and the log database holds a log another key signed: restore ${LOG_KEY_FILE} from a backup, or give that log's key with --log-key (a new key cannot continue the log: this start made none)`,
   );
 }
 
 /** A start refused because its log is not the one the log database or the run store holds. */
-const refused = (error: unknown): boolean => error instanceof RunprintError && error.code === 'ERR_LOG_CONFIG_MISMATCH';
+const refused = (error: unknown): error is RunprintError => error instanceof RunprintError && error.code === 'ERR_LOG_CONFIG_MISMATCH';
+
+/**
+ * Such a refusal, saying what the start left in the data directory that was not there before it
+ * (serve-data.ts NewAtStart: a refused start removes nothing); any other error as it is.
+ */
+async function sayLeft(error: unknown, newAtStart: NewAtStart): Promise<unknown> {
+  if (!refused(error)) return error;
+  const left = await newAtStart.left();
+  return left === '' ? error : new LogError(error.code, `${error.message}. ${left}`, error.path);
+}
 
 /**
  * The log's write token must be one that a client can present: `Authorization: Bearer TOKEN`
@@ -397,8 +425,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const dataDir = resolve(io.cwd, dataGiven);
   // A log token that no client could present is refused before anything is created or opened.
   const token = logToken(values['log-token'] ?? (process.env['RUNPRINT_LOG_TOKEN'] || undefined), values['log-token'] !== undefined ? '--log-token' : 'RUNPRINT_LOG_TOKEN');
-  // What this start makes in the data directory, removed again when it is refused (serve-data.ts).
-  const madeAtStart = await MadeAtStart.before(dataDir, [LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE]);
+  // What the data directory lacks now: a refused start says what of it is there when it stops (serve-data.ts).
+  const newAtStart = await NewAtStart.before(dataDir, [LOG_KEY_FILE, RECEIPT_KEY_FILE, LOG_DATABASE, RUNS_DATABASE, HELD_JOURNAL_FILE]);
   try {
     // Owner-only whatever the umask: it holds the log key (and with SQLite, the log).
     await makeFolders(dataDir, 0o700);
@@ -450,11 +478,29 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (check !== 'full' && check !== 'tiles') throw new UsageError('ERR_CLI_USAGE', `${checkSetting.from} must be full or tiles`);
   if (values['no-log'] !== true) {
     const name = logName;
-    const { key, made } = await logKey(dataDir, io.cwd, logKeyFile, name, io);
-    if (made !== undefined) madeAtStart.key(made.path, made.text);
-    logKeyId = key.keyId;
+    let key = await logKey(dataDir, io.cwd, logKeyFile, io);
+    // No log-key.pem yet: made only when the log database holds no log (a new key cannot continue
+    // one). With no log.sqlite in the data directory (and no --log-db) there is none, and the key
+    // is made before anything is opened (a start that cannot write it, a full disk, leaves no file).
+    if (key === undefined && url === undefined && (await lstat(join(dataDir, LOG_DATABASE)).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT'))) {
+      key = await makeLogKey(dataDir, io.cwd, name, io);
+    }
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
+    // Else the log database is looked at first: when it holds a log, a key another process made
+    // meanwhile is taken, else none is made.
+    if (key === undefined) {
+      let held: boolean;
+      try {
+        held = (await storage.latestCheckpoint()) !== undefined;
+      } catch (error) {
+        await storage.close();
+        throw error;
+      }
+      key = held ? await logKey(dataDir, io.cwd, undefined, io) : await makeLogKey(dataDir, io.cwd, name, io);
+      if (key === undefined) throw await sayLeft(await missingLogKey(storage, name, check), newAtStart);
+    }
+    logKeyId = key.keyId;
     // Each kind of failure of a witness is reported once per outage; its next cosignature ends the
     // outage, said once. A checkpoint the witness missed is asked again (docs/LOG.md 19.7).
     const reported = new Map<string, Set<string>>();
@@ -478,9 +524,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     try {
       log = await TransparencyLog.open({ storage, origin: name, key, check, ...(cosign === undefined ? {} : { cosign }) });
     } catch (error) {
-      const said = made === undefined ? error : await forgetMadeKey(made, error);
-      if (refused(error)) await madeAtStart.forget();
-      throw said;
+      throw await sayLeft(error, newAtStart);
     }
     options.log = { log, ...(token === undefined ? {} : { token }), anonymousWrites: values['log-anonymous-writes'] === true };
   }
@@ -499,15 +543,14 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   let capture: Awaited<ReturnType<typeof startCapture>> | undefined;
   try {
     const logWhere = url === undefined ? `${join(dataDir, LOG_DATABASE)}` : `the --log-db database ${databaseShown(url)}`;
-    capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logWhere, logKeyId, signKey: sign?.key, io, upstreamWeights, madeKey: (path, text) => madeAtStart.key(path, text), ...(captureLogKey === undefined ? {} : { captureLogKey }) });
+    capture = captureConfig === undefined ? undefined : await startCapture(captureConfig, { dataDir, cwd: io.cwd, log, logWhere, logKeyId, signKey: sign?.key, io, upstreamWeights, ...(captureLogKey === undefined ? {} : { captureLogKey }) });
   } catch (error) {
     // Refused (a run store whose indexes are of another log than this one, say): the log closes
-    // before the error is said, its writer thread with it, and what this start made in the data
-    // directory is removed (the keys, the log database: a later start must not find them).
+    // before the error is said, its writer thread with it; what this start made in the data
+    // directory stays (another serve with this data directory may use it), said in the error.
     await log?.close();
     await ownStorage?.close();
-    if (refused(error)) await madeAtStart.forget();
-    throw error;
+    throw await sayLeft(error, newAtStart);
   }
   if (capture !== undefined) {
     options.proxy = capture.proxy;

@@ -1,5 +1,5 @@
 /** The data directory serve keeps its stores and keys in, which the runs commands and replay read: --data, else RUNPRINT_DATA, else ./runprint-data. */
-import { lstat, readFile, rmdir, unlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.ts';
 
@@ -19,70 +19,59 @@ export function dataDirectory(data: string | undefined): { dir: string; fromEnv:
 }
 
 /**
- * What one start of serve made in the data directory (and the folders it made for it), so that a
- * start refused because its log is not the run store's (ERR_LOG_CONFIG_MISMATCH) leaves nothing
- * it made, and a start with the right data directory or key later does not meet a new key, or a
- * new empty log database signed by it, left by the refused one. Only what this start made, and
- * only while no other process uses the directory: when, once this start closed its own, one of
- * its SQLite databases still has its -wal (SQLite deletes it when the last connection closes),
- * another serve has it open, and nothing is removed. Then a key file while it holds the text this
- * start wrote; an SQLite database (with its -shm) none of whose three files was there before; a
- * folder once it is empty. Nothing that was there before the start is removed.
+ * What the data directory lacked when a start of serve began: the directory itself (and the
+ * folders above it), and which of the files serve makes there (its keys and SQLite databases).
+ * A start refused because its log is not the one its log database or run store holds
+ * (ERR_LOG_CONFIG_MISMATCH) removes none of them: another serve started with the same data
+ * directory at the same moment may have read a key this start made, or opened a database it
+ * made, and be running with it, and no check this process can make proves that none did (a key
+ * read leaves no trace; a file found unused can be opened the moment after). Removing it would
+ * lose that serve's key, and with it the log it signs; a file left costs one rm. So the refusal
+ * says what is there now that was not before the start (`left`), for its user to remove once no
+ * serve uses it.
  */
-export class MadeAtStart {
+export class NewAtStart {
   readonly #dir: string;
-  /** Folders the start had to make, the data directory first. */
-  readonly #folders: string[];
-  /** The data directory's SQLite databases (file names). */
-  readonly #names: readonly string[];
-  /** Those (paths) none of whose three files was there before the start. */
-  readonly #databases: string[];
-  readonly #keys = new Map<string, string>();
+  /** The topmost folder that was missing (the data directory or one above it), or undefined. */
+  readonly #folder: string | undefined;
+  /** The file names (in the data directory) that were missing. */
+  readonly #files: readonly string[];
 
-  private constructor(dir: string, names: readonly string[], folders: string[], databases: string[]) {
+  private constructor(dir: string, folder: string | undefined, files: readonly string[]) {
     this.#dir = dir;
-    this.#names = names;
-    this.#folders = folders;
-    this.#databases = databases;
+    this.#folder = folder;
+    this.#files = files;
   }
 
-  /** Looks, before anything is made, at what is missing: `dir` (absolute) and its parents, and the `databases` (file names in it). */
-  static async before(dir: string, databases: readonly string[]): Promise<MadeAtStart> {
-    const folders: string[] = [];
+  /** Looks, before anything is made, at what is missing: `dir` (absolute) and its parents, and the `files` (names in it). */
+  static async before(dir: string, files: readonly string[]): Promise<NewAtStart> {
+    let folder: string | undefined;
     for (let current = dir; await missing(current); ) {
-      folders.push(current);
+      folder = current;
       const parent = dirname(current);
       if (parent === current) break;
       current = parent;
     }
     const absent: string[] = [];
-    for (const name of databases) {
-      const path = join(dir, name);
-      if (folders.length > 0 || ((await missing(path)) && (await missing(`${path}-wal`)) && (await missing(`${path}-shm`)))) absent.push(path);
-    }
-    return new MadeAtStart(dir, databases, folders, absent);
+    for (const name of files) if (folder !== undefined || (await missing(join(dir, name)))) absent.push(name);
+    return new NewAtStart(dir, folder, absent);
   }
 
-  /** A key file this start wrote, with the text it wrote. */
-  key(path: string, text: string): void {
-    this.#keys.set(path, text);
-  }
-
-  /** Removes what the start made (the class's comment); a file or folder it cannot remove stays, unsaid. */
-  async forget(): Promise<void> {
-    for (const name of this.#names) if (!(await missing(join(this.#dir, `${name}-wal`)))) return;
-    for (const [path, text] of this.#keys) {
-      if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await unlink(path).catch(() => undefined);
+  /**
+   * A sentence naming what was missing before the start and is there now, left as it is (the
+   * class's comment), with what to remove once no serve uses it; '' when there is nothing.
+   */
+  async left(): Promise<string> {
+    const files: string[] = [];
+    for (const name of this.#files) if (!(await missing(join(this.#dir, name)))) files.push(name);
+    const list = files.length <= 1 ? (files[0] ?? '') : `${files.slice(0, -1).join(', ')} and ${files.at(-1)}`;
+    const why = 'a refused start removes nothing, as another serve started with this data directory may be using what it made';
+    if (this.#folder !== undefined && !(await missing(this.#folder))) {
+      const above = this.#folder === this.#dir ? '' : ` (nor ${this.#folder})`;
+      return `Left as it is (${why}): the data directory ${this.#dir}, which was not there before this start${above}, holding ${files.length === 0 ? 'none of serve\'s files' : list}; remove ${this.#folder} if no serve uses it.`;
     }
-    for (const path of this.#databases) {
-      if (await missing(path)) continue;
-      await unlink(`${path}-shm`).catch(() => undefined);
-      await unlink(path).catch(() => undefined);
-    }
-    // The data directory first, then the parents made for it: each only once empty.
-    for (const folder of this.#folders) {
-      if (!(await rmdir(folder).then(() => true, () => false))) break;
-    }
+    if (files.length === 0) return '';
+    return `Left as ${files.length === 1 ? 'it is' : 'they are'} (${why}): ${list} in the data directory ${this.#dir}, not there before this start; remove ${files.length === 1 ? 'it' : 'them'} if no serve uses ${files.length === 1 ? 'it' : 'them'}.`;
   }
 }
 
