@@ -14,6 +14,7 @@ const LAYERS: Record<string, number> = {
   'errors.ts': 0,
   hash: 1,
   io: 1,
+  'node-http': 1.5, // runprint's HTTP client over node:http (the proxy's upstream calls, the log outbox's): on io, below store and server
   jcs: 1,
   merkle: 2,
   keys: 2, // base64, PEM, Ed25519 keys and the signed-note verifier key: shared by receipt and log
