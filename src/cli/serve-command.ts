@@ -583,6 +583,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   // Identity answers are computed in worker threads: a large request cannot hold the event loop.
   const pool = createIdentityPool();
   options.computeIdentity = pool.compute;
+  // A large run's verification and comparison (GET /v1/runs/{id}/verify, /v1/runs/diff) are computed there too.
+  if (options.runAnalysis !== undefined) options.runAnalysis.compute = pool.compute;
   // An answer of 5xx names no server path (a failing store's file): stderr has the whole message.
   const serverErrors = serverErrorReporter(io.stderr);
   options.onServerError = (error, route, status) => serverErrors.report(error, route, status);

@@ -153,6 +153,15 @@ function sideOf(run: StoredRun, which: 'A' | 'B'): RunSide {
   return { captureId: run.record.captureId, requestId: run.record.requestId, runId: run.record.runId, model: run.model, served: run.record.served };
 }
 
+/**
+ * diffCompositions(a, b).differences, here or elsewhere: serve has those of large runs computed in
+ * a worker thread (the identities of two compositions of 100,000 elements held its event loop
+ * more than half a second).
+ */
+export type CompositionDiffer = (a: Composition, b: Composition) => Promise<Difference[]>;
+
+const differencesHere: CompositionDiffer = async (a, b) => diffCompositions(a, b).differences;
+
 /** The stored composition of a run, or undefined when some of its content is not stored. */
 async function compositionOrNone(storage: RunStorage, run: StoredRun): Promise<Composition | undefined> {
   try {
@@ -175,8 +184,8 @@ function unsalted(composition: Composition): Composition {
  * `$['salts'][NAME]` difference (never the salt) for each component salted otherwise on either
  * side whose content is equal, as diffCompositions reports a difference of salts alone.
  */
-function contentDifferences(a: Composition, b: Composition): Difference[] {
-  const differences = diffCompositions(unsalted(a), unsalted(b)).differences;
+async function contentDifferences(a: Composition, b: Composition, differ: CompositionDiffer): Promise<Difference[]> {
+  const differences = await differ(unsalted(a), unsalted(b));
   const ordered: Difference[] = [];
   for (const name of ['version', ...REQUEST_COMPONENTS, 'served'] as const) {
     const of = differences.filter((difference) => difference.component === name);
@@ -217,7 +226,7 @@ async function checkComparableDigests(storage: RunStorage, a: StoredRun, b: Stor
  * Compares two stored runs. When every piece of both runs' content is stored, the compositions
  * compared are returned too (for `--values`), their salts left out.
  */
-export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRun): Promise<{ diff: RunsDiff; compositions?: { a: Composition; b: Composition } }> {
+export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRun, differ: CompositionDiffer = differencesHere): Promise<{ diff: RunsDiff; compositions?: { a: Composition; b: Composition } }> {
   const sideA = sideOf(a, 'A');
   const sideB = sideOf(b, 'B');
   const compositionA = await compositionOrNone(storage, a);
@@ -225,14 +234,14 @@ export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRu
   let differences: Difference[];
   let compared: RunsDiff['compared'];
   if (compositionA !== undefined && compositionB !== undefined) {
-    differences = contentDifferences(compositionA, compositionB);
+    differences = await contentDifferences(compositionA, compositionB, differ);
     compared = 'content';
   } else {
     await checkComparableDigests(storage, a, b);
     const values = new Set<string>(VALUE_COMPONENTS);
     const seen = new Set<string>();
     differences = [];
-    for (const difference of diffCompositions(standIn(a.identity!), standIn(b.identity!)).differences) {
+    for (const difference of await differ(standIn(a.identity!), standIn(b.identity!))) {
       if (!values.has(difference.component)) {
         differences.push(difference);
       } else if (!seen.has(difference.component)) {

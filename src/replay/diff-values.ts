@@ -4,7 +4,8 @@
  */
 import type { Difference } from '../identity/diff.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
-import { compareRuns, type RunsDiff } from './compare-runs.ts';
+import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { compareRuns, type CompositionDiffer, type RunsDiff } from './compare-runs.ts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -120,12 +121,15 @@ export type ShownDifference = Difference & { values?: { a?: string; b?: string }
  * with `values`, each difference carries the values at its place, but only when every piece of
  * both runs' content is stored (`compared` is then `content`); `valuesShown` says whether they are.
  */
-export async function runsDiffView(storage: RunStorage, a: StoredRun, b: StoredRun, values: boolean): Promise<{ diff: RunsDiff & { differences: ShownDifference[] }; valuesShown: boolean }> {
-  const { diff, compositions } = await compareRuns(storage, a, b);
+export async function runsDiffView(storage: RunStorage, a: StoredRun, b: StoredRun, values: boolean, differ?: CompositionDiffer): Promise<{ diff: RunsDiff & { differences: ShownDifference[] }; valuesShown: boolean }> {
+  const { diff, compositions } = await compareRuns(storage, a, b, differ);
   if (!values || compositions === undefined) return { diff, valuesShown: false };
-  const differences = diff.differences.map((difference): ShownDifference => {
+  const differences: ShownDifference[] = [];
+  for (const [index, difference] of diff.differences.entries()) {
     const shown = valuesOf(difference, compositions.a, compositions.b);
-    return shown === undefined ? difference : { ...difference, values: shown };
-  });
+    differences.push(shown === undefined ? difference : { ...difference, values: shown });
+    // Many differences (two large runs): a turn of the event loop after each STEP_ELEMENTS.
+    if ((index + 1) % STEP_ELEMENTS === 0) await nextTurn();
+  }
   return { diff: { ...diff, differences }, valuesShown: true };
 }

@@ -7,7 +7,7 @@
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import type { Composition } from '../identity/composition.ts';
-import { computeIdentity, withServedFacts } from '../identity/identity.ts';
+import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import type { PublicKey } from '../keys/keys.ts';
@@ -22,7 +22,7 @@ import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
 import { retrievalAgreement } from '../receipt/predicate.ts';
-import { verifyReceipt, type VerificationCheck } from '../receipt/verify.ts';
+import { verifyReceipt, type VerificationCheck, type VerificationReport, type VerifyOptions } from '../receipt/verify.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { storedComposition } from './rebuild-request.ts';
@@ -77,6 +77,18 @@ export interface VerifyRunOptions {
   logMissing?: string;
   /** A checkpoint a monitor verified earlier (`log monitor --state`): the log must be consistent with it. */
   monitor?: { note: string; from: string };
+  /**
+   * Where the identity is recomputed from the stored composition (computeIdentity's document) and
+   * the receipt verified (verifyReceipt's report), when not in this thread: serve has a large
+   * run's done in a worker thread, so that its event loop is not held the second they take.
+   */
+  compute?: RunVerifyCompute;
+}
+
+/** computeIdentity and verifyReceipt, done elsewhere (VerifyRunOptions.compute). */
+export interface RunVerifyCompute {
+  identity(composition: Composition): Promise<IdentityDocument>;
+  receipt(receipt: string, options: VerifyOptions): Promise<VerificationReport>;
 }
 
 const encoder = new TextEncoder();
@@ -137,7 +149,7 @@ function checkRecord(run: StoredRun): RunCheck {
  * The request identity recomputed from the stored components (each piece checked against the
  * digest naming it, as for replay), and the run identity from it and the record's served facts.
  */
-async function checkIdentity(storage: RunStorage, run: StoredRun): Promise<{ check: RunCheck; composition?: Composition }> {
+async function checkIdentity(storage: RunStorage, run: StoredRun, compute: RunVerifyCompute | undefined): Promise<{ check: RunCheck; composition?: Composition }> {
   const reliesOn = 'the component content in the run store (each piece checked against its digest) and the served facts of the record';
   const { record } = run;
   if (record.requestId === null || run.identity === null) {
@@ -152,7 +164,7 @@ async function checkIdentity(storage: RunStorage, run: StoredRun): Promise<{ che
     if (code === 'ERR_REPLAY_CONTENT_NOT_STORED') return { check: { name: 'identity', status: 'not-checked', reliesOn, code, message: `content not stored: not checkable (${message})` } };
     return { check: { name: 'identity', status: 'fail', reliesOn, code, message } };
   }
-  let identity = computeIdentity(composition);
+  let identity = compute === undefined ? computeIdentity(composition) : await compute.identity(composition);
   if (identity.requestId !== record.requestId || identity.requestId !== run.identity.requestId) {
     return { check: { name: 'identity', status: 'fail', reliesOn, code: 'ERR_IDENTITY_MISMATCH', message: 'the stored components give another request identity than the record states' } };
   }
@@ -205,7 +217,7 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   if (options.receiptKey === undefined) return { ...base('a receipt public key'), status: 'not-checked', message: options.receiptKeyMissing ?? 'no receipt key' };
   const extra = [composition === undefined ? '' : 'the recomputed composition', output === undefined ? '' : 'the stored response bytes'].filter((text) => text !== '');
   const reliesOn = `the receipt public key ${options.receiptKey.key.keyId} (${options.receiptKey.from})${extra.length === 0 ? '' : `; checked against ${extra.join(' and ')}`}`;
-  const report = await verifyReceipt(run.receipt, {
+  const report = await (options.compute === undefined ? verifyReceipt : options.compute.receipt)(run.receipt, {
     keys: [options.receiptKey.key],
     ...(composition === undefined ? {} : { composition: composition as unknown as JsonValue, from: 'composition' as const }),
     ...(output === undefined ? {} : { output, outputFormat: run.record.format }),
@@ -340,7 +352,7 @@ async function checkMonitor(options: VerifyRunOptions, signal: AbortSignal | und
 /** Runs every check on a stored run; a check that fails does not stop the others. */
 export async function verifyRun(run: StoredRun, options: VerifyRunOptions): Promise<RunVerification> {
   const record = checkRecord(run);
-  const identity = await checkIdentity(options.storage, run);
+  const identity = await checkIdentity(options.storage, run, options.compute);
   const output = await checkOutput(options.storage, run);
   // The receipt is checked against recomputed material only when that material passed its own check.
   const composition = identity.check.status === 'pass' && run.record.runId !== null ? identity.composition : undefined;

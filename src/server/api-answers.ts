@@ -6,6 +6,7 @@
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
 import { FormatError, formatNormalizedPath, RunprintError, UsageError } from '../errors.ts';
 import { parseComposition, type Composition } from '../identity/composition.ts';
+import { diffCompositions } from '../identity/diff.ts';
 import { explainComposition } from '../identity/explain.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import { parseIdentity } from '../identity/identity-string.ts';
@@ -15,7 +16,8 @@ import { parseDecimal } from '../log/checkpoint.ts';
 import { parseCosignerKey } from '../log/cosignature.ts';
 import { parseNoteVerifier } from '../log/note-keys.ts';
 import type { NoteVerifier } from '../log/note.ts';
-import { parsePublicKey } from '../keys/keys.ts';
+import { decodeBase64 } from '../keys/base64.ts';
+import { importPublicKey, parsePublicKey } from '../keys/keys.ts';
 import { locate } from '../capture/capture-run.ts';
 import { readDeclared } from '../capture/declared.ts';
 import type { DeclaredDocument } from '../capture/run-record.ts';
@@ -24,11 +26,12 @@ import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
 import { diffSides, readDiffSide, type DiffSide } from '../receipt/run-diff.ts';
 import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
-import { verifyReceipt, type VerifyOptions } from '../receipt/verify.ts';
+import { verifyReceipt, type VerificationReport, type VerifyOptions } from '../receipt/verify.ts';
 import { bytesMember, inputFormat, optionalString, readMembers, requestFormat, requiredMember, stringList } from './body-members.ts';
 import { checkElements, identityAnswer, readRequestBody, REQUEST_MEMBERS, type IdentityCompute, type Operation } from './identity-answer.ts';
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function json(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
@@ -241,6 +244,56 @@ export async function verifyAnswer(body: Uint8Array, maxElements: number): Promi
 }
 
 /**
+ * `run-identity`: computeIdentity's document of a stored run's composition, read from the run store
+ * and written as JSON by serve (run-analysis-routes.ts), as JSON: what `GET /v1/runs/{id}/verify`
+ * recomputes for a large run in a worker thread. No route's: serve makes the body.
+ */
+export function runIdentityAnswer(body: Uint8Array): Uint8Array {
+  return json(computeIdentity(JSON.parse(decoder.decode(body)) as unknown));
+}
+
+/**
+ * What `run-receipt` is asked: a stored run's receipt (its text as stored) and verifyReceipt's
+ * options as `GET /v1/runs/{id}/verify` checks it (verify-run.ts), the keys as their raw 32 bytes
+ * and the output bytes each in base64.
+ */
+export interface RunReceiptTask {
+  receipt: string;
+  keys: string[];
+  composition?: JsonValue;
+  from?: InputFormat;
+  output?: string;
+  outputFormat?: VerifyOptions['outputFormat'];
+}
+
+/** `run-receipt`: verifyReceipt's report (as JSON) on a stored run's receipt, for a large run in a worker thread. No route's. */
+export async function runReceiptAnswer(body: Uint8Array): Promise<Uint8Array> {
+  const task = JSON.parse(decoder.decode(body)) as RunReceiptTask;
+  const bytes = (text: string): Uint8Array => {
+    const decoded = decodeBase64(text);
+    if (decoded === undefined) throw new TypeError('run-receipt: not base64');
+    return decoded;
+  };
+  const options: VerifyOptions = { keys: await Promise.all(task.keys.map((raw) => importPublicKey(bytes(raw)))) };
+  if (task.composition !== undefined) options.composition = task.composition;
+  if (task.from !== undefined) options.from = task.from;
+  if (task.output !== undefined) options.output = bytes(task.output);
+  if (task.outputFormat !== undefined) options.outputFormat = task.outputFormat;
+  const report: VerificationReport = await verifyReceipt(task.receipt, options);
+  return json(report);
+}
+
+/**
+ * `run-diff`: the differences of two stored runs' compositions (diffCompositions, SPEC 10), as
+ * JSON: what `GET /v1/runs/diff` compares large runs by, in a worker thread; the body is serve's
+ * JSON of `{"a": composition, "b": composition}`. No route's.
+ */
+export function runDiffAnswer(body: Uint8Array): Uint8Array {
+  const { a, b } = JSON.parse(decoder.decode(body)) as { a: unknown; b: unknown };
+  return json(diffCompositions(a, b).differences);
+}
+
+/**
  * A key read from a member: an error that names no place in the body (a key's reader knows none)
  * is given the member's path (`$['keys'][2]`), as every other member error has one.
  */
@@ -283,6 +336,9 @@ const FORMAT_REMEDIES: Record<Operation, string> = {
   diff: 'name the format with the member "from"',
   'sign-facts': 'name the format with the member "from"',
   verify: 'name the format with the member "from"',
+  'run-identity': 'name the format with the member "from"',
+  'run-receipt': 'name the format with the member "from"',
+  'run-diff': 'name the format with the member "from"',
 };
 
 /** One operation's answer; `identity` reads `from` from the query, the others from the body; `declared` is sign-facts' (IdentityCompute). */
@@ -299,6 +355,12 @@ export async function operationAnswer(operation: Operation, body: Uint8Array, ma
         return signFactsAnswer(body, maxElements, declared);
       case 'verify':
         return await verifyAnswer(body, maxElements);
+      case 'run-identity':
+        return runIdentityAnswer(body);
+      case 'run-receipt':
+        return await runReceiptAnswer(body);
+      case 'run-diff':
+        return runDiffAnswer(body);
     }
   } catch (error) {
     throw error instanceof FormatError ? error.withRemedy(FORMAT_REMEDIES[operation]) : error;

@@ -15,8 +15,11 @@ import { bytesMember, inputFormat } from './body-members.ts';
  */
 export const MAX_IDENTITY_ELEMENTS = 100_000;
 
-/** What the service computes off its event loop (README, "Service"). */
-export type Operation = 'identity' | 'explain' | 'diff' | 'verify' | 'sign-facts';
+/**
+ * What the service computes off its event loop (README, "Service"); `run-identity`, `run-receipt`
+ * and `run-diff` are no route's: serve's verification and comparison of large stored runs (api-answers.ts).
+ */
+export type Operation = 'identity' | 'explain' | 'diff' | 'verify' | 'sign-facts' | 'run-identity' | 'run-receipt' | 'run-diff';
 
 /**
  * Computes the answer off the caller's thread or in it; the Node server injects a worker pool,

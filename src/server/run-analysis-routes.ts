@@ -4,20 +4,84 @@
  * verify --json` prints, with the service's own receipt key and log. Both need the capture token
  * when the run store's routes do: they show what `/v1/runs` and `/v1/content` show.
  */
+import { MAX_CAPTURED_ELEMENTS } from '../capture/capture-run.ts';
+import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
+import type { Difference } from '../identity/diff.ts';
+import type { IdentityDocument } from '../identity/identity.ts';
+import { stringifyInSteps } from '../jcs/stringify-steps.ts';
+import { encodeBase64 } from '../keys/base64.ts';
+import type { VerificationReport } from '../receipt/verify.ts';
+import type { CompositionDiffer } from '../replay/compare-runs.ts';
 import { runsDiffView } from '../replay/diff-values.ts';
-import { verifyRun, type VerifyRunOptions } from '../replay/verify-run.ts';
+import { verifyRun, type RunVerifyCompute, type VerifyRunOptions } from '../replay/verify-run.ts';
 import type { RunStorage } from '../store/run-storage.ts';
+import type { RunReceiptTask } from './api-answers.ts';
 import { sameToken } from './bearer.ts';
+import type { IdentityCompute } from './identity-answer.ts';
 import { knownParameters } from './query.ts';
-import { findRuns, NO_STORE } from './run-routes.ts';
+import { findRuns, jsonAnswer, largeRuns, NO_STORE } from './run-routes.ts';
 
 export interface RunAnalysisRouteOptions {
   storage: RunStorage;
   /** When set, these routes need `runprint-capture-token`, as the run store's routes do. */
   token?: string;
   /** What `GET /v1/runs/{id}/verify` checks with: the service's receipt key and log (`storage` is the run store's). */
-  verify: Omit<VerifyRunOptions, 'storage'>;
+  verify: Omit<VerifyRunOptions, 'storage' | 'compute'>;
+  /**
+   * The worker pool serve computes identity answers with (identity-pool.ts): a large run's
+   * identity is recomputed and its receipt verified there (workerCompute), and large runs'
+   * compositions compared (workerDiffer). Without it, here.
+   */
+  compute?: IdentityCompute;
+}
+
+const decoder = new TextDecoder();
+
+/** The UTF-8 bytes of JSON.stringify(value), made in steps (stringifyInSteps), as one array. */
+async function jsonBytes(value: unknown): Promise<Uint8Array> {
+  const encoder = new TextEncoder();
+  const pieces: Uint8Array[] = [];
+  let length = 0;
+  for await (const piece of stringifyInSteps(value, nextTurn, STEP_ELEMENTS)) {
+    const bytes = encoder.encode(piece);
+    pieces.push(bytes);
+    length += bytes.length;
+  }
+  await nextTurn();
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, offset);
+    offset += piece.length;
+  }
+  return bytes;
+}
+
+/** diffCompositions of large runs' compositions (compare-runs.ts) in the worker pool: the same differences, off the event loop. */
+function workerDiffer(compute: IdentityCompute): CompositionDiffer {
+  return async (a, b) => JSON.parse(decoder.decode(await compute(await jsonBytes({ a, b }), 'auto', MAX_CAPTURED_ELEMENTS, 'run-diff'))) as Difference[];
+}
+
+/**
+ * computeIdentity and verifyReceipt of a run's verification (verify-run.ts) in the worker pool:
+ * for a run of 100,000 list elements they held the event loop more than a second (the identity
+ * computed twice, a 10 MB receipt parsed, its payload decoded and read). What goes to a worker is
+ * the composition as JSON (made in steps) and the receipt's text; what comes back is the identity
+ * document as JSON and the report: the same document and report, computed by the same functions.
+ */
+function workerCompute(compute: IdentityCompute): RunVerifyCompute {
+  return {
+    identity: async (composition) => JSON.parse(decoder.decode(await compute(await jsonBytes(composition), 'composition', MAX_CAPTURED_ELEMENTS, 'run-identity'))) as IdentityDocument,
+    receipt: async (receipt, options) => {
+      const task: RunReceiptTask = { receipt, keys: options.keys.map((key) => encodeBase64(key.raw)) };
+      if (options.composition !== undefined) task.composition = options.composition;
+      if (options.from !== undefined) task.from = options.from;
+      if (options.output !== undefined) task.output = encodeBase64(options.output);
+      if (options.outputFormat !== undefined) task.outputFormat = options.outputFormat;
+      return JSON.parse(decoder.decode(await compute(await jsonBytes(task), 'auto', MAX_CAPTURED_ELEMENTS, 'run-receipt'))) as VerificationReport;
+    },
+  };
 }
 
 type Handler = (request: Request, url: URL) => Promise<Response>;
@@ -45,8 +109,11 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
       if (values !== undefined && values !== '1' && values !== '0') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'values must be 1 (show the values at each difference) or 0');
       const runA = (await findRuns(storage, a)).at(-1)!;
       const runB = (await findRuns(storage, b)).at(-1)!;
-      const { diff } = await runsDiffView(storage, runA, runB, values === '1');
-      return Response.json(diff, { headers: NO_STORE });
+      // Large runs: their compositions compared in the worker pool, when there is one, and the answer made in steps.
+      const large = largeRuns([runA, runB]);
+      const differ = large && options.compute !== undefined ? workerDiffer(options.compute) : undefined;
+      const { diff } = await runsDiffView(storage, runA, runB, values === '1', differ);
+      return jsonAnswer(diff, large, NO_STORE);
     },
     /** `GET /v1/runs/{id}/verify`: every check of a stored run (the latest capture of a run identity). */
     verify: async (request, url) => {
@@ -59,7 +126,9 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
         throw new UsageError('ERR_HTTP_BAD_REQUEST', 'the run id in the path is not valid percent-encoding');
       }
       const run = (await findRuns(storage, id)).at(-1)!;
-      return Response.json(await verifyRun(run, { storage, ...options.verify }), { headers: NO_STORE });
+      // A large run's identity and receipt in the worker pool, when there is one.
+      const compute = options.compute !== undefined && largeRuns([run]) ? { compute: workerCompute(options.compute) } : {};
+      return Response.json(await verifyRun(run, { storage, ...options.verify, ...compute }), { headers: NO_STORE });
     },
   };
 }

@@ -5,6 +5,8 @@
  * receipt and tlog-proof; `GET /v1/content/{digest}` gives a stored component, element or output.
  */
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
+import { identityElements, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { stringifyInSteps } from '../jcs/stringify-steps.ts';
 import { isRunId, MAX_RECORD_TIME } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import { CONTENT_PARTS, PROVIDERS, RUN_STATUSES, type RunDigest, type RunQuery, type ReplayEnd, type RunStatus, type RunStorage, type StoredRun } from '../store/run-storage.ts';
@@ -64,6 +66,14 @@ export interface PartContent {
   states: ContentState[];
 }
 
+/** A part of a run with its pieces in order (runContent), undefined for a part with none. */
+function piecesOf(run: StoredRun, part: RunDigest['part']): { part: RunDigest['part']; list: boolean; pieces: RunDigest[] } | undefined {
+  // A list component or retrieval keeps each element; another component or part its one digest.
+  const list = (LIST_COMPONENTS as readonly string[]).includes(part) || part === 'retrieval';
+  const pieces = run.digests.filter((digest) => digest.part === part && (list ? digest.position >= 0 : digest.position === -1)).sort((a, b) => a.position - b.position);
+  return pieces.length > 0 ? { part, list, pieces } : undefined;
+}
+
 /**
  * Where each part's content is, for each of `runs`: the parts of a run (COMPONENT_NAMES, but
  * `output`, whose digest names no content: the response bytes are the output kept) that name
@@ -75,17 +85,21 @@ export interface PartContent {
  * views' `content` member say (one definition).
  */
 export async function runContent(storage: RunStorage, runs: readonly StoredRun[]): Promise<PartContent[][]> {
-  const parts = runs.map((run) => {
-    const found: Array<{ part: RunDigest['part']; list: boolean; pieces: RunDigest[] }> = [];
-    for (const part of COMPONENT_NAMES) {
-      if (part === 'output') continue;
-      // A list component or retrieval keeps each element; another component or part its one digest.
-      const list = (LIST_COMPONENTS as readonly string[]).includes(part) || part === 'retrieval';
-      const pieces = run.digests.filter((digest) => digest.part === part && (list ? digest.position >= 0 : digest.position === -1)).sort((a, b) => a.position - b.position);
-      if (pieces.length > 0) found.push({ part, list, pieces });
+  const parts: Array<Array<{ part: RunDigest['part']; list: boolean; pieces: RunDigest[] }>> = [];
+  for (const run of runs) {
+    if (!largeRun(run)) {
+      parts.push(CONTENT_NAMES.flatMap((part) => piecesOf(run, part) ?? []));
+      continue;
     }
-    return found;
-  });
+    // A large run's parts with a turn of the event loop after each.
+    const found: Array<{ part: RunDigest['part']; list: boolean; pieces: RunDigest[] }> = [];
+    for (const part of CONTENT_NAMES) {
+      const pieces = piecesOf(run, part);
+      if (pieces !== undefined) found.push(pieces);
+      await nextTurn();
+    }
+    parts.push(found);
+  }
   // Whether content no run of these keeps is stored: one query for them all, no content read.
   const present = await storage.contentStored(parts.flat().flatMap(({ pieces }) => pieces.filter((piece) => piece.kept !== true).map((piece) => piece.digest)));
   return parts.map((found) => found.map(({ part, list, pieces }) => ({
@@ -108,6 +122,44 @@ export function contentView(parts: readonly PartContent[]): Record<string, Recor
     view[part] = list ? { ...counts, elements: states } : counts;
   }
   return view;
+}
+
+/** Whether a run names LARGE_RUN_ELEMENTS list elements or more (capture/large-run.ts): what is made of it is made in steps. */
+export const largeRun = (run: StoredRun): boolean => identityElements(run.identity) >= LARGE_RUN_ELEMENTS;
+
+/**
+ * Whether any of `runs` is large (largeRun): their answer is made, and sent, in steps (jsonAnswer);
+ * that of other runs in one go, as before.
+ */
+export const largeRuns = (runs: readonly StoredRun[]): boolean => runs.some(largeRun);
+
+const encoder = new TextEncoder();
+
+/**
+ * The answer `${JSON.stringify(value, null, space)}${end}` as application/json with `headers`:
+ * with `large`, the same bytes made and sent in pieces (stringifyInSteps: each long array
+ * STEP_ELEMENTS elements at a time, a turn of the event loop before each), so that the answer of
+ * a run of 100,000 list elements (10 MB) does not hold the event loop while it is made and
+ * encoded; else made in one go, as Response.json makes it.
+ */
+export function jsonAnswer(value: unknown, large: boolean, headers: Record<string, string>, space?: number, end = ''): Response {
+  const type = { 'content-type': 'application/json', ...headers };
+  if (!large) return new Response(`${JSON.stringify(value, null, space)}${end}`, { headers: type });
+  const pieces = stringifyInSteps(value, nextTurn, STEP_ELEMENTS, space);
+  let ended = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await pieces.next();
+      if (next.done !== true) return controller.enqueue(encoder.encode(next.value));
+      if (!ended && end !== '') controller.enqueue(encoder.encode(end));
+      ended = true;
+      controller.close();
+    },
+    async cancel() {
+      await pieces.return();
+    },
+  });
+  return new Response(body, { headers: type });
 }
 
 /** A run at the other end of a replay link, with the replay's verdict. */
@@ -142,6 +194,9 @@ export async function runViews(storage: RunStorage, runs: readonly StoredRun[]):
  * bytes), `retrieval` and `salts`.
  */
 export const COMPONENT_NAMES: readonly RunDigest['part'][] = CONTENT_PARTS.flatMap((part) => (part === 'request' ? ['request', 'response'] as const : [part]));
+
+/** The parts whose pieces name content (runContent): COMPONENT_NAMES but `output`, whose digest names none. */
+const CONTENT_NAMES: readonly RunDigest['part'][] = COMPONENT_NAMES.filter((part) => part !== 'output');
 
 const COMPONENT_FORM = 'component is DIGEST or NAME=DIGEST';
 
@@ -276,7 +331,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
         await authorize(request);
         knownParameters(url, '/v1/runs', [...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
         const runs = await storage.list(runQuery((name) => url.searchParams.get(name) ?? undefined));
-        return Response.json({ runs: await runViews(storage, runs) }, { headers: NO_STORE });
+        return jsonAnswer({ runs: await runViews(storage, runs) }, largeRuns(runs), NO_STORE);
       },
     },
     '/v1/runs/counts': {
@@ -299,7 +354,10 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
       knownParameters(url, '/v1/runs/groups', ['by', ...RUN_FILTERS, 'limit', 'before'], NOT_COMBINED);
       const by = parseGroupBy(url.searchParams.get('by') ?? '', 'by');
       const query = runQuery((name) => url.searchParams.get(name) ?? undefined);
-      return Response.json(await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by), { headers: NO_STORE });
+      const groups = await groupRuns(storage, { ...query, limit: query.limit ?? 1000 }, by);
+      // By the elements of a large run: a group per element, or a list of them in a group.
+      const large = groups.groups.length > STEP_ELEMENTS || groups.groups.some((group) => (group.elements?.length ?? 0) > STEP_ELEMENTS);
+      return jsonAnswer(groups, large, NO_STORE);
     }
     // A path of none of these shapes (`/v1/runs/ID/other`, `/v1/content/D/more`) is no route: 404, before its id is read.
     const route = parts[2] === 'content' ? (parts.length === 4 ? 'content' : undefined) : parts.length === 4 ? 'run' : parts.length === 5 && RUN_SUBROUTES.includes(parts[4]!) ? parts[4] : undefined;
@@ -323,7 +381,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     }
     const runs = await findRuns(storage, id);
     const latest = runs[runs.length - 1]!;
-    if (route === 'run') return Response.json({ runs: await runViews(storage, runs) }, { headers: NO_STORE });
+    if (route === 'run') return jsonAnswer({ runs: await runViews(storage, runs) }, largeRuns(runs), NO_STORE);
     if (route === 'receipt') {
       if (latest.receipt === null) return noReceiptAnswer(latest);
       return new Response(latest.receipt, { headers: { 'content-type': 'application/json' } });
@@ -331,7 +389,7 @@ export function runRoutes(options: RunRouteOptions): { routes: Record<string, Re
     if (route === 'composition') {
       // The composition with its salts (what `runprint disclose create` takes): secret as the content is.
       const composition = await runComposition(storage, latest);
-      return new Response(`${JSON.stringify(composition, null, 2)}\n`, { headers: { 'content-type': 'application/json', ...NO_STORE } });
+      return jsonAnswer(composition, largeRuns([latest]), NO_STORE, 2, '\n');
     }
     if (route === 'salts') {
       // The salts alone, for a reader who checks what is stored of a run some of whose content is

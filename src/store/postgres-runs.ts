@@ -14,7 +14,7 @@ import { postgresTransaction } from './postgres-transaction.ts';
 import { connectionRefused, databaseShown, noSuchSchema, pinSslMode } from './postgres-url.ts';
 import { requireKeys, shapeFault, type TableKey } from './postgres-keys.ts';
 import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
-import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, firstHeld, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns } from './run-storage.ts';
+import { checkpointForked, COUNTS_GROUPS, FAILED_REASONS, firstHeld, indexHeld, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type RunRowOf, RUN_COLUMNS, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns, largeIdentityText, storedRunInSteps, type RunDigest } from './run-storage.ts';
 
 /**
  * A record column's JSON as jsonb. jsonb refuses the escape \u0000 (22P05), which the record's
@@ -468,8 +468,29 @@ export class PostgresRuns implements RunStorage, BindsLog {
 
   /** `rows` decoded (#decoded; `roots`: list roots checked too). */
   async #stored(rows: RunRow[], roots = false): Promise<StoredRun[]> {
-    const runs = await this.#decoded(rows, roots);
-    return rows.map((row) => runs(row));
+    const large = (row: RunRow) => largeIdentityText(row.identity);
+    if (!rows.some(large)) {
+      const runs = await this.#decoded(rows, roots);
+      return rows.map((row) => runs(row));
+    }
+    // A large run in steps (storedRunInSteps), its digests a page of STEP_ELEMENTS rows at a
+    // time: 100,000 digest rows decoded and checked at once held the event loop.
+    const small = await this.#decoded(rows.filter((row) => !large(row)), roots);
+    const runs: StoredRun[] = [];
+    for (const row of rows) {
+      if (!large(row)) {
+        runs.push(small(row));
+        continue;
+      }
+      const page = async (after: RunDigest | undefined): Promise<RunDigest[]> => {
+        const found = after === undefined
+          ? await this.#query('SELECT part, position, digest, kept FROM run_digests WHERE seq = $1 ORDER BY part, position LIMIT $2', [row.seq, STEP_ELEMENTS])
+          : await this.#query('SELECT part, position, digest, kept FROM run_digests WHERE seq = $1 AND (part, position) > ($2, $3) ORDER BY part, position LIMIT $4', [row.seq, after.part, after.position, STEP_ELEMENTS]);
+        return (found.rows as { part: string; position: number; digest: string; kept: boolean }[]).map((digest) => ({ part: digest.part as ContentPart, position: digest.position, digest: digest.digest, kept: digest.kept }));
+      };
+      runs.push(await storedRunInSteps(this.#names, { seq: row.seq, recordDigest: row.record_digest, record: row.record, identity: row.identity, model: nameOf(row.model, row.model_escaped), capture: row.capture, receipt: row.receipt, logIndex: row.log_index, contentExpired: row.content_expired }, page, roots));
+    }
+    return runs;
   }
 
   /**
@@ -718,9 +739,22 @@ export class PostgresRuns implements RunStorage, BindsLog {
     // No digest holds a NUL, which a text parameter cannot (22021): one asked for with it names no content.
     const asked = [...new Set(digests)].filter((digest) => !digest.includes('\u0000'));
     if (asked.length === 0) return new Set();
-    // The primary key only: the bytes (TOAST past about 2 KB) are not read.
-    const found = await this.#query('SELECT digest FROM content WHERE digest = ANY($1::text[])', [asked]);
-    return new Set((found.rows as { digest: string }[]).map((row) => row.digest));
+    // The primary key only: the bytes (TOAST past about 2 KB) are not read; those of a large run
+    // STEP_ELEMENTS at a time (one answer of 100,000 rows is decoded at once).
+    const stored = new Set<string>();
+    for (let start = 0; start < asked.length; start += STEP_ELEMENTS) {
+      const found = await this.#query('SELECT digest FROM content WHERE digest = ANY($1::text[])', [asked.length <= STEP_ELEMENTS ? asked : asked.slice(start, start + STEP_ELEMENTS)]);
+      for (const row of found.rows as { digest: string }[]) stored.add(row.digest);
+    }
+    return stored;
+  }
+
+  async contents(digests: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const asked = [...new Set(digests)].filter((digest) => !digest.includes('\u0000'));
+    const found = new Map<string, Uint8Array>();
+    if (asked.length === 0) return found;
+    for (const row of (await this.#query('SELECT digest, bytes FROM content WHERE digest = ANY($1::text[])', [asked])).rows as { digest: string; bytes: Buffer }[]) found.set(row.digest, new Uint8Array(row.bytes));
+    return found;
   }
 
   async expire(before: string): Promise<number> {

@@ -4,7 +4,7 @@
  * (sqlite-runs.ts). What is kept of each component follows the content policy.
  */
 import type { CapturedRun } from '../capture/capture-run.ts';
-import { elementBytesOf, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { elementBytesOf, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 import type { IncompleteReason, RunRecord } from '../capture/run-record.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ListComponentName } from '../identity/composition.ts';
@@ -12,6 +12,7 @@ import { listComponentDigest, listRoot, requestDigest } from '../identity/digest
 import { withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { formatIdentity } from '../identity/identity-string.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
+import { rootFromLeafHashes } from '../merkle/rfc6962.ts';
 import { REQUEST_FORMATS, type RequestFormat } from '../providers/request-format.ts';
 import { LogError, RunprintError, storeFault, type StoreName } from '../errors.ts';
 
@@ -154,9 +155,10 @@ function listDigestHex(name: ListComponentName, count: number, root: { sha256: s
  * where one run, or a batch to sign, is read); a list of one has it as its root. The value
  * components' digests are checked through the request identity; their content and the elements'
  * are not in the document. What no identity is derived from is only checked to be there: the
- * `excluded` names (strings) and the `salted` marks.
+ * `excluded` names (strings) and the `salted` marks. `elementsChecked`: the element digests of
+ * lists of two or more are not looked at (without `roots`): the caller checks them (storedRunInSteps).
  */
-export function identityGivesItsIdentities(identity: IdentityDocument, record: RunRecord, roots: boolean): boolean {
+export function identityGivesItsIdentities(identity: IdentityDocument, record: RunRecord, roots: boolean, elementsChecked = false): boolean {
   if (typeof identity !== 'object' || identity === null || identity.version !== 'runprint/v1') return false;
   if (identity.requestId !== record.requestId || identity.runId !== record.runId) return false;
   const excluded = identity.excluded as unknown;
@@ -182,7 +184,7 @@ export function identityGivesItsIdentities(identity: IdentityDocument, record: R
           leaves.push(leaf);
         }
         if (toHex(listRoot(leaves)) !== root) return false;
-      } else if (!elements.every((element) => digestHex(element) !== undefined)) return false;
+      } else if (!elementsChecked && !elements.every((element) => digestHex(element) !== undefined)) return false;
       if (listDigestHex(name as ListComponentName, count as number, entry['root'] as { sha256: string }) !== (entry['digest'] as { sha256: string }).sha256) return false;
     } else if (entry['kind'] !== 'value') return false;
     digests.push(digest);
@@ -399,6 +401,99 @@ export function storedRun(store: StoreName, row: StoredRunRow, digests: RunDiges
     recordDigest: row.recordDigest,
     record,
     identity: storedIdentity(store, row.seq, row.identity, record, roots),
+    model: row.model,
+    capture: row.capture as 'proxy' | 'sdk',
+    digests,
+    receipt: row.receipt,
+    logIndex: row.logIndex,
+    contentExpired: row.contentExpired,
+  };
+}
+
+/**
+ * Whether a stored run's identity document text is long enough to name LARGE_RUN_ELEMENTS list
+ * elements (each element's digest takes 77 characters of it or more, `{"sha256":"..."}`): the
+ * stores read such a run in steps (storedRunInSteps), any other in one go (storedRun), as before.
+ */
+export function largeIdentityText(text: string | null): boolean {
+  return text !== null && text.length >= LARGE_RUN_ELEMENTS * 77;
+}
+
+/**
+ * listRoot of a list's element digests (DigestSets spelt as digestSet spells them), computed
+ * STEP_ELEMENTS leaves at a time with `pause` awaited after each; undefined when one is not spelt
+ * so. STEP_ELEMENTS is a power of two: each step's leaves are a complete subtree of the RFC 6962
+ * tree (every split of a tree of more leaves falls on a multiple of it), and the tree over the
+ * steps' roots is the same tree above them, so rootFromLeafHashes of those roots is the root.
+ */
+export async function listRootInSteps(elements: readonly unknown[], pause: () => Promise<void>): Promise<Uint8Array | undefined> {
+  const roots: Uint8Array[] = [];
+  for (let start = 0; start < elements.length; start += STEP_ELEMENTS) {
+    const leaves: Uint8Array[] = [];
+    for (let index = start; index < Math.min(start + STEP_ELEMENTS, elements.length); index++) {
+      const leaf = digestBytes(elements[index]);
+      if (leaf === undefined) return undefined;
+      leaves.push(leaf);
+    }
+    roots.push(rootFromLeafHashes(leaves));
+    await pause();
+  }
+  return rootFromLeafHashes(roots);
+}
+
+/**
+ * storedRun for a large run (largeIdentityText): the same run, or the same error, made with a
+ * turn of the event loop between its parts, so that reading a run of 100,000 list elements does
+ * not hold the event loop for the 0.3 to 0.5 s it takes in one go: its record and identity
+ * document checked as storedRun checks them (the list roots, with `roots`, by listRootInSteps),
+ * then its digests, read by `page` up to STEP_ELEMENTS at a time: the first rows in (part,
+ * position) order, then those after the last row of the page before. (Each page is read as it is
+ * then: a run whose content retention expires meanwhile may say `kept` of its first pages only.)
+ */
+export async function storedRunInSteps(store: StoreName, row: StoredRunRow, page: (after: RunDigest | undefined) => Promise<RunDigest[]>, roots = false): Promise<StoredRun> {
+  const record = storedRecord(store, row.seq, row.recordDigest, row.record);
+  let identity: IdentityDocument | null = null;
+  if (row.identity !== null) {
+    await nextTurn();
+    try {
+      identity = JSON.parse(row.identity) as IdentityDocument;
+    } catch {
+      throw damagedRun(store, row.seq, 'identity document is not JSON');
+    }
+    await nextTurn();
+    // Its shape and derivations; then what identityGivesItsIdentities checks of the element digests
+    // of each list of two or more, a step at a time: each spelt as a digest, and with `roots` giving
+    // the list's root (a list of one has its root checked already).
+    let gives = identityGivesItsIdentities(identity, record, false, true);
+    for (const name of LIST_COMPONENTS) {
+      if (!gives) break;
+      const entry = identity.components[name] as { count: number; elements: unknown[]; root: { sha256: string } };
+      if (entry.count === 1) continue;
+      if (roots) {
+        const root = await listRootInSteps(entry.elements, nextTurn);
+        gives = root !== undefined && toHex(root) === entry.root.sha256;
+        continue;
+      }
+      for (let start = 0; gives && start < entry.elements.length; start += STEP_ELEMENTS) {
+        for (let index = start; gives && index < Math.min(start + STEP_ELEMENTS, entry.elements.length); index++) gives = digestHex(entry.elements[index]) !== undefined;
+        await nextTurn();
+      }
+    }
+    if (!gives) throw damagedRun(store, row.seq, 'identity document does not give its identities');
+  }
+  const digests: RunDigest[] = [];
+  for (let after: RunDigest | undefined; ; ) {
+    await nextTurn();
+    const rows = await page(after);
+    for (const digest of rows) digests.push(digest);
+    if (rows.length < STEP_ELEMENTS) break;
+    after = rows[rows.length - 1];
+  }
+  return {
+    seq: row.seq,
+    recordDigest: row.recordDigest,
+    record,
+    identity,
     model: row.model,
     capture: row.capture as 'proxy' | 'sdk',
     digests,
@@ -664,6 +759,13 @@ export interface RunStorage {
   /** The captures of a run identity (oldest first), or the one capture with that capture id or record digest. */
   find(id: string): Promise<StoredRun[]>;
   content(digest: string): Promise<Uint8Array | undefined>;
+  /**
+   * The stored content of these digests (hex), in one query, by digest: content(digest) of each,
+   * those not stored left out. Asked for up to STEP_ELEMENTS at a time (storedComposition, for a
+   * large run: one query per element held the event loop about 1 s for 100,000). Optional: a store
+   * without it is asked content() of each.
+   */
+  contents?(digests: readonly string[]): Promise<Map<string, Uint8Array>>;
   /**
    * Which of these digests (hex) name content the store holds, in one query, without reading the
    * content (runs show: where a run's content is). A digest given twice is answered once.
