@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -261,6 +262,24 @@ describe('runprintFetch into a data directory', () => {
       assert.equal(await count(), mark + 2, 'committed when the stream ended');
     } finally {
       await store.close();
+    }
+  });
+
+  test('counts printed with console.log or util.inspect show the numbers as they are now', async () => {
+    const dir = join(tempDir(), 'counts');
+    const own = runprintFetch({ data: dir });
+    const client = new OpenAI({ apiKey: OPENAI_KEY, baseURL: `${upstream.url}/v1`, fetch: own, maxRetries: 0 });
+    try {
+      upstream.enqueue({ kind: 'text', text: 'Counted.' });
+      await client.chat.completions.create({ model: 'gpt-4o', messages: HI });
+      await own.flush();
+      const shown = inspect(own.counts, { depth: 4 });
+      assert.doesNotMatch(shown, /Getter/);
+      assert.match(shown, /runs: 1,/);
+      assert.match(shown, /failures: 0,/);
+      assert.deepEqual(JSON.parse(JSON.stringify(own.counts)).runs, 1);
+    } finally {
+      await own.close();
     }
   });
 

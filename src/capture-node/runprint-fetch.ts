@@ -699,6 +699,10 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return recovered;
     },
   };
+  // console.log(fetch.counts) shows the numbers as they are now, not a list of getters.
+  Object.defineProperty(counts, Symbol.for('nodejs.util.inspect.custom'), {
+    value: (_depth: number, options: object, inspect: (value: unknown, options: object) => string) => inspect({ ...counts }, options),
+  });
 
   const flush = async (): Promise<void> => {
     // A response that has ended hands its run over on a later timer: let those run first.
