@@ -31,6 +31,7 @@ import { buildStatement } from '../src/receipt/statement.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../src/store/receipt-key.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
+import { gapsOf, longestGap, type Gaps } from './helpers/event-loop-gaps.ts';
 import { chatExchange, postExchange } from './helpers/exchanges.ts';
 import { runRunprint, startServe } from './helpers/serve-process.ts';
 
@@ -46,30 +47,12 @@ after(() => endServeTest(undefined, scratch));
  */
 const MOST_CPU_MS = 120;
 
-/** serve's main thread's CPU time so far (ms), or undefined where the kernel does not say (not Linux). */
-function mainThreadCpu(pid: number): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The gaps between /healthz answers: wall time and serve's main thread's CPU time (undefined: not known here). */
-type Gaps = Array<{ wallMs: number; cpuMs: number | undefined }>;
-
 /** /healthz every 10 ms from now until serve has signed `signed` receipts: the gaps. */
 async function pollHealth(base: string, pid: number, signed: number): Promise<Gaps> {
-  const gaps: Gaps = [];
-  let wall = performance.now();
-  let cpu = mainThreadCpu(pid);
+  const { gaps, answered } = gapsOf(pid);
   for (;;) {
     const { capture } = (await (await fetch(`${base}/healthz`)).json()) as { capture: { signed: number } };
-    const nowWall = performance.now();
-    const nowCpu = mainThreadCpu(pid);
-    gaps.push({ wallMs: nowWall - wall, cpuMs: cpu === undefined || nowCpu === undefined ? undefined : nowCpu - cpu });
-    wall = nowWall;
-    cpu = nowCpu;
+    answered();
     if (capture.signed >= signed) return gaps;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -77,7 +60,7 @@ async function pollHealth(base: string, pid: number, signed: number): Promise<Ga
 
 /** No gap of more than MOST_CPU_MS of serve's CPU (where the system says); the measures as a diagnostic. */
 function checkGaps(t: TestContext, gaps: Gaps, callMs: number): void {
-  const longest = (of: (gap: Gaps[number]) => number | undefined) => Math.round(Math.max(...gaps.map((gap) => of(gap) ?? 0)));
+  const longest = (of: (gap: Gaps[number]) => number | undefined) => longestGap(gaps, of);
   const measured = `${gaps.length} gaps over the call (${callMs} ms) and its signing; longest ${longest((gap) => gap.wallMs)} ms of wall time, ${longest((gap) => gap.cpuMs)} ms of serve's CPU`;
   t.diagnostic(measured);
   assert.ok(gaps.length >= 5, measured);

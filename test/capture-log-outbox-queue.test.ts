@@ -8,27 +8,19 @@
  * cannot be reached, and is never sent.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createServer, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { RunprintError } from '../src/errors.ts';
 import { submitReceipt } from '../src/log/client.ts';
 import { cappedFetch } from '../src/store/capped-fetch.ts';
 import { LOG_CONNECTIONS, LogOutbox } from '../src/store/log-outbox.ts';
 import { outboxFixture } from './helpers/log-outbox-fixture.ts';
+import { requestsAlive } from './helpers/requests-alive.ts';
 
 const { closing, logKey, newLog, front, newStore, until } = outboxFixture('runprint-outbox-queue-');
 
-let alive = 0;
-let mostAlive = 0;
-const made = ({ request }: { request: ClientRequest }): void => {
-  alive += 1;
-  mostAlive = Math.max(mostAlive, alive);
-  request.once('close', () => (alive -= 1));
-};
-before(() => subscribe('http.client.request.created', made as (message: unknown) => void));
-after(() => unsubscribe('http.client.request.created', made as (message: unknown) => void));
+const requests = requestsAlive();
 
 test(`submissions past the outbox's ${LOG_CONNECTIONS} connections whose time runs out while they wait fail at once, are never sent, and leave no request behind`, { timeout: 15_000 }, async () => {
   // A log that holds each submission `hold` ms (from the query), then refuses it as busy; it notes each one it got.
@@ -59,7 +51,7 @@ test(`submissions past the outbox's ${LOG_CONNECTIONS} connections whose time ru
   };
   const unreachable = (error: unknown) => (error as RunprintError).code === 'ERR_LOG_UNREACHABLE' && (error as Error).message === `cannot reach http://127.0.0.1:${port}/v1/log/entries`;
   const busy = (error: unknown) => (error as { code?: string }).code === 'ERR_LOG_BUSY' && (error as { status?: number }).status === 503;
-  mostAlive = 0;
+  requests.mostAlive = 0;
   // Every connection held for 1.5 s.
   const held = Array.from({ length: LOG_CONNECTIONS }, (_, i) => submit(`held${i}`, 1500, 10_000));
   await until(() => got.length === LOG_CONNECTIONS, 'the log holds every connection');
@@ -77,24 +69,24 @@ test(`submissions past the outbox's ${LOG_CONNECTIONS} connections whose time ru
   }
   const failedMs = performance.now() - started;
   assert.ok(failedMs >= 180 && failedMs < 1000, `the waiting submissions failed after ${Math.round(failedMs)} ms, not when a connection came free`);
-  assert.equal(mostAlive, LOG_CONNECTIONS, `${mostAlive} requests alive at once with ${LOG_CONNECTIONS} connections: the agent queued requests`);
-  assert.equal(alive, LOG_CONNECTIONS, 'the failed submissions left requests behind');
+  assert.equal(requests.mostAlive, LOG_CONNECTIONS, `${requests.mostAlive} requests alive at once with ${LOG_CONNECTIONS} connections: the agent queued requests`);
+  assert.equal(requests.alive, LOG_CONNECTIONS, 'the failed submissions left requests behind');
   for (const call of held) assert.ok(busy(await call), 'the held ones are answered');
   // The connections are free again: the next submission is sent; the failed ones never were.
   assert.ok(busy(await submit('next', 0, 2000)));
   assert.deepEqual(got.filter((n) => !n.startsWith('held')), ['next']);
-  await until(() => alive === 0, 'no request is left');
+  await until(() => requests.alive === 0, 'no request is left');
 });
 
 test(`an outbox delivering 300 receipts never has more requests alive than its ${LOG_CONNECTIONS} connections (none waits in the agent's queue)`, { timeout: 60_000 }, async () => {
   const { key, verifier } = await logKey();
   const to = await front(await newLog(key));
   const store = await newStore(300);
-  mostAlive = 0;
+  requests.mostAlive = 0;
   const box = new LogOutbox({ storage: store, url: to.url, logKey: verifier, retryMinMs: 20, retryMaxMs: 50, pollMs: 50, checkpointWaitMs: 5_000 });
   box.start();
   closing.push(() => box.close());
   await until(() => box.state.proved === 300, 'all 300 proved', 50_000);
-  assert.ok(mostAlive <= LOG_CONNECTIONS, `${mostAlive} requests alive at once with ${LOG_CONNECTIONS} connections: the agent queued requests`);
-  assert.ok(mostAlive >= 2, `receipts are sent several at a time (${mostAlive} at once)`);
+  assert.ok(requests.mostAlive <= LOG_CONNECTIONS, `${requests.mostAlive} requests alive at once with ${LOG_CONNECTIONS} connections: the agent queued requests`);
+  assert.ok(requests.mostAlive >= 2, `receipts are sent several at a time (${requests.mostAlive} at once)`);
 });

@@ -35,27 +35,9 @@ import { receiptKey } from '../src/store/receipt-key.ts';
 import { defaultContentPolicy, listRootInSteps, runToStore, storedRun, type RunDigest, type RunStorage, type StoredRun } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
+import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 
-
-/** A run row and a digest row as the tables hold them (SQLite's 0/1, PostgreSQL's booleans and bigint text). */
-interface RunRowRead {
-  seq: number | string;
-  record_digest: string;
-  model: string | null;
-  capture: string;
-  record: string;
-  identity: string | null;
-  receipt: string | null;
-  log_index: number | null;
-  content_expired: number | boolean;
-}
-interface DigestRowRead {
-  part: string;
-  position: number;
-  digest: string;
-  kept: number | boolean;
-}
 const scratch = scratchFolders('runprint-large-read-');
 after(() => scratch.removeAll());
 

@@ -10,7 +10,8 @@
  * (proxied calls, /healthz) waited as long, more on a loaded machine.
  *
  * The gaps between /healthz answers are measured in the CPU time serve's main thread spent in them
- * (Linux: /proc/PID/task/PID/schedstat), as capture-large-run-event-loop.test.ts measures them.
+ * (Linux: /proc/PID/task/PID/schedstat), as capture-large-run-event-loop.test.ts measures them
+ * (helpers/event-loop-gaps.ts).
  * Each answer is byte for byte the one made in one go: the run as storedRun reads it with all its
  * digests at once, its views and composition as JSON.stringify writes them, its composition from
  * one content read per piece, its verification and comparison as verifyRun and runsDiffView make
@@ -18,7 +19,6 @@
  */
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -32,28 +32,11 @@ import { runViews } from '../src/server/run-routes.ts';
 import { RUNS_DATABASE, receiptKey } from '../src/store/receipt-key.ts';
 import { storedRun, type RunDigest, type RunStorage } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { gapsOf, longestGap, type Gaps } from './helpers/event-loop-gaps.ts';
+import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
 
-
-/** A run row and a digest row as the tables hold them (SQLite's 0/1, PostgreSQL's booleans and bigint text). */
-interface RunRowRead {
-  seq: number | string;
-  record_digest: string;
-  model: string | null;
-  capture: string;
-  record: string;
-  identity: string | null;
-  receipt: string | null;
-  log_index: number | null;
-  content_expired: number | boolean;
-}
-interface DigestRowRead {
-  part: string;
-  position: number;
-  digest: string;
-  kept: number | boolean;
-}
 const scratch = scratchFolders('runprint-large-read-loop-');
 after(() => endServeTest(undefined, scratch));
 
@@ -65,34 +48,16 @@ after(() => endServeTest(undefined, scratch));
  */
 const MOST_CPU_MS = 120;
 
-/** serve's main thread's CPU time so far (ms), or undefined where the kernel does not say (not Linux). */
-function mainThreadCpu(pid: number): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The gaps between /healthz answers: wall time and serve's main thread's CPU time (undefined: not known here). */
-type Gaps = Array<{ wallMs: number; cpuMs: number | undefined }>;
-
 /** GET `path` from serve, /healthz asked every 10 ms from another connection until it is answered: its status and body, and the gaps. */
 async function readWhilePolled(base: string, pid: number, path: string): Promise<{ status: number; body: string; gaps: Gaps; ms: number }> {
   let reading = true;
-  const gaps: Gaps = [];
+  const { gaps, answered } = gapsOf(pid);
   const polled = (async () => {
-    let wall = performance.now();
-    let cpu = mainThreadCpu(pid);
     while (reading) {
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
       await health.arrayBuffer();
-      const nowWall = performance.now();
-      const nowCpu = mainThreadCpu(pid);
-      gaps.push({ wallMs: nowWall - wall, cpuMs: cpu === undefined || nowCpu === undefined ? undefined : nowCpu - cpu });
-      wall = nowWall;
-      cpu = nowCpu;
+      answered();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
@@ -109,7 +74,7 @@ async function readWhilePolled(base: string, pid: number, path: string): Promise
 
 /** What is wrong with the gaps of a read: fewer than 3, or one of more than MOST_CPU_MS of serve's CPU (where the system says); undefined if nothing. The measures as a diagnostic. */
 function gapsWrong(t: TestContext, route: string, gaps: Gaps, readMs: number): string | undefined {
-  const longest = (of: (gap: Gaps[number]) => number | undefined) => Math.round(Math.max(...gaps.map((gap) => of(gap) ?? 0)));
+  const longest = (of: (gap: Gaps[number]) => number | undefined) => longestGap(gaps, of);
   const measured = `${route}: ${gaps.length} gaps over the read (${readMs} ms); longest ${longest((gap) => gap.wallMs)} ms of wall time, ${longest((gap) => gap.cpuMs)} ms of serve's CPU`;
   t.diagnostic(measured);
   if (gaps.length < 3) return measured;

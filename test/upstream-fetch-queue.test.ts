@@ -8,28 +8,18 @@
  * answer (101), frees its slot for the next call.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createServer, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { UpstreamSilent } from '../src/io/upstream-silent.ts';
 import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
+import { requestsAlive } from './helpers/requests-alive.ts';
 
 /**
  * Requests alive at once (made, not yet closed), and the most there were: a call made past
- * maxSockets while every connection is held would be a request the agent has to queue. Seen
- * through Node's diagnostics channel for each request made.
+ * maxSockets while every connection is held would be a request the agent has to queue.
  */
-let alive = 0;
-let mostAlive = 0;
-const made = ({ request }: { request: ClientRequest }): void => {
-  alive += 1;
-  mostAlive = Math.max(mostAlive, alive);
-  request.once('close', () => (alive -= 1));
-};
-
-before(() => subscribe('http.client.request.created', made as (message: unknown) => void));
-after(() => unsubscribe('http.client.request.created', made as (message: unknown) => void));
+const requests = requestsAlive();
 
 /** An upstream that answers /slow/N after N ms, /trickle with a byte every 200 ms (8 bytes), /reset by cutting the connection, anything else at once; it notes each path asked. */
 async function upstream(): Promise<{ base: string; asked: string[]; server: Server }> {
@@ -66,7 +56,7 @@ async function stop(server: Server | NetServer): Promise<void> {
 test('twelve calls at once with two connections: all answered, sent oldest first, two at a time, none queued by the agent', { timeout: 10_000 }, async () => {
   const { base, asked, server } = await upstream();
   const upstreamFetch = createUpstreamFetch({ maxSockets: 2, idleMs: 5000 });
-  mostAlive = 0;
+  requests.mostAlive = 0;
   try {
     const paths = Array.from({ length: 12 }, (_, i) => `/slow/100?n=${i}`);
     const started = performance.now();
@@ -76,7 +66,7 @@ test('twelve calls at once with two connections: all answered, sent oldest first
     assert.deepEqual(asked, paths, 'sent in the order they were made');
     // Six rounds of two 100 ms answers.
     assert.ok(tookMs >= 550 && tookMs < 3000, `${Math.round(tookMs)} ms`);
-    assert.equal(mostAlive, 2, 'more requests than connections: the agent queued calls');
+    assert.equal(requests.mostAlive, 2, 'more requests than connections: the agent queued calls');
   } finally {
     upstreamFetch.close();
     await stop(server);
@@ -86,7 +76,7 @@ test('twelve calls at once with two connections: all answered, sent oldest first
 test('calls waiting for the one connection: past the idle limit each fails as a silent upstream, an aborted one with its reason; none is sent, the others keep their order', { timeout: 10_000 }, async () => {
   const { base, asked, server } = await upstream();
   const upstreamFetch = createUpstreamFetch({ maxSockets: 1, idleMs: 300 });
-  mostAlive = 0;
+  requests.mostAlive = 0;
   try {
     // The connection is held by an answer trickled within the idle limit, for 1.6 s.
     const held = upstreamFetch(`${base}/trickle`).then((response) => response.text());
@@ -108,7 +98,7 @@ test('calls waiting for the one connection: past the idle limit each fails as a 
     const next = await Promise.all([upstreamFetch(`${base}/next?n=0`), upstreamFetch(`${base}/next?n=1`)].map(async (call) => (await call).text()));
     assert.deepEqual(next, ['/next?n=0', '/next?n=1']);
     assert.deepEqual(asked, ['/trickle', '/next?n=0', '/next?n=1']);
-    assert.equal(mostAlive, 1, 'more requests than connections: the agent queued calls');
+    assert.equal(requests.mostAlive, 1, 'more requests than connections: the agent queued calls');
   } finally {
     upstreamFetch.close();
     await stop(server);
@@ -125,7 +115,7 @@ test('a call whose connection is cut, and one answered 101, free their slot: the
   });
   await new Promise<void>((resolve) => upgrader.listen(0, '127.0.0.1', resolve));
   const upgraderBase = `http://127.0.0.1:${(upgrader.address() as { port: number }).port}`;
-  mostAlive = 0;
+  requests.mostAlive = 0;
   try {
     const cut = upstreamFetch(`${base}/reset`);
     const behind = upstreamFetch(`${base}/behind`);
@@ -135,7 +125,7 @@ test('a call whose connection is cut, and one answered 101, free their slot: the
     const afterUpgrade = upstreamFetch(`${upgraderBase}/up`, { method: 'POST', body: new TextEncoder().encode('{}') });
     for (const call of [upgraded, afterUpgrade]) await assert.rejects(call, { message: 'fetch failed: the upstream answered 101 Switching Protocols, which the proxy does not take' });
     assert.deepEqual(asked, ['/reset', '/behind']);
-    assert.equal(mostAlive, 1, 'more requests than connections: the agent queued calls');
+    assert.equal(requests.mostAlive, 1, 'more requests than connections: the agent queued calls');
   } finally {
     upstreamFetch.close();
     await stop(server);

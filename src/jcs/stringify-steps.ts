@@ -6,52 +6,25 @@
  * it (the run store's routes) does not hold its event loop for the whole text (50 to 100 ms for
  * those 100,000, and as long again to encode it).
  */
-
-/** Containers this deep (the root is 1) are not searched for long arrays: stringified with their parent. */
-const SEARCH_DEPTH = 16;
-
-/** Plain data JSON.stringify reads member by member: an array, or an object of Object.prototype or none, without toJSON. */
-function isPlainContainer(value: unknown): value is Record<string, unknown> | unknown[] {
-  if (typeof value !== 'object' || value === null) return false;
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
-  if (Array.isArray(value)) return true;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
+import { outlineLongArrays } from './long-arrays.ts';
 
 /**
  * The pieces of JSON.stringify(value, null, space) (space: a number of spaces, 0 or none for no
  * indentation), in order: joined, they are that text exactly. Each array of more than `step`
- * elements (found at most SEARCH_DEPTH deep in plain objects and arrays) is stringified `step`
- * elements at a time, `pause` awaited before each slice; the rest of the value in one go. (An
+ * elements (found at most 16 deep in plain objects and arrays: outlineLongArrays) is stringified
+ * `step` elements at a time, `pause` awaited before each slice; the rest of the value in one go. (An
  * element's toJSON, which plain data has none of, would be given its index within its slice.)
  * A value with no long array is one piece, JSON.stringify's.
  */
 export async function* stringifyInSteps(value: unknown, pause: () => Promise<void>, step: number, space = 0): AsyncGenerator<string, void, void> {
-  const tag = `\u0000steps-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-`;
-  const long: unknown[][] = [];
-  // A copy of the containers around the long arrays, each long array replaced by a placeholder string.
-  const skeleton = (input: unknown, depth: number): unknown => {
-    if (depth > SEARCH_DEPTH || !isPlainContainer(input)) return input;
-    if (Array.isArray(input)) {
-      if (input.length > step) {
-        long.push(input);
-        return `${tag}${long.length - 1}`;
-      }
-      // map keeps a hole a hole (JSON.stringify writes null for it, as for the original).
-      return input.map((element) => skeleton(element, depth + 1));
-    }
-    // No prototype: a member named __proto__ is a member here too, as JSON.stringify reads it.
-    const copy = Object.create(null) as Record<string, unknown>;
-    for (const name of Object.keys(input)) copy[name] = skeleton(input[name], depth + 1);
-    return copy;
-  };
   const whole = (): string => {
     const text = JSON.stringify(value, null, space) as string | undefined;
     if (text === undefined) throw new TypeError('stringifyInSteps: the value has no JSON text');
     return text;
   };
-  const outline = skeleton(value, 1);
+  // A copy of the containers around the long arrays, each long array replaced by a placeholder string
+  // (map keeps a hole a hole: JSON.stringify writes null for it, as for the original).
+  const { outline, long, placeholder } = outlineLongArrays(value, step);
   if (long.length === 0) {
     yield whole();
     return;
@@ -60,7 +33,7 @@ export async function* stringifyInSteps(value: unknown, pause: () => Promise<voi
   // Each placeholder, as the outline's text spells it, found once and in order; else in one go.
   const places: number[] = [];
   for (let index = 0; index < long.length; index++) {
-    const quoted = JSON.stringify(`${tag}${index}`);
+    const quoted = JSON.stringify(placeholder(index));
     const at = text.indexOf(quoted, index === 0 ? 0 : places[index - 1]! + 1);
     if (at < 0 || text.indexOf(quoted, at + 1) >= 0) {
       yield whole();
@@ -70,10 +43,10 @@ export async function* stringifyInSteps(value: unknown, pause: () => Promise<voi
   }
   const indent = typeof space === 'number' && space >= 1;
   let from = 0;
-  for (const [index, array] of long.entries()) {
+  for (const [index, { array }] of long.entries()) {
     const at = places[index]!;
     if (at > from) yield text.slice(from, at);
-    from = at + JSON.stringify(`${tag}${index}`).length;
+    from = at + JSON.stringify(placeholder(index)).length;
     // The indentation of the line the array starts on: its elements are one level deeper, its `]` there.
     const base = indent ? /^ */.exec(text.slice(text.lastIndexOf('\n', at) + 1, at))![0] : '';
     for (let start = 0; start < array.length; start += step) {

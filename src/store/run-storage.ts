@@ -396,11 +396,16 @@ export interface StoredRunRow {
  */
 export function storedRun(store: StoreName, row: StoredRunRow, digests: RunDigest[], roots = false): StoredRun {
   const record = storedRecord(store, row.seq, row.recordDigest, row.record);
+  return runOfRow(row, record, storedIdentity(store, row.seq, row.identity, record, roots), digests);
+}
+
+/** The stored run of a row whose record and identity document storedRun or storedRunInSteps checked. */
+function runOfRow(row: StoredRunRow, record: RunRecord, identity: IdentityDocument | null, digests: RunDigest[]): StoredRun {
   return {
     seq: row.seq,
     recordDigest: row.recordDigest,
     record,
-    identity: storedIdentity(store, row.seq, row.identity, record, roots),
+    identity,
     model: row.model,
     capture: row.capture as 'proxy' | 'sdk',
     digests,
@@ -489,18 +494,7 @@ export async function storedRunInSteps(store: StoreName, row: StoredRunRow, page
     if (rows.length < STEP_ELEMENTS) break;
     after = rows[rows.length - 1];
   }
-  return {
-    seq: row.seq,
-    recordDigest: row.recordDigest,
-    record,
-    identity,
-    model: row.model,
-    capture: row.capture as 'proxy' | 'sdk',
-    digests,
-    receipt: row.receipt,
-    logIndex: row.logIndex,
-    contentExpired: row.contentExpired,
-  };
+  return runOfRow(row, record, identity, digests);
 }
 
 /**
