@@ -9,7 +9,7 @@ import { parseJson } from 'runprint/jcs';
 // The one module of runprint/providers the page needs (the receipt check loads it already).
 import { runOutputFrom } from 'runprint/providers/run-output';
 import { api, errorBlock, h } from './common.js';
-import { isStored } from './views.js';
+import { fetchStored, isStored } from './views.js';
 
 /** Lines of a side's value shown before it is folded behind "Show". */
 const FOLD = 24;
@@ -179,16 +179,7 @@ async function fetchContent(wanted) {
     content.set(digest, null);
     if (stored) queue.push(digest);
   }
-  const worker = async () => {
-    for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
-      try {
-        content.set(digest, await api(`/v1/content/${digest}`, 'bytes'));
-      } catch (error) {
-        if (error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
-      }
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  await fetchStored(content, queue);
   return content;
 }
 

@@ -21,6 +21,22 @@ export function isStored(run, part, index) {
   return state.none === 0 || (state.kept ?? 0) + (state.elsewhere ?? 0) > 0;
 }
 
+/** Reads these digests' stored bytes into `content`, four at a time: null where the store has none. */
+export async function fetchStored(content, digests) {
+  const queue = [...digests];
+  const worker = async () => {
+    for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
+      try {
+        content.set(digest, await api(`/v1/content/${digest}`, 'bytes'));
+      } catch (error) {
+        if (error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
+        content.set(digest, null);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
 /**
  * The stored bytes of every digest the page shows, fetched a few at a time: null where only the
  * digest is kept. What the run view says is not stored is not asked for.
@@ -39,18 +55,7 @@ async function loadContent(run) {
   // The store keeps the body of a 2xx answer only (an error body may echo part of a credential).
   const status = run.record.response.status;
   if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) want(run.record.response.rawDigest.sha256, isStored(run, 'response'));
-  const queue = [...new Set(digests)];
-  const worker = async () => {
-    for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
-      try {
-        content.set(digest, await api(`/v1/content/${digest}`, 'bytes'));
-      } catch (error) {
-        if (error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
-        content.set(digest, null);
-      }
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  await fetchStored(content, new Set(digests));
   // A salted run's content gives its digests only with its salts (SPEC 5.6), kept in the store as
   // content is, and read on their own (GET /v1/runs/{id}/salts): the composition is not answered
   // while any piece is kept as a digest only, and the pieces that are stored are still checked.
