@@ -1,5 +1,5 @@
 /** `runprint serve`: the HTTP service on 127.0.0.1 with a data directory (README, "Service"). */
-import { lstat, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, KeyError, LogError, RunprintError, UsageError } from '../errors.ts';
 import { cosignatureSigner, formatCosignerKey, parseCosignerKey } from '../log/cosignature.ts';
@@ -27,9 +27,7 @@ import { readFileAtMost } from '../store/small-file.ts';
 import { warnOpenKey, writeFileAtomic } from './key-file.ts';
 import { isInlineVerifierKey, readLogKey } from './log-options.ts';
 import { runprintVersion } from './version.ts';
-import { dataDirectory, NewAtStart } from './serve-data.ts';
-
-export { DEFAULT_DATA_DIR } from './serve-data.ts';
+import { dataDirectory, missing, NewAtStart } from './serve-data.ts';
 import { connectionCaps, guardProcess, LIMIT_OPTIONS, refusedConnectionsReporter, serveLimits } from './serve-limits.ts';
 import { minuteLine } from './minute-lines.ts';
 
@@ -75,7 +73,7 @@ async function logKey(dataDir: string, cwd: string, file: string | undefined, io
  * database yet), and never removed again: another serve sharing the data directory may have read
  * it by then (serve-data.ts NewAtStart).
  */
-async function makeLogKey(dataDir: string, cwd: string, name: string, io: CliIo): Promise<SigningKey> {
+async function makeLogKey(dataDir: string, name: string, io: CliIo): Promise<SigningKey> {
   const path = join(dataDir, LOG_KEY_FILE);
   for (;;) {
     const text = (await generateKeyFiles(name)).privateKeyPem;
@@ -86,7 +84,7 @@ async function makeLogKey(dataDir: string, cwd: string, name: string, io: CliIo)
       const code = (error as NodeJS.ErrnoException).code;
       // Another process sharing the data directory made it first: use that one (made again only if it is gone meanwhile).
       if (code === 'EEXIST') {
-        const there = await logKey(dataDir, cwd, undefined, io);
+        const there = await logKey(dataDir, io.cwd, undefined, io);
         if (there !== undefined) return there;
         continue;
       }
@@ -482,8 +480,8 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     // No log-key.pem yet: made only when the log database holds no log (a new key cannot continue
     // one). With no log.sqlite in the data directory (and no --log-db) there is none, and the key
     // is made before anything is opened (a start that cannot write it, a full disk, leaves no file).
-    if (key === undefined && url === undefined && (await lstat(join(dataDir, LOG_DATABASE)).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT'))) {
-      key = await makeLogKey(dataDir, io.cwd, name, io);
+    if (key === undefined && url === undefined && (await missing(join(dataDir, LOG_DATABASE)))) {
+      key = await makeLogKey(dataDir, name, io);
     }
     // SQLite: appends are committed on a writer thread, so captured calls are not held up by the log's fsync.
     storage = await openStorage({ dataDir, writerThread: true, ...(url === undefined ? {} : { url }) });
@@ -497,7 +495,7 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
         await storage.close();
         throw error;
       }
-      key = held ? await logKey(dataDir, io.cwd, undefined, io) : await makeLogKey(dataDir, io.cwd, name, io);
+      key = held ? await logKey(dataDir, io.cwd, undefined, io) : await makeLogKey(dataDir, name, io);
       if (key === undefined) throw await sayLeft(await missingLogKey(storage, name, check), newAtStart);
     }
     logKeyId = key.keyId;

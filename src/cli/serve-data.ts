@@ -76,4 +76,4 @@ export class NewAtStart {
 }
 
 /** True when nothing is at `path` (ENOENT); false when something is, or cannot be looked at. */
-const missing = (path: string): Promise<boolean> => lstat(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR');
+export const missing = (path: string): Promise<boolean> => lstat(path).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR');

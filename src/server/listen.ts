@@ -285,9 +285,7 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     const held = holding.get(outgoing);
     if (held !== undefined) return (held(), true);
     if (incoming.complete || outgoing.headersSent) return false;
-    const url = targetOf(incoming.url ?? '', origin);
-    const limit = url === undefined ? 0 : (app.bodyLimit?.(incoming.method ?? 'GET', url.pathname) ?? FALLBACK_BODY_LIMIT);
-    reply(outgoing, new RunprintError('ERR_HTTP_TIMEOUT', `the request's body did not arrive in time (the server waits ${requestTimeout} ms for a whole request)`), true, {}, afterBody(incoming, outgoing, lingerBytes(app, limit)));
+    refuse(incoming, outgoing, new RunprintError('ERR_HTTP_TIMEOUT', `the request's body did not arrive in time (the server waits ${requestTimeout} ms for a whole request)`));
     const socket = outgoing.socket;
     if (holding.has(outgoing) && socket !== null && !socket.destroyed) socket.setTimeout(REFUSED_IDLE_MS);
     return true;

@@ -11,6 +11,7 @@ import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-hea
 import { callLinks, NamedSteps, parentsNow, readStepsHeader, SharedSteps, STEPS_HEADER, type CallSteps, type Link, type StepsStore } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfCancel, outcomeOfError } from '../capture/observe-body.ts';
+import { nextTurn } from '../capture/large-run.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
@@ -133,12 +134,6 @@ async function decodedBody(bytes: Uint8Array, header: string, max: number): Prom
 function withIds(response: Response, ids: Headers): Response {
   ids.forEach((value, name) => response.headers.set(name, value));
   return response;
-}
-
-/** After the current turn of the event loop (its I/O included); a microtask where there is no setImmediate. */
-function nextTurn(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-  return new Promise((resolve) => (immediate === undefined ? queueMicrotask(resolve) : immediate(resolve)));
 }
 
 /** Request headers a proxy never forwards (RFC 9110 section 7.6.1, hop-by-hop), and runprint's own. */
