@@ -159,7 +159,7 @@ export async function storedComposition(storage: RunStorage, run: StoredRun): Pr
       const step = large ? CONTENT_PAGE : entry.elements.length;
       for (let start = 0; start < entry.elements.length; start += step) {
         const page = entry.elements.slice(start, start + step);
-        const read = large && storage.contents !== undefined ? await storage.contents(page.map((element) => element.sha256)) : undefined;
+        const read = large ? await storage.contents(page.map((element) => element.sha256)) : undefined;
         for (const [offset, element] of page.entries()) {
           const index = start + offset;
           const digestOf = salt === undefined ? elementDigest : (canonical: string) => saltedElementDigest(elementSalt(salt, index), canonical);

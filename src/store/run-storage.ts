@@ -756,10 +756,9 @@ export interface RunStorage {
   /**
    * The stored content of these digests (hex), in one query, by digest: content(digest) of each,
    * those not stored left out. Asked for up to STEP_ELEMENTS at a time (storedComposition, for a
-   * large run: one query per element held the event loop about 1 s for 100,000). Optional: a store
-   * without it is asked content() of each.
+   * large run: one query per element held the event loop about 1 s for 100,000).
    */
-  contents?(digests: readonly string[]): Promise<Map<string, Uint8Array>>;
+  contents(digests: readonly string[]): Promise<Map<string, Uint8Array>>;
   /**
    * Which of these digests (hex) name content the store holds, in one query, without reading the
    * content (runs show: where a run's content is). A digest given twice is answered once.
