@@ -4,7 +4,7 @@ import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
 import { requirePublicKey, requireSigningKey } from '../keys/key-arguments.ts';
 import { importPublicKey, type PublicKey, type SigningKey } from '../keys/keys.ts';
 import { isKeyName, noteKeyHash } from '../keys/verifier-key.ts';
-import { parseNote, verifiedSignatures, type Note, type NoteSigner, type NoteVerifier } from './note.ts';
+import { addSignatures, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.ts';
 
 /** Signature type of timestamped Ed25519 cosignatures (signed-note, "Signature types"). */
 export const COSIGNATURE_TYPE = 0x04;
@@ -119,6 +119,43 @@ export function cosignatureVerifier(name: string, key: PublicKey): NoteVerifier 
 export async function cosignCheckpoint(note: Note, signer: NoteSigner): Promise<Note> {
   const signature = await signer.sign(note.text);
   return { text: note.text, signatures: [...note.signatures, { name: signer.name, keyHash: signer.keyHash, signature }] };
+}
+
+/**
+ * The log's signed checkpoint with the witness cosignatures that arrived for it: the one rule by
+ * which runprint's log adds cosignatures to a note, a new checkpoint's (witnessCollector) or a
+ * stored one asked again (TransparencyLog, replaceCheckpointNote). Line by line:
+ *
+ * - The text never changes, and the first line, the log's own signature (a note the log signs
+ *   starts with it), is always kept: every reader verifies the note as before.
+ * - A line `replaced` names is removed: for the log a configured witness's line that does not
+ *   verify under that witness's key (a note damaged in storage). It is no cosignature, and a
+ *   client checking that witness would refuse the whole note for it (verifyCosignatures).
+ * - Every other line is kept byte for byte, in its place: the valid lines of configured
+ *   witnesses, and lines of keys the caller does not know (another process's witnesses, theirs
+ *   to check).
+ * - An arrived line is appended after them, in the order given, unless a kept line or an earlier
+ *   arrived one has its key (name and key ID): a note carries each witness's cosignature once,
+ *   the one it had first. So a removed line's key takes the witness's valid line in its place.
+ *
+ * Undefined when no line is appended: the note is then left as it is, lines `replaced` names
+ * included (a note is rewritten only to gain a cosignature).
+ */
+export function addCosignatures(note: Note, arrived: ReadonlyArray<NoteSignature>, replaced: (signature: NoteSignature) => boolean): Note | undefined {
+  const kept = note.signatures.filter((signature, index) => index === 0 || !replaced(signature));
+  const present = new Set(kept.map(keyOfLine));
+  const added: NoteSignature[] = [];
+  for (const signature of arrived) {
+    if (present.has(keyOfLine(signature))) continue;
+    present.add(keyOfLine(signature));
+    added.push(signature);
+  }
+  return added.length === 0 ? undefined : addSignatures({ text: note.text, signatures: kept }, added);
+}
+
+/** A signature line's key: its name and key ID (signed-note allows one line per key). */
+function keyOfLine(signature: NoteSignature): string {
+  return `${signature.name} ${signature.keyHash}`;
 }
 
 /**

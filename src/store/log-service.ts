@@ -9,7 +9,8 @@ import { encodeBase64 } from '../keys/base64.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../log/checkpoint.ts';
 import { formatEntryBundle, MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
 import { noteSigner, noteVerifier, noteVerifierKey } from '../log/note-keys.ts';
-import { addSignatures, formatNote, parseNote, signNote, verifyNote, type NoteSignature, type NoteSigner, type NoteVerifier } from '../log/note.ts';
+import { addCosignatures } from '../log/cosignature.ts';
+import { formatNote, parseNote, signNote, verifyNote, type NoteSignature, type NoteSigner, type NoteVerifier } from '../log/note.ts';
 import { consistencyProofFromTiles, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tileAt, tileSubtreeHashes, type TileCoordinates, type TileReader } from '../log/tiles.ts';
 import { formatTlogProof } from '../log/tlog-proof.ts';
 import { completeSubtrees, inclusionProofRanges, verifyConsistency, type SubtreeNode } from '../merkle/consistency.ts';
@@ -23,9 +24,11 @@ import { storeCorrupt, type LogStorage, type NewEntry, type StoredEntry } from '
  * Adds witness cosignatures to a signed checkpoint: a freshly signed one, or (`again`) the latest
  * stored one, asked again for the cosignatures it lacks. `proof(oldSize)` gives the consistency
  * proof from an older size of this log to the checkpoint. Resolves to the note with whatever
- * cosignatures arrived (the note unchanged when none did); it must not reject. A line it leaves
- * out of a note asked again (a witness's that does not verify, its valid one in its place) is
- * removed from the stored note as the arrived ones are added; the log's own signature stays.
+ * cosignatures arrived (the note unchanged when none did); it must not reject. For a note asked
+ * again, the lines it added and those it left out (a witness's that does not verify, its valid one
+ * in its place) are added to and removed from the note stored by then, by the rule of
+ * addCosignatures (src/log/cosignature.ts), which witnessCollector follows too; the log's own
+ * signature always stays.
  * With `lacks`, the log asks again, later, for the latest checkpoint whose note `lacks` says
  * misses a cosignature (TransparencyLog, "Asked again"); without it, each checkpoint is asked once.
  */
@@ -318,18 +321,21 @@ export class TransparencyLog {
       const asked = latest.note;
       const cosigned = await cosign({ checkpoint: latest.checkpoint, note: asked, again: true }, (oldSize) => consistencyProofFromTiles(oldSize, size, read));
       if (this.#closed) return false;
-      // Lines compared whole (key and signature): a witness's line that did not verify (damaged
-      // in storage) is left out by the cosigner, its valid one comes in its place.
+      // What the cosigner changed, lines compared whole (key and signature): the lines it added,
+      // and those it left out (a witness's line that did not verify, its valid one in their place;
+      // never the log's own). The same change is made to the note stored now (addCosignatures):
+      // another process may have replaced it meanwhile.
       const had = parseNote(asked).signatures;
       const returned = parseNote(cosigned).signatures;
       const hadLines = new Set(had.map(signatureLine));
       const returnedLines = new Set(returned.map(signatureLine));
       const arrived = returned.filter((signature) => !hadLines.has(signatureLine(signature)));
       const ownKey = signatureKey(this.#verifier);
-      const dropped = new Set(had.filter((signature) => !returnedLines.has(signatureLine(signature)) && signatureKey(signature) !== ownKey).map(signatureLine));
+      const leftOut = new Set(had.filter((signature) => !returnedLines.has(signatureLine(signature)) && signatureKey(signature) !== ownKey).map(signatureLine));
       for (let attempt = 0; arrived.length > 0 && attempt < 5; attempt++) {
-        const replacement = withCosignatures(latest.note, arrived, dropped);
-        if (replacement === latest.note) break;
+        const merged = addCosignatures(parseNote(latest.note), arrived, (signature) => leftOut.has(signatureLine(signature)));
+        if (merged === undefined) break;
+        const replacement = formatNote(merged);
         if (await this.#storage.replaceCheckpointNote(size, latest.note, replacement)) {
           this.#setLatest({ checkpoint: latest.checkpoint, note: replacement, at: Date.now() });
           break;
@@ -518,20 +524,6 @@ function signatureKey(signature: { name: string; keyHash: string }): string {
 /** A signature line as a whole: its key and its signature. */
 function signatureLine(signature: NoteSignature): string {
   return `${signatureKey(signature)} ${encodeBase64(signature.signature)}`;
-}
-
-/**
- * The stored note with the cosignatures that arrived added, each of a key it does not carry yet
- * once the lines the cosigner left out (`dropped`: a witness's lines that do not verify) are
- * removed: the same text and log signature, so every reader verifies it as before. A line dropped
- * is removed only with a cosignature added; the note unchanged when none is.
- */
-function withCosignatures(note: string, arrived: ReadonlyArray<NoteSignature>, dropped: ReadonlySet<string>): string {
-  const parsed = parseNote(note);
-  const kept = parsed.signatures.filter((signature) => !dropped.has(signatureLine(signature)));
-  const present = new Set(kept.map(signatureKey));
-  const added = arrived.filter((signature) => !present.has(signatureKey(signature)));
-  return added.length === 0 ? note : formatNote(addSignatures({ text: parsed.text, signatures: kept }, added));
 }
 
 function readerOf(storage: LogStorage): TileReader {

@@ -6,7 +6,8 @@
  */
 import { RunprintError } from '../errors.ts';
 import { readLimited } from '../io/read-limited.ts';
-import { addSignatures, formatNote, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteVerifier } from '../log/note.ts';
+import { addCosignatures } from '../log/cosignature.ts';
+import { formatNote, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteVerifier } from '../log/note.ts';
 import { formatAddCheckpoint, MAX_PROOF_LINES, parseCosignatureLines, SIZE_MEDIA_TYPE } from '../log/witness.ts';
 import { parseDecimal } from '../log/checkpoint.ts';
 import type { Cosigner } from './log-service.ts';
@@ -82,23 +83,21 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
     }
   }
 
-  /** The note's signature lines without those of a configured witness's key that do not verify under it. */
-  async function validLines(note: Note): Promise<NoteSignature[]> {
-    const kept: NoteSignature[] = [];
+  /** The note's lines of a configured witness's key that do not verify under it (a note damaged in storage): no cosignatures. */
+  async function invalidLines(note: Note): Promise<Set<NoteSignature>> {
+    const invalid = new Set<NoteSignature>();
     for (const signature of note.signatures) {
       const endpoint = endpoints.find(({ verifier }) => verifier.name === signature.name && verifier.keyHash === signature.keyHash);
-      if (endpoint !== undefined) {
-        let valid = false;
-        try {
-          valid = await endpoint.verifier.verify(note.text, signature.signature);
-        } catch {
-          // Counts as not verifying.
-        }
-        if (!valid) continue;
+      if (endpoint === undefined) continue;
+      let valid = false;
+      try {
+        valid = await endpoint.verifier.verify(note.text, signature.signature);
+      } catch {
+        // Counts as not verifying.
       }
-      kept.push(signature);
+      if (!valid) invalid.add(signature);
     }
-    return kept;
+    return invalid;
   }
 
   async function post(target: URL, body: string, signal: AbortSignal): Promise<Attempt> {
@@ -192,19 +191,10 @@ export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, opti
       );
       const cosignatures = results.flat();
       if (cosignatures.length === 0) return signed.note;
-      // A line of a configured witness's key that does not verify (damaged where the note was
-      // stored) is no cosignature: left out, so that the witness's valid one takes its place
-      // instead of being dropped as a second line of the same key.
-      const kept = await validLines(note);
-      const present = new Set(kept.map((signature) => `${signature.name} ${signature.keyHash}`));
-      const added = cosignatures.filter((signature) => {
-        const key = `${signature.name} ${signature.keyHash}`;
-        if (present.has(key)) return false;
-        present.add(key);
-        return true;
-      });
-      if (added.length === 0) return signed.note;
-      return formatNote(addSignatures({ text: note.text, signatures: kept }, added));
+      // A configured witness's line that does not verify is replaced by its valid one (addCosignatures).
+      const invalid = await invalidLines(note);
+      const cosigned = addCosignatures(note, cosignatures, (signature) => invalid.has(signature));
+      return cosigned === undefined ? signed.note : formatNote(cosigned);
     } catch {
       return signed.note;
     }
