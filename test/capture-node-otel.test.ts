@@ -18,6 +18,7 @@ import OpenAI from 'openai';
 import { runprintFetch, withSteps } from '../src/capture-node/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
+import { GENAI_CALLS, REQUEST_ATTRIBUTE_KEYS, startGenaiUpstream } from './helpers/genai-request-attributes.ts';
 
 let upstream: FakeUpstream;
 let dir: string;
@@ -117,8 +118,32 @@ test('in process too: gen_ai.response.id from the answer (JSON or streamed), gen
   assert.match(answered[1]!, /^msg_/);
 });
 
-test('in process: no sampling setting is an attribute when the parameters are salted or kept by digest only', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, n: 3, seed: 1234, messages: [{ role: 'user', content: 'Hi' }] });
+test('in process too: gen_ai.request.stop_sequences, openai.request.service_tier (not auto) and gen_ai.usage.reasoning.output_tokens, for Chat, Responses and Anthropic, JSON and streamed', async () => {
+  const genai = await startGenaiUpstream();
+  exporter.reset();
+  const wrapped = runprintFetch({ data: dir });
+  try {
+    for (const call of GENAI_CALLS) {
+      const response = await wrapped(`${genai.url}${call.path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(call.body) });
+      assert.equal(response.status, 200, call.name);
+      await response.text();
+    }
+  } finally {
+    await wrapped.close();
+    await genai.close();
+  }
+  const spans = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'runprint');
+  assert.equal(spans.length, GENAI_CALLS.length);
+  for (const call of GENAI_CALLS) {
+    const span = spans.find((each) => each.attributes['gen_ai.response.id'] === call.responseId);
+    assert.ok(span !== undefined, `${call.name}: its span, by the answer's id`);
+    assert.equal(span.attributes['error.type'], undefined, `${call.name}: a whole answer`);
+    assert.deepEqual(Object.fromEntries(Object.entries(span.attributes).filter(([key]) => REQUEST_ATTRIBUTE_KEYS.test(key))), call.expected, call.name);
+  }
+});
+
+test('in process: no sampling setting is an attribute when the parameters are salted or kept by digest only, nor the requested service tier when the configuration is', async () => {
+  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, stop: ['END'], n: 3, seed: 1234, service_tier: 'flex', messages: [{ role: 'user', content: 'Hi' }] });
   const settingsWith = async (options: { salt?: string[]; keep?: string }): Promise<string[]> => {
     exporter.reset();
     const data = mkdtempSync(join(tmpdir(), 'runprint-otel-'));
@@ -132,12 +157,16 @@ test('in process: no sampling setting is an attribute when the parameters are sa
     }
     const [span] = exporter.getFinishedSpans().filter((each) => each.instrumentationScope.name === 'runprint');
     assert.equal(span!.attributes['gen_ai.request.model'], 'gpt-4o');
-    return Object.keys(span!.attributes).filter((key) => /^gen_ai\.request\.(temperature|top_p|max_tokens|choice\.count|seed)$/.test(key));
+    return Object.keys(span!.attributes).filter((key) => /^(gen_ai\.request\.(temperature|top_p|max_tokens|stop_sequences|choice\.count|seed)|openai\.request\.service_tier)$/.test(key));
   };
-  assert.deepEqual(await settingsWith({}), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.choice.count', 'gen_ai.request.seed']);
-  assert.deepEqual(await settingsWith({ salt: ['parameters'] }), [], 'salted: the receipt holds a commitment only');
-  assert.deepEqual(await settingsWith({ keep: 'parameters=digest' }), [], 'kept by digest only');
-  assert.deepEqual(await settingsWith({ salt: ['system'] }), ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.choice.count', 'gen_ai.request.seed'], 'another component salted changes nothing');
+  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.stop_sequences', 'gen_ai.request.choice.count', 'gen_ai.request.seed'];
+  const TIER = 'openai.request.service_tier';
+  assert.deepEqual(await settingsWith({}), [...SETTINGS, TIER]);
+  assert.deepEqual(await settingsWith({ salt: ['parameters'] }), [TIER], 'salted: the receipt holds a commitment only');
+  assert.deepEqual(await settingsWith({ keep: 'parameters=digest' }), [TIER], 'kept by digest only');
+  assert.deepEqual(await settingsWith({ salt: ['configuration'] }), SETTINGS, 'the configuration salted: no requested tier');
+  assert.deepEqual(await settingsWith({ keep: 'configuration=digest' }), SETTINGS, 'the configuration kept by digest only: no requested tier');
+  assert.deepEqual(await settingsWith({ salt: ['system'] }), [...SETTINGS, TIER], 'another component salted changes nothing');
 });
 
 test('in process too: Anthropic input tokens count the cached ones (cache_read and cache_creation their own attributes), and finish_reasons has every choice\'s', async () => {

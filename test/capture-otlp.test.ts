@@ -20,6 +20,7 @@ import { answerProblems, documentedAnswer } from './helpers/openapi-check.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 import { startStreamMismatchUpstream } from './helpers/stream-mismatch-upstream.ts';
+import { GENAI_CALLS, REQUEST_ATTRIBUTE_KEYS, startGenaiUpstream } from './helpers/genai-request-attributes.ts';
 
 interface Span {
   traceId: string;
@@ -62,8 +63,8 @@ after(async () => {
 const spans = () => bodies.flatMap((entry) => entry.body.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)));
 const attribute = (span: Span, key: string) => span.attributes.find((item) => item.key === key)?.value;
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+async function until(condition: () => boolean, what: string, withinMs = 5_000): Promise<void> {
+  for (let i = 0; i < withinMs / 25 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
   assert.ok(condition(), what);
 }
 
@@ -203,15 +204,15 @@ async function hungReceiver(): Promise<{ url: string; posts: () => number; close
   };
 }
 
-test('a receiver that never answers: the export times out and says so (not "cannot be reached")', async () => {
+test('a receiver that never answers: the export times out, is retried as a transient failure, and then says so once (not "cannot be reached")', async () => {
   const hung = await hungReceiver();
   const failures: string[] = [];
-  const exporter = otlpExporter({ endpoint: hung.url, serviceName: 'runprint', serviceVersion: 'x', intervalMs: 60_000, timeoutMs: 300, onFailure: (message) => failures.push(message) });
+  const exporter = otlpExporter({ endpoint: hung.url, serviceName: 'runprint', serviceVersion: 'x', intervalMs: 60_000, timeoutMs: 300, retry: { firstDelayMs: 50 }, onFailure: (message) => failures.push(message) });
   try {
     exporter.export({ traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', name: 'chat', kind: 3, startTimeUnixNano: '0', endTimeUnixNano: '0', attributes: [], status: { code: 0 } });
     await exporter.flush();
     assert.deepEqual(failures, ['the OTLP receiver did not answer within 0.3 s (timed out); its spans are dropped, calls go on']);
-    assert.deepEqual(exporter.counts, { exported: 0, dropped: 1, failures: 1, retries: 0 }, 'a timeout is not retried');
+    assert.deepEqual(exporter.counts, { exported: 0, dropped: 1, failures: 1, retries: 3 }, 'a timeout is retried, 4 tries in all');
   } finally {
     await exporter.close();
     await hung.close();
@@ -380,15 +381,20 @@ test('gen_ai.response.id is the provider\'s id of the answer, JSON or streamed; 
   }
 });
 
-test('no sampling setting is a span attribute when the parameters are salted (--capture-salt) or kept by digest only (--capture-keep parameters=digest): no content in a span', async () => {
-  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.choice.count', 'gen_ai.request.seed'];
-  for (const [args, shown] of [[['--capture-salt', 'parameters'], false], [['--capture-salt', 'all'], false], [['--capture-keep', 'parameters=digest'], false], [['--capture-salt', 'system', '--capture-keep', 'input=digest'], true]] as const) {
+test('no sampling setting is a span attribute when the parameters are salted (--capture-salt) or kept by digest only (--capture-keep parameters=digest), nor the requested service tier when the configuration is: no content in a span', async () => {
+  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.stop_sequences', 'gen_ai.request.choice.count', 'gen_ai.request.seed'];
+  const TIER = 'openai.request.service_tier';
+  const cases = [
+    [['--capture-salt', 'parameters'], false, true], [['--capture-salt', 'all'], false, false], [['--capture-keep', 'parameters=digest'], false, true],
+    [['--capture-salt', 'configuration'], true, false], [['--capture-keep', 'configuration=digest'], true, false], [['--capture-salt', 'system', '--capture-keep', 'input=digest'], true, true],
+  ] as const;
+  for (const [args, shown, tierShown] of cases) {
     const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
     dirs.push(dir);
     const serve = await startServe({ data: dir, args: ['--upstream', `openai=${upstream.url}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`, ...args] });
     try {
       upstream.enqueue({ kind: 'text', text: 'Settings.' });
-      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, n: 3, seed: 1234, messages: [{ role: 'user', content: 'Hi' }] }) });
+      const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, stop: ['END'], n: 3, seed: 1234, service_tier: 'flex', messages: [{ role: 'user', content: 'Hi' }] }) });
       assert.equal(response.status, 200);
       await response.text();
       const capture = response.headers.get('runprint-capture-id')!;
@@ -396,6 +402,7 @@ test('no sampling setting is a span attribute when the parameters are salted (--
       await until(() => span() !== undefined, 'the span arrives');
       const found = SETTINGS.filter((key) => attribute(span()!, key) !== undefined);
       assert.deepEqual(found, shown ? SETTINGS : [], args.join(' '));
+      assert.deepEqual(attribute(span()!, TIER), tierShown ? { stringValue: 'flex' } : undefined, `${args.join(' ')}: the requested service tier`);
       assert.equal(attribute(span()!, 'gen_ai.request.model')?.['stringValue'], 'gpt-4o', 'the requested model name stays (it is in the receipt in the clear, salted or not)');
     } finally {
       await serve.stop();
@@ -413,9 +420,12 @@ test('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT (over OTEL_EXPORTER_OTLP_TIMEOUT) bounds
     const response = await fetch(`${serve.base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }) });
     await response.arrayBuffer();
     await until(() => hung.posts() === 1, 'the export reaches the receiver within the export interval');
-    // 0.4 s, not the default 10 s (nor the 60 s of the general variable): the line comes within the wait.
+    // 0.4 s, not the default 10 s (nor the 60 s of the general variable): four tries of 0.4 s and
+    // the backoff between them (at most 0.5 + 1 + 2 s) end well within the wait.
     const line = 'runprint: telemetry: the OTLP receiver did not answer within 0.4 s (timed out); its spans are dropped, calls go on';
-    await until(() => serve.stderr().split('\n').includes(line), `the timeout is reported: ${serve.stderr()}`);
+    await until(() => serve.stderr().split('\n').includes(line), `the timeout is reported: ${serve.stderr()}`, 15_000);
+    const health = (await (await fetch(`${serve.base}/healthz`)).json()) as { capture: { otlp: unknown } };
+    assert.deepEqual(health.capture.otlp, { exported: 0, dropped: 1, failed: 1, retries: 3 }, 'each try timed out and was retried, 4 tries in all');
   } finally {
     await serve.kill();
     await hung.close();
@@ -537,6 +547,34 @@ test('token counts follow the conventions: Anthropic input is input + cache read
   } finally {
     await serve.stop();
     await scripted.close();
+  }
+});
+
+test('gen_ai.request.stop_sequences (Chat stop, Anthropic stop_sequences), openai.request.service_tier (the request\'s, not auto) and gen_ai.usage.reasoning.output_tokens (OpenAI\'s reasoning_tokens), JSON and streamed', async () => {
+  const genai = await startGenaiUpstream();
+  const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
+  dirs.push(dir);
+  const serve = await startServe({ data: dir, args: ['--upstream', `openai=${genai.url}`, '--upstream', `anthropic=${genai.url}`, '--otlp-endpoint', `${receiverUrl}/v1/traces`] });
+  try {
+    const ids: Record<string, string> = {};
+    for (const call of GENAI_CALLS) {
+      const response = await fetch(`${serve.base}/${call.provider}${call.path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(call.body) });
+      assert.equal(response.status, 200, call.name);
+      await response.text();
+      ids[call.name] = response.headers.get('runprint-capture-id')!;
+    }
+    const span = (name: string) => spans().find((item) => attribute(item, 'runprint.capture.id')?.['stringValue'] === ids[name]);
+    await until(() => GENAI_CALLS.every((call) => span(call.name) !== undefined), 'the spans arrive');
+    const otlp = (value: string | number | string[]) => (typeof value === 'string' ? { stringValue: value } : typeof value === 'number' ? { intValue: String(value) } : { arrayValue: { values: value.map((stringValue) => ({ stringValue })) } });
+    for (const call of GENAI_CALLS) {
+      const found = span(call.name)!;
+      assert.equal(attribute(found, 'error.type'), undefined, `${call.name}: a whole answer`);
+      const picked = Object.fromEntries(found.attributes.filter((item) => REQUEST_ATTRIBUTE_KEYS.test(item.key)).map((item) => [item.key, item.value]));
+      assert.deepEqual(picked, Object.fromEntries(Object.entries(call.expected).map(([key, value]) => [key, otlp(value)])), call.name);
+    }
+  } finally {
+    await serve.stop();
+    await genai.close();
   }
 });
 

@@ -37,16 +37,16 @@ export function otelApi(): OtelApi | null {
 
 /**
  * The hooks runprintFetch gives captureFetch: the caller's context at the start, the span at the
- * end. `parameters`: how the local run store keeps the parameters component (spanAttributes).
+ * end. `keep`: how the local run store keeps the parameters and configuration components (spanAttributes).
  */
-export function otelHooks(api: OtelApi, version?: string, parameters: 'content' | 'digest' = 'content'): { onStart: () => unknown; emit: (run: CapturedRun, started: unknown, server: URL | null) => void } {
+export function otelHooks(api: OtelApi, version?: string, keep: { parameters?: 'content' | 'digest'; configuration?: 'content' | 'digest' } = {}): { onStart: () => unknown; emit: (run: CapturedRun, started: unknown, server: URL | null) => void } {
   const tracer = api.trace.getTracer('runprint', version);
   return {
     onStart: () => api.context.active(),
     emit: (run, started, server) => {
       const span = tracer.startSpan(
         spanName(run),
-        { kind: api.SpanKind.CLIENT, startTime: new Date(run.record.times.started), attributes: spanAttributes(run, { server, receipt: null, parameters }) },
+        { kind: api.SpanKind.CLIENT, startTime: new Date(run.record.times.started), attributes: spanAttributes(run, { server, receipt: null, ...keep }) },
         started,
       );
       const failure = errorType(run);

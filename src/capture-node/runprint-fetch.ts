@@ -628,8 +628,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   // Spans through @opentelemetry/api when the application has it (and options.spans is not false).
   const api = options.spans === false ? null : otelApi();
   // The tracer's instrumentation scope: runprint and its version, as the proxy's OTLP spans name it.
-  // Parameters kept by digest only are no attribute (no content is); with a url, the server's policy decides its store, not the spans'.
-  const spans = api === null ? undefined : otelHooks(api, runprintVersionNow(), policy.parameters);
+  // Parameters or configuration kept by digest only are no attribute (no content is); with a url, the server's policy decides its store, not the spans'.
+  const spans = api === null ? undefined : otelHooks(api, runprintVersionNow(), { parameters: policy.parameters, configuration: policy.configuration });
   // Each call's caller's context as it starts: its span's parent, and the collects around it.
   const owner = {};
   const onStart = (): Started => ({ span: spans?.onStart(), call: callStarted(owner) });

@@ -46,13 +46,18 @@ function detail(usage: { [name: string]: JsonValue }, name: string): { [name: st
  * or `input_tokens_details.cached_tokens` (Responses), already counted in its input; Anthropic's
  * `cache_read_input_tokens`, with `cache_creation_input_tokens` (`cacheCreation`, written to the
  * cache), are not counted in its `input_tokens`, so the input is their sum (anthropic.md: MUST).
+ * Reasoning tokens (`reasoning`, gen_ai.usage.reasoning.output_tokens) are OpenAI's
+ * `completion_tokens_details.reasoning_tokens` (Chat) or `output_tokens_details.reasoning_tokens`
+ * (Responses), already counted in its output (openai.md); Anthropic's usage reports none apart
+ * (its `output_tokens` counts the thinking).
  */
-function tokens(usage: JsonValue | null, format: RequestFormat): { input?: number; output?: number; cacheRead?: number; cacheCreation?: number } {
+function tokens(usage: JsonValue | null, format: RequestFormat): { input?: number; output?: number; cacheRead?: number; cacheCreation?: number; reasoning?: number } {
   if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) return {};
   const output = integer(usage['output_tokens']) ?? integer(usage['completion_tokens']);
   let input: number | undefined;
   let cacheRead: number | undefined;
   let cacheCreation: number | undefined;
+  let reasoning: number | undefined;
   if (format === 'anthropic-messages') {
     cacheRead = integer(usage['cache_read_input_tokens']);
     cacheCreation = integer(usage['cache_creation_input_tokens']);
@@ -62,12 +67,14 @@ function tokens(usage: JsonValue | null, format: RequestFormat): { input?: numbe
   } else {
     input = integer(usage['input_tokens']) ?? integer(usage['prompt_tokens']);
     cacheRead = integer(detail(usage, format === 'openai-chat' ? 'prompt_tokens_details' : 'input_tokens_details')?.['cached_tokens']);
+    reasoning = integer(detail(usage, format === 'openai-chat' ? 'completion_tokens_details' : 'output_tokens_details')?.['reasoning_tokens']);
   }
   return {
     ...(input === undefined ? {} : { input }),
     ...(output === undefined ? {} : { output }),
     ...(cacheRead === undefined ? {} : { cacheRead }),
     ...(cacheCreation === undefined ? {} : { cacheCreation }),
+    ...(reasoning === undefined ? {} : { reasoning }),
   };
 }
 
@@ -88,20 +95,40 @@ function finite(value: JsonValue | undefined): number | undefined {
 }
 
 /**
+ * The request member that lists the sequences generation stops at, per API:
+ * gen_ai.request.stop_sequences. Chat Completions has `stop` (a string or an array of them),
+ * Anthropic Messages `stop_sequences`; Responses has none.
+ */
+const STOP: Record<RequestFormat, string | null> = {
+  'openai-chat': 'stop',
+  'openai-responses': null,
+  'anthropic-messages': 'stop_sequences',
+};
+
+/** A stop member as gen_ai.request.stop_sequences takes it: a string as a list of one, a list of strings as it is; an empty list, null or another shape gives none. */
+function stopSequences(value: JsonValue | undefined): string[] | undefined {
+  if (typeof value === 'string') return [value];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((item) => typeof item === 'string')) return undefined;
+  return [...(value as string[])];
+}
+
+/**
  * The settings of the request, from its parameters component (the request's own members, as
  * sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles), max_tokens,
- * and for Chat Completions choice.count (`n`, only when it is not 1: the conventions' condition)
- * and seed (ints). None when the parameters are salted (the receipt and the log hold only a
- * commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are content then, and no
- * content is an attribute.
+ * stop_sequences (STOP), and for Chat Completions choice.count (`n`, only when it is not 1: the
+ * conventions' condition) and seed (ints). None when the parameters are salted (the receipt and
+ * the log hold only a commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are
+ * content then, and no content is an attribute.
  */
-function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number; choices?: number; seed?: number } {
+function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number; stop?: string[]; choices?: number; seed?: number } {
   const parameters = run.composition?.parameters;
   if (parameters === undefined || keep === 'digest' || run.identity?.components.parameters.salted === true) return {};
   const own = (name: string) => (Object.hasOwn(parameters, name) ? parameters[name] : undefined);
   const temperature = finite(own('temperature'));
   const topP = finite(own('top_p'));
   const maxTokens = MAX_TOKENS[run.record.format].map((name) => integer(own(name))).find((value) => value !== undefined);
+  const stopMember = STOP[run.record.format];
+  const stop = stopMember === null ? undefined : stopSequences(own(stopMember));
   const chat = run.record.format === 'openai-chat';
   const n = chat ? integer(own('n')) : undefined;
   const seed = chat ? integer(own('seed')) : undefined;
@@ -109,9 +136,23 @@ function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temper
     ...(temperature === undefined ? {} : { temperature }),
     ...(topP === undefined ? {} : { topP }),
     ...(maxTokens === undefined ? {} : { maxTokens }),
+    ...(stop === undefined ? {} : { stop }),
     ...(n === undefined || n === 1 ? {} : { choices: n }),
     ...(seed === undefined ? {} : { seed }),
   };
+}
+
+/**
+ * openai.request.service_tier: the `service_tier` an OpenAI request asked for, from its
+ * configuration component; absent when the request gives none or gives `auto` (openai.md: only
+ * when it is not `auto`), and when the configuration is salted or kept by digest only (`keep`):
+ * it is content then, like the parameters (requestSettings).
+ */
+function requestServiceTier(run: CapturedRun, keep: 'content' | 'digest'): string | undefined {
+  const configuration = run.composition?.configuration;
+  if (configuration === undefined || keep === 'digest' || run.identity?.components.configuration.salted === true) return undefined;
+  const tier = Object.hasOwn(configuration, 'service_tier') ? configuration['service_tier'] : undefined;
+  return typeof tier === 'string' && tier !== 'auto' ? tier : undefined;
 }
 
 /** `chat MODEL`, or `chat` when the request has no identified model. */
@@ -129,11 +170,11 @@ export function errorType(run: CapturedRun): string | null {
 
 /**
  * The attributes of a run's span. `server` is the URL the call went to (server.address and
- * server.port); `receipt` the receipt's path when it gets one; `parameters` how the run store
- * keeps the parameters component (`--capture-keep parameters=digest`: no sampling setting is an
- * attribute; default `content`).
+ * server.port); `receipt` the receipt's path when it gets one; `parameters` and `configuration`
+ * how the run store keeps those components (`--capture-keep parameters=digest`: no sampling
+ * setting is an attribute; `configuration=digest`: no requested service tier; default `content`).
  */
-export function spanAttributes(run: CapturedRun, context: { server: URL | null; receipt: string | null; parameters?: 'content' | 'digest' }): Record<string, AttributeValue> {
+export function spanAttributes(run: CapturedRun, context: { server: URL | null; receipt: string | null; parameters?: 'content' | 'digest'; configuration?: 'content' | 'digest' }): Record<string, AttributeValue> {
   const { record } = run;
   const attributes: Record<string, AttributeValue> = {};
   const set = (key: string, value: AttributeValue | null | undefined) => {
@@ -149,6 +190,7 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.request.temperature', settings.temperature);
   set('gen_ai.request.top_p', settings.topP);
   set('gen_ai.request.max_tokens', settings.maxTokens);
+  set('gen_ai.request.stop_sequences', settings.stop);
   set('gen_ai.request.choice.count', settings.choices);
   set('gen_ai.request.seed', settings.seed);
   set('gen_ai.response.id', run.responseId);
@@ -161,8 +203,10 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   set('gen_ai.usage.output_tokens', usage.output);
   set('gen_ai.usage.cache_read.input_tokens', usage.cacheRead);
   set('gen_ai.usage.cache_creation.input_tokens', usage.cacheCreation);
+  set('gen_ai.usage.reasoning.output_tokens', usage.reasoning);
   if (record.format !== 'anthropic-messages') {
     set('openai.api.type', record.format === 'openai-chat' ? 'chat_completions' : 'responses');
+    set('openai.request.service_tier', requestServiceTier(run, context.configuration ?? 'content'));
     // Served facts the answer reports (SPEC 4.6), in the receipt in the clear.
     const tier = record.served?.['serviceTier']?.value;
     const fingerprint = record.served?.['systemFingerprint']?.value;

@@ -806,7 +806,7 @@ export async function startCapture(config: CaptureConfig, context: { dataDir: st
           onRun: (run: CapturedRun, where: RunContext) => {
             // Parent-based: a caller whose span is not sampled gets no span of this call either.
             const trace = parseTraceparent(where.traceparent);
-            if (trace?.sampled !== false) exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace, receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters }));
+            if (trace?.sampled !== false) exporter.export(spanOf(run, { upstream: where.upstream, server: new URL(where.url), trace, receipt: where.receipt, stream: where.stream, parameters: config.policy.parameters, configuration: config.policy.configuration }));
           },
         }),
   });

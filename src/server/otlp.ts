@@ -65,10 +65,11 @@ function otlpValue(key: string, value: AttributeValue): Attribute['value'] {
   return { arrayValue: { values: value.map((item) => ({ stringValue: item })) } };
 }
 
-/** The span of one captured run. `server` is the upstream URL; `parameters` how the run store keeps the parameters component (spanAttributes). */
-export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean; parameters?: 'content' | 'digest' }): OtlpSpan {
+/** The span of one captured run. `server` is the upstream URL; `parameters` and `configuration` how the run store keeps those components (spanAttributes). */
+export function spanOf(run: CapturedRun, context: { upstream: string; server: URL; trace: SpanContext | null; receipt: string | null; stream: boolean; parameters?: 'content' | 'digest'; configuration?: 'content' | 'digest' }): OtlpSpan {
   const { record } = run;
-  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt, ...(context.parameters === undefined ? {} : { parameters: context.parameters }) })).map(([key, value]) => ({ key, value: otlpValue(key, value) }));
+  const keep = { ...(context.parameters === undefined ? {} : { parameters: context.parameters }), ...(context.configuration === undefined ? {} : { configuration: context.configuration }) };
+  const attributes = Object.entries(spanAttributes(run, { server: context.server, receipt: context.receipt, ...keep })).map(([key, value]) => ({ key, value: otlpValue(key, value) }));
   const failure = errorType(run);
   const span: OtlpSpan = {
     traceId: context.trace?.traceId ?? randomHex(16),
@@ -254,14 +255,17 @@ class ReceiverStatus extends Error {
 }
 
 /**
- * How a failed export is retried (OTLP specification, "Retryable Response Codes", "OTLP/HTTP
- * Throttling" and "OTLP/HTTP Connection"): an answer of 429, 502, 503 or 504, no connection, or a
- * connection closed before an answer, is tried again, up to `attempts` tries in all; after the
- * receiver's `Retry-After` (seconds or an HTTP date) when it gives one, else after an exponential
- * backoff with jitter (`firstDelayMs` doubled each time, at most `maxDelayMs`, a random half to
- * all of it); the waits of one export add up to `maxWaitMs` at most (a longer Retry-After drops
- * the spans at once instead). Any other status (400, 401, 413, 500, ...) and a timeout (the
- * receiver took the request and did not answer: another try would wait as long again) are not retried.
+ * How a failed export is retried (OTLP exporter specification, "Retry": transient errors MUST be
+ * retried with an exponential back-off with jitter; OTLP specification, "Failures", "OTLP/HTTP
+ * Throttling", "All Other Responses" and "OTLP/HTTP Connection"): an answer of 429, 502, 503 or
+ * 504, no connection, a connection closed before an answer, or no answer within the export
+ * timeout (a request the receiver took and never answered, as OTLP/gRPC retries
+ * DEADLINE_EXCEEDED; the receiver may have kept it, and OTLP accepts such duplicates), is tried
+ * again, up to `attempts` tries in all; after the receiver's `Retry-After` (seconds or an HTTP
+ * date) when it gives one, else after an exponential backoff with jitter (`firstDelayMs` doubled
+ * each time, at most `maxDelayMs`, a random half to all of it); the waits of one export add up to
+ * `maxWaitMs` at most (a longer Retry-After drops the spans at once instead), and each try waits
+ * the export timeout at most. Any other status (400, 401, 413, 500, ...) is not retried (MUST NOT).
  */
 export interface OtlpRetry {
   attempts: number;
@@ -304,10 +308,10 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
  * Batches spans and POSTs them to `endpoint` (the full traces URL, `.../v1/traces`) every
  * `intervalMs` or `maxBatch` spans, with `headers` (otlpHeaders) beside the content type, under a
  * resource of `service.name` (`serviceName`), `service.version` and `resource` (otlpResource). An
- * export the receiver refuses with 429, 502, 503 or 504, or that finds no connection, is retried
- * as `retry` says (DEFAULT_OTLP_RETRY; OtlpRetry); one that still fails, is refused otherwise, or
- * is not answered within `timeoutMs` (otlpTimeout; 10 s, the OTLP exporter default) loses its spans
- * (counted as dropped, and said through `onFailure`, with each failure, for the caller to say once
+ * export the receiver refuses with 429, 502, 503 or 504, that finds no connection, or that is not
+ * answered within `timeoutMs` (otlpTimeout; 10 s, the OTLP exporter default; each try), is retried
+ * as `retry` says (DEFAULT_OTLP_RETRY; OtlpRetry); one that still fails, or is refused otherwise,
+ * loses its spans (counted as dropped, and said through `onFailure`, with each failure, for the caller to say once
  * per kind); the first export that works after failures calls `onRecovered`. Telemetry never holds
  * up a call, and the queue never grows past `maxQueue` (spans past it are dropped, said once until
  * an export works again). Its close waits at most `closeTimeoutMs` (DEFAULT_OTLP_CLOSE_MS) for the
@@ -376,8 +380,9 @@ export function otlpExporter(options: { endpoint: string; serviceName: string; s
           if (RETRYABLE_STATUS.has(response.status)) delay = retryAfterMs(response.headers.get('retry-after')) ?? backoff(attempt);
         } catch (error) {
           failure = error;
-          // No connection, or one closed before an answer: tried again. A timeout is not.
-          if (!(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) delay = backoff(attempt);
+          // No connection, one closed before an answer, or no answer within the timeout: tried
+          // again. An abort (close's deadline) is not.
+          if (!(error instanceof Error && error.name === 'AbortError')) delay = backoff(attempt);
         }
         // Abandoned at close's deadline: counted there, with what waited behind it.
         if (abandoned) return;
