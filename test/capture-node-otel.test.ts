@@ -143,7 +143,7 @@ test('in process too: gen_ai.request.stop_sequences, openai.request.service_tier
 });
 
 test('in process: no sampling setting is an attribute when the parameters are salted or kept by digest only, nor the requested service tier when the configuration is', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, max_completion_tokens: 77, stop: ['END'], n: 3, seed: 1234, service_tier: 'flex', messages: [{ role: 'user', content: 'Hi' }] });
+  const body = JSON.stringify({ model: 'gpt-4o', temperature: 0.3125, top_p: 0.75, frequency_penalty: 0.25, presence_penalty: 0.5, max_completion_tokens: 77, stop: ['END'], n: 3, seed: 1234, service_tier: 'flex', messages: [{ role: 'user', content: 'Hi' }] });
   const settingsWith = async (options: { salt?: string[]; keep?: string }): Promise<string[]> => {
     exporter.reset();
     const data = mkdtempSync(join(tmpdir(), 'runprint-otel-'));
@@ -157,9 +157,9 @@ test('in process: no sampling setting is an attribute when the parameters are sa
     }
     const [span] = exporter.getFinishedSpans().filter((each) => each.instrumentationScope.name === 'runprint');
     assert.equal(span!.attributes['gen_ai.request.model'], 'gpt-4o');
-    return Object.keys(span!.attributes).filter((key) => /^(gen_ai\.request\.(temperature|top_p|max_tokens|stop_sequences|choice\.count|seed)|openai\.request\.service_tier)$/.test(key));
+    return Object.keys(span!.attributes).filter((key) => /^(gen_ai\.request\.(temperature|top_p|frequency_penalty|presence_penalty|max_tokens|stop_sequences|choice\.count|seed)|openai\.request\.service_tier)$/.test(key));
   };
-  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.max_tokens', 'gen_ai.request.stop_sequences', 'gen_ai.request.choice.count', 'gen_ai.request.seed'];
+  const SETTINGS = ['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.frequency_penalty', 'gen_ai.request.presence_penalty', 'gen_ai.request.max_tokens', 'gen_ai.request.stop_sequences', 'gen_ai.request.choice.count', 'gen_ai.request.seed'];
   const TIER = 'openai.request.service_tier';
   assert.deepEqual(await settingsWith({}), [...SETTINGS, TIER]);
   assert.deepEqual(await settingsWith({ salt: ['parameters'] }), [TIER], 'salted: the receipt holds a commitment only');

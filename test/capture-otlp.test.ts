@@ -550,7 +550,7 @@ test('token counts follow the conventions: Anthropic input is input + cache read
   }
 });
 
-test('gen_ai.request.stop_sequences (Chat stop, Anthropic stop_sequences), openai.request.service_tier (the request\'s, not auto) and gen_ai.usage.reasoning.output_tokens (OpenAI\'s reasoning_tokens), JSON and streamed', async () => {
+test('gen_ai.request.stop_sequences (Chat stop, Anthropic stop_sequences), top_k and the penalties (doubles), openai.request.service_tier (the request\'s, not auto) and gen_ai.usage.reasoning.output_tokens (OpenAI\'s reasoning_tokens), JSON and streamed', async () => {
   const genai = await startGenaiUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'runprint-otlp-'));
   dirs.push(dir);
@@ -565,12 +565,14 @@ test('gen_ai.request.stop_sequences (Chat stop, Anthropic stop_sequences), opena
     }
     const span = (name: string) => spans().find((item) => attribute(item, 'runprint.capture.id')?.['stringValue'] === ids[name]);
     await until(() => GENAI_CALLS.every((call) => span(call.name) !== undefined), 'the spans arrive');
-    const otlp = (value: string | number | string[]) => (typeof value === 'string' ? { stringValue: value } : typeof value === 'number' ? { intValue: String(value) } : { arrayValue: { values: value.map((stringValue) => ({ stringValue })) } });
+    // The conventions type top_k and the penalties as doubles (registry.yaml): sent as doubleValue even when whole.
+    const doubles = /^gen_ai\.request\.(top_k|frequency_penalty|presence_penalty)$/;
+    const otlp = (key: string, value: string | number | string[]) => (typeof value === 'string' ? { stringValue: value } : typeof value === 'number' ? (doubles.test(key) ? { doubleValue: value } : { intValue: String(value) }) : { arrayValue: { values: value.map((stringValue) => ({ stringValue })) } });
     for (const call of GENAI_CALLS) {
       const found = span(call.name)!;
       assert.equal(attribute(found, 'error.type'), undefined, `${call.name}: a whole answer`);
       const picked = Object.fromEntries(found.attributes.filter((item) => REQUEST_ATTRIBUTE_KEYS.test(item.key)).map((item) => [item.key, item.value]));
-      assert.deepEqual(picked, Object.fromEntries(Object.entries(call.expected).map(([key, value]) => [key, otlp(value)])), call.name);
+      assert.deepEqual(picked, Object.fromEntries(Object.entries(call.expected).map(([key, value]) => [key, otlp(key, value)])), call.name);
     }
   } finally {
     await serve.stop();

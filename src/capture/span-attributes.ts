@@ -16,7 +16,7 @@ export type AttributeValue = string | number | boolean | string[];
  * The attributes whose type the conventions give as double: OTLP sends them as doubles even when
  * the value is a whole number (`"temperature": 1`); every other number is an int.
  */
-export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set(['gen_ai.request.temperature', 'gen_ai.request.top_p']);
+export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set(['gen_ai.request.temperature', 'gen_ai.request.top_p', 'gen_ai.request.top_k', 'gen_ai.request.frequency_penalty', 'gen_ai.request.presence_penalty']);
 
 /**
  * The request member that bounds the tokens generated, per API, first found first:
@@ -114,18 +114,22 @@ function stopSequences(value: JsonValue | undefined): string[] | undefined {
 
 /**
  * The settings of the request, from its parameters component (the request's own members, as
- * sent; absent ones give no attribute): gen_ai.request.temperature, top_p (doubles), max_tokens,
+ * sent; absent ones give no attribute): gen_ai.request.temperature, top_p, top_k (Anthropic's, and
+ * an OpenAI-compatible server's), frequency_penalty and presence_penalty (doubles), max_tokens,
  * stop_sequences (STOP), and for Chat Completions choice.count (`n`, only when it is not 1: the
  * conventions' condition) and seed (ints). None when the parameters are salted (the receipt and
  * the log hold only a commitment to them, SPEC 5.6) or kept by digest only (`keep`): they are
  * content then, and no content is an attribute.
  */
-function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; maxTokens?: number; stop?: string[]; choices?: number; seed?: number } {
+function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temperature?: number; topP?: number; topK?: number; frequencyPenalty?: number; presencePenalty?: number; maxTokens?: number; stop?: string[]; choices?: number; seed?: number } {
   const parameters = run.composition?.parameters;
   if (parameters === undefined || keep === 'digest' || run.identity?.components.parameters.salted === true) return {};
   const own = (name: string) => (Object.hasOwn(parameters, name) ? parameters[name] : undefined);
   const temperature = finite(own('temperature'));
   const topP = finite(own('top_p'));
+  const topK = finite(own('top_k'));
+  const frequencyPenalty = finite(own('frequency_penalty'));
+  const presencePenalty = finite(own('presence_penalty'));
   const maxTokens = MAX_TOKENS[run.record.format].map((name) => integer(own(name))).find((value) => value !== undefined);
   const stopMember = STOP[run.record.format];
   const stop = stopMember === null ? undefined : stopSequences(own(stopMember));
@@ -135,6 +139,9 @@ function requestSettings(run: CapturedRun, keep: 'content' | 'digest'): { temper
   return {
     ...(temperature === undefined ? {} : { temperature }),
     ...(topP === undefined ? {} : { topP }),
+    ...(topK === undefined ? {} : { topK }),
+    ...(frequencyPenalty === undefined ? {} : { frequencyPenalty }),
+    ...(presencePenalty === undefined ? {} : { presencePenalty }),
     ...(maxTokens === undefined ? {} : { maxTokens }),
     ...(stop === undefined ? {} : { stop }),
     ...(n === undefined || n === 1 ? {} : { choices: n }),
@@ -189,6 +196,9 @@ export function spanAttributes(run: CapturedRun, context: { server: URL | null; 
   const settings = requestSettings(run, context.parameters ?? 'content');
   set('gen_ai.request.temperature', settings.temperature);
   set('gen_ai.request.top_p', settings.topP);
+  set('gen_ai.request.top_k', settings.topK);
+  set('gen_ai.request.frequency_penalty', settings.frequencyPenalty);
+  set('gen_ai.request.presence_penalty', settings.presencePenalty);
   set('gen_ai.request.max_tokens', settings.maxTokens);
   set('gen_ai.request.stop_sequences', settings.stop);
   set('gen_ai.request.choice.count', settings.choices);

@@ -1,5 +1,6 @@
 /**
- * Calls whose spans carry gen_ai.request.stop_sequences, openai.request.service_tier and
+ * Calls whose spans carry gen_ai.request.stop_sequences, top_k, frequency_penalty,
+ * presence_penalty, openai.request.service_tier and
  * gen_ai.usage.reasoning.output_tokens: OpenAI Chat Completions, Responses and Anthropic Messages,
  * each as JSON and streamed, with the answer a loopback upstream gives each (scripted, in order),
  * and the attributes each span must carry (absent keys: no attribute). For the proxy's OTLP export
@@ -9,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The attributes of these calls that a test compares, by key. */
-export const REQUEST_ATTRIBUTE_KEYS = /^(gen_ai\.request\.stop_sequences|openai\.(request|response)\.service_tier|gen_ai\.usage\.(reasoning\.)?output_tokens)$/;
+export const REQUEST_ATTRIBUTE_KEYS = /^(gen_ai\.request\.(stop_sequences|top_k|frequency_penalty|presence_penalty)|openai\.(request|response)\.service_tier|gen_ai\.usage\.(reasoning\.)?output_tokens)$/;
 
 export interface GenaiCall {
   name: string;
@@ -39,9 +40,9 @@ const anthropicMessage = (id: string, usage: object) => ({ id, type: 'message', 
 export const GENAI_CALLS: readonly GenaiCall[] = [
   {
     name: 'chat', responseId: 'chatcmpl-json', provider: 'openai', path: '/v1/chat/completions',
-    body: { model: 'gpt-5', stop: 'END', service_tier: 'flex', messages },
+    body: { model: 'gpt-5', stop: 'END', service_tier: 'flex', frequency_penalty: 0.5, presence_penalty: -1, messages },
     reply: { json: chatCompletion('chatcmpl-json', 'flex', { prompt_tokens: 20, completion_tokens: 150, total_tokens: 170, completion_tokens_details: { reasoning_tokens: 128, audio_tokens: 0 } }) },
-    expected: { 'gen_ai.request.stop_sequences': ['END'], 'openai.request.service_tier': 'flex', 'openai.response.service_tier': 'flex', 'gen_ai.usage.output_tokens': 150, 'gen_ai.usage.reasoning.output_tokens': 128 },
+    expected: { 'gen_ai.request.stop_sequences': ['END'], 'gen_ai.request.frequency_penalty': 0.5, 'gen_ai.request.presence_penalty': -1, 'openai.request.service_tier': 'flex', 'openai.response.service_tier': 'flex', 'gen_ai.usage.output_tokens': 150, 'gen_ai.usage.reasoning.output_tokens': 128 },
   },
   {
     name: 'chatStream', responseId: 'chatcmpl-stream', provider: 'openai', path: '/v1/chat/completions',
@@ -82,9 +83,9 @@ export const GENAI_CALLS: readonly GenaiCall[] = [
   {
     // Anthropic's usage counts thinking in output_tokens and reports no reasoning count apart; its service_tier is no openai.* attribute.
     name: 'anthropic', responseId: 'msg_json', provider: 'anthropic', path: '/v1/messages',
-    body: { model: 'claude-sonnet-4-5', max_tokens: 64, stop_sequences: ['\n\nHuman:', 'STOP'], service_tier: 'auto', messages },
+    body: { model: 'claude-sonnet-4-5', max_tokens: 64, top_k: 40, stop_sequences: ['\n\nHuman:', 'STOP'], service_tier: 'auto', messages },
     reply: { json: anthropicMessage('msg_json', { input_tokens: 10, output_tokens: 7 }) },
-    expected: { 'gen_ai.request.stop_sequences': ['\n\nHuman:', 'STOP'], 'gen_ai.usage.output_tokens': 7 },
+    expected: { 'gen_ai.request.stop_sequences': ['\n\nHuman:', 'STOP'], 'gen_ai.request.top_k': 40, 'gen_ai.usage.output_tokens': 7 },
   },
   {
     name: 'anthropicStream', responseId: 'msg_stream', provider: 'anthropic', path: '/v1/messages',
