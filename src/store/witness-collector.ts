@@ -6,6 +6,7 @@
  */
 import { RunprintError } from '../errors.ts';
 import { readLimited } from '../io/read-limited.ts';
+import { encodeBase64 } from '../keys/base64.ts';
 import { addCosignatures } from '../log/cosignature.ts';
 import { formatNote, parseNote, verifiedSignatures, type Note, type NoteSignature, type NoteVerifier } from '../log/note.ts';
 import { formatAddCheckpoint, MAX_PROOF_LINES, parseCosignatureLines, SIZE_MEDIA_TYPE } from '../log/witness.ts';
@@ -54,6 +55,45 @@ function addCheckpointUrl(prefix: string): URL {
   return new URL('add-checkpoint', url);
 }
 
+/** The lines each witness's verifier remembers (verifiedOnce): the checkpoints of the last seconds, asked again or not. */
+const VERIFIED_LINES_KEPT = 16;
+
+/**
+ * A witness's verifier that checks each (checkpoint text, signature) once. A new checkpoint's line
+ * is verified when the witness answers, and read again by lacks() once the note is stored; a note
+ * asked again is read by lacks(), by cosign (which witnesses to ask, which lines to replace) and by
+ * lacks() after: up to five Ed25519 verifications of one line. The answer, valid or not, is kept
+ * for the last VERIFIED_LINES_KEPT lines, keyed by the whole text and every byte of the signature,
+ * so a line that differs anywhere is verified anew and one that did not verify still counts as
+ * missing. Ed25519 verification is deterministic: a kept answer is what verify would give again.
+ * A verification that throws is not kept.
+ */
+function verifiedOnce(verifier: NoteVerifier): NoteVerifier {
+  const kept = new Map<string, Promise<boolean>>();
+  return {
+    name: verifier.name,
+    keyHash: verifier.keyHash,
+    verify(text: string, signature: Uint8Array): Promise<boolean> {
+      // The text ends in a newline and base64 has none: the two parts cannot run into each other.
+      const key = `${text}${encodeBase64(signature)}`;
+      let answer = kept.get(key);
+      if (answer !== undefined) {
+        kept.delete(key);
+        kept.set(key, answer);
+        return answer;
+      }
+      answer = (async () => verifier.verify(text, signature))();
+      const settled = answer;
+      settled.catch(() => {
+        if (kept.get(key) === settled) kept.delete(key);
+      });
+      kept.set(key, answer);
+      if (kept.size > VERIFIED_LINES_KEPT) kept.delete(kept.keys().next().value!);
+      return answer;
+    },
+  };
+}
+
 /** A 409 naming a size above the checkpoint asked again: the log grew meanwhile (another process signed), nothing to report. */
 class Outgrown extends Error {}
 
@@ -67,12 +107,13 @@ class Outgrown extends Error {}
  * or answers anything else adds nothing. Never rejects. `lacks(note)`: whether some witness's
  * valid cosignature is missing from the note. A line of a configured witness's key that does not
  * verify counts as missing: the witness is asked, and when any cosignature arrives the note comes
- * back without such lines, with the valid cosignatures in their place.
+ * back without such lines, with the valid cosignatures in their place (addCosignatures). Each
+ * witness's line of a checkpoint is verified once, however often the note is read (verifiedOnce).
  */
 export function witnessCollector(witnesses: ReadonlyArray<WitnessEndpoint>, options: WitnessCollectorOptions = {}): Cosigner {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WITNESS_TIMEOUT_MS;
   const doFetch = options.fetch ?? globalThis.fetch;
-  const endpoints = witnesses.map((witness) => ({ ...witness, target: addCheckpointUrl(witness.url), known: 0 }));
+  const endpoints = witnesses.map((witness) => ({ ...witness, verifier: verifiedOnce(witness.verifier), target: addCheckpointUrl(witness.url), known: 0 }));
 
   /** Whether the note carries a cosignature of this witness's key that verifies (one that does not verify counts as none). */
   async function cosignedBy(endpoint: (typeof endpoints)[number], note: Note): Promise<boolean> {
