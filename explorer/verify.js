@@ -2,10 +2,10 @@
 // recomputed from the stored content, the receipt's signature and statement, and the receipt's
 // inclusion in the log. Each check says what it relies on; none trusts the digests the server states.
 import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
-import { parseJson } from 'runprint/jcs';
+import { canonicalize, parseJson } from 'runprint/jcs';
 import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
-import { CHECK_LABELS, checkLogProof, parsePublicKey, retrievalAgreement, verifyReceipt } from 'runprint/receipt';
-import { api, pinnedKeys } from './common.js';
+import { CHECK_LABELS, checkLogProof, decodeBase64, parsePublicKey, readReceiptInput, retrievalAgreement, verifyReceipt } from 'runprint/receipt';
+import { api, pinnedKeys, shown } from './common.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -63,6 +63,9 @@ export function storedComposition(run, content) {
 }
 
 const IDENTITY_RELIES = 'the content this server stores for each component, hashed in this browser with runprint\'s core (SPEC 5). It relies on no key and on none of the digests the server states';
+
+/** Names joined as a sentence does: "a, b and c". */
+const both = (names) => (names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
 
 const listed = (parts) => (parts.length > 6 ? `${parts.slice(0, 6).join(', ')} and ${parts.length - 6} more` : parts.join(', '));
 
@@ -151,8 +154,70 @@ export function receiptTitle(capture, replay = false) {
   return `Receipt signed at capture (${capture}), about this run`;
 }
 
+/**
+ * The predicate of a receipt that verified, read again from its payload: the bytes its signature
+ * covers (readPredicate checked their shape in verifyReceipt).
+ */
+function signedPredicate(receipt) {
+  const { envelope } = readReceiptInput(receipt);
+  return parseJson(decodeBase64(envelope.payload)).predicate;
+}
+
+/** A value as a mismatch names it: text as it is (controls escaped), anything else as JSON; cut when long. */
+export const factText = (value) => (value === undefined ? 'nothing' : shown(typeof value === 'string' ? value : canonicalize(value), 160));
+
+/**
+ * The facts of the run this page shows that the verified receipt signs (docs/RECEIPTS.md 13.2),
+ * each compared with the run store's: the requested model and the capture point (store columns),
+ * and from the record its identities, parents, times, served facts, output digest, finish reason,
+ * usage, stream, format and raw response digest, and the identity's component digests. Each that
+ * differs, as { fact, shown, signed }: the store was changed after signing, and the page names it.
+ * A time the receipt does not state is not compared (receipts may leave them out).
+ */
+export function signedFactsDiffer(run, predicate) {
+  const { record } = run;
+  const { externalParameters, resolvedDependencies } = predicate.buildDefinition;
+  const details = predicate.runDetails;
+  const differs = [];
+  const same = (a, b) => a === b || (a !== undefined && b !== undefined && canonicalize(a) === canonicalize(b));
+  const compare = (fact, shownValue, signed) => {
+    if (!same(shownValue, signed)) differs.push({ fact, shown: shownValue, signed });
+  };
+  compare('model', run.model, externalParameters.model);
+  compare('capture', run.capture, externalParameters.capture);
+  compare('request identity', record.requestId, externalParameters.requestId);
+  compare('parents', record.parents, details.parentRunIds);
+  if (details.metadata.startedOn !== undefined) compare('started', record.times.started, details.metadata.startedOn);
+  if (details.metadata.finishedOn !== undefined) compare('ended', record.times.ended, details.metadata.finishedOn);
+  compare('served facts', record.served, details.served);
+  compare('output digest', record.output?.digest.sha256, details.output.digest?.sha256);
+  compare('finish reason', record.output?.finishReason, details.output.finishReason);
+  compare('usage', record.output?.usage, details.output.usage);
+  compare('stream', record.response.stream, details.output.stream);
+  compare('response digest', record.response.rawDigest?.sha256, details.output.rawDigest.sha256);
+  if (details.output.format !== null) compare('format', record.format, details.output.format);
+  const signed = new Map(resolvedDependencies.map((entry) => [entry.name, entry]));
+  for (const [name, entry] of Object.entries(run.identity?.components ?? {})) {
+    compare(`${name} digest`, entry.digest.sha256, signed.get(name)?.digest.sha256);
+    const elements = signed.get(name)?.annotations?.elements;
+    if (entry.kind === 'list' && elements !== undefined) {
+      // One line for a list, naming its first element that differs: a list of thousands is not listed.
+      const first = entry.elements.findIndex((digest, index) => digest.sha256 !== elements[index]?.sha256);
+      if (first !== -1 || entry.elements.length !== elements.length) {
+        const at = first === -1 ? entry.elements.length : first;
+        differs.push({ fact: `${name}[${at}] digest`, shown: entry.elements[at]?.sha256, signed: elements[at]?.sha256 });
+      }
+    }
+  }
+  if (run.identity?.served !== null && run.identity?.served !== undefined) compare('served digest', run.identity.served.digest.sha256, signed.get('served')?.digest.sha256);
+  return differs;
+}
+
+/** What the run page shows of a run that no receipt signs, whatever the receipt says: named in the receipt check. */
+const UNSIGNED = 'the HTTP status, method, path and response size are the run store\'s word (no receipt states them)';
+
 async function receiptCheck(run, receipt, composition, content) {
-  const title = receiptTitle(run.capture, run.replayOf !== null && run.replayOf !== undefined);
+  let title = receiptTitle(run.capture, run.replayOf !== null && run.replayOf !== undefined);
   if (run.receipt === null || receipt instanceof Error) {
     return result('receipt', title, 'skip', [], receipt instanceof Error ? `${receipt.code}: ${receipt.message}` : noReceiptReason(run), 'the receipt key');
   }
@@ -183,7 +248,16 @@ async function receiptCheck(run, receipt, composition, content) {
   // The declared retrieval the verified receipt signs (RECEIPTS 13.2), against the record's: only a
   // receipt that verified here and is about this run says anything about it.
   let signedRetrieval;
+  let signedFacts;
   if (report.ok && report.runId === run.record.runId) {
+    // Every other fact of the run the page shows and the receipt signs: the run store's copy must be
+    // the signed one, else the page would show a changed fact under a passing check.
+    const predicate = signedPredicate(receipt);
+    // Who signed is what the receipt says, not the store's capture column.
+    title = receiptTitle(predicate.buildDefinition.externalParameters.capture, run.replayOf !== null && run.replayOf !== undefined);
+    signedFacts = signedFactsDiffer(run, predicate);
+    steps.push({ label: 'the run\'s facts shown here are the ones the receipt signs', name: 'signed-facts', ok: signedFacts.length === 0,
+      detail: signedFacts.map((fact) => `${fact.fact}: the run store says ${factText(fact.shown)}, the receipt signs ${factText(fact.signed)}`).join('; ') });
     // Null: the receipt has no runDetails.retrieval member (signed before receipts carried
     // declarations, or none declared), which says nothing of them: not checked, as runs verify says.
     signedRetrieval = report.retrieval ?? null;
@@ -197,8 +271,11 @@ async function receiptCheck(run, receipt, composition, content) {
   const failed = steps.find((step) => !step.ok);
   return {
     ...result('receipt', title, failed === undefined ? 'pass' : 'fail', steps,
-      failed === undefined ? `signature and statement verified${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}` : `${failed.name ?? ''} failed: ${failed.label}`, key.relies),
+      failed === undefined ? `signature and statement verified; the model, capture point, parents, times and output facts shown are the ones it signs; ${UNSIGNED}${notChecked.length > 0 ? `; not checked: ${notChecked.join(', ')}` : ''}`
+        : failed.name === 'signed-facts' ? `signed-facts failed: what the run store says of the ${both(signedFacts.map((fact) => fact.fact))} is not what the receipt signs`
+          : `${failed.name ?? ''} failed: ${failed.label}`, key.relies),
     signedRetrieval,
+    signedFacts,
   };
 }
 

@@ -5,7 +5,7 @@
 import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
 import { retrievalAgreement } from 'runprint/receipt';
-import { SALTS, verifyRun } from './verify.js';
+import { factText, SALTS, verifyRun } from './verify.js';
 
 const text = new TextDecoder();
 const FOLD_LINES = 24;
@@ -106,6 +106,8 @@ function contentOf(run, content, digest, fold = true) {
 }
 
 const row = (name, ...value) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, ...value));
+/** A row of a fact a receipt may sign: `fact` names it for the marks signedFacts adds. */
+const factRow = (fact, name, ...value) => h('tr', { 'data-fact': fact }, h('th', { scope: 'row' }, name), h('td', {}, ...value));
 const digestText = (digest) => h('span', { class: 'digest' }, digest);
 
 /** Why a run has no run identity, in the words of the page's other "none: …" lines. */
@@ -125,13 +127,13 @@ function identities(run) {
   const status = record.response.status === null ? 'no response' : String(record.response.status);
   return h('table', { class: 'facts', id: 'identities' },
     row('Run identity', record.runId === null ? h('span', { class: 'muted' }, noRunIdentity(record)) : digestText(record.runId)),
-    row('Request identity', record.requestId === null ? h('span', { class: 'muted' }, `none: ${record.unidentified?.code ?? ''} ${record.unidentified?.path ?? ''}`) : digestText(record.requestId)),
+    factRow('request identity', 'Request identity', record.requestId === null ? h('span', { class: 'muted' }, `none: ${record.unidentified?.code ?? ''} ${record.unidentified?.path ?? ''}`) : digestText(record.requestId)),
     row('Capture id', digestText(run.captureId)),
     row('Record digest', digestText(run.recordDigest.sha256)),
-    row('Model', run.model ?? '—'),
-    row('Call', `${record.format} · ${record.method} ${record.path} · ${run.capture}`),
-    row('Status', status, record.response.stream ? ' · streamed' : '', record.incomplete === null ? '' : [' ', h('span', { class: 'badge fail' }, `${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`}`)]),
-    row('Times (UTC)', `started ${record.times.started}, ended ${record.times.ended}`),
+    factRow('model', 'Model', run.model ?? '—'),
+    factRow('call', 'Call', `${record.format} · ${record.method} ${record.path} · ${run.capture}`),
+    factRow('status', 'Status', status, record.response.stream ? ' · streamed' : '', record.incomplete === null ? '' : [' ', h('span', { class: 'badge fail' }, `${record.incomplete.reason}${record.incomplete.code === null ? '' : ` ${record.incomplete.code}`}`)]),
+    factRow('times', 'Times (UTC)', `started ${record.times.started}, ended ${record.times.ended}`),
   );
 }
 
@@ -230,10 +232,10 @@ function output(run, content) {
   const section = [h('h2', { id: 'output' }, 'Output')];
   const facts = [];
   if (record.output !== null) {
-    facts.push(row('Output digest', digestText(record.output.digest.sha256)), row('Finish reason', record.output.finishReason ?? '—'));
-    if (record.output.usage !== null) facts.push(row('Usage', h('code', {}, JSON.stringify(record.output.usage))));
+    facts.push(factRow('output digest', 'Output digest', digestText(record.output.digest.sha256)), factRow('finish reason', 'Finish reason', record.output.finishReason ?? '—'));
+    facts.push(factRow('usage', 'Usage', record.output.usage === null ? h('span', { class: 'muted' }, 'none reported') : h('code', {}, JSON.stringify(record.output.usage))));
   }
-  if (record.response.rawDigest !== null) facts.push(row('Response bytes', `${record.response.size} bytes · `, digestText(record.response.rawDigest.sha256)));
+  if (record.response.rawDigest !== null) facts.push(factRow('response digest', 'Response bytes', `${record.response.size} bytes · `, digestText(record.response.rawDigest.sha256)));
   if (facts.length === 0) return [...section, h('p', { class: 'muted' }, 'No response arrived.')];
   section.push(h('table', { class: 'facts' }, facts));
   if (record.response.rawDigest !== null) section.push(contentOf(run, content, record.response.rawDigest.sha256, false));
@@ -306,6 +308,30 @@ function receiptSection(run, receipt) {
   return section;
 }
 
+/** Where each fact signedFactsDiffer compares is shown on the run page (views.js). */
+const FACT_PLACES = {
+  model: '[data-fact="model"] td', capture: '[data-fact="call"] td', format: '[data-fact="call"] td', 'request identity': '[data-fact="request identity"] td',
+  started: '[data-fact="times"] td', ended: '[data-fact="times"] td', stream: '[data-fact="status"] td',
+  'output digest': '[data-fact="output digest"] td', 'finish reason': '[data-fact="finish reason"] td', usage: '[data-fact="usage"] td', 'response digest': '[data-fact="response digest"] td',
+  parents: '#parents + *', 'served facts': '#served', 'served digest': '#served',
+};
+
+/**
+ * Marks each fact the page shows that the verified receipt does not sign as shown, where it is
+ * shown, with what the receipt signs instead: the run store was changed after signing.
+ */
+function markUnsigned(main, differs) {
+  for (const { fact, signed } of differs) {
+    const component = /^([a-z]+)(?:\[(\d+)\])? digest$/.exec(fact);
+    const place = FACT_PLACES[fact] !== undefined ? main.querySelector(FACT_PLACES[fact])
+      : component === null ? null : main.querySelector(`[data-element="${component[1]}[${component[2]}]"] strong`) ?? main.querySelector(`[data-component="${component[1]}"] h3`);
+    const mark = h('span', { class: 'badge fail unsigned', 'data-unsigned': fact }, `${fact}: the receipt signs ${Array.isArray(signed) && signed.length === 0 ? 'none' : factText(signed)}`);
+    if (place === null) continue;
+    if (place.tagName === 'H2' || place.tagName === 'UL' || place.tagName === 'P') place.after(h('p', {}, mark));
+    else place.append(' ', mark);
+  }
+}
+
 /** The verification panel: each check passing, failing or not run, with its steps and what it relies on. */
 export function renderChecks(panel, checks) {
   const failed = checks.filter((check) => check.state === 'fail');
@@ -362,6 +388,7 @@ export async function runPage(main, id) {
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   signedRetrieval(main, run, checks[1]);
+  markUnsigned(main, checks[1].signedFacts ?? []);
   // The parts whose stored content does not give their digest are marked where they are shown.
   for (const part of checks[0].differing ?? []) {
     const [, name, index] = /^([a-z]+)(?:\[(\d+)\])?$/.exec(part) ?? [];
