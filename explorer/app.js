@@ -223,7 +223,7 @@ function keysPage(main) {
   /** Trust on first use: the keys the server publishes today, pinned, so a later change of them is caught. */
   async function pinServed(event) {
     try {
-      const [receiptKey, logKey] = await Promise.all([api('/v1/receipt-key').catch((error) => (error.code === 'ERR_HTTP_NOT_FOUND' ? null : Promise.reject(error))), api('/v1/log/key', 'text')]);
+      const [receiptKey, logKey] = await Promise.all([api('/v1/receipt-key', 'json', 'no-cache').catch((error) => (error.code === 'ERR_HTTP_NOT_FOUND' ? null : Promise.reject(error))), api('/v1/log/key', 'text', 'no-cache')]);
       if (receiptKey !== null) receipt.value = receiptKey.publicKey;
       log.value = logKey.trim();
       await save(event);

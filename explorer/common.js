@@ -26,14 +26,18 @@ export class ApiError extends Error {
 
 const TOKEN = 'runprint-capture-token';
 
-/** GET a path of this server: as JSON, text or bytes. Sends the capture token when one was given. */
-export async function api(path, as = 'json') {
+/**
+ * GET a path of this server: as JSON, text or bytes. Sends the capture token when one was given.
+ * `cache` is fetch's cache mode: 'no-cache' for what must be this server's answer now (its keys),
+ * whatever an older answer told the browser to keep.
+ */
+export async function api(path, as = 'json', cache = 'default') {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN);
   if (token !== null) headers[TOKEN] = token;
   let response;
   try {
-    response = await fetch(path, { headers });
+    response = await fetch(path, { headers, cache });
   } catch (error) {
     // No answer at all (fetch's TypeError "Failed to fetch"): the server stopped, or the network is down.
     throw new ApiError(0, null, `runprint serve at ${location.host} did not answer GET ${path.split('?')[0]}: it may have stopped, or the network between is down (the browser says: ${error.message}). Reload once it answers again.`);

@@ -55,7 +55,7 @@ export async function logPage(main) {
   let text;
   let served;
   try {
-    [text, served] = await Promise.all([api('/checkpoint', 'text'), api('/v1/log/key', 'text')]);
+    [text, served] = await Promise.all([api('/checkpoint', 'text'), api('/v1/log/key', 'text', 'no-cache')]);
   } catch (error) {
     main.append(errorBlock(error));
     return;

@@ -128,11 +128,21 @@ async function receiptKey() {
   const pinned = pinnedKeys().receipt;
   if (pinned !== null) {
     const key = await parsePublicKey(pinned);
-    return { key, relies: `the receipt key ${key.keyId.slice(0, 16)}… pinned in this browser` };
+    return { key, pinned: true, relies: `the receipt key ${key.keyId.slice(0, 16)}… pinned in this browser` };
   }
-  const served = await api('/v1/receipt-key');
+  const served = await api('/v1/receipt-key', 'json', 'no-cache');
   const key = await parsePublicKey(served.publicKey);
-  return { key, relies: `the receipt key ${key.keyId.slice(0, 16)}… as this server gives it at /v1/receipt-key (pin your own under Keys to rely on no server)` };
+  return { key, pinned: false, relies: `the receipt key ${key.keyId.slice(0, 16)}… as this server gives it at /v1/receipt-key (pin your own under Keys to rely on no server)` };
+}
+
+/** The key ids a receipt's signatures name (unsigned hints: who says they signed it), or [] when it cannot be read. */
+function signerHints(receipt) {
+  try {
+    const { envelope, bundleKeyHint } = readReceiptInput(receipt);
+    return [...new Set([bundleKeyHint, ...envelope.signatures.map((signature) => signature.keyid)].filter((id) => typeof id === 'string' && id !== ''))];
+  } catch {
+    return [];
+  }
 }
 
 function noReceiptReason(run) {
@@ -243,6 +253,15 @@ async function receiptCheck(run, receipt, composition, content) {
   } catch (error) {
     return result('receipt', title, 'fail', [{ label: 'the receipt can be read', ok: false, detail: `${error.code ?? ''} ${error.message}` }], 'the receipt cannot be read', key.relies);
   }
+  // Signed by another key than the one this server gives now (serve restarted with another
+  // --capture-key since): this server does not give the key that would check it, so the receipt
+  // is not checked, and says by which key it says it is signed. Under a key the reader pinned, it fails.
+  const unknownKey = report.checks.find((check) => check.name === 'signature' && check.code === 'ERR_SIGNATURE_UNKNOWN_KEY');
+  if (unknownKey !== undefined && !key.pinned) {
+    const hints = signerHints(receipt);
+    const signer = hints.length === 0 ? 'another key' : `key ${hints.map((id) => `${id.slice(0, 16)}…`).join(', ')}`;
+    return { ...result('receipt', title, 'skip', [], `not checked: signed by ${signer}, not the key this server gives (${key.key.keyId.slice(0, 16)}…); pin the key that signed it under Keys, obtained another way, to check it here`, key.relies), unknownKey: true };
+  }
   const steps = report.checks.map((check) => ({ label: CHECK_LABELS[check.name] ?? check.name, name: check.name, ok: check.ok, detail: check.ok ? '' : `${check.code ?? ''}: ${check.message ?? ''}` }));
   if (report.ok) steps.push({ label: 'the receipt names this run\'s identity', name: 'this-run', ok: report.runId === run.record.runId, detail: report.runId });
   // The declared retrieval the verified receipt signs (RECEIPTS 13.2), against the record's: only a
@@ -306,7 +325,7 @@ async function logCheck(run, receipt) {
       keyLine = pinnedKeys().log;
       if (keyLine === null) return result('log', title, 'skip', [], `the receipt is in the log this server sends receipts to (${remote}), not in its own: pin that log's key (Keys) to check it here`, `the key of the log at ${remote}`);
     } else {
-      keyLine = pinnedKeys().log ?? (await api('/v1/log/key', 'text')).trim();
+      keyLine = pinnedKeys().log ?? (await api('/v1/log/key', 'text', 'no-cache')).trim();
       // An entry appended after the latest checkpoint has no proof yet: asked for, it would be a 404.
       // The checkpoint read here is not trusted: the proof below is checked against its own.
       const size = Number((await api('/checkpoint', 'text')).split('\n')[1]);

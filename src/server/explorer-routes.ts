@@ -157,7 +157,9 @@ export function explorerRoutes(options: ExplorerOptions = {}): ExplorerRoutes {
     routes['/v1/receipt-key'] = {
       GET: async (_request, url) => {
         knownParameters(url, '/v1/receipt-key', []);
-        return Response.json({ keyId: key.keyId, publicKey }, { headers: { 'cache-control': 'public, max-age=3600' } });
+        // Not kept by a browser: serve may restart with another key, and a page holding the old one
+        // would fail every receipt the new key signs.
+        return Response.json({ keyId: key.keyId, publicKey }, { headers: { 'cache-control': 'no-cache' } });
       },
     };
   }

@@ -133,7 +133,8 @@ export function logRoutes(options: LogRouteOptions): { routes: Record<string, Re
     '/v1/log/key': {
       GET: async (_request, url) => {
         knownParameters(url, '/v1/log/key', []);
-        return new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=3600' } });
+        // no-cache, as the checkpoint: a log served with another key after a restart is read at once.
+        return new Response(`${log.verifierKey}\n`, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' } });
       },
     },
     '/v1/log/entries': {
