@@ -462,6 +462,21 @@ export class TransparencyLog {
   }
 
   /**
+   * What the log's storage holds now, signed into a checkpoint or not yet (entries appended whose
+   * checkpoint has not been stored: the storage failed, or refused it, meanwhile): its number of
+   * entries, the leaf hash at `index` when it holds one, and the root hash of its first `size`
+   * entries when it holds that many (from the stored tiles, as a checkpoint would be made). serve
+   * tells by them a checkpoint of its own log that lags from another log (own-log-checkpoint.ts).
+   */
+  async stored(query: { index?: number; size?: number } = {}): Promise<{ size: number; leafHash?: Uint8Array; rootHash?: Uint8Array }> {
+    const size = await this.#storage.size();
+    const answer: { size: number; leafHash?: Uint8Array; rootHash?: Uint8Array } = { size };
+    if (query.index !== undefined && query.index >= 0 && query.index < size) answer.leafHash = (await this.#storage.hashes(0, query.index, 1))[0]!;
+    if (query.size !== undefined && query.size >= 0 && query.size <= size) answer.rootHash = await rootFromTiles(query.size, readerOf(this.#storage));
+    return answer;
+  }
+
+  /**
    * PATH(index, D[0:size]) from the stored tiles, as inclusionProofFromTiles builds it, but with
    * each node inside a full tile read from the tile cache instead of rehashed per proof.
    */

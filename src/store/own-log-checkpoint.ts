@@ -12,6 +12,15 @@
  * ERR_LOG_CONFIG_MISMATCH naming both logs: serve refuses to start, and a running serve stops
  * appending (RunRecorder.logStopped).
  *
+ * The log's latest checkpoint may lag behind what it holds: entries are stored when appended, and
+ * their checkpoint only when the log's storage takes it (half a second later, or once a database
+ * that failed or refused it takes it again). So when no checkpoint covering what the store needs is
+ * read within LAG_MS, the log's stored entries are compared instead, as exactly: the store's
+ * last logged receipt must be the entry stored at its index, and the kept checkpoint's root hash
+ * that of the first entries stored. A log that holds fewer entries, or others there, is another
+ * log (ERR_LOG_CONFIG_MISMATCH); a lagging checkpoint of serve's own log is none, and the largest
+ * checkpoint the log has is returned to keep (one smaller than the store keeps leaves that as it is).
+ *
  * A store an older runprint wrote keeps no checkpoint of serve's log: its last logged receipt
  * decides (the log must hold it), and the log's checkpoint is kept from then on.
  *
@@ -32,7 +41,7 @@ import type { TransparencyLog } from './log-service.ts';
 import type { LogCheckpoint, RunStorage } from './run-storage.ts';
 
 /** What is read of serve's own log. */
-export type OwnLog = Pick<TransparencyLog, 'origin' | 'verifierKey' | 'checkpoint' | 'waitForCheckpoint' | 'inclusionProof' | 'rootHash'>;
+export type OwnLog = Pick<TransparencyLog, 'origin' | 'verifierKey' | 'checkpoint' | 'waitForCheckpoint' | 'inclusionProof' | 'rootHash' | 'stored'>;
 
 /** How the two are named in an error: where serve's log is (`log.sqlite in DIR`, the --log-db database) and the run store. */
 export interface OwnLogNames {
@@ -41,9 +50,11 @@ export interface OwnLogNames {
 }
 
 /**
- * How long a checkpoint of serve's log smaller than the store needs is read again before it counts
- * (ms): serves sharing one log (--log-db) each serve the latest checkpoint they read, a quarter of
- * a second old at most, and one appended has a checkpoint within half a second.
+ * How long a checkpoint of serve's log smaller than the store needs is read again (ms): serves
+ * sharing one log (--log-db) each serve the latest checkpoint they read, a quarter of a second old
+ * at most, and one appended has a checkpoint within half a second. After that, what the log's
+ * storage holds decides (TransparencyLog.stored): a checkpoint the log could not store for a while
+ * (its database failed or refused it) lags, and the entries appended meanwhile are there.
  */
 const LAG_MS = 1_500;
 
@@ -79,14 +90,28 @@ export async function checkOwnLog(storage: Pick<RunStorage, 'logCheckpoint' | 'l
   const kept = await storage.logCheckpoint(log.origin);
   if (kept !== undefined) {
     const what = `the run store (${names.store}) keeps a checkpoint of ${entries(kept.size)} of the log ${log.origin} (root hash ${toHex(kept.rootHash).slice(0, 16)}...), which a serve on it verified`;
-    if (kept.size > 0 && (await reaching(kept.size - 1)) < kept.size) throw mismatch(names, log, `${what}, and this log has ${entries(size)}`);
-    if (!equalBytes(await log.rootHash(kept.size), kept.rootHash)) throw mismatch(names, log, `${what}, and this log holds other entries in its first ${kept.size}`);
+    if (kept.size > 0 && (await reaching(kept.size - 1)) < kept.size) {
+      // No checkpoint of the kept size read yet: this log's, late, when its storage holds the kept tree.
+      const stored = await log.stored({ size: kept.size });
+      if (stored.rootHash === undefined) throw mismatch(names, log, `${what}, and this log has ${entries(stored.size)}`);
+      if (!equalBytes(stored.rootHash, kept.rootHash)) throw mismatch(names, log, `${what}, and this log holds other entries in its first ${kept.size}`);
+    } else if (!equalBytes(await log.rootHash(kept.size), kept.rootHash)) {
+      throw mismatch(names, log, `${what}, and this log holds other entries in its first ${kept.size}`);
+    }
   }
   const last = await storage.lastLogged();
   if (last !== undefined) {
     const what = `the run store (${names.store}) holds run ${last.recordDigest} at log index ${last.logIndex}`;
-    if ((await reaching(last.logIndex)) <= last.logIndex) throw mismatch(names, log, `${what}, and this log has ${entries(size)}`);
-    const { leafHash } = await log.inclusionProof(last.logIndex, size);
+    let leafHash: Uint8Array;
+    if ((await reaching(last.logIndex)) > last.logIndex) leafHash = (await log.inclusionProof(last.logIndex, size)).leafHash;
+    else {
+      // No checkpoint covering the index read yet: this log's, late (appended, its checkpoint not
+      // stored yet: the log's storage failed or refused it meanwhile), when its storage holds the
+      // store's receipt there.
+      const stored = await log.stored({ index: last.logIndex });
+      if (stored.leafHash === undefined) throw mismatch(names, log, `${what}, and this log has ${entries(stored.size)}`);
+      leafHash = stored.leafHash;
+    }
     if (!equalBytes(leafHash, hashLeaf(encoder.encode(last.receipt)))) throw mismatch(names, log, `${what}, and this log holds another entry there`);
   }
   return { origin: log.origin, size, rootHash: await log.rootHash(size) };
