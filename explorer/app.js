@@ -161,7 +161,7 @@ function runRow(run) {
       run.replayOf == null ? '' : [' ', h('a', { href: `#/run/${run.replayOf.captureId}`, class: 'badge replay', 'data-replay-of': run.replayOf.seq, title: `A replay of run ${run.replayOf.seq}, verdict ${run.replayOf.verdict}` }, `replay of #${run.replayOf.seq}`)],
       (run.replays ?? []).length === 0 ? '' : [' ', h('span', { class: 'muted', 'data-replays': run.replays.length }, `replayed ${run.replays.length}×`)]),
     h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
-    h('td', { 'data-label': 'Model' }, run.model ?? '—', typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ` → ${served}`) : ''),
+    h('td', { 'data-label': 'Model' }, h('bdi', {}, run.model ?? '—'), typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ' → ', h('bdi', {}, served)) : ''),
     h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status), unidentifiedBadge(record)),
     h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
     h('td', { 'data-label': 'Receipt' }, run.receipt === null ? h('span', { class: 'muted' }, '—') : `log #${run.receipt.logIndex ?? '?'}`),

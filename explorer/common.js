@@ -1,16 +1,37 @@
-// Shared by the explorer's pages: building elements (text is never parsed as HTML), reading this
-// server's routes, and the keys a reader pinned in this browser.
-/** An element: h('a', { href: '#/runs' }, 'Runs'). Children are nodes or text; text is never parsed as HTML. */
+// Shared by the explorer's pages: building elements (text is never parsed as HTML, and never
+// reordered or hidden by the characters in it), reading this server's routes, and the keys a
+// reader pinned in this browser.
+
+/**
+ * The characters that reorder or hide text when drawn: the bidirectional controls (U+202A-U+202E,
+ * U+2066-U+2069, U+200E, U+200F, U+061C), zero-width and invisible ones (U+200B-U+200D, U+FEFF),
+ * the line and paragraph separators, and the C0 and C1 controls but tab, line feed and carriage
+ * return (text blocks keep their lines).
+ */
+const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * Text as the page draws it: each character that would reorder or hide it written as `\uXXXX`,
+ * so a model named `gpt-4o\u202e1-inim` is not drawn "gpt-4omini-1", nor "gnp.exe" as "exe.png".
+ * Every text h() and the graph draw goes through here: the runs' model names, content, outputs,
+ * ids and errors come from callers and providers.
+ */
+export const visible = (text) => text.replace(HIDDEN, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Attributes a reader sees or hears (a tooltip, a label): drawn as visible() draws text. Others (href, value, data-) are kept as given. */
+const READ_ATTRIBUTES = new Set(['title', 'aria-label', 'placeholder', 'alt']);
+
+/** An element: h('a', { href: '#/runs' }, 'Runs'). Children are nodes or text; text is never parsed as HTML, and drawn visible(). */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
-    else element.setAttribute(name, value === true ? '' : String(value));
+    else element.setAttribute(name, value === true ? '' : READ_ATTRIBUTES.has(name) ? visible(String(value)) : String(value));
   }
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : String(child));
+    element.append(child instanceof Node ? child : visible(String(child)));
   }
   return element;
 }

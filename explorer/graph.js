@@ -3,7 +3,7 @@
 // Generations go down the page (a parent above its children); a generation wider than the page
 // wraps onto more rows, so every node keeps a readable size on a phone. Each stored run is a link
 // to its page, reached with Tab in reading order.
-import { api, errorBlock, h } from './common.js';
+import { api, errorBlock, h, visible } from './common.js';
 
 /** How far from the run the graph reaches (steps along parent or child edges), and how big it gets. */
 export const GRAPH_STEPS = 3;
@@ -20,11 +20,11 @@ const PAD = 6;
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** An SVG element; text is never parsed as markup. */
+/** An SVG element; text is never parsed as markup, and drawn as h() draws it (visible: no character reorders it). */
 function s(tag, attributes = {}, ...children) {
   const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) if (value !== undefined && value !== null) element.setAttribute(name, String(value));
-  for (const child of children.flat()) if (child !== undefined && child !== null) element.append(child instanceof Node ? child : String(child));
+  for (const [name, value] of Object.entries(attributes)) if (value !== undefined && value !== null) element.setAttribute(name, name === 'aria-label' ? visible(String(value)) : String(value));
+  for (const child of children.flat()) if (child !== undefined && child !== null) element.append(child instanceof Node ? child : visible(String(child)));
   return element;
 }
 

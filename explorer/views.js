@@ -259,7 +259,7 @@ function children(run, found) {
   section.push(h('ul', { class: 'family' }, found.map((child) => h('li', {},
     h('a', { href: `#/run/${child.captureId}` }, `#${child.seq}`), ' ',
     h('span', { class: 'digest' }, child.record.runId === null ? 'no run identity' : short(child.record.runId, 40)), ' ',
-    h('span', { class: 'muted' }, `${child.model ?? '—'} · ${child.record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')}`)))));
+    h('span', { class: 'muted' }, h('bdi', {}, child.model ?? '—'), ` · ${child.record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')}`)))));
   section.push(h('p', {}, h('a', { href: all }, found.length === CHILDREN_SHOWN ? `The first ${CHILDREN_SHOWN} are shown: all children in the runs list` : 'The children in the runs list')));
   return section;
 }
