@@ -2,7 +2,7 @@
 // each a shareable URL.
 // Everything shown comes from this server's run store and log routes; what can be checked is
 // checked in this browser with runprint's core (verify.js). No request leaves this origin.
-import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
+import { MAX_ENTRY_SIZE, parseCosignerKey, parseNoteVerifier } from 'runprint/log';
 import { parsePublicKey } from 'runprint/receipt';
 import { api, errorBlock, h, pinnedKeys, short } from './common.js';
 import { comparePage } from './compare.js';
@@ -164,8 +164,22 @@ function runRow(run) {
     h('td', { 'data-label': 'Model' }, h('bdi', {}, run.model ?? '—'), typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ' → ', h('bdi', {}, served)) : ''),
     h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status), unidentifiedBadge(record)),
     h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
-    h('td', { 'data-label': 'Receipt' }, run.receipt === null ? h('span', { class: 'muted' }, '—') : `log #${run.receipt.logIndex ?? '?'}`),
+    h('td', { 'data-label': 'Receipt' }, receiptCell(run.receipt)),
   );
+}
+
+/**
+ * The runs list's receipt cell: its log index, or why it has none. A receipt longer than a log
+ * entry can be is in no log for good; one without a log index otherwise may wait to be appended
+ * (or serve keeps no log): its page says which.
+ */
+function receiptCell(receipt) {
+  if (receipt === null) return h('span', { class: 'muted' }, '—');
+  if (receipt.logIndex !== null) return `log #${receipt.logIndex}`;
+  if (receipt.size > MAX_ENTRY_SIZE) {
+    return h('span', { class: 'muted', 'data-unlogged': 'too-large', title: `The receipt (${receipt.size.toLocaleString('en-US')} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE.toLocaleString('en-US')} bytes): no log holds it (ERR_LOG_ENTRY_TOO_LARGE). It verifies with the receipt key alone.` }, 'signed, too large for a log');
+  }
+  return h('span', { class: 'muted', 'data-unlogged': 'not-yet', title: 'Signed, with no log index: not appended to a log yet, or this server keeps no log (the run\'s page says which).' }, 'signed, not in a log');
 }
 
 /** #/keys: keys pinned in this browser, so that the checks do not rely on what this server says its keys are. */

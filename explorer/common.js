@@ -127,14 +127,29 @@ export function errorBlock(error) {
 
 /**
  * A link that saves what a path of this server answers as a file: fetched with api(), so the
- * capture token goes with it, then handed to the browser as a download.
+ * capture token goes with it, then handed to the browser as a download. A download that fails
+ * (the server refuses it, or does not answer) says so on the page, under the link's paragraph.
  */
 export function downloadLink(path, filename, label) {
-  return h('a', { href: path, download: filename, onclick: async (event) => {
+  let shown;
+  const link = h('a', { href: path, download: filename, onclick: async (event) => {
     event.preventDefault();
-    const url = URL.createObjectURL(new Blob([await api(path, 'bytes')]));
+    shown?.remove();
+    shown = undefined;
+    let bytes;
+    try {
+      bytes = await api(path, 'bytes');
+    } catch (error) {
+      shown = errorBlock(error);
+      shown.dataset.download = filename;
+      shown.prepend(`Not downloaded (${filename}): `);
+      (link.closest('p, li, div') ?? link).after(shown);
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([bytes]));
     const save = h('a', { href: url, download: filename });
     save.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   } }, label);
+  return link;
 }

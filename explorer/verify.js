@@ -3,7 +3,7 @@
 // inclusion in the log. Each check says what it relies on; none trusts the digests the server states.
 import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
 import { canonicalize, parseJson } from 'runprint/jcs';
-import { parseCosignerKey, parseNoteVerifier } from 'runprint/log';
+import { MAX_ENTRY_SIZE, parseCosignerKey, parseNoteVerifier } from 'runprint/log';
 import { CHECK_LABELS, checkLogProof, decodeBase64, parsePublicKey, readReceiptInput, retrievalAgreement, verifyReceipt } from 'runprint/receipt';
 import { api, pinnedKeys, shown } from './common.js';
 
@@ -309,14 +309,31 @@ function captureLogOf() {
   return captureLog;
 }
 
+/**
+ * Why a receipt has no log index: longer than a log entry can be (no log ever holds it), not
+ * delivered to the capture log yet, not appended to this server's log yet, or this server keeps
+ * no log (its log key route is not found).
+ */
+export async function unloggedReason(receipt, remote) {
+  if (receipt.length > MAX_ENTRY_SIZE) {
+    return `ERR_LOG_ENTRY_TOO_LARGE: the receipt (${receipt.length.toLocaleString('en-US')} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE.toLocaleString('en-US')} bytes), so no log holds it; it verifies with the receipt key alone`;
+  }
+  if (remote !== null) return `the receipt is not delivered to the log this server sends receipts to (${remote}) yet`;
+  try {
+    await api('/v1/log/key', 'text', 'no-cache');
+  } catch (error) {
+    if (error.code === 'ERR_HTTP_NOT_FOUND') return 'the receipt is not in a log: this server keeps none (serve --no-log)';
+    return `the receipt is not in a log; whether this server keeps one is not known (${error.code ?? 'no answer'}: ${error.message})`;
+  }
+  return 'the receipt is not appended to this server\'s log yet (serve appends each receipt once signed); reload in a second';
+}
+
 async function logCheck(run, receipt) {
   const title = 'Receipt included in the transparency log';
   const relies = 'the log key';
   if (run.receipt === null || receipt instanceof Error) return result('log', title, 'skip', [], 'no receipt, so no log entry', relies);
   const remote = await captureLogOf();
-  if (run.receipt.logIndex === null) {
-    return result('log', title, 'skip', [], remote === null ? 'the receipt is not in a log (serve runs without its log)' : `the receipt is not delivered to the log this server sends receipts to (${remote}) yet`, relies);
-  }
+  if (run.receipt.logIndex === null) return result('log', title, 'skip', [], await unloggedReason(receipt, remote), relies);
   let proof;
   let keyLine;
   try {

@@ -4,6 +4,7 @@
 // panel (verify.js).
 import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
+import { MAX_ENTRY_SIZE } from 'runprint/log';
 import { retrievalAgreement } from 'runprint/receipt';
 import { factText, SALTS, verifyRun } from './verify.js';
 
@@ -294,9 +295,16 @@ function receiptSection(run, receipt) {
   const section = [h('h2', { id: 'receipt' }, 'Receipt')];
   if (run.receipt === null) return [...section, h('p', { class: 'muted' }, 'None for this run (see the verification panel for why).')];
   if (receipt instanceof Error) return [...section, errorBlock(receipt)];
-  section.push(h('p', {}, `Log index ${run.receipt.logIndex ?? '— (not in a log)'} · `,
-    downloadLink(`/v1/runs/${run.captureId}/receipt`, `${run.captureId}.receipt.json`, 'download'), ' · ',
-    downloadLink(`/v1/runs/${run.captureId}/tlog-proof`, `${run.captureId}.tlog-proof`, 'tlog-proof')));
+  // A receipt with no log index has no tlog-proof to offer: why it has none is said instead.
+  const logIndex = run.receipt.logIndex;
+  section.push(h('p', { id: 'receipt-links' }, logIndex === null ? '' : `Log index ${logIndex} · `,
+    downloadLink(`/v1/runs/${run.captureId}/receipt`, `${run.captureId}.receipt.json`, 'download'),
+    logIndex === null ? '' : [' · ', downloadLink(`/v1/runs/${run.captureId}/tlog-proof`, `${run.captureId}.tlog-proof`, 'tlog-proof')]));
+  if (logIndex === null) {
+    section.push(h('p', { class: 'muted', id: 'receipt-unlogged' }, receipt.length > MAX_ENTRY_SIZE
+      ? `Not in a log, and never will be: this receipt (${receipt.length.toLocaleString('en-US')} bytes) is longer than a log entry can be (${MAX_ENTRY_SIZE.toLocaleString('en-US')} bytes, ERR_LOG_ENTRY_TOO_LARGE), so no log holds it; it verifies with the receipt key alone.`
+      : 'Not in a log yet, so no tlog-proof: see the verification panel for why.'));
+  }
   const envelopeText = text.decode(receipt);
   try {
     const statement = new TextDecoder().decode(Uint8Array.from(atob(JSON.parse(envelopeText).payload), (c) => c.charCodeAt(0)));

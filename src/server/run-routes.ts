@@ -49,7 +49,9 @@ export function runView(run: StoredRun): Record<string, unknown> {
     model: run.model,
     record: run.record,
     identity: run.identity,
-    receipt: run.receipt === null ? null : { logIndex: run.logIndex },
+    // Its size says why a receipt has no log index for good: one longer than a log entry can be
+    // (MAX_ENTRY_SIZE) is in no log (ERR_LOG_ENTRY_TOO_LARGE). A receipt is ASCII: characters are bytes.
+    receipt: run.receipt === null ? null : { logIndex: run.logIndex, size: run.receipt.length },
     contentExpired: run.contentExpired,
   };
 }
