@@ -151,6 +151,22 @@ function unidentifiedBadge(record) {
   return [' ', h('span', { class: 'badge unidentified', 'data-unidentified': code, title: `Not identified: ${code}${path === null ? '' : ` at ${path}`}, so the run has no request or run identity` }, 'not identified')];
 }
 
+/** How many characters of a model name the runs list shows before "show all". */
+const MODEL_SHOWN = 60;
+
+/**
+ * A model name as the runs list shows it: whole when short, else cut, with the whole name in its
+ * title and a button that shows it (a name of hundreds of characters made the list thousands of
+ * pixels wide).
+ */
+function modelName(name) {
+  if ([...name].length <= MODEL_SHOWN) return h('bdi', {}, name);
+  const whole = h('bdi', { 'data-full': '' }, name);
+  const holder = h('span', { class: 'long-name', title: name }, h('bdi', {}, short(name, MODEL_SHOWN)), ' ',
+    h('button', { type: 'button', class: 'link', 'aria-label': 'Show the whole model name', onclick: () => holder.replaceChildren(whole) }, 'show all'));
+  return holder;
+}
+
 function runRow(run) {
   const { record } = run;
   const served = record.served?.model?.value;
@@ -161,7 +177,7 @@ function runRow(run) {
       run.replayOf == null ? '' : [' ', h('a', { href: `#/run/${run.replayOf.captureId}`, class: 'badge replay', 'data-replay-of': run.replayOf.seq, title: `A replay of run ${run.replayOf.seq}, verdict ${run.replayOf.verdict}` }, `replay of #${run.replayOf.seq}`)],
       (run.replays ?? []).length === 0 ? '' : [' ', h('span', { class: 'muted', 'data-replays': run.replays.length }, `replayed ${run.replays.length}×`)]),
     h('td', { 'data-label': 'Started' }, record.times.started.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
-    h('td', { 'data-label': 'Model' }, h('bdi', {}, run.model ?? '—'), typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ' → ', h('bdi', {}, served)) : ''),
+    h('td', { 'data-label': 'Model', class: 'model' }, modelName(run.model ?? '—'), typeof served === 'string' && served !== run.model ? h('span', { class: 'muted' }, ' → ', modelName(served)) : ''),
     h('td', { 'data-label': 'Status' }, record.incomplete === null ? status : h('span', { class: 'badge fail' }, status), unidentifiedBadge(record)),
     h('td', { 'data-label': 'Run', class: 'digest' }, record.runId === null ? h('span', { class: 'muted' }, 'none') : h('a', { href: `#/run/${run.captureId}` }, short(record.runId, 34))),
     h('td', { 'data-label': 'Receipt' }, receiptCell(run.receipt)),

@@ -2,7 +2,8 @@
  * What callers and providers send, as the explorer draws it: a bidirectional control (U+202E and
  * the like) or an invisible character in a model name, a prompt or an output is written as
  * `\uXXXX` wherever the page shows it (runs list, counts, run page, graph, compare), so "gnp.exe"
- * is not drawn as "exe.png" and a model named `gpt-4o\u202E1-inim` not as "gpt-4omini-1". Driven
+ * is not drawn as "exe.png" and a model named `gpt-4o\u202E1-inim` not as "gpt-4omini-1"; a model
+ * name of 300 characters keeps the runs list within the page, the whole name a click away. Driven
  * in headless Chromium against a real `runprint serve`; screenshots go to
  * test-output/explorer/untrusted-*.png (not committed).
  */
@@ -20,6 +21,8 @@ const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 const BIDI_MODEL = 'gpt-4o\u202E1-inim';
 const PROMPT = 'Please open gnp\u202Eexe.png\u202C and report.';
 const ANSWER = 'Opened gnp\u202Eexe.png\u2066\u200B as asked.';
+/** A model name of 300 characters, one word with nowhere to break it: a caller chooses it. */
+const LONG_MODEL = `ft:gpt4o:${'AcmeResearch'.repeat(25)}`.slice(0, 300);
 
 interface RunView { seq: number; captureId: string; model: string | null; record: { runId: string | null } }
 
@@ -45,6 +48,7 @@ before(async () => {
   data = mkdtempSync(join(tmpdir(), 'runprint-explorer-text-'));
   upstream = await startFakeUpstream();
   serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  await post(LONG_MODEL, 'A model of a long name.', 'Long.');
   await post('gpt-4o', 'A plain first step.', 'Plain.');
   const first = ((await (await fetch(`${serve.base}/v1/runs?limit=1`)).json()) as { runs: RunView[] }).runs[0]!;
   await post(BIDI_MODEL, PROMPT, ANSWER, { 'runprint-parent': first.record.runId! });
@@ -116,4 +120,32 @@ test('bidi controls in a model name, a prompt and an output are drawn as \\uXXXX
   assert.ok(((await page.textContent('main')) ?? '').includes('gnp\\u202eexe.png'));
   assert.deepEqual(problems, []);
   await close();
+});
+
+test('a model name of 300 characters keeps the runs list within the page on a laptop and a phone; the whole name is in its title and one click away', { timeout: 60_000 }, async () => {
+  assert.equal(LONG_MODEL.length, 300);
+  const long = all.find((run) => run.model === LONG_MODEL)!;
+  for (const [name, viewport] of Object.entries(VIEWPORTS)) {
+    const { page, problems, close } = await openPage(browser, serve.base, viewport);
+    await show(page, '#/runs');
+    await page.waitForSelector('#counts[data-ready]');
+    const width = () => page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok((await width()) <= viewport.width, `the page is ${await width()} px wide at ${viewport.width} px`);
+    const cell = `tr[data-seq="${long.seq}"] td[data-label="Model"]`;
+    assert.equal(await page.textContent(`${cell} bdi`), `${LONG_MODEL.slice(0, 60)}…`);
+    assert.equal(await page.getAttribute(`${cell} .long-name`, 'title'), LONG_MODEL);
+    await page.screenshot({ path: join(SHOTS, `untrusted-long-model-${name}.png`), fullPage: true });
+    await page.click(`${cell} button`);
+    assert.equal(await page.textContent(`${cell} bdi`), LONG_MODEL);
+    assert.ok((await width()) <= viewport.width, `shown whole, the name wraps: ${await width()} px at ${viewport.width} px`);
+    const table = await page.$eval('table.runs', (element) => element.getBoundingClientRect().right);
+    assert.ok(table <= viewport.width, `the table ends at ${table} px`);
+    // Its run page and a compare with it stay within the page too.
+    for (const hash of [`#/run/${long.captureId}`, `#/compare?a=${long.captureId}&b=${all[0]!.captureId}`]) {
+      await show(page, hash);
+      assert.ok((await width()) <= viewport.width, `${hash} is ${await width()} px wide at ${viewport.width} px`);
+    }
+    assert.deepEqual(problems, []);
+    await close();
+  }
 });
