@@ -4,7 +4,7 @@
 // subsequence), then names the others moved, changed, added or removed, so one inserted message is
 // one added element. A changed element says where inside it differs (SPEC 10's JSON paths, the
 // text word by word); the two outputs are shown side by side. Values are shown only where stored.
-import { diffCompositions } from 'runprint/identity';
+import { alignLists, diffCompositions } from 'runprint/identity';
 import { parseJson } from 'runprint/jcs';
 // The one module of runprint/providers the page needs (the receipt check loads it already).
 import { runOutputFrom } from 'runprint/providers/run-output';
@@ -15,9 +15,9 @@ import { fetchStored, isStored } from './views.js';
 const FOLD = 24;
 /** Equal elements in a row, at least this many, are folded behind one summary. */
 const EQUAL_RUN = 4;
-/** A text longer than this many words and signs on either side is not compared word by word (2,000 squared is SPEC 10's bound). */
+/** A text longer than this many words and signs on either side is not compared word by word (its words are hashed and aligned as list elements). */
 const MAX_TOKENS = 2000;
-/** SPEC 10: runprint aligns nothing when the two lengths multiply to more than this. */
+/** Two texts whose line counts multiply to more than this are not marked line by line (their lines are hashed and aligned as list elements). */
 const ALIGN_LIMIT = 4_000_000;
 
 /** The latest capture an id names, or the error the store answered. */
@@ -55,9 +55,20 @@ export function align(keysA, keysB) {
   restA.forEach((a, k) => rows.push({ change: 'equal', a, b: restB[k] }));
   // Equal and changed rows are in order on both sides: a removed row goes after the last of them before it in A.
   const anchors = rows.filter((row) => row.change === 'equal' || row.change === 'changed').sort((x, y) => x.a - y.a);
+  /** The last anchor before A's index a (a binary search: long lists have many). */
+  const anchorBefore = (a) => {
+    let low = 0;
+    let high = anchors.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (anchors[middle].a < a) low = middle + 1;
+      else high = middle;
+    }
+    return anchors[low - 1];
+  };
   const place = (row) => {
     if (row.b !== undefined) return [row.b, 0];
-    const before = anchors.filter((anchor) => anchor.a < row.a).at(-1);
+    const before = anchorBefore(row.a);
     return [before === undefined ? -0.5 : before.b + 0.5, row.a];
   };
   return rows.map((row) => ({ row, at: place(row) })).sort((x, y) => x.at[0] - y.at[0] || x.at[1] - y.at[1]).map(({ row }) => row);
@@ -274,9 +285,15 @@ function wantedOf(plan, a, b) {
   const elements = (run, entry, indices) => indices.map((index) => [entry.elements[index].sha256, isStored(run, plan.name, index)]);
   if (plan.salted) return [...elements(a, plan.left, plan.left.elements.map((_, index) => index)), ...elements(b, plan.right, plan.right.elements.map((_, index) => index))];
   // Unsalted: aligned by digest first; only the elements that are not equal are read.
-  plan.rows = align(plan.left.elements.map((digest) => digest.sha256), plan.right.elements.map((digest) => digest.sha256));
+  alignPlan(plan, plan.left.elements.map((digest) => digest.sha256), plan.right.elements.map((digest) => digest.sha256));
   const shown = plan.rows.filter((row) => row.change !== 'equal' && row.change !== 'moved');
   return [...elements(a, plan.left, shown.filter((row) => row.a !== undefined).map((row) => row.a)), ...elements(b, plan.right, shown.filter((row) => row.b !== undefined).map((row) => row.b))];
+}
+
+/** A list component's rows (align()), and whether runprint's alignment of its keys was exact: within SPEC 10's bound. */
+function alignPlan(plan, keysA, keysB) {
+  plan.rows = align(keysA, keysB);
+  plan.exact = alignLists(keysA, keysB).exact;
 }
 
 /**
@@ -294,7 +311,7 @@ function saltedKeys(entry, content, side) {
 function listRows(plan, content) {
   const { name, left, right } = plan;
   if (plan.salted) {
-    plan.rows = align(saltedKeys(left, content, 'A'), saltedKeys(right, content, 'B'));
+    alignPlan(plan, saltedKeys(left, content, 'A'), saltedKeys(right, content, 'B'));
     // Paired in a gap, with either side's content not stored: nothing says whether they differ.
     for (const row of plan.rows) {
       if (row.change === 'changed' && (content.get(left.elements[row.a].sha256) == null || content.get(right.elements[row.b].sha256) == null)) row.change = 'unknown';
@@ -368,7 +385,7 @@ function componentBlock(plan, content) {
     equal = plan.salted ? (counts.unknown > 0 ? undefined : counts.equal === plan.rows.length) : false;
     const said = Object.entries(counts).filter(([, count]) => count > 0).map(([change, count]) => `${count} ${CHANGE_BADGES[change][1].replace(/:.*$/, '')}`);
     block.append(h('p', { class: 'muted counts' }, `${left.elements.length} element${left.elements.length === 1 ? '' : 's'} in A, ${right.elements.length} in B: ${said.join(', ') || 'none'}.`),
-      ...(left.elements.length * right.elements.length > ALIGN_LIMIT ? [h('p', { class: 'muted' }, 'Too long to align (SPEC 10): the elements are paired in order.')] : []),
+      ...(plan.exact ? [] : [h('p', { class: 'muted' }, 'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements are aligned by the digests found once in each list, the others gap by gap.')]),
       ...rows);
   } else {
     const [x, y] = [pieceOf(content, left.digest.sha256), pieceOf(content, right.digest.sha256)];

@@ -6,7 +6,8 @@
  * diffCompositions; a changed element shows where it differs (its JSON path, the text word by word,
  * as <del>/<ins>); a changed value component its paths; the outputs side by side at desktop
  * width and stacked on a phone; the marks readable (contrast) in light and dark, and the page
- * usable with the keyboard. Screenshots go to test-output/explorer/compare-*.png (not committed).
+ * usable with the keyboard; lists of 3,000 elements aligned as well. Screenshots go to
+ * test-output/explorer/compare-*.png (not committed).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +32,8 @@ const MESSAGES = [
   { role: 'assistant', content: 'Rome.' },
   { role: 'user', content: 'And of Spain?' },
 ];
+
+const LONG = Array.from({ length: 3000 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `Message ${i} of a long conversation.` }));
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
@@ -60,6 +63,9 @@ before(async () => {
   await chat('moved', 'Madrid is the capital of Spain.', SYSTEM, [MESSAGES[4]!, ...MESSAGES.slice(0, 4)], { temperature: 0.7, max_tokens: 64 });
   // The base request streamed (stream is no part of identity): the same output in other bytes.
   await chat('streamed', 'Madrid is the capital of Spain.', SYSTEM, MESSAGES, { temperature: 0.2, stream: true });
+  // Long conversations (3,000 messages, then one inserted in the middle): past 4,000,000 pairs of elements.
+  await chat('long', 'Madrid.', SYSTEM, LONG);
+  await chat('longer', 'Madrid.', SYSTEM, [...LONG.slice(0, 1500), { role: 'user', content: 'One inserted in the middle.' }, ...LONG.slice(1500)]);
   browser = await launchChromium();
 });
 
@@ -197,6 +203,17 @@ test('the page aligns elements as the core\'s diffCompositions does: the same mo
     assert.deepEqual(rows[index]!.flatMap((row) => (row.a === undefined ? [] : [row.a])).sort((x, y) => x - y), a.map((_, i) => i));
     assert.deepEqual(rows[index]!.flatMap((row) => (row.b === undefined ? [] : [row.b])).sort((x, y) => x - y), b.map((_, i) => i));
   }
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('long lists are aligned too: 3,000 messages and one inserted in the middle are one added element', { timeout: 120_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'long', 'longer');
+  assert.equal(await page.textContent('.compare-part[data-component="input"] .counts'), '3000 elements in A, 3001 in B: 3000 equal, 1 added in B.');
+  assert.deepEqual(await page.$$eval('.compare-part[data-component="input"] .element:not([data-change="equal"])', (elements) => elements.map((element) => [(element as HTMLElement).dataset['change'], (element as HTMLElement).dataset['b']])), [['added', '1500']]);
+  // Aligned exactly (within runprint's bound, SPEC 10): no note that the lists were too long.
+  assert.deepEqual(await page.$$eval('.compare-part[data-component="input"] p.muted:not(.counts)', (notes) => notes.map((note) => note.textContent)), []);
   assert.deepEqual(problems, []);
   await close();
 });

@@ -45,6 +45,7 @@ export const MODULES: Readonly<Record<string, MutationModule>> = {
       'test/identity-vectors.test.ts',
       'test/identity-salt.test.ts',
       'test/identity-salt-vectors.test.ts',
+      'test/identity-diff-long.test.ts',
     ],
   },
   receipt: {

@@ -1,6 +1,7 @@
 /** docs/SPEC.md section 10: a structural diff of two compositions, by component, element and path. */
 import { formatNormalizedPath as formatPath } from '../errors.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
+import { alignLists } from './align.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ComponentName } from './composition.ts';
 import { computeIdentity, type IdentityDocument } from './identity.ts';
 
@@ -94,9 +95,9 @@ function diffValue(component: ComponentName, x: unknown, y: unknown, path: Segme
 }
 
 /**
- * Aligns two lists by element digest (longest common subsequence), reports elements that moved
- * (same digest, other place), then pairs what is left in each gap as changed, the rest as added
- * or removed.
+ * Aligns two lists by element digest (a longest common subsequence within the bounds of align.ts),
+ * reports elements that moved (same digest, other place), then pairs what is left in each gap as
+ * changed, the rest as added or removed.
  */
 function diffList(
   component: ComponentName,
@@ -108,36 +109,43 @@ function diffList(
 ): void {
   const keysA = digestsA.map((d) => d.sha256);
   const keysB = digestsB.map((d) => d.sha256);
-  const matches = longestCommonSubsequence(keysA, keysB);
-  const unmatchedA: number[] = [];
-  const unmatchedB: number[] = [];
+  const { pairs } = alignLists(keysA, keysB);
+  // The gaps between two aligned pairs (and before the first, after the last) that hold an element.
+  const gaps: Array<{ a0: number; a1: number; b0: number; b1: number }> = [];
   let i = 0;
   let j = 0;
-  const gaps: Array<{ a: number[]; b: number[] }> = [];
-  for (const [matchA, matchB] of [...matches, [keysA.length, keysB.length] as const]) {
-    const gap = { a: [] as number[], b: [] as number[] };
-    for (; i < matchA; i++) gap.a.push(i);
-    for (; j < matchB; j++) gap.b.push(j);
-    gaps.push(gap);
-    unmatchedA.push(...gap.a);
-    unmatchedB.push(...gap.b);
+  for (const [matchA, matchB] of [...pairs, [keysA.length, keysB.length] as const]) {
+    if (i < matchA || j < matchB) gaps.push({ a0: i, a1: matchA, b0: j, b1: matchB });
     i = matchA + 1;
     j = matchB + 1;
   }
-  // Moves: an element that left one place and appears unchanged at another.
-  const moved = new Set<number>();
-  const movedB = new Set<number>();
-  for (const from of unmatchedA) {
-    const to = unmatchedB.find((index) => !movedB.has(index) && keysB[index] === keysA[from]);
-    if (to !== undefined) {
-      moved.add(from);
-      movedB.add(to);
+  // Moves: an element that left one place and appears unchanged at another. Each element of A not
+  // aligned, in order, takes the first element of B not aligned and not yet taken with its digest.
+  const waiting = new Map<string, { places: number[]; next: number }>();
+  for (const gap of gaps) {
+    for (let to = gap.b0; to < gap.b1; to++) {
+      const entry = waiting.get(keysB[to]!);
+      if (entry === undefined) waiting.set(keysB[to]!, { places: [to], next: 0 });
+      else entry.places.push(to);
+    }
+  }
+  const moved = new Uint8Array(keysA.length);
+  const movedB = new Uint8Array(keysB.length);
+  for (const gap of gaps) {
+    for (let from = gap.a0; from < gap.a1; from++) {
+      const entry = waiting.get(keysA[from]!);
+      if (entry === undefined || entry.next === entry.places.length) continue;
+      const to = entry.places[entry.next++]!;
+      moved[from] = 1;
+      movedB[to] = 1;
       out.push({ component, change: 'moved', path: formatPath([component, to]), from, to });
     }
   }
   for (const gap of gaps) {
-    const restA = gap.a.filter((index) => !moved.has(index));
-    const restB = gap.b.filter((index) => !movedB.has(index));
+    const restA: number[] = [];
+    const restB: number[] = [];
+    for (let from = gap.a0; from < gap.a1; from++) if (moved[from] === 0) restA.push(from);
+    for (let to = gap.b0; to < gap.b1; to++) if (movedB[to] === 0) restB.push(to);
     const paired = Math.min(restA.length, restB.length);
     for (let k = 0; k < paired; k++) {
       const from = restA[k]!;
@@ -152,31 +160,4 @@ function diffList(
     for (const from of restA.slice(paired)) out.push({ component, change: 'removed', path: formatPath([component, from]), from });
     for (const to of restB.slice(paired)) out.push({ component, change: 'added', path: formatPath([component, to]), to });
   }
-}
-
-/** Index pairs of a longest common subsequence; quadratic, so long lists fall back to none. */
-function longestCommonSubsequence(a: string[], b: string[]): Array<readonly [number, number]> {
-  if (a.length * b.length > 4_000_000) return [];
-  const width = b.length + 1;
-  const table = new Uint32Array((a.length + 1) * width);
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      table[i * width + j] =
-        a[i] === b[j]
-          ? table[(i + 1) * width + j + 1]! + 1
-          : Math.max(table[(i + 1) * width + j]!, table[i * width + j + 1]!);
-    }
-  }
-  const pairs: Array<readonly [number, number]> = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    if (a[i] === b[j]) {
-      pairs.push([i, j]);
-      i++;
-      j++;
-    } else if (table[(i + 1) * width + j]! >= table[i * width + j + 1]!) i++;
-    else j++;
-  }
-  return pairs;
 }

@@ -13,5 +13,6 @@ export {
 export { domainTag, type DigestSet } from './digest.ts';
 export { computeIdentity, MAX_DEPTH, type ComponentEntry, type IdentityDocument } from './identity.ts';
 export { formatIdentity, parseIdentity, type IdentityKind, type ParsedIdentity } from './identity-string.ts';
+export { alignLists, ALIGN_EDITS, ALIGN_PAIRS, type AlignmentBounds, type ListAlignment } from './align.ts';
 export { diffCompositions, type CompositionDiff, type Difference } from './diff.ts';
 export { createSalts, saltBytes, SALT_BYTES } from './salt.ts';
