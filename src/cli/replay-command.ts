@@ -31,7 +31,7 @@ import { upstreamOptions } from './serve-capture.ts';
 import { EXIT, type CliIo } from './io.ts';
 import { parseCommandLine } from './parse-options.ts';
 import { printable, printableValue } from '../io/printable.ts';
-import { openStore, runsDatabase, runStorePath, type StoreOptions } from './runs-command.ts';
+import { openStore, runsDatabase, runStorePath, sayWhereRunsAre, type StoreOptions } from './runs-command.ts';
 import { formatCommandHelp } from './usage.ts';
 
 const OPTIONS = {
@@ -243,6 +243,8 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw new UsageError('ERR_CLI_USAGE', 'replay --runs takes no RUN: the query selects the runs');
   if (values.json === undefined || values.json === '' || values.json === '-') throw new UsageError('ERR_CLI_USAGE', 'replay --runs needs --json FILE: the report file (the batch\'s state is kept beside it, in FILE.state)');
   const query = batchQuery(values.runs!);
+  // --data with --runs-db names two run stores: refused, as the runs commands refuse it, before anything is opened or written.
+  sayWhereRunsAre(values, io, 'replay --runs');
   const concurrency = numberOption(values.concurrency, 'concurrency', 1, ['1', 64], true)!;
   const rate = numberOption(values.rate, 'rate', undefined, [MIN_RATE, 100000], false);
   const upstreams = upstreamOptions(values.upstream ?? [], '--upstream', { query: true });
@@ -331,6 +333,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'replay takes one RUN: a capture id, a record digest or a run identity, or --runs QUERY for a batch (run "runprint replay --help")');
   const upstreams = upstreamOptions(values.upstream ?? [], '--upstream', { query: true });
   const { params, ...model } = overridesOf(values);
+  sayWhereRunsAre(values, io, 'replay');
   const store = await openStore(values, io, 'write');
   let links: ReplayLinks | undefined;
   // serve's upstream client (node:http), so an upstream serve reaches is reached: Node's fetch

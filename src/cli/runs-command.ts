@@ -140,7 +140,8 @@ export function sayWhereRunsAre(values: StoreOptions, io: CliIo, command: string
 
 /**
  * Opens the run store: the PostgreSQL one of runsDatabase, else the data directory's, which must
- * exist. `write`: the command stores runs (replay); otherwise the store is only read, on either
+ * exist and be one (a file without a runs table is ERR_INPUT_NOT_FOUND, to write it too, and is
+ * left as it was). `write`: the command stores runs (replay); otherwise the store is only read, on either
  * store a reader: no table made or migrated, no file made, and a write fails with
  * ERR_STORE_READ_ONLY (PostgreSQL: read-only sessions, so a role that may only SELECT reads it;
  * SQLite: a read-only connection, so a store in a folder the user may not write reads, and a
@@ -175,7 +176,8 @@ export async function openStore(values: StoreOptions, io: CliIo, access: 'read' 
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw storePermission({ local: `run database ${path}`, remote: 'run database' });
   }
-  return access === 'read' ? SqliteRuns.openReader(path, { check }) : SqliteRuns.open(path);
+  // To write (replay), only a store serve made: an empty file, or a log database put in its place, is no store to add tables to.
+  return access === 'read' ? SqliteRuns.openReader(path, { check }) : SqliteRuns.open(path, { create: false });
 }
 
 /** One line per run: when, capture id, status, model asked -> served, run identity (or why none). */

@@ -393,7 +393,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     arguments: 'RUN',
     options: [
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replay (NAME openai or anthropic, each once; default the provider\'s public URL); a query, such as Azure\'s ?api-version=..., is sent after the recorded path' },
       { name: 'model', value: 'M', description: 'send this model instead: a variant' },
       { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): a variant' },
@@ -409,7 +409,7 @@ export const COMMAND_USAGE: readonly CommandUsage[] = [
     options: [
       { name: 'runs', value: 'QUERY', required: true, description: 'the runs to replay: all, or a GET /v1/runs query (since, until, model, servedModel, provider, status, parent, verdict, component, before; limit caps the whole set)' },
       { name: 'data', value: 'DIR', env: 'RUNPRINT_DATA', description: 'the data directory serve captures into (default ./runprint-data)' },
-      runsDb,
+      runsDbOnly,
       { name: 'upstream', value: 'NAME=URL', repeatable: true, description: 'where to send the replays (NAME openai or anthropic, each once; default the provider\'s public URL); a query, such as Azure\'s ?api-version=..., is sent after the recorded path' },
       { name: 'model', value: 'M', description: 'send this model instead: every replay a variant' },
       { name: 'param', value: 'K=V', repeatable: true, description: 'set request member K to V (JSON, else a string): every replay a variant' },

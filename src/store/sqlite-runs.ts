@@ -234,16 +234,25 @@ export class SqliteRuns implements RunStorage, BindsLog {
   /**
    * With `writerThread`, puts are committed on a thread of their own (sqlite-runs-worker.ts), so
    * the caller's event loop does not wait for inserts and the disk: for a capturing process.
+   * With `create` false (a command that adds runs to a store serve made: replay), a missing file,
+   * or one that holds no runs table (an empty file, a log database put in its place), is
+   * ERR_INPUT_NOT_FOUND, and the file is left as it was: no table made, not put in WAL mode.
    */
-  static open(path: string, options: { writerThread?: boolean } = {}): SqliteRuns {
+  static open(path: string, options: { writerThread?: boolean; create?: boolean } = {}): SqliteRuns {
+    const create = options.create !== false;
+    if (!create && !existsSync(path)) throw new InputError('ERR_INPUT_NOT_FOUND', `no run store at ${path}: runprint serve creates it when it captures`);
     let db: DatabaseSync | undefined;
     try {
       // Owner-only whatever the umask, and with it the -wal and -shm SQLite makes beside it.
-      createOwnerOnly(path);
+      if (create) createOwnerOnly(path);
       db = new DatabaseSync(path);
       db.exec(RUNS_PRAGMAS);
       const check = db.prepare('PRAGMA quick_check').get() as Record<string, unknown> | undefined;
       if (check === undefined || Object.values(check)[0] !== 'ok') throw storeCorrupt('run database fails SQLite quick_check');
+      // A read, before any transaction: a file refused here is not written.
+      if (!create && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").get() === undefined) {
+        throw new InputError('ERR_INPUT_NOT_FOUND', `no run store in ${path}: the file holds no runs table (runprint serve creates it when it captures)`);
+      }
       // The tables and every upgrade in one transaction: a store of a shape this code cannot take
       // is refused unchanged, not half upgraded.
       // (Its errors are left as SQLite gives them: the catch below tells a statement that does not
