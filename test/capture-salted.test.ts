@@ -176,6 +176,13 @@ describe('serve --capture-salt: commitments in the receipt and log, salts in the
     const grouped = await runRunprint(['runs', 'group', '--by', 'component=system', '--data', data]);
     assert.equal(grouped.code, 0, grouped.stderr);
     assert.match(grouped.stdout, /salted: each salt makes its own key/);
+    // --values checks each salted piece with its run's salts before it shows it.
+    for (const [by, text] of [['component=system', '"yes"'], ['element=input', 'Customer 4711']] as const) {
+      const shown = await runRunprint(['runs', 'group', '--by', by, '--values', '--json', '--data', data]);
+      assert.equal(shown.code, 0, shown.stderr);
+      const values = (JSON.parse(shown.stdout) as { groups: { value: string | null }[] }).groups.map((group) => group.value);
+      assert.ok(values.length >= 2 && values.every((value) => value !== null && value.includes(text)), `${by}: ${JSON.stringify(values)}`);
+    }
     const json = await fetch(`${serve.base}/v1/runs/groups?by=component%3Dsystem`);
     const groups = (await json.json()) as { runs: number; salted: number; groups: { salted?: true; count: number }[] };
     assert.equal(groups.salted, groups.runs);

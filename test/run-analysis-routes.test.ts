@@ -221,5 +221,11 @@ describe('GET /v1/runs/{id}/verify', () => {
     const diff = await get(serve, `/v1/runs/diff?a=${ids.tampered}&b=${ids.colour}`);
     assert.equal(diff.status, 500);
     assert.equal(diff.body.error.code, 'ERR_REPLAY_CONTENT_MISMATCH');
+    // The groups answer no content, altered or not: values is no parameter of theirs.
+    const groups = await get(serve, '/v1/runs/groups?by=element%3Dinput&values=1');
+    assert.deepEqual([groups.status, groups.body.error.code], [400, 'ERR_HTTP_BAD_REQUEST']);
+    const counted = await get(serve, '/v1/runs/groups?by=element%3Dinput');
+    assert.equal(counted.status, 200);
+    assert.ok(counted.body.groups.every((group: Record<string, unknown>) => !('value' in group)));
   });
 });

@@ -4,7 +4,9 @@
  */
 import { UsageError } from '../errors.ts';
 import { showJsonText } from '../replay/diff-values.ts';
-import { groupRuns, parseGroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
+import { groupRuns, parseGroupBy, type GroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
+import { storedPieceText } from '../replay/rebuild-request.ts';
+import type { REQUEST_COMPONENTS } from '../identity/composition.ts';
 import { runQuery } from '../server/run-routes.ts';
 import type { RunStorage } from '../store/run-storage.ts';
 import { EXIT, type CliIo } from './io.ts';
@@ -34,16 +36,27 @@ const GROUP_OPTIONS = {
 /**
  * The stored content a group's digest names, cut for a line: the value of a value component or
  * element, the elements of a list component one after the other, as their JSON text (showJsonText:
- * quotes as they are, terminal controls escaped); undefined when not stored.
+ * quotes as they are, terminal controls escaped); undefined when not stored. Each piece is checked
+ * against its digest as replay and runs diff check it, in the group's newest run (a salted piece
+ * with that run's salts): content that does not give it is ERR_REPLAY_CONTENT_MISMATCH, never shown.
  */
-async function contentPreview(store: RunStorage, group: RunGroup): Promise<string | undefined> {
-  const digests = group.elements ?? (group.key?.startsWith('sha256:') === true ? [group.key] : []);
-  if (digests.length === 0) return group.elements === undefined ? undefined : '(empty list)';
+async function contentPreview(store: RunStorage, group: RunGroup, by: GroupBy): Promise<string | undefined> {
+  // The output's digest names no stored content (the response bytes are what is kept of it).
+  if (by.kind === 'request' || by.kind === 'run' || group.key === null || by.name === 'output') return undefined;
+  const part = by.name as (typeof REQUEST_COMPONENTS)[number];
+  if (group.elements?.length === 0) return '(empty list)';
+  const run = (await store.find(group.captureIds[0]!))[0];
+  if (run === undefined) return undefined;
+  // Each digest with its place in the run: a list component's elements in order, an element where the run has it.
+  const pieces: Array<[string, number | undefined]> =
+    group.elements !== undefined ? group.elements.map((digest, i) => [digest, i])
+    : by.kind === 'element' ? [[group.key, run.digests.find((entry) => entry.part === part && entry.position >= 0 && `sha256:${entry.digest}` === group.key)?.position ?? 0]]
+    : [[group.key, undefined]];
   const texts: string[] = [];
-  for (const digest of digests) {
-    const bytes = await store.content(digest.slice('sha256:'.length));
-    if (bytes === undefined) return undefined;
-    texts.push(new TextDecoder().decode(bytes));
+  for (const [digest, position] of pieces) {
+    const text = await storedPieceText(store, run, part, position, digest.slice('sha256:'.length));
+    if (text === undefined) return undefined;
+    texts.push(text);
   }
   return showJsonText(texts.join(' '));
 }
@@ -85,7 +98,7 @@ export async function groupCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     const groups = await groupRuns(store, query, by);
-    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group))) : [];
+    const previews = values.values === true ? await Promise.all(groups.groups.map((group) => contentPreview(store, group, by))) : [];
     if (values.json === true) {
       const shown = values.values === true ? { ...groups, groups: groups.groups.map((group, i) => ({ ...group, value: previews[i] ?? null })) } : groups;
       io.stdout(`${JSON.stringify(shown, null, 2)}\n`);

@@ -81,6 +81,11 @@ async function piece(storage: RunStorage, run: StoredRun, digest: string, name: 
   // `read`: the content of a page of elements, read together (storedComposition).
   const bytes = read === undefined ? await storage.content(digest) : read.get(digest);
   if (bytes === undefined) throw notStored(run, name);
+  return JSON.parse(checkedText(bytes, digest, name, check)) as JsonValue;
+}
+
+/** Stored bytes as text, when they are UTF-8 whose `check` gives `digest`; ERR_REPLAY_CONTENT_MISMATCH otherwise. */
+function checkedText(bytes: Uint8Array, digest: string, name: string, check: (canonical: string) => string): string {
   let text: string | undefined;
   try {
     text = decoder.decode(bytes);
@@ -90,7 +95,38 @@ async function piece(storage: RunStorage, run: StoredRun, digest: string, name: 
   if (text === undefined || check(text) !== digest) {
     throw new RunprintError('ERR_REPLAY_CONTENT_MISMATCH', `the stored content of ${name} does not give the digest that names it: the run store is damaged or altered`);
   }
-  return JSON.parse(text) as JsonValue;
+  return text;
+}
+
+/**
+ * The stored text (canonical JSON) of one piece of a run's request: the value component `part`
+ * (`position` undefined) or its element at `position`, named by `digest` in that run; checked as
+ * storedComposition checks it (a salted piece with the run's stored salts). Undefined when the
+ * store does not hold it, or holds no salts to check a salted piece with (runs group --values:
+ * shown only checked); ERR_REPLAY_CONTENT_MISMATCH when what it holds does not give the digest.
+ */
+export async function storedPieceText(storage: RunStorage, run: StoredRun, part: (typeof REQUEST_COMPONENTS)[number], position: number | undefined, digest: string): Promise<string | undefined> {
+  let salt: Uint8Array | undefined;
+  if (run.identity?.components[part].salted === true) {
+    let salts: Salts | undefined;
+    try {
+      salts = await storedSalts(storage, run);
+    } catch (error) {
+      if ((error as RunprintError).code === 'ERR_REPLAY_CONTENT_NOT_STORED') return undefined;
+      throw error;
+    }
+    if (salts?.[part] === undefined) return undefined;
+    salt = saltBytes(salts[part]);
+  }
+  const bytes = await storage.content(digest);
+  if (bytes === undefined) return undefined;
+  let check: (canonical: string) => Uint8Array;
+  if (position !== undefined) check = salt === undefined ? elementDigest : (canonical) => saltedElementDigest(elementSalt(salt, position), canonical);
+  else {
+    const name = part as 'model' | 'parameters' | 'configuration';
+    check = salt === undefined ? (canonical) => valueComponentDigest(name, canonical) : (canonical) => saltedValueComponentDigest(name, salt, canonical);
+  }
+  return checkedText(bytes, digest, pieceName(part, position), (canonical) => toHex(check(canonical)));
 }
 
 /** True when the run's identity salts one or more components (SPEC 5.6). */
