@@ -186,6 +186,9 @@ export async function verifyCommand(args: string[], io: CliIo): Promise<number> 
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('ERR_CLI_USAGE', 'runs verify takes one RUN: a capture id, a record digest or a run identity (run "runprint runs verify --help")');
+  // Standard input is read once: a second `-` would read it empty (as verify, sign, show and diff say).
+  const stdin = [values.key, values['log-key'], ...(values.witness ?? []), values['monitor-state']].filter((name) => name === '-');
+  if (stdin.length > 1) throw new UsageError('ERR_CLI_USAGE', 'only one input can be standard input');
   sayWhereRunsAre(values, io, 'runs verify', `the keys it checks with (and its ${LOG_DATABASE}, when no other log is given)`);
   // The command that checks: SQLite's quick_check of the whole store at open, at any size (the
   // query commands skip it above a bound), so a damaged page anywhere in it is ERR_STORE_CORRUPT.
