@@ -141,12 +141,18 @@ describe('GET /v1/runs/diff', () => {
       [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&b=${ids.colour}`, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/diff?a=${ids.colour}&b=${ids.river}&value=1`, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/diff?a=${ids.colour}&b=${ids.unidentified}`, 400, 'ERR_REPLAY_UNIDENTIFIED'],
+      // A run identity not whole is no id (400), not an unknown run (404).
+      [`/v1/runs/diff?a=${ids.colour}&b=rp-run-v1-sha256-25f77768`, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/diff?a=rp-run-v1-sha256-XYZ&b=${ids.colour}`, 400, 'ERR_HTTP_BAD_REQUEST'],
     ];
     for (const [path, status, code] of cases) {
       const answer = await get(serve, path);
       assert.equal(answer.status, status, path);
       assert.equal(answer.body.error.code, code, path);
     }
+    // Which of the two: named.
+    assert.equal((await get(serve, `/v1/runs/diff?a=${ids.colour}&b=${UNKNOWN}`)).body.error.message, 'no captured run has the id given as b');
+    assert.match((await get(serve, `/v1/runs/diff?a=rp-run-v1-sha256-25f77768&b=${ids.colour}`)).body.error.message, /^a is not a run id: a run is named by /);
     const post = await fetch(`${serve.base}/v1/runs/diff?a=${ids.colour}&b=${ids.river}`, { method: 'POST', headers: { 'runprint-capture-token': TOKEN } });
     assert.equal(post.status, 405);
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
@@ -194,6 +200,9 @@ describe('GET /v1/runs/{id}/verify', () => {
       [`/v1/runs/${UNKNOWN}/verify`, TOKEN, 404, 'ERR_RUN_NOT_FOUND'],
       [`/v1/runs/${'f'.repeat(64)}/verify`, TOKEN, 404, 'ERR_RUN_NOT_FOUND'],
       ['/v1/runs/not-a-run/verify', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
+      ['/v1/runs/rp-run-v1-sha256-25f77768/verify', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
+      ['/v1/runs/rp-run-v1-sha256-25f77768', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
+      [`/v1/runs/rp-run-v1-sha256-${'A'.repeat(64)}`, TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
       ['/v1/runs/%E0%A4%A/verify', TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/${ids.river}/verify?key=x`, TOKEN, 400, 'ERR_HTTP_BAD_REQUEST'],
       [`/v1/runs/${ids.river}/verify`, null, 401, 'ERR_HTTP_UNAUTHORIZED'],

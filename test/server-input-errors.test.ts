@@ -57,7 +57,7 @@ async function get(path: string): Promise<[number, { error: { code: string; mess
 describe('input errors are ERR_HTTP_BAD_REQUEST over HTTP, ERR_CLI_USAGE on the command line', () => {
   test('checks shared with the CLI answer ERR_HTTP_BAD_REQUEST with their message', async () => {
     assert.deepEqual(await get('/v1/runs?limit=abc'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'limit must be a number from 1 to 1000' } }]);
-    assert.deepEqual(await get('/v1/runs/nope'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'a run is named by its capture id (a UUID), its record digest (64 lower-case hex digits) or its run identity (rp-run-...)' } }]);
+    assert.deepEqual(await get('/v1/runs/nope'), [400, { error: { code: 'ERR_HTTP_BAD_REQUEST', message: 'a run is named by its capture id (a UUID), its record digest (64 lower-case hex digits) or its run identity (rp-run-v1-sha256- and 64 lower-case hex digits)' } }]);
     // The same check, called as the CLI calls it, keeps the CLI's code.
     assert.throws(() => runQuery((name) => (name === 'limit' ? 'abc' : undefined)), { code: 'ERR_CLI_USAGE', message: 'limit must be a number from 1 to 1000' });
   });

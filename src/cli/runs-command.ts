@@ -461,8 +461,8 @@ async function diffCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values, io, 'read', 'bounded');
   try {
     // A run identity may name several captures: the latest is compared (its capture id is printed).
-    const a = (await findRuns(store, positionals[0]!)).at(-1)!;
-    const b = (await findRuns(store, positionals[1]!)).at(-1)!;
+    const a = (await findRuns(store, positionals[0]!, 'A')).at(-1)!;
+    const b = (await findRuns(store, positionals[1]!, 'B')).at(-1)!;
     const { diff, valuesShown } = await runsDiffView(store, a, b, values.values === true);
     if (values.values === true && !valuesShown) io.stderr('runprint: --values: not every component of both runs is stored (digest only, or past retention): no values shown\n');
     io.stdout(values.json === true ? `${JSON.stringify(diff, null, 2)}\n` : formatRunsDiff(diff, diff.differences));

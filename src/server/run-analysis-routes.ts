@@ -107,8 +107,8 @@ export function runAnalysisRoutes(options: RunAnalysisRouteOptions): { diff: Han
       if (a === undefined || b === undefined) throw new UsageError('ERR_HTTP_BAD_REQUEST', '/v1/runs/diff takes a=RUN and b=RUN, each a capture id, a record digest or a run identity');
       const values = url.searchParams.get('values') ?? undefined;
       if (values !== undefined && values !== '1' && values !== '0') throw new UsageError('ERR_HTTP_BAD_REQUEST', 'values must be 1 (show the values at each difference) or 0');
-      const runA = (await findRuns(storage, a)).at(-1)!;
-      const runB = (await findRuns(storage, b)).at(-1)!;
+      const runA = (await findRuns(storage, a, 'a')).at(-1)!;
+      const runB = (await findRuns(storage, b, 'b')).at(-1)!;
       // Large runs: their compositions compared in the worker pool, when there is one, and the answer made in steps.
       const large = largeRuns([runA, runB]);
       const differ = large && options.compute !== undefined ? workerDiffer(options.compute) : undefined;

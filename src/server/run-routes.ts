@@ -310,13 +310,16 @@ export function runQuery(get: (name: string) => string | undefined): RunQuery {
 /**
  * The captures an id names: a capture id, a record digest, or a run identity. A capture id is
  * taken in either case (a UUID is case-insensitive, RFC 9562 section 4): the store holds it in lower case.
+ * `side`: which of two runs the id was given for (runs diff's A or B, /v1/runs/diff's a or b), named in the errors.
  */
-export async function findRuns(storage: RunStorage, id: string): Promise<StoredRun[]> {
-  if (!UUID.test(id) && !HEX64.test(id) && !id.startsWith('rp-run-')) {
-    throw new UsageError('ERR_CLI_USAGE', 'a run is named by its capture id (a UUID), its record digest (64 lower-case hex digits) or its run identity (rp-run-...)');
+export async function findRuns(storage: RunStorage, id: string, side?: string): Promise<StoredRun[]> {
+  // A run identity whole (rp-run-v1-sha256- and 64 lower-case hex digits), as a capture id and a
+  // record digest are: a truncated or mistyped one is no id, not an id of no run.
+  if (!UUID.test(id) && !HEX64.test(id) && !isRunId(id)) {
+    throw new UsageError('ERR_CLI_USAGE', `${side === undefined ? '' : `${side} is not a run id: `}a run is named by its capture id (a UUID), its record digest (64 lower-case hex digits) or its run identity (rp-run-v1-sha256- and 64 lower-case hex digits)`);
   }
   const found = await storage.find(UUID.test(id) ? id.toLowerCase() : id);
-  if (found.length === 0) throw new RunprintError('ERR_RUN_NOT_FOUND', 'no captured run has that id');
+  if (found.length === 0) throw new RunprintError('ERR_RUN_NOT_FOUND', side === undefined ? 'no captured run has that id' : `no captured run has the id given as ${side}`);
   return found;
 }
 
