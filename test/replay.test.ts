@@ -237,6 +237,15 @@ describe('replay verdicts against the fake upstream', () => {
     const { result } = await replay(original, ['--model', 'gpt-4o', '--param', 'temperature=0.2']);
     assert.equal(result.verdict, 'identical');
     assert.deepEqual(result.overrides!.changed, []);
+    // Members the identity leaves out (SPEC 2.4): not sent, and the text output says so, naming them.
+    const other = await capture('/openai/v1/chat/completions', chat('Name a lake.', { metadata: { team: 'qa' } }));
+    const text = await cli(['replay', other, '--data', data, '--upstream', `openai=${upstream.url}`, '--param', 'stream=true', '--param', 'metadata={"team":"ops"}']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^identical\n/);
+    assert.match(text.stdout, /^ {2}the overrides leave the request identity as it was, so they are not sent \(stream, metadata\): the original request was sent, compared as a replay$/m);
+    const sent = JSON.parse(upstream.requests.at(-1)!.body.toString('utf8')) as Record<string, unknown>;
+    assert.equal(sent['stream'], undefined, 'stream not sent');
+    assert.deepEqual(sent['metadata'], { team: 'qa' }, 'the original\'s metadata, not the override');
   });
 
   test('--param with a member the API does not define is sent, and named on stderr with the nearest known name, as id names it', async () => {

@@ -95,7 +95,11 @@ function formatResult(result: ReplayResult): string {
     lines.push(`  sent to  ${printable(result.replay.url, 120)} (${result.replay.body === 'exact' ? 'the exact bytes stored' : result.replay.body === 'rebuilt' ? 'the request rebuilt from its components' : 'the request with the overrides'})`);
   }
   for (const change of result.overrides?.changed ?? []) lines.push(`  ${change.change.padEnd(8)} ${change.component.padEnd(14)} ${change.path}`);
-  if (result.overrides !== undefined && result.overrides.changed.length === 0) lines.push('  the overrides change nothing in the request: compared as a replay');
+  if (result.overrides !== undefined && result.overrides.changed.length === 0) {
+    // The overrides were not sent (docs/REPLAY.md section 3): the original request was, as a replay.
+    const given = [...(result.overrides.model === undefined ? [] : ['model']), ...Object.keys(result.overrides.params ?? {})];
+    lines.push(`  the overrides leave the request identity as it was, so they are not sent (${printable(given.join(', '), 120)}): the original request was sent, compared as a replay`);
+  }
   for (const fact of result.served) {
     const value = (side: typeof fact.a) => (side === null ? '(none)' : printableValue(side.value));
     lines.push(`  served ${fact.name}: ${value(fact.a)} -> ${value(fact.b)}`);
