@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { replayBatch } from '../src/replay/replay-batch.ts';
+import { codeTexts, runPasted } from './helpers/pasted-command.ts';
 import { startFakeUpstream, startFakeUpstreamOnABadPort, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
 
@@ -275,11 +276,19 @@ describe('replay --runs', () => {
       assert.deepEqual(changes, ['model', 'gpt-4o-2024-08-06', 'gpt-4o-2024-11-20', '1']);
       assert.equal(await page.$$eval('#runs tbody tr', (rows) => rows.length), TOPICS.length);
       const planet = report.runs.find((row) => row.original === originals['planet'])!;
-      assert.ok((await page.textContent('#runs'))!.includes(`runprint runs diff ${planet.original} ${planet.replay}`));
+      // Each command names the batch's data directory, whatever folder it is pasted in.
+      const command = `runprint runs diff ${planet.original} ${planet.replay} --data ${data}`;
+      assert.ok((await page.textContent('#runs'))!.includes(command));
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();
     }
+    const commands = codeTexts(readFileSync(html, 'utf8'), 'runprint runs diff ');
+    assert.equal(commands.length, TOPICS.length);
+    const planet = report.runs.find((row) => row.original === originals['planet'])!;
+    const pasted = await runPasted(commands.find((command) => command.includes(planet.original))!);
+    assert.equal(pasted.code, 1, pasted.stderr);
+    assert.match(pasted.stdout, new RegExp(`^differ \\(same request identity\\)\\n {2}a ${planet.original} `));
   });
 
   test('bad input: a state file that is not runprint\'s, options that need --runs, a bad query, no --json', async () => {

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { codeTexts, runPasted } from './helpers/pasted-command.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenario } from './helpers/fake-upstream/index.ts';
@@ -218,6 +219,33 @@ describe('on a PostgreSQL run store (--runs-db)', () => {
       assert.equal((await finishedOriginals(batch)).length, TOPICS.length);
     } finally {
       await slow.close();
+    }
+  });
+
+  test('replay --runs --report: its runs diff commands name the PostgreSQL store, and work pasted as they are; a URL\'s password is never written', async () => {
+    const replays = await startFakeUpstream({ fallback: replayScenario(0) });
+    const withPassword = new URL(url);
+    withPassword.password = 'hunter2secret';
+    try {
+      for (const [given, secret] of [[url, false], [withPassword.toString(), true]] as const) {
+        const dir = tempDir();
+        const result = await runCliInProcess(['replay', '--runs', 'model=gpt-4o&limit=1', '--runs-db', given, '--upstream', `openai=${replays.url}`, '--json', join(dir, 'batch.json'), '--report', join(dir, 'batch.html')]);
+        assert.equal(result.code, 0, result.stderr);
+        const html = readFileSync(join(dir, 'batch.html'), 'utf8');
+        const [command, ...others] = codeTexts(html, 'runprint runs diff ');
+        assert.equal(others.length, 0);
+        if (secret) {
+          assert.doesNotMatch(html, /hunter2secret/);
+          assert.ok(command!.endsWith(' --runs-db "$RUNPRINT_RUNS_DB"'), command);
+          assert.match(html, /<p id="store-note">The runs are in the PostgreSQL run store postgres:\/\/127\.0\.0\.1:5432\/test, whose URL holds a password this page does not show: set RUNPRINT_RUNS_DB to that URL to run the commands below\.<\/p>/);
+        } else assert.ok(command!.endsWith(` --runs-db '${url}'`), command);
+        // Pasted as it is (with the variable the page names set, for the URL it does not show).
+        const pasted = await runPasted(command!, secret ? { RUNPRINT_RUNS_DB: given } : {});
+        assert.equal(pasted.code, 0, pasted.stderr);
+        assert.match(pasted.stdout, /^same run rp-run-v1-sha256-[0-9a-f]{64}\n/);
+      }
+    } finally {
+      await replays.close();
     }
   });
 });

@@ -7,12 +7,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { InputError, ModelDigestError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
 import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
-import { formatBatchReportHtml } from '../replay/batch-report-html.ts';
+import { formatBatchReportHtml, type ReportStore } from '../replay/batch-report-html.ts';
+import { databaseShown } from '../store/postgres-url.ts';
 import { describeTextDifference } from '../replay/output-difference.ts';
 import { deleteBatchState, replayBatch, type BatchReport } from '../replay/replay-batch.ts';
 import { isAzureUpstream, replayCredentials } from '../replay/replay-credentials.ts';
@@ -71,6 +72,25 @@ async function openReplayLinks(values: StoreOptions, io: CliIo): Promise<ReplayL
   const url = runsDatabase(values);
   if (url !== undefined) return (await import('../replay/postgres-replay-links.ts')).PostgresReplayLinks.open(url);
   return SqliteReplayLinks.open(runStorePath(values.data, io));
+}
+
+/** A word the shell reads as it is: quoted unless it is made of characters no shell treats apart. */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What the batch report's `runs diff` commands add to find this batch's run store, whatever
+ * folder they are pasted in: the data directory as an absolute path, or the PostgreSQL URL, but
+ * never one holding a password (a report is a file to hand around): such a URL is named by
+ * RUNPRINT_RUNS_DB in the commands, and shown without its secrets in a note (databaseShown).
+ */
+function reportStore(values: StoreOptions, io: CliIo): ReportStore {
+  const url = runsDatabase(values);
+  if (url === undefined) return { args: ` --data ${shellWord(dirname(runStorePath(values.data, io)))}` };
+  const parsed = new URL(url);
+  if (parsed.password === '' && ![...parsed.searchParams.keys()].some((name) => /pass/i.test(name))) return { args: ` --runs-db ${shellWord(url)}` };
+  return { args: ' --runs-db "$RUNPRINT_RUNS_DB"', note: `The runs are in the PostgreSQL run store ${databaseShown(url)}, whose URL holds a password this page does not show: set RUNPRINT_RUNS_DB to that URL to run the commands below.` };
 }
 
 /** `--param K=V`: V is read as JSON when it is JSON (`0.2`, `true`, `null`, `{"a":1}`), else taken as a string. */
@@ -311,7 +331,7 @@ async function batchCommand(args: string[], io: CliIo): Promise<number> {
         if (done === total) io.stderr('\n');
       },
     });
-    if (htmlPath !== undefined) await writeWhole(htmlPath, formatBatchReportHtml(report), values.report!);
+    if (htmlPath !== undefined) await writeWhole(htmlPath, formatBatchReportHtml(report, reportStore(values, io)), values.report!);
     await writeWhole(jsonPath, `${JSON.stringify(report, null, 2)}\n`, values.json);
     await deleteBatchState(statePath);
     io.stdout(formatBatch(report, values.json, values.report));

@@ -2,7 +2,7 @@
  * The HTML form of a batch replay's report (docs/REPLAY.md section 8): one static,
  * self-contained page (no script, no request: its Content-Security-Policy allows only its own
  * inline style) with the verdict counts, the served-model changes, the codes, and one row per run
- * with the `runs diff` command that compares it with its replay. Every value is escaped: capture
+ * with the `runs diff` command that compares it with its replay (on the batch's run store). Every value is escaped: capture
  * ids and served facts come from the run store and from upstream answers.
  */
 import type { JsonValue } from '../jcs/json-value.ts';
@@ -31,8 +31,19 @@ code { font: 12px ui-monospace, monospace; word-break: break-all; }
 .variant { color: #0550ae; } .cannot-replay, .error { color: #cf222e; }
 `;
 
+/**
+ * Where the batch's run store is, for the page's `runs diff` commands: `args`, what follows the
+ * two runs on each command line (`--data DIR`, `--runs-db URL`), and `note`, a sentence above the
+ * runs (a URL's password is never written: the commands then name RUNPRINT_RUNS_DB, and the note
+ * says to set it).
+ */
+export interface ReportStore {
+  args: string;
+  note?: string;
+}
+
 /** The page, as one string. */
-export function formatBatchReportHtml(report: BatchReport): string {
+export function formatBatchReportHtml(report: BatchReport, store: ReportStore = { args: '' }): string {
   const out: string[] = [];
   out.push(
     '<!doctype html>',
@@ -62,14 +73,16 @@ export function formatBatchReportHtml(report: BatchReport): string {
     for (const [code, count] of codes) out.push(`<tr><td><code>${escape(code)}</code></td><td class="number">${count}</td></tr>`);
     out.push('</tbody></table>');
   }
-  out.push('<h2>Runs</h2>', '<table id="runs"><thead><tr><th>original</th><th>verdict</th><th>what differs</th><th>compare</th></tr></thead><tbody>');
+  out.push('<h2>Runs</h2>');
+  if (store.note !== undefined) out.push(`<p id="store-note">${escape(store.note)}</p>`);
+  out.push('<table id="runs"><thead><tr><th>original</th><th>verdict</th><th>what differs</th><th>compare</th></tr></thead><tbody>');
   for (const row of report.runs) {
     const verdict = row.verdict ?? 'error';
     const details: string[] = [];
     if (row.code !== undefined) details.push(`<code>${escape(row.code)}</code>`);
     for (const fact of row.served ?? []) details.push(`served ${escape(fact.name)}: ${value(fact.a)} → ${value(fact.b)}`);
     if (row.firstDifference !== undefined) details.push(`output first differs at <code>${escape(row.firstDifference)}</code>`);
-    const compare = row.replay === null ? '' : `<code>runprint runs diff ${escape(row.original)} ${escape(row.replay)}</code>`;
+    const compare = row.replay === null ? '' : `<code>runprint runs diff ${escape(row.original)} ${escape(row.replay)}${escape(store.args)}</code>`;
     out.push(`<tr><td><code>${escape(row.original)}</code></td><td class="${verdict}">${verdict}</td><td>${details.join('<br>')}</td><td>${compare}</td></tr>`);
   }
   out.push('</tbody></table>', '</body></html>', '');
