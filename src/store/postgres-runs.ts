@@ -216,6 +216,9 @@ export interface PostgresRunsAccess {
 const PUT_LOCK_MS = 5_000;
 /** The longest a probe waits for a lock (ms): a probe is made again a few seconds later. */
 const PROBE_LOCK_MS = 1_000;
+/** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most. */
+const EXPIRE_RUNS = 256;
+const EXPIRE_DIGESTS = 4_096;
 
 const OID_INT8 = 20;
 const types: pg.CustomTypesConfig = {
@@ -757,18 +760,46 @@ export class PostgresRuns implements RunStorage, BindsLog {
     return found;
   }
 
+  /**
+   * In short transactions, so that puts (which wait for the content lock at most PUT_LOCK_MS)
+   * commit between them: the runs to expire are read EXPIRE_RUNS at a time (by seq, without a
+   * lock), and each transaction, holding the content lock, releases at most EXPIRE_DIGESTS of
+   * their kept digests and deletes the content of those digests that no run keeps any more, then,
+   * once none of the batch's is kept, marks the batch's runs expired. Only content these runs named
+   * is looked at (the content table's other rows are not read), and content a newer run keeps
+   * stays. A run's content is released and deleted in one transaction, so a failure or a crash in
+   * between leaves nothing behind: the run is not marked yet, and the next expire takes it again.
+   * A run of more than EXPIRE_DIGESTS digests (a large run) is released over several transactions,
+   * and is marked after its last; until then a reader sees its released pieces as not stored.
+   */
   async expire(before: string): Promise<number> {
-    return postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
-      const expired = await client.query('UPDATE runs SET content_expired = true WHERE ended < $1 AND NOT content_expired RETURNING seq', [before]);
-      if (expired.rowCount !== 0) {
-        await client.query('UPDATE run_digests SET kept = false WHERE seq = ANY($1::bigint[]) AND kept', [expired.rows.map((row) => row.seq)]);
-        // Content no run keeps any more; content a newer run keeps stays. Gone from every query, not
-        // from disk: the dead tuples stay in the table's files until (auto)VACUUM, and the WAL, its
-        // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
-        await client.query('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)');
+    let expired = 0;
+    for (let after = 0; ; ) {
+      const batch = (await this.#query('SELECT seq FROM runs WHERE seq > $1 AND ended < $2 AND NOT content_expired ORDER BY seq LIMIT $3', [after, before, EXPIRE_RUNS])).rows.map((row: { seq: number }) => row.seq);
+      if (batch.length === 0) return expired;
+      after = batch.at(-1)!;
+      let marked: number | undefined;
+      while (marked === undefined) {
+        marked = await postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
+          const released = await client.query(
+            `UPDATE run_digests SET kept = false WHERE (seq, part, position) IN
+               (SELECT seq, part, position FROM run_digests WHERE seq = ANY($1::bigint[]) AND kept LIMIT $2) RETURNING digest`,
+            [batch, EXPIRE_DIGESTS],
+          );
+          if (released.rows.length > 0) {
+            // Content no run keeps any more; content a newer run keeps stays. Gone from every query, not
+            // from disk: the dead tuples stay in the table's files until (auto)VACUUM, and the WAL, its
+            // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
+            const digests = [...new Set(released.rows.map((row: { digest: string }) => row.digest))];
+            await client.query('DELETE FROM content WHERE digest = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)', [digests]);
+          }
+          // More of the batch's digests to release: in the next transaction.
+          if (released.rows.length === EXPIRE_DIGESTS) return undefined;
+          return (await client.query('UPDATE runs SET content_expired = true WHERE seq = ANY($1::bigint[]) AND NOT content_expired', [batch])).rowCount ?? 0;
+        });
       }
-      return expired.rowCount ?? 0;
-    });
+      expired += marked;
+    }
   }
 
   async close(): Promise<void> {
