@@ -4,6 +4,7 @@
 // panel (verify.js).
 import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
+import { canonicalize, parseJson } from 'runprint/jcs';
 import { MAX_ENTRY_SIZE } from 'runprint/log';
 import { retrievalAgreement } from 'runprint/receipt';
 import { factText, SALTS, verifyRun } from './verify.js';
@@ -22,9 +23,14 @@ export function isStored(run, part, index) {
   return state.none === 0 || (state.kept ?? 0) + (state.elsewhere ?? 0) > 0;
 }
 
-/** Reads these digests' stored bytes into `content`, four at a time: null where the store has none. */
-export async function fetchStored(content, digests) {
+/**
+ * Reads these digests' stored bytes into `content`, four at a time: null where the store has none.
+ * `progress(read, all)`, when given, is told after each.
+ */
+export async function fetchStored(content, digests, progress) {
   const queue = [...digests];
+  const all = queue.length;
+  let read = 0;
   const worker = async () => {
     for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) {
       try {
@@ -33,30 +39,80 @@ export async function fetchStored(content, digests) {
         if (error.code !== 'ERR_CONTENT_NOT_FOUND') throw error;
         content.set(digest, null);
       }
+      progress?.(++read, all);
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
+const encoder = new TextEncoder();
+/** Runs of more pieces than this are read as one composition when the store holds every piece. */
+const COMPOSITION_OVER = 40;
+
 /**
- * The stored bytes of every digest the page shows, fetched a few at a time: null where only the
- * digest is kept. What the run view says is not stored is not asked for.
+ * A large run's stored content in one request (GET /v1/runs/{id}/composition: every piece, checked by
+ * the server against its digest), put in `content` by each piece's digest as canonical JSON, as
+ * the piece is stored; the salts of a salted run with them. False, with nothing put, when the
+ * server does not answer it (a piece kept as a digest only, content that does not give its digest,
+ * no identity) or it is not the shape of the run's identity: then each piece is read on its own.
+ * The page checks what it reads either way: it trusts none of the server's checks.
  */
-async function loadContent(run) {
+async function readComposition(run, content) {
+  if (run.identity === null || run.contentExpired) return false;
+  const components = Object.entries(run.identity.components);
+  // A run of a few pieces is read piece by piece: a piece whose content does not give its digest
+  // is then named by the check, where the composition would be refused whole (500).
+  if (components.reduce((pieces, [, entry]) => pieces + (entry.kind === 'list' ? entry.elements.length : 1), 0) <= COMPOSITION_OVER) return false;
+  // Not asked for when the run view says a piece (or the salts of a salted run) is not stored: it would be refused.
+  const stored = components.every(([name, entry]) => (entry.kind === 'list' ? entry.elements.every((_, index) => isStored(run, name, index)) : isStored(run, name)));
+  if (!stored || (components.some(([, entry]) => entry.salted === true) && !isStored(run, 'salts'))) return false;
+  let composition;
+  try {
+    composition = parseJson(await api(`/v1/runs/${encodeURIComponent(run.captureId)}/composition`, 'bytes'));
+  } catch {
+    return false;
+  }
+  const pieces = new Map();
+  for (const [name, entry] of components) {
+    const value = composition?.[name];
+    if (entry.kind === 'list') {
+      if (!Array.isArray(value) || value.length !== entry.elements.length) return false;
+      entry.elements.forEach((digest, index) => pieces.set(digest.sha256, value[index]));
+    } else {
+      if (value === undefined) return false;
+      pieces.set(entry.digest.sha256, value);
+    }
+  }
+  for (const [digest, value] of pieces) content.set(digest, encoder.encode(canonicalize(value)));
+  if (Object.values(run.identity.components).some((entry) => entry.salted === true)) content.set(SALTS, composition.salts ?? null);
+  return true;
+}
+
+/**
+ * The stored content the page shows and checks: a large run's composition in one request when the
+ * server gives it, else each piece on its own, four at a time (`progress` told of each), null
+ * where only the digest is kept; and the response bytes. What the run view says is not stored is
+ * not asked for.
+ */
+async function loadContent(run, progress) {
   const content = new Map();
   const digests = [];
   const want = (digest, stored) => {
     if (stored) digests.push(digest);
     else if (!content.has(digest)) content.set(digest, null);
   };
-  for (const [name, entry] of Object.entries(run.identity?.components ?? {})) {
-    if (entry.kind === 'list') entry.elements.forEach((digest, index) => want(digest.sha256, isStored(run, name, index)));
-    else want(entry.digest.sha256, isStored(run, name));
+  const whole = await readComposition(run, content);
+  if (!whole) {
+    for (const [name, entry] of Object.entries(run.identity?.components ?? {})) {
+      if (entry.kind === 'list') entry.elements.forEach((digest, index) => want(digest.sha256, isStored(run, name, index)));
+      else want(entry.digest.sha256, isStored(run, name));
+    }
   }
   // The store keeps the body of a 2xx answer only (an error body may echo part of a credential).
   const status = run.record.response.status;
   if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) want(run.record.response.rawDigest.sha256, isStored(run, 'response'));
-  await fetchStored(content, new Set(digests));
+  await fetchStored(content, new Set(digests), progress);
+  if (whole) return content;
   // A salted run's content gives its digests only with its salts (SPEC 5.6), kept in the store as
   // content is, and read on their own (GET /v1/runs/{id}/salts): the composition is not answered
   // while any piece is kept as a digest only, and the pieces that are stored are still checked.
@@ -138,7 +194,56 @@ function identities(run) {
   );
 }
 
-function components(run, content) {
+/** A list longer than FOLD_OVER elements shows its first and last FOLD_END; the others FOLD_STEP at a time, on demand. */
+const FOLD_OVER = 20;
+const FOLD_END = 5;
+const FOLD_STEP = 100;
+
+const mismatchBadge = (part) => h('span', { class: 'badge fail', 'data-mismatch': part }, 'content does not match its digest');
+
+/**
+ * The elements of a list component: every one when the list is short; else the first and last
+ * FOLD_END, and between them a fold that says how many are hidden and shows them FOLD_STEP at a
+ * time, or all, when asked (a run of 5,000 messages drew a page 666,139 px tall). `mismatched`
+ * names the pieces the checks found not to give their digest, marked as they are drawn.
+ */
+function listElements(run, content, name, entry, find, mismatched) {
+  const element = (index) => {
+    const digest = entry.elements[index];
+    const part = `${name}[${index}]`;
+    return h('div', { class: 'element', 'data-element': part, tabindex: '-1' },
+      h('div', {}, h('strong', {}, part), mismatched.has(part) ? [' ', mismatchBadge(part)] : '', ' ', digestText(digest.sha256), ' · ', find(digest.sha256)),
+      contentOf(run, content, digest.sha256));
+  };
+  const count = entry.elements.length;
+  if (count <= FOLD_OVER) return entry.elements.map((_, index) => element(index));
+  const last = count - FOLD_END;
+  let next = FOLD_END;
+  const said = h('span', {});
+  const step = h('button', { type: 'button', class: 'secondary' });
+  const fold = h('div', { class: 'fold', 'data-fold': name }, said, ' ', step, ' ', h('button', { type: 'button', class: 'secondary', onclick: () => show(last - next) }, 'Show them all'));
+  const say = () => {
+    const hidden = last - next;
+    said.replaceChildren(`${hidden.toLocaleString('en-US')} element${hidden === 1 ? '' : 's'} not shown: ${name}[${next}] to ${name}[${last - 1}]`);
+    step.replaceChildren(`Show the next ${Math.min(FOLD_STEP, hidden).toLocaleString('en-US')}`);
+  };
+  const show = (how) => {
+    const end = Math.min(next + how, last);
+    const shown = [];
+    for (let index = next; index < end; index++) shown.push(element(index));
+    fold.before(...shown);
+    next = end;
+    if (next >= last) fold.remove();
+    else say();
+    // Focus goes on to the first element shown, not back to the top of the page.
+    shown[0]?.focus();
+  };
+  step.addEventListener('click', () => show(FOLD_STEP));
+  say();
+  return [...entry.elements.slice(0, FOLD_END).map((_, index) => element(index)), fold, ...entry.elements.slice(last).map((_, offset) => element(last + offset))];
+}
+
+function components(run, content, mismatched = new Set()) {
   const section = [h('h2', { id: 'components' }, 'Components')];
   if (run.identity === null) return [...section, h('p', { class: 'muted' }, 'The request was not identified, so it has no components.')];
   for (const [name, entry] of Object.entries(run.identity.components)) {
@@ -149,11 +254,7 @@ function components(run, content) {
     const saltedNote = entry.salted === true ? h('p', { class: 'muted salted-note' }, 'Salted: each digest here is a commitment, computed with a random salt of this run (SPEC 5.6), so it gives nothing away of the content; the same content has other digests in another run ("runs with this" finds only this run), and only the salts open it.') : '';
     if (entry.kind === 'list') {
       component.append(h('h3', {}, name, h('span', { class: 'muted' }, ` · ${entry.count} element${entry.count === 1 ? '' : 's'}`), salted), saltedNote, h('div', { class: 'digest' }, `digest ${entry.digest.sha256} · root ${entry.root.sha256}`));
-      entry.elements.forEach((digest, index) => {
-        component.append(h('div', { class: 'element', 'data-element': `${name}[${index}]` },
-          h('div', {}, h('strong', {}, `${name}[${index}]`), ' ', digestText(digest.sha256), ' · ', find(digest.sha256)),
-          contentOf(run, content, digest.sha256)));
-      });
+      component.append(...listElements(run, content, name, entry, find, mismatched));
     } else {
       component.append(h('h3', {}, name, salted), saltedNote, h('div', {}, digestText(entry.digest.sha256), ' · ', find(entry.digest.sha256)), contentOf(run, content, entry.digest.sha256));
     }
@@ -385,22 +486,31 @@ export async function runPage(main, id) {
     main.append(h('p', {}, `This run identity was captured ${runs.length} times; the latest is shown. Captures: `,
       runs.map((capture, index) => [index > 0 ? ', ' : '', h('a', { href: `#/run/${capture.captureId}` }, `#${capture.seq}`)])));
   }
+  // What is read is said as it is read: a run of thousands of pieces the store cannot give in one
+  // composition takes a while.
+  const loading = h('p', { class: 'muted', id: 'loading', role: 'status' }, 'Reading the run\'s stored content…');
+  main.append(loading);
   const [content, receipt, childRuns] = await Promise.all([
-    loadContent(run),
+    loadContent(run, (read, all) => loading.replaceChildren(`Reading the run's stored content: ${read.toLocaleString('en-US')} of ${all.toLocaleString('en-US')} pieces…`)),
     run.receipt === null ? null : api(`/v1/runs/${encodeURIComponent(run.captureId)}/receipt`, 'bytes').catch((error) => error),
     run.record.runId === null ? [] : api(`/v1/runs?${new URLSearchParams({ parent: run.record.runId, limit: String(CHILDREN_SHOWN) })}`).then((answer) => answer.runs, (error) => error),
   ]);
   const panel = h('section', { class: 'verification', id: 'verification', 'aria-labelledby': 'verification-title', 'aria-live': 'polite' },
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
-  main.append(identities(run), panel, ...components(run, content), ...retrieval(run), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
+  loading.remove();
+  const mismatched = new Set();
+  main.append(identities(run), panel, ...components(run, content, mismatched), ...retrieval(run), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   signedRetrieval(main, run, checks[1]);
   markUnsigned(main, checks[1].signedFacts ?? []);
   // The parts whose stored content does not give their digest are marked where they are shown.
   for (const part of checks[0].differing ?? []) {
+    mismatched.add(part);
     const [, name, index] = /^([a-z]+)(?:\[(\d+)\])?$/.exec(part) ?? [];
     const shown = main.querySelector(index === undefined ? `[data-component="${name}"] h3` : `[data-element="${name}[${index}]"] strong`);
-    shown?.after(' ', h('span', { class: 'badge fail', 'data-mismatch': part }, 'content does not match its digest'));
+    // A folded element is marked on its fold, and again when it is shown.
+    if (shown === null && index !== undefined) main.querySelector(`[data-fold="${name}"]`)?.append(' ', h('span', { class: 'badge fail', 'data-mismatch-hidden': part }, `${part} does not match its digest`));
+    shown?.after(' ', mismatchBadge(part));
   }
 }
