@@ -174,7 +174,12 @@ function bodyOf(source: Readable, failure: () => unknown, idle: (reading: boolea
         }
         source.pause();
         waiting(false);
+        // An event the source emits once the body was cancelled (its reader let it go: the proxy's
+        // client closed) or failed is dropped: a 'data' or 'end' already on its way when cancel()
+        // destroyed the source (they come on the next tick) would enqueue into, or close, a
+        // stream that is closed, which throws out of the event (ERR_INVALID_STATE).
         source.on('data', (chunk: Buffer) => {
+          if (ended) return;
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           if ((controller.desiredSize ?? 0) <= 0) {
             source.pause();
@@ -182,6 +187,7 @@ function bodyOf(source: Readable, failure: () => unknown, idle: (reading: boolea
           }
         });
         source.once('end', () => {
+          if (ended) return;
           ended = true;
           controller.close();
         });
