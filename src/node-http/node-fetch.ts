@@ -124,6 +124,12 @@ function decoded(response: IncomingMessage): Readable | undefined {
   const decoder = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : undefined;
   if (decoder === undefined) return undefined;
   response.on('error', (error) => decoder.destroy(error));
+  // A decoder closed before the answer's end (its body cancelled, or not in its coding) lets the
+  // answer go too: piped no further, it would hold its connection (and the host's slot) until the
+  // peer closed it.
+  decoder.once('close', () => {
+    if (!response.readableEnded) response.destroy();
+  });
   return response.pipe(decoder);
 }
 
