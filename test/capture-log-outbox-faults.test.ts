@@ -385,3 +385,22 @@ test('a run store failure the outbox meets is shown in its state (and so in /hea
   assert.ok(!shown.message.includes('runprint-secret-folder'), `the state names no path: ${shown.message}`);
   assert.equal(shown.message, 'run database is damaged, or not an SQLite file');
 });
+
+test('capture.log.waiting says what waits once a pass ends, not what waited when it began: 0 after everything was delivered, by this outbox or by another on the store', async () => {
+  const seen = new Map<string, number>();
+  const log = await fakeLog((_request, body, response) => answerEntry(seen, body, response));
+  const store = await storeWithReceipts(300);
+  // Two outboxes on the store (two serves), looking again only after a minute unless woken.
+  const boxes = [outbox(store, log, { pollMs: 60_000 }).outbox, outbox(store, log, { pollMs: 60_000 }).outbox];
+  try {
+    await until(() => boxes.every((box) => box.state.waiting !== null), 'both counted what waits');
+    await until(() => seen.size === 300 && boxes.every((box) => box.state.delivered > 0), 'all delivered', 20_000);
+    const indexes = async () => (await logIndexes(store)).filter((index) => index !== null).length;
+    for (let i = 0; i < 500 && (await indexes()) < 300; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(await indexes(), 300);
+    await until(() => boxes.every((box) => box.state.waiting === 0), `both say none waits (${boxes.map((box) => box.state.waiting).join(', ')})`, 5_000);
+  } finally {
+    for (const box of boxes) await box.close();
+    await log.close();
+  }
+});

@@ -68,8 +68,10 @@ export interface OutboxState {
   /** The log's URL as errors may show it. */
   url: string;
   /**
-   * Receipts in the store without a log index when the outbox last looked (at most once a second,
-   * counted up to WAITING_COUNTED: that many means at least that many), null before it looked.
+   * Receipts in the store without a log index when the outbox last looked (as a pass begins, at
+   * most once a second, and as it ends, those it read and did not deliver; lowered by each
+   * delivery meanwhile), counted up to WAITING_COUNTED (that many means at least that many), null
+   * before it looked.
    */
   waiting: number | null;
   /** Receipts delivered, and of them proved included in a signed checkpoint (with the log key). */
@@ -278,6 +280,9 @@ export class LogOutbox {
     const logKey = this.#options.logKey;
     const batch = logKey === undefined ? BATCH : PROVED_BATCH;
     let after = 0;
+    /** Receipts this pass read from the store, and of them the ones whose index it stored. */
+    let read = 0;
+    let stored = 0;
     /** Receipts answered before (with the log key) that still wait in the store. */
     const waiting = new Set<string>();
     for (;;) {
@@ -288,13 +293,16 @@ export class LogOutbox {
         for (const digest of this.#answered.keys()) if (!waiting.has(digest)) this.#answered.delete(digest);
         // Nothing waits at all (another serve on the store delivered what this one could not): a
         // failure reported before is over, as after a delivery of this outbox's own.
-        if (after === 0) {
-          this.#state.lastError = null;
-          this.#state.waiting = 0;
-        }
+        if (after === 0) this.#state.lastError = null;
+        // Every receipt waiting was read, so those read and not stored by this pass are the ones
+        // that wait (as the pass looked): counted now, not only at the next pass, which may come
+        // seconds later (pollMs) while the count said what waited when this one began.
+        this.#state.waiting = Math.min(read - stored, WAITING_COUNTED);
+        this.#countedAt = performance.now();
         return false;
       }
       after = page[page.length - 1]!.seq;
+      read += page.length;
       const rows = page.filter((row) => !this.#setAside.has(row.recordDigest));
       for (const row of rows) if (this.#answered.has(row.recordDigest)) waiting.add(row.recordDigest);
       // With the log key, a receipt the log answered is not sent again while it waits for a checkpoint
@@ -381,6 +389,8 @@ export class LogOutbox {
         }
         // Counted once stored: a write that failed is proved and stored again, not counted twice.
         this.#state.delivered += delivered.length;
+        stored += delivered.length;
+        if (this.#state.waiting !== null) this.#state.waiting = Math.max(0, this.#state.waiting - delivered.length);
         if (logKey !== undefined) {
           this.#state.proved += delivered.length;
           // Each was proved under #last: the highest of them is held by every checkpoint that extends it.
