@@ -250,15 +250,24 @@ function keysPage(main) {
       h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'secondary', id: 'pin-served', onclick: pinServed }, 'Pin the keys this server gives now')), saved),
   );
 
-  /** Trust on first use: the keys the server publishes today, pinned, so a later change of them is caught. */
+  /**
+   * Trust on first use: the keys the server publishes today, pinned, so a later change of them is
+   * caught. Read from the server now (never a copy the browser kept): a server that does not
+   * answer pins nothing, and says so.
+   */
   async function pinServed(event) {
     try {
       const [receiptKey, logKey] = await Promise.all([api('/v1/receipt-key', 'json', 'no-cache').catch((error) => (error.code === 'ERR_HTTP_NOT_FOUND' ? null : Promise.reject(error))), api('/v1/log/key', 'text', 'no-cache')]);
       if (receiptKey !== null) receipt.value = receiptKey.publicKey;
       log.value = logKey.trim();
       await save(event);
+      if (saved.dataset.code === undefined) {
+        saved.append(` Pinned what this server gave just now: ${receiptKey === null ? 'no receipt key (it captures no runs)' : `the receipt key ${receiptKey.keyId.slice(0, 16)}…`} and the log key ${log.value.split('+').slice(0, 2).join('+')}.`);
+      }
     } catch (error) {
-      saved.replaceChildren(errorBlock(error));
+      saved.className = '';
+      saved.setAttribute('role', 'alert');
+      saved.replaceChildren(errorBlock(error), h('p', {}, 'Nothing was pinned: the keys pinned before, if any, stay pinned.'));
     }
   }
 }

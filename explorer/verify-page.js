@@ -22,20 +22,40 @@ function field(name, label, rows, hint) {
   });
   area.addEventListener('input', () => void (holder.bytes = undefined));
   holder.element = h('label', {}, label, area, file);
+  holder.label = label.replace(/^Optional: /, '').replace(/^./, (first) => first.toUpperCase());
   /** The bytes as given: the file's, else the text's UTF-8. */
   holder.value = () => (holder.bytes ?? (area.value.trim() === '' ? undefined : new TextEncoder().encode(area.value)));
   return holder;
 }
 
+/**
+ * Reads what a field holds with `read`; an error names the field (an ERR_JSON_TRUNCATED alone did
+ * not say which of the fields is cut) and marks it invalid.
+ */
+async function readField(holder, read) {
+  try {
+    const value = await read();
+    holder.area.removeAttribute('aria-invalid');
+    return value;
+  } catch (error) {
+    holder.area.setAttribute('aria-invalid', 'true');
+    const named = new Error(`${holder.label} cannot be read: ${error.message}`);
+    named.code = error.code;
+    named.field = holder.area.name;
+    throw named;
+  }
+}
+
 async function check(fields, from) {
+  for (const holder of Object.values(fields)) holder.area.removeAttribute('aria-invalid');
   const receipt = fields.receipt.value();
   const key = fields.key.value();
   if (receipt === undefined || key === undefined) throw new Error('a receipt and its public key are needed');
   const text = (bytes) => new TextDecoder().decode(bytes);
-  const options = { keys: await Promise.all(text(key).split(/(?=-----BEGIN PUBLIC KEY-----)/).filter((pem) => pem.trim() !== '').map((pem) => parsePublicKey(pem))) };
+  const options = { keys: await readField(fields.key, () => Promise.all(text(key).split(/(?=-----BEGIN PUBLIC KEY-----)/).filter((pem) => pem.trim() !== '').map((pem) => parsePublicKey(pem)))) };
   const composition = fields.composition.value();
   if (composition !== undefined) {
-    options.composition = parseJson(text(composition));
+    options.composition = await readField(fields.composition, () => parseJson(text(composition)));
     options.from = from;
   }
   const output = fields.output.value();
@@ -44,9 +64,21 @@ async function check(fields, from) {
   const logKey = fields.logKey.value();
   if (proof !== undefined) {
     if (logKey === undefined) throw new Error('a tlog-proof is checked against the log key: give it too');
-    options.logProof = { proof, entry: receipt, policy: { logKey: await parseNoteVerifier(text(logKey).trim()), witnesses: [], threshold: 0 } };
+    options.logProof = { proof, entry: receipt, policy: { logKey: await readField(fields.logKey, () => parseNoteVerifier(text(logKey).trim())), witnesses: [], threshold: 0 } };
   }
-  const report = await verifyReceipt(text(receipt), options);
+  // A receipt that cannot be read fails its own checks (envelope, payload, ...), named there;
+  // verifyReceipt throws only for the composition or the output it was given: which one is
+  // found by verifying again without the output.
+  let report;
+  try {
+    report = await verifyReceipt(text(receipt), options);
+  } catch (error) {
+    const { output: _output, ...withoutOutput } = options;
+    const culprit = output === undefined ? fields.composition
+      : composition === undefined ? fields.output
+        : await verifyReceipt(text(receipt), withoutOutput).then(() => fields.output, () => fields.composition);
+    await readField(culprit, () => Promise.reject(error));
+  }
   const steps = report.checks.map((step) => ({ label: CHECK_LABELS[step.name] ?? step.name, name: step.name, ok: step.ok, detail: step.ok ? '' : `${step.code ?? ''}: ${step.message ?? ''}` }));
   const failed = steps.find((step) => !step.ok);
   const notGiven = [composition === undefined ? 'the composition' : '', output === undefined ? 'the output' : '', proof === undefined ? 'the log proof' : ''].filter(Boolean);
@@ -93,7 +125,7 @@ export function verifyPage(main) {
       renderChecks(panel, checks);
       panel.append(signedDeclarations(report));
     } catch (error) {
-      panel.replaceChildren(h('div', { class: 'error', role: 'alert' }, h('strong', {}, error.code ?? 'Cannot verify'), ': ', error.message));
+      panel.replaceChildren(h('div', { class: 'error', role: 'alert', 'data-code': error.code, 'data-field': error.field }, h('strong', {}, error.code ?? 'Cannot verify'), ': ', error.message));
       panel.dataset.done = 'error';
     }
   } },

@@ -6,6 +6,7 @@ import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
 import { canonicalize, parseJson } from 'runprint/jcs';
 import { MAX_ENTRY_SIZE } from 'runprint/log';
+import { runOutputFrom } from 'runprint/providers/run-output';
 import { retrievalAgreement } from 'runprint/receipt';
 import { factText, SALTS, verifyRun } from './verify.js';
 
@@ -108,6 +109,8 @@ async function loadContent(run, progress) {
       else want(entry.digest.sha256, isStored(run, name));
     }
   }
+  // An unidentified request's bytes are shown in place of its components.
+  if (run.identity === null) want(run.record.request.rawDigest.sha256, isStored(run, 'request'));
   // The store keeps the body of a 2xx answer only (an error body may echo part of a credential).
   const status = run.record.response.status;
   if (run.record.response.rawDigest !== null && status !== null && status >= 200 && status <= 299) want(run.record.response.rawDigest.sha256, isStored(run, 'response'));
@@ -243,9 +246,33 @@ function listElements(run, content, name, entry, find, mismatched) {
   return [...entry.elements.slice(0, FOLD_END).map((_, index) => element(index)), fold, ...entry.elements.slice(last).map((_, offset) => element(last + offset))];
 }
 
+/**
+ * A request runprint could not identify has no components; the store keeps its bytes, the only
+ * copy of what was asked: shown as text, as received (every control or reordering character
+ * escaped), with why it was not identified.
+ */
+function unidentifiedRequest(run, content) {
+  const { record } = run;
+  const why = record.unidentified === null || record.unidentified === undefined ? 'no identity' : `${record.unidentified.code}${record.unidentified.path === null ? '' : ` at ${record.unidentified.path}`}`;
+  const digest = record.request.rawDigest.sha256;
+  const bytes = content.get(digest);
+  let shownBytes;
+  if (bytes === null || bytes === undefined) {
+    shownBytes = h('div', { class: 'digest-only' }, run.contentExpired ? 'Digest only: the request passed its retention period and was deleted.' : 'Digest only: the request bytes were not kept (capture policy), so only their digest is known.');
+  } else {
+    try {
+      shownBytes = textBlock(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch {
+      shownBytes = h('div', { class: 'digest-only' }, `${bytes.length} bytes, not UTF-8 text`);
+    }
+  }
+  return [h('p', { class: 'muted', id: 'unidentified' }, h('span', { class: 'badge unidentified', 'data-unidentified': record.unidentified?.code ?? '' }, 'not identified'), ` The request was not identified (${why}), so it has no components. What was asked, as received:`),
+    h('div', { class: 'component', id: 'request-bytes' }, h('h3', {}, 'Request bytes', h('span', { class: 'muted' }, ` · ${record.request.size.toLocaleString('en-US')} bytes`)), h('div', {}, digestText(digest)), shownBytes)];
+}
+
 function components(run, content, mismatched = new Set()) {
   const section = [h('h2', { id: 'components' }, 'Components')];
-  if (run.identity === null) return [...section, h('p', { class: 'muted' }, 'The request was not identified, so it has no components.')];
+  if (run.identity === null) return [...section, ...unidentifiedRequest(run, content)];
   for (const [name, entry] of Object.entries(run.identity.components)) {
     const component = h('div', { class: 'component', 'data-component': name });
     const find = (digest) => h('a', { href: `#/runs?component=${name}%3D${digest}`, title: `Runs whose ${name} has this digest` }, 'runs with this');
@@ -340,8 +367,21 @@ function output(run, content) {
   if (record.response.rawDigest !== null) facts.push(factRow('response digest', 'Response bytes', `${record.response.size} bytes · `, digestText(record.response.rawDigest.sha256)));
   if (facts.length === 0) return [...section, h('p', { class: 'muted' }, 'No response arrived.')];
   section.push(h('table', { class: 'facts' }, facts));
-  if (record.response.rawDigest !== null) section.push(contentOf(run, content, record.response.rawDigest.sha256, false));
-  return section;
+  if (record.response.rawDigest === null) return section;
+  const body = content.get(record.response.rawDigest.sha256);
+  // A stream is shown as the output its events assemble (SPEC 12, as its output digest is
+  // computed), its events as received behind a summary; a JSON answer as it is.
+  let assembled = null;
+  if (record.response.stream && body instanceof Uint8Array) {
+    try {
+      assembled = runOutputFrom(body, record.format).output;
+    } catch {
+      assembled = null;
+    }
+  }
+  if (assembled === null) return [...section, contentOf(run, content, record.response.rawDigest.sha256, false)];
+  return [...section, h('h3', { id: 'output-assembled' }, 'Output, assembled from the stream'), textBlock(JSON.stringify(assembled, null, 2), false),
+    h('details', { id: 'output-stream' }, h('summary', {}, `The stream as received (${record.response.size.toLocaleString('en-US')} bytes)`), contentOf(run, content, record.response.rawDigest.sha256, false))];
 }
 
 function parents(run) {

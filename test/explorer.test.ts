@@ -428,7 +428,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.equal(await page.textContent('#verification .summary'), 'No check could run: nothing here is verified');
   assert.match((await page.textContent('#identities')) ?? '', /ERR_JSON_NON_FINITE \$\['temperature'\]/);
   assert.equal((await identityRows(page))['Run identity'], 'none: the request was not identified');
-  assert.match((await page.textContent('main')) ?? '', /The request was not identified, so it has no components\./);
+  assert.match((await page.textContent('main')) ?? '', /The request was not identified \(ERR_JSON_NON_FINITE at \$\['temperature'\]\), so it has no components\. What was asked, as received:/);
   // A call that got no answer at all (captured in process): its status and why it has no run
   // identity, in words; its receipt check is named for who signs in-process captures.
   const noAnswer = all.find((run) => run.record.response.status === null)!;
