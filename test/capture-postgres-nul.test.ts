@@ -70,7 +70,12 @@ test('serve on PostgreSQL records a call with a NUL in its model and messages, a
   assert.equal(((await counts.json()) as { runs: number }).runs, 0);
   const groups = await fetch(`${serve.base}/v1/runs/groups?by=request&model=%00abc`);
   assert.equal(groups.status, 200);
-  assert.equal((await fetch(`${serve.base}/v1/runs/rp-run-%00`)).status, 404);
+  // A NUL in a run id is no run id: refused before the store is asked (400, not 503 from PostgreSQL).
+  const nulId = await fetch(`${serve.base}/v1/runs/rp-run-%00`);
+  assert.equal(nulId.status, 400);
+  assert.equal(((await nulId.json()) as { error: { code: string } }).error.code, 'ERR_HTTP_BAD_REQUEST');
+  // A well-formed run identity no run has: 404.
+  assert.equal((await fetch(`${serve.base}/v1/runs/rp-run-v1-sha256-${'0'.repeat(64)}`)).status, 404);
   const all = (await (await fetch(`${serve.base}/v1/runs/counts`)).json()) as { runs: number; models: Array<{ model: string; runs: number }> };
   assert.equal(all.runs, 3);
   assert.deepEqual(all.models.map((group) => group.model).sort(), [lookalike, 'gpt-4o', nul].sort());
