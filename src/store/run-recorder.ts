@@ -201,7 +201,7 @@ export class RunRecorder {
    * A store call that timed out (commitTimeoutMs) and has not settled yet: no retry starts before
    * it does, so a slow store is never sent the same records twice at once.
    */
-  #inFlight: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
   #signing: Promise<void> = Promise.resolve();
   #signQueued = false;
   /** Runs this recorder claimed as it committed them: signed from memory, without reading them back. */
@@ -357,7 +357,7 @@ export class RunRecorder {
    */
   record(run: CapturedRun, bytes: { requestBytes: Uint8Array; responseBytes: Uint8Array }, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', 'the run store is closed'));
-    if (this.#pending.length + this.#held.length + this.#steppingCount >= (this.#options.maxPending ?? 10_000)) {
+    if (this.#pending.length + this.#held.length + this.#largeCount >= (this.#options.maxPending ?? 10_000)) {
       this.counts.failed++;
       this.#behind = true;
       const behind = new LogError('ERR_CAPTURE_RECORDS_LOST', `the run store is behind: too many records wait for a commit (${this.#options.maxPending ?? 10_000}); this one was not recorded`);
@@ -367,44 +367,65 @@ export class RunRecorder {
     const now = this.#now();
     const receiptable = this.#options.sign !== undefined && isReceiptable(run);
     const known = (digest: string) => this.#known(digest, now);
-    if (this.#stepping === undefined && identityElements(run.identity) < LARGE_RUN_ELEMENTS) return this.#queue(runToStore(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
-    // A large run's rows are made in steps (the event loop answers other calls between them);
-    // a record that comes meanwhile waits behind it, so records are queued in the order they came.
+    if (identityElements(run.identity) < LARGE_RUN_ELEMENTS) return this.#queue(runToStore(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
+    // A large run's rows are made in steps (the event loop answers other calls between them) and
+    // committed on their own, outside the queue: the records that come meanwhile pass it, each
+    // committed with its batch while the large run is made and stored (one large run at a time).
     // (The first step in a turn of its own: the record was made in this one.)
-    let durable: Promise<void> | undefined;
-    const queued = (this.#stepping ?? nextTurn()).then(async () => {
-      durable = this.#queue(await runToStoreInSteps(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
+    this.#largeCount++;
+    const done = this.#large.then(async () => {
+      try {
+        await nextTurn();
+        return await this.#commitLarge(await runToStoreInSteps(run, bytes, this.#options.policy, capture, receiptable, known), capture, options);
+      } finally {
+        this.#largeCount--;
+      }
     });
-    const stepping = queued.then(
+    this.#large = done.then(
       () => undefined,
       () => undefined,
     );
-    this.#stepping = stepping;
-    this.#steppingCount++;
-    void stepping.then(() => {
-      this.#steppingCount--;
-      if (this.#stepping === stepping) this.#stepping = undefined;
-    });
-    return queued.then(() => durable!);
+    return done;
+  }
+
+  /** The last large run recorded (record): settled once it is committed, refused or held. */
+  #large: Promise<void> = Promise.resolve();
+  /** Large runs recorded and not yet committed, refused or held. */
+  #largeCount = 0;
+
+  /** This recorder signs it: claimed in the same transaction that stores it. */
+  #claim(prepared: RunToStore, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean }): void {
+    if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
+    if (options.captureIdOnce === true) prepared.captureIdOnce = true;
+  }
+
+  /** The record comes while the store fails: held (or refused, past maxHeldBytes without a journal), and the error for its caller. */
+  #heldAtOnce(prepared: RunToStore): RunprintError {
+    return this.#hold(prepared) ?? new LogError('ERR_STORE_UNAVAILABLE', `the run store failed its last commit: this record is held ${this.#options.journal === undefined ? 'in memory' : 'in memory and in the journal'} and committed when the store works again`);
   }
 
   /**
-   * Records made in steps (record: a large run, and those that came while one was made) that are
-   * not queued yet: the last one's turn, settled once it is queued; undefined when there is none.
+   * Commits a large run's rows in a transaction of their own, beside the batches of the queue
+   * (#flush); as #flush does, a store that fails holds it, and every record queued, for a retry.
    */
-  #stepping: Promise<void> | undefined;
-  #steppingCount = 0;
+  async #commitLarge(prepared: RunToStore, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean }): Promise<void> {
+    this.#claim(prepared, capture, options);
+    if (this.#failing) throw this.#heldAtOnce(prepared);
+    const result = await this.#commitIsolating([prepared]);
+    if (result.failure !== undefined) {
+      let held: RunprintError = result.failure;
+      this.#storeFailed(result.failure, [{ run: prepared, resolve: () => undefined, reject: (error) => (held = error) }]);
+      throw held;
+    }
+    const refused = result.invalid.get(prepared.recordDigest);
+    if (refused !== undefined) throw refused;
+    if (result.refused.has(prepared.recordDigest)) throw captureIdTaken();
+  }
 
   /** Queues a run's rows for the next commit (record's second half). */
   #queue(prepared: RunToStore, capture: 'proxy' | 'sdk', options: { captureIdOnce?: boolean }): Promise<void> {
-    // This recorder signs it: claimed in the same transaction that stores it.
-    if (prepared.receiptable && (this.#options.signCapture === undefined || this.#options.signCapture === capture)) prepared.claimedBy = this.#claimant;
-    if (options.captureIdOnce === true) prepared.captureIdOnce = true;
-    if (this.#failing) {
-      const refused = this.#hold(prepared);
-      if (refused !== undefined) return Promise.reject(refused);
-      return Promise.reject(new LogError('ERR_STORE_UNAVAILABLE', `the run store failed its last commit: this record is held ${this.#options.journal === undefined ? 'in memory' : 'in memory and in the journal'} and committed when the store works again`));
-    }
+    this.#claim(prepared, capture, options);
+    if (this.#failing) return Promise.reject(this.#heldAtOnce(prepared));
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ run: prepared, resolve, reject });
       if (!this.#flushing) {
@@ -425,15 +446,21 @@ export class RunRecorder {
         else item.resolve();
       }
       if (result.failure === undefined) continue;
-      // The store failed: the rest of this batch and every record waiting behind it are held for a
-      // retry, and their callers are told now (a proxy in sync durability releases their answers,
-      // or, fail-closed, cuts them), not after another commit attempt each.
-      this.#failing = true;
-      this.#report(result.failure);
-      for (const item of [...batch.slice(result.settled), ...this.#pending.splice(0)]) item.reject(this.#hold(item.run) ?? result.failure);
-      this.#retryLater();
+      this.#storeFailed(result.failure, batch.slice(result.settled));
     }
     this.#flushing = false;
+  }
+
+  /**
+   * The store failed a commit: `uncommitted` and every record waiting in the queue are held for a
+   * retry, and their callers are told now (a proxy in sync durability releases their answers,
+   * or, fail-closed, cuts them), not after another commit attempt each.
+   */
+  #storeFailed(failure: RunprintError, uncommitted: readonly Pending[]): void {
+    this.#failing = true;
+    this.#report(failure);
+    for (const item of [...uncommitted, ...this.#pending.splice(0)]) item.reject(this.#hold(item.run) ?? failure);
+    this.#retryLater();
   }
 
   /**
@@ -554,10 +581,8 @@ export class RunRecorder {
     );
     return withTimeout(work, this.#options.commitTimeoutMs ?? 30_000).catch((error: unknown) => {
       if (!settled) {
-        this.#inFlight = end;
-        void end.then(() => {
-          if (this.#inFlight === end) this.#inFlight = undefined;
-        });
+        this.#inFlight.add(end);
+        void end.then(() => this.#inFlight.delete(end));
       }
       throw error;
     });
@@ -703,7 +728,7 @@ export class RunRecorder {
   async #retryOnce(): Promise<void> {
     this.#dropHeld(false);
     // A store call that timed out is still running: no retry before it settles.
-    if (this.#inFlight !== undefined) return void this.#retryLater();
+    if (this.#inFlight.size > 0) return void this.#retryLater();
     let committed = 0;
     this.#loadJournal();
     if (this.#held.length === 0) {
@@ -1017,7 +1042,7 @@ export class RunRecorder {
    * be, counted failed), finishes signing, and takes no more records.
    */
   async close(): Promise<void> {
-    while (this.#stepping !== undefined || this.#flushing || this.#pending.length > 0) await (this.#stepping ?? new Promise((resolve) => setImmediate(resolve)));
+    while (this.#largeCount > 0 || this.#flushing || this.#pending.length > 0) await (this.#largeCount > 0 ? this.#large : new Promise((resolve) => setImmediate(resolve)));
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#retrying;
@@ -1033,8 +1058,8 @@ export class RunRecorder {
     // locked store (5 s, or a commit timeout) and hold up a stop. Without one, a last try.
     if (this.#held.length > 0 && !this.#held.every((item) => item.journaled)) {
       // A store call that timed out may still finish: it is given one more commit timeout.
-      if (this.#inFlight !== undefined) await withTimeout(this.#inFlight, this.#options.commitTimeoutMs ?? 30_000).catch(() => undefined);
-      if (this.#inFlight === undefined) await this.#retryPass();
+      if (this.#inFlight.size > 0) await withTimeout(Promise.all(this.#inFlight), this.#options.commitTimeoutMs ?? 30_000).catch(() => undefined);
+      if (this.#inFlight.size === 0) await this.#retryPass();
     }
     if (this.#held.length > 0) {
       clearTimeout(this.#retryTimer);

@@ -10,6 +10,7 @@ import { identityText } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
 import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { LogError } from '../errors.ts';
 import { checkpointForked, firstHeld } from './run-storage.ts';
 
 /**
@@ -201,6 +202,24 @@ export interface RunWriteStatements {
   advanceCheckpoint: StatementSync;
   /** The log's verified checkpoint stored (its root hash, for a size). */
   checkpointOf: StatementSync;
+  /** insertRun with the run's seq given (a large run written in steps: its digest rows are there already under it). */
+  insertRunAt: StatementSync;
+  /** Whether a record of this digest is stored. */
+  recordStored: StatementSync;
+  /** How many digest rows a seq has. */
+  countDigests: StatementSync;
+  /** The digest rows of a seq no run has (a large run's written in steps, left). */
+  dropStaged: StatementSync;
+  /** The digest rows of seqs above every run's: those of large runs whose writing in steps never ended (a crash, a failure). */
+  dropOrphans: StatementSync;
+  /** A piece of content no digest row keeps (its digest given twice). */
+  dropUnkept: StatementSync;
+  /** Every piece of content no digest row keeps (as retention deletes it). */
+  dropAllUnkept: StatementSync;
+  /** The highest seq of a run (0 for none). */
+  lastSeq: StatementSync;
+  /** Large runs being written in steps on this connection, by the id their writer gave (beginStaged). */
+  staged: Map<number, Staged>;
 }
 
 /** A signed run's receipt (a DSSE envelope's JSON) and its log index, null when not logged yet. */
@@ -241,9 +260,22 @@ export { RUN_COLUMNS };
  * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
  * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
  */
-export type RunsTask = { put: RunWrite[] } | { receipts: ReceiptWrite[]; claimant?: string } | { logIndexes: LogIndexWrite[]; checkpoint?: CheckpointWrite } | { claim: ClaimWrite } | { probe: true } | { vacuum: true };
-/** The writer thread's answer: the rows of a claim, what a put did not store (writeRuns), nothing for the other tasks. */
-export type RunsResult = RunRow[] | PutResult | undefined;
+export type RunsTask =
+  | { put: RunWrite[]; drop?: number }
+  | { stage: { id: number; write: RunWrite } }
+  | { stageStep: { id: number } }
+  | { stageEnd: { id: number } }
+  | { stageDrop: { id: number } }
+  | { receipts: ReceiptWrite[]; claimant?: string }
+  | { logIndexes: LogIndexWrite[]; checkpoint?: CheckpointWrite }
+  | { claim: ClaimWrite }
+  | { probe: true }
+  | { vacuum: true };
+/**
+ * The writer thread's answer: the rows of a claim, what a put did not store (writeRuns), a large
+ * run's writing in steps (StageAnswer), nothing for the other tasks.
+ */
+export type RunsResult = RunRow[] | PutResult | StageAnswer | undefined;
 
 /**
  * How long a claim or a probe waits for the write lock (ms), instead of the connection's 5 s: a
@@ -272,6 +304,18 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     receiptOf: db.prepare('SELECT receipt FROM runs WHERE record_digest = ?'),
     advanceCheckpoint: db.prepare('INSERT INTO run_log_checkpoints (origin, size, root_hash) VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root_hash = excluded.root_hash WHERE run_log_checkpoints.size < excluded.size'),
     checkpointOf: db.prepare('SELECT root_hash FROM run_log_checkpoints WHERE origin = ? AND size = ?'),
+    insertRunAt: db.prepare(
+      `INSERT INTO runs (seq, record_digest, capture_id, run_id, request_id, model, served_model, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`,
+    ),
+    recordStored: db.prepare('SELECT 1 AS stored FROM runs WHERE record_digest = ?'),
+    countDigests: db.prepare('SELECT count(*) AS count FROM run_digests WHERE seq = ?'),
+    dropStaged: db.prepare('DELETE FROM run_digests WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM runs WHERE seq = ?)'),
+    dropOrphans: db.prepare('DELETE FROM run_digests WHERE seq > (SELECT coalesce(max(seq), 0) FROM runs)'),
+    dropUnkept: db.prepare('DELETE FROM content WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = ? AND kept = 1)'),
+    dropAllUnkept: db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)'),
+    lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM runs'),
+    staged: new Map(),
   };
 }
 
@@ -283,11 +327,16 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
  * with a full sync before) holds once. The next full-sync commit makes them durable too.
  */
 export function writeRelaxed<T>(db: DatabaseSync, path: string, work: () => T): T {
+  // Waiting SHORT_BUSY_MS for the lock, not 5 s: a receipt or index not stored now is stored by
+  // the recorder's next pass, and a long wait would hold up the writer thread (and a stop).
+  return waitingShort(db, () => writeUnsynced(db, path, work));
+}
+
+/** A write transaction with synchronous = NORMAL (writeRelaxed), waiting for the lock as long as a put does. */
+function writeUnsynced<T>(db: DatabaseSync, path: string, work: () => T): T {
   db.exec('PRAGMA synchronous = NORMAL');
   try {
-    // Waiting SHORT_BUSY_MS for the lock, not 5 s: a receipt or index not stored now is stored by
-    // the recorder's next pass, and a long wait would hold up the writer thread (and a stop).
-    return waitingShort(db, () => sqliteWriteTransaction(db, path, 'run database', work));
+    return sqliteWriteTransaction(db, path, 'run database', work);
   } finally {
     db.exec('PRAGMA synchronous = FULL');
   }
@@ -346,8 +395,12 @@ const receiptIn = (statements: RunWriteStatements) => (recordDigest: string) => 
 
 /** Runs one task of the writer thread (or of the caller's thread, with the same statements). */
 export function runTask(db: DatabaseSync, path: string, statements: RunWriteStatements, task: RunsTask): RunsResult {
-  if ('put' in task) return writeRuns(db, path, statements, task.put);
-  if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
+  if ('put' in task) return writeRuns(db, path, statements, task.put, task.drop);
+  if ('stage' in task) return beginStaged(db, path, statements, task.stage.id, task.stage.write);
+  if ('stageStep' in task) return stepStaged(db, path, statements, task.stageStep.id);
+  if ('stageEnd' in task) return endStaged(db, path, statements, task.stageEnd.id);
+  if ('stageDrop' in task) dropStaged(db, path, statements, task.stageDrop.id);
+  else if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
   else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes, task.checkpoint);
   else if ('claim' in task) return writeClaim(db, path, task.claim);
   else if ('vacuum' in task) vacuumRuns(db, path);
@@ -414,17 +467,19 @@ export function vacuumRuns(db: DatabaseSync, path: string): void {
   });
 }
 
-/** Inserts a batch in one BEGIN IMMEDIATE transaction (synchronous = FULL): durable when it returns. */
 /**
- * Inserts a batch in one write transaction; says which records it did not store (RunStorage.put):
- * those stored before, and `captureIdOnce` runs left out because another record has their
- * capture id. SQLite's write transactions take the database's one write lock, so that check and
- * the insert are atomic across processes too.
+ * Inserts a batch in one write transaction (synchronous = FULL: durable when it returns); says
+ * which records it did not store (RunStorage.put): those stored before, and `captureIdOnce` runs
+ * left out because another record has their capture id. SQLite's write transactions take the
+ * database's one write lock, so that check and the insert are atomic across processes too.
+ * `drop`: the seq of a large run's rows written in steps that could not end (endStaged), deleted
+ * in the same transaction where no run has it.
  */
-export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[]): PutResult {
+export function writeRuns(db: DatabaseSync, path: string, statements: RunWriteStatements, batch: readonly RunWrite[], drop?: number): PutResult {
   const refused: string[] = [];
   const existing: string[] = [];
   sqliteWriteTransaction(db, path, 'run database', () => {
+    if (drop !== undefined) statements.dropStaged.run(drop, drop);
     for (const write of batch) {
       if (write.captureIdOnce && statements.otherWithCaptureId.get(write.run[1], write.run[0]) !== undefined) {
         refused.push(write.run[0]);
@@ -454,4 +509,154 @@ function insertPacked(statements: RunWriteStatements, seq: number, packed: Packe
   for (let i = 0; i < digests.length; i++) statements.insertDigest.run(seq, packed.partNames[packed.parts[i]!]!, packed.positions[i]!, digests[i]!, packed.kept[i]!);
   const contentDigests = packed.contentDigests === '' ? [] : packed.contentDigests.split(',');
   for (let i = 0; i < contentDigests.length; i++) statements.insertContent.run(contentDigests[i]!, packed.bytes.subarray(i === 0 ? 0 : packed.ends[i - 1]!, packed.ends[i]!));
+}
+
+/**
+ * A large run's rows written in steps (SqliteRuns.put, with a writer thread, of one run of
+ * LARGE_RUN_ELEMENTS list elements or more, packed): its digest rows, then its content, each
+ * STEP_ELEMENTS rows in a write transaction of their own (beginStaged, stepStaged), then its runs
+ * row in one more (endStaged). SQLite has one write lock: a transaction of 100,000 digest and
+ * content rows holds it, and every other run's commit, for a second and more; between these steps
+ * the writer thread commits the puts sent meanwhile. The steps do not wait for the disk
+ * (synchronous = NORMAL): the last transaction's (FULL, as a put's) syncs the write-ahead log that
+ * holds them, or a checkpoint synced them before, so the run is durable when it is visible, with
+ * one wait for the disk as in one go (fifty would add up to seconds on a busy disk).
+ *
+ * Until its runs row is committed the run does not exist for any reader: every read starts from
+ * `runs`, and its digest rows are under a seq no run has, above every run's (lastSeq +
+ * STAGED_SEQ_GAP: the runs committed meanwhile, each the highest seq plus one, stay below it).
+ * Its digest rows keep its content (`kept`), so retention, which deletes content no digest row
+ * keeps, leaves that content as it leaves a committed run's. Its content can be read by digest
+ * (GET /v1/content) from its step on, as any stored content.
+ *
+ * A writing that does not end (a crash, a kill -9, a failed step whose rows could not be deleted)
+ * leaves digest rows above every run's seq: the next writing in steps and the next open of the
+ * store for writing delete them, and then the content no digest row keeps (dropLeftovers). The
+ * runs row is inserted with the seq its digest rows have, only where they are all there: digest
+ * rows are written before the content they keep and never again, so all of them there means none
+ * was deleted and the content is there too (a process that deleted them as a crash's while this
+ * one wrote: the run is written again in one go, writeRuns).
+ */
+export interface Staged {
+  write: RunWrite;
+  seq: number;
+  /** The digests, and the content's digests, split from their packing. */
+  digests: string[];
+  contentDigests: string[];
+  /** Digest rows then content pieces written so far. */
+  done: number;
+}
+
+/** How far above the highest run's seq a large run's digest rows go while it is written in steps (Staged). */
+export const STAGED_SEQ_GAP = 2 ** 20;
+
+/** What a writing in steps answers: begun under a seq, or not begun (the record is stored: put it as usual); a step, whether it was the last; the end, what a put answers, or that it must be written in one go. */
+export type StageAnswer = { seq: number } | { stored: true } | { done: boolean } | { redo: number };
+
+/** Writes the next step of a large run (Staged): STEP_ELEMENTS digest rows or pieces of content; how many are written then. */
+function writeStep(statements: RunWriteStatements, staged: Staged): number {
+  const packed = staged.write.packed!;
+  const end = staged.done + STEP_ELEMENTS;
+  const digests = staged.digests.length;
+  for (let i = staged.done; i < Math.min(end, digests); i++) statements.insertDigest.run(staged.seq, packed.partNames[packed.parts[i]!]!, packed.positions[i]!, staged.digests[i]!, packed.kept[i]!);
+  for (let i = Math.max(staged.done, digests); i < Math.min(end, digests + staged.contentDigests.length); i++) {
+    const piece = i - digests;
+    statements.insertContent.run(staged.contentDigests[piece]!, packed.bytes.subarray(piece === 0 ? 0 : packed.ends[piece - 1]!, packed.ends[piece]!));
+  }
+  return Math.min(end, digests + staged.contentDigests.length);
+}
+
+/**
+ * Begins writing a large run in steps (Staged) under `id`: deletes what writings that never ended
+ * left, takes its seq and writes its first step. `{ stored: true }` when its record is stored
+ * already (nothing written: the caller puts it as usual, which says what writeRuns says of it).
+ */
+export function beginStaged(db: DatabaseSync, path: string, statements: RunWriteStatements, id: number, write: RunWrite): StageAnswer {
+  const packed = write.packed!;
+  const staged = writeUnsynced(db, path, (): Staged | undefined => {
+    if (statements.recordStored.get(write.run[0]) !== undefined) return undefined;
+    dropLeftovers(statements);
+    const seq = (statements.lastSeq.get() as { seq: number }).seq + STAGED_SEQ_GAP;
+    const begun: Staged = { write, seq, digests: packed.digests === '' ? [] : packed.digests.split(','), contentDigests: packed.contentDigests === '' ? [] : packed.contentDigests.split(','), done: 0 };
+    begun.done = writeStep(statements, begun);
+    return begun;
+  });
+  if (staged === undefined) return { stored: true };
+  statements.staged.set(id, staged);
+  return { seq: staged.seq };
+}
+
+/** The writing of `id` (ERR_STORE_UNAVAILABLE when this connection has none: the thread started again). */
+function stagedOf(statements: RunWriteStatements, id: number): Staged {
+  const staged = statements.staged.get(id);
+  if (staged === undefined) throw new LogError('ERR_STORE_UNAVAILABLE', 'the run store\'s writer thread lost a large run it was writing in steps; the write was not committed');
+  return staged;
+}
+
+/** Writes the next step of `id`; `{ done: true }` once every row is written. */
+export function stepStaged(db: DatabaseSync, path: string, statements: RunWriteStatements, id: number): StageAnswer {
+  const staged = stagedOf(statements, id);
+  if (staged.done === staged.digests.length + staged.contentDigests.length) return { done: true };
+  staged.done = writeUnsynced(db, path, () => writeStep(statements, staged));
+  return { done: staged.done === staged.digests.length + staged.contentDigests.length };
+}
+
+/** Thrown in endStaged's transaction to roll it back: the run is written in one go instead. */
+class WriteInOneGo {}
+
+/**
+ * Ends the writing of `id`: its runs row, under the seq its rows have, in a durable transaction,
+ * with writeRuns' checks (a record stored before, a capture id another record has: its rows are
+ * deleted). `{ redo: seq }` when not every row written is there any more (another process
+ * deleted them as orphans) or another run has that seq: nothing is committed, and the caller
+ * writes the run in one go (writeRuns with `drop`).
+ */
+export function endStaged(db: DatabaseSync, path: string, statements: RunWriteStatements, id: number): PutResult | StageAnswer {
+  const staged = stagedOf(statements, id);
+  const { write, seq } = staged;
+  try {
+    const ended = sqliteWriteTransaction(db, path, 'run database', (): PutResult => {
+      if (write.captureIdOnce && statements.otherWithCaptureId.get(write.run[1], write.run[0]) !== undefined) {
+        dropRows(statements, staged);
+        return { existing: [], refused: [write.run[0]] };
+      }
+      if (statements.insertRunAt.get(seq, ...write.run) === undefined) {
+        // Another run has this seq (then its rows are not touched): written in one go.
+        if (statements.recordStored.get(write.run[0]) === undefined) throw new WriteInOneGo();
+        dropRows(statements, staged);
+        return { existing: statements.signedElsewhere.get(write.run[0], write.run[12]) === undefined ? [] : [write.run[0]], refused: [] };
+      }
+      if ((statements.countDigests.get(seq) as { count: number }).count !== staged.digests.length) throw new WriteInOneGo();
+      return { existing: [], refused: [] };
+    });
+    statements.staged.delete(id);
+    return ended;
+  } catch (error) {
+    if (!(error instanceof WriteInOneGo)) throw error;
+    statements.staged.delete(id);
+    return { redo: seq };
+  }
+}
+
+/** Forgets the writing of `id` and deletes what it wrote (a failed step or end; orphans otherwise, deleted later: dropLeftovers). */
+export function dropStaged(db: DatabaseSync, path: string, statements: RunWriteStatements, id: number): void {
+  const staged = statements.staged.get(id);
+  statements.staged.delete(id);
+  if (staged !== undefined) writeRelaxed(db, path, () => dropRows(statements, staged));
+}
+
+/** The digest rows of a writing in steps (where no run has its seq), and the content it wrote that no digest row keeps now. */
+function dropRows(statements: RunWriteStatements, staged: Staged): void {
+  statements.dropStaged.run(staged.seq, staged.seq);
+  const written = Math.max(0, Math.min(staged.contentDigests.length, staged.done - staged.digests.length));
+  for (let i = 0; i < written; i++) statements.dropUnkept.run(staged.contentDigests[i]!, staged.contentDigests[i]!);
+}
+
+/**
+ * Deletes what writings in steps that never ended left (a crash, a kill -9, a failed step whose
+ * rows could not be deleted): their digest rows, above every run's seq, and then, where there
+ * were some, the content no digest row keeps.
+ */
+export function dropLeftovers(statements: RunWriteStatements): void {
+  if (Number(statements.dropOrphans.run().changes) > 0) statements.dropAllUnkept.run();
 }

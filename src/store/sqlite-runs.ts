@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWritesOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWriteStatements } from './sqlite-runs-write.ts';
+import { dropLeftovers, prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWritesOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWrite, type RunWriteStatements, type StageAnswer } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
@@ -272,7 +272,10 @@ export class SqliteRuns implements RunStorage, BindsLog {
         // Tables of another shape that the statements above left as they were (a runs table
         // without a column this code reads) fail here, before anything is committed.
         for (const sql of [...READER_PROBE, ...WRITER_PROBE]) opened.prepare(sql).all();
-        return prepareRunWrites(opened);
+        const writes = prepareRunWrites(opened);
+        // What a large run written in steps left when its writing never ended (a crash).
+        dropLeftovers(writes);
+        return writes;
       };
       const writes = makeChecked(db, make);
       return new SqliteRuns(db, path, options.writerThread === true, writes);
@@ -356,8 +359,41 @@ export class SqliteRuns implements RunStorage, BindsLog {
     if (batch.length === 0) return { existing: [], refused: [] };
     const made = runWritesOf(batch);
     const writes = Array.isArray(made) ? made : await made;
-    if (this.#thread !== undefined) return (await this.#thread.write({ put: writes })) as PutResult;
+    if (this.#thread !== undefined) return writes.length === 1 && writes[0]!.packed !== undefined ? this.#putInSteps(this.#thread, writes[0]!) : ((await this.#thread.write({ put: writes })) as PutResult);
     return this.#guardWrite(() => writeRuns(this.#db, this.#path, this.#writes, writes));
+  }
+
+  /** The last large run written in steps (#putInSteps): one at a time, so that none takes another's rows for a crash's. */
+  #staging: Promise<void> = Promise.resolve();
+  #nextStage = 0;
+
+  /**
+   * A large run put alone, in steps (sqlite-runs-write.ts Staged): its rows in transactions of
+   * STEP_ELEMENTS rows, its runs row in a last one; the puts sent meanwhile are committed between
+   * them. Durable and visible once it resolves, as a put in one transaction.
+   */
+  async #putInSteps(thread: SqliteWriterThread<RunsTask, RunsResult>, write: RunWrite): Promise<PutResult> {
+    const before = this.#staging;
+    let done!: () => void;
+    this.#staging = new Promise<void>((resolve) => (done = resolve));
+    await before;
+    try {
+      const id = this.#nextStage++;
+      const begun = (await thread.write({ stage: { id, write } })) as StageAnswer;
+      if ('stored' in begun) return (await thread.write({ put: [write] })) as PutResult;
+      let ended: PutResult | StageAnswer;
+      try {
+        while (!((await thread.write({ stageStep: { id } })) as { done: boolean }).done);
+        ended = (await thread.write({ stageEnd: { id } })) as PutResult | StageAnswer;
+      } catch (error) {
+        await thread.write({ stageDrop: { id } }).catch(() => undefined);
+        throw error;
+      }
+      if ('redo' in ended) return (await thread.write({ put: [write], drop: ended.redo })) as PutResult;
+      return ended as PutResult;
+    } finally {
+      done();
+    }
   }
 
   async probe(): Promise<void> {
