@@ -36,25 +36,10 @@ import { defaultContentPolicy, listRootInSteps, runToStore, storedRun, type RunD
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
+import { onePieceAtATime } from './helpers/one-piece-store.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 
 const scratch = scratchFolders('runprint-large-read-');
-
-/**
- * The store read one piece at a time: its `contents` made of `content` calls, one per digest, so
- * the composition rebuilt through it checks the store's one-query `contents` against them.
- */
-function onePieceAtATime(store: RunStorage): RunStorage {
-  const contents = async (digests: readonly string[]): Promise<Map<string, Uint8Array>> => {
-    const found = new Map<string, Uint8Array>();
-    for (const digest of digests) {
-      const bytes = await store.content(digest);
-      if (bytes !== undefined) found.set(digest, bytes);
-    }
-    return found;
-  };
-  return { content: (digest: string) => store.content(digest), contents } as unknown as RunStorage;
-}
 after(() => scratch.removeAll());
 
 const utf8 = (text: string) => new TextEncoder().encode(text);

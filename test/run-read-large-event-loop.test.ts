@@ -30,9 +30,10 @@ import { createIdentityPool } from '../src/server/identity-pool.ts';
 import { runAnalysisRoutes } from '../src/server/run-analysis-routes.ts';
 import { runViews } from '../src/server/run-routes.ts';
 import { RUNS_DATABASE, receiptKey } from '../src/store/receipt-key.ts';
-import { storedRun, type RunDigest, type RunStorage } from '../src/store/run-storage.ts';
+import { storedRun, type RunDigest } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { gapsOf, longestGap, type Gaps } from './helpers/event-loop-gaps.ts';
+import { onePieceAtATime } from './helpers/one-piece-store.ts';
 import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
@@ -161,7 +162,7 @@ test(`/healthz answers while a run of ${MAX_CAPTURED_ELEMENTS} list elements is 
     sameText(answers.get('/v1/runs'), JSON.stringify({ runs: await runViews(store, [run, smallRun]) }), 'the page of runs');
     sameText(answers.get(`/v1/runs/${id}/receipt`), run.receipt!, 'the receipt');
     // The composition from one read per piece of content (a store that reads no page at once).
-    const perPiece = { content: (digest: string) => store.content(digest) } as unknown as RunStorage;
+    const perPiece = onePieceAtATime(store);
     sameText(answers.get(`/v1/runs/${id}/composition`), `${JSON.stringify(await runComposition(perPiece, run), null, 2)}\n`, 'the composition');
 
     // The verification: serve's (identity and receipt in its worker pool) is the one verifyRun
