@@ -8,6 +8,7 @@
  * table: a longest common subsequence within the bounds, the same one by either search.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { alignLists, type AlignmentBounds } from '../src/identity/align.ts';
@@ -38,8 +39,9 @@ const added = (to: number): Difference => ({ component: 'input', change: 'added'
 const removed = (from: number): Difference => ({ component: 'input', change: 'removed', path: at(from), from });
 const changed = (from: number, to: number, path = ''): Difference => ({ component: 'input', change: 'changed', path: `${at(to)}${path}`, from, to });
 
-test('the reported reproduction: `runprint diff` of 2,000 and 2,001 chat messages is the one added message', async () => {
-  const { file, cli } = cliFolder('runprint-diff-long-');
+test('the reported reproduction: `runprint diff` of 2,000 and 2,001 chat messages is the one added message', async (t) => {
+  const { folder, file, cli } = cliFolder('runprint-diff-long-');
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
   const request = (length: number) => ({ model: 'gpt-4o', messages: Array.from({ length }, (_, i) => ({ role: 'user', content: `m${i}` })) });
   file('a.json', JSON.stringify(request(2000)));
   file('b.json', JSON.stringify(request(2001)));
