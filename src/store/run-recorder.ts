@@ -185,7 +185,9 @@ export class RunRecorder {
   /**
    * A commit failed and the store has not worked since: new records are held at once (their
    * callers are not kept waiting), and a retry (#retryPass) commits the held ones, or probes the
-   * store when none is held, every RETRY_FIRST_MS to RETRY_MAX_MS until it works.
+   * store when none is held, every RETRY_FIRST_MS to RETRY_MAX_MS until it works. Cleared by the
+   * first commit of a retry that works: new records are then queued and committed as usual while
+   * the retry commits the rest of the held ones.
    */
   #failing = false;
   /** A record was refused because too many wait: unhealthy until the next commit. */
@@ -713,8 +715,9 @@ export class RunRecorder {
 
   /**
    * Commits the held records, oldest first, in batches of maxBatch, or, with none held, probes
-   * the store; when everything held is committed the store works again (healthy). A failure
-   * ends the pass: the records held past retryForMs are dropped and the next pass is scheduled.
+   * the store; from its first batch committed, new records are committed as usual (not held), and
+   * when everything held is committed the store works again (healthy). A failure ends the pass:
+   * the records held past retryForMs are dropped and the next pass is scheduled.
    */
   #retryPass(): Promise<void> {
     if (this.#retrying !== undefined) return this.#retrying;
@@ -758,6 +761,11 @@ export class RunRecorder {
         this.#dropHeld(false);
         return void this.#retryLater();
       }
+      // The store works again: new records take the usual path (committed in their own batches,
+      // their answers held in sync durability) while this pass commits the rest of what is held.
+      // Held at once instead, as while it failed, they would pass the durability the store can
+      // give again, and under load grow what is held faster than a pass commits it.
+      this.#failing = false;
       // Then what waits in the journal alone (past maxHeldBytes, or from before a restart); not
       // when the journal could not be written: it would give these back.
       if (unjournaled) this.#loadJournal();
