@@ -4,7 +4,7 @@
 import { computeIdentity, REQUEST_COMPONENTS } from 'runprint/identity';
 import { canonicalize, parseJson } from 'runprint/jcs';
 import { MAX_ENTRY_SIZE, parseCosignerKey, parseNoteVerifier } from 'runprint/log';
-import { CHECK_LABELS, checkLogProof, decodeBase64, parsePublicKey, readReceiptInput, retrievalAgreement, verifyReceipt } from 'runprint/receipt';
+import { CHECK_LABELS, checkLogProof, parsePublicKey, readReceiptInput, retrievalAgreement, signedFactsDiffer, signedPredicate, verifyReceipt } from 'runprint/receipt';
 import { api, pinnedKeys, shown } from './common.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -164,64 +164,8 @@ export function receiptTitle(capture, replay = false) {
   return `Receipt signed at capture (${capture}), about this run`;
 }
 
-/**
- * The predicate of a receipt that verified, read again from its payload: the bytes its signature
- * covers (readPredicate checked their shape in verifyReceipt).
- */
-function signedPredicate(receipt) {
-  const { envelope } = readReceiptInput(receipt);
-  return parseJson(decodeBase64(envelope.payload)).predicate;
-}
-
 /** A value as a mismatch names it: text as it is (controls escaped), anything else as JSON; cut when long. */
 export const factText = (value) => (value === undefined ? 'nothing' : shown(typeof value === 'string' ? value : canonicalize(value), 160));
-
-/**
- * The facts of the run this page shows that the verified receipt signs (docs/RECEIPTS.md 13.2),
- * each compared with the run store's: the requested model and the capture point (store columns),
- * and from the record its identities, parents, times, served facts, output digest, finish reason,
- * usage, stream, format and raw response digest, and the identity's component digests. Each that
- * differs, as { fact, shown, signed }: the store was changed after signing, and the page names it.
- * A time the receipt does not state is not compared (receipts may leave them out).
- */
-export function signedFactsDiffer(run, predicate) {
-  const { record } = run;
-  const { externalParameters, resolvedDependencies } = predicate.buildDefinition;
-  const details = predicate.runDetails;
-  const differs = [];
-  const same = (a, b) => a === b || (a !== undefined && b !== undefined && canonicalize(a) === canonicalize(b));
-  const compare = (fact, shownValue, signed) => {
-    if (!same(shownValue, signed)) differs.push({ fact, shown: shownValue, signed });
-  };
-  compare('model', run.model, externalParameters.model);
-  compare('capture', run.capture, externalParameters.capture);
-  compare('request identity', record.requestId, externalParameters.requestId);
-  compare('parents', record.parents, details.parentRunIds);
-  if (details.metadata.startedOn !== undefined) compare('started', record.times.started, details.metadata.startedOn);
-  if (details.metadata.finishedOn !== undefined) compare('ended', record.times.ended, details.metadata.finishedOn);
-  compare('served facts', record.served, details.served);
-  compare('output digest', record.output?.digest.sha256, details.output.digest?.sha256);
-  compare('finish reason', record.output?.finishReason, details.output.finishReason);
-  compare('usage', record.output?.usage, details.output.usage);
-  compare('stream', record.response.stream, details.output.stream);
-  compare('response digest', record.response.rawDigest?.sha256, details.output.rawDigest.sha256);
-  if (details.output.format !== null) compare('format', record.format, details.output.format);
-  const signed = new Map(resolvedDependencies.map((entry) => [entry.name, entry]));
-  for (const [name, entry] of Object.entries(run.identity?.components ?? {})) {
-    compare(`${name} digest`, entry.digest.sha256, signed.get(name)?.digest.sha256);
-    const elements = signed.get(name)?.annotations?.elements;
-    if (entry.kind === 'list' && elements !== undefined) {
-      // One line for a list, naming its first element that differs: a list of thousands is not listed.
-      const first = entry.elements.findIndex((digest, index) => digest.sha256 !== elements[index]?.sha256);
-      if (first !== -1 || entry.elements.length !== elements.length) {
-        const at = first === -1 ? entry.elements.length : first;
-        differs.push({ fact: `${name}[${at}] digest`, shown: entry.elements[at]?.sha256, signed: elements[at]?.sha256 });
-      }
-    }
-  }
-  if (run.identity?.served !== null && run.identity?.served !== undefined) compare('served digest', run.identity.served.digest.sha256, signed.get('served')?.digest.sha256);
-  return differs;
-}
 
 /** What the run page shows of a run that no receipt signs, whatever the receipt says: named in the receipt check. */
 const UNSIGNED = 'the HTTP status, method, path and response size are the run store\'s word (no receipt states them)';
@@ -276,7 +220,7 @@ async function receiptCheck(run, receipt, composition, content) {
     title = receiptTitle(predicate.buildDefinition.externalParameters.capture, run.replayOf !== null && run.replayOf !== undefined);
     signedFacts = signedFactsDiffer(run, predicate);
     steps.push({ label: 'the run\'s facts shown here are the ones the receipt signs', name: 'signed-facts', ok: signedFacts.length === 0,
-      detail: signedFacts.map((fact) => `${fact.fact}: the run store says ${factText(fact.shown)}, the receipt signs ${factText(fact.signed)}`).join('; ') });
+      detail: signedFacts.map((fact) => `${fact.fact}: the run store says ${factText(fact.stored)}, the receipt signs ${factText(fact.signed)}`).join('; ') });
     // Null: the receipt has no runDetails.retrieval member (signed before receipts carried
     // declarations, or none declared), which says nothing of them: not checked, as runs verify says.
     signedRetrieval = report.retrieval ?? null;

@@ -212,7 +212,9 @@ const TRANSPORT: Record<StoredRun['record']['outcome'], string> = {
 
 /** The receipt row of `runs show`: signed, not yet, or why none is made. */
 function receiptOf(run: StoredRun): string {
-  if (run.receipt !== null) return run.logIndex === null ? 'signed, no log index yet (waiting to be appended to a log: in the outbox of a serve with --capture-log while that log cannot be reached; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more)' : `signed, log index ${run.logIndex}`;
+  // Stored, not checked: the facts above are the run store's word until runs verify compares them with the receipt.
+  const unchecked = '; not checked here: runs verify compares the facts shown with what the receipt signs';
+  if (run.receipt !== null) return run.logIndex === null ? `signed, no log index yet (waiting to be appended to a log: in the outbox of a serve with --capture-log while that log cannot be reached; captured in process, until a serve with a log on this run store appends it; or signed by a serve that keeps none: runs verify says more)${unchecked}` : `signed, log index ${run.logIndex}${unchecked}`;
   const why = whyNoReceipt(run);
   return why === null ? 'not signed yet (or the service signs none)' : `none is made: ${why}`;
 }

@@ -28,6 +28,7 @@ export {
 export { buildStatement, STATEMENT_TYPE, type Statement, type Subject } from './statement.ts';
 export { addSignature, signReceipt, signStatement } from './sign.ts';
 export { receiptFactsOf, type RunFacts } from './receipt-facts.ts';
+export { signedFactsDiffer, signedPredicate, type SignedFactDifference, type StoredRunFacts } from './signed-facts.ts';
 export {
   CHECK_LABELS,
   verifyReceipt,

@@ -22,6 +22,7 @@ import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
 import { retrievalAgreement } from '../receipt/predicate.ts';
+import { signedFactsDiffer, signedPredicate, type SignedFactDifference } from '../receipt/signed-facts.ts';
 import { verifyReceipt, type VerificationCheck, type VerificationReport, type VerifyOptions } from '../receipt/verify.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import type { LogStorage } from '../store/storage.ts';
@@ -207,6 +208,18 @@ async function checkOutput(storage: RunStorage, run: StoredRun): Promise<{ check
   return { check: { name: 'output', status: 'pass', reliesOn, message: 'raw digest and output digest recomputed' }, bytes };
 }
 
+/**
+ * A value as a mismatch names it: as JSON, characters that reorder or hide text drawn as \uXXXX,
+ * cut past 200 characters; "nothing" when the side has none.
+ */
+function factValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.length > 200 ? `${text.slice(0, 200)}... (${text.length} characters)` : text;
+}
+
+const factDiffers = (fact: SignedFactDifference) => `${fact.fact}: the run store says ${factValue(fact.stored)}, the receipt signs ${factValue(fact.signed)}`;
+
 /** The receipt verified with its public key, against the recomputed composition and output when there are. */
 async function checkReceipt(run: StoredRun, options: VerifyRunOptions, composition: Composition | undefined, output: Uint8Array | undefined): Promise<RunCheck> {
   const base = (reliesOn: string) => ({ name: 'receipt' as const, reliesOn });
@@ -229,6 +242,13 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   }
   if (report.runId !== run.record.runId) {
     return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: 'the receipt is about another run identity than the record states', steps };
+  }
+  // Every other fact the run store states that the receipt signs (RECEIPTS 13.2): a store changed
+  // after signing (its record rewritten, its record digest made to match, or its model or capture
+  // column changed) no longer agrees with it, and each fact that differs is named with both values.
+  const differs = signedFactsDiffer(run, signedPredicate(run.receipt));
+  if (differs.length > 0) {
+    return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: `signed-facts: the run store states other facts than the receipt signs: ${differs.map(factDiffers).join('; ')}`, steps };
   }
   // The receipt signs the record's declared retrieval (RECEIPTS 13.2): a store that gained or lost a
   // declaration after signing no longer agrees with it. A receipt signed before receipts carried
