@@ -241,6 +241,39 @@ function nameColumn(name: string | null): { text: string | null; escaped: boolea
   return { text: JSON.stringify(name), escaped: true };
 }
 
+/**
+ * Inserts the rows of `batch` into runs in one statement, in batch order; each run's seq, or
+ * undefined where its record digest was stored already (before, or earlier in the batch), as
+ * put's INSERT ... ON CONFLICT DO NOTHING of each run gives it.
+ */
+async function insertRuns(client: pg.PoolClient, batch: readonly RunToStore[]): Promise<Array<number | undefined>> {
+  const columns: unknown[][] = Array.from({ length: 16 }, () => []);
+  const claimedAt = new Date().toISOString();
+  for (const run of batch) {
+    const model = nameColumn(run.model);
+    const served = nameColumn(run.servedModel);
+    const row = [run.recordDigest, run.record.captureId, run.record.runId, run.record.requestId, model.text, served.text, model.escaped, served.escaped, run.record.times.started, run.record.times.ended, run.capture, run.recordJson, identityText(run.identity), run.receiptable, run.claimedBy ?? null, run.claimedBy === undefined ? null : claimedAt];
+    row.forEach((value, column) => columns[column]!.push(value));
+  }
+  const inserted = await client.query(
+    `INSERT INTO runs (record_digest, capture_id, run_id, request_id, model, served_model, model_escaped, served_model_escaped, started, ended, capture, record, identity, receiptable, claimed_by, claimed_at)
+     SELECT d, c, r, q, m, s, me, se, st, en, ca, re, id, rc, cb, cat
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::text[], $16::text[])
+       WITH ORDINALITY AS u(d, c, r, q, m, s, me, se, st, en, ca, re, id, rc, cb, cat, n)
+     ORDER BY n
+     ON CONFLICT (record_digest) DO NOTHING RETURNING seq, record_digest`,
+    columns,
+  );
+  const seqOf = new Map<string, number>();
+  for (const row of inserted.rows as Array<{ seq: string | number; record_digest: string }>) seqOf.set(row.record_digest, Number(row.seq));
+  // A record twice in the batch was inserted once, for its first.
+  return batch.map((run) => {
+    const seq = seqOf.get(run.recordDigest);
+    seqOf.delete(run.recordDigest);
+    return seq;
+  });
+}
+
 /** The name a text column and its escaped flag hold (nameColumn undone). */
 const nameOf = (text: string | null, escaped: boolean): string | null => (text === null || !escaped ? text : (JSON.parse(text) as string));
 
@@ -412,7 +445,33 @@ export class PostgresRuns implements RunStorage, BindsLog {
       for (const captureId of once) await client.query(`SELECT pg_advisory_xact_lock(${this.#captureIdLocks}, hashtext($1))`, [captureId]);
       const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
-      for (const run of batch) {
+      /** The digest rows and content of a run inserted as `seq`, for the statements below. */
+      const keep = (seq: number, run: RunToStore): void => {
+        const kept = new Set(run.kept);
+        for (const digest of run.digests) {
+          digests.seq.push(seq);
+          digests.part.push(digest.part);
+          digests.position.push(digest.position);
+          digests.digest.push(digest.digest);
+          digests.kept.push(kept.has(digest.digest));
+        }
+        for (const piece of run.content) content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
+      };
+      // Without a capture id to check, the runs are inserted in one statement (their seq in batch
+      // order): one round trip per run made a batch of 512 take seconds while the event loop
+      // served calls, and a retry of held records commit fewer per second than calls came.
+      const seqs = once.length === 0 && batch.length > 1 ? await insertRuns(client, batch) : undefined;
+      for (const [index, run] of batch.entries()) {
+        if (seqs !== undefined) {
+          const seq = seqs[index];
+          if (seq === undefined) {
+            const elsewhere = await client.query('SELECT 1 FROM runs WHERE record_digest = $1 AND (receipt IS NOT NULL OR claimed_by IS DISTINCT FROM $2)', [run.recordDigest, run.claimedBy ?? null]);
+            if (elsewhere.rowCount !== 0) existing.push(run.recordDigest);
+            continue;
+          }
+          keep(seq, run);
+          continue;
+        }
         if (run.captureIdOnce === true) {
           const taken = await client.query('SELECT 1 FROM runs WHERE capture_id = $1 AND record_digest <> $2 LIMIT 1', [run.record.captureId, run.recordDigest]);
           if (taken.rowCount !== 0) {
@@ -433,15 +492,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
           if (elsewhere.rowCount !== 0) existing.push(run.recordDigest);
           continue;
         }
-        const kept = new Set(run.kept);
-        for (const digest of run.digests) {
-          digests.seq.push(seq);
-          digests.part.push(digest.part);
-          digests.position.push(digest.position);
-          digests.digest.push(digest.digest);
-          digests.kept.push(kept.has(digest.digest));
-        }
-        for (const piece of run.content) content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
+        keep(seq, run);
       }
       // In statements of STEP_ELEMENTS rows at most: the driver encodes a statement's arrays on the
       // event loop in one go (about a tenth of a second for the 100,000 of a large run).
