@@ -27,8 +27,9 @@ import { buildStatement } from '../src/receipt/statement.ts';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { receiptKey, RUNS_DATABASE } from '../src/store/receipt-key.ts';
 import { RunRecorder } from '../src/store/run-recorder.ts';
-import { defaultContentPolicy, runToStore, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
+import { defaultContentPolicy, runToStore, type PutResult, type RunStorage, type RunToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { beginStaged, endStaged, prepareRunWrites, RUNS_PRAGMAS, runWritesOf, stepStaged, writeRuns, type RunWrite } from '../src/store/sqlite-runs-write.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 import { killServeProcesses, startServe } from './helpers/serve-process.ts';
 import { scratchFolders } from './helpers/scratch.ts';
@@ -342,6 +343,56 @@ describe('SQLite: a large run put alone is written in steps', () => {
     } finally {
       db.close();
       await store.close();
+    }
+  });
+
+  test('two processes writing large runs in steps on one store at once: each run is stored whole with its own rows, never under the other\'s seq', async () => {
+    const path = join(scratch.tempDir(), 'runs.sqlite');
+    await SqliteRuns.open(path).close();
+    const otherBytes = chatRequest(20_001);
+    const other = runToStore(capturedRun(otherBytes), { requestBytes: otherBytes, responseBytes: ANSWER }, defaultContentPolicy(), 'proxy', true);
+    other.claimedBy = 'serve:other';
+    // Two connections, as two serves' writer threads have: A begins, B begins (A's rows look like a
+    // crash's to it), A writes every step and ends, then B does.
+    const connect = () => {
+      const db = new DatabaseSync(path);
+      db.exec(RUNS_PRAGMAS);
+      return { db, statements: prepareRunWrites(db) };
+    };
+    const a = connect();
+    const b = connect();
+    try {
+      const [writeA] = await runWritesOf([large]);
+      const [writeB] = await runWritesOf([other]);
+      const finish = (side: typeof a, write: RunWrite): PutResult => {
+        while (!(stepStaged(side.db, path, side.statements, 1) as { done: boolean }).done);
+        const ended = endStaged(side.db, path, side.statements, 1);
+        return 'redo' in ended ? writeRuns(side.db, path, side.statements, [write], ended.redo) : (ended as PutResult);
+      };
+      const seqA = (beginStaged(a.db, path, a.statements, 1, writeA!) as { seq: number }).seq;
+      const seqB = (beginStaged(b.db, path, b.statements, 1, writeB!) as { seq: number }).seq;
+      assert.notEqual(seqA, seqB, 'two writings in steps never share a seq');
+      assert.deepEqual(finish(a, writeA!), { existing: [], refused: [] });
+      assert.deepEqual(finish(b, writeB!), { existing: [], refused: [] });
+    } finally {
+      a.db.close();
+      b.db.close();
+    }
+    const oneGo = join(scratch.tempDir(), 'runs.sqlite');
+    const inOneGo = SqliteRuns.open(oneGo);
+    try {
+      await inOneGo.put([large, other]);
+    } finally {
+      await inOneGo.close();
+    }
+    assert.deepEqual(rowsOf(path, large.recordDigest), rowsOf(oneGo, large.recordDigest), 'the first run holds its own rows');
+    assert.deepEqual(rowsOf(path, other.recordDigest), rowsOf(oneGo, other.recordDigest), 'the second run holds its own rows');
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(countOf(db, STAGED), 0);
+      assert.equal(countOf(db, UNKEPT), 0);
+    } finally {
+      db.close();
     }
   });
 });

@@ -314,7 +314,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     dropOrphans: db.prepare('DELETE FROM run_digests WHERE seq > (SELECT coalesce(max(seq), 0) FROM runs)'),
     dropUnkept: db.prepare('DELETE FROM content WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = ? AND kept = 1)'),
     dropAllUnkept: db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)'),
-    lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM runs'),
+    lastSeq: db.prepare('SELECT max((SELECT coalesce(max(seq), 0) FROM runs), (SELECT coalesce(max(seq), 0) FROM run_digests)) AS seq'),
     staged: new Map(),
   };
 }
@@ -575,8 +575,12 @@ export function beginStaged(db: DatabaseSync, path: string, statements: RunWrite
   const packed = write.packed!;
   const staged = writeUnsynced(db, path, (): Staged | undefined => {
     if (statements.recordStored.get(write.run[0]) !== undefined) return undefined;
-    dropLeftovers(statements);
+    // The seq is taken above every digest row's too, before any is deleted: another process may be
+    // writing a large run in steps now (its rows look like a crash's to dropLeftovers), and the two
+    // must never share a seq. Rows of such a writing that dropLeftovers deletes make its end write
+    // it again in one go (endStaged counts them), never a run holding another's rows.
     const seq = (statements.lastSeq.get() as { seq: number }).seq + STAGED_SEQ_GAP;
+    dropLeftovers(statements);
     const begun: Staged = { write, seq, digests: packed.digests === '' ? [] : packed.digests.split(','), contentDigests: packed.contentDigests === '' ? [] : packed.contentDigests.split(','), done: 0 };
     begun.done = writeStep(statements, begun);
     return begun;
