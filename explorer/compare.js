@@ -4,7 +4,7 @@
 // subsequence), then names the others moved, changed, added or removed, so one inserted message is
 // one added element. A changed element says where inside it differs (SPEC 10's JSON paths, the
 // text word by word); the two outputs are shown side by side. Values are shown only where stored.
-import { alignLists, diffCompositions } from 'runprint/identity';
+import { diffCompositions } from 'runprint/identity';
 import { parseJson } from 'runprint/jcs';
 // The one module of runprint/providers the page needs (the receipt check loads it already).
 import { runOutputFrom } from 'runprint/providers/run-output';
@@ -41,10 +41,16 @@ const STAND_IN_ELEMENT = "$['input'][0]";
  * before it in A. Each row is { change, a, b } with a and b indices (a absent for added, b for removed).
  */
 export function align(keysA, keysB) {
+  return alignment(keysA, keysB).rows;
+}
+
+/** align()'s rows, and whether the core aligned the keys exactly (SPEC 10: within its bounds), from the one diff. */
+function alignment(keysA, keysB) {
   const rows = [];
   const namedA = new Set();
   const namedB = new Set();
-  for (const { change, from, to } of diffCompositions(standIn(keysA), standIn(keysB)).differences) {
+  const diff = diffCompositions(standIn(keysA), standIn(keysB));
+  for (const { change, from, to } of diff.differences) {
     rows.push({ change, a: from, b: to });
     if (from !== undefined) namedA.add(from);
     if (to !== undefined) namedB.add(to);
@@ -71,7 +77,8 @@ export function align(keysA, keysB) {
     const before = anchorBefore(row.a);
     return [before === undefined ? -0.5 : before.b + 0.5, row.a];
   };
-  return rows.map((row) => ({ row, at: place(row) })).sort((x, y) => x.at[0] - y.at[0] || x.at[1] - y.at[1]).map(({ row }) => row);
+  const ordered = rows.map((row) => ({ row, at: place(row) })).sort((x, y) => x.at[0] - y.at[0] || x.at[1] - y.at[1]).map(({ row }) => row);
+  return { rows: ordered, exact: !diff.inexact.includes('input') };
 }
 
 /** The pairs (a, b) of equal keys align() finds, in order. */
@@ -292,8 +299,7 @@ function wantedOf(plan, a, b) {
 
 /** A list component's rows (align()), and whether runprint's alignment of its keys was exact: within SPEC 10's bound. */
 function alignPlan(plan, keysA, keysB) {
-  plan.rows = align(keysA, keysB);
-  plan.exact = alignLists(keysA, keysB).exact;
+  ({ rows: plan.rows, exact: plan.exact } = alignment(keysA, keysB));
 }
 
 /**

@@ -37,16 +37,35 @@ const BOUNDS: AlignmentBounds = { pairs: ALIGN_PAIRS, edits: ALIGN_EDITS };
 
 /** Aligns two lists of keys (element digests). `bounds` is for tests; runprint uses the defaults. */
 export function alignLists(keysA: readonly string[], keysB: readonly string[], bounds: AlignmentBounds = BOUNDS): ListAlignment {
-  // Keys as small integers: comparisons in the searches are then of numbers, not of strings.
+  return alignKeys(listKeys(keysA, keysB), bounds);
+}
+
+/** Two lists' keys as small integers, equal where the keys are: comparisons are then of numbers, not of strings. */
+export interface ListKeys {
+  a: Int32Array;
+  b: Int32Array;
+  /** How many distinct keys: each is below it. */
+  count: number;
+}
+
+/** The keys of two lists as ListKeys (internal: alignLists and diff.ts). */
+export function listKeys(keysA: readonly string[], keysB: readonly string[]): ListKeys {
   const ids = new Map<string, number>();
   const idOf = (key: string): number => {
     let id = ids.get(key);
     if (id === undefined) ids.set(key, (id = ids.size));
     return id;
   };
-  const aligner = new Aligner(Int32Array.from(keysA, idOf), Int32Array.from(keysB, idOf), ids.size, bounds);
-  const exact = aligner.align(0, keysA.length, 0, keysB.length, true);
-  keepInPlace(aligner.a, aligner.b, aligner.pairs, ids.size);
+  const a = Int32Array.from(keysA, idOf);
+  const b = Int32Array.from(keysB, idOf);
+  return { a, b, count: ids.size };
+}
+
+/** alignLists over keys already numbered (internal: diff.ts numbers them once for the alignment and its moves). */
+export function alignKeys(keys: ListKeys, bounds: AlignmentBounds = BOUNDS): ListAlignment {
+  const aligner = new Aligner(keys.a, keys.b, keys.count, bounds);
+  const exact = aligner.align(0, keys.a.length, 0, keys.b.length, true);
+  keepInPlace(keys, aligner.pairs);
   return { pairs: aligner.pairs, exact };
 }
 
@@ -55,12 +74,15 @@ const KEEP_IN_PLACE_ROUNDS = 16;
 
 /**
  * SPEC 10's moves for an alignment: each element of A not aligned, in order, taken with the first
- * element of B not aligned and not yet taken that has its key. Returns the indices moved to themselves.
+ * element of B not aligned and not yet taken that has its key. Returns, for each element of A, the
+ * index in B it moved to, or -1 (aligned, or no such element of B). The one rule both keepInPlace
+ * and the diff's `moved` differences (diff.ts) follow: keepInPlace holds only while they agree.
  */
-function movesInPlace(a: Int32Array, b: Int32Array, alignedA: Uint8Array, alignedB: Uint8Array, keyCount: number): number[] {
+export function listMoves(keys: ListKeys, alignedA: Uint8Array, alignedB: Uint8Array): Int32Array {
+  const { a, b } = keys;
   // For each key, B's elements not aligned, in order: a chain from first[key] through next[].
-  const first = new Int32Array(keyCount).fill(-1);
-  const last = new Int32Array(keyCount).fill(-1);
+  const first = new Int32Array(keys.count).fill(-1);
+  const last = new Int32Array(keys.count).fill(-1);
   const next = new Int32Array(b.length).fill(-1);
   for (let j = 0; j < b.length; j++) {
     if (alignedB[j] === 1) continue;
@@ -68,13 +90,21 @@ function movesInPlace(a: Int32Array, b: Int32Array, alignedA: Uint8Array, aligne
     else next[last[b[j]!]!] = j;
     last[b[j]!] = j;
   }
-  const found: number[] = [];
+  const moves = new Int32Array(a.length).fill(-1);
   for (let i = 0; i < a.length; i++) {
     const j = first[a[i]!]!;
     if (alignedA[i] === 1 || j === -1) continue;
     first[a[i]!] = next[j]!;
-    if (j === i) found.push(i);
+    moves[i] = j;
   }
+  return moves;
+}
+
+/** The indices listMoves moves to themselves. */
+function movesInPlace(keys: ListKeys, alignedA: Uint8Array, alignedB: Uint8Array): number[] {
+  const moves = listMoves(keys, alignedA, alignedB);
+  const found: number[] = [];
+  for (let i = 0; i < moves.length; i++) if (moves[i] === i) found.push(i);
   return found;
 }
 
@@ -87,9 +117,9 @@ function movesInPlace(a: Int32Array, b: Int32Array, alignedA: Uint8Array, aligne
  * KEEP_IN_PLACE_ROUNDS). An element crossed by two aligned pairs or more is left moved to its own
  * index: aligning it would shorten the alignment.
  */
-function keepInPlace(a: Int32Array, b: Int32Array, pairs: Array<readonly [number, number]>, keyCount: number): void {
-  const alignedA = new Uint8Array(a.length);
-  const alignedB = new Uint8Array(b.length);
+function keepInPlace(keys: ListKeys, pairs: Array<readonly [number, number]>): void {
+  const alignedA = new Uint8Array(keys.a.length);
+  const alignedB = new Uint8Array(keys.b.length);
   for (const [x, y] of pairs) {
     alignedA[x] = 1;
     alignedB[y] = 1;
@@ -110,7 +140,7 @@ function keepInPlace(a: Int32Array, b: Int32Array, pairs: Array<readonly [number
     // Aligning an element at its own index crosses no other such element: those no pair crosses
     // are all added after the round, in order.
     const uncrossed: number[] = [];
-    for (const i of movesInPlace(a, b, alignedA, alignedB, keyCount)) {
+    for (const i of movesInPlace(keys, alignedA, alignedB)) {
       // The pairs crossing i are those from the lower to the higher of the two counts.
       const beforeA = below(0, i);
       const beforeB = below(1, i);

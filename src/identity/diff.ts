@@ -1,7 +1,7 @@
 /** docs/SPEC.md section 10: a structural diff of two compositions, by component, element and path. */
 import { formatNormalizedPath as formatPath } from '../errors.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
-import { alignLists } from './align.ts';
+import { alignKeys, listKeys, listMoves } from './align.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ComponentName } from './composition.ts';
 import { computeIdentity, type IdentityDocument } from './identity.ts';
 
@@ -24,6 +24,12 @@ export interface CompositionDiff {
   a: IdentityDocument;
   b: IdentityDocument;
   differences: Difference[];
+  /**
+   * The list components compared element by element whose alignment was not exact (SPEC 10: past
+   * runprint's bounds, ALIGN_PAIRS and ALIGN_EDITS, not a longest common subsequence), in the order
+   * of the components; empty when every one was.
+   */
+  inexact: ComponentName[];
 }
 
 type Segment = string | number;
@@ -35,6 +41,7 @@ export function diffCompositions(compositionA: unknown, compositionB: unknown): 
   const b = computeIdentity(compositionB);
   const compared = a.runId !== null && b.runId !== null ? 'runId' : 'requestId';
   const differences: Difference[] = [];
+  const inexact: ComponentName[] = [];
   const valueA = compositionA as Record<string, unknown>;
   const valueB = compositionB as Record<string, unknown>;
   for (const name of REQUEST_COMPONENTS) {
@@ -43,7 +50,7 @@ export function diffCompositions(compositionA: unknown, compositionB: unknown): 
     if (entryA.digest.sha256 === entryB.digest.sha256) continue;
     const before = differences.length;
     if (entryA.kind === 'list' && entryB.kind === 'list' && LIST_NAMES.has(name)) {
-      diffList(name, valueA[name] as unknown[], valueB[name] as unknown[], entryA.elements, entryB.elements, differences);
+      if (!diffList(name, valueA[name] as unknown[], valueB[name] as unknown[], entryA.elements, entryB.elements, differences)) inexact.push(name);
     } else {
       diffValue(name, valueA[name], valueB[name], [name], differences);
     }
@@ -57,7 +64,7 @@ export function diffCompositions(compositionA: unknown, compositionB: unknown): 
     diffValue('served', valueA['served'], valueB['served'], ['served'], differences);
   }
   const equal = compared === 'runId' ? a.runId === b.runId : a.requestId === b.requestId;
-  return { equal, compared, a, b, differences };
+  return { equal, compared, a, b, differences, inexact };
 }
 
 function same(x: unknown, y: unknown): boolean {
@@ -97,7 +104,7 @@ function diffValue(component: ComponentName, x: unknown, y: unknown, path: Segme
 /**
  * Aligns two lists by element digest (a longest common subsequence within the bounds of align.ts),
  * reports elements that moved (same digest, other place), then pairs what is left in each gap as
- * changed, the rest as added or removed.
+ * changed, the rest as added or removed. Returns whether the alignment was exact.
  */
 function diffList(
   component: ComponentName,
@@ -106,40 +113,38 @@ function diffList(
   digestsA: Array<{ sha256: string }>,
   digestsB: Array<{ sha256: string }>,
   out: Difference[],
-): void {
-  const keysA = digestsA.map((d) => d.sha256);
-  const keysB = digestsB.map((d) => d.sha256);
-  const { pairs } = alignLists(keysA, keysB);
+): boolean {
+  const keys = listKeys(
+    digestsA.map((d) => d.sha256),
+    digestsB.map((d) => d.sha256),
+  );
+  const { pairs, exact } = alignKeys(keys);
   // The gaps between two aligned pairs (and before the first, after the last) that hold an element.
   const gaps: Array<{ a0: number; a1: number; b0: number; b1: number }> = [];
+  const alignedA = new Uint8Array(keys.a.length);
+  const alignedB = new Uint8Array(keys.b.length);
   let i = 0;
   let j = 0;
-  for (const [matchA, matchB] of [...pairs, [keysA.length, keysB.length] as const]) {
+  for (const [matchA, matchB] of pairs) {
+    alignedA[matchA] = 1;
+    alignedB[matchB] = 1;
+  }
+  for (const [matchA, matchB] of [...pairs, [keys.a.length, keys.b.length] as const]) {
     if (i < matchA || j < matchB) gaps.push({ a0: i, a1: matchA, b0: j, b1: matchB });
     i = matchA + 1;
     j = matchB + 1;
   }
-  // Moves: an element that left one place and appears unchanged at another. Each element of A not
-  // aligned, in order, takes the first element of B not aligned and not yet taken with its digest.
-  const waiting = new Map<string, { places: number[]; next: number }>();
-  for (const gap of gaps) {
-    for (let to = gap.b0; to < gap.b1; to++) {
-      const entry = waiting.get(keysB[to]!);
-      if (entry === undefined) waiting.set(keysB[to]!, { places: [to], next: 0 });
-      else entry.places.push(to);
-    }
-  }
-  const moved = new Uint8Array(keysA.length);
-  const movedB = new Uint8Array(keysB.length);
-  for (const gap of gaps) {
-    for (let from = gap.a0; from < gap.a1; from++) {
-      const entry = waiting.get(keysA[from]!);
-      if (entry === undefined || entry.next === entry.places.length) continue;
-      const to = entry.places[entry.next++]!;
-      moved[from] = 1;
-      movedB[to] = 1;
-      out.push({ component, change: 'moved', path: formatPath([component, to]), from, to });
-    }
+  // Moves: an element that left one place and appears unchanged at another (listMoves, the rule
+  // the alignment keeps elements in place by), in the order of A.
+  const moves = listMoves(keys, alignedA, alignedB);
+  const moved = new Uint8Array(keys.a.length);
+  const movedB = new Uint8Array(keys.b.length);
+  for (let from = 0; from < moves.length; from++) {
+    const to = moves[from]!;
+    if (to === -1) continue;
+    moved[from] = 1;
+    movedB[to] = 1;
+    out.push({ component, change: 'moved', path: formatPath([component, to]), from, to });
   }
   for (const gap of gaps) {
     const restA: number[] = [];
@@ -160,4 +165,5 @@ function diffList(
     for (const from of restA.slice(paired)) out.push({ component, change: 'removed', path: formatPath([component, from]), from });
     for (const to of restB.slice(paired)) out.push({ component, change: 'added', path: formatPath([component, to]), to });
   }
+  return exact;
 }
