@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.ts';
 import { showJsonText } from '../replay/diff-values.ts';
 import { groupRuns, parseGroupBy, type GroupBy, type RunGroup, type RunGroups } from '../replay/group-runs.ts';
-import { storedPieceText } from '../replay/rebuild-request.ts';
+import { storedPieceTexts } from '../replay/rebuild-request.ts';
 import type { REQUEST_COMPONENTS } from '../identity/composition.ts';
 import { runQuery } from '../server/run-routes.ts';
 import type { RunStorage } from '../store/run-storage.ts';
@@ -52,9 +52,12 @@ async function contentPreview(store: RunStorage, group: RunGroup, by: GroupBy): 
     group.elements !== undefined ? group.elements.map((digest, i) => [digest, i])
     : by.kind === 'element' ? [[group.key, run.digests.find((entry) => entry.part === part && entry.position >= 0 && `sha256:${entry.digest}` === group.key)?.position ?? 0]]
     : [[group.key, undefined]];
+  // A salted component's salts are read once, for all its pieces.
+  const read = await storedPieceTexts(store, run, part);
+  if (read === undefined) return undefined;
   const texts: string[] = [];
   for (const [digest, position] of pieces) {
-    const text = await storedPieceText(store, run, part, position, digest.slice('sha256:'.length));
+    const text = await read(position, digest.slice('sha256:'.length));
     if (text === undefined) return undefined;
     texts.push(text);
   }

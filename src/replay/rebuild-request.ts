@@ -99,13 +99,34 @@ function checkedText(bytes: Uint8Array, digest: string, name: string, check: (ca
 }
 
 /**
- * The stored text (canonical JSON) of one piece of a run's request: the value component `part`
- * (`position` undefined) or its element at `position`, named by `digest` in that run; checked as
- * storedComposition checks it (a salted piece with the run's stored salts). Undefined when the
- * store does not hold it, or holds no salts to check a salted piece with (runs group --values:
- * shown only checked); ERR_REPLAY_CONTENT_MISMATCH when what it holds does not give the digest.
+ * The check of one piece of a run's request against the digest that names it: the value component
+ * `part` (`position` undefined) or its element at `position`, salted with the component's salt
+ * when it has one (SPEC 5.6). The one check storedComposition and storedPieceTexts apply.
  */
-export async function storedPieceText(storage: RunStorage, run: StoredRun, part: (typeof REQUEST_COMPONENTS)[number], position: number | undefined, digest: string): Promise<string | undefined> {
+function pieceCheck(part: (typeof REQUEST_COMPONENTS)[number], position: number | undefined, salt: Uint8Array | undefined): (canonical: string) => string {
+  let digestOf: (canonical: string) => Uint8Array;
+  if (position !== undefined) digestOf = salt === undefined ? elementDigest : (canonical) => saltedElementDigest(elementSalt(salt, position), canonical);
+  else {
+    const name = part as 'model' | 'parameters' | 'configuration';
+    digestOf = salt === undefined ? (canonical) => valueComponentDigest(name, canonical) : (canonical) => saltedValueComponentDigest(name, salt, canonical);
+  }
+  return (canonical) => toHex(digestOf(canonical));
+}
+
+/**
+ * A reader of the stored text (canonical JSON) of pieces of a run's request component `part`: the
+ * value component (`position` undefined) or its element at `position`, named by `digest` in that
+ * run; checked as storedComposition checks it (a salted piece with the run's stored salts, read
+ * once here). The reader answers undefined when the store does not hold a piece;
+ * storedPieceTexts is undefined when the component is salted and the store holds no salts to check
+ * it with (runs group --values: shown only checked). ERR_REPLAY_CONTENT_MISMATCH when what the
+ * store holds does not give the digest.
+ */
+export async function storedPieceTexts(
+  storage: RunStorage,
+  run: StoredRun,
+  part: (typeof REQUEST_COMPONENTS)[number],
+): Promise<((position: number | undefined, digest: string) => Promise<string | undefined>) | undefined> {
   let salt: Uint8Array | undefined;
   if (run.identity?.components[part].salted === true) {
     let salts: Salts | undefined;
@@ -118,15 +139,11 @@ export async function storedPieceText(storage: RunStorage, run: StoredRun, part:
     if (salts?.[part] === undefined) return undefined;
     salt = saltBytes(salts[part]);
   }
-  const bytes = await storage.content(digest);
-  if (bytes === undefined) return undefined;
-  let check: (canonical: string) => Uint8Array;
-  if (position !== undefined) check = salt === undefined ? elementDigest : (canonical) => saltedElementDigest(elementSalt(salt, position), canonical);
-  else {
-    const name = part as 'model' | 'parameters' | 'configuration';
-    check = salt === undefined ? (canonical) => valueComponentDigest(name, canonical) : (canonical) => saltedValueComponentDigest(name, salt, canonical);
-  }
-  return checkedText(bytes, digest, pieceName(part, position), (canonical) => toHex(check(canonical)));
+  return async (position, digest) => {
+    const bytes = await storage.content(digest);
+    if (bytes === undefined) return undefined;
+    return checkedText(bytes, digest, pieceName(part, position), pieceCheck(part, position, salt));
+  };
 }
 
 /** True when the run's identity salts one or more components (SPEC 5.6). */
@@ -198,16 +215,13 @@ export async function storedComposition(storage: RunStorage, run: StoredRun): Pr
         const read = large ? await storage.contents(page.map((element) => element.sha256)) : undefined;
         for (const [offset, element] of page.entries()) {
           const index = start + offset;
-          const digestOf = salt === undefined ? elementDigest : (canonical: string) => saltedElementDigest(elementSalt(salt, index), canonical);
-          list.push(await piece(storage, run, element.sha256, pieceName(name, index), (canonical) => toHex(digestOf(canonical)), read));
+          list.push(await piece(storage, run, element.sha256, pieceName(name, index), pieceCheck(name, index, salt), read));
         }
         if (large) await nextTurn();
       }
       parts[name] = list;
     } else {
-      const valueName = name as 'model' | 'parameters' | 'configuration';
-      const digestOf = salt === undefined ? (canonical: string) => valueComponentDigest(valueName, canonical) : (canonical: string) => saltedValueComponentDigest(valueName, salt, canonical);
-      parts[name] = await piece(storage, run, entry.digest.sha256, pieceName(name), (canonical) => toHex(digestOf(canonical)));
+      parts[name] = await piece(storage, run, entry.digest.sha256, pieceName(name), pieceCheck(name, undefined, salt));
     }
   }
   const composition: Composition = {
