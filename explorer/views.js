@@ -4,6 +4,7 @@
 // panel (verify.js).
 import { api, downloadLink, errorBlock, h, short, shown } from './common.js';
 import { agentGraph } from './graph.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalize, parseJson } from 'runprint/jcs';
 import { MAX_ENTRY_SIZE } from 'runprint/log';
 import { runOutputFrom } from 'runprint/providers/run-output';
@@ -247,11 +248,27 @@ function listElements(run, content, name, entry, find, mismatched) {
 }
 
 /**
+ * Whether an unidentified run's stored request bytes give the request's recorded digest and size,
+ * hashed in this browser: the server answers a content row as it is stored, so a row changed in
+ * the store would otherwise be shown under the digest of what was received. True when no bytes
+ * are stored (there is nothing to show).
+ */
+function requestBytesMatch(run, content) {
+  const { rawDigest, size } = run.record.request;
+  const bytes = content.get(rawDigest.sha256);
+  if (bytes === null || bytes === undefined) return true;
+  // @noble/hashes, as the core hashes in the browser: crypto.subtle is missing from a page served over plain http but on loopback.
+  const hex = Array.from(sha256(bytes), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return hex === rawDigest.sha256 && bytes.length === size;
+}
+
+/**
  * A request runprint could not identify has no components; the store keeps its bytes, the only
  * copy of what was asked: shown as text, as received (every control or reordering character
- * escaped), with why it was not identified.
+ * escaped), with why it was not identified. Bytes that do not give the recorded digest and size
+ * (`mismatched` has 'request') are marked so, and not said to be what was received.
  */
-function unidentifiedRequest(run, content) {
+function unidentifiedRequest(run, content, mismatched) {
   const { record } = run;
   const why = record.unidentified === null || record.unidentified === undefined ? 'no identity' : `${record.unidentified.code}${record.unidentified.path === null ? '' : ` at ${record.unidentified.path}`}`;
   const digest = record.request.rawDigest.sha256;
@@ -266,13 +283,20 @@ function unidentifiedRequest(run, content) {
       shownBytes = h('div', { class: 'digest-only' }, `${bytes.length} bytes, not UTF-8 text`);
     }
   }
-  return [h('p', { class: 'muted', id: 'unidentified' }, h('span', { class: 'badge unidentified', 'data-unidentified': record.unidentified?.code ?? '' }, 'not identified'), ` The request was not identified (${why}), so it has no components. What was asked, as received:`),
-    h('div', { class: 'component', id: 'request-bytes' }, h('h3', {}, 'Request bytes', h('span', { class: 'muted' }, ` · ${record.request.size.toLocaleString('en-US')} bytes`)), h('div', {}, digestText(digest)), shownBytes)];
+  const changed = mismatched.has('request') && bytes !== null && bytes !== undefined;
+  const said = changed
+    ? ` The request was not identified (${why}), so it has no components. The bytes stored for it do not give its recorded digest and size, so they are not what was received:`
+    : ` The request was not identified (${why}), so it has no components. What was asked, as received:`;
+  const size = changed && bytes.length !== record.request.size
+    ? ` · ${record.request.size.toLocaleString('en-US')} bytes recorded, ${bytes.length.toLocaleString('en-US')} stored`
+    : ` · ${record.request.size.toLocaleString('en-US')} bytes`;
+  return [h('p', { class: 'muted', id: 'unidentified' }, h('span', { class: 'badge unidentified', 'data-unidentified': record.unidentified?.code ?? '' }, 'not identified'), said),
+    h('div', { class: 'component', id: 'request-bytes' }, h('h3', {}, 'Request bytes', h('span', { class: 'muted' }, size), changed ? [' ', mismatchBadge('request')] : ''), h('div', {}, digestText(digest)), shownBytes)];
 }
 
 function components(run, content, mismatched = new Set()) {
   const section = [h('h2', { id: 'components' }, 'Components')];
-  if (run.identity === null) return [...section, ...unidentifiedRequest(run, content)];
+  if (run.identity === null) return [...section, ...unidentifiedRequest(run, content, mismatched)];
   for (const [name, entry] of Object.entries(run.identity.components)) {
     const component = h('div', { class: 'component', 'data-component': name });
     const find = (digest) => h('a', { href: `#/runs?component=${name}%3D${digest}`, title: `Runs whose ${name} has this digest` }, 'runs with this');
@@ -539,6 +563,7 @@ export async function runPage(main, id) {
     h('h2', { id: 'verification-title' }, 'Verification in this browser'), h('p', { class: 'muted' }, 'Checking…'));
   loading.remove();
   const mismatched = new Set();
+  if (run.identity === null && !requestBytesMatch(run, content)) mismatched.add('request');
   main.append(identities(run), panel, ...components(run, content, mismatched), ...retrieval(run), ...served(run), ...output(run, content), ...agentGraph(run), ...parents(run), ...children(run, childRuns), ...replays(run), ...receiptSection(run, receipt));
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);

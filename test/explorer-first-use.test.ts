@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
@@ -19,6 +20,9 @@ import { killServeProcesses, startServe, type ServeProcess } from './helpers/ser
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 const NOT_A_LIST = '{"model":"gpt-4o","messages":"not a list"}';
+/** Another unidentified request, whose stored bytes the test changes in the store (to as many bytes). */
+const TO_CHANGE = '{"model":"gpt-4o","messages":"not a list, twice"}';
+const CHANGED = '{"model":"gpt-4o","messages":"not a list, again"}';
 const ASKED = '{"model":"gpt-4o","messages":[{"role":"user","content":"Stream it."}],"stream":true}';
 
 interface RunView { seq: number; captureId: string; receipt: { logIndex: number | null } | null }
@@ -28,6 +32,7 @@ let serve: ServeProcess;
 let browser: Browser;
 let data: string;
 let unidentified: string;
+let toChange: string;
 let streamed: string;
 let plain: string;
 
@@ -46,6 +51,7 @@ before(async () => {
   upstream = await startFakeUpstream();
   serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
   unidentified = await post(NOT_A_LIST, 'Answered all the same.');
+  toChange = await post(TO_CHANGE, 'Answered this one too.');
   streamed = await post(ASKED, 'A streamed answer in several pieces.');
   plain = await post('{"model":"gpt-4o","messages":[{"role":"user","content":"Plain."}]}', 'A plain answer.');
   for (let i = 0; i < 200; i++) {
@@ -127,6 +133,33 @@ test('the verify page names the field it cannot read: a cut composition, a cut o
   await page.fill('textarea[name="output"]', '');
   await verify();
   assert.equal(await page.getAttribute('#verification', 'data-done'), 'pass');
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('an unidentified run whose stored request bytes were changed in the store is marked, not shown as received; the untouched one is not marked', { timeout: 60_000 }, async () => {
+  const [run] = ((await (await fetch(`${serve.base}/v1/runs/${toChange}`)).json()) as { runs: { record: { request: { rawDigest: { sha256: string }; size: number } } }[] }).runs;
+  const digest = run!.record.request.rawDigest.sha256;
+  assert.equal(run!.record.request.size, CHANGED.length, 'as many bytes: only the digest can tell');
+  assert.equal(await serve.stop(), 0);
+  const db = new DatabaseSync(join(data, 'runs.sqlite'));
+  try {
+    assert.equal(db.prepare('UPDATE content SET bytes = ? WHERE digest = ?').run(new TextEncoder().encode(CHANGED), digest).changes, 1);
+  } finally {
+    db.close();
+  }
+  serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await showRun(page, toChange);
+  assert.equal(await page.textContent('#request-bytes [data-mismatch="request"]'), 'content does not match its digest');
+  const said = (await page.textContent('#unidentified')) ?? '';
+  assert.equal(said, 'not identified The request was not identified (ERR_PROVIDER_INVALID_REQUEST at $[\'messages\']), so it has no components. The bytes stored for it do not give its recorded digest and size, so they are not what was received:');
+  assert.doesNotMatch(said, /What was asked, as received/);
+  assert.equal(await page.textContent('#request-bytes pre'), CHANGED);
+  await page.screenshot({ path: join(SHOTS, 'first-use-unidentified-changed.png'), fullPage: true });
+  await showRun(page, unidentified);
+  assert.equal(await page.$('[data-mismatch]'), null, 'the untouched run is not marked');
+  assert.match((await page.textContent('#unidentified')) ?? '', /What was asked, as received:$/);
   assert.deepEqual(problems, []);
   await close();
 });
