@@ -2,21 +2,17 @@
 // reordered or hidden by the characters in it), reading this server's routes, and the keys a
 // reader pinned in this browser.
 
-/**
- * The characters that reorder or hide text when drawn: the bidirectional controls (U+202A-U+202E,
- * U+2066-U+2069, U+200E, U+200F, U+061C), zero-width and invisible ones (U+200B-U+200D, U+FEFF),
- * the line and paragraph separators, and the C0 and C1 controls but tab, line feed and carriage
- * return (text blocks keep their lines).
- */
-const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+import { escapeHiddenKeepingLines } from 'runprint/io/printable';
 
 /**
- * Text as the page draws it: each character that would reorder or hide it written as `\uXXXX`,
- * so a model named `gpt-4o\u202e1-inim` is not drawn "gpt-4omini-1", nor "gnp.exe" as "exe.png".
- * Every text h() and the graph draw goes through here: the runs' model names, content, outputs,
- * ids and errors come from callers and providers.
+ * Text as the page draws it: each character that would reorder or hide it (the bidirectional
+ * controls, zero-width and invisible characters, the tag characters U+E0000-U+E007F, the C0 and C1
+ * controls but tab, line feed and carriage return: the one list of src/io/printable.ts) written as
+ * `\uXXXX`, so a model named `gpt-4o\u202e1-inim` is not drawn "gpt-4omini-1", nor "gnp.exe" as
+ * "exe.png". Every text h() and the graph draw goes through here: the runs' model names, content,
+ * outputs, ids and errors come from callers and providers.
  */
-export const visible = (text) => text.replace(HIDDEN, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const visible = (text) => escapeHiddenKeepingLines(text);
 
 /** Attributes a reader sees or hears (a tooltip, a label): drawn as visible() draws text. Others (href, value, data-) are kept as given. */
 const READ_ATTRIBUTES = new Set(['title', 'aria-label', 'placeholder', 'alt']);

@@ -19,7 +19,9 @@ import { killServeProcesses, startServe, type ServeProcess } from './helpers/ser
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 const BIDI_MODEL = 'gpt-4o\u202E1-inim';
-const PROMPT = 'Please open gnp\u202Eexe.png\u202C and report.';
+/** Then the characters that hide text: a word joiner, a soft hyphen, U+180E, U+3164 and tag characters (an invisible "I", the cancel tag). */
+const HIDING = '\u2060\u00AD\u180E\u3164\u{E0049}\u{E007F}';
+const PROMPT = `Please open gnp\u202Eexe.png\u202C and report.${HIDING}`;
 const ANSWER = 'Opened gnp\u202Eexe.png\u2066\u200B as asked.';
 /** A model name of 300 characters, one word with nowhere to break it: a caller chooses it. */
 const LONG_MODEL = `ft:gpt4o:${'AcmeResearch'.repeat(25)}`.slice(0, 300);
@@ -72,7 +74,7 @@ async function show(page: Page, hash: string): Promise<void> {
 /** Every text the page draws (text nodes, and the titles and labels read out) that holds a character that reorders or hides text. */
 function hidden(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+    const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\u3164\ufeff\u{e0000}-\u{e007f}]/u;
     const found: string[] = [];
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) if (HIDDEN.test(node.nodeValue ?? '')) found.push(JSON.stringify(node.nodeValue));
@@ -99,6 +101,7 @@ test('bidi controls in a model name, a prompt and an output are drawn as \\uXXXX
   assert.deepEqual(await hidden(page), []);
   assert.equal(await page.textContent('[data-fact="model"] td'), 'gpt-4o\\u202e1-inim');
   assert.ok(((await page.textContent('[data-element="input[0]"] pre')) ?? '').includes('gnp\\u202eexe.png\\u202c'), 'the prompt');
+  assert.ok(((await page.textContent('[data-element="input[0]"] pre')) ?? '').includes('report.\\u2060\\u00ad\\u180e\\u3164\\u{e0049}\\u{e007f}'), 'the characters that hide text in the prompt');
   assert.ok(((await page.textContent('#output ~ pre')) ?? '').includes('gnp\\u202eexe.png\\u2066\\u200b'), 'the output');
   assert.ok(((await page.textContent('#served ~ table')) ?? '').includes('gpt-4o\\u202e1-inim'), 'the served model');
   assert.ok(((await page.textContent('#agent-graph')) ?? '').includes('gpt-4o\\u202e'), 'the graph node');

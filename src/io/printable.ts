@@ -1,7 +1,25 @@
 /** A name from the command line or the file system as it may be echoed in a message: cut, and with no terminal escapes. */
 
-/** C0 and C1 controls, DEL, and the characters that reorder or hide text on a terminal. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+/**
+ * The characters that reorder or hide text when drawn, on a terminal or a page: the bidirectional
+ * controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), the zero-width and invisible
+ * ones (U+00AD soft hyphen, U+180E, U+200B-U+200D, U+2060 word joiner, U+3164, U+FEFF), the line
+ * and paragraph separators, and the tag characters U+E0000-U+E007F (invisible, the usual way to
+ * hide text in a prompt). As a character class body for a `u` regular expression.
+ */
+const HIDING = '\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060\\u2066-\\u2069\\u3164\\ufeff\\u{e0000}-\\u{e007f}';
+
+/** C0 and C1 controls, DEL, and the characters that reorder or hide text. */
+const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${HIDING}]`, 'gu');
+
+/** As UNSAFE, but tab, line feed and carriage return are kept: text shown in lines (the explorer's visible()). */
+const UNSAFE_IN_LINES = new RegExp(`[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f${HIDING}]`, 'gu');
+
+/** One character as `\uXXXX`, or `\u{XXXXX}` beyond U+FFFF. */
+function escaped(character: string): string {
+  const code = character.codePointAt(0)!;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
 
 /**
  * `word` with every control or reordering character written as `\uXXXX` (a quote and a backslash
@@ -16,7 +34,15 @@ export function printable(word: string, max = 60): string {
 
 /** `text` with every control or reordering character written as `\uXXXX`, nothing else changed (a JSON path already quoted and cut). */
 export function escapeUnsafe(text: string): string {
-  return text.replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(UNSAFE, escaped);
+}
+
+/**
+ * `text` with every character that reorders or hides it written as `\uXXXX` (`\u{XXXXX}` beyond
+ * U+FFFF), its tabs and line breaks kept: how the explorer draws every text (explorer/common.js visible).
+ */
+export function escapeHiddenKeepingLines(text: string): string {
+  return text.replace(UNSAFE_IN_LINES, escaped);
 }
 
 /**
