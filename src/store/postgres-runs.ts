@@ -214,6 +214,13 @@ export interface PostgresRunsAccess {
  * answer in sync durability until the statement timeout (30 s).
  */
 const PUT_LOCK_MS = 5_000;
+/**
+ * The longest a put's inserts wait (ms), once it holds its locks, for a row another open transaction
+ * inserted: content a large run's transaction (tens of thousands of rows, seconds) or a retry of held
+ * records inserts too. That transaction is runprint's own and ends, so the put waits for it, as long
+ * as the statement timeout, rather than failing as if the store were locked.
+ */
+const PUT_ROW_WAIT_MS = 30_000;
 /** The longest a probe waits for a lock (ms): a probe is made again a few seconds later. */
 const PROBE_LOCK_MS = 1_000;
 /** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most. */
@@ -435,7 +442,10 @@ export class PostgresRuns implements RunStorage, BindsLog {
     if (batch.length === 0) return { existing: [], refused: [] };
     const refused: string[] = [];
     const existing: string[] = [];
-    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock});`, async (client) => {
+    // The locks (retention's content lock, the tables' ROW EXCLUSIVE that the inserts take) are
+    // waited for PUT_LOCK_MS at most (a table another session locked: ERR_STORE_LOCKED); the inserts
+    // then wait up to PUT_ROW_WAIT_MS for rows another transaction of the store inserted.
+    await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL lock_timeout = ${PUT_LOCK_MS}; SELECT pg_advisory_xact_lock_shared(${this.#contentLock}); LOCK TABLE runs, run_digests, content IN ROW EXCLUSIVE MODE;`, async (client) => {
       refused.length = 0;
       existing.length = 0;
       // A capture id a sender chose is stored once across the processes sharing this store: each is
@@ -443,6 +453,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
       // and checked under its lock; another process storing the same id waits, then finds it.
       const once = [...new Set(batch.filter((run) => run.captureIdOnce === true).map((run) => run.record.captureId))].sort();
       for (const captureId of once) await client.query(`SELECT pg_advisory_xact_lock(${this.#captureIdLocks}, hashtext($1))`, [captureId]);
+      await client.query(`SET LOCAL lock_timeout = ${PUT_ROW_WAIT_MS}`);
       const digests: { seq: number[]; part: string[]; position: number[]; digest: string[]; kept: boolean[] } = { seq: [], part: [], position: [], digest: [], kept: [] };
       const content = new Map<string, Buffer>();
       /** The digest rows and content of a run inserted as `seq`, for the statements below. */
