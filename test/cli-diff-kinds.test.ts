@@ -202,7 +202,7 @@ test('--response-a and --response-b go only with a provider request; a failed re
 test('--values prints the differing values of two requests, cut and escaped; without it no content is printed', async () => {
   const long = 'x'.repeat(200);
   file('values-a.json', JSON.stringify(request));
-  file('values-b.json', JSON.stringify({ ...request, temperature: 0.7, messages: [request.messages[0], { role: 'user', content: `\u001b[31mred\u202e ${long}` }] }));
+  file('values-b.json', JSON.stringify({ ...request, temperature: 0.7, messages: [request.messages[0], { role: 'user', content: `\u001b[31mred\u202e\u2060\u{e0049} ${long}` }] }));
   const plain = await cli(['diff', 'values-a.json', 'values-b.json']);
   assert.equal(plain.code, 1);
   assert.ok(!plain.stdout.includes('secret-4471') && !plain.stdout.includes('xxx') && !plain.stdout.includes('0.7'));
@@ -214,10 +214,11 @@ test('--values prints the differing values of two requests, cut and escaped; wit
   assert.ok(content > 0, shown.stdout);
   assert.equal(lines[content + 1], `           a: "${SECRET}"`);
   const b = lines[content + 2]!;
-  assert.ok(b.startsWith('           b: "\\u001b[31mred\\u202e xxx'), b);
+  // A word joiner and a tag character (hidden text) too, as JSON escapes (the tag character as its two UTF-16 units).
+  assert.ok(b.startsWith('           b: "\\u001b[31mred\\u202e\\u2060\\udb40\\udc49 xxx'), b);
   assert.ok(b.endsWith('x…'), b);
   assert.equal([...b.slice('           b: '.length)].length, 81); // 80 characters and the mark
-  assert.ok(!/[\u0000-\u0009\u000b-\u001f\u202e]/.test(shown.stdout));
+  assert.ok(!/[\u0000-\u0009\u000b-\u001f\u202e\u2060\u{e0049}]/u.test(shown.stdout));
   const temperature = lines.findIndex((line) => line.includes("['temperature']"));
   assert.deepEqual(lines.slice(temperature + 1, temperature + 3), ['           a: 0', '           b: 0.7']);
   const json = JSON.parse((await cli(['diff', 'values-a.json', 'values-b.json', '--values', '--json'])).stdout);

@@ -15,6 +15,14 @@ const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${HIDING}]`, 'gu');
 /** As UNSAFE, but tab, line feed and carriage return are kept: text shown in lines (the explorer's visible()). */
 const UNSAFE_IN_LINES = new RegExp(`[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f${HIDING}]`, 'gu');
 
+/** UNSAFE for one character. */
+const UNSAFE_ONE = new RegExp(`^[\\u0000-\\u001f\\u007f-\\u009f${HIDING}]$`, 'u');
+
+/** Whether `character` (one code point) is a control or a character that reorders or hides text (UNSAFE). */
+export function isUnsafeCharacter(character: string): boolean {
+  return UNSAFE_ONE.test(character);
+}
+
 /** One character as `\uXXXX`, or `\u{XXXXX}` beyond U+FFFF. */
 function escaped(character: string): string {
   const code = character.codePointAt(0)!;

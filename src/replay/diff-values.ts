@@ -5,6 +5,7 @@
 import type { Difference } from '../identity/diff.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { isUnsafeCharacter } from '../io/printable.ts';
 import { compareRuns, type CompositionDiffer, type RunsDiff } from './compare-runs.ts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -61,8 +62,6 @@ function valueAt(root: unknown, segments: ReadonlyArray<string | number>): { val
   return { value };
 }
 
-/** C0 and C1 controls, DEL, and the characters that reorder or hide text on a terminal. */
-const UNSAFE_ONE = /^[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]$/;
 export const MAX_VALUE_CHARACTERS = 80;
 
 /**
@@ -82,7 +81,9 @@ export function showJsonText(text: string): string {
   let out = '';
   let length = 0;
   for (const character of text) {
-    const shown = UNSAFE_ONE.test(character) ? `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}` : character;
+    // Written as JSON escapes (inside a JSON string, the same value): a character beyond U+FFFF,
+    // a tag character say, as its two UTF-16 code units.
+    const shown = isUnsafeCharacter(character) ? [...Array(character.length).keys()].map((unit) => `\\u${character.charCodeAt(unit).toString(16).padStart(4, '0')}`).join('') : character;
     const size = shown === character ? 1 : shown.length;
     if (length + size > MAX_VALUE_CHARACTERS) return `${out}…`;
     out += shown;
