@@ -7,14 +7,14 @@
  * (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { CHROMIUM, drawn, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
+import { CHROMIUM, drawn, endExplorerTest, launchChromium, openPage, VIEWPORTS } from './helpers/explorer-browser.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 let browser: Browser;
@@ -47,12 +47,7 @@ before(async () => {
   serve = await startServe({ data, args: ['--upstream', `openai=${upstream.url}`] });
   browser = await launchChromium();
 });
-after(async () => {
-  await browser?.close();
-  await killServeProcesses();
-  await upstream?.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endExplorerTest(browser, upstream, data));
 
 test('no edge of the agent graph passes through a node box it does not connect: a long edge goes around the generations between, at desktop and phone widths', { timeout: 180_000 }, async () => {
   // A fans out to B and E1..E4; B > C; D has parents A and C: the edge A>D spans B's and C's generations.

@@ -8,15 +8,15 @@
  * go to test-output/explorer/large-run-*.png (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { CHROMIUM, drawn, launchChromium, openPage } from './helpers/explorer-browser.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { CHROMIUM, drawn, endExplorerTest, launchChromium, openPage } from './helpers/explorer-browser.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 const LARGE = 5_000;
@@ -61,12 +61,7 @@ before(async () => {
   browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await killServeProcesses();
-  await upstream?.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endExplorerTest(browser, upstream, data));
 
 /** Opens a run page, counting the requests it makes by route, until every check is done. */
 async function showRun(page: Page, run: RunView): Promise<{ ms: number; requests: Map<string, number> }> {

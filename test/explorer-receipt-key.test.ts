@@ -8,15 +8,15 @@
  * test-output/explorer/receipt-key-*.png (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { generateKeyFiles, parsePublicKey, type KeyFiles } from '../src/keys/keys.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { CHROMIUM, drawn, launchChromium, openPage } from './helpers/explorer-browser.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { CHROMIUM, drawn, endExplorerTest, launchChromium, openPage } from './helpers/explorer-browser.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 
@@ -40,12 +40,7 @@ before(async () => {
   browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await killServeProcesses();
-  await upstream?.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endExplorerTest(browser, upstream, data));
 
 /** serve on the data directory with the key `name`, on `port` (0: any), and one captured run, signed and logged. */
 async function serveWith(name: string, port: number): Promise<{ serve: ServeProcess; run: RunView }> {

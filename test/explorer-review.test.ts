@@ -6,7 +6,7 @@
  * Screenshots go to test-output/explorer/review-*.png (not committed).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,8 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { generateKeyFiles, parsePublicKey } from '../src/keys/keys.ts';
 import { formatCosignerKey } from '../src/log/cosignature.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { CHROMIUM, drawn, launchChromium, openPage } from './helpers/explorer-browser.ts';
-import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { CHROMIUM, drawn, endExplorerTest, launchChromium, openPage } from './helpers/explorer-browser.ts';
+import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 
 const SHOTS = new URL('../test-output/explorer/', import.meta.url).pathname;
 /** Requested models of the runs: more than the counts box lists before "Show all". */
@@ -55,12 +55,7 @@ before(async () => {
   browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  await killServeProcesses();
-  await upstream?.close();
-  rmSync(data, { recursive: true, force: true });
-});
+after(() => endExplorerTest(browser, upstream, data));
 
 async function show(page: Page, hash: string): Promise<void> {
   await page.goto(`${serve.base}/explorer/${hash}`);

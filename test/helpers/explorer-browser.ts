@@ -1,5 +1,7 @@
 /** Debian's Chromium driven by playwright-core, as the explorer's tests use it. */
+import { rmSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { killServeProcesses } from './serve-process.ts';
 
 export const CHROMIUM = process.env['RUNPRINT_CHROMIUM'] ?? '/usr/bin/chromium';
 export const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
@@ -33,4 +35,12 @@ export async function openPage(browser: Browser, base: string, viewport: { width
  */
 export async function drawn(page: Page): Promise<void> {
   await page.waitForFunction(() => document.querySelector('main')?.getAttribute('data-ready') === location.hash, undefined, { timeout: 60_000 });
+}
+
+/** The end of an explorer test file: its browser closed, its serves stopped, its upstream closed and its data folder removed. */
+export async function endExplorerTest(browser: Browser | undefined, upstream: { close(): Promise<void> } | undefined, data: string): Promise<void> {
+  await browser?.close();
+  await killServeProcesses();
+  await upstream?.close();
+  rmSync(data, { recursive: true, force: true });
 }
