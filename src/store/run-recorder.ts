@@ -174,6 +174,11 @@ interface Isolated {
   failure?: RunprintError;
 }
 
+/** Why a settled record of a commit (#commitIsolating) was not stored: set aside, or its capture id another record's; undefined when it was. */
+function refusalOf(result: Isolated, recordDigest: string): RunprintError | undefined {
+  return result.invalid.get(recordDigest) ?? (result.refused.has(recordDigest) ? captureIdTaken() : undefined);
+}
+
 const sizeOf = (run: RunToStore): number => run.recordJson.length + run.content.reduce((sum, piece) => sum + piece.bytes.byteLength, 0);
 
 export class RunRecorder {
@@ -419,9 +424,8 @@ export class RunRecorder {
       this.#storeFailed(result.failure, [{ run: prepared, resolve: () => undefined, reject: (error) => (held = error) }]);
       throw held;
     }
-    const refused = result.invalid.get(prepared.recordDigest);
+    const refused = refusalOf(result, prepared.recordDigest);
     if (refused !== undefined) throw refused;
-    if (result.refused.has(prepared.recordDigest)) throw captureIdTaken();
   }
 
   /** Queues a run's rows for the next commit (record's second half). */
@@ -442,9 +446,8 @@ export class RunRecorder {
       const batch = this.#pending.splice(0, this.#maxBatch);
       const result = await this.#commitIsolating(batch.map((item) => item.run));
       for (const item of batch.slice(0, result.settled)) {
-        const refused = result.invalid.get(item.run.recordDigest);
+        const refused = refusalOf(result, item.run.recordDigest);
         if (refused !== undefined) item.reject(refused);
-        else if (result.refused.has(item.run.recordDigest)) item.reject(captureIdTaken());
         else item.resolve();
       }
       if (result.failure === undefined) continue;
