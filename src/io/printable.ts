@@ -3,11 +3,11 @@
 /**
  * The characters that reorder or hide text when drawn, on a terminal or a page: the bidirectional
  * controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), the zero-width and invisible
- * ones (U+00AD soft hyphen, U+180E, U+200B-U+200D, U+2060 word joiner, U+3164, U+FEFF), the line
- * and paragraph separators, and the tag characters U+E0000-U+E007F (invisible, the usual way to
+ * ones (U+00AD soft hyphen, U+180E, U+200B-U+200D, U+2060 word joiner, U+2061-U+2064 invisible
+ * operators, U+3164, U+FEFF), the line and paragraph separators, and the tag characters U+E0000-U+E007F (invisible, the usual way to
  * hide text in a prompt). As a character class body for a `u` regular expression.
  */
-const HIDING = '\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060\\u2066-\\u2069\\u3164\\ufeff\\u{e0000}-\\u{e007f}';
+const HIDING = '\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\u{e0000}-\\u{e007f}';
 
 /** C0 and C1 controls, DEL, and the characters that reorder or hide text. */
 const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${HIDING}]`, 'gu');

@@ -6,6 +6,7 @@
  */
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
+import { escapeUnsafe } from '../io/printable.ts';
 import type { Composition } from '../identity/composition.ts';
 import { computeIdentity, withServedFacts, type IdentityDocument } from '../identity/identity.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
@@ -214,7 +215,7 @@ async function checkOutput(storage: RunStorage, run: StoredRun): Promise<{ check
  */
 function factValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = escapeUnsafe(JSON.stringify(value));
   return text.length > 200 ? `${text.slice(0, 200)}... (${text.length} characters)` : text;
 }
 
