@@ -2,7 +2,7 @@
 // reordered or hidden by the characters in it), reading this server's routes, and the keys a
 // reader pinned in this browser.
 
-import { escapeHiddenKeepingLines } from 'runprint/io/printable';
+import { escapeHiddenKeepingLines, escapeUnsafe } from 'runprint/io/printable';
 
 /**
  * Text as the page draws it: each character that would reorder or hide it (the bidirectional
@@ -89,17 +89,14 @@ export function pinnedKeys() {
 
 export const short = (text, length = 24) => (text.length > length ? `${text.slice(0, length)}…` : text);
 
-/** Controls, and the characters that reorder or hide text (as src/io/printable.ts escapes them for a terminal). */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
-
 /**
  * A caller's text (a declared document's source) as a page shows it: every control or reordering
- * character written as `\uXXXX`, so `\u202Eevil.com` is not drawn as "moc.live", cut to `max`
+ * character written as `\uXXXX` (src/io/printable.ts, as for a terminal), so `\u202Eevil.com` is not drawn as "moc.live", cut to `max`
  * code points with `…`.
  */
 export function shown(text, max = 200) {
   const characters = [...text];
-  const cut = characters.slice(0, max).join('').replace(UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const cut = escapeUnsafe(characters.slice(0, max).join(''));
   return characters.length > max ? `${cut}…` : cut;
 }
 
