@@ -23,7 +23,7 @@ import { verifyConsistency } from '../merkle/consistency.ts';
 import { runOutputFrom } from '../providers/run-output.ts';
 import { checkLogProof } from '../receipt/log-proof-check.ts';
 import { retrievalAgreement } from '../receipt/predicate.ts';
-import { signedFactsDiffer, signedPredicate, type SignedFactDifference } from '../receipt/signed-facts.ts';
+import { signedFactsDiffer, signedPredicate, type SignedFactDifference, type StoredRunFacts } from '../receipt/signed-facts.ts';
 import { verifyReceipt, type VerificationCheck, type VerificationReport, type VerifyOptions } from '../receipt/verify.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
 import type { LogStorage } from '../store/storage.ts';
@@ -87,10 +87,14 @@ export interface VerifyRunOptions {
   compute?: RunVerifyCompute;
 }
 
-/** computeIdentity and verifyReceipt, done elsewhere (VerifyRunOptions.compute). */
+/**
+ * computeIdentity and verifyReceipt, done elsewhere (VerifyRunOptions.compute); the receipt's
+ * report with signedFactsDiffer of `facts` and the receipt when every check passed, so that its
+ * payload (10 MB for 100,000 elements) is read there too, not again on the event loop.
+ */
 export interface RunVerifyCompute {
   identity(composition: Composition): Promise<IdentityDocument>;
-  receipt(receipt: string, options: VerifyOptions): Promise<VerificationReport>;
+  receipt(receipt: string, options: VerifyOptions, facts: StoredRunFacts): Promise<VerificationReport & { signedFacts?: SignedFactDifference[] }>;
 }
 
 const encoder = new TextEncoder();
@@ -231,7 +235,9 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   if (options.receiptKey === undefined) return { ...base('a receipt public key'), status: 'not-checked', message: options.receiptKeyMissing ?? 'no receipt key' };
   const extra = [composition === undefined ? '' : 'the recomputed composition', output === undefined ? '' : 'the stored response bytes'].filter((text) => text !== '');
   const reliesOn = `the receipt public key ${options.receiptKey.key.keyId} (${options.receiptKey.from})${extra.length === 0 ? '' : `; checked against ${extra.join(' and ')}`}`;
-  const report = await (options.compute === undefined ? verifyReceipt : options.compute.receipt)(run.receipt, {
+  const compute = options.compute;
+  const facts: StoredRunFacts = { model: run.model, capture: run.capture, record: run.record, identity: run.identity };
+  const report: VerificationReport & { signedFacts?: SignedFactDifference[] } = await (compute === undefined ? verifyReceipt : (receipt: string, verify: VerifyOptions) => compute.receipt(receipt, verify, facts))(run.receipt, {
     keys: [options.receiptKey.key],
     ...(composition === undefined ? {} : { composition: composition as unknown as JsonValue, from: 'composition' as const }),
     ...(output === undefined ? {} : { output, outputFormat: run.record.format }),
@@ -247,7 +253,7 @@ async function checkReceipt(run: StoredRun, options: VerifyRunOptions, compositi
   // Every other fact the run store states that the receipt signs (RECEIPTS 13.2): a store changed
   // after signing (its record rewritten, its record digest made to match, or its model or capture
   // column changed) no longer agrees with it, and each fact that differs is named with both values.
-  const differs = signedFactsDiffer(run, signedPredicate(run.receipt));
+  const differs = report.signedFacts ?? signedFactsDiffer(facts, signedPredicate(run.receipt));
   if (differs.length > 0) {
     return { ...base(reliesOn), status: 'fail', code: 'ERR_IDENTITY_MISMATCH', message: `signed-facts: the run store states other facts than the receipt signs: ${differs.map(factDiffers).join('; ')}`, steps };
   }

@@ -26,6 +26,7 @@ import { receiptFactsOf } from '../receipt/receipt-facts.ts';
 import { isBundle } from '../receipt/receipt-input.ts';
 import { diffSides, readDiffSide, type DiffSide } from '../receipt/run-diff.ts';
 import { logKeyGivenAs } from '../receipt/log-proof-check.ts';
+import { signedFactsDiffer, signedPredicate, type StoredRunFacts } from '../receipt/signed-facts.ts';
 import { verifyReceipt, type VerificationReport, type VerifyOptions } from '../receipt/verify.ts';
 import { bytesMember, inputFormat, optionalString, readMembers, requestFormat, requiredMember, stringList } from './body-members.ts';
 import { checkElements, identityAnswer, readRequestBody, REQUEST_MEMBERS, type IdentityCompute, type Operation } from './identity-answer.ts';
@@ -264,6 +265,8 @@ export interface RunReceiptTask {
   from?: InputFormat;
   output?: string;
   outputFormat?: VerifyOptions['outputFormat'];
+  /** The stored run's facts: when every check passes, the answer has signedFactsDiffer of them and the receipt (`signedFacts`). */
+  facts?: StoredRunFacts;
 }
 
 /** `run-receipt`: verifyReceipt's report (as JSON) on a stored run's receipt, for a large run in a worker thread. No route's. */
@@ -280,7 +283,8 @@ export async function runReceiptAnswer(body: Uint8Array): Promise<Uint8Array> {
   if (task.output !== undefined) options.output = bytes(task.output);
   if (task.outputFormat !== undefined) options.outputFormat = task.outputFormat;
   const report: VerificationReport = await verifyReceipt(task.receipt, options);
-  return json(report);
+  if (task.facts === undefined || report.runId === undefined) return json(report);
+  return json({ ...report, signedFacts: signedFactsDiffer(task.facts, signedPredicate(task.receipt)) });
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Difference } from '../identity/diff.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { stringifyInSteps } from '../jcs/stringify-steps.ts';
 import { encodeBase64 } from '../keys/base64.ts';
+import type { SignedFactDifference } from '../receipt/signed-facts.ts';
 import type { VerificationReport } from '../receipt/verify.ts';
 import type { CompositionDiffer } from '../replay/compare-runs.ts';
 import { runsDiffView } from '../replay/diff-values.ts';
@@ -73,13 +74,13 @@ function workerDiffer(compute: IdentityCompute): CompositionDiffer {
 function workerCompute(compute: IdentityCompute): RunVerifyCompute {
   return {
     identity: async (composition) => JSON.parse(decoder.decode(await compute(await jsonBytes(composition), 'composition', MAX_CAPTURED_ELEMENTS, 'run-identity'))) as IdentityDocument,
-    receipt: async (receipt, options) => {
-      const task: RunReceiptTask = { receipt, keys: options.keys.map((key) => encodeBase64(key.raw)) };
+    receipt: async (receipt, options, facts) => {
+      const task: RunReceiptTask = { receipt, keys: options.keys.map((key) => encodeBase64(key.raw)), facts };
       if (options.composition !== undefined) task.composition = options.composition;
       if (options.from !== undefined) task.from = options.from;
       if (options.output !== undefined) task.output = encodeBase64(options.output);
       if (options.outputFormat !== undefined) task.outputFormat = options.outputFormat;
-      return JSON.parse(decoder.decode(await compute(await jsonBytes(task), 'auto', MAX_CAPTURED_ELEMENTS, 'run-receipt'))) as VerificationReport;
+      return JSON.parse(decoder.decode(await compute(await jsonBytes(task), 'auto', MAX_CAPTURED_ELEMENTS, 'run-receipt'))) as VerificationReport & { signedFacts?: SignedFactDifference[] };
     },
   };
 }
