@@ -271,6 +271,9 @@ const CHANGE_BADGES = {
 };
 const changeBadge = (change) => h('span', { class: `badge ${CHANGE_BADGES[change][0]}`.trim() }, CHANGE_BADGES[change][1]);
 
+/** Said under a list component too long for SPEC 10's exact alignment (the core's bounds, src/identity/align.ts). */
+const INEXACT_NOTE = 'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.';
+
 const SALTED_NOTE = 'Salted: each run commits to its content with its own salt, so the digests differ; the content the store keeps is compared, element by element.';
 
 /** What each component of two identified runs needs to be compared: keys, alignment and the digests to read. */
@@ -391,7 +394,7 @@ function componentBlock(plan, content) {
     equal = plan.salted ? (counts.unknown > 0 ? undefined : counts.equal === plan.rows.length) : false;
     const said = Object.entries(counts).filter(([, count]) => count > 0).map(([change, count]) => `${count} ${CHANGE_BADGES[change][1].replace(/:.*$/, '')}`);
     block.append(h('p', { class: 'muted counts' }, `${left.elements.length} element${left.elements.length === 1 ? '' : 's'} in A, ${right.elements.length} in B: ${said.join(', ') || 'none'}.`),
-      ...(plan.exact ? [] : [h('p', { class: 'muted' }, 'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements are aligned by the digests found once in each list, the others gap by gap.')]),
+      ...(plan.exact ? [] : [h('p', { class: 'muted inexact', 'data-inexact': name }, INEXACT_NOTE)]),
       ...rows);
   } else {
     const [x, y] = [pieceOf(content, left.digest.sha256), pieceOf(content, right.digest.sha256)];

@@ -6,7 +6,8 @@
  * diffCompositions; a changed element shows where it differs (its JSON path, the text word by word,
  * as <del>/<ins>); a changed value component its paths; the outputs side by side at desktop
  * width and stacked on a phone; the marks readable (contrast) in light and dark, and the page
- * usable with the keyboard; lists of 3,000 elements aligned as well. Screenshots go to
+ * usable with the keyboard; lists of 3,000 elements aligned as well, and lists past SPEC 10's
+ * exact bound aligned with a note saying so. Screenshots go to
  * test-output/explorer/compare-*.png (not committed).
  */
 import assert from 'node:assert/strict';
@@ -34,6 +35,15 @@ const MESSAGES = [
 ];
 
 const LONG = Array.from({ length: 3000 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `Message ${i} of a long conversation.` }));
+
+/**
+ * Past SPEC 10's exact bound (src/identity/align.ts: 4,000,000 pairs, 2,000 insertions and
+ * removals): 1,001 earlier messages moved behind 1,100 later ones, one of those changed. What is
+ * left after the common beginning and end has 2,101 × 2,101 pairs and needs 2,002 edits.
+ */
+const EARLIER = Array.from({ length: 1001 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `Earlier message ${i}.` }));
+const LATER = Array.from({ length: 1100 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `Later message ${i}.` }));
+const SWAPPED = [...LATER.slice(0, 500), { ...LATER[500]!, content: 'Later message 500, changed.' }, ...LATER.slice(501), ...EARLIER];
 
 let upstream: FakeUpstream;
 let serve: ServeProcess;
@@ -66,6 +76,8 @@ before(async () => {
   // Long conversations (3,000 messages, then one inserted in the middle): past 4,000,000 pairs of elements.
   await chat('long', 'Madrid.', SYSTEM, LONG);
   await chat('longer', 'Madrid.', SYSTEM, [...LONG.slice(0, 1500), { role: 'user', content: 'One inserted in the middle.' }, ...LONG.slice(1500)]);
+  await chat('before-swap', 'Madrid.', SYSTEM, [...EARLIER, ...LATER]);
+  await chat('swapped', 'Madrid.', SYSTEM, SWAPPED);
   browser = await launchChromium();
 });
 
@@ -209,6 +221,46 @@ test('long lists are aligned too: 3,000 messages and one inserted in the middle 
   assert.deepEqual(await page.$$eval('.compare-part[data-component="input"] .element:not([data-change="equal"])', (elements) => elements.map((element) => [(element as HTMLElement).dataset['change'], (element as HTMLElement).dataset['b']])), [['added', '1500']]);
   // Aligned exactly (within runprint's bound, SPEC 10): no note that the lists were too long.
   assert.deepEqual(await page.$$eval('.compare-part[data-component="input"] p.muted:not(.counts)', (notes) => notes.map((note) => note.textContent)), []);
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('lists past SPEC 10\'s exact bound are aligned by their digests found once, and the page says they were not aligned exactly', { timeout: 120_000 }, async () => {
+  // The fixture is past the core's bound: the core itself says it did not align `input` exactly.
+  const standIn = (input: unknown[]) => ({ version: 'runprint/v1', model: { name: 'm' }, system: [], input, context: [], tools: [], parameters: {}, configuration: {} });
+  assert.deepEqual(diffCompositions(standIn([...EARLIER, ...LATER]), standIn(SWAPPED)).inexact, ['input']);
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await compare(page, 'before-swap', 'swapped');
+  const input = '.compare-part[data-component="input"]';
+  assert.deepEqual(await page.$$eval(`${input} p.inexact`, (notes) => notes.map((note) => [(note as HTMLElement).dataset['inexact'], note.textContent])), [['input',
+    'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.']]);
+  // Said once, under the list it is about, and of no other component.
+  assert.equal(await page.$$eval('p.inexact', (notes) => notes.length), 1);
+  assert.equal(await page.textContent(`${input} .counts`), '2101 elements in A, 2101 in B: 1099 equal, 1001 moved, 1 changed.');
+  const row = (b: number) => page.$eval(`${input} .element[data-b="${b}"]`, (element) => {
+    const { change, a, equal } = (element as HTMLElement).dataset;
+    return [change, a ?? null, equal, element.querySelector('.element-head')!.textContent];
+  });
+  // The later messages keep their order: equal, folded; the changed one paired in its gap, its change named.
+  assert.deepEqual(await row(0), ['equal', '1001', 'true', 'input[1001] → input[0] equal']);
+  assert.deepEqual(await row(1099), ['equal', '2100', 'true', 'input[2100] → input[1099] equal']);
+  assert.deepEqual(await row(500), ['changed', '1501', 'false', 'input[1501] → input[500] changed']);
+  assert.deepEqual(await seen(page, `${input} .element[data-b="500"] ul.changes li`), ["$['input'][500]['content'] changed: Later message 500, changed."]);
+  assert.deepEqual(await seen(page, `${input} .element[data-b="500"] ul.changes ins`), [', changed']);
+  // The earlier messages moved behind them, each to its place.
+  assert.deepEqual(await row(1100), ['moved', '0', 'true', 'input[0] → input[1100] moved']);
+  assert.deepEqual(await row(2100), ['moved', '1000', 'true', 'input[1000] → input[2100] moved']);
+  assert.deepEqual(await page.$$eval(`${input} details.equal-run > summary`, (summaries) => summaries.map((summary) => summary.textContent)), [
+    '500 equal elements: input[1001]–[1500] in A, input[0]–[499] in B',
+    '599 equal elements: input[1502]–[2100] in A, input[501]–[1099] in B',
+  ]);
+  // Every element of each side is in exactly one row.
+  const sides = await page.$$eval(`${input} .element`, (elements) => elements.map((element) => [(element as HTMLElement).dataset['a'], (element as HTMLElement).dataset['b']]));
+  assert.equal(sides.length, 2101);
+  assert.equal(new Set(sides.map(([a]) => a)).size, 2101);
+  assert.equal(new Set(sides.map(([, b]) => b)).size, 2101);
+  await page.locator(`${input} .counts`).evaluate((counts) => counts.scrollIntoView());
+  await page.screenshot({ path: join(SHOTS, 'compare-inexact-desktop.png') });
   assert.deepEqual(problems, []);
   await close();
 });
