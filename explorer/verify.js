@@ -152,16 +152,30 @@ function noReceiptReason(run) {
 }
 
 /**
- * The receipt check's title, by who signs the receipt of the run's capture point: the service for
- * a run its proxy captured; for one captured in process (runprintFetch, `sdk`), the application's
- * runprint (its process, with the data directory's key, or the runprint server it sends its calls to).
+ * Who signs the receipt of a run captured at `capture`: the service for a run its proxy captured;
+ * for one captured in process (runprintFetch, `sdk`), the application's runprint (its process,
+ * with the data directory's key, or the runprint server it sends its calls to).
  */
-export function receiptTitle(capture, replay = false) {
+function signerOf(capture, replay) {
   // A replay is stored unsigned by runprint replay (it holds no key); serve signs it (docs/REPLAY.md).
-  if (replay) return 'Receipt signed by the service (serve signs the replays runprint replay stores), about this run';
-  if (capture === 'proxy') return 'Receipt signed by the service, about this run';
-  if (capture === 'sdk') return 'Receipt signed by the application\'s runprint (in-process capture), about this run';
-  return `Receipt signed at capture (${capture}), about this run`;
+  if (replay) return 'by the service (serve signs the replays runprint replay stores)';
+  if (capture === 'proxy') return 'by the service';
+  if (capture === 'sdk') return 'by the application\'s runprint (in-process capture)';
+  return `at capture (${capture})`;
+}
+
+/** The receipt check's title, by who signs the receipt of the run's capture point, as a receipt verified here signs it. */
+export function receiptTitle(capture, replay = false) {
+  return `Receipt signed ${signerOf(capture, replay)}, about this run`;
+}
+
+/**
+ * The receipt check's title while no signature verified here says who signed it: the run store's
+ * capture column is its word alone, said as such (none is named for a run without a receipt).
+ */
+export function unverifiedReceiptTitle(run) {
+  if (run.receipt === null) return 'Receipt about this run';
+  return `Receipt about this run, not verified: the run store says it is signed ${signerOf(run.capture, run.replayOf !== null && run.replayOf !== undefined)}`;
 }
 
 /** A value as a mismatch names it: text as it is (controls escaped), anything else as JSON; cut when long. */
@@ -171,7 +185,8 @@ export const factText = (value) => (value === undefined ? 'nothing' : shown(type
 const UNSIGNED = 'the HTTP status, method, path and response size are the run store\'s word (no receipt states them)';
 
 async function receiptCheck(run, receipt, composition, content) {
-  let title = receiptTitle(run.capture, run.replayOf !== null && run.replayOf !== undefined);
+  // Who signed is what a receipt whose signature verified here says, never the store's capture column alone.
+  let title = unverifiedReceiptTitle(run);
   if (run.receipt === null || receipt instanceof Error) {
     return result('receipt', title, 'skip', [], receipt instanceof Error ? `${receipt.code}: ${receipt.message}` : noReceiptReason(run), 'the receipt key');
   }
@@ -207,6 +222,18 @@ async function receiptCheck(run, receipt, composition, content) {
     return { ...result('receipt', title, 'skip', [], `not checked: signed by ${signer}, not the key this server gives (${key.key.keyId.slice(0, 16)}…); pin the key that signed it under Keys, obtained another way, to check it here`, key.relies), unknownKey: true };
   }
   const steps = report.checks.map((check) => ({ label: CHECK_LABELS[check.name] ?? check.name, name: check.name, ok: check.ok, detail: check.ok ? '' : `${check.code ?? ''}: ${check.message ?? ''}` }));
+  // The signature and the predicate's shape verified (a later check, the composition say, may
+  // still fail): the signer the predicate names is signed; the title takes it when the signed
+  // run identity is this run's.
+  const passed = (name) => report.checks.some((check) => check.name === name && check.ok);
+  if (passed('signature') && passed('predicate')) {
+    try {
+      const { capture, runId } = signedPredicate(receipt).buildDefinition.externalParameters;
+      if (runId === run.record.runId) title = receiptTitle(capture, run.replayOf !== null && run.replayOf !== undefined);
+    } catch {
+      // Unreadable after all: the title stays unverified.
+    }
+  }
   if (report.ok) steps.push({ label: 'the receipt names this run\'s identity', name: 'this-run', ok: report.runId === run.record.runId, detail: report.runId });
   // The declared retrieval the verified receipt signs (RECEIPTS 13.2), against the record's: only a
   // receipt that verified here and is about this run says anything about it.
@@ -216,8 +243,6 @@ async function receiptCheck(run, receipt, composition, content) {
     // Every other fact of the run the page shows and the receipt signs: the run store's copy must be
     // the signed one, else the page would show a changed fact under a passing check.
     const predicate = signedPredicate(receipt);
-    // Who signed is what the receipt says, not the store's capture column.
-    title = receiptTitle(predicate.buildDefinition.externalParameters.capture, run.replayOf !== null && run.replayOf !== undefined);
     signedFacts = signedFactsDiffer(run, predicate);
     steps.push({ label: 'the run\'s facts shown here are the ones the receipt signs', name: 'signed-facts', ok: signedFacts.length === 0,
       detail: signedFacts.map((fact) => `${fact.fact}: the run store says ${factText(fact.stored)}, the receipt signs ${factText(fact.signed)}`).join('; ') });

@@ -505,6 +505,23 @@ function markUnsigned(main, differs) {
   }
 }
 
+/** The rows of the identities table whose facts a receipt signs and the run store also keeps in a column of its own. */
+const STORE_FACTS = ['model', 'call', 'times'];
+
+/**
+ * With no receipt verified here to compare them with (none, or it did not verify), the facts a
+ * receipt would sign are the run store's word: marked "not checked" where shown, as the declared
+ * retrieval is, and said once under the identities.
+ */
+function markUnchecked(main, run) {
+  for (const fact of STORE_FACTS) {
+    main.querySelector(`#identities [data-fact="${fact}"] td`)?.append(' ', h('span', { class: 'badge', 'data-unchecked': fact, title: 'the run store\'s word alone: no receipt verified in this browser signs it' }, 'not checked'));
+  }
+  const facts = 'the model, capture point, parents, times and output facts shown';
+  const why = run.receipt === null ? `This run has no receipt, so nothing signs ${facts}` : `The receipt was not verified in this browser (see the verification panel), so ${facts} are not compared with what it signs`;
+  main.querySelector('#identities')?.after(h('p', { class: 'muted', id: 'facts-unchecked' }, h('span', { class: 'badge' }, 'not checked'), ` ${why}: they are the run store's word alone.`));
+}
+
 /** The verification panel: each check passing, failing or not run, with its steps and what it relies on. */
 export function renderChecks(panel, checks) {
   const failed = checks.filter((check) => check.state === 'fail');
@@ -568,7 +585,8 @@ export async function runPage(main, id) {
   const checks = await verifyRun(run, content, receipt);
   renderChecks(panel, checks);
   signedRetrieval(main, run, checks[1]);
-  markUnsigned(main, checks[1].signedFacts ?? []);
+  if (checks[1].signedFacts === undefined) markUnchecked(main, run);
+  else markUnsigned(main, checks[1].signedFacts);
   // The parts whose stored content does not give their digest are marked where they are shown.
   for (const part of checks[0].differing ?? []) {
     mismatched.add(part);

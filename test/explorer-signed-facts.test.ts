@@ -4,6 +4,8 @@
  * to match, must not pass: each fact the page shows that the receipt does not sign as shown (the
  * parents, the start time, the finish reason and usage, the model and capture columns) fails the
  * receipt check, naming the fact, and is marked where it is shown with what the receipt signs.
+ * A receipt that does not verify (or none) names no signer from the store's capture column, and
+ * the model, capture point and times are marked not checked: the run store's word alone.
  * Driven in headless Chromium against real `runprint serve` processes; screenshots go to
  * test-output/explorer/signed-facts-*.png (not committed).
  */
@@ -27,8 +29,12 @@ let upstream: FakeUpstream;
 let serve: ServeProcess;
 let browser: Browser;
 let data: string;
-/** The runs by what is changed in their store rows: parents and start, output facts, model column, capture column, nothing. */
-let byCase: Record<'parents' | 'output' | 'model' | 'capture' | 'untouched', RunView>;
+/**
+ * The runs by what is changed in their store rows: parents and start, output facts, model column,
+ * capture column, nothing; the receipt's signature with the model and capture columns (forged); and
+ * a failed call, which has no receipt.
+ */
+let byCase: Record<'parents' | 'output' | 'model' | 'capture' | 'untouched' | 'forged' | 'failed', RunView>;
 
 async function runs(): Promise<RunView[]> {
   return ((await (await fetch(`${serve.base}/v1/runs?limit=100`)).json()) as { runs: RunView[] }).runs;
@@ -53,11 +59,20 @@ before(async () => {
   await post('the first step');
   const first = (await runs())[0]!;
   await post('a second step', { 'runprint-parent': first.record.runId! });
-  for (const step of ['a third step', 'a fourth step', 'a fifth step']) await post(step);
+  for (const step of ['a third step', 'a fourth step', 'a fifth step', 'a sixth step', 'a seventh step']) await post(step);
   for (let i = 0; i < 200 && !(await runs()).every((run) => run.receipt?.logIndex != null); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok((await runs()).every((run) => run.receipt?.logIndex != null), 'every run is signed and logged');
+  // A call the upstream fails: no run identity, so no receipt is made for it.
+  upstream.enqueue({ kind: 'error', status: 500 });
+  const failing = await fetch(`${serve.base}/openai/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test-facts-0123456789' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a failed step' }] }),
+  });
+  assert.equal(failing.status, 500);
+  await failing.arrayBuffer();
   const all = (await runs()).sort((a, b) => a.seq - b.seq);
-  assert.ok(all.every((run) => run.receipt?.logIndex != null), 'every run is signed and logged');
-  byCase = { parents: all[1]!, output: all[2]!, model: all[3]!, capture: all[4]!, untouched: all[0]! };
+  byCase = { parents: all[1]!, output: all[2]!, model: all[3]!, capture: all[4]!, untouched: all[0]!, forged: all[5]!, failed: all[7]! };
+  assert.equal(byCase.failed.receipt, null);
   assert.equal(await serve.stop(), 0);
   // The changes an owner of the run store can make: the record (its digest made to match) and the columns.
   const db = new DatabaseSync(join(data, 'runs.sqlite'));
@@ -79,6 +94,12 @@ before(async () => {
     });
     assert.equal(db.prepare('UPDATE runs SET model = ? WHERE capture_id = ?').run('gpt-5-FAKE', byCase.model.captureId).changes, 1);
     assert.equal(db.prepare('UPDATE runs SET capture = ? WHERE capture_id = ?').run('sdk', byCase.capture.captureId).changes, 1);
+    // Forged (not the last logged run, which serve checks against its log when it starts): the columns changed and the receipt's signature with them (one of its characters), so it no longer verifies.
+    const { receipt } = db.prepare('SELECT receipt FROM runs WHERE capture_id = ?').get(byCase.forged.captureId) as { receipt: string };
+    const sig = (JSON.parse(receipt) as { signatures: Array<{ sig: string }> }).signatures[0]!.sig;
+    const forged = receipt.replace(sig, `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`);
+    assert.notEqual(forged, receipt);
+    assert.equal(db.prepare('UPDATE runs SET receipt = ?, model = ?, capture = ? WHERE capture_id = ?').run(forged, 'gpt-5-FAKE', 'sdk', byCase.forged.captureId).changes, 1);
   } finally {
     db.close();
   }
@@ -96,6 +117,8 @@ async function showRun(page: Page, run: RunView): Promise<void> {
 
 /** The marks next to the facts the receipt does not sign as shown: [fact, text]. */
 const marks = (page: Page) => page.$$eval('[data-unsigned]', (found) => found.map((mark) => [(mark as HTMLElement).dataset['unsigned'], mark.textContent]));
+/** The marks of the facts no receipt verified here signs: [fact, text]. */
+const unchecked = (page: Page) => page.$$eval('[data-unchecked]', (found) => found.map((mark) => [(mark as HTMLElement).dataset['unchecked'], mark.textContent]));
 
 test('a changed parent and start time fail the receipt check, naming them, and are marked where shown with what the receipt signs', { timeout: 60_000 }, async () => {
   const { page, problems, close } = await openPage(browser, serve.base);
@@ -149,6 +172,42 @@ test('a run nobody changed passes, saying the facts shown are the ones the recei
   assert.equal(await page.getAttribute('#check-receipt li[data-step="signed-facts"]', 'class'), 'pass');
   assert.equal(await page.textContent('#check-receipt .detail'), 'signature and statement verified; the model, capture point, parents, times and output facts shown are the ones it signs; the HTTP status, method, path and response size are the run store\'s word (no receipt states them)');
   assert.deepEqual(await marks(page), []);
+  // Compared with the verified receipt: none is marked as the store's word alone.
+  assert.deepEqual(await unchecked(page), []);
+  assert.equal(await page.$('#facts-unchecked'), null);
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a receipt that does not verify says nothing of who signed it: its title and the model, capture point and times are the run store\'s word, marked not checked', { timeout: 60_000 }, async () => {
+  const { page, problems, close } = await openPage(browser, serve.base);
+  await showRun(page, byCase.forged);
+  assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'fail');
+  assert.equal(await page.getAttribute('#check-receipt li.fail', 'data-step'), 'signature');
+  // The capture column says sdk: the title does not present that as who signed.
+  const title = 'Receipt about this run, not verified: the run store says it is signed by the application\'s runprint (in-process capture)';
+  assert.equal(await page.textContent('#check-receipt .head strong'), title);
+  // The log holds the receipt as it was signed: the changed one is not included either.
+  assert.equal(await page.textContent('#verification .summary'), `Failed: ${title}; Receipt included in the transparency log`);
+  // What the store says is shown, each fact a receipt would sign marked where it is shown, and said once.
+  assert.equal(await page.textContent('[data-fact="model"] td'), 'gpt-5-FAKE not checked');
+  assert.match((await page.textContent('[data-fact="call"] td')) ?? '', /· sdk not checked$/);
+  assert.deepEqual((await unchecked(page)).map(([fact, text]) => `${fact} ${text}`), ['model not checked', 'call not checked', 'times not checked']);
+  assert.equal(await page.textContent('#facts-unchecked'), 'not checked The receipt was not verified in this browser (see the verification panel), so the model, capture point, parents, times and output facts shown are not compared with what it signs: they are the run store\'s word alone.');
+  assert.deepEqual(await marks(page), [], 'nothing is compared with a receipt that did not verify');
+  await page.screenshot({ path: join(SHOTS, 'signed-facts-forged.png') });
+
+  await showRun(page, byCase.failed);
+  assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'skip');
+  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt about this run', 'no receipt: no signer is named');
+  assert.deepEqual((await unchecked(page)).map(([fact]) => fact), ['model', 'call', 'times']);
+  assert.equal(await page.textContent('#facts-unchecked'), 'not checked This run has no receipt, so nothing signs the model, capture point, parents, times and output facts shown: they are the run store\'s word alone.');
+  await page.screenshot({ path: join(SHOTS, 'signed-facts-no-receipt.png') });
+
+  // A receipt that verifies but whose facts differ: each is compared, none is "not checked".
+  await showRun(page, byCase.capture);
+  assert.deepEqual(await unchecked(page), []);
+  assert.equal(await page.$('#facts-unchecked'), null);
   assert.deepEqual(problems, []);
   await close();
 });

@@ -430,7 +430,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.equal((await identityRows(page))['Run identity'], 'none: the request was not identified');
   assert.match((await page.textContent('main')) ?? '', /The request was not identified \(ERR_JSON_NON_FINITE at \$\['temperature'\]\), so it has no components\. What was asked, as received:/);
   // A call that got no answer at all (captured in process): its status and why it has no run
-  // identity, in words; its receipt check is named for who signs in-process captures.
+  // identity, in words; with no receipt, its receipt check names no signer (the capture column is the store's word).
   const noAnswer = all.find((run) => run.record.response.status === null)!;
   assert.equal(noAnswer.capture, 'sdk');
   await showRun(page, serve.base, noAnswer.captureId);
@@ -438,7 +438,7 @@ test('a run page shows identities, content, served facts, output, parents and re
   assert.equal(rows['Status'], 'no response network-error', 'the badge stands apart from the status');
   assert.equal(rows['Run identity'], 'none: no answer');
   assert.equal(await page.getAttribute('#check-receipt', 'data-state'), 'skip');
-  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt signed by the application\'s runprint (in-process capture), about this run');
+  assert.equal(await page.textContent('#check-receipt .head strong'), 'Receipt about this run');
   for (const [name, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
     await page.screenshot({ path: join(SHOTS, `run-no-answer-${name}.png`), fullPage: true });
