@@ -5,7 +5,9 @@
  * after the log answered (and, with the log's key, after a signed checkpoint is seen to include
  * it), so a crash at any point leaves it undelivered or delivered, never lost; what is left is
  * delivered again after a restart, and the log answers an identical entry with the index it
- * already has, so nothing is logged twice.
+ * already has, so nothing is logged twice. Serves sharing a PostgreSQL run store divide what waits:
+ * the store claims what `unlogged` hands each one (postgres-runs.ts), so a receipt is sent by one
+ * of them, and another takes it over once the claim lapses (its serve died).
  */
 import { LogError, publicMessageOf, RunprintError } from '../errors.ts';
 import { equalBytes, toHex } from '../hash/sha256.ts';
@@ -71,7 +73,8 @@ export interface OutboxState {
    * Receipts in the store without a log index when the outbox last looked (as a pass begins, at
    * most once a second, and as it ends, those it read and did not deliver; lowered by each
    * delivery meanwhile), counted up to WAITING_COUNTED (that many means at least that many), null
-   * before it looked.
+   * before it looked. On a PostgreSQL store shared by several serves, as a pass ends only those
+   * this serve holds (the others' claims are not read).
    */
   waiting: number | null;
   /** Receipts delivered, and of them proved included in a signed checkpoint (with the log key). */

@@ -3,6 +3,8 @@
  * SqliteRuns, shared by several `runprint serve` processes. Its tables sit beside the log's in the
  * URL's schema (their names differ), so one database can hold both.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import pg from 'pg';
 import { STEP_ELEMENTS } from '../capture/large-run.ts';
 import { identityText } from './identity-text.ts';
@@ -51,7 +53,9 @@ CREATE TABLE IF NOT EXISTS runs (
   log_index bigint,
   content_expired boolean NOT NULL DEFAULT false,
   claimed_by text,
-  claimed_at text
+  claimed_at text,
+  log_claimed_by text,
+  log_claimed_at timestamptz
 );
 CREATE INDEX IF NOT EXISTS runs_capture_id ON runs (capture_id);
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs (run_id) WHERE run_id IS NOT NULL;
@@ -133,6 +137,14 @@ async function claimMigration(client: pg.PoolClient, layout: Layout): Promise<vo
 }
 
 /**
+ * From a store made before delivery claims: runs gains which serve is delivering a receipt to the
+ * remote log and since when (PostgresRuns.unlogged), empty: no receipt is claimed. Before SCHEMA.
+ */
+async function logClaimMigration(client: pg.PoolClient, layout: Layout): Promise<void> {
+  if (layout.runs && !layout.log_claims) await client.query('ALTER TABLE runs ADD COLUMN IF NOT EXISTS log_claimed_by text, ADD COLUMN IF NOT EXISTS log_claimed_at timestamptz');
+}
+
+/**
  * What every layout serve upgrades has, from the first (78d9759) on: a reader finding a store of an
  * older layout checks these before saying serve upgrades it.
  */
@@ -174,7 +186,7 @@ const RUN_KEYS: readonly TableKey[] = [
 ];
 
 /** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
-const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0; SELECT id, verifier_key, bound_at FROM run_log_binding LIMIT 0';
+const WRITER_PROBE = 'SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0; SELECT id, verifier_key, bound_at FROM run_log_binding LIMIT 0; SELECT log_claimed_by, log_claimed_at FROM runs LIMIT 0';
 
 /** A run store whose tables this code neither reads nor upgrades, in `where` (the database and schema). */
 const runsRefused = (where: string): string => `${where} holds tables of another shape: not a runprint run store of this version, nor of an older layout this version upgrades`;
@@ -182,7 +194,8 @@ const runsRefused = (where: string): string => `${where} holds tables of another
 /** What the URL's schema holds: the tables and columns that say which layout a store has. */
 const LAYOUT = `SELECT to_regclass('runs') IS NOT NULL AS runs, to_regclass('run_parents') IS NOT NULL AS parents, to_regclass('run_content') IS NOT NULL AS first,
   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname = 'model_escaped' AND NOT attisdropped) AS flags,
-  (SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname IN ('claimed_by', 'claimed_at') AND NOT attisdropped) AS claims`;
+  (SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname IN ('claimed_by', 'claimed_at') AND NOT attisdropped) AS claims,
+  (SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = to_regclass('runs') AND attname IN ('log_claimed_by', 'log_claimed_at') AND NOT attisdropped) AS log_claims`;
 interface Layout {
   runs: boolean;
   parents: boolean;
@@ -192,6 +205,8 @@ interface Layout {
   flags: boolean;
   /** claimed_by and claimed_at. */
   claims: boolean;
+  /** log_claimed_by and log_claimed_at (a reader does without them). */
+  log_claims: boolean;
 }
 
 /** How a command opens the run store (PostgresRuns.open). */
@@ -205,7 +220,22 @@ export interface PostgresRunsAccess {
   readOnly?: boolean;
   /** Makes the tables when the schema has none (default true: serve); false, or readOnly: ERR_INPUT_NOT_FOUND instead. */
   create?: boolean;
+  /**
+   * How long a claim on receipts to deliver (unlogged) holds, in ms (default LOG_CLAIM_MS): a claim
+   * another process made longer ago than this is taken over (its serve died or hangs).
+   */
+  logClaimMs?: number;
 }
+
+/**
+ * How long a receipt `unlogged` handed to one process is left to it (ms) before another process
+ * takes it over: a serve killed or hung while it delivered (PostgresRuns.unlogged). Each read
+ * renews the claims of the reader; the log outbox reads what it has not delivered again at least
+ * every pass (a few seconds apart, 10 s at most after a failure), and a pass holds a page no
+ * longer than its sends and one wait for a checkpoint (30 s and 10 s at most). A claim that
+ * lapses early costs requests only: the log answers a receipt sent twice with the index it has.
+ */
+export const LOG_CLAIM_MS = 60_000;
 
 /**
  * The longest a put waits for a lock (ms), as SQLite's busy timeout: a table another session
@@ -225,6 +255,8 @@ const PUT_ROW_WAIT_MS = 30_000;
 const PROBE_LOCK_MS = 1_000;
 /** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most. */
 const EXPIRE_RUNS = 256;
+/** The longest close spends handing back the receipts it claimed to deliver (ms). */
+const RELEASE_MS = 2_000;
 const EXPIRE_DIGESTS = 4_096;
 
 const OID_INT8 = 20;
@@ -329,8 +361,21 @@ export class PostgresRuns implements RunStorage, BindsLog {
   /** How errors name this store (run-storage.ts damagedRun): the database and schema for the operator, neither for an HTTP answer. */
   readonly #names: StoreName;
 
-  private constructor(pool: pg.Pool, schema: string, database: string, flags = true) {
+  /**
+   * Who this process is to the other processes on the store when it claims receipts to deliver
+   * (unlogged): the host, the process id and a random part, new at each open; null for a reader
+   * (readOnly), which claims nothing.
+   */
+  readonly #logClaimant: string | null;
+  /** How long another process's claim on a receipt to deliver holds (ms; PostgresRunsAccess.logClaimMs). */
+  readonly #logClaimMs: number;
+  /** Whether unlogged claimed anything: close then hands back what is left of it. */
+  #logClaimed = false;
+
+  private constructor(pool: pg.Pool, schema: string, database: string, flags = true, writer = true, logClaimMs = LOG_CLAIM_MS) {
     this.#pool = pool;
+    this.#logClaimant = writer ? `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}` : null;
+    this.#logClaimMs = logClaimMs;
     this.#names = { local: `PostgreSQL run database ${database} (schema ${schema})`, remote: 'PostgreSQL run database' };
     this.#flags = flags;
     this.#columns = `${RUN_COLUMNS}, ${flags ? '' : 'false AS '}model_escaped`;
@@ -354,6 +399,8 @@ export class PostgresRuns implements RunStorage, BindsLog {
     }
     const readOnly = access.readOnly === true;
     const create = !readOnly && access.create !== false;
+    const logClaimMs = access.logClaimMs ?? LOG_CLAIM_MS;
+    if (!Number.isSafeInteger(logClaimMs) || logClaimMs < 1) throw Object.assign(new RangeError(`PostgresRuns.open: logClaimMs must be a whole number of milliseconds from 1, not ${String(logClaimMs)}`), { code: 'ERR_OUT_OF_RANGE' });
     // A statement that runs 30 s fails (57014) instead of holding a connection and its callers for ever.
     // A reader's sessions are read-only: a write (a bug) fails instead of changing the store.
     const pool = new pg.Pool({ connectionString: pinSslMode(url).url, max: 4, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, types, application_name: 'runprint-runs', ...(readOnly ? READ_ONLY_SESSIONS : {}) });
@@ -386,7 +433,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
           await pool.query(probe(layout.flags)).catch((error: unknown) => {
             throw openFault(error, where);
           });
-          return new PostgresRuns(pool, session.schema, database, layout.flags);
+          return new PostgresRuns(pool, session.schema, database, layout.flags, false);
         }
       }
       const client = await pool.connect().catch((error: unknown) => {
@@ -400,6 +447,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
         await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey('runprint/runs schema', session.schema)});`);
         const layout = (await client.query(LAYOUT)).rows[0] as Layout;
         await claimMigration(client, layout);
+        await logClaimMigration(client, layout);
         await nulSafeMigration(client, layout);
         await client.query(SCHEMA);
         if (layout.runs && !layout.parents) await client.query(BACKFILL_PARENTS);
@@ -423,7 +471,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
         client.removeListener('error', onError);
         client.release(broken);
       }
-      return new PostgresRuns(pool, session.schema, database);
+      return new PostgresRuns(pool, session.schema, database, true, true, logClaimMs);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;
@@ -590,11 +638,31 @@ export class PostgresRuns implements RunStorage, BindsLog {
     return claimedRuns(rows, await this.#decoded(rows, true));
   }
 
+  /**
+   * As RunStorage.unlogged, and what it gives is claimed for this process (the serves sharing the
+   * store divide what waits instead of each sending all of it): rows no process claimed, this
+   * process's own (renewed), and those whose claim is older than logClaimMs (a serve killed or
+   * hung while delivering), taken in one statement (FOR UPDATE SKIP LOCKED: two processes reading
+   * at once take different rows, neither waits). A row another process claimed is left out, so
+   * the cursor passes it. The times are the database's clock, one for every host. A reader
+   * (readOnly) claims nothing.
+   */
   async unlogged(limit: number, afterSeq = 0, maxBytes?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>> {
     // octet_length of a stored text is its stored size: the text is not read.
     const longest = maxBytes === undefined ? '' : ` AND octet_length(receipt) <= ${Math.floor(maxBytes)}`;
-    const found = await this.#query(`SELECT seq, record_digest, receipt, run_id FROM runs WHERE receipt IS NOT NULL AND log_index IS NULL AND seq > $2${longest} ORDER BY seq LIMIT $1`, [limit, afterSeq]);
-    return (found.rows as { seq: number | string; record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ seq: Number(row.seq), recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id }));
+    const waiting = `receipt IS NOT NULL AND log_index IS NULL AND seq > $2${longest}`;
+    const found = this.#logClaimant === null
+      ? await this.#query(`SELECT seq, record_digest, receipt, run_id FROM runs WHERE ${waiting} ORDER BY seq LIMIT $1`, [limit, afterSeq])
+      : await this.#query(
+        `UPDATE runs SET log_claimed_by = $3, log_claimed_at = clock_timestamp() WHERE seq IN (
+           SELECT seq FROM runs WHERE ${waiting}
+             AND (log_claimed_by IS NULL OR log_claimed_by = $3 OR log_claimed_at < clock_timestamp() - make_interval(secs => $4::double precision / 1000))
+           ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING seq, record_digest, receipt, run_id`,
+        [limit, afterSeq, this.#logClaimant, this.#logClaimMs],
+      );
+    if (found.rows.length > 0) this.#logClaimed = true;
+    return (found.rows as { seq: number | string; record_digest: string; receipt: string; run_id: string | null }[]).map((row) => ({ seq: Number(row.seq), recordDigest: row.record_digest, receipt: row.receipt, runId: row.run_id })).sort((a, b) => a.seq - b.seq);
   }
 
   async unloggedCount(atMost: number): Promise<number> {
@@ -653,7 +721,7 @@ export class PostgresRuns implements RunStorage, BindsLog {
         );
       }
       await client.query(
-        `UPDATE runs SET log_index = u.log_index FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
+        `UPDATE runs SET log_index = u.log_index, log_claimed_by = NULL, log_claimed_at = NULL FROM unnest($1::text[], $2::bigint[]) AS u(record_digest, log_index)
          WHERE runs.record_digest = u.record_digest AND runs.log_index IS NULL`,
         values,
       );
@@ -864,7 +932,22 @@ export class PostgresRuns implements RunStorage, BindsLog {
     }
   }
 
+  /**
+   * Hands back the receipts this process claimed to deliver and did not (unlogged), so that another
+   * serve, or this one restarted, delivers them at once rather than after logClaimMs (a process
+   * killed hands back nothing: its claims lapse). At most RELEASE_MS is spent on it: a store that
+   * does not answer keeps the claims, which lapse.
+   */
   async close(): Promise<void> {
+    if (this.#logClaimed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL statement_timeout = ${RELEASE_MS}; SET LOCAL lock_timeout = ${RELEASE_MS};`, (client) =>
+          client.query('UPDATE runs SET log_claimed_by = NULL, log_claimed_at = NULL WHERE receipt IS NOT NULL AND log_index IS NULL AND log_claimed_by = $1', [this.#logClaimant])).catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     await this.#pool.end().catch(() => undefined);
   }
 }
