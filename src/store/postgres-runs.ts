@@ -255,9 +255,9 @@ const PUT_ROW_WAIT_MS = 30_000;
 const PROBE_LOCK_MS = 1_000;
 /** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most. */
 const EXPIRE_RUNS = 256;
-/** The longest close spends handing back the receipts it claimed to deliver (ms). */
-const RELEASE_MS = 2_000;
 const EXPIRE_DIGESTS = 4_096;
+/** The longest close's statement handing back the receipts it claimed to deliver runs, or waits for a lock (ms). */
+const RELEASE_MS = 2_000;
 
 const OID_INT8 = 20;
 const types: pg.CustomTypesConfig = {
@@ -935,18 +935,13 @@ export class PostgresRuns implements RunStorage, BindsLog {
   /**
    * Hands back the receipts this process claimed to deliver and did not (unlogged), so that another
    * serve, or this one restarted, delivers them at once rather than after logClaimMs (a process
-   * killed hands back nothing: its claims lapse). At most RELEASE_MS is spent on it: a store that
-   * does not answer keeps the claims, which lapse.
+   * killed hands back nothing: its claims lapse). Its statement gives up after RELEASE_MS (a
+   * store that does not answer, or a row another transaction holds, keeps the claims, which lapse).
    */
   async close(): Promise<void> {
     if (this.#logClaimed) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL statement_timeout = ${RELEASE_MS}; SET LOCAL lock_timeout = ${RELEASE_MS};`, (client) =>
-          client.query('UPDATE runs SET log_claimed_by = NULL, log_claimed_at = NULL WHERE receipt IS NOT NULL AND log_index IS NULL AND log_claimed_by = $1', [this.#logClaimant])).catch(() => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, RELEASE_MS))),
-      ]);
-      clearTimeout(timer);
+      await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL statement_timeout = ${RELEASE_MS}; SET LOCAL lock_timeout = ${RELEASE_MS};`, (client) =>
+        client.query('UPDATE runs SET log_claimed_by = NULL, log_claimed_at = NULL WHERE receipt IS NOT NULL AND log_index IS NULL AND log_claimed_by = $1', [this.#logClaimant])).catch(() => undefined);
     }
     await this.#pool.end().catch(() => undefined);
   }
