@@ -25,12 +25,14 @@ const groups: Array<[string, () => Promise<BenchResult[]>]> = [
 // Run only when named. log-10m builds (once, cached in bench/.cache/) and opens a 10-million-entry
 // log: about 7 minutes the first time, 2 minutes after (RUNPRINT_BENCH_LOG_FULL_CHECK=0 skips the
 // full check at open). runs-1m builds (once, cached there too) a 1,000,000-run store and times the
-// runs list's filtered pages and counts (bench/runs-1m.ts). proxy-soak captures 20 KB calls through one serve for
+// runs list's filtered pages and counts (bench/runs-1m.ts). retention builds (once, cached there too) a
+// 150,000-run store and expires half of it while puts go on (bench/retention.ts). proxy-soak captures 20 KB calls through one serve for
 // 10 minutes (RUNPRINT_BENCH_SOAK_MINUTES) and reads its memory every 30 s. log-postgres needs a PostgreSQL server (RUNPRINT_BENCH_PG, see log-postgres.ts).
 const namedOnly: Array<[string, () => Promise<BenchResult[]>]> = [
   ['log-10m', async () => (await import('./log.ts')).benchLog10m()],
   ['log-postgres', async () => (await (await import('./log-postgres.ts')).benchPostgresAppends()).results],
   ['runs-1m', async () => (await import('./runs-1m.ts')).benchRuns1m()],
+  ['retention', async () => (await import('./retention.ts')).benchRetention()],
   ['proxy-soak', async () => (await import('./proxy.ts')).benchProxySoak()],
 ];
 

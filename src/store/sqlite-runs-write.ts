@@ -218,6 +218,14 @@ export interface RunWriteStatements {
   dropAllUnkept: StatementSync;
   /** The highest seq of a run (0 for none). */
   lastSeq: StatementSync;
+  /** The runs after a seq, in seq order, each with whether it is due to expire (ended before a time, not expired yet): expireStep. */
+  expireScan: StatementSync;
+  /** Releases at most so many of a run's kept digests, answering them with their parts. */
+  releaseDigests: StatementSync;
+  /** Whether a run still keeps a digest. */
+  keepsAny: StatementSync;
+  /** Marks a run's content expired. */
+  markExpired: StatementSync;
   /** Large runs being written in steps on this connection, by the id their writer gave (beginStaged). */
   staged: Map<number, Staged>;
 }
@@ -258,7 +266,8 @@ export { RUN_COLUMNS };
 
 /**
  * What the writer thread is sent: a batch of runs to insert, receipts to store, their log
- * indexes, a claim (answered with the rows claimed), a probe (writeNothing), or a VACUUM (vacuumRuns).
+ * indexes, a claim (answered with the rows claimed), a probe (writeNothing), a step of retention
+ * (expireStep), or a rewrite of the content table (rewriteContent).
  */
 export type RunsTask =
   | { put: RunWrite[]; drop?: number }
@@ -270,12 +279,13 @@ export type RunsTask =
   | { logIndexes: LogIndexWrite[]; checkpoint?: CheckpointWrite }
   | { claim: ClaimWrite }
   | { probe: true }
-  | { vacuum: true };
+  | { expire: ExpireWrite }
+  | { rewriteContent: true };
 /**
  * The writer thread's answer: the rows of a claim, what a put did not store (writeRuns), a large
  * run's writing in steps (StageAnswer), nothing for the other tasks.
  */
-export type RunsResult = RunRow[] | PutResult | StageAnswer | undefined;
+export type RunsResult = RunRow[] | PutResult | StageAnswer | ExpireStep | undefined;
 
 /**
  * How long a claim or a probe waits for the write lock (ms), instead of the connection's 5 s: a
@@ -315,6 +325,10 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     dropUnkept: db.prepare('DELETE FROM content WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = ? AND kept = 1)'),
     dropAllUnkept: db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)'),
     lastSeq: db.prepare('SELECT max((SELECT coalesce(max(seq), 0) FROM runs), (SELECT coalesce(max(seq), 0) FROM run_digests)) AS seq'),
+    expireScan: db.prepare('SELECT seq, (content_expired = 0 AND ended < ?) AS due FROM runs WHERE seq > ? ORDER BY seq LIMIT ?'),
+    releaseDigests: db.prepare('UPDATE run_digests SET kept = 0 WHERE (seq, part, position) IN (SELECT seq, part, position FROM run_digests WHERE seq = ? AND kept = 1 LIMIT ?) RETURNING part, digest'),
+    keepsAny: db.prepare('SELECT 1 AS keeps FROM run_digests WHERE seq = ? AND kept = 1 LIMIT 1'),
+    markExpired: db.prepare('UPDATE runs SET content_expired = 1 WHERE seq = ? AND content_expired = 0'),
     staged: new Map(),
   };
 }
@@ -403,7 +417,8 @@ export function runTask(db: DatabaseSync, path: string, statements: RunWriteStat
   else if ('receipts' in task) writeReceipts(db, path, statements, task.receipts, task.claimant);
   else if ('logIndexes' in task) writeLogIndexes(db, path, statements, task.logIndexes, task.checkpoint);
   else if ('claim' in task) return writeClaim(db, path, task.claim);
-  else if ('vacuum' in task) vacuumRuns(db, path);
+  else if ('expire' in task) return expireStep(db, path, statements, task.expire);
+  else if ('rewriteContent' in task) rewriteContent(db, path);
   else writeNothing(db, path);
   return undefined;
 }
@@ -448,23 +463,104 @@ export function writeNothing(db: DatabaseSync, path: string): void {
   waitingShort(db, () => sqliteWriteTransaction(db, path, 'run database', () => undefined));
 }
 
+/** Runs rows one step of retention reads at most (expireStep), runs it marks expired at most, digests it releases at most. */
+export const EXPIRE_SCAN = 2_048;
+export const EXPIRE_RUNS = 256;
+export const EXPIRE_DIGESTS = 4_096;
+
+/** A step of retention (expireStep): the runs that ended before `before`, from the first with a seq above `after`. */
+export interface ExpireWrite {
+  before: string;
+  after: number;
+}
+
+/** What a step of retention did: the seq the next step starts after, the runs it marked expired, whether it deleted content or released salts, whether it was the last. */
+export interface ExpireStep {
+  after: number;
+  marked: number;
+  deleted: boolean;
+  salts: boolean;
+  done: boolean;
+}
+
 /**
- * Rewrites the run database (VACUUM; the expire that asks for it then empties the WAL). After an
- * expire that deleted content (salts or any other): secure_delete zeroes deleted cells and freed
- * pages, but a copy of a cell that a B-tree rebalance moved before the delete can stay in the free
- * space of its old page (seen about once in 50 runs of the salts' retention test, and a few of
- * 450 expired pieces of content); a rebuilt file holds only what is stored.
- * Waits SHORT_BUSY_MS at most for other connections (a reader of an older snapshot holds it off);
- * throws as a write does (ERR_STORE_LOCKED then, a full disk).
+ * One step of retention (SqliteRuns.expire), in a write transaction of its own, so that the
+ * writes sent meanwhile (a capture's commit) are committed between steps, not after one
+ * transaction over every expiring run (tens of seconds for 75,000 runs, holding the write lock
+ * and, on the caller's thread, the event loop). It reads at most EXPIRE_SCAN runs rows after
+ * `after` in seq order; of those that ended before `before` and are not expired, it releases the
+ * kept digests (at most EXPIRE_DIGESTS in all) of at most EXPIRE_RUNS runs, deletes the content of
+ * the digests it released that no digest row keeps any more (the digest index: content another
+ * run keeps stays, content these runs did not name is not read), and marks expired each run none
+ * of whose digests is kept now. A run of more digests than a step releases (a large run) is
+ * released over several steps and marked by its last; until then a reader sees its released
+ * pieces as not stored. A crash between steps leaves nothing behind: a run is marked only in the
+ * transaction that deleted the last of its content, and the next expire takes the rest. Not
+ * synced (synchronous = NORMAL): a step a power loss undoes is done again by the next sweep, and
+ * the rewrite and checkpoint that follow a sweep that deleted content sync what it did.
  */
-export function vacuumRuns(db: DatabaseSync, path: string): void {
-  waitingShort(db, () => {
-    try {
-      db.exec('VACUUM');
-    } catch (error) {
-      throw sqliteFault(error, path, 'run database');
+export function expireStep(db: DatabaseSync, path: string, statements: RunWriteStatements, step: ExpireWrite): ExpireStep {
+  return writeUnsynced(db, path, () => {
+    const rows = statements.expireScan.all(step.before, step.after, EXPIRE_SCAN) as { seq: number; due: number }[];
+    const released = new Set<string>();
+    let after = step.after;
+    let marked = 0;
+    let budget = EXPIRE_DIGESTS;
+    let salts = false;
+    let stopped = false;
+    for (const row of rows) {
+      if (row.due === 1) {
+        if (marked === EXPIRE_RUNS || budget === 0) {
+          stopped = true;
+          break;
+        }
+        const digests = statements.releaseDigests.all(row.seq, budget) as { part: string; digest: string }[];
+        for (const { part, digest } of digests) {
+          if (part === 'salts') salts = true;
+          released.add(digest);
+        }
+        const more = digests.length === budget && statements.keepsAny.get(row.seq) !== undefined;
+        budget -= digests.length;
+        if (more) {
+          // Its other digests in the next step, which takes it again (not marked, seq not passed).
+          stopped = true;
+          break;
+        }
+        marked += Number(statements.markExpired.run(row.seq).changes);
+      }
+      after = row.seq;
     }
+    let deleted = false;
+    for (const digest of released) if (Number(statements.dropUnkept.run(digest, digest).changes) > 0) deleted = true;
+    return { after, marked, deleted, salts, done: !stopped && rows.length < EXPIRE_SCAN };
   });
+}
+
+/**
+ * Rewrites the content table (after an expire that deleted content, salts or any other, and that
+ * empties the WAL next): its rows copied to a new table, the old one dropped, the new one renamed
+ * `content`, in one write transaction. secure_delete (RUNS_PRAGMAS) zeroes deleted cells and
+ * freed pages, but a copy of a cell that a B-tree rebalance moved before the delete can stay in
+ * the free space of its old page (seen about once in 50 runs of the salts' retention test, and a
+ * few of 450 expired pieces of content, sqlite-retention-content.test.ts). Content's bytes are
+ * only ever in the content table's pages (leaves, interior pages, overflow pages), and dropping
+ * the table frees every one of them, which secure_delete overwrites with zeros: no copy of a
+ * deleted row stays, as after a VACUUM of the whole file, which this replaces (it rewrote the
+ * runs, digests and indexes too, ten times the content's size in a store of small runs, holding
+ * the write lock for as long: 25 s for a store of 1.1 GB). The file keeps its size (the freed
+ * pages are reused). Waits SHORT_BUSY_MS at most for the write lock; throws as a write does
+ * (ERR_STORE_LOCKED then, a full disk).
+ */
+export function rewriteContent(db: DatabaseSync, path: string): void {
+  waitingShort(db, () =>
+    sqliteWriteTransaction(db, path, 'run database', () => {
+      db.exec(`DROP TABLE IF EXISTS content_rewritten;
+        CREATE TABLE content_rewritten (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
+        INSERT INTO content_rewritten (digest, bytes) SELECT digest, bytes FROM content ORDER BY digest;
+        DROP TABLE content;
+        ALTER TABLE content_rewritten RENAME TO content;`);
+    }),
+  );
 }
 
 /**

@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { dropLeftovers, prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, runWritesOf, vacuumRuns, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type RunRow, type RunsResult, type RunsTask, type RunWrite, type RunWriteStatements, type StageAnswer } from './sqlite-runs-write.ts';
+import { dropLeftovers, expireStep, prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, rewriteContent, runWritesOf, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type ExpireStep, type RunRow, type RunsResult, type RunsTask, type RunWrite, type RunWriteStatements, type StageAnswer } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
@@ -685,45 +685,54 @@ export class SqliteRuns implements RunStorage, BindsLog {
 
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
-  /** True while deleted content waits for the database to be rewritten (a VACUUM that failed is tried at the next expire). */
-  #vacuumDue = false;
+  /** True while deleted content waits for the content table to be rewritten (a rewrite that failed is tried at the next expire). */
+  #rewriteDue = false;
 
   /**
-   * Deletes the content of runs that ended before `before`. With secure_delete (RUNS_PRAGMAS) the
-   * deleted rows are zeros in the pages written; the WAL still holds the frames that inserted them,
+   * Deletes the content of runs that ended before `before`, in steps of a write transaction each
+   * (sqlite-runs-write.ts expireStep: a bounded number of runs by seq, only the content their
+   * digests named and no digest row keeps any more), on the writer thread when there is one, so
+   * that the commits sent meanwhile are made between steps, else on this connection with a turn of
+   * the event loop between steps. A failure or a crash between steps leaves nothing half done: the
+   * next expire takes the runs not marked yet. With secure_delete (RUNS_PRAGMAS) the deleted rows
+   * are zeros in the pages written; a sweep that deleted content then rewrites the content table
+   * (rewriteContent: what secure_delete misses); the WAL still holds the frames that inserted them,
    * and the database file the pages as they were until a checkpoint: so a checkpoint follows that
    * copies every frame into the file and truncates the WAL to nothing (#emptyWal).
    */
   async expire(before: string): Promise<number> {
-    const { runs, deleted, salts } = this.#write(() => {
-      const expired = this.#db.prepare('SELECT seq FROM runs WHERE ended < ? AND content_expired = 0').all(before) as unknown as { seq: number }[];
-      if (expired.length === 0) return { runs: 0, deleted: false, salts: false };
-      const salted = this.#db.prepare("SELECT 1 FROM run_digests WHERE seq = ? AND part = 'salts' AND kept = 1");
-      const salts = expired.some(({ seq }) => salted.get(seq) !== undefined);
-      this.#db.prepare('UPDATE runs SET content_expired = 1 WHERE ended < ? AND content_expired = 0').run(before);
-      const release = this.#db.prepare('UPDATE run_digests SET kept = 0 WHERE seq = ? AND kept = 1');
-      for (const { seq } of expired) release.run(seq);
-      // Content no run keeps any more; content a newer run keeps stays.
-      const removed = this.#db.prepare('DELETE FROM content WHERE NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept = 1)').run();
-      return { runs: expired.length, deleted: Number(removed.changes) > 0, salts };
-    });
-    let vacuumed = false;
-    if (deleted || salts || this.#vacuumDue) {
-      // No copy of deleted content may stay in the file (vacuumRuns): not of salts, which make a
+    let runs = 0;
+    let deleted = false;
+    let salts = false;
+    for (let after = 0; ; ) {
+      const task = { before, after };
+      const step = this.#thread !== undefined ? ((await this.#thread.write({ expire: task })) as ExpireStep) : this.#guardWrite(() => expireStep(this.#db, this.#path, this.#writes, task));
+      runs += step.marked;
+      after = step.after;
+      // Deleted content waits for the rewrite from now on, even if a later step fails.
+      if (step.deleted || step.salts) this.#rewriteDue = true;
+      deleted ||= step.deleted;
+      salts ||= step.salts;
+      if (step.done) break;
+      if (this.#thread === undefined) await nextTurn();
+    }
+    let rewritten = false;
+    if (deleted || salts || this.#rewriteDue) {
+      // No copy of deleted content may stay in the file (rewriteContent): not of salts, which make a
       // commitment openable, nor of a prompt, an input or response bytes retention was asked to delete.
-      this.#vacuumDue = true;
+      this.#rewriteDue = true;
       try {
-        if (this.#thread !== undefined) await this.#thread.write({ vacuum: true });
-        else this.#guardWrite(() => vacuumRuns(this.#db, this.#path));
-        this.#vacuumDue = false;
-        vacuumed = true;
+        if (this.#thread !== undefined) await this.#thread.write({ rewriteContent: true });
+        else this.#guardWrite(() => rewriteContent(this.#db, this.#path));
+        this.#rewriteDue = false;
+        rewritten = true;
       } catch (error) {
-        // Another connection held it off (a reader): the next expire tries again.
+        // Another connection held the write lock for more than SHORT_BUSY_MS: the next expire tries again.
         if ((error as { code?: unknown } | null)?.code !== 'ERR_STORE_LOCKED') throw error;
       }
     }
     // The rewritten pages are in the WAL until this copies them over the file's old ones.
-    if (deleted || vacuumed || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
+    if (deleted || rewritten || this.#walHoldsDeleted) this.#walHoldsDeleted = !this.#emptyWal();
     return runs;
   }
 
