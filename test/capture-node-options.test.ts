@@ -114,8 +114,14 @@ test('runprintFetch: a server URL without its scheme, or with the exchanges rout
   refused(options({ url: 'localhost:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/localhost:8480\?$/);
   refused(options({ url: '127.0.0.1:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/127\.0\.0\.1:8480\?$/);
   refused(options({ url: 'not a url' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL, such as http:\/\/127\.0\.0\.1:8480$/);
-  refused(options({ url: 'http://127.0.0.1:8480/v1/exchanges' }), 'ERR_INVALID_ARG_VALUE', /^options.url is the runprint server's base URL, without \/v1\/exchanges \(runprintFetch posts to \/v1\/exchanges under it\): http:\/\/127\.0\.0\.1:8480$/);
-  refused(options({ url: 'https://runprint.example/base/v1/exchanges/' }), 'ERR_INVALID_ARG_VALUE', /base URL, without \/v1\/exchanges .*: https:\/\/runprint\.example\/base$/);
+  refused(options({ url: 'http://127.0.0.1:8480/v1/exchanges' }), 'ERR_INVALID_ARG_VALUE', /^options.url is the runprint server's base URL, without \/v1\/exchanges \(runprintFetch posts to \/v1\/exchanges under it\), its root address: http:\/\/127\.0\.0\.1:8480$/);
+  refused(options({ url: 'https://runprint.example/base/v1/exchanges/' }), 'ERR_INVALID_ARG_VALUE', /base URL, without \/v1\/exchanges .*, its root address: https:\/\/runprint\.example$/);
+  // The proxy's address, or any other path: posted to PATH/v1/exchanges, which serve does not answer.
+  refused(options({ url: 'http://127.0.0.1:8480/openai/v1' }), 'ERR_INVALID_ARG_VALUE', /^options.url must be the runprint serve's root address, without a path \(runprintFetch posts to \/v1\/exchanges under it; .*\): http:\/\/127\.0\.0\.1:8480, not "\/openai\/v1"$/);
+  refused(options({ url: 'https://runprint.example/v1/' }), 'ERR_INVALID_ARG_VALUE', /root address, without a path .*: https:\/\/runprint\.example, not "\/v1\/"$/);
+  // An http(s) URL whose host or port URL refuses says which (not "must be an http(s) URL").
+  refused(options({ url: 'http://256.1.1.1:80' }), 'ERR_INVALID_ARG_VALUE', /^options.url is an http\(s\) URL whose host is not valid: "256\.1\.1\.1:80"$/);
+  refused(options({ url: 'http://127.0.0.1:99999' }), 'ERR_INVALID_ARG_VALUE', /^options.url is an http\(s\) URL whose port is not valid: "127\.0\.0\.1:99999"$/);
   const saved = process.env['RUNPRINT_URL'];
   process.env['RUNPRINT_URL'] = 'localhost:8480';
   try {

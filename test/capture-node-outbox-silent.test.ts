@@ -81,12 +81,12 @@ test('a server that takes the connection and never answers: flush and close retu
     assert.equal(errors[0]!.code, 'ERR_CAPTURE_UNAVAILABLE');
     assert.equal(errors[0]!.message, `the runprint server at ${url} did not answer within 0.3 s: 1 exchange waits in the outbox, sent again later`);
     assert.equal(fetch.counts.failures, 0, 'waiting is not a failure: nothing is lost');
-    assert.deepEqual(fetch.counts.outbox, { queued: 1, delivered: 0, rejected: 0 });
+    assert.deepEqual(fetch.counts.outbox, { queued: 1, delivered: 0, rejected: 0, refused: 0 });
     assert.equal(waiting(data).length, 1, 'the exchange waits in the outbox');
     // The server answers now: the retry sends it.
     answering = true;
     for (let i = 0; i < 200 && fetch.counts.outbox.delivered === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-    assert.deepEqual(fetch.counts.outbox, { queued: 1, delivered: 1, rejected: 0 });
+    assert.deepEqual(fetch.counts.outbox, { queued: 1, delivered: 1, rejected: 0, refused: 0 });
     assert.deepEqual(waiting(data), []);
     assert.equal(JSON.parse(delivered.at(-1)!).captureId !== undefined, true);
   } finally {

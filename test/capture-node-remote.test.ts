@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,7 +169,7 @@ describe('runprintFetch to a runprint server', () => {
       assert.equal(runs.length, 3);
       for (const [i, format] of (['openai-chat', 'openai-chat', 'anthropic-messages'] as const).entries()) await checkStored(server, runs[i]!, format, received[i]!);
       assert.equal(runs[1]!.record.response.stream, true);
-      assert.deepEqual(fetch.counts.outbox, { queued: 3, delivered: 3, rejected: 0 });
+      assert.deepEqual(fetch.counts.outbox, { queued: 3, delivered: 3, rejected: 0, refused: 0 });
       assert.deepEqual(waiting(data), [], 'nothing left in the outbox');
       assert.deepEqual(errors, []);
     } finally {
@@ -203,6 +204,56 @@ describe('runprintFetch to a runprint server', () => {
       for (const [i, run] of runs.entries()) await checkStored(server, run, 'openai-chat', received[i]!);
     } finally {
       await fetch.close();
+      await server.close();
+    }
+  });
+
+  test('a server that is not a runprint serve (404), or that refuses the capture token (401): reported under its own code, counted, and the exchanges kept for a fixed configuration', async () => {
+    const server = await startIngest(tempDir());
+    // Not runprint (or capture off, or too old for the exchanges route): 404 to everything.
+    const other = createHttpServer((_request, response) => {
+      response.statusCode = 404;
+      response.end('Not Found');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherUrl = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+    const data = tempDir();
+    const call = async (fetch: typeof globalThis.fetch, text: string) => {
+      upstream.enqueue({ kind: 'text', text });
+      assert.equal((await new OpenAI({ apiKey: 'sk-remote', baseURL: `${upstream.url}/v1`, fetch, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: text }] })).choices[0]?.message.content, text);
+    };
+    const attempt = async (options: { url: string; token?: string }, calls: string[]) => {
+      const errors: RunprintError[] = [];
+      const fetch = runprintFetch({ data, ...options, onError: (error) => void errors.push(error) });
+      try {
+        for (const text of calls) await call(fetch, text);
+        await fetch.flush();
+        return { errors, counts: { failures: fetch.counts.failures, ...fetch.counts.outbox } };
+      } finally {
+        await fetch.close();
+      }
+    };
+    try {
+      const notRunprint = await attempt({ url: otherUrl }, ['One.', 'Two.']);
+      assert.ok(notRunprint.errors.length > 0 && notRunprint.errors.every((error) => error.code === 'ERR_CAPTURE_SERVER_MISMATCH'), notRunprint.errors.map((error) => error.toLine()).join('\n'));
+      assert.match(notRunprint.errors[0]!.message, /answered 404 to POST http:\/\/127\.0\.0\.1:[0-9]+\/v1\/exchanges: it is not a runprint serve that takes exchanges .*root address.*in the outbox, kept until a server takes them$/);
+      assert.deepEqual(notRunprint.counts, { failures: 2, queued: 2, delivered: 0, rejected: 0, refused: 2 }, 'each exchange counted once, as not recorded');
+      assert.equal(waiting(data).length, 2, 'nothing lost: both wait in the outbox');
+      const wrongToken = await attempt({ url: server.url, token: 'not-the-token' }, ['Three.']);
+      assert.ok(wrongToken.errors.length > 0 && wrongToken.errors.every((error) => error.code === 'ERR_CAPTURE_TOKEN_REFUSED'), wrongToken.errors.map((error) => error.toLine()).join('\n'));
+      assert.match(wrongToken.errors[0]!.message, /answered 401 ERR_HTTP_UNAUTHORIZED: it refused the capture token \(runprint-capture-token\) this process sends; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: [23] exchanges wait in the outbox, kept until a server takes them$/);
+      assert.deepEqual(wrongToken.counts, { failures: 3, queued: 1, delivered: 0, rejected: 0, refused: 3 });
+      const noToken = await attempt({ url: server.url }, []);
+      assert.match(noToken.errors[0]?.message ?? '', /answered 401 ERR_HTTP_UNAUTHORIZED: it needs a capture token, and this process sends none/);
+      assert.equal(waiting(data).length, 3);
+      // The configuration fixed: the next process delivers every exchange kept.
+      const fixed = await attempt({ url: server.url, token: TOKEN }, []);
+      assert.deepEqual(fixed.errors, []);
+      assert.deepEqual(fixed.counts, { failures: 0, queued: 0, delivered: 3, rejected: 0, refused: 0 });
+      assert.deepEqual(waiting(data), []);
+      assert.equal((await server.runs()).length, 3);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
       await server.close();
     }
   });
@@ -266,7 +317,7 @@ describe('runprintFetch to a runprint server', () => {
       await wrapped.flush();
       assert.deepEqual(waiting(data), [], 'nothing waits: the refused one is aside, the others delivered');
       assert.deepEqual(readdirSync(join(outbox, REJECTED_FOLDER)), [`0000000000000001-${captureId}.json`]);
-      assert.deepEqual(wrapped.counts.outbox, { queued: 2, delivered: 2, rejected: 1 });
+      assert.deepEqual(wrapped.counts.outbox, { queued: 2, delivered: 2, rejected: 1, refused: 0 });
       assert.equal(wrapped.counts.failures, 1);
       assert.equal((await server.runs()).length, 3, 'the first record and the two calls behind the refused exchange');
       assert.deepEqual(errors.map((error) => error.code), ['ERR_CAPTURE_EXCHANGE_REJECTED']);
@@ -355,7 +406,7 @@ describe('runprintFetch to a runprint server', () => {
       const runs = await server.runs();
       assert.equal(runs.length, 5, 'five runs, none lost, none twice');
       assert.equal(new Set(runs.map((run) => run.record.captureId)).size, 5);
-      assert.deepEqual(next.counts.outbox, { queued: 0, delivered: 5, rejected: 0 });
+      assert.deepEqual(next.counts.outbox, { queued: 0, delivered: 5, rejected: 0, refused: 0 });
     } finally {
       child.kill('SIGKILL');
       release();

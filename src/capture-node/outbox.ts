@@ -29,6 +29,12 @@ export interface OutboxCounts {
   delivered: number;
   /** Exchanges the server refused for good (malformed, or 409 ERR_CAPTURE_ID_TAKEN), moved to `rejected/`. */
   rejected: number;
+  /**
+   * Exchanges the server would not take from this client, kept in the outbox (not lost): it
+   * answered 404 (not a runprint serve with capture on, or one too old for the exchanges route)
+   * or 401/403 (the capture token is missing or refused). Each counted once, the first time.
+   */
+  refused: number;
 }
 
 export interface OutboxOptions {
@@ -79,8 +85,27 @@ function isRefusal(status: number, code: string | undefined): boolean {
   return status === 400 || status === 413 || status === 415 || status === 422 || (status === 409 && code === 'ERR_CAPTURE_ID_TAKEN');
 }
 
+/**
+ * Answers that refuse this client rather than an exchange: a configuration to fix, not a server
+ * that is down. 404: the address is not a runprint serve taking exchanges (not runprint, capture
+ * off, or a version without the route); 401 or 403: the capture token is missing or wrong. The
+ * exchanges stay in the outbox (a fixed configuration delivers them) and are tried again later.
+ */
+function clientRefusal(status: number, code: string | undefined, url: string, token: boolean, left: string): RunprintError | undefined {
+  const answer = `${status}${code === undefined ? '' : ` ${code}`}`;
+  if (status === 404) {
+    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), or ${url} is not its root address (give the serve's address, such as http://127.0.0.1:8480, without a path): ${left} in the outbox, kept until a server takes them`);
+  }
+  if (status === 401 || status === 403) {
+    return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: ${token ? 'it refused the capture token (runprint-capture-token) this process sends' : 'it needs a capture token, and this process sends none'}; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: ${left} in the outbox, kept until a server takes them`);
+  }
+  return undefined;
+}
+
 export class Outbox {
-  readonly counts: OutboxCounts = { queued: 0, delivered: 0, rejected: 0 };
+  readonly counts: OutboxCounts = { queued: 0, delivered: 0, rejected: 0, refused: 0 };
+  /** The files counted in counts.refused (each once). */
+  readonly #refused = new Set<string>();
   readonly #options: OutboxOptions;
   readonly #ready: Promise<void>;
   #sending: Promise<void> = Promise.resolve();
@@ -197,6 +222,7 @@ export class Outbox {
       if (response.ok) {
         await unlink(path).catch(() => undefined);
         this.counts.delivered++;
+        this.#refused.delete(name);
         this.#retryMs = this.#options.retryMs ?? 500;
         this.#recorded(name, answer);
         continue;
@@ -209,6 +235,17 @@ export class Outbox {
         // Its own code: not the server being down (ERR_CAPTURE_UNAVAILABLE), and never recorded.
         this.#report(new RunprintError('ERR_CAPTURE_EXCHANGE_REJECTED', `the runprint server at ${this.#options.url} refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is not recorded, and is kept as ${kept}; the exchanges after it are sent`));
         continue;
+      }
+      const refusal = clientRefusal(response.status, code, this.#options.url, this.#options.token !== undefined, left);
+      if (refusal !== undefined) {
+        // Every exchange waiting would get the same answer: all are counted (once), none is sent.
+        for (const waiting of names.slice(index)) {
+          if (this.#refused.has(waiting)) continue;
+          this.#refused.add(waiting);
+          this.counts.refused++;
+        }
+        this.#later(refusal);
+        return;
       }
       this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`} to POST ${this.#options.url}${EXCHANGES_PATH}: ${left} in the outbox, sent again later`));
       return;

@@ -480,6 +480,9 @@ function serverUrl(given: string | undefined): string | null {
       }
       throw wrongValue(`${name} has no scheme: it must be an http(s) URL${meant === undefined ? ', such as http://127.0.0.1:8480' : `: ${meant}?`}`);
     }
+    // http(s) with a host or port that URL refuses (`http://256.1.1.1`): say which, not the scheme.
+    const authority = /^(https?):\/\/([^/?#]*)/i.exec(text);
+    if (authority !== null) throw wrongValue(`${name} is an http(s) URL whose ${hostOrPort(authority[2]!)} is not valid: ${JSON.stringify(authority[2]!.slice(0, 200))}`);
     throw wrongValue(`${name} must be an http(s) URL`);
   }
   if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
@@ -487,9 +490,22 @@ function serverUrl(given: string | undefined): string | null {
   }
   const base = url.href.replace(/\/+$/, '');
   if (base.endsWith(EXCHANGES_PATH)) {
-    throw wrongValue(`${name} is the runprint server's base URL, without ${EXCHANGES_PATH} (runprintFetch posts to ${EXCHANGES_PATH} under it): ${base.slice(0, -EXCHANGES_PATH.length) || url.origin}`);
+    throw wrongValue(`${name} is the runprint server's base URL, without ${EXCHANGES_PATH} (runprintFetch posts to ${EXCHANGES_PATH} under it), its root address: ${url.origin}`);
+  }
+  // A path (the proxy's `/openai/v1`, `/v1`) would post to `<path>/v1/exchanges`, which serve does
+  // not answer: every exchange would wait in the outbox for ever.
+  if (url.pathname !== '/') {
+    throw wrongValue(`${name} must be the runprint serve's root address, without a path (runprintFetch posts to ${EXCHANGES_PATH} under it; the provider's base URL, such as the proxy's /openai/v1, goes to the SDK): ${url.origin}, not ${JSON.stringify(url.pathname.slice(0, 200))}`);
   }
   return base;
+}
+
+/** Which part of a URL's authority (`host:port`, no user name) URL refused: its port when that is not 0 to 65535, else its host. */
+function hostOrPort(authority: string): string {
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  const port = /:([^:\]]*)$/.exec(hostPort);
+  if (port !== null && (!/^[0-9]*$/.test(port[1]!) || Number(port[1]) > 65535)) return 'port';
+  return 'host';
 }
 
 /**
@@ -563,7 +579,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   };
 
   const noRecorder: RecorderCounts = { recorded: 0, unidentified: 0, failed: 0, signed: 0, logged: 0 };
-  const noOutbox: OutboxCounts = { queued: 0, delivered: 0, rejected: 0 };
+  const noOutbox: OutboxCounts = { queued: 0, delivered: 0, rejected: 0, refused: 0 };
   let sink: Sink;
   let recorderCounts = (): Readonly<RecorderCounts> => noRecorder;
   let outboxCounts = (): Readonly<OutboxCounts> => noOutbox;
@@ -686,8 +702,10 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return inner.abandoned;
     },
     get failures() {
-      // With url: exchanges the server refused for good (ERR_CAPTURE_EXCHANGE_REJECTED) are runs lost too.
-      return inner.failures + serverRetrievalErrors + outboxCounts().rejected;
+      // With url: exchanges the server refused for good (ERR_CAPTURE_EXCHANGE_REJECTED) are runs lost
+      // too, and those a server would not take from this client (404, 401, 403: kept in the
+      // outbox for a fixed configuration) are not recorded so far.
+      return inner.failures + serverRetrievalErrors + outboxCounts().rejected + outboxCounts().refused;
     },
     get recorder() {
       return recorderCounts();
