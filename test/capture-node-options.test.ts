@@ -61,6 +61,7 @@ test('runprintFetch: each bad option is a TypeError with a code', () => {
     [{ servedFacts: {} }, 'ERR_INVALID_ARG_TYPE', /^options.servedFacts must be a function$/],
     [{ token: 7 }, 'ERR_INVALID_ARG_TYPE', /^options.token must be a string$/],
     [{ token: 'has space' }, 'ERR_INVALID_ARG_VALUE', /visible ASCII/],
+    [{ token: 't' }, 'ERR_INVALID_ARG_VALUE', /^options.token needs url \(or RUNPRINT_URL\): it is the runprint server's capture token; the local run store takes none$/],
     [{ url: 5 }, 'ERR_INVALID_ARG_TYPE', /^options.url must be a string$/],
     [{ url: 'ftp://runprint.example' }, 'ERR_INVALID_ARG_VALUE', /^options.url must be an http\(s\) URL$/],
     [{ url: 'https://user:pw@runprint.example' }, 'ERR_INVALID_ARG_VALUE', /without query, fragment, user name or password/],

@@ -558,6 +558,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   const policy = policyOf(options.keep, url === null);
   const retentionDays = retentionOf(options.retention, url);
   if (url !== null && options.servedFacts !== undefined) throw wrongValue('options.servedFacts needs the local run store (no url): a server derives every fact from the bytes and refuses facts a client states (ERR_CAPTURE_SERVED_FACT_REFUSED); for a model server behind serve, give serve --upstream-weights');
+  // A token is for a server: without one it would be dropped, and the runs go to the local store.
+  if (url === null && options.token !== undefined) throw wrongValue('options.token needs url (or RUNPRINT_URL): it is the runprint server\'s capture token; the local run store takes none');
   const token = options.token ?? (process.env['RUNPRINT_CAPTURE_TOKEN'] || undefined);
   const data = resolve(options.data ?? (process.env['RUNPRINT_DATA'] || DEFAULT_DATA));
   const fetchImpl = options.fetch ?? globalThis.fetch;
