@@ -397,6 +397,14 @@ export async function listen(app: App, options: ListenOptions): Promise<Listenin
     if (incoming.headers.host === undefined && incoming.httpVersionMajor === 1 && incoming.httpVersionMinor >= 1) {
       return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'));
     }
+    // RFC 9112 section 6.1: Node's parser frames a body whose last transfer coding is chunked
+    // ("gzip, chunked") and leaves the codings before it to the application; this server decodes
+    // none, so such a body would be read (and forwarded, and recorded) still coded. Only chunked
+    // alone is taken.
+    const codings = incoming.headers['transfer-encoding'];
+    if (codings !== undefined && codings.split(',').some((coding) => coding.trim().toLowerCase() !== 'chunked')) {
+      return refuse(incoming, outgoing, new RunprintError('ERR_HTTP_BAD_REQUEST', `the transfer coding ${JSON.stringify(codings.slice(0, 100))} is not served: send the body chunked or with a Content-Length, and a compressed body with Content-Encoding`));
+    }
     if (allowed !== undefined) {
       const host = hostOf(incoming.headers.host);
       if (host === undefined || !allowed.has(host)) {
