@@ -24,7 +24,7 @@ import { CONTENT_PARTS, defaultContentPolicy, type ContentPart, type ContentPoli
 import type { SqliteRuns } from '../store/sqlite-runs.ts';
 import { callStarted, collectRuns, recordCollected, type Collected, type CollectedCall } from './collect.ts';
 import { folderError } from './fs-errors.ts';
-import { closestOption, wrongType, wrongValue } from './misuse.ts';
+import { closestOption, unknownOption, wrongType, wrongValue } from './misuse.ts';
 import { FLUSH_SEND_WAIT_MS, Outbox, SEND_TIMEOUT_MS, type OutboxCounts } from './outbox.ts';
 import { currentParents, currentSteps } from './parents.ts';
 import { currentRetrieval } from './retrieval.ts';
@@ -522,11 +522,8 @@ function hostOrPort(authority: string): string {
  */
 export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw wrongType('options must be an object, such as { data: "runprint-data" }');
-  for (const name of Object.keys(options)) {
-    if ((OPTION_NAMES as readonly string[]).includes(name)) continue;
-    const meant = closestOption(name, OPTION_NAMES);
-    throw wrongValue(`options.${name.length > 64 ? `${name.slice(0, 64)}\u2026` : name} is not an option of runprintFetch${meant === undefined ? ` (its options: ${OPTION_NAMES.join(', ')})` : `: did you mean ${meant}?`}`);
-  }
+  const unknown = unknownOption(options, OPTION_NAMES, 'runprintFetch');
+  if (unknown !== undefined) throw unknown;
   if (options.data !== undefined && typeof options.data !== 'string') throw wrongType('options.data must be a string: the data directory\'s path');
   if (options.data === '') throw wrongValue('options.data must be a directory path, not empty');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw wrongType('options.fetch must be a function');

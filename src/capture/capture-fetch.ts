@@ -9,6 +9,7 @@ import type { Salts, ServedFact } from '../identity/composition.ts';
 import type { CaptureOutcome, DeclaredDocument, RunRecord } from './run-record.ts';
 import { RunprintError } from '../errors.ts';
 import { readRetrievalHeader, RETRIEVAL_HEADER } from './declared.ts';
+import { typeName, unknownOption, wrongType } from './misuse.ts';
 import { isOwnHeader, PARENT_HEADER, readParentHeader } from './own-headers.ts';
 import { callLinks, NamedSteps, parentsNow, parentsOf, readStepsHeader, STEPS_HEADER, type Link, type Steps } from './steps.ts';
 import { REQUEST_FORMATS } from '../providers/request-format.ts';
@@ -461,6 +462,35 @@ function unreadableBody(message: string): RunprintError {
   return new RunprintError('ERR_CAPTURE_REQUEST_UNREADABLE', message);
 }
 
+/** The names of captureFetch's options: any other is refused (a typo would silently do nothing). */
+const OPTION_NAMES = ['onRun', 'onCapturedRun', 'onStart', 'onError', 'parents', 'steps', 'retrieval', 'derived', 'salts', 'now', 'holdEnd', 'idHeaders'] as const satisfies ReadonlyArray<keyof CaptureFetchOptions>;
+// Every option of CaptureFetchOptions is in OPTION_NAMES (a compile error otherwise).
+const EVERY_OPTION: Exclude<keyof CaptureFetchOptions, (typeof OPTION_NAMES)[number]> extends never ? true : never = true;
+void EVERY_OPTION;
+/** The options that are functions, and the booleans. */
+const FUNCTION_OPTIONS = ['onRun', 'onCapturedRun', 'onStart', 'onError', 'parents', 'steps', 'retrieval', 'derived', 'salts', 'now'] as const;
+const BOOLEAN_OPTIONS = ['holdEnd', 'idHeaders'] as const;
+
+/**
+ * captureFetch's arguments, as runprintFetch checks its own: a TypeError with `code`
+ * ERR_INVALID_ARG_TYPE for a value of the wrong type, ERR_INVALID_ARG_VALUE for an option name it
+ * does not have (misuse.ts).
+ */
+function checkOptions(fetchImpl: unknown, options: unknown): asserts options is CaptureFetchOptions {
+  if (typeof fetchImpl !== 'function') throw wrongType(`captureFetch: fetchImpl must be a function (the fetch the calls go through, such as globalThis.fetch), not ${typeName(fetchImpl)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw wrongType(`captureFetch: options must be an object, such as { onRun(record) {} }, not ${typeName(options)}`);
+  const unknown = unknownOption(options, OPTION_NAMES, 'captureFetch');
+  if (unknown !== undefined) throw unknown;
+  const given = options as { readonly [name: string]: unknown };
+  for (const name of FUNCTION_OPTIONS) {
+    if (given[name] !== undefined && typeof given[name] !== 'function') throw wrongType(`options.${name} must be a function, not ${typeName(given[name])}`);
+  }
+  for (const name of BOOLEAN_OPTIONS) {
+    if (given[name] !== undefined && typeof given[name] !== 'boolean') throw wrongType(`options.${name} must be true or false, not ${typeName(given[name])}`);
+  }
+  if (given['onRun'] === undefined && given['onCapturedRun'] === undefined) throw wrongType('options.onRun must be a function (or give options.onCapturedRun)');
+}
+
 /**
  * Wraps `fetchImpl` so that every call to a provider route (see routeOf) is recorded, and
  * everything else passes straight through. The call is forwarded untouched (same URL, headers,
@@ -479,12 +509,9 @@ function unreadableBody(message: string): RunprintError {
  * application.
  */
 export function captureFetch(fetchImpl: typeof fetch, options: CaptureFetchOptions): CapturingFetch {
-  if (typeof fetchImpl !== 'function') throw new TypeError('fetchImpl must be a function');
-  const onRun = options?.onRun;
-  const onCapturedRun = options?.onCapturedRun;
-  if (onRun !== undefined && typeof onRun !== 'function') throw new TypeError('options.onRun must be a function');
-  if (onCapturedRun !== undefined && typeof onCapturedRun !== 'function') throw new TypeError('options.onCapturedRun must be a function');
-  if (onRun === undefined && onCapturedRun === undefined) throw new TypeError('options.onRun must be a function (or give options.onCapturedRun)');
+  checkOptions(fetchImpl, options);
+  const onRun = options.onRun;
+  const onCapturedRun = options.onCapturedRun;
   const now = options.now ?? Date.now;
   const counts: CaptureCounts = { runs: 0, unidentified: 0, failures: 0, abandoned: 0 };
   const fail = (error: unknown) => {

@@ -1,4 +1,5 @@
 /** One provider call, as bytes, to its run record: request identity, run identity and output digest (SPEC 4.6, 5, 12). */
+import { typeName, wrongType, wrongValue } from './misuse.ts';
 import { capName, RunprintError } from '../errors.ts';
 import { isSaltHex, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type RequestComponentName, type Salts, type ServedFact } from '../identity/composition.ts';
 import { createSalts } from '../identity/salt.ts';
@@ -192,9 +193,9 @@ export function isRunId(value: unknown): value is string {
 
 /** The parents, each once, in the order first named (`runprint-parent: A,A` is one parent A). */
 function checkParents(parents: readonly string[]): string[] {
-  if (!Array.isArray(parents)) throw new TypeError('parents must be an array of run identities');
+  if (!Array.isArray(parents)) throw wrongType('parents must be an array of run identities');
   for (const parent of parents) {
-    if (!isRunId(parent)) throw new TypeError('a parent must be a run identity (rp-run-...)');
+    if (!isRunId(parent)) throw wrongValue('a parent must be a run identity (rp-run-...)');
   }
   return [...new Set(parents)];
 }
@@ -266,7 +267,7 @@ export function prepareRequest(format: RequestFormat, bytes: Uint8Array, salts?:
 export function saltedComponents(values: readonly string[]): RequestComponentName[] {
   const named = new Set<string>();
   for (const value of values) {
-    if (typeof value !== 'string') throw new TypeError('salted components are names of request components');
+    if (typeof value !== 'string') throw wrongType('salted components are names of request components');
     for (const name of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
       if (name === 'all') for (const each of REQUEST_COMPONENTS) named.add(each);
       else if ((REQUEST_COMPONENTS as readonly string[]).includes(name)) named.add(name);
@@ -283,7 +284,7 @@ export function freshSalts(names: readonly RequestComponentName[]): Salts | unde
 
 /** Salts as SPEC 2.5 spells them; anything else is a programmer error, named without the salt. */
 function checkSalts(salts: Salts): void {
-  if (salts === null || typeof salts !== 'object' || Array.isArray(salts)) throw new TypeError('salts must be an object of component name -> 64 lowercase hex digits');
+  if (salts === null || typeof salts !== 'object' || Array.isArray(salts)) throw wrongType('salts must be an object of component name -> 64 lowercase hex digits');
   for (const [name, salt] of Object.entries(salts)) {
     if (!(REQUEST_COMPONENTS as readonly string[]).includes(name)) throw new RangeError(`salts: "${capName(name)}" is not a request component`);
     if (!isSaltHex(salt)) throw new RangeError(`salts: the salt of ${name} is not 64 lowercase hex digits`);
@@ -295,7 +296,7 @@ function withDerived(served: { [name: string]: ServedFact } | null, derived: Cap
   if (served === null || derived === undefined) return served;
   const all: { [name: string]: ServedFact } = {};
   for (const [name, fact] of Object.entries(derived)) {
-    if (fact === null || typeof fact !== 'object' || fact.source !== 'derived') throw new TypeError('a derived served fact must be {"source": "derived", "value": ...}');
+    if (fact === null || typeof fact !== 'object' || fact.source !== 'derived') throw wrongType('a derived served fact must be {"source": "derived", "value": ...}');
     Object.defineProperty(all, name, { value: { source: 'derived', value: fact.value }, enumerable: true, writable: true, configurable: true });
   }
   for (const [name, fact] of Object.entries(served)) Object.defineProperty(all, name, { value: fact, enumerable: true, writable: true, configurable: true });
@@ -309,7 +310,8 @@ reads from `requestHeaders` added), served facts, output digest
  * and finish reason from the response body as SPEC 12 reads it (what `runOutputFrom` gives), so a
  * fetch wrapper and a proxy that see the same bytes make the same record but for times. A failed
  * call is a run too, marked incomplete; a request runprint cannot identify is recorded as
- * unidentified with its error code. Throws only on a programmer error (TypeError), or a
+ * unidentified with its error code. Throws only on a programmer error (a TypeError with `code`
+ * ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE, capture/misuse.ts), or a
  * RangeError for a time a record cannot hold as RFC 3339 (isRecordTime: a clock past year 9999 or
  * before 1970): no record is made then.
  */
@@ -324,25 +326,26 @@ export function captureRun(exchange: CapturedExchange): RunRecord {
  * retrieval and `prepared`'s composition, when the caller has it (the texts are not searched again).
  */
 export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRequest, located?: Located): CapturedRun {
+  if (exchange === null || typeof exchange !== 'object' || Array.isArray(exchange)) throw wrongType(`captureRun takes an exchange object ({ format, requestBytes, responseBytes, status, times, ... }), not ${typeName(exchange)}`);
   const { format, requestBytes, responseBytes } = exchange;
   if (!(requestBytes instanceof Uint8Array) || !(responseBytes instanceof Uint8Array)) {
-    throw new TypeError('requestBytes and responseBytes must be Uint8Arrays');
+    throw wrongType('requestBytes and responseBytes must be Uint8Arrays');
   }
   const parents = checkParents(exchange.parents ?? []);
   checkTimes(exchange.times);
   const tooLarge = exchange.requestTooLarge;
   if (tooLarge !== undefined) {
     if (requestBytes.length !== 0 || !Number.isSafeInteger(tooLarge.size) || tooLarge.size <= MAX_CAPTURED_REQUEST_BYTES || typeof tooLarge.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tooLarge.sha256)) {
-      throw new TypeError(`requestTooLarge must be { size: more than ${MAX_CAPTURED_REQUEST_BYTES} bytes, sha256: 64 lowercase hex digits }, with no requestBytes`);
+      throw wrongType(`requestTooLarge must be { size: more than ${MAX_CAPTURED_REQUEST_BYTES} bytes, sha256: 64 lowercase hex digits }, with no requestBytes`);
     }
   }
   const digested = exchange.digested;
   if (digested !== undefined) {
     if (exchange.status === null || isSuccess(exchange.status) || exchange.truncated !== undefined || responseBytes.length !== 0) {
-      throw new TypeError('digested is for the body of a response whose status is not 2xx, with no responseBytes');
+      throw wrongType('digested is for the body of a response whose status is not 2xx, with no responseBytes');
     }
     if (!Number.isSafeInteger(digested.size) || digested.size < 0 || typeof digested.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(digested.sha256) || typeof digested.stream !== 'boolean') {
-      throw new TypeError('digested must be { size: a whole number of bytes, sha256: 64 lowercase hex digits, stream: a boolean }');
+      throw wrongType('digested must be { size: a whole number of bytes, sha256: 64 lowercase hex digits, stream: a boolean }');
     }
   }
   const headers = keptHeaders(format, exchange.headers);
@@ -416,7 +419,7 @@ export function captureRunWith(exchange: CapturedExchange, prepared?: PreparedRe
 
 /** Times a record can hold as RFC 3339 (isRecordTime); a RangeError otherwise (a clock past 9999, or before 1970). */
 function checkTimes(times: CapturedExchange['times']): void {
-  if (times === null || typeof times !== 'object') throw new TypeError('times must be { started, response, ended } in milliseconds since the Unix epoch');
+  if (times === null || typeof times !== 'object') throw wrongType('times must be { started, response, ended } in milliseconds since the Unix epoch');
   for (const name of ['started', 'response', 'ended'] as const) {
     const value = times[name];
     if (name === 'response' && value === null) continue;
@@ -425,10 +428,10 @@ function checkTimes(times: CapturedExchange['times']): void {
 }
 
 function checkDeclared(documents: readonly DeclaredDocument[]): DeclaredDocument[] {
-  if (!Array.isArray(documents)) throw new TypeError('retrieval must be an array of { source, text }');
+  if (!Array.isArray(documents)) throw wrongType('retrieval must be an array of { source, text }');
   return documents.map((document) => {
     if (typeof document !== 'object' || document === null || typeof document.source !== 'string' || document.source === '' || typeof document.text !== 'string' || document.text === '') {
-      throw new TypeError('a declared document is { source: non-empty string, text: non-empty string }');
+      throw wrongType('a declared document is { source: non-empty string, text: non-empty string }');
     }
     return { source: document.source, text: document.text };
   });

@@ -9,6 +9,7 @@
 import { RunprintError, type ErrorCode } from '../errors.ts';
 import { parseJson } from '../jcs/index.ts';
 import { decodeBase64, encodeBase64 } from '../keys/base64.ts';
+import { typeName, wrongType, wrongValue } from './misuse.ts';
 import type { DeclaredDocument } from './run-record.ts';
 
 /** The request header a proxy client declares retrieval in (docs/CAPTURE.md, "Declared retrieval"). */
@@ -69,16 +70,20 @@ const encoder = new TextEncoder();
  * The value of a `runprint-retrieval` header declaring `documents`: the UTF-8 of their JSON array
  * `[{"source", "text"}, ...]` in base64url without padding (RFC 4648 section 5). A client may send
  * several such headers (one document each, say); the proxy reads them in order as one list.
- * A wrong shape is a TypeError.
+ * A wrong shape is a TypeError with `code` ERR_INVALID_ARG_TYPE (not an array, an element not an
+ * object) or ERR_INVALID_ARG_VALUE (an empty or missing source or text, another member).
  */
 export function retrievalHeader(documents: readonly DeclaredDocument[]): string {
+  // As withRetrieval: a wrong shape in the application's own code is a programmer error, with
+  // Node's codes (misuse.ts): not an array, or an element not an object, is of the wrong type.
+  if (!Array.isArray(documents)) throw wrongType(`retrievalHeader takes an array of { source, text }, two non-empty strings, not ${typeName(documents)}`);
   let checked: DeclaredDocument[];
   try {
     checked = readDeclared(documents, '$', 'ERR_CAPTURE_RETRIEVAL_INVALID');
   } catch (error) {
-    // As withRetrieval: a wrong shape in the application's own code is a programmer error.
-    if (error instanceof RunprintError) throw new TypeError(`retrievalHeader takes an array of { source, text }, two non-empty strings (${error.path ?? '$'})`);
-    throw error;
+    if (!(error instanceof RunprintError)) throw error;
+    const message = `retrievalHeader takes an array of { source, text }, two non-empty strings (${error.path ?? '$'})`;
+    throw documents.every((document) => document !== null && typeof document === 'object' && !Array.isArray(document)) ? wrongValue(message) : wrongType(message);
   }
   return encodeBase64(encoder.encode(JSON.stringify(checked))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
@@ -94,6 +99,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
  * is not such a list; neither echoes content.
  */
 export function readRetrievalHeader(value: string | null, maxBytes: number = MAX_RETRIEVAL_HEADER_BYTES): DeclaredDocument[] {
+  if (value !== null && typeof value !== 'string') throw wrongType(`readRetrievalHeader: value must be the header's value, a string, or null for none, not ${typeName(value)}`);
+  if (typeof maxBytes !== 'number' || Number.isNaN(maxBytes)) throw wrongType(`readRetrievalHeader: maxBytes must be a number of bytes, not ${typeName(maxBytes)}`);
   if (value === null) return [];
   if (value.length > maxBytes) {
     throw new RunprintError('ERR_CAPTURE_RETRIEVAL_TOO_LARGE', `${RETRIEVAL_HEADER} holds ${value.length} bytes, more than the ${maxBytes} the proxy reads; declare fewer or shorter documents`);
