@@ -11,7 +11,7 @@ import { captureOff, createApp, SIGNING_OFF, type AppOptions, type OffPaths } fr
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../store/log-service.ts';
 import { LOG_DATABASE, openStorage } from '../store/open-storage.ts';
 import { makeFolders, notOwnerOnly } from '../store/owner-only.ts';
-import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
+import { keyFileUnwritable, RECEIPT_KEY_FILE, RUNS_DATABASE } from '../store/receipt-key.ts';
 import { databaseShown, pinSslMode } from '../store/postgres-url.ts';
 import type { LogStorage } from '../store/storage.ts';
 import { DEFAULT_WITNESS_TIMEOUT_MS, witnessCollector, type WitnessEndpoint } from '../store/witness-collector.ts';
@@ -88,8 +88,8 @@ async function makeLogKey(dataDir: string, name: string, io: CliIo): Promise<Sig
         if (there !== undefined) return there;
         continue;
       }
-      const why = code === 'ENOSPC' || code === 'EDQUOT' ? ': no space left' : '';
-      throw new InputError('ERR_FILE_UNWRITABLE', `log key file cannot be written in the data directory${why}`);
+      // As the receipt key's: permission denied is ERR_STORE_PERMISSION, as the data directory's other files say it.
+      throw keyFileUnwritable('log key file', error);
     }
   }
 }

@@ -2,7 +2,7 @@
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { printable } from '../io/printable.ts';
 import { join, resolve } from 'node:path';
-import { InputError, KeyError } from '../errors.ts';
+import { InputError, KeyError, LogError, type RunprintError } from '../errors.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../keys/keys.ts';
 import { writeFileAtomic } from './key-file.ts';
 import { readFileAtMost } from './small-file.ts';
@@ -33,11 +33,35 @@ export async function receiptKey(dataDir: string, cwd: string, file: string | un
       await writeFileAtomic(path, text, 0o600);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return receiptKey(dataDir, cwd, file);
-      throw new InputError('ERR_FILE_UNWRITABLE', 'receipt key file cannot be written in the data directory');
+      throw keyFileUnwritable('receipt key file', error);
     }
   }
   if (text.trim() === '') throw new KeyError('ERR_KEY_INVALID', `${file === undefined ? `${RECEIPT_KEY_FILE} in the data directory` : '--capture-key file'} is empty`);
   return withNodeSigner(await parsePrivateKey(text), text);
+}
+
+/**
+ * The error for a key file (`what`: the receipt key's, serve's log key's) that could not be made in
+ * the data directory, from the file system's error, as the data directory's other files say theirs
+ * (capture-node/fs-errors.ts, store/storage-faults.ts): permission denied is ERR_STORE_PERMISSION
+ * with the system's code, a read-only file system ERR_STORE_READ_ONLY; a full one, and anything
+ * else, ERR_FILE_UNWRITABLE (with "no space left" for the former).
+ */
+export function keyFileUnwritable(what: string, error: unknown): RunprintError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const message = `${what} cannot be written in the data directory`;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return new LogError('ERR_STORE_PERMISSION', `${message}: permission denied (${code})`);
+    case 'EROFS':
+      return new LogError('ERR_STORE_READ_ONLY', `${message}: the file system is read-only`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new InputError('ERR_FILE_UNWRITABLE', `${message}: no space left`);
+    default:
+      return new InputError('ERR_FILE_UNWRITABLE', message);
+  }
 }
 
 /**
