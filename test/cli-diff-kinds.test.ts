@@ -60,7 +60,7 @@ test('a receipt, its bundle and the identity document of the same run are equal;
   const json = await cli(['diff', 'bundle.json', 'id.json', '--json']);
   assert.equal(json.code, 0);
   assert.deepEqual(JSON.parse(json.stdout), {
-    equal: true, compared: 'runId', a: runId, b: runId, kinds: { a: 'receipt', b: 'identity-document' }, signaturesChecked: false, differences: [],
+    equal: true, compared: 'runId', a: runId, b: runId, kinds: { a: 'receipt', b: 'identity-document' }, signaturesChecked: false, differences: [], inexact: [],
   });
   // Two identity documents: no receipt, no note about signatures.
   assert.deepEqual(await cli(['diff', 'id.json', 'id.json']), { code: 0, stderr: '', stdout: `equal ${runId}\n  a identity document\n  b identity document\n` });
@@ -75,7 +75,7 @@ test('a receipt against a request compares request identities through the comput
     stdout: `equal ${requestId}\n  a receipt\n  b request\nremoved  served         $['served']\nreceipt signatures not checked: run "runprint verify" to check them\n`,
   });
   const json = JSON.parse((await cli(['diff', 'request.json', 'id-request.json', '--json'])).stdout);
-  assert.deepEqual(json, { equal: true, compared: 'requestId', a: requestId, b: requestId, kinds: { a: 'request', b: 'identity-document' }, differences: [] });
+  assert.deepEqual(json, { equal: true, compared: 'requestId', a: requestId, b: requestId, kinds: { a: 'request', b: 'identity-document' }, differences: [], inexact: [] });
   const differ = await cli(['diff', 'longer.json', 'receipt.json', '--json']);
   assert.equal(differ.code, 1);
   assert.deepEqual(JSON.parse(differ.stdout).differences, [
@@ -158,12 +158,12 @@ test('a request with its response against the receipt of its run: equal run iden
   const other = await cli(['diff', 'bundle.json', 'request.json', '--response-b', 'lyon-response.json', '--json']);
   assert.equal(other.code, 0, other.stderr);
   assert.deepEqual(JSON.parse(other.stdout), {
-    equal: true, compared: 'runId', a: runId, b: runId, kinds: { a: 'receipt', b: 'request' }, signaturesChecked: false, output: { equal: false, a: PARIS, b: LYON }, differences: [],
+    equal: true, compared: 'runId', a: runId, b: runId, kinds: { a: 'receipt', b: 'request' }, signaturesChecked: false, output: { equal: false, a: PARIS, b: LYON }, differences: [], inexact: [],
   });
   // A response on one side only: no run identity on the other, so request identities, and no output compared.
   const half = await cli(['diff', 'request.json', 'request.json', '--response-b', 'response.json', '--json']);
   assert.equal(half.code, 0, half.stderr);
-  assert.deepEqual(JSON.parse(half.stdout), { equal: true, compared: 'requestId', a: requestId, b: requestId, differences: [{ component: 'served', change: 'added', path: "$['served']" }] });
+  assert.deepEqual(JSON.parse(half.stdout), { equal: true, compared: 'requestId', a: requestId, b: requestId, differences: [{ component: 'served', change: 'added', path: "$['served']" }], inexact: [] });
   // Without --json the same: equal request identities (exit 0), and the served facts one side lacks.
   assert.deepEqual(await cli(['diff', 'request.json', 'request.json', '--response-a', 'response.json']), {
     code: 0, stderr: '', stdout: `equal ${requestId}\nremoved  served         $['served']\n`,

@@ -73,13 +73,14 @@ test('diff --json: equal, compared, both identities and each difference; exit 0 
   const same = await cli(['diff', 'a.json', 'a.json', '--json']);
   const idA = (await cli(['id', 'a.json'])).stdout.trim();
   assert.deepEqual({ code: same.code, stderr: same.stderr, json: JSON.parse(same.stdout) }, {
-    code: 0, stderr: '', json: { equal: true, compared: 'requestId', a: idA, b: idA, differences: [] },
+    code: 0, stderr: '', json: { equal: true, compared: 'requestId', a: idA, b: idA, differences: [], inexact: [] },
   });
   const differ = await cli(['diff', 'a.json', 'b.json', '--json']);
   assert.equal(differ.code, 1);
   assert.deepEqual(JSON.parse(differ.stdout), {
     equal: false, compared: 'requestId', a: idA, b: (await cli(['id', 'b.json'])).stdout.trim(),
     differences: [{ component: 'parameters', change: 'changed', path: "$['parameters']['temperature']" }],
+    inexact: [],
   });
 });
 

@@ -12,7 +12,7 @@ import { parseCommandLine } from './parse-options.ts';
 import { fileName, looksLikeResponse, namingFile, readInput, readJsonInput } from './read-input.ts';
 import { checkRequestMembers } from './request-warnings.ts';
 import type { DigestDifference } from '../receipt/digest-view.ts';
-import { diffSides, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
+import { diffSides, inexactNote, KIND_NAMES, readDiffSide, type DiffSide, type OutputComparison, type RunDiff } from '../receipt/run-diff.ts';
 import { valuesOf } from '../replay/diff-values.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
@@ -196,6 +196,7 @@ function printContentDiff(result: RunDiff, a: unknown, b: unknown, json: boolean
       if (difference.values.b !== undefined) out += `           b: ${difference.values.b}\n`;
     }
   }
+  for (const component of result.inexact) out += inexactNote(component);
   io.stdout(out + formatOutput(result.output));
   return result.equal ? EXIT.ok : EXIT.differs;
 }

@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { InputError, ModelDigestError, UsageError } from '../errors.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
 import { parseJson } from '../jcs/parse.ts';
+import { inexactNote } from '../receipt/run-diff.ts';
 import { SqliteReplayLinks, type ReplayLinks } from '../replay/replay-links.ts';
 import { formatBatchReportHtml, type ReportStore } from '../replay/batch-report-html.ts';
 import { databaseShown } from '../store/postgres-url.ts';
@@ -115,6 +116,7 @@ function formatResult(result: ReplayResult): string {
     lines.push(`  sent to  ${printable(result.replay.url, 120)} (${result.replay.body === 'exact' ? 'the exact bytes stored' : result.replay.body === 'rebuilt' ? 'the request rebuilt from its components' : 'the request with the overrides'})`);
   }
   for (const change of result.overrides?.changed ?? []) lines.push(`  ${change.change.padEnd(8)} ${change.component.padEnd(14)} ${change.path}`);
+  for (const component of result.overrides?.inexact ?? []) lines.push(`  ${inexactNote(component).trimEnd()}`);
   if (result.overrides !== undefined && result.overrides.changed.length === 0) {
     // The overrides were not sent (docs/REPLAY.md section 3): the original request was, as a replay.
     const given = [...(result.overrides.model === undefined ? [] : ['model']), ...Object.keys(result.overrides.params ?? {})];

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { InputError, ReceiptError, UsageError } from '../errors.ts';
 import { parsePrivateKey, publicKeyPem } from '../keys/keys.ts';
 import { readEnvelope } from '../receipt/envelope.ts';
+import { inexactNote } from '../receipt/run-diff.ts';
 import { RECEIPT_KEY_FILE } from '../store/receipt-key.ts';
 import { checkWritable, refuseStandardOutput, writeOutputFile } from './output-file.ts';
 import { readInput } from './read-input.ts';
@@ -433,6 +434,7 @@ function formatRunsDiff(diff: RunsDiff, differences: ShownDifference[]): string 
     if (difference.values?.a !== undefined) out += `           a: ${difference.values.a}\n`;
     if (difference.values?.b !== undefined) out += `           b: ${difference.values.b}\n`;
   }
+  for (const component of diff.inexact) out += inexactNote(component);
   for (const fact of diff.served) out += servedLine(fact);
   const { output } = diff;
   if (output.equal === null) out += 'output   none on either side\n';

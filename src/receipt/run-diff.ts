@@ -8,7 +8,7 @@
  */
 import { compositionFromDocument, type InputFormat } from '../compose/from-document.ts';
 import { UsageError } from '../errors.ts';
-import type { Composition } from '../identity/composition.ts';
+import type { ComponentName, Composition } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import { computeIdentity } from '../identity/identity.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
@@ -68,6 +68,21 @@ export interface RunDiff {
   /** Present when both sides have an output. */
   output?: OutputComparison;
   differences: Array<Difference | DigestDifference>;
+  /**
+   * The list components whose elements were not aligned exactly (SPEC 10: past runprint's bounds),
+   * so an element may be named moved, changed, added or removed where an exact alignment would
+   * find it equal; always present, empty when every list was aligned exactly (and when a side is a
+   * receipt or an identity document: digests are compared, no elements aligned).
+   */
+  inexact: ComponentName[];
+}
+
+/**
+ * The line `diff` and `runs diff` print for a list component aligned inexactly (RunDiff.inexact),
+ * saying what the explorer's compare page says under such a list.
+ */
+export function inexactNote(component: string): string {
+  return `inexact  ${component.padEnd(14)} too long to align exactly (SPEC 10): past runprint's bounds, so an element may be named moved, changed, added or removed where an exact alignment would find it equal\n`;
 }
 
 /** Each kind as the text output names it. */
@@ -132,7 +147,7 @@ export function diffSides(a: DiffSide, b: DiffSide): RunDiff {
   if (a.composition !== undefined && b.composition !== undefined) {
     const result = diffCompositions(a.composition, b.composition);
     const id = (side: 'a' | 'b') => (result.compared === 'runId' ? result[side].runId! : result[side].requestId);
-    return { equal: result.equal, compared: result.compared, a: id('a'), b: id('b'), ...(output === undefined ? {} : { output }), differences: result.differences };
+    return { equal: result.equal, compared: result.compared, a: id('a'), b: id('b'), ...(output === undefined ? {} : { output }), differences: result.differences, inexact: result.inexact };
   }
   const viewA = a.view ?? viewOfIdentity(computeIdentity(a.composition));
   const viewB = b.view ?? viewOfIdentity(computeIdentity(b.composition));
@@ -147,5 +162,6 @@ export function diffSides(a: DiffSide, b: DiffSide): RunDiff {
     ...(a.kind === 'receipt' || b.kind === 'receipt' ? { signaturesChecked: false as const } : {}),
     ...(output === undefined ? {} : { output }),
     differences: result.differences,
+    inexact: [],
   };
 }

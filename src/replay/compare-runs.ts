@@ -8,7 +8,7 @@
 import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
 import { toHex, sha256Once } from '../hash/sha256.ts';
-import { COMPOSITION_VERSION, REQUEST_COMPONENTS, VALUE_COMPONENTS, type Composition, type ServedFact } from '../identity/composition.ts';
+import { COMPOSITION_VERSION, REQUEST_COMPONENTS, VALUE_COMPONENTS, type ComponentName, type Composition, type ServedFact } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { canonicalize } from '../jcs/canonicalize.ts';
@@ -55,6 +55,12 @@ export interface RunsDiff {
   compared: 'content' | 'digests';
   /** Request components and list elements that differ (SPEC 10), in component order. */
   differences: Difference[];
+  /**
+   * The list components whose elements were not aligned exactly (SPEC 10: past runprint's bounds),
+   * so an element may be named moved, changed, added or removed where an exact alignment would
+   * find it equal; empty when every list was aligned exactly.
+   */
+  inexact: ComponentName[];
   served: ServedDifference[];
   output: OutputComparison;
 }
@@ -153,14 +159,23 @@ function sideOf(run: StoredRun, which: 'A' | 'B'): RunSide {
   return { captureId: run.record.captureId, requestId: run.record.requestId, runId: run.record.runId, model: run.model, served: run.record.served };
 }
 
-/**
- * diffCompositions(a, b).differences, here or elsewhere: serve has those of large runs computed in
- * a worker thread (the identities of two compositions of 100,000 elements held its event loop
- * more than half a second).
- */
-export type CompositionDiffer = (a: Composition, b: Composition) => Promise<Difference[]>;
+/** What a CompositionDiffer gives: diffCompositions' differences and the lists it aligned inexactly. */
+export interface CompositionDifferences {
+  differences: Difference[];
+  inexact: ComponentName[];
+}
 
-const differencesHere: CompositionDiffer = async (a, b) => diffCompositions(a, b).differences;
+/**
+ * diffCompositions(a, b)'s differences and inexact lists, here or elsewhere: serve has those of
+ * large runs computed in a worker thread (the identities of two compositions of 100,000 elements
+ * held its event loop more than half a second).
+ */
+export type CompositionDiffer = (a: Composition, b: Composition) => Promise<CompositionDifferences>;
+
+const differencesHere: CompositionDiffer = async (a, b) => {
+  const { differences, inexact } = diffCompositions(a, b);
+  return { differences, inexact };
+};
 
 /** The stored composition of a run, or undefined when some of its content is not stored. */
 async function compositionOrNone(storage: RunStorage, run: StoredRun): Promise<Composition | undefined> {
@@ -184,8 +199,8 @@ function unsalted(composition: Composition): Composition {
  * `$['salts'][NAME]` difference (never the salt) for each component salted otherwise on either
  * side whose content is equal, as diffCompositions reports a difference of salts alone.
  */
-async function contentDifferences(a: Composition, b: Composition, differ: CompositionDiffer): Promise<Difference[]> {
-  const differences = await differ(unsalted(a), unsalted(b));
+async function contentDifferences(a: Composition, b: Composition, differ: CompositionDiffer): Promise<CompositionDifferences> {
+  const { differences, inexact } = await differ(unsalted(a), unsalted(b));
   const ordered: Difference[] = [];
   for (const name of ['version', ...REQUEST_COMPONENTS, 'served'] as const) {
     const of = differences.filter((difference) => difference.component === name);
@@ -194,7 +209,7 @@ async function contentDifferences(a: Composition, b: Composition, differ: Compos
     }
     ordered.push(...of);
   }
-  return ordered;
+  return { differences: ordered, inexact };
 }
 
 /**
@@ -232,16 +247,20 @@ export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRu
   const compositionA = await compositionOrNone(storage, a);
   const compositionB = compositionA === undefined ? undefined : await compositionOrNone(storage, b);
   let differences: Difference[];
+  let inexact: ComponentName[];
   let compared: RunsDiff['compared'];
   if (compositionA !== undefined && compositionB !== undefined) {
-    differences = await contentDifferences(compositionA, compositionB, differ);
+    ({ differences, inexact } = await contentDifferences(compositionA, compositionB, differ));
     compared = 'content';
   } else {
     await checkComparableDigests(storage, a, b);
     const values = new Set<string>(VALUE_COMPONENTS);
     const seen = new Set<string>();
     differences = [];
-    for (const difference of await differ(standIn(a.identity!), standIn(b.identity!))) {
+    // The stand-ins' lists are the runs' element digests: aligned as the content's would be.
+    const byDigests = await differ(standIn(a.identity!), standIn(b.identity!));
+    inexact = byDigests.inexact;
+    for (const difference of byDigests.differences) {
       if (!values.has(difference.component)) {
         differences.push(difference);
       } else if (!seen.has(difference.component)) {
@@ -259,6 +278,7 @@ export async function compareRuns(storage: RunStorage, a: StoredRun, b: StoredRu
     sameRun: sideA.runId !== null && sideA.runId === sideB.runId,
     compared,
     differences,
+    inexact,
     served: servedDifferences(a.record.served, b.record.served),
     output: await compareOutputs(storage, a, b),
   };

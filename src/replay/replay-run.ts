@@ -8,7 +8,7 @@ import { prepareRequest, type CapturedRun } from '../capture/capture-run.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';
-import type { Composition, Salts, ServedFact } from '../identity/composition.ts';
+import type { ComponentName, Composition, Salts, ServedFact } from '../identity/composition.ts';
 import { diffCompositions, type Difference } from '../identity/diff.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import type { JsonObject, JsonValue } from '../jcs/json-value.ts';
@@ -79,7 +79,7 @@ export interface ReplayResult {
     body: 'exact' | 'rebuilt' | 'overridden';
   } | null;
   /** The overrides given, and the request differences they made (SPEC 10); absent without overrides. */
-  overrides?: { model?: string; params?: { [name: string]: JsonValue }; changed: Difference[] };
+  overrides?: { model?: string; params?: { [name: string]: JsonValue }; changed: Difference[]; inexact: ComponentName[] };
   /** Served facts that differ (original A, replay B). */
   served: ServedDifference[];
   /** Outputs compared (original A, replay B); null when the replay has no output. */
@@ -233,11 +233,13 @@ export async function replayRun(original: StoredRun, options: ReplayOptions): Pr
     composition = prepared.composition;
     const params: { [name: string]: JsonValue } = {};
     for (const [name, value] of options.overrides.params ?? []) setMember(params, name, value);
-    const changed = prepared.identity.requestId === rebuilt.requestId ? [] : diffCompositions(rebuilt.composition, composition).differences;
+    // A list a --param gave past SPEC 10's bounds is aligned inexactly: `inexact` names it, as in `diff --json`.
+    const { differences: changed, inexact } = prepared.identity.requestId === rebuilt.requestId ? { differences: [], inexact: [] } : diffCompositions(rebuilt.composition, composition);
     result.overrides = {
       ...(options.overrides.model === undefined ? {} : { model: options.overrides.model }),
       ...(Object.keys(params).length === 0 ? {} : { params }),
       changed,
+      inexact,
     };
     // Overrides that change nothing leave the request as it was: it is compared as a replay.
     if (changed.length > 0) body = 'overridden';

@@ -288,13 +288,15 @@ export async function runReceiptAnswer(body: Uint8Array): Promise<Uint8Array> {
 }
 
 /**
- * `run-diff`: the differences of two stored runs' compositions (diffCompositions, SPEC 10), as
- * JSON: what `GET /v1/runs/diff` compares large runs by, in a worker thread; the body is serve's
- * JSON of `{"a": composition, "b": composition}`. No route's.
+ * `run-diff`: the differences of two stored runs' compositions (diffCompositions, SPEC 10) and the
+ * list components aligned inexactly, as JSON `{"differences": [...], "inexact": [...]}`: what
+ * `GET /v1/runs/diff` compares large runs by, in a worker thread; the body is serve's JSON of
+ * `{"a": composition, "b": composition}`. No route's.
  */
 export function runDiffAnswer(body: Uint8Array): Uint8Array {
   const { a, b } = JSON.parse(decoder.decode(body)) as { a: unknown; b: unknown };
-  return json(diffCompositions(a, b).differences);
+  const { differences, inexact } = diffCompositions(a, b);
+  return json({ differences, inexact });
 }
 
 /**

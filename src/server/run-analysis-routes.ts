@@ -7,13 +7,12 @@
 import { MAX_CAPTURED_ELEMENTS } from '../capture/capture-run.ts';
 import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';
-import type { Difference } from '../identity/diff.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { stringifyInSteps } from '../jcs/stringify-steps.ts';
 import { encodeBase64 } from '../keys/base64.ts';
 import type { SignedFactDifference } from '../receipt/signed-facts.ts';
 import type { VerificationReport } from '../receipt/verify.ts';
-import type { CompositionDiffer } from '../replay/compare-runs.ts';
+import type { CompositionDiffer, CompositionDifferences } from '../replay/compare-runs.ts';
 import { runsDiffView } from '../replay/diff-values.ts';
 import { verifyRun, type RunVerifyCompute, type VerifyRunOptions } from '../replay/verify-run.ts';
 import type { RunStorage } from '../store/run-storage.ts';
@@ -59,9 +58,9 @@ async function jsonBytes(value: unknown): Promise<Uint8Array> {
   return bytes;
 }
 
-/** diffCompositions of large runs' compositions (compare-runs.ts) in the worker pool: the same differences, off the event loop. */
+/** diffCompositions of large runs' compositions (compare-runs.ts) in the worker pool: the same differences and inexact lists, off the event loop. */
 function workerDiffer(compute: IdentityCompute): CompositionDiffer {
-  return async (a, b) => JSON.parse(decoder.decode(await compute(await jsonBytes({ a, b }), 'auto', MAX_CAPTURED_ELEMENTS, 'run-diff'))) as Difference[];
+  return async (a, b) => JSON.parse(decoder.decode(await compute(await jsonBytes({ a, b }), 'auto', MAX_CAPTURED_ELEMENTS, 'run-diff'))) as CompositionDifferences;
 }
 
 /**
