@@ -113,7 +113,10 @@ export interface RunprintFetchOptions {
    * Request components to salt (serve's --capture-salt): names such as `['system', 'input']`, or
    * `['all']`. Each call gets a fresh random salt per component, so its receipt (and log entry)
    * carries commitments (SPEC 5.6); the salts are kept in the run store (part `salts`), or sent
-   * with the exchange to a server (`url`). Default: RUNPRINT_CAPTURE_SALT, else none.
+   * with the exchange to a server (`url`). With `keep` keeping salts by digest only (`'digest'`)
+   * they are not kept, so the commitments can never be opened from the store: as serve with
+   * --capture-keep digest, taken on purpose (docs/CAPTURE.md, "Salted commitments"); add
+   * `'salts=content'` to keep them. Default: RUNPRINT_CAPTURE_SALT, else none.
    */
   salt?: readonly string[];
   /**
