@@ -36,6 +36,22 @@ interface Pending<Result> {
   reject: (error: LogError) => void;
 }
 
+/**
+ * Run in runprint's writer thread before its module loads: drops the one warning Node 22 prints as
+ * node:sqlite loads ("ExperimentalWarning: SQLite is an experimental feature ...") in that thread
+ * only, so a process with a local store says it once (its main thread's, which is the application's
+ * to silence or not: docs/CAPTURE.md), not twice. Every other warning of the thread is printed.
+ */
+export const QUIET_SQLITE_WARNING = `{
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning, ...rest) {
+    const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type;
+    const text = typeof warning === 'string' ? warning : warning?.message;
+    if (type === 'ExperimentalWarning' && typeof text === 'string' && text.startsWith('SQLite is an experimental feature')) return;
+    return emitWarning.call(this, warning, ...rest);
+  };
+}`;
+
 export class SqliteWriterThread<Task, Result> {
   readonly #workerUrl: URL;
   readonly #path: string;
@@ -62,7 +78,8 @@ export class SqliteWriterThread<Task, Result> {
 
   #start(): Promise<void> {
     // execArgv: [] because the worker needs no flag of the caller's (see model-digest/hash-pool.ts).
-    const worker = new Worker(this.#workerUrl, { workerData: { path: this.#path }, execArgv: [] });
+    // The worker module is loaded after QUIET_SQLITE_WARNING (node:sqlite warns as it loads).
+    const worker = new Worker(`${QUIET_SQLITE_WARNING}\nimport(${JSON.stringify(this.#workerUrl.href)});`, { eval: true, workerData: { path: this.#path }, execArgv: [] });
     this.#worker = worker;
     worker.unref();
     const opened = new Promise<void>((resolve, reject) => {
