@@ -59,6 +59,12 @@ test('npm pack gives a tarball that installs into an empty project and works the
   const files = packed[0]!.files.map((file) => file.path);
   assert.ok(files.includes('dist/cli/main.js') && files.includes('dist/jcs/index.d.ts'), 'compiled JavaScript and declarations are packed');
   assert.ok(files.includes('dist/jcs/index.js.map'), 'source maps are packed');
+  // src/ is not packed: each map carries its TypeScript (tsconfig.build.json inlineSources), so a
+  // debugger or node --enable-source-maps shows runprint's own lines from node_modules.
+  for (const map of files.filter((file) => file.endsWith('.js.map'))) {
+    const { sources, sourcesContent } = JSON.parse(readFileSync(join(root, map), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+    assert.ok(sources.length > 0 && sourcesContent?.length === sources.length && sourcesContent.every((text) => typeof text === 'string' && text.length > 0), `${map} carries the sources it names`);
+  }
   assert.equal(files.filter((file) => file.endsWith('.d.ts.map')).length, 0, 'no declaration maps: they would point at src/, which is not packed');
   assert.equal(files.filter((file) => file.startsWith('src/') || file.startsWith('test/')).length, 0, 'no sources or tests are packed');
   // README's links (docs/CAPTURE.md, docs/decisions/, testdata/, BENCHMARKS.md) work in node_modules/runprint too.
