@@ -698,7 +698,10 @@ export interface RunStorage {
    * oldest first; with `afterSeq`, only those after it (a cursor: pass the last one's `seq`); with
    * `maxBytes`, only receipts of at most that many bytes (UTF-8), the others not read (a receipt
    * longer than a log entry can be, of a run of thousands of messages, is never logged: reading it
-   * in every sweep held the event loop about 30 ms per 10 MB).
+   * in every sweep held the event loop about 30 ms per 10 MB). PostgreSQL (several serves on one
+   * store) also claims the rows it gives for this store instance (log_claimed_by, log_claimed_at):
+   * another instance is not given them until setLogIndexes clears the claim, close hands it back,
+   * or it is older than the store's logClaimMs (a holder killed or hung); SQLite claims nothing.
    */
   unlogged(limit: number, afterSeq?: number, maxBytes?: number): Promise<Array<{ seq: number; recordDigest: string; receipt: string; runId: string | null }>>;
   /** How many runs `unlogged` would give, counted up to `atMost` (runs_unlogged, a partial index: a read of those entries only). */
