@@ -272,7 +272,7 @@ const CHANGE_BADGES = {
 const changeBadge = (change) => h('span', { class: `badge ${CHANGE_BADGES[change][0]}`.trim() }, CHANGE_BADGES[change][1]);
 
 /** Said under a list component too long for SPEC 10's exact alignment (the core's bounds, src/identity/align.ts). */
-const INEXACT_NOTE = 'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.';
+const INEXACT_NOTE = 'Too long to align exactly (SPEC 10): past runprint\'s bounds, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.';
 
 const SALTED_NOTE = 'Salted: each run commits to its content with its own salt, so the digests differ; the content the store keeps is compared, element by element.';
 

@@ -233,7 +233,7 @@ test('lists past SPEC 10\'s exact bound are aligned by their digests found once,
   await compare(page, 'before-swap', 'swapped');
   const input = '.compare-part[data-component="input"]';
   assert.deepEqual(await page.$$eval(`${input} p.inexact`, (notes) => notes.map((note) => [(note as HTMLElement).dataset['inexact'], note.textContent])), [['input',
-    'Too long to align exactly (SPEC 10): past runprint\'s bound, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.']]);
+    'Too long to align exactly (SPEC 10): past runprint\'s bounds, the elements whose digest occurs once in each list are aligned first, then the others gap by gap, so an element may be named moved, changed, added or removed where an exact alignment would find it equal.']]);
   // Said once, under the list it is about, and of no other component.
   assert.equal(await page.$$eval('p.inexact', (notes) => notes.length), 1);
   assert.equal(await page.textContent(`${input} .counts`), '2101 elements in A, 2101 in B: 1099 equal, 1001 moved, 1 changed.');
