@@ -115,11 +115,14 @@ test('runprintFetch: a server URL without its scheme, or with the exchanges rout
   refused(options({ url: 'localhost:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/localhost:8480\?$/);
   refused(options({ url: '127.0.0.1:8480' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL: http:\/\/127\.0\.0\.1:8480\?$/);
   refused(options({ url: 'not a url' }), 'ERR_INVALID_ARG_VALUE', /^options.url has no scheme: it must be an http\(s\) URL, such as http:\/\/127\.0\.0\.1:8480$/);
-  refused(options({ url: 'http://127.0.0.1:8480/v1/exchanges' }), 'ERR_INVALID_ARG_VALUE', /^options.url is the runprint server's base URL, without \/v1\/exchanges \(runprintFetch posts to \/v1\/exchanges under it\), its root address: http:\/\/127\.0\.0\.1:8480$/);
-  refused(options({ url: 'https://runprint.example/base/v1/exchanges/' }), 'ERR_INVALID_ARG_VALUE', /base URL, without \/v1\/exchanges .*, its root address: https:\/\/runprint\.example$/);
-  // The proxy's address, or any other path: posted to PATH/v1/exchanges, which serve does not answer.
-  refused(options({ url: 'http://127.0.0.1:8480/openai/v1' }), 'ERR_INVALID_ARG_VALUE', /^options.url must be the runprint serve's root address, without a path \(runprintFetch posts to \/v1\/exchanges under it; .*\): http:\/\/127\.0\.0\.1:8480, not "\/openai\/v1"$/);
-  refused(options({ url: 'https://runprint.example/v1/' }), 'ERR_INVALID_ARG_VALUE', /root address, without a path .*: https:\/\/runprint\.example, not "\/v1\/"$/);
+  refused(options({ url: 'http://127.0.0.1:8480/v1/exchanges' }), 'ERR_INVALID_ARG_VALUE', /^options.url is the runprint server's base URL, without \/v1\/exchanges \(runprintFetch posts to \/v1\/exchanges under it\): http:\/\/127\.0\.0\.1:8480$/);
+  // The prefix is kept: a serve behind a reverse proxy at a path.
+  refused(options({ url: 'https://runprint.example/base/v1/exchanges/' }), 'ERR_INVALID_ARG_VALUE', /base URL, without \/v1\/exchanges .*: https:\/\/runprint\.example\/base$/);
+  // A provider's base URL (the proxy's, or one ending in /v1): posted to PATH/v1/exchanges, which serve does not answer.
+  refused(options({ url: 'http://127.0.0.1:8480/openai/v1' }), 'ERR_INVALID_ARG_VALUE', /^options.url must be the runprint serve's address \(its root, or the path prefix a reverse proxy serves it under\), not a provider's base URL: "\/openai\/v1" names serve's openai provider route .*, such as http:\/\/127\.0\.0\.1:8480$/);
+  refused(options({ url: 'http://127.0.0.1:8480/anthropic' }), 'ERR_INVALID_ARG_VALUE', /not a provider's base URL: "\/anthropic" names serve's anthropic provider route/);
+  refused(options({ url: 'https://runprint.example/v1/' }), 'ERR_INVALID_ARG_VALUE', /not a provider's base URL: "\/v1" ends in \/v1 .*, such as https:\/\/runprint\.example$/);
+  refused(options({ url: 'https://gw.example/runprint/v1' }), 'ERR_INVALID_ARG_VALUE', /not a provider's base URL: "\/runprint\/v1" ends in \/v1/);
   // An http(s) URL whose host or port URL refuses says which (not "must be an http(s) URL").
   refused(options({ url: 'http://256.1.1.1:80' }), 'ERR_INVALID_ARG_VALUE', /^options.url is an http\(s\) URL whose host is not valid: "256\.1\.1\.1:80"$/);
   refused(options({ url: 'http://127.0.0.1:99999' }), 'ERR_INVALID_ARG_VALUE', /^options.url is an http\(s\) URL whose port is not valid: "127\.0\.0\.1:99999"$/);
@@ -130,6 +133,24 @@ test('runprintFetch: a server URL without its scheme, or with the exchanges rout
   } finally {
     if (saved === undefined) delete process.env['RUNPRINT_URL'];
     else process.env['RUNPRINT_URL'] = saved;
+  }
+});
+
+test('runprintFetch: a serve behind a reverse proxy at a path prefix is taken, and trailing slashes go', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'runprint-url-'));
+  try {
+    for (const [given, url] of [
+      ['https://gw.example/runprint', 'https://gw.example/runprint'],
+      ['https://gw.example/team/runprint/', 'https://gw.example/team/runprint'],
+      ['http://127.0.0.1:8480//', 'http://127.0.0.1:8480'],
+      ['http://127.0.0.1:8480/runprint///', 'http://127.0.0.1:8480/runprint'],
+    ] as const) {
+      const fetch = runprintFetch({ data, url: given, fetch: () => Promise.reject(new Error('not sent')), onError: () => {} });
+      assert.equal(fetch.url, url);
+      await fetch.close();
+    }
+  } finally {
+    rmSync(data, { recursive: true, force: true });
   }
 });
 

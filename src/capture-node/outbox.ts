@@ -94,7 +94,7 @@ function isRefusal(status: number, code: string | undefined): boolean {
 function clientRefusal(status: number, code: string | undefined, url: string, token: boolean, left: string): RunprintError | undefined {
   const answer = `${status}${code === undefined ? '' : ` ${code}`}`;
   if (status === 404) {
-    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), or ${url} is not its root address (give the serve's address, such as http://127.0.0.1:8480, without a path): ${left} in the outbox, kept until a server takes them`);
+    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), or ${url} is not its address (its root address, such as http://127.0.0.1:8480, or the path prefix a reverse proxy serves it under): ${left} in the outbox, kept until a server takes them`);
   }
   if (status === 401 || status === 403) {
     return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: ${token ? 'it refused the capture token (runprint-capture-token) this process sends' : 'it needs a capture token, and this process sends none'}; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: ${left} in the outbox, kept until a server takes them`);

@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { captureFetch, type CaptureCounts, type RunContent } from '../capture/capture-fetch.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import { freshSalts, saltedComponents, type CapturedRun } from '../capture/capture-run.ts';
+import { providerFor } from '../providers/registry.ts';
+import { REQUEST_FORMATS } from '../providers/request-format.ts';
 import { EXCHANGES_PATH, exchangeOf, type ExchangeRetrievalError } from '../capture/exchange.ts';
 import { LogError, RunprintError, type ErrorCode } from '../errors.ts';
 import type { SigningKey } from '../keys/keys.ts';
@@ -458,8 +460,9 @@ async function namingKeyFile(error: unknown, file: string): Promise<never> {
 }
 
 /**
- * The server URL of `url` or RUNPRINT_URL: the server's base URL, http(s), no query, fragment or
- * credentials, not the exchanges route itself; without its trailing slash.
+ * The server URL of `url` or RUNPRINT_URL: the server's base URL (its root, or a reverse proxy's
+ * path prefix), http(s), no query, fragment or credentials, not the exchanges route itself nor a
+ * provider's base URL; without its trailing slashes.
  */
 function serverUrl(given: string | undefined): string | null {
   const text = given ?? (process.env['RUNPRINT_URL'] || undefined);
@@ -491,17 +494,28 @@ function serverUrl(given: string | undefined): string | null {
   if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
     throw wrongValue(`${name} must be an http(s) URL without query, fragment, user name or password`);
   }
+  // Any run of trailing slashes goes (`http://host:8480//` is the root address).
   const base = url.href.replace(/\/+$/, '');
-  if (base.endsWith(EXCHANGES_PATH)) {
-    throw wrongValue(`${name} is the runprint server's base URL, without ${EXCHANGES_PATH} (runprintFetch posts to ${EXCHANGES_PATH} under it), its root address: ${url.origin}`);
+  const path = url.pathname.replace(/\/+$/, '');
+  if (path === EXCHANGES_PATH || path.endsWith(EXCHANGES_PATH)) {
+    const prefix = `${url.origin}${path.slice(0, -EXCHANGES_PATH.length)}`;
+    throw wrongValue(`${name} is the runprint server's base URL, without ${EXCHANGES_PATH} (runprintFetch posts to ${EXCHANGES_PATH} under it): ${prefix}`);
   }
-  // A path (the proxy's `/openai/v1`, `/v1`) would post to `<path>/v1/exchanges`, which serve does
-  // not answer: every exchange would wait in the outbox for ever.
-  if (url.pathname !== '/') {
-    throw wrongValue(`${name} must be the runprint serve's root address, without a path (runprintFetch posts to ${EXCHANGES_PATH} under it; the provider's base URL, such as the proxy's /openai/v1, goes to the SDK): ${url.origin}, not ${JSON.stringify(url.pathname.slice(0, 200))}`);
+  // A path prefix is a serve behind a reverse proxy (https://gw.example/runprint: exchanges go to
+  // PREFIX/v1/exchanges). What is plainly a provider's base URL is refused instead: one ending in
+  // /v1 (the proxy's /openai/v1, a provider's own), or one with a segment that names one of
+  // serve's provider routes (/openai/, /anthropic/): posted under it, every exchange would wait in
+  // the outbox for ever.
+  const segments = path.split('/').filter((segment) => segment !== '');
+  const route = segments.find((segment) => PROVIDER_ROUTES.has(segment.toLowerCase()));
+  if (segments.at(-1)?.toLowerCase() === 'v1' || route !== undefined) {
+    throw wrongValue(`${name} must be the runprint serve's address (its root, or the path prefix a reverse proxy serves it under), not a provider's base URL: ${JSON.stringify(path.slice(0, 200))} ${route === undefined ? 'ends in /v1' : `names serve's ${route} provider route`} (runprintFetch posts to ${EXCHANGES_PATH} under the url; the provider's base URL, such as the proxy's /openai/v1, goes to the SDK), such as ${url.origin}`);
   }
   return base;
 }
+
+/** serve's provider routes, by upstream name (/openai/..., /anthropic/...): never a runprint server's path. */
+const PROVIDER_ROUTES = new Set(REQUEST_FORMATS.map((format) => providerFor(format).upstream.name.toLowerCase()));
 
 /** Which part of a URL's authority (`host:port`, no user name) URL refused: its port when that is not 0 to 65535, else its host. */
 function hostOrPort(authority: string): string {
