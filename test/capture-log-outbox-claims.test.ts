@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import type pg from 'pg';
 import type { NoteVerifier } from '../src/log/note.ts';
@@ -160,4 +160,42 @@ test('a PostgreSQL run store made before delivery claims is read as it is, and g
   assert.deepEqual(columns.rows, [{ column_name: 'log_claimed_at', data_type: 'timestamp with time zone' }, { column_name: 'log_claimed_by', data_type: 'text' }]);
   assert.equal((await a.unlogged(100)).length, 4);
   assert.deepEqual(await b.unlogged(100), []);
+});
+
+test('a run store that claimed receipts closes within a few seconds when PostgreSQL stops answering; its claims then lapse', async () => {
+  const { url } = await freshUrl();
+  // A TCP proxy on loopback to the store, which stops forwarding (a database or a network that
+  // hangs: the connections stay open and nothing comes back).
+  const sockets: Socket[] = [];
+  const target = new URL(url);
+  const proxy = createNetServer((from) => {
+    const to = connect(Number(target.port || 5432), target.hostname);
+    sockets.push(from, to);
+    from.on('error', () => undefined);
+    to.on('error', () => undefined);
+    from.pipe(to);
+    to.pipe(from);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  closing.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const other = await open(url, 1_000);
+  await addReceipts(other, 3);
+  const store = await PostgresRuns.open(proxied.toString(), { logClaimMs: 1_000 });
+  assert.equal((await store.unlogged(100)).length, 3);
+  for (const socket of sockets) {
+    socket.unpipe();
+    socket.pause();
+  }
+  const started = Date.now();
+  const closed = await Promise.race([store.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still closing'), 8_000).unref())]);
+  assert.equal(closed, 'closed');
+  assert.ok(Date.now() - started < 4_000, `closed in ${Date.now() - started} ms`);
+  // Not handed back: the claims lapse after logClaimMs, and another store gets them then.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  assert.equal((await other.unlogged(100)).length, 3);
 });

@@ -935,14 +935,51 @@ export class PostgresRuns implements RunStorage, BindsLog {
   /**
    * Hands back the receipts this process claimed to deliver and did not (unlogged), so that another
    * serve, or this one restarted, delivers them at once rather than after logClaimMs (a process
-   * killed hands back nothing: its claims lapse). Its statement gives up after RELEASE_MS (a
-   * store that does not answer, or a row another transaction holds, keeps the claims, which lapse).
+   * killed hands back nothing: its claims lapse). It gives up after RELEASE_MS, counted by this
+   * process and not only by the server (a store that does not answer, a network that stops
+   * forwarding, or a row another transaction holds): the claims are then kept, and lapse after
+   * logClaimMs, and the connection is closed rather than given back.
    */
   async close(): Promise<void> {
-    if (this.#logClaimed) {
-      await postgresTransaction(this.#pool, 'run', `BEGIN; SET LOCAL statement_timeout = ${RELEASE_MS}; SET LOCAL lock_timeout = ${RELEASE_MS};`, (client) =>
-        client.query('UPDATE runs SET log_claimed_by = NULL, log_claimed_at = NULL WHERE receipt IS NOT NULL AND log_index IS NULL AND log_claimed_by = $1', [this.#logClaimant])).catch(() => undefined);
-    }
+    if (this.#logClaimed) await this.#handBack();
     await this.#pool.end().catch(() => undefined);
+  }
+
+  /** close's hand-back of the claims, bounded by RELEASE_MS on this side; never throws. */
+  async #handBack(): Promise<void> {
+    const overdue = Symbol('overdue');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<typeof overdue>((resolve) => (timer = setTimeout(() => resolve(overdue), RELEASE_MS)));
+    const within = async <T>(step: Promise<T>): Promise<T> => {
+      const first = await Promise.race([step, late]);
+      if (first === overdue) {
+        step.catch(() => undefined);
+        throw new Error('overdue');
+      }
+      return first as T;
+    };
+    const connecting = this.#pool.connect();
+    let client: pg.PoolClient | undefined;
+    let broken = false;
+    const onError = () => (broken = true);
+    try {
+      client = await within(connecting);
+      client.on('error', onError);
+      await within(client.query(`BEGIN; SET LOCAL statement_timeout = ${RELEASE_MS}; SET LOCAL lock_timeout = ${RELEASE_MS};`));
+      await within(client.query('UPDATE runs SET log_claimed_by = NULL, log_claimed_at = NULL WHERE receipt IS NOT NULL AND log_index IS NULL AND log_claimed_by = $1', [this.#logClaimant]));
+      await within(client.query('COMMIT'));
+    } catch {
+      // Not handed back (the claims lapse). The connection may be in a transaction or wait for an
+      // answer: it is closed (a query still waiting destroys its socket), not given back.
+      broken = true;
+    } finally {
+      clearTimeout(timer);
+      if (client) {
+        client.removeListener('error', onError);
+        client.release(broken);
+      } else {
+        connecting.then((late) => late.release(true), () => undefined);
+      }
+    }
   }
 }
