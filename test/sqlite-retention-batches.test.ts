@@ -6,7 +6,9 @@
  * the store is as a crash would leave it: no run marked expired keeps a digest, every digest kept
  * has its content. Only the content the expiring runs named is looked at: a row no run names is
  * not read (nor deleted); content a newer run keeps stays; a run of more digests than one step
- * releases (a large run) loses all of its content and is marked expired.
+ * releases (a large run) loses all of its content and is marked expired. A step leaves a run
+ * that does not fit what it has left whole, for the next step (which takes it first): only a large
+ * run is ever half released between steps.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { EXPIRE_DIGESTS, expireStep, prepareRunWrites } from '../src/store/sqlite-runs-write.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 
@@ -84,3 +87,48 @@ for (const writerThread of [false, true]) {
     }
   });
 }
+
+test('a step of expire leaves a run that does not fit the digests it has left whole for the next step: only a run larger than a step is released over several', async () => {
+  const path = join(scratch.tempDir(), 'runs.sqlite');
+  await SqliteRuns.open(path, { writerThread: false }).close();
+  const db = new DatabaseSync(path);
+  try {
+    // 15 runs of 300 digests (4,500: more than a step's 4,096), then a large run of 5,000, then 2 of 300.
+    const sizes = [...Array.from({ length: 15 }, () => 300), 5_000, 300, 300];
+    sizes.forEach((size, i) => {
+      db.exec(`INSERT INTO runs (record_digest, capture_id, started, ended, capture, record, receiptable) VALUES ('r${i}', 'c${i}', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:01.000Z', 'proxy', '{}', 0)`);
+      db.exec(`WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < ${size - 1})
+        INSERT INTO run_digests (seq, part, position, digest, kept) SELECT (SELECT seq FROM runs WHERE record_digest = 'r${i}'), 'messages', n, 'd${i}_' || n, 1 FROM g`);
+    });
+    db.exec("INSERT INTO content (digest, bytes) SELECT digest, x'00' FROM run_digests");
+    const statements = prepareRunWrites(db);
+    /** Each run: [digests kept, digests with content, marked expired]. */
+    const state = () => (db.prepare(`SELECT (SELECT count(*) FROM run_digests d WHERE d.seq = r.seq AND kept = 1) AS kept,
+        (SELECT count(*) FROM run_digests d JOIN content c USING (digest) WHERE d.seq = r.seq) AS stored, content_expired AS marked FROM runs r ORDER BY seq`).all() as { kept: number; stored: number; marked: number }[])
+      .map((row) => [row.kept, row.stored, row.marked]);
+    const whole = (size: number) => [size, size, 0];
+    const gone = [0, 0, 1];
+    const steps: number[] = [];
+    let after = 0;
+    const step = () => {
+      const done = expireStep(db, path, statements, { before: '2025-01-01T00:00:00.000Z', after });
+      after = done.after;
+      steps.push(done.marked);
+      return done;
+    };
+    step();
+    // 13 runs fit 4,096 (3,900); the 14th is left whole, not half released.
+    assert.deepEqual(state(), [...Array.from({ length: 13 }, () => gone), whole(300), whole(300), whole(5_000), whole(300), whole(300)]);
+    step();
+    // The 14th and 15th, then the large run does not fit: left whole.
+    assert.deepEqual(state(), [...Array.from({ length: 15 }, () => gone), whole(5_000), whole(300), whole(300)]);
+    step();
+    // The large run first: a step's worth of it released, not marked.
+    assert.deepEqual(state(), [...Array.from({ length: 15 }, () => gone), [5_000 - EXPIRE_DIGESTS, 5_000 - EXPIRE_DIGESTS, 0], whole(300), whole(300)]);
+    assert.equal(step().done, true);
+    assert.deepEqual(state(), sizes.map(() => gone));
+    assert.deepEqual(steps, [13, 2, 0, 3]);
+  } finally {
+    db.close();
+  }
+});

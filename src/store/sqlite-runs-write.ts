@@ -224,6 +224,8 @@ export interface RunWriteStatements {
   releaseDigests: StatementSync;
   /** Whether a run still keeps a digest. */
   keepsAny: StatementSync;
+  /** How many digests a run keeps, counted up to a bound (expireStep: whether it fits what the step has left). */
+  keptUpTo: StatementSync;
   /** Marks a run's content expired. */
   markExpired: StatementSync;
   /** Large runs being written in steps on this connection, by the id their writer gave (beginStaged). */
@@ -328,6 +330,7 @@ export function prepareRunWrites(db: DatabaseSync): RunWriteStatements {
     expireScan: db.prepare('SELECT seq, (content_expired = 0 AND ended < ?) AS due FROM runs WHERE seq > ? ORDER BY seq LIMIT ?'),
     releaseDigests: db.prepare('UPDATE run_digests SET kept = 0 WHERE (seq, part, position) IN (SELECT seq, part, position FROM run_digests WHERE seq = ? AND kept = 1 LIMIT ?) RETURNING part, digest'),
     keepsAny: db.prepare('SELECT 1 AS keeps FROM run_digests WHERE seq = ? AND kept = 1 LIMIT 1'),
+    keptUpTo: db.prepare('SELECT count(*) AS kept FROM (SELECT 1 FROM run_digests WHERE seq = ? AND kept = 1 LIMIT ?)'),
     markExpired: db.prepare('UPDATE runs SET content_expired = 1 WHERE seq = ? AND content_expired = 0'),
     staged: new Map(),
   };
@@ -492,10 +495,12 @@ export interface ExpireStep {
  * kept digests (at most EXPIRE_DIGESTS in all) of at most EXPIRE_RUNS runs, deletes the content of
  * the digests it released that no digest row keeps any more (the digest index: content another
  * run keeps stays, content these runs did not name is not read), and marks expired each run none
- * of whose digests is kept now. A run of more digests than a step releases (a large run) is
- * released over several steps and marked by its last; until then a reader sees its released
- * pieces as not stored. A crash between steps leaves nothing behind: a run is marked only in the
- * transaction that deleted the last of its content, and the next expire takes the rest. Not
+ * of whose digests is kept now. A run whose kept digests do not fit what the step has left is
+ * left whole for the next step, which takes it first; so a run of EXPIRE_DIGESTS digests or fewer
+ * is released and marked in one step, and a crash or a failure between steps leaves none of them
+ * half done. A run of more (a large run) is released over several steps, each taking it first,
+ * and is marked by its last; until then a reader sees its released pieces as not stored, and a
+ * crash in between leaves it half released, not marked: the next expire takes the rest. Not
  * synced (synchronous = NORMAL): a step a power loss undoes is done again by the next sweep, and
  * the rewrite and checkpoint that follow a sweep that deleted content sync what it did.
  */
@@ -511,6 +516,12 @@ export function expireStep(db: DatabaseSync, path: string, statements: RunWriteS
     for (const row of rows) {
       if (row.due === 1) {
         if (marked === EXPIRE_RUNS || budget === 0) {
+          stopped = true;
+          break;
+        }
+        // A run that does not fit what the step has left waits for the next step, which takes it
+        // first, unless the step has released nothing yet (a large run, spread over steps).
+        if (budget < EXPIRE_DIGESTS && Number((statements.keptUpTo.get(row.seq, budget + 1) as { kept: number }).kept) > budget) {
           stopped = true;
           break;
         }
