@@ -132,3 +132,32 @@ test('a step of expire leaves a run that does not fit the digests it has left wh
     db.close();
   }
 });
+
+for (const writerThread of [false, true]) {
+  test(`a rewrite of the content table a sweep did not make (a crash after its last step) is made by the next process's sweep, which deletes nothing (${writerThread ? 'writer thread' : 'one connection'})`, async () => {
+    const path = join(scratch.tempDir(), 'runs.sqlite');
+    await SqliteRuns.open(path, { writerThread: false }).close();
+    const db = new DatabaseSync(path);
+    try {
+      db.exec(`INSERT INTO runs (record_digest, capture_id, started, ended, capture, record, receiptable) VALUES ('r1', 'c1', '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:01.000Z', 'proxy', '{}', 0)`);
+      db.exec("INSERT INTO run_digests (seq, part, position, digest, kept) SELECT seq, 'messages', 0, 'd1', 1 FROM runs");
+      db.exec("INSERT INTO content (digest, bytes) VALUES ('d1', x'00'), ('other', x'01')");
+      // The sweep's steps, and the process gone before its rewrite.
+      const step = expireStep(db, path, prepareRunWrites(db), { before: '2025-01-01T00:00:00.000Z', after: 0 });
+      assert.deepEqual([step.marked, step.deleted, step.rewriteDue, step.done], [1, true, true, true]);
+      const contentRoot = () => (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'content'").get() as { rootpage: number }).rootpage;
+      const root = contentRoot();
+      const store = SqliteRuns.open(path, { writerThread });
+      try {
+        assert.equal(await store.expire('2025-01-01T00:00:00.000Z'), 0);
+      } finally {
+        await store.close();
+      }
+      assert.notEqual(contentRoot(), root, 'the content table was rewritten');
+      assert.equal(db.prepare('SELECT count(*) AS n FROM content_rewrite_due').get()!['n'], 0, 'no rewrite due any more');
+      assert.deepEqual(db.prepare('SELECT digest FROM content').all().map((row) => row['digest']), ['other']);
+    } finally {
+      db.close();
+    }
+  });
+}

@@ -477,13 +477,29 @@ export interface ExpireWrite {
   after: number;
 }
 
-/** What a step of retention did: the seq the next step starts after, the runs it marked expired, whether it deleted content or released salts, whether it was the last. */
+/** What a step of retention did: the seq the next step starts after, the runs it marked expired, whether it deleted content or released salts, whether a rewrite of the content table is due (REWRITE_DUE), whether it was the last. */
 export interface ExpireStep {
   after: number;
   marked: number;
   deleted: boolean;
   salts: boolean;
+  rewriteDue: boolean;
   done: boolean;
+}
+
+/**
+ * A rewrite of the content table is due (rewriteContent): one row, set in the transaction of the
+ * step that deleted content or released salts, cleared in the rewrite's, so that a rewrite not
+ * made (a crash after that step, a rewrite skipped as ERR_STORE_LOCKED and the process stopped)
+ * is made by the next sweep of whichever process, even one that deletes nothing. Made the first
+ * time a step needs it (a store of an older layout has none: nothing is due there).
+ */
+const REWRITE_DUE = 'CREATE TABLE IF NOT EXISTS content_rewrite_due (id INTEGER PRIMARY KEY CHECK (id = 1)) STRICT;';
+
+/** Whether REWRITE_DUE holds its row. */
+function rewriteDue(db: DatabaseSync): boolean {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content_rewrite_due'").get() === undefined) return false;
+  return db.prepare('SELECT 1 FROM content_rewrite_due').get() !== undefined;
 }
 
 /**
@@ -543,7 +559,8 @@ export function expireStep(db: DatabaseSync, path: string, statements: RunWriteS
     }
     let deleted = false;
     for (const digest of released) if (Number(statements.dropUnkept.run(digest, digest).changes) > 0) deleted = true;
-    return { after, marked, deleted, salts, done: !stopped && rows.length < EXPIRE_SCAN };
+    if (deleted || salts) db.exec(`${REWRITE_DUE} INSERT OR IGNORE INTO content_rewrite_due (id) VALUES (1);`);
+    return { after, marked, deleted, salts, rewriteDue: rewriteDue(db), done: !stopped && rows.length < EXPIRE_SCAN };
   });
 }
 
@@ -558,8 +575,10 @@ export function expireStep(db: DatabaseSync, path: string, statements: RunWriteS
  * the table frees every one of them, which secure_delete overwrites with zeros: no copy of a
  * deleted row stays, as after a VACUUM of the whole file, which this replaces (it rewrote the
  * runs, digests and indexes too, ten times the content's size in a store of small runs, holding
- * the write lock for as long: 25 s for a store of 1.1 GB). The file keeps its size (the freed
- * pages are reused). Waits SHORT_BUSY_MS at most for the write lock; throws as a write does
+ * the write lock for as long: 25 s for a store of 1.1 GB). Every row left is copied before the old
+ * table's pages are freed: the first rewrite grows the file by about the content's size (later
+ * ones reuse the freed pages), and the WAL holds about twice the content's size until the
+ * checkpoint. Clears REWRITE_DUE in the same transaction. Waits SHORT_BUSY_MS at most for the write lock; throws as a write does
  * (ERR_STORE_LOCKED then, a full disk).
  */
 export function rewriteContent(db: DatabaseSync, path: string): void {
@@ -569,7 +588,8 @@ export function rewriteContent(db: DatabaseSync, path: string): void {
         CREATE TABLE content_rewritten (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL) STRICT, WITHOUT ROWID;
         INSERT INTO content_rewritten (digest, bytes) SELECT digest, bytes FROM content ORDER BY digest;
         DROP TABLE content;
-        ALTER TABLE content_rewritten RENAME TO content;`);
+        ALTER TABLE content_rewritten RENAME TO content;
+        ${REWRITE_DUE} DELETE FROM content_rewrite_due;`);
     }),
   );
 }

@@ -685,7 +685,7 @@ export class SqliteRuns implements RunStorage, BindsLog {
 
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
-  /** True while deleted content waits for the content table to be rewritten (a rewrite that failed is tried at the next expire). */
+  /** True while deleted content waits for the content table to be rewritten (a rewrite that failed is tried at the next expire); the store keeps it too, for the next process (sqlite-runs-write.ts REWRITE_DUE). */
   #rewriteDue = false;
 
   /**
@@ -710,7 +710,7 @@ export class SqliteRuns implements RunStorage, BindsLog {
       runs += step.marked;
       after = step.after;
       // Deleted content waits for the rewrite from now on, even if a later step fails.
-      if (step.deleted || step.salts) this.#rewriteDue = true;
+      if (step.deleted || step.salts || step.rewriteDue) this.#rewriteDue = true;
       deleted ||= step.deleted;
       salts ||= step.salts;
       if (step.done) break;
