@@ -693,8 +693,9 @@ export class SqliteRuns implements RunStorage, BindsLog {
    * (sqlite-runs-write.ts expireStep: a bounded number of runs by seq, only the content their
    * digests named and no digest row keeps any more), on the writer thread when there is one, so
    * that the commits sent meanwhile are made between steps, else on this connection with a turn of
-   * the event loop between steps. A failure or a crash between steps leaves nothing half done: the
-   * next expire takes the runs not marked yet. With secure_delete (RUNS_PRAGMAS) the deleted rows
+   * the event loop between steps. A failure or a crash between steps leaves no run half done but a
+   * run larger than a step (released over several, marked by its last): the next expire takes the
+   * runs not marked yet. With secure_delete (RUNS_PRAGMAS) the deleted rows
    * are zeros in the pages written; a sweep that deleted content then rewrites the content table
    * (rewriteContent: what secure_delete misses); the WAL still holds the frames that inserted them,
    * and the database file the pages as they were until a checkpoint: so a checkpoint follows that
