@@ -104,8 +104,9 @@ function clientRefusal(status: number, code: string | undefined, url: string, to
 
 export class Outbox {
   readonly counts: OutboxCounts = { queued: 0, delivered: 0, rejected: 0, refused: 0 };
-  /** The files counted in counts.refused (each once). */
+  /** The files counted in counts.refused (each once), until delivered. */
   readonly #refused = new Set<string>();
+  #recovered = 0;
   readonly #options: OutboxOptions;
   readonly #ready: Promise<void>;
   #sending: Promise<void> = Promise.resolve();
@@ -222,7 +223,7 @@ export class Outbox {
       if (response.ok) {
         await unlink(path).catch(() => undefined);
         this.counts.delivered++;
-        this.#refused.delete(name);
+        if (this.#refused.delete(name)) this.#recovered++;
         this.#retryMs = this.#options.retryMs ?? 500;
         this.#recorded(name, answer);
         continue;
@@ -250,6 +251,14 @@ export class Outbox {
       this.#later(new RunprintError('ERR_CAPTURE_UNAVAILABLE', `the runprint server answered ${response.status}${code === undefined ? '' : ` ${code}`} to POST ${this.#options.url}${EXCHANGES_PATH}: ${left} in the outbox, sent again later`));
       return;
     }
+  }
+
+  /**
+   * Of counts.refused, the exchanges this outbox delivered after all (a configuration fixed, or a
+   * server that answered 404 while it started): recorded, no longer a failure.
+   */
+  get recovered(): number {
+    return this.#recovered;
   }
 
   /** Hands the server's answer for the exchange in file `name` to onRecorded. */

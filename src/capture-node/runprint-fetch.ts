@@ -164,7 +164,8 @@ export interface RunprintFetchCounts extends Readonly<CaptureCounts> {
   readonly outbox: Readonly<OutboxCounts>;
   /**
    * Of `failures`, runs recorded after all: held while the local run store failed (a full disk),
-   * and committed once it worked again. `failures - recovered` were lost (or are still held).
+   * and committed once it worked again; with `url`, exchanges counted in `outbox.refused` that
+   * the server took later. `failures - recovered` were lost (or are still held or waiting).
    */
   readonly recovered: number;
 }
@@ -599,6 +600,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
   let sink: Sink;
   let recorderCounts = (): Readonly<RecorderCounts> => noRecorder;
   let outboxCounts = (): Readonly<OutboxCounts> => noOutbox;
+  // Exchanges counted refused (so in failures) that the outbox delivered after all.
+  let outboxRecovered = (): number => 0;
   // Declaration failures the server's answers named that this process had not reported itself.
   let serverRetrievalErrors = 0;
   // Runs counted failed whose records the local store committed after all (RunprintFetchCounts.recovered).
@@ -633,6 +636,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     const waits = (options as { [OUTBOX_WAIT_SEAM]?: { sendMs: number; flushMs: number } })[OUTBOX_WAIT_SEAM] ?? { sendMs: SEND_TIMEOUT_MS, flushMs: FLUSH_SEND_WAIT_MS };
     const outbox = new Outbox({ dir: join(data, OUTBOX_FOLDER), url, ...(token === undefined ? {} : { token }), fetch: fetchImpl, onError: report, onRecorded, sendTimeoutMs: waits.sendMs });
     outboxCounts = () => outbox.counts;
+    outboxRecovered = () => outbox.recovered;
     sink = {
       record: (run, content) => {
         if (run.retrievalError !== null) {
@@ -720,7 +724,8 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
     get failures() {
       // With url: exchanges the server refused for good (ERR_CAPTURE_EXCHANGE_REJECTED) are runs lost
       // too, and those a server would not take from this client (404, 401, 403: kept in the
-      // outbox for a fixed configuration) are not recorded so far.
+      // outbox for a fixed configuration; an earlier process's among them, as delivered counts
+      // them) are not recorded so far; those delivered later are counted in recovered.
       return inner.failures + serverRetrievalErrors + outboxCounts().rejected + outboxCounts().refused;
     },
     get recorder() {
@@ -730,7 +735,7 @@ export function runprintFetch(options: RunprintFetchOptions = {}): RunprintFetch
       return outboxCounts();
     },
     get recovered() {
-      return recovered;
+      return recovered + outboxRecovered();
     },
   };
   // console.log(fetch.counts) shows the numbers as they are now, not a list of getters.
