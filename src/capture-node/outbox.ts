@@ -31,8 +31,9 @@ export interface OutboxCounts {
   rejected: number;
   /**
    * Exchanges the server would not take from this client, kept in the outbox (not lost): it
-   * answered 404 (not a runprint serve with capture on, or one too old for the exchanges route)
-   * or 401/403 (the capture token is missing or refused). Each counted once, the first time.
+   * answered 404 (not a runprint serve with capture on, or one too old for the exchanges route),
+   * another 4xx but 408 and 429 without a runprint error body (something else answered: a reverse
+   * proxy's 405 or 413), or 401/403 (the capture token is missing or refused). Each counted once, the first time (recovered when delivered later).
    */
   refused: number;
 }
@@ -78,26 +79,35 @@ export const FLUSH_SEND_WAIT_MS = 15_000;
 
 /**
  * Answers that refuse the exchange itself, for good: sending it again cannot help. 400, 413, 415
- * and 422 say it is malformed; 409 ERR_CAPTURE_ID_TAKEN that its capture id already names another
- * record on the server (it stays so: the server keeps the first).
+ * and 422 with a runprint error body say it is malformed; 409 ERR_CAPTURE_ID_TAKEN that its capture
+ * id already names another record on the server (it stays so: the server keeps the first). The
+ * same statuses without a runprint error body come from something else (clientRefusal).
  */
 function isRefusal(status: number, code: string | undefined): boolean {
+  if (code === undefined) return false;
   return status === 400 || status === 413 || status === 415 || status === 422 || (status === 409 && code === 'ERR_CAPTURE_ID_TAKEN');
 }
 
 /**
  * Answers that refuse this client rather than an exchange: a configuration to fix, not a server
- * that is down. 404: the address is not a runprint serve taking exchanges (not runprint, capture
- * off, or a version without the route); 401 or 403: the capture token is missing or wrong. The
- * exchanges stay in the outbox (a fixed configuration delivers them) and are tried again later.
+ * that is down. 404, or any other 4xx but 401, 403, 408 and 429 without a runprint error body (a
+ * reverse proxy's 405 for a POST, or its own 413 body limit): the address is not a runprint serve
+ * taking exchanges (not runprint, capture off, a version without the route, or something in front
+ * of it); 401 or 403: the capture token is missing or wrong. The exchanges stay in the outbox (a
+ * fixed configuration delivers them) and are tried again later.
  */
 function clientRefusal(status: number, code: string | undefined, url: string, token: boolean, left: string): RunprintError | undefined {
   const answer = `${status}${code === undefined ? '' : ` ${code}`}`;
+  const kept = `${left} in the outbox, kept until a server takes them`;
+  const address = `or ${url} is not its address (its root address, such as http://127.0.0.1:8480, or the path prefix a reverse proxy serves it under)`;
   if (status === 404) {
-    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), or ${url} is not its address (its root address, such as http://127.0.0.1:8480, or the path prefix a reverse proxy serves it under): ${left} in the outbox, kept until a server takes them`);
+    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), ${address}: ${kept}`);
   }
   if (status === 401 || status === 403) {
-    return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: ${token ? 'it refused the capture token (runprint-capture-token) this process sends' : 'it needs a capture token, and this process sends none'}; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: ${left} in the outbox, kept until a server takes them`);
+    return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: ${token ? 'it refused the capture token (runprint-capture-token) this process sends' : 'it needs a capture token, and this process sends none'}; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: ${kept}`);
+  }
+  if (code === undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${status} to POST ${url}${EXCHANGES_PATH} without a runprint error: it is not a runprint serve that takes exchanges (another server, or a reverse proxy in front of the serve that refuses the POST or its size), ${address}: ${kept}`);
   }
   return undefined;
 }
