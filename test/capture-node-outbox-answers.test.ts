@@ -2,7 +2,8 @@
  * runprintFetch with url: how the outbox takes the answers of what stands at the url (docs/CAPTURE.md,
  * "In process (Node)"). One stub fetch is both the provider and the server: a refused exchange
  * delivered later is counted recovered; an answer without a runprint error body (a reverse proxy's
- * 405 or 413) is ERR_CAPTURE_SERVER_MISMATCH, the exchange kept; a path prefix is posted under.
+ * 405 or 413) is ERR_CAPTURE_SERVER_MISMATCH, the exchange kept; a 403's message follows its code;
+ * a path prefix is posted under.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -113,6 +114,21 @@ test('a runprint error body keeps its handling: 400 ERR_HTTP_BAD_REQUEST rejects
     assert.equal(errors[0]?.code, 'ERR_CAPTURE_EXCHANGE_REJECTED');
     assert.equal(fetch.counts.outbox.rejected, 1);
     assert.equal(waiting(data).length, 0);
+  } finally {
+    await fetch.close();
+  }
+}));
+
+test('a 403 says what its code says: ERR_HTTP_CROSS_ORIGIN is not the capture token', withData(async (data) => {
+  const server = stub(() => Response.json({ error: { code: 'ERR_HTTP_CROSS_ORIGIN', message: 'cross-origin' } }, { status: 403 }));
+  const errors: RunprintError[] = [];
+  const fetch = runprintFetch({ data, url: 'http://127.0.0.1:9', token: 'tok', fetch: server.fetch, onError: (error) => void errors.push(error) });
+  try {
+    await call(fetch);
+    await fetch.flush();
+    assert.equal(errors[0]?.code, 'ERR_CAPTURE_TOKEN_REFUSED');
+    assert.match(errors[0]!.message, /answered 403 ERR_HTTP_CROSS_ORIGIN: it refused this client \(cross-origin\): 1 exchange waits in the outbox/);
+    assert.doesNotMatch(errors[0]!.message, /capture token/);
   } finally {
     await fetch.close();
   }

@@ -33,7 +33,8 @@ export interface OutboxCounts {
    * Exchanges the server would not take from this client, kept in the outbox (not lost): it
    * answered 404 (not a runprint serve with capture on, or one too old for the exchanges route),
    * another 4xx but 408 and 429 without a runprint error body (something else answered: a reverse
-   * proxy's 405 or 413), or 401/403 (the capture token is missing or refused). Each counted once, the first time (recovered when delivered later).
+   * proxy's 405 or 413), or 401/403 (the capture token is missing or refused, or the reason the
+   * answer's code names). Each counted once, the first time (recovered when delivered later).
    */
   refused: number;
 }
@@ -93,10 +94,11 @@ function isRefusal(status: number, code: string | undefined): boolean {
  * that is down. 404, or any other 4xx but 401, 403, 408 and 429 without a runprint error body (a
  * reverse proxy's 405 for a POST, or its own 413 body limit): the address is not a runprint serve
  * taking exchanges (not runprint, capture off, a version without the route, or something in front
- * of it); 401 or 403: the capture token is missing or wrong. The exchanges stay in the outbox (a
- * fixed configuration delivers them) and are tried again later.
+ * of it); 401 or 403: the capture token is missing or wrong, or the server refuses this client for
+ * the reason its code names. The exchanges stay in the outbox (a fixed configuration delivers them)
+ * and are tried again later.
  */
-function clientRefusal(status: number, code: string | undefined, url: string, token: boolean, left: string): RunprintError | undefined {
+function clientRefusal(status: number, code: string | undefined, message: string | undefined, url: string, token: boolean, left: string): RunprintError | undefined {
   const answer = `${status}${code === undefined ? '' : ` ${code}`}`;
   const kept = `${left} in the outbox, kept until a server takes them`;
   const address = `or ${url} is not its address (its root address, such as http://127.0.0.1:8480, or the path prefix a reverse proxy serves it under)`;
@@ -104,6 +106,10 @@ function clientRefusal(status: number, code: string | undefined, url: string, to
     return new RunprintError('ERR_CAPTURE_SERVER_MISMATCH', `the server at ${url} answered ${answer} to POST ${url}${EXCHANGES_PATH}: it is not a runprint serve that takes exchanges (not runprint, capture off, or a version without the route), ${address}: ${kept}`);
   }
   if (status === 401 || status === 403) {
+    // A 403 with another runprint code (ERR_HTTP_CROSS_ORIGIN, ERR_HTTP_HOST_NOT_ALLOWED) is not about the token: its own message says why.
+    if (code !== undefined && code !== 'ERR_HTTP_UNAUTHORIZED') {
+      return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: it refused this client${message === undefined ? '' : ` (${message})`}: ${kept}`);
+    }
     return new RunprintError('ERR_CAPTURE_TOKEN_REFUSED', `the runprint server at ${url} answered ${answer}: ${token ? 'it refused the capture token (runprint-capture-token) this process sends' : 'it needs a capture token, and this process sends none'}; give serve's --capture-token as the token option or RUNPRINT_CAPTURE_TOKEN: ${kept}`);
   }
   if (code === undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
@@ -247,7 +253,7 @@ export class Outbox {
         this.#report(new RunprintError('ERR_CAPTURE_EXCHANGE_REJECTED', `the runprint server at ${this.#options.url} refused an exchange (${response.status}${code === undefined ? '' : ` ${code}`}): it is not recorded, and is kept as ${kept}; the exchanges after it are sent`));
         continue;
       }
-      const refusal = clientRefusal(response.status, code, this.#options.url, this.#options.token !== undefined, left);
+      const refusal = clientRefusal(response.status, code, messageOf(answer), this.#options.url, this.#options.token !== undefined, left);
       if (refusal !== undefined) {
         // Every exchange waiting would get the same answer: all are counted (once), none is sent.
         for (const waiting of names.slice(index)) {
@@ -351,6 +357,18 @@ function codeOf(answer: string): string | undefined {
   try {
     const code = (JSON.parse(answer) as { error?: { code?: unknown } }).error?.code;
     return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The message of a runprint error body, made safe to quote (one line, at most 300 characters). */
+function messageOf(answer: string): string | undefined {
+  try {
+    const message = (JSON.parse(answer) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message !== 'string' || message === '') return undefined;
+    const line = message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+    return line.length > 300 ? `${line.slice(0, 300)}...` : line;
   } catch {
     return undefined;
   }
