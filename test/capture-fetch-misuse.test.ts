@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { captureFetch, captureRun, readRetrievalHeader, retrievalHeader, routeOf, type CaptureFetchOptions } from '../src/capture/index.ts';
+import { withRetrieval } from '../src/capture-node/index.ts';
 
 function refused(fn: () => unknown, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: RegExp): void {
   assert.throws(fn, (error: unknown) => {
@@ -16,6 +17,17 @@ function refused(fn: () => unknown, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_
     assert.match(error.message, message);
     return true;
   });
+}
+
+/** The TypeError `fn` throws, with its code. */
+function catchOf(fn: () => unknown): TypeError & { code?: unknown } {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof TypeError, `a TypeError: ${String(error)}`);
+    return error;
+  }
+  assert.fail('no error');
 }
 
 const onRun = () => undefined;
@@ -42,9 +54,18 @@ test('captureRun, retrievalHeader, readRetrievalHeader and routeOf: wrong argume
   refused(() => captureRun({} as never), 'ERR_INVALID_ARG_TYPE', /^requestBytes and responseBytes must be Uint8Arrays$/);
   refused(() => captureRun(null as never), 'ERR_INVALID_ARG_TYPE', /^captureRun takes an exchange object .*, not null$/);
   refused(() => retrievalHeader('x' as never), 'ERR_INVALID_ARG_TYPE', /^retrievalHeader takes an array of \{ source, text \}, two non-empty strings, not string$/);
-  refused(() => retrievalHeader([5] as never), 'ERR_INVALID_ARG_TYPE', /^retrievalHeader takes an array of \{ source, text \}, two non-empty strings \(\$\[0\]\)$/);
-  refused(() => retrievalHeader([{ source: '', text: 'x' }]), 'ERR_INVALID_ARG_VALUE', /^retrievalHeader takes an array of \{ source, text \}, two non-empty strings \(\$\[0\]\)$/);
-  refused(() => retrievalHeader([{ source: 's', text: 't', extra: 1 }] as never), 'ERR_INVALID_ARG_VALUE', /\(\$\[0\]\)$/);
+  refused(() => retrievalHeader([5] as never), 'ERR_INVALID_ARG_TYPE', /^retrievalHeader takes an array of \{ source, text \}, two non-empty strings: \[0\] is number, not an object$/);
+  refused(() => retrievalHeader([{ source: '', text: 'x' }]), 'ERR_INVALID_ARG_VALUE', /^retrievalHeader takes an array of \{ source, text \}, two non-empty strings: \[0\]\.source is empty$/);
+  // A wrong type is ERR_INVALID_ARG_TYPE, as withRetrieval's (one check for both).
+  refused(() => retrievalHeader([{ source: 5, text: 'x' }] as never), 'ERR_INVALID_ARG_TYPE', /: \[0\]\.source is number, not a string$/);
+  refused(() => retrievalHeader([{ source: 's', text: 't', extra: 1 }] as never), 'ERR_INVALID_ARG_VALUE', /: \[0\] has a member other than source and text: "extra"$/);
+  for (const [documents, code] of [[[{ source: 5, text: 'x' }], 'ERR_INVALID_ARG_TYPE'], [[{ source: 's' }], 'ERR_INVALID_ARG_TYPE'], [[null], 'ERR_INVALID_ARG_TYPE'], [[{ source: 's', text: '' }], 'ERR_INVALID_ARG_VALUE'], [[{ source: 's', text: 't', score: 0.9 }], 'ERR_INVALID_ARG_VALUE']] as const) {
+    const header = catchOf(() => retrievalHeader(documents as never));
+    const within = catchOf(() => withRetrieval(documents as never, () => 1));
+    assert.equal(header.code, code, header.message);
+    assert.equal(within.code, code, within.message);
+    assert.equal(within.message.replace(/^withRetrieval/, ''), header.message.replace(/^retrievalHeader/, ''), 'the same check');
+  }
   refused(() => readRetrievalHeader(5 as never), 'ERR_INVALID_ARG_TYPE', /^readRetrievalHeader: value must be the header's value, a string, or null for none, not number$/);
   refused(() => readRetrievalHeader('', '10' as never), 'ERR_INVALID_ARG_TYPE', /^readRetrievalHeader: maxBytes must be a number of bytes, not string$/);
   assert.deepEqual(readRetrievalHeader(null), []);

@@ -164,8 +164,8 @@ test('withParent and withRetrieval: a parent that is not a run identity, a docum
   refused(() => withParent([RUN, 7] as never, () => 1), 'ERR_INVALID_ARG_VALUE', /a parent must be a run identity/);
   refused(() => withParent(RUN, 5 as never), 'ERR_INVALID_ARG_TYPE', /^withParent: the callback must be a function$/);
   assert.equal(withParent(new Set([RUN]) as never, () => 'ran'), 'ran', 'any iterable of run identities');
-  refused(() => withRetrieval('doc' as never, () => 1), 'ERR_INVALID_ARG_TYPE', /^withRetrieval takes an array of \{ source, text \}$/);
-  refused(() => withRetrieval([{ source: 's' }] as never, () => 1), 'ERR_INVALID_ARG_TYPE', /a declared document is/);
-  refused(() => withRetrieval([{ source: 's', text: '' }], () => 1), 'ERR_INVALID_ARG_VALUE', /a declared document is/);
+  refused(() => withRetrieval('doc' as never, () => 1), 'ERR_INVALID_ARG_TYPE', /^withRetrieval takes an array of \{ source, text \}, two non-empty strings, not string$/);
+  refused(() => withRetrieval([{ source: 's' }] as never, () => 1), 'ERR_INVALID_ARG_TYPE', /: \[0\]\.text is undefined, not a string$/);
+  refused(() => withRetrieval([{ source: 's', text: '' }], () => 1), 'ERR_INVALID_ARG_VALUE', /: \[0\]\.text is empty$/);
   refused(() => withRetrieval([{ source: 's', text: 't' }], 5 as never), 'ERR_INVALID_ARG_TYPE', /^withRetrieval: the callback must be a function$/);
 });

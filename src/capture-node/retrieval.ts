@@ -1,7 +1,8 @@
 /** Declared retrieval through async context (Node's AsyncLocalStorage), for captureFetch's `retrieval` option. */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { declaredArgument } from '../capture/declared.ts';
 import type { DeclaredDocument } from '../capture/run-record.ts';
-import { wrongType, wrongValue } from './misuse.ts';
+import { wrongType } from './misuse.ts';
 
 const storage = new AsyncLocalStorage<readonly DeclaredDocument[]>();
 
@@ -10,19 +11,14 @@ const storage = new AsyncLocalStorage<readonly DeclaredDocument[]>();
  * awaits): each `{ source, text }` names where a document came from (a URL, a database key) and
  * its text as the application put it in the request. Capture checks each text occurs in the
  * request's system or input, and records the document's source and digest with the run
- * (docs/CAPTURE.md, "Declared retrieval"). Wrong shapes, and an `fn` that is not a function, are
- * programmer errors (TypeError with `code` ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE).
+ * (docs/CAPTURE.md, "Declared retrieval"). Wrong shapes (as retrievalHeader's: declaredArgument),
+ * and an `fn` that is not a function, are programmer errors (TypeError with `code`
+ * ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE).
  */
 export function withRetrieval<T>(documents: readonly DeclaredDocument[], fn: () => T): T {
-  if (!Array.isArray(documents)) throw wrongType('withRetrieval takes an array of { source, text }');
-  for (const document of documents) {
-    if (typeof document !== 'object' || document === null || typeof document.source !== 'string' || typeof document.text !== 'string') {
-      throw wrongType('withRetrieval: a declared document is { source: non-empty string, text: non-empty string }');
-    }
-    if (document.source === '' || document.text === '') throw wrongValue('withRetrieval: a declared document is { source: non-empty string, text: non-empty string }');
-  }
+  const declared = declaredArgument(documents, 'withRetrieval');
   if (typeof fn !== 'function') throw wrongType('withRetrieval: the callback must be a function');
-  return storage.run(Object.freeze(documents.map((document) => ({ source: document.source, text: document.text }))), fn);
+  return storage.run(Object.freeze(declared), fn);
 }
 
 /** The documents declared in the current async context: pass as `captureFetch(fetch, { retrieval: currentRetrieval, ... })`. */

@@ -70,22 +70,36 @@ const encoder = new TextEncoder();
  * The value of a `runprint-retrieval` header declaring `documents`: the UTF-8 of their JSON array
  * `[{"source", "text"}, ...]` in base64url without padding (RFC 4648 section 5). A client may send
  * several such headers (one document each, say); the proxy reads them in order as one list.
- * A wrong shape is a TypeError with `code` ERR_INVALID_ARG_TYPE (not an array, an element not an
- * object) or ERR_INVALID_ARG_VALUE (an empty or missing source or text, another member).
+ * A wrong shape is a TypeError with `code` ERR_INVALID_ARG_TYPE or ERR_INVALID_ARG_VALUE, as
+ * withRetrieval's (declaredArgument).
  */
 export function retrievalHeader(documents: readonly DeclaredDocument[]): string {
-  // As withRetrieval: a wrong shape in the application's own code is a programmer error, with
-  // Node's codes (misuse.ts): not an array, or an element not an object, is of the wrong type.
-  if (!Array.isArray(documents)) throw wrongType(`retrievalHeader takes an array of { source, text }, two non-empty strings, not ${typeName(documents)}`);
-  let checked: DeclaredDocument[];
-  try {
-    checked = readDeclared(documents, '$', 'ERR_CAPTURE_RETRIEVAL_INVALID');
-  } catch (error) {
-    if (!(error instanceof RunprintError)) throw error;
-    const message = `retrievalHeader takes an array of { source, text }, two non-empty strings (${error.path ?? '$'})`;
-    throw documents.every((document) => document !== null && typeof document === 'object' && !Array.isArray(document)) ? wrongValue(message) : wrongType(message);
-  }
+  const checked = declaredArgument(documents, 'retrievalHeader');
   return encodeBase64(encoder.encode(JSON.stringify(checked))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * The documents an application declares in its own code (withRetrieval, retrievalHeader), by the
+ * rule readDeclared reads them off the wire: an array of `{ source, text }`, both non-empty
+ * strings, no other member. Otherwise a programmer error with Node's codes (misuse.ts):
+ * ERR_INVALID_ARG_TYPE for a value of the wrong type (not an array, an element not an object, a
+ * source or text not a string), ERR_INVALID_ARG_VALUE for one of the right type that is not
+ * allowed (an empty source or text, another member). `who` names the function in the message.
+ */
+export function declaredArgument(documents: unknown, who: string): DeclaredDocument[] {
+  const shape = `${who} takes an array of { source, text }, two non-empty strings`;
+  if (!Array.isArray(documents)) throw wrongType(`${shape}, not ${typeName(documents)}`);
+  return documents.map((document: unknown, i) => {
+    if (!isObject(document)) throw wrongType(`${shape}: [${i}] is ${typeName(document)}, not an object`);
+    const other = Object.keys(document).find((name) => name !== 'source' && name !== 'text');
+    if (other !== undefined) throw wrongValue(`${shape}: [${i}] has a member other than source and text: ${JSON.stringify(other.slice(0, 80))}`);
+    const { source, text } = document;
+    if (typeof source !== 'string') throw wrongType(`${shape}: [${i}].source is ${typeName(source)}, not a string`);
+    if (typeof text !== 'string') throw wrongType(`${shape}: [${i}].text is ${typeName(text)}, not a string`);
+    if (source === '') throw wrongValue(`${shape}: [${i}].source is empty`);
+    if (text === '') throw wrongValue(`${shape}: [${i}].text is empty`);
+    return { source, text };
+  });
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
