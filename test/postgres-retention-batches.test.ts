@@ -4,10 +4,12 @@
  * content lock, which made every serve's commits wait up to their lock timeout on a large store).
  * Only the content the expiring runs named is looked at: a row no run names is not read (nor
  * deleted); content a newer run keeps stays; a run of more digests than one transaction releases
- * (a large run) loses all of its content and is marked expired.
+ * (a large run) loses all of its content and is marked expired. A transaction takes whole runs
+ * while their digests fit: only a large run is ever half released between transactions.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import pg from 'pg';
 import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { defaultContentPolicy, runToStore } from '../src/store/run-storage.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
@@ -68,6 +70,72 @@ test('expire on PostgreSQL commits in short transactions, puts committing betwee
     assert.equal(stored?.contentExpired, false);
     assert.equal(await store.expire(BEFORE), 0, 'expiring again expires nothing');
   } finally {
+    await store.close();
+  }
+});
+
+test('a transaction of expire on PostgreSQL takes whole runs while their digests fit: only a run larger than one transaction releases is half released between them', async () => {
+  const { schema, url } = await pgs.fresh('runprint_retention');
+  const store = await PostgresRuns.open(url);
+  const q = (sql: string) => pgs.admin.query(sql);
+  const query = pg.Client.prototype.query;
+  try {
+    const runs = `${schema}.runs`;
+    const digestRows = `${schema}.run_digests`;
+    /** Each old run: [digests kept, digests with content, marked expired]. */
+    const state = async () => (await q(`SELECT (SELECT count(*) FROM ${digestRows} d WHERE d.seq = r.seq AND d.kept)::int AS kept,
+        (SELECT count(*) FROM ${digestRows} d JOIN ${schema}.content c USING (digest) WHERE d.seq = r.seq)::int AS stored, r.content_expired AS marked
+        FROM ${runs} r ORDER BY seq`)).rows.map((row: { kept: number; stored: number; marked: boolean }) => [row.kept, row.stored, row.marked]);
+    // The state after each of the expire's transactions: read once its COMMIT is answered, before
+    // the next transaction begins (the store's connections are pg.Clients, the admin's is not watched).
+    let states: unknown[][] = [];
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const answer = (query as (...args: unknown[]) => unknown).apply(this, args);
+      if (this === pgs.admin || args[0] !== 'COMMIT') return answer;
+      return (answer as Promise<unknown>).then(async (done) => (states.push(await state()), done));
+    } as typeof query;
+    const whole = (size: number) => [size, size, false];
+    const gone = [0, 0, true];
+    const ended = '2020-01-01T00:00:01.000Z';
+    const fill = async (sizes: number[]) => {
+      await q(`TRUNCATE ${runs}, ${digestRows}, ${schema}.content`);
+      for (const [i, size] of sizes.entries()) {
+        await q(`INSERT INTO ${runs} (record_digest, capture_id, started, ended, capture, record, receiptable) VALUES ('r${i}', 'c${i}', '2020-01-01T00:00:00.000Z', '${ended}', 'proxy', '{}', false)`);
+        await q(`INSERT INTO ${digestRows} (seq, part, position, digest, kept) SELECT (SELECT seq FROM ${runs} WHERE record_digest = 'r${i}'), 'messages', g, 'd${i}_' || g, true FROM generate_series(0, ${size - 1}) g`);
+      }
+      await q(`INSERT INTO ${schema}.content (digest, bytes) SELECT digest, '\\x00'::bytea FROM ${digestRows}`);
+      states = [];
+    };
+    const times = <T>(n: number, row: T): T[] => Array.from({ length: n }, () => row);
+
+    // 15 runs of 300 digests (4,500: more than one transaction's 4,096), a large run of 5,000, 2 of 300.
+    await fill([...times(15, 300), 5_000, 300, 300]);
+    assert.equal(await store.expire(BEFORE), 18);
+    assert.deepEqual(states, [
+      // 13 runs fit 4,096 (3,900); the 14th is left whole, not half released.
+      [...times(13, gone), whole(300), whole(300), whole(5_000), whole(300), whole(300)],
+      // The 14th and 15th; the large run does not fit what is left: left whole.
+      [...times(15, gone), whole(5_000), whole(300), whole(300)],
+      // The large run alone: one transaction's worth released, not marked; then the rest, marked.
+      [...times(15, gone), [5_000 - 4_096, 5_000 - 4_096, false], whole(300), whole(300)],
+      [...times(16, gone), whole(300), whole(300)],
+      times(18, gone),
+    ]);
+
+    // Exactly one transaction's worth: a large run of twice 4,096 is marked in the transaction that
+    // releases its last digest, 16 runs of 256 (4,096 together) in one transaction.
+    await fill([8_192, ...times(16, 256)]);
+    assert.equal(await store.expire(BEFORE), 17);
+    assert.deepEqual(states, [
+      [[4_096, 4_096, false], ...times(16, whole(256))],
+      [gone, ...times(16, whole(256))],
+      times(17, gone),
+    ]);
+    states = [];
+    assert.equal(await store.expire(BEFORE), 0, 'expiring again expires nothing');
+    assert.deepEqual(states, []);
+  } finally {
+    pg.Client.prototype.query = query;
     await store.close();
   }
 });

@@ -253,7 +253,7 @@ const PUT_LOCK_MS = 5_000;
 const PUT_ROW_WAIT_MS = 30_000;
 /** The longest a probe waits for a lock (ms): a probe is made again a few seconds later. */
 const PROBE_LOCK_MS = 1_000;
-/** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most. */
+/** Runs that expire reads at a time, and digests it releases (with their content deleted) per transaction at most: whole runs while they fit, a larger run alone. */
 const EXPIRE_RUNS = 256;
 const EXPIRE_DIGESTS = 4_096;
 /** The longest close's statement handing back the receipts it claimed to deliver runs, or waits for a lock (ms). */
@@ -893,43 +893,70 @@ export class PostgresRuns implements RunStorage, BindsLog {
   /**
    * In short transactions, so that puts (which wait for the content lock at most PUT_LOCK_MS)
    * commit between them: the runs to expire are read EXPIRE_RUNS at a time (by seq, without a
-   * lock), and each transaction, holding the content lock, releases at most EXPIRE_DIGESTS of
-   * their kept digests and deletes the content of those digests that no run keeps any more, then,
-   * once none of the batch's is kept, marks the batch's runs expired. Only content these runs named
-   * is looked at (the content table's other rows are not read), and content a newer run keeps
-   * stays. A run's content is released and deleted in one transaction, so a failure or a crash in
-   * between leaves nothing behind: the run is not marked yet, and the next expire takes it again.
-   * A run of more than EXPIRE_DIGESTS digests (a large run) is released over several transactions,
-   * and is marked after its last; until then a reader sees its released pieces as not stored.
+   * lock), each with how many digests it keeps (counted up to EXPIRE_DIGESTS + 1), and each
+   * transaction, holding the content lock, takes the next of them whole while their kept digests
+   * fit EXPIRE_DIGESTS, releases those digests, deletes the content of those that no run keeps any
+   * more, and marks these runs expired. Only content these runs named is looked at (the content
+   * table's other rows are not read), and content a newer run keeps stays. A run of EXPIRE_DIGESTS
+   * digests or fewer is released, its content deleted and marked in one transaction, so a failure
+   * or a crash in between leaves none half done: the next expire takes the runs not marked yet. A
+   * run of more (a large run) is taken alone, released over several transactions and marked in the
+   * one that releases its last digests; until then a reader sees its released pieces as not stored,
+   * and after a crash the next expire takes the rest. Counts read before a transaction only fall
+   * (only expire, under the content lock, releases a run's digests), so a group that fitted still
+   * does; a transaction marks its runs only once it found none of their digests left to release.
    */
   async expire(before: string): Promise<number> {
     let expired = 0;
     for (let after = 0; ; ) {
-      const batch = (await this.#query('SELECT seq FROM runs WHERE seq > $1 AND ended < $2 AND NOT content_expired ORDER BY seq LIMIT $3', [after, before, EXPIRE_RUNS])).rows.map((row: { seq: number }) => row.seq);
+      const batch = (await this.#query(
+        `SELECT r.seq, (SELECT count(*) FROM (SELECT 1 FROM run_digests d WHERE d.seq = r.seq AND d.kept LIMIT $4) k) AS kept
+         FROM runs r WHERE r.seq > $1 AND r.ended < $2 AND NOT r.content_expired ORDER BY r.seq LIMIT $3`,
+        [after, before, EXPIRE_RUNS, EXPIRE_DIGESTS + 1],
+      )).rows as { seq: number; kept: number }[];
       if (batch.length === 0) return expired;
-      after = batch.at(-1)!;
-      let marked: number | undefined;
-      while (marked === undefined) {
-        marked = await postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
-          const released = await client.query(
-            `UPDATE run_digests SET kept = false WHERE (seq, part, position) IN
-               (SELECT seq, part, position FROM run_digests WHERE seq = ANY($1::bigint[]) AND kept LIMIT $2) RETURNING digest`,
-            [batch, EXPIRE_DIGESTS],
-          );
-          if (released.rows.length > 0) {
-            // Content no run keeps any more; content a newer run keeps stays. Gone from every query, not
-            // from disk: the dead tuples stay in the table's files until (auto)VACUUM, and the WAL, its
-            // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
-            const digests = [...new Set(released.rows.map((row: { digest: string }) => row.digest))];
-            await client.query('DELETE FROM content WHERE digest = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)', [digests]);
-          }
-          // More of the batch's digests to release: in the next transaction.
-          if (released.rows.length === EXPIRE_DIGESTS) return undefined;
-          return (await client.query('UPDATE runs SET content_expired = true WHERE seq = ANY($1::bigint[]) AND NOT content_expired', [batch])).rowCount ?? 0;
-        });
+      after = batch.at(-1)!.seq;
+      for (let next = 0; next < batch.length; ) {
+        // The next runs while their kept digests fit one transaction; a large run alone.
+        const group = [batch[next]!.seq];
+        let total = batch[next]!.kept;
+        for (next++; total <= EXPIRE_DIGESTS && next < batch.length && total + batch[next]!.kept <= EXPIRE_DIGESTS; next++) {
+          group.push(batch[next]!.seq);
+          total += batch[next]!.kept;
+        }
+        let marked: number | undefined;
+        while (marked === undefined) marked = await this.#expireStep(group);
+        expired += marked;
       }
-      expired += marked;
     }
+  }
+
+  /**
+   * One transaction of expire: releases at most EXPIRE_DIGESTS of the kept digests of the runs
+   * `seqs`, deletes the content of those no run keeps any more, and, if none of theirs is kept now,
+   * marks the runs expired and answers how many it marked (undefined: more to release).
+   */
+  async #expireStep(seqs: readonly number[]): Promise<number | undefined> {
+    return postgresTransaction(this.#pool, 'run', `BEGIN; SELECT pg_advisory_xact_lock(${this.#contentLock});`, async (client) => {
+      // Up to one digest more than released is picked: whether any is left to release, without
+      // reading the run's digest rows again.
+      const released = (await client.query(
+        `WITH picked AS (SELECT seq, part, position FROM run_digests WHERE seq = ANY($1::bigint[]) AND kept LIMIT $2),
+              released AS (UPDATE run_digests d SET kept = false FROM (SELECT seq, part, position FROM picked LIMIT $3) p
+                           WHERE d.seq = p.seq AND d.part = p.part AND d.position = p.position RETURNING d.digest)
+         SELECT (SELECT count(*) FROM picked) AS picked, ARRAY(SELECT DISTINCT digest FROM released) AS digests`,
+        [seqs, EXPIRE_DIGESTS + 1, EXPIRE_DIGESTS],
+      )).rows[0] as { picked: number; digests: string[] };
+      if (released.digests.length > 0) {
+        // Content no run keeps any more; content a newer run keeps stays. Gone from every query, not
+        // from disk: the dead tuples stay in the table's files until (auto)VACUUM, and the WAL, its
+        // archives, replicas and backups keep the bytes (docs/CAPTURE.md, "Salted commitments").
+        await client.query('DELETE FROM content WHERE digest = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM run_digests WHERE run_digests.digest = content.digest AND kept)', [released.digests]);
+      }
+      // More of these runs' digests to release: in the next transaction.
+      if (released.picked > EXPIRE_DIGESTS) return undefined;
+      return (await client.query('UPDATE runs SET content_expired = true WHERE seq = ANY($1::bigint[]) AND NOT content_expired', [seqs])).rowCount ?? 0;
+    });
   }
 
   /**
