@@ -6,12 +6,11 @@
  * file modes apply to (helpers/unprivileged.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { runprintUnprivileged, unprivileged } from './helpers/unprivileged.ts';
+import { runprintUnprivileged, runUnprivileged } from './helpers/unprivileged.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'runprint-key-permission-'));
 const data = join(folder, 'data');
@@ -35,16 +34,7 @@ test('runprintFetch: the receipt key file cannot be made in the data directory: 
     await fetch.close();
     console.log(JSON.stringify(errors.map((error) => [error.code, error.message])));
   `;
-  const { command, args } = unprivileged(process.execPath, ['--input-type=module', '--no-warnings', '-e', script]);
-  const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  const out = await runUnprivileged(process.execPath, ['--input-type=module', '--no-warnings', '-e', script]);
   assert.equal(out.code, 0, out.stderr);
   const errors = JSON.parse(out.stdout) as Array<[string, string]>;
   assert.deepEqual(errors[0], ['ERR_STORE_PERMISSION', `receipt key file cannot be written in the data directory: permission denied (EACCES): ${join(data, 'receipt-key.pem')}`], out.stdout);

@@ -15,9 +15,14 @@ export function unprivileged(command: string, args: string[]): { command: string
 
 /** `runprint ARGS` as such a process (in `cwd` when given): its exit code, standard output and standard error. */
 export function runprintUnprivileged(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { command, args: argv } = unprivileged(process.execPath, [RUNPRINT_BIN, ...args]);
+  return runUnprivileged(process.execPath, [RUNPRINT_BIN, ...args], cwd);
+}
+
+/** `command ARGS` as such a process (in `cwd` when given): its exit code, standard output and standard error. */
+export function runUnprivileged(command: string, args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { command: run, args: argv } = unprivileged(command, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { ...(cwd === undefined ? {} : { cwd }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(run, argv, { ...(cwd === undefined ? {} : { cwd }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
