@@ -9,15 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { captureFetch, captureRun, readRetrievalHeader, retrievalHeader, routeOf, type CaptureFetchOptions } from '../src/capture/index.ts';
 import { withRetrieval } from '../src/capture-node/index.ts';
+import { refused } from './helpers/type-errors.ts';
 
-function refused(fn: () => unknown, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof TypeError, `a TypeError: ${String(error)}`);
-    assert.equal((error as { code?: unknown }).code, code, error.message);
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 /** The TypeError `fn` throws, with its code. */
 function catchOf(fn: () => unknown): TypeError & { code?: unknown } {

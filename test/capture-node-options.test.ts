@@ -11,18 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runprintFetch, withParent, withRetrieval, type RunprintFetchOptions } from '../src/capture-node/index.ts';
+import { refused } from './helpers/type-errors.ts';
 
 const RUN = `rp-run-v1-sha256-${'ab'.repeat(32)}`;
 
-/** Asserts `fn` throws a TypeError with `code` and a message matching `message`. */
-function refused(fn: () => unknown, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof TypeError, `a TypeError: ${String(error)}`);
-    assert.equal((error as { code?: unknown }).code, code, error.message);
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 const options = (value: unknown) => () => runprintFetch(value as RunprintFetchOptions);
 

@@ -18,6 +18,7 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/in
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { scratchFolders } from './helpers/scratch.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { captureBody } from './helpers/proxy-calls.ts';
 
 const TOKEN = 'capture-token-inexact-1';
 const OPENAI_KEY = 'sk-test-diff-inexact-0123456789';
@@ -53,16 +54,8 @@ let serve: ServeProcess;
 let data: string;
 const ids = { pastA: '', pastB: '', shortA: '', shortB: '', largeA: '', largeB: '' };
 
-async function capture(body: string): Promise<string> {
-  const response = await fetch(`${serve.base}/openai/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}`, 'runprint-capture-token': TOKEN },
-    body,
-  });
-  await response.arrayBuffer();
-  assert.equal(response.status, 200);
-  return response.headers.get('runprint-capture-id')!;
-}
+const capture = (body: string): Promise<string> => captureBody(serve.base, body, { authorization: `Bearer ${OPENAI_KEY}`, 'runprint-capture-token': TOKEN });
+
 
 async function get(path: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${serve.base}${path}`, { headers: { 'runprint-capture-token': TOKEN } });

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { captureBody } from './helpers/proxy-calls.ts';
 
 const TOKEN = 'capture-token-analysis-1';
 const OPENAI_KEY = 'sk-test-run-analysis-0123456789';
@@ -32,16 +33,8 @@ function tempDir(): string {
   return dir;
 }
 
-async function capture(target: ServeProcess, body: string): Promise<string> {
-  const response = await fetch(`${target.base}/openai/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPENAI_KEY}`, 'runprint-capture-token': TOKEN },
-    body,
-  });
-  await response.arrayBuffer();
-  assert.equal(response.status, 200);
-  return response.headers.get('runprint-capture-id')!;
-}
+const capture = (target: ServeProcess, body: string): Promise<string> => captureBody(target.base, body, { authorization: `Bearer ${OPENAI_KEY}`, 'runprint-capture-token': TOKEN });
+
 
 const chat = (text: string) => JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: 'You answer in one sentence.' }, { role: 'user', content: text }], temperature: 0 });
 

@@ -1,4 +1,5 @@
 /** Calls through a real `runprint serve`'s proxy, and reading their answers as a client does. */
+import assert from 'node:assert/strict';
 
 /** POSTs a chat completions call of one user message (gpt-4o, `stream` if given, a test API key) to serve's OpenAI proxy route. */
 export function chatCall(base: string, content: string, stream?: boolean): Promise<Response> {
@@ -51,4 +52,15 @@ export async function untilLogged(base: string, captureId: string): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error('the run was not logged in time');
+}
+
+/**
+ * POSTs `body` as it is to serve's OpenAI chat completions route with `headers` (besides the JSON
+ * content type), reads the answer to its end, asserts it is 200, and gives its capture id.
+ */
+export async function captureBody(base: string, body: string, headers: Record<string, string>): Promise<string> {
+  const response = await fetch(`${base}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  await response.arrayBuffer();
+  assert.equal(response.status, 200);
+  return response.headers.get('runprint-capture-id')!;
 }
