@@ -685,8 +685,6 @@ export class SqliteRuns implements RunStorage, BindsLog {
 
   /** True while content was deleted but the WAL could not be emptied since (another connection was reading). */
   #walHoldsDeleted = false;
-  /** True while deleted content waits for the content table to be rewritten (a rewrite that failed is tried at the next expire); the store keeps it too, for the next process (sqlite-runs-write.ts REWRITE_DUE). */
-  #rewriteDue = false;
 
   /**
    * Deletes the content of runs that ended before `before`, in steps of a write transaction each
@@ -704,28 +702,26 @@ export class SqliteRuns implements RunStorage, BindsLog {
   async expire(before: string): Promise<number> {
     let runs = 0;
     let deleted = false;
-    let salts = false;
+    // The store keeps whether a rewrite is due (content_rewrite_due, set in the transaction of the
+    // step that deleted content or released salts), so one a crash or a held lock left is done too.
+    let due = false;
     for (let after = 0; ; ) {
       const task = { before, after };
       const step = this.#thread !== undefined ? ((await this.#thread.write({ expire: task })) as ExpireStep) : this.#guardWrite(() => expireStep(this.#db, this.#path, this.#writes, task));
       runs += step.marked;
       after = step.after;
-      // Deleted content waits for the rewrite from now on, even if a later step fails.
-      if (step.deleted || step.salts || step.rewriteDue) this.#rewriteDue = true;
       deleted ||= step.deleted;
-      salts ||= step.salts;
+      due ||= step.rewriteDue;
       if (step.done) break;
       if (this.#thread === undefined) await nextTurn();
     }
     let rewritten = false;
-    if (deleted || salts || this.#rewriteDue) {
+    if (due) {
       // No copy of deleted content may stay in the file (rewriteContent): not of salts, which make a
       // commitment openable, nor of a prompt, an input or response bytes retention was asked to delete.
-      this.#rewriteDue = true;
       try {
         if (this.#thread !== undefined) await this.#thread.write({ rewriteContent: true });
         else this.#guardWrite(() => rewriteContent(this.#db, this.#path));
-        this.#rewriteDue = false;
         rewritten = true;
       } catch (error) {
         // Another connection held the write lock for more than SHORT_BUSY_MS: the next expire tries again.
