@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createOwnerOnly } from './owner-only.ts';
 import { isSqliteStatementError, sqliteErrorCode, sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
-import { dropLeftovers, expireStep, prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, rewriteContent, runWritesOf, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type ExpireStep, type RunRow, type RunsResult, type RunsTask, type RunWrite, type RunWriteStatements, type StageAnswer } from './sqlite-runs-write.ts';
+import { dropLeftovers, expireStep, prepareRunWrites, RUN_COLUMNS as COLUMNS, RUNS_PRAGMAS, packedTransfer, rewriteContent, runWritesOf, waitingShort, writeClaim, writeLogIndexes, writeNothing, writeReceipts, writeRuns, type ClaimWrite, type ExpireStep, type RunRow, type RunsResult, type RunsTask, type RunWrite, type RunWriteStatements, type StageAnswer, writesOf } from './sqlite-runs-write.ts';
 import { storeCorrupt } from './storage.ts';
 import { SqliteReader } from './sqlite-reader.ts';
 import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
@@ -357,9 +357,10 @@ export class SqliteRuns implements RunStorage, BindsLog {
 
   async put(batch: readonly RunToStore[]): Promise<PutResult> {
     if (batch.length === 0) return { existing: [], refused: [] };
+    // At once when no run is large: a put is sent to the thread before put returns (close waits for it).
     const made = runWritesOf(batch);
     const writes = Array.isArray(made) ? made : await made;
-    if (this.#thread !== undefined) return writes.length === 1 && writes[0]!.packed !== undefined ? this.#putInSteps(this.#thread, writes[0]!) : ((await this.#thread.write({ put: writes })) as PutResult);
+    if (this.#thread !== undefined) return writes.length === 1 && writes[0]!.packed !== undefined ? this.#putInSteps(this.#thread, writes[0]!, () => writesOf(batch)) : ((await this.#thread.write({ put: writes }, packedTransfer(writes))) as PutResult);
     return this.#guardWrite(() => writeRuns(this.#db, this.#path, this.#writes, writes));
   }
 
@@ -372,15 +373,20 @@ export class SqliteRuns implements RunStorage, BindsLog {
    * STEP_ELEMENTS rows, its runs row in a last one; the puts sent meanwhile are committed between
    * them. Durable and visible once it resolves, as a put in one transaction.
    */
-  async #putInSteps(thread: SqliteWriterThread<RunsTask, RunsResult>, write: RunWrite): Promise<PutResult> {
+  async #putInSteps(thread: SqliteWriterThread<RunsTask, RunsResult>, write: RunWrite, remake: () => Promise<RunWrite[]>): Promise<PutResult> {
     const before = this.#staging;
     let done!: () => void;
     this.#staging = new Promise<void>((resolve) => (done = resolve));
     await before;
+    // The write's packing moved to the thread with its first message: made again to be sent again.
+    const putAgain = async (drop?: number) => {
+      const writes = await remake();
+      return (await thread.write(drop === undefined ? { put: writes } : { put: writes, drop }, packedTransfer(writes))) as PutResult;
+    };
     try {
       const id = this.#nextStage++;
-      const begun = (await thread.write({ stage: { id, write } })) as StageAnswer;
-      if ('stored' in begun) return (await thread.write({ put: [write] })) as PutResult;
+      const begun = (await thread.write({ stage: { id, write } }, packedTransfer([write]))) as StageAnswer;
+      if ('stored' in begun) return await putAgain();
       let ended: PutResult | StageAnswer;
       try {
         while (!((await thread.write({ stageStep: { id } })) as { done: boolean }).done);
@@ -389,7 +395,7 @@ export class SqliteRuns implements RunStorage, BindsLog {
         await thread.write({ stageDrop: { id } }).catch(() => undefined);
         throw error;
       }
-      if ('redo' in ended) return (await thread.write({ put: [write], drop: ended.redo })) as PutResult;
+      if ('redo' in ended) return await putAgain(ended.redo);
       return ended as PutResult;
     } finally {
       done();

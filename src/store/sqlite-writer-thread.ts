@@ -117,16 +117,17 @@ export class SqliteWriterThread<Task, Result> {
     return opened;
   }
 
-  write(task: Task): Promise<Result> {
+  /** Sends `task` to the thread; the buffers in `transfer` are moved with it, not copied (and are unusable here afterwards). */
+  write(task: Task, transfer: readonly ArrayBuffer[] = []): Promise<Result> {
     if (this.#closed) return Promise.reject(nameless(`${this.#store} is closed`));
-    const write = this.#send(task);
+    const write = this.#send(task, transfer);
     this.#inflight.add(write);
     const forget = () => void this.#inflight.delete(write);
     write.then(forget, forget);
     return write;
   }
 
-  async #send(task: Task): Promise<Result> {
+  async #send(task: Task, transfer: readonly ArrayBuffer[]): Promise<Result> {
     this.#opened ??= this.#start();
     const opened = this.#opened;
     await opened;
@@ -137,7 +138,7 @@ export class SqliteWriterThread<Task, Result> {
       this.#pending.set(id, { resolve, reject });
       // Held while a write is in the thread: a process does not end with a commit outstanding.
       worker.ref();
-      worker.postMessage({ id, task } satisfies WriterTask<Task>);
+      worker.postMessage({ id, task } satisfies WriterTask<Task>, transfer);
     });
   }
 
