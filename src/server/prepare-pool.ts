@@ -18,6 +18,7 @@ import type { MemberHeaders } from '../providers/header-members.ts';
 import { CompositionError, JsonError, ProviderError, RunprintError } from '../errors.ts';
 import { LIST_COMPONENTS, type Salts } from '../identity/composition.ts';
 import type { JsonValue } from '../jcs/json-value.ts';
+import type { DigestSet } from '../identity/digest.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import type { RequestFormat } from '../providers/request-format.ts';
 import type { LargeReply, PrepareReply, PrepareTask } from './prepare-worker.ts';
@@ -102,10 +103,10 @@ function prepareHere(pending: Pending): void {
 
 /**
  * A large request's answer (PrepareReply `large`) as prepareRequest gives it: its lists and its
- * identity document read from their JSON texts a text per turn of the event loop (about 10 ms in
- * all for each of them for 100,000 short messages, where taking the same trees from the message
- * took 40 to 150 ms in one go), and the lists' canonical element bytes remembered for the run
- * store (large-run.ts).
+ * identity document's element digests read from their JSON texts a text per turn of the event
+ * loop (taking the same trees from the message took 40 to 150 ms in one go, and JSON.parse of the
+ * document's whole text 50 to 100 ms), and the lists' canonical element bytes remembered for the
+ * run store (large-run.ts).
  */
 async function largeAnswer(large: LargeReply): Promise<PreparedRequest> {
   const composition = large.composition;
@@ -114,15 +115,27 @@ async function largeAnswer(large: LargeReply): Promise<PreparedRequest> {
     if (texts === undefined) continue;
     const list: JsonValue[] = [];
     for (const text of texts) {
-      for (const element of JSON.parse(text) as JsonValue[]) list.push(element);
+      for (const element of JSON.parse(decoder.decode(text)) as JsonValue[]) list.push(element);
       await nextTurn();
     }
     composition[name] = list;
     const elements = large.elements[name];
     if (elements !== undefined) rememberElements(list, elements);
   }
-  return { composition, identity: JSON.parse(large.identity) as IdentityDocument, error: null };
+  const identity = JSON.parse(large.identity) as IdentityDocument;
+  for (const name of LIST_COMPONENTS) {
+    const entry = identity.components[name];
+    const texts = large.identityElements[name];
+    if (entry?.kind !== 'list' || texts === undefined) continue;
+    for (const text of texts) {
+      for (const element of JSON.parse(decoder.decode(text)) as DigestSet[]) entry.elements.push(element);
+      await nextTurn();
+    }
+  }
+  return { composition, identity, error: null };
 }
+
+const decoder = new TextDecoder();
 
 /** What onStopped is told: `deaths` in a row, `late` of them not ready within `readyTimeoutMs`. */
 function stoppedWhy(deaths: number, late: number, readyTimeoutMs: number): string {
