@@ -97,10 +97,22 @@ export function decodeSignature(signature: EnvelopeSignature, index: number): Ui
  */
 export function formatEnvelope(envelope: Envelope): string {
   const signatures = envelope.signatures.map((s) => (s.keyid === undefined ? { sig: s.sig } : { keyid: s.keyid, sig: s.sig }));
+  // A payload encodeBase64 made (envelopeOf) holds only base64 characters, which JSON writes as
+  // they are: its JSON string is not made again (a scan of some 10 MB for a run of 100,000
+  // messages), the rest is JSON.stringify's text, indented as it indents a first member.
+  if (encoded.get(envelope) === envelope.payload) {
+    const rest = JSON.stringify({ payloadType: envelope.payloadType, signatures }, null, 2);
+    return `{\n  "payload": "${envelope.payload}",\n${rest.slice(2)}\n`;
+  }
   return `${JSON.stringify({ payload: envelope.payload, payloadType: envelope.payloadType, signatures }, null, 2)}\n`;
 }
 
+/** The payloads envelopeOf encoded, by envelope (base64 only: formatEnvelope need not escape them). */
+const encoded = new WeakMap<Envelope, string>();
+
 /** Builds an unsigned envelope around serialized statement bytes. */
 export function envelopeOf(payload: Uint8Array): Envelope {
-  return { payload: encodeBase64(payload), payloadType: PAYLOAD_TYPE, signatures: [] };
+  const envelope: Envelope = { payload: encodeBase64(payload), payloadType: PAYLOAD_TYPE, signatures: [] };
+  encoded.set(envelope, envelope.payload);
+  return envelope;
 }

@@ -49,6 +49,7 @@ export async function signStatement(statement: Statement, key: SigningKey, pause
   const payload = pause === undefined ? canonicalBytes(statement) : await canonicalBytesInSteps(statement, pause, STEP_ELEMENTS);
   if (pause !== undefined) await pause();
   const envelope = envelopeOf(payload);
+  if (pause !== undefined) await pause();
   envelope.signatures.push({ keyid: key.keyId, sig: await signPae(PAYLOAD_TYPE, payload, key) });
   return envelope;
 }

@@ -1024,6 +1024,7 @@ export class RunRecorder {
     const envelope = await signReceipt(facts, sign.key, large ? nextTurn : undefined);
     if (large) await nextTurn();
     const receipt = formatEnvelope(envelope);
+    if (large) await nextTurn();
     this.counts.signed++;
     let logIndex: number | null = null;
     if (this.#options.log !== undefined && this.#logStopped === undefined) {
