@@ -245,7 +245,15 @@ function timeOf(value: unknown, path: string): number {
  * ERR_HTTP_BAD_REQUEST (or ERR_CAPTURE_PARENT_INVALID, ERR_JSON_*) naming the member otherwise.
  */
 export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId: string; parents: string[] } {
-  const body = parseJson(bytes);
+  return exchangeFromJson(parseJson(bytes));
+}
+
+/**
+ * readExchange of the JSON value `body` already parsed from the exchange's bytes (a caller that
+ * gives its event loop back between the parse of a large exchange and the rest, each tens of
+ * milliseconds for one of 10 MB: server/ingest-routes.ts).
+ */
+export function exchangeFromJson(body: unknown): CapturedExchange & { captureId: string; parents: string[] } {
   if (!isObject(body)) throw bad('an exchange is a JSON object', '$');
   // Served facts are the server's to derive from the bytes: one a client states (a local model's
   // weights digest) it cannot recheck, and would sign as its own (docs/CAPTURE.md, "Local models").

@@ -10,7 +10,9 @@
  * comes to name another call's receipt.
  */
 import { captureRunWith, type CapturedRun, type PreparedRequest } from '../capture/capture-run.ts';
-import { EXCHANGES_PATH, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
+import { EXCHANGES_PATH, exchangeFromJson, readExchange, retrievalErrorOf, type ExchangeAnswer } from '../capture/exchange.ts';
+import { nextTurn } from '../capture/large-run.ts';
+import { parseJson } from '../jcs/index.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import { RunprintError } from '../errors.ts';
 import type { Salts } from '../identity/composition.ts';
@@ -23,6 +25,12 @@ import { knownParameters } from './query.ts';
 import { readBody, requireJson } from './read-body.ts';
 
 /** Where an ingested run goes: the run recorder on the Node side, as for the proxy. */
+/**
+ * An exchange of this many bytes or more is parsed in one turn of the event loop and read in the
+ * next (readExchange's two halves): each takes tens of milliseconds for one of 10 MB.
+ */
+const LARGE_EXCHANGE_BYTES = 1 << 20;
+
 export interface IngestSink {
   /**
    * Resolves when the run's record is durable; rejects with the store's error otherwise, or with
@@ -117,7 +125,14 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
     if (refused !== undefined) throw refused;
     requireJson(request);
     knownParameters(url, EXCHANGES_PATH, []);
-    const exchange = readExchange(await readBody(request, options.maxBodyBytes));
+    const bytes = await readBody(request, options.maxBodyBytes);
+    let exchange: ReturnType<typeof readExchange>;
+    if (bytes.byteLength < LARGE_EXCHANGE_BYTES) exchange = readExchange(bytes);
+    else {
+      const body = parseJson(bytes);
+      await nextTurn();
+      exchange = exchangeFromJson(body);
+    }
     // A request too large to identify is recorded by its size and digest: nothing to prepare.
     const pooled = options.prepare !== undefined && exchange.requestTooLarge === undefined && exchange.requestBytes.byteLength >= (options.prepareFrom ?? 0);
     const run = captureRunWith(exchange, pooled ? await options.prepare!(exchange.format, exchange.requestBytes, exchange.salts, exchange.requestHeaders) : undefined);
