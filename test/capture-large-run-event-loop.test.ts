@@ -31,7 +31,7 @@ import { buildStatement } from '../src/receipt/statement.ts';
 import { RECEIPT_KEY_FILE, RUNS_DATABASE } from '../src/store/receipt-key.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
-import { gapsOf, longestGap, type Gaps } from './helpers/event-loop-gaps.ts';
+import { longestGap, pollGaps, type Gaps } from './helpers/event-loop-gaps.ts';
 import { chatExchange, postExchange } from './helpers/exchanges.ts';
 import { runRunprint, startServe } from './helpers/serve-process.ts';
 
@@ -46,17 +46,6 @@ after(() => endServeTest(undefined, scratch));
  * the run store's rows, the worker's answer taken back).
  */
 const MOST_CPU_MS = 120;
-
-/** /healthz every 10 ms from now until serve has signed `signed` receipts: the gaps. */
-async function pollHealth(base: string, pid: number, signed: number): Promise<Gaps> {
-  const { gaps, answered } = gapsOf(pid);
-  for (;;) {
-    const { capture } = (await (await fetch(`${base}/healthz`)).json()) as { capture: { signed: number } };
-    answered();
-    if (capture.signed >= signed) return gaps;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** No gap of more than MOST_CPU_MS of serve's CPU (where the system says); the measures as a diagnostic. */
 function checkGaps(t: TestContext, gaps: Gaps, callMs: number): void {
@@ -98,12 +87,13 @@ test(`/healthz answers while serve captures a request of ${MAX_CAPTURED_ELEMENTS
   const file = join(data, 'large-request.json');
   writeFileSync(file, body);
 
-  const polled = pollHealth(serve.base, serve.pid, 2);
+  // /healthz every 10 ms until serve has signed both receipts.
+  const polled = await pollGaps(serve.base, serve.pid, 2);
   const started = performance.now();
   const response = await call(body);
   assert.equal(response.status, 200, await response.clone().text());
   assert.equal(await response.text(), ANSWER);
-  checkGaps(t, await polled, Math.round(performance.now() - started));
+  checkGaps(t, await polled.done(), Math.round(performance.now() - started));
 
   // The identity runprint id gives for the same bytes, named in the answer and stored.
   const id = await runRunprint(['id', file]);
@@ -143,12 +133,13 @@ test(`/healthz answers while serve records an exchange (POST /v1/exchanges) of $
   const file = join(data, 'large-request.json');
   writeFileSync(file, body);
   const exchange = chatExchange(body, ANSWER);
-  const polled = pollHealth(serve.base, serve.pid, 2);
+  // /healthz every 10 ms until serve has signed both receipts.
+  const polled = await pollGaps(serve.base, serve.pid, 2);
   const started = performance.now();
   const answer = await postExchange(serve.base, exchange);
   assert.equal(answer.status, 200, await answer.clone().text());
   const { requestId, captureId } = (await answer.json()) as { requestId: string; captureId: string };
-  checkGaps(t, await polled, Math.round(performance.now() - started));
+  checkGaps(t, await polled.done(), Math.round(performance.now() - started));
   const id = await runRunprint(['id', file]);
   assert.equal(id.code, 0, id.stderr);
   assert.equal(requestId, id.stdout.trim());

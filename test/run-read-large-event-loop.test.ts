@@ -32,7 +32,7 @@ import { runViews } from '../src/server/run-routes.ts';
 import { RUNS_DATABASE, receiptKey } from '../src/store/receipt-key.ts';
 import { storedRun, type RunDigest } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
-import { gapsOf, longestGap, type Gaps } from './helpers/event-loop-gaps.ts';
+import { longestGap, pollGaps, type Gaps } from './helpers/event-loop-gaps.ts';
 import { onePieceAtATime } from './helpers/one-piece-store.ts';
 import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
@@ -49,27 +49,17 @@ after(() => endServeTest(undefined, scratch));
  */
 const MOST_CPU_MS = 120;
 
-/** GET `path` from serve, /healthz asked every 10 ms from another connection until it is answered: its status and body, and the gaps. */
+/** GET `path` from serve, /healthz asked every 10 ms (by another process) until it is answered: its status and body, and the gaps. */
 async function readWhilePolled(base: string, pid: number, path: string): Promise<{ status: number; body: string; gaps: Gaps; ms: number }> {
-  let reading = true;
-  const { gaps, answered } = gapsOf(pid);
-  const polled = (async () => {
-    while (reading) {
-      const health = await fetch(`${base}/healthz`);
-      assert.equal(health.status, 200);
-      await health.arrayBuffer();
-      answered();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
-  const started = performance.now();
+  const poller = await pollGaps(base, pid);
   try {
+    const started = performance.now();
     const response = await fetch(`${base}${path}`);
     const body = await response.text();
-    return { status: response.status, body, gaps, ms: Math.round(performance.now() - started) };
+    const ms = Math.round(performance.now() - started);
+    return { status: response.status, body, ms, gaps: await poller.done() };
   } finally {
-    reading = false;
-    await polled;
+    poller.stop();
   }
 }
 
