@@ -3,6 +3,7 @@
  * identities, model and component digests, with content stored once per digest. SQLite by default
  * (sqlite-runs.ts). What is kept of each component follows the content policy.
  */
+import { parseSteps } from './parse-steps.ts';
 import type { CapturedRun } from '../capture/capture-run.ts';
 import { elementBytesOf, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 import type { IncompleteReason, RunRecord } from '../capture/run-record.ts';
@@ -421,8 +422,11 @@ function runOfRow(row: StoredRunRow, record: RunRecord, identity: IdentityDocume
  * stores read such a run in steps (storedRunInSteps), any other in one go (storedRun), as before.
  */
 export function largeIdentityText(text: string | null): boolean {
-  return text !== null && text.length >= LARGE_RUN_ELEMENTS * 77;
+  return text !== null && text.length >= LARGE_IDENTITY_CHARACTERS;
 }
+
+/** The length from which an identity document's text is large (largeIdentityText). */
+export const LARGE_IDENTITY_CHARACTERS = LARGE_RUN_ELEMENTS * 77;
 
 /**
  * listRoot of a list's element digests (DigestSets spelt as digestSet spells them), computed
@@ -460,8 +464,16 @@ export async function storedRunInSteps(store: StoreName, row: StoredRunRow, page
   let identity: IdentityDocument | null = null;
   if (row.identity !== null) {
     await nextTurn();
+    // Parsed a slice of its element digests at a time (parse-steps.ts): the same value, or error.
+    const steps = parseSteps(row.identity, STEP_ELEMENTS);
     try {
-      identity = JSON.parse(row.identity) as IdentityDocument;
+      for (let step = steps.next(); ; step = steps.next()) {
+        if (step.done === true) {
+          identity = step.value as IdentityDocument;
+          break;
+        }
+        await nextTurn();
+      }
     } catch {
       throw damagedRun(store, row.seq, 'identity document is not JSON');
     }

@@ -11,11 +11,22 @@ import type { BindsLog, LogBinding } from './own-log-checkpoint.ts';
 import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
-import { COUNTS_GROUPS, FAILED_REASONS, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns, largeIdentityText, storedRunInSteps } from './run-storage.ts';
+import { COUNTS_GROUPS, FAILED_REASONS, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns, largeIdentityText, LARGE_IDENTITY_CHARACTERS, storedRunInSteps } from './run-storage.ts';
 import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
+
+
+/**
+ * COLUMNS, but a large run's identity document and receipt (largeIdentityText: 18 MB together for
+ * 100,000 elements, 60 to 100 ms of the event loop to take as strings at once) left NULL, and
+ * `large` 1 for it: list and find read those two after, each in a turn of its own (#largeTexts).
+ */
+const PAGE_COLUMNS = `seq, record_digest, model, capture, record, CASE WHEN length(identity) >= ${LARGE_IDENTITY_CHARACTERS} THEN NULL ELSE identity END AS identity, CASE WHEN length(identity) >= ${LARGE_IDENTITY_CHARACTERS} THEN NULL ELSE receipt END AS receipt, log_index, content_expired, length(identity) >= ${LARGE_IDENTITY_CHARACTERS} AS large`;
+
+/** A row of PAGE_COLUMNS. */
+type PageRow = RunRow & { large: number | null };
 
 /** How a run ended (run-storage.ts runEnding), from its record: the index runs_ending and the status filter use this one text. */
 const ENDING = `(CASE WHEN json_extract(record, '$.incomplete') IS NULL THEN 'complete' WHEN json_extract(record, '$.incomplete.reason') IN (${FAILED_REASONS.map((reason) => `'${reason}'`).join(', ')}) THEN 'failed' ELSE 'incomplete' END)`;
@@ -573,13 +584,34 @@ export class SqliteRuns implements RunStorage, BindsLog {
     args.push(query.limit ?? 100);
     // The page's seqs first, then their rows: a filter whose index is not in seq order (a time
     // range) sorts seqs, not whole records (248 ms instead of 13 ms for a day of 1M runs).
-    const page = `SELECT ${COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs ${paged} ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC`;
-    let rows: RunRow[] = [];
+    const page = `SELECT ${PAGE_COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs ${paged} ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC`;
+    let rows: PageRow[] = [];
     const runs = this.#read(() => {
-      rows = this.#db.prepare(page).all(...args) as unknown as RunRow[];
-      return rows.some((row) => largeIdentityText(row.identity)) ? undefined : rows.map((row) => this.#stored(row));
+      rows = this.#db.prepare(page).all(...args) as unknown as PageRow[];
+      return rows.some((row) => row.large === 1) ? undefined : rows.map((row) => this.#stored(row));
     });
-    return runs ?? this.#storedInSteps(rows);
+    return runs ?? this.#storedInSteps(await this.#largeTexts(rows));
+  }
+
+  /**
+   * The rows of a page (PAGE_COLUMNS) whole: each large run's identity document and receipt read
+   * in a turn of its own. A run deleted meanwhile (retention) is left out, as a page read after.
+   */
+  async #largeTexts(rows: readonly PageRow[]): Promise<RunRow[]> {
+    const whole: RunRow[] = [];
+    for (const row of rows) {
+      if (row.large !== 1) {
+        whole.push(row);
+        continue;
+      }
+      await nextTurn();
+      const identity = this.#read(() => this.#db.prepare('SELECT identity FROM runs WHERE seq = ?').get(row.seq)) as { identity: string | null } | undefined;
+      await nextTurn();
+      const receipt = this.#read(() => this.#db.prepare('SELECT receipt FROM runs WHERE seq = ?').get(row.seq)) as { receipt: string | null } | undefined;
+      if (identity === undefined || receipt === undefined) continue;
+      whole.push({ ...row, identity: identity.identity, receipt: receipt.receipt });
+    }
+    return whole;
   }
 
   async replayLinks(recordDigests: readonly string[]): Promise<StoredReplayLink[]> {
@@ -649,14 +681,14 @@ export class SqliteRuns implements RunStorage, BindsLog {
   }
 
   async find(id: string): Promise<StoredRun[]> {
-    let rows: RunRow[] = [];
+    let rows: PageRow[] = [];
     const runs = this.#read(() => {
       // The rows by seq (their order in the index), not sorted: a sort copied a large run's record,
       // identity document and receipt (18 MB for 100,000 elements) into a temporary b-tree.
-      rows = this.#db.prepare(`SELECT ${COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs WHERE run_id = ? OR record_digest = ? OR capture_id = ?) ORDER BY seq`).all(id, id, id) as unknown as RunRow[];
-      return rows.some((row) => largeIdentityText(row.identity)) ? undefined : rows.map((row) => this.#stored(row, true));
+      rows = this.#db.prepare(`SELECT ${PAGE_COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs WHERE run_id = ? OR record_digest = ? OR capture_id = ?) ORDER BY seq`).all(id, id, id) as unknown as PageRow[];
+      return rows.some((row) => row.large === 1) ? undefined : rows.map((row) => this.#stored(row, true));
     });
-    return runs ?? this.#storedInSteps(rows, true);
+    return runs ?? this.#storedInSteps(await this.#largeTexts(rows), true);
   }
 
   async content(digest: string): Promise<Uint8Array | undefined> {
