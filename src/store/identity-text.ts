@@ -30,31 +30,77 @@ export function* identityTextSteps(identity: IdentityDocument | null): Generator
   if (identity === null) return null;
   let text = texts.get(identity);
   if (text === undefined) {
-    text = yield* jsonSteps(identity);
+    const pieces: string[] = [];
+    yield* jsonSteps(identity, pieces);
+    // One join of the pieces in a step of its own: a join at each level of the document copied
+    // its 8 MB once per level, some 120 ms in one step.
+    yield;
+    text = pieces.join('');
     texts.set(identity, text);
   }
   return text;
 }
 
 /**
- * JSON.stringify(value) for plain JSON data (no toJSON, no cycles), an array of STEP_ELEMENTS or
- * more written STEP_ELEMENTS elements at a time with a yield between.
+ * The pieces of JSON.stringify(value), added to `pieces`, for plain JSON data (no toJSON, no
+ * cycles), an array of STEP_ELEMENTS or more written STEP_ELEMENTS elements at a time with a
+ * yield between.
  */
-function* jsonSteps(value: unknown): Generator<void, string, void> {
+function* jsonSteps(value: unknown, pieces: string[]): Generator<void, void, void> {
   if (Array.isArray(value) && value.length >= STEP_ELEMENTS) {
-    const pieces: string[] = [];
+    pieces.push('[');
     for (let start = 0; start < value.length; start += STEP_ELEMENTS) {
-      pieces.push(JSON.stringify(value.slice(start, start + STEP_ELEMENTS)).slice(1, -1));
+      const chunk = JSON.stringify(value.slice(start, start + STEP_ELEMENTS));
+      pieces.push(start === 0 ? chunk.slice(1, -1) : `,${chunk.slice(1, -1)}`);
       yield;
     }
-    return `[${pieces.join(',')}]`;
+    pieces.push(']');
+    return;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value);
-  const members: string[] = [];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return void pieces.push(JSON.stringify(value));
+  pieces.push('{');
+  let first = true;
   for (const [name, member] of Object.entries(value)) {
     // As JSON.stringify: a member whose value has no JSON is left out.
     if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
-    members.push(`${JSON.stringify(name)}:${yield* jsonSteps(member)}`);
+    pieces.push(`${first ? '' : ','}${JSON.stringify(name)}:`);
+    first = false;
+    yield* jsonSteps(member, pieces);
   }
-  return `{${members.join(',')}}`;
+  pieces.push('}');
+}
+
+/**
+ * The document as the store gives it back, JSON.parse(identityText(identity)), made in steps of
+ * STEP_ELEMENTS list elements with `pause` awaited between them: the same value, for plain JSON
+ * data (as every identity document is).
+ */
+export async function identityAsStored(identity: IdentityDocument | null, pause: () => Promise<void>): Promise<IdentityDocument | null> {
+  if (identity === null) return null;
+  const steps = copySteps(identity);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value as IdentityDocument;
+    await pause();
+  }
+}
+
+/** JSON.parse(JSON.stringify(value)) for plain JSON data, an array of STEP_ELEMENTS or more copied STEP_ELEMENTS elements at a time with a yield between. */
+function* copySteps(value: unknown): Generator<void, unknown, void> {
+  if (Array.isArray(value) && value.length >= STEP_ELEMENTS) {
+    const copy: unknown[] = [];
+    for (let start = 0; start < value.length; start += STEP_ELEMENTS) {
+      for (const element of JSON.parse(JSON.stringify(value.slice(start, start + STEP_ELEMENTS))) as unknown[]) copy.push(element);
+      yield;
+    }
+    return copy;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  const copy: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(value)) {
+    // As JSON.stringify: a member whose value has no JSON is left out.
+    if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
+    copy[name] = yield* copySteps(member);
+  }
+  return copy;
 }

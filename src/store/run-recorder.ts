@@ -13,7 +13,7 @@ import type { SigningKey } from '../keys/keys.ts';
 import { formatEnvelope } from '../receipt/envelope.ts';
 import { signReceipt } from '../receipt/sign.ts';
 import type { HeldJournal } from './held-journal.ts';
-import { identityText } from './identity-text.ts';
+import { identityAsStored, identityText } from './identity-text.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
@@ -143,7 +143,10 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 5_000;
 
 /** What signing a run needs: the stored record and identity (StoredRun's fields of them). */
-type ToSign = Pick<StoredRun, 'recordDigest' | 'record' | 'identity' | 'model' | 'capture'>;
+type ToSign = Pick<StoredRun, 'recordDigest' | 'record' | 'identity' | 'model' | 'capture'> & {
+  /** A large run's document as captured, to sign as the store gives it back (identityAsStored) when it is signed. */
+  capturedIdentity?: true;
+};
 
 interface Pending {
   run: RunToStore;
@@ -501,8 +504,14 @@ export class RunRecorder {
       // SQLite store wrote, identity-text.ts), so a receipt signed again after a crash, from the
       // store, is the same bytes.
       if (run.claimedBy === undefined) continue;
-      const identity = identityText(run.identity);
-      this.#fresh.push({ recordDigest: run.recordDigest, record: JSON.parse(run.recordJson) as RunRecord, identity: identity === null ? null : (JSON.parse(identity) as IdentityDocument), model: run.model, capture: run.capture });
+      // A large run's identity is read so when it is signed, in steps (JSON.parse of its 8 MB text
+      // held the event loop 50 to 100 ms).
+      const record = JSON.parse(run.recordJson) as RunRecord;
+      if (identityElements(run.identity) >= LARGE_RUN_ELEMENTS) this.#fresh.push({ recordDigest: run.recordDigest, record, identity: run.identity, model: run.model, capture: run.capture, capturedIdentity: true });
+      else {
+        const identity = identityText(run.identity);
+        this.#fresh.push({ recordDigest: run.recordDigest, record, identity: identity === null ? null : (JSON.parse(identity) as IdentityDocument), model: run.model, capture: run.capture });
+      }
     }
     if (runs.some((run) => run.receiptable)) this.#signPass(false);
     return refused;
@@ -1018,9 +1027,10 @@ export class RunRecorder {
 
   async #signOne(run: ToSign): Promise<{ recordDigest: string; receipt: string; logIndex: number | null } | undefined> {
     const sign = this.#options.sign!;
-    const facts = receiptFactsOfRecord(run.record, run.identity, run.model ?? '', run.capture, sign.runprintVersion);
+    const identity = run.capturedIdentity === true ? await identityAsStored(run.identity, nextTurn) : run.identity;
+    const facts = receiptFactsOfRecord(run.record, identity, run.model ?? '', run.capture, sign.runprintVersion);
     // A large run's receipt (about 100 bytes per list element) is made in steps: the same bytes.
-    const large = identityElements(run.identity) >= LARGE_RUN_ELEMENTS;
+    const large = identityElements(identity) >= LARGE_RUN_ELEMENTS;
     const envelope = await signReceipt(facts, sign.key, large ? nextTurn : undefined);
     if (large) await nextTurn();
     const receipt = formatEnvelope(envelope);
