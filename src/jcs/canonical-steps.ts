@@ -9,6 +9,8 @@ import { DEFAULT_MAX_DEPTH } from './limits.ts';
 import { outlineLongArrays } from './long-arrays.ts';
 
 const encoder = new TextEncoder();
+const OPEN = encoder.encode('[');
+const CLOSE = encoder.encode(']');
 
 /** A rejection of the caller's `pause`: passed on as it is, never taken for canonicalize's own error. */
 class PauseFailed {
@@ -29,28 +31,52 @@ export async function canonicalBytesInSteps(value: unknown, pause: () => Promise
     // A copy of the containers around the long arrays, each long array replaced by a placeholder string.
     const { outline, long, placeholder: placeholderOf } = outlineLongArrays(value, step);
     if (long.length === 0) return canonicalBytes(value);
-    let text = canonicalize(outline);
-    for (const [index, { array, depth }] of long.entries()) {
-      const placeholder = placeholderOf(index);
+    const text = canonicalize(outline);
+    // Where each long array goes in the outline's text: its placeholder as the text spells it,
+    // once, else the value is made in one go.
+    const places: Array<{ at: number; end: number; index: number }> = [];
+    for (let index = 0; index < long.length; index++) {
+      const quoted = JSON.stringify(placeholderOf(index));
+      const at = text.indexOf(quoted);
+      if (at < 0 || text.indexOf(quoted, at + 1) >= 0) return canonicalBytes(value);
+      places.push({ at, end: at + quoted.length, index });
+    }
+    places.sort((a, b) => a.at - b.at);
+    // Each array's text as UTF-8, a slice at a time: the bytes are put together once at the end
+    // (a text of the whole, then its UTF-8, was two copies more of some 8 MB in one go).
+    const arrays: Uint8Array[][] = [];
+    for (const { array, depth } of long) {
       // The array's slices: each canonicalized as an array of its own (depth 1 there, `depth` in place).
       const maxDepth = DEFAULT_MAX_DEPTH - (depth - 1);
       if (maxDepth < 2) return canonicalBytes(value);
-      const pieces: string[] = [];
+      const pieces: Uint8Array[] = [];
       for (let start = 0; start < array.length; start += step) {
-        pieces.push(canonicalize(array.slice(start, start + step), { maxDepth }).slice(1, -1));
+        const slice = canonicalize(array.slice(start, start + step), { maxDepth }).slice(1, -1);
+        pieces.push(encoder.encode(start === 0 ? slice : `,${slice}`));
         try {
           await pause();
         } catch (error) {
           throw new PauseFailed(error);
         }
       }
-      // The placeholder as the outline's text spells it: once, else made in one go.
-      const quoted = JSON.stringify(placeholder);
-      const at = text.indexOf(quoted);
-      if (at < 0 || text.indexOf(quoted, at + 1) >= 0) return canonicalBytes(value);
-      text = `${text.slice(0, at)}[${pieces.join(',')}]${text.slice(at + quoted.length)}`;
+      arrays.push(pieces);
     }
-    return encoder.encode(text);
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (const { at, end, index } of places) {
+      parts.push(encoder.encode(text.slice(from, at)), OPEN, ...arrays[index]!, CLOSE);
+      from = end;
+    }
+    parts.push(encoder.encode(text.slice(from)));
+    let total = 0;
+    for (const part of parts) total += part.length;
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      bytes.set(part, offset);
+      offset += part.length;
+    }
+    return bytes;
   } catch (error) {
     // `pause` rejected: its error, at once (nothing more is made).
     if (error instanceof PauseFailed) throw error.error;

@@ -99,10 +99,11 @@ export function formatEnvelope(envelope: Envelope): string {
   const signatures = envelope.signatures.map((s) => (s.keyid === undefined ? { sig: s.sig } : { keyid: s.keyid, sig: s.sig }));
   // A payload encodeBase64 made (envelopeOf) holds only base64 characters, which JSON writes as
   // they are: its JSON string is not made again (a scan of some 10 MB for a run of 100,000
-  // messages), the rest is JSON.stringify's text, indented as it indents a first member.
+  // messages), the rest is JSON.stringify's text, indented as it indents a first member. Joined,
+  // the text is one piece (not pieces to put together later, where it is sent or encoded).
   if (encoded.get(envelope) === envelope.payload) {
     const rest = JSON.stringify({ payloadType: envelope.payloadType, signatures }, null, 2);
-    return `{\n  "payload": "${envelope.payload}",\n${rest.slice(2)}\n`;
+    return ['{\n  "payload": "', envelope.payload, '",\n', rest.slice(2), '\n'].join('');
   }
   return `${JSON.stringify({ payload: envelope.payload, payloadType: envelope.payloadType, signatures }, null, 2)}\n`;
 }

@@ -27,9 +27,11 @@ const LARGE_MESSAGE = 1024 * 1024;
 const STEP_ELEMENTS = 4096;
 
 /** Ed25519 signature (RFC 8032, deterministic) over PAE(payloadType, payload). */
-async function signPae(payloadType: string, payload: Uint8Array, key: SigningKey): Promise<string> {
+async function signPae(payloadType: string, payload: Uint8Array, key: SigningKey, pause?: () => Promise<void>): Promise<string> {
   const message = pae(payloadType, payload);
   if (key.signBytes !== undefined && message.length < LARGE_MESSAGE) return encodeBase64(key.signBytes(message));
+  // A copy of the payload, and WebCrypto copies it again: one copy per turn.
+  if (pause !== undefined) await pause();
   const signature = await globalThis.crypto.subtle.sign(ED25519, key.cryptoKey, message as Uint8Array<ArrayBuffer>);
   return encodeBase64(new Uint8Array(signature));
 }
@@ -50,7 +52,7 @@ export async function signStatement(statement: Statement, key: SigningKey, pause
   if (pause !== undefined) await pause();
   const envelope = envelopeOf(payload);
   if (pause !== undefined) await pause();
-  envelope.signatures.push({ keyid: key.keyId, sig: await signPae(PAYLOAD_TYPE, payload, key) });
+  envelope.signatures.push({ keyid: key.keyId, sig: await signPae(PAYLOAD_TYPE, payload, key, pause) });
   return envelope;
 }
 
