@@ -1,7 +1,27 @@
 /** RFC 4648 sections 4 and 5 as DSSE v1.0 uses them: standard or URL-safe base64, decoded strictly. */
 
-const STANDARD_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
-const URL_SAFE_TEXT = /^[A-Za-z0-9_-]*={0,2}$/;
+/** By character code below 128: 1 a letter or digit, 2 `+` or `/` (standard), 3 `-` or `_` (URL-safe), 0 anything else. */
+const ALPHABET = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') ALPHABET[c.charCodeAt(0)] = 1;
+for (const c of '+/') ALPHABET[c.charCodeAt(0)] = 2;
+for (const c of '-_') ALPHABET[c.charCodeAt(0)] = 3;
+
+/**
+ * Which alphabet `text` before `end` is in, all of it: 'standard', 'url-safe' (where it holds a
+ * character only that one has), or undefined (a character of neither, or of both). A loop over a
+ * table: a regular expression took 50 ms for the 9 MB of a request of 100,000 messages, this 15.
+ */
+function alphabetOf(text: string, end: number): 'standard' | 'url-safe' | undefined {
+  let kinds = 0;
+  for (let i = 0; i < end; i++) {
+    const code = text.charCodeAt(i);
+    const kind = code < 128 ? ALPHABET[code]! : 0;
+    if (kind === 0) return undefined;
+    kinds |= kind === 1 ? 0 : kind === 2 ? 1 : 2;
+  }
+  return kinds === 3 ? undefined : kinds === 2 ? 'url-safe' : 'standard';
+}
+
 const VALUE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Bytes as a binary string (one UTF-16 code unit per byte), in chunks small enough for apply. */
@@ -15,7 +35,7 @@ function binaryString(bytes: Uint8Array): string {
 
 interface NodeBuffer {
   from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'base64'): string };
-  from(text: string, encoding: 'base64'): Uint8Array;
+  from(text: string, encoding: 'base64'): Uint8Array<ArrayBuffer>;
 }
 
 // The pure core imports no node:* module; on Node the global Buffer encodes natively, about 20x
@@ -50,11 +70,13 @@ function valueOf(code: number): number {
  * The checks are made here; the native decoder (Buffer or atob, lenient on their own) only decodes.
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
-  const urlSafe = !STANDARD_TEXT.test(text);
-  if (urlSafe && !URL_SAFE_TEXT.test(text)) return undefined;
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
   const padding = text.length - end;
+  if (padding > 2) return undefined;
+  const alphabet = alphabetOf(text, end);
+  if (alphabet === undefined) return undefined;
+  const urlSafe = alphabet === 'url-safe';
   const rest = end % 4;
   if (rest === 1) return undefined;
   if (padding > 0 && (text.length % 4 !== 0 || padding !== 4 - rest)) return undefined;
@@ -63,8 +85,13 @@ export function decodeBase64(text: string): Uint8Array | undefined {
     if ((rest === 2 ? last & 0x0f : last & 0x03) !== 0) return undefined;
   }
   const standard = urlSafe ? text.slice(0, end).replace(/-/g, '+').replace(/_/g, '/') : text.slice(0, end);
-  // A plain Uint8Array of its own (a Buffer may be a view into a shared pool).
-  if (nodeBuffer !== undefined) return new Uint8Array(nodeBuffer.from(standard, 'base64'));
+  if (nodeBuffer !== undefined) {
+    // A plain Uint8Array of its own: a small Buffer may be a view into a shared pool; a large one
+    // has its buffer to itself, and is not copied again (6.5 MB for a request of 100,000 messages).
+    const decoded = nodeBuffer.from(standard, 'base64');
+    if (decoded.byteOffset === 0 && decoded.byteLength === decoded.buffer.byteLength) return new Uint8Array(decoded.buffer, 0, decoded.byteLength);
+    return new Uint8Array(decoded);
+  }
   const binary = atob(standard);
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);

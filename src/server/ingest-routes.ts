@@ -26,8 +26,9 @@ import { readBody, requireJson } from './read-body.ts';
 
 /** Where an ingested run goes: the run recorder on the Node side, as for the proxy. */
 /**
- * An exchange of this many bytes or more is parsed in one turn of the event loop and read in the
- * next (readExchange's two halves): each takes tens of milliseconds for one of 10 MB.
+ * An exchange of this many bytes or more is parsed in one turn of the event loop, read in the next
+ * (readExchange's two halves), and its request sent to be prepared in a third: each takes tens of
+ * milliseconds for one of 10 MB.
  */
 const LARGE_EXCHANGE_BYTES = 1 << 20;
 
@@ -132,6 +133,8 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
       const body = parseJson(bytes);
       await nextTurn();
       exchange = exchangeFromJson(body);
+      // Sending its request's bytes to the prepare pool copies them.
+      await nextTurn();
     }
     // A request too large to identify is recorded by its size and digest: nothing to prepare.
     const pooled = options.prepare !== undefined && exchange.requestTooLarge === undefined && exchange.requestBytes.byteLength >= (options.prepareFrom ?? 0);
