@@ -290,13 +290,14 @@ describe('what a worker thread computes for the verification of a large run', ()
     const receipt = formatEnvelope(await signReceipt(receiptFactsOfRecord(run.record, run.identity, 'gpt-4o', 'proxy', '0.1.0'), key));
     const other = await receiptKey(scratch.tempDir(), dir, undefined);
     for (const [name, keys, withComposition] of [['passed', [key.publicKey], true], ['without a composition', [key.publicKey], false], ['another key', [other.publicKey], true]] as const) {
-      const task: RunReceiptTask = { receipt, keys: keys.map((each) => encodeBase64(each.raw)), output: encodeBase64(ANSWER), outputFormat: 'openai-chat' };
+      const task: RunReceiptTask = { keys: keys.map((each) => encodeBase64(each.raw)), output: encodeBase64(ANSWER), outputFormat: 'openai-chat' };
       if (withComposition) Object.assign(task, { composition, from: 'composition' });
       const options: VerifyOptions = { keys: [...keys], output: ANSWER, outputFormat: 'openai-chat' };
       if (withComposition) Object.assign(options, { composition, from: 'composition' });
       const expected = await verifyReceipt(receipt, options);
       assert.equal(expected.ok, name !== 'another key', name);
-      assert.deepStrictEqual(answer(await operationAnswer('run-receipt', utf8(JSON.stringify(task)), 0)), JSON.parse(JSON.stringify(expected)), name);
+      // The task's JSON, a line feed, the receipt as it is (a text of several lines).
+      assert.deepStrictEqual(answer(await operationAnswer('run-receipt', utf8(`${JSON.stringify(task)}\n${receipt}`), 0)), JSON.parse(JSON.stringify(expected)), name);
     }
   });
 });

@@ -254,12 +254,13 @@ export function runIdentityAnswer(body: Uint8Array): Uint8Array {
 }
 
 /**
- * What `run-receipt` is asked: a stored run's receipt (its text as stored) and verifyReceipt's
- * options as `GET /v1/runs/{id}/verify` checks it (verify-run.ts), the keys as their raw 32 bytes
- * and the output bytes each in base64.
+ * What `run-receipt` is asked: verifyReceipt's options as `GET /v1/runs/{id}/verify` checks it
+ * (verify-run.ts), the keys as their raw 32 bytes and the output bytes each in base64, as JSON
+ * (one line), then a line feed, then a stored run's receipt (its text as stored, UTF-8): not a
+ * JSON string, which escaping and reading back took tens of milliseconds of serve's event loop
+ * for a 10 MB receipt.
  */
 export interface RunReceiptTask {
-  receipt: string;
   keys: string[];
   composition?: JsonValue;
   from?: InputFormat;
@@ -271,7 +272,9 @@ export interface RunReceiptTask {
 
 /** `run-receipt`: verifyReceipt's report (as JSON) on a stored run's receipt, for a large run in a worker thread. No route's. */
 export async function runReceiptAnswer(body: Uint8Array): Promise<Uint8Array> {
-  const task = JSON.parse(decoder.decode(body)) as RunReceiptTask;
+  const split = body.indexOf(0x0a);
+  if (split < 0) throw new TypeError('run-receipt: no line feed after the task');
+  const task = { ...(JSON.parse(decoder.decode(body.subarray(0, split))) as RunReceiptTask), receipt: decoder.decode(body.subarray(split + 1)) };
   const bytes = (text: string): Uint8Array => {
     const decoded = decodeBase64(text);
     if (decoded === undefined) throw new TypeError('run-receipt: not base64');
