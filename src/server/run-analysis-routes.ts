@@ -4,6 +4,7 @@
  * verify --json` prints, with the service's own receipt key and log. Both need the capture token
  * when the run store's routes do: they show what `/v1/runs` and `/v1/content` show.
  */
+import { joinBytes } from '../io/read-limited.ts';
 import { parseSteps } from '../store/parse-steps.ts';
 import { MAX_CAPTURED_ELEMENTS } from '../capture/capture-run.ts';
 import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
@@ -50,13 +51,7 @@ async function jsonBytes(value: unknown): Promise<Uint8Array> {
     length += bytes.length;
   }
   await nextTurn();
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, offset);
-    offset += piece.length;
-  }
-  return bytes;
+  return joinBytes(pieces, length);
 }
 
 /** diffCompositions of large runs' compositions (compare-runs.ts) in the worker pool: the same differences and inexact lists, off the event loop. */
