@@ -1,6 +1,7 @@
 /** The JSON text of a run's identity document as the run store keeps it, made once per document. */
 import { STEP_ELEMENTS } from '../capture/large-run.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
+import { parseSteps } from './parse-steps.ts';
 
 /**
  * Texts already made, by document: the store writes the text (runWriteOf) and the recorder reads
@@ -71,36 +72,15 @@ function* jsonSteps(value: unknown, pieces: string[]): Generator<void, void, voi
 }
 
 /**
- * The document as the store gives it back, JSON.parse(identityText(identity)), made in steps of
- * STEP_ELEMENTS list elements with `pause` awaited between them: the same value, for plain JSON
- * data (as every identity document is).
+ * The document as the store gives it back, JSON.parse(identityText(identity)), its text parsed in
+ * steps of STEP_ELEMENTS list elements (parseSteps) with `pause` awaited between them.
  */
 export async function identityAsStored(identity: IdentityDocument | null, pause: () => Promise<void>): Promise<IdentityDocument | null> {
   if (identity === null) return null;
-  const steps = copySteps(identity);
+  const steps = parseSteps(identityText(identity)!, STEP_ELEMENTS);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value as IdentityDocument;
     await pause();
   }
-}
-
-/** JSON.parse(JSON.stringify(value)) for plain JSON data, an array of STEP_ELEMENTS or more copied STEP_ELEMENTS elements at a time with a yield between. */
-function* copySteps(value: unknown): Generator<void, unknown, void> {
-  if (Array.isArray(value) && value.length >= STEP_ELEMENTS) {
-    const copy: unknown[] = [];
-    for (let start = 0; start < value.length; start += STEP_ELEMENTS) {
-      for (const element of JSON.parse(JSON.stringify(value.slice(start, start + STEP_ELEMENTS))) as unknown[]) copy.push(element);
-      yield;
-    }
-    return copy;
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
-  const copy: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(value)) {
-    // As JSON.stringify: a member whose value has no JSON is left out.
-    if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
-    copy[name] = yield* copySteps(member);
-  }
-  return copy;
 }

@@ -17,7 +17,6 @@ import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
 
-
 /**
  * COLUMNS, but a large run's identity document and receipt (largeIdentityText: 18 MB together for
  * 100,000 elements, 60 to 100 ms of the event loop to take as strings at once) left NULL, and
