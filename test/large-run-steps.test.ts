@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { sign as nodeSign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFile, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { captureRunWith, MAX_CAPTURED_ELEMENTS, prepareRequest, type CapturedRun, type PreparedRequest } from '../src/capture/capture-run.ts';
-import { LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../src/capture/large-run.ts';
+import { LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../src/capture/large-run.ts';
 import { receiptFactsOfRecord } from '../src/capture/run-receipt.ts';
 import { canonicalBytesInSteps } from '../src/jcs/canonical-steps.ts';
 import { canonicalBytes } from '../src/jcs/canonicalize.ts';
@@ -38,6 +38,21 @@ const scratch = scratchFolders('runprint-large-run-');
 after(() => scratch.removeAll());
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
+
+test('nextTurn, awaited in an I/O callback, resumes only after the event loop has been round once more: a timer due by then has run (one setImmediate alone resumed in the same turn, before it)', async () => {
+  const order = await new Promise<string[]>((resolve) => {
+    // A file read's callback runs in the event loop's poll phase, as a request body's last chunk does.
+    readFile(new URL(import.meta.url), () => {
+      const seen: string[] = [];
+      setTimeout(() => seen.push('timer'), 0);
+      // The timer is due before the step below gives the loop back.
+      const until = performance.now() + 5;
+      while (performance.now() < until);
+      void nextTurn().then(() => resolve([...seen, 'step']));
+    });
+  });
+  assert.deepEqual(order, ['timer', 'step']);
+});
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A Chat Completions request of `count` short messages (and two tools). */
