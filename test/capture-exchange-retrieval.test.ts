@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OUTBOX_FOLDER, runprintFetch, withRetrieval } from '../src/capture-node/index.ts';
@@ -21,6 +20,7 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/in
 import { validate } from './helpers/json-schema.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const DOC_A = 'The Eiffel Tower is 330 metres tall and was finished in 1889.';
 const DOC_B = 'Lyon lies where the Rhone and the Saone meet.';
@@ -111,16 +111,6 @@ describe('POST /v1/exchanges names the declared documents its record leaves out'
   });
 });
 
-/** A loopback port nothing listens on (a moment ago). */
-function deadPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A chat call through `fetch` (a runprintFetch) to the fake upstream, its system message holding DOC_A. */
 async function call(fetchImpl: typeof fetch, question: string): Promise<void> {
   const response = await fetchImpl(`${upstream.url}/v1/chat/completions`, {
@@ -152,7 +142,7 @@ describe('runprintFetch with a url reports the server\'s retrievalError as it re
     const data = scratch.tempDir();
     // The first process captures while the server cannot be reached; its exchanges wait in the outbox.
     const firstErrors: RunprintError[] = [];
-    const first = runprintFetch({ data, url: `http://127.0.0.1:${await deadPort()}`, onError: (error) => void firstErrors.push(error) });
+    const first = runprintFetch({ data, url: `http://127.0.0.1:${await closedPort()}`, onError: (error) => void firstErrors.push(error) });
     await withRetrieval([{ source: 'kb://towers/eiffel', text: DOC_A }, { source: 'kb://never-sent', text: NEVER_SENT }], () => call(first, 'Left behind, one missing.'));
     await withRetrieval(Array.from({ length: 257 }, (_, i) => ({ source: `kb://chunk/${i}`, text: DOC_A })), () => call(first, 'Left behind, too many.'));
     await withRetrieval([{ source: 'kb://towers/eiffel', text: DOC_A }], () => call(first, 'Left behind, all found.'));

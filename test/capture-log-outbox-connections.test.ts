@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { LOG_CONNECTIONS, LogOutbox } from '../src/store/log-outbox.ts';
 import { outboxFixture } from './helpers/log-outbox-fixture.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const { closing, logKey, newLog, front, newStore, indexes, outbox, until, noSharedIndex } = outboxFixture('runprint-outbox-connections-');
 
@@ -70,7 +71,7 @@ test('a failure the outbox reported is cleared once nothing waits in the store, 
   const to = await front(await newLog(key));
   const store = await newStore(3);
   // This serve's outbox cannot reach the log (a port nothing listens on).
-  const down = new URL(`http://127.0.0.1:${await unusedPort()}/`);
+  const down = new URL(`http://127.0.0.1:${await closedPort()}/`);
   const stuck = new LogOutbox({ storage: store, url: down, logKey: verifier, retryMinMs: 20, retryMaxMs: 100, pollMs: 50, checkpointWaitMs: 3_000 });
   stuck.start();
   closing.push(() => stuck.close());
@@ -84,12 +85,3 @@ test('a failure the outbox reported is cleared once nothing waits in the store, 
   assert.equal(stuck.state.stopped, null);
   assert.equal(stuck.state.delivered, 0);
 });
-
-/** A loopback port nothing listens on (one listened on and closed). */
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

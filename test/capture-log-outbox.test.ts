@@ -7,8 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +22,7 @@ import { validate } from './helpers/json-schema.ts';
 import { logLink } from './helpers/log-link.ts';
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { killServeProcesses, runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const TOKEN = 'remote-log-token';
 const OPENAPI = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: never }> }> } }> };
@@ -203,7 +202,7 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
   });
 
   test('the log is down at capture time: calls are not held up, the failure is reported once, and the receipts are delivered once it is up', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const data = tempDir();
     const serve = await startCapturing(data, `http://127.0.0.1:${port}/`, ['--capture-log-token', TOKEN]);
     await until(async () => serve.stderr().includes('capture on'), 'serve prints its capture line');
@@ -457,15 +456,6 @@ describe('serve --capture-log: receipts to a remote runprint log through a durab
     for (const code of ['ERR_LOG_DROPPED', 'ERR_LOG_FORK', 'ERR_LOG_REWRITE'] as const) assert.equal(outcomeOf(new LogError(code, 'the log rolled back')), 'stop', code);
   });
 });
-
-/** A port nothing listens on (a moment ago). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** What a link answers instead of the log's answer to a receipt submission (undefined: the log's answer). */
 type Meddle = (receipt: Buffer, status: number, answer: Buffer) => { status: number; body: string } | undefined;

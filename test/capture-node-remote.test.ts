@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -38,6 +37,7 @@ import { RunRecorder } from '../src/store/run-recorder.ts';
 import { defaultContentPolicy, type StoredRun } from '../src/store/run-storage.ts';
 import { SqliteRuns } from '../src/store/sqlite-runs.ts';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from './helpers/fake-upstream/index.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const TOKEN = 'capture-token-for-remote-tests';
 const HI = [{ role: 'user' as const, content: 'Say hello.' }];
@@ -67,16 +67,6 @@ interface IngestServer {
   runs(): Promise<StoredRun[]>;
   publicKey(): Promise<PublicKey>;
   close(): Promise<void>;
-}
-
-/** A free loopback port, for a server that starts later. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The ingest routes over a SQLite run store and a signing recorder, listening on loopback. */
@@ -179,7 +169,7 @@ describe('runprintFetch to a runprint server', () => {
   });
 
   test('a server that is down: the calls complete, the exchanges wait in the outbox, and reach the server once it is up', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const data = tempDir();
     const errors: RunprintError[] = [];
     const fetch = runprintFetch({ data, url: `http://127.0.0.1:${port}`, token: TOKEN, onError: (error) => void errors.push(error) });
@@ -329,7 +319,7 @@ describe('runprintFetch to a runprint server', () => {
   });
 
   test('the default reporter: a refused exchange has its own line, and a failure is printed again after a delivery worked', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const data = tempDir();
     const lines: string[] = [];
     const write = process.stderr.write;

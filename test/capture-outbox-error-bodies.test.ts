@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { runprintFetch } from '../src/capture-node/index.ts';
 import { EXCHANGE_VERSION } from '../src/capture/exchange.ts';
 import type { RunprintError } from '../src/errors.ts';
 import { killServeProcesses, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const SECRET = 'sk-OUTBOXSECRET-1f9a2b7c';
 const scratch: string[] = [];
@@ -53,16 +53,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'runprint-outbox-errors-'));
   scratch.push(dir);
   return dir;
-}
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Every file under dir, recursively. */

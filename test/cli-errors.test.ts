@@ -4,21 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliFolder } from './helpers/cli-folder.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const { folder, file, cli } = cliFolder('runprint-cli-errors-');
-
-/** A loopback port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('a file that is missing, a directory or unreadable is named as given', async () => {
   assert.deepEqual(await cli(['id', 'response.json']), { code: 4, stdout: '', stderr: 'runprint: ERR_INPUT_NOT_FOUND: no such file: response.json\n' });

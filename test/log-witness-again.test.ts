@@ -24,6 +24,7 @@ import { SqliteLog } from '../src/store/sqlite-log.ts';
 import type { LogStorage } from '../src/store/storage.ts';
 import { witnessCollector } from '../src/store/witness-collector.ts';
 import { newKey, removeFolders, startWitness, tempFile } from './helpers/witness-fixtures.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const ORIGIN = 'example.test/asked-again';
 const BASE = process.env['RUNPRINT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -61,15 +62,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, waitM
     if (Date.now() > deadline) assert.fail(`not within ${waitMs} ms: ${what}`);
     await sleep(25);
   }
-}
-
-/** A loopback port nothing listens on yet. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 for (const kind of ['SQLite', 'PostgreSQL'] as const) {
@@ -124,7 +116,7 @@ test('two logs on one PostgreSQL schema, each asking its own witness again for t
   const url = await schemaUrl();
   const key = await newKey(ORIGIN);
   const logKey = noteVerifier(ORIGIN, key.publicKey);
-  const [w1, w2] = [await witnessOn(await freePort(), logKey, 'w1'), await witnessOn(await freePort(), logKey, 'w2')];
+  const [w1, w2] = [await witnessOn(await closedPort(), logKey, 'w1'), await witnessOn(await closedPort(), logKey, 'w2')];
   // Same witness name in both fixtures: distinct keys, so two distinct cosigner keys (key IDs).
   assert.notEqual(w1.witness.verifier.keyHash, w2.witness.verifier.keyHash);
 
@@ -263,7 +255,7 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
   test(`${kind}: a stored note whose line of a witness's key does not verify (damaged in storage) gets that witness's valid cosignature in its place, once`, async () => {
     const key = await newKey(ORIGIN);
     const logKey = noteVerifier(ORIGIN, key.publicKey);
-    const [w1, w2] = [await witnessOn(await freePort(), logKey, 'w1'), await witnessOn(await freePort(), logKey, 'w2')];
+    const [w1, w2] = [await witnessOn(await closedPort(), logKey, 'w1'), await witnessOn(await closedPort(), logKey, 'w2')];
     await w1.start();
     await w2.start();
     const asked: string[] = [];

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:http';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -20,6 +19,7 @@ import { parseNote, verifyNote } from '../src/log/note.ts';
 import { parseCheckpoint } from '../src/log/checkpoint.ts';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
 import { SqliteLog } from '../src/store/sqlite-log.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const main = fileURLToPath(new URL('../bin/runprint.js', import.meta.url));
 const folders: string[] = [];
@@ -33,15 +33,6 @@ async function folder(): Promise<string> {
   const path = await mkdtemp(join(tmpdir(), 'runprint-witness-serve-'));
   folders.push(path);
   return path;
-}
-
-/** A loopback port nothing listens on (for a witness that is down, or comes up later on it). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /** Starts `runprint serve` (on `port`, any free one by default) and waits for the line that starts with `ready`; returns its URL and stderr lines. */
@@ -175,7 +166,7 @@ async function keyFiles(dir: string, witnessNames: string[] = [WITNESS_NAME]) {
     const files = await generateKeyFiles(name);
     await writeFile(keyFile, files.privateKeyPem, { mode: 0o600 });
     const vkey = formatCosignerKey(name, (await parsePrivateKey(files.privateKeyPem)).publicKey);
-    const port = await freePort();
+    const port = await closedPort();
     const args = ['--data', join(dir, `witness-${i}-data`), '--no-log', '--witness-key', keyFile, '--witness-log', logsFile];
     witnesses.push({ name, vkey, port, url: `http://127.0.0.1:${port}`, start: () => serve(args, 'runprint: witness ', { RUNPRINT_WITNESS_NAME: name }, port) });
   }
@@ -289,7 +280,7 @@ test('two serves sharing one PostgreSQL log, both asking again for the checkpoin
 test('a log whose witness is down still serves, and says so once on stderr', async () => {
   const dir = await folder();
   const witnessVkey = formatCosignerKey(WITNESS_NAME, (await parsePrivateKey((await generateKeyFiles('w')).privateKeyPem)).publicKey);
-  const dead = `http://127.0.0.1:${await freePort()}`;
+  const dead = `http://127.0.0.1:${await closedPort()}`;
   const log = await serve(['--data', dir, '--log-anonymous-writes', '--log-witness', `${dead}=${witnessVkey}`], 'runprint: log ', {
     RUNPRINT_LOG_WITNESS_TIMEOUT: '200',
   });

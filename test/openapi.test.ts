@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -28,6 +28,7 @@ import { answerProblems, checkRaw, documentedAnswer, DOCUMENT, DOCUMENT_BYTES, e
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { lockRunStore } from './helpers/run-store-lock.ts';
 import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 async function scratch(): Promise<string> {
   const data = await mkdtemp(join(tmpdir(), 'runprint-openapi-'));
@@ -228,15 +229,6 @@ test('real answers of runprint serve, successes and errors, validate against doc
   assert.deepEqual([...seen].sort(), documented().sort(), 'every documented route was called');
   await serve.stop();
 });
-
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('every route\'s answers before it is served are documented: another Host, another origin, TRACE, an unknown method, a bad query, a path or headers too long', async () => {
   const data = await scratch();

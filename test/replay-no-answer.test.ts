@@ -1,19 +1,9 @@
 /** What replay says of an upstream that gave no answer: the cause fetch threw, in serve's words. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { noAnswerMessage, whyNoAnswer } from '../src/replay/no-answer.ts';
 import { createUpstreamFetch } from '../src/server/upstream-fetch.ts';
-
-/** A port nothing listens on: one a server had, closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => server.close((error) => (error === undefined ? resolve() : reject(error))));
-  return port;
-}
+import { closedPort } from './helpers/closed-port.ts';
 
 async function thrownBy(call: () => Promise<unknown>): Promise<unknown> {
   try {

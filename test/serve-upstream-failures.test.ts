@@ -19,6 +19,7 @@ import { UpstreamSilent } from '../src/io/upstream-silent.ts';
 import { validate } from './helpers/json-schema.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
 import { startServe } from './helpers/serve-process.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 const scratch = scratchFolders('runprint-serve-upstream-failures-');
 after(() => endServeTest(undefined, scratch));
@@ -89,15 +90,6 @@ test('serve\'s upstream-failure reporter: the first at once with its message, th
     mock.timers.reset();
   }
 });
-
-/** A port nothing listens on: one the system gave a server that is closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** An upstream that answers every call 500 with a JSON error of its own. */
 async function failingUpstream(): Promise<{ server: Server; url: string }> {
