@@ -2,7 +2,6 @@
 import { pathToFileURL } from 'node:url';
 import { canonicalize } from '../src/jcs/canonicalize.ts';
 import { parseJson } from '../src/jcs/parse.ts';
-import { canonicalDocument } from '../test/fixtures/large-document.ts';
 import { composition } from './fixtures.ts';
 import { compare, SIZES, us, type BenchResult } from './measure.ts';
 

@@ -12,7 +12,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { sha256Once } from '../src/hash/sha256.ts';
 import { verifyInclusion } from '../src/merkle/inclusion.ts';
 import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { generateKeyFiles, parsePrivateKey, type SigningKey } from '../src/keys/keys.ts';

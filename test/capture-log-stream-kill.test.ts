@@ -17,7 +17,7 @@ import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Scenar
 import { logLink } from './helpers/log-link.ts';
 import { readBody } from './helpers/proxy-calls.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
-import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { runRunprint, startServe } from './helpers/serve-process.ts';
 
 const TOKEN = 'stream-kill-log-token';
 const TEXT = 'A streamed answer of several words, so that a stream can be held open in its middle.';

@@ -12,7 +12,7 @@ import { captureFetch, captureRun, observeBody, routeOf, type ObservedBody, type
 import { compositionFromDocument } from '../src/compose/from-document.ts';
 import { computeIdentity } from '../src/identity/index.ts';
 import { parseJson } from '../src/jcs/index.ts';
-import { rawDigest, runOutputFrom, type RequestFormat } from '../src/providers/index.ts';
+import { rawDigest, runOutputFrom } from '../src/providers/index.ts';
 import type { SdkWireFixture } from './helpers/fake-upstream/sdk-wire.ts';
 
 const WIRE = new URL('./fixtures/sdk-wire/', import.meta.url);

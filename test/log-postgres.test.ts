@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { sha256Once } from '../src/hash/sha256.ts';
 import { parseCheckpoint } from '../src/log/checkpoint.ts';
 import { noteVerifier } from '../src/log/note-keys.ts';
 import { verifyNote } from '../src/log/note.ts';

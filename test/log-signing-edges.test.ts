@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, mock, test } from 'node:test';
+import { after, test } from 'node:test';
 import { LogError } from '../src/errors.ts';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../src/log/checkpoint.ts';
 import { noteSigner, noteVerifier } from '../src/log/note-keys.ts';

@@ -6,7 +6,7 @@
  * be identical; different (one byte changed), nothing is sent (ERR_REPLAY_WEIGHTS_MISMATCH).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { proveInclusion, verifyInclusion } from '../src/merkle/inclusion.ts';
-import { rootFromLeafHashes } from '../src/merkle/rfc6962.ts';
 import { checkInclusionSweep } from './helpers/inclusion-sweep.ts';
 import { referenceRoot, sha } from './helpers/reference-tree.ts';
 

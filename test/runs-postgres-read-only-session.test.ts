@@ -16,7 +16,7 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/in
 import { pgSchemas, type PgSchemas } from './helpers/pg-schemas.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { endServeTest, scratchFolders } from './helpers/scratch.ts';
-import { runRunprint, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { runRunprint, startServe } from './helpers/serve-process.ts';
 import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 import { chatRun } from './helpers/stored-runs.ts';
 

@@ -19,7 +19,7 @@ import { noteSigner } from '../src/log/note-keys.ts';
 import { signNote } from '../src/log/note.ts';
 import { runCliInProcess } from './helpers/run-cli.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream/index.ts';
-import { killServeProcesses, RUNPRINT_BIN, startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { killServeProcesses, RUNPRINT_BIN, startServe } from './helpers/serve-process.ts';
 import { captureChat, untilLogged } from './helpers/proxy-calls.ts';
 
 const OPENAI_KEY = 'sk-test-runs-verify-0123456789';

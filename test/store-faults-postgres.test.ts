@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { generateKeyFiles, parsePrivateKey } from '../src/keys/keys.ts';
-import { hashLeaf } from '../src/merkle/rfc6962.ts';
 import { DEFAULT_LOG_NAME, TransparencyLog } from '../src/store/log-service.ts';
 import { PostgresLog } from '../src/store/postgres-log.ts';
 import { pinSslMode } from '../src/store/postgres-url.ts';

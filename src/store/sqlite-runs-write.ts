@@ -9,7 +9,7 @@ import { LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-ru
 import { identityText, identityTextSteps } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
-import { sqliteFault, sqliteWriteTransaction } from './storage-faults.ts';
+import { sqliteWriteTransaction } from './storage-faults.ts';
 import { LogError } from '../errors.ts';
 import { checkpointForked, firstHeld } from './run-storage.ts';
 
