@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeBase64, encodeBase64 } from '../src/keys/base64.ts';
+import { decodeBase64, decodeBase64Steps, encodeBase64 } from '../src/keys/base64.ts';
 import { formatEnvelope, readEnvelope } from '../src/receipt/envelope.ts';
 
 test('encodeBase64 equals Buffer standard base64; both alphabets, padded or not, decode back', () => {
@@ -50,6 +50,50 @@ test('decodeBase64 accepts only one spelling: any text it accepts re-encodes to 
     const normalized = text.replace(/-/g, '+').replace(/_/g, '/');
     assert.ok(canonical === normalized || canonical.replace(/=+$/, '') === normalized, text);
   }), { numRuns: 20000 });
+});
+
+/** decodeBase64Steps run to its end; the number of pauses it made beside its answer. */
+function stepped(decode: typeof decodeBase64Steps, text: string, step: number): { bytes: Uint8Array | undefined; pauses: number } {
+  const steps = decode(text, step);
+  for (let pauses = 0; ; pauses++) {
+    const next = steps.next();
+    if (next.done === true) return { bytes: next.value, pauses };
+  }
+}
+
+test('decodeBase64Steps gives decodeBase64\'s answer for every text and step, pausing between slices of the step\'s length; without a global Buffer too', async () => {
+  const saved = globalThis.Buffer;
+  let browserSteps: typeof decodeBase64Steps;
+  try {
+    Reflect.deleteProperty(globalThis, 'Buffer');
+    const fresh: string = '../src/keys/base64.ts?no-buffer-steps';
+    ({ decodeBase64Steps: browserSteps } = (await import(fresh)) as typeof import('../src/keys/base64.ts'));
+  } finally {
+    globalThis.Buffer = saved;
+  }
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \n*';
+  // Valid texts of either alphabet, padded or not, and texts of any of these characters (mostly invalid).
+  const texts = fc.oneof(
+    fc.uint8Array({ maxLength: 120 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+    fc.uint8Array({ maxLength: 120 }).map((bytes) => Buffer.from(bytes).toString('base64url')),
+    fc.uint8Array({ maxLength: 120 }).map((bytes) => Buffer.from(bytes).toString('base64').replace(/=+$/, '')),
+    fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 40 }),
+  );
+  fc.assert(fc.property(texts, fc.integer({ min: 1, max: 48 }), (text, step) => {
+    const expected = decodeBase64(text);
+    for (const decode of [decodeBase64Steps, browserSteps]) {
+      const { bytes, pauses } = stepped(decode, text, step);
+      assert.deepEqual(bytes, expected, `${JSON.stringify(text)} in steps of ${step}`);
+      // A valid text pauses after each slice checked and each decoded (one slice decodes in one go).
+      const slices = Math.ceil(text.replace(/=+$/, '').length / Math.max(4, step - (step % 4)));
+      if (expected !== undefined) assert.equal(pauses, slices > 1 ? 2 * slices : slices, `${JSON.stringify(text)} in steps of ${step}`);
+    }
+  }), { numRuns: 5000 });
+  // A large text: the same bytes as Buffer's, decoded a slice at a time.
+  const large = Uint8Array.from({ length: 3_000_001 }, (_, i) => (i * 7919) % 251);
+  const { bytes, pauses } = stepped(decodeBase64Steps, Buffer.from(large).toString('base64'), 1 << 20);
+  assert.deepEqual(bytes, large);
+  assert.equal(pauses, 8);
 });
 
 test('readEnvelope keeps only the DSSE members and treats an empty keyid as absent', () => {

@@ -251,9 +251,10 @@ export function readExchange(bytes: Uint8Array): CapturedExchange & { captureId:
 /**
  * readExchange of the JSON value `body` already parsed from the exchange's bytes (a caller that
  * gives its event loop back between the parse of a large exchange and the rest, each tens of
- * milliseconds for one of 10 MB: server/ingest-routes.ts).
+ * milliseconds for one of 10 MB: server/ingest-routes.ts). `decodedRequest`, when given, is what
+ * decodeBase64 gives for body's `request` (decoded in steps by that caller), not decoded again.
  */
-export function exchangeFromJson(body: unknown): CapturedExchange & { captureId: string; parents: string[] } {
+export function exchangeFromJson(body: unknown, decodedRequest?: Uint8Array): CapturedExchange & { captureId: string; parents: string[] } {
   if (!isObject(body)) throw bad('an exchange is a JSON object', '$');
   // Served facts are the server's to derive from the bytes: one a client states (a local model's
   // weights digest) it cannot recheck, and would sign as its own (docs/CAPTURE.md, "Local models").
@@ -272,7 +273,7 @@ export function exchangeFromJson(body: unknown): CapturedExchange & { captureId:
   if (typeof path !== 'string') throw bad('must be a string', "$['path']");
   const format = routeOf(method, path);
   if (format === null) throw bad('must be a provider route runprint captures (POST /v1/chat/completions, /v1/responses or /v1/messages)', "$['path']");
-  const requestBytes = bytesOf(body['request'], "$['request']");
+  const requestBytes = decodedRequest ?? bytesOf(body['request'], "$['request']");
   let requestTooLarge: { size: number; sha256: string } | undefined;
   if (Object.hasOwn(body, 'requestTooLarge')) {
     if (requestBytes.length !== 0) throw bad('must be empty ("") with requestTooLarge: a request has its bytes or its size and digest when too large, not both', "$['request']");

@@ -42,18 +42,6 @@ export function identityElements(identity: IdentityDocument | null): number {
 }
 
 /**
- * After the event loop has polled for I/O at least once; a macrotask where there is no
- * setImmediate. Two immediates, not one: a step that runs in an I/O callback (a request's body
- * read) has its one immediate run in the same turn's check phase, before any other I/O, so the two
- * steps held the loop as one (a /healthz answer waited for the parse of a large exchange and its
- * read together, 90 to 100 ms on a 2-core machine, against 40 to 60 ms for each).
- */
-export function nextTurn(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-  return new Promise((resolve) => (immediate === undefined ? setTimeout(resolve, 0) : immediate(() => immediate(resolve))));
-}
-
-/**
  * The canonical bytes (RFC 8785) of every element of one list, one after the other in `bytes`:
  * element i is bytes[ends[i - 1] (0 for the first) .. ends[i]). Made where the list is (the
  * prepare pool's worker thread, prepare-worker.ts), so the thread that stores the run's content

@@ -4,7 +4,8 @@
  */
 import type { Difference } from '../identity/diff.ts';
 import type { RunStorage, StoredRun } from '../store/run-storage.ts';
-import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { STEP_ELEMENTS } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 import { isUnsafeCharacter } from '../io/printable.ts';
 import { compareRuns, type CompositionDiffer, type RunsDiff } from './compare-runs.ts';
 

@@ -4,7 +4,8 @@
  * gives it, then the request by the inverse mapping (SPEC 4.1), whose request identity must be the
  * stored one.
  */
-import { identityElements, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { identityElements, LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 import { RunprintError } from '../errors.ts';
 import { sha256Once, toHex } from '../hash/sha256.ts';
 import { COMPOSITION_VERSION, isSaltHex, LIST_COMPONENTS, REQUEST_COMPONENTS, type Composition, type Salts } from '../identity/composition.ts';

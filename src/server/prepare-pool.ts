@@ -13,7 +13,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { prepareRequest, type PreparedRequest } from '../capture/capture-run.ts';
-import { nextTurn, rememberElements } from '../capture/large-run.ts';
+import { rememberElements } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 import type { MemberHeaders } from '../providers/header-members.ts';
 import { CompositionError, JsonError, ProviderError, RunprintError } from '../errors.ts';
 import { LIST_COMPONENTS, type Salts } from '../identity/composition.ts';

@@ -11,7 +11,7 @@ import { isOwnHeader, PARENT_HEADER, readParentHeader } from '../capture/own-hea
 import { callLinks, NamedSteps, parentsNow, readStepsHeader, SharedSteps, STEPS_HEADER, type CallSteps, type Link, type StepsStore } from '../capture/steps.ts';
 import { terminalEventComplete, terminalEventIn } from '../capture/capture-fetch.ts';
 import { observeBody, outcomeOfCancel, outcomeOfError } from '../capture/observe-body.ts';
-import { nextTurn } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 import { isReceiptable } from '../capture/run-receipt.ts';
 import type { CaptureOutcome, DeclaredDocument } from '../capture/run-record.ts';
 import { RunprintError } from '../errors.ts';

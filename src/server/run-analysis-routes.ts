@@ -7,7 +7,8 @@
 import { joinBytes } from '../io/read-limited.ts';
 import { parseSteps } from '../store/parse-steps.ts';
 import { MAX_CAPTURED_ELEMENTS } from '../capture/capture-run.ts';
-import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { STEP_ELEMENTS } from '../capture/large-run.ts';
+import { inTurns, nextTurn } from '../io/steps.ts';
 import { RunprintError, UsageError } from '../errors.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { stringifyInSteps } from '../jcs/stringify-steps.ts';
@@ -71,11 +72,7 @@ function workerCompute(compute: IdentityCompute): RunVerifyCompute {
     identity: async (composition) => {
       const text = decoder.decode(await compute(await jsonBytes(composition), 'composition', MAX_CAPTURED_ELEMENTS, 'run-identity'));
       // Parsed a slice of its element digests at a time (parse-steps.ts): JSON.parse of some 8 MB in one go held the event loop 50 to 100 ms.
-      const steps = parseSteps(text, STEP_ELEMENTS);
-      for (let step = steps.next(); ; step = steps.next()) {
-        if (step.done === true) return step.value as IdentityDocument;
-        await nextTurn();
-      }
+      return (await inTurns(parseSteps(text, STEP_ELEMENTS))) as IdentityDocument;
     },
     receipt: async (receipt, options, facts) => {
       const task: RunReceiptTask = { keys: options.keys.map((key) => encodeBase64(key.raw)), facts };

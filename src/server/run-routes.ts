@@ -5,7 +5,8 @@
  * receipt and tlog-proof; `GET /v1/content/{digest}` gives a stored component, element or output.
  */
 import { MAX_ENTRY_SIZE } from '../log/entry-bundle.ts';
-import { identityElements, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { identityElements, LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 import { stringifyInSteps } from '../jcs/stringify-steps.ts';
 import { isRunId, MAX_RECORD_TIME } from '../capture/capture-run.ts';
 import { RunprintError, UsageError } from '../errors.ts';

@@ -2,6 +2,7 @@
 import { STEP_ELEMENTS } from '../capture/large-run.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
 import { parseSteps } from './parse-steps.ts';
+import { inTurns } from '../io/steps.ts';
 
 /**
  * Texts already made, by document: the store writes the text (runWriteOf) and the recorder reads
@@ -77,10 +78,5 @@ function* jsonSteps(value: unknown, pieces: string[]): Generator<void, void, voi
  */
 export async function identityAsStored(identity: IdentityDocument | null, pause: () => Promise<void>): Promise<IdentityDocument | null> {
   if (identity === null) return null;
-  const steps = parseSteps(identityText(identity)!, STEP_ELEMENTS);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value as IdentityDocument;
-    await pause();
-  }
+  return (await inTurns(parseSteps(identityText(identity)!, STEP_ELEMENTS), pause)) as IdentityDocument;
 }

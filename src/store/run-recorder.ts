@@ -17,7 +17,8 @@ import { identityAsStored, identityText } from './identity-text.ts';
 import type { TransparencyLog } from './log-service.ts';
 import type { RunRecord } from '../capture/run-record.ts';
 import type { IdentityDocument } from '../identity/identity.ts';
-import { identityElements, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { identityElements, LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { atOnce, inTurns, nextTurn } from '../io/steps.ts';
 import { captureIdTaken, runToStore, runToStoreInSteps, type ContentPolicy, type RunStorage, type RunToStore, type StoredRun } from './run-storage.ts';
 
 export type Durability = 'sync' | 'async';
@@ -298,13 +299,8 @@ export class RunRecorder {
     const steps = this.#rememberSteps(runs);
     let kept = 0;
     for (const run of runs) kept += run.kept.length;
-    if (kept < LARGE_RUN_ELEMENTS) {
-      while (steps.next().done !== true);
-      return undefined;
-    }
-    return (async () => {
-      while (steps.next().done !== true) await nextTurn();
-    })();
+    if (kept < LARGE_RUN_ELEMENTS) return void atOnce(steps);
+    return inTurns(steps);
   }
 
   /** #remember, yielding after every STEP_ELEMENTS digests. */

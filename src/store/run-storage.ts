@@ -5,7 +5,8 @@
  */
 import { parseSteps } from './parse-steps.ts';
 import type { CapturedRun } from '../capture/capture-run.ts';
-import { elementBytesOf, LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { elementBytesOf, LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { atOnce, inTurns, nextTurn } from '../io/steps.ts';
 import type { IncompleteReason, RunRecord } from '../capture/run-record.ts';
 import { canonicalBytes } from '../jcs/canonicalize.ts';
 import { LIST_COMPONENTS, REQUEST_COMPONENTS, type ListComponentName } from '../identity/composition.ts';
@@ -465,15 +466,8 @@ export async function storedRunInSteps(store: StoreName, row: StoredRunRow, page
   if (row.identity !== null) {
     await nextTurn();
     // Parsed a slice of its element digests at a time (parse-steps.ts): the same value, or error.
-    const steps = parseSteps(row.identity, STEP_ELEMENTS);
     try {
-      for (let step = steps.next(); ; step = steps.next()) {
-        if (step.done === true) {
-          identity = step.value as IdentityDocument;
-          break;
-        }
-        await nextTurn();
-      }
+      identity = (await inTurns(parseSteps(row.identity, STEP_ELEMENTS))) as IdentityDocument;
     } catch {
       throw damagedRun(store, row.seq, 'identity document is not JSON');
     }
@@ -802,11 +796,7 @@ export function runToStore(
   receiptable: boolean,
   stored?: (digest: string) => boolean,
 ): RunToStore {
-  const steps = runToStoreSteps(run, bytes, policy, capture, receiptable, stored);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
+  return atOnce(runToStoreSteps(run, bytes, policy, capture, receiptable, stored));
 }
 
 /**
@@ -822,12 +812,7 @@ export async function runToStoreInSteps(
   receiptable: boolean,
   stored?: (digest: string) => boolean,
 ): Promise<RunToStore> {
-  const steps = runToStoreSteps(run, bytes, policy, capture, receiptable, stored);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    await nextTurn();
-  }
+  return inTurns(runToStoreSteps(run, bytes, policy, capture, receiptable, stored));
 }
 
 /** runToStore, yielding after every STEP_ELEMENTS list elements. */

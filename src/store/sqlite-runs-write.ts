@@ -5,7 +5,8 @@
  * writer thread alike.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { LARGE_RUN_ELEMENTS, nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { inTurns, nextTurn } from '../io/steps.ts';
 import { identityText, identityTextSteps } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
@@ -112,15 +113,7 @@ export function runWritesOf(batch: readonly RunToStore[]): RunWrite[] | Promise<
         writes.push(runWriteOf(run));
         continue;
       }
-      const steps = packedWriteSteps(run);
-      for (;;) {
-        const step = steps.next();
-        if (step.done === true) {
-          writes.push(step.value);
-          break;
-        }
-        await nextTurn();
-      }
+      writes.push(await inTurns(packedWriteSteps(run)));
     }
     // The message that sends them is work of its own.
     await nextTurn();

@@ -12,7 +12,8 @@ import { makeChecked } from './sqlite-wal.ts';
 import { InputError, LogError, storeFault, type StoreName } from '../errors.ts';
 import { printable } from '../io/printable.ts';
 import { COUNTS_GROUPS, FAILED_REASONS, type LogCheckpoint, type LoggedRun, formatsOf, replayLinkOf, type ContentPart, type PutResult, type ReplayLinkRow, type StoredReplayLink, type RunCounts, type RunDigest, type RunQuery, type RunStorage, type RunToStore, type StoredRun, storedRun, claimedRuns, type ClaimedRuns, largeIdentityText, LARGE_IDENTITY_CHARACTERS, storedRunInSteps } from './run-storage.ts';
-import { nextTurn, STEP_ELEMENTS } from '../capture/large-run.ts';
+import { STEP_ELEMENTS } from '../capture/large-run.ts';
+import { nextTurn } from '../io/steps.ts';
 
 // The sources run as .ts in a checkout and as compiled .js from dist/ when installed.
 const RUNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './sqlite-runs-worker.ts' : './sqlite-runs-worker.js', import.meta.url);
