@@ -33,7 +33,7 @@ import { PostgresRuns } from '../src/store/postgres-runs.ts';
 import { databaseShown } from '../src/store/postgres-url.ts';
 import { receiptKey } from '../src/store/receipt-key.ts';
 import { defaultContentPolicy, listRootInSteps, runToStore, storedRun, type RunDigest, type RunStorage, type StoredRun } from '../src/store/run-storage.ts';
-import { SqliteRuns } from '../src/store/sqlite-runs.ts';
+import { SqliteRuns, storedTextReader } from '../src/store/sqlite-runs.ts';
 import { pgSchemas } from './helpers/pg-schemas.ts';
 import type { DigestRowRead, RunRowRead } from './helpers/run-rows.ts';
 import { onePieceAtATime } from './helpers/one-piece-store.ts';
@@ -348,4 +348,34 @@ describe('the verification and comparison of large runs, with what a worker comp
     const worker = await answers(computeInProcess);
     for (const [index, answer] of here.entries()) assert.equal(worker[index], answer, `answer ${index}`);
   });
+});
+
+test('a large run\'s texts, read as bytes in pieces and decoded (storedTextReader), are what node:sqlite gives for the TEXT column: well-formed or not, with a byte order mark, split anywhere', () => {
+  const db = new DatabaseSync(':memory:');
+  try {
+    db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, x TEXT)');
+    const fixed = [[0xef, 0xbb, 0xbf, 0x61], [0x61, 0xff, 0x62], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98], [0xc0, 0xaf, 0x41], [0xf4, 0x90, 0x80, 0x80], [...Buffer.from('h\u00e9llo \u{1f600} ok')]].map((bytes) => Uint8Array.from(bytes));
+    const insert = db.prepare('INSERT INTO t (seq, x) VALUES (?, CAST(? AS TEXT))');
+    const asText = db.prepare('SELECT x FROM t WHERE seq = ?');
+    const asBytes = db.prepare('SELECT CAST(x AS BLOB) AS x FROM t WHERE seq = ?');
+    let seq = 0;
+    const same = (bytes: Uint8Array, cuts: readonly number[]) => {
+      insert.run(++seq, bytes);
+      const text = (asText.get(seq) as { x: string }).x;
+      const stored = (asBytes.get(seq) as { x: Uint8Array }).x;
+      const at = [0, ...[...new Set(cuts.map((cut) => cut % (stored.length + 1)))].sort((a, b) => a - b), stored.length];
+      const reader = storedTextReader();
+      const pieces = at.slice(1).map((end, i) => reader.piece(stored.subarray(at[i]!, end)));
+      assert.equal(pieces.join('') + reader.end(), text, `${Buffer.from(bytes).toString('hex')} cut at ${at.join(',')}`);
+    };
+    for (const bytes of fixed) {
+      for (let cut = 0; cut <= bytes.length; cut++) same(bytes, [cut]);
+    }
+    // Random bytes, mostly ill-formed UTF-8, and random strings as the store writes them, cut anywhere.
+    const cuts = fc.array(fc.nat(80), { maxLength: 4 });
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), cuts, (bytes, at) => same(bytes, at)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }), cuts, (text, at) => same(new TextEncoder().encode(text), at)), { numRuns: 1000 });
+  } finally {
+    db.close();
+  }
 });
