@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { sign as nodeSign } from 'node:crypto';
 import { readFile, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { captureRunWith, MAX_CAPTURED_ELEMENTS, prepareRequest, type CapturedRun, type PreparedRequest } from '../src/capture/capture-run.ts';
 import { LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../src/capture/large-run.ts';
@@ -168,8 +169,8 @@ describe('a large run made in steps', () => {
     }
   });
 
-  /** Puts a large run and a small one beside it into `store`: each is stored as its RunToStore gives it. */
-  async function storesAsGiven(store: RunStorage): Promise<void> {
+  /** Puts a large run and a small one beside it into `store`: each is stored as its RunToStore gives it. The two runs. */
+  async function storesAsGiven(store: RunStorage): Promise<RunToStore[]> {
     const run = capturedRun(requestBytes);
     const small = chatRun('a small run beside it');
     const large = runToStore(run, { requestBytes, responseBytes: ANSWER }, defaultContentPolicy(), 'proxy', true);
@@ -185,14 +186,28 @@ describe('a large run made in steps', () => {
       for (const piece of [...expected.content.slice(0, 50), ...expected.content.slice(-50)]) assert.deepEqual(Buffer.from((await store.content(piece.digest))!), Buffer.from(piece.bytes));
       assert.equal((await store.contentStored(expected.content.map((piece) => piece.digest))).size, new Set(expected.content.map((piece) => piece.digest)).size);
     }
+    return [large, beside];
   }
 
-  test('SQLite: the rows of a large run reach the writer thread packed and are stored as the run gives them', async () => {
-    const store = SqliteRuns.open(join(scratch.tempDir(), 'runs.sqlite'), { writerThread: true });
+  test('SQLite: the rows of a large run reach the writer thread packed and are stored as the run gives them, its identity document as text', async () => {
+    const path = join(scratch.tempDir(), 'runs.sqlite');
+    const store = SqliteRuns.open(path, { writerThread: true });
+    let runs: RunToStore[];
     try {
-      await storesAsGiven(store);
+      runs = await storesAsGiven(store);
     } finally {
       await store.close();
+    }
+    // The large run's document went to the writer thread as UTF-8 bytes: stored as the text a string would be.
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      for (const run of runs) {
+        const row = db.prepare('SELECT typeof(identity) AS kind, identity FROM runs WHERE record_digest = ?').get(run.recordDigest) as { kind: string; identity: string };
+        assert.equal(row.kind, 'text');
+        assert.equal(row.identity, JSON.stringify(run.identity));
+      }
+    } finally {
+      db.close();
     }
   });
 
