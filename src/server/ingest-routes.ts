@@ -140,7 +140,7 @@ export function ingestRoutes(options: IngestRouteOptions): { routes: Record<stri
       const text = isJsonObject(body) ? body['request'] : undefined;
       const request = typeof text === 'string' ? await inTurns(decodeBase64Steps(text, BASE64_STEP)) : undefined;
       exchange = exchangeFromJson(body, request);
-      // Sending its request's bytes to the prepare pool copies them.
+      // The exchange's checks and the call's preparation (its bytes copied for the prepare pool) in turns of their own.
       await nextTurn();
     }
     // A request too large to identify is recorded by its size and digest: nothing to prepare.

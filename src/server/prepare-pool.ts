@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { prepareRequest, type PreparedRequest } from '../capture/capture-run.ts';
 import { rememberElements } from '../capture/large-run.ts';
-import { nextTurn } from '../io/steps.ts';
+import { inTurns, joinBytesSteps, nextTurn } from '../io/steps.ts';
 import type { MemberHeaders } from '../providers/header-members.ts';
 import { CompositionError, JsonError, ProviderError, RunprintError } from '../errors.ts';
 import { LIST_COMPONENTS, type Salts } from '../identity/composition.ts';
@@ -65,6 +65,8 @@ export const MAX_IN_FLIGHT = 8;
  * serve's default below 4 cores gives the pool large calls only.
  */
 export const LARGE_REQUEST_BYTES = 1024 * 1024;
+/** A large request is copied for its worker this many bytes at a time. */
+const COPY_STEP = 1 << 20;
 /** Workers that die this many times in a row without answering are not started again. */
 const MAX_RESTARTS = 3;
 /**
@@ -253,9 +255,13 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
       const chosen = slot;
       return new Promise((resolve, reject) => {
         chosen.pending.set(task.id, { task, resolve, reject });
-        // A view of part of a larger buffer would send the whole buffer: send only its bytes. The
-        // caller keeps its own (it forwards them).
-        chosen.worker.postMessage(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? task : { ...task, bytes: bytes.slice() });
+        // The caller keeps its bytes (it forwards them): the worker gets a copy. A view of part of
+        // a larger buffer would send the whole buffer: send only its bytes.
+        if (!large) return void chosen.worker.postMessage(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? task : { ...task, bytes: bytes.slice() });
+        // A large request's copy made a slice at a time and moved: the message's own copy of its
+        // 7 to 10 MB held the event loop about 40 ms. A worker that exits meanwhile has its calls
+        // prepared here from the caller's bytes (its exit, above); the message then goes nowhere.
+        void inTurns(joinBytesSteps([bytes], COPY_STEP)).then((copy) => chosen.worker.postMessage({ ...task, bytes: copy }, [copy.buffer as ArrayBuffer]));
       });
     },
     counts,
