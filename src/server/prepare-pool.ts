@@ -261,7 +261,17 @@ export function createPreparePool(options: PreparePoolOptions = {}): PreparePool
         // A large request's copy made a slice at a time and moved: the message's own copy of its
         // 7 to 10 MB held the event loop about 40 ms. A worker that exits meanwhile has its calls
         // prepared here from the caller's bytes (its exit, above); the message then goes nowhere.
-        void inTurns(joinBytesSteps([bytes], COPY_STEP)).then((copy) => chosen.worker.postMessage({ ...task, bytes: copy }, [copy.buffer as ArrayBuffer]));
+        // No memory for the copy: the call is prepared here, as it would be without a worker.
+        void inTurns(joinBytesSteps([bytes], COPY_STEP)).then(
+          (copy) => chosen.worker.postMessage({ ...task, bytes: copy }, [copy.buffer as ArrayBuffer]),
+          () => {
+            const held = chosen.pending.get(task.id);
+            if (held === undefined) return;
+            chosen.pending.delete(task.id);
+            counts.inline += 1;
+            prepareHere(held);
+          },
+        );
       });
     },
     counts,
