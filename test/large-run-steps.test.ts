@@ -265,6 +265,31 @@ describe('a large run made in steps', () => {
   });
 });
 
+test('PostgreSQL: a large run\'s receipt is stored as bytes in a statement of its own, beside short ones and under a log index: the same text read back', async () => {
+  const pgs = await pgSchemas();
+  const store = await PostgresRuns.open((await pgs.fresh()).url);
+  try {
+    const runs = ['a', 'b', 'c'].map((text) => runToStore(chatRun(text).run, chatRun(text).bytes, defaultContentPolicy(), 'proxy', true));
+    await store.put(runs);
+    // Past a mebibyte of characters, with two- and four-byte characters on every slice's edge.
+    const large = (tag: string) => `{"receipt":"${tag}${'\u00e9\u{1f600}a'.repeat(450_000)}"}`;
+    const receipts = ['short', large('first'), large('second')];
+    await store.setReceipts([{ recordDigest: runs[0]!.recordDigest, receipt: receipts[0]!, logIndex: null }, { recordDigest: runs[1]!.recordDigest, receipt: receipts[1]!, logIndex: null }]);
+    await store.setReceipts([{ recordDigest: runs[2]!.recordDigest, receipt: receipts[2]!, logIndex: 7 }]);
+    for (const [i, run] of runs.entries()) {
+      const [stored] = await store.find(run.record.captureId);
+      assert.ok(stored!.receipt === receipts[i], `receipt ${i} read back as stored`);
+      assert.equal(stored!.logIndex, i === 2 ? 7 : null);
+    }
+    // Set once: a second receipt for a run that has one is not stored.
+    await store.setReceipts([{ recordDigest: runs[1]!.recordDigest, receipt: large('again'), logIndex: null }]);
+    assert.ok((await store.find(runs[1]!.record.captureId))[0]!.receipt === receipts[1]);
+  } finally {
+    await store.close();
+    await pgs.drop();
+  }
+});
+
 describe('receipts too long for a log entry are not read by the sweep that logs receipts', () => {
   /** Two stored runs with receipts: one of 100 bytes, one of MAX_ENTRY_SIZE + 1. */
   async function fill(store: RunStorage): Promise<[RunToStore, RunToStore]> {
