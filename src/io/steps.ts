@@ -54,6 +54,11 @@ export function* utf8Steps(text: string, step: number): Generator<void, Uint8Arr
   return pieces;
 }
 
+/** The UTF-8 of `text` in one array: utf8Steps, then joinBytesSteps, with the same step. */
+export function* utf8BytesSteps(text: string, step: number): Generator<void, Uint8Array> {
+  return yield* joinBytesSteps(yield* utf8Steps(text, step), step);
+}
+
 /**
  * `chunks` one after the other in one new array, copied at most `step` bytes at a time, pausing
  * after each: on a machine where new memory is slow, copying 10 MB into it took 20 to 60 ms at once.

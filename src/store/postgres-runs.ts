@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
-import { inTurns, joinBytesSteps, nextTurn, utf8Steps } from '../io/steps.ts';
+import { atOnce, inTurns, utf8BytesSteps } from '../io/steps.ts';
 import { identityText, identityTextSteps } from './identity-text.ts';
 import { InputError, LogError, type StoreName } from '../errors.ts';
 import { advisoryLockKey, noSuchDatabase, postgresUnavailable } from './postgres-log.ts';
@@ -517,12 +517,11 @@ export class PostgresRuns implements RunStorage, BindsLog {
        * run's STEP_ELEMENTS at a time with a turn of the event loop between (in one go, 100,000 of
        * them held it about 130 ms).
        */
-      const keep = async (seq: number, run: RunToStore): Promise<void> => {
-        const large = run.digests.length >= LARGE_RUN_ELEMENTS;
+      function* keepSteps(seq: number, run: RunToStore): Generator<void, void> {
         const kept = new Set<string>();
         for (const [i, digest] of run.kept.entries()) {
           kept.add(digest);
-          if (large && (i + 1) % STEP_ELEMENTS === 0) await nextTurn();
+          if ((i + 1) % STEP_ELEMENTS === 0) yield;
         }
         for (const [i, digest] of run.digests.entries()) {
           digests.seq.push(seq);
@@ -530,13 +529,14 @@ export class PostgresRuns implements RunStorage, BindsLog {
           digests.position.push(digest.position);
           digests.digest.push(digest.digest);
           digests.kept.push(kept.has(digest.digest));
-          if (large && (i + 1) % STEP_ELEMENTS === 0) await nextTurn();
+          if ((i + 1) % STEP_ELEMENTS === 0) yield;
         }
         for (const [i, piece] of run.content.entries()) {
           content.set(piece.digest, Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength));
-          if (large && (i + 1) % STEP_ELEMENTS === 0) await nextTurn();
+          if ((i + 1) % STEP_ELEMENTS === 0) yield;
         }
-      };
+      }
+      const keep = async (seq: number, run: RunToStore): Promise<void> => (run.digests.length >= LARGE_RUN_ELEMENTS ? inTurns(keepSteps(seq, run)) : atOnce(keepSteps(seq, run)));
       // Without a capture id to check, the runs are inserted in one statement (their seq in batch
       // order): one round trip per run made a batch of 512 take seconds while the event loop
       // served calls, and a retry of held records commit fewer per second than calls came.
@@ -797,11 +797,14 @@ export class PostgresRuns implements RunStorage, BindsLog {
     // A large run's receipt (LARGE_RECEIPT_CHARACTERS or more) in a statement of its own, as its
     // UTF-8 made a slice at a time and sent as bytes: the driver made the 10 MB of a run of
     // 100,000 elements into the text array's literal and its UTF-8 in one go (about 80 ms).
-    const small = items.filter((item) => item.receipt.length < LARGE_RECEIPT_CHARACTERS);
+    const small: typeof items[number][] = [];
     const large: unknown[][] = [];
     for (const item of items) {
-      if (item.receipt.length < LARGE_RECEIPT_CHARACTERS) continue;
-      const bytes = await inTurns(joinBytesSteps(await inTurns(utf8Steps(item.receipt, LARGE_RECEIPT_CHARACTERS)), LARGE_RECEIPT_CHARACTERS));
+      if (item.receipt.length < LARGE_RECEIPT_CHARACTERS) {
+        small.push(item);
+        continue;
+      }
+      const bytes = await inTurns(utf8BytesSteps(item.receipt, LARGE_RECEIPT_CHARACTERS));
       large.push([item.recordDigest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), item.logIndex, ...(claimant === undefined ? [] : [claimant])]);
     }
     const one = `UPDATE runs SET receipt = $2::text, log_index = $3 WHERE runs.record_digest = $1 AND runs.receipt IS NULL${claimed}`;

@@ -6,7 +6,7 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { LARGE_RUN_ELEMENTS, STEP_ELEMENTS } from '../capture/large-run.ts';
-import { inTurns, joinBytesSteps, nextTurn, utf8Steps } from '../io/steps.ts';
+import { inTurns, nextTurn, utf8BytesSteps } from '../io/steps.ts';
 import { identityText, identityTextSteps } from './identity-text.ts';
 import { RUN_COLUMNS, type PutResult, type RunRowOf, type RunToStore } from './run-storage.ts';
 import { SQLITE_PRAGMAS } from './sqlite-log.ts';
@@ -143,7 +143,7 @@ function* packedWriteSteps(run: RunToStore): Generator<void, RunWrite, void> {
   const text = yield* identityTextSteps(run.identity);
   const row = runRow(run);
   // The identity document's 8 MB text as UTF-8, moved: as a string the message copied it in one go (about 60 ms).
-  if (text !== null) row[10] = yield* joinBytesSteps(yield* utf8Steps(text, STEP_BYTES), STEP_BYTES);
+  if (text !== null) row[10] = yield* utf8BytesSteps(text, STEP_BYTES);
   yield;
   const kept = new Set<string>();
   let done = 0;

@@ -198,7 +198,6 @@ const READER_PROBE = [`SELECT ${COLUMNS} FROM runs LIMIT 0`, 'SELECT seq, part, 
 /** The tables only serve uses, checked when it opens the store (a reader does without them: an older store has none). */
 const WRITER_PROBE = ['SELECT origin, size, root_hash FROM run_log_checkpoints LIMIT 0', 'SELECT id, verifier_key, bound_at FROM run_log_binding LIMIT 0'];
 
-
 /** A large run's identity document and receipt are read from SQLite this many bytes at a time. */
 const LARGE_TEXT_STEP = 1 << 20;
 
